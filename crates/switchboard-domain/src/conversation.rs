@@ -1,0 +1,372 @@
+//! Conversations (chat sessions).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::validate::{self, ValidationErrors};
+use crate::{
+    Actor, AgentId, ConversationId, ConversationStatus, CustomerId, DepartmentId, TenantId,
+    Timestamp,
+};
+
+/// Bounds on the free-form custom info map (Zoho's `customer_info`).
+pub const MAX_CUSTOM_INFO_KEYS: usize = 100;
+/// Longest custom info key, in characters.
+pub const MAX_CUSTOM_INFO_KEY_CHARS: usize = 100;
+/// Largest custom info value, in bytes of compact JSON.
+pub const MAX_CUSTOM_INFO_VALUE_BYTES: usize = 4096;
+/// Longest session key, in characters.
+pub const MAX_SESSION_KEY_CHARS: usize = 128;
+/// Longest message text kept in `firstMessage`/`lastMessage`.
+pub const MAX_MESSAGE_CHARS: usize = 10_000;
+/// At most this many participating agents.
+pub const MAX_AGENTS: usize = 50;
+
+/// What the visitor told us about themself in this chat. These are the
+/// conversation's own fields, independent of any linked [`Customer`](crate::Customer).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Visitor {
+    /// Name.
+    pub name: Option<String>,
+    /// Email (the chatbot family updates it; SuperOffice shows it as CustomerEmail).
+    pub email: Option<String>,
+    /// Phone.
+    pub phone: Option<String>,
+    /// Company name.
+    pub company: Option<String>,
+    /// Country (free-form, as the chatbot sends it).
+    pub country: Option<String>,
+    /// Host name or IP address.
+    pub host: Option<String>,
+    /// Alias the visitor chose.
+    pub alias: Option<String>,
+    /// Whether the visitor consented to storage of their details.
+    pub consented: bool,
+}
+
+/// A conversation (chat session). Its canonical JSON is camelCase.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Conversation {
+    /// Storage-assigned numeric id, shared by every dialect. Read-only.
+    pub id: ConversationId,
+    /// Owning tenant. Read-only.
+    pub tenant_id: TenantId,
+    /// The chatbot `sessionid`; unique per tenant.
+    pub session_key: String,
+    /// Current status.
+    pub status: ConversationStatus,
+    /// The visitor's own captured details.
+    pub visitor: Visitor,
+    /// Optional link to a customer.
+    pub customer_id: Option<CustomerId>,
+    /// The assigned agent.
+    pub assignee_id: Option<AgentId>,
+    /// Agents who took part.
+    pub agent_ids: Vec<AgentId>,
+    /// Department the chat is routed to.
+    pub department_id: Option<DepartmentId>,
+    /// Chat topic (SuperOffice TopicId).
+    pub topic_id: Option<i64>,
+    /// Visitor's rating, 1 to 5.
+    pub rating: Option<i32>,
+    /// Bit flags (SuperOffice ChatSessionFlags).
+    pub flags: i64,
+    /// Alert level, 0 (none) to 3.
+    pub alert_level: i32,
+    /// Queue rank.
+    pub rank: i32,
+    /// Position in the queue when requested.
+    pub initial_queue_pos: i32,
+    /// Agent the chat is being transferred to.
+    pub transfer_to: Option<AgentId>,
+    /// Text of the first message (Zoho's `question`).
+    pub first_message: Option<String>,
+    /// Text of the latest message.
+    pub last_message: Option<String>,
+    /// When the visitor asked for a chat.
+    pub requested_at: Option<Timestamp>,
+    /// When an agent picked it up.
+    pub started_at: Option<Timestamp>,
+    /// When it ended.
+    pub ended_at: Option<Timestamp>,
+    /// When it went idle.
+    pub idle_at: Option<Timestamp>,
+    /// When an agent last fetched it.
+    pub fetched_at: Option<Timestamp>,
+    /// Time of the latest message.
+    pub last_message_at: Option<Timestamp>,
+    /// Time of the latest message from the customer.
+    pub last_customer_message_at: Option<Timestamp>,
+    /// Set when closed; cleared on reopen.
+    pub closed_at: Option<Timestamp>,
+    /// Who closed it; cleared on reopen.
+    pub closed_by: Option<Actor>,
+    /// Snoozed until this time.
+    pub snoozed_until: Option<Timestamp>,
+    /// Whether a chatbot is currently answering.
+    pub chatbot_active: bool,
+    /// Free-form custom info (Zoho's `customer_info`): string keys, JSON values.
+    pub custom_info: BTreeMap<String, Value>,
+    /// Channel it was created with (`api`, `widget`, `chatbot`…).
+    pub created_with: Option<String>,
+    /// Creation time. Read-only.
+    pub created_at: Timestamp,
+    /// Last write, in milliseconds. Read-only.
+    pub updated_at: Timestamp,
+    /// Incremented on every write. Read-only.
+    pub version: i64,
+}
+
+impl Conversation {
+    /// Canonical member names that clients can never change.
+    pub const READ_ONLY: &'static [&'static str] =
+        &["id", "tenantId", "createdAt", "updatedAt", "version"];
+
+    /// A new conversation in status `new` (before storage assigns id and version).
+    #[must_use]
+    pub fn new(tenant_id: TenantId, session_key: impl Into<String>, now: Timestamp) -> Self {
+        Self {
+            id: ConversationId::new(0),
+            tenant_id,
+            session_key: session_key.into(),
+            status: ConversationStatus::New,
+            visitor: Visitor::default(),
+            customer_id: None,
+            assignee_id: None,
+            agent_ids: Vec::new(),
+            department_id: None,
+            topic_id: None,
+            rating: None,
+            flags: 0,
+            alert_level: 0,
+            rank: 0,
+            initial_queue_pos: 0,
+            transfer_to: None,
+            first_message: None,
+            last_message: None,
+            requested_at: Some(now),
+            started_at: None,
+            ended_at: None,
+            idle_at: None,
+            fetched_at: None,
+            last_message_at: None,
+            last_customer_message_at: None,
+            closed_at: None,
+            closed_by: None,
+            snoozed_until: None,
+            chatbot_active: false,
+            custom_info: BTreeMap::new(),
+            created_with: None,
+            created_at: now,
+            updated_at: now,
+            version: 0,
+        }
+    }
+
+    /// Moves the conversation to `status`.
+    ///
+    /// Closing sets `closedAt` (and `endedAt` if unset) to `now` and
+    /// `closedBy` to `actor`; closing a closed conversation changes nothing.
+    /// Any other status clears `closedAt` and `closedBy` (reopening).
+    /// Opening sets `startedAt` if it is unset. Returns whether anything changed.
+    ///
+    /// ```
+    /// use switchboard_domain::{Actor, Conversation, ConversationStatus, TenantId, Timestamp};
+    /// let mut c = Conversation::new(TenantId::new(1), "s-1", Timestamp::from_millis(0));
+    /// c.set_status(ConversationStatus::Closed, Actor::System, Timestamp::from_millis(5));
+    /// assert_eq!(c.closed_at, Some(Timestamp::from_millis(5)));
+    /// c.set_status(ConversationStatus::Opened, Actor::System, Timestamp::from_millis(9));
+    /// assert_eq!(c.closed_at, None);
+    /// assert_eq!(c.closed_by, None);
+    /// ```
+    pub fn set_status(&mut self, status: ConversationStatus, actor: Actor, now: Timestamp) -> bool {
+        if self.status == status {
+            return false;
+        }
+        self.status = status;
+        if status.is_closed() {
+            self.closed_at = Some(now);
+            self.closed_by = Some(actor);
+            self.ended_at.get_or_insert(now);
+        } else {
+            self.closed_at = None;
+            self.closed_by = None;
+            if status == ConversationStatus::Opened {
+                self.started_at.get_or_insert(now);
+            }
+        }
+        true
+    }
+
+    /// Keeps `closedAt`/`closedBy` consistent with `status` after a raw
+    /// document edit (JSON Patch, PUT): a closed conversation without
+    /// `closedAt` gets `now` and `actor`; an open one loses both.
+    pub fn normalize_closure(&mut self, actor: Actor, now: Timestamp) {
+        if self.status.is_closed() {
+            if self.closed_at.is_none() {
+                self.closed_at = Some(now);
+            }
+            if self.closed_by.is_none() {
+                self.closed_by = Some(actor);
+            }
+            self.ended_at.get_or_insert(now);
+        } else {
+            self.closed_at = None;
+            self.closed_by = None;
+        }
+    }
+
+    /// Merges custom info: a `null` value removes the key.
+    pub fn merge_custom_info(&mut self, entries: impl IntoIterator<Item = (String, Value)>) {
+        for (k, v) in entries {
+            if v.is_null() {
+                self.custom_info.remove(&k);
+            } else {
+                self.custom_info.insert(k, v);
+            }
+        }
+    }
+
+    /// Checks every rule and reports all violations at once.
+    pub fn validate(&self) -> Result<(), ValidationErrors> {
+        let mut e = ValidationErrors::new();
+        let key = &self.session_key;
+        if key.is_empty()
+            || key.chars().count() > MAX_SESSION_KEY_CHARS
+            || !key
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':'))
+        {
+            e.push(
+                "/sessionKey",
+                "session_key",
+                format!("must be 1-{MAX_SESSION_KEY_CHARS} characters of A-Z, a-z, 0-9, '-', '_', '.', ':'"),
+            );
+        }
+        let v = &self.visitor;
+        for (path, value) in [
+            ("/visitor/name", &v.name),
+            ("/visitor/phone", &v.phone),
+            ("/visitor/company", &v.company),
+            ("/visitor/country", &v.country),
+            ("/visitor/host", &v.host),
+            ("/visitor/alias", &v.alias),
+            ("/createdWith", &self.created_with),
+        ] {
+            if let Some(s) = value {
+                validate::max_chars(&mut e, path, s, 255);
+            }
+        }
+        if let Some(email) = &v.email
+            && !validate::email(email)
+        {
+            e.push("/visitor/email", "email", "must be a valid email address");
+        }
+        for (path, value) in [
+            ("/firstMessage", &self.first_message),
+            ("/lastMessage", &self.last_message),
+        ] {
+            if let Some(s) = value {
+                validate::max_chars(&mut e, path, s, MAX_MESSAGE_CHARS);
+            }
+        }
+        if let Some(r) = self.rating
+            && !(1..=5).contains(&r)
+        {
+            e.push("/rating", "range", "must be between 1 and 5");
+        }
+        if !(0..=3).contains(&self.alert_level) {
+            e.push("/alertLevel", "range", "must be between 0 and 3");
+        }
+        if self.agent_ids.len() > MAX_AGENTS {
+            e.push(
+                "/agentIds",
+                "length",
+                format!("at most {MAX_AGENTS} agents"),
+            );
+        }
+        let times = [
+            ("/requestedAt", self.requested_at),
+            ("/startedAt", self.started_at),
+            ("/endedAt", self.ended_at),
+            ("/idleAt", self.idle_at),
+            ("/fetchedAt", self.fetched_at),
+            ("/lastMessageAt", self.last_message_at),
+            ("/lastCustomerMessageAt", self.last_customer_message_at),
+            ("/closedAt", self.closed_at),
+            ("/snoozedUntil", self.snoozed_until),
+        ];
+        for (path, t) in times {
+            if let Some(t) = t
+                && !(0..=crate::time::MAX_MILLIS).contains(&t.as_millis())
+            {
+                e.push(path, "timestamp", "must be between 1970 and 9999");
+            }
+        }
+        if self.status.is_closed() != self.closed_at.is_some() {
+            e.push(
+                "/closedAt",
+                "status",
+                "closedAt is set exactly when the status is closed",
+            );
+        }
+        e.extend(validate_custom_info(&self.custom_info));
+        e.into_result()
+    }
+}
+
+/// Checks the bounds of a custom info map: key count, key length, and value size.
+pub fn validate_custom_info(info: &BTreeMap<String, Value>) -> ValidationErrors {
+    let mut e = ValidationErrors::new();
+    if info.len() > MAX_CUSTOM_INFO_KEYS {
+        e.push(
+            "/customInfo",
+            "length",
+            format!("at most {MAX_CUSTOM_INFO_KEYS} keys"),
+        );
+    }
+    for (k, v) in info {
+        let path = format!("/customInfo/{}", validate::pointer_token(k));
+        if k.trim().is_empty() {
+            e.push(path.clone(), "required", "keys must not be empty");
+        }
+        if k.chars().count() > MAX_CUSTOM_INFO_KEY_CHARS {
+            e.push(
+                path.clone(),
+                "length",
+                format!("keys are at most {MAX_CUSTOM_INFO_KEY_CHARS} characters"),
+            );
+        }
+        if json_len(v) > MAX_CUSTOM_INFO_VALUE_BYTES {
+            e.push(
+                path,
+                "size",
+                format!("values are at most {MAX_CUSTOM_INFO_VALUE_BYTES} bytes of JSON"),
+            );
+        }
+    }
+    e
+}
+
+/// The length of a value's compact JSON, without allocating it.
+fn json_len(v: &Value) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut c = Count(0);
+    match serde_json::to_writer(&mut c, v) {
+        Ok(()) => c.0,
+        Err(_) => usize::MAX,
+    }
+}

@@ -1,0 +1,394 @@
+//! Customers (contacts) and their typed updates.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::validate::{self, ValidationErrors};
+use crate::{AttributeSet, CustomerId, Patch, Tag, TenantId, Timestamp, UpdateMode};
+
+/// Upper bounds on a customer's collections.
+pub const MAX_TAGS: usize = 100;
+/// At most this many `customData` properties.
+pub const MAX_CUSTOM_DATA: usize = 100;
+/// Length limit for short text fields (name, email, company…).
+pub const MAX_SHORT_TEXT: usize = 255;
+/// Length limit for notes.
+pub const MAX_NOTES: usize = 10_000;
+
+/// Where a customer was last seen. Read-only for API clients.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Location {
+    /// Region/state code.
+    pub region_code: Option<String>,
+    /// ISO 3166-1 alpha-2 country code.
+    pub country_code: Option<String>,
+    /// City name.
+    pub city: Option<String>,
+}
+
+/// The device a customer was last seen on. Read-only for API clients.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Device {
+    /// `desktop`, `mobile`, `tablet`…
+    pub platform: Option<String>,
+    /// Operating system.
+    pub os: Option<String>,
+    /// Browser name and version.
+    pub browser: Option<String>,
+    /// Last known IP address.
+    pub ip_address: Option<String>,
+}
+
+/// A customer (contact). Its canonical JSON is camelCase, as serde derives it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Customer {
+    /// Storage-assigned id. Read-only.
+    pub id: CustomerId,
+    /// Owning tenant. Read-only.
+    pub tenant_id: TenantId,
+    /// The integrator's own id for this person; unique per tenant.
+    pub user_id: Option<String>,
+    /// Full name.
+    pub name: Option<String>,
+    /// Email address.
+    pub email: Option<String>,
+    /// Phone number (free-form).
+    pub phone: Option<String>,
+    /// Company name.
+    pub company: Option<String>,
+    /// First visit.
+    pub first_seen: Option<Timestamp>,
+    /// Latest visit.
+    pub last_seen: Option<Timestamp>,
+    /// Opted out of emails.
+    pub unsubscribed: bool,
+    /// Blocked from chatting.
+    pub blocked: bool,
+    /// Acquisition source.
+    pub source: Option<String>,
+    /// Referring URL.
+    pub referer: Option<String>,
+    /// Last page URL visited.
+    pub last_page: Option<String>,
+    /// ISO 639-1 language code.
+    pub locale: Option<String>,
+    /// Agent notes.
+    pub notes: Option<String>,
+    /// Tags, in the order added; names are unique.
+    pub tags: Vec<Tag>,
+    /// Custom attribute values, checked against the tenant's definitions.
+    pub custom_data: BTreeMap<String, Value>,
+    /// Read-only location.
+    pub location: Option<Location>,
+    /// Read-only device.
+    pub device: Option<Device>,
+    /// How the customer was created (`api`, `widget`, `import`…).
+    pub created_from: Option<String>,
+    /// Id of the integration that created it.
+    pub integration_id: Option<String>,
+    /// Creation time. Read-only.
+    pub created_at: Timestamp,
+    /// Last write time, in milliseconds. Read-only.
+    pub updated_at: Timestamp,
+    /// Incremented on every write. Read-only.
+    pub version: i64,
+}
+
+impl Customer {
+    /// Canonical member names that clients can never change.
+    pub const READ_ONLY: &'static [&'static str] = &[
+        "id",
+        "tenantId",
+        "location",
+        "device",
+        "createdAt",
+        "updatedAt",
+        "version",
+    ];
+
+    /// A new, empty customer (before storage assigns the id and version).
+    #[must_use]
+    pub fn new(tenant_id: TenantId, now: Timestamp) -> Self {
+        Self {
+            id: CustomerId::new(0),
+            tenant_id,
+            user_id: None,
+            name: None,
+            email: None,
+            phone: None,
+            company: None,
+            first_seen: None,
+            last_seen: None,
+            unsubscribed: false,
+            blocked: false,
+            source: None,
+            referer: None,
+            last_page: None,
+            locale: None,
+            notes: None,
+            tags: Vec::new(),
+            custom_data: BTreeMap::new(),
+            location: None,
+            device: None,
+            created_from: None,
+            integration_id: None,
+            created_at: now,
+            updated_at: now,
+            version: 0,
+        }
+    }
+
+    /// Adds tags (by name; an existing tag keeps its place and takes the new color).
+    pub fn add_tags(&mut self, tags: impl IntoIterator<Item = Tag>) {
+        for tag in tags {
+            match self.tags.iter_mut().find(|t| t.name == tag.name) {
+                Some(existing) => existing.color = tag.color,
+                None => self.tags.push(tag),
+            }
+        }
+    }
+
+    /// Removes tags by name; unknown names are ignored.
+    pub fn remove_tags<'a>(&mut self, names: impl IntoIterator<Item = &'a str>) {
+        let names: Vec<&str> = names.into_iter().collect();
+        self.tags.retain(|t| !names.contains(&t.name.as_str()));
+    }
+
+    /// Checks every rule and reports all violations at once.
+    ///
+    /// `attributes` are the tenant's custom attribute definitions: every
+    /// `customData` property must be defined and of the right type.
+    pub fn validate(&self, attributes: &AttributeSet) -> Result<(), ValidationErrors> {
+        let mut e = ValidationErrors::new();
+        let short = [
+            ("/userId", &self.user_id),
+            ("/name", &self.name),
+            ("/phone", &self.phone),
+            ("/company", &self.company),
+            ("/source", &self.source),
+            ("/createdFrom", &self.created_from),
+            ("/integrationId", &self.integration_id),
+        ];
+        for (path, value) in short {
+            if let Some(v) = value {
+                validate::max_chars(&mut e, path, v, MAX_SHORT_TEXT);
+            }
+        }
+        if let Some(user_id) = &self.user_id
+            && user_id.trim().is_empty()
+        {
+            e.push("/userId", "required", "must not be empty");
+        }
+        if let Some(email) = &self.email
+            && !validate::email(email)
+        {
+            e.push("/email", "email", "must be a valid email address");
+        }
+        if let Some(locale) = &self.locale
+            && !validate::locale(locale)
+        {
+            e.push("/locale", "locale", "must be an ISO 639-1 language code");
+        }
+        for (path, value) in [("/referer", &self.referer), ("/lastPage", &self.last_page)] {
+            if let Some(v) = value
+                && !validate::url(v)
+            {
+                e.push(path, "url", "must be an absolute http(s) URL");
+            }
+        }
+        if let Some(notes) = &self.notes {
+            validate::max_chars(&mut e, "/notes", notes, MAX_NOTES);
+        }
+        for (field, at) in [
+            ("/firstSeen", self.first_seen),
+            ("/lastSeen", self.last_seen),
+        ] {
+            if let Some(t) = at
+                && !(0..=crate::time::MAX_MILLIS).contains(&t.as_millis())
+            {
+                e.push(field, "timestamp", "must be a UNIX timestamp");
+            }
+        }
+        if self.tags.len() > MAX_TAGS {
+            e.push("/tags", "length", format!("at most {MAX_TAGS} tags"));
+        }
+        for (i, tag) in self.tags.iter().enumerate() {
+            if tag.name.trim().is_empty() {
+                e.push(
+                    format!("/tags/{i}/name"),
+                    "required",
+                    "tag name must not be empty",
+                );
+            }
+            validate::max_chars(&mut e, &format!("/tags/{i}/name"), &tag.name, 100);
+            if !validate::css_color(&tag.color) {
+                e.push(format!("/tags/{i}/color"), "color", "must be a CSS color");
+            }
+        }
+        if self.custom_data.len() > MAX_CUSTOM_DATA {
+            e.push(
+                "/customData",
+                "length",
+                format!("at most {MAX_CUSTOM_DATA} properties"),
+            );
+        }
+        for (key, value) in &self.custom_data {
+            let path = format!("/customData/{}", validate::pointer_token(key));
+            match attributes.get(key) {
+                None => e.push(
+                    path,
+                    "unknown_property",
+                    format!("custom attribute {key:?} is not defined"),
+                ),
+                Some(def) if !def.kind.accepts(value) => {
+                    e.push(path, "type", format!("must be a {}", def.kind));
+                }
+                Some(_) => {}
+            }
+        }
+        e.into_result()
+    }
+}
+
+/// A typed PUT or PATCH of a customer's writable fields.
+///
+/// Build it from a request body; fields left [`Patch::Absent`] are kept by
+/// [`UpdateMode::Merge`] and cleared by [`UpdateMode::Replace`].
+///
+/// ```
+/// use switchboard_domain::{Customer, CustomerUpdate, Patch, TenantId, Timestamp, UpdateMode};
+///
+/// let mut c = Customer::new(TenantId::new(1), Timestamp::from_millis(0));
+/// c.name = Some("Ada".into());
+/// c.phone = Some("+47 123".into());
+///
+/// let patch = CustomerUpdate { email: Patch::Value("ada@example.com".into()), ..Default::default() };
+/// patch.clone().apply(&mut c, UpdateMode::Merge);
+/// assert_eq!(c.name.as_deref(), Some("Ada")); // kept
+///
+/// patch.apply(&mut c, UpdateMode::Replace);
+/// assert_eq!(c.name, None); // PUT: absent becomes null
+/// assert_eq!(c.email.as_deref(), Some("ada@example.com"));
+/// ```
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CustomerUpdate {
+    /// See [`Customer::user_id`].
+    pub user_id: Patch<String>,
+    /// See [`Customer::name`].
+    pub name: Patch<String>,
+    /// See [`Customer::email`].
+    pub email: Patch<String>,
+    /// See [`Customer::phone`].
+    pub phone: Patch<String>,
+    /// See [`Customer::company`].
+    pub company: Patch<String>,
+    /// See [`Customer::first_seen`].
+    pub first_seen: Patch<Timestamp>,
+    /// See [`Customer::last_seen`].
+    pub last_seen: Patch<Timestamp>,
+    /// See [`Customer::unsubscribed`]; `null` means `false`.
+    pub unsubscribed: Patch<bool>,
+    /// See [`Customer::blocked`]; `null` means `false`.
+    pub blocked: Patch<bool>,
+    /// See [`Customer::source`].
+    pub source: Patch<String>,
+    /// See [`Customer::referer`].
+    pub referer: Patch<String>,
+    /// See [`Customer::last_page`].
+    pub last_page: Patch<String>,
+    /// See [`Customer::locale`].
+    pub locale: Patch<String>,
+    /// See [`Customer::notes`].
+    pub notes: Patch<String>,
+    /// The whole tag list. (Adding/removing single tags has its own calls.)
+    pub tags: Patch<Vec<Tag>>,
+    /// Custom data. Merge: per property, a `null` value removes it.
+    /// Replace: the map becomes exactly these non-null properties.
+    pub custom_data: Patch<BTreeMap<String, Value>>,
+    /// See [`Customer::created_from`].
+    pub created_from: Patch<String>,
+    /// See [`Customer::integration_id`].
+    pub integration_id: Patch<String>,
+}
+
+impl CustomerUpdate {
+    /// Applies the update. Validation is a separate step
+    /// ([`Customer::validate`]) so that every violation is reported at once.
+    pub fn apply(self, c: &mut Customer, mode: UpdateMode) {
+        let Self {
+            user_id,
+            name,
+            email,
+            phone,
+            company,
+            first_seen,
+            last_seen,
+            unsubscribed,
+            blocked,
+            source,
+            referer,
+            last_page,
+            locale,
+            notes,
+            tags,
+            custom_data,
+            created_from,
+            integration_id,
+        } = self;
+        user_id.apply_to(&mut c.user_id, mode);
+        name.apply_to(&mut c.name, mode);
+        email.apply_to(&mut c.email, mode);
+        phone.apply_to(&mut c.phone, mode);
+        company.apply_to(&mut c.company, mode);
+        first_seen.apply_to(&mut c.first_seen, mode);
+        last_seen.apply_to(&mut c.last_seen, mode);
+        apply_flag(unsubscribed, &mut c.unsubscribed, mode);
+        apply_flag(blocked, &mut c.blocked, mode);
+        source.apply_to(&mut c.source, mode);
+        referer.apply_to(&mut c.referer, mode);
+        last_page.apply_to(&mut c.last_page, mode);
+        locale.apply_to(&mut c.locale, mode);
+        notes.apply_to(&mut c.notes, mode);
+        created_from.apply_to(&mut c.created_from, mode);
+        integration_id.apply_to(&mut c.integration_id, mode);
+        match tags {
+            Patch::Value(t) => {
+                c.tags.clear();
+                c.add_tags(t);
+            }
+            Patch::Null => c.tags.clear(),
+            Patch::Absent if mode == UpdateMode::Replace => c.tags.clear(),
+            Patch::Absent => {}
+        }
+        match (custom_data, mode) {
+            (Patch::Value(map), UpdateMode::Merge) => {
+                for (k, v) in map {
+                    if v.is_null() {
+                        c.custom_data.remove(&k);
+                    } else {
+                        c.custom_data.insert(k, v);
+                    }
+                }
+            }
+            (Patch::Value(map), UpdateMode::Replace) => {
+                c.custom_data = map.into_iter().filter(|(_, v)| !v.is_null()).collect();
+            }
+            (Patch::Null, _) | (Patch::Absent, UpdateMode::Replace) => c.custom_data.clear(),
+            (Patch::Absent, UpdateMode::Merge) => {}
+        }
+    }
+}
+
+fn apply_flag(p: Patch<bool>, slot: &mut bool, mode: UpdateMode) {
+    match p {
+        Patch::Value(v) => *slot = v,
+        Patch::Null => *slot = false,
+        Patch::Absent if mode == UpdateMode::Replace => *slot = false,
+        Patch::Absent => {}
+    }
+}

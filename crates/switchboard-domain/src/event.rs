@@ -1,0 +1,254 @@
+//! Domain events: what changed, as data.
+//!
+//! Storage derives events from the before and after state of a write with
+//! [`customer_events`] and [`conversation_events`] and commits them to the
+//! outbox in the same transaction. Because the rules live here, every API
+//! family produces the same events for the same change.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::json::{Operation, diff};
+use crate::{Conversation, Customer, EventType, TenantId, Timestamp};
+
+/// The kind of entity an event is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EntityKind {
+    /// A [`Customer`].
+    Customer,
+    /// A [`Conversation`].
+    Conversation,
+}
+
+impl EntityKind {
+    /// The lowercase name.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Customer => "customer",
+            Self::Conversation => "conversation",
+        }
+    }
+}
+
+/// One change to one entity.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DomainEvent {
+    /// What happened.
+    pub event_type: EventType,
+    /// Owning tenant.
+    pub tenant_id: TenantId,
+    /// Kind of entity.
+    pub entity_kind: EntityKind,
+    /// The entity's id.
+    pub entity_id: i64,
+    /// Version before the change (`None` on create).
+    pub version_before: Option<i64>,
+    /// Version after the change (`None` on delete).
+    pub version_after: Option<i64>,
+    /// RFC 6902 diff from the before to the after canonical JSON.
+    pub diff: Vec<Operation>,
+    /// The payload delivered to webhook subscribers.
+    pub payload: Value,
+    /// When the change was committed.
+    pub occurred_at: Timestamp,
+}
+
+/// Canonical member names that never count as a "changed field".
+const BOOKKEEPING: [&str; 2] = ["updatedAt", "version"];
+
+/// The changed top-level fields of a diff (`visitor/...` keeps its second
+/// level: `visitor/email`), in order, without duplicates.
+#[must_use]
+pub fn changed_fields(ops: &[Operation]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for op in ops {
+        let path = op_path(op);
+        let mut tokens = path.split('/').skip(1);
+        let Some(first) = tokens.next() else { continue };
+        if BOOKKEEPING.contains(&first) {
+            continue;
+        }
+        let field = match (first, tokens.next()) {
+            ("visitor", Some(second)) => format!("visitor/{second}"),
+            _ => first.to_string(),
+        };
+        if !out.contains(&field) {
+            out.push(field);
+        }
+    }
+    out
+}
+
+fn op_path(op: &Operation) -> &str {
+    match op {
+        Operation::Add { path, .. }
+        | Operation::Remove { path }
+        | Operation::Replace { path, .. }
+        | Operation::Move { path, .. }
+        | Operation::Copy { path, .. }
+        | Operation::Test { path, .. } => path,
+    }
+}
+
+fn to_json<T: Serialize>(v: &T) -> Value {
+    serde_json::to_value(v).unwrap_or(Value::Null)
+}
+
+/// The events of a customer write. `before` is `None` on create, `after`
+/// is `None` on delete; an update that changes nothing yields no event.
+#[must_use]
+pub fn customer_events(
+    tenant_name: &str,
+    before: Option<&Customer>,
+    after: Option<&Customer>,
+    now: Timestamp,
+) -> Vec<DomainEvent> {
+    let (b, a) = (before.map(to_json), after.map(to_json));
+    let ops = diff(
+        b.as_ref().unwrap_or(&Value::Null),
+        a.as_ref().unwrap_or(&Value::Null),
+    );
+    let fields = changed_fields(&ops);
+    let (event_type, entity) = match (before, after) {
+        (None, Some(c)) => (EventType::CustomerCreated, c),
+        (Some(c), None) => (EventType::CustomerDeleted, c),
+        (Some(_), Some(c)) if !fields.is_empty() => (EventType::CustomerUpdated, c),
+        _ => return Vec::new(),
+    };
+    let payload = json!({
+        "event": event_type.as_str(),
+        "company_username": tenant_name,
+        "customer": a.as_ref().or(b.as_ref()),
+        "changed_fields": if event_type == EventType::CustomerUpdated { json!(fields) } else { json!([]) },
+    });
+    vec![DomainEvent {
+        event_type,
+        tenant_id: entity.tenant_id,
+        entity_kind: EntityKind::Customer,
+        entity_id: entity.id.get(),
+        version_before: before.map(|c| c.version),
+        version_after: after.map(|c| c.version),
+        diff: ops,
+        payload,
+        occurred_at: now,
+    }]
+}
+
+/// The `email_updated` payload, exactly as Zapier subscribers receive it.
+///
+/// ```
+/// use switchboard_domain::{Conversation, TenantId, Timestamp, event::email_updated_payload};
+/// let mut c = Conversation::new(TenantId::new(1), "abc123", Timestamp::from_millis(0));
+/// c.visitor.email = Some("ada@example.com".into());
+/// c.visitor.name = Some("Ada".into());
+/// let p = email_updated_payload("acme", &c);
+/// assert_eq!(p["user_session_id"], "abc123");
+/// assert_eq!(p["receiver_email"], "ada@example.com");
+/// assert_eq!(p["company_username"], "acme");
+/// assert_eq!(p["status"], "email_updated");
+/// assert_eq!(p.as_object().unwrap().len(), 6);
+/// ```
+#[must_use]
+pub fn email_updated_payload(tenant_name: &str, c: &Conversation) -> Value {
+    json!({
+        "user_session_id": c.session_key,
+        "receiver_email": c.visitor.email,
+        "company_username": tenant_name,
+        "name": c.visitor.name,
+        "country": c.visitor.country,
+        "status": "email_updated",
+    })
+}
+
+/// The events of a conversation write: `conversation_created`/`_deleted`, or
+/// for an update `conversation_updated` (with the changed fields) plus, as they
+/// apply, `conversation_status_changed`, `conversation_custom_info_updated`
+/// and `email_updated` (when the visitor email changed to a new value, or on
+/// create with an email).
+#[must_use]
+pub fn conversation_events(
+    tenant_name: &str,
+    before: Option<&Conversation>,
+    after: Option<&Conversation>,
+    now: Timestamp,
+) -> Vec<DomainEvent> {
+    let (b, a) = (before.map(to_json), after.map(to_json));
+    let ops = diff(
+        b.as_ref().unwrap_or(&Value::Null),
+        a.as_ref().unwrap_or(&Value::Null),
+    );
+    let fields = changed_fields(&ops);
+    let Some(entity) = after.or(before) else {
+        return Vec::new();
+    };
+    let snapshot = a.as_ref().or(b.as_ref());
+    let event = |event_type: EventType, payload: Value| DomainEvent {
+        event_type,
+        tenant_id: entity.tenant_id,
+        entity_kind: EntityKind::Conversation,
+        entity_id: entity.id.get(),
+        version_before: before.map(|c| c.version),
+        version_after: after.map(|c| c.version),
+        diff: ops.clone(),
+        payload,
+        occurred_at: now,
+    };
+    let base = |t: EventType| {
+        json!({
+            "event": t.as_str(),
+            "company_username": tenant_name,
+            "conversation": snapshot,
+        })
+    };
+    let mut out = Vec::new();
+    match (before, after) {
+        (None, Some(c)) => {
+            out.push(event(
+                EventType::ConversationCreated,
+                base(EventType::ConversationCreated),
+            ));
+            if c.visitor.email.is_some() {
+                out.push(event(
+                    EventType::EmailUpdated,
+                    email_updated_payload(tenant_name, c),
+                ));
+            }
+        }
+        (Some(_), None) => {
+            out.push(event(
+                EventType::ConversationDeleted,
+                base(EventType::ConversationDeleted),
+            ));
+        }
+        (Some(old), Some(new)) => {
+            if fields.is_empty() {
+                return out;
+            }
+            let mut p = base(EventType::ConversationUpdated);
+            p["changed_fields"] = json!(fields);
+            out.push(event(EventType::ConversationUpdated, p));
+            if old.status != new.status {
+                let mut p = base(EventType::ConversationStatusChanged);
+                p["previous_status"] = json!(old.status);
+                p["status"] = json!(new.status);
+                out.push(event(EventType::ConversationStatusChanged, p));
+            }
+            if old.custom_info != new.custom_info {
+                let mut p = base(EventType::ConversationCustomInfoUpdated);
+                p["previous_custom_info"] = json!(old.custom_info);
+                p["custom_info"] = json!(new.custom_info);
+                out.push(event(EventType::ConversationCustomInfoUpdated, p));
+            }
+            if old.visitor.email != new.visitor.email && new.visitor.email.is_some() {
+                out.push(event(
+                    EventType::EmailUpdated,
+                    email_updated_payload(tenant_name, new),
+                ));
+            }
+        }
+        (None, None) => {}
+    }
+    out
+}

@@ -1,0 +1,94 @@
+//! Structural diff producing RFC 6902 operations.
+
+use serde_json::Value;
+
+use super::patch::Operation;
+use super::pointer::push_token;
+
+/// Computes operations (only `add`, `remove` and `replace`) that turn `a`
+/// into `b` when applied in [`PathMode::Strict`](super::PathMode).
+///
+/// Strategy:
+/// * values are compared with serde_json's `==`, so `1` and `1.0` differ and
+///   get a `replace`: the result is exactly `b`, not just §4.6-equal to it;
+/// * two objects are diffed member by member: `remove` for members only in
+///   `a`, `add` for members only in `b`, recursion for members in both;
+/// * two arrays are diffed element-wise by position: recursion on the common
+///   prefix of indices, then `add`s at the end (increasing indices) or
+///   `remove`s from the end (decreasing indices). There is no LCS or move
+///   detection, so inserting at the front rewrites every following element;
+/// * anything else that differs is a `replace` (of `""` at the root).
+///
+/// The walk is iterative. Member names are escaped in the paths (`~0`, `~1`).
+///
+/// ```
+/// use serde_json::json;
+/// use switchboard_domain::json::{ApplyOptions, apply, diff};
+/// let a = json!({"name": "Ada", "tags": ["x", "y"], "a/b": 1});
+/// let b = json!({"name": "Ada L.", "tags": ["x"], "a/b": 2});
+/// let ops = diff(&a, &b);
+/// let mut doc = a.clone();
+/// apply(&mut doc, &ops, &ApplyOptions::default())?;
+/// assert_eq!(doc, b);
+/// assert!(ops.iter().any(|op| op.path() == "/a~1b"));
+/// # Ok::<(), switchboard_domain::json::PatchError>(())
+/// ```
+#[must_use]
+pub fn diff(a: &Value, b: &Value) -> Vec<Operation> {
+    let mut ops = Vec::new();
+    if a == b {
+        return ops;
+    }
+    // Invariant: every pending pair is unequal.
+    let mut pending: Vec<(&Value, &Value, String)> = vec![(a, b, String::new())];
+    while let Some((a, b, prefix)) = pending.pop() {
+        let at = |token: &str| {
+            let mut path = prefix.clone();
+            push_token(&mut path, token);
+            path
+        };
+        match (a, b) {
+            (Value::Object(x), Value::Object(y)) => {
+                for (key, value) in x {
+                    match y.get(key) {
+                        None => ops.push(Operation::Remove { path: at(key) }),
+                        Some(other) if other != value => pending.push((value, other, at(key))),
+                        Some(_) => {}
+                    }
+                }
+                for (key, value) in y {
+                    if !x.contains_key(key) {
+                        ops.push(Operation::Add {
+                            path: at(key),
+                            value: value.clone(),
+                        });
+                    }
+                }
+            }
+            (Value::Array(x), Value::Array(y)) => {
+                let common = x.len().min(y.len());
+                for (i, (p, q)) in x.iter().zip(y).enumerate() {
+                    if p != q {
+                        pending.push((p, q, at(&i.to_string())));
+                    }
+                }
+                for (i, value) in y.iter().enumerate().skip(common) {
+                    ops.push(Operation::Add {
+                        path: at(&i.to_string()),
+                        value: value.clone(),
+                    });
+                }
+                for i in (common..x.len()).rev() {
+                    ops.push(Operation::Remove {
+                        path: at(&i.to_string()),
+                    });
+                }
+            }
+            _ => ops.push(Operation::Replace {
+                path: prefix,
+                value: b.clone(),
+            }),
+        }
+    }
+    ops
+}

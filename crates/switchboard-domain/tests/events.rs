@@ -1,0 +1,179 @@
+//! Events derived from the before and after state of a write.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+
+use serde_json::json;
+use switchboard_domain::event::{changed_fields, conversation_events, customer_events};
+use switchboard_domain::json::{ApplyOptions, apply};
+use switchboard_domain::{
+    Actor, Conversation, ConversationId, ConversationStatus, Customer, CustomerId, EventType,
+    TenantId, Timestamp,
+};
+
+fn conv() -> Conversation {
+    let mut c = Conversation::new(TenantId::new(3), "abc-123", Timestamp::from_millis(5));
+    c.id = ConversationId::new(42);
+    c.version = 1;
+    c.visitor.name = Some("Ada".into());
+    c.visitor.country = Some("Norway".into());
+    c
+}
+
+fn types(events: &[switchboard_domain::DomainEvent]) -> Vec<EventType> {
+    events.iter().map(|e| e.event_type).collect()
+}
+
+#[test]
+fn conversation_event_table() {
+    type Edit = fn(&mut Conversation);
+    let cases: Vec<(&str, Edit, Vec<EventType>, Vec<&str>)> = vec![
+        ("no change", |_| {}, vec![], vec![]),
+        (
+            "email set",
+            |c| c.visitor.email = Some("ada@example.com".into()),
+            vec![EventType::ConversationUpdated, EventType::EmailUpdated],
+            vec!["visitor/email"],
+        ),
+        ("email cleared", |c| c.visitor.email = None, vec![], vec![]),
+        (
+            "status",
+            |c| {
+                c.set_status(
+                    ConversationStatus::Closed,
+                    Actor::System,
+                    Timestamp::from_millis(9),
+                );
+            },
+            vec![
+                EventType::ConversationUpdated,
+                EventType::ConversationStatusChanged,
+            ],
+            vec!["status", "endedAt", "closedAt", "closedBy"],
+        ),
+        (
+            "custom info",
+            |c| {
+                c.custom_info.insert("plan".into(), json!("pro"));
+            },
+            vec![
+                EventType::ConversationUpdated,
+                EventType::ConversationCustomInfoUpdated,
+            ],
+            vec!["customInfo"],
+        ),
+        (
+            "bookkeeping only",
+            |c| {
+                c.version = 2;
+                c.updated_at = Timestamp::from_millis(99);
+            },
+            vec![],
+            vec![],
+        ),
+    ];
+    for (name, edit, want, fields) in cases {
+        let before = conv();
+        let mut after = before.clone();
+        edit(&mut after);
+        let events = conversation_events(
+            "acme",
+            Some(&before),
+            Some(&after),
+            Timestamp::from_millis(10),
+        );
+        assert_eq!(types(&events), want, "case {name}");
+        if let Some(updated) = events.first() {
+            let mut got: Vec<String> = changed_fields(&updated.diff);
+            got.sort();
+            let mut fields: Vec<String> = fields.iter().map(ToString::to_string).collect();
+            fields.sort();
+            assert_eq!(got, fields, "case {name}");
+            assert_eq!(
+                updated.payload["changed_fields"].as_array().unwrap().len(),
+                fields.len()
+            );
+            // the diff really transforms before into after
+            let mut doc = serde_json::to_value(&before).unwrap();
+            apply(&mut doc, &updated.diff, &ApplyOptions::default()).unwrap();
+            assert_eq!(doc, serde_json::to_value(&after).unwrap(), "case {name}");
+        }
+    }
+}
+
+#[test]
+fn email_updated_payload_is_exactly_the_zapier_shape() {
+    let before = conv();
+    let mut after = before.clone();
+    after.visitor.email = Some("ada@example.com".into());
+    let events = conversation_events(
+        "acme",
+        Some(&before),
+        Some(&after),
+        Timestamp::from_millis(10),
+    );
+    let email = events
+        .iter()
+        .find(|e| e.event_type == EventType::EmailUpdated)
+        .unwrap();
+    assert_eq!(
+        email.payload,
+        json!({
+            "user_session_id": "abc-123",
+            "receiver_email": "ada@example.com",
+            "company_username": "acme",
+            "name": "Ada",
+            "country": "Norway",
+            "status": "email_updated"
+        })
+    );
+    assert_eq!(email.entity_id, 42);
+    assert_eq!(email.tenant_id, TenantId::new(3));
+}
+
+#[test]
+fn create_and_delete_events() {
+    let mut c = conv();
+    c.visitor.email = Some("ada@example.com".into());
+    let created = conversation_events("acme", None, Some(&c), Timestamp::from_millis(1));
+    assert_eq!(
+        types(&created),
+        [EventType::ConversationCreated, EventType::EmailUpdated]
+    );
+    assert_eq!(created[0].version_before, None);
+    let deleted = conversation_events("acme", Some(&c), None, Timestamp::from_millis(1));
+    assert_eq!(types(&deleted), [EventType::ConversationDeleted]);
+    assert_eq!(deleted[0].version_after, None);
+
+    let mut cust = Customer::new(TenantId::new(3), Timestamp::from_millis(1));
+    cust.id = CustomerId::new(8);
+    let mut changed = cust.clone();
+    changed.name = Some("Bob".into());
+    assert_eq!(
+        types(&customer_events(
+            "acme",
+            None,
+            Some(&cust),
+            Timestamp::from_millis(1)
+        )),
+        [EventType::CustomerCreated]
+    );
+    let upd = customer_events(
+        "acme",
+        Some(&cust),
+        Some(&changed),
+        Timestamp::from_millis(1),
+    );
+    assert_eq!(types(&upd), [EventType::CustomerUpdated]);
+    assert_eq!(upd[0].payload["changed_fields"], json!(["name"]));
+    assert!(
+        customer_events("acme", Some(&cust), Some(&cust), Timestamp::from_millis(1)).is_empty()
+    );
+    assert_eq!(
+        types(&customer_events(
+            "acme",
+            Some(&cust),
+            None,
+            Timestamp::from_millis(1)
+        )),
+        [EventType::CustomerDeleted]
+    );
+}

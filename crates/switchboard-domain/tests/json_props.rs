@@ -1,0 +1,220 @@
+//! Property tests for the JSON document engine (bounded, fast).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use proptest::prelude::*;
+use proptest::sample::select;
+use serde_json::{Map, Value};
+use switchboard_domain::json::{
+    ApplyOptions, Limits, Operation, PathMode, apply, check_document, diff, escape_token,
+    merge_patch, merge_to_operations,
+};
+
+fn config() -> ProptestConfig {
+    ProptestConfig {
+        cases: 256,
+        ..ProptestConfig::default()
+    }
+}
+
+fn unlimited(mode: PathMode) -> ApplyOptions {
+    ApplyOptions {
+        mode,
+        allow_move_copy: true,
+        limits: Limits::unlimited(),
+    }
+}
+
+fn scalar() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        (-3i64..4).prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        any::<u64>().prop_map(Value::from),
+        (-10.0f64..10.0).prop_map(Value::from),
+        Just(Value::from(1.0)),
+        "[ab~/\"\\\\\u{1}é]{0,3}".prop_map(Value::String),
+    ]
+}
+
+/// Arbitrary JSON over a given key strategy, bounded in depth and size.
+fn json_with(
+    keys: impl Strategy<Value = String> + Clone + 'static,
+) -> impl Strategy<Value = Value> {
+    scalar().prop_recursive(4, 40, 5, move |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
+            prop::collection::btree_map(keys.clone(), inner, 0..5)
+                .prop_map(|m| Value::Object(m.into_iter().collect::<Map<_, _>>())),
+        ]
+    })
+}
+
+/// Keys drawn from a tiny alphabet (so that documents overlap), including
+/// characters that need escaping.
+fn key() -> impl Strategy<Value = String> + Clone {
+    "[abAB~/]{0,2}"
+}
+
+/// Lower-case-only keys: no two keys differ only by case.
+fn lower_key() -> impl Strategy<Value = String> + Clone {
+    "[abc]{1,2}"
+}
+
+fn object_with(
+    keys: impl Strategy<Value = String> + Clone + 'static,
+) -> impl Strategy<Value = Value> {
+    prop::collection::btree_map(keys.clone(), json_with(keys), 0..5)
+        .prop_map(|m| Value::Object(m.into_iter().collect()))
+}
+
+/// Every pointer in `v` (the root included).
+fn pointers(v: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut pending = vec![(v, String::new())];
+    while let Some((v, path)) = pending.pop() {
+        match v {
+            Value::Object(map) => {
+                for (k, child) in map {
+                    pending.push((child, format!("{path}/{}", escape_token(k))));
+                }
+            }
+            Value::Array(items) => {
+                for (i, child) in items.iter().enumerate() {
+                    pending.push((child, format!("{path}/{i}")));
+                }
+            }
+            _ => {}
+        }
+        out.push(path);
+    }
+    out
+}
+
+/// Random operations on the pointers of a document (many succeed, some fail).
+fn operation(paths: Vec<String>, keys: BoxedStrategy<String>) -> impl Strategy<Value = Operation> {
+    let existing = select(paths);
+    let new_child = (
+        existing.clone(),
+        prop_oneof![
+            keys.prop_map(|k| escape_token(&k).into_owned()),
+            Just("-".to_owned()),
+            Just("0".to_owned())
+        ],
+    )
+        .prop_map(|(p, k)| format!("{p}/{k}"));
+    let target = prop_oneof![existing.clone(), new_child];
+    let value = json_with(lower_key()).boxed();
+    prop_oneof![
+        (target.clone(), value.clone()).prop_map(|(path, value)| Operation::Add { path, value }),
+        existing.clone().prop_map(|path| Operation::Remove { path }),
+        (existing.clone(), value.clone())
+            .prop_map(|(path, value)| Operation::Replace { path, value }),
+        (existing.clone(), target.clone()).prop_map(|(from, path)| Operation::Move { from, path }),
+        (existing.clone(), target).prop_map(|(from, path)| Operation::Copy { from, path }),
+        (existing, value).prop_map(|(path, value)| Operation::Test { path, value }),
+    ]
+}
+
+/// A document with a random patch built from its own pointers.
+fn doc_and_ops(
+    keys: BoxedStrategy<String>,
+    len: std::ops::Range<usize>,
+) -> impl Strategy<Value = (Value, Vec<Operation>)> {
+    object_with(keys.clone()).prop_flat_map(move |doc| {
+        let paths = pointers(&doc);
+        (
+            Just(doc),
+            prop::collection::vec(operation(paths, keys.clone()), len.clone()),
+        )
+    })
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    /// (a) A merge patch converted to operations has the same effect.
+    #[test]
+    fn merge_operations_match_merge_patch(target in json_with(key()), patch in prop_oneof![object_with(key()), json_with(key())]) {
+        let mut merged = target.clone();
+        merge_patch(&mut merged, &patch);
+        let ops = merge_to_operations(&target, &patch);
+        let mut applied = target.clone();
+        apply(&mut applied, &ops, &unlimited(PathMode::Strict)).unwrap();
+        prop_assert_eq!(applied, merged);
+    }
+
+    /// (b) A failing patch leaves the document byte-for-byte unchanged.
+    #[test]
+    fn failed_patch_leaves_document_untouched(
+        (doc, candidates) in doc_and_ops(key().boxed(), 0..10),
+        split in any::<prop::sample::Index>(),
+        lenient in any::<bool>(),
+    ) {
+        let opts = unlimited(if lenient { PathMode::Lenient } else { PathMode::Strict });
+        // Keep the candidate operations that succeed in sequence, so that the
+        // document really changes before the failure.
+        let mut scratch = doc.clone();
+        let mut ops: Vec<Operation> = candidates
+            .into_iter()
+            .filter(|op| apply(&mut scratch, std::slice::from_ref(op), &opts).is_ok())
+            .collect();
+        // A guaranteed failure in the middle.
+        let at = split.index(ops.len() + 1);
+        ops.insert(at, Operation::Test { path: String::new(), value: Value::String("never equal".repeat(3)) });
+        let before = serde_json::to_string(&doc).unwrap();
+        let mut patched = doc.clone();
+        let err = apply(&mut patched, &ops, &opts).unwrap_err();
+        prop_assert_eq!(err.index, Some(at));
+        prop_assert!(err.is_test_failure());
+        prop_assert_eq!(serde_json::to_string(&patched).unwrap(), before);
+    }
+
+    /// (b') Same with random operations only: success or untouched.
+    #[test]
+    fn random_patch_is_atomic((doc, ops) in doc_and_ops(key().boxed(), 1..8), lenient in any::<bool>()) {
+        let opts = unlimited(if lenient { PathMode::Lenient } else { PathMode::Strict });
+        let before = serde_json::to_string(&doc).unwrap();
+        let mut patched = doc.clone();
+        if apply(&mut patched, &ops, &opts).is_err() {
+            prop_assert_eq!(serde_json::to_string(&patched).unwrap(), before);
+        } else {
+            // Applying one by one gives the same result.
+            let mut stepwise = doc.clone();
+            for op in &ops {
+                apply(&mut stepwise, std::slice::from_ref(op), &opts).unwrap();
+            }
+            prop_assert_eq!(stepwise, patched);
+        }
+    }
+
+    /// (c) Applying a diff yields the target exactly.
+    #[test]
+    fn diff_roundtrip(a in json_with(key()), b in json_with(key())) {
+        let ops = diff(&a, &b);
+        let mut patched = a.clone();
+        apply(&mut patched, &ops, &unlimited(PathMode::Strict)).unwrap();
+        prop_assert_eq!(&patched, &b);
+        prop_assert!(diff(&b, &b).is_empty());
+    }
+
+    /// (d) With exact paths and no case collisions, lenient == strict.
+    #[test]
+    fn lenient_matches_strict_on_exact_paths((doc, ops) in doc_and_ops(lower_key().boxed(), 1..8)) {
+        let mut strict = doc.clone();
+        let strict_result = apply(&mut strict, &ops, &unlimited(PathMode::Strict));
+        let mut lenient = doc.clone();
+        let lenient_result = apply(&mut lenient, &ops, &unlimited(PathMode::Lenient));
+        prop_assert_eq!(strict_result.is_ok(), lenient_result.is_ok(), "{:?} vs {:?}", strict_result, lenient_result);
+        prop_assert_eq!(strict, lenient);
+    }
+
+    /// The size limit is exactly the compact serialized length.
+    #[test]
+    fn size_limit_is_serialized_length(v in json_with(key())) {
+        let len = serde_json::to_string(&v).unwrap().len();
+        let at = |max_document_bytes| Limits { max_document_bytes, ..Limits::default() };
+        prop_assert!(check_document(&v, &at(len)).is_ok());
+        prop_assert!(check_document(&v, &at(len - 1)).is_err());
+    }
+}
