@@ -315,6 +315,9 @@ impl Conversation {
             );
         }
         e.extend(validate_custom_info(&self.custom_info));
+        if let Ok(doc) = serde_json::to_value(self) {
+            validate::no_nul(&mut e, &doc);
+        }
         e.into_result()
     }
 }

@@ -251,6 +251,9 @@ impl Customer {
                 Some(_) => {}
             }
         }
+        if let Ok(doc) = serde_json::to_value(self) {
+            validate::no_nul(&mut e, &doc);
+        }
         e.into_result()
     }
 }
@@ -310,14 +313,13 @@ pub struct CustomerUpdate {
     /// Custom data. Merge: per property, a `null` value removes it.
     /// Replace: the map becomes exactly these non-null properties.
     pub custom_data: Patch<BTreeMap<String, Value>>,
-    /// See [`Customer::created_from`].
-    pub created_from: Patch<String>,
     /// See [`Customer::integration_id`].
     pub integration_id: Patch<String>,
 }
 
 impl CustomerUpdate {
-    /// Applies the update. Validation is a separate step
+    /// Applies the update. `createdFrom` is set when a customer is created
+    /// and is not part of an update. Validation is a separate step
     /// ([`Customer::validate`]) so that every violation is reported at once.
     pub fn apply(self, c: &mut Customer, mode: UpdateMode) {
         let Self {
@@ -337,7 +339,6 @@ impl CustomerUpdate {
             notes,
             tags,
             custom_data,
-            created_from,
             integration_id,
         } = self;
         user_id.apply_to(&mut c.user_id, mode);
@@ -354,7 +355,6 @@ impl CustomerUpdate {
         last_page.apply_to(&mut c.last_page, mode);
         locale.apply_to(&mut c.locale, mode);
         notes.apply_to(&mut c.notes, mode);
-        created_from.apply_to(&mut c.created_from, mode);
         integration_id.apply_to(&mut c.integration_id, mode);
         match tags {
             Patch::Value(t) => {

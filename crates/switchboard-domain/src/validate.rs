@@ -188,6 +188,39 @@ pub fn max_chars(errors: &mut ValidationErrors, path: &str, value: &str, max: us
     }
 }
 
+/// Records a `nul` violation for every string (member names included) in
+/// `doc` that contains U+0000. PostgreSQL cannot store it in text or
+/// `jsonb`, so it is refused everywhere for both backends to behave alike.
+pub fn no_nul(errors: &mut ValidationErrors, doc: &serde_json::Value) {
+    let mut stack: Vec<(String, &serde_json::Value)> = vec![(String::new(), doc)];
+    while let Some((path, v)) = stack.pop() {
+        match v {
+            serde_json::Value::String(s) if s.contains('\0') => {
+                errors.push(path, "nul", "must not contain the NUL character");
+            }
+            serde_json::Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    stack.push((format!("{path}/{i}"), item));
+                }
+            }
+            serde_json::Value::Object(map) => {
+                for (k, item) in map {
+                    let child = format!("{path}/{}", pointer_token(k));
+                    if k.contains('\0') {
+                        errors.push(
+                            child.clone(),
+                            "nul",
+                            "member names must not contain the NUL character",
+                        );
+                    }
+                    stack.push((child, item));
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
 /// Escapes one member name for use in a JSON Pointer (RFC 6901: `~` → `~0`, `/` → `~1`).
 ///
 /// ```

@@ -381,6 +381,13 @@ fn customer_validation_rules() {
             Some(("/customData/homepage", "type")),
         ),
         (
+            "NUL in a custom value",
+            |c| {
+                c.custom_data.insert("plan".into(), json!("a\u{0}b"));
+            },
+            Some(("/customData/plan", "nul")),
+        ),
+        (
             "timestamp out of range",
             |c| c.last_seen = Some(Timestamp::from_millis(-1)),
             Some(("/lastSeen", "timestamp")),
