@@ -1,0 +1,311 @@
+//! `Store::modify_conversation` against its raw ceiling, on both backends.
+//!
+//! * `<backend>/modify_conversation`: one field changed on a random row of
+//!   1,000 conversations, so every call writes the row, one outbox event and
+//!   one history row in one transaction.
+//! * `<backend>/raw_ceiling`: the same-shaped transaction on a bare Diesel
+//!   connection: one single-row `UPDATE conversations` and one `INSERT INTO
+//!   outbox` (SQLite: WAL, `synchronous = FULL` as the store's default,
+//!   `BEGIN IMMEDIATE`; PostgreSQL: `BEGIN`/`UPDATE`/`INSERT`/`COMMIT`).
+//!
+//! Before measuring, the statements one `modify_conversation` sends are
+//! counted and listed (via Diesel's instrumentation); afterwards a summary
+//! prints each backend's ratio. PostgreSQL comes from
+//! `switchboard-testsupport` and is skipped, loudly, when unavailable.
+//!
+//! Run with `cargo bench -p switchboard-storage --bench modify`.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "benchmark")]
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use criterion::{BenchmarkGroup, Criterion, measurement::WallTime};
+use diesel::connection::{Instrumentation, InstrumentationEvent, SimpleConnection};
+use diesel::pg::PgConnection;
+use diesel::sql_types::{BigInt, Text};
+use diesel::sqlite::SqliteConnection;
+use diesel::{Connection, RunQueryDsl};
+use switchboard_domain::{Actor, Conversation, ConversationId};
+use switchboard_storage::{Precondition, Store, StoreConfig, WriteContext, now};
+use switchboard_testsupport::tempfile;
+
+const ROWS: usize = 1000;
+
+// ---- statement counting ---------------------------------------------------
+
+static STATEMENTS: AtomicUsize = AtomicUsize::new(0);
+static RECORDING: AtomicBool = AtomicBool::new(false);
+static RECORDED: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+fn counting() -> Option<Box<dyn Instrumentation>> {
+    Some(Box::new(|event: InstrumentationEvent<'_>| {
+        if let InstrumentationEvent::StartQuery { query, .. } = event {
+            STATEMENTS.fetch_add(1, Ordering::Relaxed);
+            if RECORDING.load(Ordering::Relaxed) {
+                let sql: String = query.to_string().chars().take(110).collect();
+                RECORDED.lock().unwrap().push(sql);
+            }
+        }
+    }))
+}
+
+/// Runs `f`, then prints how many statements it sent and which.
+fn profile(label: &str, f: impl FnOnce()) {
+    RECORDED.lock().unwrap().clear();
+    let before = STATEMENTS.load(Ordering::SeqCst);
+    RECORDING.store(true, Ordering::SeqCst);
+    f();
+    RECORDING.store(false, Ordering::SeqCst);
+    let count = STATEMENTS.load(Ordering::SeqCst) - before;
+    println!("{label}: {count} statements");
+    for sql in RECORDED.lock().unwrap().iter() {
+        println!("    {sql}");
+    }
+}
+
+// ---- fixtures ---------------------------------------------------------------
+
+/// A store with one tenant and `ROWS` conversations, and the rows' documents.
+struct Fixture {
+    store: Store,
+    ctx: WriteContext,
+    ids: Vec<ConversationId>,
+    docs: Vec<String>,
+}
+
+fn fixture(rt: &tokio::runtime::Runtime, url: &str) -> Fixture {
+    rt.block_on(async {
+        let store = Store::open(url, StoreConfig::default()).await.unwrap();
+        let tenant = store.create_tenant("bench").await.unwrap();
+        let ctx = WriteContext::new(tenant, Actor::System, "bench");
+        let mut ids = Vec::with_capacity(ROWS);
+        let mut docs = Vec::with_capacity(ROWS);
+        for i in 0..ROWS {
+            let mut draft = Conversation::new(ctx.tenant.id, format!("session-{i}"), now());
+            draft.visitor.name = Some(format!("Visitor {i}"));
+            draft.visitor.email = Some(format!("visitor{i}@example.com"));
+            draft.first_message = Some("Hello, I have a question about my order.".into());
+            draft.custom_info.insert(
+                "plan".into(),
+                serde_json::json!({"tier": i % 3, "seats": 10}),
+            );
+            let conv = store.create_conversation(&ctx, draft).await.unwrap();
+            docs.push(serde_json::to_string(&conv).unwrap());
+            ids.push(conv.id);
+        }
+        Fixture {
+            store,
+            ctx,
+            ids,
+            docs,
+        }
+    })
+}
+
+/// A small xorshift generator: random rows without another dependency.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        usize::try_from(self.0 % n as u64).unwrap()
+    }
+}
+
+/// The outbox payload and diff the store would write for a one-field change.
+fn event_json(doc: &str) -> (String, String) {
+    let payload = format!(
+        r#"{{"event":"conversation_updated","company_username":"bench","conversation":{doc},"changed_fields":["rank"]}}"#
+    );
+    (
+        payload,
+        r#"[{"op":"replace","path":"/rank","value":1}]"#.to_string(),
+    )
+}
+
+// ---- the operations -----------------------------------------------------------
+
+fn modify(rt: &tokio::runtime::Runtime, f: &Fixture, rng: &mut Rng) {
+    let id = f.ids[rng.below(ROWS)];
+    rt.block_on(
+        f.store
+            .modify_conversation(&f.ctx, id, Precondition::NONE, |c| {
+                c.rank += 1;
+                Ok(())
+            }),
+    )
+    .unwrap();
+}
+
+/// A bare connection of either backend for the ceiling.
+enum Raw {
+    Sqlite(SqliteConnection),
+    Pg(PgConnection),
+}
+
+const SQLITE_UPDATE: &str = "UPDATE conversations SET doc = ?, updated_at = ?, version = version + 1 WHERE tenant_id = ? AND id = ?";
+const SQLITE_INSERT: &str = "INSERT INTO outbox (tenant_id, event_type, entity_kind, entity_id, version_before, \
+     version_after, payload, diff, created_at, available_at) \
+     VALUES (?, 'conversation_updated', 'conversation', ?, NULL, NULL, ?, ?, ?, ?)";
+const PG_UPDATE: &str = "UPDATE conversations SET doc = $1::jsonb, updated_at = $2, version = version + 1 \
+     WHERE tenant_id = $3 AND id = $4";
+const PG_INSERT: &str = "INSERT INTO outbox (tenant_id, event_type, entity_kind, entity_id, version_before, \
+     version_after, payload, diff, created_at, available_at) \
+     VALUES ($1, 'conversation_updated', 'conversation', $2, NULL, NULL, $3::jsonb, $4::jsonb, $5, $6)";
+
+impl Raw {
+    fn open(url: &str) -> Self {
+        match url.strip_prefix("sqlite://") {
+            Some(path) => {
+                let mut c = SqliteConnection::establish(path).unwrap();
+                c.batch_execute(
+                    "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
+                     PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
+                )
+                .unwrap();
+                Self::Sqlite(c)
+            }
+            None => Self::Pg(PgConnection::establish(url).unwrap()),
+        }
+    }
+
+    fn write(&mut self, f: &Fixture, rng: &mut Rng) {
+        let i = rng.below(ROWS);
+        let (tenant, id, doc) = (f.ctx.tenant.id.get(), f.ids[i].get(), f.docs[i].as_str());
+        let (payload, diff) = event_json(doc);
+        let t = now().as_millis();
+        macro_rules! transaction {
+            ($conn:expr, $begin:ident, $update:expr, $insert:expr) => {
+                $conn
+                    .$begin(|c| {
+                        diesel::sql_query($update)
+                            .bind::<Text, _>(doc)
+                            .bind::<BigInt, _>(t)
+                            .bind::<BigInt, _>(tenant)
+                            .bind::<BigInt, _>(id)
+                            .execute(c)?;
+                        diesel::sql_query($insert)
+                            .bind::<BigInt, _>(tenant)
+                            .bind::<BigInt, _>(id)
+                            .bind::<Text, _>(&payload)
+                            .bind::<Text, _>(&diff)
+                            .bind::<BigInt, _>(t)
+                            .bind::<BigInt, _>(t)
+                            .execute(c)?;
+                        Ok::<_, diesel::result::Error>(())
+                    })
+                    .unwrap()
+            };
+        }
+        match self {
+            Self::Sqlite(c) => transaction!(c, immediate_transaction, SQLITE_UPDATE, SQLITE_INSERT),
+            Self::Pg(c) => transaction!(c, transaction, PG_UPDATE, PG_INSERT),
+        }
+    }
+}
+
+// ---- measurement ----------------------------------------------------------------
+
+/// Registers a benchmark and returns its mean time per operation over every
+/// iteration criterion ran (warm-up included).
+fn measure(group: &mut BenchmarkGroup<'_, WallTime>, id: &str, mut op: impl FnMut()) -> Duration {
+    let (mut iterations, mut total) = (0u32, Duration::ZERO);
+    group.bench_function(id, |b| {
+        b.iter_custom(|iters| {
+            let start = Instant::now();
+            for _ in 0..iters {
+                op();
+            }
+            let elapsed = start.elapsed();
+            iterations = iterations.saturating_add(u32::try_from(iters).unwrap_or(u32::MAX));
+            total += elapsed;
+            elapsed
+        });
+    });
+    total / iterations.max(1)
+}
+
+struct Row {
+    backend: &'static str,
+    ours: Duration,
+    ceiling: Duration,
+}
+
+fn bench_backend(
+    c: &mut Criterion,
+    rt: &tokio::runtime::Runtime,
+    backend: &'static str,
+    url: &str,
+) -> Row {
+    let fixture = fixture(rt, url);
+    let mut raw = Raw::open(url);
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    modify(rt, &fixture, &mut rng);
+    profile(&format!("{backend}: one modify_conversation"), || {
+        modify(rt, &fixture, &mut rng)
+    });
+    profile(&format!("{backend}: one raw ceiling transaction"), || {
+        raw.write(&fixture, &mut rng)
+    });
+
+    let mut group = c.benchmark_group(backend);
+    group
+        .sample_size(20)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(5));
+    let ours = measure(&mut group, "modify_conversation", || {
+        modify(rt, &fixture, &mut rng)
+    });
+    let ceiling = measure(&mut group, "raw_ceiling", || raw.write(&fixture, &mut rng));
+    group.finish();
+    Row {
+        backend,
+        ours,
+        ceiling,
+    }
+}
+
+fn main() {
+    diesel::connection::set_default_instrumentation(counting).unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap();
+    let mut criterion = Criterion::default().configure_from_args();
+    let mut rows = Vec::new();
+
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite_url = format!("sqlite://{}", dir.path().join("bench.db").display());
+    rows.push(bench_backend(&mut criterion, &rt, "sqlite", &sqlite_url));
+
+    if let Some(server) = switchboard_testsupport::postgres_or_skip() {
+        let db = server.create_database().unwrap();
+        rows.push(bench_backend(&mut criterion, &rt, "postgres", db.url()));
+    }
+    criterion.final_summary();
+
+    // `cargo test --benches` runs each routine once: no summary then.
+    if !std::env::args().any(|arg| arg == "--bench") {
+        return;
+    }
+    println!("\nbackend    modify_conversation          raw ceiling                  ours/ceiling");
+    for Row {
+        backend,
+        ours,
+        ceiling,
+    } in rows
+    {
+        let per_second = |d: Duration| 1.0 / d.as_secs_f64().max(f64::MIN_POSITIVE);
+        println!(
+            "{backend:<10} {:>9.1} µs {:>9.0} ops/s   {:>9.1} µs {:>9.0} ops/s   {:>5.1} %",
+            ours.as_secs_f64() * 1e6,
+            per_second(ours),
+            ceiling.as_secs_f64() * 1e6,
+            per_second(ceiling),
+            100.0 * ceiling.as_secs_f64() / ours.as_secs_f64().max(f64::MIN_POSITIVE),
+        );
+    }
+}

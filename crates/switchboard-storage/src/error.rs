@@ -1,0 +1,69 @@
+//! The storage error type.
+
+use switchboard_domain::DomainError;
+
+/// Why a storage call failed. Never carries SQL text or driver messages
+/// that could leak to an API client; [`StorageError::Unavailable`] and
+/// [`StorageError::Internal`] keep their cause for logs only.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StorageError {
+    /// No such row for this tenant (a row of another tenant looks the same).
+    #[error("not found")]
+    NotFound,
+    /// A unique value is taken (for example a session key or userId).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// A precondition (expected version, unmodified-since) does not hold
+    /// against the current row. Nothing was written.
+    #[error("precondition failed")]
+    PreconditionFailed,
+    /// The change was refused by the domain rules (validation, read-only
+    /// field, JSON Patch failure including a failed `test`). Nothing was written.
+    #[error(transparent)]
+    Domain(#[from] DomainError),
+    /// Writers kept colliding on the same row beyond the retry bound.
+    #[error("too much contention on one row; try again")]
+    Contention,
+    /// The database cannot be reached or the pool timed out.
+    #[error("storage unavailable")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// Anything else: a bug or corrupt data. Logged, never shown.
+    #[error("internal storage error")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl StorageError {
+    pub(crate) fn internal(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Self::Internal(e.into())
+    }
+}
+
+impl From<diesel::result::Error> for StorageError {
+    fn from(e: diesel::result::Error) -> Self {
+        use diesel::result::{DatabaseErrorKind as K, Error as E};
+        match e {
+            E::NotFound => Self::NotFound,
+            E::DatabaseError(K::UniqueViolation, info) => {
+                tracing::debug!(constraint = ?info.constraint_name(), "unique violation");
+                Self::Conflict("a unique value is already taken".into())
+            }
+            E::DatabaseError(K::ClosedConnection, info) => {
+                Self::Unavailable(info.message().to_string().into())
+            }
+            other => Self::Internal(Box::new(other)),
+        }
+    }
+}
+
+impl From<diesel::r2d2::PoolError> for StorageError {
+    fn from(e: diesel::r2d2::PoolError) -> Self {
+        Self::Unavailable(Box::new(e))
+    }
+}
+
+impl From<serde_json::Error> for StorageError {
+    fn from(e: serde_json::Error) -> Self {
+        Self::Internal(Box::new(e))
+    }
+}

@@ -1,0 +1,54 @@
+//! The JSON column type: `jsonb` on PostgreSQL, text on SQLite.
+
+use std::io::Write;
+
+use diesel::deserialize::{self, FromSql, FromSqlRow};
+use diesel::expression::AsExpression;
+use diesel::pg::{Pg, PgValue};
+use diesel::serialize::{self, IsNull, Output, ToSql};
+use diesel::sql_types::Text;
+use diesel::sqlite::Sqlite;
+use serde_json::Value;
+
+use crate::schema::sql_types::Json;
+
+/// A JSON value stored in a [`Json`] column.
+#[derive(Debug, Clone, PartialEq, AsExpression, FromSqlRow)]
+#[diesel(sql_type = Json)]
+pub struct JsonValue(pub Value);
+
+/// The only binary `jsonb` format version PostgreSQL has defined.
+const JSONB_VERSION: u8 = 1;
+
+impl ToSql<Json, Pg> for JsonValue {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
+        out.write_all(&[JSONB_VERSION])?;
+        serde_json::to_writer(out, &self.0)?;
+        Ok(IsNull::No)
+    }
+}
+
+impl FromSql<Json, Pg> for JsonValue {
+    fn from_sql(value: PgValue<'_>) -> deserialize::Result<Self> {
+        match value.as_bytes().split_first() {
+            Some((&JSONB_VERSION, rest)) => Ok(Self(serde_json::from_slice(rest)?)),
+            _ => Err("unsupported jsonb encoding".into()),
+        }
+    }
+}
+
+impl ToSql<Json, Sqlite> for JsonValue {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Sqlite>) -> serialize::Result {
+        out.set_value(serde_json::to_string(&self.0)?);
+        Ok(IsNull::No)
+    }
+}
+
+impl FromSql<Json, Sqlite> for JsonValue {
+    fn from_sql(
+        value: <Sqlite as diesel::backend::Backend>::RawValue<'_>,
+    ) -> deserialize::Result<Self> {
+        let text = <String as FromSql<Text, Sqlite>>::from_sql(value)?;
+        Ok(Self(serde_json::from_str(&text)?))
+    }
+}

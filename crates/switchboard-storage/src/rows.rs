@@ -1,0 +1,496 @@
+//! Row structs and their conversions to domain types.
+
+use std::collections::BTreeSet;
+
+use diesel::prelude::*;
+use switchboard_domain::{
+    Agent, AgentId, ApiKey, ApiKeyId, AttributeType, Conversation, ConversationId, CustomAttribute,
+    Customer, CustomerId, Department, DepartmentId, DomainEvent, EventType, Scope, SubscriptionId,
+    SubscriptionState, Tag, Tenant, TenantId, Timestamp, WebhookSubscription,
+};
+
+use crate::StorageError;
+use crate::json_column::JsonValue;
+use crate::schema::*;
+
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = tenants)]
+pub(crate) struct TenantRow {
+    pub id: i64,
+    pub name: String,
+    pub created_at: i64,
+}
+
+impl From<TenantRow> for Tenant {
+    fn from(r: TenantRow) -> Self {
+        Self {
+            id: TenantId::new(r.id),
+            name: r.name,
+            created_at: Timestamp::from_millis(r.created_at),
+        }
+    }
+}
+
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = api_keys)]
+pub(crate) struct ApiKeyRow {
+    pub id: i64,
+    pub tenant_id: i64,
+    pub name: String,
+    pub prefix: String,
+    pub secret_hash: String,
+    pub scopes: JsonValue,
+    pub created_at: i64,
+}
+
+impl TryFrom<ApiKeyRow> for ApiKey {
+    type Error = StorageError;
+    fn try_from(r: ApiKeyRow) -> Result<Self, StorageError> {
+        let scopes: BTreeSet<Scope> = serde_json::from_value(r.scopes.0)?;
+        Ok(Self {
+            id: ApiKeyId::new(r.id),
+            tenant_id: TenantId::new(r.tenant_id),
+            name: r.name,
+            prefix: r.prefix,
+            secret_hash: r.secret_hash,
+            scopes,
+            created_at: Timestamp::from_millis(r.created_at),
+        })
+    }
+}
+
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = agents)]
+pub(crate) struct AgentRow {
+    pub id: i64,
+    pub tenant_id: i64,
+    pub name: String,
+    pub email: String,
+    pub role: String,
+}
+
+impl From<AgentRow> for Agent {
+    fn from(r: AgentRow) -> Self {
+        Self {
+            id: AgentId::new(r.id),
+            tenant_id: TenantId::new(r.tenant_id),
+            name: r.name,
+            email: r.email,
+            role: r.role,
+        }
+    }
+}
+
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = departments)]
+pub(crate) struct DepartmentRow {
+    pub id: i64,
+    pub tenant_id: i64,
+    pub name: String,
+}
+
+impl From<DepartmentRow> for Department {
+    fn from(r: DepartmentRow) -> Self {
+        Self {
+            id: DepartmentId::new(r.id),
+            tenant_id: TenantId::new(r.tenant_id),
+            name: r.name,
+        }
+    }
+}
+
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = tags)]
+pub(crate) struct TagRow {
+    #[expect(
+        dead_code,
+        reason = "selected for completeness; tags are keyed by name"
+    )]
+    pub id: i64,
+    #[expect(dead_code, reason = "always the caller's tenant")]
+    pub tenant_id: i64,
+    pub name: String,
+    pub color: String,
+}
+
+impl From<TagRow> for Tag {
+    fn from(r: TagRow) -> Self {
+        Self {
+            name: r.name,
+            color: r.color,
+        }
+    }
+}
+
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = custom_attributes)]
+pub(crate) struct AttributeRow {
+    #[expect(dead_code, reason = "attributes are keyed by name")]
+    pub id: i64,
+    pub tenant_id: i64,
+    pub name: String,
+    pub kind: String,
+    pub label: String,
+}
+
+impl TryFrom<AttributeRow> for CustomAttribute {
+    type Error = StorageError;
+    fn try_from(r: AttributeRow) -> Result<Self, StorageError> {
+        Ok(Self {
+            tenant_id: TenantId::new(r.tenant_id),
+            kind: r
+                .kind
+                .parse::<AttributeType>()
+                .map_err(StorageError::internal)?,
+            name: r.name,
+            label: r.label,
+        })
+    }
+}
+
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = customers)]
+pub(crate) struct CustomerRow {
+    pub id: i64,
+    pub tenant_id: i64,
+    #[expect(dead_code, reason = "an index column; the document is authoritative")]
+    pub user_id: Option<String>,
+    #[expect(dead_code, reason = "an index column; the document is authoritative")]
+    pub email: Option<String>,
+    pub doc: JsonValue,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub version: i64,
+}
+
+impl TryFrom<CustomerRow> for Customer {
+    type Error = StorageError;
+    fn try_from(r: CustomerRow) -> Result<Self, StorageError> {
+        let mut c: Customer = serde_json::from_value(r.doc.0)?;
+        c.id = CustomerId::new(r.id);
+        c.tenant_id = TenantId::new(r.tenant_id);
+        c.created_at = Timestamp::from_millis(r.created_at);
+        c.updated_at = Timestamp::from_millis(r.updated_at);
+        c.version = r.version;
+        Ok(c)
+    }
+}
+
+#[derive(Debug, Insertable, AsChangeset)]
+#[diesel(table_name = customers)]
+pub(crate) struct CustomerWrite {
+    pub tenant_id: i64,
+    pub user_id: Option<String>,
+    pub email: Option<String>,
+    pub doc: JsonValue,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub version: i64,
+}
+
+impl CustomerWrite {
+    pub(crate) fn from_domain(c: &Customer) -> Result<Self, StorageError> {
+        Ok(Self {
+            tenant_id: c.tenant_id.get(),
+            user_id: c.user_id.clone(),
+            email: c.email.as_ref().map(|e| e.to_lowercase()),
+            doc: JsonValue(serde_json::to_value(c)?),
+            created_at: c.created_at.as_millis(),
+            updated_at: c.updated_at.as_millis(),
+            version: c.version,
+        })
+    }
+}
+
+/// The columns an update of a customer writes. The index columns are set
+/// only when their value changes, so the indexes are not rewritten needlessly.
+#[derive(Debug, AsChangeset)]
+#[diesel(table_name = customers)]
+pub(crate) struct CustomerChanges<'a> {
+    pub user_id: Option<Option<&'a str>>,
+    pub email: Option<Option<&'a str>>,
+    pub doc: &'a JsonValue,
+    pub updated_at: i64,
+    pub version: i64,
+}
+
+impl CustomerWrite {
+    /// The update that turns the stored row of `before` into `self`.
+    pub(crate) fn changes_from(&self, before: &Customer) -> CustomerChanges<'_> {
+        let before_email = before.email.as_ref().map(|e| e.to_lowercase());
+        CustomerChanges {
+            user_id: (before.user_id != self.user_id).then_some(self.user_id.as_deref()),
+            email: (before_email != self.email).then_some(self.email.as_deref()),
+            doc: &self.doc,
+            updated_at: self.updated_at,
+            version: self.version,
+        }
+    }
+}
+
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = conversations)]
+pub(crate) struct ConversationRow {
+    pub id: i64,
+    pub tenant_id: i64,
+    #[expect(dead_code, reason = "an index column; the document is authoritative")]
+    pub session_key: String,
+    #[expect(dead_code, reason = "an index column; the document is authoritative")]
+    pub status: String,
+    /// Authoritative for the link: `ON DELETE SET NULL` clears it when the
+    /// customer is deleted, while the document keeps the old id.
+    pub customer_id: Option<i64>,
+    #[expect(dead_code, reason = "an index column; the document is authoritative")]
+    pub visitor_email: Option<String>,
+    pub doc: JsonValue,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub version: i64,
+}
+
+impl TryFrom<ConversationRow> for Conversation {
+    type Error = StorageError;
+    fn try_from(r: ConversationRow) -> Result<Self, StorageError> {
+        let mut c: Conversation = serde_json::from_value(r.doc.0)?;
+        c.id = ConversationId::new(r.id);
+        c.tenant_id = TenantId::new(r.tenant_id);
+        c.customer_id = r.customer_id.map(CustomerId::new);
+        c.created_at = Timestamp::from_millis(r.created_at);
+        c.updated_at = Timestamp::from_millis(r.updated_at);
+        c.version = r.version;
+        Ok(c)
+    }
+}
+
+#[derive(Debug, Insertable, AsChangeset)]
+#[diesel(table_name = conversations)]
+#[diesel(treat_none_as_null = true)]
+pub(crate) struct ConversationWrite {
+    pub tenant_id: i64,
+    pub session_key: String,
+    pub status: String,
+    pub customer_id: Option<i64>,
+    pub visitor_email: Option<String>,
+    pub doc: JsonValue,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub version: i64,
+}
+
+impl ConversationWrite {
+    pub(crate) fn from_domain(c: &Conversation) -> Result<Self, StorageError> {
+        Ok(Self {
+            tenant_id: c.tenant_id.get(),
+            session_key: c.session_key.clone(),
+            status: c.status.as_str().to_string(),
+            customer_id: c.customer_id.map(CustomerId::get),
+            visitor_email: c.visitor.email.as_ref().map(|e| e.to_lowercase()),
+            doc: JsonValue(serde_json::to_value(c)?),
+            created_at: c.created_at.as_millis(),
+            updated_at: c.updated_at.as_millis(),
+            version: c.version,
+        })
+    }
+}
+
+/// The columns an update of a conversation writes; see [`CustomerChanges`].
+#[derive(Debug, AsChangeset)]
+#[diesel(table_name = conversations)]
+pub(crate) struct ConversationChanges<'a> {
+    pub session_key: Option<&'a str>,
+    pub status: Option<&'a str>,
+    pub customer_id: Option<Option<i64>>,
+    pub visitor_email: Option<Option<&'a str>>,
+    pub doc: &'a JsonValue,
+    pub updated_at: i64,
+    pub version: i64,
+}
+
+impl ConversationWrite {
+    /// The update that turns the stored row of `before` into `self`.
+    pub(crate) fn changes_from(&self, before: &Conversation) -> ConversationChanges<'_> {
+        let before_email = before.visitor.email.as_ref().map(|e| e.to_lowercase());
+        let before_customer = before.customer_id.map(CustomerId::get);
+        ConversationChanges {
+            session_key: (before.session_key != self.session_key)
+                .then_some(self.session_key.as_str()),
+            status: (before.status.as_str() != self.status).then_some(self.status.as_str()),
+            customer_id: (before_customer != self.customer_id).then_some(self.customer_id),
+            visitor_email: (before_email != self.visitor_email)
+                .then_some(self.visitor_email.as_deref()),
+            doc: &self.doc,
+            updated_at: self.updated_at,
+            version: self.version,
+        }
+    }
+}
+
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = webhook_subscriptions)]
+pub(crate) struct SubscriptionRow {
+    pub id: i64,
+    pub tenant_id: i64,
+    pub target_url: String,
+    pub event: String,
+    pub secret: String,
+    pub previous_secret: Option<String>,
+    pub previous_secret_expires_at: Option<i64>,
+    pub state: String,
+    pub failing_since: Option<i64>,
+    pub created_at: i64,
+}
+
+impl TryFrom<SubscriptionRow> for WebhookSubscription {
+    type Error = StorageError;
+    fn try_from(r: SubscriptionRow) -> Result<Self, StorageError> {
+        Ok(Self {
+            id: SubscriptionId::new(r.id),
+            tenant_id: TenantId::new(r.tenant_id),
+            target_url: r.target_url,
+            event: r
+                .event
+                .parse::<EventType>()
+                .map_err(StorageError::internal)?,
+            secret: r.secret,
+            previous_secret: r.previous_secret,
+            previous_secret_expires_at: r.previous_secret_expires_at.map(Timestamp::from_millis),
+            state: match r.state.as_str() {
+                "disabled" => SubscriptionState::Disabled,
+                _ => SubscriptionState::Active,
+            },
+            failing_since: r.failing_since.map(Timestamp::from_millis),
+            created_at: Timestamp::from_millis(r.created_at),
+        })
+    }
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = outbox)]
+pub(crate) struct NewOutboxRow {
+    pub tenant_id: i64,
+    pub event_type: String,
+    pub entity_kind: String,
+    pub entity_id: i64,
+    pub version_before: Option<i64>,
+    pub version_after: Option<i64>,
+    pub payload: JsonValue,
+    pub diff: JsonValue,
+    pub created_at: i64,
+    pub available_at: i64,
+}
+
+impl NewOutboxRow {
+    pub(crate) fn from_event(e: &DomainEvent) -> Result<Self, StorageError> {
+        Ok(Self {
+            tenant_id: e.tenant_id.get(),
+            event_type: e.event_type.as_str().to_string(),
+            entity_kind: e.entity_kind.as_str().to_string(),
+            entity_id: e.entity_id,
+            version_before: e.version_before,
+            version_after: e.version_after,
+            payload: JsonValue(e.payload.clone()),
+            diff: JsonValue(serde_json::to_value(&e.diff)?),
+            created_at: e.occurred_at.as_millis(),
+            available_at: e.occurred_at.as_millis(),
+        })
+    }
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = outbox)]
+pub(crate) struct OutboxRow {
+    pub id: i64,
+    pub tenant_id: i64,
+    pub event_type: String,
+    pub entity_kind: String,
+    pub entity_id: i64,
+    pub version_before: Option<i64>,
+    pub version_after: Option<i64>,
+    pub payload: JsonValue,
+    pub diff: JsonValue,
+    pub created_at: i64,
+    pub available_at: i64,
+    pub lease_until: Option<i64>,
+    pub claimed_by: Option<String>,
+    pub processed_at: Option<i64>,
+}
+
+impl TryFrom<OutboxRow> for crate::OutboxEvent {
+    type Error = StorageError;
+    fn try_from(r: OutboxRow) -> Result<Self, StorageError> {
+        let kind = match r.entity_kind.as_str() {
+            "customer" => switchboard_domain::EntityKind::Customer,
+            _ => switchboard_domain::EntityKind::Conversation,
+        };
+        Ok(Self {
+            id: switchboard_domain::EventId::new(r.id),
+            available_at: Timestamp::from_millis(r.available_at),
+            lease_until: r.lease_until.map(Timestamp::from_millis),
+            claimed_by: r.claimed_by,
+            processed_at: r.processed_at.map(Timestamp::from_millis),
+            event: DomainEvent {
+                event_type: r
+                    .event_type
+                    .parse::<EventType>()
+                    .map_err(StorageError::internal)?,
+                tenant_id: TenantId::new(r.tenant_id),
+                entity_kind: kind,
+                entity_id: r.entity_id,
+                version_before: r.version_before,
+                version_after: r.version_after,
+                diff: serde_json::from_value(r.diff.0)?,
+                payload: r.payload.0,
+                occurred_at: Timestamp::from_millis(r.created_at),
+            },
+        })
+    }
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = change_history)]
+pub(crate) struct NewHistoryRow {
+    pub tenant_id: i64,
+    pub entity_kind: String,
+    pub entity_id: i64,
+    pub actor: JsonValue,
+    pub api: String,
+    pub diff: JsonValue,
+    pub version_before: Option<i64>,
+    pub version_after: Option<i64>,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = change_history)]
+pub(crate) struct HistoryRow {
+    pub id: i64,
+    pub tenant_id: i64,
+    pub entity_kind: String,
+    pub entity_id: i64,
+    pub actor: JsonValue,
+    pub api: String,
+    pub diff: JsonValue,
+    pub version_before: Option<i64>,
+    pub version_after: Option<i64>,
+    pub created_at: i64,
+}
+
+impl TryFrom<HistoryRow> for crate::HistoryEntry {
+    type Error = StorageError;
+    fn try_from(r: HistoryRow) -> Result<Self, StorageError> {
+        let _ = (r.tenant_id, &r.entity_kind, r.entity_id);
+        Ok(Self {
+            id: r.id,
+            actor: serde_json::from_value(r.actor.0)?,
+            api: r.api,
+            diff: serde_json::from_value(r.diff.0)?,
+            version_before: r.version_before,
+            version_after: r.version_after,
+            at: Timestamp::from_millis(r.created_at),
+        })
+    }
+}
+
+pub(crate) fn json(v: impl serde::Serialize) -> Result<JsonValue, StorageError> {
+    Ok(JsonValue(serde_json::to_value(v)?))
+}

@@ -1,0 +1,18 @@
+//! Integration tests of `switchboard-storage`.
+//!
+//! Every test runs against both backends: a fresh SQLite file in a temporary
+//! directory and a fresh PostgreSQL database (from `switchboard-testsupport`;
+//! skipped with a loud notice when PostgreSQL is unavailable, never in CI).
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+
+mod storage {
+    mod harness;
+
+    mod claiming;
+    mod concurrency;
+    mod entities;
+    mod errors;
+    mod isolation;
+    mod migrations;
+    mod outbox;
+}

@@ -1,0 +1,259 @@
+//! Optimistic concurrency: no lost updates under contention, and
+//! preconditions judged against the row actually written.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use serde_json::json;
+use switchboard_domain::{EntityKind, Timestamp};
+use switchboard_storage::{Precondition, StorageError};
+
+use super::harness::{draft, events, for_each_backend, tenant};
+
+const TASKS: i64 = 16;
+const INCREMENTS: i64 = 50;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_read_modify_write_loses_no_update() {
+    for_each_backend(|store, label| async move {
+        let ctx = tenant(&store, "acme").await;
+        let mut d = draft(ctx.tenant.id, "counter");
+        d.custom_info.insert("counter".into(), json!(0));
+        let conv = store.create_conversation(&ctx, d).await.unwrap();
+        assert_eq!(conv.version, 1);
+
+        let tasks: Vec<_> = (0..TASKS)
+            .map(|_| {
+                let (store, ctx) = (store.clone(), ctx.clone());
+                tokio::spawn(async move {
+                    for _ in 0..INCREMENTS {
+                        // No retry here: every call must succeed on its own.
+                        store
+                            .modify_conversation(&ctx, conv.id, Precondition::NONE, |c| {
+                                let n = c.custom_info["counter"].as_i64().unwrap_or_default();
+                                c.custom_info.insert("counter".into(), json!(n + 1));
+                                Ok(())
+                            })
+                            .await
+                            .unwrap();
+                    }
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.unwrap();
+        }
+
+        let after = store.conversation(ctx.tenant.id, conv.id).await.unwrap();
+        assert_eq!(
+            after.custom_info["counter"],
+            json!(TASKS * INCREMENTS),
+            "{label}"
+        );
+        assert_eq!(after.version, 1 + TASKS * INCREMENTS, "{label}");
+        // One history row per version, and an unbroken version chain.
+        let history = store
+            .history(ctx.tenant.id, EntityKind::Conversation, conv.id.get(), 1000)
+            .await
+            .unwrap();
+        assert_eq!(history.len() as i64, 1 + TASKS * INCREMENTS, "{label}");
+        for (i, entry) in history.iter().rev().enumerate() {
+            let v = i as i64;
+            assert_eq!(entry.version_after, Some(v + 1), "{label}");
+            assert_eq!(entry.version_before, (v > 0).then_some(v), "{label}");
+        }
+        // created, then conversation_updated + conversation_custom_info_updated per write.
+        let events = events(
+            &store,
+            ctx.tenant.id,
+            EntityKind::Conversation,
+            conv.id.get(),
+        )
+        .await;
+        assert_eq!(events.len() as i64, 1 + 2 * TASKS * INCREMENTS, "{label}");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_stale_version_fails_and_writes_nothing() {
+    for_each_backend(|store, label| async move {
+        let ctx = tenant(&store, "acme").await;
+        let conv = store
+            .create_conversation(&ctx, draft(ctx.tenant.id, "s-1"))
+            .await
+            .unwrap();
+        let v2 = store
+            .modify_conversation(
+                &ctx,
+                conv.id,
+                Precondition {
+                    version: Some(1),
+                    unmodified_since: None,
+                },
+                |c| {
+                    c.rating = Some(3);
+                    Ok(())
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(v2.version, 2, "{label}");
+
+        let ran = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&ran);
+        let stale = store
+            .modify_conversation(
+                &ctx,
+                conv.id,
+                Precondition {
+                    version: Some(1),
+                    unmodified_since: None,
+                },
+                move |c| {
+                    flag.store(true, Ordering::SeqCst);
+                    c.rating = Some(1);
+                    Ok(())
+                },
+            )
+            .await;
+        assert!(
+            matches!(stale, Err(StorageError::PreconditionFailed)),
+            "{label}: {stale:?}"
+        );
+        assert!(
+            !ran.load(Ordering::SeqCst),
+            "{label}: the change ran against a row it cannot be written to"
+        );
+        let now = store.conversation(ctx.tenant.id, conv.id).await.unwrap();
+        assert_eq!(now, v2, "{label}: nothing written");
+        assert_eq!(
+            events(
+                &store,
+                ctx.tenant.id,
+                EntityKind::Conversation,
+                conv.id.get()
+            )
+            .await
+            .len(),
+            2,
+            "{label}"
+        );
+        let history = store
+            .history(ctx.tenant.id, EntityKind::Conversation, conv.id.get(), 10)
+            .await
+            .unwrap();
+        assert_eq!(history.len(), 2, "{label}");
+
+        // The same with a version from the future, and on customers.
+        let future = Precondition {
+            version: Some(99),
+            unmodified_since: None,
+        };
+        let result = store.modify_conversation(&ctx, conv.id, future, |c| {
+            c.rating = Some(1);
+            Ok(())
+        });
+        assert!(
+            matches!(result.await, Err(StorageError::PreconditionFailed)),
+            "{label}"
+        );
+        let customer = store
+            .create_customer(
+                &ctx,
+                switchboard_domain::Customer::new(ctx.tenant.id, Timestamp::from_millis(0)),
+            )
+            .await
+            .unwrap();
+        let result = store.modify_customer(&ctx, customer.id, future, |c| {
+            c.name = Some("x".into());
+            Ok(())
+        });
+        assert!(
+            matches!(result.await, Err(StorageError::PreconditionFailed)),
+            "{label}"
+        );
+        assert_eq!(
+            store.customer(ctx.tenant.id, customer.id).await.unwrap(),
+            customer,
+            "{label}"
+        );
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn unmodified_since_has_second_precision() {
+    for_each_backend(|store, label| async move {
+        let ctx = tenant(&store, "acme").await;
+        let conv = store
+            .create_conversation(&ctx, draft(ctx.tenant.id, "s-1"))
+            .await
+            .unwrap();
+        // Make sure the update lands in a later second than the creation.
+        let next_second = 1000 - conv.updated_at.as_millis().rem_euclid(1000) + 5;
+        tokio::time::sleep(Duration::from_millis(u64::try_from(next_second).unwrap())).await;
+        let updated = store
+            .modify_conversation(&ctx, conv.id, Precondition::NONE, |c| {
+                c.rating = Some(2);
+                Ok(())
+            })
+            .await
+            .unwrap();
+        let second = updated.updated_at.truncated_to_seconds();
+        assert!(second > conv.updated_at, "{label}");
+
+        let set_rating = |rating| {
+            move |c: &mut switchboard_domain::Conversation| {
+                c.rating = Some(rating);
+                Ok(())
+            }
+        };
+        // Any instant of an earlier second fails, however close.
+        for since in [
+            conv.updated_at,
+            Timestamp::from_millis(second.as_millis() - 1),
+        ] {
+            let pre = Precondition {
+                version: None,
+                unmodified_since: Some(since),
+            };
+            let result = store
+                .modify_conversation(&ctx, conv.id, pre, set_rating(4))
+                .await;
+            assert!(
+                matches!(result, Err(StorageError::PreconditionFailed)),
+                "{label}: since {since:?}: {result:?}"
+            );
+        }
+        assert_eq!(
+            store.conversation(ctx.tenant.id, conv.id).await.unwrap(),
+            updated,
+            "{label}"
+        );
+
+        // The same second passes, even when it is "before" the update in milliseconds.
+        let pre = Precondition {
+            version: Some(updated.version),
+            unmodified_since: Some(second),
+        };
+        let written = store
+            .modify_conversation(&ctx, conv.id, pre, set_rating(5))
+            .await
+            .unwrap();
+        assert_eq!((written.rating, written.version), (Some(5), 3), "{label}");
+        let pre = Precondition {
+            version: None,
+            unmodified_since: Some(Timestamp::from_millis(
+                written.updated_at.as_millis() + 60_000,
+            )),
+        };
+        let written = store
+            .modify_conversation(&ctx, conv.id, pre, set_rating(1))
+            .await
+            .unwrap();
+        assert_eq!(written.version, 4, "{label}");
+    })
+    .await;
+}

@@ -1,0 +1,511 @@
+//! Round trips of every entity through both backends.
+
+use std::collections::BTreeSet;
+
+use serde_json::json;
+use switchboard_domain::{
+    Actor, AttributeType, ConversationStatus, CustomAttribute, Customer, Device, EntityKind,
+    EventType, Location, Scope, SubscriptionId, SubscriptionState, Tag, Timestamp,
+    WebhookSubscription,
+};
+use switchboard_storage::{Precondition, StorageError, now};
+
+use super::harness::{draft, event_types, for_each_backend, tenant};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn tenants_and_api_keys() {
+    for_each_backend(|store, label| async move {
+        let acme = store.create_tenant("acme").await.unwrap();
+        assert_eq!(acme.name, "acme");
+        assert_eq!(
+            store.tenant_by_name("acme").await.unwrap(),
+            Some(acme.clone()),
+            "{label}"
+        );
+        assert_eq!(
+            store.tenant(acme.id).await.unwrap(),
+            Some(acme.clone()),
+            "{label}"
+        );
+        assert_eq!(
+            store.tenant_by_name("nobody").await.unwrap(),
+            None,
+            "{label}"
+        );
+        let other = store.create_tenant("globex").await.unwrap();
+
+        let all = store
+            .create_api_key(acme.id, "zapier", BTreeSet::new())
+            .await
+            .unwrap();
+        assert_eq!(
+            all.key.scopes,
+            Scope::ALL.into_iter().collect(),
+            "{label}: empty means every scope"
+        );
+        assert_eq!(all.key.name, "zapier");
+        assert!(
+            !all.secret.contains(&all.key.secret_hash),
+            "{label}: the secret is not stored"
+        );
+        let (key, tenant) = store
+            .authenticate(&all.secret)
+            .await
+            .unwrap()
+            .expect("valid key");
+        assert_eq!((key, tenant), (all.key.clone(), acme.clone()), "{label}");
+
+        let read_only = BTreeSet::from([Scope::CustomersRead]);
+        let narrow = store
+            .create_api_key(other.id, "crm", read_only.clone())
+            .await
+            .unwrap();
+        let (key, tenant) = store
+            .authenticate(&narrow.secret)
+            .await
+            .unwrap()
+            .expect("valid key");
+        assert_eq!(key.scopes, read_only, "{label}");
+        assert_eq!(tenant, other, "{label}");
+
+        // Right prefix, wrong secret.
+        let (head, _) = all.secret.rsplit_once('_').unwrap();
+        let wrong = format!("{head}_{}", "0".repeat(40));
+        assert_ne!(wrong, all.secret);
+        // A prefix that belongs to no key.
+        let prefix = &all.key.prefix;
+        let unknown_prefix = all.secret.replacen(prefix, &"f".repeat(prefix.len()), 1);
+        for presented in [
+            wrong.as_str(),
+            unknown_prefix.as_str(),
+            "",
+            "garbage",
+            "sbk_",
+            "sbk_xyz_123",
+            &all.secret[..all.secret.len() - 1],
+            &format!("{}x", all.secret),
+        ] {
+            assert!(
+                store.authenticate(presented).await.unwrap().is_none(),
+                "{label}: {presented:?} authenticated"
+            );
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn agents_departments_attributes_and_tags() {
+    for_each_backend(|store, label| async move {
+        let ctx = tenant(&store, "acme").await;
+        let t = ctx.tenant.id;
+        let ada = store
+            .create_agent(t, "Ada", "ada@example.com", "admin")
+            .await
+            .unwrap();
+        let bob = store
+            .create_agent(t, "Bob", "bob@example.com", "agent")
+            .await
+            .unwrap();
+        assert_eq!(
+            (ada.name.as_str(), ada.email.as_str(), ada.role.as_str()),
+            ("Ada", "ada@example.com", "admin")
+        );
+        assert_eq!(store.agent(t, ada.id).await.unwrap(), ada, "{label}");
+        assert_eq!(store.agents(t).await.unwrap(), vec![ada, bob], "{label}");
+
+        let sales = store.create_department(t, "Sales").await.unwrap();
+        assert_eq!(
+            store.department(t, sales.id).await.unwrap(),
+            sales,
+            "{label}"
+        );
+        assert_eq!(store.departments(t).await.unwrap(), vec![sales], "{label}");
+
+        for (name, kind) in [
+            ("plan", AttributeType::String),
+            ("seats", AttributeType::Number),
+            ("trial", AttributeType::Boolean),
+        ] {
+            store
+                .create_attribute(CustomAttribute {
+                    tenant_id: t,
+                    name: name.into(),
+                    kind,
+                    label: name.to_uppercase(),
+                })
+                .await
+                .unwrap();
+        }
+        let attributes = store.attributes(t).await.unwrap();
+        assert_eq!(
+            attributes.keys().collect::<Vec<_>>(),
+            ["plan", "seats", "trial"],
+            "{label}"
+        );
+        assert_eq!(attributes["seats"].kind, AttributeType::Number, "{label}");
+        assert_eq!(attributes["seats"].label, "SEATS", "{label}");
+
+        // Tags are recorded in the tenant's list when a customer first uses
+        // them, keeping the first color.
+        assert!(store.tags(t).await.unwrap().is_empty());
+        let mut draft = Customer::new(t, now());
+        draft.tags = vec![
+            Tag::new("vip"),
+            Tag {
+                name: "beta".into(),
+                color: "#00ff00".into(),
+            },
+        ];
+        let customer = store.create_customer(&ctx, draft).await.unwrap();
+        store
+            .modify_customer(&ctx, customer.id, Precondition::NONE, |c| {
+                c.add_tags([
+                    Tag {
+                        name: "vip".into(),
+                        color: "red".into(),
+                    },
+                    Tag::new("churn-risk"),
+                ]);
+                Ok(())
+            })
+            .await
+            .unwrap();
+        let tags = store.tags(t).await.unwrap();
+        assert_eq!(
+            tags,
+            vec![
+                Tag::new("vip"),
+                Tag {
+                    name: "beta".into(),
+                    color: "#00ff00".into()
+                },
+                Tag::new("churn-risk")
+            ],
+            "{label}"
+        );
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn customers_round_trip_with_json_fields() {
+    for_each_backend(|store, label| async move {
+        let ctx = tenant(&store, "acme").await;
+        let t = ctx.tenant.id;
+        store
+            .create_attribute(CustomAttribute {
+                tenant_id: t,
+                name: "plan".into(),
+                kind: AttributeType::String,
+                label: "Plan".into(),
+            })
+            .await
+            .unwrap();
+        store
+            .create_attribute(CustomAttribute {
+                tenant_id: t,
+                name: "seats".into(),
+                kind: AttributeType::Number,
+                label: "Seats".into(),
+            })
+            .await
+            .unwrap();
+
+        let mut draft = Customer::new(t, Timestamp::from_millis(0));
+        draft.user_id = Some("u-42".into());
+        draft.name = Some("Ada Lovelace ✓".into());
+        draft.email = Some("Ada@Example.com".into());
+        draft.first_seen = Some(Timestamp::from_millis(1_570_000_000_123));
+        draft.tags = vec![Tag::new("vip")];
+        draft.custom_data.insert("plan".into(), json!("enterprise"));
+        draft.custom_data.insert("seats".into(), json!(12.5));
+        draft.location = Some(Location {
+            region_code: Some("03".into()),
+            country_code: Some("NO".into()),
+            city: Some("Oslo".into()),
+        });
+        draft.device = Some(Device {
+            platform: Some("desktop".into()),
+            os: None,
+            browser: Some("Firefox 140".into()),
+            ip_address: Some("192.0.2.1".into()),
+        });
+
+        let before = now();
+        let created = store.create_customer(&ctx, draft.clone()).await.unwrap();
+        assert!(created.id.get() > 0, "{label}");
+        assert_eq!(created.version, 1, "{label}");
+        assert_eq!(created.tenant_id, t);
+        assert!(
+            created.created_at >= before && created.created_at == created.updated_at,
+            "{label}"
+        );
+        let expected = Customer {
+            id: created.id,
+            created_at: created.created_at,
+            updated_at: created.updated_at,
+            version: 1,
+            ..draft
+        };
+        assert_eq!(created, expected, "{label}");
+        assert_eq!(
+            store.customer(t, created.id).await.unwrap(),
+            created,
+            "{label}"
+        );
+        assert_eq!(
+            store.customer_id_by_user_id(t, "u-42").await.unwrap(),
+            Some(created.id),
+            "{label}"
+        );
+        assert_eq!(
+            store.customer_id_by_user_id(t, "u-43").await.unwrap(),
+            None,
+            "{label}"
+        );
+
+        let updated = store
+            .modify_customer(
+                &ctx,
+                created.id,
+                Precondition {
+                    version: Some(1),
+                    unmodified_since: None,
+                },
+                |c| {
+                    c.custom_data.insert("seats".into(), json!("13"));
+                    c.custom_data.remove("plan");
+                    Ok(())
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(updated.version, 2, "{label}");
+        assert!(updated.updated_at >= created.updated_at, "{label}");
+        assert_eq!(
+            store.customer(t, created.id).await.unwrap(),
+            updated,
+            "{label}"
+        );
+
+        let second = store
+            .create_customer(&ctx, Customer::new(t, now()))
+            .await
+            .unwrap();
+        let page = store.customers(t, None, 10).await.unwrap();
+        assert_eq!(page, vec![updated.clone(), second.clone()], "{label}");
+        assert_eq!(
+            store.customers(t, Some(updated.id), 10).await.unwrap(),
+            vec![second.clone()],
+            "{label}"
+        );
+        assert_eq!(
+            store.customers(t, None, 1).await.unwrap(),
+            vec![updated],
+            "{label}"
+        );
+
+        store.delete_customer(&ctx, second.id).await.unwrap();
+        assert!(
+            matches!(
+                store.customer(t, second.id).await,
+                Err(StorageError::NotFound)
+            ),
+            "{label}"
+        );
+        assert!(
+            matches!(
+                store.delete_customer(&ctx, second.id).await,
+                Err(StorageError::NotFound)
+            ),
+            "{label}"
+        );
+        assert_eq!(
+            event_types(&store, t, EntityKind::Customer, second.id.get()).await,
+            [EventType::CustomerCreated, EventType::CustomerDeleted],
+            "{label}"
+        );
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn conversations_round_trip_with_links_and_nested_custom_info() {
+    for_each_backend(|store, label| async move {
+        let ctx = tenant(&store, "acme").await;
+        let t = ctx.tenant.id;
+        let customer = store.create_customer(&ctx, Customer::new(t, now())).await.unwrap();
+        let ada = store.create_agent(t, "Ada", "ada@example.com", "agent").await.unwrap();
+        let bob = store.create_agent(t, "Bob", "bob@example.com", "agent").await.unwrap();
+        let sales = store.create_department(t, "Sales").await.unwrap();
+
+        let mut draft = draft(t, "chat-1:a.b_c");
+        draft.status = ConversationStatus::Opened;
+        draft.visitor.name = Some("Ada".into());
+        draft.visitor.email = Some("ada@example.com".into());
+        draft.visitor.country = Some("Norway".into());
+        draft.visitor.consented = true;
+        draft.customer_id = Some(customer.id);
+        draft.assignee_id = Some(ada.id);
+        draft.agent_ids = vec![ada.id, bob.id];
+        draft.department_id = Some(sales.id);
+        draft.transfer_to = Some(bob.id);
+        draft.topic_id = Some(7);
+        draft.rating = Some(5);
+        draft.flags = 1 << 40;
+        draft.first_message = Some("Hello? «quotes» and 🙂".into());
+        draft.started_at = Some(Timestamp::from_millis(1_700_000_000_001));
+        draft.last_message_at = Some(Timestamp::from_millis(1_700_000_000_999));
+        draft.snoozed_until = Some(Timestamp::from_millis(253_402_300_799_999));
+        draft.created_with = Some("api".into());
+        draft.custom_info.insert(
+            "nested".into(),
+            json!({"a": [1, 2.5, "x", null, true, {"deep": [[]]}], "b": {"c": -3, "d": {}}, "e": ""}),
+        );
+        draft.custom_info.insert("big".into(), json!(u64::MAX));
+        draft.custom_info.insert("small".into(), json!(i64::MIN));
+        draft.custom_info.insert("fraction".into(), json!(0.1));
+        draft.custom_info.insert("quote\"key/with~chars".into(), json!("line\nbreak\ttab\\"));
+
+        let created = store.create_conversation(&ctx, draft.clone()).await.unwrap();
+        assert!(created.id.get() > 0);
+        assert_eq!(created.version, 1, "{label}");
+        assert_eq!(created.created_at, created.updated_at, "{label}");
+        let expected = switchboard_domain::Conversation {
+            id: created.id,
+            created_at: created.created_at,
+            updated_at: created.updated_at,
+            version: 1,
+            ..draft
+        };
+        assert_eq!(created, expected, "{label}");
+        let loaded = store.conversation(t, created.id).await.unwrap();
+        assert_eq!(loaded, created, "{label}");
+        assert_eq!(loaded.custom_info["big"], json!(u64::MAX), "{label}");
+        assert_eq!(store.conversation_id_by_session_key(t, "chat-1:a.b_c").await.unwrap(), Some(created.id));
+        assert_eq!(store.conversation_id_by_session_key(t, "chat-2").await.unwrap(), None);
+
+        // Closing stamps closedAt/closedBy; the list filters by status.
+        let other = store.create_conversation(&ctx, super::harness::draft(t, "chat-2")).await.unwrap();
+        let closed = store
+            .modify_conversation(&ctx, other.id, Precondition::NONE, |c| {
+                c.status = ConversationStatus::Closed;
+                Ok(())
+            })
+            .await
+            .unwrap();
+        assert_eq!(closed.closed_by, Some(Actor::System), "{label}");
+        assert_eq!(closed.closed_at, Some(closed.updated_at), "{label}");
+        let all = store.conversations(t, None, 0, 10).await.unwrap();
+        assert_eq!(all, vec![closed.clone(), loaded.clone()], "{label}: newest first");
+        let open = store.conversations(t, Some(ConversationStatus::Opened), 0, 10).await.unwrap();
+        assert_eq!(open, vec![loaded.clone()], "{label}");
+        assert_eq!(store.conversations(t, None, 1, 10).await.unwrap(), vec![loaded.clone()], "{label}");
+
+        store.delete_conversation(&ctx, other.id).await.unwrap();
+        assert!(matches!(store.conversation(t, other.id).await, Err(StorageError::NotFound)));
+        let kinds = event_types(&store, t, EntityKind::Conversation, other.id.get()).await;
+        assert_eq!(kinds.last(), Some(&EventType::ConversationDeleted), "{label}");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn deleting_a_customer_unlinks_its_conversations() {
+    for_each_backend(|store, label| async move {
+        let ctx = tenant(&store, "acme").await;
+        let t = ctx.tenant.id;
+        let customer = store
+            .create_customer(&ctx, Customer::new(t, now()))
+            .await
+            .unwrap();
+        let mut d = draft(t, "s-1");
+        d.customer_id = Some(customer.id);
+        let conv = store.create_conversation(&ctx, d).await.unwrap();
+
+        store.delete_customer(&ctx, customer.id).await.unwrap();
+        let loaded = store.conversation(t, conv.id).await.unwrap();
+        assert_eq!(
+            loaded.customer_id, None,
+            "{label}: the conversation still links the deleted customer"
+        );
+        // And it can still be changed (the link check must not trip on a dangling id).
+        let changed = store
+            .modify_conversation(&ctx, conv.id, Precondition::NONE, |c| {
+                c.rating = Some(4);
+                Ok(())
+            })
+            .await
+            .unwrap();
+        assert_eq!(changed.customer_id, None, "{label}");
+        assert_eq!(changed.rating, Some(4), "{label}");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn webhook_subscriptions() {
+    for_each_backend(|store, label| async move {
+        let ctx = tenant(&store, "acme").await;
+        let t = ctx.tenant.id;
+        let subscription = |event, url: &str| WebhookSubscription {
+            id: SubscriptionId::new(0),
+            tenant_id: t,
+            target_url: url.into(),
+            event,
+            secret: "whsec_c2VjcmV0".into(),
+            previous_secret: None,
+            previous_secret_expires_at: None,
+            state: SubscriptionState::Active,
+            failing_since: None,
+            created_at: Timestamp::from_millis(1_700_000_000_000),
+        };
+        let a = store
+            .create_subscription(subscription(
+                EventType::EmailUpdated,
+                "https://hooks.example.com/a",
+            ))
+            .await
+            .unwrap();
+        let b = store
+            .create_subscription(subscription(
+                EventType::ConversationStatusChanged,
+                "https://hooks.example.com/b?x=1",
+            ))
+            .await
+            .unwrap();
+        assert!(a.id.get() > 0 && b.id > a.id, "{label}");
+        assert_eq!(
+            a,
+            WebhookSubscription {
+                id: a.id,
+                ..subscription(EventType::EmailUpdated, "https://hooks.example.com/a")
+            }
+        );
+        assert_eq!(store.subscription(t, a.id).await.unwrap(), a, "{label}");
+        assert_eq!(
+            store.subscriptions(t).await.unwrap(),
+            vec![a.clone(), b.clone()],
+            "{label}"
+        );
+
+        store.delete_subscription(t, a.id).await.unwrap();
+        assert!(
+            matches!(
+                store.subscription(t, a.id).await,
+                Err(StorageError::NotFound)
+            ),
+            "{label}"
+        );
+        assert!(
+            matches!(
+                store.delete_subscription(t, a.id).await,
+                Err(StorageError::NotFound)
+            ),
+            "{label}"
+        );
+        assert_eq!(store.subscriptions(t).await.unwrap(), vec![b], "{label}");
+    })
+    .await;
+}

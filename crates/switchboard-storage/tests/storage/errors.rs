@@ -1,0 +1,189 @@
+//! How database and domain failures map to `StorageError`.
+
+use switchboard_domain::{AttributeType, CustomAttribute, Customer, DomainError, EntityKind};
+use switchboard_storage::{Precondition, StorageError, now};
+
+use super::harness::{draft, events, for_each_backend, tenant};
+
+/// The violation paths of a validation error.
+fn violations<T: std::fmt::Debug>(label: &str, result: Result<T, StorageError>) -> Vec<String> {
+    match result {
+        Err(StorageError::Domain(DomainError::Validation(v))) => {
+            v.violations().iter().map(|v| v.path.clone()).collect()
+        }
+        other => panic!("{label}: expected a validation error, got {other:?}"),
+    }
+}
+
+fn conflict<T: std::fmt::Debug>(label: &str, what: &str, result: Result<T, StorageError>) {
+    assert!(
+        matches!(result, Err(StorageError::Conflict(_))),
+        "{label}: {what}: {result:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn unique_values_conflict() {
+    for_each_backend(|store, label| async move {
+        let ctx = tenant(&store, "acme").await;
+        let t = ctx.tenant.id;
+        conflict(label, "tenant name", store.create_tenant("acme").await);
+
+        let first = store
+            .create_conversation(&ctx, draft(t, "s-1"))
+            .await
+            .unwrap();
+        conflict(
+            label,
+            "session key",
+            store.create_conversation(&ctx, draft(t, "s-1")).await,
+        );
+        let second = store
+            .create_conversation(&ctx, draft(t, "s-2"))
+            .await
+            .unwrap();
+        let renamed = store.modify_conversation(&ctx, second.id, Precondition::NONE, |c| {
+            c.session_key = "s-1".into();
+            Ok(())
+        });
+        conflict(label, "session key on modify", renamed.await);
+        assert_eq!(
+            store.conversation(t, second.id).await.unwrap(),
+            second,
+            "{label}"
+        );
+        assert_eq!(
+            events(&store, t, EntityKind::Conversation, second.id.get())
+                .await
+                .len(),
+            1,
+            "{label}"
+        );
+        assert_eq!(
+            store
+                .conversation_id_by_session_key(t, "s-1")
+                .await
+                .unwrap(),
+            Some(first.id),
+            "{label}"
+        );
+
+        let mut customer = Customer::new(t, now());
+        customer.user_id = Some("u-1".into());
+        store.create_customer(&ctx, customer.clone()).await.unwrap();
+        conflict(
+            label,
+            "user id",
+            store.create_customer(&ctx, customer).await,
+        );
+
+        store
+            .create_agent(t, "Ada", "ada@example.com", "agent")
+            .await
+            .unwrap();
+        conflict(
+            label,
+            "agent email",
+            store
+                .create_agent(t, "Ada 2", "ada@example.com", "agent")
+                .await,
+        );
+        store.create_department(t, "Sales").await.unwrap();
+        conflict(
+            label,
+            "department",
+            store.create_department(t, "Sales").await,
+        );
+        let attribute = CustomAttribute {
+            tenant_id: t,
+            name: "plan".into(),
+            kind: AttributeType::String,
+            label: "Plan".into(),
+        };
+        store.create_attribute(attribute.clone()).await.unwrap();
+        conflict(label, "attribute", store.create_attribute(attribute).await);
+
+        // The store still works after the failed statements (no broken transaction).
+        let third = store
+            .create_conversation(&ctx, draft(t, "s-3"))
+            .await
+            .unwrap();
+        assert_eq!(third.version, 1, "{label}");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn invalid_input_is_a_validation_error_naming_the_field() {
+    for_each_backend(|store, label| async move {
+        let ctx = tenant(&store, "acme").await;
+        let t = ctx.tenant.id;
+
+        let mut customer = Customer::new(t, now());
+        customer.email = Some("ada@".into());
+        customer
+            .custom_data
+            .insert("undefined".into(), serde_json::json!(1));
+        assert_eq!(
+            violations(label, store.create_customer(&ctx, customer).await),
+            ["/email", "/customData/undefined"],
+            "{label}"
+        );
+        assert!(
+            store.customers(t, None, 10).await.unwrap().is_empty(),
+            "{label}"
+        );
+
+        let created = store
+            .create_customer(&ctx, Customer::new(t, now()))
+            .await
+            .unwrap();
+        let bad = store.modify_customer(&ctx, created.id, Precondition::NONE, |c| {
+            c.email = Some("not an email".into());
+            Ok(())
+        });
+        assert_eq!(violations(label, bad.await), ["/email"], "{label}");
+
+        let mut conv = draft(t, "bad key with spaces");
+        conv.visitor.email = Some("nope".into());
+        assert_eq!(
+            violations(label, store.create_conversation(&ctx, conv).await),
+            ["/sessionKey", "/visitor/email"],
+            "{label}"
+        );
+
+        assert_eq!(
+            violations(label, store.create_tenant("Not A Name!").await),
+            ["/name"],
+            "{label}"
+        );
+        assert_eq!(
+            violations(label, store.create_agent(t, "", "x", "agent").await),
+            ["/email", "/name"],
+            "{label}"
+        );
+        assert_eq!(
+            violations(label, store.create_department(t, " ").await),
+            ["/name"],
+            "{label}"
+        );
+
+        assert!(matches!(
+            store
+                .customer(t, switchboard_domain::CustomerId::new(999))
+                .await,
+            Err(StorageError::NotFound)
+        ));
+        let missing = store.modify_conversation(
+            &ctx,
+            switchboard_domain::ConversationId::new(999),
+            Precondition::NONE,
+            |_| Ok(()),
+        );
+        assert!(
+            matches!(missing.await, Err(StorageError::NotFound)),
+            "{label}"
+        );
+    })
+    .await;
+}

@@ -1,0 +1,266 @@
+//! Tenant isolation: another tenant's row behaves exactly like a missing one.
+
+use switchboard_domain::{
+    Customer, DomainError, EntityKind, EventType, SubscriptionId, SubscriptionState, Timestamp,
+    WebhookSubscription,
+};
+use switchboard_storage::{Precondition, StorageError, now};
+
+use super::harness::{draft, events, for_each_backend, tenant};
+
+fn not_found<T: std::fmt::Debug>(label: &str, what: &str, result: Result<T, StorageError>) {
+    assert!(
+        matches!(result, Err(StorageError::NotFound)),
+        "{label}: {what}: {result:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn another_tenants_rows_are_not_found() {
+    for_each_backend(|store, label| async move {
+        let ours = tenant(&store, "acme").await;
+        let theirs = tenant(&store, "globex").await;
+        let (a, b) = (ours.tenant.id, theirs.tenant.id);
+
+        let customer = store
+            .create_customer(&theirs, Customer::new(b, now()))
+            .await
+            .unwrap();
+        let conv = store
+            .create_conversation(&theirs, draft(b, "s-1"))
+            .await
+            .unwrap();
+        let agent = store
+            .create_agent(b, "Bob", "bob@example.com", "agent")
+            .await
+            .unwrap();
+        let department = store.create_department(b, "Sales").await.unwrap();
+        let subscription = store
+            .create_subscription(WebhookSubscription {
+                id: SubscriptionId::new(0),
+                tenant_id: b,
+                target_url: "https://hooks.example.com/".into(),
+                event: EventType::CustomerCreated,
+                secret: "whsec_eA==".into(),
+                previous_secret: None,
+                previous_secret_expires_at: None,
+                state: SubscriptionState::Active,
+                failing_since: None,
+                created_at: Timestamp::from_millis(0),
+            })
+            .await
+            .unwrap();
+        // A row of our own with the same session key is fine.
+        store
+            .create_conversation(&ours, draft(a, "s-1"))
+            .await
+            .unwrap();
+
+        not_found(label, "customer", store.customer(a, customer.id).await);
+        not_found(label, "conversation", store.conversation(a, conv.id).await);
+        not_found(label, "agent", store.agent(a, agent.id).await);
+        not_found(
+            label,
+            "department",
+            store.department(a, department.id).await,
+        );
+        not_found(
+            label,
+            "subscription",
+            store.subscription(a, subscription.id).await,
+        );
+        assert_eq!(store.customer_id_by_user_id(a, "u").await.unwrap(), None);
+        assert!(
+            store.customers(a, None, 100).await.unwrap().is_empty(),
+            "{label}"
+        );
+        assert_eq!(
+            store.conversations(a, None, 0, 100).await.unwrap().len(),
+            1,
+            "{label}"
+        );
+        assert!(store.agents(a).await.unwrap().is_empty(), "{label}");
+        assert!(store.departments(a).await.unwrap().is_empty(), "{label}");
+        assert!(store.subscriptions(a).await.unwrap().is_empty(), "{label}");
+        assert!(
+            store
+                .events_for(a, EntityKind::Customer, customer.id.get())
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert!(
+            store
+                .history(a, EntityKind::Conversation, conv.id.get(), 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+
+        let modify_customer = store
+            .modify_customer(&ours, customer.id, Precondition::NONE, |c| {
+                c.name = Some("hijacked".into());
+                Ok(())
+            })
+            .await;
+        not_found(label, "modify_customer", modify_customer);
+        let modify_conversation = store
+            .modify_conversation(&ours, conv.id, Precondition::NONE, |c| {
+                c.visitor.name = Some("hijacked".into());
+                Ok(())
+            })
+            .await;
+        not_found(label, "modify_conversation", modify_conversation);
+        not_found(
+            label,
+            "delete_customer",
+            store.delete_customer(&ours, customer.id).await,
+        );
+        not_found(
+            label,
+            "delete_conversation",
+            store.delete_conversation(&ours, conv.id).await,
+        );
+        not_found(
+            label,
+            "delete_subscription",
+            store.delete_subscription(a, subscription.id).await,
+        );
+
+        // Their rows are untouched, with no new events.
+        assert_eq!(
+            store.customer(b, customer.id).await.unwrap(),
+            customer,
+            "{label}"
+        );
+        assert_eq!(
+            store.conversation(b, conv.id).await.unwrap(),
+            conv,
+            "{label}"
+        );
+        assert_eq!(
+            store.subscription(b, subscription.id).await.unwrap(),
+            subscription,
+            "{label}"
+        );
+        assert_eq!(
+            events(&store, b, EntityKind::Customer, customer.id.get())
+                .await
+                .len(),
+            1,
+            "{label}"
+        );
+        assert_eq!(
+            events(&store, b, EntityKind::Conversation, conv.id.get())
+                .await
+                .len(),
+            1,
+            "{label}"
+        );
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn links_to_another_tenants_rows_are_refused() {
+    for_each_backend(|store, label| async move {
+        let ours = tenant(&store, "acme").await;
+        let theirs = tenant(&store, "globex").await;
+        let (a, b) = (ours.tenant.id, theirs.tenant.id);
+        let customer = store
+            .create_customer(&theirs, Customer::new(b, now()))
+            .await
+            .unwrap();
+        let agent = store
+            .create_agent(b, "Bob", "bob@example.com", "agent")
+            .await
+            .unwrap();
+        let other_agent = store
+            .create_agent(b, "Cy", "cy@example.com", "agent")
+            .await
+            .unwrap();
+        let department = store.create_department(b, "Sales").await.unwrap();
+        let own_agent = store
+            .create_agent(a, "Ada", "ada@example.com", "agent")
+            .await
+            .unwrap();
+
+        let paths = |result: Result<_, StorageError>| -> Vec<String> {
+            match result {
+                Err(StorageError::Domain(DomainError::Validation(v))) => {
+                    v.violations().iter().map(|v| v.path.clone()).collect()
+                }
+                other => panic!("{label}: expected a validation error, got {other:?}"),
+            }
+        };
+
+        let mut d = draft(a, "s-1");
+        d.customer_id = Some(customer.id);
+        d.assignee_id = Some(agent.id);
+        d.agent_ids = vec![own_agent.id, other_agent.id, agent.id];
+        d.department_id = Some(department.id);
+        d.transfer_to = Some(agent.id);
+        // Each foreign id is reported once, at the first field naming it.
+        let refused = store.create_conversation(&ours, d).await;
+        assert_eq!(
+            paths(refused.map(|_| ())),
+            ["/customerId", "/assigneeId", "/agentIds/1", "/departmentId"],
+            "{label}"
+        );
+        assert!(
+            store
+                .conversations(a, None, 0, 10)
+                .await
+                .unwrap()
+                .is_empty(),
+            "{label}: nothing written"
+        );
+
+        let conv = store
+            .create_conversation(&ours, draft(a, "s-1"))
+            .await
+            .unwrap();
+        for (path, change) in [
+            (
+                "/customerId",
+                Box::new(move |c: &mut switchboard_domain::Conversation| {
+                    c.customer_id = Some(customer.id)
+                })
+                    as Box<dyn Fn(&mut switchboard_domain::Conversation) + Send + Sync>,
+            ),
+            (
+                "/assigneeId",
+                Box::new(move |c| c.assignee_id = Some(agent.id)),
+            ),
+            (
+                "/agentIds/0",
+                Box::new(move |c| c.agent_ids = vec![agent.id]),
+            ),
+            (
+                "/departmentId",
+                Box::new(move |c| c.department_id = Some(department.id)),
+            ),
+        ] {
+            let result = store
+                .modify_conversation(&ours, conv.id, Precondition::NONE, move |c| {
+                    change(c);
+                    Ok(())
+                })
+                .await;
+            assert_eq!(paths(result.map(|_| ())), [path], "{label}");
+        }
+        assert_eq!(
+            store.conversation(a, conv.id).await.unwrap(),
+            conv,
+            "{label}: nothing written"
+        );
+        assert_eq!(
+            events(&store, a, EntityKind::Conversation, conv.id.get())
+                .await
+                .len(),
+            1,
+            "{label}"
+        );
+    })
+    .await;
+}

@@ -1,0 +1,628 @@
+//! The transactional outbox: a write, its events and its history row commit
+//! together or not at all.
+
+use serde_json::json;
+use switchboard_domain::json::{ApplyOptions, Limits, Operation, parse_patch};
+use switchboard_domain::resource::apply_json_patch;
+use switchboard_domain::validate::ValidationErrors;
+use switchboard_domain::{
+    Actor, Conversation, ConversationStatus, Customer, DomainError, EntityKind, EventType, Tag,
+};
+use switchboard_storage::{Precondition, StorageError, Store, WriteContext, now};
+
+use super::harness::{TestDb, draft, event_types, events, for_each_backend, tenant};
+
+/// Everything stored about one conversation: the row, its events and history.
+async fn snapshot(
+    store: &Store,
+    ctx: &WriteContext,
+    id: switchboard_domain::ConversationId,
+) -> (String, usize, usize) {
+    let t = ctx.tenant.id;
+    let row = store.conversation(t, id).await.unwrap();
+    let events = store
+        .events_for(t, EntityKind::Conversation, id.get())
+        .await
+        .unwrap();
+    let history = store
+        .history(t, EntityKind::Conversation, id.get(), 1000)
+        .await
+        .unwrap();
+    (format!("{row:?}"), events.len(), history.len())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_failed_change_leaves_no_trace() {
+    for_each_backend(|store, label| async move {
+        let ctx = tenant(&store, "acme").await;
+        let conv = store
+            .create_conversation(&ctx, draft(ctx.tenant.id, "s-1"))
+            .await
+            .unwrap();
+        let before = snapshot(&store, &ctx, conv.id).await;
+        assert_eq!((before.1, before.2), (1, 1), "{label}");
+
+        // The closure changes the copy, then refuses.
+        let refused = store
+            .modify_conversation(&ctx, conv.id, Precondition::NONE, |c| {
+                c.visitor.email = Some("ada@example.com".into());
+                Err(DomainError::Validation(ValidationErrors::single(
+                    "/x", "nope", "refused",
+                )))
+            })
+            .await;
+        assert!(
+            matches!(
+                refused,
+                Err(StorageError::Domain(DomainError::Validation(_)))
+            ),
+            "{label}"
+        );
+
+        // The result breaks a rule.
+        let invalid = store
+            .modify_conversation(&ctx, conv.id, Precondition::NONE, |c| {
+                c.visitor.email = Some("ada@example.com".into());
+                c.rating = Some(9);
+                Ok(())
+            })
+            .await;
+        match invalid {
+            Err(StorageError::Domain(DomainError::Validation(v))) => {
+                assert_eq!(v.violations()[0].path, "/rating", "{label}");
+            }
+            other => panic!("{label}: {other:?}"),
+        }
+
+        // A JSON Patch whose `test` fails after an earlier operation applied.
+        let ops = parse_patch(
+            &json!([
+                {"op": "replace", "path": "/visitor/email", "value": "ada@example.com"},
+                {"op": "test", "path": "/status", "value": "closed"}
+            ]),
+            &Limits::default(),
+        )
+        .unwrap();
+        let patched = store
+            .modify_conversation(&ctx, conv.id, Precondition::NONE, move |c| {
+                *c = apply_json_patch(c, &ops, &ApplyOptions::default())?;
+                Ok(())
+            })
+            .await;
+        match patched {
+            Err(StorageError::Domain(DomainError::Patch(e))) => {
+                assert!(e.is_test_failure(), "{label}: {e}")
+            }
+            other => panic!("{label}: {other:?}"),
+        }
+
+        // A patch that touches a read-only member.
+        let ops = vec![Operation::Replace {
+            path: "/version".into(),
+            value: json!(7),
+        }];
+        let read_only = store
+            .modify_conversation(&ctx, conv.id, Precondition::NONE, move |c| {
+                *c = apply_json_patch(c, &ops, &ApplyOptions::default())?;
+                Ok(())
+            })
+            .await;
+        assert!(
+            matches!(
+                read_only,
+                Err(StorageError::Domain(DomainError::ReadOnly { .. }))
+            ),
+            "{label}"
+        );
+
+        assert_eq!(
+            snapshot(&store, &ctx, conv.id).await,
+            before,
+            "{label}: a failed write left a trace"
+        );
+        assert_eq!(store.outbox_backlog().await.unwrap(), 1, "{label}");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_database_failure_after_the_update_rolls_everything_back() {
+    for db in TestDb::all() {
+        let label = db.label;
+        let store = db.open().await;
+        let ctx = tenant(&store, "acme").await;
+        let conv = store
+            .create_conversation(&ctx, draft(ctx.tenant.id, "s-1"))
+            .await
+            .unwrap();
+        let customer = store
+            .create_customer(&ctx, Customer::new(ctx.tenant.id, now()))
+            .await
+            .unwrap();
+        let backlog = store.outbox_backlog().await.unwrap();
+
+        // The history row is written last: without its table, the row update
+        // and the outbox insert before it must be undone.
+        db.raw().execute("DROP TABLE change_history");
+        let result = store
+            .modify_conversation(&ctx, conv.id, Precondition::NONE, |c| {
+                c.visitor.name = Some("Ada".into());
+                Ok(())
+            })
+            .await;
+        assert!(
+            matches!(result, Err(StorageError::Internal(_))),
+            "{label}: {result:?}"
+        );
+        let result = store
+            .modify_customer(&ctx, customer.id, Precondition::NONE, |c| {
+                c.tags.push(Tag::new("vip"));
+                Ok(())
+            })
+            .await;
+        assert!(
+            matches!(result, Err(StorageError::Internal(_))),
+            "{label}: {result:?}"
+        );
+
+        assert_eq!(
+            store.conversation(ctx.tenant.id, conv.id).await.unwrap(),
+            conv,
+            "{label}"
+        );
+        assert_eq!(
+            store.customer(ctx.tenant.id, customer.id).await.unwrap(),
+            customer,
+            "{label}"
+        );
+        assert!(
+            store.tags(ctx.tenant.id).await.unwrap().is_empty(),
+            "{label}: tag list written"
+        );
+        assert_eq!(
+            store.outbox_backlog().await.unwrap(),
+            backlog,
+            "{label}: outbox written"
+        );
+    }
+}
+
+/// One change of a conversation and the events it must produce.
+struct Step {
+    name: &'static str,
+    change: fn(&mut Conversation),
+    events: &'static [EventType],
+    /// The `changed_fields` of its `conversation_updated` event, in any order.
+    fields: &'static [&'static str],
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_committed_write_has_its_events() {
+    use EventType::{
+        ConversationCreated as Created, ConversationCustomInfoUpdated as CustomInfo,
+        ConversationStatusChanged as Status, ConversationUpdated as Updated, EmailUpdated as Email,
+    };
+    for_each_backend(|store, label| async move {
+        let ctx = tenant(&store, "acme").await;
+        let t = ctx.tenant.id;
+        let mut d = draft(t, "s-1");
+        d.visitor.email = Some("ada@example.com".into());
+        let conv = store.create_conversation(&ctx, d).await.unwrap();
+        let id = conv.id;
+        let kinds = || event_types(&store, t, EntityKind::Conversation, id.get());
+        assert_eq!(kinds().await, [Created, Email], "{label}");
+
+        let steps = [
+            Step {
+                name: "name",
+                change: |c| c.visitor.name = Some("Ada".into()),
+                events: &[Updated],
+                fields: &["visitor/name"],
+            },
+            Step {
+                name: "status",
+                change: |c| {
+                    c.set_status(ConversationStatus::Opened, Actor::System, now());
+                },
+                events: &[Updated, Status],
+                fields: &["status", "startedAt"],
+            },
+            Step {
+                name: "custom info",
+                change: |c| {
+                    c.custom_info.insert("plan".into(), json!({"tier": 2}));
+                },
+                events: &[Updated, CustomInfo],
+                fields: &["customInfo"],
+            },
+            Step {
+                name: "same email",
+                change: |c| c.visitor.email = Some("ada@example.com".into()),
+                events: &[],
+                fields: &[],
+            },
+            Step {
+                name: "new email",
+                change: |c| c.visitor.email = Some("ada@lovelace.org".into()),
+                events: &[Updated, Email],
+                fields: &["visitor/email"],
+            },
+            Step {
+                name: "no email",
+                change: |c| c.visitor.email = None,
+                events: &[Updated],
+                fields: &["visitor/email"],
+            },
+            Step {
+                name: "email again",
+                change: |c| c.visitor.email = Some("ada@example.com".into()),
+                events: &[Updated, Email],
+                fields: &["visitor/email"],
+            },
+            Step {
+                name: "close with info",
+                change: |c| {
+                    c.status = ConversationStatus::Closed;
+                    c.custom_info.clear();
+                },
+                events: &[Updated, Status, CustomInfo],
+                fields: &["closedAt", "closedBy", "customInfo", "endedAt", "status"],
+            },
+        ];
+        let mut version = 1;
+        for Step {
+            name: step,
+            change,
+            events: expected,
+            fields,
+        } in steps
+        {
+            let seen = kinds().await.len();
+            let written = store
+                .modify_conversation(&ctx, id, Precondition::NONE, move |c| {
+                    change(c);
+                    Ok(())
+                })
+                .await
+                .unwrap();
+            if expected.is_empty() {
+                assert_eq!(
+                    written.version, version,
+                    "{label}: {step}: a no-op bumped the version"
+                );
+            } else {
+                version += 1;
+                assert_eq!(written.version, version, "{label}: {step}");
+            }
+            let new = events(&store, t, EntityKind::Conversation, id.get())
+                .await
+                .split_off(seen);
+            let got: Vec<EventType> = new.iter().map(|e| e.event.event_type).collect();
+            assert_eq!(got, expected, "{label}: {step}");
+            for e in &new {
+                assert_eq!(
+                    (e.event.version_before, e.event.version_after),
+                    (Some(version - 1), Some(version)),
+                    "{label}: {step}"
+                );
+                assert_eq!(
+                    e.event.payload["company_username"], "acme",
+                    "{label}: {step}"
+                );
+                assert!(
+                    e.processed_at.is_none() && e.claimed_by.is_none(),
+                    "{label}: {step}"
+                );
+            }
+            if let Some(updated) = new.first() {
+                let mut changed: Vec<String> =
+                    serde_json::from_value(updated.event.payload["changed_fields"].clone())
+                        .unwrap();
+                changed.sort();
+                let mut fields: Vec<String> = fields.iter().map(|f| (*f).to_string()).collect();
+                fields.sort();
+                assert_eq!(changed, fields, "{label}: {step}");
+            }
+        }
+        let all = kinds().await;
+        assert_eq!(
+            all.iter().filter(|k| **k == Email).count(),
+            3,
+            "{label}: one email_updated per change to an email"
+        );
+        let email = events(&store, t, EntityKind::Conversation, id.get())
+            .await
+            .into_iter()
+            .rfind(|e| e.event.event_type == Email)
+            .unwrap();
+        assert_eq!(
+            email.event.payload["receiver_email"], "ada@example.com",
+            "{label}"
+        );
+        assert_eq!(email.event.payload["user_session_id"], "s-1", "{label}");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_change_that_changes_nothing_writes_nothing() {
+    for_each_backend(|store, label| async move {
+        let ctx = tenant(&store, "acme").await;
+        let t = ctx.tenant.id;
+        let conv = store
+            .create_conversation(&ctx, draft(t, "s-1"))
+            .await
+            .unwrap();
+        let customer = store
+            .create_customer(&ctx, Customer::new(t, now()))
+            .await
+            .unwrap();
+        let before = snapshot(&store, &ctx, conv.id).await;
+
+        let same = store
+            .modify_conversation(
+                &ctx,
+                conv.id,
+                Precondition {
+                    version: Some(1),
+                    unmodified_since: None,
+                },
+                |c| {
+                    c.rating = Some(4);
+                    c.rating = None;
+                    // Bookkeeping fields are pinned whatever the change does.
+                    c.version = 77;
+                    c.updated_at = switchboard_domain::Timestamp::from_millis(5);
+                    Ok(())
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(same, conv, "{label}");
+        assert_eq!(snapshot(&store, &ctx, conv.id).await, before, "{label}");
+
+        let same = store
+            .modify_customer(&ctx, customer.id, Precondition::NONE, |_| Ok(()))
+            .await
+            .unwrap();
+        assert_eq!(same, customer, "{label}");
+        assert_eq!(
+            events(&store, t, EntityKind::Customer, customer.id.get())
+                .await
+                .len(),
+            1,
+            "{label}"
+        );
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn history_records_actor_api_diff_and_versions() {
+    for_each_backend(|store, label| async move {
+        let system = tenant(&store, "acme").await;
+        let t = system.tenant.id;
+        let agent = store
+            .create_agent(t, "Ada", "ada@example.com", "agent")
+            .await
+            .unwrap();
+        let as_agent =
+            WriteContext::new(system.tenant.clone(), Actor::Agent(agent.id), "helpcrunch");
+        let key = store
+            .create_api_key(t, "zapier", Default::default())
+            .await
+            .unwrap();
+        let as_key = WriteContext::new(system.tenant.clone(), Actor::ApiKey(key.key.id), "zoho");
+
+        let conv = store
+            .create_conversation(&system, draft(t, "s-1"))
+            .await
+            .unwrap();
+        store
+            .modify_conversation(&as_agent, conv.id, Precondition::NONE, |c| {
+                c.visitor.name = Some("Ada".into());
+                Ok(())
+            })
+            .await
+            .unwrap();
+        store
+            .modify_conversation(&as_key, conv.id, Precondition::NONE, |c| {
+                c.status = ConversationStatus::Closed;
+                Ok(())
+            })
+            .await
+            .unwrap();
+        store.delete_conversation(&as_agent, conv.id).await.unwrap();
+
+        let history = store
+            .history(t, EntityKind::Conversation, conv.id.get(), 10)
+            .await
+            .unwrap();
+        let summary: Vec<_> = history
+            .iter()
+            .map(|h| (h.actor, h.api.as_str(), h.version_before, h.version_after))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                (Actor::Agent(agent.id), "helpcrunch", Some(3), None),
+                (Actor::ApiKey(key.key.id), "zoho", Some(2), Some(3)),
+                (Actor::Agent(agent.id), "helpcrunch", Some(1), Some(2)),
+                (Actor::System, "test", None, Some(1)),
+            ],
+            "{label}: newest first"
+        );
+        assert!(
+            history
+                .windows(2)
+                .all(|w| w[0].id > w[1].id && w[0].at >= w[1].at),
+            "{label}"
+        );
+        let paths = |i: usize| -> Vec<String> {
+            history[i]
+                .diff
+                .iter()
+                .map(|op| op.path().to_string())
+                .collect()
+        };
+        assert!(
+            paths(2).contains(&"/visitor/name".to_string()),
+            "{label}: {:?}",
+            paths(2)
+        );
+        assert!(
+            paths(1).contains(&"/status".to_string()),
+            "{label}: {:?}",
+            paths(1)
+        );
+        assert!(
+            paths(1).contains(&"/closedBy".to_string()),
+            "{label}: {:?}",
+            paths(1)
+        );
+        let closed_by = history[1]
+            .diff
+            .iter()
+            .find(|op| op.path() == "/closedBy")
+            .unwrap();
+        assert_eq!(
+            closed_by,
+            &Operation::Replace {
+                path: "/closedBy".into(),
+                value: json!({"type": "apiKey", "id": key.key.id.get()})
+            },
+            "{label}"
+        );
+        // The create diff adds the whole document.
+        assert_eq!(history[3].diff.len(), 1, "{label}");
+        assert_eq!(history[3].diff[0].path(), "", "{label}");
+        assert_eq!(
+            store
+                .history(t, EntityKind::Conversation, conv.id.get(), 2)
+                .await
+                .unwrap()
+                .len(),
+            2,
+            "{label}"
+        );
+
+        let customer = store
+            .create_customer(&as_key, Customer::new(t, now()))
+            .await
+            .unwrap();
+        let history = store
+            .history(t, EntityKind::Customer, customer.id.get(), 10)
+            .await
+            .unwrap();
+        assert_eq!(history.len(), 1, "{label}");
+        assert_eq!(
+            (history[0].actor, history[0].api.as_str()),
+            (Actor::ApiKey(key.key.id), "zoho"),
+            "{label}"
+        );
+    })
+    .await;
+}
+
+/// A change for `modify_customers`: batches need one closure type.
+type CustomerChange = Box<dyn FnMut(&mut Customer) -> Result<(), DomainError> + Send>;
+
+fn rename(name: &'static str) -> CustomerChange {
+    Box::new(move |c| {
+        c.name = Some(name.into());
+        Ok(())
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_batch_of_customer_changes_commits_together_or_not_at_all() {
+    for_each_backend(|store, label| async move {
+        let ctx = tenant(&store, "acme").await;
+        let other = tenant(&store, "globex").await;
+        let t = ctx.tenant.id;
+        let mut ids = Vec::new();
+        for _ in 0..3 {
+            ids.push(
+                store
+                    .create_customer(&ctx, Customer::new(t, now()))
+                    .await
+                    .unwrap()
+                    .id,
+            );
+        }
+        let foreign = store
+            .create_customer(&other, Customer::new(other.tenant.id, now()))
+            .await
+            .unwrap()
+            .id;
+        let event_counts = async || {
+            let mut counts = Vec::new();
+            for id in &ids {
+                counts.push(
+                    events(&store, t, EntityKind::Customer, id.get())
+                        .await
+                        .len(),
+                );
+            }
+            counts
+        };
+
+        let bad_email: CustomerChange = Box::new(|c| {
+            c.email = Some("not an email".into());
+            Ok(())
+        });
+        let failed = store
+            .modify_customers(
+                &ctx,
+                vec![
+                    (ids[2], rename("C")),
+                    (ids[0], bad_email),
+                    (ids[1], rename("B")),
+                ],
+            )
+            .await;
+        match failed {
+            Err((1, StorageError::Domain(DomainError::Validation(_)))) => {}
+            other => panic!("{label}: {other:?}"),
+        }
+        let foreign_batch = store
+            .modify_customers(&ctx, vec![(ids[0], rename("A")), (foreign, rename("X"))])
+            .await;
+        assert!(
+            matches!(foreign_batch, Err((1, StorageError::NotFound))),
+            "{label}: {foreign_batch:?}"
+        );
+        for id in &ids {
+            assert_eq!(
+                store.customer(t, *id).await.unwrap().version,
+                1,
+                "{label}: a failed batch wrote"
+            );
+        }
+        assert_eq!(event_counts().await, [1, 1, 1], "{label}");
+
+        let noop: CustomerChange = Box::new(|_| Ok(()));
+        let written = store
+            .modify_customers(
+                &ctx,
+                vec![(ids[1], rename("B")), (ids[0], rename("A")), (ids[2], noop)],
+            )
+            .await
+            .unwrap();
+        let summary: Vec<_> = written
+            .iter()
+            .map(|c| (c.id, c.name.as_deref(), c.version))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                (ids[1], Some("B"), 2),
+                (ids[0], Some("A"), 2),
+                (ids[2], None, 1)
+            ],
+            "{label}: results in the order given"
+        );
+        assert_eq!(event_counts().await, [2, 2, 1], "{label}");
+    })
+    .await;
+}

@@ -1,0 +1,208 @@
+//! Test support for Switchboard: a **real** PostgreSQL server for tests.
+//!
+//! Tests call [`postgres_or_skip`] (or [`postgres`]) to get the process-wide
+//! [`PgServer`], then [`PgServer::create_database`] for a fresh, uniquely named
+//! database that is dropped again when the returned [`TestDatabase`] goes out of
+//! scope:
+//!
+//! ```no_run
+//! use switchboard_testsupport::postgres_or_skip;
+//!
+//! #[test]
+//! fn stores_sessions() -> Result<(), Box<dyn std::error::Error>> {
+//!     let Some(server) = postgres_or_skip() else {
+//!         return Ok(()); // no PostgreSQL here (and not in CI): skipped, loudly
+//!     };
+//!     let db = server.create_database()?;
+//!     let url: &str = db.url(); // postgres://postgres@127.0.0.1:<port>/sbtest_…
+//!     // ... connect to `url`, run migrations, test ...
+//!     # let _ = url;
+//!     Ok(())
+//! }
+//! ```
+//!
+//! # Where the server comes from
+//!
+//! * If `DATABASE_URL` is set to a `postgres://` or `postgresql://` URL, that
+//!   server is used; the URL is the *admin* URL on which test databases are
+//!   created with `psql` (which must then be on `PATH` or in [`bin_dir`]).
+//! * Otherwise a throwaway cluster is created from the machine's PostgreSQL
+//!   binaries (see [`bin_dir`]): `initdb` into `/tmp/switchboard-pg-<pid>-XXXXXX`,
+//!   started with `pg_ctl` on a free port of 127.0.0.1 with durability switched
+//!   off (`fsync`, `synchronous_commit`, `full_page_writes`), 300 connections.
+//!   As root, `initdb`/`pg_ctl` run as the `postgres` OS user (via `runuser`, or
+//!   `su` as a fallback), because PostgreSQL refuses to run as root.
+//!
+//! The shared cluster is stopped and deleted when the test process exits, even
+//! if it is killed: a detached watchdog shell polls the test process and runs
+//! `pg_ctl stop -m immediate` + `rm -rf` once it is gone. Leftovers of dead
+//! processes whose watchdog died too are swept when the next cluster starts.
+//!
+//! # Environment variables
+//!
+//! * `DATABASE_URL` — use this PostgreSQL server instead of starting one.
+//! * `CI` — when set (non-empty), missing PostgreSQL binaries make
+//!   [`postgres_or_skip`] panic instead of skipping, so CI cannot silently
+//!   skip the database tests.
+//!
+//! [`tempfile`] is re-exported for tests that need temporary directories
+//! (e.g. for SQLite files) without another dependency line.
+
+mod bin;
+mod cluster;
+mod database;
+mod error;
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::{Once, OnceLock};
+
+pub use tempfile;
+
+pub use crate::bin::bin_dir;
+pub use crate::database::TestDatabase;
+pub use crate::error::Error;
+
+use crate::bin::tool;
+use crate::cluster::LocalCluster;
+use crate::database::{is_postgres_url, run_sql};
+
+/// A PostgreSQL server to create test databases on: either the one named by
+/// `DATABASE_URL` or a throwaway cluster owned by this handle.
+///
+/// Dropping a handle that owns a cluster stops the server immediately and
+/// deletes its files. The shared handle ([`PgServer::shared`]) lives in a
+/// static and is cleaned up by its watchdog when the process exits.
+#[derive(Debug)]
+pub struct PgServer {
+    admin_url: String,
+    bin_dir: Option<PathBuf>,
+    psql: PathBuf,
+    cluster: Option<LocalCluster>,
+}
+
+impl PgServer {
+    /// A server of its own: `DATABASE_URL` if it is a PostgreSQL URL, else a
+    /// new throwaway cluster (stopped and deleted when the handle is dropped).
+    ///
+    /// Returns `Ok(None)` when there is no `DATABASE_URL` and no PostgreSQL
+    /// server binaries were found.
+    ///
+    /// # Errors
+    ///
+    /// When the cluster cannot be created or started (the error carries the
+    /// server log), or the `DATABASE_URL` server does not answer `SELECT 1`.
+    pub fn start() -> Result<Option<Self>, Error> {
+        let bin_dir = bin_dir();
+        let database_url = std::env::var("DATABASE_URL").unwrap_or_default();
+        if is_postgres_url(&database_url) {
+            let psql = tool(bin_dir.as_deref(), "psql");
+            run_sql(&psql, &database_url, "SELECT 1")?;
+            return Ok(Some(Self {
+                admin_url: database_url,
+                bin_dir,
+                psql,
+                cluster: None,
+            }));
+        }
+        let Some(bin) = bin_dir else {
+            return Ok(None);
+        };
+        let cluster = LocalCluster::start(&bin)?;
+        Ok(Some(Self {
+            admin_url: format!("postgres://postgres@127.0.0.1:{}/postgres", cluster.port()),
+            psql: tool(Some(&bin), "psql"),
+            bin_dir: Some(bin),
+            cluster: Some(cluster),
+        }))
+    }
+
+    /// The process-wide server, started on first use (see [`PgServer::start`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`PgServer::start`]; a failure is remembered and returned to every caller.
+    pub fn shared() -> Result<Option<&'static Self>, Error> {
+        static SHARED: OnceLock<Result<Option<PgServer>, Error>> = OnceLock::new();
+        match SHARED.get_or_init(Self::start) {
+            Ok(server) => Ok(server.as_ref()),
+            Err(error) => Err(error.clone()),
+        }
+    }
+
+    /// Creates a fresh, uniquely named database (`sbtest_<pid>_<counter>_<nanos>`).
+    ///
+    /// # Errors
+    ///
+    /// When `psql` cannot be run or `CREATE DATABASE` fails.
+    pub fn create_database(&self) -> Result<TestDatabase, Error> {
+        TestDatabase::create(&self.admin_url, &self.psql)
+    }
+
+    /// URL of the maintenance database, for administrative statements.
+    #[must_use]
+    pub fn admin_url(&self) -> &str {
+        &self.admin_url
+    }
+
+    /// The PostgreSQL binary directory in use, if one was found.
+    #[must_use]
+    pub fn bin_dir(&self) -> Option<&Path> {
+        self.bin_dir.as_deref()
+    }
+
+    /// The `psql` used for administration (from [`bin_dir`], else `PATH`).
+    #[must_use]
+    pub fn psql_binary(&self) -> &Path {
+        &self.psql
+    }
+
+    /// Root directory of the throwaway cluster; `None` when using `DATABASE_URL`.
+    #[must_use]
+    pub fn cluster_dir(&self) -> Option<&Path> {
+        self.cluster.as_ref().map(LocalCluster::root)
+    }
+}
+
+/// The process-wide server; the same as [`PgServer::shared`].
+///
+/// # Errors
+///
+/// As [`PgServer::start`].
+pub fn postgres() -> Result<Option<&'static PgServer>, Error> {
+    PgServer::shared()
+}
+
+/// The process-wide server, or `None` (after a loud notice on stderr) when
+/// PostgreSQL is unavailable: no `DATABASE_URL` and no binaries found.
+///
+/// # Panics
+///
+/// * When PostgreSQL is unavailable and `CI` is set: CI must not skip silently.
+/// * When the binaries exist but the server fails to start (with the server
+///   log), or `DATABASE_URL` is unusable: a real error is never skipped.
+#[must_use]
+pub fn postgres_or_skip() -> Option<&'static PgServer> {
+    match postgres() {
+        Ok(Some(server)) => Some(server),
+        Ok(None) => {
+            let message = format!(
+                "POSTGRESQL TESTS SKIPPED: no PostgreSQL binaries found (looked in {}). \
+                 Set DATABASE_URL or install postgresql.",
+                bin::SEARCHED
+            );
+            if std::env::var_os("CI").is_some_and(|ci| !ci.is_empty()) {
+                panic!("{message} (CI is set, so this is an error)");
+            }
+            static NOTICE: Once = Once::new();
+            NOTICE.call_once(|| {
+                let line = "*".repeat(78);
+                // Written to the real stderr, bypassing the test harness's
+                // output capture, so the skip is visible even when tests pass.
+                let _ = writeln!(std::io::stderr().lock(), "\n{line}\n* {message}\n{line}\n");
+            });
+            None
+        }
+        Err(error) => panic!("PostgreSQL for tests is unavailable: {error}"),
+    }
+}

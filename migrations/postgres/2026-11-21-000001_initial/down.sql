@@ -1,0 +1,13 @@
+DROP TABLE change_history;
+DROP TABLE delivery_attempts;
+DROP TABLE deliveries;
+DROP TABLE outbox;
+DROP TABLE webhook_subscriptions;
+DROP TABLE conversations;
+DROP TABLE customers;
+DROP TABLE custom_attributes;
+DROP TABLE tags;
+DROP TABLE departments;
+DROP TABLE agents;
+DROP TABLE api_keys;
+DROP TABLE tenants;
