@@ -1,0 +1,124 @@
+//! API-key authentication, scopes and per-key rate limiting.
+
+use actix_web::{HttpMessage, HttpRequest};
+use base64::Engine;
+use switchboard_domain::{ApiKey, Scope, Tenant};
+
+use crate::{ApiError, AppState};
+
+/// How a dialect's clients send their key in `Authorization`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    /// `Authorization: Bearer <key>`.
+    Bearer,
+    /// `Authorization: Basic base64(<tenant>:<key>)`.
+    Basic,
+    /// `Authorization: SOTicket <key>` (SuperOffice).
+    SoTicket,
+    /// `Authorization: Zoho-oauthtoken <key>` (Zoho SalesIQ).
+    ZohoOauthToken,
+}
+
+impl Scheme {
+    const fn word(self) -> &'static str {
+        match self {
+            Self::Bearer => "bearer",
+            Self::Basic => "basic",
+            Self::SoTicket => "soticket",
+            Self::ZohoOauthToken => "zoho-oauthtoken",
+        }
+    }
+}
+
+/// The authenticated caller.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    /// The key used.
+    pub key: ApiKey,
+    /// Its tenant; every query is scoped to it.
+    pub tenant: Tenant,
+}
+
+impl Principal {
+    /// Fails with 403 unless the key carries `scope`.
+    pub fn require(&self, scope: Scope) -> Result<(), ApiError> {
+        if self.key.allows(scope) {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(scope))
+        }
+    }
+}
+
+/// Extracts the presented key using one of `schemes`.
+fn presented_key(
+    req: &HttpRequest,
+    schemes: &[Scheme],
+) -> Result<(String, Option<String>), ApiError> {
+    let Some(header) = req.headers().get(actix_web::http::header::AUTHORIZATION) else {
+        return Err(ApiError::Unauthorized(
+            "missing Authorization header; send the API key as described in the docs".into(),
+        ));
+    };
+    let header = header
+        .to_str()
+        .map_err(|_| ApiError::Unauthorized("the Authorization header is not valid text".into()))?
+        .trim();
+    let (word, value) = header.split_once(' ').unwrap_or((header, ""));
+    let value = value.trim();
+    let Some(scheme) = schemes.iter().find(|s| s.word().eq_ignore_ascii_case(word)) else {
+        let accepted: Vec<&str> = schemes.iter().map(|s| s.word()).collect();
+        return Err(ApiError::Unauthorized(format!(
+            "unsupported Authorization scheme; use one of: {}",
+            accepted.join(", ")
+        )));
+    };
+    if value.is_empty() {
+        return Err(ApiError::Unauthorized("empty credentials".into()));
+    }
+    match scheme {
+        Scheme::Basic => {
+            let decoded = base64::engine::general_purpose::STANDARD
+                .decode(value)
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok())
+                .ok_or_else(|| ApiError::Unauthorized("malformed Basic credentials".into()))?;
+            let (user, key) = decoded
+                .split_once(':')
+                .ok_or_else(|| ApiError::Unauthorized("malformed Basic credentials".into()))?;
+            Ok((key.to_string(), Some(user.to_string())))
+        }
+        _ => Ok((value.to_string(), None)),
+    }
+}
+
+/// Authenticates the request's key, then applies the per-key rate limit.
+/// The rate-limit decision is stored in the request so that the response
+/// carries `X-RateLimit-*` headers.
+pub async fn authenticate(
+    state: &AppState,
+    req: &HttpRequest,
+    schemes: &[Scheme],
+) -> Result<Principal, ApiError> {
+    let (key, basic_user) = presented_key(req, schemes)?;
+    let found = state
+        .store()
+        .authenticate(&key)
+        .await
+        .map_err(|e| ApiError::from_storage(e, &|p| p.to_string()))?;
+    let Some((key, tenant)) = found else {
+        return Err(ApiError::Unauthorized("invalid API key".into()));
+    };
+    if let Some(user) = basic_user
+        && !user.is_empty()
+        && user != tenant.name
+    {
+        return Err(ApiError::Unauthorized("invalid API key".into()));
+    }
+    let decision = state.limiter().check(key.id.get());
+    req.extensions_mut().insert(decision);
+    if !decision.allowed {
+        return Err(ApiError::RateLimited(decision));
+    }
+    Ok(Principal { key, tenant })
+}

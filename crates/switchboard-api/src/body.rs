@@ -1,0 +1,116 @@
+//! Bounded body reading and JSON parsing that names the offending field.
+
+use actix_web::web;
+use futures_util::StreamExt;
+use serde::de::DeserializeOwned;
+
+use crate::ApiError;
+
+/// Reads the whole body, refusing more than `limit` bytes (413) without
+/// buffering past the limit.
+pub async fn read_body(mut payload: web::Payload, limit: usize) -> Result<web::Bytes, ApiError> {
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| match e {
+            actix_web::error::PayloadError::Overflow => ApiError::PayloadTooLarge(limit),
+            other => ApiError::bad_request("body", "invalid_body", other.to_string()),
+        })?;
+        if body.len() + chunk.len() > limit {
+            return Err(ApiError::PayloadTooLarge(limit));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
+/// Parses JSON into `T`. Invalid UTF-8, malformed JSON, wrong types and
+/// unknown fields become a 400 naming the field (`field_name` renders the
+/// serde path, e.g. `customData[0].value`, the dialect's way).
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if std::str::from_utf8(bytes).is_err() {
+        return Err(ApiError::bad_request(
+            "body",
+            "invalid_utf8",
+            "the body is not valid UTF-8",
+        ));
+    }
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::bad_request(
+            "body",
+            "invalid_json",
+            "the body is empty; a JSON document is required",
+        ));
+    }
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if inner.is_syntax() || inner.is_eof() {
+            ApiError::bad_request("body", "invalid_json", format!("malformed JSON: {inner}"))
+        } else {
+            let field = if path == "." {
+                "body".to_string()
+            } else {
+                path
+            };
+            let message = strip_position(&inner.to_string());
+            let code = if message.starts_with("unknown field") {
+                "unknown_field"
+            } else {
+                "invalid_value"
+            };
+            ApiError::bad_request(field, code, message)
+        }
+    })?;
+    de.end().map_err(|e| {
+        ApiError::bad_request("body", "invalid_json", format!("malformed JSON: {e}"))
+    })?;
+    Ok(value)
+}
+
+/// serde_json appends " at line 1 column 5"; the field name says more.
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(i) => message[..i].to_string(),
+        None => message.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[expect(dead_code, reason = "only parsing is tested")]
+    struct Body {
+        name: Option<String>,
+        seats: Option<u32>,
+    }
+
+    #[test]
+    fn parse_errors_name_the_field() {
+        let cases: &[(&[u8], &str, &str)] = &[
+            (b"{\"name\": 5}", "name", "invalid_value"),
+            (b"{\"seats\": \"x\"}", "seats", "invalid_value"),
+            (b"{\"bogus\": 1}", "bogus", "unknown_field"),
+            (b"{\"name\": ", "body", "invalid_json"),
+            (b"", "body", "invalid_json"),
+            (b"{} {}", "body", "invalid_json"),
+            (b"{\"name\": \"\xff\"}", "body", "invalid_utf8"),
+        ];
+        for (input, field, code) in cases {
+            match parse_json::<Body>(input) {
+                Err(ApiError::BadRequest(errors)) => {
+                    assert_eq!(
+                        (errors[0].field.as_str(), errors[0].code.as_str()),
+                        (*field, *code),
+                        "{:?}",
+                        String::from_utf8_lossy(input)
+                    );
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+}

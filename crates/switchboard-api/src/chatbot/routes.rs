@@ -1,0 +1,206 @@
+//! Chat-log handlers.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use switchboard_domain::{Actor, Conversation, Scope, validate};
+use switchboard_storage::{Precondition, StorageError, WriteContext};
+
+use super::ChatbotError;
+use super::wire::{ChatlogInput, ChatlogOutput, EmailInput, Success};
+use crate::auth::{Principal, Scheme, authenticate};
+use crate::body::{parse_json, read_body};
+use crate::{ApiError, AppState};
+
+type ChatbotResult = Result<HttpResponse, ChatbotError>;
+
+const API: &str = "chatbot";
+
+/// Every chatbot route (`email` before `{sessionid}`).
+pub(crate) fn routes() -> Vec<(&'static str, &'static str, actix_web::Route)> {
+    vec![
+        (
+            "POST",
+            "/chatbot/v1/chatlog",
+            web::post().to(create_chatlog),
+        ),
+        (
+            "PUT",
+            "/chatbot/v1/chatlog/email",
+            web::put().to(update_email),
+        ),
+        (
+            "GET",
+            "/chatbot/v1/chatlog/{sessionid}",
+            web::get().to(get_chatlog),
+        ),
+    ]
+}
+
+async fn principal(
+    state: &AppState,
+    req: &HttpRequest,
+    scope: Scope,
+) -> Result<Principal, ChatbotError> {
+    let p = authenticate(state, req, &[Scheme::Bearer]).await?;
+    p.require(scope)?;
+    Ok(p)
+}
+
+fn storage(e: StorageError) -> ChatbotError {
+    match e {
+        StorageError::Conflict(_) => {
+            ApiError::Conflict("a chat log with this sessionid already exists".into()).into()
+        }
+        other => ApiError::from_storage(other, &|p: &str| {
+            match p {
+                "/sessionKey" => "sessionid",
+                "/visitor/email" => "email",
+                "/visitor/name" => "name",
+                "/visitor/country" => "country",
+                other => other,
+            }
+            .to_string()
+        })
+        .into(),
+    }
+}
+
+async fn object_body<T: serde::de::DeserializeOwned>(
+    state: &AppState,
+    payload: web::Payload,
+) -> Result<T, ChatbotError> {
+    let bytes = read_body(payload, state.config().body_limit).await?;
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(ApiError::bad_request(
+            "body",
+            "invalid_json",
+            "the body must be a JSON object",
+        )
+        .into());
+    }
+    Ok(parse_json(&bytes)?)
+}
+
+fn output(c: &Conversation) -> ChatlogOutput {
+    ChatlogOutput {
+        id: c.id.get(),
+        sessionid: c.session_key.clone(),
+        name: c.visitor.name.clone(),
+        country: c.visitor.country.clone(),
+        email: c.visitor.email.clone(),
+        status: c.status.as_str().to_string(),
+        created_at: c.created_at.as_millis(),
+        updated_at: c.updated_at.as_millis(),
+    }
+}
+
+fn new_session_id() -> Result<String, ChatbotError> {
+    let mut b = [0u8; 16];
+    getrandom::fill(&mut b).map_err(|_| ChatbotError::from(ApiError::Internal))?;
+    Ok(b.iter().fold(String::with_capacity(32), |mut s, x| {
+        s.push_str(&format!("{x:02x}"));
+        s
+    }))
+}
+
+/// Create a chat log.
+#[utoipa::path(post, path = "/chatbot/v1/chatlog", tag = "chatbot", security(("bearer" = [])),
+    request_body = ChatlogInput,
+    responses((status = 201, description = "Created", body = ChatlogOutput),
+        (status = 400, description = "Invalid input"), (status = 409, description = "sessionid taken")))]
+pub async fn create_chatlog(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> ChatbotResult {
+    let p = principal(&state, &req, Scope::ConversationsCreate).await?;
+    let input: ChatlogInput = object_body(&state, payload).await?;
+    let session = match input.sessionid {
+        Some(s) => s,
+        None => new_session_id()?,
+    };
+    if let Some(email) = &input.email
+        && !validate::email(email)
+    {
+        return Err(ApiError::bad_request("email", "email", "invalid email address").into());
+    }
+    let mut c = Conversation::new(p.tenant.id, session, switchboard_storage::now());
+    c.visitor.name = input.name;
+    c.visitor.country = input.country;
+    c.visitor.email = input.email;
+    c.chatbot_active = true;
+    c.created_with = Some("chatbot".into());
+    let ctx = WriteContext::new(p.tenant.clone(), Actor::ApiKey(p.key.id), API);
+    let created = state
+        .store()
+        .create_conversation(&ctx, c)
+        .await
+        .map_err(storage)?;
+    Ok(HttpResponse::Created().json(output(&created)))
+}
+
+/// Retrieve a chat log by session id.
+#[utoipa::path(get, path = "/chatbot/v1/chatlog/{sessionid}", tag = "chatbot", security(("bearer" = [])),
+    params(("sessionid" = String, Path, description = "Session id")),
+    responses((status = 200, description = "The chat log", body = ChatlogOutput),
+        (status = 404, description = "`{\"error\":\"Chatlog not found\"}`")))]
+pub async fn get_chatlog(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> ChatbotResult {
+    let p = principal(&state, &req, Scope::ConversationsRead).await?;
+    let store = state.store();
+    let id = store
+        .conversation_id_by_session_key(p.tenant.id, &path)
+        .await
+        .map_err(storage)?
+        .ok_or_else(|| ApiError::NotFound("Chatlog not found".into()))?;
+    let c = store.conversation(p.tenant.id, id).await.map_err(storage)?;
+    Ok(HttpResponse::Ok().json(output(&c)))
+}
+
+/// Update a chat log's email. Emits `email_updated` (delivered to Zapier)
+/// in the same transaction.
+#[utoipa::path(put, path = "/chatbot/v1/chatlog/email", tag = "chatbot", security(("bearer" = [])),
+    request_body = EmailInput,
+    responses((status = 200, description = "`{\"message\":\"success\"}`", body = Success),
+        (status = 400, description = "`{\"error\": \"…\"}` naming the problem"),
+        (status = 404, description = "`{\"error\":\"Chatlog not found\"}`")))]
+pub async fn update_email(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> ChatbotResult {
+    let p = principal(&state, &req, Scope::ConversationsUpdate).await?;
+    let input: EmailInput = object_body(&state, payload).await?;
+    let session = input
+        .sessionid
+        .filter(|s| !s.trim().is_empty())
+        .ok_or_else(|| ApiError::bad_request("sessionid", "required", "sessionid is required"))?;
+    let email = input
+        .email
+        .map(|e| e.trim().to_string())
+        .filter(|e| !e.is_empty())
+        .ok_or_else(|| ApiError::bad_request("email", "required", "email is required"))?;
+    if !validate::email(&email) {
+        return Err(ApiError::bad_request("email", "email", "invalid email address").into());
+    }
+    let store = state.store();
+    let id = store
+        .conversation_id_by_session_key(p.tenant.id, &session)
+        .await
+        .map_err(storage)?
+        .ok_or_else(|| ApiError::NotFound("Chatlog not found".into()))?;
+    let ctx = WriteContext::new(p.tenant.clone(), Actor::ApiKey(p.key.id), API);
+    store
+        .modify_conversation(&ctx, id, Precondition::NONE, move |c| {
+            c.visitor.email = Some(email.clone());
+            Ok(())
+        })
+        .await
+        .map_err(|e| match e {
+            StorageError::NotFound => ApiError::NotFound("Chatlog not found".into()).into(),
+            other => storage(other),
+        })?;
+    Ok(HttpResponse::Ok().json(Success { message: "success" }))
+}

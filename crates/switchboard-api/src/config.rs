@@ -1,0 +1,27 @@
+//! API settings.
+
+/// Settings for the HTTP layer. Build it once (defaults, then the config
+/// file, then the environment) and pass it to [`AppState::new`](crate::AppState::new).
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    /// Largest accepted request body, in bytes (default 1 MiB).
+    pub body_limit: usize,
+    /// Requests per minute per API key (default 120, HelpCrunch's limit).
+    pub rate_limit_per_minute: u32,
+    /// Token-bucket capacity: how many requests may arrive at once
+    /// (default: the per-minute limit).
+    pub rate_limit_burst: u32,
+    /// Most items in one batch request (HelpCrunch `PUT /v1/customers/batch`).
+    pub max_batch: usize,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        Self {
+            body_limit: 1024 * 1024,
+            rate_limit_per_minute: 120,
+            rate_limit_burst: 120,
+            max_batch: 10,
+        }
+    }
+}

@@ -1,0 +1,85 @@
+//! HelpCrunch's error envelope:
+//! `{"errors":[{"code":"invalid_request","message":"Invalid request"},{"code":"<field>","message":"…"}]}`.
+
+use actix_web::HttpResponse;
+use serde_json::json;
+
+use crate::{ApiError, Dialect, DialectError};
+
+/// The HelpCrunch dialect marker.
+#[derive(Debug)]
+pub struct HelpCrunch;
+
+/// A handler error rendered in HelpCrunch's format.
+pub type HcError = DialectError<HelpCrunch>;
+
+impl Dialect for HelpCrunch {
+    fn render(error: &ApiError) -> HttpResponse {
+        let errors = match error {
+            ApiError::BadRequest(fields) => {
+                let mut v = vec![json!({"code": "invalid_request", "message": "Invalid request"})];
+                v.extend(
+                    fields
+                        .iter()
+                        .map(|f| json!({"code": f.field, "message": f.message})),
+                );
+                v
+            }
+            other => vec![json!({"code": code(other), "message": other.message()})],
+        };
+        HttpResponse::build(error.status()).json(json!({ "errors": errors }))
+    }
+}
+
+fn code(e: &ApiError) -> &'static str {
+    match e {
+        ApiError::Unauthorized(_) => "unauthorized",
+        ApiError::Forbidden(_) => "forbidden",
+        ApiError::NotFound(_) => "not_found",
+        ApiError::BadRequest(_) => "invalid_request",
+        ApiError::PayloadTooLarge(_) => "payload_too_large",
+        ApiError::Conflict(_) => "conflict",
+        ApiError::PreconditionFailed => "precondition_failed",
+        ApiError::NotAcceptable(_) => "not_acceptable",
+        ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
+        ApiError::RateLimited(_) => "too_many_requests",
+        ApiError::Unavailable => "service_unavailable",
+        ApiError::Internal => "internal_error",
+    }
+}
+
+/// Renders a domain JSON Pointer as HelpCrunch names fields:
+/// `/customData/plan` → `customData.plan`, `/assigneeId` → `assignee`.
+#[must_use]
+pub fn field_name(pointer: &str) -> String {
+    let tokens: Vec<String> = pointer
+        .trim_start_matches('/')
+        .split('/')
+        .map(|t| t.replace("~1", "/").replace("~0", "~"))
+        .collect();
+    let joined = tokens.join(".");
+    match joined.as_str() {
+        "assigneeId" => "assignee".into(),
+        "departmentId" => "department".into(),
+        "customerId" => "customer".into(),
+        "" => "body".into(),
+        _ => joined,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn field_names() {
+        for (input, want) in [
+            ("/email", "email"),
+            ("/customData/plan", "customData.plan"),
+            ("/tags/0/color", "tags.0.color"),
+            ("/customData/a~1b", "customData.a/b"),
+            ("/assigneeId", "assignee"),
+            ("", "body"),
+        ] {
+            assert_eq!(super::field_name(input), want);
+        }
+    }
+}

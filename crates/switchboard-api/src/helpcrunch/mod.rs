@@ -1,0 +1,14 @@
+//! The HelpCrunch-style family: customers and chats, wire-compatible with
+//! HelpCrunch's public REST API v1 (see `docs/dialects/helpcrunch.md`).
+//!
+//! - [`wire`]: HelpCrunch's exact JSON shapes.
+//! - [`convert`]: wire ⇄ domain, exhaustively destructured.
+//! - [`routes`]: the handlers and their mounting.
+//! - [`error`]: HelpCrunch's `{"errors": [...]}` envelope.
+
+pub mod convert;
+pub mod error;
+pub mod routes;
+pub mod wire;
+
+pub use error::HelpCrunch;

@@ -1,0 +1,664 @@
+//! HelpCrunch-style handlers. Each one authenticates, parses, converts to a
+//! domain change, calls the store, and converts back; nothing else.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde_json::Value;
+use switchboard_domain::{
+    Actor, AgentId, Conversation, ConversationId, ConversationStatus, Customer, CustomerId,
+    CustomerUpdate, DepartmentId, Scope, Timestamp, UpdateMode,
+};
+use switchboard_storage::{Precondition, StorageError, WriteContext};
+
+use super::convert::{self, ChatLinks};
+use super::error::{HcError, field_name};
+use super::wire::{
+    BatchItem, BatchResult, ChatAssigneeInput, ChatCreateInput, ChatDepartmentInput, ChatOutput,
+    ChatStatusInput, CustomerInput, CustomerOutput, TagsInput,
+};
+use crate::auth::{Principal, Scheme, authenticate};
+use crate::body::{parse_json, read_body};
+use crate::{ApiError, AppState, FieldError};
+
+type HcResult = Result<HttpResponse, HcError>;
+
+/// The API name recorded in the change history.
+const API: &str = "helpcrunch";
+
+/// Every HelpCrunch route: method, path, handler. Order matters: literal
+/// segments (`batch`, `status`) come before `{id}`.
+pub(crate) fn routes() -> Vec<(&'static str, &'static str, actix_web::Route)> {
+    vec![
+        ("POST", "/v1/customers", web::post().to(create_customer)),
+        ("PUT", "/v1/customers/batch", web::put().to(batch_update)),
+        ("GET", "/v1/customers/{id}", web::get().to(get_customer)),
+        ("PUT", "/v1/customers/{id}", web::put().to(put_customer)),
+        (
+            "PATCH",
+            "/v1/customers/{id}",
+            web::patch().to(patch_customer),
+        ),
+        (
+            "DELETE",
+            "/v1/customers/{id}",
+            web::delete().to(delete_customer),
+        ),
+        ("PUT", "/v1/customers/{id}/tags", web::put().to(add_tags)),
+        (
+            "DELETE",
+            "/v1/customers/{id}/tags",
+            web::delete().to(remove_tags),
+        ),
+        ("POST", "/v1/chats", web::post().to(create_chat)),
+        ("PUT", "/v1/chats/status", web::put().to(chat_status)),
+        ("PUT", "/v1/chats/assignee", web::put().to(chat_assignee)),
+        (
+            "PUT",
+            "/v1/chats/department",
+            web::put().to(chat_department),
+        ),
+        ("GET", "/v1/chats/{id}", web::get().to(get_chat)),
+    ]
+}
+
+async fn principal(
+    state: &AppState,
+    req: &HttpRequest,
+    scope: Scope,
+) -> Result<Principal, HcError> {
+    let p = authenticate(state, req, &[Scheme::Bearer]).await?;
+    p.require(scope)?;
+    Ok(p)
+}
+
+fn ctx(p: &Principal) -> WriteContext {
+    WriteContext::new(p.tenant.clone(), Actor::ApiKey(p.key.id), API)
+}
+
+fn storage(e: StorageError, what: &str) -> HcError {
+    match e {
+        StorageError::NotFound => ApiError::NotFound(format!("{what} not found")).into(),
+        StorageError::Conflict(_) if what == "Customer" => {
+            ApiError::Conflict("a customer with this userId already exists".into()).into()
+        }
+        other => ApiError::from_storage(other, &field_name).into(),
+    }
+}
+
+fn parse_id(raw: &str) -> Result<i64, HcError> {
+    raw.parse::<CustomerId>()
+        .map(CustomerId::get)
+        .map_err(|_| ApiError::bad_request("id", "invalid_id", "must be a positive integer").into())
+}
+
+/// Reads and parses a body whose top level must be a JSON object (`{`) or,
+/// for batches, an array (`[`): serde would otherwise accept a struct
+/// written as an array.
+async fn body<T: serde::de::DeserializeOwned>(
+    state: &AppState,
+    payload: web::Payload,
+) -> Result<T, HcError> {
+    let bytes = read_body(payload, state.config().body_limit).await?;
+    let expect_array = std::any::type_name::<T>().starts_with("alloc::vec::Vec");
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace()).copied();
+    match (first, expect_array) {
+        (Some(b'{'), false) | (Some(b'['), true) | (None, _) => {}
+        (Some(_), false) => {
+            return Err(ApiError::bad_request(
+                "body",
+                "invalid_json",
+                "the body must be a JSON object",
+            )
+            .into());
+        }
+        (Some(_), true) => {
+            return Err(ApiError::bad_request(
+                "body",
+                "invalid_json",
+                "the body must be a JSON array",
+            )
+            .into());
+        }
+    }
+    Ok(parse_json(&bytes).map_err(dotted)?)
+}
+
+/// serde paths (`customData[0].value`) rendered HelpCrunch's way (`customData.0.value`).
+fn dotted(e: ApiError) -> ApiError {
+    match e {
+        ApiError::BadRequest(fields) => ApiError::BadRequest(
+            fields
+                .into_iter()
+                .map(|f| FieldError {
+                    field: f.field.replace('[', ".").replace(']', ""),
+                    ..f
+                })
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+fn now() -> Timestamp {
+    switchboard_storage::now()
+}
+
+/// Create a customer.
+#[utoipa::path(post, path = "/v1/customers", tag = "helpcrunch", security(("bearer" = [])),
+    request_body = CustomerInput,
+    responses((status = 201, description = "Created", body = CustomerOutput),
+        (status = 400, description = "Invalid request"), (status = 401, description = "Unauthorized"),
+        (status = 403, description = "Missing scope customers.CREATE"), (status = 409, description = "userId taken"),
+        (status = 429, description = "Rate limited")))]
+pub async fn create_customer(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> HcResult {
+    let p = principal(&state, &req, Scope::CustomersCreate).await?;
+    let input: CustomerInput = body(&state, payload).await?;
+    let update = convert::customer_update(input)?;
+    let mut customer = Customer::new(p.tenant.id, now());
+    update.apply(&mut customer, UpdateMode::Replace);
+    customer.created_from = Some("api".into());
+    let created = state
+        .store()
+        .create_customer(&ctx(&p), customer)
+        .await
+        .map_err(|e| storage(e, "Customer"))?;
+    Ok(HttpResponse::Created().json(convert::customer_output(&created)))
+}
+
+/// Retrieve a customer.
+#[utoipa::path(get, path = "/v1/customers/{id}", tag = "helpcrunch", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Customer id")),
+    responses((status = 200, description = "The customer", body = CustomerOutput),
+        (status = 404, description = "Not found")))]
+pub async fn get_customer(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> HcResult {
+    let p = principal(&state, &req, Scope::CustomersRead).await?;
+    let id = CustomerId::new(parse_id(&path)?);
+    let c = state
+        .store()
+        .customer(p.tenant.id, id)
+        .await
+        .map_err(|e| storage(e, "Customer"))?;
+    Ok(HttpResponse::Ok().json(convert::customer_output(&c)))
+}
+
+async fn update_customer(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    payload: web::Payload,
+    mode: UpdateMode,
+) -> HcResult {
+    let p = principal(&state, &req, Scope::CustomersUpdate).await?;
+    let id = CustomerId::new(parse_id(&path)?);
+    let input: CustomerInput = body(&state, payload).await?;
+    let update = convert::customer_update(input)?;
+    let c = state
+        .store()
+        .modify_customer(&ctx(&p), id, Precondition::NONE, move |c| {
+            update.clone().apply(c, mode);
+            Ok(())
+        })
+        .await
+        .map_err(|e| storage(e, "Customer"))?;
+    Ok(HttpResponse::Ok().json(convert::customer_output(&c)))
+}
+
+/// Replace a customer: fields not in the body become null.
+#[utoipa::path(put, path = "/v1/customers/{id}", tag = "helpcrunch", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Customer id")), request_body = CustomerInput,
+    responses((status = 200, description = "The customer", body = CustomerOutput),
+        (status = 400, description = "Invalid request"), (status = 404, description = "Not found")))]
+pub async fn put_customer(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    payload: web::Payload,
+) -> HcResult {
+    update_customer(state, req, path, payload, UpdateMode::Replace).await
+}
+
+/// Update a customer: only the given fields change; `null` clears.
+#[utoipa::path(patch, path = "/v1/customers/{id}", tag = "helpcrunch", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Customer id")), request_body = CustomerInput,
+    responses((status = 200, description = "The customer", body = CustomerOutput),
+        (status = 400, description = "Invalid request"), (status = 404, description = "Not found")))]
+pub async fn patch_customer(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    payload: web::Payload,
+) -> HcResult {
+    update_customer(state, req, path, payload, UpdateMode::Merge).await
+}
+
+/// Delete a customer.
+#[utoipa::path(delete, path = "/v1/customers/{id}", tag = "helpcrunch", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Customer id")),
+    responses((status = 204, description = "Deleted"), (status = 404, description = "Not found")))]
+pub async fn delete_customer(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> HcResult {
+    let p = principal(&state, &req, Scope::CustomersUpdate).await?;
+    let id = CustomerId::new(parse_id(&path)?);
+    state
+        .store()
+        .delete_customer(&ctx(&p), id)
+        .await
+        .map_err(|e| storage(e, "Customer"))?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Add tags to a customer; unknown tags are created.
+#[utoipa::path(put, path = "/v1/customers/{id}/tags", tag = "helpcrunch", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Customer id")), request_body = TagsInput,
+    responses((status = 200, description = "The customer", body = CustomerOutput)))]
+pub async fn add_tags(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    payload: web::Payload,
+) -> HcResult {
+    let p = principal(&state, &req, Scope::CustomersUpdate).await?;
+    let id = CustomerId::new(parse_id(&path)?);
+    let input: TagsInput = body(&state, payload).await?;
+    if input.tags.is_empty() {
+        return Err(
+            ApiError::bad_request("tags", "required", "at least one tag is required").into(),
+        );
+    }
+    let tags = convert::tags(input.tags);
+    let c = state
+        .store()
+        .modify_customer(&ctx(&p), id, Precondition::NONE, move |c| {
+            c.add_tags(tags.clone());
+            Ok(())
+        })
+        .await
+        .map_err(|e| storage(e, "Customer"))?;
+    Ok(HttpResponse::Ok().json(convert::customer_output(&c)))
+}
+
+/// Remove tags (by name) from a customer.
+#[utoipa::path(delete, path = "/v1/customers/{id}/tags", tag = "helpcrunch", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Customer id")), request_body = TagsInput,
+    responses((status = 200, description = "The customer", body = CustomerOutput)))]
+pub async fn remove_tags(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    payload: web::Payload,
+) -> HcResult {
+    let p = principal(&state, &req, Scope::CustomersUpdate).await?;
+    let id = CustomerId::new(parse_id(&path)?);
+    let input: TagsInput = body(&state, payload).await?;
+    if input.tags.is_empty() {
+        return Err(
+            ApiError::bad_request("tags", "required", "at least one tag is required").into(),
+        );
+    }
+    let names: Vec<String> = input
+        .tags
+        .into_iter()
+        .map(|t| t.name.trim().to_string())
+        .collect();
+    let c = state
+        .store()
+        .modify_customer(&ctx(&p), id, Precondition::NONE, move |c| {
+            c.remove_tags(names.iter().map(String::as_str));
+            Ok(())
+        })
+        .await
+        .map_err(|e| storage(e, "Customer"))?;
+    Ok(HttpResponse::Ok().json(convert::customer_output(&c)))
+}
+
+/// Update up to 10 customers at once (merge semantics), all or nothing.
+///
+/// Every item is parsed and checked first; if any item is invalid (bad
+/// JSON shape, unknown customer, a rule broken), nothing is written and the
+/// 400 names every failing item as `<index>.<field>`.
+#[utoipa::path(put, path = "/v1/customers/batch", tag = "helpcrunch", security(("bearer" = [])),
+    request_body = Vec<BatchItem>,
+    responses((status = 200, description = "Every item applied", body = Vec<BatchResult>),
+        (status = 400, description = "Nothing applied; errors name `<index>.<field>`")))]
+pub async fn batch_update(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> HcResult {
+    let p = principal(&state, &req, Scope::CustomersUpdate).await?;
+    let items: Vec<Value> = body(&state, payload).await?;
+    let max = state.config().max_batch;
+    if items.is_empty() || items.len() > max {
+        return Err(ApiError::bad_request(
+            "body",
+            "batch_size",
+            format!("send between 1 and {max} items"),
+        )
+        .into());
+    }
+    let mut changes: Vec<(CustomerId, CustomerUpdate)> = Vec::with_capacity(items.len());
+    let mut errors = Vec::new();
+    for (i, item) in items.into_iter().enumerate() {
+        match batch_item(item) {
+            Ok(change) => changes.push(change),
+            Err(fields) => errors.extend(fields.into_iter().map(|f| FieldError {
+                field: format!("{i}.{}", f.field),
+                ..f
+            })),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::BadRequest(errors).into());
+    }
+    let ids: Vec<i64> = changes.iter().map(|(id, _)| id.get()).collect();
+    let updated = state
+        .store()
+        .modify_customers(
+            &ctx(&p),
+            changes
+                .into_iter()
+                .map(|(id, update)| {
+                    (id, move |c: &mut Customer| {
+                        update.clone().apply(c, UpdateMode::Merge);
+                        Ok(())
+                    })
+                })
+                .collect(),
+        )
+        .await
+        .map_err(|(index, e)| -> HcError {
+            let prefix = |field: String| format!("{index}.{field}");
+            match e {
+                StorageError::NotFound => ApiError::bad_request(
+                    prefix("customer".into()),
+                    "not_found",
+                    "customer not found",
+                )
+                .into(),
+                other => match ApiError::from_storage(other, &field_name) {
+                    ApiError::BadRequest(fields) => ApiError::BadRequest(
+                        fields
+                            .into_iter()
+                            .map(|f| FieldError {
+                                field: prefix(f.field),
+                                ..f
+                            })
+                            .collect(),
+                    )
+                    .into(),
+                    e => e.into(),
+                },
+            }
+        })?;
+    let results: Vec<BatchResult> = ids
+        .into_iter()
+        .zip(updated.iter())
+        .map(|(id, c)| BatchResult {
+            customer: id,
+            data: convert::customer_output(c),
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(results))
+}
+
+fn batch_item(item: Value) -> Result<(CustomerId, CustomerUpdate), Vec<FieldError>> {
+    let Value::Object(mut map) = item else {
+        return Err(vec![FieldError::new(
+            "body",
+            "invalid_value",
+            "each item must be an object",
+        )]);
+    };
+    let id = match map.remove("customer") {
+        Some(v) => v
+            .as_i64()
+            .filter(|i| *i > 0)
+            .map(CustomerId::new)
+            .ok_or_else(|| {
+                vec![FieldError::new(
+                    "customer",
+                    "invalid_id",
+                    "must be a positive integer",
+                )]
+            })?,
+        None => {
+            return Err(vec![FieldError::new(
+                "customer",
+                "required",
+                "the customer id is required",
+            )]);
+        }
+    };
+    let bytes = serde_json::to_vec(&Value::Object(map))
+        .map_err(|_| vec![FieldError::new("body", "invalid_value", "not JSON")])?;
+    let input: CustomerInput = parse_json(&bytes).map_err(|e| match dotted(e) {
+        ApiError::BadRequest(f) => f,
+        other => vec![FieldError::new("body", "invalid_value", other.message())],
+    })?;
+    let update = convert::customer_update(input).map_err(|e| match e {
+        ApiError::BadRequest(f) => f,
+        other => vec![FieldError::new("body", "invalid_value", other.message())],
+    })?;
+    Ok((id, update))
+}
+
+async fn links(state: &AppState, p: &Principal, c: &Conversation) -> ChatLinks {
+    let store = state.store();
+    let tenant = p.tenant.id;
+    let mut links = ChatLinks::default();
+    if let Some(id) = c.customer_id {
+        links.customer = store.customer(tenant, id).await.ok();
+    }
+    for id in &c.agent_ids {
+        if let Ok(a) = store.agent(tenant, *id).await {
+            links.agents.push(a);
+        }
+    }
+    if let Some(id) = c.assignee_id {
+        links.assignee = store.agent(tenant, id).await.ok();
+    }
+    if let Some(id) = c.department_id {
+        links.department = store.department(tenant, id).await.ok();
+    }
+    links
+}
+
+async fn chat_response(
+    state: &AppState,
+    p: &Principal,
+    c: &Conversation,
+    created: bool,
+) -> HcResult {
+    let out: ChatOutput = convert::chat_output(c, &links(state, p, c).await);
+    Ok(if created {
+        HttpResponse::Created().json(out)
+    } else {
+        HttpResponse::Ok().json(out)
+    })
+}
+
+fn parse_status(s: &str) -> Result<ConversationStatus, HcError> {
+    s.parse::<ConversationStatus>()
+        .map_err(|e| ApiError::bad_request("status", "invalid_status", e.to_string()).into())
+}
+
+fn session_key() -> Result<String, HcError> {
+    let mut b = [0u8; 12];
+    getrandom::fill(&mut b).map_err(|_| HcError::from(ApiError::Internal))?;
+    Ok(b.iter().fold(String::from("hc-"), |mut s, x| {
+        s.push_str(&format!("{x:02x}"));
+        s
+    }))
+}
+
+/// Start a chat with a customer.
+#[utoipa::path(post, path = "/v1/chats", tag = "helpcrunch", security(("bearer" = [])),
+    request_body = ChatCreateInput,
+    responses((status = 201, description = "Created", body = ChatOutput),
+        (status = 404, description = "Customer not found")))]
+pub async fn create_chat(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> HcResult {
+    let p = principal(&state, &req, Scope::ConversationsCreate).await?;
+    let input: ChatCreateInput = body(&state, payload).await?;
+    let status = input.status.as_deref().map(parse_status).transpose()?;
+    let customer_id = CustomerId::new(input.customer);
+    let customer = state
+        .store()
+        .customer(p.tenant.id, customer_id)
+        .await
+        .map_err(|e| storage(e, "Customer"))?;
+    let t = now();
+    let mut c = Conversation::new(p.tenant.id, session_key()?, t);
+    c.customer_id = Some(customer.id);
+    c.visitor.name = customer.name.clone();
+    c.visitor.email = customer.email.clone();
+    c.visitor.phone = customer.phone.clone();
+    c.visitor.company = customer.company.clone();
+    c.assignee_id = input.assignee.map(AgentId::new);
+    c.agent_ids = c.assignee_id.into_iter().collect();
+    c.department_id = input.department.map(DepartmentId::new);
+    c.first_message = input.message.clone();
+    c.last_message = input.message;
+    if c.last_message.is_some() {
+        c.last_message_at = Some(t);
+        c.last_customer_message_at = Some(t);
+    }
+    c.created_with = Some("api".into());
+    if let Some(s) = status {
+        c.set_status(s, Actor::ApiKey(p.key.id), t);
+    }
+    let created = state
+        .store()
+        .create_conversation(&ctx(&p), c)
+        .await
+        .map_err(|e| storage(e, "Chat"))?;
+    chat_response(&state, &p, &created, true).await
+}
+
+/// Retrieve a chat.
+#[utoipa::path(get, path = "/v1/chats/{id}", tag = "helpcrunch", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Chat id")),
+    responses((status = 200, description = "The chat", body = ChatOutput), (status = 404, description = "Not found")))]
+pub async fn get_chat(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> HcResult {
+    let p = principal(&state, &req, Scope::ConversationsRead).await?;
+    let id = ConversationId::new(parse_id(&path)?);
+    let c = state
+        .store()
+        .conversation(p.tenant.id, id)
+        .await
+        .map_err(|e| storage(e, "Chat"))?;
+    chat_response(&state, &p, &c, false).await
+}
+
+async fn modify_chat(
+    state: &AppState,
+    p: &Principal,
+    id: i64,
+    change: impl FnMut(&mut Conversation) -> Result<(), switchboard_domain::DomainError>
+    + Send
+    + 'static,
+) -> HcResult {
+    let id = ConversationId::new(id);
+    let c = state
+        .store()
+        .modify_conversation(&ctx(p), id, Precondition::NONE, change)
+        .await
+        .map_err(|e| storage(e, "Chat"))?;
+    chat_response(state, p, &c, false).await
+}
+
+fn positive(id: i64, field: &str) -> Result<i64, HcError> {
+    if id > 0 {
+        Ok(id)
+    } else {
+        Err(ApiError::bad_request(field, "invalid_id", "must be a positive integer").into())
+    }
+}
+
+/// Change a chat's status.
+#[utoipa::path(put, path = "/v1/chats/status", tag = "helpcrunch", security(("bearer" = [])),
+    request_body = ChatStatusInput,
+    responses((status = 200, description = "The chat", body = ChatOutput), (status = 400, description = "Unknown status")))]
+pub async fn chat_status(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> HcResult {
+    let p = principal(&state, &req, Scope::ConversationsUpdate).await?;
+    let input: ChatStatusInput = body(&state, payload).await?;
+    let status = parse_status(&input.status)?;
+    let actor = Actor::ApiKey(p.key.id);
+    modify_chat(&state, &p, positive(input.id, "id")?, move |c| {
+        c.set_status(status, actor, now());
+        Ok(())
+    })
+    .await
+}
+
+/// Assign a chat to an agent (`null` unassigns).
+#[utoipa::path(put, path = "/v1/chats/assignee", tag = "helpcrunch", security(("bearer" = [])),
+    request_body = ChatAssigneeInput,
+    responses((status = 200, description = "The chat", body = ChatOutput)))]
+pub async fn chat_assignee(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> HcResult {
+    let p = principal(&state, &req, Scope::ConversationsUpdate).await?;
+    let input: ChatAssigneeInput = body(&state, payload).await?;
+    let assignee = input
+        .assignee
+        .map(|a| positive(a, "assignee"))
+        .transpose()?
+        .map(AgentId::new);
+    modify_chat(&state, &p, positive(input.id, "id")?, move |c| {
+        c.assignee_id = assignee;
+        if let Some(a) = assignee
+            && !c.agent_ids.contains(&a)
+        {
+            c.agent_ids.push(a);
+        }
+        Ok(())
+    })
+    .await
+}
+
+/// Move a chat to a department (`null` clears).
+#[utoipa::path(put, path = "/v1/chats/department", tag = "helpcrunch", security(("bearer" = [])),
+    request_body = ChatDepartmentInput,
+    responses((status = 200, description = "The chat", body = ChatOutput)))]
+pub async fn chat_department(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> HcResult {
+    let p = principal(&state, &req, Scope::ConversationsUpdate).await?;
+    let input: ChatDepartmentInput = body(&state, payload).await?;
+    let department = input
+        .department
+        .map(|d| positive(d, "department"))
+        .transpose()?
+        .map(DepartmentId::new);
+    modify_chat(&state, &p, positive(input.id, "id")?, move |c| {
+        c.department_id = department;
+        Ok(())
+    })
+    .await
+}

@@ -1,0 +1,395 @@
+//! HelpCrunch's wire shapes: camelCase, dates as UNIX-timestamp strings,
+//! `customData` as `[{property, value}]` in requests and an object in
+//! responses, `tags` as `[{name, color}]`.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::Value;
+use switchboard_domain::{Patch, Timestamp};
+use utoipa::ToSchema;
+
+/// A UNIX timestamp as HelpCrunch sends it: a string of seconds (`"1570000000"`)
+/// or a number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UnixTime(pub Timestamp);
+
+impl<'de> Deserialize<'de> for UnixTime {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Int(i64),
+            Text(String),
+        }
+        let err =
+            || serde::de::Error::custom("must be a UNIX timestamp (seconds), e.g. \"1570000000\"");
+        match Raw::deserialize(d).map_err(|_| err())? {
+            Raw::Int(s) if (0..=switchboard_domain::MAX_MILLIS / 1000).contains(&s) => {
+                Ok(Self(Timestamp::from_unix_seconds(s)))
+            }
+            Raw::Int(_) => Err(err()),
+            Raw::Text(s) => Timestamp::parse_unix(&s).map(Self).map_err(|_| err()),
+        }
+    }
+}
+
+/// Renders a timestamp as HelpCrunch does: whole seconds, as a string.
+#[must_use]
+pub fn unix_string(t: Timestamp) -> String {
+    t.as_unix_seconds().to_string()
+}
+
+/// A tag in a request: the color is optional (default `#c377e0`).
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TagInput {
+    /// Tag name.
+    pub name: String,
+    /// Any CSS color.
+    #[serde(default)]
+    pub color: Option<String>,
+}
+
+/// One `customData` entry in a request.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CustomDataInput {
+    /// The custom attribute's property name.
+    pub property: String,
+    /// Its value (`null` removes it on PATCH).
+    #[schema(value_type = Object)]
+    pub value: Value,
+}
+
+/// The body of `POST`, `PUT` and `PATCH /v1/customers…`. Absent members are
+/// kept by PATCH and cleared by PUT; `null` clears.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CustomerInput {
+    /// The integrator's own id, unique per account.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub user_id: Patch<String>,
+    /// Full name.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub name: Patch<String>,
+    /// Email.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub email: Patch<String>,
+    /// Phone.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub phone: Patch<String>,
+    /// Company.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub company: Patch<String>,
+    /// First visit, UNIX seconds.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, example = "1570000000")]
+    pub first_seen: Patch<UnixTime>,
+    /// Last visit, UNIX seconds.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, example = "1570000000")]
+    pub last_seen: Patch<UnixTime>,
+    /// Opted out of emails.
+    #[serde(default)]
+    #[schema(value_type = Option<bool>)]
+    pub unsubscribed: Patch<bool>,
+    /// Blocked from chatting.
+    #[serde(default)]
+    #[schema(value_type = Option<bool>)]
+    pub blocked: Patch<bool>,
+    /// Acquisition source.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub source: Patch<String>,
+    /// Referring URL.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub referer: Patch<String>,
+    /// Last page URL.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub last_page: Patch<String>,
+    /// ISO 639-1 language code.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub locale: Patch<String>,
+    /// Agent notes.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub notes: Patch<String>,
+    /// The whole tag list (unknown tags are created).
+    #[serde(default)]
+    #[schema(value_type = Option<Vec<TagInput>>)]
+    pub tags: Patch<Vec<TagInput>>,
+    /// Custom attribute values; each property must be defined for the account.
+    #[serde(default)]
+    #[schema(value_type = Option<Vec<CustomDataInput>>)]
+    pub custom_data: Patch<Vec<CustomDataInput>>,
+    /// Id of the integration that created the customer.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub integration_id: Patch<String>,
+    /// Read-only; refused when sent.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub id: Patch<Value>,
+    /// Read-only; refused when sent.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub created_at: Patch<Value>,
+    /// Read-only; refused when sent.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub updated_at: Patch<Value>,
+    /// Read-only; refused when sent.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub location: Patch<Value>,
+    /// Read-only; refused when sent.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub device: Patch<Value>,
+    /// Read-only; refused when sent.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub created_from: Patch<Value>,
+}
+
+/// One item of `PUT /v1/customers/batch`: `customer` (the id) plus any
+/// [`CustomerInput`] fields, merged.
+#[derive(Debug, Clone, ToSchema)]
+pub struct BatchItem {
+    /// The customer's id.
+    pub customer: i64,
+    /// The fields to merge.
+    #[schema(inline)]
+    pub fields: CustomerInput,
+}
+
+/// The body of `PUT|DELETE /v1/customers/{id}/tags`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TagsInput {
+    /// Tags to add (with optional color) or remove (by name).
+    pub tags: Vec<TagInput>,
+}
+
+/// A tag in a response.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TagOutput {
+    /// Tag name.
+    pub name: String,
+    /// CSS color.
+    pub color: String,
+}
+
+/// A customer's location (read-only).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LocationOutput {
+    /// Region code.
+    pub region_code: Option<String>,
+    /// Country code.
+    pub country_code: Option<String>,
+    /// City.
+    pub city: Option<String>,
+}
+
+/// A customer's device (read-only).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DeviceOutput {
+    /// Platform.
+    pub platform: Option<String>,
+    /// Operating system.
+    pub os: Option<String>,
+    /// Browser.
+    pub browser: Option<String>,
+    /// IP address.
+    pub ip_address: Option<String>,
+}
+
+/// HelpCrunch's customer object.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CustomerOutput {
+    /// Id.
+    pub id: i64,
+    /// The integrator's own id.
+    pub user_id: Option<String>,
+    /// Name.
+    pub name: Option<String>,
+    /// Email.
+    pub email: Option<String>,
+    /// Phone.
+    pub phone: Option<String>,
+    /// Company.
+    pub company: Option<String>,
+    /// First visit (UNIX seconds string).
+    pub first_seen: Option<String>,
+    /// Last visit (UNIX seconds string).
+    pub last_seen: Option<String>,
+    /// Opted out of emails.
+    pub unsubscribed: bool,
+    /// Blocked.
+    pub blocked: bool,
+    /// Source.
+    pub source: Option<String>,
+    /// Referer.
+    pub referer: Option<String>,
+    /// Last page.
+    pub last_page: Option<String>,
+    /// Locale.
+    pub locale: Option<String>,
+    /// Notes.
+    pub notes: Option<String>,
+    /// Tags.
+    pub tags: Vec<TagOutput>,
+    /// Custom data, as an object.
+    #[schema(value_type = Object)]
+    pub custom_data: BTreeMap<String, Value>,
+    /// Location.
+    pub location: Option<LocationOutput>,
+    /// Device.
+    pub device: Option<DeviceOutput>,
+    /// How it was created.
+    pub created_from: Option<String>,
+    /// Integration id.
+    pub integration_id: Option<String>,
+    /// Created (UNIX seconds string).
+    pub created_at: String,
+    /// Updated (UNIX seconds string).
+    pub updated_at: String,
+}
+
+/// The body of `POST /v1/chats`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ChatCreateInput {
+    /// The customer the chat is with.
+    pub customer: i64,
+    /// Initial status (default `new`).
+    #[serde(default)]
+    pub status: Option<String>,
+    /// Assigned agent id.
+    #[serde(default)]
+    pub assignee: Option<i64>,
+    /// Department id.
+    #[serde(default)]
+    pub department: Option<i64>,
+    /// First message text.
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
+/// The body of `PUT /v1/chats/status`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChatStatusInput {
+    /// Chat id.
+    pub id: i64,
+    /// `new`, `opened` (`open`), `pending`, `on hold` (`on-hold`), `no communication`, `closed`.
+    pub status: String,
+}
+
+/// The body of `PUT /v1/chats/assignee`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChatAssigneeInput {
+    /// Chat id.
+    pub id: i64,
+    /// Agent id, or `null` to unassign.
+    pub assignee: Option<i64>,
+}
+
+/// The body of `PUT /v1/chats/department`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChatDepartmentInput {
+    /// Chat id.
+    pub id: i64,
+    /// Department id, or `null` to clear.
+    pub department: Option<i64>,
+}
+
+/// An agent as embedded in a chat.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AgentOutput {
+    /// Id.
+    pub id: i64,
+    /// Name.
+    pub name: String,
+    /// Email.
+    pub email: String,
+    /// Role.
+    pub role: String,
+}
+
+/// A department as embedded in a chat.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct DepartmentOutput {
+    /// Id.
+    pub id: i64,
+    /// Name.
+    pub name: String,
+}
+
+/// HelpCrunch's chat object, plus `customInfo` (Switchboard's extension).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ChatOutput {
+    /// Id (the same id every family uses).
+    pub id: i64,
+    /// Agent id that closed the chat, when an agent did.
+    pub closed_by: Option<i64>,
+    /// Time of the customer's latest message.
+    pub last_customer_message_at: Option<String>,
+    /// Status.
+    pub status: String,
+    /// When closed.
+    pub closed_at: Option<String>,
+    /// Rating 1-5.
+    pub rating: Option<i32>,
+    /// Created.
+    pub created_at: String,
+    /// Time of the latest message.
+    pub last_message_at: Option<String>,
+    /// Channel it was created with.
+    pub created_with: Option<String>,
+    /// Snoozed until.
+    pub snoozed_until: Option<String>,
+    /// Text of the latest message.
+    pub last_message_text: Option<String>,
+    /// Id of the latest message (messages are not stored; always null).
+    pub last_message_id: Option<i64>,
+    /// Application id (always null).
+    pub application_id: Option<i64>,
+    /// The agent who last wrote.
+    pub last_communicated_agent_id: Option<i64>,
+    /// Participating agents.
+    pub agents: Vec<AgentOutput>,
+    /// The customer.
+    pub customer: Option<CustomerOutput>,
+    /// The assignee.
+    pub assignee: Option<AgentOutput>,
+    /// The department.
+    pub department: Option<DepartmentOutput>,
+    /// Custom info (Zoho's `customer_info`), as an object.
+    #[schema(value_type = Object)]
+    pub custom_info: BTreeMap<String, Value>,
+}
+
+/// One result of a batch update.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct BatchResult {
+    /// The customer's id.
+    pub customer: i64,
+    /// The customer after the update.
+    pub data: CustomerOutput,
+}

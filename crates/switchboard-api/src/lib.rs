@@ -1,0 +1,99 @@
+//! # switchboard-api
+//!
+//! The HTTP layer of Switchboard: a thin actix-web layer with one module per
+//! vendor dialect. Each dialect owns its wire types, their conversion to and
+//! from the domain, its routes, and its exact error envelope; all of them go
+//! through the same [`Store`](switchboard_storage::Store), so a change made
+//! through one dialect shows up in all the others.
+//!
+//! ```no_run
+//! use actix_web::{App, HttpServer, middleware::from_fn};
+//! use switchboard_api::{ApiConfig, AppState};
+//! use switchboard_storage::{Store, StoreConfig};
+//!
+//! # async fn run() -> std::io::Result<()> {
+//! let store = Store::open("sqlite://switchboard.db", StoreConfig::default()).await.unwrap();
+//! let state = AppState::new(store, ApiConfig::default());
+//! HttpServer::new(move || {
+//!     let state = state.clone();
+//!     App::new()
+//!         .wrap(from_fn(switchboard_api::observe))
+//!         .configure(move |cfg| switchboard_api::configure(cfg, &state))
+//! })
+//! .bind(("127.0.0.1", 8080))?
+//! .run()
+//! .await
+//! # }
+//! ```
+
+pub mod auth;
+pub mod body;
+pub mod chatbot;
+mod config;
+mod error;
+pub mod helpcrunch;
+pub mod metrics;
+mod observe;
+pub mod openapi;
+mod ops;
+pub mod ratelimit;
+mod state;
+pub mod zoho;
+
+use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
+use actix_web::web;
+
+pub use config::ApiConfig;
+pub use error::{ApiError, Dialect, DialectError, FieldError};
+pub use observe::{RequestId, observe};
+pub use state::AppState;
+
+/// Mounts every route (all dialects and the operations endpoints) with the state.
+pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
+    cfg.app_data(web::Data::new(state.clone()));
+    for (method, path, route) in routes() {
+        let _ = method;
+        cfg.route(path, route);
+    }
+    cfg.service(utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}").url(
+        "/openapi.json",
+        <openapi::ApiDoc as utoipa::OpenApi>::openapi(),
+    ));
+    cfg.route(
+        "/docs",
+        web::get().to(|| async {
+            actix_web::HttpResponse::PermanentRedirect()
+                .insert_header((actix_web::http::header::LOCATION, "/docs/"))
+                .finish()
+        }),
+    );
+}
+
+/// Every mounted route: method, path pattern and handler.
+#[must_use]
+pub fn routes() -> Vec<(&'static str, &'static str, actix_web::Route)> {
+    let mut routes = vec![
+        ("GET", "/healthz", web::get().to(ops::healthz)),
+        ("GET", "/readyz", web::get().to(ops::readyz)),
+        ("GET", "/metrics", web::get().to(ops::metrics)),
+        ("GET", "/openapi.json", web::get().to(ops::openapi_json)),
+    ];
+    routes.extend(helpcrunch::routes::routes());
+    routes.extend(zoho::routes::routes());
+    routes.extend(chatbot::routes::routes());
+    routes
+}
+
+/// Writes the `X-RateLimit-*` headers for a decision.
+pub(crate) fn ratelimit_headers(headers: &mut HeaderMap, d: &ratelimit::RateDecision) {
+    let pairs = [
+        ("x-ratelimit-limit", d.limit.to_string()),
+        ("x-ratelimit-remaining", d.remaining.to_string()),
+        ("x-ratelimit-reset", d.reset_secs.to_string()),
+    ];
+    for (name, value) in pairs {
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            headers.insert(HeaderName::from_static(name), v);
+        }
+    }
+}

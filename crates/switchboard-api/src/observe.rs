@@ -1,0 +1,75 @@
+//! The request middleware: request ids, one structured log line per
+//! request, metrics, and rate-limit headers.
+
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::{Error, HttpMessage, web};
+
+use crate::AppState;
+use crate::ratelimit::RateDecision;
+
+/// The request id of the current request (from `X-Request-Id`, or generated).
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+fn new_request_id() -> String {
+    let mut b = [0u8; 8];
+    if getrandom::fill(&mut b).is_err() {
+        return "req-unknown".into();
+    }
+    b.iter().fold(String::from("req-"), |mut s, x| {
+        s.push_str(&format!("{x:02x}"));
+        s
+    })
+}
+
+/// Wrap the app with `actix_web::middleware::from_fn(switchboard_api::observe)`.
+pub async fn observe(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let start = Instant::now();
+    let id = req
+        .headers()
+        .get(&X_REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
+        .map_or_else(new_request_id, str::to_string);
+    req.extensions_mut().insert(RequestId(id.clone()));
+    let method = req.method().to_string();
+    let path = req.path().to_string();
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let mut res = next.call(req).await?;
+    let route = res
+        .request()
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".to_string());
+    let status = res.status().as_u16();
+    let decision = res.request().extensions().get::<RateDecision>().copied();
+    let headers = res.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        headers.insert(X_REQUEST_ID, v);
+    }
+    if let Some(d) = decision {
+        crate::ratelimit_headers(headers, &d);
+    }
+    let elapsed = start.elapsed();
+    if let Some(state) = state {
+        state
+            .metrics()
+            .observe_request(&method, &route, status, elapsed);
+    }
+    let ms = elapsed.as_secs_f64() * 1000.0;
+    if status >= 500 {
+        tracing::error!(request_id = %id, %method, %route, %path, status, duration_ms = ms, "request");
+    } else {
+        tracing::info!(request_id = %id, %method, %route, %path, status, duration_ms = ms, "request");
+    }
+    Ok(res)
+}

@@ -1,0 +1,52 @@
+//! Operations endpoints: liveness, readiness, metrics, the OpenAPI document and its docs page.
+
+use actix_web::{HttpResponse, web};
+use serde_json::json;
+use utoipa::OpenApi;
+
+use crate::AppState;
+
+/// Liveness: the process answers.
+#[utoipa::path(get, path = "/healthz", tag = "operations",
+    responses((status = 200, description = "The process is alive", body = serde_json::Value)))]
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(json!({"status": "ok"}))
+}
+
+/// Readiness: the database is reachable.
+#[utoipa::path(get, path = "/readyz", tag = "operations",
+    responses(
+        (status = 200, description = "The database answers", body = serde_json::Value),
+        (status = 503, description = "The database is unreachable", body = serde_json::Value)))]
+pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    match state.store().ping().await {
+        Ok(()) => HttpResponse::Ok().json(json!({"status": "ready"})),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness check failed");
+            HttpResponse::ServiceUnavailable().json(json!({"status": "unavailable"}))
+        }
+    }
+}
+
+/// Prometheus metrics.
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "Prometheus text exposition format", body = String, content_type = "text/plain")))]
+pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    let backlog = state.store().outbox_backlog().await.unwrap_or(-1);
+    #[expect(clippy::cast_precision_loss, reason = "a gauge")]
+    let gauges = [(
+        "switchboard_outbox_backlog",
+        "Outbox events not yet processed (-1 when the database is unreachable).",
+        backlog as f64,
+    )];
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(state.metrics().render(&gauges))
+}
+
+/// The OpenAPI 3 document.
+#[utoipa::path(get, path = "/openapi.json", tag = "operations",
+    responses((status = 200, description = "This API's OpenAPI 3 document", body = serde_json::Value)))]
+pub async fn openapi_json() -> HttpResponse {
+    HttpResponse::Ok().json(crate::openapi::ApiDoc::openapi())
+}

@@ -1,0 +1,249 @@
+//! # switchboard-server
+//!
+//! The `switchboard` binary's library: its [settings](config), [logging],
+//! the HTTP server with graceful shutdown ([`start`]), and the
+//! [demo data](demo). The binary (`src/main.rs`) is a thin command-line
+//! layer over it; tests start the same server in-process:
+//!
+//! ```no_run
+//! # async fn run() -> anyhow::Result<()> {
+//! use switchboard_server::{ServerConfig, start};
+//!
+//! let mut config = ServerConfig::new("sqlite:///tmp/switchboard-test.db");
+//! config.bind = "127.0.0.1:0".parse()?; // any free port
+//! let server = start(config).await?;
+//! println!("listening on {}", server.base_url()); // the real port
+//! let tenant = server.store.create_tenant("acme").await?;
+//! # let _ = tenant;
+//! server.stop().await?; // graceful: finishes in-flight requests
+//! # Ok(()) }
+//! ```
+
+pub mod config;
+pub mod demo;
+pub mod logging;
+
+use std::future::Future;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::num::NonZeroUsize;
+use std::time::Duration;
+
+use actix_web::dev::ServerHandle;
+use actix_web::{App, HttpServer};
+use anyhow::Context as _;
+use switchboard_api::{ApiConfig, AppState};
+use switchboard_storage::{Store, StoreConfig};
+use tokio::task::JoinHandle;
+
+/// What [`start`] needs. Build it with [`ServerConfig::new`] (defaults) or
+/// from a file and the environment with [`config::load`].
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Where to listen. Port 0 picks a free port; [`RunningServer::addr`]
+    /// reports the real one.
+    pub bind: SocketAddr,
+    /// `sqlite://PATH` or `postgres://…`; the scheme selects the backend.
+    pub database_url: String,
+    /// The HTTP layer's settings (body limit, rate limits, batch size).
+    pub api: ApiConfig,
+    /// Pool and SQLite settings; pending migrations are applied on start
+    /// unless `store.run_migrations` is off.
+    pub store: StoreConfig,
+    /// HTTP worker threads; `None` means one per CPU core.
+    pub workers: Option<NonZeroUsize>,
+    /// How long a graceful stop waits for in-flight requests.
+    pub shutdown_timeout: Duration,
+}
+
+impl ServerConfig {
+    /// The defaults (`127.0.0.1:8080`, default API and store settings) for `database_url`.
+    #[must_use]
+    pub fn new(database_url: impl Into<String>) -> Self {
+        Self {
+            bind: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8080),
+            database_url: database_url.into(),
+            api: ApiConfig::default(),
+            store: StoreConfig::default(),
+            workers: None,
+            shutdown_timeout: config::DEFAULT_SHUTDOWN_TIMEOUT,
+        }
+    }
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self::new(config::DEFAULT_DATABASE_URL)
+    }
+}
+
+/// A server started by [`start`]. Dropping it without [`stop`](Self::stop)
+/// stops it at once (without waiting for in-flight requests).
+#[derive(Debug)]
+pub struct RunningServer {
+    /// The address actually bound (with the real port when 0 was asked for).
+    pub addr: SocketAddr,
+    /// The store the server uses; share it to seed or inspect data.
+    pub store: Store,
+    handle: ServerHandle,
+    task: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl RunningServer {
+    /// `http://ADDR`, with an unspecified address (`0.0.0.0`, `::`) shown
+    /// as the loopback address, so that it can be used to connect.
+    #[must_use]
+    pub fn base_url(&self) -> String {
+        base_url(self.addr)
+    }
+
+    /// A handle to pause, resume or stop the server from elsewhere.
+    #[must_use]
+    pub fn handle(&self) -> ServerHandle {
+        self.handle.clone()
+    }
+
+    /// Stops gracefully: stops accepting connections, lets in-flight
+    /// requests finish (up to [`ServerConfig::shutdown_timeout`]), then
+    /// returns when every worker has stopped.
+    ///
+    /// # Errors
+    ///
+    /// When the server had already failed.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        self.run_until(std::future::ready(())).await
+    }
+
+    /// Runs until `shutdown` completes, then stops gracefully (see
+    /// [`stop`](Self::stop)). Returns early if the server stops by itself.
+    ///
+    /// # Errors
+    ///
+    /// When the server fails.
+    pub async fn run_until(mut self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+        let Some(mut task) = self.task.take() else {
+            return Ok(());
+        };
+        let handle = self.handle.clone();
+        tokio::select! {
+            result = &mut task => return flatten(result),
+            () = shutdown => {}
+        }
+        handle.stop(true).await;
+        flatten(task.await)
+    }
+}
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        if self.task.is_some() {
+            // The command is sent at once; the returned future only waits for it.
+            drop(self.handle.stop(false));
+        }
+    }
+}
+
+fn flatten(result: Result<std::io::Result<()>, tokio::task::JoinError>) -> anyhow::Result<()> {
+    result
+        .context("the server task failed")?
+        .context("the server failed")
+}
+
+/// Opens the store (applying pending migrations), binds `config.bind` and
+/// starts serving every route of [`switchboard_api`] on a background task.
+/// It returns once the socket is bound, so requests succeed right away.
+///
+/// OS signals are not handled here; the binary turns SIGINT/SIGTERM into
+/// [`RunningServer::run_until`]'s shutdown.
+///
+/// Must be called within a Tokio runtime.
+///
+/// # Errors
+///
+/// When the database cannot be opened or migrated, or the address cannot be bound.
+pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
+    let store = Store::open(&config.database_url, config.store.clone())
+        .await
+        .with_context(|| {
+            format!(
+                "cannot open the database {}",
+                redact_url(&config.database_url)
+            )
+        })?;
+    start_with_store(store, &config).await
+}
+
+/// Like [`start`] with a store that is already open (`config.database_url`
+/// and `config.store` are not used).
+///
+/// # Errors
+///
+/// When the address cannot be bound.
+pub async fn start_with_store(
+    store: Store,
+    config: &ServerConfig,
+) -> anyhow::Result<RunningServer> {
+    let state = AppState::new(store.clone(), config.api.clone());
+    let mut server = HttpServer::new(move || {
+        let state = state.clone();
+        App::new()
+            .wrap(actix_web::middleware::from_fn(switchboard_api::observe))
+            .configure(move |cfg| switchboard_api::configure(cfg, &state))
+    })
+    .disable_signals()
+    .shutdown_timeout(config.shutdown_timeout.as_secs());
+    if let Some(workers) = config.workers {
+        server = server.workers(workers.get());
+    }
+    let server = server
+        .bind(config.bind)
+        .with_context(|| format!("cannot listen on {}", config.bind))?;
+    let addr = server
+        .addrs()
+        .first()
+        .copied()
+        .context("the server bound no address")?;
+    let server = server.run();
+    let handle = server.handle();
+    let task = tokio::spawn(server);
+    tracing::info!(%addr, backend = if store.is_sqlite() { "sqlite" } else { "postgres" }, "listening");
+    Ok(RunningServer {
+        addr,
+        store,
+        handle,
+        task: Some(task),
+    })
+}
+
+/// `http://ADDR` for connecting to `addr`: an unspecified IP becomes loopback.
+#[must_use]
+pub fn base_url(addr: SocketAddr) -> String {
+    let ip = match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    format!("http://{}", SocketAddr::new(ip, addr.port()))
+}
+
+/// `url` with any password replaced by `***`, for logs and error messages.
+///
+/// ```
+/// use switchboard_server::redact_url;
+/// assert_eq!(redact_url("postgres://app:s3cret@db:5432/sb"), "postgres://app:***@db:5432/sb");
+/// assert_eq!(redact_url("sqlite://switchboard.db"), "sqlite://switchboard.db");
+/// ```
+#[must_use]
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _password)) => format!("{scheme}://{user}:***@{host}{tail}"),
+            None => url.to_string(),
+        },
+        None => url.to_string(),
+    }
+}

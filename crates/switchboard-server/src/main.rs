@@ -1,0 +1,458 @@
+//! The `switchboard` command: runs the server and administers tenants,
+//! API keys, custom attributes, agents and departments.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Args, Parser, Subcommand};
+use switchboard_domain::{AttributeType, CustomAttribute, Scope, Tenant};
+use switchboard_server::config::{self, Overrides, Settings};
+use switchboard_server::{demo, logging, redact_url};
+use switchboard_storage::{StorageError, Store};
+
+const ABOUT: &str = "Switchboard: a self-hosted store of chat sessions and contacts that speaks several vendors' APIs.";
+
+const LONG_ABOUT: &str = "\
+Switchboard: a self-hosted store of chat sessions (conversations) and contacts
+(customers) that speaks several vendors' APIs (HelpCrunch, SuperOffice, Zoho
+SalesIQ, a chatbot API, Zapier) over one data model.
+
+Quick start (creates ./switchboard.db, seeds a demo tenant, prints an API key
+and curl commands to try):
+
+    switchboard serve --demo
+
+Production-style setup:
+
+    switchboard --database-url postgres://app:secret@db/switchboard migrate
+    switchboard tenant create acme
+    switchboard key create --tenant acme --name zapier --scope customers.READ
+    switchboard serve --bind 0.0.0.0:8080 --config /etc/switchboard.toml";
+
+const AFTER_LONG_HELP: &str = "\
+Every command takes --database-url (env SWITCHBOARD_DATABASE_URL, default
+sqlite://switchboard.db) and --config (env SWITCHBOARD_CONFIG).
+
+Exit codes: 0 success, 1 failure (e.g. the database is unreachable),
+2 invalid input (bad arguments or settings, unknown tenant).";
+
+const SERVE_AFTER_LONG_HELP: &str = "\
+Settings are layered: built-in defaults, then the --config file, then
+SWITCHBOARD_* environment variables, then command-line flags.
+
+Configuration file (TOML; every key optional, unknown keys are errors):
+
+    bind = \"127.0.0.1:8080\"               # SWITCHBOARD_BIND
+    database_url = \"sqlite://switchboard.db\"  # SWITCHBOARD_DATABASE_URL
+    log = \"info\"                          # SWITCHBOARD_LOG, else RUST_LOG
+    log_format = \"text\"                   # SWITCHBOARD_LOG_FORMAT: text | json
+    workers = 4                           # SWITCHBOARD_WORKERS (default: CPU cores)
+    shutdown_timeout_secs = 30            # SWITCHBOARD_SHUTDOWN_TIMEOUT_SECS
+
+    [api]
+    body_limit = 1048576                  # SWITCHBOARD_API_BODY_LIMIT (bytes)
+    rate_limit_per_minute = 120           # SWITCHBOARD_API_RATE_LIMIT_PER_MINUTE (per key)
+    rate_limit_burst = 120                # SWITCHBOARD_API_RATE_LIMIT_BURST
+    max_batch = 10                        # SWITCHBOARD_API_MAX_BATCH
+
+    [database]
+    max_connections = 8                   # SWITCHBOARD_DATABASE_MAX_CONNECTIONS
+    connection_timeout_secs = 10          # SWITCHBOARD_DATABASE_CONNECTION_TIMEOUT_SECS
+    sqlite_synchronous = \"full\"           # SWITCHBOARD_DATABASE_SQLITE_SYNCHRONOUS: full | normal
+    sqlite_busy_timeout_ms = 5000         # SWITCHBOARD_DATABASE_SQLITE_BUSY_TIMEOUT_MS
+
+Logs go to standard error. Standard output gets the line
+`listening on http://ADDR` once the port is bound (useful with --bind
+127.0.0.1:0) and, with --demo, the new API key and example requests.
+
+SIGINT (Ctrl-C) and SIGTERM stop the server gracefully: it stops accepting
+connections, finishes in-flight requests (up to shutdown_timeout_secs) and
+exits with status 0.
+
+Endpoints: /healthz, /readyz, /metrics (Prometheus), /openapi.json, /docs/.";
+
+#[derive(Debug, Parser)]
+#[command(name = "switchboard", version, about = ABOUT, long_about = LONG_ABOUT, after_long_help = AFTER_LONG_HELP)]
+struct Cli {
+    /// Database: sqlite://PATH (embedded; the default is sqlite://switchboard.db)
+    /// or postgres://USER:PASSWORD@HOST:PORT/DATABASE.
+    #[arg(
+        long,
+        global = true,
+        value_name = "URL",
+        env = "SWITCHBOARD_DATABASE_URL",
+        hide_env_values = true
+    )]
+    database_url: Option<String>,
+
+    /// TOML configuration file (its keys are listed in `switchboard serve --help`).
+    #[arg(long, global = true, value_name = "FILE", env = "SWITCHBOARD_CONFIG")]
+    config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the HTTP server (applies pending migrations first).
+    #[command(after_long_help = SERVE_AFTER_LONG_HELP)]
+    Serve(ServeArgs),
+    #[command(flatten)]
+    Admin(AdminCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum AdminCommand {
+    /// Apply pending database migrations and list the ones applied.
+    Migrate,
+    /// Manage tenants (companies; every record belongs to one).
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+    /// Manage API keys.
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// Manage custom attributes (the typed properties of customers' customData).
+    #[command(subcommand)]
+    Attribute(AttributeCommand),
+    /// Manage agents.
+    #[command(subcommand)]
+    Agent(AgentCommand),
+    /// Manage departments.
+    #[command(subcommand)]
+    Department(DepartmentCommand),
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    /// Address to listen on, IP:PORT (default 127.0.0.1:8080; port 0 picks a free port).
+    #[arg(long, value_name = "ADDR", env = "SWITCHBOARD_BIND")]
+    bind: Option<String>,
+
+    /// Seed a `demo` tenant with sample data (once; existing data is kept), then
+    /// print a fresh API key and curl commands to try.
+    #[arg(long)]
+    demo: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum TenantCommand {
+    /// Create a tenant.
+    Create {
+        /// 1-63 characters of a-z, 0-9, '-' and '_', starting with a letter or digit.
+        name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum KeyCommand {
+    /// Create an API key. The secret is shown once, alone on the last line of output.
+    Create {
+        /// The tenant the key acts for.
+        #[arg(long)]
+        tenant: String,
+        /// A scope to grant (repeatable); without any, the key gets every scope.
+        /// Scopes: customers.READ, customers.CREATE, customers.UPDATE,
+        /// conversations.READ, conversations.CREATE, conversations.UPDATE,
+        /// webhooks.CREATE, webhooks.DELETE.
+        #[arg(long = "scope", value_name = "SCOPE")]
+        scopes: Vec<Scope>,
+        /// A label for the key, e.g. the integration that uses it.
+        #[arg(long, value_name = "LABEL", default_value = "cli")]
+        name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AttributeCommand {
+    /// Define a custom attribute.
+    Create {
+        /// The tenant.
+        #[arg(long)]
+        tenant: String,
+        /// The property name used in customData.
+        #[arg(long, value_name = "PROP")]
+        name: String,
+        /// The value type: string, number, boolean, date or url.
+        #[arg(long = "type", value_name = "TYPE")]
+        kind: AttributeType,
+        /// A human label (default: the name).
+        #[arg(long)]
+        label: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AgentCommand {
+    /// Create an agent.
+    Create {
+        /// The tenant.
+        #[arg(long)]
+        tenant: String,
+        /// Full name.
+        #[arg(long)]
+        name: String,
+        /// Email address.
+        #[arg(long)]
+        email: String,
+        /// Role (free text, e.g. admin, agent, supervisor).
+        #[arg(long, default_value = "agent")]
+        role: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum DepartmentCommand {
+    /// Create a department.
+    Create {
+        /// The tenant.
+        #[arg(long)]
+        tenant: String,
+        /// Department name.
+        #[arg(long)]
+        name: String,
+    },
+}
+
+/// Invalid input from the user: exit code 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct UsageError(String);
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(error = format!("{error:#}"), "exiting after an error");
+            eprintln!("error: {error:#}");
+            ExitCode::from(exit_code(&error))
+        }
+    }
+}
+
+fn exit_code(error: &anyhow::Error) -> u8 {
+    let invalid_input = error.chain().any(|cause| {
+        cause.is::<UsageError>()
+            || cause.is::<config::ConfigError>()
+            || matches!(
+                cause.downcast_ref::<StorageError>(),
+                Some(StorageError::Domain(_) | StorageError::Conflict(_))
+            )
+    });
+    if invalid_input { 2 } else { 1 }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let Cli {
+        database_url,
+        config: config_file,
+        command,
+    } = cli;
+    let bind = match &command {
+        Command::Serve(args) => args.bind.clone(),
+        _ => None,
+    };
+    let env = |key: &str| std::env::var(key).ok();
+    let settings = config::load(
+        config_file.as_deref(),
+        &env,
+        &Overrides { bind, database_url },
+    )?;
+
+    match command {
+        Command::Serve(ServeArgs { bind: _, demo }) => {
+            logging::init(&settings.log, "info")?;
+            serve(settings, demo).await
+        }
+        Command::Admin(admin) => {
+            logging::init(&settings.log, "warn")?;
+            administer(&settings, admin).await
+        }
+    }
+}
+
+async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
+    let Settings {
+        server: config,
+        log: _,
+    } = settings;
+    let timeout = config.shutdown_timeout;
+    tracing::info!(
+        database = %redact_url(&config.database_url),
+        bind = %config.bind,
+        "starting"
+    );
+    let server = switchboard_server::start(config).await?;
+    let base_url = server.base_url();
+    println!("listening on {base_url}");
+    if demo {
+        let data = demo::seed(&server.store)
+            .await
+            .context("cannot seed the demo tenant")?;
+        let key = demo::create_key(&server.store, &data)
+            .await
+            .context("cannot create the demo API key")?;
+        println!("{}", demo::instructions(&base_url, &key.secret, &data));
+    }
+    server
+        .run_until(async move {
+            let signal = shutdown_signal().await;
+            tracing::info!(
+                signal,
+                timeout_secs = timeout.as_secs(),
+                "shutting down gracefully: no new connections, finishing in-flight requests"
+            );
+        })
+        .await?;
+    tracing::info!("stopped gracefully");
+    Ok(())
+}
+
+/// Waits for SIGINT or SIGTERM and returns its name.
+async fn shutdown_signal() -> &'static str {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => tokio::select! {
+                _ = tokio::signal::ctrl_c() => "SIGINT",
+                _ = term.recv() => "SIGTERM",
+            },
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM; only SIGINT stops the server");
+                let _ = tokio::signal::ctrl_c().await;
+                "SIGINT"
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+        "Ctrl-C"
+    }
+}
+
+async fn administer(settings: &Settings, command: AdminCommand) -> anyhow::Result<()> {
+    let mut store_config = settings.server.store.clone();
+    store_config.run_migrations = !matches!(command, AdminCommand::Migrate);
+    let url = &settings.server.database_url;
+    let store = Store::open(url, store_config)
+        .await
+        .with_context(|| format!("cannot open the database {}", redact_url(url)))?;
+
+    match command {
+        AdminCommand::Migrate => {
+            let applied = store.migrate().await.context("cannot apply migrations")?;
+            if applied.is_empty() {
+                println!("the database is up to date; no migrations applied");
+            } else {
+                for name in &applied {
+                    println!("applied {name}");
+                }
+                println!("{} migration(s) applied", applied.len());
+            }
+        }
+        AdminCommand::Tenant(TenantCommand::Create { name }) => {
+            let tenant = store
+                .create_tenant(&name)
+                .await
+                .with_context(|| format!("cannot create tenant {name:?}"))?;
+            println!("created tenant {:?} (id {})", tenant.name, tenant.id.get());
+        }
+        AdminCommand::Key(KeyCommand::Create {
+            tenant,
+            scopes,
+            name,
+        }) => {
+            let tenant = find_tenant(&store, &tenant).await?;
+            let scopes: BTreeSet<Scope> = scopes.into_iter().collect();
+            let created = store
+                .create_api_key(tenant.id, &name, scopes)
+                .await
+                .context("cannot create the API key")?;
+            let scopes: Vec<&str> = created.key.scopes.iter().map(|s| s.as_str()).collect();
+            println!(
+                "created API key {:?} (id {}) for tenant {:?} with scopes: {}",
+                created.key.name,
+                created.key.id.get(),
+                tenant.name,
+                scopes.join(", ")
+            );
+            println!("the secret is shown only now; use it as `Authorization: Bearer <key>`:");
+            println!("{}", created.secret);
+        }
+        AdminCommand::Attribute(AttributeCommand::Create {
+            tenant,
+            name,
+            kind,
+            label,
+        }) => {
+            let tenant = find_tenant(&store, &tenant).await?;
+            let attribute = CustomAttribute {
+                tenant_id: tenant.id,
+                label: label.unwrap_or_else(|| name.clone()),
+                name,
+                kind,
+            };
+            store
+                .create_attribute(attribute.clone())
+                .await
+                .with_context(|| format!("cannot create attribute {:?}", attribute.name))?;
+            println!(
+                "created {} attribute {:?} ({:?}) for tenant {:?}",
+                attribute.kind, attribute.name, attribute.label, tenant.name
+            );
+        }
+        AdminCommand::Agent(AgentCommand::Create {
+            tenant,
+            name,
+            email,
+            role,
+        }) => {
+            let tenant = find_tenant(&store, &tenant).await?;
+            let agent = store
+                .create_agent(tenant.id, &name, &email, &role)
+                .await
+                .with_context(|| format!("cannot create agent {name:?}"))?;
+            println!(
+                "created agent {:?} <{}> as {} (id {}) for tenant {:?}",
+                agent.name,
+                agent.email,
+                agent.role,
+                agent.id.get(),
+                tenant.name
+            );
+        }
+        AdminCommand::Department(DepartmentCommand::Create { tenant, name }) => {
+            let tenant = find_tenant(&store, &tenant).await?;
+            let department = store
+                .create_department(tenant.id, &name)
+                .await
+                .with_context(|| format!("cannot create department {name:?}"))?;
+            println!(
+                "created department {:?} (id {}) for tenant {:?}",
+                department.name,
+                department.id.get(),
+                tenant.name
+            );
+        }
+    }
+    Ok(())
+}
+
+async fn find_tenant(store: &Store, name: &str) -> anyhow::Result<Tenant> {
+    store
+        .tenant_by_name(name)
+        .await
+        .context("cannot look up the tenant")?
+        .ok_or_else(|| {
+            UsageError(format!(
+                "unknown tenant {name:?}; create it first with `switchboard tenant create {name}`"
+            ))
+            .into()
+        })
+}

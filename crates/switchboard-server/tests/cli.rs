@@ -1,0 +1,546 @@
+//! The `switchboard` binary, run as a user would: admin commands on a
+//! temporary SQLite file, and `serve --demo` with a graceful SIGTERM.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+
+use std::collections::BTreeSet;
+use std::io::{BufRead as _, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use switchboard_domain::{AttributeType, Scope, Tenant};
+use switchboard_storage::{Store, StoreConfig};
+use switchboard_testsupport::tempfile::{TempDir, tempdir};
+
+const BIN: &str = env!("CARGO_BIN_EXE_switchboard");
+
+/// A temporary directory with a database URL in it.
+struct Scratch {
+    dir: TempDir,
+    url: String,
+}
+
+impl Scratch {
+    fn new() -> Self {
+        let dir = tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("switchboard.db").display());
+        Self { dir, url }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// `switchboard ARGS --database-url URL`, with no SWITCHBOARD_* variables inherited.
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(BIN);
+        for (key, _) in std::env::vars_os() {
+            if key.to_string_lossy().starts_with("SWITCHBOARD_") || key == "RUST_LOG" {
+                command.env_remove(key);
+            }
+        }
+        command
+            .args(args)
+            .args(["--database-url", &self.url])
+            .current_dir(self.dir.path());
+        command
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().unwrap()
+    }
+
+    /// Runs and asserts success; returns stdout.
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "switchboard {args:?} failed: {}",
+            describe(&out)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    async fn store(&self) -> Store {
+        Store::open(&self.url, StoreConfig::default())
+            .await
+            .unwrap()
+    }
+
+    async fn tenant(&self, store: &Store, name: &str) -> Tenant {
+        store.tenant_by_name(name).await.unwrap().unwrap()
+    }
+}
+
+fn describe(out: &Output) -> String {
+    format!(
+        "status {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn last_line(stdout: &str) -> &str {
+    stdout.lines().last().unwrap_or_default()
+}
+
+#[tokio::test]
+async fn migrate_applies_once() {
+    let s = Scratch::new();
+    let first = s.ok(&["migrate"]);
+    assert!(first.lines().any(|l| l.starts_with("applied ")), "{first}");
+    let second = s.ok(&["migrate"]);
+    assert!(second.contains("up to date"), "{second}");
+}
+
+#[tokio::test]
+async fn tenant_and_keys() {
+    let s = Scratch::new();
+    s.ok(&["tenant", "create", "acme"]);
+
+    let duplicate = s.run(&["tenant", "create", "acme"]);
+    assert_eq!(duplicate.status.code(), Some(2), "{}", describe(&duplicate));
+    let invalid = s.run(&["tenant", "create", "Not A Name"]);
+    assert_eq!(invalid.status.code(), Some(2), "{}", describe(&invalid));
+
+    let out = s.ok(&[
+        "key",
+        "create",
+        "--tenant",
+        "acme",
+        "--scope",
+        "customers.READ",
+        "--scope",
+        "conversations.update",
+        "--name",
+        "zapier",
+    ]);
+    let secret = last_line(&out).to_string();
+    let all = s.ok(&["key", "create", "--tenant", "acme"]);
+    let all_secret = last_line(&all).to_string();
+
+    let store = s.store().await;
+    let (key, tenant) = store
+        .authenticate(&secret)
+        .await
+        .unwrap()
+        .expect("the printed key authenticates");
+    assert_eq!(tenant.name, "acme");
+    assert_eq!(key.name, "zapier");
+    assert_eq!(
+        key.scopes,
+        BTreeSet::from([Scope::CustomersRead, Scope::ConversationsUpdate])
+    );
+    let (key, _) = store
+        .authenticate(&all_secret)
+        .await
+        .unwrap()
+        .expect("the printed key authenticates");
+    assert_eq!(key.scopes, Scope::ALL.into_iter().collect());
+
+    let bad_scope = s.run(&[
+        "key",
+        "create",
+        "--tenant",
+        "acme",
+        "--scope",
+        "customers.DESTROY",
+    ]);
+    assert_eq!(bad_scope.status.code(), Some(2), "{}", describe(&bad_scope));
+}
+
+#[tokio::test]
+async fn attributes_agents_departments() {
+    let s = Scratch::new();
+    s.ok(&["tenant", "create", "acme"]);
+    s.ok(&[
+        "attribute",
+        "create",
+        "--tenant",
+        "acme",
+        "--name",
+        "plan",
+        "--type",
+        "string",
+        "--label",
+        "Plan",
+    ]);
+    s.ok(&[
+        "attribute",
+        "create",
+        "--tenant",
+        "acme",
+        "--name",
+        "seats",
+        "--type",
+        "number",
+    ]);
+    s.ok(&[
+        "agent",
+        "create",
+        "--tenant",
+        "acme",
+        "--name",
+        "Grace Hopper",
+        "--email",
+        "grace@example.com",
+        "--role",
+        "admin",
+    ]);
+    s.ok(&[
+        "agent",
+        "create",
+        "--tenant",
+        "acme",
+        "--name",
+        "Alan Turing",
+        "--email",
+        "alan@example.com",
+    ]);
+    s.ok(&[
+        "department",
+        "create",
+        "--tenant",
+        "acme",
+        "--name",
+        "Support",
+    ]);
+
+    let store = s.store().await;
+    let tenant = s.tenant(&store, "acme").await;
+    let attributes = store.attributes(tenant.id).await.unwrap();
+    assert_eq!(attributes["plan"].kind, AttributeType::String);
+    assert_eq!(attributes["plan"].label, "Plan");
+    assert_eq!(attributes["seats"].kind, AttributeType::Number);
+    assert_eq!(attributes["seats"].label, "seats");
+    let agents = store.agents(tenant.id).await.unwrap();
+    let roles: Vec<(&str, &str)> = agents
+        .iter()
+        .map(|a| (a.email.as_str(), a.role.as_str()))
+        .collect();
+    assert!(roles.contains(&("grace@example.com", "admin")), "{roles:?}");
+    assert!(roles.contains(&("alan@example.com", "agent")), "{roles:?}");
+    let departments = store.departments(tenant.id).await.unwrap();
+    assert_eq!(
+        departments
+            .iter()
+            .map(|d| d.name.as_str())
+            .collect::<Vec<_>>(),
+        ["Support"]
+    );
+
+    let bad_type = s.run(&[
+        "attribute",
+        "create",
+        "--tenant",
+        "acme",
+        "--name",
+        "x",
+        "--type",
+        "color",
+    ]);
+    assert_eq!(bad_type.status.code(), Some(2), "{}", describe(&bad_type));
+    let bad_email = s.run(&[
+        "agent", "create", "--tenant", "acme", "--name", "X", "--email", "nope",
+    ]);
+    assert_eq!(bad_email.status.code(), Some(2), "{}", describe(&bad_email));
+}
+
+#[test]
+fn unknown_tenant_is_an_error() {
+    let s = Scratch::new();
+    for args in [
+        &["key", "create", "--tenant", "ghost"][..],
+        &[
+            "attribute",
+            "create",
+            "--tenant",
+            "ghost",
+            "--name",
+            "plan",
+            "--type",
+            "string",
+        ],
+        &[
+            "agent",
+            "create",
+            "--tenant",
+            "ghost",
+            "--name",
+            "A",
+            "--email",
+            "a@example.com",
+        ],
+        &[
+            "department",
+            "create",
+            "--tenant",
+            "ghost",
+            "--name",
+            "Support",
+        ],
+    ] {
+        let out = s.run(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", describe(&out));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("unknown tenant \"ghost\""),
+            "{args:?}: {stderr}"
+        );
+        assert!(out.stdout.is_empty(), "{args:?}: {}", describe(&out));
+    }
+}
+
+#[test]
+fn invalid_settings_are_reported() {
+    let s = Scratch::new();
+    let out = s
+        .command(&["migrate"])
+        .env("SWITCHBOARD_API_BODY_LIMIT", "lots")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("SWITCHBOARD_API_BODY_LIMIT"),
+        "{}",
+        describe(&out)
+    );
+
+    let config = s.path("switchboard.toml");
+    std::fs::write(&config, "[api]\nbody_limt = 5\n").unwrap();
+    let out = s.run(&["serve", "--config", config.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("body_limt"),
+        "{}",
+        describe(&out)
+    );
+
+    let out = s.run(&["serve", "--bind", "localhost"]);
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+}
+
+#[test]
+fn help_lists_commands_and_settings() {
+    let out = Command::new(BIN).arg("--help").output().unwrap();
+    let help = String::from_utf8(out.stdout).unwrap();
+    for word in [
+        "serve",
+        "migrate",
+        "tenant",
+        "key",
+        "attribute",
+        "agent",
+        "department",
+        "--database-url",
+    ] {
+        assert!(help.contains(word), "{word} missing from --help:\n{help}");
+    }
+    let out = Command::new(BIN)
+        .args(["serve", "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8(out.stdout).unwrap();
+    for word in [
+        "--demo",
+        "--bind",
+        "SWITCHBOARD_API_RATE_LIMIT_PER_MINUTE",
+        "sqlite_synchronous",
+        "SIGTERM",
+    ] {
+        assert!(
+            help.contains(word),
+            "{word} missing from serve --help:\n{help}"
+        );
+    }
+}
+
+/// A `switchboard serve` child process with its stdout read line by line.
+struct Served {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    stderr: PathBuf,
+}
+
+impl Served {
+    fn start(s: &Scratch, args: &[&str], stderr: &Path) -> Self {
+        let mut child = s
+            .command(args)
+            .env("SWITCHBOARD_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(stderr).unwrap())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Self {
+            child,
+            lines,
+            stderr: stderr.to_path_buf(),
+        }
+    }
+
+    fn logs(&self) -> String {
+        std::fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+
+    /// Reads stdout until a line starts with `prefix`; returns the rest of it.
+    fn wait_for(&mut self, prefix: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    if let Some(rest) = line.strip_prefix(prefix) {
+                        return rest.trim().to_string();
+                    }
+                }
+                Err(e) => {
+                    let _ = self.child.kill();
+                    panic!(
+                        "no line starting with {prefix:?} ({e}); logs:\n{}",
+                        self.logs()
+                    );
+                }
+            }
+        }
+    }
+
+    /// Sends SIGTERM and returns the exit status code.
+    fn terminate(mut self) -> Option<i32> {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        assert!(sent.success());
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.code();
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("no exit within 15 s of SIGTERM; logs:\n{}", self.logs());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        // A failed test must not leave a server behind (a no-op after exit).
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn counts(store: &Store) -> (usize, usize, usize, usize) {
+    let tenant = store.tenant_by_name("demo").await.unwrap().unwrap();
+    (
+        store.customers(tenant.id, None, 1000).await.unwrap().len(),
+        store
+            .conversations(tenant.id, None, 0, 1000)
+            .await
+            .unwrap()
+            .len(),
+        store.agents(tenant.id).await.unwrap().len(),
+        store.departments(tenant.id).await.unwrap().len(),
+    )
+}
+
+#[tokio::test]
+async fn serve_demo_is_idempotent_and_stops_gracefully() {
+    let s = Scratch::new();
+    let mut keys = Vec::new();
+    let mut seen_counts = Vec::new();
+    for run in 0..2 {
+        let mut served = Served::start(
+            &s,
+            &["serve", "--demo", "--bind", "127.0.0.1:0"],
+            &s.path(&format!("stderr-{run}.log")),
+        );
+        let base_url = served.wait_for("listening on ");
+        assert!(base_url.starts_with("http://127.0.0.1:"), "{base_url}");
+        let key = served.wait_for("API key: ");
+
+        {
+            let client = reqwest::Client::builder().no_proxy().build().unwrap();
+            let ready = client
+                .get(format!("{base_url}/readyz"))
+                .bearer_auth(&key)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(ready.status(), 200);
+            // The dialect routes may not be mounted yet; either way the key must not be refused.
+            let customer = client
+                .get(format!("{base_url}/v1/customers/1"))
+                .bearer_auth(&key)
+                .send()
+                .await
+                .unwrap();
+            assert_ne!(customer.status(), 401, "the demo key was refused");
+            // Dropping the client closes its keep-alive connection, so the
+            // graceful stop below has nothing to wait for.
+        }
+
+        let store = s.store().await;
+        let (_, tenant) = store
+            .authenticate(&key)
+            .await
+            .unwrap()
+            .expect("the printed key authenticates");
+        assert_eq!(tenant.name, "demo");
+        seen_counts.push(counts(&store).await);
+        drop(store);
+        keys.push(key);
+
+        let logs_path = served.stderr.clone();
+        let code = served.terminate();
+        let logs = std::fs::read_to_string(&logs_path).unwrap();
+        assert_eq!(code, Some(0), "exit status after SIGTERM; logs:\n{logs}");
+        assert!(logs.contains("shutting down gracefully"), "{logs}");
+        assert!(logs.contains("stopped gracefully"), "{logs}");
+    }
+    assert_eq!(seen_counts[0], (5, 6, 3, 2));
+    assert_eq!(
+        seen_counts[0], seen_counts[1],
+        "the second start duplicated demo data"
+    );
+    assert_ne!(keys[0], keys[1], "each start makes a fresh key");
+    let store = s.store().await;
+    for key in &keys {
+        assert!(store.authenticate(key).await.unwrap().is_some());
+    }
+}
+
+#[tokio::test]
+async fn serve_without_demo_prints_only_the_address() {
+    let s = Scratch::new();
+    let mut served = Served::start(
+        &s,
+        &["serve", "--bind", "127.0.0.1:0"],
+        &s.path("stderr.log"),
+    );
+    let base_url = served.wait_for("listening on ");
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    let health = client
+        .get(format!("{base_url}/healthz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    drop(client);
+    assert_eq!(served.terminate(), Some(0));
+    let store = s.store().await;
+    assert!(store.tenant_by_name("demo").await.unwrap().is_none());
+}

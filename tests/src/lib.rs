@@ -1,0 +1,426 @@
+//! The end-to-end test harness: the real Switchboard server, started
+//! in-process on a free port of 127.0.0.1 over a fresh database, with a
+//! tenant, an all-scopes API key and an HTTP client ready.
+//!
+//! ```no_run
+//! use switchboard_e2e::{TestApp, for_each_backend};
+//!
+//! #[tokio::test]
+//! async fn readiness() {
+//!     for_each_backend(|app: TestApp| async move {
+//!         let response = app.get("/readyz").send().await.unwrap();
+//!         assert_eq!(response.status(), 200, "{}", app.backend);
+//!     })
+//!     .await;
+//! }
+//! ```
+//!
+//! * [`Backend::Sqlite`]: a new SQLite file in a temporary directory that
+//!   lives as long as the [`TestApp`].
+//! * [`Backend::Postgres`]: a new database on the shared throwaway
+//!   PostgreSQL server of [`switchboard_testsupport`]. When PostgreSQL is
+//!   unavailable, [`TestApp::spawn`] prints a loud notice and returns `None`
+//!   (and [`for_each_backend`] skips it); in CI (`CI` set) that is a panic.
+//!
+//! Setup failures panic with a message: this is test support.
+
+use std::fmt;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::num::NonZeroUsize;
+use std::time::Duration;
+
+use reqwest::{Method, RequestBuilder};
+use serde_json::Value;
+use switchboard_api::ApiConfig;
+use switchboard_domain::{Actor, Conversation, Customer, Scope, Tenant};
+use switchboard_server::{RunningServer, ServerConfig};
+use switchboard_storage::{Store, StoreConfig, WriteContext, now};
+use switchboard_testsupport::TestDatabase;
+use switchboard_testsupport::tempfile::TempDir;
+
+/// The name of the tenant every [`TestApp`] starts with (unless configured).
+pub const DEFAULT_TENANT: &str = "acme";
+
+/// A database backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Backend {
+    /// Embedded SQLite (always available).
+    Sqlite,
+    /// PostgreSQL (skipped with a notice when unavailable outside CI).
+    Postgres,
+}
+
+impl Backend {
+    /// Both backends, SQLite first.
+    pub const ALL: [Self; 2] = [Self::Sqlite, Self::Postgres];
+
+    /// `sqlite` or `postgres`.
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Sqlite => "sqlite",
+            Self::Postgres => "postgres",
+        }
+    }
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// How to start a [`TestApp`]; `TestConfig::default()` is what
+/// [`TestApp::spawn`] uses.
+#[derive(Debug, Clone)]
+pub struct TestConfig {
+    /// The HTTP layer's settings (e.g. a low `rate_limit_per_minute` for 429 tests).
+    pub api: ApiConfig,
+    /// Pool and SQLite settings.
+    pub store: StoreConfig,
+    /// Name of the tenant created up front (default [`DEFAULT_TENANT`]).
+    pub tenant: String,
+    /// HTTP worker threads (default 2).
+    pub workers: usize,
+}
+
+impl Default for TestConfig {
+    fn default() -> Self {
+        Self {
+            api: ApiConfig::default(),
+            store: StoreConfig::default(),
+            tenant: DEFAULT_TENANT.to_string(),
+            workers: 2,
+        }
+    }
+}
+
+impl TestConfig {
+    /// The defaults with these API settings.
+    #[must_use]
+    pub fn with_api(api: ApiConfig) -> Self {
+        Self {
+            api,
+            ..Self::default()
+        }
+    }
+}
+
+/// Keeps the database alive for as long as the app runs.
+#[derive(Debug)]
+enum Database {
+    Sqlite(#[expect(dead_code, reason = "held for its Drop")] TempDir),
+    Postgres(#[expect(dead_code, reason = "held for its Drop")] TestDatabase),
+}
+
+/// A running server over a fresh database, with a tenant and a key.
+///
+/// Dropping it stops the server at once and deletes the database; call
+/// [`stop`](Self::stop) for a graceful stop.
+#[derive(Debug)]
+pub struct TestApp {
+    /// Which database this app runs on (for assertion messages).
+    pub backend: Backend,
+    /// The bound address (127.0.0.1 and the real port).
+    pub addr: SocketAddr,
+    /// `http://127.0.0.1:PORT`.
+    pub base_url: String,
+    /// The server's store, for seeding and inspecting data directly.
+    pub store: Store,
+    /// The tenant created up front.
+    pub tenant: Tenant,
+    /// An API key of [`tenant`](Self::tenant) with every scope.
+    pub key: String,
+    /// A client without proxies; [`get`](Self::get) and friends use it.
+    pub client: reqwest::Client,
+    /// The database URL the server uses.
+    pub database_url: String,
+    // Declared before `_database`, so the server stops before the database goes.
+    server: Option<RunningServer>,
+    _database: Database,
+}
+
+impl TestApp {
+    /// Starts an app with the default [`TestConfig`]; `None` when the
+    /// backend is PostgreSQL and it is unavailable (outside CI).
+    pub async fn spawn(backend: Backend) -> Option<Self> {
+        Self::spawn_with(backend, TestConfig::default()).await
+    }
+
+    /// Starts an app on SQLite (always available).
+    pub async fn sqlite() -> Self {
+        match Self::spawn(Backend::Sqlite).await {
+            Some(app) => app,
+            None => unreachable!("SQLite is always available"),
+        }
+    }
+
+    /// Starts an app with `config`; `None` when the backend is PostgreSQL
+    /// and it is unavailable (outside CI).
+    ///
+    /// # Panics
+    ///
+    /// When the database or the server cannot be set up.
+    pub async fn spawn_with(backend: Backend, config: TestConfig) -> Option<Self> {
+        let (database_url, database) = match backend {
+            Backend::Sqlite => {
+                let dir = switchboard_testsupport::tempfile::tempdir()
+                    .unwrap_or_else(|e| panic!("cannot create a temporary directory: {e}"));
+                let url = format!("sqlite://{}", dir.path().join("switchboard.db").display());
+                (url, Database::Sqlite(dir))
+            }
+            Backend::Postgres => {
+                let db = tokio::task::spawn_blocking(|| {
+                    switchboard_testsupport::postgres_or_skip().map(|server| {
+                        server.create_database().unwrap_or_else(|e| {
+                            panic!("cannot create a PostgreSQL test database: {e}")
+                        })
+                    })
+                })
+                .await
+                .unwrap_or_else(|e| panic!("PostgreSQL setup panicked: {e}"))?;
+                (db.url().to_string(), Database::Postgres(db))
+            }
+        };
+
+        let server_config = ServerConfig {
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            database_url: database_url.clone(),
+            api: config.api,
+            store: config.store,
+            workers: NonZeroUsize::new(config.workers),
+            shutdown_timeout: Duration::from_secs(5),
+        };
+        let server = switchboard_server::start(server_config)
+            .await
+            .unwrap_or_else(|e| panic!("cannot start the server on {backend}: {e:#}"));
+        let store = server.store.clone();
+        let tenant = store
+            .create_tenant(&config.tenant)
+            .await
+            .unwrap_or_else(|e| panic!("cannot create tenant {:?}: {e}", config.tenant));
+        let key = store
+            .create_api_key(tenant.id, "e2e", Scope::ALL.into_iter().collect())
+            .await
+            .unwrap_or_else(|e| panic!("cannot create an API key: {e}"))
+            .secret;
+        let client = http_client();
+        Some(Self {
+            backend,
+            addr: server.addr,
+            base_url: server.base_url(),
+            store,
+            tenant,
+            key,
+            client,
+            database_url,
+            server: Some(server),
+            _database: database,
+        })
+    }
+
+    /// Stops the server gracefully (in-flight requests finish) and deletes
+    /// the database. Drops [`client`](Self::client) first, so clones of it
+    /// should be gone too (their idle connections would delay the stop).
+    ///
+    /// # Panics
+    ///
+    /// When the server had failed.
+    pub async fn stop(mut self) {
+        // Close the client's idle keep-alive connections first: a graceful
+        // stop waits for open connections.
+        self.client = http_client();
+        if let Some(server) = self.server.take() {
+            server
+                .stop()
+                .await
+                .unwrap_or_else(|e| panic!("the server failed: {e:#}"));
+        }
+    }
+
+    /// `base_url` + `path` (`path` starts with `/`).
+    #[must_use]
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    /// A request with `Authorization: Bearer <self.key>`.
+    pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        self.anonymous(method, path).bearer_auth(&self.key)
+    }
+
+    /// A request with another key (e.g. from [`create_key`](Self::create_key)).
+    pub fn request_with_key(&self, method: Method, path: &str, key: &str) -> RequestBuilder {
+        self.anonymous(method, path).bearer_auth(key)
+    }
+
+    /// A request without any `Authorization` header.
+    pub fn anonymous(&self, method: Method, path: &str) -> RequestBuilder {
+        self.client.request(method, self.url(path))
+    }
+
+    /// `GET path` with the app's key.
+    pub fn get(&self, path: &str) -> RequestBuilder {
+        self.request(Method::GET, path)
+    }
+
+    /// `PUT path` with the app's key.
+    pub fn put(&self, path: &str) -> RequestBuilder {
+        self.request(Method::PUT, path)
+    }
+
+    /// `PATCH path` with the app's key.
+    pub fn patch(&self, path: &str) -> RequestBuilder {
+        self.request(Method::PATCH, path)
+    }
+
+    /// `POST path` with the app's key.
+    pub fn post(&self, path: &str) -> RequestBuilder {
+        self.request(Method::POST, path)
+    }
+
+    /// `DELETE path` with the app's key.
+    pub fn delete(&self, path: &str) -> RequestBuilder {
+        self.request(Method::DELETE, path)
+    }
+
+    /// A new key of the app's tenant with exactly `scopes`. (The store
+    /// gives a key created with no scopes every scope, so `&[]` means all.)
+    ///
+    /// # Panics
+    ///
+    /// On a storage error.
+    pub async fn create_key(&self, scopes: &[Scope]) -> String {
+        self.store
+            .create_api_key(
+                self.tenant.id,
+                "e2e-extra",
+                scopes.iter().copied().collect(),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("cannot create an API key: {e}"))
+            .secret
+    }
+
+    /// Another tenant and an all-scopes key for it, for isolation tests.
+    ///
+    /// # Panics
+    ///
+    /// On a storage error (e.g. the name is taken or invalid).
+    pub async fn other_tenant(&self, name: &str) -> (Tenant, String) {
+        let tenant = self
+            .store
+            .create_tenant(name)
+            .await
+            .unwrap_or_else(|e| panic!("cannot create tenant {name:?}: {e}"));
+        let key = self
+            .store
+            .create_api_key(tenant.id, "e2e", Scope::ALL.into_iter().collect())
+            .await
+            .unwrap_or_else(|e| panic!("cannot create an API key: {e}"))
+            .secret;
+        (tenant, key)
+    }
+
+    /// A write context of the app's tenant, acting as the system, for seeding through the store.
+    #[must_use]
+    pub fn ctx(&self) -> WriteContext {
+        WriteContext::new(self.tenant.clone(), Actor::System, "e2e")
+    }
+
+    /// Creates a customer of the app's tenant through the store; `edit`
+    /// fills in the fields.
+    ///
+    /// # Panics
+    ///
+    /// On a storage or validation error.
+    pub async fn seed_customer(&self, edit: impl FnOnce(&mut Customer)) -> Customer {
+        let mut draft = Customer::new(self.tenant.id, now());
+        edit(&mut draft);
+        self.store
+            .create_customer(&self.ctx(), draft)
+            .await
+            .unwrap_or_else(|e| panic!("cannot seed a customer: {e}"))
+    }
+
+    /// Creates a conversation of the app's tenant through the store; `edit`
+    /// fills in the fields.
+    ///
+    /// # Panics
+    ///
+    /// On a storage or validation error.
+    pub async fn seed_conversation(
+        &self,
+        session_key: &str,
+        edit: impl FnOnce(&mut Conversation),
+    ) -> Conversation {
+        let mut draft = Conversation::new(self.tenant.id, session_key, now());
+        edit(&mut draft);
+        self.store
+            .create_conversation(&self.ctx(), draft)
+            .await
+            .unwrap_or_else(|e| panic!("cannot seed a conversation: {e}"))
+    }
+}
+
+/// The app must be captured whole by closures and async blocks: with
+/// precise captures, `async move { app.store… }` would otherwise capture
+/// only the fields it names and drop the rest (the database!) before the
+/// block runs. A type with a `Drop` impl is always captured whole.
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        // The server stops before the database is deleted (field order).
+        drop(self.server.take());
+    }
+}
+
+fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap_or_else(|e| panic!("cannot build the HTTP client: {e}"))
+}
+
+/// Runs `test` against a fresh app on each backend in turn (SQLite, then
+/// PostgreSQL unless it is unavailable outside CI). The backend's name is
+/// printed first, so a failure's captured output says which one failed.
+pub async fn for_each_backend<F, Fut>(test: F)
+where
+    F: Fn(TestApp) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    for_each_backend_with(&TestConfig::default(), test).await;
+}
+
+/// [`for_each_backend`] with a [`TestConfig`].
+pub async fn for_each_backend_with<F, Fut>(config: &TestConfig, test: F)
+where
+    F: Fn(TestApp) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    for backend in Backend::ALL {
+        let Some(app) = TestApp::spawn_with(backend, config.clone()).await else {
+            continue;
+        };
+        println!("--- e2e backend: {backend}");
+        test(app).await;
+    }
+}
+
+/// The response's status and its body parsed as JSON.
+///
+/// # Panics
+///
+/// When the body cannot be read or is not JSON (the panic shows the body).
+pub async fn json_of(response: reqwest::Response) -> (reqwest::StatusCode, Value) {
+    let status = response.status();
+    let text = response
+        .text()
+        .await
+        .unwrap_or_else(|e| panic!("cannot read the response body: {e}"));
+    let value = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("the {status} response is not JSON ({e}): {text}"));
+    (status, value)
+}

@@ -1,0 +1,610 @@
+//! End-to-end tests of the HelpCrunch-style family against the real server
+//! on port 0, on SQLite and on PostgreSQL.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+
+use std::collections::BTreeSet;
+
+use serde_json::{Value, json};
+use switchboard_api::ApiConfig;
+use switchboard_domain::{
+    AttributeType, ConversationId, ConversationStatus, CustomAttribute, CustomerId, Scope,
+};
+use switchboard_e2e::{TestApp, TestConfig, for_each_backend, for_each_backend_with, json_of};
+
+async fn define_attributes(app: &TestApp) {
+    for (name, kind) in [
+        ("plan", AttributeType::String),
+        ("seats", AttributeType::Number),
+        ("trial", AttributeType::Boolean),
+    ] {
+        app.store
+            .create_attribute(CustomAttribute {
+                tenant_id: app.tenant.id,
+                name: name.into(),
+                kind,
+                label: name.into(),
+            })
+            .await
+            .unwrap();
+    }
+}
+
+/// Replaces values that differ per run (ids, timestamps) with placeholders.
+fn normalize(mut v: Value) -> Value {
+    fn walk(v: &mut Value) {
+        if let Value::Object(map) = v {
+            for (k, val) in map.iter_mut() {
+                let is_time =
+                    k.ends_with("At") || k == "firstSeen" || k == "lastSeen" || k == "snoozedUntil";
+                if is_time && val.is_string() {
+                    *val = json!("<unix>");
+                } else if k == "id" && val.is_number() {
+                    *val = json!("<id>");
+                } else {
+                    walk(val);
+                }
+            }
+        } else if let Value::Array(items) = v {
+            items.iter_mut().for_each(walk);
+        }
+    }
+    walk(&mut v);
+    v
+}
+
+fn error_codes(body: &Value) -> Vec<String> {
+    body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["code"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn customer_lifecycle_and_wire_snapshot() {
+    for_each_backend(|app| async move {
+        define_attributes(&app).await;
+        let (status, created) = json_of(
+            app.post("/v1/customers")
+                .json(&json!({
+                    "name": "Ada Lovelace", "email": "ada@example.com", "userId": "u-1",
+                    "phone": "+47 123", "company": "Engines", "lastSeen": "1570000000",
+                    "locale": "en", "tags": [{"name": "vip"}, {"name": "beta", "color": "rebeccapurple"}],
+                    "customData": [{"property": "plan", "value": "pro"}, {"property": "seats", "value": 5}]
+                }))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, 201, "{created}");
+        assert_eq!(
+            normalize(created.clone()),
+            json!({
+                "id": "<id>", "userId": "u-1", "name": "Ada Lovelace", "email": "ada@example.com",
+                "phone": "+47 123", "company": "Engines", "firstSeen": null, "lastSeen": "<unix>",
+                "unsubscribed": false, "blocked": false, "source": null, "referer": null, "lastPage": null,
+                "locale": "en", "notes": null,
+                "tags": [{"name": "vip", "color": "#c377e0"}, {"name": "beta", "color": "rebeccapurple"}],
+                "customData": {"plan": "pro", "seats": 5},
+                "location": null, "device": null, "createdFrom": "api", "integrationId": null,
+                "createdAt": "<unix>", "updatedAt": "<unix>"
+            })
+        );
+        assert_eq!(created["lastSeen"], "1570000000");
+        let id = created["id"].as_i64().unwrap();
+
+        // GET returns the same object
+        let (status, got) = json_of(app.get(&format!("/v1/customers/{id}")).send().await.unwrap()).await;
+        assert_eq!(status, 200);
+        assert_eq!(got, created);
+
+        // PATCH merges; null clears; customData merges per property
+        let (status, patched) = json_of(
+            app.patch(&format!("/v1/customers/{id}"))
+                .json(&json!({"company": "Analytical Engines", "phone": null,
+                              "customData": [{"property": "seats", "value": null}, {"property": "trial", "value": true}]}))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, 200, "{patched}");
+        assert_eq!(patched["company"], "Analytical Engines");
+        assert_eq!(patched["phone"], Value::Null);
+        assert_eq!(patched["name"], "Ada Lovelace");
+        assert_eq!(patched["email"], "ada@example.com");
+        assert_eq!(patched["customData"], json!({"plan": "pro", "trial": true}));
+        assert_eq!(patched["tags"].as_array().unwrap().len(), 2);
+
+        // PUT replaces: absent fields become null / false / empty
+        let (status, put) = json_of(
+            app.put(&format!("/v1/customers/{id}")).json(&json!({"name": "Ada"})).send().await.unwrap(),
+        )
+        .await;
+        assert_eq!(status, 200, "{put}");
+        assert_eq!(put["name"], "Ada");
+        for field in ["email", "company", "userId", "lastSeen", "locale"] {
+            assert_eq!(put[field], Value::Null, "{field} after PUT");
+        }
+        assert_eq!(put["tags"], json!([]));
+        assert_eq!(put["customData"], json!({}));
+        assert_eq!(put["createdFrom"], "api", "read-only fields survive PUT");
+
+        // the store saw every write as its own version, with events
+        let stored = app.store.customer(app.tenant.id, CustomerId::new(id)).await.unwrap();
+        assert_eq!(stored.version, 3);
+
+        // DELETE, then 404
+        let resp = app.delete(&format!("/v1/customers/{id}")).send().await.unwrap();
+        assert_eq!(resp.status(), 204);
+        let (status, body) = json_of(app.get(&format!("/v1/customers/{id}")).send().await.unwrap()).await;
+        assert_eq!(status, 404);
+        assert_eq!(body, json!({"errors": [{"code": "not_found", "message": "Customer not found"}]}));
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tags_are_created_and_removed() {
+    for_each_backend(|app| async move {
+        let c = app.seed_customer(|c| c.name = Some("T".into())).await;
+        let path = format!("/v1/customers/{}/tags", c.id);
+        let (status, body) = json_of(
+            app.put(&path)
+                .json(&json!({"tags": [{"name": "new-tag"}, {"name": "red", "color": "#ff0000"}]}))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(
+            body["tags"],
+            json!([{"name": "new-tag", "color": "#c377e0"}, {"name": "red", "color": "#ff0000"}])
+        );
+        let names: BTreeSet<String> = app
+            .store
+            .tags(app.tenant.id)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|t| t.name)
+            .collect();
+        assert!(
+            names.contains("new-tag") && names.contains("red"),
+            "{names:?}"
+        );
+
+        let (status, body) = json_of(
+            app.put(&path)
+                .json(&json!({"tags": [{"name": "x", "color": "not-a-color"}]}))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, 400);
+        assert_eq!(error_codes(&body), ["invalid_request", "tags.2.color"]);
+
+        let (status, body) = json_of(
+            app.delete(&path)
+                .json(&json!({"tags": [{"name": "new-tag"}]}))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["tags"], json!([{"name": "red", "color": "#ff0000"}]));
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn custom_data_is_checked_against_definitions() {
+    for_each_backend(|app| async move {
+        define_attributes(&app).await;
+        let c = app.seed_customer(|_| {}).await;
+        let path = format!("/v1/customers/{}", c.id);
+        let cases = [
+            (json!([{"property": "plan", "value": "basic"}]), 200, vec![]),
+            (
+                json!([{"property": "unknown", "value": 1}]),
+                400,
+                vec!["invalid_request", "customData.unknown"],
+            ),
+            (
+                json!([{"property": "seats", "value": "many"}]),
+                400,
+                vec!["invalid_request", "customData.seats"],
+            ),
+            (
+                json!([{"property": "trial", "value": "yes"}]),
+                400,
+                vec!["invalid_request", "customData.trial"],
+            ),
+            (
+                json!([{"property": "seats"}]),
+                400,
+                vec!["invalid_request", "customData.0"],
+            ),
+        ];
+        for (data, want_status, want_codes) in cases {
+            let (status, body) = json_of(
+                app.patch(&path)
+                    .json(&json!({"customData": data}))
+                    .send()
+                    .await
+                    .unwrap(),
+            )
+            .await;
+            assert_eq!(status.as_u16(), want_status, "{data}: {body}");
+            if want_status == 400 {
+                assert_eq!(error_codes(&body), want_codes, "{data}");
+            }
+        }
+        let stored = app.store.customer(app.tenant.id, c.id).await.unwrap();
+        assert_eq!(stored.version, 2, "only the valid PATCH was written");
+        assert_eq!(
+            stored.custom_data,
+            [("plan".to_string(), json!("basic"))].into_iter().collect()
+        );
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batch_is_all_or_nothing() {
+    for_each_backend(|app| async move {
+        let a = app.seed_customer(|c| c.name = Some("A".into())).await;
+        let b = app.seed_customer(|c| c.name = Some("B".into())).await;
+        let (status, body) = json_of(
+            app.put("/v1/customers/batch")
+                .json(&json!([{"customer": a.id, "notes": "called"}, {"customer": b.id, "email": "bad"}]))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, 400, "{body}");
+        assert_eq!(error_codes(&body), ["invalid_request", "1.email"]);
+        assert_eq!(app.store.customer(app.tenant.id, a.id).await.unwrap().notes, None, "nothing applied");
+
+        let (status, body) = json_of(
+            app.put("/v1/customers/batch")
+                .json(&json!([{"customer": a.id, "notes": "called"}, {"customer": 999_999, "notes": "x"}]))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, 400, "{body}");
+        assert_eq!(error_codes(&body), ["invalid_request", "1.customer"]);
+        assert_eq!(app.store.customer(app.tenant.id, a.id).await.unwrap().notes, None, "nothing applied");
+
+        let (status, body) = json_of(
+            app.put("/v1/customers/batch")
+                .json(&json!([{"customer": a.id, "notes": "called"}, {"customer": b.id, "unsubscribed": true}]))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body[0]["customer"], json!(a.id.get()));
+        assert_eq!(body[0]["data"]["notes"], "called");
+        assert_eq!(body[1]["data"]["unsubscribed"], true);
+        assert!(app.store.customer(app.tenant.id, b.id).await.unwrap().unsubscribed);
+
+        let eleven: Vec<Value> = (0..11).map(|_| json!({"customer": a.id, "notes": "x"})).collect();
+        let (status, body) = json_of(app.put("/v1/customers/batch").json(&eleven).send().await.unwrap()).await;
+        assert_eq!(status, 400);
+        assert_eq!(error_codes(&body), ["invalid_request", "body"]);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chats_statuses_assignee_and_department() {
+    for_each_backend(|app| async move {
+        let customer = app.seed_customer(|c| {
+            c.name = Some("Vis".into());
+            c.email = Some("vis@example.com".into());
+        })
+        .await;
+        let agent = app.store.create_agent(app.tenant.id, "Agent A", "a@example.com", "admin").await.unwrap();
+        let dept = app.store.create_department(app.tenant.id, "Sales").await.unwrap();
+
+        let (status, chat) = json_of(
+            app.post("/v1/chats").json(&json!({"customer": customer.id, "message": "Hello"})).send().await.unwrap(),
+        )
+        .await;
+        assert_eq!(status, 201, "{chat}");
+        let mut snapshot = normalize(chat.clone());
+        snapshot["customer"] = json!("<customer>");
+        assert_eq!(
+            snapshot,
+            json!({
+                "id": "<id>", "closedBy": null, "lastCustomerMessageAt": "<unix>", "status": "new",
+                "closedAt": null, "rating": null, "createdAt": "<unix>", "lastMessageAt": "<unix>",
+                "createdWith": "api", "snoozedUntil": null, "lastMessageText": "Hello", "lastMessageId": null,
+                "applicationId": null, "lastCommunicatedAgentId": null, "agents": [], "customer": "<customer>",
+                "assignee": null, "department": null, "customInfo": {}
+            })
+        );
+        assert_eq!(chat["customer"]["email"], "vis@example.com");
+        let id = chat["id"].as_i64().unwrap();
+
+        for (input, canonical) in [
+            ("opened", "opened"), ("open", "opened"), ("pending", "pending"), ("on hold", "on hold"),
+            ("on-hold", "on hold"), ("no communication", "no communication"), ("new", "new"), ("closed", "closed"),
+        ] {
+            let (status, body) = json_of(app.put("/v1/chats/status").json(&json!({"id": id, "status": input})).send().await.unwrap()).await;
+            assert_eq!(status, 200, "{input}: {body}");
+            assert_eq!(body["status"], canonical, "{input}");
+            assert_eq!(body["closedAt"].is_string(), canonical == "closed", "{input} closedAt");
+        }
+        let (status, body) = json_of(app.put("/v1/chats/status").json(&json!({"id": id, "status": "archived"})).send().await.unwrap()).await;
+        assert_eq!(status, 400);
+        assert_eq!(error_codes(&body), ["invalid_request", "status"]);
+        let stored = app.store.conversation(app.tenant.id, ConversationId::new(id)).await.unwrap();
+        assert_eq!(stored.status, ConversationStatus::Closed, "a refused status writes nothing");
+
+        let (status, body) = json_of(app.put("/v1/chats/assignee").json(&json!({"id": id, "assignee": agent.id})).send().await.unwrap()).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["assignee"], json!({"id": agent.id.get(), "name": "Agent A", "email": "a@example.com", "role": "admin"}));
+        assert_eq!(body["agents"].as_array().unwrap().len(), 1);
+        let (status, body) = json_of(app.put("/v1/chats/assignee").json(&json!({"id": id, "assignee": 987_654})).send().await.unwrap()).await;
+        assert_eq!(status, 400, "{body}");
+        assert_eq!(error_codes(&body), ["invalid_request", "assignee"]);
+
+        let (status, body) = json_of(app.put("/v1/chats/department").json(&json!({"id": id, "department": dept.id})).send().await.unwrap()).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["department"], json!({"id": dept.id.get(), "name": "Sales"}));
+        let (status, body) = json_of(app.put("/v1/chats/department").json(&json!({"id": id, "department": null})).send().await.unwrap()).await;
+        assert_eq!(status, 200);
+        assert_eq!(body["department"], Value::Null);
+
+        let (status, got) = json_of(app.get(&format!("/v1/chats/{id}")).send().await.unwrap()).await;
+        assert_eq!(status, 200);
+        assert_eq!(got["assignee"]["id"], json!(agent.id.get()));
+        let (status, _) = json_of(app.put("/v1/chats/status").json(&json!({"id": 424_242, "status": "closed"})).send().await.unwrap()).await;
+        assert_eq!(status, 404);
+        let (status, _) = json_of(app.post("/v1/chats").json(&json!({"customer": 424_242})).send().await.unwrap()).await;
+        assert_eq!(status, 404);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auth_scopes_and_tenancy() {
+    for_each_backend(|app| async move {
+        let c = app.seed_customer(|c| c.name = Some("Mine".into())).await;
+        let path = format!("/v1/customers/{}", c.id);
+
+        let (status, body) = json_of(
+            app.anonymous(reqwest::Method::GET, &path)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, 401);
+        assert_eq!(error_codes(&body), ["unauthorized"]);
+        let bad = app.request_with_key(reqwest::Method::GET, &path, "sbk_000000000000_deadbeef");
+        assert_eq!(json_of(bad.send().await.unwrap()).await.0, 401);
+        let basic = app
+            .anonymous(reqwest::Method::GET, &path)
+            .header("Authorization", format!("Token {}", app.key));
+        assert_eq!(json_of(basic.send().await.unwrap()).await.0, 401);
+
+        let read_only = app.create_key(&[Scope::CustomersRead]).await;
+        assert_eq!(
+            json_of(
+                app.request_with_key(reqwest::Method::GET, &path, &read_only)
+                    .send()
+                    .await
+                    .unwrap()
+            )
+            .await
+            .0,
+            200
+        );
+        let (status, body) = json_of(
+            app.request_with_key(reqwest::Method::PATCH, &path, &read_only)
+                .json(&json!({"name": "x"}))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, 403);
+        assert_eq!(error_codes(&body), ["forbidden"]);
+
+        // another tenant's id looks exactly like a missing id
+        let (_, other_key) = app.other_tenant("globex").await;
+        let missing = json_of(
+            app.request_with_key(reqwest::Method::GET, "/v1/customers/999999", &other_key)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        let foreign = json_of(
+            app.request_with_key(reqwest::Method::GET, &path, &other_key)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(foreign.0, 404);
+        assert_eq!(foreign, missing);
+        for method in [reqwest::Method::PATCH, reqwest::Method::PUT] {
+            let (status, _) = json_of(
+                app.request_with_key(method, &path, &other_key)
+                    .json(&json!({"name": "stolen"}))
+                    .send()
+                    .await
+                    .unwrap(),
+            )
+            .await;
+            assert_eq!(status, 404);
+        }
+        assert_eq!(
+            app.request_with_key(reqwest::Method::DELETE, &path, &other_key)
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            404
+        );
+        let mine = app.store.customer(app.tenant.id, c.id).await.unwrap();
+        assert_eq!((mine.name.as_deref(), mine.version), (Some("Mine"), 1));
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_is_a_4xx_and_writes_nothing() {
+    let config = TestConfig::with_api(ApiConfig {
+        body_limit: 2048,
+        ..ApiConfig::default()
+    });
+    for_each_backend_with(&config, |app| async move {
+        let c = app.seed_customer(|c| c.name = Some("Stable".into())).await;
+        let path = format!("/v1/customers/{}", c.id);
+        let big = json!({"notes": "x".repeat(4096)});
+        let raw = |body: &'static [u8]| {
+            app.patch(&path)
+                .header("Content-Type", "application/json")
+                .body(body)
+        };
+        let cases: Vec<(&str, reqwest::RequestBuilder, u16, Vec<&str>)> = vec![
+            (
+                "malformed",
+                raw(b"{\"name\": "),
+                400,
+                vec!["invalid_request", "body"],
+            ),
+            (
+                "invalid utf-8",
+                raw(b"{\"name\": \"\xff\"}"),
+                400,
+                vec!["invalid_request", "body"],
+            ),
+            (
+                "wrong type",
+                raw(b"{\"name\": 5}"),
+                400,
+                vec!["invalid_request", "name"],
+            ),
+            (
+                "unknown field",
+                raw(b"{\"nickname\": \"x\"}"),
+                400,
+                vec!["invalid_request", "nickname"],
+            ),
+            (
+                "read-only",
+                raw(b"{\"createdAt\": \"1\"}"),
+                400,
+                vec!["invalid_request", "createdAt"],
+            ),
+            (
+                "bad email",
+                raw(b"{\"email\": \"nope\"}"),
+                400,
+                vec!["invalid_request", "email"],
+            ),
+            (
+                "bad timestamp",
+                raw(b"{\"lastSeen\": \"yesterday\"}"),
+                400,
+                vec!["invalid_request", "lastSeen"],
+            ),
+            (
+                "bad locale",
+                raw(b"{\"locale\": \"xx\"}"),
+                400,
+                vec!["invalid_request", "locale"],
+            ),
+            (
+                "array body",
+                raw(b"[]"),
+                400,
+                vec!["invalid_request", "body"],
+            ),
+            (
+                "too large",
+                app.patch(&path).json(&big),
+                413,
+                vec!["payload_too_large"],
+            ),
+            (
+                "bad id",
+                app.patch("/v1/customers/abc").json(&json!({"name": "x"})),
+                400,
+                vec!["invalid_request", "id"],
+            ),
+        ];
+        for (name, request, want, codes) in cases {
+            let (status, body) = json_of(request.send().await.unwrap()).await;
+            assert_eq!(status.as_u16(), want, "{name}: {body}");
+            assert_eq!(error_codes(&body), codes, "{name}");
+        }
+        let stored = app.store.customer(app.tenant.id, c.id).await.unwrap();
+        assert_eq!(
+            (stored.name.as_deref(), stored.version),
+            (Some("Stable"), 1),
+            "nothing was written"
+        );
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limit_answers_429_with_headers() {
+    let config = TestConfig::with_api(ApiConfig {
+        rate_limit_per_minute: 3,
+        rate_limit_burst: 3,
+        ..ApiConfig::default()
+    });
+    for_each_backend_with(&config, |app| async move {
+        let c = app.seed_customer(|_| {}).await;
+        let path = format!("/v1/customers/{}", c.id);
+        for remaining in (0..3).rev() {
+            let resp = app.get(&path).send().await.unwrap();
+            assert_eq!(resp.status(), 200);
+            assert_eq!(resp.headers()["x-ratelimit-limit"], "3");
+            assert_eq!(
+                resp.headers()["x-ratelimit-remaining"],
+                remaining.to_string().as_str()
+            );
+            assert!(resp.headers().contains_key("x-ratelimit-reset"));
+        }
+        let resp = app.get(&path).send().await.unwrap();
+        assert_eq!(resp.status(), 429);
+        let retry: u64 = resp.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1..=20).contains(&retry), "Retry-After {retry}");
+        assert_eq!(resp.headers()["x-ratelimit-remaining"], "0");
+        let (_, body) = json_of(resp).await;
+        assert_eq!(error_codes(&body), ["too_many_requests"]);
+        // another key has its own bucket
+        let other = app.create_key(&[]).await;
+        assert_eq!(
+            app.request_with_key(reqwest::Method::GET, &path, &other)
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            200
+        );
+    })
+    .await;
+}

@@ -1,0 +1,292 @@
+//! End-to-end tests of the Zoho SalesIQ-style and chatbot families, and of
+//! their consistency with the other families, on SQLite and PostgreSQL.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+
+use serde_json::{Value, json};
+use switchboard_domain::{ConversationStatus, EntityKind, EventType, Scope};
+use switchboard_e2e::{TestApp, for_each_backend, json_of};
+
+fn zoho(app: &TestApp, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+    app.anonymous(method, &format!("/api/v2/{}{path}", app.tenant.name))
+        .header("Authorization", format!("Zoho-oauthtoken {}", app.key))
+}
+
+async fn email_events(app: &TestApp, id: i64) -> usize {
+    app.store
+        .events_for(app.tenant.id, EntityKind::Conversation, id)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|e| e.event.event_type == EventType::EmailUpdated)
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zoho_routes_and_customer_info() {
+    for_each_backend(|app| async move {
+        let (status, created) = json_of(
+            zoho(&app, reqwest::Method::POST, "/conversations")
+                .json(&json!({"visitor": {"name": "Vera", "email": "vera@example.com", "phone": "+1 555"}, "question": "Pricing?"}))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, 200, "{created}");
+        let id = created["data"]["id"].as_str().unwrap().to_string();
+        assert_eq!(created["object"], "Object");
+        assert_eq!(created["url"], format!("/api/v2/{}/conversations/{id}", app.tenant.name));
+        let data = &created["data"];
+        assert_eq!(data["question"], "Pricing?");
+        assert_eq!(data["chat_status"], json!({"state_key": "open", "status_code": 1, "state": 1, "label": "Waiting", "status_key": "waiting"}));
+        assert!(data["start_time"].as_str().unwrap().parse::<i64>().unwrap() > 1_600_000_000_000);
+        assert!(data["chat_id"].is_string());
+        assert_eq!(data["customer_info"], json!({}));
+
+        // merge customer_info; name/email/phone keys do not touch the visitor
+        let (status, body) = json_of(
+            zoho(&app, reqwest::Method::PUT, &format!("/conversations/{id}"))
+                .json(&json!({"customer_info": {"Plan": "Gold", "email": "other@example.com", "name": "Other", "phone": "0", "Seats": 4}}))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["data"]["customer_info"], json!({"Plan": "Gold", "email": "other@example.com", "name": "Other", "phone": "0", "Seats": 4}));
+        assert_eq!(body["data"]["visitor"]["email"], "vera@example.com");
+        assert_eq!(body["data"]["visitor"]["name"], "Vera");
+        assert_eq!(body["data"]["visitor"]["phone"], "+1 555");
+        // null removes a key, other keys are kept
+        let (_, body) = json_of(
+            zoho(&app, reqwest::Method::PUT, &format!("/conversations/{id}")).json(&json!({"customer_info": {"Plan": null}})).send().await.unwrap(),
+        )
+        .await;
+        assert_eq!(body["data"]["customer_info"], json!({"email": "other@example.com", "name": "Other", "phone": "0", "Seats": 4}));
+
+        // visible through HelpCrunch as customInfo
+        let (_, chat) = json_of(app.get(&format!("/v1/chats/{id}")).send().await.unwrap()).await;
+        assert_eq!(chat["customInfo"]["Seats"], 4);
+
+        // invalid customer_info, limits
+        let long_key = "k".repeat(101);
+        let cases = [
+            (json!({"customer_info": {}}), "customer_info"),
+            (json!({"customer_info": "x"}), "customer_info"),
+            (json!({"customer_info": [1]}), "customer_info"),
+            (json!({"customer_info": {long_key.clone(): 1}}), "customer_info.kkkk"),
+            (json!({"customer_info": {"big": "x".repeat(5000)}}), "customer_info.big"),
+            (json!({"other": 1}), "other"),
+        ];
+        for (bodyv, key) in cases {
+            let (status, body) = json_of(zoho(&app, reqwest::Method::PUT, &format!("/conversations/{id}")).json(&bodyv).send().await.unwrap()).await;
+            assert_eq!(status, 400, "{bodyv}: {body}");
+            assert_eq!(body["error"]["code"], 1015, "{body}");
+            assert!(body["error"]["json_key"].as_str().unwrap().starts_with(key), "{body}");
+        }
+        let too_many: serde_json::Map<String, Value> = (0..101).map(|i| (format!("k{i}"), json!(i))).collect();
+        let (status, _) = json_of(zoho(&app, reqwest::Method::PUT, &format!("/conversations/{id}")).json(&json!({"customer_info": too_many})).send().await.unwrap()).await;
+        assert_eq!(status, 400);
+
+        // GET one, list with paging and status filter, close
+        let (status, got) = json_of(zoho(&app, reqwest::Method::GET, &format!("/conversations/{id}")).send().await.unwrap()).await;
+        assert_eq!(status, 200);
+        assert_eq!(got["data"]["id"], id.as_str());
+        for i in 0..3 {
+            app.seed_conversation(&format!("seed-{i}"), |_| {}).await;
+        }
+        let (_, list) = json_of(zoho(&app, reqwest::Method::GET, "/conversations?limit=2&page=1").send().await.unwrap()).await;
+        assert_eq!(list["object"], "list");
+        assert_eq!(list["data"].as_array().unwrap().len(), 2);
+        let (_, page2) = json_of(zoho(&app, reqwest::Method::GET, "/conversations?limit=2&page=2").send().await.unwrap()).await;
+        assert_eq!(page2["data"].as_array().unwrap().len(), 2);
+        let (status, body) = json_of(zoho(&app, reqwest::Method::GET, "/conversations?limit=100").send().await.unwrap()).await;
+        assert_eq!((status.as_u16(), body["error"]["json_key"].as_str()), (400, Some("limit")));
+        let (status, closed) = json_of(zoho(&app, reqwest::Method::PUT, &format!("/conversations/{id}/close")).send().await.unwrap()).await;
+        assert_eq!(status, 200);
+        assert_eq!(closed["data"]["chat_status"]["status_key"], "ended");
+        assert!(closed["data"]["end_time"].is_string());
+        let (_, ended) = json_of(zoho(&app, reqwest::Method::GET, "/conversations?status=ended").send().await.unwrap()).await;
+        assert_eq!(ended["data"].as_array().unwrap().len(), 1);
+        let (_, waiting) = json_of(zoho(&app, reqwest::Method::GET, "/conversations?status=waiting").send().await.unwrap()).await;
+        assert_eq!(waiting["data"].as_array().unwrap().len(), 3);
+        let (status, _) = json_of(zoho(&app, reqwest::Method::GET, "/conversations/999999").send().await.unwrap()).await;
+        assert_eq!(status, 404);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zoho_portal_and_scopes() {
+    for_each_backend(|app| async move {
+        let c = app.seed_conversation("s-1", |_| {}).await;
+        // another screen name is refused as an invalid portal, even a real one
+        let (other, other_key) = app.other_tenant("globex").await;
+        for screen in [other.name.as_str(), "nope"] {
+            let (status, body) = json_of(
+                app.anonymous(
+                    reqwest::Method::GET,
+                    &format!("/api/v2/{screen}/conversations/{}", c.id),
+                )
+                .header("Authorization", format!("Zoho-oauthtoken {}", app.key))
+                .send()
+                .await
+                .unwrap(),
+            )
+            .await;
+            assert_eq!(status, 400, "{body}");
+            assert_eq!(body["error"]["code"], 1005);
+        }
+        // the other tenant's key on its own portal cannot see our id
+        let (status, body) = json_of(
+            app.anonymous(
+                reqwest::Method::GET,
+                &format!("/api/v2/{}/conversations/{}", other.name, c.id),
+            )
+            .header("Authorization", format!("Zoho-oauthtoken {other_key}"))
+            .send()
+            .await
+            .unwrap(),
+        )
+        .await;
+        assert_eq!(status, 404, "{body}");
+        // Bearer works too; missing header is 1002
+        let (status, _) = json_of(
+            app.get(&format!(
+                "/api/v2/{}/conversations/{}",
+                app.tenant.name, c.id
+            ))
+            .send()
+            .await
+            .unwrap(),
+        )
+        .await;
+        assert_eq!(status, 200);
+        let (status, body) = json_of(
+            app.anonymous(
+                reqwest::Method::GET,
+                &format!("/api/v2/{}/conversations", app.tenant.name),
+            )
+            .send()
+            .await
+            .unwrap(),
+        )
+        .await;
+        assert_eq!(
+            (status.as_u16(), body["error"]["code"].as_u64()),
+            (401, Some(1002))
+        );
+        // scope refusal
+        let read_only = app.create_key(&[Scope::ConversationsRead]).await;
+        let (status, body) = json_of(
+            app.anonymous(
+                reqwest::Method::PUT,
+                &format!("/api/v2/{}/conversations/{}", app.tenant.name, c.id),
+            )
+            .header("Authorization", format!("Zoho-oauthtoken {read_only}"))
+            .json(&json!({"customer_info": {"a": 1}}))
+            .send()
+            .await
+            .unwrap(),
+        )
+        .await;
+        assert_eq!(
+            (status.as_u16(), body["error"]["code"].as_u64()),
+            (403, Some(1007))
+        );
+        let (status, _) = json_of(
+            app.anonymous(
+                reqwest::Method::PUT,
+                &format!("/api/v2/{}/conversations/{}/close", app.tenant.name, c.id),
+            )
+            .header("Authorization", format!("Zoho-oauthtoken {read_only}"))
+            .send()
+            .await
+            .unwrap(),
+        )
+        .await;
+        assert_eq!(status, 403);
+        let stored = app.store.conversation(app.tenant.id, c.id).await.unwrap();
+        assert_eq!(
+            (stored.version, stored.status),
+            (1, ConversationStatus::New)
+        );
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chatbot_chatlog_and_email() {
+    for_each_backend(|app| async move {
+        let (status, log) = json_of(
+            app.post("/chatbot/v1/chatlog").json(&json!({"sessionid": "sess-1", "name": "Bo", "country": "Norway"})).send().await.unwrap(),
+        )
+        .await;
+        assert_eq!(status, 201, "{log}");
+        assert_eq!(log["sessionid"], "sess-1");
+        let id = log["id"].as_i64().unwrap();
+        let (status, generated) = json_of(app.post("/chatbot/v1/chatlog").json(&json!({"name": "Anon"})).send().await.unwrap()).await;
+        assert_eq!(status, 201);
+        assert_eq!(generated["sessionid"].as_str().unwrap().len(), 32);
+        let (status, dup) = json_of(app.post("/chatbot/v1/chatlog").json(&json!({"sessionid": "sess-1"})).send().await.unwrap()).await;
+        assert_eq!(status, 409, "{dup}");
+
+        let (status, got) = json_of(app.get("/chatbot/v1/chatlog/sess-1").send().await.unwrap()).await;
+        assert_eq!(status, 200);
+        assert_eq!(got["id"], id, "the same numeric id every family uses");
+        assert_eq!(email_events(&app, id).await, 0);
+
+        let (status, body) = json_of(app.put("/chatbot/v1/chatlog/email").json(&json!({"sessionid": "sess-1", "email": "bo@example.com"})).send().await.unwrap()).await;
+        assert_eq!((status.as_u16(), body), (200, json!({"message": "success"})));
+        assert_eq!(email_events(&app, id).await, 1);
+        // the same email again changes nothing and emits nothing
+        let (status, _) = json_of(app.put("/chatbot/v1/chatlog/email").json(&json!({"sessionid": "sess-1", "email": "bo@example.com"})).send().await.unwrap()).await;
+        assert_eq!(status, 200);
+        assert_eq!(email_events(&app, id).await, 1);
+        let (status, _) = json_of(app.put("/chatbot/v1/chatlog/email").json(&json!({"sessionid": "sess-1", "email": "bo2@example.com"})).send().await.unwrap()).await;
+        assert_eq!(status, 200);
+        assert_eq!(email_events(&app, id).await, 2);
+
+        let (status, body) = json_of(app.put("/chatbot/v1/chatlog/email").json(&json!({"sessionid": "missing", "email": "x@example.com"})).send().await.unwrap()).await;
+        assert_eq!((status.as_u16(), body), (404, json!({"error": "Chatlog not found"})));
+        let bad = [
+            (json!({"sessionid": "sess-1", "email": "not-an-email"}), "email"),
+            (json!({"sessionid": "sess-1"}), "email"),
+            (json!({"email": "x@example.com"}), "sessionid"),
+        ];
+        for (b, word) in bad {
+            let (status, body) = json_of(app.put("/chatbot/v1/chatlog/email").json(&b).send().await.unwrap()).await;
+            assert_eq!(status, 400, "{b}");
+            assert!(body["error"].as_str().unwrap().contains(word), "{body}");
+        }
+        let (status, body) = json_of(
+            app.put("/chatbot/v1/chatlog/email").header("Content-Type", "application/json").body("{\"sessionid\": ").send().await.unwrap(),
+        )
+        .await;
+        assert_eq!(status, 400);
+        assert!(body["error"].as_str().unwrap().contains("malformed JSON"), "{body}");
+        assert_eq!(email_events(&app, id).await, 2, "no event for failures");
+
+        // the email shows everywhere the conversation does
+        let (_, chat) = json_of(app.get(&format!("/api/v2/{}/conversations/{id}", app.tenant.name)).send().await.unwrap()).await;
+        assert_eq!(chat["data"]["visitor"]["email"], "bo2@example.com");
+        let stored = app.store.conversation(app.tenant.id, switchboard_domain::ConversationId::new(id)).await.unwrap();
+        assert_eq!(stored.visitor.email.as_deref(), Some("bo2@example.com"));
+
+        // the event payload is exactly the Zapier seed shape
+        let events = app.store.events_for(app.tenant.id, EntityKind::Conversation, id).await.unwrap();
+        let email = events.iter().find(|e| e.event.event_type == EventType::EmailUpdated).unwrap();
+        assert_eq!(
+            email.event.payload,
+            json!({"user_session_id": "sess-1", "receiver_email": "bo@example.com", "company_username": app.tenant.name,
+                   "name": "Bo", "country": "Norway", "status": "email_updated"})
+        );
+        let (_, other_key) = app.other_tenant("globex").await;
+        let (status, _) = json_of(app.request_with_key(reqwest::Method::GET, "/chatbot/v1/chatlog/sess-1", &other_key).send().await.unwrap()).await;
+        assert_eq!(status, 404);
+        let (status, body) = json_of(app.anonymous(reqwest::Method::PUT, "/chatbot/v1/chatlog/email").json(&json!({})).send().await.unwrap()).await;
+        assert_eq!(status, 401);
+        assert!(body["error"].is_string());
+    })
+    .await;
+}
