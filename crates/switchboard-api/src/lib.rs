@@ -38,6 +38,7 @@ pub mod openapi;
 mod ops;
 pub mod ratelimit;
 mod state;
+pub mod superoffice;
 pub mod zoho;
 
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
@@ -51,9 +52,11 @@ pub use state::AppState;
 /// Mounts every route (all dialects and the operations endpoints) with the state.
 pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
     cfg.app_data(web::Data::new(state.clone()));
-    for (method, path, route) in routes() {
-        let _ = method;
-        cfg.route(path, route);
+    for (_method, path, route) in routes() {
+        match superoffice::routes::mount_pattern(path) {
+            Some(pattern) => cfg.route(&pattern, route),
+            None => cfg.route(path, route),
+        };
     }
     cfg.service(utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}").url(
         "/openapi.json",
@@ -81,6 +84,7 @@ pub fn routes() -> Vec<(&'static str, &'static str, actix_web::Route)> {
     routes.extend(helpcrunch::routes::routes());
     routes.extend(zoho::routes::routes());
     routes.extend(chatbot::routes::routes());
+    routes.extend(superoffice::routes::routes());
     routes
 }
 

@@ -36,12 +36,18 @@ use utoipa::{Modify, OpenApi};
         crate::chatbot::routes::create_chatlog,
         crate::chatbot::routes::get_chatlog,
         crate::chatbot::routes::update_email,
+        crate::superoffice::routes::create,
+        crate::superoffice::routes::get,
+        crate::superoffice::routes::put,
+        crate::superoffice::routes::patch,
+        crate::superoffice::routes::delete,
     ),
     modifiers(&Security),
     tags(
         (name = "operations", description = "Health, readiness, metrics and this document"),
         (name = "helpcrunch", description = "HelpCrunch-style customers and chats (REST API v1)"),
         (name = "zoho-salesiq", description = "Zoho SalesIQ-style conversations (REST API v2)"),
+        (name = "superoffice", description = "SuperOffice-style ChatSession entities: JSON Patch, Merge Patch, $select, preconditions, XML"),
         (name = "chatbot", description = "Chatbot chat logs and the email update that fires email_updated"),
     )
 )]

@@ -1,0 +1,585 @@
+//! SuperOffice-style `ChatSession` handlers.
+
+use std::sync::{Arc, Mutex};
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde_json::Value;
+use switchboard_domain::json::{self, ApplyOptions, Limits, Operation, PathMode, Projection};
+use switchboard_domain::{Actor, Conversation, ConversationId, DomainError, Scope, Timestamp};
+use switchboard_storage::{Precondition, StorageError, WriteContext};
+
+use super::convert::{self, Links};
+use super::error::{SoError, field_name};
+use super::negotiate::{self, Format};
+use super::time::Zone;
+use super::xml;
+use crate::auth::{Principal, Scheme, authenticate};
+use crate::body::{parse_json, read_body};
+use crate::{ApiError, AppState};
+
+type SoResult = Result<HttpResponse, SoError>;
+
+/// The documented path prefix; routes match it case-insensitively.
+pub const PREFIX: &str = "/api/v1/ChatSession";
+
+/// Every SuperOffice route (documented spelling; mounted case-insensitively).
+pub(crate) fn routes() -> Vec<(&'static str, &'static str, actix_web::Route)> {
+    vec![
+        ("POST", "/api/v1/ChatSession", web::post().to(create)),
+        ("GET", "/api/v1/ChatSession/{id}", web::get().to(get)),
+        ("PUT", "/api/v1/ChatSession/{id}", web::put().to(put)),
+        ("PATCH", "/api/v1/ChatSession/{id}", web::patch().to(patch)),
+        (
+            "DELETE",
+            "/api/v1/ChatSession/{id}",
+            web::delete().to(delete),
+        ),
+    ]
+}
+
+/// The case-insensitive pattern a documented SuperOffice path is mounted at.
+#[must_use]
+pub fn mount_pattern(path: &str) -> Option<String> {
+    path.strip_prefix(PREFIX).map(|rest| {
+        format!("/{{_so_api:(?i)api}}/{{_so_v:(?i)v1}}/{{_so_cs:(?i)chatsession}}{rest}")
+    })
+}
+
+/// What the request asks of the response and of the write.
+struct Options {
+    format: Format,
+    zone: Zone,
+    select: Option<Projection>,
+    precondition: Precondition,
+    if_match_versions: Option<Vec<i64>>,
+    if_none_match: Option<Vec<String>>,
+    if_modified_since: Option<Timestamp>,
+}
+
+fn header<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
+    req.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+fn http_date(req: &HttpRequest, name: &str) -> Option<Timestamp> {
+    let raw = header(req, name)?;
+    let date: header::HttpDate = raw.parse().ok()?;
+    let secs = std::time::SystemTime::from(date)
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?
+        .as_secs();
+    Some(Timestamp::from_unix_seconds(i64::try_from(secs).ok()?))
+}
+
+/// Entity tags list (`"3", W/"4"`), without `W/` and quotes.
+fn tags(raw: &str) -> Vec<String> {
+    raw.split(',')
+        .map(|t| {
+            t.trim()
+                .trim_start_matches("W/")
+                .trim_matches('"')
+                .to_string()
+        })
+        .filter(|t| !t.is_empty())
+        .collect()
+}
+
+fn options(req: &HttpRequest) -> Result<Options, SoError> {
+    let format = negotiate::choose(header(req, "accept"))?;
+    let zone = match header(req, "so-timezone") {
+        Some(name) => Zone::named(name)?,
+        None => Zone::utc(),
+    };
+    let query = web::Query::<Vec<(String, String)>>::from_query(req.query_string())
+        .map_err(|e| ApiError::bad_request("query", "invalid_query", e.to_string()))?;
+    let select = query
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("$select"))
+        .map(|(_, v)| {
+            Projection::parse(v)
+                .map_err(|e| ApiError::bad_request("$select", "invalid_select", e.to_string()))
+        })
+        .transpose()?;
+    let if_match_versions = match header(req, "if-match") {
+        None => None,
+        Some(raw) if raw.trim() == "*" => None,
+        Some(raw) => Some(
+            tags(raw)
+                .iter()
+                .filter_map(|t| t.parse::<i64>().ok())
+                .collect(),
+        ),
+    };
+    Ok(Options {
+        format,
+        zone,
+        select,
+        precondition: Precondition {
+            version: None,
+            unmodified_since: http_date(req, "if-unmodified-since"),
+        },
+        if_match_versions,
+        if_none_match: header(req, "if-none-match").map(tags),
+        if_modified_since: http_date(req, "if-modified-since"),
+    })
+}
+
+async fn principal(
+    state: &AppState,
+    req: &HttpRequest,
+    scope: Scope,
+) -> Result<Principal, SoError> {
+    let p = authenticate(
+        state,
+        req,
+        &[Scheme::Bearer, Scheme::Basic, Scheme::SoTicket],
+    )
+    .await?;
+    p.require(scope)?;
+    Ok(p)
+}
+
+/// The API name recorded in the change history, with the `SO-AppToken`.
+fn ctx(p: &Principal, req: &HttpRequest) -> WriteContext {
+    let api = match header(req, "so-apptoken") {
+        Some(token) if !token.is_empty() => {
+            let token: String = token.chars().filter(|c| !c.is_control()).take(64).collect();
+            format!("superoffice app={token}")
+        }
+        _ => "superoffice".to_string(),
+    };
+    WriteContext::new(p.tenant.clone(), Actor::ApiKey(p.key.id), api)
+}
+
+fn storage(e: StorageError) -> SoError {
+    match e {
+        StorageError::NotFound => ApiError::NotFound("ChatSession not found".into()).into(),
+        other => ApiError::from_storage(other, &field_name).into(),
+    }
+}
+
+fn session_id(raw: &str) -> Result<ConversationId, SoError> {
+    raw.parse::<ConversationId>().map_err(|_| {
+        ApiError::bad_request("/ChatSessionId", "invalid_id", "must be a positive integer").into()
+    })
+}
+
+async fn links(state: &AppState, p: &Principal, c: &Conversation) -> Links {
+    let store = state.store();
+    let tenant = p.tenant.id;
+    Links {
+        user: match c.assignee_id {
+            Some(id) => store.agent(tenant, id).await.ok(),
+            None => None,
+        },
+        transfer_to: match c.transfer_to {
+            Some(id) => store.agent(tenant, id).await.ok(),
+            None => None,
+        },
+        person: match c.customer_id {
+            Some(id) => store.customer(tenant, id).await.ok(),
+            None => None,
+        },
+    }
+}
+
+fn etag(c: &Conversation) -> String {
+    format!("W/\"{}\"", c.version)
+}
+
+fn last_modified(c: &Conversation) -> Option<HeaderValue> {
+    let secs = u64::try_from(c.updated_at.as_unix_seconds()).ok()?;
+    let date = header::HttpDate::from(std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs));
+    HeaderValue::from_str(&date.to_string()).ok()
+}
+
+async fn respond(
+    state: &AppState,
+    p: &Principal,
+    c: &Conversation,
+    o: &Options,
+    status: actix_web::http::StatusCode,
+) -> HttpResponse {
+    let links = links(state, p, c).await;
+    let mut entity = convert::entity(c, Some(&links), &o.zone);
+    if let Some(select) = &o.select {
+        entity = select.apply(&entity);
+    }
+    let mut resp = HttpResponse::build(status);
+    resp.insert_header((header::ETAG, etag(c)));
+    if let Some(lm) = last_modified(c) {
+        resp.insert_header((header::LAST_MODIFIED, lm));
+    }
+    resp.insert_header((header::VARY, "Accept, SO-TimeZone"));
+    match o.format {
+        Format::Json => resp.json(entity),
+        Format::Xml => resp
+            .content_type("application/xml; charset=utf-8")
+            .body(xml::to_xml("ChatSessionEntity", &entity)),
+    }
+}
+
+/// Resolves `If-Match` into the version the write requires.
+async fn required_version(
+    state: &AppState,
+    p: &Principal,
+    id: ConversationId,
+    o: &Options,
+) -> Result<Option<i64>, SoError> {
+    match &o.if_match_versions {
+        None => Ok(None),
+        Some(versions) if versions.len() == 1 => Ok(versions.first().copied()),
+        Some(versions) => {
+            let current = state
+                .store()
+                .conversation(p.tenant.id, id)
+                .await
+                .map_err(storage)?;
+            versions
+                .iter()
+                .copied()
+                .find(|v| *v == current.version)
+                .map(Some)
+                .ok_or_else(|| ApiError::PreconditionFailed.into())
+        }
+    }
+}
+
+/// Carries a dialect error out of a storage closure (which can only fail
+/// with a `DomainError`).
+#[derive(Clone, Default)]
+struct Rejection(Arc<Mutex<Option<ApiError>>>);
+
+impl Rejection {
+    fn reject(&self, e: ApiError) -> DomainError {
+        if let Ok(mut slot) = self.0.lock() {
+            *slot = Some(e);
+        }
+        DomainError::Shape {
+            path: String::new(),
+            message: "rejected".into(),
+        }
+    }
+
+    fn error(&self, e: StorageError) -> SoError {
+        if let Ok(mut slot) = self.0.lock()
+            && let Some(api) = slot.take()
+        {
+            return api.into();
+        }
+        storage(e)
+    }
+}
+
+/// Retrieve a chat session.
+#[utoipa::path(get, path = "/api/v1/ChatSession/{id}", tag = "superoffice",
+    security(("bearer" = [])), params(("id" = i64, Path, description = "ChatSessionId"),
+        ("$select" = Option<String>, Query, description = "Comma-separated fields to keep; others are null")),
+    responses((status = 200, description = "ChatSessionEntity (JSON or XML)", body = Object),
+        (status = 304, description = "Not modified"), (status = 404, description = "Not found"),
+        (status = 406, description = "Not acceptable"), (status = 412, description = "If-Match failed")))]
+pub async fn get(state: web::Data<AppState>, req: HttpRequest) -> SoResult {
+    let p = principal(&state, &req, Scope::ConversationsRead).await?;
+    let id = session_id(req.match_info().get("id").unwrap_or_default())?;
+    let o = options(&req)?;
+    let c = state
+        .store()
+        .conversation(p.tenant.id, id)
+        .await
+        .map_err(storage)?;
+    if let Some(versions) = &o.if_match_versions
+        && !versions.contains(&c.version)
+    {
+        return Err(ApiError::PreconditionFailed.into());
+    }
+    let not_modified = match (&o.if_none_match, o.if_modified_since) {
+        (Some(tags), _) => tags.iter().any(|t| t == "*" || t == &c.version.to_string()),
+        (None, Some(since)) => c.updated_at.truncated_to_seconds() <= since.truncated_to_seconds(),
+        (None, None) => false,
+    };
+    if not_modified {
+        return Ok(HttpResponse::NotModified()
+            .insert_header((header::ETAG, etag(&c)))
+            .finish());
+    }
+    Ok(respond(&state, &p, &c, &o, actix_web::http::StatusCode::OK).await)
+}
+
+async fn read_value(state: &AppState, payload: web::Payload) -> Result<Value, SoError> {
+    let bytes = read_body(payload, state.config().body_limit).await?;
+    Ok(parse_json::<Value>(&bytes)?)
+}
+
+fn new_session_key() -> Result<String, SoError> {
+    let mut b = [0u8; 12];
+    getrandom::fill(&mut b).map_err(|_| SoError::from(ApiError::Internal))?;
+    Ok(b.iter().fold(String::from("so-"), |mut s, x| {
+        s.push_str(&format!("{x:02x}"));
+        s
+    }))
+}
+
+/// Create a chat session from a ChatSessionEntity.
+#[utoipa::path(post, path = "/api/v1/ChatSession", tag = "superoffice", security(("bearer" = [])),
+    request_body = Object,
+    responses((status = 201, description = "The created ChatSessionEntity", body = Object),
+        (status = 400, description = "Invalid entity")))]
+pub async fn create(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> SoResult {
+    let p = principal(&state, &req, Scope::ConversationsCreate).await?;
+    let o = options(&req)?;
+    let mut body = read_value(&state, payload).await?;
+    let Value::Object(map) = &mut body else {
+        return Err(ApiError::bad_request(
+            "/",
+            "invalid_type",
+            "the body must be a ChatSessionEntity object",
+        )
+        .into());
+    };
+    let now = switchboard_storage::now();
+    let key_given = map
+        .iter()
+        .any(|(k, v)| k.eq_ignore_ascii_case("SessionKey") && !v.is_null());
+    if !key_given {
+        map.retain(|k, _| !k.eq_ignore_ascii_case("SessionKey"));
+        map.insert("SessionKey".into(), Value::String(new_session_key()?));
+    }
+    let mut c = Conversation::new(p.tenant.id, String::new(), now);
+    let current = convert::entity(&c, None, &o.zone);
+    convert::apply_document(&body, &current, &mut c, Actor::ApiKey(p.key.id), now)?;
+    if c.requested_at.is_none() {
+        c.requested_at = Some(now);
+    }
+    c.created_with = Some("superoffice".into());
+    let created = state
+        .store()
+        .create_conversation(&ctx(&p, &req), c)
+        .await
+        .map_err(|e| match e {
+            StorageError::Conflict(_) => {
+                ApiError::Conflict("a chat session with this SessionKey already exists".into())
+                    .into()
+            }
+            other => storage(other),
+        })?;
+    Ok(respond(
+        &state,
+        &p,
+        &created,
+        &o,
+        actix_web::http::StatusCode::CREATED,
+    )
+    .await)
+}
+
+/// Replace a chat session: every writable member not in the body becomes null.
+#[utoipa::path(put, path = "/api/v1/ChatSession/{id}", tag = "superoffice", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "ChatSessionId")), request_body = Object,
+    responses((status = 200, description = "The ChatSessionEntity", body = Object),
+        (status = 412, description = "If-Unmodified-Since or If-Match failed")))]
+pub async fn put(state: web::Data<AppState>, req: HttpRequest, payload: web::Payload) -> SoResult {
+    let p = principal(&state, &req, Scope::ConversationsUpdate).await?;
+    let id = session_id(req.match_info().get("id").unwrap_or_default())?;
+    let o = options(&req)?;
+    let body = read_value(&state, payload).await?;
+    if !body.is_object() {
+        return Err(ApiError::bad_request(
+            "/",
+            "invalid_type",
+            "the body must be a ChatSessionEntity object",
+        )
+        .into());
+    }
+    let mut precondition = o.precondition;
+    precondition.version = required_version(&state, &p, id, &o).await?;
+    let rejection = Rejection::default();
+    let r = rejection.clone();
+    let zone = o.zone.clone();
+    let actor = Actor::ApiKey(p.key.id);
+    let c = state
+        .store()
+        .modify_conversation(&ctx(&p, &req), id, precondition, move |c| {
+            let current = convert::entity(c, None, &zone);
+            convert::apply_document(&body, &current, c, actor, switchboard_storage::now())
+                .map_err(|e| r.reject(e))
+        })
+        .await
+        .map_err(|e| rejection.error(e))?;
+    Ok(respond(&state, &p, &c, &o, actix_web::http::StatusCode::OK).await)
+}
+
+/// How a PATCH body is to be read.
+enum PatchBody {
+    Json(Vec<Operation>),
+    Merge(Value),
+}
+
+fn patch_body(req: &HttpRequest, value: Value) -> Result<PatchBody, SoError> {
+    let content_type = header(req, "content-type")
+        .map(|c| {
+            c.split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .unwrap_or_default();
+    let limits = Limits::default();
+    let as_json_patch = |v: &Value| -> Result<PatchBody, SoError> {
+        let ops = json::parse_patch(v, &limits).map_err(|e| {
+            ApiError::bad_request(
+                e.path().unwrap_or("/").to_string(),
+                "invalid_patch",
+                e.to_string(),
+            )
+        })?;
+        if let Some((i, op)) = ops
+            .iter()
+            .enumerate()
+            .find(|(_, op)| matches!(op, Operation::Move { .. } | Operation::Copy { .. }))
+        {
+            return Err(ApiError::bad_request(
+                op.path().to_string(),
+                "not_supported",
+                format!(
+                    "operation {i}: '{}' is not supported; use add, remove, replace or test",
+                    op.name()
+                ),
+            )
+            .into());
+        }
+        Ok(PatchBody::Json(ops))
+    };
+    match (content_type.as_str(), &value) {
+        ("application/json-patch+json", Value::Array(_)) => as_json_patch(&value),
+        ("application/json-patch+json", _) => {
+            Err(ApiError::bad_request("/", "invalid_patch", "a JSON Patch must be an array of operations").into())
+        }
+        ("application/merge-patch+json", Value::Object(_)) => Ok(PatchBody::Merge(value)),
+        ("application/merge-patch+json", _) => {
+            Err(ApiError::bad_request("/", "invalid_patch", "a merge patch of a ChatSession must be an object").into())
+        }
+        ("application/json" | "text/json" | "", Value::Array(_)) => as_json_patch(&value),
+        ("application/json" | "text/json" | "", Value::Object(_)) => Ok(PatchBody::Merge(value)),
+        ("application/json" | "text/json" | "", _) => Err(ApiError::bad_request(
+            "/",
+            "invalid_patch",
+            "the body must be a JSON Patch array or a merge patch object",
+        )
+        .into()),
+        (other, _) => Err(ApiError::UnsupportedMediaType(format!(
+            "{other} is not supported; use application/json-patch+json, application/merge-patch+json or application/json"
+        ))
+        .into()),
+    }
+}
+
+/// Renames merge-patch members to the document's casing (member names
+/// match case-insensitively, as paths do).
+fn align_case(patch: &Value, doc: &Value) -> Value {
+    match (patch, doc) {
+        (Value::Object(p), Value::Object(d)) => Value::Object(
+            p.iter()
+                .map(|(k, v)| {
+                    let (key, target) = d
+                        .get_key_value(k)
+                        .or_else(|| d.iter().find(|(dk, _)| dk.eq_ignore_ascii_case(k)))
+                        .map_or((k.clone(), &Value::Null), |(dk, dv)| (dk.clone(), dv));
+                    (key, align_case(v, target))
+                })
+                .collect(),
+        ),
+        _ => patch.clone(),
+    }
+}
+
+/// Patch a chat session with an RFC 6902 JSON Patch or an RFC 7396 merge patch.
+///
+/// Paths are case-insensitive and the leading `/` is optional; `move` and
+/// `copy` are refused; a failed `test` is a 409 and nothing is written.
+#[utoipa::path(patch, path = "/api/v1/ChatSession/{id}", tag = "superoffice", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "ChatSessionId")),
+    request_body(content = Object, description = "JSON Patch array (application/json-patch+json) or merge patch object (application/merge-patch+json)"),
+    responses((status = 200, description = "The patched ChatSessionEntity", body = Object),
+        (status = 400, description = "Invalid patch or result; names the path"),
+        (status = 409, description = "A test operation failed"),
+        (status = 412, description = "If-Unmodified-Since or If-Match failed")))]
+pub async fn patch(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> SoResult {
+    let p = principal(&state, &req, Scope::ConversationsUpdate).await?;
+    let id = session_id(req.match_info().get("id").unwrap_or_default())?;
+    let o = options(&req)?;
+    let body = patch_body(&req, read_value(&state, payload).await?)?;
+    let mut precondition = o.precondition;
+    precondition.version = required_version(&state, &p, id, &o).await?;
+    let rejection = Rejection::default();
+    let r = rejection.clone();
+    let zone = o.zone.clone();
+    let actor = Actor::ApiKey(p.key.id);
+    let opts = ApplyOptions {
+        mode: PathMode::Lenient,
+        allow_move_copy: false,
+        limits: Limits::default(),
+    };
+    let c = state
+        .store()
+        .modify_conversation(&ctx(&p, &req), id, precondition, move |c| {
+            let current = convert::entity(c, None, &zone);
+            let ops = match &body {
+                PatchBody::Json(ops) => ops.clone(),
+                PatchBody::Merge(m) => {
+                    json::merge_to_operations(&current, &align_case(m, &current))
+                }
+            };
+            let mut doc = current.clone();
+            json::apply(&mut doc, &ops, &opts).map_err(|e| {
+                if e.is_test_failure() {
+                    r.reject(ApiError::Conflict(format!("test failed: {e}")))
+                } else {
+                    r.reject(ApiError::bad_request(
+                        e.path().unwrap_or("/").to_string(),
+                        "invalid_patch",
+                        e.to_string(),
+                    ))
+                }
+            })?;
+            convert::apply_document(&doc, &current, c, actor, switchboard_storage::now())
+                .map_err(|e| r.reject(e))
+        })
+        .await
+        .map_err(|e| rejection.error(e))?;
+    Ok(respond(&state, &p, &c, &o, actix_web::http::StatusCode::OK).await)
+}
+
+/// Delete a chat session.
+#[utoipa::path(delete, path = "/api/v1/ChatSession/{id}", tag = "superoffice", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "ChatSessionId")),
+    responses((status = 204, description = "Deleted"), (status = 404, description = "Not found")))]
+pub async fn delete(state: web::Data<AppState>, req: HttpRequest) -> SoResult {
+    let p = principal(&state, &req, Scope::ConversationsUpdate).await?;
+    let id = session_id(req.match_info().get("id").unwrap_or_default())?;
+    let o = options(&req)?;
+    if let Some(v) = required_version(&state, &p, id, &o).await? {
+        let current = state
+            .store()
+            .conversation(p.tenant.id, id)
+            .await
+            .map_err(storage)?;
+        if current.version != v {
+            return Err(ApiError::PreconditionFailed.into());
+        }
+    }
+    state
+        .store()
+        .delete_conversation(&ctx(&p, &req), id)
+        .await
+        .map_err(storage)?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,706 @@
+//! End-to-end tests of the SuperOffice-style ChatSession family and its
+//! consistency with the other families, on SQLite and PostgreSQL.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use switchboard_domain::{ConversationStatus, Scope};
+use switchboard_e2e::{TestApp, for_each_backend, json_of};
+
+const JSON_PATCH: &str = "application/json-patch+json";
+const MERGE_PATCH: &str = "application/merge-patch+json";
+
+async fn session(app: &TestApp) -> i64 {
+    let (status, body) = json_of(
+        app.post("/api/v1/ChatSession")
+            .json(&json!({"CustomerName": "Ada", "CustomerEmail": "ada@example.com", "FirstMessage": "Hi", "CustomInfo": {"tier": "gold"}}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    body["ChatSessionId"].as_i64().unwrap()
+}
+
+fn patch_req(app: &TestApp, id: i64, content_type: &str, body: &Value) -> reqwest::RequestBuilder {
+    app.patch(&format!("/api/v1/ChatSession/{id}"))
+        .header("Content-Type", content_type)
+        .body(serde_json::to_vec(body).unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entity_shape_and_case_insensitive_routes() {
+    for_each_backend(|app| async move {
+        let id = session(&app).await;
+        for path in [
+            format!("/api/v1/ChatSession/{id}"),
+            format!("/api/v1/chatsession/{id}"),
+            format!("/API/V1/CHATSESSION/{id}"),
+        ] {
+            let (status, body) = json_of(app.get(&path).send().await.unwrap()).await;
+            assert_eq!(status, 200, "{path}");
+            assert_eq!(body["ChatSessionId"], id);
+        }
+        let resp = app
+            .get(&format!("/api/v1/ChatSession/{id}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.headers()["etag"], "W/\"1\"");
+        assert!(resp.headers().contains_key("last-modified"));
+        let (_, e) = json_of(resp).await;
+        let keys: Vec<&str> = e.as_object().unwrap().keys().map(String::as_str).collect();
+        for member in [
+            "ChatSessionId",
+            "TopicId",
+            "User",
+            "Person",
+            "CustomerAlias",
+            "CustomerHost",
+            "CustomerName",
+            "CustomerEmail",
+            "CustomerPhone",
+            "CustomerConsented",
+            "CustomerCompanyName",
+            "Status",
+            "FirstMessage",
+            "LastMessage",
+            "WhenRequested",
+            "WhenStarted",
+            "WhenEnded",
+            "WhenIdle",
+            "WhenFetched",
+            "SessionKey",
+            "InitialQueuePos",
+            "AlertLevel",
+            "Rank",
+            "Flags",
+            "Contact",
+            "Project",
+            "Sale",
+            "Ticket",
+            "TransferTo",
+            "ChatbotIsActive",
+            "Rating",
+            "TableRight",
+            "FieldProperties",
+            "_Links",
+        ] {
+            assert!(keys.contains(&member), "missing {member}");
+        }
+        assert_eq!(e["Status"], "Requested");
+        assert_eq!(e["User"], Value::Null);
+        assert_eq!(e["_Links"]["Self"], format!("/api/v1/ChatSession/{id}"));
+        assert!(
+            e["WhenRequested"].as_str().unwrap().ends_with("+00:00"),
+            "{}",
+            e["WhenRequested"]
+        );
+        assert_eq!(e["CustomInfo"], json!({"tier": "gold"}));
+        let (status, _) =
+            json_of(app.get("/api/v1/ChatSession/999999").send().await.unwrap()).await;
+        assert_eq!(status, 404);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_patch_ops_paths_and_refusals() {
+    for_each_backend(|app| async move {
+        let id = session(&app).await;
+        let agent = app.store.create_agent(app.tenant.id, "Sam", "sam@example.com", "agent").await.unwrap();
+        let ops = json!([
+            {"op": "test", "path": "customername", "value": "Ada"},
+            {"op": "replace", "path": "/CUSTOMEREMAIL", "value": "ada@new.example.com"},
+            {"op": "add", "path": "CustomerPhone", "value": "+47 1"},
+            {"op": "remove", "path": "/FirstMessage"},
+            {"op": "replace", "path": "/status", "value": "Started"},
+            {"op": "add", "path": "/User", "value": {"AssociateId": agent.id.get()}},
+            {"op": "add", "path": "/customInfo/seats", "value": 3}
+        ]);
+        let (status, e) = json_of(patch_req(&app, id, JSON_PATCH, &ops).send().await.unwrap()).await;
+        assert_eq!(status, 200, "{e}");
+        assert_eq!(e["CustomerEmail"], "ada@new.example.com");
+        assert_eq!(e["CustomerPhone"], "+47 1");
+        assert_eq!(e["FirstMessage"], Value::Null);
+        assert_eq!(e["Status"], "Started");
+        assert_eq!(e["User"]["Name"], "Sam");
+        assert_eq!(e["CustomInfo"], json!({"tier": "gold", "seats": 3}));
+        assert!(e["WhenStarted"].is_string());
+
+        // refusals: nothing written, 400 naming the path (409 for test)
+        let cases: Vec<(Value, u16, &str)> = vec![
+            (json!([{"op": "test", "path": "/CustomerName", "value": "Bob"}, {"op": "replace", "path": "/CustomerName", "value": "X"}]), 409, ""),
+            (json!([{"op": "move", "from": "/CustomerName", "path": "/CustomerAlias"}]), 400, "/CustomerAlias"),
+            (json!([{"op": "copy", "from": "/CustomerName", "path": "/CustomerAlias"}]), 400, "/CustomerAlias"),
+            (json!([{"op": "replace", "path": "/ChatSessionId", "value": 99}]), 400, "/ChatSessionId"),
+            (json!([{"op": "replace", "path": "/_Links/Self", "value": "/x"}]), 400, "/_Links"),
+            (json!([{"op": "add", "path": "/Bogus", "value": 1}]), 400, "/Bogus"),
+            (json!([{"op": "replace", "path": "/CustomerEmail", "value": "not-an-email"}]), 400, "/CustomerEmail"),
+            (json!([{"op": "replace", "path": "/Rank", "value": "high"}]), 400, "/Rank"),
+            (json!([{"op": "replace", "path": "/Status", "value": "Exploded"}]), 400, "/Status"),
+            (json!([{"op": "replace", "path": "/Missing/Deep", "value": 1}]), 400, "/Missing/Deep"),
+            (json!([{"op": "replace", "path": "/User", "value": {"AssociateId": 424242}}]), 400, "/User"),
+        ];
+        for (ops, want, source) in cases {
+            let (status, body) = json_of(patch_req(&app, id, JSON_PATCH, &ops).send().await.unwrap()).await;
+            assert_eq!(status.as_u16(), want, "{ops}: {body}");
+            if !source.is_empty() {
+                assert_eq!(body["ErrorSource"], source, "{ops}: {body}");
+            }
+            assert!(body["Error"].is_string());
+        }
+        let stored = app.store.conversation(app.tenant.id, switchboard_domain::ConversationId::new(id)).await.unwrap();
+        assert_eq!(stored.version, 2, "only the first patch was written");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn merge_patch_equals_its_json_patch() {
+    for_each_backend(|app| async move {
+        let a = session(&app).await;
+        let b = session(&app).await;
+        let merge = json!({"customerName": "Bea", "CustomerPhone": null, "CustomInfo": {"tier": null, "x": {"y": 1}}, "Rank": 7});
+        let (status, via_merge) = json_of(patch_req(&app, a, MERGE_PATCH, &merge).send().await.unwrap()).await;
+        assert_eq!(status, 200, "{via_merge}");
+        let ops = json!([
+            {"op": "replace", "path": "/CustomerName", "value": "Bea"},
+            {"op": "replace", "path": "/CustomerPhone", "value": null},
+            {"op": "remove", "path": "/CustomInfo/tier"},
+            {"op": "add", "path": "/CustomInfo/x", "value": {"y": 1}},
+            {"op": "replace", "path": "/Rank", "value": 7}
+        ]);
+        let (status, via_ops) = json_of(patch_req(&app, b, JSON_PATCH, &ops).send().await.unwrap()).await;
+        assert_eq!(status, 200, "{via_ops}");
+        let strip = |mut v: Value| {
+            for k in ["ChatSessionId", "SessionKey", "_Links", "WhenRequested"] {
+                v.as_object_mut().unwrap().remove(k);
+            }
+            v
+        };
+        assert_eq!(strip(via_merge.clone()), strip(via_ops));
+        assert_eq!(via_merge["CustomInfo"], json!({"x": {"y": 1}}));
+        // plain application/json chooses by shape
+        let (status, e) = json_of(patch_req(&app, a, "application/json", &json!({"Rank": 8})).send().await.unwrap()).await;
+        assert_eq!((status.as_u16(), e["Rank"].as_i64()), (200, Some(8)));
+        let (status, e) = json_of(patch_req(&app, a, "application/json", &json!([{"op": "replace", "path": "Rank", "value": 9}])).send().await.unwrap()).await;
+        assert_eq!((status.as_u16(), e["Rank"].as_i64()), (200, Some(9)));
+        let (status, _) = json_of(patch_req(&app, a, "text/plain", &json!({"Rank": 1})).send().await.unwrap()).await;
+        assert_eq!(status, 415);
+        let (status, _) = json_of(patch_req(&app, a, JSON_PATCH, &json!({"Rank": 1})).send().await.unwrap()).await;
+        assert_eq!(status, 400);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn preconditions_etags_and_304() {
+    for_each_backend(|app| async move {
+        let id = session(&app).await;
+        let path = format!("/api/v1/ChatSession/{id}");
+        let resp = app.get(&path).send().await.unwrap();
+        let last_modified = resp.headers()["last-modified"]
+            .to_str()
+            .unwrap()
+            .to_string();
+        let etag = resp.headers()["etag"].to_str().unwrap().to_string();
+
+        // If-Modified-Since with the Last-Modified value: 304 (second precision)
+        let resp = app
+            .get(&path)
+            .header("If-Modified-Since", &last_modified)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 304);
+        let resp = app
+            .get(&path)
+            .header("If-None-Match", &etag)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 304);
+        let resp = app
+            .get(&path)
+            .header("If-Modified-Since", "Sat, 01 Jan 2000 00:00:00 GMT")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+
+        // If-Unmodified-Since equal to the Last-Modified second passes, even though
+        // the row's updatedAt has milliseconds after that second
+        let ok = patch_req(&app, id, MERGE_PATCH, &json!({"Rank": 1}))
+            .header("If-Unmodified-Since", &last_modified);
+        let resp = ok.send().await.unwrap();
+        assert_eq!(resp.status(), 200);
+        let new_etag = resp.headers()["etag"].to_str().unwrap().to_string();
+        assert_eq!(new_etag, "W/\"2\"");
+        // a date one second before the last change fails with 412 and writes nothing
+        let stored = app
+            .store
+            .conversation(app.tenant.id, switchboard_domain::ConversationId::new(id))
+            .await
+            .unwrap();
+        let before = std::time::UNIX_EPOCH
+            + Duration::from_secs(u64::try_from(stored.updated_at.as_unix_seconds() - 1).unwrap());
+        let stale = actix_web::http::header::HttpDate::from(before).to_string();
+        let (status, body) = json_of(
+            patch_req(&app, id, MERGE_PATCH, &json!({"Rank": 2}))
+                .header("If-Unmodified-Since", &stale)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, 412, "{body}");
+        let (status, _) = json_of(
+            app.put(&path)
+                .json(&json!({"SessionKey": stored.session_key}))
+                .header("If-Unmodified-Since", &stale)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, 412);
+
+        // If-Match: the old tag fails, the current tag (weak or strong) passes
+        let (status, _) = json_of(
+            patch_req(&app, id, MERGE_PATCH, &json!({"Rank": 3}))
+                .header("If-Match", &etag)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, 412);
+        let (status, _) = json_of(
+            app.get(&path)
+                .header("If-Match", &etag)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, 412);
+        let (status, e) = json_of(
+            patch_req(&app, id, MERGE_PATCH, &json!({"Rank": 4}))
+                .header("If-Match", "\"2\"")
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!((status.as_u16(), e["Rank"].as_i64()), (200, Some(4)));
+        let (status, _) = json_of(
+            patch_req(&app, id, MERGE_PATCH, &json!({"Rank": 5}))
+                .header("If-Match", "W/\"3\"")
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, 200);
+        let stored = app
+            .store
+            .conversation(app.tenant.id, switchboard_domain::ConversationId::new(id))
+            .await
+            .unwrap();
+        assert_eq!((stored.version, stored.rank), (4, 5));
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn select_xml_and_time_zone() {
+    for_each_backend(|app| async move {
+        let id = session(&app).await;
+        let (status, e) = json_of(
+            app.get(&format!(
+                "/api/v1/ChatSession/{id}?$select=customerName,_links/self,TableRight/Mask"
+            ))
+            .send()
+            .await
+            .unwrap(),
+        )
+        .await;
+        assert_eq!(status, 200);
+        assert_eq!(e["CustomerName"], "Ada");
+        assert_eq!(
+            e["CustomerEmail"],
+            Value::Null,
+            "unselected fields are null"
+        );
+        assert_eq!(e["Status"], Value::Null);
+        assert_eq!(e["_Links"]["Self"], format!("/api/v1/ChatSession/{id}"));
+        assert_eq!(
+            e["TableRight"],
+            json!({"Mask": "FullAccess", "Reason": null})
+        );
+        assert!(
+            e.as_object().unwrap().contains_key("WhenStarted"),
+            "unselected fields stay present"
+        );
+        let (status, e) = json_of(
+            app.patch(&format!("/api/v1/ChatSession/{id}?$select=Rank"))
+                .header("Content-Type", MERGE_PATCH)
+                .body("{\"Rank\": 2}")
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(
+            (
+                status.as_u16(),
+                e["Rank"].as_i64(),
+                e["CustomerName"].is_null()
+            ),
+            (200, Some(2), true)
+        );
+
+        let resp = app
+            .get(&format!("/api/v1/ChatSession/{id}"))
+            .header("Accept", "application/xml")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        assert!(
+            resp.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("application/xml")
+        );
+        let xml = resp.text().await.unwrap();
+        assert!(
+            xml.contains(&format!("<ChatSessionId>{id}</ChatSessionId>")),
+            "{xml}"
+        );
+        assert!(xml.contains("<CustomerName>Ada</CustomerName>"), "{xml}");
+        assert!(xml.contains("<User xsi:nil=\"true\"/>"), "{xml}");
+        let resp = app
+            .get(&format!("/api/v1/ChatSession/{id}"))
+            .header("Accept", "text/xml")
+            .send()
+            .await
+            .unwrap();
+        assert!(resp.text().await.unwrap().starts_with("<?xml"));
+        let resp = app
+            .get(&format!("/api/v1/ChatSession/{id}"))
+            .header("Accept", "text/json")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        let (status, body) = json_of(
+            app.get(&format!("/api/v1/ChatSession/{id}"))
+                .header("Accept", "text/html")
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, 406, "{body}");
+
+        let (_, utc) = json_of(
+            app.get(&format!("/api/v1/ChatSession/{id}"))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        let (_, oslo) = json_of(
+            app.get(&format!("/api/v1/ChatSession/{id}"))
+                .header("SO-TimeZone", "Europe/Oslo")
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        let (u, o) = (
+            utc["WhenRequested"].as_str().unwrap(),
+            oslo["WhenRequested"].as_str().unwrap(),
+        );
+        assert!(u.ends_with("+00:00"));
+        assert!(o.ends_with("+01:00") || o.ends_with("+02:00"), "{o}");
+        let parse = |s: &str| s.parse::<jiff::Timestamp>().unwrap();
+        assert_eq!(parse(u), parse(o), "the same instant in another zone");
+        let (status, body) = json_of(
+            app.get(&format!("/api/v1/ChatSession/{id}"))
+                .header("SO-TimeZone", "Mars/Base")
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, 400, "{body}");
+        let (status, _) = json_of(
+            app.get(&format!("/api/v1/ChatSession/{id}"))
+                .header("SO-TimeZone", "UTC")
+                .header("Accept-Language", "nb")
+                .header("SO-Language", "no")
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, 200);
+        // a PATCH with a time in Oslo time is stored as the same instant
+        let (status, e) = json_of(
+            patch_req(
+                &app,
+                id,
+                MERGE_PATCH,
+                &json!({"WhenIdle": "2024-06-01T12:00:00+02:00"}),
+            )
+            .send()
+            .await
+            .unwrap(),
+        )
+        .await;
+        assert_eq!(status, 200, "{e}");
+        assert_eq!(e["WhenIdle"], "2024-06-01T10:00:00+00:00");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auth_forms_and_tenancy() {
+    for_each_backend(|app| async move {
+        let id = session(&app).await;
+        let path = format!("/api/v1/ChatSession/{id}");
+        use base64::Engine;
+        let basic = base64::engine::general_purpose::STANDARD
+            .encode(format!("{}:{}", app.tenant.name, app.key));
+        for auth in [
+            format!("Bearer {}", app.key),
+            format!("SOTicket {}", app.key),
+            format!("Basic {basic}"),
+        ] {
+            let resp = app
+                .anonymous(reqwest::Method::GET, &path)
+                .header("Authorization", auth.clone())
+                .header("SO-AppToken", "app-123")
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.status(), 200, "{auth}");
+        }
+        let wrong_user =
+            base64::engine::general_purpose::STANDARD.encode(format!("other:{}", app.key));
+        let (status, body) = json_of(
+            app.anonymous(reqwest::Method::GET, &path)
+                .header("Authorization", format!("Basic {wrong_user}"))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, 401);
+        assert_eq!(body["ErrorType"], "UnauthorizedAccessException");
+        let (status, _) = json_of(
+            app.anonymous(reqwest::Method::GET, &path)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, 401);
+        // the app token is recorded in the change history
+        let (status, _) = json_of(
+            patch_req(&app, id, MERGE_PATCH, &json!({"Rank": 1}))
+                .header("SO-AppToken", "app-123")
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, 200);
+        let history = app
+            .store
+            .history(
+                app.tenant.id,
+                switchboard_domain::EntityKind::Conversation,
+                id,
+                1,
+            )
+            .await
+            .unwrap();
+        assert_eq!(history[0].api, "superoffice app=app-123");
+        // scopes and cross-tenant ids
+        let read_only = app.create_key(&[Scope::ConversationsRead]).await;
+        let (status, _) = json_of(
+            app.request_with_key(reqwest::Method::PATCH, &path, &read_only)
+                .header("Content-Type", MERGE_PATCH)
+                .body("{\"Rank\":1}")
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, 403);
+        let (_, other) = app.other_tenant("globex").await;
+        let foreign = json_of(
+            app.request_with_key(reqwest::Method::GET, &path, &other)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        let missing = json_of(
+            app.request_with_key(reqwest::Method::GET, "/api/v1/ChatSession/999999", &other)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(foreign.0, 404);
+        assert_eq!(foreign, missing);
+        let (status, _) = json_of(
+            app.request_with_key(reqwest::Method::PATCH, &path, &other)
+                .header("Content-Type", MERGE_PATCH)
+                .body("{\"Rank\":9}")
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, 404);
+        let resp = app
+            .request_with_key(reqwest::Method::DELETE, &path, &other)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 404);
+        let resp = app.delete(&path).send().await.unwrap();
+        assert_eq!(resp.status(), 204);
+        assert_eq!(app.get(&path).send().await.unwrap().status(), 404);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_test_guards_have_exactly_one_winner() {
+    for_each_backend(|app| async move {
+        let id = session(&app).await;
+        let mut handles = Vec::new();
+        for i in 0..8 {
+            let req = patch_req(
+                &app,
+                id,
+                JSON_PATCH,
+                &json!([{"op": "test", "path": "/CustomerName", "value": "Ada"}, {"op": "replace", "path": "/CustomerName", "value": format!("Writer {i}")}]),
+            );
+            handles.push(tokio::spawn(async move { req.send().await.unwrap().status().as_u16() }));
+        }
+        let mut statuses = Vec::new();
+        for h in handles {
+            statuses.push(h.await.unwrap());
+        }
+        statuses.sort_unstable();
+        assert_eq!(statuses, [200, 409, 409, 409, 409, 409, 409, 409], "{statuses:?}");
+        let stored = app.store.conversation(app.tenant.id, switchboard_domain::ConversationId::new(id)).await.unwrap();
+        assert_eq!(stored.version, 2);
+        assert!(stored.visitor.name.unwrap().starts_with("Writer "));
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cross_family_consistency() {
+    for_each_backend(|app| async move {
+        // created through SuperOffice, visible through HelpCrunch
+        let id = session(&app).await;
+        let (status, chat) =
+            json_of(app.get(&format!("/v1/chats/{id}")).send().await.unwrap()).await;
+        assert_eq!(status, 200);
+        assert_eq!(chat["status"], "new");
+        assert_eq!(chat["customInfo"], json!({"tier": "gold"}));
+        // a status changed through HelpCrunch shows in SuperOffice's Status
+        let (status, _) = json_of(
+            app.put("/v1/chats/status")
+                .json(&json!({"id": id, "status": "closed"}))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, 200);
+        let (_, e) = json_of(
+            app.get(&format!("/api/v1/ChatSession/{id}"))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(e["Status"], "Ended");
+        assert!(e["WhenEnded"].is_string());
+        // an email changed through the chatbot shows as CustomerEmail
+        let key = e["SessionKey"].as_str().unwrap().to_string();
+        let (status, _) = json_of(
+            app.put("/chatbot/v1/chatlog/email")
+                .json(&json!({"sessionid": key, "email": "bot@example.com"}))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, 200);
+        let (_, e) = json_of(
+            app.get(&format!("/api/v1/ChatSession/{id}"))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(e["CustomerEmail"], "bot@example.com");
+        // customer_info set through Zoho is CustomInfo in SuperOffice
+        let (status, _) = json_of(
+            app.put(&format!("/api/v2/{}/conversations/{id}", app.tenant.name))
+                .json(&json!({"customer_info": {"Plan": "Pro"}}))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, 200);
+        let (_, e) = json_of(
+            app.get(&format!("/api/v1/ChatSession/{id}?$select=CustomInfo"))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(e["CustomInfo"], json!({"tier": "gold", "Plan": "Pro"}));
+        // and a SuperOffice status change shows in Zoho
+        let (status, _) = json_of(
+            patch_req(&app, id, MERGE_PATCH, &json!({"Status": "Started"}))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, 200);
+        let (_, z) = json_of(
+            app.get(&format!("/api/v2/{}/conversations/{id}", app.tenant.name))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(z["data"]["chat_status"]["status_key"], "connected");
+        let stored = app
+            .store
+            .conversation(app.tenant.id, switchboard_domain::ConversationId::new(id))
+            .await
+            .unwrap();
+        assert_eq!(stored.status, ConversationStatus::Opened);
+        assert_eq!(stored.closed_at, None, "reopening cleared closedAt");
+    })
+    .await;
+}
