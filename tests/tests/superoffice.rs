@@ -704,3 +704,39 @@ async fn cross_family_consistency() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn put_replaces_the_whole_entity() {
+    for_each_backend(|app| async move {
+        let id = session(&app).await;
+        let path = format!("/api/v1/ChatSession/{id}");
+        let (_, mut e) = json_of(app.get(&path).send().await.unwrap()).await;
+        // a GET → edit → PUT round trip keeps everything it sends back
+        e["CustomerPhone"] = json!("+1 555");
+        let (status, put) = json_of(app.put(&path).json(&e).send().await.unwrap()).await;
+        assert_eq!(status, 200, "{put}");
+        assert_eq!(put["CustomerPhone"], "+1 555");
+        assert_eq!(put["CustomerName"], "Ada");
+        assert_eq!(put["CustomInfo"], json!({"tier": "gold"}));
+        // members left out become null / 0 / false
+        let (status, put) = json_of(
+            app.put(&path).json(&json!({"SessionKey": e["SessionKey"], "customerName": "Only", "Status": "Started"})).send().await.unwrap(),
+        )
+        .await;
+        assert_eq!(status, 200, "{put}");
+        assert_eq!(put["CustomerName"], "Only");
+        assert_eq!(put["CustomerEmail"], Value::Null);
+        assert_eq!(put["CustomerPhone"], Value::Null);
+        assert_eq!(put["CustomInfo"], json!({}));
+        assert_eq!(put["Status"], "Started");
+        assert_eq!(put["Rank"], 0);
+        // read-only members must be unchanged; unknown members are refused
+        let (status, body) = json_of(app.put(&path).json(&json!({"SessionKey": e["SessionKey"], "ChatSessionId": 12345})).send().await.unwrap()).await;
+        assert_eq!((status.as_u16(), body["ErrorSource"].as_str()), (400, Some("/ChatSessionId")));
+        let (status, body) = json_of(app.put(&path).json(&json!({"SessionKey": e["SessionKey"], "Nickname": "x"})).send().await.unwrap()).await;
+        assert_eq!((status.as_u16(), body["ErrorSource"].as_str()), (400, Some("/Nickname")));
+        let stored = app.store.conversation(app.tenant.id, switchboard_domain::ConversationId::new(id)).await.unwrap();
+        assert_eq!(stored.version, 3, "the refused PUTs wrote nothing");
+    })
+    .await;
+}
