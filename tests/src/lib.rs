@@ -38,6 +38,7 @@ use switchboard_server::{RunningServer, ServerConfig};
 use switchboard_storage::{Store, StoreConfig, WriteContext, now};
 use switchboard_testsupport::TestDatabase;
 use switchboard_testsupport::tempfile::TempDir;
+use switchboard_webhook::WebhookConfig;
 
 /// The name of the tenant every [`TestApp`] starts with (unless configured).
 pub const DEFAULT_TENANT: &str = "acme";
@@ -83,6 +84,9 @@ pub struct TestConfig {
     pub tenant: String,
     /// HTTP worker threads (default 2).
     pub workers: usize,
+    /// The webhook delivery worker's settings (the production defaults;
+    /// webhook tests shorten the schedule and allow loopback targets).
+    pub webhook: WebhookConfig,
 }
 
 impl Default for TestConfig {
@@ -92,6 +96,7 @@ impl Default for TestConfig {
             store: StoreConfig::default(),
             tenant: DEFAULT_TENANT.to_string(),
             workers: 2,
+            webhook: WebhookConfig::default(),
         }
     }
 }
@@ -191,6 +196,7 @@ impl TestApp {
             store: config.store,
             workers: NonZeroUsize::new(config.workers),
             shutdown_timeout: Duration::from_secs(5),
+            webhook: config.webhook,
         };
         let server = switchboard_server::start(server_config)
             .await

@@ -39,6 +39,7 @@ mod ops;
 pub mod ratelimit;
 mod state;
 pub mod superoffice;
+pub mod zapier;
 pub mod zoho;
 
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
@@ -85,6 +86,7 @@ pub fn routes() -> Vec<(&'static str, &'static str, actix_web::Route)> {
     routes.extend(zoho::routes::routes());
     routes.extend(chatbot::routes::routes());
     routes.extend(superoffice::routes::routes());
+    routes.extend(zapier::routes::routes());
     routes
 }
 

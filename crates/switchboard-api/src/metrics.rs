@@ -125,6 +125,16 @@ impl Metrics {
     }
 }
 
+impl switchboard_webhook::MetricsSink for Metrics {
+    fn inc(&self, name: &str, labels: &str, by: u64) {
+        Self::inc(self, name, labels, by);
+    }
+
+    fn observe(&self, name: &str, secs: f64) {
+        Self::observe(self, name, secs);
+    }
+}
+
 fn write_histogram(out: &mut String, name: &str, labels: &str, h: &Histogram) {
     let sep = if labels.is_empty() { "" } else { "," };
     for (bound, count) in BUCKETS.iter().zip(h.counts) {

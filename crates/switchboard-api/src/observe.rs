@@ -64,6 +64,11 @@ pub async fn observe(
         state
             .metrics()
             .observe_request(&method, &route, status, elapsed);
+        // A successful write may have committed outbox events: wake the
+        // webhook worker so they are delivered at once.
+        if status < 400 && !matches!(method.as_str(), "GET" | "HEAD" | "OPTIONS") {
+            state.wakeup().notify();
+        }
     }
     let ms = elapsed.as_secs_f64() * 1000.0;
     if status >= 500 {

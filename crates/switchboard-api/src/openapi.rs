@@ -41,6 +41,14 @@ use utoipa::{Modify, OpenApi};
         crate::superoffice::routes::put,
         crate::superoffice::routes::patch,
         crate::superoffice::routes::delete,
+        crate::zapier::routes::me,
+        crate::zapier::routes::list_hooks,
+        crate::zapier::routes::create_hook,
+        crate::zapier::routes::delete_hook,
+        crate::zapier::routes::list_deliveries,
+        crate::zapier::routes::redeliver,
+        crate::zapier::routes::rotate_secret,
+        crate::zapier::routes::samples,
     ),
     modifiers(&Security),
     tags(
@@ -49,6 +57,7 @@ use utoipa::{Modify, OpenApi};
         (name = "zoho-salesiq", description = "Zoho SalesIQ-style conversations (REST API v2)"),
         (name = "superoffice", description = "SuperOffice-style ChatSession entities: JSON Patch, Merge Patch, $select, preconditions, XML"),
         (name = "chatbot", description = "Chatbot chat logs and the email update that fires email_updated"),
+        (name = "zapier", description = "Zapier REST hooks: subscriptions, sample payloads, the delivery log and redelivery (docs/webhooks.md)"),
     )
 )]
 pub struct ApiDoc;

@@ -33,12 +33,20 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     responses((status = 200, description = "Prometheus text exposition format", body = String, content_type = "text/plain")))]
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     let backlog = state.store().outbox_backlog().await.unwrap_or(-1);
-    #[expect(clippy::cast_precision_loss, reason = "a gauge")]
-    let gauges = [(
-        "switchboard_outbox_backlog",
-        "Outbox events not yet processed (-1 when the database is unreachable).",
-        backlog as f64,
-    )];
+    let pending = state.store().delivery_backlog().await.unwrap_or(-1);
+    #[expect(clippy::cast_precision_loss, reason = "gauges")]
+    let gauges = [
+        (
+            "switchboard_outbox_backlog",
+            "Outbox events not yet processed (-1 when the database is unreachable).",
+            backlog as f64,
+        ),
+        (
+            "switchboard_webhook_deliveries_pending",
+            "Webhook deliveries waiting for an attempt or a retry (-1 when the database is unreachable).",
+            pending as f64,
+        ),
+    ];
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(state.metrics().render(&gauges))

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use switchboard_storage::Store;
+use switchboard_webhook::{TargetPolicy, Wakeup};
 
 use crate::ApiConfig;
 use crate::metrics::Metrics;
@@ -15,6 +16,8 @@ pub struct AppState {
     config: Arc<ApiConfig>,
     limiter: Arc<RateLimiter>,
     metrics: Arc<Metrics>,
+    wakeup: Wakeup,
+    webhook_targets: TargetPolicy,
 }
 
 impl AppState {
@@ -27,7 +30,38 @@ impl AppState {
             config: Arc::new(config),
             limiter: Arc::new(limiter),
             metrics: Arc::new(Metrics::default()),
+            wakeup: Wakeup::new(),
+            webhook_targets: TargetPolicy::default(),
         }
+    }
+
+    /// Uses `wakeup` to wake the webhook worker after writes, and `targets`
+    /// as the SSRF policy for new subscriptions.
+    #[must_use]
+    pub fn with_webhooks(mut self, wakeup: Wakeup, targets: TargetPolicy) -> Self {
+        self.wakeup = wakeup;
+        self.webhook_targets = targets;
+        self
+    }
+
+    /// The webhook worker's wake-up; the request middleware pokes it after
+    /// every successful write request.
+    #[must_use]
+    pub fn wakeup(&self) -> &Wakeup {
+        &self.wakeup
+    }
+
+    /// The SSRF policy for webhook targets.
+    #[must_use]
+    pub fn webhook_targets(&self) -> TargetPolicy {
+        self.webhook_targets
+    }
+
+    /// A shared handle to the metrics, for reporters outside the HTTP
+    /// layer (the webhook worker).
+    #[must_use]
+    pub fn metrics_handle(&self) -> Arc<Metrics> {
+        Arc::clone(&self.metrics)
     }
 
     /// The store.

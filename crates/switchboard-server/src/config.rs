@@ -27,7 +27,26 @@
 //! connection_timeout_secs = 10       # wait for a free connection
 //! sqlite_synchronous = "full"        # "full" (durable) or "normal" (faster)
 //! sqlite_busy_timeout_ms = 5000      # wait for another process's write lock
+//!
+//! [webhook]                          # the delivery worker (docs/webhooks.md)
+//! enabled = true                     # run it inside `switchboard serve`
+//! allow_private_targets = false      # allow loopback/private targets: tests and local development only
+//! retry_schedule = "0s, 5s, 5m, 30m, 2h, 5h, 10h, 14h, 20h, 24h"  # delay before each attempt
+//! jitter = 0.2                       # ±20% on each delay
+//! throttle_delay = "60s"             # least delay after a 429 or a timeout
+//! retry_after_max = "6h"             # largest Retry-After honoured (429, 503)
+//! connect_timeout = "5s"
+//! timeout = "15s"                    # whole request, including the capped response read
+//! lease = "60s"                      # a crashed worker's deliveries are due again after this
+//! poll_interval = "1s"               # look for due retries and other processes' events
+//! max_concurrency = 64               # attempts in flight in this process
+//! per_target_concurrency = 8         # attempts in flight to one target
+//! per_target_rate = 30               # attempts per second to one target
+//! disable_after = "5d"               # disable a subscription failing continuously this long
+//! shutdown_grace = "20s"             # wait for in-flight attempts on shutdown
 //! ```
+//!
+//! Durations are a number with a unit: `ms`, `s`, `m`, `h` or `d`.
 //!
 //! # Environment variables
 //!
@@ -39,8 +58,10 @@
 //! `SWITCHBOARD_API_RATE_LIMIT_BURST`, `SWITCHBOARD_API_MAX_BATCH`,
 //! `SWITCHBOARD_DATABASE_MAX_CONNECTIONS`,
 //! `SWITCHBOARD_DATABASE_CONNECTION_TIMEOUT_SECS`,
-//! `SWITCHBOARD_DATABASE_SQLITE_SYNCHRONOUS` and
-//! `SWITCHBOARD_DATABASE_SQLITE_BUSY_TIMEOUT_MS`. `RUST_LOG` is read when
+//! `SWITCHBOARD_DATABASE_SQLITE_SYNCHRONOUS`,
+//! `SWITCHBOARD_DATABASE_SQLITE_BUSY_TIMEOUT_MS`, and for each `[webhook]`
+//! key `SWITCHBOARD_WEBHOOK_<KEY>` (e.g. `SWITCHBOARD_WEBHOOK_ALLOW_PRIVATE_TARGETS=1`,
+//! `SWITCHBOARD_WEBHOOK_RETRY_SCHEDULE="0s,1s,1s"`). `RUST_LOG` is read when
 //! `SWITCHBOARD_LOG` is unset. An empty variable counts as unset.
 //! `SWITCHBOARD_CONFIG` names the configuration file.
 
@@ -54,6 +75,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use switchboard_api::ApiConfig;
 use switchboard_storage::{DatabaseUrl, SqliteSync, StoreConfig};
+use switchboard_webhook::{TargetPolicy, WebhookConfig};
 
 use crate::ServerConfig;
 
@@ -200,6 +222,8 @@ struct Layer {
     api: ApiLayer,
     #[serde(default)]
     database: DatabaseLayer,
+    #[serde(default)]
+    webhook: WebhookLayer,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -218,6 +242,168 @@ struct DatabaseLayer {
     connection_timeout_secs: Option<u64>,
     sqlite_synchronous: Option<Synchronous>,
     sqlite_busy_timeout_ms: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WebhookLayer {
+    enabled: Option<bool>,
+    allow_private_targets: Option<bool>,
+    retry_schedule: Option<String>,
+    jitter: Option<f64>,
+    throttle_delay: Option<String>,
+    retry_after_max: Option<String>,
+    connect_timeout: Option<String>,
+    timeout: Option<String>,
+    lease: Option<String>,
+    poll_interval: Option<String>,
+    max_concurrency: Option<usize>,
+    per_target_concurrency: Option<usize>,
+    per_target_rate: Option<f64>,
+    disable_after: Option<String>,
+    shutdown_grace: Option<String>,
+}
+
+impl WebhookLayer {
+    fn merge(self, over: Self) -> Self {
+        Self {
+            enabled: over.enabled.or(self.enabled),
+            allow_private_targets: over.allow_private_targets.or(self.allow_private_targets),
+            retry_schedule: over.retry_schedule.or(self.retry_schedule),
+            jitter: over.jitter.or(self.jitter),
+            throttle_delay: over.throttle_delay.or(self.throttle_delay),
+            retry_after_max: over.retry_after_max.or(self.retry_after_max),
+            connect_timeout: over.connect_timeout.or(self.connect_timeout),
+            timeout: over.timeout.or(self.timeout),
+            lease: over.lease.or(self.lease),
+            poll_interval: over.poll_interval.or(self.poll_interval),
+            max_concurrency: over.max_concurrency.or(self.max_concurrency),
+            per_target_concurrency: over.per_target_concurrency.or(self.per_target_concurrency),
+            per_target_rate: over.per_target_rate.or(self.per_target_rate),
+            disable_after: over.disable_after.or(self.disable_after),
+            shutdown_grace: over.shutdown_grace.or(self.shutdown_grace),
+        }
+    }
+
+    fn from_env(get: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        Ok(Self {
+            enabled: parse_env::<Flag>(get, "SWITCHBOARD_WEBHOOK_ENABLED")?.map(|f| f.0),
+            allow_private_targets: parse_env::<Flag>(
+                get,
+                "SWITCHBOARD_WEBHOOK_ALLOW_PRIVATE_TARGETS",
+            )?
+            .map(|f| f.0),
+            retry_schedule: get("SWITCHBOARD_WEBHOOK_RETRY_SCHEDULE"),
+            jitter: parse_env(get, "SWITCHBOARD_WEBHOOK_JITTER")?,
+            throttle_delay: get("SWITCHBOARD_WEBHOOK_THROTTLE_DELAY"),
+            retry_after_max: get("SWITCHBOARD_WEBHOOK_RETRY_AFTER_MAX"),
+            connect_timeout: get("SWITCHBOARD_WEBHOOK_CONNECT_TIMEOUT"),
+            timeout: get("SWITCHBOARD_WEBHOOK_TIMEOUT"),
+            lease: get("SWITCHBOARD_WEBHOOK_LEASE"),
+            poll_interval: get("SWITCHBOARD_WEBHOOK_POLL_INTERVAL"),
+            max_concurrency: parse_env(get, "SWITCHBOARD_WEBHOOK_MAX_CONCURRENCY")?,
+            per_target_concurrency: parse_env(get, "SWITCHBOARD_WEBHOOK_PER_TARGET_CONCURRENCY")?,
+            per_target_rate: parse_env(get, "SWITCHBOARD_WEBHOOK_PER_TARGET_RATE")?,
+            disable_after: get("SWITCHBOARD_WEBHOOK_DISABLE_AFTER"),
+            shutdown_grace: get("SWITCHBOARD_WEBHOOK_SHUTDOWN_GRACE"),
+        })
+    }
+
+    fn resolve(self) -> Result<WebhookConfig, ConfigError> {
+        let Self {
+            enabled,
+            allow_private_targets,
+            retry_schedule,
+            jitter,
+            throttle_delay,
+            retry_after_max,
+            connect_timeout,
+            timeout,
+            lease,
+            poll_interval,
+            max_concurrency,
+            per_target_concurrency,
+            per_target_rate,
+            disable_after,
+            shutdown_grace,
+        } = self;
+        let d = WebhookConfig::default();
+        let duration = |key: &'static str, v: Option<String>, default: Duration| match v {
+            None => Ok(default),
+            Some(text) => switchboard_webhook::config::parse_duration(&text)
+                .map_err(|e| invalid(key, format!("{text:?}"), e)),
+        };
+        let schedule = match retry_schedule {
+            None => d.schedule.clone(),
+            Some(text) => switchboard_webhook::config::parse_schedule(&text)
+                .map_err(|e| invalid("webhook.retry_schedule", format!("{text:?}"), e))?,
+        };
+        let config = WebhookConfig {
+            enabled: enabled.unwrap_or(d.enabled),
+            targets: TargetPolicy {
+                allow_private: allow_private_targets.unwrap_or(d.targets.allow_private),
+            },
+            schedule,
+            jitter: jitter.unwrap_or(d.jitter),
+            throttle_delay: duration("webhook.throttle_delay", throttle_delay, d.throttle_delay)?,
+            retry_after_max: duration(
+                "webhook.retry_after_max",
+                retry_after_max,
+                d.retry_after_max,
+            )?,
+            connect_timeout: duration(
+                "webhook.connect_timeout",
+                connect_timeout,
+                d.connect_timeout,
+            )?,
+            timeout: duration("webhook.timeout", timeout, d.timeout)?,
+            lease: duration("webhook.lease", lease, d.lease)?,
+            poll_interval: duration("webhook.poll_interval", poll_interval, d.poll_interval)?,
+            max_concurrency: max_concurrency.unwrap_or(d.max_concurrency),
+            per_target_concurrency: per_target_concurrency.unwrap_or(d.per_target_concurrency),
+            per_target_rate: per_target_rate.unwrap_or(d.per_target_rate),
+            disable_after: duration("webhook.disable_after", disable_after, d.disable_after)?,
+            shutdown_grace: duration("webhook.shutdown_grace", shutdown_grace, d.shutdown_grace)?,
+            ..d
+        };
+        config.validate().map_err(|e| {
+            let key = match e.key {
+                "retry_schedule" => "webhook.retry_schedule",
+                "jitter" => "webhook.jitter",
+                "timeout" => "webhook.timeout",
+                "lease" => "webhook.lease",
+                "poll_interval" => "webhook.poll_interval",
+                "max_concurrency" => "webhook.max_concurrency",
+                "per_target_rate" => "webhook.per_target_rate",
+                _ => "webhook",
+            };
+            let value = match key {
+                "webhook.jitter" => config.jitter.to_string(),
+                "webhook.lease" => format!("{:?}", config.lease),
+                "webhook.max_concurrency" => config.max_concurrency.to_string(),
+                "webhook.per_target_rate" => config.per_target_rate.to_string(),
+                _ => e.key.to_string(),
+            };
+            invalid(key, value, e.reason)
+        })?;
+        Ok(config)
+    }
+}
+
+/// A boolean as an environment variable spells it: `1`/`0`, `true`/`false`,
+/// `yes`/`no`, `on`/`off`.
+struct Flag(bool);
+
+impl FromStr for Flag {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "1" | "true" | "yes" | "on" => Ok(Self(true)),
+            "0" | "false" | "no" | "off" => Ok(Self(false)),
+            _ => Err("expected 1/0, true/false, yes/no or on/off".into()),
+        }
+    }
 }
 
 impl Layer {
@@ -257,6 +443,7 @@ impl Layer {
                     .sqlite_busy_timeout_ms
                     .or(self.database.sqlite_busy_timeout_ms),
             },
+            webhook: self.webhook.merge(over.webhook),
         }
     }
 
@@ -298,6 +485,7 @@ impl Layer {
                     "SWITCHBOARD_DATABASE_SQLITE_BUSY_TIMEOUT_MS",
                 )?,
             },
+            webhook: WebhookLayer::from_env(&get)?,
         })
     }
 }
@@ -375,6 +563,7 @@ fn resolve(layer: Layer) -> Result<Settings, ConfigError> {
         shutdown_timeout_secs,
         api,
         database,
+        webhook,
     } = layer;
 
     let bind_text = bind.unwrap_or_else(|| DEFAULT_BIND.to_string());
@@ -457,6 +646,7 @@ fn resolve(layer: Layer) -> Result<Settings, ConfigError> {
             workers,
             shutdown_timeout: shutdown_timeout_secs
                 .map_or(DEFAULT_SHUTDOWN_TIMEOUT, Duration::from_secs),
+            webhook: webhook.resolve()?,
         },
         log: LogConfig {
             format: log_format.unwrap_or_default(),
@@ -653,6 +843,80 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.contains("cannot read config file"), "{err}");
+    }
+
+    #[test]
+    fn webhook_settings_from_file_and_env() {
+        let s = load(None, &env_of(&[]), &Overrides::default()).unwrap();
+        assert_eq!(s.server.webhook, WebhookConfig::default());
+        assert!(!s.server.webhook.targets.allow_private);
+
+        let file = file_with(
+            r#"
+            [webhook]
+            retry_schedule = "0s, 1s, 1m"
+            timeout = "3s"
+            lease = "30s"
+            per_target_rate = 5
+            disable_after = "2d"
+            "#,
+        );
+        let s = load(
+            Some(file.path()),
+            &env_of(&[
+                ("SWITCHBOARD_WEBHOOK_ALLOW_PRIVATE_TARGETS", "1"),
+                ("SWITCHBOARD_WEBHOOK_POLL_INTERVAL", "250ms"),
+                ("SWITCHBOARD_WEBHOOK_TIMEOUT", "4s"),
+            ]),
+            &Overrides::default(),
+        )
+        .unwrap();
+        let w = &s.server.webhook;
+        assert!(w.targets.allow_private);
+        assert_eq!(
+            w.schedule,
+            [
+                Duration::ZERO,
+                Duration::from_secs(1),
+                Duration::from_secs(60)
+            ]
+        );
+        assert_eq!(w.timeout, Duration::from_secs(4), "env wins over the file");
+        assert_eq!(w.lease, Duration::from_secs(30));
+        assert_eq!(w.poll_interval, Duration::from_millis(250));
+        assert!((w.per_target_rate - 5.0).abs() < f64::EPSILON);
+        assert_eq!(w.disable_after, Duration::from_secs(2 * 86_400));
+
+        for (env, needle) in [
+            (
+                ("SWITCHBOARD_WEBHOOK_ALLOW_PRIVATE_TARGETS", "maybe"),
+                "SWITCHBOARD_WEBHOOK_ALLOW_PRIVATE_TARGETS",
+            ),
+            (
+                ("SWITCHBOARD_WEBHOOK_RETRY_SCHEDULE", "0s,soon"),
+                "webhook.retry_schedule",
+            ),
+            (
+                ("SWITCHBOARD_WEBHOOK_TIMEOUT", "5 parsecs"),
+                "webhook.timeout",
+            ),
+            (("SWITCHBOARD_WEBHOOK_LEASE", "1s"), "lease"),
+            (("SWITCHBOARD_WEBHOOK_JITTER", "2"), "jitter"),
+            (
+                ("SWITCHBOARD_WEBHOOK_MAX_CONCURRENCY", "0"),
+                "max_concurrency",
+            ),
+        ] {
+            let err = load(None, &env_of(&[env]), &Overrides::default())
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(needle), "{env:?}: {err}");
+        }
+        let file = file_with("[webhook]\nretries = 3");
+        let err = load(Some(file.path()), &env_of(&[]), &Overrides::default())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("retries"), "{err}");
     }
 
     #[test]

@@ -33,6 +33,7 @@ use actix_web::{App, HttpServer};
 use anyhow::Context as _;
 use switchboard_api::{ApiConfig, AppState};
 use switchboard_storage::{Store, StoreConfig};
+use switchboard_webhook::{WebhookConfig, WorkerHandle};
 use tokio::task::JoinHandle;
 
 /// What [`start`] needs. Build it with [`ServerConfig::new`] (defaults) or
@@ -53,6 +54,8 @@ pub struct ServerConfig {
     pub workers: Option<NonZeroUsize>,
     /// How long a graceful stop waits for in-flight requests.
     pub shutdown_timeout: Duration,
+    /// The webhook delivery worker (started unless `webhook.enabled` is off).
+    pub webhook: WebhookConfig,
 }
 
 impl ServerConfig {
@@ -66,6 +69,7 @@ impl ServerConfig {
             store: StoreConfig::default(),
             workers: None,
             shutdown_timeout: config::DEFAULT_SHUTDOWN_TIMEOUT,
+            webhook: WebhookConfig::default(),
         }
     }
 }
@@ -86,6 +90,8 @@ pub struct RunningServer {
     pub store: Store,
     handle: ServerHandle,
     task: Option<JoinHandle<std::io::Result<()>>>,
+    /// The webhook delivery worker; stopped after the HTTP server.
+    webhooks: Option<WorkerHandle>,
 }
 
 impl RunningServer {
@@ -125,11 +131,24 @@ impl RunningServer {
         };
         let handle = self.handle.clone();
         tokio::select! {
-            result = &mut task => return flatten(result),
+            result = &mut task => {
+                self.stop_webhooks().await;
+                return flatten(result);
+            }
             () = shutdown => {}
         }
         handle.stop(true).await;
-        flatten(task.await)
+        let result = flatten(task.await);
+        self.stop_webhooks().await;
+        result
+    }
+
+    /// Stops the webhook worker gracefully: in-flight attempts finish (or
+    /// are released), and what finished is recorded.
+    async fn stop_webhooks(&mut self) {
+        if let Some(worker) = self.webhooks.take() {
+            worker.shutdown().await;
+        }
     }
 }
 
@@ -182,7 +201,24 @@ pub async fn start_with_store(
     store: Store,
     config: &ServerConfig,
 ) -> anyhow::Result<RunningServer> {
-    let state = AppState::new(store.clone(), config.api.clone());
+    let wakeup = switchboard_webhook::Wakeup::new();
+    let state = AppState::new(store.clone(), config.api.clone())
+        .with_webhooks(wakeup.clone(), config.webhook.targets);
+    let webhooks = if config.webhook.enabled {
+        let metrics: std::sync::Arc<dyn switchboard_webhook::MetricsSink> = state.metrics_handle();
+        let worker =
+            switchboard_webhook::spawn(store.clone(), config.webhook.clone(), wakeup, metrics)
+                .context("cannot start the webhook worker")?;
+        tracing::info!(
+            worker = worker.id(),
+            allow_private_targets = config.webhook.targets.allow_private,
+            "webhook delivery worker started"
+        );
+        Some(worker)
+    } else {
+        tracing::info!("webhook delivery worker disabled (webhook.enabled = false)");
+        None
+    };
     let mut server = HttpServer::new(move || {
         let state = state.clone();
         App::new()
@@ -211,6 +247,7 @@ pub async fn start_with_store(
         store,
         handle,
         task: Some(task),
+        webhooks,
     })
 }
 

@@ -63,13 +63,31 @@ Configuration file (TOML; every key optional, unknown keys are errors):
     sqlite_synchronous = \"full\"           # SWITCHBOARD_DATABASE_SQLITE_SYNCHRONOUS: full | normal
     sqlite_busy_timeout_ms = 5000         # SWITCHBOARD_DATABASE_SQLITE_BUSY_TIMEOUT_MS
 
+    [webhook]                             # delivery worker; see docs/webhooks.md
+    enabled = true                        # SWITCHBOARD_WEBHOOK_ENABLED
+    allow_private_targets = false         # SWITCHBOARD_WEBHOOK_ALLOW_PRIVATE_TARGETS=1 (tests, local dev only)
+    retry_schedule = \"0s,5s,5m,30m,2h,5h,10h,14h,20h,24h\"  # SWITCHBOARD_WEBHOOK_RETRY_SCHEDULE
+    jitter = 0.2                          # SWITCHBOARD_WEBHOOK_JITTER
+    throttle_delay = \"60s\"                # SWITCHBOARD_WEBHOOK_THROTTLE_DELAY (after 429 or timeout)
+    retry_after_max = \"6h\"                # SWITCHBOARD_WEBHOOK_RETRY_AFTER_MAX
+    connect_timeout = \"5s\"                # SWITCHBOARD_WEBHOOK_CONNECT_TIMEOUT
+    timeout = \"15s\"                       # SWITCHBOARD_WEBHOOK_TIMEOUT
+    lease = \"60s\"                         # SWITCHBOARD_WEBHOOK_LEASE
+    poll_interval = \"1s\"                  # SWITCHBOARD_WEBHOOK_POLL_INTERVAL
+    max_concurrency = 64                  # SWITCHBOARD_WEBHOOK_MAX_CONCURRENCY
+    per_target_concurrency = 8            # SWITCHBOARD_WEBHOOK_PER_TARGET_CONCURRENCY
+    per_target_rate = 30                  # SWITCHBOARD_WEBHOOK_PER_TARGET_RATE (per second)
+    disable_after = \"5d\"                  # SWITCHBOARD_WEBHOOK_DISABLE_AFTER
+    shutdown_grace = \"20s\"                # SWITCHBOARD_WEBHOOK_SHUTDOWN_GRACE
+
 Logs go to standard error. Standard output gets the line
 `listening on http://ADDR` once the port is bound (useful with --bind
 127.0.0.1:0) and, with --demo, the new API key and example requests.
 
 SIGINT (Ctrl-C) and SIGTERM stop the server gracefully: it stops accepting
-connections, finishes in-flight requests (up to shutdown_timeout_secs) and
-exits with status 0.
+connections, finishes in-flight requests (up to shutdown_timeout_secs), lets
+in-flight webhook attempts finish (up to webhook.shutdown_grace) and exits
+with status 0.
 
 Endpoints: /healthz, /readyz, /metrics (Prometheus), /openapi.json, /docs/.";
 

@@ -1,0 +1,55 @@
+//! Zapier REST hooks: the auth test, subscribe/unsubscribe, sample
+//! payloads for `performList`, and the delivery log with redelivery
+//! (see `docs/webhooks.md`).
+//!
+//! Authentication is `Authorization: Bearer <key>`. Creating a hook and
+//! redelivering need `webhooks.CREATE`, deleting needs `webhooks.DELETE`;
+//! the reads (`/me`, the hook list, the delivery log) accept any valid key
+//! of the tenant. Samples need `webhooks.CREATE` (whoever may subscribe
+//! receives the payloads anyway) or the read scope of the event's entity.
+
+pub mod routes;
+pub mod samples;
+pub mod wire;
+
+use actix_web::HttpResponse;
+use serde_json::json;
+
+use crate::{ApiError, Dialect, DialectError};
+
+/// The Zapier dialect marker: errors are `{"error": "…", "code": "…"}`,
+/// with `"field"` on a 400. Zapier shows `error` to the user.
+#[derive(Debug)]
+pub struct Zapier;
+
+/// A handler error rendered in the Zapier dialect's format.
+pub type ZapierError = DialectError<Zapier>;
+
+impl Dialect for Zapier {
+    fn render(error: &ApiError) -> HttpResponse {
+        let code = match error {
+            ApiError::Unauthorized(_) => "unauthorized",
+            ApiError::Forbidden(_) => "forbidden",
+            ApiError::NotFound(_) => "not_found",
+            ApiError::BadRequest(_) => "invalid_request",
+            ApiError::PayloadTooLarge(_) => "payload_too_large",
+            ApiError::Conflict(_) => "conflict",
+            ApiError::PreconditionFailed => "precondition_failed",
+            ApiError::NotAcceptable(_) => "not_acceptable",
+            ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
+            ApiError::RateLimited(_) => "too_many_requests",
+            ApiError::Unavailable => "service_unavailable",
+            ApiError::Internal => "internal_error",
+        };
+        let body = match error {
+            ApiError::BadRequest(fields) => match fields.first() {
+                Some(f) => {
+                    json!({"error": format!("{}: {}", f.field, f.message), "code": code, "field": f.field})
+                }
+                None => json!({"error": "Invalid request", "code": code}),
+            },
+            other => json!({"error": other.message(), "code": code}),
+        };
+        HttpResponse::build(error.status()).json(body)
+    }
+}

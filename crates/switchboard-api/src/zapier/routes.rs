@@ -1,0 +1,421 @@
+//! Zapier REST-hook handlers.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use switchboard_domain::{
+    EventType, Scope, SubscriptionId, SubscriptionState, WebhookSubscription,
+};
+use switchboard_storage::{DeliveryId, StorageError};
+
+use super::ZapierError;
+use super::samples::sample;
+use super::wire::{Attempt, AttemptsPage, AttemptsQuery, Deleted, Hook, HookInput, Me, Redelivery};
+use crate::auth::{Principal, Scheme, authenticate};
+use crate::body::{parse_json, read_body};
+use crate::{ApiError, AppState};
+
+type ZapierResult = Result<HttpResponse, ZapierError>;
+
+/// Most subscriptions one tenant may have.
+pub const MAX_SUBSCRIPTIONS: usize = 1000;
+
+/// How long the previous secret keeps signing after a rotation.
+pub const ROTATION_GRACE: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+/// How many recent payloads `GET /zapier/v1/samples/{event}` returns at most.
+pub const SAMPLE_COUNT: u32 = 3;
+
+/// Every Zapier route.
+pub(crate) fn routes() -> Vec<(&'static str, &'static str, actix_web::Route)> {
+    vec![
+        ("GET", "/zapier/v1/me", web::get().to(me)),
+        ("GET", "/zapier/v1/hooks", web::get().to(list_hooks)),
+        ("POST", "/zapier/v1/hooks", web::post().to(create_hook)),
+        (
+            "DELETE",
+            "/zapier/v1/hooks/{id}",
+            web::delete().to(delete_hook),
+        ),
+        (
+            "GET",
+            "/zapier/v1/hooks/{id}/deliveries",
+            web::get().to(list_deliveries),
+        ),
+        (
+            "POST",
+            "/zapier/v1/hooks/{id}/deliveries/{delivery_id}/redeliver",
+            web::post().to(redeliver),
+        ),
+        (
+            "POST",
+            "/zapier/v1/hooks/{id}/rotate-secret",
+            web::post().to(rotate_secret),
+        ),
+        ("GET", "/zapier/v1/samples/{event}", web::get().to(samples)),
+    ]
+}
+
+async fn principal(
+    state: &AppState,
+    req: &HttpRequest,
+    scope: Option<Scope>,
+) -> Result<Principal, ZapierError> {
+    let p = authenticate(state, req, &[Scheme::Bearer])
+        .await
+        .map_err(|e| match e {
+            ApiError::Unauthorized(m) => ApiError::Unauthorized(format!(
+                "{m}. Connect Zapier with a Switchboard API key, sent as `Authorization: Bearer <key>`"
+            )),
+            other => other,
+        })?;
+    if let Some(scope) = scope {
+        p.require(scope)?;
+    }
+    Ok(p)
+}
+
+fn storage(e: StorageError, not_found: &str) -> ZapierError {
+    match e {
+        StorageError::NotFound => ApiError::NotFound(not_found.to_string()).into(),
+        other => {
+            ApiError::from_storage(other, &|p: &str| p.trim_start_matches('/').to_string()).into()
+        }
+    }
+}
+
+fn hook_id(raw: &str) -> Result<SubscriptionId, ZapierError> {
+    raw.parse()
+        .map_err(|_| ApiError::NotFound("hook not found".into()).into())
+}
+
+fn event_names() -> String {
+    EventType::ALL
+        .iter()
+        .map(|e| e.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn hook(s: &WebhookSubscription, secret: bool) -> Hook {
+    Hook {
+        id: s.id.get(),
+        event: s.event.as_str().to_string(),
+        target_url: s.target_url.clone(),
+        secret: secret.then(|| s.secret.clone()),
+        previous_secret_expires_at: s
+            .previous_secret_expires_at
+            .filter(|t| *t > switchboard_storage::now())
+            .map(|t| t.as_millis()),
+        state: s.state.as_str().to_string(),
+        failing_since: s.failing_since.map(|t| t.as_millis()),
+        created_at: s.created_at.as_millis(),
+    }
+}
+
+/// The auth test: answers with the tenant and the key's label.
+#[utoipa::path(get, path = "/zapier/v1/me", tag = "zapier", security(("bearer" = [])),
+    responses((status = 200, description = "The key is valid", body = Me),
+        (status = 401, description = "`{\"error\": \"…\", \"code\": \"unauthorized\"}` explaining how to send the key")))]
+pub async fn me(state: web::Data<AppState>, req: HttpRequest) -> ZapierResult {
+    let p = principal(&state, &req, None).await?;
+    Ok(HttpResponse::Ok().json(Me {
+        company_username: p.tenant.name.clone(),
+        key_label: p.key.name.clone(),
+        scopes: p
+            .key
+            .scopes
+            .iter()
+            .map(|s| s.as_str().to_string())
+            .collect(),
+    }))
+}
+
+/// List the tenant's subscriptions (secrets are not shown).
+#[utoipa::path(get, path = "/zapier/v1/hooks", tag = "zapier", security(("bearer" = [])),
+    responses((status = 200, description = "Every subscription, oldest first", body = Vec<Hook>)))]
+pub async fn list_hooks(state: web::Data<AppState>, req: HttpRequest) -> ZapierResult {
+    let p = principal(&state, &req, None).await?;
+    let subs = state
+        .store()
+        .subscriptions(p.tenant.id)
+        .await
+        .map_err(|e| storage(e, "hook not found"))?;
+    Ok(HttpResponse::Ok().json(subs.iter().map(|s| hook(s, false)).collect::<Vec<_>>()))
+}
+
+/// Subscribe (Zapier `performSubscribe`). The target must be a public
+/// http(s) address. The response carries the signing secret, shown once.
+#[utoipa::path(post, path = "/zapier/v1/hooks", tag = "zapier", security(("bearer" = [])),
+    request_body = HookInput,
+    responses((status = 201, description = "Subscribed", body = Hook),
+        (status = 400, description = "Unknown event, or a bad, private or unresolvable target_url"),
+        (status = 403, description = "The key lacks webhooks.CREATE"),
+        (status = 409, description = "Too many subscriptions")))]
+pub async fn create_hook(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> ZapierResult {
+    let p = principal(&state, &req, Some(Scope::WebhooksCreate)).await?;
+    let bytes = read_body(payload, state.config().body_limit).await?;
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(ApiError::bad_request(
+            "body",
+            "invalid_json",
+            "the body must be a JSON object",
+        )
+        .into());
+    }
+    let input: HookInput = parse_json(&bytes)?;
+    let target = input
+        .target_url
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| ApiError::bad_request("target_url", "required", "is required"))?;
+    let event_name = input
+        .event
+        .filter(|s| !s.trim().is_empty())
+        .ok_or_else(|| ApiError::bad_request("event", "required", "is required"))?;
+    let event: EventType = event_name.trim().parse().map_err(|_| {
+        ApiError::bad_request(
+            "event",
+            "unknown_event",
+            format!("unknown event; use one of: {}", event_names()),
+        )
+    })?;
+    let url = switchboard_webhook::check_target(&target, state.webhook_targets())
+        .await
+        .map_err(|e| ApiError::bad_request("target_url", "invalid_target", e.to_string()))?;
+    let store = state.store();
+    let existing = store
+        .subscriptions(p.tenant.id)
+        .await
+        .map_err(|e| storage(e, "hook not found"))?;
+    if existing.len() >= MAX_SUBSCRIPTIONS {
+        return Err(ApiError::Conflict(format!(
+            "a tenant may have at most {MAX_SUBSCRIPTIONS} subscriptions; delete some first"
+        ))
+        .into());
+    }
+    let secret = switchboard_webhook::generate_secret().map_err(|e| {
+        tracing::error!(error = %e, "cannot generate a webhook secret");
+        ZapierError::from(ApiError::Internal)
+    })?;
+    let sub = WebhookSubscription {
+        id: SubscriptionId::new(0),
+        tenant_id: p.tenant.id,
+        target_url: url.to_string(),
+        event,
+        secret,
+        previous_secret: None,
+        previous_secret_expires_at: None,
+        state: SubscriptionState::Active,
+        failing_since: None,
+        created_at: switchboard_storage::now(),
+    };
+    let created = store
+        .create_subscription(sub)
+        .await
+        .map_err(|e| storage(e, "hook not found"))?;
+    Ok(HttpResponse::Created().json(hook(&created, true)))
+}
+
+/// Unsubscribe (Zapier `performUnsubscribe`); pending deliveries of the
+/// subscription are cancelled with it.
+#[utoipa::path(delete, path = "/zapier/v1/hooks/{id}", tag = "zapier", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Subscription id")),
+    responses((status = 200, description = "Unsubscribed", body = Deleted),
+        (status = 403, description = "The key lacks webhooks.DELETE"),
+        (status = 404, description = "No such hook")))]
+pub async fn delete_hook(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> ZapierResult {
+    let p = principal(&state, &req, Some(Scope::WebhooksDelete)).await?;
+    let id = hook_id(&path)?;
+    state
+        .store()
+        .delete_subscription(p.tenant.id, id)
+        .await
+        .map_err(|e| storage(e, "hook not found"))?;
+    Ok(HttpResponse::Ok().json(Deleted {
+        id: id.get(),
+        deleted: true,
+    }))
+}
+
+/// The delivery log of one subscription: every attempt, newest first.
+#[utoipa::path(get, path = "/zapier/v1/hooks/{id}/deliveries", tag = "zapier", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Subscription id"), AttemptsQuery),
+    responses((status = 200, description = "A page of attempts", body = AttemptsPage),
+        (status = 404, description = "No such hook")))]
+pub async fn list_deliveries(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> ZapierResult {
+    let p = principal(&state, &req, None).await?;
+    let id = hook_id(&path)?;
+    let query = web::Query::<AttemptsQuery>::from_query(req.query_string())
+        .map_err(|e| ApiError::bad_request("query", "invalid_param", e.to_string()))?
+        .into_inner();
+    let limit = match query.limit {
+        None => 20,
+        Some(s) => s
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=100).contains(n))
+            .ok_or_else(|| {
+                ApiError::bad_request("limit", "invalid_param", "limit must be between 1 and 100")
+            })?,
+    };
+    let before = match query.before {
+        None => None,
+        Some(s) => Some(s.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| {
+            ApiError::bad_request(
+                "before",
+                "invalid_param",
+                "before must be a positive attempt id",
+            )
+        })?),
+    };
+    let store = state.store();
+    store
+        .subscription(p.tenant.id, id)
+        .await
+        .map_err(|e| storage(e, "hook not found"))?;
+    let mut rows = store
+        .delivery_attempts(p.tenant.id, id, before, limit + 1)
+        .await
+        .map_err(|e| storage(e, "hook not found"))?;
+    let more = rows.len() > usize::try_from(limit).unwrap_or(usize::MAX);
+    rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    let next_before = if more {
+        rows.last().map(|a| a.id)
+    } else {
+        None
+    };
+    let data = rows
+        .into_iter()
+        .map(|a| Attempt {
+            id: a.id,
+            delivery_id: a.delivery_id.get(),
+            webhook_id: a.message_id,
+            event: a.event_type,
+            attempt: a.attempt_no,
+            started_at: a.started_at.as_millis(),
+            duration_ms: a.duration_ms,
+            status_code: a.status_code,
+            outcome: a.outcome,
+            error: a.error,
+            response_excerpt: a.response_excerpt,
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(AttemptsPage { data, next_before }))
+}
+
+/// Send a delivery again now, with the same `webhook-id`.
+#[utoipa::path(post, path = "/zapier/v1/hooks/{id}/deliveries/{delivery_id}/redeliver", tag = "zapier",
+    security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Subscription id"), ("delivery_id" = i64, Path, description = "Delivery id")),
+    responses((status = 202, description = "Queued for an attempt now", body = Redelivery),
+        (status = 403, description = "The key lacks webhooks.CREATE"),
+        (status = 404, description = "No such hook or delivery"),
+        (status = 409, description = "The subscription is disabled")))]
+pub async fn redeliver(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+) -> ZapierResult {
+    let p = principal(&state, &req, Some(Scope::WebhooksCreate)).await?;
+    let (hook_raw, delivery_raw) = path.into_inner();
+    let id = hook_id(&hook_raw)?;
+    let delivery: DeliveryId = delivery_raw
+        .parse()
+        .map_err(|_| ZapierError::from(ApiError::NotFound("delivery not found".into())))?;
+    let d = state
+        .store()
+        .redeliver(p.tenant.id, id, delivery)
+        .await
+        .map_err(|e| storage(e, "hook or delivery not found"))?;
+    Ok(HttpResponse::Accepted().json(Redelivery {
+        delivery_id: d.id.get(),
+        webhook_id: d.message_id,
+        event: d.event_type,
+        state: d.state.as_str().to_string(),
+        attempts: d.attempt_count,
+    }))
+}
+
+/// Rotate the signing secret: the response carries the new secret (shown
+/// once); for 24 hours deliveries carry signatures by both secrets.
+#[utoipa::path(post, path = "/zapier/v1/hooks/{id}/rotate-secret", tag = "zapier", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Subscription id")),
+    responses((status = 200, description = "The subscription with its new secret", body = Hook),
+        (status = 403, description = "The key lacks webhooks.CREATE"),
+        (status = 404, description = "No such hook")))]
+pub async fn rotate_secret(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> ZapierResult {
+    let p = principal(&state, &req, Some(Scope::WebhooksCreate)).await?;
+    let id = hook_id(&path)?;
+    let secret = switchboard_webhook::generate_secret().map_err(|e| {
+        tracing::error!(error = %e, "cannot generate a webhook secret");
+        ZapierError::from(ApiError::Internal)
+    })?;
+    let sub = state
+        .store()
+        .rotate_subscription_secret(p.tenant.id, id, &secret, ROTATION_GRACE)
+        .await
+        .map_err(|e| storage(e, "hook not found"))?;
+    Ok(HttpResponse::Ok().json(hook(&sub, true)))
+}
+
+fn read_scope(event: EventType) -> Scope {
+    match event {
+        EventType::CustomerCreated | EventType::CustomerUpdated | EventType::CustomerDeleted => {
+            Scope::CustomersRead
+        }
+        _ => Scope::ConversationsRead,
+    }
+}
+
+/// Recent payloads of an event (Zapier `performList`), newest first, in
+/// exactly the delivered shape; one realistic sample when there are none.
+#[utoipa::path(get, path = "/zapier/v1/samples/{event}", tag = "zapier", security(("bearer" = [])),
+    params(("event" = String, Path, description = "An event name, e.g. `email_updated`")),
+    responses((status = 200, description = "Payloads, newest first", body = Vec<serde_json::Value>),
+        (status = 403, description = "The key lacks webhooks.CREATE and the event's read scope"),
+        (status = 404, description = "Unknown event")))]
+pub async fn samples(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> ZapierResult {
+    let p = principal(&state, &req, None).await?;
+    let event: EventType = path.parse().map_err(|_| {
+        ZapierError::from(ApiError::NotFound(format!(
+            "unknown event; use one of: {}",
+            event_names()
+        )))
+    })?;
+    if !p.key.allows(Scope::WebhooksCreate) {
+        p.require(read_scope(event))?;
+    }
+    let mut payloads = state
+        .store()
+        .recent_payloads(p.tenant.id, event, SAMPLE_COUNT)
+        .await
+        .map_err(|e| storage(e, "not found"))?;
+    if payloads.is_empty() {
+        payloads.push(sample(
+            event,
+            p.tenant.id,
+            &p.tenant.name,
+            switchboard_storage::now(),
+        ));
+    }
+    Ok(HttpResponse::Ok().json(payloads))
+}

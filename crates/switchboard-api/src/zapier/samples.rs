@@ -1,0 +1,120 @@
+//! A realistic sample payload per event, for `performList` when the tenant
+//! has no event of that type yet. Built by the same domain functions that
+//! build real events, so the shape is exactly what is delivered.
+
+use serde_json::{Value, json};
+use switchboard_domain::event::{conversation_events, customer_events};
+use switchboard_domain::{
+    Conversation, ConversationId, ConversationStatus, Customer, CustomerId, EventType, TenantId,
+    Timestamp,
+};
+
+fn customer(tenant: TenantId, now: Timestamp) -> Customer {
+    let mut c = Customer::new(tenant, now);
+    c.id = CustomerId::new(1);
+    c.version = 1;
+    c.user_id = Some("user-1001".into());
+    c.name = Some("Ada Lovelace".into());
+    c.email = Some("ada@example.com".into());
+    c.phone = Some("+44 20 7946 0000".into());
+    c.company = Some("Analytical Engines Ltd".into());
+    c
+}
+
+fn conversation(tenant: TenantId, now: Timestamp) -> Conversation {
+    let mut c = Conversation::new(tenant, "7f3c9a2e41d04b8c", now);
+    c.id = ConversationId::new(1);
+    c.version = 1;
+    c.visitor.name = Some("Ada Lovelace".into());
+    c.visitor.email = Some("ada@example.com".into());
+    c.visitor.country = Some("United Kingdom".into());
+    c.first_message = Some("Hi, I have a question about pricing".into());
+    c
+}
+
+/// One sample payload of `event` for tenant `name`.
+#[must_use]
+pub fn sample(event: EventType, tenant: TenantId, name: &str, now: Timestamp) -> Value {
+    let later = Timestamp::from_millis(now.as_millis() + 60_000);
+    let events = match event {
+        EventType::CustomerCreated | EventType::CustomerUpdated | EventType::CustomerDeleted => {
+            let before = customer(tenant, now);
+            let mut after = before.clone();
+            after.company = Some("Difference Engines plc".into());
+            after.version = 2;
+            after.updated_at = later;
+            match event {
+                EventType::CustomerCreated => customer_events(name, None, Some(&before), now),
+                EventType::CustomerUpdated => {
+                    customer_events(name, Some(&before), Some(&after), later)
+                }
+                _ => customer_events(name, Some(&before), None, later),
+            }
+        }
+        _ => {
+            let mut before = conversation(tenant, now);
+            let mut after = before.clone();
+            after.version = 2;
+            after.updated_at = later;
+            match event {
+                EventType::ConversationCreated | EventType::EmailUpdated => {
+                    conversation_events(name, None, Some(&before), now)
+                }
+                EventType::ConversationDeleted => {
+                    conversation_events(name, Some(&before), None, later)
+                }
+                EventType::ConversationStatusChanged => {
+                    after.status = ConversationStatus::Opened;
+                    conversation_events(name, Some(&before), Some(&after), later)
+                }
+                EventType::ConversationCustomInfoUpdated => {
+                    after.custom_info.insert("plan".into(), json!("Gold"));
+                    conversation_events(name, Some(&before), Some(&after), later)
+                }
+                _ => {
+                    before.rating = None;
+                    after.rating = Some(5);
+                    conversation_events(name, Some(&before), Some(&after), later)
+                }
+            }
+        }
+    };
+    events
+        .into_iter()
+        .find(|e| e.event_type == event)
+        .map_or_else(|| json!({"event": event.as_str()}), |e| e.payload)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+
+    use super::*;
+
+    #[test]
+    fn every_event_has_a_sample_of_its_own_shape() {
+        let now = Timestamp::from_millis(1_700_000_000_000);
+        for event in EventType::ALL {
+            let p = sample(event, TenantId::new(1), "acme", now);
+            assert_eq!(p["company_username"], "acme", "{event}: {p}");
+            if event == EventType::EmailUpdated {
+                let keys: Vec<&str> = p.as_object().unwrap().keys().map(String::as_str).collect();
+                assert_eq!(
+                    keys.len(),
+                    6,
+                    "email_updated has exactly six members: {keys:?}"
+                );
+                assert_eq!(p["status"], "email_updated");
+            } else {
+                assert_eq!(p["event"], event.as_str(), "{p}");
+            }
+        }
+        let updated = sample(
+            EventType::ConversationUpdated,
+            TenantId::new(1),
+            "acme",
+            now,
+        );
+        assert_eq!(updated["changed_fields"], json!(["rating"]));
+    }
+}

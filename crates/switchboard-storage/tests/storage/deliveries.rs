@@ -1,0 +1,721 @@
+//! Webhook deliveries: fan-out, leased claiming, attempt records and the
+//! subscription health rules, on both backends.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use switchboard_domain::{
+    EventId, EventType, SubscriptionId, SubscriptionState, Timestamp, WebhookSubscription,
+};
+use switchboard_storage::{
+    AttemptOutcome, AttemptReport, DeliveryId, DeliveryState, DueDelivery, NextStep, StorageError,
+    Store, WriteContext, now,
+};
+
+use super::harness::{draft, for_each_backend, tenant};
+
+const LONG: Duration = Duration::from_secs(60);
+const FIVE_DAYS: Duration = Duration::from_secs(5 * 24 * 3600);
+
+async fn subscribe(
+    store: &Store,
+    ctx: &WriteContext,
+    event: EventType,
+    url: &str,
+) -> WebhookSubscription {
+    store
+        .create_subscription(WebhookSubscription {
+            id: SubscriptionId::new(0),
+            tenant_id: ctx.tenant.id,
+            target_url: url.to_string(),
+            event,
+            secret: "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD".into(),
+            previous_secret: None,
+            previous_secret_expires_at: None,
+            state: SubscriptionState::Active,
+            failing_since: None,
+            created_at: now(),
+        })
+        .await
+        .unwrap()
+}
+
+/// Creates conversations (one `conversation_created` event each) and
+/// fans out every due event as worker `w`.
+async fn events_fanned(
+    store: &Store,
+    ctx: &WriteContext,
+    prefix: &str,
+    n: usize,
+    claim: Option<Duration>,
+) -> switchboard_storage::FanOut {
+    for i in 0..n {
+        store
+            .create_conversation(ctx, draft(ctx.tenant.id, &format!("{prefix}-{i}")))
+            .await
+            .unwrap();
+    }
+    let events = store.claim_outbox("w", LONG, 1000).await.unwrap();
+    let ids: Vec<EventId> = events.iter().map(|e| e.id).collect();
+    store
+        .fan_out("w", &ids, Duration::ZERO, claim)
+        .await
+        .unwrap()
+}
+
+fn report(
+    d: &DueDelivery,
+    outcome: AttemptOutcome,
+    status: Option<u16>,
+    next: NextStep,
+) -> AttemptReport {
+    AttemptReport {
+        delivery_id: d.id,
+        started_at: now(),
+        duration: Duration::from_millis(12),
+        status_code: status,
+        outcome,
+        error: (outcome != AttemptOutcome::Success).then(|| "boom".to_string()),
+        response_excerpt: Some("body".into()),
+        next,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fan_out_matches_tenant_event_and_subscription_age() {
+    for_each_backend(|store, label| async move {
+        let ctx = tenant(&store, "acme").await;
+        let other = tenant(&store, "globex").await;
+        // No subscription: events are processed, no delivery.
+        let fan = events_fanned(&store, &ctx, "none", 2, Some(LONG)).await;
+        assert_eq!((fan.events, fan.deliveries), (2, 0), "{label}");
+        assert_eq!(store.outbox_backlog().await.unwrap(), 0, "{label}");
+
+        let a = subscribe(
+            &store,
+            &ctx,
+            EventType::ConversationCreated,
+            "https://a.example/h",
+        )
+        .await;
+        let b = subscribe(
+            &store,
+            &ctx,
+            EventType::ConversationCreated,
+            "https://b.example/h",
+        )
+        .await;
+        let _wrong_event = subscribe(
+            &store,
+            &ctx,
+            EventType::CustomerCreated,
+            "https://c.example/h",
+        )
+        .await;
+        let _other_tenant = subscribe(
+            &store,
+            &other,
+            EventType::ConversationCreated,
+            "https://d.example/h",
+        )
+        .await;
+        let _e = subscribe(
+            &store,
+            &ctx,
+            EventType::ConversationCreated,
+            "https://e.example/h",
+        )
+        .await;
+
+        let fan = events_fanned(&store, &ctx, "x", 3, Some(LONG)).await;
+        assert_eq!(fan.events, 3, "{label}");
+        // 3 events x 3 active matching subscriptions (a, b, e)
+        assert_eq!(fan.deliveries, 9, "{label}");
+        assert_eq!(fan.claimed.len(), 9, "{label}");
+        let subs: BTreeSet<i64> = fan
+            .claimed
+            .iter()
+            .map(|d| d.subscription.id.get())
+            .collect();
+        assert!(
+            subs.contains(&a.id.get()) && subs.contains(&b.id.get()),
+            "{label}"
+        );
+        let ids: BTreeSet<String> = fan.claimed.iter().map(|d| d.message_id.clone()).collect();
+        assert_eq!(ids.len(), 9, "{label}: message ids are unique");
+        for d in &fan.claimed {
+            assert!(d.message_id.starts_with("msg_"), "{label}");
+            assert_eq!(d.event_type, EventType::ConversationCreated, "{label}");
+            assert_eq!(d.payload["event"], "conversation_created", "{label}");
+            assert_eq!(d.attempt_count, 0, "{label}");
+            assert!(
+                d.lease_until.as_millis() > now().as_millis() + 50_000,
+                "{label}"
+            );
+        }
+        // Leased to the fan-out worker: nobody else can claim them.
+        assert!(
+            store
+                .claim_deliveries("other", LONG, 100)
+                .await
+                .unwrap()
+                .is_empty(),
+            "{label}"
+        );
+        assert_eq!(store.delivery_backlog().await.unwrap(), 9, "{label}");
+
+        // Fanning out the same events again creates nothing (they are processed).
+        let again = store
+            .fan_out(
+                "w",
+                &fan.claimed.iter().map(|d| d.event_id).collect::<Vec<_>>(),
+                Duration::ZERO,
+                Some(LONG),
+            )
+            .await
+            .unwrap();
+        assert_eq!((again.events, again.deliveries), (0, 0), "{label}");
+
+        // Only the lease holder fans out.
+        store
+            .create_conversation(&ctx, draft(ctx.tenant.id, "y-0"))
+            .await
+            .unwrap();
+        let claimed = store.claim_outbox("w1", LONG, 10).await.unwrap();
+        let ids: Vec<EventId> = claimed.iter().map(|e| e.id).collect();
+        let stolen = store
+            .fan_out("w2", &ids, Duration::ZERO, Some(LONG))
+            .await
+            .unwrap();
+        assert_eq!((stolen.events, stolen.deliveries), (0, 0), "{label}");
+        // A first delay: created pending but not claimed, due later.
+        let delayed = store
+            .fan_out("w1", &ids, Duration::from_secs(30), Some(LONG))
+            .await
+            .unwrap();
+        assert_eq!(
+            (delayed.events, delayed.deliveries, delayed.claimed.len()),
+            (1, 3, 0),
+            "{label}"
+        );
+        assert!(
+            store
+                .claim_deliveries("other", LONG, 100)
+                .await
+                .unwrap()
+                .is_empty(),
+            "{label}"
+        );
+
+        // A subscription created after an event does not receive it.
+        store
+            .create_conversation(&ctx, draft(ctx.tenant.id, "z-0"))
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        let late = subscribe(
+            &store,
+            &ctx,
+            EventType::ConversationCreated,
+            "https://late.example/h",
+        )
+        .await;
+        let events = store.claim_outbox("w", LONG, 10).await.unwrap();
+        let fan = store
+            .fan_out(
+                "w",
+                &events.iter().map(|e| e.id).collect::<Vec<_>>(),
+                Duration::ZERO,
+                Some(LONG),
+            )
+            .await
+            .unwrap();
+        assert!(
+            fan.claimed.iter().all(|d| d.subscription.id != late.id),
+            "{label}"
+        );
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn attempts_retry_complete_fail_and_release() {
+    for_each_backend(|store, label| async move {
+        let ctx = tenant(&store, "acme").await;
+        let sub = subscribe(
+            &store,
+            &ctx,
+            EventType::ConversationCreated,
+            "https://a.example/h",
+        )
+        .await;
+        let fan = events_fanned(&store, &ctx, "x", 4, Some(LONG)).await;
+        let [d1, d2, d3, d4] = <[DueDelivery; 4]>::try_from(fan.claimed).unwrap();
+
+        // d1: 500 -> retry at once; d2: success; d3: failed for good; d4: released.
+        let recorded = store
+            .record_attempts(
+                vec![
+                    report(
+                        &d1,
+                        AttemptOutcome::HttpError,
+                        Some(500),
+                        NextStep::RetryAt(now()),
+                    ),
+                    report(&d2, AttemptOutcome::Success, Some(200), NextStep::Succeeded),
+                    report(&d3, AttemptOutcome::Timeout, None, NextStep::Failed),
+                ],
+                FIVE_DAYS,
+            )
+            .await
+            .unwrap();
+        assert_eq!(recorded.recorded, 3, "{label}");
+        assert!(
+            recorded.disabled.is_empty() && recorded.deleted.is_empty(),
+            "{label}"
+        );
+        assert_eq!(
+            store
+                .release_deliveries("someone-else", &[d4.id])
+                .await
+                .unwrap(),
+            0,
+            "{label}"
+        );
+        assert_eq!(
+            store.release_deliveries("w", &[d4.id]).await.unwrap(),
+            1,
+            "{label}"
+        );
+
+        // d1 and d4 are due again; the retry carries the attempt count.
+        let due = store.claim_deliveries("w2", LONG, 100).await.unwrap();
+        let mut got: Vec<(DeliveryId, u32)> = due.iter().map(|d| (d.id, d.attempt_count)).collect();
+        got.sort();
+        assert_eq!(got, vec![(d1.id, 1), (d4.id, 0)], "{label}");
+        assert_eq!(
+            due[0].message_id,
+            if due[0].id == d1.id {
+                d1.message_id.clone()
+            } else {
+                d4.message_id.clone()
+            },
+            "{label}"
+        );
+        assert!(
+            store
+                .claim_deliveries("w3", LONG, 100)
+                .await
+                .unwrap()
+                .is_empty(),
+            "{label}"
+        );
+
+        let states: Vec<(DeliveryId, DeliveryState, u32, Option<u16>)> = store
+            .deliveries(ctx.tenant.id, sub.id, 100)
+            .await
+            .unwrap()
+            .iter()
+            .map(|d| (d.id, d.state, d.attempt_count, d.last_status_code))
+            .collect();
+        assert!(
+            states.contains(&(d2.id, DeliveryState::Succeeded, 1, Some(200))),
+            "{label}: {states:?}"
+        );
+        assert!(
+            states.contains(&(d3.id, DeliveryState::Failed, 1, None)),
+            "{label}: {states:?}"
+        );
+        assert!(
+            states.contains(&(d1.id, DeliveryState::Pending, 1, Some(500))),
+            "{label}: {states:?}"
+        );
+        assert_eq!(store.delivery_backlog().await.unwrap(), 2, "{label}");
+
+        // A retry scheduled in the future is not due.
+        let d1 = due.iter().find(|d| d.id == d1.id).unwrap().clone();
+        let later = Timestamp::from_millis(now().as_millis() + 60_000);
+        store
+            .record_attempts(
+                vec![report(
+                    &d1,
+                    AttemptOutcome::NetworkError,
+                    None,
+                    NextStep::RetryAt(later),
+                )],
+                FIVE_DAYS,
+            )
+            .await
+            .unwrap();
+        assert!(
+            store
+                .claim_deliveries("w4", LONG, 100)
+                .await
+                .unwrap()
+                .iter()
+                .all(|d| d.id != d1.id),
+            "{label}"
+        );
+
+        // The log: newest first, with attempt numbers, paged by id.
+        let log = store
+            .delivery_attempts(ctx.tenant.id, sub.id, None, 100)
+            .await
+            .unwrap();
+        assert_eq!(log.len(), 4, "{label}");
+        assert!(log.windows(2).all(|w| w[0].id > w[1].id), "{label}");
+        assert_eq!(
+            (
+                log[0].delivery_id,
+                log[0].attempt_no,
+                log[0].outcome.as_str()
+            ),
+            (d1.id, 2, "network_error"),
+            "{label}"
+        );
+        assert_eq!(log[0].message_id, d1.message_id, "{label}");
+        assert_eq!(log[0].event_type, "conversation_created", "{label}");
+        assert_eq!(log[0].duration_ms, 12, "{label}");
+        let page = store
+            .delivery_attempts(ctx.tenant.id, sub.id, Some(log[1].id), 100)
+            .await
+            .unwrap();
+        assert_eq!(page.len(), 2, "{label}");
+        // Another tenant sees nothing.
+        let other = tenant(&store, "globex").await;
+        assert!(
+            store
+                .delivery_attempts(other.tenant.id, sub.id, None, 100)
+                .await
+                .unwrap()
+                .is_empty(),
+            "{label}"
+        );
+
+        // Redelivery: due now again, same message id; a finished one too.
+        let again = store.redeliver(ctx.tenant.id, sub.id, d2.id).await.unwrap();
+        assert_eq!(
+            (again.state, again.message_id.clone()),
+            (DeliveryState::Pending, d2.message_id.clone()),
+            "{label}"
+        );
+        let due = store.claim_deliveries("w5", LONG, 100).await.unwrap();
+        assert!(
+            due.iter().any(|d| d.id == d2.id && d.attempt_count == 1),
+            "{label}"
+        );
+        assert!(
+            matches!(
+                store.redeliver(other.tenant.id, sub.id, d2.id).await,
+                Err(StorageError::NotFound)
+            ),
+            "{label}"
+        );
+        assert!(
+            matches!(
+                store
+                    .redeliver(ctx.tenant.id, sub.id, DeliveryId::new(999_999))
+                    .await,
+                Err(StorageError::NotFound)
+            ),
+            "{label}"
+        );
+
+        // Cancelling stops every pending delivery of the subscription.
+        assert!(
+            store
+                .cancel_deliveries(ctx.tenant.id, sub.id)
+                .await
+                .unwrap()
+                >= 1,
+            "{label}"
+        );
+        assert_eq!(store.delivery_backlog().await.unwrap(), 0, "{label}");
+        assert!(
+            matches!(
+                store.cancel_deliveries(other.tenant.id, sub.id).await,
+                Err(StorageError::NotFound)
+            ),
+            "{label}"
+        );
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn gone_deletes_and_continuous_failure_disables() {
+    for_each_backend(|store, label| async move {
+        let ctx = tenant(&store, "acme").await;
+        let gone = subscribe(
+            &store,
+            &ctx,
+            EventType::ConversationCreated,
+            "https://gone.example/h",
+        )
+        .await;
+        let flaky = subscribe(
+            &store,
+            &ctx,
+            EventType::ConversationCreated,
+            "https://flaky.example/h",
+        )
+        .await;
+        let fan = events_fanned(&store, &ctx, "x", 2, Some(LONG)).await;
+        let of = |sub: SubscriptionId| -> Vec<DueDelivery> {
+            fan.claimed
+                .iter()
+                .filter(|d| d.subscription.id == sub)
+                .cloned()
+                .collect()
+        };
+        let (gone_d, flaky_d) = (of(gone.id), of(flaky.id));
+
+        // 410 deletes the subscription and its deliveries at once.
+        let recorded = store
+            .record_attempts(
+                vec![report(
+                    &gone_d[0],
+                    AttemptOutcome::HttpError,
+                    Some(410),
+                    NextStep::Gone,
+                )],
+                FIVE_DAYS,
+            )
+            .await
+            .unwrap();
+        assert_eq!(recorded.deleted, vec![gone.id], "{label}");
+        assert!(
+            matches!(
+                store.subscription(ctx.tenant.id, gone.id).await,
+                Err(StorageError::NotFound)
+            ),
+            "{label}"
+        );
+        // An attempt of a delivery that went with it is skipped, not an error.
+        let recorded = store
+            .record_attempts(
+                vec![report(
+                    &gone_d[1],
+                    AttemptOutcome::HttpError,
+                    Some(500),
+                    NextStep::RetryAt(now()),
+                )],
+                FIVE_DAYS,
+            )
+            .await
+            .unwrap();
+        assert_eq!(recorded.recorded, 0, "{label}");
+
+        // A failure starts the failing period; a success ends it.
+        let retry = NextStep::RetryAt(Timestamp::from_millis(now().as_millis() + 60_000));
+        store
+            .record_attempts(
+                vec![report(
+                    &flaky_d[0],
+                    AttemptOutcome::HttpError,
+                    Some(500),
+                    retry,
+                )],
+                FIVE_DAYS,
+            )
+            .await
+            .unwrap();
+        let s = store.subscription(ctx.tenant.id, flaky.id).await.unwrap();
+        assert!(s.failing_since.is_some(), "{label}");
+        store
+            .record_attempts(
+                vec![report(
+                    &flaky_d[1],
+                    AttemptOutcome::Success,
+                    Some(200),
+                    NextStep::Succeeded,
+                )],
+                FIVE_DAYS,
+            )
+            .await
+            .unwrap();
+        let s = store.subscription(ctx.tenant.id, flaky.id).await.unwrap();
+        assert_eq!(
+            (s.failing_since, s.state),
+            (None, SubscriptionState::Active),
+            "{label}"
+        );
+
+        // Failing for longer than the period disables it and cancels its pending deliveries.
+        store
+            .record_attempts(
+                vec![report(
+                    &flaky_d[0],
+                    AttemptOutcome::HttpError,
+                    Some(500),
+                    retry,
+                )],
+                Duration::from_millis(20),
+            )
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(40)).await;
+        let recorded = store
+            .record_attempts(
+                vec![report(&flaky_d[0], AttemptOutcome::Timeout, None, retry)],
+                Duration::from_millis(20),
+            )
+            .await
+            .unwrap();
+        assert_eq!(recorded.disabled, vec![flaky.id], "{label}");
+        let s = store.subscription(ctx.tenant.id, flaky.id).await.unwrap();
+        assert_eq!(s.state, SubscriptionState::Disabled, "{label}");
+        assert_eq!(store.delivery_backlog().await.unwrap(), 0, "{label}");
+        let states: Vec<DeliveryState> = store
+            .deliveries(ctx.tenant.id, flaky.id, 10)
+            .await
+            .unwrap()
+            .iter()
+            .map(|d| d.state)
+            .collect();
+        assert!(
+            states.contains(&DeliveryState::Cancelled),
+            "{label}: {states:?}"
+        );
+        assert!(
+            matches!(
+                store
+                    .redeliver(ctx.tenant.id, flaky.id, flaky_d[0].id)
+                    .await,
+                Err(StorageError::Conflict(_))
+            ),
+            "{label}"
+        );
+        // A disabled subscription gets no new deliveries.
+        let fan = events_fanned(&store, &ctx, "y", 1, Some(LONG)).await;
+        assert_eq!(fan.deliveries, 0, "{label}");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn expired_delivery_leases_are_due_again_and_claimers_never_share() {
+    for_each_backend(|store, label| async move {
+        let ctx = tenant(&store, "acme").await;
+        subscribe(
+            &store,
+            &ctx,
+            EventType::ConversationCreated,
+            "https://a.example/h",
+        )
+        .await;
+        // Short leases at fan-out: the "crashed" worker never reports.
+        let fan = events_fanned(&store, &ctx, "x", 3, Some(Duration::from_millis(50))).await;
+        assert_eq!(fan.claimed.len(), 3, "{label}");
+        tokio::time::sleep(Duration::from_millis(120)).await;
+        let taken = store.claim_deliveries("w2", LONG, 100).await.unwrap();
+        assert_eq!(taken.len(), 3, "{label}: expired leases are due again");
+
+        // Many deliveries, two concurrent claimers: disjoint, complete.
+        let fan = events_fanned(&store, &ctx, "y", 150, None).await;
+        assert_eq!(fan.deliveries, 150, "{label}");
+        let claimers: Vec<_> = (0..2)
+            .map(|n| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    let mut got = Vec::new();
+                    loop {
+                        let batch = store
+                            .claim_deliveries(&format!("c{n}"), LONG, 7)
+                            .await
+                            .unwrap();
+                        if batch.is_empty() {
+                            return got;
+                        }
+                        got.extend(batch.into_iter().map(|d| d.id));
+                    }
+                })
+            })
+            .collect();
+        let mut all = Vec::new();
+        for c in claimers {
+            all.extend(c.await.unwrap());
+        }
+        let set: BTreeSet<DeliveryId> = all.iter().copied().collect();
+        assert_eq!(
+            set.len(),
+            all.len(),
+            "{label}: a delivery was claimed twice"
+        );
+        assert_eq!(set.len(), 150, "{label}");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn samples_and_secret_rotation() {
+    for_each_backend(|store, label| async move {
+        let ctx = tenant(&store, "acme").await;
+        let other = tenant(&store, "globex").await;
+        for i in 0..5 {
+            store
+                .create_conversation(&ctx, draft(ctx.tenant.id, &format!("s-{i}")))
+                .await
+                .unwrap();
+        }
+        let recent = store
+            .recent_payloads(ctx.tenant.id, EventType::ConversationCreated, 3)
+            .await
+            .unwrap();
+        let keys: Vec<&str> = recent
+            .iter()
+            .map(|p| p["conversation"]["sessionKey"].as_str().unwrap_or_default())
+            .collect();
+        assert_eq!(keys, ["s-4", "s-3", "s-2"], "{label}: newest first");
+        assert!(
+            store
+                .recent_payloads(other.tenant.id, EventType::ConversationCreated, 3)
+                .await
+                .unwrap()
+                .is_empty(),
+            "{label}"
+        );
+        assert!(
+            store
+                .recent_payloads(ctx.tenant.id, EventType::CustomerDeleted, 3)
+                .await
+                .unwrap()
+                .is_empty(),
+            "{label}"
+        );
+
+        let sub = subscribe(&store, &ctx, EventType::EmailUpdated, "https://a.example/h").await;
+        let rotated = store
+            .rotate_subscription_secret(
+                ctx.tenant.id,
+                sub.id,
+                "whsec_bmV3LXNlY3JldC1uZXctc2VjcmV0",
+                Duration::from_secs(3600),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            rotated.secret, "whsec_bmV3LXNlY3JldC1uZXctc2VjcmV0",
+            "{label}"
+        );
+        assert_eq!(
+            rotated.previous_secret.as_deref(),
+            Some(sub.secret.as_str()),
+            "{label}"
+        );
+        assert!(
+            rotated.previous_secret_expires_at.unwrap().as_millis() > now().as_millis() + 3_500_000,
+            "{label}"
+        );
+        assert!(
+            matches!(
+                store
+                    .rotate_subscription_secret(other.tenant.id, sub.id, "whsec_x", Duration::ZERO)
+                    .await,
+                Err(StorageError::NotFound)
+            ),
+            "{label}"
+        );
+    })
+    .await;
+}

@@ -1,0 +1,126 @@
+//! # switchboard-webhook
+//!
+//! Signed, retried, never-lost webhook delivery from Switchboard's
+//! transactional outbox.
+//!
+//! * [`signing`]: [Standard Webhooks](https://www.standardwebhooks.com/)
+//!   signatures (`webhook-id`, `webhook-timestamp`, `webhook-signature`),
+//!   secret generation, and [`signing::verify`] for receivers.
+//! * [`target`]: the SSRF guard, at subscribe time and on every delivery.
+//! * [`spawn`]: the delivery worker. It claims outbox events with a lease,
+//!   fans each out to one delivery per matching subscription (in the same
+//!   transaction that marks the event processed), and sends them with a
+//!   dedicated HTTP client, retrying on the configured schedule.
+//!
+//! Delivery is **at least once**: an event committed with a write is never
+//! lost (the outbox row commits with the write, and a crashed worker's
+//! leases expire), but a receiver may see a delivery twice after a crash.
+//! The `webhook-id` header is stable across retries; receivers use it to
+//! drop duplicates.
+//!
+//! This crate uses the storage crate's API only; it knows no SQL and no
+//! HTTP server (`.ci/check-architecture` checks that diesel and actix-web
+//! stay out of its dependency graph).
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::sync::Arc;
+//! use switchboard_storage::{Store, StoreConfig};
+//! use switchboard_webhook::{NoMetrics, Wakeup, WebhookConfig};
+//!
+//! let store = Store::open("sqlite://switchboard.db", StoreConfig::default()).await?;
+//! let wakeup = Wakeup::new(); // poke it after a write commits
+//! let worker = switchboard_webhook::spawn(store, WebhookConfig::default(), wakeup.clone(), Arc::new(NoMetrics))?;
+//! // ... serve requests; call wakeup.notify() after each write ...
+//! worker.shutdown().await; // finish or release in-flight attempts
+//! # Ok(()) }
+//! ```
+
+pub mod config;
+pub mod limits;
+pub mod retry;
+mod send;
+pub mod signing;
+pub mod target;
+mod worker;
+
+use std::fmt;
+use std::sync::Arc;
+
+use tokio::sync::Notify;
+
+pub use config::WebhookConfig;
+pub use reqwest::Url;
+pub use signing::{VerifyError, generate_secret, verify};
+pub use target::{TargetError, TargetPolicy, check_target};
+pub use worker::{WorkerHandle, spawn};
+
+/// Why the worker could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum WebhookError {
+    /// A setting is out of range.
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    /// The HTTP client could not be built.
+    #[error("cannot build the webhook HTTP client")]
+    Client(#[source] reqwest::Error),
+}
+
+/// Wakes the worker when an event was committed, so that it is delivered
+/// at once instead of on the next poll. Cheap to clone; a wake-up sent
+/// while the worker is busy is kept until it next waits.
+#[derive(Debug, Clone, Default)]
+pub struct Wakeup(Arc<Notify>);
+
+impl Wakeup {
+    /// A new wake-up signal.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Wakes the worker (or makes its next wait return at once).
+    pub fn notify(&self) {
+        self.0.notify_one();
+    }
+
+    /// Waits for [`notify`](Self::notify).
+    pub async fn notified(&self) {
+        self.0.notified().await;
+    }
+}
+
+/// Where the worker reports its metrics. The API crate's Prometheus
+/// registry implements it; [`NoMetrics`] discards everything.
+pub trait MetricsSink: Send + Sync + fmt::Debug {
+    /// Adds `by` to a counter with Prometheus `labels` (e.g. `outcome="success"`).
+    fn inc(&self, name: &str, labels: &str, by: u64);
+    /// Records a value, in seconds, in a histogram.
+    fn observe(&self, name: &str, secs: f64);
+}
+
+/// A [`MetricsSink`] that discards everything.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoMetrics;
+
+impl MetricsSink for NoMetrics {
+    fn inc(&self, _name: &str, _labels: &str, _by: u64) {}
+    fn observe(&self, _name: &str, _secs: f64) {}
+}
+
+/// The names of the metrics the worker reports.
+pub mod metric {
+    /// Attempts by `outcome` (`success`, `http_error`, `timeout`, `network_error`, `refused`).
+    pub const ATTEMPTS: &str = "switchboard_webhook_attempts_total";
+    /// Outbox events fanned out.
+    pub const EVENTS: &str = "switchboard_webhook_events_total";
+    /// Deliveries created by fan-out.
+    pub const DELIVERIES: &str = "switchboard_webhook_deliveries_total";
+    /// Subscriptions removed by `reason` (`gone`: 410; `disabled`: failing too long).
+    pub const REMOVED: &str = "switchboard_webhook_subscriptions_removed_total";
+    /// Histogram: from the event's commit to its successful delivery.
+    pub const LATENCY: &str = "switchboard_webhook_delivery_latency_seconds";
+    /// Histogram: the duration of one attempt.
+    pub const ATTEMPT_DURATION: &str = "switchboard_webhook_attempt_duration_seconds";
+}

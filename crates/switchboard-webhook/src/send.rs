@@ -1,0 +1,188 @@
+//! One attempt: sign, POST with the dedicated client, read a capped
+//! response, and decide what comes next.
+
+use std::time::{Duration, Instant, SystemTime};
+
+use reqwest::header::{CONTENT_TYPE, RETRY_AFTER};
+use switchboard_storage::{AttemptOutcome, AttemptReport, DueDelivery, now};
+
+use crate::WebhookConfig;
+use crate::retry::{AttemptFacts, next_step, parse_retry_after, random_unit};
+use crate::signing::{headers, signature_header};
+use crate::target::{GuardedResolver, TargetError, check_literal, parse_target};
+
+/// Longest failure description kept in an attempt record.
+const MAX_ERROR_LEN: usize = 300;
+
+/// Builds the delivery client: connect and total timeouts, no redirects,
+/// no proxies, and the [`GuardedResolver`] for the SSRF guard.
+pub(crate) fn client(config: &WebhookConfig) -> Result<reqwest::Client, reqwest::Error> {
+    reqwest::Client::builder()
+        .connect_timeout(config.connect_timeout)
+        .timeout(config.timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .dns_resolver(GuardedResolver::shared(config.targets))
+        .user_agent(config.user_agent.as_str())
+        .pool_max_idle_per_host(config.per_target_concurrency)
+        .build()
+}
+
+/// The target key for per-target bounds: `scheme://host:port`.
+pub(crate) fn target_key(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(u) => format!(
+            "{}://{}:{}",
+            u.scheme(),
+            u.host_str().unwrap_or_default(),
+            u.port_or_known_default().unwrap_or(0)
+        ),
+        Err(_) => url.to_string(),
+    }
+}
+
+struct Answer {
+    status: u16,
+    retry_after: Option<Duration>,
+    excerpt: Option<String>,
+}
+
+struct Failure {
+    outcome: AttemptOutcome,
+    error: String,
+}
+
+impl Failure {
+    fn new(outcome: AttemptOutcome, error: impl Into<String>) -> Self {
+        let mut error: String = error.into();
+        if error.len() > MAX_ERROR_LEN {
+            let mut cut = MAX_ERROR_LEN;
+            while !error.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            error.truncate(cut);
+        }
+        Self { outcome, error }
+    }
+}
+
+/// Makes one attempt of `d` and reports it, with the next step decided.
+pub(crate) async fn attempt(
+    client: &reqwest::Client,
+    config: &WebhookConfig,
+    d: &DueDelivery,
+) -> AttemptReport {
+    let started_at = now();
+    let clock = Instant::now();
+    let result = post(client, config, d, started_at.as_unix_seconds()).await;
+    let duration = clock.elapsed();
+    let (outcome, status, error, excerpt, retry_after) = match result {
+        Ok(a) => {
+            let outcome = if (200..300).contains(&a.status) {
+                AttemptOutcome::Success
+            } else {
+                AttemptOutcome::HttpError
+            };
+            (outcome, Some(a.status), None, a.excerpt, a.retry_after)
+        }
+        Err(f) => (f.outcome, None, Some(f.error), None, None),
+    };
+    let facts = AttemptFacts {
+        attempts: d.attempt_count.saturating_add(1),
+        outcome,
+        status,
+        retry_after,
+    };
+    AttemptReport {
+        delivery_id: d.id,
+        started_at,
+        duration,
+        status_code: status,
+        outcome,
+        error,
+        response_excerpt: excerpt,
+        next: next_step(config, facts, now(), random_unit()),
+    }
+}
+
+async fn post(
+    client: &reqwest::Client,
+    config: &WebhookConfig,
+    d: &DueDelivery,
+    timestamp: i64,
+) -> Result<Answer, Failure> {
+    let refused = |e: TargetError| Failure::new(AttemptOutcome::Refused, e.to_string());
+    let url = parse_target(&d.subscription.target_url).map_err(refused)?;
+    check_literal(&url, config.targets).map_err(refused)?;
+    let body = serde_json::to_vec(&d.payload)
+        .map_err(|e| Failure::new(AttemptOutcome::Refused, format!("payload: {e}")))?;
+    let mut secrets = vec![d.subscription.secret.as_str()];
+    if let (Some(previous), Some(until)) = (
+        d.subscription.previous_secret.as_deref(),
+        d.subscription.previous_secret_expires_at,
+    ) && until > now()
+    {
+        secrets.push(previous);
+    }
+    let signature = signature_header(&secrets, &d.message_id, timestamp, &body)
+        .map_err(|e| Failure::new(AttemptOutcome::Refused, format!("signing secret: {e}")))?;
+    let mut response = client
+        .post(url)
+        .header(CONTENT_TYPE, "application/json")
+        .header(headers::ID, d.message_id.as_str())
+        .header(headers::TIMESTAMP, timestamp.to_string())
+        .header(headers::SIGNATURE, signature)
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| classify(&e))?;
+    let status = response.status().as_u16();
+    let retry_after = response
+        .headers()
+        .get(RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| parse_retry_after(v, SystemTime::now()));
+    // Read at most `response_read_limit` bytes; a failure while reading the
+    // body does not change the status that arrived.
+    let mut read: Vec<u8> = Vec::new();
+    while read.len() < config.response_read_limit {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                let room = config.response_read_limit - read.len();
+                read.extend_from_slice(&chunk[..chunk.len().min(room)]);
+            }
+            Ok(None) | Err(_) => break,
+        }
+    }
+    read.truncate(config.excerpt_limit);
+    let excerpt = (!read.is_empty()).then(|| String::from_utf8_lossy(&read).into_owned());
+    Ok(Answer {
+        status,
+        retry_after,
+        excerpt,
+    })
+}
+
+/// Sorts a client error into refused (SSRF guard), timeout or network error.
+fn classify(e: &reqwest::Error) -> Failure {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    let mut root = e.to_string();
+    while let Some(s) = source {
+        if let Some(t) = s.downcast_ref::<TargetError>() {
+            return Failure::new(AttemptOutcome::Refused, t.to_string());
+        }
+        root = s.to_string();
+        source = s.source();
+    }
+    if e.is_timeout() {
+        return Failure::new(
+            AttemptOutcome::Timeout,
+            "no complete response within the timeout",
+        );
+    }
+    let kind = if e.is_connect() { "connect" } else { "request" };
+    Failure::new(
+        AttemptOutcome::NetworkError,
+        format!("{kind} error: {root}"),
+    )
+}

@@ -1,0 +1,354 @@
+//! The SSRF guard: which target URLs and addresses deliveries may reach.
+//!
+//! A target must be an absolute `http` or `https` URL with a host. Its
+//! addresses must be public: loopback, private (RFC 1918, unique local),
+//! link-local, shared (CGNAT), documentation, benchmarking, reserved,
+//! unspecified, broadcast and multicast addresses are refused, including
+//! IPv4 addresses embedded in IPv6 (IPv4-mapped, IPv4-compatible, NAT64,
+//! 6to4). The check runs when a subscription is created ([`check_target`])
+//! and again on every delivery: IP-literal URLs are checked before sending,
+//! and host names are resolved by [`GuardedResolver`], which hands the HTTP
+//! client only allowed addresses, so a DNS answer that changes between the
+//! two checks (DNS rebinding) cannot reach a private address either.
+//!
+//! [`TargetPolicy::allow_private`] turns the address check off, for tests
+//! and local development only.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
+
+use reqwest::Url;
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+
+/// Longest accepted target URL.
+pub const MAX_URL_LEN: usize = 2048;
+
+/// Which targets are allowed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TargetPolicy {
+    /// Allow loopback, private and other non-public addresses (tests and
+    /// local development only).
+    pub allow_private: bool,
+}
+
+/// Why a target was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TargetError {
+    /// Not an absolute URL, too long, or without a host.
+    #[error("target_url must be an absolute http or https URL: {0}")]
+    InvalidUrl(String),
+    /// A scheme other than http and https.
+    #[error("target_url must use http or https, not {0}")]
+    Scheme(String),
+    /// The host name does not resolve.
+    #[error("the host {0} does not resolve")]
+    Unresolvable(String),
+    /// The host is or resolves to a non-public address.
+    #[error("the host {host} resolves to {ip}, a loopback, private or reserved address")]
+    Forbidden {
+        /// The URL's host.
+        host: String,
+        /// The refused address.
+        ip: IpAddr,
+    },
+}
+
+/// Parses a target URL: absolute `http`/`https` with a host, at most
+/// [`MAX_URL_LEN`] characters. Addresses are not checked here.
+pub fn parse_target(url: &str) -> Result<Url, TargetError> {
+    if url.len() > MAX_URL_LEN {
+        return Err(TargetError::InvalidUrl(format!(
+            "longer than {MAX_URL_LEN} characters"
+        )));
+    }
+    let parsed = Url::parse(url.trim()).map_err(|e| TargetError::InvalidUrl(e.to_string()))?;
+    match parsed.scheme() {
+        "http" | "https" => {}
+        other => return Err(TargetError::Scheme(other.chars().take(20).collect())),
+    }
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Err(TargetError::InvalidUrl("no host".into()));
+    }
+    Ok(parsed)
+}
+
+/// The URL's host as an IP address, when it is an IP literal.
+#[must_use]
+pub fn literal_ip(url: &Url) -> Option<IpAddr> {
+    match url.host()? {
+        url::Host::Ipv4(ip) => Some(IpAddr::V4(ip)),
+        url::Host::Ipv6(ip) => Some(IpAddr::V6(ip)),
+        url::Host::Domain(_) => None,
+    }
+}
+
+/// Checks a target URL for subscribing: it parses, and unless the policy
+/// allows private targets, every address its host resolves to (or its IP
+/// literal) is public.
+pub async fn check_target(url: &str, policy: TargetPolicy) -> Result<Url, TargetError> {
+    let parsed = parse_target(url)?;
+    if policy.allow_private {
+        return Ok(parsed);
+    }
+    let host = parsed.host_str().unwrap_or_default().to_string();
+    if let Some(ip) = literal_ip(&parsed) {
+        return check_ip(&host, ip).map(|()| parsed);
+    }
+    let port = parsed.port_or_known_default().unwrap_or(443);
+    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), port))
+        .await
+        .map_err(|_| TargetError::Unresolvable(host.clone()))?
+        .collect();
+    if addrs.is_empty() {
+        return Err(TargetError::Unresolvable(host));
+    }
+    for addr in addrs {
+        check_ip(&host, addr.ip())?;
+    }
+    Ok(parsed)
+}
+
+/// Checks the address of an IP-literal URL before sending (host names are
+/// checked by [`GuardedResolver`]).
+pub fn check_literal(url: &Url, policy: TargetPolicy) -> Result<(), TargetError> {
+    if policy.allow_private {
+        return Ok(());
+    }
+    match literal_ip(url) {
+        Some(ip) => check_ip(url.host_str().unwrap_or_default(), ip),
+        None => Ok(()),
+    }
+}
+
+fn check_ip(host: &str, ip: IpAddr) -> Result<(), TargetError> {
+    if is_public(ip) {
+        Ok(())
+    } else {
+        Err(TargetError::Forbidden {
+            host: host.to_string(),
+            ip,
+        })
+    }
+}
+
+/// Whether `ip` is a public unicast address that deliveries may reach.
+///
+/// ```
+/// use switchboard_webhook::target::is_public;
+/// assert!(is_public("93.184.216.34".parse().unwrap()));
+/// assert!(!is_public("127.0.0.1".parse().unwrap()));
+/// assert!(!is_public("::ffff:10.0.0.1".parse().unwrap()));
+/// ```
+#[must_use]
+pub fn is_public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => is_public_v4(v4),
+        IpAddr::V6(v6) => is_public_v6(v6),
+    }
+}
+
+fn is_public_v4(ip: Ipv4Addr) -> bool {
+    let [a, b, c, _] = ip.octets();
+    let forbidden = a == 0 // "this network", incl. unspecified
+        || a == 10 // private
+        || a == 127 // loopback
+        || (a == 100 && (64..=127).contains(&b)) // shared address space (CGNAT)
+        || (a == 169 && b == 254) // link-local
+        || (a == 172 && (16..=31).contains(&b)) // private
+        || (a == 192 && b == 0 && c == 0) // IETF protocol assignments
+        || (a == 192 && b == 0 && c == 2) // documentation
+        || (a == 192 && b == 88 && c == 99) // 6to4 relay anycast
+        || (a == 192 && b == 168) // private
+        || (a == 198 && (b == 18 || b == 19)) // benchmarking
+        || (a == 198 && b == 51 && c == 100) // documentation
+        || (a == 203 && b == 0 && c == 113) // documentation
+        || a >= 224; // multicast, reserved, broadcast
+    !forbidden
+}
+
+fn is_public_v6(ip: Ipv6Addr) -> bool {
+    let s = ip.segments();
+    if ip.is_unspecified() || ip.is_loopback() {
+        return false;
+    }
+    // IPv4-mapped (::ffff:a.b.c.d) and IPv4-compatible (::a.b.c.d).
+    if let Some(v4) = ip.to_ipv4() {
+        return is_public_v4(v4);
+    }
+    let embedded = |hi: u16, lo: u16| {
+        let [a, b] = hi.to_be_bytes();
+        let [c, d] = lo.to_be_bytes();
+        Ipv4Addr::new(a, b, c, d)
+    };
+    // NAT64 (64:ff9b::/96) and 6to4 (2002::/16) carry an IPv4 address.
+    if s[0] == 0x64 && s[1] == 0xff9b && s[2..6] == [0, 0, 0, 0] {
+        return is_public_v4(embedded(s[6], s[7]));
+    }
+    if s[0] == 0x2002 {
+        return is_public_v4(embedded(s[1], s[2]));
+    }
+    let forbidden = (s[0] & 0xfe00) == 0xfc00 // unique local
+        || (s[0] & 0xffc0) == 0xfe80 // link-local
+        || (s[0] & 0xffc0) == 0xfec0 // site-local (deprecated)
+        || (s[0] & 0xff00) == 0xff00 // multicast
+        || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation
+        || (s[0] == 0x2001 && s[1] < 0x0200) // IETF protocol assignments, incl. Teredo
+        || (s[0] == 0x0100 && s[1..4] == [0, 0, 0]) // discard-only
+        || s[0] == 0; // other reserved ::/16 forms
+    !forbidden
+}
+
+/// A DNS resolver for the delivery client that drops non-public addresses
+/// (unless the policy allows them) and fails when none are left.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct GuardedResolver {
+    policy: TargetPolicy,
+}
+
+impl GuardedResolver {
+    /// A resolver enforcing `policy`.
+    #[must_use]
+    pub const fn new(policy: TargetPolicy) -> Self {
+        Self { policy }
+    }
+
+    /// As an `Arc`, ready for `reqwest::ClientBuilder::dns_resolver`.
+    #[must_use]
+    pub fn shared(policy: TargetPolicy) -> Arc<Self> {
+        Arc::new(Self::new(policy))
+    }
+}
+
+impl Resolve for GuardedResolver {
+    fn resolve(&self, name: Name) -> Resolving {
+        let policy = self.policy;
+        let host = name.as_str().to_string();
+        Box::pin(async move {
+            let resolved: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
+                .await
+                .map_err(|_| Box::new(TargetError::Unresolvable(host.clone())))?
+                .collect();
+            let first = resolved.first().map(SocketAddr::ip);
+            let allowed: Vec<SocketAddr> = resolved
+                .into_iter()
+                .filter(|a| policy.allow_private || is_public(a.ip()))
+                .collect();
+            if allowed.is_empty() {
+                let error = match first {
+                    Some(ip) => TargetError::Forbidden { host, ip },
+                    None => TargetError::Unresolvable(host),
+                };
+                return Err(Box::new(error) as Box<dyn std::error::Error + Send + Sync>);
+            }
+            let addrs: Addrs = Box::new(allowed.into_iter());
+            Ok(addrs)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+
+    use super::*;
+
+    #[test]
+    fn address_classes() {
+        let cases: &[(&str, bool)] = &[
+            ("93.184.216.34", true),
+            ("8.8.8.8", true),
+            ("1.1.1.1", true),
+            ("172.32.0.1", true),
+            ("100.128.0.1", true),
+            ("0.0.0.0", false),
+            ("0.1.2.3", false),
+            ("127.0.0.1", false),
+            ("127.255.255.254", false),
+            ("10.1.2.3", false),
+            ("172.16.0.1", false),
+            ("172.31.255.255", false),
+            ("192.168.1.1", false),
+            ("169.254.169.254", false), // cloud metadata
+            ("100.64.0.1", false),
+            ("192.0.0.8", false),
+            ("192.0.2.1", false),
+            ("198.18.0.1", false),
+            ("198.51.100.7", false),
+            ("203.0.113.9", false),
+            ("224.0.0.1", false),
+            ("239.255.255.250", false),
+            ("240.0.0.1", false),
+            ("255.255.255.255", false),
+            ("2606:4700:4700::1111", true),
+            ("2a00:1450:4001:80b::200e", true),
+            ("::", false),
+            ("::1", false),
+            ("::ffff:127.0.0.1", false),
+            ("::ffff:10.0.0.1", false),
+            ("::ffff:8.8.8.8", true),
+            ("::127.0.0.1", false),
+            ("64:ff9b::7f00:1", false),
+            ("64:ff9b::808:808", true),
+            ("2002:7f00:1::", false),
+            ("2002:808:808::", true),
+            ("fc00::1", false),
+            ("fd12:3456::1", false),
+            ("fe80::1", false),
+            ("fec0::1", false),
+            ("ff02::1", false),
+            ("2001:db8::1", false),
+            ("2001::1", false),
+            ("100::1", false),
+        ];
+        for (ip, public) in cases {
+            assert_eq!(is_public(ip.parse().unwrap()), *public, "{ip}");
+        }
+    }
+
+    #[test]
+    fn parse_refusals() {
+        for (url, ok) in [
+            ("https://hooks.zapier.com/hooks/standard/1/abc", true),
+            ("http://example.com:8080/x?y=1", true),
+            ("ftp://example.com/x", false),
+            ("file:///etc/passwd", false),
+            ("/relative/path", false),
+            ("not a url", false),
+            ("https://", false),
+            ("", false),
+        ] {
+            assert_eq!(parse_target(url).is_ok(), ok, "{url}");
+        }
+        assert!(parse_target(&format!("https://example.com/{}", "a".repeat(MAX_URL_LEN))).is_err());
+    }
+
+    #[tokio::test]
+    async fn subscribe_time_check() {
+        let deny = TargetPolicy::default();
+        let allow = TargetPolicy {
+            allow_private: true,
+        };
+        for url in [
+            "http://127.0.0.1:9/x",
+            "http://[::1]:9/x",
+            "http://[::ffff:127.0.0.1]:9/x",
+            "http://10.0.0.1/x",
+            "http://169.254.169.254/latest/meta-data",
+            "http://0.0.0.0/",
+            "http://localhost:9/x",
+        ] {
+            assert!(
+                matches!(
+                    check_target(url, deny).await,
+                    Err(TargetError::Forbidden { .. })
+                ),
+                "{url}"
+            );
+            assert!(check_target(url, allow).await.is_ok(), "{url}");
+        }
+        assert!(check_target("http://93.184.216.34/x", deny).await.is_ok());
+        let literal = parse_target("http://127.0.0.1/x").unwrap();
+        assert!(check_literal(&literal, deny).is_err());
+        assert!(check_literal(&literal, allow).is_ok());
+    }
+}

@@ -1,0 +1,385 @@
+//! The delivery worker.
+//!
+//! One dispatcher task loops: claim outbox events (with a lease), fan them
+//! out to deliveries (leasing the new ones to itself), claim due retries,
+//! and hand each delivery to a task bounded by the process-wide and
+//! per-target limits. Finished attempts go through a channel to a recorder
+//! task that writes them in batches, one transaction per batch. When there
+//! is nothing to do it sleeps until woken ([`Wakeup`]), or until the poll
+//! interval passes (retries fall due, other processes commit events).
+//!
+//! Shutdown stops claiming, lets in-flight attempts finish for up to
+//! `shutdown_grace`, releases whatever is still leased, and flushes the
+//! recorder. After a crash, leases expire and the work is due again.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use switchboard_domain::EventId;
+use switchboard_storage::{
+    AttemptOutcome, AttemptReport, DeliveryId, DueDelivery, StorageError, Store, now,
+};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
+use tokio::task::{JoinHandle, JoinSet};
+
+use crate::limits::TargetLimits;
+use crate::{MetricsSink, Wakeup, WebhookConfig, WebhookError, metric, send};
+
+/// Most attempts written in one recording transaction.
+const RECORD_BATCH: usize = 512;
+
+struct Shared {
+    id: String,
+    store: Store,
+    config: WebhookConfig,
+    client: reqwest::Client,
+    limits: TargetLimits,
+    metrics: Arc<dyn MetricsSink>,
+    /// Deliveries leased to this worker and not yet reported.
+    inflight: Mutex<HashSet<DeliveryId>>,
+}
+
+impl Shared {
+    fn inflight(&self) -> std::sync::MutexGuard<'_, HashSet<DeliveryId>> {
+        self.inflight.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// A running worker. [`shutdown`](Self::shutdown) stops it gracefully;
+/// dropping the handle stops it too (without waiting).
+#[derive(Debug)]
+pub struct WorkerHandle {
+    id: String,
+    stop: watch::Sender<bool>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl WorkerHandle {
+    /// This worker's id (the `claimed_by` of its leases).
+    #[must_use]
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Stops claiming, waits for in-flight attempts (up to the configured
+    /// grace), releases the rest, records what finished, and returns.
+    pub async fn shutdown(mut self) {
+        let _ = self.stop.send(true);
+        if let Some(task) = self.task.take()
+            && let Err(e) = task.await
+        {
+            tracing::error!(error = %e, "the webhook worker task failed");
+        }
+    }
+}
+
+impl Drop for WorkerHandle {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+/// A new worker id: `sb-<pid>-<random>`.
+fn worker_id() -> String {
+    let mut b = [0u8; 4];
+    let _ = getrandom::fill(&mut b);
+    format!("sb-{}-{:08x}", std::process::id(), u32::from_le_bytes(b))
+}
+
+/// Starts a delivery worker on the current Tokio runtime.
+///
+/// `wakeup` is poked by writers after a commit so that new events are
+/// delivered at once; `metrics` receives attempt counts and latencies.
+pub fn spawn(
+    store: Store,
+    config: WebhookConfig,
+    wakeup: Wakeup,
+    metrics: Arc<dyn MetricsSink>,
+) -> Result<WorkerHandle, WebhookError> {
+    config.validate()?;
+    let client = send::client(&config).map_err(WebhookError::Client)?;
+    let id = worker_id();
+    let shared = Arc::new(Shared {
+        id: id.clone(),
+        store,
+        limits: TargetLimits::new(config.per_target_concurrency, config.per_target_rate),
+        config,
+        client,
+        metrics,
+        inflight: Mutex::new(HashSet::new()),
+    });
+    let (stop, stopped) = watch::channel(false);
+    let task = tokio::spawn(run(shared, wakeup, stopped));
+    Ok(WorkerHandle {
+        id,
+        stop,
+        task: Some(task),
+    })
+}
+
+/// Resolves once a stop is requested (or the handle is gone).
+async fn stop_requested(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|v| *v).await;
+}
+
+fn is_stopping(stop: &watch::Receiver<bool>) -> bool {
+    *stop.borrow() || stop.has_changed().is_err()
+}
+
+async fn run(shared: Arc<Shared>, wakeup: Wakeup, mut stop: watch::Receiver<bool>) {
+    tracing::info!(worker = %shared.id, "webhook worker started");
+    let (tx, rx) = mpsc::channel::<AttemptReport>(4096);
+    let recorder = tokio::spawn(record_loop(Arc::clone(&shared), rx));
+    let permits = Arc::new(Semaphore::new(shared.config.max_concurrency));
+    let mut tasks: JoinSet<()> = JoinSet::new();
+    let mut failures: u32 = 0;
+    while !is_stopping(&stop) {
+        while tasks.try_join_next().is_some() {}
+        match tick(&shared, &permits, &mut tasks, &tx, &mut stop).await {
+            Ok(true) => {
+                failures = 0;
+                continue;
+            }
+            Ok(false) => failures = 0,
+            Err(e) => {
+                failures = failures.saturating_add(1);
+                tracing::warn!(worker = %shared.id, error = %e, failures, "webhook worker: storage error; retrying");
+                let backoff = shared
+                    .config
+                    .poll_interval
+                    .saturating_mul(1 << failures.min(5))
+                    .min(Duration::from_secs(30));
+                tokio::select! {
+                    () = stop_requested(&mut stop) => {}
+                    () = tokio::time::sleep(backoff) => {}
+                }
+                continue;
+            }
+        }
+        tokio::select! {
+            () = stop_requested(&mut stop) => {}
+            () = wakeup.notified() => {}
+            () = tokio::time::sleep(shared.config.poll_interval) => {}
+        }
+    }
+
+    // Graceful stop: in-flight attempts finish (bounded), the rest is released.
+    let in_flight = shared.inflight().len();
+    tracing::info!(worker = %shared.id, in_flight, "webhook worker stopping");
+    let drained = tokio::time::timeout(shared.config.shutdown_grace, async {
+        while tasks.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tasks.abort_all();
+        while tasks.join_next().await.is_some() {}
+    }
+    let leftover: Vec<DeliveryId> = shared.inflight().drain().collect();
+    if !leftover.is_empty() {
+        match shared.store.release_deliveries(&shared.id, &leftover).await {
+            Ok(n) => {
+                tracing::info!(worker = %shared.id, released = n, "released unfinished deliveries")
+            }
+            Err(e) => {
+                tracing::warn!(worker = %shared.id, error = %e, "cannot release deliveries; their leases will expire")
+            }
+        }
+    }
+    drop(tx);
+    if let Err(e) = recorder.await {
+        tracing::error!(error = %e, "the webhook recorder task failed");
+    }
+    tracing::info!(worker = %shared.id, "webhook worker stopped");
+}
+
+/// One round of claiming. Returns whether there was work.
+async fn tick(
+    shared: &Arc<Shared>,
+    permits: &Arc<Semaphore>,
+    tasks: &mut JoinSet<()>,
+    tx: &mpsc::Sender<AttemptReport>,
+    stop: &mut watch::Receiver<bool>,
+) -> Result<bool, StorageError> {
+    // Backpressure: claim nothing until an attempt slot is free.
+    let slot = tokio::select! {
+        biased;
+        () = stop_requested(stop) => return Ok(false),
+        p = Arc::clone(permits).acquire_owned() => p,
+    };
+    drop(slot);
+    let c = &shared.config;
+    let mut worked = false;
+
+    let events = shared
+        .store
+        .claim_outbox(&shared.id, c.outbox_lease, c.batch_size)
+        .await?;
+    if !events.is_empty() {
+        worked = true;
+        let ids: Vec<EventId> = events.iter().map(|e| e.id).collect();
+        let first_delay = c.schedule.first().copied().unwrap_or_default();
+        match shared
+            .store
+            .fan_out(&shared.id, &ids, first_delay, Some(c.lease))
+            .await
+        {
+            Ok(fan) => {
+                shared
+                    .metrics
+                    .inc(metric::EVENTS, "", u64::try_from(fan.events).unwrap_or(0));
+                shared.metrics.inc(
+                    metric::DELIVERIES,
+                    "",
+                    u64::try_from(fan.deliveries).unwrap_or(0),
+                );
+                dispatch(shared, permits, tasks, tx, stop, fan.claimed).await?;
+            }
+            Err(e) => {
+                let _ = shared.store.release_outbox(&shared.id, &ids).await;
+                return Err(e);
+            }
+        }
+    }
+
+    let free = u32::try_from(permits.available_permits()).unwrap_or(u32::MAX);
+    if free > 0 && !is_stopping(stop) {
+        let due = shared
+            .store
+            .claim_deliveries(&shared.id, c.lease, free.min(c.batch_size))
+            .await?;
+        if !due.is_empty() {
+            worked = true;
+            dispatch(shared, permits, tasks, tx, stop, due).await?;
+        }
+    }
+    Ok(worked)
+}
+
+/// Starts an attempt task per delivery, each holding a process slot; on a
+/// stop request the deliveries not started are released.
+async fn dispatch(
+    shared: &Arc<Shared>,
+    permits: &Arc<Semaphore>,
+    tasks: &mut JoinSet<()>,
+    tx: &mpsc::Sender<AttemptReport>,
+    stop: &mut watch::Receiver<bool>,
+    deliveries: Vec<DueDelivery>,
+) -> Result<(), StorageError> {
+    let mut pending = deliveries.into_iter();
+    while let Some(d) = pending.next() {
+        let permit = tokio::select! {
+            biased;
+            () = stop_requested(stop) => None,
+            p = Arc::clone(permits).acquire_owned() => p.ok(),
+        };
+        let Some(permit) = permit else {
+            let rest: Vec<DeliveryId> =
+                std::iter::once(d.id).chain(pending.map(|d| d.id)).collect();
+            shared.store.release_deliveries(&shared.id, &rest).await?;
+            return Ok(());
+        };
+        shared.inflight().insert(d.id);
+        tasks.spawn(attempt_task(Arc::clone(shared), d, permit, tx.clone()));
+    }
+    Ok(())
+}
+
+async fn attempt_task(
+    shared: Arc<Shared>,
+    d: DueDelivery,
+    permit: OwnedSemaphorePermit,
+    tx: mpsc::Sender<AttemptReport>,
+) {
+    let target = send::target_key(&d.subscription.target_url);
+    let slot = shared.limits.acquire(&target).await;
+    let report = send::attempt(&shared.client, &shared.config, &d).await;
+    drop(slot);
+    let m = &shared.metrics;
+    m.inc(
+        metric::ATTEMPTS,
+        &format!("outcome=\"{}\"", report.outcome.as_str()),
+        1,
+    );
+    m.observe(metric::ATTEMPT_DURATION, report.duration.as_secs_f64());
+    let attempt_no = d.attempt_count.saturating_add(1);
+    if report.outcome == AttemptOutcome::Success {
+        #[expect(clippy::cast_precision_loss, reason = "a latency in seconds")]
+        let latency = now()
+            .as_millis()
+            .saturating_sub(d.committed_at.as_millis())
+            .max(0) as f64
+            / 1000.0;
+        m.observe(metric::LATENCY, latency);
+        tracing::debug!(
+            delivery = %d.id, subscription = %d.subscription.id, webhook_id = %d.message_id,
+            status = report.status_code, attempt = attempt_no, "webhook delivered"
+        );
+    } else {
+        tracing::warn!(
+            delivery = %d.id,
+            subscription = %d.subscription.id,
+            webhook_id = %d.message_id,
+            event = %d.event_type,
+            status = report.status_code,
+            outcome = report.outcome.as_str(),
+            error = report.error.as_deref().unwrap_or(""),
+            attempt = attempt_no,
+            next = ?report.next,
+            "webhook delivery attempt failed"
+        );
+    }
+    if tx.send(report).await.is_err() {
+        tracing::warn!(delivery = %d.id, "recorder gone; the lease will expire and the delivery will be retried");
+    }
+    shared.inflight().remove(&d.id);
+    drop(permit);
+}
+
+async fn record_loop(shared: Arc<Shared>, mut rx: mpsc::Receiver<AttemptReport>) {
+    let mut batch: Vec<AttemptReport> = Vec::new();
+    while let Some(first) = rx.recv().await {
+        batch.push(first);
+        while batch.len() < RECORD_BATCH {
+            match rx.try_recv() {
+                Ok(r) => batch.push(r),
+                Err(_) => break,
+            }
+        }
+        let mut tries: u32 = 0;
+        loop {
+            match shared
+                .store
+                .record_attempts(batch.clone(), shared.config.disable_after)
+                .await
+            {
+                Ok(recorded) => {
+                    for id in &recorded.deleted {
+                        tracing::info!(subscription = %id, "webhook subscription deleted: the receiver answered 410 Gone");
+                        shared.metrics.inc(metric::REMOVED, "reason=\"gone\"", 1);
+                    }
+                    for id in &recorded.disabled {
+                        tracing::warn!(subscription = %id, "webhook subscription disabled after failing continuously");
+                        shared
+                            .metrics
+                            .inc(metric::REMOVED, "reason=\"disabled\"", 1);
+                    }
+                    break;
+                }
+                Err(e) if tries < 5 => {
+                    tries += 1;
+                    tracing::warn!(error = %e, tries, "cannot record webhook attempts; retrying");
+                    tokio::time::sleep(Duration::from_millis(200) * tries).await;
+                }
+                Err(e) => {
+                    tracing::error!(
+                        error = %e, attempts = batch.len(),
+                        "cannot record webhook attempts; their leases will expire and they will be sent again"
+                    );
+                    break;
+                }
+            }
+        }
+        batch.clear();
+    }
+}
