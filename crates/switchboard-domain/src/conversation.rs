@@ -315,9 +315,7 @@ impl Conversation {
             );
         }
         e.extend(validate_custom_info(&self.custom_info));
-        if let Ok(doc) = serde_json::to_value(self) {
-            validate::no_nul(&mut e, &doc);
-        }
+        validate::no_nul_in(&mut e, self);
         e.into_result()
     }
 }

@@ -251,9 +251,7 @@ impl Customer {
                 Some(_) => {}
             }
         }
-        if let Ok(doc) = serde_json::to_value(self) {
-            validate::no_nul(&mut e, &doc);
-        }
+        validate::no_nul_in(&mut e, self);
         e.into_result()
     }
 }

@@ -221,6 +221,25 @@ pub fn no_nul(errors: &mut ValidationErrors, doc: &serde_json::Value) {
     }
 }
 
+/// [`no_nul`] for a serializable document, cheaply when it has no NUL.
+///
+/// Serializes `doc` to JSON text once, where every U+0000 (in a string or a
+/// member name) is written as the escape `\u0000`; only when that text
+/// contains the escape (or a literal backslash-`u0000`, a harmless false
+/// alarm) does it build the `Value` and walk it with [`no_nul`] for the
+/// paths. A document that does not serialize is left alone.
+pub fn no_nul_in<T: Serialize + ?Sized>(errors: &mut ValidationErrors, doc: &T) {
+    let Ok(text) = serde_json::to_string(doc) else {
+        return;
+    };
+    if !text.contains("\\u0000") {
+        return;
+    }
+    if let Ok(value) = serde_json::to_value(doc) {
+        no_nul(errors, &value);
+    }
+}
+
 /// Escapes one member name for use in a JSON Pointer (RFC 6901: `~` → `~0`, `/` → `~1`).
 ///
 /// ```
@@ -406,6 +425,30 @@ const CSS_NAMED_COLORS: [&str; 148] = [
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nul_is_found_with_its_path_and_only_then() {
+        use serde_json::json;
+        let cases = [
+            (json!({"a": "x", "b": [1, "y"]}), vec![]),
+            (json!({"a": {"b": ["ok", "x\u{0}"]}}), vec!["/a/b/1"]),
+            (json!({"k\u{0}": 1}), vec!["/k\u{0}"]),
+            (json!({"a/b": "\u{0}"}), vec!["/a~1b"]),
+            // A literal backslash-u0000 is text, not a NUL.
+            (json!({"a": "\\u0000"}), vec![]),
+        ];
+        for (doc, want) in cases {
+            let mut fast = ValidationErrors::new();
+            no_nul_in(&mut fast, &doc);
+            let mut full = ValidationErrors::new();
+            no_nul(&mut full, &doc);
+            let paths = |e: &ValidationErrors| -> Vec<String> {
+                e.violations().iter().map(|v| v.path.clone()).collect()
+            };
+            assert_eq!(paths(&fast), want, "{doc}");
+            assert_eq!(paths(&fast), paths(&full), "{doc}");
+        }
+    }
 
     #[test]
     fn tables_are_sorted_for_binary_search() {

@@ -1,19 +1,31 @@
-//! `Store::modify_conversation` against its raw ceiling, on both backends.
+//! `Store::modify_conversation` against its raw ceiling, on both backends,
+//! with each durability setting that matters.
 //!
-//! * `<backend>/modify_conversation`: one field changed on a random row of
+//! * `<group>/modify_conversation`: one field changed on a random row of
 //!   1,000 conversations, so every call writes the row, one outbox event and
 //!   one history row in one transaction.
-//! * `<backend>/raw_ceiling`: the same-shaped transaction on a bare Diesel
+//! * `<group>/raw_ceiling`: the same-shaped transaction on a bare Diesel
 //!   connection: one single-row `UPDATE conversations` and one `INSERT INTO
-//!   outbox` (SQLite: WAL, `synchronous = FULL` as the store's default,
-//!   `BEGIN IMMEDIATE`; PostgreSQL: `BEGIN`/`UPDATE`/`INSERT`/`COMMIT`).
+//!   outbox` (SQLite: WAL, `BEGIN IMMEDIATE`; PostgreSQL:
+//!   `BEGIN`/`UPDATE`/`INSERT`/`COMMIT`).
+//!
+//! Groups: `sqlite` (`synchronous = FULL`, the store's default) and
+//! `sqlite_normal` (`synchronous = NORMAL`), each measured with the store
+//! and the ceiling on that setting; `postgres`, a throwaway cluster with
+//! durable commits (`fsync`, `synchronous_commit`, `full_page_writes` on,
+//! PostgreSQL's defaults); and `postgres_nofsync`, the test suite's cluster
+//! with those three off, where round trips and CPU dominate. With
+//! `DATABASE_URL` set, both PostgreSQL groups use that server as it is
+//! configured (the settings are printed).
 //!
 //! Before measuring, the statements one `modify_conversation` sends are
 //! counted and listed (via Diesel's instrumentation); afterwards a summary
-//! prints each backend's ratio. PostgreSQL comes from
-//! `switchboard-testsupport` and is skipped, loudly, when unavailable.
+//! prints each group's ratio and what `NORMAL` saves over `FULL`.
+//! PostgreSQL is skipped, loudly, when unavailable.
 //!
-//! Run with `cargo bench -p switchboard-storage --bench modify`.
+//! Run with `cargo bench -p switchboard-storage --bench modify`. To run
+//! some groups only (and skip building the others' fixtures), name them in
+//! `MODIFY_BENCH_GROUPS`, e.g. `MODIFY_BENCH_GROUPS=sqlite,postgres`.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "benchmark")]
 
 use std::sync::Mutex;
@@ -21,13 +33,14 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkGroup, Criterion, measurement::WallTime};
+use diesel::QueryableByName;
 use diesel::connection::{Instrumentation, InstrumentationEvent, SimpleConnection};
 use diesel::pg::PgConnection;
 use diesel::sql_types::{BigInt, Text};
 use diesel::sqlite::SqliteConnection;
 use diesel::{Connection, RunQueryDsl};
 use switchboard_domain::{Actor, Conversation, ConversationId};
-use switchboard_storage::{Precondition, Store, StoreConfig, WriteContext, now};
+use switchboard_storage::{Precondition, SqliteSync, Store, StoreConfig, WriteContext, now};
 use switchboard_testsupport::tempfile;
 
 const ROWS: usize = 1000;
@@ -74,9 +87,13 @@ struct Fixture {
     docs: Vec<String>,
 }
 
-fn fixture(rt: &tokio::runtime::Runtime, url: &str) -> Fixture {
+fn fixture(rt: &tokio::runtime::Runtime, url: &str, sync: SqliteSync) -> Fixture {
     rt.block_on(async {
-        let store = Store::open(url, StoreConfig::default()).await.unwrap();
+        let config = StoreConfig {
+            sqlite_synchronous: sync,
+            ..StoreConfig::default()
+        };
+        let store = Store::open(url, config).await.unwrap();
         let tenant = store.create_tenant("bench").await.unwrap();
         let ctx = WriteContext::new(tenant, Actor::System, "bench");
         let mut ids = Vec::with_capacity(ROWS);
@@ -156,19 +173,58 @@ const PG_INSERT: &str = "INSERT INTO outbox (tenant_id, event_type, entity_kind,
      version_after, payload, diff, created_at, available_at) \
      VALUES ($1, 'conversation_updated', 'conversation', $2, NULL, NULL, $3::jsonb, $4::jsonb, $5, $6)";
 
+#[derive(QueryableByName)]
+struct Setting {
+    #[diesel(sql_type = Text)]
+    setting: String,
+}
+
 impl Raw {
-    fn open(url: &str) -> Self {
+    /// A bare connection; on SQLite with the store's pragmas and `sync`.
+    fn open(url: &str, sync: SqliteSync) -> Self {
         match url.strip_prefix("sqlite://") {
             Some(path) => {
                 let mut c = SqliteConnection::establish(path).unwrap();
-                c.batch_execute(
+                let sync = match sync {
+                    SqliteSync::Full => "FULL",
+                    SqliteSync::Normal => "NORMAL",
+                };
+                c.batch_execute(&format!(
                     "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
-                     PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
-                )
+                     PRAGMA synchronous = {sync}; PRAGMA foreign_keys = ON;"
+                ))
                 .unwrap();
                 Self::Sqlite(c)
             }
             None => Self::Pg(PgConnection::establish(url).unwrap()),
+        }
+    }
+
+    /// The durability settings in force, for the report.
+    fn durability(&mut self) -> String {
+        match self {
+            Self::Sqlite(c) => {
+                let rows: Vec<Setting> = diesel::sql_query(
+                    "SELECT CASE synchronous WHEN 2 THEN 'FULL' WHEN 1 THEN 'NORMAL' \
+                     ELSE CAST(synchronous AS TEXT) END AS setting FROM pragma_synchronous",
+                )
+                .load(c)
+                .unwrap();
+                format!("synchronous={}", rows[0].setting)
+            }
+            Self::Pg(c) => {
+                let rows: Vec<Setting> = diesel::sql_query(
+                    "SELECT name || '=' || setting AS setting FROM pg_settings \
+                     WHERE name IN ('fsync', 'synchronous_commit', 'full_page_writes') \
+                     ORDER BY name",
+                )
+                .load(c)
+                .unwrap();
+                rows.into_iter()
+                    .map(|r| r.setting)
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            }
         }
     }
 
@@ -229,29 +285,34 @@ fn measure(group: &mut BenchmarkGroup<'_, WallTime>, id: &str, mut op: impl FnMu
 }
 
 struct Row {
-    backend: &'static str,
+    group: &'static str,
+    settings: String,
     ours: Duration,
     ceiling: Duration,
 }
 
-fn bench_backend(
+fn bench_group(
     c: &mut Criterion,
     rt: &tokio::runtime::Runtime,
-    backend: &'static str,
+    group_name: &'static str,
     url: &str,
+    sync: SqliteSync,
 ) -> Row {
-    let fixture = fixture(rt, url);
-    let mut raw = Raw::open(url);
+    let fixture = fixture(rt, url, sync);
+    let mut raw = Raw::open(url, sync);
+    let settings = raw.durability();
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     modify(rt, &fixture, &mut rng);
-    profile(&format!("{backend}: one modify_conversation"), || {
+    println!("{group_name}: {settings}");
+    profile(&format!("{group_name}: one modify_conversation"), || {
         modify(rt, &fixture, &mut rng)
     });
-    profile(&format!("{backend}: one raw ceiling transaction"), || {
-        raw.write(&fixture, &mut rng)
-    });
+    profile(
+        &format!("{group_name}: one raw ceiling transaction"),
+        || raw.write(&fixture, &mut rng),
+    );
 
-    let mut group = c.benchmark_group(backend);
+    let mut group = c.benchmark_group(group_name);
     group
         .sample_size(20)
         .warm_up_time(Duration::from_secs(1))
@@ -262,10 +323,15 @@ fn bench_backend(
     let ceiling = measure(&mut group, "raw_ceiling", || raw.write(&fixture, &mut rng));
     group.finish();
     Row {
-        backend,
+        group: group_name,
+        settings,
         ours,
         ceiling,
     }
+}
+
+fn micros(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
 }
 
 fn main() {
@@ -277,13 +343,45 @@ fn main() {
     let mut criterion = Criterion::default().configure_from_args();
     let mut rows = Vec::new();
 
-    let dir = tempfile::tempdir().unwrap();
-    let sqlite_url = format!("sqlite://{}", dir.path().join("bench.db").display());
-    rows.push(bench_backend(&mut criterion, &rt, "sqlite", &sqlite_url));
+    let selected = std::env::var("MODIFY_BENCH_GROUPS").unwrap_or_default();
+    let wanted =
+        |group: &str| selected.is_empty() || selected.split(',').any(|g| g.trim() == group);
 
-    if let Some(server) = switchboard_testsupport::postgres_or_skip() {
+    let dir = tempfile::tempdir().unwrap();
+    for (group, file, sync) in [
+        ("sqlite", "full.db", SqliteSync::Full),
+        ("sqlite_normal", "normal.db", SqliteSync::Normal),
+    ] {
+        if wanted(group) {
+            let url = format!("sqlite://{}", dir.path().join(file).display());
+            rows.push(bench_group(&mut criterion, &rt, group, &url, sync));
+        }
+    }
+
+    // Only PostgreSQL's own settings differ between these two groups.
+    if wanted("postgres")
+        && let Some(durable) = switchboard_testsupport::PgServer::start_durable().unwrap()
+    {
+        let db = durable.create_database().unwrap();
+        rows.push(bench_group(
+            &mut criterion,
+            &rt,
+            "postgres",
+            db.url(),
+            SqliteSync::Full,
+        ));
+    }
+    if wanted("postgres_nofsync")
+        && let Some(server) = switchboard_testsupport::postgres_or_skip()
+    {
         let db = server.create_database().unwrap();
-        rows.push(bench_backend(&mut criterion, &rt, "postgres", db.url()));
+        rows.push(bench_group(
+            &mut criterion,
+            &rt,
+            "postgres_nofsync",
+            db.url(),
+            SqliteSync::Full,
+        ));
     }
     criterion.final_summary();
 
@@ -291,21 +389,36 @@ fn main() {
     if !std::env::args().any(|arg| arg == "--bench") {
         return;
     }
-    println!("\nbackend    modify_conversation          raw ceiling                  ours/ceiling");
-    for Row {
-        backend,
-        ours,
-        ceiling,
-    } in rows
-    {
-        let per_second = |d: Duration| 1.0 / d.as_secs_f64().max(f64::MIN_POSITIVE);
+    let per_second = |d: Duration| 1.0 / d.as_secs_f64().max(f64::MIN_POSITIVE);
+    println!(
+        "\ngroup              modify_conversation          raw ceiling                  ours/ceiling  settings"
+    );
+    for row in &rows {
         println!(
-            "{backend:<10} {:>9.1} µs {:>9.0} ops/s   {:>9.1} µs {:>9.0} ops/s   {:>5.1} %",
-            ours.as_secs_f64() * 1e6,
-            per_second(ours),
-            ceiling.as_secs_f64() * 1e6,
-            per_second(ceiling),
-            100.0 * ceiling.as_secs_f64() / ours.as_secs_f64().max(f64::MIN_POSITIVE),
+            "{:<18} {:>9.1} µs {:>9.0} ops/s   {:>9.1} µs {:>9.0} ops/s   {:>5.1} %       {}",
+            row.group,
+            micros(row.ours),
+            per_second(row.ours),
+            micros(row.ceiling),
+            per_second(row.ceiling),
+            100.0 * row.ceiling.as_secs_f64() / row.ours.as_secs_f64().max(f64::MIN_POSITIVE),
+            row.settings,
+        );
+    }
+    let find = |group: &str| rows.iter().find(|r| r.group == group);
+    if let (Some(full), Some(normal)) = (find("sqlite"), find("sqlite_normal")) {
+        println!("\nSQLite synchronous  modify_conversation   raw ceiling");
+        for (name, row) in [("FULL", full), ("NORMAL", normal)] {
+            println!(
+                "{name:<19} {:>9.1} µs {:>9.1} µs",
+                micros(row.ours),
+                micros(row.ceiling)
+            );
+        }
+        println!(
+            "FULL costs          {:>+9.1} µs {:>+9.1} µs per commit",
+            micros(full.ours) - micros(normal.ours),
+            micros(full.ceiling) - micros(normal.ceiling),
         );
     }
 }

@@ -52,3 +52,44 @@ impl FromSql<Json, Sqlite> for JsonValue {
         Ok(Self(serde_json::from_str(&text)?))
     }
 }
+
+/// An entity document as JSON text, in a [`Json`] column.
+///
+/// Entity documents are written straight from `serde_json::to_string` and
+/// read straight into their struct with `serde_json::from_str`, skipping
+/// the intermediate [`Value`] that [`JsonValue`] would build on each side.
+#[derive(Debug, Clone, PartialEq, AsExpression, FromSqlRow)]
+#[diesel(sql_type = Json)]
+pub struct JsonText(pub String);
+
+impl ToSql<Json, Pg> for JsonText {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
+        out.write_all(&[JSONB_VERSION])?;
+        out.write_all(self.0.as_bytes())?;
+        Ok(IsNull::No)
+    }
+}
+
+impl FromSql<Json, Pg> for JsonText {
+    fn from_sql(value: PgValue<'_>) -> deserialize::Result<Self> {
+        match value.as_bytes().split_first() {
+            Some((&JSONB_VERSION, rest)) => Ok(Self(std::str::from_utf8(rest)?.to_owned())),
+            _ => Err("unsupported jsonb encoding".into()),
+        }
+    }
+}
+
+impl ToSql<Json, Sqlite> for JsonText {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Sqlite>) -> serialize::Result {
+        out.set_value(self.0.as_str());
+        Ok(IsNull::No)
+    }
+}
+
+impl FromSql<Json, Sqlite> for JsonText {
+    fn from_sql(
+        value: <Sqlite as diesel::backend::Backend>::RawValue<'_>,
+    ) -> deserialize::Result<Self> {
+        <String as FromSql<Text, Sqlite>>::from_sql(value).map(Self)
+    }
+}

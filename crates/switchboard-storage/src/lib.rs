@@ -41,6 +41,8 @@
 //! See `examples/embed.rs` for a complete program.
 
 mod connection;
+mod delivery;
+mod delivery_repo;
 mod error;
 mod json_column;
 pub mod keys;
@@ -50,6 +52,10 @@ pub mod schema;
 mod store;
 
 pub use connection::{DatabaseUrl, SqliteSync, StoreConfig};
+pub use delivery::{
+    AttemptOutcome, AttemptReport, Delivery, DeliveryAttempt, DeliveryId, DeliveryState,
+    DueDelivery, FanOut, NextStep, ParseDeliveryIdError, Recorded,
+};
 pub use error::StorageError;
 pub use store::{
     CreatedKey, HistoryEntry, MAX_MODIFY_ATTEMPTS, OutboxEvent, Precondition, Store, WriteContext,

@@ -225,15 +225,26 @@ macro_rules! define_repo {
                     .optional()?)
             }
 
-            pub(crate) fn update_customer(c: &mut Conn, tenant: i64, id: i64, expected_version: i64, changes: &CustomerChanges<'_>) -> R<usize> {
-                Ok(diesel::update(
-                    customers::table
-                        .filter(customers::tenant_id.eq(tenant))
-                        .filter(customers::id.eq(id))
-                        .filter(customers::version.eq(expected_version)),
-                )
-                .set(changes)
-                .execute(c)?)
+            /// Updates the row if it is still at `expected_version` and
+            /// writes `record` (see [`super::WriteRecord::update_and_record`]):
+            /// `false` when another writer changed the row first, and then
+            /// the caller must roll the transaction back.
+            pub(crate) fn update_customer_recorded(
+                c: &mut Conn,
+                tenant: i64,
+                id: i64,
+                expected_version: i64,
+                changes: &CustomerChanges<'_>,
+                record: &super::Record,
+            ) -> R<bool> {
+                let update = super::CachedUpdate::new(
+                    customers::table,
+                    customers::tenant_id.eq(tenant)
+                        .and(customers::id.eq(id))
+                        .and(customers::version.eq(expected_version)),
+                    changes,
+                );
+                <Conn as super::WriteRecord>::update_and_record(c, update, record)
             }
 
             pub(crate) fn delete_customer(c: &mut Conn, tenant: i64, id: i64) -> R<usize> {
@@ -283,15 +294,26 @@ macro_rules! define_repo {
                     .optional()?)
             }
 
-            pub(crate) fn update_conversation(c: &mut Conn, tenant: i64, id: i64, expected_version: i64, changes: &ConversationChanges<'_>) -> R<usize> {
-                Ok(diesel::update(
-                    conversations::table
-                        .filter(conversations::tenant_id.eq(tenant))
-                        .filter(conversations::id.eq(id))
-                        .filter(conversations::version.eq(expected_version)),
-                )
-                .set(changes)
-                .execute(c)?)
+            /// Updates the row if it is still at `expected_version` and
+            /// writes `record` (see [`super::WriteRecord::update_and_record`]):
+            /// `false` when another writer changed the row first, and then
+            /// the caller must roll the transaction back.
+            pub(crate) fn update_conversation_recorded(
+                c: &mut Conn,
+                tenant: i64,
+                id: i64,
+                expected_version: i64,
+                changes: &ConversationChanges<'_>,
+                record: &super::Record,
+            ) -> R<bool> {
+                let update = super::CachedUpdate::new(
+                    conversations::table,
+                    conversations::tenant_id.eq(tenant)
+                        .and(conversations::id.eq(id))
+                        .and(conversations::version.eq(expected_version)),
+                    changes,
+                );
+                <Conn as super::WriteRecord>::update_and_record(c, update, record)
             }
 
             pub(crate) fn delete_conversation(c: &mut Conn, tenant: i64, id: i64) -> R<usize> {
@@ -324,55 +346,20 @@ macro_rules! define_repo {
                 q.load(c)?.into_iter().map(TryInto::try_into).collect()
             }
 
-            pub(crate) fn insert_outbox(c: &mut Conn, rows: &[NewOutboxRow]) -> R<()> {
-                match rows {
-                    [] => {}
-                    // A single row as a plain INSERT: Diesel caches its prepared
-                    // statement, and on SQLite a batch would add a SAVEPOINT.
-                    [row] => {
-                        diesel::insert_into(outbox::table).values(row).execute(c)?;
-                    }
-                    rows => {
-                        diesel::insert_into(outbox::table).values(rows).execute(c)?;
-                    }
-                }
-                Ok(())
-            }
-
-            pub(crate) fn insert_history(c: &mut Conn, row: &NewHistoryRow) -> R<()> {
-                diesel::insert_into(change_history::table).values(row).execute(c)?;
-                Ok(())
-            }
-
             /// Writes a change's events to the outbox and one history row.
             #[allow(clippy::too_many_arguments, reason = "one call shape per write kind")]
             pub(crate) fn record(
                 c: &mut Conn,
                 ctx: &crate::WriteContext,
-                events: &[switchboard_domain::DomainEvent],
+                events: Vec<switchboard_domain::DomainEvent>,
                 kind: switchboard_domain::EntityKind,
                 id: i64,
                 version_before: Option<i64>,
                 version_after: Option<i64>,
                 t: switchboard_domain::Timestamp,
             ) -> R<()> {
-                let rows = events.iter().map(NewOutboxRow::from_event).collect::<Result<Vec<_>, _>>()?;
-                insert_outbox(c, &rows)?;
-                let diff = events.first().map(|e| e.diff.clone()).unwrap_or_default();
-                insert_history(
-                    c,
-                    &NewHistoryRow {
-                        tenant_id: ctx.tenant.id.get(),
-                        entity_kind: kind.as_str().to_string(),
-                        entity_id: id,
-                        actor: json(ctx.actor)?,
-                        api: ctx.api.clone(),
-                        diff: json(&diff)?,
-                        version_before,
-                        version_after,
-                        created_at: t.as_millis(),
-                    },
-                )
+                let record = super::Record::new(ctx, events, kind, id, version_before, version_after, t)?;
+                <Conn as super::WriteRecord>::write_record(c, &record)
             }
 
             pub(crate) fn list_history(c: &mut Conn, tenant: i64, kind: &str, id: i64, limit: i64) -> R<Vec<HistoryRow>> {
@@ -499,6 +486,317 @@ macro_rules! define_repo {
         }
     };
 }
+
+/// `UPDATE <table> SET <changes> WHERE <filter>`, the statement
+/// `diesel::update(table.filter(filter)).set(changes)` builds, but one whose
+/// prepared statement Diesel may cache. Diesel never caches its own UPDATE
+/// statements (a changeset's `None` fields change the SQL), so each one was
+/// parsed again, and on PostgreSQL planned again; this one is cached under
+/// its SQL text: one statement per set of changed columns.
+#[derive(Debug)]
+pub(crate) struct CachedUpdate<From, Filter, Changes> {
+    from: From,
+    filter: Filter,
+    changes: Changes,
+}
+
+impl<From, Filter, Changes> CachedUpdate<From, Filter, Changes> {
+    pub(crate) fn new<T, C>(table: T, filter: Filter, changes: C) -> Self
+    where
+        T: diesel::QuerySource<FromClause = From>,
+        C: diesel::AsChangeset<Target = T, Changeset = Changes>,
+    {
+        Self {
+            from: table.from_clause(),
+            filter,
+            changes: changes.as_changeset(),
+        }
+    }
+}
+
+/// Not a static query id: the statement cache keys it by its SQL text.
+impl<From, Filter, Changes> diesel::query_builder::QueryId for CachedUpdate<From, Filter, Changes> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<DB, From, Filter, Changes> diesel::query_builder::QueryFragment<DB>
+    for CachedUpdate<From, Filter, Changes>
+where
+    DB: diesel::backend::Backend,
+    From: diesel::query_builder::QueryFragment<DB>,
+    Filter: diesel::query_builder::QueryFragment<DB>,
+    Changes: diesel::query_builder::QueryFragment<DB>,
+{
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, DB>,
+    ) -> diesel::QueryResult<()> {
+        out.push_sql("UPDATE ");
+        self.from.walk_ast(out.reborrow())?;
+        out.push_sql(" SET ");
+        self.changes.walk_ast(out.reborrow())?;
+        out.push_sql(" WHERE ");
+        self.filter.walk_ast(out.reborrow())
+    }
+}
+
+impl<From, Filter, Changes, Conn> diesel::RunQueryDsl<Conn>
+    for CachedUpdate<From, Filter, Changes>
+{
+}
+
+/// The rows that record one change: its events for the outbox and one
+/// change-history row.
+#[derive(Debug)]
+pub(crate) struct Record {
+    outbox: Vec<crate::rows::NewOutboxRow>,
+    history: crate::rows::NewHistoryRow,
+}
+
+impl Record {
+    pub(crate) fn new(
+        ctx: &crate::WriteContext,
+        events: Vec<switchboard_domain::DomainEvent>,
+        kind: switchboard_domain::EntityKind,
+        id: i64,
+        version_before: Option<i64>,
+        version_after: Option<i64>,
+        t: switchboard_domain::Timestamp,
+    ) -> Result<Self, crate::StorageError> {
+        use crate::rows::{NewHistoryRow, NewOutboxRow, json};
+        // The history row's diff is the first event's (the events of one
+        // change share it).
+        let diff = match events.first() {
+            Some(e) => json(&e.diff)?,
+            None => json(Vec::<switchboard_domain::json::Operation>::new())?,
+        };
+        let outbox = events
+            .into_iter()
+            .map(NewOutboxRow::from_event)
+            .collect::<Result<Vec<_>, _>>()?;
+        let history = NewHistoryRow {
+            tenant_id: ctx.tenant.id.get(),
+            entity_kind: kind.as_str().to_string(),
+            entity_id: id,
+            actor: json(ctx.actor)?,
+            api: ctx.api.clone(),
+            diff,
+            version_before,
+            version_after,
+            created_at: t.as_millis(),
+        };
+        Ok(Self { outbox, history })
+    }
+}
+
+/// Writes a [`Record`], alone or with the entity's update, as each backend
+/// does best.
+pub(crate) trait WriteRecord: diesel::Connection {
+    fn write_record(&mut self, record: &Record) -> Result<(), crate::StorageError>;
+
+    /// Runs `update` (a single-row `UPDATE … WHERE version = ?`) and writes
+    /// `record` with it. `false` when the update matched no row; the record
+    /// may have been written all the same, so the caller must then roll the
+    /// transaction back.
+    fn update_and_record<U>(
+        &mut self,
+        update: U,
+        record: &Record,
+    ) -> Result<bool, crate::StorageError>
+    where
+        U: diesel::query_builder::QueryFragment<Self::Backend> + diesel::query_builder::QueryId;
+}
+
+/// SQLite: one statement per table. Statements cost no round trip here, and
+/// SQLite has no data-modifying `WITH`.
+impl WriteRecord for diesel::sqlite::SqliteConnection {
+    fn write_record(&mut self, record: &Record) -> Result<(), crate::StorageError> {
+        use crate::schema::{change_history, outbox};
+        use diesel::RunQueryDsl;
+
+        match record.outbox.as_slice() {
+            [] => 0,
+            // A single row as a plain INSERT: Diesel caches its prepared
+            // statement, and on SQLite a batch would add a SAVEPOINT.
+            [row] => diesel::insert_into(outbox::table)
+                .values(row)
+                .execute(self)?,
+            rows => diesel::insert_into(outbox::table)
+                .values(rows)
+                .execute(self)?,
+        };
+        diesel::insert_into(change_history::table)
+            .values(&record.history)
+            .execute(self)?;
+        Ok(())
+    }
+
+    fn update_and_record<U>(
+        &mut self,
+        update: U,
+        record: &Record,
+    ) -> Result<bool, crate::StorageError>
+    where
+        U: diesel::query_builder::QueryFragment<diesel::sqlite::Sqlite>
+            + diesel::query_builder::QueryId,
+    {
+        if diesel::query_dsl::methods::ExecuteDsl::execute(update, self)? == 0 {
+            return Ok(false);
+        }
+        self.write_record(record)?;
+        Ok(true)
+    }
+}
+
+/// PostgreSQL: one statement, so one round trip, for all of it:
+/// `WITH o AS (INSERT INTO outbox …) INSERT INTO change_history …`, and with
+/// the update `WITH u AS (UPDATE … RETURNING 1), o AS (…), h AS (…) SELECT 1
+/// FROM u`.
+impl WriteRecord for diesel::pg::PgConnection {
+    fn write_record(&mut self, record: &Record) -> Result<(), crate::StorageError> {
+        use crate::schema::{change_history, outbox};
+        use diesel::RunQueryDsl;
+
+        let then = diesel::insert_into(change_history::table).values(&record.history);
+        match record.outbox.as_slice() {
+            [] => then.execute(self)?,
+            // One row as a plain insert, whose prepared statement is cached.
+            [row] => WithInsert {
+                first: diesel::insert_into(outbox::table).values(row),
+                then,
+            }
+            .execute(self)?,
+            rows => WithInsert {
+                first: diesel::insert_into(outbox::table).values(rows),
+                then,
+            }
+            .execute(self)?,
+        };
+        Ok(())
+    }
+
+    fn update_and_record<U>(
+        &mut self,
+        update: U,
+        record: &Record,
+    ) -> Result<bool, crate::StorageError>
+    where
+        U: diesel::query_builder::QueryFragment<diesel::pg::Pg> + diesel::query_builder::QueryId,
+    {
+        use crate::schema::{change_history, outbox};
+        use diesel::RunQueryDsl;
+
+        let history = diesel::insert_into(change_history::table).values(&record.history);
+        // The row count of `SELECT 1 FROM u`: 1 when the update matched.
+        let updated = match record.outbox.as_slice() {
+            [] => UpdateAndRecord {
+                update,
+                outbox: None::<NoInsert>,
+                history,
+            }
+            .execute(self)?,
+            [row] => UpdateAndRecord {
+                update,
+                outbox: Some(diesel::insert_into(outbox::table).values(row)),
+                history,
+            }
+            .execute(self)?,
+            rows => UpdateAndRecord {
+                update,
+                outbox: Some(diesel::insert_into(outbox::table).values(rows)),
+                history,
+            }
+            .execute(self)?,
+        };
+        Ok(updated > 0)
+    }
+}
+
+/// `WITH u AS (<update> RETURNING 1), o AS (<outbox>), h AS (<history>)
+/// SELECT 1 FROM u`: an update and the inserts that record it as one
+/// PostgreSQL statement. The inserts run whether or not the update matched
+/// (PostgreSQL runs every data-modifying `WITH` once, to completion); the
+/// statement's row count says whether it did.
+#[derive(Debug)]
+struct UpdateAndRecord<U, O, H> {
+    update: U,
+    outbox: Option<O>,
+    history: H,
+}
+
+/// Not a static query id (`outbox` may be absent): cached by SQL text.
+impl<U, O, H> diesel::query_builder::QueryId for UpdateAndRecord<U, O, H> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<U, O, H> diesel::query_builder::QueryFragment<diesel::pg::Pg> for UpdateAndRecord<U, O, H>
+where
+    U: diesel::query_builder::QueryFragment<diesel::pg::Pg>,
+    O: diesel::query_builder::QueryFragment<diesel::pg::Pg>,
+    H: diesel::query_builder::QueryFragment<diesel::pg::Pg>,
+{
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> diesel::QueryResult<()> {
+        out.push_sql("WITH u AS (");
+        self.update.walk_ast(out.reborrow())?;
+        out.push_sql(" RETURNING 1), ");
+        if let Some(outbox) = &self.outbox {
+            out.push_sql("o AS (");
+            outbox.walk_ast(out.reborrow())?;
+            out.push_sql("), ");
+        }
+        out.push_sql("h AS (");
+        self.history.walk_ast(out.reborrow())?;
+        out.push_sql(") SELECT 1 FROM u");
+        Ok(())
+    }
+}
+
+impl<U, O, H> diesel::RunQueryDsl<diesel::pg::PgConnection> for UpdateAndRecord<U, O, H> {}
+
+/// The outbox insert of a change without events: never written out.
+#[derive(Debug, Clone, Copy)]
+struct NoInsert;
+
+impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for NoInsert {
+    fn walk_ast<'b>(
+        &'b self,
+        _out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> diesel::QueryResult<()> {
+        Ok(())
+    }
+}
+
+/// `WITH o AS (<first>) <then>`: two PostgreSQL data-modifying statements
+/// sent as one. PostgreSQL runs the one inside `WITH` exactly once and to
+/// completion, whether or not `then` reads it.
+#[derive(Debug, diesel::query_builder::QueryId)]
+struct WithInsert<A, B> {
+    first: A,
+    then: B,
+}
+
+impl<A, B> diesel::query_builder::QueryFragment<diesel::pg::Pg> for WithInsert<A, B>
+where
+    A: diesel::query_builder::QueryFragment<diesel::pg::Pg>,
+    B: diesel::query_builder::QueryFragment<diesel::pg::Pg>,
+{
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> diesel::QueryResult<()> {
+        out.push_sql("WITH o AS (");
+        self.first.walk_ast(out.reborrow())?;
+        out.push_sql(") ");
+        self.then.walk_ast(out.reborrow())
+    }
+}
+
+impl<A, B> diesel::RunQueryDsl<diesel::pg::PgConnection> for WithInsert<A, B> {}
 
 define_repo!(
     sqlite,

@@ -10,7 +10,7 @@ use switchboard_domain::{
 };
 
 use crate::StorageError;
-use crate::json_column::JsonValue;
+use crate::json_column::{JsonText, JsonValue};
 use crate::schema::*;
 
 #[derive(Debug, Queryable, Selectable)]
@@ -157,7 +157,7 @@ pub(crate) struct CustomerRow {
     pub user_id: Option<String>,
     #[expect(dead_code, reason = "an index column; the document is authoritative")]
     pub email: Option<String>,
-    pub doc: JsonValue,
+    pub doc: JsonText,
     pub created_at: i64,
     pub updated_at: i64,
     pub version: i64,
@@ -166,7 +166,7 @@ pub(crate) struct CustomerRow {
 impl TryFrom<CustomerRow> for Customer {
     type Error = StorageError;
     fn try_from(r: CustomerRow) -> Result<Self, StorageError> {
-        let mut c: Customer = serde_json::from_value(r.doc.0)?;
+        let mut c: Customer = serde_json::from_str(&r.doc.0)?;
         c.id = CustomerId::new(r.id);
         c.tenant_id = TenantId::new(r.tenant_id);
         c.created_at = Timestamp::from_millis(r.created_at);
@@ -182,7 +182,7 @@ pub(crate) struct CustomerWrite {
     pub tenant_id: i64,
     pub user_id: Option<String>,
     pub email: Option<String>,
-    pub doc: JsonValue,
+    pub doc: JsonText,
     pub created_at: i64,
     pub updated_at: i64,
     pub version: i64,
@@ -194,7 +194,7 @@ impl CustomerWrite {
             tenant_id: c.tenant_id.get(),
             user_id: c.user_id.clone(),
             email: c.email.as_ref().map(|e| e.to_lowercase()),
-            doc: JsonValue(serde_json::to_value(c)?),
+            doc: JsonText(serde_json::to_string(c)?),
             created_at: c.created_at.as_millis(),
             updated_at: c.updated_at.as_millis(),
             version: c.version,
@@ -209,7 +209,7 @@ impl CustomerWrite {
 pub(crate) struct CustomerChanges<'a> {
     pub user_id: Option<Option<&'a str>>,
     pub email: Option<Option<&'a str>>,
-    pub doc: &'a JsonValue,
+    pub doc: &'a JsonText,
     pub updated_at: i64,
     pub version: i64,
 }
@@ -242,7 +242,7 @@ pub(crate) struct ConversationRow {
     pub customer_id: Option<i64>,
     #[expect(dead_code, reason = "an index column; the document is authoritative")]
     pub visitor_email: Option<String>,
-    pub doc: JsonValue,
+    pub doc: JsonText,
     pub created_at: i64,
     pub updated_at: i64,
     pub version: i64,
@@ -251,7 +251,7 @@ pub(crate) struct ConversationRow {
 impl TryFrom<ConversationRow> for Conversation {
     type Error = StorageError;
     fn try_from(r: ConversationRow) -> Result<Self, StorageError> {
-        let mut c: Conversation = serde_json::from_value(r.doc.0)?;
+        let mut c: Conversation = serde_json::from_str(&r.doc.0)?;
         c.id = ConversationId::new(r.id);
         c.tenant_id = TenantId::new(r.tenant_id);
         c.customer_id = r.customer_id.map(CustomerId::new);
@@ -271,7 +271,7 @@ pub(crate) struct ConversationWrite {
     pub status: String,
     pub customer_id: Option<i64>,
     pub visitor_email: Option<String>,
-    pub doc: JsonValue,
+    pub doc: JsonText,
     pub created_at: i64,
     pub updated_at: i64,
     pub version: i64,
@@ -285,7 +285,7 @@ impl ConversationWrite {
             status: c.status.as_str().to_string(),
             customer_id: c.customer_id.map(CustomerId::get),
             visitor_email: c.visitor.email.as_ref().map(|e| e.to_lowercase()),
-            doc: JsonValue(serde_json::to_value(c)?),
+            doc: JsonText(serde_json::to_string(c)?),
             created_at: c.created_at.as_millis(),
             updated_at: c.updated_at.as_millis(),
             version: c.version,
@@ -301,7 +301,7 @@ pub(crate) struct ConversationChanges<'a> {
     pub status: Option<&'a str>,
     pub customer_id: Option<Option<i64>>,
     pub visitor_email: Option<Option<&'a str>>,
-    pub doc: &'a JsonValue,
+    pub doc: &'a JsonText,
     pub updated_at: i64,
     pub version: i64,
 }
@@ -380,7 +380,8 @@ pub(crate) struct NewOutboxRow {
 }
 
 impl NewOutboxRow {
-    pub(crate) fn from_event(e: &DomainEvent) -> Result<Self, StorageError> {
+    /// The row of `e`, taking its payload (a whole entity snapshot) without a copy.
+    pub(crate) fn from_event(e: DomainEvent) -> Result<Self, StorageError> {
         Ok(Self {
             tenant_id: e.tenant_id.get(),
             event_type: e.event_type.as_str().to_string(),
@@ -388,8 +389,8 @@ impl NewOutboxRow {
             entity_id: e.entity_id,
             version_before: e.version_before,
             version_after: e.version_after,
-            payload: JsonValue(e.payload.clone()),
             diff: JsonValue(serde_json::to_value(&e.diff)?),
+            payload: JsonValue(e.payload),
             created_at: e.occurred_at.as_millis(),
             available_at: e.occurred_at.as_millis(),
         })

@@ -213,7 +213,7 @@ impl Store {
         self.inner.pool.is_sqlite()
     }
 
-    async fn run<T, F>(&self, f: F) -> Result<T, StorageError>
+    pub(crate) async fn run<T, F>(&self, f: F) -> Result<T, StorageError>
     where
         T: Send + 'static,
         F: FnOnce(&mut DbConn) -> Result<T, StorageError> + Send + 'static,
@@ -221,14 +221,16 @@ impl Store {
         let inner = Arc::clone(&self.inner);
         tokio::task::spawn_blocking(move || {
             let mut conn = inner.pool.get()?;
-            f(&mut conn)
+            let outcome = f(&mut conn);
+            conn.note_outcome(&outcome);
+            outcome
         })
         .await
         .map_err(StorageError::internal)?
     }
 
     /// Like [`Self::run`] for writers: on SQLite, takes the in-process writer lock first.
-    async fn write<T, F>(&self, f: F) -> Result<T, StorageError>
+    pub(crate) async fn write<T, F>(&self, f: F) -> Result<T, StorageError>
     where
         T: Send + 'static,
         F: FnOnce(&mut DbConn) -> Result<T, StorageError> + Send + 'static,
@@ -246,7 +248,9 @@ impl Store {
             } else {
                 None
             };
-            f(&mut conn)
+            let outcome = f(&mut conn);
+            conn.note_outcome(&outcome);
+            outcome
         })
         .await
         .map_err(StorageError::internal)?
@@ -489,7 +493,7 @@ impl Store {
                 customer.id = CustomerId::new(id);
                 repo::ensure_tags(c, tenant, &customer.tags)?;
                 let events = customer_events(&ctx.tenant.name, None, Some(&customer), t);
-                repo::record(c, &ctx, &events, EntityKind::Customer, id, None, Some(1), t)?;
+                repo::record(c, &ctx, events, EntityKind::Customer, id, None, Some(1), t)?;
                 Ok(customer)
             })
         })
@@ -558,11 +562,11 @@ impl Store {
         self.write(move |conn| {
             for attempt in 0..MAX_MODIFY_ATTEMPTS {
                 let lock = attempt > 0;
-                let outcome: Outcome<Customer> = write_tx!(conn, c => {
+                let outcome: Result<Outcome<Customer>, Abort> = write_tx!(conn, c => {
                     let tenant = ctx.tenant.id.get();
                     let before = repo::load_customer(c, tenant, id.get(), lock)?.ok_or(StorageError::NotFound)?;
                     if !precondition.holds(before.version, before.updated_at) {
-                        return Err(StorageError::PreconditionFailed);
+                        return Err(StorageError::PreconditionFailed.into());
                     }
                     let mut after = before.clone();
                     change(&mut after)?;
@@ -577,17 +581,18 @@ impl Store {
                     after.version = before.version + 1;
                     after.updated_at = t;
                     let write = CustomerWrite::from_domain(&after)?;
-                    if repo::update_customer(c, tenant, id.get(), before.version, &write.changes_from(&before))? == 0 {
-                        return Ok(Outcome::Retry);
-                    }
                     repo::ensure_tags(c, tenant, &after.tags)?;
                     let events = customer_events(&ctx.tenant.name, Some(&before), Some(&after), t);
-                    repo::record(c, &ctx, &events, EntityKind::Customer, id.get(), Some(before.version), Some(after.version), t)?;
+                    let record = crate::repo::Record::new(&ctx, events, EntityKind::Customer, id.get(), Some(before.version), Some(after.version), t)?;
+                    if !repo::update_customer_recorded(c, tenant, id.get(), before.version, &write.changes_from(&before), &record)? {
+                        return Err(Abort::Retry);
+                    }
                     Ok(Outcome::Written(after))
-                })?;
+                });
                 match outcome {
-                    Outcome::Written(v) | Outcome::Unchanged(v) => return Ok(v),
-                    Outcome::Retry => continue,
+                    Ok(Outcome::Written(v) | Outcome::Unchanged(v)) => return Ok(v),
+                    Err(Abort::Retry) => continue,
+                    Err(Abort::Failed(e)) => return Err(e),
                 }
             }
             Err(StorageError::Contention)
@@ -638,12 +643,12 @@ impl Store {
                         after.version = before.version + 1;
                         after.updated_at = t;
                         let write = CustomerWrite::from_domain(&after).map_err(fail)?;
-                        if repo::update_customer(c, tenant, id.get(), before.version, &write.changes_from(&before)).map_err(fail)? == 0 {
-                            return Err(fail(StorageError::Contention));
-                        }
                         repo::ensure_tags(c, tenant, &after.tags).map_err(fail)?;
                         let events = customer_events(&ctx.tenant.name, Some(&before), Some(&after), t);
-                        repo::record(c, &ctx, &events, EntityKind::Customer, id.get(), Some(before.version), Some(after.version), t).map_err(fail)?;
+                        let record = crate::repo::Record::new(&ctx, events, EntityKind::Customer, id.get(), Some(before.version), Some(after.version), t).map_err(fail)?;
+                        if !repo::update_customer_recorded(c, tenant, id.get(), before.version, &write.changes_from(&before), &record).map_err(fail)? {
+                            return Err(fail(StorageError::Contention));
+                        }
                         done.push((i, after));
                     }
                     Ok(done)
@@ -673,7 +678,7 @@ impl Store {
                 }
                 let t = now();
                 let events = customer_events(&ctx.tenant.name, Some(&before), None, t);
-                repo::record(c, &ctx, &events, EntityKind::Customer, id.get(), Some(before.version), None, t)?;
+                repo::record(c, &ctx, events, EntityKind::Customer, id.get(), Some(before.version), None, t)?;
                 Ok(())
             })
         })
@@ -707,7 +712,7 @@ impl Store {
                 let id = repo::insert_conversation(c, &ConversationWrite::from_domain(&conv)?)?;
                 conv.id = ConversationId::new(id);
                 let events = conversation_events(&ctx.tenant.name, None, Some(&conv), t);
-                repo::record(c, &ctx, &events, EntityKind::Conversation, id, None, Some(1), t)?;
+                repo::record(c, &ctx, events, EntityKind::Conversation, id, None, Some(1), t)?;
                 Ok(conv)
             })
         })
@@ -788,11 +793,11 @@ impl Store {
         self.write(move |conn| {
             for attempt in 0..MAX_MODIFY_ATTEMPTS {
                 let lock = attempt > 0;
-                let outcome: Outcome<Conversation> = write_tx!(conn, c => {
+                let outcome: Result<Outcome<Conversation>, Abort> = write_tx!(conn, c => {
                     let tenant = ctx.tenant.id.get();
                     let before = repo::load_conversation(c, tenant, id.get(), lock)?.ok_or(StorageError::NotFound)?;
                     if !precondition.holds(before.version, before.updated_at) {
-                        return Err(StorageError::PreconditionFailed);
+                        return Err(StorageError::PreconditionFailed.into());
                     }
                     let mut after = before.clone();
                     change(&mut after)?;
@@ -807,16 +812,17 @@ impl Store {
                     after.version = before.version + 1;
                     after.updated_at = t;
                     let write = ConversationWrite::from_domain(&after)?;
-                    if repo::update_conversation(c, tenant, id.get(), before.version, &write.changes_from(&before))? == 0 {
-                        return Ok(Outcome::Retry);
-                    }
                     let events = conversation_events(&ctx.tenant.name, Some(&before), Some(&after), t);
-                    repo::record(c, &ctx, &events, EntityKind::Conversation, id.get(), Some(before.version), Some(after.version), t)?;
+                    let record = crate::repo::Record::new(&ctx, events, EntityKind::Conversation, id.get(), Some(before.version), Some(after.version), t)?;
+                    if !repo::update_conversation_recorded(c, tenant, id.get(), before.version, &write.changes_from(&before), &record)? {
+                        return Err(Abort::Retry);
+                    }
                     Ok(Outcome::Written(after))
-                })?;
+                });
                 match outcome {
-                    Outcome::Written(v) | Outcome::Unchanged(v) => return Ok(v),
-                    Outcome::Retry => continue,
+                    Ok(Outcome::Written(v) | Outcome::Unchanged(v)) => return Ok(v),
+                    Err(Abort::Retry) => continue,
+                    Err(Abort::Failed(e)) => return Err(e),
                 }
             }
             Err(StorageError::Contention)
@@ -840,7 +846,7 @@ impl Store {
                 }
                 let t = now();
                 let events = conversation_events(&ctx.tenant.name, Some(&before), None, t);
-                repo::record(c, &ctx, &events, EntityKind::Conversation, id.get(), Some(before.version), None, t)?;
+                repo::record(c, &ctx, events, EntityKind::Conversation, id.get(), Some(before.version), None, t)?;
                 Ok(())
             })
         })
@@ -1013,7 +1019,36 @@ impl From<diesel::result::Error> for BatchFailure {
 enum Outcome<T> {
     Written(T),
     Unchanged(T),
+}
+
+/// Why a modify attempt's transaction was rolled back.
+#[derive(Debug)]
+enum Abort {
+    /// Another writer changed the row after it was read. The rows that
+    /// record the change may already be written (on PostgreSQL they go in
+    /// the same statement as the update), so the attempt is rolled back
+    /// and the caller reloads and tries again.
     Retry,
+    /// The call fails with this error.
+    Failed(StorageError),
+}
+
+impl From<StorageError> for Abort {
+    fn from(e: StorageError) -> Self {
+        Self::Failed(e)
+    }
+}
+
+impl From<DomainError> for Abort {
+    fn from(e: DomainError) -> Self {
+        Self::Failed(e.into())
+    }
+}
+
+impl From<diesel::result::Error> for Abort {
+    fn from(e: diesel::result::Error) -> Self {
+        Self::Failed(e.into())
+    }
 }
 
 /// Keeps the identity and bookkeeping fields of `before` whatever a change did.

@@ -10,9 +10,11 @@ mod storage {
 
     mod claiming;
     mod concurrency;
+    mod deliveries;
     mod entities;
     mod errors;
     mod isolation;
     mod migrations;
     mod outbox;
+    mod pool;
 }

@@ -35,6 +35,17 @@ const SETTINGS: &[(&str, &str)] = &[
     ("shared_buffers", "128MB"),
 ];
 
+/// Server settings with durable commits (PostgreSQL's defaults for the three
+/// durability settings), for benchmarks that must pay what production pays.
+const DURABLE_SETTINGS: &[(&str, &str)] = &[
+    ("listen_addresses", "'127.0.0.1'"),
+    ("fsync", "on"),
+    ("synchronous_commit", "on"),
+    ("full_page_writes", "on"),
+    ("max_connections", "300"),
+    ("shared_buffers", "128MB"),
+];
+
 /// A running throwaway cluster. Dropping it stops the server and deletes its files.
 #[derive(Debug)]
 pub(crate) struct LocalCluster {
@@ -48,6 +59,16 @@ pub(crate) struct LocalCluster {
 impl LocalCluster {
     /// Creates, configures and starts a cluster with the binaries in `bin`.
     pub(crate) fn start(bin: &Path) -> Result<Self, Error> {
+        Self::start_with(bin, SETTINGS)
+    }
+
+    /// Like [`Self::start`], with durable commits (`fsync`,
+    /// `synchronous_commit` and `full_page_writes` on).
+    pub(crate) fn start_durable(bin: &Path) -> Result<Self, Error> {
+        Self::start_with(bin, DURABLE_SETTINGS)
+    }
+
+    fn start_with(bin: &Path, settings: &[(&str, &str)]) -> Result<Self, Error> {
         let run_as = RunAs::detect()?;
         sweep_stale_clusters(bin, &run_as);
 
@@ -79,10 +100,10 @@ impl LocalCluster {
         // and the watchdog covers the test process dying abruptly.
         cluster.write_owner_file()?;
         cluster.spawn_watchdog()?;
-        cluster.start_inner(bin)
+        cluster.start_inner(bin, settings)
     }
 
-    fn start_inner(mut self, bin: &Path) -> Result<Self, Error> {
+    fn start_inner(mut self, bin: &Path, settings: &[(&str, &str)]) -> Result<Self, Error> {
         let sock = self.root.join("sock");
         std::fs::create_dir(&sock)
             .map_err(|e| Error::io(format!("creating {}", sock.display()), e))?;
@@ -111,7 +132,7 @@ impl LocalCluster {
         run(&mut initdb)?;
 
         let mut config = String::from("\n# switchboard-testsupport: throwaway test cluster\n");
-        for (name, value) in SETTINGS {
+        for (name, value) in settings {
             let _ = writeln!(config, "{name} = {value}");
         }
         let sock_text = sock.to_string_lossy().replace('\'', "''");

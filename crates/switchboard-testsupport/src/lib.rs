@@ -29,7 +29,8 @@
 //! * Otherwise a throwaway cluster is created from the machine's PostgreSQL
 //!   binaries (see [`bin_dir`]): `initdb` into `/tmp/switchboard-pg-<pid>-XXXXXX`,
 //!   started with `pg_ctl` on a free port of 127.0.0.1 with durability switched
-//!   off (`fsync`, `synchronous_commit`, `full_page_writes`), 300 connections.
+//!   off (`fsync`, `synchronous_commit`, `full_page_writes`), 300 connections
+//!   ([`PgServer::start_durable`] leaves durability on, for benchmarks).
 //!   As root, `initdb`/`pg_ctl` run as the `postgres` OS user (via `runuser`, or
 //!   `su` as a fallback), because PostgreSQL refuses to run as root.
 //!
@@ -45,6 +46,9 @@
 //!   [`postgres_or_skip`] panic instead of skipping, so CI cannot silently
 //!   skip the database tests.
 //!
+//! [`receiver`] is a real webhook receiver on loopback (an HTTP/1.1
+//! server that records requests and answers from a script).
+//!
 //! [`tempfile`] is re-exported for tests that need temporary directories
 //! (e.g. for SQLite files) without another dependency line.
 
@@ -52,6 +56,7 @@ mod bin;
 mod cluster;
 mod database;
 mod error;
+pub mod receiver;
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -109,6 +114,32 @@ impl PgServer {
             return Ok(None);
         };
         let cluster = LocalCluster::start(&bin)?;
+        Ok(Some(Self {
+            admin_url: format!("postgres://postgres@127.0.0.1:{}/postgres", cluster.port()),
+            psql: tool(Some(&bin), "psql"),
+            bin_dir: Some(bin),
+            cluster: Some(cluster),
+        }))
+    }
+
+    /// Like [`PgServer::start`], but a cluster this call starts has durable
+    /// commits (`fsync`, `synchronous_commit` and `full_page_writes` on, as
+    /// PostgreSQL ships), for benchmarks whose figures must include what a
+    /// production commit pays. A `DATABASE_URL` server is used as it is
+    /// configured.
+    ///
+    /// # Errors
+    ///
+    /// As [`PgServer::start`].
+    pub fn start_durable() -> Result<Option<Self>, Error> {
+        let database_url = std::env::var("DATABASE_URL").unwrap_or_default();
+        if is_postgres_url(&database_url) {
+            return Self::start();
+        }
+        let Some(bin) = bin_dir() else {
+            return Ok(None);
+        };
+        let cluster = LocalCluster::start_durable(&bin)?;
         Ok(Some(Self {
             admin_url: format!("postgres://postgres@127.0.0.1:{}/postgres", cluster.port()),
             psql: tool(Some(&bin), "psql"),
