@@ -6,8 +6,11 @@
 //!   one history row in one transaction.
 //! * `<group>/raw_ceiling`: the same-shaped transaction on a bare Diesel
 //!   connection: one single-row `UPDATE conversations` and one `INSERT INTO
-//!   outbox` (SQLite: WAL, `BEGIN IMMEDIATE`; PostgreSQL:
-//!   `BEGIN`/`UPDATE`/`INSERT`/`COMMIT`).
+//!   outbox` with precomputed JSON, through `diesel::sql_query` (SQLite:
+//!   WAL, `BEGIN IMMEDIATE`; PostgreSQL: `BEGIN`/`UPDATE`/`INSERT`/`COMMIT`).
+//! * `<group>/raw_ceiling_prepared`: the same, with both statements prepared
+//!   once and cached (`sql_query` parses them again on every call): the
+//!   strict floor for four statements.
 //!
 //! Groups: `sqlite` (`synchronous = FULL`, the store's default) and
 //! `sqlite_normal` (`synchronous = NORMAL`), each measured with the store
@@ -33,12 +36,14 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkGroup, Criterion, measurement::WallTime};
-use diesel::QueryableByName;
+use diesel::backend::Backend;
 use diesel::connection::{Instrumentation, InstrumentationEvent, SimpleConnection};
 use diesel::pg::PgConnection;
-use diesel::sql_types::{BigInt, Text};
+use diesel::query_builder::{AstPass, QueryFragment, QueryId};
+use diesel::serialize::ToSql;
+use diesel::sql_types::{BigInt, HasSqlType, Text};
 use diesel::sqlite::SqliteConnection;
-use diesel::{Connection, RunQueryDsl};
+use diesel::{Connection, QueryResult, QueryableByName, RunQueryDsl};
 use switchboard_domain::{Actor, Conversation, ConversationId};
 use switchboard_storage::{Precondition, SqliteSync, Store, StoreConfig, WriteContext, now};
 use switchboard_testsupport::tempfile;
@@ -173,6 +178,54 @@ const PG_INSERT: &str = "INSERT INTO outbox (tenant_id, event_type, entity_kind,
      version_after, payload, diff, created_at, available_at) \
      VALUES ($1, 'conversation_updated', 'conversation', $2, NULL, NULL, $3::jsonb, $4::jsonb, $5, $6)";
 
+/// A bind value of [`Prepared`].
+enum Arg<'a> {
+    Text(&'a str),
+    Int(i64),
+}
+
+/// One of the constants above with its binds, as a statement Diesel
+/// prepares once and caches under its SQL text (`diesel::sql_query` is
+/// never cached, so its statements are parsed again on every call).
+/// Placeholders (`?` or `$n`, numbered in order) are replaced by Diesel's.
+struct Prepared<'s, 'a> {
+    sql: &'static str,
+    args: &'s [Arg<'a>],
+}
+
+impl QueryId for Prepared<'_, '_> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<DB> QueryFragment<DB> for Prepared<'_, '_>
+where
+    DB: Backend + HasSqlType<Text> + HasSqlType<BigInt>,
+    str: ToSql<Text, DB>,
+    i64: ToSql<BigInt, DB>,
+{
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        let mut args = self.args.iter();
+        let mut rest = self.sql;
+        while let Some(at) = rest.find(['?', '$']) {
+            out.push_sql(&rest[..at]);
+            let digits = rest[at + 1..]
+                .bytes()
+                .take_while(u8::is_ascii_digit)
+                .count();
+            rest = &rest[at + 1 + digits..];
+            match args.next().expect("a bind per placeholder") {
+                Arg::Text(text) => out.push_bind_param::<Text, str>(text)?,
+                Arg::Int(n) => out.push_bind_param::<BigInt, i64>(n)?,
+            }
+        }
+        out.push_sql(rest);
+        Ok(())
+    }
+}
+
+impl<Conn> RunQueryDsl<Conn> for Prepared<'_, '_> {}
+
 #[derive(QueryableByName)]
 struct Setting {
     #[diesel(sql_type = Text)]
@@ -228,15 +281,39 @@ impl Raw {
         }
     }
 
-    fn write(&mut self, f: &Fixture, rng: &mut Rng) {
+    /// One ceiling transaction; with `prepared`, its statements are
+    /// prepared once and cached ([`Prepared`]) instead of parsed each time.
+    fn write(&mut self, f: &Fixture, rng: &mut Rng, prepared: bool) {
         let i = rng.below(ROWS);
         let (tenant, id, doc) = (f.ctx.tenant.id.get(), f.ids[i].get(), f.docs[i].as_str());
         let (payload, diff) = event_json(doc);
         let t = now().as_millis();
+        let update_args = [Arg::Text(doc), Arg::Int(t), Arg::Int(tenant), Arg::Int(id)];
+        let insert_args = [
+            Arg::Int(tenant),
+            Arg::Int(id),
+            Arg::Text(&payload),
+            Arg::Text(&diff),
+            Arg::Int(t),
+            Arg::Int(t),
+        ];
         macro_rules! transaction {
             ($conn:expr, $begin:ident, $update:expr, $insert:expr) => {
                 $conn
                     .$begin(|c| {
+                        if prepared {
+                            Prepared {
+                                sql: $update,
+                                args: &update_args,
+                            }
+                            .execute(c)?;
+                            Prepared {
+                                sql: $insert,
+                                args: &insert_args,
+                            }
+                            .execute(c)?;
+                            return Ok::<_, diesel::result::Error>(());
+                        }
                         diesel::sql_query($update)
                             .bind::<Text, _>(doc)
                             .bind::<BigInt, _>(t)
@@ -289,6 +366,7 @@ struct Row {
     settings: String,
     ours: Duration,
     ceiling: Duration,
+    prepared: Duration,
 }
 
 fn bench_group(
@@ -309,7 +387,7 @@ fn bench_group(
     });
     profile(
         &format!("{group_name}: one raw ceiling transaction"),
-        || raw.write(&fixture, &mut rng),
+        || raw.write(&fixture, &mut rng, false),
     );
 
     let mut group = c.benchmark_group(group_name);
@@ -320,13 +398,19 @@ fn bench_group(
     let ours = measure(&mut group, "modify_conversation", || {
         modify(rt, &fixture, &mut rng)
     });
-    let ceiling = measure(&mut group, "raw_ceiling", || raw.write(&fixture, &mut rng));
+    let ceiling = measure(&mut group, "raw_ceiling", || {
+        raw.write(&fixture, &mut rng, false)
+    });
+    let prepared = measure(&mut group, "raw_ceiling_prepared", || {
+        raw.write(&fixture, &mut rng, true)
+    });
     group.finish();
     Row {
         group: group_name,
         settings,
         ours,
         ceiling,
+        prepared,
     }
 }
 
@@ -390,35 +474,44 @@ fn main() {
         return;
     }
     let per_second = |d: Duration| 1.0 / d.as_secs_f64().max(f64::MIN_POSITIVE);
+    let ratio = |ceiling: Duration, ours: Duration| {
+        100.0 * ceiling.as_secs_f64() / ours.as_secs_f64().max(f64::MIN_POSITIVE)
+    };
     println!(
-        "\ngroup              modify_conversation          raw ceiling                  ours/ceiling  settings"
+        "\ngroup              modify_conversation          raw ceiling                  ours/ceiling  \
+         prepared ceiling   ours/prepared  settings"
     );
     for row in &rows {
         println!(
-            "{:<18} {:>9.1} µs {:>9.0} ops/s   {:>9.1} µs {:>9.0} ops/s   {:>5.1} %       {}",
+            "{:<18} {:>9.1} µs {:>9.0} ops/s   {:>9.1} µs {:>9.0} ops/s   {:>5.1} %       \
+             {:>9.1} µs       {:>5.1} %        {}",
             row.group,
             micros(row.ours),
             per_second(row.ours),
             micros(row.ceiling),
             per_second(row.ceiling),
-            100.0 * row.ceiling.as_secs_f64() / row.ours.as_secs_f64().max(f64::MIN_POSITIVE),
+            ratio(row.ceiling, row.ours),
+            micros(row.prepared),
+            ratio(row.prepared, row.ours),
             row.settings,
         );
     }
     let find = |group: &str| rows.iter().find(|r| r.group == group);
     if let (Some(full), Some(normal)) = (find("sqlite"), find("sqlite_normal")) {
-        println!("\nSQLite synchronous  modify_conversation   raw ceiling");
+        println!("\nSQLite synchronous  modify_conversation   raw ceiling   prepared ceiling");
         for (name, row) in [("FULL", full), ("NORMAL", normal)] {
             println!(
-                "{name:<19} {:>9.1} µs {:>9.1} µs",
+                "{name:<19} {:>9.1} µs {:>9.1} µs {:>9.1} µs",
                 micros(row.ours),
-                micros(row.ceiling)
+                micros(row.ceiling),
+                micros(row.prepared)
             );
         }
         println!(
-            "FULL costs          {:>+9.1} µs {:>+9.1} µs per commit",
+            "FULL costs          {:>+9.1} µs {:>+9.1} µs {:>+9.1} µs per commit",
             micros(full.ours) - micros(normal.ours),
             micros(full.ceiling) - micros(normal.ceiling),
+            micros(full.prepared) - micros(normal.prepared),
         );
     }
 }

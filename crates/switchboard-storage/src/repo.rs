@@ -541,11 +541,6 @@ where
     }
 }
 
-impl<From, Filter, Changes, Conn> diesel::RunQueryDsl<Conn>
-    for CachedUpdate<From, Filter, Changes>
-{
-}
-
 /// The rows that record one change: its events for the outbox and one
 /// change-history row.
 #[derive(Debug)]

@@ -364,8 +364,11 @@ impl TryFrom<SubscriptionRow> for WebhookSubscription {
     }
 }
 
+/// `None` is written as `NULL` (these columns have no other default), not
+/// as `DEFAULT`: Diesel never caches a statement that may say `DEFAULT`.
 #[derive(Debug, Insertable)]
 #[diesel(table_name = outbox)]
+#[diesel(treat_none_as_default_value = false)]
 pub(crate) struct NewOutboxRow {
     pub tenant_id: i64,
     pub event_type: String,
@@ -447,8 +450,10 @@ impl TryFrom<OutboxRow> for crate::OutboxEvent {
     }
 }
 
+/// `None` is written as `NULL`, as for [`NewOutboxRow`].
 #[derive(Debug, Insertable)]
 #[diesel(table_name = change_history)]
+#[diesel(treat_none_as_default_value = false)]
 pub(crate) struct NewHistoryRow {
     pub tenant_id: i64,
     pub entity_kind: String,
