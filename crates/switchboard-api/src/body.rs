@@ -23,6 +23,45 @@ pub async fn read_body(mut payload: web::Payload, limit: usize) -> Result<web::B
     Ok(body.freeze())
 }
 
+/// The JSON type a body's top level must have. Checked before parsing,
+/// because serde would otherwise accept a struct written as an array.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// `{…}`.
+    Object,
+    /// `[…]`.
+    Array,
+}
+
+/// Reads a bounded body (see [`read_body`]) whose top level must be
+/// `shape`, and parses it into `T` (see [`parse_json`]).
+pub async fn read_json<T: DeserializeOwned>(
+    payload: web::Payload,
+    limit: usize,
+    shape: Shape,
+) -> Result<T, ApiError> {
+    let bytes = read_body(payload, limit).await?;
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace()).copied();
+    match (first, shape) {
+        (None, _) | (Some(b'{'), Shape::Object) | (Some(b'['), Shape::Array) => {}
+        (Some(_), Shape::Object) => {
+            return Err(ApiError::bad_request(
+                "body",
+                "invalid_json",
+                "the body must be a JSON object",
+            ));
+        }
+        (Some(_), Shape::Array) => {
+            return Err(ApiError::bad_request(
+                "body",
+                "invalid_json",
+                "the body must be a JSON array",
+            ));
+        }
+    }
+    parse_json(&bytes)
+}
+
 /// Parses JSON into `T`. Invalid UTF-8, malformed JSON, wrong types and
 /// unknown fields become a 400 naming the field (`field_name` renders the
 /// serde path, e.g. `customData[0].value`, the dialect's way).

@@ -178,6 +178,18 @@ impl fmt::Display for ApiError {
     }
 }
 
+/// Renders a domain JSON Pointer with dots, unescaping each token:
+/// `/customData/a~1b` → `customData.a/b`. Dialects rename members on top.
+#[must_use]
+pub fn dotted_pointer(pointer: &str) -> String {
+    pointer
+        .trim_start_matches('/')
+        .split('/')
+        .map(|t| t.replace("~1", "/").replace("~0", "~"))
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
 /// A vendor dialect's error format.
 pub trait Dialect: 'static {
     /// Renders the error body (status and rate-limit headers are added by [`DialectError`]).

@@ -39,6 +39,7 @@ mod ops;
 pub mod ratelimit;
 mod state;
 pub mod superoffice;
+mod token;
 pub mod zapier;
 pub mod zoho;
 
@@ -46,7 +47,7 @@ use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 use actix_web::web;
 
 pub use config::ApiConfig;
-pub use error::{ApiError, Dialect, DialectError, FieldError};
+pub use error::{ApiError, Dialect, DialectError, FieldError, dotted_pointer};
 pub use observe::{RequestId, observe};
 pub use state::AppState;
 

@@ -19,14 +19,7 @@ pub struct RequestId(pub String);
 const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 fn new_request_id() -> String {
-    let mut b = [0u8; 8];
-    if getrandom::fill(&mut b).is_err() {
-        return "req-unknown".into();
-    }
-    b.iter().fold(String::from("req-"), |mut s, x| {
-        s.push_str(&format!("{x:02x}"));
-        s
-    })
+    crate::token::random_hex("req-", 8).unwrap_or_else(|| "req-unknown".into())
 }
 
 /// Wrap the app with `actix_web::middleware::from_fn(switchboard_api::observe)`.

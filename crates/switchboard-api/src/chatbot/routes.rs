@@ -7,7 +7,7 @@ use switchboard_storage::{Precondition, StorageError, WriteContext};
 use super::ChatbotError;
 use super::wire::{ChatlogInput, ChatlogOutput, EmailInput, Success};
 use crate::auth::{Principal, Scheme, authenticate};
-use crate::body::{parse_json, read_body};
+use crate::body::{Shape, read_json};
 use crate::{ApiError, AppState};
 
 type ChatbotResult = Result<HttpResponse, ChatbotError>;
@@ -68,16 +68,7 @@ async fn object_body<T: serde::de::DeserializeOwned>(
     state: &AppState,
     payload: web::Payload,
 ) -> Result<T, ChatbotError> {
-    let bytes = read_body(payload, state.config().body_limit).await?;
-    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
-        return Err(ApiError::bad_request(
-            "body",
-            "invalid_json",
-            "the body must be a JSON object",
-        )
-        .into());
-    }
-    Ok(parse_json(&bytes)?)
+    Ok(read_json(payload, state.config().body_limit, Shape::Object).await?)
 }
 
 fn output(c: &Conversation) -> ChatlogOutput {
@@ -94,12 +85,7 @@ fn output(c: &Conversation) -> ChatlogOutput {
 }
 
 fn new_session_id() -> Result<String, ChatbotError> {
-    let mut b = [0u8; 16];
-    getrandom::fill(&mut b).map_err(|_| ChatbotError::from(ApiError::Internal))?;
-    Ok(b.iter().fold(String::with_capacity(32), |mut s, x| {
-        s.push_str(&format!("{x:02x}"));
-        s
-    }))
+    crate::token::random_hex("", 16).ok_or_else(|| ApiError::Internal.into())
 }
 
 /// Create a chat log.

@@ -52,12 +52,7 @@ fn code(e: &ApiError) -> &'static str {
 /// `/customData/plan` → `customData.plan`, `/assigneeId` → `assignee`.
 #[must_use]
 pub fn field_name(pointer: &str) -> String {
-    let tokens: Vec<String> = pointer
-        .trim_start_matches('/')
-        .split('/')
-        .map(|t| t.replace("~1", "/").replace("~0", "~"))
-        .collect();
-    let joined = tokens.join(".");
+    let joined = crate::dotted_pointer(pointer);
     match joined.as_str() {
         "assigneeId" => "assignee".into(),
         "departmentId" => "department".into(),

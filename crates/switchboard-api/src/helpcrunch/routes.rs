@@ -16,7 +16,7 @@ use super::wire::{
     ChatStatusInput, CustomerInput, CustomerOutput, TagsInput,
 };
 use crate::auth::{Principal, Scheme, authenticate};
-use crate::body::{parse_json, read_body};
+use crate::body::{Shape, parse_json, read_json};
 use crate::{ApiError, AppState, FieldError};
 
 type HcResult = Result<HttpResponse, HcError>;
@@ -90,36 +90,15 @@ fn parse_id(raw: &str) -> Result<i64, HcError> {
         .map_err(|_| ApiError::bad_request("id", "invalid_id", "must be a positive integer").into())
 }
 
-/// Reads and parses a body whose top level must be a JSON object (`{`) or,
-/// for batches, an array (`[`): serde would otherwise accept a struct
-/// written as an array.
+/// Reads a body whose top level must be `shape`, naming fields the HelpCrunch way.
 async fn body<T: serde::de::DeserializeOwned>(
     state: &AppState,
     payload: web::Payload,
+    shape: Shape,
 ) -> Result<T, HcError> {
-    let bytes = read_body(payload, state.config().body_limit).await?;
-    let expect_array = std::any::type_name::<T>().starts_with("alloc::vec::Vec");
-    let first = bytes.iter().find(|b| !b.is_ascii_whitespace()).copied();
-    match (first, expect_array) {
-        (Some(b'{'), false) | (Some(b'['), true) | (None, _) => {}
-        (Some(_), false) => {
-            return Err(ApiError::bad_request(
-                "body",
-                "invalid_json",
-                "the body must be a JSON object",
-            )
-            .into());
-        }
-        (Some(_), true) => {
-            return Err(ApiError::bad_request(
-                "body",
-                "invalid_json",
-                "the body must be a JSON array",
-            )
-            .into());
-        }
-    }
-    Ok(parse_json(&bytes).map_err(dotted)?)
+    Ok(read_json(payload, state.config().body_limit, shape)
+        .await
+        .map_err(dotted)?)
 }
 
 /// serde paths (`customData[0].value`) rendered HelpCrunch's way (`customData.0.value`).
@@ -155,7 +134,7 @@ pub async fn create_customer(
     payload: web::Payload,
 ) -> HcResult {
     let p = principal(&state, &req, Scope::CustomersCreate).await?;
-    let input: CustomerInput = body(&state, payload).await?;
+    let input: CustomerInput = body(&state, payload, Shape::Object).await?;
     let update = convert::customer_update(input)?;
     let mut customer = Customer::new(p.tenant.id, now());
     update.apply(&mut customer, UpdateMode::Replace);
@@ -197,7 +176,7 @@ async fn update_customer(
 ) -> HcResult {
     let p = principal(&state, &req, Scope::CustomersUpdate).await?;
     let id = CustomerId::new(parse_id(&path)?);
-    let input: CustomerInput = body(&state, payload).await?;
+    let input: CustomerInput = body(&state, payload, Shape::Object).await?;
     let update = convert::customer_update(input)?;
     let c = state
         .store()
@@ -269,7 +248,7 @@ pub async fn add_tags(
 ) -> HcResult {
     let p = principal(&state, &req, Scope::CustomersUpdate).await?;
     let id = CustomerId::new(parse_id(&path)?);
-    let input: TagsInput = body(&state, payload).await?;
+    let input: TagsInput = body(&state, payload, Shape::Object).await?;
     if input.tags.is_empty() {
         return Err(
             ApiError::bad_request("tags", "required", "at least one tag is required").into(),
@@ -299,7 +278,7 @@ pub async fn remove_tags(
 ) -> HcResult {
     let p = principal(&state, &req, Scope::CustomersUpdate).await?;
     let id = CustomerId::new(parse_id(&path)?);
-    let input: TagsInput = body(&state, payload).await?;
+    let input: TagsInput = body(&state, payload, Shape::Object).await?;
     if input.tags.is_empty() {
         return Err(
             ApiError::bad_request("tags", "required", "at least one tag is required").into(),
@@ -336,7 +315,7 @@ pub async fn batch_update(
     payload: web::Payload,
 ) -> HcResult {
     let p = principal(&state, &req, Scope::CustomersUpdate).await?;
-    let items: Vec<Value> = body(&state, payload).await?;
+    let items: Vec<Value> = body(&state, payload, Shape::Array).await?;
     let max = state.config().max_batch;
     if items.is_empty() || items.len() > max {
         return Err(ApiError::bad_request(
@@ -493,12 +472,7 @@ fn parse_status(s: &str) -> Result<ConversationStatus, HcError> {
 }
 
 fn session_key() -> Result<String, HcError> {
-    let mut b = [0u8; 12];
-    getrandom::fill(&mut b).map_err(|_| HcError::from(ApiError::Internal))?;
-    Ok(b.iter().fold(String::from("hc-"), |mut s, x| {
-        s.push_str(&format!("{x:02x}"));
-        s
-    }))
+    crate::token::random_hex("hc-", 12).ok_or_else(|| ApiError::Internal.into())
 }
 
 /// Start a chat with a customer.
@@ -512,7 +486,7 @@ pub async fn create_chat(
     payload: web::Payload,
 ) -> HcResult {
     let p = principal(&state, &req, Scope::ConversationsCreate).await?;
-    let input: ChatCreateInput = body(&state, payload).await?;
+    let input: ChatCreateInput = body(&state, payload, Shape::Object).await?;
     let status = input.status.as_deref().map(parse_status).transpose()?;
     let customer_id = CustomerId::new(input.customer);
     let customer = state
@@ -602,7 +576,7 @@ pub async fn chat_status(
     payload: web::Payload,
 ) -> HcResult {
     let p = principal(&state, &req, Scope::ConversationsUpdate).await?;
-    let input: ChatStatusInput = body(&state, payload).await?;
+    let input: ChatStatusInput = body(&state, payload, Shape::Object).await?;
     let status = parse_status(&input.status)?;
     let actor = Actor::ApiKey(p.key.id);
     modify_chat(&state, &p, positive(input.id, "id")?, move |c| {
@@ -622,7 +596,7 @@ pub async fn chat_assignee(
     payload: web::Payload,
 ) -> HcResult {
     let p = principal(&state, &req, Scope::ConversationsUpdate).await?;
-    let input: ChatAssigneeInput = body(&state, payload).await?;
+    let input: ChatAssigneeInput = body(&state, payload, Shape::Object).await?;
     let assignee = input
         .assignee
         .map(|a| positive(a, "assignee"))
@@ -650,7 +624,7 @@ pub async fn chat_department(
     payload: web::Payload,
 ) -> HcResult {
     let p = principal(&state, &req, Scope::ConversationsUpdate).await?;
-    let input: ChatDepartmentInput = body(&state, payload).await?;
+    let input: ChatDepartmentInput = body(&state, payload, Shape::Object).await?;
     let department = input
         .department
         .map(|d| positive(d, "department"))

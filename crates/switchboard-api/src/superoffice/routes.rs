@@ -311,12 +311,7 @@ async fn read_value(state: &AppState, payload: web::Payload) -> Result<Value, So
 }
 
 fn new_session_key() -> Result<String, SoError> {
-    let mut b = [0u8; 12];
-    getrandom::fill(&mut b).map_err(|_| SoError::from(ApiError::Internal))?;
-    Ok(b.iter().fold(String::from("so-"), |mut s, x| {
-        s.push_str(&format!("{x:02x}"));
-        s
-    }))
+    crate::token::random_hex("so-", 12).ok_or_else(|| ApiError::Internal.into())
 }
 
 /// Create a chat session from a ChatSessionEntity.

@@ -84,12 +84,7 @@ impl Dialect for Zoho {
 /// Renders a domain JSON Pointer the SalesIQ way: `/customInfo/plan` → `customer_info.plan`.
 #[must_use]
 pub fn field_name(pointer: &str) -> String {
-    let tokens: Vec<String> = pointer
-        .trim_start_matches('/')
-        .split('/')
-        .map(|t| t.replace("~1", "/").replace("~0", "~"))
-        .collect();
-    let mut out = tokens.join(".");
+    let mut out = crate::dotted_pointer(pointer);
     for (from, to) in [
         ("customInfo", "customer_info"),
         ("firstMessage", "question"),

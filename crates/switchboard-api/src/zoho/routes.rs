@@ -15,7 +15,7 @@ use super::convert::{self, Links};
 use super::error::{ZohoError, field_name};
 use super::wire::{ConversationOutput, CreateInput, Envelope, UpdateInput};
 use crate::auth::{Principal, Scheme, authenticate};
-use crate::body::{parse_json, read_body};
+use crate::body::{Shape, read_json};
 use crate::{ApiError, AppState, FieldError};
 
 type ZohoResult = Result<HttpResponse, ZohoError>;
@@ -106,16 +106,7 @@ async fn object_body<T: serde::de::DeserializeOwned>(
     state: &AppState,
     payload: web::Payload,
 ) -> Result<T, ZohoError> {
-    let bytes = read_body(payload, state.config().body_limit).await?;
-    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
-        return Err(ApiError::bad_request(
-            "body",
-            "invalid_json",
-            "the body must be a JSON object",
-        )
-        .into());
-    }
-    Ok(parse_json(&bytes)?)
+    Ok(read_json(payload, state.config().body_limit, Shape::Object).await?)
 }
 
 fn url(screen: &str, id: Option<ConversationId>) -> String {
@@ -265,12 +256,7 @@ pub async fn create_conversation(
 }
 
 fn session_key() -> Result<String, ZohoError> {
-    let mut b = [0u8; 12];
-    getrandom::fill(&mut b).map_err(|_| ZohoError::from(ApiError::Internal))?;
-    Ok(b.iter().fold(String::from("zs-"), |mut s, x| {
-        s.push_str(&format!("{x:02x}"));
-        s
-    }))
+    crate::token::random_hex("zs-", 12).ok_or_else(|| ApiError::Internal.into())
 }
 
 /// Query of `GET conversations`.
