@@ -137,9 +137,15 @@ impl RunningServer {
             }
             () = shutdown => {}
         }
-        handle.stop(true).await;
-        let result = flatten(task.await);
-        self.stop_webhooks().await;
+        // The HTTP server and the webhook worker wind down side by side, so
+        // a stop takes the longer of their two grace periods, not their sum.
+        // Events committed by requests still finishing stay in the outbox
+        // and are delivered by the next worker to claim them.
+        let http = async {
+            handle.stop(true).await;
+            flatten(task.await)
+        };
+        let (result, ()) = tokio::join!(http, self.stop_webhooks());
         result
     }
 

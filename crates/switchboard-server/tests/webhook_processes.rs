@@ -58,7 +58,10 @@ impl Served {
             ])
             .envs(WEBHOOK_ENV.iter().copied())
             .envs(env.iter().copied())
-            .env("SWITCHBOARD_LOG", "warn,switchboard_webhook=info")
+            .env(
+                "SWITCHBOARD_LOG",
+                "warn,switchboard_webhook=info,switchboard=info",
+            )
             .current_dir(dir)
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&stderr).unwrap())
@@ -402,6 +405,9 @@ async fn two_processes_on_one_postgres_deliver_every_event() {
     );
     assert_eq!(sa + sb, 1000);
     assert!(sa > 0 && sb > 0, "both processes delivered: {sa} + {sb}");
+    // Close the client's pooled keep-alive connections first, so the graceful
+    // stop has no idle connection of ours to wait out.
+    drop(http);
     a.terminate();
     b.terminate();
 }
