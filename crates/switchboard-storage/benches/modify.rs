@@ -5,9 +5,10 @@
 //!   1,000 conversations, so every call writes the row, one outbox event and
 //!   one history row in one transaction.
 //! * `<group>/raw_ceiling`: the same-shaped transaction on a bare Diesel
-//!   connection: one single-row `UPDATE conversations` and one `INSERT INTO
-//!   outbox` with precomputed JSON, through `diesel::sql_query` (SQLite:
-//!   WAL, `BEGIN IMMEDIATE`; PostgreSQL: `BEGIN`/`UPDATE`/`INSERT`/`COMMIT`).
+//!   connection (`switchboard_testsupport::ceiling`): one single-row
+//!   `UPDATE conversations` and one `INSERT INTO outbox` with precomputed
+//!   JSON, through `diesel::sql_query` (SQLite: WAL, `BEGIN IMMEDIATE`;
+//!   PostgreSQL: `BEGIN`/`UPDATE`/`INSERT`/`COMMIT`).
 //! * `<group>/raw_ceiling_prepared`: the same, with both statements prepared
 //!   once and cached (`sql_query` parses them again on every call): the
 //!   strict floor for four statements.
@@ -36,16 +37,10 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkGroup, Criterion, measurement::WallTime};
-use diesel::backend::Backend;
-use diesel::connection::{Instrumentation, InstrumentationEvent, SimpleConnection};
-use diesel::pg::PgConnection;
-use diesel::query_builder::{AstPass, QueryFragment, QueryId};
-use diesel::serialize::ToSql;
-use diesel::sql_types::{BigInt, HasSqlType, Text};
-use diesel::sqlite::SqliteConnection;
-use diesel::{Connection, QueryResult, QueryableByName, RunQueryDsl};
+use diesel::connection::{Instrumentation, InstrumentationEvent};
 use switchboard_domain::{Actor, Conversation, ConversationId};
 use switchboard_storage::{Precondition, SqliteSync, Store, StoreConfig, WriteContext, now};
+use switchboard_testsupport::ceiling::{Bare, CeilingWrite, Synchronous};
 use switchboard_testsupport::tempfile;
 
 const ROWS: usize = 1000;
@@ -162,182 +157,30 @@ fn modify(rt: &tokio::runtime::Runtime, f: &Fixture, rng: &mut Rng) {
     .unwrap();
 }
 
-/// A bare connection of either backend for the ceiling.
-enum Raw {
-    Sqlite(SqliteConnection),
-    Pg(PgConnection),
+/// One ceiling transaction on a random row (see
+/// [`switchboard_testsupport::ceiling`]); with `prepared`, its statements
+/// are prepared once and cached instead of parsed each time.
+fn write(raw: &mut Bare, f: &Fixture, rng: &mut Rng, prepared: bool) {
+    let i = rng.below(ROWS);
+    let (payload, diff) = event_json(&f.docs[i]);
+    let w = CeilingWrite {
+        tenant: f.ctx.tenant.id.get(),
+        id: f.ids[i].get(),
+        doc: &f.docs[i],
+        payload: &payload,
+        diff: &diff,
+        at_ms: now().as_millis(),
+    };
+    raw.write(&w, prepared).unwrap();
 }
 
-const SQLITE_UPDATE: &str = "UPDATE conversations SET doc = ?, updated_at = ?, version = version + 1 WHERE tenant_id = ? AND id = ?";
-const SQLITE_INSERT: &str = "INSERT INTO outbox (tenant_id, event_type, entity_kind, entity_id, version_before, \
-     version_after, payload, diff, created_at, available_at) \
-     VALUES (?, 'conversation_updated', 'conversation', ?, NULL, NULL, ?, ?, ?, ?)";
-const PG_UPDATE: &str = "UPDATE conversations SET doc = $1::jsonb, updated_at = $2, version = version + 1 \
-     WHERE tenant_id = $3 AND id = $4";
-const PG_INSERT: &str = "INSERT INTO outbox (tenant_id, event_type, entity_kind, entity_id, version_before, \
-     version_after, payload, diff, created_at, available_at) \
-     VALUES ($1, 'conversation_updated', 'conversation', $2, NULL, NULL, $3::jsonb, $4::jsonb, $5, $6)";
-
-/// A bind value of [`Prepared`].
-enum Arg<'a> {
-    Text(&'a str),
-    Int(i64),
-}
-
-/// One of the constants above with its binds, as a statement Diesel
-/// prepares once and caches under its SQL text (`diesel::sql_query` is
-/// never cached, so its statements are parsed again on every call).
-/// Placeholders (`?` or `$n`, numbered in order) are replaced by Diesel's.
-struct Prepared<'s, 'a> {
-    sql: &'static str,
-    args: &'s [Arg<'a>],
-}
-
-impl QueryId for Prepared<'_, '_> {
-    type QueryId = ();
-    const HAS_STATIC_QUERY_ID: bool = false;
-}
-
-impl<DB> QueryFragment<DB> for Prepared<'_, '_>
-where
-    DB: Backend + HasSqlType<Text> + HasSqlType<BigInt>,
-    str: ToSql<Text, DB>,
-    i64: ToSql<BigInt, DB>,
-{
-    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
-        let mut args = self.args.iter();
-        let mut rest = self.sql;
-        while let Some(at) = rest.find(['?', '$']) {
-            out.push_sql(&rest[..at]);
-            let digits = rest[at + 1..]
-                .bytes()
-                .take_while(u8::is_ascii_digit)
-                .count();
-            rest = &rest[at + 1 + digits..];
-            match args.next().expect("a bind per placeholder") {
-                Arg::Text(text) => out.push_bind_param::<Text, str>(text)?,
-                Arg::Int(n) => out.push_bind_param::<BigInt, i64>(n)?,
-            }
-        }
-        out.push_sql(rest);
-        Ok(())
-    }
-}
-
-impl<Conn> RunQueryDsl<Conn> for Prepared<'_, '_> {}
-
-#[derive(QueryableByName)]
-struct Setting {
-    #[diesel(sql_type = Text)]
-    setting: String,
-}
-
-impl Raw {
-    /// A bare connection; on SQLite with the store's pragmas and `sync`.
-    fn open(url: &str, sync: SqliteSync) -> Self {
-        match url.strip_prefix("sqlite://") {
-            Some(path) => {
-                let mut c = SqliteConnection::establish(path).unwrap();
-                let sync = match sync {
-                    SqliteSync::Full => "FULL",
-                    SqliteSync::Normal => "NORMAL",
-                };
-                c.batch_execute(&format!(
-                    "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
-                     PRAGMA synchronous = {sync}; PRAGMA foreign_keys = ON;"
-                ))
-                .unwrap();
-                Self::Sqlite(c)
-            }
-            None => Self::Pg(PgConnection::establish(url).unwrap()),
-        }
-    }
-
-    /// The durability settings in force, for the report.
-    fn durability(&mut self) -> String {
-        match self {
-            Self::Sqlite(c) => {
-                let rows: Vec<Setting> = diesel::sql_query(
-                    "SELECT CASE synchronous WHEN 2 THEN 'FULL' WHEN 1 THEN 'NORMAL' \
-                     ELSE CAST(synchronous AS TEXT) END AS setting FROM pragma_synchronous",
-                )
-                .load(c)
-                .unwrap();
-                format!("synchronous={}", rows[0].setting)
-            }
-            Self::Pg(c) => {
-                let rows: Vec<Setting> = diesel::sql_query(
-                    "SELECT name || '=' || setting AS setting FROM pg_settings \
-                     WHERE name IN ('fsync', 'synchronous_commit', 'full_page_writes') \
-                     ORDER BY name",
-                )
-                .load(c)
-                .unwrap();
-                rows.into_iter()
-                    .map(|r| r.setting)
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            }
-        }
-    }
-
-    /// One ceiling transaction; with `prepared`, its statements are
-    /// prepared once and cached ([`Prepared`]) instead of parsed each time.
-    fn write(&mut self, f: &Fixture, rng: &mut Rng, prepared: bool) {
-        let i = rng.below(ROWS);
-        let (tenant, id, doc) = (f.ctx.tenant.id.get(), f.ids[i].get(), f.docs[i].as_str());
-        let (payload, diff) = event_json(doc);
-        let t = now().as_millis();
-        let update_args = [Arg::Text(doc), Arg::Int(t), Arg::Int(tenant), Arg::Int(id)];
-        let insert_args = [
-            Arg::Int(tenant),
-            Arg::Int(id),
-            Arg::Text(&payload),
-            Arg::Text(&diff),
-            Arg::Int(t),
-            Arg::Int(t),
-        ];
-        macro_rules! transaction {
-            ($conn:expr, $begin:ident, $update:expr, $insert:expr) => {
-                $conn
-                    .$begin(|c| {
-                        if prepared {
-                            Prepared {
-                                sql: $update,
-                                args: &update_args,
-                            }
-                            .execute(c)?;
-                            Prepared {
-                                sql: $insert,
-                                args: &insert_args,
-                            }
-                            .execute(c)?;
-                            return Ok::<_, diesel::result::Error>(());
-                        }
-                        diesel::sql_query($update)
-                            .bind::<Text, _>(doc)
-                            .bind::<BigInt, _>(t)
-                            .bind::<BigInt, _>(tenant)
-                            .bind::<BigInt, _>(id)
-                            .execute(c)?;
-                        diesel::sql_query($insert)
-                            .bind::<BigInt, _>(tenant)
-                            .bind::<BigInt, _>(id)
-                            .bind::<Text, _>(&payload)
-                            .bind::<Text, _>(&diff)
-                            .bind::<BigInt, _>(t)
-                            .bind::<BigInt, _>(t)
-                            .execute(c)?;
-                        Ok::<_, diesel::result::Error>(())
-                    })
-                    .unwrap()
-            };
-        }
-        match self {
-            Self::Sqlite(c) => transaction!(c, immediate_transaction, SQLITE_UPDATE, SQLITE_INSERT),
-            Self::Pg(c) => transaction!(c, transaction, PG_UPDATE, PG_INSERT),
-        }
-    }
+/// A bare connection; on SQLite with the store's pragmas and `sync`.
+fn open_raw(url: &str, sync: SqliteSync) -> Bare {
+    let sync = match sync {
+        SqliteSync::Full => Synchronous::Full,
+        SqliteSync::Normal => Synchronous::Normal,
+    };
+    Bare::open(url, sync).unwrap()
 }
 
 // ---- measurement ----------------------------------------------------------------
@@ -377,8 +220,8 @@ fn bench_group(
     sync: SqliteSync,
 ) -> Row {
     let fixture = fixture(rt, url, sync);
-    let mut raw = Raw::open(url, sync);
-    let settings = raw.durability();
+    let mut raw = open_raw(url, sync);
+    let settings = raw.durability().unwrap();
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     modify(rt, &fixture, &mut rng);
     println!("{group_name}: {settings}");
@@ -387,7 +230,7 @@ fn bench_group(
     });
     profile(
         &format!("{group_name}: one raw ceiling transaction"),
-        || raw.write(&fixture, &mut rng, false),
+        || write(&mut raw, &fixture, &mut rng, false),
     );
 
     let mut group = c.benchmark_group(group_name);
@@ -399,10 +242,10 @@ fn bench_group(
         modify(rt, &fixture, &mut rng)
     });
     let ceiling = measure(&mut group, "raw_ceiling", || {
-        raw.write(&fixture, &mut rng, false)
+        write(&mut raw, &fixture, &mut rng, false)
     });
     let prepared = measure(&mut group, "raw_ceiling_prepared", || {
-        raw.write(&fixture, &mut rng, true)
+        write(&mut raw, &fixture, &mut rng, true)
     });
     group.finish();
     Row {

@@ -49,10 +49,15 @@
 //! [`receiver`] is a real webhook receiver on loopback (an HTTP/1.1
 //! server that records requests and answers from a script).
 //!
+//! [`ceiling`] is the database's own write ceiling on a bare Diesel
+//! connection (one row `UPDATE` plus one outbox `INSERT` per transaction),
+//! shared by the storage benchmark and the load benchmark.
+//!
 //! [`tempfile`] is re-exported for tests that need temporary directories
 //! (e.g. for SQLite files) without another dependency line.
 
 mod bin;
+pub mod ceiling;
 mod cluster;
 mod database;
 mod error;

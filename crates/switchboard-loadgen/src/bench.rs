@@ -1,0 +1,474 @@
+//! The whole benchmark: for each backend, a fresh database with the
+//! dataset; then, round after round and for each concurrency, the ceiling
+//! first (server stopped) and then every scenario against a freshly started
+//! server. Every run is recorded with the machine's state.
+
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, anyhow, bail};
+use hyper::{Method, StatusCode};
+use switchboard_testsupport::PgServer;
+use switchboard_testsupport::receiver::Receiver;
+
+use crate::ceiling::{self, Target};
+use crate::dataset::{self, Dataset, Size};
+use crate::load::{Plan, call_once, drive};
+use crate::model::{
+    Backend, Delivery, Latency, Measurement, Report, Run, Scenario, Startup, Subject, histogram,
+};
+use crate::scenario::workload;
+use crate::server::{self, Launch};
+use crate::system::{CpuWatch, Participants, machine, peak_rss_kib};
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The `switchboard` binary.
+    pub server_binary: PathBuf,
+    /// Backends, in order.
+    pub backends: Vec<Backend>,
+    /// Scenarios, in order.
+    pub scenarios: Vec<Scenario>,
+    /// Connection counts.
+    pub concurrency: Vec<u32>,
+    /// Rounds of every configuration.
+    pub rounds: u32,
+    /// Not measured, before each run.
+    pub warmup: Duration,
+    /// Measured, per run.
+    pub duration: Duration,
+    /// The dataset.
+    pub size: Size,
+    /// pgbench threads (`-j`).
+    pub pgbench_threads: u32,
+    /// Databases, logs and pgbench logs go here.
+    pub work_dir: PathBuf,
+    /// How long scenario 3 waits for outstanding webhooks after a run.
+    pub drain_timeout: Duration,
+    /// The command line, for the report.
+    pub command: String,
+}
+
+/// SQLite's durability in the server (its default) and in the ceiling.
+const SQLITE_SYNCHRONOUS: &str = "full";
+
+/// One backend's database, kept alive for the backend's runs.
+struct Database {
+    url: String,
+    /// The cluster and database handles (dropped = deleted).
+    _pg: Option<(PgServer, switchboard_testsupport::TestDatabase)>,
+    pgbench: Option<PathBuf>,
+}
+
+fn prepare_database(backend: Backend, work_dir: &Path) -> anyhow::Result<Database> {
+    match backend {
+        Backend::Sqlite => {
+            let path = work_dir.join("sqlite").join("bench.db");
+            std::fs::create_dir_all(path.parent().unwrap_or(work_dir))?;
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+            }
+            Ok(Database {
+                url: format!("sqlite://{}", path.display()),
+                _pg: None,
+                pgbench: None,
+            })
+        }
+        Backend::Postgres => {
+            let server = PgServer::start_durable()
+                .map_err(|e| anyhow!("cannot start PostgreSQL: {e}"))?
+                .ok_or_else(|| {
+                    anyhow!("no PostgreSQL: set DATABASE_URL or install the server binaries")
+                })?;
+            let db = server
+                .create_database()
+                .map_err(|e| anyhow!("cannot create the database: {e}"))?;
+            let pgbench = server
+                .bin_dir()
+                .map(|d| d.join("pgbench"))
+                .or_else(|| switchboard_testsupport::bin_dir().map(|d| d.join("pgbench")))
+                .unwrap_or_else(|| PathBuf::from("pgbench"));
+            Ok(Database {
+                url: db.url().to_string(),
+                _pg: Some((server, db)),
+                pgbench: Some(pgbench),
+            })
+        }
+    }
+}
+
+/// Runs everything in `options` and returns the report. Progress goes to
+/// stderr, one line per run.
+///
+/// # Errors
+///
+/// When a database, the server or pgbench cannot be started; errors of
+/// requests are counted, not raised.
+pub async fn run(options: &Options) -> anyhow::Result<Report> {
+    std::fs::create_dir_all(&options.work_dir)?;
+    let mut report = Report {
+        machine: machine(),
+        command: options.command.clone(),
+        started_at: jiff::Timestamp::now()
+            .round(jiff::Unit::Second)?
+            .to_string(),
+        duration_s: options.duration.as_secs_f64(),
+        durability: Vec::new(),
+        ceilings: Vec::new(),
+        startups: Vec::new(),
+        runs: Vec::new(),
+    };
+    for &backend in &options.backends {
+        run_backend(options, backend, &mut report)
+            .await
+            .with_context(|| format!("{} benchmark failed", backend.label()))?;
+    }
+    Ok(report)
+}
+
+async fn run_backend(
+    options: &Options,
+    backend: Backend,
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    let db = prepare_database(backend, &options.work_dir)?;
+    eprintln!(
+        "[{backend}] seeding {} customers and {} conversations…",
+        options.size.customers, options.size.conversations
+    );
+    let data = dataset::seed(&db.url, options.size).await?;
+    eprintln!("[{backend}] seeded in {:.1} s", data.seed_seconds);
+    let target = Target::load(&db.url, data.tenant_id, dataset::TENANT)
+        .map_err(|e| anyhow!("cannot read the rows for the ceiling: {e}"))?;
+    report
+        .durability
+        .push((backend, ceiling::durability(&db.url, SQLITE_SYNCHRONOUS)?));
+    report
+        .ceilings
+        .push((backend, ceiling::describe(backend, options.pgbench_threads)));
+
+    let mut env = Launch::bench_env();
+    env.push((
+        "SWITCHBOARD_DATABASE_SQLITE_SYNCHRONOUS".into(),
+        SQLITE_SYNCHRONOUS.into(),
+    ));
+    let launch = Launch {
+        binary: options.server_binary.clone(),
+        database_url: db.url.clone(),
+        log: options.work_dir.join(format!("server-{backend}.log")),
+        env,
+    };
+    let receiver = Receiver::start().await;
+    let plan_of = |c| Plan::new(c, options.warmup, options.duration);
+
+    for round in 1..=options.rounds {
+        for &concurrency in &options.concurrency {
+            // The ceiling, with the server stopped.
+            let watch = CpuWatch::start(Participants::with([]));
+            let measurement = match backend {
+                Backend::Sqlite => {
+                    let (url, target, w, d) = (
+                        db.url.clone(),
+                        target.clone(),
+                        options.warmup,
+                        options.duration,
+                    );
+                    tokio::task::spawn_blocking(move || {
+                        ceiling::sqlite(&url, SQLITE_SYNCHRONOUS, &target, w, d)
+                    })
+                    .await??
+                }
+                Backend::Postgres => {
+                    let bin = db
+                        .pgbench
+                        .clone()
+                        .unwrap_or_else(|| PathBuf::from("pgbench"));
+                    let (url, target, w, d) = (
+                        db.url.clone(),
+                        target.clone(),
+                        options.warmup,
+                        options.duration,
+                    );
+                    let (threads, dir) = (
+                        options.pgbench_threads.min(concurrency),
+                        options.work_dir.join("pgbench"),
+                    );
+                    tokio::task::spawn_blocking(move || {
+                        std::fs::create_dir_all(&dir)?;
+                        ceiling::pgbench(&bin, &url, &target, concurrency, threads, w, d, &dir)
+                    })
+                    .await??
+                }
+            };
+            let run = Run {
+                backend,
+                subject: Subject::Ceiling,
+                concurrency,
+                round,
+                measurement,
+                contention: watch.finish(),
+                delivery: None,
+                peak_rss_kib: None,
+            };
+            progress(&run);
+            report.runs.push(run);
+
+            // Ours, on a fresh server process.
+            let server = server::start(&launch).await?;
+            report.startups.push(Startup {
+                backend,
+                ready_ms: server.ready.as_secs_f64() * 1000.0,
+            });
+            for &scenario in &options.scenarios {
+                let endpoint = Endpoint {
+                    backend,
+                    addr: server.addr,
+                    pid: Some(server.pid),
+                };
+                let run = run_scenario(
+                    endpoint,
+                    &data,
+                    &receiver,
+                    scenario,
+                    &plan_of(concurrency),
+                    round,
+                    options.drain_timeout,
+                )
+                .await
+                .with_context(|| format!("{scenario} at {concurrency} connections"))?;
+                progress(&run);
+                report.runs.push(run);
+            }
+            server.stop().await?;
+        }
+    }
+    Ok(())
+}
+
+/// A server under test.
+#[derive(Debug, Clone, Copy)]
+pub struct Endpoint {
+    /// Its database.
+    pub backend: Backend,
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// Its process, for its memory and CPU (`None` when it runs inside this
+    /// process).
+    pub pid: Option<u32>,
+}
+
+/// Runs one scenario against `server`. For scenario
+/// 3, subscribes `receiver` to `email_updated` first, waits for the
+/// deliveries afterwards (up to `drain_timeout` without progress), and
+/// unsubscribes.
+///
+/// # Errors
+///
+/// When a connection cannot be opened or the subscription fails; request
+/// errors are counted in the result instead.
+pub async fn run_scenario(
+    server: Endpoint,
+    data: &Dataset,
+    receiver: &Receiver,
+    scenario: Scenario,
+    plan: &Plan,
+    round: u32,
+    drain_timeout: Duration,
+) -> anyhow::Result<Run> {
+    let Endpoint { backend, addr, pid } = server;
+    let hook_path = format!("/hooks/r{round}-c{}", plan.concurrency);
+    let subscription = if scenario == Scenario::ChatbotEmail {
+        Some(subscribe(addr, data, &receiver.url(&hook_path)).await?)
+    } else {
+        None
+    };
+    let run_tag = format!("r{round}c{}", plan.concurrency);
+    let work = workload(scenario, data, &run_tag);
+    let watch = CpuWatch::start(Participants::with(pid));
+    let started = Instant::now();
+    let outcome = drive(addr, &data.authorization, work, plan).await?;
+    let contention = watch.finish();
+    for failure in &outcome.failures {
+        eprintln!("  failure: {failure}");
+    }
+    let delivery = match subscription {
+        Some(id) => {
+            let d = drain(receiver, &hook_path, &outcome.acks, started, drain_timeout).await?;
+            unsubscribe(addr, data, &id).await?;
+            Some(d)
+        }
+        None => None,
+    };
+    Ok(Run {
+        backend,
+        subject: Subject::Scenario(scenario),
+        concurrency: plan.concurrency,
+        round,
+        measurement: outcome.measurement,
+        contention,
+        delivery,
+        peak_rss_kib: pid.and_then(peak_rss_kib),
+    })
+}
+
+async fn subscribe(addr: SocketAddr, data: &Dataset, url: &str) -> anyhow::Result<String> {
+    let body = serde_json::json!({"target_url": url, "event": "email_updated"});
+    let (status, answer) = call_once(
+        addr,
+        Some(&data.authorization),
+        Method::POST,
+        "/zapier/v1/hooks",
+        Some(&body),
+    )
+    .await?;
+    if status != StatusCode::CREATED {
+        bail!(
+            "subscribing answered {status}: {}",
+            String::from_utf8_lossy(&answer)
+        );
+    }
+    let v: serde_json::Value = serde_json::from_slice(&answer)?;
+    match &v["id"] {
+        serde_json::Value::String(s) => Ok(s.clone()),
+        serde_json::Value::Number(n) => Ok(n.to_string()),
+        _ => bail!("no id in the subscription: {v}"),
+    }
+}
+
+async fn unsubscribe(addr: SocketAddr, data: &Dataset, id: &str) -> anyhow::Result<()> {
+    let (status, answer) = call_once(
+        addr,
+        Some(&data.authorization),
+        Method::DELETE,
+        &format!("/zapier/v1/hooks/{id}"),
+        None,
+    )
+    .await?;
+    if status != StatusCode::OK {
+        bail!(
+            "unsubscribing answered {status}: {}",
+            String::from_utf8_lossy(&answer)
+        );
+    }
+    Ok(())
+}
+
+/// Waits until every acknowledged email update was delivered to `path`
+/// (or nothing new arrived for `timeout`), then matches deliveries to acks.
+async fn drain(
+    receiver: &Receiver,
+    path: &str,
+    acks: &[(String, Instant)],
+    started: Instant,
+    timeout: Duration,
+) -> anyhow::Result<Delivery> {
+    let wanted: HashMap<&str, Instant> = acks.iter().map(|(e, t)| (e.as_str(), *t)).collect();
+    let mut last_count = 0;
+    let mut last_progress = Instant::now();
+    let received = loop {
+        let received = receiver.requests_to(path);
+        let delivered = received
+            .iter()
+            .filter_map(|r| email_of(&r.body))
+            .filter(|e| wanted.contains_key(e.as_str()))
+            .collect::<std::collections::HashSet<_>>()
+            .len();
+        if delivered >= wanted.len() {
+            break received;
+        }
+        if received.len() > last_count {
+            last_count = received.len();
+            last_progress = Instant::now();
+        } else if last_progress.elapsed() > timeout {
+            break received;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let mut first: HashMap<String, Instant> = HashMap::new();
+    let mut duplicates = 0u64;
+    for r in &received {
+        let Some(email) = email_of(&r.body) else {
+            continue;
+        };
+        if !wanted.contains_key(email.as_str()) {
+            continue;
+        }
+        match first.entry(email) {
+            Entry::Occupied(_) => duplicates += 1,
+            Entry::Vacant(slot) => {
+                slot.insert(r.at);
+            }
+        }
+    }
+    let mut h = histogram()?;
+    let mut last = started;
+    for (email, at) in &first {
+        if let Some(ack) = wanted.get(email.as_str()) {
+            let micros = u64::try_from(at.saturating_duration_since(*ack).as_micros())
+                .unwrap_or(u64::MAX)
+                .max(1);
+            h.saturating_record(micros);
+        }
+        last = last.max(*at);
+    }
+    let delivered = first.len() as u64;
+    let span = last.saturating_duration_since(started).as_secs_f64();
+    Ok(Delivery {
+        acknowledged: wanted.len() as u64,
+        delivered,
+        lost: (wanted.len() as u64).saturating_sub(delivered),
+        duplicates,
+        rate_per_s: if span > 0.0 {
+            delivered as f64 / span
+        } else {
+            0.0
+        },
+        latency: Latency::of(&h),
+    })
+}
+
+fn email_of(body: &[u8]) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    v["receiver_email"].as_str().map(str::to_string)
+}
+
+fn progress(run: &Run) {
+    let m: &Measurement = &run.measurement;
+    let mut line = format!(
+        "[{}] round {} {:>14} c={:<3} {:>8.0}/s p50 {:>7.2} ms p99 {:>7.2} ms errors {} load {:.2} other-cpu {:.0}%{}",
+        run.backend,
+        run.round,
+        run.subject.to_string(),
+        run.concurrency,
+        m.throughput(),
+        m.latency.p50_us as f64 / 1000.0,
+        m.latency.p99_us as f64 / 1000.0,
+        m.errors,
+        run.contention.loadavg_before,
+        run.contention.other_cpu_share * 100.0,
+        if run.contention.contended {
+            " CONTENDED"
+        } else {
+            ""
+        },
+    );
+    if let Some(rss) = run.peak_rss_kib {
+        line.push_str(&format!(" rss {:.1} MiB", rss as f64 / 1024.0));
+    }
+    if let Some(d) = &run.delivery {
+        line.push_str(&format!(
+            " | webhooks {}/{} lost {} dup {} {:.0}/s p99 {:.1} ms",
+            d.delivered,
+            d.acknowledged,
+            d.lost,
+            d.duplicates,
+            d.rate_per_s,
+            d.latency.p99_us as f64 / 1000.0
+        ));
+    }
+    eprintln!("{line}");
+}

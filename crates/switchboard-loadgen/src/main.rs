@@ -1,0 +1,238 @@
+//! `switchboard-loadgen`: the load benchmark of issue #8.
+//!
+//! `switchboard-loadgen run` seeds a dataset, starts the real `switchboard`
+//! binary on SQLite and then on a throwaway PostgreSQL cluster, drives it over
+//! HTTP, measures the database's own ceiling in the same run, and writes
+//! `report.json`, `report.md` and `throughput.svg` (and, with
+//! `--update-docs`, the section of `docs/benchmarks.md` between its markers).
+//! `switchboard-loadgen render` redoes the outputs from a saved `report.json`.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use clap::{Args, Parser, Subcommand};
+use switchboard_loadgen::bench::{self, Options};
+use switchboard_loadgen::dataset::Size;
+use switchboard_loadgen::model::{Backend, Report, Scenario};
+use switchboard_loadgen::{chart, report, server};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "switchboard-loadgen",
+    version,
+    about = "Switchboard's load benchmark: ours against the database's ceiling, in the same run"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the benchmark and write the report.
+    Run(RunArgs),
+    /// Write the report's outputs again from a saved report.json.
+    Render {
+        /// The saved report.
+        #[arg(long, default_value = "target/loadgen/report.json")]
+        report: PathBuf,
+        #[command(flatten)]
+        output: Output,
+    },
+}
+
+#[derive(Debug, Args)]
+struct Output {
+    /// Where report.json, report.md and throughput.svg go.
+    #[arg(long, default_value = "target/loadgen")]
+    out: PathBuf,
+    /// Also replace the section between `<!-- loadgen:begin -->` and
+    /// `<!-- loadgen:end -->` in this file, and copy the chart beside it.
+    #[arg(long)]
+    update_docs: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+struct RunArgs {
+    /// The `switchboard` binary (default: the one next to this executable).
+    #[arg(long)]
+    server_bin: Option<PathBuf>,
+    /// Backends to run, in order.
+    #[arg(long, value_delimiter = ',', default_value = "sqlite,postgres")]
+    backends: Vec<String>,
+    /// Scenarios to run: so-patch, hc-patch, chatbot-email, so-get.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "so-patch,hc-patch,chatbot-email,so-get"
+    )]
+    scenarios: Vec<String>,
+    /// Concurrent connections.
+    #[arg(long, value_delimiter = ',', default_value = "1,8,32")]
+    concurrency: Vec<u32>,
+    /// Rounds of every configuration (medians are reported).
+    #[arg(long, default_value_t = 3)]
+    rounds: u32,
+    /// Seconds of warm-up before each run.
+    #[arg(long, default_value_t = 1.0)]
+    warmup: f64,
+    /// Seconds measured per run.
+    #[arg(long, default_value_t = 5.0)]
+    duration: f64,
+    /// Customers in the dataset.
+    #[arg(long, default_value_t = 10_000)]
+    customers: usize,
+    /// Conversations in the dataset.
+    #[arg(long, default_value_t = 10_000)]
+    conversations: usize,
+    /// Threads of the load generator (pgbench gets the same `-j`).
+    #[arg(long, default_value_t = 1)]
+    threads: u32,
+    /// Seconds scenario 3 waits for outstanding webhooks without progress.
+    #[arg(long, default_value_t = 30.0)]
+    drain_timeout: f64,
+    /// Databases and logs (default: `<out>/work`; the SQLite file is replaced).
+    #[arg(long)]
+    work_dir: Option<PathBuf>,
+    #[command(flatten)]
+    output: Output,
+}
+
+fn seconds(s: f64, what: &str) -> anyhow::Result<Duration> {
+    Duration::try_from_secs_f64(s)
+        .with_context(|| format!("--{what} must be a non-negative number of seconds"))
+}
+
+fn options(args: &RunArgs) -> anyhow::Result<Options> {
+    let backends = args
+        .backends
+        .iter()
+        .map(|b| match b.trim() {
+            "sqlite" => Ok(Backend::Sqlite),
+            "postgres" | "postgresql" => Ok(Backend::Postgres),
+            other => bail!("unknown backend {other:?} (sqlite, postgres)"),
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let scenarios = args
+        .scenarios
+        .iter()
+        .map(|s| Scenario::from_name(s.trim()).with_context(|| format!("unknown scenario {s:?}")))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let server_binary = match &args.server_bin {
+        Some(p) => p.clone(),
+        None => server::sibling_binary().context(
+            "no switchboard binary next to this one: build it (cargo build --release -p switchboard-server) or pass --server-bin",
+        )?,
+    };
+    if args.concurrency.is_empty() || args.concurrency.contains(&0) {
+        bail!("--concurrency needs positive connection counts");
+    }
+    if args.customers == 0 || args.conversations == 0 {
+        bail!("the dataset needs at least one customer and one conversation");
+    }
+    Ok(Options {
+        server_binary,
+        backends,
+        scenarios,
+        concurrency: args.concurrency.clone(),
+        rounds: args.rounds.max(1),
+        warmup: seconds(args.warmup, "warmup")?,
+        duration: seconds(args.duration, "duration")?,
+        size: Size {
+            customers: args.customers,
+            conversations: args.conversations,
+        },
+        pgbench_threads: args.threads.max(1),
+        work_dir: args
+            .work_dir
+            .clone()
+            .unwrap_or_else(|| args.output.out.join("work")),
+        drain_timeout: seconds(args.drain_timeout, "drain-timeout")?,
+        command: std::env::args().collect::<Vec<_>>().join(" "),
+    })
+}
+
+fn write_outputs(report: &Report, output: &Output) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&output.out)?;
+    let json = serde_json::to_string_pretty(report)?;
+    std::fs::write(output.out.join("report.json"), json)?;
+    let markdown = report::markdown(report);
+    std::fs::write(output.out.join("report.md"), &markdown)?;
+    let svg = chart::svg(report);
+    std::fs::write(output.out.join("throughput.svg"), &svg)?;
+    if let Some(doc) = &output.update_docs {
+        let text = std::fs::read_to_string(doc)
+            .with_context(|| format!("cannot read {}", doc.display()))?;
+        std::fs::write(doc, report::splice(&text, &markdown))?;
+        let dir = doc.parent().unwrap_or(Path::new("."));
+        std::fs::write(dir.join("load-throughput.svg"), &svg)?;
+        eprintln!(
+            "updated {} and {}",
+            doc.display(),
+            dir.join("load-throughput.svg").display()
+        );
+    }
+    println!("{}", report::console_table(report));
+    for aim in report::aims(report) {
+        println!(
+            "{} {}: {} (aim {})",
+            if aim.met { "met   " } else { "MISSED" },
+            aim.name,
+            aim.measured,
+            aim.target
+        );
+    }
+    eprintln!("wrote {}", output.out.display());
+    Ok(())
+}
+
+/// Errors and lost webhook events fail the run; missed aims are reported.
+fn verdict(report: &Report) -> ExitCode {
+    let errors: u64 = report.runs.iter().map(|r| r.measurement.errors).sum();
+    let lost: u64 = report
+        .runs
+        .iter()
+        .filter_map(|r| r.delivery)
+        .map(|d| d.lost)
+        .sum();
+    if errors > 0 || lost > 0 {
+        eprintln!("FAILED: {errors} request errors, {lost} lost webhook events");
+        return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Run(args) => {
+            let options = options(&args)?;
+            let threads = usize::try_from(args.threads.max(1)).unwrap_or(1);
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(threads)
+                .enable_all()
+                .build()?;
+            let report = runtime.block_on(bench::run(&options))?;
+            write_outputs(&report, &args.output)?;
+            Ok(verdict(&report))
+        }
+        Command::Render { report, output } => {
+            let text = std::fs::read_to_string(&report)
+                .with_context(|| format!("cannot read {}", report.display()))?;
+            let report: Report = serde_json::from_str(&text)?;
+            write_outputs(&report, &output)?;
+            Ok(verdict(&report))
+        }
+    }
+}

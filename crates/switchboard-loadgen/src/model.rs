@@ -1,0 +1,283 @@
+//! What a benchmark run measures: the shared vocabulary of the driver, the
+//! ceilings, the report and the chart.
+
+use std::fmt;
+
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+
+/// The database a run uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// Embedded SQLite (the default deployment).
+    Sqlite,
+    /// PostgreSQL with durable commits.
+    Postgres,
+}
+
+impl Backend {
+    /// Both, in the order the harness runs them.
+    pub const ALL: [Self; 2] = [Self::Sqlite, Self::Postgres];
+
+    /// The name used in tables, file names and the command line.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Sqlite => "sqlite",
+            Self::Postgres => "postgres",
+        }
+    }
+
+    /// The human label (`SQLite`, `PostgreSQL`).
+    #[must_use]
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Sqlite => "SQLite",
+            Self::Postgres => "PostgreSQL",
+        }
+    }
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One of the HTTP workloads of issue #8.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Scenario {
+    /// 1. SuperOffice `PATCH /api/v1/ChatSession/{id}`: a JSON Patch of one
+    ///    `test` and two `replace` operations on a random session.
+    SoPatch,
+    /// 2. HelpCrunch `PATCH /v1/customers/{id}` (merge) on a random customer.
+    HcPatch,
+    /// 3. Chatbot `PUT /chatbot/v1/chatlog/email` with an active Zapier
+    ///    subscription to `email_updated` on a local receiver.
+    ChatbotEmail,
+    /// 4. SuperOffice `GET /api/v1/ChatSession/{id}?$select=…` (the read path).
+    SoGet,
+}
+
+impl Scenario {
+    /// Every scenario, in the issue's order.
+    pub const ALL: [Self; 4] = [
+        Self::SoPatch,
+        Self::HcPatch,
+        Self::ChatbotEmail,
+        Self::SoGet,
+    ];
+
+    /// The short name used on the command line and in file names.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::SoPatch => "so-patch",
+            Self::HcPatch => "hc-patch",
+            Self::ChatbotEmail => "chatbot-email",
+            Self::SoGet => "so-get",
+        }
+    }
+
+    /// A one-line description for tables.
+    #[must_use]
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::SoPatch => "1. SuperOffice PATCH (JSON Patch: test + 2 replace)",
+            Self::HcPatch => "2. HelpCrunch customer PATCH (merge)",
+            Self::ChatbotEmail => "3. Chatbot email PUT + Zapier webhook",
+            Self::SoGet => "4. SuperOffice GET with $select",
+        }
+    }
+
+    /// Whether the scenario writes (and so compares with the write ceiling).
+    #[must_use]
+    pub fn writes(self) -> bool {
+        !matches!(self, Self::SoGet)
+    }
+
+    /// Parses [`Scenario::name`].
+    #[must_use]
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.name() == name)
+    }
+}
+
+impl fmt::Display for Scenario {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What was driven: one of our scenarios, or the database's own ceiling
+/// (`pgbench`, or a bare SQLite connection) doing one row UPDATE plus one
+/// outbox INSERT per transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "kind", content = "scenario")]
+pub enum Subject {
+    /// The database alone.
+    Ceiling,
+    /// Switchboard over HTTP.
+    Scenario(Scenario),
+}
+
+impl fmt::Display for Subject {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Ceiling => f.write_str("ceiling"),
+            Self::Scenario(s) => s.fmt(f),
+        }
+    }
+}
+
+/// Latency percentiles, in microseconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Latency {
+    /// Median.
+    pub p50_us: u64,
+    /// 90th percentile.
+    pub p90_us: u64,
+    /// 99th percentile.
+    pub p99_us: u64,
+    /// Largest.
+    pub max_us: u64,
+    /// Mean.
+    pub mean_us: f64,
+}
+
+impl Latency {
+    /// The percentiles of a histogram recorded in microseconds (all zero
+    /// when it is empty).
+    #[must_use]
+    pub fn of(h: &Histogram<u64>) -> Self {
+        if h.is_empty() {
+            return Self::default();
+        }
+        Self {
+            p50_us: h.value_at_quantile(0.50),
+            p90_us: h.value_at_quantile(0.90),
+            p99_us: h.value_at_quantile(0.99),
+            max_us: h.max(),
+            mean_us: h.mean(),
+        }
+    }
+}
+
+/// A new latency histogram: 1 µs to 60 s at 3 significant digits.
+///
+/// # Errors
+///
+/// Never with these bounds; the type says so because the constructor does.
+pub fn histogram() -> Result<Histogram<u64>, hdrhistogram::CreationError> {
+    Histogram::new_with_bounds(1, 60_000_000, 3)
+}
+
+/// The outcome of driving one subject for the measured interval.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Measurement {
+    /// Requests (or transactions) that succeeded in the interval.
+    pub ok: u64,
+    /// Requests that failed: a transport error or an unexpected status.
+    pub errors: u64,
+    /// The measured interval, in seconds (warm-up excluded).
+    pub seconds: f64,
+    /// Latency of the successful requests.
+    pub latency: Latency,
+}
+
+impl Measurement {
+    /// Successful requests (or transactions) per second.
+    #[must_use]
+    pub fn throughput(&self) -> f64 {
+        if self.seconds > 0.0 {
+            self.ok as f64 / self.seconds
+        } else {
+            0.0
+        }
+    }
+}
+
+/// What else the machine was doing during a run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Contention {
+    /// The 1-minute load average just before the run.
+    pub loadavg_before: f64,
+    /// CPU time taken by processes that are not part of the benchmark
+    /// (neither the load generator, the server, the database nor pgbench),
+    /// as a share of the machine's capacity during the run (0.0–1.0).
+    pub other_cpu_share: f64,
+    /// Whether other processes took enough CPU to distort the run.
+    pub contended: bool,
+}
+
+/// Webhook delivery under scenario 3.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Delivery {
+    /// Email updates acknowledged with 200 (each must produce one delivery).
+    pub acknowledged: u64,
+    /// Distinct acknowledged updates whose delivery arrived.
+    pub delivered: u64,
+    /// Acknowledged updates whose delivery never arrived within the drain time.
+    pub lost: u64,
+    /// Deliveries that arrived more than once (allowed: at-least-once).
+    pub duplicates: u64,
+    /// Deliveries per second over the measured interval plus the drain.
+    pub rate_per_s: f64,
+    /// From the client receiving the 200 to the receiver getting the
+    /// webhook (0 when the webhook overtook the response).
+    pub latency: Latency,
+}
+
+/// One measured run of one configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Run {
+    /// The database.
+    pub backend: Backend,
+    /// Ours or the ceiling.
+    pub subject: Subject,
+    /// Concurrent connections (pgbench clients for the PostgreSQL ceiling;
+    /// the SQLite ceiling always has one writer).
+    pub concurrency: u32,
+    /// Which repetition (1-based).
+    pub round: u32,
+    /// Throughput, latency and errors.
+    pub measurement: Measurement,
+    /// The machine's state.
+    pub contention: Contention,
+    /// Scenario 3 only.
+    pub delivery: Option<Delivery>,
+    /// The server's peak resident set size so far, in KiB (our runs only).
+    pub peak_rss_kib: Option<u64>,
+}
+
+/// How long a server start took until `/readyz` answered 200.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Startup {
+    /// The database.
+    pub backend: Backend,
+    /// Milliseconds from spawning the process to the first 200.
+    pub ready_ms: f64,
+}
+
+/// Everything one `switchboard-loadgen run` measured.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// CPU model, cores, memory, kernel.
+    pub machine: String,
+    /// The command line that produced the report.
+    pub command: String,
+    /// UTC start time (RFC 3339).
+    pub started_at: String,
+    /// Seconds measured per run (after warm-up).
+    pub duration_s: f64,
+    /// The durability settings each backend ran with.
+    pub durability: Vec<(Backend, String)>,
+    /// The ceiling's definition per backend.
+    pub ceilings: Vec<(Backend, String)>,
+    /// Every server start.
+    pub startups: Vec<Startup>,
+    /// Every run, in the order they ran.
+    pub runs: Vec<Run>,
+}

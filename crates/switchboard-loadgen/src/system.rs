@@ -1,0 +1,266 @@
+//! What the machine is doing: load average, who used the CPU during a run,
+//! a process's peak memory, and a one-line description of the machine.
+//! Everything is read from Linux's `/proc`; on other systems the readings
+//! are empty and runs are never flagged.
+
+use std::collections::HashMap;
+use std::fs;
+use std::time::Instant;
+
+use crate::model::Contention;
+
+/// A run is flagged when processes outside the benchmark took more than
+/// this share of the machine's CPU capacity during it.
+pub const CONTENDED_SHARE: f64 = 0.10;
+
+/// The 1-minute load average (0 when unknown).
+#[must_use]
+pub fn loadavg() -> f64 {
+    fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().and_then(|v| v.parse().ok()))
+        .unwrap_or(0.0)
+}
+
+/// Logical CPUs.
+#[must_use]
+pub fn cpus() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+}
+
+/// Clock ticks per second of `/proc/*/stat` (`USER_HZ`, 100 on Linux).
+const TICKS_PER_SECOND: f64 = 100.0;
+
+/// One process's line of `/proc/<pid>/stat`, as far as we need it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ProcStat {
+    comm: String,
+    ppid: u32,
+    /// utime + stime, in ticks.
+    ticks: u64,
+}
+
+/// Parses `/proc/<pid>/stat`: `pid (comm) state ppid … utime stime …`; the
+/// command may contain spaces and parentheses, so it ends at the last `)`.
+fn parse_stat(line: &str) -> Option<ProcStat> {
+    let open = line.find('(')?;
+    let close = line.rfind(')')?;
+    let comm = line.get(open + 1..close)?.to_string();
+    let rest: Vec<&str> = line.get(close + 1..)?.split_whitespace().collect();
+    // rest[0] is the state (field 3); utime and stime are fields 14 and 15.
+    let ppid = rest.get(1)?.parse().ok()?;
+    let utime: u64 = rest.get(11)?.parse().ok()?;
+    let stime: u64 = rest.get(12)?.parse().ok()?;
+    Some(ProcStat {
+        comm,
+        ppid,
+        ticks: utime + stime,
+    })
+}
+
+fn processes() -> HashMap<u32, ProcStat> {
+    let mut out = HashMap::new();
+    let Ok(dir) = fs::read_dir("/proc") else {
+        return out;
+    };
+    for entry in dir.flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse().ok()) else {
+            continue;
+        };
+        if let Some(stat) = fs::read_to_string(entry.path().join("stat"))
+            .ok()
+            .and_then(|s| parse_stat(&s))
+        {
+            out.insert(pid, stat);
+        }
+    }
+    out
+}
+
+/// Which processes belong to the benchmark.
+#[derive(Debug, Clone, Default)]
+pub struct Participants {
+    /// Our own pids (this process, the server).
+    pub pids: Vec<u32>,
+}
+
+impl Participants {
+    /// This process plus `others`.
+    #[must_use]
+    pub fn with(others: impl IntoIterator<Item = u32>) -> Self {
+        let mut pids = vec![std::process::id()];
+        pids.extend(others);
+        Self { pids }
+    }
+
+    /// Whether a process is part of the benchmark: one of ours, a database
+    /// process or pgbench. Kernel threads (children of `kthreadd`) do the
+    /// I/O the databases ask for, so they are not counted as others either.
+    fn includes(&self, pid: u32, stat: &ProcStat) -> bool {
+        self.pids.contains(&pid)
+            || pid == 2
+            || stat.ppid == 2
+            || stat.comm == "postgres"
+            || stat.comm == "pgbench"
+    }
+}
+
+/// A snapshot taken when a run starts; [`CpuWatch::finish`] compares.
+#[derive(Debug)]
+pub struct CpuWatch {
+    loadavg: f64,
+    at: Instant,
+    before: HashMap<u32, ProcStat>,
+    participants: Participants,
+}
+
+impl CpuWatch {
+    /// Records the load average and every process's CPU time.
+    #[must_use]
+    pub fn start(participants: Participants) -> Self {
+        Self {
+            loadavg: loadavg(),
+            at: Instant::now(),
+            before: processes(),
+            participants,
+        }
+    }
+
+    /// How much CPU the processes outside the benchmark took since
+    /// [`CpuWatch::start`] (processes that started and ended in between
+    /// are not seen).
+    #[must_use]
+    pub fn finish(self) -> Contention {
+        let elapsed = self.at.elapsed().as_secs_f64();
+        let after = processes();
+        let mut other_ticks = 0u64;
+        for (pid, stat) in &after {
+            if self.participants.includes(*pid, stat) {
+                continue;
+            }
+            let before = self
+                .before
+                .get(pid)
+                .filter(|b| b.comm == stat.comm)
+                .map_or(0, |b| b.ticks);
+            other_ticks += stat.ticks.saturating_sub(before);
+        }
+        let capacity = elapsed * cpus() as f64 * TICKS_PER_SECOND;
+        let share = if capacity > 0.0 {
+            other_ticks as f64 / capacity
+        } else {
+            0.0
+        };
+        Contention {
+            loadavg_before: self.loadavg,
+            other_cpu_share: share,
+            contended: share > CONTENDED_SHARE,
+        }
+    }
+}
+
+/// A process's peak resident set size (`VmHWM`), in KiB.
+#[must_use]
+pub fn peak_rss_kib(pid: u32) -> Option<u64> {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+}
+
+/// CPU model, logical CPUs, memory and kernel, on one line.
+#[must_use]
+pub fn machine() -> String {
+    let cpuinfo = fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("model name"))
+        .and_then(|l| l.split_once(':'))
+        .map_or("unknown CPU", |(_, m)| m.trim())
+        .to_string();
+    let mem_gib = fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .find_map(|l| l.strip_prefix("MemTotal:"))
+                .and_then(|v| v.split_whitespace().next())
+                .and_then(|v| v.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kib| kib / 1024.0 / 1024.0);
+    let kernel = fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default();
+    format!(
+        "{model}, {} logical CPUs, {mem_gib:.0} GiB RAM, Linux {kernel}",
+        cpus()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stat_lines_parse_with_odd_command_names() {
+        let line =
+            "4242 (tokio (rt) x) S 1 4242 4242 0 -1 4194560 100 0 0 0 250 37 0 0 20 0 9 0 1000 0 0";
+        let s = parse_stat(line);
+        assert_eq!(
+            s,
+            Some(ProcStat {
+                comm: "tokio (rt) x".into(),
+                ppid: 1,
+                ticks: 287
+            })
+        );
+        assert_eq!(parse_stat("garbage"), None);
+    }
+
+    #[test]
+    fn database_and_kernel_processes_are_participants() {
+        let p = Participants::with([77]);
+        let stat = |comm: &str, ppid| ProcStat {
+            comm: comm.into(),
+            ppid,
+            ticks: 0,
+        };
+        assert!(p.includes(77, &stat("anything", 1)));
+        assert!(p.includes(std::process::id(), &stat("x", 1)));
+        assert!(p.includes(500, &stat("postgres", 400)));
+        assert!(p.includes(501, &stat("kworker/0:1", 2)));
+        assert!(!p.includes(502, &stat("cargo", 1)));
+    }
+
+    #[test]
+    fn this_process_is_visible() {
+        // On Linux the test's own memory is readable and non-zero.
+        if cfg!(target_os = "linux") {
+            assert!(peak_rss_kib(std::process::id()).is_some_and(|k| k > 0));
+            assert!(machine().contains("logical CPUs"));
+        }
+    }
+
+    #[test]
+    fn a_busy_outsider_is_flagged() {
+        if !cfg!(target_os = "linux") {
+            return;
+        }
+        // A child that spins is not a participant: its CPU time shows up.
+        let watch = CpuWatch::start(Participants::with([]));
+        let mut child = match std::process::Command::new("sh")
+            .args(["-c", "i=0; while [ $i -lt 400000 ]; do i=$((i+1)); done"])
+            .spawn()
+        {
+            Ok(c) => c,
+            Err(_) => return,
+        };
+        // Sample while the child still exists (ended processes are not seen).
+        std::thread::sleep(std::time::Duration::from_millis(700));
+        let c = watch.finish();
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(c.other_cpu_share > 0.05, "{c:?}");
+    }
+}

@@ -1,0 +1,112 @@
+//! Every workload against the real server (in-process, port 0) on SQLite and
+//! PostgreSQL: each must run without a single error, and scenario 3 must see
+//! every acknowledged email update delivered to its Zapier subscription.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use switchboard_api::ApiConfig;
+use switchboard_loadgen::bench::{Endpoint, run_scenario};
+use switchboard_loadgen::dataset::{self, Size};
+use switchboard_loadgen::load::Plan;
+use switchboard_loadgen::model::{Backend, Scenario, Subject};
+use switchboard_server::{ServerConfig, start};
+use switchboard_testsupport::receiver::Receiver;
+use switchboard_webhook::{TargetPolicy, WebhookConfig};
+
+const SIZE: Size = Size {
+    customers: 40,
+    conversations: 40,
+};
+
+async fn exercise(backend: Backend, url: String) {
+    let data = dataset::seed(&url, SIZE).await.unwrap();
+    assert_eq!(data.customers.len(), 40);
+    assert_eq!(data.conversations.len(), 40);
+
+    let mut config = ServerConfig::new(url);
+    config.bind = SocketAddr::from(([127, 0, 0, 1], 0));
+    config.api = ApiConfig {
+        rate_limit_per_minute: 1_000_000,
+        rate_limit_burst: 1_000_000,
+        ..ApiConfig::default()
+    };
+    config.webhook = WebhookConfig {
+        targets: TargetPolicy {
+            allow_private: true,
+        },
+        per_target_rate: 1_000_000.0,
+        poll_interval: Duration::from_millis(100),
+        ..WebhookConfig::default()
+    };
+    let server = start(config).await.unwrap();
+    let endpoint = Endpoint {
+        backend,
+        addr: server.addr,
+        pid: None,
+    };
+    let receiver = Receiver::start().await;
+    let plan = Plan::new(4, Duration::from_millis(100), Duration::from_millis(700));
+    for scenario in Scenario::ALL {
+        let run = run_scenario(
+            endpoint,
+            &data,
+            &receiver,
+            scenario,
+            &plan,
+            1,
+            Duration::from_secs(30),
+        )
+        .await
+        .unwrap();
+        assert_eq!(run.backend, backend);
+        assert_eq!(run.subject, Subject::Scenario(scenario));
+        assert_eq!(run.measurement.errors, 0, "{scenario} on {backend}");
+        assert!(
+            run.measurement.ok > 0,
+            "{scenario} on {backend}: nothing succeeded"
+        );
+        assert!(run.measurement.latency.p50_us > 0);
+        assert!(run.measurement.latency.p99_us >= run.measurement.latency.p50_us);
+        if scenario == Scenario::ChatbotEmail {
+            let d = run.delivery.unwrap();
+            assert!(d.acknowledged >= run.measurement.ok, "{d:?}");
+            assert_eq!(d.lost, 0, "{d:?}");
+            assert_eq!(d.delivered, d.acknowledged, "{d:?}");
+        } else {
+            assert!(run.delivery.is_none());
+        }
+    }
+    // The subscription was removed again: the server has none left.
+    let (status, body) = switchboard_loadgen::load::call_once(
+        endpoint.addr,
+        Some(&data.authorization),
+        hyper::Method::GET,
+        "/zapier/v1/hooks",
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(status, 200);
+    let hooks: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(hooks.as_array().map(Vec::len), Some(0), "{hooks}");
+    server.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_scenario_runs_clean_on_sqlite() {
+    let dir = switchboard_testsupport::tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("bench.db").display());
+    exercise(Backend::Sqlite, url).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_scenario_runs_clean_on_postgres() {
+    let Some(pg) = switchboard_testsupport::postgres_or_skip() else {
+        return;
+    };
+    let db = pg.create_database().unwrap();
+    exercise(Backend::Postgres, db.url().to_string()).await;
+}
