@@ -73,6 +73,16 @@ fn live(lines: &[String]) -> BTreeMap<String, Vec<String>> {
     out
 }
 
+/// How many migrations the repository has (the SQLite and PostgreSQL trees
+/// carry the same names).
+fn migration_count() -> usize {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../migrations/sqlite");
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter(|e| e.as_ref().is_ok_and(|e| e.path().is_dir()))
+        .count()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn up_down_up_leaves_the_same_schema_on_both_backends() {
     let mut nullability: Vec<(&str, Vec<String>)> = Vec::new();
@@ -88,7 +98,7 @@ async fn up_down_up_leaves_the_same_schema_on_both_backends() {
         );
 
         let reverted = store.revert_all_migrations().await.unwrap();
-        assert_eq!(reverted.len(), 1, "{label}: {reverted:?}");
+        assert_eq!(reverted.len(), migration_count(), "{label}: {reverted:?}");
         assert!(
             columns(&mut raw).is_empty(),
             "{label}: tables left after down: {:?}",
@@ -96,7 +106,7 @@ async fn up_down_up_leaves_the_same_schema_on_both_backends() {
         );
 
         let applied = store.migrate().await.unwrap();
-        assert_eq!(applied.len(), 1, "{label}: {applied:?}");
+        assert_eq!(applied.len(), migration_count(), "{label}: {applied:?}");
         assert_eq!(
             schema_dump(&mut raw),
             before,
