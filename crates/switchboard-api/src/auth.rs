@@ -100,12 +100,21 @@ pub async fn authenticate(
     req: &HttpRequest,
     schemes: &[Scheme],
 ) -> Result<Principal, ApiError> {
-    let (key, basic_user) = presented_key(req, schemes)?;
-    let found = state
-        .store()
-        .authenticate(&key)
-        .await
-        .map_err(|e| ApiError::from_storage(e, &|p| p.to_string()))?;
+    let (presented, basic_user) = presented_key(req, schemes)?;
+    let found = match state.keys().get(&presented) {
+        Some(hit) => Some(hit),
+        None => {
+            let found = state
+                .store()
+                .authenticate(&presented)
+                .await
+                .map_err(|e| ApiError::from_storage(e, &|p| p.to_string()))?;
+            if let Some((key, tenant)) = &found {
+                state.keys().put(&presented, key, tenant);
+            }
+            found
+        }
+    };
     let Some((key, tenant)) = found else {
         return Err(ApiError::Unauthorized("invalid API key".into()));
     };

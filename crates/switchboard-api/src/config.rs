@@ -1,5 +1,7 @@
 //! API settings.
 
+use std::time::Duration;
+
 /// Settings for the HTTP layer. Build it once (defaults, then the config
 /// file, then the environment) and pass it to [`AppState::new`](crate::AppState::new).
 #[derive(Debug, Clone)]
@@ -13,6 +15,10 @@ pub struct ApiConfig {
     pub rate_limit_burst: u32,
     /// Most items in one batch request (HelpCrunch `PUT /v1/customers/batch`).
     pub max_batch: usize,
+    /// How long a verified API key is remembered before it is looked up
+    /// in the database again (default 30 s; zero looks up every request).
+    /// A key removed from the database keeps working this long.
+    pub key_cache_ttl: Duration,
 }
 
 impl Default for ApiConfig {
@@ -22,6 +28,7 @@ impl Default for ApiConfig {
             rate_limit_per_minute: 120,
             rate_limit_burst: 120,
             max_batch: 10,
+            key_cache_ttl: Duration::from_secs(30),
         }
     }
 }

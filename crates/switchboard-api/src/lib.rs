@@ -32,6 +32,7 @@ pub mod chatbot;
 mod config;
 mod error;
 pub mod helpcrunch;
+pub mod keycache;
 pub mod metrics;
 mod observe;
 pub mod openapi;

@@ -6,6 +6,7 @@ use switchboard_storage::Store;
 use switchboard_webhook::{TargetPolicy, Wakeup};
 
 use crate::ApiConfig;
+use crate::keycache::KeyCache;
 use crate::metrics::Metrics;
 use crate::ratelimit::RateLimiter;
 
@@ -15,6 +16,7 @@ pub struct AppState {
     store: Store,
     config: Arc<ApiConfig>,
     limiter: Arc<RateLimiter>,
+    keys: Arc<KeyCache>,
     metrics: Arc<Metrics>,
     wakeup: Wakeup,
     webhook_targets: TargetPolicy,
@@ -25,10 +27,12 @@ impl AppState {
     #[must_use]
     pub fn new(store: Store, config: ApiConfig) -> Self {
         let limiter = RateLimiter::new(config.rate_limit_per_minute, config.rate_limit_burst);
+        let keys = KeyCache::new(config.key_cache_ttl);
         Self {
             store,
             config: Arc::new(config),
             limiter: Arc::new(limiter),
+            keys: Arc::new(keys),
             metrics: Arc::new(Metrics::default()),
             wakeup: Wakeup::new(),
             webhook_targets: TargetPolicy::default(),
@@ -80,6 +84,12 @@ impl AppState {
     #[must_use]
     pub fn limiter(&self) -> &RateLimiter {
         &self.limiter
+    }
+
+    /// Recently verified API keys.
+    #[must_use]
+    pub fn keys(&self) -> &KeyCache {
+        &self.keys
     }
 
     /// Request and delivery metrics.

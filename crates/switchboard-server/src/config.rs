@@ -21,6 +21,7 @@
 //! rate_limit_per_minute = 120        # per API key
 //! rate_limit_burst = 120             # default: rate_limit_per_minute
 //! max_batch = 10                     # most items in one batch request
+//! key_cache_secs = 30                # remember a verified API key this long (0: look up every request)
 //!
 //! [database]
 //! max_connections = 8                # pool size (at least 2 are used)
@@ -55,7 +56,7 @@
 //! `SWITCHBOARD_DATABASE_URL`, `SWITCHBOARD_LOG`, `SWITCHBOARD_LOG_FORMAT`,
 //! `SWITCHBOARD_WORKERS`, `SWITCHBOARD_SHUTDOWN_TIMEOUT_SECS`,
 //! `SWITCHBOARD_API_BODY_LIMIT`, `SWITCHBOARD_API_RATE_LIMIT_PER_MINUTE`,
-//! `SWITCHBOARD_API_RATE_LIMIT_BURST`, `SWITCHBOARD_API_MAX_BATCH`,
+//! `SWITCHBOARD_API_RATE_LIMIT_BURST`, `SWITCHBOARD_API_MAX_BATCH`, `SWITCHBOARD_API_KEY_CACHE_SECS`,
 //! `SWITCHBOARD_DATABASE_MAX_CONNECTIONS`,
 //! `SWITCHBOARD_DATABASE_CONNECTION_TIMEOUT_SECS`,
 //! `SWITCHBOARD_DATABASE_SQLITE_SYNCHRONOUS`,
@@ -233,6 +234,7 @@ struct ApiLayer {
     rate_limit_per_minute: Option<u32>,
     rate_limit_burst: Option<u32>,
     max_batch: Option<usize>,
+    key_cache_secs: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -424,6 +426,7 @@ impl Layer {
                     .or(self.api.rate_limit_per_minute),
                 rate_limit_burst: over.api.rate_limit_burst.or(self.api.rate_limit_burst),
                 max_batch: over.api.max_batch.or(self.api.max_batch),
+                key_cache_secs: over.api.key_cache_secs.or(self.api.key_cache_secs),
             },
             database: DatabaseLayer {
                 max_connections: over
@@ -472,6 +475,7 @@ impl Layer {
                 rate_limit_per_minute: parse_env(&get, "SWITCHBOARD_API_RATE_LIMIT_PER_MINUTE")?,
                 rate_limit_burst: parse_env(&get, "SWITCHBOARD_API_RATE_LIMIT_BURST")?,
                 max_batch: parse_env(&get, "SWITCHBOARD_API_MAX_BATCH")?,
+                key_cache_secs: parse_env(&get, "SWITCHBOARD_API_KEY_CACHE_SECS")?,
             },
             database: DatabaseLayer {
                 max_connections: parse_env(&get, "SWITCHBOARD_DATABASE_MAX_CONNECTIONS")?,
@@ -614,6 +618,9 @@ fn resolve(layer: Layer) -> Result<Settings, ConfigError> {
         rate_limit_per_minute: per_minute,
         rate_limit_burst: at_least_one("api.rate_limit_burst", api.rate_limit_burst, per_minute)?,
         max_batch: at_least_one("api.max_batch", api.max_batch, defaults.max_batch)?,
+        key_cache_ttl: api
+            .key_cache_secs
+            .map_or(defaults.key_cache_ttl, Duration::from_secs),
     };
 
     let store_defaults = StoreConfig::default();
@@ -766,6 +773,18 @@ mod tests {
             // The burst follows the per-minute limit unless set.
             assert_eq!(s.server.api.rate_limit_burst, 600);
         }
+    }
+
+    #[test]
+    fn key_cache_ttl_from_file_and_env() {
+        let none = load(None, &env_of(&[]), &Overrides::default()).unwrap();
+        assert_eq!(none.server.api.key_cache_ttl, Duration::from_secs(30));
+        let file = file_with("[api]\nkey_cache_secs = 5\n");
+        let s = load(Some(file.path()), &env_of(&[]), &Overrides::default()).unwrap();
+        assert_eq!(s.server.api.key_cache_ttl, Duration::from_secs(5));
+        let env = [("SWITCHBOARD_API_KEY_CACHE_SECS", "0")];
+        let s = load(Some(file.path()), &env_of(&env), &Overrides::default()).unwrap();
+        assert_eq!(s.server.api.key_cache_ttl, Duration::ZERO);
     }
 
     #[test]

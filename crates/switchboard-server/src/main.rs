@@ -56,6 +56,7 @@ Configuration file (TOML; every key optional, unknown keys are errors):
     rate_limit_per_minute = 120           # SWITCHBOARD_API_RATE_LIMIT_PER_MINUTE (per key)
     rate_limit_burst = 120                # SWITCHBOARD_API_RATE_LIMIT_BURST
     max_batch = 10                        # SWITCHBOARD_API_MAX_BATCH
+    key_cache_secs = 30                   # SWITCHBOARD_API_KEY_CACHE_SECS
 
     [database]
     max_connections = 8                   # SWITCHBOARD_DATABASE_MAX_CONNECTIONS
