@@ -708,7 +708,7 @@ impl Store {
                 conv.updated_at = t;
                 conv.normalize_closure(ctx.actor, t);
                 conv.validate().map_err(DomainError::Validation)?;
-                check_links(c, tenant, &conv, |c, id| repo::load_customer(c, tenant, id, false).map(|o| o.is_some()), |c, id| repo::agent_by_id(c, tenant, id).map(|o| o.is_some()), |c, id| repo::department_by_id(c, tenant, id).map(|o| o.is_some()))?;
+                check_links(c, None, &conv, |c, id| repo::load_customer(c, tenant, id, false).map(|o| o.is_some()), |c, id| repo::agent_by_id(c, tenant, id).map(|o| o.is_some()), |c, id| repo::department_by_id(c, tenant, id).map(|o| o.is_some()))?;
                 let id = repo::insert_conversation(c, &ConversationWrite::from_domain(&conv)?)?;
                 conv.id = ConversationId::new(id);
                 let events = conversation_events(&ctx.tenant.name, None, Some(&conv), t);
@@ -808,7 +808,7 @@ impl Store {
                     if after == before {
                         return Ok(Outcome::Unchanged(before));
                     }
-                    check_links(c, tenant, &after, |c, id| repo::load_customer(c, tenant, id, false).map(|o| o.is_some()), |c, id| repo::agent_by_id(c, tenant, id).map(|o| o.is_some()), |c, id| repo::department_by_id(c, tenant, id).map(|o| o.is_some()))?;
+                    check_links(c, Some(&before), &after, |c, id| repo::load_customer(c, tenant, id, false).map(|o| o.is_some()), |c, id| repo::agent_by_id(c, tenant, id).map(|o| o.is_some()), |c, id| repo::department_by_id(c, tenant, id).map(|o| o.is_some()))?;
                     after.version = before.version + 1;
                     after.updated_at = t;
                     let write = ConversationWrite::from_domain(&after)?;
@@ -1069,16 +1069,27 @@ fn pin_identity_conversation(before: &Conversation, after: &mut Conversation) {
 }
 
 /// Checks that the conversation's links point at rows of the same tenant.
+/// With `before` (an update), only links that are new are looked up: the
+/// customer link is kept valid by its foreign key (`ON DELETE SET NULL`),
+/// and agents and departments cannot be deleted.
 fn check_links<C>(
     c: &mut C,
-    _tenant: i64,
+    before: Option<&Conversation>,
     conv: &Conversation,
     customer_exists: impl Fn(&mut C, i64) -> Result<bool, StorageError>,
     agent_exists: impl Fn(&mut C, i64) -> Result<bool, StorageError>,
     department_exists: impl Fn(&mut C, i64) -> Result<bool, StorageError>,
 ) -> Result<(), StorageError> {
     let mut errors = switchboard_domain::validate::ValidationErrors::new();
+    // A link the conversation already had was checked when it was set (and
+    // the foreign keys keep it valid), so only new links cost a lookup.
+    let had_agent = |id: AgentId| {
+        before.is_some_and(|b| {
+            b.assignee_id == Some(id) || b.transfer_to == Some(id) || b.agent_ids.contains(&id)
+        })
+    };
     if let Some(id) = conv.customer_id
+        && before.is_none_or(|b| b.customer_id != Some(id))
         && !customer_exists(c, id.get())?
     {
         errors.push(
@@ -1108,11 +1119,12 @@ fn check_links<C>(
             continue;
         }
         checked.push(id);
-        if !agent_exists(c, id.get())? {
+        if !had_agent(id) && !agent_exists(c, id.get())? {
             errors.push(path, "not_found", format!("agent {id} does not exist"));
         }
     }
     if let Some(id) = conv.department_id
+        && before.is_none_or(|b| b.department_id != Some(id))
         && !department_exists(c, id.get())?
     {
         errors.push(
