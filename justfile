@@ -24,3 +24,16 @@ ci:
 bench-micro:
     cargo bench -p switchboard-domain --bench patch
     cargo bench -p switchboard-storage --bench modify
+
+# The HTTP load benchmark (docs/benchmarks.md): the release server on SQLite and
+# PostgreSQL against the database's own ceiling, 3 rounds; rewrites the
+# results section of docs/benchmarks.md and docs/load-throughput.svg.
+bench:
+    cargo build --release -p switchboard-server -p switchboard-loadgen
+    target/release/switchboard-loadgen run --update-docs docs/benchmarks.md
+
+# A short run of the load benchmark (debug build, small dataset): checks
+# that the harness works end to end with zero errors and zero lost webhooks.
+bench-smoke:
+    cargo build -p switchboard-server -p switchboard-loadgen
+    target/debug/switchboard-loadgen run --rounds 1 --warmup 0.2 --duration 1 --concurrency 1,4 --customers 200 --conversations 200 --out target/loadgen-smoke

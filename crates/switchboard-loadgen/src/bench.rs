@@ -29,6 +29,8 @@ use crate::system::{CpuWatch, Participants, machine, peak_rss_kib};
 pub struct Options {
     /// The `switchboard` binary.
     pub server_binary: PathBuf,
+    /// Extra environment for the server (after the benchmark's own).
+    pub server_env: Vec<(String, String)>,
     /// Backends, in order.
     pub backends: Vec<Backend>,
     /// Scenarios, in order.
@@ -141,7 +143,12 @@ async fn run_backend(
         options.size.customers, options.size.conversations
     );
     let data = dataset::seed(&db.url, options.size).await?;
-    eprintln!("[{backend}] seeded in {:.1} s", data.seed_seconds);
+    // The seed's events are history, not a backlog for the server under test.
+    let settled = ceiling::settle_outbox(&db.url)?;
+    eprintln!(
+        "[{backend}] seeded in {:.1} s ({settled} seed events marked delivered)",
+        data.seed_seconds
+    );
     let target = Target::load(&db.url, data.tenant_id, dataset::TENANT)
         .map_err(|e| anyhow!("cannot read the rows for the ceiling: {e}"))?;
     report
@@ -156,6 +163,7 @@ async fn run_backend(
         "SWITCHBOARD_DATABASE_SQLITE_SYNCHRONOUS".into(),
         SQLITE_SYNCHRONOUS.into(),
     ));
+    env.extend(options.server_env.iter().cloned());
     let launch = Launch {
         binary: options.server_binary.clone(),
         database_url: db.url.clone(),
@@ -204,13 +212,16 @@ async fn run_backend(
                     .await??
                 }
             };
+            let contention = watch.finish();
+            // The ceiling's outbox rows are synthetic: no backlog for the server.
+            ceiling::settle_outbox(&db.url)?;
             let run = Run {
                 backend,
                 subject: Subject::Ceiling,
                 concurrency,
                 round,
                 measurement,
-                contention: watch.finish(),
+                contention,
                 delivery: None,
                 peak_rss_kib: None,
             };

@@ -26,6 +26,7 @@ use anyhow::{Context as _, anyhow, bail, ensure};
 use hdrhistogram::Histogram;
 use switchboard_testsupport::ceiling::{Bare, CeilingWrite, Synchronous};
 
+use crate::load::Rng;
 use crate::model::{Backend, Latency, Measurement, histogram};
 
 /// The rows the ceiling writes: one tenant's conversations.
@@ -130,6 +131,17 @@ pub fn durability(url: &str, synchronous: &str) -> anyhow::Result<String> {
     Ok(bare.durability()?)
 }
 
+/// Marks every unprocessed outbox event of the database at `url` processed
+/// (see [`Bare::settle_outbox`]); returns how many there were.
+///
+/// # Errors
+///
+/// When the database cannot be opened or updated.
+pub fn settle_outbox(url: &str) -> anyhow::Result<usize> {
+    let mut bare = Bare::open(url, Synchronous::Full)?;
+    Ok(bare.settle_outbox(switchboard_storage::now().as_millis())?)
+}
+
 fn parse_synchronous(name: &str) -> anyhow::Result<Synchronous> {
     match name.to_ascii_lowercase().as_str() {
         "full" => Ok(Synchronous::Full),
@@ -139,29 +151,6 @@ fn parse_synchronous(name: &str) -> anyhow::Result<Synchronous> {
 }
 
 // ---- SQLite: one bare connection --------------------------------------------
-
-/// A small xorshift generator: random rows without another dependency.
-#[derive(Debug, Clone)]
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Self {
-        Self(seed.max(1))
-    }
-
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    /// A value in `0..n` (`n` > 0).
-    fn below(&mut self, n: usize) -> usize {
-        let n = u64::try_from(n).unwrap_or(u64::MAX).max(1);
-        usize::try_from(self.next() % n).unwrap_or(0)
-    }
-}
 
 /// A row of the target, ready to be written with a new rank.
 #[derive(Debug)]
@@ -259,13 +248,13 @@ pub fn sqlite(
     let mut latencies = histogram()?;
     let (mut ok, mut errors) = (0u64, 0u64);
     let mut first_error = None;
-    let mut rng = Rng::new(0x9e37_79b9_7f4a_7c15);
+    let mut rng = Rng::new(7);
     let mut doc = String::new();
     let start = Instant::now();
     let (from, until) = (start + warmup, start + warmup + duration);
     while Instant::now() < until {
         let row = &rows[rng.below(rows.len())];
-        let rank = i64::try_from(rng.next() % 1_000_000).unwrap_or(0) + 1;
+        let rank = i64::try_from(rng.next_u64() % 1_000_000).unwrap_or(0) + 1;
         row.doc.render(rank, &mut doc);
         let diff = rank_diff(rank);
         let write = CeilingWrite {

@@ -93,6 +93,10 @@ struct RunArgs {
     /// Seconds scenario 3 waits for outstanding webhooks without progress.
     #[arg(long, default_value_t = 30.0)]
     drain_timeout: f64,
+    /// Extra server settings, `NAME=VALUE` (e.g. `SWITCHBOARD_WEBHOOK_ENABLED=false`),
+    /// for comparing configurations; recorded in the report's command.
+    #[arg(long = "server-env", value_name = "NAME=VALUE")]
+    server_env: Vec<String>,
     /// Databases and logs (default: `<out>/work`; the SQLite file is replaced).
     #[arg(long)]
     work_dir: Option<PathBuf>,
@@ -132,7 +136,17 @@ fn options(args: &RunArgs) -> anyhow::Result<Options> {
     if args.customers == 0 || args.conversations == 0 {
         bail!("the dataset needs at least one customer and one conversation");
     }
+    let server_env = args
+        .server_env
+        .iter()
+        .map(|kv| {
+            kv.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .with_context(|| format!("--server-env {kv:?}: expected NAME=VALUE"))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
     Ok(Options {
+        server_env,
         server_binary,
         backends,
         scenarios,

@@ -433,6 +433,31 @@ impl Bare {
         Ok(rows.into_iter().next().map(|r| r.setting))
     }
 
+    /// Marks every unprocessed outbox event processed and returns how many
+    /// there were. A benchmark calls it after seeding and after a ceiling
+    /// run, so the server under test does not inherit their events as a
+    /// delivery backlog.
+    ///
+    /// # Errors
+    ///
+    /// When the update fails.
+    pub fn settle_outbox(&mut self, at_ms: i64) -> Result<usize, CeilingError> {
+        let context = "marking outbox events processed";
+        match &mut self.conn {
+            Conn::Sqlite(c) => diesel::sql_query(
+                "UPDATE outbox SET processed_at = ?, lease_until = NULL WHERE processed_at IS NULL",
+            )
+            .bind::<BigInt, _>(at_ms)
+            .execute(c),
+            Conn::Pg(c) => diesel::sql_query(
+                "UPDATE outbox SET processed_at = $1, lease_until = NULL WHERE processed_at IS NULL",
+            )
+            .bind::<BigInt, _>(at_ms)
+            .execute(c),
+        }
+        .map_err(CeilingError::query(context))
+    }
+
     /// The tenant's outbox rows and the sum of its conversation versions:
     /// after `n` ceiling transactions both have grown by `n`.
     ///
