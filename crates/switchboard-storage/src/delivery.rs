@@ -2,11 +2,13 @@
 //! claiming of due deliveries, attempt records, and the subscription health
 //! rules (410 Gone deletes, continuous failure disables).
 //!
-//! The life of an event: a write commits it to the outbox; a worker claims
-//! it ([`Store::claim_outbox`]) and calls [`Store::fan_out`], which in one
-//! transaction inserts one delivery per matching active subscription and
-//! marks the outbox row processed (optionally leasing the new deliveries to
-//! the same worker, so the first attempt needs no second claim). Later
+//! The life of an event: a write commits it to the outbox; a worker calls
+//! [`Store::fan_out_next`], which in one transaction takes the oldest due
+//! events, inserts one delivery per matching active subscription and marks
+//! the events processed (optionally leasing the new deliveries to the same
+//! worker, so the first attempt needs no second claim). The two-step form,
+//! [`Store::claim_outbox`] (a leased claim, its own transaction) and then
+//! [`Store::fan_out`], does the same for events claimed earlier. Later
 //! attempts are claimed with [`Store::claim_deliveries`]. Each attempt is
 //! recorded with [`Store::record_attempts`], which also reschedules,
 //! completes or fails the delivery in the same transaction. A lease that
@@ -24,8 +26,8 @@ use switchboard_domain::{
 };
 
 use crate::connection::DbConn;
-use crate::delivery_repo::{AttemptRow, DeliveryRow, NewAttemptRow, NewDeliveryRow};
-use crate::rows::SubscriptionRow;
+use crate::delivery_repo::{AttemptRow, DeliveryRow, FanOutQueries, NewAttemptRow, NewDeliveryRow};
+use crate::rows::{OutboxRow, SubscriptionRow};
 use crate::{StorageError, Store, now};
 
 /// Runs `$body` with `$c` bound to the backend's connection and `repo` to
@@ -175,7 +177,7 @@ pub struct DueDelivery {
     pub lease_until: Timestamp,
 }
 
-/// What [`Store::fan_out`] did.
+/// What [`Store::fan_out`] or [`Store::fan_out_next`] did.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FanOut {
     /// Outbox events marked processed.
@@ -422,56 +424,56 @@ impl Store {
                 if rows.is_empty() {
                     return Ok(FanOut::default());
                 }
-                let mut tenants: Vec<i64> = rows.iter().map(|r| r.tenant_id).collect();
-                tenants.sort_unstable();
-                tenants.dedup();
-                let mut types: Vec<String> = rows.iter().map(|r| r.event_type.clone()).collect();
-                types.sort_unstable();
-                types.dedup();
-                let subs = repo::active_subscriptions(c, &tenants, &types)?;
-                let lease_until = claim.map(|l| t.saturating_add(l));
-                let mut out = FanOut::default();
-                for row in &rows {
-                    for sub in subs.iter().filter(|s| {
-                        s.tenant_id == row.tenant_id
-                            && s.event == row.event_type
-                            && s.created_at <= row.created_at
-                    }) {
-                        let message_id = message_id()?;
-                        let new = NewDeliveryRow {
-                            tenant_id: row.tenant_id,
-                            outbox_id: row.id,
-                            subscription_id: sub.id,
-                            message_id: &message_id,
-                            state: DeliveryState::Pending.as_str(),
-                            attempt_count: 0,
-                            next_attempt_at: t.saturating_add(first_delay),
-                            lease_until,
-                            claimed_by: lease_until.map(|_| worker.as_str()),
-                            created_at: t,
-                        };
-                        let Some(id) = repo::insert_delivery(c, &new)? else {
-                            continue;
-                        };
-                        out.deliveries += 1;
-                        if let Some(lease) = lease_until {
-                            out.claimed.push(DueDelivery {
-                                id: DeliveryId(id),
-                                tenant_id: TenantId::new(row.tenant_id),
-                                event_id: EventId::new(row.id),
-                                message_id,
-                                event_type: row.event_type.parse::<EventType>().map_err(StorageError::internal)?,
-                                payload: row.payload.0.clone(),
-                                committed_at: Timestamp::from_millis(row.created_at),
-                                subscription: subscription_of(sub)?,
-                                attempt_count: 0,
-                                lease_until: Timestamp::from_millis(lease),
-                            });
-                        }
-                    }
-                }
+                let mut out = fan_out_rows(c, &worker, &rows, t, first_delay, claim)?;
                 let processed: Vec<i64> = rows.iter().map(|r| r.id).collect();
                 out.events = repo::mark_outbox_processed(c, &worker, &processed, t)?;
+                Ok(out)
+            })
+        })
+        .await
+    }
+
+    /// Takes the oldest due outbox events and fans them out, all in one
+    /// write transaction: the single-step form of [`Self::claim_outbox`]
+    /// followed by [`Self::fan_out`], for a worker that fans out at once.
+    ///
+    /// Up to `limit` (1-10,000) events are taken in id order: those not yet
+    /// processed, available, and not leased through [`Self::claim_outbox`]
+    /// (or whose lease expired). Each gets one delivery per active
+    /// subscription of its tenant to its event type that existed when it was
+    /// committed, exactly as [`Self::fan_out`] creates them (`first_delay`,
+    /// and with `claim` the new deliveries leased to `worker` and returned in
+    /// [`FanOut::claimed`]), and the events are marked processed. An event
+    /// without a subscriber is marked processed with no delivery.
+    ///
+    /// No outbox lease is taken: nothing is held between transactions. If
+    /// the transaction fails (or the process dies before it commits) nothing
+    /// of it remains and the events stay pending. On PostgreSQL concurrent
+    /// callers, in any process, skip each other's rows
+    /// (`FOR UPDATE SKIP LOCKED`) and never take the same event; on SQLite
+    /// the single writer serializes them.
+    ///
+    /// Returns [`FanOut::default`] when nothing is due.
+    pub async fn fan_out_next(
+        &self,
+        worker: &str,
+        limit: u32,
+        first_delay: Duration,
+        claim: Option<Duration>,
+    ) -> Result<FanOut, StorageError> {
+        let worker = worker.to_string();
+        let limit = i64::from(limit.clamp(1, 10_000));
+        let first_delay = millis(first_delay);
+        let claim = claim.filter(|_| first_delay == 0).map(millis);
+        self.write(move |c| {
+            dwrite_tx!(c, c => {
+                let t = now().as_millis();
+                let rows = repo::take_due_outbox(c, &worker, t, limit)?;
+                if rows.is_empty() {
+                    return Ok(FanOut::default());
+                }
+                let mut out = fan_out_rows(c, &worker, &rows, t, first_delay, claim)?;
+                out.events = rows.len();
                 Ok(out)
             })
         })
@@ -481,7 +483,8 @@ impl Store {
     /// Leases up to `limit` due deliveries to `worker` for `lease`, oldest
     /// due first. On PostgreSQL, concurrent claimers in any process skip each
     /// other's rows (`FOR UPDATE SKIP LOCKED`); a delivery whose lease
-    /// expired is due again.
+    /// expired is due again. When nothing is due it only reads: no write
+    /// transaction, and on SQLite no writer lock.
     pub async fn claim_deliveries(
         &self,
         worker: &str,
@@ -491,6 +494,15 @@ impl Store {
         let worker = worker.to_string();
         let lease = millis(lease);
         let limit = i64::from(limit.clamp(1, 10_000));
+        // Most calls find nothing due. Ask first without a write transaction
+        // (on SQLite, without the writer lock); whatever is due now is still
+        // due when the claim below runs.
+        let any = self
+            .run(move |c| with_dconn!(c, c => repo::any_due(c, now().as_millis())))
+            .await?;
+        if !any {
+            return Ok(Vec::new());
+        }
         self.write(move |c| {
             dwrite_tx!(c, c => {
                 let t = now().as_millis();
@@ -751,6 +763,76 @@ impl Store {
         })
         .await
     }
+}
+
+/// The fan-out itself, shared by [`Store::fan_out`] and
+/// [`Store::fan_out_next`]: for each of `rows` (unprocessed outbox rows that
+/// the caller's transaction holds, in id order), one delivery per active
+/// subscription of the same tenant to the same event type created no later
+/// than the event, first due `first_delay` ms after `t`; with `claim` (ms)
+/// the new deliveries are leased to `worker` and returned. A delivery that
+/// already exists for the event and subscription is not created again.
+/// Leaves [`FanOut::events`] (marking the rows processed) to the caller.
+fn fan_out_rows<C: FanOutQueries>(
+    c: &mut C,
+    worker: &str,
+    rows: &[OutboxRow],
+    t: i64,
+    first_delay: i64,
+    claim: Option<i64>,
+) -> Result<FanOut, StorageError> {
+    let mut tenants: Vec<i64> = rows.iter().map(|r| r.tenant_id).collect();
+    tenants.sort_unstable();
+    tenants.dedup();
+    let mut types: Vec<String> = rows.iter().map(|r| r.event_type.clone()).collect();
+    types.sort_unstable();
+    types.dedup();
+    let subs = c.active_subscriptions(&tenants, &types)?;
+    let lease_until = claim.map(|l| t.saturating_add(l));
+    let mut out = FanOut::default();
+    for row in rows {
+        for sub in subs.iter().filter(|s| {
+            s.tenant_id == row.tenant_id
+                && s.event == row.event_type
+                && s.created_at <= row.created_at
+        }) {
+            let message_id = message_id()?;
+            let new = NewDeliveryRow {
+                tenant_id: row.tenant_id,
+                outbox_id: row.id,
+                subscription_id: sub.id,
+                message_id: &message_id,
+                state: DeliveryState::Pending.as_str(),
+                attempt_count: 0,
+                next_attempt_at: t.saturating_add(first_delay),
+                lease_until,
+                claimed_by: lease_until.map(|_| worker),
+                created_at: t,
+            };
+            let Some(id) = c.insert_delivery(&new)? else {
+                continue;
+            };
+            out.deliveries += 1;
+            if let Some(lease) = lease_until {
+                out.claimed.push(DueDelivery {
+                    id: DeliveryId(id),
+                    tenant_id: TenantId::new(row.tenant_id),
+                    event_id: EventId::new(row.id),
+                    message_id,
+                    event_type: row
+                        .event_type
+                        .parse::<EventType>()
+                        .map_err(StorageError::internal)?,
+                    payload: row.payload.0.clone(),
+                    committed_at: Timestamp::from_millis(row.created_at),
+                    subscription: subscription_of(sub)?,
+                    attempt_count: 0,
+                    lease_until: Timestamp::from_millis(lease),
+                });
+            }
+        }
+    }
+    Ok(out)
 }
 
 fn subscription_of(row: &SubscriptionRow) -> Result<WebhookSubscription, StorageError> {

@@ -2,13 +2,16 @@
 //!
 //! Like `repo.rs`: `define_delivery_repo!` expands the same code into
 //! `delivery_repo::sqlite` and `delivery_repo::pg`; the only backend tokens
-//! are the row-locking clauses. PostgreSQL claims due deliveries with
-//! `FOR UPDATE SKIP LOCKED`, so several processes deliver side by side;
-//! SQLite relies on its single writer (`BEGIN IMMEDIATE`).
+//! are the row-locking clauses. PostgreSQL takes due outbox rows and claims
+//! due deliveries with `FOR UPDATE SKIP LOCKED`, so several processes fan
+//! out and deliver side by side; SQLite relies on its single writer
+//! (`BEGIN IMMEDIATE`).
 
 use diesel::prelude::*;
 
+use crate::StorageError;
 use crate::json_column::JsonValue;
+use crate::rows::SubscriptionRow;
 use crate::schema::{deliveries, delivery_attempts};
 
 /// A `deliveries` row.
@@ -82,6 +85,21 @@ pub(crate) struct AttemptRow {
 /// The outbox columns a delivery needs: the event and when it was committed.
 pub(crate) type OutboxPart = (String, JsonValue, i64);
 
+/// The queries a fan-out makes, so that the fan-out itself
+/// (`delivery::fan_out_rows`) is written once for both backends.
+pub(crate) trait FanOutQueries {
+    /// Active subscriptions of any of `tenants` to any of `events`.
+    fn active_subscriptions(
+        &mut self,
+        tenants: &[i64],
+        events: &[String],
+    ) -> Result<Vec<SubscriptionRow>, StorageError>;
+
+    /// Inserts a delivery unless one exists for the same event and
+    /// subscription; returns the new id.
+    fn insert_delivery(&mut self, row: &NewDeliveryRow<'_>) -> Result<Option<i64>, StorageError>;
+}
+
 macro_rules! define_delivery_repo {
     ($module:ident, $conn:ty, lock = { $($lock:tt)* }, claim = { $($claim:tt)* }) => {
         pub(crate) mod $module {
@@ -133,6 +151,45 @@ macro_rules! define_delivery_repo {
                     .optional()?)
             }
 
+            /// Takes up to `limit` due outbox rows, oldest first, and marks
+            /// them processed by `worker` at `now`, in one statement:
+            /// `UPDATE outbox SET processed_at = now … WHERE id IN (SELECT id
+            /// … ORDER BY id LIMIT n [FOR UPDATE SKIP LOCKED]) RETURNING …`.
+            /// Due means what `repo::claim_outbox` means: not
+            /// processed, available, and not leased (or the lease expired).
+            /// On PostgreSQL concurrent takers skip each other's rows; on
+            /// SQLite the single writer serializes them. Must run inside the
+            /// write transaction that fans the rows out, so that a failure
+            /// rolls the marking back. Returns the rows in id order.
+            pub(crate) fn take_due_outbox(c: &mut Conn, worker: &str, now: i64, limit: i64) -> R<Vec<OutboxRow>> {
+                // The subquery reads the same table under another name.
+                let pending = diesel::alias!(outbox as pending);
+                let due = pending
+                    .select(pending.field(outbox::id))
+                    .filter(pending.field(outbox::processed_at).is_null())
+                    .filter(pending.field(outbox::available_at).le(now))
+                    .filter(
+                        pending
+                            .field(outbox::lease_until)
+                            .is_null()
+                            .or(pending.field(outbox::lease_until).lt(now)),
+                    )
+                    .order(pending.field(outbox::id))
+                    .limit(limit)
+                    $($claim)*;
+                let mut rows: Vec<OutboxRow> = diesel::update(outbox::table.filter(outbox::id.eq_any(due)))
+                    .set((
+                        outbox::processed_at.eq(now),
+                        outbox::lease_until.eq(None::<i64>),
+                        outbox::claimed_by.eq(worker),
+                    ))
+                    .returning(OutboxRow::as_returning())
+                    .get_results(c)?;
+                // RETURNING follows no particular order.
+                rows.sort_unstable_by_key(|r| r.id);
+                Ok(rows)
+            }
+
             pub(crate) fn mark_outbox_processed(c: &mut Conn, worker: &str, ids: &[i64], now: i64) -> R<usize> {
                 Ok(diesel::update(
                     outbox::table
@@ -142,6 +199,18 @@ macro_rules! define_delivery_repo {
                 )
                 .set((outbox::processed_at.eq(now), outbox::lease_until.eq(None::<i64>)))
                 .execute(c)?)
+            }
+
+            /// Whether a pending delivery is due and not leased: what
+            /// `claim_due` would find, read without locking anything.
+            pub(crate) fn any_due(c: &mut Conn, now: i64) -> R<bool> {
+                Ok(diesel::select(diesel::dsl::exists(
+                    deliveries::table
+                        .filter(deliveries::state.eq("pending"))
+                        .filter(deliveries::next_attempt_at.le(now))
+                        .filter(deliveries::lease_until.is_null().or(deliveries::lease_until.lt(now))),
+                ))
+                .get_result(c)?)
             }
 
             /// Leases up to `limit` due pending deliveries to `worker`.
@@ -177,6 +246,16 @@ macro_rules! define_delivery_repo {
                         SubscriptionRow::as_select(),
                     ))
                     .load::<(DeliveryRow, (String, JsonValue, i64), SubscriptionRow)>(c)?)
+            }
+
+            impl super::FanOutQueries for Conn {
+                fn active_subscriptions(&mut self, tenants: &[i64], events: &[String]) -> R<Vec<SubscriptionRow>> {
+                    active_subscriptions(self, tenants, events)
+                }
+
+                fn insert_delivery(&mut self, row: &NewDeliveryRow<'_>) -> R<Option<i64>> {
+                    insert_delivery(self, row)
+                }
             }
 
             pub(crate) fn delivery_by_id(c: &mut Conn, id: i64) -> R<Option<DeliveryRow>> {

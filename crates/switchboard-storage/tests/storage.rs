@@ -13,6 +13,7 @@ mod storage {
     mod deliveries;
     mod entities;
     mod errors;
+    mod fan_out_next;
     mod isolation;
     mod migrations;
     mod outbox;

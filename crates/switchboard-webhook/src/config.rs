@@ -44,7 +44,9 @@ pub struct WebhookConfig {
     /// How long a claimed delivery stays leased; must exceed `timeout`
     /// with room for queueing. An expired lease makes the delivery due again.
     pub lease: Duration,
-    /// How long a claimed outbox event stays leased while it is fanned out.
+    /// How long an outbox event claimed through the storage crate's two-step
+    /// API (`claim_outbox`, then `fan_out`) stays leased. The worker itself
+    /// takes and fans out events in one transaction and needs no lease.
     pub outbox_lease: Duration,
     /// How often to look for due work when nothing wakes the worker.
     pub poll_interval: Duration,

@@ -1,12 +1,18 @@
 //! The delivery worker.
 //!
-//! One dispatcher task loops: claim outbox events (with a lease), fan them
-//! out to deliveries (leasing the new ones to itself), claim due retries,
-//! and hand each delivery to a task bounded by the process-wide and
-//! per-target limits. Finished attempts go through a channel to a recorder
-//! task that writes them in batches, one transaction per batch. When there
-//! is nothing to do it sleeps until woken ([`Wakeup`]), or until the poll
-//! interval passes (retries fall due, other processes commit events).
+//! One dispatcher task loops: take new outbox events and fan them out to
+//! deliveries in one transaction ([`Store::fan_out_next`], leasing the new
+//! deliveries to itself), claim due retries ([`Store::claim_deliveries`],
+//! which only reads when nothing is due), and hand each delivery to a task
+//! bounded by the process-wide and per-target limits. Finished attempts go
+//! through a channel to a recorder task that writes them in batches, one
+//! transaction per batch. When there is nothing to do it sleeps until woken
+//! ([`Wakeup`]), or until the poll interval passes (retries fall due, other
+//! processes commit events).
+//!
+//! No outbox lease is taken (nothing is held between transactions), so
+//! `outbox_lease` does not apply to this worker; it is the lease of the
+//! two-step [`Store::claim_outbox`] API.
 //!
 //! Shutdown stops claiming, lets in-flight attempts finish for up to
 //! `shutdown_grace`, releases whatever is still leased, and flushes the
@@ -16,7 +22,6 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use switchboard_domain::EventId;
 use switchboard_storage::{
     AttemptOutcome, AttemptReport, DeliveryId, DueDelivery, StorageError, Store, now,
 };
@@ -211,35 +216,25 @@ async fn tick(
     let c = &shared.config;
     let mut worked = false;
 
-    let events = shared
+    // New events: taken, fanned out and marked processed in one
+    // transaction; the first attempts come back leased to this worker. A
+    // failure rolls all of it back and the events stay pending.
+    let first_delay = c.schedule.first().copied().unwrap_or_default();
+    let fan = shared
         .store
-        .claim_outbox(&shared.id, c.outbox_lease, c.batch_size)
+        .fan_out_next(&shared.id, c.batch_size, first_delay, Some(c.lease))
         .await?;
-    if !events.is_empty() {
+    if fan.events > 0 {
         worked = true;
-        let ids: Vec<EventId> = events.iter().map(|e| e.id).collect();
-        let first_delay = c.schedule.first().copied().unwrap_or_default();
-        match shared
-            .store
-            .fan_out(&shared.id, &ids, first_delay, Some(c.lease))
-            .await
-        {
-            Ok(fan) => {
-                shared
-                    .metrics
-                    .inc(metric::EVENTS, "", u64::try_from(fan.events).unwrap_or(0));
-                shared.metrics.inc(
-                    metric::DELIVERIES,
-                    "",
-                    u64::try_from(fan.deliveries).unwrap_or(0),
-                );
-                dispatch(shared, permits, tasks, tx, stop, fan.claimed).await?;
-            }
-            Err(e) => {
-                let _ = shared.store.release_outbox(&shared.id, &ids).await;
-                return Err(e);
-            }
-        }
+        shared
+            .metrics
+            .inc(metric::EVENTS, "", u64::try_from(fan.events).unwrap_or(0));
+        shared.metrics.inc(
+            metric::DELIVERIES,
+            "",
+            u64::try_from(fan.deliveries).unwrap_or(0),
+        );
+        dispatch(shared, permits, tasks, tx, stop, fan.claimed).await?;
     }
 
     let free = u32::try_from(permits.available_permits()).unwrap_or(u32::MAX);
