@@ -256,6 +256,28 @@ impl Store {
         .map_err(StorageError::internal)?
     }
 
+    /// Like [`Self::write`], but the closure decides when to take the SQLite
+    /// writer lock ([`WriterLock::hold`]), so it can read and compute first
+    /// without holding up other writers.
+    pub(crate) async fn write_staged<T, F>(&self, f: F) -> Result<T, StorageError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConn, &WriterLock<'_>) -> Result<T, StorageError> + Send + 'static,
+    {
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || {
+            let mut conn = inner.pool.get()?;
+            let writer = WriterLock {
+                mutex: inner.pool.is_sqlite().then_some(&inner.sqlite_writer),
+            };
+            let outcome = f(&mut conn, &writer);
+            conn.note_outcome(&outcome);
+            outcome
+        })
+        .await
+        .map_err(StorageError::internal)?
+    }
+
     /// Applies pending migrations; returns the names applied.
     pub async fn migrate(&self) -> Result<Vec<String>, StorageError> {
         self.write(|c| c.run_pending_migrations()).await
@@ -790,37 +812,40 @@ impl Store {
         F: FnMut(&mut Conversation) -> Result<(), DomainError> + Send + 'static,
     {
         let ctx = ctx.clone();
-        self.write(move |conn| {
-            for attempt in 0..MAX_MODIFY_ATTEMPTS {
-                let lock = attempt > 0;
-                let outcome: Result<Outcome<Conversation>, Abort> = write_tx!(conn, c => {
-                    let tenant = ctx.tenant.id.get();
-                    let before = repo::load_conversation(c, tenant, id.get(), lock)?.ok_or(StorageError::NotFound)?;
-                    if !precondition.holds(before.version, before.updated_at) {
-                        return Err(StorageError::PreconditionFailed.into());
+        let tenant = ctx.tenant.id.get();
+        self.write_staged(move |conn, writer| {
+            // First attempt: read the row and compute the change, events and
+            // history without the SQLite writer lock (a committed snapshot),
+            // then write under the lock only if nobody changed the row since.
+            let staged = with_conn!(conn, c => repo::load_conversation(c, tenant, id.get(), false))?
+                .ok_or(StorageError::NotFound)?;
+            match plan_conversation(&ctx, staged, precondition, &mut change).map_err(Abort::into_error)? {
+                Plan::Unchanged(v) => return Ok(*v),
+                Plan::Write(p) => {
+                    let _guard = writer.hold();
+                    let outcome: Result<Conversation, Abort> = write_tx!(conn, c => {
+                        commit_conversation(c, tenant, id, p, repo::update_conversation_recorded, |c, id| repo::load_customer(c, tenant, id, false).map(|o| o.is_some()), |c, id| repo::agent_by_id(c, tenant, id).map(|o| o.is_some()), |c, id| repo::department_by_id(c, tenant, id).map(|o| o.is_some()))
+                    });
+                    match outcome {
+                        Ok(v) => return Ok(v),
+                        Err(Abort::Retry) => {}
+                        Err(Abort::Failed(e)) => return Err(e),
                     }
-                    let mut after = before.clone();
-                    change(&mut after)?;
-                    pin_identity_conversation(&before, &mut after);
-                    let t = now().max(before.updated_at);
-                    after.normalize_closure(ctx.actor, t);
-                    after.validate().map_err(DomainError::Validation)?;
-                    if after == before {
-                        return Ok(Outcome::Unchanged(before));
+                }
+            }
+            // Someone else wrote in between: read, compute and write under the
+            // lock (and, on PostgreSQL, with the row locked).
+            let _guard = writer.hold();
+            for _ in 1..MAX_MODIFY_ATTEMPTS {
+                let outcome: Result<Conversation, Abort> = write_tx!(conn, c => {
+                    let before = repo::load_conversation(c, tenant, id.get(), true)?.ok_or(StorageError::NotFound)?;
+                    match plan_conversation(&ctx, before, precondition, &mut change)? {
+                        Plan::Unchanged(v) => Ok(*v),
+                        Plan::Write(p) => commit_conversation(c, tenant, id, p, repo::update_conversation_recorded, |c, id| repo::load_customer(c, tenant, id, false).map(|o| o.is_some()), |c, id| repo::agent_by_id(c, tenant, id).map(|o| o.is_some()), |c, id| repo::department_by_id(c, tenant, id).map(|o| o.is_some())),
                     }
-                    check_links(c, Some(&before), &after, |c, id| repo::load_customer(c, tenant, id, false).map(|o| o.is_some()), |c, id| repo::agent_by_id(c, tenant, id).map(|o| o.is_some()), |c, id| repo::department_by_id(c, tenant, id).map(|o| o.is_some()))?;
-                    after.version = before.version + 1;
-                    after.updated_at = t;
-                    let write = ConversationWrite::from_domain(&after)?;
-                    let events = conversation_events(&ctx.tenant.name, Some(&before), Some(&after), t);
-                    let record = crate::repo::Record::new(&ctx, events, EntityKind::Conversation, id.get(), Some(before.version), Some(after.version), t)?;
-                    if !repo::update_conversation_recorded(c, tenant, id.get(), before.version, &write.changes_from(&before), &record)? {
-                        return Err(Abort::Retry);
-                    }
-                    Ok(Outcome::Written(after))
                 });
                 match outcome {
-                    Ok(Outcome::Written(v) | Outcome::Unchanged(v)) => return Ok(v),
+                    Ok(v) => return Ok(v),
                     Err(Abort::Retry) => continue,
                     Err(Abort::Failed(e)) => return Err(e),
                 }
@@ -1033,6 +1058,17 @@ enum Abort {
     Failed(StorageError),
 }
 
+impl Abort {
+    /// The error a caller sees (a retry that cannot happen here counts as
+    /// contention).
+    fn into_error(self) -> StorageError {
+        match self {
+            Self::Retry => StorageError::Contention,
+            Self::Failed(e) => e,
+        }
+    }
+}
+
 impl From<StorageError> for Abort {
     fn from(e: StorageError) -> Self {
         Self::Failed(e)
@@ -1066,6 +1102,124 @@ fn pin_identity_conversation(before: &Conversation, after: &mut Conversation) {
     after.created_at = before.created_at;
     after.updated_at = before.updated_at;
     after.version = before.version;
+}
+
+/// The SQLite writer lock as a [`Store::write_staged`] closure sees it.
+pub(crate) struct WriterLock<'a> {
+    mutex: Option<&'a Mutex<()>>,
+}
+
+impl WriterLock<'_> {
+    /// Takes the lock (a no-op on PostgreSQL) until the guard is dropped.
+    pub(crate) fn hold(&self) -> Option<std::sync::MutexGuard<'_, ()>> {
+        self.mutex
+            .map(|m| m.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
+    }
+}
+
+/// What a conversation update will write, computed from the row it read.
+struct ConversationPlan {
+    before: Conversation,
+    after: Conversation,
+    write: ConversationWrite,
+    record: crate::repo::Record,
+}
+
+enum Plan {
+    /// The change leaves the row equal: nothing to write.
+    Unchanged(Box<Conversation>),
+    /// Write this (if the row is still at `before.version`).
+    Write(Box<ConversationPlan>),
+}
+
+/// Applies `change` to `before` and derives the new version, its events
+/// and its history row. Pure: no database access.
+fn plan_conversation<F>(
+    ctx: &WriteContext,
+    before: Conversation,
+    precondition: Precondition,
+    change: &mut F,
+) -> Result<Plan, Abort>
+where
+    F: FnMut(&mut Conversation) -> Result<(), DomainError>,
+{
+    if !precondition.holds(before.version, before.updated_at) {
+        return Err(StorageError::PreconditionFailed.into());
+    }
+    let mut after = before.clone();
+    change(&mut after)?;
+    pin_identity_conversation(&before, &mut after);
+    let t = now().max(before.updated_at);
+    after.normalize_closure(ctx.actor, t);
+    after.validate().map_err(DomainError::Validation)?;
+    if after == before {
+        return Ok(Plan::Unchanged(Box::new(before)));
+    }
+    after.version = before.version + 1;
+    after.updated_at = t;
+    let write = ConversationWrite::from_domain(&after)?;
+    let events = conversation_events(&ctx.tenant.name, Some(&before), Some(&after), t);
+    let record = crate::repo::Record::new(
+        ctx,
+        events,
+        EntityKind::Conversation,
+        before.id.get(),
+        Some(before.version),
+        Some(after.version),
+        t,
+    )?;
+    Ok(Plan::Write(Box::new(ConversationPlan {
+        before,
+        after,
+        write,
+        record,
+    })))
+}
+
+/// Writes a planned conversation update inside the caller's transaction:
+/// checks the links it adds, then updates the row only if it is still at
+/// the version the plan was computed from ([`Abort::Retry`] if not).
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the per-backend repo functions are passed in, as for check_links"
+)]
+fn commit_conversation<C>(
+    c: &mut C,
+    tenant: i64,
+    id: ConversationId,
+    plan: Box<ConversationPlan>,
+    update: impl Fn(
+        &mut C,
+        i64,
+        i64,
+        i64,
+        &crate::rows::ConversationChanges<'_>,
+        &crate::repo::Record,
+    ) -> Result<bool, StorageError>,
+    customer_exists: impl Fn(&mut C, i64) -> Result<bool, StorageError>,
+    agent_exists: impl Fn(&mut C, i64) -> Result<bool, StorageError>,
+    department_exists: impl Fn(&mut C, i64) -> Result<bool, StorageError>,
+) -> Result<Conversation, Abort> {
+    check_links(
+        c,
+        Some(&plan.before),
+        &plan.after,
+        customer_exists,
+        agent_exists,
+        department_exists,
+    )?;
+    let changes = plan.write.changes_from(&plan.before);
+    if !update(
+        c,
+        tenant,
+        id.get(),
+        plan.before.version,
+        &changes,
+        &plan.record,
+    )? {
+        return Err(Abort::Retry);
+    }
+    Ok(plan.after)
 }
 
 /// Checks that the conversation's links point at rows of the same tenant.
