@@ -537,6 +537,8 @@ impl Store {
         self.write(move |c| {
             dwrite_tx!(c, c => {
                 let t = now().as_millis();
+                let ids: Vec<i64> = reports.iter().map(|r| r.delivery_id.get()).collect();
+                repo::lock_subscriptions_of(c, &ids)?;
                 let mut out = Recorded::default();
                 for r in &reports {
                     let Some(d) = repo::delivery_by_id(c, r.delivery_id.get())? else {

@@ -101,7 +101,7 @@ pub(crate) trait FanOutQueries {
 }
 
 macro_rules! define_delivery_repo {
-    ($module:ident, $conn:ty, lock = { $($lock:tt)* }, claim = { $($claim:tt)* }) => {
+    ($module:ident, $conn:ty, lock = { $($lock:tt)* }, claim = { $($claim:tt)* }, share = { $($share:tt)* }) => {
         pub(crate) mod $module {
             #![allow(clippy::allow_attributes, reason = "generated per backend")]
             use diesel::prelude::*;
@@ -256,6 +256,30 @@ macro_rules! define_delivery_repo {
                 fn insert_delivery(&mut self, row: &NewDeliveryRow<'_>) -> R<Option<i64>> {
                     insert_delivery(self, row)
                 }
+            }
+
+            /// Locks the subscriptions of the deliveries `ids` against
+            /// deletion (PostgreSQL `FOR KEY SHARE`, in id order) before a
+            /// transaction touches those deliveries. Deleting a subscription
+            /// locks it first and then its deliveries (the cascade), so
+            /// taking the subscription first too keeps one lock order and
+            /// the two cannot deadlock.
+            pub(crate) fn lock_subscriptions_of(c: &mut Conn, ids: &[i64]) -> R<()> {
+                let subscriptions: Vec<i64> = deliveries::table
+                    .filter(deliveries::id.eq_any(ids))
+                    .select(deliveries::subscription_id)
+                    .distinct()
+                    .load(c)?;
+                if subscriptions.is_empty() {
+                    return Ok(());
+                }
+                let _locked: Vec<i64> = webhook_subscriptions::table
+                    .filter(webhook_subscriptions::id.eq_any(&subscriptions))
+                    .order(webhook_subscriptions::id)
+                    .select(webhook_subscriptions::id)
+                    $($share)*
+                    .load(c)?;
+                Ok(())
             }
 
             pub(crate) fn delivery_by_id(c: &mut Conn, id: i64) -> R<Option<DeliveryRow>> {
@@ -449,11 +473,13 @@ define_delivery_repo!(
     sqlite,
     diesel::sqlite::SqliteConnection,
     lock = {},
-    claim = {}
+    claim = {},
+    share = {}
 );
 define_delivery_repo!(
     pg,
     diesel::pg::PgConnection,
     lock = { .for_update() },
-    claim = { .for_update().skip_locked() }
+    claim = { .for_update().skip_locked() },
+    share = { .for_key_share() }
 );

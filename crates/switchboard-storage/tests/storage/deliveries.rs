@@ -719,3 +719,60 @@ async fn samples_and_secret_rotation() {
     })
     .await;
 }
+
+/// Deleting a subscription while the worker records attempts of its
+/// deliveries must not deadlock (found by the load benchmark: the delete's
+/// cascade and a record batch locked delivery rows in opposite orders, and
+/// PostgreSQL aborted the delete after a second).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn unsubscribing_while_attempts_are_recorded_does_not_deadlock() {
+    for_each_backend(|store, label| async move {
+        let ctx = tenant(&store, "acme").await;
+        for round in 0..6 {
+            let sub = subscribe(
+                &store,
+                &ctx,
+                EventType::ConversationCreated,
+                "https://a.example/h",
+            )
+            .await;
+            let fan = events_fanned(&store, &ctx, &format!("r{round}"), 120, Some(LONG)).await;
+            assert_eq!(fan.claimed.len(), 120, "{label}");
+            // Record in batches whose order runs against the table's.
+            let mut claimed = fan.claimed;
+            claimed.reverse();
+            let recorder = {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    for batch in claimed.chunks(15) {
+                        let reports = batch
+                            .iter()
+                            .map(|d| {
+                                report(d, AttemptOutcome::Success, Some(200), NextStep::Succeeded)
+                            })
+                            .collect();
+                        store.record_attempts(reports, FIVE_DAYS).await?;
+                    }
+                    Ok::<_, StorageError>(())
+                })
+            };
+            tokio::time::sleep(Duration::from_millis(round * 3)).await;
+            store
+                .delete_subscription(ctx.tenant.id, sub.id)
+                .await
+                .unwrap_or_else(|e| panic!("{label} round {round}: delete failed: {e:?}"));
+            recorder
+                .await
+                .unwrap()
+                .unwrap_or_else(|e| panic!("{label} round {round}: recording failed: {e:?}"));
+            assert!(
+                matches!(
+                    store.subscription(ctx.tenant.id, sub.id).await,
+                    Err(StorageError::NotFound)
+                ),
+                "{label}: the subscription is gone"
+            );
+        }
+    })
+    .await;
+}
