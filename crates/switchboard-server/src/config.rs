@@ -40,6 +40,7 @@
 //! timeout = "15s"                    # whole request, including the capped response read
 //! lease = "60s"                      # a crashed worker's deliveries are due again after this
 //! poll_interval = "1s"               # look for due retries and other processes' events
+//! batch_delay = "5ms"                # gather events this long after a wake-up (fewer, larger transactions)
 //! max_concurrency = 64               # attempts in flight in this process
 //! per_target_concurrency = 8         # attempts in flight to one target
 //! per_target_rate = 30               # attempts per second to one target
@@ -259,6 +260,7 @@ struct WebhookLayer {
     timeout: Option<String>,
     lease: Option<String>,
     poll_interval: Option<String>,
+    batch_delay: Option<String>,
     max_concurrency: Option<usize>,
     per_target_concurrency: Option<usize>,
     per_target_rate: Option<f64>,
@@ -279,6 +281,7 @@ impl WebhookLayer {
             timeout: over.timeout.or(self.timeout),
             lease: over.lease.or(self.lease),
             poll_interval: over.poll_interval.or(self.poll_interval),
+            batch_delay: over.batch_delay.or(self.batch_delay),
             max_concurrency: over.max_concurrency.or(self.max_concurrency),
             per_target_concurrency: over.per_target_concurrency.or(self.per_target_concurrency),
             per_target_rate: over.per_target_rate.or(self.per_target_rate),
@@ -303,6 +306,7 @@ impl WebhookLayer {
             timeout: get("SWITCHBOARD_WEBHOOK_TIMEOUT"),
             lease: get("SWITCHBOARD_WEBHOOK_LEASE"),
             poll_interval: get("SWITCHBOARD_WEBHOOK_POLL_INTERVAL"),
+            batch_delay: get("SWITCHBOARD_WEBHOOK_BATCH_DELAY"),
             max_concurrency: parse_env(get, "SWITCHBOARD_WEBHOOK_MAX_CONCURRENCY")?,
             per_target_concurrency: parse_env(get, "SWITCHBOARD_WEBHOOK_PER_TARGET_CONCURRENCY")?,
             per_target_rate: parse_env(get, "SWITCHBOARD_WEBHOOK_PER_TARGET_RATE")?,
@@ -323,6 +327,7 @@ impl WebhookLayer {
             timeout,
             lease,
             poll_interval,
+            batch_delay,
             max_concurrency,
             per_target_concurrency,
             per_target_rate,
@@ -361,6 +366,7 @@ impl WebhookLayer {
             timeout: duration("webhook.timeout", timeout, d.timeout)?,
             lease: duration("webhook.lease", lease, d.lease)?,
             poll_interval: duration("webhook.poll_interval", poll_interval, d.poll_interval)?,
+            batch_delay: duration("webhook.batch_delay", batch_delay, d.batch_delay)?,
             max_concurrency: max_concurrency.unwrap_or(d.max_concurrency),
             per_target_concurrency: per_target_concurrency.unwrap_or(d.per_target_concurrency),
             per_target_rate: per_target_rate.unwrap_or(d.per_target_rate),

@@ -683,36 +683,46 @@ impl WriteRecord for diesel::pg::PgConnection {
         use diesel::RunQueryDsl;
 
         let history = diesel::insert_into(change_history::table).values(&record.history);
-        // The row count of `SELECT 1 FROM u`: 1 when the update matched.
+        // A version conflict raises 40001 (see `UpdateAndRecord`).
         let updated = match record.outbox.as_slice() {
             [] => UpdateAndRecord {
                 update,
                 outbox: None::<NoInsert>,
                 history,
             }
-            .execute(self)?,
+            .execute(self),
             [row] => UpdateAndRecord {
                 update,
                 outbox: Some(diesel::insert_into(outbox::table).values(row)),
                 history,
             }
-            .execute(self)?,
+            .execute(self),
             rows => UpdateAndRecord {
                 update,
                 outbox: Some(diesel::insert_into(outbox::table).values(rows)),
                 history,
             }
-            .execute(self)?,
+            .execute(self),
         };
-        Ok(updated > 0)
+        match updated {
+            Ok(n) => Ok(n > 0),
+            Err(diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::SerializationFailure,
+                _,
+            )) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
     }
 }
 
 /// `WITH u AS (<update> RETURNING 1), o AS (<outbox>), h AS (<history>)
-/// SELECT 1 FROM u`: an update and the inserts that record it as one
-/// PostgreSQL statement. The inserts run whether or not the update matched
-/// (PostgreSQL runs every data-modifying `WITH` once, to completion); the
-/// statement's row count says whether it did.
+/// SELECT CASE WHEN EXISTS (SELECT 1 FROM u) THEN 1 ELSE
+/// switchboard_version_conflict() END`: an update and the inserts that
+/// record it as one PostgreSQL statement. PostgreSQL runs every
+/// data-modifying `WITH` to completion, so when the update matched no row
+/// the function raises SQLSTATE 40001 and the whole statement, inserts
+/// included, has no effect. The statement is therefore atomic by itself and
+/// may run outside a transaction.
 #[derive(Debug)]
 struct UpdateAndRecord<U, O, H> {
     update: U,
@@ -746,7 +756,10 @@ where
         }
         out.push_sql("h AS (");
         self.history.walk_ast(out.reborrow())?;
-        out.push_sql(") SELECT 1 FROM u");
+        out.push_sql(
+            ") SELECT CASE WHEN EXISTS (SELECT 1 FROM u) THEN 1 \
+             ELSE switchboard_version_conflict() END",
+        );
         Ok(())
     }
 }

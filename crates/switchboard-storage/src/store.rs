@@ -823,9 +823,23 @@ impl Store {
                 Plan::Unchanged(v) => return Ok(*v),
                 Plan::Write(p) => {
                     let _guard = writer.hold();
-                    let outcome: Result<Conversation, Abort> = write_tx!(conn, c => {
-                        commit_conversation(c, tenant, id, p, repo::update_conversation_recorded, |c, id| repo::load_customer(c, tenant, id, false).map(|o| o.is_some()), |c, id| repo::agent_by_id(c, tenant, id).map(|o| o.is_some()), |c, id| repo::department_by_id(c, tenant, id).map(|o| o.is_some()))
-                    });
+                    let outcome: Result<Conversation, Abort> = match &mut *conn {
+                        // On PostgreSQL the write is one statement, atomic by
+                        // itself (a version conflict aborts all of it), so
+                        // without links to check it needs no BEGIN/COMMIT.
+                        DbConn::Pg(c) if !adds_links(&p.before, &p.after) => {
+                            let c: &mut diesel::pg::PgConnection = &mut *c;
+                            let changes = p.write.changes_from(&p.before);
+                            match crate::repo::pg::update_conversation_recorded(c, tenant, id.get(), p.before.version, &changes, &p.record) {
+                                Ok(true) => Ok(p.after),
+                                Ok(false) => Err(Abort::Retry),
+                                Err(e) => Err(Abort::Failed(e)),
+                            }
+                        }
+                        other => write_tx!(other, c => {
+                            commit_conversation(c, tenant, id, p, repo::update_conversation_recorded, |c, id| repo::load_customer(c, tenant, id, false).map(|o| o.is_some()), |c, id| repo::agent_by_id(c, tenant, id).map(|o| o.is_some()), |c, id| repo::department_by_id(c, tenant, id).map(|o| o.is_some()))
+                        }),
+                    };
                     match outcome {
                         Ok(v) => return Ok(v),
                         Err(Abort::Retry) => {}
@@ -1220,6 +1234,25 @@ fn commit_conversation<C>(
         return Err(Abort::Retry);
     }
     Ok(plan.after)
+}
+
+/// Whether `after` links a customer, agent or department that `before`
+/// did not (the only links [`check_links`] looks up on an update).
+fn adds_links(before: &Conversation, after: &Conversation) -> bool {
+    let had = |id: AgentId| {
+        before.assignee_id == Some(id)
+            || before.transfer_to == Some(id)
+            || before.agent_ids.contains(&id)
+    };
+    after
+        .customer_id
+        .is_some_and(|id| before.customer_id != Some(id))
+        || after
+            .department_id
+            .is_some_and(|id| before.department_id != Some(id))
+        || after.assignee_id.is_some_and(|id| !had(id))
+        || after.transfer_to.is_some_and(|id| !had(id))
+        || after.agent_ids.iter().any(|id| !had(*id))
 }
 
 /// Checks that the conversation's links point at rows of the same tenant.

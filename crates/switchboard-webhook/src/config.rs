@@ -50,6 +50,12 @@ pub struct WebhookConfig {
     pub outbox_lease: Duration,
     /// How often to look for due work when nothing wakes the worker.
     pub poll_interval: Duration,
+    /// After a wake-up, and after a batch smaller than `batch_size`, how
+    /// long the worker waits for more events before it takes them, so that
+    /// a busy server fans out many events per transaction instead of a few.
+    /// Adds at most this much to the commit-to-delivery latency; zero takes
+    /// events as soon as they are committed.
+    pub batch_delay: Duration,
     /// Most attempts in flight in this process.
     pub max_concurrency: usize,
     /// Most attempts in flight to one target (scheme, host and port).
@@ -84,6 +90,7 @@ impl Default for WebhookConfig {
             lease: Duration::from_secs(60),
             outbox_lease: Duration::from_secs(30),
             poll_interval: Duration::from_secs(1),
+            batch_delay: Duration::from_millis(5),
             max_concurrency: 64,
             per_target_concurrency: 8,
             per_target_rate: 30.0,

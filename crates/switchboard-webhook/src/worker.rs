@@ -142,11 +142,14 @@ async fn run(shared: Arc<Shared>, wakeup: Wakeup, mut stop: watch::Receiver<bool
     while !is_stopping(&stop) {
         while tasks.try_join_next().is_some() {}
         match tick(&shared, &permits, &mut tasks, &tx, &mut stop).await {
-            Ok(true) => {
+            Ok(Tick::Worked { full }) => {
                 failures = 0;
+                if !full {
+                    gather(&shared, &mut stop).await;
+                }
                 continue;
             }
-            Ok(false) => failures = 0,
+            Ok(Tick::Idle) => failures = 0,
             Err(e) => {
                 failures = failures.saturating_add(1);
                 tracing::warn!(worker = %shared.id, error = %e, failures, "webhook worker: storage error; retrying");
@@ -164,7 +167,7 @@ async fn run(shared: Arc<Shared>, wakeup: Wakeup, mut stop: watch::Receiver<bool
         }
         tokio::select! {
             () = stop_requested(&mut stop) => {}
-            () = wakeup.notified() => {}
+            () = wakeup.notified() => gather(&shared, &mut stop).await,
             () = tokio::time::sleep(shared.config.poll_interval) => {}
         }
     }
@@ -198,23 +201,47 @@ async fn run(shared: Arc<Shared>, wakeup: Wakeup, mut stop: watch::Receiver<bool
     tracing::info!(worker = %shared.id, "webhook worker stopped");
 }
 
-/// One round of claiming. Returns whether there was work.
+/// What one round of claiming found.
+enum Tick {
+    /// Nothing to do.
+    Idle,
+    /// Events or deliveries were taken; `full` when the events filled a
+    /// whole batch (more are probably waiting).
+    Worked { full: bool },
+}
+
+/// Waits [`WebhookConfig::batch_delay`](crate::WebhookConfig) so that the
+/// next transaction takes the events committed meanwhile too (or until a
+/// stop is requested).
+async fn gather(shared: &Shared, stop: &mut watch::Receiver<bool>) {
+    let delay = shared.config.batch_delay;
+    if delay.is_zero() {
+        return;
+    }
+    tokio::select! {
+        () = stop_requested(stop) => {}
+        () = tokio::time::sleep(delay) => {}
+    }
+}
+
+/// One round of claiming.
 async fn tick(
     shared: &Arc<Shared>,
     permits: &Arc<Semaphore>,
     tasks: &mut JoinSet<()>,
     tx: &mpsc::Sender<AttemptReport>,
     stop: &mut watch::Receiver<bool>,
-) -> Result<bool, StorageError> {
+) -> Result<Tick, StorageError> {
     // Backpressure: claim nothing until an attempt slot is free.
     let slot = tokio::select! {
         biased;
-        () = stop_requested(stop) => return Ok(false),
+        () = stop_requested(stop) => return Ok(Tick::Idle),
         p = Arc::clone(permits).acquire_owned() => p,
     };
     drop(slot);
     let c = &shared.config;
     let mut worked = false;
+    let mut full = false;
 
     // New events: taken, fanned out and marked processed in one
     // transaction; the first attempts come back leased to this worker. A
@@ -226,6 +253,7 @@ async fn tick(
         .await?;
     if fan.events > 0 {
         worked = true;
+        full = fan.events >= usize::try_from(c.batch_size).unwrap_or(usize::MAX);
         shared
             .metrics
             .inc(metric::EVENTS, "", u64::try_from(fan.events).unwrap_or(0));
@@ -248,7 +276,11 @@ async fn tick(
             dispatch(shared, permits, tasks, tx, stop, due).await?;
         }
     }
-    Ok(worked)
+    Ok(if worked {
+        Tick::Worked { full }
+    } else {
+        Tick::Idle
+    })
 }
 
 /// Starts an attempt task per delivery, each holding a process slot; on a
