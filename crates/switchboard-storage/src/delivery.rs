@@ -55,7 +55,7 @@ macro_rules! with_dconn {
 macro_rules! dwrite_tx {
     ($conn:expr, $c:ident => $body:expr) => {
         match $conn {
-            DbConn::Sqlite(inner) => inner.immediate_transaction(|$c| {
+            DbConn::Sqlite(inner) => crate::store::sqlite_transaction(inner, |$c| {
                 #[allow(unused_imports, clippy::allow_attributes, reason = "macro")]
                 use crate::delivery_repo::sqlite as repo;
                 $body

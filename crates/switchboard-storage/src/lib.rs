@@ -44,6 +44,7 @@ mod connection;
 mod delivery;
 mod delivery_repo;
 mod error;
+mod group_commit;
 mod json_column;
 pub mod keys;
 mod repo;

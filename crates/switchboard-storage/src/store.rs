@@ -1,7 +1,7 @@
 //! The async store: the crate's public entry point.
 
 use std::collections::BTreeSet;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use diesel::RunQueryDsl;
@@ -14,6 +14,7 @@ use switchboard_domain::{
 };
 
 use crate::connection::{DatabaseUrl, DbConn, DbPool, StoreConfig};
+use crate::group_commit::{self, GroupWriter};
 use crate::rows::{ConversationWrite, CustomerWrite, json};
 use crate::{StorageError, keys};
 
@@ -43,7 +44,7 @@ macro_rules! with_conn {
 macro_rules! write_tx {
     ($conn:expr, $c:ident => $body:expr) => {
         match $conn {
-            DbConn::Sqlite(inner) => inner.immediate_transaction(|$c| {
+            DbConn::Sqlite(inner) => crate::store::sqlite_transaction(inner, |$c| {
                 #[allow(unused_imports, clippy::allow_attributes, reason = "macro")]
                 use crate::repo::sqlite as repo;
                 $body
@@ -55,6 +56,28 @@ macro_rules! write_tx {
             }),
         }
     };
+}
+
+/// A write transaction on SQLite: `BEGIN IMMEDIATE`, or a `SAVEPOINT` when
+/// the connection is already in one (a write in a group commit, see
+/// `group_commit`), so each write can fail and roll back alone.
+pub(crate) fn sqlite_transaction<T, E, F>(
+    conn: &mut diesel::sqlite::SqliteConnection,
+    f: F,
+) -> Result<T, E>
+where
+    F: FnOnce(&mut diesel::sqlite::SqliteConnection) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    let nested = AnsiTransactionManager::transaction_manager_status_mut(conn)
+        .transaction_depth()
+        .is_ok_and(|d| d.is_some());
+    if nested {
+        conn.transaction(f)
+    } else {
+        conn.immediate_transaction(f)
+    }
 }
 
 /// The current time in milliseconds.
@@ -181,9 +204,10 @@ pub struct Store {
 #[derive(Debug)]
 struct Inner {
     pool: DbPool,
-    /// Serializes this process's SQLite writers before `BEGIN IMMEDIATE`, so
-    /// they queue in-process instead of spinning in SQLite's busy handler.
-    sqlite_writer: Mutex<()>,
+    /// SQLite: the thread that runs every write of this process, committing
+    /// the writes that wait together (see `group_commit`). They queue
+    /// in-process instead of spinning in SQLite's busy handler.
+    writer: Option<GroupWriter>,
 }
 
 impl Store {
@@ -195,11 +219,13 @@ impl Store {
         let pool = tokio::task::spawn_blocking(move || DbPool::open(&url, &config))
             .await
             .map_err(StorageError::internal)??;
+        let writer = if pool.is_sqlite() {
+            Some(GroupWriter::start(pool.clone())?)
+        } else {
+            None
+        };
         let store = Self {
-            inner: Arc::new(Inner {
-                pool,
-                sqlite_writer: Mutex::new(()),
-            }),
+            inner: Arc::new(Inner { pool, writer }),
         };
         if run {
             store.migrate().await?;
@@ -229,46 +255,38 @@ impl Store {
         .map_err(StorageError::internal)?
     }
 
-    /// Like [`Self::run`] for writers: on SQLite, takes the in-process writer lock first.
+    /// Like [`Self::run`] for writers. On SQLite the write runs on the
+    /// group-commit thread and returns once its group has committed.
     pub(crate) async fn write<T, F>(&self, f: F) -> Result<T, StorageError>
     where
         T: Send + 'static,
         F: FnOnce(&mut DbConn) -> Result<T, StorageError> + Send + 'static,
     {
-        let inner = Arc::clone(&self.inner);
-        tokio::task::spawn_blocking(move || {
-            let mut conn = inner.pool.get()?;
-            let _guard = if inner.pool.is_sqlite() {
-                Some(
-                    inner
-                        .sqlite_writer
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner),
-                )
-            } else {
-                None
-            };
-            let outcome = f(&mut conn);
-            conn.note_outcome(&outcome);
-            outcome
-        })
-        .await
-        .map_err(StorageError::internal)?
+        if let Some(writer) = &self.inner.writer {
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            writer.submit(group_commit::job(f, move |r| {
+                let _ = tx.send(r);
+            }))?;
+            return rx
+                .await
+                .map_err(|_| StorageError::internal("the SQLite writer thread dropped a write"))?;
+        }
+        self.run(f).await
     }
 
-    /// Like [`Self::write`], but the closure decides when to take the SQLite
-    /// writer lock ([`WriterLock::hold`]), so it can read and compute first
-    /// without holding up other writers.
+    /// Like [`Self::write`], but the closure reads and computes first on a
+    /// pooled connection and hands the part that writes to
+    /// [`Writer::run`] (on SQLite, the group-commit thread).
     pub(crate) async fn write_staged<T, F>(&self, f: F) -> Result<T, StorageError>
     where
         T: Send + 'static,
-        F: FnOnce(&mut DbConn, &WriterLock<'_>) -> Result<T, StorageError> + Send + 'static,
+        F: FnOnce(&mut DbConn, &Writer<'_>) -> Result<T, StorageError> + Send + 'static,
     {
         let inner = Arc::clone(&self.inner);
         tokio::task::spawn_blocking(move || {
             let mut conn = inner.pool.get()?;
-            let writer = WriterLock {
-                mutex: inner.pool.is_sqlite().then_some(&inner.sqlite_writer),
+            let writer = Writer {
+                group: inner.writer.as_ref(),
             };
             let outcome = f(&mut conn, &writer);
             conn.note_outcome(&outcome);
@@ -280,12 +298,14 @@ impl Store {
 
     /// Applies pending migrations; returns the names applied.
     pub async fn migrate(&self) -> Result<Vec<String>, StorageError> {
-        self.write(|c| c.run_pending_migrations()).await
+        // Not through the group writer: migrations manage their own
+        // transactions (and run before the server takes traffic).
+        self.run(|c| c.run_pending_migrations()).await
     }
 
     /// Reverts every migration (drops all tables). For tests and tooling.
     pub async fn revert_all_migrations(&self) -> Result<Vec<String>, StorageError> {
-        self.write(|c| c.revert_all_migrations()).await
+        self.run(|c| c.revert_all_migrations()).await
     }
 
     /// Checks that the database answers.
@@ -815,56 +835,57 @@ impl Store {
         let tenant = ctx.tenant.id.get();
         self.write_staged(move |conn, writer| {
             // First attempt: read the row and compute the change, events and
-            // history without the SQLite writer lock (a committed snapshot),
-            // then write under the lock only if nobody changed the row since.
+            // history on a pooled connection, outside the writer (a committed
+            // snapshot); the writer then writes only if nobody changed the
+            // row since.
             let staged = with_conn!(conn, c => repo::load_conversation(c, tenant, id.get(), false))?
                 .ok_or(StorageError::NotFound)?;
-            match plan_conversation(&ctx, staged, precondition, &mut change).map_err(Abort::into_error)? {
+            let plan = match plan_conversation(&ctx, staged, precondition, &mut change).map_err(Abort::into_error)? {
                 Plan::Unchanged(v) => return Ok(*v),
-                Plan::Write(p) => {
-                    let _guard = writer.hold();
-                    let outcome: Result<Conversation, Abort> = match &mut *conn {
-                        // On PostgreSQL the write is one statement, atomic by
-                        // itself (a version conflict aborts all of it), so
-                        // without links to check it needs no BEGIN/COMMIT.
-                        DbConn::Pg(c) if !adds_links(&p.before, &p.after) => {
-                            let c: &mut diesel::pg::PgConnection = &mut *c;
-                            let changes = p.write.changes_from(&p.before);
-                            match crate::repo::pg::update_conversation_recorded(c, tenant, id.get(), p.before.version, &changes, &p.record) {
-                                Ok(true) => Ok(p.after),
-                                Ok(false) => Err(Abort::Retry),
-                                Err(e) => Err(Abort::Failed(e)),
-                            }
+                Plan::Write(p) => p,
+            };
+            writer.run(conn, move |conn| {
+                let p = plan;
+                let outcome: Result<Conversation, Abort> = match &mut *conn {
+                    // On PostgreSQL the write is one statement, atomic by
+                    // itself (a version conflict aborts all of it), so
+                    // without links to check it needs no BEGIN/COMMIT.
+                    DbConn::Pg(c) if !adds_links(&p.before, &p.after) => {
+                        let c: &mut diesel::pg::PgConnection = &mut *c;
+                        let changes = p.write.changes_from(&p.before);
+                        match crate::repo::pg::update_conversation_recorded(c, tenant, id.get(), p.before.version, &changes, &p.record) {
+                            Ok(true) => Ok(p.after),
+                            Ok(false) => Err(Abort::Retry),
+                            Err(e) => Err(Abort::Failed(e)),
                         }
-                        other => write_tx!(other, c => {
-                            commit_conversation(c, tenant, id, p, repo::update_conversation_recorded, |c, id| repo::load_customer(c, tenant, id, false).map(|o| o.is_some()), |c, id| repo::agent_by_id(c, tenant, id).map(|o| o.is_some()), |c, id| repo::department_by_id(c, tenant, id).map(|o| o.is_some()))
-                        }),
-                    };
+                    }
+                    other => write_tx!(other, c => {
+                        commit_conversation(c, tenant, id, p, repo::update_conversation_recorded, |c, id| repo::load_customer(c, tenant, id, false).map(|o| o.is_some()), |c, id| repo::agent_by_id(c, tenant, id).map(|o| o.is_some()), |c, id| repo::department_by_id(c, tenant, id).map(|o| o.is_some()))
+                    }),
+                };
+                match outcome {
+                    Ok(v) => return Ok(v),
+                    Err(Abort::Retry) => {}
+                    Err(Abort::Failed(e)) => return Err(e),
+                }
+                // Someone else wrote in between: read, compute and write in
+                // one transaction (on PostgreSQL with the row locked).
+                for _ in 1..MAX_MODIFY_ATTEMPTS {
+                    let outcome: Result<Conversation, Abort> = write_tx!(conn, c => {
+                        let before = repo::load_conversation(c, tenant, id.get(), true)?.ok_or(StorageError::NotFound)?;
+                        match plan_conversation(&ctx, before, precondition, &mut change)? {
+                            Plan::Unchanged(v) => Ok(*v),
+                            Plan::Write(p) => commit_conversation(c, tenant, id, p, repo::update_conversation_recorded, |c, id| repo::load_customer(c, tenant, id, false).map(|o| o.is_some()), |c, id| repo::agent_by_id(c, tenant, id).map(|o| o.is_some()), |c, id| repo::department_by_id(c, tenant, id).map(|o| o.is_some())),
+                        }
+                    });
                     match outcome {
                         Ok(v) => return Ok(v),
-                        Err(Abort::Retry) => {}
+                        Err(Abort::Retry) => continue,
                         Err(Abort::Failed(e)) => return Err(e),
                     }
                 }
-            }
-            // Someone else wrote in between: read, compute and write under the
-            // lock (and, on PostgreSQL, with the row locked).
-            let _guard = writer.hold();
-            for _ in 1..MAX_MODIFY_ATTEMPTS {
-                let outcome: Result<Conversation, Abort> = write_tx!(conn, c => {
-                    let before = repo::load_conversation(c, tenant, id.get(), true)?.ok_or(StorageError::NotFound)?;
-                    match plan_conversation(&ctx, before, precondition, &mut change)? {
-                        Plan::Unchanged(v) => Ok(*v),
-                        Plan::Write(p) => commit_conversation(c, tenant, id, p, repo::update_conversation_recorded, |c, id| repo::load_customer(c, tenant, id, false).map(|o| o.is_some()), |c, id| repo::agent_by_id(c, tenant, id).map(|o| o.is_some()), |c, id| repo::department_by_id(c, tenant, id).map(|o| o.is_some())),
-                    }
-                });
-                match outcome {
-                    Ok(v) => return Ok(v),
-                    Err(Abort::Retry) => continue,
-                    Err(Abort::Failed(e)) => return Err(e),
-                }
-            }
-            Err(StorageError::Contention)
+                Err(StorageError::Contention)
+            })
         })
         .await
     }
@@ -1118,16 +1139,23 @@ fn pin_identity_conversation(before: &Conversation, after: &mut Conversation) {
     after.version = before.version;
 }
 
-/// The SQLite writer lock as a [`Store::write_staged`] closure sees it.
-pub(crate) struct WriterLock<'a> {
-    mutex: Option<&'a Mutex<()>>,
+/// Where a [`Store::write_staged`] closure sends its write.
+pub(crate) struct Writer<'a> {
+    group: Option<&'a GroupWriter>,
 }
 
-impl WriterLock<'_> {
-    /// Takes the lock (a no-op on PostgreSQL) until the guard is dropped.
-    pub(crate) fn hold(&self) -> Option<std::sync::MutexGuard<'_, ()>> {
-        self.mutex
-            .map(|m| m.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
+impl Writer<'_> {
+    /// Runs `f`: on SQLite in the next group commit (blocking until it has
+    /// committed), on PostgreSQL on `conn` right away.
+    pub(crate) fn run<T, F>(&self, conn: &mut DbConn, f: F) -> Result<T, StorageError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConn) -> Result<T, StorageError> + Send + 'static,
+    {
+        match self.group {
+            Some(group) => group.run_blocking(f),
+            None => f(conn),
+        }
     }
 }
 

@@ -257,3 +257,54 @@ async fn unmodified_since_has_second_precision() {
     })
     .await;
 }
+
+/// Writes that fail in the middle of others (here: taken session keys)
+/// change nothing, and the writes beside them commit with all their rows.
+/// On SQLite concurrent writes share one group commit, so this checks that
+/// a failing member rolls back alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn failing_writes_beside_others_roll_back_alone() {
+    for_each_backend(|store, label| async move {
+        let ctx = tenant(&store, "acme").await;
+        let backlog_before = store.outbox_backlog().await.unwrap();
+        // Every key twice, all at once: exactly one of each pair wins.
+        let tasks: Vec<_> = (0..40)
+            .map(|i| {
+                let (store, ctx) = (store.clone(), ctx.clone());
+                tokio::spawn(async move {
+                    store
+                        .create_conversation(&ctx, draft(ctx.tenant.id, &format!("key-{}", i % 20)))
+                        .await
+                })
+            })
+            .collect();
+        let (mut created, mut conflicts) = (Vec::new(), 0);
+        for t in tasks {
+            match t.await.unwrap() {
+                Ok(c) => created.push(c),
+                Err(StorageError::Conflict(_)) => conflicts += 1,
+                Err(e) => panic!("{label}: {e:?}"),
+            }
+        }
+        assert_eq!((created.len(), conflicts), (20, 20), "{label}");
+        let listed = store
+            .conversations(ctx.tenant.id, None, 0, 100)
+            .await
+            .unwrap();
+        assert_eq!(listed.len(), 20, "{label}");
+        // One conversation_created event and one history row per winner.
+        assert_eq!(
+            store.outbox_backlog().await.unwrap() - backlog_before,
+            20,
+            "{label}"
+        );
+        for c in &created {
+            let history = store
+                .history(ctx.tenant.id, EntityKind::Conversation, c.id.get(), 10)
+                .await
+                .unwrap();
+            assert_eq!(history.len(), 1, "{label}");
+        }
+    })
+    .await;
+}

@@ -1,0 +1,187 @@
+//! SQLite group commit: one thread runs every write of the process.
+//!
+//! SQLite has one writer at a time, and with `synchronous = FULL` every
+//! commit waits for an fsync. Writers taking turns on a lock each pay for
+//! their own commit and for the hand-over of the lock between threads. Here
+//! a single thread owns a connection and takes the writes that are waiting,
+//! up to [`MAX_GROUP`], into one `BEGIN IMMEDIATE` transaction: each write
+//! runs inside it as a nested transaction (a `SAVEPOINT`, so a failing write
+//! rolls back alone), then one `COMMIT` makes them all durable with one
+//! fsync. Every caller gets its answer only after that commit, so an
+//! acknowledged write is as durable as before; if the commit fails, every
+//! write of the group fails.
+//!
+//! PostgreSQL does not use this: its writers run side by side and the
+//! server groups concurrent commits itself.
+
+use std::sync::mpsc::{Receiver, Sender, channel};
+
+use diesel::connection::{AnsiTransactionManager, TransactionManager};
+
+use crate::StorageError;
+use crate::connection::{DbConn, DbPool};
+
+/// Most writes committed together.
+pub(crate) const MAX_GROUP: usize = 64;
+
+/// What a write hands back after running: called once with the group's
+/// commit result (`None` when it committed).
+pub(crate) type Completion = Box<dyn FnOnce(Option<&StorageError>) + Send>;
+
+/// A write: runs on the writer's connection inside the group transaction,
+/// or is told why it cannot run.
+pub(crate) type Job = Box<dyn FnOnce(Result<&mut DbConn, &StorageError>) -> Completion + Send>;
+
+/// The handle writers send their jobs to; the thread stops when the last
+/// handle is dropped.
+#[derive(Debug)]
+pub(crate) struct GroupWriter {
+    jobs: Sender<Job>,
+}
+
+impl GroupWriter {
+    /// Starts the writer thread over connections of `pool`.
+    pub(crate) fn start(pool: DbPool) -> Result<Self, StorageError> {
+        let (jobs, queue) = channel::<Job>();
+        std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || run(&pool, &queue))
+            .map_err(StorageError::internal)?;
+        Ok(Self { jobs })
+    }
+
+    /// Queues a job.
+    pub(crate) fn submit(&self, job: Job) -> Result<(), StorageError> {
+        self.jobs
+            .send(job)
+            .map_err(|_| StorageError::internal("the SQLite writer thread has stopped"))
+    }
+
+    /// Runs `f` in the next group and waits (blocking) for its committed
+    /// result. For callers already on a blocking thread.
+    pub(crate) fn run_blocking<T, F>(&self, f: F) -> Result<T, StorageError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConn) -> Result<T, StorageError> + Send + 'static,
+    {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        self.submit(job(f, move |r| {
+            let _ = tx.send(r);
+        }))?;
+        rx.recv()
+            .map_err(|_| StorageError::internal("the SQLite writer thread dropped a write"))?
+    }
+}
+
+/// Wraps `f` as a [`Job`] whose result, once the group committed (or
+/// failed), goes to `reply`.
+pub(crate) fn job<T, F, R>(f: F, reply: R) -> Job
+where
+    T: Send + 'static,
+    F: FnOnce(&mut DbConn) -> Result<T, StorageError> + Send + 'static,
+    R: FnOnce(Result<T, StorageError>) + Send + 'static,
+{
+    Box::new(move |conn: Result<&mut DbConn, &StorageError>| {
+        let outcome = match conn {
+            Ok(c) => f(c),
+            Err(e) => Err(StorageError::Unavailable(e.to_string().into())),
+        };
+        Box::new(move |commit: Option<&StorageError>| {
+            reply(match (outcome, commit) {
+                (Ok(_), Some(e)) => Err(StorageError::internal(format!(
+                    "the group commit failed: {e}"
+                ))),
+                (outcome, _) => outcome,
+            });
+        }) as Completion
+    })
+}
+
+fn sqlite(conn: &mut DbConn) -> Option<&mut diesel::sqlite::SqliteConnection> {
+    match conn {
+        DbConn::Sqlite(c) => Some(&mut **c),
+        DbConn::Pg(_) => None,
+    }
+}
+
+fn run(pool: &DbPool, queue: &Receiver<Job>) {
+    let mut conn: Option<DbConn> = None;
+    while let Ok(first) = queue.recv() {
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match queue.try_recv() {
+                Ok(job) => group.push(job),
+                Err(_) => break,
+            }
+        }
+        let c = match conn.take() {
+            Some(c) => c,
+            None => match pool.get() {
+                Ok(c) => c,
+                Err(e) => {
+                    fail(group, &e);
+                    continue;
+                }
+            },
+        };
+        conn = commit_group(c, group);
+    }
+}
+
+/// Runs `group` in one transaction on `conn` and completes every job;
+/// returns the connection unless it should be replaced.
+fn commit_group(mut conn: DbConn, group: Vec<Job>) -> Option<DbConn> {
+    let Some(c) = sqlite(&mut conn) else {
+        fail(group, &StorageError::internal("group commit is for SQLite"));
+        return None;
+    };
+    if let Err(e) = AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE") {
+        let e = StorageError::from(e);
+        fail(group, &e);
+        conn.note_outcome::<()>(&Err(e));
+        return None;
+    }
+    let mut completions = Vec::with_capacity(group.len());
+    let mut panicked = false;
+    for job in group {
+        // A panicking write (a bug) leaves the transaction in an unknown
+        // state: the whole group is rolled back. Its own caller sees its
+        // reply channel closed.
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(Ok(&mut conn)))) {
+            Ok(done) => completions.push(done),
+            Err(_) => panicked = true,
+        }
+    }
+    let c = sqlite(&mut conn)?;
+    let error = if panicked {
+        let _ = AnsiTransactionManager::rollback_transaction(c);
+        Some(StorageError::internal(
+            "a write in the group panicked; the group was rolled back",
+        ))
+    } else {
+        let committed = AnsiTransactionManager::commit_transaction(c).map_err(StorageError::from);
+        let error = committed.err();
+        if error.is_some() {
+            let _ = AnsiTransactionManager::rollback_transaction(c);
+        }
+        error
+    };
+    for done in completions {
+        done(error.as_ref());
+    }
+    match error {
+        None => Some(conn),
+        Some(e) => {
+            conn.note_outcome::<()>(&Err(e));
+            None
+        }
+    }
+}
+
+/// Fails every job of a group that could not start.
+fn fail(group: Vec<Job>, e: &StorageError) {
+    tracing::warn!(error = %e, writes = group.len(), "SQLite group commit could not start");
+    for job in group {
+        job(Err(e))(None);
+    }
+}
