@@ -884,6 +884,7 @@ mod tests {
             lease = "30s"
             per_target_rate = 5
             disable_after = "2d"
+            batch_delay = "20ms"
             "#,
         );
         let s = load(
@@ -911,6 +912,7 @@ mod tests {
         assert_eq!(w.poll_interval, Duration::from_millis(250));
         assert!((w.per_target_rate - 5.0).abs() < f64::EPSILON);
         assert_eq!(w.disable_after, Duration::from_secs(2 * 86_400));
+        assert_eq!(w.batch_delay, Duration::from_millis(20));
 
         for (env, needle) in [
             (

@@ -95,6 +95,7 @@ impl SqliteSync {
 #[derive(Debug, Clone)]
 pub struct StoreConfig {
     /// Connections per pool; at least 2 (smaller values are raised to 2).
+    /// On SQLite one of them belongs to the writer thread for good.
     pub max_connections: u32,
     /// How long to wait for a free connection before `Unavailable`.
     pub connection_timeout: Duration,

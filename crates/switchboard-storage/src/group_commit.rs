@@ -19,7 +19,7 @@ use std::sync::mpsc::{Receiver, Sender, channel};
 use diesel::connection::{AnsiTransactionManager, TransactionManager};
 
 use crate::StorageError;
-use crate::connection::{DbConn, DbPool};
+use crate::connection::DbConn;
 
 /// Most writes committed together.
 pub(crate) const MAX_GROUP: usize = 64;
@@ -40,12 +40,14 @@ pub(crate) struct GroupWriter {
 }
 
 impl GroupWriter {
-    /// Starts the writer thread over connections of `pool`.
-    pub(crate) fn start(pool: DbPool) -> Result<Self, StorageError> {
+    /// Starts the writer thread on `conn`, which it keeps for its whole
+    /// life: taken from the pool up front, so callers that hold pooled
+    /// connections while they wait for the writer can never starve it.
+    pub(crate) fn start(conn: DbConn) -> Result<Self, StorageError> {
         let (jobs, queue) = channel::<Job>();
         std::thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || run(&pool, &queue))
+            .spawn(move || run(conn, &queue))
             .map_err(StorageError::internal)?;
         Ok(Self { jobs })
     }
@@ -104,8 +106,7 @@ fn sqlite(conn: &mut DbConn) -> Option<&mut diesel::sqlite::SqliteConnection> {
     }
 }
 
-fn run(pool: &DbPool, queue: &Receiver<Job>) {
-    let mut conn: Option<DbConn> = None;
+fn run(mut conn: DbConn, queue: &Receiver<Job>) {
     while let Ok(first) = queue.recv() {
         let mut group = vec![first];
         while group.len() < MAX_GROUP {
@@ -114,32 +115,22 @@ fn run(pool: &DbPool, queue: &Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        let c = match conn.take() {
-            Some(c) => c,
-            None => match pool.get() {
-                Ok(c) => c,
-                Err(e) => {
-                    fail(group, &e);
-                    continue;
-                }
-            },
-        };
-        conn = commit_group(c, group);
+        commit_group(&mut conn, group);
     }
 }
 
-/// Runs `group` in one transaction on `conn` and completes every job;
-/// returns the connection unless it should be replaced.
-fn commit_group(mut conn: DbConn, group: Vec<Job>) -> Option<DbConn> {
-    let Some(c) = sqlite(&mut conn) else {
+/// Runs `group` in one transaction on `conn` and completes every job. A
+/// failed group is rolled back and the connection kept (an SQLite
+/// connection is a file handle: a busy lock or a full disk is the file's
+/// state, not the connection's).
+fn commit_group(conn: &mut DbConn, group: Vec<Job>) {
+    let Some(c) = sqlite(conn) else {
         fail(group, &StorageError::internal("group commit is for SQLite"));
-        return None;
+        return;
     };
     if let Err(e) = AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE") {
-        let e = StorageError::from(e);
-        fail(group, &e);
-        conn.note_outcome::<()>(&Err(e));
-        return None;
+        fail(group, &StorageError::from(e));
+        return;
     }
     let mut completions = Vec::with_capacity(group.len());
     let mut panicked = false;
@@ -147,12 +138,14 @@ fn commit_group(mut conn: DbConn, group: Vec<Job>) -> Option<DbConn> {
         // A panicking write (a bug) leaves the transaction in an unknown
         // state: the whole group is rolled back. Its own caller sees its
         // reply channel closed.
-        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(Ok(&mut conn)))) {
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(Ok(&mut *conn)))) {
             Ok(done) => completions.push(done),
             Err(_) => panicked = true,
         }
     }
-    let c = sqlite(&mut conn)?;
+    let Some(c) = sqlite(conn) else {
+        return;
+    };
     let error = if panicked {
         let _ = AnsiTransactionManager::rollback_transaction(c);
         Some(StorageError::internal(
@@ -168,13 +161,6 @@ fn commit_group(mut conn: DbConn, group: Vec<Job>) -> Option<DbConn> {
     };
     for done in completions {
         done(error.as_ref());
-    }
-    match error {
-        None => Some(conn),
-        Some(e) => {
-            conn.note_outcome::<()>(&Err(e));
-            None
-        }
     }
 }
 

@@ -192,10 +192,12 @@ pub struct CreatedKey {
 
 /// A handle to the database. Cheap to clone; share one per process.
 ///
-/// Every method is `async` and runs its blocking Diesel work on Tokio's
-/// blocking pool (`spawn_blocking`), so it never blocks an async executor
-/// thread, including actix-web's single-threaded ones. Each call holds at
-/// most one pooled connection at a time.
+/// Every method is `async` and runs its blocking Diesel work off the async
+/// executor, so it never blocks an executor thread, including actix-web's
+/// single-threaded ones: reads (and PostgreSQL writes) on Tokio's blocking
+/// pool (`spawn_blocking`), SQLite writes on the store's writer thread,
+/// which commits the writes that wait together (group commit). Each call
+/// holds at most one pooled connection at a time.
 #[derive(Debug, Clone)]
 pub struct Store {
     inner: Arc<Inner>,
@@ -216,14 +218,18 @@ impl Store {
     pub async fn open(url: &str, config: StoreConfig) -> Result<Self, StorageError> {
         let url = DatabaseUrl::parse(url)?;
         let run = config.run_migrations;
-        let pool = tokio::task::spawn_blocking(move || DbPool::open(&url, &config))
-            .await
-            .map_err(StorageError::internal)??;
-        let writer = if pool.is_sqlite() {
-            Some(GroupWriter::start(pool.clone())?)
-        } else {
-            None
-        };
+        let (pool, writer) = tokio::task::spawn_blocking(move || {
+            let pool = DbPool::open(&url, &config)?;
+            // SQLite: the writer thread's own connection, for good.
+            let writer = if pool.is_sqlite() {
+                Some(GroupWriter::start(pool.get()?)?)
+            } else {
+                None
+            };
+            Ok::<_, StorageError>((pool, writer))
+        })
+        .await
+        .map_err(StorageError::internal)??;
         let store = Self {
             inner: Arc::new(Inner { pool, writer }),
         };
@@ -1267,11 +1273,7 @@ fn commit_conversation<C>(
 /// Whether `after` links a customer, agent or department that `before`
 /// did not (the only links [`check_links`] looks up on an update).
 fn adds_links(before: &Conversation, after: &Conversation) -> bool {
-    let had = |id: AgentId| {
-        before.assignee_id == Some(id)
-            || before.transfer_to == Some(id)
-            || before.agent_ids.contains(&id)
-    };
+    let had = |id: AgentId| links_agent(before, id);
     after
         .customer_id
         .is_some_and(|id| before.customer_id != Some(id))
@@ -1281,6 +1283,11 @@ fn adds_links(before: &Conversation, after: &Conversation) -> bool {
         || after.assignee_id.is_some_and(|id| !had(id))
         || after.transfer_to.is_some_and(|id| !had(id))
         || after.agent_ids.iter().any(|id| !had(*id))
+}
+
+/// Whether `conv` names agent `id` (assignee, transfer target or participant).
+fn links_agent(conv: &Conversation, id: AgentId) -> bool {
+    conv.assignee_id == Some(id) || conv.transfer_to == Some(id) || conv.agent_ids.contains(&id)
 }
 
 /// Checks that the conversation's links point at rows of the same tenant.
@@ -1298,11 +1305,7 @@ fn check_links<C>(
     let mut errors = switchboard_domain::validate::ValidationErrors::new();
     // A link the conversation already had was checked when it was set (and
     // the foreign keys keep it valid), so only new links cost a lookup.
-    let had_agent = |id: AgentId| {
-        before.is_some_and(|b| {
-            b.assignee_id == Some(id) || b.transfer_to == Some(id) || b.agent_ids.contains(&id)
-        })
-    };
+    let had_agent = |id: AgentId| before.is_some_and(|b| links_agent(b, id));
     if let Some(id) = conv.customer_id
         && before.is_none_or(|b| b.customer_id != Some(id))
         && !customer_exists(c, id.get())?

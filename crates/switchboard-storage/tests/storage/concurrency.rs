@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use serde_json::json;
 use switchboard_domain::{EntityKind, Timestamp};
-use switchboard_storage::{Precondition, StorageError};
+use switchboard_storage::{Precondition, StorageError, Store, StoreConfig};
 
-use super::harness::{draft, events, for_each_backend, tenant};
+use super::harness::{TestDb, draft, events, for_each_backend, tenant};
 
 const TASKS: i64 = 16;
 const INCREMENTS: i64 = 50;
@@ -307,4 +307,58 @@ async fn failing_writes_beside_others_roll_back_alone() {
         }
     })
     .await;
+}
+
+/// With the smallest pool (2 connections) and more concurrent updates than
+/// connections, every update still goes through: the callers that hold a
+/// pooled connection while their write waits for the writer must never
+/// keep the writer itself from a connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn updates_go_through_with_the_smallest_pool() {
+    for db in TestDb::all() {
+        let label = db.label;
+        let config = StoreConfig {
+            max_connections: 2,
+            connection_timeout: Duration::from_secs(3),
+            ..StoreConfig::default()
+        };
+        let setup = db.open().await;
+        let ctx = tenant(&setup, "acme").await;
+        let mut ids = Vec::new();
+        for i in 0..4 {
+            let c = setup
+                .create_conversation(&ctx, draft(ctx.tenant.id, &format!("s-{i}")))
+                .await
+                .unwrap();
+            ids.push(c.id);
+        }
+        drop(setup);
+        // A fresh store whose first writes are these concurrent updates.
+        let store = Store::open(&db.url, config).await.unwrap();
+        let tasks: Vec<_> = (0..16)
+            .map(|i| {
+                let (store, ctx, id) = (store.clone(), ctx.clone(), ids[i % 4]);
+                tokio::spawn(async move {
+                    store
+                        .modify_conversation(&ctx, id, Precondition::NONE, |c| {
+                            c.rank += 1;
+                            Ok(())
+                        })
+                        .await
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await
+                .unwrap()
+                .unwrap_or_else(|e| panic!("{label}: {e:?}"));
+        }
+        for id in ids {
+            assert_eq!(
+                store.conversation(ctx.tenant.id, id).await.unwrap().rank,
+                4,
+                "{label}"
+            );
+        }
+    }
 }
