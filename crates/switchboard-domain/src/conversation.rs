@@ -354,7 +354,7 @@ pub fn validate_custom_info(info: &BTreeMap<String, Value>) -> ValidationErrors 
 }
 
 /// The length of a value's compact JSON, without allocating it.
-fn json_len(v: &Value) -> usize {
+pub(crate) fn json_len(v: &Value) -> usize {
     struct Count(usize);
     impl std::io::Write for Count {
         fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {

@@ -17,6 +17,8 @@
 //!   its conversion to operations, diffs, and `$select`-style projection.
 //! - **Validation** ([`validate`]) that reports every violation at once.
 //! - **Events** ([`event`]) derived from the before and after state of a write.
+//! - **Revisions** ([`entity`]): the one pure rule that turns a stored
+//!   version into the next, shared by every write.
 //!
 //! ```
 //! use serde_json::json;
@@ -36,12 +38,15 @@ mod actor;
 mod agent;
 mod attribute;
 mod conversation;
+mod conversation_update;
 mod customer;
+pub mod entity;
 mod error;
 pub mod event;
 mod field;
 mod id;
 pub mod json;
+mod links;
 pub mod resource;
 mod status;
 mod tag;
@@ -57,10 +62,13 @@ pub use conversation::{
     Conversation, MAX_CUSTOM_INFO_KEY_CHARS, MAX_CUSTOM_INFO_KEYS, MAX_CUSTOM_INFO_VALUE_BYTES,
     Visitor, validate_custom_info,
 };
+pub use conversation_update::{ConversationUpdate, VisitorUpdate};
 pub use customer::{Customer, CustomerUpdate, Device, Location};
+pub use entity::Entity;
 pub use error::DomainError;
 pub use event::{DomainEvent, EntityKind};
 pub use field::{Patch, UpdateMode};
+pub use links::ConversationLinks;
 pub use id::{
     AgentId, ApiKeyId, ConversationId, CustomerId, DepartmentId, EventId, ParseIdError,
     SubscriptionId, TenantId,

@@ -1,0 +1,272 @@
+//! Versioned entities and the pure rule that turns one version into the next.
+//!
+//! [`Customer`] and [`Conversation`] are stored as versioned documents. Every
+//! write, whichever API it comes through, is the same three steps: apply the
+//! caller's change to a copy, bring derived fields in line and check every
+//! rule, then derive the new version and its events. [`revise`] is those
+//! steps, with no I/O; storage runs it against the row it read and writes
+//! the result only if the row is still at the version it read.
+//!
+//! ```
+//! use switchboard_domain::entity::{Revision, revise};
+//! use switchboard_domain::{Actor, Conversation, TenantId, Timestamp};
+//!
+//! let mut c = Conversation::new(TenantId::new(1), "s-1", Timestamp::from_millis(0));
+//! c.version = 1;
+//! let now = Timestamp::from_millis(10);
+//! let revision = revise(c.clone(), &(), Actor::System, "acme", now, |c: &mut Conversation| {
+//!     c.visitor.email = Some("ada@example.com".into());
+//!     Ok::<(), std::convert::Infallible>(())
+//! })
+//! .unwrap();
+//! let Revision::Changed(change) = revision else { panic!("the email changed") };
+//! assert_eq!(change.after.version, 2);
+//! assert_eq!(change.after.updated_at, now);
+//! assert_eq!(change.events.len(), 2); // conversation_updated and email_updated
+//!
+//! // A change that changes nothing is no revision at all.
+//! let same = revise(c, &(), Actor::System, "acme", now, |_: &mut Conversation| Ok::<(), ()>(()));
+//! assert!(matches!(same, Ok(Revision::Unchanged(_))));
+//! ```
+
+use std::fmt;
+
+use crate::event::{conversation_events, customer_events};
+use crate::resource::Resource;
+use crate::validate::ValidationErrors;
+use crate::{
+    Actor, AttributeSet, Conversation, Customer, DomainError, DomainEvent, EntityKind, TenantId,
+    Timestamp,
+};
+
+/// An entity stored as a versioned document.
+pub trait Entity: Resource + Clone + PartialEq + fmt::Debug + Send + Sync + 'static {
+    /// Which kind of entity, for events and the change history.
+    const KIND: EntityKind;
+
+    /// What the rules need besides the entity: the tenant's custom
+    /// attribute definitions for a customer, nothing for a conversation.
+    type Rules: Send + Sync + 'static;
+
+    /// The storage-assigned id (0 before the entity is stored).
+    fn id(&self) -> i64;
+    /// Sets the storage-assigned id.
+    fn set_id(&mut self, id: i64);
+    /// The owning tenant.
+    fn tenant_id(&self) -> TenantId;
+    /// The version, incremented on every write (1 once created).
+    fn version(&self) -> i64;
+    /// When it was last written.
+    fn updated_at(&self) -> Timestamp;
+
+    /// Copies the members only storage assigns (id, tenant, creation time,
+    /// last write, version) from `from`, whatever a change did to them.
+    fn keep_identity(&mut self, from: &Self);
+
+    /// Sets the bookkeeping of a write: the new version and when.
+    fn stamp(&mut self, version: i64, at: Timestamp);
+
+    /// Makes a new entity of `tenant` at version 1, created now.
+    fn stamp_new(&mut self, tenant: TenantId, now: Timestamp);
+
+    /// Brings derived members in line after a change (a conversation's
+    /// closure members follow its status). Nothing by default.
+    fn settle(&mut self, _actor: Actor, _now: Timestamp) {}
+
+    /// Checks every rule and reports all violations at once.
+    fn check(&self, rules: &Self::Rules) -> Result<(), ValidationErrors>;
+
+    /// The events of a write: `before` is `None` on create, `after` is
+    /// `None` on delete.
+    fn events(
+        tenant_name: &str,
+        before: Option<&Self>,
+        after: Option<&Self>,
+        at: Timestamp,
+    ) -> Vec<DomainEvent>;
+}
+
+impl Entity for Customer {
+    const KIND: EntityKind = EntityKind::Customer;
+    type Rules = AttributeSet;
+
+    fn id(&self) -> i64 {
+        self.id.get()
+    }
+    fn set_id(&mut self, id: i64) {
+        self.id = crate::CustomerId::new(id);
+    }
+    fn tenant_id(&self) -> TenantId {
+        self.tenant_id
+    }
+    fn version(&self) -> i64 {
+        self.version
+    }
+    fn updated_at(&self) -> Timestamp {
+        self.updated_at
+    }
+    fn keep_identity(&mut self, from: &Self) {
+        self.id = from.id;
+        self.tenant_id = from.tenant_id;
+        self.created_at = from.created_at;
+        self.updated_at = from.updated_at;
+        self.version = from.version;
+    }
+    fn stamp(&mut self, version: i64, at: Timestamp) {
+        self.version = version;
+        self.updated_at = at;
+    }
+    fn stamp_new(&mut self, tenant: TenantId, now: Timestamp) {
+        self.tenant_id = tenant;
+        self.version = 1;
+        self.created_at = now;
+        self.updated_at = now;
+    }
+    fn check(&self, attributes: &AttributeSet) -> Result<(), ValidationErrors> {
+        self.validate(attributes)
+    }
+    fn events(
+        tenant_name: &str,
+        before: Option<&Self>,
+        after: Option<&Self>,
+        at: Timestamp,
+    ) -> Vec<DomainEvent> {
+        customer_events(tenant_name, before, after, at)
+    }
+}
+
+impl Entity for Conversation {
+    const KIND: EntityKind = EntityKind::Conversation;
+    type Rules = ();
+
+    fn id(&self) -> i64 {
+        self.id.get()
+    }
+    fn set_id(&mut self, id: i64) {
+        self.id = crate::ConversationId::new(id);
+    }
+    fn tenant_id(&self) -> TenantId {
+        self.tenant_id
+    }
+    fn version(&self) -> i64 {
+        self.version
+    }
+    fn updated_at(&self) -> Timestamp {
+        self.updated_at
+    }
+    fn keep_identity(&mut self, from: &Self) {
+        self.id = from.id;
+        self.tenant_id = from.tenant_id;
+        self.created_at = from.created_at;
+        self.updated_at = from.updated_at;
+        self.version = from.version;
+    }
+    fn stamp(&mut self, version: i64, at: Timestamp) {
+        self.version = version;
+        self.updated_at = at;
+    }
+    fn stamp_new(&mut self, tenant: TenantId, now: Timestamp) {
+        self.tenant_id = tenant;
+        self.version = 1;
+        self.created_at = now;
+        self.updated_at = now;
+    }
+    fn settle(&mut self, actor: Actor, now: Timestamp) {
+        self.normalize_closure(actor, now);
+    }
+    fn check(&self, (): &()) -> Result<(), ValidationErrors> {
+        self.validate()
+    }
+    fn events(
+        tenant_name: &str,
+        before: Option<&Self>,
+        after: Option<&Self>,
+        at: Timestamp,
+    ) -> Vec<DomainEvent> {
+        conversation_events(tenant_name, before, after, at)
+    }
+}
+
+/// What a change did to an entity.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Revision<E> {
+    /// The change left the entity equal: there is nothing to write.
+    Unchanged(E),
+    /// The entity changed; write `after` if the row is still at `before`.
+    Changed(Box<Changed<E>>),
+}
+
+/// A change that produced a new version.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Changed<E> {
+    /// The version the change was applied to.
+    pub before: E,
+    /// The new version: `before.version + 1`, written at `at`.
+    pub after: E,
+    /// The events the change causes, for the outbox.
+    pub events: Vec<DomainEvent>,
+    /// When the change happens (never before `before.updated_at`).
+    pub at: Timestamp,
+}
+
+/// Why [`revise`] refused a change.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Refusal<X> {
+    /// The caller's change refused itself with its own error.
+    Rejected(X),
+    /// The result breaks the domain's rules.
+    Invalid(DomainError),
+}
+
+/// Applies `change` to a copy of `before` and derives the new version.
+///
+/// The members only storage assigns are kept whatever `change` did to
+/// them; derived members are settled; every rule is checked against
+/// `rules`. A result equal to `before` is [`Revision::Unchanged`] (no new
+/// version, no events). Otherwise the new version is `before.version + 1`,
+/// written at `now` (or at `before.updated_at` if the clock is behind it,
+/// so time never runs backwards on one entity), with its events.
+pub fn revise<E: Entity, X>(
+    before: E,
+    rules: &E::Rules,
+    actor: Actor,
+    tenant_name: &str,
+    now: Timestamp,
+    change: impl FnOnce(&mut E) -> Result<(), X>,
+) -> Result<Revision<E>, Refusal<X>> {
+    let mut after = before.clone();
+    change(&mut after).map_err(Refusal::Rejected)?;
+    after.keep_identity(&before);
+    let at = now.max(before.updated_at());
+    after.settle(actor, at);
+    after
+        .check(rules)
+        .map_err(|e| Refusal::Invalid(DomainError::Validation(e)))?;
+    if after == before {
+        return Ok(Revision::Unchanged(before));
+    }
+    after.stamp(before.version() + 1, at);
+    let events = E::events(tenant_name, Some(&before), Some(&after), at);
+    Ok(Revision::Changed(Box::new(Changed {
+        before,
+        after,
+        events,
+        at,
+    })))
+}
+
+/// Prepares a new entity of `tenant` from a draft: version 1, created now,
+/// derived members settled and every rule checked. Its id (and so its
+/// events) come once storage has assigned one.
+pub fn prepare_new<E: Entity>(
+    mut draft: E,
+    rules: &E::Rules,
+    tenant: TenantId,
+    actor: Actor,
+    now: Timestamp,
+) -> Result<E, DomainError> {
+    draft.stamp_new(tenant, now);
+    draft.settle(actor, now);
+    draft.check(rules).map_err(DomainError::Validation)?;
+    Ok(draft)
+}
