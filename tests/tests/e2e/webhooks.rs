@@ -2,7 +2,6 @@
 //! real server, and a real receiver on loopback, on SQLite and PostgreSQL.
 //! The retry schedule is shortened; every wait polls for a condition with a
 //! generous deadline.
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
