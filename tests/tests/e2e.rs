@@ -14,6 +14,8 @@ mod common;
 mod helpcrunch;
 #[path = "e2e/server.rs"]
 mod server;
+#[path = "e2e/snapshots.rs"]
+mod snapshots;
 #[path = "e2e/superoffice.rs"]
 mod superoffice;
 #[path = "e2e/webhooks.rs"]
