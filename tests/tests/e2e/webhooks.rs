@@ -2,7 +2,6 @@
 //! real server, and a real receiver on loopback, on SQLite and PostgreSQL.
 //! The retry schedule is shortened; every wait polls for a condition with a
 //! generous deadline.
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -12,38 +11,9 @@ use switchboard_e2e::{Backend, TestApp, TestConfig, for_each_backend_with, json_
 use switchboard_testsupport::receiver::{Received, Receiver, Reply};
 use switchboard_webhook::{TargetPolicy, WebhookConfig};
 
-/// Long enough for a loaded 2-core machine.
-const WAIT: Duration = Duration::from_secs(30);
-
-fn fast_webhooks() -> WebhookConfig {
-    WebhookConfig {
-        targets: TargetPolicy {
-            allow_private: true,
-        },
-        schedule: vec![
-            Duration::ZERO,
-            Duration::from_millis(300),
-            Duration::from_millis(300),
-            Duration::from_millis(300),
-            Duration::from_millis(300),
-        ],
-        throttle_delay: Duration::from_millis(800),
-        retry_after_max: Duration::from_secs(10),
-        connect_timeout: Duration::from_secs(2),
-        timeout: Duration::from_secs(2),
-        lease: Duration::from_secs(10),
-        poll_interval: Duration::from_millis(100),
-        shutdown_grace: Duration::from_secs(3),
-        ..WebhookConfig::default()
-    }
-}
-
-fn config() -> TestConfig {
-    TestConfig {
-        webhook: fast_webhooks(),
-        ..TestConfig::default()
-    }
-}
+use crate::common::{
+    WAIT, attempts, create_chatlog, fast_webhooks, update_email, wait_attempts, webhook_config,
+};
 
 fn unix_now() -> i64 {
     i64::try_from(
@@ -74,30 +44,6 @@ async fn subscribe(app: &TestApp, url: &str, event: &str) -> (i64, String) {
     (body["id"].as_i64().unwrap(), secret)
 }
 
-async fn create_chatlog(app: &TestApp, session: &str) {
-    let (status, body) = json_of(
-        app.post("/chatbot/v1/chatlog")
-            .json(&json!({"sessionid": session, "name": "Ada", "country": "United Kingdom"}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(status, 201, "{body}");
-}
-
-async fn update_email(app: &TestApp, session: &str, email: &str) {
-    let (status, body) = json_of(
-        app.put("/chatbot/v1/chatlog/email")
-            .json(&json!({"sessionid": session, "email": email}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
-}
-
 /// Checks the Standard Webhooks headers of `r` against `secret`.
 fn assert_signed(r: &Received, secret: &str) {
     let id = r.header("webhook-id").expect("webhook-id");
@@ -122,36 +68,6 @@ fn body_of(r: &Received) -> Value {
     serde_json::from_slice(&r.body).unwrap()
 }
 
-/// The delivery log of hook `id`, newest first.
-async fn attempts(app: &TestApp, id: i64) -> Vec<Value> {
-    let (status, body) = json_of(
-        app.get(&format!("/zapier/v1/hooks/{id}/deliveries?limit=100"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
-    body["data"].as_array().unwrap().clone()
-}
-
-/// Polls the delivery log until it has `n` attempts.
-async fn wait_attempts(app: &TestApp, id: i64, n: usize) -> Vec<Value> {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let log = attempts(app, id).await;
-        if log.len() >= n {
-            return log;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{}: expected {n} attempts, got {log:?}",
-            app.backend
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 /// Polls until every outbox event is fanned out and no delivery is pending.
 async fn wait_idle(app: &TestApp) {
     let deadline = Instant::now() + WAIT;
@@ -172,7 +88,7 @@ async fn wait_idle(app: &TestApp) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chatbot_email_update_reaches_a_zapier_subscriber_signed() {
-    for_each_backend_with(&config(), |app| async move {
+    for_each_backend_with(&webhook_config(), |app| async move {
         let receiver = Receiver::start().await;
         create_chatlog(&app, "sess-1").await;
         let url = receiver.url("/zap");
@@ -250,7 +166,7 @@ async fn chatbot_email_update_reaches_a_zapier_subscriber_signed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_subscription_filtering_copies_and_tenants() {
-    for_each_backend_with(&config(), |app| async move {
+    for_each_backend_with(&webhook_config(), |app| async move {
         let receiver = Receiver::start().await;
         // No subscription: the event is processed, nothing is sent, nothing fails.
         create_chatlog(&app, "s-0").await;
@@ -305,7 +221,7 @@ async fn no_subscription_filtering_copies_and_tenants() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failures_500_then_200_and_429_with_retry_after() {
-    for_each_backend_with(&config(), |app| async move {
+    for_each_backend_with(&webhook_config(), |app| async move {
         let receiver = Receiver::start().await;
         receiver.script("/r", [Reply::status(500).body("oops"), Reply::status(200)]);
         receiver.script(
@@ -358,7 +274,7 @@ async fn failures_500_then_200_and_429_with_retry_after() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn timeout_then_success() {
-    for_each_backend_with(&config(), |app| async move {
+    for_each_backend_with(&webhook_config(), |app| async move {
         let receiver = Receiver::start().await;
         receiver.script(
             "/slow",
@@ -385,7 +301,7 @@ async fn timeout_then_success() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gone_deletes_the_subscription_at_once() {
-    for_each_backend_with(&config(), |app| async move {
+    for_each_backend_with(&webhook_config(), |app| async move {
         let receiver = Receiver::start().await;
         receiver.set_default("/gone", Reply::status(410));
         create_chatlog(&app, "s-3").await;
@@ -431,7 +347,7 @@ async fn gone_deletes_the_subscription_at_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn continuous_failure_disables_the_subscription() {
-    let mut cfg = config();
+    let mut cfg = webhook_config();
     cfg.webhook.disable_after = Duration::from_millis(600);
     for_each_backend_with(&cfg, |app| async move {
         let receiver = Receiver::start().await;
@@ -482,7 +398,7 @@ async fn continuous_failure_disables_the_subscription() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redelivery_and_log_paging() {
-    for_each_backend_with(&config(), |app| async move {
+    for_each_backend_with(&webhook_config(), |app| async move {
         let receiver = Receiver::start().await;
         create_chatlog(&app, "s-5").await;
         let (hook, secret) = subscribe(&app, &receiver.url("/p"), "email_updated").await;
@@ -557,7 +473,7 @@ async fn redelivery_and_log_paging() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn zapier_auth_scopes_and_validation() {
-    let app = TestApp::spawn_with(Backend::Sqlite, config())
+    let app = TestApp::spawn_with(Backend::Sqlite, webhook_config())
         .await
         .unwrap();
     // auth test
@@ -817,7 +733,7 @@ async fn ssrf_guard_refuses_private_targets() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn secret_rotation_signs_with_both_secrets() {
-    for_each_backend_with(&config(), |app| async move {
+    for_each_backend_with(&webhook_config(), |app| async move {
         let receiver = Receiver::start().await;
         create_chatlog(&app, "s-7").await;
         let (hook, old) = subscribe(&app, &receiver.url("/rot"), "email_updated").await;

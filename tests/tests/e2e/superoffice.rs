@@ -1,6 +1,5 @@
 //! End-to-end tests of the SuperOffice-style ChatSession family and its
 //! consistency with the other families, on SQLite and PostgreSQL.
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
 use std::time::Duration;
 

@@ -1,6 +1,5 @@
 //! The server as a whole: operations endpoints, middleware, docs, demo
 //! data and graceful stop, over both backends.
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
 use std::collections::BTreeSet;
 
@@ -8,6 +7,8 @@ use switchboard_api::ApiConfig;
 use switchboard_domain::{ConversationStatus, Scope};
 use switchboard_e2e::{Backend, TestApp, TestConfig, for_each_backend, json_of};
 use switchboard_server::demo;
+
+use crate::common::content_type;
 
 #[tokio::test]
 async fn healthz_and_readyz_answer_200() {
@@ -68,13 +69,7 @@ async fn metrics_count_requests() {
     assert_eq!(app.get("/healthz").send().await.unwrap().status(), 200);
     let response = app.get("/metrics").send().await.unwrap();
     assert_eq!(response.status(), 200);
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .to_string();
+    let content_type = content_type(&response);
     assert!(content_type.starts_with("text/plain"), "{content_type}");
     let text = response.text().await.unwrap();
     assert!(text.contains("switchboard_http_requests_total"), "{text}");
@@ -100,13 +95,7 @@ async fn docs_page_is_html() {
     let app = TestApp::sqlite().await;
     let response = app.get("/docs/").send().await.unwrap();
     assert_eq!(response.status(), 200);
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .to_string();
+    let content_type = content_type(&response);
     assert!(content_type.starts_with("text/html"), "{content_type}");
     let body = response.text().await.unwrap();
     assert!(body.to_ascii_lowercase().contains("<html"), "{body}");

@@ -1,15 +1,11 @@
 //! End-to-end tests of the Zoho SalesIQ-style and chatbot families, and of
 //! their consistency with the other families, on SQLite and PostgreSQL.
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
 use serde_json::{Value, json};
 use switchboard_domain::{ConversationStatus, EntityKind, EventType, Scope};
 use switchboard_e2e::{TestApp, for_each_backend, json_of};
 
-fn zoho(app: &TestApp, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
-    app.anonymous(method, &format!("/api/v2/{}{path}", app.tenant.name))
-        .header("Authorization", format!("Zoho-oauthtoken {}", app.key))
-}
+use crate::common::{zoho, zoho_token};
 
 async fn email_events(app: &TestApp, id: i64) -> usize {
     app.store
@@ -128,7 +124,7 @@ async fn zoho_portal_and_scopes() {
                     reqwest::Method::GET,
                     &format!("/api/v2/{screen}/conversations/{}", c.id),
                 )
-                .header("Authorization", format!("Zoho-oauthtoken {}", app.key))
+                .header("Authorization", zoho_token(&app.key))
                 .send()
                 .await
                 .unwrap(),
@@ -143,7 +139,7 @@ async fn zoho_portal_and_scopes() {
                 reqwest::Method::GET,
                 &format!("/api/v2/{}/conversations/{}", other.name, c.id),
             )
-            .header("Authorization", format!("Zoho-oauthtoken {other_key}"))
+            .header("Authorization", zoho_token(&other_key))
             .send()
             .await
             .unwrap(),
@@ -183,7 +179,7 @@ async fn zoho_portal_and_scopes() {
                 reqwest::Method::PUT,
                 &format!("/api/v2/{}/conversations/{}", app.tenant.name, c.id),
             )
-            .header("Authorization", format!("Zoho-oauthtoken {read_only}"))
+            .header("Authorization", zoho_token(&read_only))
             .json(&json!({"customer_info": {"a": 1}}))
             .send()
             .await
@@ -199,7 +195,7 @@ async fn zoho_portal_and_scopes() {
                 reqwest::Method::PUT,
                 &format!("/api/v2/{}/conversations/{}/close", app.tenant.name, c.id),
             )
-            .header("Authorization", format!("Zoho-oauthtoken {read_only}"))
+            .header("Authorization", zoho_token(&read_only))
             .send()
             .await
             .unwrap(),

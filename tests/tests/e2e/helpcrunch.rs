@@ -1,6 +1,5 @@
 //! End-to-end tests of the HelpCrunch-style family against the real server
 //! on port 0, on SQLite and on PostgreSQL.
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
 use std::collections::BTreeSet;
 

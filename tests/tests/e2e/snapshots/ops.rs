@@ -1,0 +1,47 @@
+//! The operations endpoints: health, readiness, the OpenAPI document, the
+//! docs page, an unmatched route, and the metrics those requests leave.
+
+use reqwest::Method;
+use switchboard_e2e::{TestApp, for_each_backend};
+
+use super::{snap, snap_headers};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operations_endpoints() {
+    for_each_backend(|app: TestApp| async move {
+        snap("ops_healthz", app.anonymous(Method::GET, "/healthz")).await;
+        snap("ops_readyz", app.anonymous(Method::GET, "/readyz")).await;
+        snap(
+            "ops_openapi_json",
+            app.anonymous(Method::GET, "/openapi.json"),
+        )
+        .await;
+        // Not following the redirect, to see it.
+        let no_redirects = reqwest::Client::builder()
+            .no_proxy()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        snap_headers(
+            "ops_docs_redirect",
+            &["location"],
+            no_redirects.get(app.url("/docs")),
+        )
+        .await;
+        snap("ops_docs_page", app.anonymous(Method::GET, "/docs/")).await;
+        snap(
+            "ops_unmatched_route",
+            app.anonymous(Method::GET, "/v1/no-such-route"),
+        )
+        .await;
+        // A route's path with another method.
+        snap(
+            "ops_unmatched_method",
+            app.anonymous(Method::DELETE, "/healthz"),
+        )
+        .await;
+        // Counts every request above (by route pattern and status).
+        snap("ops_metrics", app.anonymous(Method::GET, "/metrics")).await;
+    })
+    .await;
+}
