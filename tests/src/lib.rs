@@ -203,10 +203,12 @@ impl TestApp {
             .unwrap_or_else(|e| panic!("cannot start the server on {backend}: {e:#}"));
         let store = server.store.clone();
         let tenant = store
+            .admin()
             .create_tenant(&config.tenant)
             .await
             .unwrap_or_else(|e| panic!("cannot create tenant {:?}: {e}", config.tenant));
         let key = store
+            .admin()
             .create_api_key(tenant.id, "e2e", Scope::ALL.into_iter().collect())
             .await
             .unwrap_or_else(|e| panic!("cannot create an API key: {e}"))
@@ -299,6 +301,7 @@ impl TestApp {
     /// On a storage error.
     pub async fn create_key(&self, scopes: &[Scope]) -> String {
         self.store
+            .admin()
             .create_api_key(
                 self.tenant.id,
                 "e2e-extra",
@@ -317,11 +320,13 @@ impl TestApp {
     pub async fn other_tenant(&self, name: &str) -> (Tenant, String) {
         let tenant = self
             .store
+            .admin()
             .create_tenant(name)
             .await
             .unwrap_or_else(|e| panic!("cannot create tenant {name:?}: {e}"));
         let key = self
             .store
+            .admin()
             .create_api_key(tenant.id, "e2e", Scope::ALL.into_iter().collect())
             .await
             .unwrap_or_else(|e| panic!("cannot create an API key: {e}"))
@@ -345,7 +350,8 @@ impl TestApp {
         let mut draft = Customer::new(self.tenant.id, now());
         edit(&mut draft);
         self.store
-            .create_customer(&self.ctx(), draft)
+            .customers()
+            .create(&self.ctx(), draft)
             .await
             .unwrap_or_else(|e| panic!("cannot seed a customer: {e}"))
     }
@@ -364,7 +370,8 @@ impl TestApp {
         let mut draft = Conversation::new(self.tenant.id, session_key, now());
         edit(&mut draft);
         self.store
-            .create_conversation(&self.ctx(), draft)
+            .conversations()
+            .create(&self.ctx(), draft)
             .await
             .unwrap_or_else(|e| panic!("cannot seed a conversation: {e}"))
     }

@@ -2,9 +2,10 @@
 
 use actix_web::{HttpMessage, HttpRequest};
 use base64::Engine;
-use switchboard_domain::{ApiKey, Scope, Tenant};
+use switchboard_domain::{Actor, ApiKey, Scope, Tenant};
+use switchboard_storage::WriteContext;
 
-use crate::{ApiError, AppState};
+use crate::{ApiError, AppState, Dialect, DialectError};
 
 /// How a dialect's clients send their key in `Authorization`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,6 +41,19 @@ pub struct Principal {
 }
 
 impl Principal {
+    /// Who acts: the key.
+    #[must_use]
+    pub const fn actor(&self) -> Actor {
+        Actor::ApiKey(self.key.id)
+    }
+
+    /// The context of a write by this caller through API `api` (recorded
+    /// in the change history).
+    #[must_use]
+    pub fn context(&self, api: impl Into<String>) -> WriteContext {
+        WriteContext::new(self.tenant.clone(), self.actor(), api)
+    }
+
     /// Fails with 403 unless the key carries `scope`.
     pub fn require(&self, scope: Scope) -> Result<(), ApiError> {
         if self.key.allows(scope) {
@@ -106,6 +120,7 @@ pub async fn authenticate(
         None => {
             let found = state
                 .store()
+                .admin()
                 .authenticate(&presented)
                 .await
                 .map_err(|e| ApiError::from_storage(e, &|p| p.to_string()))?;
@@ -130,4 +145,24 @@ pub async fn authenticate(
         return Err(ApiError::RateLimited(decision));
     }
     Ok(Principal { key, tenant })
+}
+
+/// The authenticated caller of a dialect-`D` request: authenticates with
+/// `D`'s schemes (the rate limit included) and, with `scope`, requires it.
+/// Every dialect's handlers start here; failures render in `D`'s format.
+pub async fn principal<D: Dialect>(
+    state: &AppState,
+    req: &HttpRequest,
+    scope: Option<Scope>,
+) -> Result<Principal, DialectError<D>> {
+    let p = authenticate(state, req, D::SCHEMES)
+        .await
+        .map_err(|e| match e {
+            ApiError::Unauthorized(m) => ApiError::Unauthorized(D::unauthorized(m)),
+            other => other,
+        })?;
+    if let Some(scope) = scope {
+        p.require(scope)?;
+    }
+    Ok(p)
 }

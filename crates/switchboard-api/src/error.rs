@@ -8,6 +8,7 @@ use actix_web::{HttpResponse, ResponseError};
 use switchboard_domain::{DomainError, Scope};
 use switchboard_storage::StorageError;
 
+use crate::auth::Scheme;
 use crate::ratelimit::RateDecision;
 
 /// One problem with one field of a request.
@@ -190,10 +191,19 @@ pub fn dotted_pointer(pointer: &str) -> String {
         .join(".")
 }
 
-/// A vendor dialect's error format.
+/// A vendor dialect: how its clients authenticate, and its error format.
 pub trait Dialect: 'static {
+    /// How the dialect's clients send their key, in order of preference.
+    const SCHEMES: &'static [Scheme];
+
     /// Renders the error body (status and rate-limit headers are added by [`DialectError`]).
     fn render(error: &ApiError) -> HttpResponse;
+
+    /// Explains a failed authentication the dialect's way (by default, as it is).
+    #[must_use]
+    fn unauthorized(message: String) -> String {
+        message
+    }
 }
 
 /// An [`ApiError`] that renders in dialect `D`'s format.

@@ -8,6 +8,7 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{Error, HttpMessage, web};
+use tracing::Instrument;
 
 use crate::AppState;
 use crate::ratelimit::RateDecision;
@@ -38,7 +39,11 @@ pub async fn observe(
     let method = req.method().to_string();
     let path = req.path().to_string();
     let state = req.app_data::<web::Data<AppState>>().cloned();
-    let mut res = next.call(req).await?;
+    // Every log line of the request, in handlers and in storage, carries
+    // its request id.
+    let span = tracing::info_span!("request", request_id = %id);
+    let mut res = next.call(req).instrument(span.clone()).await?;
+    let _entered = span.enter();
     let route = res
         .request()
         .match_pattern()
@@ -65,9 +70,9 @@ pub async fn observe(
     }
     let ms = elapsed.as_secs_f64() * 1000.0;
     if status >= 500 {
-        tracing::error!(request_id = %id, %method, %route, %path, status, duration_ms = ms, "request");
+        tracing::error!(%method, %route, %path, status, duration_ms = ms, "request");
     } else {
-        tracing::info!(request_id = %id, %method, %route, %path, status, duration_ms = ms, "request");
+        tracing::info!(%method, %route, %path, status, duration_ms = ms, "request");
     }
     Ok(res)
 }

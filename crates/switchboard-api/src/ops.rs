@@ -6,6 +6,23 @@ use utoipa::OpenApi;
 
 use crate::AppState;
 
+/// The operations routes: method, path and handler.
+pub(crate) fn routes() -> Vec<(&'static str, &'static str, actix_web::Route)> {
+    vec![
+        ("GET", "/healthz", web::get().to(healthz)),
+        ("GET", "/readyz", web::get().to(readyz)),
+        ("GET", "/metrics", web::get().to(metrics)),
+        ("GET", "/openapi.json", web::get().to(openapi_json)),
+    ]
+}
+
+/// Mounts the operations routes.
+pub(crate) fn config(cfg: &mut web::ServiceConfig) {
+    for (_, path, route) in routes() {
+        cfg.route(path, route);
+    }
+}
+
 /// Liveness: the process answers.
 #[utoipa::path(get, path = "/healthz", tag = "operations",
     responses((status = 200, description = "The process is alive", body = serde_json::Value)))]
@@ -32,8 +49,13 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
 #[utoipa::path(get, path = "/metrics", tag = "operations",
     responses((status = 200, description = "Prometheus text exposition format", body = String, content_type = "text/plain")))]
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    let backlog = state.store().outbox_backlog().await.unwrap_or(-1);
-    let pending = state.store().delivery_backlog().await.unwrap_or(-1);
+    let backlog = state.store().worker().outbox_backlog().await.unwrap_or(-1);
+    let pending = state
+        .store()
+        .worker()
+        .delivery_backlog()
+        .await
+        .unwrap_or(-1);
     #[expect(clippy::cast_precision_loss, reason = "gauges")]
     let gauges = [
         (

@@ -7,8 +7,9 @@ use serde_json::Value;
 use crate::conversation::json_len;
 use crate::validate::{self, ValidationErrors};
 use crate::{
-    Actor, AgentId, Conversation, ConversationStatus, Customer, CustomerId, DepartmentId, MAX_CUSTOM_INFO_KEY_CHARS, MAX_CUSTOM_INFO_KEYS, MAX_CUSTOM_INFO_VALUE_BYTES,
-    Patch, Timestamp, UpdateMode,
+    Actor, AgentId, Conversation, ConversationStatus, Customer, CustomerId, DepartmentId,
+    MAX_CUSTOM_INFO_KEY_CHARS, MAX_CUSTOM_INFO_KEYS, MAX_CUSTOM_INFO_VALUE_BYTES, Patch, Timestamp,
+    UpdateMode,
 };
 
 /// A typed update of the visitor's details; see [`ConversationUpdate`].
@@ -295,7 +296,11 @@ impl Conversation {
     /// A new conversation with `customer`: linked to it, with the visitor's
     /// details (name, email, phone, company) taken from the customer.
     #[must_use]
-    pub fn for_customer(customer: &Customer, session_key: impl Into<String>, now: Timestamp) -> Self {
+    pub fn for_customer(
+        customer: &Customer,
+        session_key: impl Into<String>,
+        now: Timestamp,
+    ) -> Self {
         let mut c = Self::new(customer.tenant_id, session_key, now);
         c.customer_id = Some(customer.id);
         c.visitor.name.clone_from(&customer.name);

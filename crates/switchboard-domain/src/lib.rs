@@ -68,11 +68,11 @@ pub use entity::Entity;
 pub use error::DomainError;
 pub use event::{DomainEvent, EntityKind};
 pub use field::{Patch, UpdateMode};
-pub use links::ConversationLinks;
 pub use id::{
     AgentId, ApiKeyId, ConversationId, CustomerId, DepartmentId, EventId, ParseIdError,
     SubscriptionId, TenantId,
 };
+pub use links::ConversationLinks;
 pub use status::{ConversationStatus, UnknownStatus};
 pub use tag::{DEFAULT_TAG_COLOR, Tag};
 pub use tenant::{ApiKey, Scope, Tenant, UnknownScope};

@@ -866,13 +866,13 @@ mod tests {
         let tenant = rt.block_on(async {
             let store = Store::open(url, StoreConfig::default()).await.unwrap();
             store.migrate().await.unwrap();
-            let tenant = store.create_tenant("ceiling").await.unwrap();
+            let tenant = store.admin().create_tenant("ceiling").await.unwrap();
             let ctx = WriteContext::new(tenant.clone(), Actor::System, "test");
             for i in 0..n {
                 let mut c = Conversation::new(tenant.id, format!("s-{i}"), now());
                 c.visitor.email = Some(format!("v{i}@example.com"));
                 c.first_message = Some("Hello: is 10:30 fine? It's urgent.".into());
-                store.create_conversation(&ctx, c).await.unwrap();
+                store.conversations().create(&ctx, c).await.unwrap();
             }
             tenant
         });

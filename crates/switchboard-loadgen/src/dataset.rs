@@ -59,8 +59,9 @@ pub async fn seed(url: &str, size: Size) -> anyhow::Result<Dataset> {
         .await
         .with_context(|| format!("cannot open {url}"))?;
     store.migrate().await?;
-    let tenant = store.create_tenant(TENANT).await?;
+    let tenant = store.admin().create_tenant(TENANT).await?;
     let key = store
+        .admin()
         .create_api_key(tenant.id, "loadgen", BTreeSet::new())
         .await?;
     let ctx = WriteContext::new(tenant.clone(), Actor::System, "loadgen");
@@ -74,7 +75,7 @@ pub async fn seed(url: &str, size: Size) -> anyhow::Result<Dataset> {
             c.email = Some(format!("customer{i}@bench.example.com"));
             c.company = Some(format!("Company {}", i % 500));
             c.locale = Some("en".into());
-            let c = store.create_customer(&ctx, c).await?;
+            let c = store.customers().create(&ctx, c).await?;
             Ok(c.id.get())
         }
     })
@@ -93,7 +94,7 @@ pub async fn seed(url: &str, size: Size) -> anyhow::Result<Dataset> {
             c.first_message = Some("Hello, I have a question about my order.".into());
             c.custom_info
                 .insert("plan".into(), json!({"tier": i % 3, "seats": 10}));
-            let c = store.create_conversation(&ctx, c).await?;
+            let c = store.conversations().create(&ctx, c).await?;
             Ok((c.id.get(), c.session_key))
         }
     })

@@ -648,6 +648,7 @@ fn resolve(layer: Layer) -> Result<Settings, ConfigError> {
             .sqlite_busy_timeout_ms
             .map_or(store_defaults.sqlite_busy_timeout, Duration::from_millis),
         run_migrations: true,
+        clock: store_defaults.clock,
     };
 
     Ok(Settings {

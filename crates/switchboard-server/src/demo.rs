@@ -254,16 +254,16 @@ const CONVERSATIONS: [ConversationSpec; 6] = [
 /// completes the rest.
 pub async fn seed(store: &Store) -> Result<Demo, StorageError> {
     let mut created = 0;
-    let tenant = match store.tenant_by_name(TENANT).await? {
+    let tenant = match store.admin().tenant_by_name(TENANT).await? {
         Some(tenant) => tenant,
         None => {
             created += 1;
-            store.create_tenant(TENANT).await?
+            store.admin().create_tenant(TENANT).await?
         }
     };
     let ctx = WriteContext::new(tenant.clone(), Actor::System, "demo");
 
-    let existing = store.agents(tenant.id).await?;
+    let existing = store.admin().agents(tenant.id).await?;
     let mut agents = Vec::with_capacity(AGENTS.len());
     for spec in &AGENTS {
         let agent = match existing.iter().find(|a| a.email == spec.email) {
@@ -271,6 +271,7 @@ pub async fn seed(store: &Store) -> Result<Demo, StorageError> {
             None => {
                 created += 1;
                 store
+                    .admin()
                     .create_agent(tenant.id, spec.name, spec.email, spec.role)
                     .await?
             }
@@ -278,20 +279,20 @@ pub async fn seed(store: &Store) -> Result<Demo, StorageError> {
         agents.push(agent);
     }
 
-    let existing = store.departments(tenant.id).await?;
+    let existing = store.admin().departments(tenant.id).await?;
     let mut departments = Vec::with_capacity(DEPARTMENTS.len());
     for name in DEPARTMENTS {
         let department = match existing.iter().find(|d| d.name == name) {
             Some(department) => department.clone(),
             None => {
                 created += 1;
-                store.create_department(tenant.id, name).await?
+                store.admin().create_department(tenant.id, name).await?
             }
         };
         departments.push(department);
     }
 
-    let existing = store.attributes(tenant.id).await?;
+    let existing = store.admin().attributes(tenant.id).await?;
     let mut attributes = Vec::with_capacity(ATTRIBUTES.len());
     for (name, kind, label) in ATTRIBUTES {
         let attribute = match existing.get(name) {
@@ -303,7 +304,7 @@ pub async fn seed(store: &Store) -> Result<Demo, StorageError> {
                     kind,
                     label: label.to_string(),
                 };
-                store.create_attribute(attribute.clone()).await?;
+                store.admin().create_attribute(attribute.clone()).await?;
                 created += 1;
                 attribute
             }
@@ -321,7 +322,7 @@ pub async fn seed(store: &Store) -> Result<Demo, StorageError> {
             Some(customer) => customer.clone(),
             None => {
                 created += 1;
-                store.create_customer(&ctx, draft).await?
+                store.customers().create(&ctx, draft).await?
             }
         };
         customers.push(customer);
@@ -330,10 +331,11 @@ pub async fn seed(store: &Store) -> Result<Demo, StorageError> {
     let mut conversations = Vec::with_capacity(CONVERSATIONS.len());
     for spec in &CONVERSATIONS {
         if let Some(id) = store
-            .conversation_id_by_session_key(tenant.id, spec.session_key)
+            .conversations()
+            .id_by_session_key(tenant.id, spec.session_key)
             .await?
         {
-            conversations.push(store.conversation(tenant.id, id).await?);
+            conversations.push(store.conversations().get(tenant.id, id).await?);
             continue;
         }
         let t = now();
@@ -364,14 +366,14 @@ pub async fn seed(store: &Store) -> Result<Demo, StorageError> {
             "widget": "v2",
             "referrer": "newsletter",
         }));
-        let mut conversation = store.create_conversation(&ctx, draft).await?;
+        let mut conversation = store.conversations().create(&ctx, draft).await?;
         created += 1;
         if spec.status != conversation.status {
             let status = spec.status;
             conversation = store
-                .modify_conversation(&ctx, conversation.id, Precondition::NONE, move |c| {
+                .conversations()
+                .update(&ctx, conversation.id, Precondition::NONE, move |c| {
                     c.set_status(status, Actor::System, now());
-                    Ok(())
                 })
                 .await?;
         }
@@ -397,7 +399,8 @@ async fn all_customers(store: &Store, tenant: &Tenant) -> Result<Vec<Customer>, 
     let mut all: Vec<Customer> = Vec::new();
     loop {
         let page = store
-            .customers(tenant.id, all.last().map(|c| c.id), PAGE)
+            .customers()
+            .list(tenant.id, all.last().map(|c| c.id), PAGE)
             .await?;
         let done = page.len() < PAGE as usize;
         all.extend(page);
@@ -414,6 +417,7 @@ async fn all_customers(store: &Store, tenant: &Tenant) -> Result<Vec<Customer>, 
 /// Any storage error.
 pub async fn create_key(store: &Store, demo: &Demo) -> Result<CreatedKey, StorageError> {
     store
+        .admin()
         .create_api_key(demo.tenant.id, "demo", BTreeSet::new())
         .await
 }

@@ -13,7 +13,7 @@
 //! config.bind = "127.0.0.1:0".parse()?; // any free port
 //! let server = start(config).await?;
 //! println!("listening on {}", server.base_url()); // the real port
-//! let tenant = server.store.create_tenant("acme").await?;
+//! let tenant = server.store.admin().create_tenant("acme").await?;
 //! # let _ = tenant;
 //! server.stop().await?; // graceful: finishes in-flight requests
 //! # Ok(()) }

@@ -377,6 +377,7 @@ async fn administer(settings: &Settings, command: AdminCommand) -> anyhow::Resul
         }
         AdminCommand::Tenant(TenantCommand::Create { name }) => {
             let tenant = store
+                .admin()
                 .create_tenant(&name)
                 .await
                 .with_context(|| format!("cannot create tenant {name:?}"))?;
@@ -390,6 +391,7 @@ async fn administer(settings: &Settings, command: AdminCommand) -> anyhow::Resul
             let tenant = find_tenant(&store, &tenant).await?;
             let scopes: BTreeSet<Scope> = scopes.into_iter().collect();
             let created = store
+                .admin()
                 .create_api_key(tenant.id, &name, scopes)
                 .await
                 .context("cannot create the API key")?;
@@ -418,6 +420,7 @@ async fn administer(settings: &Settings, command: AdminCommand) -> anyhow::Resul
                 kind,
             };
             store
+                .admin()
                 .create_attribute(attribute.clone())
                 .await
                 .with_context(|| format!("cannot create attribute {:?}", attribute.name))?;
@@ -434,6 +437,7 @@ async fn administer(settings: &Settings, command: AdminCommand) -> anyhow::Resul
         }) => {
             let tenant = find_tenant(&store, &tenant).await?;
             let agent = store
+                .admin()
                 .create_agent(tenant.id, &name, &email, &role)
                 .await
                 .with_context(|| format!("cannot create agent {name:?}"))?;
@@ -449,6 +453,7 @@ async fn administer(settings: &Settings, command: AdminCommand) -> anyhow::Resul
         AdminCommand::Department(DepartmentCommand::Create { tenant, name }) => {
             let tenant = find_tenant(&store, &tenant).await?;
             let department = store
+                .admin()
                 .create_department(tenant.id, &name)
                 .await
                 .with_context(|| format!("cannot create department {name:?}"))?;
@@ -465,6 +470,7 @@ async fn administer(settings: &Settings, command: AdminCommand) -> anyhow::Resul
 
 async fn find_tenant(store: &Store, name: &str) -> anyhow::Result<Tenant> {
     store
+        .admin()
         .tenant_by_name(name)
         .await
         .context("cannot look up the tenant")?

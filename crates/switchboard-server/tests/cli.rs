@@ -69,7 +69,7 @@ impl Scratch {
     }
 
     async fn tenant(&self, store: &Store, name: &str) -> Tenant {
-        store.tenant_by_name(name).await.unwrap().unwrap()
+        store.admin().tenant_by_name(name).await.unwrap().unwrap()
     }
 }
 
@@ -123,6 +123,7 @@ async fn tenant_and_keys() {
 
     let store = s.store().await;
     let (key, tenant) = store
+        .admin()
         .authenticate(&secret)
         .await
         .unwrap()
@@ -134,6 +135,7 @@ async fn tenant_and_keys() {
         BTreeSet::from([Scope::CustomersRead, Scope::ConversationsUpdate])
     );
     let (key, _) = store
+        .admin()
         .authenticate(&all_secret)
         .await
         .unwrap()
@@ -210,19 +212,19 @@ async fn attributes_agents_departments() {
 
     let store = s.store().await;
     let tenant = s.tenant(&store, "acme").await;
-    let attributes = store.attributes(tenant.id).await.unwrap();
+    let attributes = store.admin().attributes(tenant.id).await.unwrap();
     assert_eq!(attributes["plan"].kind, AttributeType::String);
     assert_eq!(attributes["plan"].label, "Plan");
     assert_eq!(attributes["seats"].kind, AttributeType::Number);
     assert_eq!(attributes["seats"].label, "seats");
-    let agents = store.agents(tenant.id).await.unwrap();
+    let agents = store.admin().agents(tenant.id).await.unwrap();
     let roles: Vec<(&str, &str)> = agents
         .iter()
         .map(|a| (a.email.as_str(), a.role.as_str()))
         .collect();
     assert!(roles.contains(&("grace@example.com", "admin")), "{roles:?}");
     assert!(roles.contains(&("alan@example.com", "agent")), "{roles:?}");
-    let departments = store.departments(tenant.id).await.unwrap();
+    let departments = store.admin().departments(tenant.id).await.unwrap();
     assert_eq!(
         departments
             .iter()
@@ -444,16 +446,22 @@ impl Drop for Served {
 }
 
 async fn counts(store: &Store) -> (usize, usize, usize, usize) {
-    let tenant = store.tenant_by_name("demo").await.unwrap().unwrap();
+    let tenant = store.admin().tenant_by_name("demo").await.unwrap().unwrap();
     (
-        store.customers(tenant.id, None, 1000).await.unwrap().len(),
         store
-            .conversations(tenant.id, None, 0, 1000)
+            .customers()
+            .list(tenant.id, None, 1000)
             .await
             .unwrap()
             .len(),
-        store.agents(tenant.id).await.unwrap().len(),
-        store.departments(tenant.id).await.unwrap().len(),
+        store
+            .conversations()
+            .list(tenant.id, &[], 0, 1000)
+            .await
+            .unwrap()
+            .len(),
+        store.admin().agents(tenant.id).await.unwrap().len(),
+        store.admin().departments(tenant.id).await.unwrap().len(),
     )
 }
 
@@ -495,6 +503,7 @@ async fn serve_demo_is_idempotent_and_stops_gracefully() {
 
         let store = s.store().await;
         let (_, tenant) = store
+            .admin()
             .authenticate(&key)
             .await
             .unwrap()
@@ -519,7 +528,7 @@ async fn serve_demo_is_idempotent_and_stops_gracefully() {
     assert_ne!(keys[0], keys[1], "each start makes a fresh key");
     let store = s.store().await;
     for key in &keys {
-        assert!(store.authenticate(key).await.unwrap().is_some());
+        assert!(store.admin().authenticate(key).await.unwrap().is_some());
     }
 }
 
@@ -542,5 +551,12 @@ async fn serve_without_demo_prints_only_the_address() {
     drop(client);
     assert_eq!(served.terminate(), Some(0));
     let store = s.store().await;
-    assert!(store.tenant_by_name("demo").await.unwrap().is_none());
+    assert!(
+        store
+            .admin()
+            .tenant_by_name("demo")
+            .await
+            .unwrap()
+            .is_none()
+    );
 }

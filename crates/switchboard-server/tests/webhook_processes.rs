@@ -158,8 +158,9 @@ async fn tenant_and_key(database_url: &str) -> String {
     let store = Store::open(database_url, StoreConfig::default())
         .await
         .unwrap();
-    let tenant = store.create_tenant("acme").await.unwrap();
+    let tenant = store.admin().create_tenant("acme").await.unwrap();
     store
+        .admin()
         .create_api_key(tenant.id, "processes", Scope::ALL.into_iter().collect())
         .await
         .unwrap()

@@ -94,7 +94,7 @@ fn fixture(rt: &tokio::runtime::Runtime, url: &str, sync: SqliteSync) -> Fixture
             ..StoreConfig::default()
         };
         let store = Store::open(url, config).await.unwrap();
-        let tenant = store.create_tenant("bench").await.unwrap();
+        let tenant = store.admin().create_tenant("bench").await.unwrap();
         let ctx = WriteContext::new(tenant, Actor::System, "bench");
         let mut ids = Vec::with_capacity(ROWS);
         let mut docs = Vec::with_capacity(ROWS);
@@ -107,7 +107,7 @@ fn fixture(rt: &tokio::runtime::Runtime, url: &str, sync: SqliteSync) -> Fixture
                 "plan".into(),
                 serde_json::json!({"tier": i % 3, "seats": 10}),
             );
-            let conv = store.create_conversation(&ctx, draft).await.unwrap();
+            let conv = store.conversations().create(&ctx, draft).await.unwrap();
             docs.push(serde_json::to_string(&conv).unwrap());
             ids.push(conv.id);
         }
@@ -149,9 +149,9 @@ fn modify(rt: &tokio::runtime::Runtime, f: &Fixture, rng: &mut Rng) {
     let id = f.ids[rng.below(ROWS)];
     rt.block_on(
         f.store
-            .modify_conversation(&f.ctx, id, Precondition::NONE, |c| {
+            .conversations()
+            .update(&f.ctx, id, Precondition::NONE, |c| {
                 c.rank += 1;
-                Ok(())
             }),
     )
     .unwrap();

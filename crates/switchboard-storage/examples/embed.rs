@@ -12,10 +12,11 @@ use std::path::PathBuf;
 
 use serde_json::json;
 use switchboard_domain::{
-    Actor, AttributeType, Conversation, ConversationStatus, CustomAttribute, Customer, EntityKind,
-    Tag,
+    Actor, AttributeType, Conversation, ConversationStatus, CustomAttribute, Customer, Tag,
 };
-use switchboard_storage::{Precondition, StorageError, Store, StoreConfig, WriteContext, now};
+use switchboard_storage::{
+    ModifyError, Precondition, StorageError, Store, StoreConfig, WriteContext,
+};
 
 fn main() -> Result<(), Box<dyn Error>> {
     // The store's calls are async; any Tokio runtime will do.
@@ -36,9 +37,10 @@ async fn run(url: &str) -> Result<(), Box<dyn Error>> {
     let store = Store::open(url, StoreConfig::default()).await?;
     println!("opened {url}");
 
-    let tenant = match store.tenant_by_name("acme").await? {
+    let admin = store.admin();
+    let tenant = match admin.tenant_by_name("acme").await? {
         Some(tenant) => tenant,
-        None => store.create_tenant("acme").await?,
+        None => admin.create_tenant("acme").await?,
     };
     let ctx = WriteContext::new(tenant.clone(), Actor::System, "example");
 
@@ -48,40 +50,37 @@ async fn run(url: &str) -> Result<(), Box<dyn Error>> {
         kind: AttributeType::String,
         label: "Plan".into(),
     };
-    match store.create_attribute(plan).await {
+    match admin.create_attribute(plan).await {
         Ok(()) | Err(StorageError::Conflict(_)) => {} // defined by an earlier run
         Err(e) => return Err(e.into()),
     }
 
-    let mut customer = Customer::new(tenant.id, now());
+    let mut customer = Customer::new(tenant.id, store.now());
     customer.name = Some("Ada Lovelace".into());
     customer.email = Some("ada@example.com".into());
     customer.tags = vec![Tag::new("vip")];
     customer
         .custom_data
         .insert("plan".into(), json!("enterprise"));
-    let customer = store.create_customer(&ctx, customer).await?;
+    let customer = store.customers().create(&ctx, customer).await?;
     println!("customer {} (version {})", customer.id, customer.version);
 
-    let session_key = format!("chat-{}", now().as_millis());
-    let mut draft = Conversation::new(tenant.id, session_key, now());
+    let session_key = format!("chat-{}", store.now().as_millis());
+    let mut draft = Conversation::new(tenant.id, session_key, store.now());
     draft.customer_id = Some(customer.id);
     draft.visitor.name = Some("Ada".into());
-    let conv = store.create_conversation(&ctx, draft).await?;
+    let conversations = store.conversations();
+    let conv = conversations.create(&ctx, draft).await?;
     println!("conversation {} (version {})", conv.id, conv.version);
 
     // A conditional write, as an HTTP `If-Match: "1"` would make it.
-    let expected = Precondition {
-        version: Some(conv.version),
-        unmodified_since: None,
-    };
-    let conv = store
-        .modify_conversation(&ctx, conv.id, expected, |c| {
+    let expected = Precondition::version(conv.version);
+    let conv = conversations
+        .update(&ctx, conv.id, expected, |c| {
             c.visitor.email = Some("ada@example.com".into());
             c.status = ConversationStatus::Opened;
             c.custom_info
                 .insert("source".into(), json!({"page": "/pricing"}));
-            Ok(())
         })
         .await?;
     println!(
@@ -91,22 +90,30 @@ async fn run(url: &str) -> Result<(), Box<dyn Error>> {
     );
 
     // The same precondition again is stale now: nothing is written.
-    let stale = store
-        .modify_conversation(&ctx, conv.id, expected, |c| {
-            c.rating = Some(1);
-            Ok(())
-        })
+    let stale = conversations
+        .update(&ctx, conv.id, expected, |c| c.rating = Some(1))
         .await;
     println!(
         "stale write: {}",
         stale.err().map_or("accepted?".into(), |e| e.to_string())
     );
 
+    // A change may refuse with its own error type; nothing is written.
+    let refused = conversations
+        .modify(&ctx, conv.id, Precondition::NONE, |c| {
+            if c.assignee_id.is_none() {
+                return Err("assign the conversation before rating it");
+            }
+            c.rating = Some(5);
+            Ok(())
+        })
+        .await;
+    if let Err(ModifyError::Rejected(why)) = refused {
+        println!("refused by the change itself: {why}");
+    }
+
     println!("\nhistory (newest first):");
-    for entry in store
-        .history(tenant.id, EntityKind::Conversation, conv.id.get(), 10)
-        .await?
-    {
+    for entry in conversations.history(tenant.id, conv.id, 10).await? {
         let paths: Vec<&str> = entry.diff.iter().map(|op| op.path()).collect();
         println!(
             "  #{} {:?} via {}: {} -> {}, changed {paths:?}",
@@ -119,10 +126,7 @@ async fn run(url: &str) -> Result<(), Box<dyn Error>> {
     }
 
     println!("\noutbox events:");
-    for e in store
-        .events_for(tenant.id, EntityKind::Conversation, conv.id.get())
-        .await?
-    {
+    for e in conversations.events(tenant.id, conv.id).await? {
         let payload: String = e.event.payload.to_string().chars().take(100).collect();
         println!(
             "  #{} {} ({} -> {}) {payload}…",
@@ -134,7 +138,7 @@ async fn run(url: &str) -> Result<(), Box<dyn Error>> {
     }
     println!(
         "\nunprocessed outbox events in total: {}",
-        store.outbox_backlog().await?
+        store.worker().outbox_backlog().await?
     );
     Ok(())
 }

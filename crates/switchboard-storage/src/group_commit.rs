@@ -19,7 +19,7 @@ use std::sync::mpsc::{Receiver, Sender, channel};
 use diesel::connection::{AnsiTransactionManager, TransactionManager};
 
 use crate::StorageError;
-use crate::connection::DbConn;
+use crate::connection::{DbConnection, Pooled};
 
 /// Most writes committed together.
 pub(crate) const MAX_GROUP: usize = 64;
@@ -30,7 +30,8 @@ pub(crate) type Completion = Box<dyn FnOnce(Option<&StorageError>) + Send>;
 
 /// A write: runs on the writer's connection inside the group transaction,
 /// or is told why it cannot run.
-pub(crate) type Job = Box<dyn FnOnce(Result<&mut DbConn, &StorageError>) -> Completion + Send>;
+pub(crate) type Job =
+    Box<dyn FnOnce(Result<&mut DbConnection, &StorageError>) -> Completion + Send>;
 
 /// The handle writers send their jobs to; the thread stops when the last
 /// handle is dropped.
@@ -43,7 +44,7 @@ impl GroupWriter {
     /// Starts the writer thread on `conn`, which it keeps for its whole
     /// life: taken from the pool up front, so callers that hold pooled
     /// connections while they wait for the writer can never starve it.
-    pub(crate) fn start(conn: DbConn) -> Result<Self, StorageError> {
+    pub(crate) fn start(conn: Pooled) -> Result<Self, StorageError> {
         let (jobs, queue) = channel::<Job>();
         std::thread::Builder::new()
             .name("sqlite-writer".into())
@@ -61,52 +62,59 @@ impl GroupWriter {
 
     /// Runs `f` in the next group and waits (blocking) for its committed
     /// result. For callers already on a blocking thread.
-    pub(crate) fn run_blocking<T, F>(&self, f: F) -> Result<T, StorageError>
+    pub(crate) fn run_blocking<T, E, F>(&self, f: F) -> Result<T, E>
     where
         T: Send + 'static,
-        F: FnOnce(&mut DbConn) -> Result<T, StorageError> + Send + 'static,
+        E: From<StorageError> + Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
     {
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
         self.submit(job(f, move |r| {
             let _ = tx.send(r);
         }))?;
-        rx.recv()
-            .map_err(|_| StorageError::internal("the SQLite writer thread dropped a write"))?
+        rx.recv().map_err(|_| {
+            E::from(StorageError::internal(
+                "the SQLite writer thread dropped a write",
+            ))
+        })?
     }
 }
 
 /// Wraps `f` as a [`Job`] whose result, once the group committed (or
 /// failed), goes to `reply`.
-pub(crate) fn job<T, F, R>(f: F, reply: R) -> Job
+pub(crate) fn job<T, E, F, R>(f: F, reply: R) -> Job
 where
     T: Send + 'static,
-    F: FnOnce(&mut DbConn) -> Result<T, StorageError> + Send + 'static,
-    R: FnOnce(Result<T, StorageError>) + Send + 'static,
+    E: From<StorageError> + Send + 'static,
+    F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+    R: FnOnce(Result<T, E>) + Send + 'static,
 {
-    Box::new(move |conn: Result<&mut DbConn, &StorageError>| {
+    // The write runs inside its caller's tracing span, on this thread.
+    let span = tracing::Span::current();
+    Box::new(move |conn: Result<&mut DbConnection, &StorageError>| {
         let outcome = match conn {
-            Ok(c) => f(c),
-            Err(e) => Err(StorageError::Unavailable(e.to_string().into())),
+            Ok(c) => span.in_scope(|| f(c)),
+            Err(e) => Err(E::from(StorageError::Unavailable(e.to_string().into()))),
         };
         Box::new(move |commit: Option<&StorageError>| {
             reply(match (outcome, commit) {
-                (Ok(_), Some(e)) => Err(StorageError::internal(format!(
+                (Ok(_), Some(e)) => Err(E::from(StorageError::internal(format!(
                     "the group commit failed: {e}"
-                ))),
+                )))),
                 (outcome, _) => outcome,
             });
         }) as Completion
     })
 }
 
-fn sqlite(conn: &mut DbConn) -> Option<&mut diesel::sqlite::SqliteConnection> {
+fn sqlite(conn: &mut DbConnection) -> Option<&mut diesel::sqlite::SqliteConnection> {
     match conn {
-        DbConn::Sqlite(c) => Some(&mut **c),
-        DbConn::Pg(_) => None,
+        DbConnection::Sqlite(c) => Some(c),
+        DbConnection::Pg(_) => None,
     }
 }
 
-fn run(mut conn: DbConn, queue: &Receiver<Job>) {
+fn run(mut conn: Pooled, queue: &Receiver<Job>) {
     while let Ok(first) = queue.recv() {
         let mut group = vec![first];
         while group.len() < MAX_GROUP {
@@ -123,7 +131,7 @@ fn run(mut conn: DbConn, queue: &Receiver<Job>) {
 /// failed group is rolled back and the connection kept (an SQLite
 /// connection is a file handle: a busy lock or a full disk is the file's
 /// state, not the connection's).
-fn commit_group(conn: &mut DbConn, group: Vec<Job>) {
+fn commit_group(conn: &mut DbConnection, group: Vec<Job>) {
     let Some(c) = sqlite(conn) else {
         fail(group, &StorageError::internal("group commit is for SQLite"));
         return;

@@ -2,14 +2,16 @@
 
 use std::io::Write;
 
+use diesel::backend::Backend;
 use diesel::deserialize::{self, FromSql, FromSqlRow};
 use diesel::expression::AsExpression;
 use diesel::pg::{Pg, PgValue};
 use diesel::serialize::{self, IsNull, Output, ToSql};
-use diesel::sql_types::Text;
+use diesel::sql_types::{HasSqlType, Text};
 use diesel::sqlite::Sqlite;
 use serde_json::Value;
 
+use crate::connection::MultiBackend;
 use crate::schema::sql_types::Json;
 
 /// A JSON value stored in a [`Json`] column.
@@ -45,9 +47,7 @@ impl ToSql<Json, Sqlite> for JsonValue {
 }
 
 impl FromSql<Json, Sqlite> for JsonValue {
-    fn from_sql(
-        value: <Sqlite as diesel::backend::Backend>::RawValue<'_>,
-    ) -> deserialize::Result<Self> {
+    fn from_sql(value: <Sqlite as Backend>::RawValue<'_>) -> deserialize::Result<Self> {
         let text = <String as FromSql<Text, Sqlite>>::from_sql(value)?;
         Ok(Self(serde_json::from_str(&text)?))
     }
@@ -87,9 +87,42 @@ impl ToSql<Json, Sqlite> for JsonText {
 }
 
 impl FromSql<Json, Sqlite> for JsonText {
-    fn from_sql(
-        value: <Sqlite as diesel::backend::Backend>::RawValue<'_>,
-    ) -> deserialize::Result<Self> {
+    fn from_sql(value: <Sqlite as Backend>::RawValue<'_>) -> deserialize::Result<Self> {
         <String as FromSql<Text, Sqlite>>::from_sql(value).map(Self)
+    }
+}
+
+// The same types on the store's connection type, which serializes each
+// value for the backend it runs on.
+
+impl HasSqlType<Json> for MultiBackend {
+    fn metadata(lookup: &mut Self::MetadataLookup) -> Self::TypeMetadata {
+        MultiBackend::lookup_sql_type::<Json>(lookup)
+    }
+}
+
+impl FromSql<Json, MultiBackend> for JsonValue {
+    fn from_sql(bytes: <MultiBackend as Backend>::RawValue<'_>) -> deserialize::Result<Self> {
+        bytes.from_sql::<Self, Json>()
+    }
+}
+
+impl ToSql<Json, MultiBackend> for JsonValue {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, MultiBackend>) -> serialize::Result {
+        out.set_value((Json, self));
+        Ok(IsNull::No)
+    }
+}
+
+impl FromSql<Json, MultiBackend> for JsonText {
+    fn from_sql(bytes: <MultiBackend as Backend>::RawValue<'_>) -> deserialize::Result<Self> {
+        bytes.from_sql::<Self, Json>()
+    }
+}
+
+impl ToSql<Json, MultiBackend> for JsonText {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, MultiBackend>) -> serialize::Result {
+        out.set_value((Json, self));
+        Ok(IsNull::No)
     }
 }

@@ -7,58 +7,90 @@
 //! What it guarantees:
 //! - **Tenant scoping.** Every read and write takes the tenant; another
 //!   tenant's row behaves exactly like a missing row ([`StorageError::NotFound`]).
-//! - **No lost updates.** [`Store::modify_conversation`] and
-//!   [`Store::modify_customer`] are read-modify-write with optimistic
-//!   concurrency on a `version` column, with bounded reload-and-retry.
+//! - **No lost updates.** Every change is a read-modify-write with
+//!   optimistic concurrency on a `version` column and bounded
+//!   reload-and-retry ([`Customers::modify`], [`Conversations::modify`]).
+//!   The change closure may refuse with an error of the caller's own type
+//!   ([`ModifyError::Rejected`]).
 //! - **Transactional outbox.** A write, its [`DomainEvent`](switchboard_domain::DomainEvent)s
 //!   and a change-history row commit together or not at all.
 //! - **Claiming with leases** for delivery workers: `FOR UPDATE SKIP LOCKED`
-//!   on PostgreSQL, the single writer on SQLite; expired leases are retaken.
-//! - **Async boundary.** Every method is `async` and runs Diesel on Tokio's
-//!   blocking pool; no call holds two connections.
+//!   on PostgreSQL, the single writer on SQLite; expired leases are retaken,
+//!   and a late report from an expired lease changes nothing.
+//! - **Async boundary.** Every call is `async` and runs Diesel off the
+//!   async executor; no call holds two connections.
+//!
+//! The calls are grouped by area behind handles: [`Store::customers`],
+//! [`Store::conversations`], [`Store::admin`], [`Store::webhooks`] and
+//! [`Store::worker`].
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), switchboard_storage::StorageError> {
-//! use switchboard_domain::{Actor, Conversation, Timestamp};
+//! use switchboard_domain::{Actor, Conversation};
 //! use switchboard_storage::{Precondition, Store, StoreConfig, WriteContext};
 //!
 //! let store = Store::open("sqlite://switchboard.db", StoreConfig::default()).await?;
-//! let tenant = store.create_tenant("acme").await?;
+//! let tenant = store.admin().create_tenant("acme").await?;
 //! let ctx = WriteContext::new(tenant.clone(), Actor::System, "example");
-//! let conv = store
-//!     .create_conversation(&ctx, Conversation::new(tenant.id, "session-1", Timestamp::from_millis(0)))
+//! let conversations = store.conversations();
+//! let conv = conversations
+//!     .create(&ctx, Conversation::new(tenant.id, "session-1", store.now()))
 //!     .await?;
-//! let updated = store
-//!     .modify_conversation(&ctx, conv.id, Precondition::NONE, |c| {
+//! let updated = conversations
+//!     .update(&ctx, conv.id, Precondition::NONE, |c| {
 //!         c.visitor.email = Some("ada@example.com".into());
-//!         Ok(())
 //!     })
 //!     .await?;
 //! assert_eq!(updated.version, 2);
+//!
+//! // A change that refuses with the caller's own error writes nothing.
+//! let refused = conversations
+//!     .modify(&ctx, conv.id, Precondition::version(2), |c| {
+//!         if c.rating.is_none() {
+//!             return Err("rate the conversation first");
+//!         }
+//!         Ok(())
+//!     })
+//!     .await;
+//! assert!(matches!(refused, Err(switchboard_storage::ModifyError::Rejected(_))));
 //! # Ok(()) }
 //! ```
 //!
 //! See `examples/embed.rs` for a complete program.
 
+mod admin;
+mod config;
 mod connection;
+mod conversations;
+mod customers;
 mod delivery;
-mod delivery_repo;
+mod engine;
 mod error;
 mod group_commit;
+mod history;
 mod json_column;
 pub mod keys;
-mod repo;
+#[cfg(test)]
+mod migration_tests;
 mod rows;
-pub mod schema;
+mod schema;
+mod sql;
 mod store;
+mod webhooks;
+mod worker;
+mod write;
 
-pub use connection::{DatabaseUrl, SqliteSync, StoreConfig};
+pub use admin::{Admin, CreatedKey};
+pub use config::{Clock, DatabaseUrl, SqliteSync, StoreConfig, now};
+pub use conversations::{Conversations, LinkSet};
+pub use customers::Customers;
 pub use delivery::{
     AttemptOutcome, AttemptReport, Delivery, DeliveryAttempt, DeliveryId, DeliveryState,
     DueDelivery, FanOut, NextStep, ParseDeliveryIdError, Recorded,
 };
 pub use error::StorageError;
-pub use store::{
-    CreatedKey, HistoryEntry, MAX_MODIFY_ATTEMPTS, OutboxEvent, Precondition, Store, WriteContext,
-    now,
-};
+pub use history::{HistoryEntry, OutboxEvent};
+pub use store::{Backend, Store};
+pub use webhooks::Webhooks;
+pub use worker::Worker;
+pub use write::{BatchError, MAX_MODIFY_ATTEMPTS, ModifyError, Precondition, WriteContext};

@@ -1,14 +1,16 @@
 //! Migrations: up, down and up again; both backends end with the schema of
-//! `schema::TABLES`; the two migration trees stay in step.
+//! `schema::TABLES`; the two migration trees stay in step. (Unit tests:
+//! the schema is private to the crate.)
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use switchboard_domain::ConversationStatus;
-use switchboard_storage::Precondition;
-use switchboard_storage::schema::TABLES;
+use switchboard_domain::{Actor, Conversation};
+use switchboard_testsupport::{RawConnection as Raw, TestDb};
 
-use super::harness::{Raw, TestDb, draft, tenant};
+use crate::schema::TABLES;
+use crate::{Precondition, Store, StoreConfig, WriteContext};
 
 /// The columns of every table except Diesel's bookkeeping, in column order:
 /// `table column nullable`.
@@ -88,7 +90,7 @@ async fn up_down_up_leaves_the_same_schema_on_both_backends() {
     let mut nullability: Vec<(&str, Vec<String>)> = Vec::new();
     for db in TestDb::all() {
         let label = db.label;
-        let store = db.open().await;
+        let store = Store::open(&db.url, StoreConfig::default()).await.unwrap();
         let mut raw = db.raw();
         let before = schema_dump(&mut raw);
         assert_eq!(
@@ -118,15 +120,17 @@ async fn up_down_up_leaves_the_same_schema_on_both_backends() {
         );
 
         // The store still works on the recreated tables.
-        let ctx = tenant(&store, "acme").await;
+        let tenant = store.admin().create_tenant("acme").await.unwrap();
+        let ctx = WriteContext::new(tenant.clone(), Actor::System, "test");
         let conv = store
-            .create_conversation(&ctx, draft(ctx.tenant.id, "s-1"))
+            .conversations()
+            .create(&ctx, Conversation::new(tenant.id, "s-1", store.now()))
             .await
             .unwrap();
         let conv = store
-            .modify_conversation(&ctx, conv.id, Precondition::NONE, |c| {
+            .conversations()
+            .update(&ctx, conv.id, Precondition::NONE, |c| {
                 c.status = ConversationStatus::Pending;
-                Ok(())
             })
             .await
             .unwrap();

@@ -325,7 +325,7 @@ impl ConversationWrite {
     }
 }
 
-#[derive(Debug, Queryable, Selectable)]
+#[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = webhook_subscriptions)]
 pub(crate) struct SubscriptionRow {
     pub id: i64,
@@ -414,7 +414,6 @@ pub(crate) struct OutboxRow {
     pub diff: JsonValue,
     pub created_at: i64,
     pub available_at: i64,
-    pub lease_until: Option<i64>,
     pub claimed_by: Option<String>,
     pub processed_at: Option<i64>,
 }
@@ -429,7 +428,6 @@ impl TryFrom<OutboxRow> for crate::OutboxEvent {
         Ok(Self {
             id: switchboard_domain::EventId::new(r.id),
             available_at: Timestamp::from_millis(r.available_at),
-            lease_until: r.lease_until.map(Timestamp::from_millis),
             claimed_by: r.claimed_by,
             processed_at: r.processed_at.map(Timestamp::from_millis),
             event: DomainEvent {

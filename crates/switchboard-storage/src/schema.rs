@@ -139,7 +139,6 @@ diesel::table! {
         diff -> Json,
         created_at -> BigInt,
         available_at -> BigInt,
-        lease_until -> Nullable<BigInt>,
         claimed_by -> Nullable<Text>,
         processed_at -> Nullable<BigInt>,
     }
@@ -218,7 +217,8 @@ diesel::allow_tables_to_appear_in_same_query!(
 
 /// Every table and its columns, in declaration order; the migration tests
 /// compare each backend's live catalog against this list.
-pub const TABLES: &[(&str, &[&str])] = &[
+#[cfg(test)]
+pub(crate) const TABLES: &[(&str, &[&str])] = &[
     ("tenants", &["id", "name", "created_at"]),
     (
         "api_keys",
@@ -296,7 +296,6 @@ pub const TABLES: &[(&str, &[&str])] = &[
             "diff",
             "created_at",
             "available_at",
-            "lease_until",
             "claimed_by",
             "processed_at",
         ],

@@ -8,14 +8,12 @@
 mod storage {
     mod harness;
 
-    mod claiming;
     mod concurrency;
     mod deliveries;
     mod entities;
     mod errors;
     mod fan_out_next;
     mod isolation;
-    mod migrations;
     mod outbox;
     mod pool;
 }

@@ -46,6 +46,10 @@
 //!   [`postgres_or_skip`] panic instead of skipping, so CI cannot silently
 //!   skip the database tests.
 //!
+//! [`TestDb`] is a fresh database of either backend for one test (an
+//! SQLite file in a temporary directory, or a database on that server),
+//! with a raw connection for catalog queries and sabotage.
+//!
 //! [`receiver`] is a real webhook receiver on loopback (an HTTP/1.1
 //! server that records requests and answers from a script).
 //!
@@ -62,6 +66,7 @@ mod cluster;
 mod database;
 mod error;
 pub mod receiver;
+mod testdb;
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -72,6 +77,7 @@ pub use tempfile;
 pub use crate::bin::bin_dir;
 pub use crate::database::TestDatabase;
 pub use crate::error::Error;
+pub use crate::testdb::{RawConnection, TestDb};
 
 use crate::bin::tool;
 use crate::cluster::LocalCluster;

@@ -50,9 +50,10 @@ fn config() -> WebhookConfig {
 }
 
 async fn setup(store: &Store, receiver: &Receiver, name: &str) -> WriteContext {
-    let tenant = store.create_tenant(name).await.unwrap();
+    let tenant = store.admin().create_tenant(name).await.unwrap();
     store
-        .create_subscription(WebhookSubscription {
+        .webhooks()
+        .create(WebhookSubscription {
             id: SubscriptionId::new(0),
             tenant_id: tenant.id,
             target_url: receiver.url(&format!("/{name}")),
@@ -71,13 +72,16 @@ async fn setup(store: &Store, receiver: &Receiver, name: &str) -> WriteContext {
 
 async fn commit(store: &Store, ctx: &WriteContext, key: String) {
     store
-        .create_conversation(ctx, Conversation::new(ctx.tenant.id, key, now()))
+        .conversations()
+        .create(ctx, Conversation::new(ctx.tenant.id, key, now()))
         .await
         .unwrap();
 }
 
 async fn wait_recorded(store: &Store) {
-    while store.delivery_backlog().await.unwrap() > 0 || store.outbox_backlog().await.unwrap() > 0 {
+    while store.worker().delivery_backlog().await.unwrap() > 0
+        || store.worker().outbox_backlog().await.unwrap() > 0
+    {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }

@@ -44,10 +44,6 @@ pub struct WebhookConfig {
     /// How long a claimed delivery stays leased; must exceed `timeout`
     /// with room for queueing. An expired lease makes the delivery due again.
     pub lease: Duration,
-    /// How long an outbox event claimed through the storage crate's two-step
-    /// API (`claim_outbox`, then `fan_out`) stays leased. The worker itself
-    /// takes and fans out events in one transaction and needs no lease.
-    pub outbox_lease: Duration,
     /// How often to look for due work when nothing wakes the worker.
     pub poll_interval: Duration,
     /// After a wake-up, and after a batch smaller than `batch_size`, how
@@ -88,7 +84,6 @@ impl Default for WebhookConfig {
             connect_timeout: Duration::from_secs(5),
             timeout: Duration::from_secs(15),
             lease: Duration::from_secs(60),
-            outbox_lease: Duration::from_secs(30),
             poll_interval: Duration::from_secs(1),
             batch_delay: Duration::from_millis(5),
             max_concurrency: 64,
@@ -139,7 +134,7 @@ impl WebhookConfig {
                 "must be longer than the request timeout (leave room for queueing)",
             ));
         }
-        if self.outbox_lease.is_zero() || self.poll_interval.is_zero() {
+        if self.poll_interval.is_zero() {
             return Err(bad("poll_interval", "must be positive"));
         }
         if self.max_concurrency == 0 || self.per_target_concurrency == 0 {

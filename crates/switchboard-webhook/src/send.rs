@@ -4,7 +4,8 @@
 use std::time::{Duration, Instant, SystemTime};
 
 use reqwest::header::{CONTENT_TYPE, RETRY_AFTER};
-use switchboard_storage::{AttemptOutcome, AttemptReport, DueDelivery, now};
+use switchboard_domain::Timestamp;
+use switchboard_storage::{AttemptOutcome, AttemptReport, Clock, DueDelivery};
 
 use crate::WebhookConfig;
 use crate::retry::{AttemptFacts, next_step, parse_retry_after, random_unit};
@@ -70,12 +71,13 @@ impl Failure {
 pub(crate) async fn attempt(
     client: &reqwest::Client,
     config: &WebhookConfig,
+    clock: &Clock,
     d: &DueDelivery,
 ) -> AttemptReport {
-    let started_at = now();
-    let clock = Instant::now();
-    let result = post(client, config, d, started_at.as_unix_seconds()).await;
-    let duration = clock.elapsed();
+    let started_at = clock.now();
+    let timer = Instant::now();
+    let result = post(client, config, d, started_at).await;
+    let duration = timer.elapsed();
     let (outcome, status, error, excerpt, retry_after) = match result {
         Ok(a) => {
             let outcome = if (200..300).contains(&a.status) {
@@ -101,7 +103,8 @@ pub(crate) async fn attempt(
         outcome,
         error,
         response_excerpt: excerpt,
-        next: next_step(config, facts, now(), random_unit()),
+        next: next_step(config, facts, clock.now(), random_unit()),
+        lease_until: d.lease_until,
     }
 }
 
@@ -109,7 +112,7 @@ async fn post(
     client: &reqwest::Client,
     config: &WebhookConfig,
     d: &DueDelivery,
-    timestamp: i64,
+    now: Timestamp,
 ) -> Result<Answer, Failure> {
     let refused = |e: TargetError| Failure::new(AttemptOutcome::Refused, e.to_string());
     let url = parse_target(&d.subscription.target_url).map_err(refused)?;
@@ -120,17 +123,17 @@ async fn post(
     if let (Some(previous), Some(until)) = (
         d.subscription.previous_secret.as_deref(),
         d.subscription.previous_secret_expires_at,
-    ) && until > now()
+    ) && until > now
     {
         secrets.push(previous);
     }
-    let signature = signature_header(&secrets, &d.message_id, timestamp, &body)
+    let signature = signature_header(&secrets, &d.message_id, now.as_unix_seconds(), &body)
         .map_err(|e| Failure::new(AttemptOutcome::Refused, format!("signing secret: {e}")))?;
     let mut response = client
         .post(url)
         .header(CONTENT_TYPE, "application/json")
         .header(headers::ID, d.message_id.as_str())
-        .header(headers::TIMESTAMP, timestamp.to_string())
+        .header(headers::TIMESTAMP, now.as_unix_seconds().to_string())
         .header(headers::SIGNATURE, signature)
         .body(body)
         .send()

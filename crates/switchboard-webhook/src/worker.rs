@@ -1,8 +1,8 @@
 //! The delivery worker.
 //!
 //! One dispatcher task loops: take new outbox events and fan them out to
-//! deliveries in one transaction ([`Store::fan_out_next`], leasing the new
-//! deliveries to itself), claim due retries ([`Store::claim_deliveries`],
+//! deliveries in one transaction ([`Worker::fan_out_next`], leasing the new
+//! deliveries to itself), claim due retries ([`Worker::claim_deliveries`],
 //! which only reads when nothing is due), and hand each delivery to a task
 //! bounded by the process-wide and per-target limits. Finished attempts go
 //! through a channel to a recorder task that writes them in batches, one
@@ -10,9 +10,11 @@
 //! ([`Wakeup`]), or until the poll interval passes (retries fall due, other
 //! processes commit events).
 //!
-//! No outbox lease is taken (nothing is held between transactions), so
-//! `outbox_lease` does not apply to this worker; it is the lease of the
-//! two-step [`Store::claim_outbox`] API.
+//! No outbox lease is taken: nothing is held between transactions. Each
+//! report carries the lease its delivery was sent under, and storage
+//! applies it only while this worker still holds that lease
+//! ([`Worker::record_attempts`]): an attempt that outlived its lease, while
+//! another attempt took over, cannot overwrite the newer outcome.
 //!
 //! Shutdown stops claiming, lets in-flight attempts finish for up to
 //! `shutdown_grace`, releases whatever is still leased, and flushes the
@@ -23,7 +25,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use switchboard_storage::{
-    AttemptOutcome, AttemptReport, DeliveryId, DueDelivery, StorageError, Store, now,
+    AttemptOutcome, AttemptReport, DeliveryId, DueDelivery, StorageError, Store, Worker,
 };
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use tokio::task::{JoinHandle, JoinSet};
@@ -46,6 +48,10 @@ struct Shared {
 }
 
 impl Shared {
+    fn worker(&self) -> Worker<'_> {
+        self.store.worker()
+    }
+
     fn inflight(&self) -> std::sync::MutexGuard<'_, HashSet<DeliveryId>> {
         self.inflight.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -185,7 +191,11 @@ async fn run(shared: Arc<Shared>, wakeup: Wakeup, mut stop: watch::Receiver<bool
     }
     let leftover: Vec<DeliveryId> = shared.inflight().drain().collect();
     if !leftover.is_empty() {
-        match shared.store.release_deliveries(&shared.id, &leftover).await {
+        match shared
+            .worker()
+            .release_deliveries(&shared.id, &leftover)
+            .await
+        {
             Ok(n) => {
                 tracing::info!(worker = %shared.id, released = n, "released unfinished deliveries")
             }
@@ -248,7 +258,7 @@ async fn tick(
     // failure rolls all of it back and the events stay pending.
     let first_delay = c.schedule.first().copied().unwrap_or_default();
     let fan = shared
-        .store
+        .worker()
         .fan_out_next(&shared.id, c.batch_size, first_delay, Some(c.lease))
         .await?;
     if fan.events > 0 {
@@ -268,7 +278,7 @@ async fn tick(
     let free = u32::try_from(permits.available_permits()).unwrap_or(u32::MAX);
     if free > 0 && !is_stopping(stop) {
         let due = shared
-            .store
+            .worker()
             .claim_deliveries(&shared.id, c.lease, free.min(c.batch_size))
             .await?;
         if !due.is_empty() {
@@ -303,7 +313,10 @@ async fn dispatch(
         let Some(permit) = permit else {
             let rest: Vec<DeliveryId> =
                 std::iter::once(d.id).chain(pending.map(|d| d.id)).collect();
-            shared.store.release_deliveries(&shared.id, &rest).await?;
+            shared
+                .worker()
+                .release_deliveries(&shared.id, &rest)
+                .await?;
             return Ok(());
         };
         shared.inflight().insert(d.id);
@@ -320,7 +333,7 @@ async fn attempt_task(
 ) {
     let target = send::target_key(&d.subscription.target_url);
     let slot = shared.limits.acquire(&target).await;
-    let report = send::attempt(&shared.client, &shared.config, &d).await;
+    let report = send::attempt(&shared.client, &shared.config, shared.store.clock(), &d).await;
     drop(slot);
     let m = &shared.metrics;
     m.inc(
@@ -332,7 +345,9 @@ async fn attempt_task(
     let attempt_no = d.attempt_count.saturating_add(1);
     if report.outcome == AttemptOutcome::Success {
         #[expect(clippy::cast_precision_loss, reason = "a latency in seconds")]
-        let latency = now()
+        let latency = shared
+            .store
+            .now()
             .as_millis()
             .saturating_sub(d.committed_at.as_millis())
             .max(0) as f64
@@ -376,11 +391,17 @@ async fn record_loop(shared: Arc<Shared>, mut rx: mpsc::Receiver<AttemptReport>)
         let mut tries: u32 = 0;
         loop {
             match shared
-                .store
-                .record_attempts(batch.clone(), shared.config.disable_after)
+                .worker()
+                .record_attempts(&shared.id, batch.clone(), shared.config.disable_after)
                 .await
             {
                 Ok(recorded) => {
+                    if recorded.stale > 0 {
+                        tracing::info!(
+                            worker = %shared.id, stale = recorded.stale,
+                            "late webhook attempt reports skipped: their leases had passed to another attempt"
+                        );
+                    }
                     for id in &recorded.deleted {
                         tracing::info!(subscription = %id, "webhook subscription deleted: the receiver answered 410 Gone");
                         shared.metrics.inc(metric::REMOVED, "reason=\"gone\"", 1);

@@ -57,10 +57,11 @@ fn config() -> WebhookConfig {
 }
 
 async fn setup(store: &Store, target: &str) -> (WriteContext, WebhookSubscription) {
-    let tenant = store.create_tenant("acme").await.unwrap();
+    let tenant = store.admin().create_tenant("acme").await.unwrap();
     let ctx = WriteContext::new(tenant.clone(), Actor::System, "test");
     let sub = store
-        .create_subscription(WebhookSubscription {
+        .webhooks()
+        .create(WebhookSubscription {
             id: SubscriptionId::new(0),
             tenant_id: tenant.id,
             target_url: target.to_string(),
@@ -79,7 +80,8 @@ async fn setup(store: &Store, target: &str) -> (WriteContext, WebhookSubscriptio
 
 async fn event(store: &Store, ctx: &WriteContext, key: &str) {
     store
-        .create_conversation(ctx, Conversation::new(ctx.tenant.id, key, now()))
+        .conversations()
+        .create(ctx, Conversation::new(ctx.tenant.id, key, now()))
         .await
         .unwrap();
 }
@@ -114,12 +116,17 @@ async fn wakeup_delivers_at_once_and_shutdown_finishes_in_flight() {
         // Shut down while the receiver is still answering: the attempt finishes and is recorded.
         worker.shutdown().await;
         let log = store
-            .delivery_attempts(ctx.tenant.id, sub.id, None, 10)
+            .webhooks()
+            .attempts(ctx.tenant.id, sub.id, None, 10)
             .await
             .unwrap();
         assert_eq!(log.len(), 1, "{label}: {log:?}");
         assert_eq!(log[0].outcome, "success", "{label}");
-        assert_eq!(store.delivery_backlog().await.unwrap(), 0, "{label}");
+        assert_eq!(
+            store.worker().delivery_backlog().await.unwrap(),
+            0,
+            "{label}"
+        );
     }
 }
 
@@ -148,6 +155,7 @@ async fn shutdown_past_the_grace_releases_what_is_in_flight() {
         assert!(t0.elapsed() < Duration::from_secs(10), "{label}");
         // Released: due at once for the next worker, not stuck behind a 60 s lease.
         let due = store
+            .worker()
             .claim_deliveries("next", Duration::from_secs(60), 10)
             .await
             .unwrap();
@@ -164,7 +172,8 @@ async fn rotation_signs_with_both_secrets_during_the_grace_period() {
         let (ctx, sub) = setup(&store, &receiver.url("/rot")).await;
         let new_secret = switchboard_webhook::generate_secret().unwrap();
         store
-            .rotate_subscription_secret(
+            .webhooks()
+            .rotate_secret(
                 ctx.tenant.id,
                 sub.id,
                 &new_secret,
@@ -209,7 +218,8 @@ async fn redirects_are_not_followed_and_rate_limits_hold() {
     // A second subscription on the same target (scheme, host and port),
     // which the per-target rate limit covers as a whole.
     let limited = store
-        .create_subscription(WebhookSubscription {
+        .webhooks()
+        .create(WebhookSubscription {
             target_url: receiver.url("/limited"),
             ..sub.clone()
         })
@@ -245,7 +255,8 @@ async fn redirects_are_not_followed_and_rate_limits_hold() {
         "a redirect was followed"
     );
     let log = store
-        .delivery_attempts(ctx.tenant.id, sub.id, None, 100)
+        .webhooks()
+        .attempts(ctx.tenant.id, sub.id, None, 100)
         .await
         .unwrap();
     assert!(
@@ -255,7 +266,8 @@ async fn redirects_are_not_followed_and_rate_limits_hold() {
     );
     assert_eq!(
         store
-            .delivery_attempts(ctx.tenant.id, limited.id, None, 100)
+            .webhooks()
+            .attempts(ctx.tenant.id, limited.id, None, 100)
             .await
             .unwrap()
             .len(),

@@ -17,6 +17,7 @@ async fn define_attributes(app: &TestApp) {
         ("trial", AttributeType::Boolean),
     ] {
         app.store
+            .admin()
             .create_attribute(CustomAttribute {
                 tenant_id: app.tenant.id,
                 name: name.into(),
@@ -132,7 +133,7 @@ async fn customer_lifecycle_and_wire_snapshot() {
         assert_eq!(put["createdFrom"], "api", "read-only fields survive PUT");
 
         // the store saw every write as its own version, with events
-        let stored = app.store.customer(app.tenant.id, CustomerId::new(id)).await.unwrap();
+        let stored = app.store.customers().get(app.tenant.id, CustomerId::new(id)).await.unwrap();
         assert_eq!(stored.version, 3);
 
         // DELETE, then 404
@@ -165,6 +166,7 @@ async fn tags_are_created_and_removed() {
         );
         let names: BTreeSet<String> = app
             .store
+            .admin()
             .tags(app.tenant.id)
             .await
             .unwrap()
@@ -244,7 +246,12 @@ async fn custom_data_is_checked_against_definitions() {
                 assert_eq!(error_codes(&body), want_codes, "{data}");
             }
         }
-        let stored = app.store.customer(app.tenant.id, c.id).await.unwrap();
+        let stored = app
+            .store
+            .customers()
+            .get(app.tenant.id, c.id)
+            .await
+            .unwrap();
         assert_eq!(stored.version, 2, "only the valid PATCH was written");
         assert_eq!(
             stored.custom_data,
@@ -269,7 +276,7 @@ async fn batch_is_all_or_nothing() {
         .await;
         assert_eq!(status, 400, "{body}");
         assert_eq!(error_codes(&body), ["invalid_request", "1.email"]);
-        assert_eq!(app.store.customer(app.tenant.id, a.id).await.unwrap().notes, None, "nothing applied");
+        assert_eq!(app.store.customers().get(app.tenant.id, a.id).await.unwrap().notes, None, "nothing applied");
 
         let (status, body) = json_of(
             app.put("/v1/customers/batch")
@@ -281,7 +288,7 @@ async fn batch_is_all_or_nothing() {
         .await;
         assert_eq!(status, 400, "{body}");
         assert_eq!(error_codes(&body), ["invalid_request", "1.customer"]);
-        assert_eq!(app.store.customer(app.tenant.id, a.id).await.unwrap().notes, None, "nothing applied");
+        assert_eq!(app.store.customers().get(app.tenant.id, a.id).await.unwrap().notes, None, "nothing applied");
 
         let (status, body) = json_of(
             app.put("/v1/customers/batch")
@@ -295,7 +302,7 @@ async fn batch_is_all_or_nothing() {
         assert_eq!(body[0]["customer"], json!(a.id.get()));
         assert_eq!(body[0]["data"]["notes"], "called");
         assert_eq!(body[1]["data"]["unsubscribed"], true);
-        assert!(app.store.customer(app.tenant.id, b.id).await.unwrap().unsubscribed);
+        assert!(app.store.customers().get(app.tenant.id, b.id).await.unwrap().unsubscribed);
 
         let eleven: Vec<Value> = (0..11).map(|_| json!({"customer": a.id, "notes": "x"})).collect();
         let (status, body) = json_of(app.put("/v1/customers/batch").json(&eleven).send().await.unwrap()).await;
@@ -313,8 +320,8 @@ async fn chats_statuses_assignee_and_department() {
             c.email = Some("vis@example.com".into());
         })
         .await;
-        let agent = app.store.create_agent(app.tenant.id, "Agent A", "a@example.com", "admin").await.unwrap();
-        let dept = app.store.create_department(app.tenant.id, "Sales").await.unwrap();
+        let agent = app.store.admin().create_agent(app.tenant.id, "Agent A", "a@example.com", "admin").await.unwrap();
+        let dept = app.store.admin().create_department(app.tenant.id, "Sales").await.unwrap();
 
         let (status, chat) = json_of(
             app.post("/v1/chats").json(&json!({"customer": customer.id, "message": "Hello"})).send().await.unwrap(),
@@ -348,7 +355,7 @@ async fn chats_statuses_assignee_and_department() {
         let (status, body) = json_of(app.put("/v1/chats/status").json(&json!({"id": id, "status": "archived"})).send().await.unwrap()).await;
         assert_eq!(status, 400);
         assert_eq!(error_codes(&body), ["invalid_request", "status"]);
-        let stored = app.store.conversation(app.tenant.id, ConversationId::new(id)).await.unwrap();
+        let stored = app.store.conversations().get(app.tenant.id, ConversationId::new(id)).await.unwrap();
         assert_eq!(stored.status, ConversationStatus::Closed, "a refused status writes nothing");
 
         let (status, body) = json_of(app.put("/v1/chats/assignee").json(&json!({"id": id, "assignee": agent.id})).send().await.unwrap()).await;
@@ -459,7 +466,12 @@ async fn auth_scopes_and_tenancy() {
                 .status(),
             404
         );
-        let mine = app.store.customer(app.tenant.id, c.id).await.unwrap();
+        let mine = app
+            .store
+            .customers()
+            .get(app.tenant.id, c.id)
+            .await
+            .unwrap();
         assert_eq!((mine.name.as_deref(), mine.version), (Some("Mine"), 1));
     })
     .await;
@@ -553,7 +565,12 @@ async fn bad_input_is_a_4xx_and_writes_nothing() {
             assert_eq!(status.as_u16(), want, "{name}: {body}");
             assert_eq!(error_codes(&body), codes, "{name}");
         }
-        let stored = app.store.customer(app.tenant.id, c.id).await.unwrap();
+        let stored = app
+            .store
+            .customers()
+            .get(app.tenant.id, c.id)
+            .await
+            .unwrap();
         assert_eq!(
             (stored.name.as_deref(), stored.version),
             (Some("Stable"), 1),

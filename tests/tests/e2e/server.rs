@@ -114,14 +114,27 @@ async fn demo_seed_is_idempotent() {
         );
 
         let tenant = first.tenant.id;
-        assert_eq!(app.store.agents(tenant).await.unwrap().len(), 3);
-        assert_eq!(app.store.departments(tenant).await.unwrap().len(), 2);
-        assert_eq!(app.store.attributes(tenant).await.unwrap().len(), 5);
+        assert_eq!(app.store.admin().agents(tenant).await.unwrap().len(), 3);
         assert_eq!(
-            app.store.customers(tenant, None, 100).await.unwrap().len(),
+            app.store.admin().departments(tenant).await.unwrap().len(),
+            2
+        );
+        assert_eq!(app.store.admin().attributes(tenant).await.unwrap().len(), 5);
+        assert_eq!(
+            app.store
+                .customers()
+                .list(tenant, None, 100)
+                .await
+                .unwrap()
+                .len(),
             5
         );
-        let conversations = app.store.conversations(tenant, None, 0, 100).await.unwrap();
+        let conversations = app
+            .store
+            .conversations()
+            .list(tenant, &[], 0, 100)
+            .await
+            .unwrap();
         assert_eq!(conversations.len(), 6);
         let statuses: BTreeSet<ConversationStatus> =
             conversations.iter().map(|c| c.status).collect();
@@ -144,7 +157,13 @@ async fn demo_seed_is_idempotent() {
         );
 
         let key = demo::create_key(&app.store, &second).await.unwrap();
-        let (api_key, key_tenant) = app.store.authenticate(&key.secret).await.unwrap().unwrap();
+        let (api_key, key_tenant) = app
+            .store
+            .admin()
+            .authenticate(&key.secret)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(key_tenant.name, demo::TENANT);
         assert_eq!(api_key.scopes, Scope::ALL.into_iter().collect());
 
@@ -163,23 +182,42 @@ async fn demo_seed_is_idempotent() {
 #[tokio::test]
 async fn harness_keys_and_tenants() {
     let app = TestApp::sqlite().await;
-    let (key, tenant) = app.store.authenticate(&app.key).await.unwrap().unwrap();
+    let (key, tenant) = app
+        .store
+        .admin()
+        .authenticate(&app.key)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(tenant.id, app.tenant.id);
     assert_eq!(key.scopes.len(), Scope::ALL.len());
 
     let read_only = app.create_key(&[Scope::CustomersRead]).await;
-    let (key, _) = app.store.authenticate(&read_only).await.unwrap().unwrap();
+    let (key, _) = app
+        .store
+        .admin()
+        .authenticate(&read_only)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(key.scopes, [Scope::CustomersRead].into_iter().collect());
 
     let (other, other_key) = app.other_tenant("globex").await;
-    let (_, tenant) = app.store.authenticate(&other_key).await.unwrap().unwrap();
+    let (_, tenant) = app
+        .store
+        .admin()
+        .authenticate(&other_key)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(tenant.id, other.id);
     assert_ne!(other.id, app.tenant.id);
 
     let customer = app.seed_customer(|c| c.name = Some("Ada".into())).await;
     assert_eq!(
         app.store
-            .customer(app.tenant.id, customer.id)
+            .customers()
+            .get(app.tenant.id, customer.id)
             .await
             .unwrap()
             .name

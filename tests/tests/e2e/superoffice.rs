@@ -109,7 +109,7 @@ async fn entity_shape_and_case_insensitive_routes() {
 async fn json_patch_ops_paths_and_refusals() {
     for_each_backend(|app| async move {
         let id = session(&app).await;
-        let agent = app.store.create_agent(app.tenant.id, "Sam", "sam@example.com", "agent").await.unwrap();
+        let agent = app.store.admin().create_agent(app.tenant.id, "Sam", "sam@example.com", "agent").await.unwrap();
         let ops = json!([
             {"op": "test", "path": "customername", "value": "Ada"},
             {"op": "replace", "path": "/CUSTOMEREMAIL", "value": "ada@new.example.com"},
@@ -151,7 +151,7 @@ async fn json_patch_ops_paths_and_refusals() {
             }
             assert!(body["Error"].is_string());
         }
-        let stored = app.store.conversation(app.tenant.id, switchboard_domain::ConversationId::new(id)).await.unwrap();
+        let stored = app.store.conversations().get(app.tenant.id, switchboard_domain::ConversationId::new(id)).await.unwrap();
         assert_eq!(stored.version, 2, "only the first patch was written");
     })
     .await;
@@ -241,7 +241,8 @@ async fn preconditions_etags_and_304() {
         // a date one second before the last change fails with 412 and writes nothing
         let stored = app
             .store
-            .conversation(app.tenant.id, switchboard_domain::ConversationId::new(id))
+            .conversations()
+            .get(app.tenant.id, switchboard_domain::ConversationId::new(id))
             .await
             .unwrap();
         let before = std::time::UNIX_EPOCH
@@ -306,7 +307,8 @@ async fn preconditions_etags_and_304() {
         assert_eq!(status, 200);
         let stored = app
             .store
-            .conversation(app.tenant.id, switchboard_domain::ConversationId::new(id))
+            .conversations()
+            .get(app.tenant.id, switchboard_domain::ConversationId::new(id))
             .await
             .unwrap();
         assert_eq!((stored.version, stored.rank), (4, 5));
@@ -522,10 +524,10 @@ async fn auth_forms_and_tenancy() {
         assert_eq!(status, 200);
         let history = app
             .store
+            .conversations()
             .history(
                 app.tenant.id,
-                switchboard_domain::EntityKind::Conversation,
-                id,
+                switchboard_domain::ConversationId::new(id),
                 1,
             )
             .await
@@ -603,7 +605,7 @@ async fn concurrent_test_guards_have_exactly_one_winner() {
         }
         statuses.sort_unstable();
         assert_eq!(statuses, [200, 409, 409, 409, 409, 409, 409, 409], "{statuses:?}");
-        let stored = app.store.conversation(app.tenant.id, switchboard_domain::ConversationId::new(id)).await.unwrap();
+        let stored = app.store.conversations().get(app.tenant.id, switchboard_domain::ConversationId::new(id)).await.unwrap();
         assert_eq!(stored.version, 2);
         assert!(stored.visitor.name.unwrap().starts_with("Writer "));
     })
@@ -695,7 +697,8 @@ async fn cross_family_consistency() {
         assert_eq!(z["data"]["chat_status"]["status_key"], "connected");
         let stored = app
             .store
-            .conversation(app.tenant.id, switchboard_domain::ConversationId::new(id))
+            .conversations()
+            .get(app.tenant.id, switchboard_domain::ConversationId::new(id))
             .await
             .unwrap();
         assert_eq!(stored.status, ConversationStatus::Opened);
@@ -734,7 +737,7 @@ async fn put_replaces_the_whole_entity() {
         assert_eq!((status.as_u16(), body["ErrorSource"].as_str()), (400, Some("/ChatSessionId")));
         let (status, body) = json_of(app.put(&path).json(&json!({"SessionKey": e["SessionKey"], "Nickname": "x"})).send().await.unwrap()).await;
         assert_eq!((status.as_u16(), body["ErrorSource"].as_str()), (400, Some("/Nickname")));
-        let stored = app.store.conversation(app.tenant.id, switchboard_domain::ConversationId::new(id)).await.unwrap();
+        let stored = app.store.conversations().get(app.tenant.id, switchboard_domain::ConversationId::new(id)).await.unwrap();
         assert_eq!(stored.version, 3, "the refused PUTs wrote nothing");
     })
     .await;

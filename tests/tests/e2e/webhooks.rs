@@ -72,8 +72,8 @@ fn body_of(r: &Received) -> Value {
 async fn wait_idle(app: &TestApp) {
     let deadline = Instant::now() + WAIT;
     loop {
-        let outbox = app.store.outbox_backlog().await.unwrap();
-        let pending = app.store.delivery_backlog().await.unwrap();
+        let outbox = app.store.worker().outbox_backlog().await.unwrap();
+        let pending = app.store.worker().delivery_backlog().await.unwrap();
         if outbox == 0 && pending == 0 {
             return;
         }
@@ -688,7 +688,8 @@ async fn ssrf_guard_refuses_private_targets() {
     // subscribe check) to a host that resolves to loopback is refused.
     let sub = app
         .store
-        .create_subscription(switchboard_domain::WebhookSubscription {
+        .webhooks()
+        .create(switchboard_domain::WebhookSubscription {
             id: switchboard_domain::SubscriptionId::new(0),
             tenant_id: app.tenant.id,
             target_url: receiver.localhost_url("/sneaky"),
@@ -704,7 +705,8 @@ async fn ssrf_guard_refuses_private_targets() {
         .unwrap();
     let literal = app
         .store
-        .create_subscription(switchboard_domain::WebhookSubscription {
+        .webhooks()
+        .create(switchboard_domain::WebhookSubscription {
             target_url: receiver.url("/literal"),
             ..sub.clone()
         })

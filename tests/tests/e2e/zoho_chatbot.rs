@@ -2,14 +2,15 @@
 //! their consistency with the other families, on SQLite and PostgreSQL.
 
 use serde_json::{Value, json};
-use switchboard_domain::{ConversationStatus, EntityKind, EventType, Scope};
+use switchboard_domain::{ConversationStatus, EventType, Scope};
 use switchboard_e2e::{TestApp, for_each_backend, json_of};
 
 use crate::common::{zoho, zoho_token};
 
 async fn email_events(app: &TestApp, id: i64) -> usize {
     app.store
-        .events_for(app.tenant.id, EntityKind::Conversation, id)
+        .conversations()
+        .events(app.tenant.id, switchboard_domain::ConversationId::new(id))
         .await
         .unwrap()
         .iter()
@@ -202,7 +203,12 @@ async fn zoho_portal_and_scopes() {
         )
         .await;
         assert_eq!(status, 403);
-        let stored = app.store.conversation(app.tenant.id, c.id).await.unwrap();
+        let stored = app
+            .store
+            .conversations()
+            .get(app.tenant.id, c.id)
+            .await
+            .unwrap();
         assert_eq!(
             (stored.version, stored.status),
             (1, ConversationStatus::New)
@@ -266,11 +272,11 @@ async fn chatbot_chatlog_and_email() {
         // the email shows everywhere the conversation does
         let (_, chat) = json_of(app.get(&format!("/api/v2/{}/conversations/{id}", app.tenant.name)).send().await.unwrap()).await;
         assert_eq!(chat["data"]["visitor"]["email"], "bo2@example.com");
-        let stored = app.store.conversation(app.tenant.id, switchboard_domain::ConversationId::new(id)).await.unwrap();
+        let stored = app.store.conversations().get(app.tenant.id, switchboard_domain::ConversationId::new(id)).await.unwrap();
         assert_eq!(stored.visitor.email.as_deref(), Some("bo2@example.com"));
 
         // the event payload is exactly the Zapier seed shape
-        let events = app.store.events_for(app.tenant.id, EntityKind::Conversation, id).await.unwrap();
+        let events = app.store.conversations().events(app.tenant.id, switchboard_domain::ConversationId::new(id)).await.unwrap();
         let email = events.iter().find(|e| e.event.event_type == EventType::EmailUpdated).unwrap();
         assert_eq!(
             email.event.payload,

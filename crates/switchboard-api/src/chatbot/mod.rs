@@ -7,6 +7,7 @@ pub mod wire;
 use actix_web::HttpResponse;
 use serde_json::json;
 
+use crate::auth::Scheme;
 use crate::{ApiError, Dialect, DialectError};
 
 /// The chatbot dialect marker: errors are `{"error": "…"}`.
@@ -17,6 +18,8 @@ pub struct Chatbot;
 pub type ChatbotError = DialectError<Chatbot>;
 
 impl Dialect for Chatbot {
+    const SCHEMES: &'static [Scheme] = &[Scheme::Bearer];
+
     fn render(error: &ApiError) -> HttpResponse {
         let message = match error {
             ApiError::BadRequest(fields) => fields.first().map_or_else(

@@ -1,12 +1,14 @@
 //! Chat-log handlers.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use switchboard_domain::{Actor, Conversation, Scope, validate};
-use switchboard_storage::{Precondition, StorageError, WriteContext};
+use switchboard_domain::{
+    Conversation, ConversationUpdate, Patch, Scope, UpdateMode, Visitor, VisitorUpdate, validate,
+};
+use switchboard_storage::{Precondition, StorageError};
 
-use super::ChatbotError;
 use super::wire::{ChatlogInput, ChatlogOutput, EmailInput, Success};
-use crate::auth::{Principal, Scheme, authenticate};
+use super::{Chatbot, ChatbotError};
+use crate::auth::{Principal, principal};
 use crate::body::{Shape, read_json};
 use crate::{ApiError, AppState};
 
@@ -35,14 +37,19 @@ pub(crate) fn routes() -> Vec<(&'static str, &'static str, actix_web::Route)> {
     ]
 }
 
-async fn principal(
+/// Mounts the chatbot routes.
+pub fn config(cfg: &mut web::ServiceConfig) {
+    for (_, path, route) in routes() {
+        cfg.route(path, route);
+    }
+}
+
+async fn caller(
     state: &AppState,
     req: &HttpRequest,
     scope: Scope,
 ) -> Result<Principal, ChatbotError> {
-    let p = authenticate(state, req, &[Scheme::Bearer]).await?;
-    p.require(scope)?;
-    Ok(p)
+    principal::<Chatbot>(state, req, Some(scope)).await
 }
 
 fn storage(e: StorageError) -> ChatbotError {
@@ -72,15 +79,61 @@ async fn object_body<T: serde::de::DeserializeOwned>(
 }
 
 fn output(c: &Conversation) -> ChatlogOutput {
+    let Conversation {
+        id,
+        tenant_id: _,
+        session_key,
+        status,
+        visitor,
+        customer_id: _,
+        assignee_id: _,
+        agent_ids: _,
+        department_id: _,
+        topic_id: _,
+        rating: _,
+        flags: _,
+        alert_level: _,
+        rank: _,
+        initial_queue_pos: _,
+        transfer_to: _,
+        first_message: _,
+        last_message: _,
+        requested_at: _,
+        started_at: _,
+        ended_at: _,
+        idle_at: _,
+        fetched_at: _,
+        last_message_at: _,
+        last_customer_message_at: _,
+        closed_at: _,
+        closed_by: _,
+        snoozed_until: _,
+        chatbot_active: _,
+        custom_info: _,
+        created_with: _,
+        created_at,
+        updated_at,
+        version: _,
+    } = c;
+    let Visitor {
+        name,
+        email,
+        phone: _,
+        company: _,
+        country,
+        host: _,
+        alias: _,
+        consented: _,
+    } = visitor;
     ChatlogOutput {
-        id: c.id.get(),
-        sessionid: c.session_key.clone(),
-        name: c.visitor.name.clone(),
-        country: c.visitor.country.clone(),
-        email: c.visitor.email.clone(),
-        status: c.status.as_str().to_string(),
-        created_at: c.created_at.as_millis(),
-        updated_at: c.updated_at.as_millis(),
+        id: id.get(),
+        sessionid: session_key.clone(),
+        name: name.clone(),
+        country: country.clone(),
+        email: email.clone(),
+        status: status.as_str().to_string(),
+        created_at: created_at.as_millis(),
+        updated_at: updated_at.as_millis(),
     }
 }
 
@@ -98,7 +151,7 @@ pub async fn create_chatlog(
     req: HttpRequest,
     payload: web::Payload,
 ) -> ChatbotResult {
-    let p = principal(&state, &req, Scope::ConversationsCreate).await?;
+    let p = caller(&state, &req, Scope::ConversationsCreate).await?;
     let input: ChatlogInput = object_body(&state, payload).await?;
     let session = match input.sessionid {
         Some(s) => s,
@@ -109,16 +162,17 @@ pub async fn create_chatlog(
     {
         return Err(ApiError::bad_request("email", "email", "invalid email address").into());
     }
-    let mut c = Conversation::new(p.tenant.id, session, switchboard_storage::now());
+    let mut c = Conversation::new(p.tenant.id, session, state.store().now());
     c.visitor.name = input.name;
     c.visitor.country = input.country;
     c.visitor.email = input.email;
     c.chatbot_active = true;
     c.created_with = Some("chatbot".into());
-    let ctx = WriteContext::new(p.tenant.clone(), Actor::ApiKey(p.key.id), API);
+    let ctx = p.context(API);
     let created = state
         .store()
-        .create_conversation(&ctx, c)
+        .conversations()
+        .create(&ctx, c)
         .await
         .map_err(storage)?;
     Ok(HttpResponse::Created().json(output(&created)))
@@ -134,14 +188,19 @@ pub async fn get_chatlog(
     req: HttpRequest,
     path: web::Path<String>,
 ) -> ChatbotResult {
-    let p = principal(&state, &req, Scope::ConversationsRead).await?;
+    let p = caller(&state, &req, Scope::ConversationsRead).await?;
     let store = state.store();
     let id = store
-        .conversation_id_by_session_key(p.tenant.id, &path)
+        .conversations()
+        .id_by_session_key(p.tenant.id, &path)
         .await
         .map_err(storage)?
         .ok_or_else(|| ApiError::NotFound("Chatlog not found".into()))?;
-    let c = store.conversation(p.tenant.id, id).await.map_err(storage)?;
+    let c = store
+        .conversations()
+        .get(p.tenant.id, id)
+        .await
+        .map_err(storage)?;
     Ok(HttpResponse::Ok().json(output(&c)))
 }
 
@@ -157,7 +216,7 @@ pub async fn update_email(
     req: HttpRequest,
     payload: web::Payload,
 ) -> ChatbotResult {
-    let p = principal(&state, &req, Scope::ConversationsUpdate).await?;
+    let p = caller(&state, &req, Scope::ConversationsUpdate).await?;
     let input: EmailInput = object_body(&state, payload).await?;
     let session = input
         .sessionid
@@ -173,15 +232,25 @@ pub async fn update_email(
     }
     let store = state.store();
     let id = store
-        .conversation_id_by_session_key(p.tenant.id, &session)
+        .conversations()
+        .id_by_session_key(p.tenant.id, &session)
         .await
         .map_err(storage)?
         .ok_or_else(|| ApiError::NotFound("Chatlog not found".into()))?;
-    let ctx = WriteContext::new(p.tenant.clone(), Actor::ApiKey(p.key.id), API);
+    let update = ConversationUpdate {
+        visitor: VisitorUpdate {
+            email: Patch::Value(email),
+            ..VisitorUpdate::default()
+        },
+        ..ConversationUpdate::default()
+    };
+    let (actor, clock) = (p.actor(), store.clock().clone());
     store
-        .modify_conversation(&ctx, id, Precondition::NONE, move |c| {
-            c.visitor.email = Some(email.clone());
-            Ok(())
+        .conversations()
+        .update(&p.context(API), id, Precondition::NONE, move |c| {
+            update
+                .clone()
+                .apply(c, UpdateMode::Merge, actor, clock.now());
         })
         .await
         .map_err(|e| match e {

@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 
 use switchboard_domain::{
-    Agent, Conversation, Customer, CustomerUpdate, DEFAULT_TAG_COLOR, Department, Device, Location,
-    Tag,
+    Agent, Conversation, ConversationLinks, Customer, CustomerUpdate, DEFAULT_TAG_COLOR,
+    Department, Device, Location, Tag,
 };
 
 use super::wire::{
@@ -198,53 +198,90 @@ pub fn customer_output(c: &Customer) -> CustomerOutput {
 /// An agent as embedded in a chat.
 #[must_use]
 pub fn agent_output(a: &Agent) -> AgentOutput {
+    let Agent {
+        id,
+        tenant_id: _,
+        name,
+        email,
+        role,
+    } = a;
     AgentOutput {
-        id: a.id.get(),
-        name: a.name.clone(),
-        email: a.email.clone(),
-        role: a.role.clone(),
+        id: id.get(),
+        name: name.clone(),
+        email: email.clone(),
+        role: role.clone(),
     }
 }
 
-/// What a chat object embeds, loaded by the handler.
-#[derive(Debug, Default)]
-pub struct ChatLinks {
-    /// The linked customer.
-    pub customer: Option<Customer>,
-    /// Participating agents.
-    pub agents: Vec<Agent>,
-    /// The assignee.
-    pub assignee: Option<Agent>,
-    /// The department.
-    pub department: Option<Department>,
-}
-
-/// HelpCrunch's chat object for a conversation.
+/// HelpCrunch's chat object for a conversation, with the rows it links to.
 #[must_use]
-pub fn chat_output(c: &Conversation, links: &ChatLinks) -> ChatOutput {
-    let last_agent = c.agent_ids.last().copied().or(c.assignee_id);
+pub fn chat_output(c: &Conversation, links: &ConversationLinks) -> ChatOutput {
+    let Conversation {
+        id,
+        tenant_id: _,
+        session_key: _,
+        status,
+        visitor: _,
+        customer_id: _,
+        assignee_id,
+        agent_ids,
+        department_id: _,
+        topic_id: _,
+        rating,
+        flags: _,
+        alert_level: _,
+        rank: _,
+        initial_queue_pos: _,
+        transfer_to: _,
+        first_message: _,
+        last_message,
+        requested_at: _,
+        started_at: _,
+        ended_at: _,
+        idle_at: _,
+        fetched_at: _,
+        last_message_at,
+        last_customer_message_at,
+        closed_at,
+        closed_by,
+        snoozed_until,
+        chatbot_active: _,
+        custom_info,
+        created_with,
+        created_at,
+        updated_at: _,
+        version: _,
+    } = c;
+    let last_agent = agent_ids.last().copied().or(*assignee_id);
     ChatOutput {
-        id: c.id.get(),
-        closed_by: c.closed_by.and_then(|a| a.agent()).map(|a| a.get()),
-        last_customer_message_at: c.last_customer_message_at.map(unix_string),
-        status: c.status.as_str().to_string(),
-        closed_at: c.closed_at.map(unix_string),
-        rating: c.rating,
-        created_at: unix_string(c.created_at),
-        last_message_at: c.last_message_at.map(unix_string),
-        created_with: c.created_with.clone(),
-        snoozed_until: c.snoozed_until.map(unix_string),
-        last_message_text: c.last_message.clone(),
+        id: id.get(),
+        closed_by: closed_by.and_then(|a| a.agent()).map(|a| a.get()),
+        last_customer_message_at: last_customer_message_at.map(unix_string),
+        status: status.as_str().to_string(),
+        closed_at: closed_at.map(unix_string),
+        rating: *rating,
+        created_at: unix_string(*created_at),
+        last_message_at: last_message_at.map(unix_string),
+        created_with: created_with.clone(),
+        snoozed_until: snoozed_until.map(unix_string),
+        last_message_text: last_message.clone(),
         last_message_id: None,
         application_id: None,
         last_communicated_agent_id: last_agent.map(|a| a.get()),
-        agents: links.agents.iter().map(agent_output).collect(),
+        agents: links.participants(c).map(agent_output).collect(),
         customer: links.customer.as_ref().map(customer_output),
-        assignee: links.assignee.as_ref().map(agent_output),
-        department: links.department.as_ref().map(|d| DepartmentOutput {
-            id: d.id.get(),
-            name: d.name.clone(),
+        assignee: links.assignee(c).map(agent_output),
+        department: links.department.as_ref().map(|d| {
+            let Department {
+                id,
+                tenant_id: _,
+                name,
+            } = d;
+            DepartmentOutput {
+                id: id.get(),
+                name: name.clone(),
+            }
         }),
-        custom_info: c.custom_info.clone(),
+        custom_info: custom_info.clone(),
     }
 }

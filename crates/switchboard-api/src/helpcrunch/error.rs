@@ -4,6 +4,7 @@
 use actix_web::HttpResponse;
 use serde_json::json;
 
+use crate::auth::Scheme;
 use crate::{ApiError, Dialect, DialectError};
 
 /// The HelpCrunch dialect marker.
@@ -14,6 +15,8 @@ pub struct HelpCrunch;
 pub type HcError = DialectError<HelpCrunch>;
 
 impl Dialect for HelpCrunch {
+    const SCHEMES: &'static [Scheme] = &[Scheme::Bearer];
+
     fn render(error: &ApiError) -> HttpResponse {
         let errors = match error {
             ApiError::BadRequest(fields) => {

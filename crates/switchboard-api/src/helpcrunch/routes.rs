@@ -1,21 +1,24 @@
 //! HelpCrunch-style handlers. Each one authenticates, parses, converts to a
 //! domain change, calls the store, and converts back; nothing else.
 
+use std::convert::Infallible;
+
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::Value;
 use switchboard_domain::{
-    Actor, AgentId, Conversation, ConversationId, ConversationStatus, Customer, CustomerId,
-    CustomerUpdate, DepartmentId, Scope, Timestamp, UpdateMode,
+    AgentId, Conversation, ConversationId, ConversationStatus, ConversationUpdate, Customer,
+    CustomerId, CustomerUpdate, DepartmentId, Patch, Scope, UpdateMode,
 };
-use switchboard_storage::{Precondition, StorageError, WriteContext};
+use switchboard_storage::{LinkSet, Precondition, StorageError};
 
-use super::convert::{self, ChatLinks};
+use super::HelpCrunch;
+use super::convert;
 use super::error::{HcError, field_name};
 use super::wire::{
     BatchItem, BatchResult, ChatAssigneeInput, ChatCreateInput, ChatDepartmentInput, ChatOutput,
     ChatStatusInput, CustomerInput, CustomerOutput, TagsInput,
 };
-use crate::auth::{Principal, Scheme, authenticate};
+use crate::auth::{Principal, principal};
 use crate::body::{Shape, parse_json, read_json};
 use crate::{ApiError, AppState, FieldError};
 
@@ -60,18 +63,15 @@ pub(crate) fn routes() -> Vec<(&'static str, &'static str, actix_web::Route)> {
     ]
 }
 
-async fn principal(
-    state: &AppState,
-    req: &HttpRequest,
-    scope: Scope,
-) -> Result<Principal, HcError> {
-    let p = authenticate(state, req, &[Scheme::Bearer]).await?;
-    p.require(scope)?;
-    Ok(p)
+/// Mounts the HelpCrunch routes.
+pub fn config(cfg: &mut web::ServiceConfig) {
+    for (_, path, route) in routes() {
+        cfg.route(path, route);
+    }
 }
 
-fn ctx(p: &Principal) -> WriteContext {
-    WriteContext::new(p.tenant.clone(), Actor::ApiKey(p.key.id), API)
+async fn caller(state: &AppState, req: &HttpRequest, scope: Scope) -> Result<Principal, HcError> {
+    principal::<HelpCrunch>(state, req, Some(scope)).await
 }
 
 fn storage(e: StorageError, what: &str) -> HcError {
@@ -117,10 +117,6 @@ fn dotted(e: ApiError) -> ApiError {
     }
 }
 
-fn now() -> Timestamp {
-    switchboard_storage::now()
-}
-
 /// Create a customer.
 #[utoipa::path(post, path = "/v1/customers", tag = "helpcrunch", security(("bearer" = [])),
     request_body = CustomerInput,
@@ -133,15 +129,16 @@ pub async fn create_customer(
     req: HttpRequest,
     payload: web::Payload,
 ) -> HcResult {
-    let p = principal(&state, &req, Scope::CustomersCreate).await?;
+    let p = caller(&state, &req, Scope::CustomersCreate).await?;
     let input: CustomerInput = body(&state, payload, Shape::Object).await?;
     let update = convert::customer_update(input)?;
-    let mut customer = Customer::new(p.tenant.id, now());
+    let mut customer = Customer::new(p.tenant.id, state.store().now());
     update.apply(&mut customer, UpdateMode::Replace);
     customer.created_from = Some("api".into());
     let created = state
         .store()
-        .create_customer(&ctx(&p), customer)
+        .customers()
+        .create(&p.context(API), customer)
         .await
         .map_err(|e| storage(e, "Customer"))?;
     Ok(HttpResponse::Created().json(convert::customer_output(&created)))
@@ -157,11 +154,12 @@ pub async fn get_customer(
     req: HttpRequest,
     path: web::Path<String>,
 ) -> HcResult {
-    let p = principal(&state, &req, Scope::CustomersRead).await?;
+    let p = caller(&state, &req, Scope::CustomersRead).await?;
     let id = CustomerId::new(parse_id(&path)?);
     let c = state
         .store()
-        .customer(p.tenant.id, id)
+        .customers()
+        .get(p.tenant.id, id)
         .await
         .map_err(|e| storage(e, "Customer"))?;
     Ok(HttpResponse::Ok().json(convert::customer_output(&c)))
@@ -174,15 +172,15 @@ async fn update_customer(
     payload: web::Payload,
     mode: UpdateMode,
 ) -> HcResult {
-    let p = principal(&state, &req, Scope::CustomersUpdate).await?;
+    let p = caller(&state, &req, Scope::CustomersUpdate).await?;
     let id = CustomerId::new(parse_id(&path)?);
     let input: CustomerInput = body(&state, payload, Shape::Object).await?;
     let update = convert::customer_update(input)?;
     let c = state
         .store()
-        .modify_customer(&ctx(&p), id, Precondition::NONE, move |c| {
+        .customers()
+        .update(&p.context(API), id, Precondition::NONE, move |c| {
             update.clone().apply(c, mode);
-            Ok(())
         })
         .await
         .map_err(|e| storage(e, "Customer"))?;
@@ -226,11 +224,12 @@ pub async fn delete_customer(
     req: HttpRequest,
     path: web::Path<String>,
 ) -> HcResult {
-    let p = principal(&state, &req, Scope::CustomersUpdate).await?;
+    let p = caller(&state, &req, Scope::CustomersUpdate).await?;
     let id = CustomerId::new(parse_id(&path)?);
     state
         .store()
-        .delete_customer(&ctx(&p), id)
+        .customers()
+        .delete(&p.context(API), id, Precondition::NONE)
         .await
         .map_err(|e| storage(e, "Customer"))?;
     Ok(HttpResponse::NoContent().finish())
@@ -246,7 +245,7 @@ pub async fn add_tags(
     path: web::Path<String>,
     payload: web::Payload,
 ) -> HcResult {
-    let p = principal(&state, &req, Scope::CustomersUpdate).await?;
+    let p = caller(&state, &req, Scope::CustomersUpdate).await?;
     let id = CustomerId::new(parse_id(&path)?);
     let input: TagsInput = body(&state, payload, Shape::Object).await?;
     if input.tags.is_empty() {
@@ -257,9 +256,9 @@ pub async fn add_tags(
     let tags = convert::tags(input.tags);
     let c = state
         .store()
-        .modify_customer(&ctx(&p), id, Precondition::NONE, move |c| {
+        .customers()
+        .update(&p.context(API), id, Precondition::NONE, move |c| {
             c.add_tags(tags.clone());
-            Ok(())
         })
         .await
         .map_err(|e| storage(e, "Customer"))?;
@@ -276,7 +275,7 @@ pub async fn remove_tags(
     path: web::Path<String>,
     payload: web::Payload,
 ) -> HcResult {
-    let p = principal(&state, &req, Scope::CustomersUpdate).await?;
+    let p = caller(&state, &req, Scope::CustomersUpdate).await?;
     let id = CustomerId::new(parse_id(&path)?);
     let input: TagsInput = body(&state, payload, Shape::Object).await?;
     if input.tags.is_empty() {
@@ -291,9 +290,9 @@ pub async fn remove_tags(
         .collect();
     let c = state
         .store()
-        .modify_customer(&ctx(&p), id, Precondition::NONE, move |c| {
+        .customers()
+        .update(&p.context(API), id, Precondition::NONE, move |c| {
             c.remove_tags(names.iter().map(String::as_str));
-            Ok(())
         })
         .await
         .map_err(|e| storage(e, "Customer"))?;
@@ -314,7 +313,7 @@ pub async fn batch_update(
     req: HttpRequest,
     payload: web::Payload,
 ) -> HcResult {
-    let p = principal(&state, &req, Scope::CustomersUpdate).await?;
+    let p = caller(&state, &req, Scope::CustomersUpdate).await?;
     let items: Vec<Value> = body(&state, payload, Shape::Array).await?;
     let max = state.config().max_batch;
     if items.is_empty() || items.len() > max {
@@ -342,22 +341,24 @@ pub async fn batch_update(
     let ids: Vec<i64> = changes.iter().map(|(id, _)| id.get()).collect();
     let updated = state
         .store()
-        .modify_customers(
-            &ctx(&p),
+        .customers()
+        .modify_many(
+            &p.context(API),
             changes
                 .into_iter()
                 .map(|(id, update)| {
                     (id, move |c: &mut Customer| {
                         update.clone().apply(c, UpdateMode::Merge);
-                        Ok(())
+                        Ok::<(), Infallible>(())
                     })
                 })
                 .collect(),
         )
         .await
-        .map_err(|(index, e)| -> HcError {
+        .map_err(|failed| -> HcError {
+            let index = failed.index;
             let prefix = |field: String| format!("{index}.{field}");
-            match e {
+            match StorageError::from(failed.error) {
                 StorageError::NotFound => ApiError::bad_request(
                     prefix("customer".into()),
                     "not_found",
@@ -431,34 +432,19 @@ fn batch_item(item: Value) -> Result<(CustomerId, CustomerUpdate), Vec<FieldErro
     Ok((id, update))
 }
 
-async fn links(state: &AppState, p: &Principal, c: &Conversation) -> ChatLinks {
-    let store = state.store();
-    let tenant = p.tenant.id;
-    let mut links = ChatLinks::default();
-    if let Some(id) = c.customer_id {
-        links.customer = store.customer(tenant, id).await.ok();
-    }
-    for id in &c.agent_ids {
-        if let Ok(a) = store.agent(tenant, *id).await {
-            links.agents.push(a);
-        }
-    }
-    if let Some(id) = c.assignee_id {
-        links.assignee = store.agent(tenant, id).await.ok();
-    }
-    if let Some(id) = c.department_id {
-        links.department = store.department(tenant, id).await.ok();
-    }
-    links
-}
-
 async fn chat_response(
     state: &AppState,
     p: &Principal,
     c: &Conversation,
     created: bool,
 ) -> HcResult {
-    let out: ChatOutput = convert::chat_output(c, &links(state, p, c).await);
+    let links = state
+        .store()
+        .conversations()
+        .links_of(p.tenant.id, c, LinkSet::ALL)
+        .await
+        .map_err(|e| storage(e, "Chat"))?;
+    let out: ChatOutput = convert::chat_output(c, &links);
     Ok(if created {
         HttpResponse::Created().json(out)
     } else {
@@ -485,38 +471,31 @@ pub async fn create_chat(
     req: HttpRequest,
     payload: web::Payload,
 ) -> HcResult {
-    let p = principal(&state, &req, Scope::ConversationsCreate).await?;
+    let p = caller(&state, &req, Scope::ConversationsCreate).await?;
     let input: ChatCreateInput = body(&state, payload, Shape::Object).await?;
     let status = input.status.as_deref().map(parse_status).transpose()?;
     let customer_id = CustomerId::new(input.customer);
     let customer = state
         .store()
-        .customer(p.tenant.id, customer_id)
+        .customers()
+        .get(p.tenant.id, customer_id)
         .await
         .map_err(|e| storage(e, "Customer"))?;
-    let t = now();
-    let mut c = Conversation::new(p.tenant.id, session_key()?, t);
-    c.customer_id = Some(customer.id);
-    c.visitor.name = customer.name.clone();
-    c.visitor.email = customer.email.clone();
-    c.visitor.phone = customer.phone.clone();
-    c.visitor.company = customer.company.clone();
-    c.assignee_id = input.assignee.map(AgentId::new);
-    c.agent_ids = c.assignee_id.into_iter().collect();
+    let t = state.store().now();
+    let mut c = Conversation::for_customer(&customer, session_key()?, t);
+    c.assign(input.assignee.map(AgentId::new));
     c.department_id = input.department.map(DepartmentId::new);
-    c.first_message = input.message.clone();
-    c.last_message = input.message;
-    if c.last_message.is_some() {
-        c.last_message_at = Some(t);
-        c.last_customer_message_at = Some(t);
+    if let Some(message) = input.message {
+        c.customer_message(message, t);
     }
     c.created_with = Some("api".into());
     if let Some(s) = status {
-        c.set_status(s, Actor::ApiKey(p.key.id), t);
+        c.set_status(s, p.actor(), t);
     }
     let created = state
         .store()
-        .create_conversation(&ctx(&p), c)
+        .conversations()
+        .create(&p.context(API), c)
         .await
         .map_err(|e| storage(e, "Chat"))?;
     chat_response(&state, &p, &created, true).await
@@ -531,28 +510,39 @@ pub async fn get_chat(
     req: HttpRequest,
     path: web::Path<String>,
 ) -> HcResult {
-    let p = principal(&state, &req, Scope::ConversationsRead).await?;
+    let p = caller(&state, &req, Scope::ConversationsRead).await?;
     let id = ConversationId::new(parse_id(&path)?);
     let c = state
         .store()
-        .conversation(p.tenant.id, id)
+        .conversations()
+        .get(p.tenant.id, id)
         .await
         .map_err(|e| storage(e, "Chat"))?;
     chat_response(&state, &p, &c, false).await
 }
 
-async fn modify_chat(
+/// Applies `update` to chat `id` and answers with the chat.
+async fn update_chat(
     state: &AppState,
     p: &Principal,
     id: i64,
-    change: impl FnMut(&mut Conversation) -> Result<(), switchboard_domain::DomainError>
-    + Send
-    + 'static,
+    update: ConversationUpdate,
 ) -> HcResult {
-    let id = ConversationId::new(id);
+    let actor = p.actor();
+    let clock = state.store().clock().clone();
     let c = state
         .store()
-        .modify_conversation(&ctx(p), id, Precondition::NONE, change)
+        .conversations()
+        .update(
+            &p.context(API),
+            ConversationId::new(id),
+            Precondition::NONE,
+            move |c| {
+                update
+                    .clone()
+                    .apply(c, UpdateMode::Merge, actor, clock.now())
+            },
+        )
         .await
         .map_err(|e| storage(e, "Chat"))?;
     chat_response(state, p, &c, false).await
@@ -575,15 +565,14 @@ pub async fn chat_status(
     req: HttpRequest,
     payload: web::Payload,
 ) -> HcResult {
-    let p = principal(&state, &req, Scope::ConversationsUpdate).await?;
+    let p = caller(&state, &req, Scope::ConversationsUpdate).await?;
     let input: ChatStatusInput = body(&state, payload, Shape::Object).await?;
     let status = parse_status(&input.status)?;
-    let actor = Actor::ApiKey(p.key.id);
-    modify_chat(&state, &p, positive(input.id, "id")?, move |c| {
-        c.set_status(status, actor, now());
-        Ok(())
-    })
-    .await
+    let update = ConversationUpdate {
+        status: Patch::Value(status),
+        ..ConversationUpdate::default()
+    };
+    update_chat(&state, &p, positive(input.id, "id")?, update).await
 }
 
 /// Assign a chat to an agent (`null` unassigns).
@@ -595,23 +584,18 @@ pub async fn chat_assignee(
     req: HttpRequest,
     payload: web::Payload,
 ) -> HcResult {
-    let p = principal(&state, &req, Scope::ConversationsUpdate).await?;
+    let p = caller(&state, &req, Scope::ConversationsUpdate).await?;
     let input: ChatAssigneeInput = body(&state, payload, Shape::Object).await?;
     let assignee = input
         .assignee
         .map(|a| positive(a, "assignee"))
         .transpose()?
         .map(AgentId::new);
-    modify_chat(&state, &p, positive(input.id, "id")?, move |c| {
-        c.assignee_id = assignee;
-        if let Some(a) = assignee
-            && !c.agent_ids.contains(&a)
-        {
-            c.agent_ids.push(a);
-        }
-        Ok(())
-    })
-    .await
+    let update = ConversationUpdate {
+        assignee_id: assignee.into(),
+        ..ConversationUpdate::default()
+    };
+    update_chat(&state, &p, positive(input.id, "id")?, update).await
 }
 
 /// Move a chat to a department (`null` clears).
@@ -623,16 +607,16 @@ pub async fn chat_department(
     req: HttpRequest,
     payload: web::Payload,
 ) -> HcResult {
-    let p = principal(&state, &req, Scope::ConversationsUpdate).await?;
+    let p = caller(&state, &req, Scope::ConversationsUpdate).await?;
     let input: ChatDepartmentInput = body(&state, payload, Shape::Object).await?;
     let department = input
         .department
         .map(|d| positive(d, "department"))
         .transpose()?
         .map(DepartmentId::new);
-    modify_chat(&state, &p, positive(input.id, "id")?, move |c| {
-        c.department_id = department;
-        Ok(())
-    })
-    .await
+    let update = ConversationUpdate {
+        department_id: department.into(),
+        ..ConversationUpdate::default()
+    };
+    update_chat(&state, &p, positive(input.id, "id")?, update).await
 }

@@ -5,7 +5,8 @@
 
 use serde_json::{Map, Value, json};
 use switchboard_domain::{
-    Actor, Agent, AgentId, Conversation, ConversationStatus, Customer, CustomerId, Timestamp,
+    Actor, Agent, AgentId, Conversation, ConversationLinks, ConversationStatus, ConversationUpdate,
+    Customer, CustomerId, Patch, Timestamp, UpdateMode, Visitor,
 };
 
 use super::time::{Zone, parse};
@@ -89,21 +90,17 @@ pub fn parse_status(s: &str) -> Option<ConversationStatus> {
         .or_else(|| s.parse().ok())
 }
 
-/// Linked rows rendered inside the entity.
-#[derive(Debug, Default)]
-pub struct Links {
-    /// The assignee (`User`).
-    pub user: Option<Agent>,
-    /// The transfer target (`TransferTo`).
-    pub transfer_to: Option<Agent>,
-    /// The linked customer (`Person`).
-    pub person: Option<Customer>,
-}
-
 fn associate(id: AgentId, agent: Option<&Agent>) -> Value {
     match agent {
         Some(a) => {
-            json!({"AssociateId": id.get(), "Name": a.name, "FullName": a.name, "Email": a.email, "Role": a.role})
+            let Agent {
+                id: _,
+                tenant_id: _,
+                name,
+                email,
+                role,
+            } = a;
+            json!({"AssociateId": id.get(), "Name": name, "FullName": name, "Email": email, "Role": role})
         }
         None => json!({"AssociateId": id.get()}),
     }
@@ -118,64 +115,116 @@ fn person(id: CustomerId, c: Option<&Customer>) -> Value {
     }
 }
 
-/// The entity for a conversation. With `links`, nested objects carry the
-/// linked rows' names; without (inside a patch), only their ids.
+/// The nested entity members whose id is the only writable part:
+/// `(member, id member)`.
+pub const LINK_MEMBERS: [(&str, &str); 3] = [
+    ("User", "AssociateId"),
+    ("TransferTo", "AssociateId"),
+    ("Person", "PersonId"),
+];
+
+/// The entity for a conversation, with the rows it links to (`User`,
+/// `TransferTo` and `Person` carry their names); without `links` (a
+/// conversation not stored yet), nested objects carry only their ids.
 #[must_use]
-pub fn entity(c: &Conversation, links: Option<&Links>, zone: &Zone) -> Value {
-    let t = |v: Option<Timestamp>| v.map_or(Value::Null, |t| json!(zone.format(t)));
-    let user = c.assignee_id.map_or(Value::Null, |id| {
-        associate(id, links.and_then(|l| l.user.as_ref()))
-    });
-    let transfer = c.transfer_to.map_or(Value::Null, |id| {
-        associate(id, links.and_then(|l| l.transfer_to.as_ref()))
-    });
-    let person = c.customer_id.map_or(Value::Null, |id| {
-        person(id, links.and_then(|l| l.person.as_ref()))
+pub fn entity(c: &Conversation, links: Option<&ConversationLinks>, zone: &Zone) -> Value {
+    let Conversation {
+        id,
+        tenant_id: _,
+        session_key,
+        status,
+        visitor,
+        customer_id,
+        assignee_id,
+        agent_ids: _,
+        department_id: _,
+        topic_id,
+        rating,
+        flags,
+        alert_level,
+        rank,
+        initial_queue_pos,
+        transfer_to,
+        first_message,
+        last_message,
+        requested_at,
+        started_at,
+        ended_at,
+        idle_at,
+        fetched_at,
+        last_message_at,
+        last_customer_message_at: _,
+        closed_at,
+        closed_by: _,
+        snoozed_until: _,
+        chatbot_active,
+        custom_info,
+        created_with: _,
+        created_at: _,
+        updated_at: _,
+        version: _,
+    } = c;
+    let Visitor {
+        name,
+        email,
+        phone,
+        company,
+        country: _,
+        host,
+        alias,
+        consented,
+    } = visitor;
+    let t = |v: &Option<Timestamp>| v.map_or(Value::Null, |t| json!(zone.format(t)));
+    let agent = |id: AgentId| links.and_then(|l| l.agent(id));
+    let user = assignee_id.map_or(Value::Null, |id| associate(id, agent(id)));
+    let transfer = transfer_to.map_or(Value::Null, |id| associate(id, agent(id)));
+    let person = customer_id.map_or(Value::Null, |id| {
+        person(id, links.and_then(|l| l.customer.as_ref()))
     });
     let mut m = Map::new();
     let mut put = |k: &str, v: Value| {
         m.insert(k.to_string(), v);
     };
-    put("ChatSessionId", json!(c.id.get()));
-    put("TopicId", json!(c.topic_id.unwrap_or(0)));
+    put("ChatSessionId", json!(id.get()));
+    put("TopicId", json!(topic_id.unwrap_or(0)));
     put("User", user);
     put("Person", person);
-    put("CustomerAlias", json!(c.visitor.alias));
-    put("CustomerHost", json!(c.visitor.host));
-    put("CustomerName", json!(c.visitor.name));
-    put("CustomerEmail", json!(c.visitor.email));
-    put("CustomerPhone", json!(c.visitor.phone));
-    put("CustomerConsented", json!(c.visitor.consented));
-    put("CustomerCompanyName", json!(c.visitor.company));
-    put("Status", json!(status_name(c.status)));
-    put("FirstMessage", json!(c.first_message));
-    put("LastMessage", json!(c.last_message));
-    put("WhenRequested", t(c.requested_at));
-    put("WhenStarted", t(c.started_at));
-    put("WhenEnded", t(c.ended_at));
-    put("WhenIdle", t(c.idle_at));
-    put("WhenFetched", t(c.fetched_at));
-    put("SessionKey", json!(c.session_key));
-    put("InitialQueuePos", json!(c.initial_queue_pos));
-    put("AlertLevel", json!(c.alert_level));
-    put("Rank", json!(c.rank));
-    put("Flags", json!(c.flags));
+    put("CustomerAlias", json!(alias));
+    put("CustomerHost", json!(host));
+    put("CustomerName", json!(name));
+    put("CustomerEmail", json!(email));
+    put("CustomerPhone", json!(phone));
+    put("CustomerConsented", json!(consented));
+    put("CustomerCompanyName", json!(company));
+    put("Status", json!(status_name(*status)));
+    put("FirstMessage", json!(first_message));
+    put("LastMessage", json!(last_message));
+    put("WhenRequested", t(requested_at));
+    put("WhenStarted", t(started_at));
+    put("WhenEnded", t(ended_at));
+    put("WhenIdle", t(idle_at));
+    put("WhenFetched", t(fetched_at));
+    put("SessionKey", json!(session_key));
+    put("InitialQueuePos", json!(initial_queue_pos));
+    put("AlertLevel", json!(alert_level));
+    put("Rank", json!(rank));
+    put("Flags", json!(flags));
     put("Contact", Value::Null);
     put("Project", Value::Null);
     put("Sale", Value::Null);
     put("Ticket", Value::Null);
     put("TransferTo", transfer);
-    put("ChatbotIsActive", json!(c.chatbot_active));
-    put("Rating", json!(c.rating.unwrap_or(0)));
+    put("ChatbotIsActive", json!(chatbot_active));
+    put("Rating", json!(rating.unwrap_or(0)));
     put("TableRight", json!({"Mask": "FullAccess", "Reason": ""}));
     put("FieldProperties", json!({}));
-    put("CustomInfo", json!(c.custom_info));
+    put("CustomInfo", json!(custom_info));
     put(
         "_Links",
-        json!({"Self": format!("/api/v1/ChatSession/{}", c.id)}),
+        json!({"Self": format!("/api/v1/ChatSession/{id}")}),
     );
-    put("WhenLastMessage", t(c.last_message_at));
-    put("WhenClosed", t(c.closed_at));
+    put("WhenLastMessage", t(last_message_at));
+    put("WhenClosed", t(closed_at));
     Value::Object(m)
 }
 
@@ -189,10 +238,7 @@ fn bad(path: &str, code: &str, message: impl Into<String>) -> FieldError {
 }
 
 /// Reads a document (a whole entity, as PUT and POST send and as a patch
-/// produces) into `c`. Member names match case-insensitively; absent
-/// members are treated as `null` (PUT replaces). Read-only members must be
-/// absent or equal to `current` (the entity as it is now). Every problem is
-/// reported at once.
+/// produces) into `c`, on behalf of `actor` at `now`; see [`document_update`].
 pub fn apply_document(
     doc: &Value,
     current: &Value,
@@ -200,6 +246,16 @@ pub fn apply_document(
     actor: Actor,
     now: Timestamp,
 ) -> Result<(), ApiError> {
+    document_update(doc, current)?.apply(c, UpdateMode::Merge, actor, now);
+    Ok(())
+}
+
+/// The update a document (a whole entity) makes. Member names match
+/// case-insensitively; absent members are treated as `null` (PUT
+/// replaces), except `SessionKey` and `Status`, which are kept. Read-only
+/// members must be absent or equal to `current` (the entity as it is now).
+/// Every problem is reported at once.
+pub fn document_update(doc: &Value, current: &Value) -> Result<ConversationUpdate, ApiError> {
     let Value::Object(obj) = doc else {
         return Err(ApiError::bad_request(
             "/",
@@ -249,16 +305,19 @@ pub fn apply_document(
             }
         }
     };
-    c.visitor.alias = text("CustomerAlias", &mut errors);
-    c.visitor.host = text("CustomerHost", &mut errors);
-    c.visitor.name = text("CustomerName", &mut errors);
-    c.visitor.email = text("CustomerEmail", &mut errors).filter(|e| !e.is_empty());
-    c.visitor.phone = text("CustomerPhone", &mut errors);
-    c.visitor.company = text("CustomerCompanyName", &mut errors);
-    c.first_message = text("FirstMessage", &mut errors);
-    c.last_message = text("LastMessage", &mut errors);
+    let mut u = ConversationUpdate::default();
+    u.visitor.alias = text("CustomerAlias", &mut errors).into();
+    u.visitor.host = text("CustomerHost", &mut errors).into();
+    u.visitor.name = text("CustomerName", &mut errors).into();
+    u.visitor.email = text("CustomerEmail", &mut errors)
+        .filter(|e| !e.is_empty())
+        .into();
+    u.visitor.phone = text("CustomerPhone", &mut errors).into();
+    u.visitor.company = text("CustomerCompanyName", &mut errors).into();
+    u.first_message = text("FirstMessage", &mut errors).into();
+    u.last_message = text("LastMessage", &mut errors).into();
     if let Some(key) = text("SessionKey", &mut errors) {
-        c.session_key = key;
+        u.session_key = Patch::Value(key);
     } else if fields.contains_key("SessionKey") {
         errors.push(bad("SessionKey", "required", "must not be null"));
     }
@@ -270,8 +329,8 @@ pub fn apply_document(
             false
         }
     };
-    c.visitor.consented = boolean("CustomerConsented", &mut errors);
-    c.chatbot_active = boolean("ChatbotIsActive", &mut errors);
+    u.visitor.consented = Patch::Value(boolean("CustomerConsented", &mut errors));
+    u.chatbot_active = Patch::Value(boolean("ChatbotIsActive", &mut errors));
     let int = |name: &str, errors: &mut Vec<FieldError>| -> i64 {
         match get(name) {
             Value::Null => 0,
@@ -289,12 +348,14 @@ pub fn apply_document(
         }
     };
     let small = |v: i64| i32::try_from(v).unwrap_or(0);
-    c.topic_id = Some(int("TopicId", &mut errors)).filter(|v| *v != 0);
-    c.initial_queue_pos = small(int("InitialQueuePos", &mut errors));
-    c.alert_level = small(int("AlertLevel", &mut errors));
-    c.rank = small(int("Rank", &mut errors));
-    c.flags = int("Flags", &mut errors);
-    c.rating = Some(small(int("Rating", &mut errors))).filter(|v| *v != 0);
+    u.topic_id = Some(int("TopicId", &mut errors)).filter(|v| *v != 0).into();
+    u.initial_queue_pos = Patch::Value(small(int("InitialQueuePos", &mut errors)));
+    u.alert_level = Patch::Value(small(int("AlertLevel", &mut errors)));
+    u.rank = Patch::Value(small(int("Rank", &mut errors)));
+    u.flags = Patch::Value(int("Flags", &mut errors));
+    u.rating = Some(small(int("Rating", &mut errors)))
+        .filter(|v| *v != 0)
+        .into();
     let time = |name: &str, errors: &mut Vec<FieldError>| -> Option<Timestamp> {
         match get(name) {
             Value::Null => None,
@@ -316,11 +377,11 @@ pub fn apply_document(
             }
         }
     };
-    c.requested_at = time("WhenRequested", &mut errors);
-    c.started_at = time("WhenStarted", &mut errors);
-    c.ended_at = time("WhenEnded", &mut errors);
-    c.idle_at = time("WhenIdle", &mut errors);
-    c.fetched_at = time("WhenFetched", &mut errors);
+    u.requested_at = time("WhenRequested", &mut errors).into();
+    u.started_at = time("WhenStarted", &mut errors).into();
+    u.ended_at = time("WhenEnded", &mut errors).into();
+    u.idle_at = time("WhenIdle", &mut errors).into();
+    u.fetched_at = time("WhenFetched", &mut errors).into();
     let link = |name: &str, id_member: &str, errors: &mut Vec<FieldError>| -> Option<i64> {
         match get(name) {
             Value::Null => None,
@@ -348,25 +409,26 @@ pub fn apply_document(
             }
         }
     };
-    c.assignee_id = link("User", "AssociateId", &mut errors).map(AgentId::new);
-    c.transfer_to = link("TransferTo", "AssociateId", &mut errors).map(AgentId::new);
-    c.customer_id = link("Person", "PersonId", &mut errors).map(CustomerId::new);
-    if let Some(a) = c.assignee_id
-        && !c.agent_ids.contains(&a)
-    {
-        c.agent_ids.push(a);
-    }
+    u.assignee_id = link("User", "AssociateId", &mut errors)
+        .map(AgentId::new)
+        .into();
+    u.transfer_to = link("TransferTo", "AssociateId", &mut errors)
+        .map(AgentId::new)
+        .into();
+    u.customer_id = link("Person", "PersonId", &mut errors)
+        .map(CustomerId::new)
+        .into();
     match get("CustomInfo") {
-        Value::Null => c.custom_info.clear(),
-        Value::Object(o) => c.custom_info = o.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        Value::Null => u.custom_info = Patch::Null,
+        Value::Object(o) => {
+            u.custom_info = Patch::Value(o.iter().map(|(k, v)| (k.clone(), v.clone())).collect());
+        }
         _ => errors.push(bad("CustomInfo", "invalid_type", "must be an object")),
     }
     match get("Status") {
         Value::Null => {}
         Value::String(s) => match parse_status(s) {
-            Some(status) => {
-                c.set_status(status, actor, now);
-            }
+            Some(status) => u.status = Patch::Value(status),
             None => errors.push(bad(
                 "Status",
                 "invalid_status",
@@ -376,10 +438,24 @@ pub fn apply_document(
         _ => errors.push(bad("Status", "invalid_type", "must be a string")),
     }
     if errors.is_empty() {
-        Ok(())
+        Ok(u)
     } else {
         Err(ApiError::BadRequest(errors))
     }
+}
+
+/// The member of a linked entity (`User`, `TransferTo`, `Person`) that a
+/// patch path names, when it is not the link's id: only the id of a link
+/// can be written; its other members describe the linked row. Paths match
+/// case-insensitively, with or without the leading `/`.
+#[must_use]
+pub fn link_detail(path: &str) -> Option<String> {
+    let mut tokens = path.trim_start_matches('/').split('/');
+    let (member, inner) = (tokens.next()?, tokens.next()?);
+    let (name, id) = LINK_MEMBERS
+        .into_iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case(member))?;
+    (!id.eq_ignore_ascii_case(inner)).then(|| format!("/{name}/{inner}"))
 }
 
 #[cfg(test)]

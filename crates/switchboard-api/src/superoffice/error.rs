@@ -3,6 +3,7 @@
 use actix_web::HttpResponse;
 use serde_json::json;
 
+use crate::auth::Scheme;
 use crate::{ApiError, Dialect, DialectError};
 
 /// The SuperOffice dialect marker.
@@ -13,6 +14,8 @@ pub struct SuperOffice;
 pub type SoError = DialectError<SuperOffice>;
 
 impl Dialect for SuperOffice {
+    const SCHEMES: &'static [Scheme] = &[Scheme::Bearer, Scheme::Basic, Scheme::SoTicket];
+
     fn render(error: &ApiError) -> HttpResponse {
         let (kind, source) = match error {
             ApiError::Unauthorized(_) => ("UnauthorizedAccessException", String::new()),

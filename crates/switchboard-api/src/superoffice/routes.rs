@@ -1,20 +1,19 @@
 //! SuperOffice-style `ChatSession` handlers.
 
-use std::sync::{Arc, Mutex};
-
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::Value;
 use switchboard_domain::json::{self, ApplyOptions, Limits, Operation, PathMode, Projection};
-use switchboard_domain::{Actor, Conversation, ConversationId, DomainError, Scope, Timestamp};
-use switchboard_storage::{Precondition, StorageError, WriteContext};
+use switchboard_domain::{Conversation, ConversationId, Scope, Timestamp};
+use switchboard_storage::{LinkSet, ModifyError, Precondition, StorageError, WriteContext};
 
-use super::convert::{self, Links};
+use super::SuperOffice;
+use super::convert;
 use super::error::{SoError, field_name};
 use super::negotiate::{self, Format};
 use super::time::Zone;
 use super::xml;
-use crate::auth::{Principal, Scheme, authenticate};
+use crate::auth::{Principal, principal};
 use crate::body::{parse_json, read_body};
 use crate::{ApiError, AppState};
 
@@ -36,6 +35,23 @@ pub(crate) fn routes() -> Vec<(&'static str, &'static str, actix_web::Route)> {
             web::delete().to(delete),
         ),
     ]
+}
+
+/// The rows a `ChatSessionEntity` shows: `User`, `TransferTo` and `Person`.
+const LINKS: LinkSet = LinkSet {
+    customer: true,
+    agents: true,
+    department: false,
+};
+
+/// Mounts the SuperOffice routes, matching their paths case-insensitively.
+pub fn config(cfg: &mut web::ServiceConfig) {
+    for (_, path, route) in routes() {
+        match mount_pattern(path) {
+            Some(pattern) => cfg.route(&pattern, route),
+            None => cfg.route(path, route),
+        };
+    }
 }
 
 /// The case-insensitive pattern a documented SuperOffice path is mounted at.
@@ -124,19 +140,8 @@ fn options(req: &HttpRequest) -> Result<Options, SoError> {
     })
 }
 
-async fn principal(
-    state: &AppState,
-    req: &HttpRequest,
-    scope: Scope,
-) -> Result<Principal, SoError> {
-    let p = authenticate(
-        state,
-        req,
-        &[Scheme::Bearer, Scheme::Basic, Scheme::SoTicket],
-    )
-    .await?;
-    p.require(scope)?;
-    Ok(p)
+async fn caller(state: &AppState, req: &HttpRequest, scope: Scope) -> Result<Principal, SoError> {
+    principal::<SuperOffice>(state, req, Some(scope)).await
 }
 
 /// The API name recorded in the change history, with the `SO-AppToken`.
@@ -148,7 +153,7 @@ fn ctx(p: &Principal, req: &HttpRequest) -> WriteContext {
         }
         _ => "superoffice".to_string(),
     };
-    WriteContext::new(p.tenant.clone(), Actor::ApiKey(p.key.id), api)
+    p.context(api)
 }
 
 fn storage(e: StorageError) -> SoError {
@@ -162,25 +167,6 @@ fn session_id(raw: &str) -> Result<ConversationId, SoError> {
     raw.parse::<ConversationId>().map_err(|_| {
         ApiError::bad_request("/ChatSessionId", "invalid_id", "must be a positive integer").into()
     })
-}
-
-async fn links(state: &AppState, p: &Principal, c: &Conversation) -> Links {
-    let store = state.store();
-    let tenant = p.tenant.id;
-    Links {
-        user: match c.assignee_id {
-            Some(id) => store.agent(tenant, id).await.ok(),
-            None => None,
-        },
-        transfer_to: match c.transfer_to {
-            Some(id) => store.agent(tenant, id).await.ok(),
-            None => None,
-        },
-        person: match c.customer_id {
-            Some(id) => store.customer(tenant, id).await.ok(),
-            None => None,
-        },
-    }
 }
 
 fn etag(c: &Conversation) -> String {
@@ -199,8 +185,13 @@ async fn respond(
     c: &Conversation,
     o: &Options,
     status: actix_web::http::StatusCode,
-) -> HttpResponse {
-    let links = links(state, p, c).await;
+) -> SoResult {
+    let links = state
+        .store()
+        .conversations()
+        .links_of(p.tenant.id, c, LINKS)
+        .await
+        .map_err(storage)?;
     let mut entity = convert::entity(c, Some(&links), &o.zone);
     if let Some(select) = &o.select {
         entity = select.apply(&entity);
@@ -211,12 +202,12 @@ async fn respond(
         resp.insert_header((header::LAST_MODIFIED, lm));
     }
     resp.insert_header((header::VARY, "Accept, SO-TimeZone"));
-    match o.format {
+    Ok(match o.format {
         Format::Json => resp.json(entity),
         Format::Xml => resp
             .content_type("application/xml; charset=utf-8")
             .body(xml::to_xml("ChatSessionEntity", &entity)),
-    }
+    })
 }
 
 /// Resolves `If-Match` into the version the write requires.
@@ -232,7 +223,8 @@ async fn required_version(
         Some(versions) => {
             let current = state
                 .store()
-                .conversation(p.tenant.id, id)
+                .conversations()
+                .get(p.tenant.id, id)
                 .await
                 .map_err(storage)?;
             versions
@@ -245,29 +237,12 @@ async fn required_version(
     }
 }
 
-/// Carries a dialect error out of a storage closure (which can only fail
-/// with a `DomainError`).
-#[derive(Clone, Default)]
-struct Rejection(Arc<Mutex<Option<ApiError>>>);
-
-impl Rejection {
-    fn reject(&self, e: ApiError) -> DomainError {
-        if let Ok(mut slot) = self.0.lock() {
-            *slot = Some(e);
-        }
-        DomainError::Shape {
-            path: String::new(),
-            message: "rejected".into(),
-        }
-    }
-
-    fn error(&self, e: StorageError) -> SoError {
-        if let Ok(mut slot) = self.0.lock()
-            && let Some(api) = slot.take()
-        {
-            return api.into();
-        }
-        storage(e)
+/// A modify's error in the dialect's format: the change's own rejection,
+/// or the store's.
+fn modify_error(e: ModifyError<ApiError>) -> SoError {
+    match e {
+        ModifyError::Rejected(api) => api.into(),
+        ModifyError::Storage(e) => storage(e),
     }
 }
 
@@ -279,12 +254,13 @@ impl Rejection {
         (status = 304, description = "Not modified"), (status = 404, description = "Not found"),
         (status = 406, description = "Not acceptable"), (status = 412, description = "If-Match failed")))]
 pub async fn get(state: web::Data<AppState>, req: HttpRequest) -> SoResult {
-    let p = principal(&state, &req, Scope::ConversationsRead).await?;
+    let p = caller(&state, &req, Scope::ConversationsRead).await?;
     let id = session_id(req.match_info().get("id").unwrap_or_default())?;
     let o = options(&req)?;
     let c = state
         .store()
-        .conversation(p.tenant.id, id)
+        .conversations()
+        .get(p.tenant.id, id)
         .await
         .map_err(storage)?;
     if let Some(versions) = &o.if_match_versions
@@ -302,7 +278,7 @@ pub async fn get(state: web::Data<AppState>, req: HttpRequest) -> SoResult {
             .insert_header((header::ETAG, etag(&c)))
             .finish());
     }
-    Ok(respond(&state, &p, &c, &o, actix_web::http::StatusCode::OK).await)
+    respond(&state, &p, &c, &o, actix_web::http::StatusCode::OK).await
 }
 
 async fn read_value(state: &AppState, payload: web::Payload) -> Result<Value, SoError> {
@@ -324,7 +300,7 @@ pub async fn create(
     req: HttpRequest,
     payload: web::Payload,
 ) -> SoResult {
-    let p = principal(&state, &req, Scope::ConversationsCreate).await?;
+    let p = caller(&state, &req, Scope::ConversationsCreate).await?;
     let o = options(&req)?;
     let mut body = read_value(&state, payload).await?;
     let Value::Object(map) = &mut body else {
@@ -335,7 +311,7 @@ pub async fn create(
         )
         .into());
     };
-    let now = switchboard_storage::now();
+    let now = state.store().now();
     let key_given = map
         .iter()
         .any(|(k, v)| k.eq_ignore_ascii_case("SessionKey") && !v.is_null());
@@ -345,14 +321,15 @@ pub async fn create(
     }
     let mut c = Conversation::new(p.tenant.id, String::new(), now);
     let current = convert::entity(&c, None, &o.zone);
-    convert::apply_document(&body, &current, &mut c, Actor::ApiKey(p.key.id), now)?;
+    convert::apply_document(&body, &current, &mut c, p.actor(), now)?;
     if c.requested_at.is_none() {
         c.requested_at = Some(now);
     }
     c.created_with = Some("superoffice".into());
     let created = state
         .store()
-        .create_conversation(&ctx(&p, &req), c)
+        .conversations()
+        .create(&ctx(&p, &req), c)
         .await
         .map_err(|e| match e {
             StorageError::Conflict(_) => {
@@ -361,14 +338,14 @@ pub async fn create(
             }
             other => storage(other),
         })?;
-    Ok(respond(
+    respond(
         &state,
         &p,
         &created,
         &o,
         actix_web::http::StatusCode::CREATED,
     )
-    .await)
+    .await
 }
 
 /// Replace a chat session: every writable member not in the body becomes null.
@@ -377,7 +354,7 @@ pub async fn create(
     responses((status = 200, description = "The ChatSessionEntity", body = Object),
         (status = 412, description = "If-Unmodified-Since or If-Match failed")))]
 pub async fn put(state: web::Data<AppState>, req: HttpRequest, payload: web::Payload) -> SoResult {
-    let p = principal(&state, &req, Scope::ConversationsUpdate).await?;
+    let p = caller(&state, &req, Scope::ConversationsUpdate).await?;
     let id = session_id(req.match_info().get("id").unwrap_or_default())?;
     let o = options(&req)?;
     let body = read_value(&state, payload).await?;
@@ -391,20 +368,18 @@ pub async fn put(state: web::Data<AppState>, req: HttpRequest, payload: web::Pay
     }
     let mut precondition = o.precondition;
     precondition.version = required_version(&state, &p, id, &o).await?;
-    let rejection = Rejection::default();
-    let r = rejection.clone();
     let zone = o.zone.clone();
-    let actor = Actor::ApiKey(p.key.id);
+    let (actor, clock) = (p.actor(), state.store().clock().clone());
     let c = state
         .store()
-        .modify_conversation(&ctx(&p, &req), id, precondition, move |c| {
-            let current = convert::entity(c, None, &zone);
-            convert::apply_document(&body, &current, c, actor, switchboard_storage::now())
-                .map_err(|e| r.reject(e))
+        .conversations()
+        .modify_linked(&ctx(&p, &req), id, precondition, move |c, links| {
+            let current = convert::entity(c, Some(links), &zone);
+            convert::apply_document(&body, &current, c, actor, clock.now())
         })
         .await
-        .map_err(|e| rejection.error(e))?;
-    Ok(respond(&state, &p, &c, &o, actix_web::http::StatusCode::OK).await)
+        .map_err(modify_error)?;
+    respond(&state, &p, &c, &o, actix_web::http::StatusCode::OK).await
 }
 
 /// How a PATCH body is to be read.
@@ -432,6 +407,13 @@ fn patch_body(req: &HttpRequest, value: Value) -> Result<PatchBody, SoError> {
                 e.to_string(),
             )
         })?;
+        if let Some(path) = ops
+            .iter()
+            .filter(|op| !matches!(op, Operation::Test { .. }))
+            .find_map(|op| convert::link_detail(op.path()))
+        {
+            return Err(read_only_link(&path).into());
+        }
         if let Some((i, op)) = ops
             .iter()
             .enumerate()
@@ -454,12 +436,12 @@ fn patch_body(req: &HttpRequest, value: Value) -> Result<PatchBody, SoError> {
         ("application/json-patch+json", _) => {
             Err(ApiError::bad_request("/", "invalid_patch", "a JSON Patch must be an array of operations").into())
         }
-        ("application/merge-patch+json", Value::Object(_)) => Ok(PatchBody::Merge(value)),
+        ("application/merge-patch+json", Value::Object(_)) => merge_patch(value),
         ("application/merge-patch+json", _) => {
             Err(ApiError::bad_request("/", "invalid_patch", "a merge patch of a ChatSession must be an object").into())
         }
         ("application/json" | "text/json" | "", Value::Array(_)) => as_json_patch(&value),
-        ("application/json" | "text/json" | "", Value::Object(_)) => Ok(PatchBody::Merge(value)),
+        ("application/json" | "text/json" | "", Value::Object(_)) => merge_patch(value),
         ("application/json" | "text/json" | "", _) => Err(ApiError::bad_request(
             "/",
             "invalid_patch",
@@ -471,6 +453,31 @@ fn patch_body(req: &HttpRequest, value: Value) -> Result<PatchBody, SoError> {
         ))
         .into()),
     }
+}
+
+/// Only the id of a linked entity can be written.
+fn read_only_link(path: &str) -> ApiError {
+    ApiError::bad_request(
+        path,
+        "read_only",
+        "is read-only: only the id of a linked entity can be set",
+    )
+}
+
+/// A merge patch, refused if it writes a linked entity's member other than its id.
+fn merge_patch(value: Value) -> Result<PatchBody, SoError> {
+    if let Value::Object(members) = &value {
+        for (name, v) in members {
+            let Value::Object(inner) = v else { continue };
+            if let Some(path) = inner
+                .keys()
+                .find_map(|k| convert::link_detail(&format!("{name}/{k}")))
+            {
+                return Err(read_only_link(&path).into());
+            }
+        }
+    }
+    Ok(PatchBody::Merge(value))
 }
 
 /// Renames merge-patch members to the document's casing (member names
@@ -508,25 +515,25 @@ pub async fn patch(
     req: HttpRequest,
     payload: web::Payload,
 ) -> SoResult {
-    let p = principal(&state, &req, Scope::ConversationsUpdate).await?;
+    let p = caller(&state, &req, Scope::ConversationsUpdate).await?;
     let id = session_id(req.match_info().get("id").unwrap_or_default())?;
     let o = options(&req)?;
     let body = patch_body(&req, read_value(&state, payload).await?)?;
     let mut precondition = o.precondition;
     precondition.version = required_version(&state, &p, id, &o).await?;
-    let rejection = Rejection::default();
-    let r = rejection.clone();
     let zone = o.zone.clone();
-    let actor = Actor::ApiKey(p.key.id);
+    let (actor, clock) = (p.actor(), state.store().clock().clone());
     let opts = ApplyOptions {
         mode: PathMode::Lenient,
         allow_move_copy: false,
         limits: Limits::default(),
     };
+    // The patch applies to the entity as GET shows it, links included.
     let c = state
         .store()
-        .modify_conversation(&ctx(&p, &req), id, precondition, move |c| {
-            let current = convert::entity(c, None, &zone);
+        .conversations()
+        .modify_linked(&ctx(&p, &req), id, precondition, move |c, links| {
+            let current = convert::entity(c, Some(links), &zone);
             let ops = match &body {
                 PatchBody::Json(ops) => ops.clone(),
                 PatchBody::Merge(m) => {
@@ -536,21 +543,20 @@ pub async fn patch(
             let mut doc = current.clone();
             json::apply(&mut doc, &ops, &opts).map_err(|e| {
                 if e.is_test_failure() {
-                    r.reject(ApiError::Conflict(format!("test failed: {e}")))
+                    ApiError::Conflict(format!("test failed: {e}"))
                 } else {
-                    r.reject(ApiError::bad_request(
+                    ApiError::bad_request(
                         e.path().unwrap_or("/").to_string(),
                         "invalid_patch",
                         e.to_string(),
-                    ))
+                    )
                 }
             })?;
-            convert::apply_document(&doc, &current, c, actor, switchboard_storage::now())
-                .map_err(|e| r.reject(e))
+            convert::apply_document(&doc, &current, c, actor, clock.now())
         })
         .await
-        .map_err(|e| rejection.error(e))?;
-    Ok(respond(&state, &p, &c, &o, actix_web::http::StatusCode::OK).await)
+        .map_err(modify_error)?;
+    respond(&state, &p, &c, &o, actix_web::http::StatusCode::OK).await
 }
 
 /// Delete a chat session.
@@ -558,22 +564,17 @@ pub async fn patch(
     params(("id" = i64, Path, description = "ChatSessionId")),
     responses((status = 204, description = "Deleted"), (status = 404, description = "Not found")))]
 pub async fn delete(state: web::Data<AppState>, req: HttpRequest) -> SoResult {
-    let p = principal(&state, &req, Scope::ConversationsUpdate).await?;
+    let p = caller(&state, &req, Scope::ConversationsUpdate).await?;
     let id = session_id(req.match_info().get("id").unwrap_or_default())?;
     let o = options(&req)?;
-    if let Some(v) = required_version(&state, &p, id, &o).await? {
-        let current = state
-            .store()
-            .conversation(p.tenant.id, id)
-            .await
-            .map_err(storage)?;
-        if current.version != v {
-            return Err(ApiError::PreconditionFailed.into());
-        }
-    }
+    let mut precondition = o.precondition;
+    precondition.version = required_version(&state, &p, id, &o).await?;
+    // Checked and deleted in one transaction: a write in between fails the
+    // precondition instead of being lost.
     state
         .store()
-        .delete_conversation(&ctx(&p, &req), id)
+        .conversations()
+        .delete(&ctx(&p, &req), id, precondition)
         .await
         .map_err(storage)?;
     Ok(HttpResponse::NoContent().finish())

@@ -15,6 +15,7 @@ pub mod wire;
 use actix_web::HttpResponse;
 use serde_json::json;
 
+use crate::auth::Scheme;
 use crate::{ApiError, Dialect, DialectError};
 
 /// The Zapier dialect marker: errors are `{"error": "…", "code": "…"}`,
@@ -26,6 +27,14 @@ pub struct Zapier;
 pub type ZapierError = DialectError<Zapier>;
 
 impl Dialect for Zapier {
+    const SCHEMES: &'static [Scheme] = &[Scheme::Bearer];
+
+    fn unauthorized(message: String) -> String {
+        format!(
+            "{message}. Connect Zapier with a Switchboard API key, sent as `Authorization: Bearer <key>`"
+        )
+    }
+
     fn render(error: &ApiError) -> HttpResponse {
         let code = match error {
             ApiError::Unauthorized(_) => "unauthorized",

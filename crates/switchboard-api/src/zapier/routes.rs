@@ -2,14 +2,14 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use switchboard_domain::{
-    EventType, Scope, SubscriptionId, SubscriptionState, WebhookSubscription,
+    EventType, Scope, SubscriptionId, SubscriptionState, Timestamp, WebhookSubscription,
 };
 use switchboard_storage::{DeliveryId, StorageError};
 
-use super::ZapierError;
 use super::samples::sample;
 use super::wire::{Attempt, AttemptsPage, AttemptsQuery, Deleted, Hook, HookInput, Me, Redelivery};
-use crate::auth::{Principal, Scheme, authenticate};
+use super::{Zapier, ZapierError};
+use crate::auth::{Principal, principal};
 use crate::body::{parse_json, read_body};
 use crate::{ApiError, AppState};
 
@@ -54,23 +54,19 @@ pub(crate) fn routes() -> Vec<(&'static str, &'static str, actix_web::Route)> {
     ]
 }
 
-async fn principal(
+/// Mounts the Zapier routes.
+pub fn config(cfg: &mut web::ServiceConfig) {
+    for (_, path, route) in routes() {
+        cfg.route(path, route);
+    }
+}
+
+async fn caller(
     state: &AppState,
     req: &HttpRequest,
     scope: Option<Scope>,
 ) -> Result<Principal, ZapierError> {
-    let p = authenticate(state, req, &[Scheme::Bearer])
-        .await
-        .map_err(|e| match e {
-            ApiError::Unauthorized(m) => ApiError::Unauthorized(format!(
-                "{m}. Connect Zapier with a Switchboard API key, sent as `Authorization: Bearer <key>`"
-            )),
-            other => other,
-        })?;
-    if let Some(scope) = scope {
-        p.require(scope)?;
-    }
-    Ok(p)
+    principal::<Zapier>(state, req, scope).await
 }
 
 fn storage(e: StorageError, not_found: &str) -> ZapierError {
@@ -95,19 +91,30 @@ fn event_names() -> String {
         .join(", ")
 }
 
-fn hook(s: &WebhookSubscription, secret: bool) -> Hook {
+fn hook(s: &WebhookSubscription, secret: bool, now: Timestamp) -> Hook {
+    let WebhookSubscription {
+        id,
+        tenant_id: _,
+        target_url,
+        event,
+        secret: current,
+        previous_secret: _,
+        previous_secret_expires_at,
+        state,
+        failing_since,
+        created_at,
+    } = s;
     Hook {
-        id: s.id.get(),
-        event: s.event.as_str().to_string(),
-        target_url: s.target_url.clone(),
-        secret: secret.then(|| s.secret.clone()),
-        previous_secret_expires_at: s
-            .previous_secret_expires_at
-            .filter(|t| *t > switchboard_storage::now())
+        id: id.get(),
+        event: event.as_str().to_string(),
+        target_url: target_url.clone(),
+        secret: secret.then(|| current.clone()),
+        previous_secret_expires_at: previous_secret_expires_at
+            .filter(|t| *t > now)
             .map(|t| t.as_millis()),
-        state: s.state.as_str().to_string(),
-        failing_since: s.failing_since.map(|t| t.as_millis()),
-        created_at: s.created_at.as_millis(),
+        state: state.as_str().to_string(),
+        failing_since: failing_since.map(|t| t.as_millis()),
+        created_at: created_at.as_millis(),
     }
 }
 
@@ -116,7 +123,7 @@ fn hook(s: &WebhookSubscription, secret: bool) -> Hook {
     responses((status = 200, description = "The key is valid", body = Me),
         (status = 401, description = "`{\"error\": \"…\", \"code\": \"unauthorized\"}` explaining how to send the key")))]
 pub async fn me(state: web::Data<AppState>, req: HttpRequest) -> ZapierResult {
-    let p = principal(&state, &req, None).await?;
+    let p = caller(&state, &req, None).await?;
     Ok(HttpResponse::Ok().json(Me {
         company_username: p.tenant.name.clone(),
         key_label: p.key.name.clone(),
@@ -133,13 +140,18 @@ pub async fn me(state: web::Data<AppState>, req: HttpRequest) -> ZapierResult {
 #[utoipa::path(get, path = "/zapier/v1/hooks", tag = "zapier", security(("bearer" = [])),
     responses((status = 200, description = "Every subscription, oldest first", body = Vec<Hook>)))]
 pub async fn list_hooks(state: web::Data<AppState>, req: HttpRequest) -> ZapierResult {
-    let p = principal(&state, &req, None).await?;
+    let p = caller(&state, &req, None).await?;
     let subs = state
         .store()
-        .subscriptions(p.tenant.id)
+        .webhooks()
+        .list(p.tenant.id)
         .await
         .map_err(|e| storage(e, "hook not found"))?;
-    Ok(HttpResponse::Ok().json(subs.iter().map(|s| hook(s, false)).collect::<Vec<_>>()))
+    Ok(HttpResponse::Ok().json(
+        subs.iter()
+            .map(|s| hook(s, false, state.store().now()))
+            .collect::<Vec<_>>(),
+    ))
 }
 
 /// Subscribe (Zapier `performSubscribe`). The target must be a public
@@ -155,7 +167,7 @@ pub async fn create_hook(
     req: HttpRequest,
     payload: web::Payload,
 ) -> ZapierResult {
-    let p = principal(&state, &req, Some(Scope::WebhooksCreate)).await?;
+    let p = caller(&state, &req, Some(Scope::WebhooksCreate)).await?;
     let bytes = read_body(payload, state.config().body_limit).await?;
     if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
         return Err(ApiError::bad_request(
@@ -187,7 +199,8 @@ pub async fn create_hook(
         .map_err(|e| ApiError::bad_request("target_url", "invalid_target", e.to_string()))?;
     let store = state.store();
     let existing = store
-        .subscriptions(p.tenant.id)
+        .webhooks()
+        .list(p.tenant.id)
         .await
         .map_err(|e| storage(e, "hook not found"))?;
     if existing.len() >= MAX_SUBSCRIPTIONS {
@@ -210,13 +223,14 @@ pub async fn create_hook(
         previous_secret_expires_at: None,
         state: SubscriptionState::Active,
         failing_since: None,
-        created_at: switchboard_storage::now(),
+        created_at: state.store().now(),
     };
     let created = store
-        .create_subscription(sub)
+        .webhooks()
+        .create(sub)
         .await
         .map_err(|e| storage(e, "hook not found"))?;
-    Ok(HttpResponse::Created().json(hook(&created, true)))
+    Ok(HttpResponse::Created().json(hook(&created, true, state.store().now())))
 }
 
 /// Unsubscribe (Zapier `performUnsubscribe`); pending deliveries of the
@@ -231,11 +245,12 @@ pub async fn delete_hook(
     req: HttpRequest,
     path: web::Path<String>,
 ) -> ZapierResult {
-    let p = principal(&state, &req, Some(Scope::WebhooksDelete)).await?;
+    let p = caller(&state, &req, Some(Scope::WebhooksDelete)).await?;
     let id = hook_id(&path)?;
     state
         .store()
-        .delete_subscription(p.tenant.id, id)
+        .webhooks()
+        .delete(p.tenant.id, id)
         .await
         .map_err(|e| storage(e, "hook not found"))?;
     Ok(HttpResponse::Ok().json(Deleted {
@@ -254,7 +269,7 @@ pub async fn list_deliveries(
     req: HttpRequest,
     path: web::Path<String>,
 ) -> ZapierResult {
-    let p = principal(&state, &req, None).await?;
+    let p = caller(&state, &req, None).await?;
     let id = hook_id(&path)?;
     let query = web::Query::<AttemptsQuery>::from_query(req.query_string())
         .map_err(|e| ApiError::bad_request("query", "invalid_param", e.to_string()))?
@@ -281,11 +296,13 @@ pub async fn list_deliveries(
     };
     let store = state.store();
     store
-        .subscription(p.tenant.id, id)
+        .webhooks()
+        .get(p.tenant.id, id)
         .await
         .map_err(|e| storage(e, "hook not found"))?;
     let mut rows = store
-        .delivery_attempts(p.tenant.id, id, before, limit + 1)
+        .webhooks()
+        .attempts(p.tenant.id, id, before, limit + 1)
         .await
         .map_err(|e| storage(e, "hook not found"))?;
     let more = rows.len() > usize::try_from(limit).unwrap_or(usize::MAX);
@@ -327,7 +344,7 @@ pub async fn redeliver(
     req: HttpRequest,
     path: web::Path<(String, String)>,
 ) -> ZapierResult {
-    let p = principal(&state, &req, Some(Scope::WebhooksCreate)).await?;
+    let p = caller(&state, &req, Some(Scope::WebhooksCreate)).await?;
     let (hook_raw, delivery_raw) = path.into_inner();
     let id = hook_id(&hook_raw)?;
     let delivery: DeliveryId = delivery_raw
@@ -335,6 +352,7 @@ pub async fn redeliver(
         .map_err(|_| ZapierError::from(ApiError::NotFound("delivery not found".into())))?;
     let d = state
         .store()
+        .webhooks()
         .redeliver(p.tenant.id, id, delivery)
         .await
         .map_err(|e| storage(e, "hook or delivery not found"))?;
@@ -359,7 +377,7 @@ pub async fn rotate_secret(
     req: HttpRequest,
     path: web::Path<String>,
 ) -> ZapierResult {
-    let p = principal(&state, &req, Some(Scope::WebhooksCreate)).await?;
+    let p = caller(&state, &req, Some(Scope::WebhooksCreate)).await?;
     let id = hook_id(&path)?;
     let secret = switchboard_webhook::generate_secret().map_err(|e| {
         tracing::error!(error = %e, "cannot generate a webhook secret");
@@ -367,10 +385,11 @@ pub async fn rotate_secret(
     })?;
     let sub = state
         .store()
-        .rotate_subscription_secret(p.tenant.id, id, &secret, ROTATION_GRACE)
+        .webhooks()
+        .rotate_secret(p.tenant.id, id, &secret, ROTATION_GRACE)
         .await
         .map_err(|e| storage(e, "hook not found"))?;
-    Ok(HttpResponse::Ok().json(hook(&sub, true)))
+    Ok(HttpResponse::Ok().json(hook(&sub, true, state.store().now())))
 }
 
 fn read_scope(event: EventType) -> Scope {
@@ -394,7 +413,7 @@ pub async fn samples(
     req: HttpRequest,
     path: web::Path<String>,
 ) -> ZapierResult {
-    let p = principal(&state, &req, None).await?;
+    let p = caller(&state, &req, None).await?;
     let event: EventType = path.parse().map_err(|_| {
         ZapierError::from(ApiError::NotFound(format!(
             "unknown event; use one of: {}",
@@ -406,6 +425,7 @@ pub async fn samples(
     }
     let mut payloads = state
         .store()
+        .webhooks()
         .recent_payloads(p.tenant.id, event, SAMPLE_COUNT)
         .await
         .map_err(|e| storage(e, "not found"))?;
@@ -414,7 +434,7 @@ pub async fn samples(
             event,
             p.tenant.id,
             &p.tenant.name,
-            switchboard_storage::now(),
+            state.store().now(),
         ));
     }
     Ok(HttpResponse::Ok().json(payloads))

@@ -1,6 +1,8 @@
 //! Conversions between SalesIQ's wire shapes and the domain.
 
-use switchboard_domain::{Agent, Conversation, ConversationStatus, Department, Timestamp};
+use switchboard_domain::{
+    Agent, Conversation, ConversationLinks, ConversationStatus, Department, Timestamp, Visitor,
+};
 
 use super::wire::{
     ChatStatusOutput, ConversationOutput, DepartmentOutput, OperatorOutput, ParticipantOutput,
@@ -64,53 +66,103 @@ pub fn status_filter(s: &str) -> Option<Vec<ConversationStatus>> {
 }
 
 fn operator(a: &Agent) -> OperatorOutput {
+    let Agent {
+        id,
+        tenant_id: _,
+        name,
+        email,
+        role: _,
+    } = a;
     OperatorOutput {
-        id: a.id.to_string(),
-        name: a.name.clone(),
-        email: a.email.clone(),
+        id: id.to_string(),
+        name: name.clone(),
+        email: email.clone(),
     }
 }
 
-/// What a conversation object embeds, loaded by the handler.
-#[derive(Debug, Default)]
-pub struct Links {
-    /// The assignee.
-    pub attender: Option<Agent>,
-    /// Participating agents.
-    pub participants: Vec<Agent>,
-    /// The department.
-    pub department: Option<Department>,
-}
-
-/// SalesIQ's conversation object.
+/// SalesIQ's conversation object, with the rows it links to (its operators
+/// and department).
 #[must_use]
-pub fn conversation_output(c: &Conversation, links: &Links) -> ConversationOutput {
+pub fn conversation_output(c: &Conversation, links: &ConversationLinks) -> ConversationOutput {
+    let Conversation {
+        id,
+        tenant_id: _,
+        session_key,
+        status,
+        visitor,
+        customer_id: _,
+        assignee_id: _,
+        agent_ids: _,
+        department_id: _,
+        topic_id: _,
+        rating: _,
+        flags: _,
+        alert_level: _,
+        rank: _,
+        initial_queue_pos: _,
+        transfer_to: _,
+        first_message,
+        last_message: _,
+        requested_at,
+        started_at,
+        ended_at,
+        idle_at: _,
+        fetched_at: _,
+        last_message_at: _,
+        last_customer_message_at: _,
+        closed_at: _,
+        closed_by: _,
+        snoozed_until: _,
+        chatbot_active: _,
+        custom_info,
+        created_with: _,
+        created_at,
+        updated_at,
+        version: _,
+    } = c;
+    let Visitor {
+        name,
+        email,
+        phone,
+        company: _,
+        country,
+        host,
+        alias: _,
+        consented: _,
+    } = visitor;
+    let attender = links.assignee(c);
     ConversationOutput {
-        id: c.id.to_string(),
-        chat_id: c.session_key.clone(),
+        id: id.to_string(),
+        chat_id: session_key.clone(),
         visitor: VisitorOutput {
-            name: c.visitor.name.clone(),
-            email: c.visitor.email.clone(),
-            phone: c.visitor.phone.clone(),
-            country: c.visitor.country.clone(),
-            ip: c.visitor.host.clone(),
+            name: name.clone(),
+            email: email.clone(),
+            phone: phone.clone(),
+            country: country.clone(),
+            ip: host.clone(),
         },
-        department: links.department.as_ref().map(|d| DepartmentOutput {
-            id: d.id.to_string(),
-            name: d.name.clone(),
+        department: links.department.as_ref().map(|d| {
+            let Department {
+                id,
+                tenant_id: _,
+                name,
+            } = d;
+            DepartmentOutput {
+                id: id.to_string(),
+                name: name.clone(),
+            }
         }),
-        attender: links.attender.as_ref().map(operator),
-        owner: links.attender.as_ref().map(operator),
-        chat_status: chat_status(c.status),
-        customer_info: c.custom_info.clone(),
-        question: c.first_message.clone(),
-        start_time: millis(c.requested_at.unwrap_or(c.created_at)),
-        end_time: c.ended_at.map(millis),
-        pickup_time: c.started_at.map(millis),
-        last_modified_time: millis(c.updated_at),
+        attender: attender.map(operator),
+        owner: attender.map(operator),
+        chat_status: chat_status(*status),
+        customer_info: custom_info.clone(),
+        question: first_message.clone(),
+        start_time: millis(requested_at.unwrap_or(*created_at)),
+        end_time: ended_at.map(millis),
+        pickup_time: started_at.map(millis),
+        last_modified_time: millis(*updated_at),
         participants: links
-            .participants
-            .iter()
+            .participants(c)
             .map(|a| ParticipantOutput {
                 id: a.id.to_string(),
                 name: a.name.clone(),

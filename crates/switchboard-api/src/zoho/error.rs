@@ -3,6 +3,7 @@
 use actix_web::HttpResponse;
 use serde_json::{Map, Value, json};
 
+use crate::auth::Scheme;
 use crate::{ApiError, Dialect, DialectError};
 
 /// The Zoho SalesIQ dialect marker.
@@ -42,6 +43,8 @@ pub mod codes {
 }
 
 impl Dialect for Zoho {
+    const SCHEMES: &'static [Scheme] = &[Scheme::ZohoOauthToken, Scheme::Bearer];
+
     fn render(error: &ApiError) -> HttpResponse {
         let (code, json_key) = match error {
             ApiError::BadRequest(fields)

@@ -6,15 +6,16 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::Value;
 use switchboard_domain::{
-    Actor, Conversation, ConversationId, ConversationStatus, DepartmentId,
-    MAX_CUSTOM_INFO_KEY_CHARS, MAX_CUSTOM_INFO_KEYS, MAX_CUSTOM_INFO_VALUE_BYTES, Scope, validate,
+    Conversation, ConversationId, ConversationStatus, ConversationUpdate, DepartmentId,
+    DomainError, Patch, Scope, UpdateMode, validate,
 };
-use switchboard_storage::{Precondition, StorageError, WriteContext};
+use switchboard_storage::{LinkSet, Precondition, StorageError};
 
-use super::convert::{self, Links};
+use super::Zoho;
+use super::convert;
 use super::error::{ZohoError, field_name};
 use super::wire::{ConversationOutput, CreateInput, Envelope, UpdateInput};
-use crate::auth::{Principal, Scheme, authenticate};
+use crate::auth::{Principal, principal};
 use crate::body::{Shape, read_json};
 use crate::{ApiError, AppState, FieldError};
 
@@ -58,16 +59,31 @@ pub(crate) fn routes() -> Vec<(&'static str, &'static str, actix_web::Route)> {
     ]
 }
 
-/// Authenticates (`Zoho-oauthtoken` or `Bearer`), checks the OAuth-style
-/// scope (`SalesIQ.conversations.READ|CREATE|UPDATE` map to the key's
-/// `conversations.*` scopes) and that `screen_name` is the key's portal.
-async fn principal(
+/// The links a SalesIQ conversation object shows: its operators and department.
+const LINKS: LinkSet = LinkSet {
+    customer: false,
+    agents: true,
+    department: true,
+};
+
+/// Mounts the SalesIQ routes.
+pub fn config(cfg: &mut web::ServiceConfig) {
+    for (_, path, route) in routes() {
+        cfg.route(path, route);
+    }
+}
+
+/// Authenticates (`Zoho-oauthtoken` or `Bearer`), checks that
+/// `screen_name` is the key's portal, then the OAuth-style scope
+/// (`SalesIQ.conversations.READ|CREATE|UPDATE` map to the key's
+/// `conversations.*` scopes).
+async fn caller(
     state: &AppState,
     req: &HttpRequest,
     screen_name: &str,
     scope: Scope,
 ) -> Result<Principal, ZohoError> {
-    let p = authenticate(state, req, &[Scheme::ZohoOauthToken, Scheme::Bearer]).await?;
+    let p = principal::<Zoho>(state, req, None).await?;
     if !p.tenant.name.eq_ignore_ascii_case(screen_name) {
         return Err(ApiError::BadRequest(vec![FieldError::new(
             "screen_name",
@@ -78,10 +94,6 @@ async fn principal(
     }
     p.require(scope)?;
     Ok(p)
-}
-
-fn ctx(p: &Principal) -> WriteContext {
-    WriteContext::new(p.tenant.clone(), Actor::ApiKey(p.key.id), API)
 }
 
 fn storage(e: StorageError) -> ZohoError {
@@ -116,36 +128,24 @@ fn url(screen: &str, id: Option<ConversationId>) -> String {
     }
 }
 
-async fn links(state: &AppState, p: &Principal, c: &Conversation) -> Links {
-    let store = state.store();
-    let tenant = p.tenant.id;
-    let mut links = Links::default();
-    if let Some(id) = c.assignee_id {
-        links.attender = store.agent(tenant, id).await.ok();
-    }
-    for id in &c.agent_ids {
-        if let Ok(a) = store.agent(tenant, *id).await {
-            links.participants.push(a);
-        }
-    }
-    if let Some(id) = c.department_id {
-        links.department = store.department(tenant, id).await.ok();
-    }
-    links
-}
-
-async fn one(state: &AppState, p: &Principal, screen: &str, c: &Conversation) -> HttpResponse {
-    let data = convert::conversation_output(c, &links(state, p, c).await);
-    HttpResponse::Ok().json(Envelope {
+async fn one(state: &AppState, p: &Principal, screen: &str, c: &Conversation) -> ZohoResult {
+    let links = state
+        .store()
+        .conversations()
+        .links_of(p.tenant.id, c, LINKS)
+        .await
+        .map_err(storage)?;
+    Ok(HttpResponse::Ok().json(Envelope {
         url: url(screen, Some(c.id)),
         object: "Object",
-        data,
+        data: convert::conversation_output(c, &links),
         sync_time: None,
-    })
+    }))
 }
 
-/// Checks a `customer_info` object: non-empty, bounded keys and values.
-/// Returns the entries to merge (`null` values remove keys).
+/// Reads a `customer_info` object: a non-empty JSON object whose entries
+/// the domain's custom info rules accept. Returns the entries to merge
+/// (`null` values remove keys).
 fn customer_info(v: Value) -> Result<BTreeMap<String, Value>, ZohoError> {
     let Value::Object(map) = v else {
         return Err(ApiError::bad_request(
@@ -163,34 +163,14 @@ fn customer_info(v: Value) -> Result<BTreeMap<String, Value>, ZohoError> {
         )
         .into());
     }
-    if map.len() > MAX_CUSTOM_INFO_KEYS {
-        return Err(ApiError::bad_request(
-            "customer_info",
-            "length",
-            format!("customer_info may have at most {MAX_CUSTOM_INFO_KEYS} keys"),
-        )
-        .into());
+    let entries: BTreeMap<String, Value> = map.into_iter().collect();
+    ConversationUpdate {
+        custom_info_changes: entries.clone(),
+        ..ConversationUpdate::default()
     }
-    for (k, v) in &map {
-        let key = format!("customer_info.{k}");
-        if k.trim().is_empty() || k.chars().count() > MAX_CUSTOM_INFO_KEY_CHARS {
-            return Err(ApiError::bad_request(
-                key,
-                "length",
-                format!("keys must be 1-{MAX_CUSTOM_INFO_KEY_CHARS} characters"),
-            )
-            .into());
-        }
-        if serde_json::to_vec(v).map_or(usize::MAX, |b| b.len()) > MAX_CUSTOM_INFO_VALUE_BYTES {
-            return Err(ApiError::bad_request(
-                key,
-                "size",
-                format!("values must be at most {MAX_CUSTOM_INFO_VALUE_BYTES} bytes of JSON"),
-            )
-            .into());
-        }
-    }
-    Ok(map.into_iter().collect())
+    .validate()
+    .map_err(|e| ApiError::from_domain(DomainError::Validation(e), &field_name))?;
+    Ok(entries)
 }
 
 /// Create a conversation with a visitor and a question.
@@ -205,7 +185,7 @@ pub async fn create_conversation(
     payload: web::Payload,
 ) -> ZohoResult {
     let screen = path.into_inner();
-    let p = principal(&state, &req, &screen, Scope::ConversationsCreate).await?;
+    let p = caller(&state, &req, &screen, Scope::ConversationsCreate).await?;
     let input: CreateInput = object_body(&state, payload).await?;
     if input.question.trim().is_empty() {
         return Err(
@@ -231,17 +211,14 @@ pub async fn create_conversation(
             })
         })
         .transpose()?;
-    let now = switchboard_storage::now();
+    let now = state.store().now();
     let mut c = Conversation::new(p.tenant.id, session_key()?, now);
     c.visitor.name = input.visitor.name;
     c.visitor.email = input.visitor.email;
     c.visitor.phone = input.visitor.phone;
     c.visitor.country = input.visitor.country;
     c.visitor.host = input.visitor.ip;
-    c.first_message = Some(input.question.clone());
-    c.last_message = Some(input.question);
-    c.last_message_at = Some(now);
-    c.last_customer_message_at = Some(now);
+    c.customer_message(input.question, now);
     c.department_id = department;
     c.created_with = Some("zoho".into());
     if let Some(info) = info {
@@ -249,10 +226,11 @@ pub async fn create_conversation(
     }
     let created = state
         .store()
-        .create_conversation(&ctx(&p), c)
+        .conversations()
+        .create(&p.context(API), c)
         .await
         .map_err(storage)?;
-    Ok(one(&state, &p, &screen, &created).await)
+    one(&state, &p, &screen, &created).await
 }
 
 fn session_key() -> Result<String, ZohoError> {
@@ -281,7 +259,7 @@ pub async fn list_conversations(
     path: web::Path<String>,
 ) -> ZohoResult {
     let screen = path.into_inner();
-    let p = principal(&state, &req, &screen, Scope::ConversationsRead).await?;
+    let p = caller(&state, &req, &screen, Scope::ConversationsRead).await?;
     let query = web::Query::<ListQuery>::from_query(req.query_string())
         .map_err(|e| ApiError::bad_request("query", "invalid_param", e.to_string()))?
         .into_inner();
@@ -312,7 +290,8 @@ pub async fn list_conversations(
     };
     let list = state
         .store()
-        .conversations_in(
+        .conversations()
+        .list(
             p.tenant.id,
             &statuses,
             (page - 1).saturating_mul(limit),
@@ -320,15 +299,22 @@ pub async fn list_conversations(
         )
         .await
         .map_err(storage)?;
-    let mut data = Vec::with_capacity(list.len());
-    for c in &list {
-        data.push(convert::conversation_output(c, &links(&state, &p, c).await));
-    }
+    let links = state
+        .store()
+        .conversations()
+        .links(p.tenant.id, &list, LINKS)
+        .await
+        .map_err(storage)?;
+    let data: Vec<ConversationOutput> = list
+        .iter()
+        .zip(&links)
+        .map(|(c, l)| convert::conversation_output(c, l))
+        .collect();
     Ok(HttpResponse::Ok().json(Envelope {
         url: url(&screen, None),
         object: "list",
         data,
-        sync_time: Some(convert::millis(switchboard_storage::now())),
+        sync_time: Some(convert::millis(state.store().now())),
     }))
 }
 
@@ -343,13 +329,14 @@ pub async fn get_conversation(
     path: web::Path<(String, String)>,
 ) -> ZohoResult {
     let (screen, id) = path.into_inner();
-    let p = principal(&state, &req, &screen, Scope::ConversationsRead).await?;
+    let p = caller(&state, &req, &screen, Scope::ConversationsRead).await?;
     let c = state
         .store()
-        .conversation(p.tenant.id, conversation_id(&id)?)
+        .conversations()
+        .get(p.tenant.id, conversation_id(&id)?)
         .await
         .map_err(storage)?;
-    Ok(one(&state, &p, &screen, &c).await)
+    one(&state, &p, &screen, &c).await
 }
 
 /// Merge `customer_info` keys into the conversation's custom info.
@@ -368,19 +355,37 @@ pub async fn update_conversation(
     payload: web::Payload,
 ) -> ZohoResult {
     let (screen, id) = path.into_inner();
-    let p = principal(&state, &req, &screen, Scope::ConversationsUpdate).await?;
+    let p = caller(&state, &req, &screen, Scope::ConversationsUpdate).await?;
     let id = conversation_id(&id)?;
     let input: UpdateInput = object_body(&state, payload).await?;
-    let entries = customer_info(input.customer_info)?;
+    let update = ConversationUpdate {
+        custom_info_changes: customer_info(input.customer_info)?,
+        ..ConversationUpdate::default()
+    };
+    update_conversation_with(&state, &p, &screen, id, update).await
+}
+
+/// Applies `update` to conversation `id` and answers with the conversation.
+async fn update_conversation_with(
+    state: &AppState,
+    p: &Principal,
+    screen: &str,
+    id: ConversationId,
+    update: ConversationUpdate,
+) -> ZohoResult {
+    let actor = p.actor();
+    let clock = state.store().clock().clone();
     let c = state
         .store()
-        .modify_conversation(&ctx(&p), id, Precondition::NONE, move |c| {
-            c.merge_custom_info(entries.clone());
-            Ok(())
+        .conversations()
+        .update(&p.context(API), id, Precondition::NONE, move |c| {
+            update
+                .clone()
+                .apply(c, UpdateMode::Merge, actor, clock.now());
         })
         .await
         .map_err(storage)?;
-    Ok(one(&state, &p, &screen, &c).await)
+    one(state, p, screen, &c).await
 }
 
 /// Close a conversation.
@@ -394,20 +399,11 @@ pub async fn close_conversation(
     path: web::Path<(String, String)>,
 ) -> ZohoResult {
     let (screen, id) = path.into_inner();
-    let p = principal(&state, &req, &screen, Scope::ConversationsUpdate).await?;
+    let p = caller(&state, &req, &screen, Scope::ConversationsUpdate).await?;
     let id = conversation_id(&id)?;
-    let actor = Actor::ApiKey(p.key.id);
-    let c = state
-        .store()
-        .modify_conversation(&ctx(&p), id, Precondition::NONE, move |c| {
-            c.set_status(
-                ConversationStatus::Closed,
-                actor,
-                switchboard_storage::now(),
-            );
-            Ok(())
-        })
-        .await
-        .map_err(storage)?;
-    Ok(one(&state, &p, &screen, &c).await)
+    let update = ConversationUpdate {
+        status: Patch::Value(ConversationStatus::Closed),
+        ..ConversationUpdate::default()
+    };
+    update_conversation_with(&state, &p, &screen, id, update).await
 }

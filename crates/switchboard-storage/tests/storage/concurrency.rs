@@ -9,7 +9,7 @@ use serde_json::json;
 use switchboard_domain::{EntityKind, Timestamp};
 use switchboard_storage::{Precondition, StorageError, Store, StoreConfig};
 
-use super::harness::{TestDb, draft, events, for_each_backend, tenant};
+use super::harness::{TestDb, draft, events, for_each_backend, open, tenant};
 
 const TASKS: i64 = 16;
 const INCREMENTS: i64 = 50;
@@ -20,7 +20,7 @@ async fn concurrent_read_modify_write_loses_no_update() {
         let ctx = tenant(&store, "acme").await;
         let mut d = draft(ctx.tenant.id, "counter");
         d.custom_info.insert("counter".into(), json!(0));
-        let conv = store.create_conversation(&ctx, d).await.unwrap();
+        let conv = store.conversations().create(&ctx, d).await.unwrap();
         assert_eq!(conv.version, 1);
 
         let tasks: Vec<_> = (0..TASKS)
@@ -30,10 +30,10 @@ async fn concurrent_read_modify_write_loses_no_update() {
                     for _ in 0..INCREMENTS {
                         // No retry here: every call must succeed on its own.
                         store
-                            .modify_conversation(&ctx, conv.id, Precondition::NONE, |c| {
+                            .conversations()
+                            .update(&ctx, conv.id, Precondition::NONE, |c| {
                                 let n = c.custom_info["counter"].as_i64().unwrap_or_default();
                                 c.custom_info.insert("counter".into(), json!(n + 1));
-                                Ok(())
                             })
                             .await
                             .unwrap();
@@ -45,7 +45,11 @@ async fn concurrent_read_modify_write_loses_no_update() {
             task.await.unwrap();
         }
 
-        let after = store.conversation(ctx.tenant.id, conv.id).await.unwrap();
+        let after = store
+            .conversations()
+            .get(ctx.tenant.id, conv.id)
+            .await
+            .unwrap();
         assert_eq!(
             after.custom_info["counter"],
             json!(TASKS * INCREMENTS),
@@ -54,7 +58,8 @@ async fn concurrent_read_modify_write_loses_no_update() {
         assert_eq!(after.version, 1 + TASKS * INCREMENTS, "{label}");
         // One history row per version, and an unbroken version chain.
         let history = store
-            .history(ctx.tenant.id, EntityKind::Conversation, conv.id.get(), 1000)
+            .conversations()
+            .history(ctx.tenant.id, conv.id, 1000)
             .await
             .unwrap();
         assert_eq!(history.len() as i64, 1 + TASKS * INCREMENTS, "{label}");
@@ -81,11 +86,13 @@ async fn a_stale_version_fails_and_writes_nothing() {
     for_each_backend(|store, label| async move {
         let ctx = tenant(&store, "acme").await;
         let conv = store
-            .create_conversation(&ctx, draft(ctx.tenant.id, "s-1"))
+            .conversations()
+            .create(&ctx, draft(ctx.tenant.id, "s-1"))
             .await
             .unwrap();
         let v2 = store
-            .modify_conversation(
+            .conversations()
+            .update(
                 &ctx,
                 conv.id,
                 Precondition {
@@ -94,7 +101,6 @@ async fn a_stale_version_fails_and_writes_nothing() {
                 },
                 |c| {
                     c.rating = Some(3);
-                    Ok(())
                 },
             )
             .await
@@ -104,7 +110,8 @@ async fn a_stale_version_fails_and_writes_nothing() {
         let ran = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&ran);
         let stale = store
-            .modify_conversation(
+            .conversations()
+            .update(
                 &ctx,
                 conv.id,
                 Precondition {
@@ -114,7 +121,6 @@ async fn a_stale_version_fails_and_writes_nothing() {
                 move |c| {
                     flag.store(true, Ordering::SeqCst);
                     c.rating = Some(1);
-                    Ok(())
                 },
             )
             .await;
@@ -126,7 +132,11 @@ async fn a_stale_version_fails_and_writes_nothing() {
             !ran.load(Ordering::SeqCst),
             "{label}: the change ran against a row it cannot be written to"
         );
-        let now = store.conversation(ctx.tenant.id, conv.id).await.unwrap();
+        let now = store
+            .conversations()
+            .get(ctx.tenant.id, conv.id)
+            .await
+            .unwrap();
         assert_eq!(now, v2, "{label}: nothing written");
         assert_eq!(
             events(
@@ -141,7 +151,8 @@ async fn a_stale_version_fails_and_writes_nothing() {
             "{label}"
         );
         let history = store
-            .history(ctx.tenant.id, EntityKind::Conversation, conv.id.get(), 10)
+            .conversations()
+            .history(ctx.tenant.id, conv.id, 10)
             .await
             .unwrap();
         assert_eq!(history.len(), 2, "{label}");
@@ -151,31 +162,34 @@ async fn a_stale_version_fails_and_writes_nothing() {
             version: Some(99),
             unmodified_since: None,
         };
-        let result = store.modify_conversation(&ctx, conv.id, future, |c| {
+        let result = store.conversations().update(&ctx, conv.id, future, |c| {
             c.rating = Some(1);
-            Ok(())
         });
         assert!(
             matches!(result.await, Err(StorageError::PreconditionFailed)),
             "{label}"
         );
         let customer = store
-            .create_customer(
+            .customers()
+            .create(
                 &ctx,
                 switchboard_domain::Customer::new(ctx.tenant.id, Timestamp::from_millis(0)),
             )
             .await
             .unwrap();
-        let result = store.modify_customer(&ctx, customer.id, future, |c| {
+        let result = store.customers().update(&ctx, customer.id, future, |c| {
             c.name = Some("x".into());
-            Ok(())
         });
         assert!(
             matches!(result.await, Err(StorageError::PreconditionFailed)),
             "{label}"
         );
         assert_eq!(
-            store.customer(ctx.tenant.id, customer.id).await.unwrap(),
+            store
+                .customers()
+                .get(ctx.tenant.id, customer.id)
+                .await
+                .unwrap(),
             customer,
             "{label}"
         );
@@ -188,16 +202,17 @@ async fn unmodified_since_has_second_precision() {
     for_each_backend(|store, label| async move {
         let ctx = tenant(&store, "acme").await;
         let conv = store
-            .create_conversation(&ctx, draft(ctx.tenant.id, "s-1"))
+            .conversations()
+            .create(&ctx, draft(ctx.tenant.id, "s-1"))
             .await
             .unwrap();
         // Make sure the update lands in a later second than the creation.
         let next_second = 1000 - conv.updated_at.as_millis().rem_euclid(1000) + 5;
         tokio::time::sleep(Duration::from_millis(u64::try_from(next_second).unwrap())).await;
         let updated = store
-            .modify_conversation(&ctx, conv.id, Precondition::NONE, |c| {
+            .conversations()
+            .update(&ctx, conv.id, Precondition::NONE, |c| {
                 c.rating = Some(2);
-                Ok(())
             })
             .await
             .unwrap();
@@ -207,7 +222,6 @@ async fn unmodified_since_has_second_precision() {
         let set_rating = |rating| {
             move |c: &mut switchboard_domain::Conversation| {
                 c.rating = Some(rating);
-                Ok(())
             }
         };
         // Any instant of an earlier second fails, however close.
@@ -220,7 +234,8 @@ async fn unmodified_since_has_second_precision() {
                 unmodified_since: Some(since),
             };
             let result = store
-                .modify_conversation(&ctx, conv.id, pre, set_rating(4))
+                .conversations()
+                .update(&ctx, conv.id, pre, set_rating(4))
                 .await;
             assert!(
                 matches!(result, Err(StorageError::PreconditionFailed)),
@@ -228,7 +243,11 @@ async fn unmodified_since_has_second_precision() {
             );
         }
         assert_eq!(
-            store.conversation(ctx.tenant.id, conv.id).await.unwrap(),
+            store
+                .conversations()
+                .get(ctx.tenant.id, conv.id)
+                .await
+                .unwrap(),
             updated,
             "{label}"
         );
@@ -239,7 +258,8 @@ async fn unmodified_since_has_second_precision() {
             unmodified_since: Some(second),
         };
         let written = store
-            .modify_conversation(&ctx, conv.id, pre, set_rating(5))
+            .conversations()
+            .update(&ctx, conv.id, pre, set_rating(5))
             .await
             .unwrap();
         assert_eq!((written.rating, written.version), (Some(5), 3), "{label}");
@@ -250,7 +270,8 @@ async fn unmodified_since_has_second_precision() {
             )),
         };
         let written = store
-            .modify_conversation(&ctx, conv.id, pre, set_rating(1))
+            .conversations()
+            .update(&ctx, conv.id, pre, set_rating(1))
             .await
             .unwrap();
         assert_eq!(written.version, 4, "{label}");
@@ -266,14 +287,15 @@ async fn unmodified_since_has_second_precision() {
 async fn failing_writes_beside_others_roll_back_alone() {
     for_each_backend(|store, label| async move {
         let ctx = tenant(&store, "acme").await;
-        let backlog_before = store.outbox_backlog().await.unwrap();
+        let backlog_before = store.worker().outbox_backlog().await.unwrap();
         // Every key twice, all at once: exactly one of each pair wins.
         let tasks: Vec<_> = (0..40)
             .map(|i| {
                 let (store, ctx) = (store.clone(), ctx.clone());
                 tokio::spawn(async move {
                     store
-                        .create_conversation(&ctx, draft(ctx.tenant.id, &format!("key-{}", i % 20)))
+                        .conversations()
+                        .create(&ctx, draft(ctx.tenant.id, &format!("key-{}", i % 20)))
                         .await
                 })
             })
@@ -288,19 +310,21 @@ async fn failing_writes_beside_others_roll_back_alone() {
         }
         assert_eq!((created.len(), conflicts), (20, 20), "{label}");
         let listed = store
-            .conversations(ctx.tenant.id, None, 0, 100)
+            .conversations()
+            .list(ctx.tenant.id, &[], 0, 100)
             .await
             .unwrap();
         assert_eq!(listed.len(), 20, "{label}");
         // One conversation_created event and one history row per winner.
         assert_eq!(
-            store.outbox_backlog().await.unwrap() - backlog_before,
+            store.worker().outbox_backlog().await.unwrap() - backlog_before,
             20,
             "{label}"
         );
         for c in &created {
             let history = store
-                .history(ctx.tenant.id, EntityKind::Conversation, c.id.get(), 10)
+                .conversations()
+                .history(ctx.tenant.id, c.id, 10)
                 .await
                 .unwrap();
             assert_eq!(history.len(), 1, "{label}");
@@ -322,12 +346,13 @@ async fn updates_go_through_with_the_smallest_pool() {
             connection_timeout: Duration::from_secs(3),
             ..StoreConfig::default()
         };
-        let setup = db.open().await;
+        let setup = open(&db).await;
         let ctx = tenant(&setup, "acme").await;
         let mut ids = Vec::new();
         for i in 0..4 {
             let c = setup
-                .create_conversation(&ctx, draft(ctx.tenant.id, &format!("s-{i}")))
+                .conversations()
+                .create(&ctx, draft(ctx.tenant.id, &format!("s-{i}")))
                 .await
                 .unwrap();
             ids.push(c.id);
@@ -340,9 +365,9 @@ async fn updates_go_through_with_the_smallest_pool() {
                 let (store, ctx, id) = (store.clone(), ctx.clone(), ids[i % 4]);
                 tokio::spawn(async move {
                     store
-                        .modify_conversation(&ctx, id, Precondition::NONE, |c| {
+                        .conversations()
+                        .update(&ctx, id, Precondition::NONE, |c| {
                             c.rank += 1;
-                            Ok(())
                         })
                         .await
                 })
@@ -355,7 +380,12 @@ async fn updates_go_through_with_the_smallest_pool() {
         }
         for id in ids {
             assert_eq!(
-                store.conversation(ctx.tenant.id, id).await.unwrap().rank,
+                store
+                    .conversations()
+                    .get(ctx.tenant.id, id)
+                    .await
+                    .unwrap()
+                    .rank,
                 4,
                 "{label}"
             );

@@ -5,14 +5,14 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use switchboard_domain::{
-    EventId, EventType, SubscriptionId, SubscriptionState, Timestamp, WebhookSubscription,
+    EventType, SubscriptionId, SubscriptionState, Timestamp, WebhookSubscription,
 };
 use switchboard_storage::{
     AttemptOutcome, AttemptReport, DeliveryId, DeliveryState, DueDelivery, NextStep, StorageError,
     Store, WriteContext, now,
 };
 
-use super::harness::{draft, for_each_backend, tenant};
+use super::harness::{draft, for_each_backend, for_each_backend_clocked, tenant};
 
 const LONG: Duration = Duration::from_secs(60);
 const FIVE_DAYS: Duration = Duration::from_secs(5 * 24 * 3600);
@@ -24,7 +24,8 @@ async fn subscribe(
     url: &str,
 ) -> WebhookSubscription {
     store
-        .create_subscription(WebhookSubscription {
+        .webhooks()
+        .create(WebhookSubscription {
             id: SubscriptionId::new(0),
             tenant_id: ctx.tenant.id,
             target_url: url.to_string(),
@@ -34,7 +35,7 @@ async fn subscribe(
             previous_secret_expires_at: None,
             state: SubscriptionState::Active,
             failing_since: None,
-            created_at: now(),
+            created_at: store.now(),
         })
         .await
         .unwrap()
@@ -51,19 +52,20 @@ async fn events_fanned(
 ) -> switchboard_storage::FanOut {
     for i in 0..n {
         store
-            .create_conversation(ctx, draft(ctx.tenant.id, &format!("{prefix}-{i}")))
+            .conversations()
+            .create(ctx, draft(ctx.tenant.id, &format!("{prefix}-{i}")))
             .await
             .unwrap();
     }
-    let events = store.claim_outbox("w", LONG, 1000).await.unwrap();
-    let ids: Vec<EventId> = events.iter().map(|e| e.id).collect();
     store
-        .fan_out("w", &ids, Duration::ZERO, claim)
+        .worker()
+        .fan_out_next("w", 1000, Duration::ZERO, claim)
         .await
         .unwrap()
 }
 
 fn report(
+    store: &Store,
     d: &DueDelivery,
     outcome: AttemptOutcome,
     status: Option<u16>,
@@ -71,25 +73,26 @@ fn report(
 ) -> AttemptReport {
     AttemptReport {
         delivery_id: d.id,
-        started_at: now(),
+        started_at: store.now(),
         duration: Duration::from_millis(12),
         status_code: status,
         outcome,
         error: (outcome != AttemptOutcome::Success).then(|| "boom".to_string()),
         response_excerpt: Some("body".into()),
         next,
+        lease_until: d.lease_until,
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn fan_out_matches_tenant_event_and_subscription_age() {
-    for_each_backend(|store, label| async move {
+    for_each_backend_clocked(|store, label, clock| async move {
         let ctx = tenant(&store, "acme").await;
         let other = tenant(&store, "globex").await;
         // No subscription: events are processed, no delivery.
         let fan = events_fanned(&store, &ctx, "none", 2, Some(LONG)).await;
         assert_eq!((fan.events, fan.deliveries), (2, 0), "{label}");
-        assert_eq!(store.outbox_backlog().await.unwrap(), 0, "{label}");
+        assert_eq!(store.worker().outbox_backlog().await.unwrap(), 0, "{label}");
 
         let a = subscribe(
             &store,
@@ -149,48 +152,43 @@ async fn fan_out_matches_tenant_event_and_subscription_age() {
             assert_eq!(d.payload["event"], "conversation_created", "{label}");
             assert_eq!(d.attempt_count, 0, "{label}");
             assert!(
-                d.lease_until.as_millis() > now().as_millis() + 50_000,
+                d.lease_until.as_millis() > store.now().as_millis() + 50_000,
                 "{label}"
             );
         }
         // Leased to the fan-out worker: nobody else can claim them.
         assert!(
             store
+                .worker()
                 .claim_deliveries("other", LONG, 100)
                 .await
                 .unwrap()
                 .is_empty(),
             "{label}"
         );
-        assert_eq!(store.delivery_backlog().await.unwrap(), 9, "{label}");
+        assert_eq!(
+            store.worker().delivery_backlog().await.unwrap(),
+            9,
+            "{label}"
+        );
 
-        // Fanning out the same events again creates nothing (they are processed).
+        // Fanning out again creates nothing (the events are processed).
         let again = store
-            .fan_out(
-                "w",
-                &fan.claimed.iter().map(|d| d.event_id).collect::<Vec<_>>(),
-                Duration::ZERO,
-                Some(LONG),
-            )
+            .worker()
+            .fan_out_next("w", 10, Duration::ZERO, Some(LONG))
             .await
             .unwrap();
         assert_eq!((again.events, again.deliveries), (0, 0), "{label}");
 
-        // Only the lease holder fans out.
-        store
-            .create_conversation(&ctx, draft(ctx.tenant.id, "y-0"))
-            .await
-            .unwrap();
-        let claimed = store.claim_outbox("w1", LONG, 10).await.unwrap();
-        let ids: Vec<EventId> = claimed.iter().map(|e| e.id).collect();
-        let stolen = store
-            .fan_out("w2", &ids, Duration::ZERO, Some(LONG))
-            .await
-            .unwrap();
-        assert_eq!((stolen.events, stolen.deliveries), (0, 0), "{label}");
         // A first delay: created pending but not claimed, due later.
+        store
+            .conversations()
+            .create(&ctx, draft(ctx.tenant.id, "y-0"))
+            .await
+            .unwrap();
         let delayed = store
-            .fan_out("w1", &ids, Duration::from_secs(30), Some(LONG))
+            .worker()
+            .fan_out_next("w1", 10, Duration::from_secs(30), Some(LONG))
             .await
             .unwrap();
         assert_eq!(
@@ -200,6 +198,7 @@ async fn fan_out_matches_tenant_event_and_subscription_age() {
         );
         assert!(
             store
+                .worker()
                 .claim_deliveries("other", LONG, 100)
                 .await
                 .unwrap()
@@ -209,10 +208,11 @@ async fn fan_out_matches_tenant_event_and_subscription_age() {
 
         // A subscription created after an event does not receive it.
         store
-            .create_conversation(&ctx, draft(ctx.tenant.id, "z-0"))
+            .conversations()
+            .create(&ctx, draft(ctx.tenant.id, "z-0"))
             .await
             .unwrap();
-        tokio::time::sleep(Duration::from_millis(5)).await;
+        clock.advance(Duration::from_millis(5));
         let late = subscribe(
             &store,
             &ctx,
@@ -220,16 +220,12 @@ async fn fan_out_matches_tenant_event_and_subscription_age() {
             "https://late.example/h",
         )
         .await;
-        let events = store.claim_outbox("w", LONG, 10).await.unwrap();
         let fan = store
-            .fan_out(
-                "w",
-                &events.iter().map(|e| e.id).collect::<Vec<_>>(),
-                Duration::ZERO,
-                Some(LONG),
-            )
+            .worker()
+            .fan_out_next("w", 10, Duration::ZERO, Some(LONG))
             .await
             .unwrap();
+        assert_eq!(fan.events, 1, "{label}");
         assert!(
             fan.claimed.iter().all(|d| d.subscription.id != late.id),
             "{label}"
@@ -254,16 +250,25 @@ async fn attempts_retry_complete_fail_and_release() {
 
         // d1: 500 -> retry at once; d2: success; d3: failed for good; d4: released.
         let recorded = store
+            .worker()
             .record_attempts(
+                "w",
                 vec![
                     report(
+                        &store,
                         &d1,
                         AttemptOutcome::HttpError,
                         Some(500),
-                        NextStep::RetryAt(now()),
+                        NextStep::RetryAt(store.now()),
                     ),
-                    report(&d2, AttemptOutcome::Success, Some(200), NextStep::Succeeded),
-                    report(&d3, AttemptOutcome::Timeout, None, NextStep::Failed),
+                    report(
+                        &store,
+                        &d2,
+                        AttemptOutcome::Success,
+                        Some(200),
+                        NextStep::Succeeded,
+                    ),
+                    report(&store, &d3, AttemptOutcome::Timeout, None, NextStep::Failed),
                 ],
                 FIVE_DAYS,
             )
@@ -276,6 +281,7 @@ async fn attempts_retry_complete_fail_and_release() {
         );
         assert_eq!(
             store
+                .worker()
                 .release_deliveries("someone-else", &[d4.id])
                 .await
                 .unwrap(),
@@ -283,13 +289,21 @@ async fn attempts_retry_complete_fail_and_release() {
             "{label}"
         );
         assert_eq!(
-            store.release_deliveries("w", &[d4.id]).await.unwrap(),
+            store
+                .worker()
+                .release_deliveries("w", &[d4.id])
+                .await
+                .unwrap(),
             1,
             "{label}"
         );
 
         // d1 and d4 are due again; the retry carries the attempt count.
-        let due = store.claim_deliveries("w2", LONG, 100).await.unwrap();
+        let due = store
+            .worker()
+            .claim_deliveries("w2", LONG, 100)
+            .await
+            .unwrap();
         let mut got: Vec<(DeliveryId, u32)> = due.iter().map(|d| (d.id, d.attempt_count)).collect();
         got.sort();
         assert_eq!(got, vec![(d1.id, 1), (d4.id, 0)], "{label}");
@@ -304,6 +318,7 @@ async fn attempts_retry_complete_fail_and_release() {
         );
         assert!(
             store
+                .worker()
                 .claim_deliveries("w3", LONG, 100)
                 .await
                 .unwrap()
@@ -312,6 +327,7 @@ async fn attempts_retry_complete_fail_and_release() {
         );
 
         let states: Vec<(DeliveryId, DeliveryState, u32, Option<u16>)> = store
+            .webhooks()
             .deliveries(ctx.tenant.id, sub.id, 100)
             .await
             .unwrap()
@@ -330,14 +346,21 @@ async fn attempts_retry_complete_fail_and_release() {
             states.contains(&(d1.id, DeliveryState::Pending, 1, Some(500))),
             "{label}: {states:?}"
         );
-        assert_eq!(store.delivery_backlog().await.unwrap(), 2, "{label}");
+        assert_eq!(
+            store.worker().delivery_backlog().await.unwrap(),
+            2,
+            "{label}"
+        );
 
         // A retry scheduled in the future is not due.
         let d1 = due.iter().find(|d| d.id == d1.id).unwrap().clone();
-        let later = Timestamp::from_millis(now().as_millis() + 60_000);
+        let later = Timestamp::from_millis(store.now().as_millis() + 60_000);
         store
+            .worker()
             .record_attempts(
+                "w2",
                 vec![report(
+                    &store,
                     &d1,
                     AttemptOutcome::NetworkError,
                     None,
@@ -349,6 +372,7 @@ async fn attempts_retry_complete_fail_and_release() {
             .unwrap();
         assert!(
             store
+                .worker()
                 .claim_deliveries("w4", LONG, 100)
                 .await
                 .unwrap()
@@ -359,7 +383,8 @@ async fn attempts_retry_complete_fail_and_release() {
 
         // The log: newest first, with attempt numbers, paged by id.
         let log = store
-            .delivery_attempts(ctx.tenant.id, sub.id, None, 100)
+            .webhooks()
+            .attempts(ctx.tenant.id, sub.id, None, 100)
             .await
             .unwrap();
         assert_eq!(log.len(), 4, "{label}");
@@ -377,7 +402,8 @@ async fn attempts_retry_complete_fail_and_release() {
         assert_eq!(log[0].event_type, "conversation_created", "{label}");
         assert_eq!(log[0].duration_ms, 12, "{label}");
         let page = store
-            .delivery_attempts(ctx.tenant.id, sub.id, Some(log[1].id), 100)
+            .webhooks()
+            .attempts(ctx.tenant.id, sub.id, Some(log[1].id), 100)
             .await
             .unwrap();
         assert_eq!(page.len(), 2, "{label}");
@@ -385,7 +411,8 @@ async fn attempts_retry_complete_fail_and_release() {
         let other = tenant(&store, "globex").await;
         assert!(
             store
-                .delivery_attempts(other.tenant.id, sub.id, None, 100)
+                .webhooks()
+                .attempts(other.tenant.id, sub.id, None, 100)
                 .await
                 .unwrap()
                 .is_empty(),
@@ -393,20 +420,31 @@ async fn attempts_retry_complete_fail_and_release() {
         );
 
         // Redelivery: due now again, same message id; a finished one too.
-        let again = store.redeliver(ctx.tenant.id, sub.id, d2.id).await.unwrap();
+        let again = store
+            .webhooks()
+            .redeliver(ctx.tenant.id, sub.id, d2.id)
+            .await
+            .unwrap();
         assert_eq!(
             (again.state, again.message_id.clone()),
             (DeliveryState::Pending, d2.message_id.clone()),
             "{label}"
         );
-        let due = store.claim_deliveries("w5", LONG, 100).await.unwrap();
+        let due = store
+            .worker()
+            .claim_deliveries("w5", LONG, 100)
+            .await
+            .unwrap();
         assert!(
             due.iter().any(|d| d.id == d2.id && d.attempt_count == 1),
             "{label}"
         );
         assert!(
             matches!(
-                store.redeliver(other.tenant.id, sub.id, d2.id).await,
+                store
+                    .webhooks()
+                    .redeliver(other.tenant.id, sub.id, d2.id)
+                    .await,
                 Err(StorageError::NotFound)
             ),
             "{label}"
@@ -414,6 +452,7 @@ async fn attempts_retry_complete_fail_and_release() {
         assert!(
             matches!(
                 store
+                    .webhooks()
                     .redeliver(ctx.tenant.id, sub.id, DeliveryId::new(999_999))
                     .await,
                 Err(StorageError::NotFound)
@@ -424,16 +463,24 @@ async fn attempts_retry_complete_fail_and_release() {
         // Cancelling stops every pending delivery of the subscription.
         assert!(
             store
+                .webhooks()
                 .cancel_deliveries(ctx.tenant.id, sub.id)
                 .await
                 .unwrap()
                 >= 1,
             "{label}"
         );
-        assert_eq!(store.delivery_backlog().await.unwrap(), 0, "{label}");
+        assert_eq!(
+            store.worker().delivery_backlog().await.unwrap(),
+            0,
+            "{label}"
+        );
         assert!(
             matches!(
-                store.cancel_deliveries(other.tenant.id, sub.id).await,
+                store
+                    .webhooks()
+                    .cancel_deliveries(other.tenant.id, sub.id)
+                    .await,
                 Err(StorageError::NotFound)
             ),
             "{label}"
@@ -444,7 +491,7 @@ async fn attempts_retry_complete_fail_and_release() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn gone_deletes_and_continuous_failure_disables() {
-    for_each_backend(|store, label| async move {
+    for_each_backend_clocked(|store, label, clock| async move {
         let ctx = tenant(&store, "acme").await;
         let gone = subscribe(
             &store,
@@ -472,8 +519,11 @@ async fn gone_deletes_and_continuous_failure_disables() {
 
         // 410 deletes the subscription and its deliveries at once.
         let recorded = store
+            .worker()
             .record_attempts(
+                "w",
                 vec![report(
+                    &store,
                     &gone_d[0],
                     AttemptOutcome::HttpError,
                     Some(410),
@@ -486,19 +536,22 @@ async fn gone_deletes_and_continuous_failure_disables() {
         assert_eq!(recorded.deleted, vec![gone.id], "{label}");
         assert!(
             matches!(
-                store.subscription(ctx.tenant.id, gone.id).await,
+                store.webhooks().get(ctx.tenant.id, gone.id).await,
                 Err(StorageError::NotFound)
             ),
             "{label}"
         );
         // An attempt of a delivery that went with it is skipped, not an error.
         let recorded = store
+            .worker()
             .record_attempts(
+                "w",
                 vec![report(
+                    &store,
                     &gone_d[1],
                     AttemptOutcome::HttpError,
                     Some(500),
-                    NextStep::RetryAt(now()),
+                    NextStep::RetryAt(store.now()),
                 )],
                 FIVE_DAYS,
             )
@@ -507,10 +560,13 @@ async fn gone_deletes_and_continuous_failure_disables() {
         assert_eq!(recorded.recorded, 0, "{label}");
 
         // A failure starts the failing period; a success ends it.
-        let retry = NextStep::RetryAt(Timestamp::from_millis(now().as_millis() + 60_000));
+        let retry = NextStep::RetryAt(Timestamp::from_millis(store.now().as_millis() + 60_000));
         store
+            .worker()
             .record_attempts(
+                "w",
                 vec![report(
+                    &store,
                     &flaky_d[0],
                     AttemptOutcome::HttpError,
                     Some(500),
@@ -520,11 +576,14 @@ async fn gone_deletes_and_continuous_failure_disables() {
             )
             .await
             .unwrap();
-        let s = store.subscription(ctx.tenant.id, flaky.id).await.unwrap();
+        let s = store.webhooks().get(ctx.tenant.id, flaky.id).await.unwrap();
         assert!(s.failing_since.is_some(), "{label}");
         store
+            .worker()
             .record_attempts(
+                "w",
                 vec![report(
+                    &store,
                     &flaky_d[1],
                     AttemptOutcome::Success,
                     Some(200),
@@ -534,18 +593,36 @@ async fn gone_deletes_and_continuous_failure_disables() {
             )
             .await
             .unwrap();
-        let s = store.subscription(ctx.tenant.id, flaky.id).await.unwrap();
+        let s = store.webhooks().get(ctx.tenant.id, flaky.id).await.unwrap();
         assert_eq!(
             (s.failing_since, s.state),
             (None, SubscriptionState::Active),
             "{label}"
         );
 
-        // Failing for longer than the period disables it and cancels its pending deliveries.
-        store
+        // Failing for longer than the period disables it and cancels its
+        // pending deliveries. Each attempt is a new claim of the retried
+        // delivery, once its retry is due.
+        let claim_retry = || async {
+            clock.advance(Duration::from_secs(61));
+            let due = store
+                .worker()
+                .claim_deliveries("w", LONG, 10)
+                .await
+                .unwrap();
+            due.into_iter()
+                .find(|d| d.id == flaky_d[0].id)
+                .unwrap_or_else(|| panic!("{label}: the retry is due"))
+        };
+        let again = claim_retry().await;
+        let retry = NextStep::RetryAt(Timestamp::from_millis(store.now().as_millis() + 60_000));
+        let recorded = store
+            .worker()
             .record_attempts(
+                "w",
                 vec![report(
-                    &flaky_d[0],
+                    &store,
+                    &again,
                     AttemptOutcome::HttpError,
                     Some(500),
                     retry,
@@ -554,19 +631,31 @@ async fn gone_deletes_and_continuous_failure_disables() {
             )
             .await
             .unwrap();
-        tokio::time::sleep(Duration::from_millis(40)).await;
+        assert!(
+            recorded.disabled.is_empty(),
+            "{label}: the failing period just began"
+        );
+        let again = claim_retry().await;
+        let retry = NextStep::RetryAt(Timestamp::from_millis(store.now().as_millis() + 60_000));
         let recorded = store
+            .worker()
             .record_attempts(
-                vec![report(&flaky_d[0], AttemptOutcome::Timeout, None, retry)],
+                "w",
+                vec![report(&store, &again, AttemptOutcome::Timeout, None, retry)],
                 Duration::from_millis(20),
             )
             .await
             .unwrap();
         assert_eq!(recorded.disabled, vec![flaky.id], "{label}");
-        let s = store.subscription(ctx.tenant.id, flaky.id).await.unwrap();
+        let s = store.webhooks().get(ctx.tenant.id, flaky.id).await.unwrap();
         assert_eq!(s.state, SubscriptionState::Disabled, "{label}");
-        assert_eq!(store.delivery_backlog().await.unwrap(), 0, "{label}");
+        assert_eq!(
+            store.worker().delivery_backlog().await.unwrap(),
+            0,
+            "{label}"
+        );
         let states: Vec<DeliveryState> = store
+            .webhooks()
             .deliveries(ctx.tenant.id, flaky.id, 10)
             .await
             .unwrap()
@@ -580,6 +669,7 @@ async fn gone_deletes_and_continuous_failure_disables() {
         assert!(
             matches!(
                 store
+                    .webhooks()
                     .redeliver(ctx.tenant.id, flaky.id, flaky_d[0].id)
                     .await,
                 Err(StorageError::Conflict(_))
@@ -595,9 +685,9 @@ async fn gone_deletes_and_continuous_failure_disables() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn expired_delivery_leases_are_due_again_and_claimers_never_share() {
-    for_each_backend(|store, label| async move {
+    for_each_backend_clocked(|store, label, clock| async move {
         let ctx = tenant(&store, "acme").await;
-        subscribe(
+        let sub = subscribe(
             &store,
             &ctx,
             EventType::ConversationCreated,
@@ -607,9 +697,75 @@ async fn expired_delivery_leases_are_due_again_and_claimers_never_share() {
         // Short leases at fan-out: the "crashed" worker never reports.
         let fan = events_fanned(&store, &ctx, "x", 3, Some(Duration::from_millis(50))).await;
         assert_eq!(fan.claimed.len(), 3, "{label}");
-        tokio::time::sleep(Duration::from_millis(120)).await;
-        let taken = store.claim_deliveries("w2", LONG, 100).await.unwrap();
+        assert!(
+            store
+                .worker()
+                .claim_deliveries("w2", LONG, 100)
+                .await
+                .unwrap()
+                .is_empty(),
+            "{label}: leased"
+        );
+        clock.advance(Duration::from_millis(120));
+        let taken = store
+            .worker()
+            .claim_deliveries("w2", LONG, 100)
+            .await
+            .unwrap();
         assert_eq!(taken.len(), 3, "{label}: expired leases are due again");
+
+        // The "crashed" worker reports late: the delivery is another
+        // worker's now, so the report changes nothing, before or after the
+        // new claimer's outcome.
+        let first = &fan.claimed[0];
+        let late = || {
+            vec![report(
+                &store,
+                first,
+                AttemptOutcome::HttpError,
+                Some(500),
+                NextStep::Failed,
+            )]
+        };
+        let recorded = store
+            .worker()
+            .record_attempts("w", late(), FIVE_DAYS)
+            .await
+            .unwrap();
+        assert_eq!((recorded.recorded, recorded.stale), (0, 1), "{label}");
+        let current = taken.iter().find(|d| d.id == first.id).unwrap();
+        let recorded = store
+            .worker()
+            .record_attempts(
+                "w2",
+                vec![report(
+                    &store,
+                    current,
+                    AttemptOutcome::Success,
+                    Some(200),
+                    NextStep::Succeeded,
+                )],
+                FIVE_DAYS,
+            )
+            .await
+            .unwrap();
+        assert_eq!((recorded.recorded, recorded.stale), (1, 0), "{label}");
+        let recorded = store
+            .worker()
+            .record_attempts("w", late(), FIVE_DAYS)
+            .await
+            .unwrap();
+        assert_eq!((recorded.recorded, recorded.stale), (0, 1), "{label}");
+        let d = store
+            .webhooks()
+            .delivery(ctx.tenant.id, sub.id, first.id)
+            .await
+            .unwrap();
+        assert_eq!(
+            (d.state, d.attempt_count, d.last_status_code),
+            (DeliveryState::Succeeded, 1, Some(200)),
+            "{label}: the newer outcome stands"
+        );
 
         // Many deliveries, two concurrent claimers: disjoint, complete.
         let fan = events_fanned(&store, &ctx, "y", 150, None).await;
@@ -621,6 +777,7 @@ async fn expired_delivery_leases_are_due_again_and_claimers_never_share() {
                     let mut got = Vec::new();
                     loop {
                         let batch = store
+                            .worker()
                             .claim_deliveries(&format!("c{n}"), LONG, 7)
                             .await
                             .unwrap();
@@ -654,11 +811,13 @@ async fn samples_and_secret_rotation() {
         let other = tenant(&store, "globex").await;
         for i in 0..5 {
             store
-                .create_conversation(&ctx, draft(ctx.tenant.id, &format!("s-{i}")))
+                .conversations()
+                .create(&ctx, draft(ctx.tenant.id, &format!("s-{i}")))
                 .await
                 .unwrap();
         }
         let recent = store
+            .webhooks()
             .recent_payloads(ctx.tenant.id, EventType::ConversationCreated, 3)
             .await
             .unwrap();
@@ -669,6 +828,7 @@ async fn samples_and_secret_rotation() {
         assert_eq!(keys, ["s-4", "s-3", "s-2"], "{label}: newest first");
         assert!(
             store
+                .webhooks()
                 .recent_payloads(other.tenant.id, EventType::ConversationCreated, 3)
                 .await
                 .unwrap()
@@ -677,6 +837,7 @@ async fn samples_and_secret_rotation() {
         );
         assert!(
             store
+                .webhooks()
                 .recent_payloads(ctx.tenant.id, EventType::CustomerDeleted, 3)
                 .await
                 .unwrap()
@@ -686,7 +847,8 @@ async fn samples_and_secret_rotation() {
 
         let sub = subscribe(&store, &ctx, EventType::EmailUpdated, "https://a.example/h").await;
         let rotated = store
-            .rotate_subscription_secret(
+            .webhooks()
+            .rotate_secret(
                 ctx.tenant.id,
                 sub.id,
                 "whsec_bmV3LXNlY3JldC1uZXctc2VjcmV0",
@@ -710,7 +872,8 @@ async fn samples_and_secret_rotation() {
         assert!(
             matches!(
                 store
-                    .rotate_subscription_secret(other.tenant.id, sub.id, "whsec_x", Duration::ZERO)
+                    .webhooks()
+                    .rotate_secret(other.tenant.id, sub.id, "whsec_x", Duration::ZERO)
                     .await,
                 Err(StorageError::NotFound)
             ),
@@ -748,17 +911,27 @@ async fn unsubscribing_while_attempts_are_recorded_does_not_deadlock() {
                         let reports = batch
                             .iter()
                             .map(|d| {
-                                report(d, AttemptOutcome::Success, Some(200), NextStep::Succeeded)
+                                report(
+                                    &store,
+                                    d,
+                                    AttemptOutcome::Success,
+                                    Some(200),
+                                    NextStep::Succeeded,
+                                )
                             })
                             .collect();
-                        store.record_attempts(reports, FIVE_DAYS).await?;
+                        store
+                            .worker()
+                            .record_attempts("w", reports, FIVE_DAYS)
+                            .await?;
                     }
                     Ok::<_, StorageError>(())
                 })
             };
             tokio::time::sleep(Duration::from_millis(round * 3)).await;
             store
-                .delete_subscription(ctx.tenant.id, sub.id)
+                .webhooks()
+                .delete(ctx.tenant.id, sub.id)
                 .await
                 .unwrap_or_else(|e| panic!("{label} round {round}: delete failed: {e:?}"));
             recorder
@@ -767,7 +940,7 @@ async fn unsubscribing_while_attempts_are_recorded_does_not_deadlock() {
                 .unwrap_or_else(|e| panic!("{label} round {round}: recording failed: {e:?}"));
             assert!(
                 matches!(
-                    store.subscription(ctx.tenant.id, sub.id).await,
+                    store.webhooks().get(ctx.tenant.id, sub.id).await,
                     Err(StorageError::NotFound)
                 ),
                 "{label}: the subscription is gone"

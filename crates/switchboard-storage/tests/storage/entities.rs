@@ -15,26 +15,27 @@ use super::harness::{draft, event_types, for_each_backend, tenant};
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn tenants_and_api_keys() {
     for_each_backend(|store, label| async move {
-        let acme = store.create_tenant("acme").await.unwrap();
+        let acme = store.admin().create_tenant("acme").await.unwrap();
         assert_eq!(acme.name, "acme");
         assert_eq!(
-            store.tenant_by_name("acme").await.unwrap(),
+            store.admin().tenant_by_name("acme").await.unwrap(),
             Some(acme.clone()),
             "{label}"
         );
         assert_eq!(
-            store.tenant(acme.id).await.unwrap(),
+            store.admin().tenant(acme.id).await.unwrap(),
             Some(acme.clone()),
             "{label}"
         );
         assert_eq!(
-            store.tenant_by_name("nobody").await.unwrap(),
+            store.admin().tenant_by_name("nobody").await.unwrap(),
             None,
             "{label}"
         );
-        let other = store.create_tenant("globex").await.unwrap();
+        let other = store.admin().create_tenant("globex").await.unwrap();
 
         let all = store
+            .admin()
             .create_api_key(acme.id, "zapier", BTreeSet::new())
             .await
             .unwrap();
@@ -49,6 +50,7 @@ async fn tenants_and_api_keys() {
             "{label}: the secret is not stored"
         );
         let (key, tenant) = store
+            .admin()
             .authenticate(&all.secret)
             .await
             .unwrap()
@@ -57,10 +59,12 @@ async fn tenants_and_api_keys() {
 
         let read_only = BTreeSet::from([Scope::CustomersRead]);
         let narrow = store
+            .admin()
             .create_api_key(other.id, "crm", read_only.clone())
             .await
             .unwrap();
         let (key, tenant) = store
+            .admin()
             .authenticate(&narrow.secret)
             .await
             .unwrap()
@@ -86,7 +90,12 @@ async fn tenants_and_api_keys() {
             &format!("{}x", all.secret),
         ] {
             assert!(
-                store.authenticate(presented).await.unwrap().is_none(),
+                store
+                    .admin()
+                    .authenticate(presented)
+                    .await
+                    .unwrap()
+                    .is_none(),
                 "{label}: {presented:?} authenticated"
             );
         }
@@ -100,10 +109,12 @@ async fn agents_departments_attributes_and_tags() {
         let ctx = tenant(&store, "acme").await;
         let t = ctx.tenant.id;
         let ada = store
+            .admin()
             .create_agent(t, "Ada", "ada@example.com", "admin")
             .await
             .unwrap();
         let bob = store
+            .admin()
             .create_agent(t, "Bob", "bob@example.com", "agent")
             .await
             .unwrap();
@@ -111,16 +122,28 @@ async fn agents_departments_attributes_and_tags() {
             (ada.name.as_str(), ada.email.as_str(), ada.role.as_str()),
             ("Ada", "ada@example.com", "admin")
         );
-        assert_eq!(store.agent(t, ada.id).await.unwrap(), ada, "{label}");
-        assert_eq!(store.agents(t).await.unwrap(), vec![ada, bob], "{label}");
-
-        let sales = store.create_department(t, "Sales").await.unwrap();
         assert_eq!(
-            store.department(t, sales.id).await.unwrap(),
+            store.admin().agent(t, ada.id).await.unwrap(),
+            ada,
+            "{label}"
+        );
+        assert_eq!(
+            store.admin().agents(t).await.unwrap(),
+            vec![ada, bob],
+            "{label}"
+        );
+
+        let sales = store.admin().create_department(t, "Sales").await.unwrap();
+        assert_eq!(
+            store.admin().department(t, sales.id).await.unwrap(),
             sales,
             "{label}"
         );
-        assert_eq!(store.departments(t).await.unwrap(), vec![sales], "{label}");
+        assert_eq!(
+            store.admin().departments(t).await.unwrap(),
+            vec![sales],
+            "{label}"
+        );
 
         for (name, kind) in [
             ("plan", AttributeType::String),
@@ -128,6 +151,7 @@ async fn agents_departments_attributes_and_tags() {
             ("trial", AttributeType::Boolean),
         ] {
             store
+                .admin()
                 .create_attribute(CustomAttribute {
                     tenant_id: t,
                     name: name.into(),
@@ -137,7 +161,7 @@ async fn agents_departments_attributes_and_tags() {
                 .await
                 .unwrap();
         }
-        let attributes = store.attributes(t).await.unwrap();
+        let attributes = store.admin().attributes(t).await.unwrap();
         assert_eq!(
             attributes.keys().collect::<Vec<_>>(),
             ["plan", "seats", "trial"],
@@ -148,7 +172,7 @@ async fn agents_departments_attributes_and_tags() {
 
         // Tags are recorded in the tenant's list when a customer first uses
         // them, keeping the first color.
-        assert!(store.tags(t).await.unwrap().is_empty());
+        assert!(store.admin().tags(t).await.unwrap().is_empty());
         let mut draft = Customer::new(t, now());
         draft.tags = vec![
             Tag::new("vip"),
@@ -157,9 +181,10 @@ async fn agents_departments_attributes_and_tags() {
                 color: "#00ff00".into(),
             },
         ];
-        let customer = store.create_customer(&ctx, draft).await.unwrap();
+        let customer = store.customers().create(&ctx, draft).await.unwrap();
         store
-            .modify_customer(&ctx, customer.id, Precondition::NONE, |c| {
+            .customers()
+            .update(&ctx, customer.id, Precondition::NONE, |c| {
                 c.add_tags([
                     Tag {
                         name: "vip".into(),
@@ -167,11 +192,10 @@ async fn agents_departments_attributes_and_tags() {
                     },
                     Tag::new("churn-risk"),
                 ]);
-                Ok(())
             })
             .await
             .unwrap();
-        let tags = store.tags(t).await.unwrap();
+        let tags = store.admin().tags(t).await.unwrap();
         assert_eq!(
             tags,
             vec![
@@ -194,6 +218,7 @@ async fn customers_round_trip_with_json_fields() {
         let ctx = tenant(&store, "acme").await;
         let t = ctx.tenant.id;
         store
+            .admin()
             .create_attribute(CustomAttribute {
                 tenant_id: t,
                 name: "plan".into(),
@@ -203,6 +228,7 @@ async fn customers_round_trip_with_json_fields() {
             .await
             .unwrap();
         store
+            .admin()
             .create_attribute(CustomAttribute {
                 tenant_id: t,
                 name: "seats".into(),
@@ -233,7 +259,7 @@ async fn customers_round_trip_with_json_fields() {
         });
 
         let before = now();
-        let created = store.create_customer(&ctx, draft.clone()).await.unwrap();
+        let created = store.customers().create(&ctx, draft.clone()).await.unwrap();
         assert!(created.id.get() > 0, "{label}");
         assert_eq!(created.version, 1, "{label}");
         assert_eq!(created.tenant_id, t);
@@ -250,23 +276,24 @@ async fn customers_round_trip_with_json_fields() {
         };
         assert_eq!(created, expected, "{label}");
         assert_eq!(
-            store.customer(t, created.id).await.unwrap(),
+            store.customers().get(t, created.id).await.unwrap(),
             created,
             "{label}"
         );
         assert_eq!(
-            store.customer_id_by_user_id(t, "u-42").await.unwrap(),
+            store.customers().id_by_user_id(t, "u-42").await.unwrap(),
             Some(created.id),
             "{label}"
         );
         assert_eq!(
-            store.customer_id_by_user_id(t, "u-43").await.unwrap(),
+            store.customers().id_by_user_id(t, "u-43").await.unwrap(),
             None,
             "{label}"
         );
 
         let updated = store
-            .modify_customer(
+            .customers()
+            .update(
                 &ctx,
                 created.id,
                 Precondition {
@@ -276,7 +303,6 @@ async fn customers_round_trip_with_json_fields() {
                 |c| {
                     c.custom_data.insert("seats".into(), json!("13"));
                     c.custom_data.remove("plan");
-                    Ok(())
                 },
             )
             .await
@@ -284,39 +310,51 @@ async fn customers_round_trip_with_json_fields() {
         assert_eq!(updated.version, 2, "{label}");
         assert!(updated.updated_at >= created.updated_at, "{label}");
         assert_eq!(
-            store.customer(t, created.id).await.unwrap(),
+            store.customers().get(t, created.id).await.unwrap(),
             updated,
             "{label}"
         );
 
         let second = store
-            .create_customer(&ctx, Customer::new(t, now()))
+            .customers()
+            .create(&ctx, Customer::new(t, now()))
             .await
             .unwrap();
-        let page = store.customers(t, None, 10).await.unwrap();
+        let page = store.customers().list(t, None, 10).await.unwrap();
         assert_eq!(page, vec![updated.clone(), second.clone()], "{label}");
         assert_eq!(
-            store.customers(t, Some(updated.id), 10).await.unwrap(),
+            store
+                .customers()
+                .list(t, Some(updated.id), 10)
+                .await
+                .unwrap(),
             vec![second.clone()],
             "{label}"
         );
         assert_eq!(
-            store.customers(t, None, 1).await.unwrap(),
+            store.customers().list(t, None, 1).await.unwrap(),
             vec![updated],
             "{label}"
         );
 
-        store.delete_customer(&ctx, second.id).await.unwrap();
+        store
+            .customers()
+            .delete(&ctx, second.id, Precondition::NONE)
+            .await
+            .unwrap();
         assert!(
             matches!(
-                store.customer(t, second.id).await,
+                store.customers().get(t, second.id).await,
                 Err(StorageError::NotFound)
             ),
             "{label}"
         );
         assert!(
             matches!(
-                store.delete_customer(&ctx, second.id).await,
+                store
+                    .customers()
+                    .delete(&ctx, second.id, Precondition::NONE)
+                    .await,
                 Err(StorageError::NotFound)
             ),
             "{label}"
@@ -335,10 +373,10 @@ async fn conversations_round_trip_with_links_and_nested_custom_info() {
     for_each_backend(|store, label| async move {
         let ctx = tenant(&store, "acme").await;
         let t = ctx.tenant.id;
-        let customer = store.create_customer(&ctx, Customer::new(t, now())).await.unwrap();
-        let ada = store.create_agent(t, "Ada", "ada@example.com", "agent").await.unwrap();
-        let bob = store.create_agent(t, "Bob", "bob@example.com", "agent").await.unwrap();
-        let sales = store.create_department(t, "Sales").await.unwrap();
+        let customer = store.customers().create(&ctx, Customer::new(t, now())).await.unwrap();
+        let ada = store.admin().create_agent(t, "Ada", "ada@example.com", "agent").await.unwrap();
+        let bob = store.admin().create_agent(t, "Bob", "bob@example.com", "agent").await.unwrap();
+        let sales = store.admin().create_department(t, "Sales").await.unwrap();
 
         let mut draft = draft(t, "chat-1:a.b_c");
         draft.status = ConversationStatus::Opened;
@@ -368,7 +406,7 @@ async fn conversations_round_trip_with_links_and_nested_custom_info() {
         draft.custom_info.insert("fraction".into(), json!(0.1));
         draft.custom_info.insert("quote\"key/with~chars".into(), json!("line\nbreak\ttab\\"));
 
-        let created = store.create_conversation(&ctx, draft.clone()).await.unwrap();
+        let created = store.conversations().create(&ctx, draft.clone()).await.unwrap();
         assert!(created.id.get() > 0);
         assert_eq!(created.version, 1, "{label}");
         assert_eq!(created.created_at, created.updated_at, "{label}");
@@ -380,31 +418,30 @@ async fn conversations_round_trip_with_links_and_nested_custom_info() {
             ..draft
         };
         assert_eq!(created, expected, "{label}");
-        let loaded = store.conversation(t, created.id).await.unwrap();
+        let loaded = store.conversations().get(t, created.id).await.unwrap();
         assert_eq!(loaded, created, "{label}");
         assert_eq!(loaded.custom_info["big"], json!(u64::MAX), "{label}");
-        assert_eq!(store.conversation_id_by_session_key(t, "chat-1:a.b_c").await.unwrap(), Some(created.id));
-        assert_eq!(store.conversation_id_by_session_key(t, "chat-2").await.unwrap(), None);
+        assert_eq!(store.conversations().id_by_session_key(t, "chat-1:a.b_c").await.unwrap(), Some(created.id));
+        assert_eq!(store.conversations().id_by_session_key(t, "chat-2").await.unwrap(), None);
 
         // Closing stamps closedAt/closedBy; the list filters by status.
-        let other = store.create_conversation(&ctx, super::harness::draft(t, "chat-2")).await.unwrap();
+        let other = store.conversations().create(&ctx, super::harness::draft(t, "chat-2")).await.unwrap();
         let closed = store
-            .modify_conversation(&ctx, other.id, Precondition::NONE, |c| {
+            .conversations().update(&ctx, other.id, Precondition::NONE, |c| {
                 c.status = ConversationStatus::Closed;
-                Ok(())
             })
             .await
             .unwrap();
         assert_eq!(closed.closed_by, Some(Actor::System), "{label}");
         assert_eq!(closed.closed_at, Some(closed.updated_at), "{label}");
-        let all = store.conversations(t, None, 0, 10).await.unwrap();
+        let all = store.conversations().list(t, &[], 0, 10).await.unwrap();
         assert_eq!(all, vec![closed.clone(), loaded.clone()], "{label}: newest first");
-        let open = store.conversations(t, Some(ConversationStatus::Opened), 0, 10).await.unwrap();
+        let open = store.conversations().list(t, &[ConversationStatus::Opened], 0, 10).await.unwrap();
         assert_eq!(open, vec![loaded.clone()], "{label}");
-        assert_eq!(store.conversations(t, None, 1, 10).await.unwrap(), vec![loaded.clone()], "{label}");
+        assert_eq!(store.conversations().list(t, &[], 1, 10).await.unwrap(), vec![loaded.clone()], "{label}");
 
-        store.delete_conversation(&ctx, other.id).await.unwrap();
-        assert!(matches!(store.conversation(t, other.id).await, Err(StorageError::NotFound)));
+        store.conversations().delete(&ctx, other.id, Precondition::NONE).await.unwrap();
+        assert!(matches!(store.conversations().get(t, other.id).await, Err(StorageError::NotFound)));
         let kinds = event_types(&store, t, EntityKind::Conversation, other.id.get()).await;
         assert_eq!(kinds.last(), Some(&EventType::ConversationDeleted), "{label}");
     })
@@ -417,24 +454,29 @@ async fn deleting_a_customer_unlinks_its_conversations() {
         let ctx = tenant(&store, "acme").await;
         let t = ctx.tenant.id;
         let customer = store
-            .create_customer(&ctx, Customer::new(t, now()))
+            .customers()
+            .create(&ctx, Customer::new(t, now()))
             .await
             .unwrap();
         let mut d = draft(t, "s-1");
         d.customer_id = Some(customer.id);
-        let conv = store.create_conversation(&ctx, d).await.unwrap();
+        let conv = store.conversations().create(&ctx, d).await.unwrap();
 
-        store.delete_customer(&ctx, customer.id).await.unwrap();
-        let loaded = store.conversation(t, conv.id).await.unwrap();
+        store
+            .customers()
+            .delete(&ctx, customer.id, Precondition::NONE)
+            .await
+            .unwrap();
+        let loaded = store.conversations().get(t, conv.id).await.unwrap();
         assert_eq!(
             loaded.customer_id, None,
             "{label}: the conversation still links the deleted customer"
         );
         // And it can still be changed (the link check must not trip on a dangling id).
         let changed = store
-            .modify_conversation(&ctx, conv.id, Precondition::NONE, |c| {
+            .conversations()
+            .update(&ctx, conv.id, Precondition::NONE, |c| {
                 c.rating = Some(4);
-                Ok(())
             })
             .await
             .unwrap();
@@ -462,14 +504,16 @@ async fn webhook_subscriptions() {
             created_at: Timestamp::from_millis(1_700_000_000_000),
         };
         let a = store
-            .create_subscription(subscription(
+            .webhooks()
+            .create(subscription(
                 EventType::EmailUpdated,
                 "https://hooks.example.com/a",
             ))
             .await
             .unwrap();
         let b = store
-            .create_subscription(subscription(
+            .webhooks()
+            .create(subscription(
                 EventType::ConversationStatusChanged,
                 "https://hooks.example.com/b?x=1",
             ))
@@ -483,29 +527,29 @@ async fn webhook_subscriptions() {
                 ..subscription(EventType::EmailUpdated, "https://hooks.example.com/a")
             }
         );
-        assert_eq!(store.subscription(t, a.id).await.unwrap(), a, "{label}");
+        assert_eq!(store.webhooks().get(t, a.id).await.unwrap(), a, "{label}");
         assert_eq!(
-            store.subscriptions(t).await.unwrap(),
+            store.webhooks().list(t).await.unwrap(),
             vec![a.clone(), b.clone()],
             "{label}"
         );
 
-        store.delete_subscription(t, a.id).await.unwrap();
+        store.webhooks().delete(t, a.id).await.unwrap();
         assert!(
             matches!(
-                store.subscription(t, a.id).await,
+                store.webhooks().get(t, a.id).await,
                 Err(StorageError::NotFound)
             ),
             "{label}"
         );
         assert!(
             matches!(
-                store.delete_subscription(t, a.id).await,
+                store.webhooks().delete(t, a.id).await,
                 Err(StorageError::NotFound)
             ),
             "{label}"
         );
-        assert_eq!(store.subscriptions(t).await.unwrap(), vec![b], "{label}");
+        assert_eq!(store.webhooks().list(t).await.unwrap(), vec![b], "{label}");
     })
     .await;
 }

@@ -27,28 +27,35 @@ async fn unique_values_conflict() {
     for_each_backend(|store, label| async move {
         let ctx = tenant(&store, "acme").await;
         let t = ctx.tenant.id;
-        conflict(label, "tenant name", store.create_tenant("acme").await);
+        conflict(
+            label,
+            "tenant name",
+            store.admin().create_tenant("acme").await,
+        );
 
         let first = store
-            .create_conversation(&ctx, draft(t, "s-1"))
+            .conversations()
+            .create(&ctx, draft(t, "s-1"))
             .await
             .unwrap();
         conflict(
             label,
             "session key",
-            store.create_conversation(&ctx, draft(t, "s-1")).await,
+            store.conversations().create(&ctx, draft(t, "s-1")).await,
         );
         let second = store
-            .create_conversation(&ctx, draft(t, "s-2"))
+            .conversations()
+            .create(&ctx, draft(t, "s-2"))
             .await
             .unwrap();
-        let renamed = store.modify_conversation(&ctx, second.id, Precondition::NONE, |c| {
-            c.session_key = "s-1".into();
-            Ok(())
-        });
+        let renamed = store
+            .conversations()
+            .update(&ctx, second.id, Precondition::NONE, |c| {
+                c.session_key = "s-1".into();
+            });
         conflict(label, "session key on modify", renamed.await);
         assert_eq!(
-            store.conversation(t, second.id).await.unwrap(),
+            store.conversations().get(t, second.id).await.unwrap(),
             second,
             "{label}"
         );
@@ -61,7 +68,8 @@ async fn unique_values_conflict() {
         );
         assert_eq!(
             store
-                .conversation_id_by_session_key(t, "s-1")
+                .conversations()
+                .id_by_session_key(t, "s-1")
                 .await
                 .unwrap(),
             Some(first.id),
@@ -70,14 +78,19 @@ async fn unique_values_conflict() {
 
         let mut customer = Customer::new(t, now());
         customer.user_id = Some("u-1".into());
-        store.create_customer(&ctx, customer.clone()).await.unwrap();
+        store
+            .customers()
+            .create(&ctx, customer.clone())
+            .await
+            .unwrap();
         conflict(
             label,
             "user id",
-            store.create_customer(&ctx, customer).await,
+            store.customers().create(&ctx, customer).await,
         );
 
         store
+            .admin()
             .create_agent(t, "Ada", "ada@example.com", "agent")
             .await
             .unwrap();
@@ -85,14 +98,15 @@ async fn unique_values_conflict() {
             label,
             "agent email",
             store
+                .admin()
                 .create_agent(t, "Ada 2", "ada@example.com", "agent")
                 .await,
         );
-        store.create_department(t, "Sales").await.unwrap();
+        store.admin().create_department(t, "Sales").await.unwrap();
         conflict(
             label,
             "department",
-            store.create_department(t, "Sales").await,
+            store.admin().create_department(t, "Sales").await,
         );
         let attribute = CustomAttribute {
             tenant_id: t,
@@ -100,12 +114,21 @@ async fn unique_values_conflict() {
             kind: AttributeType::String,
             label: "Plan".into(),
         };
-        store.create_attribute(attribute.clone()).await.unwrap();
-        conflict(label, "attribute", store.create_attribute(attribute).await);
+        store
+            .admin()
+            .create_attribute(attribute.clone())
+            .await
+            .unwrap();
+        conflict(
+            label,
+            "attribute",
+            store.admin().create_attribute(attribute).await,
+        );
 
         // The store still works after the failed statements (no broken transaction).
         let third = store
-            .create_conversation(&ctx, draft(t, "s-3"))
+            .conversations()
+            .create(&ctx, draft(t, "s-3"))
             .await
             .unwrap();
         assert_eq!(third.version, 1, "{label}");
@@ -125,60 +148,68 @@ async fn invalid_input_is_a_validation_error_naming_the_field() {
             .custom_data
             .insert("undefined".into(), serde_json::json!(1));
         assert_eq!(
-            violations(label, store.create_customer(&ctx, customer).await),
+            violations(label, store.customers().create(&ctx, customer).await),
             ["/email", "/customData/undefined"],
             "{label}"
         );
         assert!(
-            store.customers(t, None, 10).await.unwrap().is_empty(),
+            store
+                .customers()
+                .list(t, None, 10)
+                .await
+                .unwrap()
+                .is_empty(),
             "{label}"
         );
 
         let created = store
-            .create_customer(&ctx, Customer::new(t, now()))
+            .customers()
+            .create(&ctx, Customer::new(t, now()))
             .await
             .unwrap();
-        let bad = store.modify_customer(&ctx, created.id, Precondition::NONE, |c| {
-            c.email = Some("not an email".into());
-            Ok(())
-        });
+        let bad = store
+            .customers()
+            .update(&ctx, created.id, Precondition::NONE, |c| {
+                c.email = Some("not an email".into());
+            });
         assert_eq!(violations(label, bad.await), ["/email"], "{label}");
 
         let mut conv = draft(t, "bad key with spaces");
         conv.visitor.email = Some("nope".into());
         assert_eq!(
-            violations(label, store.create_conversation(&ctx, conv).await),
+            violations(label, store.conversations().create(&ctx, conv).await),
             ["/sessionKey", "/visitor/email"],
             "{label}"
         );
 
         assert_eq!(
-            violations(label, store.create_tenant("Not A Name!").await),
+            violations(label, store.admin().create_tenant("Not A Name!").await),
             ["/name"],
             "{label}"
         );
         assert_eq!(
-            violations(label, store.create_agent(t, "", "x", "agent").await),
+            violations(label, store.admin().create_agent(t, "", "x", "agent").await),
             ["/email", "/name"],
             "{label}"
         );
         assert_eq!(
-            violations(label, store.create_department(t, " ").await),
+            violations(label, store.admin().create_department(t, " ").await),
             ["/name"],
             "{label}"
         );
 
         assert!(matches!(
             store
-                .customer(t, switchboard_domain::CustomerId::new(999))
+                .customers()
+                .get(t, switchboard_domain::CustomerId::new(999))
                 .await,
             Err(StorageError::NotFound)
         ));
-        let missing = store.modify_conversation(
+        let missing = store.conversations().update(
             &ctx,
             switchboard_domain::ConversationId::new(999),
             Precondition::NONE,
-            |_| Ok(()),
+            |_| {},
         );
         assert!(
             matches!(missing.await, Err(StorageError::NotFound)),

@@ -1,21 +1,22 @@
-//! `Store::fan_out_next`: taking due outbox events and fanning them out in
+//! `Worker::fan_out_next`: taking due outbox events and fanning them out in
 //! one transaction, alone and with concurrent callers, on both backends.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use switchboard_domain::{
-    EntityKind, EventId, EventType, SubscriptionId, SubscriptionState, WebhookSubscription,
+    EventId, EventType, SubscriptionId, SubscriptionState, WebhookSubscription,
 };
-use switchboard_storage::{DeliveryId, FanOut, Store, WriteContext, now};
+use switchboard_storage::{Clock, DeliveryId, FanOut, Store, StoreConfig, WriteContext, now};
 
-use super::harness::{TestDb, draft, for_each_backend, tenant};
+use super::harness::{TestDb, draft, for_each_backend, open, tenant};
 
 const LONG: Duration = Duration::from_secs(60);
 
 async fn subscribe(store: &Store, ctx: &WriteContext, url: &str) -> WebhookSubscription {
     store
-        .create_subscription(WebhookSubscription {
+        .webhooks()
+        .create(WebhookSubscription {
             id: SubscriptionId::new(0),
             tenant_id: ctx.tenant.id,
             target_url: url.to_string(),
@@ -25,7 +26,7 @@ async fn subscribe(store: &Store, ctx: &WriteContext, url: &str) -> WebhookSubsc
             previous_secret_expires_at: None,
             state: SubscriptionState::Active,
             failing_since: None,
-            created_at: now(),
+            created_at: store.now(),
         })
         .await
         .unwrap()
@@ -37,11 +38,13 @@ async fn make_events(store: &Store, ctx: &WriteContext, prefix: &str, n: usize) 
     let mut ids = Vec::with_capacity(n);
     for i in 0..n {
         let conv = store
-            .create_conversation(ctx, draft(ctx.tenant.id, &format!("{prefix}-{i}")))
+            .conversations()
+            .create(ctx, draft(ctx.tenant.id, &format!("{prefix}-{i}")))
             .await
             .unwrap();
         let events = store
-            .events_for(ctx.tenant.id, EntityKind::Conversation, conv.id.get())
+            .conversations()
+            .events(ctx.tenant.id, conv.id)
             .await
             .unwrap();
         ids.extend(events.iter().map(|e| e.id));
@@ -62,7 +65,11 @@ async fn deliveries_by_subscription(
 ) -> Vec<BTreeMap<EventId, String>> {
     let mut out = Vec::new();
     for sub in subs {
-        let list = store.deliveries(ctx.tenant.id, sub.id, 1000).await.unwrap();
+        let list = store
+            .webhooks()
+            .deliveries(ctx.tenant.id, sub.id, 1000)
+            .await
+            .unwrap();
         let map: BTreeMap<EventId, String> = list
             .iter()
             .map(|d| (d.event_id, d.message_id.clone()))
@@ -82,6 +89,7 @@ async fn fans_out_once_in_id_order_and_marks_processed() {
         // Nothing due: nothing happens.
         assert_eq!(
             store
+                .worker()
                 .fan_out_next("w", 10, Duration::ZERO, Some(LONG))
                 .await
                 .unwrap(),
@@ -92,12 +100,13 @@ async fn fans_out_once_in_id_order_and_marks_processed() {
         // No subscriber: processed, no delivery.
         make_events(&store, &ctx, "none", 2).await;
         let fan = store
+            .worker()
             .fan_out_next("w", 10, Duration::ZERO, Some(LONG))
             .await
             .unwrap();
         assert_eq!((fan.events, fan.deliveries), (2, 0), "{label}");
         assert!(fan.claimed.is_empty(), "{label}");
-        assert_eq!(store.outbox_backlog().await.unwrap(), 0, "{label}");
+        assert_eq!(store.worker().outbox_backlog().await.unwrap(), 0, "{label}");
 
         let a = subscribe(&store, &ctx, "https://a.example/h").await;
         let b = subscribe(&store, &ctx, "https://b.example/h").await;
@@ -107,6 +116,7 @@ async fn fans_out_once_in_id_order_and_marks_processed() {
         // The limit holds, oldest first; the deliveries come back leased.
         let start = now().as_millis();
         let first = store
+            .worker()
             .fan_out_next("w", 3, Duration::ZERO, Some(LONG))
             .await
             .unwrap();
@@ -128,15 +138,17 @@ async fn fans_out_once_in_id_order_and_marks_processed() {
         // Leased to the caller: nobody else can claim them now.
         assert!(
             store
+                .worker()
                 .claim_deliveries("other", LONG, 100)
                 .await
                 .unwrap()
                 .is_empty(),
             "{label}"
         );
-        assert_eq!(store.outbox_backlog().await.unwrap(), 2, "{label}");
+        assert_eq!(store.worker().outbox_backlog().await.unwrap(), 2, "{label}");
 
         let rest = store
+            .worker()
             .fan_out_next("w", 3, Duration::ZERO, Some(LONG))
             .await
             .unwrap();
@@ -149,13 +161,14 @@ async fn fans_out_once_in_id_order_and_marks_processed() {
         // A second call finds nothing new.
         assert_eq!(
             store
+                .worker()
                 .fan_out_next("w", 3, Duration::ZERO, Some(LONG))
                 .await
                 .unwrap(),
             FanOut::default(),
             "{label}"
         );
-        assert_eq!(store.outbox_backlog().await.unwrap(), 0, "{label}");
+        assert_eq!(store.worker().outbox_backlog().await.unwrap(), 0, "{label}");
 
         // Exactly one delivery per (event, subscription), distinct message ids.
         let per_sub = deliveries_by_subscription(&store, &ctx, &[&a, &b]).await;
@@ -177,23 +190,25 @@ async fn fans_out_once_in_id_order_and_marks_processed() {
             "{label}: the claimed deliveries are the stored ones"
         );
 
-        // Processed, no lease: the two-step API finds nothing to claim or fan out.
+        // Processed and marked with the worker that fanned them out.
         for d in first.claimed.iter().chain(&rest.claimed) {
             let conv = d.payload["conversation"]["id"].as_i64().unwrap();
             let stored = store
-                .events_for(ctx.tenant.id, EntityKind::Conversation, conv)
+                .conversations()
+                .events(ctx.tenant.id, switchboard_domain::ConversationId::new(conv))
                 .await
                 .unwrap();
             assert!(stored.iter().all(|s| s.processed_at.is_some()), "{label}");
-            assert!(stored.iter().all(|s| s.lease_until.is_none()), "{label}");
+            assert!(
+                stored.iter().all(|s| s.claimed_by.as_deref() == Some("w")),
+                "{label}"
+            );
         }
-        assert!(
-            store.claim_outbox("w2", LONG, 10).await.unwrap().is_empty(),
-            "{label}"
-        );
+        // Nothing is left to fan out.
         assert_eq!(
             store
-                .fan_out("w", &events, Duration::ZERO, Some(LONG))
+                .worker()
+                .fan_out_next("w2", 10, Duration::ZERO, Some(LONG))
                 .await
                 .unwrap(),
             FanOut::default(),
@@ -212,6 +227,7 @@ async fn first_delay_and_no_claim_leave_deliveries_to_claim_later() {
         // Not due at once: `claim` is ignored, nothing is leased or due.
         make_events(&store, &ctx, "later", 2).await;
         let fan = store
+            .worker()
             .fan_out_next("w", 10, Duration::from_secs(30), Some(LONG))
             .await
             .unwrap();
@@ -219,6 +235,7 @@ async fn first_delay_and_no_claim_leave_deliveries_to_claim_later() {
         assert!(fan.claimed.is_empty(), "{label}");
         assert!(
             store
+                .worker()
                 .claim_deliveries("w", LONG, 10)
                 .await
                 .unwrap()
@@ -229,78 +246,77 @@ async fn first_delay_and_no_claim_leave_deliveries_to_claim_later() {
         // Due at once without `claim`: left for `claim_deliveries`.
         make_events(&store, &ctx, "now", 3).await;
         let fan = store
+            .worker()
             .fan_out_next("w", 10, Duration::ZERO, None)
             .await
             .unwrap();
         assert_eq!((fan.events, fan.deliveries), (3, 3), "{label}");
         assert!(fan.claimed.is_empty(), "{label}");
-        let due = store.claim_deliveries("w2", LONG, 10).await.unwrap();
+        let due = store
+            .worker()
+            .claim_deliveries("w2", LONG, 10)
+            .await
+            .unwrap();
         assert_eq!(due.len(), 3, "{label}");
         assert!(
             store
+                .worker()
                 .claim_deliveries("w3", LONG, 10)
                 .await
                 .unwrap()
                 .is_empty(),
             "{label}: leased to w2"
         );
-        assert_eq!(store.delivery_backlog().await.unwrap(), 5, "{label}");
+        assert_eq!(
+            store.worker().delivery_backlog().await.unwrap(),
+            5,
+            "{label}"
+        );
     })
     .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn leased_and_future_events_wait() {
+async fn future_events_wait_until_they_are_available() {
     for db in TestDb::all() {
         let label = db.label;
-        let store = db.open().await;
+        let clock = Clock::manual(now());
+        let store = Store::open(
+            &db.url,
+            StoreConfig {
+                clock: clock.clone(),
+                ..StoreConfig::default()
+            },
+        )
+        .await
+        .unwrap();
         let ctx = tenant(&store, "acme").await;
         subscribe(&store, &ctx, "https://a.example/h").await;
         let events = make_events(&store, &ctx, "x", 3).await;
 
-        // Held by a two-step claimer: skipped until its lease expires.
-        let held = store
-            .claim_outbox("slow", Duration::from_millis(50), 1)
-            .await
-            .unwrap();
-        assert_eq!(held[0].id, events[0], "{label}");
-        // Not available yet: skipped.
+        // Not available for an hour yet: skipped, and still pending.
         db.raw().execute(&format!(
             "UPDATE outbox SET available_at = available_at + 3600000 WHERE id = {}",
             events[2].get()
         ));
         let fan = store
+            .worker()
             .fan_out_next("w", 10, Duration::ZERO, Some(LONG))
             .await
             .unwrap();
-        assert_eq!(claimed_events(&fan), [events[1]], "{label}");
-        assert_eq!(fan.events, 1, "{label}");
+        assert_eq!(claimed_events(&fan), [events[0], events[1]], "{label}");
+        assert_eq!(fan.events, 2, "{label}");
+        assert_eq!(store.worker().outbox_backlog().await.unwrap(), 1, "{label}");
 
-        tokio::time::sleep(Duration::from_millis(120)).await;
+        // An hour later it is due.
+        clock.advance(Duration::from_secs(3600));
         let fan = store
+            .worker()
             .fan_out_next("w", 10, Duration::ZERO, Some(LONG))
             .await
             .unwrap();
-        assert_eq!(
-            claimed_events(&fan),
-            [events[0]],
-            "{label}: an expired lease is due again"
-        );
-        // The slow claimer finds its events done.
-        assert_eq!(
-            store
-                .fan_out("slow", &[events[0]], Duration::ZERO, Some(LONG))
-                .await
-                .unwrap(),
-            FanOut::default(),
-            "{label}"
-        );
-        assert_eq!(
-            store.complete_outbox("slow", &[events[0]]).await.unwrap(),
-            0,
-            "{label}"
-        );
-        assert_eq!(store.outbox_backlog().await.unwrap(), 1, "{label}");
+        assert_eq!(claimed_events(&fan), [events[2]], "{label}");
+        assert_eq!(store.worker().outbox_backlog().await.unwrap(), 0, "{label}");
     }
 }
 
@@ -309,14 +325,14 @@ async fn concurrent_callers_fan_out_each_event_once() {
     const EVENTS: usize = 500;
     for db in TestDb::all() {
         let label = db.label;
-        let store = db.open().await;
+        let store = open(&db).await;
         let ctx = tenant(&store, "acme").await;
         let a = subscribe(&store, &ctx, "https://a.example/h").await;
         let b = subscribe(&store, &ctx, "https://b.example/h").await;
         let events = make_events(&store, &ctx, "c", EVENTS).await;
 
         // Two "processes": two stores, each with its own pool.
-        let second = db.open().await;
+        let second = open(&db).await;
         let callers: Vec<_> = [store.clone(), second]
             .into_iter()
             .enumerate()
@@ -327,6 +343,7 @@ async fn concurrent_callers_fan_out_each_event_once() {
                     let mut deliveries = Vec::new();
                     loop {
                         let fan = store
+                            .worker()
                             .fan_out_next(&worker, 7, Duration::ZERO, Some(LONG))
                             .await
                             .unwrap();
@@ -362,9 +379,9 @@ async fn concurrent_callers_fan_out_each_event_once() {
         }
         assert_eq!(per_event.len(), EVENTS, "{label}");
         assert!(per_event.values().all(|n| *n == 2), "{label}");
-        assert_eq!(store.outbox_backlog().await.unwrap(), 0, "{label}");
+        assert_eq!(store.worker().outbox_backlog().await.unwrap(), 0, "{label}");
         assert_eq!(
-            store.delivery_backlog().await.unwrap(),
+            store.worker().delivery_backlog().await.unwrap(),
             i64::try_from(2 * EVENTS).unwrap(),
             "{label}"
         );

@@ -23,20 +23,24 @@ async fn another_tenants_rows_are_not_found() {
         let (a, b) = (ours.tenant.id, theirs.tenant.id);
 
         let customer = store
-            .create_customer(&theirs, Customer::new(b, now()))
+            .customers()
+            .create(&theirs, Customer::new(b, now()))
             .await
             .unwrap();
         let conv = store
-            .create_conversation(&theirs, draft(b, "s-1"))
+            .conversations()
+            .create(&theirs, draft(b, "s-1"))
             .await
             .unwrap();
         let agent = store
+            .admin()
             .create_agent(b, "Bob", "bob@example.com", "agent")
             .await
             .unwrap();
-        let department = store.create_department(b, "Sales").await.unwrap();
+        let department = store.admin().create_department(b, "Sales").await.unwrap();
         let subscription = store
-            .create_subscription(WebhookSubscription {
+            .webhooks()
+            .create(WebhookSubscription {
                 id: SubscriptionId::new(0),
                 tenant_id: b,
                 target_url: "https://hooks.example.com/".into(),
@@ -52,94 +56,127 @@ async fn another_tenants_rows_are_not_found() {
             .unwrap();
         // A row of our own with the same session key is fine.
         store
-            .create_conversation(&ours, draft(a, "s-1"))
+            .conversations()
+            .create(&ours, draft(a, "s-1"))
             .await
             .unwrap();
 
-        not_found(label, "customer", store.customer(a, customer.id).await);
-        not_found(label, "conversation", store.conversation(a, conv.id).await);
-        not_found(label, "agent", store.agent(a, agent.id).await);
+        not_found(
+            label,
+            "customer",
+            store.customers().get(a, customer.id).await,
+        );
+        not_found(
+            label,
+            "conversation",
+            store.conversations().get(a, conv.id).await,
+        );
+        not_found(label, "agent", store.admin().agent(a, agent.id).await);
         not_found(
             label,
             "department",
-            store.department(a, department.id).await,
+            store.admin().department(a, department.id).await,
         );
         not_found(
             label,
             "subscription",
-            store.subscription(a, subscription.id).await,
+            store.webhooks().get(a, subscription.id).await,
         );
-        assert_eq!(store.customer_id_by_user_id(a, "u").await.unwrap(), None);
+        assert_eq!(store.customers().id_by_user_id(a, "u").await.unwrap(), None);
         assert!(
-            store.customers(a, None, 100).await.unwrap().is_empty(),
+            store
+                .customers()
+                .list(a, None, 100)
+                .await
+                .unwrap()
+                .is_empty(),
             "{label}"
         );
         assert_eq!(
-            store.conversations(a, None, 0, 100).await.unwrap().len(),
+            store
+                .conversations()
+                .list(a, &[], 0, 100)
+                .await
+                .unwrap()
+                .len(),
             1,
             "{label}"
         );
-        assert!(store.agents(a).await.unwrap().is_empty(), "{label}");
-        assert!(store.departments(a).await.unwrap().is_empty(), "{label}");
-        assert!(store.subscriptions(a).await.unwrap().is_empty(), "{label}");
+        assert!(store.admin().agents(a).await.unwrap().is_empty(), "{label}");
+        assert!(
+            store.admin().departments(a).await.unwrap().is_empty(),
+            "{label}"
+        );
+        assert!(
+            store.webhooks().list(a).await.unwrap().is_empty(),
+            "{label}"
+        );
         assert!(
             store
-                .events_for(a, EntityKind::Customer, customer.id.get())
+                .customers()
+                .events(a, customer.id)
                 .await
                 .unwrap()
                 .is_empty()
         );
         assert!(
             store
-                .history(a, EntityKind::Conversation, conv.id.get(), 10)
+                .conversations()
+                .history(a, conv.id, 10)
                 .await
                 .unwrap()
                 .is_empty()
         );
 
         let modify_customer = store
-            .modify_customer(&ours, customer.id, Precondition::NONE, |c| {
+            .customers()
+            .update(&ours, customer.id, Precondition::NONE, |c| {
                 c.name = Some("hijacked".into());
-                Ok(())
             })
             .await;
         not_found(label, "modify_customer", modify_customer);
         let modify_conversation = store
-            .modify_conversation(&ours, conv.id, Precondition::NONE, |c| {
+            .conversations()
+            .update(&ours, conv.id, Precondition::NONE, |c| {
                 c.visitor.name = Some("hijacked".into());
-                Ok(())
             })
             .await;
         not_found(label, "modify_conversation", modify_conversation);
         not_found(
             label,
             "delete_customer",
-            store.delete_customer(&ours, customer.id).await,
+            store
+                .customers()
+                .delete(&ours, customer.id, Precondition::NONE)
+                .await,
         );
         not_found(
             label,
             "delete_conversation",
-            store.delete_conversation(&ours, conv.id).await,
+            store
+                .conversations()
+                .delete(&ours, conv.id, Precondition::NONE)
+                .await,
         );
         not_found(
             label,
             "delete_subscription",
-            store.delete_subscription(a, subscription.id).await,
+            store.webhooks().delete(a, subscription.id).await,
         );
 
         // Their rows are untouched, with no new events.
         assert_eq!(
-            store.customer(b, customer.id).await.unwrap(),
+            store.customers().get(b, customer.id).await.unwrap(),
             customer,
             "{label}"
         );
         assert_eq!(
-            store.conversation(b, conv.id).await.unwrap(),
+            store.conversations().get(b, conv.id).await.unwrap(),
             conv,
             "{label}"
         );
         assert_eq!(
-            store.subscription(b, subscription.id).await.unwrap(),
+            store.webhooks().get(b, subscription.id).await.unwrap(),
             subscription,
             "{label}"
         );
@@ -168,19 +205,23 @@ async fn links_to_another_tenants_rows_are_refused() {
         let theirs = tenant(&store, "globex").await;
         let (a, b) = (ours.tenant.id, theirs.tenant.id);
         let customer = store
-            .create_customer(&theirs, Customer::new(b, now()))
+            .customers()
+            .create(&theirs, Customer::new(b, now()))
             .await
             .unwrap();
         let agent = store
+            .admin()
             .create_agent(b, "Bob", "bob@example.com", "agent")
             .await
             .unwrap();
         let other_agent = store
+            .admin()
             .create_agent(b, "Cy", "cy@example.com", "agent")
             .await
             .unwrap();
-        let department = store.create_department(b, "Sales").await.unwrap();
+        let department = store.admin().create_department(b, "Sales").await.unwrap();
         let own_agent = store
+            .admin()
             .create_agent(a, "Ada", "ada@example.com", "agent")
             .await
             .unwrap();
@@ -201,7 +242,7 @@ async fn links_to_another_tenants_rows_are_refused() {
         d.department_id = Some(department.id);
         d.transfer_to = Some(agent.id);
         // Each foreign id is reported once, at the first field naming it.
-        let refused = store.create_conversation(&ours, d).await;
+        let refused = store.conversations().create(&ours, d).await;
         assert_eq!(
             paths(refused.map(|_| ())),
             ["/customerId", "/assigneeId", "/agentIds/1", "/departmentId"],
@@ -209,7 +250,8 @@ async fn links_to_another_tenants_rows_are_refused() {
         );
         assert!(
             store
-                .conversations(a, None, 0, 10)
+                .conversations()
+                .list(a, &[], 0, 10)
                 .await
                 .unwrap()
                 .is_empty(),
@@ -217,7 +259,8 @@ async fn links_to_another_tenants_rows_are_refused() {
         );
 
         let conv = store
-            .create_conversation(&ours, draft(a, "s-1"))
+            .conversations()
+            .create(&ours, draft(a, "s-1"))
             .await
             .unwrap();
         for (path, change) in [
@@ -242,15 +285,15 @@ async fn links_to_another_tenants_rows_are_refused() {
             ),
         ] {
             let result = store
-                .modify_conversation(&ours, conv.id, Precondition::NONE, move |c| {
+                .conversations()
+                .update(&ours, conv.id, Precondition::NONE, move |c| {
                     change(c);
-                    Ok(())
                 })
                 .await;
             assert_eq!(paths(result.map(|_| ())), [path], "{label}");
         }
         assert_eq!(
-            store.conversation(a, conv.id).await.unwrap(),
+            store.conversations().get(a, conv.id).await.unwrap(),
             conv,
             "{label}: nothing written"
         );

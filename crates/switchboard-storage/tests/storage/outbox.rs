@@ -10,7 +10,7 @@ use switchboard_domain::{
 };
 use switchboard_storage::{Precondition, StorageError, Store, WriteContext, now};
 
-use super::harness::{TestDb, draft, event_types, events, for_each_backend, tenant};
+use super::harness::{TestDb, draft, event_types, events, for_each_backend, open, tenant};
 
 /// Everything stored about one conversation: the row, its events and history.
 async fn snapshot(
@@ -19,15 +19,9 @@ async fn snapshot(
     id: switchboard_domain::ConversationId,
 ) -> (String, usize, usize) {
     let t = ctx.tenant.id;
-    let row = store.conversation(t, id).await.unwrap();
-    let events = store
-        .events_for(t, EntityKind::Conversation, id.get())
-        .await
-        .unwrap();
-    let history = store
-        .history(t, EntityKind::Conversation, id.get(), 1000)
-        .await
-        .unwrap();
+    let row = store.conversations().get(t, id).await.unwrap();
+    let events = store.conversations().events(t, id).await.unwrap();
+    let history = store.conversations().history(t, id, 1000).await.unwrap();
     (format!("{row:?}"), events.len(), history.len())
 }
 
@@ -36,7 +30,8 @@ async fn a_failed_change_leaves_no_trace() {
     for_each_backend(|store, label| async move {
         let ctx = tenant(&store, "acme").await;
         let conv = store
-            .create_conversation(&ctx, draft(ctx.tenant.id, "s-1"))
+            .conversations()
+            .create(&ctx, draft(ctx.tenant.id, "s-1"))
             .await
             .unwrap();
         let before = snapshot(&store, &ctx, conv.id).await;
@@ -44,13 +39,15 @@ async fn a_failed_change_leaves_no_trace() {
 
         // The closure changes the copy, then refuses.
         let refused = store
-            .modify_conversation(&ctx, conv.id, Precondition::NONE, |c| {
+            .conversations()
+            .modify(&ctx, conv.id, Precondition::NONE, |c| {
                 c.visitor.email = Some("ada@example.com".into());
                 Err(DomainError::Validation(ValidationErrors::single(
                     "/x", "nope", "refused",
                 )))
             })
-            .await;
+            .await
+            .map_err(StorageError::from);
         assert!(
             matches!(
                 refused,
@@ -61,10 +58,10 @@ async fn a_failed_change_leaves_no_trace() {
 
         // The result breaks a rule.
         let invalid = store
-            .modify_conversation(&ctx, conv.id, Precondition::NONE, |c| {
+            .conversations()
+            .update(&ctx, conv.id, Precondition::NONE, |c| {
                 c.visitor.email = Some("ada@example.com".into());
                 c.rating = Some(9);
-                Ok(())
             })
             .await;
         match invalid {
@@ -84,11 +81,13 @@ async fn a_failed_change_leaves_no_trace() {
         )
         .unwrap();
         let patched = store
-            .modify_conversation(&ctx, conv.id, Precondition::NONE, move |c| {
+            .conversations()
+            .modify(&ctx, conv.id, Precondition::NONE, move |c| {
                 *c = apply_json_patch(c, &ops, &ApplyOptions::default())?;
-                Ok(())
+                Ok::<(), DomainError>(())
             })
-            .await;
+            .await
+            .map_err(StorageError::from);
         match patched {
             Err(StorageError::Domain(DomainError::Patch(e))) => {
                 assert!(e.is_test_failure(), "{label}: {e}")
@@ -102,11 +101,13 @@ async fn a_failed_change_leaves_no_trace() {
             value: json!(7),
         }];
         let read_only = store
-            .modify_conversation(&ctx, conv.id, Precondition::NONE, move |c| {
+            .conversations()
+            .modify(&ctx, conv.id, Precondition::NONE, move |c| {
                 *c = apply_json_patch(c, &ops, &ApplyOptions::default())?;
-                Ok(())
+                Ok::<(), DomainError>(())
             })
-            .await;
+            .await
+            .map_err(StorageError::from);
         assert!(
             matches!(
                 read_only,
@@ -120,7 +121,7 @@ async fn a_failed_change_leaves_no_trace() {
             before,
             "{label}: a failed write left a trace"
         );
-        assert_eq!(store.outbox_backlog().await.unwrap(), 1, "{label}");
+        assert_eq!(store.worker().outbox_backlog().await.unwrap(), 1, "{label}");
     })
     .await;
 }
@@ -129,25 +130,27 @@ async fn a_failed_change_leaves_no_trace() {
 async fn a_database_failure_after_the_update_rolls_everything_back() {
     for db in TestDb::all() {
         let label = db.label;
-        let store = db.open().await;
+        let store = open(&db).await;
         let ctx = tenant(&store, "acme").await;
         let conv = store
-            .create_conversation(&ctx, draft(ctx.tenant.id, "s-1"))
+            .conversations()
+            .create(&ctx, draft(ctx.tenant.id, "s-1"))
             .await
             .unwrap();
         let customer = store
-            .create_customer(&ctx, Customer::new(ctx.tenant.id, now()))
+            .customers()
+            .create(&ctx, Customer::new(ctx.tenant.id, now()))
             .await
             .unwrap();
-        let backlog = store.outbox_backlog().await.unwrap();
+        let backlog = store.worker().outbox_backlog().await.unwrap();
 
         // The history row is written last: without its table, the row update
         // and the outbox insert before it must be undone.
         db.raw().execute("DROP TABLE change_history");
         let result = store
-            .modify_conversation(&ctx, conv.id, Precondition::NONE, |c| {
+            .conversations()
+            .update(&ctx, conv.id, Precondition::NONE, |c| {
                 c.visitor.name = Some("Ada".into());
-                Ok(())
             })
             .await;
         assert!(
@@ -155,9 +158,9 @@ async fn a_database_failure_after_the_update_rolls_everything_back() {
             "{label}: {result:?}"
         );
         let result = store
-            .modify_customer(&ctx, customer.id, Precondition::NONE, |c| {
+            .customers()
+            .update(&ctx, customer.id, Precondition::NONE, |c| {
                 c.tags.push(Tag::new("vip"));
-                Ok(())
             })
             .await;
         assert!(
@@ -166,21 +169,29 @@ async fn a_database_failure_after_the_update_rolls_everything_back() {
         );
 
         assert_eq!(
-            store.conversation(ctx.tenant.id, conv.id).await.unwrap(),
+            store
+                .conversations()
+                .get(ctx.tenant.id, conv.id)
+                .await
+                .unwrap(),
             conv,
             "{label}"
         );
         assert_eq!(
-            store.customer(ctx.tenant.id, customer.id).await.unwrap(),
+            store
+                .customers()
+                .get(ctx.tenant.id, customer.id)
+                .await
+                .unwrap(),
             customer,
             "{label}"
         );
         assert!(
-            store.tags(ctx.tenant.id).await.unwrap().is_empty(),
+            store.admin().tags(ctx.tenant.id).await.unwrap().is_empty(),
             "{label}: tag list written"
         );
         assert_eq!(
-            store.outbox_backlog().await.unwrap(),
+            store.worker().outbox_backlog().await.unwrap(),
             backlog,
             "{label}: outbox written"
         );
@@ -207,7 +218,7 @@ async fn every_committed_write_has_its_events() {
         let t = ctx.tenant.id;
         let mut d = draft(t, "s-1");
         d.visitor.email = Some("ada@example.com".into());
-        let conv = store.create_conversation(&ctx, d).await.unwrap();
+        let conv = store.conversations().create(&ctx, d).await.unwrap();
         let id = conv.id;
         let kinds = || event_types(&store, t, EntityKind::Conversation, id.get());
         assert_eq!(kinds().await, [Created, Email], "{label}");
@@ -279,9 +290,9 @@ async fn every_committed_write_has_its_events() {
         {
             let seen = kinds().await.len();
             let written = store
-                .modify_conversation(&ctx, id, Precondition::NONE, move |c| {
+                .conversations()
+                .update(&ctx, id, Precondition::NONE, move |c| {
                     change(c);
-                    Ok(())
                 })
                 .await
                 .unwrap();
@@ -350,17 +361,20 @@ async fn a_change_that_changes_nothing_writes_nothing() {
         let ctx = tenant(&store, "acme").await;
         let t = ctx.tenant.id;
         let conv = store
-            .create_conversation(&ctx, draft(t, "s-1"))
+            .conversations()
+            .create(&ctx, draft(t, "s-1"))
             .await
             .unwrap();
         let customer = store
-            .create_customer(&ctx, Customer::new(t, now()))
+            .customers()
+            .create(&ctx, Customer::new(t, now()))
             .await
             .unwrap();
         let before = snapshot(&store, &ctx, conv.id).await;
 
         let same = store
-            .modify_conversation(
+            .conversations()
+            .update(
                 &ctx,
                 conv.id,
                 Precondition {
@@ -373,7 +387,6 @@ async fn a_change_that_changes_nothing_writes_nothing() {
                     // Bookkeeping fields are pinned whatever the change does.
                     c.version = 77;
                     c.updated_at = switchboard_domain::Timestamp::from_millis(5);
-                    Ok(())
                 },
             )
             .await
@@ -382,7 +395,8 @@ async fn a_change_that_changes_nothing_writes_nothing() {
         assert_eq!(snapshot(&store, &ctx, conv.id).await, before, "{label}");
 
         let same = store
-            .modify_customer(&ctx, customer.id, Precondition::NONE, |_| Ok(()))
+            .customers()
+            .update(&ctx, customer.id, Precondition::NONE, |_| {})
             .await
             .unwrap();
         assert_eq!(same, customer, "{label}");
@@ -403,41 +417,45 @@ async fn history_records_actor_api_diff_and_versions() {
         let system = tenant(&store, "acme").await;
         let t = system.tenant.id;
         let agent = store
+            .admin()
             .create_agent(t, "Ada", "ada@example.com", "agent")
             .await
             .unwrap();
         let as_agent =
             WriteContext::new(system.tenant.clone(), Actor::Agent(agent.id), "helpcrunch");
         let key = store
+            .admin()
             .create_api_key(t, "zapier", Default::default())
             .await
             .unwrap();
         let as_key = WriteContext::new(system.tenant.clone(), Actor::ApiKey(key.key.id), "zoho");
 
         let conv = store
-            .create_conversation(&system, draft(t, "s-1"))
+            .conversations()
+            .create(&system, draft(t, "s-1"))
             .await
             .unwrap();
         store
-            .modify_conversation(&as_agent, conv.id, Precondition::NONE, |c| {
+            .conversations()
+            .update(&as_agent, conv.id, Precondition::NONE, |c| {
                 c.visitor.name = Some("Ada".into());
-                Ok(())
             })
             .await
             .unwrap();
         store
-            .modify_conversation(&as_key, conv.id, Precondition::NONE, |c| {
+            .conversations()
+            .update(&as_key, conv.id, Precondition::NONE, |c| {
                 c.status = ConversationStatus::Closed;
-                Ok(())
             })
             .await
             .unwrap();
-        store.delete_conversation(&as_agent, conv.id).await.unwrap();
-
-        let history = store
-            .history(t, EntityKind::Conversation, conv.id.get(), 10)
+        store
+            .conversations()
+            .delete(&as_agent, conv.id, Precondition::NONE)
             .await
             .unwrap();
+
+        let history = store.conversations().history(t, conv.id, 10).await.unwrap();
         let summary: Vec<_> = history
             .iter()
             .map(|h| (h.actor, h.api.as_str(), h.version_before, h.version_after))
@@ -498,7 +516,8 @@ async fn history_records_actor_api_diff_and_versions() {
         assert_eq!(history[3].diff[0].path(), "", "{label}");
         assert_eq!(
             store
-                .history(t, EntityKind::Conversation, conv.id.get(), 2)
+                .conversations()
+                .history(t, conv.id, 2)
                 .await
                 .unwrap()
                 .len(),
@@ -507,13 +526,11 @@ async fn history_records_actor_api_diff_and_versions() {
         );
 
         let customer = store
-            .create_customer(&as_key, Customer::new(t, now()))
+            .customers()
+            .create(&as_key, Customer::new(t, now()))
             .await
             .unwrap();
-        let history = store
-            .history(t, EntityKind::Customer, customer.id.get(), 10)
-            .await
-            .unwrap();
+        let history = store.customers().history(t, customer.id, 10).await.unwrap();
         assert_eq!(history.len(), 1, "{label}");
         assert_eq!(
             (history[0].actor, history[0].api.as_str()),
@@ -544,14 +561,16 @@ async fn a_batch_of_customer_changes_commits_together_or_not_at_all() {
         for _ in 0..3 {
             ids.push(
                 store
-                    .create_customer(&ctx, Customer::new(t, now()))
+                    .customers()
+                    .create(&ctx, Customer::new(t, now()))
                     .await
                     .unwrap()
                     .id,
             );
         }
         let foreign = store
-            .create_customer(&other, Customer::new(other.tenant.id, now()))
+            .customers()
+            .create(&other, Customer::new(other.tenant.id, now()))
             .await
             .unwrap()
             .id;
@@ -572,7 +591,8 @@ async fn a_batch_of_customer_changes_commits_together_or_not_at_all() {
             Ok(())
         });
         let failed = store
-            .modify_customers(
+            .customers()
+            .modify_many(
                 &ctx,
                 vec![
                     (ids[2], rename("C")),
@@ -580,21 +600,24 @@ async fn a_batch_of_customer_changes_commits_together_or_not_at_all() {
                     (ids[1], rename("B")),
                 ],
             )
-            .await;
+            .await
+            .map_err(|e| (e.index, StorageError::from(e.error)));
         match failed {
             Err((1, StorageError::Domain(DomainError::Validation(_)))) => {}
             other => panic!("{label}: {other:?}"),
         }
         let foreign_batch = store
-            .modify_customers(&ctx, vec![(ids[0], rename("A")), (foreign, rename("X"))])
-            .await;
+            .customers()
+            .modify_many(&ctx, vec![(ids[0], rename("A")), (foreign, rename("X"))])
+            .await
+            .map_err(|e| (e.index, StorageError::from(e.error)));
         assert!(
             matches!(foreign_batch, Err((1, StorageError::NotFound))),
             "{label}: {foreign_batch:?}"
         );
         for id in &ids {
             assert_eq!(
-                store.customer(t, *id).await.unwrap().version,
+                store.customers().get(t, *id).await.unwrap().version,
                 1,
                 "{label}: a failed batch wrote"
             );
@@ -603,7 +626,8 @@ async fn a_batch_of_customer_changes_commits_together_or_not_at_all() {
 
         let noop: CustomerChange = Box::new(|_| Ok(()));
         let written = store
-            .modify_customers(
+            .customers()
+            .modify_many(
                 &ctx,
                 vec![(ids[1], rename("B")), (ids[0], rename("A")), (ids[2], noop)],
             )

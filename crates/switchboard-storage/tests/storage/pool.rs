@@ -25,7 +25,7 @@ async fn connections_ended_by_the_server_are_replaced() {
     db.raw().execute(END_SESSIONS);
     tokio::time::sleep(Duration::from_millis(1200)).await;
     store.ping().await.unwrap();
-    store.tenant_by_name("acme").await.unwrap();
+    store.admin().tenant_by_name("acme").await.unwrap();
 
     // Used just now, so not checked at checkout: the next call may fail,
     // which makes the pool check every connection; after that it is healthy.
@@ -36,6 +36,6 @@ async fn connections_ended_by_the_server_are_replaced() {
     }
     for _ in 0..5 {
         store.ping().await.unwrap();
-        store.tenant_by_name("acme").await.unwrap();
+        store.admin().tenant_by_name("acme").await.unwrap();
     }
 }

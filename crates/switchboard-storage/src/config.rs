@@ -1,0 +1,204 @@
+//! How to open a store: the database URL, pool and SQLite settings, and
+//! the clock every write is stamped with.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use switchboard_domain::Timestamp;
+
+use crate::StorageError;
+
+/// Which database a URL selects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    /// An embedded SQLite file (`sqlite://switchboard.db`, `sqlite:///abs/path.db`,
+    /// `sqlite:rel.db`, or a plain path).
+    Sqlite(PathBuf),
+    /// A PostgreSQL server (`postgres://…` or `postgresql://…`).
+    Postgres(String),
+}
+
+impl DatabaseUrl {
+    /// Parses a database URL.
+    ///
+    /// ```
+    /// use switchboard_storage::DatabaseUrl;
+    /// assert!(matches!(DatabaseUrl::parse("sqlite://switchboard.db"), Ok(DatabaseUrl::Sqlite(_))));
+    /// assert!(matches!(DatabaseUrl::parse("postgres://u@localhost/db"), Ok(DatabaseUrl::Postgres(_))));
+    /// assert!(DatabaseUrl::parse("mysql://x").is_err());
+    /// ```
+    pub fn parse(url: &str) -> Result<Self, StorageError> {
+        let lower = url.to_ascii_lowercase();
+        if lower.starts_with("postgres://") || lower.starts_with("postgresql://") {
+            return Ok(Self::Postgres(url.to_string()));
+        }
+        let path = if let Some(rest) = url.strip_prefix("sqlite://") {
+            rest
+        } else if let Some(rest) = url.strip_prefix("sqlite:") {
+            rest
+        } else if lower.contains("://") {
+            return Err(StorageError::internal(format!(
+                "unsupported database URL scheme in {:?}; use sqlite:// or postgres://",
+                url.split("://").next().unwrap_or_default()
+            )));
+        } else {
+            url
+        };
+        if path.is_empty() {
+            return Err(StorageError::internal("empty SQLite path"));
+        }
+        Ok(Self::Sqlite(PathBuf::from(path)))
+    }
+}
+
+/// SQLite's `synchronous` setting (in WAL mode).
+///
+/// * [`SqliteSync::Full`] (the default): every acknowledged commit survives
+///   a power cut or OS crash; each commit waits for an `fsync` of the WAL.
+/// * [`SqliteSync::Normal`]: commits survive a crash of the process (including
+///   `kill -9`) but the last transactions before a power cut may be lost;
+///   no fsync per commit. See `docs/benchmarks.md` for the measured cost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SqliteSync {
+    /// `PRAGMA synchronous = FULL`.
+    #[default]
+    Full,
+    /// `PRAGMA synchronous = NORMAL`.
+    Normal,
+}
+
+impl SqliteSync {
+    pub(crate) const fn pragma(self) -> &'static str {
+        match self {
+            Self::Full => "FULL",
+            Self::Normal => "NORMAL",
+        }
+    }
+}
+
+/// The time source of a store: when writes happen, when leases and retries
+/// fall due. [`Clock::system`] in production; [`Clock::manual`] lets tests
+/// move time instead of sleeping.
+///
+/// ```
+/// use std::time::Duration;
+/// use switchboard_domain::Timestamp;
+/// use switchboard_storage::Clock;
+///
+/// let clock = Clock::manual(Timestamp::from_millis(1_000));
+/// clock.advance(Duration::from_secs(2));
+/// assert_eq!(clock.now(), Timestamp::from_millis(3_000));
+/// assert!(Clock::system().now() > Timestamp::from_millis(1_700_000_000_000));
+/// ```
+#[derive(Clone, Default)]
+pub struct Clock(Source);
+
+#[derive(Clone, Default)]
+enum Source {
+    #[default]
+    System,
+    Manual(Arc<AtomicI64>),
+}
+
+impl Clock {
+    /// The machine's clock.
+    #[must_use]
+    pub fn system() -> Self {
+        Self(Source::System)
+    }
+
+    /// A clock that stands still at `start` until moved with
+    /// [`Clock::advance`] or [`Clock::set`]. Clones share the time.
+    #[must_use]
+    pub fn manual(start: Timestamp) -> Self {
+        Self(Source::Manual(Arc::new(AtomicI64::new(start.as_millis()))))
+    }
+
+    /// The current time in milliseconds.
+    #[must_use]
+    pub fn now(&self) -> Timestamp {
+        match &self.0 {
+            Source::System => now(),
+            Source::Manual(t) => Timestamp::from_millis(t.load(Ordering::Acquire)),
+        }
+    }
+
+    /// Moves a manual clock forward by `by`; a system clock cannot be moved
+    /// and ignores it.
+    pub fn advance(&self, by: Duration) {
+        if let Source::Manual(t) = &self.0 {
+            t.fetch_add(millis(by), Ordering::AcqRel);
+        }
+    }
+
+    /// Sets a manual clock to `at`; a system clock ignores it.
+    pub fn set(&self, at: Timestamp) {
+        if let Source::Manual(t) = &self.0 {
+            t.store(at.as_millis(), Ordering::Release);
+        }
+    }
+
+    /// Whether this is the machine's clock.
+    #[must_use]
+    pub fn is_system(&self) -> bool {
+        matches!(self.0, Source::System)
+    }
+}
+
+impl fmt::Debug for Clock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            Source::System => f.write_str("Clock::System"),
+            Source::Manual(t) => write!(f, "Clock::Manual({})", t.load(Ordering::Acquire)),
+        }
+    }
+}
+
+/// The machine's current time in milliseconds. Prefer the store's clock
+/// ([`Store::now`](crate::Store::now)), which tests can move.
+#[must_use]
+pub fn now() -> Timestamp {
+    let ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    Timestamp::from_millis(ms)
+}
+
+/// A duration in whole milliseconds, saturating.
+pub(crate) fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 4)
+}
+
+/// How to open a [`Store`](crate::Store).
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    /// Connections per pool; at least 2 (smaller values are raised to 2).
+    /// On SQLite one of them belongs to the writer thread for good.
+    pub max_connections: u32,
+    /// How long to wait for a free connection before `Unavailable`.
+    pub connection_timeout: Duration,
+    /// SQLite durability setting.
+    pub sqlite_synchronous: SqliteSync,
+    /// SQLite `busy_timeout`: how long a writer waits for another process's lock.
+    pub sqlite_busy_timeout: Duration,
+    /// Apply pending migrations when opening.
+    pub run_migrations: bool,
+    /// The time source (the machine's clock unless a test moves its own).
+    pub clock: Clock,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self {
+            max_connections: 8,
+            connection_timeout: Duration::from_secs(10),
+            sqlite_synchronous: SqliteSync::Full,
+            sqlite_busy_timeout: Duration::from_secs(5),
+            run_migrations: true,
+            clock: Clock::system(),
+        }
+    }
+}

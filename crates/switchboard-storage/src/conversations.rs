@@ -1,0 +1,452 @@
+//! Conversations: the [`Conversations`] handle, how a conversation is
+//! stored, and the batched loader of the rows conversations link to.
+
+use std::collections::BTreeSet;
+
+use switchboard_domain::validate::ValidationErrors;
+use switchboard_domain::{
+    AgentId, Conversation, ConversationId, ConversationLinks, ConversationStatus, DomainError,
+    EntityKind, TenantId,
+};
+
+use crate::connection::DbConnection;
+use crate::engine::{self, Request, Stored};
+use crate::history::{self, HistoryEntry, OutboxEvent};
+use crate::rows::ConversationWrite;
+use crate::sql::record::Record;
+use crate::sql::{self, R};
+use crate::{ModifyError, Precondition, StorageError, Store, WriteContext};
+
+/// Which linked rows to load with [`Conversations::links`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LinkSet {
+    /// The linked customer (a whole customer document).
+    pub customer: bool,
+    /// The assignee, the transfer target and the participating agents.
+    pub agents: bool,
+    /// The department.
+    pub department: bool,
+}
+
+impl LinkSet {
+    /// Every link.
+    pub const ALL: Self = Self {
+        customer: true,
+        agents: true,
+        department: true,
+    };
+}
+
+impl Stored for Conversation {
+    type Write = ConversationWrite;
+    type Links = ConversationLinks;
+
+    fn load(c: &mut DbConnection, tenant: i64, id: i64, lock: bool) -> R<Option<Self>> {
+        sql::conversations::load(c, tenant, id, lock)
+    }
+
+    fn rules(_: &mut DbConnection, _: i64) -> R<()> {
+        Ok(())
+    }
+
+    fn links(c: &mut DbConnection, tenant: i64, entity: &Self) -> R<ConversationLinks> {
+        load_links(c, tenant, std::slice::from_ref(entity), LinkSet::ALL)
+            .map(|mut v| v.pop().unwrap_or_default())
+    }
+
+    fn to_write(&self) -> R<ConversationWrite> {
+        ConversationWrite::from_domain(self)
+    }
+
+    fn insert(c: &mut DbConnection, write: &ConversationWrite) -> R<i64> {
+        sql::conversations::insert(c, write)
+    }
+
+    /// Links the conversation did not have are checked to exist.
+    fn needs_prelude(before: Option<&Self>, after: &Self) -> bool {
+        adds_links(before, after)
+    }
+
+    fn prelude(c: &mut DbConnection, tenant: i64, before: Option<&Self>, after: &Self) -> R<()> {
+        check_links(c, tenant, before, after)
+    }
+
+    fn update(
+        c: &mut DbConnection,
+        tenant: i64,
+        before: &Self,
+        write: &ConversationWrite,
+        record: &Record,
+    ) -> R<bool> {
+        let changes = write.changes_from(before);
+        sql::conversations::update(c, tenant, before.id.get(), before.version, &changes, record)
+    }
+
+    fn delete(c: &mut DbConnection, tenant: i64, id: i64, version: i64) -> R<usize> {
+        sql::conversations::delete(c, tenant, id, version)
+    }
+}
+
+/// Whether `conv` names agent `id` (assignee, transfer target or participant).
+fn links_agent(conv: &Conversation, id: AgentId) -> bool {
+    conv.assignee_id == Some(id) || conv.transfer_to == Some(id) || conv.agent_ids.contains(&id)
+}
+
+/// Whether `after` links a customer, agent or department that `before`
+/// did not (the only links [`check_links`] looks up).
+fn adds_links(before: Option<&Conversation>, after: &Conversation) -> bool {
+    let had = |id: AgentId| before.is_some_and(|b| links_agent(b, id));
+    after
+        .customer_id
+        .is_some_and(|id| before.is_none_or(|b| b.customer_id != Some(id)))
+        || after
+            .department_id
+            .is_some_and(|id| before.is_none_or(|b| b.department_id != Some(id)))
+        || after.assignee_id.is_some_and(|id| !had(id))
+        || after.transfer_to.is_some_and(|id| !had(id))
+        || after.agent_ids.iter().any(|id| !had(*id))
+}
+
+/// Checks that the conversation's links point at rows of the same tenant.
+/// With `before` (an update), only links that are new are looked up: the
+/// customer link is kept valid by its foreign key (`ON DELETE SET NULL`),
+/// and agents and departments cannot be deleted.
+fn check_links(
+    c: &mut DbConnection,
+    tenant: i64,
+    before: Option<&Conversation>,
+    conv: &Conversation,
+) -> R<()> {
+    let mut errors = ValidationErrors::new();
+    let had_agent = |id: AgentId| before.is_some_and(|b| links_agent(b, id));
+    if let Some(id) = conv.customer_id
+        && before.is_none_or(|b| b.customer_id != Some(id))
+        && sql::customers::load(c, tenant, id.get(), false)?.is_none()
+    {
+        errors.push(
+            "/customerId",
+            "not_found",
+            format!("customer {id} does not exist"),
+        );
+    }
+    // The assignee and transfer target first: an unknown agent is reported
+    // once, at the field the caller set, even if it is also a participant.
+    let mut agents: Vec<(String, AgentId)> = Vec::new();
+    if let Some(a) = conv.assignee_id {
+        agents.push(("/assigneeId".into(), a));
+    }
+    if let Some(a) = conv.transfer_to {
+        agents.push(("/transferTo".into(), a));
+    }
+    agents.extend(
+        conv.agent_ids
+            .iter()
+            .enumerate()
+            .map(|(i, a)| (format!("/agentIds/{i}"), *a)),
+    );
+    let mut checked: Vec<AgentId> = Vec::new();
+    for (path, id) in agents {
+        if checked.contains(&id) {
+            continue;
+        }
+        checked.push(id);
+        if !had_agent(id) && sql::directory::agent_by_id(c, tenant, id.get())?.is_none() {
+            errors.push(path, "not_found", format!("agent {id} does not exist"));
+        }
+    }
+    if let Some(id) = conv.department_id
+        && before.is_none_or(|b| b.department_id != Some(id))
+        && sql::directory::department_by_id(c, tenant, id.get())?.is_none()
+    {
+        errors.push(
+            "/departmentId",
+            "not_found",
+            format!("department {id} does not exist"),
+        );
+    }
+    errors
+        .into_result()
+        .map_err(|e| DomainError::Validation(e).into())
+}
+
+/// The rows `convs` link to, one [`ConversationLinks`] per conversation in
+/// order: at most one query per kind of link, whatever the number of
+/// conversations.
+fn load_links(
+    c: &mut DbConnection,
+    tenant: i64,
+    convs: &[Conversation],
+    set: LinkSet,
+) -> R<Vec<ConversationLinks>> {
+    let ids = |f: &dyn Fn(&Conversation) -> Vec<i64>| -> Vec<i64> {
+        convs
+            .iter()
+            .flat_map(f)
+            .collect::<BTreeSet<i64>>()
+            .into_iter()
+            .collect()
+    };
+    let customers = if set.customer {
+        sql::customers::by_ids(
+            c,
+            tenant,
+            &ids(&|v| v.customer_id.map(|i| i.get()).into_iter().collect()),
+        )?
+    } else {
+        Vec::new()
+    };
+    let agents = if set.agents {
+        let named = ids(&|v| {
+            v.assignee_id
+                .into_iter()
+                .chain(v.transfer_to)
+                .chain(v.agent_ids.iter().copied())
+                .map(AgentId::get)
+                .collect()
+        });
+        sql::directory::agents_by_ids(c, tenant, &named)?
+    } else {
+        Vec::new()
+    };
+    let departments = if set.department {
+        sql::directory::departments_by_ids(
+            c,
+            tenant,
+            &ids(&|v| v.department_id.map(|i| i.get()).into_iter().collect()),
+        )?
+    } else {
+        Vec::new()
+    };
+    Ok(convs
+        .iter()
+        .map(|v| ConversationLinks {
+            customer: v
+                .customer_id
+                .and_then(|id| customers.iter().find(|x| x.id == id).cloned()),
+            agents: agents
+                .iter()
+                .filter(|a| links_agent(v, a.id))
+                .cloned()
+                .collect(),
+            department: v
+                .department_id
+                .and_then(|id| departments.iter().find(|x| x.id == id).cloned()),
+        })
+        .collect())
+}
+
+/// The tenant's conversations (chat sessions); from [`Store::conversations`].
+#[derive(Debug, Clone, Copy)]
+pub struct Conversations<'a> {
+    store: &'a Store,
+}
+
+impl<'a> Conversations<'a> {
+    pub(crate) const fn new(store: &'a Store) -> Self {
+        Self { store }
+    }
+
+    /// Creates a conversation from `draft` (its id, version and times are
+    /// assigned here). The session key must be unique in the tenant
+    /// ([`StorageError::Conflict`] otherwise), and the customer, agents and
+    /// department it links to must be the tenant's. Writes
+    /// `conversation_created` (and `email_updated` when the visitor has an
+    /// email) in the same transaction.
+    pub async fn create(
+        self,
+        ctx: &WriteContext,
+        draft: Conversation,
+    ) -> Result<Conversation, StorageError> {
+        engine::create(self.store, ctx.clone(), draft).await
+    }
+
+    /// One conversation of the tenant.
+    pub async fn get(
+        self,
+        tenant: TenantId,
+        id: ConversationId,
+    ) -> Result<Conversation, StorageError> {
+        self.store
+            .read(move |c| sql::conversations::load(c, tenant.get(), id.get(), false))
+            .await?
+            .ok_or(StorageError::NotFound)
+    }
+
+    /// The id of the tenant's conversation with this session key.
+    pub async fn id_by_session_key(
+        self,
+        tenant: TenantId,
+        key: &str,
+    ) -> Result<Option<ConversationId>, StorageError> {
+        let key = key.to_string();
+        self.store
+            .read(move |c| sql::conversations::id_by_session_key(c, tenant.get(), &key))
+            .await
+            .map(|o| o.map(ConversationId::new))
+    }
+
+    /// A page of the tenant's conversations in any of `statuses` (all when
+    /// empty), newest first: `limit` (1-1000) after skipping `offset`.
+    pub async fn list(
+        self,
+        tenant: TenantId,
+        statuses: &[ConversationStatus],
+        offset: u32,
+        limit: u32,
+    ) -> Result<Vec<Conversation>, StorageError> {
+        let limit = i64::from(limit.clamp(1, 1000));
+        let offset = i64::from(offset);
+        let statuses: Vec<&'static str> = statuses.iter().map(|s| s.as_str()).collect();
+        self.store
+            .read(move |c| sql::conversations::list(c, tenant.get(), &statuses, offset, limit))
+            .await
+    }
+
+    /// The rows each of `convs` links to (those of `set`), in order: at
+    /// most one query per kind of link for the whole list. A link whose row
+    /// is gone is left out.
+    pub async fn links(
+        self,
+        tenant: TenantId,
+        convs: &[Conversation],
+        set: LinkSet,
+    ) -> Result<Vec<ConversationLinks>, StorageError> {
+        if convs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let convs = convs.to_vec();
+        self.store
+            .read(move |c| load_links(c, tenant.get(), &convs, set))
+            .await
+    }
+
+    /// The rows one conversation links to; see [`Conversations::links`].
+    pub async fn links_of(
+        self,
+        tenant: TenantId,
+        conv: &Conversation,
+        set: LinkSet,
+    ) -> Result<ConversationLinks, StorageError> {
+        Ok(self
+            .links(tenant, std::slice::from_ref(conv), set)
+            .await?
+            .pop()
+            .unwrap_or_default())
+    }
+
+    /// Read-modify-write of one conversation; see
+    /// [`Customers::modify`](crate::Customers::modify) for the guarantees.
+    /// Links to customers, agents and departments are checked to belong to
+    /// the tenant; closure members are kept consistent with the status.
+    pub async fn modify<X, F>(
+        self,
+        ctx: &WriteContext,
+        id: ConversationId,
+        precondition: Precondition,
+        mut change: F,
+    ) -> Result<Conversation, ModifyError<X>>
+    where
+        X: Send + 'static,
+        F: FnMut(&mut Conversation) -> Result<(), X> + Send + 'static,
+    {
+        self.run(ctx, id, precondition, false, move |c, _| change(c))
+            .await
+    }
+
+    /// [`Conversations::modify`] with a change that also sees the rows the
+    /// conversation links to (as read with it, in the same snapshot or
+    /// transaction): what a dialect needs to apply a patch to the same
+    /// document it renders.
+    pub async fn modify_linked<X, F>(
+        self,
+        ctx: &WriteContext,
+        id: ConversationId,
+        precondition: Precondition,
+        change: F,
+    ) -> Result<Conversation, ModifyError<X>>
+    where
+        X: Send + 'static,
+        F: FnMut(&mut Conversation, &ConversationLinks) -> Result<(), X> + Send + 'static,
+    {
+        self.run(ctx, id, precondition, true, change).await
+    }
+
+    /// [`Conversations::modify`] with a change that cannot fail (the
+    /// domain's rules still apply to its result).
+    pub async fn update<F>(
+        self,
+        ctx: &WriteContext,
+        id: ConversationId,
+        precondition: Precondition,
+        mut change: F,
+    ) -> Result<Conversation, StorageError>
+    where
+        F: FnMut(&mut Conversation) + Send + 'static,
+    {
+        self.modify(ctx, id, precondition, move |c| {
+            change(c);
+            Ok::<(), DomainError>(())
+        })
+        .await
+        .map_err(Into::into)
+    }
+
+    async fn run<X, F>(
+        self,
+        ctx: &WriteContext,
+        id: ConversationId,
+        precondition: Precondition,
+        links: bool,
+        change: F,
+    ) -> Result<Conversation, ModifyError<X>>
+    where
+        X: Send + 'static,
+        F: FnMut(&mut Conversation, &ConversationLinks) -> Result<(), X> + Send + 'static,
+    {
+        let req = Request {
+            ctx: ctx.clone(),
+            id: id.get(),
+            precondition,
+            links,
+            clock: self.store.clock().clone(),
+        };
+        engine::modify(self.store, req, change).await
+    }
+
+    /// Deletes a conversation if `precondition` holds (checked and deleted
+    /// in one transaction), writing `conversation_deleted` to the outbox.
+    pub async fn delete(
+        self,
+        ctx: &WriteContext,
+        id: ConversationId,
+        precondition: Precondition,
+    ) -> Result<(), StorageError> {
+        engine::delete::<Conversation>(self.store, ctx.clone(), id.get(), precondition).await
+    }
+
+    /// The conversation's change history, newest first (at most `limit`, 1-1000).
+    pub async fn history(
+        self,
+        tenant: TenantId,
+        id: ConversationId,
+        limit: u32,
+    ) -> Result<Vec<HistoryEntry>, StorageError> {
+        history::entries(
+            self.store,
+            tenant,
+            EntityKind::Conversation,
+            id.get(),
+            limit,
+        )
+        .await
+    }
+
+    /// Every outbox event of the conversation, oldest first (delivered or not).
+    pub async fn events(
+        self,
+        tenant: TenantId,
+        id: ConversationId,
+    ) -> Result<Vec<OutboxEvent>, StorageError> {
+        history::events(self.store, tenant, EntityKind::Conversation, id.get()).await
+    }
+}

@@ -1,0 +1,243 @@
+//! Customers: the [`Customers`] handle and how a customer is stored.
+
+use switchboard_domain::{AttributeSet, Customer, CustomerId, DomainError, EntityKind, TenantId};
+
+use crate::connection::DbConnection;
+use crate::engine::{self, Request, Stored};
+use crate::history::{self, HistoryEntry, OutboxEvent};
+use crate::rows::CustomerWrite;
+use crate::sql::record::Record;
+use crate::sql::{self, R};
+use crate::{BatchError, ModifyError, Precondition, StorageError, Store, WriteContext};
+
+impl Stored for Customer {
+    type Write = CustomerWrite;
+    type Links = ();
+
+    fn load(c: &mut DbConnection, tenant: i64, id: i64, lock: bool) -> R<Option<Self>> {
+        sql::customers::load(c, tenant, id, lock)
+    }
+
+    fn rules(c: &mut DbConnection, tenant: i64) -> R<AttributeSet> {
+        sql::directory::attributes(c, tenant)
+    }
+
+    fn links(_: &mut DbConnection, _: i64, _: &Self) -> R<()> {
+        Ok(())
+    }
+
+    fn to_write(&self) -> R<CustomerWrite> {
+        CustomerWrite::from_domain(self)
+    }
+
+    fn insert(c: &mut DbConnection, write: &CustomerWrite) -> R<i64> {
+        sql::customers::insert(c, write)
+    }
+
+    /// New tag names go into the tenant's tag list.
+    fn needs_prelude(before: Option<&Self>, after: &Self) -> bool {
+        new_tags(before, after).next().is_some()
+    }
+
+    fn prelude(c: &mut DbConnection, tenant: i64, before: Option<&Self>, after: &Self) -> R<()> {
+        sql::directory::ensure_tags(c, tenant, new_tags(before, after))
+    }
+
+    fn update(
+        c: &mut DbConnection,
+        tenant: i64,
+        before: &Self,
+        write: &CustomerWrite,
+        record: &Record,
+    ) -> R<bool> {
+        let changes = write.changes_from(before);
+        sql::customers::update(c, tenant, before.id.get(), before.version, &changes, record)
+    }
+
+    fn delete(c: &mut DbConnection, tenant: i64, id: i64, version: i64) -> R<usize> {
+        sql::customers::delete(c, tenant, id, version)
+    }
+}
+
+/// The tags of `after` whose names `before` did not have (all of them for
+/// a new customer). Only names matter: the tag list keeps a name's first
+/// color.
+fn new_tags<'a>(
+    before: Option<&'a Customer>,
+    after: &'a Customer,
+) -> impl Iterator<Item = &'a switchboard_domain::Tag> {
+    after
+        .tags
+        .iter()
+        .filter(move |t| before.is_none_or(|b| !b.tags.iter().any(|o| o.name == t.name)))
+}
+
+/// The tenant's customers (contacts); from [`Store::customers`].
+#[derive(Debug, Clone, Copy)]
+pub struct Customers<'a> {
+    store: &'a Store,
+}
+
+impl<'a> Customers<'a> {
+    pub(crate) const fn new(store: &'a Store) -> Self {
+        Self { store }
+    }
+
+    /// Creates a customer from `draft` (its id, version and times are
+    /// assigned here). Validates against the tenant's attributes, records
+    /// new tags, and writes `customer_created` to the outbox in the same
+    /// transaction.
+    pub async fn create(
+        self,
+        ctx: &WriteContext,
+        draft: Customer,
+    ) -> Result<Customer, StorageError> {
+        engine::create(self.store, ctx.clone(), draft).await
+    }
+
+    /// One customer of the tenant.
+    pub async fn get(self, tenant: TenantId, id: CustomerId) -> Result<Customer, StorageError> {
+        self.store
+            .read(move |c| sql::customers::load(c, tenant.get(), id.get(), false))
+            .await?
+            .ok_or(StorageError::NotFound)
+    }
+
+    /// The id of the tenant's customer with this `userId`.
+    pub async fn id_by_user_id(
+        self,
+        tenant: TenantId,
+        user_id: &str,
+    ) -> Result<Option<CustomerId>, StorageError> {
+        let user_id = user_id.to_string();
+        self.store
+            .read(move |c| sql::customers::id_by_user_id(c, tenant.get(), &user_id))
+            .await
+            .map(|o| o.map(CustomerId::new))
+    }
+
+    /// A page of the tenant's customers with ids greater than `after`, at
+    /// most `limit` (1-1000), in id order.
+    pub async fn list(
+        self,
+        tenant: TenantId,
+        after: Option<CustomerId>,
+        limit: u32,
+    ) -> Result<Vec<Customer>, StorageError> {
+        let after = after.map_or(0, CustomerId::get);
+        let limit = i64::from(limit.clamp(1, 1000));
+        self.store
+            .read(move |c| sql::customers::list(c, tenant.get(), after, limit))
+            .await
+    }
+
+    /// Read-modify-write of one customer with optimistic concurrency.
+    ///
+    /// Loads the row, checks `precondition`, applies `change` to a copy,
+    /// validates the result against the tenant's attributes, and writes it
+    /// only if the stored version is still the one read. If another writer
+    /// got there first, it reloads and runs `change` again (at most
+    /// [`MAX_MODIFY_ATTEMPTS`](crate::MAX_MODIFY_ATTEMPTS) times), so
+    /// `change` and the precondition are always judged against the row
+    /// actually written. Events and a history row are committed in the same
+    /// transaction. A change that leaves the customer equal writes nothing
+    /// and returns it unchanged.
+    ///
+    /// `change` may refuse with an error of the caller's own type `X`,
+    /// which comes back as [`ModifyError::Rejected`]; see
+    /// [`Customers::update`] for changes that cannot fail.
+    pub async fn modify<X, F>(
+        self,
+        ctx: &WriteContext,
+        id: CustomerId,
+        precondition: Precondition,
+        mut change: F,
+    ) -> Result<Customer, ModifyError<X>>
+    where
+        X: Send + 'static,
+        F: FnMut(&mut Customer) -> Result<(), X> + Send + 'static,
+    {
+        let req = Request {
+            ctx: ctx.clone(),
+            id: id.get(),
+            precondition,
+            links: false,
+            clock: self.store.clock().clone(),
+        };
+        engine::modify(self.store, req, move |c: &mut Customer, (): &()| change(c)).await
+    }
+
+    /// [`Customers::modify`] with a change that cannot fail (the domain's
+    /// rules still apply to its result).
+    pub async fn update<F>(
+        self,
+        ctx: &WriteContext,
+        id: CustomerId,
+        precondition: Precondition,
+        mut change: F,
+    ) -> Result<Customer, StorageError>
+    where
+        F: FnMut(&mut Customer) + Send + 'static,
+    {
+        self.modify(ctx, id, precondition, move |c| {
+            change(c);
+            Ok::<(), DomainError>(())
+        })
+        .await
+        .map_err(Into::into)
+    }
+
+    /// Applies several customer changes in **one transaction**: either every
+    /// change is written (with its events and history) or none is.
+    ///
+    /// Rows are locked in ascending id order (PostgreSQL `FOR UPDATE`), so
+    /// concurrent batches cannot deadlock and no retry is needed. On failure
+    /// the error carries the index (in `changes`) of the first failing
+    /// item. The results are in the order of `changes`.
+    pub async fn modify_many<X, F>(
+        self,
+        ctx: &WriteContext,
+        changes: Vec<(CustomerId, F)>,
+    ) -> Result<Vec<Customer>, BatchError<X>>
+    where
+        X: Send + 'static,
+        F: FnMut(&mut Customer) -> Result<(), X> + Send + 'static,
+    {
+        let changes = changes
+            .into_iter()
+            .map(|(id, mut change)| (id.get(), move |c: &mut Customer, (): &()| change(c)))
+            .collect();
+        engine::modify_many(self.store, ctx.clone(), self.store.clock().clone(), changes).await
+    }
+
+    /// Deletes a customer if `precondition` holds (checked and deleted in
+    /// one transaction), writing `customer_deleted` to the outbox.
+    /// Conversations linked to it lose the link.
+    pub async fn delete(
+        self,
+        ctx: &WriteContext,
+        id: CustomerId,
+        precondition: Precondition,
+    ) -> Result<(), StorageError> {
+        engine::delete::<Customer>(self.store, ctx.clone(), id.get(), precondition).await
+    }
+
+    /// The customer's change history, newest first (at most `limit`, 1-1000).
+    pub async fn history(
+        self,
+        tenant: TenantId,
+        id: CustomerId,
+        limit: u32,
+    ) -> Result<Vec<HistoryEntry>, StorageError> {
+        history::entries(self.store, tenant, EntityKind::Customer, id.get(), limit).await
+    }
+
+    /// Every outbox event of the customer, oldest first (delivered or not).
+    pub async fn events(
+        self,
+        tenant: TenantId,
+        id: CustomerId,
+    ) -> Result<Vec<OutboxEvent>, StorageError> {
+        history::events(self.store, tenant, EntityKind::Customer, id.get()).await
+    }
+}

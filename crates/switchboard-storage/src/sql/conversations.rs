@@ -1,0 +1,106 @@
+//! Conversation rows.
+
+use diesel::prelude::*;
+use switchboard_domain::Conversation;
+
+use super::record::{self, Record};
+use super::{CachedUpdate, R};
+use crate::connection::DbConnection;
+use crate::rows::{ConversationChanges, ConversationRow, ConversationWrite};
+use crate::schema::conversations;
+
+#[diesel::dsl::auto_type]
+fn one(tenant: i64, id: i64) -> _ {
+    conversations::table
+        .filter(conversations::tenant_id.eq(tenant))
+        .filter(conversations::id.eq(id))
+}
+
+pub(crate) fn insert(c: &mut DbConnection, w: &ConversationWrite) -> R<i64> {
+    Ok(diesel::insert_into(conversations::table)
+        .values(w)
+        .returning(conversations::id)
+        .get_result(c)?)
+}
+
+/// One conversation of the tenant; with `lock`, locked for the rest of the
+/// transaction (PostgreSQL `FOR UPDATE`; SQLite's writer holds the whole
+/// database already).
+pub(crate) fn load(
+    c: &mut DbConnection,
+    tenant: i64,
+    id: i64,
+    lock: bool,
+) -> R<Option<Conversation>> {
+    let row = match c {
+        DbConnection::Pg(c) if lock => one(tenant, id)
+            .select(ConversationRow::as_select())
+            .for_update()
+            .get_result(c),
+        DbConnection::Pg(c) => one(tenant, id)
+            .select(ConversationRow::as_select())
+            .get_result(c),
+        DbConnection::Sqlite(c) => one(tenant, id)
+            .select(ConversationRow::as_select())
+            .get_result(c),
+    };
+    row.optional()?.map(TryInto::try_into).transpose()
+}
+
+pub(crate) fn id_by_session_key(c: &mut DbConnection, tenant: i64, key: &str) -> R<Option<i64>> {
+    Ok(conversations::table
+        .filter(conversations::tenant_id.eq(tenant))
+        .filter(conversations::session_key.eq(key))
+        .select(conversations::id)
+        .get_result(c)
+        .optional()?)
+}
+
+/// Updates the row if it is still at `expected_version` and writes
+/// `record` with it: `false` when another writer changed the row first,
+/// and then the caller must roll the transaction back.
+pub(crate) fn update(
+    c: &mut DbConnection,
+    tenant: i64,
+    id: i64,
+    expected_version: i64,
+    changes: &ConversationChanges<'_>,
+    record: &Record,
+) -> R<bool> {
+    let update = CachedUpdate::new(
+        conversations::table,
+        conversations::tenant_id
+            .eq(tenant)
+            .and(conversations::id.eq(id))
+            .and(conversations::version.eq(expected_version)),
+        changes,
+    );
+    record::update_and_write(c, update, record)
+}
+
+/// Deletes the row if it is still at `version`; returns how many rows went.
+pub(crate) fn delete(c: &mut DbConnection, tenant: i64, id: i64, version: i64) -> R<usize> {
+    Ok(diesel::delete(one(tenant, id).filter(conversations::version.eq(version))).execute(c)?)
+}
+
+/// A page of the tenant's conversations in any of `statuses` (all when
+/// empty), newest first.
+pub(crate) fn list(
+    c: &mut DbConnection,
+    tenant: i64,
+    statuses: &[&str],
+    offset: i64,
+    limit: i64,
+) -> R<Vec<Conversation>> {
+    let mut q = conversations::table
+        .filter(conversations::tenant_id.eq(tenant))
+        .select(ConversationRow::as_select())
+        .order(conversations::id.desc())
+        .offset(offset)
+        .limit(limit)
+        .into_boxed();
+    if !statuses.is_empty() {
+        q = q.filter(conversations::status.eq_any(statuses.to_vec()));
+    }
+    q.load(c)?.into_iter().map(TryInto::try_into).collect()
+}

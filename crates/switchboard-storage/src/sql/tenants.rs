@@ -1,0 +1,85 @@
+//! Tenants and their API keys.
+
+use diesel::prelude::*;
+use switchboard_domain::{ApiKey, Tenant};
+
+use super::R;
+use crate::connection::DbConnection;
+use crate::json_column::JsonValue;
+use crate::rows::{ApiKeyRow, TenantRow};
+use crate::schema::{api_keys, tenants};
+
+pub(crate) fn insert_tenant(c: &mut DbConnection, name: &str, now: i64) -> R<Tenant> {
+    let id: i64 = diesel::insert_into(tenants::table)
+        .values((tenants::name.eq(name), tenants::created_at.eq(now)))
+        .returning(tenants::id)
+        .get_result(c)?;
+    Ok(TenantRow {
+        id,
+        name: name.to_string(),
+        created_at: now,
+    }
+    .into())
+}
+
+pub(crate) fn tenant_by_name(c: &mut DbConnection, name: &str) -> R<Option<Tenant>> {
+    Ok(tenants::table
+        .filter(tenants::name.eq(name))
+        .select(TenantRow::as_select())
+        .get_result(c)
+        .optional()?
+        .map(Into::into))
+}
+
+pub(crate) fn tenant_by_id(c: &mut DbConnection, id: i64) -> R<Option<Tenant>> {
+    Ok(tenants::table
+        .find(id)
+        .select(TenantRow::as_select())
+        .get_result(c)
+        .optional()?
+        .map(Into::into))
+}
+
+/// A new key's stored columns.
+pub(crate) struct NewKey<'a> {
+    pub tenant: i64,
+    pub name: &'a str,
+    pub prefix: &'a str,
+    pub hash: &'a str,
+    pub scopes: &'a JsonValue,
+    pub now: i64,
+}
+
+pub(crate) fn insert_api_key(c: &mut DbConnection, k: &NewKey<'_>) -> R<ApiKey> {
+    let id: i64 = diesel::insert_into(api_keys::table)
+        .values((
+            api_keys::tenant_id.eq(k.tenant),
+            api_keys::name.eq(k.name),
+            api_keys::prefix.eq(k.prefix),
+            api_keys::secret_hash.eq(k.hash),
+            api_keys::scopes.eq(k.scopes),
+            api_keys::created_at.eq(k.now),
+        ))
+        .returning(api_keys::id)
+        .get_result(c)?;
+    ApiKeyRow {
+        id,
+        tenant_id: k.tenant,
+        name: k.name.to_string(),
+        prefix: k.prefix.to_string(),
+        secret_hash: k.hash.to_string(),
+        scopes: k.scopes.clone(),
+        created_at: k.now,
+    }
+    .try_into()
+}
+
+pub(crate) fn api_key_by_prefix(c: &mut DbConnection, prefix: &str) -> R<Option<ApiKey>> {
+    api_keys::table
+        .filter(api_keys::prefix.eq(prefix))
+        .select(ApiKeyRow::as_select())
+        .get_result(c)
+        .optional()?
+        .map(TryInto::try_into)
+        .transpose()
+}

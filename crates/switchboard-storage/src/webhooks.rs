@@ -1,0 +1,229 @@
+//! Webhook subscriptions and their delivery log: the [`Webhooks`] handle.
+
+use std::time::Duration;
+
+use serde_json::Value;
+use switchboard_domain::{
+    EventType, SubscriptionId, SubscriptionState, TenantId, WebhookSubscription,
+};
+
+use crate::config::millis;
+use crate::connection::DbConnection;
+use crate::delivery::{Delivery, DeliveryAttempt, DeliveryId, attempt, delivery};
+use crate::rows::SubscriptionRow;
+use crate::sql::{self, R};
+use crate::{StorageError, Store};
+
+/// A tenant's webhook subscriptions and what was delivered to them; from
+/// [`Store::webhooks`].
+#[derive(Debug, Clone, Copy)]
+pub struct Webhooks<'a> {
+    store: &'a Store,
+}
+
+/// The tenant's subscription `id`, or [`StorageError::NotFound`].
+fn owned(c: &mut DbConnection, tenant: TenantId, id: SubscriptionId) -> R<SubscriptionRow> {
+    sql::subscriptions::of_tenant(c, tenant.get(), id.get())?.ok_or(StorageError::NotFound)
+}
+
+impl<'a> Webhooks<'a> {
+    pub(crate) const fn new(store: &'a Store) -> Self {
+        Self { store }
+    }
+
+    /// Stores a subscription (its id is assigned here).
+    pub async fn create(
+        self,
+        mut sub: WebhookSubscription,
+    ) -> Result<WebhookSubscription, StorageError> {
+        self.store
+            .write(move |c| {
+                sub.id = SubscriptionId::new(sql::subscriptions::insert(c, &sub)?);
+                Ok(sub)
+            })
+            .await
+    }
+
+    /// The tenant's subscriptions, oldest first.
+    pub async fn list(self, tenant: TenantId) -> Result<Vec<WebhookSubscription>, StorageError> {
+        self.store
+            .read(move |c| sql::subscriptions::list(c, tenant.get()))
+            .await
+    }
+
+    /// One subscription of the tenant.
+    pub async fn get(
+        self,
+        tenant: TenantId,
+        id: SubscriptionId,
+    ) -> Result<WebhookSubscription, StorageError> {
+        self.store
+            .read(move |c| owned(c, tenant, id)?.try_into())
+            .await
+    }
+
+    /// Deletes a subscription; its pending deliveries go with it.
+    pub async fn delete(self, tenant: TenantId, id: SubscriptionId) -> Result<(), StorageError> {
+        let n = self
+            .store
+            .write(move |c| sql::subscriptions::delete_of_tenant(c, tenant.get(), id.get()))
+            .await?;
+        if n == 0 {
+            Err(StorageError::NotFound)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Rotates a subscription's signing secret: `secret` becomes current and
+    /// the old one stays valid (deliveries carry both signatures) for `grace`.
+    pub async fn rotate_secret(
+        self,
+        tenant: TenantId,
+        id: SubscriptionId,
+        secret: &str,
+        grace: Duration,
+    ) -> Result<WebhookSubscription, StorageError> {
+        let secret = secret.to_string();
+        let expires = self.store.now().as_millis().saturating_add(millis(grace));
+        self.store
+            .write(move |c| {
+                c.write_tx(|c| {
+                    let sub = owned(c, tenant, id)?;
+                    sql::subscriptions::rotate_secret(
+                        c,
+                        tenant.get(),
+                        id.get(),
+                        &secret,
+                        &sub.secret,
+                        expires,
+                    )?;
+                    owned(c, tenant, id)?.try_into()
+                })
+            })
+            .await
+    }
+
+    /// A page of a subscription's attempts, newest first: those with an id
+    /// below `before` (all when `None`), at most `limit` (1-1000).
+    pub async fn attempts(
+        self,
+        tenant: TenantId,
+        subscription: SubscriptionId,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<DeliveryAttempt>, StorageError> {
+        let limit = i64::from(limit.clamp(1, 1000));
+        self.store
+            .read(move |c| {
+                sql::deliveries::attempts_page(c, tenant.get(), subscription.get(), before, limit)
+            })
+            .await
+            .map(|rows| rows.into_iter().map(attempt).collect())
+    }
+
+    /// A subscription's deliveries, newest first (at most `limit`, 1-1000).
+    pub async fn deliveries(
+        self,
+        tenant: TenantId,
+        subscription: SubscriptionId,
+        limit: u32,
+    ) -> Result<Vec<Delivery>, StorageError> {
+        let limit = i64::from(limit.clamp(1, 1000));
+        self.store
+            .read(move |c| sql::deliveries::list(c, tenant.get(), subscription.get(), limit))
+            .await?
+            .into_iter()
+            .map(|(d, e)| delivery(d, e))
+            .collect()
+    }
+
+    /// One delivery of the tenant's subscription.
+    pub async fn delivery(
+        self,
+        tenant: TenantId,
+        subscription: SubscriptionId,
+        id: DeliveryId,
+    ) -> Result<Delivery, StorageError> {
+        let (d, e) = self
+            .store
+            .read(move |c| {
+                sql::deliveries::of_subscription(c, tenant.get(), subscription.get(), id.get())
+            })
+            .await?
+            .ok_or(StorageError::NotFound)?;
+        delivery(d, e)
+    }
+
+    /// Makes a delivery due again now, whatever its state: one more
+    /// attempt with the same `webhook-id`. If it still had retries left,
+    /// its schedule continues after that attempt. A disabled subscription's
+    /// deliveries cannot be redelivered ([`StorageError::Conflict`]).
+    pub async fn redeliver(
+        self,
+        tenant: TenantId,
+        subscription: SubscriptionId,
+        id: DeliveryId,
+    ) -> Result<Delivery, StorageError> {
+        let clock = self.store.clock().clone();
+        self.store
+            .write(move |c| {
+                c.write_tx(|c| {
+                    let sub = owned(c, tenant, subscription)?;
+                    if sub.state != SubscriptionState::Active.as_str() {
+                        return Err(StorageError::Conflict(
+                            "the subscription is disabled".into(),
+                        ));
+                    }
+                    let of_sub = |c: &mut DbConnection| {
+                        sql::deliveries::of_subscription(
+                            c,
+                            tenant.get(),
+                            subscription.get(),
+                            id.get(),
+                        )
+                    };
+                    if of_sub(c)?.is_none() {
+                        return Err(StorageError::NotFound);
+                    }
+                    sql::deliveries::make_due(c, id.get(), clock.now().as_millis())?;
+                    let (d, e) = of_sub(c)?.ok_or(StorageError::NotFound)?;
+                    delivery(d, e)
+                })
+            })
+            .await
+    }
+
+    /// Cancels the pending deliveries of one of the tenant's subscriptions;
+    /// returns how many.
+    pub async fn cancel_deliveries(
+        self,
+        tenant: TenantId,
+        subscription: SubscriptionId,
+    ) -> Result<usize, StorageError> {
+        let clock = self.store.clock().clone();
+        self.store
+            .write(move |c| {
+                c.write_tx(|c| {
+                    owned(c, tenant, subscription)?;
+                    sql::deliveries::cancel_pending(c, subscription.get(), clock.now().as_millis())
+                })
+            })
+            .await
+    }
+
+    /// The payloads of the tenant's most recent events of one type, newest
+    /// first (at most `limit`, 1-100), exactly as they are delivered.
+    pub async fn recent_payloads(
+        self,
+        tenant: TenantId,
+        event: EventType,
+        limit: u32,
+    ) -> Result<Vec<Value>, StorageError> {
+        let limit = i64::from(limit.clamp(1, 100));
+        self.store
+            .read(move |c| sql::outbox::recent_payloads(c, tenant.get(), event.as_str(), limit))
+            .await
+            .map(|v| v.into_iter().map(|j| j.0).collect())
+    }
+}
