@@ -3,22 +3,18 @@
 //! harness in `switchboard_e2e`). One binary links the server once, and its
 //! tests share one throwaway PostgreSQL cluster.
 //!
-//! The modules live in `tests/e2e/`. A crate root looks for its modules
-//! beside itself (`tests/<name>.rs`), where Cargo would take every file for
-//! a test binary of its own, hence the `#[path]` attributes.
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+//! The modules live in `tests/e2e/`, inside the inline `e2e` module (a
+//! crate root would look for them beside itself, where Cargo takes every
+//! file for a test binary of its own). `#[cfg(test)]` marks all of it as
+//! test code, for the lints (clippy allows `unwrap`/`expect` there).
 
-#[path = "e2e/common.rs"]
-mod common;
-#[path = "e2e/helpcrunch.rs"]
-mod helpcrunch;
-#[path = "e2e/server.rs"]
-mod server;
-#[path = "e2e/snapshots.rs"]
-mod snapshots;
-#[path = "e2e/superoffice.rs"]
-mod superoffice;
-#[path = "e2e/webhooks.rs"]
-mod webhooks;
-#[path = "e2e/zoho_chatbot.rs"]
-mod zoho_chatbot;
+#[cfg(test)]
+mod e2e {
+    mod common;
+    mod helpcrunch;
+    mod server;
+    mod snapshots;
+    mod superoffice;
+    mod webhooks;
+    mod zoho_chatbot;
+}

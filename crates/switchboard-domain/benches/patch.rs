@@ -1,6 +1,9 @@
 //! Benchmarks of the JSON document engine on a conversation-like document
 //! (shaped like a SuperOffice `ChatSession`, ~2 KB).
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![expect(
+    clippy::unwrap_used,
+    reason = "a benchmark whose setup fails should stop loudly"
+)]
 #![allow(missing_docs)]
 
 use std::hint::black_box;

@@ -671,7 +671,6 @@ fn resolve(layer: Layer) -> Result<Settings, ConfigError> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
     use std::collections::HashMap;
     use std::io::Write as _;

@@ -30,7 +30,10 @@
 //! Run with `cargo bench -p switchboard-storage --bench modify`. To run
 //! some groups only (and skip building the others' fixtures), name them in
 //! `MODIFY_BENCH_GROUPS`, e.g. `MODIFY_BENCH_GROUPS=sqlite,postgres`.
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "benchmark")]
+#![expect(
+    clippy::unwrap_used,
+    reason = "a benchmark whose setup fails should stop loudly"
+)]
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};

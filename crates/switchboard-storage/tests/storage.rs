@@ -3,8 +3,10 @@
 //! Every test runs against both backends: a fresh SQLite file in a temporary
 //! directory and a fresh PostgreSQL database (from `switchboard-testsupport`;
 //! skipped with a loud notice when PostgreSQL is unavailable, never in CI).
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+//! `#[cfg(test)]` marks the modules as test code, for the lints (clippy
+//! allows `unwrap`/`expect` there).
 
+#[cfg(test)]
 mod storage {
     mod harness;
 

@@ -16,7 +16,10 @@
 //!
 //! The receiver is `switchboard_testsupport::receiver` on loopback (HTTP/1.1
 //! keep-alive, answers 200 at once). Results are recorded in docs/benchmarks.md.
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "benchmark")]
+#![expect(
+    clippy::unwrap_used,
+    reason = "a benchmark whose setup fails should stop loudly"
+)]
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -97,7 +97,6 @@ impl TargetLimits {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
     use super::*;
 

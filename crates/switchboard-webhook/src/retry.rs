@@ -91,7 +91,6 @@ pub fn random_unit() -> f64 {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
     use super::*;
 

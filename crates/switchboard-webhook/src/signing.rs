@@ -243,7 +243,6 @@ pub fn verify(
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
     use super::*;
 

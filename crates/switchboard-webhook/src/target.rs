@@ -248,7 +248,6 @@ impl Resolve for GuardedResolver {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
     use super::*;
 

@@ -8,7 +8,7 @@ use switchboard_domain::{ConversationStatus, Scope};
 use switchboard_e2e::{Backend, TestApp, TestConfig, for_each_backend, json_of};
 use switchboard_server::demo;
 
-use crate::common::content_type;
+use crate::e2e::common::content_type;
 
 #[tokio::test]
 async fn healthz_and_readyz_answer_200() {

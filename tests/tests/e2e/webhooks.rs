@@ -11,7 +11,7 @@ use switchboard_e2e::{Backend, TestApp, TestConfig, for_each_backend_with, json_
 use switchboard_testsupport::receiver::{Received, Receiver, Reply};
 use switchboard_webhook::{TargetPolicy, WebhookConfig};
 
-use crate::common::{
+use crate::e2e::common::{
     WAIT, attempts, create_chatlog, fast_webhooks, update_email, wait_attempts, webhook_config,
 };
 

@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 use switchboard_domain::{ConversationStatus, EventType, Scope};
 use switchboard_e2e::{TestApp, for_each_backend, json_of};
 
-use crate::common::{zoho, zoho_token};
+use crate::e2e::common::{zoho, zoho_token};
 
 async fn email_events(app: &TestApp, id: i64) -> usize {
     app.store

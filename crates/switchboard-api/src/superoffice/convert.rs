@@ -460,7 +460,6 @@ pub fn link_detail(path: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, reason = "tests")]
     use switchboard_domain::{ConversationId, TenantId};
 
     use super::*;

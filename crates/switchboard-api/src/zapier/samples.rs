@@ -87,7 +87,6 @@ pub fn sample(event: EventType, tenant: TenantId, name: &str, now: Timestamp) ->
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
     use super::*;
 

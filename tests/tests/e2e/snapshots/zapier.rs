@@ -9,7 +9,7 @@ use switchboard_e2e::{TestApp, for_each_backend_with};
 use switchboard_testsupport::receiver::{Received, Receiver};
 
 use super::{Json, assert_snapshot, redact, redact_header, send, snap};
-use crate::common::{WAIT, create_chatlog, update_email, wait_attempts, webhook_config};
+use crate::e2e::common::{WAIT, create_chatlog, update_email, wait_attempts, webhook_config};
 
 /// A delivered webhook request: method, path, headers (in arrival order)
 /// and body, redacted.

@@ -6,7 +6,7 @@ use serde_json::json;
 use switchboard_e2e::{TestApp, for_each_backend};
 
 use super::snap;
-use crate::common::{zoho, zoho_token};
+use crate::e2e::common::{zoho, zoho_token};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn zoho_conversations() {

@@ -2,8 +2,6 @@
 //! PostgreSQL: each must run without a single error, and scenario 3 must see
 //! every acknowledged email update delivered to its Zapier subscription.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
-
 use std::net::SocketAddr;
 use std::time::Duration;
 

@@ -2,7 +2,6 @@
 //! in the middle of delivering loses nothing, and two processes on one
 //! PostgreSQL database deliver every event. Both report the counts of lost
 //! (must be 0) and duplicated events.
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead as _, BufReader};

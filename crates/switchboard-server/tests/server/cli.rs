@@ -1,6 +1,5 @@
 //! The `switchboard` binary, run as a user would: admin commands on a
 //! temporary SQLite file, and `serve --demo` with a graceful SIGTERM.
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
 use std::collections::BTreeSet;
 use std::io::{BufRead as _, BufReader};

@@ -1,6 +1,5 @@
 //! The generated OpenAPI document is valid OpenAPI 3 and lists exactly the
 //! routes the server mounts.
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
 use std::collections::BTreeSet;
 

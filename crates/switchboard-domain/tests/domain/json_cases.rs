@@ -1,6 +1,5 @@
 //! Table-driven cases for the JSON document engine: lenient paths, §4.6
 //! equality, options, error reporting, limits and projection.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use serde_json::{Value, json};
 use switchboard_domain::json::{

@@ -1,5 +1,4 @@
 //! Property tests for the JSON document engine (bounded, fast).
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use proptest::prelude::*;
 use proptest::sample::select;

@@ -1,5 +1,4 @@
 //! Events derived from the before and after state of a write.
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
 use serde_json::json;
 use switchboard_domain::event::{changed_fields, conversation_events, customer_events};

@@ -1,7 +1,6 @@
 //! The delivery worker against a real store (SQLite, and PostgreSQL when
 //! available) and a real receiver on loopback: wake-up on commit, graceful
 //! shutdown, secret rotation, redirects, and the per-target rate limit.
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

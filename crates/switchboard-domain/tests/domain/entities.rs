@@ -1,6 +1,5 @@
 //! Table-driven tests of the entities: PUT-replace versus PATCH-merge on a
 //! customer, status transitions and aliases, and every validation rule.
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
 use std::collections::BTreeMap;
 
