@@ -27,7 +27,9 @@ pub fn init(config: &LogConfig, default_filter: &str) -> anyhow::Result<()> {
         LogFormat::Json => builder
             .json()
             .flatten_event(true)
-            .with_current_span(false)
+            // The request's span carries its `request_id` into every line.
+            .with_current_span(true)
+            .with_span_list(false)
             .try_init(),
     };
     installed.map_err(|e| anyhow::anyhow!("cannot install the logger: {e}"))

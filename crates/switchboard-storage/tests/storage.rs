@@ -12,6 +12,7 @@ mod storage {
 
     mod concurrency;
     mod deliveries;
+    mod engine;
     mod entities;
     mod errors;
     mod fan_out_next;

@@ -742,3 +742,113 @@ async fn put_replaces_the_whole_entity() {
     })
     .await;
 }
+
+/// A PATCH applies to the document GET returns, linked rows included: a
+/// `test` of a linked name holds, and only a link's id can be written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn patches_apply_to_the_entity_get_returns_links_included() {
+    for_each_backend(|app| async move {
+        let t = app.tenant.id;
+        let ada = app
+            .store
+            .admin()
+            .create_agent(t, "Ada Agent", "ada@example.com", "agent")
+            .await
+            .unwrap();
+        let bob = app
+            .store
+            .admin()
+            .create_agent(t, "Bob Agent", "bob@example.com", "agent")
+            .await
+            .unwrap();
+        let person = app.seed_customer(|c| c.name = Some("Cleo".into())).await;
+        let id = session(&app).await;
+        let url = format!("/api/v1/ChatSession/{id}");
+        let (status, body) = json_of(
+            patch_req(&app, id, MERGE_PATCH, &json!({"User": {"AssociateId": ada.id.get()}, "Person": {"PersonId": person.id.get()}}))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        let (_, got) = json_of(app.get(&url).send().await.unwrap()).await;
+        assert_eq!(got["User"]["Name"], "Ada Agent", "{}", app.backend);
+        assert_eq!(got["Person"]["FullName"], "Cleo", "{}", app.backend);
+
+        // `test` sees the linked names, as GET shows them.
+        let ops = json!([
+            {"op": "test", "path": "/User/Name", "value": "Ada Agent"},
+            {"op": "test", "path": "/person/fullname", "value": "Cleo"},
+            {"op": "replace", "path": "/User/AssociateId", "value": bob.id.get()}
+        ]);
+        let (status, body) = json_of(patch_req(&app, id, JSON_PATCH, &ops).send().await.unwrap()).await;
+        assert_eq!(status, 200, "{}: {body}", app.backend);
+        assert_eq!(body["User"]["AssociateId"], bob.id.get());
+        assert_eq!(body["User"]["Name"], "Bob Agent");
+        let stale = json!([{"op": "test", "path": "/User/Name", "value": "Ada Agent"}, {"op": "replace", "path": "/Rank", "value": 9}]);
+        let (status, body) = json_of(patch_req(&app, id, JSON_PATCH, &stale).send().await.unwrap()).await;
+        assert_eq!(status, 409, "{}: {body}", app.backend);
+
+        // A linked row's other members are not the session's to change.
+        for (content_type, patch) in [
+            (JSON_PATCH, json!([{"op": "replace", "path": "/Person/FullName", "value": "Mallory"}])),
+            (JSON_PATCH, json!([{"op": "add", "path": "user/email", "value": "x@example.com"}])),
+            (MERGE_PATCH, json!({"TransferTo": {"AssociateId": ada.id.get(), "Name": "Eve"}})),
+        ] {
+            let (status, body) = json_of(patch_req(&app, id, content_type, &patch).send().await.unwrap()).await;
+            assert_eq!(status, 400, "{}: {patch}: {body}", app.backend);
+            assert!(body.to_string().contains("read_only") || body.to_string().contains("read-only"), "{body}");
+        }
+        let (_, after) = json_of(app.get(&url).send().await.unwrap()).await;
+        assert_eq!(after["Person"]["FullName"], "Cleo");
+        assert_eq!(after["TransferTo"], Value::Null);
+        assert_eq!(after["Rank"], got["Rank"], "nothing written by the refused patches");
+    })
+    .await;
+}
+
+/// `DELETE` with `If-Match` checks the version and deletes in one step.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_checks_if_match_against_the_row_it_deletes() {
+    for_each_backend(|app| async move {
+        let id = session(&app).await;
+        let url = format!("/api/v1/ChatSession/{id}");
+        let (status, _) = json_of(
+            patch_req(&app, id, MERGE_PATCH, &json!({"Rank": 2}))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, 200);
+        let resp = app
+            .delete(&url)
+            .header("If-Match", "W/\"1\"")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 412, "{}", app.backend);
+        assert_eq!(
+            app.get(&url).send().await.unwrap().status(),
+            200,
+            "not deleted"
+        );
+        let resp = app
+            .delete(&url)
+            .header("If-Match", "\"2\", W/\"1\"")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 204, "{}", app.backend);
+        assert_eq!(app.get(&url).send().await.unwrap().status(), 404);
+        let resp = app
+            .delete(&url)
+            .header("If-Match", "W/\"2\"")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 404, "{}", app.backend);
+    })
+    .await;
+}

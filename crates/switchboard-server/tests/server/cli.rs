@@ -367,9 +367,16 @@ struct Served {
 
 impl Served {
     fn start(s: &Scratch, args: &[&str], stderr: &Path) -> Self {
-        let mut child = s
-            .command(args)
-            .env("SWITCHBOARD_LOG", "info")
+        Self::start_with(s, args, stderr, &[("SWITCHBOARD_LOG", "info")])
+    }
+
+    /// Starts with these environment variables.
+    fn start_with(s: &Scratch, args: &[&str], stderr: &Path, env: &[(&str, &str)]) -> Self {
+        let mut command = s.command(args);
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let mut child = command
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(stderr).unwrap())
             .spawn()
@@ -557,5 +564,70 @@ async fn serve_without_demo_prints_only_the_address() {
             .await
             .unwrap()
             .is_none()
+    );
+}
+
+/// Every log line of a request carries its request id, in the handler and
+/// in storage alike (here a debug line storage writes on a blocking thread
+/// when a unique value is taken).
+#[tokio::test]
+async fn every_log_line_of_a_request_carries_its_request_id() {
+    let s = Scratch::new();
+    let mut served = Served::start_with(
+        &s,
+        &["serve", "--demo", "--bind", "127.0.0.1:0"],
+        &s.path("stderr.log"),
+        &[
+            ("SWITCHBOARD_LOG", "info,switchboard_storage=debug"),
+            ("SWITCHBOARD_LOG_FORMAT", "json"),
+        ],
+    );
+    let base_url = served.wait_for("listening on ");
+    let key = served.wait_for("API key: ");
+    {
+        let client = reqwest::Client::builder().no_proxy().build().unwrap();
+        for (request_id, want) in [("req-trace-1", 201), ("req-trace-2", 409)] {
+            let resp = client
+                .post(format!("{base_url}/v1/customers"))
+                .bearer_auth(&key)
+                .header("X-Request-Id", request_id)
+                .json(&serde_json::json!({"userId": "u-trace", "name": "Trace"}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.status(), want, "{request_id}");
+        }
+    }
+    let logs_path = served.stderr.clone();
+    assert_eq!(served.terminate(), Some(0));
+    let logs = std::fs::read_to_string(&logs_path).unwrap();
+    let lines: Vec<serde_json::Value> = logs
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let in_span =
+        |line: &serde_json::Value| line["span"]["request_id"].as_str().map(str::to_string);
+    let violation: Vec<&serde_json::Value> = lines
+        .iter()
+        .filter(|l| l["message"] == "unique violation")
+        .collect();
+    assert_eq!(violation.len(), 1, "{logs}");
+    assert_eq!(
+        in_span(violation[0]).as_deref(),
+        Some("req-trace-2"),
+        "a storage line of the request: {logs}"
+    );
+    let requests: Vec<Option<String>> = lines
+        .iter()
+        .filter(|l| l["message"] == "request" && l["route"] == "/v1/customers")
+        .map(in_span)
+        .collect();
+    assert_eq!(
+        requests,
+        [
+            Some("req-trace-1".to_string()),
+            Some("req-trace-2".to_string())
+        ],
+        "{logs}"
     );
 }

@@ -9,7 +9,9 @@ use serde_json::json;
 use switchboard_domain::{EntityKind, Timestamp};
 use switchboard_storage::{Precondition, StorageError, Store, StoreConfig};
 
-use super::harness::{TestDb, draft, events, for_each_backend, open, tenant};
+use super::harness::{
+    TestDb, draft, events, for_each_backend, for_each_backend_clocked, open, tenant,
+};
 
 const TASKS: i64 = 16;
 const INCREMENTS: i64 = 50;
@@ -199,16 +201,16 @@ async fn a_stale_version_fails_and_writes_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn unmodified_since_has_second_precision() {
-    for_each_backend(|store, label| async move {
+    for_each_backend_clocked(|store, label, clock| async move {
         let ctx = tenant(&store, "acme").await;
         let conv = store
             .conversations()
             .create(&ctx, draft(ctx.tenant.id, "s-1"))
             .await
             .unwrap();
-        // Make sure the update lands in a later second than the creation.
+        // The update lands in a later second than the creation.
         let next_second = 1000 - conv.updated_at.as_millis().rem_euclid(1000) + 5;
-        tokio::time::sleep(Duration::from_millis(u64::try_from(next_second).unwrap())).await;
+        clock.advance(Duration::from_millis(u64::try_from(next_second).unwrap()));
         let updated = store
             .conversations()
             .update(&ctx, conv.id, Precondition::NONE, |c| {

@@ -1,0 +1,411 @@
+//! The modify engine's contract beyond a single write: customers under
+//! contention, the caller's own rejections, changes that see the
+//! conversation's links, deletes under a precondition, and the batched
+//! link loader.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use serde_json::json;
+use switchboard_domain::{
+    AttributeType, Conversation, ConversationLinks, CustomAttribute, Customer, EntityKind, Tag,
+};
+use switchboard_storage::{LinkSet, ModifyError, Precondition, StorageError};
+
+use super::harness::{draft, events, for_each_backend, tenant};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_customer_changes_lose_no_update() {
+    const TASKS: i64 = 8;
+    const INCREMENTS: i64 = 25;
+    for_each_backend(|store, label| async move {
+        let ctx = tenant(&store, "acme").await;
+        store
+            .admin()
+            .create_attribute(CustomAttribute {
+                tenant_id: ctx.tenant.id,
+                name: "counter".into(),
+                kind: AttributeType::Number,
+                label: "Counter".into(),
+            })
+            .await
+            .unwrap();
+        let mut c = Customer::new(ctx.tenant.id, store.now());
+        c.custom_data.insert("counter".into(), json!(0));
+        let customer = store.customers().create(&ctx, c).await.unwrap();
+        let tasks: Vec<_> = (0..TASKS)
+            .map(|task| {
+                let (store, ctx) = (store.clone(), ctx.clone());
+                tokio::spawn(async move {
+                    for i in 0..INCREMENTS {
+                        store
+                            .customers()
+                            .update(&ctx, customer.id, Precondition::NONE, move |c| {
+                                let n = c.custom_data["counter"].as_i64().unwrap_or_default();
+                                c.custom_data.insert("counter".into(), json!(n + 1));
+                                // Every fifth write adds a tag of its own:
+                                // the write then records it in the same
+                                // transaction (no single-statement path).
+                                if i % 5 == 0 {
+                                    c.add_tags([Tag::new(format!("t{task}-{i}"))]);
+                                }
+                            })
+                            .await
+                            .unwrap();
+                    }
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.unwrap();
+        }
+        let after = store
+            .customers()
+            .get(ctx.tenant.id, customer.id)
+            .await
+            .unwrap();
+        assert_eq!(
+            after.custom_data["counter"],
+            json!(TASKS * INCREMENTS),
+            "{label}"
+        );
+        assert_eq!(after.version, 1 + TASKS * INCREMENTS, "{label}");
+        let tags = store.admin().tags(ctx.tenant.id).await.unwrap();
+        assert_eq!(tags.len() as i64, TASKS * INCREMENTS / 5, "{label}");
+        let history = store
+            .customers()
+            .history(ctx.tenant.id, customer.id, 1000)
+            .await
+            .unwrap();
+        assert_eq!(history.len() as i64, 1 + TASKS * INCREMENTS, "{label}");
+    })
+    .await;
+}
+
+/// The caller's own error type, as a dialect would have it.
+#[derive(Debug, PartialEq)]
+struct Refused(&'static str);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_change_refuses_with_its_own_error_and_writes_nothing() {
+    for_each_backend(|store, label| async move {
+        let ctx = tenant(&store, "acme").await;
+        let conv = store
+            .conversations()
+            .create(&ctx, draft(ctx.tenant.id, "s-1"))
+            .await
+            .unwrap();
+        let customer = store
+            .customers()
+            .create(&ctx, Customer::new(ctx.tenant.id, store.now()))
+            .await
+            .unwrap();
+        let refused = store
+            .conversations()
+            .modify(&ctx, conv.id, Precondition::NONE, |c| {
+                c.rating = Some(4);
+                Err(Refused("no rating without an agent"))
+            })
+            .await;
+        assert!(
+            matches!(
+                &refused,
+                Err(ModifyError::Rejected(Refused("no rating without an agent")))
+            ),
+            "{label}: {refused:?}"
+        );
+        let refused = store
+            .customers()
+            .modify(&ctx, customer.id, Precondition::NONE, |c| {
+                c.name = Some("x".into());
+                Err(Refused("customer"))
+            })
+            .await;
+        assert!(
+            matches!(&refused, Err(ModifyError::Rejected(Refused("customer")))),
+            "{label}: {refused:?}"
+        );
+        // A store error keeps its kind.
+        let missing = store
+            .conversations()
+            .modify(
+                &ctx,
+                switchboard_domain::ConversationId::new(9999),
+                Precondition::NONE,
+                |_| Ok::<(), Refused>(()),
+            )
+            .await;
+        assert!(
+            matches!(missing, Err(ModifyError::Storage(StorageError::NotFound))),
+            "{label}"
+        );
+        assert_eq!(
+            store
+                .conversations()
+                .get(ctx.tenant.id, conv.id)
+                .await
+                .unwrap(),
+            conv,
+            "{label}: nothing written"
+        );
+        assert_eq!(
+            events(
+                &store,
+                ctx.tenant.id,
+                EntityKind::Conversation,
+                conv.id.get()
+            )
+            .await
+            .len(),
+            1,
+            "{label}: no event"
+        );
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_linked_change_sees_the_rows_of_the_row_it_changes() {
+    for_each_backend(|store, label| async move {
+        let ctx = tenant(&store, "acme").await;
+        let t = ctx.tenant.id;
+        let ada = store
+            .admin()
+            .create_agent(t, "Ada", "ada@example.com", "agent")
+            .await
+            .unwrap();
+        let bob = store
+            .admin()
+            .create_agent(t, "Bob", "bob@example.com", "agent")
+            .await
+            .unwrap();
+        let mut customer = Customer::new(t, store.now());
+        customer.name = Some("Cleo".into());
+        let customer = store.customers().create(&ctx, customer).await.unwrap();
+        let mut d = draft(t, "s-1");
+        d.assign(Some(ada.id));
+        d.customer_id = Some(customer.id);
+        let conv = store.conversations().create(&ctx, d).await.unwrap();
+
+        let calls = Arc::new(AtomicUsize::new(0));
+        let seen = Arc::clone(&calls);
+        let changed = store
+            .conversations()
+            .modify_linked(&ctx, conv.id, Precondition::NONE, move |c, links| {
+                seen.fetch_add(1, Ordering::SeqCst);
+                let assignee = links.assignee(c).map(|a| a.name.clone());
+                let person = links.customer.as_ref().and_then(|p| p.name.clone());
+                if assignee.as_deref() != Some("Ada") || person.as_deref() != Some("Cleo") {
+                    return Err(Refused("the links do not match the row"));
+                }
+                // Hand over to Bob, as the linked names say.
+                c.assign(Some(bob.id));
+                Ok(())
+            })
+            .await
+            .unwrap();
+        assert_eq!(calls.load(Ordering::SeqCst), 1, "{label}");
+        assert_eq!(changed.assignee_id, Some(bob.id), "{label}");
+        assert_eq!(changed.agent_ids, vec![ada.id, bob.id], "{label}");
+
+        // The next change sees Bob.
+        let after = store
+            .conversations()
+            .modify_linked(&ctx, conv.id, Precondition::NONE, |c, links| {
+                match links.assignee(c).map(|a| a.name.as_str()) {
+                    Some("Bob") => Ok(()),
+                    _ => Err(Refused("stale links")),
+                }
+            })
+            .await;
+        assert!(after.is_ok(), "{label}: {after:?}");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_delete_checks_its_precondition_in_the_same_step() {
+    for_each_backend(|store, label| async move {
+        let ctx = tenant(&store, "acme").await;
+        let t = ctx.tenant.id;
+        let conv = store
+            .conversations()
+            .create(&ctx, draft(t, "s-1"))
+            .await
+            .unwrap();
+        // Someone writes after the client read version 1.
+        store
+            .conversations()
+            .update(&ctx, conv.id, Precondition::NONE, |c| c.rank = 3)
+            .await
+            .unwrap();
+        let stale = store
+            .conversations()
+            .delete(&ctx, conv.id, Precondition::version(1))
+            .await;
+        assert!(
+            matches!(stale, Err(StorageError::PreconditionFailed)),
+            "{label}: {stale:?}"
+        );
+        assert_eq!(
+            store.conversations().get(t, conv.id).await.unwrap().version,
+            2,
+            "{label}: not deleted"
+        );
+        store
+            .conversations()
+            .delete(&ctx, conv.id, Precondition::version(2))
+            .await
+            .unwrap();
+        assert!(matches!(
+            store.conversations().get(t, conv.id).await,
+            Err(StorageError::NotFound)
+        ));
+
+        // The same for customers, and a missing row stays not found.
+        let customer = store
+            .customers()
+            .create(&ctx, Customer::new(t, store.now()))
+            .await
+            .unwrap();
+        assert!(matches!(
+            store
+                .customers()
+                .delete(&ctx, customer.id, Precondition::version(7))
+                .await,
+            Err(StorageError::PreconditionFailed)
+        ));
+        store
+            .customers()
+            .delete(&ctx, customer.id, Precondition::version(1))
+            .await
+            .unwrap();
+        assert!(matches!(
+            store
+                .customers()
+                .delete(&ctx, customer.id, Precondition::NONE)
+                .await,
+            Err(StorageError::NotFound)
+        ));
+        let kinds: Vec<_> = events(&store, t, EntityKind::Customer, customer.id.get())
+            .await
+            .iter()
+            .map(|e| e.event.event_type.as_str())
+            .collect();
+        assert_eq!(kinds, ["customer_created", "customer_deleted"], "{label}");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn links_load_per_conversation_in_one_pass_and_stay_in_the_tenant() {
+    for_each_backend(|store, label| async move {
+        let ctx = tenant(&store, "acme").await;
+        let other = tenant(&store, "globex").await;
+        let t = ctx.tenant.id;
+        let admin = store.admin();
+        let ada = admin
+            .create_agent(t, "Ada", "ada@example.com", "agent")
+            .await
+            .unwrap();
+        let bob = admin
+            .create_agent(t, "Bob", "bob@example.com", "agent")
+            .await
+            .unwrap();
+        let sales = admin.create_department(t, "Sales").await.unwrap();
+        let cleo = store
+            .customers()
+            .create(&ctx, Customer::new(t, store.now()))
+            .await
+            .unwrap();
+
+        let mut first = draft(t, "s-1");
+        first.assign(Some(ada.id));
+        first.agent_ids.push(bob.id);
+        first.transfer_to = Some(bob.id);
+        first.customer_id = Some(cleo.id);
+        first.department_id = Some(sales.id);
+        let mut second = draft(t, "s-2");
+        second.assign(Some(bob.id));
+        let third = draft(t, "s-3");
+        let mut convs = Vec::new();
+        for d in [first, second, third] {
+            convs.push(store.conversations().create(&ctx, d).await.unwrap());
+        }
+
+        let links = store
+            .conversations()
+            .links(t, &convs, LinkSet::ALL)
+            .await
+            .unwrap();
+        assert_eq!(links.len(), 3, "{label}");
+        let names = |l: &ConversationLinks, c: &Conversation| -> Vec<String> {
+            l.participants(c).map(|a| a.name.clone()).collect()
+        };
+        assert_eq!(names(&links[0], &convs[0]), ["Ada", "Bob"], "{label}");
+        assert_eq!(
+            links[0].transfer_target(&convs[0]).map(|a| a.id),
+            Some(bob.id),
+            "{label}"
+        );
+        assert_eq!(
+            links[0].customer.as_ref().map(|c| c.id),
+            Some(cleo.id),
+            "{label}"
+        );
+        assert_eq!(
+            links[0].department.as_ref().map(|d| d.id),
+            Some(sales.id),
+            "{label}"
+        );
+        assert_eq!(names(&links[1], &convs[1]), ["Bob"], "{label}");
+        assert_eq!(
+            links[1].assignee(&convs[1]).map(|a| a.id),
+            Some(bob.id),
+            "{label}"
+        );
+        assert_eq!(links[2], ConversationLinks::default(), "{label}");
+
+        // Only what was asked for.
+        let agents_only = LinkSet {
+            customer: false,
+            agents: true,
+            department: false,
+        };
+        let links = store
+            .conversations()
+            .links(t, &convs[..1], agents_only)
+            .await
+            .unwrap();
+        assert_eq!(names(&links[0], &convs[0]), ["Ada", "Bob"], "{label}");
+        assert!(
+            links[0].customer.is_none() && links[0].department.is_none(),
+            "{label}"
+        );
+
+        // Another tenant gets nothing for the same ids.
+        let foreign = store
+            .conversations()
+            .links(other.tenant.id, &convs, LinkSet::ALL)
+            .await
+            .unwrap();
+        assert!(
+            foreign.iter().all(|l| *l == ConversationLinks::default()),
+            "{label}: {foreign:?}"
+        );
+
+        // A linked row that is gone is left out.
+        store
+            .customers()
+            .delete(&ctx, cleo.id, Precondition::NONE)
+            .await
+            .unwrap();
+        let links = store
+            .conversations()
+            .links_of(t, &convs[0], LinkSet::ALL)
+            .await
+            .unwrap();
+        assert!(links.customer.is_none(), "{label}");
+    })
+    .await;
+}
