@@ -36,8 +36,7 @@ use switchboard_api::ApiConfig;
 use switchboard_domain::{Actor, Conversation, Customer, Scope, Tenant};
 use switchboard_server::{RunningServer, ServerConfig};
 use switchboard_storage::{Store, StoreConfig, WriteContext, now};
-use switchboard_testsupport::TestDatabase;
-use switchboard_testsupport::tempfile::TempDir;
+use switchboard_testsupport::TestDb;
 use switchboard_webhook::WebhookConfig;
 
 /// The name of the tenant every [`TestApp`] starts with (unless configured).
@@ -112,13 +111,6 @@ impl TestConfig {
     }
 }
 
-/// Keeps the database alive for as long as the app runs.
-#[derive(Debug)]
-enum Database {
-    Sqlite(#[expect(dead_code, reason = "held for its Drop")] TempDir),
-    Postgres(#[expect(dead_code, reason = "held for its Drop")] TestDatabase),
-}
-
 /// A running server over a fresh database, with a tenant and a key.
 ///
 /// Dropping it stops the server at once and deletes the database; call
@@ -143,7 +135,7 @@ pub struct TestApp {
     pub database_url: String,
     // Declared before `_database`, so the server stops before the database goes.
     server: Option<RunningServer>,
-    _database: Database,
+    _database: TestDb,
 }
 
 impl TestApp {
@@ -168,26 +160,13 @@ impl TestApp {
     ///
     /// When the database or the server cannot be set up.
     pub async fn spawn_with(backend: Backend, config: TestConfig) -> Option<Self> {
-        let (database_url, database) = match backend {
-            Backend::Sqlite => {
-                let dir = switchboard_testsupport::tempfile::tempdir()
-                    .unwrap_or_else(|e| panic!("cannot create a temporary directory: {e}"));
-                let url = format!("sqlite://{}", dir.path().join("switchboard.db").display());
-                (url, Database::Sqlite(dir))
-            }
-            Backend::Postgres => {
-                let db = tokio::task::spawn_blocking(|| {
-                    switchboard_testsupport::postgres_or_skip().map(|server| {
-                        server.create_database().unwrap_or_else(|e| {
-                            panic!("cannot create a PostgreSQL test database: {e}")
-                        })
-                    })
-                })
+        let database = match backend {
+            Backend::Sqlite => TestDb::sqlite(),
+            Backend::Postgres => tokio::task::spawn_blocking(TestDb::postgres)
                 .await
-                .unwrap_or_else(|e| panic!("PostgreSQL setup panicked: {e}"))?;
-                (db.url().to_string(), Database::Postgres(db))
-            }
+                .unwrap_or_else(|e| panic!("PostgreSQL setup panicked: {e}"))?,
         };
+        let database_url = database.url.clone();
 
         let server_config = ServerConfig {
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),

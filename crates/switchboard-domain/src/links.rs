@@ -38,3 +38,25 @@ impl ConversationLinks {
         c.agent_ids.iter().filter_map(|id| self.agent(*id))
     }
 }
+
+impl ConversationLinks {
+    /// Whether these are the rows `c` links to, every kind loaded: its
+    /// customer, every agent it names and its department, and no other. A
+    /// change that linked other rows (or a row that is gone) makes it false.
+    #[must_use]
+    pub fn covers(&self, c: &Conversation) -> bool {
+        let named = |id: AgentId| {
+            c.assignee_id == Some(id) || c.transfer_to == Some(id) || c.agent_ids.contains(&id)
+        };
+        let agents_named = c
+            .assignee_id
+            .iter()
+            .chain(&c.transfer_to)
+            .chain(&c.agent_ids)
+            .all(|id| self.agent(*id).is_some());
+        c.customer_id == self.customer.as_ref().map(|x| x.id)
+            && c.department_id == self.department.as_ref().map(|d| d.id)
+            && agents_named
+            && self.agents.iter().all(|a| named(a.id))
+    }
+}

@@ -58,14 +58,14 @@ impl<'a> Admin<'a> {
     pub async fn tenant_by_name(self, name: &str) -> Result<Option<Tenant>, StorageError> {
         let name = name.to_string();
         self.store
-            .read(move |c| sql::tenants::tenant_by_name(c, &name))
+            .run(move |c| sql::tenants::tenant_by_name(c, &name))
             .await
     }
 
     /// Finds a tenant by id.
     pub async fn tenant(self, id: TenantId) -> Result<Option<Tenant>, StorageError> {
         self.store
-            .read(move |c| sql::tenants::tenant_by_id(c, id.get()))
+            .run(move |c| sql::tenants::tenant_by_id(c, id.get()))
             .await
     }
 
@@ -116,7 +116,7 @@ impl<'a> Admin<'a> {
         };
         let presented = presented.to_string();
         self.store
-            .read(move |c| {
+            .run(move |c| {
                 let Some(key) = sql::tenants::api_key_by_prefix(c, &prefix)? else {
                     return Ok(None);
                 };
@@ -159,14 +159,14 @@ impl<'a> Admin<'a> {
     /// The tenant's agents, in id order.
     pub async fn agents(self, tenant: TenantId) -> Result<Vec<Agent>, StorageError> {
         self.store
-            .read(move |c| sql::directory::list_agents(c, tenant.get()))
+            .run(move |c| sql::directory::list_agents(c, tenant.get()))
             .await
     }
 
     /// One agent of the tenant.
     pub async fn agent(self, tenant: TenantId, id: AgentId) -> Result<Agent, StorageError> {
         self.store
-            .read(move |c| sql::directory::agent_by_id(c, tenant.get(), id.get()))
+            .run(move |c| sql::directory::agent_by_id(c, tenant.get(), id.get()))
             .await?
             .ok_or(StorageError::NotFound)
     }
@@ -189,7 +189,7 @@ impl<'a> Admin<'a> {
     /// The tenant's departments, in id order.
     pub async fn departments(self, tenant: TenantId) -> Result<Vec<Department>, StorageError> {
         self.store
-            .read(move |c| sql::directory::list_departments(c, tenant.get()))
+            .run(move |c| sql::directory::list_departments(c, tenant.get()))
             .await
     }
 
@@ -200,7 +200,7 @@ impl<'a> Admin<'a> {
         id: DepartmentId,
     ) -> Result<Department, StorageError> {
         self.store
-            .read(move |c| sql::directory::department_by_id(c, tenant.get(), id.get()))
+            .run(move |c| sql::directory::department_by_id(c, tenant.get(), id.get()))
             .await?
             .ok_or(StorageError::NotFound)
     }
@@ -218,14 +218,14 @@ impl<'a> Admin<'a> {
     /// The tenant's custom attribute definitions, by name.
     pub async fn attributes(self, tenant: TenantId) -> Result<AttributeSet, StorageError> {
         self.store
-            .read(move |c| sql::directory::attributes(c, tenant.get()))
+            .run(move |c| sql::directory::attributes(c, tenant.get()))
             .await
     }
 
     /// The tenant's tag list (every tag ever used, with its first color).
     pub async fn tags(self, tenant: TenantId) -> Result<Vec<Tag>, StorageError> {
         self.store
-            .read(move |c| sql::directory::list_tags(c, tenant.get()))
+            .run(move |c| sql::directory::list_tags(c, tenant.get()))
             .await
     }
 }

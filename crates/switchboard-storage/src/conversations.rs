@@ -5,8 +5,8 @@ use std::collections::BTreeSet;
 
 use switchboard_domain::validate::ValidationErrors;
 use switchboard_domain::{
-    AgentId, Conversation, ConversationId, ConversationLinks, ConversationStatus, DomainError,
-    EntityKind, TenantId,
+    AgentId, Conversation, ConversationId, ConversationLinks, ConversationStatus,
+    ConversationUpdate, CustomerId, DepartmentId, DomainError, EntityKind, TenantId, UpdateMode,
 };
 
 use crate::connection::DbConnection;
@@ -186,36 +186,36 @@ fn load_links(
             .into_iter()
             .collect()
     };
-    let customers = if set.customer {
-        sql::customers::by_ids(
-            c,
-            tenant,
-            &ids(&|v| v.customer_id.map(|i| i.get()).into_iter().collect()),
-        )?
-    } else {
-        Vec::new()
+    // One id (a single conversation's link) is a point lookup, whose
+    // statement is prepared once; several are one `IN` query per kind.
+    let customers = match ids(&|v| v.customer_id.map(CustomerId::get).into_iter().collect()) {
+        _ if !set.customer => Vec::new(),
+        one if one.len() == 1 => sql::customers::load(c, tenant, one[0], false)?
+            .into_iter()
+            .collect(),
+        many => sql::customers::by_ids(c, tenant, &many)?,
     };
-    let agents = if set.agents {
-        let named = ids(&|v| {
-            v.assignee_id
-                .into_iter()
-                .chain(v.transfer_to)
-                .chain(v.agent_ids.iter().copied())
-                .map(AgentId::get)
-                .collect()
-        });
-        sql::directory::agents_by_ids(c, tenant, &named)?
-    } else {
-        Vec::new()
+    let named = ids(&|v| {
+        v.assignee_id
+            .into_iter()
+            .chain(v.transfer_to)
+            .chain(v.agent_ids.iter().copied())
+            .map(AgentId::get)
+            .collect()
+    });
+    let agents = match named {
+        _ if !set.agents => Vec::new(),
+        one if one.len() == 1 => sql::directory::agent_by_id(c, tenant, one[0])?
+            .into_iter()
+            .collect(),
+        many => sql::directory::agents_by_ids(c, tenant, &many)?,
     };
-    let departments = if set.department {
-        sql::directory::departments_by_ids(
-            c,
-            tenant,
-            &ids(&|v| v.department_id.map(|i| i.get()).into_iter().collect()),
-        )?
-    } else {
-        Vec::new()
+    let departments = match ids(&|v| v.department_id.map(DepartmentId::get).into_iter().collect()) {
+        _ if !set.department => Vec::new(),
+        one if one.len() == 1 => sql::directory::department_by_id(c, tenant, one[0])?
+            .into_iter()
+            .collect(),
+        many => sql::directory::departments_by_ids(c, tenant, &many)?,
     };
     Ok(convs
         .iter()
@@ -267,7 +267,7 @@ impl<'a> Conversations<'a> {
         id: ConversationId,
     ) -> Result<Conversation, StorageError> {
         self.store
-            .read(move |c| sql::conversations::load(c, tenant.get(), id.get(), false))
+            .run(move |c| sql::conversations::load(c, tenant.get(), id.get(), false))
             .await?
             .ok_or(StorageError::NotFound)
     }
@@ -280,7 +280,7 @@ impl<'a> Conversations<'a> {
     ) -> Result<Option<ConversationId>, StorageError> {
         let key = key.to_string();
         self.store
-            .read(move |c| sql::conversations::id_by_session_key(c, tenant.get(), &key))
+            .run(move |c| sql::conversations::id_by_session_key(c, tenant.get(), &key))
             .await
             .map(|o| o.map(ConversationId::new))
     }
@@ -298,7 +298,7 @@ impl<'a> Conversations<'a> {
         let offset = i64::from(offset);
         let statuses: Vec<&'static str> = statuses.iter().map(|s| s.as_str()).collect();
         self.store
-            .read(move |c| sql::conversations::list(c, tenant.get(), &statuses, offset, limit))
+            .run(move |c| sql::conversations::list(c, tenant.get(), &statuses, offset, limit))
             .await
     }
 
@@ -316,7 +316,7 @@ impl<'a> Conversations<'a> {
         }
         let convs = convs.to_vec();
         self.store
-            .read(move |c| load_links(c, tenant.get(), &convs, set))
+            .run(move |c| load_links(c, tenant.get(), &convs, set))
             .await
     }
 
@@ -351,24 +351,32 @@ impl<'a> Conversations<'a> {
     {
         self.run(ctx, id, precondition, false, move |c, _| change(c))
             .await
+            .map(|(c, _)| c)
     }
 
     /// [`Conversations::modify`] with a change that also sees the rows the
-    /// conversation links to (as read with it, in the same snapshot or
-    /// transaction): what a dialect needs to apply a patch to the same
-    /// document it renders.
+    /// conversation links to (every [`LinkSet`] kind, as read with it, in
+    /// the same snapshot or transaction): what a dialect needs to apply a
+    /// patch to the same document it renders. Returns the conversation as
+    /// written with the rows it links to now (read again only if the change
+    /// linked other rows).
     pub async fn modify_linked<X, F>(
         self,
         ctx: &WriteContext,
         id: ConversationId,
         precondition: Precondition,
         change: F,
-    ) -> Result<Conversation, ModifyError<X>>
+    ) -> Result<(Conversation, ConversationLinks), ModifyError<X>>
     where
         X: Send + 'static,
         F: FnMut(&mut Conversation, &ConversationLinks) -> Result<(), X> + Send + 'static,
     {
-        self.run(ctx, id, precondition, true, change).await
+        let (conv, links) = self.run(ctx, id, precondition, true, change).await?;
+        if links.covers(&conv) {
+            return Ok((conv, links));
+        }
+        let links = self.links_of(ctx.tenant.id, &conv, LinkSet::ALL).await?;
+        Ok((conv, links))
     }
 
     /// [`Conversations::modify`] with a change that cannot fail (the
@@ -391,6 +399,24 @@ impl<'a> Conversations<'a> {
         .map_err(Into::into)
     }
 
+    /// Applies a typed update (merge semantics) on behalf of the context's
+    /// actor, at the store's time; see [`Conversations::update`].
+    pub async fn apply(
+        self,
+        ctx: &WriteContext,
+        id: ConversationId,
+        precondition: Precondition,
+        update: ConversationUpdate,
+    ) -> Result<Conversation, StorageError> {
+        let (actor, clock) = (ctx.actor, self.store.clock().clone());
+        self.update(ctx, id, precondition, move |c| {
+            update
+                .clone()
+                .apply(c, UpdateMode::Merge, actor, clock.now());
+        })
+        .await
+    }
+
     async fn run<X, F>(
         self,
         ctx: &WriteContext,
@@ -398,7 +424,7 @@ impl<'a> Conversations<'a> {
         precondition: Precondition,
         links: bool,
         change: F,
-    ) -> Result<Conversation, ModifyError<X>>
+    ) -> Result<(Conversation, ConversationLinks), ModifyError<X>>
     where
         X: Send + 'static,
         F: FnMut(&mut Conversation, &ConversationLinks) -> Result<(), X> + Send + 'static,

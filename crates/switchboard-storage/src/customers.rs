@@ -1,6 +1,9 @@
 //! Customers: the [`Customers`] handle and how a customer is stored.
 
-use switchboard_domain::{AttributeSet, Customer, CustomerId, DomainError, EntityKind, TenantId};
+use switchboard_domain::{
+    AttributeSet, Customer, CustomerId, CustomerUpdate, DomainError, EntityKind, TenantId,
+    UpdateMode,
+};
 
 use crate::connection::DbConnection;
 use crate::engine::{self, Request, Stored};
@@ -98,7 +101,7 @@ impl<'a> Customers<'a> {
     /// One customer of the tenant.
     pub async fn get(self, tenant: TenantId, id: CustomerId) -> Result<Customer, StorageError> {
         self.store
-            .read(move |c| sql::customers::load(c, tenant.get(), id.get(), false))
+            .run(move |c| sql::customers::load(c, tenant.get(), id.get(), false))
             .await?
             .ok_or(StorageError::NotFound)
     }
@@ -111,7 +114,7 @@ impl<'a> Customers<'a> {
     ) -> Result<Option<CustomerId>, StorageError> {
         let user_id = user_id.to_string();
         self.store
-            .read(move |c| sql::customers::id_by_user_id(c, tenant.get(), &user_id))
+            .run(move |c| sql::customers::id_by_user_id(c, tenant.get(), &user_id))
             .await
             .map(|o| o.map(CustomerId::new))
     }
@@ -127,7 +130,7 @@ impl<'a> Customers<'a> {
         let after = after.map_or(0, CustomerId::get);
         let limit = i64::from(limit.clamp(1, 1000));
         self.store
-            .read(move |c| sql::customers::list(c, tenant.get(), after, limit))
+            .run(move |c| sql::customers::list(c, tenant.get(), after, limit))
             .await
     }
 
@@ -164,7 +167,9 @@ impl<'a> Customers<'a> {
             links: false,
             clock: self.store.clock().clone(),
         };
-        engine::modify(self.store, req, move |c: &mut Customer, (): &()| change(c)).await
+        engine::modify(self.store, req, move |c: &mut Customer, (): &()| change(c))
+            .await
+            .map(|(c, ())| c)
     }
 
     /// [`Customers::modify`] with a change that cannot fail (the domain's
@@ -185,6 +190,22 @@ impl<'a> Customers<'a> {
         })
         .await
         .map_err(Into::into)
+    }
+
+    /// Applies a typed update with `mode` (PUT replaces, PATCH merges); see
+    /// [`Customers::update`].
+    pub async fn apply(
+        self,
+        ctx: &WriteContext,
+        id: CustomerId,
+        precondition: Precondition,
+        update: CustomerUpdate,
+        mode: UpdateMode,
+    ) -> Result<Customer, StorageError> {
+        self.update(ctx, id, precondition, move |c| {
+            update.clone().apply(c, mode)
+        })
+        .await
     }
 
     /// Applies several customer changes in **one transaction**: either every

@@ -5,10 +5,12 @@
 //! new version with its events and history row only if the row is still at
 //! the version it read. Two things keep it fast, for every entity:
 //!
-//! - **Staged first attempt.** The first attempt reads and computes on a
-//!   pooled connection, outside any transaction; only the write goes to
-//!   the writer (on SQLite, the group-commit thread, which then only
-//!   writes).
+//! - **Staged first attempt.** The first attempt reads and computes
+//!   outside any transaction. On PostgreSQL it is one blocking hop on one
+//!   connection. On SQLite, when the single writer is busy, the read and
+//!   the computation run on a pooled connection meanwhile (released before
+//!   the write queues), so the writer only writes; when the writer is idle
+//!   the whole modify runs in it, one hop and no pooled connection.
 //! - **One statement on PostgreSQL.** When the write needs nothing else in
 //!   its transaction (no new link to check, no new tag to record), the
 //!   update, its outbox rows and its history row are one data-modifying
@@ -103,13 +105,14 @@ impl<X> From<ModifyError<X>> for Abort<X> {
 struct Planned<E: Stored> {
     before: E,
     after: E,
+    links: E::Links,
     write: E::Write,
     record: Record,
 }
 
 enum Plan<E: Stored> {
     /// The change leaves the row equal: nothing to write.
-    Unchanged(E),
+    Unchanged(E, E::Links),
     /// Write this (if the row is still at `before.version`).
     Write(Box<Planned<E>>),
 }
@@ -165,7 +168,7 @@ where
         Refusal::Invalid(d) => ModifyError::Storage(d.into()),
     })?;
     match revision {
-        Revision::Unchanged(e) => Ok(Plan::Unchanged(e)),
+        Revision::Unchanged(e) => Ok(Plan::Unchanged(e, links)),
         Revision::Changed(changed) => {
             let changed = *changed;
             let write = changed.after.to_write()?;
@@ -183,6 +186,7 @@ where
             Ok(Plan::Write(Box::new(Planned {
                 before: changed.before,
                 after: changed.after,
+                links,
                 write,
                 record,
             })))
@@ -192,10 +196,14 @@ where
 
 /// Writes a planned change inside the caller's transaction:
 /// [`Abort::Retry`] if the row is no longer at the version it was planned on.
-fn commit<E: Stored, X>(c: &mut DbConnection, tenant: i64, p: Planned<E>) -> Result<E, Abort<X>> {
+fn commit<E: Stored, X>(
+    c: &mut DbConnection,
+    tenant: i64,
+    p: Planned<E>,
+) -> Result<(E, E::Links), Abort<X>> {
     E::prelude(c, tenant, Some(&p.before), &p.after)?;
     if E::update(c, tenant, &p.before, &p.write, &p.record)? {
-        Ok(p.after)
+        Ok((p.after, p.links))
     } else {
         Err(Abort::Retry)
     }
@@ -208,12 +216,12 @@ fn commit_first<E: Stored, X>(
     c: &mut DbConnection,
     tenant: i64,
     p: Planned<E>,
-) -> Result<E, Abort<X>> {
+) -> Result<(E, E::Links), Abort<X>> {
     if matches!(c, DbConnection::Pg(_)) && !E::needs_prelude(Some(&p.before), &p.after) {
         // The statement is atomic by itself: a version conflict aborts all
         // of it, outbox and history rows included.
         return if E::update(c, tenant, &p.before, &p.write, &p.record)? {
-            Ok(p.after)
+            Ok((p.after, p.links))
         } else {
             Err(Abort::Retry)
         };
@@ -222,51 +230,97 @@ fn commit_first<E: Stored, X>(
 }
 
 /// Read-modify-write of one entity with optimistic concurrency; see the
-/// module documentation.
+/// module documentation. Returns the entity as written and the rows it
+/// links to as the change saw them (the default when not asked for).
 pub(crate) async fn modify<E, X, F>(
     store: &Store,
     req: Request,
     mut change: F,
-) -> Result<E, ModifyError<X>>
+) -> Result<(E, E::Links), ModifyError<X>>
 where
     E: Stored,
     E::Links: Default,
     X: Send + 'static,
     F: FnMut(&mut E, &E::Links) -> Result<(), X> + Send + 'static,
 {
-    store
-        .write_staged(move |conn, writer| {
-            let tenant = req.ctx.tenant.id.get();
-            // First attempt: read and compute on a pooled connection,
-            // outside the writer (a committed snapshot); the writer then
-            // writes only if nobody changed the row since.
-            let planned = match plan(conn, &req, false, &mut change)? {
-                Plan::Unchanged(e) => return Ok(e),
+    let tenant = req.ctx.tenant.id.get();
+    match store.sqlite_writer() {
+        // PostgreSQL: one connection, one blocking hop. The first attempt
+        // reads outside a transaction, and its write is one statement when
+        // it can be.
+        None => {
+            store
+                .run(move |conn| {
+                    let planned = match plan(conn, &req, false, &mut change)? {
+                        Plan::Unchanged(e, links) => return Ok((e, links)),
+                        Plan::Write(p) => p,
+                    };
+                    match commit_first(conn, tenant, *planned) {
+                        Ok(done) => Ok(done),
+                        Err(Abort::Retry) => retry(conn, &req, &mut change),
+                        Err(Abort::Failed(e)) => Err(e),
+                    }
+                })
+                .await
+        }
+        // SQLite, the writer idle: the whole modify in the writer, one hop.
+        Some(writer) if writer.is_idle() => {
+            store
+                .write(move |conn| retry(conn, &req, &mut change))
+                .await
+        }
+        // SQLite, the writer busy: read and compute on a pooled connection
+        // meanwhile (released before the write queues), so the single
+        // writer only writes.
+        Some(_) => {
+            let (planned, req, change) = store
+                .run(move |conn| {
+                    let planned = plan(conn, &req, false, &mut change)?;
+                    Ok::<_, ModifyError<X>>((planned, req, change))
+                })
+                .await?;
+            let planned = match planned {
+                Plan::Unchanged(e, links) => return Ok((e, links)),
                 Plan::Write(p) => p,
             };
-            writer.run(conn, move |conn| {
-                match commit_first(conn, tenant, *planned) {
-                    Ok(e) => return Ok(e),
-                    Err(Abort::Retry) => {}
-                    Err(Abort::Failed(e)) => return Err(e),
-                }
-                // Someone else wrote in between: read, compute and write in
-                // one transaction (on PostgreSQL with the row locked).
-                for _ in 1..MAX_MODIFY_ATTEMPTS {
-                    let outcome = conn.write_tx(|c| match plan(c, &req, true, &mut change)? {
-                        Plan::Unchanged(e) => Ok(e),
-                        Plan::Write(p) => commit(c, tenant, *p),
-                    });
-                    match outcome {
-                        Ok(e) => return Ok(e),
-                        Err(Abort::Retry) => {}
-                        Err(Abort::Failed(e)) => return Err(e),
-                    }
-                }
-                Err(StorageError::Contention.into())
-            })
-        })
-        .await
+            let mut change = change;
+            store
+                .write(move |conn| match commit_first(conn, tenant, *planned) {
+                    Ok(done) => Ok(done),
+                    Err(Abort::Retry) => retry(conn, &req, &mut change),
+                    Err(Abort::Failed(e)) => Err(e),
+                })
+                .await
+        }
+    }
+}
+
+/// Reads, computes and writes in one transaction (on PostgreSQL with the
+/// row locked), again while another writer wins, at most
+/// [`MAX_MODIFY_ATTEMPTS`] times.
+fn retry<E, X, F>(
+    conn: &mut DbConnection,
+    req: &Request,
+    change: &mut F,
+) -> Result<(E, E::Links), ModifyError<X>>
+where
+    E: Stored,
+    E::Links: Default,
+    F: FnMut(&mut E, &E::Links) -> Result<(), X>,
+{
+    let tenant = req.ctx.tenant.id.get();
+    for _ in 0..MAX_MODIFY_ATTEMPTS {
+        let outcome = conn.write_tx(|c| match plan(c, req, true, change)? {
+            Plan::Unchanged(e, links) => Ok((e, links)),
+            Plan::Write(p) => commit(c, tenant, *p),
+        });
+        match outcome {
+            Ok(done) => return Ok(done),
+            Err(Abort::Retry) => {}
+            Err(Abort::Failed(e)) => return Err(e),
+        }
+    }
+    Err(StorageError::Contention.into())
 }
 
 /// Applies several changes in **one transaction**: either every change is
@@ -306,9 +360,9 @@ where
                         clock: clock.clone(),
                     };
                     let written = match plan(c, &req, true, change).map_err(fail)? {
-                        Plan::Unchanged(e) => e,
+                        Plan::Unchanged(e, _) => e,
                         Plan::Write(p) => match commit(c, tenant, *p) {
-                            Ok(e) => e,
+                            Ok((e, _)) => e,
                             // The row is locked: nobody can have changed it.
                             Err(Abort::Retry) => return Err(fail(StorageError::Contention.into())),
                             Err(Abort::Failed(e)) => return Err(fail(e)),

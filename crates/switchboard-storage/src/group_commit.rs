@@ -14,6 +14,8 @@
 //! PostgreSQL does not use this: its writers run side by side and the
 //! server groups concurrent commits itself.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
 
 use diesel::connection::{AnsiTransactionManager, TransactionManager};
@@ -38,6 +40,8 @@ pub(crate) type Job =
 #[derive(Debug)]
 pub(crate) struct GroupWriter {
     jobs: Sender<Job>,
+    /// Writes queued or running: submitted and not yet answered.
+    pending: Arc<AtomicUsize>,
 }
 
 impl GroupWriter {
@@ -46,37 +50,28 @@ impl GroupWriter {
     /// connections while they wait for the writer can never starve it.
     pub(crate) fn start(conn: Pooled) -> Result<Self, StorageError> {
         let (jobs, queue) = channel::<Job>();
+        let pending = Arc::new(AtomicUsize::new(0));
+        let counted = Arc::clone(&pending);
         std::thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || run(conn, &queue))
+            .spawn(move || run(conn, &queue, &counted))
             .map_err(StorageError::internal)?;
-        Ok(Self { jobs })
+        Ok(Self { jobs, pending })
     }
 
     /// Queues a job.
     pub(crate) fn submit(&self, job: Job) -> Result<(), StorageError> {
-        self.jobs
-            .send(job)
-            .map_err(|_| StorageError::internal("the SQLite writer thread has stopped"))
+        self.pending.fetch_add(1, Ordering::AcqRel);
+        self.jobs.send(job).map_err(|_| {
+            self.pending.fetch_sub(1, Ordering::AcqRel);
+            StorageError::internal("the SQLite writer thread has stopped")
+        })
     }
 
-    /// Runs `f` in the next group and waits (blocking) for its committed
-    /// result. For callers already on a blocking thread.
-    pub(crate) fn run_blocking<T, E, F>(&self, f: F) -> Result<T, E>
-    where
-        T: Send + 'static,
-        E: From<StorageError> + Send + 'static,
-        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
-    {
-        let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        self.submit(job(f, move |r| {
-            let _ = tx.send(r);
-        }))?;
-        rx.recv().map_err(|_| {
-            E::from(StorageError::internal(
-                "the SQLite writer thread dropped a write",
-            ))
-        })?
+    /// Whether no write is queued or running: a write submitted now runs
+    /// at once, in a group of its own.
+    pub(crate) fn is_idle(&self) -> bool {
+        self.pending.load(Ordering::Acquire) == 0
     }
 }
 
@@ -114,7 +109,7 @@ fn sqlite(conn: &mut DbConnection) -> Option<&mut diesel::sqlite::SqliteConnecti
     }
 }
 
-fn run(mut conn: Pooled, queue: &Receiver<Job>) {
+fn run(mut conn: Pooled, queue: &Receiver<Job>, pending: &AtomicUsize) {
     while let Ok(first) = queue.recv() {
         let mut group = vec![first];
         while group.len() < MAX_GROUP {
@@ -123,7 +118,9 @@ fn run(mut conn: Pooled, queue: &Receiver<Job>) {
                 Err(_) => break,
             }
         }
+        let n = group.len();
         commit_group(&mut conn, group);
+        pending.fetch_sub(n, Ordering::AcqRel);
     }
 }
 

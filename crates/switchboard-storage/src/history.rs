@@ -51,7 +51,7 @@ pub(crate) async fn entries(
 ) -> Result<Vec<HistoryEntry>, StorageError> {
     let limit = i64::from(limit.clamp(1, 1000));
     store
-        .read(move |c| sql::record::history(c, tenant.get(), kind, id, limit))
+        .run(move |c| sql::record::history(c, tenant.get(), kind, id, limit))
         .await?
         .into_iter()
         .map(TryInto::try_into)
@@ -66,7 +66,7 @@ pub(crate) async fn events(
     id: i64,
 ) -> Result<Vec<OutboxEvent>, StorageError> {
     store
-        .read(move |c| sql::outbox::of_entity(c, tenant.get(), kind, id))
+        .run(move |c| sql::outbox::of_entity(c, tenant.get(), kind, id))
         .await?
         .into_iter()
         .map(TryInto::try_into)

@@ -150,22 +150,22 @@ impl Store {
     pub async fn migrate(&self) -> Result<Vec<String>, StorageError> {
         // Not through the group writer: migrations manage their own
         // transactions (and run before the server takes traffic).
-        self.read(DbConnection::run_pending_migrations).await
+        self.run(DbConnection::run_pending_migrations).await
     }
 
     /// Reverts every migration (drops all tables). For tests and tooling.
     pub async fn revert_all_migrations(&self) -> Result<Vec<String>, StorageError> {
-        self.read(DbConnection::revert_all_migrations).await
+        self.run(DbConnection::revert_all_migrations).await
     }
 
     /// Checks that the database answers.
     pub async fn ping(&self) -> Result<(), StorageError> {
-        self.read(|c| Ok(c.batch_execute("SELECT 1")?)).await
+        self.run(|c| Ok(c.batch_execute("SELECT 1")?)).await
     }
 
     /// Runs `f` on a pooled connection on Tokio's blocking pool, inside the
-    /// caller's tracing span.
-    pub(crate) async fn read<T, E, F>(&self, f: F) -> Result<T, E>
+    /// caller's tracing span: every read, and PostgreSQL's writes.
+    pub(crate) async fn run<T, E, F>(&self, f: F) -> Result<T, E>
     where
         T: Send + 'static,
         E: From<StorageError> + Failure + Send + 'static,
@@ -203,52 +203,11 @@ impl Store {
                 ))
             })?;
         }
-        self.read(f).await
+        self.run(f).await
     }
 
-    /// Like [`Self::write`], but the closure reads and computes first on a
-    /// pooled connection and hands the part that writes to
-    /// [`Writer::run`] (on SQLite, the group-commit thread).
-    pub(crate) async fn write_staged<T, E, F>(&self, f: F) -> Result<T, E>
-    where
-        T: Send + 'static,
-        E: From<StorageError> + Failure + Send + 'static,
-        F: FnOnce(&mut DbConnection, &Writer<'_>) -> Result<T, E> + Send + 'static,
-    {
-        let inner = Arc::clone(&self.inner);
-        let span = tracing::Span::current();
-        tokio::task::spawn_blocking(move || {
-            let _entered = span.enter();
-            let mut conn = inner.pool.get()?;
-            let writer = Writer {
-                group: inner.writer.as_ref(),
-            };
-            let outcome = f(&mut conn, &writer);
-            conn.note_outcome(&outcome);
-            outcome
-        })
-        .await
-        .map_err(|e| E::from(StorageError::internal(e)))?
-    }
-}
-
-/// Where a [`Store::write_staged`] closure sends its write.
-pub(crate) struct Writer<'a> {
-    group: Option<&'a GroupWriter>,
-}
-
-impl Writer<'_> {
-    /// Runs `f`: on SQLite in the next group commit (blocking until it has
-    /// committed), on PostgreSQL on `conn` right away.
-    pub(crate) fn run<T, E, F>(&self, conn: &mut DbConnection, f: F) -> Result<T, E>
-    where
-        T: Send + 'static,
-        E: From<StorageError> + Send + 'static,
-        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
-    {
-        match self.group {
-            Some(group) => group.run_blocking(f),
-            None => f(conn),
-        }
+    /// The SQLite writer, when the store runs on SQLite.
+    pub(crate) fn sqlite_writer(&self) -> Option<&GroupWriter> {
+        self.inner.writer.as_ref()
     }
 }

@@ -47,7 +47,7 @@ impl<'a> Webhooks<'a> {
     /// The tenant's subscriptions, oldest first.
     pub async fn list(self, tenant: TenantId) -> Result<Vec<WebhookSubscription>, StorageError> {
         self.store
-            .read(move |c| sql::subscriptions::list(c, tenant.get()))
+            .run(move |c| sql::subscriptions::list(c, tenant.get()))
             .await
     }
 
@@ -58,7 +58,7 @@ impl<'a> Webhooks<'a> {
         id: SubscriptionId,
     ) -> Result<WebhookSubscription, StorageError> {
         self.store
-            .read(move |c| owned(c, tenant, id)?.try_into())
+            .run(move |c| owned(c, tenant, id)?.try_into())
             .await
     }
 
@@ -115,7 +115,7 @@ impl<'a> Webhooks<'a> {
     ) -> Result<Vec<DeliveryAttempt>, StorageError> {
         let limit = i64::from(limit.clamp(1, 1000));
         self.store
-            .read(move |c| {
+            .run(move |c| {
                 sql::deliveries::attempts_page(c, tenant.get(), subscription.get(), before, limit)
             })
             .await
@@ -131,7 +131,7 @@ impl<'a> Webhooks<'a> {
     ) -> Result<Vec<Delivery>, StorageError> {
         let limit = i64::from(limit.clamp(1, 1000));
         self.store
-            .read(move |c| sql::deliveries::list(c, tenant.get(), subscription.get(), limit))
+            .run(move |c| sql::deliveries::list(c, tenant.get(), subscription.get(), limit))
             .await?
             .into_iter()
             .map(|(d, e)| delivery(d, e))
@@ -147,7 +147,7 @@ impl<'a> Webhooks<'a> {
     ) -> Result<Delivery, StorageError> {
         let (d, e) = self
             .store
-            .read(move |c| {
+            .run(move |c| {
                 sql::deliveries::of_subscription(c, tenant.get(), subscription.get(), id.get())
             })
             .await?
@@ -222,7 +222,7 @@ impl<'a> Webhooks<'a> {
     ) -> Result<Vec<Value>, StorageError> {
         let limit = i64::from(limit.clamp(1, 100));
         self.store
-            .read(move |c| sql::outbox::recent_payloads(c, tenant.get(), event.as_str(), limit))
+            .run(move |c| sql::outbox::recent_payloads(c, tenant.get(), event.as_str(), limit))
             .await
             .map(|v| v.into_iter().map(|j| j.0).collect())
     }

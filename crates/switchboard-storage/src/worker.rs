@@ -97,7 +97,7 @@ impl<'a> Worker<'a> {
         // due when the claim below runs.
         let any = self
             .store
-            .read(move |c| sql::deliveries::any_due(c, now))
+            .run(move |c| sql::deliveries::any_due(c, now))
             .await?;
         if !any {
             return Ok(Vec::new());
@@ -184,12 +184,12 @@ impl<'a> Worker<'a> {
 
     /// How many outbox events are not yet fanned out.
     pub async fn outbox_backlog(self) -> Result<i64, StorageError> {
-        self.store.read(sql::outbox::backlog).await
+        self.store.run(sql::outbox::backlog).await
     }
 
     /// How many deliveries are pending (waiting for an attempt or a retry).
     pub async fn delivery_backlog(self) -> Result<i64, StorageError> {
-        self.store.read(sql::deliveries::backlog).await
+        self.store.run(sql::deliveries::backlog).await
     }
 }
 

@@ -444,16 +444,16 @@ impl Bare {
     pub fn settle_outbox(&mut self, at_ms: i64) -> Result<usize, CeilingError> {
         let context = "marking outbox events processed";
         match &mut self.conn {
-            Conn::Sqlite(c) => diesel::sql_query(
-                "UPDATE outbox SET processed_at = ?, lease_until = NULL WHERE processed_at IS NULL",
-            )
-            .bind::<BigInt, _>(at_ms)
-            .execute(c),
-            Conn::Pg(c) => diesel::sql_query(
-                "UPDATE outbox SET processed_at = $1, lease_until = NULL WHERE processed_at IS NULL",
-            )
-            .bind::<BigInt, _>(at_ms)
-            .execute(c),
+            Conn::Sqlite(c) => {
+                diesel::sql_query("UPDATE outbox SET processed_at = ? WHERE processed_at IS NULL")
+                    .bind::<BigInt, _>(at_ms)
+                    .execute(c)
+            }
+            Conn::Pg(c) => {
+                diesel::sql_query("UPDATE outbox SET processed_at = $1 WHERE processed_at IS NULL")
+                    .bind::<BigInt, _>(at_ms)
+                    .execute(c)
+            }
         }
         .map_err(CeilingError::query(context))
     }

@@ -383,10 +383,10 @@ impl RunAs {
 }
 
 fn effective_uid_is_root() -> Result<bool, Error> {
-    if let Ok(status) = std::fs::read_to_string("/proc/self/status") {
-        if let Some(euid) = parse_effective_uid(&status) {
-            return Ok(euid == 0);
-        }
+    if let Ok(status) = std::fs::read_to_string("/proc/self/status")
+        && let Some(euid) = parse_effective_uid(&status)
+    {
+        return Ok(euid == 0);
     }
     let mut id = Command::new("id");
     id.arg("-u");

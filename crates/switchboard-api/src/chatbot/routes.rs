@@ -2,7 +2,7 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use switchboard_domain::{
-    Conversation, ConversationUpdate, Patch, Scope, UpdateMode, Visitor, VisitorUpdate, validate,
+    Conversation, ConversationUpdate, Patch, Scope, Visitor, VisitorUpdate, validate,
 };
 use switchboard_storage::{Precondition, StorageError};
 
@@ -244,14 +244,9 @@ pub async fn update_email(
         },
         ..ConversationUpdate::default()
     };
-    let (actor, clock) = (p.actor(), store.clock().clone());
     store
         .conversations()
-        .update(&p.context(API), id, Precondition::NONE, move |c| {
-            update
-                .clone()
-                .apply(c, UpdateMode::Merge, actor, clock.now());
-        })
+        .apply(&p.context(API), id, Precondition::NONE, update)
         .await
         .map_err(|e| match e {
             StorageError::NotFound => ApiError::NotFound("Chatlog not found".into()).into(),

@@ -179,9 +179,7 @@ async fn update_customer(
     let c = state
         .store()
         .customers()
-        .update(&p.context(API), id, Precondition::NONE, move |c| {
-            update.clone().apply(c, mode);
-        })
+        .apply(&p.context(API), id, Precondition::NONE, update, mode)
         .await
         .map_err(|e| storage(e, "Customer"))?;
     Ok(HttpResponse::Ok().json(convert::customer_output(&c)))
@@ -528,20 +526,14 @@ async fn update_chat(
     id: i64,
     update: ConversationUpdate,
 ) -> HcResult {
-    let actor = p.actor();
-    let clock = state.store().clock().clone();
     let c = state
         .store()
         .conversations()
-        .update(
+        .apply(
             &p.context(API),
             ConversationId::new(id),
             Precondition::NONE,
-            move |c| {
-                update
-                    .clone()
-                    .apply(c, UpdateMode::Merge, actor, clock.now())
-            },
+            update,
         )
         .await
         .map_err(|e| storage(e, "Chat"))?;

@@ -109,7 +109,34 @@ fn associate(id: AgentId, agent: Option<&Agent>) -> Value {
 fn person(id: CustomerId, c: Option<&Customer>) -> Value {
     match c {
         Some(c) => {
-            json!({"PersonId": id.get(), "FullName": c.name, "Email": c.email, "Phone": c.phone, "CompanyName": c.company})
+            let Customer {
+                id: _,
+                tenant_id: _,
+                user_id: _,
+                name,
+                email,
+                phone,
+                company,
+                first_seen: _,
+                last_seen: _,
+                unsubscribed: _,
+                blocked: _,
+                source: _,
+                referer: _,
+                last_page: _,
+                locale: _,
+                notes: _,
+                tags: _,
+                custom_data: _,
+                location: _,
+                device: _,
+                created_from: _,
+                integration_id: _,
+                created_at: _,
+                updated_at: _,
+                version: _,
+            } = c;
+            json!({"PersonId": id.get(), "FullName": name, "Email": email, "Phone": phone, "CompanyName": company})
         }
         None => json!({"PersonId": id.get()}),
     }

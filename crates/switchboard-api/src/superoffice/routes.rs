@@ -4,7 +4,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::Value;
 use switchboard_domain::json::{self, ApplyOptions, Limits, Operation, PathMode, Projection};
-use switchboard_domain::{Conversation, ConversationId, Scope, Timestamp};
+use switchboard_domain::{Conversation, ConversationId, ConversationLinks, Scope, Timestamp};
 use switchboard_storage::{LinkSet, ModifyError, Precondition, StorageError, WriteContext};
 
 use super::SuperOffice;
@@ -192,7 +192,18 @@ async fn respond(
         .links_of(p.tenant.id, c, LINKS)
         .await
         .map_err(storage)?;
-    let mut entity = convert::entity(c, Some(&links), &o.zone);
+    Ok(render(c, &links, o, status))
+}
+
+/// The entity as the request asked for it: `$select`, JSON or XML, with
+/// its ETag and Last-Modified.
+fn render(
+    c: &Conversation,
+    links: &ConversationLinks,
+    o: &Options,
+    status: actix_web::http::StatusCode,
+) -> HttpResponse {
+    let mut entity = convert::entity(c, Some(links), &o.zone);
     if let Some(select) = &o.select {
         entity = select.apply(&entity);
     }
@@ -202,12 +213,12 @@ async fn respond(
         resp.insert_header((header::LAST_MODIFIED, lm));
     }
     resp.insert_header((header::VARY, "Accept, SO-TimeZone"));
-    Ok(match o.format {
+    match o.format {
         Format::Json => resp.json(entity),
         Format::Xml => resp
             .content_type("application/xml; charset=utf-8")
             .body(xml::to_xml("ChatSessionEntity", &entity)),
-    })
+    }
 }
 
 /// Resolves `If-Match` into the version the write requires.
@@ -370,7 +381,7 @@ pub async fn put(state: web::Data<AppState>, req: HttpRequest, payload: web::Pay
     precondition.version = required_version(&state, &p, id, &o).await?;
     let zone = o.zone.clone();
     let (actor, clock) = (p.actor(), state.store().clock().clone());
-    let c = state
+    let (c, links) = state
         .store()
         .conversations()
         .modify_linked(&ctx(&p, &req), id, precondition, move |c, links| {
@@ -379,7 +390,7 @@ pub async fn put(state: web::Data<AppState>, req: HttpRequest, payload: web::Pay
         })
         .await
         .map_err(modify_error)?;
-    respond(&state, &p, &c, &o, actix_web::http::StatusCode::OK).await
+    Ok(render(&c, &links, &o, actix_web::http::StatusCode::OK))
 }
 
 /// How a PATCH body is to be read.
@@ -529,7 +540,7 @@ pub async fn patch(
         limits: Limits::default(),
     };
     // The patch applies to the entity as GET shows it, links included.
-    let c = state
+    let (c, links) = state
         .store()
         .conversations()
         .modify_linked(&ctx(&p, &req), id, precondition, move |c, links| {
@@ -556,7 +567,7 @@ pub async fn patch(
         })
         .await
         .map_err(modify_error)?;
-    respond(&state, &p, &c, &o, actix_web::http::StatusCode::OK).await
+    Ok(render(&c, &links, &o, actix_web::http::StatusCode::OK))
 }
 
 /// Delete a chat session.

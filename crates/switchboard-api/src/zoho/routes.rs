@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use switchboard_domain::{
     Conversation, ConversationId, ConversationStatus, ConversationUpdate, DepartmentId,
-    DomainError, Patch, Scope, UpdateMode, validate,
+    DomainError, Patch, Scope, validate,
 };
 use switchboard_storage::{LinkSet, Precondition, StorageError};
 
@@ -373,16 +373,10 @@ async fn update_conversation_with(
     id: ConversationId,
     update: ConversationUpdate,
 ) -> ZohoResult {
-    let actor = p.actor();
-    let clock = state.store().clock().clone();
     let c = state
         .store()
         .conversations()
-        .update(&p.context(API), id, Precondition::NONE, move |c| {
-            update
-                .clone()
-                .apply(c, UpdateMode::Merge, actor, clock.now());
-        })
+        .apply(&p.context(API), id, Precondition::NONE, update)
         .await
         .map_err(storage)?;
     one(state, p, screen, &c).await

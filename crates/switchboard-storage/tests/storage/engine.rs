@@ -189,7 +189,7 @@ async fn a_linked_change_sees_the_rows_of_the_row_it_changes() {
 
         let calls = Arc::new(AtomicUsize::new(0));
         let seen = Arc::clone(&calls);
-        let changed = store
+        let (changed, links) = store
             .conversations()
             .modify_linked(&ctx, conv.id, Precondition::NONE, move |c, links| {
                 seen.fetch_add(1, Ordering::SeqCst);
@@ -207,6 +207,14 @@ async fn a_linked_change_sees_the_rows_of_the_row_it_changes() {
         assert_eq!(calls.load(Ordering::SeqCst), 1, "{label}");
         assert_eq!(changed.assignee_id, Some(bob.id), "{label}");
         assert_eq!(changed.agent_ids, vec![ada.id, bob.id], "{label}");
+        // The links come back for the conversation as written: read again,
+        // as the change linked another agent.
+        assert!(links.covers(&changed), "{label}: {links:?}");
+        assert_eq!(
+            links.assignee(&changed).map(|a| a.name.as_str()),
+            Some("Bob"),
+            "{label}"
+        );
 
         // The next change sees Bob.
         let after = store
