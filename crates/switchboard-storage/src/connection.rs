@@ -29,6 +29,21 @@ const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migration
 /// See [`SQLITE_MIGRATIONS`].
 const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
 
+/// Runs `$body` with `$c` bound to the backend's own connection: the same
+/// query, type-checked and executed natively on either backend. For the
+/// hot path: a statement run through the multi-backend layer is serialized
+/// again on every execution (it costs microseconds a request pays on SQLite's
+/// single writer); run natively, a cached statement is only bound and run.
+macro_rules! native {
+    ($conn:expr, $c:ident => $body:expr) => {
+        match $conn {
+            $crate::connection::DbConnection::Pg($c) => $body,
+            $crate::connection::DbConnection::Sqlite($c) => $body,
+        }
+    };
+}
+pub(crate) use native;
+
 /// A connection to either backend.
 #[derive(diesel::MultiConnection)]
 pub(crate) enum DbConnection {

@@ -15,6 +15,7 @@ use crate::{BatchError, ModifyError, Precondition, StorageError, Store, WriteCon
 
 impl Stored for Customer {
     type Write = CustomerWrite;
+    const STAGE_ON_SQLITE: bool = false;
     type Links = ();
 
     fn load(c: &mut DbConnection, tenant: i64, id: i64, lock: bool) -> R<Option<Self>> {

@@ -43,6 +43,14 @@ pub(crate) trait Stored: Entity {
     /// The rows a change may need to see besides the entity itself.
     type Links: Send + 'static;
 
+    /// Whether, on SQLite, a change's reading and computing is worth
+    /// moving off the single writer while it is busy. It costs a thread
+    /// hop and a pooled connection per write, and pays off when the
+    /// computation is heavy: a conversation change may be a JSON Patch of
+    /// the whole document; a customer change is a merge of a few fields
+    /// (measured in `docs/benchmarks.md`).
+    const STAGE_ON_SQLITE: bool;
+
     /// Reads one row of the tenant; `lock` holds it until the transaction ends.
     fn load(c: &mut DbConnection, tenant: i64, id: i64, lock: bool) -> R<Option<Self>>;
     /// Reads what the domain rules need ([`Entity::Rules`]).
@@ -263,8 +271,9 @@ where
                 })
                 .await
         }
-        // SQLite, the writer idle: the whole modify in the writer, one hop.
-        Some(writer) if writer.is_idle() => {
+        // SQLite, the writer idle (or the change cheap): the whole modify in
+        // the writer, one hop.
+        Some(writer) if writer.is_idle() || !E::STAGE_ON_SQLITE => {
             store
                 .write(move |conn| retry(conn, &req, &mut change))
                 .await

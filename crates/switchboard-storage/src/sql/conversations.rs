@@ -5,7 +5,7 @@ use switchboard_domain::Conversation;
 
 use super::record::{self, Record};
 use super::{CachedUpdate, R};
-use crate::connection::DbConnection;
+use crate::connection::{DbConnection, native};
 use crate::rows::{ConversationChanges, ConversationRow, ConversationWrite};
 use crate::schema::conversations;
 
@@ -37,23 +37,18 @@ pub(crate) fn load(
             .select(ConversationRow::as_select())
             .for_update()
             .get_result(c),
-        DbConnection::Pg(c) => one(tenant, id)
-            .select(ConversationRow::as_select())
-            .get_result(c),
-        DbConnection::Sqlite(c) => one(tenant, id)
-            .select(ConversationRow::as_select())
-            .get_result(c),
+        c => native!(c, c => one(tenant, id).select(ConversationRow::as_select()).get_result(c)),
     };
     row.optional()?.map(TryInto::try_into).transpose()
 }
 
 pub(crate) fn id_by_session_key(c: &mut DbConnection, tenant: i64, key: &str) -> R<Option<i64>> {
-    Ok(conversations::table
+    Ok(native!(c, c => conversations::table
         .filter(conversations::tenant_id.eq(tenant))
         .filter(conversations::session_key.eq(key))
         .select(conversations::id)
         .get_result(c)
-        .optional()?)
+        .optional()?))
 }
 
 /// Updates the row if it is still at `expected_version` and writes

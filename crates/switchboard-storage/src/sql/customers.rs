@@ -5,7 +5,7 @@ use switchboard_domain::Customer;
 
 use super::record::{self, Record};
 use super::{CachedUpdate, R};
-use crate::connection::DbConnection;
+use crate::connection::{DbConnection, native};
 use crate::rows::{CustomerChanges, CustomerRow, CustomerWrite};
 use crate::schema::customers;
 
@@ -32,12 +32,7 @@ pub(crate) fn load(c: &mut DbConnection, tenant: i64, id: i64, lock: bool) -> R<
             .select(CustomerRow::as_select())
             .for_update()
             .get_result(c),
-        DbConnection::Pg(c) => one(tenant, id)
-            .select(CustomerRow::as_select())
-            .get_result(c),
-        DbConnection::Sqlite(c) => one(tenant, id)
-            .select(CustomerRow::as_select())
-            .get_result(c),
+        c => native!(c, c => one(tenant, id).select(CustomerRow::as_select()).get_result(c)),
     };
     row.optional()?.map(TryInto::try_into).transpose()
 }

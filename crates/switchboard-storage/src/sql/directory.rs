@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use switchboard_domain::{Agent, AttributeSet, CustomAttribute, Department, Tag};
 
 use super::{InsertOrSkip, R};
-use crate::connection::DbConnection;
+use crate::connection::{DbConnection, native};
 use crate::rows::{AgentRow, AttributeRow, DepartmentRow, TagRow};
 use crate::schema::{agents, custom_attributes, departments, tags};
 
@@ -63,13 +63,13 @@ pub(crate) fn agents_by_ids(c: &mut DbConnection, tenant: i64, ids: &[i64]) -> R
 }
 
 pub(crate) fn agent_by_id(c: &mut DbConnection, tenant: i64, id: i64) -> R<Option<Agent>> {
-    Ok(agents::table
+    let row: Option<AgentRow> = native!(c, c => agents::table
         .filter(agents::tenant_id.eq(tenant))
         .filter(agents::id.eq(id))
         .select(AgentRow::as_select())
         .get_result(c)
-        .optional()?
-        .map(Into::into))
+        .optional()?);
+    Ok(row.map(Into::into))
 }
 
 pub(crate) fn insert_department(c: &mut DbConnection, tenant: i64, name: &str) -> R<Department> {
@@ -124,13 +124,13 @@ pub(crate) fn department_by_id(
     tenant: i64,
     id: i64,
 ) -> R<Option<Department>> {
-    Ok(departments::table
+    let row: Option<DepartmentRow> = native!(c, c => departments::table
         .filter(departments::tenant_id.eq(tenant))
         .filter(departments::id.eq(id))
         .select(DepartmentRow::as_select())
         .get_result(c)
-        .optional()?
-        .map(Into::into))
+        .optional()?);
+    Ok(row.map(Into::into))
 }
 
 /// Records tags in the tenant's tag list; existing names are kept as they are.
@@ -176,14 +176,15 @@ pub(crate) fn insert_attribute(c: &mut DbConnection, a: &CustomAttribute) -> R<(
     Ok(())
 }
 
-/// The tenant's custom attribute definitions, by name.
+/// The tenant's custom attribute definitions, by name (read by every
+/// customer write, so run natively).
 pub(crate) fn attributes(c: &mut DbConnection, tenant: i64) -> R<AttributeSet> {
-    custom_attributes::table
+    let rows: Vec<AttributeRow> = native!(c, c => custom_attributes::table
         .filter(custom_attributes::tenant_id.eq(tenant))
         .order(custom_attributes::name)
         .select(AttributeRow::as_select())
-        .load(c)?
-        .into_iter()
+        .load(c)?);
+    rows.into_iter()
         .map(|r| CustomAttribute::try_from(r).map(|a| (a.name.clone(), a)))
         .collect()
 }

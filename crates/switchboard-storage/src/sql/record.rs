@@ -7,17 +7,14 @@ use diesel::query_builder::{QueryFragment, QueryId};
 use switchboard_domain::{DomainEvent, EntityKind, Timestamp};
 
 use super::R;
-use crate::connection::DbConnection;
+use crate::connection::{DbConnection, native};
 use crate::rows::{HistoryRow, NewHistoryRow, NewOutboxRow, json};
 use crate::schema::change_history;
 use crate::{StorageError, WriteContext};
 
 /// Writes `record` alone (a create or a delete).
 pub(crate) fn write(c: &mut DbConnection, record: &Record) -> R<()> {
-    match c {
-        DbConnection::Pg(c) => c.write_record(record),
-        DbConnection::Sqlite(c) => c.write_record(record),
-    }
+    native!(c, c => c.write_record(record))
 }
 
 /// Runs `update` (a single-row `UPDATE … WHERE version = ?`) and writes
@@ -28,10 +25,7 @@ pub(crate) fn update_and_write<U>(c: &mut DbConnection, update: U, record: &Reco
 where
     U: QueryFragment<diesel::pg::Pg> + QueryFragment<diesel::sqlite::Sqlite> + QueryId,
 {
-    match c {
-        DbConnection::Pg(c) => c.update_and_record(update, record),
-        DbConnection::Sqlite(c) => c.update_and_record(update, record),
-    }
+    native!(c, c => c.update_and_record(update, record))
 }
 
 /// One entity's change history, newest first.
