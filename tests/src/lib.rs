@@ -24,7 +24,6 @@
 //!
 //! Setup failures panic with a message: this is test support.
 
-use std::fmt;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::num::NonZeroUsize;
@@ -42,34 +41,7 @@ use switchboard_webhook::WebhookConfig;
 /// The name of the tenant every [`TestApp`] starts with (unless configured).
 pub const DEFAULT_TENANT: &str = "acme";
 
-/// A database backend.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Backend {
-    /// Embedded SQLite (always available).
-    Sqlite,
-    /// PostgreSQL (skipped with a notice when unavailable outside CI).
-    Postgres,
-}
-
-impl Backend {
-    /// Both backends, SQLite first.
-    pub const ALL: [Self; 2] = [Self::Sqlite, Self::Postgres];
-
-    /// `sqlite` or `postgres`.
-    #[must_use]
-    pub const fn name(self) -> &'static str {
-        match self {
-            Self::Sqlite => "sqlite",
-            Self::Postgres => "postgres",
-        }
-    }
-}
-
-impl fmt::Display for Backend {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
+pub use switchboard_storage::Backend;
 
 /// How to start a [`TestApp`]; `TestConfig::default()` is what
 /// [`TestApp::spawn`] uses.

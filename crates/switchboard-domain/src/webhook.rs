@@ -148,3 +148,37 @@ pub struct WebhookSubscription {
     /// Creation time.
     pub created_at: Timestamp,
 }
+
+impl WebhookSubscription {
+    /// A new, active subscription of `tenant_id` (before storage assigns its id).
+    ///
+    /// ```
+    /// use switchboard_domain::{EventType, SubscriptionState, TenantId, Timestamp, WebhookSubscription};
+    /// let s = WebhookSubscription::new(
+    ///     TenantId::new(1), "https://hooks.example.com/x", EventType::EmailUpdated,
+    ///     "whsec_c2VjcmV0", Timestamp::from_millis(0),
+    /// );
+    /// assert_eq!((s.state, s.previous_secret, s.failing_since), (SubscriptionState::Active, None, None));
+    /// ```
+    #[must_use]
+    pub fn new(
+        tenant_id: TenantId,
+        target_url: impl Into<String>,
+        event: EventType,
+        secret: impl Into<String>,
+        created_at: Timestamp,
+    ) -> Self {
+        Self {
+            id: SubscriptionId::new(0),
+            tenant_id,
+            target_url: target_url.into(),
+            event,
+            secret: secret.into(),
+            previous_secret: None,
+            previous_secret_expires_at: None,
+            state: SubscriptionState::Active,
+            failing_since: None,
+            created_at,
+        }
+    }
+}

@@ -7,43 +7,7 @@ use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
 /// The database a run uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Backend {
-    /// Embedded SQLite (the default deployment).
-    Sqlite,
-    /// PostgreSQL with durable commits.
-    Postgres,
-}
-
-impl Backend {
-    /// Both, in the order the harness runs them.
-    pub const ALL: [Self; 2] = [Self::Sqlite, Self::Postgres];
-
-    /// The name used in tables, file names and the command line.
-    #[must_use]
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Sqlite => "sqlite",
-            Self::Postgres => "postgres",
-        }
-    }
-
-    /// The human label (`SQLite`, `PostgreSQL`).
-    #[must_use]
-    pub fn label(self) -> &'static str {
-        match self {
-            Self::Sqlite => "SQLite",
-            Self::Postgres => "PostgreSQL",
-        }
-    }
-}
-
-impl fmt::Display for Backend {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
+pub use switchboard_storage::Backend;
 
 /// One of the HTTP workloads of issue #8.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

@@ -51,7 +51,11 @@ impl Stored for Conversation {
     }
 
     fn links(c: &mut DbConnection, tenant: i64, entity: &Self) -> R<ConversationLinks> {
-        load_links(c, tenant, std::slice::from_ref(entity), LinkSet::ALL)
+        let wanted = LinkIds::of(entity, LinkSet::ALL);
+        if wanted.is_empty() {
+            return Ok(ConversationLinks::default());
+        }
+        load_links(c, tenant, std::slice::from_ref(&wanted))
             .map(|mut v| v.pop().unwrap_or_default())
     }
 
@@ -170,68 +174,101 @@ fn check_links(
         .map_err(|e| DomainError::Validation(e).into())
 }
 
-/// The rows `convs` link to, one [`ConversationLinks`] per conversation in
-/// order: at most one query per kind of link, whatever the number of
-/// conversations.
-fn load_links(
-    c: &mut DbConnection,
-    tenant: i64,
-    convs: &[Conversation],
-    set: LinkSet,
-) -> R<Vec<ConversationLinks>> {
-    let ids = |f: &dyn Fn(&Conversation) -> Vec<i64>| -> Vec<i64> {
-        convs
-            .iter()
-            .flat_map(f)
-            .collect::<BTreeSet<i64>>()
-            .into_iter()
-            .collect()
-    };
-    // One id (a single conversation's link) is a point lookup, whose
-    // statement is prepared once; several are one `IN` query per kind.
-    let customers = match ids(&|v| v.customer_id.map(CustomerId::get).into_iter().collect()) {
-        _ if !set.customer => Vec::new(),
-        one if one.len() == 1 => sql::customers::load(c, tenant, one[0], false)?
+/// The ids a conversation links to, as the loader needs them.
+#[derive(Debug, Clone, Default)]
+struct LinkIds {
+    customer: Option<i64>,
+    /// Assignee, transfer target and participants, each once.
+    agents: Vec<i64>,
+    department: Option<i64>,
+}
+
+impl LinkIds {
+    fn of(c: &Conversation, set: LinkSet) -> Self {
+        let mut agents: Vec<i64> = Vec::new();
+        if set.agents {
+            for id in c
+                .assignee_id
+                .iter()
+                .chain(&c.transfer_to)
+                .chain(&c.agent_ids)
+            {
+                if !agents.contains(&id.get()) {
+                    agents.push(id.get());
+                }
+            }
+        }
+        Self {
+            customer: c.customer_id.filter(|_| set.customer).map(CustomerId::get),
+            agents,
+            department: c
+                .department_id
+                .filter(|_| set.department)
+                .map(DepartmentId::get),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.customer.is_none() && self.agents.is_empty() && self.department.is_none()
+    }
+}
+
+/// The rows each of `wanted` links to, in order: at most one query per
+/// kind of link, whatever the number of conversations; a single id is a
+/// point lookup, whose statement is prepared once.
+fn load_links(c: &mut DbConnection, tenant: i64, wanted: &[LinkIds]) -> R<Vec<ConversationLinks>> {
+    fn distinct(ids: impl Iterator<Item = i64>) -> Vec<i64> {
+        ids.collect::<BTreeSet<i64>>().into_iter().collect()
+    }
+    let customers = match distinct(wanted.iter().filter_map(|w| w.customer)).as_slice() {
+        [] => Vec::new(),
+        [one] => sql::customers::load(c, tenant, *one, false)?
             .into_iter()
             .collect(),
-        many => sql::customers::by_ids(c, tenant, &many)?,
+        many => sql::customers::by_ids(c, tenant, many)?,
     };
-    let named = ids(&|v| {
-        v.assignee_id
-            .into_iter()
-            .chain(v.transfer_to)
-            .chain(v.agent_ids.iter().copied())
-            .map(AgentId::get)
-            .collect()
-    });
-    let agents = match named {
-        _ if !set.agents => Vec::new(),
-        one if one.len() == 1 => sql::directory::agent_by_id(c, tenant, one[0])?
+    let agents = match distinct(wanted.iter().flat_map(|w| w.agents.iter().copied())).as_slice() {
+        [] => Vec::new(),
+        [one] => sql::directory::agent_by_id(c, tenant, *one)?
             .into_iter()
             .collect(),
-        many => sql::directory::agents_by_ids(c, tenant, &many)?,
+        many => sql::directory::agents_by_ids(c, tenant, many)?,
     };
-    let departments = match ids(&|v| v.department_id.map(DepartmentId::get).into_iter().collect()) {
-        _ if !set.department => Vec::new(),
-        one if one.len() == 1 => sql::directory::department_by_id(c, tenant, one[0])?
+    let departments = match distinct(wanted.iter().filter_map(|w| w.department)).as_slice() {
+        [] => Vec::new(),
+        [one] => sql::directory::department_by_id(c, tenant, *one)?
             .into_iter()
             .collect(),
-        many => sql::directory::departments_by_ids(c, tenant, &many)?,
+        many => sql::directory::departments_by_ids(c, tenant, many)?,
     };
-    Ok(convs
+    if let [w] = wanted {
+        // One conversation: its rows move into its links as they are.
+        return Ok(vec![ConversationLinks {
+            customer: customers
+                .into_iter()
+                .find(|x| Some(x.id.get()) == w.customer),
+            agents,
+            department: departments
+                .into_iter()
+                .find(|d| Some(d.id.get()) == w.department),
+        }]);
+    }
+    Ok(wanted
         .iter()
-        .map(|v| ConversationLinks {
-            customer: v
-                .customer_id
-                .and_then(|id| customers.iter().find(|x| x.id == id).cloned()),
+        .map(|w| ConversationLinks {
+            customer: customers
+                .iter()
+                .find(|x| Some(x.id.get()) == w.customer)
+                .cloned(),
             agents: agents
                 .iter()
-                .filter(|a| links_agent(v, a.id))
+                .filter(|a| w.agents.contains(&a.id.get()))
                 .cloned()
                 .collect(),
-            department: v
-                .department_id
-                .and_then(|id| departments.iter().find(|x| x.id == id).cloned()),
+            department: departments
+                .iter()
+                .find(|d| Some(d.id.get()) == w.department)
+                .cloned(),
         })
         .collect())
 }
@@ -312,12 +349,12 @@ impl<'a> Conversations<'a> {
         convs: &[Conversation],
         set: LinkSet,
     ) -> Result<Vec<ConversationLinks>, StorageError> {
-        if convs.is_empty() {
-            return Ok(Vec::new());
+        let wanted: Vec<LinkIds> = convs.iter().map(|c| LinkIds::of(c, set)).collect();
+        if wanted.iter().all(LinkIds::is_empty) {
+            return Ok(vec![ConversationLinks::default(); convs.len()]);
         }
-        let convs = convs.to_vec();
         self.store
-            .run(move |c| load_links(c, tenant.get(), &convs, set))
+            .run(move |c| load_links(c, tenant.get(), &wanted))
             .await
     }
 

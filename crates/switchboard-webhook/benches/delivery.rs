@@ -24,9 +24,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use switchboard_domain::{
-    Actor, Conversation, EventType, SubscriptionId, SubscriptionState, WebhookSubscription,
-};
+use switchboard_domain::{Actor, Conversation, EventType, WebhookSubscription};
 use switchboard_storage::{SqliteSync, Store, StoreConfig, WriteContext, now};
 use switchboard_testsupport::receiver::Receiver;
 use switchboard_webhook::{NoMetrics, TargetPolicy, Wakeup, WebhookConfig};
@@ -56,18 +54,13 @@ async fn setup(store: &Store, receiver: &Receiver, name: &str) -> WriteContext {
     let tenant = store.admin().create_tenant(name).await.unwrap();
     store
         .webhooks()
-        .create(WebhookSubscription {
-            id: SubscriptionId::new(0),
-            tenant_id: tenant.id,
-            target_url: receiver.url(&format!("/{name}")),
-            event: EventType::ConversationCreated,
-            secret: switchboard_webhook::generate_secret().unwrap(),
-            previous_secret: None,
-            previous_secret_expires_at: None,
-            state: SubscriptionState::Active,
-            failing_since: None,
-            created_at: now(),
-        })
+        .create(WebhookSubscription::new(
+            tenant.id,
+            receiver.url(&format!("/{name}")),
+            EventType::ConversationCreated,
+            switchboard_webhook::generate_secret().unwrap(),
+            now(),
+        ))
         .await
         .unwrap();
     WriteContext::new(tenant, Actor::System, "bench")

@@ -689,18 +689,13 @@ async fn ssrf_guard_refuses_private_targets() {
     let sub = app
         .store
         .webhooks()
-        .create(switchboard_domain::WebhookSubscription {
-            id: switchboard_domain::SubscriptionId::new(0),
-            tenant_id: app.tenant.id,
-            target_url: receiver.localhost_url("/sneaky"),
-            event: switchboard_domain::EventType::EmailUpdated,
-            secret: switchboard_webhook::generate_secret().unwrap(),
-            previous_secret: None,
-            previous_secret_expires_at: None,
-            state: switchboard_domain::SubscriptionState::Active,
-            failing_since: None,
-            created_at: switchboard_storage::now(),
-        })
+        .create(switchboard_domain::WebhookSubscription::new(
+            app.tenant.id,
+            receiver.localhost_url("/sneaky"),
+            switchboard_domain::EventType::EmailUpdated,
+            switchboard_webhook::generate_secret().unwrap(),
+            switchboard_storage::now(),
+        ))
         .await
         .unwrap();
     let literal = app

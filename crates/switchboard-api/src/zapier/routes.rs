@@ -1,9 +1,7 @@
 //! Zapier REST-hook handlers.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use switchboard_domain::{
-    EventType, Scope, SubscriptionId, SubscriptionState, Timestamp, WebhookSubscription,
-};
+use switchboard_domain::{EventType, Scope, SubscriptionId, Timestamp, WebhookSubscription};
 use switchboard_storage::{DeliveryId, StorageError};
 
 use super::samples::sample;
@@ -213,18 +211,13 @@ pub async fn create_hook(
         tracing::error!(error = %e, "cannot generate a webhook secret");
         ZapierError::from(ApiError::Internal)
     })?;
-    let sub = WebhookSubscription {
-        id: SubscriptionId::new(0),
-        tenant_id: p.tenant.id,
-        target_url: url.to_string(),
+    let sub = WebhookSubscription::new(
+        p.tenant.id,
+        url.to_string(),
         event,
         secret,
-        previous_secret: None,
-        previous_secret_expires_at: None,
-        state: SubscriptionState::Active,
-        failing_since: None,
-        created_at: state.store().now(),
-    };
+        state.store().now(),
+    );
     let created = store
         .webhooks()
         .create(sub)

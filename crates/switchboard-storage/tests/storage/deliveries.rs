@@ -25,18 +25,13 @@ async fn subscribe(
 ) -> WebhookSubscription {
     store
         .webhooks()
-        .create(WebhookSubscription {
-            id: SubscriptionId::new(0),
-            tenant_id: ctx.tenant.id,
-            target_url: url.to_string(),
+        .create(WebhookSubscription::new(
+            ctx.tenant.id,
+            url.to_string(),
             event,
-            secret: "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD".into(),
-            previous_secret: None,
-            previous_secret_expires_at: None,
-            state: SubscriptionState::Active,
-            failing_since: None,
-            created_at: store.now(),
-        })
+            "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD",
+            store.now(),
+        ))
         .await
         .unwrap()
 }

@@ -5,8 +5,7 @@ use std::collections::BTreeSet;
 use serde_json::json;
 use switchboard_domain::{
     Actor, AttributeType, ConversationStatus, CustomAttribute, Customer, Device, EntityKind,
-    EventType, Location, Scope, SubscriptionId, SubscriptionState, Tag, Timestamp,
-    WebhookSubscription,
+    EventType, Location, Scope, Tag, Timestamp, WebhookSubscription,
 };
 use switchboard_storage::{Precondition, StorageError, now};
 
@@ -491,17 +490,14 @@ async fn webhook_subscriptions() {
     for_each_backend(|store, label| async move {
         let ctx = tenant(&store, "acme").await;
         let t = ctx.tenant.id;
-        let subscription = |event, url: &str| WebhookSubscription {
-            id: SubscriptionId::new(0),
-            tenant_id: t,
-            target_url: url.into(),
-            event,
-            secret: "whsec_c2VjcmV0".into(),
-            previous_secret: None,
-            previous_secret_expires_at: None,
-            state: SubscriptionState::Active,
-            failing_since: None,
-            created_at: Timestamp::from_millis(1_700_000_000_000),
+        let subscription = |event, url: &str| {
+            WebhookSubscription::new(
+                t,
+                url,
+                event,
+                "whsec_c2VjcmV0",
+                Timestamp::from_millis(1_700_000_000_000),
+            )
         };
         let a = store
             .webhooks()

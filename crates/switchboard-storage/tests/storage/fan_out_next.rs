@@ -4,9 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use switchboard_domain::{
-    EventId, EventType, SubscriptionId, SubscriptionState, WebhookSubscription,
-};
+use switchboard_domain::{EventId, EventType, WebhookSubscription};
 use switchboard_storage::{Clock, DeliveryId, FanOut, Store, StoreConfig, WriteContext, now};
 
 use super::harness::{TestDb, draft, for_each_backend, open, tenant};
@@ -16,18 +14,13 @@ const LONG: Duration = Duration::from_secs(60);
 async fn subscribe(store: &Store, ctx: &WriteContext, url: &str) -> WebhookSubscription {
     store
         .webhooks()
-        .create(WebhookSubscription {
-            id: SubscriptionId::new(0),
-            tenant_id: ctx.tenant.id,
-            target_url: url.to_string(),
-            event: EventType::ConversationCreated,
-            secret: "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD".into(),
-            previous_secret: None,
-            previous_secret_expires_at: None,
-            state: SubscriptionState::Active,
-            failing_since: None,
-            created_at: store.now(),
-        })
+        .create(WebhookSubscription::new(
+            ctx.tenant.id,
+            url.to_string(),
+            EventType::ConversationCreated,
+            "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD",
+            store.now(),
+        ))
         .await
         .unwrap()
 }

@@ -1,8 +1,7 @@
 //! Tenant isolation: another tenant's row behaves exactly like a missing one.
 
 use switchboard_domain::{
-    Customer, DomainError, EntityKind, EventType, SubscriptionId, SubscriptionState, Timestamp,
-    WebhookSubscription,
+    Customer, DomainError, EntityKind, EventType, Timestamp, WebhookSubscription,
 };
 use switchboard_storage::{Precondition, StorageError, now};
 
@@ -40,18 +39,13 @@ async fn another_tenants_rows_are_not_found() {
         let department = store.admin().create_department(b, "Sales").await.unwrap();
         let subscription = store
             .webhooks()
-            .create(WebhookSubscription {
-                id: SubscriptionId::new(0),
-                tenant_id: b,
-                target_url: "https://hooks.example.com/".into(),
-                event: EventType::CustomerCreated,
-                secret: "whsec_eA==".into(),
-                previous_secret: None,
-                previous_secret_expires_at: None,
-                state: SubscriptionState::Active,
-                failing_since: None,
-                created_at: Timestamp::from_millis(0),
-            })
+            .create(WebhookSubscription::new(
+                b,
+                "https://hooks.example.com/",
+                EventType::CustomerCreated,
+                "whsec_eA==",
+                Timestamp::from_millis(0),
+            ))
             .await
             .unwrap();
         // A row of our own with the same session key is fine.

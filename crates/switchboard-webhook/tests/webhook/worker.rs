@@ -5,9 +5,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use switchboard_domain::{
-    Actor, Conversation, EventType, SubscriptionId, SubscriptionState, WebhookSubscription,
-};
+use switchboard_domain::{Actor, Conversation, EventType, WebhookSubscription};
 use switchboard_storage::{Store, StoreConfig, WriteContext, now};
 use switchboard_testsupport::receiver::{Receiver, Reply};
 use switchboard_testsupport::tempfile::TempDir;
@@ -60,18 +58,13 @@ async fn setup(store: &Store, target: &str) -> (WriteContext, WebhookSubscriptio
     let ctx = WriteContext::new(tenant.clone(), Actor::System, "test");
     let sub = store
         .webhooks()
-        .create(WebhookSubscription {
-            id: SubscriptionId::new(0),
-            tenant_id: tenant.id,
-            target_url: target.to_string(),
-            event: EventType::ConversationCreated,
-            secret: switchboard_webhook::generate_secret().unwrap(),
-            previous_secret: None,
-            previous_secret_expires_at: None,
-            state: SubscriptionState::Active,
-            failing_since: None,
-            created_at: now(),
-        })
+        .create(WebhookSubscription::new(
+            tenant.id,
+            target.to_string(),
+            EventType::ConversationCreated,
+            switchboard_webhook::generate_secret().unwrap(),
+            now(),
+        ))
         .await
         .unwrap();
     (ctx, sub)
