@@ -5,7 +5,9 @@
 //! HTTP, measures the database's own ceiling in the same run, and writes
 //! `report.json`, `report.md` and `throughput.svg` (and, with
 //! `--update-docs`, the section of `docs/benchmarks.md` between its markers).
-//! `switchboard-loadgen render` redoes the outputs from a saved `report.json`.
+//! `switchboard-loadgen render` redoes the outputs from a saved `report.json`;
+//! `switchboard-loadgen compare --before A --after B` puts two of them side
+//! by side, each scenario against its own run's ceiling.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -33,6 +35,16 @@ struct Cli {
 enum Command {
     /// Run the benchmark and write the report.
     Run(RunArgs),
+    /// Compare two saved reports (before and after a change): each
+    /// scenario's throughput and its ratio to its own run's ceiling.
+    Compare {
+        /// The report before the change.
+        #[arg(long)]
+        before: PathBuf,
+        /// The report after the change.
+        #[arg(long)]
+        after: PathBuf,
+    },
     /// Write the report's outputs again from a saved report.json.
     Render {
         /// The saved report.
@@ -202,6 +214,13 @@ fn write_outputs(report: &Report, output: &Output) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Reads a saved report.json.
+fn load(path: &Path) -> anyhow::Result<Report> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("{} is not a report", path.display()))
+}
+
 /// Errors and lost webhook events fail the run; missed aims are reported.
 fn verdict(report: &Report) -> ExitCode {
     let errors: u64 = report.runs.iter().map(|r| r.measurement.errors).sum();
@@ -241,10 +260,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             write_outputs(&report, &args.output)?;
             Ok(verdict(&report))
         }
+        Command::Compare { before, after } => {
+            print!("{}", report::compare(&load(&before)?, &load(&after)?));
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Render { report, output } => {
-            let text = std::fs::read_to_string(&report)
-                .with_context(|| format!("cannot read {}", report.display()))?;
-            let report: Report = serde_json::from_str(&text)?;
+            let report = load(&report)?;
             write_outputs(&report, &output)?;
             Ok(verdict(&report))
         }

@@ -100,6 +100,46 @@ impl Summary {
     }
 }
 
+/// Two reports side by side, as a markdown table: for each scenario,
+/// backend and concurrency in both, the median throughput and (for the
+/// writing scenarios) its ratio to the same run's ceiling, before and
+/// after, the change of that ratio (of the throughput for the read), and
+/// the p99 latencies. Ratios, not raw rates, are what compare across runs:
+/// each is against the database's ceiling measured beside it.
+#[must_use]
+pub fn compare(before: &Report, after: &Report) -> String {
+    let (before, after) = (summarize(before), summarize(after));
+    let key = |s: &Summary| (s.backend, s.subject, s.concurrency);
+    let mut out = String::from(
+        "| scenario | backend | conns | before req/s | before ratio | after req/s | after ratio | change | p99 ms before → after |\n\
+         |---|---|---:|---:|---:|---:|---:|---:|---:|\n",
+    );
+    for b in before.iter().filter(|s| s.scenario().is_some()) {
+        let Some(a) = after.iter().find(|a| key(a) == key(b)) else {
+            continue;
+        };
+        let change = match (b.ratio, a.ratio) {
+            (Some(rb), Some(ra)) if rb > 0.0 => ra / rb - 1.0,
+            _ if b.throughput > 0.0 => a.throughput / b.throughput - 1.0,
+            _ => 0.0,
+        };
+        let label = b.scenario().map_or("ceiling", Scenario::label);
+        out.push_str(&format!(
+            "| {label} | {} | {} | {} | {} | {} | {} | {:+.0}% | {} → {} |\n",
+            b.backend.label(),
+            b.concurrency,
+            fmt_count(b.throughput),
+            fmt_ratio(b.ratio),
+            fmt_count(a.throughput),
+            fmt_ratio(a.ratio),
+            change * 100.0,
+            fmt_ms(b.p99_us),
+            fmt_ms(a.p99_us),
+        ));
+    }
+    out
+}
+
 /// One aim of issue #8, evaluated on the medians.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Aim {
@@ -1061,6 +1101,38 @@ pub(crate) mod tests {
             }
         }
         report(runs)
+    }
+
+    #[test]
+    fn compare_puts_each_scenario_against_its_own_runs_ceiling() {
+        let (sc, get) = (
+            Subject::Scenario(Scenario::SoPatch),
+            Subject::Scenario(Scenario::SoGet),
+        );
+        let before = report(vec![
+            run(Backend::Sqlite, Subject::Ceiling, 8, 1, 4000.0, 1.0, 2.0),
+            run(Backend::Sqlite, sc, 8, 1, 2000.0, 1.0, 10.0),
+            run(Backend::Sqlite, get, 8, 1, 9000.0, 1.0, 3.0),
+        ]);
+        // A faster ceiling in the second run: the same raw rate is a lower ratio.
+        let after = report(vec![
+            run(Backend::Sqlite, Subject::Ceiling, 8, 1, 5000.0, 1.0, 2.0),
+            run(Backend::Sqlite, sc, 8, 1, 2000.0, 1.0, 12.5),
+            run(Backend::Sqlite, get, 8, 1, 9900.0, 1.0, 3.0),
+            run(Backend::Postgres, sc, 8, 1, 500.0, 1.0, 3.0),
+        ]);
+        let table = compare(&before, &after);
+        let rows: Vec<&str> = table.lines().skip(2).collect();
+        assert_eq!(rows.len(), 2, "{table}");
+        assert_eq!(
+            rows[0],
+            "| 1. SuperOffice PATCH (JSON Patch: test + 2 replace) | SQLite | 8 | 2,000 | 0.50 | 2,000 | 0.40 | -20% | 10.00 → 12.50 |"
+        );
+        assert!(
+            rows[1].contains("| 9,000 | — | 9,900 | — | +10% |"),
+            "{}",
+            rows[1]
+        );
     }
 
     #[test]
