@@ -379,6 +379,27 @@ where
 ///
 /// When the body cannot be read or is not JSON (the panic shows the body).
 pub async fn json_of(response: reqwest::Response) -> (reqwest::StatusCode, Value) {
+    fetch_json(response).await
+}
+
+/// Sends a request and reads its JSON answer: `(status, body)`.
+pub trait FetchJson {
+    /// Sends the request; panics when it cannot be sent or the answer is
+    /// not JSON.
+    fn fetch(self) -> impl Future<Output = (reqwest::StatusCode, Value)> + Send;
+}
+
+impl FetchJson for RequestBuilder {
+    async fn fetch(self) -> (reqwest::StatusCode, Value) {
+        let response = self
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("cannot send the request: {e}"));
+        fetch_json(response).await
+    }
+}
+
+async fn fetch_json(response: reqwest::Response) -> (reqwest::StatusCode, Value) {
     let status = response.status();
     let text = response
         .text()

@@ -95,6 +95,26 @@ impl ApiError {
         }
     }
 
+    /// A stable snake_case code for the kind of error (`not_found`,
+    /// `invalid_request`, …), for dialects whose envelopes carry one.
+    #[must_use]
+    pub const fn code(&self) -> &'static str {
+        match self {
+            Self::Unauthorized(_) => "unauthorized",
+            Self::Forbidden(_) => "forbidden",
+            Self::NotFound(_) => "not_found",
+            Self::BadRequest(_) => "invalid_request",
+            Self::PayloadTooLarge(_) => "payload_too_large",
+            Self::Conflict(_) => "conflict",
+            Self::PreconditionFailed => "precondition_failed",
+            Self::NotAcceptable(_) => "not_acceptable",
+            Self::UnsupportedMediaType(_) => "unsupported_media_type",
+            Self::RateLimited(_) => "too_many_requests",
+            Self::Unavailable => "service_unavailable",
+            Self::Internal => "internal_error",
+        }
+    }
+
     /// A human summary, safe to show (never internal details).
     #[must_use]
     pub fn message(&self) -> String {

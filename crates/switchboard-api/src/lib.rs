@@ -87,6 +87,16 @@ pub fn routes() -> Vec<(&'static str, &'static str, actix_web::Route)> {
     routes
 }
 
+/// Mounts `routes` (method, path, handler) at their paths.
+pub(crate) fn mount(
+    cfg: &mut web::ServiceConfig,
+    routes: Vec<(&'static str, &'static str, actix_web::Route)>,
+) {
+    for (_, path, route) in routes {
+        cfg.route(path, route);
+    }
+}
+
 /// Writes the `X-RateLimit-*` headers for a decision.
 pub(crate) fn ratelimit_headers(headers: &mut HeaderMap, d: &ratelimit::RateDecision) {
     let pairs = [

@@ -18,9 +18,7 @@ pub(crate) fn routes() -> Vec<(&'static str, &'static str, actix_web::Route)> {
 
 /// Mounts the operations routes.
 pub(crate) fn config(cfg: &mut web::ServiceConfig) {
-    for (_, path, route) in routes() {
-        cfg.route(path, route);
-    }
+    crate::mount(cfg, routes());
 }
 
 /// Liveness: the process answers.

@@ -86,42 +86,50 @@ pub trait Entity: Resource + Clone + PartialEq + fmt::Debug + Send + Sync + 'sta
     ) -> Vec<DomainEvent>;
 }
 
+/// The members only storage assigns, the same on every entity: `id`,
+/// `tenant_id`, `created_at`, `updated_at` and `version`.
+macro_rules! bookkeeping {
+    ($id:ident) => {
+        fn id(&self) -> i64 {
+            self.id.get()
+        }
+        fn set_id(&mut self, id: i64) {
+            self.id = crate::$id::new(id);
+        }
+        fn tenant_id(&self) -> TenantId {
+            self.tenant_id
+        }
+        fn version(&self) -> i64 {
+            self.version
+        }
+        fn updated_at(&self) -> Timestamp {
+            self.updated_at
+        }
+        fn keep_identity(&mut self, from: &Self) {
+            self.id = from.id;
+            self.tenant_id = from.tenant_id;
+            self.created_at = from.created_at;
+            self.updated_at = from.updated_at;
+            self.version = from.version;
+        }
+        fn stamp(&mut self, version: i64, at: Timestamp) {
+            self.version = version;
+            self.updated_at = at;
+        }
+        fn stamp_new(&mut self, tenant: TenantId, now: Timestamp) {
+            self.tenant_id = tenant;
+            self.version = 1;
+            self.created_at = now;
+            self.updated_at = now;
+        }
+    };
+}
+
 impl Entity for Customer {
     const KIND: EntityKind = EntityKind::Customer;
     type Rules = AttributeSet;
 
-    fn id(&self) -> i64 {
-        self.id.get()
-    }
-    fn set_id(&mut self, id: i64) {
-        self.id = crate::CustomerId::new(id);
-    }
-    fn tenant_id(&self) -> TenantId {
-        self.tenant_id
-    }
-    fn version(&self) -> i64 {
-        self.version
-    }
-    fn updated_at(&self) -> Timestamp {
-        self.updated_at
-    }
-    fn keep_identity(&mut self, from: &Self) {
-        self.id = from.id;
-        self.tenant_id = from.tenant_id;
-        self.created_at = from.created_at;
-        self.updated_at = from.updated_at;
-        self.version = from.version;
-    }
-    fn stamp(&mut self, version: i64, at: Timestamp) {
-        self.version = version;
-        self.updated_at = at;
-    }
-    fn stamp_new(&mut self, tenant: TenantId, now: Timestamp) {
-        self.tenant_id = tenant;
-        self.version = 1;
-        self.created_at = now;
-        self.updated_at = now;
-    }
+    bookkeeping!(CustomerId);
     fn check(&self, attributes: &AttributeSet) -> Result<(), ValidationErrors> {
         self.validate(attributes)
     }
@@ -139,38 +147,7 @@ impl Entity for Conversation {
     const KIND: EntityKind = EntityKind::Conversation;
     type Rules = ();
 
-    fn id(&self) -> i64 {
-        self.id.get()
-    }
-    fn set_id(&mut self, id: i64) {
-        self.id = crate::ConversationId::new(id);
-    }
-    fn tenant_id(&self) -> TenantId {
-        self.tenant_id
-    }
-    fn version(&self) -> i64 {
-        self.version
-    }
-    fn updated_at(&self) -> Timestamp {
-        self.updated_at
-    }
-    fn keep_identity(&mut self, from: &Self) {
-        self.id = from.id;
-        self.tenant_id = from.tenant_id;
-        self.created_at = from.created_at;
-        self.updated_at = from.updated_at;
-        self.version = from.version;
-    }
-    fn stamp(&mut self, version: i64, at: Timestamp) {
-        self.version = version;
-        self.updated_at = at;
-    }
-    fn stamp_new(&mut self, tenant: TenantId, now: Timestamp) {
-        self.tenant_id = tenant;
-        self.version = 1;
-        self.created_at = now;
-        self.updated_at = now;
-    }
+    bookkeeping!(ConversationId);
     fn settle(&mut self, actor: Actor, now: Timestamp) {
         self.normalize_closure(actor, now);
     }

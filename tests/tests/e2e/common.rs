@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use switchboard_e2e::{TestApp, TestConfig, json_of};
+use switchboard_e2e::{FetchJson, TestApp, TestConfig};
 use switchboard_webhook::{TargetPolicy, WebhookConfig};
 
 /// How long a test waits for something asynchronous (a webhook delivery):
@@ -68,39 +68,30 @@ pub fn webhook_config() -> TestConfig {
 
 /// Creates a chat log with `session` as its `sessionid` (chatbot API).
 pub async fn create_chatlog(app: &TestApp, session: &str) {
-    let (status, body) = json_of(
-        app.post("/chatbot/v1/chatlog")
-            .json(&json!({"sessionid": session, "name": "Ada", "country": "United Kingdom"}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, body) = app
+        .post("/chatbot/v1/chatlog")
+        .json(&json!({"sessionid": session, "name": "Ada", "country": "United Kingdom"}))
+        .fetch()
+        .await;
     assert_eq!(status, 201, "{body}");
 }
 
 /// Sets the chat log's email (chatbot API), which emits `email_updated`.
 pub async fn update_email(app: &TestApp, session: &str, email: &str) {
-    let (status, body) = json_of(
-        app.put("/chatbot/v1/chatlog/email")
-            .json(&json!({"sessionid": session, "email": email}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, body) = app
+        .put("/chatbot/v1/chatlog/email")
+        .json(&json!({"sessionid": session, "email": email}))
+        .fetch()
+        .await;
     assert_eq!(status, 200, "{body}");
 }
 
 /// The delivery log of hook `id`, newest first.
 pub async fn attempts(app: &TestApp, id: i64) -> Vec<Value> {
-    let (status, body) = json_of(
-        app.get(&format!("/zapier/v1/hooks/{id}/deliveries?limit=100"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, body) = app
+        .get(&format!("/zapier/v1/hooks/{id}/deliveries?limit=100"))
+        .fetch()
+        .await;
     assert_eq!(status, 200, "{body}");
     body["data"].as_array().unwrap().clone()
 }

@@ -8,7 +8,9 @@ use switchboard_api::ApiConfig;
 use switchboard_domain::{
     AttributeType, ConversationId, ConversationStatus, CustomAttribute, CustomerId, Scope,
 };
-use switchboard_e2e::{TestApp, TestConfig, for_each_backend, for_each_backend_with, json_of};
+use switchboard_e2e::{
+    FetchJson, TestApp, TestConfig, for_each_backend, for_each_backend_with, json_of,
+};
 
 async fn define_attributes(app: &TestApp) {
     for (name, kind) in [
@@ -65,19 +67,13 @@ fn error_codes(body: &Value) -> Vec<String> {
 async fn customer_lifecycle_and_wire_snapshot() {
     for_each_backend(|app| async move {
         define_attributes(&app).await;
-        let (status, created) = json_of(
-            app.post("/v1/customers")
+        let (status, created) = app.post("/v1/customers")
                 .json(&json!({
                     "name": "Ada Lovelace", "email": "ada@example.com", "userId": "u-1",
                     "phone": "+47 123", "company": "Engines", "lastSeen": "1570000000",
                     "locale": "en", "tags": [{"name": "vip"}, {"name": "beta", "color": "rebeccapurple"}],
                     "customData": [{"property": "plan", "value": "pro"}, {"property": "seats", "value": 5}]
-                }))
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+                })).fetch().await;
         assert_eq!(status, 201, "{created}");
         assert_eq!(
             normalize(created.clone()),
@@ -96,20 +92,14 @@ async fn customer_lifecycle_and_wire_snapshot() {
         let id = created["id"].as_i64().unwrap();
 
         // GET returns the same object
-        let (status, got) = json_of(app.get(&format!("/v1/customers/{id}")).send().await.unwrap()).await;
+        let (status, got) = app.get(&format!("/v1/customers/{id}")).fetch().await;
         assert_eq!(status, 200);
         assert_eq!(got, created);
 
         // PATCH merges; null clears; customData merges per property
-        let (status, patched) = json_of(
-            app.patch(&format!("/v1/customers/{id}"))
+        let (status, patched) = app.patch(&format!("/v1/customers/{id}"))
                 .json(&json!({"company": "Analytical Engines", "phone": null,
-                              "customData": [{"property": "seats", "value": null}, {"property": "trial", "value": true}]}))
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+                              "customData": [{"property": "seats", "value": null}, {"property": "trial", "value": true}]})).fetch().await;
         assert_eq!(status, 200, "{patched}");
         assert_eq!(patched["company"], "Analytical Engines");
         assert_eq!(patched["phone"], Value::Null);
@@ -119,10 +109,7 @@ async fn customer_lifecycle_and_wire_snapshot() {
         assert_eq!(patched["tags"].as_array().unwrap().len(), 2);
 
         // PUT replaces: absent fields become null / false / empty
-        let (status, put) = json_of(
-            app.put(&format!("/v1/customers/{id}")).json(&json!({"name": "Ada"})).send().await.unwrap(),
-        )
-        .await;
+        let (status, put) = app.put(&format!("/v1/customers/{id}")).json(&json!({"name": "Ada"})).fetch().await;
         assert_eq!(status, 200, "{put}");
         assert_eq!(put["name"], "Ada");
         for field in ["email", "company", "userId", "lastSeen", "locale"] {
@@ -139,7 +126,7 @@ async fn customer_lifecycle_and_wire_snapshot() {
         // DELETE, then 404
         let resp = app.delete(&format!("/v1/customers/{id}")).send().await.unwrap();
         assert_eq!(resp.status(), 204);
-        let (status, body) = json_of(app.get(&format!("/v1/customers/{id}")).send().await.unwrap()).await;
+        let (status, body) = app.get(&format!("/v1/customers/{id}")).fetch().await;
         assert_eq!(status, 404);
         assert_eq!(body, json!({"errors": [{"code": "not_found", "message": "Customer not found"}]}));
     })
@@ -151,14 +138,11 @@ async fn tags_are_created_and_removed() {
     for_each_backend(|app| async move {
         let c = app.seed_customer(|c| c.name = Some("T".into())).await;
         let path = format!("/v1/customers/{}/tags", c.id);
-        let (status, body) = json_of(
-            app.put(&path)
-                .json(&json!({"tags": [{"name": "new-tag"}, {"name": "red", "color": "#ff0000"}]}))
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        let (status, body) = app
+            .put(&path)
+            .json(&json!({"tags": [{"name": "new-tag"}, {"name": "red", "color": "#ff0000"}]}))
+            .fetch()
+            .await;
         assert_eq!(status, 200, "{body}");
         assert_eq!(
             body["tags"],
@@ -178,25 +162,19 @@ async fn tags_are_created_and_removed() {
             "{names:?}"
         );
 
-        let (status, body) = json_of(
-            app.put(&path)
-                .json(&json!({"tags": [{"name": "x", "color": "not-a-color"}]}))
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        let (status, body) = app
+            .put(&path)
+            .json(&json!({"tags": [{"name": "x", "color": "not-a-color"}]}))
+            .fetch()
+            .await;
         assert_eq!(status, 400);
         assert_eq!(error_codes(&body), ["invalid_request", "tags.2.color"]);
 
-        let (status, body) = json_of(
-            app.delete(&path)
-                .json(&json!({"tags": [{"name": "new-tag"}]}))
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        let (status, body) = app
+            .delete(&path)
+            .json(&json!({"tags": [{"name": "new-tag"}]}))
+            .fetch()
+            .await;
         assert_eq!(status, 200, "{body}");
         assert_eq!(body["tags"], json!([{"name": "red", "color": "#ff0000"}]));
     })
@@ -233,14 +211,11 @@ async fn custom_data_is_checked_against_definitions() {
             ),
         ];
         for (data, want_status, want_codes) in cases {
-            let (status, body) = json_of(
-                app.patch(&path)
-                    .json(&json!({"customData": data}))
-                    .send()
-                    .await
-                    .unwrap(),
-            )
-            .await;
+            let (status, body) = app
+                .patch(&path)
+                .json(&json!({"customData": data}))
+                .fetch()
+                .await;
             assert_eq!(status.as_u16(), want_status, "{data}: {body}");
             if want_status == 400 {
                 assert_eq!(error_codes(&body), want_codes, "{data}");
@@ -266,38 +241,20 @@ async fn batch_is_all_or_nothing() {
     for_each_backend(|app| async move {
         let a = app.seed_customer(|c| c.name = Some("A".into())).await;
         let b = app.seed_customer(|c| c.name = Some("B".into())).await;
-        let (status, body) = json_of(
-            app.put("/v1/customers/batch")
-                .json(&json!([{"customer": a.id, "notes": "called"}, {"customer": b.id, "email": "bad"}]))
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        let (status, body) = app.put("/v1/customers/batch")
+                .json(&json!([{"customer": a.id, "notes": "called"}, {"customer": b.id, "email": "bad"}])).fetch().await;
         assert_eq!(status, 400, "{body}");
         assert_eq!(error_codes(&body), ["invalid_request", "1.email"]);
         assert_eq!(app.store.customers().get(app.tenant.id, a.id).await.unwrap().notes, None, "nothing applied");
 
-        let (status, body) = json_of(
-            app.put("/v1/customers/batch")
-                .json(&json!([{"customer": a.id, "notes": "called"}, {"customer": 999_999, "notes": "x"}]))
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        let (status, body) = app.put("/v1/customers/batch")
+                .json(&json!([{"customer": a.id, "notes": "called"}, {"customer": 999_999, "notes": "x"}])).fetch().await;
         assert_eq!(status, 400, "{body}");
         assert_eq!(error_codes(&body), ["invalid_request", "1.customer"]);
         assert_eq!(app.store.customers().get(app.tenant.id, a.id).await.unwrap().notes, None, "nothing applied");
 
-        let (status, body) = json_of(
-            app.put("/v1/customers/batch")
-                .json(&json!([{"customer": a.id, "notes": "called"}, {"customer": b.id, "unsubscribed": true}]))
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        let (status, body) = app.put("/v1/customers/batch")
+                .json(&json!([{"customer": a.id, "notes": "called"}, {"customer": b.id, "unsubscribed": true}])).fetch().await;
         assert_eq!(status, 200, "{body}");
         assert_eq!(body[0]["customer"], json!(a.id.get()));
         assert_eq!(body[0]["data"]["notes"], "called");
@@ -305,7 +262,7 @@ async fn batch_is_all_or_nothing() {
         assert!(app.store.customers().get(app.tenant.id, b.id).await.unwrap().unsubscribed);
 
         let eleven: Vec<Value> = (0..11).map(|_| json!({"customer": a.id, "notes": "x"})).collect();
-        let (status, body) = json_of(app.put("/v1/customers/batch").json(&eleven).send().await.unwrap()).await;
+        let (status, body) = app.put("/v1/customers/batch").json(&eleven).fetch().await;
         assert_eq!(status, 400);
         assert_eq!(error_codes(&body), ["invalid_request", "body"]);
     })
@@ -323,10 +280,7 @@ async fn chats_statuses_assignee_and_department() {
         let agent = app.store.admin().create_agent(app.tenant.id, "Agent A", "a@example.com", "admin").await.unwrap();
         let dept = app.store.admin().create_department(app.tenant.id, "Sales").await.unwrap();
 
-        let (status, chat) = json_of(
-            app.post("/v1/chats").json(&json!({"customer": customer.id, "message": "Hello"})).send().await.unwrap(),
-        )
-        .await;
+        let (status, chat) = app.post("/v1/chats").json(&json!({"customer": customer.id, "message": "Hello"})).fetch().await;
         assert_eq!(status, 201, "{chat}");
         let mut snapshot = normalize(chat.clone());
         snapshot["customer"] = json!("<customer>");
@@ -347,38 +301,38 @@ async fn chats_statuses_assignee_and_department() {
             ("opened", "opened"), ("open", "opened"), ("pending", "pending"), ("on hold", "on hold"),
             ("on-hold", "on hold"), ("no communication", "no communication"), ("new", "new"), ("closed", "closed"),
         ] {
-            let (status, body) = json_of(app.put("/v1/chats/status").json(&json!({"id": id, "status": input})).send().await.unwrap()).await;
+            let (status, body) = app.put("/v1/chats/status").json(&json!({"id": id, "status": input})).fetch().await;
             assert_eq!(status, 200, "{input}: {body}");
             assert_eq!(body["status"], canonical, "{input}");
             assert_eq!(body["closedAt"].is_string(), canonical == "closed", "{input} closedAt");
         }
-        let (status, body) = json_of(app.put("/v1/chats/status").json(&json!({"id": id, "status": "archived"})).send().await.unwrap()).await;
+        let (status, body) = app.put("/v1/chats/status").json(&json!({"id": id, "status": "archived"})).fetch().await;
         assert_eq!(status, 400);
         assert_eq!(error_codes(&body), ["invalid_request", "status"]);
         let stored = app.store.conversations().get(app.tenant.id, ConversationId::new(id)).await.unwrap();
         assert_eq!(stored.status, ConversationStatus::Closed, "a refused status writes nothing");
 
-        let (status, body) = json_of(app.put("/v1/chats/assignee").json(&json!({"id": id, "assignee": agent.id})).send().await.unwrap()).await;
+        let (status, body) = app.put("/v1/chats/assignee").json(&json!({"id": id, "assignee": agent.id})).fetch().await;
         assert_eq!(status, 200, "{body}");
         assert_eq!(body["assignee"], json!({"id": agent.id.get(), "name": "Agent A", "email": "a@example.com", "role": "admin"}));
         assert_eq!(body["agents"].as_array().unwrap().len(), 1);
-        let (status, body) = json_of(app.put("/v1/chats/assignee").json(&json!({"id": id, "assignee": 987_654})).send().await.unwrap()).await;
+        let (status, body) = app.put("/v1/chats/assignee").json(&json!({"id": id, "assignee": 987_654})).fetch().await;
         assert_eq!(status, 400, "{body}");
         assert_eq!(error_codes(&body), ["invalid_request", "assignee"]);
 
-        let (status, body) = json_of(app.put("/v1/chats/department").json(&json!({"id": id, "department": dept.id})).send().await.unwrap()).await;
+        let (status, body) = app.put("/v1/chats/department").json(&json!({"id": id, "department": dept.id})).fetch().await;
         assert_eq!(status, 200, "{body}");
         assert_eq!(body["department"], json!({"id": dept.id.get(), "name": "Sales"}));
-        let (status, body) = json_of(app.put("/v1/chats/department").json(&json!({"id": id, "department": null})).send().await.unwrap()).await;
+        let (status, body) = app.put("/v1/chats/department").json(&json!({"id": id, "department": null})).fetch().await;
         assert_eq!(status, 200);
         assert_eq!(body["department"], Value::Null);
 
-        let (status, got) = json_of(app.get(&format!("/v1/chats/{id}")).send().await.unwrap()).await;
+        let (status, got) = app.get(&format!("/v1/chats/{id}")).fetch().await;
         assert_eq!(status, 200);
         assert_eq!(got["assignee"]["id"], json!(agent.id.get()));
-        let (status, _) = json_of(app.put("/v1/chats/status").json(&json!({"id": 424_242, "status": "closed"})).send().await.unwrap()).await;
+        let (status, _) = app.put("/v1/chats/status").json(&json!({"id": 424_242, "status": "closed"})).fetch().await;
         assert_eq!(status, 404);
-        let (status, _) = json_of(app.post("/v1/chats").json(&json!({"customer": 424_242})).send().await.unwrap()).await;
+        let (status, _) = app.post("/v1/chats").json(&json!({"customer": 424_242})).fetch().await;
         assert_eq!(status, 404);
     })
     .await;
@@ -390,72 +344,50 @@ async fn auth_scopes_and_tenancy() {
         let c = app.seed_customer(|c| c.name = Some("Mine".into())).await;
         let path = format!("/v1/customers/{}", c.id);
 
-        let (status, body) = json_of(
-            app.anonymous(reqwest::Method::GET, &path)
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        let (status, body) = app.anonymous(reqwest::Method::GET, &path).fetch().await;
         assert_eq!(status, 401);
         assert_eq!(error_codes(&body), ["unauthorized"]);
         let bad = app.request_with_key(reqwest::Method::GET, &path, "sbk_000000000000_deadbeef");
-        assert_eq!(json_of(bad.send().await.unwrap()).await.0, 401);
+        assert_eq!(bad.fetch().await.0, 401);
         let basic = app
             .anonymous(reqwest::Method::GET, &path)
             .header("Authorization", format!("Token {}", app.key));
-        assert_eq!(json_of(basic.send().await.unwrap()).await.0, 401);
+        assert_eq!(basic.fetch().await.0, 401);
 
         let read_only = app.create_key(&[Scope::CustomersRead]).await;
         assert_eq!(
-            json_of(
-                app.request_with_key(reqwest::Method::GET, &path, &read_only)
-                    .send()
-                    .await
-                    .unwrap()
-            )
-            .await
-            .0,
+            app.request_with_key(reqwest::Method::GET, &path, &read_only)
+                .fetch()
+                .await
+                .0,
             200
         );
-        let (status, body) = json_of(
-            app.request_with_key(reqwest::Method::PATCH, &path, &read_only)
-                .json(&json!({"name": "x"}))
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        let (status, body) = app
+            .request_with_key(reqwest::Method::PATCH, &path, &read_only)
+            .json(&json!({"name": "x"}))
+            .fetch()
+            .await;
         assert_eq!(status, 403);
         assert_eq!(error_codes(&body), ["forbidden"]);
 
         // another tenant's id looks exactly like a missing id
         let (_, other_key) = app.other_tenant("globex").await;
-        let missing = json_of(
-            app.request_with_key(reqwest::Method::GET, "/v1/customers/999999", &other_key)
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
-        let foreign = json_of(
-            app.request_with_key(reqwest::Method::GET, &path, &other_key)
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        let missing = app
+            .request_with_key(reqwest::Method::GET, "/v1/customers/999999", &other_key)
+            .fetch()
+            .await;
+        let foreign = app
+            .request_with_key(reqwest::Method::GET, &path, &other_key)
+            .fetch()
+            .await;
         assert_eq!(foreign.0, 404);
         assert_eq!(foreign, missing);
         for method in [reqwest::Method::PATCH, reqwest::Method::PUT] {
-            let (status, _) = json_of(
-                app.request_with_key(method, &path, &other_key)
-                    .json(&json!({"name": "stolen"}))
-                    .send()
-                    .await
-                    .unwrap(),
-            )
-            .await;
+            let (status, _) = app
+                .request_with_key(method, &path, &other_key)
+                .json(&json!({"name": "stolen"}))
+                .fetch()
+                .await;
             assert_eq!(status, 404);
         }
         assert_eq!(
@@ -561,7 +493,7 @@ async fn bad_input_is_a_4xx_and_writes_nothing() {
             ),
         ];
         for (name, request, want, codes) in cases {
-            let (status, body) = json_of(request.send().await.unwrap()).await;
+            let (status, body) = request.fetch().await;
             assert_eq!(status.as_u16(), want, "{name}: {body}");
             assert_eq!(error_codes(&body), codes, "{name}");
         }

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use switchboard_api::ApiConfig;
 use switchboard_domain::{ConversationStatus, Scope};
-use switchboard_e2e::{Backend, TestApp, TestConfig, for_each_backend, json_of};
+use switchboard_e2e::{Backend, FetchJson, TestApp, TestConfig, for_each_backend, json_of};
 use switchboard_server::demo;
 
 use crate::e2e::common::content_type;
@@ -83,7 +83,7 @@ async fn metrics_count_requests() {
 #[tokio::test]
 async fn openapi_document_is_openapi_3() {
     let app = TestApp::sqlite().await;
-    let (status, doc) = json_of(app.get("/openapi.json").send().await.unwrap()).await;
+    let (status, doc) = app.get("/openapi.json").fetch().await;
     assert_eq!(status, 200);
     let version = doc["openapi"].as_str().unwrap_or_default();
     assert!(version.starts_with("3."), "openapi = {:?}", doc["openapi"]);

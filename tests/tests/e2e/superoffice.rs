@@ -5,20 +5,14 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use switchboard_domain::{ConversationStatus, Scope};
-use switchboard_e2e::{TestApp, for_each_backend, json_of};
+use switchboard_e2e::{FetchJson, TestApp, for_each_backend, json_of};
 
 const JSON_PATCH: &str = "application/json-patch+json";
 const MERGE_PATCH: &str = "application/merge-patch+json";
 
 async fn session(app: &TestApp) -> i64 {
-    let (status, body) = json_of(
-        app.post("/api/v1/ChatSession")
-            .json(&json!({"CustomerName": "Ada", "CustomerEmail": "ada@example.com", "FirstMessage": "Hi", "CustomInfo": {"tier": "gold"}}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, body) = app.post("/api/v1/ChatSession")
+            .json(&json!({"CustomerName": "Ada", "CustomerEmail": "ada@example.com", "FirstMessage": "Hi", "CustomInfo": {"tier": "gold"}})).fetch().await;
     assert_eq!(status, 201, "{body}");
     body["ChatSessionId"].as_i64().unwrap()
 }
@@ -38,7 +32,7 @@ async fn entity_shape_and_case_insensitive_routes() {
             format!("/api/v1/chatsession/{id}"),
             format!("/API/V1/CHATSESSION/{id}"),
         ] {
-            let (status, body) = json_of(app.get(&path).send().await.unwrap()).await;
+            let (status, body) = app.get(&path).fetch().await;
             assert_eq!(status, 200, "{path}");
             assert_eq!(body["ChatSessionId"], id);
         }
@@ -98,8 +92,7 @@ async fn entity_shape_and_case_insensitive_routes() {
             e["WhenRequested"]
         );
         assert_eq!(e["CustomInfo"], json!({"tier": "gold"}));
-        let (status, _) =
-            json_of(app.get("/api/v1/ChatSession/999999").send().await.unwrap()).await;
+        let (status, _) = app.get("/api/v1/ChatSession/999999").fetch().await;
         assert_eq!(status, 404);
     })
     .await;
@@ -119,7 +112,7 @@ async fn json_patch_ops_paths_and_refusals() {
             {"op": "add", "path": "/User", "value": {"AssociateId": agent.id.get()}},
             {"op": "add", "path": "/customInfo/seats", "value": 3}
         ]);
-        let (status, e) = json_of(patch_req(&app, id, JSON_PATCH, &ops).send().await.unwrap()).await;
+        let (status, e) = patch_req(&app, id, JSON_PATCH, &ops).fetch().await;
         assert_eq!(status, 200, "{e}");
         assert_eq!(e["CustomerEmail"], "ada@new.example.com");
         assert_eq!(e["CustomerPhone"], "+47 1");
@@ -144,7 +137,7 @@ async fn json_patch_ops_paths_and_refusals() {
             (json!([{"op": "replace", "path": "/User", "value": {"AssociateId": 424242}}]), 400, "/User"),
         ];
         for (ops, want, source) in cases {
-            let (status, body) = json_of(patch_req(&app, id, JSON_PATCH, &ops).send().await.unwrap()).await;
+            let (status, body) = patch_req(&app, id, JSON_PATCH, &ops).fetch().await;
             assert_eq!(status.as_u16(), want, "{ops}: {body}");
             if !source.is_empty() {
                 assert_eq!(body["ErrorSource"], source, "{ops}: {body}");
@@ -163,7 +156,7 @@ async fn merge_patch_equals_its_json_patch() {
         let a = session(&app).await;
         let b = session(&app).await;
         let merge = json!({"customerName": "Bea", "CustomerPhone": null, "CustomInfo": {"tier": null, "x": {"y": 1}}, "Rank": 7});
-        let (status, via_merge) = json_of(patch_req(&app, a, MERGE_PATCH, &merge).send().await.unwrap()).await;
+        let (status, via_merge) = patch_req(&app, a, MERGE_PATCH, &merge).fetch().await;
         assert_eq!(status, 200, "{via_merge}");
         let ops = json!([
             {"op": "replace", "path": "/CustomerName", "value": "Bea"},
@@ -172,7 +165,7 @@ async fn merge_patch_equals_its_json_patch() {
             {"op": "add", "path": "/CustomInfo/x", "value": {"y": 1}},
             {"op": "replace", "path": "/Rank", "value": 7}
         ]);
-        let (status, via_ops) = json_of(patch_req(&app, b, JSON_PATCH, &ops).send().await.unwrap()).await;
+        let (status, via_ops) = patch_req(&app, b, JSON_PATCH, &ops).fetch().await;
         assert_eq!(status, 200, "{via_ops}");
         let strip = |mut v: Value| {
             for k in ["ChatSessionId", "SessionKey", "_Links", "WhenRequested"] {
@@ -183,13 +176,13 @@ async fn merge_patch_equals_its_json_patch() {
         assert_eq!(strip(via_merge.clone()), strip(via_ops));
         assert_eq!(via_merge["CustomInfo"], json!({"x": {"y": 1}}));
         // plain application/json chooses by shape
-        let (status, e) = json_of(patch_req(&app, a, "application/json", &json!({"Rank": 8})).send().await.unwrap()).await;
+        let (status, e) = patch_req(&app, a, "application/json", &json!({"Rank": 8})).fetch().await;
         assert_eq!((status.as_u16(), e["Rank"].as_i64()), (200, Some(8)));
-        let (status, e) = json_of(patch_req(&app, a, "application/json", &json!([{"op": "replace", "path": "Rank", "value": 9}])).send().await.unwrap()).await;
+        let (status, e) = patch_req(&app, a, "application/json", &json!([{"op": "replace", "path": "Rank", "value": 9}])).fetch().await;
         assert_eq!((status.as_u16(), e["Rank"].as_i64()), (200, Some(9)));
-        let (status, _) = json_of(patch_req(&app, a, "text/plain", &json!({"Rank": 1})).send().await.unwrap()).await;
+        let (status, _) = patch_req(&app, a, "text/plain", &json!({"Rank": 1})).fetch().await;
         assert_eq!(status, 415);
-        let (status, _) = json_of(patch_req(&app, a, JSON_PATCH, &json!({"Rank": 1})).send().await.unwrap()).await;
+        let (status, _) = patch_req(&app, a, JSON_PATCH, &json!({"Rank": 1})).fetch().await;
         assert_eq!(status, 400);
     })
     .await;
@@ -248,62 +241,36 @@ async fn preconditions_etags_and_304() {
         let before = std::time::UNIX_EPOCH
             + Duration::from_secs(u64::try_from(stored.updated_at.as_unix_seconds() - 1).unwrap());
         let stale = actix_web::http::header::HttpDate::from(before).to_string();
-        let (status, body) = json_of(
-            patch_req(&app, id, MERGE_PATCH, &json!({"Rank": 2}))
-                .header("If-Unmodified-Since", &stale)
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        let (status, body) = patch_req(&app, id, MERGE_PATCH, &json!({"Rank": 2}))
+            .header("If-Unmodified-Since", &stale)
+            .fetch()
+            .await;
         assert_eq!(status, 412, "{body}");
-        let (status, _) = json_of(
-            app.put(&path)
-                .json(&json!({"SessionKey": stored.session_key}))
-                .header("If-Unmodified-Since", &stale)
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        let (status, _) = app
+            .put(&path)
+            .json(&json!({"SessionKey": stored.session_key}))
+            .header("If-Unmodified-Since", &stale)
+            .fetch()
+            .await;
         assert_eq!(status, 412);
 
         // If-Match: the old tag fails, the current tag (weak or strong) passes
-        let (status, _) = json_of(
-            patch_req(&app, id, MERGE_PATCH, &json!({"Rank": 3}))
-                .header("If-Match", &etag)
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        let (status, _) = patch_req(&app, id, MERGE_PATCH, &json!({"Rank": 3}))
+            .header("If-Match", &etag)
+            .fetch()
+            .await;
         assert_eq!(status, 412);
-        let (status, _) = json_of(
-            app.get(&path)
-                .header("If-Match", &etag)
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        let (status, _) = app.get(&path).header("If-Match", &etag).fetch().await;
         assert_eq!(status, 412);
-        let (status, e) = json_of(
-            patch_req(&app, id, MERGE_PATCH, &json!({"Rank": 4}))
-                .header("If-Match", "\"2\"")
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        let (status, e) = patch_req(&app, id, MERGE_PATCH, &json!({"Rank": 4}))
+            .header("If-Match", "\"2\"")
+            .fetch()
+            .await;
         assert_eq!((status.as_u16(), e["Rank"].as_i64()), (200, Some(4)));
-        let (status, _) = json_of(
-            patch_req(&app, id, MERGE_PATCH, &json!({"Rank": 5}))
-                .header("If-Match", "W/\"3\"")
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        let (status, _) = patch_req(&app, id, MERGE_PATCH, &json!({"Rank": 5}))
+            .header("If-Match", "W/\"3\"")
+            .fetch()
+            .await;
         assert_eq!(status, 200);
         let stored = app
             .store
@@ -320,15 +287,12 @@ async fn preconditions_etags_and_304() {
 async fn select_xml_and_time_zone() {
     for_each_backend(|app| async move {
         let id = session(&app).await;
-        let (status, e) = json_of(
-            app.get(&format!(
+        let (status, e) = app
+            .get(&format!(
                 "/api/v1/ChatSession/{id}?$select=customerName,_links/self,TableRight/Mask"
             ))
-            .send()
-            .await
-            .unwrap(),
-        )
-        .await;
+            .fetch()
+            .await;
         assert_eq!(status, 200);
         assert_eq!(e["CustomerName"], "Ada");
         assert_eq!(
@@ -346,15 +310,12 @@ async fn select_xml_and_time_zone() {
             e.as_object().unwrap().contains_key("WhenStarted"),
             "unselected fields stay present"
         );
-        let (status, e) = json_of(
-            app.patch(&format!("/api/v1/ChatSession/{id}?$select=Rank"))
-                .header("Content-Type", MERGE_PATCH)
-                .body("{\"Rank\": 2}")
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        let (status, e) = app
+            .patch(&format!("/api/v1/ChatSession/{id}?$select=Rank"))
+            .header("Content-Type", MERGE_PATCH)
+            .body("{\"Rank\": 2}")
+            .fetch()
+            .await;
         assert_eq!(
             (
                 status.as_u16(),
@@ -398,31 +359,19 @@ async fn select_xml_and_time_zone() {
             .await
             .unwrap();
         assert_eq!(resp.status(), 200);
-        let (status, body) = json_of(
-            app.get(&format!("/api/v1/ChatSession/{id}"))
-                .header("Accept", "text/html")
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        let (status, body) = app
+            .get(&format!("/api/v1/ChatSession/{id}"))
+            .header("Accept", "text/html")
+            .fetch()
+            .await;
         assert_eq!(status, 406, "{body}");
 
-        let (_, utc) = json_of(
-            app.get(&format!("/api/v1/ChatSession/{id}"))
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
-        let (_, oslo) = json_of(
-            app.get(&format!("/api/v1/ChatSession/{id}"))
-                .header("SO-TimeZone", "Europe/Oslo")
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        let (_, utc) = app.get(&format!("/api/v1/ChatSession/{id}")).fetch().await;
+        let (_, oslo) = app
+            .get(&format!("/api/v1/ChatSession/{id}"))
+            .header("SO-TimeZone", "Europe/Oslo")
+            .fetch()
+            .await;
         let (u, o) = (
             utc["WhenRequested"].as_str().unwrap(),
             oslo["WhenRequested"].as_str().unwrap(),
@@ -431,38 +380,28 @@ async fn select_xml_and_time_zone() {
         assert!(o.ends_with("+01:00") || o.ends_with("+02:00"), "{o}");
         let parse = |s: &str| s.parse::<jiff::Timestamp>().unwrap();
         assert_eq!(parse(u), parse(o), "the same instant in another zone");
-        let (status, body) = json_of(
-            app.get(&format!("/api/v1/ChatSession/{id}"))
-                .header("SO-TimeZone", "Mars/Base")
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        let (status, body) = app
+            .get(&format!("/api/v1/ChatSession/{id}"))
+            .header("SO-TimeZone", "Mars/Base")
+            .fetch()
+            .await;
         assert_eq!(status, 400, "{body}");
-        let (status, _) = json_of(
-            app.get(&format!("/api/v1/ChatSession/{id}"))
-                .header("SO-TimeZone", "UTC")
-                .header("Accept-Language", "nb")
-                .header("SO-Language", "no")
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        let (status, _) = app
+            .get(&format!("/api/v1/ChatSession/{id}"))
+            .header("SO-TimeZone", "UTC")
+            .header("Accept-Language", "nb")
+            .header("SO-Language", "no")
+            .fetch()
+            .await;
         assert_eq!(status, 200);
         // a PATCH with a time in Oslo time is stored as the same instant
-        let (status, e) = json_of(
-            patch_req(
-                &app,
-                id,
-                MERGE_PATCH,
-                &json!({"WhenIdle": "2024-06-01T12:00:00+02:00"}),
-            )
-            .send()
-            .await
-            .unwrap(),
+        let (status, e) = patch_req(
+            &app,
+            id,
+            MERGE_PATCH,
+            &json!({"WhenIdle": "2024-06-01T12:00:00+02:00"}),
         )
+        .fetch()
         .await;
         assert_eq!(status, 200, "{e}");
         assert_eq!(e["WhenIdle"], "2024-06-01T10:00:00+00:00");
@@ -494,33 +433,20 @@ async fn auth_forms_and_tenancy() {
         }
         let wrong_user =
             base64::engine::general_purpose::STANDARD.encode(format!("other:{}", app.key));
-        let (status, body) = json_of(
-            app.anonymous(reqwest::Method::GET, &path)
-                .header("Authorization", format!("Basic {wrong_user}"))
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        let (status, body) = app
+            .anonymous(reqwest::Method::GET, &path)
+            .header("Authorization", format!("Basic {wrong_user}"))
+            .fetch()
+            .await;
         assert_eq!(status, 401);
         assert_eq!(body["ErrorType"], "UnauthorizedAccessException");
-        let (status, _) = json_of(
-            app.anonymous(reqwest::Method::GET, &path)
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        let (status, _) = app.anonymous(reqwest::Method::GET, &path).fetch().await;
         assert_eq!(status, 401);
         // the app token is recorded in the change history
-        let (status, _) = json_of(
-            patch_req(&app, id, MERGE_PATCH, &json!({"Rank": 1}))
-                .header("SO-AppToken", "app-123")
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        let (status, _) = patch_req(&app, id, MERGE_PATCH, &json!({"Rank": 1}))
+            .header("SO-AppToken", "app-123")
+            .fetch()
+            .await;
         assert_eq!(status, 200);
         let history = app
             .store
@@ -535,42 +461,30 @@ async fn auth_forms_and_tenancy() {
         assert_eq!(history[0].api, "superoffice app=app-123");
         // scopes and cross-tenant ids
         let read_only = app.create_key(&[Scope::ConversationsRead]).await;
-        let (status, _) = json_of(
-            app.request_with_key(reqwest::Method::PATCH, &path, &read_only)
-                .header("Content-Type", MERGE_PATCH)
-                .body("{\"Rank\":1}")
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        let (status, _) = app
+            .request_with_key(reqwest::Method::PATCH, &path, &read_only)
+            .header("Content-Type", MERGE_PATCH)
+            .body("{\"Rank\":1}")
+            .fetch()
+            .await;
         assert_eq!(status, 403);
         let (_, other) = app.other_tenant("globex").await;
-        let foreign = json_of(
-            app.request_with_key(reqwest::Method::GET, &path, &other)
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
-        let missing = json_of(
-            app.request_with_key(reqwest::Method::GET, "/api/v1/ChatSession/999999", &other)
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        let foreign = app
+            .request_with_key(reqwest::Method::GET, &path, &other)
+            .fetch()
+            .await;
+        let missing = app
+            .request_with_key(reqwest::Method::GET, "/api/v1/ChatSession/999999", &other)
+            .fetch()
+            .await;
         assert_eq!(foreign.0, 404);
         assert_eq!(foreign, missing);
-        let (status, _) = json_of(
-            app.request_with_key(reqwest::Method::PATCH, &path, &other)
-                .header("Content-Type", MERGE_PATCH)
-                .body("{\"Rank\":9}")
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        let (status, _) = app
+            .request_with_key(reqwest::Method::PATCH, &path, &other)
+            .header("Content-Type", MERGE_PATCH)
+            .body("{\"Rank\":9}")
+            .fetch()
+            .await;
         assert_eq!(status, 404);
         let resp = app
             .request_with_key(reqwest::Method::DELETE, &path, &other)
@@ -617,83 +531,51 @@ async fn cross_family_consistency() {
     for_each_backend(|app| async move {
         // created through SuperOffice, visible through HelpCrunch
         let id = session(&app).await;
-        let (status, chat) =
-            json_of(app.get(&format!("/v1/chats/{id}")).send().await.unwrap()).await;
+        let (status, chat) = app.get(&format!("/v1/chats/{id}")).fetch().await;
         assert_eq!(status, 200);
         assert_eq!(chat["status"], "new");
         assert_eq!(chat["customInfo"], json!({"tier": "gold"}));
         // a status changed through HelpCrunch shows in SuperOffice's Status
-        let (status, _) = json_of(
-            app.put("/v1/chats/status")
-                .json(&json!({"id": id, "status": "closed"}))
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        let (status, _) = app
+            .put("/v1/chats/status")
+            .json(&json!({"id": id, "status": "closed"}))
+            .fetch()
+            .await;
         assert_eq!(status, 200);
-        let (_, e) = json_of(
-            app.get(&format!("/api/v1/ChatSession/{id}"))
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        let (_, e) = app.get(&format!("/api/v1/ChatSession/{id}")).fetch().await;
         assert_eq!(e["Status"], "Ended");
         assert!(e["WhenEnded"].is_string());
         // an email changed through the chatbot shows as CustomerEmail
         let key = e["SessionKey"].as_str().unwrap().to_string();
-        let (status, _) = json_of(
-            app.put("/chatbot/v1/chatlog/email")
-                .json(&json!({"sessionid": key, "email": "bot@example.com"}))
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        let (status, _) = app
+            .put("/chatbot/v1/chatlog/email")
+            .json(&json!({"sessionid": key, "email": "bot@example.com"}))
+            .fetch()
+            .await;
         assert_eq!(status, 200);
-        let (_, e) = json_of(
-            app.get(&format!("/api/v1/ChatSession/{id}"))
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        let (_, e) = app.get(&format!("/api/v1/ChatSession/{id}")).fetch().await;
         assert_eq!(e["CustomerEmail"], "bot@example.com");
         // customer_info set through Zoho is CustomInfo in SuperOffice
-        let (status, _) = json_of(
-            app.put(&format!("/api/v2/{}/conversations/{id}", app.tenant.name))
-                .json(&json!({"customer_info": {"Plan": "Pro"}}))
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        let (status, _) = app
+            .put(&format!("/api/v2/{}/conversations/{id}", app.tenant.name))
+            .json(&json!({"customer_info": {"Plan": "Pro"}}))
+            .fetch()
+            .await;
         assert_eq!(status, 200);
-        let (_, e) = json_of(
-            app.get(&format!("/api/v1/ChatSession/{id}?$select=CustomInfo"))
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        let (_, e) = app
+            .get(&format!("/api/v1/ChatSession/{id}?$select=CustomInfo"))
+            .fetch()
+            .await;
         assert_eq!(e["CustomInfo"], json!({"tier": "gold", "Plan": "Pro"}));
         // and a SuperOffice status change shows in Zoho
-        let (status, _) = json_of(
-            patch_req(&app, id, MERGE_PATCH, &json!({"Status": "Started"}))
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        let (status, _) = patch_req(&app, id, MERGE_PATCH, &json!({"Status": "Started"}))
+            .fetch()
+            .await;
         assert_eq!(status, 200);
-        let (_, z) = json_of(
-            app.get(&format!("/api/v2/{}/conversations/{id}", app.tenant.name))
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        let (_, z) = app
+            .get(&format!("/api/v2/{}/conversations/{id}", app.tenant.name))
+            .fetch()
+            .await;
         assert_eq!(z["data"]["chat_status"]["status_key"], "connected");
         let stored = app
             .store
@@ -712,19 +594,16 @@ async fn put_replaces_the_whole_entity() {
     for_each_backend(|app| async move {
         let id = session(&app).await;
         let path = format!("/api/v1/ChatSession/{id}");
-        let (_, mut e) = json_of(app.get(&path).send().await.unwrap()).await;
+        let (_, mut e) = app.get(&path).fetch().await;
         // a GET → edit → PUT round trip keeps everything it sends back
         e["CustomerPhone"] = json!("+1 555");
-        let (status, put) = json_of(app.put(&path).json(&e).send().await.unwrap()).await;
+        let (status, put) = app.put(&path).json(&e).fetch().await;
         assert_eq!(status, 200, "{put}");
         assert_eq!(put["CustomerPhone"], "+1 555");
         assert_eq!(put["CustomerName"], "Ada");
         assert_eq!(put["CustomInfo"], json!({"tier": "gold"}));
         // members left out become null / 0 / false
-        let (status, put) = json_of(
-            app.put(&path).json(&json!({"SessionKey": e["SessionKey"], "customerName": "Only", "Status": "Started"})).send().await.unwrap(),
-        )
-        .await;
+        let (status, put) = app.put(&path).json(&json!({"SessionKey": e["SessionKey"], "customerName": "Only", "Status": "Started"})).fetch().await;
         assert_eq!(status, 200, "{put}");
         assert_eq!(put["CustomerName"], "Only");
         assert_eq!(put["CustomerEmail"], Value::Null);
@@ -733,9 +612,9 @@ async fn put_replaces_the_whole_entity() {
         assert_eq!(put["Status"], "Started");
         assert_eq!(put["Rank"], 0);
         // read-only members must be unchanged; unknown members are refused
-        let (status, body) = json_of(app.put(&path).json(&json!({"SessionKey": e["SessionKey"], "ChatSessionId": 12345})).send().await.unwrap()).await;
+        let (status, body) = app.put(&path).json(&json!({"SessionKey": e["SessionKey"], "ChatSessionId": 12345})).fetch().await;
         assert_eq!((status.as_u16(), body["ErrorSource"].as_str()), (400, Some("/ChatSessionId")));
-        let (status, body) = json_of(app.put(&path).json(&json!({"SessionKey": e["SessionKey"], "Nickname": "x"})).send().await.unwrap()).await;
+        let (status, body) = app.put(&path).json(&json!({"SessionKey": e["SessionKey"], "Nickname": "x"})).fetch().await;
         assert_eq!((status.as_u16(), body["ErrorSource"].as_str()), (400, Some("/Nickname")));
         let stored = app.store.conversations().get(app.tenant.id, switchboard_domain::ConversationId::new(id)).await.unwrap();
         assert_eq!(stored.version, 3, "the refused PUTs wrote nothing");
@@ -764,15 +643,9 @@ async fn patches_apply_to_the_entity_get_returns_links_included() {
         let person = app.seed_customer(|c| c.name = Some("Cleo".into())).await;
         let id = session(&app).await;
         let url = format!("/api/v1/ChatSession/{id}");
-        let (status, body) = json_of(
-            patch_req(&app, id, MERGE_PATCH, &json!({"User": {"AssociateId": ada.id.get()}, "Person": {"PersonId": person.id.get()}}))
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        let (status, body) = patch_req(&app, id, MERGE_PATCH, &json!({"User": {"AssociateId": ada.id.get()}, "Person": {"PersonId": person.id.get()}})).fetch().await;
         assert_eq!(status, 200, "{body}");
-        let (_, got) = json_of(app.get(&url).send().await.unwrap()).await;
+        let (_, got) = app.get(&url).fetch().await;
         assert_eq!(got["User"]["Name"], "Ada Agent", "{}", app.backend);
         assert_eq!(got["Person"]["FullName"], "Cleo", "{}", app.backend);
 
@@ -782,12 +655,12 @@ async fn patches_apply_to_the_entity_get_returns_links_included() {
             {"op": "test", "path": "/person/fullname", "value": "Cleo"},
             {"op": "replace", "path": "/User/AssociateId", "value": bob.id.get()}
         ]);
-        let (status, body) = json_of(patch_req(&app, id, JSON_PATCH, &ops).send().await.unwrap()).await;
+        let (status, body) = patch_req(&app, id, JSON_PATCH, &ops).fetch().await;
         assert_eq!(status, 200, "{}: {body}", app.backend);
         assert_eq!(body["User"]["AssociateId"], bob.id.get());
         assert_eq!(body["User"]["Name"], "Bob Agent");
         let stale = json!([{"op": "test", "path": "/User/Name", "value": "Ada Agent"}, {"op": "replace", "path": "/Rank", "value": 9}]);
-        let (status, body) = json_of(patch_req(&app, id, JSON_PATCH, &stale).send().await.unwrap()).await;
+        let (status, body) = patch_req(&app, id, JSON_PATCH, &stale).fetch().await;
         assert_eq!(status, 409, "{}: {body}", app.backend);
 
         // A linked row's other members are not the session's to change.
@@ -796,11 +669,11 @@ async fn patches_apply_to_the_entity_get_returns_links_included() {
             (JSON_PATCH, json!([{"op": "add", "path": "user/email", "value": "x@example.com"}])),
             (MERGE_PATCH, json!({"TransferTo": {"AssociateId": ada.id.get(), "Name": "Eve"}})),
         ] {
-            let (status, body) = json_of(patch_req(&app, id, content_type, &patch).send().await.unwrap()).await;
+            let (status, body) = patch_req(&app, id, content_type, &patch).fetch().await;
             assert_eq!(status, 400, "{}: {patch}: {body}", app.backend);
             assert!(body.to_string().contains("read_only") || body.to_string().contains("read-only"), "{body}");
         }
-        let (_, after) = json_of(app.get(&url).send().await.unwrap()).await;
+        let (_, after) = app.get(&url).fetch().await;
         assert_eq!(after["Person"]["FullName"], "Cleo");
         assert_eq!(after["TransferTo"], Value::Null);
         assert_eq!(after["Rank"], got["Rank"], "nothing written by the refused patches");
@@ -814,13 +687,9 @@ async fn delete_checks_if_match_against_the_row_it_deletes() {
     for_each_backend(|app| async move {
         let id = session(&app).await;
         let url = format!("/api/v1/ChatSession/{id}");
-        let (status, _) = json_of(
-            patch_req(&app, id, MERGE_PATCH, &json!({"Rank": 2}))
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        let (status, _) = patch_req(&app, id, MERGE_PATCH, &json!({"Rank": 2}))
+            .fetch()
+            .await;
         assert_eq!(status, 200);
         let resp = app
             .delete(&url)

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 use switchboard_domain::Scope;
-use switchboard_e2e::{Backend, TestApp, TestConfig, for_each_backend_with, json_of};
+use switchboard_e2e::{Backend, FetchJson, TestApp, TestConfig, for_each_backend_with, json_of};
 use switchboard_testsupport::receiver::{Received, Receiver, Reply};
 use switchboard_webhook::{TargetPolicy, WebhookConfig};
 
@@ -27,14 +27,11 @@ fn unix_now() -> i64 {
 
 /// Subscribes `url` to `event`; returns `(id, secret)`.
 async fn subscribe(app: &TestApp, url: &str, event: &str) -> (i64, String) {
-    let (status, body) = json_of(
-        app.post("/zapier/v1/hooks")
-            .json(&json!({"target_url": url, "event": event}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, body) = app
+        .post("/zapier/v1/hooks")
+        .json(&json!({"target_url": url, "event": event}))
+        .fetch()
+        .await;
     assert_eq!(status, 201, "{}: {body}", app.backend);
     assert_eq!(body["event"], event);
     assert_eq!(body["target_url"], url);
@@ -126,13 +123,7 @@ async fn chatbot_email_update_reaches_a_zapier_subscriber_signed() {
         assert_eq!(log[0]["response_excerpt"], "status 200");
 
         // performList returns the delivered payload, exactly.
-        let (status, samples) = json_of(
-            app.get("/zapier/v1/samples/email_updated")
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        let (status, samples) = app.get("/zapier/v1/samples/email_updated").fetch().await;
         assert_eq!(status, 200);
         assert_eq!(samples[0], body_of(r));
 
@@ -180,14 +171,11 @@ async fn no_subscription_filtering_copies_and_tenants() {
         let (_d, _) = subscribe(&app, &receiver.url("/d"), "conversation_status_changed").await;
         // Another tenant's subscription to the same event sees nothing of ours.
         let (_, other_key) = app.other_tenant("globex").await;
-        let (status, _) = json_of(
-            app.request_with_key(reqwest::Method::POST, "/zapier/v1/hooks", &other_key)
-                .json(&json!({"target_url": receiver.url("/other"), "event": "email_updated"}))
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        let (status, _) = app
+            .request_with_key(reqwest::Method::POST, "/zapier/v1/hooks", &other_key)
+            .json(&json!({"target_url": receiver.url("/other"), "event": "email_updated"}))
+            .fetch()
+            .await;
         assert_eq!(status, 201);
 
         update_email(&app, "s-0", "second@example.com").await;
@@ -311,7 +299,7 @@ async fn gone_deletes_the_subscription_at_once() {
         receiver.wait_for("/gone", 1, WAIT).await;
         let deadline = Instant::now() + WAIT;
         loop {
-            let (_, hooks) = json_of(app.get("/zapier/v1/hooks").send().await.unwrap()).await;
+            let (_, hooks) = app.get("/zapier/v1/hooks").fetch().await;
             let ids: Vec<i64> = hooks
                 .as_array()
                 .unwrap()
@@ -328,13 +316,10 @@ async fn gone_deletes_the_subscription_at_once() {
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        let (status, _) = json_of(
-            app.get(&format!("/zapier/v1/hooks/{hook}/deliveries"))
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        let (status, _) = app
+            .get(&format!("/zapier/v1/hooks/{hook}/deliveries"))
+            .fetch()
+            .await;
         assert_eq!(status, 404);
         // No further attempts: another event goes only to the other hook.
         update_email(&app, "s-3", "zz@example.com").await;
@@ -358,7 +343,7 @@ async fn continuous_failure_disables_the_subscription() {
         // Failing for longer than disable_after disables the subscription.
         let deadline = Instant::now() + WAIT;
         loop {
-            let (_, hooks) = json_of(app.get("/zapier/v1/hooks").send().await.unwrap()).await;
+            let (_, hooks) = app.get("/zapier/v1/hooks").fetch().await;
             let h = hooks
                 .as_array()
                 .unwrap()
@@ -406,15 +391,12 @@ async fn redelivery_and_log_paging() {
         let first = receiver.wait_for("/p", 1, WAIT).await;
         let log = wait_attempts(&app, hook, 1).await;
         let delivery = log[0]["delivery_id"].as_i64().unwrap();
-        let (status, body) = json_of(
-            app.post(&format!(
+        let (status, body) = app
+            .post(&format!(
                 "/zapier/v1/hooks/{hook}/deliveries/{delivery}/redeliver"
             ))
-            .send()
-            .await
-            .unwrap(),
-        )
-        .await;
+            .fetch()
+            .await;
         assert_eq!(status, 202, "{body}");
         assert_eq!(body["state"], "pending");
         assert_eq!(body["webhook_id"], first[0].header("webhook-id").unwrap());
@@ -425,24 +407,18 @@ async fn redelivery_and_log_paging() {
         assert_eq!(log[0]["attempt"], 2);
 
         // paging: one per page, newest first
-        let (_, page1) = json_of(
-            app.get(&format!("/zapier/v1/hooks/{hook}/deliveries?limit=1"))
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        let (_, page1) = app
+            .get(&format!("/zapier/v1/hooks/{hook}/deliveries?limit=1"))
+            .fetch()
+            .await;
         assert_eq!(page1["data"].as_array().unwrap().len(), 1);
         let cursor = page1["next_before"].as_i64().unwrap();
-        let (_, page2) = json_of(
-            app.get(&format!(
+        let (_, page2) = app
+            .get(&format!(
                 "/zapier/v1/hooks/{hook}/deliveries?limit=1&before={cursor}"
             ))
-            .send()
-            .await
-            .unwrap(),
-        )
-        .await;
+            .fetch()
+            .await;
         assert_eq!(page2["data"][0]["attempt"], 1);
         assert!(page2["next_before"].is_null());
 
@@ -458,13 +434,10 @@ async fn redelivery_and_log_paging() {
                 "{path}"
             );
         }
-        let (status, body) = json_of(
-            app.get(&format!("/zapier/v1/hooks/{hook}/deliveries?limit=0"))
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        let (status, body) = app
+            .get(&format!("/zapier/v1/hooks/{hook}/deliveries?limit=0"))
+            .fetch()
+            .await;
         assert_eq!(status, 400);
         assert_eq!(body["field"], "limit");
     })
@@ -477,53 +450,41 @@ async fn zapier_auth_scopes_and_validation() {
         .await
         .unwrap();
     // auth test
-    let (status, me) = json_of(app.get("/zapier/v1/me").send().await.unwrap()).await;
+    let (status, me) = app.get("/zapier/v1/me").fetch().await;
     assert_eq!(status, 200);
     assert_eq!(me["company_username"], app.tenant.name);
     assert_eq!(me["key_label"], "e2e");
-    let (status, body) = json_of(
-        app.anonymous(reqwest::Method::GET, "/zapier/v1/me")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, body) = app
+        .anonymous(reqwest::Method::GET, "/zapier/v1/me")
+        .fetch()
+        .await;
     assert_eq!(status, 401);
     assert!(body["error"].as_str().unwrap().contains("Bearer"), "{body}");
-    let (status, _) = json_of(
-        app.request_with_key(
+    let (status, _) = app
+        .request_with_key(
             reqwest::Method::GET,
             "/zapier/v1/me",
             "sbk_000000000000_nope",
         )
-        .send()
-        .await
-        .unwrap(),
-    )
-    .await;
+        .fetch()
+        .await;
     assert_eq!(status, 401);
 
     // scopes
     let reader = app.create_key(&[Scope::CustomersRead]).await;
-    let (status, body) = json_of(
-        app.request_with_key(reqwest::Method::POST, "/zapier/v1/hooks", &reader)
-            .json(&json!({"target_url": "http://127.0.0.1:9/x", "event": "email_updated"}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, body) = app
+        .request_with_key(reqwest::Method::POST, "/zapier/v1/hooks", &reader)
+        .json(&json!({"target_url": "http://127.0.0.1:9/x", "event": "email_updated"}))
+        .fetch()
+        .await;
     assert_eq!(status, 403, "{body}");
     assert!(body["error"].as_str().unwrap().contains("webhooks.CREATE"));
     let creator = app.create_key(&[Scope::WebhooksCreate]).await;
-    let (status, hook) = json_of(
-        app.request_with_key(reqwest::Method::POST, "/zapier/v1/hooks", &creator)
-            .json(&json!({"target_url": "http://127.0.0.1:9/x", "event": "customer_updated"}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, hook) = app
+        .request_with_key(reqwest::Method::POST, "/zapier/v1/hooks", &creator)
+        .json(&json!({"target_url": "http://127.0.0.1:9/x", "event": "customer_updated"}))
+        .fetch()
+        .await;
     assert_eq!(status, 201);
     let id = hook["id"].as_i64().unwrap();
     let delete = |key: &str| {
@@ -541,25 +502,19 @@ async fn zapier_auth_scopes_and_validation() {
     assert_eq!(body, json!({"id": id, "deleted": true}));
     assert_eq!(delete(&deleter).await.unwrap().status(), 404);
     // another tenant cannot see or delete ours
-    let (status, _) = json_of(
-        app.post("/zapier/v1/hooks")
-            .json(&json!({"target_url": "http://127.0.0.1:9/y", "event": "email_updated"}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, _) = app
+        .post("/zapier/v1/hooks")
+        .json(&json!({"target_url": "http://127.0.0.1:9/y", "event": "email_updated"}))
+        .fetch()
+        .await;
     assert_eq!(status, 201);
     let (_, other) = app.other_tenant("initech").await;
-    let (_, hooks) = json_of(
-        app.request_with_key(reqwest::Method::GET, "/zapier/v1/hooks", &other)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (_, hooks) = app
+        .request_with_key(reqwest::Method::GET, "/zapier/v1/hooks", &other)
+        .fetch()
+        .await;
     assert_eq!(hooks, json!([]));
-    let (_, ours) = json_of(app.get("/zapier/v1/hooks").send().await.unwrap()).await;
+    let (_, ours) = app.get("/zapier/v1/hooks").fetch().await;
     assert_eq!(ours.as_array().unwrap().len(), 1);
     assert!(ours[0].get("secret").is_none(), "secrets are shown once");
 
@@ -585,43 +540,30 @@ async fn zapier_auth_scopes_and_validation() {
         ),
     ];
     for (input, field) in cases {
-        let (status, body) = json_of(
-            app.post("/zapier/v1/hooks")
-                .json(&input)
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        let (status, body) = app.post("/zapier/v1/hooks").json(&input).fetch().await;
         assert_eq!(status, 400, "{input}: {body}");
         assert_eq!(body["field"], field, "{input}: {body}");
         assert_eq!(body["code"], "invalid_request");
     }
-    let (status, _) = json_of(
-        app.post("/zapier/v1/hooks")
-            .header("content-type", "application/json")
-            .body("[1]")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, _) = app
+        .post("/zapier/v1/hooks")
+        .header("content-type", "application/json")
+        .body("[1]")
+        .fetch()
+        .await;
     assert_eq!(status, 400);
 
     // samples: one realistic sample per event when there is none yet
     for event in switchboard_domain::EventType::ALL {
-        let (status, samples) = json_of(
-            app.get(&format!("/zapier/v1/samples/{event}"))
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        let (status, samples) = app
+            .get(&format!("/zapier/v1/samples/{event}"))
+            .fetch()
+            .await;
         assert_eq!(status, 200, "{event}");
         assert_eq!(samples.as_array().unwrap().len(), 1, "{event}");
         assert_eq!(samples[0]["company_username"], app.tenant.name);
     }
-    let (status, body) = json_of(app.get("/zapier/v1/samples/nope").send().await.unwrap()).await;
+    let (status, body) = app.get("/zapier/v1/samples/nope").fetch().await;
     assert_eq!(status, 404);
     assert!(body["error"].as_str().unwrap().contains("email_updated"));
     let customers_only = app.create_key(&[Scope::CustomersRead]).await;
@@ -665,14 +607,11 @@ async fn ssrf_guard_refuses_private_targets() {
         "http://169.254.169.254/latest/meta-data/".to_string(),
         "http://0.0.0.0/x".to_string(),
     ] {
-        let (status, body) = json_of(
-            app.post("/zapier/v1/hooks")
-                .json(&json!({"target_url": url, "event": "email_updated"}))
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        let (status, body) = app
+            .post("/zapier/v1/hooks")
+            .json(&json!({"target_url": url, "event": "email_updated"}))
+            .fetch()
+            .await;
         assert_eq!(status, 400, "{url}: {body}");
         assert_eq!(body["field"], "target_url", "{url}: {body}");
         assert!(
@@ -734,13 +673,10 @@ async fn secret_rotation_signs_with_both_secrets() {
         let receiver = Receiver::start().await;
         create_chatlog(&app, "s-7").await;
         let (hook, old) = subscribe(&app, &receiver.url("/rot"), "email_updated").await;
-        let (status, rotated) = json_of(
-            app.post(&format!("/zapier/v1/hooks/{hook}/rotate-secret"))
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        let (status, rotated) = app
+            .post(&format!("/zapier/v1/hooks/{hook}/rotate-secret"))
+            .fetch()
+            .await;
         assert_eq!(status, 200, "{rotated}");
         let new = rotated["secret"].as_str().unwrap().to_string();
         assert_ne!(new, old);

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 use switchboard_domain::{ConversationStatus, EventType, Scope};
-use switchboard_e2e::{TestApp, for_each_backend, json_of};
+use switchboard_e2e::{FetchJson, TestApp, for_each_backend};
 
 use crate::e2e::common::{zoho, zoho_token};
 
@@ -21,14 +21,8 @@ async fn email_events(app: &TestApp, id: i64) -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn zoho_routes_and_customer_info() {
     for_each_backend(|app| async move {
-        let (status, created) = json_of(
-            zoho(&app, reqwest::Method::POST, "/conversations")
-                .json(&json!({"visitor": {"name": "Vera", "email": "vera@example.com", "phone": "+1 555"}, "question": "Pricing?"}))
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        let (status, created) = zoho(&app, reqwest::Method::POST, "/conversations")
+                .json(&json!({"visitor": {"name": "Vera", "email": "vera@example.com", "phone": "+1 555"}, "question": "Pricing?"})).fetch().await;
         assert_eq!(status, 200, "{created}");
         let id = created["data"]["id"].as_str().unwrap().to_string();
         assert_eq!(created["object"], "Object");
@@ -41,28 +35,19 @@ async fn zoho_routes_and_customer_info() {
         assert_eq!(data["customer_info"], json!({}));
 
         // merge customer_info; name/email/phone keys do not touch the visitor
-        let (status, body) = json_of(
-            zoho(&app, reqwest::Method::PUT, &format!("/conversations/{id}"))
-                .json(&json!({"customer_info": {"Plan": "Gold", "email": "other@example.com", "name": "Other", "phone": "0", "Seats": 4}}))
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        let (status, body) = zoho(&app, reqwest::Method::PUT, &format!("/conversations/{id}"))
+                .json(&json!({"customer_info": {"Plan": "Gold", "email": "other@example.com", "name": "Other", "phone": "0", "Seats": 4}})).fetch().await;
         assert_eq!(status, 200, "{body}");
         assert_eq!(body["data"]["customer_info"], json!({"Plan": "Gold", "email": "other@example.com", "name": "Other", "phone": "0", "Seats": 4}));
         assert_eq!(body["data"]["visitor"]["email"], "vera@example.com");
         assert_eq!(body["data"]["visitor"]["name"], "Vera");
         assert_eq!(body["data"]["visitor"]["phone"], "+1 555");
         // null removes a key, other keys are kept
-        let (_, body) = json_of(
-            zoho(&app, reqwest::Method::PUT, &format!("/conversations/{id}")).json(&json!({"customer_info": {"Plan": null}})).send().await.unwrap(),
-        )
-        .await;
+        let (_, body) = zoho(&app, reqwest::Method::PUT, &format!("/conversations/{id}")).json(&json!({"customer_info": {"Plan": null}})).fetch().await;
         assert_eq!(body["data"]["customer_info"], json!({"email": "other@example.com", "name": "Other", "phone": "0", "Seats": 4}));
 
         // visible through HelpCrunch as customInfo
-        let (_, chat) = json_of(app.get(&format!("/v1/chats/{id}")).send().await.unwrap()).await;
+        let (_, chat) = app.get(&format!("/v1/chats/{id}")).fetch().await;
         assert_eq!(chat["customInfo"]["Seats"], 4);
 
         // invalid customer_info, limits
@@ -76,38 +61,38 @@ async fn zoho_routes_and_customer_info() {
             (json!({"other": 1}), "other"),
         ];
         for (bodyv, key) in cases {
-            let (status, body) = json_of(zoho(&app, reqwest::Method::PUT, &format!("/conversations/{id}")).json(&bodyv).send().await.unwrap()).await;
+            let (status, body) = zoho(&app, reqwest::Method::PUT, &format!("/conversations/{id}")).json(&bodyv).fetch().await;
             assert_eq!(status, 400, "{bodyv}: {body}");
             assert_eq!(body["error"]["code"], 1015, "{body}");
             assert!(body["error"]["json_key"].as_str().unwrap().starts_with(key), "{body}");
         }
         let too_many: serde_json::Map<String, Value> = (0..101).map(|i| (format!("k{i}"), json!(i))).collect();
-        let (status, _) = json_of(zoho(&app, reqwest::Method::PUT, &format!("/conversations/{id}")).json(&json!({"customer_info": too_many})).send().await.unwrap()).await;
+        let (status, _) = zoho(&app, reqwest::Method::PUT, &format!("/conversations/{id}")).json(&json!({"customer_info": too_many})).fetch().await;
         assert_eq!(status, 400);
 
         // GET one, list with paging and status filter, close
-        let (status, got) = json_of(zoho(&app, reqwest::Method::GET, &format!("/conversations/{id}")).send().await.unwrap()).await;
+        let (status, got) = zoho(&app, reqwest::Method::GET, &format!("/conversations/{id}")).fetch().await;
         assert_eq!(status, 200);
         assert_eq!(got["data"]["id"], id.as_str());
         for i in 0..3 {
             app.seed_conversation(&format!("seed-{i}"), |_| {}).await;
         }
-        let (_, list) = json_of(zoho(&app, reqwest::Method::GET, "/conversations?limit=2&page=1").send().await.unwrap()).await;
+        let (_, list) = zoho(&app, reqwest::Method::GET, "/conversations?limit=2&page=1").fetch().await;
         assert_eq!(list["object"], "list");
         assert_eq!(list["data"].as_array().unwrap().len(), 2);
-        let (_, page2) = json_of(zoho(&app, reqwest::Method::GET, "/conversations?limit=2&page=2").send().await.unwrap()).await;
+        let (_, page2) = zoho(&app, reqwest::Method::GET, "/conversations?limit=2&page=2").fetch().await;
         assert_eq!(page2["data"].as_array().unwrap().len(), 2);
-        let (status, body) = json_of(zoho(&app, reqwest::Method::GET, "/conversations?limit=100").send().await.unwrap()).await;
+        let (status, body) = zoho(&app, reqwest::Method::GET, "/conversations?limit=100").fetch().await;
         assert_eq!((status.as_u16(), body["error"]["json_key"].as_str()), (400, Some("limit")));
-        let (status, closed) = json_of(zoho(&app, reqwest::Method::PUT, &format!("/conversations/{id}/close")).send().await.unwrap()).await;
+        let (status, closed) = zoho(&app, reqwest::Method::PUT, &format!("/conversations/{id}/close")).fetch().await;
         assert_eq!(status, 200);
         assert_eq!(closed["data"]["chat_status"]["status_key"], "ended");
         assert!(closed["data"]["end_time"].is_string());
-        let (_, ended) = json_of(zoho(&app, reqwest::Method::GET, "/conversations?status=ended").send().await.unwrap()).await;
+        let (_, ended) = zoho(&app, reqwest::Method::GET, "/conversations?status=ended").fetch().await;
         assert_eq!(ended["data"].as_array().unwrap().len(), 1);
-        let (_, waiting) = json_of(zoho(&app, reqwest::Method::GET, "/conversations?status=waiting").send().await.unwrap()).await;
+        let (_, waiting) = zoho(&app, reqwest::Method::GET, "/conversations?status=waiting").fetch().await;
         assert_eq!(waiting["data"].as_array().unwrap().len(), 3);
-        let (status, _) = json_of(zoho(&app, reqwest::Method::GET, "/conversations/999999").send().await.unwrap()).await;
+        let (status, _) = zoho(&app, reqwest::Method::GET, "/conversations/999999").fetch().await;
         assert_eq!(status, 404);
     })
     .await;
@@ -120,88 +105,70 @@ async fn zoho_portal_and_scopes() {
         // another screen name is refused as an invalid portal, even a real one
         let (other, other_key) = app.other_tenant("globex").await;
         for screen in [other.name.as_str(), "nope"] {
-            let (status, body) = json_of(
-                app.anonymous(
+            let (status, body) = app
+                .anonymous(
                     reqwest::Method::GET,
                     &format!("/api/v2/{screen}/conversations/{}", c.id),
                 )
                 .header("Authorization", zoho_token(&app.key))
-                .send()
-                .await
-                .unwrap(),
-            )
-            .await;
+                .fetch()
+                .await;
             assert_eq!(status, 400, "{body}");
             assert_eq!(body["error"]["code"], 1005);
         }
         // the other tenant's key on its own portal cannot see our id
-        let (status, body) = json_of(
-            app.anonymous(
+        let (status, body) = app
+            .anonymous(
                 reqwest::Method::GET,
                 &format!("/api/v2/{}/conversations/{}", other.name, c.id),
             )
             .header("Authorization", zoho_token(&other_key))
-            .send()
-            .await
-            .unwrap(),
-        )
-        .await;
+            .fetch()
+            .await;
         assert_eq!(status, 404, "{body}");
         // Bearer works too; missing header is 1002
-        let (status, _) = json_of(
-            app.get(&format!(
+        let (status, _) = app
+            .get(&format!(
                 "/api/v2/{}/conversations/{}",
                 app.tenant.name, c.id
             ))
-            .send()
-            .await
-            .unwrap(),
-        )
-        .await;
+            .fetch()
+            .await;
         assert_eq!(status, 200);
-        let (status, body) = json_of(
-            app.anonymous(
+        let (status, body) = app
+            .anonymous(
                 reqwest::Method::GET,
                 &format!("/api/v2/{}/conversations", app.tenant.name),
             )
-            .send()
-            .await
-            .unwrap(),
-        )
-        .await;
+            .fetch()
+            .await;
         assert_eq!(
             (status.as_u16(), body["error"]["code"].as_u64()),
             (401, Some(1002))
         );
         // scope refusal
         let read_only = app.create_key(&[Scope::ConversationsRead]).await;
-        let (status, body) = json_of(
-            app.anonymous(
+        let (status, body) = app
+            .anonymous(
                 reqwest::Method::PUT,
                 &format!("/api/v2/{}/conversations/{}", app.tenant.name, c.id),
             )
             .header("Authorization", zoho_token(&read_only))
             .json(&json!({"customer_info": {"a": 1}}))
-            .send()
-            .await
-            .unwrap(),
-        )
-        .await;
+            .fetch()
+            .await;
         assert_eq!(
             (status.as_u16(), body["error"]["code"].as_u64()),
             (403, Some(1007))
         );
-        let (status, _) = json_of(
-            app.anonymous(
+        let (status, _) = app
+            .anonymous(
                 reqwest::Method::PUT,
                 &format!("/api/v2/{}/conversations/{}/close", app.tenant.name, c.id),
             )
             .header("Authorization", zoho_token(&read_only))
-            .send()
-            .await
-            .unwrap(),
-        )
-        .await;
+            .fetch()
+            .await;
         assert_eq!(status, 403);
         let stored = app
             .store
@@ -220,36 +187,33 @@ async fn zoho_portal_and_scopes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chatbot_chatlog_and_email() {
     for_each_backend(|app| async move {
-        let (status, log) = json_of(
-            app.post("/chatbot/v1/chatlog").json(&json!({"sessionid": "sess-1", "name": "Bo", "country": "Norway"})).send().await.unwrap(),
-        )
-        .await;
+        let (status, log) = app.post("/chatbot/v1/chatlog").json(&json!({"sessionid": "sess-1", "name": "Bo", "country": "Norway"})).fetch().await;
         assert_eq!(status, 201, "{log}");
         assert_eq!(log["sessionid"], "sess-1");
         let id = log["id"].as_i64().unwrap();
-        let (status, generated) = json_of(app.post("/chatbot/v1/chatlog").json(&json!({"name": "Anon"})).send().await.unwrap()).await;
+        let (status, generated) = app.post("/chatbot/v1/chatlog").json(&json!({"name": "Anon"})).fetch().await;
         assert_eq!(status, 201);
         assert_eq!(generated["sessionid"].as_str().unwrap().len(), 32);
-        let (status, dup) = json_of(app.post("/chatbot/v1/chatlog").json(&json!({"sessionid": "sess-1"})).send().await.unwrap()).await;
+        let (status, dup) = app.post("/chatbot/v1/chatlog").json(&json!({"sessionid": "sess-1"})).fetch().await;
         assert_eq!(status, 409, "{dup}");
 
-        let (status, got) = json_of(app.get("/chatbot/v1/chatlog/sess-1").send().await.unwrap()).await;
+        let (status, got) = app.get("/chatbot/v1/chatlog/sess-1").fetch().await;
         assert_eq!(status, 200);
         assert_eq!(got["id"], id, "the same numeric id every family uses");
         assert_eq!(email_events(&app, id).await, 0);
 
-        let (status, body) = json_of(app.put("/chatbot/v1/chatlog/email").json(&json!({"sessionid": "sess-1", "email": "bo@example.com"})).send().await.unwrap()).await;
+        let (status, body) = app.put("/chatbot/v1/chatlog/email").json(&json!({"sessionid": "sess-1", "email": "bo@example.com"})).fetch().await;
         assert_eq!((status.as_u16(), body), (200, json!({"message": "success"})));
         assert_eq!(email_events(&app, id).await, 1);
         // the same email again changes nothing and emits nothing
-        let (status, _) = json_of(app.put("/chatbot/v1/chatlog/email").json(&json!({"sessionid": "sess-1", "email": "bo@example.com"})).send().await.unwrap()).await;
+        let (status, _) = app.put("/chatbot/v1/chatlog/email").json(&json!({"sessionid": "sess-1", "email": "bo@example.com"})).fetch().await;
         assert_eq!(status, 200);
         assert_eq!(email_events(&app, id).await, 1);
-        let (status, _) = json_of(app.put("/chatbot/v1/chatlog/email").json(&json!({"sessionid": "sess-1", "email": "bo2@example.com"})).send().await.unwrap()).await;
+        let (status, _) = app.put("/chatbot/v1/chatlog/email").json(&json!({"sessionid": "sess-1", "email": "bo2@example.com"})).fetch().await;
         assert_eq!(status, 200);
         assert_eq!(email_events(&app, id).await, 2);
 
-        let (status, body) = json_of(app.put("/chatbot/v1/chatlog/email").json(&json!({"sessionid": "missing", "email": "x@example.com"})).send().await.unwrap()).await;
+        let (status, body) = app.put("/chatbot/v1/chatlog/email").json(&json!({"sessionid": "missing", "email": "x@example.com"})).fetch().await;
         assert_eq!((status.as_u16(), body), (404, json!({"error": "Chatlog not found"})));
         let bad = [
             (json!({"sessionid": "sess-1", "email": "not-an-email"}), "email"),
@@ -257,20 +221,17 @@ async fn chatbot_chatlog_and_email() {
             (json!({"email": "x@example.com"}), "sessionid"),
         ];
         for (b, word) in bad {
-            let (status, body) = json_of(app.put("/chatbot/v1/chatlog/email").json(&b).send().await.unwrap()).await;
+            let (status, body) = app.put("/chatbot/v1/chatlog/email").json(&b).fetch().await;
             assert_eq!(status, 400, "{b}");
             assert!(body["error"].as_str().unwrap().contains(word), "{body}");
         }
-        let (status, body) = json_of(
-            app.put("/chatbot/v1/chatlog/email").header("Content-Type", "application/json").body("{\"sessionid\": ").send().await.unwrap(),
-        )
-        .await;
+        let (status, body) = app.put("/chatbot/v1/chatlog/email").header("Content-Type", "application/json").body("{\"sessionid\": ").fetch().await;
         assert_eq!(status, 400);
         assert!(body["error"].as_str().unwrap().contains("malformed JSON"), "{body}");
         assert_eq!(email_events(&app, id).await, 2, "no event for failures");
 
         // the email shows everywhere the conversation does
-        let (_, chat) = json_of(app.get(&format!("/api/v2/{}/conversations/{id}", app.tenant.name)).send().await.unwrap()).await;
+        let (_, chat) = app.get(&format!("/api/v2/{}/conversations/{id}", app.tenant.name)).fetch().await;
         assert_eq!(chat["data"]["visitor"]["email"], "bo2@example.com");
         let stored = app.store.conversations().get(app.tenant.id, switchboard_domain::ConversationId::new(id)).await.unwrap();
         assert_eq!(stored.visitor.email.as_deref(), Some("bo2@example.com"));
@@ -284,9 +245,9 @@ async fn chatbot_chatlog_and_email() {
                    "name": "Bo", "country": "Norway", "status": "email_updated"})
         );
         let (_, other_key) = app.other_tenant("globex").await;
-        let (status, _) = json_of(app.request_with_key(reqwest::Method::GET, "/chatbot/v1/chatlog/sess-1", &other_key).send().await.unwrap()).await;
+        let (status, _) = app.request_with_key(reqwest::Method::GET, "/chatbot/v1/chatlog/sess-1", &other_key).fetch().await;
         assert_eq!(status, 404);
-        let (status, body) = json_of(app.anonymous(reqwest::Method::PUT, "/chatbot/v1/chatlog/email").json(&json!({})).send().await.unwrap()).await;
+        let (status, body) = app.anonymous(reqwest::Method::PUT, "/chatbot/v1/chatlog/email").json(&json!({})).fetch().await;
         assert_eq!(status, 401);
         assert!(body["error"].is_string());
     })

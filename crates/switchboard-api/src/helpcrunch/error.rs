@@ -28,26 +28,9 @@ impl Dialect for HelpCrunch {
                 );
                 v
             }
-            other => vec![json!({"code": code(other), "message": other.message()})],
+            other => vec![json!({"code": other.code(), "message": other.message()})],
         };
         HttpResponse::build(error.status()).json(json!({ "errors": errors }))
-    }
-}
-
-fn code(e: &ApiError) -> &'static str {
-    match e {
-        ApiError::Unauthorized(_) => "unauthorized",
-        ApiError::Forbidden(_) => "forbidden",
-        ApiError::NotFound(_) => "not_found",
-        ApiError::BadRequest(_) => "invalid_request",
-        ApiError::PayloadTooLarge(_) => "payload_too_large",
-        ApiError::Conflict(_) => "conflict",
-        ApiError::PreconditionFailed => "precondition_failed",
-        ApiError::NotAcceptable(_) => "not_acceptable",
-        ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
-        ApiError::RateLimited(_) => "too_many_requests",
-        ApiError::Unavailable => "service_unavailable",
-        ApiError::Internal => "internal_error",
     }
 }
 

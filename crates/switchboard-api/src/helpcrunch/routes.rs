@@ -65,9 +65,7 @@ pub(crate) fn routes() -> Vec<(&'static str, &'static str, actix_web::Route)> {
 
 /// Mounts the HelpCrunch routes.
 pub fn config(cfg: &mut web::ServiceConfig) {
-    for (_, path, route) in routes() {
-        cfg.route(path, route);
-    }
+    crate::mount(cfg, routes());
 }
 
 async fn caller(state: &AppState, req: &HttpRequest, scope: Scope) -> Result<Principal, HcError> {
@@ -519,27 +517,6 @@ pub async fn get_chat(
     chat_response(&state, &p, &c, false).await
 }
 
-/// Applies `update` to chat `id` and answers with the chat.
-async fn update_chat(
-    state: &AppState,
-    p: &Principal,
-    id: i64,
-    update: ConversationUpdate,
-) -> HcResult {
-    let c = state
-        .store()
-        .conversations()
-        .apply(
-            &p.context(API),
-            ConversationId::new(id),
-            Precondition::NONE,
-            update,
-        )
-        .await
-        .map_err(|e| storage(e, "Chat"))?;
-    chat_response(state, p, &c, false).await
-}
-
 fn positive(id: i64, field: &str) -> Result<i64, HcError> {
     if id > 0 {
         Ok(id)
@@ -557,14 +534,14 @@ pub async fn chat_status(
     req: HttpRequest,
     payload: web::Payload,
 ) -> HcResult {
-    let p = caller(&state, &req, Scope::ConversationsUpdate).await?;
-    let input: ChatStatusInput = body(&state, payload, Shape::Object).await?;
-    let status = parse_status(&input.status)?;
-    let update = ConversationUpdate {
-        status: Patch::Value(status),
-        ..ConversationUpdate::default()
-    };
-    update_chat(&state, &p, positive(input.id, "id")?, update).await
+    change_chat(&state, &req, payload, |input: ChatStatusInput| {
+        let update = ConversationUpdate {
+            status: Patch::Value(parse_status(&input.status)?),
+            ..ConversationUpdate::default()
+        };
+        Ok((input.id, update))
+    })
+    .await
 }
 
 /// Assign a chat to an agent (`null` unassigns).
@@ -576,18 +553,14 @@ pub async fn chat_assignee(
     req: HttpRequest,
     payload: web::Payload,
 ) -> HcResult {
-    let p = caller(&state, &req, Scope::ConversationsUpdate).await?;
-    let input: ChatAssigneeInput = body(&state, payload, Shape::Object).await?;
-    let assignee = input
-        .assignee
-        .map(|a| positive(a, "assignee"))
-        .transpose()?
-        .map(AgentId::new);
-    let update = ConversationUpdate {
-        assignee_id: assignee.into(),
-        ..ConversationUpdate::default()
-    };
-    update_chat(&state, &p, positive(input.id, "id")?, update).await
+    change_chat(&state, &req, payload, |input: ChatAssigneeInput| {
+        let update = ConversationUpdate {
+            assignee_id: optional_id(input.assignee, "assignee", AgentId::new)?,
+            ..ConversationUpdate::default()
+        };
+        Ok((input.id, update))
+    })
+    .await
 }
 
 /// Move a chat to a department (`null` clears).
@@ -599,16 +572,45 @@ pub async fn chat_department(
     req: HttpRequest,
     payload: web::Payload,
 ) -> HcResult {
-    let p = caller(&state, &req, Scope::ConversationsUpdate).await?;
-    let input: ChatDepartmentInput = body(&state, payload, Shape::Object).await?;
-    let department = input
-        .department
-        .map(|d| positive(d, "department"))
-        .transpose()?
-        .map(DepartmentId::new);
-    let update = ConversationUpdate {
-        department_id: department.into(),
-        ..ConversationUpdate::default()
-    };
-    update_chat(&state, &p, positive(input.id, "id")?, update).await
+    change_chat(&state, &req, payload, |input: ChatDepartmentInput| {
+        let update = ConversationUpdate {
+            department_id: optional_id(input.department, "department", DepartmentId::new)?,
+            ..ConversationUpdate::default()
+        };
+        Ok((input.id, update))
+    })
+    .await
+}
+
+/// A chat change request: `to_update` turns its body into the chat's id
+/// and the update; the answer is the chat.
+async fn change_chat<I: serde::de::DeserializeOwned>(
+    state: &AppState,
+    req: &HttpRequest,
+    payload: web::Payload,
+    to_update: impl FnOnce(I) -> Result<(i64, ConversationUpdate), HcError>,
+) -> HcResult {
+    let p = caller(state, req, Scope::ConversationsUpdate).await?;
+    let (id, update) = to_update(body(state, payload, Shape::Object).await?)?;
+    let c = state
+        .store()
+        .conversations()
+        .apply(
+            &p.context(API),
+            ConversationId::new(positive(id, "id")?),
+            Precondition::NONE,
+            update,
+        )
+        .await
+        .map_err(|e| storage(e, "Chat"))?;
+    chat_response(state, &p, &c, false).await
+}
+
+/// An optional positive id: `null` clears the link.
+fn optional_id<T>(
+    id: Option<i64>,
+    field: &str,
+    make: impl FnOnce(i64) -> T,
+) -> Result<Patch<T>, HcError> {
+    Ok(id.map(|v| positive(v, field)).transpose()?.map(make).into())
 }

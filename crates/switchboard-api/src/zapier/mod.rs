@@ -36,20 +36,7 @@ impl Dialect for Zapier {
     }
 
     fn render(error: &ApiError) -> HttpResponse {
-        let code = match error {
-            ApiError::Unauthorized(_) => "unauthorized",
-            ApiError::Forbidden(_) => "forbidden",
-            ApiError::NotFound(_) => "not_found",
-            ApiError::BadRequest(_) => "invalid_request",
-            ApiError::PayloadTooLarge(_) => "payload_too_large",
-            ApiError::Conflict(_) => "conflict",
-            ApiError::PreconditionFailed => "precondition_failed",
-            ApiError::NotAcceptable(_) => "not_acceptable",
-            ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
-            ApiError::RateLimited(_) => "too_many_requests",
-            ApiError::Unavailable => "service_unavailable",
-            ApiError::Internal => "internal_error",
-        };
+        let code = error.code();
         let body = match error {
             ApiError::BadRequest(fields) => match fields.first() {
                 Some(f) => {

@@ -54,9 +54,7 @@ pub(crate) fn routes() -> Vec<(&'static str, &'static str, actix_web::Route)> {
 
 /// Mounts the Zapier routes.
 pub fn config(cfg: &mut web::ServiceConfig) {
-    for (_, path, route) in routes() {
-        cfg.route(path, route);
-    }
+    crate::mount(cfg, routes());
 }
 
 async fn caller(

@@ -68,9 +68,7 @@ const LINKS: LinkSet = LinkSet {
 
 /// Mounts the SalesIQ routes.
 pub fn config(cfg: &mut web::ServiceConfig) {
-    for (_, path, route) in routes() {
-        cfg.route(path, route);
-    }
+    crate::mount(cfg, routes());
 }
 
 /// Authenticates (`Zoho-oauthtoken` or `Bearer`), checks that

@@ -10,7 +10,8 @@ use switchboard_domain::{EntityKind, Timestamp};
 use switchboard_storage::{Precondition, StorageError, Store, StoreConfig};
 
 use super::harness::{
-    TestDb, draft, events, for_each_backend, for_each_backend_clocked, open, tenant,
+    TestDb, draft, events, for_each_backend, for_each_backend_clocked, load_conversation,
+    load_customer, open, tenant,
 };
 
 const TASKS: i64 = 16;
@@ -47,11 +48,7 @@ async fn concurrent_read_modify_write_loses_no_update() {
             task.await.unwrap();
         }
 
-        let after = store
-            .conversations()
-            .get(ctx.tenant.id, conv.id)
-            .await
-            .unwrap();
+        let after = load_conversation(&store, ctx.tenant.id, conv.id).await;
         assert_eq!(
             after.custom_info["counter"],
             json!(TASKS * INCREMENTS),
@@ -134,11 +131,7 @@ async fn a_stale_version_fails_and_writes_nothing() {
             !ran.load(Ordering::SeqCst),
             "{label}: the change ran against a row it cannot be written to"
         );
-        let now = store
-            .conversations()
-            .get(ctx.tenant.id, conv.id)
-            .await
-            .unwrap();
+        let now = load_conversation(&store, ctx.tenant.id, conv.id).await;
         assert_eq!(now, v2, "{label}: nothing written");
         assert_eq!(
             events(
@@ -187,11 +180,7 @@ async fn a_stale_version_fails_and_writes_nothing() {
             "{label}"
         );
         assert_eq!(
-            store
-                .customers()
-                .get(ctx.tenant.id, customer.id)
-                .await
-                .unwrap(),
+            load_customer(&store, ctx.tenant.id, customer.id).await,
             customer,
             "{label}"
         );
@@ -245,11 +234,7 @@ async fn unmodified_since_has_second_precision() {
             );
         }
         assert_eq!(
-            store
-                .conversations()
-                .get(ctx.tenant.id, conv.id)
-                .await
-                .unwrap(),
+            load_conversation(&store, ctx.tenant.id, conv.id).await,
             updated,
             "{label}"
         );
@@ -382,12 +367,7 @@ async fn updates_go_through_with_the_smallest_pool() {
         }
         for id in ids {
             assert_eq!(
-                store
-                    .conversations()
-                    .get(ctx.tenant.id, id)
-                    .await
-                    .unwrap()
-                    .rank,
+                load_conversation(&store, ctx.tenant.id, id).await.rank,
                 4,
                 "{label}"
             );

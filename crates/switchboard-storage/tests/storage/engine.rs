@@ -12,7 +12,9 @@ use switchboard_domain::{
 };
 use switchboard_storage::{LinkSet, ModifyError, Precondition, StorageError};
 
-use super::harness::{draft, events, for_each_backend, tenant};
+use super::harness::{
+    draft, events, for_each_backend, load_conversation, load_customer, new_agent, tenant,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_customer_changes_lose_no_update() {
@@ -59,11 +61,7 @@ async fn concurrent_customer_changes_lose_no_update() {
         for task in tasks {
             task.await.unwrap();
         }
-        let after = store
-            .customers()
-            .get(ctx.tenant.id, customer.id)
-            .await
-            .unwrap();
+        let after = load_customer(&store, ctx.tenant.id, customer.id).await;
         assert_eq!(
             after.custom_data["counter"],
             json!(TASKS * INCREMENTS),
@@ -140,11 +138,7 @@ async fn a_change_refuses_with_its_own_error_and_writes_nothing() {
             "{label}"
         );
         assert_eq!(
-            store
-                .conversations()
-                .get(ctx.tenant.id, conv.id)
-                .await
-                .unwrap(),
+            load_conversation(&store, ctx.tenant.id, conv.id).await,
             conv,
             "{label}: nothing written"
         );
@@ -169,16 +163,8 @@ async fn a_linked_change_sees_the_rows_of_the_row_it_changes() {
     for_each_backend(|store, label| async move {
         let ctx = tenant(&store, "acme").await;
         let t = ctx.tenant.id;
-        let ada = store
-            .admin()
-            .create_agent(t, "Ada", "ada@example.com", "agent")
-            .await
-            .unwrap();
-        let bob = store
-            .admin()
-            .create_agent(t, "Bob", "bob@example.com", "agent")
-            .await
-            .unwrap();
+        let ada = new_agent(&store, t, "Ada").await;
+        let bob = new_agent(&store, t, "Bob").await;
         let mut customer = Customer::new(t, store.now());
         customer.name = Some("Cleo".into());
         let customer = store.customers().create(&ctx, customer).await.unwrap();
@@ -256,7 +242,7 @@ async fn a_delete_checks_its_precondition_in_the_same_step() {
             "{label}: {stale:?}"
         );
         assert_eq!(
-            store.conversations().get(t, conv.id).await.unwrap().version,
+            load_conversation(&store, t, conv.id).await.version,
             2,
             "{label}: not deleted"
         );

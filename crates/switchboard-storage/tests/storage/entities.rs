@@ -9,7 +9,9 @@ use switchboard_domain::{
 };
 use switchboard_storage::{Precondition, StorageError, now};
 
-use super::harness::{draft, event_types, for_each_backend, tenant};
+use super::harness::{
+    draft, event_types, for_each_backend, load_conversation, load_customer, new_agent, tenant,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn tenants_and_api_keys() {
@@ -112,11 +114,7 @@ async fn agents_departments_attributes_and_tags() {
             .create_agent(t, "Ada", "ada@example.com", "admin")
             .await
             .unwrap();
-        let bob = store
-            .admin()
-            .create_agent(t, "Bob", "bob@example.com", "agent")
-            .await
-            .unwrap();
+        let bob = new_agent(&store, t, "Bob").await;
         assert_eq!(
             (ada.name.as_str(), ada.email.as_str(), ada.role.as_str()),
             ("Ada", "ada@example.com", "admin")
@@ -275,7 +273,7 @@ async fn customers_round_trip_with_json_fields() {
         };
         assert_eq!(created, expected, "{label}");
         assert_eq!(
-            store.customers().get(t, created.id).await.unwrap(),
+            load_customer(&store, t, created.id).await,
             created,
             "{label}"
         );
@@ -309,7 +307,7 @@ async fn customers_round_trip_with_json_fields() {
         assert_eq!(updated.version, 2, "{label}");
         assert!(updated.updated_at >= created.updated_at, "{label}");
         assert_eq!(
-            store.customers().get(t, created.id).await.unwrap(),
+            load_customer(&store, t, created.id).await,
             updated,
             "{label}"
         );
@@ -373,8 +371,8 @@ async fn conversations_round_trip_with_links_and_nested_custom_info() {
         let ctx = tenant(&store, "acme").await;
         let t = ctx.tenant.id;
         let customer = store.customers().create(&ctx, Customer::new(t, now())).await.unwrap();
-        let ada = store.admin().create_agent(t, "Ada", "ada@example.com", "agent").await.unwrap();
-        let bob = store.admin().create_agent(t, "Bob", "bob@example.com", "agent").await.unwrap();
+        let ada = new_agent(&store, t, "Ada").await;
+        let bob = new_agent(&store, t, "Bob").await;
         let sales = store.admin().create_department(t, "Sales").await.unwrap();
 
         let mut draft = draft(t, "chat-1:a.b_c");
@@ -417,7 +415,7 @@ async fn conversations_round_trip_with_links_and_nested_custom_info() {
             ..draft
         };
         assert_eq!(created, expected, "{label}");
-        let loaded = store.conversations().get(t, created.id).await.unwrap();
+        let loaded = load_conversation(&store, t, created.id).await;
         assert_eq!(loaded, created, "{label}");
         assert_eq!(loaded.custom_info["big"], json!(u64::MAX), "{label}");
         assert_eq!(store.conversations().id_by_session_key(t, "chat-1:a.b_c").await.unwrap(), Some(created.id));
@@ -466,7 +464,7 @@ async fn deleting_a_customer_unlinks_its_conversations() {
             .delete(&ctx, customer.id, Precondition::NONE)
             .await
             .unwrap();
-        let loaded = store.conversations().get(t, conv.id).await.unwrap();
+        let loaded = load_conversation(&store, t, conv.id).await;
         assert_eq!(
             loaded.customer_id, None,
             "{label}: the conversation still links the deleted customer"

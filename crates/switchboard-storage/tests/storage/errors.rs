@@ -3,7 +3,7 @@
 use switchboard_domain::{AttributeType, CustomAttribute, Customer, DomainError, EntityKind};
 use switchboard_storage::{Precondition, StorageError, now};
 
-use super::harness::{draft, events, for_each_backend, tenant};
+use super::harness::{draft, events, for_each_backend, load_conversation, new_agent, tenant};
 
 /// The violation paths of a validation error.
 fn violations<T: std::fmt::Debug>(label: &str, result: Result<T, StorageError>) -> Vec<String> {
@@ -55,7 +55,7 @@ async fn unique_values_conflict() {
             });
         conflict(label, "session key on modify", renamed.await);
         assert_eq!(
-            store.conversations().get(t, second.id).await.unwrap(),
+            load_conversation(&store, t, second.id).await,
             second,
             "{label}"
         );
@@ -89,11 +89,7 @@ async fn unique_values_conflict() {
             store.customers().create(&ctx, customer).await,
         );
 
-        store
-            .admin()
-            .create_agent(t, "Ada", "ada@example.com", "agent")
-            .await
-            .unwrap();
+        new_agent(&store, t, "Ada").await;
         conflict(
             label,
             "agent email",

@@ -3,7 +3,8 @@
 use std::future::Future;
 
 use switchboard_domain::{
-    Actor, Conversation, ConversationId, CustomerId, EntityKind, EventType, Tenant, TenantId,
+    Actor, Agent, Conversation, ConversationId, Customer, CustomerId, EntityKind, EventType,
+    Tenant, TenantId,
 };
 use switchboard_storage::{Clock, OutboxEvent, Store, StoreConfig, WriteContext, now};
 
@@ -92,4 +93,28 @@ pub(crate) async fn events(
             .await
             .unwrap(),
     }
+}
+
+/// The tenant's conversation `id`, which must exist.
+pub(crate) async fn load_conversation(
+    store: &Store,
+    tenant: TenantId,
+    id: ConversationId,
+) -> Conversation {
+    store.conversations().get(tenant, id).await.unwrap()
+}
+
+/// The tenant's customer `id`, which must exist.
+pub(crate) async fn load_customer(store: &Store, tenant: TenantId, id: CustomerId) -> Customer {
+    store.customers().get(tenant, id).await.unwrap()
+}
+
+/// A new agent of the tenant named `name`, `<name>@example.com`, role `agent`.
+pub(crate) async fn new_agent(store: &Store, tenant: TenantId, name: &str) -> Agent {
+    let email = format!("{}@example.com", name.to_lowercase());
+    store
+        .admin()
+        .create_agent(tenant, name, &email, "agent")
+        .await
+        .unwrap()
 }

@@ -5,7 +5,9 @@ use switchboard_domain::{
 };
 use switchboard_storage::{Precondition, StorageError, now};
 
-use super::harness::{draft, events, for_each_backend, tenant};
+use super::harness::{
+    draft, events, for_each_backend, load_conversation, load_customer, new_agent, tenant,
+};
 
 fn not_found<T: std::fmt::Debug>(label: &str, what: &str, result: Result<T, StorageError>) {
     assert!(
@@ -31,11 +33,7 @@ async fn another_tenants_rows_are_not_found() {
             .create(&theirs, draft(b, "s-1"))
             .await
             .unwrap();
-        let agent = store
-            .admin()
-            .create_agent(b, "Bob", "bob@example.com", "agent")
-            .await
-            .unwrap();
+        let agent = new_agent(&store, b, "Bob").await;
         let department = store.admin().create_department(b, "Sales").await.unwrap();
         let subscription = store
             .webhooks()
@@ -160,15 +158,11 @@ async fn another_tenants_rows_are_not_found() {
 
         // Their rows are untouched, with no new events.
         assert_eq!(
-            store.customers().get(b, customer.id).await.unwrap(),
+            load_customer(&store, b, customer.id).await,
             customer,
             "{label}"
         );
-        assert_eq!(
-            store.conversations().get(b, conv.id).await.unwrap(),
-            conv,
-            "{label}"
-        );
+        assert_eq!(load_conversation(&store, b, conv.id).await, conv, "{label}");
         assert_eq!(
             store.webhooks().get(b, subscription.id).await.unwrap(),
             subscription,
@@ -203,22 +197,10 @@ async fn links_to_another_tenants_rows_are_refused() {
             .create(&theirs, Customer::new(b, now()))
             .await
             .unwrap();
-        let agent = store
-            .admin()
-            .create_agent(b, "Bob", "bob@example.com", "agent")
-            .await
-            .unwrap();
-        let other_agent = store
-            .admin()
-            .create_agent(b, "Cy", "cy@example.com", "agent")
-            .await
-            .unwrap();
+        let agent = new_agent(&store, b, "Bob").await;
+        let other_agent = new_agent(&store, b, "Cy").await;
         let department = store.admin().create_department(b, "Sales").await.unwrap();
-        let own_agent = store
-            .admin()
-            .create_agent(a, "Ada", "ada@example.com", "agent")
-            .await
-            .unwrap();
+        let own_agent = new_agent(&store, a, "Ada").await;
 
         let paths = |result: Result<_, StorageError>| -> Vec<String> {
             match result {
@@ -287,7 +269,7 @@ async fn links_to_another_tenants_rows_are_refused() {
             assert_eq!(paths(result.map(|_| ())), [path], "{label}");
         }
         assert_eq!(
-            store.conversations().get(a, conv.id).await.unwrap(),
+            load_conversation(&store, a, conv.id).await,
             conv,
             "{label}: nothing written"
         );

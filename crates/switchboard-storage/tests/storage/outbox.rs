@@ -10,7 +10,10 @@ use switchboard_domain::{
 };
 use switchboard_storage::{Precondition, StorageError, Store, WriteContext, now};
 
-use super::harness::{TestDb, draft, event_types, events, for_each_backend, open, tenant};
+use super::harness::{
+    TestDb, draft, event_types, events, for_each_backend, load_conversation, load_customer,
+    new_agent, open, tenant,
+};
 
 /// Everything stored about one conversation: the row, its events and history.
 async fn snapshot(
@@ -19,7 +22,7 @@ async fn snapshot(
     id: switchboard_domain::ConversationId,
 ) -> (String, usize, usize) {
     let t = ctx.tenant.id;
-    let row = store.conversations().get(t, id).await.unwrap();
+    let row = load_conversation(store, t, id).await;
     let events = store.conversations().events(t, id).await.unwrap();
     let history = store.conversations().history(t, id, 1000).await.unwrap();
     (format!("{row:?}"), events.len(), history.len())
@@ -169,20 +172,12 @@ async fn a_database_failure_after_the_update_rolls_everything_back() {
         );
 
         assert_eq!(
-            store
-                .conversations()
-                .get(ctx.tenant.id, conv.id)
-                .await
-                .unwrap(),
+            load_conversation(&store, ctx.tenant.id, conv.id).await,
             conv,
             "{label}"
         );
         assert_eq!(
-            store
-                .customers()
-                .get(ctx.tenant.id, customer.id)
-                .await
-                .unwrap(),
+            load_customer(&store, ctx.tenant.id, customer.id).await,
             customer,
             "{label}"
         );
@@ -416,11 +411,7 @@ async fn history_records_actor_api_diff_and_versions() {
     for_each_backend(|store, label| async move {
         let system = tenant(&store, "acme").await;
         let t = system.tenant.id;
-        let agent = store
-            .admin()
-            .create_agent(t, "Ada", "ada@example.com", "agent")
-            .await
-            .unwrap();
+        let agent = new_agent(&store, t, "Ada").await;
         let as_agent =
             WriteContext::new(system.tenant.clone(), Actor::Agent(agent.id), "helpcrunch");
         let key = store
@@ -617,7 +608,7 @@ async fn a_batch_of_customer_changes_commits_together_or_not_at_all() {
         );
         for id in &ids {
             assert_eq!(
-                store.customers().get(t, *id).await.unwrap().version,
+                load_customer(&store, t, *id).await.version,
                 1,
                 "{label}: a failed batch wrote"
             );
