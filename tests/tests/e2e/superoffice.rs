@@ -721,3 +721,48 @@ async fn delete_checks_if_match_against_the_row_it_deletes() {
     })
     .await;
 }
+
+/// Keys inside `CustomInfo` are data: a path or merge-patch key in another
+/// letter case names another key, while member names match in any case.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn custom_info_keys_are_case_sensitive() {
+    for_each_backend(|app| async move {
+        let id = session(&app).await; // CustomInfo {"tier": "gold"}
+        let url = format!("/api/v1/ChatSession/{id}");
+        let ops = json!([
+            {"op": "add", "path": "customInfo/Tier", "value": "silver"},
+            {"op": "add", "path": "/CUSTOMINFO/TIER", "value": "bronze"}
+        ]);
+        let (status, body) = patch_req(&app, id, JSON_PATCH, &ops).fetch().await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(
+            body["CustomInfo"],
+            json!({"tier": "gold", "Tier": "silver", "TIER": "bronze"})
+        );
+
+        // `test` needs the exact key: nothing is written when it names another case.
+        let guarded = json!([
+            {"op": "test", "path": "/CustomInfo/TIEr", "value": "gold"},
+            {"op": "replace", "path": "/CustomInfo/tier", "value": "lost"}
+        ]);
+        let (status, body) = patch_req(&app, id, JSON_PATCH, &guarded).fetch().await;
+        assert_eq!(status, 400, "{body}");
+        let guarded = json!([
+            {"op": "test", "path": "/CustomInfo/Tier", "value": "gold"},
+            {"op": "replace", "path": "/CustomInfo/tier", "value": "lost"}
+        ]);
+        let (status, body) = patch_req(&app, id, JSON_PATCH, &guarded).fetch().await;
+        assert_eq!(status, 409, "{body}");
+
+        // A merge patch picks keys exactly; `null` removes only the exact key.
+        let merge = json!({"custominfo": {"TIER": null, "tier": "platinum", "new": 1}});
+        let (status, body) = patch_req(&app, id, MERGE_PATCH, &merge).fetch().await;
+        assert_eq!(status, 200, "{body}");
+        let (_, now) = app.get(&url).fetch().await;
+        assert_eq!(
+            now["CustomInfo"],
+            json!({"tier": "platinum", "Tier": "silver", "new": 1})
+        );
+    })
+    .await;
+}

@@ -255,6 +255,10 @@ pub fn entity(c: &Conversation, links: Option<&ConversationLinks>, zone: &Zone) 
     Value::Object(m)
 }
 
+/// Members whose keys are free-form data: matched exactly (case-sensitively)
+/// by patch paths and merge patches, unlike the entity's own member names.
+pub const FREE_FORM: &[&str] = &["CustomInfo"];
+
 /// Finds the canonical member name for a key sent in any letter case.
 fn canonical(key: &str) -> Option<&'static str> {
     MEMBERS.into_iter().find(|m| m.eq_ignore_ascii_case(key))

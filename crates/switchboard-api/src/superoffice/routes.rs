@@ -492,7 +492,8 @@ fn merge_patch(value: Value) -> Result<PatchBody, SoError> {
 }
 
 /// Renames merge-patch members to the document's casing (member names
-/// match case-insensitively, as paths do).
+/// match case-insensitively, as paths do). Keys inside free-form members
+/// (`CustomInfo`) are data and stay exactly as sent.
 fn align_case(patch: &Value, doc: &Value) -> Value {
     match (patch, doc) {
         (Value::Object(p), Value::Object(d)) => Value::Object(
@@ -502,7 +503,12 @@ fn align_case(patch: &Value, doc: &Value) -> Value {
                         .get_key_value(k)
                         .or_else(|| d.iter().find(|(dk, _)| dk.eq_ignore_ascii_case(k)))
                         .map_or((k.clone(), &Value::Null), |(dk, dv)| (dk.clone(), dv));
-                    (key, align_case(v, target))
+                    let inner = if convert::FREE_FORM.iter().any(|f| f.eq_ignore_ascii_case(k)) {
+                        v.clone()
+                    } else {
+                        align_case(v, target)
+                    };
+                    (key, inner)
                 })
                 .collect(),
         ),
@@ -535,7 +541,7 @@ pub async fn patch(
     let zone = o.zone.clone();
     let (actor, clock) = (p.actor(), state.store().clock().clone());
     let opts = ApplyOptions {
-        mode: PathMode::Lenient,
+        mode: PathMode::LenientOutside(convert::FREE_FORM),
         allow_move_copy: false,
         limits: Limits::default(),
     };

@@ -20,8 +20,8 @@ use super::error::{PatchError, PatchErrorKind};
 use super::limits::{LimitKind, measure, string_len};
 use super::patch::{ApplyOptions, Operation};
 use super::pointer::{
-    Fail, PathMode, array_index, body, child, get, get_mut, member_key, member_mut, parse_index,
-    split_last, token_count, unescape,
+    Fail, PathMode, array_index, body, child, child_mode, get, get_mut, member_key, member_mut,
+    parse_index, split_last, token_count, unescape,
 };
 
 pub(crate) fn run(
@@ -235,7 +235,7 @@ impl<'o> Engine<'_, 'o> {
             Err(fail) => return Err((fail, value)),
         };
         match container {
-            Value::Object(map) => match member_mut(map, &token, mode) {
+            Value::Object(map) => match member_mut(map, &token, child_mode(parent, mode)) {
                 Err(fail) => Err((fail, value)),
                 Ok(Some(slot)) => {
                     let old = mem::replace(slot, value);
@@ -284,7 +284,8 @@ impl<'o> Engine<'_, 'o> {
         let token = unescape(raw);
         match get_mut(self.doc, parent, mode)? {
             Value::Object(map) => {
-                let slot = member_mut(map, &token, mode)?.ok_or(Fail::NotFound)?;
+                let slot =
+                    member_mut(map, &token, child_mode(parent, mode))?.ok_or(Fail::NotFound)?;
                 let old = mem::replace(slot, value);
                 self.size = self
                     .size
@@ -319,7 +320,8 @@ impl<'o> Engine<'_, 'o> {
                 let key: Cow<'_, str> = if map.contains_key(&*token) {
                     token
                 } else {
-                    let found = member_key(map, &token, mode)?.ok_or(Fail::NotFound)?;
+                    let found =
+                        member_key(map, &token, child_mode(parent, mode))?.ok_or(Fail::NotFound)?;
                     Cow::Owned(found.clone())
                 };
                 let (key, old, pos) = if preserves_order() {
@@ -384,10 +386,12 @@ impl<'o> Engine<'_, 'o> {
                 _ => None,
             },
             Undo::MemberReplaced { parent, raw, old } => match get_mut(self.doc, parent, mode) {
-                Ok(Value::Object(map)) => match member_mut(map, &unescape(raw), mode) {
-                    Ok(Some(slot)) => Some(mem::replace(slot, old)),
-                    _ => None,
-                },
+                Ok(Value::Object(map)) => {
+                    match member_mut(map, &unescape(raw), child_mode(parent, mode)) {
+                        Ok(Some(slot)) => Some(mem::replace(slot, old)),
+                        _ => None,
+                    }
+                }
                 _ => None,
             },
             Undo::MemberRemoved {
@@ -440,13 +444,18 @@ fn relation(doc: &Value, src: &Value, path: &str, mode: PathMode) -> Relation {
     };
     let mut current = doc;
     if let Some(body) = body {
-        for raw in body.split('/') {
+        let mut m = mode;
+        for (i, raw) in body.split('/').enumerate() {
             if ptr::eq(current, src) {
                 return Relation::Inside;
             }
-            match child(current, &unescape(raw), mode) {
+            let token = unescape(raw);
+            match child(current, &token, m) {
                 Ok(next) => current = next,
                 Err(_) => return Relation::Elsewhere,
+            }
+            if i == 0 {
+                m = mode.below(&token);
             }
         }
     }

@@ -39,6 +39,31 @@ pub enum PathMode {
     Strict,
     /// ASCII-case-insensitive member names and an optional leading `/`.
     Lenient,
+    /// As [`Lenient`](Self::Lenient) for a document's own members, but below
+    /// the top-level members named here (free-form data such as
+    /// SuperOffice's `CustomInfo`, whose keys are data) names match exactly,
+    /// as in [`Strict`](Self::Strict) mode. The listed member itself is still
+    /// found in any letter case.
+    LenientOutside(&'static [&'static str]),
+}
+
+impl PathMode {
+    /// Whether the leading `/` is optional and names may match in any case.
+    #[must_use]
+    pub const fn is_lenient(self) -> bool {
+        !matches!(self, Self::Strict)
+    }
+
+    /// The mode for the tokens below the top-level member `top`.
+    #[must_use]
+    pub fn below(self, top: &str) -> Self {
+        match self {
+            Self::LenientOutside(exact) if exact.iter().any(|m| m.eq_ignore_ascii_case(top)) => {
+                Self::Strict
+            }
+            other => other,
+        }
+    }
 }
 
 /// Escapes a member name for use as a pointer token (`~` → `~0`, `/` → `~1`).
@@ -147,8 +172,8 @@ pub(crate) fn body(path: &str, mode: PathMode) -> Result<Option<&str>, Fail> {
     }
     let body = match (path.strip_prefix('/'), mode) {
         (Some(rest), _) => rest,
-        (None, PathMode::Lenient) => path,
-        (None, PathMode::Strict) => {
+        (None, m) if m.is_lenient() => path,
+        (None, _) => {
             return Err(Fail::BadPointer("must be empty or start with '/'"));
         }
     };
@@ -172,6 +197,15 @@ pub(crate) fn split_last(path: &str, mode: PathMode) -> Result<Option<(&str, &st
         // Lenient slashless single token.
         None => ("", path),
     }))
+}
+
+/// The mode for the last token of a path whose parent pointer is `parent`
+/// (see [`PathMode::below`]).
+pub(crate) fn child_mode(parent: &str, mode: PathMode) -> PathMode {
+    match body(parent, mode) {
+        Ok(Some(b)) => mode.below(&unescape(b.split('/').next().unwrap_or_default())),
+        _ => mode,
+    }
 }
 
 /// Number of tokens of a pointer (the depth of the location it designates).
@@ -298,8 +332,13 @@ pub(crate) fn get<'v>(doc: &'v Value, path: &str, mode: PathMode) -> Result<&'v 
         return Ok(doc);
     };
     let mut current = doc;
-    for raw in body.split('/') {
-        current = child(current, &unescape(raw), mode)?;
+    let mut m = mode;
+    for (i, raw) in body.split('/').enumerate() {
+        let token = unescape(raw);
+        current = child(current, &token, m)?;
+        if i == 0 {
+            m = mode.below(&token);
+        }
     }
     Ok(current)
 }
@@ -313,16 +352,20 @@ pub(crate) fn get_mut<'v>(
         return Ok(doc);
     };
     let mut current = doc;
-    for raw in body.split('/') {
+    let mut m = mode;
+    for (i, raw) in body.split('/').enumerate() {
         let token = unescape(raw);
         current = match current {
-            Value::Object(map) => member_mut(map, &token, mode)?.ok_or(Fail::NotFound)?,
+            Value::Object(map) => member_mut(map, &token, m)?.ok_or(Fail::NotFound)?,
             Value::Array(items) => {
                 let index = array_index(&token, items.len())?;
                 items.get_mut(index).ok_or(Fail::NotFound)?
             }
             _ => return Err(Fail::NotFound),
         };
+        if i == 0 {
+            m = mode.below(&token);
+        }
     }
     Ok(current)
 }

@@ -613,3 +613,70 @@ fn projection() {
         Err(ProjectionError::EmptySegment { .. })
     ));
 }
+
+/// Keys below a free-form member are data: case-sensitive, while the
+/// document's own members (including the free-form member itself) still
+/// match in any case.
+#[test]
+fn free_form_members_are_case_sensitive() {
+    const FREE: &[&str] = &["CustomInfo"];
+    let opts = ApplyOptions {
+        mode: PathMode::LenientOutside(FREE),
+        ..ApplyOptions::default()
+    };
+    let doc = || json!({"Topic": "t", "CustomInfo": {"k": 1, "Key": 2}, "User": {"Name": "Ada"}});
+    let cases: Vec<(Value, Result<Value, &str>)> = vec![
+        // add of another casing creates a second key instead of overwriting
+        (
+            json!([{"op": "add", "path": "/customInfo/K", "value": 9}]),
+            Ok(
+                json!({"Topic": "t", "CustomInfo": {"k": 1, "Key": 2, "K": 9}, "User": {"Name": "Ada"}}),
+            ),
+        ),
+        (
+            json!([{"op": "add", "path": "CustomInfo/k", "value": 9}]),
+            Ok(json!({"Topic": "t", "CustomInfo": {"k": 9, "Key": 2}, "User": {"Name": "Ada"}})),
+        ),
+        // test, replace and remove need the exact key
+        (
+            json!([{"op": "test", "path": "/CustomInfo/KEY", "value": 2}]),
+            Err("PathNotFound"),
+        ),
+        (
+            json!([{"op": "test", "path": "/custominfo/Key", "value": 2}]),
+            Ok(doc()),
+        ),
+        (
+            json!([{"op": "replace", "path": "/CustomInfo/K", "value": 3}]),
+            Err("PathNotFound"),
+        ),
+        (
+            json!([{"op": "remove", "path": "/CustomInfo/key"}]),
+            Err("PathNotFound"),
+        ),
+        (
+            json!([{"op": "remove", "path": "/CUSTOMINFO/Key"}]),
+            Ok(json!({"Topic": "t", "CustomInfo": {"k": 1}, "User": {"Name": "Ada"}})),
+        ),
+        // the entity's own members stay case-insensitive at every level
+        (
+            json!([{"op": "replace", "path": "user/name", "value": "Bob"}]),
+            Ok(json!({"Topic": "t", "CustomInfo": {"k": 1, "Key": 2}, "User": {"Name": "Bob"}})),
+        ),
+        (
+            json!([{"op": "replace", "path": "topic", "value": "u"}]),
+            Ok(json!({"Topic": "u", "CustomInfo": {"k": 1, "Key": 2}, "User": {"Name": "Ada"}})),
+        ),
+        // a failed test after an add rolls the add back (undo uses the same rule)
+        (
+            json!([
+                {"op": "add", "path": "/CustomInfo/KEY", "value": 5},
+                {"op": "test", "path": "/CustomInfo/Key", "value": 5}
+            ]),
+            Err("TestFailed"),
+        ),
+    ];
+    for (patch, expected) in cases {
+        check(doc(), patch, &opts, expected);
+    }
+}
