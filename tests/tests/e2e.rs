@@ -12,6 +12,7 @@
 mod e2e {
     mod common;
     mod helpcrunch;
+    mod numbers;
     mod server;
     mod snapshots;
     mod superoffice;

@@ -5,6 +5,7 @@ use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 
 use crate::ApiError;
+use crate::json_numbers;
 
 /// Reads the whole body, refusing more than `limit` bytes (413) without
 /// buffering past the limit.
@@ -80,6 +81,9 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             "the body is empty; a JSON document is required",
         ));
     }
+    // Negative zero becomes zero before parsing: PostgreSQL's numeric has no
+    // negative zero, so `-0.0` could not come back as sent on every backend.
+    let bytes = &*json_numbers::unsigned_zeros(bytes);
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
@@ -104,6 +108,22 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     de.end().map_err(|e| {
         ApiError::bad_request("body", "invalid_json", format!("malformed JSON: {e}"))
     })?;
+    if let Some(number) = json_numbers::inexact_integer(bytes) {
+        let shown: String = number.chars().take(40).collect();
+        let ellipsis = if shown.len() < number.len() {
+            "…"
+        } else {
+            ""
+        };
+        return Err(ApiError::bad_request(
+            "body",
+            "number_out_of_range",
+            format!(
+                "the integer {shown}{ellipsis} cannot be stored exactly: integers must lie \
+                 between -9223372036854775808 and 18446744073709551615; send larger ones as strings"
+            ),
+        ));
+    }
     Ok(value)
 }
 
@@ -125,6 +145,16 @@ mod tests {
     struct Body {
         name: Option<String>,
         seats: Option<u32>,
+    }
+
+    #[test]
+    fn numbers_beyond_64_bits_are_refused_and_negative_zero_is_zero() {
+        match parse_json::<serde_json::Value>(br#"{"a": [1, 18446744073709551616]}"#) {
+            Err(ApiError::BadRequest(errors)) => assert_eq!(errors[0].code, "number_out_of_range"),
+            other => panic!("{other:?}"),
+        }
+        let v: serde_json::Value = parse_json(br#"{"a": [-0.0, -0, -0e3, -0.5, "-0"]}"#).unwrap();
+        assert_eq!(v.to_string(), r#"{"a":[0.0,0,0.0,-0.5,"-0"]}"#);
     }
 
     #[test]

@@ -32,6 +32,7 @@ pub mod chatbot;
 mod config;
 mod error;
 pub mod helpcrunch;
+mod json_numbers;
 pub mod keycache;
 pub mod metrics;
 mod observe;

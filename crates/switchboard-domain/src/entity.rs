@@ -219,7 +219,7 @@ pub fn revise<E: Entity, X>(
     after
         .check(rules)
         .map_err(|e| Refusal::Invalid(DomainError::Validation(e)))?;
-    if after == before {
+    if after == before && same_text(&after, &before) {
         return Ok(Revision::Unchanged(before));
     }
     after.stamp(before.version() + 1, at);
@@ -230,6 +230,17 @@ pub fn revise<E: Entity, X>(
         events,
         at,
     })))
+}
+
+/// Whether two entities that compare equal also serialize identically:
+/// `==` on JSON numbers is IEEE equality, which calls `-0.0` and `0.0`
+/// equal, yet a client that sent `-0.0` must read `-0.0` back. Only runs
+/// on the rare path where `==` holds.
+fn same_text<E: Entity>(a: &E, b: &E) -> bool {
+    match (serde_json::to_vec(a), serde_json::to_vec(b)) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => false,
+    }
 }
 
 /// Prepares a new entity of `tenant` from a draft: version 1, created now,

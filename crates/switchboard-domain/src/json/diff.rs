@@ -2,6 +2,7 @@
 
 use serde_json::Value;
 
+use super::equal::values_identical;
 use super::patch::Operation;
 use super::pointer::push_token;
 
@@ -9,8 +10,9 @@ use super::pointer::push_token;
 /// into `b` when applied in [`PathMode::Strict`](super::PathMode).
 ///
 /// Strategy:
-/// * values are compared with serde_json's `==`, so `1` and `1.0` differ and
-///   get a `replace`: the result is exactly `b`, not just §4.6-equal to it;
+/// * values are compared with [`values_identical`], so `1` and `1.0` (and
+///   `0.0` and `-0.0`) differ and get a `replace`: the result is exactly
+///   `b`, not just §4.6-equal to it;
 /// * two objects are diffed member by member: `remove` for members only in
 ///   `a`, `add` for members only in `b`, recursion for members in both;
 /// * two arrays are diffed element-wise by position: recursion on the common
@@ -36,7 +38,7 @@ use super::pointer::push_token;
 #[must_use]
 pub fn diff(a: &Value, b: &Value) -> Vec<Operation> {
     let mut ops = Vec::new();
-    if a == b {
+    if values_identical(a, b) {
         return ops;
     }
     // Invariant: every pending pair is unequal.
@@ -52,7 +54,9 @@ pub fn diff(a: &Value, b: &Value) -> Vec<Operation> {
                 for (key, value) in x {
                     match y.get(key) {
                         None => ops.push(Operation::Remove { path: at(key) }),
-                        Some(other) if other != value => pending.push((value, other, at(key))),
+                        Some(other) if !values_identical(other, value) => {
+                            pending.push((value, other, at(key)))
+                        }
                         Some(_) => {}
                     }
                 }
@@ -68,7 +72,7 @@ pub fn diff(a: &Value, b: &Value) -> Vec<Operation> {
             (Value::Array(x), Value::Array(y)) => {
                 let common = x.len().min(y.len());
                 for (i, (p, q)) in x.iter().zip(y).enumerate() {
-                    if p != q {
+                    if !values_identical(p, q) {
                         pending.push((p, q, at(&i.to_string())));
                     }
                 }

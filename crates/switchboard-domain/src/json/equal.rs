@@ -24,13 +24,37 @@ use serde_json::{Number, Value};
 /// ```
 #[must_use]
 pub fn values_equal(a: &Value, b: &Value) -> bool {
+    walk(a, b, numbers_equal)
+}
+
+/// Whether `a` and `b` are the same JSON value, number representation
+/// included: unlike serde_json's `==`, `-0.0` and `0.0` differ (IEEE
+/// comparison calls them equal), and like it, `1` and `1.0` differ. This is
+/// the equality of "the value comes back exactly as sent".
+///
+/// ```
+/// use serde_json::json;
+/// use switchboard_domain::json::values_identical;
+/// assert!(values_identical(&json!({"a": [1, 0.5]}), &json!({"a": [1, 0.5]})));
+/// assert!(!values_identical(&json!(-0.0), &json!(0.0)));
+/// assert!(!values_identical(&json!(1), &json!(1.0)));
+/// ```
+#[must_use]
+pub fn values_identical(a: &Value, b: &Value) -> bool {
+    walk(a, b, |p, q| {
+        p == q && p.as_f64().map(f64::is_sign_negative) == q.as_f64().map(f64::is_sign_negative)
+    })
+}
+
+/// Structural equality with `numbers` deciding between two numbers.
+fn walk(a: &Value, b: &Value, numbers: impl Fn(&Number, &Number) -> bool) -> bool {
     let mut pending: Vec<(&Value, &Value)> = Vec::new();
     let (mut x, mut y) = (a, b);
     loop {
         let same = match (x, y) {
             (Value::Null, Value::Null) => true,
             (Value::Bool(p), Value::Bool(q)) => p == q,
-            (Value::Number(p), Value::Number(q)) => numbers_equal(p, q),
+            (Value::Number(p), Value::Number(q)) => numbers(p, q),
             (Value::String(p), Value::String(q)) => p == q,
             (Value::Array(p), Value::Array(q)) if p.len() == q.len() => {
                 pending.extend(p.iter().zip(q));

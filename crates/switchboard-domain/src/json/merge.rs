@@ -1,5 +1,6 @@
 //! RFC 7396 JSON Merge Patch, and its translation into JSON Patch operations.
 
+use super::equal::values_identical;
 use serde_json::{Map, Value};
 
 use super::patch::Operation;
@@ -125,7 +126,7 @@ pub fn merge_to_operations(target: &Value, patch: &Value) -> Vec<Operation> {
                     value: merged_into_empty(value),
                 }),
                 (value, Some(current)) => {
-                    if value != current {
+                    if !values_identical(value, current) {
                         ops.push(Operation::Replace {
                             path: path(),
                             value: merged_into_empty(value),

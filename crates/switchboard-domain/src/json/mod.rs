@@ -67,7 +67,7 @@ pub mod pointer;
 pub mod project;
 
 pub use diff::diff;
-pub use equal::values_equal;
+pub use equal::{values_equal, values_identical};
 pub use error::{PatchError, PatchErrorKind};
 pub use limits::{LimitKind, Limits, check_document};
 pub use merge::{merge_patch, merge_to_operations};
