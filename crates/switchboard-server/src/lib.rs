@@ -21,11 +21,13 @@
 
 pub mod config;
 pub mod demo;
+mod drain;
 pub mod logging;
 
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::num::NonZeroUsize;
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::ServerHandle;
@@ -92,6 +94,10 @@ pub struct RunningServer {
     task: Option<JoinHandle<std::io::Result<()>>>,
     /// The webhook delivery worker; stopped after the HTTP server.
     webhooks: Option<WorkerHandle>,
+    /// Requests in flight and the stop's phases.
+    drain: Arc<drain::Drain>,
+    /// How long a graceful stop waits for in-flight requests.
+    shutdown_timeout: Duration,
 }
 
 impl RunningServer {
@@ -109,8 +115,10 @@ impl RunningServer {
     }
 
     /// Stops gracefully: stops accepting connections, lets in-flight
-    /// requests finish (up to [`ServerConfig::shutdown_timeout`]), then
-    /// returns when every worker has stopped.
+    /// requests finish (up to [`ServerConfig::shutdown_timeout`]) while
+    /// every response closes its keep-alive connection, answers requests
+    /// that still arrive `503` (with `Connection: close`), then closes the
+    /// idle connections and returns as soon as every worker has stopped.
     ///
     /// # Errors
     ///
@@ -141,8 +149,21 @@ impl RunningServer {
         // a stop takes the longer of their two grace periods, not their sum.
         // Events committed by requests still finishing stay in the outbox
         // and are delivered by the next worker to claim them.
+        let deadline = tokio::time::Instant::now() + self.shutdown_timeout;
+        let drain = Arc::clone(&self.drain);
+        drain.begin();
         let http = async {
-            handle.stop(true).await;
+            handle.pause().await;
+            if drain.finish(deadline).await {
+                tokio::time::sleep(drain::FLUSH_GRACE).await;
+            } else {
+                tracing::warn!(
+                    in_flight = drain.in_flight(),
+                    "the shutdown timeout passed with requests in flight; closing their connections"
+                );
+            }
+            // Nothing is in flight: close every connection, idle ones included.
+            handle.stop(false).await;
             flatten(task.await)
         };
         let (result, ()) = tokio::join!(http, self.stop_webhooks());
@@ -225,9 +246,15 @@ pub async fn start_with_store(
         tracing::info!("webhook delivery worker disabled (webhook.enabled = false)");
         None
     };
+    let drain = Arc::new(drain::Drain::default());
+    let app_drain = Arc::clone(&drain);
     let mut server = HttpServer::new(move || {
         let state = state.clone();
+        let drain = Arc::clone(&app_drain);
         App::new()
+            .wrap(actix_web::middleware::from_fn(move |req, next| {
+                Arc::clone(&drain).serve(req, next)
+            }))
             .wrap(actix_web::middleware::from_fn(switchboard_api::observe))
             .configure(move |cfg| switchboard_api::configure(cfg, &state))
     })
@@ -254,6 +281,8 @@ pub async fn start_with_store(
         handle,
         task: Some(task),
         webhooks,
+        drain,
+        shutdown_timeout: config.shutdown_timeout,
     })
 }
 

@@ -86,9 +86,12 @@ Logs go to standard error. Standard output gets the line
 127.0.0.1:0) and, with --demo, the new API key and example requests.
 
 SIGINT (Ctrl-C) and SIGTERM stop the server gracefully: it stops accepting
-connections, finishes in-flight requests (up to shutdown_timeout_secs), lets
-in-flight webhook attempts finish (up to webhook.shutdown_grace) and exits
-with status 0.
+connections, finishes in-flight requests (up to shutdown_timeout_secs) while
+every response carries `Connection: close`, answers requests that still arrive
+on open connections 503 with Retry-After, closes idle keep-alive connections,
+lets in-flight webhook attempts finish (up to webhook.shutdown_grace; the rest
+is released for another worker) and exits with status 0 as soon as that work
+is done.
 
 Endpoints: /healthz, /readyz, /metrics (Prometheus), /openapi.json, /docs/.";
 

@@ -2,7 +2,8 @@
 //! temporary SQLite file, and `serve --demo` with a graceful SIGTERM.
 
 use std::collections::BTreeSet;
-use std::io::{BufRead as _, BufReader};
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
@@ -425,18 +426,29 @@ impl Served {
     }
 
     /// Sends SIGTERM and returns the exit status code.
-    fn terminate(mut self) -> Option<i32> {
+    fn terminate(self) -> Option<i32> {
+        self.sigterm();
+        self.exit_within(Duration::from_secs(15))
+    }
+
+    /// Sends SIGTERM without waiting.
+    fn sigterm(&self) {
         let pid = self.child.id().to_string();
         let sent = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
         assert!(sent.success());
-        let deadline = Instant::now() + Duration::from_secs(15);
+    }
+
+    /// Waits for the process to exit and returns its status code; fails
+    /// the test if it is still running after `limit`.
+    fn exit_within(mut self, limit: Duration) -> Option<i32> {
+        let deadline = Instant::now() + limit;
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
                 return status.code();
             }
             if Instant::now() > deadline {
                 let _ = self.child.kill();
-                panic!("no exit within 15 s of SIGTERM; logs:\n{}", self.logs());
+                panic!("no exit within {limit:?}; logs:\n{}", self.logs());
             }
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -630,4 +642,170 @@ async fn every_log_line_of_a_request_carries_its_request_id() {
         ],
         "{logs}"
     );
+}
+
+/// One HTTP/1.1 exchange on a raw keep-alive connection, as a load
+/// balancer or a pooled client holds it.
+struct Connection {
+    reader: BufReader<TcpStream>,
+}
+
+/// A response read off a [`Connection`].
+#[derive(Debug)]
+struct RawResponse {
+    status: u16,
+    close: bool,
+}
+
+impl Connection {
+    fn open(base_url: &str) -> Self {
+        let addr = base_url.trim_start_matches("http://");
+        let stream = TcpStream::connect(addr).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        Self {
+            reader: BufReader::new(stream),
+        }
+    }
+
+    /// Sends the head of a request (and `body`, which may be only part of
+    /// what `Content-Length` announces).
+    fn send(&mut self, method: &str, path: &str, key: &str, length: usize, body: &[u8]) {
+        let head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {key}\r\n\
+             Content-Type: application/json\r\nContent-Length: {length}\r\n\r\n"
+        );
+        let stream = self.reader.get_mut();
+        stream.write_all(head.as_bytes()).unwrap();
+        stream.write_all(body).unwrap();
+        stream.flush().unwrap();
+    }
+
+    fn send_rest(&mut self, body: &[u8]) {
+        self.reader.get_mut().write_all(body).unwrap();
+    }
+
+    /// Reads one response; `None` when the server closed the connection.
+    fn receive(&mut self) -> Option<RawResponse> {
+        let mut line = String::new();
+        if self.reader.read_line(&mut line).ok()? == 0 {
+            return None;
+        }
+        let status = line.split(' ').nth(1)?.parse().ok()?;
+        let (mut length, mut close) = (0usize, false);
+        loop {
+            let mut header = String::new();
+            self.reader.read_line(&mut header).ok()?;
+            let header = header.trim_end();
+            if header.is_empty() {
+                break;
+            }
+            let (name, value) = header.split_once(':')?;
+            match name.trim().to_ascii_lowercase().as_str() {
+                "content-length" => length = value.trim().parse().ok()?,
+                "connection" => close = value.trim().eq_ignore_ascii_case("close"),
+                _ => {}
+            }
+        }
+        let mut body = vec![0; length];
+        self.reader.read_exact(&mut body).ok()?;
+        Some(RawResponse { status, close })
+    }
+
+    /// Whether the server has closed the connection (reads end of stream).
+    fn closed_by_server(&mut self) -> bool {
+        let mut byte = [0u8; 1];
+        matches!(self.reader.read(&mut byte), Ok(0))
+    }
+}
+
+/// SIGTERM under keep-alive traffic: the request in flight is answered,
+/// a busy keep-alive connection gets `Connection: close` on its next
+/// response and is closed, and the process exits as soon as the in-flight
+/// work is done, far inside the 30 s shutdown timeout.
+#[test]
+fn sigterm_answers_in_flight_work_closes_keep_alive_and_exits_at_once() {
+    let s = Scratch::new();
+    let mut served = Served::start(
+        &s,
+        &["serve", "--demo", "--bind", "127.0.0.1:0"],
+        &s.path("stderr.log"),
+    );
+    let base_url = served.wait_for("listening on ");
+    let key = served.wait_for("API key: ");
+
+    // An idle keep-alive connection.
+    let mut idle = Connection::open(&base_url);
+    idle.send("GET", "/v1/customers/1", &key, 0, b"");
+    let r = idle.receive().expect("a response");
+    assert_eq!(
+        (r.status, r.close),
+        (200, false),
+        "keep-alive before the stop"
+    );
+    // A request in flight: its body is not complete yet.
+    let body = br#"{"name": "Finished during the stop"}"#;
+    let mut in_flight = Connection::open(&base_url);
+    in_flight.send("PATCH", "/v1/customers/1", &key, body.len(), &body[..10]);
+    // A busy keep-alive connection: a client sending request after request.
+    let (done_tx, done) = mpsc::channel();
+    let (busy_url, busy_key) = (base_url.clone(), key.clone());
+    std::thread::spawn(move || {
+        let mut busy = Connection::open(&busy_url);
+        let mut last = None;
+        loop {
+            busy.send("GET", "/healthz", &busy_key, 0, b"");
+            match busy.receive() {
+                Some(r) if r.close => {
+                    last = Some(r.status);
+                    break;
+                }
+                Some(r) => last = Some(r.status),
+                None => break,
+            }
+        }
+        let _ = done_tx.send((last, busy.closed_by_server()));
+    });
+    std::thread::sleep(Duration::from_millis(300));
+
+    served.sigterm();
+    // The busy client is answered, told to close, and closed at once, not
+    // served until the shutdown timeout.
+    let (last, closed) = done
+        .recv_timeout(Duration::from_secs(5))
+        .expect("the busy keep-alive connection is still being served");
+    assert_eq!(last, Some(200), "the busy client's last answer");
+    assert!(closed, "the busy connection was not closed by the server");
+
+    // The in-flight request completes normally.
+    in_flight.send_rest(&body[10..]);
+    let r = in_flight
+        .receive()
+        .expect("the in-flight request is answered");
+    assert_eq!(r.status, 200, "in-flight request");
+    let finished = Instant::now();
+
+    // Nothing is in flight any more: idle connections close and the process
+    // exits well before the 30 s shutdown timeout.
+    assert!(idle.closed_by_server(), "the idle connection stays open");
+    let logs_path = served.stderr.clone();
+    let code = served.exit_within(Duration::from_secs(10));
+    let logs = std::fs::read_to_string(&logs_path).unwrap();
+    assert_eq!(code, Some(0), "exit status; logs:\n{logs}");
+    assert!(
+        finished.elapsed() < Duration::from_secs(5),
+        "exited {:?} after the last request; logs:\n{logs}",
+        finished.elapsed()
+    );
+    let customer = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let store = s.store().await;
+        let tenant = s.tenant(&store, "demo").await;
+        store
+            .customers()
+            .get(tenant.id, switchboard_domain::CustomerId::new(1))
+            .await
+            .unwrap()
+    });
+    assert_eq!(customer.name.as_deref(), Some("Finished during the stop"));
 }
