@@ -87,9 +87,18 @@ pub trait Entity: Resource + Clone + PartialEq + fmt::Debug + Send + Sync + 'sta
 }
 
 /// The members only storage assigns, the same on every entity: `id`,
-/// `tenant_id`, `created_at`, `updated_at` and `version`.
+/// `tenant_id`, `created_at`, `updated_at` and `version`; and the events,
+/// derived by the entity's own `$events` function.
 macro_rules! bookkeeping {
-    ($id:ident) => {
+    ($id:ident, $events:path) => {
+        fn events(
+            tenant_name: &str,
+            before: Option<&Self>,
+            after: Option<&Self>,
+            at: Timestamp,
+        ) -> Vec<DomainEvent> {
+            $events(tenant_name, before, after, at)
+        }
         fn id(&self) -> i64 {
             self.id.get()
         }
@@ -129,17 +138,9 @@ impl Entity for Customer {
     const KIND: EntityKind = EntityKind::Customer;
     type Rules = AttributeSet;
 
-    bookkeeping!(CustomerId);
+    bookkeeping!(CustomerId, customer_events);
     fn check(&self, attributes: &AttributeSet) -> Result<(), ValidationErrors> {
         self.validate(attributes)
-    }
-    fn events(
-        tenant_name: &str,
-        before: Option<&Self>,
-        after: Option<&Self>,
-        at: Timestamp,
-    ) -> Vec<DomainEvent> {
-        customer_events(tenant_name, before, after, at)
     }
 }
 
@@ -147,20 +148,12 @@ impl Entity for Conversation {
     const KIND: EntityKind = EntityKind::Conversation;
     type Rules = ();
 
-    bookkeeping!(ConversationId);
+    bookkeeping!(ConversationId, conversation_events);
     fn settle(&mut self, actor: Actor, now: Timestamp) {
         self.normalize_closure(actor, now);
     }
     fn check(&self, (): &()) -> Result<(), ValidationErrors> {
         self.validate()
-    }
-    fn events(
-        tenant_name: &str,
-        before: Option<&Self>,
-        after: Option<&Self>,
-        at: Timestamp,
-    ) -> Vec<DomainEvent> {
-        conversation_events(tenant_name, before, after, at)
     }
 }
 

@@ -99,6 +99,10 @@ define_id!(
     /// Identifies a stored [`DomainEvent`](crate::DomainEvent) in the outbox.
     EventId
 );
+define_id!(
+    /// Identifies one webhook delivery: one event to one subscription.
+    DeliveryId
+);
 
 #[cfg(test)]
 mod tests {

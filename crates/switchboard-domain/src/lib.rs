@@ -69,7 +69,7 @@ pub use error::DomainError;
 pub use event::{DomainEvent, EntityKind};
 pub use field::{Patch, UpdateMode};
 pub use id::{
-    AgentId, ApiKeyId, ConversationId, CustomerId, DepartmentId, EventId, ParseIdError,
+    AgentId, ApiKeyId, ConversationId, CustomerId, DeliveryId, DepartmentId, EventId, ParseIdError,
     SubscriptionId, TenantId,
 };
 pub use links::ConversationLinks;

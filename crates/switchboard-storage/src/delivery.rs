@@ -14,11 +14,10 @@
 //! that expires (the worker crashed) makes the delivery due again, so a
 //! delivery is never lost, though a receiver may see it twice.
 
-use std::fmt;
-use std::str::FromStr;
 use std::time::Duration;
 
 use serde_json::Value;
+pub use switchboard_domain::DeliveryId;
 use switchboard_domain::{
     EventId, EventType, SubscriptionId, TenantId, Timestamp, WebhookSubscription,
 };
@@ -26,51 +25,6 @@ use switchboard_domain::{
 use crate::StorageError;
 use crate::rows::SubscriptionRow;
 use crate::sql::deliveries::{AttemptRow, DeliveryRow, OutboxPart};
-
-/// Identifies one delivery: one event to one subscription.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct DeliveryId(i64);
-
-impl DeliveryId {
-    /// Wraps a raw database id.
-    #[must_use]
-    pub const fn new(raw: i64) -> Self {
-        Self(raw)
-    }
-
-    /// The raw id.
-    #[must_use]
-    pub const fn get(self) -> i64 {
-        self.0
-    }
-}
-
-impl fmt::Display for DeliveryId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&self.0, f)
-    }
-}
-
-/// A delivery id string that is not a positive decimal integer.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0:?} is not a valid delivery id")]
-pub struct ParseDeliveryIdError(pub String);
-
-impl FromStr for DeliveryId {
-    type Err = ParseDeliveryIdError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let err = || ParseDeliveryIdError(s.chars().take(64).collect());
-        if s.is_empty() || s.len() > 19 || !s.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(err());
-        }
-        s.parse::<i64>()
-            .ok()
-            .filter(|v| *v > 0)
-            .map(Self)
-            .ok_or_else(err)
-    }
-}
 
 /// Where a delivery stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -309,7 +263,7 @@ pub(crate) fn due_delivery(
     sub: SubscriptionRow,
 ) -> Result<DueDelivery, StorageError> {
     Ok(DueDelivery {
-        id: DeliveryId(d.id),
+        id: DeliveryId::new(d.id),
         tenant_id: TenantId::new(d.tenant_id),
         event_id: EventId::new(d.outbox_id),
         message_id: d.message_id,
@@ -326,7 +280,7 @@ pub(crate) fn due_delivery(
 
 pub(crate) fn delivery(d: DeliveryRow, event_type: String) -> Result<Delivery, StorageError> {
     Ok(Delivery {
-        id: DeliveryId(d.id),
+        id: DeliveryId::new(d.id),
         subscription_id: SubscriptionId::new(d.subscription_id),
         event_id: EventId::new(d.outbox_id),
         message_id: d.message_id,
@@ -345,7 +299,7 @@ pub(crate) fn attempt(
 ) -> DeliveryAttempt {
     DeliveryAttempt {
         id: a.id,
-        delivery_id: DeliveryId(a.delivery_id),
+        delivery_id: DeliveryId::new(a.delivery_id),
         message_id,
         event_type,
         attempt_no: attempts_u32(a.attempt_no),

@@ -86,7 +86,7 @@ pub use conversations::{Conversations, LinkSet};
 pub use customers::Customers;
 pub use delivery::{
     AttemptOutcome, AttemptReport, Delivery, DeliveryAttempt, DeliveryId, DeliveryState,
-    DueDelivery, FanOut, NextStep, ParseDeliveryIdError, Recorded,
+    DueDelivery, FanOut, NextStep, Recorded,
 };
 pub use error::StorageError;
 pub use history::{HistoryEntry, OutboxEvent};

@@ -193,6 +193,15 @@ impl PgServer {
         self.bin_dir.as_deref()
     }
 
+    /// Runs `sql` with `psql` on `url` (a database of this server); returns
+    /// the unaligned, tuples-only output, trimmed.
+    ///
+    /// # Errors
+    /// When `psql` cannot run or the statement fails (stderr is in the error).
+    pub fn psql(&self, url: &str, sql: &str) -> Result<String, Error> {
+        run_sql(&self.psql, url, sql)
+    }
+
     /// The `psql` used for administration (from [`bin_dir`], else `PATH`).
     #[must_use]
     pub fn psql_binary(&self) -> &Path {

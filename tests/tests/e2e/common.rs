@@ -1,6 +1,6 @@
 //! Helpers shared by more than one module of the e2e binary.
 
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 use switchboard_e2e::{FetchJson, TestApp, TestConfig};
@@ -111,4 +111,15 @@ pub async fn wait_attempts(app: &TestApp, id: i64, n: usize) -> Vec<Value> {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// The machine's time in whole UNIX seconds.
+pub fn unix_now() -> i64 {
+    i64::try_from(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs(),
+    )
+    .unwrap()
 }

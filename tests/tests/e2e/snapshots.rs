@@ -16,10 +16,11 @@
 //! once more without it to check that both backends agree.
 
 use std::fmt;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
+
+use crate::e2e::common::unix_now;
 
 #[path = "snapshots/chatbot.rs"]
 mod chatbot;
@@ -164,18 +165,8 @@ impl Serialize for Json {
 /// from its clock (a value the test sent, such as a `lastSeen` of 2019, stays).
 const NEAR_NOW_SECS: i64 = 7 * 24 * 3600;
 
-fn now_secs() -> i64 {
-    i64::try_from(
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_secs(),
-    )
-    .unwrap()
-}
-
 fn near_now(secs: i64) -> bool {
-    (secs - now_secs()).abs() <= NEAR_NOW_SECS
+    (secs - unix_now()).abs() <= NEAR_NOW_SECS
 }
 
 /// `[epoch ms]` / `[epoch s]` when `n` is a Unix time near now.
@@ -585,7 +576,7 @@ pub async fn snap_headers(
 
 #[test]
 fn redaction_keeps_the_form_of_each_value() {
-    let now_s = now_secs();
+    let now_s = unix_now();
     let now_ms = now_s * 1000 + 123;
     let mut v = Json::parse(&format!(
         r#"{{"id": 7, "url": "/api/v2/acme/conversations/7", "chat_id": "zs-0123456789abcdef01234567",

@@ -3,7 +3,7 @@
 //! The retry schedule is shortened; every wait polls for a condition with a
 //! generous deadline.
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use switchboard_domain::Scope;
@@ -12,18 +12,9 @@ use switchboard_testsupport::receiver::{Received, Receiver, Reply};
 use switchboard_webhook::{TargetPolicy, WebhookConfig};
 
 use crate::e2e::common::{
-    WAIT, attempts, create_chatlog, fast_webhooks, update_email, wait_attempts, webhook_config,
+    WAIT, attempts, create_chatlog, fast_webhooks, unix_now, update_email, wait_attempts,
+    webhook_config,
 };
-
-fn unix_now() -> i64 {
-    i64::try_from(
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_secs(),
-    )
-    .unwrap()
-}
 
 /// Subscribes `url` to `event`; returns `(id, secret)`.
 async fn subscribe(app: &TestApp, url: &str, event: &str) -> (i64, String) {

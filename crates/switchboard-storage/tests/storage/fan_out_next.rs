@@ -5,9 +5,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use switchboard_domain::{EventId, EventType, WebhookSubscription};
-use switchboard_storage::{Clock, DeliveryId, FanOut, Store, StoreConfig, WriteContext, now};
+use switchboard_storage::{DeliveryId, FanOut, Store, WriteContext, now};
 
-use super::harness::{TestDb, draft, for_each_backend, open, tenant};
+use super::harness::{TestDb, draft, for_each_backend, open, open_clocked, tenant};
 
 const LONG: Duration = Duration::from_secs(60);
 
@@ -273,16 +273,7 @@ async fn first_delay_and_no_claim_leave_deliveries_to_claim_later() {
 async fn future_events_wait_until_they_are_available() {
     for db in TestDb::all() {
         let label = db.label;
-        let clock = Clock::manual(now());
-        let store = Store::open(
-            &db.url,
-            StoreConfig {
-                clock: clock.clone(),
-                ..StoreConfig::default()
-            },
-        )
-        .await
-        .unwrap();
+        let (store, clock) = open_clocked(&db).await;
         let ctx = tenant(&store, "acme").await;
         subscribe(&store, &ctx, "https://a.example/h").await;
         let events = make_events(&store, &ctx, "x", 3).await;

@@ -35,18 +35,20 @@ where
     Fut: Future<Output = ()>,
 {
     for db in TestDb::all() {
-        let clock = Clock::manual(now());
-        let store = Store::open(
-            &db.url,
-            StoreConfig {
-                clock: clock.clone(),
-                ..StoreConfig::default()
-            },
-        )
-        .await
-        .unwrap();
+        let (store, clock) = open_clocked(&db).await;
         test(store, db.label, clock).await;
     }
+}
+
+/// Opens `db` with a manual clock set to the machine's time, which the
+/// test moves itself.
+pub(crate) async fn open_clocked(db: &TestDb) -> (Store, Clock) {
+    let clock = Clock::manual(now());
+    let config = StoreConfig {
+        clock: clock.clone(),
+        ..StoreConfig::default()
+    };
+    (Store::open(&db.url, config).await.unwrap(), clock)
 }
 
 /// Creates a tenant and a write context for it: the system, through API `test`.

@@ -10,29 +10,7 @@ type TestResult = Result<(), Box<dyn Error>>;
 
 /// Runs `sql` on `url` with `psql`; returns trimmed unaligned output.
 fn psql(server: &PgServer, url: &str, sql: &str) -> Result<String, Box<dyn Error>> {
-    let output = Command::new(server.psql_binary())
-        .args([
-            "-X",
-            "-q",
-            "-A",
-            "-t",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-d",
-            url,
-            "-c",
-            sql,
-        ])
-        .stdin(Stdio::null())
-        .output()?;
-    if !output.status.success() {
-        return Err(format!(
-            "psql `{sql}` on {url} failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        )
-        .into());
-    }
-    Ok(String::from_utf8(output.stdout)?.trim().to_owned())
+    Ok(server.psql(url, sql)?)
 }
 
 fn database_exists(server: &PgServer, name: &str) -> Result<bool, Box<dyn Error>> {
