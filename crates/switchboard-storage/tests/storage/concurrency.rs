@@ -10,8 +10,8 @@ use switchboard_domain::{EntityKind, Timestamp};
 use switchboard_storage::{Precondition, StorageError, Store, StoreConfig};
 
 use super::harness::{
-    TestDb, draft, events, for_each_backend, for_each_backend_clocked, load_conversation,
-    load_customer, open, tenant,
+    TestDb, create_conversation, draft, events, for_each_backend, for_each_backend_clocked,
+    load_conversation, load_customer, open, tenant,
 };
 
 const TASKS: i64 = 16;
@@ -84,11 +84,7 @@ async fn concurrent_read_modify_write_loses_no_update() {
 async fn a_stale_version_fails_and_writes_nothing() {
     for_each_backend(|store, label| async move {
         let ctx = tenant(&store, "acme").await;
-        let conv = store
-            .conversations()
-            .create(&ctx, draft(ctx.tenant.id, "s-1"))
-            .await
-            .unwrap();
+        let conv = create_conversation(&store, &ctx, "s-1").await;
         let v2 = store
             .conversations()
             .update(
@@ -192,11 +188,7 @@ async fn a_stale_version_fails_and_writes_nothing() {
 async fn unmodified_since_has_second_precision() {
     for_each_backend_clocked(|store, label, clock| async move {
         let ctx = tenant(&store, "acme").await;
-        let conv = store
-            .conversations()
-            .create(&ctx, draft(ctx.tenant.id, "s-1"))
-            .await
-            .unwrap();
+        let conv = create_conversation(&store, &ctx, "s-1").await;
         // The update lands in a later second than the creation.
         let next_second = 1000 - conv.updated_at.as_millis().rem_euclid(1000) + 5;
         clock.advance(Duration::from_millis(u64::try_from(next_second).unwrap()));

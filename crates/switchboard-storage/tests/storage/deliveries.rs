@@ -12,7 +12,7 @@ use switchboard_storage::{
     Store, WriteContext, now,
 };
 
-use super::harness::{draft, for_each_backend, for_each_backend_clocked, tenant};
+use super::harness::{create_conversation, for_each_backend, for_each_backend_clocked, tenant};
 
 const LONG: Duration = Duration::from_secs(60);
 const FIVE_DAYS: Duration = Duration::from_secs(5 * 24 * 3600);
@@ -46,11 +46,7 @@ async fn events_fanned(
     claim: Option<Duration>,
 ) -> switchboard_storage::FanOut {
     for i in 0..n {
-        store
-            .conversations()
-            .create(ctx, draft(ctx.tenant.id, &format!("{prefix}-{i}")))
-            .await
-            .unwrap();
+        create_conversation(store, ctx, &format!("{prefix}-{i}")).await;
     }
     store
         .worker()
@@ -176,11 +172,7 @@ async fn fan_out_matches_tenant_event_and_subscription_age() {
         assert_eq!((again.events, again.deliveries), (0, 0), "{label}");
 
         // A first delay: created pending but not claimed, due later.
-        store
-            .conversations()
-            .create(&ctx, draft(ctx.tenant.id, "y-0"))
-            .await
-            .unwrap();
+        create_conversation(&store, &ctx, "y-0").await;
         let delayed = store
             .worker()
             .fan_out_next("w1", 10, Duration::from_secs(30), Some(LONG))
@@ -202,11 +194,7 @@ async fn fan_out_matches_tenant_event_and_subscription_age() {
         );
 
         // A subscription created after an event does not receive it.
-        store
-            .conversations()
-            .create(&ctx, draft(ctx.tenant.id, "z-0"))
-            .await
-            .unwrap();
+        create_conversation(&store, &ctx, "z-0").await;
         clock.advance(Duration::from_millis(5));
         let late = subscribe(
             &store,
@@ -805,11 +793,7 @@ async fn samples_and_secret_rotation() {
         let ctx = tenant(&store, "acme").await;
         let other = tenant(&store, "globex").await;
         for i in 0..5 {
-            store
-                .conversations()
-                .create(&ctx, draft(ctx.tenant.id, &format!("s-{i}")))
-                .await
-                .unwrap();
+            create_conversation(&store, &ctx, &format!("s-{i}")).await;
         }
         let recent = store
             .webhooks()

@@ -13,7 +13,8 @@ use switchboard_domain::{
 use switchboard_storage::{LinkSet, ModifyError, Precondition, StorageError};
 
 use super::harness::{
-    draft, events, for_each_backend, load_conversation, load_customer, new_agent, tenant,
+    create_conversation, draft, events, for_each_backend, load_conversation, load_customer,
+    new_agent, tenant,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -88,11 +89,7 @@ struct Refused(&'static str);
 async fn a_change_refuses_with_its_own_error_and_writes_nothing() {
     for_each_backend(|store, label| async move {
         let ctx = tenant(&store, "acme").await;
-        let conv = store
-            .conversations()
-            .create(&ctx, draft(ctx.tenant.id, "s-1"))
-            .await
-            .unwrap();
+        let conv = create_conversation(&store, &ctx, "s-1").await;
         let customer = store
             .customers()
             .create(&ctx, Customer::new(ctx.tenant.id, store.now()))

@@ -7,7 +7,7 @@ use std::time::Duration;
 use switchboard_domain::{EventId, EventType, WebhookSubscription};
 use switchboard_storage::{DeliveryId, FanOut, Store, WriteContext, now};
 
-use super::harness::{TestDb, draft, for_each_backend, open, open_clocked, tenant};
+use super::harness::{TestDb, create_conversation, for_each_backend, open, open_clocked, tenant};
 
 const LONG: Duration = Duration::from_secs(60);
 
@@ -30,11 +30,7 @@ async fn subscribe(store: &Store, ctx: &WriteContext, url: &str) -> WebhookSubsc
 async fn make_events(store: &Store, ctx: &WriteContext, prefix: &str, n: usize) -> Vec<EventId> {
     let mut ids = Vec::with_capacity(n);
     for i in 0..n {
-        let conv = store
-            .conversations()
-            .create(ctx, draft(ctx.tenant.id, &format!("{prefix}-{i}")))
-            .await
-            .unwrap();
+        let conv = create_conversation(store, ctx, &format!("{prefix}-{i}")).await;
         let events = store
             .conversations()
             .events(ctx.tenant.id, conv.id)

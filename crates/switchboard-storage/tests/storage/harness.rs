@@ -120,3 +120,16 @@ pub(crate) async fn new_agent(store: &Store, tenant: TenantId, name: &str) -> Ag
         .await
         .unwrap()
 }
+
+/// Creates the conversation `session_key` through `ctx`.
+pub(crate) async fn create_conversation(
+    store: &Store,
+    ctx: &WriteContext,
+    session_key: &str,
+) -> Conversation {
+    store
+        .conversations()
+        .create(ctx, draft(ctx.tenant.id, session_key))
+        .await
+        .unwrap()
+}

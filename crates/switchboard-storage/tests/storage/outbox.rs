@@ -11,8 +11,8 @@ use switchboard_domain::{
 use switchboard_storage::{Precondition, StorageError, Store, WriteContext, now};
 
 use super::harness::{
-    TestDb, draft, event_types, events, for_each_backend, load_conversation, load_customer,
-    new_agent, open, tenant,
+    TestDb, create_conversation, draft, event_types, events, for_each_backend, load_conversation,
+    load_customer, new_agent, open, tenant,
 };
 
 /// Everything stored about one conversation: the row, its events and history.
@@ -32,11 +32,7 @@ async fn snapshot(
 async fn a_failed_change_leaves_no_trace() {
     for_each_backend(|store, label| async move {
         let ctx = tenant(&store, "acme").await;
-        let conv = store
-            .conversations()
-            .create(&ctx, draft(ctx.tenant.id, "s-1"))
-            .await
-            .unwrap();
+        let conv = create_conversation(&store, &ctx, "s-1").await;
         let before = snapshot(&store, &ctx, conv.id).await;
         assert_eq!((before.1, before.2), (1, 1), "{label}");
 
@@ -135,11 +131,7 @@ async fn a_database_failure_after_the_update_rolls_everything_back() {
         let label = db.label;
         let store = open(&db).await;
         let ctx = tenant(&store, "acme").await;
-        let conv = store
-            .conversations()
-            .create(&ctx, draft(ctx.tenant.id, "s-1"))
-            .await
-            .unwrap();
+        let conv = create_conversation(&store, &ctx, "s-1").await;
         let customer = store
             .customers()
             .create(&ctx, Customer::new(ctx.tenant.id, now()))
