@@ -15,8 +15,10 @@ use crate::{
 pub const MAX_CUSTOM_INFO_KEYS: usize = 100;
 /// Longest custom info key, in characters.
 pub const MAX_CUSTOM_INFO_KEY_CHARS: usize = 100;
-/// Largest custom info value, in bytes of compact JSON.
-pub const MAX_CUSTOM_INFO_VALUE_BYTES: usize = 4096;
+/// Largest custom info value, in bytes of compact JSON: the store's one
+/// limit on free-form values, [`crate::json::MAX_VALUE_BYTES`] (which comes
+/// with a depth limit, [`crate::json::MAX_VALUE_DEPTH`]).
+pub const MAX_CUSTOM_INFO_VALUE_BYTES: usize = crate::json::MAX_VALUE_BYTES;
 /// Longest session key, in characters.
 pub const MAX_SESSION_KEY_CHARS: usize = 128;
 /// Longest message text kept in `firstMessage`/`lastMessage`.
@@ -320,7 +322,8 @@ impl Conversation {
     }
 }
 
-/// Checks the bounds of a custom info map: key count, key length, and value size.
+/// Checks the bounds of a custom info map: key count, key length, and each
+/// value's depth and size ([`validate::free_form_value`]).
 pub fn validate_custom_info(info: &BTreeMap<String, Value>) -> ValidationErrors {
     let mut e = ValidationErrors::new();
     if info.len() > MAX_CUSTOM_INFO_KEYS {
@@ -342,32 +345,7 @@ pub fn validate_custom_info(info: &BTreeMap<String, Value>) -> ValidationErrors 
                 format!("keys are at most {MAX_CUSTOM_INFO_KEY_CHARS} characters"),
             );
         }
-        if json_len(v) > MAX_CUSTOM_INFO_VALUE_BYTES {
-            e.push(
-                path,
-                "size",
-                format!("values are at most {MAX_CUSTOM_INFO_VALUE_BYTES} bytes of JSON"),
-            );
-        }
+        validate::free_form_value(&mut e, &path, v);
     }
     e
-}
-
-/// The length of a value's compact JSON, without allocating it.
-pub(crate) fn json_len(v: &Value) -> usize {
-    struct Count(usize);
-    impl std::io::Write for Count {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0 += buf.len();
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let mut c = Count(0);
-    match serde_json::to_writer(&mut c, v) {
-        Ok(()) => c.0,
-        Err(_) => usize::MAX,
-    }
 }

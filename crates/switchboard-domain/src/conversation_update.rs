@@ -4,12 +4,10 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use crate::conversation::json_len;
 use crate::validate::{self, ValidationErrors};
 use crate::{
     Actor, AgentId, Conversation, ConversationStatus, Customer, CustomerId, DepartmentId,
-    MAX_CUSTOM_INFO_KEY_CHARS, MAX_CUSTOM_INFO_KEYS, MAX_CUSTOM_INFO_VALUE_BYTES, Patch, Timestamp,
-    UpdateMode,
+    MAX_CUSTOM_INFO_KEY_CHARS, MAX_CUSTOM_INFO_KEYS, Patch, Timestamp, UpdateMode,
 };
 
 /// A typed update of the visitor's details; see [`ConversationUpdate`].
@@ -126,8 +124,9 @@ impl ConversationUpdate {
     /// Checks what can be checked before the update meets a conversation:
     /// the custom info entries to merge (at most
     /// [`MAX_CUSTOM_INFO_KEYS`], keys of 1 to
-    /// [`MAX_CUSTOM_INFO_KEY_CHARS`] characters, values of at most
-    /// [`MAX_CUSTOM_INFO_VALUE_BYTES`] bytes of JSON, `null` included).
+    /// [`MAX_CUSTOM_INFO_KEY_CHARS`] characters, values within the store's
+    /// one limit on free-form JSON, [`validate::free_form_value`], `null`
+    /// included).
     /// The result is checked again as a whole by [`Conversation::validate`].
     pub fn validate(&self) -> Result<(), ValidationErrors> {
         let mut e = ValidationErrors::new();
@@ -147,12 +146,8 @@ impl ConversationUpdate {
                     "length",
                     format!("keys must be 1-{MAX_CUSTOM_INFO_KEY_CHARS} characters"),
                 );
-            } else if json_len(v) > MAX_CUSTOM_INFO_VALUE_BYTES {
-                e.push(
-                    path,
-                    "size",
-                    format!("values must be at most {MAX_CUSTOM_INFO_VALUE_BYTES} bytes of JSON"),
-                );
+            } else {
+                validate::free_form_value(&mut e, &path, v);
             }
         }
         e.into_result()

@@ -248,7 +248,7 @@ impl Customer {
                 Some(def) if !def.kind.accepts(value) => {
                     e.push(path, "type", format!("must be a {}", def.kind));
                 }
-                Some(_) => {}
+                Some(_) => validate::free_form_value(&mut e, &path, value),
             }
         }
         validate::no_nul_in(&mut e, self);

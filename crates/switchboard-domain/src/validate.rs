@@ -19,6 +19,8 @@ use std::fmt;
 use serde::Serialize;
 use validator::{ValidateEmail, ValidateUrl};
 
+use crate::json::{self, LimitKind};
+
 /// One broken rule.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Violation {
@@ -185,6 +187,44 @@ pub fn tenant_name(s: &str) -> bool {
 pub fn max_chars(errors: &mut ValidationErrors, path: &str, value: &str, max: usize) {
     if value.chars().count() > max {
         errors.push(path, "length", format!("must be at most {max} characters"));
+    }
+}
+
+/// Checks one free-form JSON value (a custom info or custom data value)
+/// against the store's one limit, [`json::MAX_VALUE_DEPTH`] and
+/// [`json::MAX_VALUE_BYTES`], recording a `depth` or `size` violation at
+/// `path`. The walk is iterative and bounded by the limits.
+///
+/// ```
+/// use serde_json::{Value, json};
+/// use switchboard_domain::validate::{ValidationErrors, free_form_value};
+///
+/// let mut e = ValidationErrors::new();
+/// free_form_value(&mut e, "/customInfo/ok", &json!({"a": [1, 2]}));
+/// assert!(e.is_empty());
+/// let deep = (0..40).fold(json!(1), |v, _| Value::Array(vec![v]));
+/// free_form_value(&mut e, "/customInfo/deep", &deep);
+/// assert_eq!(e.violations()[0].code, "depth");
+/// ```
+pub fn free_form_value(errors: &mut ValidationErrors, path: &str, value: &serde_json::Value) {
+    match json::check_value(value) {
+        Ok(()) => {}
+        Err(LimitKind::Depth) => errors.push(
+            path,
+            "depth",
+            format!(
+                "values may nest at most {} levels deep",
+                json::MAX_VALUE_DEPTH
+            ),
+        ),
+        Err(_) => errors.push(
+            path,
+            "size",
+            format!(
+                "values must be at most {} bytes of JSON",
+                json::MAX_VALUE_BYTES
+            ),
+        ),
     }
 }
 

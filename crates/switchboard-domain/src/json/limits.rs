@@ -96,6 +96,48 @@ impl LimitKind {
     }
 }
 
+/// The one bound on every free-form JSON value that enters the store: each
+/// value of a conversation's custom info (Zoho `customer_info`, SuperOffice
+/// `CustomInfo`, HelpCrunch `customInfo`) and of a customer's custom data,
+/// whichever dialect writes it.
+///
+/// A value may nest at most [`MAX_VALUE_DEPTH`] containers deep and take at
+/// most [`MAX_VALUE_BYTES`] bytes of compact JSON. The depth is set well
+/// below what anything that reads the value back can take, wherever the
+/// value sits:
+///
+/// | where the value is read back | containers around it | the reader's limit |
+/// |---|---|---|
+/// | SuperOffice `ChatSession` document (`/CustomInfo/k`), which its JSON Patch checks | 2 | 32 ([`Limits::DEFAULT_MAX_DEPTH`]) |
+/// | an outbox payload (`conversation.customInfo.k`) | 3 | 128 (serde_json's reader) |
+/// | an outbox or history diff (`[{"value": {"customInfo": {"k": …}}}]`) | 4 | 128 |
+///
+/// so every dialect can read, render and patch a document holding it, and
+/// storage can always read its events back.
+///
+/// ```
+/// use serde_json::{Value, json};
+/// use switchboard_domain::json::{LimitKind, MAX_VALUE_DEPTH, check_value};
+///
+/// let nested = |depth: usize| (0..depth).fold(json!(1), |v, _| Value::Array(vec![v]));
+/// assert!(check_value(&nested(MAX_VALUE_DEPTH)).is_ok());
+/// assert_eq!(check_value(&nested(MAX_VALUE_DEPTH + 1)), Err(LimitKind::Depth));
+/// assert_eq!(check_value(&json!("x".repeat(5000))), Err(LimitKind::DocumentBytes));
+/// ```
+pub const MAX_VALUE_DEPTH: usize = 16;
+
+/// Largest free-form JSON value, in bytes of compact JSON (see [`MAX_VALUE_DEPTH`]).
+pub const MAX_VALUE_BYTES: usize = 4096;
+
+/// Checks one free-form value against [`MAX_VALUE_DEPTH`] and
+/// [`MAX_VALUE_BYTES`]; iterative, and stops at the first exceeded bound.
+///
+/// # Errors
+/// [`LimitKind::Depth`] or [`LimitKind::DocumentBytes`].
+pub fn check_value(v: &Value) -> Result<(), LimitKind> {
+    measure(v, MAX_VALUE_DEPTH, MAX_VALUE_BYTES).map(|_| ())
+}
+
 /// Checks that `v` is within `limits.max_depth` and `limits.max_document_bytes`.
 ///
 /// The walk is iterative and stops at the first exceeded bound.

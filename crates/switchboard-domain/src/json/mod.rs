@@ -69,7 +69,9 @@ pub mod project;
 pub use diff::diff;
 pub use equal::{values_equal, values_identical};
 pub use error::{PatchError, PatchErrorKind};
-pub use limits::{LimitKind, Limits, check_document};
+pub use limits::{
+    LimitKind, Limits, MAX_VALUE_BYTES, MAX_VALUE_DEPTH, check_document, check_value,
+};
 pub use merge::{merge_patch, merge_to_operations};
 pub use patch::{ApplyOptions, Operation, apply, parse_patch};
 pub use pointer::{PathMode, escape_token, parse_pointer, resolve, resolve_mut};

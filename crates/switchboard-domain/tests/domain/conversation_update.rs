@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 use switchboard_domain::entity::{Refusal, Revision, prepare_new, revise};
+use switchboard_domain::json::MAX_VALUE_DEPTH;
 use switchboard_domain::{
     Actor, AgentId, Conversation, ConversationStatus, ConversationUpdate, Customer, CustomerId,
     DepartmentId, DomainError, EventType, Patch, TenantId, Timestamp, UpdateMode, VisitorUpdate,
@@ -13,6 +14,11 @@ use switchboard_domain::{
 
 fn t(ms: i64) -> Timestamp {
     Timestamp::from_millis(ms)
+}
+
+/// `depth` arrays around a number: `[[1]]` for 2.
+fn nested(depth: usize) -> Value {
+    (0..depth).fold(json!(1), |v, _| Value::Array(vec![v]))
 }
 
 /// A conversation with something in most members.
@@ -220,6 +226,21 @@ fn custom_info_changes_are_checked_before_they_are_applied() {
             vec![("/customInfo/big", "size")],
         ),
         ("too many keys", many, vec![("/customInfo", "length")]),
+        (
+            "a value at the depth limit",
+            BTreeMap::from([("deep".into(), nested(MAX_VALUE_DEPTH))]),
+            vec![],
+        ),
+        (
+            "a value one level deeper than the limit",
+            BTreeMap::from([("deep".into(), nested(MAX_VALUE_DEPTH + 1))]),
+            vec![("/customInfo/deep", "depth")],
+        ),
+        (
+            "a value nested 125 deep (a 300-byte request)",
+            BTreeMap::from([("deep".into(), nested(125))]),
+            vec![("/customInfo/deep", "depth")],
+        ),
     ];
     for (name, entries, want) in cases {
         let update = ConversationUpdate {

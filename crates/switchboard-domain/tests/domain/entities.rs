@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
-use switchboard_domain::json::{ApplyOptions, Projection, parse_patch};
+use switchboard_domain::json::{ApplyOptions, MAX_VALUE_DEPTH, Projection, parse_patch};
 use switchboard_domain::resource::{apply_json_patch, apply_merge_patch};
 use switchboard_domain::{
     Actor, AgentId, AttributeSet, AttributeType, Conversation, ConversationStatus, CustomAttribute,
@@ -451,6 +451,14 @@ fn conversation_validation_rules() {
             "custom info too big",
             |c| {
                 c.custom_info.insert("k".into(), json!("x".repeat(5000)));
+            },
+            Some("/customInfo/k"),
+        ),
+        (
+            "custom info nested too deep",
+            |c| {
+                let deep = (0..=MAX_VALUE_DEPTH).fold(json!(1), |v, _| json!([v]));
+                c.custom_info.insert("k".into(), deep);
             },
             Some("/customInfo/k"),
         ),

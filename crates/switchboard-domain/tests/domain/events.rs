@@ -176,3 +176,39 @@ fn create_and_delete_events() {
         [EventType::CustomerDeleted]
     );
 }
+
+/// The store's one limit on free-form values is set below every reader: a
+/// custom info value at the limit reads back from each event payload and
+/// diff (serde_json's reader stops at 128 levels), and a SuperOffice-style
+/// document holding it stays within the JSON Patch depth limit (32).
+#[test]
+fn a_value_at_the_limit_reads_back_from_every_event_and_document() {
+    use switchboard_domain::json::{Limits, MAX_VALUE_DEPTH, check_document};
+    let deep = (0..MAX_VALUE_DEPTH).fold(json!(1), |v, i| {
+        if i % 2 == 0 {
+            json!([v])
+        } else {
+            json!({ "k": v })
+        }
+    });
+    let before = conv();
+    let mut after = before.clone();
+    after.custom_info.insert("deep".into(), deep);
+    after.version = 2;
+    after.validate().unwrap();
+    let t = Timestamp::from_millis(9);
+    let mut events = conversation_events("acme", None, Some(&after), t);
+    events.extend(conversation_events("acme", Some(&before), Some(&after), t));
+    events.extend(conversation_events("acme", Some(&after), None, t));
+    assert_eq!(events.len(), 4, "{:?}", types(&events));
+    for e in &events {
+        let payload = serde_json::to_string(&e.payload).unwrap();
+        serde_json::from_str::<serde_json::Value>(&payload)
+            .unwrap_or_else(|err| panic!("{}: payload: {err}", e.event_type));
+        let diff = serde_json::to_string(&e.diff).unwrap();
+        serde_json::from_str::<serde_json::Value>(&diff)
+            .unwrap_or_else(|err| panic!("{}: diff: {err}", e.event_type));
+    }
+    let document = json!({"ChatSessionId": 42, "CustomInfo": after.custom_info});
+    check_document(&document, &Limits::default()).unwrap();
+}
