@@ -14,6 +14,7 @@
 //! that expires (the worker crashed) makes the delivery due again, so a
 //! delivery is never lost, though a receiver may see it twice.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -99,6 +100,109 @@ pub struct FanOut {
     /// The new deliveries leased to the caller (when a lease was asked for
     /// and the first attempt is due at once).
     pub claimed: Vec<DueDelivery>,
+    /// Events that could not be fanned out this time: each is tried again
+    /// later, or quarantined after [`OUTBOX_MAX_TRIES`] tries. The other
+    /// events of the batch were fanned out all the same.
+    pub failed: Vec<FanOutFailure>,
+}
+
+impl FanOut {
+    /// Adds what `other` did to `self`.
+    pub(crate) fn absorb(&mut self, other: Self) {
+        self.events += other.events;
+        self.deliveries += other.deliveries;
+        self.claimed.extend(other.claimed);
+        self.failed.extend(other.failed);
+    }
+}
+
+/// How many times fan-out tries an outbox event before it quarantines
+/// (dead-letters) it: a quarantined event is set aside, unprocessed, and
+/// never holds up the events after it; operators list it with
+/// [`Worker::quarantined`](crate::Worker::quarantined) and requeue it with
+/// [`Worker::requeue`](crate::Worker::requeue).
+pub const OUTBOX_MAX_TRIES: u32 = 3;
+
+/// The delay before the next try after each failed fan-out of an event
+/// (entry n after n + 1 failures); the last failure quarantines it.
+pub const OUTBOX_RETRY_DELAYS: [Duration; 2] = [Duration::from_secs(1), Duration::from_secs(2)];
+
+/// An outbox event that one fan-out could not process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FanOutFailure {
+    /// The event.
+    pub event_id: EventId,
+    /// Its tenant.
+    pub tenant_id: TenantId,
+    /// Failed tries so far, this one included.
+    pub tries: u32,
+    /// Whether it is now quarantined (`tries` reached [`OUTBOX_MAX_TRIES`]).
+    pub quarantined: bool,
+    /// When it is tried again (`None` once quarantined).
+    pub retry_at: Option<Timestamp>,
+    /// Why it failed.
+    pub error: String,
+}
+
+/// A quarantined outbox event, for operators.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuarantinedEvent {
+    /// The event (outbox row id).
+    pub id: EventId,
+    /// Its tenant.
+    pub tenant_id: TenantId,
+    /// Its event type, as stored.
+    pub event_type: String,
+    /// `customer` or `conversation`.
+    pub entity_kind: String,
+    /// The entity's id.
+    pub entity_id: i64,
+    /// When it was committed.
+    pub created_at: Timestamp,
+    /// When it was quarantined.
+    pub quarantined_at: Timestamp,
+    /// How many fan-out tries failed.
+    pub tries: u32,
+    /// Why the last try failed.
+    pub error: Option<String>,
+}
+
+/// Longest response excerpt stored with an attempt, in bytes.
+pub const MAX_EXCERPT_BYTES: usize = 4096;
+
+/// Longest failure description stored with an attempt (or a quarantined
+/// event), in bytes.
+pub const MAX_ERROR_BYTES: usize = 1024;
+
+/// `text` made safe to store on both backends: every NUL (U+0000, which
+/// PostgreSQL's `text` refuses) becomes U+FFFD, and the result is cut to
+/// at most `max_bytes` on a character boundary. Borrows when nothing
+/// changes. (A `&str` is valid UTF-8 already; turn received bytes into text
+/// with `String::from_utf8_lossy` first.)
+///
+/// ```
+/// use switchboard_storage::sanitize_text;
+/// assert_eq!(sanitize_text("ok\0", 100), "ok\u{fffd}");
+/// assert_eq!(sanitize_text("héllo", 2), "h");
+/// assert_eq!(sanitize_text("plain", 100), "plain");
+/// ```
+#[must_use]
+pub fn sanitize_text(text: &str, max_bytes: usize) -> Cow<'_, str> {
+    let mut cut = text.len().min(max_bytes);
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let text = &text[..cut];
+    if !text.contains('\0') {
+        return Cow::Borrowed(text);
+    }
+    let replaced = text.replace('\0', "\u{fffd}");
+    // U+FFFD takes three bytes where NUL took one: cut again.
+    let mut cut = replaced.len().min(max_bytes);
+    while !replaced.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    Cow::Owned(replaced[..cut].to_string())
 }
 
 /// How one attempt ended.
@@ -182,6 +286,26 @@ pub struct Recorded {
     pub disabled: Vec<SubscriptionId>,
     /// Subscriptions deleted because the receiver answered 410 Gone.
     pub deleted: Vec<SubscriptionId>,
+    /// Reports recorded in part: their attempt's details (or its row in the
+    /// delivery log) could not be stored, but the delivery's attempt count
+    /// and next step were, so its retry schedule still bounds it.
+    pub degraded: Vec<DeliveryId>,
+    /// Reports that could not be recorded at all (their leases expire and
+    /// the deliveries are due again). The other reports of the batch were
+    /// recorded all the same.
+    pub unrecorded: Vec<DeliveryId>,
+}
+
+impl Recorded {
+    /// Adds what `other` did to `self`.
+    pub(crate) fn absorb(&mut self, other: Self) {
+        self.recorded += other.recorded;
+        self.stale += other.stale;
+        self.disabled.extend(other.disabled);
+        self.deleted.extend(other.deleted);
+        self.degraded.extend(other.degraded);
+        self.unrecorded.extend(other.unrecorded);
+    }
 }
 
 /// One recorded attempt, for the delivery log.
@@ -262,6 +386,7 @@ pub(crate) fn due_delivery(
     (event_type, payload, committed_at): OutboxPart,
     sub: SubscriptionRow,
 ) -> Result<DueDelivery, StorageError> {
+    let payload: Value = serde_json::from_str(&payload.0)?;
     Ok(DueDelivery {
         id: DeliveryId::new(d.id),
         tenant_id: TenantId::new(d.tenant_id),
@@ -270,7 +395,7 @@ pub(crate) fn due_delivery(
         event_type: event_type
             .parse::<EventType>()
             .map_err(StorageError::internal)?,
-        payload: payload.0,
+        payload,
         committed_at: Timestamp::from_millis(committed_at),
         subscription: sub.try_into()?,
         attempt_count: attempts_u32(d.attempt_count),

@@ -86,7 +86,8 @@ pub use conversations::{Conversations, LinkSet};
 pub use customers::Customers;
 pub use delivery::{
     AttemptOutcome, AttemptReport, Delivery, DeliveryAttempt, DeliveryId, DeliveryState,
-    DueDelivery, FanOut, NextStep, Recorded,
+    DueDelivery, FanOut, FanOutFailure, MAX_ERROR_BYTES, MAX_EXCERPT_BYTES, NextStep,
+    OUTBOX_MAX_TRIES, OUTBOX_RETRY_DELAYS, QuarantinedEvent, Recorded, sanitize_text,
 };
 pub use error::StorageError;
 pub use history::{HistoryEntry, OutboxEvent};

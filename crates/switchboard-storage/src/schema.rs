@@ -141,6 +141,9 @@ diesel::table! {
         available_at -> BigInt,
         claimed_by -> Nullable<Text>,
         processed_at -> Nullable<BigInt>,
+        fan_out_failures -> Integer,
+        last_error -> Nullable<Text>,
+        quarantined_at -> Nullable<BigInt>,
     }
 }
 
@@ -298,6 +301,9 @@ pub(crate) const TABLES: &[(&str, &[&str])] = &[
             "available_at",
             "claimed_by",
             "processed_at",
+            "fan_out_failures",
+            "last_error",
+            "quarantined_at",
         ],
     ),
     (

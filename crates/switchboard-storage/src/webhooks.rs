@@ -214,6 +214,8 @@ impl<'a> Webhooks<'a> {
 
     /// The payloads of the tenant's most recent events of one type, newest
     /// first (at most `limit`, 1-100), exactly as they are delivered.
+    /// Quarantined events, and any payload that cannot be read back (it is
+    /// logged), are left out.
     pub async fn recent_payloads(
         self,
         tenant: TenantId,
@@ -221,9 +223,19 @@ impl<'a> Webhooks<'a> {
         limit: u32,
     ) -> Result<Vec<Value>, StorageError> {
         let limit = i64::from(limit.clamp(1, 100));
-        self.store
+        let rows = self
+            .store
             .run(move |c| sql::outbox::recent_payloads(c, tenant.get(), event.as_str(), limit))
-            .await
-            .map(|v| v.into_iter().map(|j| j.0).collect())
+            .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(id, text)| match serde_json::from_str(&text.0) {
+                Ok(v) => Some(v),
+                Err(e) => {
+                    tracing::warn!(event = id, error = %e, "an outbox payload cannot be read back; left out of the samples");
+                    None
+                }
+            })
+            .collect())
     }
 }

@@ -1,7 +1,10 @@
 //! What a webhook delivery worker calls: the [`Worker`] handle.
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use diesel::Connection as _;
+use serde_json::Value;
 use switchboard_domain::{
     EventId, EventType, SubscriptionId, SubscriptionState, TenantId, Timestamp,
 };
@@ -9,11 +12,13 @@ use switchboard_domain::{
 use crate::config::millis;
 use crate::connection::DbConnection;
 use crate::delivery::{
-    AttemptOutcome, AttemptReport, DeliveryId, DeliveryState, DueDelivery, FanOut, NextStep,
-    Recorded, due_delivery, message_id,
+    AttemptOutcome, AttemptReport, DeliveryId, DeliveryState, DueDelivery, FanOut, FanOutFailure,
+    MAX_ERROR_BYTES, MAX_EXCERPT_BYTES, NextStep, OUTBOX_MAX_TRIES, OUTBOX_RETRY_DELAYS,
+    QuarantinedEvent, Recorded, due_delivery, message_id, sanitize_text,
 };
-use crate::rows::{OutboxRow, SubscriptionRow};
+use crate::rows::SubscriptionRow;
 use crate::sql::deliveries::{AttemptChanges, NewAttemptRow, NewDeliveryRow};
+use crate::sql::outbox::DueRow;
 use crate::sql::{self, R};
 use crate::{StorageError, Store};
 
@@ -33,14 +38,26 @@ impl<'a> Worker<'a> {
     /// write transaction.
     ///
     /// Up to `limit` (1-10,000) events are taken in id order: those not yet
-    /// processed and available. Each gets one delivery per active
-    /// subscription of its tenant to its event type that existed when it
-    /// was committed (a delivery that already exists for the event and
+    /// processed, not quarantined and available. Each gets one delivery per
+    /// active subscription of its tenant to its event type that existed when
+    /// it was committed (a delivery that already exists for the event and
     /// subscription is not created again), first due `first_delay` from
     /// now; when that is at once and `claim` is given, the new deliveries
     /// are leased to `worker` for that long and returned in
     /// [`FanOut::claimed`], ready to send. The events are marked processed;
     /// an event without a subscriber is marked processed with no delivery.
+    ///
+    /// **Poisoned events.** An event that cannot be fanned out (its payload
+    /// cannot be read back, or its own writes fail) never holds up the
+    /// others: a payload is parsed row by row, and when the batch's
+    /// transaction fails anyway, the batch is fanned out again one event at
+    /// a time, each in its own savepoint. An event that fails is put back,
+    /// due again after [`OUTBOX_RETRY_DELAYS`], and after
+    /// [`OUTBOX_MAX_TRIES`] failed tries it is **quarantined**: set aside
+    /// unprocessed (see [`Self::quarantined`]). Each failure is reported in
+    /// [`FanOut::failed`]. Failures of the database itself (unreachable, a
+    /// serialization conflict) fail the call instead and count against no
+    /// event.
     ///
     /// Nothing is held between transactions. If the transaction fails (or
     /// the process dies before it commits) nothing of it remains and the
@@ -56,24 +73,71 @@ impl<'a> Worker<'a> {
         first_delay: Duration,
         claim: Option<Duration>,
     ) -> Result<FanOut, StorageError> {
-        let worker = worker.to_string();
-        let limit = i64::from(limit.clamp(1, 10_000));
-        let first_delay = millis(first_delay);
-        let claim = claim.filter(|_| first_delay == 0).map(millis);
+        let plan = FanOutPlan {
+            worker: worker.to_string(),
+            limit: i64::from(limit.clamp(1, 10_000)),
+            first_delay: millis(first_delay),
+            claim: claim.filter(|_| first_delay.is_zero()).map(millis),
+        };
+        let plan = Arc::new(plan);
+        let clock = self.store.clock().clone();
+        let batch = {
+            let (plan, clock) = (Arc::clone(&plan), clock.clone());
+            self.store
+                .write(move |c| c.write_tx(|c| fan_out_batch(c, &plan, clock.now().as_millis())))
+                .await
+        };
+        match batch {
+            Err(e) if !is_transient(&e) => {
+                tracing::warn!(
+                    error = %describe(&e),
+                    "fanning out a batch of outbox events failed; fanning them out one by one"
+                );
+                self.store
+                    .write(move |c| c.write_tx(|c| fan_out_each(c, &plan, clock.now().as_millis())))
+                    .await
+            }
+            other => other,
+        }
+    }
+
+    /// Up to `limit` (1-1,000) quarantined outbox events, oldest first: the
+    /// events fan-out gave up on after [`OUTBOX_MAX_TRIES`] tries, with the
+    /// last error. (`switchboard outbox quarantined` lists them.)
+    pub async fn quarantined(self, limit: u32) -> Result<Vec<QuarantinedEvent>, StorageError> {
+        let limit = i64::from(limit.clamp(1, 1000));
+        let rows = self
+            .store
+            .run(move |c| sql::outbox::quarantined(c, limit))
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| QuarantinedEvent {
+                id: EventId::new(r.id),
+                tenant_id: TenantId::new(r.tenant_id),
+                event_type: r.event_type,
+                entity_kind: r.entity_kind,
+                entity_id: r.entity_id,
+                created_at: Timestamp::from_millis(r.created_at),
+                quarantined_at: Timestamp::from_millis(r.quarantined_at.unwrap_or_default()),
+                tries: u32::try_from(r.fan_out_failures).unwrap_or(0),
+                error: r.last_error,
+            })
+            .collect())
+    }
+
+    /// How many outbox events are quarantined.
+    pub async fn quarantined_count(self) -> Result<i64, StorageError> {
+        self.store.run(sql::outbox::quarantined_count).await
+    }
+
+    /// Puts a quarantined event back in line (due now, with
+    /// [`OUTBOX_MAX_TRIES`] fresh tries), for example after the cause was
+    /// fixed. Returns whether `event` was quarantined.
+    pub async fn requeue(self, event: EventId) -> Result<bool, StorageError> {
         let clock = self.store.clock().clone();
         self.store
-            .write(move |c| {
-                c.write_tx(|c| {
-                    let t = clock.now().as_millis();
-                    let rows = sql::outbox::take_due(c, &worker, t, limit)?;
-                    if rows.is_empty() {
-                        return Ok(FanOut::default());
-                    }
-                    let mut out = fan_out_rows(c, &worker, &rows, t, first_delay, claim)?;
-                    out.events = rows.len();
-                    Ok(out)
-                })
-            })
+            .write(move |c| sql::outbox::requeue(c, event.get(), clock.now().as_millis()))
             .await
     }
 
@@ -112,10 +176,16 @@ impl<'a> Worker<'a> {
                     if ids.is_empty() {
                         return Ok(Vec::new());
                     }
-                    sql::deliveries::load_due(c, &ids)?
-                        .into_iter()
-                        .map(|(d, o, s)| due_delivery(d, o, s))
-                        .collect()
+                    let mut due = Vec::with_capacity(ids.len());
+                    for (d, o, s) in sql::deliveries::load_due(c, &ids)? {
+                        let id = d.id;
+                        match due_delivery(d, o, s) {
+                            Ok(d) => due.push(d),
+                            // One delivery that cannot be sent never fails the claim.
+                            Err(e) => fail_unsendable(c, id, t, &e)?,
+                        }
+                    }
+                    Ok(due)
                 })
             })
             .await
@@ -137,6 +207,16 @@ impl<'a> Worker<'a> {
     /// pending deliveries are cancelled. A success ends the failing period.
     /// [`NextStep::Gone`] deletes the subscription at once (with its
     /// deliveries).
+    ///
+    /// The texts are stored sanitised ([`sanitize_text`]: no NUL, at most
+    /// [`MAX_EXCERPT_BYTES`] of excerpt and [`MAX_ERROR_BYTES`] of error).
+    /// **One report never fails the others:** when the batch's transaction
+    /// fails, the reports are recorded again one by one, each in its own
+    /// savepoint; a report that still fails is recorded without its details
+    /// (its attempt count and next step are kept, so the retry schedule
+    /// bounds the delivery; [`Recorded::degraded`]), and only if even that
+    /// fails is it left out ([`Recorded::unrecorded`]). Failures of the
+    /// database itself fail the call.
     pub async fn record_attempts(
         self,
         worker: &str,
@@ -146,23 +226,30 @@ impl<'a> Worker<'a> {
         if reports.is_empty() {
             return Ok(Recorded::default());
         }
-        let worker = worker.to_string();
-        let disable_after = millis(disable_after);
+        let job = Arc::new(RecordJob {
+            worker: worker.to_string(),
+            reports,
+            disable_after: millis(disable_after),
+        });
         let clock = self.store.clock().clone();
-        self.store
-            .write(move |c| {
-                c.write_tx(|c| {
-                    let t = clock.now().as_millis();
-                    let ids: Vec<i64> = reports.iter().map(|r| r.delivery_id.get()).collect();
-                    sql::subscriptions::lock_for_deliveries(c, &ids)?;
-                    let mut out = Recorded::default();
-                    for r in &reports {
-                        record_one(c, &worker, r, t, disable_after, &mut out)?;
-                    }
-                    Ok(out)
-                })
-            })
-            .await
+        let batch = {
+            let (job, clock) = (Arc::clone(&job), clock.clone());
+            self.store
+                .write(move |c| c.write_tx(|c| record_batch(c, &job, clock.now().as_millis())))
+                .await
+        };
+        match batch {
+            Err(e) if !is_transient(&e) => {
+                tracing::warn!(
+                    error = %describe(&e), attempts = job.reports.len(),
+                    "recording a batch of webhook attempts failed; recording them one by one"
+                );
+                self.store
+                    .write(move |c| c.write_tx(|c| record_each(c, &job, clock.now().as_millis())))
+                    .await
+            }
+            other => other,
+        }
     }
 
     /// Gives leased deliveries back (for example on shutdown), due at once;
@@ -182,7 +269,8 @@ impl<'a> Worker<'a> {
             .await
     }
 
-    /// How many outbox events are not yet fanned out.
+    /// How many outbox events are waiting to be fanned out (quarantined
+    /// events are not counted; see [`Self::quarantined_count`]).
     pub async fn outbox_backlog(self) -> Result<i64, StorageError> {
         self.store.run(sql::outbox::backlog).await
     }
@@ -193,6 +281,92 @@ impl<'a> Worker<'a> {
     }
 }
 
+/// What [`Worker::record_attempts`] records, shared by its tries.
+struct RecordJob {
+    worker: String,
+    reports: Vec<AttemptReport>,
+    disable_after: i64,
+}
+
+/// Records every report of `job` in the caller's transaction; any failure
+/// fails the whole batch.
+fn record_batch(c: &mut DbConnection, job: &RecordJob, t: i64) -> R<Recorded> {
+    let ids: Vec<i64> = job.reports.iter().map(|r| r.delivery_id.get()).collect();
+    sql::subscriptions::lock_for_deliveries(c, &ids)?;
+    let mut out = Recorded::default();
+    for r in &job.reports {
+        record_one(
+            c,
+            &job.worker,
+            r,
+            t,
+            job.disable_after,
+            Detail::Full,
+            &mut out,
+        )?;
+    }
+    Ok(out)
+}
+
+/// Records the reports of `job` one by one, each in its own savepoint: a
+/// report that fails is tried again without its details, and left out
+/// only when even that fails.
+fn record_each(c: &mut DbConnection, job: &RecordJob, t: i64) -> R<Recorded> {
+    let ids: Vec<i64> = job.reports.iter().map(|r| r.delivery_id.get()).collect();
+    sql::subscriptions::lock_for_deliveries(c, &ids)?;
+    let mut out = Recorded::default();
+    for r in &job.reports {
+        let tried = |c: &mut DbConnection, detail: Detail| {
+            c.transaction(|c| -> R<Recorded> {
+                let mut one = Recorded::default();
+                record_one(c, &job.worker, r, t, job.disable_after, detail, &mut one)?;
+                Ok(one)
+            })
+        };
+        let full_error = match tried(c, Detail::Full) {
+            Ok(one) => {
+                out.absorb(one);
+                continue;
+            }
+            Err(e) if is_transient(&e) => return Err(e),
+            Err(e) => e,
+        };
+        match tried(c, Detail::Bare) {
+            Ok(one) => {
+                tracing::warn!(
+                    delivery = %r.delivery_id, error = %describe(&full_error),
+                    "a webhook attempt was recorded without its details"
+                );
+                out.degraded.push(r.delivery_id);
+                out.absorb(one);
+            }
+            Err(e) if is_transient(&e) => return Err(e),
+            Err(e) => {
+                tracing::error!(
+                    delivery = %r.delivery_id, error = %describe(&e),
+                    "a webhook attempt cannot be recorded; its lease will expire"
+                );
+                out.unrecorded.push(r.delivery_id);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// How much of a report [`record_one`] stores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Detail {
+    /// Everything; any failure fails the report.
+    Full,
+    /// What bounds the delivery (its attempt count and next step); the
+    /// attempt's row in the delivery log (without excerpt or error) and the
+    /// subscription's health are stored only if they can be.
+    Bare,
+}
+
+/// Stored as the error of an attempt recorded without its details.
+const DETAILS_LOST: &str = "the attempt's details could not be recorded";
+
 /// Records one report inside [`Worker::record_attempts`]' transaction.
 fn record_one(
     c: &mut DbConnection,
@@ -200,6 +374,7 @@ fn record_one(
     r: &AttemptReport,
     t: i64,
     disable_after: i64,
+    detail: Detail,
     out: &mut Recorded,
 ) -> R<()> {
     let Some(d) = sql::deliveries::by_id(c, r.delivery_id.get())? else {
@@ -227,20 +402,50 @@ fn record_one(
         out.stale += 1;
         return Ok(());
     }
-    sql::deliveries::insert_attempt(
-        c,
-        &NewAttemptRow {
-            delivery_id: d.id,
-            attempt_no: attempts,
-            started_at: r.started_at.as_millis(),
-            duration_ms: millis(r.duration),
-            status_code: status,
-            outcome: r.outcome.as_str(),
-            error: r.error.as_deref(),
-            response_excerpt: r.response_excerpt.as_deref(),
-        },
-    )?;
+    let error = r
+        .error
+        .as_deref()
+        .map(|e| sanitize_text(e, MAX_ERROR_BYTES));
+    let excerpt = r
+        .response_excerpt
+        .as_deref()
+        .map(|e| sanitize_text(e, MAX_EXCERPT_BYTES));
+    let mut row = NewAttemptRow {
+        delivery_id: d.id,
+        attempt_no: attempts,
+        started_at: r.started_at.as_millis(),
+        duration_ms: millis(r.duration),
+        status_code: status,
+        outcome: r.outcome.as_str(),
+        error: error.as_deref(),
+        response_excerpt: excerpt.as_deref(),
+    };
     out.recorded += 1;
+    if detail == Detail::Bare {
+        row.error = Some(DETAILS_LOST);
+        row.response_excerpt = None;
+        // Best effort from here on: the delivery's own update above is what
+        // bounds it.
+        let _ = c.transaction(|c| -> R<()> { sql::deliveries::insert_attempt(c, &row) });
+        let _ =
+            c.transaction(|c| -> R<()> { subscription_health(c, r, &d, t, disable_after, out) });
+        return Ok(());
+    }
+    sql::deliveries::insert_attempt(c, &row)?;
+    subscription_health(c, r, &d, t, disable_after, out)
+}
+
+/// What an attempt means for its subscription: 410 deletes it, a success
+/// ends its failing period, a failure starts or continues it and may
+/// disable it.
+fn subscription_health(
+    c: &mut DbConnection,
+    r: &AttemptReport,
+    d: &sql::deliveries::DeliveryRow,
+    t: i64,
+    disable_after: i64,
+    out: &mut Recorded,
+) -> R<()> {
     if r.next == NextStep::Gone {
         if sql::subscriptions::delete(c, d.subscription_id)? > 0 {
             out.deleted.push(SubscriptionId::new(d.subscription_id));
@@ -272,47 +477,224 @@ fn record_one(
     Ok(())
 }
 
-/// The fan-out itself: for each of `rows` (unprocessed outbox rows that
-/// the caller's transaction holds, in id order), one delivery per active
-/// subscription of the same tenant to the same event type created no later
-/// than the event, first due `first_delay` ms after `t`; with `claim` (ms)
-/// the new deliveries are leased to `worker` and returned. A delivery that
-/// already exists for the event and subscription is not created again.
-/// Leaves [`FanOut::events`] to the caller.
-fn fan_out_rows(
-    c: &mut DbConnection,
-    worker: &str,
-    rows: &[OutboxRow],
-    t: i64,
+/// What [`Worker::fan_out_next`] asked for, shared by its tries.
+struct FanOutPlan {
+    worker: String,
+    limit: i64,
     first_delay: i64,
     claim: Option<i64>,
-) -> R<FanOut> {
-    let mut tenants: Vec<i64> = rows.iter().map(|r| r.tenant_id).collect();
+}
+
+/// An outbox row read for fan-out.
+struct Event {
+    id: i64,
+    tenant_id: i64,
+    event_type: EventType,
+    payload: Value,
+    created_at: i64,
+}
+
+/// Reads a taken row; a row that cannot be read is an error of its own.
+fn read_event(row: DueRow) -> Result<Event, String> {
+    let event_type = row
+        .event_type
+        .parse::<EventType>()
+        .map_err(|e| format!("unknown event type: {e}"))?;
+    let payload = serde_json::from_str(&row.payload.0)
+        .map_err(|e| format!("the payload cannot be read back: {e}"))?;
+    Ok(Event {
+        id: row.id,
+        tenant_id: row.tenant_id,
+        event_type,
+        payload,
+        created_at: row.created_at,
+    })
+}
+
+/// Takes and fans out a batch in the caller's transaction. Rows whose
+/// payload cannot be read are put back (or quarantined) in the same
+/// transaction; any other failure fails the whole batch.
+fn fan_out_batch(c: &mut DbConnection, plan: &FanOutPlan, t: i64) -> R<FanOut> {
+    let rows = sql::outbox::take_due(c, &plan.worker, t, plan.limit)?;
+    if rows.is_empty() {
+        return Ok(FanOut::default());
+    }
+    let mut events = Vec::with_capacity(rows.len());
+    let mut failed = Vec::new();
+    for row in rows {
+        let id = row.id;
+        match read_event(row) {
+            Ok(e) => events.push(e),
+            Err(why) => failed.extend(fan_out_failed(c, id, t, &why)?),
+        }
+    }
+    let mut out = fan_out_rows(c, plan, &events, t)?;
+    out.events = events.len();
+    out.failed = failed;
+    Ok(out)
+}
+
+/// Fans out the due rows one at a time in the caller's transaction, each
+/// in its own savepoint, after the batch failed: a row that fails is put
+/// back (or quarantined) and the others go on.
+fn fan_out_each(c: &mut DbConnection, plan: &FanOutPlan, t: i64) -> R<FanOut> {
+    let mut out = FanOut::default();
+    for id in sql::outbox::due_ids(c, t, plan.limit)? {
+        let one = c.transaction(|c| -> R<FanOut> {
+            let Some(row) = sql::outbox::take_one(c, &plan.worker, t, id)? else {
+                return Ok(FanOut::default());
+            };
+            let event = match read_event(row) {
+                Ok(e) => e,
+                Err(why) => {
+                    return Ok(FanOut {
+                        failed: fan_out_failed(c, id, t, &why)?.into_iter().collect(),
+                        ..FanOut::default()
+                    });
+                }
+            };
+            let mut one = fan_out_rows(c, plan, std::slice::from_ref(&event), t)?;
+            one.events = 1;
+            Ok(one)
+        });
+        match one {
+            Ok(one) => out.absorb(one),
+            Err(e) if is_transient(&e) => return Err(e),
+            Err(e) => out.failed.extend(fan_out_failed(c, id, t, &describe(&e))?),
+        }
+    }
+    Ok(out)
+}
+
+/// Records a failed fan-out of outbox row `id`: due again after the next
+/// of [`OUTBOX_RETRY_DELAYS`], or quarantined at the last try.
+fn fan_out_failed(c: &mut DbConnection, id: i64, t: i64, why: &str) -> R<Option<FanOutFailure>> {
+    let error = sanitize_text(why, MAX_ERROR_BYTES);
+    let mut retry_at = None;
+    let noted = sql::outbox::note_failure(c, id, t, &error, |failures| {
+        let tries = u32::try_from(failures).unwrap_or(u32::MAX);
+        if tries >= OUTBOX_MAX_TRIES {
+            return None;
+        }
+        let delay = OUTBOX_RETRY_DELAYS
+            .get(usize::try_from(tries.saturating_sub(1)).unwrap_or(usize::MAX))
+            .or(OUTBOX_RETRY_DELAYS.last())
+            .copied()
+            .unwrap_or(Duration::from_secs(1));
+        let delay = millis(delay);
+        retry_at = Some(Timestamp::from_millis(t.saturating_add(delay)));
+        Some(delay)
+    })?;
+    Ok(noted.map(|(tenant, failures)| FanOutFailure {
+        event_id: EventId::new(id),
+        tenant_id: TenantId::new(tenant),
+        tries: u32::try_from(failures).unwrap_or(u32::MAX),
+        quarantined: retry_at.is_none(),
+        retry_at,
+        error: error.into_owned(),
+    }))
+}
+
+/// Ends a claimed delivery that cannot be sent (its event cannot be read
+/// back): failed, with a row in the delivery log saying why.
+fn fail_unsendable(c: &mut DbConnection, id: i64, t: i64, e: &StorageError) -> R<()> {
+    let why = sanitize_text(
+        &format!("the event cannot be sent: {}", describe(e)),
+        MAX_ERROR_BYTES,
+    )
+    .into_owned();
+    tracing::error!(delivery = id, error = %why, "a webhook delivery cannot be sent; marked failed");
+    if sql::deliveries::fail_unsendable(c, id, t)? == 0 {
+        return Ok(());
+    }
+    let attempt_no = sql::deliveries::by_id(c, id)?.map_or(1, |d| d.attempt_count);
+    sql::deliveries::insert_attempt(
+        c,
+        &NewAttemptRow {
+            delivery_id: id,
+            attempt_no,
+            started_at: t,
+            duration_ms: 0,
+            status_code: None,
+            outcome: AttemptOutcome::Refused.as_str(),
+            error: Some(&why),
+            response_excerpt: None,
+        },
+    )
+}
+
+/// Whether `e` is the database's trouble rather than a row's: such a
+/// failure counts against no event or report.
+fn is_transient(e: &StorageError) -> bool {
+    use diesel::result::{DatabaseErrorKind as K, Error as E};
+    match e {
+        StorageError::Unavailable(_) | StorageError::Contention => true,
+        StorageError::Internal(source) => source.downcast_ref::<E>().is_some_and(|d| {
+            matches!(
+                d,
+                E::DatabaseError(
+                    K::SerializationFailure | K::ClosedConnection | K::UnableToSendCommand,
+                    _
+                ) | E::BrokenTransactionManager
+                    | E::AlreadyInTransaction
+            )
+        }),
+        _ => false,
+    }
+}
+
+/// `e` with its causes, for logs and the quarantine record.
+fn describe(e: &StorageError) -> String {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+/// The fan-out itself: for each of `events` (taken outbox rows, in id
+/// order), one delivery per active subscription of the same tenant to the
+/// same event type created no later than the event, first due
+/// `plan.first_delay` ms after `t`; with `plan.claim` (ms) the new
+/// deliveries are leased to `plan.worker` and returned. A delivery that
+/// already exists for the event and subscription is not created again.
+/// Leaves [`FanOut::events`] to the caller.
+fn fan_out_rows(c: &mut DbConnection, plan: &FanOutPlan, events: &[Event], t: i64) -> R<FanOut> {
+    let mut out = FanOut::default();
+    if events.is_empty() {
+        return Ok(out);
+    }
+    let mut tenants: Vec<i64> = events.iter().map(|e| e.tenant_id).collect();
     tenants.sort_unstable();
     tenants.dedup();
-    let mut types: Vec<String> = rows.iter().map(|r| r.event_type.clone()).collect();
+    let mut types: Vec<String> = events
+        .iter()
+        .map(|e| e.event_type.as_str().to_string())
+        .collect();
     types.sort_unstable();
     types.dedup();
     let subs = sql::subscriptions::active(c, &tenants, &types)?;
-    let lease_until = claim.map(|l| t.saturating_add(l));
-    let mut out = FanOut::default();
-    for row in rows {
+    let lease_until = plan.claim.map(|l| t.saturating_add(l));
+    for event in events {
         for sub in subs.iter().filter(|s| {
-            s.tenant_id == row.tenant_id
-                && s.event == row.event_type
-                && s.created_at <= row.created_at
+            s.tenant_id == event.tenant_id
+                && s.event == event.event_type.as_str()
+                && s.created_at <= event.created_at
         }) {
             let message_id = message_id()?;
             let new = NewDeliveryRow {
-                tenant_id: row.tenant_id,
-                outbox_id: row.id,
+                tenant_id: event.tenant_id,
+                outbox_id: event.id,
                 subscription_id: sub.id,
                 message_id: &message_id,
                 state: DeliveryState::Pending.as_str(),
                 attempt_count: 0,
-                next_attempt_at: t.saturating_add(first_delay),
+                next_attempt_at: t.saturating_add(plan.first_delay),
                 lease_until,
-                claimed_by: lease_until.map(|_| worker),
+                claimed_by: lease_until.map(|_| plan.worker.as_str()),
                 created_at: t,
             };
             let Some(id) = sql::deliveries::insert(c, &new)? else {
@@ -322,15 +704,12 @@ fn fan_out_rows(
             if let Some(lease) = lease_until {
                 out.claimed.push(DueDelivery {
                     id: DeliveryId::new(id),
-                    tenant_id: TenantId::new(row.tenant_id),
-                    event_id: EventId::new(row.id),
+                    tenant_id: TenantId::new(event.tenant_id),
+                    event_id: EventId::new(event.id),
                     message_id,
-                    event_type: row
-                        .event_type
-                        .parse::<EventType>()
-                        .map_err(StorageError::internal)?,
-                    payload: row.payload.0.clone(),
-                    committed_at: Timestamp::from_millis(row.created_at),
+                    event_type: event.event_type,
+                    payload: event.payload.clone(),
+                    committed_at: Timestamp::from_millis(event.created_at),
                     subscription: SubscriptionRow::clone(sub).try_into()?,
                     attempt_count: 0,
                     lease_until: Timestamp::from_millis(lease),

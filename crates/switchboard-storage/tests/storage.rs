@@ -18,5 +18,6 @@ mod storage {
     mod fan_out_next;
     mod isolation;
     mod outbox;
+    mod poison;
     mod pool;
 }

@@ -123,4 +123,8 @@ pub mod metric {
     pub const LATENCY: &str = "switchboard_webhook_delivery_latency_seconds";
     /// Histogram: the duration of one attempt.
     pub const ATTEMPT_DURATION: &str = "switchboard_webhook_attempt_duration_seconds";
+    /// Outbox events that could not be fanned out and will be tried again.
+    pub const FAN_OUT_FAILURES: &str = "switchboard_webhook_fan_out_failures_total";
+    /// Outbox events quarantined (dead-lettered) after failing every try.
+    pub const QUARANTINED: &str = "switchboard_webhook_outbox_quarantined_total";
 }

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use reqwest::header::{CONTENT_TYPE, RETRY_AFTER};
 use switchboard_domain::Timestamp;
-use switchboard_storage::{AttemptOutcome, AttemptReport, Clock, DueDelivery};
+use switchboard_storage::{AttemptOutcome, AttemptReport, Clock, DueDelivery, sanitize_text};
 
 use crate::WebhookConfig;
 use crate::retry::{AttemptFacts, next_step, parse_retry_after, random_unit};
@@ -55,14 +55,8 @@ struct Failure {
 
 impl Failure {
     fn new(outcome: AttemptOutcome, error: impl Into<String>) -> Self {
-        let mut error: String = error.into();
-        if error.len() > MAX_ERROR_LEN {
-            let mut cut = MAX_ERROR_LEN;
-            while !error.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            error.truncate(cut);
-        }
+        let error: String = error.into();
+        let error = sanitize_text(&error, MAX_ERROR_LEN).into_owned();
         Self { outcome, error }
     }
 }
@@ -157,13 +151,22 @@ async fn post(
             Ok(None) | Err(_) => break,
         }
     }
-    read.truncate(config.excerpt_limit);
-    let excerpt = (!read.is_empty()).then(|| String::from_utf8_lossy(&read).into_owned());
+    let excerpt = (!read.is_empty()).then(|| excerpt(&read, config.excerpt_limit));
     Ok(Answer {
         status,
         retry_after,
         excerpt,
     })
+}
+
+/// The stored excerpt of a response body: valid UTF-8 (invalid sequences
+/// become U+FFFD), without NUL (PostgreSQL's `text` refuses it), at most
+/// `limit` bytes, cut on a character boundary.
+fn excerpt(body: &[u8], limit: usize) -> String {
+    // Decode a little more than `limit`, so that a character cut at the
+    // limit is dropped whole instead of turning into U+FFFD.
+    let read = &body[..body.len().min(limit.saturating_add(3))];
+    sanitize_text(&String::from_utf8_lossy(read), limit).into_owned()
 }
 
 /// Sorts a client error into refused (SSRF guard), timeout or network error.
@@ -188,4 +191,27 @@ fn classify(e: &reqwest::Error) -> Failure {
         AttemptOutcome::NetworkError,
         format!("{kind} error: {root}"),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::excerpt;
+
+    #[test]
+    fn excerpts_are_clean_utf8_within_the_limit() {
+        let cases: [(&[u8], usize, &str); 6] = [
+            (b"ok", 1024, "ok"),
+            (b"ok\0", 1024, "ok\u{fffd}"),
+            (b"\0\0\0\0", 4, "\u{fffd}"),
+            (b"ok\xff\xfe", 1024, "ok\u{fffd}\u{fffd}"),
+            // A character cut at the limit is dropped whole.
+            ("aé".as_bytes(), 2, "a"),
+            (b"abcdef", 3, "abc"),
+        ];
+        for (body, limit, want) in cases {
+            let got = excerpt(body, limit);
+            assert_eq!(got, want, "{body:?}");
+            assert!(got.len() <= limit && !got.contains('\0'), "{body:?}");
+        }
+    }
 }

@@ -25,7 +25,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use switchboard_storage::{
-    AttemptOutcome, AttemptReport, DeliveryId, DueDelivery, StorageError, Store, Worker,
+    AttemptOutcome, AttemptReport, DeliveryId, DueDelivery, FanOutFailure, StorageError, Store,
+    Worker,
 };
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use tokio::task::{JoinHandle, JoinSet};
@@ -254,16 +255,22 @@ async fn tick(
     let mut full = false;
 
     // New events: taken, fanned out and marked processed in one
-    // transaction; the first attempts come back leased to this worker. A
-    // failure rolls all of it back and the events stay pending.
+    // transaction; the first attempts come back leased to this worker. An
+    // event that cannot be fanned out is put back for a later try, or
+    // quarantined after a few, without holding up the others (storage
+    // isolates it); a database failure rolls all of it back.
     let first_delay = c.schedule.first().copied().unwrap_or_default();
     let fan = shared
         .worker()
         .fan_out_next(&shared.id, c.batch_size, first_delay, Some(c.lease))
         .await?;
-    if fan.events > 0 {
+    report_fan_out_failures(shared, &fan.failed);
+    let taken = fan.events + fan.failed.len();
+    if taken > 0 {
         worked = true;
-        full = fan.events >= usize::try_from(c.batch_size).unwrap_or(usize::MAX);
+        full = taken >= usize::try_from(c.batch_size).unwrap_or(usize::MAX);
+    }
+    if fan.events > 0 {
         shared
             .metrics
             .inc(metric::EVENTS, "", u64::try_from(fan.events).unwrap_or(0));
@@ -291,6 +298,29 @@ async fn tick(
     } else {
         Tick::Idle
     })
+}
+
+/// Logs (with the event's id) and counts the outbox events a fan-out could
+/// not process: a warning while they will be tried again, an error when
+/// one is quarantined.
+fn report_fan_out_failures(shared: &Shared, failed: &[FanOutFailure]) {
+    for f in failed {
+        if f.quarantined {
+            tracing::error!(
+                worker = %shared.id, event = %f.event_id, tenant = %f.tenant_id, tries = f.tries,
+                error = %f.error,
+                "outbox event quarantined: it cannot be fanned out; see `switchboard outbox quarantined`"
+            );
+            shared.metrics.inc(metric::QUARANTINED, "", 1);
+        } else {
+            tracing::warn!(
+                worker = %shared.id, event = %f.event_id, tenant = %f.tenant_id, tries = f.tries,
+                error = %f.error,
+                "cannot fan out an outbox event; it will be tried again"
+            );
+            shared.metrics.inc(metric::FAN_OUT_FAILURES, "", 1);
+        }
+    }
 }
 
 /// Starts an attempt task per delivery, each holding a process slot; on a
@@ -396,6 +426,14 @@ async fn record_loop(shared: Arc<Shared>, mut rx: mpsc::Receiver<AttemptReport>)
                 .await
             {
                 Ok(recorded) => {
+                    if !recorded.degraded.is_empty() || !recorded.unrecorded.is_empty() {
+                        tracing::warn!(
+                            worker = %shared.id,
+                            degraded = ?recorded.degraded,
+                            unrecorded = ?recorded.unrecorded,
+                            "some webhook attempts could not be recorded in full; the others were"
+                        );
+                    }
                     if recorded.stale > 0 {
                         tracing::info!(
                             worker = %shared.id, stale = recorded.stale,

@@ -8,7 +8,7 @@ use diesel::prelude::*;
 
 use super::{InsertOrSkip, R};
 use crate::connection::DbConnection;
-use crate::json_column::JsonValue;
+use crate::json_column::JsonText;
 use crate::rows::SubscriptionRow;
 use crate::schema::{deliveries, delivery_attempts, outbox, webhook_subscriptions};
 
@@ -80,8 +80,10 @@ pub(crate) struct AttemptRow {
     pub response_excerpt: Option<String>,
 }
 
-/// The outbox columns a delivery needs: the event and when it was committed.
-pub(crate) type OutboxPart = (String, JsonValue, i64);
+/// The outbox columns a delivery needs: the event (its payload as stored
+/// text, parsed per delivery, so that one unreadable payload cannot fail a
+/// whole claim) and when it was committed.
+pub(crate) type OutboxPart = (String, JsonText, i64);
 
 /// Inserts a delivery unless one exists for the same event and
 /// subscription; returns the new id.
@@ -216,6 +218,24 @@ pub(crate) fn finish_attempt(
     .set(changes)
     .execute(c)?
         > 0)
+}
+
+/// Ends a pending delivery that cannot be sent (its event cannot be read
+/// back): `failed` at `now`, unleased, with one more attempt counted.
+pub(crate) fn fail_unsendable(c: &mut DbConnection, id: i64, now: i64) -> R<usize> {
+    Ok(diesel::update(
+        deliveries::table
+            .filter(deliveries::id.eq(id))
+            .filter(deliveries::state.eq("pending")),
+    )
+    .set((
+        deliveries::state.eq("failed"),
+        deliveries::attempt_count.eq(deliveries::attempt_count + 1),
+        deliveries::completed_at.eq(Some(now)),
+        deliveries::lease_until.eq(None::<i64>),
+        deliveries::claimed_by.eq(None::<String>),
+    ))
+    .execute(c)?)
 }
 
 /// Gives leased, still pending deliveries back, due at once.

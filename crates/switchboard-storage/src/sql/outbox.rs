@@ -6,48 +6,188 @@ use switchboard_domain::EntityKind;
 
 use super::R;
 use crate::connection::DbConnection;
-use crate::json_column::JsonValue;
+use crate::json_column::JsonText;
 use crate::rows::OutboxRow;
 use crate::schema::outbox;
+
+/// An outbox row as fan-out takes it. The payload stays the stored text
+/// and is parsed row by row, so one unreadable payload fails its own row,
+/// never the statement that takes the batch.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = outbox)]
+pub(crate) struct DueRow {
+    pub id: i64,
+    pub tenant_id: i64,
+    pub event_type: String,
+    pub payload: JsonText,
+    pub created_at: i64,
+}
 
 /// Takes up to `limit` due outbox rows, oldest first, and marks them
 /// processed by `worker` at `now`, in one statement: `UPDATE outbox SET
 /// processed_at = now … WHERE id IN (SELECT id … ORDER BY id LIMIT n [FOR
-/// UPDATE SKIP LOCKED]) RETURNING …`. On PostgreSQL concurrent takers skip
+/// UPDATE SKIP LOCKED]) RETURNING …`. Due means unprocessed, not
+/// quarantined and available at `now`. On PostgreSQL concurrent takers skip
 /// each other's rows; on SQLite the single writer serializes them. Must run
 /// inside the write transaction that fans the rows out, so that a failure
 /// rolls the marking back. Returns the rows in id order.
-pub(crate) fn take_due(
-    c: &mut DbConnection,
-    worker: &str,
-    now: i64,
-    limit: i64,
-) -> R<Vec<OutboxRow>> {
+pub(crate) fn take_due(c: &mut DbConnection, worker: &str, now: i64, limit: i64) -> R<Vec<DueRow>> {
     // The subquery reads the same table under another name: the ids of
-    // up to `limit` unprocessed rows available at `now`, oldest first.
+    // up to `limit` due rows, oldest first.
     let pending = diesel::alias!(outbox as pending);
     let due = pending
         .select(pending.field(outbox::id))
         .filter(pending.field(outbox::processed_at).is_null())
+        .filter(pending.field(outbox::quarantined_at).is_null())
         .filter(pending.field(outbox::available_at).le(now))
         .order(pending.field(outbox::id))
         .limit(limit);
     let marked = (outbox::processed_at.eq(now), outbox::claimed_by.eq(worker));
-    let mut rows: Vec<OutboxRow> = match c {
+    let mut rows: Vec<DueRow> = match c {
         DbConnection::Pg(c) => {
             diesel::update(outbox::table.filter(outbox::id.eq_any(due.for_update().skip_locked())))
                 .set(marked)
-                .returning(OutboxRow::as_returning())
+                .returning(DueRow::as_returning())
                 .get_results(c)?
         }
         DbConnection::Sqlite(c) => diesel::update(outbox::table.filter(outbox::id.eq_any(due)))
             .set(marked)
-            .returning(OutboxRow::as_returning())
+            .returning(DueRow::as_returning())
             .get_results(c)?,
     };
     // RETURNING follows no particular order.
     rows.sort_unstable_by_key(|r| r.id);
     Ok(rows)
+}
+
+/// The ids of up to `limit` due rows, oldest first, without taking them;
+/// on PostgreSQL they are locked for the caller's transaction (skipping
+/// rows other takers hold).
+pub(crate) fn due_ids(c: &mut DbConnection, now: i64, limit: i64) -> R<Vec<i64>> {
+    let due = outbox::table
+        .select(outbox::id)
+        .filter(outbox::processed_at.is_null())
+        .filter(outbox::quarantined_at.is_null())
+        .filter(outbox::available_at.le(now))
+        .order(outbox::id)
+        .limit(limit);
+    Ok(match c {
+        DbConnection::Pg(c) => due.for_update().skip_locked().load(c)?,
+        DbConnection::Sqlite(c) => due.load(c)?,
+    })
+}
+
+/// [`take_due`] for one row: marks it processed by `worker` if it is still
+/// unprocessed and not quarantined.
+pub(crate) fn take_one(c: &mut DbConnection, worker: &str, now: i64, id: i64) -> R<Option<DueRow>> {
+    let take = diesel::update(
+        outbox::table
+            .filter(outbox::id.eq(id))
+            .filter(outbox::processed_at.is_null())
+            .filter(outbox::quarantined_at.is_null()),
+    )
+    .set((outbox::processed_at.eq(now), outbox::claimed_by.eq(worker)));
+    // RETURNING is written per backend (the multi-backend builder has none).
+    Ok(match c {
+        DbConnection::Pg(c) => take
+            .returning(DueRow::as_returning())
+            .get_result(c)
+            .optional()?,
+        DbConnection::Sqlite(c) => take
+            .returning(DueRow::as_returning())
+            .get_result(c)
+            .optional()?,
+    })
+}
+
+/// Records a failed fan-out of row `id` at `now`: the row is unprocessed
+/// again with one more failure and `error`; it becomes available again
+/// after `retry_in` ms, or, with `retry_in` `None`, it is quarantined.
+/// Returns the row's tenant and its failures so far, `None` when it does
+/// not exist.
+pub(crate) fn note_failure(
+    c: &mut DbConnection,
+    id: i64,
+    now: i64,
+    error: &str,
+    retry_in: impl FnOnce(i32) -> Option<i64>,
+) -> R<Option<(i64, i32)>> {
+    let Some((tenant, failures)) = outbox::table
+        .find(id)
+        .select((outbox::tenant_id, outbox::fan_out_failures))
+        .get_result::<(i64, i32)>(c)
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    let failures = failures.saturating_add(1);
+    let failed = (
+        outbox::processed_at.eq(None::<i64>),
+        outbox::claimed_by.eq(None::<String>),
+        outbox::fan_out_failures.eq(failures),
+        outbox::last_error.eq(Some(error)),
+    );
+    let row = outbox::table.filter(outbox::id.eq(id));
+    match retry_in(failures) {
+        Some(delay) => diesel::update(row)
+            .set((failed, outbox::available_at.eq(now.saturating_add(delay))))
+            .execute(c)?,
+        None => diesel::update(row)
+            .set((failed, outbox::quarantined_at.eq(Some(now))))
+            .execute(c)?,
+    };
+    Ok(Some((tenant, failures)))
+}
+
+/// A quarantined row, for operators.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = outbox)]
+pub(crate) struct QuarantinedRow {
+    pub id: i64,
+    pub tenant_id: i64,
+    pub event_type: String,
+    pub entity_kind: String,
+    pub entity_id: i64,
+    pub created_at: i64,
+    pub fan_out_failures: i32,
+    pub last_error: Option<String>,
+    pub quarantined_at: Option<i64>,
+}
+
+/// Up to `limit` quarantined rows, oldest first.
+pub(crate) fn quarantined(c: &mut DbConnection, limit: i64) -> R<Vec<QuarantinedRow>> {
+    Ok(outbox::table
+        .filter(outbox::quarantined_at.is_not_null())
+        .order(outbox::id)
+        .limit(limit)
+        .select(QuarantinedRow::as_select())
+        .load(c)?)
+}
+
+/// How many rows are quarantined.
+pub(crate) fn quarantined_count(c: &mut DbConnection) -> R<i64> {
+    Ok(outbox::table
+        .filter(outbox::quarantined_at.is_not_null())
+        .count()
+        .get_result(c)?)
+}
+
+/// Puts a quarantined row back in line, due at `now` with its failures
+/// reset; returns whether it was quarantined.
+pub(crate) fn requeue(c: &mut DbConnection, id: i64, now: i64) -> R<bool> {
+    Ok(diesel::update(
+        outbox::table
+            .filter(outbox::id.eq(id))
+            .filter(outbox::quarantined_at.is_not_null()),
+    )
+    .set((
+        outbox::quarantined_at.eq(None::<i64>),
+        outbox::fan_out_failures.eq(0),
+        outbox::processed_at.eq(None::<i64>),
+        outbox::available_at.eq(now),
+    ))
+    .execute(c)?
+        > 0)
 }
 
 /// Every outbox row of one entity, oldest first.
@@ -66,26 +206,31 @@ pub(crate) fn of_entity(
         .load(c)?)
 }
 
-/// How many rows are not processed yet.
+/// How many rows are waiting to be fanned out (unprocessed and not
+/// quarantined).
 pub(crate) fn backlog(c: &mut DbConnection) -> R<i64> {
     Ok(outbox::table
         .filter(outbox::processed_at.is_null())
+        .filter(outbox::quarantined_at.is_null())
         .count()
         .get_result(c)?)
 }
 
-/// The newest payloads of one event type of the tenant.
+/// The newest payloads of one event type of the tenant, as stored text
+/// (the caller parses them, skipping any it cannot read); quarantined rows
+/// are left out.
 pub(crate) fn recent_payloads(
     c: &mut DbConnection,
     tenant: i64,
     event: &str,
     limit: i64,
-) -> R<Vec<JsonValue>> {
+) -> R<Vec<(i64, JsonText)>> {
     Ok(outbox::table
         .filter(outbox::tenant_id.eq(tenant))
         .filter(outbox::event_type.eq(event))
+        .filter(outbox::quarantined_at.is_null())
         .order(outbox::id.desc())
         .limit(limit)
-        .select(outbox::payload)
+        .select((outbox::id, outbox::payload))
         .load(c)?)
 }
