@@ -54,17 +54,28 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         .delivery_backlog()
         .await
         .unwrap_or(-1);
+    let quarantined = state
+        .store()
+        .worker()
+        .quarantined_count()
+        .await
+        .unwrap_or(-1);
     #[expect(clippy::cast_precision_loss, reason = "gauges")]
     let gauges = [
         (
             "switchboard_outbox_backlog",
-            "Outbox events not yet processed (-1 when the database is unreachable).",
+            "Outbox events waiting to be fanned out, quarantined ones excepted (-1 when the database is unreachable).",
             backlog as f64,
         ),
         (
             "switchboard_webhook_deliveries_pending",
             "Webhook deliveries waiting for an attempt or a retry (-1 when the database is unreachable).",
             pending as f64,
+        ),
+        (
+            "switchboard_outbox_quarantined",
+            "Outbox events quarantined because they cannot be fanned out; list them with `switchboard outbox quarantined` (-1 when the database is unreachable).",
+            quarantined as f64,
         ),
     ];
     HttpResponse::Ok()

@@ -1,5 +1,6 @@
-//! The `switchboard` command: runs the server and administers tenants,
-//! API keys, custom attributes, agents and departments.
+//! The `switchboard` command: runs the server, administers tenants,
+//! API keys, custom attributes, agents and departments, and shows (and
+//! requeues) quarantined webhook outbox events.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -7,7 +8,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
-use switchboard_domain::{AttributeType, CustomAttribute, Scope, Tenant};
+use switchboard_domain::{AttributeType, CustomAttribute, EventId, Scope, Tenant};
 use switchboard_server::config::{self, Overrides, Settings};
 use switchboard_server::{demo, logging, redact_url};
 use switchboard_storage::{StorageError, Store};
@@ -145,6 +146,9 @@ enum AdminCommand {
     /// Manage departments.
     #[command(subcommand)]
     Department(DepartmentCommand),
+    /// Inspect the webhook outbox: events quarantined because they cannot be fanned out.
+    #[command(subcommand)]
+    Outbox(OutboxCommand),
 }
 
 #[derive(Debug, Args)]
@@ -235,6 +239,24 @@ enum DepartmentCommand {
         /// Department name.
         #[arg(long)]
         name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum OutboxCommand {
+    /// List quarantined outbox events, oldest first, one JSON object per line:
+    /// id, tenant_id, event, entity, entity_id, created_at, quarantined_at
+    /// (epoch milliseconds), tries and the last error. See docs/webhooks.md.
+    Quarantined {
+        /// At most this many (1-1000).
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+    },
+    /// Put a quarantined event back in line (after fixing its cause): it is
+    /// due at once, with fresh tries.
+    Requeue {
+        /// The event's id, as `outbox quarantined` shows it.
+        id: i64,
     },
 }
 
@@ -466,6 +488,42 @@ async fn administer(settings: &Settings, command: AdminCommand) -> anyhow::Resul
                 department.id.get(),
                 tenant.name
             );
+        }
+        AdminCommand::Outbox(OutboxCommand::Quarantined { limit }) => {
+            let events = store
+                .worker()
+                .quarantined(limit)
+                .await
+                .context("cannot list quarantined outbox events")?;
+            for e in &events {
+                let line = serde_json::json!({
+                    "id": e.id.get(),
+                    "tenant_id": e.tenant_id.get(),
+                    "event": e.event_type,
+                    "entity": e.entity_kind,
+                    "entity_id": e.entity_id,
+                    "created_at": e.created_at.as_millis(),
+                    "quarantined_at": e.quarantined_at.as_millis(),
+                    "tries": e.tries,
+                    "error": e.error,
+                });
+                println!("{line}");
+            }
+            eprintln!("{} quarantined outbox event(s)", events.len());
+        }
+        AdminCommand::Outbox(OutboxCommand::Requeue { id }) => {
+            let requeued = store
+                .worker()
+                .requeue(EventId::new(id))
+                .await
+                .context("cannot requeue the outbox event")?;
+            if !requeued {
+                return Err(UsageError(format!(
+                    "outbox event {id} is not quarantined; list them with `switchboard outbox quarantined`"
+                ))
+                .into());
+            }
+            println!("requeued outbox event {id}; it is due at once");
         }
     }
     Ok(())

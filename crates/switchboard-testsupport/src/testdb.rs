@@ -90,16 +90,7 @@ impl TestDb {
     /// When the database cannot be reached.
     #[must_use]
     pub fn raw(&self) -> RawConnection {
-        match self.url.strip_prefix("sqlite://") {
-            Some(path) => RawConnection::Sqlite(
-                SqliteConnection::establish(path)
-                    .unwrap_or_else(|e| panic!("cannot open {path}: {e}")),
-            ),
-            None => RawConnection::Pg(
-                PgConnection::establish(&self.url)
-                    .unwrap_or_else(|e| panic!("cannot connect to {}: {e}", self.url)),
-            ),
-        }
+        RawConnection::open(&self.url)
     }
 }
 
@@ -122,6 +113,27 @@ struct Line {
 }
 
 impl RawConnection {
+    /// A plain Diesel connection to `url` (`sqlite://PATH` or
+    /// `postgres://…`), for a database a test made some other way (a
+    /// command's `--database-url`).
+    ///
+    /// # Panics
+    ///
+    /// When the database cannot be reached.
+    #[must_use]
+    pub fn open(url: &str) -> Self {
+        match url.strip_prefix("sqlite://") {
+            Some(path) => Self::Sqlite(
+                SqliteConnection::establish(path)
+                    .unwrap_or_else(|e| panic!("cannot open {path}: {e}")),
+            ),
+            None => Self::Pg(
+                PgConnection::establish(url)
+                    .unwrap_or_else(|e| panic!("cannot connect to {url}: {e}")),
+            ),
+        }
+    }
+
     /// Runs a query returning one text column named `line`: `sqlite` on
     /// SQLite, `postgres` on PostgreSQL.
     ///

@@ -9,8 +9,9 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use switchboard_domain::{AttributeType, Scope, Tenant};
-use switchboard_storage::{Store, StoreConfig};
+use switchboard_domain::{Actor, AttributeType, Conversation, Scope, Tenant};
+use switchboard_storage::{Clock, OUTBOX_MAX_TRIES, Store, StoreConfig, WriteContext};
+use switchboard_testsupport::RawConnection;
 use switchboard_testsupport::tempfile::{TempDir, tempdir};
 
 const BIN: &str = env!("CARGO_BIN_EXE_switchboard");
@@ -324,6 +325,74 @@ fn invalid_settings_are_reported() {
     assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
 }
 
+#[tokio::test]
+async fn outbox_lists_and_requeues_quarantined_events() {
+    let s = Scratch::new();
+    s.ok(&["tenant", "create", "acme"]);
+    assert_eq!(s.ok(&["outbox", "quarantined"]), "");
+
+    // An event whose payload cannot be read back, fanned out until quarantined.
+    let clock = Clock::manual(switchboard_storage::now());
+    let store = Store::open(
+        &s.url,
+        StoreConfig {
+            clock: clock.clone(),
+            ..StoreConfig::default()
+        },
+    )
+    .await
+    .unwrap();
+    let tenant = s.tenant(&store, "acme").await;
+    let ctx = WriteContext::new(tenant.clone(), Actor::System, "test");
+    let conv = store
+        .conversations()
+        .create(&ctx, Conversation::new(tenant.id, "s-1", store.now()))
+        .await
+        .unwrap();
+    let event = store
+        .conversations()
+        .events(tenant.id, conv.id)
+        .await
+        .unwrap()[0]
+        .id;
+    RawConnection::open(&s.url).execute(&format!(
+        "UPDATE outbox SET payload = '{}{}' WHERE id = {}",
+        "[".repeat(200),
+        "]".repeat(200),
+        event.get()
+    ));
+    for _ in 0..OUTBOX_MAX_TRIES {
+        store
+            .worker()
+            .fan_out_next("w", 10, Duration::ZERO, None)
+            .await
+            .unwrap();
+        clock.advance(Duration::from_secs(5));
+    }
+
+    let listed = s.ok(&["outbox", "quarantined"]);
+    let lines: Vec<serde_json::Value> = listed
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 1, "{listed}");
+    let q = &lines[0];
+    assert_eq!(q["id"], event.get(), "{q}");
+    assert_eq!(q["tenant_id"], tenant.id.get(), "{q}");
+    assert_eq!(q["event"], "conversation_created", "{q}");
+    assert_eq!(q["entity"], "conversation", "{q}");
+    assert_eq!(q["tries"], OUTBOX_MAX_TRIES, "{q}");
+    assert!(q["error"].as_str().unwrap().contains("payload"), "{q}");
+
+    let id = event.get().to_string();
+    let requeued = s.ok(&["outbox", "requeue", &id]);
+    assert!(requeued.contains("requeued"), "{requeued}");
+    assert_eq!(s.ok(&["outbox", "quarantined"]), "");
+    assert_eq!(store.worker().outbox_backlog().await.unwrap(), 1);
+    let again = s.run(&["outbox", "requeue", &id]);
+    assert_eq!(again.status.code(), Some(2), "{}", describe(&again));
+}
+
 #[test]
 fn help_lists_commands_and_settings() {
     let out = Command::new(BIN).arg("--help").output().unwrap();
@@ -336,6 +405,7 @@ fn help_lists_commands_and_settings() {
         "attribute",
         "agent",
         "department",
+        "outbox",
         "--database-url",
     ] {
         assert!(help.contains(word), "{word} missing from --help:\n{help}");
