@@ -13,6 +13,7 @@ mod e2e {
     mod common;
     mod helpcrunch;
     mod numbers;
+    mod pipeline;
     mod server;
     mod snapshots;
     mod superoffice;
