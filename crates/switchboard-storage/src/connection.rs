@@ -107,7 +107,76 @@ impl DbConnection {
             Self::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(names),
             Self::Pg(c) => c.run_pending_migrations(PG_MIGRATIONS).map(names),
         };
-        applied.map_err(StorageError::Internal)
+        applied.map_err(|e| self.migration_failed(e))
+    }
+
+    /// Applies the pending migrations up to and including `last` (a
+    /// version as Diesel records it, such as `20261130000004`), to build a
+    /// database as an older release left it.
+    #[cfg(test)]
+    pub(crate) fn run_migrations_through(
+        &mut self,
+        last: &str,
+    ) -> Result<Vec<String>, StorageError> {
+        fn through<C, DB>(
+            c: &mut C,
+            source: EmbeddedMigrations,
+            last: &str,
+        ) -> diesel::migration::Result<Vec<String>>
+        where
+            DB: diesel::backend::Backend,
+            C: MigrationHarness<DB>,
+            EmbeddedMigrations: diesel::migration::MigrationSource<DB>,
+        {
+            let mut applied = Vec::new();
+            for m in c.pending_migrations(source)? {
+                if m.name().version().to_string().as_str() > last {
+                    break;
+                }
+                applied.push(c.run_migration(&*m)?.to_string());
+            }
+            Ok(applied)
+        }
+        let applied = match self {
+            Self::Sqlite(c) => through(c, SQLITE_MIGRATIONS, last),
+            Self::Pg(c) => through(c, PG_MIGRATIONS, last),
+        };
+        applied.map_err(|e| self.migration_failed(e))
+    }
+
+    /// Reverts the applied migrations after `keep` (a version as Diesel
+    /// records it), newest first; returns the versions reverted.
+    #[cfg(test)]
+    pub(crate) fn revert_migrations_after(
+        &mut self,
+        keep: &str,
+    ) -> Result<Vec<String>, StorageError> {
+        fn after<C, DB>(
+            c: &mut C,
+            source: fn() -> EmbeddedMigrations,
+            keep: &str,
+        ) -> diesel::migration::Result<Vec<String>>
+        where
+            DB: diesel::backend::Backend,
+            C: MigrationHarness<DB>,
+            EmbeddedMigrations: diesel::migration::MigrationSource<DB>,
+        {
+            let mut reverted = Vec::new();
+            loop {
+                let applied = c.applied_migrations()?;
+                match applied.iter().map(ToString::to_string).max() {
+                    Some(last) if last.as_str() > keep => {
+                        reverted.push(c.revert_last_migration(source())?.to_string());
+                    }
+                    _ => return Ok(reverted),
+                }
+            }
+        }
+        let reverted = match self {
+            Self::Sqlite(c) => after(c, || SQLITE_MIGRATIONS, keep),
+            Self::Pg(c) => after(c, || PG_MIGRATIONS, keep),
+        };
+        reverted.map_err(|e| self.migration_failed(e))
     }
 
     /// Reverts every applied migration (for tests and tooling).
@@ -116,7 +185,21 @@ impl DbConnection {
             Self::Sqlite(c) => c.revert_all_migrations(SQLITE_MIGRATIONS).map(names),
             Self::Pg(c) => c.revert_all_migrations(PG_MIGRATIONS).map(names),
         };
-        reverted.map_err(StorageError::Internal)
+        reverted.map_err(|e| self.migration_failed(e))
+    }
+
+    /// Leaves the connection usable after a failed migration. An SQLite
+    /// migration that runs outside Diesel's transaction (`run_in_transaction
+    /// = false`, to turn foreign keys off) opens its own; a failure inside it
+    /// leaves that transaction open and foreign keys off. Both are undone
+    /// here; the error is passed on.
+    fn migration_failed(&mut self, e: Box<dyn std::error::Error + Send + Sync>) -> StorageError {
+        if let Self::Sqlite(c) = self {
+            // Fails harmlessly when no transaction is open.
+            let _ = c.batch_execute("ROLLBACK");
+            let _ = c.batch_execute("PRAGMA foreign_keys = ON");
+        }
+        StorageError::Internal(e)
     }
 }
 

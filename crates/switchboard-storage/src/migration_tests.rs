@@ -169,3 +169,348 @@ fn migration_trees_have_identical_names() {
         }
     }
 }
+
+/// The version of the migration that rebuilds SQLite's tables with
+/// AUTOINCREMENT, as Diesel records it (the digits of `2026-11-30-000020`).
+const IDS_NEVER_REUSED: &str = "20261130000020";
+
+/// The last migration before `version` (as Diesel records versions: the
+/// digits of the directory name's date part).
+fn migration_before(version: &str) -> String {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../migrations/sqlite");
+    let mut versions: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter_map(|name| name.split('_').next().map(|v| v.replace('-', "")))
+        .filter(|v| v.as_str() < version)
+        .collect();
+    versions.sort();
+    versions.pop().unwrap()
+}
+
+/// Every row of every table, as text, in id order.
+fn rows(raw: &mut Raw) -> Vec<String> {
+    let mut out = Vec::new();
+    for (table, cols) in TABLES {
+        let sqlite = format!(
+            "SELECT '{table} ' || json_array({}) AS line FROM {table} ORDER BY id",
+            cols.join(", ")
+        );
+        let postgres =
+            format!("SELECT '{table} ' || row_to_json(t)::text AS line FROM {table} t ORDER BY id");
+        out.extend(raw.lines(&sqlite, &postgres));
+    }
+    out
+}
+
+/// Every column (type, nullability, default, key), index (columns,
+/// uniqueness, partial) and foreign key (with its ON DELETE and ON UPDATE
+/// rules), as text. On SQLite from the catalog pragmas, not from the
+/// tables' SQL text, which the rebuild changes (AUTOINCREMENT).
+fn constraints(raw: &mut Raw) -> Vec<String> {
+    raw.lines(
+        "SELECT line FROM ( \
+           SELECT 'column ' || m.name || '.' || p.name || ' ' || p.type || ' notnull=' || p.\"notnull\" \
+                  || ' default=' || COALESCE(p.dflt_value, '') || ' pk=' || p.pk AS line \
+           FROM sqlite_master m JOIN pragma_table_info(m.name) p \
+           WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' \
+           UNION ALL \
+           SELECT 'index ' || m.name || ' ' || il.name || ' unique=' || il.\"unique\" || ' origin=' || il.origin \
+                  || ' partial=' || il.partial || ' (' || ( \
+                    SELECT group_concat(name, ',') FROM ( \
+                      SELECT COALESCE(ii.name, '<expr>') AS name FROM pragma_index_info(il.name) ii ORDER BY ii.seqno)) \
+                  || ') ' || COALESCE((SELECT sql FROM sqlite_master s WHERE s.name = il.name), '') AS line \
+           FROM sqlite_master m JOIN pragma_index_list(m.name) il \
+           WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' \
+           UNION ALL \
+           SELECT 'foreign key ' || m.name || '.' || f.\"from\" || ' -> ' || f.\"table\" || '.' || f.\"to\" \
+                  || ' on delete ' || f.on_delete || ' on update ' || f.on_update || ' match ' || f.\"match\" AS line \
+           FROM sqlite_master m JOIN pragma_foreign_key_list(m.name) f \
+           WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' \
+         ) ORDER BY line",
+        "SELECT line FROM ( \
+           SELECT 'column ' || table_name || '.' || column_name || ' ' || data_type || ' ' || \
+                  is_nullable || ' ' || COALESCE(column_default, '') || ' ' || is_identity AS line \
+           FROM information_schema.columns WHERE table_schema = 'public' \
+           UNION ALL \
+           SELECT 'index ' || indexname || ' ' || indexdef FROM pg_indexes WHERE schemaname = 'public' \
+           UNION ALL \
+           SELECT 'constraint ' || conrelid::regclass::text || ' ' || conname || ' ' || pg_get_constraintdef(oid) \
+           FROM pg_constraint WHERE connamespace = 'public'::regnamespace \
+         ) dump ORDER BY line",
+    )
+}
+
+/// The tables the rebuild gives AUTOINCREMENT: every table whose ids leave
+/// the database.
+const NEVER_REUSED: [&str; 9] = [
+    "tenants",
+    "api_keys",
+    "agents",
+    "departments",
+    "tags",
+    "custom_attributes",
+    "customers",
+    "conversations",
+    "webhook_subscriptions",
+];
+
+/// A database as the release before the rebuild left it, filled through the
+/// store: every kind of row, and the newest customer and conversation
+/// deleted (their ids are the ones SQLite would hand out again).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_rebuild_keeps_rows_ids_and_constraints_and_ids_are_never_reused_after_it() {
+    use std::time::Duration;
+
+    use switchboard_domain::{
+        AttributeType, CustomAttribute, Customer, EventType, Scope, SubscriptionId, Tag,
+        WebhookSubscription,
+    };
+
+    let previous = migration_before(IDS_NEVER_REUSED);
+    for db in TestDb::all() {
+        let label = db.label;
+        let store = Store::open(
+            &db.url,
+            StoreConfig {
+                run_migrations: false,
+                ..StoreConfig::default()
+            },
+        )
+        .await
+        .unwrap();
+        let through = previous.clone();
+        let applied = store
+            .run(move |c| c.run_migrations_through(&through))
+            .await
+            .unwrap();
+        assert_eq!(applied.last(), Some(&previous), "{label}");
+
+        // Fill it.
+        let admin = store.admin();
+        let tenant = admin.create_tenant("acme").await.unwrap();
+        let other = admin.create_tenant("globex").await.unwrap();
+        let t = tenant.id;
+        admin
+            .create_api_key(t, "k", [Scope::ALL[0]].into_iter().collect())
+            .await
+            .unwrap();
+        let agent = admin
+            .create_agent(t, "Ada", "ada@example.com", "agent")
+            .await
+            .unwrap();
+        let department = admin.create_department(t, "Sales").await.unwrap();
+        admin
+            .create_attribute(CustomAttribute {
+                tenant_id: t,
+                name: "plan".into(),
+                kind: AttributeType::String,
+                label: "Plan".into(),
+            })
+            .await
+            .unwrap();
+        let ctx = WriteContext::new(tenant.clone(), Actor::System, "test");
+        let mut customers = Vec::new();
+        for n in 0..3 {
+            let mut draft = Customer::new(t, store.now());
+            draft.user_id = Some(format!("u-{n}"));
+            draft.email = Some(format!("c{n}@example.com"));
+            draft.tags = vec![Tag::new(format!("tag-{n}"))];
+            customers.push(store.customers().create(&ctx, draft).await.unwrap());
+        }
+        let mut conversations = Vec::new();
+        for n in 0..3 {
+            let mut draft = Conversation::new(t, format!("s-{n}"), store.now());
+            draft.customer_id = Some(customers[0].id);
+            draft.assignee_id = Some(agent.id);
+            draft.department_id = Some(department.id);
+            conversations.push(store.conversations().create(&ctx, draft).await.unwrap());
+        }
+        store
+            .conversations()
+            .update(&ctx, conversations[0].id, Precondition::NONE, |c| {
+                c.status = ConversationStatus::Pending;
+            })
+            .await
+            .unwrap();
+        let mut subscriptions = Vec::new();
+        for n in 0..2 {
+            let sub = WebhookSubscription::new(
+                t,
+                format!("https://hooks.example.com/{n}"),
+                EventType::CustomerUpdated,
+                "whsec_c2VjcmV0",
+                store.now(),
+            );
+            subscriptions.push(store.webhooks().create(sub).await.unwrap());
+        }
+        store
+            .customers()
+            .update(&ctx, customers[0].id, Precondition::NONE, |c| {
+                c.name = Some("Ada".into());
+            })
+            .await
+            .unwrap();
+        store
+            .worker()
+            .fan_out_next("w", 100, Duration::ZERO, Some(Duration::from_secs(60)))
+            .await
+            .unwrap();
+        // The newest customer and conversation are deleted: their ids must
+        // never come back. (A subscription deleted before the migration
+        // leaves no trace to start its counter above; the newest one is
+        // deleted after it, below.)
+        let deleted_customer = customers[2].id;
+        store
+            .customers()
+            .delete(&ctx, deleted_customer, Precondition::NONE)
+            .await
+            .unwrap();
+        let deleted_conversation = conversations[2].id;
+        store
+            .conversations()
+            .delete(&ctx, deleted_conversation, Precondition::NONE)
+            .await
+            .unwrap();
+
+        let mut raw = db.raw();
+        let rows_before = rows(&mut raw);
+        let constraints_before = constraints(&mut raw);
+        assert!(rows_before.len() > 20, "{label}: {rows_before:#?}");
+
+        let applied = store.migrate().await.unwrap();
+        assert_eq!(
+            applied.first().map(String::as_str),
+            Some(IDS_NEVER_REUSED),
+            "{label}"
+        );
+
+        assert_eq!(rows(&mut raw), rows_before, "{label}: rows changed");
+        assert_eq!(
+            constraints(&mut raw),
+            constraints_before,
+            "{label}: columns, indexes or foreign keys changed"
+        );
+        if db.is_sqlite() {
+            let tables = raw.lines(
+                "SELECT name || ' ' || (sql LIKE '%AUTOINCREMENT%') AS line FROM sqlite_master \
+                 WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
+                "",
+            );
+            for line in tables {
+                let (table, autoincrement) = line.split_once(' ').unwrap();
+                assert_eq!(
+                    autoincrement == "1",
+                    NEVER_REUSED.contains(&table),
+                    "{label}: {line}"
+                );
+            }
+        }
+
+        // The store works on the rebuilt tables, foreign keys included.
+        let conv = store
+            .conversations()
+            .get(t, conversations[0].id)
+            .await
+            .unwrap();
+        assert_eq!(conv.customer_id, Some(customers[0].id), "{label}");
+        store
+            .customers()
+            .delete(&ctx, customers[0].id, Precondition::NONE)
+            .await
+            .unwrap();
+        let conv = store
+            .conversations()
+            .get(t, conversations[0].id)
+            .await
+            .unwrap();
+        assert_eq!(conv.customer_id, None, "{label}: ON DELETE SET NULL");
+
+        // No id comes back, not even those deleted before the migration.
+        let next = store
+            .customers()
+            .create(&ctx, Customer::new(t, store.now()))
+            .await
+            .unwrap();
+        assert!(
+            next.id > deleted_customer,
+            "{label}: customer {:?} reuses an id (deleted {:?})",
+            next.id,
+            deleted_customer
+        );
+        let next = store
+            .conversations()
+            .create(&ctx, Conversation::new(t, "s-new", store.now()))
+            .await
+            .unwrap();
+        assert!(
+            next.id > deleted_conversation,
+            "{label}: conversation {:?} reuses an id (deleted {:?})",
+            next.id,
+            deleted_conversation
+        );
+        let deleted_subscription = subscriptions[1].id;
+        store
+            .webhooks()
+            .delete(t, deleted_subscription)
+            .await
+            .unwrap();
+        let next = store
+            .webhooks()
+            .create(WebhookSubscription::new(
+                t,
+                "https://hooks.example.com/new",
+                EventType::CustomerCreated,
+                "whsec_c2VjcmV0",
+                store.now(),
+            ))
+            .await
+            .unwrap();
+        assert!(
+            next.id > deleted_subscription,
+            "{label}: subscription {:?} reuses an id (deleted {:?})",
+            next.id,
+            deleted_subscription
+        );
+        assert_ne!(next.id, SubscriptionId::new(0), "{label}");
+        let _ = other;
+    }
+}
+
+/// Up and down again on a filled database: the rows and their ids survive
+/// the way back too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_rebuild_reverts_with_its_rows() {
+    let db = TestDb::sqlite();
+    let store = Store::open(&db.url, StoreConfig::default()).await.unwrap();
+    let tenant = store.admin().create_tenant("acme").await.unwrap();
+    let ctx = WriteContext::new(tenant.clone(), Actor::System, "test");
+    for n in 0..3 {
+        store
+            .conversations()
+            .create(
+                &ctx,
+                Conversation::new(tenant.id, format!("s-{n}"), store.now()),
+            )
+            .await
+            .unwrap();
+    }
+    let mut raw = db.raw();
+    let before = rows(&mut raw);
+    let previous = migration_before(IDS_NEVER_REUSED);
+    // Revert down to the migration before the rebuild.
+    let keep = previous.clone();
+    let reverted = store
+        .run(move |c| c.revert_migrations_after(&keep))
+        .await
+        .unwrap();
+    assert_eq!(reverted.last().map(String::as_str), Some(IDS_NEVER_REUSED));
+    assert_eq!(rows(&mut raw), before);
+    let autoincrement = raw.lines(
+        "SELECT name AS line FROM sqlite_master WHERE sql LIKE '%AUTOINCREMENT%'",
+        "",
+    );
+    assert!(autoincrement.is_empty(), "{autoincrement:?}");
+    store.migrate().await.unwrap();
+    assert_eq!(rows(&mut raw), before);
+}

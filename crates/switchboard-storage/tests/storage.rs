@@ -16,6 +16,7 @@ mod storage {
     mod entities;
     mod errors;
     mod fan_out_next;
+    mod ids;
     mod isolation;
     mod outbox;
     mod poison;
