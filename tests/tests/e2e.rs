@@ -11,6 +11,7 @@
 #[cfg(test)]
 mod e2e {
     mod common;
+    mod faults;
     mod helpcrunch;
     mod numbers;
     mod pipeline;

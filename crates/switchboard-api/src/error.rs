@@ -60,7 +60,7 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     /// Too many requests for this key.
     RateLimited(RateDecision),
-    /// The database is unreachable.
+    /// The database is unreachable, or has no space left for the write.
     Unavailable,
     /// A bug. The body reveals nothing; the cause is logged.
     Internal,
@@ -154,6 +154,11 @@ impl ApiError {
             }
             StorageError::Unavailable(cause) => {
                 tracing::error!(error = %cause, "storage unavailable");
+                Self::Unavailable
+            }
+            // Not the client's fault, and over once space is freed: a 503.
+            StorageError::DiskFull { code, cause } => {
+                tracing::error!(code, error = %cause, "storage full ({code}): the write was refused");
                 Self::Unavailable
             }
             other => {

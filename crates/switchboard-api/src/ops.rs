@@ -28,17 +28,27 @@ pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({"status": "ok"}))
 }
 
-/// Readiness: the database is reachable.
+/// Readiness: the database is reachable and has room for writes.
+///
+/// Unready while the database cannot be reached, and for 30 seconds after
+/// a call failed because the database is full (`storage_full`): ready again
+/// by itself once space is freed, without a restart.
 #[utoipa::path(get, path = "/readyz", tag = "operations",
     responses(
-        (status = 200, description = "The database answers", body = serde_json::Value),
-        (status = 503, description = "The database is unreachable", body = serde_json::Value)))]
+        (status = 200, description = "The database answers and has room for writes", body = serde_json::Value),
+        (status = 503, description = "The database is unreachable (`reason`: `database_unavailable`), or recent writes failed because it is full (`storage_full`)", body = serde_json::Value)))]
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    match state.store().ping().await {
+    match state.store().ready().await {
         Ok(()) => HttpResponse::Ok().json(json!({"status": "ready"})),
         Err(e) => {
-            tracing::warn!(error = %e, "readiness check failed");
-            HttpResponse::ServiceUnavailable().json(json!({"status": "unavailable"}))
+            let reason = if e.is_disk_full() {
+                "storage_full"
+            } else {
+                "database_unavailable"
+            };
+            tracing::warn!(error = %e, reason, "readiness check failed");
+            HttpResponse::ServiceUnavailable()
+                .json(json!({"status": "unavailable", "reason": reason}))
         }
     }
 }

@@ -81,6 +81,13 @@ impl DbConnection {
             Self::Pg(_) => false,
         };
         if !immediate {
+            if let Self::Sqlite(c) = self
+                && AnsiTransactionManager::transaction_manager_status_mut(c)
+                    .transaction_depth()
+                    .is_ok_and(|d| d.is_some())
+            {
+                return self.savepoint(f);
+            }
             return self.transaction(f);
         }
         if let Self::Sqlite(c) = self {
@@ -97,6 +104,32 @@ impl DbConnection {
                     Ok(()) | Err(diesel::result::Error::BrokenTransactionManager) => Err(error),
                     Err(rollback) => Err(rollback.into()),
                 }
+            }
+        }
+    }
+
+    /// Runs `f` in a `SAVEPOINT` of the SQLite transaction the connection
+    /// is in (a write of a group commit): released when `f` succeeds,
+    /// rolled back when it fails. Unlike Diesel's nested transaction, a
+    /// failure reports `f`'s own error even when the rollback fails: after
+    /// some errors (`SQLITE_FULL`, I/O errors) SQLite has already rolled
+    /// back the whole transaction, savepoint included, and the caller must
+    /// learn that the disk is full, not that the savepoint is gone. The
+    /// group commit notices the lost transaction (see `group_commit`).
+    fn savepoint<T, E, F>(&mut self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut Self) -> Result<T, E>,
+        E: From<diesel::result::Error>,
+    {
+        <Self as Connection>::TransactionManager::begin_transaction(self)?;
+        match f(self) {
+            Ok(value) => {
+                <Self as Connection>::TransactionManager::commit_transaction(self)?;
+                Ok(value)
+            }
+            Err(error) => {
+                let _ = <Self as Connection>::TransactionManager::rollback_transaction(self);
+                Err(error)
             }
         }
     }
@@ -261,11 +294,18 @@ impl Checked {
 pub(crate) trait Failure {
     /// Whether a lost connection could explain it.
     fn may_be_lost_connection(&self) -> bool;
+
+    /// The storage error it carries, if any (not a caller's own rejection).
+    fn storage_error(&self) -> Option<&StorageError>;
 }
 
 impl Failure for StorageError {
     fn may_be_lost_connection(&self) -> bool {
         matches!(self, Self::Unavailable(_) | Self::Internal(_))
+    }
+
+    fn storage_error(&self) -> Option<&StorageError> {
+        Some(self)
     }
 }
 

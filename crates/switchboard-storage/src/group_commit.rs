@@ -18,10 +18,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
 
-use diesel::connection::{AnsiTransactionManager, TransactionManager};
+use diesel::connection::{
+    AnsiTransactionManager, SimpleConnection, TransactionManager, TransactionManagerStatus,
+};
+use diesel::sqlite::SqliteConnection;
 
 use crate::StorageError;
-use crate::connection::{DbConnection, Pooled};
+use crate::connection::{DbConnection, Failure, Pooled};
 
 /// Most writes committed together.
 pub(crate) const MAX_GROUP: usize = 64;
@@ -30,10 +33,17 @@ pub(crate) const MAX_GROUP: usize = 64;
 /// commit result (`None` when it committed).
 pub(crate) type Completion = Box<dyn FnOnce(Option<&StorageError>) + Send>;
 
+/// A write that ran: its completion, and when the database failed it, the
+/// error to give the other writes of its group should the failure have
+/// taken the group's transaction with it (see [`commit_group`]).
+pub(crate) struct Ran {
+    done: Completion,
+    failed: Option<StorageError>,
+}
+
 /// A write: runs on the writer's connection inside the group transaction,
 /// or is told why it cannot run.
-pub(crate) type Job =
-    Box<dyn FnOnce(Result<&mut DbConnection, &StorageError>) -> Completion + Send>;
+pub(crate) type Job = Box<dyn FnOnce(Result<&mut DbConnection, &StorageError>) -> Ran + Send>;
 
 /// The handle writers send their jobs to; the thread stops when the last
 /// handle is dropped.
@@ -80,7 +90,7 @@ impl GroupWriter {
 pub(crate) fn job<T, E, F, R>(f: F, reply: R) -> Job
 where
     T: Send + 'static,
-    E: From<StorageError> + Send + 'static,
+    E: From<StorageError> + Failure + Send + 'static,
     F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
     R: FnOnce(Result<T, E>) + Send + 'static,
 {
@@ -89,20 +99,29 @@ where
     Box::new(move |conn: Result<&mut DbConnection, &StorageError>| {
         let outcome = match conn {
             Ok(c) => span.in_scope(|| f(c)),
+            Err(e) if e.is_disk_full() => Err(E::from(e.caused("the write could not start"))),
             Err(e) => Err(E::from(StorageError::Unavailable(e.to_string().into()))),
         };
-        Box::new(move |commit: Option<&StorageError>| {
+        // Only the database's own failures can abort the transaction; a
+        // refusal (not found, a conflict, the rules, the caller's own
+        // error) cannot.
+        let failed = outcome
+            .as_ref()
+            .err()
+            .and_then(Failure::storage_error)
+            .filter(|e| e.is_disk_full() || e.may_be_lost_connection())
+            .map(|e| e.caused("another write of the group failed"));
+        let done = Box::new(move |commit: Option<&StorageError>| {
             reply(match (outcome, commit) {
-                (Ok(_), Some(e)) => Err(E::from(StorageError::internal(format!(
-                    "the group commit failed: {e}"
-                )))),
+                (Ok(_), Some(e)) => Err(E::from(e.caused("the group commit failed"))),
                 (outcome, _) => outcome,
             });
-        }) as Completion
+        }) as Completion;
+        Ran { done, failed }
     })
 }
 
-fn sqlite(conn: &mut DbConnection) -> Option<&mut diesel::sqlite::SqliteConnection> {
+fn sqlite(conn: &mut DbConnection) -> Option<&mut SqliteConnection> {
     match conn {
         DbConnection::Sqlite(c) => Some(c),
         DbConnection::Pg(_) => None,
@@ -128,6 +147,15 @@ fn run(mut conn: Pooled, queue: &Receiver<Job>, pending: &AtomicUsize) {
 /// failed group is rolled back and the connection kept (an SQLite
 /// connection is a file handle: a busy lock or a full disk is the file's
 /// state, not the connection's).
+///
+/// After some errors (`SQLITE_FULL`, I/O errors, out of memory) SQLite
+/// rolls back the whole transaction, not just the failing statement. So
+/// after a write fails, the writer checks that its transaction is still
+/// open; if SQLite rolled it back, the writes of the group that ran before
+/// are lost with it: they are answered with the failing write's error (a
+/// full disk stays a full disk), and the writes still waiting run in a new
+/// transaction. No write is ever answered as failed while SQLite committed
+/// it on its own, nor as committed while it was rolled back.
 fn commit_group(conn: &mut DbConnection, group: Vec<Job>) {
     let Some(c) = sqlite(conn) else {
         fail(group, &StorageError::internal("group commit is for SQLite"));
@@ -139,13 +167,40 @@ fn commit_group(conn: &mut DbConnection, group: Vec<Job>) {
     }
     let mut completions = Vec::with_capacity(group.len());
     let mut panicked = false;
-    for job in group {
+    let mut jobs = group.into_iter();
+    while let Some(job) = jobs.next() {
         // A panicking write (a bug) leaves the transaction in an unknown
         // state: the whole group is rolled back. Its own caller sees its
         // reply channel closed.
-        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(Ok(&mut *conn)))) {
-            Ok(done) => completions.push(done),
-            Err(_) => panicked = true,
+        let ran =
+            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(Ok(&mut *conn)))) {
+                Ok(ran) => ran,
+                Err(_) => {
+                    panicked = true;
+                    continue;
+                }
+            };
+        completions.push(ran.done);
+        let Some(cause) = ran.failed else {
+            continue;
+        };
+        let Some(c) = sqlite(conn) else {
+            return;
+        };
+        if !transaction_lost(c) {
+            continue;
+        }
+        tracing::warn!(error = %cause, writes = completions.len() - 1,
+            "SQLite rolled back the group's transaction after a failed write; \
+             the group's earlier writes fail with it");
+        for done in completions.drain(..) {
+            done(Some(&cause));
+        }
+        // Nothing of a write that panicked before remains either.
+        panicked = false;
+        if let Err(e) = AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE") {
+            fail(jobs.collect(), &StorageError::from(e));
+            return;
         }
     }
     let Some(c) = sqlite(conn) else {
@@ -153,14 +208,17 @@ fn commit_group(conn: &mut DbConnection, group: Vec<Job>) {
     };
     let error = if panicked {
         let _ = AnsiTransactionManager::rollback_transaction(c);
+        recover(c);
         Some(StorageError::internal(
             "a write in the group panicked; the group was rolled back",
         ))
     } else {
         let committed = AnsiTransactionManager::commit_transaction(c).map_err(StorageError::from);
         let error = committed.err();
-        if error.is_some() {
+        if let Some(e) = &error {
+            tracing::warn!(error = %e, writes = completions.len(), "SQLite group commit failed");
             let _ = AnsiTransactionManager::rollback_transaction(c);
+            recover(c);
         }
         error
     };
@@ -169,10 +227,33 @@ fn commit_group(conn: &mut DbConnection, group: Vec<Job>) {
     }
 }
 
+/// Whether SQLite rolled back the transaction the connection was in (after
+/// an error that aborts the whole transaction). If it did, Diesel's record
+/// of it is reset, so the connection can begin a new one.
+fn transaction_lost(c: &mut SqliteConnection) -> bool {
+    // `BEGIN` fails inside a transaction; if it succeeds there was none.
+    if c.batch_execute("BEGIN").is_err() {
+        return false;
+    }
+    recover(c);
+    true
+}
+
+/// Leaves the connection outside any transaction, with Diesel's record of
+/// it reset to match: after a failed commit or rollback, Diesel may
+/// consider the connection broken for good, and this one is the writer's
+/// for the life of the store.
+fn recover(c: &mut SqliteConnection) {
+    // Fails harmlessly when no transaction is open.
+    let _ = c.batch_execute("ROLLBACK");
+    *AnsiTransactionManager::transaction_manager_status_mut(c) =
+        TransactionManagerStatus::default();
+}
+
 /// Fails every job of a group that could not start.
 fn fail(group: Vec<Job>, e: &StorageError) {
     tracing::warn!(error = %e, writes = group.len(), "SQLite group commit could not start");
     for job in group {
-        job(Err(e))(None);
+        (job(Err(e)).done)(None);
     }
 }

@@ -70,6 +70,7 @@ mod group_commit;
 mod history;
 mod json_column;
 pub mod keys;
+mod maintenance;
 #[cfg(test)]
 mod migration_tests;
 mod rows;
@@ -91,7 +92,8 @@ pub use delivery::{
 };
 pub use error::StorageError;
 pub use history::{HistoryEntry, OutboxEvent};
-pub use store::{Backend, Store};
+pub use maintenance::Maintenance;
+pub use store::{Backend, Store, UNREADY_AFTER_DISK_FULL};
 pub use webhooks::Webhooks;
 pub use worker::Worker;
 pub use write::{BatchError, MAX_MODIFY_ATTEMPTS, ModifyError, Precondition, WriteContext};

@@ -1,18 +1,20 @@
 //! The store: the crate's public entry point, and how its calls reach a
 //! connection.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
 use switchboard_domain::Timestamp;
 
 use crate::StorageError;
 use crate::admin::Admin;
-use crate::config::{Clock, DatabaseUrl, StoreConfig};
+use crate::config::{Clock, DatabaseUrl, StoreConfig, millis};
 use crate::connection::{DbConnection, DbPool, Failure};
 use crate::conversations::Conversations;
 use crate::customers::Customers;
 use crate::group_commit::{self, GroupWriter};
+use crate::maintenance::Maintenance;
 use crate::webhooks::Webhooks;
 use crate::worker::Worker;
 
@@ -84,6 +86,47 @@ struct Inner {
     /// in-process instead of spinning in SQLite's busy handler.
     writer: Option<GroupWriter>,
     clock: Clock,
+    /// The last time a call failed because the database was full.
+    disk_full: Mutex<Option<DiskFullSeen>>,
+}
+
+/// After a call fails because the database is full, the store reports
+/// itself not ready ([`Store::ready`]) until this long has passed without
+/// another such failure (by the store's clock).
+pub const UNREADY_AFTER_DISK_FULL: Duration = Duration::from_secs(30);
+
+/// A call that failed because the database was full.
+#[derive(Debug, Clone, Copy)]
+struct DiskFullSeen {
+    at: Timestamp,
+    code: &'static str,
+}
+
+impl Inner {
+    /// Notes how a call ended: a full database starts (or extends) the
+    /// time the store reports itself not ready, and is logged when it
+    /// begins.
+    fn note<T, E: Failure>(&self, outcome: &Result<T, E>) {
+        let Some(StorageError::DiskFull { code, cause }) =
+            outcome.as_ref().err().and_then(Failure::storage_error)
+        else {
+            return;
+        };
+        let now = self.clock.now();
+        let mut seen = self
+            .disk_full
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if seen.is_none() {
+            tracing::error!(
+                code = *code,
+                error = %cause,
+                "the database is full ({code}): writes fail and /readyz reports unready \
+                 until space is freed"
+            );
+        }
+        *seen = Some(DiskFullSeen { at: now, code });
+    }
 }
 
 impl Store {
@@ -110,6 +153,7 @@ impl Store {
                 pool,
                 writer,
                 clock,
+                disk_full: Mutex::new(None),
             }),
         };
         if run {
@@ -178,6 +222,13 @@ impl Store {
         Worker::new(self)
     }
 
+    /// Housekeeping: retention of finished work, giving free space back,
+    /// the database's size, SQLite's size cap.
+    #[must_use]
+    pub const fn maintenance(&self) -> Maintenance<'_> {
+        Maintenance::new(self)
+    }
+
     /// Applies pending migrations; returns the names applied.
     pub async fn migrate(&self) -> Result<Vec<String>, StorageError> {
         // Not through the group writer: migrations manage their own
@@ -195,6 +246,39 @@ impl Store {
         self.run(|c| Ok(c.batch_execute("SELECT 1")?)).await
     }
 
+    /// Whether the store can serve writes: the database answers
+    /// ([`Store::ping`]), and no call failed because the database was full
+    /// ([`StorageError::DiskFull`]) within the last
+    /// [`UNREADY_AFTER_DISK_FULL`] (by the store's clock). Once that long
+    /// passes without another such failure the store is ready again by
+    /// itself: no restart, and no write is needed to find out (a write
+    /// that fails again starts the wait again).
+    pub async fn ready(&self) -> Result<(), StorageError> {
+        self.ping().await?;
+        let mut seen = self
+            .inner
+            .disk_full
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let Some(DiskFullSeen { at, code }) = *seen else {
+            return Ok(());
+        };
+        let since = self.now().as_millis().saturating_sub(at.as_millis());
+        if since < millis(UNREADY_AFTER_DISK_FULL) {
+            return Err(StorageError::DiskFull {
+                code,
+                cause: format!("a call failed {since} ms ago because the database is full").into(),
+            });
+        }
+        *seen = None;
+        tracing::info!(
+            code,
+            "no call failed for lack of space for {} s: the store is ready again",
+            UNREADY_AFTER_DISK_FULL.as_secs()
+        );
+        Ok(())
+    }
+
     /// Runs `f` on a pooled connection on Tokio's blocking pool, inside the
     /// caller's tracing span: every read, and PostgreSQL's writes.
     pub(crate) async fn run<T, E, F>(&self, f: F) -> Result<T, E>
@@ -207,9 +291,12 @@ impl Store {
         let span = tracing::Span::current();
         tokio::task::spawn_blocking(move || {
             let _entered = span.enter();
-            let mut conn = inner.pool.get()?;
-            let outcome = f(&mut conn);
-            conn.note_outcome(&outcome);
+            let outcome = inner.pool.get().map_err(E::from).and_then(|mut conn| {
+                let outcome = f(&mut conn);
+                conn.note_outcome(&outcome);
+                outcome
+            });
+            inner.note(&outcome);
             outcome
         })
         .await
@@ -226,7 +313,9 @@ impl Store {
     {
         if let Some(writer) = &self.inner.writer {
             let (tx, rx) = tokio::sync::oneshot::channel();
+            let inner = Arc::clone(&self.inner);
             writer.submit(group_commit::job(f, move |r| {
+                inner.note(&r);
                 let _ = tx.send(r);
             }))?;
             return rx.await.map_err(|_| {

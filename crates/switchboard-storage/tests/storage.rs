@@ -12,6 +12,7 @@ mod storage {
 
     mod concurrency;
     mod deliveries;
+    mod disk_full;
     mod engine;
     mod entities;
     mod errors;

@@ -1,0 +1,177 @@
+//! A full database: writes fail with `StorageError::DiskFull` (never an
+//! internal error), nothing of a failed write remains and nothing of a
+//! successful one is lost, the store reports itself not ready, and it
+//! recovers by itself once space is freed.
+//!
+//! SQLite is filled for real: the store's own size cap (`PRAGMA
+//! max_page_count`) makes SQLite answer `SQLITE_FULL` exactly as a full
+//! disk does. PostgreSQL raises its disk-full error (SQLSTATE 53100, with
+//! its own message and hint) from a trigger.
+
+use std::time::Duration;
+
+use switchboard_domain::{Actor, Customer};
+use switchboard_storage::{
+    Clock, Precondition, StorageError, Store, StoreConfig, UNREADY_AFTER_DISK_FULL, WriteContext,
+    now,
+};
+
+use super::harness::TestDb;
+
+/// Notes long enough that storing them takes several new pages (the
+/// document, its outbox payload and its history diff each spill).
+fn long_notes(n: usize) -> String {
+    format!("{n}:{}", "x".repeat(9_000))
+}
+
+fn disk_full<T: std::fmt::Debug>(label: &str, what: &str, result: Result<T, StorageError>) {
+    assert!(
+        matches!(&result, Err(StorageError::DiskFull { .. })),
+        "{label}: {what}: expected DiskFull, got {result:?}"
+    );
+}
+
+/// PostgreSQL's own words for SQLSTATE 53100, raised on every insert or
+/// update of a customer while the trigger is installed.
+const PG_FULL: &str = "
+CREATE FUNCTION full_disk() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION USING
+        ERRCODE = 'disk_full',
+        MESSAGE = 'could not extend file \"base/16384/16400\": No space left on device',
+        HINT = 'Check free disk space.';
+END
+$$;
+CREATE TRIGGER full_disk BEFORE INSERT OR UPDATE ON customers
+    FOR EACH ROW EXECUTE FUNCTION full_disk();";
+
+const PG_SPACE_FREED: &str = "DROP TRIGGER full_disk ON customers; DROP FUNCTION full_disk();";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_full_database_refuses_writes_then_recovers_by_itself() {
+    for db in TestDb::all() {
+        let label = db.label;
+        let clock = Clock::manual(now());
+        let store = Store::open(
+            &db.url,
+            StoreConfig {
+                clock: clock.clone(),
+                ..StoreConfig::default()
+            },
+        )
+        .await
+        .unwrap();
+        let tenant = store.admin().create_tenant("acme").await.unwrap();
+        let t = tenant.id;
+        let ctx = WriteContext::new(tenant.clone(), Actor::System, "test");
+        let mut ids = Vec::new();
+        for n in 0..24 {
+            let mut draft = Customer::new(t, now());
+            draft.name = Some(format!("c{n}"));
+            ids.push(store.customers().create(&ctx, draft).await.unwrap().id);
+        }
+        store.ready().await.unwrap();
+
+        // The disk fills up.
+        let mut raw = db.raw();
+        if db.is_sqlite() {
+            let cap = store
+                .maintenance()
+                .set_sqlite_max_pages(Some(1))
+                .await
+                .unwrap();
+            assert!(cap.is_some_and(|pages| pages > 1), "{label}: {cap:?}");
+        } else {
+            raw.execute(PG_FULL);
+        }
+
+        let mut draft = Customer::new(t, now());
+        draft.notes = Some(long_notes(0));
+        disk_full(label, "create", store.customers().create(&ctx, draft).await);
+        let ready = store.ready().await;
+        disk_full(label, "ready", ready);
+
+        // Many writes at once (on SQLite, in shared group commits): each
+        // answer tells the truth. A write answered as failed left nothing;
+        // a write answered as done is there.
+        let writes: Vec<_> = ids
+            .iter()
+            .enumerate()
+            .map(|(n, id)| {
+                let store = store.clone();
+                let ctx = ctx.clone();
+                let id = *id;
+                tokio::spawn(async move {
+                    store
+                        .customers()
+                        .update(&ctx, id, Precondition::NONE, move |c| {
+                            // Every third write is small enough to fit.
+                            c.notes = Some(if n % 3 == 0 {
+                                format!("small {n}")
+                            } else {
+                                long_notes(n)
+                            });
+                        })
+                        .await
+                })
+            })
+            .collect();
+        let mut outcomes = Vec::new();
+        for w in writes {
+            outcomes.push(w.await.unwrap());
+        }
+
+        // Space is freed.
+        if db.is_sqlite() {
+            store
+                .maintenance()
+                .set_sqlite_max_pages(None)
+                .await
+                .unwrap();
+        } else {
+            raw.execute(PG_SPACE_FREED);
+        }
+        let mut failed = 0;
+        for ((n, id), outcome) in ids.iter().enumerate().zip(outcomes) {
+            let stored = store.customers().get(t, *id).await.unwrap();
+            match outcome {
+                Ok(written) => {
+                    assert_eq!(
+                        stored, written,
+                        "{label}: write {n} answered done, not stored"
+                    );
+                    assert_eq!(stored.version, 2, "{label}: write {n}");
+                }
+                Err(e) => {
+                    failed += 1;
+                    assert!(
+                        matches!(e, StorageError::DiskFull { .. }),
+                        "{label}: write {n}: {e:?}"
+                    );
+                    assert_eq!(
+                        stored.version, 1,
+                        "{label}: write {n} failed but was stored"
+                    );
+                    assert_eq!(stored.notes, None, "{label}: write {n}");
+                    let history = store.customers().history(t, *id, 10).await.unwrap();
+                    assert_eq!(history.len(), 1, "{label}: write {n}: {history:?}");
+                }
+            }
+        }
+        assert!(failed >= 16, "{label}: only {failed} of 24 writes failed");
+
+        // Writes work again at once; readiness follows once no write has
+        // failed for a while (no restart, no write needed).
+        let mut draft = Customer::new(t, now());
+        draft.notes = Some(long_notes(99));
+        store.customers().create(&ctx, draft).await.unwrap();
+        disk_full(label, "ready right after", store.ready().await);
+        clock.advance(UNREADY_AFTER_DISK_FULL + Duration::from_secs(1));
+        store.ready().await.unwrap();
+        assert_eq!(
+            store.customers().list(t, None, 100).await.unwrap().len(),
+            25,
+            "{label}"
+        );
+    }
+}

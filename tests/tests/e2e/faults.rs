@@ -1,0 +1,260 @@
+//! Faults of the machine under the real server: a full database.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use switchboard_e2e::{Backend, FetchJson, TestApp, TestConfig};
+use switchboard_storage::{Clock, StoreConfig, UNREADY_AFTER_DISK_FULL, now};
+use switchboard_testsupport::RawConnection;
+
+use crate::e2e::common::zoho;
+
+/// Everything the process logs, from the first test that asks on (a
+/// global subscriber: the server logs on its own threads).
+fn captured_logs() -> Arc<Mutex<Vec<u8>>> {
+    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+    Arc::clone(LOGS.get_or_init(|| {
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&logs);
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::WARN)
+            .with_ansi(false)
+            .with_writer(move || Sink(Arc::clone(&sink)))
+            .finish();
+        let _ = tracing::subscriber::set_global_default(subscriber);
+        logs
+    }))
+}
+
+struct Sink(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Several values long enough that storing them takes new pages.
+fn bulky() -> Value {
+    json!({"a": "a".repeat(4000), "b": "b".repeat(4000), "c": "c".repeat(4000)})
+}
+
+/// PostgreSQL's disk-full error (SQLSTATE 53100, its own message and
+/// hint), raised by every write of a customer or a conversation.
+const PG_FULL: &str = "
+CREATE FUNCTION full_disk() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION USING
+        ERRCODE = 'disk_full',
+        MESSAGE = 'could not extend file \"base/16384/16400\": No space left on device',
+        HINT = 'Check free disk space.';
+END
+$$;
+CREATE TRIGGER full_disk BEFORE INSERT OR UPDATE ON customers
+    FOR EACH ROW EXECUTE FUNCTION full_disk();
+CREATE TRIGGER full_disk BEFORE INSERT OR UPDATE ON conversations
+    FOR EACH ROW EXECUTE FUNCTION full_disk();";
+
+const PG_SPACE_FREED: &str = "DROP TRIGGER full_disk ON customers; \
+    DROP TRIGGER full_disk ON conversations; DROP FUNCTION full_disk();";
+
+/// SQLite is filled for real (the store caps the database at its current
+/// size, so SQLite answers `SQLITE_FULL` as on a full disk); PostgreSQL
+/// raises its own disk-full error from a trigger.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_database_answers_503_in_each_dialect_and_recovers_without_restart() {
+    let logs = captured_logs();
+    for backend in Backend::ALL {
+        let clock = Clock::manual(now());
+        let config = TestConfig {
+            store: StoreConfig {
+                clock: clock.clone(),
+                ..StoreConfig::default()
+            },
+            ..TestConfig::default()
+        };
+        let Some(app) = TestApp::spawn_with(backend, config).await else {
+            continue;
+        };
+        let (status, customer) = app
+            .post("/v1/customers")
+            .json(&json!({"name": "Ada", "email": "ada@example.com"}))
+            .fetch()
+            .await;
+        assert_eq!(status, 201, "{backend}: {customer}");
+        let customer_id = customer["id"].as_i64().unwrap();
+        let (status, conv) = zoho(&app, reqwest::Method::POST, "/conversations")
+            .json(
+                &json!({"visitor": {"name": "Bea", "email": "bea@example.com"}, "question": "Hi"}),
+            )
+            .fetch()
+            .await;
+        assert_eq!(status, 200, "{backend}: {conv}");
+        let conv_id = conv["data"]["id"].as_str().unwrap().to_string();
+        let (status, session) = app
+            .post("/api/v1/ChatSession")
+            .json(&json!({"CustomerName": "Cy", "FirstMessage": "Hello"}))
+            .fetch()
+            .await;
+        assert_eq!(status, 201, "{backend}: {session}");
+        let session_id = session["ChatSessionId"].as_i64().unwrap();
+        let reads = |app: &TestApp| {
+            let requests = [
+                app.get(&format!("/v1/customers/{customer_id}")),
+                zoho(
+                    app,
+                    reqwest::Method::GET,
+                    &format!("/conversations/{conv_id}"),
+                ),
+                app.get(&format!("/api/v1/ChatSession/{session_id}")),
+                zoho(app, reqwest::Method::GET, "/conversations"),
+            ];
+            async move {
+                let mut out = Vec::new();
+                for r in requests {
+                    let (status, body) = r.fetch().await;
+                    assert_eq!(status, 200, "{body}");
+                    out.push(body);
+                }
+                out
+            }
+        };
+        let before = reads(&app).await;
+
+        // The disk fills up.
+        let mut raw = RawConnection::open(&app.database_url);
+        match backend {
+            Backend::Sqlite => {
+                app.store
+                    .maintenance()
+                    .set_sqlite_max_pages(Some(1))
+                    .await
+                    .unwrap();
+            }
+            Backend::Postgres => raw.execute(PG_FULL),
+        }
+
+        // Writes answer 503, each in its dialect's own error format.
+        let (status, body) = app
+            .post("/v1/customers")
+            .json(&json!({"name": "Dee", "notes": "n".repeat(9000)}))
+            .fetch()
+            .await;
+        assert_eq!(status, 503, "{backend}: {body}");
+        assert_eq!(
+            body,
+            json!({"errors": [{"code": "service_unavailable", "message": "service temporarily unavailable"}]}),
+            "{backend}"
+        );
+        let (status, body) = app
+            .put(&format!("/v1/customers/{customer_id}"))
+            .json(&json!({"name": "Ada L.", "notes": "n".repeat(9000)}))
+            .fetch()
+            .await;
+        assert_eq!(status, 503, "{backend}: {body}");
+        assert_eq!(
+            body["errors"][0]["code"], "service_unavailable",
+            "{backend}"
+        );
+        let (status, body) = zoho(
+            &app,
+            reqwest::Method::PUT,
+            &format!("/conversations/{conv_id}"),
+        )
+        .json(&json!({"customer_info": bulky()}))
+        .fetch()
+        .await;
+        assert_eq!(status, 503, "{backend}: {body}");
+        assert_eq!(
+            body,
+            json!({"error": {"code": 1000, "message": "service temporarily unavailable"}}),
+            "{backend}"
+        );
+        let (status, body) = app
+            .patch(&format!("/api/v1/ChatSession/{session_id}"))
+            .header("Content-Type", "application/merge-patch+json")
+            .body(serde_json::to_vec(&json!({"CustomInfo": bulky()})).unwrap())
+            .fetch()
+            .await;
+        assert_eq!(status, 503, "{backend}: {body}");
+        assert_eq!(
+            body,
+            json!({"Error": "service temporarily unavailable", "ErrorType": "ServiceUnavailableException", "ErrorSource": ""}),
+            "{backend}"
+        );
+
+        // Readiness turns unready (liveness does not); reads still work and
+        // nothing changed.
+        let (status, body) = app.anonymous(reqwest::Method::GET, "/readyz").fetch().await;
+        assert_eq!(status, 503, "{backend}: {body}");
+        assert_eq!(
+            body,
+            json!({"status": "unavailable", "reason": "storage_full"})
+        );
+        let (status, _) = app
+            .anonymous(reqwest::Method::GET, "/healthz")
+            .fetch()
+            .await;
+        assert_eq!(status, 200, "{backend}");
+        assert_eq!(reads(&app).await, before, "{backend}: data changed");
+        let customers = app.store.customers().list(app.tenant.id, None, 100).await;
+        assert_eq!(
+            customers.unwrap().len(),
+            1,
+            "{backend}: a customer was created"
+        );
+
+        // The log names the cause.
+        let code = match backend {
+            Backend::Sqlite => "SQLITE_FULL",
+            Backend::Postgres => "SQLSTATE 53100 disk_full",
+        };
+        let text = String::from_utf8_lossy(&logs.lock().unwrap()).into_owned();
+        assert!(
+            text.lines()
+                .any(|l| l.contains("storage full") && l.contains(code)),
+            "{backend}: no log line names {code}:\n{text}"
+        );
+
+        // Space is freed: writes work at once, without a restart...
+        match backend {
+            Backend::Sqlite => {
+                app.store
+                    .maintenance()
+                    .set_sqlite_max_pages(None)
+                    .await
+                    .unwrap();
+            }
+            Backend::Postgres => raw.execute(PG_SPACE_FREED),
+        }
+        let (status, body) = app
+            .put(&format!("/v1/customers/{customer_id}"))
+            .json(&json!({"name": "Ada L.", "notes": "n".repeat(9000)}))
+            .fetch()
+            .await;
+        assert_eq!(status, 200, "{backend}: {body}");
+        let (status, body) = zoho(
+            &app,
+            reqwest::Method::PUT,
+            &format!("/conversations/{conv_id}"),
+        )
+        .json(&json!({"customer_info": bulky()}))
+        .fetch()
+        .await;
+        assert_eq!(status, 200, "{backend}: {body}");
+        // ...and readiness comes back by itself once no write has failed
+        // for a while.
+        let (status, _) = app.anonymous(reqwest::Method::GET, "/readyz").fetch().await;
+        assert_eq!(status, 503, "{backend}");
+        clock.advance(UNREADY_AFTER_DISK_FULL + Duration::from_secs(1));
+        let (status, body) = app.anonymous(reqwest::Method::GET, "/readyz").fetch().await;
+        assert_eq!(status, 200, "{backend}: {body}");
+        app.stop().await;
+    }
+}
