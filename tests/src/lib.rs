@@ -33,6 +33,7 @@ use reqwest::{Method, RequestBuilder};
 use serde_json::Value;
 use switchboard_api::ApiConfig;
 use switchboard_domain::{Actor, Conversation, Customer, Scope, Tenant};
+use switchboard_server::retention::RetentionConfig;
 use switchboard_server::{RunningServer, ServerConfig};
 use switchboard_storage::{Store, StoreConfig, WriteContext, now};
 use switchboard_testsupport::TestDb;
@@ -58,6 +59,8 @@ pub struct TestConfig {
     /// The webhook delivery worker's settings (the production defaults;
     /// webhook tests shorten the schedule and allow loopback targets).
     pub webhook: WebhookConfig,
+    /// Retention of finished work (the production defaults).
+    pub retention: RetentionConfig,
 }
 
 impl Default for TestConfig {
@@ -68,6 +71,7 @@ impl Default for TestConfig {
             tenant: DEFAULT_TENANT.to_string(),
             workers: 2,
             webhook: WebhookConfig::default(),
+            retention: RetentionConfig::default(),
         }
     }
 }
@@ -148,6 +152,7 @@ impl TestApp {
             workers: NonZeroUsize::new(config.workers),
             shutdown_timeout: Duration::from_secs(5),
             webhook: config.webhook,
+            retention: config.retention,
         };
         let server = switchboard_server::start(server_config)
             .await

@@ -15,6 +15,7 @@ mod e2e {
     mod helpcrunch;
     mod numbers;
     mod pipeline;
+    mod retention;
     mod server;
     mod snapshots;
     mod superoffice;

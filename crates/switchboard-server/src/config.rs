@@ -46,9 +46,18 @@
 //! per_target_rate = 30               # attempts per second to one target
 //! disable_after = "5d"               # disable a subscription failing continuously this long
 //! shutdown_grace = "20s"             # wait for in-flight attempts on shutdown
+//!
+//! [retention]                        # deleting finished work (docs/webhooks.md, "Retention")
+//! enabled = true                     # run the retention task inside `switchboard serve`
+//! events = "30d"                     # processed outbox events (webhook payloads); 0 keeps forever
+//! deliveries = "30d"                 # finished webhook deliveries and their attempts; 0 keeps forever
+//! history = "90d"                    # change history; 0 keeps forever
+//! interval = "1m"                    # pause between pruning rounds
+//! batch_size = 500                   # rows of each kind per delete transaction
 //! ```
 //!
-//! Durations are a number with a unit: `ms`, `s`, `m`, `h` or `d`.
+//! Durations are a number with a unit: `ms`, `s`, `m`, `h` or `d`. A
+//! retention of `0` (or `"0"`, `"0d"`) keeps that kind of row forever.
 //!
 //! # Environment variables
 //!
@@ -61,9 +70,11 @@
 //! `SWITCHBOARD_DATABASE_MAX_CONNECTIONS`,
 //! `SWITCHBOARD_DATABASE_CONNECTION_TIMEOUT_SECS`,
 //! `SWITCHBOARD_DATABASE_SQLITE_SYNCHRONOUS`,
-//! `SWITCHBOARD_DATABASE_SQLITE_BUSY_TIMEOUT_MS`, and for each `[webhook]`
+//! `SWITCHBOARD_DATABASE_SQLITE_BUSY_TIMEOUT_MS`, for each `[webhook]`
 //! key `SWITCHBOARD_WEBHOOK_<KEY>` (e.g. `SWITCHBOARD_WEBHOOK_ALLOW_PRIVATE_TARGETS=1`,
-//! `SWITCHBOARD_WEBHOOK_RETRY_SCHEDULE="0s,1s,1s"`). `RUST_LOG` is read when
+//! `SWITCHBOARD_WEBHOOK_RETRY_SCHEDULE="0s,1s,1s"`), and for each
+//! `[retention]` key `SWITCHBOARD_RETENTION_<KEY>` (e.g.
+//! `SWITCHBOARD_RETENTION_HISTORY=0`). `RUST_LOG` is read when
 //! `SWITCHBOARD_LOG` is unset. An empty variable counts as unset.
 //! `SWITCHBOARD_CONFIG` names the configuration file.
 
@@ -76,10 +87,11 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use switchboard_api::ApiConfig;
-use switchboard_storage::{DatabaseUrl, SqliteSync, StoreConfig};
+use switchboard_storage::{DatabaseUrl, Retention, SqliteSync, StoreConfig};
 use switchboard_webhook::{TargetPolicy, WebhookConfig};
 
 use crate::ServerConfig;
+use crate::retention::RetentionConfig;
 
 /// The default listen address.
 pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
@@ -226,6 +238,8 @@ struct Layer {
     database: DatabaseLayer,
     #[serde(default)]
     webhook: WebhookLayer,
+    #[serde(default)]
+    retention: RetentionLayer,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -398,6 +412,108 @@ impl WebhookLayer {
     }
 }
 
+/// A retention as the configuration file spells it: a duration (`"30d"`),
+/// or `0` to keep forever.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+enum Keep {
+    Text(String),
+    Number(u64),
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RetentionLayer {
+    enabled: Option<bool>,
+    events: Option<Keep>,
+    deliveries: Option<Keep>,
+    history: Option<Keep>,
+    interval: Option<String>,
+    batch_size: Option<u32>,
+}
+
+impl RetentionLayer {
+    fn merge(self, over: Self) -> Self {
+        Self {
+            enabled: over.enabled.or(self.enabled),
+            events: over.events.or(self.events),
+            deliveries: over.deliveries.or(self.deliveries),
+            history: over.history.or(self.history),
+            interval: over.interval.or(self.interval),
+            batch_size: over.batch_size.or(self.batch_size),
+        }
+    }
+
+    fn from_env(get: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        Ok(Self {
+            enabled: parse_env::<Flag>(get, "SWITCHBOARD_RETENTION_ENABLED")?.map(|f| f.0),
+            events: get("SWITCHBOARD_RETENTION_EVENTS").map(Keep::Text),
+            deliveries: get("SWITCHBOARD_RETENTION_DELIVERIES").map(Keep::Text),
+            history: get("SWITCHBOARD_RETENTION_HISTORY").map(Keep::Text),
+            interval: get("SWITCHBOARD_RETENTION_INTERVAL"),
+            batch_size: parse_env(get, "SWITCHBOARD_RETENTION_BATCH_SIZE")?,
+        })
+    }
+
+    fn resolve(self) -> Result<RetentionConfig, ConfigError> {
+        let Self {
+            enabled,
+            events,
+            deliveries,
+            history,
+            interval,
+            batch_size,
+        } = self;
+        let d = RetentionConfig::default();
+        // `None` keeps forever.
+        let keep = |key: &'static str,
+                    v: Option<Keep>,
+                    default: Option<Duration>|
+         -> Result<Option<Duration>, ConfigError> {
+            let duration = match v {
+                None => return Ok(default),
+                Some(Keep::Number(0)) => Duration::ZERO,
+                Some(Keep::Number(n)) => {
+                    return Err(invalid(
+                        key,
+                        n,
+                        "write a duration with its unit (e.g. \"30d\"), or 0 to keep forever",
+                    ));
+                }
+                Some(Keep::Text(text)) => switchboard_webhook::config::parse_duration(&text)
+                    .map_err(|e| invalid(key, format!("{text:?}"), e))?,
+            };
+            Ok(Some(duration).filter(|d| !d.is_zero()))
+        };
+        let interval = match interval {
+            None => d.interval,
+            Some(text) => switchboard_webhook::config::parse_duration(&text)
+                .map_err(|e| invalid("retention.interval", format!("{text:?}"), e))?,
+        };
+        if interval.is_zero() {
+            return Err(invalid("retention.interval", "0", "must be positive"));
+        }
+        let batch_size = batch_size.unwrap_or(d.batch_size);
+        if !(1..=10_000).contains(&batch_size) {
+            return Err(invalid(
+                "retention.batch_size",
+                batch_size,
+                "must be between 1 and 10000",
+            ));
+        }
+        Ok(RetentionConfig {
+            enabled: enabled.unwrap_or(d.enabled),
+            keep: Retention {
+                events: keep("retention.events", events, d.keep.events)?,
+                deliveries: keep("retention.deliveries", deliveries, d.keep.deliveries)?,
+                history: keep("retention.history", history, d.keep.history)?,
+            },
+            interval,
+            batch_size,
+        })
+    }
+}
+
 /// A boolean as an environment variable spells it: `1`/`0`, `true`/`false`,
 /// `yes`/`no`, `on`/`off`.
 struct Flag(bool);
@@ -453,6 +569,7 @@ impl Layer {
                     .or(self.database.sqlite_busy_timeout_ms),
             },
             webhook: self.webhook.merge(over.webhook),
+            retention: self.retention.merge(over.retention),
         }
     }
 
@@ -496,6 +613,7 @@ impl Layer {
                 )?,
             },
             webhook: WebhookLayer::from_env(&get)?,
+            retention: RetentionLayer::from_env(&get)?,
         })
     }
 }
@@ -574,6 +692,7 @@ fn resolve(layer: Layer) -> Result<Settings, ConfigError> {
         api,
         database,
         webhook,
+        retention,
     } = layer;
 
     let bind_text = bind.unwrap_or_else(|| DEFAULT_BIND.to_string());
@@ -661,6 +780,7 @@ fn resolve(layer: Layer) -> Result<Settings, ConfigError> {
             shutdown_timeout: shutdown_timeout_secs
                 .map_or(DEFAULT_SHUTDOWN_TIMEOUT, Duration::from_secs),
             webhook: webhook.resolve()?,
+            retention: retention.resolve()?,
         },
         log: LogConfig {
             format: log_format.unwrap_or_default(),
@@ -944,6 +1064,76 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("retries"), "{err}");
+    }
+
+    #[test]
+    fn retention_settings_from_file_and_env() {
+        const DAY: Duration = Duration::from_secs(24 * 3600);
+        let s = load(None, &env_of(&[]), &Overrides::default()).unwrap();
+        assert_eq!(s.server.retention, RetentionConfig::default());
+        assert_eq!(
+            s.server.retention.keep,
+            Retention {
+                events: Some(DAY * 30),
+                deliveries: Some(DAY * 30),
+                history: Some(DAY * 90),
+            }
+        );
+        assert!(s.server.retention.enabled);
+
+        let file = file_with(
+            r#"
+            [retention]
+            events = "7d"
+            deliveries = 0
+            history = "0d"
+            interval = "30s"
+            batch_size = 100
+            "#,
+        );
+        let s = load(
+            Some(file.path()),
+            &env_of(&[
+                ("SWITCHBOARD_RETENTION_EVENTS", "12h"),
+                ("SWITCHBOARD_RETENTION_ENABLED", "no"),
+            ]),
+            &Overrides::default(),
+        )
+        .unwrap();
+        let r = s.server.retention;
+        assert_eq!(
+            r.keep,
+            Retention {
+                events: Some(Duration::from_secs(12 * 3600)),
+                deliveries: None,
+                history: None,
+            }
+        );
+        assert_eq!(r.interval, Duration::from_secs(30));
+        assert_eq!(r.batch_size, 100);
+        assert!(!r.enabled);
+
+        for (text, needle) in [
+            ("[retention]\nevents = 30", "`retention.events`"),
+            ("[retention]\nhistory = \"forever\"", "`retention.history`"),
+            ("[retention]\ninterval = \"0s\"", "`retention.interval`"),
+            ("[retention]\nbatch_size = 0", "`retention.batch_size`"),
+            ("[retention]\nkeep = \"1d\"", "keep"),
+        ] {
+            let file = file_with(text);
+            let err = load(Some(file.path()), &env_of(&[]), &Overrides::default())
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(needle), "{text}: {err}");
+        }
+        let err = load(
+            None,
+            &env_of(&[("SWITCHBOARD_RETENTION_DELIVERIES", "a month")]),
+            &Overrides::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("`retention.deliveries`"), "{err}");
     }
 
     #[test]

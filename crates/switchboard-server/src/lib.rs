@@ -23,6 +23,7 @@ pub mod config;
 pub mod demo;
 mod drain;
 pub mod logging;
+pub mod retention;
 
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -36,6 +37,8 @@ use anyhow::Context as _;
 use switchboard_api::{ApiConfig, AppState};
 use switchboard_storage::{Store, StoreConfig};
 use switchboard_webhook::{WebhookConfig, WorkerHandle};
+
+use crate::retention::{RetentionConfig, RetentionHandle};
 use tokio::task::JoinHandle;
 
 /// What [`start`] needs. Build it with [`ServerConfig::new`] (defaults) or
@@ -58,6 +61,9 @@ pub struct ServerConfig {
     pub shutdown_timeout: Duration,
     /// The webhook delivery worker (started unless `webhook.enabled` is off).
     pub webhook: WebhookConfig,
+    /// Retention of finished work (the task runs unless `retention.enabled`
+    /// is off).
+    pub retention: RetentionConfig,
 }
 
 impl ServerConfig {
@@ -72,6 +78,7 @@ impl ServerConfig {
             workers: None,
             shutdown_timeout: config::DEFAULT_SHUTDOWN_TIMEOUT,
             webhook: WebhookConfig::default(),
+            retention: RetentionConfig::default(),
         }
     }
 }
@@ -98,6 +105,8 @@ pub struct RunningServer {
     drain: Arc<drain::Drain>,
     /// How long a graceful stop waits for in-flight requests.
     shutdown_timeout: Duration,
+    /// The retention task; stopped with the webhook worker.
+    retention: Option<RetentionHandle>,
 }
 
 impl RunningServer {
@@ -140,7 +149,7 @@ impl RunningServer {
         let handle = self.handle.clone();
         tokio::select! {
             result = &mut task => {
-                self.stop_webhooks().await;
+                self.stop_background().await;
                 return flatten(result);
             }
             () = shutdown => {}
@@ -166,16 +175,25 @@ impl RunningServer {
             handle.stop(false).await;
             flatten(task.await)
         };
-        let (result, ()) = tokio::join!(http, self.stop_webhooks());
+        let (result, ()) = tokio::join!(http, self.stop_background());
         result
     }
 
     /// Stops the webhook worker gracefully: in-flight attempts finish (or
-    /// are released), and what finished is recorded.
-    async fn stop_webhooks(&mut self) {
-        if let Some(worker) = self.webhooks.take() {
-            worker.shutdown().await;
-        }
+    /// are released), and what finished is recorded. The retention task
+    /// stops after its batch in progress.
+    async fn stop_background(&mut self) {
+        let retention = async {
+            if let Some(task) = self.retention.take() {
+                task.shutdown().await;
+            }
+        };
+        let webhooks = async {
+            if let Some(worker) = self.webhooks.take() {
+                worker.shutdown().await;
+            }
+        };
+        tokio::join!(retention, webhooks);
     }
 }
 
@@ -248,6 +266,18 @@ pub async fn start_with_store(
     };
     let drain = Arc::new(drain::Drain::default());
     let app_drain = Arc::clone(&drain);
+    let retention = if config.retention.enabled {
+        let metrics: Arc<dyn switchboard_webhook::MetricsSink> = state.metrics_handle();
+        tracing::info!(retention = ?config.retention.keep, "retention task started");
+        Some(crate::retention::spawn(
+            store.clone(),
+            config.retention,
+            metrics,
+        ))
+    } else {
+        tracing::info!("retention disabled (retention.enabled = false): nothing is ever deleted");
+        None
+    };
     let mut server = HttpServer::new(move || {
         let state = state.clone();
         let drain = Arc::clone(&app_drain);
@@ -283,6 +313,7 @@ pub async fn start_with_store(
         webhooks,
         drain,
         shutdown_timeout: config.shutdown_timeout,
+        retention,
     })
 }
 

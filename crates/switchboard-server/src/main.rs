@@ -82,6 +82,14 @@ Configuration file (TOML; every key optional, unknown keys are errors):
     disable_after = \"5d\"                  # SWITCHBOARD_WEBHOOK_DISABLE_AFTER
     shutdown_grace = \"20s\"                # SWITCHBOARD_WEBHOOK_SHUTDOWN_GRACE
 
+    [retention]                           # deleting finished work; see docs/webhooks.md
+    enabled = true                        # SWITCHBOARD_RETENTION_ENABLED
+    events = \"30d\"                        # SWITCHBOARD_RETENTION_EVENTS (processed outbox events; 0 keeps forever)
+    deliveries = \"30d\"                    # SWITCHBOARD_RETENTION_DELIVERIES (finished deliveries and attempts; 0 keeps forever)
+    history = \"90d\"                       # SWITCHBOARD_RETENTION_HISTORY (change history; 0 keeps forever)
+    interval = \"1m\"                       # SWITCHBOARD_RETENTION_INTERVAL (pause between pruning rounds)
+    batch_size = 500                      # SWITCHBOARD_RETENTION_BATCH_SIZE (rows per delete transaction)
+
 Logs go to standard error. Standard output gets the line
 `listening on http://ADDR` once the port is bound (useful with --bind
 127.0.0.1:0) and, with --demo, the new API key and example requests.

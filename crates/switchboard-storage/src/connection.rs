@@ -386,13 +386,34 @@ struct SqlitePragmas {
 
 impl CustomizeConnection<Checked, diesel::r2d2::Error> for SqlitePragmas {
     fn on_acquire(&self, conn: &mut Checked) -> Result<(), diesel::r2d2::Error> {
+        #[derive(diesel::QueryableByName)]
+        struct Pages {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            page_count: i64,
+        }
+        use diesel::RunQueryDsl;
+        let err = diesel::r2d2::Error::QueryError;
+        conn.batch_execute(&format!("PRAGMA busy_timeout = {};", self.busy_timeout_ms))
+            .map_err(err)?;
+        // A new database (no page written yet) gives the space of deleted
+        // rows back to the file system on request (`PRAGMA
+        // incremental_vacuum`; see `docs/webhooks.md`, "Retention"). This
+        // must come before anything is written (switching to WAL writes the
+        // header), and only then: on a database that has pages the pragma
+        // opens a write transaction to store the mode, and it can switch an
+        // existing database only with a VACUUM.
+        let pages: Pages = diesel::sql_query("PRAGMA page_count")
+            .get_result(&mut **conn)
+            .map_err(err)?;
+        if pages.page_count == 0 {
+            conn.batch_execute("PRAGMA auto_vacuum = INCREMENTAL;")
+                .map_err(err)?;
+        }
         conn.batch_execute(&format!(
-            "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; PRAGMA synchronous = {}; \
-             PRAGMA foreign_keys = ON;",
-            self.busy_timeout_ms,
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = {}; PRAGMA foreign_keys = ON;",
             self.synchronous.pragma()
         ))
-        .map_err(diesel::r2d2::Error::QueryError)
+        .map_err(err)
     }
 }
 

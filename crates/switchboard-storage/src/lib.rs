@@ -92,7 +92,7 @@ pub use delivery::{
 };
 pub use error::StorageError;
 pub use history::{HistoryEntry, OutboxEvent};
-pub use maintenance::Maintenance;
+pub use maintenance::{Maintenance, PruneStep, Pruned, Pruner, Retention};
 pub use store::{Backend, Store, UNREADY_AFTER_DISK_FULL};
 pub use webhooks::Webhooks;
 pub use worker::Worker;

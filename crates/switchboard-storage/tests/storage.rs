@@ -22,4 +22,5 @@ mod storage {
     mod outbox;
     mod poison;
     mod pool;
+    mod retention;
 }

@@ -21,6 +21,7 @@ pub(crate) mod deliveries;
 pub(crate) mod directory;
 pub(crate) mod outbox;
 pub(crate) mod record;
+pub(crate) mod retention;
 pub(crate) mod subscriptions;
 pub(crate) mod tenants;
 
