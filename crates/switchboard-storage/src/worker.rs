@@ -3,7 +3,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use diesel::Connection as _;
 use serde_json::Value;
 use switchboard_domain::{
     EventId, EventType, SubscriptionId, SubscriptionState, TenantId, Timestamp,
@@ -317,7 +316,7 @@ fn record_each(c: &mut DbConnection, job: &RecordJob, t: i64) -> R<Recorded> {
     let mut out = Recorded::default();
     for r in &job.reports {
         let tried = |c: &mut DbConnection, detail: Detail| {
-            c.transaction(|c| -> R<Recorded> {
+            c.write_tx(|c| -> R<Recorded> {
                 let mut one = Recorded::default();
                 record_one(c, &job.worker, r, t, job.disable_after, detail, &mut one)?;
                 Ok(one)
@@ -425,11 +424,16 @@ fn record_one(
         row.error = Some(DETAILS_LOST);
         row.response_excerpt = None;
         // Best effort from here on: the delivery's own update above is what
-        // bounds it.
-        let _ = c.transaction(|c| -> R<()> { sql::deliveries::insert_attempt(c, &row) });
-        let _ =
-            c.transaction(|c| -> R<()> { subscription_health(c, r, &d, t, disable_after, out) });
-        return Ok(());
+        // bounds it. But the database's own trouble (a full disk) fails the
+        // whole record: on SQLite it may have rolled back the transaction.
+        let best_effort = |done: R<()>| match done {
+            Err(e) if is_transient(&e) => Err(e),
+            _ => Ok(()),
+        };
+        best_effort(c.write_tx(|c| -> R<()> { sql::deliveries::insert_attempt(c, &row) }))?;
+        return best_effort(
+            c.write_tx(|c| -> R<()> { subscription_health(c, r, &d, t, disable_after, out) }),
+        );
     }
     sql::deliveries::insert_attempt(c, &row)?;
     subscription_health(c, r, &d, t, disable_after, out)
@@ -540,7 +544,7 @@ fn fan_out_batch(c: &mut DbConnection, plan: &FanOutPlan, t: i64) -> R<FanOut> {
 fn fan_out_each(c: &mut DbConnection, plan: &FanOutPlan, t: i64) -> R<FanOut> {
     let mut out = FanOut::default();
     for id in sql::outbox::due_ids(c, t, plan.limit)? {
-        let one = c.transaction(|c| -> R<FanOut> {
+        let one = c.write_tx(|c| -> R<FanOut> {
             let Some(row) = sql::outbox::take_one(c, &plan.worker, t, id)? else {
                 return Ok(FanOut::default());
             };
@@ -628,7 +632,11 @@ fn fail_unsendable(c: &mut DbConnection, id: i64, t: i64, e: &StorageError) -> R
 fn is_transient(e: &StorageError) -> bool {
     use diesel::result::{DatabaseErrorKind as K, Error as E};
     match e {
-        StorageError::Unavailable(_) | StorageError::Contention => true,
+        // A full disk is the database's too: no event is quarantined, and no
+        // attempt recorded without its details, because the disk filled up.
+        StorageError::Unavailable(_) | StorageError::Contention | StorageError::DiskFull { .. } => {
+            true
+        }
         StorageError::Internal(source) => source.downcast_ref::<E>().is_some_and(|d| {
             matches!(
                 d,

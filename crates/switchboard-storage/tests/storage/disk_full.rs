@@ -175,3 +175,138 @@ async fn a_full_database_refuses_writes_then_recovers_by_itself() {
         );
     }
 }
+
+/// PostgreSQL's disk-full error on every new delivery and attempt.
+const PG_DELIVERIES_FULL: &str = "
+CREATE FUNCTION full_disk() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION USING
+        ERRCODE = 'disk_full',
+        MESSAGE = 'could not extend file \"base/16384/16500\": No space left on device',
+        HINT = 'Check free disk space.';
+END
+$$;
+CREATE TRIGGER full_disk BEFORE INSERT ON deliveries
+    FOR EACH ROW EXECUTE FUNCTION full_disk();
+CREATE TRIGGER full_disk BEFORE INSERT ON delivery_attempts
+    FOR EACH ROW EXECUTE FUNCTION full_disk();";
+
+const PG_DELIVERIES_FREED: &str = "DROP TRIGGER full_disk ON deliveries; \
+    DROP TRIGGER full_disk ON delivery_attempts; DROP FUNCTION full_disk();";
+
+/// A full disk is the database's trouble, not an event's: the worker's
+/// writes fail with `DiskFull` however often they are tried, no event is
+/// quarantined and no attempt is recorded without its details; once space
+/// is freed, everything is delivered and recorded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_full_disk_quarantines_no_event_and_loses_no_attempt() {
+    use switchboard_domain::{EventType, WebhookSubscription};
+    use switchboard_storage::{AttemptOutcome, AttemptReport, NextStep};
+
+    const HOOKS: usize = 120;
+    const LEASE: Duration = Duration::from_secs(600);
+    for db in TestDb::all() {
+        let label = db.label;
+        let store = Store::open(&db.url, StoreConfig::default()).await.unwrap();
+        let tenant = store.admin().create_tenant("acme").await.unwrap();
+        let t = tenant.id;
+        let ctx = WriteContext::new(tenant.clone(), Actor::System, "test");
+        // Many subscriptions: one event's fan-out writes many rows, more
+        // than fit in the pages the database already has.
+        for n in 0..HOOKS {
+            store
+                .webhooks()
+                .create(WebhookSubscription::new(
+                    t,
+                    format!("https://hooks.example.com/{n}"),
+                    EventType::CustomerCreated,
+                    "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD",
+                    store.now(),
+                ))
+                .await
+                .unwrap();
+        }
+        let worker = store.worker();
+        store
+            .customers()
+            .create(&ctx, Customer::new(t, now()))
+            .await
+            .unwrap();
+        let claimed = worker
+            .fan_out_next("w", 10, Duration::ZERO, Some(LEASE))
+            .await
+            .unwrap()
+            .claimed;
+        assert_eq!(claimed.len(), HOOKS, "{label}");
+        store
+            .customers()
+            .create(&ctx, Customer::new(t, now()))
+            .await
+            .unwrap();
+
+        let mut raw = db.raw();
+        if db.is_sqlite() {
+            store
+                .maintenance()
+                .set_sqlite_max_pages(Some(1))
+                .await
+                .unwrap();
+        } else {
+            raw.execute(PG_DELIVERIES_FULL);
+        }
+        for _ in 0..5 {
+            let fanned = worker
+                .fan_out_next("w", 10, Duration::ZERO, Some(LEASE))
+                .await;
+            disk_full(label, "fan-out", fanned);
+        }
+        assert!(worker.quarantined(10).await.unwrap().is_empty(), "{label}");
+        assert_eq!(worker.outbox_backlog().await.unwrap(), 1, "{label}");
+
+        let reports: Vec<AttemptReport> = claimed
+            .iter()
+            .map(|d| AttemptReport {
+                delivery_id: d.id,
+                started_at: store.now(),
+                duration: Duration::from_millis(5),
+                status_code: Some(200),
+                outcome: AttemptOutcome::Success,
+                error: None,
+                response_excerpt: Some("x".repeat(500)),
+                next: NextStep::Succeeded,
+                lease_until: d.lease_until,
+            })
+            .collect();
+        let recorded = worker
+            .record_attempts("w", reports.clone(), Duration::from_secs(3600))
+            .await;
+        disk_full(label, "record", recorded);
+
+        // Space is freed: the same event fans out, the same reports record
+        // in full.
+        if db.is_sqlite() {
+            store
+                .maintenance()
+                .set_sqlite_max_pages(None)
+                .await
+                .unwrap();
+        } else {
+            raw.execute(PG_DELIVERIES_FREED);
+        }
+        let fanned = worker
+            .fan_out_next("w", 10, Duration::ZERO, Some(LEASE))
+            .await
+            .unwrap();
+        assert_eq!((fanned.events, fanned.claimed.len()), (1, HOOKS), "{label}");
+        assert!(fanned.failed.is_empty(), "{label}: {:?}", fanned.failed);
+        let recorded = worker
+            .record_attempts("w", reports, Duration::from_secs(3600))
+            .await
+            .unwrap();
+        assert_eq!(recorded.recorded, HOOKS, "{label}");
+        assert!(
+            recorded.degraded.is_empty() && recorded.unrecorded.is_empty(),
+            "{label}"
+        );
+    }
+}
