@@ -192,7 +192,12 @@ pub async fn create_hook(
     })?;
     let url = switchboard_webhook::check_target(&target, state.webhook_targets())
         .await
-        .map_err(|e| ApiError::bad_request("target_url", "invalid_target", e.to_string()))?;
+        .map_err(|e| {
+            // The client learns only that the target is not allowed (the
+            // address would map internal names); the operator's log has it.
+            tracing::warn!(tenant = %p.tenant.name, detail = %e.detail(), "webhook target refused");
+            ApiError::bad_request("target_url", "invalid_target", e.to_string())
+        })?;
     let store = state.store();
     let existing = store
         .webhooks()
