@@ -31,6 +31,12 @@ impl Scheme {
     }
 }
 
+/// The tenant a request authenticated as, kept in the request's extensions
+/// so that the request middleware can forget the tenant's cached keys when
+/// a handler finds the tenant gone (a 401 after authentication).
+#[derive(Debug, Clone, Copy)]
+pub struct Authenticated(pub switchboard_domain::TenantId);
+
 /// The authenticated caller.
 #[derive(Debug, Clone)]
 pub struct Principal {
@@ -139,6 +145,7 @@ pub async fn authenticate(
     {
         return Err(ApiError::Unauthorized("invalid API key".into()));
     }
+    req.extensions_mut().insert(Authenticated(tenant.id));
     let decision = state.limiter().check(key.id.get());
     req.extensions_mut().insert(decision);
     if !decision.allowed {

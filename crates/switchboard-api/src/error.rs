@@ -149,6 +149,11 @@ impl ApiError {
             StorageError::Conflict(m) => Self::Conflict(m),
             StorageError::PreconditionFailed => Self::PreconditionFailed,
             StorageError::Domain(d) => Self::from_domain(d, field_name),
+            // The key's tenant was deleted while a server still remembered
+            // the key (see `keycache`): the credentials are no longer valid.
+            StorageError::TenantGone => {
+                Self::Unauthorized("the API key's tenant no longer exists".into())
+            }
             StorageError::Contention => {
                 Self::Conflict("the resource is being changed concurrently; try again".into())
             }

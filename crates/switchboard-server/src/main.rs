@@ -30,6 +30,7 @@ Production-style setup:
     switchboard --database-url postgres://app:secret@db/switchboard migrate
     switchboard tenant create acme
     switchboard key create --tenant acme --name zapier --scope customers.READ
+    switchboard key revoke --tenant acme 3
     switchboard serve --bind 0.0.0.0:8080 --config /etc/switchboard.toml";
 
 const AFTER_LONG_HELP: &str = "\
@@ -170,6 +171,20 @@ enum TenantCommand {
         /// 1-63 characters of a-z, 0-9, '-' and '_', starting with a letter or digit.
         name: String,
     },
+    /// Delete a tenant with everything it owns: API keys, customers,
+    /// conversations, webhook subscriptions and their deliveries, history.
+    ///
+    /// Its keys stop working at once for new lookups; a running server
+    /// that verified one of them less than `api.key_cache_secs` (30 s) ago
+    /// still accepts it until then, but finds no data for it and answers
+    /// its writes with 401.
+    Delete {
+        /// The tenant's name.
+        name: String,
+        /// Confirm: the deletion cannot be undone.
+        #[arg(long)]
+        yes: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -188,6 +203,24 @@ enum KeyCommand {
         /// A label for the key, e.g. the integration that uses it.
         #[arg(long, value_name = "LABEL", default_value = "cli")]
         name: String,
+    },
+    /// List a tenant's API keys (ids, labels, prefixes and scopes; never secrets).
+    List {
+        /// The tenant.
+        #[arg(long)]
+        tenant: String,
+    },
+    /// Revoke (delete) an API key.
+    ///
+    /// New lookups refuse it at once; a running server that verified it
+    /// less than `api.key_cache_secs` (30 s) ago still accepts it until then.
+    Revoke {
+        /// The tenant the key acts for.
+        #[arg(long)]
+        tenant: String,
+        /// The key's id (from `key create` or `key list`) or its prefix
+        /// (`sbk_0123456789ab`, the start of the secret).
+        key: String,
     },
 }
 
@@ -407,6 +440,67 @@ async fn administer(settings: &Settings, command: AdminCommand) -> anyhow::Resul
                 .await
                 .with_context(|| format!("cannot create tenant {name:?}"))?;
             println!("created tenant {:?} (id {})", tenant.name, tenant.id.get());
+        }
+        AdminCommand::Tenant(TenantCommand::Delete { name, yes }) => {
+            let tenant = find_tenant(&store, &name).await?;
+            if !yes {
+                return Err(UsageError(format!(
+                    "deleting tenant {name:?} deletes all its data and cannot be undone; \
+                     run again with --yes to confirm"
+                ))
+                .into());
+            }
+            store
+                .admin()
+                .delete_tenant(&tenant.name)
+                .await
+                .with_context(|| format!("cannot delete tenant {name:?}"))?;
+            println!(
+                "deleted tenant {:?} (id {}) and all its data",
+                tenant.name,
+                tenant.id.get()
+            );
+        }
+        AdminCommand::Key(KeyCommand::List { tenant }) => {
+            let tenant = find_tenant(&store, &tenant).await?;
+            let keys = store
+                .admin()
+                .api_keys(tenant.id)
+                .await
+                .context("cannot list the API keys")?;
+            for key in &keys {
+                let scopes: Vec<&str> = key.scopes.iter().map(|s| s.as_str()).collect();
+                println!(
+                    "{}\t{:?}\tsbk_{}_…\t{}",
+                    key.id.get(),
+                    key.name,
+                    key.prefix,
+                    scopes.join(",")
+                );
+            }
+            if keys.is_empty() {
+                println!("tenant {:?} has no API keys", tenant.name);
+            }
+        }
+        AdminCommand::Key(KeyCommand::Revoke { tenant, key }) => {
+            let tenant = find_tenant(&store, &tenant).await?;
+            let revoked = match store.admin().revoke_api_key(tenant.id, &key).await {
+                Err(StorageError::NotFound) => {
+                    return Err(UsageError(format!(
+                        "tenant {:?} has no API key {key:?}; see `switchboard key list --tenant {}`",
+                        tenant.name, tenant.name
+                    ))
+                    .into());
+                }
+                other => other.context("cannot revoke the API key")?,
+            };
+            println!(
+                "revoked API key {:?} (id {}, sbk_{}_…) of tenant {:?}",
+                revoked.name,
+                revoked.id.get(),
+                revoked.prefix,
+                tenant.name
+            );
         }
         AdminCommand::Key(KeyCommand::Create {
             tenant,

@@ -178,11 +178,19 @@ impl Checked {
 pub(crate) trait Failure {
     /// Whether a lost connection could explain it.
     fn may_be_lost_connection(&self) -> bool;
+
+    /// The store's own error inside it, if it is one (not a change's
+    /// rejection), to classify further.
+    fn storage_error_mut(&mut self) -> Option<&mut StorageError>;
 }
 
 impl Failure for StorageError {
     fn may_be_lost_connection(&self) -> bool {
         matches!(self, Self::Unavailable(_) | Self::Internal(_))
+    }
+
+    fn storage_error_mut(&mut self) -> Option<&mut StorageError> {
+        Some(self)
     }
 }
 

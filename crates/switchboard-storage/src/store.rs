@@ -238,8 +238,46 @@ impl Store {
         self.run(f).await
     }
 
+    /// [`Self::write`] of a write for `tenant`: when it fails because a row
+    /// it refers to is missing and that row is the tenant's, the failure is
+    /// [`StorageError::TenantGone`] (checked on the same connection, after
+    /// the failed write rolled back).
+    pub(crate) async fn write_for<T, E, F>(&self, tenant: i64, f: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StorageError> + Failure + Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+    {
+        self.write(move |c| f(c).map_err(|e| tenant_gone(c, tenant, e)))
+            .await
+    }
+
+    /// [`Self::run`] of a write for `tenant`; see [`Self::write_for`].
+    pub(crate) async fn run_for<T, E, F>(&self, tenant: i64, f: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StorageError> + Failure + Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+    {
+        self.run(move |c| f(c).map_err(|e| tenant_gone(c, tenant, e)))
+            .await
+    }
+
     /// The SQLite writer, when the store runs on SQLite.
     pub(crate) fn sqlite_writer(&self) -> Option<&GroupWriter> {
         self.inner.writer.as_ref()
     }
+}
+
+/// Classifies a failed write for `tenant`: a foreign-key violation while
+/// the tenant's row is missing is [`StorageError::TenantGone`]; anything
+/// else stays as it is.
+fn tenant_gone<E: Failure>(c: &mut DbConnection, tenant: i64, mut e: E) -> E {
+    if let Some(error) = e.storage_error_mut()
+        && error.is_foreign_key_violation()
+        && matches!(crate::sql::tenants::tenant_by_id(c, tenant), Ok(None))
+    {
+        *error = StorageError::TenantGone;
+    }
+    e
 }

@@ -37,7 +37,7 @@ impl<'a> Webhooks<'a> {
         mut sub: WebhookSubscription,
     ) -> Result<WebhookSubscription, StorageError> {
         self.store
-            .write(move |c| {
+            .write_for(sub.tenant_id.get(), move |c| {
                 sub.id = SubscriptionId::new(sql::subscriptions::insert(c, &sub)?);
                 Ok(sub)
             })

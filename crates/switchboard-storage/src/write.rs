@@ -150,6 +150,13 @@ impl<X> Failure for ModifyError<X> {
     fn may_be_lost_connection(&self) -> bool {
         matches!(self, Self::Storage(e) if e.may_be_lost_connection())
     }
+
+    fn storage_error_mut(&mut self) -> Option<&mut StorageError> {
+        match self {
+            Self::Storage(e) => Some(e),
+            Self::Rejected(_) => None,
+        }
+    }
 }
 
 /// Why a batch of changes failed, and at which item (its index in the
@@ -181,5 +188,9 @@ impl<X> From<diesel::result::Error> for BatchError<X> {
 impl<X> Failure for BatchError<X> {
     fn may_be_lost_connection(&self) -> bool {
         self.error.may_be_lost_connection()
+    }
+
+    fn storage_error_mut(&mut self) -> Option<&mut StorageError> {
+        self.error.storage_error_mut()
     }
 }

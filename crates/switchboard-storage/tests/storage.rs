@@ -20,4 +20,5 @@ mod storage {
     mod outbox;
     mod poison;
     mod pool;
+    mod tenants;
 }

@@ -353,7 +353,11 @@ mod tests {
     #[test]
     fn every_iana_special_purpose_block_is_refused() {
         let blocks = RFC6890.ip_nets();
-        assert!(blocks.len() >= 50, "the registry table has {} blocks", blocks.len());
+        assert!(
+            blocks.len() >= 50,
+            "the registry table has {} blocks",
+            blocks.len()
+        );
         for block in blocks {
             let (first, last) = (block.network(), block.broadcast());
             let middle = match (first, last) {
@@ -367,7 +371,8 @@ mod tests {
             };
             for ip in [first, middle, last] {
                 let public = is_public(ip);
-                let embeds_public = matches!(ip, IpAddr::V6(v6) if embedded_ipv4(v6).is_some_and(is_public_v4));
+                let embeds_public =
+                    matches!(ip, IpAddr::V6(v6) if embedded_ipv4(v6).is_some_and(is_public_v4));
                 assert!(!public || embeds_public, "{ip} in {block} is accepted");
                 let error = check_ip("vm.internal", ip).map(|()| ()).err();
                 if let Some(e) = error {

@@ -608,7 +608,14 @@ async fn ssrf_guard_refuses_private_targets() {
         let error = body["error"].as_str().unwrap();
         assert!(error.contains("not allowed"), "{url}: {body}");
         // The refusal does not say what the host resolved to.
-        for leak in ["127.0.0.1", "::1", "10.0.0.5", "192.168", "169.254", "resolves"] {
+        for leak in [
+            "127.0.0.1",
+            "::1",
+            "10.0.0.5",
+            "192.168",
+            "169.254",
+            "resolves",
+        ] {
             assert!(!error.contains(leak), "{url}: {body}");
         }
     }

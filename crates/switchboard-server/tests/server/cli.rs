@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use switchboard_domain::{Actor, AttributeType, Conversation, Scope, Tenant};
 use switchboard_storage::{Clock, OUTBOX_MAX_TRIES, Store, StoreConfig, WriteContext};
-use switchboard_testsupport::RawConnection;
+use switchboard_testsupport::{RawConnection, TestDb};
 use switchboard_testsupport::tempfile::{TempDir, tempdir};
 
 const BIN: &str = env!("CARGO_BIN_EXE_switchboard");
@@ -27,6 +27,15 @@ impl Scratch {
         let dir = tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("switchboard.db").display());
         Self { dir, url }
+    }
+
+    /// A scratch directory (the working directory and logs) for the
+    /// database `db`.
+    fn on(db: &TestDb) -> Self {
+        Self {
+            dir: tempdir().unwrap(),
+            url: db.url.clone(),
+        }
     }
 
     fn path(&self, name: &str) -> PathBuf {
@@ -878,4 +887,132 @@ fn sigterm_answers_in_flight_work_closes_keep_alive_and_exits_at_once() {
             .unwrap()
     });
     assert_eq!(customer.name.as_deref(), Some("Finished during the stop"));
+}
+
+/// Every available backend's fresh database (PostgreSQL is started on a
+/// blocking thread).
+async fn databases() -> Vec<TestDb> {
+    tokio::task::spawn_blocking(TestDb::all).await.unwrap()
+}
+
+/// `POST /v1/customers` with `key`; the status and body.
+async fn create_customer(base_url: &str, key: &str) -> (u16, serde_json::Value) {
+    let response = reqwest::Client::new()
+        .post(format!("{base_url}/v1/customers"))
+        .bearer_auth(key)
+        .json(&serde_json::json!({"name": "Ada"}))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or_default())
+}
+
+async fn get_status(url: &str, key: &str) -> u16 {
+    reqwest::Client::new()
+        .get(url)
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// `switchboard tenant delete` in one process while `switchboard serve`
+/// still remembers the tenant's key (the default 30 s key cache): the
+/// server answers the key's writes with 401 in the dialect's format, never
+/// a 500 from the missing tenant row, and then forgets the key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleted_tenants_cached_key_gets_401() {
+    for db in databases().await {
+        let s = Scratch::on(&db);
+        s.ok(&["tenant", "create", "acme"]);
+        s.ok(&["tenant", "create", "globex"]);
+        let key = last_line(&s.ok(&["key", "create", "--tenant", "acme"])).to_string();
+        let other = last_line(&s.ok(&["key", "create", "--tenant", "globex"])).to_string();
+        let mut served = Served::start(
+            &s,
+            &["serve", "--bind", "127.0.0.1:0"],
+            &s.path("serve.log"),
+        );
+        let base_url = served.wait_for("listening on ");
+        let (status, body) = create_customer(&base_url, &key).await;
+        assert_eq!(status, 201, "{}: {body}", db.label);
+        let customer = format!("{base_url}/v1/customers/{}", body["id"]);
+
+        let unconfirmed = s.run(&["tenant", "delete", "acme"]);
+        assert_eq!(
+            unconfirmed.status.code(),
+            Some(2),
+            "{}",
+            describe(&unconfirmed)
+        );
+        assert!(String::from_utf8_lossy(&unconfirmed.stderr).contains("--yes"));
+        let out = s.ok(&["tenant", "delete", "acme", "--yes"]);
+        assert!(out.contains("deleted tenant \"acme\""), "{out}");
+
+        // The server verified the key seconds ago and still remembers it.
+        let (status, body) = create_customer(&base_url, &key).await;
+        assert_eq!(status, 401, "{}: {body}\n{}", db.label, served.logs());
+        assert_eq!(body["errors"][0]["code"], "unauthorized", "{body}");
+        // Then it forgot the key: the next request is looked up, and refused.
+        assert_eq!(get_status(&customer, &key).await, 401, "{}", db.label);
+        // Another tenant is untouched.
+        assert_eq!(
+            create_customer(&base_url, &other).await.0,
+            201,
+            "{}",
+            db.label
+        );
+        assert!(!served.logs().contains("status=500"), "{}", served.logs());
+        assert_eq!(served.terminate(), Some(0));
+    }
+}
+
+/// `switchboard key revoke` in one process: a server that does not cache
+/// keys (`api.key_cache_secs = 0`) refuses the key at once; the tenant's
+/// other keys keep working. With the default cache the bound is the cache
+/// time (documented), which `KeyCache`'s own tests cover.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revoked_key_is_refused() {
+    for db in databases().await {
+        let s = Scratch::on(&db);
+        s.ok(&["tenant", "create", "acme"]);
+        let created = s.ok(&["key", "create", "--tenant", "acme", "--name", "zapier"]);
+        let key = last_line(&created).to_string();
+        let kept = last_line(&s.ok(&["key", "create", "--tenant", "acme"])).to_string();
+        let mut served = Served::start_with(
+            &s,
+            &["serve", "--bind", "127.0.0.1:0"],
+            &s.path("serve.log"),
+            &[("SWITCHBOARD_API_KEY_CACHE_SECS", "0")],
+        );
+        let base_url = served.wait_for("listening on ");
+        assert_eq!(
+            create_customer(&base_url, &key).await.0,
+            201,
+            "{}",
+            db.label
+        );
+
+        let listed = s.ok(&["key", "list", "--tenant", "acme"]);
+        assert!(listed.contains("\"zapier\""), "{listed}");
+        assert!(!listed.contains(&key), "a secret was listed: {listed}");
+        let unknown = s.run(&["key", "revoke", "--tenant", "acme", "999"]);
+        assert_eq!(unknown.status.code(), Some(2), "{}", describe(&unknown));
+        let prefix = key.rsplit_once('_').unwrap().0;
+        let out = s.ok(&["key", "revoke", "--tenant", "acme", prefix]);
+        assert!(out.contains("revoked API key \"zapier\""), "{out}");
+
+        let (status, body) = create_customer(&base_url, &key).await;
+        assert_eq!(status, 401, "{}: {body}", db.label);
+        assert_eq!(
+            create_customer(&base_url, &kept).await.0,
+            201,
+            "{}",
+            db.label
+        );
+        assert_eq!(served.terminate(), Some(0));
+    }
 }
