@@ -10,6 +10,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use switchboard_domain::Timestamp;
 
 use crate::StorageError;
+use crate::secrets::SecretKeySource;
 
 /// Which database a URL selects.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -188,6 +189,10 @@ pub struct StoreConfig {
     pub run_migrations: bool,
     /// The time source (the machine's clock unless a test moves its own).
     pub clock: Clock,
+    /// The keys webhook signing secrets are encrypted under (see
+    /// [`crate::secrets`]): by default a key file beside the SQLite
+    /// database; PostgreSQL needs them configured.
+    pub secret_keys: SecretKeySource,
 }
 
 impl Default for StoreConfig {
@@ -199,6 +204,7 @@ impl Default for StoreConfig {
             sqlite_busy_timeout: Duration::from_secs(5),
             run_migrations: true,
             clock: Clock::system(),
+            secret_keys: SecretKeySource::Auto,
         }
     }
 }

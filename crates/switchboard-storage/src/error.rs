@@ -33,6 +33,10 @@ pub enum StorageError {
     /// The database cannot be reached or the pool timed out.
     #[error("storage unavailable")]
     Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The webhook secret keys are missing or wrong, or a stored secret
+    /// cannot be opened with them (see [`SecretKeySource`](crate::SecretKeySource)).
+    #[error(transparent)]
+    SecretKeys(#[from] crate::secrets::SecretKeyError),
     /// Anything else: a bug or corrupt data. Logged, never shown.
     #[error("internal storage error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),

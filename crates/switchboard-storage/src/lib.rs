@@ -74,6 +74,7 @@ pub mod keys;
 mod migration_tests;
 mod rows;
 mod schema;
+pub mod secrets;
 mod sql;
 mod store;
 mod webhooks;
@@ -91,6 +92,7 @@ pub use delivery::{
 };
 pub use error::StorageError;
 pub use history::{HistoryEntry, OutboxEvent};
+pub use secrets::{SecretKey, SecretKeyError, SecretKeySource, SecretKeys};
 pub use store::{Backend, Store};
 pub use webhooks::Webhooks;
 pub use worker::Worker;

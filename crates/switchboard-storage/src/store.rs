@@ -13,6 +13,7 @@ use crate::connection::{DbConnection, DbPool, Failure};
 use crate::conversations::Conversations;
 use crate::customers::Customers;
 use crate::group_commit::{self, GroupWriter};
+use crate::secrets::Cipher;
 use crate::webhooks::Webhooks;
 use crate::worker::Worker;
 
@@ -84,6 +85,8 @@ struct Inner {
     /// in-process instead of spinning in SQLite's busy handler.
     writer: Option<GroupWriter>,
     clock: Clock,
+    /// Encrypts and decrypts webhook signing secrets.
+    cipher: Arc<Cipher>,
 }
 
 impl Store {
@@ -93,7 +96,8 @@ impl Store {
         let url = DatabaseUrl::parse(url)?;
         let run = config.run_migrations;
         let clock = config.clock.clone();
-        let (pool, writer) = tokio::task::spawn_blocking(move || {
+        let (pool, writer, keys) = tokio::task::spawn_blocking(move || {
+            let keys = config.secret_keys.resolve(&url)?;
             let pool = DbPool::open(&url, &config)?;
             // SQLite: the writer thread's own connection, for good.
             let writer = if pool.is_sqlite() {
@@ -101,7 +105,7 @@ impl Store {
             } else {
                 None
             };
-            Ok::<_, StorageError>((pool, writer))
+            Ok::<_, StorageError>((pool, writer, keys))
         })
         .await
         .map_err(StorageError::internal)??;
@@ -110,6 +114,7 @@ impl Store {
                 pool,
                 writer,
                 clock,
+                cipher: Arc::new(Cipher::new(keys)),
             }),
         };
         if run {
@@ -178,11 +183,74 @@ impl Store {
         Worker::new(self)
     }
 
-    /// Applies pending migrations; returns the names applied.
+    /// Applies pending migrations; returns the names applied. Then, a
+    /// migration in Rust: brings every stored webhook secret under the
+    /// first secret key (encrypting plaintext ones from before encryption,
+    /// re-encrypting those under an older key), and fails when a secret
+    /// does not decrypt with the configured keys. Idempotent.
     pub async fn migrate(&self) -> Result<Vec<String>, StorageError> {
         // Not through the group writer: migrations manage their own
         // transactions (and run before the server takes traffic).
-        self.run(DbConnection::run_pending_migrations).await
+        let applied = self.run(DbConnection::run_pending_migrations).await?;
+        let sealed = self.seal_secrets().await?;
+        if sealed > 0 {
+            tracing::info!(
+                secrets = sealed,
+                "encrypted webhook secrets under the current key"
+            );
+        }
+        Ok(applied)
+    }
+
+    /// See [`Self::migrate`]; returns how many values were rewritten.
+    async fn seal_secrets(&self) -> Result<usize, StorageError> {
+        const PAGE: i64 = 500;
+        let mut after = 0;
+        let mut rewritten = 0;
+        loop {
+            let rows = self
+                .run(move |c| crate::sql::subscriptions::secrets_page(c, after, PAGE))
+                .await?;
+            let Some(last) = rows.last() else {
+                return Ok(rewritten);
+            };
+            after = last.id;
+            let mut changes = Vec::new();
+            for row in &rows {
+                let cipher = &self.inner.cipher;
+                let secret = cipher.reseal(row.id, row.tenant_id, &row.secret)?;
+                let previous = match &row.previous_secret {
+                    Some(p) => cipher.reseal(row.id, row.tenant_id, p)?,
+                    None => None,
+                };
+                if secret.is_some() || previous.is_some() {
+                    changes.push((row.clone(), secret, previous));
+                }
+            }
+            if !changes.is_empty() {
+                rewritten += self
+                    .write(move |c| {
+                        c.write_tx(|c| {
+                            let mut n = 0;
+                            for (row, secret, previous) in &changes {
+                                n += crate::sql::subscriptions::replace_secrets(
+                                    c,
+                                    row,
+                                    secret.as_deref(),
+                                    previous.as_deref(),
+                                )?;
+                            }
+                            Ok::<_, StorageError>(n)
+                        })
+                    })
+                    .await?;
+            }
+        }
+    }
+
+    /// The webhook secret cipher.
+    pub(crate) fn cipher(&self) -> Arc<Cipher> {
+        Arc::clone(&self.inner.cipher)
     }
 
     /// Reverts every migration (drops all tables). For tests and tooling.

@@ -20,5 +20,6 @@ mod storage {
     mod outbox;
     mod poison;
     mod pool;
+    mod secrets;
     mod tenants;
 }

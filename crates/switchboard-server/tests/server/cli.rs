@@ -10,9 +10,11 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use switchboard_domain::{Actor, AttributeType, Conversation, Scope, Tenant};
-use switchboard_storage::{Clock, OUTBOX_MAX_TRIES, Store, StoreConfig, WriteContext};
-use switchboard_testsupport::{RawConnection, TestDb};
+use switchboard_storage::{
+    Clock, OUTBOX_MAX_TRIES, SecretKeySource, SecretKeys, Store, StoreConfig, WriteContext,
+};
 use switchboard_testsupport::tempfile::{TempDir, tempdir};
+use switchboard_testsupport::{RawConnection, SECRET_KEYS, TestDb};
 
 const BIN: &str = env!("CARGO_BIN_EXE_switchboard");
 
@@ -53,6 +55,7 @@ impl Scratch {
         command
             .args(args)
             .args(["--database-url", &self.url])
+            .env("SWITCHBOARD_SECRETS_KEYS", SECRET_KEYS)
             .current_dir(self.dir.path());
         command
     }
@@ -73,9 +76,15 @@ impl Scratch {
     }
 
     async fn store(&self) -> Store {
-        Store::open(&self.url, StoreConfig::default())
-            .await
-            .unwrap()
+        Store::open(
+            &self.url,
+            StoreConfig {
+                secret_keys: SecretKeySource::Keys(SecretKeys::parse(SECRET_KEYS).unwrap()),
+                ..StoreConfig::default()
+            },
+        )
+        .await
+        .unwrap()
     }
 
     async fn tenant(&self, store: &Store, name: &str) -> Tenant {
@@ -346,6 +355,7 @@ async fn outbox_lists_and_requeues_quarantined_events() {
         &s.url,
         StoreConfig {
             clock: clock.clone(),
+            secret_keys: SecretKeySource::Keys(SecretKeys::parse(SECRET_KEYS).unwrap()),
             ..StoreConfig::default()
         },
     )
