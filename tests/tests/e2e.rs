@@ -12,6 +12,7 @@
 mod e2e {
     mod common;
     mod helpcrunch;
+    mod input_guards;
     mod numbers;
     mod pipeline;
     mod server;

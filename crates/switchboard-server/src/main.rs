@@ -59,12 +59,21 @@ Configuration file (TOML; every key optional, unknown keys are errors):
     rate_limit_burst = 120                # SWITCHBOARD_API_RATE_LIMIT_BURST
     max_batch = 10                        # SWITCHBOARD_API_MAX_BATCH
     key_cache_secs = 30                   # SWITCHBOARD_API_KEY_CACHE_SECS
+    auth_failures_per_minute = 60         # SWITCHBOARD_API_AUTH_FAILURES_PER_MINUTE (per client address)
+    auth_failure_burst = 20               # SWITCHBOARD_API_AUTH_FAILURE_BURST
+    trusted_proxies = [\"10.0.0.0/8\"]      # SWITCHBOARD_API_TRUSTED_PROXIES (X-Forwarded-For believed from these)
 
     [database]
     max_connections = 8                   # SWITCHBOARD_DATABASE_MAX_CONNECTIONS
     connection_timeout_secs = 10          # SWITCHBOARD_DATABASE_CONNECTION_TIMEOUT_SECS
     sqlite_synchronous = \"full\"           # SWITCHBOARD_DATABASE_SQLITE_SYNCHRONOUS: full | normal
     sqlite_busy_timeout_ms = 5000         # SWITCHBOARD_DATABASE_SQLITE_BUSY_TIMEOUT_MS
+
+    [secrets]                             # webhook signing secrets are encrypted at rest
+    keys = [\"k2:BASE64\", \"k1:BASE64\"]    # SWITCHBOARD_SECRETS_KEYS=\"k2:...,k1:...\" (first encrypts)
+    key_file = \"/etc/switchboard/keys\"     # SWITCHBOARD_SECRETS_KEY_FILE (one id:base64 a line)
+                                          # neither: SQLite creates <database>.keys (mode 0600)
+                                          # beside the database; PostgreSQL requires keys
 
     [webhook]                             # delivery worker; see docs/webhooks.md
     enabled = true                        # SWITCHBOARD_WEBHOOK_ENABLED

@@ -1026,3 +1026,43 @@ async fn revoked_key_is_refused() {
         assert_eq!(served.terminate(), Some(0));
     }
 }
+
+/// A wrong webhook secret key stops `serve` (and `migrate`) at start with
+/// an error naming the subscription and the key, instead of signing
+/// deliveries with garbage.
+#[tokio::test]
+async fn a_wrong_secret_key_fails_at_start() {
+    let s = Scratch::new();
+    s.ok(&["tenant", "create", "acme"]);
+    let store = s.store().await;
+    let tenant = s.tenant(&store, "acme").await;
+    let sub = store
+        .webhooks()
+        .create(switchboard_domain::WebhookSubscription::new(
+            tenant.id,
+            "https://hooks.example.com/x",
+            switchboard_domain::EventType::EmailUpdated,
+            "whsec_d3Jvbmcga2V5IHRlc3Q=",
+            store.now(),
+        ))
+        .await
+        .unwrap();
+    drop(store);
+    let (id, _) = SECRET_KEYS.split_once(':').unwrap();
+    let wrong = format!("{id}:ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=");
+    for args in [&["serve", "--bind", "127.0.0.1:0"][..], &["migrate"][..]] {
+        let out = s
+            .command(args)
+            .env("SWITCHBOARD_SECRETS_KEYS", &wrong)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", describe(&out));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains(&format!("webhook subscription {}", sub.id.get()))
+                && stderr.contains("does not decrypt"),
+            "{args:?}: {stderr}"
+        );
+        assert!(!stderr.contains("ICEiIyQl"), "key material in: {stderr}");
+    }
+}
