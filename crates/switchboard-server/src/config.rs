@@ -728,6 +728,7 @@ fn resolve(layer: Layer) -> Result<Settings, ConfigError> {
             database.max_connections,
             store_defaults.max_connections,
         )?,
+        min_idle_connections: store_defaults.min_idle_connections,
         connection_timeout: Duration::from_secs(at_least_one(
             "database.connection_timeout_secs",
             database.connection_timeout_secs,

@@ -425,6 +425,10 @@ async fn shutdown_signal() -> &'static str {
 async fn administer(settings: &Settings, command: AdminCommand) -> anyhow::Result<()> {
     let mut store_config = settings.server.store.clone();
     store_config.run_migrations = !matches!(command, AdminCommand::Migrate);
+    // No background connection may still be opening when the command
+    // exits (on PostgreSQL that can abort the process in libpq's Kerberos
+    // code after the command succeeded).
+    store_config.min_idle_connections = 0;
     let url = &settings.server.database_url;
     let store = Store::open(url, store_config)
         .await

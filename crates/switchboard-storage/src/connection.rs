@@ -314,7 +314,7 @@ impl DbPool {
         };
         let mut builder = Pool::builder()
             .max_size(cfg.max_connections.max(2))
-            .min_idle(Some(1))
+            .min_idle(Some(cfg.min_idle_connections))
             .connection_timeout(cfg.connection_timeout);
         if sqlite {
             builder = builder.connection_customizer(Box::new(SqlitePragmas {
