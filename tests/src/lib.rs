@@ -67,7 +67,15 @@ impl Default for TestConfig {
     fn default() -> Self {
         Self {
             api: ApiConfig::default(),
-            store: StoreConfig::default(),
+            // A fixed key, so that PostgreSQL (which has no default key)
+            // and SQLite behave alike.
+            store: StoreConfig {
+                secret_keys: switchboard_storage::SecretKeySource::Keys(
+                    switchboard_storage::SecretKeys::parse(switchboard_testsupport::SECRET_KEYS)
+                        .unwrap_or_else(|e| panic!("{e}")),
+                ),
+                ..StoreConfig::default()
+            },
             tenant: DEFAULT_TENANT.to_string(),
             workers: 2,
             webhook: WebhookConfig::default(),

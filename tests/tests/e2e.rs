@@ -13,6 +13,7 @@ mod e2e {
     mod common;
     mod faults;
     mod helpcrunch;
+    mod input_guards;
     mod numbers;
     mod pipeline;
     mod retention;

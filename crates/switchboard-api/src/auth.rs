@@ -5,7 +5,7 @@ use base64::Engine;
 use switchboard_domain::{Actor, ApiKey, Scope, Tenant};
 use switchboard_storage::WriteContext;
 
-use crate::{ApiError, AppState, Dialect, DialectError};
+use crate::{ApiError, AppState, Dialect, DialectError, ratelimit};
 
 /// How a dialect's clients send their key in `Authorization`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,6 +30,12 @@ impl Scheme {
         }
     }
 }
+
+/// The tenant a request authenticated as, kept in the request's extensions
+/// so that the request middleware can forget the tenant's cached keys when
+/// a handler finds the tenant gone (a 401 after authentication).
+#[derive(Debug, Clone, Copy)]
+pub struct Authenticated(pub switchboard_domain::TenantId);
 
 /// The authenticated caller.
 #[derive(Debug, Clone)]
@@ -100,6 +106,11 @@ fn presented_key(
             let (user, key) = decoded
                 .split_once(':')
                 .ok_or_else(|| ApiError::Unauthorized("malformed Basic credentials".into()))?;
+            if user.is_empty() {
+                return Err(ApiError::Unauthorized(
+                    "Basic credentials need the tenant name as the user name".into(),
+                ));
+            }
             Ok((key.to_string(), Some(user.to_string())))
         }
         _ => Ok((value.to_string(), None)),
@@ -109,13 +120,41 @@ fn presented_key(
 /// Authenticates the request's key, then applies the per-key rate limit.
 /// The rate-limit decision is stored in the request so that the response
 /// carries `X-RateLimit-*` headers.
+///
+/// Failed authentications are limited per client address
+/// ([`ratelimit::client_key`]): each failure takes a token from the
+/// address's bucket, and while it is empty every attempt from there that
+/// would need the database is answered 429 with `Retry-After`, before any
+/// lookup. A key verified recently (a key-cache hit) passes regardless,
+/// so a busy client is not locked out by a neighbour behind the same NAT.
 pub async fn authenticate(
     state: &AppState,
     req: &HttpRequest,
     schemes: &[Scheme],
 ) -> Result<Principal, ApiError> {
-    let (presented, basic_user) = presented_key(req, schemes)?;
-    let found = match state.keys().get(&presented) {
+    let presented = presented_key(req, schemes);
+    let cached = presented
+        .as_ref()
+        .ok()
+        .and_then(|(secret, _)| state.keys().get(secret));
+    let client = ratelimit::client_key(req, &state.config().trusted_proxies);
+    if cached.is_none()
+        && let Some(refused) = state.auth_failures().exhausted(client)
+    {
+        state
+            .metrics()
+            .inc("switchboard_auth_failures_throttled_total", "", 1);
+        return Err(ApiError::AuthThrottled(refused.retry_after_secs));
+    }
+    let failed = |e: ApiError| {
+        state.auth_failures().check(client);
+        state
+            .metrics()
+            .inc("switchboard_auth_failures_total", "", 1);
+        e
+    };
+    let (presented, basic_user) = presented.map_err(failed)?;
+    let found = match cached {
         Some(hit) => Some(hit),
         None => {
             let found = state
@@ -131,14 +170,14 @@ pub async fn authenticate(
         }
     };
     let Some((key, tenant)) = found else {
-        return Err(ApiError::Unauthorized("invalid API key".into()));
+        return Err(failed(ApiError::Unauthorized("invalid API key".into())));
     };
     if let Some(user) = basic_user
-        && !user.is_empty()
         && user != tenant.name
     {
-        return Err(ApiError::Unauthorized("invalid API key".into()));
+        return Err(failed(ApiError::Unauthorized("invalid API key".into())));
     }
+    req.extensions_mut().insert(Authenticated(tenant.id));
     let decision = state.limiter().check(key.id.get());
     req.extensions_mut().insert(decision);
     if !decision.allowed {

@@ -1,11 +1,59 @@
 //! Bounded body reading and JSON parsing that names the offending field.
 
-use actix_web::web;
+use actix_web::{HttpRequest, web};
 use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 
 use crate::ApiError;
 use crate::json_numbers;
+
+/// The media type of the request body, lower-cased without parameters
+/// (`application/json; charset=utf-8` → `application/json`); `None` when
+/// there is no `Content-Type`, an empty string when it is not text.
+#[must_use]
+pub fn media_type(req: &HttpRequest) -> Option<String> {
+    let value = req.headers().get(actix_web::http::header::CONTENT_TYPE)?;
+    Some(value.to_str().map_or_else(
+        |_| String::new(),
+        |v| {
+            v.split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase()
+        },
+    ))
+}
+
+/// Whether `media` is a JSON media type: `application/json`, `text/json`,
+/// or a `+json` structured syntax (RFC 6839, e.g. `application/merge-patch+json`).
+#[must_use]
+pub fn is_json(media: &str) -> bool {
+    matches!(media, "application/json" | "text/json")
+        || media
+            .strip_prefix("application/")
+            .is_some_and(|sub| sub.ends_with("+json") && sub.len() > "+json".len())
+}
+
+/// Refuses a body that says it is not JSON (`415`): every dialect's bodies
+/// are JSON. A missing `Content-Type` is accepted as JSON: no vendor's
+/// documentation asks for the header, and the body is still parsed
+/// strictly. `text/plain`, `application/xml`, form encodings and the rest
+/// are refused before the body is read, so nothing is written.
+pub fn require_json(req: &HttpRequest) -> Result<(), ApiError> {
+    match media_type(req) {
+        None => Ok(()),
+        Some(media) if is_json(&media) => Ok(()),
+        Some(media) => Err(ApiError::UnsupportedMediaType(format!(
+            "Content-Type {} is not supported; send the body as JSON with Content-Type: application/json",
+            if media.is_empty() {
+                "(unreadable)"
+            } else {
+                &media
+            }
+        ))),
+    }
+}
 
 /// Reads the whole body, refusing more than `limit` bytes (413) without
 /// buffering past the limit.
@@ -34,13 +82,16 @@ pub enum Shape {
     Array,
 }
 
-/// Reads a bounded body (see [`read_body`]) whose top level must be
-/// `shape`, and parses it into `T` (see [`parse_json`]).
+/// Reads a bounded JSON body (see [`require_json`] and [`read_body`])
+/// whose top level must be `shape`, and parses it into `T` (see
+/// [`parse_json`]).
 pub async fn read_json<T: DeserializeOwned>(
+    req: &HttpRequest,
     payload: web::Payload,
     limit: usize,
     shape: Shape,
 ) -> Result<T, ApiError> {
+    require_json(req)?;
     let bytes = read_body(payload, limit).await?;
     let first = bytes.iter().find(|b| !b.is_ascii_whitespace()).copied();
     match (first, shape) {
@@ -81,9 +132,9 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             "the body is empty; a JSON document is required",
         ));
     }
-    // Negative zero becomes zero before parsing: PostgreSQL's numeric has no
-    // negative zero, so `-0.0` could not come back as sent on every backend.
-    let bytes = &*json_numbers::unsigned_zeros(bytes);
+    // Numbers are put in the form both backends give back (PostgreSQL's
+    // numeric has no negative zero and writes `1e2` as `100`).
+    let bytes = &*json_numbers::canonical_numbers(bytes);
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
@@ -155,6 +206,26 @@ mod tests {
         }
         let v: serde_json::Value = parse_json(br#"{"a": [-0.0, -0, -0e3, -0.5, "-0"]}"#).unwrap();
         assert_eq!(v.to_string(), r#"{"a":[0.0,0,0.0,-0.5,"-0"]}"#);
+    }
+
+    #[test]
+    fn json_media_types() {
+        for (media, json) in [
+            ("application/json", true),
+            ("text/json", true),
+            ("application/merge-patch+json", true),
+            ("application/json-patch+json", true),
+            ("application/+json", false),
+            ("text/plain", false),
+            ("application/xml", false),
+            ("text/xml", false),
+            ("application/x-www-form-urlencoded", false),
+            ("multipart/form-data", false),
+            ("application/jsonp", false),
+            ("", false),
+        ] {
+            assert_eq!(is_json(media), json, "{media}");
+        }
     }
 
     #[test]

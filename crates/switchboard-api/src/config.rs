@@ -19,6 +19,17 @@ pub struct ApiConfig {
     /// in the database again (default 30 s; zero looks up every request).
     /// A key removed from the database keeps working this long.
     pub key_cache_ttl: Duration,
+    /// Failed authentications allowed per minute from one client address
+    /// (default 60); beyond the burst, further attempts from it get 429
+    /// without a database lookup. A key the server has verified recently
+    /// (in the key cache) is never refused by this limit.
+    pub auth_failures_per_minute: u32,
+    /// Failed authentications one address may make at once (default 20).
+    pub auth_failure_burst: u32,
+    /// Proxies whose `X-Forwarded-For` is believed when they are the peer
+    /// (default none: the peer's own address counts). List only your own
+    /// load balancers: anyone else could pick the address to be limited.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl Default for ApiConfig {
@@ -29,6 +40,9 @@ impl Default for ApiConfig {
             rate_limit_burst: 120,
             max_batch: 10,
             key_cache_ttl: Duration::from_secs(30),
+            auth_failures_per_minute: 60,
+            auth_failure_burst: 20,
+            trusted_proxies: Vec::new(),
         }
     }
 }

@@ -60,6 +60,9 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     /// Too many requests for this key.
     RateLimited(RateDecision),
+    /// Too many failed authentications from this client address; retry
+    /// after this many seconds.
+    AuthThrottled(u64),
     /// The database is unreachable, or has no space left for the write.
     Unavailable,
     /// A bug. The body reveals nothing; the cause is logged.
@@ -89,7 +92,7 @@ impl ApiError {
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Self::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::RateLimited(_) | Self::AuthThrottled(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -109,7 +112,7 @@ impl ApiError {
             Self::PreconditionFailed => "precondition_failed",
             Self::NotAcceptable(_) => "not_acceptable",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
-            Self::RateLimited(_) => "too_many_requests",
+            Self::RateLimited(_) | Self::AuthThrottled(_) => "too_many_requests",
             Self::Unavailable => "service_unavailable",
             Self::Internal => "internal_error",
         }
@@ -136,6 +139,9 @@ impl ApiError {
             Self::RateLimited(d) => {
                 format!("rate limit of {} requests per minute exceeded", d.limit)
             }
+            Self::AuthThrottled(secs) => {
+                format!("too many failed authentications from this address; retry after {secs} s")
+            }
             Self::Unavailable => "service temporarily unavailable".to_string(),
             Self::Internal => "internal server error".to_string(),
         }
@@ -149,6 +155,11 @@ impl ApiError {
             StorageError::Conflict(m) => Self::Conflict(m),
             StorageError::PreconditionFailed => Self::PreconditionFailed,
             StorageError::Domain(d) => Self::from_domain(d, field_name),
+            // The key's tenant was deleted while a server still remembered
+            // the key (see `keycache`): the credentials are no longer valid.
+            StorageError::TenantGone => {
+                Self::Unauthorized("the API key's tenant no longer exists".into())
+            }
             StorageError::Contention => {
                 Self::Conflict("the resource is being changed concurrently; try again".into())
             }
@@ -274,14 +285,19 @@ impl<D: Dialect> ResponseError for DialectError<D> {
     fn error_response(&self) -> HttpResponse {
         let mut resp = D::render(&self.error);
         *resp.status_mut() = self.error.status();
-        if let ApiError::RateLimited(d) = &self.error {
-            crate::ratelimit_headers(resp.headers_mut(), d);
-            if let Ok(v) =
-                actix_web::http::header::HeaderValue::from_str(&d.retry_after_secs.to_string())
-            {
-                resp.headers_mut()
-                    .insert(actix_web::http::header::RETRY_AFTER, v);
+        let retry_after = match &self.error {
+            ApiError::RateLimited(d) => {
+                crate::ratelimit_headers(resp.headers_mut(), d);
+                Some(d.retry_after_secs)
             }
+            ApiError::AuthThrottled(secs) => Some(*secs),
+            _ => None,
+        };
+        if let Some(secs) = retry_after
+            && let Ok(v) = actix_web::http::header::HeaderValue::from_str(&secs.to_string())
+        {
+            resp.headers_mut()
+                .insert(actix_web::http::header::RETRY_AFTER, v);
         }
         resp
     }

@@ -5,15 +5,19 @@
 //! means exactly this secret was verified against the database less than
 //! `ttl` ago. Only successful lookups are cached (unknown keys cannot fill
 //! it), the size is bounded, and a ttl of zero turns it off. The trade-off:
-//! a key removed from the database keeps working in a running server for up
-//! to `ttl`.
+//! a key revoked or a tenant deleted by another process (the `switchboard`
+//! command) keeps being accepted by a running server for up to `ttl`. For a
+//! deleted tenant that acceptance is harmless: reads find nothing, a write
+//! fails in storage with `TenantGone` and is answered 401, after which the
+//! server forgets the tenant's keys at once (the request middleware calls
+//! [`KeyCache::forget_tenant`]).
 
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use sha2::{Digest as _, Sha256};
-use switchboard_domain::{ApiKey, Tenant};
+use switchboard_domain::{ApiKey, Tenant, TenantId};
 
 /// At most this many keys are cached; when full, expired entries are
 /// dropped, and if none expired the cache starts over.
@@ -51,6 +55,13 @@ impl KeyCache {
         (at.elapsed() < self.ttl).then(|| (key.clone(), tenant.clone()))
     }
 
+    /// Forgets every key of `tenant` (its tenant is gone: the next request
+    /// with one of them is looked up in the database again, and refused).
+    pub fn forget_tenant(&self, tenant: TenantId) {
+        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        entries.retain(|_, (_, key, _)| key.tenant_id != tenant);
+    }
+
     /// Remembers a successful verification of `presented`.
     pub fn put(&self, presented: &str, key: &ApiKey, tenant: &Tenant) {
         if self.ttl.is_zero() {
@@ -75,7 +86,7 @@ impl KeyCache {
 mod tests {
     use std::collections::BTreeSet;
 
-    use switchboard_domain::{ApiKeyId, Scope, TenantId, Timestamp};
+    use switchboard_domain::{ApiKeyId, Scope, Timestamp};
 
     use super::*;
 
@@ -108,6 +119,19 @@ mod tests {
         assert!(cache.get("sbk_abc.secreT").is_none());
         std::thread::sleep(Duration::from_millis(250));
         assert!(cache.get("sbk_abc.secret").is_none());
+    }
+
+    #[test]
+    fn forgetting_a_tenant_drops_only_its_keys() {
+        let cache = KeyCache::new(Duration::from_secs(60));
+        let (k, t) = key();
+        let mut other = k.clone();
+        other.tenant_id = TenantId::new(2);
+        cache.put("a", &k, &t);
+        cache.put("b", &other, &t);
+        cache.forget_tenant(t.id);
+        assert!(cache.get("a").is_none());
+        assert!(cache.get("b").is_some());
     }
 
     #[test]

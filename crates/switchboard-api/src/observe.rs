@@ -11,6 +11,7 @@ use actix_web::{Error, HttpMessage, web};
 use tracing::Instrument;
 
 use crate::AppState;
+use crate::auth::Authenticated;
 use crate::ratelimit::RateDecision;
 
 /// The request id of the current request (from `X-Request-Id`, or generated).
@@ -50,6 +51,7 @@ pub async fn observe(
         .unwrap_or_else(|| "unmatched".to_string());
     let status = res.status().as_u16();
     let decision = res.request().extensions().get::<RateDecision>().copied();
+    let authenticated = res.request().extensions().get::<Authenticated>().copied();
     let headers = res.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&id) {
         headers.insert(X_REQUEST_ID, v);
@@ -59,6 +61,12 @@ pub async fn observe(
     }
     let elapsed = start.elapsed();
     if let Some(state) = state {
+        // A 401 after the key was verified means storage found the key's
+        // tenant gone (`TenantGone`): forget its keys now rather than when
+        // the cache entries expire.
+        if let (401, Some(Authenticated(tenant))) = (status, authenticated) {
+            state.keys().forget_tenant(tenant);
+        }
         state
             .metrics()
             .observe_request(&method, &route, status, elapsed);

@@ -1,8 +1,14 @@
-//! Per-key token buckets.
+//! Token buckets: per API key (every authenticated request), and per
+//! client address (failed authentications only; see [`client_key`]).
 
 use std::collections::HashMap;
+use std::hash::Hash;
+use std::net::{IpAddr, Ipv6Addr};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+use actix_web::HttpRequest;
+use ipnet::IpNet;
 
 /// The outcome of taking one token, with what the `X-RateLimit-*` headers report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,14 +25,14 @@ pub struct RateDecision {
     pub retry_after_secs: u64,
 }
 
-/// A token bucket per API key: `capacity` tokens, refilled at
-/// `per_minute / 60` tokens a second.
+/// A token bucket per key (an API key's id, or a client address):
+/// `capacity` tokens, refilled at `per_minute / 60` tokens a second.
 #[derive(Debug)]
-pub struct RateLimiter {
+pub struct RateLimiter<K = i64> {
     per_minute: u32,
     capacity: f64,
     refill_per_sec: f64,
-    buckets: Mutex<HashMap<i64, Bucket>>,
+    buckets: Mutex<HashMap<K, Bucket>>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -38,7 +44,7 @@ struct Bucket {
 /// Buckets idle this long are dropped (they would be full anyway).
 const IDLE: Duration = Duration::from_secs(600);
 
-impl RateLimiter {
+impl<K: Eq + Hash + Copy> RateLimiter<K> {
     /// A limiter allowing `per_minute` requests a minute with bursts of `burst`.
     #[must_use]
     pub fn new(per_minute: u32, burst: u32) -> Self {
@@ -52,11 +58,18 @@ impl RateLimiter {
     }
 
     /// Takes one token from `key`'s bucket.
-    pub fn check(&self, key: i64) -> RateDecision {
-        self.check_at(key, Instant::now())
+    pub fn check(&self, key: K) -> RateDecision {
+        self.check_at(key, Instant::now(), true)
     }
 
-    fn check_at(&self, key: i64, now: Instant) -> RateDecision {
+    /// Whether `key`'s bucket has a token, without taking it: the refusal
+    /// (with its `Retry-After`) when it has none.
+    pub fn exhausted(&self, key: K) -> Option<RateDecision> {
+        let d = self.check_at(key, Instant::now(), false);
+        (!d.allowed).then_some(d)
+    }
+
+    fn check_at(&self, key: K, now: Instant, take: bool) -> RateDecision {
         let mut buckets = self
             .buckets
             .lock()
@@ -72,7 +85,7 @@ impl RateLimiter {
         b.tokens = (b.tokens + elapsed * self.refill_per_sec).min(self.capacity);
         b.at = now;
         let allowed = b.tokens >= 1.0;
-        if allowed {
+        if allowed && take {
             b.tokens -= 1.0;
         }
         let missing_for_one = (1.0 - b.tokens).max(0.0);
@@ -91,24 +104,113 @@ impl RateLimiter {
     }
 }
 
+/// The address a request comes from, for limiting failed authentications:
+/// the peer's address, or — only when the peer is one of the
+/// `trusted_proxies` — the nearest address in `X-Forwarded-For` that is not
+/// a trusted proxy (walking from the right, the entry the proxy added).
+/// IPv6 addresses are reduced to their /64 (one host usually has the
+/// whole /64), IPv4-mapped ones to IPv4.
+#[must_use]
+pub fn client_key(req: &HttpRequest, trusted_proxies: &[IpNet]) -> IpAddr {
+    let peer = req
+        .peer_addr()
+        .map_or(IpAddr::V6(Ipv6Addr::UNSPECIFIED), |a| a.ip());
+    let trusted = |ip: &IpAddr| trusted_proxies.iter().any(|net| net.contains(ip));
+    let mut client = peer;
+    if trusted(&peer) {
+        let forwarded = req
+            .headers()
+            .get_all("x-forwarded-for")
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .collect::<Vec<_>>();
+        for hop in forwarded.iter().rev() {
+            let Ok(ip) = hop.parse::<IpAddr>() else {
+                break;
+            };
+            client = ip;
+            if !trusted(&ip) {
+                break;
+            }
+        }
+    }
+    match client {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(Ipv6Addr::from(u128::from(v6) & !((1u128 << 64) - 1))),
+        },
+        v4 => v4,
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use actix_web::test::TestRequest;
+
     use super::*;
+
+    #[test]
+    fn client_key_trusts_forwarded_for_only_from_trusted_proxies() {
+        let proxies: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
+        let req = |peer: &str, xff: Option<&str>| {
+            let mut r = TestRequest::default().peer_addr(peer.parse().unwrap());
+            if let Some(x) = xff {
+                r = r.insert_header(("X-Forwarded-For", x));
+            }
+            r.to_http_request()
+        };
+        let key = |peer: &str, xff: Option<&str>, proxies: &[IpNet]| {
+            client_key(&req(peer, xff), proxies).to_string()
+        };
+        // An untrusted peer cannot choose its key by sending the header.
+        assert_eq!(
+            key("203.0.113.9:1", Some("1.2.3.4"), &proxies),
+            "203.0.113.9"
+        );
+        assert_eq!(key("10.0.0.2:1", Some("1.2.3.4"), &[]), "10.0.0.2");
+        // Behind a trusted proxy: the nearest untrusted hop.
+        assert_eq!(
+            key("10.0.0.2:1", Some("6.6.6.6, 1.2.3.4, 10.0.0.7"), &proxies),
+            "1.2.3.4"
+        );
+        assert_eq!(key("10.0.0.2:1", Some("garbage"), &proxies), "10.0.0.2");
+        assert_eq!(key("10.0.0.2:1", None, &proxies), "10.0.0.2");
+        // IPv6 by /64.
+        assert_eq!(key("[2001:db8:1:2:3:4:5:6]:1", None, &[]), "2001:db8:1:2::");
+        assert_eq!(key("[::ffff:198.51.100.1]:1", None, &[]), "198.51.100.1");
+    }
+
+    #[test]
+    fn exhausted_does_not_take_a_token() {
+        let l: RateLimiter<u8> = RateLimiter::new(60, 2);
+        let t0 = Instant::now();
+        assert!(l.check_at(1, t0, false).allowed);
+        assert!(l.check_at(1, t0, true).allowed);
+        assert!(l.check_at(1, t0, true).allowed);
+        assert!(!l.check_at(1, t0, false).allowed);
+    }
 
     #[test]
     fn bucket_refuses_after_burst_and_refills() {
         let l = RateLimiter::new(60, 3);
         let t0 = Instant::now();
-        let got: Vec<bool> = (0..4).map(|_| l.check_at(1, t0).allowed).collect();
+        let got: Vec<bool> = (0..4).map(|_| l.check_at(1, t0, true).allowed).collect();
         assert_eq!(got, [true, true, true, false]);
-        let refused = l.check_at(1, t0);
+        let refused = l.check_at(1, t0, true);
         assert!(!refused.allowed);
         assert_eq!(refused.retry_after_secs, 1);
         assert_eq!(refused.remaining, 0);
         // another key has its own bucket
-        assert!(l.check_at(2, t0).allowed);
+        assert!(l.check_at(2, t0, true).allowed);
         // one second later one token is back
-        assert!(l.check_at(1, t0 + Duration::from_millis(1001)).allowed);
-        assert!(!l.check_at(1, t0 + Duration::from_millis(1002)).allowed);
+        assert!(
+            l.check_at(1, t0 + Duration::from_millis(1001), true)
+                .allowed
+        );
+        assert!(
+            !l.check_at(1, t0 + Duration::from_millis(1002), true)
+                .allowed
+        );
     }
 }

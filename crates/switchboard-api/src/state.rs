@@ -1,5 +1,6 @@
 //! Shared application state.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use switchboard_storage::Store;
@@ -16,6 +17,7 @@ pub struct AppState {
     store: Store,
     config: Arc<ApiConfig>,
     limiter: Arc<RateLimiter>,
+    auth_failures: Arc<RateLimiter<IpAddr>>,
     keys: Arc<KeyCache>,
     metrics: Arc<Metrics>,
     wakeup: Wakeup,
@@ -28,10 +30,13 @@ impl AppState {
     pub fn new(store: Store, config: ApiConfig) -> Self {
         let limiter = RateLimiter::new(config.rate_limit_per_minute, config.rate_limit_burst);
         let keys = KeyCache::new(config.key_cache_ttl);
+        let auth_failures =
+            RateLimiter::new(config.auth_failures_per_minute, config.auth_failure_burst);
         Self {
             store,
             config: Arc::new(config),
             limiter: Arc::new(limiter),
+            auth_failures: Arc::new(auth_failures),
             keys: Arc::new(keys),
             metrics: Arc::new(Metrics::default()),
             wakeup: Wakeup::new(),
@@ -84,6 +89,12 @@ impl AppState {
     #[must_use]
     pub fn limiter(&self) -> &RateLimiter {
         &self.limiter
+    }
+
+    /// Failed authentications per client address.
+    #[must_use]
+    pub fn auth_failures(&self) -> &RateLimiter<IpAddr> {
+        &self.auth_failures
     }
 
     /// Recently verified API keys.

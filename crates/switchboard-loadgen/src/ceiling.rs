@@ -863,7 +863,14 @@ mod tests {
             .build()
             .unwrap();
         let tenant = rt.block_on(async {
-            let store = Store::open(url, StoreConfig::default()).await.unwrap();
+            let config = StoreConfig {
+                secret_keys: switchboard_storage::SecretKeySource::Keys(
+                    switchboard_storage::SecretKeys::parse(switchboard_testsupport::SECRET_KEYS)
+                        .unwrap(),
+                ),
+                ..StoreConfig::default()
+            };
+            let store = Store::open(url, config).await.unwrap();
             store.migrate().await.unwrap();
             let tenant = store.admin().create_tenant("ceiling").await.unwrap();
             let ctx = WriteContext::new(tenant.clone(), Actor::System, "test");

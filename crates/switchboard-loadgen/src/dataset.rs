@@ -53,6 +53,9 @@ pub async fn seed(url: &str, size: Size) -> anyhow::Result<Dataset> {
     let config = StoreConfig {
         sqlite_synchronous: SqliteSync::Normal,
         max_connections: u32::try_from(SEED_PARALLELISM).unwrap_or(8),
+        secret_keys: switchboard_storage::SecretKeySource::Keys(
+            switchboard_storage::SecretKeys::parse(switchboard_testsupport::SECRET_KEYS)?,
+        ),
         ..StoreConfig::default()
     };
     let store = Store::open(url, config)

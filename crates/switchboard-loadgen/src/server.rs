@@ -37,6 +37,12 @@ impl Launch {
             ("SWITCHBOARD_WEBHOOK_ALLOW_PRIVATE_TARGETS", "1"),
             ("SWITCHBOARD_WEBHOOK_PER_TARGET_RATE", "1000000"),
             ("SWITCHBOARD_LOG", "info"),
+            // The benchmark's own throwaway databases: the fixed test key,
+            // shared by the seeding store and the server.
+            (
+                "SWITCHBOARD_SECRETS_KEYS",
+                switchboard_testsupport::SECRET_KEYS,
+            ),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))

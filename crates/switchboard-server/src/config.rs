@@ -22,12 +22,21 @@
 //! rate_limit_burst = 120             # default: rate_limit_per_minute
 //! max_batch = 10                     # most items in one batch request
 //! key_cache_secs = 30                # remember a verified API key this long (0: look up every request)
+//! auth_failures_per_minute = 60      # failed authentications per client address, then 429
+//! auth_failure_burst = 20
+//! trusted_proxies = ["10.0.0.0/8"]   # believe X-Forwarded-For only from these peers (default: none)
 //!
 //! [database]
 //! max_connections = 8                # pool size (at least 2 are used)
 //! connection_timeout_secs = 10       # wait for a free connection
 //! sqlite_synchronous = "full"        # "full" (durable) or "normal" (faster)
 //! sqlite_busy_timeout_ms = 5000      # wait for another process's write lock
+//!
+//! [secrets]                          # keys of the webhook signing secrets (docs/webhooks.md)
+//! keys = ["k2:BASE64", "k1:BASE64"]  # `id:base64(32 bytes)`; the first encrypts, all decrypt
+//! key_file = "/etc/switchboard/secret.keys"  # or: one `id:base64` a line (instead of keys)
+//!                                    # neither: SQLite uses `<database>.keys` beside the database
+//!                                    # (created 0600 on first start); PostgreSQL requires one
 //!
 //! [webhook]                          # the delivery worker (docs/webhooks.md)
 //! enabled = true                     # run it inside `switchboard serve`
@@ -67,10 +76,13 @@
 //! `SWITCHBOARD_WORKERS`, `SWITCHBOARD_SHUTDOWN_TIMEOUT_SECS`,
 //! `SWITCHBOARD_API_BODY_LIMIT`, `SWITCHBOARD_API_RATE_LIMIT_PER_MINUTE`,
 //! `SWITCHBOARD_API_RATE_LIMIT_BURST`, `SWITCHBOARD_API_MAX_BATCH`, `SWITCHBOARD_API_KEY_CACHE_SECS`,
+//! `SWITCHBOARD_API_AUTH_FAILURES_PER_MINUTE`, `SWITCHBOARD_API_AUTH_FAILURE_BURST`,
+//! `SWITCHBOARD_API_TRUSTED_PROXIES` (comma-separated),
 //! `SWITCHBOARD_DATABASE_MAX_CONNECTIONS`,
 //! `SWITCHBOARD_DATABASE_CONNECTION_TIMEOUT_SECS`,
 //! `SWITCHBOARD_DATABASE_SQLITE_SYNCHRONOUS`,
-//! `SWITCHBOARD_DATABASE_SQLITE_BUSY_TIMEOUT_MS`, for each `[webhook]`
+//! `SWITCHBOARD_DATABASE_SQLITE_BUSY_TIMEOUT_MS`, `SWITCHBOARD_SECRETS_KEYS`
+//! (comma-separated `id:base64` keys), `SWITCHBOARD_SECRETS_KEY_FILE`, and for each `[webhook]`
 //! key `SWITCHBOARD_WEBHOOK_<KEY>` (e.g. `SWITCHBOARD_WEBHOOK_ALLOW_PRIVATE_TARGETS=1`,
 //! `SWITCHBOARD_WEBHOOK_RETRY_SCHEDULE="0s,1s,1s"`), and for each
 //! `[retention]` key `SWITCHBOARD_RETENTION_<KEY>` (e.g.
@@ -87,7 +99,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use switchboard_api::ApiConfig;
-use switchboard_storage::{DatabaseUrl, Retention, SqliteSync, StoreConfig};
+use switchboard_storage::{
+    DatabaseUrl, Retention, SecretKeySource, SecretKeys, SqliteSync, StoreConfig,
+};
 use switchboard_webhook::{TargetPolicy, WebhookConfig};
 
 use crate::ServerConfig;
@@ -240,6 +254,15 @@ struct Layer {
     webhook: WebhookLayer,
     #[serde(default)]
     retention: RetentionLayer,
+    secrets: SecretsLayer,
+}
+
+/// Where the webhook signing-secret keys come from (`[secrets]`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SecretsLayer {
+    keys: Option<Vec<String>>,
+    key_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -250,6 +273,9 @@ struct ApiLayer {
     rate_limit_burst: Option<u32>,
     max_batch: Option<usize>,
     key_cache_secs: Option<u64>,
+    auth_failures_per_minute: Option<u32>,
+    auth_failure_burst: Option<u32>,
+    trusted_proxies: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -549,6 +575,12 @@ impl Layer {
                 rate_limit_burst: over.api.rate_limit_burst.or(self.api.rate_limit_burst),
                 max_batch: over.api.max_batch.or(self.api.max_batch),
                 key_cache_secs: over.api.key_cache_secs.or(self.api.key_cache_secs),
+                auth_failures_per_minute: over
+                    .api
+                    .auth_failures_per_minute
+                    .or(self.api.auth_failures_per_minute),
+                auth_failure_burst: over.api.auth_failure_burst.or(self.api.auth_failure_burst),
+                trusted_proxies: over.api.trusted_proxies.or(self.api.trusted_proxies),
             },
             database: DatabaseLayer {
                 max_connections: over
@@ -570,6 +602,10 @@ impl Layer {
             },
             webhook: self.webhook.merge(over.webhook),
             retention: self.retention.merge(over.retention),
+            secrets: SecretsLayer {
+                keys: over.secrets.keys.or(self.secrets.keys),
+                key_file: over.secrets.key_file.or(self.secrets.key_file),
+            },
         }
     }
 
@@ -599,6 +635,13 @@ impl Layer {
                 rate_limit_burst: parse_env(&get, "SWITCHBOARD_API_RATE_LIMIT_BURST")?,
                 max_batch: parse_env(&get, "SWITCHBOARD_API_MAX_BATCH")?,
                 key_cache_secs: parse_env(&get, "SWITCHBOARD_API_KEY_CACHE_SECS")?,
+                auth_failures_per_minute: parse_env(
+                    &get,
+                    "SWITCHBOARD_API_AUTH_FAILURES_PER_MINUTE",
+                )?,
+                auth_failure_burst: parse_env(&get, "SWITCHBOARD_API_AUTH_FAILURE_BURST")?,
+                trusted_proxies: get("SWITCHBOARD_API_TRUSTED_PROXIES")
+                    .map(|v| v.split(',').map(|s| s.trim().to_string()).collect()),
             },
             database: DatabaseLayer {
                 max_connections: parse_env(&get, "SWITCHBOARD_DATABASE_MAX_CONNECTIONS")?,
@@ -614,6 +657,10 @@ impl Layer {
             },
             webhook: WebhookLayer::from_env(&get)?,
             retention: RetentionLayer::from_env(&get)?,
+            secrets: SecretsLayer {
+                keys: get("SWITCHBOARD_SECRETS_KEYS").map(|k| vec![k]),
+                key_file: get("SWITCHBOARD_SECRETS_KEY_FILE").map(PathBuf::from),
+            },
         })
     }
 }
@@ -657,6 +704,24 @@ fn at_least_one<T: Copy + PartialOrd + From<u8> + fmt::Display>(
     Ok(v)
 }
 
+/// The webhook secret keys: `secrets.keys`, or `secrets.key_file`, or by
+/// default the key file beside the SQLite database. Key material is never
+/// echoed in errors.
+fn secret_keys(layer: SecretsLayer) -> Result<SecretKeySource, ConfigError> {
+    match (layer.keys, layer.key_file) {
+        (Some(_), Some(_)) => Err(invalid(
+            "secrets.keys",
+            "(redacted)",
+            "set either secrets.keys or secrets.key_file, not both",
+        )),
+        (Some(keys), None) => SecretKeys::parse(&keys.join("\n"))
+            .map(SecretKeySource::Keys)
+            .map_err(|e| invalid("secrets.keys", "(redacted)", e.to_string())),
+        (None, Some(path)) => Ok(SecretKeySource::File(path)),
+        (None, None) => Ok(SecretKeySource::Auto),
+    }
+}
+
 /// Loads the settings: defaults, then `config_file` (if any), then the
 /// environment as seen through `env` (pass `|k| std::env::var(k).ok()`),
 /// then `overrides`.
@@ -693,6 +758,7 @@ fn resolve(layer: Layer) -> Result<Settings, ConfigError> {
         database,
         webhook,
         retention,
+        secrets,
     } = layer;
 
     let bind_text = bind.unwrap_or_else(|| DEFAULT_BIND.to_string());
@@ -746,6 +812,33 @@ fn resolve(layer: Layer) -> Result<Settings, ConfigError> {
         key_cache_ttl: api
             .key_cache_secs
             .map_or(defaults.key_cache_ttl, Duration::from_secs),
+        auth_failures_per_minute: at_least_one(
+            "api.auth_failures_per_minute",
+            api.auth_failures_per_minute,
+            defaults.auth_failures_per_minute,
+        )?,
+        auth_failure_burst: at_least_one(
+            "api.auth_failure_burst",
+            api.auth_failure_burst,
+            defaults.auth_failure_burst,
+        )?,
+        trusted_proxies: api
+            .trusted_proxies
+            .unwrap_or_default()
+            .iter()
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                s.parse::<ipnet::IpNet>()
+                    .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| {
+                        invalid(
+                            "api.trusted_proxies",
+                            format!("{s:?}"),
+                            "expected an IP address or a CIDR block, e.g. 10.0.0.0/8",
+                        )
+                    })
+            })
+            .collect::<Result<_, _>>()?,
     };
 
     let store_defaults = StoreConfig::default();
@@ -755,6 +848,7 @@ fn resolve(layer: Layer) -> Result<Settings, ConfigError> {
             database.max_connections,
             store_defaults.max_connections,
         )?,
+        min_idle_connections: store_defaults.min_idle_connections,
         connection_timeout: Duration::from_secs(at_least_one(
             "database.connection_timeout_secs",
             database.connection_timeout_secs,
@@ -768,6 +862,7 @@ fn resolve(layer: Layer) -> Result<Settings, ConfigError> {
             .map_or(store_defaults.sqlite_busy_timeout, Duration::from_millis),
         run_migrations: true,
         clock: store_defaults.clock,
+        secret_keys: secret_keys(secrets)?,
     };
 
     Ok(Settings {
@@ -1134,6 +1229,79 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.contains("`retention.deliveries`"), "{err}");
+    }
+
+    #[test]
+    fn secret_keys_from_file_and_env_never_echoed() {
+        let key = "k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+        let s = load(None, &env_of(&[]), &Overrides::default()).unwrap();
+        assert!(matches!(s.server.store.secret_keys, SecretKeySource::Auto));
+        let env = [(
+            "SWITCHBOARD_SECRETS_KEYS",
+            "k2:ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=, k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+        )];
+        let s = load(None, &env_of(&env), &Overrides::default()).unwrap();
+        let SecretKeySource::Keys(keys) = &s.server.store.secret_keys else {
+            panic!("{:?}", s.server.store.secret_keys);
+        };
+        assert_eq!(keys.ids(), ["k2", "k1"]);
+        let file = file_with(&format!("[secrets]\nkeys = [\"{key}\"]\n"));
+        let s = load(Some(file.path()), &env_of(&[]), &Overrides::default()).unwrap();
+        assert!(matches!(
+            s.server.store.secret_keys,
+            SecretKeySource::Keys(_)
+        ));
+        let env = [("SWITCHBOARD_SECRETS_KEY_FILE", "/etc/switchboard/keys")];
+        let s = load(None, &env_of(&env), &Overrides::default()).unwrap();
+        assert!(matches!(
+            s.server.store.secret_keys,
+            SecretKeySource::File(_)
+        ));
+        for (env, needle) in [
+            (
+                vec![("SWITCHBOARD_SECRETS_KEYS", "k1:c2hvcnQ=")],
+                "secrets.keys",
+            ),
+            (
+                vec![
+                    ("SWITCHBOARD_SECRETS_KEYS", key),
+                    ("SWITCHBOARD_SECRETS_KEY_FILE", "/x"),
+                ],
+                "not both",
+            ),
+        ] {
+            let err = load(None, &env_of(&env), &Overrides::default())
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(needle), "{err}");
+            assert!(!err.contains("c2hvcnQ") && !err.contains("AAECAw"), "{err}");
+        }
+    }
+
+    #[test]
+    fn auth_failure_limit_and_trusted_proxies() {
+        let s = load(None, &env_of(&[]), &Overrides::default()).unwrap();
+        assert_eq!(s.server.api.auth_failures_per_minute, 60);
+        assert!(s.server.api.trusted_proxies.is_empty());
+        let env = [
+            ("SWITCHBOARD_API_TRUSTED_PROXIES", "10.0.0.0/8, 192.0.2.7"),
+            ("SWITCHBOARD_API_AUTH_FAILURE_BURST", "5"),
+        ];
+        let s = load(None, &env_of(&env), &Overrides::default()).unwrap();
+        assert_eq!(s.server.api.auth_failure_burst, 5);
+        let nets: Vec<String> = s
+            .server
+            .api
+            .trusted_proxies
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(nets, ["10.0.0.0/8", "192.0.2.7/32"]);
+        let env = [("SWITCHBOARD_API_TRUSTED_PROXIES", "lb.internal")];
+        let err = load(None, &env_of(&env), &Overrides::default())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("api.trusted_proxies"), "{err}");
     }
 
     #[test]

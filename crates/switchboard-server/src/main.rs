@@ -30,6 +30,7 @@ Production-style setup:
     switchboard --database-url postgres://app:secret@db/switchboard migrate
     switchboard tenant create acme
     switchboard key create --tenant acme --name zapier --scope customers.READ
+    switchboard key revoke --tenant acme 3
     switchboard serve --bind 0.0.0.0:8080 --config /etc/switchboard.toml";
 
 const AFTER_LONG_HELP: &str = "\
@@ -58,12 +59,21 @@ Configuration file (TOML; every key optional, unknown keys are errors):
     rate_limit_burst = 120                # SWITCHBOARD_API_RATE_LIMIT_BURST
     max_batch = 10                        # SWITCHBOARD_API_MAX_BATCH
     key_cache_secs = 30                   # SWITCHBOARD_API_KEY_CACHE_SECS
+    auth_failures_per_minute = 60         # SWITCHBOARD_API_AUTH_FAILURES_PER_MINUTE (per client address)
+    auth_failure_burst = 20               # SWITCHBOARD_API_AUTH_FAILURE_BURST
+    trusted_proxies = [\"10.0.0.0/8\"]      # SWITCHBOARD_API_TRUSTED_PROXIES (X-Forwarded-For believed from these)
 
     [database]
     max_connections = 8                   # SWITCHBOARD_DATABASE_MAX_CONNECTIONS
     connection_timeout_secs = 10          # SWITCHBOARD_DATABASE_CONNECTION_TIMEOUT_SECS
     sqlite_synchronous = \"full\"           # SWITCHBOARD_DATABASE_SQLITE_SYNCHRONOUS: full | normal
     sqlite_busy_timeout_ms = 5000         # SWITCHBOARD_DATABASE_SQLITE_BUSY_TIMEOUT_MS
+
+    [secrets]                             # webhook signing secrets are encrypted at rest
+    keys = [\"k2:BASE64\", \"k1:BASE64\"]    # SWITCHBOARD_SECRETS_KEYS=\"k2:...,k1:...\" (first encrypts)
+    key_file = \"/etc/switchboard/keys\"     # SWITCHBOARD_SECRETS_KEY_FILE (one id:base64 a line)
+                                          # neither: SQLite creates <database>.keys (mode 0600)
+                                          # beside the database; PostgreSQL requires keys
 
     [webhook]                             # delivery worker; see docs/webhooks.md
     enabled = true                        # SWITCHBOARD_WEBHOOK_ENABLED
@@ -178,6 +188,20 @@ enum TenantCommand {
         /// 1-63 characters of a-z, 0-9, '-' and '_', starting with a letter or digit.
         name: String,
     },
+    /// Delete a tenant with everything it owns: API keys, customers,
+    /// conversations, webhook subscriptions and their deliveries, history.
+    ///
+    /// Its keys stop working at once for new lookups; a running server
+    /// that verified one of them less than `api.key_cache_secs` (30 s) ago
+    /// still accepts it until then, but finds no data for it and answers
+    /// its writes with 401.
+    Delete {
+        /// The tenant's name.
+        name: String,
+        /// Confirm: the deletion cannot be undone.
+        #[arg(long)]
+        yes: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -196,6 +220,24 @@ enum KeyCommand {
         /// A label for the key, e.g. the integration that uses it.
         #[arg(long, value_name = "LABEL", default_value = "cli")]
         name: String,
+    },
+    /// List a tenant's API keys (ids, labels, prefixes and scopes; never secrets).
+    List {
+        /// The tenant.
+        #[arg(long)]
+        tenant: String,
+    },
+    /// Revoke (delete) an API key.
+    ///
+    /// New lookups refuse it at once; a running server that verified it
+    /// less than `api.key_cache_secs` (30 s) ago still accepts it until then.
+    Revoke {
+        /// The tenant the key acts for.
+        #[arg(long)]
+        tenant: String,
+        /// The key's id (from `key create` or `key list`) or its prefix
+        /// (`sbk_0123456789ab`, the start of the secret).
+        key: String,
     },
 }
 
@@ -391,6 +433,10 @@ async fn shutdown_signal() -> &'static str {
 async fn administer(settings: &Settings, command: AdminCommand) -> anyhow::Result<()> {
     let mut store_config = settings.server.store.clone();
     store_config.run_migrations = !matches!(command, AdminCommand::Migrate);
+    // No background connection may still be opening when the command
+    // exits (on PostgreSQL that can abort the process in libpq's Kerberos
+    // code after the command succeeded).
+    store_config.min_idle_connections = 0;
     let url = &settings.server.database_url;
     let store = Store::open(url, store_config)
         .await
@@ -415,6 +461,67 @@ async fn administer(settings: &Settings, command: AdminCommand) -> anyhow::Resul
                 .await
                 .with_context(|| format!("cannot create tenant {name:?}"))?;
             println!("created tenant {:?} (id {})", tenant.name, tenant.id.get());
+        }
+        AdminCommand::Tenant(TenantCommand::Delete { name, yes }) => {
+            let tenant = find_tenant(&store, &name).await?;
+            if !yes {
+                return Err(UsageError(format!(
+                    "deleting tenant {name:?} deletes all its data and cannot be undone; \
+                     run again with --yes to confirm"
+                ))
+                .into());
+            }
+            store
+                .admin()
+                .delete_tenant(&tenant.name)
+                .await
+                .with_context(|| format!("cannot delete tenant {name:?}"))?;
+            println!(
+                "deleted tenant {:?} (id {}) and all its data",
+                tenant.name,
+                tenant.id.get()
+            );
+        }
+        AdminCommand::Key(KeyCommand::List { tenant }) => {
+            let tenant = find_tenant(&store, &tenant).await?;
+            let keys = store
+                .admin()
+                .api_keys(tenant.id)
+                .await
+                .context("cannot list the API keys")?;
+            for key in &keys {
+                let scopes: Vec<&str> = key.scopes.iter().map(|s| s.as_str()).collect();
+                println!(
+                    "{}\t{:?}\tsbk_{}_…\t{}",
+                    key.id.get(),
+                    key.name,
+                    key.prefix,
+                    scopes.join(",")
+                );
+            }
+            if keys.is_empty() {
+                println!("tenant {:?} has no API keys", tenant.name);
+            }
+        }
+        AdminCommand::Key(KeyCommand::Revoke { tenant, key }) => {
+            let tenant = find_tenant(&store, &tenant).await?;
+            let revoked = match store.admin().revoke_api_key(tenant.id, &key).await {
+                Err(StorageError::NotFound) => {
+                    return Err(UsageError(format!(
+                        "tenant {:?} has no API key {key:?}; see `switchboard key list --tenant {}`",
+                        tenant.name, tenant.name
+                    ))
+                    .into());
+                }
+                other => other.context("cannot revoke the API key")?,
+            };
+            println!(
+                "revoked API key {:?} (id {}, sbk_{}_…) of tenant {:?}",
+                revoked.name,
+                revoked.id.get(),
+                revoked.prefix,
+                tenant.name
+            );
         }
         AdminCommand::Key(KeyCommand::Create {
             tenant,

@@ -94,7 +94,7 @@ fn fixture(rt: &tokio::runtime::Runtime, url: &str, sync: SqliteSync) -> Fixture
     rt.block_on(async {
         let config = StoreConfig {
             sqlite_synchronous: sync,
-            ..StoreConfig::default()
+            ..bench_config()
         };
         let store = Store::open(url, config).await.unwrap();
         let tenant = store.admin().create_tenant("bench").await.unwrap();
@@ -359,5 +359,17 @@ fn main() {
             micros(full.ceiling) - micros(normal.ceiling),
             micros(full.prepared) - micros(normal.prepared),
         );
+    }
+}
+
+/// The default store settings with the fixed test key (PostgreSQL has no
+/// default key; these are throwaway databases).
+fn bench_config() -> StoreConfig {
+    StoreConfig {
+        secret_keys: switchboard_storage::SecretKeySource::Keys(
+            switchboard_storage::SecretKeys::parse(switchboard_testsupport::SECRET_KEYS)
+                .unwrap_or_else(|e| panic!("{e}")),
+        ),
+        ..StoreConfig::default()
     }
 }

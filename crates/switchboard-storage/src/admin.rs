@@ -88,7 +88,7 @@ impl<'a> Admin<'a> {
         let now = self.store.now().as_millis();
         let key = self
             .store
-            .write(move |c| {
+            .write_for(tenant.get(), move |c| {
                 sql::tenants::insert_api_key(
                     c,
                     &NewKey {
@@ -103,6 +103,67 @@ impl<'a> Admin<'a> {
             })
             .await?;
         Ok(CreatedKey { key, secret })
+    }
+
+    /// Deletes the tenant named `name` with everything it owns (its keys,
+    /// customers, conversations, webhook subscriptions and their deliveries,
+    /// outbox and history rows); returns it, or [`StorageError::NotFound`].
+    ///
+    /// A running server that verified one of the tenant's keys less than
+    /// its key-cache time ago (`api.key_cache_secs`) still accepts the key
+    /// until then: its reads find nothing, and its writes fail with
+    /// [`StorageError::TenantGone`].
+    pub async fn delete_tenant(self, name: &str) -> Result<Tenant, StorageError> {
+        let name = name.to_string();
+        self.store
+            .write(move |c| {
+                c.write_tx(|c| {
+                    let tenant =
+                        sql::tenants::tenant_by_name(c, &name)?.ok_or(StorageError::NotFound)?;
+                    sql::tenants::delete_tenant(c, tenant.id.get())?;
+                    Ok(tenant)
+                })
+            })
+            .await
+    }
+
+    /// The tenant's API keys (hashes only), in id order.
+    pub async fn api_keys(self, tenant: TenantId) -> Result<Vec<ApiKey>, StorageError> {
+        self.store
+            .run(move |c| sql::tenants::api_keys(c, tenant.get()))
+            .await
+    }
+
+    /// Revokes (deletes) one of the tenant's API keys, named by its id or
+    /// its prefix (`0123456789ab`, or the start of the secret
+    /// `sbk_0123456789ab`); returns it, or [`StorageError::NotFound`].
+    ///
+    /// A running server that verified the key less than its key-cache time
+    /// ago (`api.key_cache_secs`) still accepts it until then.
+    pub async fn revoke_api_key(self, tenant: TenantId, key: &str) -> Result<ApiKey, StorageError> {
+        let key = key.trim();
+        let id = key.parse::<i64>().ok();
+        let prefix = key
+            .strip_prefix("sbk_")
+            .unwrap_or(key)
+            .split('_')
+            .next()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        self.store
+            .write(move |c| {
+                c.write_tx(|c| {
+                    let found = sql::tenants::api_keys(c, tenant.get())?
+                        .into_iter()
+                        .find(|k| {
+                            Some(k.id.get()) == id || (prefix.len() == 12 && k.prefix == prefix)
+                        })
+                        .ok_or(StorageError::NotFound)?;
+                    sql::tenants::delete_api_key(c, tenant.get(), found.id.get())?;
+                    Ok(found)
+                })
+            })
+            .await
     }
 
     /// Looks up a presented key and verifies it in constant time. Returns the
@@ -152,7 +213,9 @@ impl<'a> Admin<'a> {
         errors.into_result().map_err(DomainError::Validation)?;
         let (name, email, role) = (name.to_string(), email.to_string(), role.to_string());
         self.store
-            .write(move |c| sql::directory::insert_agent(c, tenant.get(), &name, &email, &role))
+            .write_for(tenant.get(), move |c| {
+                sql::directory::insert_agent(c, tenant.get(), &name, &email, &role)
+            })
             .await
     }
 
@@ -182,7 +245,9 @@ impl<'a> Admin<'a> {
         }
         let name = name.to_string();
         self.store
-            .write(move |c| sql::directory::insert_department(c, tenant.get(), &name))
+            .write_for(tenant.get(), move |c| {
+                sql::directory::insert_department(c, tenant.get(), &name)
+            })
             .await
     }
 
@@ -211,7 +276,9 @@ impl<'a> Admin<'a> {
             return Err(invalid("/name", "length", "must be 1-100 characters"));
         }
         self.store
-            .write(move |c| sql::directory::insert_attribute(c, &attribute))
+            .write_for(attribute.tenant_id.get(), move |c| {
+                sql::directory::insert_attribute(c, &attribute)
+            })
             .await
     }
 

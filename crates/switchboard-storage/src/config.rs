@@ -10,6 +10,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use switchboard_domain::Timestamp;
 
 use crate::StorageError;
+use crate::secrets::SecretKeySource;
 
 /// Which database a URL selects.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -178,6 +179,12 @@ pub struct StoreConfig {
     /// Connections per pool; at least 2 (smaller values are raised to 2).
     /// On SQLite one of them belongs to the writer thread for good.
     pub max_connections: u32,
+    /// Idle connections the pool keeps open (default 1), opening a new
+    /// one in the background when a call takes the last. A short-lived
+    /// process (an admin command) sets 0: a connection still being opened
+    /// in the background when the process exits can abort it inside
+    /// libpq's Kerberos support.
+    pub min_idle_connections: u32,
     /// How long to wait for a free connection before `Unavailable`.
     pub connection_timeout: Duration,
     /// SQLite durability setting.
@@ -188,17 +195,23 @@ pub struct StoreConfig {
     pub run_migrations: bool,
     /// The time source (the machine's clock unless a test moves its own).
     pub clock: Clock,
+    /// The keys webhook signing secrets are encrypted under (see
+    /// [`crate::secrets`]): by default a key file beside the SQLite
+    /// database; PostgreSQL needs them configured.
+    pub secret_keys: SecretKeySource,
 }
 
 impl Default for StoreConfig {
     fn default() -> Self {
         Self {
             max_connections: 8,
+            min_idle_connections: 1,
             connection_timeout: Duration::from_secs(10),
             sqlite_synchronous: SqliteSync::Full,
             sqlite_busy_timeout: Duration::from_secs(5),
             run_migrations: true,
             clock: Clock::system(),
+            secret_keys: SecretKeySource::Auto,
         }
     }
 }

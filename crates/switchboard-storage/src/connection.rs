@@ -297,6 +297,10 @@ pub(crate) trait Failure {
 
     /// The storage error it carries, if any (not a caller's own rejection).
     fn storage_error(&self) -> Option<&StorageError>;
+
+    /// The store's own error inside it, if it is one (not a change's
+    /// rejection), to classify further.
+    fn storage_error_mut(&mut self) -> Option<&mut StorageError>;
 }
 
 impl Failure for StorageError {
@@ -305,6 +309,10 @@ impl Failure for StorageError {
     }
 
     fn storage_error(&self) -> Option<&StorageError> {
+        Some(self)
+    }
+
+    fn storage_error_mut(&mut self) -> Option<&mut StorageError> {
         Some(self)
     }
 }
@@ -450,7 +458,7 @@ impl DbPool {
         };
         let mut builder = Pool::builder()
             .max_size(cfg.max_connections.max(2))
-            .min_idle(Some(1))
+            .min_idle(Some(cfg.min_idle_connections))
             .connection_timeout(cfg.connection_timeout);
         if sqlite {
             builder = builder.connection_customizer(Box::new(SqlitePragmas {

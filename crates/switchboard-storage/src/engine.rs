@@ -258,7 +258,7 @@ where
         // it can be.
         None => {
             store
-                .run(move |conn| {
+                .run_for(tenant, move |conn| {
                     let planned = match plan(conn, &req, false, &mut change)? {
                         Plan::Unchanged(e, links) => return Ok((e, links)),
                         Plan::Write(p) => p,
@@ -275,7 +275,7 @@ where
         // the writer, one hop.
         Some(writer) if writer.is_idle() || !E::STAGE_ON_SQLITE => {
             store
-                .write(move |conn| retry(conn, &req, &mut change))
+                .write_for(tenant, move |conn| retry(conn, &req, &mut change))
                 .await
         }
         // SQLite, the writer busy: read and compute on a pooled connection
@@ -294,10 +294,12 @@ where
             };
             let mut change = change;
             store
-                .write(move |conn| match commit_first(conn, tenant, *planned) {
-                    Ok(done) => Ok(done),
-                    Err(Abort::Retry) => retry(conn, &req, &mut change),
-                    Err(Abort::Failed(e)) => Err(e),
+                .write_for(tenant, move |conn| {
+                    match commit_first(conn, tenant, *planned) {
+                        Ok(done) => Ok(done),
+                        Err(Abort::Retry) => retry(conn, &req, &mut change),
+                        Err(Abort::Failed(e)) => Err(e),
+                    }
                 })
                 .await
         }
@@ -350,8 +352,9 @@ where
     X: Send + 'static,
     F: FnMut(&mut E, &E::Links) -> Result<(), X> + Send + 'static,
 {
+    let tenant = ctx.tenant.id.get();
     store
-        .write(move |conn| {
+        .write_for(tenant, move |conn| {
             let mut order: Vec<usize> = (0..changes.len()).collect();
             order.sort_by_key(|&i| changes[i].0);
             let mut changes = changes;
@@ -397,7 +400,7 @@ pub(crate) async fn create<E: Stored>(
 ) -> Result<E, StorageError> {
     let clock = store.clock().clone();
     store
-        .write(move |conn| {
+        .write_for(ctx.tenant.id.get(), move |conn| {
             conn.write_tx(|c| {
                 let tenant = ctx.tenant.id.get();
                 let rules = E::rules(c, tenant)?;
@@ -426,7 +429,7 @@ pub(crate) async fn delete<E: Stored>(
 ) -> Result<(), StorageError> {
     let clock = store.clock().clone();
     store
-        .write(move |conn| {
+        .write_for(ctx.tenant.id.get(), move |conn| {
             conn.write_tx(|c| {
                 let tenant = ctx.tenant.id.get();
                 let before = E::load(c, tenant, id, true)?.ok_or(StorageError::NotFound)?;

@@ -22,6 +22,11 @@ pub enum StorageError {
     /// field, JSON Patch failure including a failed `test`). Nothing was written.
     #[error(transparent)]
     Domain(#[from] DomainError),
+    /// The tenant the write was for no longer exists: it was deleted while
+    /// the caller still held it (an API key remembered by a cache, say), so
+    /// a row referring to it could not be written. Nothing was written.
+    #[error("the tenant no longer exists")]
+    TenantGone,
     /// Writers kept colliding on the same row beyond the retry bound.
     #[error("too much contention on one row; try again")]
     Contention,
@@ -42,6 +47,10 @@ pub enum StorageError {
         #[source]
         cause: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// The webhook secret keys are missing or wrong, or a stored secret
+    /// cannot be opened with them (see [`SecretKeySource`](crate::SecretKeySource)).
+    #[error(transparent)]
+    SecretKeys(#[from] crate::secrets::SecretKeyError),
     /// Anything else: a bug or corrupt data. Logged, never shown.
     #[error("internal storage error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -50,6 +59,20 @@ pub enum StorageError {
 impl StorageError {
     pub(crate) fn internal(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
         Self::Internal(e.into())
+    }
+
+    /// Whether the database refused a row because a row it refers to is
+    /// missing (a foreign key).
+    pub(crate) fn is_foreign_key_violation(&self) -> bool {
+        use diesel::result::{DatabaseErrorKind as K, Error as E};
+        matches!(
+            self,
+            Self::Internal(source)
+                if matches!(
+                    source.downcast_ref::<E>(),
+                    Some(E::DatabaseError(K::ForeignKeyViolation, _))
+                )
+        )
     }
 
     /// Whether the database had no room for the write ([`Self::DiskFull`]).

@@ -75,6 +75,7 @@ mod maintenance;
 mod migration_tests;
 mod rows;
 mod schema;
+pub mod secrets;
 mod sql;
 mod store;
 mod webhooks;
@@ -93,6 +94,7 @@ pub use delivery::{
 pub use error::StorageError;
 pub use history::{HistoryEntry, OutboxEvent};
 pub use maintenance::{Maintenance, PruneStep, Pruned, Pruner, Retention};
+pub use secrets::{SecretKey, SecretKeyError, SecretKeySource, SecretKeys};
 pub use store::{Backend, Store, UNREADY_AFTER_DISK_FULL};
 pub use webhooks::Webhooks;
 pub use worker::Worker;

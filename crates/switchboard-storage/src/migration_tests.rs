@@ -90,7 +90,13 @@ async fn up_down_up_leaves_the_same_schema_on_both_backends() {
     let mut nullability: Vec<(&str, Vec<String>)> = Vec::new();
     for db in TestDb::all() {
         let label = db.label;
-        let store = Store::open(&db.url, StoreConfig::default()).await.unwrap();
+        let config = StoreConfig {
+            secret_keys: crate::SecretKeySource::Keys(
+                crate::SecretKeys::parse(switchboard_testsupport::SECRET_KEYS).unwrap(),
+            ),
+            ..StoreConfig::default()
+        };
+        let store = Store::open(&db.url, config).await.unwrap();
         let mut raw = db.raw();
         let before = schema_dump(&mut raw);
         assert_eq!(

@@ -15,6 +15,7 @@ use crate::conversations::Conversations;
 use crate::customers::Customers;
 use crate::group_commit::{self, GroupWriter};
 use crate::maintenance::Maintenance;
+use crate::secrets::Cipher;
 use crate::webhooks::Webhooks;
 use crate::worker::Worker;
 
@@ -86,6 +87,8 @@ struct Inner {
     /// in-process instead of spinning in SQLite's busy handler.
     writer: Option<GroupWriter>,
     clock: Clock,
+    /// Encrypts and decrypts webhook signing secrets.
+    cipher: Arc<Cipher>,
     /// The last time a call failed because the database was full.
     disk_full: Mutex<Option<DiskFullSeen>>,
 }
@@ -136,7 +139,8 @@ impl Store {
         let url = DatabaseUrl::parse(url)?;
         let run = config.run_migrations;
         let clock = config.clock.clone();
-        let (pool, writer) = tokio::task::spawn_blocking(move || {
+        let (pool, writer, keys) = tokio::task::spawn_blocking(move || {
+            let keys = config.secret_keys.resolve(&url)?;
             let pool = DbPool::open(&url, &config)?;
             // SQLite: the writer thread's own connection, for good.
             let writer = if pool.is_sqlite() {
@@ -144,7 +148,7 @@ impl Store {
             } else {
                 None
             };
-            Ok::<_, StorageError>((pool, writer))
+            Ok::<_, StorageError>((pool, writer, keys))
         })
         .await
         .map_err(StorageError::internal)??;
@@ -154,6 +158,7 @@ impl Store {
                 writer,
                 clock,
                 disk_full: Mutex::new(None),
+                cipher: Arc::new(Cipher::new(keys)),
             }),
         };
         if run {
@@ -229,11 +234,74 @@ impl Store {
         Maintenance::new(self)
     }
 
-    /// Applies pending migrations; returns the names applied.
+    /// Applies pending migrations; returns the names applied. Then, a
+    /// migration in Rust: brings every stored webhook secret under the
+    /// first secret key (encrypting plaintext ones from before encryption,
+    /// re-encrypting those under an older key), and fails when a secret
+    /// does not decrypt with the configured keys. Idempotent.
     pub async fn migrate(&self) -> Result<Vec<String>, StorageError> {
         // Not through the group writer: migrations manage their own
         // transactions (and run before the server takes traffic).
-        self.run(DbConnection::run_pending_migrations).await
+        let applied = self.run(DbConnection::run_pending_migrations).await?;
+        let sealed = self.seal_secrets().await?;
+        if sealed > 0 {
+            tracing::info!(
+                secrets = sealed,
+                "encrypted webhook secrets under the current key"
+            );
+        }
+        Ok(applied)
+    }
+
+    /// See [`Self::migrate`]; returns how many values were rewritten.
+    async fn seal_secrets(&self) -> Result<usize, StorageError> {
+        const PAGE: i64 = 500;
+        let mut after = 0;
+        let mut rewritten = 0;
+        loop {
+            let rows = self
+                .run(move |c| crate::sql::subscriptions::secrets_page(c, after, PAGE))
+                .await?;
+            let Some(last) = rows.last() else {
+                return Ok(rewritten);
+            };
+            after = last.id;
+            let mut changes = Vec::new();
+            for row in &rows {
+                let cipher = &self.inner.cipher;
+                let secret = cipher.reseal(row.id, row.tenant_id, &row.secret)?;
+                let previous = match &row.previous_secret {
+                    Some(p) => cipher.reseal(row.id, row.tenant_id, p)?,
+                    None => None,
+                };
+                if secret.is_some() || previous.is_some() {
+                    changes.push((row.clone(), secret, previous));
+                }
+            }
+            if !changes.is_empty() {
+                rewritten += self
+                    .write(move |c| {
+                        c.write_tx(|c| {
+                            let mut n = 0;
+                            for (row, secret, previous) in &changes {
+                                n += crate::sql::subscriptions::replace_secrets(
+                                    c,
+                                    row,
+                                    secret.as_deref(),
+                                    previous.as_deref(),
+                                )?;
+                            }
+                            Ok::<_, StorageError>(n)
+                        })
+                    })
+                    .await?;
+            }
+        }
+    }
+
+    /// The webhook secret cipher.
+    pub(crate) fn cipher(&self) -> Arc<Cipher> {
+        Arc::clone(&self.inner.cipher)
     }
 
     /// Reverts every migration (drops all tables). For tests and tooling.
@@ -327,8 +395,46 @@ impl Store {
         self.run(f).await
     }
 
+    /// [`Self::write`] of a write for `tenant`: when it fails because a row
+    /// it refers to is missing and that row is the tenant's, the failure is
+    /// [`StorageError::TenantGone`] (checked on the same connection, after
+    /// the failed write rolled back).
+    pub(crate) async fn write_for<T, E, F>(&self, tenant: i64, f: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StorageError> + Failure + Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+    {
+        self.write(move |c| f(c).map_err(|e| tenant_gone(c, tenant, e)))
+            .await
+    }
+
+    /// [`Self::run`] of a write for `tenant`; see [`Self::write_for`].
+    pub(crate) async fn run_for<T, E, F>(&self, tenant: i64, f: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StorageError> + Failure + Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+    {
+        self.run(move |c| f(c).map_err(|e| tenant_gone(c, tenant, e)))
+            .await
+    }
+
     /// The SQLite writer, when the store runs on SQLite.
     pub(crate) fn sqlite_writer(&self) -> Option<&GroupWriter> {
         self.inner.writer.as_ref()
     }
+}
+
+/// Classifies a failed write for `tenant`: a foreign-key violation while
+/// the tenant's row is missing is [`StorageError::TenantGone`]; anything
+/// else stays as it is.
+fn tenant_gone<E: Failure>(c: &mut DbConnection, tenant: i64, mut e: E) -> E {
+    if let Some(error) = e.storage_error_mut()
+        && error.is_foreign_key_violation()
+        && matches!(crate::sql::tenants::tenant_by_id(c, tenant), Ok(None))
+    {
+        *error = StorageError::TenantGone;
+    }
+    e
 }

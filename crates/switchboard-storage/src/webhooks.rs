@@ -31,24 +31,42 @@ impl<'a> Webhooks<'a> {
         Self { store }
     }
 
-    /// Stores a subscription (its id is assigned here).
+    /// Stores a subscription (its id is assigned here). Its secrets are
+    /// stored encrypted; the returned subscription carries them in clear.
     pub async fn create(
         self,
         mut sub: WebhookSubscription,
     ) -> Result<WebhookSubscription, StorageError> {
-        self.store
-            .write(move |c| {
-                sub.id = SubscriptionId::new(sql::subscriptions::insert(c, &sub)?);
-                Ok(sub)
-            })
-            .await
+        let cipher = self.store.cipher();
+        let tenant = sub.tenant_id.get();
+        let stored = WebhookSubscription {
+            secret: cipher.seal(tenant, &sub.secret)?,
+            previous_secret: sub
+                .previous_secret
+                .as_deref()
+                .map(|p| cipher.seal(tenant, p))
+                .transpose()?,
+            ..sub.clone()
+        };
+        let id = self
+            .store
+            .write_for(tenant, move |c| sql::subscriptions::insert(c, &stored))
+            .await?;
+        sub.id = SubscriptionId::new(id);
+        Ok(sub)
     }
 
     /// The tenant's subscriptions, oldest first.
     pub async fn list(self, tenant: TenantId) -> Result<Vec<WebhookSubscription>, StorageError> {
-        self.store
+        let mut subs = self
+            .store
             .run(move |c| sql::subscriptions::list(c, tenant.get()))
-            .await
+            .await?;
+        let cipher = self.store.cipher();
+        for sub in &mut subs {
+            cipher.reveal(sub)?;
+        }
+        Ok(subs)
     }
 
     /// One subscription of the tenant.
@@ -57,9 +75,12 @@ impl<'a> Webhooks<'a> {
         tenant: TenantId,
         id: SubscriptionId,
     ) -> Result<WebhookSubscription, StorageError> {
-        self.store
+        let mut sub: WebhookSubscription = self
+            .store
             .run(move |c| owned(c, tenant, id)?.try_into())
-            .await
+            .await?;
+        self.store.cipher().reveal(&mut sub)?;
+        Ok(sub)
     }
 
     /// Deletes a subscription; its pending deliveries go with it.
@@ -84,9 +105,10 @@ impl<'a> Webhooks<'a> {
         secret: &str,
         grace: Duration,
     ) -> Result<WebhookSubscription, StorageError> {
-        let secret = secret.to_string();
+        let secret = self.store.cipher().seal(tenant.get(), secret)?;
         let expires = self.store.now().as_millis().saturating_add(millis(grace));
-        self.store
+        let mut sub: WebhookSubscription = self
+            .store
             .write(move |c| {
                 c.write_tx(|c| {
                     let sub = owned(c, tenant, id)?;
@@ -101,7 +123,9 @@ impl<'a> Webhooks<'a> {
                     owned(c, tenant, id)?.try_into()
                 })
             })
-            .await
+            .await?;
+        self.store.cipher().reveal(&mut sub)?;
+        Ok(sub)
     }
 
     /// A page of a subscription's attempts, newest first: those with an id

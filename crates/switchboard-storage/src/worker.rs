@@ -86,7 +86,7 @@ impl<'a> Worker<'a> {
                 .write(move |c| c.write_tx(|c| fan_out_batch(c, &plan, clock.now().as_millis())))
                 .await
         };
-        match batch {
+        let mut out = match batch {
             Err(e) if !is_transient(&e) => {
                 tracing::warn!(
                     error = %describe(&e),
@@ -94,10 +94,22 @@ impl<'a> Worker<'a> {
                 );
                 self.store
                     .write(move |c| c.write_tx(|c| fan_out_each(c, &plan, clock.now().as_millis())))
-                    .await
+                    .await?
             }
-            other => other,
-        }
+            other => other?,
+        };
+        // The claimed deliveries carry their subscription's secrets in
+        // clear. One whose secret cannot be opened is left out: its lease
+        // runs out and `claim_deliveries` takes it as unsendable.
+        let cipher = self.store.cipher();
+        out.claimed.retain_mut(|due| match cipher.reveal(&mut due.subscription) {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::error!(delivery = due.id.get(), error = %e, "cannot open a webhook secret");
+                false
+            }
+        });
+        Ok(out)
     }
 
     /// Up to `limit` (1-1,000) quarantined outbox events, oldest first: the
@@ -166,6 +178,7 @@ impl<'a> Worker<'a> {
             return Ok(Vec::new());
         }
         let clock = self.store.clock().clone();
+        let cipher = self.store.cipher();
         self.store
             .write(move |c| {
                 c.write_tx(|c| {
@@ -178,7 +191,11 @@ impl<'a> Worker<'a> {
                     let mut due = Vec::with_capacity(ids.len());
                     for (d, o, s) in sql::deliveries::load_due(c, &ids)? {
                         let id = d.id;
-                        match due_delivery(d, o, s) {
+                        let ready = due_delivery(d, o, s).and_then(|mut d| {
+                            cipher.reveal(&mut d.subscription)?;
+                            Ok(d)
+                        });
+                        match ready {
                             Ok(d) => due.push(d),
                             // One delivery that cannot be sent never fails the claim.
                             Err(e) => fail_unsendable(c, id, t, &e)?,

@@ -157,6 +157,13 @@ impl<X> Failure for ModifyError<X> {
             Self::Rejected(_) => None,
         }
     }
+
+    fn storage_error_mut(&mut self) -> Option<&mut StorageError> {
+        match self {
+            Self::Storage(e) => Some(e),
+            Self::Rejected(_) => None,
+        }
+    }
 }
 
 /// Why a batch of changes failed, and at which item (its index in the
@@ -192,5 +199,9 @@ impl<X> Failure for BatchError<X> {
 
     fn storage_error(&self) -> Option<&StorageError> {
         self.error.storage_error()
+    }
+
+    fn storage_error_mut(&mut self) -> Option<&mut StorageError> {
+        self.error.storage_error_mut()
     }
 }

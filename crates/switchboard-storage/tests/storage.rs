@@ -23,4 +23,6 @@ mod storage {
     mod poison;
     mod pool;
     mod retention;
+    mod secrets;
+    mod tenants;
 }

@@ -74,6 +74,12 @@ use std::sync::{Once, OnceLock};
 
 pub use tempfile;
 
+/// A fixed webhook secret key (`id:base64`) for tests and benchmarks, so
+/// that every store and server process on one test database shares it
+/// (PostgreSQL has no default key). Public knowledge: never use it in
+/// production. As an environment variable: `SWITCHBOARD_SECRETS_KEYS`.
+pub const SECRET_KEYS: &str = "test:6J3dGyROIefi18cj/F5KDMfjAJfOP3RqVBiumQ63xyE=";
+
 pub use crate::bin::bin_dir;
 pub use crate::database::TestDatabase;
 pub use crate::error::Error;

@@ -196,7 +196,7 @@ fn main() {
             );
             let store_config = StoreConfig {
                 sqlite_synchronous: sync,
-                ..StoreConfig::default()
+                ..bench_config()
             };
             run(label, &url, store_config, events, samples).await;
         }
@@ -206,7 +206,7 @@ fn main() {
                 run(
                     "PostgreSQL (test cluster, fsync off)",
                     db.url(),
-                    StoreConfig::default(),
+                    bench_config(),
                     events,
                     samples,
                 )
@@ -219,7 +219,7 @@ fn main() {
             run(
                 "PostgreSQL (durable: fsync, synchronous_commit on)",
                 db.url(),
-                StoreConfig::default(),
+                bench_config(),
                 events,
                 samples,
             )
@@ -228,4 +228,16 @@ fn main() {
             drop(durable);
         }
     });
+}
+
+/// The default store settings with the fixed test key (PostgreSQL has no
+/// default key; these are throwaway databases).
+fn bench_config() -> StoreConfig {
+    StoreConfig {
+        secret_keys: switchboard_storage::SecretKeySource::Keys(
+            switchboard_storage::SecretKeys::parse(switchboard_testsupport::SECRET_KEYS)
+                .unwrap_or_else(|e| panic!("{e}")),
+        ),
+        ..StoreConfig::default()
+    }
 }

@@ -108,7 +108,7 @@ async fn post(
     d: &DueDelivery,
     now: Timestamp,
 ) -> Result<Answer, Failure> {
-    let refused = |e: TargetError| Failure::new(AttemptOutcome::Refused, e.to_string());
+    let refused = |e: TargetError| refusal(d, &e);
     let url = parse_target(&d.subscription.target_url).map_err(refused)?;
     check_literal(&url, config.targets).map_err(refused)?;
     let body = serde_json::to_vec(&d.payload)
@@ -132,7 +132,7 @@ async fn post(
         .body(body)
         .send()
         .await
-        .map_err(|e| classify(&e))?;
+        .map_err(|e| classify(d, &e))?;
     let status = response.status().as_u16();
     let retry_after = response
         .headers()
@@ -169,13 +169,26 @@ fn excerpt(body: &[u8], limit: usize) -> String {
     sanitize_text(&String::from_utf8_lossy(read), limit).into_owned()
 }
 
+/// A target the SSRF guard refused: the attempt log (which the tenant
+/// reads) says only that the target is not allowed; the operator's log
+/// names the host and the address it resolved to.
+fn refusal(d: &DueDelivery, e: &TargetError) -> Failure {
+    tracing::warn!(
+        delivery = d.id.get(),
+        subscription = d.subscription.id.get(),
+        detail = %e.detail(),
+        "webhook target refused by the SSRF guard"
+    );
+    Failure::new(AttemptOutcome::Refused, e.to_string())
+}
+
 /// Sorts a client error into refused (SSRF guard), timeout or network error.
-fn classify(e: &reqwest::Error) -> Failure {
+fn classify(d: &DueDelivery, e: &reqwest::Error) -> Failure {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
     let mut root = e.to_string();
     while let Some(s) = source {
         if let Some(t) = s.downcast_ref::<TargetError>() {
-            return Failure::new(AttemptOutcome::Refused, t.to_string());
+            return refusal(d, t);
         }
         root = s.to_string();
         source = s.source();

@@ -1,15 +1,40 @@
 //! The SSRF guard: which target URLs and addresses deliveries may reach.
 //!
 //! A target must be an absolute `http` or `https` URL with a host. Its
-//! addresses must be public: loopback, private (RFC 1918, unique local),
-//! link-local, shared (CGNAT), documentation, benchmarking, reserved,
-//! unspecified, broadcast and multicast addresses are refused, including
-//! IPv4 addresses embedded in IPv6 (IPv4-mapped, IPv4-compatible, NAT64,
-//! 6to4). The check runs when a subscription is created ([`check_target`])
-//! and again on every delivery: IP-literal URLs are checked before sending,
-//! and host names are resolved by [`GuardedResolver`], which hands the HTTP
+//! addresses must be public, which is decided from maintained tables rather
+//! than a hand-written list:
+//!
+//! * every block of the IANA IPv4 and IPv6 Special-Purpose Address
+//!   registries is refused (loopback, private, shared, link-local,
+//!   documentation, benchmarking, reserved, NAT64 local-use `64:ff9b:1::/48`,
+//!   discard-only, ORCHID, SRv6 SIDs, …), as the crate `iprfc` carries them
+//!   (`iprfc::RFC6890`: a version-pinned snapshot generated from IANA's
+//!   registry files, refreshed with the crate). Blocks the registry marks
+//!   globally reachable (anycast services such as AS112 or PCP) are refused
+//!   too: no webhook receiver lives there;
+//! * multicast (`224.0.0.0/4`, `ff00::/8`, IANA's multicast registries);
+//! * IPv6 outside global unicast `2000::/3` (the IANA IPv6 Address Space
+//!   registry reserves the rest or gives it to ULA, link-local and
+//!   multicast);
+//! * an IPv6 address that carries an IPv4 address (IPv4-mapped
+//!   `::ffff:0:0/96`, IPv4-compatible `::/96`, NAT64 `64:ff9b::/96`, 6to4
+//!   `2002::/16`) is judged by that IPv4 address, so a DNS64 network still
+//!   reaches public IPv4 receivers while `::ffff:127.0.0.1` stays refused.
+//!
+//! `ip_network`'s `is_global` and the standard library's (unstable)
+//! `is_global` were considered: the first is a short hand list that misses
+//! NAT64, 6to4, Teredo, ORCHID and the discard-only block; the second is not
+//! stable. `iprfc` is the table IANA's registry files generate.
+//!
+//! The check runs when a subscription is created ([`check_target`]) and
+//! again on every delivery: IP-literal URLs are checked before sending, and
+//! host names are resolved by [`GuardedResolver`], which hands the HTTP
 //! client only allowed addresses, so a DNS answer that changes between the
 //! two checks (DNS rebinding) cannot reach a private address either.
+//!
+//! A refusal tells the client only that the target is not allowed: naming
+//! the address a host resolves to would map internal names for whoever can
+//! subscribe. [`TargetError::detail`] has the host and address, for logs.
 //!
 //! [`TargetPolicy::allow_private`] turns the address check off, for tests
 //! and local development only.
@@ -17,6 +42,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 
+use iprfc::{Ipv6Net, RFC6890};
 use reqwest::Url;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 
@@ -43,14 +69,30 @@ pub enum TargetError {
     /// The host name does not resolve.
     #[error("the host {0} does not resolve")]
     Unresolvable(String),
-    /// The host is or resolves to a non-public address.
-    #[error("the host {host} resolves to {ip}, a loopback, private or reserved address")]
+    /// The host is or resolves to a non-public address. The message says
+    /// only that the target is not allowed; [`TargetError::detail`] names
+    /// the host and address for the operator's log.
+    #[error("the target is not allowed: webhooks are delivered only to public internet addresses")]
     Forbidden {
         /// The URL's host.
         host: String,
         /// The refused address.
         ip: IpAddr,
     },
+}
+
+impl TargetError {
+    /// The error with every detail, for logs only (never for clients): for
+    /// a refused address, the host and the address it resolved to.
+    #[must_use]
+    pub fn detail(&self) -> String {
+        match self {
+            Self::Forbidden { host, ip } => format!(
+                "the host {host} resolves to {ip}, which is not a public address (IANA special-purpose, multicast or non-global-unicast)"
+            ),
+            other => other.to_string(),
+        }
+    }
 }
 
 /// Parses a target URL: absolute `http`/`https` with a host, at most
@@ -147,55 +189,38 @@ pub fn is_public(ip: IpAddr) -> bool {
     }
 }
 
+/// IPv6 global unicast (IANA IPv6 Address Space registry): everything
+/// outside it is reserved, unique local, link-local or multicast.
+const GLOBAL_UNICAST: Ipv6Net = Ipv6Net::new_assert(Ipv6Addr::new(0x2000, 0, 0, 0, 0, 0, 0, 0), 3);
+
 fn is_public_v4(ip: Ipv4Addr) -> bool {
-    let [a, b, c, _] = ip.octets();
-    let forbidden = a == 0 // "this network", incl. unspecified
-        || a == 10 // private
-        || a == 127 // loopback
-        || (a == 100 && (64..=127).contains(&b)) // shared address space (CGNAT)
-        || (a == 169 && b == 254) // link-local
-        || (a == 172 && (16..=31).contains(&b)) // private
-        || (a == 192 && b == 0 && c == 0) // IETF protocol assignments
-        || (a == 192 && b == 0 && c == 2) // documentation
-        || (a == 192 && b == 88 && c == 99) // 6to4 relay anycast
-        || (a == 192 && b == 168) // private
-        || (a == 198 && (b == 18 || b == 19)) // benchmarking
-        || (a == 198 && b == 51 && c == 100) // documentation
-        || (a == 203 && b == 0 && c == 113) // documentation
-        || a >= 224; // multicast, reserved, broadcast
-    !forbidden
+    !ip.is_multicast() && !RFC6890.ipv4_nets().iter().any(|net| net.contains(&ip))
 }
 
 fn is_public_v6(ip: Ipv6Addr) -> bool {
-    let s = ip.segments();
-    if ip.is_unspecified() || ip.is_loopback() {
-        return false;
-    }
-    // IPv4-mapped (::ffff:a.b.c.d) and IPv4-compatible (::a.b.c.d).
-    if let Some(v4) = ip.to_ipv4() {
+    if let Some(v4) = embedded_ipv4(ip) {
         return is_public_v4(v4);
     }
-    let embedded = |hi: u16, lo: u16| {
+    GLOBAL_UNICAST.contains(&ip) && !RFC6890.ipv6_nets().iter().any(|net| net.contains(&ip))
+}
+
+/// The IPv4 address an IPv6 address carries, for the forms that reach an
+/// IPv4 host: IPv4-mapped (`::ffff:0:0/96`), IPv4-compatible (`::/96`,
+/// deprecated), NAT64 with the well-known prefix (`64:ff9b::/96`, RFC 6052)
+/// and 6to4 (`2002::/16`, RFC 3056).
+fn embedded_ipv4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
+    let s = ip.segments();
+    let v4 = |hi: u16, lo: u16| {
         let [a, b] = hi.to_be_bytes();
         let [c, d] = lo.to_be_bytes();
         Ipv4Addr::new(a, b, c, d)
     };
-    // NAT64 (64:ff9b::/96) and 6to4 (2002::/16) carry an IPv4 address.
-    if s[0] == 0x64 && s[1] == 0xff9b && s[2..6] == [0, 0, 0, 0] {
-        return is_public_v4(embedded(s[6], s[7]));
+    match s {
+        [0, 0, 0, 0, 0, 0 | 0xffff, hi, lo] => Some(v4(hi, lo)),
+        [0x64, 0xff9b, 0, 0, 0, 0, hi, lo] => Some(v4(hi, lo)),
+        [0x2002, hi, lo, ..] => Some(v4(hi, lo)),
+        _ => None,
     }
-    if s[0] == 0x2002 {
-        return is_public_v4(embedded(s[1], s[2]));
-    }
-    let forbidden = (s[0] & 0xfe00) == 0xfc00 // unique local
-        || (s[0] & 0xffc0) == 0xfe80 // link-local
-        || (s[0] & 0xffc0) == 0xfec0 // site-local (deprecated)
-        || (s[0] & 0xff00) == 0xff00 // multicast
-        || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation
-        || (s[0] == 0x2001 && s[1] < 0x0200) // IETF protocol assignments, incl. Teredo
-        || (s[0] == 0x0100 && s[1..4] == [0, 0, 0]) // discard-only
-        || s[0] == 0; // other reserved ::/16 forms
-    !forbidden
 }
 
 /// A DNS resolver for the delivery client that drops non-public addresses
@@ -298,9 +323,66 @@ mod tests {
             ("2001:db8::1", false),
             ("2001::1", false),
             ("100::1", false),
+            // NAT64 local-use prefix (RFC 8215): network-specific, refused
+            // whatever IPv4 address it may carry.
+            ("64:ff9b:1::808:808", false),
+            ("64:ff9b:1:ffff::1", false),
+            ("64:ff9b:1::7f00:1", false),
+            // Documentation (RFC 9637), SRv6 SIDs, AS112, discard-only.
+            ("3fff::1", false),
+            ("5f00::1", false),
+            ("2620:4f:8000::1", false),
+            ("100::dead", false),
+            // Outside global unicast 2000::/3.
+            ("4000::1", false),
+            ("::1:0:0:1", false),
+            // Multicast, which the special-purpose registries do not list.
+            ("ff0e::1", false),
+            ("224.0.0.251", false),
         ];
         for (ip, public) in cases {
             assert_eq!(is_public(ip.parse().unwrap()), *public, "{ip}");
+        }
+    }
+
+    /// Every block of the IANA IPv4 and IPv6 special-purpose registries, as
+    /// the table carries them: its first, middle and last address are
+    /// refused (for the prefixes that carry an IPv4 address, those carry
+    /// `0.0.0.0`, a middle address or `255.255.255.255`, all refused too),
+    /// and the refusal names neither the host's address nor the block.
+    #[test]
+    fn every_iana_special_purpose_block_is_refused() {
+        let blocks = RFC6890.ip_nets();
+        assert!(
+            blocks.len() >= 50,
+            "the registry table has {} blocks",
+            blocks.len()
+        );
+        for block in blocks {
+            let (first, last) = (block.network(), block.broadcast());
+            let middle = match (first, last) {
+                (IpAddr::V4(a), IpAddr::V4(b)) => {
+                    IpAddr::V4(Ipv4Addr::from(u32::from(a) / 2 + u32::from(b) / 2))
+                }
+                (IpAddr::V6(a), IpAddr::V6(b)) => {
+                    IpAddr::V6(Ipv6Addr::from(u128::from(a) / 2 + u128::from(b) / 2))
+                }
+                _ => unreachable!("a block has one family"),
+            };
+            for ip in [first, middle, last] {
+                let public = is_public(ip);
+                let embeds_public =
+                    matches!(ip, IpAddr::V6(v6) if embedded_ipv4(v6).is_some_and(is_public_v4));
+                assert!(!public || embeds_public, "{ip} in {block} is accepted");
+                let error = check_ip("vm.internal", ip).err();
+                if let Some(e) = error {
+                    let message = e.to_string();
+                    assert!(message.contains("not allowed"), "{message}");
+                    assert!(!message.contains(&ip.to_string()), "{message}");
+                    assert!(!message.contains("vm.internal"), "{message}");
+                    assert!(e.detail().contains(&ip.to_string()), "{}", e.detail());
+                }
+            }
         }
     }
 

@@ -75,7 +75,7 @@ async fn a_full_database_answers_503_in_each_dialect_and_recovers_without_restar
         let config = TestConfig {
             store: StoreConfig {
                 clock: clock.clone(),
-                ..StoreConfig::default()
+                ..TestConfig::default().store
             },
             ..TestConfig::default()
         };

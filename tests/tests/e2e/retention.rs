@@ -35,7 +35,7 @@ async fn the_server_prunes_in_the_background_and_counts_it() {
         let config = TestConfig {
             store: StoreConfig {
                 clock: clock.clone(),
-                ..StoreConfig::default()
+                ..TestConfig::default().store
             },
             retention: RetentionConfig {
                 enabled: true,

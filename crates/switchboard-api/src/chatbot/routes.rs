@@ -71,9 +71,10 @@ fn storage(e: StorageError) -> ChatbotError {
 
 async fn object_body<T: serde::de::DeserializeOwned>(
     state: &AppState,
+    req: &HttpRequest,
     payload: web::Payload,
 ) -> Result<T, ChatbotError> {
-    Ok(read_json(payload, state.config().body_limit, Shape::Object).await?)
+    Ok(read_json(req, payload, state.config().body_limit, Shape::Object).await?)
 }
 
 fn output(c: &Conversation) -> ChatlogOutput {
@@ -150,7 +151,7 @@ pub async fn create_chatlog(
     payload: web::Payload,
 ) -> ChatbotResult {
     let p = caller(&state, &req, Scope::ConversationsCreate).await?;
-    let input: ChatlogInput = object_body(&state, payload).await?;
+    let input: ChatlogInput = object_body(&state, &req, payload).await?;
     let session = match input.sessionid {
         Some(s) => s,
         None => new_session_id()?,
@@ -215,7 +216,7 @@ pub async fn update_email(
     payload: web::Payload,
 ) -> ChatbotResult {
     let p = caller(&state, &req, Scope::ConversationsUpdate).await?;
-    let input: EmailInput = object_body(&state, payload).await?;
+    let input: EmailInput = object_body(&state, &req, payload).await?;
     let session = input
         .sessionid
         .filter(|s| !s.trim().is_empty())

@@ -91,10 +91,11 @@ fn parse_id(raw: &str) -> Result<i64, HcError> {
 /// Reads a body whose top level must be `shape`, naming fields the HelpCrunch way.
 async fn body<T: serde::de::DeserializeOwned>(
     state: &AppState,
+    req: &HttpRequest,
     payload: web::Payload,
     shape: Shape,
 ) -> Result<T, HcError> {
-    Ok(read_json(payload, state.config().body_limit, shape)
+    Ok(read_json(req, payload, state.config().body_limit, shape)
         .await
         .map_err(dotted)?)
 }
@@ -128,7 +129,7 @@ pub async fn create_customer(
     payload: web::Payload,
 ) -> HcResult {
     let p = caller(&state, &req, Scope::CustomersCreate).await?;
-    let input: CustomerInput = body(&state, payload, Shape::Object).await?;
+    let input: CustomerInput = body(&state, &req, payload, Shape::Object).await?;
     let update = convert::customer_update(input)?;
     let mut customer = Customer::new(p.tenant.id, state.store().now());
     update.apply(&mut customer, UpdateMode::Replace);
@@ -172,7 +173,7 @@ async fn update_customer(
 ) -> HcResult {
     let p = caller(&state, &req, Scope::CustomersUpdate).await?;
     let id = CustomerId::new(parse_id(&path)?);
-    let input: CustomerInput = body(&state, payload, Shape::Object).await?;
+    let input: CustomerInput = body(&state, &req, payload, Shape::Object).await?;
     let update = convert::customer_update(input)?;
     let c = state
         .store()
@@ -243,7 +244,7 @@ pub async fn add_tags(
 ) -> HcResult {
     let p = caller(&state, &req, Scope::CustomersUpdate).await?;
     let id = CustomerId::new(parse_id(&path)?);
-    let input: TagsInput = body(&state, payload, Shape::Object).await?;
+    let input: TagsInput = body(&state, &req, payload, Shape::Object).await?;
     if input.tags.is_empty() {
         return Err(
             ApiError::bad_request("tags", "required", "at least one tag is required").into(),
@@ -273,7 +274,7 @@ pub async fn remove_tags(
 ) -> HcResult {
     let p = caller(&state, &req, Scope::CustomersUpdate).await?;
     let id = CustomerId::new(parse_id(&path)?);
-    let input: TagsInput = body(&state, payload, Shape::Object).await?;
+    let input: TagsInput = body(&state, &req, payload, Shape::Object).await?;
     if input.tags.is_empty() {
         return Err(
             ApiError::bad_request("tags", "required", "at least one tag is required").into(),
@@ -310,7 +311,7 @@ pub async fn batch_update(
     payload: web::Payload,
 ) -> HcResult {
     let p = caller(&state, &req, Scope::CustomersUpdate).await?;
-    let items: Vec<Value> = body(&state, payload, Shape::Array).await?;
+    let items: Vec<Value> = body(&state, &req, payload, Shape::Array).await?;
     let max = state.config().max_batch;
     if items.is_empty() || items.len() > max {
         return Err(ApiError::bad_request(
@@ -468,7 +469,7 @@ pub async fn create_chat(
     payload: web::Payload,
 ) -> HcResult {
     let p = caller(&state, &req, Scope::ConversationsCreate).await?;
-    let input: ChatCreateInput = body(&state, payload, Shape::Object).await?;
+    let input: ChatCreateInput = body(&state, &req, payload, Shape::Object).await?;
     let status = input.status.as_deref().map(parse_status).transpose()?;
     let customer_id = CustomerId::new(input.customer);
     let customer = state
@@ -591,7 +592,7 @@ async fn change_chat<I: serde::de::DeserializeOwned>(
     to_update: impl FnOnce(I) -> Result<(i64, ConversationUpdate), HcError>,
 ) -> HcResult {
     let p = caller(state, req, Scope::ConversationsUpdate).await?;
-    let (id, update) = to_update(body(state, payload, Shape::Object).await?)?;
+    let (id, update) = to_update(body(state, req, payload, Shape::Object).await?)?;
     let c = state
         .store()
         .conversations()

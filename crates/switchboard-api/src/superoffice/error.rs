@@ -30,7 +30,9 @@ impl Dialect for SuperOffice {
             ApiError::PreconditionFailed => ("SoPreconditionFailedException", String::new()),
             ApiError::NotAcceptable(_) => ("NotAcceptableException", String::new()),
             ApiError::UnsupportedMediaType(_) => ("UnsupportedMediaTypeException", String::new()),
-            ApiError::RateLimited(_) => ("TooManyRequestsException", String::new()),
+            ApiError::RateLimited(_) | ApiError::AuthThrottled(_) => {
+                ("TooManyRequestsException", String::new())
+            }
             ApiError::Unavailable => ("ServiceUnavailableException", String::new()),
             ApiError::Internal => ("SoServerException", String::new()),
         };

@@ -14,7 +14,7 @@ use super::negotiate::{self, Format};
 use super::time::Zone;
 use super::xml;
 use crate::auth::{Principal, principal};
-use crate::body::{parse_json, read_body};
+use crate::body::{is_json, media_type, parse_json, read_body};
 use crate::{ApiError, AppState};
 
 type SoResult = Result<HttpResponse, SoError>;
@@ -111,10 +111,7 @@ fn options(req: &HttpRequest) -> Result<Options, SoError> {
     let select = query
         .iter()
         .find(|(k, _)| k.eq_ignore_ascii_case("$select"))
-        .map(|(_, v)| {
-            Projection::parse(v)
-                .map_err(|e| ApiError::bad_request("$select", "invalid_select", e.to_string()))
-        })
+        .map(|(_, v)| select(v))
         .transpose()?;
     let if_match_versions = match header(req, "if-match") {
         None => None,
@@ -138,6 +135,32 @@ fn options(req: &HttpRequest) -> Result<Options, SoError> {
         if_none_match: header(req, "if-none-match").map(tags),
         if_modified_since: http_date(req, "if-modified-since"),
     })
+}
+
+/// Parses `$select` and checks it names members of the entity: an empty
+/// list or an unknown member would answer with every member null, which
+/// reads like erased data, so both are a 400 (nothing is written).
+/// Members nested below a top-level one (`User/Name`, `CustomInfo/plan`)
+/// are not checked: `CustomInfo` is free-form, and a null association has
+/// no members to check against.
+fn select(raw: &str) -> Result<Projection, ApiError> {
+    let invalid = |message: String| ApiError::bad_request("$select", "invalid_select", message);
+    let projection = Projection::parse(raw).map_err(|e| invalid(e.to_string()))?;
+    if projection.is_empty() {
+        return Err(invalid(
+            "names no member; list the members to keep, e.g. $select=Status,CustomerEmail".into(),
+        ));
+    }
+    if let Some(unknown) = projection.members().find(|m| {
+        !convert::MEMBERS
+            .iter()
+            .any(|known| known.eq_ignore_ascii_case(m))
+    }) {
+        return Err(invalid(format!(
+            "'{unknown}' is not a member of ChatSessionEntity"
+        )));
+    }
+    Ok(projection)
 }
 
 async fn caller(state: &AppState, req: &HttpRequest, scope: Scope) -> Result<Principal, SoError> {
@@ -292,7 +315,28 @@ pub async fn get(state: web::Data<AppState>, req: HttpRequest) -> SoResult {
     respond(&state, &p, &c, &o, actix_web::http::StatusCode::OK).await
 }
 
-async fn read_value(state: &AppState, payload: web::Payload) -> Result<Value, SoError> {
+/// Reads a JSON body. SuperOffice's WebAPI also takes XML bodies;
+/// Switchboard reads only JSON (XML is for responses, by `Accept`), so an
+/// XML or other non-JSON `Content-Type` is a 415 before anything is read.
+async fn read_value(
+    state: &AppState,
+    req: &HttpRequest,
+    payload: web::Payload,
+) -> Result<Value, SoError> {
+    if let Some(media) = media_type(req)
+        && !is_json(&media)
+    {
+        let hint = if media.ends_with("/xml") || media.ends_with("+xml") {
+            "XML request bodies are not supported (XML responses are, with Accept: application/xml); "
+        } else {
+            ""
+        };
+        return Err(ApiError::UnsupportedMediaType(format!(
+            "Content-Type {media} is not supported; {hint}send the body as JSON (application/json, \
+             or for PATCH application/json-patch+json or application/merge-patch+json)"
+        ))
+        .into());
+    }
     let bytes = read_body(payload, state.config().body_limit).await?;
     Ok(parse_json::<Value>(&bytes)?)
 }
@@ -313,7 +357,7 @@ pub async fn create(
 ) -> SoResult {
     let p = caller(&state, &req, Scope::ConversationsCreate).await?;
     let o = options(&req)?;
-    let mut body = read_value(&state, payload).await?;
+    let mut body = read_value(&state, &req, payload).await?;
     let Value::Object(map) = &mut body else {
         return Err(ApiError::bad_request(
             "/",
@@ -368,7 +412,7 @@ pub async fn put(state: web::Data<AppState>, req: HttpRequest, payload: web::Pay
     let p = caller(&state, &req, Scope::ConversationsUpdate).await?;
     let id = session_id(req.match_info().get("id").unwrap_or_default())?;
     let o = options(&req)?;
-    let body = read_value(&state, payload).await?;
+    let body = read_value(&state, &req, payload).await?;
     if !body.is_object() {
         return Err(ApiError::bad_request(
             "/",
@@ -535,7 +579,7 @@ pub async fn patch(
     let p = caller(&state, &req, Scope::ConversationsUpdate).await?;
     let id = session_id(req.match_info().get("id").unwrap_or_default())?;
     let o = options(&req)?;
-    let body = patch_body(&req, read_value(&state, payload).await?)?;
+    let body = patch_body(&req, read_value(&state, &req, payload).await?)?;
     let mut precondition = o.precondition;
     precondition.version = required_version(&state, &p, id, &o).await?;
     let zone = o.zone.clone();

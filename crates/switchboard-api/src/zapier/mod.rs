@@ -4,8 +4,8 @@
 //!
 //! Authentication is `Authorization: Bearer <key>`. Creating a hook and
 //! redelivering need `webhooks.CREATE`, deleting needs `webhooks.DELETE`;
-//! the reads (`/me`, the hook list, the delivery log) accept any valid key
-//! of the tenant. Samples need `webhooks.CREATE` (whoever may subscribe
+//! the hook list and the delivery log need either of them (a hook's target
+//! URL is a credential); `/me` accepts any valid key of the tenant. Samples need `webhooks.CREATE` (whoever may subscribe
 //! receives the payloads anyway) or the read scope of the event's entity.
 
 pub mod routes;

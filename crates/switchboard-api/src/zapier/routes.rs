@@ -8,7 +8,7 @@ use super::samples::sample;
 use super::wire::{Attempt, AttemptsPage, AttemptsQuery, Deleted, Hook, HookInput, Me, Redelivery};
 use super::{Zapier, ZapierError};
 use crate::auth::{Principal, principal};
-use crate::body::{parse_json, read_body};
+use crate::body::{parse_json, read_body, require_json};
 use crate::{ApiError, AppState};
 
 type ZapierResult = Result<HttpResponse, ZapierError>;
@@ -63,6 +63,19 @@ async fn caller(
     scope: Option<Scope>,
 ) -> Result<Principal, ZapierError> {
     principal::<Zapier>(state, req, scope).await
+}
+
+/// The caller of a route that shows subscriptions (their target URLs — a
+/// Zapier hook URL is a credential — and delivery logs): the key needs a
+/// webhooks scope, `webhooks.CREATE` or `webhooks.DELETE`; read scopes of
+/// customers and conversations are not enough.
+async fn webhooks_caller(state: &AppState, req: &HttpRequest) -> Result<Principal, ZapierError> {
+    let p = caller(state, req, None).await?;
+    if p.key.allows(Scope::WebhooksCreate) || p.key.allows(Scope::WebhooksDelete) {
+        Ok(p)
+    } else {
+        Err(ApiError::Forbidden(Scope::WebhooksCreate).into())
+    }
 }
 
 fn storage(e: StorageError, not_found: &str) -> ZapierError {
@@ -132,11 +145,13 @@ pub async fn me(state: web::Data<AppState>, req: HttpRequest) -> ZapierResult {
     }))
 }
 
-/// List the tenant's subscriptions (secrets are not shown).
+/// List the tenant's subscriptions (secrets are not shown). Needs
+/// `webhooks.CREATE` or `webhooks.DELETE`: target URLs are credentials.
 #[utoipa::path(get, path = "/zapier/v1/hooks", tag = "zapier", security(("bearer" = [])),
-    responses((status = 200, description = "Every subscription, oldest first", body = Vec<Hook>)))]
+    responses((status = 200, description = "Every subscription, oldest first", body = Vec<Hook>),
+        (status = 403, description = "The key has neither webhooks.CREATE nor webhooks.DELETE")))]
 pub async fn list_hooks(state: web::Data<AppState>, req: HttpRequest) -> ZapierResult {
-    let p = caller(&state, &req, None).await?;
+    let p = webhooks_caller(&state, &req).await?;
     let subs = state
         .store()
         .webhooks()
@@ -164,6 +179,7 @@ pub async fn create_hook(
     payload: web::Payload,
 ) -> ZapierResult {
     let p = caller(&state, &req, Some(Scope::WebhooksCreate)).await?;
+    require_json(&req)?;
     let bytes = read_body(payload, state.config().body_limit).await?;
     if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
         return Err(ApiError::bad_request(
@@ -192,7 +208,12 @@ pub async fn create_hook(
     })?;
     let url = switchboard_webhook::check_target(&target, state.webhook_targets())
         .await
-        .map_err(|e| ApiError::bad_request("target_url", "invalid_target", e.to_string()))?;
+        .map_err(|e| {
+            // The client learns only that the target is not allowed (the
+            // address would map internal names); the operator's log has it.
+            tracing::warn!(tenant = %p.tenant.name, detail = %e.detail(), "webhook target refused");
+            ApiError::bad_request("target_url", "invalid_target", e.to_string())
+        })?;
     let store = state.store();
     let existing = store
         .webhooks()
@@ -254,13 +275,14 @@ pub async fn delete_hook(
 #[utoipa::path(get, path = "/zapier/v1/hooks/{id}/deliveries", tag = "zapier", security(("bearer" = [])),
     params(("id" = i64, Path, description = "Subscription id"), AttemptsQuery),
     responses((status = 200, description = "A page of attempts", body = AttemptsPage),
+        (status = 403, description = "The key has neither webhooks.CREATE nor webhooks.DELETE"),
         (status = 404, description = "No such hook")))]
 pub async fn list_deliveries(
     state: web::Data<AppState>,
     req: HttpRequest,
     path: web::Path<String>,
 ) -> ZapierResult {
-    let p = caller(&state, &req, None).await?;
+    let p = webhooks_caller(&state, &req).await?;
     let id = hook_id(&path)?;
     let query = web::Query::<AttemptsQuery>::from_query(req.query_string())
         .map_err(|e| ApiError::bad_request("query", "invalid_param", e.to_string()))?

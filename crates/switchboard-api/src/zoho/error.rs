@@ -65,7 +65,7 @@ impl Dialect for Zoho {
             ApiError::NotAcceptable(_) | ApiError::UnsupportedMediaType(_) => {
                 (codes::INVALID_REQUEST_TYPE, None)
             }
-            ApiError::RateLimited(_) => (codes::RATE_LIMITED, None),
+            ApiError::RateLimited(_) | ApiError::AuthThrottled(_) => (codes::RATE_LIMITED, None),
             ApiError::Unavailable | ApiError::Internal => (codes::INTERNAL, None),
         };
         let mut body = Map::new();

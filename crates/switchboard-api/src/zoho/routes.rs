@@ -114,9 +114,10 @@ fn conversation_id(raw: &str) -> Result<ConversationId, ZohoError> {
 
 async fn object_body<T: serde::de::DeserializeOwned>(
     state: &AppState,
+    req: &HttpRequest,
     payload: web::Payload,
 ) -> Result<T, ZohoError> {
-    Ok(read_json(payload, state.config().body_limit, Shape::Object).await?)
+    Ok(read_json(req, payload, state.config().body_limit, Shape::Object).await?)
 }
 
 fn url(screen: &str, id: Option<ConversationId>) -> String {
@@ -184,7 +185,7 @@ pub async fn create_conversation(
 ) -> ZohoResult {
     let screen = path.into_inner();
     let p = caller(&state, &req, &screen, Scope::ConversationsCreate).await?;
-    let input: CreateInput = object_body(&state, payload).await?;
+    let input: CreateInput = object_body(&state, &req, payload).await?;
     if input.question.trim().is_empty() {
         return Err(
             ApiError::bad_request("question", "required", "question must not be empty").into(),
@@ -355,7 +356,7 @@ pub async fn update_conversation(
     let (screen, id) = path.into_inner();
     let p = caller(&state, &req, &screen, Scope::ConversationsUpdate).await?;
     let id = conversation_id(&id)?;
-    let input: UpdateInput = object_body(&state, payload).await?;
+    let input: UpdateInput = object_body(&state, &req, payload).await?;
     let update = ConversationUpdate {
         custom_info_changes: customer_info(input.customer_info)?,
         ..ConversationUpdate::default()

@@ -136,6 +136,19 @@ impl Projection {
         self.fields
     }
 
+    /// The selected top-level member names (lower-cased), in the order
+    /// first named: for checking them against an entity's members.
+    ///
+    /// ```
+    /// use switchboard_domain::json::Projection;
+    /// let p = Projection::parse("Name, category/id, name")?;
+    /// assert_eq!(p.members().collect::<Vec<_>>(), ["name", "category"]);
+    /// # Ok::<(), switchboard_domain::json::ProjectionError>(())
+    /// ```
+    pub fn members(&self) -> impl Iterator<Item = &str> {
+        self.root.children.iter().map(|(name, _)| name.as_str())
+    }
+
     /// Whether the list held no field at all.
     #[must_use]
     pub fn is_empty(&self) -> bool {

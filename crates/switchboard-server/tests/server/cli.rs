@@ -10,9 +10,11 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use switchboard_domain::{Actor, AttributeType, Conversation, Scope, Tenant};
-use switchboard_storage::{Clock, OUTBOX_MAX_TRIES, Store, StoreConfig, WriteContext};
-use switchboard_testsupport::RawConnection;
+use switchboard_storage::{
+    Clock, OUTBOX_MAX_TRIES, SecretKeySource, SecretKeys, Store, StoreConfig, WriteContext,
+};
 use switchboard_testsupport::tempfile::{TempDir, tempdir};
+use switchboard_testsupport::{RawConnection, SECRET_KEYS, TestDb};
 
 const BIN: &str = env!("CARGO_BIN_EXE_switchboard");
 
@@ -27,6 +29,15 @@ impl Scratch {
         let dir = tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("switchboard.db").display());
         Self { dir, url }
+    }
+
+    /// A scratch directory (the working directory and logs) for the
+    /// database `db`.
+    fn on(db: &TestDb) -> Self {
+        Self {
+            dir: tempdir().unwrap(),
+            url: db.url.clone(),
+        }
     }
 
     fn path(&self, name: &str) -> PathBuf {
@@ -44,6 +55,7 @@ impl Scratch {
         command
             .args(args)
             .args(["--database-url", &self.url])
+            .env("SWITCHBOARD_SECRETS_KEYS", SECRET_KEYS)
             .current_dir(self.dir.path());
         command
     }
@@ -64,9 +76,15 @@ impl Scratch {
     }
 
     async fn store(&self) -> Store {
-        Store::open(&self.url, StoreConfig::default())
-            .await
-            .unwrap()
+        Store::open(
+            &self.url,
+            StoreConfig {
+                secret_keys: SecretKeySource::Keys(SecretKeys::parse(SECRET_KEYS).unwrap()),
+                ..StoreConfig::default()
+            },
+        )
+        .await
+        .unwrap()
     }
 
     async fn tenant(&self, store: &Store, name: &str) -> Tenant {
@@ -337,6 +355,7 @@ async fn outbox_lists_and_requeues_quarantined_events() {
         &s.url,
         StoreConfig {
             clock: clock.clone(),
+            secret_keys: SecretKeySource::Keys(SecretKeys::parse(SECRET_KEYS).unwrap()),
             ..StoreConfig::default()
         },
     )
@@ -878,4 +897,172 @@ fn sigterm_answers_in_flight_work_closes_keep_alive_and_exits_at_once() {
             .unwrap()
     });
     assert_eq!(customer.name.as_deref(), Some("Finished during the stop"));
+}
+
+/// Every available backend's fresh database (PostgreSQL is started on a
+/// blocking thread).
+async fn databases() -> Vec<TestDb> {
+    tokio::task::spawn_blocking(TestDb::all).await.unwrap()
+}
+
+/// `POST /v1/customers` with `key`; the status and body.
+async fn create_customer(base_url: &str, key: &str) -> (u16, serde_json::Value) {
+    let response = reqwest::Client::new()
+        .post(format!("{base_url}/v1/customers"))
+        .bearer_auth(key)
+        .json(&serde_json::json!({"name": "Ada"}))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or_default())
+}
+
+async fn get_status(url: &str, key: &str) -> u16 {
+    reqwest::Client::new()
+        .get(url)
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// `switchboard tenant delete` in one process while `switchboard serve`
+/// still remembers the tenant's key (the default 30 s key cache): the
+/// server answers the key's writes with 401 in the dialect's format, never
+/// a 500 from the missing tenant row, and then forgets the key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleted_tenants_cached_key_gets_401() {
+    for db in databases().await {
+        let s = Scratch::on(&db);
+        s.ok(&["tenant", "create", "acme"]);
+        s.ok(&["tenant", "create", "globex"]);
+        let key = last_line(&s.ok(&["key", "create", "--tenant", "acme"])).to_string();
+        let other = last_line(&s.ok(&["key", "create", "--tenant", "globex"])).to_string();
+        let mut served = Served::start(
+            &s,
+            &["serve", "--bind", "127.0.0.1:0"],
+            &s.path("serve.log"),
+        );
+        let base_url = served.wait_for("listening on ");
+        let (status, body) = create_customer(&base_url, &key).await;
+        assert_eq!(status, 201, "{}: {body}", db.label);
+        let customer = format!("{base_url}/v1/customers/{}", body["id"]);
+
+        let unconfirmed = s.run(&["tenant", "delete", "acme"]);
+        assert_eq!(
+            unconfirmed.status.code(),
+            Some(2),
+            "{}",
+            describe(&unconfirmed)
+        );
+        assert!(String::from_utf8_lossy(&unconfirmed.stderr).contains("--yes"));
+        let out = s.ok(&["tenant", "delete", "acme", "--yes"]);
+        assert!(out.contains("deleted tenant \"acme\""), "{out}");
+
+        // The server verified the key seconds ago and still remembers it.
+        let (status, body) = create_customer(&base_url, &key).await;
+        assert_eq!(status, 401, "{}: {body}\n{}", db.label, served.logs());
+        assert_eq!(body["errors"][0]["code"], "unauthorized", "{body}");
+        // Then it forgot the key: the next request is looked up, and refused.
+        assert_eq!(get_status(&customer, &key).await, 401, "{}", db.label);
+        // Another tenant is untouched.
+        assert_eq!(
+            create_customer(&base_url, &other).await.0,
+            201,
+            "{}",
+            db.label
+        );
+        assert!(!served.logs().contains("status=500"), "{}", served.logs());
+        assert_eq!(served.terminate(), Some(0));
+    }
+}
+
+/// `switchboard key revoke` in one process: a server that does not cache
+/// keys (`api.key_cache_secs = 0`) refuses the key at once; the tenant's
+/// other keys keep working. With the default cache the bound is the cache
+/// time (documented), which `KeyCache`'s own tests cover.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revoked_key_is_refused() {
+    for db in databases().await {
+        let s = Scratch::on(&db);
+        s.ok(&["tenant", "create", "acme"]);
+        let created = s.ok(&["key", "create", "--tenant", "acme", "--name", "zapier"]);
+        let key = last_line(&created).to_string();
+        let kept = last_line(&s.ok(&["key", "create", "--tenant", "acme"])).to_string();
+        let mut served = Served::start_with(
+            &s,
+            &["serve", "--bind", "127.0.0.1:0"],
+            &s.path("serve.log"),
+            &[("SWITCHBOARD_API_KEY_CACHE_SECS", "0")],
+        );
+        let base_url = served.wait_for("listening on ");
+        assert_eq!(
+            create_customer(&base_url, &key).await.0,
+            201,
+            "{}",
+            db.label
+        );
+
+        let listed = s.ok(&["key", "list", "--tenant", "acme"]);
+        assert!(listed.contains("\"zapier\""), "{listed}");
+        assert!(!listed.contains(&key), "a secret was listed: {listed}");
+        let unknown = s.run(&["key", "revoke", "--tenant", "acme", "999"]);
+        assert_eq!(unknown.status.code(), Some(2), "{}", describe(&unknown));
+        let prefix = key.rsplit_once('_').unwrap().0;
+        let out = s.ok(&["key", "revoke", "--tenant", "acme", prefix]);
+        assert!(out.contains("revoked API key \"zapier\""), "{out}");
+
+        let (status, body) = create_customer(&base_url, &key).await;
+        assert_eq!(status, 401, "{}: {body}", db.label);
+        assert_eq!(
+            create_customer(&base_url, &kept).await.0,
+            201,
+            "{}",
+            db.label
+        );
+        assert_eq!(served.terminate(), Some(0));
+    }
+}
+
+/// A wrong webhook secret key stops `serve` (and `migrate`) at start with
+/// an error naming the subscription and the key, instead of signing
+/// deliveries with garbage.
+#[tokio::test]
+async fn a_wrong_secret_key_fails_at_start() {
+    let s = Scratch::new();
+    s.ok(&["tenant", "create", "acme"]);
+    let store = s.store().await;
+    let tenant = s.tenant(&store, "acme").await;
+    let sub = store
+        .webhooks()
+        .create(switchboard_domain::WebhookSubscription::new(
+            tenant.id,
+            "https://hooks.example.com/x",
+            switchboard_domain::EventType::EmailUpdated,
+            "whsec_d3Jvbmcga2V5IHRlc3Q=",
+            store.now(),
+        ))
+        .await
+        .unwrap();
+    drop(store);
+    let (id, _) = SECRET_KEYS.split_once(':').unwrap();
+    let wrong = format!("{id}:ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=");
+    for args in [&["serve", "--bind", "127.0.0.1:0"][..], &["migrate"][..]] {
+        let out = s
+            .command(args)
+            .env("SWITCHBOARD_SECRETS_KEYS", &wrong)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", describe(&out));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains(&format!("webhook subscription {}", sub.id.get()))
+                && stderr.contains("does not decrypt"),
+            "{args:?}: {stderr}"
+        );
+        assert!(!stderr.contains("ICEiIyQl"), "key material in: {stderr}");
+    }
 }

@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use switchboard_domain::Scope;
-use switchboard_storage::{Store, StoreConfig};
+use switchboard_storage::{SecretKeySource, SecretKeys, Store, StoreConfig};
+use switchboard_testsupport::SECRET_KEYS;
 use switchboard_testsupport::receiver::{Received, Receiver, Reply};
 use switchboard_testsupport::tempfile::tempdir;
 
@@ -56,6 +57,7 @@ impl Served {
                 database_url,
             ])
             .envs(WEBHOOK_ENV.iter().copied())
+            .env("SWITCHBOARD_SECRETS_KEYS", SECRET_KEYS)
             .envs(env.iter().copied())
             .env(
                 "SWITCHBOARD_LOG",
@@ -154,9 +156,15 @@ fn client() -> reqwest::Client {
 
 /// A tenant and an all-scopes key on `database_url` (migrating it).
 async fn tenant_and_key(database_url: &str) -> String {
-    let store = Store::open(database_url, StoreConfig::default())
-        .await
-        .unwrap();
+    let store = Store::open(
+        database_url,
+        StoreConfig {
+            secret_keys: SecretKeySource::Keys(SecretKeys::parse(SECRET_KEYS).unwrap()),
+            ..StoreConfig::default()
+        },
+    )
+    .await
+    .unwrap();
     let tenant = store.admin().create_tenant("acme").await.unwrap();
     store
         .admin()

@@ -141,3 +141,53 @@ pub(crate) fn rotate_secret(
     ))
     .execute(c)?)
 }
+
+/// The stored secrets of a subscription (for the secret migration).
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = webhook_subscriptions)]
+pub(crate) struct SecretsRow {
+    pub id: i64,
+    pub tenant_id: i64,
+    pub secret: String,
+    pub previous_secret: Option<String>,
+}
+
+/// Up to `limit` subscriptions' secrets with an id above `after`, in id order.
+pub(crate) fn secrets_page(c: &mut DbConnection, after: i64, limit: i64) -> R<Vec<SecretsRow>> {
+    Ok(webhook_subscriptions::table
+        .filter(webhook_subscriptions::id.gt(after))
+        .order(webhook_subscriptions::id)
+        .limit(limit)
+        .select(SecretsRow::as_select())
+        .load(c)?)
+}
+
+/// Rewrites a subscription's stored secrets, each only if it still holds
+/// the value read (a concurrent rotation wins); returns how many changed.
+pub(crate) fn replace_secrets(
+    c: &mut DbConnection,
+    row: &SecretsRow,
+    secret: Option<&str>,
+    previous: Option<&str>,
+) -> R<usize> {
+    let mut n = 0;
+    if let Some(secret) = secret {
+        n += diesel::update(
+            webhook_subscriptions::table
+                .filter(webhook_subscriptions::id.eq(row.id))
+                .filter(webhook_subscriptions::secret.eq(&row.secret)),
+        )
+        .set(webhook_subscriptions::secret.eq(secret))
+        .execute(c)?;
+    }
+    if let (Some(previous), Some(old)) = (previous, &row.previous_secret) {
+        n += diesel::update(
+            webhook_subscriptions::table
+                .filter(webhook_subscriptions::id.eq(row.id))
+                .filter(webhook_subscriptions::previous_secret.eq(old)),
+        )
+        .set(webhook_subscriptions::previous_secret.eq(previous))
+        .execute(c)?;
+    }
+    Ok(n)
+}

@@ -83,3 +83,28 @@ pub(crate) fn api_key_by_prefix(c: &mut DbConnection, prefix: &str) -> R<Option<
         .map(TryInto::try_into)
         .transpose()
 }
+
+/// Deletes a tenant; the database cascades to every row it owns.
+pub(crate) fn delete_tenant(c: &mut DbConnection, id: i64) -> R<usize> {
+    Ok(diesel::delete(tenants::table.find(id)).execute(c)?)
+}
+
+pub(crate) fn api_keys(c: &mut DbConnection, tenant: i64) -> R<Vec<ApiKey>> {
+    api_keys::table
+        .filter(api_keys::tenant_id.eq(tenant))
+        .order(api_keys::id)
+        .select(ApiKeyRow::as_select())
+        .load(c)?
+        .into_iter()
+        .map(TryInto::try_into)
+        .collect()
+}
+
+pub(crate) fn delete_api_key(c: &mut DbConnection, tenant: i64, id: i64) -> R<usize> {
+    Ok(diesel::delete(
+        api_keys::table
+            .filter(api_keys::tenant_id.eq(tenant))
+            .filter(api_keys::id.eq(id)),
+    )
+    .execute(c)?)
+}

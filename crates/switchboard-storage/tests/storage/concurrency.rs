@@ -323,7 +323,7 @@ async fn updates_go_through_with_the_smallest_pool() {
         let config = StoreConfig {
             max_connections: 2,
             connection_timeout: Duration::from_secs(3),
-            ..StoreConfig::default()
+            ..super::harness::config()
         };
         let setup = open(&db).await;
         let ctx = tenant(&setup, "acme").await;

@@ -6,13 +6,25 @@ use switchboard_domain::{
     Actor, Agent, Conversation, ConversationId, Customer, CustomerId, EntityKind, EventType,
     Tenant, TenantId,
 };
-use switchboard_storage::{Clock, OutboxEvent, Store, StoreConfig, WriteContext, now};
+use switchboard_storage::{
+    Clock, OutboxEvent, SecretKeySource, SecretKeys, Store, StoreConfig, WriteContext, now,
+};
+use switchboard_testsupport::SECRET_KEYS;
 
 pub(crate) use switchboard_testsupport::TestDb;
 
+/// The default configuration with the tests' secret key (PostgreSQL has
+/// no default key).
+pub(crate) fn config() -> StoreConfig {
+    StoreConfig {
+        secret_keys: SecretKeySource::Keys(SecretKeys::parse(SECRET_KEYS).unwrap()),
+        ..StoreConfig::default()
+    }
+}
+
 /// Opens (and migrates) a store on `db` with the default configuration.
 pub(crate) async fn open(db: &TestDb) -> Store {
-    Store::open(&db.url, StoreConfig::default()).await.unwrap()
+    Store::open(&db.url, config()).await.unwrap()
 }
 
 /// Runs `test` once per backend on a freshly opened store of an empty database.
@@ -46,7 +58,7 @@ pub(crate) async fn open_clocked(db: &TestDb) -> (Store, Clock) {
     let clock = Clock::manual(now());
     let config = StoreConfig {
         clock: clock.clone(),
-        ..StoreConfig::default()
+        ..config()
     };
     (Store::open(&db.url, config).await.unwrap(), clock)
 }

@@ -25,7 +25,7 @@ async fn clocked(db: &TestDb) -> (Store, Clock) {
         &db.url,
         StoreConfig {
             clock: clock.clone(),
-            ..StoreConfig::default()
+            ..super::harness::config()
         },
     )
     .await

@@ -15,7 +15,7 @@ async fn connections_ended_by_the_server_are_replaced() {
     let Some(db) = TestDb::postgres() else { return };
     let config = StoreConfig {
         max_connections: 2,
-        ..StoreConfig::default()
+        ..super::harness::config()
     };
     let store = Store::open(&db.url, config).await.unwrap();
     store.ping().await.unwrap();

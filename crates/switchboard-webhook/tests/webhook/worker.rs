@@ -6,19 +6,30 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use switchboard_domain::{Actor, Conversation, EventType, WebhookSubscription};
-use switchboard_storage::{Store, StoreConfig, WriteContext, now};
+use switchboard_storage::{SecretKeySource, SecretKeys, Store, StoreConfig, WriteContext, now};
+
 use switchboard_testsupport::receiver::{Receiver, Reply};
 use switchboard_testsupport::tempfile::TempDir;
 use switchboard_webhook::{NoMetrics, TargetPolicy, Wakeup, WebhookConfig, WorkerHandle};
 
 const WAIT: Duration = Duration::from_secs(30);
 
+/// The default store settings with the tests' secret key.
+fn test_config() -> StoreConfig {
+    StoreConfig {
+        secret_keys: SecretKeySource::Keys(
+            SecretKeys::parse(switchboard_testsupport::SECRET_KEYS).unwrap(),
+        ),
+        ..StoreConfig::default()
+    }
+}
+
 /// A store on a fresh database of each available backend.
 async fn stores() -> Vec<(Store, &'static str, Keep)> {
     let dir = switchboard_testsupport::tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("wh.db").display());
     let mut out = vec![(
-        Store::open(&url, StoreConfig::default()).await.unwrap(),
+        Store::open(&url, test_config()).await.unwrap(),
         "sqlite",
         Keep::Dir(dir),
     )];
@@ -26,7 +37,7 @@ async fn stores() -> Vec<(Store, &'static str, Keep)> {
         let db = tokio::task::spawn_blocking(move || server.create_database().unwrap())
             .await
             .unwrap();
-        let store = Store::open(db.url(), StoreConfig::default()).await.unwrap();
+        let store = Store::open(db.url(), test_config()).await.unwrap();
         out.push((store, "postgres", Keep::Db(db)));
     }
     out

@@ -1,0 +1,177 @@
+//! Deleting tenants and revoking keys, and what a write for a tenant that
+//! vanished gets: a typed `TenantGone`, never a foreign-key failure.
+
+use std::collections::BTreeSet;
+
+use switchboard_domain::{
+    AttributeType, Conversation, CustomAttribute, Customer, EventType, Scope, WebhookSubscription,
+};
+use switchboard_storage::{Precondition, StorageError};
+
+use super::harness::{draft, for_each_backend, tenant};
+
+#[tokio::test]
+async fn writes_for_a_deleted_tenant_are_tenant_gone() {
+    for_each_backend(|store, backend| async move {
+        let ctx = tenant(&store, "acme").await;
+        let other = tenant(&store, "globex").await;
+        let id = ctx.tenant.id;
+        let customer = store
+            .customers()
+            .create(&ctx, Customer::new(id, store.now()))
+            .await
+            .unwrap();
+        store
+            .conversations()
+            .create(&ctx, draft(id, "s-1"))
+            .await
+            .unwrap();
+        let deleted = store.admin().delete_tenant("acme").await.unwrap();
+        assert_eq!(deleted.id, id, "{backend}");
+        assert!(
+            store
+                .admin()
+                .tenant_by_name("acme")
+                .await
+                .unwrap()
+                .is_none(),
+            "{backend}"
+        );
+
+        // A caller still holding the tenant (a cached API key) writes.
+        let gone = |r: Result<(), StorageError>, what: &str| {
+            assert!(
+                matches!(r, Err(StorageError::TenantGone)),
+                "{backend} {what}: {r:?}"
+            );
+        };
+        gone(
+            store
+                .customers()
+                .create(&ctx, Customer::new(id, store.now()))
+                .await
+                .map(|_| ()),
+            "customer",
+        );
+        gone(
+            store
+                .conversations()
+                .create(&ctx, Conversation::new(id, "s-2", store.now()))
+                .await
+                .map(|_| ()),
+            "conversation",
+        );
+        gone(
+            store
+                .webhooks()
+                .create(WebhookSubscription::new(
+                    id,
+                    "https://example.com/hook",
+                    EventType::EmailUpdated,
+                    "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+                    store.now(),
+                ))
+                .await
+                .map(|_| ()),
+            "subscription",
+        );
+        gone(
+            store
+                .admin()
+                .create_agent(id, "Grace", "grace@example.com", "agent")
+                .await
+                .map(|_| ()),
+            "agent",
+        );
+        gone(
+            store
+                .admin()
+                .create_attribute(CustomAttribute {
+                    tenant_id: id,
+                    name: "plan".into(),
+                    kind: AttributeType::String,
+                    label: "Plan".into(),
+                })
+                .await,
+            "attribute",
+        );
+        gone(
+            store
+                .admin()
+                .create_api_key(id, "k", BTreeSet::new())
+                .await
+                .map(|_| ()),
+            "api key",
+        );
+        // Its rows went with it: they are simply not found.
+        assert!(
+            matches!(
+                store
+                    .customers()
+                    .delete(&ctx, customer.id, Precondition::NONE)
+                    .await,
+                Err(StorageError::NotFound)
+            ),
+            "{backend}"
+        );
+        // Another tenant is untouched.
+        store
+            .customers()
+            .create(&other, Customer::new(other.tenant.id, store.now()))
+            .await
+            .unwrap();
+        assert!(matches!(
+            store.admin().delete_tenant("acme").await,
+            Err(StorageError::NotFound)
+        ));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn revoked_keys_no_longer_authenticate() {
+    for_each_backend(|store, backend| async move {
+        let ctx = tenant(&store, "acme").await;
+        let other = tenant(&store, "globex").await;
+        let admin = store.admin();
+        let a = admin
+            .create_api_key(ctx.tenant.id, "a", BTreeSet::from([Scope::CustomersRead]))
+            .await
+            .unwrap();
+        let b = admin
+            .create_api_key(ctx.tenant.id, "b", BTreeSet::new())
+            .await
+            .unwrap();
+        let listed: Vec<_> = admin
+            .api_keys(ctx.tenant.id)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|k| k.id)
+            .collect();
+        assert_eq!(listed, [a.key.id, b.key.id], "{backend}");
+
+        // Another tenant cannot revoke it, by id or by prefix.
+        for name in [a.key.id.get().to_string(), format!("sbk_{}", a.key.prefix)] {
+            assert!(
+                matches!(
+                    admin.revoke_api_key(other.tenant.id, &name).await,
+                    Err(StorageError::NotFound)
+                ),
+                "{backend} {name}"
+            );
+        }
+        let revoked = admin
+            .revoke_api_key(ctx.tenant.id, &a.key.id.get().to_string())
+            .await
+            .unwrap();
+        assert_eq!(revoked.id, a.key.id);
+        assert!(admin.authenticate(&a.secret).await.unwrap().is_none());
+        // By the start of its secret.
+        let prefix = b.secret.rsplit_once('_').unwrap().0.to_string();
+        admin.revoke_api_key(ctx.tenant.id, &prefix).await.unwrap();
+        assert!(admin.authenticate(&b.secret).await.unwrap().is_none());
+        assert!(admin.api_keys(ctx.tenant.id).await.unwrap().is_empty());
+    })
+    .await;
+}

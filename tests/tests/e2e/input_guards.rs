@@ -1,0 +1,402 @@
+//! Requests that must be refused before anything is written: a body whose
+//! `Content-Type` is not JSON (415), a malformed `$select` (400), `Basic`
+//! credentials without a user name (401), repeated failed authentications
+//! from one address (429), and webhook target URLs shown to keys without a
+//! webhooks scope (403). Each answers in its dialect's format.
+
+use base64::Engine as _;
+use reqwest::Method;
+use serde_json::{Value, json};
+use switchboard_api::ApiConfig;
+use switchboard_domain::Scope;
+use switchboard_e2e::{
+    Backend, FetchJson, TestApp, TestConfig, for_each_backend, for_each_backend_with,
+};
+
+use crate::e2e::common::{fast_webhooks, zoho, zoho_token};
+
+/// Subscriptions to a loopback port nothing listens on (allowed here):
+/// nothing leaves the machine.
+const HOOK: &str = "http://127.0.0.1:9/secret-path";
+
+fn loopback_hooks() -> TestConfig {
+    TestConfig {
+        webhook: fast_webhooks(),
+        ..TestConfig::default()
+    }
+}
+
+/// One body-carrying endpoint of each dialect, sent with `content_type`
+/// (`None`: no header): the status and body.
+async fn send(
+    app: &TestApp,
+    route: &Route,
+    content_type: Option<&str>,
+) -> (reqwest::StatusCode, Value) {
+    let builder = match route.dialect {
+        "zoho" => zoho(app, route.method.clone(), &route.path),
+        _ => app.request(route.method.clone(), &route.path),
+    };
+    let builder = match content_type {
+        Some(ct) => builder.header("Content-Type", ct),
+        None => builder,
+    };
+    builder.body(route.body.to_string()).fetch().await
+}
+
+struct Route {
+    dialect: &'static str,
+    method: Method,
+    path: String,
+    body: Value,
+    /// The status a JSON body gets.
+    ok: u16,
+}
+
+fn routes(customer: i64, chat: i64) -> Vec<Route> {
+    vec![
+        Route {
+            dialect: "helpcrunch",
+            method: Method::PATCH,
+            path: format!("/v1/customers/{customer}"),
+            body: json!({"name": "Mallory"}),
+            ok: 200,
+        },
+        Route {
+            dialect: "helpcrunch",
+            method: Method::PUT,
+            path: "/v1/chats/status".into(),
+            body: json!({"id": chat, "status": "closed"}),
+            ok: 200,
+        },
+        Route {
+            dialect: "zoho",
+            method: Method::PUT,
+            path: format!("/conversations/{chat}"),
+            body: json!({"customer_info": {"plan": "gold"}}),
+            ok: 200,
+        },
+        Route {
+            dialect: "chatbot",
+            method: Method::PUT,
+            path: "/chatbot/v1/chatlog/email".into(),
+            body: json!({"sessionid": "s-1", "email": "mallory@example.com"}),
+            ok: 200,
+        },
+        Route {
+            dialect: "superoffice",
+            method: Method::PUT,
+            path: format!("/api/v1/ChatSession/{chat}"),
+            body: json!({"SessionKey": "s-1", "Status": "Ended", "CustomerEmail": "mallory@example.com"}),
+            ok: 200,
+        },
+        Route {
+            dialect: "superoffice",
+            method: Method::PATCH,
+            path: format!("/api/v1/ChatSession/{chat}"),
+            body: json!({"CustomerEmail": "mallory@example.com"}),
+            ok: 200,
+        },
+        Route {
+            dialect: "zapier",
+            method: Method::POST,
+            path: "/zapier/v1/hooks".into(),
+            body: json!({"target_url": HOOK, "event": "email_updated"}),
+            ok: 201,
+        },
+    ]
+}
+
+/// Whether `body` is a 415 in the dialect's own envelope.
+fn is_415_envelope(dialect: &str, body: &Value) -> bool {
+    match dialect {
+        "helpcrunch" => body["errors"][0]["code"] == "unsupported_media_type",
+        "zoho" => body["error"]["code"] == 1004,
+        "chatbot" => body["error"]
+            .as_str()
+            .is_some_and(|m| m.contains("Content-Type")),
+        "superoffice" => body["ErrorType"] == "UnsupportedMediaTypeException",
+        "zapier" => body["code"] == "unsupported_media_type",
+        _ => false,
+    }
+}
+
+/// Everything the routes above could change, as JSON.
+async fn state_of(app: &TestApp) -> Value {
+    let customers = app
+        .store
+        .customers()
+        .list(app.tenant.id, None, 100)
+        .await
+        .unwrap();
+    let chats = app
+        .store
+        .conversations()
+        .list(app.tenant.id, &[], 0, 100)
+        .await
+        .unwrap();
+    let hooks = app.store.webhooks().list(app.tenant.id).await.unwrap();
+    json!({
+        "customers": customers.iter().map(|c| (c.name.clone(), c.version)).collect::<Vec<_>>(),
+        "chats": chats.iter().map(|c| (c.status.to_string(), c.visitor.email.clone(), c.custom_info.clone(), c.version)).collect::<Vec<_>>(),
+        "hooks": hooks.len(),
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_that_is_not_json_is_415_and_writes_nothing() {
+    for_each_backend_with(&loopback_hooks(), |app: TestApp| async move {
+        let customer = app.seed_customer(|c| c.name = Some("Ada".into())).await;
+        let chat = app.seed_conversation("s-1", |_| {}).await;
+        let before = state_of(&app).await;
+        for route in routes(customer.id.get(), chat.id.get()) {
+            for ct in [
+                "text/plain",
+                "application/xml",
+                "text/xml",
+                "application/x-www-form-urlencoded",
+                "multipart/form-data; boundary=x",
+            ] {
+                let (status, body) = send(&app, &route, Some(ct)).await;
+                assert_eq!(
+                    status, 415,
+                    "{} {} {} {ct}: {body}",
+                    app.backend, route.method, route.path
+                );
+                assert!(
+                    is_415_envelope(route.dialect, &body),
+                    "{} {} {ct}: {body}",
+                    route.dialect,
+                    route.path
+                );
+            }
+        }
+        assert_eq!(
+            state_of(&app).await,
+            before,
+            "{}: a refused body was written",
+            app.backend
+        );
+
+        // JSON with parameters, and no Content-Type at all (no vendor's
+        // documentation asks for the header), are accepted.
+        for route in routes(customer.id.get(), chat.id.get()) {
+            let (status, body) = send(&app, &route, Some("application/json; charset=utf-8")).await;
+            assert_eq!(
+                status.as_u16(),
+                route.ok,
+                "{} {}: {body}",
+                route.dialect,
+                route.path
+            );
+        }
+        let (status, body) = send(&app, &routes(customer.id.get(), chat.id.get())[0], None).await;
+        assert_eq!(status, 200, "no Content-Type: {body}");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_select_is_400_and_writes_nothing() {
+    for_each_backend(|app: TestApp| async move {
+        let chat = app.seed_conversation("s-1", |_| {}).await;
+        let path = format!("/api/v1/ChatSession/{}", chat.id.get());
+        for select in ["", "%20,%20", "Nmae", "Status,Bogus/Id", "CustomerEmail/"] {
+            let (status, body) = app.get(&format!("{path}?$select={select}")).fetch().await;
+            assert_eq!(status, 400, "{} $select={select}: {body}", app.backend);
+            assert_eq!(body["ErrorType"], "SoValidationException", "{body}");
+            assert_eq!(body["ErrorSource"], "$select", "{body}");
+            let (status, body) = app
+                .patch(&format!("{path}?$select={select}"))
+                .json(&json!({"CustomerEmail": "mallory@example.com"}))
+                .fetch()
+                .await;
+            assert_eq!(status, 400, "PATCH $select={select}: {body}");
+        }
+        let after = app
+            .store
+            .conversations()
+            .get(app.tenant.id, chat.id)
+            .await
+            .unwrap();
+        assert_eq!(
+            after.version, chat.version,
+            "{}: a PATCH was written",
+            app.backend
+        );
+        // Known members, any case, nested below a member, still work.
+        let (status, body) = app
+            .get(&format!("{path}?$select=status,customInfo/plan,User/Name"))
+            .fetch()
+            .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["Status"], "Requested", "{body}");
+        assert!(body["CustomerEmail"].is_null(), "{body}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn basic_credentials_need_a_user_name() {
+    let app = TestApp::sqlite().await;
+    let chat = app.seed_conversation("s-1", |_| {}).await;
+    let path = format!("/api/v1/ChatSession/{}", chat.id.get());
+    let basic = |user: &str| {
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("{user}:{}", app.key))
+        )
+    };
+    let (status, body) = app
+        .anonymous(Method::GET, &path)
+        .header("Authorization", basic(""))
+        .fetch()
+        .await;
+    assert_eq!(status, 401, "{body}");
+    assert_eq!(body["ErrorType"], "UnauthorizedAccessException", "{body}");
+    assert!(
+        body["Error"].as_str().unwrap().contains("user name"),
+        "{body}"
+    );
+    let (status, body) = app
+        .anonymous(Method::GET, &path)
+        .header("Authorization", basic(&app.tenant.name))
+        .fetch()
+        .await;
+    assert_eq!(status, 200, "{body}");
+}
+
+/// A server that allows 5 failed authentications at once per address.
+async fn throttled_app(trusted_proxies: &str) -> TestApp {
+    let config = TestConfig::with_api(ApiConfig {
+        auth_failures_per_minute: 6,
+        auth_failure_burst: 5,
+        trusted_proxies: trusted_proxies
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(|s| s.parse().unwrap())
+            .collect(),
+        ..ApiConfig::default()
+    });
+    TestApp::spawn_with(Backend::Sqlite, config).await.unwrap()
+}
+
+#[tokio::test]
+async fn failed_authentications_are_limited_per_address() {
+    let app = throttled_app("").await;
+    let chat = app.seed_conversation("s-1", |_| {}).await;
+    let chat_path = format!("/v1/chats/{}", chat.id.get());
+    // The right key, verified once (now in the key cache).
+    assert_eq!(app.get(&chat_path).send().await.unwrap().status(), 200);
+    let wrong = "sbk_0123456789ab_0000000000000000000000000000000000000000";
+    let mut statuses = Vec::new();
+    for _ in 0..12 {
+        let response = app
+            .request_with_key(Method::GET, &chat_path, wrong)
+            // Not believed: no trusted proxy is configured.
+            .header("X-Forwarded-For", format!("198.51.100.{}", statuses.len()))
+            .send()
+            .await
+            .unwrap();
+        statuses.push(response.status().as_u16());
+        if response.status() == 429 {
+            let retry: u64 = response.headers()["retry-after"]
+                .to_str()
+                .unwrap()
+                .parse()
+                .unwrap();
+            assert!((1..=60).contains(&retry), "{retry}");
+            let body: Value = response.json().await.unwrap();
+            assert_eq!(body["errors"][0]["code"], "too_many_requests", "{body}");
+        }
+    }
+    assert_eq!(statuses[..5], [401; 5], "{statuses:?}");
+    assert!(statuses[5..].iter().all(|s| *s == 429), "{statuses:?}");
+    // Every dialect answers in its own format, without a header too.
+    let path = format!("/api/v1/ChatSession/{}", chat.id.get());
+    let (status, body) = app.anonymous(Method::GET, &path).fetch().await;
+    assert_eq!(status, 429, "{body}");
+    assert_eq!(body["ErrorType"], "TooManyRequestsException", "{body}");
+    let (status, body) = app
+        .anonymous(
+            Method::GET,
+            &format!("/api/v2/{}/conversations", app.tenant.name),
+        )
+        .header("Authorization", zoho_token(wrong))
+        .fetch()
+        .await;
+    assert_eq!(status, 429, "{body}");
+    assert_eq!(body["error"]["code"], 1029, "{body}");
+    // The key verified before still works from the throttled address.
+    assert_eq!(app.get(&chat_path).send().await.unwrap().status(), 200);
+    let metrics = app
+        .get("/metrics")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("switchboard_auth_failures_throttled_total"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn forwarded_for_counts_only_behind_a_trusted_proxy() {
+    let app = throttled_app("127.0.0.1/32").await;
+    let wrong = "sbk_0123456789ab_0000000000000000000000000000000000000000";
+    let attempt = |client: &'static str| {
+        app.request_with_key(Method::GET, "/v1/chats/1", wrong)
+            .header("X-Forwarded-For", client)
+            .send()
+    };
+    for _ in 0..5 {
+        assert_eq!(attempt("198.51.100.1").await.unwrap().status(), 401);
+    }
+    assert_eq!(attempt("198.51.100.1").await.unwrap().status(), 429);
+    // Another client behind the same proxy has its own bucket.
+    assert_eq!(attempt("198.51.100.2").await.unwrap().status(), 401);
+}
+
+#[tokio::test]
+async fn webhook_targets_need_a_webhooks_scope() {
+    for_each_backend_with(&loopback_hooks(), |app: TestApp| async move {
+        let (status, hook) = app
+            .post("/zapier/v1/hooks")
+            .json(&json!({"target_url": HOOK, "event": "email_updated"}))
+            .fetch()
+            .await;
+        assert_eq!(status, 201, "{hook}");
+        let id = hook["id"].as_i64().unwrap();
+        let readers = app
+            .create_key(&[Scope::CustomersRead, Scope::ConversationsRead])
+            .await;
+        for path in [
+            "/zapier/v1/hooks".to_string(),
+            format!("/zapier/v1/hooks/{id}/deliveries"),
+        ] {
+            let (status, body) = app
+                .request_with_key(Method::GET, &path, &readers)
+                .fetch()
+                .await;
+            assert_eq!(status, 403, "{} {path}: {body}", app.backend);
+            assert_eq!(body["code"], "forbidden", "{body}");
+            assert!(!body.to_string().contains("secret-path"), "{body}");
+        }
+        for scope in [Scope::WebhooksCreate, Scope::WebhooksDelete] {
+            let key = app.create_key(&[scope]).await;
+            let (status, body) = app
+                .request_with_key(Method::GET, "/zapier/v1/hooks", &key)
+                .fetch()
+                .await;
+            assert_eq!(status, 200, "{scope}: {body}");
+            assert_eq!(body[0]["target_url"], HOOK);
+        }
+        // The key `serve --demo` prints (every scope) still lists them.
+        let (status, _) = app.get("/zapier/v1/hooks").fetch().await;
+        assert_eq!(status, 200);
+    })
+    .await;
+}
