@@ -232,6 +232,21 @@ impl TestApp {
         self.client.request(method, self.url(path))
     }
 
+    /// The text of `/metrics` (Prometheus).
+    ///
+    /// # Panics
+    ///
+    /// When the server does not answer.
+    pub async fn metrics(&self) -> String {
+        self.get("/metrics")
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     /// `GET path` with the app's key.
     pub fn get(&self, path: &str) -> RequestBuilder {
         self.request(Method::GET, path)

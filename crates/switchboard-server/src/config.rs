@@ -254,6 +254,7 @@ struct Layer {
     webhook: WebhookLayer,
     #[serde(default)]
     retention: RetentionLayer,
+    #[serde(default)]
     secrets: SecretsLayer,
 }
 

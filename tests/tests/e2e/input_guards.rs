@@ -329,14 +329,7 @@ async fn failed_authentications_are_limited_per_address() {
     assert_eq!(body["error"]["code"], 1029, "{body}");
     // The key verified before still works from the throttled address.
     assert_eq!(app.get(&chat_path).send().await.unwrap().status(), 200);
-    let metrics = app
-        .get("/metrics")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains("switchboard_auth_failures_throttled_total"),
         "{metrics}"

@@ -73,16 +73,6 @@ async fn attempts(app: &TestApp, key: &str, id: i64) -> Vec<Value> {
     body["data"].as_array().unwrap().clone()
 }
 
-async fn metrics(app: &TestApp) -> String {
-    app.get("/metrics")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
-}
-
 /// `depth` arrays around a number.
 fn nested(depth: usize) -> Value {
     (0..depth).fold(json!(1), |v, _| Value::Array(vec![v]))
@@ -281,7 +271,7 @@ async fn an_unreadable_outbox_row_is_quarantined_and_the_others_are_delivered() 
         // Tried a few times, then set aside: counted and listed.
         let deadline = Instant::now() + WAIT;
         loop {
-            let text = metrics(&app).await;
+            let text = app.metrics().await;
             if text.contains("switchboard_outbox_quarantined 1") {
                 assert!(
                     text.contains("switchboard_webhook_outbox_quarantined_total 1"),

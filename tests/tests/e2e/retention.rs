@@ -13,14 +13,7 @@ use crate::e2e::common::WAIT;
 
 /// The value of the counter line starting with `series` in `/metrics`.
 async fn counter(app: &TestApp, series: &str) -> u64 {
-    let text = app
-        .get("/metrics")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = app.metrics().await;
     text.lines()
         .find_map(|l| l.strip_prefix(series))
         .and_then(|v| v.trim().parse().ok())

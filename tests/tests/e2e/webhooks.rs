@@ -120,14 +120,7 @@ async fn chatbot_email_update_reaches_a_zapier_subscriber_signed() {
 
         // Metrics count the attempt and the latency.
         wait_idle(&app).await;
-        let text = app
-            .get("/metrics")
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let text = app.metrics().await;
         assert!(
             text.contains("switchboard_webhook_attempts_total{outcome=\"success\"} 1"),
             "{text}"
