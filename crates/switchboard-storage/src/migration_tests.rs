@@ -85,18 +85,23 @@ fn migration_count() -> usize {
         .count()
 }
 
+/// The default configuration with the tests' secret key (PostgreSQL has
+/// no default key).
+fn config() -> StoreConfig {
+    StoreConfig {
+        secret_keys: crate::SecretKeySource::Keys(
+            crate::SecretKeys::parse(switchboard_testsupport::SECRET_KEYS).unwrap(),
+        ),
+        ..StoreConfig::default()
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn up_down_up_leaves_the_same_schema_on_both_backends() {
     let mut nullability: Vec<(&str, Vec<String>)> = Vec::new();
     for db in TestDb::all() {
         let label = db.label;
-        let config = StoreConfig {
-            secret_keys: crate::SecretKeySource::Keys(
-                crate::SecretKeys::parse(switchboard_testsupport::SECRET_KEYS).unwrap(),
-            ),
-            ..StoreConfig::default()
-        };
-        let store = Store::open(&db.url, config).await.unwrap();
+        let store = Store::open(&db.url, config()).await.unwrap();
         let mut raw = db.raw();
         let before = schema_dump(&mut raw);
         assert_eq!(
@@ -280,7 +285,7 @@ async fn the_rebuild_keeps_rows_ids_and_constraints_and_ids_are_never_reused_aft
             &db.url,
             StoreConfig {
                 run_migrations: false,
-                ..StoreConfig::default()
+                ..config()
             },
         )
         .await
@@ -488,7 +493,7 @@ async fn the_rebuild_keeps_rows_ids_and_constraints_and_ids_are_never_reused_aft
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_rebuild_reverts_with_its_rows() {
     let db = TestDb::sqlite();
-    let store = Store::open(&db.url, StoreConfig::default()).await.unwrap();
+    let store = Store::open(&db.url, config()).await.unwrap();
     let tenant = store.admin().create_tenant("acme").await.unwrap();
     let ctx = WriteContext::new(tenant.clone(), Actor::System, "test");
     for n in 0..3 {

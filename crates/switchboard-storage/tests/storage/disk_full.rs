@@ -16,7 +16,7 @@ use switchboard_storage::{
     now,
 };
 
-use super::harness::TestDb;
+use super::harness::{TestDb, config};
 
 /// Notes long enough that storing them takes several new pages (the
 /// document, its outbox payload and its history diff each spill).
@@ -56,7 +56,7 @@ async fn a_full_database_refuses_writes_then_recovers_by_itself() {
             &db.url,
             StoreConfig {
                 clock: clock.clone(),
-                ..StoreConfig::default()
+                ..config()
             },
         )
         .await
@@ -207,7 +207,7 @@ async fn a_full_disk_quarantines_no_event_and_loses_no_attempt() {
     const LEASE: Duration = Duration::from_secs(600);
     for db in TestDb::all() {
         let label = db.label;
-        let store = Store::open(&db.url, StoreConfig::default()).await.unwrap();
+        let store = Store::open(&db.url, config()).await.unwrap();
         let tenant = store.admin().create_tenant("acme").await.unwrap();
         let t = tenant.id;
         let ctx = WriteContext::new(tenant.clone(), Actor::System, "test");

@@ -11,7 +11,7 @@ use switchboard_storage::{
 };
 use switchboard_testsupport::RawConnection;
 
-use super::harness::{TestDb, draft};
+use super::harness::{TestDb, config, draft};
 
 const DAY: Duration = Duration::from_secs(24 * 3600);
 const LEASE: Duration = Duration::from_secs(60);
@@ -23,7 +23,7 @@ async fn clocked(db: &TestDb, sync: SqliteSync) -> (Store, Clock) {
         StoreConfig {
             clock: clock.clone(),
             sqlite_synchronous: sync,
-            ..StoreConfig::default()
+            ..config()
         },
     )
     .await
