@@ -238,13 +238,15 @@ impl TestApp {
     ///
     /// When the server does not answer.
     pub async fn metrics(&self) -> String {
-        self.get("/metrics")
+        let response = self
+            .get("/metrics")
             .send()
             .await
-            .unwrap()
+            .unwrap_or_else(|e| panic!("GET /metrics: {e}"));
+        response
             .text()
             .await
-            .unwrap()
+            .unwrap_or_else(|e| panic!("GET /metrics body: {e}"))
     }
 
     /// `GET path` with the app's key.
