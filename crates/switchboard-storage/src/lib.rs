@@ -73,6 +73,9 @@ pub mod keys;
 mod maintenance;
 #[cfg(test)]
 mod migration_tests;
+mod paging;
+#[cfg(test)]
+mod query_plan_tests;
 mod rows;
 mod schema;
 pub mod secrets;
@@ -95,6 +98,7 @@ pub use error::StorageError;
 pub use history::{HistoryEntry, OutboxEvent};
 pub use maintenance::{Maintenance, PruneStep, Pruned, Pruner, Retention};
 pub use secrets::{SecretKey, SecretKeyError, SecretKeySource, SecretKeys};
+pub use paging::{MAX_OFFSET_CURSORS, OFFSET_CURSOR_TTL_MS, QueryPage};
 pub use store::{Backend, Store, UNREADY_AFTER_DISK_FULL};
 pub use webhooks::Webhooks;
 pub use worker::Worker;

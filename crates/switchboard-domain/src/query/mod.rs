@@ -442,25 +442,46 @@ fn attribute_forms(
     v: Value,
     bad: &dyn Fn(&Value) -> QueryError,
 ) -> Result<Vec<Json>, QueryError> {
-    let number = |n: serde_json::Number| vec![Json::String(n.to_string()), Json::Number(n)];
+    // A number in its canonical form (an integral value as an integer),
+    // as text, and as the client wrote it when that differs.
+    let number = |x: f64, sent: Option<&str>| -> Option<Vec<Json>> {
+        let n: serde_json::Number = if x.fract() == 0.0 && x.abs() < 9.0e15 {
+            #[expect(clippy::cast_possible_truncation, reason = "integral and in range")]
+            serde_json::Number::from(x as i64)
+        } else {
+            finite(x)?
+        };
+        let mut forms = vec![Json::String(n.to_string()), Json::Number(n)];
+        if let Some(s) = sent
+            && forms[0] != Json::String(s.to_string())
+        {
+            forms.push(Json::String(s.to_string()));
+        }
+        Some(forms)
+    };
+    let int = |n: i64| vec![Json::String(n.to_string()), Json::Number(n.into())];
     let forms = match (kind, &v) {
         (AttributeType::String | AttributeType::Url, Value::Text(s)) => {
             vec![Json::String(s.clone())]
         }
-        (AttributeType::Number, Value::Int(n)) => number((*n).into()),
-        (AttributeType::Number, Value::Float(x)) => number(finite(*x).ok_or_else(|| bad(&v))?),
+        (AttributeType::Number, Value::Int(n)) => int(*n),
+        (AttributeType::Number, Value::Float(x)) => number(*x, None).ok_or_else(|| bad(&v))?,
         (AttributeType::Number, Value::Text(s)) => {
             let t = s.trim();
-            if let Ok(n) = t.parse::<i64>() {
-                number(n.into())
-            } else {
-                number(
-                    t.parse::<f64>()
-                        .ok()
-                        .filter(|x| t.len() <= 64 && x.is_finite())
-                        .and_then(finite)
-                        .ok_or_else(|| bad(&v))?,
-                )
+            match t.parse::<i64>() {
+                Ok(n) if t == n.to_string() => {
+                    let mut forms = int(n);
+                    if s != t {
+                        forms.push(Json::String(s.clone()));
+                    }
+                    forms
+                }
+                _ => t
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|x| s.len() <= 64 && x.is_finite())
+                    .and_then(|x| number(x, Some(s)))
+                    .ok_or_else(|| bad(&v))?,
             }
         }
         (AttributeType::Boolean, Value::Bool(b)) => {
@@ -469,13 +490,11 @@ fn attribute_forms(
         (AttributeType::Boolean, Value::Text(s)) if s == "true" || s == "false" => {
             vec![Json::Bool(s == "true"), Json::String(s.clone())]
         }
-        (AttributeType::Date, Value::Time(t)) if t.as_millis() >= 0 => {
-            number(t.as_unix_seconds().into())
-        }
-        (AttributeType::Date, Value::Int(n)) => number((*n).into()),
+        (AttributeType::Date, Value::Time(t)) if t.as_millis() >= 0 => int(t.as_unix_seconds()),
+        (AttributeType::Date, Value::Int(n)) => int(*n),
         (AttributeType::Date, Value::Text(s)) => {
             let t = Timestamp::parse_unix(s).map_err(|_| bad(&v))?;
-            number(t.as_unix_seconds().into())
+            int(t.as_unix_seconds())
         }
         _ => return Err(bad(&v)),
     };

@@ -209,6 +209,32 @@ fn customer_conditions() {
         (
             attr("seats"),
             Op::Eq,
+            vec![Value::Float(15.0)],
+            ok(Test::Eq(C::Json(vec![json!("15"), json!(15)]))),
+        ),
+        (
+            attr("seats"),
+            Op::Eq,
+            vec![text("15.0")],
+            ok(Test::Eq(C::Json(vec![
+                json!("15"),
+                json!(15),
+                json!("15.0"),
+            ]))),
+        ),
+        (
+            attr("seats"),
+            Op::Eq,
+            vec![text(" 15")],
+            ok(Test::Eq(C::Json(vec![
+                json!("15"),
+                json!(15),
+                json!(" 15"),
+            ]))),
+        ),
+        (
+            attr("seats"),
+            Op::Eq,
             vec![text("many")],
             Err("invalid_value"),
         ),
