@@ -15,8 +15,8 @@ use crate::conversations::Conversations;
 use crate::customers::Customers;
 use crate::group_commit::{self, GroupWriter};
 use crate::maintenance::Maintenance;
-use crate::secrets::Cipher;
 use crate::paging::OffsetCursors;
+use crate::secrets::Cipher;
 use crate::webhooks::Webhooks;
 use crate::worker::Worker;
 
