@@ -7,6 +7,8 @@ use serde_json::{Value, json};
 use switchboard_domain::{AttributeType, CustomAttribute};
 use switchboard_e2e::{FetchJson, TestApp, for_each_backend};
 
+use super::common::zoho;
+
 async fn define(app: &TestApp, name: &str, kind: AttributeType) {
     app.store
         .admin()
@@ -307,6 +309,157 @@ async fn helpcrunch_lists_and_searches_chats() {
         let key = app.create_key(&[switchboard_domain::Scope::CustomersRead]).await;
         let (status, _) = app.request_with_key(Method::GET, "/v1/chats", &key).fetch().await;
         assert_eq!(status, 403, "{b}");
+    })
+    .await;
+}
+
+/// SalesIQ's error: `{"error": {"code": 1015, "message", "json_key"}}`.
+fn zoho_key(body: &Value) -> &str {
+    assert_eq!(body["error"]["code"], 1015, "{body}");
+    body["error"]["json_key"].as_str().unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zoho_lists_conversations_by_every_documented_parameter() {
+    for_each_backend(|app| async move {
+        let b = app.backend;
+        let t = app.tenant.id;
+        let admin = app.store.admin();
+        let anna = admin
+            .create_agent(t, "Anna", "anna@example.com", "agent")
+            .await
+            .unwrap();
+        let otto = admin
+            .create_agent(t, "Otto", "otto@example.com", "agent")
+            .await
+            .unwrap();
+        let sales = admin.create_department(t, "Sales").await.unwrap();
+        let contact = app.seed_customer(|c| c.name = Some("Vic".into())).await;
+        let before = app.store.now().as_millis();
+        let ids: Vec<String> = {
+            let mut ids = Vec::new();
+            for (key, edit) in [("z-1", 0), ("z-2", 1), ("z-3", 2), ("z-4", 3)] {
+                let c = app
+                    .seed_conversation(key, |c| match edit {
+                        0 => {
+                            c.status = switchboard_domain::ConversationStatus::Opened;
+                            c.assignee_id = Some(anna.id);
+                            c.department_id = Some(sales.id);
+                            c.visitor.email = Some("vic@example.com".into());
+                            c.customer_id = Some(contact.id);
+                        }
+                        1 => {
+                            c.assignee_id = Some(otto.id);
+                            c.visitor.email = Some("ann@example.com".into());
+                        }
+                        2 => {
+                            c.status = switchboard_domain::ConversationStatus::Opened;
+                            c.assignee_id = Some(anna.id);
+                        }
+                        _ => c.department_id = Some(sales.id),
+                    })
+                    .await;
+                ids.push(c.id.to_string());
+            }
+            ids
+        };
+        // z-4 ends (SalesIQ's `end`).
+        let (status, body) = zoho(
+            &app,
+            Method::PUT,
+            &format!("/conversations/{}/close", ids[3]),
+        )
+        .fetch()
+        .await;
+        assert_eq!(status, 200, "{b}: {body}");
+        let after = app.store.now().as_millis() + 1;
+
+        let newest_first =
+            |v: &[usize]| -> Vec<Value> { v.iter().map(|i| json!(ids[*i])).collect() };
+        let cases: Vec<(String, Vec<usize>)> = vec![
+            (String::new(), vec![3, 2, 1, 0]),
+            ("status=end".into(), vec![3]),
+            ("status=closed".into(), vec![3]),
+            ("status=connected".into(), vec![2, 0]),
+            ("status=waiting".into(), vec![1]),
+            ("status=open".into(), vec![2, 1, 0]),
+            (format!("attender_id={}", anna.id), vec![2, 0]),
+            (format!("attender_id={}&status=connected", otto.id), vec![]),
+            (format!("department_id={}", sales.id), vec![3, 0]),
+            ("email=VIC@example.com,ann@example.com".into(), vec![1, 0]),
+            ("visitor_type=contact".into(), vec![0]),
+            ("visitor_type=lead".into(), vec![3, 2, 1]),
+            (format!("from_time={}", before - 1), vec![3, 2, 1, 0]),
+            (format!("to_time={before}"), vec![]),
+            (format!("updated_from_time={}", after - 1), vec![]),
+            (
+                format!("updated_till_time={after}&sort_by=updated_time&limit=1"),
+                vec![3],
+            ),
+            ("sort_by=end_time&limit=1".into(), vec![3]),
+            ("limit=2&page=2".into(), vec![1, 0]),
+            ("limit=2&page=3".into(), vec![]),
+        ];
+        for (query, want) in cases {
+            let (status, body) = zoho(&app, Method::GET, &format!("/conversations?{query}"))
+                .fetch()
+                .await;
+            assert_eq!(status, 200, "{b}: {query}: {body}");
+            assert_eq!(body["object"], "list", "{b}");
+            assert_eq!(
+                pluck(&body["data"], "id"),
+                newest_first(&want),
+                "{b}: {query}"
+            );
+        }
+        // `fields` keeps the named members and the id.
+        let (_, body) = zoho(
+            &app,
+            Method::GET,
+            "/conversations?fields=status,attender&limit=1",
+        )
+        .fetch()
+        .await;
+        let item = body["data"][0].as_object().unwrap();
+        let mut keys: Vec<&str> = item.keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        assert_eq!(keys, ["attender", "chat_status", "id"], "{b}: {body}");
+
+        for (query, key) in [
+            ("limit=100", "limit"),
+            ("page=0", "page"),
+            ("status=archived", "status"),
+            ("attender_id=anna", "attender_id"),
+            ("department_id=0", "department_id"),
+            ("from_time=today", "from_time"),
+            ("visitor_type=robot", "visitor_type"),
+            ("sort_by=rating", "sort_by"),
+            ("fields=visitor,password", "fields"),
+            ("app_id=5", "app_id"),
+            ("search=vic", "search"),
+        ] {
+            let (status, body) = zoho(&app, Method::GET, &format!("/conversations?{query}"))
+                .fetch()
+                .await;
+            assert_eq!(status, 400, "{b}: {query}: {body}");
+            assert_eq!(zoho_key(&body), key, "{b}: {query}");
+        }
+
+        // Another portal sees none of it, even with our ids.
+        let (other, key) = app.other_tenant("globex").await;
+        let (status, body) = app
+            .anonymous(
+                Method::GET,
+                &format!(
+                    "/api/v2/{}/conversations?attender_id={}",
+                    other.name, anna.id
+                ),
+            )
+            .header("Authorization", format!("Zoho-oauthtoken {key}"))
+            .fetch()
+            .await;
+        assert_eq!(status, 200, "{b}: {body}");
+        assert_eq!(body["data"], json!([]), "{b}");
     })
     .await;
 }
