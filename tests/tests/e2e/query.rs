@@ -463,3 +463,108 @@ async fn zoho_lists_conversations_by_every_documented_parameter() {
     })
     .await;
 }
+
+/// SuperOffice's 400: `{"Error", "ErrorType": "SoValidationException", "ErrorSource"}`.
+fn so_source(body: &Value) -> &str {
+    assert_eq!(body["ErrorType"], "SoValidationException", "{body}");
+    body["ErrorSource"].as_str().unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn superoffice_lists_chat_sessions_with_odata() {
+    for_each_backend(|app| async move {
+        let b = app.backend;
+        let agent = app
+            .store
+            .admin()
+            .create_agent(app.tenant.id, "Anna", "anna@example.com", "agent")
+            .await
+            .unwrap();
+        let mut ids = Vec::new();
+        for (name, status, user) in [
+            ("Ada", "Started", true),
+            ("Bob", "Ended", false),
+            ("Adam", "Idle", true),
+            ("O'Brien", "Requested", false),
+        ] {
+            let mut entity = json!({"CustomerName": name, "CustomerEmail": format!("{}@example.com", name.to_lowercase().replace('\'', "")),
+                                    "Status": status, "CustomInfo": {"Model": format!("X-{name}")}});
+            if user {
+                entity["User"] = json!({"AssociateId": agent.id.get()});
+            }
+            let (status, body) = app.post("/api/v1/ChatSession").json(&entity).fetch().await;
+            assert_eq!(status, 201, "{b}: {body}");
+            ids.push(body["ChatSessionId"].as_i64().unwrap());
+        }
+        let sessions = |body: &Value| pluck(&body["value"], "ChatSessionId");
+        let want = |idx: &[usize]| -> Vec<Value> { idx.iter().map(|i| json!(ids[*i])).collect() };
+        let cases: Vec<(String, Vec<usize>)> = vec![
+            (String::new(), vec![0, 1, 2, 3]),
+            ("$filter=Status eq 'Started'".into(), vec![0]),
+            ("$filter=Status ne 'Ended' and User/AssociateId eq {agent}".into(), vec![0, 2]),
+            ("$filter=User eq null".into(), vec![1, 3]),
+            ("$filter=startswith(CustomerName,'Ad')".into(), vec![0, 2]),
+            ("$filter=contains(CustomerName, 'Brien') or CustomerEmail eq 'BOB@example.com'".into(), vec![1, 3]),
+            ("$filter=not (startswith(CustomerName,'Ad'))".into(), vec![1, 3]),
+            ("$filter=WhenClosed ne null".into(), vec![1]),
+            ("$filter=WhenRequested ge 2000-01-01T00:00:00Z and WhenRequested lt '2999-01-01'".into(), vec![0, 1, 2, 3]),
+            ("$filter=CustomInfo/Model eq 'X-Adam'".into(), vec![2]),
+            (format!("$filter=ChatSessionId gt {}&$orderBy=ChatSessionId desc", ids[1]), vec![3, 2]),
+            ("$orderby=WhenClosed desc&$top=1".into(), vec![1]),
+            ("$top=2&$skip=2".into(), vec![2, 3]),
+        ];
+        for (query, expected) in cases {
+            let query = query.replace("{agent}", &agent.id.to_string());
+            let (status, body) = app.get(&format!("/api/v1/ChatSession?{query}")).fetch().await;
+            assert_eq!(status, 200, "{b}: {query}: {body}");
+            assert_eq!(sessions(&body), want(&expected), "{b}: {query}");
+        }
+        // $select nulls what is not selected; the path is case-insensitive.
+        let (_, body) = app
+            .get("/API/v1/chatsession?$select=CustomerName&$filter=ChatSessionId eq 1000000")
+            .fetch()
+            .await;
+        assert_eq!(body["value"], json!([]), "{b}");
+        let (_, body) = app.get("/api/v1/ChatSession?$select=CustomerName&$top=1").fetch().await;
+        assert_eq!(body["value"][0]["CustomerName"], "Ada", "{b}");
+        assert_eq!(body["value"][0]["CustomerEmail"], Value::Null, "{b}");
+        // XML, by Accept or $format.
+        for request in [
+            app.get("/api/v1/ChatSession?$top=2").header("Accept", "application/xml"),
+            app.get("/api/v1/ChatSession?$top=2&$format=xml"),
+        ] {
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), 200, "{b}");
+            let text = response.text().await.unwrap();
+            assert!(text.contains("<ArrayOfChatSessionEntity"), "{b}: {text}");
+            assert_eq!(text.matches("<ChatSessionEntity>").count(), 2, "{b}: {text}");
+        }
+
+        for (query, source) in [
+            ("$filter=Status eq", "$filter"),
+            ("$filter=Rating eq 5", "$filter"),
+            ("$filter=endswith(CustomerName,'a')", "$filter"),
+            ("$filter=Status eq 'Archived'", "$filter"),
+            ("$filter=WhenRequested gt 'soon'", "$filter"),
+            ("$orderBy=CustomerName", "$orderBy"),
+            ("$top=1001", "$top"),
+            ("$skip=x", "$skip"),
+            ("$format=csv", "$format"),
+            ("$mode=full", "$mode"),
+            ("name=x", "name"),
+        ] {
+            let (status, body) = app.get(&format!("/api/v1/ChatSession?{query}")).fetch().await;
+            assert_eq!(status, 400, "{b}: {query}: {body}");
+            assert_eq!(so_source(&body), source, "{b}: {query}: {body}");
+        }
+
+        let (_, key) = app.other_tenant("globex").await;
+        let (status, body) = app
+            .request_with_key(Method::GET, &format!("/api/v1/ChatSession?$filter=ChatSessionId eq {}", ids[0]), &key)
+            .fetch()
+            .await;
+        assert_eq!(status, 200, "{b}: {body}");
+        assert_eq!(body["value"], json!([]), "{b}");
+    })
+    .await;
+}
