@@ -13,6 +13,10 @@
 //! store has not served (a jump, another process, after
 //! [`OFFSET_CURSOR_TTL_MS`]) is answered with SQL `OFFSET` on the current
 //! data, as the vendors do.
+//!
+//! The positions are per tenant and query shape, not per client: two
+//! clients walking the same query at once while rows change share them,
+//! and one may then see a row twice or miss one, as with plain `OFFSET`.
 
 use std::collections::HashMap;
 use std::sync::Mutex;

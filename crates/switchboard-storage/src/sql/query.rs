@@ -663,6 +663,10 @@ fn select<F: Target>(
         if by_id {
             s.sql(" AND id").sql(cmp).int(cursor.id);
         } else {
+            // The key's own bound first: SQLite takes a row value as an
+            // index range only on plain columns, not on an expression.
+            let bound = if desc { " <= " } else { " >= " };
+            s.sql(" AND ").sql(key).sql(bound).int(cursor.key);
             s.sql(" AND (").sql(key).sql(", id)").sql(cmp).sql("(");
             s.int(cursor.key).sql(", ").int(cursor.id).sql(")");
         }
