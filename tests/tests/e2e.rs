@@ -16,6 +16,7 @@ mod e2e {
     mod input_guards;
     mod numbers;
     mod pipeline;
+    mod query;
     mod retention;
     mod server;
     mod snapshots;

@@ -17,6 +17,8 @@
 //!   its conversion to operations, diffs, and `$select`-style projection.
 //! - **Validation** ([`validate`]) that reports every violation at once.
 //! - **Events** ([`event`]) derived from the before and after state of a write.
+//! - **Queries** ([`query`]): typed filters, sorting and keyset or offset
+//!   paging of customers and conversations, with hard bounds.
 //! - **Revisions** ([`entity`]): the one pure rule that turns a stored
 //!   version into the next, shared by every write.
 //!
@@ -47,6 +49,7 @@ mod field;
 mod id;
 pub mod json;
 mod links;
+pub mod query;
 pub mod resource;
 mod status;
 mod tag;

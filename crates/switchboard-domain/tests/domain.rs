@@ -11,4 +11,5 @@ mod domain {
     mod events;
     mod json_cases;
     mod json_props;
+    mod query;
 }

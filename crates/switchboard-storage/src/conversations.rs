@@ -3,6 +3,7 @@
 
 use std::collections::BTreeSet;
 
+use switchboard_domain::query::{ConversationField, Filter, Query};
 use switchboard_domain::validate::ValidationErrors;
 use switchboard_domain::{
     AgentId, Conversation, ConversationId, ConversationLinks, ConversationStatus,
@@ -12,6 +13,7 @@ use switchboard_domain::{
 use crate::connection::DbConnection;
 use crate::engine::{self, Request, Stored};
 use crate::history::{self, HistoryEntry, OutboxEvent};
+use crate::paging::{self, QueryPage};
 use crate::rows::ConversationWrite;
 use crate::sql::record::Record;
 use crate::sql::{self, R};
@@ -338,6 +340,39 @@ impl<'a> Conversations<'a> {
         self.store
             .run(move |c| sql::conversations::list(c, tenant.get(), &statuses, offset, limit))
             .await
+    }
+
+    /// A page of the tenant's conversations matching `query`, in its
+    /// order; see [`Customers::query`](crate::Customers::query). Status,
+    /// assignee, department, visitor email, times and (on PostgreSQL)
+    /// custom info equality are served by an index.
+    pub async fn query(
+        self,
+        tenant: TenantId,
+        query: &Query<ConversationField>,
+    ) -> Result<QueryPage<Conversation>, StorageError> {
+        paging::run(
+            self.store,
+            "conversations",
+            tenant,
+            query,
+            sql::query::conversations,
+        )
+        .await
+    }
+
+    /// How many of the tenant's conversations match `filter` (all with `None`).
+    pub async fn count(
+        self,
+        tenant: TenantId,
+        filter: Option<&Filter<ConversationField>>,
+    ) -> Result<u64, StorageError> {
+        let filter = filter.cloned();
+        let n = self
+            .store
+            .run(move |c| sql::query::count(c, tenant.get(), filter.as_ref()))
+            .await?;
+        Ok(u64::try_from(n).unwrap_or(0))
     }
 
     /// The rows each of `convs` links to (those of `set`), in order: at

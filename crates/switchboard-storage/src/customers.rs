@@ -1,5 +1,6 @@
 //! Customers: the [`Customers`] handle and how a customer is stored.
 
+use switchboard_domain::query::{CustomerField, Filter, Query};
 use switchboard_domain::{
     AttributeSet, Customer, CustomerId, CustomerUpdate, DomainError, EntityKind, TenantId,
     UpdateMode,
@@ -8,6 +9,7 @@ use switchboard_domain::{
 use crate::connection::DbConnection;
 use crate::engine::{self, Request, Stored};
 use crate::history::{self, HistoryEntry, OutboxEvent};
+use crate::paging::{self, QueryPage};
 use crate::rows::CustomerWrite;
 use crate::sql::record::Record;
 use crate::sql::{self, R};
@@ -133,6 +135,47 @@ impl<'a> Customers<'a> {
         self.store
             .run(move |c| sql::customers::list(c, tenant.get(), after, limit))
             .await
+    }
+
+    /// A page of the tenant's customers matching `query`, in its order.
+    ///
+    /// Compiled to parameterised SQL (see the domain's
+    /// [`query`](switchboard_domain::query) module); the common filters
+    /// (email, user id, times, custom attribute equality) and every sort
+    /// are served by an index. Keyset pages ([`Page::After`]) are stable
+    /// under concurrent writes; an offset ([`Page::Offset`]) continues from
+    /// the cursor the store remembered after serving the previous offset of
+    /// the same query, or falls back to SQL `OFFSET`.
+    ///
+    /// [`Page::After`]: switchboard_domain::query::Page::After
+    /// [`Page::Offset`]: switchboard_domain::query::Page::Offset
+    pub async fn query(
+        self,
+        tenant: TenantId,
+        query: &Query<CustomerField>,
+    ) -> Result<QueryPage<Customer>, StorageError> {
+        paging::run(
+            self.store,
+            "customers",
+            tenant,
+            query,
+            sql::query::customers,
+        )
+        .await
+    }
+
+    /// How many of the tenant's customers match `filter` (all with `None`).
+    pub async fn count(
+        self,
+        tenant: TenantId,
+        filter: Option<&Filter<CustomerField>>,
+    ) -> Result<u64, StorageError> {
+        let filter = filter.cloned();
+        let n = self
+            .store
+            .run(move |c| sql::query::count(c, tenant.get(), filter.as_ref()))
+            .await?;
+        Ok(u64::try_from(n).unwrap_or(0))
     }
 
     /// Read-modify-write of one customer with optimistic concurrency.

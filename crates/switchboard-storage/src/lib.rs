@@ -73,6 +73,9 @@ pub mod keys;
 mod maintenance;
 #[cfg(test)]
 mod migration_tests;
+mod paging;
+#[cfg(test)]
+mod query_plan_tests;
 mod rows;
 mod schema;
 pub mod secrets;
@@ -94,6 +97,7 @@ pub use delivery::{
 pub use error::StorageError;
 pub use history::{HistoryEntry, OutboxEvent};
 pub use maintenance::{Maintenance, PruneStep, Pruned, Pruner, Retention};
+pub use paging::{MAX_OFFSET_CURSORS, OFFSET_CURSOR_TTL_MS, QueryPage};
 pub use secrets::{SecretKey, SecretKeyError, SecretKeySource, SecretKeys};
 pub use store::{Backend, Store, UNREADY_AFTER_DISK_FULL};
 pub use webhooks::Webhooks;

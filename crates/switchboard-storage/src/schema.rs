@@ -354,3 +354,13 @@ pub(crate) const TABLES: &[(&str, &[&str])] = &[
         ],
     ),
 ];
+
+/// Tables only SQLite has, with their columns: what PostgreSQL does with
+/// an index over the documents, SQLite does with a table kept in step by
+/// triggers (`customer_attribute_values`: the custom attribute values, for
+/// custom attribute equality). No query names them through Diesel.
+#[cfg(test)]
+pub(crate) const SQLITE_ONLY_TABLES: &[(&str, &[&str])] = &[(
+    "customer_attribute_values",
+    &["tenant_id", "customer_id", "name", "value"],
+)];

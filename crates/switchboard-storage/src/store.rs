@@ -15,6 +15,7 @@ use crate::conversations::Conversations;
 use crate::customers::Customers;
 use crate::group_commit::{self, GroupWriter};
 use crate::maintenance::Maintenance;
+use crate::paging::OffsetCursors;
 use crate::secrets::Cipher;
 use crate::webhooks::Webhooks;
 use crate::worker::Worker;
@@ -91,6 +92,8 @@ struct Inner {
     cipher: Arc<Cipher>,
     /// The last time a call failed because the database was full.
     disk_full: Mutex<Option<DiskFullSeen>>,
+    /// Positions of the offsets served, for offset paging (see `paging`).
+    offset_cursors: OffsetCursors,
 }
 
 /// After a call fails because the database is full, the store reports
@@ -159,6 +162,7 @@ impl Store {
                 clock,
                 disk_full: Mutex::new(None),
                 cipher: Arc::new(Cipher::new(keys)),
+                offset_cursors: OffsetCursors::default(),
             }),
         };
         if run {
@@ -418,6 +422,11 @@ impl Store {
     {
         self.run(move |c| f(c).map_err(|e| tenant_gone(c, tenant, e)))
             .await
+    }
+
+    /// The positions of served offsets (see `paging`).
+    pub(crate) fn offset_cursors(&self) -> &OffsetCursors {
+        &self.inner.offset_cursors
     }
 
     /// The SQLite writer, when the store runs on SQLite.

@@ -22,6 +22,7 @@ mod storage {
     mod outbox;
     mod poison;
     mod pool;
+    mod query;
     mod retention;
     mod secrets;
     mod tenants;

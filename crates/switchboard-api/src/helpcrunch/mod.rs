@@ -4,11 +4,13 @@
 //! - [`wire`]: HelpCrunch's exact JSON shapes.
 //! - [`convert`]: wire ⇄ domain, exhaustively destructured.
 //! - [`routes`]: the handlers and their mounting.
+//! - [`search`]: list and search parameters → the domain's query.
 //! - [`error`]: HelpCrunch's `{"errors": [...]}` envelope.
 
 pub mod convert;
 pub mod error;
 pub mod routes;
+pub mod search;
 pub mod wire;
 
 pub use error::HelpCrunch;

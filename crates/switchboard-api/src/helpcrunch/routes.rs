@@ -14,9 +14,10 @@ use switchboard_storage::{LinkSet, Precondition, StorageError};
 use super::HelpCrunch;
 use super::convert;
 use super::error::{HcError, field_name};
+use super::search::{self, ListParams, SearchInput};
 use super::wire::{
-    BatchItem, BatchResult, ChatAssigneeInput, ChatCreateInput, ChatDepartmentInput, ChatOutput,
-    ChatStatusInput, CustomerInput, CustomerOutput, TagsInput,
+    BatchItem, BatchResult, ChatAssigneeInput, ChatCreateInput, ChatDepartmentInput, ChatList,
+    ChatOutput, ChatStatusInput, CustomerInput, CustomerList, CustomerOutput, ListMeta, TagsInput,
 };
 use crate::auth::{Principal, principal};
 use crate::body::{Shape, parse_json, read_json};
@@ -31,7 +32,13 @@ const API: &str = "helpcrunch";
 /// segments (`batch`, `status`) come before `{id}`.
 pub(crate) fn routes() -> Vec<(&'static str, &'static str, actix_web::Route)> {
     vec![
+        ("GET", "/v1/customers", web::get().to(list_customers)),
         ("POST", "/v1/customers", web::post().to(create_customer)),
+        (
+            "POST",
+            "/v1/customers/search",
+            web::post().to(search_customers),
+        ),
         ("PUT", "/v1/customers/batch", web::put().to(batch_update)),
         ("GET", "/v1/customers/{id}", web::get().to(get_customer)),
         ("PUT", "/v1/customers/{id}", web::put().to(put_customer)),
@@ -51,7 +58,9 @@ pub(crate) fn routes() -> Vec<(&'static str, &'static str, actix_web::Route)> {
             "/v1/customers/{id}/tags",
             web::delete().to(remove_tags),
         ),
+        ("GET", "/v1/chats", web::get().to(list_chats)),
         ("POST", "/v1/chats", web::post().to(create_chat)),
+        ("POST", "/v1/chats/search", web::post().to(search_chats)),
         ("PUT", "/v1/chats/status", web::put().to(chat_status)),
         ("PUT", "/v1/chats/assignee", web::put().to(chat_assignee)),
         (
@@ -114,6 +123,149 @@ fn dotted(e: ApiError) -> ApiError {
         ),
         other => other,
     }
+}
+
+/// The query string's parameters of a list.
+fn list_params(req: &HttpRequest) -> Result<ListParams, HcError> {
+    let pairs = web::Query::<Vec<(String, String)>>::from_query(req.query_string())
+        .map_err(|e| ApiError::bad_request("query", "invalid_query", e.to_string()))?
+        .into_inner();
+    Ok(ListParams::from_pairs(pairs)?)
+}
+
+async fn customer_page(
+    state: &AppState,
+    p: &Principal,
+    q: switchboard_domain::query::Query<switchboard_domain::query::CustomerField>,
+) -> HcResult {
+    let customers = state.store().customers();
+    let page = customers
+        .query(p.tenant.id, &q)
+        .await
+        .map_err(|e| storage(e, "Customer"))?;
+    let total = customers
+        .count(p.tenant.id, q.filter())
+        .await
+        .map_err(|e| storage(e, "Customer"))?;
+    Ok(HttpResponse::Ok().json(CustomerList {
+        data: page.items.iter().map(convert::customer_output).collect(),
+        total,
+    }))
+}
+
+async fn chat_page(
+    state: &AppState,
+    p: &Principal,
+    q: switchboard_domain::query::Query<switchboard_domain::query::ConversationField>,
+) -> HcResult {
+    let conversations = state.store().conversations();
+    let page = conversations
+        .query(p.tenant.id, &q)
+        .await
+        .map_err(|e| storage(e, "Chat"))?;
+    let total = conversations
+        .count(p.tenant.id, q.filter())
+        .await
+        .map_err(|e| storage(e, "Chat"))?;
+    let links = conversations
+        .links(p.tenant.id, &page.items, LinkSet::ALL)
+        .await
+        .map_err(|e| storage(e, "Chat"))?;
+    Ok(HttpResponse::Ok().json(ChatList {
+        data: page
+            .items
+            .iter()
+            .zip(&links)
+            .map(|(c, l)| convert::chat_output(c, l))
+            .collect(),
+        meta: ListMeta { total },
+    }))
+}
+
+/// List customers, a page at a time.
+///
+/// `offset`/`limit` paging (at most 100 per page). Walking the pages in
+/// order is stable under concurrent changes: each next offset continues
+/// after the last customer served.
+#[utoipa::path(get, path = "/v1/customers", tag = "helpcrunch", security(("bearer" = [])),
+    params(ListParams),
+    responses((status = 200, description = "A page of customers and the total", body = CustomerList),
+        (status = 400, description = "Invalid parameter (named in `errors[1].code`)"),
+        (status = 401, description = "Unauthorized"), (status = 403, description = "Missing scope customers.READ"),
+        (status = 429, description = "Rate limited")))]
+pub async fn list_customers(state: web::Data<AppState>, req: HttpRequest) -> HcResult {
+    let p = caller(&state, &req, Scope::CustomersRead).await?;
+    let q = search::customer_list(list_params(&req)?)?;
+    customer_page(&state, &p, q).await
+}
+
+/// Search customers by their attributes.
+///
+/// `filter` conditions combined by `comparison` (`AND`, `OR`), sorted and
+/// paged like the list. Fields: `customers.id`, `.name`, `.email`,
+/// `.company`, `.phone`, `.userId`, `.createdAt`, `.updatedAt`,
+/// `.firstSeen`, `.lastSeen`, `.tagsData`, `.customData.<property>`.
+#[utoipa::path(post, path = "/v1/customers/search", tag = "helpcrunch", security(("bearer" = [])),
+    request_body = SearchInput,
+    responses((status = 200, description = "A page of matching customers and the total", body = CustomerList),
+        (status = 400, description = "Invalid search; the part is named, e.g. `filter[0].field`"),
+        (status = 401, description = "Unauthorized"), (status = 403, description = "Missing scope customers.READ"),
+        (status = 429, description = "Rate limited")))]
+pub async fn search_customers(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> HcResult {
+    let p = caller(&state, &req, Scope::CustomersRead).await?;
+    let input: SearchInput =
+        read_json(&req, payload, state.config().body_limit, Shape::Object).await?;
+    let attrs = if input.names_custom_data() {
+        state
+            .store()
+            .admin()
+            .attributes(p.tenant.id)
+            .await
+            .map_err(|e| storage(e, "Customer"))?
+    } else {
+        switchboard_domain::AttributeSet::new()
+    };
+    let q = search::customer_search(input, &attrs)?;
+    customer_page(&state, &p, q).await
+}
+
+/// List chats, a page at a time (see `GET /v1/customers`).
+#[utoipa::path(get, path = "/v1/chats", tag = "helpcrunch", security(("bearer" = [])),
+    params(ListParams),
+    responses((status = 200, description = "A page of chats and the total in `meta`", body = ChatList),
+        (status = 400, description = "Invalid parameter (named in `errors[1].code`)"),
+        (status = 401, description = "Unauthorized"), (status = 403, description = "Missing scope conversations.READ"),
+        (status = 429, description = "Rate limited")))]
+pub async fn list_chats(state: web::Data<AppState>, req: HttpRequest) -> HcResult {
+    let p = caller(&state, &req, Scope::ConversationsRead).await?;
+    let q = search::chat_list(list_params(&req)?)?;
+    chat_page(&state, &p, q).await
+}
+
+/// Search chats by their attributes.
+///
+/// Fields: `chats.id`, `.status`, `.assignee`, `.department`, `.customer`,
+/// `.customer.email`, `.createdAt`, `.updatedAt`, `.closedAt`.
+#[utoipa::path(post, path = "/v1/chats/search", tag = "helpcrunch", security(("bearer" = [])),
+    request_body = SearchInput,
+    responses((status = 200, description = "A page of matching chats and the total in `meta`", body = ChatList),
+        (status = 400, description = "Invalid search; the part is named, e.g. `filter[0].field`"),
+        (status = 401, description = "Unauthorized"), (status = 403, description = "Missing scope conversations.READ"),
+        (status = 429, description = "Rate limited")))]
+pub async fn search_chats(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> HcResult {
+    let p = caller(&state, &req, Scope::ConversationsRead).await?;
+    let input: SearchInput =
+        read_json(&req, payload, state.config().body_limit, Shape::Object).await?;
+    let q = search::chat_search(input)?;
+    chat_page(&state, &p, q).await
 }
 
 /// Create a customer.

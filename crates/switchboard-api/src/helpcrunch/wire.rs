@@ -393,3 +393,28 @@ pub struct BatchResult {
     /// The customer after the update.
     pub data: CustomerOutput,
 }
+
+/// A page of `GET /v1/customers` or `POST /v1/customers/search`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CustomerList {
+    /// The customers of the page.
+    pub data: Vec<CustomerOutput>,
+    /// How many customers match in all.
+    pub total: u64,
+}
+
+/// The `meta` of a page of chats.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ListMeta {
+    /// How many chats match in all.
+    pub total: u64,
+}
+
+/// A page of `GET /v1/chats` or `POST /v1/chats/search`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ChatList {
+    /// The chats of the page.
+    pub data: Vec<ChatOutput>,
+    /// The total.
+    pub meta: ListMeta,
+}

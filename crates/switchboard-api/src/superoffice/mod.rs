@@ -1,10 +1,11 @@
 //! The SuperOffice WebAPI-style family: `ChatSession` entities with JSON
 //! Patch and Merge Patch, case-insensitive paths, `$select`, preconditions,
-//! time zones and XML (see `docs/dialects/superoffice.md`).
+//! time zones, XML, and the OData list (see `docs/dialects/superoffice.md`).
 
 pub mod convert;
 pub mod error;
 pub mod negotiate;
+pub mod odata;
 pub mod routes;
 pub mod time;
 pub mod xml;

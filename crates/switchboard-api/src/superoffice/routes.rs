@@ -25,6 +25,7 @@ pub const PREFIX: &str = "/api/v1/ChatSession";
 /// Every SuperOffice route (documented spelling; mounted case-insensitively).
 pub(crate) fn routes() -> Vec<(&'static str, &'static str, actix_web::Route)> {
     vec![
+        ("GET", "/api/v1/ChatSession", web::get().to(list)),
         ("POST", "/api/v1/ChatSession", web::post().to(create)),
         ("GET", "/api/v1/ChatSession/{id}", web::get().to(get)),
         ("PUT", "/api/v1/ChatSession/{id}", web::put().to(put)),
@@ -278,6 +279,131 @@ fn modify_error(e: ModifyError<ApiError>) -> SoError {
         ModifyError::Rejected(api) => api.into(),
         ModifyError::Storage(e) => storage(e),
     }
+}
+
+/// The options of the list, each at most once.
+#[derive(Debug, Default)]
+struct ListOptions {
+    filter: Option<String>,
+    order_by: Option<String>,
+    top: Option<String>,
+    skip: Option<String>,
+    select: Option<String>,
+    format: Option<String>,
+}
+
+fn list_options(req: &HttpRequest) -> Result<ListOptions, SoError> {
+    let pairs = web::Query::<Vec<(String, String)>>::from_query(req.query_string())
+        .map_err(|e| ApiError::bad_request("query", "invalid_query", e.to_string()))?
+        .into_inner();
+    let mut o = ListOptions::default();
+    for (key, value) in pairs {
+        let slot = match key.to_ascii_lowercase().as_str() {
+            "$filter" => &mut o.filter,
+            "$orderby" => &mut o.order_by,
+            "$top" => &mut o.top,
+            "$skip" => &mut o.skip,
+            "$select" => &mut o.select,
+            "$format" => &mut o.format,
+            _ => {
+                let name: String = key.chars().take(64).collect();
+                let message = if name.starts_with('$') {
+                    "this query option is not supported on ChatSession lists"
+                } else {
+                    "not a query option of this list"
+                };
+                return Err(ApiError::bad_request(name, "invalid_query", message).into());
+            }
+        };
+        if slot.replace(value).is_some() {
+            return Err(ApiError::bad_request(key, "invalid_query", "given more than once").into());
+        }
+    }
+    Ok(o)
+}
+
+/// List chat sessions, with the OData options SuperOffice lists take.
+///
+/// `$filter` (`eq ne gt ge lt le`, `and or not`, `startswith`, `contains`,
+/// `substringof`; ISO 8601 dates), `$orderBy` (`ChatSessionId`,
+/// `WhenRequested`, `WhenClosed`; `asc`/`desc`), `$top` (1–1000, default
+/// 100), `$skip`, `$select`, `$format` (`json`/`xml`). JSON answers
+/// `{"value": [ChatSessionEntity…]}`, XML `<ArrayOfChatSessionEntity>`.
+#[utoipa::path(get, path = "/api/v1/ChatSession", tag = "superoffice", security(("bearer" = [])),
+    params(
+        ("$filter" = Option<String>, Query, description = "e.g. `Status eq 'Started' and WhenRequested ge 2024-01-01T00:00:00Z`"),
+        ("$orderBy" = Option<String>, Query, description = "`ChatSessionId`, `WhenRequested` or `WhenClosed`, then `asc` (default) or `desc`"),
+        ("$top" = Option<u32>, Query, description = "Rows to return, 1-1000 (default 100)"),
+        ("$skip" = Option<u64>, Query, description = "Rows to skip"),
+        ("$select" = Option<String>, Query, description = "Comma-separated fields to keep; others are null"),
+        ("$format" = Option<String>, Query, description = "`json` or `xml` (overrides Accept)")),
+    responses((status = 200, description = "`{\"value\": [ChatSessionEntity…]}` (JSON) or `<ArrayOfChatSessionEntity>` (XML)", body = Object),
+        (status = 400, description = "A query option the list cannot apply; `ErrorSource` names it"),
+        (status = 406, description = "Not acceptable")))]
+pub async fn list(state: web::Data<AppState>, req: HttpRequest) -> SoResult {
+    let p = caller(&state, &req, Scope::ConversationsRead).await?;
+    let o = list_options(&req)?;
+    let query = super::odata::query(
+        o.filter.as_deref(),
+        o.order_by.as_deref(),
+        o.top.as_deref(),
+        o.skip.as_deref(),
+    )?;
+    let format = match o.format.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        None => negotiate::choose(header(&req, "accept"))?,
+        Some("json") => Format::Json,
+        Some("xml") => Format::Xml,
+        Some(_) => {
+            return Err(
+                ApiError::bad_request("$format", "invalid_query", "must be json or xml").into(),
+            );
+        }
+    };
+    let zone = match header(&req, "so-timezone") {
+        Some(name) => Zone::named(name)?,
+        None => Zone::utc(),
+    };
+    let select = o
+        .select
+        .as_deref()
+        .map(|v| {
+            Projection::parse(v)
+                .map_err(|e| ApiError::bad_request("$select", "invalid_select", e.to_string()))
+        })
+        .transpose()?;
+    let conversations = state.store().conversations();
+    let page = conversations
+        .query(p.tenant.id, &query)
+        .await
+        .map_err(storage)?;
+    let links = conversations
+        .links(p.tenant.id, &page.items, LINKS)
+        .await
+        .map_err(storage)?;
+    let entities: Vec<Value> = page
+        .items
+        .iter()
+        .zip(&links)
+        .map(|(c, l)| {
+            let entity = convert::entity(c, Some(l), &zone);
+            match &select {
+                Some(s) => s.apply(&entity),
+                None => entity,
+            }
+        })
+        .collect();
+    let mut resp = HttpResponse::Ok();
+    resp.insert_header((header::VARY, "Accept, SO-TimeZone"));
+    Ok(match format {
+        Format::Json => resp.json(serde_json::json!({ "value": entities })),
+        Format::Xml => resp
+            .content_type("application/xml; charset=utf-8")
+            .body(xml::list_to_xml(
+                "ArrayOfChatSessionEntity",
+                "ChatSessionEntity",
+                &entities,
+            )),
+    })
 }
 
 /// Retrieve a chat session.

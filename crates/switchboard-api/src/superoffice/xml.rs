@@ -14,6 +14,19 @@ pub fn to_xml(root: &str, v: &Value) -> String {
     out
 }
 
+/// Serializes a list: `<root>` holding one `<item>` element per value.
+#[must_use]
+pub fn list_to_xml(root: &str, item: &str, items: &[Value]) -> String {
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n");
+    let tag = open(&mut out, root, true);
+    out.push('>');
+    for v in items {
+        element(&mut out, item, v, false);
+    }
+    let _ = write!(out, "</{tag}>");
+    out
+}
+
 fn is_xml_name(s: &str) -> bool {
     let mut chars = s.chars();
     chars

@@ -4,6 +4,7 @@
 pub mod convert;
 pub mod error;
 pub mod routes;
+pub mod search;
 pub mod wire;
 
 pub use error::Zoho;

@@ -3,7 +3,6 @@
 use std::collections::BTreeMap;
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde::Deserialize;
 use serde_json::Value;
 use switchboard_domain::{
     Conversation, ConversationId, ConversationStatus, ConversationUpdate, DepartmentId,
@@ -14,6 +13,7 @@ use switchboard_storage::{LinkSet, Precondition, StorageError};
 use super::Zoho;
 use super::convert;
 use super::error::{ZohoError, field_name};
+use super::search::{self, ListQuery};
 use super::wire::{ConversationOutput, CreateInput, Envelope, UpdateInput};
 use crate::auth::{Principal, principal};
 use crate::body::{Shape, read_json};
@@ -22,11 +22,6 @@ use crate::{ApiError, AppState, FieldError};
 type ZohoResult = Result<HttpResponse, ZohoError>;
 
 const API: &str = "zoho";
-
-/// Default and largest page size of `GET conversations`.
-pub const DEFAULT_LIMIT: u32 = 20;
-/// See [`DEFAULT_LIMIT`].
-pub const MAX_LIMIT: u32 = 99;
 
 /// Every SalesIQ route.
 pub(crate) fn routes() -> Vec<(&'static str, &'static str, actix_web::Route)> {
@@ -236,22 +231,16 @@ fn session_key() -> Result<String, ZohoError> {
     crate::token::random_hex("zs-", 12).ok_or_else(|| ApiError::Internal.into())
 }
 
-/// Query of `GET conversations`.
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct ListQuery {
-    /// 1-based page (default 1).
-    pub page: Option<String>,
-    /// Page size, 1–99 (default 20).
-    pub limit: Option<String>,
-    /// `waiting`, `connected`, `pending`, `on_hold`, `missed`, `ended`, `open`, `closed`.
-    pub status: Option<String>,
-}
-
-/// List conversations, newest first.
+/// List conversations, newest first, filtered by SalesIQ's parameters.
+///
+/// `page`/`limit` paging (at most 99 per page); walking the pages in order
+/// is stable under concurrent changes (each next page continues after the
+/// last conversation served). `fields` keeps only the named members (and
+/// `id`).
 #[utoipa::path(get, path = "/api/v2/{screen_name}/conversations", tag = "zoho-salesiq",
     security(("zoho_oauthtoken" = [])), params(("screen_name" = String, Path, description = "Portal screen name"), ListQuery),
-    responses((status = 200, description = "A page of conversations", body = Vec<ConversationOutput>)))]
+    responses((status = 200, description = "A page of conversations", body = Vec<ConversationOutput>),
+        (status = 400, description = "Invalid parameter; `json_key` names it (code 1015)")))]
 pub async fn list_conversations(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -259,62 +248,46 @@ pub async fn list_conversations(
 ) -> ZohoResult {
     let screen = path.into_inner();
     let p = caller(&state, &req, &screen, Scope::ConversationsRead).await?;
-    let query = web::Query::<ListQuery>::from_query(req.query_string())
+    let pairs = web::Query::<Vec<(String, String)>>::from_query(req.query_string())
         .map_err(|e| ApiError::bad_request("query", "invalid_param", e.to_string()))?
         .into_inner();
-    let number =
-        |name: &str, v: Option<String>, default: u32, max: u32| -> Result<u32, ZohoError> {
-            match v {
-                None => Ok(default),
-                Some(s) => s
-                    .parse::<u32>()
-                    .ok()
-                    .filter(|n| (1..=max).contains(n))
-                    .ok_or_else(|| {
-                        ApiError::bad_request(
-                            name,
-                            "invalid_param",
-                            format!("{name} must be between 1 and {max}"),
-                        )
-                        .into()
-                    }),
-            }
-        };
-    let page = number("page", query.page, 1, 100_000)?;
-    let limit = number("limit", query.limit, DEFAULT_LIMIT, MAX_LIMIT)?;
-    let statuses: Vec<ConversationStatus> = match query.status {
-        Some(s) => convert::status_filter(&s)
-            .ok_or_else(|| ApiError::bad_request("status", "invalid_param", "unknown status"))?,
-        None => Vec::new(),
-    };
-    let list = state
-        .store()
-        .conversations()
-        .list(
-            p.tenant.id,
-            &statuses,
-            (page - 1).saturating_mul(limit),
-            limit,
-        )
+    let (query, projection) = search::list(ListQuery::from_pairs(pairs)?)?;
+    let conversations = state.store().conversations();
+    let page = conversations
+        .query(p.tenant.id, &query)
         .await
         .map_err(storage)?;
-    let links = state
-        .store()
-        .conversations()
-        .links(p.tenant.id, &list, LINKS)
+    let links = conversations
+        .links(p.tenant.id, &page.items, LINKS)
         .await
         .map_err(storage)?;
-    let data: Vec<ConversationOutput> = list
+    let outputs = page
+        .items
         .iter()
         .zip(&links)
-        .map(|(c, l)| convert::conversation_output(c, l))
-        .collect();
-    Ok(HttpResponse::Ok().json(Envelope {
-        url: url(&screen, None),
-        object: "list",
-        data,
-        sync_time: Some(convert::millis(state.store().now())),
-    }))
+        .map(|(c, l)| convert::conversation_output(c, l));
+    let sync_time = Some(convert::millis(state.store().now()));
+    let url = url(&screen, None);
+    Ok(match projection {
+        None => HttpResponse::Ok().json(Envelope {
+            url,
+            object: "list",
+            data: outputs.collect::<Vec<_>>(),
+            sync_time,
+        }),
+        Some(fields) => {
+            let data = outputs
+                .map(|o| serde_json::to_value(o).map(|v| fields.apply(v)))
+                .collect::<Result<Vec<Value>, _>>()
+                .map_err(|_| ApiError::Internal)?;
+            HttpResponse::Ok().json(Envelope {
+                url,
+                object: "list",
+                data,
+                sync_time,
+            })
+        }
+    })
 }
 
 /// Retrieve a conversation.

@@ -20,6 +20,7 @@ pub(crate) mod customers;
 pub(crate) mod deliveries;
 pub(crate) mod directory;
 pub(crate) mod outbox;
+pub(crate) mod query;
 pub(crate) mod record;
 pub(crate) mod retention;
 pub(crate) mod subscriptions;

@@ -100,6 +100,27 @@ async fn helpcrunch_customers() {
         )
         .await;
 
+        snap(
+            "helpcrunch_customers_list",
+            app.get("/v1/customers?sort=customers.lastSeen&order=desc&limit=1"),
+        )
+        .await;
+        snap(
+            "helpcrunch_customers_search",
+            app.post("/v1/customers/search").json(&json!({
+                "filter": [{"field": "customers.email", "operator": "~", "value": "example"}],
+                "sort": "customers.firstSeen", "order": "desc", "offset": 0, "limit": 1
+            })),
+        )
+        .await;
+        snap(
+            "helpcrunch_error_400_search",
+            app.post("/v1/customers/search").json(&json!({
+                "filter": [{"operator": "=", "value": "x"}]
+            })),
+        )
+        .await;
+
         snap("helpcrunch_customer_delete", app.delete(&path)).await;
         snap("helpcrunch_error_404", app.get(&path)).await;
     })
@@ -140,6 +161,19 @@ async fn helpcrunch_chats() {
             "helpcrunch_chat_department",
             app.put("/v1/chats/department")
                 .json(&json!({"id": id, "department": null})),
+        )
+        .await;
+        snap(
+            "helpcrunch_chats_list",
+            app.get("/v1/chats?offset=0&limit=1"),
+        )
+        .await;
+        snap(
+            "helpcrunch_chats_search",
+            app.post("/v1/chats/search").json(&json!({
+                "filter": [{"field": "chats.status", "operator": "=", "value": "closed"}],
+                "sort": "chats.closedAt", "order": "desc"
+            })),
         )
         .await;
         snap(

@@ -133,6 +133,21 @@ async fn superoffice_chat_sessions() {
         )
         .await;
 
+        snap(
+            "superoffice_chatsession_list",
+            app.get("/api/v1/ChatSession?$filter=startswith(CustomerName,'Ad')&$orderBy=WhenRequested desc&$top=1&$select=CustomerName,Status"),
+        )
+        .await;
+        snap(
+            "superoffice_chatsession_list_xml",
+            app.get("/api/v1/ChatSession?$top=1&$select=CustomerName&$format=xml"),
+        )
+        .await;
+        snap(
+            "superoffice_error_400_filter",
+            app.get("/api/v1/ChatSession?$filter=Rating eq 5"),
+        )
+        .await;
         snap("superoffice_chatsession_delete", app.delete(&path)).await;
     })
     .await;

@@ -1,0 +1,135 @@
+//! Pages of query results, and offsets mapped onto keyset positions.
+//!
+//! Underneath, every page is keyset-paged: it starts after a [`Cursor`]
+//! (the sort key and id of the previous page's last row), which is stable
+//! under concurrent writes and costs the same on the thousandth page as on
+//! the first. Vendors whose APIs demand offsets (`offset`, `page`,
+//! `$skip`) get them mapped onto cursors: when the store serves the page at
+//! offset `n` with `k` rows, it remembers the cursor after them as the
+//! position of offset `n + k` for the same tenant, filter and order. A
+//! client walking the pages in order is then served each next page from
+//! its cursor: no row is skipped or repeated when rows are inserted or
+//! deleted meanwhile, and no page costs more than the first. An offset the
+//! store has not served (a jump, another process, after
+//! [`OFFSET_CURSOR_TTL_MS`]) is answered with SQL `OFFSET` on the current
+//! data, as the vendors do.
+//!
+//! The positions are per tenant and query shape, not per client: two
+//! clients walking the same query at once while rows change share them,
+//! and one may then see a row twice or miss one, as with plain `OFFSET`.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use sha2::{Digest, Sha256};
+use switchboard_domain::query::{Cursor, Field, Page, Query};
+use switchboard_domain::{TenantId, Timestamp};
+
+use crate::connection::DbConnection;
+use crate::sql::R;
+use crate::{StorageError, Store};
+
+/// A page of query results.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueryPage<T> {
+    /// The rows, in the query's order.
+    pub items: Vec<T>,
+    /// Where the next page starts, when this page is full (there may be
+    /// more rows); `None` after the last page.
+    pub next: Option<Cursor>,
+}
+
+/// How long a remembered offset position is used.
+pub const OFFSET_CURSOR_TTL_MS: i64 = 10 * 60 * 1000;
+/// Most remembered offset positions per store.
+pub const MAX_OFFSET_CURSORS: usize = 10_000;
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Key {
+    kind: &'static str,
+    tenant: i64,
+    /// SHA-256 of the filter and the order.
+    shape: [u8; 32],
+    offset: u64,
+}
+
+/// Positions of served offsets (see the module documentation).
+#[derive(Debug, Default)]
+pub(crate) struct OffsetCursors {
+    map: Mutex<HashMap<Key, (Cursor, Timestamp)>>,
+}
+
+impl OffsetCursors {
+    fn get(&self, key: &Key, now: Timestamp) -> Option<Cursor> {
+        let map = self.map.lock().ok()?;
+        map.get(key)
+            .filter(|(_, expires)| *expires > now)
+            .map(|(c, _)| *c)
+    }
+
+    fn put(&self, key: Key, cursor: Cursor, now: Timestamp) {
+        let Ok(mut map) = self.map.lock() else {
+            return;
+        };
+        if map.len() >= MAX_OFFSET_CURSORS {
+            map.retain(|_, (_, expires)| *expires > now);
+            if map.len() >= MAX_OFFSET_CURSORS {
+                map.clear();
+            }
+        }
+        let expires = Timestamp::from_millis(now.as_millis().saturating_add(OFFSET_CURSOR_TTL_MS));
+        map.insert(key, (cursor, expires));
+    }
+}
+
+fn shape<F: Field>(q: &Query<F>) -> [u8; 32] {
+    let text = format!("{:?}|{:?}", q.filter(), q.sort());
+    Sha256::digest(text.as_bytes()).into()
+}
+
+/// Loads a page of a query on a connection.
+pub(crate) type Load<F> = fn(&mut DbConnection, i64, &Query<F>) -> R<Vec<<F as Field>::Entity>>;
+
+/// Runs `q` for `tenant` with `load`, mapping an offset onto a remembered
+/// cursor when there is one.
+pub(crate) async fn run<F>(
+    store: &Store,
+    kind: &'static str,
+    tenant: TenantId,
+    q: &Query<F>,
+    load: Load<F>,
+) -> Result<QueryPage<F::Entity>, StorageError>
+where
+    F: Field,
+    F::Entity: Send + 'static,
+{
+    let now = store.now();
+    let offsets = store.offset_cursors();
+    let shape = shape(q);
+    let key = |offset: u64| Key {
+        kind,
+        tenant: tenant.get(),
+        shape,
+        offset,
+    };
+    let offset = match q.page() {
+        Page::Offset(n) => Some(n),
+        Page::First => Some(0),
+        Page::After(_) => None,
+    };
+    let effective = match offset {
+        Some(n) if n > 0 => match offsets.get(&key(n), now) {
+            Some(cursor) => q.at(Page::After(cursor)),
+            None => q.clone(),
+        },
+        _ => q.clone(),
+    };
+    let items = store
+        .run(move |c| load(c, tenant.get(), &effective))
+        .await?;
+    let next = q.next_cursor(&items);
+    if let (Some(n), Some(cursor)) = (offset, next) {
+        offsets.put(key(n + items.len() as u64), cursor, now);
+    }
+    Ok(QueryPage { items, next })
+}

@@ -1,0 +1,432 @@
+//! The plans of the common queries on both backends: each is served by the
+//! index made for it, never by a full scan of the table. (Unit tests: the
+//! statement builder is private to the crate.)
+//!
+//! PostgreSQL plans by statistics, and a test database is small enough
+//! that a sequential scan is cheapest; the check therefore runs with
+//! `enable_seqscan = off`, which asks whether an index *can* serve the
+//! query. Set `SWITCHBOARD_QUERY_PLANS=<file>` to seed a larger data set
+//! (`SWITCHBOARD_QUERY_PLANS_ROWS`, default 20000 of each for the
+//! queried tenant, four times as many for another), plan with the
+//! statistics as they are, and write every plan to `<file>` (this is how
+//! `docs/query-plans.md` is made).
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use serde_json::json;
+use switchboard_domain::query::{
+    Condition, ConversationField as Cv, Cursor, CustomerField as Cu, Field, Filter, Op, Page,
+    Query, Sort, Value,
+};
+use switchboard_domain::{
+    Actor, AttributeType, Conversation, ConversationStatus, CustomAttribute, Customer, TenantId,
+    Timestamp,
+};
+use switchboard_testsupport::TestDb;
+
+use crate::sql::query::{Target, explain};
+use crate::{Backend, Store, StoreConfig, WriteContext};
+
+fn cond<F: Field>(field: F, op: Op, v: Vec<Value>) -> Filter<F> {
+    Condition::new(field, op, v).unwrap().into()
+}
+
+fn at(ms: i64) -> Value {
+    Value::Time(Timestamp::from_millis(ms))
+}
+
+/// One common query, and the indexes that may serve it (per backend).
+struct Case<F> {
+    what: &'static str,
+    query: Query<F>,
+    sqlite: &'static [&'static str],
+    postgres: &'static [&'static str],
+    /// What SQLite's plan must also say (a range on the sort key).
+    sqlite_detail: Option<&'static str>,
+}
+
+fn case<F: Field>(
+    what: &'static str,
+    filter: Option<Filter<F>>,
+    sort: Sort<F>,
+    page: Page,
+    sqlite: &'static [&'static str],
+    postgres: &'static [&'static str],
+) -> Case<F> {
+    Case {
+        what,
+        query: Query::new(filter, sort, page, 50).unwrap(),
+        sqlite,
+        postgres,
+        sqlite_detail: None,
+    }
+}
+
+fn customer_cases(attrs: &switchboard_domain::AttributeSet) -> Vec<Case<Cu>> {
+    let plan = Cu::attribute("plan", attrs).unwrap();
+    let newest = || Sort::by_id(true);
+    vec![
+        case(
+            "customers: by email",
+            Some(cond(
+                Cu::Email,
+                Op::Eq,
+                vec![Value::Text("c7@example.com".into())],
+            )),
+            newest(),
+            Page::First,
+            &["customers_tenant_email"],
+            &["customers_tenant_email"],
+        ),
+        case(
+            "customers: by user id",
+            Some(cond(Cu::UserId, Op::Eq, vec![Value::Text("u-7".into())])),
+            newest(),
+            Page::First,
+            &["sqlite_autoindex_customers_1"],
+            &["customers_tenant_id_user_id_key"],
+        ),
+        case(
+            "customers: by a custom attribute",
+            Some(cond(plan, Op::Eq, vec![Value::Text("enterprise".into())])),
+            newest(),
+            Page::First,
+            &["customer_attribute_values_lookup"],
+            &["customers_custom_data"],
+        ),
+        case(
+            "customers: created in a range, newest first",
+            Some(Filter::all(vec![
+                cond(Cu::CreatedAt, Op::Ge, vec![at(1_000)]),
+                cond(Cu::CreatedAt, Op::Lt, vec![at(9_000_000_000_000)]),
+            ])),
+            Sort::new(Cu::CreatedAt, true).unwrap(),
+            Page::First,
+            &["customers_tenant_created"],
+            &["customers_tenant_created"],
+        ),
+        Case {
+            // A page deep in the walk starts at its key: constant cost.
+            sqlite_detail: Some("(tenant_id=? AND <expr><?)"),
+            ..case(
+                "customers: next page by last seen (keyset)",
+                None,
+                Sort::new(Cu::LastSeen, true).unwrap(),
+                Page::After(Cursor { key: 5_000, id: 40 }),
+                &["customers_tenant_last_seen"],
+                &["customers_tenant_last_seen"],
+            )
+        },
+        case(
+            "customers: all, by id, at an offset",
+            None,
+            Sort::by_id(false),
+            Page::Offset(20),
+            &["customers_tenant_id"],
+            // A small table is read in primary key order, the tenant as a
+            // filter, as cheaply: PostgreSQL's choice by cost.
+            &["customers_tenant_id", "customers_pkey"],
+        ),
+    ]
+}
+
+fn conversation_cases(agent: i64, department: i64) -> Vec<Case<Cv>> {
+    let newest = || Sort::by_id(true);
+    let status = |s: &str| cond(Cv::Status, Op::Eq, vec![Value::Text(s.into())]);
+    let assignee = || cond(Cv::Assignee, Op::Eq, vec![Value::Int(agent)]);
+    vec![
+        case(
+            "conversations: by status",
+            Some(status("pending")),
+            newest(),
+            Page::First,
+            &["conversations_tenant_status"],
+            &["conversations_tenant_status"],
+        ),
+        case(
+            "conversations: by assignee",
+            Some(assignee()),
+            newest(),
+            Page::First,
+            &["conversations_tenant_assignee"],
+            &["conversations_tenant_assignee"],
+        ),
+        case(
+            "conversations: by status and assignee",
+            Some(Filter::all(vec![status("opened"), assignee()])),
+            newest(),
+            Page::First,
+            &[
+                "conversations_tenant_assignee",
+                "conversations_tenant_status",
+            ],
+            &[
+                "conversations_tenant_assignee",
+                "conversations_tenant_status",
+            ],
+        ),
+        case(
+            "conversations: by department",
+            Some(cond(Cv::Department, Op::Eq, vec![Value::Int(department)])),
+            newest(),
+            Page::First,
+            &["conversations_tenant_department"],
+            &["conversations_tenant_department"],
+        ),
+        case(
+            "conversations: unassigned",
+            Some(cond(Cv::Assignee, Op::IsNull, vec![])),
+            newest(),
+            Page::First,
+            &["conversations_tenant_assignee"],
+            &["conversations_tenant_assignee"],
+        ),
+        case(
+            "conversations: by visitor email",
+            Some(cond(
+                Cv::VisitorEmail,
+                Op::Eq,
+                vec![Value::Text("v7@example.com".into())],
+            )),
+            newest(),
+            Page::First,
+            &["conversations_tenant_visitor_email"],
+            &["conversations_tenant_visitor_email"],
+        ),
+        case(
+            "conversations: updated in a range, by update time",
+            Some(Filter::all(vec![
+                cond(Cv::UpdatedAt, Op::Ge, vec![at(1_000)]),
+                cond(Cv::UpdatedAt, Op::Le, vec![at(9_000_000_000_000)]),
+            ])),
+            Sort::new(Cv::UpdatedAt, false).unwrap(),
+            Page::First,
+            &["conversations_tenant_updated"],
+            &["conversations_tenant_updated"],
+        ),
+        case(
+            "conversations: next page by creation time (keyset)",
+            Some(cond(Cv::CreatedAt, Op::Ge, vec![at(1_000)])),
+            Sort::new(Cv::CreatedAt, true).unwrap(),
+            Page::After(Cursor {
+                key: 9_000_000_000_000,
+                id: 40,
+            }),
+            &["conversations_tenant_created"],
+            &["conversations_tenant_created"],
+        ),
+        case(
+            "conversations: closed in a range, by closing time",
+            Some(cond(Cv::ClosedAt, Op::Ge, vec![at(1_000)])),
+            Sort::new(Cv::ClosedAt, true).unwrap(),
+            Page::First,
+            &["conversations_tenant_closed"],
+            &["conversations_tenant_closed"],
+        ),
+        case(
+            // SQLite has no index over custom info keys: the tenant's rows
+            // are read in id order (documented in docs/query-plans.md).
+            "conversations: by a custom info value",
+            Some(cond(
+                Cv::info("Model").unwrap(),
+                Op::Eq,
+                vec![Value::Text("X9".into())],
+            )),
+            newest(),
+            Page::First,
+            &["conversations_tenant_id"],
+            &["conversations_custom_info"],
+        ),
+    ]
+}
+
+/// `n` customers and conversations of `acme`, and four times as many of
+/// `globex`, interleaved by id: the queries are `acme`'s, so an index that
+/// does not start with the tenant reads mostly rows of no use.
+async fn seed(store: &Store, n: usize) -> (TenantId, switchboard_domain::AttributeSet, i64, i64) {
+    struct Setup {
+        ctx: WriteContext,
+        agents: Vec<switchboard_domain::AgentId>,
+        dept: switchboard_domain::DepartmentId,
+    }
+    let mut tenants = Vec::new();
+    for name in ["acme", "globex"] {
+        let tenant = store.admin().create_tenant(name).await.unwrap();
+        store
+            .admin()
+            .create_attribute(CustomAttribute {
+                tenant_id: tenant.id,
+                name: "plan".into(),
+                kind: AttributeType::String,
+                label: "Plan".into(),
+            })
+            .await
+            .unwrap();
+        let mut agents = Vec::new();
+        for i in 0..20 {
+            let a = store
+                .admin()
+                .create_agent(tenant.id, &format!("A{i}"), &format!("a{i}@x.io"), "agent")
+                .await
+                .unwrap();
+            agents.push(a.id);
+        }
+        let dept = store
+            .admin()
+            .create_department(tenant.id, "Sales")
+            .await
+            .unwrap()
+            .id;
+        let ctx = WriteContext::new(tenant, Actor::System, "plans");
+        tenants.push(std::sync::Arc::new(Setup { ctx, agents, dept }));
+    }
+    let mut tasks = tokio::task::JoinSet::new();
+    for n in 0..5 * n {
+        // Every fifth row is acme's.
+        let (setup, i) = if n % 5 == 0 {
+            (std::sync::Arc::clone(&tenants[0]), n / 5)
+        } else {
+            (std::sync::Arc::clone(&tenants[1]), n)
+        };
+        let store = store.clone();
+        tasks.spawn(async move {
+            let (ctx, agents) = (&setup.ctx, &setup.agents);
+            let now = store.now();
+            let mut c = Customer::new(ctx.tenant.id, now);
+            c.email = Some(format!("c{i}@example.com"));
+            c.user_id = Some(format!("u-{i}"));
+            c.last_seen = (i % 3 > 0).then(|| Timestamp::from_millis(1_000 + i as i64));
+            let plan = if i == 7 {
+                "enterprise"
+            } else {
+                ["free", "pro", "team"][i % 3]
+            };
+            c.custom_data.insert("plan".into(), json!(plan));
+            store.customers().create(ctx, c).await.unwrap();
+            let mut v = Conversation::new(ctx.tenant.id, format!("s-{i}"), now);
+            v.status = ConversationStatus::ALL[i % 5];
+            v.assignee_id = (i % 4 > 0).then(|| agents[i % agents.len()]);
+            v.department_id = (i % 2 == 0).then_some(setup.dept);
+            v.visitor.email = Some(format!("v{i}@example.com"));
+            v.custom_info
+                .insert("Model".into(), json!(format!("X{}", i % 50)));
+            store.conversations().create(ctx, v).await.unwrap();
+        });
+        if tasks.len() >= 64 {
+            tasks.join_next().await.unwrap().unwrap();
+        }
+    }
+    while let Some(r) = tasks.join_next().await {
+        r.unwrap();
+    }
+    let acme = &tenants[0];
+    let tenant = acme.ctx.tenant.id;
+    let attrs = store.admin().attributes(tenant).await.unwrap();
+    (tenant, attrs, acme.agents[1].get(), acme.dept.get())
+}
+
+/// Whether a plan line reads the whole table.
+fn full_scan(line: &str, table: &str) -> bool {
+    let l = line.trim_start_matches(|c: char| !c.is_ascii_alphabetic());
+    l == format!("SCAN {table}") || l.contains(&format!("Seq Scan on {table}"))
+}
+
+async fn check<F: Target>(
+    store: &Store,
+    tenant: TenantId,
+    cases: Vec<Case<F>>,
+    strict: bool,
+    doc: &mut String,
+) {
+    let pg = store.backend() == Backend::Postgres;
+    for case in cases {
+        let q = case.query.clone();
+        let plan = store
+            .run(move |c| {
+                if pg && strict {
+                    c.batch_execute("SET enable_seqscan = off")?;
+                }
+                let plan = explain(c, tenant.get(), &q);
+                if pg && strict {
+                    c.batch_execute("RESET enable_seqscan")?;
+                }
+                plan
+            })
+            .await
+            .unwrap();
+        let label = store.backend().name();
+        let text = plan.join("\n");
+        assert!(
+            !plan.iter().any(|l| full_scan(l, F::TABLE)),
+            "{label}: {}: a full scan:\n{text}",
+            case.what
+        );
+        let wanted = if pg { case.postgres } else { case.sqlite };
+        if strict {
+            assert!(
+                wanted.iter().any(|index| text.contains(index)),
+                "{label}: {}: none of {wanted:?} in\n{text}",
+                case.what
+            );
+            if let (false, Some(detail)) = (pg, case.sqlite_detail) {
+                assert!(
+                    text.contains(detail),
+                    "{label}: {}: no {detail} in\n{text}",
+                    case.what
+                );
+            }
+        }
+        let _ = write!(doc, "\n### {}\n\n```\n{text}\n```\n", case.what);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn common_queries_are_served_by_an_index() {
+    let out = std::env::var("SWITCHBOARD_QUERY_PLANS").ok();
+    let rows = std::env::var("SWITCHBOARD_QUERY_PLANS_ROWS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20_000);
+    let (rows, strict) = if out.is_some() {
+        (rows, false)
+    } else {
+        (200, true)
+    };
+    let mut doc = String::new();
+    for db in TestDb::all() {
+        let store = Store::open(
+            &db.url,
+            StoreConfig {
+                connection_timeout: Duration::from_secs(60),
+                secret_keys: crate::SecretKeySource::Keys(
+                    crate::SecretKeys::parse(switchboard_testsupport::SECRET_KEYS).unwrap(),
+                ),
+                ..StoreConfig::default()
+            },
+        )
+        .await
+        .unwrap();
+        let (tenant, attrs, agent, dept) = seed(&store, rows).await;
+        if store.backend() == Backend::Postgres {
+            store
+                .run(|c| Ok::<_, crate::StorageError>(c.batch_execute("ANALYZE")?))
+                .await
+                .unwrap();
+        }
+        let _ = write!(doc, "\n## {}\n", store.backend().label());
+        check(&store, tenant, customer_cases(&attrs), strict, &mut doc).await;
+        check(
+            &store,
+            tenant,
+            conversation_cases(agent, dept),
+            strict,
+            &mut doc,
+        )
+        .await;
+    }
+    if let Some(path) = out {
+        std::fs::write(path, doc).unwrap();
+    }
+}

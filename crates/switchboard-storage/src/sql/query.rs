@@ -1,0 +1,792 @@
+//! Queries of customers and conversations: the domain's [`Query`] compiled
+//! to parameterised SQL on either backend.
+//!
+//! A [`Statement`] is built from `&'static str` pieces and bound values
+//! only: the SQL text of every field comes from a `match` on the typed
+//! field enum, and everything a client sent (values, custom attribute
+//! names, custom info keys) is a bind parameter. Nothing from a request is
+//! ever formatted into SQL.
+//!
+//! Every predicate is two-valued (never SQL `NULL`), so `not` means what
+//! it says: a nullable expression is tested as `(e IS NOT NULL AND e = ?)`,
+//! and the indexed expressions of nullable ids and times are `COALESCE`d to
+//! a key below every real value (`0` for ids, `-1` for times), which also
+//! makes `is null` an index lookup and gives every sort a total order.
+
+use std::marker::PhantomData;
+
+use diesel::pg::Pg;
+use diesel::query_builder::{AstPass, Query as DieselQuery, QueryFragment, QueryId};
+use diesel::sql_types::{BigInt, Double, Nullable, Text};
+use diesel::sqlite::Sqlite;
+use diesel::{QueryResult, RunQueryDsl};
+use serde_json::{Value as Json, json};
+use switchboard_domain::query::{
+    Checked, Condition, ConversationField, CustomerField, Filter, Page, Query, Test,
+};
+use switchboard_domain::{Conversation, Customer};
+
+use super::R;
+use crate::Backend;
+use crate::connection::DbConnection;
+use crate::json_column::JsonValue;
+use crate::rows::{ConversationRow, CustomerRow};
+use crate::schema::sql_types::Json as JsonSql;
+
+/// A value bound to a placeholder.
+#[derive(Debug, Clone)]
+enum Bind {
+    Int(i64),
+    Float(f64),
+    Text(String),
+    /// PostgreSQL only (`jsonb`).
+    Json(JsonValue),
+}
+
+#[derive(Debug, Clone)]
+enum Piece {
+    Sql(&'static str),
+    Bind(Bind),
+}
+
+/// A statement of static SQL pieces and bound values, returning rows of
+/// SQL type `ST`.
+#[derive(Debug)]
+pub(crate) struct Statement<ST> {
+    pieces: Vec<Piece>,
+    /// Whether Diesel may keep the prepared statement (only for the few
+    /// small shapes real clients repeat: a connection's statement cache is
+    /// unbounded, and a client chooses its filter's shape).
+    cache: bool,
+    row: PhantomData<ST>,
+}
+
+impl<ST> Statement<ST> {
+    fn new(pieces: Vec<Piece>, cache: bool) -> Self {
+        Self {
+            pieces,
+            cache,
+            row: PhantomData,
+        }
+    }
+}
+
+impl<ST> QueryId for Statement<ST> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<ST> DieselQuery for Statement<ST> {
+    type SqlType = ST;
+}
+
+impl<ST, C: diesel::Connection> RunQueryDsl<C> for Statement<ST> {}
+
+macro_rules! walk {
+    ($backend:ty) => {
+        impl<ST> QueryFragment<$backend> for Statement<ST> {
+            fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, $backend>) -> QueryResult<()> {
+                if !self.cache {
+                    out.unsafe_to_cache_prepared();
+                }
+                for piece in &self.pieces {
+                    match piece {
+                        Piece::Sql(s) => out.push_sql(s),
+                        Piece::Bind(Bind::Int(v)) => out.push_bind_param::<BigInt, _>(v)?,
+                        Piece::Bind(Bind::Float(v)) => out.push_bind_param::<Double, _>(v)?,
+                        Piece::Bind(Bind::Text(v)) => out.push_bind_param::<Text, _>(v)?,
+                        Piece::Bind(Bind::Json(v)) => out.push_bind_param::<JsonSql, _>(v)?,
+                    }
+                }
+                Ok(())
+            }
+        }
+    };
+}
+walk!(Pg);
+walk!(Sqlite);
+
+/// The SQL of one field.
+pub(crate) enum Expr {
+    /// A scalar that is never null.
+    Plain(&'static str),
+    /// A scalar that may be null.
+    Nullable(&'static str),
+    /// An integer key that is never null: an unset value is `unset`, below
+    /// every real value (the indexed form of a nullable id or time).
+    Keyed { expr: &'static str, unset: i64 },
+    /// A customer's tag names.
+    Tags,
+    /// A customer's custom attribute.
+    Attribute(String),
+    /// A conversation's custom info key.
+    Info(String),
+}
+
+/// What a query's entity needs: its table, its columns, its fields' SQL.
+pub(crate) trait Target: switchboard_domain::query::Field {
+    const TABLE: &'static str;
+    /// `SELECT` list, in the order of the row struct.
+    const COLUMNS: &'static str;
+    fn expr(&self, b: Backend) -> Expr;
+}
+
+impl Target for CustomerField {
+    const TABLE: &'static str = "customers";
+    const COLUMNS: &'static str =
+        "id, tenant_id, user_id, email, doc, created_at, updated_at, version";
+
+    fn expr(&self, b: Backend) -> Expr {
+        let pg = b == Backend::Postgres;
+        let doc = |sqlite: &'static str, postgres: &'static str| {
+            Expr::Nullable(if pg { postgres } else { sqlite })
+        };
+        match self {
+            Self::Id => Expr::Plain("id"),
+            Self::UserId => Expr::Nullable("user_id"),
+            Self::Email => Expr::Nullable("email"),
+            Self::Name => doc("json_extract(doc, '$.name')", "(doc ->> 'name')"),
+            Self::Phone => doc("json_extract(doc, '$.phone')", "(doc ->> 'phone')"),
+            Self::Company => doc("json_extract(doc, '$.company')", "(doc ->> 'company')"),
+            Self::CreatedAt => Expr::Plain("created_at"),
+            Self::UpdatedAt => Expr::Plain("updated_at"),
+            Self::FirstSeen => Expr::Keyed {
+                expr: if pg {
+                    "coalesce((doc ->> 'firstSeen')::bigint, -1)"
+                } else {
+                    "coalesce(json_extract(doc, '$.firstSeen'), -1)"
+                },
+                unset: -1,
+            },
+            Self::LastSeen => Expr::Keyed {
+                expr: if pg {
+                    "coalesce((doc ->> 'lastSeen')::bigint, -1)"
+                } else {
+                    "coalesce(json_extract(doc, '$.lastSeen'), -1)"
+                },
+                unset: -1,
+            },
+            Self::Tags => Expr::Tags,
+            Self::Attribute { name, .. } => Expr::Attribute(name.clone()),
+        }
+    }
+}
+
+impl Target for ConversationField {
+    const TABLE: &'static str = "conversations";
+    const COLUMNS: &'static str = "id, tenant_id, session_key, status, customer_id, visitor_email, doc, created_at, updated_at, version";
+
+    fn expr(&self, b: Backend) -> Expr {
+        let pg = b == Backend::Postgres;
+        let pick =
+            |sqlite: &'static str, postgres: &'static str| if pg { postgres } else { sqlite };
+        match self {
+            Self::Id => Expr::Plain("id"),
+            Self::Status => Expr::Plain("status"),
+            Self::Assignee => Expr::Keyed {
+                expr: pick(
+                    "coalesce(json_extract(doc, '$.assigneeId'), 0)",
+                    "coalesce((doc ->> 'assigneeId')::bigint, 0)",
+                ),
+                unset: 0,
+            },
+            Self::Department => Expr::Keyed {
+                expr: pick(
+                    "coalesce(json_extract(doc, '$.departmentId'), 0)",
+                    "coalesce((doc ->> 'departmentId')::bigint, 0)",
+                ),
+                unset: 0,
+            },
+            // The column, not the document: deleting the customer clears it.
+            Self::Customer => Expr::Nullable("customer_id"),
+            Self::VisitorName => Expr::Nullable(pick(
+                "json_extract(doc, '$.visitor.name')",
+                "(doc -> 'visitor' ->> 'name')",
+            )),
+            Self::VisitorEmail => Expr::Nullable("visitor_email"),
+            Self::CreatedAt => Expr::Plain("created_at"),
+            Self::UpdatedAt => Expr::Plain("updated_at"),
+            Self::ClosedAt => Expr::Keyed {
+                expr: pick(
+                    "coalesce(json_extract(doc, '$.closedAt'), -1)",
+                    "coalesce((doc ->> 'closedAt')::bigint, -1)",
+                ),
+                unset: -1,
+            },
+            Self::Info(key) => Expr::Info(key.clone()),
+        }
+    }
+}
+
+/// Builds a statement's pieces.
+struct Builder {
+    backend: Backend,
+    tenant: i64,
+    pieces: Vec<Piece>,
+}
+
+impl Builder {
+    fn sql(&mut self, s: &'static str) -> &mut Self {
+        self.pieces.push(Piece::Sql(s));
+        self
+    }
+
+    fn bind(&mut self, b: Bind) -> &mut Self {
+        self.pieces.push(Piece::Bind(b));
+        self
+    }
+
+    fn int(&mut self, v: i64) -> &mut Self {
+        self.bind(Bind::Int(v))
+    }
+
+    fn text(&mut self, v: &str) -> &mut Self {
+        self.bind(Bind::Text(v.to_string()))
+    }
+
+    fn pg(&self) -> bool {
+        self.backend == Backend::Postgres
+    }
+
+    /// `(a, b, c)`: a bound list.
+    fn list<T>(&mut self, items: &[T], mut each: impl FnMut(&mut Self, &T)) {
+        self.sql("(");
+        for (i, item) in items.iter().enumerate() {
+            if i > 0 {
+                self.sql(", ");
+            }
+            each(self, item);
+        }
+        self.sql(")");
+    }
+
+    fn filter<F: Target>(&mut self, f: &Filter<F>) {
+        match f {
+            Filter::Cond(c) => self.condition(c),
+            Filter::Not(inner) => {
+                self.sql("NOT (");
+                self.filter(inner);
+                self.sql(")");
+            }
+            Filter::All(parts) | Filter::Any(parts) => {
+                let joiner = if matches!(f, Filter::All(_)) {
+                    " AND "
+                } else {
+                    " OR "
+                };
+                self.sql("(");
+                for (i, p) in parts.iter().enumerate() {
+                    if i > 0 {
+                        self.sql(joiner);
+                    }
+                    self.filter(p);
+                }
+                self.sql(")");
+            }
+        }
+    }
+
+    fn value(&mut self, v: &Checked) {
+        match v {
+            Checked::Int(n) => self.int(*n),
+            Checked::Text(s) => self.text(s),
+            Checked::Time(t) => self.int(t.as_millis()),
+            Checked::Status(s) => self.text(s.as_str()),
+            // Only attribute and info fields carry JSON; they do not come here.
+            Checked::Json(_) => self.text(""),
+        };
+    }
+
+    fn condition<F: Target>(&mut self, c: &Condition<F>) {
+        match c.field().expr(self.backend) {
+            Expr::Plain(e) => self.plain(e, c.test()),
+            Expr::Nullable(e) => self.nullable(e, c.test()),
+            Expr::Keyed { expr, unset } => self.keyed(expr, unset, c.test()),
+            Expr::Tags => self.tags(c.test()),
+            Expr::Attribute(name) => self.attribute(&name, c.test()),
+            Expr::Info(key) => self.info(&key, c.test()),
+        }
+    }
+
+    /// The comparison of `e` (never null) with a value, or `None` for the
+    /// tests handled elsewhere.
+    fn compare(&mut self, e: &'static str, test: &Test) -> bool {
+        let (op, v) = match test {
+            Test::Eq(v) => (" = ", v),
+            Test::Ne(v) => (" <> ", v),
+            Test::Lt(v) => (" < ", v),
+            Test::Le(v) => (" <= ", v),
+            Test::Gt(v) => (" > ", v),
+            Test::Ge(v) => (" >= ", v),
+            Test::In(vs) => {
+                self.sql(e).sql(" IN ");
+                self.list(vs, Self::value);
+                return true;
+            }
+            Test::Contains(s) => {
+                // Exact substring search (no LIKE pattern to escape).
+                let f = if self.pg() { "strpos(" } else { "instr(" };
+                self.sql(f).sql(e).sql(", ").text(s).sql(") > 0");
+                return true;
+            }
+            Test::StartsWith(s) => {
+                if self.pg() {
+                    self.sql("starts_with(").sql(e).sql(", ").text(s).sql(")");
+                } else {
+                    self.sql("instr(").sql(e).sql(", ").text(s).sql(") = 1");
+                }
+                return true;
+            }
+            Test::IsNull | Test::IsNotNull => return false,
+        };
+        self.sql(e).sql(op);
+        self.value(v);
+        true
+    }
+
+    fn plain(&mut self, e: &'static str, test: &Test) {
+        // Never null: `is null` never holds (the domain refuses it anyway).
+        match test {
+            Test::IsNull => {
+                self.sql("1 = 0");
+            }
+            Test::IsNotNull => {
+                self.sql("1 = 1");
+            }
+            _ => {
+                self.compare(e, test);
+            }
+        }
+    }
+
+    fn nullable(&mut self, e: &'static str, test: &Test) {
+        match test {
+            Test::IsNull => {
+                self.sql(e).sql(" IS NULL");
+            }
+            Test::IsNotNull => {
+                self.sql(e).sql(" IS NOT NULL");
+            }
+            // Not equal, or null.
+            Test::Ne(v) => {
+                self.sql("NOT (");
+                self.nullable(e, &Test::Eq(v.clone()));
+                self.sql(")");
+            }
+            _ => {
+                self.sql("(").sql(e).sql(" IS NOT NULL AND ");
+                self.compare(e, test);
+                self.sql(")");
+            }
+        }
+    }
+
+    fn keyed(&mut self, e: &'static str, unset: i64, test: &Test) {
+        match test {
+            Test::IsNull => {
+                self.sql(e).sql(" = ").int(unset);
+            }
+            Test::IsNotNull => {
+                self.sql(e).sql(" > ").int(unset);
+            }
+            // Unset keys are below every value: keep them out of `<` and `<=`.
+            Test::Lt(_) | Test::Le(_) => {
+                self.sql("(").sql(e).sql(" > ").int(unset).sql(" AND ");
+                self.compare(e, test);
+                self.sql(")");
+            }
+            _ => {
+                self.compare(e, test);
+            }
+        }
+    }
+
+    /// Tag names: `eq` is "has the tag", `in` "has one of them".
+    fn tags(&mut self, test: &Test) {
+        let names: Vec<&str> = match test {
+            Test::Eq(Checked::Text(s)) | Test::Ne(Checked::Text(s)) => vec![s.as_str()],
+            Test::In(vs) => vs
+                .iter()
+                .filter_map(|v| match v {
+                    Checked::Text(s) => Some(s.as_str()),
+                    _ => None,
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        let negate = matches!(test, Test::Ne(_));
+        if names.is_empty() {
+            self.sql(if negate { "1 = 1" } else { "1 = 0" });
+            return;
+        }
+        if negate {
+            self.sql("NOT ");
+        }
+        if self.pg() {
+            self.sql("(");
+            for (i, name) in names.iter().enumerate() {
+                if i > 0 {
+                    self.sql(" OR ");
+                }
+                self.sql("(doc -> 'tags') @> ")
+                    .bind(Bind::Json(JsonValue(json!([{ "name": name }]))));
+            }
+            self.sql(")");
+        } else {
+            self.sql(
+                "EXISTS (SELECT 1 FROM json_each(customers.doc, '$.tags') AS t \
+                 WHERE json_extract(t.value, '$.name') IN ",
+            );
+            self.list(&names, |b, n| {
+                b.text(n);
+            });
+            self.sql(")");
+        }
+    }
+
+    /// The JSON forms an `eq` / `ne` / `in` test matches, and whether it is negated.
+    fn forms(test: &Test) -> Option<(Vec<&Json>, bool)> {
+        fn json(v: &Checked) -> Vec<&Json> {
+            match v {
+                Checked::Json(forms) => forms.iter().collect(),
+                _ => Vec::new(),
+            }
+        }
+        match test {
+            Test::Eq(v) => Some((json(v), false)),
+            Test::Ne(v) => Some((json(v), true)),
+            Test::In(vs) => Some((vs.iter().flat_map(json).collect(), false)),
+            _ => None,
+        }
+    }
+
+    /// A custom attribute: PostgreSQL tests containment in `customData`
+    /// (a GIN index); SQLite looks the value up in
+    /// `customer_attribute_values`, which triggers keep in step with the
+    /// documents (SQLite has no index over a document's keys).
+    fn attribute(&mut self, name: &str, test: &Test) {
+        let Some((forms, negate)) = Self::forms(test) else {
+            let exists = matches!(test, Test::IsNotNull);
+            if self.pg() {
+                self.sql(if exists { "" } else { "NOT " })
+                    .sql("jsonb_exists(doc -> 'customData', ")
+                    .text(name)
+                    .sql(")");
+            } else {
+                self.sql(if exists { "" } else { "NOT " }).sql(
+                    "EXISTS (SELECT 1 FROM customer_attribute_values AS v \
+                     WHERE v.customer_id = customers.id AND v.name = ",
+                );
+                self.text(name).sql(")");
+            }
+            return;
+        };
+        if negate {
+            self.sql("NOT ");
+        }
+        if self.pg() {
+            self.contains_any("(doc -> 'customData') @> ", name, &forms);
+        } else {
+            let tenant = self.tenant;
+            self.sql(
+                "id IN (SELECT v.customer_id FROM customer_attribute_values AS v \
+                 WHERE v.tenant_id = ",
+            )
+            .int(tenant)
+            .sql(" AND v.name = ")
+            .text(name)
+            .sql(" AND v.value IN ");
+            self.list(&forms, |b, form| {
+                b.bind(side_table_value(form));
+            });
+            self.sql(")");
+        }
+    }
+
+    /// `(<lhs> ? OR <lhs> ? …)` with `{name: form}` for each form.
+    fn contains_any(&mut self, lhs: &'static str, name: &str, forms: &[&Json]) {
+        self.sql("(");
+        if forms.is_empty() {
+            self.sql("1 = 0");
+        }
+        for (i, form) in forms.iter().enumerate() {
+            if i > 0 {
+                self.sql(" OR ");
+            }
+            let mut one = serde_json::Map::new();
+            one.insert(name.to_string(), (*form).clone());
+            self.sql(lhs).bind(Bind::Json(JsonValue(Json::Object(one))));
+        }
+        self.sql(")");
+    }
+
+    /// A custom info key: PostgreSQL tests containment in `customInfo` (a
+    /// GIN index); SQLite reads the conversation's own document.
+    fn info(&mut self, key: &str, test: &Test) {
+        let Some((forms, negate)) = Self::forms(test) else {
+            let exists = matches!(test, Test::IsNotNull);
+            if self.pg() {
+                self.sql(if exists { "" } else { "NOT " })
+                    .sql("jsonb_exists(doc -> 'customInfo', ")
+                    .text(key)
+                    .sql(")");
+            } else {
+                self.sql(if exists { "" } else { "NOT " }).sql(
+                    "EXISTS (SELECT 1 FROM json_each(conversations.doc, '$.customInfo') AS j \
+                     WHERE j.key = ",
+                );
+                self.text(key).sql(")");
+            }
+            return;
+        };
+        if negate {
+            self.sql("NOT ");
+        }
+        if self.pg() {
+            self.contains_any("(doc -> 'customInfo') @> ", key, &forms);
+            return;
+        }
+        self.sql(
+            "EXISTS (SELECT 1 FROM json_each(conversations.doc, '$.customInfo') AS j \
+             WHERE j.key = ",
+        );
+        self.text(key).sql(" AND (");
+        if forms.is_empty() {
+            self.sql("1 = 0");
+        }
+        for (i, form) in forms.iter().enumerate() {
+            if i > 0 {
+                self.sql(" OR ");
+            }
+            match form {
+                Json::Bool(true) => {
+                    self.sql("j.type = 'true'");
+                }
+                Json::Bool(false) => {
+                    self.sql("j.type = 'false'");
+                }
+                Json::Number(n) => {
+                    self.sql("(j.type IN ('integer', 'real') AND j.atom = ");
+                    self.bind(number(n));
+                    self.sql(")");
+                }
+                Json::String(s) => {
+                    self.sql("(j.type = 'text' AND j.atom = ").text(s).sql(")");
+                }
+                _ => {
+                    self.sql("1 = 0");
+                }
+            }
+        }
+        self.sql("))");
+    }
+}
+
+/// A JSON number as a bind: integers exactly, others as doubles.
+fn number(n: &serde_json::Number) -> Bind {
+    n.as_i64()
+        .map(Bind::Int)
+        .or_else(|| n.as_f64().map(Bind::Float))
+        .unwrap_or_else(|| Bind::Text(n.to_string()))
+}
+
+/// A form as `customer_attribute_values.value` holds it: numbers as
+/// numbers, strings as text, booleans as the text `true` / `false`.
+fn side_table_value(form: &Json) -> Bind {
+    match form {
+        Json::Number(n) => number(n),
+        Json::String(s) => Bind::Text(s.clone()),
+        Json::Bool(b) => Bind::Text(b.to_string()),
+        other => Bind::Text(other.to_string()),
+    }
+}
+
+/// The sort key expression of the query's order.
+fn sort_key<F: Target>(q: &Query<F>, b: Backend) -> &'static str {
+    match q.sort().field().expr(b) {
+        Expr::Plain(e) | Expr::Nullable(e) | Expr::Keyed { expr: e, .. } => e,
+        // Not sortable (the domain refuses such a sort).
+        Expr::Tags | Expr::Attribute(_) | Expr::Info(_) => "id",
+    }
+}
+
+/// The shapes worth a cached prepared statement: no filter, or a plain
+/// conjunction of at most three conditions.
+fn cacheable<F>(filter: Option<&Filter<F>>) -> bool {
+    match filter {
+        None | Some(Filter::Cond(_)) => true,
+        Some(Filter::All(parts)) => {
+            parts.len() <= 3 && parts.iter().all(|p| matches!(p, Filter::Cond(_)))
+        }
+        Some(_) => false,
+    }
+}
+
+fn base<F: Target>(
+    b: Backend,
+    tenant: i64,
+    head: &'static [&'static str],
+    filter: Option<&Filter<F>>,
+) -> Builder {
+    let mut q = Builder {
+        backend: b,
+        tenant,
+        pieces: Vec::new(),
+    };
+    for s in head {
+        q.sql(s);
+    }
+    q.sql(" FROM ")
+        .sql(F::TABLE)
+        .sql(" WHERE tenant_id = ")
+        .int(tenant);
+    if let Some(f) = filter {
+        q.sql(" AND ");
+        q.filter(f);
+    }
+    q
+}
+
+/// `SELECT … WHERE … ORDER BY … LIMIT …` for a page of `q`.
+fn select<F: Target>(
+    b: Backend,
+    tenant: i64,
+    q: &Query<F>,
+    head: &'static [&'static str],
+) -> Builder {
+    let mut s = base(b, tenant, head, q.filter());
+    let key = sort_key(q, b);
+    let desc = q.sort().descending();
+    let by_id = key == "id";
+    if let Page::After(cursor) = q.page() {
+        let cmp = if desc { " < " } else { " > " };
+        if by_id {
+            s.sql(" AND id").sql(cmp).int(cursor.id);
+        } else {
+            // The key's own bound first: SQLite takes a row value as an
+            // index range only on plain columns, not on an expression.
+            let bound = if desc { " <= " } else { " >= " };
+            s.sql(" AND ").sql(key).sql(bound).int(cursor.key);
+            s.sql(" AND (").sql(key).sql(", id)").sql(cmp).sql("(");
+            s.int(cursor.key).sql(", ").int(cursor.id).sql(")");
+        }
+    }
+    let dir = if desc { " DESC" } else { " ASC" };
+    s.sql(" ORDER BY ");
+    if !by_id {
+        s.sql(key).sql(dir).sql(", ");
+    }
+    s.sql("id").sql(dir);
+    s.sql(" LIMIT ").int(i64::from(q.limit()));
+    if let Page::Offset(n) = q.page() {
+        s.sql(" OFFSET ").int(i64::try_from(n).unwrap_or(i64::MAX));
+    }
+    s
+}
+
+type CustomerSql = (
+    BigInt,
+    BigInt,
+    Nullable<Text>,
+    Nullable<Text>,
+    JsonSql,
+    BigInt,
+    BigInt,
+    BigInt,
+);
+
+type ConversationSql = (
+    BigInt,
+    BigInt,
+    Text,
+    Text,
+    Nullable<BigInt>,
+    Nullable<Text>,
+    JsonSql,
+    BigInt,
+    BigInt,
+    BigInt,
+);
+
+fn backend(c: &DbConnection) -> Backend {
+    match c {
+        DbConnection::Pg(_) => Backend::Postgres,
+        DbConnection::Sqlite(_) => Backend::Sqlite,
+    }
+}
+
+const SELECT_CUSTOMERS: &[&str] = &["SELECT ", <CustomerField as Target>::COLUMNS];
+const SELECT_CONVERSATIONS: &[&str] = &["SELECT ", <ConversationField as Target>::COLUMNS];
+const COUNT: &[&str] = &["SELECT count(*)"];
+
+/// A page of the tenant's customers matching `q`.
+pub(crate) fn customers(
+    c: &mut DbConnection,
+    tenant: i64,
+    q: &Query<CustomerField>,
+) -> R<Vec<Customer>> {
+    let b = backend(c);
+    let stmt: Statement<CustomerSql> = Statement::new(
+        select(b, tenant, q, SELECT_CUSTOMERS).pieces,
+        cacheable(q.filter()),
+    );
+    let rows: Vec<CustomerRow> = crate::connection::native!(c, c => stmt.load(c))?;
+    rows.into_iter().map(TryInto::try_into).collect()
+}
+
+/// A page of the tenant's conversations matching `q`.
+pub(crate) fn conversations(
+    c: &mut DbConnection,
+    tenant: i64,
+    q: &Query<ConversationField>,
+) -> R<Vec<Conversation>> {
+    let b = backend(c);
+    let stmt: Statement<ConversationSql> = Statement::new(
+        select(b, tenant, q, SELECT_CONVERSATIONS).pieces,
+        cacheable(q.filter()),
+    );
+    let rows: Vec<ConversationRow> = crate::connection::native!(c, c => stmt.load(c))?;
+    rows.into_iter().map(TryInto::try_into).collect()
+}
+
+/// How many of the tenant's rows match `filter`.
+pub(crate) fn count<F: Target>(
+    c: &mut DbConnection,
+    tenant: i64,
+    filter: Option<&Filter<F>>,
+) -> R<i64> {
+    let b = backend(c);
+    let stmt: Statement<BigInt> =
+        Statement::new(base(b, tenant, COUNT, filter).pieces, cacheable(filter));
+    Ok(crate::connection::native!(c, c => stmt.get_result(c))?)
+}
+
+/// The database's plan for a page of `q`, one line per step
+/// (`EXPLAIN QUERY PLAN` on SQLite, `EXPLAIN` on PostgreSQL).
+#[cfg(test)]
+pub(crate) fn explain<F: Target>(
+    c: &mut DbConnection,
+    tenant: i64,
+    q: &Query<F>,
+) -> R<Vec<String>> {
+    use diesel::sql_types::Integer;
+    let b = backend(c);
+    let mut pieces = vec![Piece::Sql(match b {
+        Backend::Sqlite => "EXPLAIN QUERY PLAN ",
+        Backend::Postgres => "EXPLAIN ",
+    })];
+    pieces.extend(select(b, tenant, q, &["SELECT id"]).pieces);
+    Ok(match c {
+        DbConnection::Sqlite(c) => {
+            let stmt: Statement<(Integer, Integer, Integer, Text)> = Statement::new(pieces, false);
+            stmt.load::<(i32, i32, i32, String)>(c)?
+                .into_iter()
+                .map(|(_, _, _, detail)| detail)
+                .collect()
+        }
+        DbConnection::Pg(c) => {
+            let stmt: Statement<Text> = Statement::new(pieces, false);
+            stmt.load::<String>(c)?
+        }
+    })
+}

@@ -1,0 +1,876 @@
+//! Queries on both backends: every filter against a known data set, sorts
+//! and cursors, counts, tenant scoping, and pages that stay stable while
+//! rows are inserted and deleted between them.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde_json::json;
+use switchboard_domain::query::{
+    Condition, ConversationField as Cv, Cursor, CustomerField as Cu, Field, Filter, Op, Page,
+    Query, Sort, Value,
+};
+use switchboard_domain::{
+    AttributeType, ConversationStatus, CustomAttribute, Customer, CustomerId, Tag, TenantId,
+    Timestamp,
+};
+use switchboard_storage::{Clock, Precondition, Store, WriteContext};
+
+use super::harness::{draft, for_each_backend_clocked, new_agent, tenant};
+
+fn cond<F: Field>(field: F, op: Op, values: Vec<Value>) -> Filter<F> {
+    Condition::new(field, op, values).unwrap().into()
+}
+
+fn eq<F: Field>(field: F, v: Value) -> Filter<F> {
+    cond(field, Op::Eq, vec![v])
+}
+
+fn text(s: &str) -> Value {
+    Value::Text(s.into())
+}
+
+fn at(ms: i64) -> Value {
+    Value::Time(Timestamp::from_millis(ms))
+}
+
+/// Every match of `filter`, in id order, through pages of 2 (so every
+/// test also walks cursors).
+async fn all_customers(
+    store: &Store,
+    tenant: TenantId,
+    filter: Option<Filter<Cu>>,
+) -> Vec<Customer> {
+    let mut q = Query::new(filter, Sort::by_id(false), Page::First, 2).unwrap();
+    let mut out = Vec::new();
+    loop {
+        let page = store.customers().query(tenant, &q).await.unwrap();
+        out.extend(page.items);
+        match page.next {
+            Some(c) => q = q.at(Page::After(c)),
+            None => return out,
+        }
+    }
+}
+
+async fn customer_names(store: &Store, tenant: TenantId, filter: Filter<Cu>) -> Vec<String> {
+    all_customers(store, tenant, Some(filter))
+        .await
+        .into_iter()
+        .map(|c| c.name.unwrap_or_default())
+        .collect()
+}
+
+async fn define(store: &Store, tenant: TenantId, name: &str, kind: AttributeType) {
+    store
+        .admin()
+        .create_attribute(CustomAttribute {
+            tenant_id: tenant,
+            name: name.into(),
+            kind,
+            label: name.into(),
+        })
+        .await
+        .unwrap();
+}
+
+async fn customer(
+    store: &Store,
+    ctx: &WriteContext,
+    clock: &Clock,
+    name: &str,
+    build: impl FnOnce(&mut Customer),
+) -> Customer {
+    clock.advance(Duration::from_millis(10));
+    let mut c = Customer::new(ctx.tenant.id, store.now());
+    c.name = Some(name.into());
+    build(&mut c);
+    store.customers().create(ctx, c).await.unwrap()
+}
+
+/// Ada, Bob, Cyd, Dee and Eve of `acme`, and a Mallory of `globex` who
+/// matches nearly every filter.
+async fn customers_fixture(store: &Store, clock: &Clock) -> (TenantId, Timestamp) {
+    let acme = tenant(store, "acme").await;
+    let globex = tenant(store, "globex").await;
+    for t in [acme.tenant.id, globex.tenant.id] {
+        define(store, t, "plan", AttributeType::String).await;
+        define(store, t, "seats", AttributeType::Number).await;
+        define(store, t, "trial", AttributeType::Boolean).await;
+    }
+    let start = store.now();
+    let data = |pairs: &[(&str, serde_json::Value)]| -> BTreeMap<String, serde_json::Value> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_string(), v.clone()))
+            .collect()
+    };
+    customer(store, &acme, clock, "Ada", |c| {
+        c.email = Some("Ada@Example.com".into());
+        c.user_id = Some("u-ada".into());
+        c.company = Some("Analytical Engines".into());
+        c.last_seen = Some(Timestamp::from_millis(5_000));
+        c.tags = vec![Tag::new("vip"), Tag::new("lead")];
+        c.custom_data = data(&[
+            ("plan", json!("pro")),
+            ("seats", json!(15)),
+            ("trial", json!(false)),
+        ]);
+    })
+    .await;
+    customer(store, &acme, clock, "Bob", |c| {
+        c.email = Some("bob@gmail.com".into());
+        c.phone = Some("+47 555".into());
+        c.last_seen = Some(Timestamp::from_millis(9_000));
+        c.tags = vec![Tag::new("lead")];
+        c.custom_data = data(&[
+            ("plan", json!("free")),
+            ("seats", json!("15")),
+            ("trial", json!("true")),
+        ]);
+    })
+    .await;
+    customer(store, &acme, clock, "Cyd", |c| {
+        c.email = Some("cyd@gmail.com".into());
+        c.custom_data = data(&[("seats", json!(15.5))]);
+    })
+    .await;
+    customer(store, &acme, clock, "Dee", |c| {
+        c.user_id = Some("u-dee".into());
+        c.company = Some("analytical".into());
+        c.last_seen = Some(Timestamp::from_millis(1_000));
+        c.custom_data = data(&[("plan", json!("pro")), ("trial", json!(true))]);
+    })
+    .await;
+    customer(store, &acme, clock, "Eve", |_| {}).await;
+    customer(store, &globex, clock, "Mallory", |c| {
+        c.email = Some("ada@example.com".into());
+        c.user_id = Some("u-ada".into());
+        c.company = Some("Analytical Engines".into());
+        c.last_seen = Some(Timestamp::from_millis(5_000));
+        c.tags = vec![Tag::new("vip"), Tag::new("lead")];
+        c.custom_data = data(&[
+            ("plan", json!("pro")),
+            ("seats", json!(15)),
+            ("trial", json!(true)),
+        ]);
+    })
+    .await;
+    (acme.tenant.id, start)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn customer_filters_match_on_both_backends() {
+    for_each_backend_clocked(|store, label, clock| async move {
+        let (acme, start) = customers_fixture(&store, &clock).await;
+        let attrs = store.admin().attributes(acme).await.unwrap();
+        let attr = |name: &str| Cu::attribute(name, &attrs).unwrap();
+        let s = start.as_millis();
+        let cases: Vec<(&str, Filter<Cu>, &[&str])> = vec![
+            (
+                "email, any case",
+                eq(Cu::Email, text("ADA@example.COM")),
+                &["Ada"],
+            ),
+            (
+                "email contains",
+                cond(Cu::Email, Op::Contains, vec![text("gmail")]),
+                &["Bob", "Cyd"],
+            ),
+            (
+                "email starts",
+                cond(Cu::Email, Op::StartsWith, vec![text("b")]),
+                &["Bob"],
+            ),
+            (
+                "email null",
+                cond(Cu::Email, Op::IsNull, vec![]),
+                &["Dee", "Eve"],
+            ),
+            (
+                "email ne: null counts",
+                cond(Cu::Email, Op::Ne, vec![text("bob@gmail.com")]),
+                &["Ada", "Cyd", "Dee", "Eve"],
+            ),
+            ("user id", eq(Cu::UserId, text("u-ada")), &["Ada"]),
+            (
+                "user id in",
+                cond(Cu::UserId, Op::In, vec![text("u-dee"), text("u-x")]),
+                &["Dee"],
+            ),
+            ("name exact", eq(Cu::Name, text("ada")), &[]),
+            (
+                "company contains, case kept",
+                cond(Cu::Company, Op::Contains, vec![text("nalytical")]),
+                &["Ada", "Dee"],
+            ),
+            (
+                "company starts, case kept",
+                cond(Cu::Company, Op::StartsWith, vec![text("Analytical")]),
+                &["Ada"],
+            ),
+            (
+                "phone set",
+                cond(Cu::Phone, Op::IsNotNull, vec![]),
+                &["Bob"],
+            ),
+            (
+                "id",
+                cond(Cu::Id, Op::Ge, vec![Value::Int(1)]),
+                &["Ada", "Bob", "Cyd", "Dee", "Eve"],
+            ),
+            (
+                "created range",
+                Filter::all(vec![
+                    cond(Cu::CreatedAt, Op::Gt, vec![at(s + 10)]),
+                    cond(Cu::CreatedAt, Op::Le, vec![at(s + 30)]),
+                ]),
+                &["Bob", "Cyd"],
+            ),
+            (
+                "last seen before",
+                cond(Cu::LastSeen, Op::Lt, vec![at(6_000)]),
+                &["Ada", "Dee"],
+            ),
+            (
+                "last seen unset",
+                cond(Cu::LastSeen, Op::IsNull, vec![]),
+                &["Cyd", "Eve"],
+            ),
+            (
+                "last seen ne: unset counts",
+                cond(Cu::LastSeen, Op::Ne, vec![at(5_000)]),
+                &["Bob", "Cyd", "Dee", "Eve"],
+            ),
+            ("tag", eq(Cu::Tags, text("vip")), &["Ada"]),
+            (
+                "tag in",
+                cond(Cu::Tags, Op::In, vec![text("vip"), text("lead")]),
+                &["Ada", "Bob"],
+            ),
+            (
+                "tag absent",
+                cond(Cu::Tags, Op::Ne, vec![text("lead")]),
+                &["Cyd", "Dee", "Eve"],
+            ),
+            (
+                "string attribute",
+                eq(attr("plan"), text("pro")),
+                &["Ada", "Dee"],
+            ),
+            (
+                "string attribute ne",
+                cond(attr("plan"), Op::Ne, vec![text("pro")]),
+                &["Bob", "Cyd", "Eve"],
+            ),
+            (
+                "string attribute in",
+                cond(attr("plan"), Op::In, vec![text("free"), text("x")]),
+                &["Bob"],
+            ),
+            (
+                "attribute unset",
+                cond(attr("plan"), Op::IsNull, vec![]),
+                &["Cyd", "Eve"],
+            ),
+            (
+                "attribute set",
+                cond(attr("trial"), Op::IsNotNull, vec![]),
+                &["Ada", "Bob", "Dee"],
+            ),
+            (
+                "number attribute, either form",
+                eq(attr("seats"), Value::Int(15)),
+                &["Ada", "Bob"],
+            ),
+            (
+                "number attribute as text",
+                eq(attr("seats"), text("15.0")),
+                &["Ada", "Bob"],
+            ),
+            (
+                "number attribute fraction",
+                eq(attr("seats"), Value::Float(15.5)),
+                &["Cyd"],
+            ),
+            (
+                "boolean attribute, either form",
+                eq(attr("trial"), Value::Bool(true)),
+                &["Bob", "Dee"],
+            ),
+            (
+                "boolean false",
+                eq(attr("trial"), Value::Bool(false)),
+                &["Ada"],
+            ),
+            (
+                "or",
+                Filter::any(vec![
+                    eq(Cu::UserId, text("u-dee")),
+                    eq(Cu::Tags, text("vip")),
+                ]),
+                &["Ada", "Dee"],
+            ),
+            (
+                "not",
+                Filter::negate(Filter::any(vec![
+                    eq(Cu::UserId, text("u-dee")),
+                    eq(Cu::Tags, text("vip")),
+                ])),
+                &["Bob", "Cyd", "Eve"],
+            ),
+            (
+                "and with not",
+                Filter::all(vec![
+                    eq(attr("plan"), text("pro")),
+                    Filter::negate(eq(Cu::Tags, text("vip"))),
+                ]),
+                &["Dee"],
+            ),
+        ];
+        for (what, filter, want) in cases {
+            let got = customer_names(&store, acme, filter.clone()).await;
+            assert_eq!(got, *want, "{label}: {what}");
+            let count = store.customers().count(acme, Some(&filter)).await.unwrap();
+            assert_eq!(count, want.len() as u64, "{label}: count of {what}");
+        }
+        assert_eq!(
+            store.customers().count(acme, None).await.unwrap(),
+            5,
+            "{label}"
+        );
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn attribute_lookups_follow_updates_and_deletes() {
+    for_each_backend_clocked(|store, label, clock| async move {
+        let (acme, _) = customers_fixture(&store, &clock).await;
+        let attrs = store.admin().attributes(acme).await.unwrap();
+        let plan = |v: &str| eq(Cu::attribute("plan", &attrs).unwrap(), text(v));
+        let ctx = WriteContext::new(
+            store.admin().tenant(acme).await.unwrap().unwrap(),
+            switchboard_domain::Actor::System,
+            "test",
+        );
+        let ada = all_customers(&store, acme, Some(eq(Cu::Name, text("Ada"))))
+            .await
+            .remove(0);
+        store
+            .customers()
+            .update(&ctx, ada.id, Precondition::NONE, |c| {
+                c.custom_data.insert("plan".into(), json!("enterprise"));
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            customer_names(&store, acme, plan("pro")).await,
+            ["Dee"],
+            "{label}"
+        );
+        assert_eq!(
+            customer_names(&store, acme, plan("enterprise")).await,
+            ["Ada"],
+            "{label}"
+        );
+        // A change elsewhere in the document keeps the values.
+        store
+            .customers()
+            .update(&ctx, ada.id, Precondition::NONE, |c| {
+                c.notes = Some("hi".into())
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            customer_names(&store, acme, plan("enterprise")).await,
+            ["Ada"],
+            "{label}"
+        );
+        store
+            .customers()
+            .delete(&ctx, ada.id, Precondition::NONE)
+            .await
+            .unwrap();
+        assert!(
+            customer_names(&store, acme, plan("enterprise"))
+                .await
+                .is_empty(),
+            "{label}"
+        );
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sorts_are_total_and_cursors_walk_them() {
+    for_each_backend_clocked(|store, label, clock| async move {
+        let (acme, _) = customers_fixture(&store, &clock).await;
+        let names = |items: &[Customer]| -> Vec<String> {
+            items
+                .iter()
+                .map(|c| c.name.clone().unwrap_or_default())
+                .collect()
+        };
+        let cases: Vec<(Cu, bool, &[&str])> = vec![
+            (Cu::Id, false, &["Ada", "Bob", "Cyd", "Dee", "Eve"]),
+            (Cu::Id, true, &["Eve", "Dee", "Cyd", "Bob", "Ada"]),
+            (Cu::CreatedAt, true, &["Eve", "Dee", "Cyd", "Bob", "Ada"]),
+            // Unset sorts first ascending (ties by id), last descending.
+            (Cu::LastSeen, false, &["Cyd", "Eve", "Dee", "Ada", "Bob"]),
+            (Cu::LastSeen, true, &["Bob", "Ada", "Dee", "Eve", "Cyd"]),
+            (Cu::FirstSeen, false, &["Ada", "Bob", "Cyd", "Dee", "Eve"]),
+        ];
+        for (field, desc, want) in cases {
+            let what = format!("{} desc={desc}", field.name());
+            let sort = Sort::new(field, desc).unwrap();
+            // One page of everything, then pages of two through cursors.
+            let whole = Query::new(None, sort.clone(), Page::First, 100).unwrap();
+            let page = store.customers().query(acme, &whole).await.unwrap();
+            assert_eq!(names(&page.items), *want, "{label}: {what}");
+            assert_eq!(
+                page.next, None,
+                "{label}: {what}: a partial page is the last"
+            );
+            let mut q = Query::new(None, sort, Page::First, 2).unwrap();
+            let mut walked = Vec::new();
+            while let Some(c) = {
+                let page = store.customers().query(acme, &q).await.unwrap();
+                walked.extend(page.items);
+                page.next
+            } {
+                q = q.at(Page::After(Cursor::decode(&c.encode()).unwrap()));
+            }
+            assert_eq!(names(&walked), *want, "{label}: {what} by cursor");
+            // Offsets give the same pages.
+            let mut offset = Vec::new();
+            for n in [0, 2, 4] {
+                let page = store
+                    .customers()
+                    .query(acme, &q.at(Page::Offset(n)))
+                    .await
+                    .unwrap();
+                offset.extend(page.items);
+            }
+            assert_eq!(names(&offset), *want, "{label}: {what} by offset");
+        }
+    })
+    .await;
+}
+
+/// Conversations of `acme`: five chats with statuses, agents, departments,
+/// visitors, custom info and closing times; one of `globex` like the first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn conversation_filters_match_on_both_backends() {
+    for_each_backend_clocked(|store, label, clock| async move {
+        let acme = tenant(&store, "acme").await;
+        let globex = tenant(&store, "globex").await;
+        let (a, g) = (acme.tenant.id, globex.tenant.id);
+        let anna = new_agent(&store, a, "Anna").await;
+        let otto = new_agent(&store, a, "Otto").await;
+        let theirs = new_agent(&store, g, "Anna").await;
+        let sales = store.admin().create_department(a, "Sales").await.unwrap();
+        let buyer = store
+            .customers()
+            .create(&acme, Customer::new(a, store.now()))
+            .await
+            .unwrap();
+        let start = store.now().as_millis();
+        let mk = |key: &str, build: &dyn Fn(&mut switchboard_domain::Conversation)| {
+            let mut c = draft(a, key);
+            build(&mut c);
+            c
+        };
+        let closed_at = |c: &mut switchboard_domain::Conversation, ms: i64| {
+            c.status = ConversationStatus::Closed;
+            c.closed_at = Some(Timestamp::from_millis(ms));
+            c.ended_at = c.closed_at;
+            c.closed_by = Some(switchboard_domain::Actor::System);
+        };
+        let drafts = vec![
+            mk("s-1", &|c| {
+                c.status = ConversationStatus::Opened;
+                c.assignee_id = Some(anna.id);
+                c.department_id = Some(sales.id);
+                c.visitor.email = Some("Vic@Example.com".into());
+                c.visitor.name = Some("Vic".into());
+                c.customer_id = Some(buyer.id);
+                c.custom_info.insert("Model".into(), json!("X9"));
+                c.custom_info.insert("Seats".into(), json!(3));
+            }),
+            mk("s-2", &|c| {
+                c.assignee_id = Some(anna.id);
+                closed_at(c, 7_000);
+                c.custom_info.insert("Model".into(), json!("X10"));
+            }),
+            mk("s-3", &|c| {
+                c.status = ConversationStatus::Opened;
+                c.assignee_id = Some(otto.id);
+                c.department_id = Some(sales.id);
+                c.custom_info.insert("Seats".into(), json!("3"));
+            }),
+            mk("s-4", &|c| {
+                closed_at(c, 3_000);
+                c.visitor.name = Some("Vicky".into());
+            }),
+            mk("s-5", &|c| c.status = ConversationStatus::OnHold),
+        ];
+        for d in drafts {
+            clock.advance(Duration::from_millis(10));
+            let mut d = d;
+            d.created_at = store.now();
+            store.conversations().create(&acme, d).await.unwrap();
+        }
+        let mut other = draft(g, "s-1");
+        other.status = ConversationStatus::Opened;
+        other.assignee_id = Some(theirs.id);
+        other.visitor.email = Some("vic@example.com".into());
+        other.custom_info.insert("Model".into(), json!("X9"));
+        store.conversations().create(&globex, other).await.unwrap();
+
+        let st = |s: ConversationStatus| Value::Status(s);
+        let cases: Vec<(&str, Filter<Cv>, &[&str])> = vec![
+            (
+                "status",
+                eq(Cv::Status, st(ConversationStatus::Opened)),
+                &["s-1", "s-3"],
+            ),
+            ("status alias", eq(Cv::Status, text("on-hold")), &["s-5"]),
+            (
+                "status in",
+                cond(Cv::Status, Op::In, vec![text("closed"), text("new")]),
+                &["s-2", "s-4"],
+            ),
+            (
+                "status ne",
+                cond(Cv::Status, Op::Ne, vec![text("closed")]),
+                &["s-1", "s-3", "s-5"],
+            ),
+            (
+                "assignee",
+                eq(Cv::Assignee, Value::Int(anna.id.get())),
+                &["s-1", "s-2"],
+            ),
+            (
+                "status and assignee",
+                Filter::all(vec![
+                    eq(Cv::Status, text("opened")),
+                    eq(Cv::Assignee, Value::Int(anna.id.get())),
+                ]),
+                &["s-1"],
+            ),
+            (
+                "unassigned",
+                cond(Cv::Assignee, Op::IsNull, vec![]),
+                &["s-4", "s-5"],
+            ),
+            (
+                "assignee ne: unassigned counts",
+                cond(Cv::Assignee, Op::Ne, vec![Value::Int(anna.id.get())]),
+                &["s-3", "s-4", "s-5"],
+            ),
+            (
+                "assignee below",
+                cond(Cv::Assignee, Op::Lt, vec![Value::Int(otto.id.get())]),
+                &["s-1", "s-2"],
+            ),
+            (
+                "department",
+                eq(Cv::Department, Value::Int(sales.id.get())),
+                &["s-1", "s-3"],
+            ),
+            (
+                "contact",
+                cond(Cv::Customer, Op::IsNotNull, vec![]),
+                &["s-1"],
+            ),
+            (
+                "lead",
+                cond(Cv::Customer, Op::IsNull, vec![]),
+                &["s-2", "s-3", "s-4", "s-5"],
+            ),
+            (
+                "visitor email, any case",
+                eq(Cv::VisitorEmail, text("vic@example.COM")),
+                &["s-1"],
+            ),
+            (
+                "visitor name starts",
+                cond(Cv::VisitorName, Op::StartsWith, vec![text("Vic")]),
+                &["s-1", "s-4"],
+            ),
+            (
+                "closed after",
+                cond(Cv::ClosedAt, Op::Ge, vec![at(5_000)]),
+                &["s-2"],
+            ),
+            (
+                "closed before",
+                cond(Cv::ClosedAt, Op::Lt, vec![at(5_000)]),
+                &["s-4"],
+            ),
+            (
+                "open",
+                cond(Cv::ClosedAt, Op::IsNull, vec![]),
+                &["s-1", "s-3", "s-5"],
+            ),
+            (
+                "created range",
+                Filter::all(vec![
+                    cond(Cv::CreatedAt, Op::Ge, vec![at(start + 20)]),
+                    cond(Cv::CreatedAt, Op::Lt, vec![at(start + 40)]),
+                ]),
+                &["s-2", "s-3"],
+            ),
+            (
+                "updated since",
+                cond(Cv::UpdatedAt, Op::Gt, vec![at(start + 40)]),
+                &["s-5"],
+            ),
+            (
+                "info text",
+                eq(Cv::info("Model").unwrap(), text("X9")),
+                &["s-1"],
+            ),
+            (
+                "info text in",
+                cond(
+                    Cv::info("Model").unwrap(),
+                    Op::In,
+                    vec![text("X9"), text("X10")],
+                ),
+                &["s-1", "s-2"],
+            ),
+            (
+                "info number is not text",
+                eq(Cv::info("Seats").unwrap(), Value::Int(3)),
+                &["s-1"],
+            ),
+            (
+                "info text is not number",
+                eq(Cv::info("Seats").unwrap(), text("3")),
+                &["s-3"],
+            ),
+            (
+                "info number as float",
+                eq(Cv::info("Seats").unwrap(), Value::Float(3.0)),
+                &["s-1"],
+            ),
+            (
+                "info unset",
+                cond(Cv::info("Model").unwrap(), Op::IsNull, vec![]),
+                &["s-3", "s-4", "s-5"],
+            ),
+            (
+                "info ne",
+                cond(Cv::info("Model").unwrap(), Op::Ne, vec![text("X9")]),
+                &["s-2", "s-3", "s-4", "s-5"],
+            ),
+            (
+                "another tenant's agent",
+                eq(Cv::Assignee, Value::Int(theirs.id.get())),
+                &[],
+            ),
+        ];
+        for (what, filter, want) in cases {
+            let q = Query::new(Some(filter.clone()), Sort::by_id(false), Page::First, 100).unwrap();
+            let got: Vec<String> = store
+                .conversations()
+                .query(a, &q)
+                .await
+                .unwrap()
+                .items
+                .into_iter()
+                .map(|c| c.session_key)
+                .collect();
+            assert_eq!(got, *want, "{label}: {what}");
+            let count = store.conversations().count(a, Some(&filter)).await.unwrap();
+            assert_eq!(count, want.len() as u64, "{label}: count of {what}");
+        }
+        // Closed time, newest first: open chats sort last.
+        let q = Query::new(
+            None,
+            Sort::new(Cv::ClosedAt, true).unwrap(),
+            Page::First,
+            100,
+        )
+        .unwrap();
+        let keys: Vec<String> = store
+            .conversations()
+            .query(a, &q)
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .map(|c| c.session_key)
+            .collect();
+        assert_eq!(keys, ["s-2", "s-4", "s-5", "s-3", "s-1"], "{label}");
+        assert_eq!(
+            store.conversations().count(g, None).await.unwrap(),
+            1,
+            "{label}"
+        );
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn queries_never_see_another_tenant() {
+    for_each_backend_clocked(|store, label, clock| async move {
+        let (acme, _) = customers_fixture(&store, &clock).await;
+        let globex = store
+            .admin()
+            .tenant_by_name("globex")
+            .await
+            .unwrap()
+            .unwrap()
+            .id;
+        let everything: Vec<String> = all_customers(&store, globex, None)
+            .await
+            .into_iter()
+            .map(|c| c.name.unwrap_or_default())
+            .collect();
+        assert_eq!(everything, ["Mallory"], "{label}");
+        let mallory = all_customers(&store, globex, None).await.remove(0);
+        // Our filters on their values, and their ids, find nothing of theirs.
+        for filter in [
+            eq(Cu::Id, Value::Int(mallory.id.get())),
+            eq(Cu::Email, text("ada@example.com")),
+        ] {
+            let names = customer_names(&store, acme, filter).await;
+            assert!(
+                !names.contains(&"Mallory".to_string()),
+                "{label}: {names:?}"
+            );
+        }
+        let nobody = TenantId::new(999_999);
+        assert!(
+            all_customers(&store, nobody, None).await.is_empty(),
+            "{label}"
+        );
+        assert_eq!(
+            store.customers().count(nobody, None).await.unwrap(),
+            0,
+            "{label}"
+        );
+        let q = Query::new(None, Sort::by_id(false), Page::First, 10).unwrap();
+        assert!(
+            store
+                .conversations()
+                .query(nobody, &q)
+                .await
+                .unwrap()
+                .items
+                .is_empty()
+        );
+    })
+    .await;
+}
+
+/// Pages walked while other writers insert and delete rows: a keyset walk
+/// and an offset walk both see every row that existed throughout exactly
+/// once; plain SQL `OFFSET` (a cold offset) would repeat one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn pages_are_stable_under_concurrent_writes() {
+    for_each_backend_clocked(|store, label, clock| async move {
+        let ctx = tenant(&store, "acme").await;
+        let t = ctx.tenant.id;
+        let mut ids: Vec<CustomerId> = Vec::new();
+        for i in 0..20 {
+            let c = customer(&store, &ctx, &clock, &format!("c{i:02}"), |_| {}).await;
+            ids.push(c.id);
+        }
+        let newest_first = Sort::by_id(true);
+
+        for mode in ["keyset", "offset"] {
+            // The rows that exist when the walk starts, newest first.
+            let original: Vec<CustomerId> = ids.iter().rev().copied().collect();
+            let mut q = Query::new(None, newest_first.clone(), Page::First, 5).unwrap();
+            let mut seen: Vec<CustomerId> = Vec::new();
+            let mut offset = 0u64;
+            let mut round = 0;
+            loop {
+                let page = store.customers().query(t, &q).await.unwrap();
+                seen.extend(page.items.iter().map(|c| c.id));
+                offset += page.items.len() as u64;
+                let Some(next) = page.next else { break };
+                // Between pages: a new row at the head, and one already
+                // served removed (it would shift every later offset).
+                round += 1;
+                let new =
+                    customer(&store, &ctx, &clock, &format!("new-{mode}-{round}"), |_| {}).await;
+                ids.push(new.id);
+                let served = seen[seen.len() - 1];
+                if ids.contains(&served) {
+                    store
+                        .customers()
+                        .delete(&ctx, served, Precondition::NONE)
+                        .await
+                        .unwrap();
+                    ids.retain(|id| *id != served);
+                }
+                q = match mode {
+                    "keyset" => q.at(Page::After(next)),
+                    _ => q.at(Page::Offset(offset)),
+                };
+            }
+            let mut unique = seen.clone();
+            unique.sort();
+            unique.dedup();
+            assert_eq!(
+                unique.len(),
+                seen.len(),
+                "{label} {mode}: a row repeated: {seen:?}"
+            );
+            let expected: Vec<CustomerId> = original
+                .iter()
+                .filter(|id| seen.contains(id) || ids.contains(id))
+                .copied()
+                .collect();
+            assert_eq!(
+                seen, expected,
+                "{label} {mode}: rows skipped or out of order"
+            );
+            assert!(
+                !seen.iter().any(|id| !original.contains(id)),
+                "{label} {mode}: a row inserted during the walk appeared"
+            );
+        }
+
+        // A cold offset is plain SQL OFFSET on the current rows: after one
+        // more insert at the head, offset 5 of a fresh query repeats the
+        // last row of the first page.
+        let q = Query::new(
+            Some(cond(Cu::Id, Op::Gt, vec![Value::Int(1)])),
+            newest_first,
+            Page::First,
+            5,
+        )
+        .unwrap();
+        let first = store.customers().query(t, &q).await.unwrap().items;
+        customer(&store, &ctx, &clock, "late", |_| {}).await;
+        let shape = Query::new(
+            Some(Filter::all(vec![
+                cond(Cu::Id, Op::Gt, vec![Value::Int(1)]),
+                cond(Cu::Id, Op::Ge, vec![Value::Int(1)]),
+            ])),
+            Sort::by_id(true),
+            Page::Offset(5),
+            5,
+        )
+        .unwrap();
+        let cold = store.customers().query(t, &shape).await.unwrap().items;
+        assert_eq!(cold[0].id, first[4].id, "{label}: cold OFFSET shifts");
+        let warm = store
+            .customers()
+            .query(t, &q.at(Page::Offset(5)))
+            .await
+            .unwrap()
+            .items;
+        assert!(
+            warm[0].id < first[4].id,
+            "{label}: warm offset continues after the page"
+        );
+    })
+    .await;
+}

@@ -1,0 +1,14 @@
+DROP INDEX conversations_custom_info;
+DROP INDEX conversations_tenant_visitor_email;
+DROP INDEX conversations_tenant_closed;
+DROP INDEX conversations_tenant_updated;
+DROP INDEX conversations_tenant_created;
+DROP INDEX conversations_tenant_department;
+DROP INDEX conversations_tenant_assignee;
+DROP INDEX conversations_tenant_id;
+DROP INDEX customers_custom_data;
+DROP INDEX customers_tenant_last_seen;
+DROP INDEX customers_tenant_first_seen;
+DROP INDEX customers_tenant_updated;
+DROP INDEX customers_tenant_created;
+DROP INDEX customers_tenant_id;

@@ -1,0 +1,15 @@
+DROP TRIGGER customer_attribute_values_update;
+DROP TRIGGER customer_attribute_values_insert;
+DROP TABLE customer_attribute_values;
+DROP INDEX conversations_tenant_visitor_email;
+DROP INDEX conversations_tenant_closed;
+DROP INDEX conversations_tenant_updated;
+DROP INDEX conversations_tenant_created;
+DROP INDEX conversations_tenant_department;
+DROP INDEX conversations_tenant_assignee;
+DROP INDEX conversations_tenant_id;
+DROP INDEX customers_tenant_last_seen;
+DROP INDEX customers_tenant_first_seen;
+DROP INDEX customers_tenant_updated;
+DROP INDEX customers_tenant_created;
+DROP INDEX customers_tenant_id;
