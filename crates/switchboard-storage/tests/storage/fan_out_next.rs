@@ -4,26 +4,14 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use switchboard_domain::{EventId, EventType, WebhookSubscription};
+use switchboard_domain::{EventId, WebhookSubscription};
 use switchboard_storage::{DeliveryId, FanOut, Store, WriteContext, now};
 
-use super::harness::{TestDb, create_conversation, for_each_backend, open, open_clocked, tenant};
+use super::harness::{
+    TestDb, create_conversation, for_each_backend, open, open_clocked, subscribe, tenant,
+};
 
 const LONG: Duration = Duration::from_secs(60);
-
-async fn subscribe(store: &Store, ctx: &WriteContext, url: &str) -> WebhookSubscription {
-    store
-        .webhooks()
-        .create(WebhookSubscription::new(
-            ctx.tenant.id,
-            url.to_string(),
-            EventType::ConversationCreated,
-            "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD",
-            store.now(),
-        ))
-        .await
-        .unwrap()
-}
 
 /// Creates `n` conversations (one `conversation_created` event each) and
 /// returns their event ids, oldest first.

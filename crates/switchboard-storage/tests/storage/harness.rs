@@ -145,3 +145,22 @@ pub(crate) async fn create_conversation(
         .await
         .unwrap()
 }
+
+/// Subscribes `url` to `conversation.created` for `ctx`'s tenant.
+pub(crate) async fn subscribe(
+    store: &Store,
+    ctx: &WriteContext,
+    url: &str,
+) -> switchboard_domain::WebhookSubscription {
+    store
+        .webhooks()
+        .create(switchboard_domain::WebhookSubscription::new(
+            ctx.tenant.id,
+            url.to_string(),
+            switchboard_domain::EventType::ConversationCreated,
+            "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD",
+            store.now(),
+        ))
+        .await
+        .unwrap()
+}

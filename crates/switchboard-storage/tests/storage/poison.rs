@@ -8,44 +8,15 @@
 use std::time::Duration;
 
 use serde_json::Value;
-use switchboard_domain::{EventId, EventType, WebhookSubscription};
+use switchboard_domain::{EventId, EventType};
 use switchboard_storage::{
-    AttemptOutcome, AttemptReport, Clock, DeliveryState, DueDelivery, MAX_EXCERPT_BYTES, NextStep,
-    OUTBOX_MAX_TRIES, Store, StoreConfig, WriteContext, now,
+    AttemptOutcome, AttemptReport, DeliveryState, DueDelivery, MAX_EXCERPT_BYTES, NextStep,
+    OUTBOX_MAX_TRIES, Store, WriteContext,
 };
 
-use super::harness::{TestDb, draft, tenant};
+use super::harness::{TestDb, draft, open_clocked, subscribe, tenant};
 
 const LEASE: Duration = Duration::from_secs(60);
-
-/// A store on `db` whose clock the test moves.
-async fn clocked(db: &TestDb) -> (Store, Clock) {
-    let clock = Clock::manual(now());
-    let store = Store::open(
-        &db.url,
-        StoreConfig {
-            clock: clock.clone(),
-            ..super::harness::config()
-        },
-    )
-    .await
-    .unwrap();
-    (store, clock)
-}
-
-async fn subscribe(store: &Store, ctx: &WriteContext, url: &str) -> WebhookSubscription {
-    store
-        .webhooks()
-        .create(WebhookSubscription::new(
-            ctx.tenant.id,
-            url.to_string(),
-            EventType::ConversationCreated,
-            "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD",
-            store.now(),
-        ))
-        .await
-        .unwrap()
-}
 
 /// Creates a conversation (one `conversation_created` event); returns the event's id.
 async fn event(store: &Store, ctx: &WriteContext, key: &str) -> EventId {
@@ -105,7 +76,7 @@ fn too_deep(depth: usize) -> String {
 async fn a_nul_in_an_excerpt_is_stored_sanitised_with_the_rest_of_its_batch() {
     for db in TestDb::all() {
         let label = db.label;
-        let (store, _clock) = clocked(&db).await;
+        let (store, _clock) = open_clocked(&db).await;
         let acme = tenant(&store, "acme").await;
         let globex = tenant(&store, "globex").await;
         let a = subscribe(&store, &acme, "https://a.example/h").await;
@@ -176,7 +147,7 @@ async fn a_nul_in_an_excerpt_is_stored_sanitised_with_the_rest_of_its_batch() {
 async fn one_report_the_database_refuses_never_fails_the_others() {
     for db in TestDb::all() {
         let label = db.label;
-        let (store, _clock) = clocked(&db).await;
+        let (store, _clock) = open_clocked(&db).await;
         let acme = tenant(&store, "acme").await;
         let globex = tenant(&store, "globex").await;
         let a = subscribe(&store, &acme, "https://a.example/h").await;
@@ -238,7 +209,7 @@ async fn a_delivery_whose_attempts_cannot_be_recorded_stops_after_its_schedule()
     const SCHEDULE: u32 = 3;
     for db in TestDb::all() {
         let label = db.label;
-        let (store, clock) = clocked(&db).await;
+        let (store, clock) = open_clocked(&db).await;
         let acme = tenant(&store, "acme").await;
         let a = subscribe(&store, &acme, "https://a.example/h").await;
         event(&store, &acme, "a-0").await;
@@ -310,7 +281,7 @@ async fn a_delivery_whose_attempts_cannot_be_recorded_stops_after_its_schedule()
 async fn an_unreadable_outbox_row_is_quarantined_and_later_events_fan_out() {
     for db in TestDb::all() {
         let label = db.label;
-        let (store, clock) = clocked(&db).await;
+        let (store, clock) = open_clocked(&db).await;
         let acme = tenant(&store, "acme").await;
         let globex = tenant(&store, "globex").await;
         subscribe(&store, &acme, "https://a.example/h").await;
@@ -449,7 +420,7 @@ async fn an_unreadable_outbox_row_is_quarantined_and_later_events_fan_out() {
 async fn an_outbox_row_whose_fan_out_fails_is_isolated_and_quarantined() {
     for db in TestDb::all() {
         let label = db.label;
-        let (store, clock) = clocked(&db).await;
+        let (store, clock) = open_clocked(&db).await;
         let acme = tenant(&store, "acme").await;
         let globex = tenant(&store, "globex").await;
         subscribe(&store, &acme, "https://a.example/h").await;
@@ -498,7 +469,7 @@ async fn an_outbox_row_whose_fan_out_fails_is_isolated_and_quarantined() {
 async fn a_delivery_whose_event_cannot_be_read_never_blocks_claims() {
     for db in TestDb::all() {
         let label = db.label;
-        let (store, clock) = clocked(&db).await;
+        let (store, clock) = open_clocked(&db).await;
         let acme = tenant(&store, "acme").await;
         let globex = tenant(&store, "globex").await;
         let a = subscribe(&store, &acme, "https://a.example/h").await;
