@@ -17,7 +17,7 @@ use crate::paging::{self, QueryPage};
 use crate::rows::ConversationWrite;
 use crate::sql::record::Record;
 use crate::sql::{self, R};
-use crate::{ModifyError, Precondition, StorageError, Store, WriteContext};
+use crate::{ImportError, ModifyError, Precondition, StorageError, Store, WriteContext};
 
 /// Which linked rows to load with [`Conversations::links`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -298,6 +298,21 @@ impl<'a> Conversations<'a> {
         draft: Conversation,
     ) -> Result<Conversation, StorageError> {
         engine::create(self.store, ctx.clone(), draft).await
+    }
+
+    /// Imports existing conversations (from a vendor being replaced, or a
+    /// benchmark's dataset): every draft is checked like [`Self::create`]
+    /// and keeps its own time (`updated_at`, which `Conversation::new` sets) as
+    /// its creation time, but no events are sent and no history is
+    /// written: an import is not a change. One transaction: all drafts are
+    /// stored or none, and the error names the first failing one. Returns
+    /// the stored conversations in the order given.
+    pub async fn import(
+        self,
+        ctx: &WriteContext,
+        drafts: Vec<Conversation>,
+    ) -> Result<Vec<Conversation>, ImportError> {
+        engine::import(self.store, ctx.clone(), drafts).await
     }
 
     /// One conversation of the tenant.

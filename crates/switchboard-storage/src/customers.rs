@@ -13,7 +13,9 @@ use crate::paging::{self, QueryPage};
 use crate::rows::CustomerWrite;
 use crate::sql::record::Record;
 use crate::sql::{self, R};
-use crate::{BatchError, ModifyError, Precondition, StorageError, Store, WriteContext};
+use crate::{
+    BatchError, ImportError, ModifyError, Precondition, StorageError, Store, WriteContext,
+};
 
 impl Stored for Customer {
     type Write = CustomerWrite;
@@ -99,6 +101,21 @@ impl<'a> Customers<'a> {
         draft: Customer,
     ) -> Result<Customer, StorageError> {
         engine::create(self.store, ctx.clone(), draft).await
+    }
+
+    /// Imports existing customers (from a vendor being replaced, or a
+    /// benchmark's dataset): every draft is checked like [`Self::create`]
+    /// and keeps its own time (`updated_at`, which `Customer::new` sets) as
+    /// its creation time, but no events are sent and no history is
+    /// written: an import is not a change. One transaction: all drafts are
+    /// stored or none, and the error names the first failing one. Returns
+    /// the stored customers in the order given.
+    pub async fn import(
+        self,
+        ctx: &WriteContext,
+        drafts: Vec<Customer>,
+    ) -> Result<Vec<Customer>, ImportError> {
+        engine::import(self.store, ctx.clone(), drafts).await
     }
 
     /// One customer of the tenant.

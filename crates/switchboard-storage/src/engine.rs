@@ -33,7 +33,8 @@ use crate::connection::DbConnection;
 use crate::sql::R;
 use crate::sql::record::{self, Record};
 use crate::{
-    BatchError, MAX_MODIFY_ATTEMPTS, ModifyError, Precondition, StorageError, Store, WriteContext,
+    BatchError, ImportError, MAX_MODIFY_ATTEMPTS, ModifyError, Precondition, StorageError, Store,
+    WriteContext,
 };
 
 /// How an entity is stored: the parts of a write the engine cannot know.
@@ -413,6 +414,46 @@ pub(crate) async fn create<E: Stored>(
                 let record = Record::new(&ctx, events, E::KIND, id, (None, Some(1)), t)?;
                 record::write(c, &record)?;
                 Ok(entity)
+            })
+        })
+        .await
+}
+
+/// Creates many entities from `drafts` in one transaction, without events
+/// or history (an import of existing data, not a change): each is checked
+/// against the rules and its links like [`create`], and keeps the time its
+/// draft carries (`updated_at`, which the entities' `new` sets) as its
+/// creation and last-write time, unless that lies in the future. Either all
+/// are stored or none (one transaction, which on SQLite holds the single
+/// writer: callers send batches of a few thousand); the error names the
+/// first failing draft.
+pub(crate) async fn import<E: Stored>(
+    store: &Store,
+    ctx: WriteContext,
+    drafts: Vec<E>,
+) -> Result<Vec<E>, ImportError> {
+    let clock = store.clock().clone();
+    store
+        .write_for(ctx.tenant.id.get(), move |conn| {
+            conn.write_tx(|c| {
+                let tenant = ctx.tenant.id.get();
+                let rules = E::rules(c, tenant)?;
+                let now = clock.now();
+                let mut stored = Vec::with_capacity(drafts.len());
+                for (index, draft) in drafts.into_iter().enumerate() {
+                    let fail = |e: StorageError| ImportError {
+                        index,
+                        error: ModifyError::Storage(e),
+                    };
+                    let at = draft.updated_at().min(now);
+                    let mut entity = prepare_new(draft, &rules, ctx.tenant.id, ctx.actor, at)
+                        .map_err(|e| fail(e.into()))?;
+                    E::prelude(c, tenant, None, &entity).map_err(fail)?;
+                    let id = E::insert(c, &entity.to_write().map_err(fail)?).map_err(fail)?;
+                    entity.set_id(id);
+                    stored.push(entity);
+                }
+                Ok(stored)
             })
         })
         .await

@@ -102,4 +102,6 @@ pub use secrets::{SecretKey, SecretKeyError, SecretKeySource, SecretKeys};
 pub use store::{Backend, Store, UNREADY_AFTER_DISK_FULL};
 pub use webhooks::Webhooks;
 pub use worker::Worker;
-pub use write::{BatchError, MAX_MODIFY_ATTEMPTS, ModifyError, Precondition, WriteContext};
+pub use write::{
+    BatchError, ImportError, MAX_MODIFY_ATTEMPTS, ModifyError, Precondition, WriteContext,
+};

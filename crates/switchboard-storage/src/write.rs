@@ -176,6 +176,11 @@ pub struct BatchError<X> {
     pub error: ModifyError<X>,
 }
 
+/// Why an import failed, and at which draft (its index as given). Nothing
+/// of the import was written. A draft cannot be rejected by a caller's
+/// closure, so the error is always [`ModifyError::Storage`].
+pub type ImportError = BatchError<std::convert::Infallible>;
+
 impl<X> From<StorageError> for BatchError<X> {
     /// A failure of the batch as a whole (the database), reported at item 0.
     fn from(e: StorageError) -> Self {

@@ -18,6 +18,7 @@ mod storage {
     mod errors;
     mod fan_out_next;
     mod ids;
+    mod import;
     mod isolation;
     mod outbox;
     mod poison;
