@@ -59,14 +59,14 @@ pub struct Options {
 const SQLITE_SYNCHRONOUS: &str = "full";
 
 /// One backend's database, kept alive for the backend's runs.
-struct Database {
-    url: String,
+pub(crate) struct Database {
+    pub(crate) url: String,
     /// The cluster and database handles (dropped = deleted).
     _pg: Option<(PgServer, switchboard_testsupport::TestDatabase)>,
     pgbench: Option<PathBuf>,
 }
 
-fn prepare_database(backend: Backend, work_dir: &Path) -> anyhow::Result<Database> {
+pub(crate) fn prepare_database(backend: Backend, work_dir: &Path) -> anyhow::Result<Database> {
     match backend {
         Backend::Sqlite => {
             let path = work_dir.join("sqlite").join("bench.db");

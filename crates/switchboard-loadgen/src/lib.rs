@@ -33,6 +33,7 @@ pub mod chart;
 pub mod dataset;
 pub mod load;
 pub mod model;
+pub mod query;
 pub mod report;
 pub mod scenario;
 pub mod server;

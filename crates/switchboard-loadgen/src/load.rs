@@ -3,6 +3,8 @@
 //! loop, like `wrk` and `pgbench`). Requests that complete during the
 //! warm-up are not measured; latencies go into an HDR histogram.
 
+use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -32,6 +34,9 @@ pub struct Call {
     /// A label remembered with the time of a successful answer (scenario 3
     /// uses the new email, to match the webhook that follows).
     pub tag: Option<String>,
+    /// A group whose latencies are also kept apart (a page walk's page
+    /// number), in [`Outcome::buckets`].
+    pub bucket: Option<usize>,
 }
 
 /// What a connection sends next.
@@ -103,12 +108,15 @@ pub struct Outcome {
     pub acks: Vec<(String, Instant)>,
     /// Up to five examples of failures, for the console.
     pub failures: Vec<String>,
+    /// Measured latencies of the calls with a [`Call::bucket`], by bucket.
+    pub buckets: BTreeMap<usize, hdrhistogram::Histogram<u64>>,
 }
 
 struct ConnResult {
     ok: u64,
     errors: u64,
     histogram: hdrhistogram::Histogram<u64>,
+    buckets: BTreeMap<usize, hdrhistogram::Histogram<u64>>,
     acks: Vec<(String, Instant)>,
     failures: Vec<String>,
 }
@@ -165,6 +173,7 @@ async fn run_connection(
         ok: 0,
         errors: 0,
         histogram: histogram()?,
+        buckets: BTreeMap::new(),
         acks: Vec::new(),
         failures: Vec::new(),
     };
@@ -175,7 +184,7 @@ async fn run_connection(
     while Instant::now() < end {
         let call = workload.next(&mut rng, conn, seq);
         seq += 1;
-        let tag = call.tag.clone();
+        let (tag, bucket) = (call.tag.clone(), call.bucket);
         let summary = format!("{} {}", call.method, call.path);
         let request = request(addr, &authorization, call)?;
         let started = Instant::now();
@@ -193,6 +202,14 @@ async fn run_connection(
                         .unwrap_or(u64::MAX)
                         .max(1);
                     result.histogram.saturating_record(micros);
+                    if let Some(b) = bucket {
+                        match result.buckets.entry(b) {
+                            Entry::Occupied(mut h) => h.get_mut().saturating_record(micros),
+                            Entry::Vacant(slot) => {
+                                slot.insert(histogram()?).saturating_record(micros)
+                            }
+                        }
+                    }
                 }
                 drop(body);
             }
@@ -261,6 +278,7 @@ pub async fn drive(
         },
         acks: Vec::new(),
         failures: Vec::new(),
+        buckets: BTreeMap::new(),
     };
     for task in tasks {
         let r = task
@@ -269,6 +287,14 @@ pub async fn drive(
         outcome.measurement.ok += r.ok;
         outcome.measurement.errors += r.errors;
         total.add(&r.histogram)?;
+        for (b, h) in r.buckets {
+            match outcome.buckets.entry(b) {
+                Entry::Occupied(mut mine) => mine.get_mut().add(&h)?,
+                Entry::Vacant(slot) => {
+                    slot.insert(h);
+                }
+            }
+        }
         outcome.acks.extend(r.acks);
         outcome.failures.extend(r.failures);
     }

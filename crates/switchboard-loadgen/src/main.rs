@@ -18,6 +18,7 @@ use clap::{Args, Parser, Subcommand};
 use switchboard_loadgen::bench::{self, Options};
 use switchboard_loadgen::dataset::Size;
 use switchboard_loadgen::model::{Backend, Report, Scenario};
+use switchboard_loadgen::query::{self, QueryOptions, QueryReport};
 use switchboard_loadgen::{chart, report, server};
 
 #[derive(Debug, Parser)]
@@ -45,6 +46,9 @@ enum Command {
         #[arg(long)]
         after: PathBuf,
     },
+    /// The query benchmark: a large dataset imported in bulk, the common
+    /// searches against a point GET in the same run, and page walks.
+    Query(QueryArgs),
     /// Write the report's outputs again from a saved report.json.
     Render {
         /// The saved report.
@@ -116,32 +120,147 @@ struct RunArgs {
     output: Output,
 }
 
-fn seconds(s: f64, what: &str) -> anyhow::Result<Duration> {
-    Duration::try_from_secs_f64(s)
-        .with_context(|| format!("--{what} must be a non-negative number of seconds"))
+#[derive(Debug, Args)]
+struct QueryArgs {
+    /// The `switchboard` binary (default: the one next to this executable).
+    #[arg(long)]
+    server_bin: Option<PathBuf>,
+    /// Backends to run, in order.
+    #[arg(long, value_delimiter = ',', default_value = "sqlite,postgres")]
+    backends: Vec<String>,
+    /// Concurrent connections.
+    #[arg(long, value_delimiter = ',', default_value = "1,8")]
+    concurrency: Vec<u32>,
+    /// Seconds of warm-up before each run.
+    #[arg(long, default_value_t = 1.0)]
+    warmup: f64,
+    /// Seconds measured per run.
+    #[arg(long, default_value_t = 5.0)]
+    duration: f64,
+    /// Customers in the dataset.
+    #[arg(long, default_value_t = 1_000_000)]
+    customers: usize,
+    /// Conversations in the dataset.
+    #[arg(long, default_value_t = 1_000_000)]
+    conversations: usize,
+    /// Rows one page walk covers (100 per page).
+    #[arg(long, default_value_t = 10_000)]
+    walk_rows: usize,
+    /// Databases and logs (default: `<out>/work`; the SQLite file is replaced).
+    #[arg(long)]
+    work_dir: Option<PathBuf>,
+    /// Where report.json and report.md go.
+    #[arg(long, default_value = "target/loadgen-query")]
+    out: PathBuf,
+    /// Also replace the section between `<!-- loadgen-query:begin -->` and
+    /// `<!-- loadgen-query:end -->` in this file.
+    #[arg(long)]
+    update_docs: Option<PathBuf>,
 }
 
-fn options(args: &RunArgs) -> anyhow::Result<Options> {
-    let backends = args
-        .backends
+fn backends(names: &[String]) -> anyhow::Result<Vec<Backend>> {
+    names
         .iter()
         .map(|b| match b.trim() {
             "sqlite" => Ok(Backend::Sqlite),
             "postgres" | "postgresql" => Ok(Backend::Postgres),
             other => bail!("unknown backend {other:?} (sqlite, postgres)"),
         })
-        .collect::<anyhow::Result<Vec<_>>>()?;
+        .collect()
+}
+
+fn server_binary(given: Option<&PathBuf>) -> anyhow::Result<PathBuf> {
+    match given {
+        Some(p) => Ok(p.clone()),
+        None => server::sibling_binary().context(
+            "no switchboard binary next to this one: build it (cargo build --release -p switchboard-server) or pass --server-bin",
+        ),
+    }
+}
+
+fn query_options(args: &QueryArgs) -> anyhow::Result<QueryOptions> {
+    if args.concurrency.is_empty() || args.concurrency.contains(&0) {
+        bail!("--concurrency needs positive connection counts");
+    }
+    if args.customers == 0 || args.conversations == 0 {
+        bail!("the dataset needs at least one customer and one conversation");
+    }
+    Ok(QueryOptions {
+        server_binary: server_binary(args.server_bin.as_ref())?,
+        backends: backends(&args.backends)?,
+        concurrency: args.concurrency.clone(),
+        warmup: seconds(args.warmup, "warmup")?,
+        duration: seconds(args.duration, "duration")?,
+        customers: args.customers,
+        conversations: args.conversations,
+        walk_rows: args.walk_rows,
+        work_dir: args
+            .work_dir
+            .clone()
+            .unwrap_or_else(|| args.out.join("work")),
+        command: std::env::args().collect::<Vec<_>>().join(" "),
+    })
+}
+
+/// Writes report.json and report.md (and the docs section), prints the
+/// aims; errors fail the run, missed aims are reported.
+fn write_query_outputs(report: &QueryReport, args: &QueryArgs) -> anyhow::Result<ExitCode> {
+    std::fs::create_dir_all(&args.out)?;
+    std::fs::write(
+        args.out.join("report.json"),
+        serde_json::to_string_pretty(report)?,
+    )?;
+    let markdown = query::markdown(report);
+    std::fs::write(args.out.join("report.md"), &markdown)?;
+    if let Some(doc) = &args.update_docs {
+        let text = std::fs::read_to_string(doc)
+            .with_context(|| format!("cannot read {}", doc.display()))?;
+        let spliced = report::splice_between(
+            &text,
+            &markdown,
+            "<!-- loadgen-query:begin -->",
+            "<!-- loadgen-query:end -->",
+        );
+        std::fs::write(doc, spliced)?;
+        eprintln!("updated {}", doc.display());
+    }
+    for (what, measured, met) in query::aims(report) {
+        println!(
+            "{} {what}: {measured}",
+            if met { "met   " } else { "MISSED" }
+        );
+    }
+    eprintln!("wrote {}", args.out.display());
+    let errors: u64 = report
+        .runs
+        .iter()
+        .map(|r| r.measurement.errors)
+        .sum::<u64>()
+        + report
+            .walks
+            .iter()
+            .map(|w| w.measurement.errors)
+            .sum::<u64>();
+    if errors > 0 {
+        eprintln!("FAILED: {errors} request errors");
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn seconds(s: f64, what: &str) -> anyhow::Result<Duration> {
+    Duration::try_from_secs_f64(s)
+        .with_context(|| format!("--{what} must be a non-negative number of seconds"))
+}
+
+fn options(args: &RunArgs) -> anyhow::Result<Options> {
+    let backends = backends(&args.backends)?;
     let scenarios = args
         .scenarios
         .iter()
         .map(|s| Scenario::from_name(s.trim()).with_context(|| format!("unknown scenario {s:?}")))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let server_binary = match &args.server_bin {
-        Some(p) => p.clone(),
-        None => server::sibling_binary().context(
-            "no switchboard binary next to this one: build it (cargo build --release -p switchboard-server) or pass --server-bin",
-        )?,
-    };
+    let server_binary = server_binary(args.server_bin.as_ref())?;
     if args.concurrency.is_empty() || args.concurrency.contains(&0) {
         bail!("--concurrency needs positive connection counts");
     }
@@ -259,6 +378,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let report = runtime.block_on(bench::run(&options))?;
             write_outputs(&report, &args.output)?;
             Ok(verdict(&report))
+        }
+        Command::Query(args) => {
+            let options = query_options(&args)?;
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_all()
+                .build()?;
+            let report = runtime.block_on(query::run(&options))?;
+            write_query_outputs(&report, &args)
         }
         Command::Compare { before, after } => {
             print!("{}", report::compare(&load(&before)?, &load(&after)?));

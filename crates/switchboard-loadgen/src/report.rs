@@ -943,6 +943,12 @@ pub fn console_table(report: &Report) -> String {
 /// twice changes nothing.
 #[must_use]
 pub fn splice(doc: &str, section: &str) -> String {
+    splice_between(doc, section, BEGIN_MARKER, END_MARKER)
+}
+
+/// [`splice`] between the marker lines `begin` and `end`.
+#[must_use]
+pub fn splice_between(doc: &str, section: &str, begin: &str, end: &str) -> String {
     let section = section.trim_end_matches(['\n', '\r']);
     let is = |line: &str, marker: &str| line.trim() == marker;
 
@@ -951,8 +957,8 @@ pub fn splice(doc: &str, section: &str) -> String {
     let mut end_start = None; // byte offset of the end line
     for line in doc.split_inclusive('\n') {
         match begin_end {
-            None if is(line, BEGIN_MARKER) => begin_end = Some(offset + line.len()),
-            Some(_) if is(line, END_MARKER) => {
+            None if is(line, begin) => begin_end = Some(offset + line.len()),
+            Some(_) if is(line, end) => {
                 end_start = Some(offset);
                 break;
             }
@@ -971,9 +977,9 @@ pub fn splice(doc: &str, section: &str) -> String {
         (Some(b), None) => {
             let head = &doc[..b];
             let sep = if head.ends_with('\n') { "" } else { "\n" };
-            format!("{head}{sep}{section}\n{END_MARKER}\n")
+            format!("{head}{sep}{section}\n{end}\n")
         }
-        _ => format!("{doc}\n{BEGIN_MARKER}\n{section}\n{END_MARKER}\n"),
+        _ => format!("{doc}\n{begin}\n{section}\n{end}\n"),
     }
 }
 

@@ -59,6 +59,7 @@ impl Workload for SoPatch {
             body: Bytes::from(body.to_string()),
             content_type: Some("application/json-patch+json"),
             tag: None,
+            bucket: None,
         }
     }
 }
@@ -89,6 +90,7 @@ impl Workload for HcPatch {
             body: Bytes::from(body.to_string()),
             content_type: Some("application/json"),
             tag: None,
+            bucket: None,
         }
     }
 }
@@ -127,6 +129,7 @@ impl Workload for ChatbotEmail {
             body: Bytes::from(body.to_string()),
             content_type: Some("application/json"),
             tag: Some(email),
+            bucket: None,
         }
     }
 }
@@ -157,6 +160,7 @@ impl Workload for SoGet {
             body: Bytes::new(),
             content_type: None,
             tag: None,
+            bucket: None,
         }
     }
 }

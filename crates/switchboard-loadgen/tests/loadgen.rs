@@ -3,5 +3,7 @@
 
 #[cfg(test)]
 mod loadgen {
+    mod harness;
+    mod queries;
     mod workloads;
 }

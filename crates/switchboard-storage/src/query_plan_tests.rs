@@ -158,14 +158,8 @@ fn conversation_cases(agent: i64, department: i64) -> Vec<Case<Cv>> {
             Some(Filter::all(vec![status("opened"), assignee()])),
             newest(),
             Page::First,
-            &[
-                "conversations_tenant_assignee",
-                "conversations_tenant_status",
-            ],
-            &[
-                "conversations_tenant_assignee",
-                "conversations_tenant_status",
-            ],
+            &["conversations_tenant_status_assignee"],
+            &["conversations_tenant_status_assignee"],
         ),
         case(
             "conversations: by department",

@@ -2,17 +2,13 @@
 //! PostgreSQL: each must run without a single error, and scenario 3 must see
 //! every acknowledged email update delivered to its Zapier subscription.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
-use switchboard_api::ApiConfig;
 use switchboard_loadgen::bench::{Endpoint, run_scenario};
 use switchboard_loadgen::dataset::{self, Size};
 use switchboard_loadgen::load::Plan;
 use switchboard_loadgen::model::{Backend, Scenario, Subject};
-use switchboard_server::{ServerConfig, start};
 use switchboard_testsupport::receiver::Receiver;
-use switchboard_webhook::{TargetPolicy, WebhookConfig};
 
 const SIZE: Size = Size {
     customers: 40,
@@ -24,26 +20,7 @@ async fn exercise(backend: Backend, url: String) {
     assert_eq!(data.customers.len(), 40);
     assert_eq!(data.conversations.len(), 40);
 
-    let mut config = ServerConfig::new(url);
-    config.bind = SocketAddr::from(([127, 0, 0, 1], 0));
-    // The key the dataset was seeded with (PostgreSQL has no default key).
-    config.store.secret_keys = switchboard_storage::SecretKeySource::Keys(
-        switchboard_storage::SecretKeys::parse(switchboard_testsupport::SECRET_KEYS).unwrap(),
-    );
-    config.api = ApiConfig {
-        rate_limit_per_minute: 1_000_000,
-        rate_limit_burst: 1_000_000,
-        ..ApiConfig::default()
-    };
-    config.webhook = WebhookConfig {
-        targets: TargetPolicy {
-            allow_private: true,
-        },
-        per_target_rate: 1_000_000.0,
-        poll_interval: Duration::from_millis(100),
-        ..WebhookConfig::default()
-    };
-    let server = start(config).await.unwrap();
+    let server = super::harness::server(url).await;
     let endpoint = Endpoint {
         backend,
         addr: server.addr,

@@ -1,0 +1,7 @@
+-- Status and assignee together (an agent's open chats, the console's
+-- "mine" filter): the page and its total are read from this index alone,
+-- instead of every row of the assignee being fetched to test its status.
+-- Keep in step with migrations/postgres (same name, same expression as
+-- conversations_tenant_assignee).
+CREATE INDEX conversations_tenant_status_assignee
+    ON conversations (tenant_id, status, coalesce(json_extract(doc, '$.assigneeId'), 0), id);
