@@ -12,7 +12,9 @@ use switchboard_storage::{
     Store, WriteContext, now,
 };
 
-use super::harness::{create_conversation, for_each_backend, for_each_backend_clocked, tenant};
+use super::harness::{
+    claim, create_conversation, fan_out_next, for_each_backend, for_each_backend_clocked, tenant,
+};
 
 const LONG: Duration = Duration::from_secs(60);
 const FIVE_DAYS: Duration = Duration::from_secs(5 * 24 * 3600);
@@ -48,11 +50,7 @@ async fn events_fanned(
     for i in 0..n {
         create_conversation(store, ctx, &format!("{prefix}-{i}")).await;
     }
-    store
-        .worker()
-        .fan_out_next("w", 1000, Duration::ZERO, claim)
-        .await
-        .unwrap()
+    fan_out_next(&store, "w", 1000, Duration::ZERO, claim).await
 }
 
 fn report(
@@ -149,12 +147,7 @@ async fn fan_out_matches_tenant_event_and_subscription_age() {
         }
         // Leased to the fan-out worker: nobody else can claim them.
         assert!(
-            store
-                .worker()
-                .claim_deliveries("other", LONG, 100)
-                .await
-                .unwrap()
-                .is_empty(),
+            claim(&store, "other", LONG, 100).await.is_empty(),
             "{label}"
         );
         assert_eq!(
@@ -164,32 +157,19 @@ async fn fan_out_matches_tenant_event_and_subscription_age() {
         );
 
         // Fanning out again creates nothing (the events are processed).
-        let again = store
-            .worker()
-            .fan_out_next("w", 10, Duration::ZERO, Some(LONG))
-            .await
-            .unwrap();
+        let again = fan_out_next(&store, "w", 10, Duration::ZERO, Some(LONG)).await;
         assert_eq!((again.events, again.deliveries), (0, 0), "{label}");
 
         // A first delay: created pending but not claimed, due later.
         create_conversation(&store, &ctx, "y-0").await;
-        let delayed = store
-            .worker()
-            .fan_out_next("w1", 10, Duration::from_secs(30), Some(LONG))
-            .await
-            .unwrap();
+        let delayed = fan_out_next(&store, "w1", 10, Duration::from_secs(30), Some(LONG)).await;
         assert_eq!(
             (delayed.events, delayed.deliveries, delayed.claimed.len()),
             (1, 3, 0),
             "{label}"
         );
         assert!(
-            store
-                .worker()
-                .claim_deliveries("other", LONG, 100)
-                .await
-                .unwrap()
-                .is_empty(),
+            claim(&store, "other", LONG, 100).await.is_empty(),
             "{label}"
         );
 
@@ -203,11 +183,7 @@ async fn fan_out_matches_tenant_event_and_subscription_age() {
             "https://late.example/h",
         )
         .await;
-        let fan = store
-            .worker()
-            .fan_out_next("w", 10, Duration::ZERO, Some(LONG))
-            .await
-            .unwrap();
+        let fan = fan_out_next(&store, "w", 10, Duration::ZERO, Some(LONG)).await;
         assert_eq!(fan.events, 1, "{label}");
         assert!(
             fan.claimed.iter().all(|d| d.subscription.id != late.id),
@@ -282,11 +258,7 @@ async fn attempts_retry_complete_fail_and_release() {
         );
 
         // d1 and d4 are due again; the retry carries the attempt count.
-        let due = store
-            .worker()
-            .claim_deliveries("w2", LONG, 100)
-            .await
-            .unwrap();
+        let due = claim(&store, "w2", LONG, 100).await;
         let mut got: Vec<(DeliveryId, u32)> = due.iter().map(|d| (d.id, d.attempt_count)).collect();
         got.sort();
         assert_eq!(got, vec![(d1.id, 1), (d4.id, 0)], "{label}");
@@ -299,15 +271,7 @@ async fn attempts_retry_complete_fail_and_release() {
             },
             "{label}"
         );
-        assert!(
-            store
-                .worker()
-                .claim_deliveries("w3", LONG, 100)
-                .await
-                .unwrap()
-                .is_empty(),
-            "{label}"
-        );
+        assert!(claim(&store, "w3", LONG, 100).await.is_empty(), "{label}");
 
         let states: Vec<(DeliveryId, DeliveryState, u32, Option<u16>)> = store
             .webhooks()
@@ -354,11 +318,8 @@ async fn attempts_retry_complete_fail_and_release() {
             .await
             .unwrap();
         assert!(
-            store
-                .worker()
-                .claim_deliveries("w4", LONG, 100)
+            claim(&store, "w4", LONG, 100)
                 .await
-                .unwrap()
                 .iter()
                 .all(|d| d.id != d1.id),
             "{label}"
@@ -413,11 +374,7 @@ async fn attempts_retry_complete_fail_and_release() {
             (DeliveryState::Pending, d2.message_id.clone()),
             "{label}"
         );
-        let due = store
-            .worker()
-            .claim_deliveries("w5", LONG, 100)
-            .await
-            .unwrap();
+        let due = claim(&store, "w5", LONG, 100).await;
         assert!(
             due.iter().any(|d| d.id == d2.id && d.attempt_count == 1),
             "{label}"
@@ -588,11 +545,7 @@ async fn gone_deletes_and_continuous_failure_disables() {
         // delivery, once its retry is due.
         let claim_retry = || async {
             clock.advance(Duration::from_secs(61));
-            let due = store
-                .worker()
-                .claim_deliveries("w", LONG, 10)
-                .await
-                .unwrap();
+            let due = claim(&store, "w", LONG, 10).await;
             due.into_iter()
                 .find(|d| d.id == flaky_d[0].id)
                 .unwrap_or_else(|| panic!("{label}: the retry is due"))
@@ -681,20 +634,11 @@ async fn expired_delivery_leases_are_due_again_and_claimers_never_share() {
         let fan = events_fanned(&store, &ctx, "x", 3, Some(Duration::from_millis(50))).await;
         assert_eq!(fan.claimed.len(), 3, "{label}");
         assert!(
-            store
-                .worker()
-                .claim_deliveries("w2", LONG, 100)
-                .await
-                .unwrap()
-                .is_empty(),
+            claim(&store, "w2", LONG, 100).await.is_empty(),
             "{label}: leased"
         );
         clock.advance(Duration::from_millis(120));
-        let taken = store
-            .worker()
-            .claim_deliveries("w2", LONG, 100)
-            .await
-            .unwrap();
+        let taken = claim(&store, "w2", LONG, 100).await;
         assert_eq!(taken.len(), 3, "{label}: expired leases are due again");
 
         // The "crashed" worker reports late: the delivery is another
@@ -759,11 +703,7 @@ async fn expired_delivery_leases_are_due_again_and_claimers_never_share() {
                 tokio::spawn(async move {
                     let mut got = Vec::new();
                     loop {
-                        let batch = store
-                            .worker()
-                            .claim_deliveries(&format!("c{n}"), LONG, 7)
-                            .await
-                            .unwrap();
+                        let batch = claim(&store, &format!("c{n}"), LONG, 7).await;
                         if batch.is_empty() {
                             return got;
                         }

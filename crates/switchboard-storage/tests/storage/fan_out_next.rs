@@ -8,7 +8,8 @@ use switchboard_domain::{EventId, WebhookSubscription};
 use switchboard_storage::{DeliveryId, FanOut, Store, WriteContext, now};
 
 use super::harness::{
-    TestDb, create_conversation, for_each_backend, open, open_clocked, subscribe, tenant,
+    TestDb, claim, create_conversation, fan_out_next, for_each_backend, open, open_clocked,
+    subscribe, tenant,
 };
 
 const LONG: Duration = Duration::from_secs(60);
@@ -65,22 +66,14 @@ async fn fans_out_once_in_id_order_and_marks_processed() {
 
         // Nothing due: nothing happens.
         assert_eq!(
-            store
-                .worker()
-                .fan_out_next("w", 10, Duration::ZERO, Some(LONG))
-                .await
-                .unwrap(),
+            fan_out_next(&store, "w", 10, Duration::ZERO, Some(LONG)).await,
             FanOut::default(),
             "{label}"
         );
 
         // No subscriber: processed, no delivery.
         make_events(&store, &ctx, "none", 2).await;
-        let fan = store
-            .worker()
-            .fan_out_next("w", 10, Duration::ZERO, Some(LONG))
-            .await
-            .unwrap();
+        let fan = fan_out_next(&store, "w", 10, Duration::ZERO, Some(LONG)).await;
         assert_eq!((fan.events, fan.deliveries), (2, 0), "{label}");
         assert!(fan.claimed.is_empty(), "{label}");
         assert_eq!(store.worker().outbox_backlog().await.unwrap(), 0, "{label}");
@@ -92,11 +85,7 @@ async fn fans_out_once_in_id_order_and_marks_processed() {
 
         // The limit holds, oldest first; the deliveries come back leased.
         let start = now().as_millis();
-        let first = store
-            .worker()
-            .fan_out_next("w", 3, Duration::ZERO, Some(LONG))
-            .await
-            .unwrap();
+        let first = fan_out_next(&store, "w", 3, Duration::ZERO, Some(LONG)).await;
         assert_eq!((first.events, first.deliveries), (3, 6), "{label}");
         assert_eq!(
             claimed_events(&first),
@@ -114,21 +103,12 @@ async fn fans_out_once_in_id_order_and_marks_processed() {
         }
         // Leased to the caller: nobody else can claim them now.
         assert!(
-            store
-                .worker()
-                .claim_deliveries("other", LONG, 100)
-                .await
-                .unwrap()
-                .is_empty(),
+            claim(&store, "other", LONG, 100).await.is_empty(),
             "{label}"
         );
         assert_eq!(store.worker().outbox_backlog().await.unwrap(), 2, "{label}");
 
-        let rest = store
-            .worker()
-            .fan_out_next("w", 3, Duration::ZERO, Some(LONG))
-            .await
-            .unwrap();
+        let rest = fan_out_next(&store, "w", 3, Duration::ZERO, Some(LONG)).await;
         assert_eq!((rest.events, rest.deliveries), (2, 4), "{label}");
         assert_eq!(
             claimed_events(&rest),
@@ -137,11 +117,7 @@ async fn fans_out_once_in_id_order_and_marks_processed() {
         );
         // A second call finds nothing new.
         assert_eq!(
-            store
-                .worker()
-                .fan_out_next("w", 3, Duration::ZERO, Some(LONG))
-                .await
-                .unwrap(),
+            fan_out_next(&store, "w", 3, Duration::ZERO, Some(LONG)).await,
             FanOut::default(),
             "{label}"
         );
@@ -183,11 +159,7 @@ async fn fans_out_once_in_id_order_and_marks_processed() {
         }
         // Nothing is left to fan out.
         assert_eq!(
-            store
-                .worker()
-                .fan_out_next("w2", 10, Duration::ZERO, Some(LONG))
-                .await
-                .unwrap(),
+            fan_out_next(&store, "w2", 10, Duration::ZERO, Some(LONG)).await,
             FanOut::default(),
             "{label}"
         );
@@ -203,45 +175,23 @@ async fn first_delay_and_no_claim_leave_deliveries_to_claim_later() {
 
         // Not due at once: `claim` is ignored, nothing is leased or due.
         make_events(&store, &ctx, "later", 2).await;
-        let fan = store
-            .worker()
-            .fan_out_next("w", 10, Duration::from_secs(30), Some(LONG))
-            .await
-            .unwrap();
+        let fan = fan_out_next(&store, "w", 10, Duration::from_secs(30), Some(LONG)).await;
         assert_eq!((fan.events, fan.deliveries), (2, 2), "{label}");
         assert!(fan.claimed.is_empty(), "{label}");
         assert!(
-            store
-                .worker()
-                .claim_deliveries("w", LONG, 10)
-                .await
-                .unwrap()
-                .is_empty(),
+            claim(&store, "w", LONG, 10).await.is_empty(),
             "{label}: not due yet"
         );
 
         // Due at once without `claim`: left for `claim_deliveries`.
         make_events(&store, &ctx, "now", 3).await;
-        let fan = store
-            .worker()
-            .fan_out_next("w", 10, Duration::ZERO, None)
-            .await
-            .unwrap();
+        let fan = fan_out_next(&store, "w", 10, Duration::ZERO, None).await;
         assert_eq!((fan.events, fan.deliveries), (3, 3), "{label}");
         assert!(fan.claimed.is_empty(), "{label}");
-        let due = store
-            .worker()
-            .claim_deliveries("w2", LONG, 10)
-            .await
-            .unwrap();
+        let due = claim(&store, "w2", LONG, 10).await;
         assert_eq!(due.len(), 3, "{label}");
         assert!(
-            store
-                .worker()
-                .claim_deliveries("w3", LONG, 10)
-                .await
-                .unwrap()
-                .is_empty(),
+            claim(&store, "w3", LONG, 10).await.is_empty(),
             "{label}: leased to w2"
         );
         assert_eq!(
@@ -267,22 +217,14 @@ async fn future_events_wait_until_they_are_available() {
             "UPDATE outbox SET available_at = available_at + 3600000 WHERE id = {}",
             events[2].get()
         ));
-        let fan = store
-            .worker()
-            .fan_out_next("w", 10, Duration::ZERO, Some(LONG))
-            .await
-            .unwrap();
+        let fan = fan_out_next(&store, "w", 10, Duration::ZERO, Some(LONG)).await;
         assert_eq!(claimed_events(&fan), [events[0], events[1]], "{label}");
         assert_eq!(fan.events, 2, "{label}");
         assert_eq!(store.worker().outbox_backlog().await.unwrap(), 1, "{label}");
 
         // An hour later it is due.
         clock.advance(Duration::from_secs(3600));
-        let fan = store
-            .worker()
-            .fan_out_next("w", 10, Duration::ZERO, Some(LONG))
-            .await
-            .unwrap();
+        let fan = fan_out_next(&store, "w", 10, Duration::ZERO, Some(LONG)).await;
         assert_eq!(claimed_events(&fan), [events[2]], "{label}");
         assert_eq!(store.worker().outbox_backlog().await.unwrap(), 0, "{label}");
     }
@@ -310,11 +252,8 @@ async fn concurrent_callers_fan_out_each_event_once() {
                     let mut events = 0;
                     let mut deliveries = Vec::new();
                     loop {
-                        let fan = store
-                            .worker()
-                            .fan_out_next(&worker, 7, Duration::ZERO, Some(LONG))
-                            .await
-                            .unwrap();
+                        let fan =
+                            fan_out_next(&store, &worker, 7, Duration::ZERO, Some(LONG)).await;
                         if fan.events == 0 {
                             return (events, deliveries);
                         }

@@ -164,3 +164,33 @@ pub(crate) async fn subscribe(
         .await
         .unwrap()
 }
+
+/// One fan-out step of `worker` (see `Worker::fan_out_next`), which must work.
+pub(crate) async fn fan_out_next(
+    store: &Store,
+    worker: &str,
+    limit: u32,
+    first_delay: std::time::Duration,
+    claim: Option<std::time::Duration>,
+) -> switchboard_storage::FanOut {
+    store
+        .worker()
+        .fan_out_next(worker, limit, first_delay, claim)
+        .await
+        .unwrap()
+}
+
+/// Deliveries due now, claimed by `worker` for `lease` (see
+/// `Worker::claim_deliveries`), which must work.
+pub(crate) async fn claim(
+    store: &Store,
+    worker: &str,
+    lease: std::time::Duration,
+    limit: u32,
+) -> Vec<switchboard_storage::DueDelivery> {
+    store
+        .worker()
+        .claim_deliveries(worker, lease, limit)
+        .await
+        .unwrap()
+}

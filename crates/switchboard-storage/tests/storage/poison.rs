@@ -8,13 +8,13 @@
 use std::time::Duration;
 
 use serde_json::Value;
-use switchboard_domain::{EventId, EventType};
+use switchboard_domain::{EventId, EventType, WebhookSubscription};
 use switchboard_storage::{
-    AttemptOutcome, AttemptReport, DeliveryState, DueDelivery, MAX_EXCERPT_BYTES, NextStep,
+    AttemptOutcome, AttemptReport, DeliveryState, DueDelivery, FanOut, MAX_EXCERPT_BYTES, NextStep,
     OUTBOX_MAX_TRIES, Store, WriteContext,
 };
 
-use super::harness::{TestDb, draft, open_clocked, subscribe, tenant};
+use super::harness::{TestDb, claim, draft, fan_out_next, open_clocked, subscribe, tenant};
 
 const LEASE: Duration = Duration::from_secs(60);
 
@@ -31,6 +31,32 @@ async fn event(store: &Store, ctx: &WriteContext, key: &str) -> EventId {
         .await
         .unwrap();
     events[0].id
+}
+
+/// Fans out as worker `w`: up to 100 events, no delay, claimed for [`LEASE`].
+async fn fan_out(store: &Store) -> FanOut {
+    fan_out_next(&store, "w", 100, Duration::ZERO, Some(LEASE)).await
+}
+
+/// Tenants `acme` and `globex`, each subscribed (to every event) and with
+/// three events: their write contexts and subscription ids.
+async fn two_tenants_with_events(
+    store: &Store,
+) -> (
+    WriteContext,
+    WriteContext,
+    WebhookSubscription,
+    WebhookSubscription,
+) {
+    let acme = tenant(store, "acme").await;
+    let globex = tenant(store, "globex").await;
+    let a = subscribe(store, &acme, "https://a.example/h").await;
+    let g = subscribe(store, &globex, "https://g.example/h").await;
+    for i in 0..3 {
+        event(store, &acme, &format!("a-{i}")).await;
+        event(store, &globex, &format!("g-{i}")).await;
+    }
+    (acme, globex, a, g)
 }
 
 fn success(store: &Store, d: &DueDelivery, excerpt: &str) -> AttemptReport {
@@ -77,19 +103,8 @@ async fn a_nul_in_an_excerpt_is_stored_sanitised_with_the_rest_of_its_batch() {
     for db in TestDb::all() {
         let label = db.label;
         let (store, _clock) = open_clocked(&db).await;
-        let acme = tenant(&store, "acme").await;
-        let globex = tenant(&store, "globex").await;
-        let a = subscribe(&store, &acme, "https://a.example/h").await;
-        let g = subscribe(&store, &globex, "https://g.example/h").await;
-        for i in 0..3 {
-            event(&store, &acme, &format!("a-{i}")).await;
-            event(&store, &globex, &format!("g-{i}")).await;
-        }
-        let fan = store
-            .worker()
-            .fan_out_next("w", 100, Duration::ZERO, Some(LEASE))
-            .await
-            .unwrap();
+        let (acme, globex, a, g) = two_tenants_with_events(&store).await;
+        let fan = fan_out(&store).await;
         assert_eq!(fan.claimed.len(), 6, "{label}");
         let huge = format!("{}\u{0}{}", "é".repeat(3000), "x".repeat(9000));
         let reports: Vec<AttemptReport> = fan
@@ -148,19 +163,8 @@ async fn one_report_the_database_refuses_never_fails_the_others() {
     for db in TestDb::all() {
         let label = db.label;
         let (store, _clock) = open_clocked(&db).await;
-        let acme = tenant(&store, "acme").await;
-        let globex = tenant(&store, "globex").await;
-        let a = subscribe(&store, &acme, "https://a.example/h").await;
-        let g = subscribe(&store, &globex, "https://g.example/h").await;
-        for i in 0..3 {
-            event(&store, &acme, &format!("a-{i}")).await;
-            event(&store, &globex, &format!("g-{i}")).await;
-        }
-        let fan = store
-            .worker()
-            .fan_out_next("w", 100, Duration::ZERO, Some(LEASE))
-            .await
-            .unwrap();
+        let (acme, globex, a, g) = two_tenants_with_events(&store).await;
+        let fan = fan_out(&store).await;
         let poisoned = fan.claimed[0].id;
         refuse_inserts(&db, "delivery_attempts", "delivery_id", poisoned.get());
         let reports = fan
@@ -213,11 +217,7 @@ async fn a_delivery_whose_attempts_cannot_be_recorded_stops_after_its_schedule()
         let acme = tenant(&store, "acme").await;
         let a = subscribe(&store, &acme, "https://a.example/h").await;
         event(&store, &acme, "a-0").await;
-        let fan = store
-            .worker()
-            .fan_out_next("w", 100, Duration::ZERO, Some(LEASE))
-            .await
-            .unwrap();
+        let fan = fan_out(&store).await;
         let id = fan.claimed[0].id;
         refuse_inserts(&db, "delivery_attempts", "delivery_id", id.get());
 
@@ -257,11 +257,7 @@ async fn a_delivery_whose_attempts_cannot_be_recorded_stops_after_its_schedule()
                 .await;
             // Past the lease: an unrecorded attempt would be due again.
             clock.advance(LEASE + Duration::from_secs(1));
-            due = store
-                .worker()
-                .claim_deliveries("w", LEASE, 100)
-                .await
-                .unwrap();
+            due = claim(&store, "w", LEASE, 100).await;
         }
         assert_eq!(sent, SCHEDULE, "{label}: sent {sent} times");
         let d = store
@@ -319,20 +315,12 @@ async fn an_unreadable_outbox_row_is_quarantined_and_later_events_fan_out() {
         assert_eq!(store.worker().outbox_backlog().await.unwrap(), 1, "{label}");
 
         // Not due again before its delay; then tried until quarantined.
-        let again = store
-            .worker()
-            .fan_out_next("w", 100, Duration::ZERO, Some(LEASE))
-            .await
-            .unwrap();
+        let again = fan_out(&store).await;
         assert!(again.failed.is_empty() && again.events == 0, "{label}");
         let mut tries = 1;
         while tries < OUTBOX_MAX_TRIES {
             clock.advance(Duration::from_secs(2));
-            let fan = store
-                .worker()
-                .fan_out_next("w", 100, Duration::ZERO, Some(LEASE))
-                .await
-                .unwrap();
+            let fan = fan_out(&store).await;
             tries += 1;
             assert_eq!(fan.failed.len(), 1, "{label}: try {tries}: {fan:?}");
             assert_eq!(fan.failed[0].tries, tries, "{label}");
@@ -368,20 +356,12 @@ async fn an_unreadable_outbox_row_is_quarantined_and_later_events_fan_out() {
         );
         assert_eq!(store.worker().outbox_backlog().await.unwrap(), 0, "{label}");
         clock.advance(Duration::from_secs(3600));
-        let fan = store
-            .worker()
-            .fan_out_next("w", 100, Duration::ZERO, Some(LEASE))
-            .await
-            .unwrap();
+        let fan = fan_out(&store).await;
         assert!(fan.failed.is_empty() && fan.events == 0, "{label}: {fan:?}");
 
         // New events of the same tenant fan out as usual.
         let next = event(&store, &acme, "a-2").await;
-        let fan = store
-            .worker()
-            .fan_out_next("w", 100, Duration::ZERO, Some(LEASE))
-            .await
-            .unwrap();
+        let fan = fan_out(&store).await;
         assert_eq!(fan.claimed[0].event_id, next, "{label}");
 
         // The samples leave it out instead of failing.
@@ -400,11 +380,7 @@ async fn an_unreadable_outbox_row_is_quarantined_and_later_events_fan_out() {
             0,
             "{label}"
         );
-        let fan = store
-            .worker()
-            .fan_out_next("w", 100, Duration::ZERO, Some(LEASE))
-            .await
-            .unwrap();
+        let fan = fan_out(&store).await;
         assert_eq!(
             fan.failed
                 .iter()
@@ -477,11 +453,7 @@ async fn a_delivery_whose_event_cannot_be_read_never_blocks_claims() {
         let poisoned = event(&store, &acme, "a-0").await;
         let other = event(&store, &globex, "g-0").await;
         // Fanned out for later, then the event is damaged.
-        store
-            .worker()
-            .fan_out_next("w", 100, Duration::from_secs(5), None)
-            .await
-            .unwrap();
+        fan_out_next(&store, "w", 100, Duration::from_secs(5), None).await;
         db.raw().execute(&format!(
             "UPDATE outbox SET payload = '{}' WHERE id = {}",
             too_deep(200),

@@ -11,7 +11,7 @@ use switchboard_storage::{
 };
 use switchboard_testsupport::RawConnection;
 
-use super::harness::{TestDb, config, draft};
+use super::harness::{TestDb, claim, config, draft, fan_out_next};
 
 const DAY: Duration = Duration::from_secs(24 * 3600);
 const LEASE: Duration = Duration::from_secs(60);
@@ -47,11 +47,8 @@ async fn subscribe(store: &Store, ctx: &WriteContext, event: EventType) -> Webho
 
 /// Fans out every due event, leasing the new deliveries.
 async fn fan_out(store: &Store) -> Vec<DueDelivery> {
-    store
-        .worker()
-        .fan_out_next("w", 10_000, Duration::ZERO, Some(LEASE))
+    fan_out_next(&store, "w", 10_000, Duration::ZERO, Some(LEASE))
         .await
-        .unwrap()
         .claimed
 }
 
@@ -214,11 +211,7 @@ async fn finished_work_goes_when_old_enough_and_unfinished_work_stays() {
         );
 
         // The pending delivery succeeds later; a newer delivery follows.
-        let due = store
-            .worker()
-            .claim_deliveries("w", LEASE, 10)
-            .await
-            .unwrap();
+        let due = claim(&store, "w", LEASE, 10).await;
         assert_eq!(due.len(), 1, "{label}");
         attempt(&store, &due, NextStep::Succeeded).await;
         store
