@@ -50,7 +50,7 @@ async fn events_fanned(
     for i in 0..n {
         create_conversation(store, ctx, &format!("{prefix}-{i}")).await;
     }
-    fan_out_next(&store, "w", 1000, Duration::ZERO, claim).await
+    fan_out_next(store, "w", 1000, Duration::ZERO, claim).await
 }
 
 fn report(

@@ -35,7 +35,7 @@ async fn event(store: &Store, ctx: &WriteContext, key: &str) -> EventId {
 
 /// Fans out as worker `w`: up to 100 events, no delay, claimed for [`LEASE`].
 async fn fan_out(store: &Store) -> FanOut {
-    fan_out_next(&store, "w", 100, Duration::ZERO, Some(LEASE)).await
+    fan_out_next(store, "w", 100, Duration::ZERO, Some(LEASE)).await
 }
 
 /// Tenants `acme` and `globex`, each subscribed (to every event) and with

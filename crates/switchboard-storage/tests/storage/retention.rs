@@ -47,7 +47,7 @@ async fn subscribe(store: &Store, ctx: &WriteContext, event: EventType) -> Webho
 
 /// Fans out every due event, leasing the new deliveries.
 async fn fan_out(store: &Store) -> Vec<DueDelivery> {
-    fan_out_next(&store, "w", 10_000, Duration::ZERO, Some(LEASE))
+    fan_out_next(store, "w", 10_000, Duration::ZERO, Some(LEASE))
         .await
         .claimed
 }
