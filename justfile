@@ -32,6 +32,13 @@ bench:
     cargo build --release -p switchboard-server -p switchboard-loadgen
     target/release/switchboard-loadgen run --update-docs docs/benchmarks.md
 
+# The query benchmark (docs/benchmarks.md): a million customers and a million
+# conversations imported on each backend, searches against a point GET, page
+# walks; rewrites its section of docs/benchmarks.md.
+bench-query:
+    cargo build --release -p switchboard-server -p switchboard-loadgen
+    target/release/switchboard-loadgen query --update-docs docs/benchmarks.md
+
 # A short run of the load benchmark (debug build, small dataset): checks
 # that the harness works end to end with zero errors and zero lost webhooks.
 bench-smoke:

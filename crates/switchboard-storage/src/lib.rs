@@ -19,6 +19,10 @@
 //!   and a late report from an expired lease changes nothing.
 //! - **Async boundary.** Every call is `async` and runs Diesel off the
 //!   async executor; no call holds two connections.
+//! - **Bulk import.** [`Customers::import`] and [`Conversations::import`]
+//!   store many existing entities in one transaction, checked like creates
+//!   and kept at their own times, without events or history (moving data in
+//!   from a vendor being replaced; the query benchmark's million rows).
 //!
 //! The calls are grouped by area behind handles: [`Store::customers`],
 //! [`Store::conversations`], [`Store::admin`], [`Store::webhooks`] and

@@ -384,6 +384,29 @@ impl<'a> Maintenance<'a> {
         Ok(u64::try_from(n).unwrap_or(0))
     }
 
+    /// Refreshes what the query planner knows of the data: on SQLite
+    /// `ANALYZE`; on PostgreSQL `VACUUM (ANALYZE)` of the tables, which
+    /// also marks their pages all-visible so counts are read from indexes
+    /// alone. Run it after a bulk import ([`Customers::import`](crate::Customers::import)):
+    /// until then the planner judges queries by the empty tables it last
+    /// saw. PostgreSQL's autovacuum does the same on its own, minutes
+    /// later; SQLite never does.
+    pub async fn analyze(self) -> Result<(), StorageError> {
+        let sqlite = self.store.is_sqlite();
+        self.store
+            .write(move |c| {
+                if sqlite {
+                    c.batch_execute("ANALYZE")?;
+                } else {
+                    // VACUUM cannot run in a transaction: one statement each.
+                    c.batch_execute("VACUUM (ANALYZE) customers")?;
+                    c.batch_execute("VACUUM (ANALYZE) conversations")?;
+                }
+                Ok::<_, StorageError>(())
+            })
+            .await
+    }
+
     /// The database's size in bytes: on SQLite, its pages (the file
     /// without its write-ahead log); on PostgreSQL, the store's tables with
     /// their indexes and TOAST.

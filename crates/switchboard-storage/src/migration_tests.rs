@@ -13,7 +13,8 @@ use crate::schema::{SQLITE_ONLY_TABLES, TABLES};
 use crate::{Precondition, Store, StoreConfig, WriteContext};
 
 /// The columns of every table except Diesel's bookkeeping, in column order:
-/// `table column nullable`.
+/// `table column nullable`. PostgreSQL's generated columns (index keys
+/// computed from the document, never written or read as such) are left out.
 fn columns(raw: &mut Raw) -> Vec<String> {
     raw.lines(
         "SELECT m.name || ' ' || p.name || ' ' || \
@@ -26,6 +27,7 @@ fn columns(raw: &mut Raw) -> Vec<String> {
                 CASE WHEN is_nullable = 'YES' THEN 'null' ELSE 'not-null' END AS line \
          FROM information_schema.columns \
          WHERE table_schema = 'public' AND table_name <> '__diesel_schema_migrations' \
+           AND is_generated = 'NEVER' \
          ORDER BY table_name, ordinal_position",
     )
 }

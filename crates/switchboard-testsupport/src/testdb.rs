@@ -123,10 +123,15 @@ impl RawConnection {
     #[must_use]
     pub fn open(url: &str) -> Self {
         match url.strip_prefix("sqlite://") {
-            Some(path) => Self::Sqlite(
-                SqliteConnection::establish(path)
-                    .unwrap_or_else(|e| panic!("cannot open {path}: {e}")),
-            ),
+            Some(path) => {
+                let mut c = SqliteConnection::establish(path)
+                    .unwrap_or_else(|e| panic!("cannot open {path}: {e}"));
+                // A store dropped just before may still be closing its
+                // connections: wait for their locks instead of failing.
+                c.batch_execute("PRAGMA busy_timeout = 10000")
+                    .unwrap_or_else(|e| panic!("cannot set busy_timeout on {path}: {e}"));
+                Self::Sqlite(c)
+            }
             None => Self::Pg(
                 PgConnection::establish(url)
                     .unwrap_or_else(|e| panic!("cannot connect to {url}: {e}")),

@@ -183,17 +183,19 @@ impl Target for ConversationField {
         match self {
             Self::Id => Expr::Plain("id"),
             Self::Status => Expr::Plain("status"),
+            // PostgreSQL: stored generated columns of the same expression
+            // (migration 2026-12-01-000091), so counts are index-only.
             Self::Assignee => Expr::Keyed {
                 expr: pick(
                     "coalesce(json_extract(doc, '$.assigneeId'), 0)",
-                    "coalesce((doc ->> 'assigneeId')::bigint, 0)",
+                    "assignee_key",
                 ),
                 unset: 0,
             },
             Self::Department => Expr::Keyed {
                 expr: pick(
                     "coalesce(json_extract(doc, '$.departmentId'), 0)",
-                    "coalesce((doc ->> 'departmentId')::bigint, 0)",
+                    "department_key",
                 ),
                 unset: 0,
             },
@@ -610,9 +612,16 @@ fn sort_key<F: Target>(q: &Query<F>, b: Backend) -> &'static str {
     }
 }
 
-/// The shapes worth a cached prepared statement: no filter, or a plain
-/// conjunction of at most three conditions.
-fn cacheable<F>(filter: Option<&Filter<F>>) -> bool {
+/// The shapes worth a cached prepared statement: no filter, or (on SQLite)
+/// a plain conjunction of at most three conditions. PostgreSQL plans a
+/// cached statement once for any value after a few runs (a generic plan),
+/// and a filter's best plan depends on its values: a generic plan for a
+/// rare custom attribute walked the primary key through a million rows. An
+/// uncached statement is planned for the values it carries.
+fn cacheable<F>(b: Backend, filter: Option<&Filter<F>>) -> bool {
+    if b == Backend::Postgres && filter.is_some() {
+        return false;
+    }
     match filter {
         None | Some(Filter::Cond(_)) => true,
         Some(Filter::All(parts)) => {
@@ -728,7 +737,7 @@ pub(crate) fn customers(
     let b = backend(c);
     let stmt: Statement<CustomerSql> = Statement::new(
         select(b, tenant, q, SELECT_CUSTOMERS).pieces,
-        cacheable(q.filter()),
+        cacheable(b, q.filter()),
     );
     let rows: Vec<CustomerRow> = crate::connection::native!(c, c => stmt.load(c))?;
     rows.into_iter().map(TryInto::try_into).collect()
@@ -743,7 +752,7 @@ pub(crate) fn conversations(
     let b = backend(c);
     let stmt: Statement<ConversationSql> = Statement::new(
         select(b, tenant, q, SELECT_CONVERSATIONS).pieces,
-        cacheable(q.filter()),
+        cacheable(b, q.filter()),
     );
     let rows: Vec<ConversationRow> = crate::connection::native!(c, c => stmt.load(c))?;
     rows.into_iter().map(TryInto::try_into).collect()
@@ -757,7 +766,7 @@ pub(crate) fn count<F: Target>(
 ) -> R<i64> {
     let b = backend(c);
     let stmt: Statement<BigInt> =
-        Statement::new(base(b, tenant, COUNT, filter).pieces, cacheable(filter));
+        Statement::new(base(b, tenant, COUNT, filter).pieces, cacheable(b, filter));
     Ok(crate::connection::native!(c, c => stmt.get_result(c))?)
 }
 

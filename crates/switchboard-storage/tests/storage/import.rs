@@ -7,7 +7,7 @@ use switchboard_domain::{
 };
 use switchboard_storage::{ModifyError, StorageError};
 
-use super::harness::{events, for_each_backend_clocked, tenant};
+use super::harness::{TestDb, events, for_each_backend_clocked, open, tenant};
 
 fn customer(ctx: &switchboard_storage::WriteContext, i: i64, at: Timestamp) -> Customer {
     let mut c = Customer::new(ctx.tenant.id, at);
@@ -169,4 +169,33 @@ async fn an_import_with_one_bad_draft_stores_nothing_and_names_it() {
         assert!(matches!(missing, Err(StorageError::NotFound)), "{label}");
     })
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn analyze_after_an_import_gives_the_planner_the_data() {
+    for db in TestDb::all() {
+        let label = db.label;
+        let store = open(&db).await;
+        let acme = tenant(&store, "acme").await;
+        let t = store.now();
+        let drafts: Vec<Customer> = (1..=50).map(|i| customer(&acme, i, t)).collect();
+        store.customers().import(&acme, drafts).await.unwrap();
+        store.maintenance().analyze().await.unwrap();
+        // Statistics exist now (the raw connection panics on an error).
+        let mut raw = db.raw();
+        if db.is_sqlite() {
+            raw.execute("SELECT 1 FROM sqlite_stat1 WHERE tbl = 'customers'");
+        } else {
+            raw.execute(
+                "DO $$ BEGIN IF (SELECT reltuples FROM pg_class \
+                 WHERE oid = 'customers'::regclass) < 50 \
+                 THEN RAISE EXCEPTION 'customers not analyzed'; END IF; END $$",
+            );
+        }
+        assert_eq!(
+            store.customers().count(acme.tenant.id, None).await.unwrap(),
+            50,
+            "{label}"
+        );
+    }
 }
