@@ -576,7 +576,7 @@ async fn cross_family_consistency() {
             .get(&format!("/api/v2/{}/conversations/{id}", app.tenant.name))
             .fetch()
             .await;
-        assert_eq!(z["data"]["chat_status"]["status_key"], "connected");
+        assert_eq!(z["data"]["chat_status"]["state_key"], "connected");
         let stored = app
             .store
             .conversations()
