@@ -110,7 +110,7 @@ fn routes(customer: i64, chat: i64) -> Vec<Route> {
 /// Whether `body` is a 415 in the dialect's own envelope.
 fn is_415_envelope(dialect: &str, body: &Value) -> bool {
     match dialect {
-        "helpcrunch" => body["errors"][0]["code"] == "unsupported_media_type",
+        "helpcrunch" => body["errors"][1]["code"] == "unsupported_media_type",
         "zoho" => body["error"]["code"] == 1004,
         "chatbot" => body["error"]
             .as_str()
@@ -307,7 +307,7 @@ async fn failed_authentications_are_limited_per_address() {
                 .unwrap();
             assert!((1..=60).contains(&retry), "{retry}");
             let body: Value = response.json().await.unwrap();
-            assert_eq!(body["errors"][0]["code"], "too_many_requests", "{body}");
+            assert_eq!(body["errors"][1]["code"], "too_many_requests", "{body}");
         }
     }
     assert_eq!(statuses[..5], [401; 5], "{statuses:?}");
