@@ -474,6 +474,7 @@ pub(crate) async fn import<E: Stored>(
                 for (index, draft) in drafts.into_iter().enumerate() {
                     let fail = |e: StorageError| ImportError {
                         index,
+                        more: Vec::new(),
                         error: ModifyError::Storage(e),
                     };
                     let at = draft.updated_at().min(now);

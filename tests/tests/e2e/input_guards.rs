@@ -230,7 +230,7 @@ async fn malformed_select_is_400_and_writes_nothing() {
             .fetch()
             .await;
         assert_eq!(status, 200, "{body}");
-        assert_eq!(body["Status"], "Requested", "{body}");
+        assert_eq!(body["Status"], "InQueue", "{body}");
         assert!(body["CustomerEmail"].is_null(), "{body}");
     })
     .await;

@@ -83,9 +83,9 @@ async fn entity_shape_and_case_insensitive_routes() {
         ] {
             assert!(keys.contains(&member), "missing {member}");
         }
-        assert_eq!(e["Status"], "Requested");
+        assert_eq!(e["Status"], "InQueue");
         assert_eq!(e["User"], Value::Null);
-        assert_eq!(e["_Links"]["Self"], format!("/api/v1/ChatSession/{id}"));
+        assert_eq!(e["_Links"]["Self"], app.url(&format!("/api/v1/ChatSession/{id}")));
         assert!(
             e["WhenRequested"].as_str().unwrap().ends_with("+00:00"),
             "{}",
@@ -117,7 +117,7 @@ async fn json_patch_ops_paths_and_refusals() {
         assert_eq!(e["CustomerEmail"], "ada@new.example.com");
         assert_eq!(e["CustomerPhone"], "+47 1");
         assert_eq!(e["FirstMessage"], Value::Null);
-        assert_eq!(e["Status"], "Started");
+        assert_eq!(e["Status"], "CustomerLast");
         assert_eq!(e["User"]["Name"], "Sam");
         assert_eq!(e["CustomInfo"], json!({"tier": "gold", "seats": 3}));
         assert!(e["WhenStarted"].is_string());
@@ -301,7 +301,7 @@ async fn select_xml_and_time_zone() {
             "unselected fields are null"
         );
         assert_eq!(e["Status"], Value::Null);
-        assert_eq!(e["_Links"]["Self"], format!("/api/v1/ChatSession/{id}"));
+        assert_eq!(e["_Links"]["Self"], app.url(&format!("/api/v1/ChatSession/{id}")));
         assert_eq!(
             e["TableRight"],
             json!({"Mask": "FullAccess", "Reason": null})
@@ -543,7 +543,7 @@ async fn cross_family_consistency() {
             .await;
         assert_eq!(status, 200);
         let (_, e) = app.get(&format!("/api/v1/ChatSession/{id}")).fetch().await;
-        assert_eq!(e["Status"], "Ended");
+        assert_eq!(e["Status"], "Closed");
         assert!(e["WhenEnded"].is_string());
         // an email changed through the chatbot shows as CustomerEmail
         let key = e["SessionKey"].as_str().unwrap().to_string();
@@ -609,7 +609,7 @@ async fn put_replaces_the_whole_entity() {
         assert_eq!(put["CustomerEmail"], Value::Null);
         assert_eq!(put["CustomerPhone"], Value::Null);
         assert_eq!(put["CustomInfo"], json!({}));
-        assert_eq!(put["Status"], "Started");
+        assert_eq!(put["Status"], "CustomerLast");
         assert_eq!(put["Rank"], 0);
         // read-only members must be unchanged; unknown members are refused
         let (status, body) = app.put(&path).json(&json!({"SessionKey": e["SessionKey"], "ChatSessionId": 12345})).fetch().await;
@@ -765,4 +765,90 @@ async fn custom_info_keys_are_case_sensitive() {
         );
     })
     .await;
+}
+
+/// `Status` in SuperOffice's vocabulary, `Flags` as a .NET flags enum,
+/// the patch media types in `Accept`, absolute `_Links` (issue #14).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_flags_accept_and_links_speak_superoffice() {
+    for_each_backend(|app| async move {
+        let id = session(&app).await;
+        let path = format!("/api/v1/ChatSession/{id}");
+        // every shared status has its own SuperOffice name, and reads back
+        for (status, name) in [
+            ("CustomerLast", "CustomerLast"),
+            ("Active", "CustomerLast"),
+            ("UserLast", "UserLast"),
+            ("OnHold", "OnHold"),
+            ("InQueue", "InQueue"),
+            ("ClosedFromQueue", "ClosedFromQueue"),
+            ("Closed", "Closed"),
+            ("Finished", "Closed"),
+        ] {
+            let (code, e) = patch_req(&app, id, MERGE_PATCH, &json!({"Status": status})).fetch().await;
+            assert_eq!(code, 200, "{status}: {e}");
+            assert_eq!(e["Status"], name, "{status}");
+        }
+        let (_, chat) = app.get(&format!("/v1/chats/{id}")).fetch().await;
+        assert_eq!(chat["status"], "closed", "the seed's Closed is the shared closed");
+
+        // Flags: names, comma-separated; the number of an unnamed bit
+        let (_, e) = app.get(&path).fetch().await;
+        assert_eq!(e["Flags"], "0");
+        for (sent, shown) in [
+            (json!("CustomerIsTyping"), "CustomerIsTyping"),
+            (json!("UserIsTyping, CustomerIsTyping"), "CustomerIsTyping, UserIsTyping"),
+            (json!(2), "UserIsTyping"),
+            (json!("4"), "4"),
+        ] {
+            let (code, e) = patch_req(&app, id, MERGE_PATCH, &json!({"Flags": sent})).fetch().await;
+            assert_eq!(code, 200, "{sent}: {e}");
+            assert_eq!(e["Flags"], shown, "{sent}");
+        }
+        let (code, e) = patch_req(&app, id, MERGE_PATCH, &json!({"Flags": "Sleepy"})).fetch().await;
+        assert_eq!(code, 400, "{e}");
+
+        // the patch media types are acceptable answers (JSON)
+        for accept in [JSON_PATCH, MERGE_PATCH] {
+            let resp = app.get(&path).header("Accept", accept).send().await.unwrap();
+            assert_eq!(resp.status(), 200, "{accept}");
+            let (_, e) = json_of(resp).await;
+            assert_eq!(e["ChatSessionId"], id);
+        }
+
+        // absolute links, Self and Archive; a GET body sent back is accepted
+        let (_, e) = app.get(&path).fetch().await;
+        assert_eq!(e["_Links"], json!({"Self": app.url(&path), "Archive": app.url("/api/v1/ChatSession")}));
+        let (code, put) = app.put(&path).json(&e).fetch().await;
+        assert_eq!(code, 200, "{put}");
+    })
+    .await;
+}
+
+/// Close, reopen, close: `WhenEnded` shows the second close.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_ended_is_the_latest_close() {
+    for backend in switchboard_e2e::Backend::ALL {
+        let clock = switchboard_storage::Clock::manual(switchboard_storage::now());
+        let config = switchboard_e2e::TestConfig {
+            store: switchboard_storage::StoreConfig {
+                clock: clock.clone(),
+                ..switchboard_e2e::TestConfig::default().store
+            },
+            ..switchboard_e2e::TestConfig::default()
+        };
+        let Some(app) = TestApp::spawn_with(backend, config).await else {
+            continue;
+        };
+        let id = session(&app).await;
+        let (_, first) = patch_req(&app, id, MERGE_PATCH, &json!({"Status": "Closed"})).fetch().await;
+        clock.advance(Duration::from_secs(60));
+        patch_req(&app, id, MERGE_PATCH, &json!({"Status": "CustomerLast"})).fetch().await;
+        clock.advance(Duration::from_secs(60));
+        let (_, second) = patch_req(&app, id, JSON_PATCH, &json!([{"op": "replace", "path": "Status", "value": "Closed"}])).fetch().await;
+        assert_ne!(first["WhenEnded"], second["WhenEnded"], "{backend}");
+        let ended = second["WhenEnded"].as_str().unwrap();
+        let ended: jiff::Timestamp = ended.parse().unwrap();
+        assert_eq!(ended.as_millisecond(), clock.now().as_millis(), "{backend}: {second}");
+    }
 }

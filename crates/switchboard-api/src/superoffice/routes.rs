@@ -67,11 +67,20 @@ pub fn mount_pattern(path: &str) -> Option<String> {
 struct Options {
     format: Format,
     zone: Zone,
+    /// `scheme://host` of the request, for the absolute `_Links`.
+    base: String,
     select: Option<Projection>,
     precondition: Precondition,
     if_match_versions: Option<Vec<i64>>,
     if_none_match: Option<Vec<String>>,
     if_modified_since: Option<Timestamp>,
+}
+
+/// `scheme://host` as the client addressed the server (its `Host`), the
+/// base of the entity's absolute `_Links`.
+fn base_url(req: &HttpRequest) -> String {
+    let info = req.connection_info();
+    format!("{}://{}", info.scheme(), info.host())
 }
 
 fn header<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
@@ -127,6 +136,7 @@ fn options(req: &HttpRequest) -> Result<Options, SoError> {
     Ok(Options {
         format,
         zone,
+        base: base_url(req),
         select,
         precondition: Precondition {
             version: None,
@@ -227,7 +237,7 @@ fn render(
     o: &Options,
     status: actix_web::http::StatusCode,
 ) -> HttpResponse {
-    let mut entity = convert::entity(c, Some(links), &o.zone);
+    let mut entity = convert::entity(c, Some(links), &o.zone, &o.base);
     if let Some(select) = &o.select {
         entity = select.apply(&entity);
     }
@@ -363,6 +373,7 @@ pub async fn list(state: web::Data<AppState>, req: HttpRequest) -> SoResult {
         Some(name) => Zone::named(name)?,
         None => Zone::utc(),
     };
+    let base = base_url(&req);
     let select = o
         .select
         .as_deref()
@@ -385,7 +396,7 @@ pub async fn list(state: web::Data<AppState>, req: HttpRequest) -> SoResult {
         .iter()
         .zip(&links)
         .map(|(c, l)| {
-            let entity = convert::entity(c, Some(l), &zone);
+            let entity = convert::entity(c, Some(l), &zone, &base);
             match &select {
                 Some(s) => s.apply(&entity),
                 None => entity,
@@ -501,7 +512,7 @@ pub async fn create(
         map.insert("SessionKey".into(), Value::String(new_session_key()?));
     }
     let mut c = Conversation::new(p.tenant.id, String::new(), now);
-    let current = convert::entity(&c, None, &o.zone);
+    let current = convert::entity(&c, None, &o.zone, &o.base);
     convert::apply_document(&body, &current, &mut c, p.actor(), now)?;
     if c.requested_at.is_none() {
         c.requested_at = Some(now);
@@ -549,13 +560,13 @@ pub async fn put(state: web::Data<AppState>, req: HttpRequest, payload: web::Pay
     }
     let mut precondition = o.precondition;
     precondition.version = required_version(&state, &p, id, &o).await?;
-    let zone = o.zone.clone();
+    let (zone, base) = (o.zone.clone(), o.base.clone());
     let (actor, clock) = (p.actor(), state.store().clock().clone());
     let (c, links) = state
         .store()
         .conversations()
         .modify_linked(&ctx(&p, &req), id, precondition, move |c, links| {
-            let current = convert::entity(c, Some(links), &zone);
+            let current = convert::entity(c, Some(links), &zone, &base);
             convert::apply_document(&body, &current, c, actor, clock.now())
         })
         .await
@@ -708,7 +719,7 @@ pub async fn patch(
     let body = patch_body(&req, read_value(&state, &req, payload).await?)?;
     let mut precondition = o.precondition;
     precondition.version = required_version(&state, &p, id, &o).await?;
-    let zone = o.zone.clone();
+    let (zone, base) = (o.zone.clone(), o.base.clone());
     let (actor, clock) = (p.actor(), state.store().clock().clone());
     let opts = ApplyOptions {
         mode: PathMode::LenientOutside(convert::FREE_FORM),
@@ -720,7 +731,7 @@ pub async fn patch(
         .store()
         .conversations()
         .modify_linked(&ctx(&p, &req), id, precondition, move |c, links| {
-            let current = convert::entity(c, Some(links), &zone);
+            let current = convert::entity(c, Some(links), &zone, &base);
             let ops = match &body {
                 PatchBody::Json(ops) => ops.clone(),
                 PatchBody::Merge(m) => {
