@@ -852,3 +852,45 @@ async fn when_ended_is_the_latest_close() {
         assert_eq!(ended.as_millisecond(), clock.now().as_millis(), "{backend}: {second}");
     }
 }
+
+/// `SO-TimeZone` takes SuperOffice's codes and ids, with and without
+/// `includeTZOffset`, and `GET /api/v1/timezone` lists them (issue #14).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn so_timezone_takes_superoffices_codes() {
+    for_each_backend(|app| async move {
+        let (code, zones) = app.get("/api/v1/timezone").fetch().await;
+        assert_eq!(code, 200, "{zones}");
+        let zones = zones.as_array().unwrap();
+        assert!(zones.iter().any(|z| z["id"] == 261 && z["timeZone"] == "NO"), "{zones:?}");
+        assert!(zones.iter().any(|z| z["id"] == 460 && z["timeZone"] == "US-NY"));
+
+        let id = session(&app).await;
+        let path = format!("/api/v1/ChatSession/{id}");
+        let (_, utc) = app.get(&path).fetch().await;
+        let requested: jiff::Timestamp = utc["WhenRequested"].as_str().unwrap().parse().unwrap();
+        for (header, tz, offset) in [
+            ("NO", "Europe/Oslo", false),
+            ("261", "Europe/Oslo", false),
+            ("US-NY, includeTZOffset", "America/New_York", true),
+            ("us-ny,includetzoffset", "America/New_York", true),
+            ("Europe/Oslo", "Europe/Oslo", true),
+        ] {
+            let (code, e) = app.get(&path).header("SO-TimeZone", header).fetch().await;
+            assert_eq!(code, 200, "{header}: {e}");
+            let shown = e["WhenRequested"].as_str().unwrap();
+            let zoned = requested.to_zoned(jiff::tz::TimeZone::get(tz).unwrap());
+            let local = zoned.strftime("%Y-%m-%dT%H:%M:%S").to_string();
+            assert!(shown.starts_with(&local), "{header}: {shown} vs {local}");
+            assert_eq!(shown.contains('+') || shown[10..].contains('-'), offset, "{header}: {shown}");
+            // a GET body sent back in the same zone is the same instant
+            let (code, put) = app.put(&path).header("SO-TimeZone", header).json(&e).fetch().await;
+            assert_eq!(code, 200, "{header}: {put}");
+            assert_eq!(put["WhenRequested"], e["WhenRequested"], "{header}");
+        }
+        let (code, e) = app.get(&path).header("SO-TimeZone", "Atlantis").fetch().await;
+        assert_eq!(code, 400, "{e}");
+        let (code, e) = app.get(&path).header("SO-TimeZone", "NO, sideways").fetch().await;
+        assert_eq!(code, 400, "{e}");
+    })
+    .await;
+}

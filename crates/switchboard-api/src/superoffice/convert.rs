@@ -9,7 +9,7 @@ use switchboard_domain::{
     Customer, CustomerId, Patch, Timestamp, UpdateMode, Visitor,
 };
 
-use super::time::{Zone, parse};
+use super::time::Zone;
 use crate::{ApiError, FieldError};
 
 /// Every member of the entity, in order.
@@ -382,11 +382,12 @@ fn bad(path: &str, code: &str, message: impl Into<String>) -> FieldError {
 pub fn apply_document(
     doc: &Value,
     current: &Value,
+    zone: &Zone,
     c: &mut Conversation,
     actor: Actor,
     now: Timestamp,
 ) -> Result<(), ApiError> {
-    document_update(doc, current)?.apply(c, UpdateMode::Merge, actor, now);
+    document_update(doc, current, zone)?.apply(c, UpdateMode::Merge, actor, now);
     Ok(())
 }
 
@@ -395,7 +396,11 @@ pub fn apply_document(
 /// replaces), except `SessionKey` and `Status`, which are kept. Read-only
 /// members must be absent or equal to `current` (the entity as it is now).
 /// Every problem is reported at once.
-pub fn document_update(doc: &Value, current: &Value) -> Result<ConversationUpdate, ApiError> {
+pub fn document_update(
+    doc: &Value,
+    current: &Value,
+    zone: &Zone,
+) -> Result<ConversationUpdate, ApiError> {
     let Value::Object(obj) = doc else {
         return Err(ApiError::bad_request(
             "/",
@@ -504,7 +509,7 @@ pub fn document_update(doc: &Value, current: &Value) -> Result<ConversationUpdat
     let time = |name: &str, errors: &mut Vec<FieldError>| -> Option<Timestamp> {
         match get(name) {
             Value::Null => None,
-            Value::String(s) => parse(s).or_else(|| {
+            Value::String(s) => zone.parse(s).or_else(|| {
                 errors.push(bad(
                     name,
                     "invalid_date",
@@ -658,6 +663,7 @@ mod tests {
         apply_document(
             &doc,
             &doc,
+            &zone,
             &mut back,
             Actor::System,
             Timestamp::from_millis(0),

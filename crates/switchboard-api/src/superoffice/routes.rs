@@ -11,7 +11,7 @@ use super::SuperOffice;
 use super::convert;
 use super::error::{SoError, field_name};
 use super::negotiate::{self, Format};
-use super::time::Zone;
+use super::time::{SO_ZONES, Zone};
 use super::xml;
 use crate::auth::{Principal, principal};
 use crate::body::{is_json, media_type, parse_json, read_body};
@@ -25,6 +25,7 @@ pub const PREFIX: &str = "/api/v1/ChatSession";
 /// Every SuperOffice route (documented spelling; mounted case-insensitively).
 pub(crate) fn routes() -> Vec<(&'static str, &'static str, actix_web::Route)> {
     vec![
+        ("GET", "/api/v1/timezone", web::get().to(timezones)),
         ("GET", "/api/v1/ChatSession", web::get().to(list)),
         ("POST", "/api/v1/ChatSession", web::post().to(create)),
         ("GET", "/api/v1/ChatSession/{id}", web::get().to(get)),
@@ -113,7 +114,7 @@ fn tags(raw: &str) -> Vec<String> {
 fn options(req: &HttpRequest) -> Result<Options, SoError> {
     let format = negotiate::choose(header(req, "accept"))?;
     let zone = match header(req, "so-timezone") {
-        Some(name) => Zone::named(name)?,
+        Some(name) => Zone::from_header(name)?,
         None => Zone::utc(),
     };
     let query = web::Query::<Vec<(String, String)>>::from_query(req.query_string())
@@ -339,6 +340,48 @@ fn list_options(req: &HttpRequest) -> Result<ListOptions, SoError> {
 /// `WhenRequested`, `WhenClosed`; `asc`/`desc`), `$top` (1–1000, default
 /// 100), `$skip`, `$select`, `$format` (`json`/`xml`). JSON answers
 /// `{"value": [ChatSessionEntity…]}`, XML `<ArrayOfChatSessionEntity>`.
+/// SuperOffice's time zones, the codes and ids `SO-TimeZone` takes.
+#[utoipa::path(get, path = "/api/v1/timezone", tag = "superoffice", security(("bearer" = [])),
+    responses((status = 200, description = "Every known time zone", body = Vec<TimeZoneOutput>),
+        (status = 401, description = "Not authenticated")))]
+pub async fn timezones(state: web::Data<AppState>, req: HttpRequest) -> SoResult {
+    let _p = caller(&state, &req, Scope::ConversationsRead).await?;
+    let zones: Vec<TimeZoneOutput> = SO_ZONES
+        .iter()
+        .map(|z| TimeZoneOutput {
+            id: z.id,
+            time_zone: z.code,
+            country: z.country,
+            region: z.region,
+            offset: z.offset,
+            daylight: z.daylight,
+            is_active: 1,
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(zones))
+}
+
+/// One of SuperOffice's time zones, as `GET /api/v1/timezone` lists it
+/// (the members of SuperOffice's documented table).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TimeZoneOutput {
+    /// Numeric id (`261`), also taken by `SO-TimeZone`.
+    pub id: i64,
+    /// Code (`NO`, `US-NY`), taken by `SO-TimeZone`.
+    pub time_zone: &'static str,
+    /// Country.
+    pub country: &'static str,
+    /// Region.
+    pub region: &'static str,
+    /// Standard offset from UTC.
+    pub offset: &'static str,
+    /// Daylight-saving offset (empty when none).
+    pub daylight: &'static str,
+    /// Always 1.
+    pub is_active: i32,
+}
+
 #[utoipa::path(get, path = "/api/v1/ChatSession", tag = "superoffice", security(("bearer" = [])),
     params(
         ("$filter" = Option<String>, Query, description = "e.g. `Status eq 'Started' and WhenRequested ge 2024-01-01T00:00:00Z`"),
@@ -370,7 +413,7 @@ pub async fn list(state: web::Data<AppState>, req: HttpRequest) -> SoResult {
         }
     };
     let zone = match header(&req, "so-timezone") {
-        Some(name) => Zone::named(name)?,
+        Some(name) => Zone::from_header(name)?,
         None => Zone::utc(),
     };
     let base = base_url(&req);
@@ -513,7 +556,7 @@ pub async fn create(
     }
     let mut c = Conversation::new(p.tenant.id, String::new(), now);
     let current = convert::entity(&c, None, &o.zone, &o.base);
-    convert::apply_document(&body, &current, &mut c, p.actor(), now)?;
+    convert::apply_document(&body, &current, &o.zone, &mut c, p.actor(), now)?;
     if c.requested_at.is_none() {
         c.requested_at = Some(now);
     }
@@ -567,7 +610,7 @@ pub async fn put(state: web::Data<AppState>, req: HttpRequest, payload: web::Pay
         .conversations()
         .modify_linked(&ctx(&p, &req), id, precondition, move |c, links| {
             let current = convert::entity(c, Some(links), &zone, &base);
-            convert::apply_document(&body, &current, c, actor, clock.now())
+            convert::apply_document(&body, &current, &zone, c, actor, clock.now())
         })
         .await
         .map_err(modify_error)?;
@@ -750,7 +793,7 @@ pub async fn patch(
                     )
                 }
             })?;
-            convert::apply_document(&doc, &current, c, actor, clock.now())
+            convert::apply_document(&doc, &current, &zone, c, actor, clock.now())
         })
         .await
         .map_err(modify_error)?;
