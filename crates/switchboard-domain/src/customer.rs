@@ -6,9 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::validate::{self, ValidationErrors};
-use crate::{
-    AttributeSet, CustomerId, DomainError, Patch, Tag, TenantId, Timestamp, UpdateMode,
-};
+use crate::{AttributeSet, CustomerId, DomainError, Patch, Tag, TenantId, Timestamp, UpdateMode};
 
 /// Upper bounds on a customer's collections.
 pub const MAX_TAGS: usize = 100;

@@ -381,7 +381,13 @@ where
                             failed.push((index, e));
                             continue;
                         }
-                        Err(e) => return Err(BatchError { index, error: e, more: Vec::new() }),
+                        Err(e) => {
+                            return Err(BatchError {
+                                index,
+                                error: e,
+                                more: Vec::new(),
+                            });
+                        }
                     };
                     if !failed.is_empty() {
                         continue;
@@ -399,7 +405,11 @@ where
                                 });
                             }
                             Err(Abort::Failed(e)) => {
-                                return Err(BatchError { index, error: e, more: Vec::new() });
+                                return Err(BatchError {
+                                    index,
+                                    error: e,
+                                    more: Vec::new(),
+                                });
                             }
                         },
                     };

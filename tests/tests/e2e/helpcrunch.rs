@@ -660,11 +660,21 @@ async fn a_get_body_sent_back_as_put_works() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chat_rating_and_closed_by_are_the_vendors_strings() {
     for_each_backend(|app| async move {
-        for (rating, word) in [(1, "poor"), (2, "poor"), (3, "average"), (4, "great"), (5, "great")] {
+        for (rating, word) in [
+            (1, "poor"),
+            (2, "poor"),
+            (3, "average"),
+            (4, "great"),
+            (5, "great"),
+        ] {
             let c = app
                 .seed_conversation(&format!("r-{rating}"), |c| {
                     c.rating = Some(rating);
-                    c.set_status(ConversationStatus::Closed, switchboard_domain::Actor::Customer, c.created_at);
+                    c.set_status(
+                        ConversationStatus::Closed,
+                        switchboard_domain::Actor::Customer,
+                        c.created_at,
+                    );
                 })
                 .await;
             let (_, chat) = app.get(&format!("/v1/chats/{}", c.id)).fetch().await;
@@ -701,7 +711,11 @@ async fn batch_reports_every_failing_item() {
             .await;
         assert_eq!(status, 400, "{body}");
         let codes = error_codes(&body);
-        assert_eq!(codes, ["invalid_request", "0.customer", "1.email", "3.customer"], "{body}");
+        assert_eq!(
+            codes,
+            ["invalid_request", "0.customer", "1.email", "3.customer"],
+            "{body}"
+        );
         let (_, still) = app.get(&format!("/v1/customers/{}", b.id)).fetch().await;
         assert_eq!(still["name"], "B", "nothing written");
     })

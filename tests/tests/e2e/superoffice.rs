@@ -85,7 +85,10 @@ async fn entity_shape_and_case_insensitive_routes() {
         }
         assert_eq!(e["Status"], "InQueue");
         assert_eq!(e["User"], Value::Null);
-        assert_eq!(e["_Links"]["Self"], app.url(&format!("/api/v1/ChatSession/{id}")));
+        assert_eq!(
+            e["_Links"]["Self"],
+            app.url(&format!("/api/v1/ChatSession/{id}"))
+        );
         assert!(
             e["WhenRequested"].as_str().unwrap().ends_with("+00:00"),
             "{}",
@@ -301,7 +304,10 @@ async fn select_xml_and_time_zone() {
             "unselected fields are null"
         );
         assert_eq!(e["Status"], Value::Null);
-        assert_eq!(e["_Links"]["Self"], app.url(&format!("/api/v1/ChatSession/{id}")));
+        assert_eq!(
+            e["_Links"]["Self"],
+            app.url(&format!("/api/v1/ChatSession/{id}"))
+        );
         assert_eq!(
             e["TableRight"],
             json!({"Mask": "FullAccess", "Reason": null})
@@ -785,32 +791,49 @@ async fn status_flags_accept_and_links_speak_superoffice() {
             ("Closed", "Closed"),
             ("Finished", "Closed"),
         ] {
-            let (code, e) = patch_req(&app, id, MERGE_PATCH, &json!({"Status": status})).fetch().await;
+            let (code, e) = patch_req(&app, id, MERGE_PATCH, &json!({"Status": status}))
+                .fetch()
+                .await;
             assert_eq!(code, 200, "{status}: {e}");
             assert_eq!(e["Status"], name, "{status}");
         }
         let (_, chat) = app.get(&format!("/v1/chats/{id}")).fetch().await;
-        assert_eq!(chat["status"], "closed", "the seed's Closed is the shared closed");
+        assert_eq!(
+            chat["status"], "closed",
+            "the seed's Closed is the shared closed"
+        );
 
         // Flags: names, comma-separated; the number of an unnamed bit
         let (_, e) = app.get(&path).fetch().await;
         assert_eq!(e["Flags"], "0");
         for (sent, shown) in [
             (json!("CustomerIsTyping"), "CustomerIsTyping"),
-            (json!("UserIsTyping, CustomerIsTyping"), "CustomerIsTyping, UserIsTyping"),
+            (
+                json!("UserIsTyping, CustomerIsTyping"),
+                "CustomerIsTyping, UserIsTyping",
+            ),
             (json!(2), "UserIsTyping"),
             (json!("4"), "4"),
         ] {
-            let (code, e) = patch_req(&app, id, MERGE_PATCH, &json!({"Flags": sent})).fetch().await;
+            let (code, e) = patch_req(&app, id, MERGE_PATCH, &json!({"Flags": sent}))
+                .fetch()
+                .await;
             assert_eq!(code, 200, "{sent}: {e}");
             assert_eq!(e["Flags"], shown, "{sent}");
         }
-        let (code, e) = patch_req(&app, id, MERGE_PATCH, &json!({"Flags": "Sleepy"})).fetch().await;
+        let (code, e) = patch_req(&app, id, MERGE_PATCH, &json!({"Flags": "Sleepy"}))
+            .fetch()
+            .await;
         assert_eq!(code, 400, "{e}");
 
         // the patch media types are acceptable answers (JSON)
         for accept in [JSON_PATCH, MERGE_PATCH] {
-            let resp = app.get(&path).header("Accept", accept).send().await.unwrap();
+            let resp = app
+                .get(&path)
+                .header("Accept", accept)
+                .send()
+                .await
+                .unwrap();
             assert_eq!(resp.status(), 200, "{accept}");
             let (_, e) = json_of(resp).await;
             assert_eq!(e["ChatSessionId"], id);
@@ -818,7 +841,10 @@ async fn status_flags_accept_and_links_speak_superoffice() {
 
         // absolute links, Self and Archive; a GET body sent back is accepted
         let (_, e) = app.get(&path).fetch().await;
-        assert_eq!(e["_Links"], json!({"Self": app.url(&path), "Archive": app.url("/api/v1/ChatSession")}));
+        assert_eq!(
+            e["_Links"],
+            json!({"Self": app.url(&path), "Archive": app.url("/api/v1/ChatSession")})
+        );
         let (code, put) = app.put(&path).json(&e).fetch().await;
         assert_eq!(code, 200, "{put}");
     })
@@ -841,15 +867,30 @@ async fn when_ended_is_the_latest_close() {
             continue;
         };
         let id = session(&app).await;
-        let (_, first) = patch_req(&app, id, MERGE_PATCH, &json!({"Status": "Closed"})).fetch().await;
+        let (_, first) = patch_req(&app, id, MERGE_PATCH, &json!({"Status": "Closed"}))
+            .fetch()
+            .await;
         clock.advance(Duration::from_secs(60));
-        patch_req(&app, id, MERGE_PATCH, &json!({"Status": "CustomerLast"})).fetch().await;
+        patch_req(&app, id, MERGE_PATCH, &json!({"Status": "CustomerLast"}))
+            .fetch()
+            .await;
         clock.advance(Duration::from_secs(60));
-        let (_, second) = patch_req(&app, id, JSON_PATCH, &json!([{"op": "replace", "path": "Status", "value": "Closed"}])).fetch().await;
+        let (_, second) = patch_req(
+            &app,
+            id,
+            JSON_PATCH,
+            &json!([{"op": "replace", "path": "Status", "value": "Closed"}]),
+        )
+        .fetch()
+        .await;
         assert_ne!(first["WhenEnded"], second["WhenEnded"], "{backend}");
         let ended = second["WhenEnded"].as_str().unwrap();
         let ended: jiff::Timestamp = ended.parse().unwrap();
-        assert_eq!(ended.as_millisecond(), clock.now().as_millis(), "{backend}: {second}");
+        assert_eq!(
+            ended.as_millisecond(),
+            clock.now().as_millis(),
+            "{backend}: {second}"
+        );
     }
 }
 
@@ -861,8 +902,17 @@ async fn so_timezone_takes_superoffices_codes() {
         let (code, zones) = app.get("/api/v1/timezone").fetch().await;
         assert_eq!(code, 200, "{zones}");
         let zones = zones.as_array().unwrap();
-        assert!(zones.iter().any(|z| z["id"] == 261 && z["timeZone"] == "NO"), "{zones:?}");
-        assert!(zones.iter().any(|z| z["id"] == 460 && z["timeZone"] == "US-NY"));
+        assert!(
+            zones
+                .iter()
+                .any(|z| z["id"] == 261 && z["timeZone"] == "NO"),
+            "{zones:?}"
+        );
+        assert!(
+            zones
+                .iter()
+                .any(|z| z["id"] == 460 && z["timeZone"] == "US-NY")
+        );
 
         let id = session(&app).await;
         let path = format!("/api/v1/ChatSession/{id}");
@@ -881,15 +931,32 @@ async fn so_timezone_takes_superoffices_codes() {
             let zoned = requested.to_zoned(jiff::tz::TimeZone::get(tz).unwrap());
             let local = zoned.strftime("%Y-%m-%dT%H:%M:%S").to_string();
             assert!(shown.starts_with(&local), "{header}: {shown} vs {local}");
-            assert_eq!(shown.contains('+') || shown[10..].contains('-'), offset, "{header}: {shown}");
+            assert_eq!(
+                shown.contains('+') || shown[10..].contains('-'),
+                offset,
+                "{header}: {shown}"
+            );
             // a GET body sent back in the same zone is the same instant
-            let (code, put) = app.put(&path).header("SO-TimeZone", header).json(&e).fetch().await;
+            let (code, put) = app
+                .put(&path)
+                .header("SO-TimeZone", header)
+                .json(&e)
+                .fetch()
+                .await;
             assert_eq!(code, 200, "{header}: {put}");
             assert_eq!(put["WhenRequested"], e["WhenRequested"], "{header}");
         }
-        let (code, e) = app.get(&path).header("SO-TimeZone", "Atlantis").fetch().await;
+        let (code, e) = app
+            .get(&path)
+            .header("SO-TimeZone", "Atlantis")
+            .fetch()
+            .await;
         assert_eq!(code, 400, "{e}");
-        let (code, e) = app.get(&path).header("SO-TimeZone", "NO, sideways").fetch().await;
+        let (code, e) = app
+            .get(&path)
+            .header("SO-TimeZone", "NO, sideways")
+            .fetch()
+            .await;
         assert_eq!(code, 400, "{e}");
     })
     .await;

@@ -148,7 +148,13 @@ async fn end_time_is_the_latest_close() {
             .fetch()
             .await;
         let id = created["data"]["id"].as_str().unwrap().to_string();
-        let (code, first) = zoho(&app, reqwest::Method::PUT, &format!("/conversations/{id}/close")).fetch().await;
+        let (code, first) = zoho(
+            &app,
+            reqwest::Method::PUT,
+            &format!("/conversations/{id}/close"),
+        )
+        .fetch()
+        .await;
         assert_eq!(code, 200, "{first}");
         let first_end = first["data"]["end_time"].as_str().unwrap().to_string();
         clock.advance(Duration::from_secs(60));
@@ -159,7 +165,13 @@ async fn end_time_is_the_latest_close() {
             .await;
         assert_eq!(code, 200, "{body}");
         clock.advance(Duration::from_secs(60));
-        let (_, second) = zoho(&app, reqwest::Method::PUT, &format!("/conversations/{id}/close")).fetch().await;
+        let (_, second) = zoho(
+            &app,
+            reqwest::Method::PUT,
+            &format!("/conversations/{id}/close"),
+        )
+        .fetch()
+        .await;
         let second_end = second["data"]["end_time"].as_str().unwrap();
         let now_ms = clock.now().as_millis();
         assert_eq!(second_end, now_ms.to_string(), "{backend}: {second}");

@@ -80,9 +80,7 @@ pub fn customer_update(input: CustomerInput) -> Result<CustomerUpdate, ApiError>
             v.as_i64()
                 .filter(|i| *i > 0)
                 .map(CustomerId::new)
-                .ok_or_else(|| {
-                    ApiError::bad_request("id", "read_only", "is read-only")
-                })?,
+                .ok_or_else(|| ApiError::bad_request("id", "read_only", "is read-only"))?,
         ),
         Patch::Null => return Err(ApiError::bad_request("id", "read_only", "is read-only")),
     };
@@ -92,7 +90,11 @@ pub fn customer_update(input: CustomerInput) -> Result<CustomerUpdate, ApiError>
             Patch::Absent => None,
             Patch::Value(t) => Some(t.0),
             Patch::Null => {
-                return Err(ApiError::bad_request("createdAt", "read_only", "is read-only"));
+                return Err(ApiError::bad_request(
+                    "createdAt",
+                    "read_only",
+                    "is read-only",
+                ));
             }
         },
         created_from: match created_from {

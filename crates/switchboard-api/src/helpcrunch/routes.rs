@@ -102,9 +102,9 @@ fn parse_id(raw: &str, field: &str) -> Result<i64, HcError> {
         )
         .into());
     }
-    raw.parse::<CustomerId>()
-        .map(CustomerId::get)
-        .map_err(|_| ApiError::bad_request(field, "invalid_id", "This value should be positive.").into())
+    raw.parse::<CustomerId>().map(CustomerId::get).map_err(|_| {
+        ApiError::bad_request(field, "invalid_id", "This value should be positive.").into()
+    })
 }
 
 /// Reads a body whose top level must be `shape`, naming fields the HelpCrunch way.

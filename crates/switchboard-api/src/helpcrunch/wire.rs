@@ -79,7 +79,10 @@ impl<'de> Deserialize<'de> for CustomDataField {
                 f.write_str("an array of {\"property\", \"value\"} or an object of values")
             }
 
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Self::Value, A::Error> {
                 let mut items = Vec::new();
                 while let Some(item) = seq.next_element::<CustomDataInput>()? {
                     items.push(item);
@@ -87,7 +90,10 @@ impl<'de> Deserialize<'de> for CustomDataField {
                 Ok(CustomDataField(items))
             }
 
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Self::Value, A::Error> {
                 let mut items = Vec::new();
                 while let Some((property, value)) = map.next_entry::<String, Value>()? {
                     items.push(CustomDataInput { property, value });

@@ -180,7 +180,8 @@ fn same_links(a: &Value, b: &Value) -> bool {
         (Some(a), Some(b)) => {
             a.len() == b.len()
                 && a.iter().all(|(k, v)| {
-                    b.get(k).is_some_and(|w| path(v).is_some() && path(v) == path(w))
+                    b.get(k)
+                        .is_some_and(|w| path(v).is_some() && path(v) == path(w))
                 })
         }
         _ => false,
@@ -434,7 +435,8 @@ pub fn document_update(
             let unchanged = Some(v) == current.get(name)
                 || (name == "ChatSessionId" && (v.is_null() || v == &json!(0)));
             // `_Links` depend on the address the client used: compared by path.
-            let harmless = (v.is_null() && matches!(name, "Contact" | "Project" | "Sale" | "Ticket"))
+            let harmless = (v.is_null()
+                && matches!(name, "Contact" | "Project" | "Sale" | "Ticket"))
                 || (name == "_Links" && current.get(name).is_some_and(|c| same_links(v, c)));
             if !unchanged && !harmless {
                 errors.push(bad(name, "read_only", "is read-only"));

@@ -607,7 +607,11 @@ async fn a_batch_of_customer_changes_commits_together_or_not_at_all() {
             .customers()
             .modify_many(
                 &ctx,
-                vec![(foreign, rename("X")), (ids[0], rename("A")), (ids[1], bad_email)],
+                vec![
+                    (foreign, rename("X")),
+                    (ids[0], rename("A")),
+                    (ids[1], bad_email),
+                ],
             )
             .await
             .map_err(|e| {
