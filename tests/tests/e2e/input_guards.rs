@@ -157,7 +157,16 @@ async fn a_body_that_is_not_json_is_415_and_writes_nothing() {
                 "application/x-www-form-urlencoded",
                 "multipart/form-data; boundary=x",
             ] {
+                // SuperOffice takes XML bodies, and a form for PUT, as its
+                // WebAPI does: the JSON bytes sent here are then a 400
+                let so_reads = route.dialect == "superoffice"
+                    && (ct.ends_with("/xml")
+                        || (ct == "application/x-www-form-urlencoded" && route.method == "PUT"));
                 let (status, body) = send(&app, &route, Some(ct)).await;
+                if so_reads {
+                    assert_eq!(status, 400, "{} {} {ct}: {body}", route.method, route.path);
+                    continue;
+                }
                 assert_eq!(
                     status, 415,
                     "{} {} {} {ct}: {body}",

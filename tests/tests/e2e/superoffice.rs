@@ -961,3 +961,102 @@ async fn so_timezone_takes_superoffices_codes() {
     })
     .await;
 }
+
+/// XML request bodies for POST, PUT and PATCH, and a form for PUT, as
+/// SuperOffice's WebAPI takes them (issue #14).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn xml_and_form_request_bodies() {
+    for_each_backend(|app| async move {
+        let xml = r#"<?xml version="1.0" encoding="utf-8"?>
+<ChatSessionEntity xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
+  <CustomerName>Ada &amp; Co</CustomerName>
+  <CustomerEmail>ada@example.com</CustomerEmail>
+  <CustomerConsented>true</CustomerConsented>
+  <Rank>3</Rank>
+  <Flags>CustomerIsTyping</Flags>
+  <User xsi:nil="true" />
+  <CustomInfo><tier>gold</tier><Item Key="two words">x</Item></CustomInfo>
+</ChatSessionEntity>"#;
+        for ct in ["application/xml", "text/xml; charset=utf-8"] {
+            let (code, e) = app
+                .post("/api/v1/ChatSession")
+                .header("Content-Type", ct)
+                .body(xml)
+                .fetch()
+                .await;
+            assert_eq!(code, 201, "{ct}: {e}");
+            assert_eq!(e["CustomerName"], "Ada & Co");
+            assert_eq!(e["CustomerConsented"], true);
+            assert_eq!(e["Rank"], 3);
+            assert_eq!(e["Flags"], "CustomerIsTyping");
+            assert_eq!(e["CustomInfo"], json!({"tier": "gold", "two words": "x"}));
+        }
+        let id = session(&app).await;
+        let path = format!("/api/v1/ChatSession/{id}");
+        // a GET in XML sent back as a PUT in XML
+        let resp = app
+            .get(&path)
+            .header("Accept", "application/xml")
+            .send()
+            .await
+            .unwrap();
+        let got = resp.text().await.unwrap();
+        let (code, e) = app
+            .put(&path)
+            .header("Content-Type", "application/xml")
+            .body(got)
+            .fetch()
+            .await;
+        assert_eq!(code, 200, "{e}");
+        assert_eq!(e["CustomerName"], "Ada");
+        assert_eq!(e["CustomInfo"], json!({"tier": "gold"}));
+        // PATCH in XML is a merge patch
+        let (code, e) = app
+            .patch(&path)
+            .header("Content-Type", "text/xml")
+            .body("<ChatSessionEntity><CustomerPhone>+47 2</CustomerPhone></ChatSessionEntity>")
+            .fetch()
+            .await;
+        assert_eq!(code, 200, "{e}");
+        assert_eq!(e["CustomerPhone"], "+47 2");
+        assert_eq!(e["CustomerName"], "Ada");
+        // PUT as a form
+        let (_, current) = app.get(&path).fetch().await;
+        let form = format!(
+            "SessionKey={}&CustomerName=Bea&CustomerConsented=true&Rank=4&Status=UserLast",
+            current["SessionKey"].as_str().unwrap()
+        );
+        let (code, e) = app
+            .put(&path)
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(form)
+            .fetch()
+            .await;
+        assert_eq!(code, 200, "{e}");
+        assert_eq!(
+            (
+                e["CustomerName"].as_str(),
+                e["Rank"].as_i64(),
+                e["Status"].as_str()
+            ),
+            (Some("Bea"), Some(4), Some("UserLast"))
+        );
+        // malformed XML is a 400 that writes nothing
+        let (code, e) = app
+            .put(&path)
+            .header("Content-Type", "application/xml")
+            .body("<ChatSessionEntity>")
+            .fetch()
+            .await;
+        assert_eq!(code, 400, "{e}");
+        // a form is for PUT only
+        let (code, _) = app
+            .post("/api/v1/ChatSession")
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body("CustomerName=X")
+            .fetch()
+            .await;
+        assert_eq!(code, 415);
+    })
+    .await;
+}

@@ -365,6 +365,76 @@ pub fn entity(
     Value::Object(m)
 }
 
+/// The integer members of the entity (and of its links).
+const INT_MEMBERS: &[&str] = &[
+    "ChatSessionId",
+    "TopicId",
+    "InitialQueuePos",
+    "AlertLevel",
+    "Rank",
+    "Rating",
+    "AssociateId",
+    "PersonId",
+];
+
+/// The boolean members of the entity.
+const BOOL_MEMBERS: &[&str] = &["CustomerConsented", "ChatbotIsActive"];
+
+/// The object members of the entity: an empty element is an empty object.
+const OBJECT_MEMBERS: &[&str] = &["FieldProperties", "CustomInfo", "TableRight", "_Links"];
+
+/// Types the text of an XML or form body the way its JSON would be: the
+/// integer and boolean members become numbers and booleans (text that is
+/// neither stays text, for the usual `400`), and an empty text of a
+/// non-text member is `null`; nested members (`User/AssociateId`) likewise.
+/// `CustomInfo` values stay text.
+#[must_use]
+pub fn typed(v: Value) -> Value {
+    fn member(name: &str, v: Value) -> Value {
+        let is = |list: &[&str]| list.iter().any(|m| m.eq_ignore_ascii_case(name));
+        match v {
+            Value::String(s) if is(INT_MEMBERS) => {
+                if s.trim().is_empty() {
+                    Value::Null
+                } else {
+                    s.trim()
+                        .parse::<i64>()
+                        .map_or(Value::String(s), Value::from)
+                }
+            }
+            Value::String(s) if is(OBJECT_MEMBERS) && s.trim().is_empty() => {
+                Value::Object(Map::new())
+            }
+            Value::String(s) if is(BOOL_MEMBERS) => match s.trim().to_ascii_lowercase().as_str() {
+                "true" | "1" => Value::Bool(true),
+                "false" | "0" => Value::Bool(false),
+                "" => Value::Null,
+                _ => Value::String(s),
+            },
+            Value::Object(m) if !name.eq_ignore_ascii_case("CustomInfo") => Value::Object(
+                m.into_iter()
+                    .map(|(k, v)| {
+                        let v = member(&k, v);
+                        (k, v)
+                    })
+                    .collect(),
+            ),
+            other => other,
+        }
+    }
+    match v {
+        Value::Object(m) => Value::Object(
+            m.into_iter()
+                .map(|(k, v)| {
+                    let v = member(&k, v);
+                    (k, v)
+                })
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
 /// Members whose keys are free-form data: matched exactly (case-sensitively)
 /// by patch paths and merge patches, unlike the entity's own member names.
 pub const FREE_FORM: &[&str] = &["CustomInfo"];

@@ -495,29 +495,67 @@ pub async fn get(state: web::Data<AppState>, req: HttpRequest) -> SoResult {
     respond(&state, &p, &c, &o, actix_web::http::StatusCode::OK).await
 }
 
-/// Reads a JSON body. SuperOffice's WebAPI also takes XML bodies;
-/// Switchboard reads only JSON (XML is for responses, by `Accept`), so an
-/// XML or other non-JSON `Content-Type` is a 415 before anything is read.
+/// How a request body may be written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Accepts {
+    /// JSON or XML (POST, PATCH).
+    JsonOrXml,
+    /// JSON, XML or a form (PUT).
+    Any,
+}
+
+/// Reads a request body into its JSON value: JSON; XML (`application/xml`,
+/// `text/xml`), as SuperOffice's WebAPI takes it; and for PUT also
+/// `application/x-www-form-urlencoded` (one pair per member). XML and form
+/// text is typed as the JSON would be ([`convert::typed`]). Any other
+/// `Content-Type` is a 415 before anything is read.
 async fn read_value(
     state: &AppState,
     req: &HttpRequest,
     payload: web::Payload,
+    accepts: Accepts,
 ) -> Result<Value, SoError> {
-    if let Some(media) = media_type(req)
-        && !is_json(&media)
+    let media = media_type(req);
+    let xml = media
+        .as_deref()
+        .is_some_and(|m| m == "application/xml" || m == "text/xml");
+    let form = media.as_deref() == Some("application/x-www-form-urlencoded");
+    if let Some(media) = &media
+        && !is_json(media)
+        && !xml
+        && !(form && accepts == Accepts::Any)
     {
-        let hint = if media.ends_with("/xml") || media.ends_with("+xml") {
-            "XML request bodies are not supported (XML responses are, with Accept: application/xml); "
+        let forms = if accepts == Accepts::Any {
+            ", application/xml, text/xml or application/x-www-form-urlencoded"
         } else {
-            ""
+            ", application/xml or text/xml"
         };
         return Err(ApiError::UnsupportedMediaType(format!(
-            "Content-Type {media} is not supported; {hint}send the body as JSON (application/json, \
-             or for PATCH application/json-patch+json or application/merge-patch+json)"
+            "Content-Type {media} is not supported; send the body as JSON (application/json, \
+             or for PATCH application/json-patch+json or application/merge-patch+json){forms}"
         ))
         .into());
     }
     let bytes = read_body(payload, state.config().body_limit).await?;
+    if xml || form {
+        let text = std::str::from_utf8(&bytes)
+            .map_err(|_| ApiError::bad_request("/", "invalid_body", "the body is not UTF-8"))?;
+        let value = if xml {
+            xml::from_xml(text).map_err(|m| ApiError::bad_request("/", "invalid_body", m))?
+        } else {
+            let pairs = web::Query::<Vec<(String, String)>>::from_query(text)
+                .map_err(|e| ApiError::bad_request("/", "invalid_body", e.to_string()))?
+                .into_inner();
+            let mut map = serde_json::Map::new();
+            for (k, v) in pairs {
+                if map.insert(k.clone(), Value::String(v)).is_some() {
+                    return Err(ApiError::bad_request(k, "duplicate", "is given twice").into());
+                }
+            }
+            Value::Object(map)
+        };
+        return Ok(convert::typed(value));
+    }
     Ok(parse_json::<Value>(&bytes)?)
 }
 
@@ -527,7 +565,8 @@ fn new_session_key() -> Result<String, SoError> {
 
 /// Create a chat session from a ChatSessionEntity.
 #[utoipa::path(post, path = "/api/v1/ChatSession", tag = "superoffice", security(("bearer" = [])),
-    request_body = Object,
+    request_body(content((Object = "application/json"), (Object = "application/xml"), (Object = "text/xml")),
+        description = "A ChatSessionEntity, as JSON or as XML"),
     responses((status = 201, description = "The created ChatSessionEntity", body = Object),
         (status = 400, description = "Invalid entity")))]
 pub async fn create(
@@ -537,7 +576,7 @@ pub async fn create(
 ) -> SoResult {
     let p = caller(&state, &req, Scope::ConversationsCreate).await?;
     let o = options(&req)?;
-    let mut body = read_value(&state, &req, payload).await?;
+    let mut body = read_value(&state, &req, payload, Accepts::JsonOrXml).await?;
     let Value::Object(map) = &mut body else {
         return Err(ApiError::bad_request(
             "/",
@@ -585,14 +624,15 @@ pub async fn create(
 
 /// Replace a chat session: every writable member not in the body becomes null.
 #[utoipa::path(put, path = "/api/v1/ChatSession/{id}", tag = "superoffice", security(("bearer" = [])),
-    params(("id" = i64, Path, description = "ChatSessionId")), request_body = Object,
+    params(("id" = i64, Path, description = "ChatSessionId")), request_body(content((Object = "application/json"), (Object = "application/xml"), (Object = "text/xml"),
+        (Object = "application/x-www-form-urlencoded")), description = "A ChatSessionEntity, as JSON, XML or a form (one pair per member)"),
     responses((status = 200, description = "The ChatSessionEntity", body = Object),
         (status = 412, description = "If-Unmodified-Since or If-Match failed")))]
 pub async fn put(state: web::Data<AppState>, req: HttpRequest, payload: web::Payload) -> SoResult {
     let p = caller(&state, &req, Scope::ConversationsUpdate).await?;
     let id = session_id(req.match_info().get("id").unwrap_or_default())?;
     let o = options(&req)?;
-    let body = read_value(&state, &req, payload).await?;
+    let body = read_value(&state, &req, payload, Accepts::Any).await?;
     if !body.is_object() {
         return Err(ApiError::bad_request(
             "/",
@@ -675,8 +715,12 @@ fn patch_body(req: &HttpRequest, value: Value) -> Result<PatchBody, SoError> {
         ("application/merge-patch+json", _) => {
             Err(ApiError::bad_request("/", "invalid_patch", "a merge patch of a ChatSession must be an object").into())
         }
-        ("application/json" | "text/json" | "", Value::Array(_)) => as_json_patch(&value),
-        ("application/json" | "text/json" | "", Value::Object(_)) => merge_patch(value),
+        ("application/json" | "text/json" | "application/xml" | "text/xml" | "", Value::Array(_)) => {
+            as_json_patch(&value)
+        }
+        ("application/json" | "text/json" | "application/xml" | "text/xml" | "", Value::Object(_)) => {
+            merge_patch(value)
+        }
         ("application/json" | "text/json" | "", _) => Err(ApiError::bad_request(
             "/",
             "invalid_patch",
@@ -746,7 +790,9 @@ fn align_case(patch: &Value, doc: &Value) -> Value {
 /// `copy` are refused; a failed `test` is a 409 and nothing is written.
 #[utoipa::path(patch, path = "/api/v1/ChatSession/{id}", tag = "superoffice", security(("bearer" = [])),
     params(("id" = i64, Path, description = "ChatSessionId")),
-    request_body(content = Object, description = "JSON Patch array (application/json-patch+json) or merge patch object (application/merge-patch+json)"),
+    request_body(content((Vec<Object> = "application/json-patch+json"), (Object = "application/merge-patch+json"),
+        (Object = "application/json"), (Object = "application/xml"), (Object = "text/xml")),
+        description = "JSON Patch array (application/json-patch+json) or merge patch object (application/merge-patch+json); in XML, the entity's members (a merge patch) or an <ArrayOfPatchOperation>"),
     responses((status = 200, description = "The patched ChatSessionEntity", body = Object),
         (status = 400, description = "Invalid patch or result; names the path"),
         (status = 409, description = "A test operation failed"),
@@ -759,7 +805,10 @@ pub async fn patch(
     let p = caller(&state, &req, Scope::ConversationsUpdate).await?;
     let id = session_id(req.match_info().get("id").unwrap_or_default())?;
     let o = options(&req)?;
-    let body = patch_body(&req, read_value(&state, &req, payload).await?)?;
+    let body = patch_body(
+        &req,
+        read_value(&state, &req, payload, Accepts::JsonOrXml).await?,
+    )?;
     let mut precondition = o.precondition;
     precondition.version = required_version(&state, &p, id, &o).await?;
     let (zone, base) = (o.zone.clone(), o.base.clone());
