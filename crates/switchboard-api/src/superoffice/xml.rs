@@ -101,30 +101,6 @@ fn element(out: &mut String, name: &str, v: &Value, root: bool) {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use serde_json::json;
-
-    #[test]
-    fn serializes_with_json_names() {
-        let xml = super::to_xml(
-            "ChatSessionEntity",
-            &json!({"ChatSessionId": 7, "CustomerName": "A & B", "User": null, "_Links": {"Self": "/x"}, "CustomInfo": {"a b": [1, true]}}),
-        );
-        assert!(xml.contains("<ChatSessionId>7</ChatSessionId>"), "{xml}");
-        assert!(
-            xml.contains("<CustomerName>A &amp; B</CustomerName>"),
-            "{xml}"
-        );
-        assert!(xml.contains("<User xsi:nil=\"true\"/>"), "{xml}");
-        assert!(xml.contains("<_Links><Self>/x</Self></_Links>"), "{xml}");
-        assert!(
-            xml.contains("<Item Key=\"a b\"><Item>1</Item><Item>true</Item></Item>"),
-            "{xml}"
-        );
-    }
-}
-
 /// Reads an XML request body into the JSON value it stands for — the
 /// reverse of [`to_xml`]: the root element's children are the members,
 /// an element with children is an object (`<Item Key="k">` a member named
@@ -191,4 +167,28 @@ fn read(node: roxmltree::Node<'_, '_>, depth: usize) -> Result<Value, String> {
         map.insert(name, read(c, depth + 1)?);
     }
     Ok(Value::Object(map))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    #[test]
+    fn serializes_with_json_names() {
+        let xml = super::to_xml(
+            "ChatSessionEntity",
+            &json!({"ChatSessionId": 7, "CustomerName": "A & B", "User": null, "_Links": {"Self": "/x"}, "CustomInfo": {"a b": [1, true]}}),
+        );
+        assert!(xml.contains("<ChatSessionId>7</ChatSessionId>"), "{xml}");
+        assert!(
+            xml.contains("<CustomerName>A &amp; B</CustomerName>"),
+            "{xml}"
+        );
+        assert!(xml.contains("<User xsi:nil=\"true\"/>"), "{xml}");
+        assert!(xml.contains("<_Links><Self>/x</Self></_Links>"), "{xml}");
+        assert!(
+            xml.contains("<Item Key=\"a b\"><Item>1</Item><Item>true</Item></Item>"),
+            "{xml}"
+        );
+    }
 }
