@@ -22,5 +22,6 @@ mod e2e {
     mod snapshots;
     mod superoffice;
     mod webhooks;
+    mod zoho;
     mod zoho_chatbot;
 }

@@ -40,6 +40,7 @@ use utoipa::{Modify, OpenApi};
         crate::chatbot::routes::create_chatlog,
         crate::chatbot::routes::get_chatlog,
         crate::chatbot::routes::update_email,
+        crate::superoffice::routes::timezones,
         crate::superoffice::routes::list,
         crate::superoffice::routes::create,
         crate::superoffice::routes::get,

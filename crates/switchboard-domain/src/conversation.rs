@@ -171,8 +171,10 @@ impl Conversation {
 
     /// Moves the conversation to `status`.
     ///
-    /// Closing sets `closedAt` (and `endedAt` if unset) to `now` and
-    /// `closedBy` to `actor`; closing a closed conversation changes nothing.
+    /// Closing sets `closedAt` and `endedAt` to `now` and `closedBy` to
+    /// `actor`, so `endedAt` is always the latest close (a reopened and
+    /// closed again conversation ended at the second close); closing a
+    /// closed conversation changes nothing.
     /// Any other status clears `closedAt` and `closedBy` (reopening).
     /// Opening sets `startedAt` if it is unset. Returns whether anything changed.
     ///
@@ -193,7 +195,7 @@ impl Conversation {
         if status.is_closed() {
             self.closed_at = Some(now);
             self.closed_by = Some(actor);
-            self.ended_at.get_or_insert(now);
+            self.ended_at = Some(now);
         } else {
             self.closed_at = None;
             self.closed_by = None;
@@ -206,11 +208,13 @@ impl Conversation {
 
     /// Keeps `closedAt`/`closedBy` consistent with `status` after a raw
     /// document edit (JSON Patch, PUT): a closed conversation without
-    /// `closedAt` gets `now` and `actor`; an open one loses both.
+    /// `closedAt` (one this edit closes) gets `now` and `actor`, and ends at
+    /// `now`; an open one loses both.
     pub fn normalize_closure(&mut self, actor: Actor, now: Timestamp) {
         if self.status.is_closed() {
             if self.closed_at.is_none() {
                 self.closed_at = Some(now);
+                self.ended_at = Some(now);
             }
             if self.closed_by.is_none() {
                 self.closed_by = Some(actor);

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::validate::{self, ValidationErrors};
-use crate::{AttributeSet, CustomerId, Patch, Tag, TenantId, Timestamp, UpdateMode};
+use crate::{AttributeSet, CustomerId, DomainError, Patch, Tag, TenantId, Timestamp, UpdateMode};
 
 /// Upper bounds on a customer's collections.
 pub const MAX_TAGS: usize = 100;
@@ -17,7 +17,7 @@ pub const MAX_SHORT_TEXT: usize = 255;
 /// Length limit for notes.
 pub const MAX_NOTES: usize = 10_000;
 
-/// Where a customer was last seen. Read-only for API clients.
+/// Where a customer was last seen (HelpCrunch's `location`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Location {
@@ -29,10 +29,16 @@ pub struct Location {
     pub city: Option<String>,
 }
 
-/// The device a customer was last seen on. Read-only for API clients.
+/// The device a customer was last seen on (HelpCrunch's `device`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Device {
+    /// IANA time zone name (`Europe/Kiev`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<String>,
+    /// The browser's user agent string.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_agent: Option<String>,
     /// `desktop`, `mobile`, `tablet`…
     pub platform: Option<String>,
     /// Operating system.
@@ -83,9 +89,9 @@ pub struct Customer {
     pub tags: Vec<Tag>,
     /// Custom attribute values, checked against the tenant's definitions.
     pub custom_data: BTreeMap<String, Value>,
-    /// Read-only location.
+    /// Where the customer was last seen.
     pub location: Option<Location>,
-    /// Read-only device.
+    /// The device the customer was last seen on.
     pub device: Option<Device>,
     /// How the customer was created (`api`, `widget`, `import`…).
     pub created_from: Option<String>,
@@ -101,15 +107,8 @@ pub struct Customer {
 
 impl Customer {
     /// Canonical member names that clients can never change.
-    pub const READ_ONLY: &'static [&'static str] = &[
-        "id",
-        "tenantId",
-        "location",
-        "device",
-        "createdAt",
-        "updatedAt",
-        "version",
-    ];
+    pub const READ_ONLY: &'static [&'static str] =
+        &["id", "tenantId", "createdAt", "updatedAt", "version"];
 
     /// A new, empty customer (before storage assigns the id and version).
     #[must_use]
@@ -159,6 +158,21 @@ impl Customer {
         self.tags.retain(|t| !names.contains(&t.name.as_str()));
     }
 
+    /// Writes every date-typed custom data value as a UNIX-seconds number,
+    /// however it was sent (`"1603885746"` becomes `1603885746`), so that
+    /// dates always read back as numbers. Values that are not valid dates
+    /// are left for [`validate`](Self::validate) to report.
+    pub fn normalize_custom_data(&mut self, attributes: &AttributeSet) {
+        for (key, value) in &mut self.custom_data {
+            if let (Some(def), Value::String(s)) = (attributes.get(key), &*value)
+                && def.kind == crate::AttributeType::Date
+                && let Ok(t) = Timestamp::parse_unix(s.trim())
+            {
+                *value = Value::from(t.as_unix_seconds());
+            }
+        }
+    }
+
     /// Checks every rule and reports all violations at once.
     ///
     /// `attributes` are the tenant's custom attribute definitions: every
@@ -203,6 +217,31 @@ impl Customer {
         }
         if let Some(notes) = &self.notes {
             validate::max_chars(&mut e, "/notes", notes, MAX_NOTES);
+        }
+        if let Some(l) = &self.location {
+            for (path, value) in [
+                ("/location/regionCode", &l.region_code),
+                ("/location/countryCode", &l.country_code),
+                ("/location/city", &l.city),
+            ] {
+                if let Some(v) = value {
+                    validate::max_chars(&mut e, path, v, MAX_SHORT_TEXT);
+                }
+            }
+        }
+        if let Some(d) = &self.device {
+            for (path, value, max) in [
+                ("/device/platform", &d.platform, MAX_SHORT_TEXT),
+                ("/device/os", &d.os, MAX_SHORT_TEXT),
+                ("/device/browser", &d.browser, MAX_SHORT_TEXT),
+                ("/device/ipAddress", &d.ip_address, MAX_SHORT_TEXT),
+                ("/device/timezone", &d.timezone, MAX_SHORT_TEXT),
+                ("/device/userAgent", &d.user_agent, 1000),
+            ] {
+                if let Some(v) = value {
+                    validate::max_chars(&mut e, path, v, max);
+                }
+            }
         }
         for (field, at) in [
             ("/firstSeen", self.first_seen),
@@ -313,9 +352,77 @@ pub struct CustomerUpdate {
     pub custom_data: Patch<BTreeMap<String, Value>>,
     /// See [`Customer::integration_id`].
     pub integration_id: Patch<String>,
+    /// See [`Customer::location`]: the whole location.
+    pub location: Patch<Location>,
+    /// Single location members (HelpCrunch's older top-level `city`,
+    /// `regionCode`, `countryCode`), applied after `location`: a value sets
+    /// the member, `null` clears it, absent keeps it.
+    pub location_members: LocationMembers,
+    /// See [`Customer::device`].
+    pub device: Patch<Device>,
+    /// Read-only members the client sent back (a GET body sent as a PUT):
+    /// accepted when they equal the stored values, refused otherwise.
+    pub echo: ReadOnlyEcho,
+}
+
+/// A patch of each member of a [`Location`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LocationMembers {
+    /// `regionCode`.
+    pub region_code: Patch<String>,
+    /// `countryCode`.
+    pub country_code: Patch<String>,
+    /// `city`.
+    pub city: Patch<String>,
+}
+
+/// Read-only members of a customer as a client sent them back. Each one
+/// given must equal the stored value ([`CustomerUpdate::check_echo`]);
+/// `updatedAt` is not among them, as it changes with every write.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReadOnlyEcho {
+    /// `id`.
+    pub id: Option<CustomerId>,
+    /// `createdAt`, compared to the second.
+    pub created_at: Option<Timestamp>,
+    /// `createdFrom` (`Some(None)`: sent as `null`).
+    pub created_from: Option<Option<String>>,
 }
 
 impl CustomerUpdate {
+    /// Checks the read-only members sent back against the stored customer:
+    /// an unchanged one is accepted (and ignored), a changed one refused.
+    pub fn check_echo(&self, c: &Customer) -> Result<(), DomainError> {
+        let ReadOnlyEcho {
+            id,
+            created_at,
+            created_from,
+        } = &self.echo;
+        let refuse = |field: &str| {
+            Err(DomainError::ReadOnly {
+                field: field.to_string(),
+            })
+        };
+        if id.is_some_and(|id| id != c.id) {
+            return refuse("/id");
+        }
+        if created_at.is_some_and(|t| t.as_unix_seconds() != c.created_at.as_unix_seconds()) {
+            return refuse("/createdAt");
+        }
+        if created_from.as_ref().is_some_and(|f| *f != c.created_from) {
+            return refuse("/createdFrom");
+        }
+        Ok(())
+    }
+
+    /// Checks the read-only members sent back ([`check_echo`](Self::check_echo)),
+    /// then applies the update.
+    pub fn apply_checked(self, c: &mut Customer, mode: UpdateMode) -> Result<(), DomainError> {
+        self.check_echo(c)?;
+        self.apply(c, mode);
+        Ok(())
+    }
+
     /// Applies the update. `createdFrom` is set when a customer is created
     /// and is not part of an update. Validation is a separate step
     /// ([`Customer::validate`]) so that every violation is reported at once.
@@ -338,7 +445,27 @@ impl CustomerUpdate {
             tags,
             custom_data,
             integration_id,
+            location,
+            location_members,
+            device,
+            echo: _,
         } = self;
+        location.apply_to(&mut c.location, mode);
+        let LocationMembers {
+            region_code,
+            country_code,
+            city,
+        } = location_members;
+        if region_code.is_present() || country_code.is_present() || city.is_present() {
+            let l = c.location.get_or_insert_with(Location::default);
+            region_code.merge_into(&mut l.region_code);
+            country_code.merge_into(&mut l.country_code);
+            city.merge_into(&mut l.city);
+            if *l == Location::default() {
+                c.location = None;
+            }
+        }
+        device.apply_to(&mut c.device, mode);
         user_id.apply_to(&mut c.user_id, mode);
         name.apply_to(&mut c.name, mode);
         email.apply_to(&mut c.email, mode);

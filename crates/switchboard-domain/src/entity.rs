@@ -69,9 +69,11 @@ pub trait Entity: Resource + Clone + PartialEq + fmt::Debug + Send + Sync + 'sta
     /// Makes a new entity of `tenant` at version 1, created now.
     fn stamp_new(&mut self, tenant: TenantId, now: Timestamp);
 
-    /// Brings derived members in line after a change (a conversation's
-    /// closure members follow its status). Nothing by default.
-    fn settle(&mut self, _actor: Actor, _now: Timestamp) {}
+    /// Brings derived members in line after a change, with the rules at
+    /// hand (a conversation's closure members follow its status; a
+    /// customer's date-typed custom data becomes UNIX-second numbers).
+    /// Nothing by default.
+    fn settle(&mut self, _rules: &Self::Rules, _actor: Actor, _now: Timestamp) {}
 
     /// Checks every rule and reports all violations at once.
     fn check(&self, rules: &Self::Rules) -> Result<(), ValidationErrors>;
@@ -139,6 +141,9 @@ impl Entity for Customer {
     type Rules = AttributeSet;
 
     bookkeeping!(CustomerId, customer_events);
+    fn settle(&mut self, attributes: &AttributeSet, _actor: Actor, _now: Timestamp) {
+        self.normalize_custom_data(attributes);
+    }
     fn check(&self, attributes: &AttributeSet) -> Result<(), ValidationErrors> {
         self.validate(attributes)
     }
@@ -149,7 +154,7 @@ impl Entity for Conversation {
     type Rules = ();
 
     bookkeeping!(ConversationId, conversation_events);
-    fn settle(&mut self, actor: Actor, now: Timestamp) {
+    fn settle(&mut self, (): &(), actor: Actor, now: Timestamp) {
         self.normalize_closure(actor, now);
     }
     fn check(&self, (): &()) -> Result<(), ValidationErrors> {
@@ -208,7 +213,7 @@ pub fn revise<E: Entity, X>(
     change(&mut after).map_err(Refusal::Rejected)?;
     after.keep_identity(&before);
     let at = now.max(before.updated_at());
-    after.settle(actor, at);
+    after.settle(rules, actor, at);
     after
         .check(rules)
         .map_err(|e| Refusal::Invalid(DomainError::Validation(e)))?;
@@ -247,7 +252,7 @@ pub fn prepare_new<E: Entity>(
     now: Timestamp,
 ) -> Result<E, DomainError> {
     draft.stamp_new(tenant, now);
-    draft.settle(actor, now);
+    draft.settle(rules, actor, now);
     draft.check(rules).map_err(DomainError::Validation)?;
     Ok(draft)
 }

@@ -66,7 +66,7 @@ pub use conversation::{
     Visitor, validate_custom_info,
 };
 pub use conversation_update::{ConversationUpdate, VisitorUpdate};
-pub use customer::{Customer, CustomerUpdate, Device, Location};
+pub use customer::{Customer, CustomerUpdate, Device, Location, LocationMembers, ReadOnlyEcho};
 pub use entity::Entity;
 pub use error::DomainError;
 pub use event::{DomainEvent, EntityKind};

@@ -253,8 +253,9 @@ impl<'a> Customers<'a> {
         .map_err(Into::into)
     }
 
-    /// Applies a typed update with `mode` (PUT replaces, PATCH merges); see
-    /// [`Customers::update`].
+    /// Applies a typed update with `mode` (PUT replaces, PATCH merges),
+    /// after checking the read-only members it echoes
+    /// ([`CustomerUpdate::apply_checked`]); see [`Customers::update`].
     pub async fn apply(
         self,
         ctx: &WriteContext,
@@ -263,10 +264,11 @@ impl<'a> Customers<'a> {
         update: CustomerUpdate,
         mode: UpdateMode,
     ) -> Result<Customer, StorageError> {
-        self.update(ctx, id, precondition, move |c| {
-            update.clone().apply(c, mode)
+        self.modify(ctx, id, precondition, move |c| {
+            update.clone().apply_checked(c, mode)
         })
         .await
+        .map_err(Into::into)
     }
 
     /// Applies several customer changes in **one transaction**: either every

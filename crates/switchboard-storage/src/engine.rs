@@ -29,7 +29,7 @@ use switchboard_domain::Entity;
 use switchboard_domain::entity::{Refusal, Revision, prepare_new, revise};
 
 use crate::config::Clock;
-use crate::connection::DbConnection;
+use crate::connection::{DbConnection, Failure};
 use crate::sql::R;
 use crate::sql::record::{self, Record};
 use crate::{
@@ -362,8 +362,11 @@ where
             let tenant = ctx.tenant.id.get();
             let mut done = conn.write_tx(|c| {
                 let mut done = Vec::with_capacity(order.len());
+                // Every item is planned, so that each refused change is
+                // reported; nothing is written once one has failed (the
+                // transaction is rolled back).
+                let mut failed: Vec<(usize, ModifyError<X>)> = Vec::new();
                 for &index in &order {
-                    let fail = |error: ModifyError<X>| BatchError { index, error };
                     let (id, change) = &mut changes[index];
                     let req = Request {
                         ctx: ctx.clone(),
@@ -372,23 +375,61 @@ where
                         links: false,
                         clock: clock.clone(),
                     };
-                    let written = match plan(c, &req, true, change).map_err(fail)? {
+                    let planned = match plan(c, &req, true, change) {
+                        Ok(p) => p,
+                        Err(e) if e.storage_error().is_none_or(refusal) => {
+                            failed.push((index, e));
+                            continue;
+                        }
+                        Err(e) => {
+                            return Err(BatchError {
+                                index,
+                                error: e,
+                                more: Vec::new(),
+                            });
+                        }
+                    };
+                    if !failed.is_empty() {
+                        continue;
+                    }
+                    let written = match planned {
                         Plan::Unchanged(e, _) => e,
                         Plan::Write(p) => match commit(c, tenant, *p) {
                             Ok((e, _)) => e,
                             // The row is locked: nobody can have changed it.
-                            Err(Abort::Retry) => return Err(fail(StorageError::Contention.into())),
-                            Err(Abort::Failed(e)) => return Err(fail(e)),
+                            Err(Abort::Retry) => {
+                                return Err(BatchError {
+                                    index,
+                                    error: StorageError::Contention.into(),
+                                    more: Vec::new(),
+                                });
+                            }
+                            Err(Abort::Failed(e)) => {
+                                return Err(BatchError {
+                                    index,
+                                    error: e,
+                                    more: Vec::new(),
+                                });
+                            }
                         },
                     };
                     done.push((index, written));
                 }
-                Ok::<_, BatchError<X>>(done)
+                match BatchError::of(failed) {
+                    Some(e) => Err(e),
+                    None => Ok::<_, BatchError<X>>(done),
+                }
             })?;
             done.sort_by_key(|(i, _)| *i);
             Ok(done.into_iter().map(|(_, e)| e).collect())
         })
         .await
+}
+
+/// Whether a storage error refuses one item of a batch (the item is
+/// reported and the others still checked), rather than failing the batch.
+fn refusal(e: &StorageError) -> bool {
+    matches!(e, StorageError::NotFound | StorageError::Domain(_))
 }
 
 /// Creates an entity from `draft` (its id, version and times are assigned
@@ -443,6 +484,7 @@ pub(crate) async fn import<E: Stored>(
                 for (index, draft) in drafts.into_iter().enumerate() {
                     let fail = |e: StorageError| ImportError {
                         index,
+                        more: Vec::new(),
                         error: ModifyError::Storage(e),
                     };
                     let at = draft.updated_at().min(now);

@@ -166,7 +166,7 @@ impl<X> Failure for ModifyError<X> {
     }
 }
 
-/// Why a batch of changes failed, and at which item (its index in the
+/// Why a batch of changes failed, and at which items (their indexes in the
 /// batch as given). Nothing of the batch was written.
 #[derive(Debug)]
 pub struct BatchError<X> {
@@ -174,6 +174,24 @@ pub struct BatchError<X> {
     pub index: usize,
     /// Why it failed.
     pub error: ModifyError<X>,
+    /// Every other failing item, in index order: each item whose change
+    /// was refused (not found, rejected, a rule broken) is reported, not
+    /// only the first. Empty when the database failed.
+    pub more: Vec<(usize, ModifyError<X>)>,
+}
+
+impl<X> BatchError<X> {
+    /// A batch error of these failures (`(index, error)`, at least one).
+    pub(crate) fn of(mut failures: Vec<(usize, ModifyError<X>)>) -> Option<Self> {
+        failures.sort_by_key(|(i, _)| *i);
+        let mut it = failures.into_iter();
+        let (index, error) = it.next()?;
+        Some(Self {
+            index,
+            error,
+            more: it.collect(),
+        })
+    }
 }
 
 /// Why an import failed, and at which draft (its index as given). Nothing
@@ -187,6 +205,7 @@ impl<X> From<StorageError> for BatchError<X> {
         Self {
             index: 0,
             error: ModifyError::Storage(e),
+            more: Vec::new(),
         }
     }
 }

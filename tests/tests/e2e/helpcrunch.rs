@@ -128,7 +128,7 @@ async fn customer_lifecycle_and_wire_snapshot() {
         assert_eq!(resp.status(), 204);
         let (status, body) = app.get(&format!("/v1/customers/{id}")).fetch().await;
         assert_eq!(status, 404);
-        assert_eq!(body, json!({"errors": [{"code": "not_found", "message": "Customer not found"}]}));
+        assert_eq!(body, json!({"errors": [{"code": "invalid_request", "message": "Invalid request"}, {"code": "not_found", "message": "Customer not found"}]}));
     })
     .await;
 }
@@ -346,7 +346,7 @@ async fn auth_scopes_and_tenancy() {
 
         let (status, body) = app.anonymous(reqwest::Method::GET, &path).fetch().await;
         assert_eq!(status, 401);
-        assert_eq!(error_codes(&body), ["unauthorized"]);
+        assert_eq!(error_codes(&body), ["invalid_request", "unauthorized"]);
         let bad = app.request_with_key(reqwest::Method::GET, &path, "sbk_000000000000_deadbeef");
         assert_eq!(bad.fetch().await.0, 401);
         let basic = app
@@ -368,7 +368,7 @@ async fn auth_scopes_and_tenancy() {
             .fetch()
             .await;
         assert_eq!(status, 403);
-        assert_eq!(error_codes(&body), ["forbidden"]);
+        assert_eq!(error_codes(&body), ["invalid_request", "forbidden"]);
 
         // another tenant's id looks exactly like a missing id
         let (_, other_key) = app.other_tenant("globex").await;
@@ -483,13 +483,13 @@ async fn bad_input_is_a_4xx_and_writes_nothing() {
                 "too large",
                 app.patch(&path).json(&big),
                 413,
-                vec!["payload_too_large"],
+                vec!["invalid_request", "payload_too_large"],
             ),
             (
                 "bad id",
                 app.patch("/v1/customers/abc").json(&json!({"name": "x"})),
                 400,
-                vec!["invalid_request", "id"],
+                vec!["invalid_request", "customer"],
             ),
         ];
         for (name, request, want, codes) in cases {
@@ -542,7 +542,7 @@ async fn rate_limit_answers_429_with_headers() {
         assert!((1..=20).contains(&retry), "Retry-After {retry}");
         assert_eq!(resp.headers()["x-ratelimit-remaining"], "0");
         let (_, body) = json_of(resp).await;
-        assert_eq!(error_codes(&body), ["too_many_requests"]);
+        assert_eq!(error_codes(&body), ["invalid_request", "too_many_requests"]);
         // another key has its own bucket
         let other = app.create_key(&[]).await;
         assert_eq!(
@@ -553,6 +553,171 @@ async fn rate_limit_answers_429_with_headers() {
                 .status(),
             200
         );
+    })
+    .await;
+}
+
+/// The vendor's error envelope: two entries, the first `invalid_request`,
+/// with the vendor's codes (`001_9ac1faa8a0e615a5.txt`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn errors_have_the_vendors_two_entries() {
+    for_each_backend(|app| async move {
+        let invalid = json!({"code": "invalid_request", "message": "Invalid request"});
+        let (status, body) = app.get("/v1/customers/abc").fetch().await;
+        assert_eq!(status, 400);
+        assert_eq!(
+            body,
+            json!({"errors": [invalid, {"code": "customer", "message": "This value should be of type numeric."}]})
+        );
+        let (status, body) = app.anonymous(reqwest::Method::GET, "/v1/customers/1").fetch().await;
+        assert_eq!(status, 401);
+        assert_eq!(body, json!({"errors": [invalid, {"code": "unauthorized", "message": "Unauthorized"}]}));
+        let (status, body) = app.get("/v1/chats/999999").fetch().await;
+        assert_eq!(status, 404);
+        assert_eq!(body, json!({"errors": [invalid, {"code": "not_found", "message": "Chat not found"}]}));
+        let (status, body) = app.get("/v1/chats/x1").fetch().await;
+        assert_eq!(status, 400);
+        assert_eq!(body["errors"][1], json!({"code": "chat", "message": "This value should be of type numeric."}));
+    })
+    .await;
+}
+
+/// A GET body sent back as a PUT works: `customData` as an object, the
+/// read-only members unchanged, `location` and `device` stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_get_body_sent_back_as_put_works() {
+    for_each_backend(|app| async move {
+        define_attributes(&app).await;
+        app.store
+            .admin()
+            .create_attribute(CustomAttribute {
+                tenant_id: app.tenant.id,
+                name: "paid".into(),
+                kind: AttributeType::Date,
+                label: "Paid".into(),
+            })
+            .await
+            .unwrap();
+        let (status, created) = app
+            .post("/v1/customers")
+            .json(&json!({
+                "name": "John Doe", "email": "john@example.com",
+                "customData": [{"property": "plan", "value": "pro"}, {"property": "paid", "value": "1603885746"}],
+                "location": {"regionCode": "Kyiv Oblast", "countryCode": "UA", "city": "Kyiv"},
+                "device": {"ip": "192.0.2.1", "timezone": "Europe/Kiev", "platform": "desktop", "userAgent": "Mozilla/5.0"}
+            }))
+            .fetch()
+            .await;
+        assert_eq!(status, 201, "{created}");
+        let id = created["id"].as_i64().unwrap();
+        // dates come back as UNIX-timestamp numbers, however they were sent
+        assert_eq!(created["customData"]["paid"], 1_603_885_746, "{created}");
+        assert_eq!(created["location"], json!({"regionCode": "Kyiv Oblast", "countryCode": "UA", "city": "Kyiv"}));
+        assert_eq!(created["device"]["ip"], "192.0.2.1");
+        assert_eq!(created["device"]["timezone"], "Europe/Kiev");
+        assert_eq!(created["device"]["userAgent"], "Mozilla/5.0");
+        assert_eq!(created["device"]["id"], id);
+
+        let (_, got) = app.get(&format!("/v1/customers/{id}")).fetch().await;
+        let mut back = got.clone();
+        back["name"] = json!("Jane Doe");
+        let (status, put) = app.put(&format!("/v1/customers/{id}")).json(&back).fetch().await;
+        assert_eq!(status, 200, "{put}");
+        assert_eq!(put["name"], "Jane Doe");
+        assert_eq!(put["customData"], got["customData"]);
+        assert_eq!(put["location"], got["location"]);
+        assert_eq!(put["device"], got["device"]);
+
+        // a changed read-only member is refused
+        for (member, value) in [("id", json!(id + 1)), ("createdAt", json!("1000")), ("createdFrom", json!("widget"))] {
+            let mut changed = put.clone();
+            changed[member] = value;
+            let (status, body) = app.put(&format!("/v1/customers/{id}")).json(&changed).fetch().await;
+            assert_eq!(status, 400, "{member}: {body}");
+            assert_eq!(body["errors"][1]["code"], member, "{body}");
+        }
+        // the older top-level location members
+        let (status, body) = app
+            .patch(&format!("/v1/customers/{id}"))
+            .json(&json!({"city": "Lviv", "countryCode": null}))
+            .fetch()
+            .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["location"], json!({"regionCode": "Kyiv Oblast", "countryCode": null, "city": "Lviv"}));
+        // a date sent as a number stays a number; PATCH with the object form
+        let (_, body) = app
+            .patch(&format!("/v1/customers/{id}"))
+            .json(&json!({"customData": {"paid": "1700000000", "plan": "basic"}}))
+            .fetch()
+            .await;
+        assert_eq!(body["customData"]["paid"], 1_700_000_000, "{body}");
+        assert_eq!(body["customData"]["plan"], "basic");
+    })
+    .await;
+}
+
+/// Chat `rating` and `closedBy` use the vendor's strings.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chat_rating_and_closed_by_are_the_vendors_strings() {
+    for_each_backend(|app| async move {
+        for (rating, word) in [
+            (1, "poor"),
+            (2, "poor"),
+            (3, "average"),
+            (4, "great"),
+            (5, "great"),
+        ] {
+            let c = app
+                .seed_conversation(&format!("r-{rating}"), |c| {
+                    c.rating = Some(rating);
+                    c.set_status(
+                        ConversationStatus::Closed,
+                        switchboard_domain::Actor::Customer,
+                        c.created_at,
+                    );
+                })
+                .await;
+            let (_, chat) = app.get(&format!("/v1/chats/{}", c.id)).fetch().await;
+            assert_eq!(chat["rating"], word, "{chat}");
+            assert_eq!(chat["closedBy"], "customer", "{chat}");
+        }
+        let c = app.seed_conversation("by-key", |_| {}).await;
+        let (_, chat) = app
+            .put("/v1/chats/status")
+            .json(&json!({"id": c.id.get(), "status": "closed"}))
+            .fetch()
+            .await;
+        assert_eq!(chat["closedBy"], "agent", "{chat}");
+        assert!(chat["rating"].is_null());
+    })
+    .await;
+}
+
+/// A batch reports every failing item, not only the first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batch_reports_every_failing_item() {
+    for_each_backend(|app| async move {
+        let a = app.seed_customer(|c| c.name = Some("A".into())).await;
+        let b = app.seed_customer(|c| c.name = Some("B".into())).await;
+        let (status, body) = app
+            .put("/v1/customers/batch")
+            .json(&json!([
+                {"customer": 999_999, "name": "X"},
+                {"customer": a.id.get(), "email": "not an email"},
+                {"customer": b.id.get(), "name": "B2"},
+                {"customer": b.id.get() + 1000, "name": "Y"}
+            ]))
+            .fetch()
+            .await;
+        assert_eq!(status, 400, "{body}");
+        let codes = error_codes(&body);
+        assert_eq!(
+            codes,
+            ["invalid_request", "0.customer", "1.email", "3.customer"],
+            "{body}"
+        );
+        let (_, still) = app.get(&format!("/v1/customers/{}", b.id)).fetch().await;
+        assert_eq!(still["name"], "B", "nothing written");
     })
     .await;
 }

@@ -83,9 +83,12 @@ async fn entity_shape_and_case_insensitive_routes() {
         ] {
             assert!(keys.contains(&member), "missing {member}");
         }
-        assert_eq!(e["Status"], "Requested");
+        assert_eq!(e["Status"], "InQueue");
         assert_eq!(e["User"], Value::Null);
-        assert_eq!(e["_Links"]["Self"], format!("/api/v1/ChatSession/{id}"));
+        assert_eq!(
+            e["_Links"]["Self"],
+            app.url(&format!("/api/v1/ChatSession/{id}"))
+        );
         assert!(
             e["WhenRequested"].as_str().unwrap().ends_with("+00:00"),
             "{}",
@@ -117,7 +120,7 @@ async fn json_patch_ops_paths_and_refusals() {
         assert_eq!(e["CustomerEmail"], "ada@new.example.com");
         assert_eq!(e["CustomerPhone"], "+47 1");
         assert_eq!(e["FirstMessage"], Value::Null);
-        assert_eq!(e["Status"], "Started");
+        assert_eq!(e["Status"], "CustomerLast");
         assert_eq!(e["User"]["Name"], "Sam");
         assert_eq!(e["CustomInfo"], json!({"tier": "gold", "seats": 3}));
         assert!(e["WhenStarted"].is_string());
@@ -301,7 +304,10 @@ async fn select_xml_and_time_zone() {
             "unselected fields are null"
         );
         assert_eq!(e["Status"], Value::Null);
-        assert_eq!(e["_Links"]["Self"], format!("/api/v1/ChatSession/{id}"));
+        assert_eq!(
+            e["_Links"]["Self"],
+            app.url(&format!("/api/v1/ChatSession/{id}"))
+        );
         assert_eq!(
             e["TableRight"],
             json!({"Mask": "FullAccess", "Reason": null})
@@ -543,7 +549,7 @@ async fn cross_family_consistency() {
             .await;
         assert_eq!(status, 200);
         let (_, e) = app.get(&format!("/api/v1/ChatSession/{id}")).fetch().await;
-        assert_eq!(e["Status"], "Ended");
+        assert_eq!(e["Status"], "Closed");
         assert!(e["WhenEnded"].is_string());
         // an email changed through the chatbot shows as CustomerEmail
         let key = e["SessionKey"].as_str().unwrap().to_string();
@@ -576,7 +582,7 @@ async fn cross_family_consistency() {
             .get(&format!("/api/v2/{}/conversations/{id}", app.tenant.name))
             .fetch()
             .await;
-        assert_eq!(z["data"]["chat_status"]["status_key"], "connected");
+        assert_eq!(z["data"]["chat_status"]["state_key"], "connected");
         let stored = app
             .store
             .conversations()
@@ -609,7 +615,7 @@ async fn put_replaces_the_whole_entity() {
         assert_eq!(put["CustomerEmail"], Value::Null);
         assert_eq!(put["CustomerPhone"], Value::Null);
         assert_eq!(put["CustomInfo"], json!({}));
-        assert_eq!(put["Status"], "Started");
+        assert_eq!(put["Status"], "CustomerLast");
         assert_eq!(put["Rank"], 0);
         // read-only members must be unchanged; unknown members are refused
         let (status, body) = app.put(&path).json(&json!({"SessionKey": e["SessionKey"], "ChatSessionId": 12345})).fetch().await;
@@ -763,6 +769,294 @@ async fn custom_info_keys_are_case_sensitive() {
             now["CustomInfo"],
             json!({"tier": "platinum", "Tier": "silver", "new": 1})
         );
+    })
+    .await;
+}
+
+/// `Status` in SuperOffice's vocabulary, `Flags` as a .NET flags enum,
+/// the patch media types in `Accept`, absolute `_Links` (issue #14).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_flags_accept_and_links_speak_superoffice() {
+    for_each_backend(|app| async move {
+        let id = session(&app).await;
+        let path = format!("/api/v1/ChatSession/{id}");
+        // every shared status has its own SuperOffice name, and reads back
+        for (status, name) in [
+            ("CustomerLast", "CustomerLast"),
+            ("Active", "CustomerLast"),
+            ("UserLast", "UserLast"),
+            ("OnHold", "OnHold"),
+            ("InQueue", "InQueue"),
+            ("ClosedFromQueue", "ClosedFromQueue"),
+            ("Closed", "Closed"),
+            ("Finished", "Closed"),
+        ] {
+            let (code, e) = patch_req(&app, id, MERGE_PATCH, &json!({"Status": status}))
+                .fetch()
+                .await;
+            assert_eq!(code, 200, "{status}: {e}");
+            assert_eq!(e["Status"], name, "{status}");
+        }
+        let (_, chat) = app.get(&format!("/v1/chats/{id}")).fetch().await;
+        assert_eq!(
+            chat["status"], "closed",
+            "the seed's Closed is the shared closed"
+        );
+
+        // Flags: names, comma-separated; the number of an unnamed bit
+        let (_, e) = app.get(&path).fetch().await;
+        assert_eq!(e["Flags"], "0");
+        for (sent, shown) in [
+            (json!("CustomerIsTyping"), "CustomerIsTyping"),
+            (
+                json!("UserIsTyping, CustomerIsTyping"),
+                "CustomerIsTyping, UserIsTyping",
+            ),
+            (json!(2), "UserIsTyping"),
+            (json!("4"), "4"),
+        ] {
+            let (code, e) = patch_req(&app, id, MERGE_PATCH, &json!({"Flags": sent}))
+                .fetch()
+                .await;
+            assert_eq!(code, 200, "{sent}: {e}");
+            assert_eq!(e["Flags"], shown, "{sent}");
+        }
+        let (code, e) = patch_req(&app, id, MERGE_PATCH, &json!({"Flags": "Sleepy"}))
+            .fetch()
+            .await;
+        assert_eq!(code, 400, "{e}");
+
+        // the patch media types are acceptable answers (JSON)
+        for accept in [JSON_PATCH, MERGE_PATCH] {
+            let resp = app
+                .get(&path)
+                .header("Accept", accept)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.status(), 200, "{accept}");
+            let (_, e) = json_of(resp).await;
+            assert_eq!(e["ChatSessionId"], id);
+        }
+
+        // absolute links, Self and Archive; a GET body sent back is accepted
+        let (_, e) = app.get(&path).fetch().await;
+        assert_eq!(
+            e["_Links"],
+            json!({"Self": app.url(&path), "Archive": app.url("/api/v1/ChatSession")})
+        );
+        let (code, put) = app.put(&path).json(&e).fetch().await;
+        assert_eq!(code, 200, "{put}");
+    })
+    .await;
+}
+
+/// Close, reopen, close: `WhenEnded` shows the second close.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_ended_is_the_latest_close() {
+    for backend in switchboard_e2e::Backend::ALL {
+        let clock = switchboard_storage::Clock::manual(switchboard_storage::now());
+        let config = switchboard_e2e::TestConfig {
+            store: switchboard_storage::StoreConfig {
+                clock: clock.clone(),
+                ..switchboard_e2e::TestConfig::default().store
+            },
+            ..switchboard_e2e::TestConfig::default()
+        };
+        let Some(app) = TestApp::spawn_with(backend, config).await else {
+            continue;
+        };
+        let id = session(&app).await;
+        let (_, first) = patch_req(&app, id, MERGE_PATCH, &json!({"Status": "Closed"}))
+            .fetch()
+            .await;
+        clock.advance(Duration::from_secs(60));
+        patch_req(&app, id, MERGE_PATCH, &json!({"Status": "CustomerLast"}))
+            .fetch()
+            .await;
+        clock.advance(Duration::from_secs(60));
+        let (_, second) = patch_req(
+            &app,
+            id,
+            JSON_PATCH,
+            &json!([{"op": "replace", "path": "Status", "value": "Closed"}]),
+        )
+        .fetch()
+        .await;
+        assert_ne!(first["WhenEnded"], second["WhenEnded"], "{backend}");
+        let ended = second["WhenEnded"].as_str().unwrap();
+        let ended: jiff::Timestamp = ended.parse().unwrap();
+        assert_eq!(
+            ended.as_millisecond(),
+            clock.now().as_millis(),
+            "{backend}: {second}"
+        );
+    }
+}
+
+/// `SO-TimeZone` takes SuperOffice's codes and ids, with and without
+/// `includeTZOffset`, and `GET /api/v1/timezone` lists them (issue #14).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn so_timezone_takes_superoffices_codes() {
+    for_each_backend(|app| async move {
+        let (code, zones) = app.get("/api/v1/timezone").fetch().await;
+        assert_eq!(code, 200, "{zones}");
+        let zones = zones.as_array().unwrap();
+        assert!(
+            zones
+                .iter()
+                .any(|z| z["id"] == 261 && z["timeZone"] == "NO"),
+            "{zones:?}"
+        );
+        assert!(
+            zones
+                .iter()
+                .any(|z| z["id"] == 460 && z["timeZone"] == "US-NY")
+        );
+
+        let id = session(&app).await;
+        let path = format!("/api/v1/ChatSession/{id}");
+        let (_, utc) = app.get(&path).fetch().await;
+        let requested: jiff::Timestamp = utc["WhenRequested"].as_str().unwrap().parse().unwrap();
+        for (header, tz, offset) in [
+            ("NO", "Europe/Oslo", false),
+            ("261", "Europe/Oslo", false),
+            ("US-NY, includeTZOffset", "America/New_York", true),
+            ("us-ny,includetzoffset", "America/New_York", true),
+            ("Europe/Oslo", "Europe/Oslo", true),
+        ] {
+            let (code, e) = app.get(&path).header("SO-TimeZone", header).fetch().await;
+            assert_eq!(code, 200, "{header}: {e}");
+            let shown = e["WhenRequested"].as_str().unwrap();
+            let zoned = requested.to_zoned(jiff::tz::TimeZone::get(tz).unwrap());
+            let local = zoned.strftime("%Y-%m-%dT%H:%M:%S").to_string();
+            assert!(shown.starts_with(&local), "{header}: {shown} vs {local}");
+            assert_eq!(
+                shown.contains('+') || shown[10..].contains('-'),
+                offset,
+                "{header}: {shown}"
+            );
+            // a GET body sent back in the same zone is the same instant
+            let (code, put) = app
+                .put(&path)
+                .header("SO-TimeZone", header)
+                .json(&e)
+                .fetch()
+                .await;
+            assert_eq!(code, 200, "{header}: {put}");
+            assert_eq!(put["WhenRequested"], e["WhenRequested"], "{header}");
+        }
+        let (code, e) = app
+            .get(&path)
+            .header("SO-TimeZone", "Atlantis")
+            .fetch()
+            .await;
+        assert_eq!(code, 400, "{e}");
+        let (code, e) = app
+            .get(&path)
+            .header("SO-TimeZone", "NO, sideways")
+            .fetch()
+            .await;
+        assert_eq!(code, 400, "{e}");
+    })
+    .await;
+}
+
+/// XML request bodies for POST, PUT and PATCH, and a form for PUT, as
+/// SuperOffice's WebAPI takes them (issue #14).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn xml_and_form_request_bodies() {
+    for_each_backend(|app| async move {
+        let xml = r#"<?xml version="1.0" encoding="utf-8"?>
+<ChatSessionEntity xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
+  <CustomerName>Ada &amp; Co</CustomerName>
+  <CustomerEmail>ada@example.com</CustomerEmail>
+  <CustomerConsented>true</CustomerConsented>
+  <Rank>3</Rank>
+  <Flags>CustomerIsTyping</Flags>
+  <User xsi:nil="true" />
+  <CustomInfo><tier>gold</tier><Item Key="two words">x</Item></CustomInfo>
+</ChatSessionEntity>"#;
+        for ct in ["application/xml", "text/xml; charset=utf-8"] {
+            let (code, e) = app
+                .post("/api/v1/ChatSession")
+                .header("Content-Type", ct)
+                .body(xml)
+                .fetch()
+                .await;
+            assert_eq!(code, 201, "{ct}: {e}");
+            assert_eq!(e["CustomerName"], "Ada & Co");
+            assert_eq!(e["CustomerConsented"], true);
+            assert_eq!(e["Rank"], 3);
+            assert_eq!(e["Flags"], "CustomerIsTyping");
+            assert_eq!(e["CustomInfo"], json!({"tier": "gold", "two words": "x"}));
+        }
+        let id = session(&app).await;
+        let path = format!("/api/v1/ChatSession/{id}");
+        // a GET in XML sent back as a PUT in XML
+        let resp = app
+            .get(&path)
+            .header("Accept", "application/xml")
+            .send()
+            .await
+            .unwrap();
+        let got = resp.text().await.unwrap();
+        let (code, e) = app
+            .put(&path)
+            .header("Content-Type", "application/xml")
+            .body(got)
+            .fetch()
+            .await;
+        assert_eq!(code, 200, "{e}");
+        assert_eq!(e["CustomerName"], "Ada");
+        assert_eq!(e["CustomInfo"], json!({"tier": "gold"}));
+        // PATCH in XML is a merge patch
+        let (code, e) = app
+            .patch(&path)
+            .header("Content-Type", "text/xml")
+            .body("<ChatSessionEntity><CustomerPhone>+47 2</CustomerPhone></ChatSessionEntity>")
+            .fetch()
+            .await;
+        assert_eq!(code, 200, "{e}");
+        assert_eq!(e["CustomerPhone"], "+47 2");
+        assert_eq!(e["CustomerName"], "Ada");
+        // PUT as a form
+        let (_, current) = app.get(&path).fetch().await;
+        let form = format!(
+            "SessionKey={}&CustomerName=Bea&CustomerConsented=true&Rank=4&Status=UserLast",
+            current["SessionKey"].as_str().unwrap()
+        );
+        let (code, e) = app
+            .put(&path)
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(form)
+            .fetch()
+            .await;
+        assert_eq!(code, 200, "{e}");
+        assert_eq!(
+            (
+                e["CustomerName"].as_str(),
+                e["Rank"].as_i64(),
+                e["Status"].as_str()
+            ),
+            (Some("Bea"), Some(4), Some("UserLast"))
+        );
+        // malformed XML is a 400 that writes nothing
+        let (code, e) = app
+            .put(&path)
+            .header("Content-Type", "application/xml")
+            .body("<ChatSessionEntity>")
+            .fetch()
+            .await;
+        assert_eq!(code, 400, "{e}");
+        // a form is for PUT only
+        let (code, _) = app
+            .post("/api/v1/ChatSession")
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body("CustomerName=X")
+            .fetch()
+            .await;
+        assert_eq!(code, 415);
     })
     .await;
 }

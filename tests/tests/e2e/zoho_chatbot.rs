@@ -29,7 +29,7 @@ async fn zoho_routes_and_customer_info() {
         assert_eq!(created["url"], format!("/api/v2/{}/conversations/{id}", app.tenant.name));
         let data = &created["data"];
         assert_eq!(data["question"], "Pricing?");
-        assert_eq!(data["chat_status"], json!({"state_key": "open", "status_code": 1, "state": 1, "label": "Waiting", "status_key": "waiting"}));
+        assert_eq!(data["chat_status"], json!({"state_key": "waiting", "status_code": 0, "state": 1, "id": "10", "label": "Waiting", "status_key": "open"}));
         assert!(data["start_time"].as_str().unwrap().parse::<i64>().unwrap() > 1_600_000_000_000);
         assert!(data["chat_id"].is_string());
         assert_eq!(data["customer_info"], json!({}));
@@ -86,7 +86,7 @@ async fn zoho_routes_and_customer_info() {
         assert_eq!((status.as_u16(), body["error"]["json_key"].as_str()), (400, Some("limit")));
         let (status, closed) = zoho(&app, reqwest::Method::PUT, &format!("/conversations/{id}/close")).fetch().await;
         assert_eq!(status, 200);
-        assert_eq!(closed["data"]["chat_status"]["status_key"], "ended");
+        assert_eq!(closed["data"]["chat_status"]["state_key"], "ended");
         assert!(closed["data"]["end_time"].is_string());
         let (_, ended) = zoho(&app, reqwest::Method::GET, "/conversations?status=ended").fetch().await;
         assert_eq!(ended["data"].as_array().unwrap().len(), 1);

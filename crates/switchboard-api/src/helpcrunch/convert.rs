@@ -3,15 +3,15 @@
 use std::collections::BTreeMap;
 
 use switchboard_domain::{
-    Agent, Conversation, ConversationLinks, Customer, CustomerUpdate, DEFAULT_TAG_COLOR,
-    Department, Device, Location, Tag,
+    Actor, Agent, Conversation, ConversationLinks, Customer, CustomerId, CustomerUpdate,
+    DEFAULT_TAG_COLOR, Department, Device, Location, LocationMembers, Patch, ReadOnlyEcho, Tag,
 };
 
 use super::wire::{
     AgentOutput, ChatOutput, CustomDataInput, CustomerInput, CustomerOutput, DepartmentOutput,
-    DeviceOutput, LocationOutput, TagInput, TagOutput, unix_string,
+    DeviceInput, DeviceOutput, LocationInput, LocationOutput, TagInput, TagOutput, unix_string,
 };
-use crate::{ApiError, FieldError};
+use crate::ApiError;
 
 /// Turns tag inputs into domain tags (default color when none is given).
 #[must_use]
@@ -43,8 +43,8 @@ fn custom_data(
 }
 
 /// Validates the request's shape and builds the domain update. Read-only
-/// members (`id`, `createdAt`, `updatedAt`, `location`, `device`,
-/// `createdFrom`) are refused with a 400 naming each one.
+/// members sent back (`id`, `createdAt`, `createdFrom`) are kept for the
+/// domain to compare with the stored customer; `updatedAt` is ignored.
 pub fn customer_update(input: CustomerInput) -> Result<CustomerUpdate, ApiError> {
     let CustomerInput {
         user_id,
@@ -64,29 +64,45 @@ pub fn customer_update(input: CustomerInput) -> Result<CustomerUpdate, ApiError>
         tags: tag_input,
         custom_data: data,
         integration_id,
-        id,
-        created_at,
-        updated_at,
         location,
         device,
+        city,
+        region_code,
+        country_code,
+        id,
+        created_at,
+        updated_at: _,
         created_from,
     } = input;
-    let read_only = [
-        ("id", id.is_present()),
-        ("createdAt", created_at.is_present()),
-        ("updatedAt", updated_at.is_present()),
-        ("location", location.is_present()),
-        ("device", device.is_present()),
-        ("createdFrom", created_from.is_present()),
-    ];
-    let refused: Vec<FieldError> = read_only
-        .iter()
-        .filter(|(_, present)| *present)
-        .map(|(f, _)| FieldError::new(*f, "read_only", "is read-only"))
-        .collect();
-    if !refused.is_empty() {
-        return Err(ApiError::BadRequest(refused));
-    }
+    let id = match id {
+        Patch::Absent => None,
+        Patch::Value(v) => Some(
+            v.as_i64()
+                .filter(|i| *i > 0)
+                .map(CustomerId::new)
+                .ok_or_else(|| ApiError::bad_request("id", "read_only", "is read-only"))?,
+        ),
+        Patch::Null => return Err(ApiError::bad_request("id", "read_only", "is read-only")),
+    };
+    let echo = ReadOnlyEcho {
+        id,
+        created_at: match created_at {
+            Patch::Absent => None,
+            Patch::Value(t) => Some(t.0),
+            Patch::Null => {
+                return Err(ApiError::bad_request(
+                    "createdAt",
+                    "read_only",
+                    "is read-only",
+                ));
+            }
+        },
+        created_from: match created_from {
+            Patch::Absent => None,
+            Patch::Null => Some(None),
+            Patch::Value(v) => Some(Some(v)),
+        },
+    };
     Ok(CustomerUpdate {
         user_id,
         name,
@@ -103,8 +119,46 @@ pub fn customer_update(input: CustomerInput) -> Result<CustomerUpdate, ApiError>
         locale,
         notes,
         tags: tag_input.map(tags),
-        custom_data: data.try_map(custom_data)?,
+        custom_data: data.try_map(|d| custom_data(d.0))?,
         integration_id,
+        location: location.map(|l| {
+            let LocationInput {
+                region_code,
+                country_code,
+                city,
+            } = l;
+            Location {
+                region_code,
+                country_code,
+                city,
+            }
+        }),
+        location_members: LocationMembers {
+            region_code,
+            country_code,
+            city,
+        },
+        device: device.map(|d| {
+            let DeviceInput {
+                id: _,
+                ip,
+                ip_address,
+                timezone,
+                platform,
+                user_agent,
+                os,
+                browser,
+            } = d;
+            Device {
+                timezone,
+                user_agent,
+                platform,
+                os,
+                browser,
+                ip_address: ip.or(ip_address),
+            }
+        }),
+        echo,
     })
 }
 
@@ -176,12 +230,18 @@ pub fn customer_output(c: &Customer) -> CustomerOutput {
         }),
         device: device.as_ref().map(|d| {
             let Device {
+                timezone,
+                user_agent,
                 platform,
                 os,
                 browser,
                 ip_address,
             } = d;
             DeviceOutput {
+                id: id.get(),
+                ip: ip_address.clone(),
+                timezone: timezone.clone(),
+                user_agent: user_agent.clone(),
                 platform: platform.clone(),
                 os: os.clone(),
                 browser: browser.clone(),
@@ -210,6 +270,27 @@ pub fn agent_output(a: &Agent) -> AgentOutput {
         name: name.clone(),
         email: email.clone(),
         role: role.clone(),
+    }
+}
+
+/// HelpCrunch's rating word for a 1-5 rating (its chat model documents
+/// `great`, `average` and `poor`): 4-5 great, 3 average, 1-2 poor.
+#[must_use]
+pub const fn rating_name(r: i32) -> &'static str {
+    match r {
+        i32::MIN..=2 => "poor",
+        3 => "average",
+        _ => "great",
+    }
+}
+
+/// HelpCrunch's `closedBy`: `customer` when the visitor closed the chat,
+/// `agent` for anyone else (an agent, an integration's key, the system).
+#[must_use]
+pub const fn closed_by_name(a: Actor) -> &'static str {
+    match a {
+        Actor::Customer => "customer",
+        Actor::Agent(_) | Actor::ApiKey(_) | Actor::System => "agent",
     }
 }
 
@@ -255,11 +336,11 @@ pub fn chat_output(c: &Conversation, links: &ConversationLinks) -> ChatOutput {
     let last_agent = agent_ids.last().copied().or(*assignee_id);
     ChatOutput {
         id: id.get(),
-        closed_by: closed_by.and_then(|a| a.agent()).map(|a| a.get()),
+        closed_by: closed_by.map(closed_by_name),
         last_customer_message_at: last_customer_message_at.map(unix_string),
         status: status.as_str().to_string(),
         closed_at: closed_at.map(unix_string),
-        rating: *rating,
+        rating: rating.map(rating_name),
         created_at: unix_string(*created_at),
         last_message_at: last_message_at.map(unix_string),
         created_with: created_with.clone(),

@@ -18,18 +18,24 @@ impl Dialect for HelpCrunch {
     const SCHEMES: &'static [Scheme] = &[Scheme::Bearer];
 
     fn render(error: &ApiError) -> HttpResponse {
-        let errors = match error {
-            ApiError::BadRequest(fields) => {
-                let mut v = vec![json!({"code": "invalid_request", "message": "Invalid request"})];
-                v.extend(
-                    fields
-                        .iter()
-                        .map(|f| json!({"code": f.field, "message": f.message})),
-                );
-                v
+        // Every error starts with the vendor's `invalid_request` entry; the
+        // entries after it carry the vendor's codes and messages where it
+        // documents them (400, 401, 404, 429).
+        let mut errors = vec![json!({"code": "invalid_request", "message": "Invalid request"})];
+        match error {
+            ApiError::BadRequest(fields) => errors.extend(
+                fields
+                    .iter()
+                    .map(|f| json!({"code": f.field, "message": f.message})),
+            ),
+            ApiError::Unauthorized(_) => {
+                errors.push(json!({"code": "unauthorized", "message": "Unauthorized"}));
             }
-            other => vec![json!({"code": other.code(), "message": other.message()})],
-        };
+            ApiError::RateLimited(_) | ApiError::AuthThrottled(_) => {
+                errors.push(json!({"code": "too_many_requests", "message": "Too many requests"}));
+            }
+            other => errors.push(json!({"code": other.code(), "message": other.message()})),
+        }
         HttpResponse::build(error.status()).json(json!({ "errors": errors }))
     }
 }

@@ -1,15 +1,13 @@
 //! HelpCrunch-style handlers. Each one authenticates, parses, converts to a
 //! domain change, calls the store, and converts back; nothing else.
 
-use std::convert::Infallible;
-
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::Value;
 use switchboard_domain::{
     AgentId, Conversation, ConversationId, ConversationStatus, ConversationUpdate, Customer,
     CustomerId, CustomerUpdate, DepartmentId, Patch, Scope, UpdateMode,
 };
-use switchboard_storage::{LinkSet, Precondition, StorageError};
+use switchboard_storage::{BatchError, LinkSet, Precondition, StorageError};
 
 use super::HelpCrunch;
 use super::convert;
@@ -91,10 +89,22 @@ fn storage(e: StorageError, what: &str) -> HcError {
     }
 }
 
-fn parse_id(raw: &str) -> Result<i64, HcError> {
-    raw.parse::<CustomerId>()
-        .map(CustomerId::get)
-        .map_err(|_| ApiError::bad_request("id", "invalid_id", "must be a positive integer").into())
+/// A path id, refused HelpCrunch's way: a value that is not a number is
+/// `{"code": "customer", "message": "This value should be of type numeric."}`
+/// (the vendor's own example; `field` is `customer` or `chat`).
+fn parse_id(raw: &str, field: &str) -> Result<i64, HcError> {
+    let raw = raw.trim();
+    if raw.is_empty() || !raw.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ApiError::bad_request(
+            field,
+            "invalid_type",
+            "This value should be of type numeric.",
+        )
+        .into());
+    }
+    raw.parse::<CustomerId>().map(CustomerId::get).map_err(|_| {
+        ApiError::bad_request(field, "invalid_id", "This value should be positive.").into()
+    })
 }
 
 /// Reads a body whose top level must be `shape`, naming fields the HelpCrunch way.
@@ -306,7 +316,7 @@ pub async fn get_customer(
     path: web::Path<String>,
 ) -> HcResult {
     let p = caller(&state, &req, Scope::CustomersRead).await?;
-    let id = CustomerId::new(parse_id(&path)?);
+    let id = CustomerId::new(parse_id(&path, "customer")?);
     let c = state
         .store()
         .customers()
@@ -324,7 +334,7 @@ async fn update_customer(
     mode: UpdateMode,
 ) -> HcResult {
     let p = caller(&state, &req, Scope::CustomersUpdate).await?;
-    let id = CustomerId::new(parse_id(&path)?);
+    let id = CustomerId::new(parse_id(&path, "customer")?);
     let input: CustomerInput = body(&state, &req, payload, Shape::Object).await?;
     let update = convert::customer_update(input)?;
     let c = state
@@ -374,7 +384,7 @@ pub async fn delete_customer(
     path: web::Path<String>,
 ) -> HcResult {
     let p = caller(&state, &req, Scope::CustomersUpdate).await?;
-    let id = CustomerId::new(parse_id(&path)?);
+    let id = CustomerId::new(parse_id(&path, "customer")?);
     state
         .store()
         .customers()
@@ -395,7 +405,7 @@ pub async fn add_tags(
     payload: web::Payload,
 ) -> HcResult {
     let p = caller(&state, &req, Scope::CustomersUpdate).await?;
-    let id = CustomerId::new(parse_id(&path)?);
+    let id = CustomerId::new(parse_id(&path, "customer")?);
     let input: TagsInput = body(&state, &req, payload, Shape::Object).await?;
     if input.tags.is_empty() {
         return Err(
@@ -425,7 +435,7 @@ pub async fn remove_tags(
     payload: web::Payload,
 ) -> HcResult {
     let p = caller(&state, &req, Scope::CustomersUpdate).await?;
-    let id = CustomerId::new(parse_id(&path)?);
+    let id = CustomerId::new(parse_id(&path, "customer")?);
     let input: TagsInput = body(&state, &req, payload, Shape::Object).await?;
     if input.tags.is_empty() {
         return Err(
@@ -497,37 +507,35 @@ pub async fn batch_update(
                 .into_iter()
                 .map(|(id, update)| {
                     (id, move |c: &mut Customer| {
-                        update.clone().apply(c, UpdateMode::Merge);
-                        Ok::<(), Infallible>(())
+                        update.clone().apply_checked(c, UpdateMode::Merge)
                     })
                 })
                 .collect(),
         )
         .await
         .map_err(|failed| -> HcError {
-            let index = failed.index;
-            let prefix = |field: String| format!("{index}.{field}");
-            match StorageError::from(failed.error) {
-                StorageError::NotFound => ApiError::bad_request(
-                    prefix("customer".into()),
-                    "not_found",
-                    "customer not found",
-                )
-                .into(),
-                other => match ApiError::from_storage(other, &field_name) {
-                    ApiError::BadRequest(fields) => ApiError::BadRequest(
-                        fields
-                            .into_iter()
-                            .map(|f| FieldError {
+            let BatchError { index, error, more } = failed;
+            let mut fields = Vec::new();
+            for (index, error) in std::iter::once((index, error)).chain(more) {
+                let prefix = |field: String| format!("{index}.{field}");
+                match StorageError::from(error) {
+                    StorageError::NotFound => fields.push(FieldError::new(
+                        prefix("customer".into()),
+                        "not_found",
+                        "customer not found",
+                    )),
+                    other => match ApiError::from_storage(other, &field_name) {
+                        ApiError::BadRequest(item) => {
+                            fields.extend(item.into_iter().map(|f| FieldError {
                                 field: prefix(f.field),
                                 ..f
-                            })
-                            .collect(),
-                    )
-                    .into(),
-                    e => e.into(),
-                },
+                            }));
+                        }
+                        e => return e.into(),
+                    },
+                }
             }
+            ApiError::BadRequest(fields).into()
         })?;
     let results: Vec<BatchResult> = ids
         .into_iter()
@@ -660,7 +668,7 @@ pub async fn get_chat(
     path: web::Path<String>,
 ) -> HcResult {
     let p = caller(&state, &req, Scope::ConversationsRead).await?;
-    let id = ConversationId::new(parse_id(&path)?);
+    let id = ConversationId::new(parse_id(&path, "chat")?);
     let c = state
         .store()
         .conversations()

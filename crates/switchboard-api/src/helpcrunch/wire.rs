@@ -52,7 +52,7 @@ pub struct TagInput {
 }
 
 /// One `customData` entry in a request.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CustomDataInput {
     /// The custom attribute's property name.
@@ -60,6 +60,107 @@ pub struct CustomDataInput {
     /// Its value (`null` removes it on PATCH).
     #[schema(value_type = Object)]
     pub value: Value,
+}
+
+/// `customData` in a request: the documented array form
+/// (`[{"property": "plan", "value": "pro"}]`) or the object form a GET
+/// answers with (`{"plan": "pro"}`), so that a GET body can be sent back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CustomDataField(pub Vec<CustomDataInput>);
+
+impl<'de> Deserialize<'de> for CustomDataField {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Either;
+
+        impl<'de> serde::de::Visitor<'de> for Either {
+            type Value = CustomDataField;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an array of {\"property\", \"value\"} or an object of values")
+            }
+
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Self::Value, A::Error> {
+                let mut items = Vec::new();
+                while let Some(item) = seq.next_element::<CustomDataInput>()? {
+                    items.push(item);
+                }
+                Ok(CustomDataField(items))
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Self::Value, A::Error> {
+                let mut items = Vec::new();
+                while let Some((property, value)) = map.next_entry::<String, Value>()? {
+                    items.push(CustomDataInput { property, value });
+                }
+                Ok(CustomDataField(items))
+            }
+        }
+
+        d.deserialize_any(Either)
+    }
+}
+
+/// The schema of `customData` in a request (either form).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum CustomDataSchema {
+    /// `[{"property": "plan", "value": "pro"}]`.
+    List(Vec<CustomDataInput>),
+    /// `{"plan": "pro"}` (as a GET answers).
+    #[schema(value_type = Object)]
+    Map(BTreeMap<String, Value>),
+}
+
+/// `location` in a request (all members optional).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct LocationInput {
+    /// Region code.
+    #[serde(default)]
+    pub region_code: Option<String>,
+    /// Country code.
+    #[serde(default)]
+    pub country_code: Option<String>,
+    /// City.
+    #[serde(default)]
+    pub city: Option<String>,
+}
+
+/// `device` in a request (all members optional).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct DeviceInput {
+    /// The device's id as a GET shows it; ignored.
+    #[serde(default)]
+    #[schema(value_type = Option<i64>)]
+    pub id: Option<Value>,
+    /// IP address (the vendor's name).
+    #[serde(default)]
+    pub ip: Option<String>,
+    /// IP address (Switchboard's older name; `ip` wins when both are sent).
+    #[serde(default)]
+    pub ip_address: Option<String>,
+    /// IANA time zone.
+    #[serde(default)]
+    pub timezone: Option<String>,
+    /// `desktop`, `mobile`, …
+    #[serde(default)]
+    pub platform: Option<String>,
+    /// User agent.
+    #[serde(default)]
+    pub user_agent: Option<String>,
+    /// Operating system.
+    #[serde(default)]
+    pub os: Option<String>,
+    /// Browser.
+    #[serde(default)]
+    pub browser: Option<String>,
 }
 
 /// The body of `POST`, `PUT` and `PATCH /v1/customers…`. Absent members are
@@ -127,38 +228,51 @@ pub struct CustomerInput {
     #[serde(default)]
     #[schema(value_type = Option<Vec<TagInput>>)]
     pub tags: Patch<Vec<TagInput>>,
-    /// Custom attribute values; each property must be defined for the account.
+    /// Custom attribute values, as an array of `{property, value}` or an
+    /// object; each property must be defined for the account.
     #[serde(default)]
-    #[schema(value_type = Option<Vec<CustomDataInput>>)]
-    pub custom_data: Patch<Vec<CustomDataInput>>,
+    #[schema(value_type = Option<CustomDataSchema>)]
+    pub custom_data: Patch<CustomDataField>,
     /// Id of the integration that created the customer.
     #[serde(default)]
     #[schema(value_type = Option<String>)]
     pub integration_id: Patch<String>,
-    /// Read-only; refused when sent.
+    /// Where the customer was last seen.
     #[serde(default)]
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<LocationInput>)]
+    pub location: Patch<LocationInput>,
+    /// The device the customer was last seen on.
+    #[serde(default)]
+    #[schema(value_type = Option<DeviceInput>)]
+    pub device: Patch<DeviceInput>,
+    /// `location.city`, as the older API took it at the top level.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub city: Patch<String>,
+    /// `location.regionCode`, as the older API took it at the top level.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub region_code: Patch<String>,
+    /// `location.countryCode`, as the older API took it at the top level.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub country_code: Patch<String>,
+    /// Read-only: accepted when it is the customer's id, refused otherwise.
+    #[serde(default)]
+    #[schema(value_type = Option<i64>, read_only)]
     pub id: Patch<Value>,
-    /// Read-only; refused when sent.
+    /// Read-only: accepted when it equals the stored value, refused otherwise.
     #[serde(default)]
-    #[schema(value_type = Option<Object>)]
-    pub created_at: Patch<Value>,
-    /// Read-only; refused when sent.
+    #[schema(value_type = Option<String>, read_only)]
+    pub created_at: Patch<UnixTime>,
+    /// Read-only and changed by every write: accepted and ignored.
     #[serde(default)]
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<String>, read_only)]
     pub updated_at: Patch<Value>,
-    /// Read-only; refused when sent.
+    /// Read-only: accepted when it equals the stored value, refused otherwise.
     #[serde(default)]
-    #[schema(value_type = Option<Object>)]
-    pub location: Patch<Value>,
-    /// Read-only; refused when sent.
-    #[serde(default)]
-    #[schema(value_type = Option<Object>)]
-    pub device: Patch<Value>,
-    /// Read-only; refused when sent.
-    #[serde(default)]
-    #[schema(value_type = Option<Object>)]
-    pub created_from: Patch<Value>,
+    #[schema(value_type = Option<String>, read_only)]
+    pub created_from: Patch<String>,
 }
 
 /// One item of `PUT /v1/customers/batch`: `customer` (the id) plus any
@@ -189,7 +303,7 @@ pub struct TagOutput {
     pub color: String,
 }
 
-/// A customer's location (read-only).
+/// A customer's location.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LocationOutput {
@@ -201,17 +315,25 @@ pub struct LocationOutput {
     pub city: Option<String>,
 }
 
-/// A customer's device (read-only).
+/// A customer's device.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DeviceOutput {
+    /// The device's id: the customer's id (one device is kept per customer).
+    pub id: i64,
+    /// IP address.
+    pub ip: Option<String>,
+    /// IANA time zone.
+    pub timezone: Option<String>,
+    /// User agent.
+    pub user_agent: Option<String>,
     /// Platform.
     pub platform: Option<String>,
     /// Operating system.
     pub os: Option<String>,
     /// Browser.
     pub browser: Option<String>,
-    /// IP address.
+    /// IP address (same as `ip`; Switchboard's older name).
     pub ip_address: Option<String>,
 }
 
@@ -346,16 +468,16 @@ pub struct DepartmentOutput {
 pub struct ChatOutput {
     /// Id (the same id every family uses).
     pub id: i64,
-    /// Agent id that closed the chat, when an agent did.
-    pub closed_by: Option<i64>,
+    /// Who closed the chat: `customer` or `agent` (`null` while open).
+    pub closed_by: Option<&'static str>,
     /// Time of the customer's latest message.
     pub last_customer_message_at: Option<String>,
     /// Status.
     pub status: String,
     /// When closed.
     pub closed_at: Option<String>,
-    /// Rating 1-5.
-    pub rating: Option<i32>,
+    /// How the customer rated the chat: `great`, `average` or `poor`.
+    pub rating: Option<&'static str>,
     /// Created.
     pub created_at: String,
     /// Time of the latest message.
@@ -366,9 +488,11 @@ pub struct ChatOutput {
     pub snoozed_until: Option<String>,
     /// Text of the latest message.
     pub last_message_text: Option<String>,
-    /// Id of the latest message (messages are not stored; always null).
+    /// Id of the latest message: messages are not stored one by one, so
+    /// `null`.
     pub last_message_id: Option<i64>,
-    /// Application id (always null).
+    /// The application (widget) the chat came through: none is recorded,
+    /// so `null`.
     pub application_id: Option<i64>,
     /// The agent who last wrote.
     pub last_communicated_agent_id: Option<i64>,

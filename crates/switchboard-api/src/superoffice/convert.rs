@@ -9,7 +9,7 @@ use switchboard_domain::{
     Customer, CustomerId, Patch, Timestamp, UpdateMode, Visitor,
 };
 
-use super::time::{Zone, parse};
+use super::time::Zone;
 use crate::{ApiError, FieldError};
 
 /// Every member of the entity, in order.
@@ -67,27 +67,135 @@ pub const READ_ONLY: [&str; 10] = [
     "WhenClosed",
 ];
 
-/// SuperOffice's `Status` value for a shared status.
+/// SuperOffice's `Status` value for a shared status, in SuperOffice's own
+/// vocabulary (its `ChatSessionStatus`: `InQueue`, `CustomerLast`,
+/// `UserLast`, `Closed`, `ClosedFromQueue`, …). `OnHold` has no SuperOffice
+/// counterpart and keeps Switchboard's name, so that a GET body sent back
+/// keeps the status (the table is in `docs/dialects/superoffice.md`).
 #[must_use]
 pub const fn status_name(s: ConversationStatus) -> &'static str {
     match s {
-        ConversationStatus::New => "Requested",
-        ConversationStatus::Opened => "Started",
-        ConversationStatus::Pending => "Idle",
+        ConversationStatus::New => "InQueue",
+        ConversationStatus::Opened => "CustomerLast",
+        ConversationStatus::Pending => "UserLast",
         ConversationStatus::OnHold => "OnHold",
-        ConversationStatus::NoCommunication => "Missed",
-        ConversationStatus::Closed => "Ended",
+        ConversationStatus::NoCommunication => "ClosedFromQueue",
+        ConversationStatus::Closed => "Closed",
     }
 }
 
-/// The shared status for a SuperOffice `Status` value (case-insensitive),
-/// also accepting the shared names.
+/// Other `Status` values taken in requests and filters: SuperOffice's
+/// remaining statuses, the words of its entity documentation (`Active`),
+/// and the names Switchboard answered with before.
+const STATUS_ALIASES: &[(&str, ConversationStatus)] = &[
+    ("RequestPosted", ConversationStatus::New),
+    ("PreChatForm", ConversationStatus::New),
+    ("Faq", ConversationStatus::New),
+    ("OfflineForm", ConversationStatus::New),
+    ("Requested", ConversationStatus::New),
+    ("Active", ConversationStatus::Opened),
+    ("Started", ConversationStatus::Opened),
+    ("Idle", ConversationStatus::Pending),
+    ("Missed", ConversationStatus::NoCommunication),
+    ("Finished", ConversationStatus::Closed),
+    ("Ended", ConversationStatus::Closed),
+];
+
+/// The shared status for a SuperOffice `Status` value (case-insensitive):
+/// SuperOffice's names, the aliases above, then the shared names.
 #[must_use]
 pub fn parse_status(s: &str) -> Option<ConversationStatus> {
+    let s = s.trim();
     ConversationStatus::ALL
         .into_iter()
-        .find(|x| status_name(*x).eq_ignore_ascii_case(s.trim()))
+        .find(|x| status_name(*x).eq_ignore_ascii_case(s))
+        .or_else(|| {
+            STATUS_ALIASES
+                .iter()
+                .find(|(name, _)| name.eq_ignore_ascii_case(s))
+                .map(|(_, x)| *x)
+        })
         .or_else(|| s.parse().ok())
+}
+
+/// SuperOffice's `ChatSessionFlags`, a .NET flags enum (its CRMScript
+/// reference, `NSChatSessionFlags`): each named bit.
+pub const FLAGS: [(&str, i64); 2] = [("CustomerIsTyping", 1), ("UserIsTyping", 2)];
+
+/// `Flags` as .NET serialises a flags enum: the names of the set bits,
+/// comma-separated (`"CustomerIsTyping, UserIsTyping"`); `"0"` for none;
+/// the number itself when a set bit has no name.
+#[must_use]
+pub fn flags_text(flags: i64) -> String {
+    let named: i64 = FLAGS.iter().map(|(_, b)| b).sum();
+    if flags == 0 || flags & !named != 0 {
+        return flags.to_string();
+    }
+    FLAGS
+        .iter()
+        .filter(|(_, bit)| flags & bit != 0)
+        .map(|(name, _)| *name)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Parses `Flags`: comma-separated names (any letter case), a number as
+/// text, or a JSON integer.
+pub fn parse_flags(v: &Value) -> Result<i64, &'static str> {
+    const WRONG: &str = "must be CustomerIsTyping, UserIsTyping (comma-separated) or an integer";
+    match v {
+        Value::Null => Ok(0),
+        Value::Number(n) => n.as_i64().filter(|n| *n >= 0).ok_or(WRONG),
+        Value::String(s) => {
+            let s = s.trim();
+            if let Ok(n) = s.parse::<i64>() {
+                return (n >= 0).then_some(n).ok_or(WRONG);
+            }
+            s.split(',')
+                .map(str::trim)
+                .filter(|p| !p.is_empty() && !p.eq_ignore_ascii_case("None"))
+                .try_fold(0, |acc, part| {
+                    FLAGS
+                        .iter()
+                        .find(|(name, _)| name.eq_ignore_ascii_case(part))
+                        .map(|(_, bit)| acc | bit)
+                        .ok_or(WRONG)
+                })
+        }
+        _ => Err(WRONG),
+    }
+}
+
+/// Whether two `_Links` objects name the same paths, whatever the scheme
+/// and host (a client may have reached the server under another name).
+fn same_links(a: &Value, b: &Value) -> bool {
+    fn path(v: &Value) -> Option<&str> {
+        let s = v.as_str()?;
+        Some(match s.split_once("://") {
+            Some((_, rest)) => rest.find('/').map_or("", |i| &rest[i..]),
+            None => s,
+        })
+    }
+    match (a.as_object(), b.as_object()) {
+        (Some(a), Some(b)) => {
+            a.len() == b.len()
+                && a.iter().all(|(k, v)| {
+                    b.get(k)
+                        .is_some_and(|w| path(v).is_some() && path(v) == path(w))
+                })
+        }
+        _ => false,
+    }
+}
+
+/// The entity's `_Links`: absolute URLs of the entity (`Self`) and of its
+/// collection (`Archive`), under `base` (`https://host`).
+#[must_use]
+pub fn links(base: &str, id: i64) -> Value {
+    json!({
+        "Self": format!("{base}/api/v1/ChatSession/{id}"),
+        "Archive": format!("{base}/api/v1/ChatSession"),
+    })
 }
 
 fn associate(id: AgentId, agent: Option<&Agent>) -> Value {
@@ -154,7 +262,12 @@ pub const LINK_MEMBERS: [(&str, &str); 3] = [
 /// `TransferTo` and `Person` carry their names); without `links` (a
 /// conversation not stored yet), nested objects carry only their ids.
 #[must_use]
-pub fn entity(c: &Conversation, links: Option<&ConversationLinks>, zone: &Zone) -> Value {
+pub fn entity(
+    c: &Conversation,
+    links: Option<&ConversationLinks>,
+    zone: &Zone,
+    base: &str,
+) -> Value {
     let Conversation {
         id,
         tenant_id: _,
@@ -235,7 +348,7 @@ pub fn entity(c: &Conversation, links: Option<&ConversationLinks>, zone: &Zone) 
     put("InitialQueuePos", json!(initial_queue_pos));
     put("AlertLevel", json!(alert_level));
     put("Rank", json!(rank));
-    put("Flags", json!(flags));
+    put("Flags", json!(flags_text(*flags)));
     put("Contact", Value::Null);
     put("Project", Value::Null);
     put("Sale", Value::Null);
@@ -246,13 +359,80 @@ pub fn entity(c: &Conversation, links: Option<&ConversationLinks>, zone: &Zone) 
     put("TableRight", json!({"Mask": "FullAccess", "Reason": ""}));
     put("FieldProperties", json!({}));
     put("CustomInfo", json!(custom_info));
-    put(
-        "_Links",
-        json!({"Self": format!("/api/v1/ChatSession/{id}")}),
-    );
+    put("_Links", self::links(base, id.get()));
     put("WhenLastMessage", t(last_message_at));
     put("WhenClosed", t(closed_at));
     Value::Object(m)
+}
+
+/// The integer members of the entity (and of its links).
+const INT_MEMBERS: &[&str] = &[
+    "ChatSessionId",
+    "TopicId",
+    "InitialQueuePos",
+    "AlertLevel",
+    "Rank",
+    "Rating",
+    "AssociateId",
+    "PersonId",
+];
+
+/// The boolean members of the entity.
+const BOOL_MEMBERS: &[&str] = &["CustomerConsented", "ChatbotIsActive"];
+
+/// The object members of the entity: an empty element is an empty object.
+const OBJECT_MEMBERS: &[&str] = &["FieldProperties", "CustomInfo", "TableRight", "_Links"];
+
+/// Types the text of an XML or form body the way its JSON would be: the
+/// integer and boolean members become numbers and booleans (text that is
+/// neither stays text, for the usual `400`), and an empty text of a
+/// non-text member is `null`; nested members (`User/AssociateId`) likewise.
+/// `CustomInfo` values stay text.
+#[must_use]
+pub fn typed(v: Value) -> Value {
+    fn member(name: &str, v: Value) -> Value {
+        let is = |list: &[&str]| list.iter().any(|m| m.eq_ignore_ascii_case(name));
+        match v {
+            Value::String(s) if is(INT_MEMBERS) => {
+                if s.trim().is_empty() {
+                    Value::Null
+                } else {
+                    s.trim()
+                        .parse::<i64>()
+                        .map_or(Value::String(s), Value::from)
+                }
+            }
+            Value::String(s) if is(OBJECT_MEMBERS) && s.trim().is_empty() => {
+                Value::Object(Map::new())
+            }
+            Value::String(s) if is(BOOL_MEMBERS) => match s.trim().to_ascii_lowercase().as_str() {
+                "true" | "1" => Value::Bool(true),
+                "false" | "0" => Value::Bool(false),
+                "" => Value::Null,
+                _ => Value::String(s),
+            },
+            Value::Object(m) if !name.eq_ignore_ascii_case("CustomInfo") => Value::Object(
+                m.into_iter()
+                    .map(|(k, v)| {
+                        let v = member(&k, v);
+                        (k, v)
+                    })
+                    .collect(),
+            ),
+            other => other,
+        }
+    }
+    match v {
+        Value::Object(m) => Value::Object(
+            m.into_iter()
+                .map(|(k, v)| {
+                    let v = member(&k, v);
+                    (k, v)
+                })
+                .collect(),
+        ),
+        other => other,
+    }
 }
 
 /// Members whose keys are free-form data: matched exactly (case-sensitively)
@@ -273,11 +453,12 @@ fn bad(path: &str, code: &str, message: impl Into<String>) -> FieldError {
 pub fn apply_document(
     doc: &Value,
     current: &Value,
+    zone: &Zone,
     c: &mut Conversation,
     actor: Actor,
     now: Timestamp,
 ) -> Result<(), ApiError> {
-    document_update(doc, current)?.apply(c, UpdateMode::Merge, actor, now);
+    document_update(doc, current, zone)?.apply(c, UpdateMode::Merge, actor, now);
     Ok(())
 }
 
@@ -286,7 +467,11 @@ pub fn apply_document(
 /// replaces), except `SessionKey` and `Status`, which are kept. Read-only
 /// members must be absent or equal to `current` (the entity as it is now).
 /// Every problem is reported at once.
-pub fn document_update(doc: &Value, current: &Value) -> Result<ConversationUpdate, ApiError> {
+pub fn document_update(
+    doc: &Value,
+    current: &Value,
+    zone: &Zone,
+) -> Result<ConversationUpdate, ApiError> {
     let Value::Object(obj) = doc else {
         return Err(ApiError::bad_request(
             "/",
@@ -319,7 +504,10 @@ pub fn document_update(doc: &Value, current: &Value) -> Result<ConversationUpdat
         if let Some(v) = fields.get(name) {
             let unchanged = Some(v) == current.get(name)
                 || (name == "ChatSessionId" && (v.is_null() || v == &json!(0)));
-            let harmless = v.is_null() && matches!(name, "Contact" | "Project" | "Sale" | "Ticket");
+            // `_Links` depend on the address the client used: compared by path.
+            let harmless = (v.is_null()
+                && matches!(name, "Contact" | "Project" | "Sale" | "Ticket"))
+                || (name == "_Links" && current.get(name).is_some_and(|c| same_links(v, c)));
             if !unchanged && !harmless {
                 errors.push(bad(name, "read_only", "is read-only"));
             }
@@ -367,7 +555,7 @@ pub fn document_update(doc: &Value, current: &Value) -> Result<ConversationUpdat
             Value::Null => 0,
             Value::Number(n) => n
                 .as_i64()
-                .filter(|v| i32::try_from(*v).is_ok() || name == "Flags")
+                .filter(|v| i32::try_from(*v).is_ok())
                 .unwrap_or_else(|| {
                     errors.push(bad(name, "invalid_type", "must be an integer"));
                     0
@@ -383,14 +571,17 @@ pub fn document_update(doc: &Value, current: &Value) -> Result<ConversationUpdat
     u.initial_queue_pos = Patch::Value(small(int("InitialQueuePos", &mut errors)));
     u.alert_level = Patch::Value(small(int("AlertLevel", &mut errors)));
     u.rank = Patch::Value(small(int("Rank", &mut errors)));
-    u.flags = Patch::Value(int("Flags", &mut errors));
+    u.flags = Patch::Value(parse_flags(get("Flags")).unwrap_or_else(|m| {
+        errors.push(bad("Flags", "invalid_value", m));
+        0
+    }));
     u.rating = Some(small(int("Rating", &mut errors)))
         .filter(|v| *v != 0)
         .into();
     let time = |name: &str, errors: &mut Vec<FieldError>| -> Option<Timestamp> {
         match get(name) {
             Value::Null => None,
-            Value::String(s) => parse(s).or_else(|| {
+            Value::String(s) => zone.parse(s).or_else(|| {
                 errors.push(bad(
                     name,
                     "invalid_date",
@@ -463,7 +654,7 @@ pub fn document_update(doc: &Value, current: &Value) -> Result<ConversationUpdat
             None => errors.push(bad(
                 "Status",
                 "invalid_status",
-                "must be Requested, Started, Idle, OnHold, Missed or Ended",
+                "must be InQueue, CustomerLast, UserLast, OnHold, ClosedFromQueue or Closed",
             )),
         },
         _ => errors.push(bad("Status", "invalid_type", "must be a string")),
@@ -502,7 +693,28 @@ mod tests {
             assert_eq!(parse_status(&status_name(s).to_lowercase()), Some(s));
         }
         assert_eq!(parse_status("closed"), Some(ConversationStatus::Closed));
+        assert_eq!(parse_status("Active"), Some(ConversationStatus::Opened));
+        assert_eq!(parse_status("Ended"), Some(ConversationStatus::Closed));
         assert_eq!(parse_status("Deleted"), None);
+    }
+
+    #[test]
+    fn flags_as_dotnet_writes_them() {
+        for (n, text) in [
+            (0, "0"),
+            (1, "CustomerIsTyping"),
+            (2, "UserIsTyping"),
+            (3, "CustomerIsTyping, UserIsTyping"),
+            (5, "5"),
+        ] {
+            assert_eq!(flags_text(n), text);
+            assert_eq!(parse_flags(&json!(text)), Ok(n), "{text}");
+            assert_eq!(parse_flags(&json!(n)), Ok(n));
+        }
+        assert_eq!(parse_flags(&json!("useristyping,customeristyping")), Ok(3));
+        assert_eq!(parse_flags(&json!("None")), Ok(0));
+        assert!(parse_flags(&json!("Sleepy")).is_err());
+        assert!(parse_flags(&json!(-1)).is_err());
     }
 
     #[test]
@@ -517,12 +729,13 @@ mod tests {
         c.rating = Some(4);
         c.custom_info.insert("k".into(), json!([1]));
         let zone = Zone::named("Europe/Oslo").unwrap();
-        let doc = entity(&c, None, &zone);
+        let doc = entity(&c, None, &zone, "http://h");
         assert_eq!(doc.as_object().unwrap().len(), MEMBERS.len());
         let mut back = c.clone();
         apply_document(
             &doc,
             &doc,
+            &zone,
             &mut back,
             Actor::System,
             Timestamp::from_millis(0),

@@ -34,7 +34,15 @@ pub fn choose(accept: Option<&str>) -> Result<Format, ApiError> {
             continue;
         }
         let format = match media.as_str() {
-            "application/json" | "text/json" | "*/*" | "application/*" | "text/*" => Format::Json,
+            // The seed lists the patch media types among the `Accept` values;
+            // the answer is the entity, in JSON.
+            "application/json"
+            | "text/json"
+            | "application/json-patch+json"
+            | "application/merge-patch+json"
+            | "*/*"
+            | "application/*"
+            | "text/*" => Format::Json,
             "application/xml" | "text/xml" => Format::Xml,
             _ => continue,
         };
@@ -44,7 +52,9 @@ pub fn choose(accept: Option<&str>) -> Result<Format, ApiError> {
     }
     best.map(|(_, _, f)| f).ok_or_else(|| {
         ApiError::NotAcceptable(
-            "only application/json, text/json, application/xml and text/xml can be produced".into(),
+            "only application/json, text/json, application/json-patch+json, \
+             application/merge-patch+json, application/xml and text/xml can be produced"
+                .into(),
         )
     })
 }
@@ -67,6 +77,8 @@ mod tests {
                 Some(Format::Xml),
             ),
             (Some("application/json;q=0.1, text/xml"), Some(Format::Xml)),
+            (Some("application/json-patch+json"), Some(Format::Json)),
+            (Some("application/merge-patch+json"), Some(Format::Json)),
             (Some("text/html"), None),
             (Some("application/json;q=0"), None),
             (Some("image/png, text/html"), None),

@@ -381,7 +381,7 @@ fn value(member: &str, t: FieldType, lit: Literal) -> Result<Value, ApiError> {
         && let Literal::Str(s) = &lit
     {
         return convert::parse_status(s).map(Value::Status).ok_or_else(|| {
-            wrong("not a ChatSession status (Requested, Started, Idle, OnHold, Missed, Ended)")
+            wrong("not a ChatSession status (InQueue, CustomerLast, UserLast, OnHold, ClosedFromQueue, Closed)")
         });
     }
     Ok(match lit {
@@ -596,7 +596,7 @@ mod tests {
             ),
             (
                 "Status eq 'Archived'",
-                "Status: not a ChatSession status (Requested, Started, Idle, OnHold, Missed, Ended)",
+                "Status: not a ChatSession status (InQueue, CustomerLast, UserLast, OnHold, ClosedFromQueue, Closed)",
             ),
             (
                 "Status gt 'Ended'",

@@ -11,7 +11,7 @@ use super::SuperOffice;
 use super::convert;
 use super::error::{SoError, field_name};
 use super::negotiate::{self, Format};
-use super::time::Zone;
+use super::time::{SO_ZONES, Zone};
 use super::xml;
 use crate::auth::{Principal, principal};
 use crate::body::{is_json, media_type, parse_json, read_body};
@@ -25,6 +25,7 @@ pub const PREFIX: &str = "/api/v1/ChatSession";
 /// Every SuperOffice route (documented spelling; mounted case-insensitively).
 pub(crate) fn routes() -> Vec<(&'static str, &'static str, actix_web::Route)> {
     vec![
+        ("GET", "/api/v1/timezone", web::get().to(timezones)),
         ("GET", "/api/v1/ChatSession", web::get().to(list)),
         ("POST", "/api/v1/ChatSession", web::post().to(create)),
         ("GET", "/api/v1/ChatSession/{id}", web::get().to(get)),
@@ -67,11 +68,20 @@ pub fn mount_pattern(path: &str) -> Option<String> {
 struct Options {
     format: Format,
     zone: Zone,
+    /// `scheme://host` of the request, for the absolute `_Links`.
+    base: String,
     select: Option<Projection>,
     precondition: Precondition,
     if_match_versions: Option<Vec<i64>>,
     if_none_match: Option<Vec<String>>,
     if_modified_since: Option<Timestamp>,
+}
+
+/// `scheme://host` as the client addressed the server (its `Host`), the
+/// base of the entity's absolute `_Links`.
+fn base_url(req: &HttpRequest) -> String {
+    let info = req.connection_info();
+    format!("{}://{}", info.scheme(), info.host())
 }
 
 fn header<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
@@ -104,7 +114,7 @@ fn tags(raw: &str) -> Vec<String> {
 fn options(req: &HttpRequest) -> Result<Options, SoError> {
     let format = negotiate::choose(header(req, "accept"))?;
     let zone = match header(req, "so-timezone") {
-        Some(name) => Zone::named(name)?,
+        Some(name) => Zone::from_header(name)?,
         None => Zone::utc(),
     };
     let query = web::Query::<Vec<(String, String)>>::from_query(req.query_string())
@@ -127,6 +137,7 @@ fn options(req: &HttpRequest) -> Result<Options, SoError> {
     Ok(Options {
         format,
         zone,
+        base: base_url(req),
         select,
         precondition: Precondition {
             version: None,
@@ -227,7 +238,7 @@ fn render(
     o: &Options,
     status: actix_web::http::StatusCode,
 ) -> HttpResponse {
-    let mut entity = convert::entity(c, Some(links), &o.zone);
+    let mut entity = convert::entity(c, Some(links), &o.zone, &o.base);
     if let Some(select) = &o.select {
         entity = select.apply(&entity);
     }
@@ -329,6 +340,48 @@ fn list_options(req: &HttpRequest) -> Result<ListOptions, SoError> {
 /// `WhenRequested`, `WhenClosed`; `asc`/`desc`), `$top` (1–1000, default
 /// 100), `$skip`, `$select`, `$format` (`json`/`xml`). JSON answers
 /// `{"value": [ChatSessionEntity…]}`, XML `<ArrayOfChatSessionEntity>`.
+/// SuperOffice's time zones, the codes and ids `SO-TimeZone` takes.
+#[utoipa::path(get, path = "/api/v1/timezone", tag = "superoffice", security(("bearer" = [])),
+    responses((status = 200, description = "Every known time zone", body = Vec<TimeZoneOutput>),
+        (status = 401, description = "Not authenticated")))]
+pub async fn timezones(state: web::Data<AppState>, req: HttpRequest) -> SoResult {
+    let _p = caller(&state, &req, Scope::ConversationsRead).await?;
+    let zones: Vec<TimeZoneOutput> = SO_ZONES
+        .iter()
+        .map(|z| TimeZoneOutput {
+            id: z.id,
+            time_zone: z.code,
+            country: z.country,
+            region: z.region,
+            offset: z.offset,
+            daylight: z.daylight,
+            is_active: 1,
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(zones))
+}
+
+/// One of SuperOffice's time zones, as `GET /api/v1/timezone` lists it
+/// (the members of SuperOffice's documented table).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TimeZoneOutput {
+    /// Numeric id (`261`), also taken by `SO-TimeZone`.
+    pub id: i64,
+    /// Code (`NO`, `US-NY`), taken by `SO-TimeZone`.
+    pub time_zone: &'static str,
+    /// Country.
+    pub country: &'static str,
+    /// Region.
+    pub region: &'static str,
+    /// Standard offset from UTC.
+    pub offset: &'static str,
+    /// Daylight-saving offset (empty when none).
+    pub daylight: &'static str,
+    /// Always 1.
+    pub is_active: i32,
+}
+
 #[utoipa::path(get, path = "/api/v1/ChatSession", tag = "superoffice", security(("bearer" = [])),
     params(
         ("$filter" = Option<String>, Query, description = "e.g. `Status eq 'Started' and WhenRequested ge 2024-01-01T00:00:00Z`"),
@@ -360,9 +413,10 @@ pub async fn list(state: web::Data<AppState>, req: HttpRequest) -> SoResult {
         }
     };
     let zone = match header(&req, "so-timezone") {
-        Some(name) => Zone::named(name)?,
+        Some(name) => Zone::from_header(name)?,
         None => Zone::utc(),
     };
+    let base = base_url(&req);
     let select = o
         .select
         .as_deref()
@@ -385,7 +439,7 @@ pub async fn list(state: web::Data<AppState>, req: HttpRequest) -> SoResult {
         .iter()
         .zip(&links)
         .map(|(c, l)| {
-            let entity = convert::entity(c, Some(l), &zone);
+            let entity = convert::entity(c, Some(l), &zone, &base);
             match &select {
                 Some(s) => s.apply(&entity),
                 None => entity,
@@ -441,29 +495,67 @@ pub async fn get(state: web::Data<AppState>, req: HttpRequest) -> SoResult {
     respond(&state, &p, &c, &o, actix_web::http::StatusCode::OK).await
 }
 
-/// Reads a JSON body. SuperOffice's WebAPI also takes XML bodies;
-/// Switchboard reads only JSON (XML is for responses, by `Accept`), so an
-/// XML or other non-JSON `Content-Type` is a 415 before anything is read.
+/// How a request body may be written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Accepts {
+    /// JSON or XML (POST, PATCH).
+    JsonOrXml,
+    /// JSON, XML or a form (PUT).
+    Any,
+}
+
+/// Reads a request body into its JSON value: JSON; XML (`application/xml`,
+/// `text/xml`), as SuperOffice's WebAPI takes it; and for PUT also
+/// `application/x-www-form-urlencoded` (one pair per member). XML and form
+/// text is typed as the JSON would be ([`convert::typed`]). Any other
+/// `Content-Type` is a 415 before anything is read.
 async fn read_value(
     state: &AppState,
     req: &HttpRequest,
     payload: web::Payload,
+    accepts: Accepts,
 ) -> Result<Value, SoError> {
-    if let Some(media) = media_type(req)
-        && !is_json(&media)
+    let media = media_type(req);
+    let xml = media
+        .as_deref()
+        .is_some_and(|m| m == "application/xml" || m == "text/xml");
+    let form = media.as_deref() == Some("application/x-www-form-urlencoded");
+    if let Some(media) = &media
+        && !is_json(media)
+        && !xml
+        && !(form && accepts == Accepts::Any)
     {
-        let hint = if media.ends_with("/xml") || media.ends_with("+xml") {
-            "XML request bodies are not supported (XML responses are, with Accept: application/xml); "
+        let forms = if accepts == Accepts::Any {
+            ", application/xml, text/xml or application/x-www-form-urlencoded"
         } else {
-            ""
+            ", application/xml or text/xml"
         };
         return Err(ApiError::UnsupportedMediaType(format!(
-            "Content-Type {media} is not supported; {hint}send the body as JSON (application/json, \
-             or for PATCH application/json-patch+json or application/merge-patch+json)"
+            "Content-Type {media} is not supported; send the body as JSON (application/json, \
+             or for PATCH application/json-patch+json or application/merge-patch+json){forms}"
         ))
         .into());
     }
     let bytes = read_body(payload, state.config().body_limit).await?;
+    if xml || form {
+        let text = std::str::from_utf8(&bytes)
+            .map_err(|_| ApiError::bad_request("/", "invalid_body", "the body is not UTF-8"))?;
+        let value = if xml {
+            xml::from_xml(text).map_err(|m| ApiError::bad_request("/", "invalid_body", m))?
+        } else {
+            let pairs = web::Query::<Vec<(String, String)>>::from_query(text)
+                .map_err(|e| ApiError::bad_request("/", "invalid_body", e.to_string()))?
+                .into_inner();
+            let mut map = serde_json::Map::new();
+            for (k, v) in pairs {
+                if map.insert(k.clone(), Value::String(v)).is_some() {
+                    return Err(ApiError::bad_request(k, "duplicate", "is given twice").into());
+                }
+            }
+            Value::Object(map)
+        };
+        return Ok(convert::typed(value));
+    }
     Ok(parse_json::<Value>(&bytes)?)
 }
 
@@ -473,7 +565,8 @@ fn new_session_key() -> Result<String, SoError> {
 
 /// Create a chat session from a ChatSessionEntity.
 #[utoipa::path(post, path = "/api/v1/ChatSession", tag = "superoffice", security(("bearer" = [])),
-    request_body = Object,
+    request_body(content((Object = "application/json"), (Object = "application/xml"), (Object = "text/xml")),
+        description = "A ChatSessionEntity, as JSON or as XML"),
     responses((status = 201, description = "The created ChatSessionEntity", body = Object),
         (status = 400, description = "Invalid entity")))]
 pub async fn create(
@@ -483,7 +576,7 @@ pub async fn create(
 ) -> SoResult {
     let p = caller(&state, &req, Scope::ConversationsCreate).await?;
     let o = options(&req)?;
-    let mut body = read_value(&state, &req, payload).await?;
+    let mut body = read_value(&state, &req, payload, Accepts::JsonOrXml).await?;
     let Value::Object(map) = &mut body else {
         return Err(ApiError::bad_request(
             "/",
@@ -501,8 +594,8 @@ pub async fn create(
         map.insert("SessionKey".into(), Value::String(new_session_key()?));
     }
     let mut c = Conversation::new(p.tenant.id, String::new(), now);
-    let current = convert::entity(&c, None, &o.zone);
-    convert::apply_document(&body, &current, &mut c, p.actor(), now)?;
+    let current = convert::entity(&c, None, &o.zone, &o.base);
+    convert::apply_document(&body, &current, &o.zone, &mut c, p.actor(), now)?;
     if c.requested_at.is_none() {
         c.requested_at = Some(now);
     }
@@ -531,14 +624,15 @@ pub async fn create(
 
 /// Replace a chat session: every writable member not in the body becomes null.
 #[utoipa::path(put, path = "/api/v1/ChatSession/{id}", tag = "superoffice", security(("bearer" = [])),
-    params(("id" = i64, Path, description = "ChatSessionId")), request_body = Object,
+    params(("id" = i64, Path, description = "ChatSessionId")), request_body(content((Object = "application/json"), (Object = "application/xml"), (Object = "text/xml"),
+        (Object = "application/x-www-form-urlencoded")), description = "A ChatSessionEntity, as JSON, XML or a form (one pair per member)"),
     responses((status = 200, description = "The ChatSessionEntity", body = Object),
         (status = 412, description = "If-Unmodified-Since or If-Match failed")))]
 pub async fn put(state: web::Data<AppState>, req: HttpRequest, payload: web::Payload) -> SoResult {
     let p = caller(&state, &req, Scope::ConversationsUpdate).await?;
     let id = session_id(req.match_info().get("id").unwrap_or_default())?;
     let o = options(&req)?;
-    let body = read_value(&state, &req, payload).await?;
+    let body = read_value(&state, &req, payload, Accepts::Any).await?;
     if !body.is_object() {
         return Err(ApiError::bad_request(
             "/",
@@ -549,14 +643,14 @@ pub async fn put(state: web::Data<AppState>, req: HttpRequest, payload: web::Pay
     }
     let mut precondition = o.precondition;
     precondition.version = required_version(&state, &p, id, &o).await?;
-    let zone = o.zone.clone();
+    let (zone, base) = (o.zone.clone(), o.base.clone());
     let (actor, clock) = (p.actor(), state.store().clock().clone());
     let (c, links) = state
         .store()
         .conversations()
         .modify_linked(&ctx(&p, &req), id, precondition, move |c, links| {
-            let current = convert::entity(c, Some(links), &zone);
-            convert::apply_document(&body, &current, c, actor, clock.now())
+            let current = convert::entity(c, Some(links), &zone, &base);
+            convert::apply_document(&body, &current, &zone, c, actor, clock.now())
         })
         .await
         .map_err(modify_error)?;
@@ -621,8 +715,12 @@ fn patch_body(req: &HttpRequest, value: Value) -> Result<PatchBody, SoError> {
         ("application/merge-patch+json", _) => {
             Err(ApiError::bad_request("/", "invalid_patch", "a merge patch of a ChatSession must be an object").into())
         }
-        ("application/json" | "text/json" | "", Value::Array(_)) => as_json_patch(&value),
-        ("application/json" | "text/json" | "", Value::Object(_)) => merge_patch(value),
+        ("application/json" | "text/json" | "application/xml" | "text/xml" | "", Value::Array(_)) => {
+            as_json_patch(&value)
+        }
+        ("application/json" | "text/json" | "application/xml" | "text/xml" | "", Value::Object(_)) => {
+            merge_patch(value)
+        }
         ("application/json" | "text/json" | "", _) => Err(ApiError::bad_request(
             "/",
             "invalid_patch",
@@ -692,7 +790,9 @@ fn align_case(patch: &Value, doc: &Value) -> Value {
 /// `copy` are refused; a failed `test` is a 409 and nothing is written.
 #[utoipa::path(patch, path = "/api/v1/ChatSession/{id}", tag = "superoffice", security(("bearer" = [])),
     params(("id" = i64, Path, description = "ChatSessionId")),
-    request_body(content = Object, description = "JSON Patch array (application/json-patch+json) or merge patch object (application/merge-patch+json)"),
+    request_body(content((Vec<Object> = "application/json-patch+json"), (Object = "application/merge-patch+json"),
+        (Object = "application/json"), (Object = "application/xml"), (Object = "text/xml")),
+        description = "JSON Patch array (application/json-patch+json) or merge patch object (application/merge-patch+json); in XML, the entity's members (a merge patch) or an <ArrayOfPatchOperation>"),
     responses((status = 200, description = "The patched ChatSessionEntity", body = Object),
         (status = 400, description = "Invalid patch or result; names the path"),
         (status = 409, description = "A test operation failed"),
@@ -705,10 +805,13 @@ pub async fn patch(
     let p = caller(&state, &req, Scope::ConversationsUpdate).await?;
     let id = session_id(req.match_info().get("id").unwrap_or_default())?;
     let o = options(&req)?;
-    let body = patch_body(&req, read_value(&state, &req, payload).await?)?;
+    let body = patch_body(
+        &req,
+        read_value(&state, &req, payload, Accepts::JsonOrXml).await?,
+    )?;
     let mut precondition = o.precondition;
     precondition.version = required_version(&state, &p, id, &o).await?;
-    let zone = o.zone.clone();
+    let (zone, base) = (o.zone.clone(), o.base.clone());
     let (actor, clock) = (p.actor(), state.store().clock().clone());
     let opts = ApplyOptions {
         mode: PathMode::LenientOutside(convert::FREE_FORM),
@@ -720,7 +823,7 @@ pub async fn patch(
         .store()
         .conversations()
         .modify_linked(&ctx(&p, &req), id, precondition, move |c, links| {
-            let current = convert::entity(c, Some(links), &zone);
+            let current = convert::entity(c, Some(links), &zone, &base);
             let ops = match &body {
                 PatchBody::Json(ops) => ops.clone(),
                 PatchBody::Merge(m) => {
@@ -739,7 +842,7 @@ pub async fn patch(
                     )
                 }
             })?;
-            convert::apply_document(&doc, &current, c, actor, clock.now())
+            convert::apply_document(&doc, &current, &zone, c, actor, clock.now())
         })
         .await
         .map_err(modify_error)?;

@@ -101,6 +101,74 @@ fn element(out: &mut String, name: &str, v: &Value, root: bool) {
     }
 }
 
+/// Reads an XML request body into the JSON value it stands for — the
+/// reverse of [`to_xml`]: the root element's children are the members,
+/// an element with children is an object (`<Item Key="k">` a member named
+/// `k`), `xsi:nil="true"` is `null`, text is a string (the caller types
+/// it, [`super::convert::typed`]). A root named `ArrayOf…` (a JSON Patch
+/// as `<ArrayOfPatchOperation>`) is an array of its children.
+pub fn from_xml(text: &str) -> Result<Value, String> {
+    let doc = roxmltree::Document::parse(text).map_err(|e| format!("not well-formed XML: {e}"))?;
+    let root = doc.root_element();
+    if root.tag_name().name().starts_with("ArrayOf") {
+        return Ok(Value::Array(
+            root.children()
+                .filter(roxmltree::Node::is_element)
+                .map(|n| read(n, 1))
+                .collect::<Result<_, _>>()?,
+        ));
+    }
+    read(root, 0).map(|v| match v {
+        Value::Null => Value::Object(serde_json::Map::new()),
+        other => other,
+    })
+}
+
+/// Nesting deeper than this is refused (an entity nests 3 levels).
+const MAX_DEPTH: usize = 32;
+
+fn read(node: roxmltree::Node<'_, '_>, depth: usize) -> Result<Value, String> {
+    if depth > MAX_DEPTH {
+        return Err("XML nested too deeply".into());
+    }
+    let nil = node
+        .attributes()
+        .any(|a| a.name() == "nil" && a.value().eq_ignore_ascii_case("true"));
+    if nil {
+        return Ok(Value::Null);
+    }
+    let children: Vec<_> = node
+        .children()
+        .filter(roxmltree::Node::is_element)
+        .collect();
+    if children.is_empty() {
+        let text: String = node.children().filter_map(|c| c.text()).collect();
+        return Ok(if depth == 0 {
+            Value::Null
+        } else {
+            Value::String(text)
+        });
+    }
+    let list = children
+        .iter()
+        .all(|c| c.tag_name().name() == "Item" && c.attribute("Key").is_none());
+    if list && node.tag_name().name() != "CustomInfo" {
+        return children
+            .iter()
+            .map(|c| read(*c, depth + 1))
+            .collect::<Result<Vec<_>, _>>()
+            .map(Value::Array);
+    }
+    let mut map = serde_json::Map::new();
+    for c in children {
+        let name = c
+            .attribute("Key")
+            .map_or_else(|| c.tag_name().name().to_string(), str::to_string);
+        map.insert(name, read(c, depth + 1)?);
+    }
+    Ok(Value::Object(map))
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;

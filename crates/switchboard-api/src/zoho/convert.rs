@@ -4,8 +4,11 @@ use switchboard_domain::{
     Agent, Conversation, ConversationLinks, ConversationStatus, Department, Timestamp, Visitor,
 };
 
+use std::net::IpAddr;
+
 use super::wire::{
-    ChatStatusOutput, ConversationOutput, DepartmentOutput, OperatorOutput, ParticipantOutput,
+    ChannelDetailsOutput, ChatStatusOutput, ConversationOutput, DepartmentOutput,
+    LastMessageOutput, MessageTextOutput, OperatorOutput, ParticipantOutput, SenderOutput,
     VisitorOutput,
 };
 
@@ -15,27 +18,30 @@ pub fn millis(t: Timestamp) -> String {
     t.as_millis().to_string()
 }
 
-/// SalesIQ's `chat_status` for a shared status (the table is in the dialect doc).
+/// SalesIQ's `chat_status` for a shared status. The connected row is the
+/// vendor's own sample; `state` 4 for an ended chat is its close sample; the
+/// rest is Switchboard's table (`docs/dialects/zoho-salesiq.md`).
 #[must_use]
 pub const fn chat_status(s: ConversationStatus) -> ChatStatusOutput {
-    let (status_key, status_code, label) = match s {
-        ConversationStatus::New => ("waiting", 1, "Waiting"),
-        ConversationStatus::Opened => ("connected", 2, "Connected"),
-        ConversationStatus::Pending => ("pending", 3, "Pending"),
-        ConversationStatus::OnHold => ("on_hold", 4, "On hold"),
-        ConversationStatus::NoCommunication => ("missed", 5, "Missed"),
-        ConversationStatus::Closed => ("ended", 6, "Ended"),
+    let (state_key, state, status_code, id, label) = match s {
+        ConversationStatus::New => ("waiting", 1, 0, "10", "Waiting"),
+        ConversationStatus::Opened => ("connected", 2, 0, "20", "Connected"),
+        ConversationStatus::Pending => ("connected", 2, 1, "21", "Pending"),
+        ConversationStatus::OnHold => ("connected", 2, 2, "22", "On hold"),
+        ConversationStatus::NoCommunication => ("missed", 3, 0, "30", "Missed"),
+        ConversationStatus::Closed => ("ended", 4, 0, "40", "Ended"),
     };
     let closed = matches!(
         s,
         ConversationStatus::Closed | ConversationStatus::NoCommunication
     );
     ChatStatusOutput {
-        state_key: if closed { "closed" } else { "open" },
+        state_key,
         status_code,
-        state: if closed { 2 } else { 1 },
+        state,
+        id,
         label,
-        status_key,
+        status_key: if closed { "closed" } else { "open" },
     }
 }
 
@@ -46,18 +52,15 @@ pub fn status_filter(s: &str) -> Option<Vec<ConversationStatus>> {
     let all = ConversationStatus::ALL;
     let key = s.trim().to_ascii_lowercase();
     let found: Vec<ConversationStatus> = match key.as_str() {
-        "open" => all
-            .into_iter()
-            .filter(|x| chat_status(*x).state == 1)
-            .collect(),
-        "closed" => all
-            .into_iter()
-            .filter(|x| chat_status(*x).state == 2)
-            .collect(),
-        _ => all
+        "open" | "closed" => all
             .into_iter()
             .filter(|x| chat_status(*x).status_key == key)
             .collect(),
+        "waiting" | "connected" | "missed" | "ended" => all
+            .into_iter()
+            .filter(|x| chat_status(*x).state_key == key)
+            .collect(),
+        _ => Vec::new(),
     };
     if !found.is_empty() {
         return Some(found);
@@ -77,7 +80,57 @@ fn operator(a: &Agent) -> OperatorOutput {
         id: id.to_string(),
         name: name.clone(),
         email: email.clone(),
+        image_key: None,
+        aboutme: None,
+        is_bot: false,
+        call_enabled: false,
     }
+}
+
+fn participant(a: &Agent) -> ParticipantOutput {
+    let OperatorOutput {
+        id,
+        name,
+        email,
+        image_key,
+        aboutme,
+        is_bot,
+        call_enabled,
+    } = operator(a);
+    ParticipantOutput {
+        id,
+        name,
+        email,
+        image_key,
+        aboutme,
+        is_bot,
+        call_enabled,
+        kind: "operator",
+    }
+}
+
+/// The visitor's IP: the stored host when it is an IP address, else `None`
+/// (SalesIQ's `ip` is never a host name).
+fn ip_of(host: Option<&str>) -> Option<String> {
+    host.and_then(|h| h.trim().parse::<IpAddr>().ok())
+        .map(|ip| ip.to_string())
+}
+
+/// A two-letter country code, lower case, when `country` is one.
+fn country_code(country: Option<&str>) -> Option<String> {
+    country
+        .map(str::trim)
+        .filter(|c| c.len() == 2 && c.chars().all(|x| x.is_ascii_alphabetic()))
+        .map(str::to_ascii_lowercase)
+}
+
+/// SalesIQ's channel name for the channel a conversation was created with
+/// (a chat widget is SalesIQ's `website`).
+fn channel(created_with: Option<&str>) -> Option<String> {
+    created_with.map(|c| match c {
+        "widget" => "website".to_owned(),
+        other => other.to_owned(),
+    })
 }
 
 /// SalesIQ's conversation object, with the rows it links to (its operators
@@ -90,7 +143,7 @@ pub fn conversation_output(c: &Conversation, links: &ConversationLinks) -> Conve
         session_key,
         status,
         visitor,
-        customer_id: _,
+        customer_id,
         assignee_id: _,
         agent_ids: _,
         department_id: _,
@@ -102,20 +155,20 @@ pub fn conversation_output(c: &Conversation, links: &ConversationLinks) -> Conve
         initial_queue_pos: _,
         transfer_to: _,
         first_message,
-        last_message: _,
+        last_message,
         requested_at,
         started_at,
         ended_at,
         idle_at: _,
         fetched_at: _,
-        last_message_at: _,
+        last_message_at,
         last_customer_message_at: _,
         closed_at: _,
         closed_by: _,
         snoozed_until: _,
         chatbot_active: _,
         custom_info,
-        created_with: _,
+        created_with,
         created_at,
         updated_at,
         version: _,
@@ -131,15 +184,35 @@ pub fn conversation_output(c: &Conversation, links: &ConversationLinks) -> Conve
         consented: _,
     } = visitor;
     let attender = links.assignee(c);
+    let channel = channel(created_with.as_deref());
     ConversationOutput {
         id: id.to_string(),
+        reference_id: id.to_string(),
         chat_id: session_key.clone(),
+        kind: "chat",
+        uvid: None,
+        app_id: None,
         visitor: VisitorOutput {
+            id: customer_id.map(|x| x.to_string()),
             name: name.clone(),
+            first_name: None,
             email: email.clone(),
             phone: phone.clone(),
             country: country.clone(),
-            ip: host.clone(),
+            country_code: country_code(country.as_deref()),
+            ip: ip_of(host.as_deref()),
+            kind: if customer_id.is_some() {
+                "contact"
+            } else {
+                "lead"
+            },
+            user_id: None,
+            channel_details: ChannelDetailsOutput {
+                channel: channel.clone(),
+                source: None,
+            },
+            channel_name: channel,
+            supported_operations: Vec::new(),
         },
         department: links.department.as_ref().map(|d| {
             let Department {
@@ -158,17 +231,23 @@ pub fn conversation_output(c: &Conversation, links: &ConversationLinks) -> Conve
         customer_info: custom_info.clone(),
         question: first_message.clone(),
         start_time: millis(requested_at.unwrap_or(*created_at)),
+        attended_time: started_at.map(millis),
         end_time: ended_at.map(millis),
         pickup_time: started_at.map(millis),
         last_modified_time: millis(*updated_at),
-        participants: links
-            .participants(c)
-            .map(|a| ParticipantOutput {
-                id: a.id.to_string(),
-                name: a.name.clone(),
-                email: a.email.clone(),
-                kind: "operator",
-            })
-            .collect(),
+        reopen: false,
+        unread_chats: false,
+        last_message_info: last_message.as_ref().map(|text| LastMessageOutput {
+            id: None,
+            sequence_id: None,
+            kind: "text",
+            sender: SenderOutput {
+                id: None,
+                name: None,
+            },
+            message: MessageTextOutput { text: text.clone() },
+            time: last_message_at.map(millis),
+        }),
+        participants: links.participants(c).map(participant).collect(),
     }
 }

@@ -33,8 +33,9 @@ pub struct ListQuery {
     pub page: Option<String>,
     /// Page size, 1–99 (default 20).
     pub limit: Option<String>,
-    /// `open`, `closed`, `waiting`, `connected`, `missed`, `end` (SalesIQ's), or
-    /// `pending`, `on_hold`, `ended` (Switchboard's `status_key`s).
+    /// `open`, `closed` (`chat_status.status_key`), `waiting`, `connected`,
+    /// `missed`, `end`/`ended` (`chat_status.state_key`), or a shared status
+    /// name (`pending`, `on_hold`, …).
     pub status: Option<String>,
     /// Only conversations of this department.
     pub department_id: Option<String>,
@@ -146,21 +147,21 @@ fn cond(part: &str, field: Cv, op: Op, values: Vec<Value>) -> Result<Filter<Cv>,
         .map_err(|e| refused(part, &e))
 }
 
-/// The members `fields` may name, and the member of the conversation
-/// object each one selects (`None`: SalesIQ's, but not kept here).
-const FIELDS: &[(&str, Option<&str>)] = &[
-    ("visitor", Some("visitor")),
-    ("department", Some("department")),
-    ("question", Some("question")),
-    ("start_time", Some("start_time")),
-    ("attended_time", Some("pickup_time")),
-    ("missed_time", None),
-    ("end_time", Some("end_time")),
-    ("owner", Some("owner")),
-    ("attender", Some("attender")),
-    ("supervisors", None),
-    ("participants", Some("participants")),
-    ("status", Some("chat_status")),
+/// The members `fields` may name, and the members of the conversation
+/// object each one selects (none: SalesIQ's, but not kept here).
+const FIELDS: &[(&str, &[&str])] = &[
+    ("visitor", &["visitor"]),
+    ("department", &["department"]),
+    ("question", &["question"]),
+    ("start_time", &["start_time"]),
+    ("attended_time", &["attended_time", "pickup_time"]),
+    ("missed_time", &[]),
+    ("end_time", &["end_time"]),
+    ("owner", &["owner"]),
+    ("attender", &["attender"]),
+    ("supervisors", &[]),
+    ("participants", &["participants"]),
+    ("status", &["chat_status"]),
 ];
 
 /// The members a `fields` projection keeps.
@@ -172,10 +173,7 @@ impl Projection {
         let mut keep = BTreeSet::from(["id"]);
         for name in s.split(',').map(str::trim).filter(|n| !n.is_empty()) {
             match FIELDS.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)) {
-                Some((_, Some(member))) => {
-                    keep.insert(member);
-                }
-                Some((_, None)) => {}
+                Some((_, members)) => keep.extend(members.iter().copied()),
                 None => {
                     let shown: String = name.chars().take(64).collect();
                     return Err(bad("fields", format!("unknown field {shown:?}")));
@@ -361,6 +359,20 @@ mod tests {
                 Ok("Cond(Status In([Status(NoCommunication)])) | id desc | First 20"),
             ),
             (
+                "status=connected",
+                Ok(
+                    "Cond(Status In([Status(Opened), Status(Pending), Status(OnHold)])) | id desc | First 20",
+                ),
+            ),
+            (
+                "status=ended",
+                Ok("Cond(Status In([Status(Closed)])) | id desc | First 20"),
+            ),
+            (
+                "status=on_hold",
+                Ok("Cond(Status In([Status(OnHold)])) | id desc | First 20"),
+            ),
+            (
                 "department_id=7&attender_id=9",
                 Ok(
                     "All([Cond(Department Eq(Int(7))), Cond(Assignee Eq(Int(9)))]) | id desc | First 20",
@@ -398,7 +410,7 @@ mod tests {
             (
                 "fields=visitor,status,attended_time,supervisors",
                 Ok(
-                    "- | id desc | First 20 | {\"chat_status\", \"id\", \"pickup_time\", \"visitor\"}",
+                    "- | id desc | First 20 | {\"attended_time\", \"chat_status\", \"id\", \"pickup_time\", \"visitor\"}",
                 ),
             ),
             ("limit=100", Err("limit")),

@@ -68,19 +68,47 @@ pub struct UpdateInput {
     pub customer_info: Value,
 }
 
+/// Where a visitor came from (SalesIQ's `visitor.channel_details`).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ChannelDetailsOutput {
+    /// The channel: `website` (a chat widget), `api`, `chatbot`, … (the
+    /// conversation's creation channel); `null` when it was not recorded.
+    pub channel: Option<String>,
+    /// The page or source it started from; not stored here, so `null`.
+    pub source: Option<String>,
+}
+
 /// The visitor of a conversation.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct VisitorOutput {
+    /// The linked customer's id, as a string; `null` for a lead.
+    pub id: Option<String>,
     /// Name.
     pub name: Option<String>,
+    /// First name; not stored apart from `name`, so `null`.
+    pub first_name: Option<String>,
     /// Email.
     pub email: Option<String>,
     /// Phone.
     pub phone: Option<String>,
-    /// Country.
+    /// Country, as given (free-form).
     pub country: Option<String>,
-    /// IP address or host.
+    /// ISO 3166 two-letter country code, lower case, when `country` is one.
+    pub country_code: Option<String>,
+    /// IP address (v4 or v6); `null` when the visitor's host is not an IP.
     pub ip: Option<String>,
+    /// `contact` (linked to a customer) or `lead`.
+    #[serde(rename = "type")]
+    #[schema(example = "lead")]
+    pub kind: &'static str,
+    /// SalesIQ's user id of the visitor; not stored, so `null`.
+    pub user_id: Option<String>,
+    /// Where the visitor came from.
+    pub channel_details: ChannelDetailsOutput,
+    /// The channel's name (same as `channel_details.channel`).
+    pub channel_name: Option<String>,
+    /// Operations the visitor's client supports; none are known, so `[]`.
+    pub supported_operations: Vec<String>,
 }
 
 /// An operator (agent).
@@ -92,9 +120,17 @@ pub struct OperatorOutput {
     pub name: String,
     /// Email.
     pub email: String,
+    /// Avatar key; agents have no avatar here, so `null`.
+    pub image_key: Option<String>,
+    /// Profile text; not stored, so `null`.
+    pub aboutme: Option<String>,
+    /// Whether the operator is a bot (agents are people: `false`).
+    pub is_bot: bool,
+    /// Whether calls are enabled (no calls here: `false`).
+    pub call_enabled: bool,
 }
 
-/// A participant of a conversation.
+/// A participant of a conversation: an operator, plus its kind.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ParticipantOutput {
     /// Id, as a string.
@@ -103,6 +139,14 @@ pub struct ParticipantOutput {
     pub name: String,
     /// Email.
     pub email: String,
+    /// Avatar key (`null`).
+    pub image_key: Option<String>,
+    /// Profile text (`null`).
+    pub aboutme: Option<String>,
+    /// `false`.
+    pub is_bot: bool,
+    /// `false`.
+    pub call_enabled: bool,
     /// Always `operator`.
     #[serde(rename = "type")]
     pub kind: &'static str,
@@ -117,19 +161,56 @@ pub struct DepartmentOutput {
     pub name: String,
 }
 
-/// The chat status block.
+/// The chat status block, in SalesIQ's layout (the table of every status
+/// is in `docs/dialects/zoho-salesiq.md`).
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ChatStatusOutput {
-    /// `open` or `closed`.
+    /// The chat's phase: `waiting`, `connected`, `missed` or `ended`.
     pub state_key: &'static str,
-    /// Numeric status code (see the dialect doc).
+    /// The sub-status within the phase (0 for the phase itself).
     pub status_code: u32,
-    /// 1 open, 2 closed.
+    /// The phase's number: 1 waiting, 2 connected, 3 missed, 4 ended.
     pub state: u32,
+    /// The status's id, as a string (`"20"` connected).
+    pub id: &'static str,
     /// Human label.
     pub label: &'static str,
-    /// `waiting`, `connected`, `pending`, `on_hold`, `missed`, `ended`.
+    /// `open` or `closed`.
     pub status_key: &'static str,
+}
+
+/// The sender of a message.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SenderOutput {
+    /// Id, as a string; `null` when unknown.
+    pub id: Option<String>,
+    /// Name; `null` when unknown.
+    pub name: Option<String>,
+}
+
+/// The text of a message.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct MessageTextOutput {
+    /// The text.
+    pub text: String,
+}
+
+/// The latest message of a conversation (SalesIQ's `last_message_info`).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct LastMessageOutput {
+    /// Message id; messages are not stored one by one, so `null`.
+    pub id: Option<String>,
+    /// Sequence number (`null`, as `id`).
+    pub sequence_id: Option<String>,
+    /// Always `text`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// Who sent it; not stored, so both members are `null`.
+    pub sender: SenderOutput,
+    /// The message.
+    pub message: MessageTextOutput,
+    /// When it was sent, epoch ms (`null` when not recorded).
+    pub time: Option<String>,
 }
 
 /// SalesIQ's conversation object.
@@ -137,8 +218,17 @@ pub struct ChatStatusOutput {
 pub struct ConversationOutput {
     /// Id, as a string.
     pub id: String,
+    /// The visit's reference number (the conversation id here).
+    pub reference_id: String,
     /// Chat id (the session key).
     pub chat_id: String,
+    /// Always `chat`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// The visitor's unique id in SalesIQ's tracking; not stored, so `null`.
+    pub uvid: Option<String>,
+    /// The brand (SalesIQ app) id; one brand per portal here, so `null`.
+    pub app_id: Option<String>,
     /// The visitor.
     pub visitor: VisitorOutput,
     /// The department.
@@ -156,12 +246,20 @@ pub struct ConversationOutput {
     pub question: Option<String>,
     /// Start time, epoch ms.
     pub start_time: String,
-    /// End time, epoch ms.
+    /// When an operator picked the chat up, epoch ms.
+    pub attended_time: Option<String>,
+    /// End time (the latest close), epoch ms.
     pub end_time: Option<String>,
-    /// Pickup time, epoch ms.
+    /// Pickup time, epoch ms (same as `attended_time`; kept for older clients).
     pub pickup_time: Option<String>,
     /// Last modified, epoch ms.
     pub last_modified_time: String,
+    /// Whether the chat was reopened; reopening is not recorded here, so `false`.
+    pub reopen: bool,
+    /// Whether it has unread messages; messages are not stored, so `false`.
+    pub unread_chats: bool,
+    /// The latest message, when one is recorded.
+    pub last_message_info: Option<LastMessageOutput>,
     /// Participating operators.
     pub participants: Vec<ParticipantOutput>,
 }

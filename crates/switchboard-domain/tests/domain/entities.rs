@@ -260,6 +260,32 @@ fn status_transitions() {
     }
 }
 
+/// `endedAt` is the latest close: close, reopen and close again shows the
+/// second close (SuperOffice's `WhenEnded`, SalesIQ's `end_time`), through
+/// `set_status` and through a raw document edit (`normalize_closure`).
+#[test]
+fn ended_at_moves_on_every_close() {
+    let mut c = Conversation::new(TenantId::new(1), "s", t(0));
+    c.set_status(ConversationStatus::Closed, Actor::System, t(10));
+    assert_eq!(c.ended_at, Some(t(10)));
+    c.set_status(ConversationStatus::Opened, Actor::System, t(20));
+    c.set_status(ConversationStatus::Closed, Actor::System, t(30));
+    assert_eq!(c.ended_at, Some(t(30)), "the second close");
+    // closing a closed conversation changes nothing
+    c.set_status(ConversationStatus::Closed, Actor::System, t(40));
+    assert_eq!(c.ended_at, Some(t(30)));
+
+    // a raw edit that reopens, then one that closes
+    c.status = ConversationStatus::Opened;
+    c.normalize_closure(Actor::System, t(50));
+    c.status = ConversationStatus::Closed;
+    c.normalize_closure(Actor::System, t(60));
+    assert_eq!(c.ended_at, Some(t(60)), "closed by a raw edit");
+    // a raw edit of a closed conversation that keeps it closed leaves it
+    c.normalize_closure(Actor::System, t(70));
+    assert_eq!(c.ended_at, Some(t(60)));
+}
+
 /// Every customer rule, valid and invalid, with the reported path and code.
 #[test]
 fn customer_validation_rules() {

@@ -253,6 +253,8 @@ async fn customers_round_trip_with_json_fields() {
             os: None,
             browser: Some("Firefox 140".into()),
             ip_address: Some("192.0.2.1".into()),
+            timezone: Some("Europe/Oslo".into()),
+            user_agent: Some("Mozilla/5.0".into()),
         });
 
         let before = now();

@@ -598,6 +598,37 @@ async fn a_batch_of_customer_changes_commits_together_or_not_at_all() {
             matches!(foreign_batch, Err((1, StorageError::NotFound))),
             "{label}: {foreign_batch:?}"
         );
+        // every refused item is reported, not only the first
+        let bad_email: CustomerChange = Box::new(|c| {
+            c.email = Some("not an email".into());
+            Ok(())
+        });
+        let every = store
+            .customers()
+            .modify_many(
+                &ctx,
+                vec![
+                    (foreign, rename("X")),
+                    (ids[0], rename("A")),
+                    (ids[1], bad_email),
+                ],
+            )
+            .await
+            .map_err(|e| {
+                std::iter::once((e.index, e.error))
+                    .chain(e.more)
+                    .map(|(i, e)| (i, StorageError::from(e)))
+                    .collect::<Vec<_>>()
+            });
+        match every.as_ref().map_err(Vec::as_slice) {
+            Err(
+                [
+                    (0, StorageError::NotFound),
+                    (2, StorageError::Domain(DomainError::Validation(_))),
+                ],
+            ) => {}
+            other => panic!("{label}: {other:?}"),
+        }
         for id in &ids {
             assert_eq!(
                 load_customer(&store, t, *id).await.version,

@@ -18,7 +18,10 @@ async fn helpcrunch_customers() {
                 "unsubscribed": false, "blocked": false, "source": "web",
                 "referer": "https://example.com/", "lastPage": "https://example.com/pricing",
                 "locale": "en", "notes": "first call", "integrationId": "crm-1",
-                "tags": [{"name": "vip"}, {"name": "beta", "color": "rebeccapurple"}]
+                "tags": [{"name": "vip"}, {"name": "beta", "color": "rebeccapurple"}],
+                "location": {"regionCode": "Oslo", "countryCode": "NO", "city": "Oslo"},
+                "device": {"ip": "192.0.2.1", "timezone": "Europe/Oslo", "platform": "desktop",
+                           "userAgent": "Mozilla/5.0"}
             })),
         )
         .await;

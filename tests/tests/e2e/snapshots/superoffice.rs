@@ -43,6 +43,12 @@ async fn superoffice_chat_sessions() {
         )
         .await;
         snap(
+            "superoffice_chatsession_get_so_timezone",
+            app.get(&path).header("SO-TimeZone", "US-NY, includeTZOffset"),
+        )
+        .await;
+        snap("superoffice_timezone_list", app.get("/api/v1/timezone")).await;
+        snap(
             "superoffice_chatsession_get_select",
             app.get(&format!("{path}?$select=CustomerName,_Links/Self,TableRight/Mask")),
         )
