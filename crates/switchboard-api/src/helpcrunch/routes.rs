@@ -127,9 +127,7 @@ fn dotted(e: ApiError) -> ApiError {
 
 /// The query string's parameters of a list.
 fn list_params(req: &HttpRequest) -> Result<ListParams, HcError> {
-    let pairs = web::Query::<Vec<(String, String)>>::from_query(req.query_string())
-        .map_err(|e| ApiError::bad_request("query", "invalid_query", e.to_string()))?
-        .into_inner();
+    let pairs = crate::fallback::query_pairs(&req)?;
     Ok(ListParams::from_pairs(pairs)?)
 }
 

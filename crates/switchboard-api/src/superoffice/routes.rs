@@ -107,8 +107,7 @@ fn options(req: &HttpRequest) -> Result<Options, SoError> {
         Some(name) => Zone::named(name)?,
         None => Zone::utc(),
     };
-    let query = web::Query::<Vec<(String, String)>>::from_query(req.query_string())
-        .map_err(|e| ApiError::bad_request("query", "invalid_query", e.to_string()))?;
+    let query = crate::fallback::query_pairs(req)?;
     let select = query
         .iter()
         .find(|(k, _)| k.eq_ignore_ascii_case("$select"))
@@ -293,9 +292,7 @@ struct ListOptions {
 }
 
 fn list_options(req: &HttpRequest) -> Result<ListOptions, SoError> {
-    let pairs = web::Query::<Vec<(String, String)>>::from_query(req.query_string())
-        .map_err(|e| ApiError::bad_request("query", "invalid_query", e.to_string()))?
-        .into_inner();
+    let pairs = crate::fallback::query_pairs(&req)?;
     let mut o = ListOptions::default();
     for (key, value) in pairs {
         let slot = match key.to_ascii_lowercase().as_str() {

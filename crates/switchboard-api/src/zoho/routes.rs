@@ -248,9 +248,7 @@ pub async fn list_conversations(
 ) -> ZohoResult {
     let screen = path.into_inner();
     let p = caller(&state, &req, &screen, Scope::ConversationsRead).await?;
-    let pairs = web::Query::<Vec<(String, String)>>::from_query(req.query_string())
-        .map_err(|e| ApiError::bad_request("query", "invalid_param", e.to_string()))?
-        .into_inner();
+    let pairs = crate::fallback::query_pairs(&req)?;
     let (query, projection) = search::list(ListQuery::from_pairs(pairs)?)?;
     let conversations = state.store().conversations();
     let page = conversations
