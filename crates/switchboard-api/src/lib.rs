@@ -68,16 +68,11 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
     // (validator.swagger.io) is off, and "Try it out" is on for every
     // operation.
     cfg.service(
-        utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}")
-            .url(
-                "/openapi.json",
-                <openapi::ApiDoc as utoipa::OpenApi>::openapi(),
-            )
-            .config(
-                utoipa_swagger_ui::Config::default()
-                    .validator_url("none")
-                    .try_it_out_enabled(true),
-            ),
+        utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}").config(
+            utoipa_swagger_ui::Config::new(["/openapi.json"])
+                .validator_url("none")
+                .try_it_out_enabled(true),
+        ),
     );
     cfg.route(
         "/docs",

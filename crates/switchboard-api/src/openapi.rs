@@ -1,5 +1,6 @@
 //! The generated OpenAPI document.
 
+use serde_json::{Value, json};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -85,5 +86,191 @@ impl Modify for Security {
                 ),
             )),
         );
+    }
+}
+
+/// The document `/openapi.json` serves: [`ApiDoc`] and what the server
+/// does beyond each handler's own annotations (see [`contract`]).
+#[must_use]
+pub fn document() -> Value {
+    let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or(Value::Null);
+    contract(&mut doc);
+    doc
+}
+
+/// Makes the document say what the server does beyond each handler's own
+/// annotations: the error answers every operation of a dialect can give
+/// (authentication, scope, rate limit, an unreadable id, a body too large
+/// or not JSON, an unavailable database), each with the dialect's own
+/// error schema (one name per dialect), and path ids as the positive
+/// 64-bit integers the handlers accept.
+/// The error schema of each dialect: `(family prefix, schema name, schema)`.
+fn error_schemas() -> Vec<(crate::fallback::Family, &'static str, Value)> {
+    use crate::fallback::Family;
+    let string = || json!({"type": "string"});
+    vec![
+        (
+            Family::HelpCrunch,
+            "HelpCrunchErrors",
+            json!({"type": "object", "required": ["errors"], "properties": {"errors": {
+                "type": "array", "minItems": 1,
+                "items": {"type": "object", "required": ["code", "message"],
+                    "properties": {"code": string(), "message": string()}}}}}),
+        ),
+        (
+            Family::Zoho,
+            "SalesIqError",
+            json!({"type": "object", "required": ["error"], "properties": {"error": {
+                "type": "object", "required": ["code", "message"],
+                "properties": {"code": {"type": "integer"}, "message": string(), "json_key": string()}}}}),
+        ),
+        (
+            Family::SuperOffice,
+            "SuperOfficeError",
+            json!({"type": "object", "required": ["Error", "ErrorType", "ErrorSource"],
+                "properties": {"Error": string(), "ErrorType": string(), "ErrorSource": string()}}),
+        ),
+        (
+            Family::Chatbot,
+            "ChatbotError",
+            json!({"type": "object", "required": ["error"], "properties": {"error": string()}}),
+        ),
+        (
+            Family::Zapier,
+            "ZapierError",
+            json!({"type": "object", "required": ["error", "code"],
+                "properties": {"error": string(), "code": string(), "field": string()}}),
+        ),
+        (
+            Family::Operations,
+            "OperationsError",
+            json!({"type": "object", "required": ["error", "code"],
+                "properties": {"error": string(), "code": string()}}),
+        ),
+    ]
+}
+
+/// The statuses every operation of a dialect can answer, and what they mean.
+const COMMON: [(&str, &str); 6] = [
+    (
+        "400",
+        "Invalid request: a parameter, header or member is not acceptable (named in the body)",
+    ),
+    ("401", "No valid API key"),
+    ("403", "The key lacks the operation's scope"),
+    ("404", "Not found (or an unknown portal, path or id)"),
+    (
+        "429",
+        "Rate limited (per key), or too many failed authentications from this address; see Retry-After",
+    ),
+    ("503", "The database is unreachable or full; retry later"),
+];
+
+/// Statuses of an operation with a request body.
+const WITH_BODY: [(&str, &str); 3] = [
+    (
+        "409",
+        "The resource is being changed concurrently, or a unique value is taken",
+    ),
+    ("413", "The body is larger than the configured limit"),
+    (
+        "415",
+        "The body is not JSON (or, for SuperOffice, not JSON, XML or a form)",
+    ),
+];
+
+/// Adds what every operation of a dialect shares to `doc` (see [`document`]).
+fn contract(doc: &mut Value) {
+    use crate::fallback::Family;
+    let schemas = error_schemas();
+    if let Some(components) = doc
+        .get_mut("components")
+        .and_then(|c| c.get_mut("schemas"))
+        .and_then(Value::as_object_mut)
+    {
+        for (_, name, schema) in &schemas {
+            components.insert((*name).to_string(), schema.clone());
+        }
+    }
+    let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for (path, item) in paths.iter_mut() {
+        let family = Family::of(path);
+        if family == Family::Operations {
+            continue;
+        }
+        let Some(name) = schemas
+            .iter()
+            .find(|(f, _, _)| *f == family)
+            .map(|(_, n, _)| *n)
+        else {
+            continue;
+        };
+        let error = json!({"application/json": {"schema": {"$ref": format!("#/components/schemas/{name}")}}});
+        let Some(item) = item.as_object_mut() else {
+            continue;
+        };
+        for (method, op) in item.iter_mut() {
+            if !["get", "post", "put", "patch", "delete"].contains(&method.as_str()) {
+                continue;
+            }
+            let has_body = op.get("requestBody").is_some();
+            if let Some(params) = op.get_mut("parameters").and_then(Value::as_array_mut) {
+                for param in params {
+                    if param["in"] == "path" && param["schema"]["type"] == "integer" {
+                        param["schema"] = json!({"type": "integer", "format": "int64",
+                            "minimum": 1, "maximum": i64::MAX});
+                    }
+                }
+            }
+            let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) else {
+                continue;
+            };
+            let extra = COMMON.iter().chain(if has_body {
+                WITH_BODY.iter()
+            } else {
+                [].iter()
+            });
+            let negotiated: &[(&str, &str)] = if family == Family::SuperOffice {
+                &[(
+                    "406",
+                    "Nothing acceptable can be produced for Accept (JSON and XML are offered)",
+                )]
+            } else {
+                &[]
+            };
+            for (status, description) in extra.chain(negotiated.iter()) {
+                responses
+                    .entry((*status).to_string())
+                    .or_insert_with(|| json!({"description": description}));
+            }
+            for (status, response) in responses.iter_mut() {
+                if status.starts_with('4') || status.starts_with('5') {
+                    if let Some(r) = response.as_object_mut() {
+                        r.entry("content").or_insert_with(|| error.clone());
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_dialect_operation_documents_its_error_answers() {
+        let doc = document();
+        let op = &doc["paths"]["/v1/customers/{id}"]["delete"];
+        for status in ["400", "401", "403", "404", "429", "503"] {
+            assert_eq!(
+                op["responses"][status]["content"]["application/json"]["schema"]["$ref"],
+                "#/components/schemas/HelpCrunchErrors",
+                "{status}: {op}"
+            );
+        }
+        assert_eq!(op["parameters"][0]["schema"]["minimum"], 1, "{op}");
     }
 }

@@ -4,10 +4,9 @@
 use std::collections::BTreeSet;
 
 use serde_json::Value;
-use utoipa::OpenApi;
 
 fn document() -> Value {
-    serde_json::to_value(switchboard_api::openapi::ApiDoc::openapi()).unwrap()
+    switchboard_api::openapi::document()
 }
 
 #[test]
