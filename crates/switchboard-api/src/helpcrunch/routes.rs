@@ -435,6 +435,15 @@ pub async fn remove_tags(
         .into_iter()
         .map(|t| t.name.trim().to_string())
         .collect();
+    // A blank name names no tag, as when adding.
+    if let Some(i) = names.iter().position(String::is_empty) {
+        return Err(ApiError::bad_request(
+            format!("tags.{i}.name"),
+            "required",
+            "must not be empty",
+        )
+        .into());
+    }
     let c = state
         .store()
         .customers()

@@ -360,14 +360,9 @@ pub async fn list(state: web::Data<AppState>, req: HttpRequest) -> SoResult {
         Some(name) => Zone::named(name)?,
         None => Zone::utc(),
     };
-    let select = o
-        .select
-        .as_deref()
-        .map(|v| {
-            Projection::parse(v)
-                .map_err(|e| ApiError::bad_request("$select", "invalid_select", e.to_string()))
-        })
-        .transpose()?;
+    // The list checks `$select` as a single entity does: an unknown or
+    // empty member list is a 400, not a page of all-null rows.
+    let select = o.select.as_deref().map(select).transpose()?;
     let conversations = state.store().conversations();
     let page = conversations
         .query(p.tenant.id, &query)
