@@ -556,10 +556,10 @@ fn contract(doc: &mut Value) {
                     .or_insert_with(|| json!({"description": description}));
             }
             for (status, response) in responses.iter_mut() {
-                if status.starts_with('4') || status.starts_with('5') {
-                    if let Some(r) = response.as_object_mut() {
-                        r.entry("content").or_insert_with(|| error.clone());
-                    }
+                if (status.starts_with('4') || status.starts_with('5'))
+                    && let Some(r) = response.as_object_mut()
+                {
+                    r.entry("content").or_insert_with(|| error.clone());
                 }
             }
         }

@@ -127,7 +127,7 @@ fn dotted(e: ApiError) -> ApiError {
 
 /// The query string's parameters of a list.
 fn list_params(req: &HttpRequest) -> Result<ListParams, HcError> {
-    let pairs = crate::fallback::query_pairs(&req)?;
+    let pairs = crate::fallback::query_pairs(req)?;
     Ok(ListParams::from_pairs(pairs)?)
 }
 

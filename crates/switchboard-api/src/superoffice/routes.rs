@@ -292,7 +292,7 @@ struct ListOptions {
 }
 
 fn list_options(req: &HttpRequest) -> Result<ListOptions, SoError> {
-    let pairs = crate::fallback::query_pairs(&req)?;
+    let pairs = crate::fallback::query_pairs(req)?;
     let mut o = ListOptions::default();
     for (key, value) in pairs {
         let slot = match key.to_ascii_lowercase().as_str() {

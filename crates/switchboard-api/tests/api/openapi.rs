@@ -113,7 +113,10 @@ fn no_two_dialects_share_a_schema_name() {
         reached(&doc, item, &mut names);
         for name in names {
             let first = owner.entry(name.clone()).or_insert_with(|| family.clone());
-            assert_eq!(*first, family, "{name} is used by {first} and {family} ({path})");
+            assert_eq!(
+                *first, family,
+                "{name} is used by {first} and {family} ({path})"
+            );
         }
     }
 }
