@@ -90,7 +90,7 @@ impl Modify for Security {
 }
 
 /// The document `/openapi.json` serves: [`ApiDoc`] and what the server
-/// does beyond each handler's own annotations (see [`contract`]).
+/// does beyond each handler's own annotations (its error statuses and schemas, id bounds, SalesIQ's envelope, the request rules).
 #[must_use]
 pub fn document() -> Value {
     let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or(Value::Null);
