@@ -11,6 +11,8 @@
 #[cfg(test)]
 mod e2e {
     mod common;
+    mod contract;
+    mod every_dialect;
     mod faults;
     mod helpcrunch;
     mod input_guards;

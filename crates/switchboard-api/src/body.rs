@@ -147,8 +147,9 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             } else {
                 path
             };
-            let message = strip_position(&inner.to_string());
-            let code = if message.starts_with("unknown field") {
+            let raw = strip_position(&inner.to_string());
+            let message = switchboard_domain::json::wording::plain(&raw);
+            let code = if raw.starts_with("unknown field") {
                 "unknown_field"
             } else {
                 "invalid_value"
@@ -225,6 +226,26 @@ mod tests {
             ("", false),
         ] {
             assert_eq!(is_json(media), json, "{media}");
+        }
+    }
+
+    #[test]
+    fn parse_errors_speak_json_not_rust() {
+        for (input, want) in [
+            (
+                &b"{\"seats\": \"x\"}"[..],
+                "must be an integer of 0 or more, not a string",
+            ),
+            (b"{\"name\": [1]}", "must be a string, not an array"),
+            (
+                b"{\"bogus\": 1}",
+                "unknown field bogus; known fields: name, seats",
+            ),
+        ] {
+            match parse_json::<Body>(input) {
+                Err(ApiError::BadRequest(errors)) => assert_eq!(errors[0].message, want),
+                other => panic!("{other:?}"),
+            }
         }
     }
 

@@ -50,6 +50,9 @@ pub enum ApiError {
     BadRequest(Vec<FieldError>),
     /// The body is larger than the configured limit.
     PayloadTooLarge(usize),
+    /// The path exists but not for this method; the methods it takes
+    /// (sent in `Allow`).
+    MethodNotAllowed(Vec<&'static str>),
     /// A unique value is already taken, or a JSON Patch `test` failed.
     Conflict(String),
     /// A precondition header does not hold; nothing was written.
@@ -86,6 +89,7 @@ impl ApiError {
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Conflict(_) => StatusCode::CONFLICT,
@@ -106,6 +110,7 @@ impl ApiError {
             Self::Unauthorized(_) => "unauthorized",
             Self::Forbidden(_) => "forbidden",
             Self::NotFound(_) => "not_found",
+            Self::MethodNotAllowed(_) => "method_not_allowed",
             Self::BadRequest(_) => "invalid_request",
             Self::PayloadTooLarge(_) => "payload_too_large",
             Self::Conflict(_) => "conflict",
@@ -131,6 +136,10 @@ impl ApiError {
             Self::BadRequest(errors) => errors.first().map_or_else(
                 || "Invalid request".to_string(),
                 |e| format!("{}: {}", e.field, e.message),
+            ),
+            Self::MethodNotAllowed(allowed) => format!(
+                "this method is not allowed here; allowed: {}",
+                allowed.join(", ")
             ),
             Self::PayloadTooLarge(limit) => format!("request body is larger than {limit} bytes"),
             Self::PreconditionFailed => {
@@ -293,6 +302,11 @@ impl<D: Dialect> ResponseError for DialectError<D> {
             ApiError::AuthThrottled(secs) => Some(*secs),
             _ => None,
         };
+        if let ApiError::MethodNotAllowed(allowed) = &self.error
+            && let Ok(v) = actix_web::http::header::HeaderValue::from_str(&allowed.join(", "))
+        {
+            resp.headers_mut().insert(actix_web::http::header::ALLOW, v);
+        }
         if let Some(secs) = retry_after
             && let Ok(v) = actix_web::http::header::HeaderValue::from_str(&secs.to_string())
         {

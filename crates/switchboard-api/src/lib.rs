@@ -31,6 +31,7 @@ pub mod body;
 pub mod chatbot;
 mod config;
 mod error;
+pub mod fallback;
 pub mod helpcrunch;
 mod json_numbers;
 pub mod keycache;
@@ -62,10 +63,17 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
     chatbot::routes::config(cfg);
     superoffice::routes::config(cfg);
     zapier::routes::config(cfg);
-    cfg.service(utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}").url(
-        "/openapi.json",
-        <openapi::ApiDoc as utoipa::OpenApi>::openapi(),
-    ));
+    fallback::config(cfg);
+    // The UI makes no request off the machine: the online validator badge
+    // (validator.swagger.io) is off, and "Try it out" is on for every
+    // operation.
+    cfg.service(
+        utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}").config(
+            utoipa_swagger_ui::Config::new(["/openapi.json"])
+                .validator_url("none")
+                .try_it_out_enabled(true),
+        ),
+    );
     cfg.route(
         "/docs",
         web::get().to(|| async {
@@ -74,6 +82,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
                 .finish()
         }),
     );
+    cfg.default_service(web::to(fallback::default_service));
 }
 
 /// Every mounted route: method, documented path and handler.
@@ -88,12 +97,22 @@ pub fn routes() -> Vec<(&'static str, &'static str, actix_web::Route)> {
     routes
 }
 
-/// Mounts `routes` (method, path, handler) at their paths.
+/// Mounts `routes` (method, path, handler) at their paths. A route with a
+/// parameter leaves a path to a route with a literal segment there
+/// (`GET /v1/customers/batch` is not customer `batch` but a 405, since
+/// `/v1/customers/batch` takes only `PUT`): see [`fallback::serves`].
 pub(crate) fn mount(
     cfg: &mut web::ServiceConfig,
     routes: Vec<(&'static str, &'static str, actix_web::Route)>,
 ) {
     for (_, path, route) in routes {
+        let route = if path.contains('{') {
+            route.guard(actix_web::guard::fn_guard(move |ctx| {
+                fallback::serves(path, ctx.head().uri.path())
+            }))
+        } else {
+            route
+        };
         cfg.route(path, route);
     }
 }

@@ -2,7 +2,6 @@
 
 use actix_web::{HttpResponse, web};
 use serde_json::json;
-use utoipa::OpenApi;
 
 use crate::AppState;
 
@@ -97,5 +96,5 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
 #[utoipa::path(get, path = "/openapi.json", tag = "operations",
     responses((status = 200, description = "This API's OpenAPI 3 document", body = serde_json::Value)))]
 pub async fn openapi_json() -> HttpResponse {
-    HttpResponse::Ok().json(crate::openapi::ApiDoc::openapi())
+    HttpResponse::Ok().json(crate::openapi::document())
 }

@@ -183,6 +183,53 @@ pub fn email_updated_payload(tenant_name: &str, c: &Conversation) -> Value {
     })
 }
 
+/// The payload as delivered and as listed for Zapier's `performList`: the
+/// event's payload with `id`, the event's id (the same in every delivery
+/// and retry of the event, and in the samples), so that a Zapier
+/// `perform` and `performList` give each item the id Zapier deduplicates
+/// by. A payload's own `id` member, if it had one, is replaced.
+///
+/// ```
+/// use serde_json::json;
+/// use switchboard_domain::event::with_event_id;
+/// assert_eq!(with_event_id(json!({"status": "email_updated"}), 7), json!({"id": 7, "status": "email_updated"}));
+/// ```
+#[must_use]
+pub fn with_event_id(payload: Value, id: i64) -> Value {
+    match payload {
+        Value::Object(members) => {
+            let mut out = serde_json::Map::with_capacity(members.len() + 1);
+            out.insert("id".into(), Value::from(id));
+            out.extend(members.into_iter().filter(|(k, _)| k != "id"));
+            Value::Object(out)
+        }
+        other => other,
+    }
+}
+
+/// The `email_updated` event of an email update that left the email as it
+/// was. The chatbot back end's rule (vendor document 000: fetch the chat
+/// log, update its email, then trigger the webhook) announces the email on
+/// every successful update, changed or not; a change to the email made
+/// any other way announces it only when it changes
+/// ([`conversation_events`]). No new version is written: the event's
+/// versions before and after are the conversation's current one, and its
+/// diff is empty.
+#[must_use]
+pub fn email_confirmed(tenant_name: &str, c: &Conversation, now: Timestamp) -> DomainEvent {
+    DomainEvent {
+        event_type: EventType::EmailUpdated,
+        tenant_id: c.tenant_id,
+        entity_kind: EntityKind::Conversation,
+        entity_id: c.id.get(),
+        version_before: Some(c.version),
+        version_after: Some(c.version),
+        diff: Vec::new(),
+        payload: email_updated_payload(tenant_name, c),
+        occurred_at: now,
+    }
+}
+
 /// The events of a conversation write: `conversation_created`/`_deleted`, or
 /// for an update `conversation_updated` (with the changed fields) plus, as they
 /// apply, `conversation_status_changed`, `conversation_custom_info_updated`

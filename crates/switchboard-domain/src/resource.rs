@@ -66,7 +66,7 @@ pub fn from_document<R: Resource>(original: &Value, doc: Value) -> Result<R, Dom
         let path = e.path().to_string();
         DomainError::Shape {
             path: pointer_from_serde_path(&path),
-            message: e.into_inner().to_string(),
+            message: crate::json::wording::plain(&e.into_inner().to_string()),
         }
     })
 }

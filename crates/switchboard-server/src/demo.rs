@@ -453,8 +453,15 @@ pub fn instructions(base_url: &str, key: &str, demo: &Demo) -> String {
     let _ = writeln!(out);
     let _ = writeln!(out, "API key: {key}");
     let _ = writeln!(out);
-    let _ = writeln!(out, "Try:");
+    let session = demo
+        .conversations
+        .first()
+        .map_or("demo-session-1", |c| c.session_key.as_str());
+    let portal = &demo.tenant.name;
+    let zoho = format!("-H \"Authorization: Zoho-oauthtoken {key}\"");
+    let _ = writeln!(out, "Try (one example per API; the ids are the demo's):");
     let _ = writeln!(out, "  curl {base_url}/healthz");
+    let _ = writeln!(out, "  # HelpCrunch (REST API v1)");
     let _ = writeln!(out, "  curl {auth} {base_url}/v1/customers/{customer}");
     let _ = writeln!(
         out,
@@ -464,9 +471,52 @@ pub fn instructions(base_url: &str, key: &str, demo: &Demo) -> String {
         out,
         "  curl -X PUT {auth} {json} -d '{{\"id\":{chat},\"status\":\"closed\"}}' {base_url}/v1/chats/status"
     );
+    let _ = writeln!(out, "  # SuperOffice (ChatSession)");
+    let _ = writeln!(out, "  curl {auth} {base_url}/api/v1/ChatSession/{chat}");
+    let _ = writeln!(
+        out,
+        "  curl -X PATCH {auth} -H 'Content-Type: application/merge-patch+json' -d '{{\"CustomerName\":\"Ada\"}}' {base_url}/api/v1/ChatSession/{chat}"
+    );
+    let _ = writeln!(out, "  # Zoho SalesIQ (screen name \"{portal}\")");
+    let _ = writeln!(
+        out,
+        "  curl {zoho} {base_url}/api/v2/{portal}/conversations/{chat}"
+    );
+    let _ = writeln!(
+        out,
+        "  curl -X PUT {zoho} {json} -d '{{\"customer_info\":{{\"plan\":\"gold\"}}}}' {base_url}/api/v2/{portal}/conversations/{chat}"
+    );
+    let _ = writeln!(out, "  # chatbot");
+    let _ = writeln!(
+        out,
+        "  curl -X PUT {auth} {json} -d '{{\"sessionid\":\"{session}\",\"email\":\"ada@example.com\"}}' {base_url}/chatbot/v1/chatlog/email"
+    );
+    let _ = writeln!(out, "  # Zapier (REST hooks)");
+    let _ = writeln!(out, "  curl {auth} {base_url}/zapier/v1/me");
+    let _ = writeln!(
+        out,
+        "  curl {auth} {base_url}/zapier/v1/samples/email_updated"
+    );
+    let _ = writeln!(
+        out,
+        "  curl -X POST {auth} {json} -d '{{\"event\":\"email_updated\",\"target_url\":\"https://hooks.zapier.com/hooks/catch/YOUR/HOOK/\"}}' {base_url}/zapier/v1/hooks"
+    );
     let _ = writeln!(
         out,
         "API docs: {base_url}/docs/   Metrics: {base_url}/metrics"
     );
     out
+}
+
+/// The text `serve` prints when the database has no tenant yet: no
+/// request can authenticate until one and a key exist.
+#[must_use]
+pub fn empty_database_hint() -> String {
+    "The database has no tenant yet, so no API key can work. Create one and a key \
+     (with the same --database-url or --config), then send the key as \
+     `Authorization: Bearer <key>`:\n\
+     \x20 switchboard tenant create acme\n\
+     \x20 switchboard key create --tenant acme\n\
+     Or start with sample data: switchboard serve --demo"
+        .to_string()
 }

@@ -391,6 +391,14 @@ async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
             .await
             .context("cannot create the demo API key")?;
         println!("{}", demo::instructions(&base_url, &key.secret, &data));
+    } else if !server
+        .store
+        .admin()
+        .has_tenants()
+        .await
+        .context("cannot read the tenants")?
+    {
+        println!("{}", demo::empty_database_hint());
     }
     server
         .run_until(async move {

@@ -62,6 +62,12 @@ impl<'a> Admin<'a> {
             .await
     }
 
+    /// Whether the database holds any tenant (an empty one cannot
+    /// authenticate any request).
+    pub async fn has_tenants(self) -> Result<bool, StorageError> {
+        self.store.run(sql::tenants::any_tenant).await
+    }
+
     /// Finds a tenant by id.
     pub async fn tenant(self, id: TenantId) -> Result<Option<Tenant>, StorageError> {
         self.store

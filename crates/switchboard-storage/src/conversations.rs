@@ -527,6 +527,27 @@ impl<'a> Conversations<'a> {
         engine::modify(self.store, req, change).await
     }
 
+    /// Announces the conversation's visitor email (`email_updated`)
+    /// without changing it, if `precondition` holds: what an email update
+    /// that left the email as it was still triggers
+    /// ([`switchboard_domain::event::email_confirmed`]). Returns the
+    /// conversation as announced.
+    pub async fn confirm_email(
+        self,
+        ctx: &WriteContext,
+        id: ConversationId,
+        precondition: Precondition,
+    ) -> Result<Conversation, StorageError> {
+        engine::announce::<Conversation>(
+            self.store,
+            ctx.clone(),
+            id.get(),
+            precondition,
+            |tenant, c, t| vec![switchboard_domain::event::email_confirmed(tenant, c, t)],
+        )
+        .await
+    }
+
     /// Deletes a conversation if `precondition` holds (checked and deleted
     /// in one transaction), writing `conversation_deleted` to the outbox.
     pub async fn delete(

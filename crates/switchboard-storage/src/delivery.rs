@@ -387,6 +387,7 @@ pub(crate) fn due_delivery(
     sub: SubscriptionRow,
 ) -> Result<DueDelivery, StorageError> {
     let payload: Value = serde_json::from_str(&payload.0)?;
+    let payload = switchboard_domain::event::with_event_id(payload, d.outbox_id);
     Ok(DueDelivery {
         id: DeliveryId::new(d.id),
         tenant_id: TenantId::new(d.tenant_id),

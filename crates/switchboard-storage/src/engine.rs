@@ -25,8 +25,8 @@
 //! The entity-specific parts (which table, which links to check, which
 //! rows to load for the change) are the private [`Stored`] trait.
 
-use switchboard_domain::Entity;
 use switchboard_domain::entity::{Refusal, Revision, prepare_new, revise};
+use switchboard_domain::{DomainEvent, Entity, Timestamp};
 
 use crate::config::Clock;
 use crate::connection::{DbConnection, Failure};
@@ -504,6 +504,37 @@ pub(crate) async fn import<E: Stored>(
 /// Deletes an entity if `precondition` holds, checked and deleted in one
 /// transaction (the row locked in between), writing its events and
 /// history in the same transaction.
+/// Records `events` about entity `id` without changing it: the row is
+/// locked and `precondition` checked in the same transaction, so the
+/// events describe exactly the version they name. `events` gets the
+/// tenant's name, the entity and the time.
+pub(crate) async fn announce<E: Stored>(
+    store: &Store,
+    ctx: WriteContext,
+    id: i64,
+    precondition: Precondition,
+    events: impl FnOnce(&str, &E, Timestamp) -> Vec<DomainEvent> + Send + 'static,
+) -> Result<E, StorageError> {
+    let clock = store.clock().clone();
+    store
+        .write_for(ctx.tenant.id.get(), move |conn| {
+            conn.write_tx(|c| {
+                let tenant = ctx.tenant.id.get();
+                let current = E::load(c, tenant, id, true)?.ok_or(StorageError::NotFound)?;
+                if !precondition.holds(current.version(), current.updated_at()) {
+                    return Err(StorageError::PreconditionFailed);
+                }
+                let t = clock.now();
+                let version = Some(current.version());
+                let events = events(&ctx.tenant.name, &current, t);
+                let record = Record::new(&ctx, events, E::KIND, id, (version, version), t)?;
+                record::write(c, &record)?;
+                Ok(current)
+            })
+        })
+        .await
+}
+
 pub(crate) async fn delete<E: Stored>(
     store: &Store,
     ctx: WriteContext,

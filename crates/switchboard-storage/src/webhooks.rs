@@ -239,7 +239,8 @@ impl<'a> Webhooks<'a> {
     /// The payloads of the tenant's most recent events of one type, newest
     /// first (at most `limit`, 1-100), exactly as they are delivered.
     /// Quarantined events, and any payload that cannot be read back (it is
-    /// logged), are left out.
+    /// logged), are left out. Each payload carries `id`, its event's id, as every delivery of
+    /// the event does ([`switchboard_domain::event::with_event_id`]).
     pub async fn recent_payloads(
         self,
         tenant: TenantId,
@@ -254,7 +255,7 @@ impl<'a> Webhooks<'a> {
         Ok(rows
             .into_iter()
             .filter_map(|(id, text)| match serde_json::from_str(&text.0) {
-                Ok(v) => Some(v),
+                Ok(v) => Some(switchboard_domain::event::with_event_id(v, id)),
                 Err(e) => {
                     tracing::warn!(event = id, error = %e, "an outbox payload cannot be read back; left out of the samples");
                     None

@@ -523,6 +523,8 @@ fn read_event(row: DueRow) -> Result<Event, String> {
         .map_err(|e| format!("unknown event type: {e}"))?;
     let payload = serde_json::from_str(&row.payload.0)
         .map_err(|e| format!("the payload cannot be read back: {e}"))?;
+    // Delivered with the event's id, as every later attempt is (`delivery::due_delivery`).
+    let payload = switchboard_domain::event::with_event_id(payload, row.id);
     Ok(Event {
         id: row.id,
         tenant_id: row.tenant_id,

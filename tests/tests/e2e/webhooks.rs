@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use switchboard_domain::Scope;
-use switchboard_e2e::{Backend, FetchJson, TestApp, TestConfig, for_each_backend_with, json_of};
+use switchboard_e2e::{
+    Backend, FetchJson, TestApp, TestConfig, for_each_backend, for_each_backend_with, json_of,
+};
 use switchboard_testsupport::receiver::{Received, Receiver, Reply};
 use switchboard_webhook::{TargetPolicy, WebhookConfig};
 
@@ -86,9 +88,13 @@ async fn chatbot_email_update_reaches_a_zapier_subscriber_signed() {
         let got = receiver.wait_for("/zap", 1, WAIT).await;
         let r = &got[0];
         assert_eq!(r.method, "POST");
+        // `id` is the event's id: the same in every delivery of the event
+        // and in performList, so Zapier can deduplicate by it.
+        let event_id = body_of(r)["id"].as_i64().expect("a delivery carries id");
         assert_eq!(
             body_of(r),
             json!({
+                "id": event_id,
                 "user_session_id": "sess-1",
                 "receiver_email": "ada@example.com",
                 "company_username": app.tenant.name,
@@ -484,7 +490,24 @@ async fn zapier_auth_scopes_and_validation() {
     let (status, body) = json_of(delete(&deleter).await.unwrap()).await;
     assert_eq!(status, 200);
     assert_eq!(body, json!({"id": id, "deleted": true}));
-    assert_eq!(delete(&deleter).await.unwrap().status(), 404);
+    // Zapier retries an unsubscribe: a hook already gone answers the same,
+    // and so does one that never existed, revealing nothing.
+    let (status, again) = json_of(delete(&deleter).await.unwrap()).await;
+    assert_eq!(
+        (status.as_u16(), again),
+        (200, json!({"id": id, "deleted": true}))
+    );
+    let (status, never) = json_of(
+        app.request_with_key(reqwest::Method::DELETE, "/zapier/v1/hooks/987654", &deleter)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status.as_u16(), never),
+        (200, json!({"id": 987_654, "deleted": true}))
+    );
     // another tenant cannot see or delete ours
     let (status, _) = app
         .post("/zapier/v1/hooks")
@@ -706,6 +729,43 @@ async fn secret_rotation_signs_with_both_secrets() {
             .await
             .unwrap();
         assert_eq!(response.status(), 404);
+    })
+    .await;
+}
+
+/// Zapier's `triggerHasId` check: every performList item of every event
+/// has an `id`, samples and real events alike, and a real event's id is
+/// the one its deliveries carry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn performlist_items_have_an_id_for_every_event() {
+    for_each_backend(|app| async move {
+        for event in switchboard_domain::EventType::ALL {
+            let (status, items) = app
+                .get(&format!("/zapier/v1/samples/{event}"))
+                .fetch()
+                .await;
+            assert_eq!(status, 200, "{event}: {items}");
+            let items = items.as_array().unwrap();
+            assert!(!items.is_empty(), "{event}");
+            for item in items {
+                assert!(item["id"].is_i64(), "{event}: {item}");
+            }
+        }
+        create_chatlog(&app, "sess-id").await;
+        update_email(&app, "sess-id", "id@example.com").await;
+        let (_, items) = app.get("/zapier/v1/samples/email_updated").fetch().await;
+        let events = app
+            .store
+            .webhooks()
+            .recent_payloads(
+                app.tenant.id,
+                switchboard_domain::EventType::EmailUpdated,
+                1,
+            )
+            .await
+            .unwrap();
+        assert_eq!(items[0]["id"], events[0]["id"], "{items}");
+        assert_eq!(items[0]["receiver_email"], "id@example.com");
     })
     .await;
 }

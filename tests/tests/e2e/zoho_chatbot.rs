@@ -205,16 +205,27 @@ async fn chatbot_chatlog_and_email() {
         let (status, body) = app.put("/chatbot/v1/chatlog/email").json(&json!({"sessionid": "sess-1", "email": "bo@example.com"})).fetch().await;
         assert_eq!((status.as_u16(), body), (200, json!({"message": "success"})));
         assert_eq!(email_events(&app, id).await, 1);
-        // the same email again changes nothing and emits nothing
-        let (status, _) = app.put("/chatbot/v1/chatlog/email").json(&json!({"sessionid": "sess-1", "email": "bo@example.com"})).fetch().await;
-        assert_eq!(status, 200);
-        assert_eq!(email_events(&app, id).await, 1);
+        // the same email again writes no new version but triggers the
+        // event all the same (the seed: fetch, update, then trigger)
+        let version = app.store.conversations().get(app.tenant.id, switchboard_domain::ConversationId::new(id)).await.unwrap().version;
+        let (status, body) = app.put("/chatbot/v1/chatlog/email").json(&json!({"sessionid": "sess-1", "email": " bo@example.com "})).fetch().await;
+        assert_eq!((status.as_u16(), body), (200, json!({"message": "success"})));
+        assert_eq!(email_events(&app, id).await, 2);
+        let after = app.store.conversations().get(app.tenant.id, switchboard_domain::ConversationId::new(id)).await.unwrap();
+        assert_eq!(after.version, version, "an unchanged email writes no new version");
         let (status, _) = app.put("/chatbot/v1/chatlog/email").json(&json!({"sessionid": "sess-1", "email": "bo2@example.com"})).fetch().await;
         assert_eq!(status, 200);
-        assert_eq!(email_events(&app, id).await, 2);
+        assert_eq!(email_events(&app, id).await, 3);
 
-        let (status, body) = app.put("/chatbot/v1/chatlog/email").json(&json!({"sessionid": "missing", "email": "x@example.com"})).fetch().await;
-        assert_eq!((status.as_u16(), body), (404, json!({"error": "Chatlog not found"})));
+        // validation follows the seed: the chat log is fetched first
+        for b in [
+            json!({"sessionid": "missing", "email": "x@example.com"}),
+            json!({"sessionid": "missing", "email": "not-an-email"}),
+            json!({"sessionid": "missing"}),
+        ] {
+            let (status, body) = app.put("/chatbot/v1/chatlog/email").json(&b).fetch().await;
+            assert_eq!((status.as_u16(), body), (404, json!({"error": "Chatlog not found"})), "{b}");
+        }
         let bad = [
             (json!({"sessionid": "sess-1", "email": "not-an-email"}), "email"),
             (json!({"sessionid": "sess-1"}), "email"),
@@ -228,7 +239,7 @@ async fn chatbot_chatlog_and_email() {
         let (status, body) = app.put("/chatbot/v1/chatlog/email").header("Content-Type", "application/json").body("{\"sessionid\": ").fetch().await;
         assert_eq!(status, 400);
         assert!(body["error"].as_str().unwrap().contains("malformed JSON"), "{body}");
-        assert_eq!(email_events(&app, id).await, 2, "no event for failures");
+        assert_eq!(email_events(&app, id).await, 3, "no event for failures");
 
         // the email shows everywhere the conversation does
         let (_, chat) = app.get(&format!("/api/v2/{}/conversations/{id}", app.tenant.name)).fetch().await;

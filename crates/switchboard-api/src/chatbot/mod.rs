@@ -32,6 +32,7 @@ impl Dialect for Chatbot {
                     }
                 },
             ),
+            ApiError::NotFound(m) if m.starts_with("no such URL") => m.clone(),
             ApiError::NotFound(_) => "Chatlog not found".to_string(),
             other => other.message(),
         };

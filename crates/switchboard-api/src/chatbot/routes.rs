@@ -204,7 +204,9 @@ pub async fn get_chatlog(
 }
 
 /// Update a chat log's email. Emits `email_updated` (delivered to Zapier)
-/// in the same transaction.
+/// in the same transaction, also when the email is unchanged (the seed
+/// fetches the chat log, updates it, then always triggers the webhook).
+/// An unknown `sessionid` is 404 before the email is checked.
 #[utoipa::path(put, path = "/chatbot/v1/chatlog/email", tag = "chatbot", security(("bearer" = [])),
     request_body = EmailInput,
     responses((status = 200, description = "`{\"message\":\"success\"}`", body = Success),
@@ -221,6 +223,16 @@ pub async fn update_email(
         .sessionid
         .filter(|s| !s.trim().is_empty())
         .ok_or_else(|| ApiError::bad_request("sessionid", "required", "sessionid is required"))?;
+    // The seed's order: fetch the chat log (404), then update its email,
+    // then trigger the webhook, whether the email changed or not.
+    let store = state.store();
+    let not_found = || ChatbotError::from(ApiError::NotFound("Chatlog not found".into()));
+    let id = store
+        .conversations()
+        .id_by_session_key(p.tenant.id, &session)
+        .await
+        .map_err(storage)?
+        .ok_or_else(not_found)?;
     let email = input
         .email
         .map(|e| e.trim().to_string())
@@ -229,27 +241,41 @@ pub async fn update_email(
     if !validate::email(&email) {
         return Err(ApiError::bad_request("email", "email", "invalid email address").into());
     }
-    let store = state.store();
-    let id = store
-        .conversations()
-        .id_by_session_key(p.tenant.id, &session)
-        .await
-        .map_err(storage)?
-        .ok_or_else(|| ApiError::NotFound("Chatlog not found".into()))?;
-    let update = ConversationUpdate {
-        visitor: VisitorUpdate {
-            email: Patch::Value(email),
-            ..VisitorUpdate::default()
-        },
-        ..ConversationUpdate::default()
+    let ctx = p.context(API);
+    let conversations = store.conversations();
+    let gone = |e: StorageError| match e {
+        StorageError::NotFound => not_found(),
+        other => storage(other),
     };
-    store
-        .conversations()
-        .apply(&p.context(API), id, Precondition::NONE, update)
-        .await
-        .map_err(|e| match e {
-            StorageError::NotFound => ApiError::NotFound("Chatlog not found".into()).into(),
-            other => storage(other),
-        })?;
+    // A concurrent write between the read and the write is retried, so
+    // the event always describes the version it announces.
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let current = conversations.get(p.tenant.id, id).await.map_err(gone)?;
+        let at = Precondition::version(current.version);
+        let result = if current.visitor.email.as_deref() == Some(email.as_str()) {
+            conversations.confirm_email(&ctx, id, at).await
+        } else {
+            let update = ConversationUpdate {
+                visitor: VisitorUpdate {
+                    email: Patch::Value(email.clone()),
+                    ..VisitorUpdate::default()
+                },
+                ..ConversationUpdate::default()
+            };
+            conversations.apply(&ctx, id, at, update).await
+        };
+        match result {
+            Ok(_) => break,
+            Err(StorageError::PreconditionFailed) if attempts < 5 => {}
+            Err(StorageError::PreconditionFailed) => {
+                return Err(
+                    ApiError::from_storage(StorageError::Contention, &|p| p.to_string()).into(),
+                );
+            }
+            Err(e) => return Err(gone(e)),
+        }
+    }
     Ok(HttpResponse::Ok().json(Success { message: "success" }))
 }

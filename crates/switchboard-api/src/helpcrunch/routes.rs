@@ -137,9 +137,7 @@ fn dotted(e: ApiError) -> ApiError {
 
 /// The query string's parameters of a list.
 fn list_params(req: &HttpRequest) -> Result<ListParams, HcError> {
-    let pairs = web::Query::<Vec<(String, String)>>::from_query(req.query_string())
-        .map_err(|e| ApiError::bad_request("query", "invalid_query", e.to_string()))?
-        .into_inner();
+    let pairs = crate::fallback::query_pairs(req)?;
     Ok(ListParams::from_pairs(pairs)?)
 }
 
@@ -447,6 +445,15 @@ pub async fn remove_tags(
         .into_iter()
         .map(|t| t.name.trim().to_string())
         .collect();
+    // A blank name names no tag, as when adding.
+    if let Some(i) = names.iter().position(String::is_empty) {
+        return Err(ApiError::bad_request(
+            format!("tags.{i}.name"),
+            "required",
+            "must not be empty",
+        )
+        .into());
+    }
     let c = state
         .store()
         .customers()

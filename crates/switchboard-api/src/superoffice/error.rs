@@ -21,6 +21,7 @@ impl Dialect for SuperOffice {
             ApiError::Unauthorized(_) => ("UnauthorizedAccessException", String::new()),
             ApiError::Forbidden(_) => ("SoAccessDeniedException", String::new()),
             ApiError::NotFound(_) => ("SoNotFoundException", String::new()),
+            ApiError::MethodNotAllowed(_) => ("MethodNotAllowedException", String::new()),
             ApiError::BadRequest(fields) => (
                 "SoValidationException",
                 fields.first().map(|f| f.field.clone()).unwrap_or_default(),

@@ -117,8 +117,7 @@ fn options(req: &HttpRequest) -> Result<Options, SoError> {
         Some(name) => Zone::from_header(name)?,
         None => Zone::utc(),
     };
-    let query = web::Query::<Vec<(String, String)>>::from_query(req.query_string())
-        .map_err(|e| ApiError::bad_request("query", "invalid_query", e.to_string()))?;
+    let query = crate::fallback::query_pairs(req)?;
     let select = query
         .iter()
         .find(|(k, _)| k.eq_ignore_ascii_case("$select"))
@@ -304,9 +303,7 @@ struct ListOptions {
 }
 
 fn list_options(req: &HttpRequest) -> Result<ListOptions, SoError> {
-    let pairs = web::Query::<Vec<(String, String)>>::from_query(req.query_string())
-        .map_err(|e| ApiError::bad_request("query", "invalid_query", e.to_string()))?
-        .into_inner();
+    let pairs = crate::fallback::query_pairs(req)?;
     let mut o = ListOptions::default();
     for (key, value) in pairs {
         let slot = match key.to_ascii_lowercase().as_str() {
@@ -417,14 +414,9 @@ pub async fn list(state: web::Data<AppState>, req: HttpRequest) -> SoResult {
         None => Zone::utc(),
     };
     let base = base_url(&req);
-    let select = o
-        .select
-        .as_deref()
-        .map(|v| {
-            Projection::parse(v)
-                .map_err(|e| ApiError::bad_request("$select", "invalid_select", e.to_string()))
-        })
-        .transpose()?;
+    // The list checks `$select` as a single entity does: an unknown or
+    // empty member list is a 400, not a page of all-null rows.
+    let select = o.select.as_deref().map(select).transpose()?;
     let conversations = state.store().conversations();
     let page = conversations
         .query(p.tenant.id, &query)

@@ -249,9 +249,9 @@ pub async fn create_hook(
 /// subscription are cancelled with it.
 #[utoipa::path(delete, path = "/zapier/v1/hooks/{id}", tag = "zapier", security(("bearer" = [])),
     params(("id" = i64, Path, description = "Subscription id")),
-    responses((status = 200, description = "Unsubscribed", body = Deleted),
+    responses((status = 200, description = "Unsubscribed. The same answer when the hook is already gone (Zapier retries an unsubscribe), so it reveals nothing about whether the hook existed", body = Deleted),
         (status = 403, description = "The key lacks webhooks.DELETE"),
-        (status = 404, description = "No such hook")))]
+        (status = 404, description = "The id is not a subscription id")))]
 pub async fn delete_hook(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -259,12 +259,11 @@ pub async fn delete_hook(
 ) -> ZapierResult {
     let p = caller(&state, &req, Some(Scope::WebhooksDelete)).await?;
     let id = hook_id(&path)?;
-    state
-        .store()
-        .webhooks()
-        .delete(p.tenant.id, id)
-        .await
-        .map_err(|e| storage(e, "hook not found"))?;
+    match state.store().webhooks().delete(p.tenant.id, id).await {
+        // Already gone (or never the tenant's): unsubscribing is done.
+        Ok(_) | Err(StorageError::NotFound) => {}
+        Err(e) => return Err(storage(e, "hook not found")),
+    }
     Ok(HttpResponse::Ok().json(Deleted {
         id: id.get(),
         deleted: true,
@@ -284,9 +283,7 @@ pub async fn list_deliveries(
 ) -> ZapierResult {
     let p = webhooks_caller(&state, &req).await?;
     let id = hook_id(&path)?;
-    let query = web::Query::<AttemptsQuery>::from_query(req.query_string())
-        .map_err(|e| ApiError::bad_request("query", "invalid_param", e.to_string()))?
-        .into_inner();
+    let query = AttemptsQuery::from_pairs(crate::fallback::query_pairs(&req)?);
     let limit = match query.limit {
         None => 20,
         Some(s) => s

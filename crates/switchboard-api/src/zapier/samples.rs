@@ -32,7 +32,11 @@ fn conversation(tenant: TenantId, now: Timestamp) -> Conversation {
     c
 }
 
-/// One sample payload of `event` for tenant `name`.
+/// The `id` of a sample payload (real events carry their event's id).
+pub const SAMPLE_ID: i64 = 1;
+
+/// One sample payload of `event` for tenant `name`, with an `id` like
+/// every delivered payload.
 #[must_use]
 pub fn sample(event: EventType, tenant: TenantId, name: &str, now: Timestamp) -> Value {
     let later = Timestamp::from_millis(now.as_millis() + 60_000);
@@ -82,7 +86,10 @@ pub fn sample(event: EventType, tenant: TenantId, name: &str, now: Timestamp) ->
     events
         .into_iter()
         .find(|e| e.event_type == event)
-        .map_or_else(|| json!({"event": event.as_str()}), |e| e.payload)
+        .map_or_else(
+            || json!({"id": SAMPLE_ID, "event": event.as_str()}),
+            |e| switchboard_domain::event::with_event_id(e.payload, SAMPLE_ID),
+        )
 }
 
 #[cfg(test)]
@@ -96,12 +103,16 @@ mod tests {
         for event in EventType::ALL {
             let p = sample(event, TenantId::new(1), "acme", now);
             assert_eq!(p["company_username"], "acme", "{event}: {p}");
+            assert_eq!(
+                p["id"], SAMPLE_ID,
+                "{event}: performList items need an id: {p}"
+            );
             if event == EventType::EmailUpdated {
                 let keys: Vec<&str> = p.as_object().unwrap().keys().map(String::as_str).collect();
                 assert_eq!(
                     keys.len(),
-                    6,
-                    "email_updated has exactly six members: {keys:?}"
+                    7,
+                    "email_updated has the seed's six members and id: {keys:?}"
                 );
                 assert_eq!(p["status"], "email_updated");
             } else {

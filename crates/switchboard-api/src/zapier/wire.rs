@@ -68,6 +68,26 @@ pub struct AttemptsQuery {
     pub before: Option<String>,
 }
 
+impl AttemptsQuery {
+    /// The parameters from the query string's pairs (the last of a
+    /// repeated name wins; other names are ignored).
+    #[must_use]
+    pub fn from_pairs(pairs: Vec<(String, String)>) -> Self {
+        let mut q = Self {
+            limit: None,
+            before: None,
+        };
+        for (name, value) in pairs {
+            match name.as_str() {
+                "limit" => q.limit = Some(value),
+                "before" => q.before = Some(value),
+                _ => {}
+            }
+        }
+        q
+    }
+}
+
 /// One attempt in the delivery log.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Attempt {

@@ -62,9 +62,9 @@ impl Dialect for Zoho {
             ),
             ApiError::PayloadTooLarge(_) => (codes::TOO_LARGE, None),
             ApiError::Conflict(_) | ApiError::PreconditionFailed => (codes::CONFLICT, None),
-            ApiError::NotAcceptable(_) | ApiError::UnsupportedMediaType(_) => {
-                (codes::INVALID_REQUEST_TYPE, None)
-            }
+            ApiError::NotAcceptable(_)
+            | ApiError::UnsupportedMediaType(_)
+            | ApiError::MethodNotAllowed(_) => (codes::INVALID_REQUEST_TYPE, None),
             ApiError::RateLimited(_) | ApiError::AuthThrottled(_) => (codes::RATE_LIMITED, None),
             ApiError::Unavailable | ApiError::Internal => (codes::INTERNAL, None),
         };

@@ -180,7 +180,18 @@ pub async fn create_conversation(
 ) -> ZohoResult {
     let screen = path.into_inner();
     let p = caller(&state, &req, &screen, Scope::ConversationsCreate).await?;
-    let input: CreateInput = object_body(&state, &req, payload).await?;
+    // serde would read `visitor` written as an array as the object's
+    // members in order; SalesIQ's `visitor` is an object.
+    let raw: Value = object_body(&state, &req, payload).await?;
+    if raw.get("visitor").is_some_and(|v| !v.is_object()) {
+        return Err(ApiError::bad_request(
+            "visitor",
+            "invalid_type",
+            "visitor must be a JSON object",
+        )
+        .into());
+    }
+    let input: CreateInput = crate::body::parse_json(raw.to_string().as_bytes())?;
     if input.question.trim().is_empty() {
         return Err(
             ApiError::bad_request("question", "required", "question must not be empty").into(),
@@ -248,9 +259,7 @@ pub async fn list_conversations(
 ) -> ZohoResult {
     let screen = path.into_inner();
     let p = caller(&state, &req, &screen, Scope::ConversationsRead).await?;
-    let pairs = web::Query::<Vec<(String, String)>>::from_query(req.query_string())
-        .map_err(|e| ApiError::bad_request("query", "invalid_param", e.to_string()))?
-        .into_inner();
+    let pairs = crate::fallback::query_pairs(&req)?;
     let (query, projection) = search::list(ListQuery::from_pairs(pairs)?)?;
     let conversations = state.store().conversations();
     let page = conversations

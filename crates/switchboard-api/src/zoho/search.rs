@@ -164,6 +164,22 @@ const FIELDS: &[(&str, &[&str])] = &[
     ("status", &["chat_status"]),
 ];
 
+/// The names `fields` accepts, in SalesIQ's spelling.
+pub const FIELD_NAMES: [&str; 12] = [
+    "visitor",
+    "department",
+    "question",
+    "start_time",
+    "attended_time",
+    "missed_time",
+    "end_time",
+    "owner",
+    "attender",
+    "supervisors",
+    "participants",
+    "status",
+];
+
 /// The members a `fields` projection keeps.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Projection(BTreeSet<&'static str>);
@@ -303,6 +319,12 @@ pub fn list(p: ListQuery) -> Result<(Query<Cv>, Option<Projection>), ApiError> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn field_names_are_the_projections_names() {
+        let names: Vec<&str> = super::FIELDS.iter().map(|(n, _)| *n).collect();
+        assert_eq!(names, super::FIELD_NAMES);
+    }
+
     use switchboard_domain::query::Field;
 
     use super::*;

@@ -154,6 +154,7 @@ pub struct ParticipantOutput {
 
 /// A department.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = SalesIqDepartment)]
 pub struct DepartmentOutput {
     /// Id, as a string.
     pub id: String,

@@ -4,10 +4,9 @@
 use std::collections::BTreeSet;
 
 use serde_json::Value;
-use utoipa::OpenApi;
 
 fn document() -> Value {
-    serde_json::to_value(switchboard_api::openapi::ApiDoc::openapi()).unwrap()
+    switchboard_api::openapi::document()
 }
 
 #[test]
@@ -86,4 +85,38 @@ fn document_lists_every_mounted_route_and_nothing_else() {
         "mounted but not documented: {missing:?}"
     );
     assert!(extra.is_empty(), "documented but not mounted: {extra:?}");
+}
+
+/// The schema names an operation reaches, transitively.
+fn reached(doc: &Value, from: &Value, into: &mut BTreeSet<String>) {
+    let text = from.to_string();
+    for part in text.split("#/components/schemas/").skip(1) {
+        let name: String = part
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        if into.insert(name.clone()) {
+            reached(doc, &doc["components"]["schemas"][&name], into);
+        }
+    }
+}
+
+/// Two dialects never share a schema name: a shared name would mean one
+/// dialect's shape silently replaced the other's.
+#[test]
+fn no_two_dialects_share_a_schema_name() {
+    let doc = document();
+    let mut owner: std::collections::BTreeMap<String, String> = Default::default();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        let family = format!("{:?}", switchboard_api::fallback::Family::of(path));
+        let mut names = BTreeSet::new();
+        reached(&doc, item, &mut names);
+        for name in names {
+            let first = owner.entry(name.clone()).or_insert_with(|| family.clone());
+            assert_eq!(
+                *first, family,
+                "{name} is used by {first} and {family} ({path})"
+            );
+        }
+    }
 }

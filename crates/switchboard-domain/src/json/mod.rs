@@ -65,6 +65,7 @@ pub mod merge;
 pub mod patch;
 pub mod pointer;
 pub mod project;
+pub mod wording;
 
 pub use diff::diff;
 pub use equal::{values_equal, values_identical};

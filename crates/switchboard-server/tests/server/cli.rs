@@ -640,7 +640,59 @@ async fn serve_demo_is_idempotent_and_stops_gracefully() {
 }
 
 #[tokio::test]
-async fn serve_without_demo_prints_only_the_address() {
+async fn serve_demo_prints_a_working_example_for_every_dialect() {
+    let s = Scratch::new();
+    let mut served = Served::start(
+        &s,
+        &["serve", "--demo", "--bind", "127.0.0.1:0"],
+        &s.path("stderr.log"),
+    );
+    served.wait_for("listening on ");
+    let mut examples = Vec::new();
+    loop {
+        let deadline = Duration::from_secs(60);
+        let line = served.lines.recv_timeout(deadline).unwrap();
+        if line.starts_with("API docs:") {
+            break;
+        }
+        if let Some(command) = line.trim().strip_prefix("curl ") {
+            examples.push(command.to_string());
+        }
+    }
+    for prefix in [
+        "/v1/customers/",
+        "/v1/chats/status",
+        "/api/v1/ChatSession/",
+        "/api/v2/demo/conversations/",
+        "/chatbot/v1/chatlog/email",
+        "/zapier/v1/me",
+        "/zapier/v1/hooks",
+    ] {
+        assert!(
+            examples.iter().any(|e| e.contains(prefix)),
+            "no example for {prefix}: {examples:#?}"
+        );
+    }
+    for example in &examples {
+        // Subscribing needs the reader's own hook URL (and DNS).
+        if example.contains("YOUR/HOOK") {
+            continue;
+        }
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "curl -s -o /dev/null -w '%{{http_code}}' --noproxy '*' {example}"
+            ))
+            .output()
+            .unwrap();
+        let status = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(status.starts_with('2'), "{status} from curl {example}");
+    }
+    assert_eq!(served.terminate(), Some(0));
+}
+
+#[tokio::test]
+async fn serve_on_an_empty_database_says_how_to_create_a_tenant_and_key() {
     let s = Scratch::new();
     let mut served = Served::start(
         &s,
@@ -648,6 +700,13 @@ async fn serve_without_demo_prints_only_the_address() {
         &s.path("stderr.log"),
     );
     let base_url = served.wait_for("listening on ");
+    served.wait_for("The database has no tenant yet");
+    assert_eq!(
+        served.wait_for("  switchboard tenant create"),
+        "acme",
+        "the hint names the command"
+    );
+    served.wait_for("  switchboard key create --tenant acme");
     let client = reqwest::Client::builder().no_proxy().build().unwrap();
     let health = client
         .get(format!("{base_url}/healthz"))

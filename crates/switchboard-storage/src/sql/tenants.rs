@@ -40,6 +40,15 @@ pub(crate) fn tenant_by_id(c: &mut DbConnection, id: i64) -> R<Option<Tenant>> {
         .map(Into::into))
 }
 
+/// Whether the database holds any tenant.
+pub(crate) fn any_tenant(c: &mut DbConnection) -> R<bool> {
+    Ok(tenants::table
+        .select(tenants::id)
+        .first::<i64>(c)
+        .optional()?
+        .is_some())
+}
+
 /// A new key's stored columns.
 pub(crate) struct NewKey<'a> {
     pub tenant: i64,

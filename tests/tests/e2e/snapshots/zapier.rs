@@ -130,7 +130,7 @@ async fn zapier_hooks_and_deliveries() {
         .await;
         snap(
             "zapier_error_404",
-            app.delete(&format!("/zapier/v1/hooks/{hook}")),
+            app.get("/zapier/v1/hooks/999999/deliveries"),
         )
         .await;
         snap("zapier_error_404_event", app.get("/zapier/v1/samples/nope")).await;
