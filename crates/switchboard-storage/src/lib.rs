@@ -71,6 +71,7 @@ mod delivery;
 mod engine;
 mod error;
 mod group_commit;
+mod health;
 mod history;
 mod json_column;
 pub mod keys;
@@ -103,7 +104,7 @@ pub use history::{HistoryEntry, OutboxEvent};
 pub use maintenance::{Maintenance, PruneStep, Pruned, Pruner, Retention};
 pub use paging::{MAX_OFFSET_CURSORS, OFFSET_CURSOR_TTL_MS, QueryPage};
 pub use secrets::{SecretKey, SecretKeyError, SecretKeySource, SecretKeys};
-pub use store::{Backend, Store, UNREADY_AFTER_DISK_FULL};
+pub use store::{Backend, READY_ANSWER_WITHIN, Store, UNREADY_AFTER_DISK_FULL};
 pub use webhooks::Webhooks;
 pub use worker::Worker;
 pub use write::{

@@ -14,6 +14,7 @@ use crate::connection::{DbConnection, DbPool, Failure};
 use crate::conversations::Conversations;
 use crate::customers::Customers;
 use crate::group_commit::{self, GroupWriter};
+use crate::health::PgHealth;
 use crate::maintenance::Maintenance;
 use crate::paging::OffsetCursors;
 use crate::secrets::Cipher;
@@ -94,12 +95,18 @@ struct Inner {
     disk_full: Mutex<Option<DiskFullSeen>>,
     /// Positions of the offsets served, for offset paging (see `paging`).
     offset_cursors: OffsetCursors,
+    /// PostgreSQL: the bounded readiness check (see `health`).
+    health: Option<PgHealth>,
 }
 
 /// After a call fails because the database is full, the store reports
 /// itself not ready ([`Store::ready`]) until this long has passed without
 /// another such failure (by the store's clock).
 pub const UNREADY_AFTER_DISK_FULL: Duration = Duration::from_secs(30);
+
+/// On PostgreSQL, [`Store::ready`] answers within this long; its result is
+/// reused for half a second.
+pub const READY_ANSWER_WITHIN: Duration = crate::health::ANSWER_WITHIN;
 
 /// A call that failed because the database was full.
 #[derive(Debug, Clone, Copy)]
@@ -140,6 +147,10 @@ impl Store {
     /// migrates the database.
     pub async fn open(url: &str, config: StoreConfig) -> Result<Self, StorageError> {
         let url = DatabaseUrl::parse(url)?;
+        let health = match &url {
+            DatabaseUrl::Postgres(u) => Some(PgHealth::new(u)),
+            DatabaseUrl::Sqlite(_) => None,
+        };
         let run = config.run_migrations;
         let clock = config.clock.clone();
         let (pool, writer, keys) = tokio::task::spawn_blocking(move || {
@@ -163,6 +174,7 @@ impl Store {
                 disk_full: Mutex::new(None),
                 cipher: Arc::new(Cipher::new(keys)),
                 offset_cursors: OffsetCursors::default(),
+                health,
             }),
         };
         if run {
@@ -319,14 +331,20 @@ impl Store {
     }
 
     /// Whether the store can serve writes: the database answers
-    /// ([`Store::ping`]), and no call failed because the database was full
+    /// ([`Store::ping`] on SQLite; on PostgreSQL a writable primary answers
+    /// a bounded check on a connection of its own, outside the pool, so the
+    /// answer comes within a second even while the server is down; see
+    /// [`READY_ANSWER_WITHIN`]), and no call failed because the database was full
     /// ([`StorageError::DiskFull`]) within the last
     /// [`UNREADY_AFTER_DISK_FULL`] (by the store's clock). Once that long
     /// passes without another such failure the store is ready again by
     /// itself: no restart, and no write is needed to find out (a write
     /// that fails again starts the wait again).
     pub async fn ready(&self) -> Result<(), StorageError> {
-        self.ping().await?;
+        match &self.inner.health {
+            Some(health) => health.check().await?,
+            None => self.ping().await?,
+        }
         let mut seen = self
             .inner
             .disk_full
