@@ -107,6 +107,23 @@ pub struct RunningServer {
     shutdown_timeout: Duration,
     /// The retention task; stopped with the webhook worker.
     retention: Option<RetentionHandle>,
+    /// Listens for the changes of the other nodes (PostgreSQL), and applies
+    /// every change to this node (see `switchboard_api::changes`); both
+    /// stop when the server is dropped.
+    _changes: Changes,
+}
+
+/// The change listener and the task that applies changes.
+#[derive(Debug)]
+struct Changes {
+    _listener: switchboard_storage::Listener,
+    follower: JoinHandle<()>,
+}
+
+impl Drop for Changes {
+    fn drop(&mut self) {
+        self.follower.abort();
+    }
 }
 
 impl RunningServer {
@@ -264,6 +281,12 @@ pub async fn start_with_store(
         tracing::info!("webhook delivery worker disabled (webhook.enabled = false)");
         None
     };
+    let changes = Changes {
+        follower: tokio::spawn(switchboard_api::changes::follow(state.clone())),
+        _listener: store
+            .listen()
+            .context("cannot start listening for changes")?,
+    };
     let drain = Arc::new(drain::Drain::default());
     let app_drain = Arc::clone(&drain);
     let retention = if config.retention.enabled {
@@ -314,6 +337,7 @@ pub async fn start_with_store(
         drain,
         shutdown_timeout: config.shutdown_timeout,
         retention,
+        _changes: changes,
     })
 }
 

@@ -63,6 +63,7 @@
 //! See `examples/embed.rs` for a complete program.
 
 mod admin;
+mod changes;
 mod config;
 mod connection;
 mod conversations;
@@ -91,6 +92,7 @@ mod worker;
 mod write;
 
 pub use admin::{Admin, CreatedKey};
+pub use changes::{CHANNEL as CHANGES_CHANNEL, Change, Listener};
 pub use config::{Clock, DatabaseUrl, SqliteSync, StoreConfig, now};
 pub use conversations::{Conversations, LinkSet};
 pub use customers::Customers;

@@ -14,6 +14,7 @@ use crate::connection::{DbConnection, DbPool, Failure};
 use crate::conversations::Conversations;
 use crate::customers::Customers;
 use crate::group_commit::{self, GroupWriter};
+use crate::changes::{Change, ChangeBus, Listener};
 use crate::health::PgHealth;
 use crate::maintenance::Maintenance;
 use crate::paging::OffsetCursors;
@@ -97,6 +98,10 @@ struct Inner {
     offset_cursors: OffsetCursors,
     /// PostgreSQL: the bounded readiness check (see `health`).
     health: Option<PgHealth>,
+    /// Changes every node must learn (see `changes`).
+    changes: Arc<ChangeBus>,
+    /// PostgreSQL: the URL, for the change listener's own connection.
+    pg_url: Option<String>,
 }
 
 /// After a call fails because the database is full, the store reports
@@ -147,9 +152,9 @@ impl Store {
     /// migrates the database.
     pub async fn open(url: &str, config: StoreConfig) -> Result<Self, StorageError> {
         let url = DatabaseUrl::parse(url)?;
-        let health = match &url {
-            DatabaseUrl::Postgres(u) => Some(PgHealth::new(u)),
-            DatabaseUrl::Sqlite(_) => None,
+        let (health, pg_url) = match &url {
+            DatabaseUrl::Postgres(u) => (Some(PgHealth::new(u)), Some(u.clone())),
+            DatabaseUrl::Sqlite(_) => (None, None),
         };
         let run = config.run_migrations;
         let clock = config.clock.clone();
@@ -175,6 +180,8 @@ impl Store {
                 cipher: Arc::new(Cipher::new(keys)),
                 offset_cursors: OffsetCursors::default(),
                 health,
+                changes: Arc::new(ChangeBus::default()),
+                pg_url,
             }),
         };
         if run {
@@ -313,6 +320,46 @@ impl Store {
                     .await?;
             }
         }
+    }
+
+    /// This process's feed of changes every node must learn at once (see
+    /// [`Change`]): those made in this process, and, while a
+    /// [`Store::listen`] listener runs, those of every other process on the
+    /// same PostgreSQL database. A receiver that falls behind gets
+    /// `Lagged`, which means the same as [`Change::Resync`].
+    #[must_use]
+    pub fn changes(&self) -> tokio::sync::broadcast::Receiver<Change> {
+        self.inner.changes.subscribe()
+    }
+
+    /// Tells the other nodes that a write committed here, so that their
+    /// webhook workers look for new events now rather than at their next
+    /// poll. Costs no database round trip: the listener thread sends one
+    /// `NOTIFY` for the commits of each short interval (see
+    /// [`crate::changes`]). Does nothing without a listener, and on SQLite.
+    pub fn committed(&self) {
+        self.inner.changes.committed();
+    }
+
+    /// Starts listening for the changes of the other processes on the same
+    /// PostgreSQL database, on a connection of its own that reconnects by
+    /// itself; they are published on [`Store::changes`]. Stops when the
+    /// returned [`Listener`] is dropped. On SQLite it does nothing.
+    ///
+    /// # Errors
+    ///
+    /// When the thread cannot be started.
+    pub fn listen(&self) -> Result<Listener, StorageError> {
+        match &self.inner.pg_url {
+            Some(url) => Listener::start(url, Arc::clone(&self.inner.changes)),
+            None => Ok(Listener::none()),
+        }
+    }
+
+    /// Publishes `change` in this process (other processes hear of it by
+    /// the `NOTIFY` its transaction sent).
+    pub(crate) fn publish(&self, change: Change) {
+        self.inner.changes.publish(change);
     }
 
     /// The webhook secret cipher.

@@ -6,10 +6,77 @@
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use switchboard_testsupport::PgServer;
+use switchboard_domain::Scope;
+use switchboard_storage::{SecretKeySource, SecretKeys, Store, StoreConfig};
+use switchboard_testsupport::receiver::Receiver;
 use switchboard_testsupport::tempfile::tempdir;
+use switchboard_testsupport::{PgServer, SECRET_KEYS, TestDatabase};
 
-use super::webhook_processes::{Served, client};
+use super::webhook_processes::{
+    Served, client, create_chatlog, subscribe, tally, tenant_and_key, update_email,
+};
+
+/// A fresh database on the shared PostgreSQL server, or `None` (skipped).
+async fn shared_database() -> Option<TestDatabase> {
+    let server = switchboard_testsupport::postgres_or_skip()?;
+    Some(
+        tokio::task::spawn_blocking(move || server.create_database().unwrap())
+            .await
+            .unwrap(),
+    )
+}
+
+/// A store on `url` in the test process (as an operator's command has).
+async fn open_store(url: &str) -> Store {
+    Store::open(
+        url,
+        StoreConfig {
+            secret_keys: SecretKeySource::Keys(SecretKeys::parse(SECRET_KEYS).unwrap()),
+            ..StoreConfig::default()
+        },
+    )
+    .await
+    .unwrap()
+}
+
+/// The status of `GET {base}/zapier/v1/me` with `key`.
+async fn me(http: &reqwest::Client, base: &str, key: &str) -> u16 {
+    http.get(format!("{base}/zapier/v1/me"))
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// How long until every node answers `key` with 401 (polling every 10 ms).
+async fn until_refused_everywhere(
+    http: &reqwest::Client,
+    nodes: &[&Served],
+    key: &str,
+    limit: Duration,
+) -> Duration {
+    let start = Instant::now();
+    let mut refused = vec![false; nodes.len()];
+    while refused.iter().any(|r| !r) {
+        for (i, node) in nodes.iter().enumerate() {
+            if !refused[i] {
+                refused[i] = me(http, &node.base_url, key).await == 401;
+            }
+        }
+        if start.elapsed() > limit {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(
+        refused.iter().all(|r| *r),
+        "still accepted after {:?} by nodes {refused:?}",
+        start.elapsed()
+    );
+    start.elapsed()
+}
 
 /// Whether tests that need PostgreSQL binaries must run (CI) or may skip.
 fn skip_or_panic(what: &str) {
@@ -77,4 +144,107 @@ async fn readyz_answers_unready_within_a_second_while_postgres_is_down() {
     }
     drop(http);
     node.terminate();
+}
+
+/// Keys are cached for ten minutes on both nodes; a revocation and a
+/// tenant's removal by another process (the operator's command) still take
+/// effect on both within a second.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revocation_and_tenant_removal_reach_both_nodes_within_a_second() {
+    let Some(db) = shared_database().await else {
+        return;
+    };
+    let url = db.url().to_string();
+    let key = tenant_and_key(&url).await;
+    let store = open_store(&url).await;
+    let other = store.admin().create_tenant("other").await.unwrap();
+    let other_key = store
+        .admin()
+        .create_api_key(other.id, "k", Scope::ALL.into_iter().collect())
+        .await
+        .unwrap()
+        .secret;
+    let dir = tempdir().unwrap();
+    let env = [("SWITCHBOARD_API_KEY_CACHE_SECS", "600")];
+    let a = Served::start(&url, dir.path(), "a", &env);
+    let b = Served::start(&url, dir.path(), "b", &env);
+    let http = client();
+    for node in [&a, &b] {
+        assert_eq!(me(&http, &node.base_url, &key).await, 200);
+        assert_eq!(me(&http, &node.base_url, &other_key).await, 200);
+    }
+
+    let acme = store.admin().tenant_by_name("acme").await.unwrap().unwrap();
+    store
+        .admin()
+        .revoke_api_key(acme.id, &key[..16])
+        .await
+        .unwrap();
+    let revoked = until_refused_everywhere(&http, &[&a, &b], &key, Duration::from_secs(5)).await;
+    store.admin().delete_tenant("other").await.unwrap();
+    let removed =
+        until_refused_everywhere(&http, &[&a, &b], &other_key, Duration::from_secs(5)).await;
+    println!("two nodes: revocation refused everywhere after {revoked:?}, tenant removal after {removed:?}");
+    assert!(revoked < Duration::from_secs(1), "{revoked:?}");
+    assert!(removed < Duration::from_secs(1), "{removed:?}");
+    drop(http);
+    a.terminate();
+    b.terminate();
+}
+
+/// Node A takes the writes and runs no webhook worker; node B holds the
+/// delivery work and polls only every 30 s. Each event committed on A is
+/// delivered by B at once, because A's commit wakes B.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_on_one_node_wakes_the_worker_of_the_other() {
+    const UPDATES: usize = 10;
+    let Some(db) = shared_database().await else {
+        return;
+    };
+    let url = db.url().to_string();
+    let key = tenant_and_key(&url).await;
+    let receiver = Receiver::start().await;
+    let dir = tempdir().unwrap();
+    let a = Served::start(
+        &url,
+        dir.path(),
+        "a",
+        &[("SWITCHBOARD_WEBHOOK_ENABLED", "false")],
+    );
+    let b = Served::start(
+        &url,
+        dir.path(),
+        "b",
+        &[("SWITCHBOARD_WEBHOOK_POLL_INTERVAL", "30s")],
+    );
+    subscribe(&a.base_url, &key, &receiver.url("/wake")).await;
+    let http = client();
+    create_chatlog(&http, &a.base_url, &key, "wake-1").await;
+    // Let B's worker go idle (its first poll has passed).
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut slowest = Duration::ZERO;
+    for n in 0..UPDATES {
+        let email = format!("w{n}@example.com");
+        let sent = Instant::now();
+        assert!(update_email(&http, &a.base_url, &key, "wake-1", &email).await);
+        loop {
+            let (emails, _) = tally(&receiver.requests());
+            if emails.contains(&email) {
+                break;
+            }
+            assert!(
+                sent.elapsed() < Duration::from_secs(10),
+                "{email} not delivered; logs b:\n{}",
+                b.logs()
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        slowest = slowest.max(sent.elapsed());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    println!("commit on A, delivery by B (poll 30 s): slowest of {UPDATES} {slowest:?}");
+    assert!(slowest < Duration::from_secs(1), "{slowest:?}");
+    drop(http);
+    a.terminate();
+    b.terminate();
 }
