@@ -10,6 +10,7 @@
 mod storage {
     mod harness;
 
+    mod changes;
     mod concurrency;
     mod deliveries;
     mod disk_full;
