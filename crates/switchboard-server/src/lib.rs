@@ -118,11 +118,14 @@ pub struct RunningServer {
 struct Changes {
     _listener: switchboard_storage::Listener,
     follower: JoinHandle<()>,
+    /// Counts the live nodes every second, to share the rate limits.
+    heartbeat: JoinHandle<()>,
 }
 
 impl Drop for Changes {
     fn drop(&mut self) {
         self.follower.abort();
+        self.heartbeat.abort();
     }
 }
 
@@ -283,6 +286,10 @@ pub async fn start_with_store(
     };
     let changes = Changes {
         follower: tokio::spawn(switchboard_api::changes::follow(state.clone())),
+        heartbeat: tokio::spawn(switchboard_api::ratelimit::share_among_live_nodes(
+            state.clone(),
+            switchboard_api::ratelimit::node_id(),
+        )),
         _listener: store
             .listen()
             .context("cannot start listening for changes")?,

@@ -356,6 +356,46 @@ impl Store {
         }
     }
 
+    /// Heartbeat membership of the nodes on one database: records that
+    /// `node` is alive now (by the store's clock) and returns how many nodes
+    /// were seen within `live_within`, this one included (at least 1). Nodes
+    /// silent for ten times that long are forgotten. A server calls it
+    /// every second and shares its per-key rate limits among the live nodes.
+    ///
+    /// # Errors
+    ///
+    /// When the database cannot be reached.
+    pub async fn heartbeat(&self, node: &str, live_within: Duration) -> Result<u32, StorageError> {
+        let node = node.to_string();
+        let now = self.now().as_millis();
+        let window = millis(live_within);
+        let live = self
+            .write(move |c| {
+                crate::sql::nodes::heartbeat(
+                    c,
+                    &node,
+                    now,
+                    now.saturating_sub(window),
+                    now.saturating_sub(window.saturating_mul(10)),
+                )
+            })
+            .await?;
+        Ok(u32::try_from(live).unwrap_or(u32::MAX).max(1))
+    }
+
+    /// Removes `node` from the membership (it stops), so the others count
+    /// without it at their next heartbeat.
+    ///
+    /// # Errors
+    ///
+    /// When the database cannot be reached.
+    pub async fn leave(&self, node: &str) -> Result<(), StorageError> {
+        let node = node.to_string();
+        self.write(move |c| crate::sql::nodes::leave(c, &node))
+            .await
+            .map(drop)
+    }
+
     /// Publishes `change` in this process (other processes hear of it by
     /// the `NOTIFY` its transaction sent).
     pub(crate) fn publish(&self, change: Change) {

@@ -21,6 +21,7 @@ mod storage {
     mod ids;
     mod import;
     mod isolation;
+    mod nodes;
     mod outbox;
     mod poison;
     mod pool;

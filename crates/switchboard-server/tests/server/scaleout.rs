@@ -248,3 +248,110 @@ async fn a_commit_on_one_node_wakes_the_worker_of_the_other() {
     a.terminate();
     b.terminate();
 }
+
+/// `switchboard_cluster_live_nodes` from a node's /metrics.
+async fn live_nodes(http: &reqwest::Client, base: &str) -> u32 {
+    let text = http
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix("switchboard_cluster_live_nodes "))
+        .map_or(0, |n| n.trim().parse().unwrap())
+}
+
+/// Sends requests from four lanes, each alternating between the nodes, for
+/// `run`; returns how many got each status and how long it took.
+async fn hammer(
+    nodes: &[&Served],
+    key: &str,
+    run: Duration,
+) -> (std::collections::BTreeMap<u16, usize>, Duration) {
+    let start = Instant::now();
+    let mut lanes = tokio::task::JoinSet::new();
+    for lane in 0..4 {
+        let bases: Vec<String> = nodes.iter().map(|n| n.base_url.clone()).collect();
+        let key = key.to_string();
+        let http = client();
+        lanes.spawn(async move {
+            let mut statuses = Vec::new();
+            let mut i = lane;
+            while start.elapsed() < run {
+                statuses.push(me(&http, &bases[i % bases.len()], &key).await);
+                i += 1;
+            }
+            statuses
+        });
+    }
+    let mut counts = std::collections::BTreeMap::new();
+    while let Some(statuses) = lanes.join_next().await {
+        for status in statuses.unwrap() {
+            *counts.entry(status).or_insert(0) += 1;
+        }
+    }
+    (counts, start.elapsed())
+}
+
+/// Two nodes, a key limited to 600 a minute with bursts of 20, and
+/// requests spread over both as fast as they answer: together they allow
+/// what one node would (the burst plus 10 a second), within 10 %. The same
+/// for failed authentications from one address (60 a minute, bursts of 20).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_keys_limit_holds_across_two_nodes() {
+    const PER_SECOND: f64 = 10.0;
+    const BURST: f64 = 20.0;
+    let Some(db) = shared_database().await else {
+        return;
+    };
+    let url = db.url().to_string();
+    let key = tenant_and_key(&url).await;
+    let dir = tempdir().unwrap();
+    let env = [
+        ("SWITCHBOARD_API_RATE_LIMIT_PER_MINUTE", "600"),
+        ("SWITCHBOARD_API_RATE_LIMIT_BURST", "20"),
+        ("SWITCHBOARD_API_AUTH_FAILURES_PER_MINUTE", "60"),
+        ("SWITCHBOARD_API_AUTH_FAILURE_BURST", "20"),
+    ];
+    let a = Served::start(&url, dir.path(), "a", &env);
+    let b = Served::start(&url, dir.path(), "b", &env);
+    let http = client();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while live_nodes(&http, &a.base_url).await != 2 || live_nodes(&http, &b.base_url).await != 2 {
+        assert!(Instant::now() < deadline, "the nodes never counted each other");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let (counts, took) = hammer(&[&a, &b], &key, Duration::from_secs(4)).await;
+    let allowed = counts.get(&200).copied().unwrap_or(0);
+    let one_node = BURST + PER_SECOND * took.as_secs_f64();
+    #[expect(clippy::cast_precision_loss, reason = "small counts")]
+    let over = allowed as f64 / one_node - 1.0;
+    println!(
+        "rate limit across two nodes: {allowed} allowed in {took:?} ({counts:?}); \
+         one node allows {one_node:.0}: {:+.1} %",
+        over * 100.0
+    );
+    assert!(counts.get(&429).copied().unwrap_or(0) > 0, "{counts:?}");
+    assert!(over <= 0.10, "{allowed} allowed, {:+.1} %", over * 100.0);
+    assert!(over >= -0.25, "the shares are not used: {allowed} allowed");
+
+    let wrong = "sbk_000000000000_wrongwrongwrongwrong";
+    let (counts, took) = hammer(&[&a, &b], wrong, Duration::from_secs(2)).await;
+    let failed = counts.get(&401).copied().unwrap_or(0);
+    let one_node = BURST + took.as_secs_f64();
+    #[expect(clippy::cast_precision_loss, reason = "small counts")]
+    let over = failed as f64 / one_node - 1.0;
+    println!(
+        "failed authentications across two nodes: {failed} looked up in {took:?} ({counts:?}); \
+         one node allows {one_node:.0}: {:+.1} %",
+        over * 100.0
+    );
+    assert!(over <= 0.10, "{failed} failures looked up, {:+.1} %", over * 100.0);
+    drop(http);
+    a.terminate();
+    b.terminate();
+}
