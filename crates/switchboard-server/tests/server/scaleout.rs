@@ -355,3 +355,230 @@ async fn a_keys_limit_holds_across_two_nodes() {
     a.terminate();
     b.terminate();
 }
+
+/// `POST /chatbot/v1/chatlog` for a new session; whether it was acknowledged.
+async fn try_create(http: &reqwest::Client, base: &str, key: &str, session: &str) -> bool {
+    http.post(format!("{base}/chatbot/v1/chatlog"))
+        .bearer_auth(key)
+        .json(&serde_json::json!({"sessionid": session, "name": "Ada"}))
+        .send()
+        .await
+        .is_ok_and(|r| r.status() == 201)
+}
+
+/// What the failover test counts.
+#[derive(Debug, Default)]
+struct Acked {
+    /// Sessions whose email update was acknowledged (the session's key
+    /// doubles as the email's local part).
+    sessions: Vec<String>,
+    /// When each write was acknowledged.
+    at: Vec<Instant>,
+}
+
+/// A primary with a synchronous standby; two nodes on the multi-host URL
+/// (`target_session_attrs=read-write`) take writes and deliver webhooks;
+/// the primary is killed with `kill -9` under load and the standby
+/// promoted. Nothing acknowledged is lost, every acknowledged event is
+/// delivered, and the nodes reconnect by themselves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_primary_killed_mid_load_loses_nothing_once_the_standby_is_promoted() {
+    const LANES: usize = 4;
+    let pair = tokio::task::spawn_blocking(switchboard_testsupport::ReplicatedPostgres::start)
+        .await
+        .unwrap()
+        .unwrap();
+    let Some(pair) = pair else {
+        skip_or_panic("the failover test");
+        return;
+    };
+    let pair = std::sync::Arc::new(pair);
+    pair.create_database("sb").unwrap();
+    let url = pair.url("sb");
+    let key = tenant_and_key(&url).await;
+    let receiver = Receiver::start().await;
+    let dir = tempdir().unwrap();
+    let env = [
+        ("SWITCHBOARD_WEBHOOK_TIMEOUT", "2s"),
+        ("SWITCHBOARD_WEBHOOK_LEASE", "6s"),
+        ("SWITCHBOARD_WEBHOOK_PER_TARGET_RATE", "100000"),
+        ("SWITCHBOARD_WEBHOOK_PER_TARGET_CONCURRENCY", "16"),
+        ("SWITCHBOARD_WORKERS", "2"),
+    ];
+    let a = Served::start(&url, dir.path(), "a", &env);
+    let b = Served::start(&url, dir.path(), "b", &env);
+    subscribe(&a.base_url, &key, &receiver.url("/failover")).await;
+
+    // Load: each lane creates a session and sets its email, alternating
+    // between the nodes, until told to stop.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut lanes = tokio::task::JoinSet::new();
+    for lane in 0..LANES {
+        let bases = [a.base_url.clone(), b.base_url.clone()];
+        let (key, stop) = (key.clone(), std::sync::Arc::clone(&stop));
+        lanes.spawn(async move {
+            let http = client();
+            let mut acked = Acked::default();
+            let mut attempts = 0usize;
+            let mut failed = 0usize;
+            for i in 0.. {
+                if stop.load(std::sync::atomic::Ordering::Acquire) {
+                    break;
+                }
+                let base = &bases[(lane + i) % 2];
+                let session = format!("fo{lane}x{i}");
+                attempts += 1;
+                if !try_create(&http, base, &key, &session).await {
+                    failed += 1;
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    continue;
+                }
+                acked.at.push(Instant::now());
+                let email = format!("{session}@example.com");
+                if update_email(&http, base, &key, &session, &email).await {
+                    acked.at.push(Instant::now());
+                    acked.sessions.push(session);
+                } else {
+                    failed += 1;
+                }
+            }
+            (acked, attempts, failed)
+        });
+    }
+
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let killed_at = Instant::now();
+    let failover = std::sync::Arc::clone(&pair);
+    tokio::task::spawn_blocking(move || {
+        failover.kill_primary().unwrap();
+        let primary = std::net::SocketAddr::from(([127, 0, 0, 1], failover.ports().0));
+        assert!(
+            std::net::TcpStream::connect_timeout(&primary, Duration::from_millis(200)).is_err(),
+            "the primary still accepts connections after kill -9"
+        );
+    })
+    .await
+    .unwrap();
+    // No writable primary: both nodes say so within a second (after the
+    // half second a result is reused).
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let http = client();
+    let mut unready_answer = Duration::ZERO;
+    for node in [&a, &b] {
+        let (status, body, took) = readyz(&http, &node.base_url).await;
+        assert_eq!(status, 503, "{body}");
+        unready_answer = unready_answer.max(took);
+    }
+    assert!(unready_answer < Duration::from_secs(1), "{unready_answer:?}");
+    // The orchestrator's part: it notices and promotes the standby two
+    // seconds after the kill.
+    tokio::time::sleep_until((killed_at + Duration::from_secs(2)).into()).await;
+    let failover = std::sync::Arc::clone(&pair);
+    let promoted_after = tokio::task::spawn_blocking(move || {
+        failover.promote_standby().unwrap();
+        killed_at.elapsed()
+    })
+    .await
+    .unwrap();
+    // Keep the load on until writes have gone through again for a while.
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    stop.store(true, std::sync::atomic::Ordering::Release);
+    let mut acked_sessions = Vec::new();
+    let mut times = Vec::new();
+    let mut attempts = 0;
+    let mut failed = 0;
+    while let Some(lane) = lanes.join_next().await {
+        let (acked, tried, refused) = lane.unwrap();
+        failed += refused;
+        acked_sessions.extend(acked.sessions);
+        times.extend(acked.at);
+        attempts += tried;
+    }
+    times.sort();
+    let after_kill: Vec<Instant> = times.iter().copied().filter(|t| *t > killed_at).collect();
+    assert!(
+        !after_kill.is_empty(),
+        "no write succeeded after the failover; logs a:\n{}\nlogs b:\n{}",
+        a.logs(),
+        b.logs()
+    );
+    // Unavailability: the longest time without any acknowledged write,
+    // from a second before the kill on (the load acknowledges a write every
+    // few milliseconds otherwise).
+    let unavailable = times
+        .windows(2)
+        .filter(|w| w[1] + Duration::from_secs(1) > killed_at)
+        .map(|w| w[1].duration_since(w[0]))
+        .max()
+        .unwrap_or_default();
+
+    // Acknowledged updates lost: read back from the new primary.
+    let stored = {
+        let pair = std::sync::Arc::clone(&pair);
+        tokio::task::spawn_blocking(move || {
+            pair.psql(
+                &pair.standby_url("sb"),
+                "SELECT session_key || ' ' || COALESCE(visitor_email, '') FROM conversations",
+            )
+            .unwrap()
+        })
+        .await
+        .unwrap()
+    };
+    let stored: std::collections::BTreeMap<&str, &str> = stored
+        .lines()
+        .filter_map(|l| l.split_once(' '))
+        .collect();
+    let updates_lost = acked_sessions
+        .iter()
+        .filter(|s| stored.get(s.as_str()).copied() != Some(format!("{s}@example.com").as_str()))
+        .count();
+
+    // Events lost: every acknowledged email must arrive.
+    let expected: std::collections::BTreeSet<String> = acked_sessions
+        .iter()
+        .map(|s| format!("{s}@example.com"))
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while expected
+        .difference(&tally(&receiver.requests()).0)
+        .next()
+        .is_some()
+        && Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // Stragglers: redeliveries of attempts whose outcome died with the
+    // primary come once their lease (6 s) runs out.
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    let (received, duplicates) = tally(&receiver.requests());
+    let events_lost = expected.difference(&received).count();
+    println!(
+        "failover: {attempts} sessions tried, {} updates acknowledged ({} writes after the kill); \
+         acknowledged updates lost {updates_lost}, events lost {events_lost}, \
+         duplicate deliveries {duplicates}; standby promoted {promoted_after:.2?} after the kill; \
+         unavailable for {:.2} s (longest time without an acknowledged write); \
+         {} writes refused or failed; /readyz answered 503 in {unready_answer:.2?}",
+        acked_sessions.len(),
+        after_kill.len(),
+        unavailable.as_secs_f64(),
+        failed
+    );
+    assert_eq!(updates_lost, 0);
+    assert_eq!(
+        events_lost,
+        0,
+        "logs a:\n{}\nlogs b:\n{}",
+        a.logs(),
+        b.logs()
+    );
+    // Both nodes are ready again, by themselves.
+    for node in [&a, &b] {
+        let (status, body, took) = readyz(&http, &node.base_url).await;
+        assert_eq!(status, 200, "{body}");
+        assert!(took < Duration::from_secs(1));
+    }
+    drop(http);
+    a.terminate();
+    b.terminate();
+}
