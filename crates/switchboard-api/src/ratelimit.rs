@@ -264,8 +264,14 @@ mod tests {
         let got: Vec<bool> = (0..3).map(|_| l.check_at(1, t0, true).allowed).collect();
         assert_eq!(got, [true, true, false]);
         // Refills at half the rate: one token after two seconds.
-        assert!(!l.check_at(1, t0 + Duration::from_millis(1500), true).allowed);
-        assert!(l.check_at(1, t0 + Duration::from_millis(2001), true).allowed);
+        assert!(
+            !l.check_at(1, t0 + Duration::from_millis(1500), true)
+                .allowed
+        );
+        assert!(
+            l.check_at(1, t0 + Duration::from_millis(2001), true)
+                .allowed
+        );
         // Never less than one token of capacity.
         l.set_nodes(10);
         assert!(l.check_at(2, t0, true).allowed);

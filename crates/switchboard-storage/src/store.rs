@@ -9,12 +9,12 @@ use switchboard_domain::Timestamp;
 
 use crate::StorageError;
 use crate::admin::Admin;
+use crate::changes::{Change, ChangeBus, Listener};
 use crate::config::{Clock, DatabaseUrl, StoreConfig, millis};
 use crate::connection::{DbConnection, DbPool, Failure};
 use crate::conversations::Conversations;
 use crate::customers::Customers;
 use crate::group_commit::{self, GroupWriter};
-use crate::changes::{Change, ChangeBus, Listener};
 use crate::health::PgHealth;
 use crate::maintenance::Maintenance;
 use crate::paging::OffsetCursors;

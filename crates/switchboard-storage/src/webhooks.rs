@@ -144,8 +144,7 @@ impl<'a> Webhooks<'a> {
                 })
             })
             .await?;
-        self.store
-            .publish(Change::SubscriptionsChanged { tenant });
+        self.store.publish(Change::SubscriptionsChanged { tenant });
         self.store.cipher().reveal(&mut sub)?;
         Ok(sub)
     }

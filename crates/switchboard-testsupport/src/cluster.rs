@@ -128,9 +128,11 @@ impl LocalCluster {
         let sock_text = sock.to_string_lossy().replace('\'', "''");
         append(
             &self.data.join("postgresql.conf"),
-            &format!("\n# standby\nunix_socket_directories = '{sock_text}'\nhot_standby = on\n\
+            &format!(
+                "\n# standby\nunix_socket_directories = '{sock_text}'\nhot_standby = on\n\
                  # once promoted, no standby of its own to wait for\n\
-                 synchronous_standby_names = ''\n"),
+                 synchronous_standby_names = ''\n"
+            ),
         )?;
         let log = self.root.join("server.log");
         self.port = free_port()?;
@@ -212,7 +214,11 @@ impl LocalCluster {
         let pid_file = self.data.join("postmaster.pid");
         let text = std::fs::read_to_string(&pid_file)
             .map_err(|e| Error::io(format!("reading {}", pid_file.display()), e))?;
-        let Some(pid) = text.lines().next().and_then(|l| l.trim().parse::<u32>().ok()) else {
+        let Some(pid) = text
+            .lines()
+            .next()
+            .and_then(|l| l.trim().parse::<u32>().ok())
+        else {
             return Err(Error::io(
                 format!("parsing {}", pid_file.display()),
                 std::io::Error::other("no pid on the first line"),

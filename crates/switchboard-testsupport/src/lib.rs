@@ -302,13 +302,19 @@ impl ReplicatedPostgres {
     /// A URL of database `name` on the primary only.
     #[must_use]
     pub fn primary_url(&self, name: &str) -> String {
-        format!("postgres://postgres@127.0.0.1:{}/{name}", self.primary.port())
+        format!(
+            "postgres://postgres@127.0.0.1:{}/{name}",
+            self.primary.port()
+        )
     }
 
     /// A URL of database `name` on the standby only.
     #[must_use]
     pub fn standby_url(&self, name: &str) -> String {
-        format!("postgres://postgres@127.0.0.1:{}/{name}", self.standby.port())
+        format!(
+            "postgres://postgres@127.0.0.1:{}/{name}",
+            self.standby.port()
+        )
     }
 
     /// The multi-host URL of database `name`, as libpq takes it: both

@@ -184,7 +184,9 @@ async fn revocation_and_tenant_removal_reach_both_nodes_within_a_second() {
     store.admin().delete_tenant("other").await.unwrap();
     let removed =
         until_refused_everywhere(&http, &[&a, &b], &other_key, Duration::from_secs(5)).await;
-    println!("two nodes: revocation refused everywhere after {revoked:?}, tenant removal after {removed:?}");
+    println!(
+        "two nodes: revocation refused everywhere after {revoked:?}, tenant removal after {removed:?}"
+    );
     assert!(revoked < Duration::from_secs(1), "{revoked:?}");
     assert!(removed < Duration::from_secs(1), "{removed:?}");
     drop(http);
@@ -321,7 +323,10 @@ async fn a_keys_limit_holds_across_two_nodes() {
     let http = client();
     let deadline = Instant::now() + Duration::from_secs(15);
     while live_nodes(&http, &a.base_url).await != 2 || live_nodes(&http, &b.base_url).await != 2 {
-        assert!(Instant::now() < deadline, "the nodes never counted each other");
+        assert!(
+            Instant::now() < deadline,
+            "the nodes never counted each other"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
@@ -350,7 +355,11 @@ async fn a_keys_limit_holds_across_two_nodes() {
          one node allows {one_node:.0}: {:+.1} %",
         over * 100.0
     );
-    assert!(over <= 0.10, "{failed} failures looked up, {:+.1} %", over * 100.0);
+    assert!(
+        over <= 0.10,
+        "{failed} failures looked up, {:+.1} %",
+        over * 100.0
+    );
     drop(http);
     a.terminate();
     b.terminate();
@@ -469,7 +478,10 @@ async fn a_primary_killed_mid_load_loses_nothing_once_the_standby_is_promoted() 
         assert_eq!(status, 503, "{body}");
         unready_answer = unready_answer.max(took);
     }
-    assert!(unready_answer < Duration::from_secs(1), "{unready_answer:?}");
+    assert!(
+        unready_answer < Duration::from_secs(1),
+        "{unready_answer:?}"
+    );
     // The orchestrator's part: it notices and promotes the standby two
     // seconds after the kill.
     tokio::time::sleep_until((killed_at + Duration::from_secs(2)).into()).await;
@@ -525,10 +537,8 @@ async fn a_primary_killed_mid_load_loses_nothing_once_the_standby_is_promoted() 
         .await
         .unwrap()
     };
-    let stored: std::collections::BTreeMap<&str, &str> = stored
-        .lines()
-        .filter_map(|l| l.split_once(' '))
-        .collect();
+    let stored: std::collections::BTreeMap<&str, &str> =
+        stored.lines().filter_map(|l| l.split_once(' ')).collect();
     let updates_lost = acked_sessions
         .iter()
         .filter(|s| stored.get(s.as_str()).copied() != Some(format!("{s}@example.com").as_str()))

@@ -187,7 +187,12 @@ pub(super) async fn subscribe(base_url: &str, key: &str, target: &str) -> String
     body["secret"].as_str().unwrap().to_string()
 }
 
-pub(super) async fn create_chatlog(client: &reqwest::Client, base_url: &str, key: &str, session: &str) {
+pub(super) async fn create_chatlog(
+    client: &reqwest::Client,
+    base_url: &str,
+    key: &str,
+    session: &str,
+) {
     let response = client
         .post(format!("{base_url}/chatbot/v1/chatlog"))
         .bearer_auth(key)

@@ -78,10 +78,7 @@ async fn changes_are_published_in_the_process() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_process_hears_changes_and_commits_through_postgres() {
-    let Some(db) = tokio::task::spawn_blocking(TestDb::postgres)
-        .await
-        .unwrap()
-    else {
+    let Some(db) = tokio::task::spawn_blocking(TestDb::postgres).await.unwrap() else {
         return;
     };
     let writer = open(&db).await;
