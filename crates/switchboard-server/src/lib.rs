@@ -110,7 +110,7 @@ pub struct RunningServer {
     /// Listens for the changes of the other nodes (PostgreSQL), and applies
     /// every change to this node (see `switchboard_api::changes`); both
     /// stop when the server is dropped.
-    _changes: Changes,
+    changes: Changes,
 }
 
 /// The change listener and the task that applies changes.
@@ -120,6 +120,8 @@ struct Changes {
     follower: JoinHandle<()>,
     /// Counts the live nodes every second, to share the rate limits.
     heartbeat: JoinHandle<()>,
+    /// This node's id in the heartbeat membership.
+    node: String,
 }
 
 impl Drop for Changes {
@@ -213,7 +215,17 @@ impl RunningServer {
                 worker.shutdown().await;
             }
         };
-        tokio::join!(retention, webhooks);
+        // Leave the membership, so that the other nodes take this node's
+        // share of the rate limits at their next heartbeat (not after 3 s).
+        let leave = async {
+            self.changes.heartbeat.abort();
+            if !self.store.is_sqlite()
+                && let Err(error) = self.store.leave(&self.changes.node).await
+            {
+                tracing::debug!(%error, "could not leave the node membership");
+            }
+        };
+        tokio::join!(retention, webhooks, leave);
     }
 }
 
@@ -284,12 +296,14 @@ pub async fn start_with_store(
         tracing::info!("webhook delivery worker disabled (webhook.enabled = false)");
         None
     };
+    let node = switchboard_api::ratelimit::node_id();
     let changes = Changes {
         follower: tokio::spawn(switchboard_api::changes::follow(state.clone())),
         heartbeat: tokio::spawn(switchboard_api::ratelimit::share_among_live_nodes(
             state.clone(),
-            switchboard_api::ratelimit::node_id(),
+            node.clone(),
         )),
+        node,
         _listener: store
             .listen()
             .context("cannot start listening for changes")?,
@@ -344,7 +358,7 @@ pub async fn start_with_store(
         drain,
         shutdown_timeout: config.shutdown_timeout,
         retention,
-        _changes: changes,
+        changes,
     })
 }
 

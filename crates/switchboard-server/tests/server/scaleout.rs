@@ -360,9 +360,25 @@ async fn a_keys_limit_holds_across_two_nodes() {
         "{failed} failures looked up, {:+.1} %",
         over * 100.0
     );
+
+    // A node that stops leaves the membership: the other takes the whole
+    // limit at its next heartbeat, without waiting for b's beat to expire.
+    b.terminate();
+    let stopped = Instant::now();
+    while live_nodes(&http, &a.base_url).await != 1 {
+        assert!(
+            stopped.elapsed() < Duration::from_secs(2),
+            "a still counts b after {:?}",
+            stopped.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    println!(
+        "a counts itself alone {:?} after b stopped",
+        stopped.elapsed()
+    );
     drop(http);
     a.terminate();
-    b.terminate();
 }
 
 /// `POST /chatbot/v1/chatlog` for a new session; whether it was acknowledged.
