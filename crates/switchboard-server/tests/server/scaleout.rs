@@ -245,7 +245,10 @@ async fn a_commit_on_one_node_wakes_the_worker_of_the_other() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     println!("commit on A, delivery by B (poll 30 s): slowest of {UPDATES} {slowest:?}");
-    assert!(slowest < Duration::from_secs(1), "{slowest:?}");
+    // B polls every 30 s: anything near that means no wake-up. Alone this
+    // takes tens of milliseconds; with the other multi-process tests
+    // running on two cores, up to about 0.7 s was seen.
+    assert!(slowest < Duration::from_secs(2), "{slowest:?}");
     drop(http);
     a.terminate();
     b.terminate();
