@@ -4,10 +4,13 @@
 //! Entries are keyed by the SHA-256 of the full presented secret, so a hit
 //! means exactly this secret was verified against the database less than
 //! `ttl` ago. Only successful lookups are cached (unknown keys cannot fill
-//! it), the size is bounded, and a ttl of zero turns it off. The trade-off:
-//! a key revoked or a tenant deleted by another process (the `switchboard`
-//! command) keeps being accepted by a running server for up to `ttl`. For a
-//! deleted tenant that acceptance is harmless: reads find nothing, a write
+//! it), the size is bounded, and a ttl of zero turns it off. A key revoked
+//! or a tenant deleted by any process on the same PostgreSQL database is
+//! forgotten within a second by every server that listens for changes
+//! ([`crate::changes`], `switchboard_storage::Store::listen`); the `ttl` is
+//! the fallback when a notification is missed (and the only bound on
+//! SQLite for changes made by another process, such as the `switchboard`
+//! command). Meanwhile, for a deleted tenant acceptance is harmless: reads find nothing, a write
 //! fails in storage with `TenantGone` and is answered 401, after which the
 //! server forgets the tenant's keys at once (the request middleware calls
 //! [`KeyCache::forget_tenant`]).
@@ -17,7 +20,7 @@ use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use sha2::{Digest as _, Sha256};
-use switchboard_domain::{ApiKey, Tenant, TenantId};
+use switchboard_domain::{ApiKey, ApiKeyId, Tenant, TenantId};
 
 /// At most this many keys are cached; when full, expired entries are
 /// dropped, and if none expired the cache starts over.
@@ -62,6 +65,20 @@ impl KeyCache {
         entries.retain(|_, (_, key, _)| key.tenant_id != tenant);
     }
 
+    /// Forgets `key` (it was revoked).
+    pub fn forget_key(&self, key: ApiKeyId) {
+        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        entries.retain(|_, (_, cached, _)| cached.id != key);
+    }
+
+    /// Forgets every key (notifications of revocations may have been missed).
+    pub fn clear(&self) {
+        self.entries
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+    }
+
     /// Remembers a successful verification of `presented`.
     pub fn put(&self, presented: &str, key: &ApiKey, tenant: &Tenant) {
         if self.ttl.is_zero() {
@@ -86,7 +103,7 @@ impl KeyCache {
 mod tests {
     use std::collections::BTreeSet;
 
-    use switchboard_domain::{ApiKeyId, Scope, Timestamp};
+    use switchboard_domain::{Scope, Timestamp};
 
     use super::*;
 
@@ -119,6 +136,21 @@ mod tests {
         assert!(cache.get("sbk_abc.secreT").is_none());
         std::thread::sleep(Duration::from_millis(250));
         assert!(cache.get("sbk_abc.secret").is_none());
+    }
+
+    #[test]
+    fn forgetting_a_key_drops_only_it_and_clear_drops_all() {
+        let cache = KeyCache::new(Duration::from_secs(60));
+        let (k, t) = key();
+        let mut other = k.clone();
+        other.id = ApiKeyId::new(8);
+        cache.put("a", &k, &t);
+        cache.put("b", &other, &t);
+        cache.forget_key(k.id);
+        assert!(cache.get("a").is_none());
+        assert!(cache.get("b").is_some());
+        cache.clear();
+        assert!(cache.get("b").is_none());
     }
 
     #[test]

@@ -28,6 +28,7 @@
 
 pub mod auth;
 pub mod body;
+pub mod changes;
 pub mod chatbot;
 mod config;
 mod error;

@@ -71,9 +71,11 @@ pub async fn observe(
             .metrics()
             .observe_request(&method, &route, status, elapsed);
         // A successful write may have committed outbox events: wake the
-        // webhook worker so they are delivered at once.
+        // webhook worker so they are delivered at once, and tell the other
+        // nodes (no database round trip: see `Store::committed`).
         if status < 400 && !matches!(method.as_str(), "GET" | "HEAD" | "OPTIONS") {
             state.wakeup().notify();
+            state.store().committed();
         }
     }
     let ms = elapsed.as_secs_f64() * 1000.0;

@@ -86,6 +86,11 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
             "Outbox events quarantined because they cannot be fanned out; list them with `switchboard outbox quarantined` (-1 when the database is unreachable).",
             quarantined as f64,
         ),
+        (
+            "switchboard_cluster_live_nodes",
+            "Live nodes on this database (heartbeats within the last 3 s) sharing each rate limit; 1 on SQLite.",
+            f64::from(state.limiter().nodes()),
+        ),
     ];
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")

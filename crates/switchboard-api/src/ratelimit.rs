@@ -1,10 +1,21 @@
 //! Token buckets: per API key (every authenticated request), and per
 //! client address (failed authentications only; see [`client_key`]).
+//!
+//! **Across nodes.** Each node keeps its buckets in memory (no database
+//! call on a request's path) and enforces its share of every limit: with
+//! `n` live nodes, a bucket holds `burst / n` tokens (at least one) and
+//! refills at `per_minute / n`. The number of live nodes comes from a
+//! heartbeat through the database every second ([`share_among_live_nodes`],
+//! `switchboard_storage::Store::heartbeat`). With requests spread evenly
+//! over the nodes (round robin), the sum of the shares is the limit; a key
+//! whose requests all reach one node gets only that node's share. See
+//! `docs/scaling.md` for the tolerance.
 
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::net::{IpAddr, Ipv6Addr};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use actix_web::HttpRequest;
@@ -32,6 +43,8 @@ pub struct RateLimiter<K = i64> {
     per_minute: u32,
     capacity: f64,
     refill_per_sec: f64,
+    /// Live nodes sharing the limit (1 alone).
+    nodes: AtomicU32,
     buckets: Mutex<HashMap<K, Bucket>>,
 }
 
@@ -53,8 +66,21 @@ impl<K: Eq + Hash + Copy> RateLimiter<K> {
             per_minute,
             capacity: f64::from(burst.max(1)),
             refill_per_sec: f64::from(per_minute) / 60.0,
+            nodes: AtomicU32::new(1),
             buckets: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Shares the limit among `nodes` live nodes (at least 1): this node
+    /// then allows `1 / nodes` of it.
+    pub fn set_nodes(&self, nodes: u32) {
+        self.nodes.store(nodes.max(1), Ordering::Relaxed);
+    }
+
+    /// The number of nodes the limit is shared among.
+    #[must_use]
+    pub fn nodes(&self) -> u32 {
+        self.nodes.load(Ordering::Relaxed)
     }
 
     /// Takes one token from `key`'s bucket.
@@ -77,31 +103,80 @@ impl<K: Eq + Hash + Copy> RateLimiter<K> {
         if buckets.len() > 10_000 {
             buckets.retain(|_, b| now.duration_since(b.at) < IDLE);
         }
+        let nodes = f64::from(self.nodes());
+        let capacity = (self.capacity / nodes).max(1.0);
+        let refill_per_sec = self.refill_per_sec / nodes;
         let b = buckets.entry(key).or_insert(Bucket {
-            tokens: self.capacity,
+            tokens: capacity,
             at: now,
         });
         let elapsed = now.duration_since(b.at).as_secs_f64();
-        b.tokens = (b.tokens + elapsed * self.refill_per_sec).min(self.capacity);
+        b.tokens = (b.tokens + elapsed * refill_per_sec).min(capacity);
         b.at = now;
         let allowed = b.tokens >= 1.0;
         if allowed && take {
             b.tokens -= 1.0;
         }
         let missing_for_one = (1.0 - b.tokens).max(0.0);
-        let missing_for_full = (self.capacity - b.tokens).max(0.0);
+        let missing_for_full = (capacity - b.tokens).max(0.0);
         RateDecision {
             allowed,
             limit: self.per_minute,
             remaining: b.tokens.floor().max(0.0) as u32,
-            reset_secs: (missing_for_full / self.refill_per_sec).ceil() as u64,
+            reset_secs: (missing_for_full / refill_per_sec).ceil() as u64,
             retry_after_secs: if allowed {
                 0
             } else {
-                ((missing_for_one / self.refill_per_sec).ceil() as u64).max(1)
+                ((missing_for_one / refill_per_sec).ceil() as u64).max(1)
             },
         }
     }
+}
+
+/// How often a node records its heartbeat and counts the live nodes.
+pub const HEARTBEAT_EVERY: Duration = Duration::from_secs(1);
+
+/// A node not heard from for this long no longer counts as live.
+pub const LIVE_WITHIN: Duration = Duration::from_secs(3);
+
+/// Shares the per-key limit and the failed-authentication limit of `state`
+/// among the live nodes on the same database, counting them every
+/// [`HEARTBEAT_EVERY`] until the task is dropped. When the database cannot
+/// be reached the last count stays. On SQLite (one node) it returns at once:
+/// the count stays 1.
+pub async fn share_among_live_nodes(state: crate::AppState, node: String) {
+    if state.store().is_sqlite() {
+        return;
+    }
+    let mut ticker = tokio::time::interval(HEARTBEAT_EVERY);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut failing = false;
+    loop {
+        ticker.tick().await;
+        match state.store().heartbeat(&node, LIVE_WITHIN).await {
+            Ok(nodes) => {
+                if nodes != state.limiter().nodes() {
+                    tracing::info!(nodes, "rate limits shared among the live nodes");
+                }
+                state.limiter().set_nodes(nodes);
+                state.auth_failures().set_nodes(nodes);
+                failing = false;
+            }
+            Err(error) => {
+                if !failing {
+                    tracing::warn!(%error, "node heartbeat failed; keeping the last node count");
+                }
+                failing = true;
+            }
+        }
+    }
+}
+
+/// A new node id for the heartbeat: `node-<pid>-<random>`.
+#[must_use]
+pub fn node_id() -> String {
+    crate::token::random_hex(&format!("node-{}-", std::process::id()), 4)
+        .unwrap_or_else(|| format!("node-{}", std::process::id()))
 }
 
 /// The address a request comes from, for limiting failed authentications:
@@ -179,6 +254,28 @@ mod tests {
         // IPv6 by /64.
         assert_eq!(key("[2001:db8:1:2:3:4:5:6]:1", None, &[]), "2001:db8:1:2::");
         assert_eq!(key("[::ffff:198.51.100.1]:1", None, &[]), "198.51.100.1");
+    }
+
+    #[test]
+    fn each_of_n_nodes_allows_its_share() {
+        let l: RateLimiter<u8> = RateLimiter::new(60, 4);
+        l.set_nodes(2);
+        let t0 = Instant::now();
+        let got: Vec<bool> = (0..3).map(|_| l.check_at(1, t0, true).allowed).collect();
+        assert_eq!(got, [true, true, false]);
+        // Refills at half the rate: one token after two seconds.
+        assert!(
+            !l.check_at(1, t0 + Duration::from_millis(1500), true)
+                .allowed
+        );
+        assert!(
+            l.check_at(1, t0 + Duration::from_millis(2001), true)
+                .allowed
+        );
+        // Never less than one token of capacity.
+        l.set_nodes(10);
+        assert!(l.check_at(2, t0, true).allowed);
+        assert_eq!(l.check_at(2, t0, false).limit, 60);
     }
 
     #[test]

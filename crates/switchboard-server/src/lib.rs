@@ -107,6 +107,28 @@ pub struct RunningServer {
     shutdown_timeout: Duration,
     /// The retention task; stopped with the webhook worker.
     retention: Option<RetentionHandle>,
+    /// Listens for the changes of the other nodes (PostgreSQL), and applies
+    /// every change to this node (see `switchboard_api::changes`); both
+    /// stop when the server is dropped.
+    changes: Changes,
+}
+
+/// The change listener and the task that applies changes.
+#[derive(Debug)]
+struct Changes {
+    _listener: switchboard_storage::Listener,
+    follower: JoinHandle<()>,
+    /// Counts the live nodes every second, to share the rate limits.
+    heartbeat: JoinHandle<()>,
+    /// This node's id in the heartbeat membership.
+    node: String,
+}
+
+impl Drop for Changes {
+    fn drop(&mut self) {
+        self.follower.abort();
+        self.heartbeat.abort();
+    }
 }
 
 impl RunningServer {
@@ -193,7 +215,17 @@ impl RunningServer {
                 worker.shutdown().await;
             }
         };
-        tokio::join!(retention, webhooks);
+        // Leave the membership, so that the other nodes take this node's
+        // share of the rate limits at their next heartbeat (not after 3 s).
+        let leave = async {
+            self.changes.heartbeat.abort();
+            if !self.store.is_sqlite()
+                && let Err(error) = self.store.leave(&self.changes.node).await
+            {
+                tracing::debug!(%error, "could not leave the node membership");
+            }
+        };
+        tokio::join!(retention, webhooks, leave);
     }
 }
 
@@ -264,6 +296,18 @@ pub async fn start_with_store(
         tracing::info!("webhook delivery worker disabled (webhook.enabled = false)");
         None
     };
+    let node = switchboard_api::ratelimit::node_id();
+    let changes = Changes {
+        follower: tokio::spawn(switchboard_api::changes::follow(state.clone())),
+        heartbeat: tokio::spawn(switchboard_api::ratelimit::share_among_live_nodes(
+            state.clone(),
+            node.clone(),
+        )),
+        node,
+        _listener: store
+            .listen()
+            .context("cannot start listening for changes")?,
+    };
     let drain = Arc::new(drain::Drain::default());
     let app_drain = Arc::clone(&drain);
     let retention = if config.retention.enabled {
@@ -314,6 +358,7 @@ pub async fn start_with_store(
         drain,
         shutdown_timeout: config.shutdown_timeout,
         retention,
+        changes,
     })
 }
 

@@ -5,5 +5,6 @@
 #[cfg(test)]
 mod server {
     mod cli;
+    mod scaleout;
     mod webhook_processes;
 }

@@ -8,6 +8,7 @@ use switchboard_domain::{
     Scope, Tag, Tenant, TenantId,
 };
 
+use crate::changes::{Change, notify};
 use crate::rows::json;
 use crate::sql::tenants::NewKey;
 use crate::sql::{self};
@@ -115,9 +116,11 @@ impl<'a> Admin<'a> {
     /// customers, conversations, webhook subscriptions and their deliveries,
     /// outbox and history rows); returns it, or [`StorageError::NotFound`].
     ///
-    /// A running server that verified one of the tenant's keys less than
-    /// its key-cache time ago (`api.key_cache_secs`) still accepts the key
-    /// until then: its reads find nothing, and its writes fail with
+    /// Every running server that listens for changes ([`Store::listen`])
+    /// forgets the tenant's keys within a second of the commit. One that
+    /// missed the notification and verified one of them less than its
+    /// key-cache time ago (`api.key_cache_secs`) still accepts the key until
+    /// then: its reads find nothing, and its writes fail with
     /// [`StorageError::TenantGone`].
     pub async fn delete_tenant(self, name: &str) -> Result<Tenant, StorageError> {
         let name = name.to_string();
@@ -127,10 +130,15 @@ impl<'a> Admin<'a> {
                     let tenant =
                         sql::tenants::tenant_by_name(c, &name)?.ok_or(StorageError::NotFound)?;
                     sql::tenants::delete_tenant(c, tenant.id.get())?;
+                    notify(c, Change::TenantRemoved { tenant: tenant.id })?;
                     Ok(tenant)
                 })
             })
             .await
+            .inspect(|tenant| {
+                self.store
+                    .publish(Change::TenantRemoved { tenant: tenant.id });
+            })
     }
 
     /// The tenant's API keys (hashes only), in id order.
@@ -144,8 +152,10 @@ impl<'a> Admin<'a> {
     /// its prefix (`0123456789ab`, or the start of the secret
     /// `sbk_0123456789ab`); returns it, or [`StorageError::NotFound`].
     ///
-    /// A running server that verified the key less than its key-cache time
-    /// ago (`api.key_cache_secs`) still accepts it until then.
+    /// Every running server that listens for changes ([`Store::listen`])
+    /// forgets the key within a second of the commit; one that missed the
+    /// notification still accepts it until its key-cache time
+    /// (`api.key_cache_secs`) runs out.
     pub async fn revoke_api_key(self, tenant: TenantId, key: &str) -> Result<ApiKey, StorageError> {
         let key = key.trim();
         let id = key.parse::<i64>().ok();
@@ -166,10 +176,23 @@ impl<'a> Admin<'a> {
                         })
                         .ok_or(StorageError::NotFound)?;
                     sql::tenants::delete_api_key(c, tenant.get(), found.id.get())?;
+                    notify(
+                        c,
+                        Change::KeyRevoked {
+                            tenant,
+                            key: found.id,
+                        },
+                    )?;
                     Ok(found)
                 })
             })
             .await
+            .inspect(|key| {
+                self.store.publish(Change::KeyRevoked {
+                    tenant,
+                    key: key.id,
+                });
+            })
     }
 
     /// Looks up a presented key and verifies it in constant time. Returns the

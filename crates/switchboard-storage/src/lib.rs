@@ -63,6 +63,7 @@
 //! See `examples/embed.rs` for a complete program.
 
 mod admin;
+mod changes;
 mod config;
 mod connection;
 mod conversations;
@@ -71,6 +72,7 @@ mod delivery;
 mod engine;
 mod error;
 mod group_commit;
+mod health;
 mod history;
 mod json_column;
 pub mod keys;
@@ -90,6 +92,7 @@ mod worker;
 mod write;
 
 pub use admin::{Admin, CreatedKey};
+pub use changes::{CHANNEL as CHANGES_CHANNEL, Change, Listener};
 pub use config::{Clock, DatabaseUrl, SqliteSync, StoreConfig, now};
 pub use conversations::{Conversations, LinkSet};
 pub use customers::Customers;
@@ -103,7 +106,7 @@ pub use history::{HistoryEntry, OutboxEvent};
 pub use maintenance::{Maintenance, PruneStep, Pruned, Pruner, Retention};
 pub use paging::{MAX_OFFSET_CURSORS, OFFSET_CURSOR_TTL_MS, QueryPage};
 pub use secrets::{SecretKey, SecretKeyError, SecretKeySource, SecretKeys};
-pub use store::{Backend, Store, UNREADY_AFTER_DISK_FULL};
+pub use store::{Backend, READY_ANSWER_WITHIN, Store, UNREADY_AFTER_DISK_FULL};
 pub use webhooks::Webhooks;
 pub use worker::Worker;
 pub use write::{

@@ -197,6 +197,13 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    nodes (id) {
+        id -> Text,
+        seen_at -> BigInt,
+    }
+}
+
 diesel::joinable!(api_keys -> tenants (tenant_id));
 diesel::joinable!(deliveries -> outbox (outbox_id));
 diesel::joinable!(deliveries -> webhook_subscriptions (subscription_id));
@@ -216,6 +223,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     deliveries,
     delivery_attempts,
     change_history,
+    nodes,
 );
 
 /// Every table and its columns, in declaration order; the migration tests
@@ -223,6 +231,7 @@ diesel::allow_tables_to_appear_in_same_query!(
 #[cfg(test)]
 pub(crate) const TABLES: &[(&str, &[&str])] = &[
     ("tenants", &["id", "name", "created_at"]),
+    ("nodes", &["id", "seen_at"]),
     (
         "api_keys",
         &[

@@ -9,11 +9,13 @@ use switchboard_domain::Timestamp;
 
 use crate::StorageError;
 use crate::admin::Admin;
+use crate::changes::{Change, ChangeBus, Listener};
 use crate::config::{Clock, DatabaseUrl, StoreConfig, millis};
 use crate::connection::{DbConnection, DbPool, Failure};
 use crate::conversations::Conversations;
 use crate::customers::Customers;
 use crate::group_commit::{self, GroupWriter};
+use crate::health::PgHealth;
 use crate::maintenance::Maintenance;
 use crate::paging::OffsetCursors;
 use crate::secrets::Cipher;
@@ -94,12 +96,22 @@ struct Inner {
     disk_full: Mutex<Option<DiskFullSeen>>,
     /// Positions of the offsets served, for offset paging (see `paging`).
     offset_cursors: OffsetCursors,
+    /// PostgreSQL: the bounded readiness check (see `health`).
+    health: Option<PgHealth>,
+    /// Changes every node must learn (see `changes`).
+    changes: Arc<ChangeBus>,
+    /// PostgreSQL: the URL, for the change listener's own connection.
+    pg_url: Option<String>,
 }
 
 /// After a call fails because the database is full, the store reports
 /// itself not ready ([`Store::ready`]) until this long has passed without
 /// another such failure (by the store's clock).
 pub const UNREADY_AFTER_DISK_FULL: Duration = Duration::from_secs(30);
+
+/// On PostgreSQL, [`Store::ready`] answers within this long; its result is
+/// reused for half a second.
+pub const READY_ANSWER_WITHIN: Duration = crate::health::ANSWER_WITHIN;
 
 /// A call that failed because the database was full.
 #[derive(Debug, Clone, Copy)]
@@ -140,6 +152,10 @@ impl Store {
     /// migrates the database.
     pub async fn open(url: &str, config: StoreConfig) -> Result<Self, StorageError> {
         let url = DatabaseUrl::parse(url)?;
+        let (health, pg_url) = match &url {
+            DatabaseUrl::Postgres(u) => (Some(PgHealth::new(u)), Some(u.clone())),
+            DatabaseUrl::Sqlite(_) => (None, None),
+        };
         let run = config.run_migrations;
         let clock = config.clock.clone();
         let (pool, writer, keys) = tokio::task::spawn_blocking(move || {
@@ -163,6 +179,9 @@ impl Store {
                 disk_full: Mutex::new(None),
                 cipher: Arc::new(Cipher::new(keys)),
                 offset_cursors: OffsetCursors::default(),
+                health,
+                changes: Arc::new(ChangeBus::default()),
+                pg_url,
             }),
         };
         if run {
@@ -303,6 +322,86 @@ impl Store {
         }
     }
 
+    /// This process's feed of changes every node must learn at once (see
+    /// [`Change`]): those made in this process, and, while a
+    /// [`Store::listen`] listener runs, those of every other process on the
+    /// same PostgreSQL database. A receiver that falls behind gets
+    /// `Lagged`, which means the same as [`Change::Resync`].
+    #[must_use]
+    pub fn changes(&self) -> tokio::sync::broadcast::Receiver<Change> {
+        self.inner.changes.subscribe()
+    }
+
+    /// Tells the other nodes that a write committed here, so that their
+    /// webhook workers look for new events now rather than at their next
+    /// poll. Costs no database round trip: the listener thread sends one
+    /// `NOTIFY` for the commits of each short interval (see
+    /// [`crate::changes`]). Does nothing without a listener, and on SQLite.
+    pub fn committed(&self) {
+        self.inner.changes.committed();
+    }
+
+    /// Starts listening for the changes of the other processes on the same
+    /// PostgreSQL database, on a connection of its own that reconnects by
+    /// itself; they are published on [`Store::changes`]. Stops when the
+    /// returned [`Listener`] is dropped. On SQLite it does nothing.
+    ///
+    /// # Errors
+    ///
+    /// When the thread cannot be started.
+    pub fn listen(&self) -> Result<Listener, StorageError> {
+        match &self.inner.pg_url {
+            Some(url) => Listener::start(url, Arc::clone(&self.inner.changes)),
+            None => Ok(Listener::none()),
+        }
+    }
+
+    /// Heartbeat membership of the nodes on one database: records that
+    /// `node` is alive now (by the store's clock) and returns how many nodes
+    /// were seen within `live_within`, this one included (at least 1). Nodes
+    /// silent for ten times that long are forgotten. A server calls it
+    /// every second and shares its per-key rate limits among the live nodes.
+    ///
+    /// # Errors
+    ///
+    /// When the database cannot be reached.
+    pub async fn heartbeat(&self, node: &str, live_within: Duration) -> Result<u32, StorageError> {
+        let node = node.to_string();
+        let now = self.now().as_millis();
+        let window = millis(live_within);
+        let live = self
+            .write(move |c| {
+                crate::sql::nodes::heartbeat(
+                    c,
+                    &node,
+                    now,
+                    now.saturating_sub(window),
+                    now.saturating_sub(window.saturating_mul(10)),
+                )
+            })
+            .await?;
+        Ok(u32::try_from(live).unwrap_or(u32::MAX).max(1))
+    }
+
+    /// Removes `node` from the membership (it stops), so the others count
+    /// without it at their next heartbeat.
+    ///
+    /// # Errors
+    ///
+    /// When the database cannot be reached.
+    pub async fn leave(&self, node: &str) -> Result<(), StorageError> {
+        let node = node.to_string();
+        self.write(move |c| crate::sql::nodes::leave(c, &node))
+            .await
+            .map(drop)
+    }
+
+    /// Publishes `change` in this process (other processes hear of it by
+    /// the `NOTIFY` its transaction sent).
+    pub(crate) fn publish(&self, change: Change) {
+        self.inner.changes.publish(change);
+    }
+
     /// The webhook secret cipher.
     pub(crate) fn cipher(&self) -> Arc<Cipher> {
         Arc::clone(&self.inner.cipher)
@@ -319,14 +418,20 @@ impl Store {
     }
 
     /// Whether the store can serve writes: the database answers
-    /// ([`Store::ping`]), and no call failed because the database was full
+    /// ([`Store::ping`] on SQLite; on PostgreSQL a writable primary answers
+    /// a bounded check on a connection of its own, outside the pool, so the
+    /// answer comes within a second even while the server is down; see
+    /// [`READY_ANSWER_WITHIN`]), and no call failed because the database was full
     /// ([`StorageError::DiskFull`]) within the last
     /// [`UNREADY_AFTER_DISK_FULL`] (by the store's clock). Once that long
     /// passes without another such failure the store is ready again by
     /// itself: no restart, and no write is needed to find out (a write
     /// that fails again starts the wait again).
     pub async fn ready(&self) -> Result<(), StorageError> {
-        self.ping().await?;
+        match &self.inner.health {
+            Some(health) => health.check().await?,
+            None => self.ping().await?,
+        }
         let mut seen = self
             .inner
             .disk_full

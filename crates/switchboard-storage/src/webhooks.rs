@@ -7,6 +7,7 @@ use switchboard_domain::{
     EventType, SubscriptionId, SubscriptionState, TenantId, WebhookSubscription,
 };
 
+use crate::changes::{Change, notify};
 use crate::config::millis;
 use crate::connection::DbConnection;
 use crate::delivery::{Delivery, DeliveryAttempt, DeliveryId, attempt, delivery};
@@ -48,10 +49,18 @@ impl<'a> Webhooks<'a> {
                 .transpose()?,
             ..sub.clone()
         };
+        let changed = Change::SubscriptionsChanged {
+            tenant: sub.tenant_id,
+        };
         let id = self
             .store
-            .write_for(tenant, move |c| sql::subscriptions::insert(c, &stored))
+            .write_for(tenant, move |c| {
+                let id = sql::subscriptions::insert(c, &stored)?;
+                notify(c, changed)?;
+                Ok::<_, StorageError>(id)
+            })
             .await?;
+        self.store.publish(changed);
         sub.id = SubscriptionId::new(id);
         Ok(sub)
     }
@@ -85,10 +94,20 @@ impl<'a> Webhooks<'a> {
 
     /// Deletes a subscription; its pending deliveries go with it.
     pub async fn delete(self, tenant: TenantId, id: SubscriptionId) -> Result<(), StorageError> {
+        let changed = Change::SubscriptionsChanged { tenant };
         let n = self
             .store
-            .write(move |c| sql::subscriptions::delete_of_tenant(c, tenant.get(), id.get()))
+            .write(move |c| {
+                let n = sql::subscriptions::delete_of_tenant(c, tenant.get(), id.get())?;
+                if n > 0 {
+                    notify(c, changed)?;
+                }
+                Ok::<_, StorageError>(n)
+            })
             .await?;
+        if n > 0 {
+            self.store.publish(changed);
+        }
         if n == 0 {
             Err(StorageError::NotFound)
         } else {
@@ -120,10 +139,12 @@ impl<'a> Webhooks<'a> {
                         &sub.secret,
                         expires,
                     )?;
+                    notify(c, Change::SubscriptionsChanged { tenant })?;
                     owned(c, tenant, id)?.try_into()
                 })
             })
             .await?;
+        self.store.publish(Change::SubscriptionsChanged { tenant });
         self.store.cipher().reveal(&mut sub)?;
         Ok(sub)
     }

@@ -10,6 +10,7 @@
 mod storage {
     mod harness;
 
+    mod changes;
     mod concurrency;
     mod deliveries;
     mod disk_full;
@@ -20,6 +21,7 @@ mod storage {
     mod ids;
     mod import;
     mod isolation;
+    mod nodes;
     mod outbox;
     mod poison;
     mod pool;

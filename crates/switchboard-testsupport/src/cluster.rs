@@ -46,6 +46,22 @@ const DURABLE_SETTINGS: &[(&str, &str)] = &[
     ("shared_buffers", "128MB"),
 ];
 
+/// Settings of a primary that streams to a synchronous standby: durable
+/// commits (a commit is acknowledged once the standby has flushed it), WAL
+/// for replication, and every connected standby synchronous.
+const PRIMARY_SETTINGS: &[(&str, &str)] = &[
+    ("listen_addresses", "'127.0.0.1'"),
+    ("fsync", "on"),
+    ("synchronous_commit", "on"),
+    ("full_page_writes", "on"),
+    ("max_connections", "300"),
+    ("shared_buffers", "128MB"),
+    ("wal_level", "replica"),
+    ("max_wal_senders", "5"),
+    ("wal_keep_size", "'256MB'"),
+    ("synchronous_standby_names", "'*'"),
+];
+
 /// A running throwaway cluster. Dropping it stops the server and deletes its files.
 #[derive(Debug)]
 pub(crate) struct LocalCluster {
@@ -68,7 +84,173 @@ impl LocalCluster {
         Self::start_with(bin, DURABLE_SETTINGS)
     }
 
+    /// Like [`Self::start`], as the primary of a synchronous standby
+    /// ([`Self::start_standby`]).
+    pub(crate) fn start_primary(bin: &Path) -> Result<Self, Error> {
+        Self::start_with(bin, PRIMARY_SETTINGS)
+    }
+
+    /// A hot standby of `primary`, streaming from it: `pg_basebackup -R`
+    /// into a new cluster directory, started on a port of its own.
+    pub(crate) fn start_standby(bin: &Path, primary: &Self) -> Result<Self, Error> {
+        let cluster = Self::create_root(bin)?;
+        cluster.start_standby_inner(bin, primary)
+    }
+
+    fn start_standby_inner(mut self, bin: &Path, primary: &Self) -> Result<Self, Error> {
+        let sock = self.root.join("sock");
+        std::fs::create_dir(&sock)
+            .map_err(|e| Error::io(format!("creating {}", sock.display()), e))?;
+        if let RunAs::Postgres(_) = self.run_as {
+            let mut chown = Command::new("chown");
+            chown.arg("-R").arg("postgres").arg(&self.root);
+            run(&mut chown)?;
+        }
+        let mut basebackup = self.run_as.command(
+            &bin.join("pg_basebackup"),
+            &[
+                os("-d"),
+                os(&format!(
+                    "host=127.0.0.1 port={} user=postgres application_name=standby",
+                    primary.port
+                )),
+                os("-D"),
+                self.data.clone().into(),
+                os("-R"),
+                os("-X"),
+                os("stream"),
+                os("-c"),
+                os("fast"),
+            ],
+            &self.root,
+        );
+        run(&mut basebackup)?;
+        let sock_text = sock.to_string_lossy().replace('\'', "''");
+        append(
+            &self.data.join("postgresql.conf"),
+            &format!(
+                "\n# standby\nunix_socket_directories = '{sock_text}'\nhot_standby = on\n\
+                 # once promoted, no standby of its own to wait for\n\
+                 synchronous_standby_names = ''\n"
+            ),
+        )?;
+        let log = self.root.join("server.log");
+        self.port = free_port()?;
+        let mut pg_ctl = self.run_as.command(
+            &self.pg_ctl,
+            &[
+                os("-D"),
+                self.data.clone().into(),
+                os("-l"),
+                log.clone().into(),
+                os("-w"),
+                os("-t"),
+                os(&START_TIMEOUT.as_secs().to_string()),
+                os("-o"),
+                os(&format!("-p {}", self.port)),
+                os("start"),
+            ],
+            &self.root,
+        );
+        if let Err(error) = run(&mut pg_ctl) {
+            return Err(Error::ServerStart {
+                reason: error.to_string(),
+                log: read_log(&log),
+            });
+        }
+        self.wait_until_ready(bin, &log)?;
+        Ok(self)
+    }
+
+    /// Promotes a standby to a primary; returns once it accepts writes.
+    pub(crate) fn promote(&self) -> Result<(), Error> {
+        let mut promote = self.run_as.command(
+            &self.pg_ctl,
+            &[
+                os("-D"),
+                self.data.clone().into(),
+                os("-w"),
+                os("-t"),
+                os(&START_TIMEOUT.as_secs().to_string()),
+                os("promote"),
+            ],
+            &self.root,
+        );
+        run(&mut promote).map(drop)
+    }
+
+    /// Stops the server at once (`pg_ctl stop -m immediate`); the files stay.
+    pub(crate) fn stop(&self) {
+        self.stop_server();
+    }
+
+    /// Starts a stopped server again on its port.
+    pub(crate) fn restart(&self, bin: &Path) -> Result<(), Error> {
+        let log = self.root.join("server.log");
+        let mut pg_ctl = self.run_as.command(
+            &self.pg_ctl,
+            &[
+                os("-D"),
+                self.data.clone().into(),
+                os("-l"),
+                log.clone().into(),
+                os("-w"),
+                os("-t"),
+                os(&START_TIMEOUT.as_secs().to_string()),
+                os("-o"),
+                os(&format!("-p {}", self.port)),
+                os("start"),
+            ],
+            &self.root,
+        );
+        run(&mut pg_ctl)?;
+        self.wait_until_ready(bin, &log)
+    }
+
+    /// `kill -9` of the postmaster and every process it started: the
+    /// server dies as in a machine crash of the database process (the
+    /// files stay; the server is not restarted).
+    pub(crate) fn kill9(&self) -> Result<(), Error> {
+        let pid_file = self.data.join("postmaster.pid");
+        let text = std::fs::read_to_string(&pid_file)
+            .map_err(|e| Error::io(format!("reading {}", pid_file.display()), e))?;
+        let Some(pid) = text
+            .lines()
+            .next()
+            .and_then(|l| l.trim().parse::<u32>().ok())
+        else {
+            return Err(Error::io(
+                format!("parsing {}", pid_file.display()),
+                std::io::Error::other("no pid on the first line"),
+            ));
+        };
+        // The postmaster first, so that it cannot start new children; then
+        // the children it left.
+        let children = children_of(pid);
+        let mut kill = Command::new("kill");
+        kill.arg("-9").arg(pid.to_string());
+        for child in &children {
+            kill.arg(child.to_string());
+        }
+        let _ = quiet(&mut kill).status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::iter::once(pid)
+            .chain(children.iter().copied())
+            .any(|p| Path::new(&format!("/proc/{p}")).exists() && !is_zombie(p))
+            && Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(())
+    }
+
     fn start_with(bin: &Path, settings: &[(&str, &str)]) -> Result<Self, Error> {
+        let cluster = Self::create_root(bin)?;
+        cluster.start_inner(bin, settings)
+    }
+
+    /// A new root directory with its owner file and watchdog; nothing started.
+    fn create_root(bin: &Path) -> Result<Self, Error> {
         let run_as = RunAs::detect()?;
         sweep_stale_clusters(bin, &run_as);
 
@@ -100,7 +282,7 @@ impl LocalCluster {
         // and the watchdog covers the test process dying abruptly.
         cluster.write_owner_file()?;
         cluster.spawn_watchdog()?;
-        cluster.start_inner(bin, settings)
+        Ok(cluster)
     }
 
     fn start_inner(mut self, bin: &Path, settings: &[(&str, &str)]) -> Result<Self, Error> {
@@ -458,6 +640,40 @@ fn sweep_stale_clusters(bin: &Path, run_as: &RunAs) {
     }
 }
 
+/// The processes whose parent is `pid` (from `/proc`).
+fn children_of(pid: u32) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter_map(|e| e.file_name().to_string_lossy().parse::<u32>().ok())
+        .filter(|child| {
+            std::fs::read_to_string(format!("/proc/{child}/stat"))
+                .ok()
+                .and_then(|stat| parent_in_stat(&stat))
+                == Some(pid)
+        })
+        .collect()
+}
+
+/// The parent pid in a `/proc/PID/stat` line (`pid (comm) state ppid …`;
+/// `comm` may hold spaces and parentheses, so read after the last `)`).
+fn parent_in_stat(stat: &str) -> Option<u32> {
+    let (_, rest) = stat.rsplit_once(')')?;
+    rest.split_whitespace().nth(1)?.parse().ok()
+}
+
+fn is_zombie(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            let (_, rest) = stat.rsplit_once(')')?;
+            rest.split_whitespace().next().map(|s| s == "Z")
+        })
+        .unwrap_or(true)
+}
+
 /// A TCP port on 127.0.0.1 that was free a moment ago.
 fn free_port() -> Result<u16, Error> {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
@@ -530,6 +746,13 @@ fn shell_quote(text: &OsStr) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parent_pid_is_read_after_the_command_name() {
+        assert_eq!(parent_in_stat("42 (post gres) S 7 42 42 0"), Some(7));
+        assert_eq!(parent_in_stat("42 (a) b) S 9 1"), Some(9));
+        assert_eq!(parent_in_stat("garbage"), None);
+    }
 
     #[test]
     fn effective_uid_is_the_second_field() {

@@ -221,6 +221,148 @@ impl PgServer {
     }
 }
 
+impl PgServer {
+    /// Stops this handle's own cluster at once (`pg_ctl stop -m
+    /// immediate`), keeping its files, so that tests can see what the
+    /// server does while the database is down. Does nothing for a
+    /// `DATABASE_URL` server.
+    pub fn stop(&self) {
+        if let Some(cluster) = &self.cluster {
+            cluster.stop();
+        }
+    }
+
+    /// Starts this handle's own cluster again after [`PgServer::stop`].
+    ///
+    /// # Errors
+    ///
+    /// When the server does not start.
+    pub fn restart(&self) -> Result<(), Error> {
+        match (&self.cluster, &self.bin_dir) {
+            (Some(cluster), Some(bin)) => cluster.restart(bin),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// A primary with a synchronous hot standby, both throwaway clusters from
+/// the machine's binaries: `initdb` for the primary (`wal_level =
+/// replica`, `synchronous_standby_names = '*'`, durable commits), then
+/// `pg_basebackup -R` for the standby. A commit on the primary is
+/// acknowledged only once the standby has flushed it, so promoting the
+/// standby after the primary dies loses no acknowledged commit.
+#[derive(Debug)]
+pub struct ReplicatedPostgres {
+    primary: LocalCluster,
+    standby: LocalCluster,
+    bin: PathBuf,
+    psql: PathBuf,
+}
+
+impl ReplicatedPostgres {
+    /// Starts both; `Ok(None)` when no PostgreSQL binaries were found.
+    ///
+    /// # Errors
+    ///
+    /// When either cluster cannot be created or started.
+    pub fn start() -> Result<Option<Self>, Error> {
+        let Some(bin) = bin_dir() else {
+            return Ok(None);
+        };
+        let primary = LocalCluster::start_primary(&bin)?;
+        let standby = LocalCluster::start_standby(&bin, &primary)?;
+        Ok(Some(Self {
+            psql: tool(Some(&bin), "psql"),
+            primary,
+            standby,
+            bin,
+        }))
+    }
+
+    /// The primary's and the standby's ports.
+    #[must_use]
+    pub fn ports(&self) -> (u16, u16) {
+        (self.primary.port(), self.standby.port())
+    }
+
+    /// Creates database `name` on the primary (the standby replays it).
+    ///
+    /// # Errors
+    ///
+    /// When `psql` fails.
+    pub fn create_database(&self, name: &str) -> Result<(), Error> {
+        run_sql(
+            &self.psql,
+            &self.primary_url("postgres"),
+            &format!("CREATE DATABASE \"{name}\""),
+        )
+        .map(drop)
+    }
+
+    /// A URL of database `name` on the primary only.
+    #[must_use]
+    pub fn primary_url(&self, name: &str) -> String {
+        format!(
+            "postgres://postgres@127.0.0.1:{}/{name}",
+            self.primary.port()
+        )
+    }
+
+    /// A URL of database `name` on the standby only.
+    #[must_use]
+    pub fn standby_url(&self, name: &str) -> String {
+        format!(
+            "postgres://postgres@127.0.0.1:{}/{name}",
+            self.standby.port()
+        )
+    }
+
+    /// The multi-host URL of database `name`, as libpq takes it: both
+    /// servers, and only a read-write session is accepted
+    /// (`target_session_attrs=read-write`).
+    #[must_use]
+    pub fn url(&self, name: &str) -> String {
+        format!(
+            "postgres://postgres@127.0.0.1:{},127.0.0.1:{}/{name}?target_session_attrs=read-write",
+            self.primary.port(),
+            self.standby.port()
+        )
+    }
+
+    /// Runs `sql` with `psql` on `url`; returns its unaligned output.
+    ///
+    /// # Errors
+    ///
+    /// When `psql` cannot run or the statement fails.
+    pub fn psql(&self, url: &str, sql: &str) -> Result<String, Error> {
+        run_sql(&self.psql, url, sql)
+    }
+
+    /// `kill -9` of the primary's postmaster and all its processes.
+    ///
+    /// # Errors
+    ///
+    /// When its pid cannot be read.
+    pub fn kill_primary(&self) -> Result<(), Error> {
+        self.primary.kill9()
+    }
+
+    /// Promotes the standby; returns once it accepts writes.
+    ///
+    /// # Errors
+    ///
+    /// When `pg_ctl promote` fails.
+    pub fn promote_standby(&self) -> Result<(), Error> {
+        self.standby.promote()
+    }
+
+    /// The binary directory in use.
+    #[must_use]
+    pub fn bin_dir(&self) -> &Path {
+        &self.bin
+    }
+}
+
 /// The process-wide server; the same as [`PgServer::shared`].
 ///
 /// # Errors

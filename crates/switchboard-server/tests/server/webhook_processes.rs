@@ -17,7 +17,7 @@ use switchboard_testsupport::SECRET_KEYS;
 use switchboard_testsupport::receiver::{Received, Receiver, Reply};
 use switchboard_testsupport::tempfile::tempdir;
 
-const BIN: &str = env!("CARGO_BIN_EXE_switchboard");
+pub(super) const BIN: &str = env!("CARGO_BIN_EXE_switchboard");
 
 /// Settings shared by every server in these tests.
 const WEBHOOK_ENV: &[(&str, &str)] = &[
@@ -33,14 +33,14 @@ const WEBHOOK_ENV: &[(&str, &str)] = &[
 ];
 
 /// A `switchboard serve` child process.
-struct Served {
-    child: Child,
+pub(super) struct Served {
+    pub(super) child: Child,
     stderr: PathBuf,
-    base_url: String,
+    pub(super) base_url: String,
 }
 
 impl Served {
-    fn start(database_url: &str, dir: &Path, name: &str, env: &[(&str, &str)]) -> Self {
+    pub(super) fn start(database_url: &str, dir: &Path, name: &str, env: &[(&str, &str)]) -> Self {
         let stderr = dir.join(format!("{name}.log"));
         let mut command = Command::new(BIN);
         for (key, _) in std::env::vars_os() {
@@ -103,18 +103,18 @@ impl Served {
         }
     }
 
-    fn logs(&self) -> String {
+    pub(super) fn logs(&self) -> String {
         std::fs::read_to_string(&self.stderr).unwrap_or_default()
     }
 
     /// `kill -9`.
-    fn kill(mut self) {
+    pub(super) fn kill(mut self) {
         self.child.kill().unwrap();
         self.child.wait().unwrap();
     }
 
     /// SIGTERM; waits for a clean exit.
-    fn terminate(mut self) {
+    pub(super) fn terminate(mut self) {
         let pid = self.child.id().to_string();
         assert!(
             Command::new("kill")
@@ -146,7 +146,7 @@ impl Drop for Served {
     }
 }
 
-fn client() -> reqwest::Client {
+pub(super) fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .no_proxy()
         .timeout(Duration::from_secs(30))
@@ -155,7 +155,7 @@ fn client() -> reqwest::Client {
 }
 
 /// A tenant and an all-scopes key on `database_url` (migrating it).
-async fn tenant_and_key(database_url: &str) -> String {
+pub(super) async fn tenant_and_key(database_url: &str) -> String {
     let store = Store::open(
         database_url,
         StoreConfig {
@@ -174,7 +174,7 @@ async fn tenant_and_key(database_url: &str) -> String {
         .secret
 }
 
-async fn subscribe(base_url: &str, key: &str, target: &str) -> String {
+pub(super) async fn subscribe(base_url: &str, key: &str, target: &str) -> String {
     let response = client()
         .post(format!("{base_url}/zapier/v1/hooks"))
         .bearer_auth(key)
@@ -187,7 +187,12 @@ async fn subscribe(base_url: &str, key: &str, target: &str) -> String {
     body["secret"].as_str().unwrap().to_string()
 }
 
-async fn create_chatlog(client: &reqwest::Client, base_url: &str, key: &str, session: &str) {
+pub(super) async fn create_chatlog(
+    client: &reqwest::Client,
+    base_url: &str,
+    key: &str,
+    session: &str,
+) {
     let response = client
         .post(format!("{base_url}/chatbot/v1/chatlog"))
         .bearer_auth(key)
@@ -199,7 +204,7 @@ async fn create_chatlog(client: &reqwest::Client, base_url: &str, key: &str, ses
 }
 
 /// One email update; `true` when the server acknowledged it (200).
-async fn update_email(
+pub(super) async fn update_email(
     client: &reqwest::Client,
     base_url: &str,
     key: &str,
@@ -217,7 +222,7 @@ async fn update_email(
 
 /// The emails received, and how many deliveries were duplicates (the same
 /// `webhook-id` received more than once).
-fn tally(received: &[Received]) -> (BTreeSet<String>, usize) {
+pub(super) fn tally(received: &[Received]) -> (BTreeSet<String>, usize) {
     let mut by_id: BTreeMap<String, usize> = BTreeMap::new();
     let mut emails = BTreeSet::new();
     for r in received {
@@ -232,7 +237,7 @@ fn tally(received: &[Received]) -> (BTreeSet<String>, usize) {
 }
 
 /// Waits until every email of `expected` was received.
-async fn wait_all(receiver: &Receiver, expected: &BTreeSet<String>, timeout: Duration) {
+pub(super) async fn wait_all(receiver: &Receiver, expected: &BTreeSet<String>, timeout: Duration) {
     let deadline = Instant::now() + timeout;
     loop {
         let (emails, _) = tally(&receiver.requests());
@@ -321,7 +326,7 @@ async fn kill_9_mid_delivery_loses_nothing() {
 }
 
 /// Reads `switchboard_webhook_attempts_total{outcome="success"}` from /metrics.
-async fn successes(base_url: &str) -> u64 {
+pub(super) async fn successes(base_url: &str) -> u64 {
     let text = client()
         .get(format!("{base_url}/metrics"))
         .send()

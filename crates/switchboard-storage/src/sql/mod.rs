@@ -19,6 +19,7 @@ pub(crate) mod conversations;
 pub(crate) mod customers;
 pub(crate) mod deliveries;
 pub(crate) mod directory;
+pub(crate) mod nodes;
 pub(crate) mod outbox;
 pub(crate) mod query;
 pub(crate) mod record;
