@@ -65,6 +65,7 @@
 mod admin;
 mod config;
 mod connection;
+pub mod console;
 mod conversations;
 mod customers;
 mod delivery;
@@ -91,6 +92,7 @@ mod write;
 
 pub use admin::{Admin, CreatedKey};
 pub use config::{Clock, DatabaseUrl, SqliteSync, StoreConfig, now};
+pub use console::{Console, ConsoleSession, NewSession, SessionPolicy, SignIn};
 pub use conversations::{Conversations, LinkSet};
 pub use customers::Customers;
 pub use delivery::{

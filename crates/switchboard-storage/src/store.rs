@@ -11,6 +11,7 @@ use crate::StorageError;
 use crate::admin::Admin;
 use crate::config::{Clock, DatabaseUrl, StoreConfig, millis};
 use crate::connection::{DbConnection, DbPool, Failure};
+use crate::console::Console;
 use crate::conversations::Conversations;
 use crate::customers::Customers;
 use crate::group_commit::{self, GroupWriter};
@@ -217,6 +218,13 @@ impl Store {
     #[must_use]
     pub const fn admin(&self) -> Admin<'_> {
         Admin::new(self)
+    }
+
+    /// The operator console's sign-in: agents' passwords, console
+    /// sessions, and the tenant's newest events for live pages.
+    #[must_use]
+    pub const fn console(&self) -> Console<'_> {
+        Console::new(self)
     }
 
     /// Webhook subscriptions and their delivery log.
