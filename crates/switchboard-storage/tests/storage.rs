@@ -11,6 +11,7 @@ mod storage {
     mod harness;
 
     mod concurrency;
+    mod console;
     mod deliveries;
     mod disk_full;
     mod engine;

@@ -153,3 +153,27 @@ pub mod metric {
     /// Outbox events quarantined (dead-lettered) after failing every try.
     pub const QUARANTINED: &str = "switchboard_webhook_outbox_quarantined_total";
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::Wakeup;
+
+    #[tokio::test]
+    async fn a_notify_wakes_the_worker_and_every_subscriber() {
+        let wakeup = Wakeup::new();
+        let mut pages = [wakeup.subscribe(), wakeup.subscribe()];
+        wakeup.notify();
+        for page in &mut pages {
+            tokio::time::timeout(Duration::from_secs(5), page.changed())
+                .await
+                .expect("a subscriber is woken")
+                .expect("the sender lives");
+        }
+        // The worker's wake-up was kept for it: subscribers took nothing.
+        tokio::time::timeout(Duration::from_secs(5), wakeup.notified())
+            .await
+            .expect("the worker is woken");
+    }
+}
