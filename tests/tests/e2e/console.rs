@@ -64,7 +64,11 @@ fn csrf_of(html: &str) -> String {
 /// Signs in over HTTP: `(status, session cookie)`.
 async fn sign_in(app: &TestApp, email: &str, password: &str) -> (u16, Option<String>) {
     let client = plain();
-    let form = client.get(app.url("/console/sign-in")).send().await.unwrap();
+    let form = client
+        .get(app.url("/console/sign-in"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(form.status(), 200);
     let (token, _) = set_cookie(&form, "sb_console_sign_in").expect("a sign-in cookie");
     let csrf = csrf_of(&form.text().await.unwrap());
@@ -111,13 +115,21 @@ async fn sign_in_cookies_csrf_and_tenant_scoping_over_http() {
         // The right one: a session cookie, HttpOnly, SameSite=Strict, not
         // Secure over plain HTTP.
         let client = plain();
-        let form = client.get(app.url("/console/sign-in")).send().await.unwrap();
+        let form = client
+            .get(app.url("/console/sign-in"))
+            .send()
+            .await
+            .unwrap();
         let (token, _) = set_cookie(&form, "sb_console_sign_in").unwrap();
         let csrf = csrf_of(&form.text().await.unwrap());
         let res = client
             .post(app.url("/console/sign-in"))
             .header(COOKIE, format!("sb_console_sign_in={token}"))
-            .form(&[("email", "ada@example.com"), ("password", PASSWORD), ("csrf", &csrf)])
+            .form(&[
+                ("email", "ada@example.com"),
+                ("password", PASSWORD),
+                ("csrf", &csrf),
+            ])
             .send()
             .await
             .unwrap();
@@ -129,8 +141,16 @@ async fn sign_in_cookies_csrf_and_tenant_scoping_over_http() {
 
         let (status, inbox) = get(&app, &session, "/console/inbox").await;
         assert_eq!(status, 200, "{b}");
-        assert!(inbox.contains(&format!("data-conversation=\"{}\"", conv.id.get())), "{b}");
-        let (status, page) = get(&app, &session, &format!("/console/conversations/{}", conv.id.get())).await;
+        assert!(
+            inbox.contains(&format!("data-conversation=\"{}\"", conv.id.get())),
+            "{b}"
+        );
+        let (status, page) = get(
+            &app,
+            &session,
+            &format!("/console/conversations/{}", conv.id.get()),
+        )
+        .await;
         assert_eq!(status, 200, "{b}");
         let page_csrf = csrf_of(&page);
 
@@ -159,20 +179,45 @@ async fn sign_in_cookies_csrf_and_tenant_scoping_over_http() {
             let res = post(origin, site, token).await.unwrap();
             assert_eq!(res.status(), 403, "{b}: {origin:?} {site:?}");
         }
-        let unchanged = app.store.conversations().get(app.tenant.id, conv.id).await.unwrap();
+        let unchanged = app
+            .store
+            .conversations()
+            .get(app.tenant.id, conv.id)
+            .await
+            .unwrap();
         assert_eq!(unchanged.status, ConversationStatus::New, "{b}");
         let origin: &'static str = Box::leak(app.base_url.clone().into_boxed_str());
-        let res = post(Some(origin), Some("same-origin"), page_csrf.clone()).await.unwrap();
+        let res = post(Some(origin), Some("same-origin"), page_csrf.clone())
+            .await
+            .unwrap();
         assert_eq!(res.status(), 303, "{b}");
-        let closed = app.store.conversations().get(app.tenant.id, conv.id).await.unwrap();
+        let closed = app
+            .store
+            .conversations()
+            .get(app.tenant.id, conv.id)
+            .await
+            .unwrap();
         assert_eq!(closed.status, ConversationStatus::Closed, "{b}");
         assert_eq!(closed.closed_by, Some(Actor::Agent(me.id)), "{b}");
         // Recorded as the console, by the agent, and shown in the timeline.
-        let history = app.store.conversations().history(app.tenant.id, conv.id, 10).await.unwrap();
+        let history = app
+            .store
+            .conversations()
+            .history(app.tenant.id, conv.id, 10)
+            .await
+            .unwrap();
         assert_eq!(history[0].api, "console", "{b}");
         assert_eq!(history[0].actor, Actor::Agent(me.id), "{b}");
-        let (_, page) = get(&app, &session, &format!("/console/conversations/{}", conv.id.get())).await;
-        assert!(page.contains(r#"<strong>Ada</strong> via <span class="api">console</span>"#), "{b}");
+        let (_, page) = get(
+            &app,
+            &session,
+            &format!("/console/conversations/{}", conv.id.get()),
+        )
+        .await;
+        assert!(
+            page.contains(r#"<strong>Ada</strong> via <span class="api">console</span>"#),
+            "{b}"
+        );
 
         // Bad input is a 4xx page, never a 5xx.
         for (path, body) in [
@@ -191,7 +236,11 @@ async fn sign_in_cookies_csrf_and_tenant_scoping_over_http() {
                 .send()
                 .await
                 .unwrap();
-            assert!(res.status().is_client_error(), "{b}: {path} {form:?} -> {}", res.status());
+            assert!(
+                res.status().is_client_error(),
+                "{b}: {path} {form:?} -> {}",
+                res.status()
+            );
         }
 
         // Another tenant's conversation is a 404, like a missing one.
@@ -232,9 +281,21 @@ async fn sign_in_cookies_csrf_and_tenant_scoping_over_http() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sign_in_attempts_are_rate_limited_per_client() {
-    let app = TestApp::sqlite().await;
+    // One attempt a minute after a burst of 3: slow Argon2 checks in a
+    // debug build cannot earn a token back during the test.
+    let config = switchboard_e2e::TestConfig {
+        console: switchboard_console::ConsoleConfig {
+            sign_in_per_minute: 1,
+            sign_in_burst: 3,
+            ..switchboard_console::ConsoleConfig::default()
+        },
+        ..switchboard_e2e::TestConfig::default()
+    };
+    let app = TestApp::spawn_with(switchboard_e2e::Backend::Sqlite, config)
+        .await
+        .unwrap();
     agent(&app, "Ada", "ada@example.com", "agent").await;
-    let burst = switchboard_console::ConsoleConfig::default().sign_in_burst;
+    let burst = 3;
     for n in 0..burst {
         let (status, _) = sign_in(&app, "ada@example.com", "wrong password!").await;
         assert_eq!(status, 401, "attempt {n}");
@@ -267,14 +328,24 @@ async fn the_sse_stream_resumes_after_last_event_id() {
             assert_eq!(res.headers()["content-type"], "text/event-stream");
             let mut text = String::new();
             while text.matches("event: change").count() < 1 {
-                let chunk = tokio::time::timeout(WAIT, res.chunk()).await.unwrap().unwrap().unwrap();
+                let chunk = tokio::time::timeout(WAIT, res.chunk())
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .unwrap();
                 text.push_str(std::str::from_utf8(&chunk).unwrap());
             }
             text
         }
     };
     let first = read(start).await;
-    assert!(first.contains(&format!("data: {{\"entity\":\"conversation\",\"id\":{}}}", a.id.get())), "{first}");
+    assert!(
+        first.contains(&format!(
+            "data: {{\"entity\":\"conversation\",\"id\":{}}}",
+            a.id.get()
+        )),
+        "{first}"
+    );
     let id: i64 = first
         .lines()
         .find_map(|l| l.strip_prefix("id: "))
@@ -282,8 +353,14 @@ async fn the_sse_stream_resumes_after_last_event_id() {
         .parse()
         .unwrap();
     let resumed = read(id).await;
-    assert!(resumed.contains(&format!("\"id\":{}}}", b.id.get())), "{resumed}");
-    assert!(!resumed.contains(&format!("\"id\":{}}}", a.id.get())), "{resumed}");
+    assert!(
+        resumed.contains(&format!("\"id\":{}}}", b.id.get())),
+        "{resumed}"
+    );
+    assert!(
+        !resumed.contains(&format!("\"id\":{}}}", a.id.get())),
+        "{resumed}"
+    );
 }
 
 // ---- the browser ----
@@ -321,7 +398,11 @@ impl Browser {
             );
             return None;
         }
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         let driver = Command::new("chromedriver")
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
@@ -360,9 +441,24 @@ impl Browser {
     async fn sign_in(&self, app: &TestApp, email: &str, password: &str) {
         let c = &self.client;
         c.goto(&app.url("/console/sign-in")).await.unwrap();
-        c.find(Locator::Css("input[name=email]")).await.unwrap().send_keys(email).await.unwrap();
-        c.find(Locator::Css("input[name=password]")).await.unwrap().send_keys(password).await.unwrap();
-        c.find(Locator::Css("#sign-in")).await.unwrap().click().await.unwrap();
+        c.find(Locator::Css("input[name=email]"))
+            .await
+            .unwrap()
+            .send_keys(email)
+            .await
+            .unwrap();
+        c.find(Locator::Css("input[name=password]"))
+            .await
+            .unwrap()
+            .send_keys(password)
+            .await
+            .unwrap();
+        c.find(Locator::Css("#sign-in"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
     }
 
     /// Polls until `css`'s text contains `want`, at most `within`.
@@ -399,12 +495,18 @@ async fn the_console_in_a_real_browser() {
     let Some(browser) = Browser::start().await else {
         return;
     };
-    let Some(app) = TestApp::spawn_with(switchboard_e2e::Backend::Sqlite, webhook_config()).await else {
+    let Some(app) = TestApp::spawn_with(switchboard_e2e::Backend::Sqlite, webhook_config()).await
+    else {
         unreachable!("SQLite is always available");
     };
     let c = &browser.client;
     let me = agent(&app, "Ada Admin", "ada@example.com", "admin").await;
-    let support = app.store.admin().create_department(app.tenant.id, "Support").await.unwrap();
+    let support = app
+        .store
+        .admin()
+        .create_department(app.tenant.id, "Support")
+        .await
+        .unwrap();
     app.store
         .admin()
         .create_attribute(switchboard_domain::CustomAttribute {
@@ -419,7 +521,10 @@ async fn the_console_in_a_real_browser() {
         .seed_customer(|cu| {
             cu.name = Some("Charles Babbage".into());
             cu.email = Some("charles@example.com".into());
-            cu.tags = vec![switchboard_domain::Tag { name: "vip".into(), color: "#e53935".into() }];
+            cu.tags = vec![switchboard_domain::Tag {
+                name: "vip".into(),
+                color: "#e53935".into(),
+            }];
             cu.custom_data.insert("plan".into(), json!("enterprise"));
         })
         .await;
@@ -429,7 +534,11 @@ async fn the_console_in_a_real_browser() {
         ("s-3", "Clara Closed", ConversationStatus::Closed),
     ] {
         app.seed_conversation(key, |c| {
-            c.visitor = Visitor { name: Some(name.into()), email: Some(format!("{key}@example.com")), ..Visitor::default() };
+            c.visitor = Visitor {
+                name: Some(name.into()),
+                email: Some(format!("{key}@example.com")),
+                ..Visitor::default()
+            };
             c.status = status;
             if key == "s-2" {
                 c.customer_id = Some(customer.id);
@@ -443,9 +552,19 @@ async fn the_console_in_a_real_browser() {
     }
 
     // A wrong password: the form again, with an error.
-    browser.sign_in(&app, "ada@example.com", "not the password").await;
-    browser.wait_text("#sign-in-error", "Wrong email or password", WAIT).await;
-    assert!(c.current_url().await.unwrap().path().ends_with("/console/sign-in"));
+    browser
+        .sign_in(&app, "ada@example.com", "not the password")
+        .await;
+    browser
+        .wait_text("#sign-in-error", "Wrong email or password", WAIT)
+        .await;
+    assert!(
+        c.current_url()
+            .await
+            .unwrap()
+            .path()
+            .ends_with("/console/sign-in")
+    );
 
     // Signed in: the inbox.
     browser.sign_in(&app, "ada@example.com", PASSWORD).await;
@@ -455,21 +574,69 @@ async fn the_console_in_a_real_browser() {
     browser.screenshot("console-inbox.png").await;
 
     // Filters: status, then "mine", then a search by customer name.
-    c.find(Locator::Css("#f-status")).await.unwrap().select_by_value("closed").await.unwrap();
-    c.find(Locator::Css("#apply-filters")).await.unwrap().click().await.unwrap();
+    c.find(Locator::Css("#f-status"))
+        .await
+        .unwrap()
+        .select_by_value("closed")
+        .await
+        .unwrap();
+    c.find(Locator::Css("#apply-filters"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     browser.wait_text("#inbox", "Clara Closed", WAIT).await;
-    assert_eq!(c.find_all(Locator::Css("#inbox tbody tr")).await.unwrap().len(), 1);
-    c.goto(&app.url("/console/inbox?assignee=mine")).await.unwrap();
+    assert_eq!(
+        c.find_all(Locator::Css("#inbox tbody tr"))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    c.goto(&app.url("/console/inbox?assignee=mine"))
+        .await
+        .unwrap();
     browser.wait_text("#inbox", "Otto Opened", WAIT).await;
-    assert_eq!(c.find_all(Locator::Css("#inbox tbody tr")).await.unwrap().len(), 1);
+    assert_eq!(
+        c.find_all(Locator::Css("#inbox tbody tr"))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
     c.goto(&app.url("/console/inbox")).await.unwrap();
-    c.find(Locator::Css("#f-q")).await.unwrap().send_keys("Babbage").await.unwrap();
-    c.find(Locator::Css("#apply-filters")).await.unwrap().click().await.unwrap();
+    c.find(Locator::Css("#f-q"))
+        .await
+        .unwrap()
+        .send_keys("Babbage")
+        .await
+        .unwrap();
+    c.find(Locator::Css("#apply-filters"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     browser.wait_text("#inbox", "Otto Opened", WAIT).await;
-    assert_eq!(c.find_all(Locator::Css("#inbox tbody tr")).await.unwrap().len(), 1);
-    c.goto(&app.url("/console/inbox?q=s-3%40example")).await.unwrap();
+    assert_eq!(
+        c.find_all(Locator::Css("#inbox tbody tr"))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    c.goto(&app.url("/console/inbox?q=s-3%40example"))
+        .await
+        .unwrap();
     browser.wait_text("#inbox", "Clara Closed", WAIT).await;
-    assert_eq!(c.find_all(Locator::Css("#inbox tbody tr")).await.unwrap().len(), 1);
+    assert_eq!(
+        c.find_all(Locator::Css("#inbox tbody tr"))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 
     // A conversation created through Zoho, open in the console.
     let (status, created) = zoho(&app, reqwest::Method::POST, "/conversations")
@@ -478,11 +645,15 @@ async fn the_console_in_a_real_browser() {
         .await;
     assert_eq!(status, 200, "{created}");
     let id = created["data"]["id"].as_str().unwrap().to_string();
-    c.goto(&app.url(&format!("/console/conversations/{id}"))).await.unwrap();
+    c.goto(&app.url(&format!("/console/conversations/{id}")))
+        .await
+        .unwrap();
     browser.wait_text("#visitor", "Zoe Zoho", WAIT).await;
     browser.wait_text("#live-status", "Live", WAIT).await;
     // A marker that a reload would lose.
-    c.execute("window.__no_reload = 42; return null;", vec![]).await.unwrap();
+    c.execute("window.__no_reload = 42; return null;", vec![])
+        .await
+        .unwrap();
 
     // A Zoho PUT of customer_info appears within a second, without a reload.
     let (status, body) = zoho(&app, reqwest::Method::PUT, &format!("/conversations/{id}"))
@@ -490,9 +661,14 @@ async fn the_console_in_a_real_browser() {
         .fetch()
         .await;
     assert_eq!(status, 200, "{body}");
-    let took = browser.wait_text("#custom-info", "Gold", Duration::from_secs(1)).await;
+    let took = browser
+        .wait_text("#custom-info", "Gold", Duration::from_secs(1))
+        .await;
     println!("customer_info appeared after {took:?}");
-    let marker = c.execute("return window.__no_reload || null;", vec![]).await.unwrap();
+    let marker = c
+        .execute("return window.__no_reload || null;", vec![])
+        .await
+        .unwrap();
     assert_eq!(marker, json!(42), "the page was reloaded");
     browser.screenshot("console-conversation.png").await;
 
@@ -505,9 +681,21 @@ async fn the_console_in_a_real_browser() {
         .fetch()
         .await;
     assert_eq!(status, 201, "{hook}");
-    c.find(Locator::Css("#a-status")).await.unwrap().select_by_value("closed").await.unwrap();
-    c.find(Locator::Css("#set-status")).await.unwrap().click().await.unwrap();
-    browser.wait_text("#conversation-status", "closed", WAIT).await;
+    c.find(Locator::Css("#a-status"))
+        .await
+        .unwrap()
+        .select_by_value("closed")
+        .await
+        .unwrap();
+    c.find(Locator::Css("#set-status"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    browser
+        .wait_text("#conversation-status", "closed", WAIT)
+        .await;
     browser.wait_text("#history", "via console", WAIT).await;
     let (status, so) = app.get(&format!("/api/v1/ChatSession/{id}")).fetch().await;
     assert_eq!(status, 200, "{so}");
@@ -519,7 +707,15 @@ async fn the_console_in_a_real_browser() {
     // A cross-site form post (a page on another port of this host: the
     // same site, another origin, so the cookie is sent) is refused.
     let (theirs_id, before) = {
-        let conv = app.store.conversations().get(app.tenant.id, switchboard_domain::ConversationId::new(id.parse().unwrap())).await.unwrap();
+        let conv = app
+            .store
+            .conversations()
+            .get(
+                app.tenant.id,
+                switchboard_domain::ConversationId::new(id.parse().unwrap()),
+            )
+            .await
+            .unwrap();
         (conv.id.get(), conv.status)
     };
     let evil = format!(
@@ -528,15 +724,30 @@ async fn the_console_in_a_real_browser() {
            <script>document.getElementById('f').submit()</script>"#,
         app.base_url
     );
-    receiver.script("/evil", [Reply::status(200).header("content-type", "text/html").body(evil)]);
+    receiver.script(
+        "/evil",
+        [Reply::status(200)
+            .header("content-type", "text/html")
+            .body(evil)],
+    );
     c.goto(&receiver.url("/evil")).await.unwrap();
     let deadline = Instant::now() + WAIT;
     while !c.current_url().await.unwrap().path().contains("/console/") {
         assert!(Instant::now() < deadline, "the form did not post");
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
-    browser.wait_text("main", "came from another site", WAIT).await;
-    let after = app.store.conversations().get(app.tenant.id, switchboard_domain::ConversationId::new(theirs_id)).await.unwrap();
+    browser
+        .wait_text("main", "came from another site", WAIT)
+        .await;
+    let after = app
+        .store
+        .conversations()
+        .get(
+            app.tenant.id,
+            switchboard_domain::ConversationId::new(theirs_id),
+        )
+        .await
+        .unwrap();
     assert_eq!(after.status, before);
 
     // Another tenant's conversation URL is a 404.
@@ -550,7 +761,9 @@ async fn the_console_in_a_real_browser() {
         )
         .await
         .unwrap();
-    c.goto(&app.url(&format!("/console/conversations/{}", theirs.id.get()))).await.unwrap();
+    c.goto(&app.url(&format!("/console/conversations/{}", theirs.id.get())))
+        .await
+        .unwrap();
     browser.wait_text("h1", "Not found", WAIT).await;
 
     // Phone width: the inbox still renders its list.
@@ -560,10 +773,67 @@ async fn the_console_in_a_real_browser() {
     c.set_window_size(1280, 900).await.unwrap();
 
     // Sign out: back to the form, and the inbox wants a sign-in again.
-    c.find(Locator::Css("#sign-out")).await.unwrap().click().await.unwrap();
+    c.find(Locator::Css("#sign-out"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     browser.wait_text("h1", "Sign in", WAIT).await;
     c.goto(&app.url("/console/inbox")).await.unwrap();
     browser.wait_text("h1", "Sign in", WAIT).await;
     let _ = browser.client.clone().close().await;
     app.stop().await;
+}
+
+/// The session cookie's `Set-Cookie` header after signing in from a
+/// client that sends `X-Forwarded-Proto: https`.
+async fn cookie_behind_proxy(trusted_proxies: &str) -> String {
+    let config = switchboard_e2e::TestConfig::with_api(switchboard_api::ApiConfig {
+        trusted_proxies: trusted_proxies
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(|s| s.parse().unwrap())
+            .collect(),
+        ..switchboard_api::ApiConfig::default()
+    });
+    let app = TestApp::spawn_with(switchboard_e2e::Backend::Sqlite, config)
+        .await
+        .unwrap();
+    agent(&app, "Ada", "ada@example.com", "agent").await;
+    let client = plain();
+    let form = client
+        .get(app.url("/console/sign-in"))
+        .header("x-forwarded-proto", "https")
+        .send()
+        .await
+        .unwrap();
+    let (token, _) = set_cookie(&form, "sb_console_sign_in").unwrap();
+    let csrf = csrf_of(&form.text().await.unwrap());
+    let res = client
+        .post(app.url("/console/sign-in"))
+        .header("x-forwarded-proto", "https")
+        .header(COOKIE, format!("sb_console_sign_in={token}"))
+        .form(&[
+            ("email", "ada@example.com"),
+            ("password", PASSWORD),
+            ("csrf", &csrf),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    set_cookie(&res, "sb_console").unwrap().1
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cookies_are_secure_only_behind_a_trusted_proxy_that_says_https() {
+    let untrusted = cookie_behind_proxy("").await;
+    assert!(!untrusted.contains("Secure"), "{untrusted}");
+    let trusted = cookie_behind_proxy("127.0.0.0/8").await;
+    assert!(trusted.contains("Secure"), "{trusted}");
+    assert!(
+        trusted.contains("HttpOnly") && trusted.contains("SameSite=Strict"),
+        "{trusted}"
+    );
 }

@@ -231,9 +231,13 @@ impl View<'_> {
                         li {
                             (render::time(h.at, self.tz)) " · "
                             strong { (who(&h.actor)) } " via " span class="api" { (h.api) }
-                            ul {
-                                @for op in &h.diff {
-                                    li { code { (serde_json::to_string(op).unwrap_or_default()) } }
+                            @if h.version_before.is_none() {
+                                " · created"
+                            } @else {
+                                ul {
+                                    @for op in &h.diff {
+                                        li { code { (serde_json::to_string(op).unwrap_or_default()) } }
+                                    }
                                 }
                             }
                         }
