@@ -404,10 +404,12 @@ async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
         let key = demo::create_key(&server.store, &data)
             .await
             .context("cannot create the demo API key")?;
-        println!("{}", demo::instructions(&base_url, &key.secret, &data));
+        // Before anything is printed: a caller that stops the server once
+        // it reads the key finds it serving, with its signals handled.
         let (email, password) = demo::console_admin(&server.store, &data)
             .await
             .context("cannot set the demo admin's console password")?;
+        println!("{}", demo::instructions(&base_url, &key.secret, &data));
         println!(
             "{}",
             demo::console_instructions(&base_url, &email, &password)
