@@ -699,7 +699,7 @@ async fn the_console_in_a_real_browser() {
     browser.wait_text("#history", "via console", WAIT).await;
     let (status, so) = app.get(&format!("/api/v1/ChatSession/{id}")).fetch().await;
     assert_eq!(status, 200, "{so}");
-    assert_eq!(so["Status"], "Ended", "{so}");
+    assert_eq!(so["Status"], "Closed", "{so}");
     let got = receiver.wait_for("/hook", 1, WAIT).await;
     let payload: Value = serde_json::from_slice(&got[0].body).unwrap();
     assert!(payload.to_string().contains("closed"), "{payload}");
