@@ -61,6 +61,8 @@ pub struct TestConfig {
     pub webhook: WebhookConfig,
     /// Retention of finished work (the production defaults).
     pub retention: RetentionConfig,
+    /// The operator console (the production defaults).
+    pub console: switchboard_console::ConsoleConfig,
 }
 
 impl Default for TestConfig {
@@ -80,6 +82,7 @@ impl Default for TestConfig {
             workers: 2,
             webhook: WebhookConfig::default(),
             retention: RetentionConfig::default(),
+            console: switchboard_console::ConsoleConfig::default(),
         }
     }
 }
@@ -161,6 +164,7 @@ impl TestApp {
             shutdown_timeout: Duration::from_secs(5),
             webhook: config.webhook,
             retention: config.retention,
+            console: config.console,
         };
         let server = switchboard_server::start(server_config)
             .await

@@ -11,6 +11,7 @@
 #[cfg(test)]
 mod e2e {
     mod common;
+    mod console;
     mod contract;
     mod every_dialect;
     mod faults;

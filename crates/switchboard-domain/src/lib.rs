@@ -59,7 +59,7 @@ pub mod validate;
 mod webhook;
 
 pub use actor::Actor;
-pub use agent::{Agent, Department};
+pub use agent::{Agent, AgentRole, Department};
 pub use attribute::{AttributeSet, AttributeType, CustomAttribute, UnknownAttributeType};
 pub use conversation::{
     Conversation, MAX_CUSTOM_INFO_KEY_CHARS, MAX_CUSTOM_INFO_KEYS, MAX_CUSTOM_INFO_VALUE_BYTES,

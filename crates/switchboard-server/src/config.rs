@@ -877,6 +877,7 @@ fn resolve(layer: Layer) -> Result<Settings, ConfigError> {
                 .map_or(DEFAULT_SHUTDOWN_TIMEOUT, Duration::from_secs),
             webhook: webhook.resolve()?,
             retention: retention.resolve()?,
+            console: switchboard_console::ConsoleConfig::default(),
         },
         log: LogConfig {
             format: log_format.unwrap_or_default(),

@@ -520,3 +520,40 @@ pub fn empty_database_hint() -> String {
      Or start with sample data: switchboard serve --demo"
         .to_string()
 }
+
+/// Gives the demo tenant's admin (the first demo agent, an `admin`) a
+/// fresh random console password; returns the email and the password.
+/// Each start makes a new one (and ends the admin's earlier sessions).
+///
+/// # Errors
+///
+/// Any storage error, or when the system's random source fails.
+pub async fn console_admin(store: &Store, demo: &Demo) -> anyhow::Result<(String, String)> {
+    // 24 characters of 16 without look-alikes: 96 random bits.
+    const ALPHABET: &[u8; 16] = b"abcdefghjkmnpqrs";
+    let admin = demo
+        .agents
+        .iter()
+        .find(|a| a.role == "admin")
+        .ok_or_else(|| anyhow::anyhow!("the demo tenant has no admin"))?;
+    let mut bytes = [0u8; 12];
+    getrandom::fill(&mut bytes)?;
+    let password: String = bytes
+        .iter()
+        .flat_map(|b| [b >> 4, b & 0x0f])
+        .map(|n| char::from(ALPHABET[usize::from(n)]))
+        .collect();
+    let agent = store
+        .console()
+        .set_password(demo.tenant.id, &admin.email, &password)
+        .await?;
+    Ok((agent.email, password))
+}
+
+/// The console lines `serve --demo` prints.
+#[must_use]
+pub fn console_instructions(base_url: &str, email: &str, password: &str) -> String {
+    format!(
+        "Operator console: {base_url}/console/\n  sign in as {email} with password {password}\n  (a fresh password each start)"
+    )
+}

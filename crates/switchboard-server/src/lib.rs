@@ -35,6 +35,7 @@ use actix_web::dev::ServerHandle;
 use actix_web::{App, HttpServer};
 use anyhow::Context as _;
 use switchboard_api::{ApiConfig, AppState};
+use switchboard_console::{ConsoleConfig, ConsoleState};
 use switchboard_storage::{Store, StoreConfig};
 use switchboard_webhook::{WebhookConfig, WorkerHandle};
 
@@ -64,6 +65,8 @@ pub struct ServerConfig {
     /// Retention of finished work (the task runs unless `retention.enabled`
     /// is off).
     pub retention: RetentionConfig,
+    /// The operator console at `/console/` (served unless `console.enabled` is off).
+    pub console: ConsoleConfig,
 }
 
 impl ServerConfig {
@@ -79,6 +82,7 @@ impl ServerConfig {
             shutdown_timeout: config::DEFAULT_SHUTDOWN_TIMEOUT,
             webhook: WebhookConfig::default(),
             retention: RetentionConfig::default(),
+            console: ConsoleConfig::default(),
         }
     }
 }
@@ -107,6 +111,8 @@ pub struct RunningServer {
     shutdown_timeout: Duration,
     /// The retention task; stopped with the webhook worker.
     retention: Option<RetentionHandle>,
+    /// The console, whose live streams end when the stop begins.
+    console: ConsoleState,
     /// Listens for the changes of the other nodes (PostgreSQL), and applies
     /// every change to this node (see `switchboard_api::changes`); both
     /// stop when the server is dropped.
@@ -183,6 +189,9 @@ impl RunningServer {
         let deadline = tokio::time::Instant::now() + self.shutdown_timeout;
         let drain = Arc::clone(&self.drain);
         drain.begin();
+        // Open console pages hold a live stream each: end them, or the
+        // drain would wait for them until the timeout.
+        self.console.stop_streams();
         let http = async {
             handle.pause().await;
             if drain.finish(deadline).await {
@@ -322,15 +331,23 @@ pub async fn start_with_store(
         tracing::info!("retention disabled (retention.enabled = false): nothing is ever deleted");
         None
     };
+    let console = ConsoleState::new(state.clone(), config.console);
+    let app_console = config.console.enabled.then(|| console.clone());
     let mut server = HttpServer::new(move || {
         let state = state.clone();
+        let console = app_console.clone();
         let drain = Arc::clone(&app_drain);
         App::new()
             .wrap(actix_web::middleware::from_fn(move |req, next| {
                 Arc::clone(&drain).serve(req, next)
             }))
             .wrap(actix_web::middleware::from_fn(switchboard_api::observe))
-            .configure(move |cfg| switchboard_api::configure(cfg, &state))
+            .configure(move |cfg| {
+                if let Some(console) = &console {
+                    switchboard_console::configure(cfg, console);
+                }
+                switchboard_api::configure(cfg, &state);
+            })
     })
     .disable_signals()
     .shutdown_timeout(config.shutdown_timeout.as_secs());
@@ -359,6 +376,7 @@ pub async fn start_with_store(
         shutdown_timeout: config.shutdown_timeout,
         retention,
         changes,
+        console,
     })
 }
 

@@ -270,12 +270,26 @@ enum AgentCommand {
         /// Full name.
         #[arg(long)]
         name: String,
-        /// Email address.
+        /// Email address (the console sign-in; stored in lower case).
         #[arg(long)]
         email: String,
-        /// Role (free text, e.g. admin, agent, supervisor).
-        #[arg(long, default_value = "agent")]
+        /// Role: `agent` (works conversations) or `admin` (also manages the tenant).
+        #[arg(long, default_value = "agent", value_parser = ["agent", "admin"])]
         role: String,
+        /// Read a console password from standard input (its first line, at
+        /// least 10 characters), so the agent can sign in at /console/.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Set an agent's console password, read from standard input (its first
+    /// line, at least 10 characters). Ends the agent's console sessions.
+    Password {
+        /// The tenant.
+        #[arg(long)]
+        tenant: String,
+        /// The agent's email address.
+        #[arg(long)]
+        email: String,
     },
 }
 
@@ -390,7 +404,16 @@ async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
         let key = demo::create_key(&server.store, &data)
             .await
             .context("cannot create the demo API key")?;
+        // Before anything is printed: a caller that stops the server once
+        // it reads the key finds it serving, with its signals handled.
+        let (email, password) = demo::console_admin(&server.store, &data)
+            .await
+            .context("cannot set the demo admin's console password")?;
         println!("{}", demo::instructions(&base_url, &key.secret, &data));
+        println!(
+            "{}",
+            demo::console_instructions(&base_url, &email, &password)
+        );
     } else if !server
         .store
         .admin()
@@ -582,13 +605,27 @@ async fn administer(settings: &Settings, command: AdminCommand) -> anyhow::Resul
             name,
             email,
             role,
+            password_stdin,
         }) => {
             let tenant = find_tenant(&store, &tenant).await?;
+            let password = if password_stdin {
+                Some(read_password()?)
+            } else {
+                None
+            };
+            let email = switchboard_storage::console::normalize_email(&email);
             let agent = store
                 .admin()
                 .create_agent(tenant.id, &name, &email, &role)
                 .await
                 .with_context(|| format!("cannot create agent {name:?}"))?;
+            if let Some(password) = password {
+                store
+                    .console()
+                    .set_password(tenant.id, &agent.email, &password)
+                    .await
+                    .map_err(|e| password_error(&e))?;
+            }
             println!(
                 "created agent {:?} <{}> as {} (id {}) for tenant {:?}",
                 agent.name,
@@ -596,6 +633,28 @@ async fn administer(settings: &Settings, command: AdminCommand) -> anyhow::Resul
                 agent.role,
                 agent.id.get(),
                 tenant.name
+            );
+        }
+        AdminCommand::Agent(AgentCommand::Password { tenant, email }) => {
+            let tenant = find_tenant(&store, &tenant).await?;
+            let password = read_password()?;
+            let agent = match store
+                .console()
+                .set_password(tenant.id, &email, &password)
+                .await
+            {
+                Err(StorageError::NotFound) => {
+                    return Err(UsageError(format!(
+                        "tenant {:?} has no agent with email {email:?}",
+                        tenant.name
+                    ))
+                    .into());
+                }
+                other => other.map_err(|e| password_error(&e))?,
+            };
+            println!(
+                "set the console password of agent {:?} <{}> of tenant {:?}; their sessions ended",
+                agent.name, agent.email, tenant.name
             );
         }
         AdminCommand::Department(DepartmentCommand::Create { tenant, name }) => {
@@ -650,6 +709,31 @@ async fn administer(settings: &Settings, command: AdminCommand) -> anyhow::Resul
         }
     }
     Ok(())
+}
+
+/// The first line of standard input, without its line ending.
+fn read_password() -> anyhow::Result<String> {
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .context("cannot read the password from standard input")?;
+    let password = line.trim_end_matches(['\r', '\n']).to_string();
+    if password.chars().count() < switchboard_storage::console::MIN_PASSWORD_CHARS {
+        return Err(UsageError(format!(
+            "the password on standard input must be at least {} characters",
+            switchboard_storage::console::MIN_PASSWORD_CHARS
+        ))
+        .into());
+    }
+    Ok(password)
+}
+
+/// A refused password is invalid input (exit code 2); anything else fails.
+fn password_error(e: &StorageError) -> anyhow::Error {
+    match e {
+        StorageError::Domain(d) => UsageError(format!("password refused: {d}")).into(),
+        other => anyhow::anyhow!("cannot set the password: {other}"),
+    }
 }
 
 async fn find_tenant(store: &Store, name: &str) -> anyhow::Result<Tenant> {

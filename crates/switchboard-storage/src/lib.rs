@@ -66,6 +66,7 @@ mod admin;
 mod changes;
 mod config;
 mod connection;
+pub mod console;
 mod conversations;
 mod customers;
 mod delivery;
@@ -94,6 +95,7 @@ mod write;
 pub use admin::{Admin, CreatedKey};
 pub use changes::{CHANNEL as CHANGES_CHANNEL, Change, Listener};
 pub use config::{Clock, DatabaseUrl, SqliteSync, StoreConfig, now};
+pub use console::{Console, ConsoleSession, NewSession, SessionPolicy, SignIn};
 pub use conversations::{Conversations, LinkSet};
 pub use customers::Customers;
 pub use delivery::{

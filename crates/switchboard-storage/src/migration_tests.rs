@@ -212,15 +212,25 @@ fn migration_before(version: &str) -> String {
     versions.pop().unwrap()
 }
 
-/// Tables created by migrations after the rebuild: absent from a
-/// database reverted to before it.
-const NEWER_THAN_REBUILD: [&str; 1] = ["nodes"];
-
-/// Every row of every table the rebuild knows, as text, in id order.
+/// Every row of every table, as text, in id order: the tables and columns
+/// of [`TABLES`] that the database has at its migration (a later migration
+/// adds tables and columns that an earlier schema lacks).
 fn rows(raw: &mut Raw) -> Vec<String> {
     let mut out = Vec::new();
     for (table, cols) in TABLES {
-        if NEWER_THAN_REBUILD.contains(table) {
+        let present = raw.lines(
+            &format!("SELECT name AS line FROM pragma_table_info('{table}')"),
+            &format!(
+                "SELECT column_name::text AS line FROM information_schema.columns \
+                 WHERE table_schema = 'public' AND table_name = '{table}'"
+            ),
+        );
+        let cols: Vec<&str> = cols
+            .iter()
+            .copied()
+            .filter(|c| present.iter().any(|p| p == c))
+            .collect();
+        if cols.is_empty() {
             continue;
         }
         let sqlite = format!(

@@ -44,6 +44,19 @@ diesel::table! {
         name -> Text,
         email -> Text,
         role -> Text,
+        password_hash -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    console_sessions (id) {
+        id -> BigInt,
+        tenant_id -> BigInt,
+        agent_id -> BigInt,
+        token_hash -> Text,
+        csrf_token -> Text,
+        created_at -> BigInt,
+        last_seen_at -> BigInt,
     }
 }
 
@@ -205,6 +218,7 @@ diesel::table! {
 }
 
 diesel::joinable!(api_keys -> tenants (tenant_id));
+diesel::joinable!(console_sessions -> agents (agent_id));
 diesel::joinable!(deliveries -> outbox (outbox_id));
 diesel::joinable!(deliveries -> webhook_subscriptions (subscription_id));
 diesel::joinable!(delivery_attempts -> deliveries (delivery_id));
@@ -224,6 +238,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     delivery_attempts,
     change_history,
     nodes,
+    console_sessions,
 );
 
 /// Every table and its columns, in declaration order; the migration tests
@@ -244,7 +259,10 @@ pub(crate) const TABLES: &[(&str, &[&str])] = &[
             "created_at",
         ],
     ),
-    ("agents", &["id", "tenant_id", "name", "email", "role"]),
+    (
+        "agents",
+        &["id", "tenant_id", "name", "email", "role", "password_hash"],
+    ),
     ("departments", &["id", "tenant_id", "name"]),
     ("tags", &["id", "tenant_id", "name", "color"]),
     (
@@ -360,6 +378,18 @@ pub(crate) const TABLES: &[(&str, &[&str])] = &[
             "version_before",
             "version_after",
             "created_at",
+        ],
+    ),
+    (
+        "console_sessions",
+        &[
+            "id",
+            "tenant_id",
+            "agent_id",
+            "token_hash",
+            "csrf_token",
+            "created_at",
+            "last_seen_at",
         ],
     ),
 ];

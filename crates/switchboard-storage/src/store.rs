@@ -12,6 +12,7 @@ use crate::admin::Admin;
 use crate::changes::{Change, ChangeBus, Listener};
 use crate::config::{Clock, DatabaseUrl, StoreConfig, millis};
 use crate::connection::{DbConnection, DbPool, Failure};
+use crate::console::Console;
 use crate::conversations::Conversations;
 use crate::customers::Customers;
 use crate::group_commit::{self, GroupWriter};
@@ -236,6 +237,13 @@ impl Store {
     #[must_use]
     pub const fn admin(&self) -> Admin<'_> {
         Admin::new(self)
+    }
+
+    /// The operator console's sign-in: agents' passwords, console
+    /// sessions, and the tenant's newest events for live pages.
+    #[must_use]
+    pub const fn console(&self) -> Console<'_> {
+        Console::new(self)
     }
 
     /// Webhook subscriptions and their delivery log.

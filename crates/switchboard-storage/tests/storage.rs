@@ -12,6 +12,7 @@ mod storage {
 
     mod changes;
     mod concurrency;
+    mod console;
     mod deliveries;
     mod disk_full;
     mod engine;

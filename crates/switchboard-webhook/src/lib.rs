@@ -68,10 +68,25 @@ pub enum WebhookError {
 }
 
 /// Wakes the worker when an event was committed, so that it is delivered
-/// at once instead of on the next poll. Cheap to clone; a wake-up sent
-/// while the worker is busy is kept until it next waits.
-#[derive(Debug, Clone, Default)]
-pub struct Wakeup(Arc<Notify>);
+/// at once instead of on the next poll, and tells every subscriber (the
+/// console's live pages) that something was written. Cheap to clone; a
+/// wake-up sent while the worker is busy is kept until it next waits.
+#[derive(Debug, Clone)]
+pub struct Wakeup {
+    worker: Arc<Notify>,
+    /// A counter bumped on every [`notify`](Self::notify): a subscriber
+    /// sees that it moved, however many wake-ups it missed.
+    writes: Arc<tokio::sync::watch::Sender<u64>>,
+}
+
+impl Default for Wakeup {
+    fn default() -> Self {
+        Self {
+            worker: Arc::default(),
+            writes: Arc::new(tokio::sync::watch::Sender::new(0)),
+        }
+    }
+}
 
 impl Wakeup {
     /// A new wake-up signal.
@@ -80,14 +95,24 @@ impl Wakeup {
         Self::default()
     }
 
-    /// Wakes the worker (or makes its next wait return at once).
+    /// Wakes the worker (or makes its next wait return at once) and every
+    /// subscriber.
     pub fn notify(&self) {
-        self.0.notify_one();
+        self.worker.notify_one();
+        self.writes.send_modify(|n| *n = n.wrapping_add(1));
     }
 
-    /// Waits for [`notify`](Self::notify).
+    /// Waits for [`notify`](Self::notify) (the worker's side: one waiter).
     pub async fn notified(&self) {
-        self.0.notified().await;
+        self.worker.notified().await;
+    }
+
+    /// A receiver that sees every later [`notify`](Self::notify)
+    /// (`changed().await`), for any number of subscribers; a subscriber
+    /// never takes a wake-up from the worker.
+    #[must_use]
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.writes.subscribe()
     }
 }
 
@@ -127,4 +152,28 @@ pub mod metric {
     pub const FAN_OUT_FAILURES: &str = "switchboard_webhook_fan_out_failures_total";
     /// Outbox events quarantined (dead-lettered) after failing every try.
     pub const QUARANTINED: &str = "switchboard_webhook_outbox_quarantined_total";
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::Wakeup;
+
+    #[tokio::test]
+    async fn a_notify_wakes_the_worker_and_every_subscriber() {
+        let wakeup = Wakeup::new();
+        let mut pages = [wakeup.subscribe(), wakeup.subscribe()];
+        wakeup.notify();
+        for page in &mut pages {
+            tokio::time::timeout(Duration::from_secs(5), page.changed())
+                .await
+                .expect("a subscriber is woken")
+                .expect("the sender lives");
+        }
+        // The worker's wake-up was kept for it: subscribers took nothing.
+        tokio::time::timeout(Duration::from_secs(5), wakeup.notified())
+            .await
+            .expect("the worker is woken");
+    }
 }

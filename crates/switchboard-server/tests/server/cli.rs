@@ -269,6 +269,99 @@ async fn attributes_agents_departments() {
     assert_eq!(bad_email.status.code(), Some(2), "{}", describe(&bad_email));
 }
 
+#[tokio::test]
+async fn agents_get_console_passwords_from_stdin() {
+    use std::io::Write as _;
+    let s = Scratch::new();
+    s.ok(&["tenant", "create", "acme"]);
+    let with_stdin = |args: &[&str], input: &str| {
+        let mut child = s
+            .command(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let create = [
+        "agent",
+        "create",
+        "--tenant",
+        "acme",
+        "--name",
+        "Ada",
+        "--email",
+        "Ada@Example.com",
+        "--role",
+        "admin",
+        "--password-stdin",
+    ];
+    // Too short: refused before the agent is created.
+    let out = with_stdin(&create, "short\n");
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    let out = with_stdin(&create, "first long password\n");
+    assert!(out.status.success(), "{}", describe(&out));
+    let store = s.store().await;
+    let signed = |password: &'static str| {
+        let store = store.clone();
+        async move {
+            matches!(
+                store
+                    .console()
+                    .sign_in("ada@example.com", password, None)
+                    .await
+                    .unwrap(),
+                switchboard_storage::SignIn::Agent(_)
+            )
+        }
+    };
+    assert!(signed("first long password").await);
+
+    let password = [
+        "agent",
+        "password",
+        "--tenant",
+        "acme",
+        "--email",
+        "ada@example.com",
+    ];
+    let out = with_stdin(&password, "second long password\n");
+    assert!(out.status.success(), "{}", describe(&out));
+    assert!(!signed("first long password").await);
+    assert!(signed("second long password").await);
+
+    let unknown = [
+        "agent",
+        "password",
+        "--tenant",
+        "acme",
+        "--email",
+        "eve@example.com",
+    ];
+    let out = with_stdin(&unknown, "third long password\n");
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    let bad_role = s.run(&[
+        "agent",
+        "create",
+        "--tenant",
+        "acme",
+        "--name",
+        "X",
+        "--email",
+        "x@example.com",
+        "--role",
+        "root",
+    ]);
+    assert_eq!(bad_role.status.code(), Some(2), "{}", describe(&bad_role));
+}
+
 #[test]
 fn unknown_tenant_is_an_error() {
     let s = Scratch::new();
@@ -576,6 +669,7 @@ async fn counts(store: &Store) -> (usize, usize, usize, usize) {
 async fn serve_demo_is_idempotent_and_stops_gracefully() {
     let s = Scratch::new();
     let mut keys = Vec::new();
+    let mut consoles = Vec::new();
     let mut seen_counts = Vec::new();
     for run in 0..2 {
         let mut served = Served::start(
@@ -586,6 +680,11 @@ async fn serve_demo_is_idempotent_and_stops_gracefully() {
         let base_url = served.wait_for("listening on ");
         assert!(base_url.starts_with("http://127.0.0.1:"), "{base_url}");
         let key = served.wait_for("API key: ");
+        let console_url = served.wait_for("Operator console: ");
+        assert_eq!(console_url, format!("{base_url}/console/"));
+        let sign_in = served.wait_for("  sign in as ");
+        let (email, password) = sign_in.split_once(" with password ").unwrap();
+        assert_eq!(email, "grace@demo.example.com");
 
         {
             let client = reqwest::Client::builder().no_proxy().build().unwrap();
@@ -616,6 +715,17 @@ async fn serve_demo_is_idempotent_and_stops_gracefully() {
             .unwrap()
             .expect("the printed key authenticates");
         assert_eq!(tenant.name, "demo");
+        let admin = match store
+            .console()
+            .sign_in(email, password, None)
+            .await
+            .unwrap()
+        {
+            switchboard_storage::SignIn::Agent(a) => a,
+            other => panic!("the printed console password does not sign in: {other:?}"),
+        };
+        assert_eq!(admin.role, "admin");
+        consoles.push(password.to_string());
         seen_counts.push(counts(&store).await);
         drop(store);
         keys.push(key);
@@ -633,6 +743,10 @@ async fn serve_demo_is_idempotent_and_stops_gracefully() {
         "the second start duplicated demo data"
     );
     assert_ne!(keys[0], keys[1], "each start makes a fresh key");
+    assert_ne!(
+        consoles[0], consoles[1],
+        "each start makes a fresh password"
+    );
     let store = s.store().await;
     for key in &keys {
         assert!(store.admin().authenticate(key).await.unwrap().is_some());

@@ -15,6 +15,7 @@
 //! plan, so re-binding it expires the cached statement and every execution
 //! would be parsed and planned again.
 
+pub(crate) mod console;
 pub(crate) mod conversations;
 pub(crate) mod customers;
 pub(crate) mod deliveries;

@@ -1,0 +1,92 @@
+//! The page layout and small rendering helpers.
+
+use maud::{DOCTYPE, Markup, html};
+use switchboard_domain::{ConversationStatus, Timestamp};
+use switchboard_storage::ConsoleSession;
+
+/// The agent's time zone: the browser's (its `sb_tz` cookie), else UTC.
+pub(crate) fn time_zone(req: &actix_web::HttpRequest) -> jiff::tz::TimeZone {
+    req.cookie(crate::session::TZ_COOKIE)
+        .and_then(|c| jiff::tz::TimeZone::get(c.value()).ok())
+        .unwrap_or(jiff::tz::TimeZone::UTC)
+}
+
+/// `2026-12-01 09:30 CET`, in `tz`.
+pub(crate) fn time(t: Timestamp, tz: &jiff::tz::TimeZone) -> Markup {
+    let Ok(ts) = jiff::Timestamp::from_millisecond(t.as_millis()) else {
+        return html! { "-" };
+    };
+    let local = ts.to_zoned(tz.clone());
+    html! {
+        time datetime=(ts.to_string()) { (local.strftime("%Y-%m-%d %H:%M %Z").to_string()) }
+    }
+}
+
+/// An optional time, `-` when unset.
+pub(crate) fn maybe_time(t: Option<Timestamp>, tz: &jiff::tz::TimeZone) -> Markup {
+    t.map_or_else(|| html! { "-" }, |t| time(t, tz))
+}
+
+/// A status badge.
+pub(crate) fn status(s: ConversationStatus) -> Markup {
+    let class = format!("status status-{}", s.as_str().replace(' ', "-"));
+    html! { span class=(class) { (s.as_str()) } }
+}
+
+/// A whole page.
+pub(crate) fn page(title: &str, session: Option<&ConsoleSession>, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                meta name="htmx-config" content=r#"{"includeIndicatorStyles":false,"allowEval":false,"allowScriptTags":false}"#;
+                title { (title) " · Switchboard console" }
+                link rel="stylesheet" href="/console/assets/console.css";
+                script src="/console/assets/htmx.min.js" defer {}
+                script src="/console/assets/console.js" defer {}
+            }
+            body {
+                a class="skip" href="#main" { "Skip to content" }
+                header class="top" {
+                    a class="brand" href="/console/inbox" { "Switchboard" }
+                    @if let Some(s) = session {
+                        nav aria-label="Main" {
+                            a href="/console/inbox" { "Inbox" }
+                        }
+                        div class="who" {
+                            span { (s.agent.name) " · " (s.tenant.name) " · " (s.agent.console_role().as_str()) }
+                            form method="post" action="/console/sign-out" {
+                                input type="hidden" name="csrf" value=(s.csrf);
+                                button type="submit" id="sign-out" { "Sign out" }
+                            }
+                        }
+                    }
+                }
+                main id="main" { (body) }
+            }
+        }
+    }
+}
+
+/// The page of a refusal or failure.
+pub(crate) fn error_page(title: &str, message: &str) -> Markup {
+    page(
+        title,
+        None,
+        html! {
+            h1 { (title) }
+            p class="error" role="alert" { (message) }
+            p { a href="/console/inbox" { "Back to the inbox" } }
+        },
+    )
+}
+
+/// A JSON value for display: strings bare, anything else as JSON.
+pub(crate) fn value(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
