@@ -143,11 +143,18 @@ fn read(node: roxmltree::Node<'_, '_>, depth: usize) -> Result<Value, String> {
         .collect();
     if children.is_empty() {
         let text: String = node.children().filter_map(|c| c.text()).collect();
-        return Ok(if depth == 0 {
-            Value::Null
-        } else {
-            Value::String(text)
-        });
+        if depth == 0 {
+            // An entity is its members: `<ChatSession/>` is one without any,
+            // but a root holding text (`<data>true</data>`) is no entity.
+            if !text.trim().is_empty() {
+                return Err(format!(
+                    "the root element <{}> holds text; an entity's members are child elements",
+                    node.tag_name().name()
+                ));
+            }
+            return Ok(Value::Null);
+        }
+        return Ok(Value::String(text));
     }
     let list = children
         .iter()
@@ -172,6 +179,22 @@ fn read(node: roxmltree::Node<'_, '_>, depth: usize) -> Result<Value, String> {
 #[cfg(test)]
 mod tests {
     use serde_json::json;
+
+    #[test]
+    fn a_root_of_text_is_no_entity() {
+        for body in [
+            "<data>true</data>",
+            "<ChatSession>5</ChatSession>",
+            "<x> text </x>",
+        ] {
+            assert!(super::from_xml(body).is_err(), "{body}");
+        }
+        assert_eq!(super::from_xml("<ChatSession/>").ok(), Some(json!({})));
+        assert_eq!(
+            super::from_xml("<ChatSession>  </ChatSession>").ok(),
+            Some(json!({}))
+        );
+    }
 
     #[test]
     fn serializes_with_json_names() {
