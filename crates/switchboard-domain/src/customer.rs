@@ -6,7 +6,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::validate::{self, ValidationErrors};
-use crate::{AttributeSet, CustomerId, DomainError, Patch, Tag, TenantId, Timestamp, UpdateMode};
+use crate::{
+    AttributeSet, CustomerId, DomainError, Patch, Tag, TagCatalogue, TenantId, Timestamp,
+    UpdateMode,
+};
 
 /// Upper bounds on a customer's collections.
 pub const MAX_TAGS: usize = 100;
@@ -16,6 +19,28 @@ pub const MAX_CUSTOM_DATA: usize = 100;
 pub const MAX_SHORT_TEXT: usize = 255;
 /// Length limit for notes.
 pub const MAX_NOTES: usize = 10_000;
+
+/// What a customer's rules need besides the customer: the tenant's custom
+/// attribute definitions and the part of its tag catalogue the write names.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CustomerRules {
+    /// The tenant's custom attribute definitions, by name.
+    pub attributes: AttributeSet,
+    /// The tenant's tags, with their colors: at least those the customer
+    /// names without a color ([`Tag::named`]) that the tenant already has.
+    pub tags: TagCatalogue,
+}
+
+impl CustomerRules {
+    /// Rules with these attribute definitions and no known tags.
+    #[must_use]
+    pub fn new(attributes: AttributeSet) -> Self {
+        Self {
+            attributes,
+            tags: TagCatalogue::new(),
+        }
+    }
+}
 
 /// Where a customer was last seen (HelpCrunch's `location`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -142,13 +167,37 @@ impl Customer {
         }
     }
 
-    /// Adds tags (by name; an existing tag keeps its place and takes the new color).
+    /// Adds tags (by name; an existing tag keeps its place and takes the
+    /// new color, or keeps its own when the tag is named without one).
     pub fn add_tags(&mut self, tags: impl IntoIterator<Item = Tag>) {
         for tag in tags {
             match self.tags.iter_mut().find(|t| t.name == tag.name) {
+                Some(_) if tag.needs_color() => {}
                 Some(existing) => existing.color = tag.color,
                 None => self.tags.push(tag),
             }
+        }
+    }
+
+    /// The names of the tags named without a color that `catalogue` does
+    /// not hold yet: what a write must look up in the tenant's catalogue
+    /// (nothing, and so no lookup, for most writes).
+    pub fn uncolored_tags<'a>(
+        &'a self,
+        catalogue: &'a TagCatalogue,
+    ) -> impl Iterator<Item = &'a str> + 'a {
+        self.tags
+            .iter()
+            .filter(|t| t.needs_color() && !catalogue.contains_key(&t.name))
+            .map(|t| t.name.as_str())
+    }
+
+    /// Gives each tag named without a color the tenant's color for that
+    /// name, or [`DEFAULT_TAG_COLOR`](crate::DEFAULT_TAG_COLOR) when the
+    /// name is new to the tenant. Tags sent with a color keep it.
+    pub fn color_tags(&mut self, catalogue: &TagCatalogue) {
+        for tag in &mut self.tags {
+            tag.color_from(catalogue);
         }
     }
 
@@ -483,8 +532,17 @@ impl CustomerUpdate {
         integration_id.apply_to(&mut c.integration_id, mode);
         match tags {
             Patch::Value(t) => {
-                c.tags.clear();
-                c.add_tags(t);
+                // The new list; a tag named without a color that the
+                // customer had keeps the customer's color.
+                let had = std::mem::take(&mut c.tags);
+                c.add_tags(t.into_iter().map(|mut tag| {
+                    if tag.needs_color()
+                        && let Some(old) = had.iter().find(|o| o.name == tag.name)
+                    {
+                        tag.color.clone_from(&old.color);
+                    }
+                    tag
+                }));
             }
             Patch::Null => c.tags.clear(),
             Patch::Absent if mode == UpdateMode::Replace => c.tags.clear(),

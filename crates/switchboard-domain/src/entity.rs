@@ -35,7 +35,7 @@ use crate::event::{conversation_events, customer_events};
 use crate::resource::Resource;
 use crate::validate::ValidationErrors;
 use crate::{
-    Actor, AttributeSet, Conversation, Customer, DomainError, DomainEvent, EntityKind, TenantId,
+    Actor, Conversation, Customer, CustomerRules, DomainError, DomainEvent, EntityKind, TenantId,
     Timestamp,
 };
 
@@ -45,7 +45,8 @@ pub trait Entity: Resource + Clone + PartialEq + fmt::Debug + Send + Sync + 'sta
     const KIND: EntityKind;
 
     /// What the rules need besides the entity: the tenant's custom
-    /// attribute definitions for a customer, nothing for a conversation.
+    /// attribute definitions and tag catalogue for a customer, nothing for a
+    /// conversation.
     type Rules: Send + Sync + 'static;
 
     /// The storage-assigned id (0 before the entity is stored).
@@ -138,14 +139,17 @@ macro_rules! bookkeeping {
 
 impl Entity for Customer {
     const KIND: EntityKind = EntityKind::Customer;
-    type Rules = AttributeSet;
+    type Rules = CustomerRules;
 
     bookkeeping!(CustomerId, customer_events);
-    fn settle(&mut self, attributes: &AttributeSet, _actor: Actor, _now: Timestamp) {
-        self.normalize_custom_data(attributes);
+    /// Date-typed custom data becomes UNIX-second numbers; each tag named
+    /// without a color takes the tenant's color for it (or the default).
+    fn settle(&mut self, rules: &CustomerRules, _actor: Actor, _now: Timestamp) {
+        self.normalize_custom_data(&rules.attributes);
+        self.color_tags(&rules.tags);
     }
-    fn check(&self, attributes: &AttributeSet) -> Result<(), ValidationErrors> {
-        self.validate(attributes)
+    fn check(&self, rules: &CustomerRules) -> Result<(), ValidationErrors> {
+        self.validate(&rules.attributes)
     }
 }
 

@@ -66,7 +66,9 @@ pub use conversation::{
     Visitor, validate_custom_info,
 };
 pub use conversation_update::{ConversationUpdate, VisitorUpdate};
-pub use customer::{Customer, CustomerUpdate, Device, Location, LocationMembers, ReadOnlyEcho};
+pub use customer::{
+    Customer, CustomerRules, CustomerUpdate, Device, Location, LocationMembers, ReadOnlyEcho,
+};
 pub use entity::Entity;
 pub use error::DomainError;
 pub use event::{DomainEvent, EntityKind};
@@ -77,7 +79,7 @@ pub use id::{
 };
 pub use links::ConversationLinks;
 pub use status::{ConversationStatus, UnknownStatus};
-pub use tag::{DEFAULT_TAG_COLOR, Tag};
+pub use tag::{DEFAULT_TAG_COLOR, Tag, TagCatalogue};
 pub use tenant::{ApiKey, Scope, Tenant, UnknownScope};
 pub use time::{InvalidTimestamp, MAX_MILLIS, Timestamp};
 pub use webhook::{EventType, SubscriptionState, UnknownEvent, WebhookSubscription};

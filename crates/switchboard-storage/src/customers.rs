@@ -2,7 +2,7 @@
 
 use switchboard_domain::query::{CustomerField, Filter, Query};
 use switchboard_domain::{
-    AttributeSet, Customer, CustomerId, CustomerUpdate, DomainError, EntityKind, TenantId,
+    Customer, CustomerId, CustomerRules, CustomerUpdate, DomainError, EntityKind, TenantId,
     UpdateMode,
 };
 
@@ -26,8 +26,25 @@ impl Stored for Customer {
         sql::customers::load(c, tenant, id, lock)
     }
 
-    fn rules(c: &mut DbConnection, tenant: i64) -> R<AttributeSet> {
-        sql::directory::attributes(c, tenant)
+    fn rules(c: &mut DbConnection, tenant: i64) -> R<CustomerRules> {
+        sql::directory::attributes(c, tenant).map(CustomerRules::new)
+    }
+
+    /// The catalogue's colors of the tags `after` names without a color,
+    /// read only when there are such tags the rules do not know yet.
+    fn rules_for(
+        c: &mut DbConnection,
+        tenant: i64,
+        rules: &mut CustomerRules,
+        after: &Self,
+    ) -> R<()> {
+        let names: Vec<&str> = after.uncolored_tags(&rules.tags).collect();
+        if !names.is_empty() {
+            rules
+                .tags
+                .extend(sql::directory::tag_colors(c, tenant, &names)?);
+        }
+        Ok(())
     }
 
     fn links(_: &mut DbConnection, _: i64, _: &Self) -> R<()> {
@@ -68,8 +85,8 @@ impl Stored for Customer {
 }
 
 /// The tags of `after` whose names `before` did not have (all of them for
-/// a new customer). Only names matter: the tag list keeps a name's first
-/// color.
+/// a new customer). Only names matter: the tenant's catalogue keeps a
+/// name's first color (a color sent later shows on that customer only).
 fn new_tags<'a>(
     before: Option<&'a Customer>,
     after: &'a Customer,

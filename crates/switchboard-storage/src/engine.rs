@@ -54,8 +54,17 @@ pub(crate) trait Stored: Entity {
 
     /// Reads one row of the tenant; `lock` holds it until the transaction ends.
     fn load(c: &mut DbConnection, tenant: i64, id: i64, lock: bool) -> R<Option<Self>>;
-    /// Reads what the domain rules need ([`Entity::Rules`]).
+    /// Reads what the domain rules need ([`Entity::Rules`]) whatever the
+    /// change: read once per write (or once per import).
     fn rules(c: &mut DbConnection, tenant: i64) -> R<Self::Rules>;
+    /// Adds to `rules` what the rules need for `after` in particular (a
+    /// customer's tags named without a color: their colors in the tenant's
+    /// catalogue). Reads only when `after` needs something `rules` lack, so
+    /// a write that needs nothing more costs no round trip. Nothing by
+    /// default.
+    fn rules_for(_: &mut DbConnection, _: i64, _: &mut Self::Rules, _: &Self) -> R<()> {
+        Ok(())
+    }
     /// Reads the rows `entity` links to, for a change that asked for them.
     fn links(c: &mut DbConnection, tenant: i64, entity: &Self) -> R<Self::Links>;
     /// The columns to write for `self`.
@@ -158,19 +167,27 @@ where
     {
         return Err(StorageError::PreconditionFailed.into());
     }
-    let rules = E::rules(c, tenant)?;
+    let mut rules = E::rules(c, tenant)?;
     let links = if req.links {
         E::links(c, tenant, &before)?
     } else {
         E::Links::default()
     };
+    // The change first, so that the rules can be completed for its result
+    // (a lookup only when the result needs one).
+    let mut changed = before.clone();
+    change(&mut changed, &links).map_err(ModifyError::Rejected)?;
+    E::rules_for(c, tenant, &mut rules, &changed)?;
     let revision = revise(
         before,
         &rules,
         req.ctx.actor,
         &req.ctx.tenant.name,
         req.clock.now(),
-        |e| change(e, &links),
+        |e| {
+            *e = changed;
+            Ok(())
+        },
     )
     .map_err(|r| match r {
         Refusal::Rejected(x) => ModifyError::Rejected(x),
@@ -445,7 +462,8 @@ pub(crate) async fn create<E: Stored>(
         .write_for(ctx.tenant.id.get(), move |conn| {
             conn.write_tx(|c| {
                 let tenant = ctx.tenant.id.get();
-                let rules = E::rules(c, tenant)?;
+                let mut rules = E::rules(c, tenant)?;
+                E::rules_for(c, tenant, &mut rules, &draft)?;
                 let t = clock.now();
                 let mut entity = prepare_new(draft, &rules, ctx.tenant.id, ctx.actor, t)?;
                 E::prelude(c, tenant, None, &entity)?;
@@ -478,7 +496,7 @@ pub(crate) async fn import<E: Stored>(
         .write_for(ctx.tenant.id.get(), move |conn| {
             conn.write_tx(|c| {
                 let tenant = ctx.tenant.id.get();
-                let rules = E::rules(c, tenant)?;
+                let mut rules = E::rules(c, tenant)?;
                 let now = clock.now();
                 let mut stored = Vec::with_capacity(drafts.len());
                 for (index, draft) in drafts.into_iter().enumerate() {
@@ -488,6 +506,7 @@ pub(crate) async fn import<E: Stored>(
                         error: ModifyError::Storage(e),
                     };
                     let at = draft.updated_at().min(now);
+                    E::rules_for(c, tenant, &mut rules, &draft).map_err(fail)?;
                     let mut entity = prepare_new(draft, &rules, ctx.tenant.id, ctx.actor, at)
                         .map_err(|e| fail(e.into()))?;
                     E::prelude(c, tenant, None, &entity).map_err(fail)?;

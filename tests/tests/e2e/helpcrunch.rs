@@ -181,6 +181,73 @@ async fn tags_are_created_and_removed() {
     .await;
 }
 
+/// Tags belong to the account: a tag named without a color takes the
+/// color the account already has for it, a new one `#c377e0`, through
+/// create, PUT, PATCH and the tags call alike.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tags_named_without_a_color_keep_the_accounts_color() {
+    for_each_backend(|app| async move {
+        let (status, a) = app
+            .post("/v1/customers")
+            .json(&json!({"name": "A", "tags": [{"name": "vip", "color": "#ff0000"}]}))
+            .fetch()
+            .await;
+        assert_eq!(status, 201, "{a}");
+        assert_eq!(a["tags"], json!([{"name": "vip", "color": "#ff0000"}]));
+
+        let (status, b) = app
+            .post("/v1/customers")
+            .json(&json!({"name": "B", "tags": [{"name": "vip"}]}))
+            .fetch()
+            .await;
+        assert_eq!(status, 201, "{b}");
+        assert_eq!(b["tags"], json!([{"name": "vip", "color": "#ff0000"}]));
+        let b_path = format!("/v1/customers/{}", b["id"]);
+        let (status, read) = app.get(&b_path).fetch().await;
+        assert_eq!(status, 200, "{read}");
+        assert_eq!(read["tags"], json!([{"name": "vip", "color": "#ff0000"}]));
+
+        let (status, put) = app
+            .put(&b_path)
+            .json(&json!({"name": "B", "tags": [{"name": "fresh"}, {"name": "vip"}]}))
+            .fetch()
+            .await;
+        assert_eq!(status, 200, "{put}");
+        assert_eq!(
+            put["tags"],
+            json!([{"name": "fresh", "color": "#c377e0"}, {"name": "vip", "color": "#ff0000"}])
+        );
+
+        let (status, c) = app
+            .post("/v1/customers")
+            .json(&json!({"name": "C"}))
+            .fetch()
+            .await;
+        assert_eq!(status, 201, "{c}");
+        let (status, tagged) = app
+            .put(&format!("/v1/customers/{}/tags", c["id"]))
+            .json(&json!({"tags": [{"name": "vip"}, {"name": "other"}]}))
+            .fetch()
+            .await;
+        assert_eq!(status, 200, "{tagged}");
+        assert_eq!(
+            tagged["tags"],
+            json!([{"name": "vip", "color": "#ff0000"}, {"name": "other", "color": "#c377e0"}])
+        );
+        let (status, patched) = app
+            .patch(&format!("/v1/customers/{}", c["id"]))
+            .json(&json!({"tags": [{"name": "fresh"}]}))
+            .fetch()
+            .await;
+        assert_eq!(status, 200, "{patched}");
+        assert_eq!(
+            patched["tags"],
+            json!([{"name": "fresh", "color": "#c377e0"}])
+        );
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn custom_data_is_checked_against_definitions() {
     for_each_backend(|app| async move {

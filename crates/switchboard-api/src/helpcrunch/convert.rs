@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use switchboard_domain::{
     Actor, Agent, Conversation, ConversationLinks, Customer, CustomerId, CustomerUpdate,
-    DEFAULT_TAG_COLOR, Department, Device, Location, LocationMembers, Patch, ReadOnlyEcho, Tag,
+    Department, Device, Location, LocationMembers, Patch, ReadOnlyEcho, Tag,
 };
 
 use super::wire::{
@@ -13,14 +13,15 @@ use super::wire::{
 };
 use crate::ApiError;
 
-/// Turns tag inputs into domain tags (default color when none is given).
+/// Turns tag inputs into domain tags; a tag without a color is named
+/// without one ([`Tag::named`]): the tenant's color for it, or the default.
 #[must_use]
 pub fn tags(input: Vec<TagInput>) -> Vec<Tag> {
     input
         .into_iter()
         .map(|t| Tag {
             name: t.name.trim().to_string(),
-            color: t.color.unwrap_or_else(|| DEFAULT_TAG_COLOR.to_string()),
+            color: t.color.unwrap_or_default(),
         })
         .collect()
 }

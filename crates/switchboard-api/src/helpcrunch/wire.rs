@@ -40,7 +40,8 @@ pub fn unix_string(t: Timestamp) -> String {
     t.as_unix_seconds().to_string()
 }
 
-/// A tag in a request: the color is optional (default `#c377e0`).
+/// A tag in a request: the color is optional (the account's color for the
+/// tag, or `#c377e0` for a new one).
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TagInput {

@@ -4,11 +4,13 @@
 use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
+use switchboard_domain::entity::{Revision, prepare_new, revise};
 use switchboard_domain::json::{ApplyOptions, MAX_VALUE_DEPTH, Projection, parse_patch};
 use switchboard_domain::resource::{apply_json_patch, apply_merge_patch};
 use switchboard_domain::{
     Actor, AgentId, AttributeSet, AttributeType, Conversation, ConversationStatus, CustomAttribute,
-    Customer, CustomerUpdate, DomainError, Patch, Tag, TenantId, Timestamp, UpdateMode,
+    Customer, CustomerRules, CustomerUpdate, DEFAULT_TAG_COLOR, DomainError, Patch, Tag,
+    TagCatalogue, TenantId, Timestamp, UpdateMode,
 };
 
 fn t(ms: i64) -> Timestamp {
@@ -432,6 +434,106 @@ fn customer_validation_rules() {
             "case {name}"
         );
     }
+}
+
+/// Tags belong to the tenant: a tag named without a color takes the
+/// catalogue's color for its name, or the default when the name is new; a
+/// color sent is kept; a tag the customer already has keeps its own.
+#[test]
+fn tags_named_without_a_color_take_the_tenants_color() {
+    let rules = CustomerRules {
+        attributes: attributes(),
+        tags: TagCatalogue::from([("vip".to_string(), "#ff0000".to_string())]),
+    };
+    let color = |c: &Customer, name: &str| {
+        c.tags
+            .iter()
+            .find(|t| t.name == name)
+            .map(|t| t.color.clone())
+    };
+    let mut draft = Customer::new(TenantId::new(1), t(0));
+    draft.add_tags([
+        Tag::named("vip"),
+        Tag::named("new"),
+        Tag {
+            name: "sent".into(),
+            color: "#00ff00".into(),
+        },
+    ]);
+    assert_eq!(
+        draft
+            .uncolored_tags(&TagCatalogue::new())
+            .collect::<Vec<_>>(),
+        ["vip", "new"]
+    );
+    assert_eq!(
+        draft.uncolored_tags(&rules.tags).collect::<Vec<_>>(),
+        ["new"]
+    );
+    let created = prepare_new(draft, &rules, TenantId::new(1), Actor::System, t(0)).unwrap();
+    assert_eq!(color(&created, "vip").as_deref(), Some("#ff0000"));
+    assert_eq!(color(&created, "new").as_deref(), Some(DEFAULT_TAG_COLOR));
+    assert_eq!(color(&created, "sent").as_deref(), Some("#00ff00"));
+
+    // Named again without a color, a tag the customer has keeps its color
+    // (even one the catalogue has another color for); a color sent wins.
+    let mut before = created;
+    before.version = 1;
+    let revision = revise(
+        before,
+        &rules,
+        Actor::System,
+        "acme",
+        t(1),
+        |c: &mut Customer| {
+            c.add_tags([
+                Tag::named("sent"),
+                Tag {
+                    name: "vip".into(),
+                    color: "blue".into(),
+                },
+                Tag::named("other"),
+            ]);
+            Ok::<(), ()>(())
+        },
+    )
+    .unwrap();
+    let Revision::Changed(changed) = revision else {
+        panic!("tags changed")
+    };
+    assert_eq!(color(&changed.after, "sent").as_deref(), Some("#00ff00"));
+    assert_eq!(color(&changed.after, "vip").as_deref(), Some("blue"));
+    assert_eq!(
+        color(&changed.after, "other").as_deref(),
+        Some(DEFAULT_TAG_COLOR)
+    );
+    assert!(changed.after.tags.iter().all(|t| !t.needs_color()));
+
+    // A whole tag list (PUT or PATCH) keeps the customer's own colors too.
+    let mut c = changed.after;
+    CustomerUpdate {
+        tags: Patch::Value(vec![
+            Tag::named("other"),
+            Tag::named("vip"),
+            Tag::named("x"),
+        ]),
+        ..Default::default()
+    }
+    .apply(&mut c, UpdateMode::Merge);
+    c.color_tags(&rules.tags);
+    let colors: Vec<(&str, &str)> = c
+        .tags
+        .iter()
+        .map(|t| (t.name.as_str(), t.color.as_str()))
+        .collect();
+    assert_eq!(
+        colors,
+        [
+            ("other", DEFAULT_TAG_COLOR),
+            ("vip", "blue"),
+            ("x", DEFAULT_TAG_COLOR)
+        ]
+    );
 }
 
 #[test]

@@ -153,6 +153,19 @@ pub(crate) fn ensure_tags<'a>(
     Ok(())
 }
 
+/// The colors of the tenant's tags among `names` (those that exist).
+pub(crate) fn tag_colors(
+    c: &mut DbConnection,
+    tenant: i64,
+    names: &[&str],
+) -> R<Vec<(String, String)>> {
+    Ok(native!(c, c => tags::table
+        .filter(tags::tenant_id.eq(tenant))
+        .filter(tags::name.eq_any(names))
+        .select((tags::name, tags::color))
+        .load(c)?))
+}
+
 pub(crate) fn list_tags(c: &mut DbConnection, tenant: i64) -> R<Vec<Tag>> {
     Ok(tags::table
         .filter(tags::tenant_id.eq(tenant))

@@ -4,8 +4,8 @@ use std::collections::BTreeSet;
 
 use serde_json::json;
 use switchboard_domain::{
-    Actor, AttributeType, ConversationStatus, CustomAttribute, Customer, Device, EntityKind,
-    EventType, Location, Scope, Tag, Timestamp, WebhookSubscription,
+    Actor, AttributeType, ConversationStatus, CustomAttribute, Customer, DEFAULT_TAG_COLOR, Device,
+    EntityKind, EventType, Location, Scope, Tag, Timestamp, WebhookSubscription,
 };
 use switchboard_storage::{Precondition, StorageError, now};
 
@@ -202,6 +202,90 @@ async fn agents_departments_attributes_and_tags() {
                     color: "#00ff00".into()
                 },
                 Tag::new("churn-risk")
+            ],
+            "{label}"
+        );
+    })
+    .await;
+}
+
+/// Tags belong to the tenant: a tag named without a color takes the color
+/// the tenant's catalogue has for it (on create, update and import), or the
+/// default for a new name; another tenant's catalogue never shows through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn tag_colors_come_from_the_tenants_catalogue() {
+    for_each_backend(|store, label| async move {
+        let acme = tenant(&store, "acme").await;
+        let other = tenant(&store, "other").await;
+        let color = |c: &Customer, name: &str| {
+            c.tags
+                .iter()
+                .find(|t| t.name == name)
+                .map(|t| t.color.clone())
+        };
+        let mut a = Customer::new(acme.tenant.id, now());
+        a.tags = vec![Tag {
+            name: "vip".into(),
+            color: "#ff0000".into(),
+        }];
+        store.customers().create(&acme, a).await.unwrap();
+
+        let mut b = Customer::new(acme.tenant.id, now());
+        b.add_tags([Tag::named("vip")]);
+        let b = store.customers().create(&acme, b).await.unwrap();
+        assert_eq!(color(&b, "vip").as_deref(), Some("#ff0000"), "{label}");
+        let b = store
+            .customers()
+            .update(&acme, b.id, Precondition::NONE, |c| {
+                c.tags.clear();
+                c.add_tags([Tag::named("vip"), Tag::named("lead")]);
+            })
+            .await
+            .unwrap();
+        assert_eq!(color(&b, "vip").as_deref(), Some("#ff0000"), "{label}");
+        assert_eq!(
+            color(&b, "lead").as_deref(),
+            Some(DEFAULT_TAG_COLOR),
+            "{label}"
+        );
+        let stored = store.customers().get(acme.tenant.id, b.id).await.unwrap();
+        assert_eq!(stored, b, "{label}");
+
+        let mut imported = Customer::new(acme.tenant.id, now());
+        imported.add_tags([Tag::named("vip")]);
+        let imported = store
+            .customers()
+            .import(&acme, vec![imported])
+            .await
+            .unwrap();
+        assert_eq!(
+            color(&imported[0], "vip").as_deref(),
+            Some("#ff0000"),
+            "{label}"
+        );
+
+        // Another tenant's catalogue has no `vip` yet.
+        let mut c = Customer::new(other.tenant.id, now());
+        c.add_tags([Tag::named("vip")]);
+        let c = store.customers().create(&other, c).await.unwrap();
+        assert_eq!(
+            color(&c, "vip").as_deref(),
+            Some(DEFAULT_TAG_COLOR),
+            "{label}"
+        );
+        assert_eq!(
+            store.admin().tags(other.tenant.id).await.unwrap(),
+            vec![Tag::new("vip")],
+            "{label}"
+        );
+        assert_eq!(
+            store.admin().tags(acme.tenant.id).await.unwrap(),
+            vec![
+                Tag {
+                    name: "vip".into(),
+                    color: "#ff0000".into()
+                },
+                Tag::new("lead")
             ],
             "{label}"
         );
