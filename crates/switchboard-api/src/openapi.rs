@@ -97,7 +97,46 @@ pub fn document() -> Value {
     let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or(Value::Null);
     apply_rules(&mut doc);
     contract(&mut doc);
+    superoffice_xml(&mut doc);
     doc
+}
+
+/// SuperOffice answers its entities in XML too (`Accept: application/xml`
+/// or `text/xml`, or `$format=xml`): every success answer of a
+/// `/api/v1/ChatSession` operation lists the XML media types beside JSON.
+fn superoffice_xml(doc: &mut Value) {
+    let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for (path, item) in paths.iter_mut() {
+        if !path.starts_with("/api/v1/ChatSession") {
+            continue;
+        }
+        let Some(ops) = item.as_object_mut() else {
+            continue;
+        };
+        for op in ops.values_mut() {
+            let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) else {
+                continue;
+            };
+            for (status, response) in responses.iter_mut() {
+                if !status.starts_with('2') {
+                    continue;
+                }
+                let Some(content) = response.get_mut("content").and_then(Value::as_object_mut)
+                else {
+                    continue;
+                };
+                if content.contains_key("application/json") {
+                    for media in ["application/xml", "text/xml"] {
+                        content
+                            .entry(media)
+                            .or_insert_with(|| json!({"schema": {"type": "string"}}));
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// Makes the document say what the server does beyond each handler's own

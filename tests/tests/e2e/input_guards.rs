@@ -402,3 +402,38 @@ async fn webhook_targets_need_a_webhooks_scope() {
     })
     .await;
 }
+
+/// A NUL (U+0000) can never be stored (PostgreSQL refuses it even as a
+/// query parameter), so a lookup by a key holding one finds nothing and a
+/// value holding one is refused: never a 500, on either backend.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_nul_in_a_key_or_a_tag_name_is_a_4xx() {
+    for_each_backend(|app: TestApp| async move {
+        let b = app.backend;
+        app.seed_conversation("s-1", |_| {}).await;
+        let (status, body) = app
+            .put("/chatbot/v1/chatlog/email")
+            .json(&json!({"sessionid": "s-\u{0}1", "email": "a@example.com"}))
+            .fetch()
+            .await;
+        assert_eq!(status, 404, "{b}: {body}");
+
+        let customer = app.seed_customer(|_| {}).await;
+        let (status, body) = app
+            .put(&format!("/v1/customers/{}/tags", customer.id.get()))
+            .json(
+                &json!({"tags": [{"name": "v\u{0}ip"}, {"name": "new\u{0}", "color": "#ff0000"}]}),
+            )
+            .fetch()
+            .await;
+        assert_eq!(status, 400, "{b}: {body}");
+        let after = app
+            .store
+            .customers()
+            .get(app.tenant.id, customer.id)
+            .await
+            .unwrap();
+        assert!(after.tags.is_empty(), "{b}: {:?}", after.tags);
+    })
+    .await;
+}

@@ -43,6 +43,11 @@ pub(crate) fn load(
 }
 
 pub(crate) fn id_by_session_key(c: &mut DbConnection, tenant: i64, key: &str) -> R<Option<i64>> {
+    if key.contains('\0') {
+        // No stored key holds a NUL (the rules refuse it), and PostgreSQL
+        // refuses one even as a parameter.
+        return Ok(None);
+    }
     Ok(native!(c, c => conversations::table
         .filter(conversations::tenant_id.eq(tenant))
         .filter(conversations::session_key.eq(key))

@@ -54,6 +54,10 @@ pub(crate) fn by_ids(c: &mut DbConnection, tenant: i64, ids: &[i64]) -> R<Vec<Cu
 }
 
 pub(crate) fn id_by_user_id(c: &mut DbConnection, tenant: i64, user_id: &str) -> R<Option<i64>> {
+    if user_id.contains('\0') {
+        // As for session keys: never stored, and refused by PostgreSQL.
+        return Ok(None);
+    }
     Ok(customers::table
         .filter(customers::tenant_id.eq(tenant))
         .filter(customers::user_id.eq(user_id))

@@ -159,9 +159,19 @@ pub(crate) fn tag_colors(
     tenant: i64,
     names: &[&str],
 ) -> R<Vec<(String, String)>> {
+    // No stored name holds a NUL (the rules refuse it), and PostgreSQL
+    // refuses one even as a parameter.
+    let names: Vec<&str> = names
+        .iter()
+        .copied()
+        .filter(|n| !n.contains('\0'))
+        .collect();
+    if names.is_empty() {
+        return Ok(Vec::new());
+    }
     Ok(native!(c, c => tags::table
         .filter(tags::tenant_id.eq(tenant))
-        .filter(tags::name.eq_any(names))
+        .filter(tags::name.eq_any(&names))
         .select((tags::name, tags::color))
         .load(c)?))
 }
