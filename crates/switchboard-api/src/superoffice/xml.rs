@@ -110,7 +110,16 @@ fn element(out: &mut String, name: &str, v: &Value, root: bool) {
 pub fn from_xml(text: &str) -> Result<Value, String> {
     let doc = roxmltree::Document::parse(text).map_err(|e| format!("not well-formed XML: {e}"))?;
     let root = doc.root_element();
-    if root.tag_name().name().starts_with("ArrayOf") {
+    // The root names what the body is, as SuperOffice's data contracts do:
+    // XML has no other way to tell an empty entity from an empty list.
+    let name = root.tag_name().name();
+    if !ROOTS.contains(&name) {
+        return Err(format!(
+            "the root element <{name}> is not one of <{}>",
+            ROOTS.join(">, <")
+        ));
+    }
+    if name.starts_with("ArrayOf") {
         return Ok(Value::Array(
             root.children()
                 .filter(roxmltree::Node::is_element)
@@ -123,6 +132,10 @@ pub fn from_xml(text: &str) -> Result<Value, String> {
         other => other,
     })
 }
+
+/// The root elements a body may have: the entity (its data contract name,
+/// or the short one) and, for PATCH, a list of patch operations.
+const ROOTS: [&str; 3] = ["ChatSessionEntity", "ChatSession", "ArrayOfPatchOperation"];
 
 /// Nesting deeper than this is refused (an entity nests 3 levels).
 const MAX_DEPTH: usize = 32;
@@ -184,6 +197,8 @@ mod tests {
     fn a_root_of_text_is_no_entity() {
         for body in [
             "<data>true</data>",
+            "<data></data>",
+            "<data><Rank>1</Rank></data>",
             "<ChatSession>5</ChatSession>",
             "<x> text </x>",
         ] {
