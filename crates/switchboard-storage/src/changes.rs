@@ -170,7 +170,8 @@ pub(crate) fn notify(c: &mut DbConnection, change: Change) -> Result<(), Storage
     Ok(())
 }
 
-/// A running listener; dropping it stops the thread (within [`POLL`]).
+/// A running listener; dropping it stops the thread (within one poll
+/// interval, 20 ms).
 #[derive(Debug)]
 pub struct Listener {
     stop: Arc<AtomicBool>,

@@ -344,7 +344,7 @@ impl Store {
     /// webhook workers look for new events now rather than at their next
     /// poll. Costs no database round trip: the listener thread sends one
     /// `NOTIFY` for the commits of each short interval (see
-    /// [`crate::changes`]). Does nothing without a listener, and on SQLite.
+    /// [`Store::listen`]). Does nothing without a listener, and on SQLite.
     pub fn committed(&self) {
         self.inner.changes.committed();
     }
