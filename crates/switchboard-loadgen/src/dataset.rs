@@ -7,8 +7,8 @@ use std::time::Instant;
 
 use anyhow::Context as _;
 use serde_json::json;
-use switchboard_domain::{Actor, Conversation, Customer};
-use switchboard_storage::{SqliteSync, Store, StoreConfig, WriteContext, now};
+use switchboard_domain::{Actor, Conversation, Customer, Tenant};
+use switchboard_storage::{CreatedKey, SqliteSync, Store, StoreConfig, WriteContext, now};
 
 /// The benchmark tenant's name.
 pub const TENANT: &str = "loadgen";
@@ -50,23 +50,8 @@ const SEED_PARALLELISM: usize = 8;
 /// When the database cannot be opened or a write fails.
 pub async fn seed(url: &str, size: Size) -> anyhow::Result<Dataset> {
     let started = Instant::now();
-    let config = StoreConfig {
-        sqlite_synchronous: SqliteSync::Normal,
-        max_connections: u32::try_from(SEED_PARALLELISM).unwrap_or(8),
-        secret_keys: switchboard_storage::SecretKeySource::Keys(
-            switchboard_storage::SecretKeys::parse(switchboard_testsupport::SECRET_KEYS)?,
-        ),
-        ..StoreConfig::default()
-    };
-    let store = Store::open(url, config)
-        .await
-        .with_context(|| format!("cannot open {url}"))?;
-    store.migrate().await?;
-    let tenant = store.admin().create_tenant(TENANT).await?;
-    let key = store
-        .admin()
-        .create_api_key(tenant.id, "loadgen", BTreeSet::new())
-        .await?;
+    let store = open_for_seeding(url, u32::try_from(SEED_PARALLELISM).unwrap_or(8)).await?;
+    let (tenant, key) = tenant_with_key(&store).await?;
     let ctx = WriteContext::new(tenant.clone(), Actor::System, "loadgen");
 
     let customers = in_parallel(size.customers, |i| {
@@ -110,6 +95,44 @@ pub async fn seed(url: &str, size: Size) -> anyhow::Result<Dataset> {
         conversations,
         seed_seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// Opens (and migrates) the database at `url` for seeding, with
+/// `max_connections`: SQLite with `synchronous = NORMAL` (seeding is not
+/// measured; the server later opens it with its own setting), secrets
+/// sealed with the test key the benchmark's server gets too.
+///
+/// # Errors
+///
+/// When the database cannot be opened or migrated.
+pub async fn open_for_seeding(url: &str, max_connections: u32) -> anyhow::Result<Store> {
+    let config = StoreConfig {
+        sqlite_synchronous: SqliteSync::Normal,
+        max_connections,
+        secret_keys: switchboard_storage::SecretKeySource::Keys(
+            switchboard_storage::SecretKeys::parse(switchboard_testsupport::SECRET_KEYS)?,
+        ),
+        ..StoreConfig::default()
+    };
+    let store = Store::open(url, config)
+        .await
+        .with_context(|| format!("cannot open {url}"))?;
+    store.migrate().await?;
+    Ok(store)
+}
+
+/// Creates the benchmark tenant ([`TENANT`]) and an all-scopes key for it.
+///
+/// # Errors
+///
+/// When a write fails (the tenant exists already, say).
+pub async fn tenant_with_key(store: &Store) -> anyhow::Result<(Tenant, CreatedKey)> {
+    let tenant = store.admin().create_tenant(TENANT).await?;
+    let key = store
+        .admin()
+        .create_api_key(tenant.id, "loadgen", BTreeSet::new())
+        .await?;
+    Ok((tenant, key))
 }
 
 /// Runs `make(i)` for `0..n`, [`SEED_PARALLELISM`] at a time, and returns

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context as _, anyhow};
+use anyhow::anyhow;
 use bytes::Bytes;
 use hyper::Method;
 use serde::{Deserialize, Serialize};
@@ -20,7 +20,7 @@ use switchboard_domain::{
     Actor, AgentId, AttributeType, Conversation, ConversationStatus, CustomAttribute, Customer,
     CustomerId, DepartmentId, Timestamp,
 };
-use switchboard_storage::{SqliteSync, Store, StoreConfig, WriteContext, now};
+use switchboard_storage::{WriteContext, now};
 use tokio::task::JoinSet;
 
 use crate::bench::prepare_database;
@@ -124,23 +124,9 @@ pub async fn seed(
     conversations: usize,
 ) -> anyhow::Result<(QueryData, DatasetBuild, Backend)> {
     let started = Instant::now();
-    let config = StoreConfig {
-        sqlite_synchronous: SqliteSync::Normal,
-        max_connections: 8,
-        secret_keys: switchboard_storage::SecretKeySource::Keys(
-            switchboard_storage::SecretKeys::parse(switchboard_testsupport::SECRET_KEYS)?,
-        ),
-        ..StoreConfig::default()
-    };
-    let store = Store::open(url, config)
-        .await
-        .with_context(|| format!("cannot open {url}"))?;
-    store.migrate().await?;
+    let store = crate::dataset::open_for_seeding(url, 8).await?;
+    let (tenant, key) = crate::dataset::tenant_with_key(&store).await?;
     let admin = store.admin();
-    let tenant = admin.create_tenant(crate::dataset::TENANT).await?;
-    let key = admin
-        .create_api_key(tenant.id, "loadgen", Default::default())
-        .await?;
     let mut agents = Vec::with_capacity(AGENTS);
     for i in 0..AGENTS {
         let email = format!("agent{i}@bench.example.com");
