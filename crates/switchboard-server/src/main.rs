@@ -396,7 +396,7 @@ async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
     );
     let server = switchboard_server::start(config).await?;
     let base_url = server.base_url();
-    println!("listening on {base_url}");
+    announce(&format!("listening on {base_url}"));
     if demo {
         let data = demo::seed(&server.store)
             .await
@@ -409,11 +409,8 @@ async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
         let (email, password) = demo::console_admin(&server.store, &data)
             .await
             .context("cannot set the demo admin's console password")?;
-        println!("{}", demo::instructions(&base_url, &key.secret, &data));
-        println!(
-            "{}",
-            demo::console_instructions(&base_url, &email, &password)
-        );
+        announce(&demo::instructions(&base_url, &key.secret, &data));
+        announce(&demo::console_instructions(&base_url, &email, &password));
     } else if !server
         .store
         .admin()
@@ -421,7 +418,7 @@ async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
         .await
         .context("cannot read the tenants")?
     {
-        println!("{}", demo::empty_database_hint());
+        announce(&demo::empty_database_hint());
     }
     server
         .run_until(async move {
@@ -748,4 +745,15 @@ async fn find_tenant(store: &Store, name: &str) -> anyhow::Result<Tenant> {
             ))
             .into()
         })
+}
+
+/// Prints a line of the running server's output to stdout. A server whose
+/// stdout was closed (its reader went away) keeps serving: `println!` would
+/// panic on the broken pipe and take every request down with it.
+fn announce(text: &str) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    if let Err(error) = writeln!(out, "{text}").and_then(|()| out.flush()) {
+        tracing::warn!(%error, "cannot write to stdout; serving on");
+    }
 }

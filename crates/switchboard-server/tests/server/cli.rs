@@ -841,6 +841,60 @@ async fn serve_on_an_empty_database_says_how_to_create_a_tenant_and_key() {
     );
 }
 
+/// A server whose stdout reader went away (a supervisor restarted, a pipe
+/// closed) keeps serving: what it prints after start-up (here the empty
+/// database's hint) is logged as unwritable instead of panicking.
+#[tokio::test]
+async fn serve_keeps_serving_when_its_stdout_is_closed() {
+    let s = Scratch::new();
+    let log = s.path("stderr.log");
+    let mut child = s
+        .command(&["serve", "--bind", "127.0.0.1:0"])
+        .env("SWITCHBOARD_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    // The read end closes before the server writes a byte.
+    drop(child.stdout.take());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let addr = loop {
+        let logs = std::fs::read_to_string(&log).unwrap_or_default();
+        if let Some(addr) = logs
+            .lines()
+            .find_map(|line| line.split("listening addr=").nth(1))
+            .and_then(|rest| rest.split_whitespace().next())
+        {
+            break addr.to_string();
+        }
+        let exited = child.try_wait().unwrap();
+        assert!(
+            exited.is_none() && Instant::now() < deadline,
+            "the server did not start ({exited:?}); logs:\n{logs}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    for _ in 0..3 {
+        let health = client.get(format!("http://{addr}/healthz")).send().await;
+        let logs = std::fs::read_to_string(&log).unwrap_or_default();
+        assert_eq!(
+            health.map(|r| r.status().as_u16()).ok(),
+            Some(200),
+            "logs:\n{logs}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let logs = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        logs.contains("cannot write to stdout"),
+        "the lost output is logged:\n{logs}"
+    );
+    assert!(child.try_wait().unwrap().is_none(), "logs:\n{logs}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
 /// Every log line of a request carries its request id, in the handler and
 /// in storage alike (here a debug line storage writes on a blocking thread
 /// when a unique value is taken).

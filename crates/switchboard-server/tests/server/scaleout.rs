@@ -87,10 +87,14 @@ fn skip_or_panic(what: &str) {
     eprintln!("SKIPPED {what}: no PostgreSQL binaries");
 }
 
-/// `GET {base}/readyz`: the status, the body, and how long it took.
-async fn readyz(http: &reqwest::Client, base: &str) -> (u16, Value, Duration) {
+/// `GET {base}/readyz`: the status, the body, and how long it took. A node
+/// that no longer answers fails the test with its log.
+async fn readyz(http: &reqwest::Client, node: &Served) -> (u16, Value, Duration) {
     let start = Instant::now();
-    let response = http.get(format!("{base}/readyz")).send().await.unwrap();
+    let response = match http.get(format!("{}/readyz", node.base_url)).send().await {
+        Ok(response) => response,
+        Err(e) => panic!("readyz: {e}; node log:\n{}", node.logs()),
+    };
     let status = response.status().as_u16();
     let body = response.json().await.unwrap_or(Value::Null);
     (status, body, start.elapsed())
@@ -110,7 +114,7 @@ async fn readyz_answers_unready_within_a_second_while_postgres_is_down() {
     let dir = tempdir().unwrap();
     let node = Served::start(db.url(), dir.path(), "node", &[]);
     let http = client();
-    let (status, body, _) = readyz(&http, &node.base_url).await;
+    let (status, body, _) = readyz(&http, &node).await;
     assert_eq!(status, 200, "{body}");
 
     server.stop();
@@ -118,7 +122,7 @@ async fn readyz_answers_unready_within_a_second_while_postgres_is_down() {
     tokio::time::sleep(Duration::from_millis(600)).await;
     let mut slowest = Duration::ZERO;
     for _ in 0..5 {
-        let (status, body, took) = readyz(&http, &node.base_url).await;
+        let (status, body, took) = readyz(&http, &node).await;
         assert_eq!(status, 503, "{body}");
         assert_eq!(body["reason"], "database_unavailable", "{body}");
         slowest = slowest.max(took);
@@ -135,7 +139,7 @@ async fn readyz_answers_unready_within_a_second_while_postgres_is_down() {
     server.restart().unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let (status, _, _) = readyz(&http, &node.base_url).await;
+        let (status, _, _) = readyz(&http, &node).await;
         if status == 200 {
             break;
         }
@@ -493,7 +497,7 @@ async fn a_primary_killed_mid_load_loses_nothing_once_the_standby_is_promoted() 
     let http = client();
     let mut unready_answer = Duration::ZERO;
     for node in [&a, &b] {
-        let (status, body, took) = readyz(&http, &node.base_url).await;
+        let (status, body, took) = readyz(&http, &node).await;
         assert_eq!(status, 503, "{body}");
         unready_answer = unready_answer.max(took);
     }
@@ -603,7 +607,7 @@ async fn a_primary_killed_mid_load_loses_nothing_once_the_standby_is_promoted() 
     );
     // Both nodes are ready again, by themselves.
     for node in [&a, &b] {
-        let (status, body, took) = readyz(&http, &node.base_url).await;
+        let (status, body, took) = readyz(&http, &node).await;
         assert_eq!(status, 200, "{body}");
         assert!(took < Duration::from_secs(1));
     }
