@@ -497,7 +497,7 @@ async fn a_primary_killed_mid_load_loses_nothing_once_the_standby_is_promoted() 
     let http = client();
     let mut unready_answer = Duration::ZERO;
     for node in [&a, &b] {
-        let (status, body, took) = readyz(&http, &node).await;
+        let (status, body, took) = readyz(&http, node).await;
         assert_eq!(status, 503, "{body}");
         unready_answer = unready_answer.max(took);
     }
@@ -607,7 +607,7 @@ async fn a_primary_killed_mid_load_loses_nothing_once_the_standby_is_promoted() 
     );
     // Both nodes are ready again, by themselves.
     for node in [&a, &b] {
-        let (status, body, took) = readyz(&http, &node).await;
+        let (status, body, took) = readyz(&http, node).await;
         assert_eq!(status, 200, "{body}");
         assert!(took < Duration::from_secs(1));
     }
