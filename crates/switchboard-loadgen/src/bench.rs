@@ -22,7 +22,7 @@ use crate::model::{
 };
 use crate::scenario::workload;
 use crate::server::{self, Launch};
-use crate::system::{CpuWatch, Participants, machine, peak_rss_kib};
+use crate::system::{CpuSubjects, CpuWatch, CpuWindow, Participants, machine, peak_rss_kib};
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -64,6 +64,15 @@ pub(crate) struct Database {
     /// The cluster and database handles (dropped = deleted).
     _pg: Option<(PgServer, switchboard_testsupport::TestDatabase)>,
     pgbench: Option<PathBuf>,
+}
+
+impl Database {
+    /// The benchmark's own PostgreSQL cluster's postmaster, for its CPU time.
+    pub(crate) fn postmaster(&self) -> Option<u32> {
+        self._pg
+            .as_ref()
+            .and_then(|(server, _)| server.postmaster_pid())
+    }
 }
 
 pub(crate) fn prepare_database(backend: Backend, work_dir: &Path) -> anyhow::Result<Database> {
@@ -177,6 +186,13 @@ async fn run_backend(
         for &concurrency in &options.concurrency {
             // The ceiling, with the server stopped.
             let watch = CpuWatch::start(Participants::with([]));
+            let cpu = CpuWindow::after(
+                options.warmup,
+                CpuSubjects {
+                    server: None,
+                    postmaster: db.postmaster(),
+                },
+            );
             let measurement = match backend {
                 Backend::Sqlite => {
                     let (url, target, w, d) = (
@@ -213,6 +229,7 @@ async fn run_backend(
                 }
             };
             let contention = watch.finish();
+            let cpu = cpu.finish();
             // The ceiling's outbox rows are synthetic: no backlog for the server.
             ceiling::settle_outbox(&db.url)?;
             let run = Run {
@@ -224,6 +241,7 @@ async fn run_backend(
                 contention,
                 delivery: None,
                 peak_rss_kib: None,
+                cpu: Some(cpu),
             };
             progress(&run);
             report.runs.push(run);
@@ -239,6 +257,7 @@ async fn run_backend(
                     backend,
                     addr: server.addr,
                     pid: Some(server.pid),
+                    postmaster: db.postmaster(),
                 };
                 let run = run_scenario(
                     endpoint,
@@ -270,6 +289,9 @@ pub struct Endpoint {
     /// Its process, for its memory and CPU (`None` when it runs inside this
     /// process).
     pub pid: Option<u32>,
+    /// Its PostgreSQL cluster's postmaster, for the database's CPU time
+    /// (`None` on SQLite or a cluster not started by the benchmark).
+    pub postmaster: Option<u32>,
 }
 
 /// Runs one scenario against `server`. For scenario
@@ -290,7 +312,12 @@ pub async fn run_scenario(
     round: u32,
     drain_timeout: Duration,
 ) -> anyhow::Result<Run> {
-    let Endpoint { backend, addr, pid } = server;
+    let Endpoint {
+        backend,
+        addr,
+        pid,
+        postmaster,
+    } = server;
     let hook_path = format!("/hooks/r{round}-c{}", plan.concurrency);
     let subscription = if scenario == Scenario::ChatbotEmail {
         Some(subscribe(addr, data, &receiver.url(&hook_path)).await?)
@@ -300,9 +327,18 @@ pub async fn run_scenario(
     let run_tag = format!("r{round}c{}", plan.concurrency);
     let work = workload(scenario, data, &run_tag);
     let watch = CpuWatch::start(Participants::with(pid));
+    // Opens when `drive` starts measuring.
+    let cpu = CpuWindow::after(
+        plan.warmup,
+        CpuSubjects {
+            server: pid,
+            postmaster,
+        },
+    );
     let started = Instant::now();
     let outcome = drive(addr, &data.authorization, work, plan).await?;
     let contention = watch.finish();
+    let cpu = cpu.finish();
     for failure in &outcome.failures {
         eprintln!("  failure: {failure}");
     }
@@ -323,6 +359,7 @@ pub async fn run_scenario(
         contention,
         delivery,
         peak_rss_kib: pid.and_then(peak_rss_kib),
+        cpu: Some(cpu),
     })
 }
 
@@ -469,6 +506,15 @@ fn progress(run: &Run) {
     );
     if let Some(rss) = run.peak_rss_kib {
         line.push_str(&format!(" rss {:.1} MiB", rss as f64 / 1024.0));
+    }
+    if let Some(cpu) = run.cpu.filter(|_| m.ok > 0) {
+        let us = |s: f64| s * 1e6 / m.ok as f64;
+        line.push_str(&format!(
+            " cpu/req server {:.0} db {:.0} client {:.0} µs",
+            us(cpu.server_s),
+            us(cpu.database_s),
+            us(cpu.client_s)
+        ));
     }
     if let Some(d) = &run.delivery {
         line.push_str(&format!(

@@ -176,6 +176,18 @@ pub struct Contention {
     pub contended: bool,
 }
 
+/// CPU seconds spent during a run's measured window.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct CpuTime {
+    /// The server process (on SQLite its database work too).
+    pub server_s: f64,
+    /// The PostgreSQL cluster (0 on SQLite).
+    pub database_s: f64,
+    /// The load generator with its waited-for children (for the ceiling:
+    /// the in-process SQLite loop, or pgbench).
+    pub client_s: f64,
+}
+
 /// Webhook delivery under scenario 3.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Delivery {
@@ -214,6 +226,9 @@ pub struct Run {
     pub delivery: Option<Delivery>,
     /// The server's peak resident set size so far, in KiB (our runs only).
     pub peak_rss_kib: Option<u64>,
+    /// CPU time in the measured window (absent in older reports).
+    #[serde(default)]
+    pub cpu: Option<CpuTime>,
 }
 
 /// How long a server start took until `/readyz` answered 200.

@@ -68,6 +68,29 @@ pub struct Summary {
     pub ratio: Option<f64>,
     /// Scenario 3 only: webhook delivery.
     pub delivery: Option<DeliverySummary>,
+    /// Median CPU time per successful request (or transaction), when the
+    /// runs measured it.
+    pub cpu: Option<CpuPerRequest>,
+}
+
+/// CPU microseconds per successful request (or ceiling transaction), the
+/// medians over the rounds.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct CpuPerRequest {
+    /// The server process (with SQLite's work on SQLite).
+    pub server_us: f64,
+    /// The PostgreSQL cluster.
+    pub database_us: f64,
+    /// The load generator (for the ceiling: the SQLite loop or pgbench).
+    pub client_us: f64,
+}
+
+impl CpuPerRequest {
+    /// Everything the machine spent on one request.
+    #[must_use]
+    pub fn total_us(&self) -> f64 {
+        self.server_us + self.database_us + self.client_us
+    }
 }
 
 /// Webhook delivery over the rounds of scenario 3.
@@ -242,7 +265,32 @@ fn summarize_group(backend: Backend, subject: Subject, concurrency: u32, runs: &
         ceiling_throughput: None,
         ratio: None,
         delivery,
+        cpu: cpu_per_request(runs),
     }
+}
+
+/// The medians of the rounds' CPU time per successful request; `None`
+/// unless every round measured it and served something.
+fn cpu_per_request(runs: &[&Run]) -> Option<CpuPerRequest> {
+    let per: Vec<(f64, f64, f64)> = runs
+        .iter()
+        .map(|r| {
+            let cpu = r.cpu?;
+            let ok = r.measurement.ok as f64;
+            (ok > 0.0).then(|| {
+                let us = |seconds: f64| seconds * 1e6 / ok;
+                (us(cpu.server_s), us(cpu.database_s), us(cpu.client_s))
+            })
+        })
+        .collect::<Option<_>>()?;
+    if per.is_empty() {
+        return None;
+    }
+    Some(CpuPerRequest {
+        server_us: median(per.iter().map(|p| p.0).collect()),
+        database_us: median(per.iter().map(|p| p.1).collect()),
+        client_us: median(per.iter().map(|p| p.2).collect()),
+    })
 }
 
 /// Medians of the server's startup time per backend: (backend, starts,
@@ -635,6 +683,7 @@ fn write_markdown(md: &mut String, report: &Report, rows: &[Summary]) -> std::fm
     write_startups(md, report)?;
     write_main_table(md, rows)?;
     write_ceilings(md, rows)?;
+    write_cpu(md, rows)?;
     write_webhooks(md, rows)?;
     write_aims(md, &aims(report))?;
     write_runs(md, report)?;
@@ -772,6 +821,46 @@ fn write_ceilings(md: &mut String, rows: &[Summary]) -> std::fmt::Result {
         )?;
     }
     Ok(())
+}
+
+fn write_cpu(md: &mut String, rows: &[Summary]) -> std::fmt::Result {
+    let measured: Vec<(&Summary, CpuPerRequest)> =
+        rows.iter().filter_map(|s| s.cpu.map(|c| (s, c))).collect();
+    if measured.is_empty() {
+        return Ok(());
+    }
+    writeln!(md, "\n### CPU time per request\n")?;
+    writeln!(
+        md,
+        "| subject | backend | conns | server µs | database µs | client µs | total µs |"
+    )?;
+    writeln!(md, "|---|---|---:|---:|---:|---:|---:|")?;
+    for (s, cpu) in measured {
+        let subject = s.scenario().map_or_else(
+            || format!("ceiling ({})", ceiling_name(s.backend)),
+            |sc| sc.label().to_owned(),
+        );
+        writeln!(
+            md,
+            "| {} | {} | {} | {:.0} | {:.0} | {:.0} | {:.0} |",
+            subject,
+            s.backend.label(),
+            s.concurrency,
+            cpu.server_us,
+            cpu.database_us,
+            cpu.client_us,
+            cpu.total_us(),
+        )?;
+    }
+    writeln!(
+        md,
+        "\nCPU seconds used during the measured window (from `/proc`, in 10 ms ticks) over \
+         the successful requests (ceiling: transactions). *Server* is the `switchboard` \
+         process, with SQLite's work on SQLite; *database* is the PostgreSQL cluster (its \
+         backends, background processes and ended backends); *client* is the load generator \
+         (for the ceilings: the SQLite loop in it, or pgbench). On a machine that is \
+         CPU-bound, the total decides throughput."
+    )
 }
 
 fn write_webhooks(md: &mut String, rows: &[Summary]) -> std::fmt::Result {
@@ -986,7 +1075,7 @@ pub fn splice_between(doc: &str, section: &str, begin: &str, end: &str) -> Strin
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::model::{Contention, Delivery, Latency, Measurement, Startup};
+    use crate::model::{Contention, CpuTime, Delivery, Latency, Measurement, Startup};
 
     /// A run that did `rate` requests per second for 10 s with the given
     /// p50 and p99 in milliseconds.
@@ -1035,6 +1124,12 @@ pub(crate) mod tests {
                 },
             }),
             peak_rss_kib: matches!(subject, Subject::Scenario(_)).then_some(40 * 1024),
+            // 0.5 ms of server and 0.25 ms of database time per request.
+            cpu: Some(CpuTime {
+                server_s: rate * 10.0 * 0.000_5,
+                database_s: rate * 10.0 * 0.000_25,
+                client_s: 0.1,
+            }),
         }
     }
 
@@ -1174,6 +1269,46 @@ pub(crate) mod tests {
         assert!(s.contended);
         // No ceiling measured: no ratio.
         assert_eq!(s.ratio, None);
+    }
+
+    #[test]
+    fn cpu_per_request_is_the_median_over_rounds_and_absent_when_unmeasured() {
+        let mut runs: Vec<Run> = [1000.0, 2000.0, 4000.0]
+            .into_iter()
+            .enumerate()
+            .map(|(i, rate)| {
+                run(
+                    Backend::Postgres,
+                    Subject::Scenario(Scenario::SoPatch),
+                    8,
+                    u32::try_from(i + 1).unwrap(),
+                    rate,
+                    1.0,
+                    5.0,
+                )
+            })
+            .collect();
+        // 10 s of 1,000 requests a second in round 2: 20 s of server time
+        // is 2,000 µs a request (rounds 1 and 3 spend 500 µs).
+        runs[1].cpu = Some(CpuTime {
+            server_s: 20.0,
+            database_s: 0.0,
+            client_s: 0.0,
+        });
+        let rows = summarize(&report(runs.clone()));
+        let cpu = rows[0].cpu.unwrap();
+        assert!((cpu.server_us - 500.0).abs() < 1e-6, "{cpu:?}");
+        assert!((cpu.database_us - 250.0).abs() < 1e-6, "{cpu:?}");
+        let md = markdown(&report(runs.clone()));
+        assert!(md.contains("### CPU time per request"), "{md}");
+        assert!(
+            md.contains("| 1. SuperOffice PATCH (JSON Patch: test + 2 replace) | PostgreSQL | 8 | 500 | 250 |"),
+            "{md}"
+        );
+        // A round without a measurement leaves the figure out.
+        runs[0].cpu = None;
+        let rows = summarize(&report(runs));
+        assert_eq!(rows[0].cpu, None);
     }
 
     #[test]

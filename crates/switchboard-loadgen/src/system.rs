@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::fs;
 use std::time::Instant;
 
-use crate::model::Contention;
+use crate::model::{Contention, CpuTime};
 
 /// A run is flagged when processes outside the benchmark took more than
 /// this share of the machine's CPU capacity during it.
@@ -38,6 +38,9 @@ struct ProcStat {
     ppid: u32,
     /// utime + stime, in ticks.
     ticks: u64,
+    /// cutime + cstime: the ticks of its ended children that it waited
+    /// for (a postmaster's ended backends), in ticks.
+    children_ticks: u64,
 }
 
 /// Parses `/proc/<pid>/stat`: `pid (comm) state ppid … utime stime …`; the
@@ -51,10 +54,13 @@ fn parse_stat(line: &str) -> Option<ProcStat> {
     let ppid = rest.get(1)?.parse().ok()?;
     let utime: u64 = rest.get(11)?.parse().ok()?;
     let stime: u64 = rest.get(12)?.parse().ok()?;
+    let cutime: u64 = rest.get(13)?.parse().ok()?;
+    let cstime: u64 = rest.get(14)?.parse().ok()?;
     Some(ProcStat {
         comm,
         ppid,
         ticks: utime + stime,
+        children_ticks: cutime + cstime,
     })
 }
 
@@ -159,6 +165,83 @@ impl CpuWatch {
     }
 }
 
+/// Whose CPU time a [`CpuWindow`] measures.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CpuSubjects {
+    /// The server under test (its SQLite work included).
+    pub server: Option<u32>,
+    /// The PostgreSQL cluster's postmaster: it, its processes (backends,
+    /// WAL writer, checkpointer…) and its ended backends.
+    pub postmaster: Option<u32>,
+}
+
+/// The cumulative CPU ticks of the subjects (and of this process, the
+/// client, with the children it waited for, such as pgbench) at one moment.
+#[derive(Debug, Clone, Copy, Default)]
+struct CpuSample {
+    server: u64,
+    database: u64,
+    client: u64,
+}
+
+fn sample(subjects: CpuSubjects) -> CpuSample {
+    let all = processes();
+    let own = |pid: u32| all.get(&pid).map_or(0, |p| p.ticks + p.children_ticks);
+    let database = subjects.postmaster.map_or(0, |postmaster| {
+        own(postmaster)
+            + all
+                .values()
+                .filter(|p| p.ppid == postmaster)
+                .map(|p| p.ticks)
+                .sum::<u64>()
+    });
+    CpuSample {
+        server: subjects
+            .server
+            .map_or(0, |pid| all.get(&pid).map_or(0, |p| p.ticks)),
+        database,
+        client: own(std::process::id()),
+    }
+}
+
+fn seconds(ticks: u64) -> f64 {
+    ticks as f64 / TICKS_PER_SECOND
+}
+
+/// Measures the CPU time the subjects spend in a window that opens after
+/// a warm-up (when the measurement of requests opens) and closes at
+/// [`CpuWindow::finish`]. Linux only: elsewhere every figure is zero.
+#[derive(Debug)]
+pub struct CpuWindow {
+    subjects: CpuSubjects,
+    opened: std::thread::JoinHandle<CpuSample>,
+}
+
+impl CpuWindow {
+    /// Opens the window `warmup` from now (sampled on a thread of its own,
+    /// so the caller may block or await meanwhile).
+    #[must_use]
+    pub fn after(warmup: std::time::Duration, subjects: CpuSubjects) -> Self {
+        let opened = std::thread::spawn(move || {
+            std::thread::sleep(warmup);
+            sample(subjects)
+        });
+        Self { subjects, opened }
+    }
+
+    /// Closes the window: the CPU seconds each subject used in it.
+    #[must_use]
+    pub fn finish(self) -> CpuTime {
+        let end = sample(self.subjects);
+        let start = self.opened.join().unwrap_or_default();
+        CpuTime {
+            server_s: seconds(end.server.saturating_sub(start.server)),
+            database_s: seconds(end.database.saturating_sub(start.database)),
+            client_s: seconds(end.client.saturating_sub(start.client)),
+        }
+    }
+}
+
 /// A process's peak resident set size (`VmHWM`), in KiB.
 #[must_use]
 pub fn peak_rss_kib(pid: u32) -> Option<u64> {
@@ -212,7 +295,8 @@ mod tests {
             Some(ProcStat {
                 comm: "tokio (rt) x".into(),
                 ppid: 1,
-                ticks: 287
+                ticks: 287,
+                children_ticks: 0
             })
         );
         assert_eq!(parse_stat("garbage"), None);
@@ -225,6 +309,7 @@ mod tests {
             comm: comm.into(),
             ppid,
             ticks: 0,
+            children_ticks: 0,
         };
         assert!(p.includes(77, &stat("anything", 1)));
         assert!(p.includes(std::process::id(), &stat("x", 1)));
@@ -262,5 +347,39 @@ mod tests {
         let _ = child.kill();
         let _ = child.wait();
         assert!(c.other_cpu_share > 0.05, "{c:?}");
+    }
+
+    #[test]
+    fn a_window_charges_the_server_and_the_clients_children() {
+        if !cfg!(target_os = "linux") {
+            return;
+        }
+        let spin = "i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done";
+        // A spinning "server" is charged while the window is open.
+        let mut server = std::process::Command::new("sh")
+            .args(["-c", spin])
+            .spawn()
+            .unwrap();
+        let window = CpuWindow::after(
+            std::time::Duration::ZERO,
+            CpuSubjects {
+                server: Some(server.id()),
+                postmaster: None,
+            },
+        );
+        std::thread::sleep(std::time::Duration::from_millis(600));
+        // A child of this process that ended and was waited for is the
+        // client's (as pgbench is).
+        let status = std::process::Command::new("sh")
+            .args(["-c", spin])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let cpu = window.finish();
+        let _ = server.kill();
+        let _ = server.wait();
+        assert!(cpu.server_s >= 0.2, "{cpu:?}");
+        assert!(cpu.client_s >= 0.1, "{cpu:?}");
+        assert!(cpu.database_s.abs() < f64::EPSILON, "{cpu:?}");
     }
 }

@@ -375,6 +375,11 @@ impl LocalCluster {
         &self.root
     }
 
+    /// The data directory (`PGDATA`).
+    pub(crate) fn data_dir(&self) -> &Path {
+        &self.data
+    }
+
     fn wait_until_ready(&self, bin: &Path, log: &Path) -> Result<(), Error> {
         let deadline = Instant::now() + START_TIMEOUT;
         let pg_isready = tool(Some(bin), "pg_isready");

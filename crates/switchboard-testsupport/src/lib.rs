@@ -219,6 +219,16 @@ impl PgServer {
     pub fn cluster_dir(&self) -> Option<&Path> {
         self.cluster.as_ref().map(LocalCluster::root)
     }
+
+    /// The process id of this handle's own cluster's postmaster (the first
+    /// line of its `postmaster.pid`), for measuring the cluster's CPU time;
+    /// `None` when using `DATABASE_URL` or when the cluster is not running.
+    #[must_use]
+    pub fn postmaster_pid(&self) -> Option<u32> {
+        let cluster = self.cluster.as_ref()?;
+        let text = std::fs::read_to_string(cluster.data_dir().join("postmaster.pid")).ok()?;
+        text.lines().next()?.trim().parse().ok()
+    }
 }
 
 impl PgServer {

@@ -25,6 +25,7 @@ async fn exercise(backend: Backend, url: String) {
         backend,
         addr: server.addr,
         pid: None,
+        postmaster: None,
     };
     let receiver = Receiver::start().await;
     let plan = Plan::new(4, Duration::from_millis(100), Duration::from_millis(700));
