@@ -424,3 +424,100 @@ async fn common_queries_are_served_by_an_index() {
         std::fs::write(path, doc).unwrap();
     }
 }
+
+/// The webhook worker takes new events through the outbox's index of
+/// pending rows, which keeps an entry for every event processed since the
+/// last vacuum. A take must not revisit those entries on every call: after
+/// one take has passed them (and marked them dead), the next reads only
+/// the live ones. (A bitmap scan, which the planner prefers here, would
+/// read all 20,000 each time; see `sql::outbox::plain_index_scans`.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn taking_events_does_not_revisit_processed_ones() {
+    use diesel::RunQueryDsl as _;
+    use diesel::sql_types::BigInt;
+
+    #[derive(diesel::QueryableByName)]
+    struct Returned {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    let Some(db) = TestDb::postgres() else {
+        assert!(
+            std::env::var_os("CI").is_none_or(|ci| ci.is_empty()),
+            "no PostgreSQL, and CI is set"
+        );
+        eprintln!("SKIPPED: no PostgreSQL");
+        return;
+    };
+    let store = Store::open(
+        &db.url,
+        StoreConfig {
+            secret_keys: crate::SecretKeySource::Keys(
+                crate::SecretKeys::parse(switchboard_testsupport::SECRET_KEYS).unwrap(),
+            ),
+            ..StoreConfig::default()
+        },
+    )
+    .await
+    .unwrap();
+    let tenant = store.admin().create_tenant("plans").await.unwrap().id.get();
+    // 20,000 events processed (no vacuum may clean up behind them), then
+    // three new ones.
+    store
+        .run(move |c| {
+            let pending = |n: i64| {
+                format!(
+                    "INSERT INTO outbox (tenant_id, event_type, entity_kind, entity_id, payload, \
+                     diff, created_at, available_at) SELECT {tenant}, 'conversation_updated', \
+                     'conversation', g, jsonb_build_object('pad', repeat('x', 600)), '[]', 0, 0 \
+                     FROM generate_series(1, {n}) g;"
+                )
+            };
+            // Each in a transaction of its own, as the writes and the takes
+            // of a running server are.
+            for sql in [
+                "ALTER TABLE outbox SET (autovacuum_enabled = off)".to_owned(),
+                pending(20_000),
+                "UPDATE outbox SET processed_at = 1 WHERE processed_at IS NULL".to_owned(),
+                pending(3),
+            ] {
+                c.batch_execute(&sql)?;
+            }
+            Ok::<_, crate::StorageError>(())
+        })
+        .await
+        .unwrap();
+    // How many entries of the pending index a take of up to `limit` reads.
+    let index_entries_read = |limit: i64| {
+        store.write(move |c| {
+            c.write_tx(|c| -> crate::sql::R<(usize, i64)> {
+                let crate::connection::DbConnection::Pg(pg) = c else {
+                    unreachable!("a PostgreSQL test");
+                };
+                // The backend's counts, which it flushes only now and then.
+                let count = diesel::sql_query(
+                    "SELECT pg_stat_get_xact_tuples_returned('outbox_pending'::regclass) AS n",
+                );
+                let before = count.clone().get_result::<Returned>(pg)?.n;
+                let taken = crate::sql::outbox::take_due(c, "w", 10, limit)?.len();
+                let crate::connection::DbConnection::Pg(pg) = c else {
+                    unreachable!("a PostgreSQL test");
+                };
+                let read = count.get_result::<Returned>(pg)?.n - before;
+                Ok((taken, read))
+            })
+        })
+    };
+    let (taken, first) = index_entries_read(1).await.unwrap();
+    assert_eq!(taken, 1);
+    assert!(
+        first > 20_000,
+        "the first take passes the processed events: {first}"
+    );
+    let (taken, read) = index_entries_read(100).await.unwrap();
+    assert_eq!(taken, 2, "the two events still pending");
+    assert!(
+        read < 100,
+        "the second take read {read} index entries: it revisited the processed events"
+    );
+}

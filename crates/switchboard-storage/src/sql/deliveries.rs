@@ -125,6 +125,9 @@ pub(crate) fn claim_due(
     lease_until: i64,
     limit: i64,
 ) -> R<Vec<i64>> {
+    // Its index holds an entry for every delivery finished since the last
+    // vacuum; see `outbox::plain_index_scans`.
+    super::outbox::plain_index_scans(c)?;
     let order = (deliveries::next_attempt_at, deliveries::id);
     let ids: Vec<i64> = match c {
         DbConnection::Pg(c) => due(now)

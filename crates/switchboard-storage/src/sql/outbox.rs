@@ -23,6 +23,25 @@ pub(crate) struct DueRow {
     pub created_at: i64,
 }
 
+/// On PostgreSQL, has the rest of the caller's transaction read indexes
+/// with plain index scans only (`SET LOCAL enable_bitmapscan = off`).
+///
+/// A queue's index of pending rows keeps an entry for every row taken
+/// since the last vacuum, pointing at its dead version. A plain index scan
+/// marks such entries dead as it passes (so the next scan skips them); a
+/// bitmap scan never does, and reads every one of them, and their heap
+/// pages, on every call. The planner prefers the bitmap scan for the few
+/// rows its statistics promise, so without this each take of a handful of
+/// events revisited every event processed since the last vacuum (measured:
+/// 4–13 ms a take with 20,000 processed events, against 0.2 ms).
+pub(crate) fn plain_index_scans(c: &mut DbConnection) -> R<()> {
+    if let DbConnection::Pg(c) = c {
+        use diesel::connection::SimpleConnection as _;
+        c.batch_execute("SET LOCAL enable_bitmapscan = off")?;
+    }
+    Ok(())
+}
+
 /// Takes up to `limit` due outbox rows, oldest first, and marks them
 /// processed by `worker` at `now`, in one statement: `UPDATE outbox SET
 /// processed_at = now … WHERE id IN (SELECT id … ORDER BY id LIMIT n [FOR
@@ -32,6 +51,7 @@ pub(crate) struct DueRow {
 /// inside the write transaction that fans the rows out, so that a failure
 /// rolls the marking back. Returns the rows in id order.
 pub(crate) fn take_due(c: &mut DbConnection, worker: &str, now: i64, limit: i64) -> R<Vec<DueRow>> {
+    plain_index_scans(c)?;
     // The subquery reads the same table under another name: the ids of
     // up to `limit` due rows, oldest first.
     let pending = diesel::alias!(outbox as pending);
@@ -64,6 +84,7 @@ pub(crate) fn take_due(c: &mut DbConnection, worker: &str, now: i64, limit: i64)
 /// on PostgreSQL they are locked for the caller's transaction (skipping
 /// rows other takers hold).
 pub(crate) fn due_ids(c: &mut DbConnection, now: i64, limit: i64) -> R<Vec<i64>> {
+    plain_index_scans(c)?;
     let due = outbox::table
         .select(outbox::id)
         .filter(outbox::processed_at.is_null())
