@@ -13,7 +13,9 @@ use anyhow::{Context as _, anyhow};
 use bytes::Bytes;
 use http_body_util::{BodyExt as _, Full};
 use hyper::client::conn::http1::{self, SendRequest};
-use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HOST, HeaderValue};
+use hyper::header::{
+    AUTHORIZATION, CONTENT_TYPE, COOKIE, HOST, HeaderMap, HeaderName, HeaderValue,
+};
 use hyper::{Method, Request, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
@@ -46,6 +48,11 @@ pub trait Workload: Send + Sync + 'static {
     /// The status a correct answer has.
     fn expected(&self) -> StatusCode {
         StatusCode::OK
+    }
+    /// A `Cookie` header for every request (the console's session), sent
+    /// besides the `Authorization` header.
+    fn cookie(&self) -> Option<&str> {
+        None
     }
 }
 
@@ -136,6 +143,7 @@ async fn connect(addr: SocketAddr) -> anyhow::Result<SendRequest<Full<Bytes>>> {
 fn request(
     addr: SocketAddr,
     authorization: &HeaderValue,
+    cookie: Option<&HeaderValue>,
     call: Call,
 ) -> anyhow::Result<Request<Full<Bytes>>> {
     let mut builder = Request::builder()
@@ -143,6 +151,9 @@ fn request(
         .uri(call.path)
         .header(HOST, addr.to_string())
         .header(AUTHORIZATION, authorization.clone());
+    if let Some(cookie) = cookie {
+        builder = builder.header(COOKIE, cookie.clone());
+    }
     if let Some(ct) = call.content_type {
         builder = builder.header(CONTENT_TYPE, ct);
     }
@@ -180,13 +191,14 @@ async fn run_connection(
     let mut rng = Rng::new(u64::from(conn) + 1);
     let mut sender = connect(addr).await?;
     let expected = workload.expected();
+    let cookie = workload.cookie().map(HeaderValue::from_str).transpose()?;
     let mut seq = 0u64;
     while Instant::now() < end {
         let call = workload.next(&mut rng, conn, seq);
         seq += 1;
         let (tag, bucket) = (call.tag.clone(), call.bucket);
         let summary = format!("{} {}", call.method, call.path);
-        let request = request(addr, &authorization, call)?;
+        let request = request(addr, &authorization, cookie.as_ref(), call)?;
         let started = Instant::now();
         let answer = exchange(&mut sender, request).await;
         let done = Instant::now();
@@ -301,6 +313,42 @@ pub async fn drive(
     outcome.failures.truncate(5);
     outcome.measurement.latency = crate::model::Latency::of(&total);
     Ok(outcome)
+}
+
+/// One request outside a measurement with these headers, on a fresh
+/// connection: the status, the answer's headers and its body.
+///
+/// # Errors
+///
+/// When the server cannot be reached.
+pub async fn fetch(
+    addr: SocketAddr,
+    method: Method,
+    path: &str,
+    headers: &[(HeaderName, HeaderValue)],
+    body: Option<(&'static str, Bytes)>,
+) -> anyhow::Result<(StatusCode, HeaderMap, Bytes)> {
+    let mut sender = connect(addr).await?;
+    let mut builder = Request::builder()
+        .method(method)
+        .uri(path)
+        .header(HOST, addr.to_string());
+    for (name, value) in headers {
+        builder = builder.header(name, value);
+    }
+    let body = match body {
+        Some((media_type, bytes)) => {
+            builder = builder.header(CONTENT_TYPE, media_type);
+            bytes
+        }
+        None => Bytes::new(),
+    };
+    sender.ready().await?;
+    let response = sender.send_request(builder.body(Full::new(body))?).await?;
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = response.into_body().collect().await?.to_bytes();
+    Ok((status, headers, body))
 }
 
 /// One request outside a measurement (setup, `/readyz`): a fresh

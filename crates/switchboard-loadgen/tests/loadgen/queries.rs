@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use hyper::Method;
 use serde_json::{Value, json};
-use switchboard_loadgen::load::{Plan, Rng, Workload, call_once, drive};
+use switchboard_loadgen::load::{Plan, Rng, Workload, call_once, drive, fetch};
 use switchboard_loadgen::model::Backend;
 use switchboard_loadgen::query::{
-    AGENTS, PAGE, PageWalk, QueryData, QueryKind, SEGMENT_SIZE, Search, seed,
+    AGENTS, PAGE, PageWalk, QueryData, QueryKind, SEGMENT_SIZE, Search, console_sign_in, seed,
 };
 
 const CUSTOMERS: usize = 400;
@@ -36,7 +36,7 @@ async fn post(addr: std::net::SocketAddr, data: &QueryData, path: &str, body: &V
 }
 
 async fn exercise(expected: Backend, url: String) {
-    let (data, build, backend) = seed(&url, CUSTOMERS, CONVERSATIONS).await.unwrap();
+    let (mut data, build, backend) = seed(&url, CUSTOMERS, CONVERSATIONS).await.unwrap();
     assert_eq!(backend, expected);
     assert_eq!(
         (build.customers, build.conversations),
@@ -47,6 +47,28 @@ async fn exercise(expected: Backend, url: String) {
     assert!(data.customers.iter().all(|&id| id > 0), "every id filled");
     let server = super::harness::server(url).await;
     let addr = server.addr;
+    data.console_cookie = Some(console_sign_in(addr).await.unwrap());
+
+    // The console workloads see the agent's inbox: a search by a visitor's
+    // email finds that visitor's conversation.
+    let search = Search::new(QueryKind::ConsoleSearch, Arc::new(data.clone()));
+    let call = search.next(&mut Rng::new(5), 0, 0);
+    let email = call.path.split("q=").nth(1).unwrap().replace("%40", "@");
+    let (status, _, page) = fetch(
+        addr,
+        Method::GET,
+        &call.path,
+        &[(
+            hyper::header::COOKIE,
+            hyper::header::HeaderValue::from_str(data.console_cookie.as_deref().unwrap()).unwrap(),
+        )],
+        None,
+    )
+    .await
+    .unwrap();
+    let page = String::from_utf8_lossy(&page);
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains(&email), "{email} not in the inbox:\n{page}");
 
     // The searches find what the dataset's rules put there.
     let by_email = post(addr, &data, "/v1/customers/search",
