@@ -149,14 +149,16 @@ async fn run(shared: Arc<Shared>, wakeup: Wakeup, mut stop: watch::Receiver<bool
     while !is_stopping(&stop) {
         while tasks.try_join_next().is_some() {}
         match tick(&shared, &permits, &mut tasks, &tx, &mut stop).await {
-            Ok(Tick::Worked { full }) => {
+            // A full batch: more are probably waiting, take them at once.
+            Ok(Tick::Worked { full: true }) => {
                 failures = 0;
-                if !full {
-                    gather(&shared, &mut stop).await;
-                }
                 continue;
             }
-            Ok(Tick::Idle) => failures = 0,
+            // Otherwise wait for the next wake-up: one sent while this
+            // round ran is kept, so nothing committed meanwhile waits for
+            // the poll; and no empty round follows every busy one (at one
+            // request at a time, that round was half the worker's cost).
+            Ok(Tick::Worked { full: false } | Tick::Idle) => failures = 0,
             Err(e) => {
                 failures = failures.saturating_add(1);
                 tracing::warn!(worker = %shared.id, error = %e, failures, "webhook worker: storage error; retrying");
@@ -217,7 +219,8 @@ enum Tick {
     /// Nothing to do.
     Idle,
     /// Events or deliveries were taken; `full` when the events filled a
-    /// whole batch (more are probably waiting).
+    /// whole batch or the due deliveries every free slot (more are
+    /// probably waiting).
     Worked { full: bool },
 }
 
@@ -284,12 +287,16 @@ async fn tick(
 
     let free = u32::try_from(permits.available_permits()).unwrap_or(u32::MAX);
     if free > 0 && !is_stopping(stop) {
+        let asked = free.min(c.batch_size);
         let due = shared
             .worker()
-            .claim_deliveries(&shared.id, c.lease, free.min(c.batch_size))
+            .claim_deliveries(&shared.id, c.lease, asked)
             .await?;
         if !due.is_empty() {
             worked = true;
+            // As many as asked for: more are probably due (a backlog of
+            // retries drains without waiting for a wake-up).
+            full |= due.len() >= usize::try_from(asked).unwrap_or(usize::MAX);
             dispatch(shared, permits, tasks, tx, stop, due).await?;
         }
     }
