@@ -89,6 +89,20 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: &ConsoleState) {
                 "/conversations/{id}/info",
                 web::post().to(pages::conversation::set_info),
             )
+            .route("/customers/{id}", web::get().to(pages::customer::page))
+            .route(
+                "/customers/{id}/fields",
+                web::post().to(pages::customer::set_fields),
+            )
+            .route(
+                "/customers/{id}/attributes",
+                web::post().to(pages::customer::set_attribute),
+            )
+            .route("/customers/{id}/tags", web::post().to(pages::customer::add_tag))
+            .route(
+                "/customers/{id}/tags/remove",
+                web::post().to(pages::customer::remove_tag),
+            )
             .default_service(web::to(pages::not_found)),
     );
 }

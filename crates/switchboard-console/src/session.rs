@@ -17,6 +17,7 @@ use std::time::Duration;
 use actix_web::HttpRequest;
 use actix_web::cookie::{Cookie, SameSite, time};
 use actix_web::http::header;
+use switchboard_domain::AgentRole;
 use switchboard_storage::ConsoleSession;
 
 use crate::ConsoleError;
@@ -107,6 +108,21 @@ pub(crate) async fn require(
     state: &ConsoleState,
 ) -> Result<ConsoleSession, ConsoleError> {
     current(req, state).await?.ok_or(ConsoleError::SignedOut)
+}
+
+/// The signed-in agent's session if the agent is an admin:
+/// [`ConsoleError::SignedOut`] without a session, [`ConsoleError::Role`]
+/// (403) for an agent.
+pub(crate) async fn require_admin(
+    req: &HttpRequest,
+    state: &ConsoleState,
+) -> Result<ConsoleSession, ConsoleError> {
+    let session = require(req, state).await?;
+    if session.agent.console_role() == AgentRole::Admin {
+        Ok(session)
+    } else {
+        Err(ConsoleError::Role)
+    }
 }
 
 /// Refuses a request that a browser marks as coming from another site.

@@ -1,6 +1,7 @@
 //! The console's pages.
 
 pub(crate) mod conversation;
+pub(crate) mod customer;
 pub(crate) mod inbox;
 pub(crate) mod sign_in;
 
