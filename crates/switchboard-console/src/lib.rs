@@ -98,10 +98,52 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: &ConsoleState) {
                 "/customers/{id}/attributes",
                 web::post().to(pages::customer::set_attribute),
             )
-            .route("/customers/{id}/tags", web::post().to(pages::customer::add_tag))
+            .route(
+                "/customers/{id}/tags",
+                web::post().to(pages::customer::add_tag),
+            )
             .route(
                 "/customers/{id}/tags/remove",
                 web::post().to(pages::customer::remove_tag),
+            )
+            .route("/webhooks", web::get().to(pages::webhooks::list))
+            .route("/webhooks/{id}", web::get().to(pages::webhooks::detail))
+            .route(
+                "/webhooks/{id}/enable",
+                web::post().to(pages::webhooks::enable),
+            )
+            .route(
+                "/webhooks/{id}/rotate",
+                web::post().to(pages::webhooks::rotate),
+            )
+            .route(
+                "/webhooks/{id}/deliveries/{delivery}/redeliver",
+                web::post().to(pages::webhooks::redeliver),
+            )
+            .route(
+                "/webhooks/events/{event}/requeue",
+                web::post().to(pages::webhooks::requeue),
+            )
+            .route("/settings", web::get().to(pages::settings::page))
+            .route(
+                "/settings/agents",
+                web::post().to(pages::settings::create_agent),
+            )
+            .route(
+                "/settings/departments",
+                web::post().to(pages::settings::create_department),
+            )
+            .route(
+                "/settings/attributes",
+                web::post().to(pages::settings::create_attribute),
+            )
+            .route(
+                "/settings/keys",
+                web::post().to(pages::settings::create_key),
+            )
+            .route(
+                "/settings/keys/{id}/revoke",
+                web::post().to(pages::settings::revoke_key),
             )
             .default_service(web::to(pages::not_found)),
     );

@@ -206,7 +206,6 @@ impl View<'_> {
             }
         }
     }
-
 }
 
 pub(crate) fn kv(map: &BTreeMap<String, Value>, id: &str, empty: &str) -> Markup {

@@ -53,15 +53,7 @@ pub(crate) async fn page(
 ) -> Result<HttpResponse, ConsoleError> {
     let session = session::require(&req, &state).await?;
     let id = customer_id(&id)?;
-    render_page(
-        &req,
-        &state,
-        &session,
-        id,
-        None,
-        params.fragment.is_some(),
-    )
-    .await
+    render_page(&req, &state, &session, id, None, params.fragment.is_some()).await
 }
 
 /// The page (or only its live part), with `error` shown on top (then
@@ -456,7 +448,11 @@ fn typed_value(kind: AttributeType, raw: &str) -> Value {
             .parse::<jiff::civil::Date>()
             .ok()
             .and_then(|d| d.to_zoned(jiff::tz::TimeZone::UTC).ok())
-            .map(|z| Value::from(Timestamp::from_millis(z.timestamp().as_millisecond()).as_unix_seconds()))
+            .map(|z| {
+                Value::from(
+                    Timestamp::from_millis(z.timestamp().as_millisecond()).as_unix_seconds(),
+                )
+            })
             .unwrap_or_else(|| Value::String(t.to_string())),
         AttributeType::String | AttributeType::Url => Value::String(raw.to_string()),
     }
@@ -551,7 +547,11 @@ mod tests {
             (AttributeType::Boolean, "maybe", json!("maybe")),
             (AttributeType::Date, "2026-12-01", json!(1_796_083_200)),
             (AttributeType::Date, "1570000000", json!("1570000000")),
-            (AttributeType::Url, "https://x.example", json!("https://x.example")),
+            (
+                AttributeType::Url,
+                "https://x.example",
+                json!("https://x.example"),
+            ),
             (AttributeType::String, "", Value::Null),
             (AttributeType::String, " a ", json!(" a ")),
         ] {

@@ -3,7 +3,9 @@
 pub(crate) mod conversation;
 pub(crate) mod customer;
 pub(crate) mod inbox;
+pub(crate) mod settings;
 pub(crate) mod sign_in;
+pub(crate) mod webhooks;
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
