@@ -99,8 +99,8 @@ async fn render_page(
         (render::alert("customer-error", error))
         div class="grid" {
             div {
-                (fields(&customer, &base, csrf, &tz))
                 (attributes_card(&customer, &attributes, &base, csrf))
+                (fields(&customer, &base, csrf, &tz))
             }
             div {
                 (tags_card(&customer, &catalogue, &base, csrf))
