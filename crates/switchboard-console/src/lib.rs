@@ -38,7 +38,7 @@ mod state;
 use actix_web::web;
 
 pub use error::ConsoleError;
-pub use state::{ConsoleConfig, ConsoleState};
+pub use state::{ConsoleConfig, ConsoleState, SecureCookies};
 
 /// The path the console is served under.
 pub const PREFIX: &str = "/console";

@@ -21,7 +21,7 @@ use switchboard_domain::AgentRole;
 use switchboard_storage::ConsoleSession;
 
 use crate::ConsoleError;
-use crate::state::ConsoleState;
+use crate::state::{ConsoleState, SecureCookies};
 
 /// The session cookie.
 pub(crate) const SESSION_COOKIE: &str = "sb_console";
@@ -31,9 +31,10 @@ pub(crate) const SIGN_IN_COOKIE: &str = "sb_console_sign_in";
 pub(crate) const TZ_COOKIE: &str = "sb_tz";
 
 /// Whether the request reached us over HTTPS: a TLS listener, or a trusted
-/// proxy's `X-Forwarded-Proto: https`.
+/// proxy's `X-Forwarded-Proto: https` (or always, with
+/// `console.secure_cookies = "always"`).
 pub(crate) fn is_secure(req: &HttpRequest, state: &ConsoleState) -> bool {
-    if req.app_config().secure() {
+    if req.app_config().secure() || state.config.secure_cookies == SecureCookies::Always {
         return true;
     }
     let peer = req.peer_addr().map(|a| a.ip());

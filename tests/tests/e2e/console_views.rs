@@ -612,3 +612,32 @@ async fn customer_page_roles_webhooks_and_settings_in_a_real_browser() {
     let _ = browser.client.clone().close().await;
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secure_cookies_always_marks_cookies_secure_over_plain_http() {
+    let config = switchboard_e2e::TestConfig {
+        console: switchboard_console::ConsoleConfig {
+            secure_cookies: switchboard_console::SecureCookies::Always,
+            ..switchboard_console::ConsoleConfig::default()
+        },
+        ..switchboard_e2e::TestConfig::default()
+    };
+    let app = TestApp::spawn_with(switchboard_e2e::Backend::Sqlite, config)
+        .await
+        .unwrap();
+    let res = plain()
+        .get(app.url("/console/sign-in"))
+        .send()
+        .await
+        .unwrap();
+    let header = res
+        .headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("sb_console_sign_in="))
+        .unwrap()
+        .to_string();
+    assert!(header.contains("Secure"), "{header}");
+    app.stop().await;
+}
