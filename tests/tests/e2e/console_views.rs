@@ -255,6 +255,69 @@ async fn customer_edits_roles_and_admin_pages_over_http() {
             .await
             .unwrap();
         assert!(theirs.tags.is_empty(), "{b}");
+
+        // The admin pages are scoped to the admin's tenant too: another
+        // tenant's subscription, quarantined event and key are 404s.
+        let their_sub = app
+            .store
+            .webhooks()
+            .create(switchboard_domain::WebhookSubscription::new(
+                other.id,
+                "https://hooks.example/x".to_string(),
+                switchboard_domain::EventType::CustomerUpdated,
+                "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD",
+                app.store.now(),
+            ))
+            .await
+            .unwrap();
+        let their_key = app
+            .store
+            .admin()
+            .create_api_key(other.id, "theirs", std::collections::BTreeSet::new())
+            .await
+            .unwrap();
+        let their_event = app
+            .store
+            .customers()
+            .events(other.id, theirs.id)
+            .await
+            .unwrap()[0]
+            .id;
+        switchboard_testsupport::RawConnection::open(&app.database_url).execute(&format!(
+            "UPDATE outbox SET processed_at = NULL, quarantined_at = created_at, \
+             fan_out_failures = 3 WHERE id = {}",
+            their_event.get()
+        ));
+        let (status, _) = get(
+            &app,
+            &admin_session,
+            &format!("/console/webhooks/{}", their_sub.id.get()),
+        )
+        .await;
+        assert_eq!(status, 404, "{b}");
+        let (_, settings) = get(&app, &admin_session, "/console/settings").await;
+        assert!(!settings.contains("theirs"), "{b}");
+        let admin_csrf = csrf_of(&settings);
+        let (_, hooks) = get(&app, &admin_session, "/console/webhooks").await;
+        assert!(!hooks.contains(&format!("data-event=\"{}\"", their_event.get())), "{b}");
+        for path in [
+            format!("/console/webhooks/{}/enable", their_sub.id.get()),
+            format!("/console/webhooks/{}/rotate", their_sub.id.get()),
+            format!("/console/webhooks/events/{}/requeue", their_event.get()),
+            format!("/console/settings/keys/{}/revoke", their_key.key.id.get()),
+        ] {
+            let (status, _) = post(&app, &admin_session, &path, &[("csrf", &admin_csrf)]).await;
+            assert_eq!(status, 404, "{b}: {path}");
+        }
+        assert_eq!(
+            app.store.webhooks().quarantined(other.id, 10).await.unwrap().len(),
+            1,
+            "{b}"
+        );
+        let their_keys = app.store.admin().api_keys(other.id).await.unwrap();
+        assert!(their_keys.iter().any(|k| k.id == their_key.key.id), "{b}");
+        let still = app.store.webhooks().get(other.id, their_sub.id).await.unwrap();
+        assert_eq!(still.secret, their_sub.secret, "{b}");
     })
     .await;
 }
