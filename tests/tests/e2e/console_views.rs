@@ -299,7 +299,10 @@ async fn customer_edits_roles_and_admin_pages_over_http() {
         assert!(!settings.contains("theirs"), "{b}");
         let admin_csrf = csrf_of(&settings);
         let (_, hooks) = get(&app, &admin_session, "/console/webhooks").await;
-        assert!(!hooks.contains(&format!("data-event=\"{}\"", their_event.get())), "{b}");
+        assert!(
+            !hooks.contains(&format!("data-event=\"{}\"", their_event.get())),
+            "{b}"
+        );
         for path in [
             format!("/console/webhooks/{}/enable", their_sub.id.get()),
             format!("/console/webhooks/{}/rotate", their_sub.id.get()),
@@ -310,13 +313,23 @@ async fn customer_edits_roles_and_admin_pages_over_http() {
             assert_eq!(status, 404, "{b}: {path}");
         }
         assert_eq!(
-            app.store.webhooks().quarantined(other.id, 10).await.unwrap().len(),
+            app.store
+                .webhooks()
+                .quarantined(other.id, 10)
+                .await
+                .unwrap()
+                .len(),
             1,
             "{b}"
         );
         let their_keys = app.store.admin().api_keys(other.id).await.unwrap();
         assert!(their_keys.iter().any(|k| k.id == their_key.key.id), "{b}");
-        let still = app.store.webhooks().get(other.id, their_sub.id).await.unwrap();
+        let still = app
+            .store
+            .webhooks()
+            .get(other.id, their_sub.id)
+            .await
+            .unwrap();
         assert_eq!(still.secret, their_sub.secret, "{b}");
     })
     .await;
@@ -518,6 +531,31 @@ async fn customer_page_roles_webhooks_and_settings_in_a_real_browser() {
             .contains("Analytical Engines Ltd")
     })
     .await;
+    assert_eq!(
+        c.execute("return window.__no_reload || null;", vec![])
+            .await
+            .unwrap(),
+        json!(7),
+        "the page was reloaded"
+    );
+    // One of its conversations closed through SuperOffice shows too.
+    let (status, body) = app
+        .patch(&format!("/api/v1/ChatSession/{}", conv.id.get()))
+        .header("Content-Type", "application/merge-patch+json")
+        .body(r#"{"Status": "Closed"}"#)
+        .fetch()
+        .await;
+    assert_eq!(status, 200, "{body}");
+    browser
+        .wait_text(
+            &format!(
+                "#customer-conversations tr[data-conversation='{}']",
+                conv.id.get()
+            ),
+            "closed",
+            WAIT,
+        )
+        .await;
     assert_eq!(
         c.execute("return window.__no_reload || null;", vec![])
             .await

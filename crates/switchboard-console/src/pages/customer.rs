@@ -309,7 +309,7 @@ fn conversations_card(
                     } }
                     tbody {
                         @for (c, l) in items.iter().zip(links) {
-                            tr {
+                            tr data-conversation=(c.id.get()) {
                                 td { a href=(format!("/console/conversations/{}", c.id.get())) { "#" (c.id.get()) } }
                                 td { (render::status(c.status)) }
                                 td class="hide-narrow" { (l.assignee(c).map_or("-", |a| a.name.as_str())) }
