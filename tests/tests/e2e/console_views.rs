@@ -331,6 +331,47 @@ async fn customer_edits_roles_and_admin_pages_over_http() {
             .await
             .unwrap();
         assert_eq!(still.secret, their_sub.secret, "{b}");
+
+        // The admin's own quarantined event: listed, linked, requeued.
+        let mine = app
+            .store
+            .customers()
+            .events(app.tenant.id, cu.id)
+            .await
+            .unwrap()[0]
+            .id;
+        switchboard_testsupport::RawConnection::open(&app.database_url).execute(&format!(
+            "UPDATE outbox SET processed_at = NULL, quarantined_at = created_at, \
+             fan_out_failures = 3, last_error = 'payload unreadable' WHERE id = {}",
+            mine.get()
+        ));
+        let (_, hooks) = get(&app, &admin_session, "/console/webhooks").await;
+        assert!(
+            hooks.contains(&format!("data-event=\"{}\"", mine.get())),
+            "{b}"
+        );
+        assert!(hooks.contains("payload unreadable"), "{b}");
+        assert!(
+            hooks.contains(&format!("href=\"/console/customers/{}\"", cu.id.get())),
+            "{b}"
+        );
+        let (status, _) = post(
+            &app,
+            &admin_session,
+            &format!("/console/webhooks/events/{}/requeue", mine.get()),
+            &[("csrf", &admin_csrf)],
+        )
+        .await;
+        assert_eq!(status, 303, "{b}");
+        assert!(
+            app.store
+                .webhooks()
+                .quarantined(app.tenant.id, 10)
+                .await
+                .unwrap()
+                .is_empty(),
+            "{b}"
+        );
     })
     .await;
 }

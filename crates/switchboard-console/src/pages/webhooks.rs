@@ -102,7 +102,13 @@ pub(crate) async fn list(
                                     tr data-event=(q.id.get()) {
                                         td { (q.id.get()) }
                                         td { (q.event_type) }
-                                        td class="hide-narrow" { (q.entity_kind) " " (q.entity_id) }
+                                        td class="hide-narrow" {
+                                            @match q.entity_kind.as_str() {
+                                                "conversation" => a href=(format!("/console/conversations/{}", q.entity_id)) { "conversation #" (q.entity_id) },
+                                                "customer" => a href=(format!("/console/customers/{}", q.entity_id)) { "customer #" (q.entity_id) },
+                                                other => { (other) " #" (q.entity_id) },
+                                            }
+                                        }
                                         td { (render::time(q.quarantined_at, &tz)) }
                                         td class="hide-narrow" { (q.tries) }
                                         td { (q.error.as_deref().unwrap_or("-")) }
