@@ -12,6 +12,7 @@
 mod e2e {
     mod common;
     mod console;
+    mod console_views;
     mod contract;
     mod every_dialect;
     mod faults;

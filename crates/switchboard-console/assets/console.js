@@ -31,7 +31,10 @@
     var customer = live.getAttribute("data-customer");
     var hit = want === "inbox" ||
       (d.entity === "conversation" && want === "conversation:" + d.id) ||
-      (d.entity === "customer" && customer === String(d.id));
+      (d.entity === "customer" && customer === String(d.id)) ||
+      // A customer's page also lists its conversations.
+      (d.entity === "conversation" && want.indexOf("customer:") === 0 &&
+        live.querySelector('[data-conversation="' + Number(d.id) + '"]') !== null);
     if (hit && window.htmx) { window.htmx.trigger(live, "refresh"); }
   });
 })();

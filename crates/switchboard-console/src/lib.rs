@@ -38,7 +38,7 @@ mod state;
 use actix_web::web;
 
 pub use error::ConsoleError;
-pub use state::{ConsoleConfig, ConsoleState};
+pub use state::{ConsoleConfig, ConsoleState, SecureCookies};
 
 /// The path the console is served under.
 pub const PREFIX: &str = "/console";
@@ -88,6 +88,62 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: &ConsoleState) {
             .route(
                 "/conversations/{id}/info",
                 web::post().to(pages::conversation::set_info),
+            )
+            .route("/customers/{id}", web::get().to(pages::customer::page))
+            .route(
+                "/customers/{id}/fields",
+                web::post().to(pages::customer::set_fields),
+            )
+            .route(
+                "/customers/{id}/attributes",
+                web::post().to(pages::customer::set_attribute),
+            )
+            .route(
+                "/customers/{id}/tags",
+                web::post().to(pages::customer::add_tag),
+            )
+            .route(
+                "/customers/{id}/tags/remove",
+                web::post().to(pages::customer::remove_tag),
+            )
+            .route("/webhooks", web::get().to(pages::webhooks::list))
+            .route("/webhooks/{id}", web::get().to(pages::webhooks::detail))
+            .route(
+                "/webhooks/{id}/enable",
+                web::post().to(pages::webhooks::enable),
+            )
+            .route(
+                "/webhooks/{id}/rotate",
+                web::post().to(pages::webhooks::rotate),
+            )
+            .route(
+                "/webhooks/{id}/deliveries/{delivery}/redeliver",
+                web::post().to(pages::webhooks::redeliver),
+            )
+            .route(
+                "/webhooks/events/{event}/requeue",
+                web::post().to(pages::webhooks::requeue),
+            )
+            .route("/settings", web::get().to(pages::settings::page))
+            .route(
+                "/settings/agents",
+                web::post().to(pages::settings::create_agent),
+            )
+            .route(
+                "/settings/departments",
+                web::post().to(pages::settings::create_department),
+            )
+            .route(
+                "/settings/attributes",
+                web::post().to(pages::settings::create_attribute),
+            )
+            .route(
+                "/settings/keys",
+                web::post().to(pages::settings::create_key),
+            )
+            .route(
+                "/settings/keys/{id}/revoke",
+                web::post().to(pages::settings::revoke_key),
             )
             .default_service(web::to(pages::not_found)),
     );

@@ -1,8 +1,8 @@
 //! The page layout and small rendering helpers.
 
 use maud::{DOCTYPE, Markup, html};
-use switchboard_domain::{ConversationStatus, Timestamp};
-use switchboard_storage::ConsoleSession;
+use switchboard_domain::{Actor, Agent, AgentRole, ApiKey, ConversationStatus, Timestamp};
+use switchboard_storage::{ConsoleSession, HistoryEntry};
 
 /// The agent's time zone: the browser's (its `sb_tz` cookie), else UTC.
 pub(crate) fn time_zone(req: &actix_web::HttpRequest) -> jiff::tz::TimeZone {
@@ -54,6 +54,10 @@ pub(crate) fn page(title: &str, session: Option<&ConsoleSession>, body: Markup) 
                     @if let Some(s) = session {
                         nav aria-label="Main" {
                             a href="/console/inbox" { "Inbox" }
+                            @if s.agent.console_role() == AgentRole::Admin {
+                                a href="/console/webhooks" id="nav-webhooks" { "Webhooks" }
+                                a href="/console/settings" id="nav-settings" { "Settings" }
+                            }
                         }
                         div class="who" {
                             span { (s.agent.name) " · " (s.tenant.name) " · " (s.agent.console_role().as_str()) }
@@ -88,5 +92,77 @@ pub(crate) fn value(v: &serde_json::Value) -> String {
     match v {
         serde_json::Value::String(s) => s.clone(),
         other => other.to_string(),
+    }
+}
+
+/// Who made a change, by name: the tenant's agents and API keys.
+pub(crate) struct Names {
+    pub(crate) agents: Vec<Agent>,
+    pub(crate) keys: Vec<ApiKey>,
+}
+
+impl Names {
+    /// The tenant's agents and keys.
+    pub(crate) async fn of(
+        store: &switchboard_storage::Store,
+        tenant: switchboard_domain::TenantId,
+    ) -> Result<Self, crate::ConsoleError> {
+        Ok(Self {
+            agents: store.admin().agents(tenant).await?,
+            keys: store.admin().api_keys(tenant).await?,
+        })
+    }
+
+    /// An agent's name, a key's label, the customer or Switchboard.
+    pub(crate) fn who(&self, actor: &Actor) -> String {
+        match actor {
+            Actor::Agent(a) => self
+                .agents
+                .iter()
+                .find(|x| x.id == *a)
+                .map_or_else(|| format!("agent {}", a.get()), |x| x.name.clone()),
+            Actor::ApiKey(k) => self.keys.iter().find(|x| x.id == *k).map_or_else(
+                || format!("key {} (revoked)", k.get()),
+                |x| format!("key “{}”", x.name),
+            ),
+            Actor::Customer => "the customer".into(),
+            Actor::System => "Switchboard".into(),
+        }
+    }
+}
+
+/// The history timeline of an entity: every change with its time, who
+/// made it, through which API, and the stored RFC 6902 diff.
+pub(crate) fn timeline(history: &[HistoryEntry], names: &Names, tz: &jiff::tz::TimeZone) -> Markup {
+    html! {
+        section class="card" aria-labelledby="h-history" {
+            h2 id="h-history" { "History" }
+            ol class="timeline" id="history" reversed {
+                @for h in history {
+                    li {
+                        (time(h.at, tz)) " · "
+                        strong { (names.who(&h.actor)) } " via " span class="api" { (h.api) }
+                        @if h.version_before.is_none() {
+                            " · created"
+                        } @else {
+                            ul {
+                                @for op in &h.diff {
+                                    li { code { (serde_json::to_string(op).unwrap_or_default()) } }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A refusal shown on the page it came from.
+pub(crate) fn alert(id: &str, message: Option<&str>) -> Markup {
+    html! {
+        @if let Some(m) = message {
+            p class="error card" role="alert" id=(id) { (m) }
+        }
     }
 }

@@ -17,10 +17,11 @@ use std::time::Duration;
 use actix_web::HttpRequest;
 use actix_web::cookie::{Cookie, SameSite, time};
 use actix_web::http::header;
+use switchboard_domain::AgentRole;
 use switchboard_storage::ConsoleSession;
 
 use crate::ConsoleError;
-use crate::state::ConsoleState;
+use crate::state::{ConsoleState, SecureCookies};
 
 /// The session cookie.
 pub(crate) const SESSION_COOKIE: &str = "sb_console";
@@ -30,9 +31,10 @@ pub(crate) const SIGN_IN_COOKIE: &str = "sb_console_sign_in";
 pub(crate) const TZ_COOKIE: &str = "sb_tz";
 
 /// Whether the request reached us over HTTPS: a TLS listener, or a trusted
-/// proxy's `X-Forwarded-Proto: https`.
+/// proxy's `X-Forwarded-Proto: https` (or always, with
+/// `console.secure_cookies = "always"`).
 pub(crate) fn is_secure(req: &HttpRequest, state: &ConsoleState) -> bool {
-    if req.app_config().secure() {
+    if req.app_config().secure() || state.config.secure_cookies == SecureCookies::Always {
         return true;
     }
     let peer = req.peer_addr().map(|a| a.ip());
@@ -107,6 +109,21 @@ pub(crate) async fn require(
     state: &ConsoleState,
 ) -> Result<ConsoleSession, ConsoleError> {
     current(req, state).await?.ok_or(ConsoleError::SignedOut)
+}
+
+/// The signed-in agent's session if the agent is an admin:
+/// [`ConsoleError::SignedOut`] without a session, [`ConsoleError::Role`]
+/// (403) for an agent.
+pub(crate) async fn require_admin(
+    req: &HttpRequest,
+    state: &ConsoleState,
+) -> Result<ConsoleSession, ConsoleError> {
+    let session = require(req, state).await?;
+    if session.agent.console_role() == AgentRole::Admin {
+        Ok(session)
+    } else {
+        Err(ConsoleError::Role)
+    }
 }
 
 /// Refuses a request that a browser marks as coming from another site.

@@ -9,7 +9,43 @@ use switchboard_api::ratelimit::RateLimiter;
 use switchboard_storage::SessionPolicy;
 use tokio::sync::watch;
 
-/// The console's settings.
+/// When the console's cookies are marked `Secure`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SecureCookies {
+    /// When the request came over TLS, or through a trusted proxy
+    /// (`api.trusted_proxies`) that says `X-Forwarded-Proto: https`.
+    #[default]
+    Auto,
+    /// Always: the console is only ever reached over HTTPS (e.g. behind a
+    /// proxy that does not send `X-Forwarded-Proto`).
+    Always,
+}
+
+impl SecureCookies {
+    /// The configuration's spelling.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Auto => "auto",
+            Self::Always => "always",
+        }
+    }
+}
+
+impl std::str::FromStr for SecureCookies {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "auto" => Ok(Self::Auto),
+            "always" => Ok(Self::Always),
+            _ => Err("expected \"auto\" or \"always\"".into()),
+        }
+    }
+}
+
+/// The console's settings (the `[console]` section of the server's
+/// configuration).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ConsoleConfig {
     /// Serve the console at all.
@@ -25,6 +61,8 @@ pub struct ConsoleConfig {
     /// A live stream also looks for new events this often without a
     /// wake-up (changes made by another process, e.g. the CLI).
     pub live_poll: Duration,
+    /// When cookies are `Secure`.
+    pub secure_cookies: SecureCookies,
 }
 
 impl Default for ConsoleConfig {
@@ -36,6 +74,7 @@ impl Default for ConsoleConfig {
             session: SessionPolicy::default(),
             page_size: 25,
             live_poll: Duration::from_secs(5),
+            secure_cookies: SecureCookies::Auto,
         }
     }
 }

@@ -63,6 +63,17 @@
 //! history = "90d"                    # change history; 0 keeps forever
 //! interval = "1m"                    # pause between pruning rounds
 //! batch_size = 500                   # rows of each kind per delete transaction
+//!
+//! [console]                          # the operator console at /console/ (docs/console.md)
+//! enabled = true                     # serve it
+//! session_idle = "30m"               # a session unused this long ends
+//! session_lifetime = "12h"           # a session ends this long after sign-in, used or not
+//! sign_in_per_minute = 10            # sign-in attempts per client address (then 429)
+//! sign_in_burst = 5                  # attempts a client address may make at once
+//! secure_cookies = "auto"            # "auto": Secure over TLS or via a trusted proxy's
+//!                                    # X-Forwarded-Proto: https; "always": every cookie Secure
+//! page_size = 25                     # conversations per inbox page (1-1000)
+//! live_poll = "5s"                   # open pages also look for other processes' changes this often
 //! ```
 //!
 //! Durations are a number with a unit: `ms`, `s`, `m`, `h` or `d`. A
@@ -86,7 +97,9 @@
 //! key `SWITCHBOARD_WEBHOOK_<KEY>` (e.g. `SWITCHBOARD_WEBHOOK_ALLOW_PRIVATE_TARGETS=1`,
 //! `SWITCHBOARD_WEBHOOK_RETRY_SCHEDULE="0s,1s,1s"`), and for each
 //! `[retention]` key `SWITCHBOARD_RETENTION_<KEY>` (e.g.
-//! `SWITCHBOARD_RETENTION_HISTORY=0`). `RUST_LOG` is read when
+//! `SWITCHBOARD_RETENTION_HISTORY=0`), and for each `[console]` key
+//! `SWITCHBOARD_CONSOLE_<KEY>` (e.g. `SWITCHBOARD_CONSOLE_SESSION_IDLE=15m`,
+//! `SWITCHBOARD_CONSOLE_SECURE_COOKIES=always`). `RUST_LOG` is read when
 //! `SWITCHBOARD_LOG` is unset. An empty variable counts as unset.
 //! `SWITCHBOARD_CONFIG` names the configuration file.
 
@@ -99,6 +112,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use switchboard_api::ApiConfig;
+use switchboard_console::{ConsoleConfig, SecureCookies};
 use switchboard_storage::{
     DatabaseUrl, Retention, SecretKeySource, SecretKeys, SqliteSync, StoreConfig,
 };
@@ -256,6 +270,127 @@ struct Layer {
     retention: RetentionLayer,
     #[serde(default)]
     secrets: SecretsLayer,
+    #[serde(default)]
+    console: ConsoleLayer,
+}
+
+/// The operator console (`[console]`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConsoleLayer {
+    enabled: Option<bool>,
+    session_idle: Option<String>,
+    session_lifetime: Option<String>,
+    sign_in_per_minute: Option<u32>,
+    sign_in_burst: Option<u32>,
+    secure_cookies: Option<String>,
+    page_size: Option<u32>,
+    live_poll: Option<String>,
+}
+
+impl ConsoleLayer {
+    fn merge(self, over: Self) -> Self {
+        Self {
+            enabled: over.enabled.or(self.enabled),
+            session_idle: over.session_idle.or(self.session_idle),
+            session_lifetime: over.session_lifetime.or(self.session_lifetime),
+            sign_in_per_minute: over.sign_in_per_minute.or(self.sign_in_per_minute),
+            sign_in_burst: over.sign_in_burst.or(self.sign_in_burst),
+            secure_cookies: over.secure_cookies.or(self.secure_cookies),
+            page_size: over.page_size.or(self.page_size),
+            live_poll: over.live_poll.or(self.live_poll),
+        }
+    }
+
+    fn from_env(get: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        Ok(Self {
+            enabled: parse_env::<Flag>(get, "SWITCHBOARD_CONSOLE_ENABLED")?.map(|f| f.0),
+            session_idle: get("SWITCHBOARD_CONSOLE_SESSION_IDLE"),
+            session_lifetime: get("SWITCHBOARD_CONSOLE_SESSION_LIFETIME"),
+            sign_in_per_minute: parse_env(get, "SWITCHBOARD_CONSOLE_SIGN_IN_PER_MINUTE")?,
+            sign_in_burst: parse_env(get, "SWITCHBOARD_CONSOLE_SIGN_IN_BURST")?,
+            secure_cookies: get("SWITCHBOARD_CONSOLE_SECURE_COOKIES"),
+            page_size: parse_env(get, "SWITCHBOARD_CONSOLE_PAGE_SIZE")?,
+            live_poll: get("SWITCHBOARD_CONSOLE_LIVE_POLL"),
+        })
+    }
+
+    fn resolve(self) -> Result<ConsoleConfig, ConfigError> {
+        let Self {
+            enabled,
+            session_idle,
+            session_lifetime,
+            sign_in_per_minute,
+            sign_in_burst,
+            secure_cookies,
+            page_size,
+            live_poll,
+        } = self;
+        let d = ConsoleConfig::default();
+        // A positive duration.
+        let duration = |key: &'static str, v: Option<String>, default: Duration| {
+            let value = match v {
+                None => default,
+                Some(text) => switchboard_webhook::config::parse_duration(&text)
+                    .map_err(|e| invalid(key, format!("{text:?}"), e))?,
+            };
+            if value.is_zero() {
+                return Err(invalid(key, "0", "must be positive"));
+            }
+            Ok(value)
+        };
+        let idle = duration("console.session_idle", session_idle, d.session.idle)?;
+        let max_age = duration(
+            "console.session_lifetime",
+            session_lifetime,
+            d.session.max_age,
+        )?;
+        if max_age < idle {
+            return Err(invalid(
+                "console.session_lifetime",
+                format!("{max_age:?}"),
+                format!("must be at least console.session_idle ({idle:?})"),
+            ));
+        }
+        let live_poll = duration("console.live_poll", live_poll, d.live_poll)?;
+        if live_poll < Duration::from_millis(100) || live_poll > Duration::from_secs(3600) {
+            return Err(invalid(
+                "console.live_poll",
+                format!("{live_poll:?}"),
+                "must be between 100ms and 1h",
+            ));
+        }
+        let page_size = page_size.unwrap_or(d.page_size);
+        if !(1..=switchboard_domain::query::MAX_LIMIT).contains(&page_size) {
+            return Err(invalid(
+                "console.page_size",
+                page_size,
+                format!(
+                    "must be between 1 and {}",
+                    switchboard_domain::query::MAX_LIMIT
+                ),
+            ));
+        }
+        let secure_cookies = match secure_cookies {
+            None => d.secure_cookies,
+            Some(text) => text
+                .parse::<SecureCookies>()
+                .map_err(|e| invalid("console.secure_cookies", format!("{text:?}"), e))?,
+        };
+        Ok(ConsoleConfig {
+            enabled: enabled.unwrap_or(d.enabled),
+            sign_in_per_minute: at_least_one(
+                "console.sign_in_per_minute",
+                sign_in_per_minute,
+                d.sign_in_per_minute,
+            )?,
+            sign_in_burst: at_least_one("console.sign_in_burst", sign_in_burst, d.sign_in_burst)?,
+            session: switchboard_storage::SessionPolicy { idle, max_age },
+            page_size,
+            live_poll,
+            secure_cookies,
+        })
+    }
 }
 
 /// Where the webhook signing-secret keys come from (`[secrets]`).
@@ -603,6 +738,7 @@ impl Layer {
             },
             webhook: self.webhook.merge(over.webhook),
             retention: self.retention.merge(over.retention),
+            console: self.console.merge(over.console),
             secrets: SecretsLayer {
                 keys: over.secrets.keys.or(self.secrets.keys),
                 key_file: over.secrets.key_file.or(self.secrets.key_file),
@@ -658,6 +794,7 @@ impl Layer {
             },
             webhook: WebhookLayer::from_env(&get)?,
             retention: RetentionLayer::from_env(&get)?,
+            console: ConsoleLayer::from_env(&get)?,
             secrets: SecretsLayer {
                 keys: get("SWITCHBOARD_SECRETS_KEYS").map(|k| vec![k]),
                 key_file: get("SWITCHBOARD_SECRETS_KEY_FILE").map(PathBuf::from),
@@ -760,6 +897,7 @@ fn resolve(layer: Layer) -> Result<Settings, ConfigError> {
         webhook,
         retention,
         secrets,
+        console,
     } = layer;
 
     let bind_text = bind.unwrap_or_else(|| DEFAULT_BIND.to_string());
@@ -877,7 +1015,7 @@ fn resolve(layer: Layer) -> Result<Settings, ConfigError> {
                 .map_or(DEFAULT_SHUTDOWN_TIMEOUT, Duration::from_secs),
             webhook: webhook.resolve()?,
             retention: retention.resolve()?,
-            console: switchboard_console::ConsoleConfig::default(),
+            console: console.resolve()?,
         },
         log: LogConfig {
             format: log_format.unwrap_or_default(),
@@ -1319,5 +1457,94 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(!err.contains("hunter2"), "{err}");
+    }
+
+    #[test]
+    fn the_console_section_has_defaults_a_file_and_env_and_is_validated() {
+        let s = load(None, &env_of(&[]), &Overrides::default()).unwrap();
+        assert_eq!(s.server.console, ConsoleConfig::default());
+        assert_eq!(s.server.console.secure_cookies, SecureCookies::Auto);
+
+        let file = file_with(
+            r#"
+            [console]
+            session_idle = "10m"
+            session_lifetime = "8h"
+            sign_in_per_minute = 20
+            sign_in_burst = 4
+            secure_cookies = "always"
+            page_size = 50
+            live_poll = "2s"
+            "#,
+        );
+        let s = load(
+            Some(file.path()),
+            &env_of(&[
+                ("SWITCHBOARD_CONSOLE_SESSION_IDLE", "15m"),
+                ("SWITCHBOARD_CONSOLE_ENABLED", "off"),
+            ]),
+            &Overrides::default(),
+        )
+        .unwrap();
+        let c = s.server.console;
+        assert!(!c.enabled);
+        assert_eq!(c.session.idle, Duration::from_secs(15 * 60));
+        assert_eq!(c.session.max_age, Duration::from_secs(8 * 3600));
+        assert_eq!((c.sign_in_per_minute, c.sign_in_burst), (20, 4));
+        assert_eq!(c.secure_cookies, SecureCookies::Always);
+        assert_eq!(c.page_size, 50);
+        assert_eq!(c.live_poll, Duration::from_secs(2));
+
+        for (var, value, key) in [
+            (
+                "SWITCHBOARD_CONSOLE_SESSION_IDLE",
+                "0",
+                "console.session_idle",
+            ),
+            (
+                "SWITCHBOARD_CONSOLE_SESSION_IDLE",
+                "soon",
+                "console.session_idle",
+            ),
+            (
+                "SWITCHBOARD_CONSOLE_SESSION_LIFETIME",
+                "1m",
+                "console.session_lifetime",
+            ),
+            (
+                "SWITCHBOARD_CONSOLE_SIGN_IN_PER_MINUTE",
+                "0",
+                "console.sign_in_per_minute",
+            ),
+            (
+                "SWITCHBOARD_CONSOLE_SIGN_IN_BURST",
+                "0",
+                "console.sign_in_burst",
+            ),
+            (
+                "SWITCHBOARD_CONSOLE_SECURE_COOKIES",
+                "never",
+                "console.secure_cookies",
+            ),
+            ("SWITCHBOARD_CONSOLE_PAGE_SIZE", "0", "console.page_size"),
+            ("SWITCHBOARD_CONSOLE_PAGE_SIZE", "5000", "console.page_size"),
+            ("SWITCHBOARD_CONSOLE_LIVE_POLL", "1ms", "console.live_poll"),
+        ] {
+            let e = load(None, &env_of(&[(var, value)]), &Overrides::default()).unwrap_err();
+            assert!(
+                matches!(&e, ConfigError::Invalid { key: k, .. } if *k == key),
+                "{var}={value}: {e}"
+            );
+        }
+        let e = load(
+            None,
+            &env_of(&[("SWITCHBOARD_CONSOLE_PAGE_SIZE", "many")]),
+            &Overrides::default(),
+        )
+        .unwrap_err();
+        assert!(matches!(e, ConfigError::Env { .. }), "{e}");
+        let bad = file_with("[console]\nidle = \"5m\"\n");
+        let e = load(Some(bad.path()), &env_of(&[]), &Overrides::default()).unwrap_err();
+        assert!(e.to_string().contains("unknown field"), "{e}");
     }
 }

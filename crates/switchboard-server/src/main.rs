@@ -100,6 +100,17 @@ Configuration file (TOML; every key optional, unknown keys are errors):
     interval = \"1m\"                       # SWITCHBOARD_RETENTION_INTERVAL (pause between pruning rounds)
     batch_size = 500                      # SWITCHBOARD_RETENTION_BATCH_SIZE (rows per delete transaction)
 
+    [console]                             # the operator console at /console/; see docs/console.md
+    enabled = true                        # SWITCHBOARD_CONSOLE_ENABLED
+    session_idle = \"30m\"                  # SWITCHBOARD_CONSOLE_SESSION_IDLE (a session unused this long ends)
+    session_lifetime = \"12h\"              # SWITCHBOARD_CONSOLE_SESSION_LIFETIME (from sign-in, used or not)
+    sign_in_per_minute = 10               # SWITCHBOARD_CONSOLE_SIGN_IN_PER_MINUTE (per client address, then 429)
+    sign_in_burst = 5                     # SWITCHBOARD_CONSOLE_SIGN_IN_BURST
+    secure_cookies = \"auto\"               # SWITCHBOARD_CONSOLE_SECURE_COOKIES: auto (TLS or a trusted proxy's
+                                          # X-Forwarded-Proto: https) | always
+    page_size = 25                        # SWITCHBOARD_CONSOLE_PAGE_SIZE (inbox rows, 1-1000)
+    live_poll = \"5s\"                      # SWITCHBOARD_CONSOLE_LIVE_POLL (look for other processes' changes)
+
 Logs go to standard error. Standard output gets the line
 `listening on http://ADDR` once the port is bound (useful with --bind
 127.0.0.1:0) and, with --demo, the new API key and example requests.

@@ -4,13 +4,13 @@ use std::time::Duration;
 
 use serde_json::Value;
 use switchboard_domain::{
-    EventType, SubscriptionId, SubscriptionState, TenantId, WebhookSubscription,
+    EventId, EventType, SubscriptionId, SubscriptionState, TenantId, WebhookSubscription,
 };
 
 use crate::changes::{Change, notify};
 use crate::config::millis;
 use crate::connection::DbConnection;
-use crate::delivery::{Delivery, DeliveryAttempt, DeliveryId, attempt, delivery};
+use crate::delivery::{Delivery, DeliveryAttempt, DeliveryId, QuarantinedEvent, attempt, delivery};
 use crate::rows::SubscriptionRow;
 use crate::sql::{self, R};
 use crate::{StorageError, Store};
@@ -113,6 +113,34 @@ impl<'a> Webhooks<'a> {
         } else {
             Ok(())
         }
+    }
+
+    /// Makes a disabled subscription active again (an active one stays
+    /// active): its failing period is forgotten and new events are
+    /// delivered to it again. Deliveries cancelled when it was disabled
+    /// stay cancelled; [`Self::redeliver`] sends one again. Another
+    /// tenant's subscription is [`StorageError::NotFound`].
+    pub async fn enable(
+        self,
+        tenant: TenantId,
+        id: SubscriptionId,
+    ) -> Result<WebhookSubscription, StorageError> {
+        let changed = Change::SubscriptionsChanged { tenant };
+        let mut sub: WebhookSubscription = self
+            .store
+            .write(move |c| {
+                c.write_tx(|c| {
+                    if sql::subscriptions::enable(c, tenant.get(), id.get())? == 0 {
+                        return Err(StorageError::NotFound);
+                    }
+                    notify(c, changed)?;
+                    owned(c, tenant, id)?.try_into()
+                })
+            })
+            .await?;
+        self.store.publish(changed);
+        self.store.cipher().reveal(&mut sub)?;
+        Ok(sub)
     }
 
     /// Rotates a subscription's signing secret: `secret` becomes current and
@@ -283,5 +311,44 @@ impl<'a> Webhooks<'a> {
                 }
             })
             .collect())
+    }
+
+    /// Up to `limit` (1-1,000) of the tenant's quarantined outbox events,
+    /// oldest first: the events fan-out gave up on, with the last error
+    /// (what `store.worker().quarantined` lists for every tenant).
+    pub async fn quarantined(
+        self,
+        tenant: TenantId,
+        limit: u32,
+    ) -> Result<Vec<QuarantinedEvent>, StorageError> {
+        let limit = i64::from(limit.clamp(1, 1000));
+        let rows = self
+            .store
+            .run(move |c| sql::outbox::quarantined_of_tenant(c, tenant.get(), limit))
+            .await?;
+        Ok(rows.into_iter().map(QuarantinedEvent::from).collect())
+    }
+
+    /// Puts one of the tenant's quarantined events back in line (due now,
+    /// with fresh tries). [`StorageError::NotFound`] when the tenant has no
+    /// such quarantined event (another tenant's is not touched).
+    pub async fn requeue(self, tenant: TenantId, event: EventId) -> Result<(), StorageError> {
+        let clock = self.store.clock().clone();
+        let requeued = self
+            .store
+            .write(move |c| {
+                sql::outbox::requeue_of_tenant(
+                    c,
+                    tenant.get(),
+                    event.get(),
+                    clock.now().as_millis(),
+                )
+            })
+            .await?;
+        if requeued {
+            Ok(())
+        } else {
+            Err(StorageError::NotFound)
+        }
     }
 }

@@ -121,20 +121,7 @@ impl<'a> Worker<'a> {
             .store
             .run(move |c| sql::outbox::quarantined(c, limit))
             .await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| QuarantinedEvent {
-                id: EventId::new(r.id),
-                tenant_id: TenantId::new(r.tenant_id),
-                event_type: r.event_type,
-                entity_kind: r.entity_kind,
-                entity_id: r.entity_id,
-                created_at: Timestamp::from_millis(r.created_at),
-                quarantined_at: Timestamp::from_millis(r.quarantined_at.unwrap_or_default()),
-                tries: u32::try_from(r.fan_out_failures).unwrap_or(0),
-                error: r.last_error,
-            })
-            .collect())
+        Ok(rows.into_iter().map(QuarantinedEvent::from).collect())
     }
 
     /// How many outbox events are quarantined.

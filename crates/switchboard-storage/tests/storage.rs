@@ -30,4 +30,5 @@ mod storage {
     mod retention;
     mod secrets;
     mod tenants;
+    mod webhook_admin;
 }

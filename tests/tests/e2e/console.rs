@@ -18,10 +18,10 @@ use switchboard_testsupport::receiver::{Receiver, Reply};
 
 use crate::e2e::common::{WAIT, webhook_config, zoho};
 
-const PASSWORD: &str = "a long console password";
+pub(crate) const PASSWORD: &str = "a long console password";
 
 /// Creates an agent of the app's tenant with [`PASSWORD`].
-async fn agent(app: &TestApp, name: &str, email: &str, role: &str) -> Agent {
+pub(crate) async fn agent(app: &TestApp, name: &str, email: &str, role: &str) -> Agent {
     let agent = app
         .store
         .admin()
@@ -37,7 +37,7 @@ async fn agent(app: &TestApp, name: &str, email: &str, role: &str) -> Agent {
 }
 
 /// A client that does not follow redirects.
-fn plain() -> reqwest::Client {
+pub(crate) fn plain() -> reqwest::Client {
     reqwest::Client::builder()
         .no_proxy()
         .redirect(reqwest::redirect::Policy::none())
@@ -55,14 +55,14 @@ fn set_cookie(res: &reqwest::Response, name: &str) -> Option<(String, String)> {
 }
 
 /// The first `name="csrf"` value of a page.
-fn csrf_of(html: &str) -> String {
+pub(crate) fn csrf_of(html: &str) -> String {
     let at = html.find(r#"name="csrf" value=""#).expect("a csrf field");
     let rest = &html[at + r#"name="csrf" value=""#.len()..];
     rest[..rest.find('"').unwrap()].to_string()
 }
 
 /// Signs in over HTTP: `(status, session cookie)`.
-async fn sign_in(app: &TestApp, email: &str, password: &str) -> (u16, Option<String>) {
+pub(crate) async fn sign_in(app: &TestApp, email: &str, password: &str) -> (u16, Option<String>) {
     let client = plain();
     let form = client
         .get(app.url("/console/sign-in"))
@@ -84,7 +84,7 @@ async fn sign_in(app: &TestApp, email: &str, password: &str) -> (u16, Option<Str
 }
 
 /// `GET path` with the session cookie.
-async fn get(app: &TestApp, session: &str, path: &str) -> (u16, String) {
+pub(crate) async fn get(app: &TestApp, session: &str, path: &str) -> (u16, String) {
     let res = plain()
         .get(app.url(path))
         .header(COOKIE, format!("sb_console={session}"))
@@ -366,8 +366,8 @@ async fn the_sse_stream_resumes_after_last_event_id() {
 // ---- the browser ----
 
 /// A headless Chromium driven through chromedriver; killed on drop.
-struct Browser {
-    client: Client,
+pub(crate) struct Browser {
+    pub(crate) client: Client,
     driver: Child,
 }
 
@@ -381,7 +381,7 @@ impl Drop for Browser {
 impl Browser {
     /// Starts chromedriver and a headless Chromium; `None` (with a loud
     /// notice) when chromedriver is missing outside CI.
-    async fn start() -> Option<Self> {
+    pub(crate) async fn start() -> Option<Self> {
         let found = Command::new("chromedriver")
             .arg("--version")
             .stdout(Stdio::null())
@@ -438,7 +438,7 @@ impl Browser {
         Some(Self { client, driver })
     }
 
-    async fn sign_in(&self, app: &TestApp, email: &str, password: &str) {
+    pub(crate) async fn sign_in(&self, app: &TestApp, email: &str, password: &str) {
         let c = &self.client;
         c.goto(&app.url("/console/sign-in")).await.unwrap();
         c.find(Locator::Css("input[name=email]"))
@@ -462,7 +462,7 @@ impl Browser {
     }
 
     /// Polls until `css`'s text contains `want`, at most `within`.
-    async fn wait_text(&self, css: &str, want: &str, within: Duration) -> Duration {
+    pub(crate) async fn wait_text(&self, css: &str, want: &str, within: Duration) -> Duration {
         let start = Instant::now();
         loop {
             if let Ok(e) = self.client.find(Locator::Css(css)).await
@@ -480,7 +480,7 @@ impl Browser {
     }
 
     /// Saves a screenshot to `docs/` when `SWITCHBOARD_SCREENSHOTS` is set.
-    async fn screenshot(&self, name: &str) {
+    pub(crate) async fn screenshot(&self, name: &str) {
         if std::env::var_os("SWITCHBOARD_SCREENSHOTS").is_none() {
             return;
         }

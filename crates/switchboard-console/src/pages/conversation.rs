@@ -61,23 +61,8 @@ pub(crate) async fn page(
         .links_of(tenant, &conv, LinkSet::ALL)
         .await?;
     let history = store.conversations().history(tenant, id, HISTORY).await?;
-    let agents = store.admin().agents(tenant).await?;
+    let names = render::Names::of(store, tenant).await?;
     let departments = store.admin().departments(tenant).await?;
-    let keys = store.admin().api_keys(tenant).await?;
-    let who = |actor: &Actor| -> String {
-        match actor {
-            Actor::Agent(a) => agents
-                .iter()
-                .find(|x| x.id == *a)
-                .map_or_else(|| format!("agent {}", a.get()), |x| x.name.clone()),
-            Actor::ApiKey(k) => keys.iter().find(|x| x.id == *k).map_or_else(
-                || format!("key {} (revoked)", k.get()),
-                |x| format!("key “{}”", x.name),
-            ),
-            Actor::Customer => "the customer".into(),
-            Actor::System => "Switchboard".into(),
-        }
-    };
     let tz = render::time_zone(&req);
     let view = View {
         session: &session,
@@ -88,8 +73,8 @@ pub(crate) async fn page(
     };
     let live = html! {
         (view.details())
-        (view.actions(&agents, &departments))
-        (view.timeline(&who))
+        (view.actions(&names.agents, &departments))
+        (render::timeline(view.history, &names, view.tz))
     };
     if params.fragment.is_some() {
         return Ok(respond(live));
@@ -120,7 +105,7 @@ struct View<'a> {
     tz: &'a jiff::tz::TimeZone,
 }
 
-fn field(label: &str, value: Option<&str>) -> Markup {
+pub(crate) fn field(label: &str, value: Option<&str>) -> Markup {
     html! { dt { (label) } dd { (value.unwrap_or("-")) } }
 }
 
@@ -221,34 +206,9 @@ impl View<'_> {
             }
         }
     }
-
-    fn timeline(&self, who: &dyn Fn(&Actor) -> String) -> Markup {
-        html! {
-            section class="card" aria-labelledby="h-history" {
-                h2 id="h-history" { "History" }
-                ol class="timeline" id="history" reversed {
-                    @for h in self.history {
-                        li {
-                            (render::time(h.at, self.tz)) " · "
-                            strong { (who(&h.actor)) } " via " span class="api" { (h.api) }
-                            @if h.version_before.is_none() {
-                                " · created"
-                            } @else {
-                                ul {
-                                    @for op in &h.diff {
-                                        li { code { (serde_json::to_string(op).unwrap_or_default()) } }
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
 }
 
-fn kv(map: &BTreeMap<String, Value>, id: &str, empty: &str) -> Markup {
+pub(crate) fn kv(map: &BTreeMap<String, Value>, id: &str, empty: &str) -> Markup {
     html! {
         @if map.is_empty() {
             p class="muted" id=(id) { (empty) }
@@ -267,6 +227,7 @@ fn customer_card(customer: Option<&Customer>, tz: &jiff::tz::TimeZone) -> Markup
         section class="card" aria-labelledby="h-customer" id="customer" {
             h2 id="h-customer" { "Customer" }
             @if let Some(cu) = customer {
+                p { a id="customer-link" href=(format!("/console/customers/{}", cu.id.get())) { "Open the customer" } }
                 dl {
                     (field("Name", cu.name.as_deref()))
                     (field("Email", cu.email.as_deref()))
@@ -291,7 +252,7 @@ fn customer_card(customer: Option<&Customer>, tz: &jiff::tz::TimeZone) -> Markup
     }
 }
 
-fn ctx(session: &ConsoleSession) -> WriteContext {
+pub(crate) fn ctx(session: &ConsoleSession) -> WriteContext {
     WriteContext::new(session.tenant.clone(), Actor::Agent(session.agent.id), API)
 }
 

@@ -331,7 +331,9 @@ fn list(
                             }
                             td class="hide-narrow" {
                                 @if let Some(cu) = &l.customer {
-                                    (cu.name.as_deref().or(cu.email.as_deref()).unwrap_or("-"))
+                                    a href=(format!("/console/customers/{}", cu.id.get())) {
+                                        (cu.name.as_deref().or(cu.email.as_deref()).unwrap_or("customer"))
+                                    }
                                 } @else { "-" }
                             }
                             td { (l.assignee(c).map_or("-", |a| a.name.as_str())) }

@@ -1,8 +1,11 @@
 //! The console's pages.
 
 pub(crate) mod conversation;
+pub(crate) mod customer;
 pub(crate) mod inbox;
+pub(crate) mod settings;
 pub(crate) mod sign_in;
+pub(crate) mod webhooks;
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};

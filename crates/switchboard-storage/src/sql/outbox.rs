@@ -175,9 +175,42 @@ pub(crate) struct QuarantinedRow {
     pub quarantined_at: Option<i64>,
 }
 
+impl From<QuarantinedRow> for crate::QuarantinedEvent {
+    fn from(r: QuarantinedRow) -> Self {
+        Self {
+            id: switchboard_domain::EventId::new(r.id),
+            tenant_id: switchboard_domain::TenantId::new(r.tenant_id),
+            event_type: r.event_type,
+            entity_kind: r.entity_kind,
+            entity_id: r.entity_id,
+            created_at: switchboard_domain::Timestamp::from_millis(r.created_at),
+            quarantined_at: switchboard_domain::Timestamp::from_millis(
+                r.quarantined_at.unwrap_or_default(),
+            ),
+            tries: u32::try_from(r.fan_out_failures).unwrap_or(0),
+            error: r.last_error,
+        }
+    }
+}
+
 /// Up to `limit` quarantined rows, oldest first.
 pub(crate) fn quarantined(c: &mut DbConnection, limit: i64) -> R<Vec<QuarantinedRow>> {
     Ok(outbox::table
+        .filter(outbox::quarantined_at.is_not_null())
+        .order(outbox::id)
+        .limit(limit)
+        .select(QuarantinedRow::as_select())
+        .load(c)?)
+}
+
+/// Up to `limit` of the tenant's quarantined rows, oldest first.
+pub(crate) fn quarantined_of_tenant(
+    c: &mut DbConnection,
+    tenant: i64,
+    limit: i64,
+) -> R<Vec<QuarantinedRow>> {
+    Ok(outbox::table
+        .filter(outbox::tenant_id.eq(tenant))
         .filter(outbox::quarantined_at.is_not_null())
         .order(outbox::id)
         .limit(limit)
@@ -199,6 +232,25 @@ pub(crate) fn requeue(c: &mut DbConnection, id: i64, now: i64) -> R<bool> {
     Ok(diesel::update(
         outbox::table
             .filter(outbox::id.eq(id))
+            .filter(outbox::quarantined_at.is_not_null()),
+    )
+    .set((
+        outbox::quarantined_at.eq(None::<i64>),
+        outbox::fan_out_failures.eq(0),
+        outbox::processed_at.eq(None::<i64>),
+        outbox::available_at.eq(now),
+    ))
+    .execute(c)?
+        > 0)
+}
+
+/// [`requeue`] of a row of `tenant` only (another tenant's row is left
+/// alone and answers `false`).
+pub(crate) fn requeue_of_tenant(c: &mut DbConnection, tenant: i64, id: i64, now: i64) -> R<bool> {
+    Ok(diesel::update(
+        outbox::table
+            .filter(outbox::id.eq(id))
+            .filter(outbox::tenant_id.eq(tenant))
             .filter(outbox::quarantined_at.is_not_null()),
     )
     .set((

@@ -121,6 +121,21 @@ pub(crate) fn disable(c: &mut DbConnection, id: i64) -> R<usize> {
         .execute(c)?)
 }
 
+/// Makes the tenant's subscription `id` active again, its failing period
+/// forgotten; returns how many rows changed (0: not the tenant's).
+pub(crate) fn enable(c: &mut DbConnection, tenant: i64, id: i64) -> R<usize> {
+    Ok(diesel::update(
+        webhook_subscriptions::table
+            .filter(webhook_subscriptions::tenant_id.eq(tenant))
+            .filter(webhook_subscriptions::id.eq(id)),
+    )
+    .set((
+        webhook_subscriptions::state.eq("active"),
+        webhook_subscriptions::failing_since.eq(None::<i64>),
+    ))
+    .execute(c)?)
+}
+
 pub(crate) fn rotate_secret(
     c: &mut DbConnection,
     tenant: i64,
