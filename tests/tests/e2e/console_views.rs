@@ -783,3 +783,56 @@ async fn secure_cookies_always_marks_cookies_secure_over_plain_http() {
     assert!(header.contains("Secure"), "{header}");
     app.stop().await;
 }
+
+/// The inbox's search box: a whole email address is looked up exactly (a
+/// visitor's or a customer's, from an index), part of one or a name is
+/// looked for inside them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inbox_search_finds_whole_addresses_exactly_and_parts_inside() {
+    for_each_backend(|app| async move {
+        let b = app.backend;
+        agent(&app, "Ada", "ada@example.com", "admin").await;
+        let (_, session) = sign_in(&app, "ada@example.com", PASSWORD).await;
+        let session = session.unwrap();
+        let cu = app
+            .seed_customer(|c| c.email = Some("carla@example.org".into()))
+            .await;
+        app.seed_conversation("s-vera", |c| {
+            c.visitor.name = Some("Vera".into());
+            c.visitor.email = Some("vera@example.com".into());
+        })
+        .await;
+        app.seed_conversation("s-xvera", |c| {
+            c.visitor.name = Some("Xavier".into());
+            c.visitor.email = Some("xvera@example.com".into());
+        })
+        .await;
+        app.seed_conversation("s-carla", |c| {
+            c.visitor.name = Some("Anonymous".into());
+            c.customer_id = Some(cu.id);
+        })
+        .await;
+        let rows = |page: &str| page.matches("<tr").count().saturating_sub(1);
+        for (q, wanted, unwanted) in [
+            (
+                "vera%40example.com",
+                &["Vera"][..],
+                &["Xavier", "Anonymous"][..],
+            ),
+            ("vera%40example", &["Vera", "Xavier"], &["Anonymous"]),
+            ("carla%40example.org", &["Anonymous"], &["Vera", "Xavier"]),
+            ("Xav", &["Xavier"], &["Vera<", "Anonymous"]),
+        ] {
+            let (status, page) = get(&app, &session, &format!("/console/inbox?q={q}")).await;
+            assert_eq!(status, 200, "{b}: {q}: {page}");
+            for name in wanted {
+                assert!(page.contains(name), "{b}: {q}: {name} missing:\n{page}");
+            }
+            for name in unwanted {
+                assert!(!page.contains(name), "{b}: {q}: {name} found:\n{page}");
+            }
+            assert_eq!(rows(&page), wanted.len(), "{b}: {q}:\n{page}");
+        }
+    })
+    .await;
+}
