@@ -27,5 +27,6 @@ mod e2e {
     mod superoffice;
     mod webhooks;
     mod zoho;
+    mod zapier_sdk;
     mod zoho_chatbot;
 }
