@@ -499,8 +499,10 @@ pub struct ChatOutput {
     pub last_communicated_agent_id: Option<i64>,
     /// Participating agents.
     pub agents: Vec<AgentOutput>,
-    /// The customer.
-    pub customer: Option<CustomerOutput>,
+    /// Who the chat is with: the visitor's own details, the linked
+    /// customer's where the visitor gave none; `null` when nothing is known
+    /// about them.
+    pub customer: Option<ChatCustomerOutput>,
     /// The assignee.
     pub assignee: Option<AgentOutput>,
     /// The department.
@@ -508,6 +510,27 @@ pub struct ChatOutput {
     /// Custom info (Zoho's `customer_info`), as an object.
     #[schema(value_type = Object)]
     pub custom_info: BTreeMap<String, Value>,
+}
+
+/// The `customer` of a chat: the person the chat is with, in HelpCrunch's
+/// shape (`id`, `name`, `email`, `userId`) with `phone` and `company`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = HelpCrunchChatCustomer)]
+pub struct ChatCustomerOutput {
+    /// The linked customer's id; `null` when the chat is with a visitor
+    /// not linked to a customer.
+    pub id: Option<i64>,
+    /// Name: the visitor's, else the linked customer's.
+    pub name: Option<String>,
+    /// Email: the visitor's, else the linked customer's.
+    pub email: Option<String>,
+    /// The linked customer's `userId`.
+    pub user_id: Option<String>,
+    /// Phone: the visitor's, else the linked customer's.
+    pub phone: Option<String>,
+    /// Company: the visitor's, else the linked customer's.
+    pub company: Option<String>,
 }
 
 /// One result of a batch update.

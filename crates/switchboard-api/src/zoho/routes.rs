@@ -54,9 +54,10 @@ pub(crate) fn routes() -> Vec<(&'static str, &'static str, actix_web::Route)> {
     ]
 }
 
-/// The links a SalesIQ conversation object shows: its operators and department.
+/// The links a SalesIQ conversation object shows: its operators, its
+/// department and the linked customer (whose details fill `visitor`'s gaps).
 const LINKS: LinkSet = LinkSet {
-    customer: false,
+    customer: true,
     agents: true,
     department: true,
 };
