@@ -67,7 +67,8 @@ pub use conversation::{
 };
 pub use conversation_update::{ConversationUpdate, VisitorUpdate};
 pub use customer::{
-    Customer, CustomerRules, CustomerUpdate, Device, Location, LocationMembers, ReadOnlyEcho,
+    Customer, CustomerRules, CustomerUpdate, Device, Location, LocationMembers, MAX_TAG_NAME_CHARS,
+    ReadOnlyEcho,
 };
 pub use entity::Entity;
 pub use error::DomainError;

@@ -303,7 +303,7 @@ pub async fn list_conversations(
 /// Retrieve a conversation.
 #[utoipa::path(get, path = "/api/v2/{screen_name}/conversations/{conversation_id}", tag = "zoho-salesiq",
     security(("zoho_oauthtoken" = [])),
-    params(("screen_name" = String, Path, description = "Portal screen name"), ("conversation_id" = String, Path, description = "Conversation id")),
+    params(("screen_name" = String, Path, description = "Portal screen name"), ("conversation_id" = String, Path, description = "Conversation id: a positive integer", pattern = "^0{0,18}[1-9][0-9]{0,17}$", max_length = 19)),
     responses((status = 200, description = "The conversation", body = ConversationOutput)))]
 pub async fn get_conversation(
     state: web::Data<AppState>,
@@ -327,7 +327,7 @@ pub async fn get_conversation(
 /// not change the visitor's details; a `null` value removes the key.
 #[utoipa::path(put, path = "/api/v2/{screen_name}/conversations/{conversation_id}", tag = "zoho-salesiq",
     security(("zoho_oauthtoken" = [])),
-    params(("screen_name" = String, Path, description = "Portal screen name"), ("conversation_id" = String, Path, description = "Conversation id")),
+    params(("screen_name" = String, Path, description = "Portal screen name"), ("conversation_id" = String, Path, description = "Conversation id: a positive integer", pattern = "^0{0,18}[1-9][0-9]{0,17}$", max_length = 19)),
     request_body = UpdateInput,
     responses((status = 200, description = "The conversation", body = ConversationOutput)))]
 pub async fn update_conversation(
@@ -367,7 +367,7 @@ async fn update_conversation_with(
 /// Close a conversation.
 #[utoipa::path(put, path = "/api/v2/{screen_name}/conversations/{conversation_id}/close", tag = "zoho-salesiq",
     security(("zoho_oauthtoken" = [])),
-    params(("screen_name" = String, Path, description = "Portal screen name"), ("conversation_id" = String, Path, description = "Conversation id")),
+    params(("screen_name" = String, Path, description = "Portal screen name"), ("conversation_id" = String, Path, description = "Conversation id: a positive integer", pattern = "^0{0,18}[1-9][0-9]{0,17}$", max_length = 19)),
     responses((status = 200, description = "The closed conversation", body = ConversationOutput)))]
 pub async fn close_conversation(
     state: web::Data<AppState>,
