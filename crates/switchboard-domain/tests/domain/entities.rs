@@ -691,7 +691,9 @@ fn projection_of_a_conversation_keeps_shape() {
 fn contact_prefers_the_visitor_and_falls_back_to_the_linked_customer() {
     use switchboard_domain::{CustomerId, Location};
     let now = Timestamp::from_millis(0);
-    let cases: &[(Option<&str>, Option<&str>, bool, Option<&str>)] = &[
+    // (the visitor's, the customer's, linked, what shows)
+    type Case<'a> = (Option<&'a str>, Option<&'a str>, bool, Option<&'a str>);
+    let cases: &[Case<'_>] = &[
         (
             Some("vis@example.com"),
             Some("cus@example.com"),
