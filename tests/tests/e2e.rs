@@ -13,6 +13,7 @@ mod e2e {
     mod common;
     mod console;
     mod console_views;
+    mod contact;
     mod contract;
     mod every_dialect;
     mod faults;
@@ -26,6 +27,7 @@ mod e2e {
     mod snapshots;
     mod superoffice;
     mod webhooks;
+    mod zapier_sdk;
     mod zoho;
     mod zoho_chatbot;
 }

@@ -41,6 +41,7 @@ mod observe;
 pub mod openapi;
 mod ops;
 pub mod ratelimit;
+mod schema_rules;
 mod state;
 pub mod superoffice;
 mod token;

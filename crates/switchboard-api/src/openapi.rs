@@ -103,7 +103,8 @@ pub fn document() -> Value {
 
 /// SuperOffice answers its entities in XML too (`Accept: application/xml`
 /// or `text/xml`, or `$format=xml`): every success answer of a
-/// `/api/v1/ChatSession` operation lists the XML media types beside JSON.
+/// `/api/v1/ChatSession` operation lists the XML media types beside JSON,
+/// and an XML request body is a `<ChatSessionEntity>`.
 fn superoffice_xml(doc: &mut Value) {
     let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
         return;
@@ -116,6 +117,21 @@ fn superoffice_xml(doc: &mut Value) {
             continue;
         };
         for op in ops.values_mut() {
+            // An XML request body's root element is the entity's name.
+            if let Some(content) = op
+                .pointer_mut("/requestBody/content")
+                .and_then(Value::as_object_mut)
+            {
+                for media in ["application/xml", "text/xml"] {
+                    if let Some(schema) = content
+                        .get_mut(media)
+                        .and_then(|m| m.get_mut("schema"))
+                        .and_then(Value::as_object_mut)
+                    {
+                        schema.insert("xml".into(), json!({"name": "ChatSessionEntity"}));
+                    }
+                }
+            }
             let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) else {
                 continue;
             };
@@ -243,16 +259,6 @@ fn request_rules() -> Vec<(&'static str, &'static str, Value)> {
             "CustomDataInput",
             "property",
             json!({"minLength": 1, "pattern": "\\S"}),
-        ),
-        (
-            "CustomerInput",
-            "firstSeen",
-            json!({"type": ["string", "integer", "null"]}),
-        ),
-        (
-            "CustomerInput",
-            "lastSeen",
-            json!({"type": ["string", "integer", "null"]}),
         ),
         ("TagsInput", "tags", json!({"minItems": 1})),
         (
@@ -450,15 +456,6 @@ fn apply_rules(doc: &mut Value) {
         .and_then(|c| c.get_mut("schemas"))
         .and_then(Value::as_object_mut)
     {
-        // A batch item is a customer's members with its id beside them.
-        schemas.insert(
-            "BatchItem".into(),
-            json!({"allOf": [
-                {"$ref": "#/components/schemas/CustomerInput"},
-                {"type": "object", "required": ["customer"], "properties": {
-                    "customer": {"type": "integer", "format": "int64", "minimum": 1, "maximum": i64::MAX,
-                        "description": "The customer's id"}}}]}),
-        );
         for (schema, member, add) in request_rules() {
             let Some(target) = schemas.get_mut(schema) else {
                 continue;
@@ -470,10 +467,46 @@ fn apply_rules(doc: &mut Value) {
                 merge_rule(prop, &add);
             }
         }
+        // After the rules: a batch item is a customer's members with its id beside them (one
+        // object schema: `CustomerInput` allows no other members, so an
+        // `allOf` of the two could never be satisfied).
+        let mut item = schemas
+            .get("CustomerInput")
+            .cloned()
+            .unwrap_or_else(|| json!({}));
+        item["description"] =
+            json!("One item of a batch: `customer` (the id) plus any customer members, merged.");
+        if let Some(props) = item.get_mut("properties").and_then(Value::as_object_mut) {
+            props.insert(
+                "customer".into(),
+                json!({"type": "integer", "format": "int64", "minimum": 1, "maximum": i64::MAX,
+                    "description": "The customer's id"}),
+            );
+        }
+        let mut required: Vec<Value> = item
+            .get("required")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        required.push(json!("customer"));
+        item["required"] = Value::Array(required);
+        schemas.insert("BatchItem".into(), item);
     }
     let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
         return;
     };
+    // A batch is 1 to `max_batch` items (10 unless configured otherwise).
+    if let Some(schema) = paths
+        .get_mut("/v1/customers/batch")
+        .and_then(|p| p.pointer_mut("/put/requestBody/content/application~1json/schema"))
+        .and_then(Value::as_object_mut)
+    {
+        schema.insert("minItems".into(), json!(1));
+        schema.insert(
+            "maxItems".into(),
+            json!(crate::ApiConfig::default().max_batch),
+        );
+    }
     for (path, name, schema) in query_rules() {
         let Some(item) = paths.get_mut(path).and_then(Value::as_object_mut) else {
             continue;

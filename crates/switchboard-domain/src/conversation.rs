@@ -7,8 +7,8 @@ use serde_json::Value;
 
 use crate::validate::{self, ValidationErrors};
 use crate::{
-    Actor, AgentId, ConversationId, ConversationStatus, CustomerId, DepartmentId, TenantId,
-    Timestamp,
+    Actor, AgentId, ConversationId, ConversationStatus, Customer, CustomerId, DepartmentId,
+    TenantId, Timestamp,
 };
 
 /// Bounds on the free-form custom info map (Zoho's `customer_info`).
@@ -47,6 +47,51 @@ pub struct Visitor {
     pub alias: Option<String>,
     /// Whether the visitor consented to storage of their details.
     pub consented: bool,
+}
+
+/// Who a conversation is with, as every dialect shows it where it has one
+/// set of members for the person in the chat (HelpCrunch's chat
+/// `customer`, SalesIQ's `visitor`, the chatbot's chat log):
+/// [`Conversation::contact`].
+///
+/// The rule, per member: **the visitor's own details first, the linked
+/// customer's where the visitor gave none.** Why this way round:
+///
+/// - The visitor's details are what this chat captured, and the only
+///   ones a chat dialect writes (the chatbot's `PUT …/chatlog/email`,
+///   SuperOffice's `CustomerEmail`). If the customer's won, such a write
+///   would answer 200 and change nothing any other dialect shows, against
+///   the promise that a change through one dialect shows up in all.
+/// - A customer is a record shared by all its chats and edited elsewhere;
+///   in one chat the person may give another address than the one on file
+///   (a personal email, a new phone). The chat shows what it was told.
+/// - Where the visitor said nothing, the linked customer is who the chat
+///   is with, so their details fill the gap rather than `null`.
+///
+/// Dialects with a member for each (SuperOffice's `Customer*` members and
+/// its `Person`) show the two separately instead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Contact<'a> {
+    /// The linked customer's id, when the conversation has one.
+    pub customer_id: Option<CustomerId>,
+    /// Name.
+    pub name: Option<&'a str>,
+    /// Email.
+    pub email: Option<&'a str>,
+    /// Phone.
+    pub phone: Option<&'a str>,
+    /// Company name.
+    pub company: Option<&'a str>,
+    /// Country: the visitor's, else the customer's location country code.
+    pub country: Option<&'a str>,
+}
+
+impl Contact<'_> {
+    /// Whether nothing at all is known about the person.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        *self == Contact::default()
+    }
 }
 
 /// A conversation (chat session). Its canonical JSON is camelCase.
@@ -166,6 +211,48 @@ impl Conversation {
             created_at: now,
             updated_at: now,
             version: 0,
+        }
+    }
+
+    /// The person this conversation is with: the visitor's own details,
+    /// each member falling back to `customer`'s where the visitor gave none
+    /// (blank text counts as none). See [`Contact`] for why. `customer` is
+    /// used only if it is the linked customer.
+    ///
+    /// ```
+    /// use switchboard_domain::{Conversation, Customer, CustomerId, TenantId, Timestamp};
+    /// let now = Timestamp::from_millis(0);
+    /// let mut ada = Customer::new(TenantId::new(1), now);
+    /// ada.id = CustomerId::new(7);
+    /// ada.name = Some("Ada".into());
+    /// ada.email = Some("ada@example.com".into());
+    /// let mut c = Conversation::new(TenantId::new(1), "s-1", now);
+    /// c.customer_id = Some(ada.id);
+    /// c.visitor.email = Some("ada@home.example".into());
+    /// let who = c.contact(Some(&ada));
+    /// assert_eq!(who.email, Some("ada@home.example")); // the visitor's own
+    /// assert_eq!(who.name, Some("Ada")); // the customer's, the visitor gave none
+    /// assert_eq!(who.customer_id, Some(CustomerId::new(7)));
+    /// ```
+    #[must_use]
+    pub fn contact<'a>(&'a self, customer: Option<&'a Customer>) -> Contact<'a> {
+        fn given(v: Option<&String>) -> Option<&str> {
+            v.map(String::as_str).filter(|s| !s.trim().is_empty())
+        }
+        let customer = customer.filter(|x| Some(x.id) == self.customer_id);
+        let v = &self.visitor;
+        let of = |mine: &'a Option<String>, theirs: fn(&'a Customer) -> Option<&'a String>| {
+            given(mine.as_ref()).or_else(|| customer.and_then(|x| given(theirs(x))))
+        };
+        Contact {
+            customer_id: self.customer_id,
+            name: of(&v.name, |x| x.name.as_ref()),
+            email: of(&v.email, |x| x.email.as_ref()),
+            phone: of(&v.phone, |x| x.phone.as_ref()),
+            company: of(&v.company, |x| x.company.as_ref()),
+            country: of(&v.country, |x| {
+                x.location.as_ref().and_then(|l| l.country_code.as_ref())
+            }),
         }
     }
 

@@ -289,7 +289,11 @@ impl Conversation {
     }
 
     /// A new conversation with `customer`: linked to it, with the visitor's
-    /// details (name, email, phone, company) taken from the customer.
+    /// details (name, email, phone, company) taken from the customer, as
+    /// the record says them when the chat starts (so the chat's own email
+    /// is what `chats.customer.email` searches). Later changes of the
+    /// customer show where the chat has no detail of its own
+    /// ([`Conversation::contact`]).
     #[must_use]
     pub fn for_customer(
         customer: &Customer,

@@ -13,6 +13,8 @@ use crate::{
 
 /// Upper bounds on a customer's collections.
 pub const MAX_TAGS: usize = 100;
+/// Longest tag name, in characters (after trimming).
+pub const MAX_TAG_NAME_CHARS: usize = 100;
 /// At most this many `customData` properties.
 pub const MAX_CUSTOM_DATA: usize = 100;
 /// Length limit for short text fields (name, email, company…).
@@ -313,7 +315,12 @@ impl Customer {
                     "tag name must not be empty",
                 );
             }
-            validate::max_chars(&mut e, &format!("/tags/{i}/name"), &tag.name, 100);
+            validate::max_chars(
+                &mut e,
+                &format!("/tags/{i}/name"),
+                &tag.name,
+                MAX_TAG_NAME_CHARS,
+            );
             if !validate::css_color(&tag.color) {
                 e.push(format!("/tags/{i}/color"), "color", "must be a CSS color");
             }

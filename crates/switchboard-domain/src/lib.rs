@@ -62,12 +62,13 @@ pub use actor::Actor;
 pub use agent::{Agent, AgentRole, Department};
 pub use attribute::{AttributeSet, AttributeType, CustomAttribute, UnknownAttributeType};
 pub use conversation::{
-    Conversation, MAX_CUSTOM_INFO_KEY_CHARS, MAX_CUSTOM_INFO_KEYS, MAX_CUSTOM_INFO_VALUE_BYTES,
-    Visitor, validate_custom_info,
+    Contact, Conversation, MAX_CUSTOM_INFO_KEY_CHARS, MAX_CUSTOM_INFO_KEYS,
+    MAX_CUSTOM_INFO_VALUE_BYTES, Visitor, validate_custom_info,
 };
 pub use conversation_update::{ConversationUpdate, VisitorUpdate};
 pub use customer::{
-    Customer, CustomerRules, CustomerUpdate, Device, Location, LocationMembers, ReadOnlyEcho,
+    Customer, CustomerRules, CustomerUpdate, Device, Location, LocationMembers, MAX_TAG_NAME_CHARS,
+    ReadOnlyEcho,
 };
 pub use entity::Entity;
 pub use error::DomainError;

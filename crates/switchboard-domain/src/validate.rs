@@ -141,8 +141,11 @@ pub fn locale(s: &str) -> bool {
 /// `oklch()`, `color()`) with balanced parentheses and plain arguments.
 #[must_use]
 pub fn css_color(s: &str) -> bool {
+    if s.chars().count() > MAX_CSS_COLOR_CHARS {
+        return false;
+    }
     let s = s.trim();
-    if s.is_empty() || s.len() > 64 {
+    if s.is_empty() {
         return false;
     }
     if let Some(hex) = s.strip_prefix('#') {
@@ -154,14 +157,11 @@ pub fn css_color(s: &str) -> bool {
         let Some(args) = lower[open + 1..].strip_suffix(')') else {
             return false;
         };
-        const FUNCS: [&str; 10] = [
-            "rgb", "rgba", "hsl", "hsla", "hwb", "lab", "lch", "oklab", "oklch", "color",
-        ];
-        return FUNCS.contains(&func)
+        return CSS_COLOR_FUNCTIONS.contains(&func)
             && !args.trim().is_empty()
             && args
                 .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b" .,%/+-".contains(&b));
+                .all(|b| b.is_ascii_alphanumeric() || CSS_COLOR_ARGUMENT_PUNCTUATION.contains(&b));
     }
     lower == "transparent"
         || lower == "currentcolor"
@@ -294,8 +294,21 @@ pub fn pointer_token(s: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
-/// ISO 639-1 codes, sorted.
-const ISO_639_1: [&str; 184] = [
+/// Longest color [`css_color`] accepts, in characters, spaces around it
+/// included.
+pub const MAX_CSS_COLOR_CHARS: usize = 64;
+
+/// The CSS color functions [`css_color`] accepts.
+pub const CSS_COLOR_FUNCTIONS: [&str; 10] = [
+    "rgb", "rgba", "hsl", "hsla", "hwb", "lab", "lch", "oklab", "oklch", "color",
+];
+
+/// Besides ASCII letters and digits, the characters a CSS color function's
+/// arguments may have in [`css_color`].
+pub const CSS_COLOR_ARGUMENT_PUNCTUATION: &[u8] = b" .,%/+-";
+
+/// ISO 639-1 codes, sorted (what [`locale`] accepts as the language).
+pub const ISO_639_1: [&str; 184] = [
     "aa", "ab", "ae", "af", "ak", "am", "an", "ar", "as", "av", "ay", "az", "ba", "be", "bg", "bh",
     "bi", "bm", "bn", "bo", "br", "bs", "ca", "ce", "ch", "co", "cr", "cs", "cu", "cv", "cy", "da",
     "de", "dv", "dz", "ee", "el", "en", "eo", "es", "et", "eu", "fa", "ff", "fi", "fj", "fo", "fr",
@@ -310,8 +323,9 @@ const ISO_639_1: [&str; 184] = [
     "wa", "wo", "xh", "yi", "yo", "za", "zh", "zu",
 ];
 
-/// The 148 CSS named colors (CSS Color Module Level 4), sorted.
-const CSS_NAMED_COLORS: [&str; 148] = [
+/// The 148 CSS named colors (CSS Color Module Level 4), sorted (what
+/// [`css_color`] accepts by name).
+pub const CSS_NAMED_COLORS: [&str; 148] = [
     "aliceblue",
     "antiquewhite",
     "aqua",

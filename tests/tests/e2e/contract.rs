@@ -69,8 +69,115 @@ async fn requests_the_contract_forbids_are_refused() {
             .await;
         assert_eq!(status, 400, "{body}");
         assert_eq!(body["errors"][1]["code"], "tags.0.name", "{body}");
+        // The rest of a tag's rules hold when removing too: the document
+        // has one schema for both (`TagInput`).
+        let tags = format!("/v1/customers/{}/tags", customer.id);
+        let long_name = "n".repeat(101);
+        let padded_color = format!("red{}", " ".repeat(62));
+        for (tag, code) in [
+            (json!({"name": long_name}), "tags.0.name"),
+            (json!({"name": "vip", "color": "bluish"}), "tags.0.color"),
+            (
+                json!({"name": "vip", "color": padded_color}),
+                "tags.0.color",
+            ),
+        ] {
+            let (status, body) = app
+                .request(Method::DELETE, &tags)
+                .json(&json!({"tags": [tag]}))
+                .fetch()
+                .await;
+            assert_eq!(status, 400, "{tag}: {body}");
+            assert_eq!(body["errors"][1]["code"], code, "{tag}: {body}");
+        }
+        // A color is at most 64 characters, spaces around it included.
+        let (status, body) = app
+            .put(&tags)
+            .json(&json!({"tags": [{"name": "vip", "color": padded_color}]}))
+            .fetch()
+            .await;
+        assert_eq!(status, 400, "{body}");
+        assert_eq!(body["errors"][1]["code"], "tags.0.color", "{body}");
     })
     .await;
+}
+
+/// The request schemas carry the domain's rules, built from the domain's
+/// own lists (so a schema-valid request is accepted, and a request the
+/// rules refuse is schema-invalid): formats, patterns, lengths, counts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_schemas_carry_the_rules() {
+    use switchboard_e2e::FetchJson;
+    let app = TestApp::sqlite().await;
+    let (_, doc) = app.get("/openapi.json").fetch().await;
+    let schemas = &doc["components"]["schemas"];
+    let customer = &schemas["CustomerInput"]["properties"];
+    assert_eq!(customer["email"]["format"], "email");
+    assert_eq!(customer["email"]["maxLength"], 254);
+    assert_eq!(customer["userId"]["pattern"], "\\S");
+    assert_eq!(customer["name"]["maxLength"], 255);
+    assert_eq!(customer["notes"]["maxLength"], 10_000);
+    assert_eq!(customer["tags"]["maxItems"], 100);
+    let locale = customer["locale"]["pattern"].as_str().unwrap();
+    assert!(
+        locale.contains("[eE][nN]") && !locale.contains("[zZ][zZ]"),
+        "{locale}"
+    );
+    assert!(
+        customer["referer"]["pattern"]
+            .as_str()
+            .unwrap()
+            .starts_with("^[hH][tT][tT][pP]")
+    );
+    assert_eq!(
+        customer["firstSeen"]["oneOf"].as_array().map(Vec::len),
+        Some(3),
+        "a string of seconds, an integer or null"
+    );
+    let tag = &schemas["TagInput"]["properties"];
+    assert_eq!(tag["name"]["maxLength"], 100);
+    assert_eq!(tag["color"]["maxLength"], 64);
+    assert!(
+        tag["color"]["pattern"]
+            .as_str()
+            .unwrap()
+            .contains("[rR][eE][bB][eE][cC][cC][aA][pP][uU][rR][pP][lL][eE]")
+    );
+    // A batch is 1 to 10 items, each one object: the customer's members
+    // and its id (an `allOf` of a closed object and another could never be
+    // satisfied).
+    let batch = &doc["paths"]["/v1/customers/batch"]["put"]["requestBody"]["content"]["application/json"]
+        ["schema"];
+    assert_eq!(
+        (batch["minItems"].clone(), batch["maxItems"].clone()),
+        (1.into(), 10.into())
+    );
+    let item = &schemas["BatchItem"];
+    assert!(item.get("allOf").is_none(), "{item}");
+    assert_eq!(item["properties"]["customer"]["minimum"], 1);
+    assert_eq!(item["properties"]["email"]["format"], "email");
+    assert_eq!(item["properties"]["id"]["readOnly"], true);
+    assert!(
+        item["required"]
+            .as_array()
+            .unwrap()
+            .contains(&"customer".into())
+    );
+    // SalesIQ's conversation id is a positive integer (as a string).
+    let op = &doc["paths"]["/api/v2/{screen_name}/conversations/{conversation_id}"]["get"];
+    let id = op["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "conversation_id")
+        .unwrap();
+    assert_eq!(id["schema"]["pattern"], "^0{0,18}[1-9][0-9]{0,17}$");
+    // An XML ChatSession body is a <ChatSessionEntity>.
+    for method in ["put", "patch"] {
+        let xml = &doc["paths"]["/api/v1/ChatSession/{id}"][method]["requestBody"]["content"]["application/xml"]
+            ["schema"];
+        assert_eq!(xml["xml"]["name"], "ChatSessionEntity", "{method}");
+    }
 }
 
 /// The document describes every dialect's error answers with the

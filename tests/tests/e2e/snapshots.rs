@@ -538,7 +538,12 @@ pub async fn send(request: reqwest::RequestBuilder) -> Captured {
         Some(q) => format!("{}?{q}", url.path()),
         None => url.path().to_string(),
     };
-    let label = format!("{} {}", request.method(), redact_path_ids(&target));
+    // Random keys in the path (a generated `sessionid`) are redacted too.
+    let label = format!(
+        "{} {}",
+        request.method(),
+        redact_hex_runs(&redact_path_ids(&target))
+    );
     let response = client
         .execute(request)
         .await

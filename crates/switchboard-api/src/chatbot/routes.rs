@@ -2,9 +2,9 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use switchboard_domain::{
-    Conversation, ConversationUpdate, Patch, Scope, Visitor, VisitorUpdate, validate,
+    Conversation, ConversationUpdate, Customer, Patch, Scope, Visitor, VisitorUpdate, validate,
 };
-use switchboard_storage::{Precondition, StorageError};
+use switchboard_storage::{LinkSet, Precondition, StorageError};
 
 use super::wire::{ChatlogInput, ChatlogOutput, EmailInput, Success};
 use super::{Chatbot, ChatbotError};
@@ -15,6 +15,14 @@ use crate::{ApiError, AppState};
 type ChatbotResult = Result<HttpResponse, ChatbotError>;
 
 const API: &str = "chatbot";
+
+/// The one link a chat log shows: the customer (its details fill the
+/// visitor's gaps).
+const CUSTOMER: LinkSet = LinkSet {
+    customer: true,
+    agents: false,
+    department: false,
+};
 
 /// Every chatbot route (`email` before `{sessionid}`).
 pub(crate) fn routes() -> Vec<(&'static str, &'static str, actix_web::Route)> {
@@ -77,7 +85,10 @@ async fn object_body<T: serde::de::DeserializeOwned>(
     Ok(read_json(req, payload, state.config().body_limit, Shape::Object).await?)
 }
 
-fn output(c: &Conversation) -> ChatlogOutput {
+/// The chat log of a conversation: its name, email and country are the
+/// conversation's contact (the visitor's own, the linked `customer`'s where
+/// the visitor gave none).
+fn output(c: &Conversation, customer: Option<&Customer>) -> ChatlogOutput {
     let Conversation {
         id,
         tenant_id: _,
@@ -115,21 +126,23 @@ fn output(c: &Conversation) -> ChatlogOutput {
         version: _,
     } = c;
     let Visitor {
-        name,
-        email,
+        name: _,
+        email: _,
         phone: _,
         company: _,
-        country,
+        country: _,
         host: _,
         alias: _,
         consented: _,
     } = visitor;
+    let who = c.contact(customer);
+    let owned = |v: Option<&str>| v.map(str::to_owned);
     ChatlogOutput {
         id: id.get(),
         sessionid: session_key.clone(),
-        name: name.clone(),
-        country: country.clone(),
-        email: email.clone(),
+        name: owned(who.name),
+        country: owned(who.country),
+        email: owned(who.email),
         status: status.as_str().to_string(),
         created_at: created_at.as_millis(),
         updated_at: updated_at.as_millis(),
@@ -174,7 +187,7 @@ pub async fn create_chatlog(
         .create(&ctx, c)
         .await
         .map_err(storage)?;
-    Ok(HttpResponse::Created().json(output(&created)))
+    Ok(HttpResponse::Created().json(output(&created, None)))
 }
 
 /// Retrieve a chat log by session id.
@@ -200,7 +213,12 @@ pub async fn get_chatlog(
         .get(p.tenant.id, id)
         .await
         .map_err(storage)?;
-    Ok(HttpResponse::Ok().json(output(&c)))
+    let links = store
+        .conversations()
+        .links_of(p.tenant.id, &c, CUSTOMER)
+        .await
+        .map_err(storage)?;
+    Ok(HttpResponse::Ok().json(output(&c, links.customer.as_ref())))
 }
 
 /// Update a chat log's email. Emits `email_updated` (delivered to Zapier)

@@ -38,11 +38,11 @@ pub struct ChatlogOutput {
     pub id: i64,
     /// The session id.
     pub sessionid: String,
-    /// Visitor name.
+    /// Name: the visitor's, else the linked customer's.
     pub name: Option<String>,
-    /// Visitor country.
+    /// Country: the visitor's, else the linked customer's country code.
     pub country: Option<String>,
-    /// Visitor email.
+    /// Email: the visitor's, else the linked customer's.
     pub email: Option<String>,
     /// Shared status.
     pub status: String,

@@ -3,13 +3,14 @@
 use std::collections::BTreeMap;
 
 use switchboard_domain::{
-    Actor, Agent, Conversation, ConversationLinks, Customer, CustomerId, CustomerUpdate,
+    Actor, Agent, Contact, Conversation, ConversationLinks, Customer, CustomerId, CustomerUpdate,
     Department, Device, Location, LocationMembers, Patch, ReadOnlyEcho, Tag,
 };
 
 use super::wire::{
-    AgentOutput, ChatOutput, CustomDataInput, CustomerInput, CustomerOutput, DepartmentOutput,
-    DeviceInput, DeviceOutput, LocationInput, LocationOutput, TagInput, TagOutput, unix_string,
+    AgentOutput, ChatCustomerOutput, ChatOutput, CustomDataInput, CustomerInput, CustomerOutput,
+    DepartmentOutput, DeviceInput, DeviceOutput, LocationInput, LocationOutput, TagInput,
+    TagOutput, unix_string,
 };
 use crate::ApiError;
 
@@ -295,6 +296,37 @@ pub const fn closed_by_name(a: Actor) -> &'static str {
     }
 }
 
+/// A chat's `customer`: the conversation's contact (the visitor's own
+/// details, the linked customer's where the visitor gave none), or `None`
+/// when nothing is known about the person.
+fn chat_customer(c: &Conversation, links: &ConversationLinks) -> Option<ChatCustomerOutput> {
+    let who = c.contact(links.customer.as_ref());
+    if who.is_empty() {
+        return None;
+    }
+    let Contact {
+        customer_id,
+        name,
+        email,
+        phone,
+        company,
+        country: _,
+    } = who;
+    let owned = |v: Option<&str>| v.map(str::to_owned);
+    Some(ChatCustomerOutput {
+        id: customer_id.map(|x| x.get()),
+        name: owned(name),
+        email: owned(email),
+        user_id: links
+            .customer
+            .as_ref()
+            .filter(|x| Some(x.id) == customer_id)
+            .and_then(|x| x.user_id.clone()),
+        phone: owned(phone),
+        company: owned(company),
+    })
+}
+
 /// HelpCrunch's chat object for a conversation, with the rows it links to.
 #[must_use]
 pub fn chat_output(c: &Conversation, links: &ConversationLinks) -> ChatOutput {
@@ -351,7 +383,7 @@ pub fn chat_output(c: &Conversation, links: &ConversationLinks) -> ChatOutput {
         application_id: None,
         last_communicated_agent_id: last_agent.map(|a| a.get()),
         agents: links.participants(c).map(agent_output).collect(),
-        customer: links.customer.as_ref().map(customer_output),
+        customer: chat_customer(c, links),
         assignee: links.assignee(c).map(agent_output),
         department: links.department.as_ref().map(|d| {
             let Department {

@@ -5,7 +5,8 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::Value;
 use switchboard_domain::{
     AgentId, Conversation, ConversationId, ConversationStatus, ConversationUpdate, Customer,
-    CustomerId, CustomerUpdate, DepartmentId, Patch, Scope, UpdateMode,
+    CustomerId, CustomerUpdate, DepartmentId, MAX_TAG_NAME_CHARS, Patch, Scope, UpdateMode,
+    validate,
 };
 use switchboard_storage::{BatchError, LinkSet, Precondition, StorageError};
 
@@ -440,20 +441,43 @@ pub async fn remove_tags(
             ApiError::bad_request("tags", "required", "at least one tag is required").into(),
         );
     }
+    // The tags are named by the rules of adding them: a blank or too long
+    // name names no tag, and a color, though not needed, must be one.
+    for (i, t) in input.tags.iter().enumerate() {
+        let name = t.name.trim();
+        if name.is_empty() {
+            return Err(ApiError::bad_request(
+                format!("tags.{i}.name"),
+                "required",
+                "must not be empty",
+            )
+            .into());
+        }
+        if name.chars().count() > MAX_TAG_NAME_CHARS {
+            return Err(ApiError::bad_request(
+                format!("tags.{i}.name"),
+                "length",
+                format!("must be at most {MAX_TAG_NAME_CHARS} characters"),
+            )
+            .into());
+        }
+        if let Some(color) = t.color.as_deref().filter(|c| !c.is_empty())
+            && !validate::css_color(color)
+        {
+            return Err(ApiError::bad_request(
+                format!("tags.{i}.color"),
+                "color",
+                "must be a CSS color",
+            )
+            .into());
+        }
+    }
     let names: Vec<String> = input
         .tags
         .into_iter()
         .map(|t| t.name.trim().to_string())
         .collect();
-    // A blank name names no tag, as when adding.
-    if let Some(i) = names.iter().position(String::is_empty) {
-        return Err(ApiError::bad_request(
-            format!("tags.{i}.name"),
-            "required",
-            "must not be empty",
-        )
-        .into());
-    }
+
     let c = state
         .store()
         .customers()

@@ -45,10 +45,12 @@ pub fn unix_string(t: Timestamp) -> String {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TagInput {
-    /// Tag name.
+    /// Tag name (not blank).
+    #[schema(max_length = 100, pattern = r"\S")]
     pub name: String,
     /// Any CSS color.
     #[serde(default)]
+    #[schema(schema_with = crate::schema_rules::css_color)]
     pub color: Option<String>,
 }
 
@@ -124,12 +126,15 @@ pub enum CustomDataSchema {
 pub struct LocationInput {
     /// Region code.
     #[serde(default)]
+    #[schema(max_length = 255)]
     pub region_code: Option<String>,
     /// Country code.
     #[serde(default)]
+    #[schema(max_length = 255)]
     pub country_code: Option<String>,
     /// City.
     #[serde(default)]
+    #[schema(max_length = 255)]
     pub city: Option<String>,
 }
 
@@ -143,24 +148,31 @@ pub struct DeviceInput {
     pub id: Option<Value>,
     /// IP address (the vendor's name).
     #[serde(default)]
+    #[schema(max_length = 255)]
     pub ip: Option<String>,
     /// IP address (Switchboard's older name; `ip` wins when both are sent).
     #[serde(default)]
+    #[schema(max_length = 255)]
     pub ip_address: Option<String>,
     /// IANA time zone.
     #[serde(default)]
+    #[schema(max_length = 255)]
     pub timezone: Option<String>,
     /// `desktop`, `mobile`, …
     #[serde(default)]
+    #[schema(max_length = 255)]
     pub platform: Option<String>,
     /// User agent.
     #[serde(default)]
+    #[schema(max_length = 1000)]
     pub user_agent: Option<String>,
     /// Operating system.
     #[serde(default)]
+    #[schema(max_length = 255)]
     pub os: Option<String>,
     /// Browser.
     #[serde(default)]
+    #[schema(max_length = 255)]
     pub browser: Option<String>,
 }
 
@@ -171,31 +183,31 @@ pub struct DeviceInput {
 pub struct CustomerInput {
     /// The integrator's own id, unique per account.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 255, pattern = r"\S")]
     pub user_id: Patch<String>,
     /// Full name.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 255)]
     pub name: Patch<String>,
     /// Email.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, format = Email, max_length = 254)]
     pub email: Patch<String>,
     /// Phone.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 255)]
     pub phone: Patch<String>,
     /// Company.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 255)]
     pub company: Patch<String>,
     /// First visit, UNIX seconds.
     #[serde(default)]
-    #[schema(value_type = Option<String>, example = "1570000000")]
+    #[schema(schema_with = crate::schema_rules::unix_seconds)]
     pub first_seen: Patch<UnixTime>,
     /// Last visit, UNIX seconds.
     #[serde(default)]
-    #[schema(value_type = Option<String>, example = "1570000000")]
+    #[schema(schema_with = crate::schema_rules::unix_seconds)]
     pub last_seen: Patch<UnixTime>,
     /// Opted out of emails.
     #[serde(default)]
@@ -207,27 +219,27 @@ pub struct CustomerInput {
     pub blocked: Patch<bool>,
     /// Acquisition source.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 255)]
     pub source: Patch<String>,
     /// Referring URL.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 2048, pattern = "^[hH][tT][tT][pP][sS]?://[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*(?:/[!-~]*)?$")]
     pub referer: Patch<String>,
     /// Last page URL.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 2048, pattern = "^[hH][tT][tT][pP][sS]?://[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*(?:/[!-~]*)?$")]
     pub last_page: Patch<String>,
     /// ISO 639-1 language code.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = crate::schema_rules::locale)]
     pub locale: Patch<String>,
     /// Agent notes.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 10000)]
     pub notes: Patch<String>,
     /// The whole tag list (unknown tags are created).
     #[serde(default)]
-    #[schema(value_type = Option<Vec<TagInput>>)]
+    #[schema(value_type = Option<Vec<TagInput>>, max_items = 100)]
     pub tags: Patch<Vec<TagInput>>,
     /// Custom attribute values, as an array of `{property, value}` or an
     /// object; each property must be defined for the account.
@@ -236,7 +248,7 @@ pub struct CustomerInput {
     pub custom_data: Patch<CustomDataField>,
     /// Id of the integration that created the customer.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 255)]
     pub integration_id: Patch<String>,
     /// Where the customer was last seen.
     #[serde(default)]
@@ -248,15 +260,15 @@ pub struct CustomerInput {
     pub device: Patch<DeviceInput>,
     /// `location.city`, as the older API took it at the top level.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 255)]
     pub city: Patch<String>,
     /// `location.regionCode`, as the older API took it at the top level.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 255)]
     pub region_code: Patch<String>,
     /// `location.countryCode`, as the older API took it at the top level.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 255)]
     pub country_code: Patch<String>,
     /// Read-only: accepted when it is the customer's id, refused otherwise.
     #[serde(default)]
@@ -499,8 +511,10 @@ pub struct ChatOutput {
     pub last_communicated_agent_id: Option<i64>,
     /// Participating agents.
     pub agents: Vec<AgentOutput>,
-    /// The customer.
-    pub customer: Option<CustomerOutput>,
+    /// Who the chat is with: the visitor's own details, the linked
+    /// customer's where the visitor gave none; `null` when nothing is known
+    /// about them.
+    pub customer: Option<ChatCustomerOutput>,
     /// The assignee.
     pub assignee: Option<AgentOutput>,
     /// The department.
@@ -508,6 +522,27 @@ pub struct ChatOutput {
     /// Custom info (Zoho's `customer_info`), as an object.
     #[schema(value_type = Object)]
     pub custom_info: BTreeMap<String, Value>,
+}
+
+/// The `customer` of a chat: the person the chat is with, in HelpCrunch's
+/// shape (`id`, `name`, `email`, `userId`) with `phone` and `company`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = HelpCrunchChatCustomer)]
+pub struct ChatCustomerOutput {
+    /// The linked customer's id; `null` when the chat is with a visitor
+    /// not linked to a customer.
+    pub id: Option<i64>,
+    /// Name: the visitor's, else the linked customer's.
+    pub name: Option<String>,
+    /// Email: the visitor's, else the linked customer's.
+    pub email: Option<String>,
+    /// The linked customer's `userId`.
+    pub user_id: Option<String>,
+    /// Phone: the visitor's, else the linked customer's.
+    pub phone: Option<String>,
+    /// Company: the visitor's, else the linked customer's.
+    pub company: Option<String>,
 }
 
 /// One result of a batch update.

@@ -174,15 +174,19 @@ pub fn conversation_output(c: &Conversation, links: &ConversationLinks) -> Conve
         version: _,
     } = c;
     let Visitor {
-        name,
-        email,
-        phone,
+        name: _,
+        email: _,
+        phone: _,
         company: _,
-        country,
+        country: _,
         host,
         alias: _,
         consented: _,
     } = visitor;
+    // Name, email, phone and country are the conversation's contact: the
+    // visitor's own, the linked customer's where the visitor gave none.
+    let who = c.contact(links.customer.as_ref());
+    let owned = |v: Option<&str>| v.map(str::to_owned);
     let attender = links.assignee(c);
     let channel = channel(created_with.as_deref());
     ConversationOutput {
@@ -194,12 +198,12 @@ pub fn conversation_output(c: &Conversation, links: &ConversationLinks) -> Conve
         app_id: None,
         visitor: VisitorOutput {
             id: customer_id.map(|x| x.to_string()),
-            name: name.clone(),
+            name: owned(who.name),
             first_name: None,
-            email: email.clone(),
-            phone: phone.clone(),
-            country: country.clone(),
-            country_code: country_code(country.as_deref()),
+            email: owned(who.email),
+            phone: owned(who.phone),
+            country: owned(who.country),
+            country_code: country_code(who.country),
             ip: ip_of(host.as_deref()),
             kind: if customer_id.is_some() {
                 "contact"

@@ -54,9 +54,10 @@ pub(crate) fn routes() -> Vec<(&'static str, &'static str, actix_web::Route)> {
     ]
 }
 
-/// The links a SalesIQ conversation object shows: its operators and department.
+/// The links a SalesIQ conversation object shows: its operators, its
+/// department and the linked customer (whose details fill `visitor`'s gaps).
 const LINKS: LinkSet = LinkSet {
-    customer: false,
+    customer: true,
     agents: true,
     department: true,
 };
@@ -302,7 +303,7 @@ pub async fn list_conversations(
 /// Retrieve a conversation.
 #[utoipa::path(get, path = "/api/v2/{screen_name}/conversations/{conversation_id}", tag = "zoho-salesiq",
     security(("zoho_oauthtoken" = [])),
-    params(("screen_name" = String, Path, description = "Portal screen name"), ("conversation_id" = String, Path, description = "Conversation id")),
+    params(("screen_name" = String, Path, description = "Portal screen name"), ("conversation_id" = String, Path, description = "Conversation id: a positive integer", pattern = "^0{0,18}[1-9][0-9]{0,17}$", max_length = 19)),
     responses((status = 200, description = "The conversation", body = ConversationOutput)))]
 pub async fn get_conversation(
     state: web::Data<AppState>,
@@ -326,7 +327,7 @@ pub async fn get_conversation(
 /// not change the visitor's details; a `null` value removes the key.
 #[utoipa::path(put, path = "/api/v2/{screen_name}/conversations/{conversation_id}", tag = "zoho-salesiq",
     security(("zoho_oauthtoken" = [])),
-    params(("screen_name" = String, Path, description = "Portal screen name"), ("conversation_id" = String, Path, description = "Conversation id")),
+    params(("screen_name" = String, Path, description = "Portal screen name"), ("conversation_id" = String, Path, description = "Conversation id: a positive integer", pattern = "^0{0,18}[1-9][0-9]{0,17}$", max_length = 19)),
     request_body = UpdateInput,
     responses((status = 200, description = "The conversation", body = ConversationOutput)))]
 pub async fn update_conversation(
@@ -366,7 +367,7 @@ async fn update_conversation_with(
 /// Close a conversation.
 #[utoipa::path(put, path = "/api/v2/{screen_name}/conversations/{conversation_id}/close", tag = "zoho-salesiq",
     security(("zoho_oauthtoken" = [])),
-    params(("screen_name" = String, Path, description = "Portal screen name"), ("conversation_id" = String, Path, description = "Conversation id")),
+    params(("screen_name" = String, Path, description = "Portal screen name"), ("conversation_id" = String, Path, description = "Conversation id: a positive integer", pattern = "^0{0,18}[1-9][0-9]{0,17}$", max_length = 19)),
     responses((status = 200, description = "The closed conversation", body = ConversationOutput)))]
 pub async fn close_conversation(
     state: web::Data<AppState>,

@@ -682,3 +682,79 @@ fn projection_of_a_conversation_keeps_shape() {
         doc.as_object().unwrap().len()
     );
 }
+
+/// `Conversation::contact`, member by member: `(visitor's, customer's,
+/// linked, shown)`. The visitor's own details win; the linked customer's
+/// fill only what the visitor left out (blank counts as out); a customer
+/// the conversation does not link to is never used.
+#[test]
+fn contact_prefers_the_visitor_and_falls_back_to_the_linked_customer() {
+    use switchboard_domain::{CustomerId, Location};
+    let now = Timestamp::from_millis(0);
+    // (the visitor's, the customer's, linked, what shows)
+    type Case<'a> = (Option<&'a str>, Option<&'a str>, bool, Option<&'a str>);
+    let cases: &[Case<'_>] = &[
+        (
+            Some("vis@example.com"),
+            Some("cus@example.com"),
+            true,
+            Some("vis@example.com"),
+        ),
+        (None, Some("cus@example.com"), true, Some("cus@example.com")),
+        (
+            Some("  "),
+            Some("cus@example.com"),
+            true,
+            Some("cus@example.com"),
+        ),
+        (Some("vis@example.com"), None, true, Some("vis@example.com")),
+        (None, Some("cus@example.com"), false, None),
+        (None, None, true, None),
+    ];
+    for &(visitor, customer, linked, shown) in cases {
+        let mut x = Customer::new(TenantId::new(1), now);
+        x.id = CustomerId::new(3);
+        for field in [&mut x.name, &mut x.email, &mut x.phone, &mut x.company] {
+            *field = customer.map(str::to_owned);
+        }
+        x.location = Some(Location {
+            country_code: customer.map(str::to_owned),
+            ..Location::default()
+        });
+        let mut c = Conversation::new(TenantId::new(1), "s-1", now);
+        if linked {
+            c.customer_id = Some(x.id);
+        }
+        let v = &mut c.visitor;
+        for field in [
+            &mut v.name,
+            &mut v.email,
+            &mut v.phone,
+            &mut v.company,
+            &mut v.country,
+        ] {
+            *field = visitor.map(str::to_owned);
+        }
+        let who = c.contact(Some(&x));
+        let case = format!("visitor {visitor:?}, customer {customer:?}, linked {linked}");
+        for (member, got) in [
+            ("name", who.name),
+            ("email", who.email),
+            ("phone", who.phone),
+            ("company", who.company),
+            ("country", who.country),
+        ] {
+            assert_eq!(got, shown, "{member}: {case}");
+        }
+        assert_eq!(who.customer_id, linked.then_some(x.id), "{case}");
+        assert_eq!(who.is_empty(), shown.is_none() && !linked, "{case}");
+    }
+    // A loaded customer that is not the linked one is ignored.
+    let mut other = Customer::new(TenantId::new(1), now);
+    other.id = CustomerId::new(4);
+    other.name = Some("Other".into());
+    let mut c = Conversation::new(TenantId::new(1), "s-2", now);
+    c.customer_id = Some(CustomerId::new(3));
+    assert_eq!(c.contact(Some(&other)).name, None);
+    assert_eq!(c.contact(None).customer_id, Some(CustomerId::new(3)));
+}

@@ -1,0 +1,274 @@
+//! Who a chat is with, across dialects: the visitor's own details set
+//! through one dialect show in every other, and a linked customer's
+//! details fill what the visitor left out (the rule is the domain's
+//! `Conversation::contact`: the visitor's own first, then the linked
+//! customer's). SuperOffice has a member for each, so it shows the
+//! visitor's in `Customer*` and the customer's in `Person`. Both backends,
+//! with wire snapshots of each dialect's view of one such chat.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+use switchboard_e2e::{FetchJson, TestApp, for_each_backend};
+
+use crate::e2e::common::{update_email, zoho};
+use crate::e2e::snapshots::snap;
+
+/// Every dialect's view of chat `id` (whose chatbot `sessionid` is
+/// `session`): HelpCrunch's chat, SalesIQ's conversation, SuperOffice's
+/// ChatSession and the chatbot's chat log.
+struct Views {
+    helpcrunch: Value,
+    zoho: Value,
+    superoffice: Value,
+    chatbot: Value,
+}
+
+async fn views(app: &TestApp, id: i64, session: &str) -> Views {
+    let (status, helpcrunch) = app.get(&format!("/v1/chats/{id}")).fetch().await;
+    assert_eq!(status, 200, "{helpcrunch}");
+    let (status, zoho) = zoho(app, Method::GET, &format!("/conversations/{id}"))
+        .fetch()
+        .await;
+    assert_eq!(status, 200, "{zoho}");
+    let (status, superoffice) = app.get(&format!("/api/v1/ChatSession/{id}")).fetch().await;
+    assert_eq!(status, 200, "{superoffice}");
+    let (status, chatbot) = app
+        .get(&format!("/chatbot/v1/chatlog/{session}"))
+        .fetch()
+        .await;
+    assert_eq!(status, 200, "{chatbot}");
+    Views {
+        helpcrunch,
+        zoho: zoho["data"].clone(),
+        superoffice,
+        chatbot,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn details_set_through_the_chatbot_show_in_every_dialect() {
+    for_each_backend(|app| async move {
+        let (status, created) = app
+            .post("/chatbot/v1/chatlog")
+            .json(&json!({"sessionid": "bot-1", "name": "Ada", "country": "GB"}))
+            .fetch()
+            .await;
+        assert_eq!(status, 201, "{created}");
+        let id = created["id"].as_i64().unwrap();
+        update_email(&app, "bot-1", "ada@example.com").await;
+
+        let v = views(&app, id, "bot-1").await;
+        assert_eq!(
+            v.helpcrunch["customer"],
+            json!({"id": null, "name": "Ada", "email": "ada@example.com", "userId": null,
+                   "phone": null, "company": null}),
+            "a HelpCrunch chat shows the visitor, not linked to a customer"
+        );
+        assert_eq!(v.zoho["visitor"]["name"], "Ada");
+        assert_eq!(v.zoho["visitor"]["email"], "ada@example.com");
+        assert_eq!(v.zoho["visitor"]["country_code"], "gb");
+        assert_eq!(v.zoho["visitor"]["type"], "lead");
+        assert_eq!(v.superoffice["CustomerName"], "Ada");
+        assert_eq!(v.superoffice["CustomerEmail"], "ada@example.com");
+        assert_eq!(v.superoffice["Person"], Value::Null);
+        assert_eq!(v.chatbot["name"], "Ada");
+        assert_eq!(v.chatbot["email"], "ada@example.com");
+        assert_eq!(v.chatbot["country"], "GB");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn details_set_through_superoffice_show_in_every_dialect() {
+    for_each_backend(|app| async move {
+        let (status, created) = app
+            .post("/api/v1/ChatSession")
+            .json(&json!({"CustomerName": "Grace", "FirstMessage": "Hi"}))
+            .fetch()
+            .await;
+        assert_eq!(status, 201, "{created}");
+        let id = created["ChatSessionId"].as_i64().unwrap();
+        let session = created["SessionKey"].as_str().unwrap().to_owned();
+        let (status, body) = app
+            .patch(&format!("/api/v1/ChatSession/{id}"))
+            .header("Content-Type", "application/json-patch+json")
+            .body(
+                json!([
+                    {"op": "replace", "path": "/CustomerEmail", "value": "grace@example.com"},
+                    {"op": "replace", "path": "/CustomerPhone", "value": "+47 555"},
+                    {"op": "replace", "path": "/CustomerCompanyName", "value": "Navy"},
+                ])
+                .to_string(),
+            )
+            .fetch()
+            .await;
+        assert_eq!(status, 200, "{body}");
+
+        let v = views(&app, id, &session).await;
+        assert_eq!(
+            v.helpcrunch["customer"],
+            json!({"id": null, "name": "Grace", "email": "grace@example.com", "userId": null,
+                   "phone": "+47 555", "company": "Navy"})
+        );
+        assert_eq!(v.zoho["visitor"]["name"], "Grace");
+        assert_eq!(v.zoho["visitor"]["email"], "grace@example.com");
+        assert_eq!(v.zoho["visitor"]["phone"], "+47 555");
+        assert_eq!(v.chatbot["name"], "Grace");
+        assert_eq!(v.chatbot["email"], "grace@example.com");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_linked_customer_fills_what_the_visitor_left_out() {
+    for_each_backend(|app| async move {
+        let (status, customer) = app
+            .post("/v1/customers")
+            .json(
+                &json!({"name": "Linus", "email": "linus@example.com", "phone": "+1 555",
+                          "company": "Kernel", "userId": "u-7"}),
+            )
+            .fetch()
+            .await;
+        assert_eq!(status, 201, "{customer}");
+        let customer_id = customer["id"].as_i64().unwrap();
+        // A chatbot chat where the visitor gave only a name, then linked to
+        // the customer by a SuperOffice agent (`Person`).
+        let (status, created) = app
+            .post("/chatbot/v1/chatlog")
+            .json(&json!({"sessionid": "bot-linked", "name": "Lin"}))
+            .fetch()
+            .await;
+        assert_eq!(status, 201, "{created}");
+        let id = created["id"].as_i64().unwrap();
+        let (status, body) = app
+            .patch(&format!("/api/v1/ChatSession/{id}"))
+            .header("Content-Type", "application/merge-patch+json")
+            .body(json!({"Person": {"PersonId": customer_id}}).to_string())
+            .fetch()
+            .await;
+        assert_eq!(status, 200, "{body}");
+
+        // The visitor's name; the customer's email, phone and company.
+        let v = views(&app, id, "bot-linked").await;
+        assert_eq!(
+            v.helpcrunch["customer"],
+            json!({"id": customer_id, "name": "Lin", "email": "linus@example.com",
+                   "userId": "u-7", "phone": "+1 555", "company": "Kernel"})
+        );
+        assert_eq!(v.zoho["visitor"]["name"], "Lin");
+        assert_eq!(v.zoho["visitor"]["email"], "linus@example.com");
+        assert_eq!(v.zoho["visitor"]["phone"], "+1 555");
+        assert_eq!(v.zoho["visitor"]["type"], "contact");
+        assert_eq!(v.zoho["visitor"]["id"], customer_id.to_string());
+        assert_eq!(v.chatbot["name"], "Lin");
+        assert_eq!(v.chatbot["email"], "linus@example.com");
+        // SuperOffice has a member for each: the visitor's own in
+        // `Customer*`, the customer's in `Person`.
+        assert_eq!(v.superoffice["CustomerName"], "Lin");
+        assert_eq!(v.superoffice["CustomerEmail"], Value::Null);
+        assert_eq!(v.superoffice["Person"]["FullName"], "Linus");
+        assert_eq!(v.superoffice["Person"]["Email"], "linus@example.com");
+
+        // A later change of the customer shows where the visitor gave nothing.
+        let (status, body) = app
+            .patch(&format!("/v1/customers/{customer_id}"))
+            .json(&json!({"name": "Linus T.", "email": "lt@example.com"}))
+            .fetch()
+            .await;
+        assert_eq!(status, 200, "{body}");
+        let v = views(&app, id, "bot-linked").await;
+        assert_eq!(v.helpcrunch["customer"]["name"], "Lin");
+        assert_eq!(v.helpcrunch["customer"]["email"], "lt@example.com");
+        assert_eq!(v.zoho["visitor"]["email"], "lt@example.com");
+        assert_eq!(v.chatbot["email"], "lt@example.com");
+        assert_eq!(v.superoffice["Person"]["FullName"], "Linus T.");
+
+        // The visitor gives another address in the chat: it wins there;
+        // the customer's record keeps its own.
+        update_email(&app, "bot-linked", "linus@home.example").await;
+        let v = views(&app, id, "bot-linked").await;
+        assert_eq!(
+            v.helpcrunch["customer"],
+            json!({"id": customer_id, "name": "Lin", "email": "linus@home.example",
+                   "userId": "u-7", "phone": "+1 555", "company": "Kernel"})
+        );
+        assert_eq!(v.zoho["visitor"]["email"], "linus@home.example");
+        assert_eq!(v.chatbot["email"], "linus@home.example");
+        assert_eq!(v.superoffice["CustomerEmail"], "linus@home.example");
+        assert_eq!(v.superoffice["Person"]["Email"], "lt@example.com");
+        let (_, record) = app
+            .get(&format!("/v1/customers/{customer_id}"))
+            .fetch()
+            .await;
+        assert_eq!(record["email"], "lt@example.com");
+
+        // Every dialect's view of this chat, on the wire.
+        snap(
+            "contact_helpcrunch_chat",
+            app.get(&format!("/v1/chats/{id}")),
+        )
+        .await;
+        snap(
+            "contact_zoho_conversation",
+            zoho(&app, Method::GET, &format!("/conversations/{id}")),
+        )
+        .await;
+        snap(
+            "contact_superoffice_chatsession",
+            app.get(&format!("/api/v1/ChatSession/{id}")),
+        )
+        .await;
+        snap(
+            "contact_chatbot_chatlog",
+            app.get("/chatbot/v1/chatlog/bot-linked"),
+        )
+        .await;
+    })
+    .await;
+}
+
+/// A chat started for a customer through HelpCrunch takes the customer's
+/// details as the chat's own when it starts (`Conversation::for_customer`),
+/// so `chats.customer.email` finds it; every dialect shows them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chat_started_for_a_customer_shows_their_details_everywhere() {
+    for_each_backend(|app| async move {
+        let (status, customer) = app
+            .post("/v1/customers")
+            .json(&json!({"name": "Ada", "email": "ada@example.com", "userId": "u-1"}))
+            .fetch()
+            .await;
+        assert_eq!(status, 201, "{customer}");
+        let customer_id = customer["id"].as_i64().unwrap();
+        let (status, chat) = app
+            .post("/v1/chats")
+            .json(&json!({"customer": customer_id, "message": "Hello"}))
+            .fetch()
+            .await;
+        assert_eq!(status, 201, "{chat}");
+        assert_eq!(
+            chat["customer"],
+            json!({"id": customer_id, "name": "Ada", "email": "ada@example.com",
+                   "userId": "u-1", "phone": null, "company": null})
+        );
+        let id = chat["id"].as_i64().unwrap();
+        let (_, so) = app.get(&format!("/api/v1/ChatSession/{id}")).fetch().await;
+        assert_eq!(so["CustomerEmail"], "ada@example.com");
+        let session = so["SessionKey"].as_str().unwrap().to_owned();
+        let v = views(&app, id, &session).await;
+        assert_eq!(v.zoho["visitor"]["email"], "ada@example.com");
+        assert_eq!(v.chatbot["email"], "ada@example.com");
+        let (status, found) = app
+            .post("/v1/chats/search")
+            .json(
+                &json!({"filter": [{"field": "chats.customer.email", "operator": "=",
+                                      "value": "ada@example.com"}]}),
+            )
+            .fetch()
+            .await;
+        assert_eq!(status, 200, "{found}");
+        assert_eq!(found["data"][0]["id"], id);
+    })
+    .await;
+}
