@@ -4,7 +4,7 @@
 //! `limit`, …) when one part of the request is at fault.
 
 use actix_web::HttpResponse;
-use serde_json::json;
+use serde::Serialize;
 
 use crate::auth::Scheme;
 use crate::{ApiError, Dialect, DialectError};
@@ -16,27 +16,45 @@ pub struct Admin;
 /// A handler error rendered in the admin API's format.
 pub type AdminError = DialectError<Admin>;
 
+/// The body of every admin API error.
+#[derive(Debug, Serialize)]
+struct Envelope<'a> {
+    error: Body<'a>,
+}
+
+#[derive(Debug, Serialize)]
+struct Body<'a> {
+    code: &'a str,
+    message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<&'a str>,
+}
+
 impl Dialect for Admin {
     const SCHEMES: &'static [Scheme] = &[Scheme::Bearer];
 
-    fn unauthorized(message: String) -> String {
-        format!("{message}; send an API key with the admin scopes as `Authorization: Bearer <key>`")
-    }
-
-    fn render(error: &ApiError) -> HttpResponse {
-        let code = error.code();
-        let body = match error {
+    fn render(e: &ApiError) -> HttpResponse {
+        let code = e.code();
+        let error = match e {
             ApiError::BadRequest(fields) => match fields.first() {
-                Some(f) => json!({"error": {
-                    "code": code,
-                    "message": format!("{}: {}", f.field, f.message),
-                    "field": f.field,
-                }}),
-                None => json!({"error": {"code": code, "message": "invalid request"}}),
+                Some(f) => Body {
+                    code,
+                    message: format!("{}: {}", f.field, f.message),
+                    field: Some(&f.field),
+                },
+                None => Body {
+                    code,
+                    message: "invalid request".into(),
+                    field: None,
+                },
             },
-            other => json!({"error": {"code": code, "message": other.message()}}),
+            other => Body {
+                code,
+                message: other.message(),
+                field: None,
+            },
         };
-        HttpResponse::build(error.status()).json(body)
+        HttpResponse::build(e.status()).json(Envelope { error })
     }
 }
 
