@@ -272,9 +272,7 @@ fn request_rules() -> Vec<(&'static str, &'static str, Value)> {
     let hc_status =
         json!({"enum": ["new", "opened", "pending", "on hold", "no communication", "closed"]});
     let events: Vec<&str> = EventType::ALL.iter().map(|e| e.as_str()).collect();
-    let name = |max: usize| {
-        json!({"type": "string", "minLength": 1, "maxLength": max, "pattern": "^[^\\u0000]*\\S[^\\u0000]*$"})
-    };
+    let name = |max: usize| json!({"type": "string", "minLength": 1, "maxLength": max, "pattern": "^[^\\u0000]*\\S[^\\u0000]*$"});
     vec![
         // HelpCrunch
         ("CustomerInput", "id", read_only()),
@@ -361,11 +359,27 @@ fn request_rules() -> Vec<(&'static str, &'static str, Value)> {
         ),
         // admin
         ("AgentInput", "name", name(200)),
-        ("AgentInput", "email", json!({"type": "string", "format": "email", "maxLength": 254})),
-        ("AgentInput", "role", json!({"enum": ["agent", "admin", null]})),
+        (
+            "AgentInput",
+            "email",
+            json!({"type": "string", "format": "email", "maxLength": 254}),
+        ),
+        (
+            "AgentInput",
+            "role",
+            json!({"enum": ["agent", "admin", null]}),
+        ),
         ("AgentPatch", "name", name(200)),
-        ("AgentPatch", "email", json!({"format": "email", "maxLength": 254})),
-        ("AgentPatch", "role", json!({"enum": ["agent", "admin", null]})),
+        (
+            "AgentPatch",
+            "email",
+            json!({"format": "email", "maxLength": 254}),
+        ),
+        (
+            "AgentPatch",
+            "role",
+            json!({"enum": ["agent", "admin", null]}),
+        ),
         ("DepartmentInput", "name", name(200)),
         ("AttributeInput", "name", name(100)),
         (
@@ -373,7 +387,11 @@ fn request_rules() -> Vec<(&'static str, &'static str, Value)> {
             "type",
             json!({"enum": switchboard_domain::AttributeType::ALL.iter().map(|t| t.as_str()).collect::<Vec<_>>()}),
         ),
-        ("AttributeInput", "label", json!({"maxLength": 200, "pattern": "^[^\\u0000]*$"})),
+        (
+            "AttributeInput",
+            "label",
+            json!({"maxLength": 200, "pattern": "^[^\\u0000]*$"}),
+        ),
         ("ApiKeyInput", "name", name(100)),
         (
             "ApiKeyInput",
@@ -480,12 +498,25 @@ fn query_rules() -> Vec<(&'static str, &'static str, Value)> {
         ("/zapier/v1/hooks/{id}/deliveries", "before", id()),
     ]);
     let page = json!({"type": "integer", "minimum": 1, "maximum": crate::admin::routes::MAX_PAGE});
-    for path in ["/admin/v1/agents", "/admin/v1/departments", "/admin/v1/keys"] {
+    for path in [
+        "/admin/v1/agents",
+        "/admin/v1/departments",
+        "/admin/v1/keys",
+    ] {
         rules.push((path, "limit", page.clone()));
-        rules.push((path, "after", json!({"type": "integer", "minimum": 0, "maximum": i64::MAX})));
+        rules.push((
+            path,
+            "after",
+            json!({"type": "integer", "minimum": 0, "maximum": i64::MAX}),
+        ));
     }
-    for path in ["/admin/v1/customers/{id}/history", "/admin/v1/conversations/{id}/history"] {
-        rules.push((path, "limit", page.clone()));
+    let history_page =
+        json!({"type": "integer", "minimum": 1, "maximum": crate::admin::routes::MAX_HISTORY_PAGE});
+    for path in [
+        "/admin/v1/customers/{id}/history",
+        "/admin/v1/conversations/{id}/history",
+    ] {
+        rules.push((path, "limit", history_page.clone()));
         rules.push((path, "before", id()));
     }
     rules

@@ -458,16 +458,12 @@ impl<'a> Admin<'a> {
         self.store
             .write(move |c| {
                 c.write_tx(|c| {
-                    let department =
-                        sql::directory::department_by_id(c, tenant.get(), id.get())?
-                            .ok_or(StorageError::NotFound)?;
+                    let department = sql::directory::department_by_id(c, tenant.get(), id.get())?
+                        .ok_or(StorageError::NotFound)?;
                     // Delete first, as `delete_agent` does.
                     sql::directory::delete_department(c, tenant.get(), id.get())?;
-                    let naming = sql::directory::conversations_naming_department(
-                        c,
-                        tenant.get(),
-                        id.get(),
-                    )?;
+                    let naming =
+                        sql::directory::conversations_naming_department(c, tenant.get(), id.get())?;
                     if naming > 0 {
                         return Err(StorageError::Conflict(format!(
                             "department {id} has {naming} conversation(s); move them to \
@@ -504,8 +500,7 @@ impl<'a> Admin<'a> {
                     if !sql::directory::delete_attribute(c, tenant.get(), &name)? {
                         return Err(StorageError::NotFound);
                     }
-                    let holding =
-                        sql::directory::customers_with_attribute(c, tenant.get(), &name)?;
+                    let holding = sql::directory::customers_with_attribute(c, tenant.get(), &name)?;
                     if holding > 0 {
                         return Err(StorageError::Conflict(format!(
                             "{holding} customer(s) have a value for attribute {name:?}; \

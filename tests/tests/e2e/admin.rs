@@ -10,6 +10,17 @@ use switchboard_e2e::{TestApp, for_each_backend};
 
 use crate::e2e::snapshots::{send, snap};
 
+/// A bad request: method, path, body (`null`: none), and the answer's
+/// status, code and field.
+type Case = (
+    Method,
+    String,
+    Value,
+    u16,
+    &'static str,
+    Option<&'static str>,
+);
+
 /// The error code and field of an admin error body.
 fn error_of(body: &Value) -> (String, Option<String>) {
     let e = &body["error"];
@@ -263,12 +274,32 @@ async fn admin_scopes_are_enforced() {
             }
         }
         let writes: [(Method, String, Value); 6] = [
-            (Method::POST, "/admin/v1/agents".into(), json!({"name": "B", "email": "b@example.com"})),
-            (Method::PATCH, format!("/admin/v1/agents/{agent}"), json!({"name": "Ada K"})),
-            (Method::POST, "/admin/v1/departments".into(), json!({"name": "Sales"})),
-            (Method::POST, "/admin/v1/attributes".into(), json!({"name": "plan", "type": "string"})),
+            (
+                Method::POST,
+                "/admin/v1/agents".into(),
+                json!({"name": "B", "email": "b@example.com"}),
+            ),
+            (
+                Method::PATCH,
+                format!("/admin/v1/agents/{agent}"),
+                json!({"name": "Ada K"}),
+            ),
+            (
+                Method::POST,
+                "/admin/v1/departments".into(),
+                json!({"name": "Sales"}),
+            ),
+            (
+                Method::POST,
+                "/admin/v1/attributes".into(),
+                json!({"name": "plan", "type": "string"}),
+            ),
             (Method::POST, "/admin/v1/keys".into(), json!({"name": "k"})),
-            (Method::DELETE, format!("/admin/v1/agents/{agent}"), Value::Null),
+            (
+                Method::DELETE,
+                format!("/admin/v1/agents/{agent}"),
+                Value::Null,
+            ),
         ];
         for (method, path, body) in &writes {
             for key in [&plain, &read] {
@@ -277,7 +308,11 @@ async fn admin_scopes_are_enforced() {
                     request = request.json(body);
                 }
                 let r = send(request).await;
-                assert_eq!(r.status, 403, "{}: {method} {path}: {}", app.backend, r.text);
+                assert_eq!(
+                    r.status, 403,
+                    "{}: {method} {path}: {}",
+                    app.backend, r.text
+                );
                 assert!(r.text.contains("admin.WRITE"), "{}", r.text);
             }
             let mut request = app.request_with_key(method.clone(), path, &write);
@@ -314,44 +349,73 @@ async fn another_tenants_setup_is_not_found() {
         .json()["id"]
             .as_i64()
             .unwrap();
-        let department = send(
-            theirs(Method::POST, "/admin/v1/departments").json(&json!({"name": "Ops"})),
+        let department =
+            send(theirs(Method::POST, "/admin/v1/departments").json(&json!({"name": "Ops"})))
+                .await
+                .json()["id"]
+                .as_i64()
+                .unwrap();
+        send(
+            theirs(Method::POST, "/admin/v1/attributes")
+                .json(&json!({"name": "tier", "type": "string"})),
         )
-        .await
-        .json()["id"]
-            .as_i64()
-            .unwrap();
-        send(theirs(Method::POST, "/admin/v1/attributes").json(&json!({"name": "tier", "type": "string"})))
-            .await;
+        .await;
         let key = send(theirs(Method::POST, "/admin/v1/keys").json(&json!({"name": "k"})))
             .await
             .json()["id"]
             .as_i64()
             .unwrap();
-        let customer = send(
-            theirs(Method::POST, "/v1/customers").json(&json!({"name": "Their customer"})),
-        )
-        .await
-        .json()["id"]
-            .as_i64()
-            .unwrap();
+        let customer =
+            send(theirs(Method::POST, "/v1/customers").json(&json!({"name": "Their customer"})))
+                .await
+                .json()["id"]
+                .as_i64()
+                .unwrap();
         let missing = app.get("/admin/v1/agents/999999");
         let missing = send(missing).await;
         for (method, path, body) in [
-            (Method::GET, format!("/admin/v1/agents/{agent}"), Value::Null),
-            (Method::PATCH, format!("/admin/v1/agents/{agent}"), json!({"name": "Mallory"})),
-            (Method::DELETE, format!("/admin/v1/agents/{agent}"), Value::Null),
-            (Method::DELETE, format!("/admin/v1/departments/{department}"), Value::Null),
-            (Method::DELETE, "/admin/v1/attributes/tier".to_string(), Value::Null),
+            (
+                Method::GET,
+                format!("/admin/v1/agents/{agent}"),
+                Value::Null,
+            ),
+            (
+                Method::PATCH,
+                format!("/admin/v1/agents/{agent}"),
+                json!({"name": "Mallory"}),
+            ),
+            (
+                Method::DELETE,
+                format!("/admin/v1/agents/{agent}"),
+                Value::Null,
+            ),
+            (
+                Method::DELETE,
+                format!("/admin/v1/departments/{department}"),
+                Value::Null,
+            ),
+            (
+                Method::DELETE,
+                "/admin/v1/attributes/tier".to_string(),
+                Value::Null,
+            ),
             (Method::DELETE, format!("/admin/v1/keys/{key}"), Value::Null),
-            (Method::GET, format!("/admin/v1/customers/{customer}/history"), Value::Null),
+            (
+                Method::GET,
+                format!("/admin/v1/customers/{customer}/history"),
+                Value::Null,
+            ),
         ] {
             let mut request = app.request(method.clone(), &path);
             if !body.is_null() {
                 request = request.json(&body);
             }
             let r = send(request).await;
-            assert_eq!(r.status, 404, "{}: {method} {path}: {}", app.backend, r.text);
+            assert_eq!(
+                r.status, 404,
+                "{}: {method} {path}: {}",
+                app.backend, r.text
+            );
             assert_eq!(error_of(&r.json()).0, "not_found");
         }
         // Ours lists nothing of theirs.
@@ -359,7 +423,10 @@ async fn another_tenants_setup_is_not_found() {
             let r = send(app.get(path)).await;
             assert_eq!(r.json()["data"], json!([]), "{path}: {}", r.text);
         }
-        assert_eq!(send(app.get("/admin/v1/attributes")).await.json(), json!([]));
+        assert_eq!(
+            send(app.get("/admin/v1/attributes")).await.json(),
+            json!([])
+        );
         // And theirs is intact.
         let r = send(theirs(Method::GET, &format!("/admin/v1/agents/{agent}"))).await;
         assert_eq!(r.json()["name"], "Eve", "{}", r.text);
@@ -380,27 +447,167 @@ async fn bad_admin_input_is_a_4xx_naming_the_field() {
         .json()["id"]
             .as_i64()
             .unwrap();
-        let (own, _) = app.store.admin().authenticate(&app.key).await.unwrap().unwrap();
+        let (own, _) = app
+            .store
+            .admin()
+            .authenticate(&app.key)
+            .await
+            .unwrap()
+            .unwrap();
         let own = own.id.get();
-        let cases: Vec<(Method, String, Value, u16, &str, Option<&str>)> = vec![
-            (Method::POST, "/admin/v1/agents".into(), json!({"name": "", "email": "b@example.com"}), 400, "invalid_request", Some("name")),
-            (Method::POST, "/admin/v1/agents".into(), json!({"name": "B", "email": "nope"}), 400, "invalid_request", Some("email")),
-            (Method::POST, "/admin/v1/agents".into(), json!({"name": "B", "email": "b@example.com", "role": "root"}), 400, "invalid_request", Some("role")),
-            (Method::POST, "/admin/v1/agents".into(), json!({"email": "b@example.com"}), 400, "invalid_request", None),
-            (Method::POST, "/admin/v1/agents".into(), json!({"name": "B", "email": "ADA@example.com"}), 409, "conflict", None),
-            (Method::POST, "/admin/v1/agents".into(), json!(["not", "an", "object"]), 400, "invalid_request", Some("body")),
-            (Method::PATCH, format!("/admin/v1/agents/{ada}"), json!({"password": "correct horse battery"}), 400, "invalid_request", Some("password")),
-            (Method::PATCH, format!("/admin/v1/agents/{ada}"), json!({"name": 5}), 400, "invalid_request", Some("name")),
-            (Method::PATCH, "/admin/v1/agents/abc".into(), json!({"name": "x"}), 404, "not_found", None),
-            (Method::POST, "/admin/v1/attributes".into(), json!({"name": "c", "type": "color"}), 400, "invalid_request", Some("type")),
-            (Method::POST, "/admin/v1/keys".into(), json!({"name": "k", "scopes": ["root"]}), 400, "invalid_request", Some("scopes.0")),
-            (Method::POST, "/admin/v1/departments".into(), json!({"name": "x".repeat(201)}), 400, "invalid_request", Some("name")),
-            (Method::GET, "/admin/v1/agents?limit=0".into(), Value::Null, 400, "invalid_request", Some("limit")),
-            (Method::GET, "/admin/v1/agents?after=x".into(), Value::Null, 400, "invalid_request", Some("after")),
-            (Method::GET, "/admin/v1/customers/1/history?before=-1".into(), Value::Null, 400, "invalid_request", Some("before")),
-            (Method::GET, "/admin/v1/customers/0/history".into(), Value::Null, 404, "not_found", None),
-            (Method::DELETE, format!("/admin/v1/keys/{own}"), Value::Null, 409, "conflict", None),
-            (Method::GET, "/admin/v1/nothing".into(), Value::Null, 404, "not_found", None),
+        let cases: Vec<Case> = vec![
+            (
+                Method::POST,
+                "/admin/v1/agents".into(),
+                json!({"name": "", "email": "b@example.com"}),
+                400,
+                "invalid_request",
+                Some("name"),
+            ),
+            (
+                Method::POST,
+                "/admin/v1/agents".into(),
+                json!({"name": "B", "email": "nope"}),
+                400,
+                "invalid_request",
+                Some("email"),
+            ),
+            (
+                Method::POST,
+                "/admin/v1/agents".into(),
+                json!({"name": "B", "email": "b@example.com", "role": "root"}),
+                400,
+                "invalid_request",
+                Some("role"),
+            ),
+            (
+                Method::POST,
+                "/admin/v1/agents".into(),
+                json!({"email": "b@example.com"}),
+                400,
+                "invalid_request",
+                None,
+            ),
+            (
+                Method::POST,
+                "/admin/v1/agents".into(),
+                json!({"name": "B", "email": "ADA@example.com"}),
+                409,
+                "conflict",
+                None,
+            ),
+            (
+                Method::POST,
+                "/admin/v1/agents".into(),
+                json!(["not", "an", "object"]),
+                400,
+                "invalid_request",
+                Some("body"),
+            ),
+            (
+                Method::PATCH,
+                format!("/admin/v1/agents/{ada}"),
+                json!({"password": "correct horse battery"}),
+                400,
+                "invalid_request",
+                Some("password"),
+            ),
+            (
+                Method::PATCH,
+                format!("/admin/v1/agents/{ada}"),
+                json!({"name": 5}),
+                400,
+                "invalid_request",
+                Some("name"),
+            ),
+            (
+                Method::PATCH,
+                "/admin/v1/agents/abc".into(),
+                json!({"name": "x"}),
+                404,
+                "not_found",
+                None,
+            ),
+            (
+                Method::POST,
+                "/admin/v1/attributes".into(),
+                json!({"name": "c", "type": "color"}),
+                400,
+                "invalid_request",
+                Some("type"),
+            ),
+            (
+                Method::POST,
+                "/admin/v1/keys".into(),
+                json!({"name": "k", "scopes": ["root"]}),
+                400,
+                "invalid_request",
+                Some("scopes.0"),
+            ),
+            (
+                Method::POST,
+                "/admin/v1/departments".into(),
+                json!({"name": "x".repeat(201)}),
+                400,
+                "invalid_request",
+                Some("name"),
+            ),
+            (
+                Method::GET,
+                "/admin/v1/agents?limit=0".into(),
+                Value::Null,
+                400,
+                "invalid_request",
+                Some("limit"),
+            ),
+            (
+                Method::GET,
+                "/admin/v1/agents?after=x".into(),
+                Value::Null,
+                400,
+                "invalid_request",
+                Some("after"),
+            ),
+            (
+                Method::GET,
+                "/admin/v1/conversations/1/history?limit=501".into(),
+                Value::Null,
+                400,
+                "invalid_request",
+                Some("limit"),
+            ),
+            (
+                Method::GET,
+                "/admin/v1/customers/1/history?before=-1".into(),
+                Value::Null,
+                400,
+                "invalid_request",
+                Some("before"),
+            ),
+            (
+                Method::GET,
+                "/admin/v1/customers/0/history".into(),
+                Value::Null,
+                404,
+                "not_found",
+                None,
+            ),
+            (
+                Method::DELETE,
+                format!("/admin/v1/keys/{own}"),
+                Value::Null,
+                409,
+                "conflict",
+                None,
+            ),
+            (
+                Method::GET,
+                "/admin/v1/nothing".into(),
+                Value::Null,
+                404,
+                "not_found",
+                None,
+            ),
         ];
         for (method, path, body, status, code, field) in cases {
             let mut request = app.request(method.clone(), &path);
@@ -408,11 +615,20 @@ async fn bad_admin_input_is_a_4xx_naming_the_field() {
                 request = request.json(&body);
             }
             let r = send(request).await;
-            assert_eq!(r.status, status, "{}: {method} {path} {body}: {}", app.backend, r.text);
+            assert_eq!(
+                r.status, status,
+                "{}: {method} {path} {body}: {}",
+                app.backend, r.text
+            );
             let (got_code, got_field) = error_of(&r.json());
             assert_eq!(got_code, code, "{method} {path}: {}", r.text);
             if let Some(field) = field {
-                assert_eq!(got_field.as_deref(), Some(field), "{method} {path}: {}", r.text);
+                assert_eq!(
+                    got_field.as_deref(),
+                    Some(field),
+                    "{method} {path}: {}",
+                    r.text
+                );
             }
         }
         // Not JSON, and too large.

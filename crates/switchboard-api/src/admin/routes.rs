@@ -29,6 +29,9 @@ pub const MAX_PAGE: i64 = 1000;
 pub const DEFAULT_PAGE: i64 = 100;
 /// History entries of a page without `limit`.
 pub const DEFAULT_HISTORY_PAGE: i64 = 50;
+/// Most history entries of one page (one more is read to know whether
+/// another page follows; the store reads at most 1000 at once).
+pub const MAX_HISTORY_PAGE: i64 = 500;
 /// Longest name of an agent, department, key or attribute label.
 pub const MAX_NAME_CHARS: usize = 200;
 /// Largest request body of the admin API, in bytes.
@@ -40,17 +43,41 @@ pub(crate) fn routes() -> Vec<(&'static str, &'static str, actix_web::Route)> {
         ("GET", "/admin/v1/agents", web::get().to(list_agents)),
         ("POST", "/admin/v1/agents", web::post().to(create_agent)),
         ("GET", "/admin/v1/agents/{id}", web::get().to(get_agent)),
-        ("PATCH", "/admin/v1/agents/{id}", web::patch().to(update_agent)),
-        ("DELETE", "/admin/v1/agents/{id}", web::delete().to(delete_agent)),
-        ("GET", "/admin/v1/departments", web::get().to(list_departments)),
-        ("POST", "/admin/v1/departments", web::post().to(create_department)),
+        (
+            "PATCH",
+            "/admin/v1/agents/{id}",
+            web::patch().to(update_agent),
+        ),
+        (
+            "DELETE",
+            "/admin/v1/agents/{id}",
+            web::delete().to(delete_agent),
+        ),
+        (
+            "GET",
+            "/admin/v1/departments",
+            web::get().to(list_departments),
+        ),
+        (
+            "POST",
+            "/admin/v1/departments",
+            web::post().to(create_department),
+        ),
         (
             "DELETE",
             "/admin/v1/departments/{id}",
             web::delete().to(delete_department),
         ),
-        ("GET", "/admin/v1/attributes", web::get().to(list_attributes)),
-        ("POST", "/admin/v1/attributes", web::post().to(create_attribute)),
+        (
+            "GET",
+            "/admin/v1/attributes",
+            web::get().to(list_attributes),
+        ),
+        (
+            "POST",
+            "/admin/v1/attributes",
+            web::post().to(create_attribute),
+        ),
         (
             "DELETE",
             "/admin/v1/attributes/{name}",
@@ -58,7 +85,11 @@ pub(crate) fn routes() -> Vec<(&'static str, &'static str, actix_web::Route)> {
         ),
         ("GET", "/admin/v1/keys", web::get().to(list_keys)),
         ("POST", "/admin/v1/keys", web::post().to(create_key)),
-        ("DELETE", "/admin/v1/keys/{id}", web::delete().to(revoke_key)),
+        (
+            "DELETE",
+            "/admin/v1/keys/{id}",
+            web::delete().to(revoke_key),
+        ),
         ("GET", "/admin/v1/tags", web::get().to(list_tags)),
         (
             "GET",
@@ -83,7 +114,11 @@ pub fn config(cfg: &mut web::ServiceConfig) {
     crate::mount(cfg, routes());
 }
 
-async fn caller(state: &AppState, req: &HttpRequest, scope: Scope) -> Result<Principal, AdminError> {
+async fn caller(
+    state: &AppState,
+    req: &HttpRequest,
+    scope: Scope,
+) -> Result<Principal, AdminError> {
     principal::<Admin>(state, req, Some(scope)).await
 }
 
@@ -538,9 +573,13 @@ pub async fn create_attribute(
     let p = caller(&state, &req, Scope::AdminWrite).await?;
     let input: AttributeInput = body(&state, &req, payload).await?;
     name_rule("name", &input.name, 100)?;
-    let kind: AttributeType = input.kind.parse().map_err(|e: switchboard_domain::UnknownAttributeType| {
-        AdminError::from(ApiError::bad_request("type", "unknown_type", e.to_string()))
-    })?;
+    let kind: AttributeType =
+        input
+            .kind
+            .parse()
+            .map_err(|e: switchboard_domain::UnknownAttributeType| {
+                AdminError::from(ApiError::bad_request("type", "unknown_type", e.to_string()))
+            })?;
     let label = input.label.unwrap_or_else(|| input.name.clone());
     if label.chars().count() > MAX_NAME_CHARS || label.contains('\0') {
         return Err(ApiError::bad_request(
@@ -753,19 +792,14 @@ pub async fn list_subscriptions(state: web::Data<AppState>, req: HttpRequest) ->
     Ok(HttpResponse::Ok().json(subs.into_iter().map(subscription).collect::<Vec<_>>()))
 }
 
-async fn history(
-    state: &AppState,
-    req: &HttpRequest,
-    kind: EntityKind,
-    raw: &str,
-) -> AdminResult {
+async fn history(state: &AppState, req: &HttpRequest, kind: EntityKind, raw: &str) -> AdminResult {
     let p = caller(state, req, Scope::AdminRead).await?;
     let not_found = match kind {
         EntityKind::Customer => "no such customer",
         EntityKind::Conversation => "no such conversation",
     };
     let id = path_id(raw, not_found)?;
-    let limit = int_param(req, "limit", 1..=MAX_PAGE)?.unwrap_or(DEFAULT_HISTORY_PAGE);
+    let limit = int_param(req, "limit", 1..=MAX_HISTORY_PAGE)?.unwrap_or(DEFAULT_HISTORY_PAGE);
     let before = int_param(req, "before", 1..=i64::MAX)?;
     let limit = u32::try_from(limit).unwrap_or(1);
     let mut entries = state

@@ -241,7 +241,7 @@ pub struct ListQuery {
 #[derive(Debug, Clone, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct HistoryQuery {
-    /// Page size, 1-1000 (default 50).
+    /// Page size, 1-500 (default 50).
     pub limit: Option<i64>,
     /// Only entries with an id below this (the previous page's `next_before`).
     pub before: Option<i64>,

@@ -190,13 +190,32 @@ async fn tenant_and_keys() {
     );
     let listed = s.ok(&["key", "list", "--tenant", "acme"]);
     assert!(
-        listed.contains(&format!("{}\t\"ops\"\tsbk_{}_…\tadmin.READ,admin.WRITE", key.id.get(), key.prefix)),
+        listed.contains(&format!(
+            "{}\t\"ops\"\tsbk_{}_…\tadmin.READ,admin.WRITE",
+            key.id.get(),
+            key.prefix
+        )),
         "{listed}"
     );
-    assert!(!listed.contains(last_line(&admin)), "no secret is listed: {listed}");
-    let revoked = s.ok(&["key", "revoke", "--tenant", "acme", &key.id.get().to_string()]);
+    assert!(
+        !listed.contains(last_line(&admin)),
+        "no secret is listed: {listed}"
+    );
+    let revoked = s.ok(&[
+        "key",
+        "revoke",
+        "--tenant",
+        "acme",
+        &key.id.get().to_string(),
+    ]);
     assert!(revoked.contains("revoked API key \"ops\""), "{revoked}");
-    let again = s.run(&["key", "revoke", "--tenant", "acme", &key.id.get().to_string()]);
+    let again = s.run(&[
+        "key",
+        "revoke",
+        "--tenant",
+        "acme",
+        &key.id.get().to_string(),
+    ]);
     assert_eq!(again.status.code(), Some(2), "{}", describe(&again));
 
     let bad_scope = s.run(&[
@@ -345,21 +364,57 @@ async fn attributes_agents_departments() {
     store.conversations().create(&ctx, conv).await.unwrap();
     let kept = s.run(&["agent", "delete", "--tenant", "acme", "grace@example.com"]);
     assert_eq!(kept.status.code(), Some(2), "{}", describe(&kept));
-    assert!(describe(&kept).contains("reassign them first"), "{}", describe(&kept));
+    assert!(
+        describe(&kept).contains("reassign them first"),
+        "{}",
+        describe(&kept)
+    );
     let kept = s.run(&["department", "delete", "--tenant", "acme", "Support"]);
     assert_eq!(kept.status.code(), Some(2), "{}", describe(&kept));
-    let deleted = s.ok(&["agent", "delete", "--tenant", "acme", &alan.id.get().to_string()]);
-    assert!(deleted.contains("deleted agent \"Alan Turing\""), "{deleted}");
-    let unknown = s.run(&["agent", "delete", "--tenant", "acme", &alan.id.get().to_string()]);
+    let deleted = s.ok(&[
+        "agent",
+        "delete",
+        "--tenant",
+        "acme",
+        &alan.id.get().to_string(),
+    ]);
+    assert!(
+        deleted.contains("deleted agent \"Alan Turing\""),
+        "{deleted}"
+    );
+    let unknown = s.run(&[
+        "agent",
+        "delete",
+        "--tenant",
+        "acme",
+        &alan.id.get().to_string(),
+    ]);
     assert_eq!(unknown.status.code(), Some(2), "{}", describe(&unknown));
-    assert!(describe(&unknown).contains("has no agent"), "{}", describe(&unknown));
+    assert!(
+        describe(&unknown).contains("has no agent"),
+        "{}",
+        describe(&unknown)
+    );
     let deleted = s.ok(&["attribute", "delete", "--tenant", "acme", "seats"]);
-    assert!(deleted.contains("deleted number attribute \"seats\""), "{deleted}");
+    assert!(
+        deleted.contains("deleted number attribute \"seats\""),
+        "{deleted}"
+    );
     let unknown = s.run(&["attribute", "delete", "--tenant", "acme", "seats"]);
     assert_eq!(unknown.status.code(), Some(2), "{}", describe(&unknown));
-    s.ok(&["department", "create", "--tenant", "acme", "--name", "Sales"]);
+    s.ok(&[
+        "department",
+        "create",
+        "--tenant",
+        "acme",
+        "--name",
+        "Sales",
+    ]);
     let deleted = s.ok(&["department", "delete", "--tenant", "acme", "Sales"]);
-    assert!(deleted.contains("deleted department \"Sales\""), "{deleted}");
+    assert!(
+        deleted.contains("deleted department \"Sales\""),
+        "{deleted}"
+    );
     assert_eq!(
         store
             .admin()

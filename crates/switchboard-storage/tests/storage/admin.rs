@@ -155,7 +155,11 @@ async fn agents_are_changed_and_deleted_within_their_tenant() {
             );
         }
         assert_eq!(
-            store.admin().agent(other.tenant.id, elsewhere.id).await.unwrap(),
+            store
+                .admin()
+                .agent(other.tenant.id, elsewhere.id)
+                .await
+                .unwrap(),
             elsewhere,
             "{label}: untouched"
         );
@@ -223,7 +227,11 @@ async fn agents_and_departments_with_conversations_are_not_deleted() {
             }
             other => panic!("{label}: {other:?}"),
         }
-        assert_eq!(store.admin().agent(t, ada.id).await.unwrap(), ada, "{label}");
+        assert_eq!(
+            store.admin().agent(t, ada.id).await.unwrap(),
+            ada,
+            "{label}"
+        );
         assert_eq!(
             store.admin().department(t, sales.id).await.unwrap(),
             sales,
@@ -356,11 +364,29 @@ async fn departments_attributes_and_keys_are_deleted_within_their_tenant() {
             );
         }
         assert_eq!(
-            store.admin().revoke_api_key_id(t, mine.key.id).await.unwrap(),
+            store
+                .admin()
+                .revoke_api_key_id(t, mine.key.id)
+                .await
+                .unwrap(),
             mine.key
         );
-        assert!(store.admin().authenticate(&mine.secret).await.unwrap().is_none());
-        assert!(store.admin().authenticate(&theirs.secret).await.unwrap().is_some());
+        assert!(
+            store
+                .admin()
+                .authenticate(&mine.secret)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            store
+                .admin()
+                .authenticate(&theirs.secret)
+                .await
+                .unwrap()
+                .is_some()
+        );
     })
     .await;
 }
@@ -403,7 +429,12 @@ async fn history_is_paged_newest_first_and_outlives_its_entity() {
         assert_eq!(third.len(), 1, "{label}: the create");
         assert_eq!(third[0].version_before, None, "{label}");
         let all = admin.history(t, kind, id, None, 100).await.unwrap();
-        let paged: Vec<i64> = first.iter().chain(&second).chain(&third).map(|e| e.id).collect();
+        let paged: Vec<i64> = first
+            .iter()
+            .chain(&second)
+            .chain(&third)
+            .map(|e| e.id)
+            .collect();
         assert_eq!(
             paged,
             all.iter().map(|e| e.id).collect::<Vec<_>>(),
