@@ -169,7 +169,22 @@ async fn every_admin_endpoint_on_the_wire() {
             app.get(&format!("/admin/v1/conversations/{chat}/history")),
         )
         .await;
-        snap("admin_subscriptions_list", app.get("/admin/v1/subscriptions")).await;
+        // A subscription (made through the store: the SSRF guard of the
+        // Zapier route would refuse a loopback receiver); its secret is
+        // never listed.
+        app.store
+            .webhooks()
+            .create(switchboard_domain::WebhookSubscription::new(
+                app.tenant.id,
+                "https://hooks.example.com/switchboard",
+                switchboard_domain::EventType::CustomerCreated,
+                "whsec_c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0",
+                app.store.now(),
+            ))
+            .await
+            .unwrap();
+        let subscriptions = snap("admin_subscriptions_list", app.get("/admin/v1/subscriptions")).await;
+        assert!(!subscriptions.text.contains("whsec_"), "{}", subscriptions.text);
 
         // deletes: refused while in use, then done
         snap("admin_agent_delete_assigned", app.delete(&format!("/admin/v1/agents/{ada}"))).await;
