@@ -238,6 +238,23 @@ async fn agents_and_departments_with_conversations_are_not_deleted() {
             "{label}"
         );
 
+        // Being transferred to an agent keeps them too.
+        let carol = new_agent(&store, t, "Carol").await;
+        let carol_id = carol.id;
+        let other_conv = create_conversation(&store, &ctx, "s-2").await;
+        store
+            .conversations()
+            .update(&ctx, other_conv.id, Precondition::NONE, move |c| {
+                c.transfer_to = Some(carol_id);
+            })
+            .await
+            .unwrap();
+        let transfer = store.admin().delete_agent(t, carol.id).await;
+        assert!(
+            matches!(&transfer, Err(StorageError::Conflict(m)) if m.contains("1 conversation")),
+            "{label}: {transfer:?}"
+        );
+
         // Reassigned and moved: now they go. Ada stays a past participant
         // of the conversation, which does not keep her.
         let bob_id = bob.id;
