@@ -279,7 +279,8 @@ impl TestApp {
     }
 
     /// A new key of the app's tenant with exactly `scopes`. (The store
-    /// gives a key created with no scopes every scope, so `&[]` means all.)
+    /// gives a key created with no scopes every data scope and no admin
+    /// scope, `Scope::DEFAULT`, so `&[]` means those.)
     ///
     /// # Panics
     ///

@@ -10,6 +10,7 @@
 
 #[cfg(test)]
 mod e2e {
+    mod admin;
     mod common;
     mod console;
     mod console_views;

@@ -9,6 +9,7 @@ use actix_web::dev::ResourceDef;
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use serde_json::json;
 
+use crate::admin::Admin;
 use crate::chatbot::Chatbot;
 use crate::helpcrunch::error::HelpCrunch;
 use crate::superoffice::error::SuperOffice;
@@ -29,6 +30,8 @@ pub enum Family {
     Chatbot,
     /// `/zapier/…`
     Zapier,
+    /// `/admin/…`
+    Admin,
     /// Everything else: the operations endpoints and the docs.
     Operations,
 }
@@ -51,6 +54,8 @@ impl Family {
             Self::Chatbot
         } else if under("/zapier") {
             Self::Zapier
+        } else if under("/admin") {
+            Self::Admin
         } else {
             Self::Operations
         }
@@ -65,6 +70,7 @@ impl Family {
             Self::SuperOffice => DialectError::<SuperOffice>::new(error).error_response(),
             Self::Chatbot => DialectError::<Chatbot>::new(error).error_response(),
             Self::Zapier => DialectError::<Zapier>::new(error).error_response(),
+            Self::Admin => DialectError::<Admin>::new(error).error_response(),
             Self::Operations => DialectError::<Operations>::new(error).error_response(),
         }
     }
@@ -197,6 +203,8 @@ mod tests {
             ("/api/v1/ChatSession", Family::SuperOffice),
             ("/chatbot/v1/chatlog", Family::Chatbot),
             ("/zapier/v1/hooks", Family::Zapier),
+            ("/admin/v1/agents", Family::Admin),
+            ("/administrator", Family::Operations),
             ("/nothing", Family::Operations),
         ] {
             assert_eq!(Family::of(path), family, "{path}");

@@ -26,6 +26,7 @@
 //! # }
 //! ```
 
+pub mod admin;
 pub mod auth;
 pub mod body;
 pub mod changes;
@@ -65,6 +66,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
     chatbot::routes::config(cfg);
     superoffice::routes::config(cfg);
     zapier::routes::config(cfg);
+    admin::routes::config(cfg);
     fallback::config(cfg);
     // The UI makes no request off the machine: the online validator badge
     // (validator.swagger.io) is off, and "Try it out" is on for every
@@ -96,6 +98,7 @@ pub fn routes() -> Vec<(&'static str, &'static str, actix_web::Route)> {
     routes.extend(chatbot::routes::routes());
     routes.extend(superoffice::routes::routes());
     routes.extend(zapier::routes::routes());
+    routes.extend(admin::routes::routes());
     routes
 }
 

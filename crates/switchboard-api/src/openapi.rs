@@ -56,6 +56,24 @@ use utoipa::{Modify, OpenApi};
         crate::zapier::routes::redeliver,
         crate::zapier::routes::rotate_secret,
         crate::zapier::routes::samples,
+        crate::admin::routes::list_agents,
+        crate::admin::routes::create_agent,
+        crate::admin::routes::get_agent,
+        crate::admin::routes::update_agent,
+        crate::admin::routes::delete_agent,
+        crate::admin::routes::list_departments,
+        crate::admin::routes::create_department,
+        crate::admin::routes::delete_department,
+        crate::admin::routes::list_attributes,
+        crate::admin::routes::create_attribute,
+        crate::admin::routes::delete_attribute,
+        crate::admin::routes::list_keys,
+        crate::admin::routes::create_key,
+        crate::admin::routes::revoke_key,
+        crate::admin::routes::list_tags,
+        crate::admin::routes::list_subscriptions,
+        crate::admin::routes::customer_history,
+        crate::admin::routes::conversation_history,
     ),
     modifiers(&Security),
     tags(
@@ -65,6 +83,7 @@ use utoipa::{Modify, OpenApi};
         (name = "superoffice", description = "SuperOffice-style ChatSession entities: JSON Patch, Merge Patch, $select, preconditions, XML"),
         (name = "chatbot", description = "Chatbot chat logs and the email update that fires email_updated"),
         (name = "zapier", description = "Zapier REST hooks: subscriptions, sample payloads, the delivery log and redelivery (docs/webhooks.md)"),
+        (name = "admin", description = "The admin API: agents, departments, custom attributes, API keys, tags, subscriptions and change history; scopes admin.READ and admin.WRITE (docs/admin-api.md)"),
     )
 )]
 pub struct ApiDoc;
@@ -199,6 +218,13 @@ fn error_schemas() -> Vec<(crate::fallback::Family, &'static str, Value)> {
                 "properties": {"error": string(), "code": string(), "field": string()}}),
         ),
         (
+            Family::Admin,
+            "AdminError",
+            json!({"type": "object", "required": ["error"], "properties": {"error": {
+                "type": "object", "required": ["code", "message"],
+                "properties": {"code": string(), "message": string(), "field": string()}}}}),
+        ),
+        (
             Family::Operations,
             "OperationsError",
             json!({"type": "object", "required": ["error", "code"],
@@ -246,6 +272,7 @@ fn request_rules() -> Vec<(&'static str, &'static str, Value)> {
     let hc_status =
         json!({"enum": ["new", "opened", "pending", "on hold", "no communication", "closed"]});
     let events: Vec<&str> = EventType::ALL.iter().map(|e| e.as_str()).collect();
+    let name = |max: usize| json!({"type": "string", "minLength": 1, "maxLength": max, "pattern": "^[^\\u0000]*\\S[^\\u0000]*$"});
     vec![
         // HelpCrunch
         ("CustomerInput", "id", read_only()),
@@ -329,6 +356,48 @@ fn request_rules() -> Vec<(&'static str, &'static str, Value)> {
             "EmailInput",
             "email",
             json!({"type": "string", "format": "email"}),
+        ),
+        // admin
+        ("AgentInput", "name", name(200)),
+        (
+            "AgentInput",
+            "email",
+            json!({"type": "string", "format": "email", "maxLength": 254}),
+        ),
+        (
+            "AgentInput",
+            "role",
+            json!({"enum": ["agent", "admin", null]}),
+        ),
+        ("AgentPatch", "name", name(200)),
+        (
+            "AgentPatch",
+            "email",
+            json!({"format": "email", "maxLength": 254}),
+        ),
+        (
+            "AgentPatch",
+            "role",
+            json!({"enum": ["agent", "admin", null]}),
+        ),
+        ("DepartmentInput", "name", name(200)),
+        ("AttributeInput", "name", name(100)),
+        (
+            "AttributeInput",
+            "type",
+            json!({"enum": switchboard_domain::AttributeType::ALL.iter().map(|t| t.as_str()).collect::<Vec<_>>()}),
+        ),
+        (
+            "AttributeInput",
+            "label",
+            json!({"maxLength": 200, "pattern": "^[^\\u0000]*$"}),
+        ),
+        ("ApiKeyInput", "name", name(100)),
+        (
+            "ApiKeyInput",
+            "scopes",
+            json!({"type": ["array", "null"], "items": {"type": "string",
+                "enum": switchboard_domain::Scope::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>()}}),
         ),
         // Zapier
         (
@@ -428,6 +497,28 @@ fn query_rules() -> Vec<(&'static str, &'static str, Value)> {
         ("/zapier/v1/hooks/{id}/deliveries", "limit", json!({"type": "integer", "minimum": 1, "maximum": 100})),
         ("/zapier/v1/hooks/{id}/deliveries", "before", id()),
     ]);
+    let page = json!({"type": "integer", "minimum": 1, "maximum": crate::admin::routes::MAX_PAGE});
+    for path in [
+        "/admin/v1/agents",
+        "/admin/v1/departments",
+        "/admin/v1/keys",
+    ] {
+        rules.push((path, "limit", page.clone()));
+        rules.push((
+            path,
+            "after",
+            json!({"type": "integer", "minimum": 0, "maximum": i64::MAX}),
+        ));
+    }
+    let history_page =
+        json!({"type": "integer", "minimum": 1, "maximum": crate::admin::routes::MAX_HISTORY_PAGE});
+    for path in [
+        "/admin/v1/customers/{id}/history",
+        "/admin/v1/conversations/{id}/history",
+    ] {
+        rules.push((path, "limit", history_page.clone()));
+        rules.push((path, "before", id()));
+    }
     rules
 }
 

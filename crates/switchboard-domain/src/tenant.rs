@@ -44,11 +44,45 @@ pub enum Scope {
     WebhooksCreate,
     /// Delete webhook subscriptions.
     WebhooksDelete,
+    /// Read the tenant's setup through the admin API: agents, departments,
+    /// custom attributes, API keys (never their secrets), tags, webhook
+    /// subscriptions and the change history of customers and conversations.
+    AdminRead,
+    /// Change the tenant's setup through the admin API: create, change and
+    /// delete agents, departments and custom attributes, create and revoke
+    /// API keys. A key with this scope can mint a key with any scope, so
+    /// it is as powerful as every scope together: hand it out sparingly.
+    AdminWrite,
 }
 
 impl Scope {
-    /// Every scope; a key created without explicit scopes gets all of them.
-    pub const ALL: [Self; 8] = [
+    /// Every scope.
+    pub const ALL: [Self; 10] = [
+        Self::CustomersRead,
+        Self::CustomersCreate,
+        Self::CustomersUpdate,
+        Self::ConversationsRead,
+        Self::ConversationsCreate,
+        Self::ConversationsUpdate,
+        Self::WebhooksCreate,
+        Self::WebhooksDelete,
+        Self::AdminRead,
+        Self::AdminWrite,
+    ];
+
+    /// What a key created without explicit scopes gets: every scope of the
+    /// data APIs, but not the admin scopes ([`Scope::AdminRead`],
+    /// [`Scope::AdminWrite`]). Administering the tenant (minting keys,
+    /// deleting agents) is asked for by name, never granted by default:
+    /// the least privilege, and keys made before the admin API existed
+    /// (which keep their stored scopes) gain nothing either.
+    ///
+    /// ```
+    /// use switchboard_domain::Scope;
+    /// assert!(Scope::DEFAULT.contains(&Scope::CustomersRead));
+    /// assert!(!Scope::DEFAULT.contains(&Scope::AdminWrite));
+    /// ```
+    pub const DEFAULT: [Self; 8] = [
         Self::CustomersRead,
         Self::CustomersCreate,
         Self::CustomersUpdate,
@@ -71,6 +105,8 @@ impl Scope {
             Self::ConversationsUpdate => "conversations.UPDATE",
             Self::WebhooksCreate => "webhooks.CREATE",
             Self::WebhooksDelete => "webhooks.DELETE",
+            Self::AdminRead => "admin.READ",
+            Self::AdminWrite => "admin.WRITE",
         }
     }
 }

@@ -7,13 +7,13 @@
 //! session key) and only missing ones are created, so a restart never
 //! duplicates data and an interrupted seed is completed by the next one.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use serde_json::{Value, json};
 use switchboard_domain::{
     Actor, Agent, AttributeType, Conversation, ConversationStatus, CustomAttribute, Customer,
-    Department, Tag, Tenant, Timestamp, Visitor,
+    Department, Scope, Tag, Tenant, Timestamp, Visitor,
 };
 use switchboard_storage::{CreatedKey, Precondition, StorageError, Store, WriteContext, now};
 
@@ -410,7 +410,9 @@ async fn all_customers(store: &Store, tenant: &Tenant) -> Result<Vec<Customer>, 
     }
 }
 
-/// Creates a fresh API key with every scope for the demo tenant.
+/// Creates a fresh API key with every scope for the demo tenant, the
+/// admin scopes included (named: a key without scopes would lack them),
+/// so the demo's key can try the admin API too.
 ///
 /// # Errors
 ///
@@ -418,7 +420,7 @@ async fn all_customers(store: &Store, tenant: &Tenant) -> Result<Vec<Customer>, 
 pub async fn create_key(store: &Store, demo: &Demo) -> Result<CreatedKey, StorageError> {
     store
         .admin()
-        .create_api_key(demo.tenant.id, "demo", BTreeSet::new())
+        .create_api_key(demo.tenant.id, "demo", Scope::ALL.into_iter().collect())
         .await
 }
 

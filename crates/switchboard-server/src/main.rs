@@ -31,6 +31,8 @@ Production-style setup:
     switchboard tenant create acme
     switchboard key create --tenant acme --name zapier --scope customers.READ
     switchboard key revoke --tenant acme 3
+    switchboard key create --tenant acme --name admin --scope admin.READ --scope admin.WRITE
+    switchboard agent list --tenant acme
     switchboard serve --bind 0.0.0.0:8080 --config /etc/switchboard.toml";
 
 const AFTER_LONG_HELP: &str = "\
@@ -222,10 +224,12 @@ enum KeyCommand {
         /// The tenant the key acts for.
         #[arg(long)]
         tenant: String,
-        /// A scope to grant (repeatable); without any, the key gets every scope.
-        /// Scopes: customers.READ, customers.CREATE, customers.UPDATE,
-        /// conversations.READ, conversations.CREATE, conversations.UPDATE,
-        /// webhooks.CREATE, webhooks.DELETE.
+        /// A scope to grant (repeatable). Scopes: customers.READ,
+        /// customers.CREATE, customers.UPDATE, conversations.READ,
+        /// conversations.CREATE, conversations.UPDATE, webhooks.CREATE,
+        /// webhooks.DELETE, admin.READ, admin.WRITE. Without any, the key
+        /// gets every scope except the admin ones (those of the admin API,
+        /// docs/admin-api.md), which are granted only by name.
         #[arg(long = "scope", value_name = "SCOPE")]
         scopes: Vec<Scope>,
         /// A label for the key, e.g. the integration that uses it.
@@ -269,6 +273,21 @@ enum AttributeCommand {
         #[arg(long)]
         label: Option<String>,
     },
+    /// List a tenant's custom attributes (name, type, label), by name.
+    List {
+        /// The tenant.
+        #[arg(long)]
+        tenant: String,
+    },
+    /// Delete a custom attribute. Refused while customers hold a value for
+    /// it (clear those values first).
+    Delete {
+        /// The tenant.
+        #[arg(long)]
+        tenant: String,
+        /// The attribute's name.
+        name: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -302,6 +321,21 @@ enum AgentCommand {
         #[arg(long)]
         email: String,
     },
+    /// List a tenant's agents (id, name, email, role), in id order.
+    List {
+        /// The tenant.
+        #[arg(long)]
+        tenant: String,
+    },
+    /// Delete an agent and end their console sessions. Refused while
+    /// conversations are assigned (or being transferred) to them.
+    Delete {
+        /// The tenant.
+        #[arg(long)]
+        tenant: String,
+        /// The agent's id (from `agent list`) or email address.
+        agent: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -314,6 +348,20 @@ enum DepartmentCommand {
         /// Department name.
         #[arg(long)]
         name: String,
+    },
+    /// List a tenant's departments (id, name), in id order.
+    List {
+        /// The tenant.
+        #[arg(long)]
+        tenant: String,
+    },
+    /// Delete a department. Refused while conversations are routed to it.
+    Delete {
+        /// The tenant.
+        #[arg(long)]
+        tenant: String,
+        /// The department's id (from `department list`) or its name.
+        department: String,
     },
 }
 
@@ -679,6 +727,127 @@ async fn administer(settings: &Settings, command: AdminCommand) -> anyhow::Resul
                 tenant.name
             );
         }
+        AdminCommand::Attribute(AttributeCommand::List { tenant }) => {
+            let tenant = find_tenant(&store, &tenant).await?;
+            let attributes = store
+                .admin()
+                .attributes(tenant.id)
+                .await
+                .context("cannot list the attributes")?;
+            for a in attributes.values() {
+                println!("{:?}\t{}\t{:?}", a.name, a.kind, a.label);
+            }
+            if attributes.is_empty() {
+                println!("tenant {:?} has no custom attributes", tenant.name);
+            }
+        }
+        AdminCommand::Attribute(AttributeCommand::Delete { tenant, name }) => {
+            let tenant = find_tenant(&store, &tenant).await?;
+            let removed = store
+                .admin()
+                .delete_attribute(tenant.id, &name)
+                .await
+                .map_err(|e| {
+                    missing(
+                        e,
+                        format!(
+                            "tenant {:?} has no attribute {name:?}; see `switchboard attribute list --tenant {}`",
+                            tenant.name, tenant.name
+                        ),
+                        "cannot delete the attribute",
+                    )
+                })?;
+            println!(
+                "deleted {} attribute {:?} of tenant {:?}",
+                removed.kind, removed.name, tenant.name
+            );
+        }
+        AdminCommand::Agent(AgentCommand::List { tenant }) => {
+            let tenant = find_tenant(&store, &tenant).await?;
+            let agents = store
+                .admin()
+                .agents(tenant.id)
+                .await
+                .context("cannot list the agents")?;
+            for a in &agents {
+                println!("{}\t{:?}\t{}\t{}", a.id.get(), a.name, a.email, a.role);
+            }
+            if agents.is_empty() {
+                println!("tenant {:?} has no agents", tenant.name);
+            }
+        }
+        AdminCommand::Agent(AgentCommand::Delete { tenant, agent }) => {
+            let tenant = find_tenant(&store, &tenant).await?;
+            let agents = store
+                .admin()
+                .agents(tenant.id)
+                .await
+                .context("cannot list the agents")?;
+            let wanted = agent.trim();
+            let email = switchboard_storage::console::normalize_email(wanted);
+            let not_found = format!(
+                "tenant {:?} has no agent {wanted:?}; see `switchboard agent list --tenant {}`",
+                tenant.name, tenant.name
+            );
+            let found = agents
+                .into_iter()
+                .find(|a| a.id.get().to_string() == wanted || a.email == email)
+                .ok_or_else(|| UsageError(not_found.clone()))?;
+            let deleted = store
+                .admin()
+                .delete_agent(tenant.id, found.id)
+                .await
+                .map_err(|e| missing(e, not_found, "cannot delete the agent"))?;
+            println!(
+                "deleted agent {:?} <{}> (id {}) of tenant {:?}; their console sessions ended",
+                deleted.name,
+                deleted.email,
+                deleted.id.get(),
+                tenant.name
+            );
+        }
+        AdminCommand::Department(DepartmentCommand::List { tenant }) => {
+            let tenant = find_tenant(&store, &tenant).await?;
+            let departments = store
+                .admin()
+                .departments(tenant.id)
+                .await
+                .context("cannot list the departments")?;
+            for d in &departments {
+                println!("{}\t{:?}", d.id.get(), d.name);
+            }
+            if departments.is_empty() {
+                println!("tenant {:?} has no departments", tenant.name);
+            }
+        }
+        AdminCommand::Department(DepartmentCommand::Delete { tenant, department }) => {
+            let tenant = find_tenant(&store, &tenant).await?;
+            let departments = store
+                .admin()
+                .departments(tenant.id)
+                .await
+                .context("cannot list the departments")?;
+            let wanted = department.trim();
+            let not_found = format!(
+                "tenant {:?} has no department {wanted:?}; see `switchboard department list --tenant {}`",
+                tenant.name, tenant.name
+            );
+            let found = departments
+                .into_iter()
+                .find(|d| d.id.get().to_string() == wanted || d.name == wanted)
+                .ok_or_else(|| UsageError(not_found.clone()))?;
+            let deleted = store
+                .admin()
+                .delete_department(tenant.id, found.id)
+                .await
+                .map_err(|e| missing(e, not_found, "cannot delete the department"))?;
+            println!(
+                "deleted department {:?} (id {}) of tenant {:?}",
+                deleted.name,
+                deleted.id.get(),
+                tenant.name
+            );
+        }
         AdminCommand::Outbox(OutboxCommand::Quarantined { limit }) => {
             let events = store
                 .worker()
@@ -717,6 +886,16 @@ async fn administer(settings: &Settings, command: AdminCommand) -> anyhow::Resul
         }
     }
     Ok(())
+}
+
+/// A failed delete: not found (`not_found` says what to do) and a
+/// conflict (the store says why) are invalid input (exit code 2).
+fn missing(e: StorageError, not_found: String, context: &'static str) -> anyhow::Error {
+    match e {
+        StorageError::NotFound => UsageError(not_found).into(),
+        StorageError::Conflict(why) => UsageError(format!("{context}: {why}")).into(),
+        other => anyhow::Error::new(other).context(context),
+    }
 }
 
 /// The first line of standard input, without its line ending.

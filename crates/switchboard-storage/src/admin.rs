@@ -4,11 +4,12 @@ use std::collections::BTreeSet;
 
 use switchboard_domain::validate::{self, ValidationErrors};
 use switchboard_domain::{
-    Agent, AgentId, ApiKey, AttributeSet, CustomAttribute, Department, DepartmentId, DomainError,
-    Scope, Tag, Tenant, TenantId,
+    Agent, AgentId, AgentRole, ApiKey, ApiKeyId, AttributeSet, CustomAttribute, Department,
+    DepartmentId, DomainError, EntityKind, Scope, Tag, Tenant, TenantId,
 };
 
 use crate::changes::{Change, notify};
+use crate::history::{self, HistoryEntry};
 use crate::rows::json;
 use crate::sql::tenants::NewKey;
 use crate::sql::{self};
@@ -21,6 +22,26 @@ pub struct CreatedKey {
     pub key: ApiKey,
     /// The full secret to hand to the user.
     pub secret: String,
+}
+
+/// New values for some of an agent's fields; `None` keeps a field as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AgentChange {
+    /// Display name (not empty).
+    pub name: Option<String>,
+    /// Login email (stored trimmed and in lower case; unique in the tenant).
+    pub email: Option<String>,
+    /// `agent` or `admin`.
+    pub role: Option<String>,
+}
+
+/// Which API key [`Admin::revoke_api_key`] revokes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum KeyMatch<'k> {
+    /// The key with this id.
+    Id(ApiKeyId),
+    /// The key with this id or this 12-character prefix.
+    IdOrPrefix(Option<i64>, &'k str),
 }
 
 /// Tenants, API keys, agents, departments, custom attributes and tags;
@@ -76,7 +97,9 @@ impl<'a> Admin<'a> {
             .await
     }
 
-    /// Creates an API key for `tenant`. An empty `scopes` set means every scope.
+    /// Creates an API key for `tenant`. An empty `scopes` set means
+    /// [`Scope::DEFAULT`]: every scope of the data APIs, not the admin
+    /// scopes (those are granted only by name).
     pub async fn create_api_key(
         self,
         tenant: TenantId,
@@ -84,7 +107,7 @@ impl<'a> Admin<'a> {
         scopes: BTreeSet<Scope>,
     ) -> Result<CreatedKey, StorageError> {
         let scopes = if scopes.is_empty() {
-            Scope::ALL.into_iter().collect()
+            Scope::DEFAULT.into_iter().collect()
         } else {
             scopes
         };
@@ -166,6 +189,25 @@ impl<'a> Admin<'a> {
             .next()
             .unwrap_or_default()
             .to_ascii_lowercase();
+        self.revoke(tenant, KeyMatch::IdOrPrefix(id, &prefix)).await
+    }
+
+    /// Revokes (deletes) the tenant's API key with id `id`; returns it, or
+    /// [`StorageError::NotFound`] (also for another tenant's key). See
+    /// [`Admin::revoke_api_key`].
+    pub async fn revoke_api_key_id(
+        self,
+        tenant: TenantId,
+        id: ApiKeyId,
+    ) -> Result<ApiKey, StorageError> {
+        self.revoke(tenant, KeyMatch::Id(id)).await
+    }
+
+    async fn revoke(self, tenant: TenantId, which: KeyMatch<'_>) -> Result<ApiKey, StorageError> {
+        let (id, prefix) = match which {
+            KeyMatch::Id(id) => (Some(id.get()), String::new()),
+            KeyMatch::IdOrPrefix(id, prefix) => (id, prefix.to_string()),
+        };
         self.store
             .write(move |c| {
                 c.write_tx(|c| {
@@ -323,5 +365,186 @@ impl<'a> Admin<'a> {
         self.store
             .run(move |c| sql::directory::list_tags(c, tenant.get()))
             .await
+    }
+
+    /// Changes an agent's name, email or role (see [`AgentChange`]);
+    /// returns the agent as it is now, or [`StorageError::NotFound`].
+    /// An email another agent of the tenant has is a
+    /// [`StorageError::Conflict`]. The console password is not changed
+    /// here (see [`Console::set_password`](crate::Console::set_password)).
+    pub async fn update_agent(
+        self,
+        tenant: TenantId,
+        id: AgentId,
+        change: AgentChange,
+    ) -> Result<Agent, StorageError> {
+        let AgentChange { name, email, role } = change;
+        let email = email.map(|e| crate::console::normalize_email(&e));
+        let mut errors = ValidationErrors::new();
+        if let Some(name) = &name
+            && (name.trim().is_empty() || name.chars().count() > 200)
+        {
+            errors.push("/name", "length", "must be 1-200 characters");
+        }
+        if let Some(email) = &email
+            && !validate::email(email)
+        {
+            errors.push("/email", "email", "must be a valid email address");
+        }
+        if let Some(role) = &role
+            && AgentRole::parse(role).is_none()
+        {
+            errors.push("/role", "role", "must be agent or admin");
+        }
+        validate::no_nul(&mut errors, &serde_json::json!({"name": name}));
+        errors.into_result().map_err(DomainError::Validation)?;
+        self.store
+            .write_for(tenant.get(), move |c| {
+                c.write_tx(|c| {
+                    let agent = sql::directory::agent_by_id(c, tenant.get(), id.get())?
+                        .ok_or(StorageError::NotFound)?;
+                    let name = name.unwrap_or(agent.name);
+                    let email = email.unwrap_or(agent.email);
+                    let role = role.unwrap_or(agent.role);
+                    sql::directory::update_agent(c, tenant.get(), id.get(), &name, &email, &role)?
+                        .ok_or(StorageError::NotFound)
+                })
+            })
+            .await
+    }
+
+    /// Deletes an agent, with its console sessions; returns it, or
+    /// [`StorageError::NotFound`]. An agent that any of the tenant's
+    /// conversations is assigned or being transferred to is not deleted:
+    /// [`StorageError::Conflict`] says how many, so that they can be
+    /// reassigned first and no open work points at a missing agent. Being
+    /// a past participant does not count: conversations keep the id in
+    /// their participants (the dialects list only agents that exist), as
+    /// the change history keeps it as the actor of what they did.
+    pub async fn delete_agent(self, tenant: TenantId, id: AgentId) -> Result<Agent, StorageError> {
+        self.store
+            .write(move |c| {
+                c.write_tx(|c| {
+                    let agent = sql::directory::agent_by_id(c, tenant.get(), id.get())?
+                        .ok_or(StorageError::NotFound)?;
+                    // Delete first: on PostgreSQL its row lock waits for
+                    // conversation writes that link the agent (they lock
+                    // it `FOR KEY SHARE`), so the count below sees them;
+                    // later ones wait for this commit and find no agent.
+                    // SQLite has one writer.
+                    sql::directory::delete_agent(c, tenant.get(), id.get())?;
+                    let naming =
+                        sql::directory::conversations_assigned_to(c, tenant.get(), id.get())?;
+                    if naming > 0 {
+                        return Err(StorageError::Conflict(format!(
+                            "agent {id} is the assignee (or transfer target) of {naming} \
+                             conversation(s); reassign them first"
+                        )));
+                    }
+                    Ok(agent)
+                })
+            })
+            .await
+    }
+
+    /// Deletes a department; returns it, or [`StorageError::NotFound`]. A
+    /// department that any of the tenant's conversations is routed to is
+    /// not deleted ([`StorageError::Conflict`], with how many).
+    pub async fn delete_department(
+        self,
+        tenant: TenantId,
+        id: DepartmentId,
+    ) -> Result<Department, StorageError> {
+        self.store
+            .write(move |c| {
+                c.write_tx(|c| {
+                    let department = sql::directory::department_by_id(c, tenant.get(), id.get())?
+                        .ok_or(StorageError::NotFound)?;
+                    // Delete first, as `delete_agent` does.
+                    sql::directory::delete_department(c, tenant.get(), id.get())?;
+                    let naming =
+                        sql::directory::conversations_naming_department(c, tenant.get(), id.get())?;
+                    if naming > 0 {
+                        return Err(StorageError::Conflict(format!(
+                            "department {id} has {naming} conversation(s); move them to \
+                             another department first"
+                        )));
+                    }
+                    Ok(department)
+                })
+            })
+            .await
+    }
+
+    /// Deletes a custom attribute definition; returns it, or
+    /// [`StorageError::NotFound`]. While any of the tenant's customers
+    /// holds a value for it, it is not deleted ([`StorageError::Conflict`],
+    /// with how many): a customer's `customData` may only hold defined
+    /// attributes, so such a customer could not be changed any more. Clear
+    /// the values first (e.g. a PATCH with `null`). A customer write that
+    /// read the definitions just before the delete may still store a value
+    /// for it (the definitions are not locked by every customer write);
+    /// defining the attribute again makes such a customer writable again.
+    pub async fn delete_attribute(
+        self,
+        tenant: TenantId,
+        name: &str,
+    ) -> Result<CustomAttribute, StorageError> {
+        let name = name.to_string();
+        self.store
+            .write(move |c| {
+                c.write_tx(|c| {
+                    let attribute = sql::directory::attributes(c, tenant.get())?
+                        .remove(&name)
+                        .ok_or(StorageError::NotFound)?;
+                    if !sql::directory::delete_attribute(c, tenant.get(), &name)? {
+                        return Err(StorageError::NotFound);
+                    }
+                    let holding = sql::directory::customers_with_attribute(c, tenant.get(), &name)?;
+                    if holding > 0 {
+                        return Err(StorageError::Conflict(format!(
+                            "{holding} customer(s) have a value for attribute {name:?}; \
+                             clear those values first"
+                        )));
+                    }
+                    Ok(attribute)
+                })
+            })
+            .await
+    }
+
+    /// A page of the change history of the tenant's customer or
+    /// conversation `id`, newest first: at most `limit` (1-1000) entries
+    /// with an id below `before` (the last id of the previous page), or
+    /// from the newest without it. The history outlives a deleted entity
+    /// (until retention removes it). [`StorageError::NotFound`] when the
+    /// first page is empty and the entity does not exist (another
+    /// tenant's id included).
+    pub async fn history(
+        self,
+        tenant: TenantId,
+        kind: EntityKind,
+        id: i64,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<HistoryEntry>, StorageError> {
+        let page = history::page(self.store, tenant, kind, id, before, limit).await?;
+        if page.is_empty() && before.is_none() {
+            let exists = self
+                .store
+                .run(move |c| match kind {
+                    EntityKind::Customer => {
+                        sql::customers::load(c, tenant.get(), id, false).map(|e| e.is_some())
+                    }
+                    EntityKind::Conversation => {
+                        sql::conversations::load(c, tenant.get(), id, false).map(|e| e.is_some())
+                    }
+                })
+                .await?;
+            if !exists {
+                return Err(StorageError::NotFound);
+            }
+        }
+        Ok(page)
     }
 }

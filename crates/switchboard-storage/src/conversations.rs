@@ -100,7 +100,8 @@ fn links_agent(conv: &Conversation, id: AgentId) -> bool {
 }
 
 /// Whether `after` links a customer, agent or department that `before`
-/// did not (the only links [`check_links`] looks up).
+/// did not, or a new assignee or transfer target (the only links
+/// [`check_links`] looks up).
 fn adds_links(before: Option<&Conversation>, after: &Conversation) -> bool {
     let had = |id: AgentId| before.is_some_and(|b| links_agent(b, id));
     after
@@ -109,15 +110,22 @@ fn adds_links(before: Option<&Conversation>, after: &Conversation) -> bool {
         || after
             .department_id
             .is_some_and(|id| before.is_none_or(|b| b.department_id != Some(id)))
-        || after.assignee_id.is_some_and(|id| !had(id))
-        || after.transfer_to.is_some_and(|id| !had(id))
+        || after
+            .assignee_id
+            .is_some_and(|id| before.is_none_or(|b| b.assignee_id != Some(id)))
+        || after
+            .transfer_to
+            .is_some_and(|id| before.is_none_or(|b| b.transfer_to != Some(id)))
         || after.agent_ids.iter().any(|id| !had(*id))
 }
 
 /// Checks that the conversation's links point at rows of the same tenant.
 /// With `before` (an update), only links that are new are looked up: the
 /// customer link is kept valid by its foreign key (`ON DELETE SET NULL`),
-/// and agents and departments cannot be deleted.
+/// and an agent or department that a conversation names is not deleted
+/// (`Admin::delete_agent`; on PostgreSQL the rows looked up here stay
+/// locked `FOR KEY SHARE` until the write commits, so a delete running at
+/// the same time sees the new link).
 fn check_links(
     c: &mut DbConnection,
     tenant: i64,
@@ -138,32 +146,43 @@ fn check_links(
     }
     // The assignee and transfer target first: an unknown agent is reported
     // once, at the field the caller set, even if it is also a participant.
-    let mut agents: Vec<(String, AgentId)> = Vec::new();
+    // A new assignee or transfer target is looked up even if it took part
+    // before: a past participant may have been deleted since (only current
+    // assignees and transfer targets keep an agent from being deleted).
+    let mut agents: Vec<(String, AgentId, bool)> = Vec::new();
     if let Some(a) = conv.assignee_id {
-        agents.push(("/assigneeId".into(), a));
+        agents.push((
+            "/assigneeId".into(),
+            a,
+            before.is_some_and(|b| b.assignee_id == Some(a)),
+        ));
     }
     if let Some(a) = conv.transfer_to {
-        agents.push(("/transferTo".into(), a));
+        agents.push((
+            "/transferTo".into(),
+            a,
+            before.is_some_and(|b| b.transfer_to == Some(a)),
+        ));
     }
     agents.extend(
         conv.agent_ids
             .iter()
             .enumerate()
-            .map(|(i, a)| (format!("/agentIds/{i}"), *a)),
+            .map(|(i, a)| (format!("/agentIds/{i}"), *a, had_agent(*a))),
     );
     let mut checked: Vec<AgentId> = Vec::new();
-    for (path, id) in agents {
+    for (path, id, kept) in agents {
         if checked.contains(&id) {
             continue;
         }
         checked.push(id);
-        if !had_agent(id) && sql::directory::agent_by_id(c, tenant, id.get())?.is_none() {
+        if !kept && !sql::directory::agent_for_link(c, tenant, id.get())? {
             errors.push(path, "not_found", format!("agent {id} does not exist"));
         }
     }
     if let Some(id) = conv.department_id
         && before.is_none_or(|b| b.department_id != Some(id))
-        && sql::directory::department_by_id(c, tenant, id.get())?.is_none()
+        && !sql::directory::department_for_link(c, tenant, id.get())?
     {
         errors.push(
             "/departmentId",

@@ -49,9 +49,24 @@ pub(crate) async fn entries(
     id: i64,
     limit: u32,
 ) -> Result<Vec<HistoryEntry>, StorageError> {
+    page(store, tenant, kind, id, None, limit).await
+}
+
+/// One entity's change history, newest first, from below the row id
+/// `before` (at most `limit`, 1-1000). A page is a read of the
+/// `(tenant_id, entity_kind, entity_id, id)` index from where the last
+/// one stopped.
+pub(crate) async fn page(
+    store: &Store,
+    tenant: TenantId,
+    kind: EntityKind,
+    id: i64,
+    before: Option<i64>,
+    limit: u32,
+) -> Result<Vec<HistoryEntry>, StorageError> {
     let limit = i64::from(limit.clamp(1, 1000));
     store
-        .run(move |c| sql::record::history(c, tenant.get(), kind, id, limit))
+        .run(move |c| sql::record::history(c, tenant.get(), kind, id, before, limit))
         .await?
         .into_iter()
         .map(TryInto::try_into)

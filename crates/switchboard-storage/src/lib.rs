@@ -92,7 +92,7 @@ mod webhooks;
 mod worker;
 mod write;
 
-pub use admin::{Admin, CreatedKey};
+pub use admin::{Admin, AgentChange, CreatedKey};
 pub use changes::{CHANNEL as CHANGES_CHANNEL, Change, Listener};
 pub use config::{Clock, DatabaseUrl, SqliteSync, StoreConfig, now};
 pub use console::{Console, ConsoleSession, NewSession, SessionPolicy, SignIn};

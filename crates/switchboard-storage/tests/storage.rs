@@ -10,6 +10,7 @@
 mod storage {
     mod harness;
 
+    mod admin;
     mod changes;
     mod concurrency;
     mod console;

@@ -201,6 +201,8 @@ async fn the_document_describes_errors_and_envelopes() {
         ("/api/v1/ChatSession/{id}", "patch", "SuperOfficeError"),
         ("/chatbot/v1/chatlog/email", "put", "ChatbotError"),
         ("/zapier/v1/hooks", "post", "ZapierError"),
+        ("/admin/v1/agents/{id}", "patch", "AdminError"),
+        ("/admin/v1/keys", "post", "AdminError"),
     ] {
         for status in ["400", "401", "403", "404", "429", "503"] {
             assert_eq!(

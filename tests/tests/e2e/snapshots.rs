@@ -203,7 +203,7 @@ fn is_id_key(key: &str) -> bool {
     key == "id"
         || key.ends_with("Id")
         || key.ends_with("_id")
-        || matches!(key, "customer" | "next_before")
+        || matches!(key, "customer" | "next_before" | "next_after")
 }
 
 /// Replaces runs of 20 or more lowercase hex digits (random keys and ids)
@@ -288,6 +288,9 @@ fn redact_scalar(key: Option<&str>, v: &Json) -> Option<Json> {
             epoch_kind(n).map(|k| Json::text(format!("[{k}]")))
         }
         Json::String(s) => {
+            if key == "prefix" && s.starts_with("sbk_") {
+                return Some(Json::text("sbk_[12 hex]"));
+            }
             if key == "secret" {
                 return Some(Json::text(match s.strip_prefix("whsec_") {
                     Some(_) => "whsec_[secret]".to_string(),

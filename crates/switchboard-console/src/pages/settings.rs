@@ -197,7 +197,9 @@ fn keys_card(keys: &[switchboard_domain::ApiKey], csrf: &str, tz: &jiff::tz::Tim
                                     td { (k.name) }
                                     td { code { "sbk_" (k.prefix) "_…" } }
                                     td class="hide-narrow" {
-                                        @if k.scopes.len() == Scope::ALL.len() { "all" } @else {
+                                        @if k.scopes.len() == Scope::ALL.len() { "all" }
+                                        @else if k.scopes.iter().copied().eq(Scope::DEFAULT) { "all but admin" }
+                                        @else {
                                             @for (i, s) in k.scopes.iter().enumerate() {
                                                 @if i > 0 { ", " } (s.as_str())
                                             }
@@ -221,7 +223,7 @@ fn keys_card(keys: &[switchboard_domain::ApiKey], csrf: &str, tz: &jiff::tz::Tim
                 input type="hidden" name="csrf" value=(csrf);
                 label for="n-key-name" { "Name" input id="n-key-name" name="name" required maxlength="255"; }
                 fieldset {
-                    legend { "Scopes (none ticked: all)" }
+                    legend { "Scopes (none ticked: all but admin.READ and admin.WRITE)" }
                     @for s in Scope::ALL {
                         @let id = format!("n-key-scope-{}", s.as_str().replace('.', "-"));
                         label for=(id) class="check" {
@@ -469,7 +471,7 @@ pub(crate) async fn revoke_key(
         .app
         .store()
         .admin()
-        .revoke_api_key(session.tenant.id, &id.get().to_string())
+        .revoke_api_key_id(session.tenant.id, id)
         .await?;
     Ok(see_other("/console/settings"))
 }

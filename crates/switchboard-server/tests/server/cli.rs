@@ -159,7 +159,64 @@ async fn tenant_and_keys() {
         .await
         .unwrap()
         .expect("the printed key authenticates");
-    assert_eq!(key.scopes, Scope::ALL.into_iter().collect());
+    assert_eq!(
+        key.scopes,
+        Scope::DEFAULT.into_iter().collect(),
+        "without --scope: every data scope, no admin scope"
+    );
+
+    let admin = s.ok(&[
+        "key",
+        "create",
+        "--tenant",
+        "acme",
+        "--scope",
+        "admin.READ",
+        "--scope",
+        "admin.write",
+        "--name",
+        "ops",
+    ]);
+    assert!(admin.contains("admin.READ, admin.WRITE"), "{admin}");
+    let (key, _) = store
+        .admin()
+        .authenticate(last_line(&admin))
+        .await
+        .unwrap()
+        .expect("the printed key authenticates");
+    assert_eq!(
+        key.scopes,
+        BTreeSet::from([Scope::AdminRead, Scope::AdminWrite])
+    );
+    let listed = s.ok(&["key", "list", "--tenant", "acme"]);
+    assert!(
+        listed.contains(&format!(
+            "{}\t\"ops\"\tsbk_{}_…\tadmin.READ,admin.WRITE",
+            key.id.get(),
+            key.prefix
+        )),
+        "{listed}"
+    );
+    assert!(
+        !listed.contains(last_line(&admin)),
+        "no secret is listed: {listed}"
+    );
+    let revoked = s.ok(&[
+        "key",
+        "revoke",
+        "--tenant",
+        "acme",
+        &key.id.get().to_string(),
+    ]);
+    assert!(revoked.contains("revoked API key \"ops\""), "{revoked}");
+    let again = s.run(&[
+        "key",
+        "revoke",
+        "--tenant",
+        "acme",
+        &key.id.get().to_string(),
+    ]);
+    assert_eq!(again.status.code(), Some(2), "{}", describe(&again));
 
     let bad_scope = s.run(&[
         "key",
@@ -267,6 +324,113 @@ async fn attributes_agents_departments() {
         "agent", "create", "--tenant", "acme", "--name", "X", "--email", "nope",
     ]);
     assert_eq!(bad_email.status.code(), Some(2), "{}", describe(&bad_email));
+
+    // list and delete
+    let grace = agents
+        .iter()
+        .find(|a| a.email == "grace@example.com")
+        .unwrap()
+        .clone();
+    let alan = agents
+        .iter()
+        .find(|a| a.email == "alan@example.com")
+        .unwrap()
+        .clone();
+    let listed = s.ok(&["agent", "list", "--tenant", "acme"]);
+    assert_eq!(
+        listed,
+        format!(
+            "{}\t\"Grace Hopper\"\tgrace@example.com\tadmin\n{}\t\"Alan Turing\"\talan@example.com\tagent\n",
+            grace.id.get(),
+            alan.id.get()
+        )
+    );
+    let support = departments[0].clone();
+    assert_eq!(
+        s.ok(&["department", "list", "--tenant", "acme"]),
+        format!("{}\t\"Support\"\n", support.id.get())
+    );
+    assert_eq!(
+        s.ok(&["attribute", "list", "--tenant", "acme"]),
+        "\"plan\"\tstring\t\"Plan\"\n\"seats\"\tnumber\t\"seats\"\n"
+    );
+
+    // An agent with a conversation assigned, a department with one routed
+    // to it, are kept (exit 2, with the reason); free, they go.
+    let ctx = WriteContext::new(tenant.clone(), Actor::System, "test");
+    let mut conv = Conversation::new(tenant.id, "s-1", store.now());
+    conv.assign(Some(grace.id));
+    conv.department_id = Some(support.id);
+    store.conversations().create(&ctx, conv).await.unwrap();
+    let kept = s.run(&["agent", "delete", "--tenant", "acme", "grace@example.com"]);
+    assert_eq!(kept.status.code(), Some(2), "{}", describe(&kept));
+    assert!(
+        describe(&kept).contains("reassign them first"),
+        "{}",
+        describe(&kept)
+    );
+    let kept = s.run(&["department", "delete", "--tenant", "acme", "Support"]);
+    assert_eq!(kept.status.code(), Some(2), "{}", describe(&kept));
+    let deleted = s.ok(&[
+        "agent",
+        "delete",
+        "--tenant",
+        "acme",
+        &alan.id.get().to_string(),
+    ]);
+    assert!(
+        deleted.contains("deleted agent \"Alan Turing\""),
+        "{deleted}"
+    );
+    let unknown = s.run(&[
+        "agent",
+        "delete",
+        "--tenant",
+        "acme",
+        &alan.id.get().to_string(),
+    ]);
+    assert_eq!(unknown.status.code(), Some(2), "{}", describe(&unknown));
+    assert!(
+        describe(&unknown).contains("has no agent"),
+        "{}",
+        describe(&unknown)
+    );
+    let deleted = s.ok(&["attribute", "delete", "--tenant", "acme", "seats"]);
+    assert!(
+        deleted.contains("deleted number attribute \"seats\""),
+        "{deleted}"
+    );
+    let unknown = s.run(&["attribute", "delete", "--tenant", "acme", "seats"]);
+    assert_eq!(unknown.status.code(), Some(2), "{}", describe(&unknown));
+    s.ok(&[
+        "department",
+        "create",
+        "--tenant",
+        "acme",
+        "--name",
+        "Sales",
+    ]);
+    let deleted = s.ok(&["department", "delete", "--tenant", "acme", "Sales"]);
+    assert!(
+        deleted.contains("deleted department \"Sales\""),
+        "{deleted}"
+    );
+    assert_eq!(
+        store
+            .admin()
+            .agents(tenant.id)
+            .await
+            .unwrap()
+            .iter()
+            .map(|a| a.id)
+            .collect::<Vec<_>>(),
+        [grace.id]
+    );
+    s.ok(&["tenant", "create", "empty"]);
+    assert_eq!(
+        s.ok(&["agent", "list", "--tenant", "empty"]),
+        "tenant \"empty\" has no agents\n"
+    );
 }
 
 #[tokio::test]

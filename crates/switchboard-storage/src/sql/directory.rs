@@ -72,6 +72,36 @@ pub(crate) fn agent_by_id(c: &mut DbConnection, tenant: i64, id: i64) -> R<Optio
     Ok(row.map(Into::into))
 }
 
+/// Whether the tenant has agent `id`, for a conversation write that links
+/// it. On PostgreSQL the row is locked `FOR KEY SHARE` until the write
+/// commits, so a concurrent [`delete_agent`] waits for it (and then sees
+/// the link), or the link waits for the delete (and then finds no agent).
+pub(crate) fn agent_for_link(c: &mut DbConnection, tenant: i64, id: i64) -> R<bool> {
+    let one = agents::table
+        .filter(agents::tenant_id.eq(tenant))
+        .filter(agents::id.eq(id))
+        .select(agents::id);
+    Ok(match c {
+        DbConnection::Pg(c) => one.for_key_share().get_result::<i64>(c).optional()?,
+        DbConnection::Sqlite(c) => one.get_result::<i64>(c).optional()?,
+    }
+    .is_some())
+}
+
+/// Whether the tenant has department `id`, for a conversation write that
+/// links it; locked like [`agent_for_link`].
+pub(crate) fn department_for_link(c: &mut DbConnection, tenant: i64, id: i64) -> R<bool> {
+    let one = departments::table
+        .filter(departments::tenant_id.eq(tenant))
+        .filter(departments::id.eq(id))
+        .select(departments::id);
+    Ok(match c {
+        DbConnection::Pg(c) => one.for_key_share().get_result::<i64>(c).optional()?,
+        DbConnection::Sqlite(c) => one.get_result::<i64>(c).optional()?,
+    }
+    .is_some())
+}
+
 pub(crate) fn insert_department(c: &mut DbConnection, tenant: i64, name: &str) -> R<Department> {
     let id: i64 = diesel::insert_into(departments::table)
         .values((
@@ -210,4 +240,153 @@ pub(crate) fn attributes(c: &mut DbConnection, tenant: i64) -> R<AttributeSet> {
     rows.into_iter()
         .map(|r| CustomAttribute::try_from(r).map(|a| (a.name.clone(), a)))
         .collect()
+}
+
+/// Changes an agent's name, email and role; `None` when the tenant has no
+/// such agent.
+pub(crate) fn update_agent(
+    c: &mut DbConnection,
+    tenant: i64,
+    id: i64,
+    name: &str,
+    email: &str,
+    role: &str,
+) -> R<Option<Agent>> {
+    let n = diesel::update(
+        agents::table
+            .filter(agents::tenant_id.eq(tenant))
+            .filter(agents::id.eq(id)),
+    )
+    .set((
+        agents::name.eq(name),
+        agents::email.eq(email),
+        agents::role.eq(role),
+    ))
+    .execute(c)?;
+    if n == 0 {
+        return Ok(None);
+    }
+    agent_by_id(c, tenant, id)
+}
+
+/// Deletes an agent (its console sessions go with it); whether it existed.
+pub(crate) fn delete_agent(c: &mut DbConnection, tenant: i64, id: i64) -> R<bool> {
+    Ok(diesel::delete(
+        agents::table
+            .filter(agents::tenant_id.eq(tenant))
+            .filter(agents::id.eq(id)),
+    )
+    .execute(c)?
+        > 0)
+}
+
+/// Deletes a department; whether it existed.
+pub(crate) fn delete_department(c: &mut DbConnection, tenant: i64, id: i64) -> R<bool> {
+    Ok(diesel::delete(
+        departments::table
+            .filter(departments::tenant_id.eq(tenant))
+            .filter(departments::id.eq(id)),
+    )
+    .execute(c)?
+        > 0)
+}
+
+/// Deletes a custom attribute definition; whether it existed.
+pub(crate) fn delete_attribute(c: &mut DbConnection, tenant: i64, name: &str) -> R<bool> {
+    if name.contains('\0') {
+        return Ok(false);
+    }
+    Ok(diesel::delete(
+        custom_attributes::table
+            .filter(custom_attributes::tenant_id.eq(tenant))
+            .filter(custom_attributes::name.eq(name)),
+    )
+    .execute(c)?
+        > 0)
+}
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+/// How many of the tenant's conversations are assigned or being
+/// transferred to agent `id` (the participants list, a record of who took
+/// part, does not count). The assignee is indexed; the transfer target is
+/// read from the documents (a scan of the tenant's conversations, for a
+/// rare administrative delete).
+pub(crate) fn conversations_assigned_to(c: &mut DbConnection, tenant: i64, id: i64) -> R<i64> {
+    use diesel::sql_types::BigInt;
+    let count: Count = match c {
+        DbConnection::Pg(c) => diesel::sql_query(
+            "SELECT count(*) AS n FROM conversations WHERE tenant_id = $1 AND \
+             (assignee_key = $2 OR (doc ->> 'transferTo')::bigint = $2)",
+        )
+        .bind::<BigInt, _>(tenant)
+        .bind::<BigInt, _>(id)
+        .get_result(c)?,
+        DbConnection::Sqlite(c) => diesel::sql_query(
+            "SELECT count(*) AS n FROM conversations WHERE tenant_id = ?1 AND \
+             (coalesce(json_extract(doc, '$.assigneeId'), 0) = ?2 \
+              OR json_extract(doc, '$.transferTo') = ?2)",
+        )
+        .bind::<BigInt, _>(tenant)
+        .bind::<BigInt, _>(id)
+        .get_result(c)?,
+    };
+    Ok(count.n)
+}
+
+/// How many of the tenant's conversations are routed to department `id`
+/// (indexed).
+pub(crate) fn conversations_naming_department(
+    c: &mut DbConnection,
+    tenant: i64,
+    id: i64,
+) -> R<i64> {
+    use diesel::sql_types::BigInt;
+    let count: Count = match c {
+        DbConnection::Pg(c) => diesel::sql_query(
+            "SELECT count(*) AS n FROM conversations WHERE tenant_id = $1 AND department_key = $2",
+        )
+        .bind::<BigInt, _>(tenant)
+        .bind::<BigInt, _>(id)
+        .get_result(c)?,
+        DbConnection::Sqlite(c) => diesel::sql_query(
+            "SELECT count(*) AS n FROM conversations WHERE tenant_id = ?1 AND \
+             coalesce(json_extract(doc, '$.departmentId'), 0) = ?2",
+        )
+        .bind::<BigInt, _>(tenant)
+        .bind::<BigInt, _>(id)
+        .get_result(c)?,
+    };
+    Ok(count.n)
+}
+
+/// How many of the tenant's customers hold a value for custom attribute
+/// `name` (SQLite: from the trigger-kept value rows, indexed; PostgreSQL:
+/// a scan of the tenant's documents, for a rare administrative delete).
+pub(crate) fn customers_with_attribute(c: &mut DbConnection, tenant: i64, name: &str) -> R<i64> {
+    use diesel::sql_types::{BigInt, Text};
+    if name.contains('\0') {
+        return Ok(0);
+    }
+    let count: Count = match c {
+        DbConnection::Pg(c) => diesel::sql_query(
+            "SELECT count(*) AS n FROM customers WHERE tenant_id = $1 AND \
+             jsonb_exists(doc -> 'customData', $2)",
+        )
+        .bind::<BigInt, _>(tenant)
+        .bind::<Text, _>(name)
+        .get_result(c)?,
+        DbConnection::Sqlite(c) => diesel::sql_query(
+            "SELECT count(DISTINCT customer_id) AS n FROM customer_attribute_values \
+             WHERE tenant_id = ?1 AND name = ?2",
+        )
+        .bind::<BigInt, _>(tenant)
+        .bind::<Text, _>(name)
+        .get_result(c)?,
+    };
+    Ok(count.n)
 }

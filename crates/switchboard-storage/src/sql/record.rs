@@ -28,18 +28,21 @@ where
     native!(c, c => c.update_and_record(update, record))
 }
 
-/// One entity's change history, newest first.
+/// One entity's change history, newest first; with `before`, only rows
+/// with a smaller id (the next page).
 pub(crate) fn history(
     c: &mut DbConnection,
     tenant: i64,
     kind: EntityKind,
     id: i64,
+    before: Option<i64>,
     limit: i64,
 ) -> R<Vec<HistoryRow>> {
     Ok(change_history::table
         .filter(change_history::tenant_id.eq(tenant))
         .filter(change_history::entity_kind.eq(kind.as_str()))
         .filter(change_history::entity_id.eq(id))
+        .filter(change_history::id.lt(before.unwrap_or(i64::MAX)))
         .order(change_history::id.desc())
         .limit(limit)
         .select(HistoryRow::as_select())

@@ -42,8 +42,8 @@ async fn tenants_and_api_keys() {
             .unwrap();
         assert_eq!(
             all.key.scopes,
-            Scope::ALL.into_iter().collect(),
-            "{label}: empty means every scope"
+            Scope::DEFAULT.into_iter().collect(),
+            "{label}: empty means every data scope"
         );
         assert_eq!(all.key.name, "zapier");
         assert!(
