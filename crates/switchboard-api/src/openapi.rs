@@ -72,6 +72,7 @@ use utoipa::{Modify, OpenApi};
         crate::admin::routes::revoke_key,
         crate::admin::routes::list_tags,
         crate::admin::routes::list_subscriptions,
+        crate::admin::routes::enable_subscription,
         crate::admin::routes::customer_history,
         crate::admin::routes::conversation_history,
     ),

@@ -185,6 +185,34 @@ async fn every_admin_endpoint_on_the_wire() {
             .unwrap();
         let subscriptions = snap("admin_subscriptions_list", app.get("/admin/v1/subscriptions")).await;
         assert!(!subscriptions.text.contains("whsec_"), "{}", subscriptions.text);
+        // Disabled after failing too long (as the worker does), then
+        // re-enabled: active again, its failing period forgotten.
+        let sub = subscriptions.json()[0]["id"].as_i64().unwrap();
+        switchboard_testsupport::RawConnection::open(&app.database_url).execute(&format!(
+            "UPDATE webhook_subscriptions SET state = 'disabled', failing_since = 1000 WHERE id = {sub}"
+        ));
+        let listed = send(app.get("/admin/v1/subscriptions")).await.json();
+        assert_eq!(listed[0]["state"], "disabled", "{listed}");
+        let enabled = snap(
+            "admin_subscription_enable",
+            app.post(&format!("/admin/v1/subscriptions/{sub}/enable")),
+        )
+        .await;
+        assert_eq!(enabled.status, 200, "{}", enabled.text);
+        assert_eq!(enabled.json()["state"], "active");
+        assert_eq!(enabled.json()["failing_since"], Value::Null);
+        let listed = send(app.get("/admin/v1/subscriptions")).await.json();
+        assert_eq!(listed[0]["state"], "active", "{listed}");
+        let missing = send(app.post(&format!("/admin/v1/subscriptions/{}/enable", sub + 1000))).await;
+        assert_eq!(missing.status, 404, "{}", missing.text);
+        let read_only = app.create_key(&[Scope::AdminRead]).await;
+        let refused = send(app.request_with_key(
+            Method::POST,
+            &format!("/admin/v1/subscriptions/{sub}/enable"),
+            &read_only,
+        ))
+        .await;
+        assert_eq!(refused.status, 403, "{}", refused.text);
 
         // deletes: refused while in use, then done
         snap("admin_agent_delete_assigned", app.delete(&format!("/admin/v1/agents/{ada}"))).await;

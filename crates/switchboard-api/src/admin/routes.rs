@@ -97,6 +97,11 @@ pub(crate) fn routes() -> Vec<(&'static str, &'static str, actix_web::Route)> {
             web::get().to(list_subscriptions),
         ),
         (
+            "POST",
+            "/admin/v1/subscriptions/{id}/enable",
+            web::post().to(enable_subscription),
+        ),
+        (
             "GET",
             "/admin/v1/customers/{id}/history",
             web::get().to(customer_history),
@@ -790,6 +795,32 @@ pub async fn list_subscriptions(state: web::Data<AppState>, req: HttpRequest) ->
         .await
         .map_err(|e| storage(e, "not found"))?;
     Ok(HttpResponse::Ok().json(subs.into_iter().map(subscription).collect::<Vec<_>>()))
+}
+
+/// Re-enable a subscription that was disabled after failing for too long:
+/// its failing period is forgotten and new events are delivered to it
+/// again (an active subscription stays active). Deliveries cancelled when
+/// it was disabled stay cancelled; redeliver them through Zapier's
+/// `POST /zapier/v1/hooks/{id}/deliveries/{delivery_id}/redeliver`.
+#[utoipa::path(post, path = "/admin/v1/subscriptions/{id}/enable", tag = "admin", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Subscription id")),
+    responses((status = 200, description = "The subscription, active", body = Subscription),
+        (status = 403, description = "The key lacks admin.WRITE"),
+        (status = 404, description = "No such subscription")))]
+pub async fn enable_subscription(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> AdminResult {
+    let p = caller(&state, &req, Scope::AdminWrite).await?;
+    let id = path_id(&path, "no such subscription")?;
+    let sub = state
+        .store()
+        .webhooks()
+        .enable(p.tenant.id, switchboard_domain::SubscriptionId::new(id))
+        .await
+        .map_err(|e| storage(e, "no such subscription"))?;
+    Ok(HttpResponse::Ok().json(subscription(sub)))
 }
 
 async fn history(state: &AppState, req: &HttpRequest, kind: EntityKind, raw: &str) -> AdminResult {
