@@ -479,6 +479,22 @@ impl Browser {
         }
     }
 
+    /// The text of the element `css` (which must be on the page).
+    pub(crate) async fn text(&self, css: &str) -> String {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("no {css} on the page: {e}"))
+            .text()
+            .await
+            .unwrap()
+    }
+
+    /// How many elements `css` finds.
+    pub(crate) async fn count(&self, css: &str) -> usize {
+        self.client.find_all(Locator::Css(css)).await.unwrap().len()
+    }
+
     /// Saves a screenshot to `docs/` when `SWITCHBOARD_SCREENSHOTS` is set.
     pub(crate) async fn screenshot(&self, name: &str) {
         if std::env::var_os("SWITCHBOARD_SCREENSHOTS").is_none() {
@@ -587,24 +603,12 @@ async fn the_console_in_a_real_browser() {
         .await
         .unwrap();
     browser.wait_text("#inbox", "Clara Closed", WAIT).await;
-    assert_eq!(
-        c.find_all(Locator::Css("#inbox tbody tr"))
-            .await
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(browser.count("#inbox tbody tr").await, 1);
     c.goto(&app.url("/console/inbox?assignee=mine"))
         .await
         .unwrap();
     browser.wait_text("#inbox", "Otto Opened", WAIT).await;
-    assert_eq!(
-        c.find_all(Locator::Css("#inbox tbody tr"))
-            .await
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(browser.count("#inbox tbody tr").await, 1);
     c.goto(&app.url("/console/inbox")).await.unwrap();
     c.find(Locator::Css("#f-q"))
         .await
@@ -619,24 +623,12 @@ async fn the_console_in_a_real_browser() {
         .await
         .unwrap();
     browser.wait_text("#inbox", "Otto Opened", WAIT).await;
-    assert_eq!(
-        c.find_all(Locator::Css("#inbox tbody tr"))
-            .await
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(browser.count("#inbox tbody tr").await, 1);
     c.goto(&app.url("/console/inbox?q=s-3%40example"))
         .await
         .unwrap();
     browser.wait_text("#inbox", "Clara Closed", WAIT).await;
-    assert_eq!(
-        c.find_all(Locator::Css("#inbox tbody tr"))
-            .await
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(browser.count("#inbox tbody tr").await, 1);
 
     // A conversation created through Zoho, open in the console.
     let (status, created) = zoho(&app, reqwest::Method::POST, "/conversations")

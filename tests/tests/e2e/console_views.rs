@@ -537,13 +537,7 @@ async fn customer_page_roles_webhooks_and_settings_in_a_real_browser() {
     })
     .await;
     browser.wait_text("#customer-tags", "lead", WAIT).await;
-    let tags_text = c
-        .find(Locator::Css("#customer-tags"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let tags_text = browser.text("#customer-tags").await;
     assert!(!tags_text.contains("vip"), "{tags_text}");
     let stored = customer(&app, cu.id).await;
     assert_eq!(
@@ -682,13 +676,7 @@ async fn customer_page_roles_webhooks_and_settings_in_a_real_browser() {
     // Rotating the secret shows the new one once.
     click(&browser, "#rotate-secret").await;
     browser.wait_text("#new-secret", "whsec_", WAIT).await;
-    let secret = c
-        .find(Locator::Css("#new-secret"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let secret = browser.text("#new-secret").await;
     let stored = app.store.webhooks().get(app.tenant.id, hook).await.unwrap();
     assert_eq!(stored.secret, secret);
     c.goto(&app.url(&format!("/console/webhooks/{}", hook.get())))
@@ -706,13 +694,7 @@ async fn customer_page_roles_webhooks_and_settings_in_a_real_browser() {
     fill(&browser, "#n-key-name", "crm sync").await;
     click(&browser, "#create-key").await;
     browser.wait_text("#new-key-secret", "sbk_", WAIT).await;
-    let key = c
-        .find(Locator::Css("#new-key-secret"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let key = browser.text("#new-key-secret").await;
     let hooks = || async {
         app.request_with_key(Method::GET, "/zapier/v1/hooks", &key)
             .send()
@@ -728,13 +710,7 @@ async fn customer_page_roles_webhooks_and_settings_in_a_real_browser() {
     click(&browser, "button[aria-label='Revoke key crm sync']").await;
     browser.wait_text("h1", "Settings", WAIT).await;
     eventually("the key is refused", || async { hooks().await == 401 }).await;
-    let keys_text = c
-        .find(Locator::Css("main"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let keys_text = browser.text("main").await;
     assert!(!keys_text.contains("crm sync"), "{keys_text}");
 
     // Departments and attributes are created from the same page.

@@ -18,29 +18,15 @@ use switchboard_domain::{
 };
 use switchboard_storage::{ConsoleSession, HistoryEntry, LinkSet, Precondition, WriteContext};
 
-use crate::pages::{html as respond, see_other};
+use crate::pages::{HISTORY, PageParams, field_id, html as respond, path_id, see_other};
 use crate::state::ConsoleState;
 use crate::{ConsoleError, render, session};
-
-/// How many history entries the timeline shows.
-const HISTORY: u32 = 100;
 
 /// The API name console changes are recorded under.
 pub(crate) const API: &str = "console";
 
 fn conversation_id(raw: &str) -> Result<ConversationId, ConsoleError> {
-    raw.parse::<i64>()
-        .ok()
-        .filter(|n| *n > 0)
-        .map(ConversationId::new)
-        .ok_or(ConsoleError::NotFound)
-}
-
-/// `?fragment=…`: only the live part.
-#[derive(Debug, Deserialize)]
-pub(crate) struct PageParams {
-    #[serde(default)]
-    fragment: Option<String>,
+    path_id(raw).map(ConversationId::new)
 }
 
 /// `GET /console/conversations/{id}`.
@@ -308,11 +294,7 @@ fn optional_id(raw: &str, what: &str) -> Result<Patch<i64>, ConsoleError> {
     if raw.is_empty() {
         return Ok(Patch::Null);
     }
-    raw.parse::<i64>()
-        .ok()
-        .filter(|n| *n > 0)
-        .map(Patch::Value)
-        .ok_or_else(|| ConsoleError::BadRequest(format!("{what} must be an id")))
+    field_id(raw, what).map(Patch::Value)
 }
 
 /// The assignee form.

@@ -20,28 +20,15 @@ use switchboard_domain::{
 use switchboard_storage::{ConsoleSession, LinkSet, Precondition};
 
 use crate::pages::conversation::{ctx, field};
-use crate::pages::see_other;
+use crate::pages::{HISTORY, PageParams, path_id, see_other};
 use crate::state::ConsoleState;
 use crate::{ConsoleError, render, session};
 
-/// How many history entries the timeline shows.
-const HISTORY: u32 = 100;
 /// How many of the customer's conversations the page lists.
 const CONVERSATIONS: u32 = 50;
 
 fn customer_id(raw: &str) -> Result<CustomerId, ConsoleError> {
-    raw.parse::<i64>()
-        .ok()
-        .filter(|n| *n > 0)
-        .map(CustomerId::new)
-        .ok_or(ConsoleError::NotFound)
-}
-
-/// `?fragment=…`: only the live part.
-#[derive(Debug, Deserialize)]
-pub(crate) struct PageParams {
-    #[serde(default)]
-    fragment: Option<String>,
+    path_id(raw).map(CustomerId::new)
 }
 
 /// `GET /console/customers/{id}`.

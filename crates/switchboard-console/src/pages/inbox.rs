@@ -13,7 +13,7 @@ use switchboard_domain::{
 };
 use switchboard_storage::{LinkSet, Store};
 
-use crate::pages::html as respond;
+use crate::pages::{field_id, html as respond};
 use crate::state::ConsoleState;
 use crate::{ConsoleError, render, session};
 
@@ -82,13 +82,6 @@ fn cond(
         .map_err(|e| ConsoleError::BadRequest(e.to_string()))
 }
 
-fn id_param(s: &str, what: &str) -> Result<i64, ConsoleError> {
-    s.parse::<i64>()
-        .ok()
-        .filter(|n| *n > 0)
-        .ok_or_else(|| ConsoleError::BadRequest(format!("{what} must be an id")))
-}
-
 /// The domain query of the inbox's filters.
 async fn build_query(
     store: &Store,
@@ -126,14 +119,14 @@ async fn build_query(
         other => parts.push(cond(
             ConversationField::Assignee,
             Op::Eq,
-            vec![Value::Int(id_param(other, "assignee")?)],
+            vec![Value::Int(field_id(other, "assignee")?)],
         )?),
     }
     if !p.department.is_empty() {
         parts.push(cond(
             ConversationField::Department,
             Op::Eq,
-            vec![Value::Int(id_param(&p.department, "department")?)],
+            vec![Value::Int(field_id(&p.department, "department")?)],
         )?);
     }
     let q = p.q.trim();

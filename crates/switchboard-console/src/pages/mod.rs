@@ -13,6 +13,34 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use crate::state::ConsoleState;
 use crate::{ConsoleError, session};
 
+/// How many history entries a timeline shows.
+pub(crate) const HISTORY: u32 = 100;
+
+/// `?fragment=…`: only the live part of a page.
+#[derive(Debug, serde::Deserialize)]
+pub(crate) struct PageParams {
+    #[serde(default)]
+    pub(crate) fragment: Option<String>,
+}
+
+/// A positive id in a path; anything else names a page that does not
+/// exist.
+pub(crate) fn path_id(raw: &str) -> Result<i64, ConsoleError> {
+    raw.parse::<i64>()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or(ConsoleError::NotFound)
+}
+
+/// A positive id in the form or query field `what`; anything else is a
+/// bad request naming it.
+pub(crate) fn field_id(raw: &str, what: &str) -> Result<i64, ConsoleError> {
+    raw.parse::<i64>()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| ConsoleError::BadRequest(format!("{what} must be an id")))
+}
+
 /// `GET /console/`: the inbox, or the sign-in form.
 pub(crate) async fn home(
     req: HttpRequest,

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use switchboard_domain::{AgentRole, ApiKeyId, AttributeType, CustomAttribute, Scope};
 use switchboard_storage::{ConsoleSession, StorageError};
 
-use crate::pages::see_other;
+use crate::pages::{path_id, see_other};
 use crate::state::ConsoleState;
 use crate::{ConsoleError, render, session};
 
@@ -461,12 +461,7 @@ pub(crate) async fn revoke_key(
 ) -> Result<HttpResponse, ConsoleError> {
     let session = session::require_admin(&req, &state).await?;
     session::check_post(&req, &session, &form.csrf)?;
-    let id = id
-        .parse::<i64>()
-        .ok()
-        .filter(|n| *n > 0)
-        .map(ApiKeyId::new)
-        .ok_or(ConsoleError::NotFound)?;
+    let id = ApiKeyId::new(path_id(&id)?);
     state
         .app
         .store()

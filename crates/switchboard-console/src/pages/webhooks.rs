@@ -14,7 +14,7 @@ use serde::Deserialize;
 use switchboard_domain::{DeliveryId, EventId, SubscriptionId, SubscriptionState};
 use switchboard_storage::{ConsoleSession, DeliveryAttempt};
 
-use crate::pages::{html as respond, see_other};
+use crate::pages::{html as respond, path_id, see_other};
 use crate::state::ConsoleState;
 use crate::{ConsoleError, render, session};
 
@@ -26,13 +26,6 @@ const ATTEMPTS: u32 = 500;
 const QUARANTINED: u32 = 100;
 /// How long the old secret stays valid after a rotation (as over the API).
 const ROTATION_GRACE: std::time::Duration = switchboard_api::zapier::routes::ROTATION_GRACE;
-
-fn positive(raw: &str) -> Result<i64, ConsoleError> {
-    raw.parse::<i64>()
-        .ok()
-        .filter(|n| *n > 0)
-        .ok_or(ConsoleError::NotFound)
-}
 
 /// `GET /console/webhooks`.
 pub(crate) async fn list(
@@ -140,7 +133,7 @@ pub(crate) async fn detail(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ConsoleError> {
     let session = session::require_admin(&req, &state).await?;
-    let id = SubscriptionId::new(positive(&id)?);
+    let id = SubscriptionId::new(path_id(&id)?);
     render_detail(&req, &state, &session, id, None).await
 }
 
@@ -269,7 +262,7 @@ pub(crate) async fn enable(
 ) -> Result<HttpResponse, ConsoleError> {
     let session = session::require_admin(&req, &state).await?;
     session::check_post(&req, &session, &form.csrf)?;
-    let id = SubscriptionId::new(positive(&id)?);
+    let id = SubscriptionId::new(path_id(&id)?);
     state
         .app
         .store()
@@ -289,7 +282,7 @@ pub(crate) async fn rotate(
 ) -> Result<HttpResponse, ConsoleError> {
     let session = session::require_admin(&req, &state).await?;
     session::check_post(&req, &session, &form.csrf)?;
-    let id = SubscriptionId::new(positive(&id)?);
+    let id = SubscriptionId::new(path_id(&id)?);
     let secret = switchboard_webhook::generate_secret()
         .map_err(|e| ConsoleError::Internal(e.to_string()))?;
     state
@@ -311,8 +304,8 @@ pub(crate) async fn redeliver(
     let session = session::require_admin(&req, &state).await?;
     session::check_post(&req, &session, &form.csrf)?;
     let (id, delivery) = path.into_inner();
-    let id = SubscriptionId::new(positive(&id)?);
-    let delivery = DeliveryId::new(positive(&delivery)?);
+    let id = SubscriptionId::new(path_id(&id)?);
+    let delivery = DeliveryId::new(path_id(&delivery)?);
     state
         .app
         .store()
@@ -331,7 +324,7 @@ pub(crate) async fn requeue(
 ) -> Result<HttpResponse, ConsoleError> {
     let session = session::require_admin(&req, &state).await?;
     session::check_post(&req, &session, &form.csrf)?;
-    let event = EventId::new(positive(&event)?);
+    let event = EventId::new(path_id(&event)?);
     state
         .app
         .store()
