@@ -13,7 +13,7 @@ use switchboard_domain::{
 use crate::connection::DbConnection;
 use crate::engine::{self, Request, Stored};
 use crate::history::{self, HistoryEntry, OutboxEvent};
-use crate::paging::{self, QueryPage};
+use crate::paging::{self, CountedPage, QueryPage};
 use crate::rows::ConversationWrite;
 use crate::sql::record::Record;
 use crate::sql::{self, R};
@@ -237,6 +237,13 @@ impl LinkIds {
 /// The rows each of `wanted` links to, in order: at most one query per
 /// kind of link, whatever the number of conversations; a single id is a
 /// point lookup, whose statement is prepared once.
+/// The ids each of `convs` links to (those of `set`), or `None` when
+/// there are none to load.
+fn wanted_links(convs: &[Conversation], set: LinkSet) -> Option<Vec<LinkIds>> {
+    let wanted: Vec<LinkIds> = convs.iter().map(|c| LinkIds::of(c, set)).collect();
+    (!wanted.iter().all(LinkIds::is_empty)).then_some(wanted)
+}
+
 fn load_links(c: &mut DbConnection, tenant: i64, wanted: &[LinkIds]) -> R<Vec<ConversationLinks>> {
     fn distinct(ids: impl Iterator<Item = i64>) -> Vec<i64> {
         ids.collect::<BTreeSet<i64>>().into_iter().collect()
@@ -395,6 +402,35 @@ impl<'a> Conversations<'a> {
         .await
     }
 
+    /// A page of [`Self::query`], how many conversations match its filter
+    /// in all ([`Self::count`]) and, for each conversation of the page, the
+    /// rows it links to (those of `set`, as [`Self::links`]): one trip to
+    /// the database, the page and its total in one statement (the same
+    /// snapshot).
+    pub async fn query_counted(
+        self,
+        tenant: TenantId,
+        query: &Query<ConversationField>,
+        set: LinkSet,
+    ) -> Result<(CountedPage<Conversation>, Vec<ConversationLinks>), StorageError> {
+        let (page, (total, links)) = paging::run_with(
+            self.store,
+            "conversations",
+            tenant,
+            query,
+            move |c, t, q| {
+                let (items, total) = sql::query::conversations_counted(c, t, q)?;
+                let links = match wanted_links(&items, set) {
+                    Some(wanted) => load_links(c, t, &wanted)?,
+                    None => vec![ConversationLinks::default(); items.len()],
+                };
+                Ok((items, (total, links)))
+            },
+        )
+        .await?;
+        Ok((CountedPage { page, total }, links))
+    }
+
     /// How many of the tenant's conversations match `filter` (all with `None`).
     pub async fn count(
         self,
@@ -418,10 +454,9 @@ impl<'a> Conversations<'a> {
         convs: &[Conversation],
         set: LinkSet,
     ) -> Result<Vec<ConversationLinks>, StorageError> {
-        let wanted: Vec<LinkIds> = convs.iter().map(|c| LinkIds::of(c, set)).collect();
-        if wanted.iter().all(LinkIds::is_empty) {
+        let Some(wanted) = wanted_links(convs, set) else {
             return Ok(vec![ConversationLinks::default(); convs.len()]);
-        }
+        };
         self.store
             .run(move |c| load_links(c, tenant.get(), &wanted))
             .await

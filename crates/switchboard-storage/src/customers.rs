@@ -9,7 +9,7 @@ use switchboard_domain::{
 use crate::connection::DbConnection;
 use crate::engine::{self, Request, Stored};
 use crate::history::{self, HistoryEntry, OutboxEvent};
-use crate::paging::{self, QueryPage};
+use crate::paging::{self, CountedPage, QueryPage};
 use crate::rows::CustomerWrite;
 use crate::sql::record::Record;
 use crate::sql::{self, R};
@@ -196,6 +196,25 @@ impl<'a> Customers<'a> {
             sql::query::customers,
         )
         .await
+    }
+
+    /// A page of [`Self::query`] and how many customers match its filter
+    /// in all ([`Self::count`]), read in one statement: the total and the
+    /// page come from the same snapshot, in one round trip.
+    pub async fn query_counted(
+        self,
+        tenant: TenantId,
+        query: &Query<CustomerField>,
+    ) -> Result<CountedPage<Customer>, StorageError> {
+        let (page, total) = paging::run_with(
+            self.store,
+            "customers",
+            tenant,
+            query,
+            sql::query::customers_counted,
+        )
+        .await?;
+        Ok(CountedPage { page, total })
     }
 
     /// How many of the tenant's customers match `filter` (all with `None`).

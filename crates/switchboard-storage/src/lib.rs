@@ -106,7 +106,7 @@ pub use delivery::{
 pub use error::StorageError;
 pub use history::{HistoryEntry, OutboxEvent};
 pub use maintenance::{Maintenance, PruneStep, Pruned, Pruner, Retention};
-pub use paging::{MAX_OFFSET_CURSORS, OFFSET_CURSOR_TTL_MS, QueryPage};
+pub use paging::{CountedPage, MAX_OFFSET_CURSORS, OFFSET_CURSOR_TTL_MS, QueryPage};
 pub use secrets::{SecretKey, SecretKeyError, SecretKeySource, SecretKeys};
 pub use store::{Backend, READY_ANSWER_WITHIN, Store, UNREADY_AFTER_DISK_FULL};
 pub use webhooks::Webhooks;

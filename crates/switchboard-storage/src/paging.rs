@@ -90,6 +90,16 @@ fn shape<F: Field>(q: &Query<F>) -> [u8; 32] {
 /// Loads a page of a query on a connection.
 pub(crate) type Load<F> = fn(&mut DbConnection, i64, &Query<F>) -> R<Vec<<F as Field>::Entity>>;
 
+/// A page of query results and how many rows match the query's filter in
+/// all, read in one statement (the same snapshot).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CountedPage<T> {
+    /// The page.
+    pub page: QueryPage<T>,
+    /// How many rows match the filter, on every page.
+    pub total: u64,
+}
+
 /// Runs `q` for `tenant` with `load`, mapping an offset onto a remembered
 /// cursor when there is one.
 pub(crate) async fn run<F>(
@@ -102,6 +112,28 @@ pub(crate) async fn run<F>(
 where
     F: Field,
     F::Entity: Send + 'static,
+{
+    let (page, ()) = run_with(store, kind, tenant, q, move |c, t, q| {
+        Ok((load(c, t, q)?, ()))
+    })
+    .await?;
+    Ok(page)
+}
+
+/// Like [`run`], for a `load` that also reads something else on the same
+/// connection (a total, linked rows), returned beside the page.
+pub(crate) async fn run_with<F, X, L>(
+    store: &Store,
+    kind: &'static str,
+    tenant: TenantId,
+    q: &Query<F>,
+    load: L,
+) -> Result<(QueryPage<F::Entity>, X), StorageError>
+where
+    F: Field,
+    F::Entity: Send + 'static,
+    X: Send + 'static,
+    L: FnOnce(&mut DbConnection, i64, &Query<F>) -> R<(Vec<F::Entity>, X)> + Send + 'static,
 {
     let now = store.now();
     let offsets = store.offset_cursors();
@@ -124,12 +156,12 @@ where
         },
         _ => q.clone(),
     };
-    let items = store
+    let (items, extra) = store
         .run(move |c| load(c, tenant.get(), &effective))
         .await?;
     let next = q.next_cursor(&items);
     if let (Some(n), Some(cursor)) = (offset, next) {
         offsets.put(key(n + items.len() as u64), cursor, now);
     }
-    Ok(QueryPage { items, next })
+    Ok((QueryPage { items, next }, extra))
 }

@@ -147,18 +147,20 @@ async fn customer_page(
     p: &Principal,
     q: switchboard_domain::query::Query<switchboard_domain::query::CustomerField>,
 ) -> HcResult {
-    let customers = state.store().customers();
-    let page = customers
-        .query(p.tenant.id, &q)
-        .await
-        .map_err(|e| storage(e, "Customer"))?;
-    let total = customers
-        .count(p.tenant.id, q.filter())
+    let found = state
+        .store()
+        .customers()
+        .query_counted(p.tenant.id, &q)
         .await
         .map_err(|e| storage(e, "Customer"))?;
     Ok(HttpResponse::Ok().json(CustomerList {
-        data: page.items.iter().map(convert::customer_output).collect(),
-        total,
+        data: found
+            .page
+            .items
+            .iter()
+            .map(convert::customer_output)
+            .collect(),
+        total: found.total,
     }))
 }
 
@@ -167,27 +169,21 @@ async fn chat_page(
     p: &Principal,
     q: switchboard_domain::query::Query<switchboard_domain::query::ConversationField>,
 ) -> HcResult {
-    let conversations = state.store().conversations();
-    let page = conversations
-        .query(p.tenant.id, &q)
-        .await
-        .map_err(|e| storage(e, "Chat"))?;
-    let total = conversations
-        .count(p.tenant.id, q.filter())
-        .await
-        .map_err(|e| storage(e, "Chat"))?;
-    let links = conversations
-        .links(p.tenant.id, &page.items, LinkSet::ALL)
+    let (found, links) = state
+        .store()
+        .conversations()
+        .query_counted(p.tenant.id, &q, LinkSet::ALL)
         .await
         .map_err(|e| storage(e, "Chat"))?;
     Ok(HttpResponse::Ok().json(ChatList {
-        data: page
+        data: found
+            .page
             .items
             .iter()
             .zip(&links)
             .map(|(c, l)| convert::chat_output(c, l))
             .collect(),
-        meta: ListMeta { total },
+        meta: ListMeta { total: found.total },
     }))
 }
 

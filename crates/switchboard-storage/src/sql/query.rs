@@ -758,6 +758,75 @@ pub(crate) fn conversations(
     rows.into_iter().map(TryInto::try_into).collect()
 }
 
+/// `SELECT (SELECT count(*) …), <columns> … LIMIT …`: a page of `q` and
+/// how many rows match its filter in all, in one statement (one snapshot,
+/// one round trip). An empty page carries no total.
+fn select_counted<F: Target>(b: Backend, tenant: i64, q: &Query<F>) -> Builder {
+    let mut s = Builder {
+        backend: b,
+        tenant,
+        pieces: vec![Piece::Sql("SELECT (")],
+    };
+    s.pieces.extend(base(b, tenant, COUNT, q.filter()).pieces);
+    s.sql("), ");
+    s.pieces.extend(select(b, tenant, q, &[F::COLUMNS]).pieces);
+    s
+}
+
+/// Splits the rows of [`select_counted`] into the page and its total. A
+/// page that came back empty carries no total: it is counted on its own
+/// (0 without reading when `q` is a first page).
+fn split<F: Target, Row>(
+    c: &mut DbConnection,
+    tenant: i64,
+    q: &Query<F>,
+    rows: Vec<(i64, Row)>,
+) -> R<(Vec<F::Entity>, u64)>
+where
+    Row: TryInto<F::Entity, Error = crate::StorageError>,
+{
+    let total = match rows.first() {
+        Some((n, _)) => *n,
+        None if matches!(q.page(), Page::First) => 0,
+        None => count(c, tenant, q.filter())?,
+    };
+    let items = rows
+        .into_iter()
+        .map(|(_, row)| row.try_into())
+        .collect::<R<Vec<_>>>()?;
+    Ok((items, u64::try_from(total).unwrap_or(0)))
+}
+
+/// A page of the tenant's customers matching `q`, and how many match.
+pub(crate) fn customers_counted(
+    c: &mut DbConnection,
+    tenant: i64,
+    q: &Query<CustomerField>,
+) -> R<(Vec<Customer>, u64)> {
+    let b = backend(c);
+    let stmt: Statement<(BigInt, CustomerSql)> = Statement::new(
+        select_counted(b, tenant, q).pieces,
+        cacheable(b, q.filter()),
+    );
+    let rows: Vec<(i64, CustomerRow)> = crate::connection::native!(c, c => stmt.load(c))?;
+    split(c, tenant, q, rows)
+}
+
+/// A page of the tenant's conversations matching `q`, and how many match.
+pub(crate) fn conversations_counted(
+    c: &mut DbConnection,
+    tenant: i64,
+    q: &Query<ConversationField>,
+) -> R<(Vec<Conversation>, u64)> {
+    let b = backend(c);
+    let stmt: Statement<(BigInt, ConversationSql)> = Statement::new(
+        select_counted(b, tenant, q).pieces,
+        cacheable(b, q.filter()),
+    );
+    let rows: Vec<(i64, ConversationRow)> = crate::connection::native!(c, c => stmt.load(c))?;
+    split(c, tenant, q, rows)
+}
+
 /// How many of the tenant's rows match `filter`.
 pub(crate) fn count<F: Target>(
     c: &mut DbConnection,

@@ -14,7 +14,7 @@ use switchboard_domain::{
     AttributeType, ConversationStatus, CustomAttribute, Customer, CustomerId, Tag, TenantId,
     Timestamp,
 };
-use switchboard_storage::{Clock, Precondition, Store, WriteContext};
+use switchboard_storage::{Clock, LinkSet, Precondition, Store, WriteContext};
 
 use super::harness::{draft, for_each_backend_clocked, new_agent, tenant};
 
@@ -333,6 +333,24 @@ async fn customer_filters_match_on_both_backends() {
             assert_eq!(got, *want, "{label}: {what}");
             let count = store.customers().count(acme, Some(&filter)).await.unwrap();
             assert_eq!(count, want.len() as u64, "{label}: count of {what}");
+            // The page and its total in one statement: the first row, and
+            // past the end no row but the same total.
+            for (page, rows) in [(Page::First, want.len().min(1)), (Page::Offset(10), 0)] {
+                let q = Query::new(Some(filter.clone()), Sort::by_id(false), page, 1).unwrap();
+                let found = store.customers().query_counted(acme, &q).await.unwrap();
+                assert_eq!(found.total, count, "{label}: total of {what} at {page:?}");
+                let names: Vec<&str> = found
+                    .page
+                    .items
+                    .iter()
+                    .filter_map(|c| c.name.as_deref())
+                    .collect();
+                assert_eq!(
+                    names,
+                    want[..rows],
+                    "{label}: counted page of {what} at {page:?}"
+                );
+            }
         }
         assert_eq!(
             store.customers().count(acme, None).await.unwrap(),
@@ -686,6 +704,34 @@ async fn conversation_filters_match_on_both_backends() {
             assert_eq!(got, *want, "{label}: {what}");
             let count = store.conversations().count(a, Some(&filter)).await.unwrap();
             assert_eq!(count, want.len() as u64, "{label}: count of {what}");
+            // The page, its total and its links in one trip: the first row,
+            // and past the end no row but the same total.
+            for (page, rows) in [(Page::First, want.len().min(1)), (Page::Offset(10), 0)] {
+                let q = Query::new(Some(filter.clone()), Sort::by_id(false), page, 1).unwrap();
+                let (found, links) = store
+                    .conversations()
+                    .query_counted(a, &q, LinkSet::ALL)
+                    .await
+                    .unwrap();
+                assert_eq!(found.total, count, "{label}: total of {what} at {page:?}");
+                let keys: Vec<&str> = found
+                    .page
+                    .items
+                    .iter()
+                    .map(|c| c.session_key.as_str())
+                    .collect();
+                assert_eq!(
+                    keys,
+                    want[..rows],
+                    "{label}: counted page of {what} at {page:?}"
+                );
+                let expected = store
+                    .conversations()
+                    .links(a, &found.page.items, LinkSet::ALL)
+                    .await
+                    .unwrap();
+                assert_eq!(links, expected, "{label}: links of {what}");
+            }
         }
         // Closed time, newest first: open chats sort last.
         let q = Query::new(
