@@ -15,6 +15,7 @@ use crate::engine::{self, Request, Stored};
 use crate::history::{self, HistoryEntry, OutboxEvent};
 use crate::paging::{self, CountedPage, QueryPage};
 use crate::rows::ConversationWrite;
+use crate::sql::counts::Counts;
 use crate::sql::record::Record;
 use crate::sql::{self, R};
 use crate::{ImportError, ModifyError, Precondition, StorageError, Store, WriteContext};
@@ -428,6 +429,9 @@ impl<'a> Conversations<'a> {
             },
         )
         .await?;
+        self.store
+            .after_total(Counts::Conversations, tenant.get(), total);
+        let total = total.n;
         Ok((CountedPage { page, total }, links))
     }
 
@@ -438,11 +442,13 @@ impl<'a> Conversations<'a> {
         filter: Option<&Filter<ConversationField>>,
     ) -> Result<u64, StorageError> {
         let filter = filter.cloned();
-        let n = self
+        let total = self
             .store
             .run(move |c| sql::query::count(c, tenant.get(), filter.as_ref()))
             .await?;
-        Ok(u64::try_from(n).unwrap_or(0))
+        self.store
+            .after_total(Counts::Conversations, tenant.get(), total);
+        Ok(total.n)
     }
 
     /// The rows each of `convs` links to (those of `set`), in order: at

@@ -11,6 +11,7 @@ use crate::engine::{self, Request, Stored};
 use crate::history::{self, HistoryEntry, OutboxEvent};
 use crate::paging::{self, CountedPage, QueryPage};
 use crate::rows::CustomerWrite;
+use crate::sql::counts::Counts;
 use crate::sql::record::Record;
 use crate::sql::{self, R};
 use crate::{
@@ -214,7 +215,12 @@ impl<'a> Customers<'a> {
             sql::query::customers_counted,
         )
         .await?;
-        Ok(CountedPage { page, total })
+        self.store
+            .after_total(Counts::Customers, tenant.get(), total);
+        Ok(CountedPage {
+            page,
+            total: total.n,
+        })
     }
 
     /// How many of the tenant's customers match `filter` (all with `None`).
@@ -224,11 +230,13 @@ impl<'a> Customers<'a> {
         filter: Option<&Filter<CustomerField>>,
     ) -> Result<u64, StorageError> {
         let filter = filter.cloned();
-        let n = self
+        let total = self
             .store
             .run(move |c| sql::query::count(c, tenant.get(), filter.as_ref()))
             .await?;
-        Ok(u64::try_from(n).unwrap_or(0))
+        self.store
+            .after_total(Counts::Customers, tenant.get(), total);
+        Ok(total.n)
     }
 
     /// Read-modify-write of one customer with optimistic concurrency.

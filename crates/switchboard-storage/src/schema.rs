@@ -392,6 +392,20 @@ pub(crate) const TABLES: &[(&str, &[&str])] = &[
             "last_seen_at",
         ],
     ),
+    // The running counts (`sql::counts`): written by triggers, read by the
+    // statement builder of `sql::query`; no query names them through Diesel.
+    ("customer_counts", &["id", "tenant_id", "n"]),
+    (
+        "conversation_counts",
+        &[
+            "id",
+            "tenant_id",
+            "status",
+            "assignee_key",
+            "department_key",
+            "n",
+        ],
+    ),
 ];
 
 /// Tables only SQLite has, with their columns: what PostgreSQL does with

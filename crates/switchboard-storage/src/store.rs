@@ -1,6 +1,7 @@
 //! The store: the crate's public entry point, and how its calls reach a
 //! connection.
 
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -20,6 +21,8 @@ use crate::health::PgHealth;
 use crate::maintenance::Maintenance;
 use crate::paging::OffsetCursors;
 use crate::secrets::Cipher;
+use crate::sql::counts::{self, Counts};
+use crate::sql::query::Total;
 use crate::webhooks::Webhooks;
 use crate::worker::Worker;
 
@@ -97,6 +100,8 @@ struct Inner {
     disk_full: Mutex<Option<DiskFullSeen>>,
     /// Positions of the offsets served, for offset paging (see `paging`).
     offset_cursors: OffsetCursors,
+    /// The running counts being folded now (see `sql::counts`).
+    folding: Mutex<HashSet<(Counts, i64)>>,
     /// PostgreSQL: the bounded readiness check (see `health`).
     health: Option<PgHealth>,
     /// Changes every node must learn (see `changes`).
@@ -180,6 +185,7 @@ impl Store {
                 disk_full: Mutex::new(None),
                 cipher: Arc::new(Cipher::new(keys)),
                 offset_cursors: OffsetCursors::default(),
+                folding: Mutex::new(HashSet::new()),
                 health,
                 changes: Arc::new(ChangeBus::default()),
                 pg_url,
@@ -535,6 +541,37 @@ impl Store {
     {
         self.run(move |c| f(c).map_err(|e| tenant_gone(c, tenant, e)))
             .await
+    }
+
+    /// After a total summed `total.summed` rows of the running counts:
+    /// when that is more than [`counts::FOLD_ABOVE`], folds the tenant's
+    /// rows in the background (one fold per tenant and kind at a time; a
+    /// failed fold is logged, and the next total tries again).
+    pub(crate) fn after_total(&self, counts: Counts, tenant: i64, total: Total) {
+        if total.summed <= counts::FOLD_ABOVE {
+            return;
+        }
+        let Ok(handle) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        {
+            let Ok(mut folding) = self.inner.folding.lock() else {
+                return;
+            };
+            if !folding.insert((counts, tenant)) {
+                return;
+            }
+        }
+        let store = self.clone();
+        handle.spawn(async move {
+            let folded = store.write(move |c| counts::fold(c, counts, tenant)).await;
+            if let Err(e) = folded {
+                tracing::warn!(error = %e, ?counts, tenant, "folding the running counts failed");
+            }
+            if let Ok(mut folding) = store.inner.folding.lock() {
+                folding.remove(&(counts, tenant));
+            }
+        });
     }
 
     /// The positions of served offsets (see `paging`).

@@ -17,6 +17,7 @@
 
 pub(crate) mod console;
 pub(crate) mod conversations;
+pub(crate) mod counts;
 pub(crate) mod customers;
 pub(crate) mod deliveries;
 pub(crate) mod directory;

@@ -128,13 +128,25 @@ pub(crate) trait Target: switchboard_domain::query::Field {
     const TABLE: &'static str;
     /// `SELECT` list, in the order of the row struct.
     const COLUMNS: &'static str;
+    /// The table of the entity's running counts (migration
+    /// `2026-12-03-000001_row_counts`): `+1`/`-1` rows per group.
+    const COUNTS: &'static str;
     fn expr(&self, b: Backend) -> Expr;
+    /// The field's column in [`Self::COUNTS`], when the counts are grouped
+    /// by it.
+    fn count_expr(&self) -> Option<Expr>;
 }
 
 impl Target for CustomerField {
     const TABLE: &'static str = "customers";
     const COLUMNS: &'static str =
         "id, tenant_id, user_id, email, doc, created_at, updated_at, version";
+    const COUNTS: &'static str = "customer_counts";
+
+    /// Customers are counted per tenant only.
+    fn count_expr(&self) -> Option<Expr> {
+        None
+    }
 
     fn expr(&self, b: Backend) -> Expr {
         let pg = b == Backend::Postgres;
@@ -175,6 +187,24 @@ impl Target for CustomerField {
 impl Target for ConversationField {
     const TABLE: &'static str = "conversations";
     const COLUMNS: &'static str = "id, tenant_id, session_key, status, customer_id, visitor_email, doc, created_at, updated_at, version";
+    const COUNTS: &'static str = "conversation_counts";
+
+    /// Conversations are counted per status, assignee and department: a
+    /// filter on those alone (the inbox's) is summed, not counted.
+    fn count_expr(&self) -> Option<Expr> {
+        match self {
+            Self::Status => Some(Expr::Plain("status")),
+            Self::Assignee => Some(Expr::Keyed {
+                expr: "assignee_key",
+                unset: 0,
+            }),
+            Self::Department => Some(Expr::Keyed {
+                expr: "department_key",
+                unset: 0,
+            }),
+            _ => None,
+        }
+    }
 
     fn expr(&self, b: Backend) -> Expr {
         let pg = b == Backend::Postgres;
@@ -225,6 +255,9 @@ struct Builder {
     backend: Backend,
     tenant: i64,
     pieces: Vec<Piece>,
+    /// Whether the filter is compiled against the counts table
+    /// ([`Target::count_expr`]) rather than the entity's.
+    on_counts: bool,
 }
 
 impl Builder {
@@ -300,7 +333,8 @@ impl Builder {
     }
 
     fn condition<F: Target>(&mut self, c: &Condition<F>) {
-        match c.field().expr(self.backend) {
+        let on_counts = self.on_counts.then(|| c.field().count_expr()).flatten();
+        match on_counts.unwrap_or_else(|| c.field().expr(self.backend)) {
             Expr::Plain(e) => self.plain(e, c.test()),
             Expr::Nullable(e) => self.nullable(e, c.test()),
             Expr::Keyed { expr, unset } => self.keyed(expr, unset, c.test()),
@@ -637,15 +671,28 @@ fn base<F: Target>(
     head: &'static [&'static str],
     filter: Option<&Filter<F>>,
 ) -> Builder {
+    base_from(b, tenant, head, "", filter)
+}
+
+/// [`base`] with `from` (`"other, "`) joined before the entity's table.
+fn base_from<F: Target>(
+    b: Backend,
+    tenant: i64,
+    head: &'static [&'static str],
+    from: &'static str,
+    filter: Option<&Filter<F>>,
+) -> Builder {
     let mut q = Builder {
         backend: b,
         tenant,
         pieces: Vec::new(),
+        on_counts: false,
     };
     for s in head {
         q.sql(s);
     }
     q.sql(" FROM ")
+        .sql(from)
         .sql(F::TABLE)
         .sql(" WHERE tenant_id = ")
         .int(tenant);
@@ -663,7 +710,18 @@ fn select<F: Target>(
     q: &Query<F>,
     head: &'static [&'static str],
 ) -> Builder {
-    let mut s = base(b, tenant, head, q.filter());
+    select_from(b, tenant, q, head, "")
+}
+
+/// [`select`] with `from` joined before the entity's table.
+fn select_from<F: Target>(
+    b: Backend,
+    tenant: i64,
+    q: &Query<F>,
+    head: &'static [&'static str],
+    from: &'static str,
+) -> Builder {
+    let mut s = base_from(b, tenant, head, from, q.filter());
     let key = sort_key(q, b);
     let desc = q.sort().descending();
     let by_id = key == "id";
@@ -726,7 +784,6 @@ fn backend(c: &DbConnection) -> Backend {
 
 const SELECT_CUSTOMERS: &[&str] = &["SELECT ", <CustomerField as Target>::COLUMNS];
 const SELECT_CONVERSATIONS: &[&str] = &["SELECT ", <ConversationField as Target>::COLUMNS];
-const COUNT: &[&str] = &["SELECT count(*)"];
 
 /// A page of the tenant's customers matching `q`.
 pub(crate) fn customers(
@@ -758,19 +815,71 @@ pub(crate) fn conversations(
     rows.into_iter().map(TryInto::try_into).collect()
 }
 
-/// `SELECT (SELECT count(*) …), <columns> … LIMIT …`: a page of `q` and
-/// how many rows match its filter in all, in one statement (one snapshot,
-/// one round trip). An empty page carries no total.
+/// Whether the total of `filter` is a sum of the counts table: no filter,
+/// or one on the counts' groups alone.
+fn summable<F: Target>(filter: Option<&Filter<F>>) -> bool {
+    filter.is_none_or(|f| f.conditions().all(|c| c.field().count_expr().is_some()))
+}
+
+/// `SELECT <total>` of the tenant's rows matching `filter`: the sum of the
+/// counts table when [`summable`], else `count(*)` of the rows. The second
+/// column is how many count rows were summed (0 for `count(*)`), which
+/// tells when they are due to be folded ([`super::counts::compact`]).
+fn total<F: Target>(b: Backend, tenant: i64, filter: Option<&Filter<F>>) -> Builder {
+    if !summable(filter) {
+        return base(b, tenant, &["SELECT count(*), CAST(0 AS BIGINT)"], filter);
+    }
+    let mut q = Builder {
+        backend: b,
+        tenant,
+        pieces: Vec::new(),
+        on_counts: true,
+    };
+    q.sql("SELECT CAST(coalesce(sum(n), 0) AS BIGINT), count(*) FROM ")
+        .sql(F::COUNTS)
+        .sql(" WHERE tenant_id = ")
+        .int(tenant);
+    if let Some(f) = filter {
+        q.sql(" AND ");
+        q.filter(f);
+    }
+    q
+}
+
+/// `WITH counted AS (<total>) SELECT counted.*, <columns> FROM counted, <table>
+/// WHERE … LIMIT …`: a page of `q` and how many rows match its filter in
+/// all, in one statement (one snapshot, one round trip). An empty page
+/// carries no total.
 fn select_counted<F: Target>(b: Backend, tenant: i64, q: &Query<F>) -> Builder {
     let mut s = Builder {
         backend: b,
         tenant,
-        pieces: vec![Piece::Sql("SELECT (")],
+        pieces: vec![Piece::Sql("WITH counted (n, summed) AS (")],
+        on_counts: false,
     };
-    s.pieces.extend(base(b, tenant, COUNT, q.filter()).pieces);
-    s.sql("), ");
-    s.pieces.extend(select(b, tenant, q, &[F::COLUMNS]).pieces);
+    s.pieces.extend(total(b, tenant, q.filter()).pieces);
+    s.sql(") ");
+    let head = &["SELECT counted.n, counted.summed, ", F::COLUMNS];
+    s.pieces
+        .extend(select_from(b, tenant, q, head, "counted, ").pieces);
     s
+}
+
+/// How many rows match a filter, and how many rows of the counts table
+/// were summed to tell it (0 when the rows were counted).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Total {
+    pub(crate) n: u64,
+    pub(crate) summed: u64,
+}
+
+impl Total {
+    fn of(n: i64, summed: i64) -> Self {
+        Self {
+            n: u64::try_from(n).unwrap_or(0),
+            summed: u64::try_from(summed).unwrap_or(0),
+        }
+    }
 }
 
 /// Splits the rows of [`select_counted`] into the page and its total. A
@@ -780,21 +889,21 @@ fn split<F: Target, Row>(
     c: &mut DbConnection,
     tenant: i64,
     q: &Query<F>,
-    rows: Vec<(i64, Row)>,
-) -> R<(Vec<F::Entity>, u64)>
+    rows: Vec<(i64, i64, Row)>,
+) -> R<(Vec<F::Entity>, Total)>
 where
     Row: TryInto<F::Entity, Error = crate::StorageError>,
 {
     let total = match rows.first() {
-        Some((n, _)) => *n,
-        None if matches!(q.page(), Page::First) => 0,
+        Some((n, summed, _)) => Total::of(*n, *summed),
+        None if matches!(q.page(), Page::First) => Total::default(),
         None => count(c, tenant, q.filter())?,
     };
     let items = rows
         .into_iter()
-        .map(|(_, row)| row.try_into())
+        .map(|(_, _, row)| row.try_into())
         .collect::<R<Vec<_>>>()?;
-    Ok((items, u64::try_from(total).unwrap_or(0)))
+    Ok((items, total))
 }
 
 /// A page of the tenant's customers matching `q`, and how many match.
@@ -802,13 +911,13 @@ pub(crate) fn customers_counted(
     c: &mut DbConnection,
     tenant: i64,
     q: &Query<CustomerField>,
-) -> R<(Vec<Customer>, u64)> {
+) -> R<(Vec<Customer>, Total)> {
     let b = backend(c);
-    let stmt: Statement<(BigInt, CustomerSql)> = Statement::new(
+    let stmt: Statement<(BigInt, BigInt, CustomerSql)> = Statement::new(
         select_counted(b, tenant, q).pieces,
         cacheable(b, q.filter()),
     );
-    let rows: Vec<(i64, CustomerRow)> = crate::connection::native!(c, c => stmt.load(c))?;
+    let rows: Vec<(i64, i64, CustomerRow)> = crate::connection::native!(c, c => stmt.load(c))?;
     split(c, tenant, q, rows)
 }
 
@@ -817,35 +926,38 @@ pub(crate) fn conversations_counted(
     c: &mut DbConnection,
     tenant: i64,
     q: &Query<ConversationField>,
-) -> R<(Vec<Conversation>, u64)> {
+) -> R<(Vec<Conversation>, Total)> {
     let b = backend(c);
-    let stmt: Statement<(BigInt, ConversationSql)> = Statement::new(
+    let stmt: Statement<(BigInt, BigInt, ConversationSql)> = Statement::new(
         select_counted(b, tenant, q).pieces,
         cacheable(b, q.filter()),
     );
-    let rows: Vec<(i64, ConversationRow)> = crate::connection::native!(c, c => stmt.load(c))?;
+    let rows: Vec<(i64, i64, ConversationRow)> = crate::connection::native!(c, c => stmt.load(c))?;
     split(c, tenant, q, rows)
 }
 
-/// How many of the tenant's rows match `filter`.
+/// How many of the tenant's rows match `filter` (see [`total`]).
 pub(crate) fn count<F: Target>(
     c: &mut DbConnection,
     tenant: i64,
     filter: Option<&Filter<F>>,
-) -> R<i64> {
+) -> R<Total> {
     let b = backend(c);
-    let stmt: Statement<BigInt> =
-        Statement::new(base(b, tenant, COUNT, filter).pieces, cacheable(b, filter));
-    Ok(crate::connection::native!(c, c => stmt.get_result(c))?)
+    let stmt: Statement<(BigInt, BigInt)> =
+        Statement::new(total(b, tenant, filter).pieces, cacheable(b, filter));
+    let (n, summed): (i64, i64) = crate::connection::native!(c, c => stmt.get_result(c))?;
+    Ok(Total::of(n, summed))
 }
 
 /// The database's plan for a page of `q`, one line per step
-/// (`EXPLAIN QUERY PLAN` on SQLite, `EXPLAIN` on PostgreSQL).
+/// (`EXPLAIN QUERY PLAN` on SQLite, `EXPLAIN` on PostgreSQL); `counted`:
+/// of the page with its total ([`customers_counted`]).
 #[cfg(test)]
 pub(crate) fn explain<F: Target>(
     c: &mut DbConnection,
     tenant: i64,
     q: &Query<F>,
+    counted: bool,
 ) -> R<Vec<String>> {
     use diesel::sql_types::Integer;
     let b = backend(c);
@@ -853,7 +965,11 @@ pub(crate) fn explain<F: Target>(
         Backend::Sqlite => "EXPLAIN QUERY PLAN ",
         Backend::Postgres => "EXPLAIN ",
     })];
-    pieces.extend(select(b, tenant, q, &["SELECT id"]).pieces);
+    if counted {
+        pieces.extend(select_counted(b, tenant, q).pieces);
+    } else {
+        pieces.extend(select(b, tenant, q, &["SELECT id"]).pieces);
+    }
     Ok(match c {
         DbConnection::Sqlite(c) => {
             let stmt: Statement<(Integer, Integer, Integer, Text)> = Statement::new(pieces, false);

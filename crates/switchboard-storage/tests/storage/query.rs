@@ -920,3 +920,217 @@ async fn pages_are_stable_under_concurrent_writes() {
     })
     .await;
 }
+
+/// The totals of filters on status, assignee and department (and of no
+/// filter) are sums of running counts kept by triggers; they must equal
+/// the rows a query finds after every kind of change: creates, imports,
+/// changes of status, assignee and department, other changes, deletes, in
+/// two tenants, and across the folds that start once a total sums many
+/// count rows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn totals_stay_exact_through_every_change() {
+    for_each_backend_clocked(|store, label, _clock| async move {
+        let acme = tenant(&store, "acme").await;
+        let globex = tenant(&store, "globex").await;
+        let a = acme.tenant.id;
+        let anna = new_agent(&store, a, "Anna").await;
+        let otto = new_agent(&store, a, "Otto").await;
+        let sales = store.admin().create_department(a, "Sales").await.unwrap();
+        let st = |s: ConversationStatus| Value::Status(s);
+        let filters: Vec<(&str, Option<Filter<Cv>>)> = vec![
+            ("all", None),
+            (
+                "opened",
+                Some(eq(Cv::Status, st(ConversationStatus::Opened))),
+            ),
+            ("anna", Some(eq(Cv::Assignee, Value::Int(anna.id.get())))),
+            ("unassigned", Some(cond(Cv::Assignee, Op::IsNull, vec![]))),
+            (
+                "sales",
+                Some(eq(Cv::Department, Value::Int(sales.id.get()))),
+            ),
+            (
+                "opened and anna",
+                Some(Filter::all(vec![
+                    eq(Cv::Status, st(ConversationStatus::Opened)),
+                    eq(Cv::Assignee, Value::Int(anna.id.get())),
+                ])),
+            ),
+            (
+                "not closed, or otto's",
+                Some(Filter::any(vec![
+                    Filter::negate(eq(Cv::Status, st(ConversationStatus::Closed))),
+                    eq(Cv::Assignee, Value::Int(otto.id.get())),
+                ])),
+            ),
+            // Not a sum: counted from the rows.
+            (
+                "by email",
+                Some(eq(Cv::VisitorEmail, text("v@example.com"))),
+            ),
+        ];
+        let check = |step: &'static str| {
+            let store = store.clone();
+            let filters = filters.clone();
+            async move {
+                for (what, filter) in &filters {
+                    let all =
+                        Query::new(filter.clone(), Sort::by_id(false), Page::First, 1000).unwrap();
+                    let rows = store
+                        .conversations()
+                        .query(a, &all)
+                        .await
+                        .unwrap()
+                        .items
+                        .len() as u64;
+                    let count = store
+                        .conversations()
+                        .count(a, filter.as_ref())
+                        .await
+                        .unwrap();
+                    assert_eq!(count, rows, "{label}: {step}: count of {what}");
+                    let first =
+                        Query::new(filter.clone(), Sort::by_id(false), Page::First, 1).unwrap();
+                    let (found, _) = store
+                        .conversations()
+                        .query_counted(a, &first, LinkSet::ALL)
+                        .await
+                        .unwrap();
+                    assert_eq!(found.total, rows, "{label}: {step}: total of {what}");
+                }
+                let customers = Query::new(None, Sort::by_id(false), Page::First, 1000).unwrap();
+                let rows = store
+                    .customers()
+                    .query(a, &customers)
+                    .await
+                    .unwrap()
+                    .items
+                    .len() as u64;
+                assert_eq!(
+                    store.customers().count(a, None).await.unwrap(),
+                    rows,
+                    "{label}: {step}: customers"
+                );
+                rows
+            }
+        };
+        let conversation = |key: String, assignee: Option<switchboard_domain::AgentId>| {
+            let mut c = draft(a, &key);
+            c.status = ConversationStatus::Opened;
+            c.assignee_id = assignee;
+            c.visitor.email = Some("v@example.com".into());
+            c
+        };
+        let mut made = Vec::new();
+        for i in 0..6 {
+            let who = [Some(anna.id), Some(otto.id), None][i % 3];
+            made.push(
+                store
+                    .conversations()
+                    .create(&acme, conversation(format!("c-{i}"), who))
+                    .await
+                    .unwrap(),
+            );
+            store
+                .customers()
+                .create(&acme, Customer::new(a, store.now()))
+                .await
+                .unwrap();
+        }
+        // Another tenant's rows count for it alone.
+        store
+            .conversations()
+            .create(&globex, draft(globex.tenant.id, "g-1"))
+            .await
+            .unwrap();
+        store
+            .customers()
+            .create(&globex, Customer::new(globex.tenant.id, store.now()))
+            .await
+            .unwrap();
+        assert_eq!(check("created").await, 6, "{label}");
+
+        let update = |id,
+                      change: fn(
+            &mut switchboard_domain::Conversation,
+            switchboard_domain::AgentId,
+            switchboard_domain::DepartmentId,
+        )| {
+            let store = store.clone();
+            let acme = acme.clone();
+            let (otto, sales) = (otto.id, sales.id);
+            async move {
+                store
+                    .conversations()
+                    .update(&acme, id, Precondition::NONE, move |c| {
+                        change(c, otto, sales)
+                    })
+                    .await
+                    .unwrap();
+            }
+        };
+        update(made[0].id, |c, _, _| {
+            c.status = ConversationStatus::Closed;
+            c.closed_at = Some(c.updated_at);
+            c.ended_at = c.closed_at;
+            c.closed_by = Some(switchboard_domain::Actor::System);
+        })
+        .await;
+        check("closed").await;
+        update(made[1].id, |c, otto, _| c.assignee_id = Some(otto)).await;
+        check("reassigned").await;
+        update(made[2].id, |c, _, sales| c.department_id = Some(sales)).await;
+        check("moved to a department").await;
+        update(made[3].id, |c, _, _| c.assignee_id = None).await;
+        check("unassigned").await;
+        update(made[4].id, |c, _, _| c.visitor.name = Some("Vic".into())).await;
+        check("another change").await;
+        store
+            .conversations()
+            .delete(&acme, made[5].id, Precondition::NONE)
+            .await
+            .unwrap();
+        let some = store
+            .customers()
+            .query(
+                a,
+                &Query::new(None, Sort::by_id(false), Page::First, 1).unwrap(),
+            )
+            .await
+            .unwrap();
+        store
+            .customers()
+            .delete(&acme, some.items[0].id, Precondition::NONE)
+            .await
+            .unwrap();
+        assert_eq!(check("deleted").await, 5, "{label}");
+        let imported: Vec<_> = (0..3)
+            .map(|i| conversation(format!("i-{i}"), Some(anna.id)))
+            .collect();
+        store.conversations().import(&acme, imported).await.unwrap();
+        check("imported").await;
+        // Enough changes that totals sum more rows than the fold threshold;
+        // the totals stay exact while the folds run and after them.
+        for i in 0..150 {
+            let c = store
+                .conversations()
+                .create(&acme, conversation(format!("m-{i}"), Some(otto.id)))
+                .await
+                .unwrap();
+            store
+                .customers()
+                .create(&acme, Customer::new(a, store.now()))
+                .await
+                .unwrap();
+            if i % 2 == 0 {
+                update(c.id, |c, _, sales| c.department_id = Some(sales)).await;
+            }
+        }
+        for round in 0..20 {
+            check(if round == 0 { "many changes" } else { "folded" }).await;
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(check("at the end").await, 155, "{label}");
+    })
+    .await;
+}
