@@ -356,6 +356,9 @@ pub enum QueryKind {
     StatusAssignee,
     /// `POST /v1/customers/search` on a custom attribute's equality.
     CustomAttribute,
+    /// `GET /v1/customers?limit=20`: the first page of the list, with the
+    /// total of all the tenant's customers.
+    CustomerList,
     /// The console's inbox, first page, no filter (`GET /console/inbox`).
     ConsoleInbox,
     /// The console's inbox: the signed-in agent's conversations of one
@@ -367,11 +370,12 @@ pub enum QueryKind {
 
 impl QueryKind {
     /// Every kind, the baseline first.
-    pub const ALL: [Self; 7] = [
+    pub const ALL: [Self; 8] = [
         Self::PointGet,
         Self::Email,
         Self::StatusAssignee,
         Self::CustomAttribute,
+        Self::CustomerList,
         Self::ConsoleInbox,
         Self::ConsoleMine,
         Self::ConsoleSearch,
@@ -385,6 +389,7 @@ impl QueryKind {
             Self::Email => "customers by email",
             Self::StatusAssignee => "chats by status + assignee",
             Self::CustomAttribute => "customers by custom attribute",
+            Self::CustomerList => "customer list, first page",
             Self::ConsoleInbox => "console inbox, first page",
             Self::ConsoleMine => "console inbox: my chats of a status",
             Self::ConsoleSearch => "console inbox: search by visitor email",
@@ -457,6 +462,7 @@ impl Workload for Search {
                 let j = rng.below(self.data.conversations);
                 get(format!("/console/inbox?q=visitor{j}%40bench.example.com"))
             }
+            QueryKind::CustomerList => get("/v1/customers?limit=20".into()),
             QueryKind::PointGet => get(format!(
                 "/v1/customers/{}",
                 customers.get(i).copied().unwrap_or(0)
