@@ -671,17 +671,6 @@ fn base<F: Target>(
     head: &'static [&'static str],
     filter: Option<&Filter<F>>,
 ) -> Builder {
-    base_from(b, tenant, head, "", filter)
-}
-
-/// [`base`] with `from` (`"other, "`) joined before the entity's table.
-fn base_from<F: Target>(
-    b: Backend,
-    tenant: i64,
-    head: &'static [&'static str],
-    from: &'static str,
-    filter: Option<&Filter<F>>,
-) -> Builder {
     let mut q = Builder {
         backend: b,
         tenant,
@@ -692,7 +681,6 @@ fn base_from<F: Target>(
         q.sql(s);
     }
     q.sql(" FROM ")
-        .sql(from)
         .sql(F::TABLE)
         .sql(" WHERE tenant_id = ")
         .int(tenant);
@@ -710,18 +698,7 @@ fn select<F: Target>(
     q: &Query<F>,
     head: &'static [&'static str],
 ) -> Builder {
-    select_from(b, tenant, q, head, "")
-}
-
-/// [`select`] with `from` joined before the entity's table.
-fn select_from<F: Target>(
-    b: Backend,
-    tenant: i64,
-    q: &Query<F>,
-    head: &'static [&'static str],
-    from: &'static str,
-) -> Builder {
-    let mut s = base_from(b, tenant, head, from, q.filter());
+    let mut s = base(b, tenant, head, q.filter());
     let key = sort_key(q, b);
     let desc = q.sort().descending();
     let by_id = key == "id";
@@ -821,47 +798,66 @@ fn summable<F: Target>(filter: Option<&Filter<F>>) -> bool {
     filter.is_none_or(|f| f.conditions().all(|c| c.field().count_expr().is_some()))
 }
 
-/// `SELECT <total>` of the tenant's rows matching `filter`: the sum of the
-/// counts table when [`summable`], else `count(*)` of the rows. The second
-/// column is how many count rows were summed (0 for `count(*)`), which
-/// tells when they are due to be folded ([`super::counts::compact`]).
-fn total<F: Target>(b: Backend, tenant: i64, filter: Option<&Filter<F>>) -> Builder {
-    if !summable(filter) {
-        return base(b, tenant, &["SELECT count(*), CAST(0 AS BIGINT)"], filter);
+/// The two scalar subqueries `(SELECT <total>), (SELECT <summed>)` of
+/// the tenant's rows matching `filter`: the total is the sum of the counts
+/// table when [`summable`], else `count(*)` of the rows; `summed` is how
+/// many count rows that sum read (0 for `count(*)`), which tells when they
+/// are due to be folded ([`super::counts::fold`]). Scalar subqueries, not a
+/// join, so that the page beside them keeps its index order.
+fn totals<F: Target>(s: &mut Builder, filter: Option<&Filter<F>>) {
+    let (b, tenant) = (s.backend, s.tenant);
+    s.sql("(");
+    if summable(filter) {
+        for (i, head) in [
+            "SELECT CAST(coalesce(sum(n), 0) AS BIGINT)",
+            "SELECT count(*)",
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            if i > 0 {
+                s.sql("), (");
+            }
+            let mut q = Builder {
+                backend: b,
+                tenant,
+                pieces: Vec::new(),
+                on_counts: true,
+            };
+            q.sql(head)
+                .sql(" FROM ")
+                .sql(F::COUNTS)
+                .sql(" WHERE tenant_id = ")
+                .int(tenant);
+            if let Some(f) = filter {
+                q.sql(" AND ");
+                q.filter(f);
+            }
+            s.pieces.extend(q.pieces);
+        }
+    } else {
+        s.pieces
+            .extend(base(b, tenant, &["SELECT count(*)"], filter).pieces);
+        s.sql("), (SELECT CAST(0 AS BIGINT)");
     }
-    let mut q = Builder {
-        backend: b,
-        tenant,
-        pieces: Vec::new(),
-        on_counts: true,
-    };
-    q.sql("SELECT CAST(coalesce(sum(n), 0) AS BIGINT), count(*) FROM ")
-        .sql(F::COUNTS)
-        .sql(" WHERE tenant_id = ")
-        .int(tenant);
-    if let Some(f) = filter {
-        q.sql(" AND ");
-        q.filter(f);
-    }
-    q
+    s.sql(")");
 }
 
-/// `WITH counted AS (<total>) SELECT counted.*, <columns> FROM counted, <table>
-/// WHERE … LIMIT …`: a page of `q` and how many rows match its filter in
-/// all, in one statement (one snapshot, one round trip). An empty page
-/// carries no total.
+/// `SELECT (<total>), (<summed>), <columns> FROM <table> WHERE … LIMIT …`:
+/// a page of `q` and how many rows match its filter in all, in one
+/// statement (one snapshot, one round trip). An empty page carries no
+/// total.
 fn select_counted<F: Target>(b: Backend, tenant: i64, q: &Query<F>) -> Builder {
     let mut s = Builder {
         backend: b,
         tenant,
-        pieces: vec![Piece::Sql("WITH counted (n, summed) AS (")],
+        pieces: vec![Piece::Sql("SELECT ")],
         on_counts: false,
     };
-    s.pieces.extend(total(b, tenant, q.filter()).pieces);
-    s.sql(") ");
-    let head = &["SELECT counted.n, counted.summed, ", F::COLUMNS];
+    totals(&mut s, q.filter());
+    s.sql(", ");
     s.pieces
-        .extend(select_from(b, tenant, q, head, "counted, ").pieces);
+        .extend(select(b, tenant, q, &["", F::COLUMNS]).pieces);
     s
 }
 
@@ -936,15 +932,20 @@ pub(crate) fn conversations_counted(
     split(c, tenant, q, rows)
 }
 
-/// How many of the tenant's rows match `filter` (see [`total`]).
+/// How many of the tenant's rows match `filter` (see [`totals`]).
 pub(crate) fn count<F: Target>(
     c: &mut DbConnection,
     tenant: i64,
     filter: Option<&Filter<F>>,
 ) -> R<Total> {
-    let b = backend(c);
-    let stmt: Statement<(BigInt, BigInt)> =
-        Statement::new(total(b, tenant, filter).pieces, cacheable(b, filter));
+    let mut s = Builder {
+        backend: backend(c),
+        tenant,
+        pieces: vec![Piece::Sql("SELECT ")],
+        on_counts: false,
+    };
+    totals(&mut s, filter);
+    let stmt: Statement<(BigInt, BigInt)> = Statement::new(s.pieces, cacheable(s.backend, filter));
     let (n, summed): (i64, i64) = crate::connection::native!(c, c => stmt.get_result(c))?;
     Ok(Total::of(n, summed))
 }
