@@ -26,7 +26,7 @@
 //! rows to load for the change) are the private [`Stored`] trait.
 
 use switchboard_domain::entity::{Refusal, Revision, prepare_new, revise};
-use switchboard_domain::{DomainEvent, Entity, Timestamp};
+use switchboard_domain::{DomainError, DomainEvent, Entity, TenantId, Timestamp};
 
 use crate::config::Clock;
 use crate::connection::{DbConnection, Failure};
@@ -146,6 +146,48 @@ pub(crate) struct Request {
     pub clock: Clock,
 }
 
+impl Request {
+    /// A request of `ctx` to modify entity `id`, on the store's clock.
+    pub(crate) fn new(
+        store: &Store,
+        ctx: &WriteContext,
+        id: i64,
+        precondition: Precondition,
+        links: bool,
+    ) -> Self {
+        Self {
+            ctx: ctx.clone(),
+            id,
+            precondition,
+            links,
+            clock: store.clock().clone(),
+        }
+    }
+}
+
+/// A change that cannot fail, as a change [`modify`] takes (the domain's
+/// rules still apply to its result).
+pub(crate) fn infallible<E>(
+    mut change: impl FnMut(&mut E) + Send + 'static,
+) -> impl FnMut(&mut E) -> Result<(), DomainError> + Send + 'static {
+    move |e| {
+        change(e);
+        Ok(())
+    }
+}
+
+/// Entity `id` of the tenant, read outside any transaction.
+pub(crate) async fn get<E: Stored>(
+    store: &Store,
+    tenant: TenantId,
+    id: i64,
+) -> Result<E, StorageError> {
+    store
+        .run(move |c| E::load(c, tenant.get(), id, false))
+        .await?
+        .ok_or(StorageError::NotFound)
+}
+
 /// Reads the row (`lock`: locked, inside the caller's transaction), checks
 /// the precondition, applies `change` and the rules, and prepares the write.
 fn plan<E, X, F>(
@@ -160,13 +202,7 @@ where
     F: FnMut(&mut E, &E::Links) -> Result<(), X>,
 {
     let tenant = req.ctx.tenant.id.get();
-    let before = E::load(c, tenant, req.id, lock)?.ok_or(StorageError::NotFound)?;
-    if !req
-        .precondition
-        .holds(before.version(), before.updated_at())
-    {
-        return Err(StorageError::PreconditionFailed.into());
-    }
+    let before = load_checked::<E>(c, tenant, req.id, lock, req.precondition)?;
     let mut rules = E::rules(c, tenant)?;
     let links = if req.links {
         E::links(c, tenant, &before)?
@@ -457,25 +493,53 @@ pub(crate) async fn create<E: Stored>(
     ctx: WriteContext,
     draft: E,
 ) -> Result<E, StorageError> {
+    in_write_tx(store, ctx, move |c, ctx, tenant, clock| {
+        let mut rules = E::rules(c, tenant)?;
+        E::rules_for(c, tenant, &mut rules, &draft)?;
+        let t = clock.now();
+        let mut entity = prepare_new(draft, &rules, ctx.tenant.id, ctx.actor, t)?;
+        E::prelude(c, tenant, None, &entity)?;
+        let id = E::insert(c, &entity.to_write()?)?;
+        entity.set_id(id);
+        let events = E::events(&ctx.tenant.name, None, Some(&entity), t);
+        let record = Record::new(ctx, events, E::KIND, id, (None, Some(1)), t)?;
+        record::write(c, &record)?;
+        Ok(entity)
+    })
+    .await
+}
+
+/// Runs `f` in a write transaction of the context's tenant (on SQLite in
+/// the single writer), with the tenant's id and the store's clock.
+async fn in_write_tx<T, Err, F>(store: &Store, ctx: WriteContext, f: F) -> Result<T, Err>
+where
+    T: Send + 'static,
+    Err: From<StorageError> + From<diesel::result::Error> + Failure + Send + 'static,
+    F: FnOnce(&mut DbConnection, &WriteContext, i64, &Clock) -> Result<T, Err> + Send + 'static,
+{
     let clock = store.clock().clone();
+    let tenant = ctx.tenant.id.get();
     store
-        .write_for(ctx.tenant.id.get(), move |conn| {
-            conn.write_tx(|c| {
-                let tenant = ctx.tenant.id.get();
-                let mut rules = E::rules(c, tenant)?;
-                E::rules_for(c, tenant, &mut rules, &draft)?;
-                let t = clock.now();
-                let mut entity = prepare_new(draft, &rules, ctx.tenant.id, ctx.actor, t)?;
-                E::prelude(c, tenant, None, &entity)?;
-                let id = E::insert(c, &entity.to_write()?)?;
-                entity.set_id(id);
-                let events = E::events(&ctx.tenant.name, None, Some(&entity), t);
-                let record = Record::new(&ctx, events, E::KIND, id, (None, Some(1)), t)?;
-                record::write(c, &record)?;
-                Ok(entity)
-            })
+        .write_for(tenant, move |conn| {
+            conn.write_tx(|c| f(c, &ctx, tenant, &clock))
         })
         .await
+}
+
+/// Reads entity `id` of the tenant (`lock`: locked until the transaction
+/// ends) and checks that `precondition` holds for it.
+fn load_checked<E: Stored>(
+    c: &mut DbConnection,
+    tenant: i64,
+    id: i64,
+    lock: bool,
+    precondition: Precondition,
+) -> R<E> {
+    let current = E::load(c, tenant, id, lock)?.ok_or(StorageError::NotFound)?;
+    if !precondition.holds(current.version(), current.updated_at()) {
+        return Err(StorageError::PreconditionFailed);
+    }
+    Ok(current)
 }
 
 /// Creates many entities from `drafts` in one transaction, without events
@@ -491,38 +555,30 @@ pub(crate) async fn import<E: Stored>(
     ctx: WriteContext,
     drafts: Vec<E>,
 ) -> Result<Vec<E>, ImportError> {
-    let clock = store.clock().clone();
-    store
-        .write_for(ctx.tenant.id.get(), move |conn| {
-            conn.write_tx(|c| {
-                let tenant = ctx.tenant.id.get();
-                let mut rules = E::rules(c, tenant)?;
-                let now = clock.now();
-                let mut stored = Vec::with_capacity(drafts.len());
-                for (index, draft) in drafts.into_iter().enumerate() {
-                    let fail = |e: StorageError| ImportError {
-                        index,
-                        more: Vec::new(),
-                        error: ModifyError::Storage(e),
-                    };
-                    let at = draft.updated_at().min(now);
-                    E::rules_for(c, tenant, &mut rules, &draft).map_err(fail)?;
-                    let mut entity = prepare_new(draft, &rules, ctx.tenant.id, ctx.actor, at)
-                        .map_err(|e| fail(e.into()))?;
-                    E::prelude(c, tenant, None, &entity).map_err(fail)?;
-                    let id = E::insert(c, &entity.to_write().map_err(fail)?).map_err(fail)?;
-                    entity.set_id(id);
-                    stored.push(entity);
-                }
-                Ok(stored)
-            })
-        })
-        .await
+    in_write_tx(store, ctx, move |c, ctx, tenant, clock| {
+        let mut rules = E::rules(c, tenant)?;
+        let now = clock.now();
+        let mut stored = Vec::with_capacity(drafts.len());
+        for (index, draft) in drafts.into_iter().enumerate() {
+            let fail = |e: StorageError| ImportError {
+                index,
+                more: Vec::new(),
+                error: ModifyError::Storage(e),
+            };
+            let at = draft.updated_at().min(now);
+            E::rules_for(c, tenant, &mut rules, &draft).map_err(fail)?;
+            let mut entity = prepare_new(draft, &rules, ctx.tenant.id, ctx.actor, at)
+                .map_err(|e| fail(e.into()))?;
+            E::prelude(c, tenant, None, &entity).map_err(fail)?;
+            let id = E::insert(c, &entity.to_write().map_err(fail)?).map_err(fail)?;
+            entity.set_id(id);
+            stored.push(entity);
+        }
+        Ok(stored)
+    })
+    .await
 }
 
-/// Deletes an entity if `precondition` holds, checked and deleted in one
-/// transaction (the row locked in between), writing its events and
-/// history in the same transaction.
 /// Records `events` about entity `id` without changing it: the row is
 /// locked and `precondition` checked in the same transaction, so the
 /// events describe exactly the version they name. `events` gets the
@@ -534,51 +590,37 @@ pub(crate) async fn announce<E: Stored>(
     precondition: Precondition,
     events: impl FnOnce(&str, &E, Timestamp) -> Vec<DomainEvent> + Send + 'static,
 ) -> Result<E, StorageError> {
-    let clock = store.clock().clone();
-    store
-        .write_for(ctx.tenant.id.get(), move |conn| {
-            conn.write_tx(|c| {
-                let tenant = ctx.tenant.id.get();
-                let current = E::load(c, tenant, id, true)?.ok_or(StorageError::NotFound)?;
-                if !precondition.holds(current.version(), current.updated_at()) {
-                    return Err(StorageError::PreconditionFailed);
-                }
-                let t = clock.now();
-                let version = Some(current.version());
-                let events = events(&ctx.tenant.name, &current, t);
-                let record = Record::new(&ctx, events, E::KIND, id, (version, version), t)?;
-                record::write(c, &record)?;
-                Ok(current)
-            })
-        })
-        .await
+    in_write_tx(store, ctx, move |c, ctx, tenant, clock| {
+        let current = load_checked::<E>(c, tenant, id, true, precondition)?;
+        let t = clock.now();
+        let version = Some(current.version());
+        let events = events(&ctx.tenant.name, &current, t);
+        let record = Record::new(ctx, events, E::KIND, id, (version, version), t)?;
+        record::write(c, &record)?;
+        Ok(current)
+    })
+    .await
 }
 
+/// Deletes an entity if `precondition` holds, checked and deleted in one
+/// transaction (the row locked in between), writing its events and
+/// history in the same transaction.
 pub(crate) async fn delete<E: Stored>(
     store: &Store,
     ctx: WriteContext,
     id: i64,
     precondition: Precondition,
 ) -> Result<(), StorageError> {
-    let clock = store.clock().clone();
-    store
-        .write_for(ctx.tenant.id.get(), move |conn| {
-            conn.write_tx(|c| {
-                let tenant = ctx.tenant.id.get();
-                let before = E::load(c, tenant, id, true)?.ok_or(StorageError::NotFound)?;
-                if !precondition.holds(before.version(), before.updated_at()) {
-                    return Err(StorageError::PreconditionFailed);
-                }
-                if E::delete(c, tenant, id, before.version())? == 0 {
-                    return Err(StorageError::NotFound);
-                }
-                let t = clock.now();
-                let events = E::events(&ctx.tenant.name, Some(&before), None, t);
-                let record =
-                    Record::new(&ctx, events, E::KIND, id, (Some(before.version()), None), t)?;
-                record::write(c, &record)?;
-                Ok(())
-            })
-        })
-        .await
+    in_write_tx(store, ctx, move |c, ctx, tenant, clock| {
+        let before = load_checked::<E>(c, tenant, id, true, precondition)?;
+        if E::delete(c, tenant, id, before.version())? == 0 {
+            return Err(StorageError::NotFound);
+        }
+        let t = clock.now();
+        let events = E::events(&ctx.tenant.name, Some(&before), None, t);
+        let record = Record::new(ctx, events, E::KIND, id, (Some(before.version()), None), t)?;
+        record::write(c, &record)?;
+        Ok(())
+    })
+    .await
 }
