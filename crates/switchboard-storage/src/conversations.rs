@@ -348,10 +348,7 @@ impl<'a> Conversations<'a> {
         tenant: TenantId,
         id: ConversationId,
     ) -> Result<Conversation, StorageError> {
-        self.store
-            .run(move |c| sql::conversations::load(c, tenant.get(), id.get(), false))
-            .await?
-            .ok_or(StorageError::NotFound)
+        engine::get(self.store, tenant, id.get()).await
     }
 
     /// The id of the tenant's conversation with this session key.
@@ -441,14 +438,7 @@ impl<'a> Conversations<'a> {
         tenant: TenantId,
         filter: Option<&Filter<ConversationField>>,
     ) -> Result<u64, StorageError> {
-        let filter = filter.cloned();
-        let total = self
-            .store
-            .run(move |c| sql::query::count(c, tenant.get(), filter.as_ref()))
-            .await?;
-        self.store
-            .after_total(Counts::Conversations, tenant.get(), total);
-        Ok(total.n)
+        paging::count(self.store, Counts::Conversations, tenant, filter).await
     }
 
     /// The rows each of `convs` links to (those of `set`), in order: at
@@ -534,17 +524,14 @@ impl<'a> Conversations<'a> {
         ctx: &WriteContext,
         id: ConversationId,
         precondition: Precondition,
-        mut change: F,
+        change: F,
     ) -> Result<Conversation, StorageError>
     where
         F: FnMut(&mut Conversation) + Send + 'static,
     {
-        self.modify(ctx, id, precondition, move |c| {
-            change(c);
-            Ok::<(), DomainError>(())
-        })
-        .await
-        .map_err(Into::into)
+        self.modify(ctx, id, precondition, engine::infallible(change))
+            .await
+            .map_err(Into::into)
     }
 
     /// Applies a typed update (merge semantics) on behalf of the context's
@@ -577,13 +564,7 @@ impl<'a> Conversations<'a> {
         X: Send + 'static,
         F: FnMut(&mut Conversation, &ConversationLinks) -> Result<(), X> + Send + 'static,
     {
-        let req = Request {
-            ctx: ctx.clone(),
-            id: id.get(),
-            precondition,
-            links,
-            clock: self.store.clock().clone(),
-        };
+        let req = Request::new(self.store, ctx, id.get(), precondition, links);
         engine::modify(self.store, req, change).await
     }
 

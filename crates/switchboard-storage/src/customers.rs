@@ -2,8 +2,7 @@
 
 use switchboard_domain::query::{CustomerField, Filter, Query};
 use switchboard_domain::{
-    Customer, CustomerId, CustomerRules, CustomerUpdate, DomainError, EntityKind, TenantId,
-    UpdateMode,
+    Customer, CustomerId, CustomerRules, CustomerUpdate, EntityKind, TenantId, UpdateMode,
 };
 
 use crate::connection::DbConnection;
@@ -138,10 +137,7 @@ impl<'a> Customers<'a> {
 
     /// One customer of the tenant.
     pub async fn get(self, tenant: TenantId, id: CustomerId) -> Result<Customer, StorageError> {
-        self.store
-            .run(move |c| sql::customers::load(c, tenant.get(), id.get(), false))
-            .await?
-            .ok_or(StorageError::NotFound)
+        engine::get(self.store, tenant, id.get()).await
     }
 
     /// The id of the tenant's customer with this `userId`.
@@ -229,14 +225,7 @@ impl<'a> Customers<'a> {
         tenant: TenantId,
         filter: Option<&Filter<CustomerField>>,
     ) -> Result<u64, StorageError> {
-        let filter = filter.cloned();
-        let total = self
-            .store
-            .run(move |c| sql::query::count(c, tenant.get(), filter.as_ref()))
-            .await?;
-        self.store
-            .after_total(Counts::Customers, tenant.get(), total);
-        Ok(total.n)
+        paging::count(self.store, Counts::Customers, tenant, filter).await
     }
 
     /// Read-modify-write of one customer with optimistic concurrency.
@@ -265,13 +254,7 @@ impl<'a> Customers<'a> {
         X: Send + 'static,
         F: FnMut(&mut Customer) -> Result<(), X> + Send + 'static,
     {
-        let req = Request {
-            ctx: ctx.clone(),
-            id: id.get(),
-            precondition,
-            links: false,
-            clock: self.store.clock().clone(),
-        };
+        let req = Request::new(self.store, ctx, id.get(), precondition, false);
         engine::modify(self.store, req, move |c: &mut Customer, (): &()| change(c))
             .await
             .map(|(c, ())| c)
@@ -284,17 +267,14 @@ impl<'a> Customers<'a> {
         ctx: &WriteContext,
         id: CustomerId,
         precondition: Precondition,
-        mut change: F,
+        change: F,
     ) -> Result<Customer, StorageError>
     where
         F: FnMut(&mut Customer) + Send + 'static,
     {
-        self.modify(ctx, id, precondition, move |c| {
-            change(c);
-            Ok::<(), DomainError>(())
-        })
-        .await
-        .map_err(Into::into)
+        self.modify(ctx, id, precondition, engine::infallible(change))
+            .await
+            .map_err(Into::into)
     }
 
     /// Applies a typed update with `mode` (PUT replaces, PATCH merges),

@@ -22,11 +22,13 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use sha2::{Digest, Sha256};
-use switchboard_domain::query::{Cursor, Field, Page, Query};
+use switchboard_domain::query::{Cursor, Field, Filter, Page, Query};
 use switchboard_domain::{TenantId, Timestamp};
 
 use crate::connection::DbConnection;
-use crate::sql::R;
+use crate::sql::counts::Counts;
+use crate::sql::query::Target;
+use crate::sql::{self, R};
 use crate::{StorageError, Store};
 
 /// A page of query results.
@@ -85,6 +87,22 @@ impl OffsetCursors {
 fn shape<F: Field>(q: &Query<F>) -> [u8; 32] {
     let text = format!("{:?}|{:?}", q.filter(), q.sort());
     Sha256::digest(text.as_bytes()).into()
+}
+
+/// How many of the tenant's rows match `filter` (all with `None`), from
+/// the running counts `counts` where they serve.
+pub(crate) async fn count<F: Target>(
+    store: &Store,
+    counts: Counts,
+    tenant: TenantId,
+    filter: Option<&Filter<F>>,
+) -> Result<u64, StorageError> {
+    let filter = filter.cloned();
+    let total = store
+        .run(move |c| sql::query::count(c, tenant.get(), filter.as_ref()))
+        .await?;
+    store.after_total(counts, tenant.get(), total);
+    Ok(total.n)
 }
 
 /// Loads a page of a query on a connection.
