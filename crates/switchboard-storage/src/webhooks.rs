@@ -337,12 +337,7 @@ impl<'a> Webhooks<'a> {
         let requeued = self
             .store
             .write(move |c| {
-                sql::outbox::requeue_of_tenant(
-                    c,
-                    tenant.get(),
-                    event.get(),
-                    clock.now().as_millis(),
-                )
+                sql::outbox::requeue(c, Some(tenant.get()), event.get(), clock.now().as_millis())
             })
             .await?;
         if requeued {

@@ -135,7 +135,7 @@ impl<'a> Worker<'a> {
     pub async fn requeue(self, event: EventId) -> Result<bool, StorageError> {
         let clock = self.store.clock().clone();
         self.store
-            .write(move |c| sql::outbox::requeue(c, event.get(), clock.now().as_millis()))
+            .write(move |c| sql::outbox::requeue(c, None, event.get(), clock.now().as_millis()))
             .await
     }
 

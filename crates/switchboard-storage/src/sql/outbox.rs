@@ -227,40 +227,23 @@ pub(crate) fn quarantined_count(c: &mut DbConnection) -> R<i64> {
 }
 
 /// Puts a quarantined row back in line, due at `now` with its failures
-/// reset; returns whether it was quarantined.
-pub(crate) fn requeue(c: &mut DbConnection, id: i64, now: i64) -> R<bool> {
-    Ok(diesel::update(
-        outbox::table
-            .filter(outbox::id.eq(id))
-            .filter(outbox::quarantined_at.is_not_null()),
-    )
-    .set((
-        outbox::quarantined_at.eq(None::<i64>),
-        outbox::fan_out_failures.eq(0),
-        outbox::processed_at.eq(None::<i64>),
-        outbox::available_at.eq(now),
-    ))
-    .execute(c)?
-        > 0)
-}
-
-/// [`requeue`] of a row of `tenant` only (another tenant's row is left
-/// alone and answers `false`).
-pub(crate) fn requeue_of_tenant(c: &mut DbConnection, tenant: i64, id: i64, now: i64) -> R<bool> {
-    Ok(diesel::update(
-        outbox::table
-            .filter(outbox::id.eq(id))
-            .filter(outbox::tenant_id.eq(tenant))
-            .filter(outbox::quarantined_at.is_not_null()),
-    )
-    .set((
-        outbox::quarantined_at.eq(None::<i64>),
-        outbox::fan_out_failures.eq(0),
-        outbox::processed_at.eq(None::<i64>),
-        outbox::available_at.eq(now),
-    ))
-    .execute(c)?
-        > 0)
+/// reset; returns whether it was quarantined. With `tenant`, only a row of
+/// that tenant (another tenant's row is left alone and answers `false`).
+pub(crate) fn requeue(c: &mut DbConnection, tenant: Option<i64>, id: i64, now: i64) -> R<bool> {
+    let mut update = diesel::update(outbox::table)
+        .filter(outbox::id.eq(id))
+        .filter(outbox::quarantined_at.is_not_null())
+        .set((
+            outbox::quarantined_at.eq(None::<i64>),
+            outbox::fan_out_failures.eq(0),
+            outbox::processed_at.eq(None::<i64>),
+            outbox::available_at.eq(now),
+        ))
+        .into_boxed();
+    if let Some(tenant) = tenant {
+        update = update.filter(outbox::tenant_id.eq(tenant));
+    }
+    Ok(update.execute(c)? > 0)
 }
 
 /// Every outbox row of one entity, oldest first.
