@@ -3,9 +3,10 @@
 use std::collections::BTreeSet;
 
 use diesel::prelude::*;
+use switchboard_domain::entity::Entity;
 use switchboard_domain::{
-    Agent, AgentId, ApiKey, ApiKeyId, AttributeType, Conversation, ConversationId, CustomAttribute,
-    Customer, CustomerId, Department, DepartmentId, DomainEvent, EventType, Scope, SubscriptionId,
+    Agent, AgentId, ApiKey, ApiKeyId, AttributeType, Conversation, CustomAttribute, Customer,
+    CustomerId, Department, DepartmentId, DomainEvent, EventType, Scope, SubscriptionId,
     SubscriptionState, Tag, Tenant, TenantId, Timestamp, WebhookSubscription,
 };
 
@@ -148,6 +149,27 @@ impl TryFrom<AttributeRow> for CustomAttribute {
     }
 }
 
+/// An entity read from its stored document, with the members only storage
+/// assigns taken from its row's columns: `id`, `tenant`, `version` and
+/// `[created_at, updated_at]` (the document's own copies may be stale).
+fn from_document<E>(
+    doc: &JsonText,
+    id: i64,
+    tenant: i64,
+    version: i64,
+    [created_at, updated_at]: [i64; 2],
+) -> Result<E, StorageError>
+where
+    E: Entity + serde::de::DeserializeOwned,
+{
+    let mut e: E = serde_json::from_str(&doc.0)?;
+    e.set_id(id);
+    // Stamped as new (tenant, creation time), then as last written.
+    e.stamp_new(TenantId::new(tenant), Timestamp::from_millis(created_at));
+    e.stamp(version, Timestamp::from_millis(updated_at));
+    Ok(e)
+}
+
 #[derive(Debug, Queryable, Selectable)]
 #[diesel(table_name = customers)]
 pub(crate) struct CustomerRow {
@@ -166,13 +188,13 @@ pub(crate) struct CustomerRow {
 impl TryFrom<CustomerRow> for Customer {
     type Error = StorageError;
     fn try_from(r: CustomerRow) -> Result<Self, StorageError> {
-        let mut c: Customer = serde_json::from_str(&r.doc.0)?;
-        c.id = CustomerId::new(r.id);
-        c.tenant_id = TenantId::new(r.tenant_id);
-        c.created_at = Timestamp::from_millis(r.created_at);
-        c.updated_at = Timestamp::from_millis(r.updated_at);
-        c.version = r.version;
-        Ok(c)
+        from_document(
+            &r.doc,
+            r.id,
+            r.tenant_id,
+            r.version,
+            [r.created_at, r.updated_at],
+        )
     }
 }
 
@@ -251,13 +273,14 @@ pub(crate) struct ConversationRow {
 impl TryFrom<ConversationRow> for Conversation {
     type Error = StorageError;
     fn try_from(r: ConversationRow) -> Result<Self, StorageError> {
-        let mut c: Conversation = serde_json::from_str(&r.doc.0)?;
-        c.id = ConversationId::new(r.id);
-        c.tenant_id = TenantId::new(r.tenant_id);
+        let mut c: Self = from_document(
+            &r.doc,
+            r.id,
+            r.tenant_id,
+            r.version,
+            [r.created_at, r.updated_at],
+        )?;
         c.customer_id = r.customer_id.map(CustomerId::new);
-        c.created_at = Timestamp::from_millis(r.created_at);
-        c.updated_at = Timestamp::from_millis(r.updated_at);
-        c.version = r.version;
         Ok(c)
     }
 }
