@@ -115,5 +115,22 @@ pub struct CustomAttribute {
     pub label: String,
 }
 
+impl CustomAttribute {
+    /// The definition of property `name` of `tenant_id`'s customers.
+    pub fn new(
+        tenant_id: TenantId,
+        name: impl Into<String>,
+        kind: AttributeType,
+        label: impl Into<String>,
+    ) -> Self {
+        Self {
+            tenant_id,
+            name: name.into(),
+            kind,
+            label: label.into(),
+        }
+    }
+}
+
 /// A tenant's custom attribute definitions, by property name.
 pub type AttributeSet = BTreeMap<String, CustomAttribute>;

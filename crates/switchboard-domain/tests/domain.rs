@@ -12,4 +12,5 @@ mod domain {
     mod json_cases;
     mod json_props;
     mod query;
+    mod support;
 }

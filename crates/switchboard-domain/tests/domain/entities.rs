@@ -8,9 +8,9 @@ use switchboard_domain::entity::{Revision, prepare_new, revise};
 use switchboard_domain::json::{ApplyOptions, MAX_VALUE_DEPTH, Projection, parse_patch};
 use switchboard_domain::resource::{apply_json_patch, apply_merge_patch};
 use switchboard_domain::{
-    Actor, AgentId, AttributeSet, AttributeType, Conversation, ConversationStatus, CustomAttribute,
-    Customer, CustomerRules, CustomerUpdate, DEFAULT_TAG_COLOR, DomainError, Patch, Tag,
-    TagCatalogue, TenantId, Timestamp, UpdateMode,
+    Actor, AgentId, AttributeSet, Conversation, ConversationStatus, Customer, CustomerRules,
+    CustomerUpdate, DEFAULT_TAG_COLOR, DomainError, Patch, Tag, TagCatalogue, TenantId, Timestamp,
+    UpdateMode,
 };
 
 fn t(ms: i64) -> Timestamp {
@@ -33,26 +33,7 @@ fn customer() -> Customer {
 }
 
 fn attributes() -> AttributeSet {
-    let defs = [
-        ("plan", AttributeType::String),
-        ("seats", AttributeType::Number),
-        ("trial", AttributeType::Boolean),
-        ("renewal", AttributeType::Date),
-        ("homepage", AttributeType::Url),
-    ];
-    defs.into_iter()
-        .map(|(name, kind)| {
-            (
-                name.to_string(),
-                CustomAttribute {
-                    tenant_id: TenantId::new(1),
-                    name: name.into(),
-                    kind,
-                    label: name.to_uppercase(),
-                },
-            )
-        })
-        .collect()
+    super::support::attributes(str::to_uppercase)
 }
 
 /// Applies `update` in `mode` and returns the fields the table compares.

@@ -8,31 +8,11 @@ use switchboard_domain::query::{
     Page, Query, QueryError, Sort, Test, Value,
 };
 use switchboard_domain::{
-    AttributeSet, AttributeType, Conversation, ConversationStatus, CustomAttribute, Customer,
-    TenantId, Timestamp,
+    AttributeSet, Conversation, ConversationStatus, Customer, TenantId, Timestamp,
 };
 
 fn attributes() -> AttributeSet {
-    [
-        ("plan", AttributeType::String),
-        ("seats", AttributeType::Number),
-        ("trial", AttributeType::Boolean),
-        ("renewal", AttributeType::Date),
-        ("homepage", AttributeType::Url),
-    ]
-    .into_iter()
-    .map(|(name, kind)| {
-        (
-            name.to_string(),
-            CustomAttribute {
-                tenant_id: TenantId::new(1),
-                name: name.into(),
-                kind,
-                label: name.into(),
-            },
-        )
-    })
-    .collect()
+    super::support::attributes(str::to_string)
 }
 
 fn attr(name: &str) -> Cu {
