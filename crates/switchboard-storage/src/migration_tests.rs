@@ -346,12 +346,12 @@ async fn the_rebuild_keeps_rows_ids_and_constraints_and_ids_are_never_reused_aft
             .unwrap();
         let department = admin.create_department(t, "Sales").await.unwrap();
         admin
-            .create_attribute(CustomAttribute {
-                tenant_id: t,
-                name: "plan".into(),
-                kind: AttributeType::String,
-                label: "Plan".into(),
-            })
+            .create_attribute(CustomAttribute::new(
+                t,
+                "plan",
+                AttributeType::String,
+                "Plan",
+            ))
             .await
             .unwrap();
         let ctx = WriteContext::new(tenant.clone(), Actor::System, "test");

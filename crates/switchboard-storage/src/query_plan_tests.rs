@@ -17,25 +17,18 @@ use std::time::Duration;
 use diesel::connection::SimpleConnection;
 use serde_json::json;
 use switchboard_domain::query::{
-    Condition, ConversationField as Cv, Cursor, CustomerField as Cu, Field, Filter, Op, Page,
-    Query, Sort, Value,
+    ConversationField as Cv, Cursor, CustomerField as Cu, Field, Filter, Op, Page, Query, Sort,
+    Value,
 };
 use switchboard_domain::{
     Actor, AttributeType, Conversation, ConversationStatus, CustomAttribute, Customer, TenantId,
     Timestamp,
 };
 use switchboard_testsupport::TestDb;
+use switchboard_testsupport::query::{at, cond};
 
 use crate::sql::query::{Target, explain};
 use crate::{Backend, Store, StoreConfig, WriteContext};
-
-fn cond<F: Field>(field: F, op: Op, v: Vec<Value>) -> Filter<F> {
-    Condition::new(field, op, v).unwrap().into()
-}
-
-fn at(ms: i64) -> Value {
-    Value::Time(Timestamp::from_millis(ms))
-}
 
 /// One common query, and the indexes that may serve it (per backend).
 struct Case<F> {
@@ -270,12 +263,12 @@ async fn seed(store: &Store, n: usize) -> (TenantId, switchboard_domain::Attribu
         let tenant = store.admin().create_tenant(name).await.unwrap();
         store
             .admin()
-            .create_attribute(CustomAttribute {
-                tenant_id: tenant.id,
-                name: "plan".into(),
-                kind: AttributeType::String,
-                label: "Plan".into(),
-            })
+            .create_attribute(CustomAttribute::new(
+                tenant.id,
+                "plan",
+                AttributeType::String,
+                "Plan",
+            ))
             .await
             .unwrap();
         let mut agents = Vec::new();
