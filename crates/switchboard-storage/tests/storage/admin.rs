@@ -6,11 +6,13 @@
 use std::collections::BTreeSet;
 
 use switchboard_domain::{
-    AgentId, ApiKeyId, AttributeType, CustomAttribute, Customer, DepartmentId, EntityKind, Scope,
+    AgentId, ApiKeyId, AttributeType, Customer, DepartmentId, EntityKind, Scope,
 };
 use switchboard_storage::{AgentChange, Precondition, SessionPolicy, StorageError, now};
 
-use super::harness::{create_conversation, for_each_backend, new_agent, tenant};
+use super::harness::{
+    create_conversation, define, for_each_backend, new_agent, tenant, two_tenants,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn keys_without_scopes_get_the_data_scopes_not_the_admin_ones() {
@@ -55,8 +57,7 @@ async fn keys_without_scopes_get_the_data_scopes_not_the_admin_ones() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn agents_are_changed_and_deleted_within_their_tenant() {
     for_each_backend(|store, label| async move {
-        let acme = tenant(&store, "acme").await;
-        let other = tenant(&store, "globex").await;
+        let (acme, other) = two_tenants(&store).await;
         let t = acme.tenant.id;
         let ada = new_agent(&store, t, "Ada").await;
         let bob = new_agent(&store, t, "Bob").await;
@@ -302,8 +303,7 @@ async fn agents_and_departments_with_conversations_are_not_deleted() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn departments_attributes_and_keys_are_deleted_within_their_tenant() {
     for_each_backend(|store, label| async move {
-        let acme = tenant(&store, "acme").await;
-        let other = tenant(&store, "globex").await;
+        let (acme, other) = two_tenants(&store).await;
         let (t, o) = (acme.tenant.id, other.tenant.id);
         let sales = store.admin().create_department(t, "Sales").await.unwrap();
         let theirs = store.admin().create_department(o, "Sales").await.unwrap();
@@ -319,16 +319,7 @@ async fn departments_attributes_and_keys_are_deleted_within_their_tenant() {
         assert_eq!(store.admin().departments(o).await.unwrap(), vec![theirs]);
 
         for tenant in [t, o] {
-            store
-                .admin()
-                .create_attribute(CustomAttribute {
-                    tenant_id: tenant,
-                    name: "plan".into(),
-                    kind: AttributeType::String,
-                    label: "Plan".into(),
-                })
-                .await
-                .unwrap();
+            define(&store, tenant, "plan", AttributeType::String, "Plan").await;
         }
         // Not while a customer holds a value for it (that customer could
         // not be changed any more); once the value is cleared, it goes.
@@ -411,8 +402,7 @@ async fn departments_attributes_and_keys_are_deleted_within_their_tenant() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn history_is_paged_newest_first_and_outlives_its_entity() {
     for_each_backend(|store, label| async move {
-        let acme = tenant(&store, "acme").await;
-        let other = tenant(&store, "globex").await;
+        let (acme, other) = two_tenants(&store).await;
         let t = acme.tenant.id;
         let customer = store
             .customers()

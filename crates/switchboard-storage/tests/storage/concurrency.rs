@@ -10,8 +10,8 @@ use switchboard_domain::{EntityKind, Timestamp};
 use switchboard_storage::{Precondition, StorageError, Store, StoreConfig};
 
 use super::harness::{
-    TestDb, create_conversation, draft, events, for_each_backend, for_each_backend_clocked,
-    load_conversation, load_customer, open, tenant,
+    TestDb, concurrently, create_conversation, draft, events, for_each_backend,
+    for_each_backend_clocked, load_conversation, load_customer, open, tenant,
 };
 
 const TASKS: i64 = 16;
@@ -26,27 +26,24 @@ async fn concurrent_read_modify_write_loses_no_update() {
         let conv = store.conversations().create(&ctx, d).await.unwrap();
         assert_eq!(conv.version, 1);
 
-        let tasks: Vec<_> = (0..TASKS)
-            .map(|_| {
-                let (store, ctx) = (store.clone(), ctx.clone());
-                tokio::spawn(async move {
-                    for _ in 0..INCREMENTS {
-                        // No retry here: every call must succeed on its own.
-                        store
-                            .conversations()
-                            .update(&ctx, conv.id, Precondition::NONE, |c| {
-                                let n = c.custom_info["counter"].as_i64().unwrap_or_default();
-                                c.custom_info.insert("counter".into(), json!(n + 1));
-                            })
-                            .await
-                            .unwrap();
-                    }
-                })
-            })
-            .collect();
-        for task in tasks {
-            task.await.unwrap();
-        }
+        // No retry here: every call must succeed on its own.
+        concurrently(
+            &store,
+            &ctx,
+            TASKS,
+            INCREMENTS,
+            move |store, ctx, _, _| async move {
+                store
+                    .conversations()
+                    .update(&ctx, conv.id, Precondition::NONE, |c| {
+                        let n = c.custom_info["counter"].as_i64().unwrap_or_default();
+                        c.custom_info.insert("counter".into(), json!(n + 1));
+                    })
+                    .await
+                    .unwrap();
+            },
+        )
+        .await;
 
         let after = load_conversation(&store, ctx.tenant.id, conv.id).await;
         assert_eq!(
@@ -87,17 +84,9 @@ async fn a_stale_version_fails_and_writes_nothing() {
         let conv = create_conversation(&store, &ctx, "s-1").await;
         let v2 = store
             .conversations()
-            .update(
-                &ctx,
-                conv.id,
-                Precondition {
-                    version: Some(1),
-                    unmodified_since: None,
-                },
-                |c| {
-                    c.rating = Some(3);
-                },
-            )
+            .update(&ctx, conv.id, Precondition::version(1), |c| {
+                c.rating = Some(3);
+            })
             .await
             .unwrap();
         assert_eq!(v2.version, 2, "{label}");
@@ -106,18 +95,10 @@ async fn a_stale_version_fails_and_writes_nothing() {
         let flag = Arc::clone(&ran);
         let stale = store
             .conversations()
-            .update(
-                &ctx,
-                conv.id,
-                Precondition {
-                    version: Some(1),
-                    unmodified_since: None,
-                },
-                move |c| {
-                    flag.store(true, Ordering::SeqCst);
-                    c.rating = Some(1);
-                },
-            )
+            .update(&ctx, conv.id, Precondition::version(1), move |c| {
+                flag.store(true, Ordering::SeqCst);
+                c.rating = Some(1);
+            })
             .await;
         assert!(
             matches!(stale, Err(StorageError::PreconditionFailed)),
@@ -149,10 +130,7 @@ async fn a_stale_version_fails_and_writes_nothing() {
         assert_eq!(history.len(), 2, "{label}");
 
         // The same with a version from the future, and on customers.
-        let future = Precondition {
-            version: Some(99),
-            unmodified_since: None,
-        };
+        let future = Precondition::version(99);
         let result = store.conversations().update(&ctx, conv.id, future, |c| {
             c.rating = Some(1);
         });
@@ -339,24 +317,20 @@ async fn updates_go_through_with_the_smallest_pool() {
         drop(setup);
         // A fresh store whose first writes are these concurrent updates.
         let store = Store::open(&db.url, config).await.unwrap();
-        let tasks: Vec<_> = (0..16)
-            .map(|i| {
-                let (store, ctx, id) = (store.clone(), ctx.clone(), ids[i % 4]);
-                tokio::spawn(async move {
-                    store
-                        .conversations()
-                        .update(&ctx, id, Precondition::NONE, |c| {
-                            c.rank += 1;
-                        })
-                        .await
-                })
-            })
-            .collect();
-        for t in tasks {
-            t.await
-                .unwrap()
-                .unwrap_or_else(|e| panic!("{label}: {e:?}"));
-        }
+        let targets = ids.clone();
+        concurrently(&store, &ctx, 16, 1, move |store, ctx, task, _| {
+            let id = targets[usize::try_from(task).unwrap() % 4];
+            async move {
+                store
+                    .conversations()
+                    .update(&ctx, id, Precondition::NONE, |c| {
+                        c.rank += 1;
+                    })
+                    .await
+                    .unwrap_or_else(|e| panic!("{label}: {e:?}"));
+            }
+        })
+        .await;
         for id in ids {
             assert_eq!(
                 load_conversation(&store, ctx.tenant.id, id).await.rank,

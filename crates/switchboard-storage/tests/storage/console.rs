@@ -6,7 +6,7 @@ use std::time::Duration;
 use switchboard_domain::Conversation;
 use switchboard_storage::{SessionPolicy, SignIn, StorageError, now};
 
-use super::harness::{for_each_backend, for_each_backend_clocked, tenant};
+use super::harness::{for_each_backend, for_each_backend_clocked, tenant, two_tenants};
 
 const PASSWORD: &str = "correct horse battery";
 
@@ -96,8 +96,7 @@ fn the_stored_hash_is_an_argon2id_phc_string() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_same_email_in_two_tenants_must_name_its_tenant() {
     for_each_backend(|store, label| async move {
-        let a = tenant(&store, "acme").await;
-        let b = tenant(&store, "globex").await;
+        let (a, b) = two_tenants(&store).await;
         for t in [&a, &b] {
             store
                 .admin()
@@ -233,8 +232,7 @@ async fn sessions_end_when_idle_too_long_too_old_signed_out_or_on_a_new_password
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn events_after_reads_only_the_tenants_events_in_order() {
     for_each_backend(|store, label| async move {
-        let a = tenant(&store, "acme").await;
-        let b = tenant(&store, "globex").await;
+        let (a, b) = two_tenants(&store).await;
         let start = store.console().last_event_id().await.unwrap();
         let mine = store
             .conversations()

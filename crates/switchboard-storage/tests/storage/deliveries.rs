@@ -14,6 +14,7 @@ use switchboard_storage::{
 
 use super::harness::{
     claim, create_conversation, fan_out_next, for_each_backend, for_each_backend_clocked, tenant,
+    two_tenants,
 };
 
 const LONG: Duration = Duration::from_secs(60);
@@ -76,8 +77,7 @@ fn report(
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn fan_out_matches_tenant_event_and_subscription_age() {
     for_each_backend_clocked(|store, label, clock| async move {
-        let ctx = tenant(&store, "acme").await;
-        let other = tenant(&store, "globex").await;
+        let (ctx, other) = two_tenants(&store).await;
         // No subscription: events are processed, no delivery.
         let fan = events_fanned(&store, &ctx, "none", 2, Some(LONG)).await;
         assert_eq!((fan.events, fan.deliveries), (2, 0), "{label}");
@@ -730,8 +730,7 @@ async fn expired_delivery_leases_are_due_again_and_claimers_never_share() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn samples_and_secret_rotation() {
     for_each_backend(|store, label| async move {
-        let ctx = tenant(&store, "acme").await;
-        let other = tenant(&store, "globex").await;
+        let (ctx, other) = two_tenants(&store).await;
         for i in 0..5 {
             create_conversation(&store, &ctx, &format!("s-{i}")).await;
         }

@@ -8,13 +8,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde_json::json;
 use switchboard_domain::{
-    AttributeType, Conversation, ConversationLinks, CustomAttribute, Customer, EntityKind, Tag,
+    AttributeType, Conversation, ConversationLinks, Customer, EntityKind, Tag,
 };
 use switchboard_storage::{LinkSet, ModifyError, Precondition, StorageError};
 
 use super::harness::{
-    create_conversation, draft, events, for_each_backend, load_conversation, load_customer,
-    new_agent, tenant,
+    concurrently, create_conversation, define, draft, events, for_each_backend, load_conversation,
+    load_customer, new_agent, tenant, two_tenants,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -23,45 +23,40 @@ async fn concurrent_customer_changes_lose_no_update() {
     const INCREMENTS: i64 = 25;
     for_each_backend(|store, label| async move {
         let ctx = tenant(&store, "acme").await;
-        store
-            .admin()
-            .create_attribute(CustomAttribute {
-                tenant_id: ctx.tenant.id,
-                name: "counter".into(),
-                kind: AttributeType::Number,
-                label: "Counter".into(),
-            })
-            .await
-            .unwrap();
+        define(
+            &store,
+            ctx.tenant.id,
+            "counter",
+            AttributeType::Number,
+            "Counter",
+        )
+        .await;
         let mut c = Customer::new(ctx.tenant.id, store.now());
         c.custom_data.insert("counter".into(), json!(0));
         let customer = store.customers().create(&ctx, c).await.unwrap();
-        let tasks: Vec<_> = (0..TASKS)
-            .map(|task| {
-                let (store, ctx) = (store.clone(), ctx.clone());
-                tokio::spawn(async move {
-                    for i in 0..INCREMENTS {
-                        store
-                            .customers()
-                            .update(&ctx, customer.id, Precondition::NONE, move |c| {
-                                let n = c.custom_data["counter"].as_i64().unwrap_or_default();
-                                c.custom_data.insert("counter".into(), json!(n + 1));
-                                // Every fifth write adds a tag of its own:
-                                // the write then records it in the same
-                                // transaction (no single-statement path).
-                                if i % 5 == 0 {
-                                    c.add_tags([Tag::new(format!("t{task}-{i}"))]);
-                                }
-                            })
-                            .await
-                            .unwrap();
-                    }
-                })
-            })
-            .collect();
-        for task in tasks {
-            task.await.unwrap();
-        }
+        concurrently(
+            &store,
+            &ctx,
+            TASKS,
+            INCREMENTS,
+            move |store, ctx, task, i| async move {
+                store
+                    .customers()
+                    .update(&ctx, customer.id, Precondition::NONE, move |c| {
+                        let n = c.custom_data["counter"].as_i64().unwrap_or_default();
+                        c.custom_data.insert("counter".into(), json!(n + 1));
+                        // Every fifth write adds a tag of its own: the write
+                        // then records it in the same transaction (no
+                        // single-statement path).
+                        if i % 5 == 0 {
+                            c.add_tags([Tag::new(format!("t{task}-{i}"))]);
+                        }
+                    })
+                    .await
+                    .unwrap();
+            },
+        )
+        .await;
         let after = load_customer(&store, ctx.tenant.id, customer.id).await;
         assert_eq!(
             after.custom_data["counter"],
@@ -291,8 +286,7 @@ async fn a_delete_checks_its_precondition_in_the_same_step() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn links_load_per_conversation_in_one_pass_and_stay_in_the_tenant() {
     for_each_backend(|store, label| async move {
-        let ctx = tenant(&store, "acme").await;
-        let other = tenant(&store, "globex").await;
+        let (ctx, other) = two_tenants(&store).await;
         let t = ctx.tenant.id;
         let admin = store.admin();
         let ada = admin

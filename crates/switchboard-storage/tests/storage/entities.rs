@@ -4,13 +4,14 @@ use std::collections::BTreeSet;
 
 use serde_json::json;
 use switchboard_domain::{
-    Actor, AttributeType, ConversationStatus, CustomAttribute, Customer, DEFAULT_TAG_COLOR, Device,
-    EntityKind, EventType, Location, Scope, Tag, Timestamp, WebhookSubscription,
+    Actor, AttributeType, ConversationStatus, Customer, DEFAULT_TAG_COLOR, Device, EntityKind,
+    EventType, Location, Scope, Tag, Timestamp, WebhookSubscription,
 };
 use switchboard_storage::{Precondition, StorageError, now};
 
 use super::harness::{
-    draft, event_types, for_each_backend, load_conversation, load_customer, new_agent, tenant,
+    define, draft, event_types, for_each_backend, load_conversation, load_customer, new_agent,
+    tenant,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -147,16 +148,7 @@ async fn agents_departments_attributes_and_tags() {
             ("seats", AttributeType::Number),
             ("trial", AttributeType::Boolean),
         ] {
-            store
-                .admin()
-                .create_attribute(CustomAttribute {
-                    tenant_id: t,
-                    name: name.into(),
-                    kind,
-                    label: name.to_uppercase(),
-                })
-                .await
-                .unwrap();
+            define(&store, t, name, kind, &name.to_uppercase()).await;
         }
         let attributes = store.admin().attributes(t).await.unwrap();
         assert_eq!(
@@ -298,26 +290,8 @@ async fn customers_round_trip_with_json_fields() {
     for_each_backend(|store, label| async move {
         let ctx = tenant(&store, "acme").await;
         let t = ctx.tenant.id;
-        store
-            .admin()
-            .create_attribute(CustomAttribute {
-                tenant_id: t,
-                name: "plan".into(),
-                kind: AttributeType::String,
-                label: "Plan".into(),
-            })
-            .await
-            .unwrap();
-        store
-            .admin()
-            .create_attribute(CustomAttribute {
-                tenant_id: t,
-                name: "seats".into(),
-                kind: AttributeType::Number,
-                label: "Seats".into(),
-            })
-            .await
-            .unwrap();
+        define(&store, t, "plan", AttributeType::String, "Plan").await;
+        define(&store, t, "seats", AttributeType::Number, "Seats").await;
 
         let mut draft = Customer::new(t, Timestamp::from_millis(0));
         draft.user_id = Some("u-42".into());
@@ -376,18 +350,10 @@ async fn customers_round_trip_with_json_fields() {
 
         let updated = store
             .customers()
-            .update(
-                &ctx,
-                created.id,
-                Precondition {
-                    version: Some(1),
-                    unmodified_since: None,
-                },
-                |c| {
-                    c.custom_data.insert("seats".into(), json!("13"));
-                    c.custom_data.remove("plan");
-                },
-            )
+            .update(&ctx, created.id, Precondition::version(1), |c| {
+                c.custom_data.insert("seats".into(), json!("13"));
+                c.custom_data.remove("plan");
+            })
             .await
             .unwrap();
         assert_eq!(updated.version, 2, "{label}");

@@ -104,12 +104,7 @@ async fn unique_values_conflict() {
             "department",
             store.admin().create_department(t, "Sales").await,
         );
-        let attribute = CustomAttribute {
-            tenant_id: t,
-            name: "plan".into(),
-            kind: AttributeType::String,
-            label: "Plan".into(),
-        };
+        let attribute = CustomAttribute::new(t, "plan", AttributeType::String, "Plan");
         store
             .admin()
             .create_attribute(attribute.clone())

@@ -9,7 +9,7 @@ use switchboard_storage::{DeliveryId, FanOut, Store, WriteContext, now};
 
 use super::harness::{
     TestDb, claim, create_conversation, fan_out_next, for_each_backend, open, open_clocked,
-    subscribe, tenant,
+    subscribe, tenant, two_tenants,
 };
 
 const LONG: Duration = Duration::from_secs(60);
@@ -61,8 +61,7 @@ async fn deliveries_by_subscription(
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn fans_out_once_in_id_order_and_marks_processed() {
     for_each_backend(|store, label| async move {
-        let ctx = tenant(&store, "acme").await;
-        let other = tenant(&store, "globex").await;
+        let (ctx, other) = two_tenants(&store).await;
 
         // Nothing due: nothing happens.
         assert_eq!(

@@ -3,8 +3,8 @@
 use std::future::Future;
 
 use switchboard_domain::{
-    Actor, Agent, Conversation, ConversationId, Customer, CustomerId, EntityKind, EventType,
-    Tenant, TenantId,
+    Actor, Agent, AttributeType, Conversation, ConversationId, CustomAttribute, Customer,
+    CustomerId, EntityKind, EventType, Tenant, TenantId,
 };
 use switchboard_storage::{
     Clock, OutboxEvent, SecretKeySource, SecretKeys, Store, StoreConfig, WriteContext, now,
@@ -67,6 +67,54 @@ pub(crate) async fn open_clocked(db: &TestDb) -> (Store, Clock) {
 pub(crate) async fn tenant(store: &Store, name: &str) -> WriteContext {
     let tenant: Tenant = store.admin().create_tenant(name).await.unwrap();
     WriteContext::new(tenant, Actor::System, "test")
+}
+
+/// Two tenants, `acme` and `globex`, and a write context for each: for
+/// tests that one tenant never sees or touches the other's rows.
+pub(crate) async fn two_tenants(store: &Store) -> (WriteContext, WriteContext) {
+    (tenant(store, "acme").await, tenant(store, "globex").await)
+}
+
+/// Defines the tenant's custom attribute `name` of `kind`, labelled `label`.
+pub(crate) async fn define(
+    store: &Store,
+    tenant: TenantId,
+    name: &str,
+    kind: AttributeType,
+    label: &str,
+) {
+    store
+        .admin()
+        .create_attribute(CustomAttribute::new(tenant, name, kind, label))
+        .await
+        .unwrap();
+}
+
+/// Runs `tasks` tasks at once, each calling `write(store, ctx, task, i)`
+/// for `i` in `0..per_task`, one call after another, and waits for them all.
+pub(crate) async fn concurrently<F, Fut>(
+    store: &Store,
+    ctx: &WriteContext,
+    tasks: i64,
+    per_task: i64,
+    write: F,
+) where
+    F: Fn(Store, WriteContext, i64, i64) -> Fut + Clone + Send + 'static,
+    Fut: Future<Output = ()> + Send,
+{
+    let tasks: Vec<_> = (0..tasks)
+        .map(|task| {
+            let (store, ctx, write) = (store.clone(), ctx.clone(), write.clone());
+            tokio::spawn(async move {
+                for i in 0..per_task {
+                    write(store.clone(), ctx.clone(), task, i).await;
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
 }
 
 /// A conversation draft for `tenant`.

@@ -7,7 +7,7 @@ use switchboard_domain::{
 };
 use switchboard_storage::{ModifyError, StorageError};
 
-use super::harness::{TestDb, events, for_each_backend_clocked, open, tenant};
+use super::harness::{TestDb, events, for_each_backend_clocked, open, tenant, two_tenants};
 
 fn customer(ctx: &switchboard_storage::WriteContext, i: i64, at: Timestamp) -> Customer {
     let mut c = Customer::new(ctx.tenant.id, at);
@@ -98,8 +98,7 @@ async fn an_import_stores_every_draft_at_its_own_time_without_events() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_import_with_one_bad_draft_stores_nothing_and_names_it() {
     for_each_backend_clocked(|store, label, clock| async move {
-        let acme = tenant(&store, "acme").await;
-        let globex = tenant(&store, "globex").await;
+        let (acme, globex) = two_tenants(&store).await;
         let t = clock.now();
 
         // A rule broken by the third draft.

@@ -6,7 +6,7 @@ use switchboard_domain::{
 use switchboard_storage::{Precondition, StorageError, now};
 
 use super::harness::{
-    draft, events, for_each_backend, load_conversation, load_customer, new_agent, tenant,
+    draft, events, for_each_backend, load_conversation, load_customer, new_agent, two_tenants,
 };
 
 fn not_found<T: std::fmt::Debug>(label: &str, what: &str, result: Result<T, StorageError>) {
@@ -19,8 +19,7 @@ fn not_found<T: std::fmt::Debug>(label: &str, what: &str, result: Result<T, Stor
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn another_tenants_rows_are_not_found() {
     for_each_backend(|store, label| async move {
-        let ours = tenant(&store, "acme").await;
-        let theirs = tenant(&store, "globex").await;
+        let (ours, theirs) = two_tenants(&store).await;
         let (a, b) = (ours.tenant.id, theirs.tenant.id);
 
         let customer = store
@@ -189,8 +188,7 @@ async fn another_tenants_rows_are_not_found() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn links_to_another_tenants_rows_are_refused() {
     for_each_backend(|store, label| async move {
-        let ours = tenant(&store, "acme").await;
-        let theirs = tenant(&store, "globex").await;
+        let (ours, theirs) = two_tenants(&store).await;
         let (a, b) = (ours.tenant.id, theirs.tenant.id);
         let customer = store
             .customers()

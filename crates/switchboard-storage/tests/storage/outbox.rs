@@ -12,7 +12,7 @@ use switchboard_storage::{Precondition, StorageError, Store, WriteContext, now};
 
 use super::harness::{
     TestDb, create_conversation, draft, event_types, events, for_each_backend, load_conversation,
-    load_customer, new_agent, open, tenant,
+    load_customer, new_agent, open, tenant, two_tenants,
 };
 
 /// Everything stored about one conversation: the row, its events and history.
@@ -361,21 +361,13 @@ async fn a_change_that_changes_nothing_writes_nothing() {
 
         let same = store
             .conversations()
-            .update(
-                &ctx,
-                conv.id,
-                Precondition {
-                    version: Some(1),
-                    unmodified_since: None,
-                },
-                |c| {
-                    c.rating = Some(4);
-                    c.rating = None;
-                    // Bookkeeping fields are pinned whatever the change does.
-                    c.version = 77;
-                    c.updated_at = switchboard_domain::Timestamp::from_millis(5);
-                },
-            )
+            .update(&ctx, conv.id, Precondition::version(1), |c| {
+                c.rating = Some(4);
+                c.rating = None;
+                // Bookkeeping fields are pinned whatever the change does.
+                c.version = 77;
+                c.updated_at = switchboard_domain::Timestamp::from_millis(5);
+            })
             .await
             .unwrap();
         assert_eq!(same, conv, "{label}");
@@ -537,8 +529,7 @@ fn rename(name: &'static str) -> CustomerChange {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_batch_of_customer_changes_commits_together_or_not_at_all() {
     for_each_backend(|store, label| async move {
-        let ctx = tenant(&store, "acme").await;
-        let other = tenant(&store, "globex").await;
+        let (ctx, other) = two_tenants(&store).await;
         let t = ctx.tenant.id;
         let mut ids = Vec::new();
         for _ in 0..3 {

@@ -14,7 +14,9 @@ use switchboard_storage::{
     OUTBOX_MAX_TRIES, Store, WriteContext,
 };
 
-use super::harness::{TestDb, claim, draft, fan_out_next, open_clocked, subscribe, tenant};
+use super::harness::{
+    TestDb, claim, draft, fan_out_next, open_clocked, subscribe, tenant, two_tenants,
+};
 
 const LEASE: Duration = Duration::from_secs(60);
 
@@ -278,8 +280,7 @@ async fn an_unreadable_outbox_row_is_quarantined_and_later_events_fan_out() {
     for db in TestDb::all() {
         let label = db.label;
         let (store, clock) = open_clocked(&db).await;
-        let acme = tenant(&store, "acme").await;
-        let globex = tenant(&store, "globex").await;
+        let (acme, globex) = two_tenants(&store).await;
         subscribe(&store, &acme, "https://a.example/h").await;
         subscribe(&store, &globex, "https://g.example/h").await;
         // Written before the limit existed, or corrupted: valid JSON to the
@@ -397,8 +398,7 @@ async fn an_outbox_row_whose_fan_out_fails_is_isolated_and_quarantined() {
     for db in TestDb::all() {
         let label = db.label;
         let (store, clock) = open_clocked(&db).await;
-        let acme = tenant(&store, "acme").await;
-        let globex = tenant(&store, "globex").await;
+        let (acme, globex) = two_tenants(&store).await;
         subscribe(&store, &acme, "https://a.example/h").await;
         subscribe(&store, &globex, "https://g.example/h").await;
         let first = event(&store, &globex, "g-0").await;
@@ -446,8 +446,7 @@ async fn a_delivery_whose_event_cannot_be_read_never_blocks_claims() {
     for db in TestDb::all() {
         let label = db.label;
         let (store, clock) = open_clocked(&db).await;
-        let acme = tenant(&store, "acme").await;
-        let globex = tenant(&store, "globex").await;
+        let (acme, globex) = two_tenants(&store).await;
         let a = subscribe(&store, &acme, "https://a.example/h").await;
         subscribe(&store, &globex, "https://g.example/h").await;
         let poisoned = event(&store, &acme, "a-0").await;

@@ -7,32 +7,16 @@ use std::time::Duration;
 
 use serde_json::json;
 use switchboard_domain::query::{
-    Condition, ConversationField as Cv, Cursor, CustomerField as Cu, Field, Filter, Op, Page,
-    Query, Sort, Value,
+    ConversationField as Cv, Cursor, CustomerField as Cu, Field, Filter, Op, Page, Query, Sort,
+    Value,
 };
 use switchboard_domain::{
-    AttributeType, ConversationStatus, CustomAttribute, Customer, CustomerId, Tag, TenantId,
-    Timestamp,
+    AttributeType, ConversationStatus, Customer, CustomerId, Tag, TenantId, Timestamp,
 };
 use switchboard_storage::{Clock, LinkSet, Precondition, Store, WriteContext};
+use switchboard_testsupport::query::{at, cond, eq, text};
 
-use super::harness::{draft, for_each_backend_clocked, new_agent, tenant};
-
-fn cond<F: Field>(field: F, op: Op, values: Vec<Value>) -> Filter<F> {
-    Condition::new(field, op, values).unwrap().into()
-}
-
-fn eq<F: Field>(field: F, v: Value) -> Filter<F> {
-    cond(field, Op::Eq, vec![v])
-}
-
-fn text(s: &str) -> Value {
-    Value::Text(s.into())
-}
-
-fn at(ms: i64) -> Value {
-    Value::Time(Timestamp::from_millis(ms))
-}
+use super::harness::{define, draft, for_each_backend_clocked, new_agent, tenant, two_tenants};
 
 /// Every match of `filter`, in id order, through pages of 2 (so every
 /// test also walks cursors).
@@ -61,19 +45,6 @@ async fn customer_names(store: &Store, tenant: TenantId, filter: Filter<Cu>) -> 
         .collect()
 }
 
-async fn define(store: &Store, tenant: TenantId, name: &str, kind: AttributeType) {
-    store
-        .admin()
-        .create_attribute(CustomAttribute {
-            tenant_id: tenant,
-            name: name.into(),
-            kind,
-            label: name.into(),
-        })
-        .await
-        .unwrap();
-}
-
 async fn customer(
     store: &Store,
     ctx: &WriteContext,
@@ -94,9 +65,9 @@ async fn customers_fixture(store: &Store, clock: &Clock) -> (TenantId, Timestamp
     let acme = tenant(store, "acme").await;
     let globex = tenant(store, "globex").await;
     for t in [acme.tenant.id, globex.tenant.id] {
-        define(store, t, "plan", AttributeType::String).await;
-        define(store, t, "seats", AttributeType::Number).await;
-        define(store, t, "trial", AttributeType::Boolean).await;
+        define(store, t, "plan", AttributeType::String, "plan").await;
+        define(store, t, "seats", AttributeType::Number, "seats").await;
+        define(store, t, "trial", AttributeType::Boolean, "trial").await;
     }
     let start = store.now();
     let data = |pairs: &[(&str, serde_json::Value)]| -> BTreeMap<String, serde_json::Value> {
@@ -481,8 +452,7 @@ async fn sorts_are_total_and_cursors_walk_them() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn conversation_filters_match_on_both_backends() {
     for_each_backend_clocked(|store, label, clock| async move {
-        let acme = tenant(&store, "acme").await;
-        let globex = tenant(&store, "globex").await;
+        let (acme, globex) = two_tenants(&store).await;
         let (a, g) = (acme.tenant.id, globex.tenant.id);
         let anna = new_agent(&store, a, "Anna").await;
         let otto = new_agent(&store, a, "Otto").await;

@@ -8,13 +8,12 @@ use switchboard_domain::{
 };
 use switchboard_storage::{Precondition, StorageError};
 
-use super::harness::{draft, for_each_backend, tenant};
+use super::harness::{draft, for_each_backend, two_tenants};
 
 #[tokio::test]
 async fn writes_for_a_deleted_tenant_are_tenant_gone() {
     for_each_backend(|store, backend| async move {
-        let ctx = tenant(&store, "acme").await;
-        let other = tenant(&store, "globex").await;
+        let (ctx, other) = two_tenants(&store).await;
         let id = ctx.tenant.id;
         let customer = store
             .customers()
@@ -86,12 +85,12 @@ async fn writes_for_a_deleted_tenant_are_tenant_gone() {
         gone(
             store
                 .admin()
-                .create_attribute(CustomAttribute {
-                    tenant_id: id,
-                    name: "plan".into(),
-                    kind: AttributeType::String,
-                    label: "Plan".into(),
-                })
+                .create_attribute(CustomAttribute::new(
+                    id,
+                    "plan",
+                    AttributeType::String,
+                    "Plan",
+                ))
                 .await,
             "attribute",
         );
@@ -131,8 +130,7 @@ async fn writes_for_a_deleted_tenant_are_tenant_gone() {
 #[tokio::test]
 async fn revoked_keys_no_longer_authenticate() {
     for_each_backend(|store, backend| async move {
-        let ctx = tenant(&store, "acme").await;
-        let other = tenant(&store, "globex").await;
+        let (ctx, other) = two_tenants(&store).await;
         let admin = store.admin();
         let a = admin
             .create_api_key(ctx.tenant.id, "a", BTreeSet::from([Scope::CustomersRead]))

@@ -7,7 +7,7 @@ use std::time::Duration;
 use switchboard_domain::{EventId, SubscriptionId, SubscriptionState};
 use switchboard_storage::{DeliveryState, StorageError, Store};
 
-use super::harness::{TestDb, create_conversation, fan_out_next, open, subscribe, tenant};
+use super::harness::{TestDb, create_conversation, fan_out_next, open, subscribe, two_tenants};
 
 /// Disables subscription `id` as the worker does after failing too long.
 fn disable(db: &TestDb, id: SubscriptionId) {
@@ -34,8 +34,7 @@ async fn a_disabled_subscription_is_enabled_again_by_its_tenant_only() {
     for db in TestDb::all() {
         let label = db.label;
         let store = open(&db).await;
-        let acme = tenant(&store, "acme").await;
-        let globex = tenant(&store, "globex").await;
+        let (acme, globex) = two_tenants(&store).await;
         let sub = subscribe(&store, &acme, "https://a.example/h").await;
         create_conversation(&store, &acme, "before").await;
         let fan = fan_out(&store).await;
@@ -117,8 +116,7 @@ async fn quarantined_events_are_listed_and_requeued_per_tenant() {
     for db in TestDb::all() {
         let label = db.label;
         let store = open(&db).await;
-        let acme = tenant(&store, "acme").await;
-        let globex = tenant(&store, "globex").await;
+        let (acme, globex) = two_tenants(&store).await;
         let a = create_conversation(&store, &acme, "a").await;
         let g = create_conversation(&store, &globex, "g").await;
         let a_event = store
