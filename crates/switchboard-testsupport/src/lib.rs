@@ -65,6 +65,7 @@ pub mod ceiling;
 mod cluster;
 mod database;
 mod error;
+pub mod faults;
 pub mod query;
 pub mod receiver;
 mod testdb;

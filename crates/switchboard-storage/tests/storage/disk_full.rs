@@ -16,6 +16,9 @@ use switchboard_storage::{
     now,
 };
 
+use switchboard_testsupport::RawConnection;
+use switchboard_testsupport::faults::PgDiskFull;
+
 use super::harness::{TestDb, config};
 
 /// Notes long enough that storing them takes several new pages (the
@@ -31,21 +34,44 @@ fn disk_full<T: std::fmt::Debug>(label: &str, what: &str, result: Result<T, Stor
     );
 }
 
+/// Fills the disk: SQLite is capped at its current size (the cap is
+/// returned), PostgreSQL gets `pg`'s triggers.
+async fn fill_disk(
+    store: &Store,
+    db: &TestDb,
+    raw: &mut RawConnection,
+    pg: &PgDiskFull,
+) -> Option<u64> {
+    if db.is_sqlite() {
+        store
+            .maintenance()
+            .set_sqlite_max_pages(Some(1))
+            .await
+            .unwrap()
+    } else {
+        raw.execute(&pg.fill());
+        None
+    }
+}
+
+/// Frees the space [`fill_disk`] took.
+async fn free_disk(store: &Store, db: &TestDb, raw: &mut RawConnection, pg: &PgDiskFull) {
+    if db.is_sqlite() {
+        store
+            .maintenance()
+            .set_sqlite_max_pages(None)
+            .await
+            .unwrap();
+    } else {
+        raw.execute(&pg.free());
+    }
+}
+
 /// PostgreSQL's own words for SQLSTATE 53100, raised on every insert or
 /// update of a customer while the trigger is installed.
-const PG_FULL: &str = "
-CREATE FUNCTION full_disk() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    RAISE EXCEPTION USING
-        ERRCODE = 'disk_full',
-        MESSAGE = 'could not extend file \"base/16384/16400\": No space left on device',
-        HINT = 'Check free disk space.';
-END
-$$;
-CREATE TRIGGER full_disk BEFORE INSERT OR UPDATE ON customers
-    FOR EACH ROW EXECUTE FUNCTION full_disk();";
-
-const PG_SPACE_FREED: &str = "DROP TRIGGER full_disk ON customers; DROP FUNCTION full_disk();";
+fn pg_full() -> PgDiskFull {
+    PgDiskFull::new("INSERT OR UPDATE", &["customers"])
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_full_database_refuses_writes_then_recovers_by_itself() {
@@ -74,15 +100,9 @@ async fn a_full_database_refuses_writes_then_recovers_by_itself() {
 
         // The disk fills up.
         let mut raw = db.raw();
+        let cap = fill_disk(&store, &db, &mut raw, &pg_full()).await;
         if db.is_sqlite() {
-            let cap = store
-                .maintenance()
-                .set_sqlite_max_pages(Some(1))
-                .await
-                .unwrap();
             assert!(cap.is_some_and(|pages| pages > 1), "{label}: {cap:?}");
-        } else {
-            raw.execute(PG_FULL);
         }
 
         let mut draft = Customer::new(t, now());
@@ -122,15 +142,7 @@ async fn a_full_database_refuses_writes_then_recovers_by_itself() {
         }
 
         // Space is freed.
-        if db.is_sqlite() {
-            store
-                .maintenance()
-                .set_sqlite_max_pages(None)
-                .await
-                .unwrap();
-        } else {
-            raw.execute(PG_SPACE_FREED);
-        }
+        free_disk(&store, &db, &mut raw, &pg_full()).await;
         let mut failed = 0;
         for ((n, id), outcome) in ids.iter().enumerate().zip(outcomes) {
             let stored = store.customers().get(t, *id).await.unwrap();
@@ -177,22 +189,9 @@ async fn a_full_database_refuses_writes_then_recovers_by_itself() {
 }
 
 /// PostgreSQL's disk-full error on every new delivery and attempt.
-const PG_DELIVERIES_FULL: &str = "
-CREATE FUNCTION full_disk() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    RAISE EXCEPTION USING
-        ERRCODE = 'disk_full',
-        MESSAGE = 'could not extend file \"base/16384/16500\": No space left on device',
-        HINT = 'Check free disk space.';
-END
-$$;
-CREATE TRIGGER full_disk BEFORE INSERT ON deliveries
-    FOR EACH ROW EXECUTE FUNCTION full_disk();
-CREATE TRIGGER full_disk BEFORE INSERT ON delivery_attempts
-    FOR EACH ROW EXECUTE FUNCTION full_disk();";
-
-const PG_DELIVERIES_FREED: &str = "DROP TRIGGER full_disk ON deliveries; \
-    DROP TRIGGER full_disk ON delivery_attempts; DROP FUNCTION full_disk();";
+fn pg_deliveries_full() -> PgDiskFull {
+    PgDiskFull::new("INSERT", &["deliveries", "delivery_attempts"])
+}
 
 /// A full disk is the database's trouble, not an event's: the worker's
 /// writes fail with `DiskFull` however often they are tried, no event is
@@ -245,15 +244,7 @@ async fn a_full_disk_quarantines_no_event_and_loses_no_attempt() {
             .unwrap();
 
         let mut raw = db.raw();
-        if db.is_sqlite() {
-            store
-                .maintenance()
-                .set_sqlite_max_pages(Some(1))
-                .await
-                .unwrap();
-        } else {
-            raw.execute(PG_DELIVERIES_FULL);
-        }
+        fill_disk(&store, &db, &mut raw, &pg_deliveries_full()).await;
         for _ in 0..5 {
             let fanned = worker
                 .fan_out_next("w", 10, Duration::ZERO, Some(LEASE))
@@ -284,15 +275,7 @@ async fn a_full_disk_quarantines_no_event_and_loses_no_attempt() {
 
         // Space is freed: the same event fans out, the same reports record
         // in full.
-        if db.is_sqlite() {
-            store
-                .maintenance()
-                .set_sqlite_max_pages(None)
-                .await
-                .unwrap();
-        } else {
-            raw.execute(PG_DELIVERIES_FREED);
-        }
+        free_disk(&store, &db, &mut raw, &pg_deliveries_full()).await;
         let fanned = worker
             .fan_out_next("w", 10, Duration::ZERO, Some(LEASE))
             .await
