@@ -8,6 +8,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use crate::entity::Entity;
 use crate::json::{Operation, diff};
 use crate::{Conversation, Customer, EventType, TenantId, Timestamp};
 
@@ -96,6 +97,64 @@ fn to_json<T: Serialize>(v: &T) -> Value {
     serde_json::to_value(v).unwrap_or(Value::Null)
 }
 
+/// One write of an entity, as its events see it: the entity's JSON before
+/// and after, their diff and the fields it changed.
+struct Write {
+    kind: EntityKind,
+    tenant_id: TenantId,
+    entity_id: i64,
+    versions: (Option<i64>, Option<i64>),
+    before: Option<Value>,
+    after: Option<Value>,
+    ops: Vec<Operation>,
+    fields: Vec<String>,
+    at: Timestamp,
+}
+
+impl Write {
+    /// The write from `before` to `after` (`None`: created, or deleted)
+    /// at `at`; `None` when there is neither.
+    fn of<E: Entity>(before: Option<&E>, after: Option<&E>, at: Timestamp) -> Option<Self> {
+        let entity = after.or(before)?;
+        let (b, a) = (before.map(to_json), after.map(to_json));
+        let ops = diff(
+            b.as_ref().unwrap_or(&Value::Null),
+            a.as_ref().unwrap_or(&Value::Null),
+        );
+        Some(Self {
+            kind: E::KIND,
+            tenant_id: entity.tenant_id(),
+            entity_id: entity.id(),
+            versions: (before.map(E::version), after.map(E::version)),
+            fields: changed_fields(&ops),
+            before: b,
+            after: a,
+            ops,
+            at,
+        })
+    }
+
+    /// The entity as written (as it was, for a delete).
+    fn snapshot(&self) -> Option<&Value> {
+        self.after.as_ref().or(self.before.as_ref())
+    }
+
+    /// An event of this write, with its diff.
+    fn event(&self, event_type: EventType, payload: Value) -> DomainEvent {
+        DomainEvent {
+            event_type,
+            tenant_id: self.tenant_id,
+            entity_kind: self.kind,
+            entity_id: self.entity_id,
+            version_before: self.versions.0,
+            version_after: self.versions.1,
+            diff: self.ops.clone(),
+            payload,
+            occurred_at: self.at,
+        }
+    }
+}
+
 /// `{"event", "company_username", <entity>: snapshot}`, the members every
 /// payload starts with. Built directly: `json!` would copy the snapshot
 /// through the serializer, several times slower than a clone.
@@ -121,40 +180,22 @@ pub fn customer_events(
     after: Option<&Customer>,
     now: Timestamp,
 ) -> Vec<DomainEvent> {
-    let (b, a) = (before.map(to_json), after.map(to_json));
-    let ops = diff(
-        b.as_ref().unwrap_or(&Value::Null),
-        a.as_ref().unwrap_or(&Value::Null),
-    );
-    let fields = changed_fields(&ops);
-    let (event_type, entity) = match (before, after) {
-        (None, Some(c)) => (EventType::CustomerCreated, c),
-        (Some(c), None) => (EventType::CustomerDeleted, c),
-        (Some(_), Some(c)) if !fields.is_empty() => (EventType::CustomerUpdated, c),
+    let Some(w) = Write::of(before, after, now) else {
+        return Vec::new();
+    };
+    let event_type = match (before, after) {
+        (None, Some(_)) => EventType::CustomerCreated,
+        (Some(_), None) => EventType::CustomerDeleted,
+        (Some(_), Some(_)) if !w.fields.is_empty() => EventType::CustomerUpdated,
         _ => return Vec::new(),
     };
-    let mut payload = base_payload(
-        event_type,
-        tenant_name,
-        "customer",
-        a.as_ref().or(b.as_ref()),
-    );
+    let mut payload = base_payload(event_type, tenant_name, "customer", w.snapshot());
     payload["changed_fields"] = if event_type == EventType::CustomerUpdated {
-        json!(fields)
+        json!(w.fields)
     } else {
         json!([])
     };
-    vec![DomainEvent {
-        event_type,
-        tenant_id: entity.tenant_id,
-        entity_kind: EntityKind::Customer,
-        entity_id: entity.id.get(),
-        version_before: before.map(|c| c.version),
-        version_after: after.map(|c| c.version),
-        diff: ops,
-        payload,
-        occurred_at: now,
-    }]
+    vec![w.event(event_type, payload)]
 }
 
 /// The `email_updated` payload, exactly as Zapier subscribers receive it.
@@ -242,28 +283,11 @@ pub fn conversation_events(
     after: Option<&Conversation>,
     now: Timestamp,
 ) -> Vec<DomainEvent> {
-    let (b, a) = (before.map(to_json), after.map(to_json));
-    let ops = diff(
-        b.as_ref().unwrap_or(&Value::Null),
-        a.as_ref().unwrap_or(&Value::Null),
-    );
-    let fields = changed_fields(&ops);
-    let Some(entity) = after.or(before) else {
+    let Some(w) = Write::of(before, after, now) else {
         return Vec::new();
     };
-    let snapshot = a.as_ref().or(b.as_ref());
-    let event = |event_type: EventType, payload: Value| DomainEvent {
-        event_type,
-        tenant_id: entity.tenant_id,
-        entity_kind: EntityKind::Conversation,
-        entity_id: entity.id.get(),
-        version_before: before.map(|c| c.version),
-        version_after: after.map(|c| c.version),
-        diff: ops.clone(),
-        payload,
-        occurred_at: now,
-    };
-    let base = |t: EventType| base_payload(t, tenant_name, "conversation", snapshot);
+    let (fields, event) = (&w.fields, |t, payload| w.event(t, payload));
+    let base = |t: EventType| base_payload(t, tenant_name, "conversation", w.snapshot());
     let mut out = Vec::new();
     match (before, after) {
         (None, Some(c)) => {

@@ -238,11 +238,7 @@ impl<'o> Engine<'_, 'o> {
             Value::Object(map) => match member_mut(map, &token, child_mode(parent, mode)) {
                 Err(fail) => Err((fail, value)),
                 Ok(Some(slot)) => {
-                    let old = mem::replace(slot, value);
-                    self.size = self
-                        .size
-                        .saturating_sub(size_of(&old))
-                        .saturating_add(vsize);
+                    let old = swap(&mut self.size, slot, value, vsize);
                     Ok(Undo::MemberReplaced { parent, raw, old })
                 }
                 Ok(None) => {
@@ -286,21 +282,13 @@ impl<'o> Engine<'_, 'o> {
             Value::Object(map) => {
                 let slot =
                     member_mut(map, &token, child_mode(parent, mode))?.ok_or(Fail::NotFound)?;
-                let old = mem::replace(slot, value);
-                self.size = self
-                    .size
-                    .saturating_sub(size_of(&old))
-                    .saturating_add(vsize);
+                let old = swap(&mut self.size, slot, value, vsize);
                 Ok(Undo::MemberReplaced { parent, raw, old })
             }
             Value::Array(items) => {
                 let index = array_index(&token, items.len())?;
                 let slot = items.get_mut(index).ok_or(Fail::NotFound)?;
-                let old = mem::replace(slot, value);
-                self.size = self
-                    .size
-                    .saturating_sub(size_of(&old))
-                    .saturating_add(vsize);
+                let old = swap(&mut self.size, slot, value, vsize);
                 Ok(Undo::ElementReplaced { parent, index, old })
             }
             _ => Err(Fail::NotFound),
@@ -429,6 +417,14 @@ impl<'o> Engine<'_, 'o> {
             }
         }
     }
+}
+
+/// Puts `value` (of serialized size `vsize`) in `slot`, keeping the
+/// document's `size` in step; returns the value it replaced.
+fn swap(size: &mut usize, slot: &mut Value, value: Value, vsize: usize) -> Value {
+    let old = mem::replace(slot, value);
+    *size = size.saturating_sub(size_of(&old)).saturating_add(vsize);
+    old
 }
 
 /// Exact serialized size of a value (iterative, unbounded).

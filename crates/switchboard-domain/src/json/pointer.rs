@@ -246,16 +246,7 @@ pub(crate) fn member<'m>(
     if mode == PathMode::Strict {
         return Ok(None);
     }
-    let mut found = None;
-    for (k, v) in map {
-        if k.eq_ignore_ascii_case(token) {
-            if found.is_some() {
-                return Err(Fail::Ambiguous);
-            }
-            found = Some(v);
-        }
-    }
-    Ok(found)
+    unique_ignoring_case(map.iter(), token)
 }
 
 /// Finds the member `token` designates in `map`, for mutation.
@@ -267,16 +258,7 @@ pub(crate) fn member_mut<'m>(
     if mode == PathMode::Strict || map.contains_key(token) {
         return Ok(map.get_mut(token));
     }
-    let mut found = None;
-    for (k, v) in map.iter_mut() {
-        if k.eq_ignore_ascii_case(token) {
-            if found.is_some() {
-                return Err(Fail::Ambiguous);
-            }
-            found = Some(v);
-        }
-    }
-    Ok(found)
+    unique_ignoring_case(map.iter_mut(), token)
 }
 
 /// The actual key of the member `token` designates in `map`.
@@ -291,13 +273,22 @@ pub(crate) fn member_key<'m>(
     if mode == PathMode::Strict {
         return Ok(None);
     }
+    unique_ignoring_case(map.keys().map(|k| (k, k)), token)
+}
+
+/// The item of the one key equal to `token` but for ASCII case;
+/// [`Fail::Ambiguous`] when several keys are.
+fn unique_ignoring_case<'m, T>(
+    items: impl Iterator<Item = (&'m String, T)>,
+    token: &str,
+) -> Result<Option<T>, Fail> {
     let mut found = None;
-    for k in map.keys() {
+    for (k, item) in items {
         if k.eq_ignore_ascii_case(token) {
             if found.is_some() {
                 return Err(Fail::Ambiguous);
             }
-            found = Some(k);
+            found = Some(item);
         }
     }
     Ok(found)
