@@ -17,7 +17,8 @@ use diesel::connection::SimpleConnection;
 use diesel::{QueryableByName, RunQueryDsl};
 
 use crate::config::millis;
-use crate::sql;
+use crate::connection::DbConnection;
+use crate::sql::{self, R};
 use crate::{StorageError, Store};
 
 const DAY: Duration = Duration::from_secs(24 * 3600);
@@ -198,6 +199,20 @@ fn scan<T>(
     out
 }
 
+/// How retention finds and deletes one kind of row: rows of type `T`,
+/// deleted with a count `D`.
+struct RowKind<T, D> {
+    /// The next batch of rows (at most `limit`) with ids above `after`.
+    read: fn(&mut DbConnection, i64, i64) -> R<Vec<T>>,
+    id: fn(&T) -> i64,
+    /// When the row was written.
+    written: fn(&T) -> i64,
+    /// Whether the row may go, given the cutoff.
+    may_go: fn(&T, i64) -> bool,
+    /// Deletes the rows of these ids that may still go at the cutoff.
+    delete: fn(&mut DbConnection, &[i64], i64) -> R<D>,
+}
+
 /// `now` minus `keep`, or `None` to keep forever.
 fn cutoff(now: i64, keep: Option<Duration>) -> Option<i64> {
     keep.filter(|d| !d.is_zero())
@@ -234,100 +249,50 @@ impl<'a> Maintenance<'a> {
         let mut pruned = Pruned::default();
 
         // Deliveries first: an event can go only once its deliveries have.
-        match cutoff(now, pruner.retention.deliveries) {
-            Some(cut) if !pruner.deliveries.done => {
-                let after = pruner.deliveries.after;
-                let rows = self
-                    .store
-                    .run(move |c| sql::retention::deliveries_after(c, after, batch))
-                    .await?;
-                let s = scan(
-                    &rows,
-                    batch,
-                    after,
-                    cut,
-                    |d| d.id,
-                    |d| d.created_at,
-                    |d| d.state != "pending" && d.completed_at.is_some_and(|t| t < cut),
-                );
-                if !s.candidates.is_empty() {
-                    let ids = s.candidates;
-                    let (deliveries, attempts) = self
-                        .store
-                        .write(move |c| {
-                            c.write_tx(|c| sql::retention::delete_deliveries(c, &ids, cut))
-                        })
-                        .await?;
-                    pruned.deliveries = count(deliveries);
-                    pruned.attempts = count(attempts);
-                }
-                pruner.deliveries = Cursor {
-                    after: s.last,
-                    done: s.done,
-                };
-            }
-            Some(_) => {}
-            None => pruner.deliveries.done = true,
+        let deliveries = RowKind {
+            read: sql::retention::deliveries_after,
+            id: |d| d.id,
+            written: |d| d.created_at,
+            may_go: |d, cut| d.state != "pending" && d.completed_at.is_some_and(|t| t < cut),
+            delete: sql::retention::delete_deliveries,
+        };
+        let keep = pruner.retention.deliveries;
+        if let Some((deliveries, attempts)) = self
+            .prune_kind(&mut pruner.deliveries, keep, now, batch, deliveries)
+            .await?
+        {
+            pruned.deliveries = count(deliveries);
+            pruned.attempts = count(attempts);
         }
 
-        match cutoff(now, pruner.retention.events) {
-            Some(cut) if !pruner.events.done => {
-                let after = pruner.events.after;
-                let rows = self
-                    .store
-                    .run(move |c| sql::retention::events_after(c, after, batch))
-                    .await?;
-                let s = scan(
-                    &rows,
-                    batch,
-                    after,
-                    cut,
-                    |e| e.id,
-                    |e| e.created_at,
-                    |e| e.processed_at.is_some_and(|t| t < cut),
-                );
-                if !s.candidates.is_empty() {
-                    let ids = s.candidates;
-                    let events = self
-                        .store
-                        .write(move |c| c.write_tx(|c| sql::retention::delete_events(c, &ids, cut)))
-                        .await?;
-                    pruned.events = count(events);
-                }
-                pruner.events = Cursor {
-                    after: s.last,
-                    done: s.done,
-                };
-            }
-            Some(_) => {}
-            None => pruner.events.done = true,
+        let events = RowKind {
+            read: sql::retention::events_after,
+            id: |e| e.id,
+            written: |e| e.created_at,
+            may_go: |e, cut| e.processed_at.is_some_and(|t| t < cut),
+            delete: sql::retention::delete_events,
+        };
+        let keep = pruner.retention.events;
+        if let Some(events) = self
+            .prune_kind(&mut pruner.events, keep, now, batch, events)
+            .await?
+        {
+            pruned.events = count(events);
         }
 
-        match cutoff(now, pruner.retention.history) {
-            Some(cut) if !pruner.history.done => {
-                let after = pruner.history.after;
-                let rows = self
-                    .store
-                    .run(move |c| sql::retention::history_after(c, after, batch))
-                    .await?;
-                let s = scan(&rows, batch, after, cut, |h| h.0, |h| h.1, |_| true);
-                if !s.candidates.is_empty() {
-                    let ids = s.candidates;
-                    let history = self
-                        .store
-                        .write(move |c| {
-                            c.write_tx(|c| sql::retention::delete_history(c, &ids, cut))
-                        })
-                        .await?;
-                    pruned.history = count(history);
-                }
-                pruner.history = Cursor {
-                    after: s.last,
-                    done: s.done,
-                };
-            }
-            Some(_) => {}
-            None => pruner.history.done = true,
+        let history = RowKind {
+            read: sql::retention::history_after,
+            id: |h| h.0,
+            written: |h| h.1,
+            may_go: |_, _| true,
+            delete: sql::retention::delete_history,
+        };
+        let keep = pruner.retention.history;
+        if let Some(history) = self
+            .prune_kind(&mut pruner.history, keep, now, batch, history)
+            .await?
+        {
+            pruned.history = count(history);
         }
 
         let done = pruner.events.done && pruner.deliveries.done && pruner.history.done;
@@ -335,6 +300,51 @@ impl<'a> Maintenance<'a> {
             pruner.restart();
         }
         Ok(PruneStep { pruned, done })
+    }
+
+    /// [`Self::prune`]'s step for one kind of row, kept `keep` after it
+    /// was written (forever with `None`): reads the batch after `cursor`,
+    /// deletes those that may go in one short write transaction, and moves
+    /// `cursor` on. Returns what the delete counted, if it ran.
+    async fn prune_kind<T, D>(
+        self,
+        cursor: &mut Cursor,
+        keep: Option<Duration>,
+        now: i64,
+        batch: i64,
+        kind: RowKind<T, D>,
+    ) -> Result<Option<D>, StorageError>
+    where
+        T: Send + 'static,
+        D: Send + 'static,
+    {
+        let Some(cut) = cutoff(now, keep) else {
+            cursor.done = true;
+            return Ok(None);
+        };
+        if cursor.done {
+            return Ok(None);
+        }
+        let after = cursor.after;
+        let read = kind.read;
+        let rows = self.store.run(move |c| read(c, after, batch)).await?;
+        let s = scan(&rows, batch, after, cut, kind.id, kind.written, |row| {
+            (kind.may_go)(row, cut)
+        });
+        let mut deleted = None;
+        if !s.candidates.is_empty() {
+            let (ids, delete) = (s.candidates, kind.delete);
+            deleted = Some(
+                self.store
+                    .write(move |c| c.write_tx(|c| delete(c, &ids, cut)))
+                    .await?,
+            );
+        }
+        *cursor = Cursor {
+            after: s.last,
+            done: s.done,
+        };
+        Ok(deleted)
     }
 
     /// A whole round of `pruner` ([`Self::prune`] until it is done),
@@ -477,7 +487,7 @@ struct Pages {
     freelist_count: i64,
 }
 
-fn sqlite_pages(c: &mut crate::connection::DbConnection) -> Result<Pages, StorageError> {
+fn sqlite_pages(c: &mut DbConnection) -> Result<Pages, StorageError> {
     Ok(diesel::sql_query(
         "SELECT a.auto_vacuum, p.page_count, f.freelist_count \
          FROM pragma_auto_vacuum a, pragma_page_count p, pragma_freelist_count f",
