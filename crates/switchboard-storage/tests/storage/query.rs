@@ -62,8 +62,7 @@ async fn customer(
 /// Ada, Bob, Cyd, Dee and Eve of `acme`, and a Mallory of `globex` who
 /// matches nearly every filter.
 async fn customers_fixture(store: &Store, clock: &Clock) -> (TenantId, Timestamp) {
-    let acme = tenant(store, "acme").await;
-    let globex = tenant(store, "globex").await;
+    let (acme, globex) = two_tenants(store).await;
     for t in [acme.tenant.id, globex.tenant.id] {
         define(store, t, "plan", AttributeType::String, "plan").await;
         define(store, t, "seats", AttributeType::Number, "seats").await;
@@ -76,18 +75,28 @@ async fn customers_fixture(store: &Store, clock: &Clock) -> (TenantId, Timestamp
             .map(|(k, v)| ((*k).to_string(), v.clone()))
             .collect()
     };
-    customer(store, &acme, clock, "Ada", |c| {
-        c.email = Some("Ada@Example.com".into());
-        c.user_id = Some("u-ada".into());
-        c.company = Some("Analytical Engines".into());
-        c.last_seen = Some(Timestamp::from_millis(5_000));
-        c.tags = vec![Tag::new("vip"), Tag::new("lead")];
-        c.custom_data = data(&[
-            ("plan", json!("pro")),
-            ("seats", json!(15)),
-            ("trial", json!(false)),
-        ]);
-    })
+    // Mallory has Ada's data, but for her email's case and the trial.
+    let ada_like = |email: &'static str, trial: bool| {
+        move |c: &mut Customer| {
+            c.email = Some(email.into());
+            c.user_id = Some("u-ada".into());
+            c.company = Some("Analytical Engines".into());
+            c.last_seen = Some(Timestamp::from_millis(5_000));
+            c.tags = vec![Tag::new("vip"), Tag::new("lead")];
+            c.custom_data = data(&[
+                ("plan", json!("pro")),
+                ("seats", json!(15)),
+                ("trial", json!(trial)),
+            ]);
+        }
+    };
+    customer(
+        store,
+        &acme,
+        clock,
+        "Ada",
+        ada_like("Ada@Example.com", false),
+    )
     .await;
     customer(store, &acme, clock, "Bob", |c| {
         c.email = Some("bob@gmail.com".into());
@@ -114,18 +123,13 @@ async fn customers_fixture(store: &Store, clock: &Clock) -> (TenantId, Timestamp
     })
     .await;
     customer(store, &acme, clock, "Eve", |_| {}).await;
-    customer(store, &globex, clock, "Mallory", |c| {
-        c.email = Some("ada@example.com".into());
-        c.user_id = Some("u-ada".into());
-        c.company = Some("Analytical Engines".into());
-        c.last_seen = Some(Timestamp::from_millis(5_000));
-        c.tags = vec![Tag::new("vip"), Tag::new("lead")];
-        c.custom_data = data(&[
-            ("plan", json!("pro")),
-            ("seats", json!(15)),
-            ("trial", json!(true)),
-        ]);
-    })
+    customer(
+        store,
+        &globex,
+        clock,
+        "Mallory",
+        ada_like("ada@example.com", true),
+    )
     .await;
     (acme.tenant.id, start)
 }

@@ -40,6 +40,16 @@ fn whole_table(raw: &mut RawConnection) -> String {
     raw.lines(sql, sql).join("\n")
 }
 
+/// The secret of subscription `sub` as the store reads it back.
+async fn secret_of(store: &Store, tenant: &Tenant, sub: &WebhookSubscription) -> String {
+    store
+        .webhooks()
+        .get(tenant.id, sub.id)
+        .await
+        .unwrap()
+        .secret
+}
+
 async fn subscribe(store: &Store, tenant: &Tenant, secret: &str) -> WebhookSubscription {
     store
         .webhooks()
@@ -160,15 +170,7 @@ async fn keys_rotate_and_a_wrong_key_fails_at_start() {
             "{}",
             db.label
         );
-        assert_eq!(
-            store
-                .webhooks()
-                .get(tenant.id, sub.id)
-                .await
-                .unwrap()
-                .secret,
-            "whsec_cm90YXRlIG1l"
-        );
+        assert_eq!(secret_of(&store, &tenant, &sub).await, "whsec_cm90YXRlIG1l");
         drop(store);
         // Now k1 can go; without k2 the start fails naming it.
         Store::open(&db.url, with_keys(K2)).await.unwrap();
@@ -224,15 +226,7 @@ async fn sqlite_default_key_file_is_created_private() {
 
     // The file is reused on the next start.
     let store = Store::open(&db.url, StoreConfig::default()).await.unwrap();
-    assert_eq!(
-        store
-            .webhooks()
-            .get(tenant.id, sub.id)
-            .await
-            .unwrap()
-            .secret,
-        "whsec_a2V5IGZpbGU="
-    );
+    assert_eq!(secret_of(&store, &tenant, &sub).await, "whsec_a2V5IGZpbGU=");
     drop(store);
     assert_eq!(std::fs::read_to_string(&key_file).unwrap(), text);
 
