@@ -293,7 +293,7 @@ impl<'a> Admin<'a> {
     /// The tenant's agents, in id order.
     pub async fn agents(self, tenant: TenantId) -> Result<Vec<Agent>, StorageError> {
         self.store
-            .run(move |c| sql::directory::list_agents(c, tenant.get()))
+            .run(move |c| sql::directory::agents(c, tenant.get(), None))
             .await
     }
 
@@ -325,7 +325,7 @@ impl<'a> Admin<'a> {
     /// The tenant's departments, in id order.
     pub async fn departments(self, tenant: TenantId) -> Result<Vec<Department>, StorageError> {
         self.store
-            .run(move |c| sql::directory::list_departments(c, tenant.get()))
+            .run(move |c| sql::directory::departments(c, tenant.get(), None))
             .await
     }
 

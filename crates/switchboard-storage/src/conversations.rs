@@ -261,14 +261,14 @@ fn load_links(c: &mut DbConnection, tenant: i64, wanted: &[LinkIds]) -> R<Vec<Co
         [one] => sql::directory::agent_by_id(c, tenant, *one)?
             .into_iter()
             .collect(),
-        many => sql::directory::agents_by_ids(c, tenant, many)?,
+        many => sql::directory::agents(c, tenant, Some(many))?,
     };
     let departments = match distinct(wanted.iter().filter_map(|w| w.department)).as_slice() {
         [] => Vec::new(),
         [one] => sql::directory::department_by_id(c, tenant, *one)?
             .into_iter()
             .collect(),
-        many => sql::directory::departments_by_ids(c, tenant, many)?,
+        many => sql::directory::departments(c, tenant, Some(many))?,
     };
     if let [w] = wanted {
         // One conversation: its rows move into its links as they are.

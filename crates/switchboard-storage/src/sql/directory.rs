@@ -35,31 +35,21 @@ pub(crate) fn insert_agent(
     .into())
 }
 
-pub(crate) fn list_agents(c: &mut DbConnection, tenant: i64) -> R<Vec<Agent>> {
-    Ok(agents::table
-        .filter(agents::tenant_id.eq(tenant))
-        .order(agents::id)
-        .select(AgentRow::as_select())
-        .load(c)?
-        .into_iter()
-        .map(Into::into)
-        .collect())
-}
-
-/// The tenant's agents among `ids` (those that exist), in id order.
-pub(crate) fn agents_by_ids(c: &mut DbConnection, tenant: i64, ids: &[i64]) -> R<Vec<Agent>> {
-    if ids.is_empty() {
+/// The tenant's agents, in id order: those among `ids` (that exist), or
+/// all of them with `None`.
+pub(crate) fn agents(c: &mut DbConnection, tenant: i64, ids: Option<&[i64]>) -> R<Vec<Agent>> {
+    if ids.is_some_and(<[i64]>::is_empty) {
         return Ok(Vec::new());
     }
-    Ok(agents::table
+    let mut q = agents::table
         .filter(agents::tenant_id.eq(tenant))
-        .filter(agents::id.eq_any(ids))
         .order(agents::id)
         .select(AgentRow::as_select())
-        .load(c)?
-        .into_iter()
-        .map(Into::into)
-        .collect())
+        .into_boxed();
+    if let Some(ids) = ids {
+        q = q.filter(agents::id.eq_any(ids));
+    }
+    Ok(q.load(c)?.into_iter().map(Into::into).collect())
 }
 
 pub(crate) fn agent_by_id(c: &mut DbConnection, tenant: i64, id: i64) -> R<Option<Agent>> {
@@ -118,35 +108,25 @@ pub(crate) fn insert_department(c: &mut DbConnection, tenant: i64, name: &str) -
     .into())
 }
 
-pub(crate) fn list_departments(c: &mut DbConnection, tenant: i64) -> R<Vec<Department>> {
-    Ok(departments::table
-        .filter(departments::tenant_id.eq(tenant))
-        .order(departments::id)
-        .select(DepartmentRow::as_select())
-        .load(c)?
-        .into_iter()
-        .map(Into::into)
-        .collect())
-}
-
-/// The tenant's departments among `ids` (those that exist), in id order.
-pub(crate) fn departments_by_ids(
+/// The tenant's departments, in id order: those among `ids` (that exist), or
+/// all of them with `None`.
+pub(crate) fn departments(
     c: &mut DbConnection,
     tenant: i64,
-    ids: &[i64],
+    ids: Option<&[i64]>,
 ) -> R<Vec<Department>> {
-    if ids.is_empty() {
+    if ids.is_some_and(<[i64]>::is_empty) {
         return Ok(Vec::new());
     }
-    Ok(departments::table
+    let mut q = departments::table
         .filter(departments::tenant_id.eq(tenant))
-        .filter(departments::id.eq_any(ids))
         .order(departments::id)
         .select(DepartmentRow::as_select())
-        .load(c)?
-        .into_iter()
-        .map(Into::into)
-        .collect())
+        .into_boxed();
+    if let Some(ids) = ids {
+        q = q.filter(departments::id.eq_any(ids));
+    }
+    Ok(q.load(c)?.into_iter().map(Into::into).collect())
 }
 
 pub(crate) fn department_by_id(
