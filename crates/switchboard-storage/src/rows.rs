@@ -389,7 +389,7 @@ impl TryFrom<SubscriptionRow> for WebhookSubscription {
 
 /// `None` is written as `NULL` (these columns have no other default), not
 /// as `DEFAULT`: Diesel never caches a statement that may say `DEFAULT`.
-#[derive(Debug, Insertable)]
+#[derive(Debug, Clone, Insertable, Queryable, Selectable)]
 #[diesel(table_name = outbox)]
 #[diesel(treat_none_as_default_value = false)]
 pub(crate) struct NewOutboxRow {
@@ -423,36 +423,36 @@ impl NewOutboxRow {
     }
 }
 
+/// An outbox row as read: its id, what was inserted, and how far it got.
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = outbox)]
 pub(crate) struct OutboxRow {
     pub id: i64,
-    pub tenant_id: i64,
-    pub event_type: String,
-    pub entity_kind: String,
-    pub entity_id: i64,
-    pub version_before: Option<i64>,
-    pub version_after: Option<i64>,
-    pub payload: JsonValue,
-    pub diff: JsonValue,
-    pub created_at: i64,
-    pub available_at: i64,
+    #[diesel(embed)]
+    pub new: NewOutboxRow,
     pub claimed_by: Option<String>,
     pub processed_at: Option<i64>,
 }
 
 impl TryFrom<OutboxRow> for crate::OutboxEvent {
     type Error = StorageError;
-    fn try_from(r: OutboxRow) -> Result<Self, StorageError> {
+    fn try_from(
+        OutboxRow {
+            id,
+            new: r,
+            claimed_by,
+            processed_at,
+        }: OutboxRow,
+    ) -> Result<Self, StorageError> {
         let kind = match r.entity_kind.as_str() {
             "customer" => switchboard_domain::EntityKind::Customer,
             _ => switchboard_domain::EntityKind::Conversation,
         };
         Ok(Self {
-            id: switchboard_domain::EventId::new(r.id),
+            id: switchboard_domain::EventId::new(id),
             available_at: Timestamp::from_millis(r.available_at),
-            claimed_by: r.claimed_by,
-            processed_at: r.processed_at.map(Timestamp::from_millis),
+            claimed_by,
+            processed_at: processed_at.map(Timestamp::from_millis),
             event: DomainEvent {
                 event_type: r
                     .event_type
@@ -472,7 +472,7 @@ impl TryFrom<OutboxRow> for crate::OutboxEvent {
 }
 
 /// `None` is written as `NULL`, as for [`NewOutboxRow`].
-#[derive(Debug, Insertable)]
+#[derive(Debug, Insertable, Queryable, Selectable)]
 #[diesel(table_name = change_history)]
 #[diesel(treat_none_as_default_value = false)]
 pub(crate) struct NewHistoryRow {
@@ -487,27 +487,20 @@ pub(crate) struct NewHistoryRow {
     pub created_at: i64,
 }
 
+/// A history row as read: its id and what was inserted.
 #[derive(Debug, Queryable, Selectable)]
 #[diesel(table_name = change_history)]
 pub(crate) struct HistoryRow {
     pub id: i64,
-    pub tenant_id: i64,
-    pub entity_kind: String,
-    pub entity_id: i64,
-    pub actor: JsonValue,
-    pub api: String,
-    pub diff: JsonValue,
-    pub version_before: Option<i64>,
-    pub version_after: Option<i64>,
-    pub created_at: i64,
+    #[diesel(embed)]
+    pub new: NewHistoryRow,
 }
 
 impl TryFrom<HistoryRow> for crate::HistoryEntry {
     type Error = StorageError;
-    fn try_from(r: HistoryRow) -> Result<Self, StorageError> {
-        let _ = (r.tenant_id, &r.entity_kind, r.entity_id);
+    fn try_from(HistoryRow { id, new: r }: HistoryRow) -> Result<Self, StorageError> {
         Ok(Self {
-            id: r.id,
+            id,
             actor: serde_json::from_value(r.actor.0)?,
             api: r.api,
             diff: serde_json::from_value(r.diff.0)?,
