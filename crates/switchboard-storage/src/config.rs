@@ -201,6 +201,23 @@ pub struct StoreConfig {
     pub secret_keys: SecretKeySource,
 }
 
+impl StoreConfig {
+    /// The default configuration with the tests' secret key (PostgreSQL
+    /// has no default key), for the crate's own tests; connections are
+    /// waited for up to a minute, for a machine busy with many tests.
+    #[cfg(test)]
+    pub(crate) fn for_tests() -> Self {
+        Self {
+            connection_timeout: std::time::Duration::from_secs(60),
+            secret_keys: crate::SecretKeySource::Keys(
+                crate::SecretKeys::parse(switchboard_testsupport::SECRET_KEYS)
+                    .unwrap_or_else(|e| panic!("the tests' secret keys: {e}")),
+            ),
+            ..Self::default()
+        }
+    }
+}
+
 impl Default for StoreConfig {
     fn default() -> Self {
         Self {

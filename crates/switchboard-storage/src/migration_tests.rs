@@ -90,23 +90,14 @@ fn migration_count() -> usize {
         .count()
 }
 
-/// The default configuration with the tests' secret key (PostgreSQL has
-/// no default key).
-fn config() -> StoreConfig {
-    StoreConfig {
-        secret_keys: crate::SecretKeySource::Keys(
-            crate::SecretKeys::parse(switchboard_testsupport::SECRET_KEYS).unwrap(),
-        ),
-        ..StoreConfig::default()
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn up_down_up_leaves_the_same_schema_on_both_backends() {
     let mut nullability: Vec<(&str, Vec<String>)> = Vec::new();
     for db in TestDb::all() {
         let label = db.label;
-        let store = Store::open(&db.url, config()).await.unwrap();
+        let store = Store::open(&db.url, StoreConfig::for_tests())
+            .await
+            .unwrap();
         let mut raw = db.raw();
         let before = schema_dump(&mut raw);
         assert_eq!(
@@ -319,7 +310,7 @@ async fn the_rebuild_keeps_rows_ids_and_constraints_and_ids_are_never_reused_aft
             &db.url,
             StoreConfig {
                 run_migrations: false,
-                ..config()
+                ..StoreConfig::for_tests()
             },
         )
         .await
@@ -531,7 +522,9 @@ async fn the_rebuild_keeps_rows_ids_and_constraints_and_ids_are_never_reused_aft
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_rebuild_reverts_with_its_rows() {
     let db = TestDb::sqlite();
-    let store = Store::open(&db.url, config()).await.unwrap();
+    let store = Store::open(&db.url, StoreConfig::for_tests())
+        .await
+        .unwrap();
     let tenant = store.admin().create_tenant("acme").await.unwrap();
     let ctx = WriteContext::new(tenant.clone(), Actor::System, "test");
     for n in 0..3 {
@@ -570,7 +563,9 @@ async fn the_rebuild_reverts_with_its_rows() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_running_counts_start_from_the_rows_already_there() {
     for db in TestDb::all() {
-        let store = Store::open(&db.url, config()).await.unwrap();
+        let store = Store::open(&db.url, StoreConfig::for_tests())
+            .await
+            .unwrap();
         let label = store.backend().name();
         let tenant = store.admin().create_tenant("acme").await.unwrap();
         let ctx = WriteContext::new(tenant.clone(), Actor::System, "test");

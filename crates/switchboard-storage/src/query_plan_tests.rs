@@ -12,7 +12,6 @@
 //! `docs/query-plans.md` is made).
 
 use std::fmt::Write as _;
-use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
 use serde_json::json;
@@ -435,18 +434,9 @@ async fn common_queries_are_served_by_an_index() {
     };
     let mut doc = String::new();
     for db in TestDb::all() {
-        let store = Store::open(
-            &db.url,
-            StoreConfig {
-                connection_timeout: Duration::from_secs(60),
-                secret_keys: crate::SecretKeySource::Keys(
-                    crate::SecretKeys::parse(switchboard_testsupport::SECRET_KEYS).unwrap(),
-                ),
-                ..StoreConfig::default()
-            },
-        )
-        .await
-        .unwrap();
+        let store = Store::open(&db.url, StoreConfig::for_tests())
+            .await
+            .unwrap();
         let (tenant, attrs, agent, dept) = seed(&store, rows).await;
         // Plans by statistics on both backends, as after the bulk import
         // (`Maintenance::analyze`): SQLite plans some joins differently
@@ -495,17 +485,9 @@ async fn taking_events_does_not_revisit_processed_ones() {
         eprintln!("SKIPPED: no PostgreSQL");
         return;
     };
-    let store = Store::open(
-        &db.url,
-        StoreConfig {
-            secret_keys: crate::SecretKeySource::Keys(
-                crate::SecretKeys::parse(switchboard_testsupport::SECRET_KEYS).unwrap(),
-            ),
-            ..StoreConfig::default()
-        },
-    )
-    .await
-    .unwrap();
+    let store = Store::open(&db.url, StoreConfig::for_tests())
+        .await
+        .unwrap();
     let tenant = store.admin().create_tenant("plans").await.unwrap().id.get();
     // 20,000 events processed (no vacuum may clean up behind them), then
     // three new ones.

@@ -108,7 +108,6 @@ fn fold_in(c: &mut DbConnection, counts: Counts, tenant: i64) -> R<()> {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
 
     use switchboard_domain::{Actor, Conversation, ConversationStatus, Customer};
     use switchboard_testsupport::TestDb;
@@ -149,18 +148,9 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_fold_keeps_the_totals_in_one_row_per_group() {
         for db in TestDb::all() {
-            let store = Store::open(
-                &db.url,
-                StoreConfig {
-                    connection_timeout: Duration::from_secs(60),
-                    secret_keys: crate::SecretKeySource::Keys(
-                        crate::SecretKeys::parse(switchboard_testsupport::SECRET_KEYS).unwrap(),
-                    ),
-                    ..StoreConfig::default()
-                },
-            )
-            .await
-            .unwrap();
+            let store = Store::open(&db.url, StoreConfig::for_tests())
+                .await
+                .unwrap();
             let label = store.backend().name();
             let mut ctxs = Vec::new();
             for name in ["acme", "globex"] {
