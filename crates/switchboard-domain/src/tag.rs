@@ -39,6 +39,20 @@ impl Tag {
         }
     }
 
+    /// A tag of this color.
+    ///
+    /// ```
+    /// use switchboard_domain::Tag;
+    /// assert_eq!(Tag::colored("vip", "red").color, "red");
+    /// ```
+    #[must_use]
+    pub fn colored(name: impl Into<String>, color: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            color: color.into(),
+        }
+    }
+
     /// A tag named without a color. Added to a customer that has the tag,
     /// it keeps the customer's color; otherwise the customer's rules give
     /// it the color of the tenant's tag of that name, or

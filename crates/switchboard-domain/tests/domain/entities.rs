@@ -299,22 +299,12 @@ fn customer_validation_rules() {
         ),
         (
             "tag color",
-            |c| {
-                c.tags = vec![Tag {
-                    name: "x".into(),
-                    color: "red".into(),
-                }]
-            },
+            |c| c.tags = vec![Tag::colored("x", "red")],
             None,
         ),
         (
             "bad tag color",
-            |c| {
-                c.tags = vec![Tag {
-                    name: "x".into(),
-                    color: "#12".into(),
-                }]
-            },
+            |c| c.tags = vec![Tag::colored("x", "#12")],
             Some(("/tags/0/color", "color")),
         ),
         (
@@ -436,10 +426,7 @@ fn tags_named_without_a_color_take_the_tenants_color() {
     draft.add_tags([
         Tag::named("vip"),
         Tag::named("new"),
-        Tag {
-            name: "sent".into(),
-            color: "#00ff00".into(),
-        },
+        Tag::colored("sent", "#00ff00"),
     ]);
     assert_eq!(
         draft
@@ -469,10 +456,7 @@ fn tags_named_without_a_color_take_the_tenants_color() {
         |c: &mut Customer| {
             c.add_tags([
                 Tag::named("sent"),
-                Tag {
-                    name: "vip".into(),
-                    color: "blue".into(),
-                },
+                Tag::colored("vip", "blue"),
                 Tag::named("other"),
             ]);
             Ok::<(), ()>(())

@@ -163,24 +163,12 @@ async fn agents_departments_attributes_and_tags() {
         // them, keeping the first color.
         assert!(store.admin().tags(t).await.unwrap().is_empty());
         let mut draft = Customer::new(t, now());
-        draft.tags = vec![
-            Tag::new("vip"),
-            Tag {
-                name: "beta".into(),
-                color: "#00ff00".into(),
-            },
-        ];
+        draft.tags = vec![Tag::new("vip"), Tag::colored("beta", "#00ff00")];
         let customer = store.customers().create(&ctx, draft).await.unwrap();
         store
             .customers()
             .update(&ctx, customer.id, Precondition::NONE, |c| {
-                c.add_tags([
-                    Tag {
-                        name: "vip".into(),
-                        color: "red".into(),
-                    },
-                    Tag::new("churn-risk"),
-                ]);
+                c.add_tags([Tag::colored("vip", "red"), Tag::new("churn-risk")]);
             })
             .await
             .unwrap();
@@ -189,10 +177,7 @@ async fn agents_departments_attributes_and_tags() {
             tags,
             vec![
                 Tag::new("vip"),
-                Tag {
-                    name: "beta".into(),
-                    color: "#00ff00".into()
-                },
+                Tag::colored("beta", "#00ff00"),
                 Tag::new("churn-risk")
             ],
             "{label}"
@@ -216,10 +201,7 @@ async fn tag_colors_come_from_the_tenants_catalogue() {
                 .map(|t| t.color.clone())
         };
         let mut a = Customer::new(acme.tenant.id, now());
-        a.tags = vec![Tag {
-            name: "vip".into(),
-            color: "#ff0000".into(),
-        }];
+        a.tags = vec![Tag::colored("vip", "#ff0000")];
         store.customers().create(&acme, a).await.unwrap();
 
         let mut b = Customer::new(acme.tenant.id, now());
@@ -272,13 +254,7 @@ async fn tag_colors_come_from_the_tenants_catalogue() {
         );
         assert_eq!(
             store.admin().tags(acme.tenant.id).await.unwrap(),
-            vec![
-                Tag {
-                    name: "vip".into(),
-                    color: "#ff0000".into()
-                },
-                Tag::new("lead")
-            ],
+            vec![Tag::colored("vip", "#ff0000"), Tag::new("lead")],
             "{label}"
         );
     })
