@@ -3,12 +3,38 @@
 
 use std::time::Duration;
 
-use switchboard_domain::Conversation;
-use switchboard_storage::{SessionPolicy, SignIn, StorageError, now};
+use switchboard_domain::{Agent, Conversation, TenantId};
+use switchboard_storage::{SessionPolicy, SignIn, StorageError, Store, now};
 
 use super::harness::{for_each_backend, for_each_backend_clocked, tenant, two_tenants};
 
 const PASSWORD: &str = "correct horse battery";
+
+/// Whether `token` names a live session under `policy`.
+async fn live(store: &Store, token: &str, policy: SessionPolicy) -> bool {
+    store
+        .console()
+        .session(token, policy)
+        .await
+        .unwrap()
+        .is_some()
+}
+
+/// A new agent of the tenant (role `agent`) whose console password is
+/// [`PASSWORD`].
+async fn agent_with_password(store: &Store, tenant: TenantId, name: &str, email: &str) -> Agent {
+    let agent = store
+        .admin()
+        .create_agent(tenant, name, email, "agent")
+        .await
+        .unwrap();
+    store
+        .console()
+        .set_password(tenant, email, PASSWORD)
+        .await
+        .unwrap();
+    agent
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn passwords_are_argon2id_and_only_the_right_one_signs_in() {
@@ -98,16 +124,7 @@ async fn the_same_email_in_two_tenants_must_name_its_tenant() {
     for_each_backend(|store, label| async move {
         let (a, b) = two_tenants(&store).await;
         for t in [&a, &b] {
-            store
-                .admin()
-                .create_agent(t.tenant.id, "Sam", "sam@example.com", "agent")
-                .await
-                .unwrap();
-            store
-                .console()
-                .set_password(t.tenant.id, "sam@example.com", PASSWORD)
-                .await
-                .unwrap();
+            agent_with_password(&store, t.tenant.id, "Sam", "sam@example.com").await;
         }
         let r = store
             .console()
@@ -132,16 +149,7 @@ async fn the_same_email_in_two_tenants_must_name_its_tenant() {
 async fn sessions_end_when_idle_too_long_too_old_signed_out_or_on_a_new_password() {
     for_each_backend_clocked(|store, label, clock| async move {
         let ctx = tenant(&store, "acme").await;
-        let agent = store
-            .admin()
-            .create_agent(ctx.tenant.id, "Ada", "ada@example.com", "agent")
-            .await
-            .unwrap();
-        store
-            .console()
-            .set_password(ctx.tenant.id, "ada@example.com", PASSWORD)
-            .await
-            .unwrap();
+        let agent = agent_with_password(&store, ctx.tenant.id, "Ada", "ada@example.com").await;
         let policy = SessionPolicy {
             idle: Duration::from_secs(600),
             max_age: Duration::from_secs(3600),
@@ -158,73 +166,38 @@ async fn sessions_end_when_idle_too_long_too_old_signed_out_or_on_a_new_password
             "{label}"
         );
         assert_eq!(s.csrf.len(), 32, "{label}");
-        assert!(
-            console
-                .session("sbs_forged", policy)
-                .await
-                .unwrap()
-                .is_none()
-        );
+        assert!(!live(&store, "sbs_forged", policy).await);
 
         // Used every 9 minutes it stays alive; idle for 11 it has ended.
         for _ in 0..3 {
             clock.advance(Duration::from_secs(9 * 60));
-            assert!(
-                console.session(&new.token, policy).await.unwrap().is_some(),
-                "{label}"
-            );
+            assert!(live(&store, &new.token, policy).await, "{label}");
         }
         clock.advance(Duration::from_secs(11 * 60));
-        assert!(
-            console.session(&new.token, policy).await.unwrap().is_none(),
-            "{label}"
-        );
+        assert!(!live(&store, &new.token, policy).await, "{label}");
 
         // However busy, a session ends after max_age.
         let busy = console.create_session(&agent, policy).await.unwrap();
         for _ in 0..6 {
             clock.advance(Duration::from_secs(9 * 60));
-            assert!(
-                console
-                    .session(&busy.token, policy)
-                    .await
-                    .unwrap()
-                    .is_some(),
-                "{label}"
-            );
+            assert!(live(&store, &busy.token, policy).await, "{label}");
         }
         clock.advance(Duration::from_secs(9 * 60));
-        assert!(
-            console
-                .session(&busy.token, policy)
-                .await
-                .unwrap()
-                .is_none(),
-            "{label}"
-        );
+        assert!(!live(&store, &busy.token, policy).await, "{label}");
 
         // Sign-out ends one session.
         let one = console.create_session(&agent, policy).await.unwrap();
         let two = console.create_session(&agent, policy).await.unwrap();
         console.end_session(one.session.id).await.unwrap();
-        assert!(
-            console.session(&one.token, policy).await.unwrap().is_none(),
-            "{label}"
-        );
-        assert!(
-            console.session(&two.token, policy).await.unwrap().is_some(),
-            "{label}"
-        );
+        assert!(!live(&store, &one.token, policy).await, "{label}");
+        assert!(live(&store, &two.token, policy).await, "{label}");
 
         // A new password ends them all.
         console
             .set_password(ctx.tenant.id, "ada@example.com", "another long password")
             .await
             .unwrap();
-        assert!(
-            console.session(&two.token, policy).await.unwrap().is_none(),
-            "{label}"
-        );
+        assert!(!live(&store, &two.token, policy).await, "{label}");
     })
     .await;
 }

@@ -4,40 +4,19 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use switchboard_domain::{
-    EventType, SubscriptionId, SubscriptionState, Timestamp, WebhookSubscription,
-};
+use switchboard_domain::{EventType, SubscriptionId, SubscriptionState, Timestamp};
 use switchboard_storage::{
     AttemptOutcome, AttemptReport, DeliveryId, DeliveryState, DueDelivery, NextStep, StorageError,
     Store, WriteContext, now,
 };
 
 use super::harness::{
-    claim, create_conversation, fan_out_next, for_each_backend, for_each_backend_clocked, tenant,
-    two_tenants,
+    claim, create_conversation, fan_out_next, for_each_backend, for_each_backend_clocked,
+    subscribe, subscribe_to, tenant, two_tenants,
 };
 
 const LONG: Duration = Duration::from_secs(60);
 const FIVE_DAYS: Duration = Duration::from_secs(5 * 24 * 3600);
-
-async fn subscribe(
-    store: &Store,
-    ctx: &WriteContext,
-    event: EventType,
-    url: &str,
-) -> WebhookSubscription {
-    store
-        .webhooks()
-        .create(WebhookSubscription::new(
-            ctx.tenant.id,
-            url.to_string(),
-            event,
-            "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD",
-            store.now(),
-        ))
-        .await
-        .unwrap()
-}
 
 /// Creates conversations (one `conversation_created` event each) and
 /// fans out every due event as worker `w`.
@@ -83,41 +62,17 @@ async fn fan_out_matches_tenant_event_and_subscription_age() {
         assert_eq!((fan.events, fan.deliveries), (2, 0), "{label}");
         assert_eq!(store.worker().outbox_backlog().await.unwrap(), 0, "{label}");
 
-        let a = subscribe(
-            &store,
-            &ctx,
-            EventType::ConversationCreated,
-            "https://a.example/h",
-        )
-        .await;
-        let b = subscribe(
-            &store,
-            &ctx,
-            EventType::ConversationCreated,
-            "https://b.example/h",
-        )
-        .await;
-        let _wrong_event = subscribe(
+        let a = subscribe(&store, &ctx, "https://a.example/h").await;
+        let b = subscribe(&store, &ctx, "https://b.example/h").await;
+        let _wrong_event = subscribe_to(
             &store,
             &ctx,
             EventType::CustomerCreated,
             "https://c.example/h",
         )
         .await;
-        let _other_tenant = subscribe(
-            &store,
-            &other,
-            EventType::ConversationCreated,
-            "https://d.example/h",
-        )
-        .await;
-        let _e = subscribe(
-            &store,
-            &ctx,
-            EventType::ConversationCreated,
-            "https://e.example/h",
-        )
-        .await;
+        let _other_tenant = subscribe(&store, &other, "https://d.example/h").await;
+        let _e = subscribe(&store, &ctx, "https://e.example/h").await;
 
         let fan = events_fanned(&store, &ctx, "x", 3, Some(LONG)).await;
         assert_eq!(fan.events, 3, "{label}");
@@ -176,13 +131,7 @@ async fn fan_out_matches_tenant_event_and_subscription_age() {
         // A subscription created after an event does not receive it.
         create_conversation(&store, &ctx, "z-0").await;
         clock.advance(Duration::from_millis(5));
-        let late = subscribe(
-            &store,
-            &ctx,
-            EventType::ConversationCreated,
-            "https://late.example/h",
-        )
-        .await;
+        let late = subscribe(&store, &ctx, "https://late.example/h").await;
         let fan = fan_out_next(&store, "w", 10, Duration::ZERO, Some(LONG)).await;
         assert_eq!(fan.events, 1, "{label}");
         assert!(
@@ -197,13 +146,7 @@ async fn fan_out_matches_tenant_event_and_subscription_age() {
 async fn attempts_retry_complete_fail_and_release() {
     for_each_backend(|store, label| async move {
         let ctx = tenant(&store, "acme").await;
-        let sub = subscribe(
-            &store,
-            &ctx,
-            EventType::ConversationCreated,
-            "https://a.example/h",
-        )
-        .await;
+        let sub = subscribe(&store, &ctx, "https://a.example/h").await;
         let fan = events_fanned(&store, &ctx, "x", 4, Some(LONG)).await;
         let [d1, d2, d3, d4] = <[DueDelivery; 4]>::try_from(fan.claimed).unwrap();
 
@@ -433,20 +376,8 @@ async fn attempts_retry_complete_fail_and_release() {
 async fn gone_deletes_and_continuous_failure_disables() {
     for_each_backend_clocked(|store, label, clock| async move {
         let ctx = tenant(&store, "acme").await;
-        let gone = subscribe(
-            &store,
-            &ctx,
-            EventType::ConversationCreated,
-            "https://gone.example/h",
-        )
-        .await;
-        let flaky = subscribe(
-            &store,
-            &ctx,
-            EventType::ConversationCreated,
-            "https://flaky.example/h",
-        )
-        .await;
+        let gone = subscribe(&store, &ctx, "https://gone.example/h").await;
+        let flaky = subscribe(&store, &ctx, "https://flaky.example/h").await;
         let fan = events_fanned(&store, &ctx, "x", 2, Some(LONG)).await;
         let of = |sub: SubscriptionId| -> Vec<DueDelivery> {
             fan.claimed
@@ -623,13 +554,7 @@ async fn gone_deletes_and_continuous_failure_disables() {
 async fn expired_delivery_leases_are_due_again_and_claimers_never_share() {
     for_each_backend_clocked(|store, label, clock| async move {
         let ctx = tenant(&store, "acme").await;
-        let sub = subscribe(
-            &store,
-            &ctx,
-            EventType::ConversationCreated,
-            "https://a.example/h",
-        )
-        .await;
+        let sub = subscribe(&store, &ctx, "https://a.example/h").await;
         // Short leases at fan-out: the "crashed" worker never reports.
         let fan = events_fanned(&store, &ctx, "x", 3, Some(Duration::from_millis(50))).await;
         assert_eq!(fan.claimed.len(), 3, "{label}");
@@ -763,7 +688,7 @@ async fn samples_and_secret_rotation() {
             "{label}"
         );
 
-        let sub = subscribe(&store, &ctx, EventType::EmailUpdated, "https://a.example/h").await;
+        let sub = subscribe_to(&store, &ctx, EventType::EmailUpdated, "https://a.example/h").await;
         let rotated = store
             .webhooks()
             .rotate_secret(
@@ -810,13 +735,7 @@ async fn unsubscribing_while_attempts_are_recorded_does_not_deadlock() {
     for_each_backend(|store, label| async move {
         let ctx = tenant(&store, "acme").await;
         for round in 0..6 {
-            let sub = subscribe(
-                &store,
-                &ctx,
-                EventType::ConversationCreated,
-                "https://a.example/h",
-            )
-            .await;
+            let sub = subscribe(&store, &ctx, "https://a.example/h").await;
             let fan = events_fanned(&store, &ctx, &format!("r{round}"), 120, Some(LONG)).await;
             assert_eq!(fan.claimed.len(), 120, "{label}");
             // Record in batches whose order runs against the table's.

@@ -3,7 +3,9 @@
 use switchboard_domain::{AttributeType, CustomAttribute, Customer, DomainError, EntityKind};
 use switchboard_storage::{Precondition, StorageError, now};
 
-use super::harness::{draft, events, for_each_backend, load_conversation, new_agent, tenant};
+use super::harness::{
+    create_conversation, draft, event_count, for_each_backend, load_conversation, new_agent, tenant,
+};
 
 /// The violation paths of a validation error.
 fn violations<T: std::fmt::Debug>(label: &str, result: Result<T, StorageError>) -> Vec<String> {
@@ -33,21 +35,13 @@ async fn unique_values_conflict() {
             store.admin().create_tenant("acme").await,
         );
 
-        let first = store
-            .conversations()
-            .create(&ctx, draft(t, "s-1"))
-            .await
-            .unwrap();
+        let first = create_conversation(&store, &ctx, "s-1").await;
         conflict(
             label,
             "session key",
             store.conversations().create(&ctx, draft(t, "s-1")).await,
         );
-        let second = store
-            .conversations()
-            .create(&ctx, draft(t, "s-2"))
-            .await
-            .unwrap();
+        let second = create_conversation(&store, &ctx, "s-2").await;
         let renamed = store
             .conversations()
             .update(&ctx, second.id, Precondition::NONE, |c| {
@@ -60,9 +54,7 @@ async fn unique_values_conflict() {
             "{label}"
         );
         assert_eq!(
-            events(&store, t, EntityKind::Conversation, second.id.get())
-                .await
-                .len(),
+            event_count(&store, t, EntityKind::Conversation, second.id.get()).await,
             1,
             "{label}"
         );

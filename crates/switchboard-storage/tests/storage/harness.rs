@@ -7,7 +7,8 @@ use switchboard_domain::{
     CustomerId, EntityKind, EventType, Tenant, TenantId,
 };
 use switchboard_storage::{
-    Clock, OutboxEvent, SecretKeySource, SecretKeys, Store, StoreConfig, WriteContext, now,
+    Clock, HistoryEntry, OutboxEvent, SecretKeySource, SecretKeys, Store, StoreConfig,
+    WriteContext, now,
 };
 use switchboard_testsupport::SECRET_KEYS;
 
@@ -117,6 +118,21 @@ pub(crate) async fn concurrently<F, Fut>(
     }
 }
 
+/// Checks that `writes` increments of a counter all landed on an entity
+/// created with the counter at 0: the `counter` it holds now, its
+/// `version`, and one `history` row per version.
+pub(crate) fn assert_all_counted(
+    label: &str,
+    counter: &serde_json::Value,
+    version: i64,
+    history: &[HistoryEntry],
+    writes: i64,
+) {
+    assert_eq!(*counter, serde_json::json!(writes), "{label}");
+    assert_eq!(version, 1 + writes, "{label}");
+    assert_eq!(history.len() as i64, 1 + writes, "{label}");
+}
+
 /// A conversation draft for `tenant`.
 pub(crate) fn draft(tenant: TenantId, session_key: &str) -> Conversation {
     Conversation::new(tenant, session_key, now())
@@ -134,6 +150,16 @@ pub(crate) async fn event_types(
         .iter()
         .map(|e| e.event.event_type)
         .collect()
+}
+
+/// How many outbox events an entity has.
+pub(crate) async fn event_count(
+    store: &Store,
+    tenant: TenantId,
+    kind: EntityKind,
+    id: i64,
+) -> usize {
+    events(store, tenant, kind, id).await.len()
 }
 
 /// An entity's outbox events, oldest first.
@@ -200,12 +226,22 @@ pub(crate) async fn subscribe(
     ctx: &WriteContext,
     url: &str,
 ) -> switchboard_domain::WebhookSubscription {
+    subscribe_to(store, ctx, EventType::ConversationCreated, url).await
+}
+
+/// Subscribes `url` to `event` for `ctx`'s tenant.
+pub(crate) async fn subscribe_to(
+    store: &Store,
+    ctx: &WriteContext,
+    event: EventType,
+    url: &str,
+) -> switchboard_domain::WebhookSubscription {
     store
         .webhooks()
         .create(switchboard_domain::WebhookSubscription::new(
             ctx.tenant.id,
             url.to_string(),
-            switchboard_domain::EventType::ConversationCreated,
+            event,
             "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD",
             store.now(),
         ))

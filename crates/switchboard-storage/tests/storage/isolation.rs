@@ -6,7 +6,8 @@ use switchboard_domain::{
 use switchboard_storage::{Precondition, StorageError, now};
 
 use super::harness::{
-    draft, events, for_each_backend, load_conversation, load_customer, new_agent, two_tenants,
+    create_conversation, draft, event_count, for_each_backend, load_conversation, load_customer,
+    new_agent, two_tenants,
 };
 
 fn not_found<T: std::fmt::Debug>(label: &str, what: &str, result: Result<T, StorageError>) {
@@ -27,11 +28,7 @@ async fn another_tenants_rows_are_not_found() {
             .create(&theirs, Customer::new(b, now()))
             .await
             .unwrap();
-        let conv = store
-            .conversations()
-            .create(&theirs, draft(b, "s-1"))
-            .await
-            .unwrap();
+        let conv = create_conversation(&store, &theirs, "s-1").await;
         let agent = new_agent(&store, b, "Bob").await;
         let department = store.admin().create_department(b, "Sales").await.unwrap();
         let subscription = store
@@ -46,11 +43,7 @@ async fn another_tenants_rows_are_not_found() {
             .await
             .unwrap();
         // A row of our own with the same session key is fine.
-        store
-            .conversations()
-            .create(&ours, draft(a, "s-1"))
-            .await
-            .unwrap();
+        create_conversation(&store, &ours, "s-1").await;
 
         not_found(
             label,
@@ -168,16 +161,12 @@ async fn another_tenants_rows_are_not_found() {
             "{label}"
         );
         assert_eq!(
-            events(&store, b, EntityKind::Customer, customer.id.get())
-                .await
-                .len(),
+            event_count(&store, b, EntityKind::Customer, customer.id.get()).await,
             1,
             "{label}"
         );
         assert_eq!(
-            events(&store, b, EntityKind::Conversation, conv.id.get())
-                .await
-                .len(),
+            event_count(&store, b, EntityKind::Conversation, conv.id.get()).await,
             1,
             "{label}"
         );
@@ -272,9 +261,7 @@ async fn links_to_another_tenants_rows_are_refused() {
             "{label}: nothing written"
         );
         assert_eq!(
-            events(&store, a, EntityKind::Conversation, conv.id.get())
-                .await
-                .len(),
+            event_count(&store, a, EntityKind::Conversation, conv.id.get()).await,
             1,
             "{label}"
         );

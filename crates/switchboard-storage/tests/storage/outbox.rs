@@ -11,8 +11,8 @@ use switchboard_domain::{
 use switchboard_storage::{Precondition, StorageError, Store, WriteContext, now};
 
 use super::harness::{
-    TestDb, create_conversation, draft, event_types, events, for_each_backend, load_conversation,
-    load_customer, new_agent, open, tenant, two_tenants,
+    TestDb, create_conversation, draft, event_count, event_types, events, for_each_backend,
+    load_conversation, load_customer, new_agent, open, tenant, two_tenants,
 };
 
 /// Everything stored about one conversation: the row, its events and history.
@@ -347,11 +347,7 @@ async fn a_change_that_changes_nothing_writes_nothing() {
     for_each_backend(|store, label| async move {
         let ctx = tenant(&store, "acme").await;
         let t = ctx.tenant.id;
-        let conv = store
-            .conversations()
-            .create(&ctx, draft(t, "s-1"))
-            .await
-            .unwrap();
+        let conv = create_conversation(&store, &ctx, "s-1").await;
         let customer = store
             .customers()
             .create(&ctx, Customer::new(t, now()))
@@ -380,9 +376,7 @@ async fn a_change_that_changes_nothing_writes_nothing() {
             .unwrap();
         assert_eq!(same, customer, "{label}");
         assert_eq!(
-            events(&store, t, EntityKind::Customer, customer.id.get())
-                .await
-                .len(),
+            event_count(&store, t, EntityKind::Customer, customer.id.get()).await,
             1,
             "{label}"
         );
@@ -405,11 +399,7 @@ async fn history_records_actor_api_diff_and_versions() {
             .unwrap();
         let as_key = WriteContext::new(system.tenant.clone(), Actor::ApiKey(key.key.id), "zoho");
 
-        let conv = store
-            .conversations()
-            .create(&system, draft(t, "s-1"))
-            .await
-            .unwrap();
+        let conv = create_conversation(&store, &system, "s-1").await;
         store
             .conversations()
             .update(&as_agent, conv.id, Precondition::NONE, |c| {
@@ -551,11 +541,7 @@ async fn a_batch_of_customer_changes_commits_together_or_not_at_all() {
         let event_counts = async || {
             let mut counts = Vec::new();
             for id in &ids {
-                counts.push(
-                    events(&store, t, EntityKind::Customer, id.get())
-                        .await
-                        .len(),
-                );
+                counts.push(event_count(&store, t, EntityKind::Customer, id.get()).await);
             }
             counts
         };

@@ -8,31 +8,30 @@
 use std::time::Duration;
 
 use serde_json::Value;
-use switchboard_domain::{EventId, EventType, WebhookSubscription};
+use switchboard_domain::{EntityKind, EventId, EventType, WebhookSubscription};
 use switchboard_storage::{
     AttemptOutcome, AttemptReport, DeliveryState, DueDelivery, FanOut, MAX_EXCERPT_BYTES, NextStep,
     OUTBOX_MAX_TRIES, Store, WriteContext,
 };
 
 use super::harness::{
-    TestDb, claim, draft, fan_out_next, open_clocked, subscribe, tenant, two_tenants,
+    TestDb, claim, create_conversation, events, fan_out_next, open_clocked, subscribe, tenant,
+    two_tenants,
 };
 
 const LEASE: Duration = Duration::from_secs(60);
 
 /// Creates a conversation (one `conversation_created` event); returns the event's id.
 async fn event(store: &Store, ctx: &WriteContext, key: &str) -> EventId {
-    let conv = store
-        .conversations()
-        .create(ctx, draft(ctx.tenant.id, key))
-        .await
-        .unwrap();
-    let events = store
-        .conversations()
-        .events(ctx.tenant.id, conv.id)
-        .await
-        .unwrap();
-    events[0].id
+    let conv = create_conversation(store, ctx, key).await;
+    events(
+        store,
+        ctx.tenant.id,
+        EntityKind::Conversation,
+        conv.id.get(),
+    )
+    .await[0]
+        .id
 }
 
 /// Fans out as worker `w`: up to 100 events, no delay, claimed for [`LEASE`].
@@ -40,8 +39,23 @@ async fn fan_out(store: &Store) -> FanOut {
     fan_out_next(store, "w", 100, Duration::ZERO, Some(LEASE)).await
 }
 
-/// Tenants `acme` and `globex`, each subscribed (to every event) and with
-/// three events: their write contexts and subscription ids.
+/// Tenants `acme` and `globex`, each subscribed (to every event): their
+/// write contexts and subscriptions.
+async fn two_subscribed_tenants(
+    store: &Store,
+) -> (
+    WriteContext,
+    WriteContext,
+    WebhookSubscription,
+    WebhookSubscription,
+) {
+    let (acme, globex) = two_tenants(store).await;
+    let a = subscribe(store, &acme, "https://a.example/h").await;
+    let g = subscribe(store, &globex, "https://g.example/h").await;
+    (acme, globex, a, g)
+}
+
+/// [`two_subscribed_tenants`], each with three events.
 async fn two_tenants_with_events(
     store: &Store,
 ) -> (
@@ -50,10 +64,7 @@ async fn two_tenants_with_events(
     WebhookSubscription,
     WebhookSubscription,
 ) {
-    let acme = tenant(store, "acme").await;
-    let globex = tenant(store, "globex").await;
-    let a = subscribe(store, &acme, "https://a.example/h").await;
-    let g = subscribe(store, &globex, "https://g.example/h").await;
+    let (acme, globex, a, g) = two_subscribed_tenants(store).await;
     for i in 0..3 {
         event(store, &acme, &format!("a-{i}")).await;
         event(store, &globex, &format!("g-{i}")).await;
@@ -280,9 +291,7 @@ async fn an_unreadable_outbox_row_is_quarantined_and_later_events_fan_out() {
     for db in TestDb::all() {
         let label = db.label;
         let (store, clock) = open_clocked(&db).await;
-        let (acme, globex) = two_tenants(&store).await;
-        subscribe(&store, &acme, "https://a.example/h").await;
-        subscribe(&store, &globex, "https://g.example/h").await;
+        let (acme, globex, _, _) = two_subscribed_tenants(&store).await;
         // Written before the limit existed, or corrupted: valid JSON to the
         // database, unreadable to serde_json.
         let poisoned = event(&store, &acme, "a-0").await;
@@ -398,9 +407,7 @@ async fn an_outbox_row_whose_fan_out_fails_is_isolated_and_quarantined() {
     for db in TestDb::all() {
         let label = db.label;
         let (store, clock) = open_clocked(&db).await;
-        let (acme, globex) = two_tenants(&store).await;
-        subscribe(&store, &acme, "https://a.example/h").await;
-        subscribe(&store, &globex, "https://g.example/h").await;
+        let (acme, globex, _, _) = two_subscribed_tenants(&store).await;
         let first = event(&store, &globex, "g-0").await;
         let poisoned = event(&store, &acme, "a-0").await;
         let last = event(&store, &globex, "g-1").await;
@@ -446,9 +453,7 @@ async fn a_delivery_whose_event_cannot_be_read_never_blocks_claims() {
     for db in TestDb::all() {
         let label = db.label;
         let (store, clock) = open_clocked(&db).await;
-        let (acme, globex) = two_tenants(&store).await;
-        let a = subscribe(&store, &acme, "https://a.example/h").await;
-        subscribe(&store, &globex, "https://g.example/h").await;
+        let (acme, globex, a, _) = two_subscribed_tenants(&store).await;
         let poisoned = event(&store, &acme, "a-0").await;
         let other = event(&store, &globex, "g-0").await;
         // Fanned out for later, then the event is damaged.

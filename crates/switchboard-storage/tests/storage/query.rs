@@ -16,7 +16,9 @@ use switchboard_domain::{
 use switchboard_storage::{Clock, LinkSet, Precondition, Store, WriteContext};
 use switchboard_testsupport::query::{at, cond, eq, text};
 
-use super::harness::{define, draft, for_each_backend_clocked, new_agent, tenant, two_tenants};
+use super::harness::{
+    create_conversation, define, draft, for_each_backend_clocked, new_agent, tenant, two_tenants,
+};
 
 /// Every match of `filter`, in id order, through pages of 2 (so every
 /// test also walks cursors).
@@ -1012,11 +1014,7 @@ async fn totals_stay_exact_through_every_change() {
                 .unwrap();
         }
         // Another tenant's rows count for it alone.
-        store
-            .conversations()
-            .create(&globex, draft(globex.tenant.id, "g-1"))
-            .await
-            .unwrap();
+        create_conversation(&store, &globex, "g-1").await;
         store
             .customers()
             .create(&globex, Customer::new(globex.tenant.id, store.now()))

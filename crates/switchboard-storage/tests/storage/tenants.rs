@@ -8,7 +8,7 @@ use switchboard_domain::{
 };
 use switchboard_storage::{Precondition, StorageError};
 
-use super::harness::{draft, for_each_backend, two_tenants};
+use super::harness::{create_conversation, for_each_backend, two_tenants};
 
 #[tokio::test]
 async fn writes_for_a_deleted_tenant_are_tenant_gone() {
@@ -20,11 +20,7 @@ async fn writes_for_a_deleted_tenant_are_tenant_gone() {
             .create(&ctx, Customer::new(id, store.now()))
             .await
             .unwrap();
-        store
-            .conversations()
-            .create(&ctx, draft(id, "s-1"))
-            .await
-            .unwrap();
+        create_conversation(&store, &ctx, "s-1").await;
         let deleted = store.admin().delete_tenant("acme").await.unwrap();
         assert_eq!(deleted.id, id, "{backend}");
         assert!(
