@@ -10,13 +10,13 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use switchboard_domain::{Actor, AttributeType, Conversation, Scope, Tenant};
-use switchboard_storage::{
-    Clock, OUTBOX_MAX_TRIES, SecretKeySource, SecretKeys, Store, StoreConfig, WriteContext,
-};
+use switchboard_storage::{Clock, OUTBOX_MAX_TRIES, Store, StoreConfig, WriteContext};
 use switchboard_testsupport::tempfile::{TempDir, tempdir};
-use switchboard_testsupport::{RawConnection, SECRET_KEYS, TestDb};
 
-const BIN: &str = env!("CARGO_BIN_EXE_switchboard");
+use super::common::{
+    BIN, line_after, open_store, status_of, stdout_lines, store_config, switchboard,
+};
+use switchboard_testsupport::{RawConnection, SECRET_KEYS, TestDb};
 
 /// A temporary directory with a database URL in it.
 struct Scratch {
@@ -46,16 +46,10 @@ impl Scratch {
 
     /// `switchboard ARGS --database-url URL`, with no SWITCHBOARD_* variables inherited.
     fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(BIN);
-        for (key, _) in std::env::vars_os() {
-            if key.to_string_lossy().starts_with("SWITCHBOARD_") || key == "RUST_LOG" {
-                command.env_remove(key);
-            }
-        }
+        let mut command = switchboard();
         command
             .args(args)
             .args(["--database-url", &self.url])
-            .env("SWITCHBOARD_SECRETS_KEYS", SECRET_KEYS)
             .current_dir(self.dir.path());
         command
     }
@@ -76,15 +70,7 @@ impl Scratch {
     }
 
     async fn store(&self) -> Store {
-        Store::open(
-            &self.url,
-            StoreConfig {
-                secret_keys: SecretKeySource::Keys(SecretKeys::parse(SECRET_KEYS).unwrap()),
-                ..StoreConfig::default()
-            },
-        )
-        .await
-        .unwrap()
+        open_store(&self.url).await
     }
 
     async fn tenant(&self, store: &Store, name: &str) -> Tenant {
@@ -612,8 +598,7 @@ async fn outbox_lists_and_requeues_quarantined_events() {
         &s.url,
         StoreConfig {
             clock: clock.clone(),
-            secret_keys: SecretKeySource::Keys(SecretKeys::parse(SECRET_KEYS).unwrap()),
-            ..StoreConfig::default()
+            ..store_config()
         },
     )
     .await
@@ -728,16 +713,7 @@ impl Served {
             .stderr(std::fs::File::create(stderr).unwrap())
             .spawn()
             .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+        let lines = stdout_lines(&mut child);
         Self {
             child,
             lines,
@@ -751,24 +727,13 @@ impl Served {
 
     /// Reads stdout until a line starts with `prefix`; returns the rest of it.
     fn wait_for(&mut self, prefix: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    if let Some(rest) = line.strip_prefix(prefix) {
-                        return rest.trim().to_string();
-                    }
-                }
-                Err(e) => {
-                    let _ = self.child.kill();
-                    panic!(
-                        "no line starting with {prefix:?} ({e}); logs:\n{}",
-                        self.logs()
-                    );
-                }
-            }
-        }
+        line_after(&self.lines, prefix).unwrap_or_else(|e| {
+            let _ = self.child.kill();
+            panic!(
+                "no line starting with {prefix:?} ({e}); logs:\n{}",
+                self.logs()
+            );
+        })
     }
 
     /// Sends SIGTERM and returns the exit status code.
@@ -1310,14 +1275,7 @@ async fn create_customer(base_url: &str, key: &str) -> (u16, serde_json::Value) 
 }
 
 async fn get_status(url: &str, key: &str) -> u16 {
-    reqwest::Client::new()
-        .get(url)
-        .bearer_auth(key)
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
+    status_of(reqwest::Client::new().get(url).bearer_auth(key)).await
 }
 
 /// `switchboard tenant delete` in one process while `switchboard serve`

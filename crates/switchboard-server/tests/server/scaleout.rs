@@ -7,11 +7,11 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use switchboard_domain::Scope;
-use switchboard_storage::{SecretKeySource, SecretKeys, Store, StoreConfig};
 use switchboard_testsupport::receiver::Receiver;
 use switchboard_testsupport::tempfile::tempdir;
-use switchboard_testsupport::{PgServer, SECRET_KEYS, TestDatabase};
+use switchboard_testsupport::{PgServer, TestDatabase};
 
+use super::common::{open_store, status_of};
 use super::webhook_processes::{
     Served, client, create_chatlog, subscribe, tally, tenant_and_key, update_email,
 };
@@ -26,28 +26,9 @@ async fn shared_database() -> Option<TestDatabase> {
     )
 }
 
-/// A store on `url` in the test process (as an operator's command has).
-async fn open_store(url: &str) -> Store {
-    Store::open(
-        url,
-        StoreConfig {
-            secret_keys: SecretKeySource::Keys(SecretKeys::parse(SECRET_KEYS).unwrap()),
-            ..StoreConfig::default()
-        },
-    )
-    .await
-    .unwrap()
-}
-
 /// The status of `GET {base}/zapier/v1/me` with `key`.
 async fn me(http: &reqwest::Client, base: &str, key: &str) -> u16 {
-    http.get(format!("{base}/zapier/v1/me"))
-        .bearer_auth(key)
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
+    status_of(http.get(format!("{base}/zapier/v1/me")).bearer_auth(key)).await
 }
 
 /// How long until every node answers `key` with 401 (polling every 10 ms).
