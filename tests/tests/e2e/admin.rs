@@ -21,6 +21,11 @@ type Case = (
     Option<&'static str>,
 );
 
+/// Sends a create request and returns the new record's id.
+async fn created_id(request: reqwest::RequestBuilder) -> i64 {
+    send(request).await.json()["id"].as_i64().unwrap()
+}
+
 /// The error code and field of an admin error body.
 fn error_of(body: &Value) -> (String, Option<String>) {
     let e = &body["error"];
@@ -288,14 +293,11 @@ async fn admin_scopes_are_enforced() {
         let plain = app.create_key(&[]).await;
         let read = app.create_key(&[Scope::AdminRead]).await;
         let write = app.create_key(&[Scope::AdminWrite]).await;
-        let agent = send(
+        let agent = created_id(
             app.post("/admin/v1/agents")
                 .json(&json!({"name": "Ada", "email": "ada@example.com"})),
         )
-        .await
-        .json()["id"]
-            .as_i64()
-            .unwrap();
+        .await;
         let reads = [
             "/admin/v1/agents".to_string(),
             format!("/admin/v1/agents/{agent}"),
@@ -384,36 +386,25 @@ async fn another_tenants_setup_is_not_found() {
     for_each_backend(|app: TestApp| async move {
         let (other, other_key) = app.other_tenant("globex").await;
         let theirs = |method, path: &str| app.request_with_key(method, path, &other_key);
-        let agent = send(
+        let agent = created_id(
             theirs(Method::POST, "/admin/v1/agents")
                 .json(&json!({"name": "Eve", "email": "eve@example.com"})),
         )
-        .await
-        .json()["id"]
-            .as_i64()
-            .unwrap();
+        .await;
         let department =
-            send(theirs(Method::POST, "/admin/v1/departments").json(&json!({"name": "Ops"})))
-                .await
-                .json()["id"]
-                .as_i64()
-                .unwrap();
+            created_id(theirs(Method::POST, "/admin/v1/departments").json(&json!({"name": "Ops"})))
+                .await;
         send(
             theirs(Method::POST, "/admin/v1/attributes")
                 .json(&json!({"name": "tier", "type": "string"})),
         )
         .await;
-        let key = send(theirs(Method::POST, "/admin/v1/keys").json(&json!({"name": "k"})))
-            .await
-            .json()["id"]
-            .as_i64()
-            .unwrap();
-        let customer =
-            send(theirs(Method::POST, "/v1/customers").json(&json!({"name": "Their customer"})))
-                .await
-                .json()["id"]
-                .as_i64()
-                .unwrap();
+        let key =
+            created_id(theirs(Method::POST, "/admin/v1/keys").json(&json!({"name": "k"}))).await;
+        let customer = created_id(
+            theirs(Method::POST, "/v1/customers").json(&json!({"name": "Their customer"})),
+        )
+        .await;
         let missing = app.get("/admin/v1/agents/999999");
         let missing = send(missing).await;
         for (method, path, body) in [
@@ -482,21 +473,12 @@ async fn another_tenants_setup_is_not_found() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_admin_input_is_a_4xx_naming_the_field() {
     for_each_backend(|app: TestApp| async move {
-        let ada = send(
+        let ada = created_id(
             app.post("/admin/v1/agents")
                 .json(&json!({"name": "Ada", "email": "ada@example.com"})),
         )
-        .await
-        .json()["id"]
-            .as_i64()
-            .unwrap();
-        let (own, _) = app
-            .store
-            .admin()
-            .authenticate(&app.key)
-            .await
-            .unwrap()
-            .unwrap();
+        .await;
+        let (own, _) = app.authenticate(&app.key).await;
         let own = own.id.get();
         let cases: Vec<Case> = vec![
             (

@@ -12,25 +12,12 @@ use fantoccini::Locator;
 use reqwest::Method;
 use reqwest::header::COOKIE;
 use serde_json::json;
-use switchboard_domain::{Actor, AttributeType, CustomAttribute, Customer, Tag};
+use switchboard_domain::{Actor, AttributeType, Customer, Tag};
 use switchboard_e2e::{FetchJson, TestApp, for_each_backend};
 use switchboard_testsupport::receiver::{Receiver, Reply};
 
 use crate::e2e::common::{WAIT, webhook_config};
 use crate::e2e::console::{Browser, PASSWORD, agent, csrf_of, get, plain, sign_in};
-
-async fn attribute(app: &TestApp, name: &str, kind: AttributeType, label: &str) {
-    app.store
-        .admin()
-        .create_attribute(CustomAttribute {
-            tenant_id: app.tenant.id,
-            name: name.into(),
-            kind,
-            label: label.into(),
-        })
-        .await
-        .unwrap();
-}
 
 async fn customer(app: &TestApp, id: switchboard_domain::CustomerId) -> Customer {
     app.store.customers().get(app.tenant.id, id).await.unwrap()
@@ -55,7 +42,8 @@ async fn customer_edits_roles_and_admin_pages_over_http() {
         let b = app.backend;
         let admin = agent(&app, "Ada", "ada@example.com", "admin").await;
         agent(&app, "Bob", "bob@example.com", "agent").await;
-        attribute(&app, "seats", AttributeType::Number, "Seats").await;
+        app.define_attribute("seats", AttributeType::Number, "Seats")
+            .await;
         let cu = app.seed_customer(|c| c.name = Some("Charles".into())).await;
         let (_, admin_session) = sign_in(&app, "ada@example.com", PASSWORD).await;
         let admin_session = admin_session.unwrap();
@@ -421,10 +409,14 @@ async fn customer_page_roles_webhooks_and_settings_in_a_real_browser() {
     let c = &browser.client;
     agent(&app, "Ada Admin", "ada@example.com", "admin").await;
     agent(&app, "Bob Agent", "bob@example.com", "agent").await;
-    attribute(&app, "seats", AttributeType::Number, "Seats").await;
-    attribute(&app, "plan", AttributeType::String, "Plan").await;
-    attribute(&app, "renewal", AttributeType::Date, "Renewal").await;
-    attribute(&app, "trial", AttributeType::Boolean, "On trial").await;
+    app.define_attribute("seats", AttributeType::Number, "Seats")
+        .await;
+    app.define_attribute("plan", AttributeType::String, "Plan")
+        .await;
+    app.define_attribute("renewal", AttributeType::Date, "Renewal")
+        .await;
+    app.define_attribute("trial", AttributeType::Boolean, "On trial")
+        .await;
     // The catalogue: "lead" is teal (another customer brought it).
     app.seed_customer(|cu| {
         cu.tags = vec![Tag {
@@ -553,12 +545,10 @@ async fn customer_page_roles_webhooks_and_settings_in_a_real_browser() {
     c.execute("window.__no_reload = 7; return null;", vec![])
         .await
         .unwrap();
-    let (status, body) = app
-        .patch(&format!("/v1/customers/{}", cu.id.get()))
+    app.patch(&format!("/v1/customers/{}", cu.id.get()))
         .json(&json!({"company": "Analytical Engines Ltd"}))
-        .fetch()
+        .fetch_expecting(200)
         .await;
-    assert_eq!(status, 200, "{body}");
     eventually("the company shown live", || async {
         c.source()
             .await
@@ -574,13 +564,11 @@ async fn customer_page_roles_webhooks_and_settings_in_a_real_browser() {
         "the page was reloaded"
     );
     // One of its conversations closed through SuperOffice shows too.
-    let (status, body) = app
-        .patch(&format!("/api/v1/ChatSession/{}", conv.id.get()))
+    app.patch(&format!("/api/v1/ChatSession/{}", conv.id.get()))
         .header("Content-Type", "application/merge-patch+json")
         .body(r#"{"Status": "Closed"}"#)
-        .fetch()
+        .fetch_expecting(200)
         .await;
-    assert_eq!(status, 200, "{body}");
     browser
         .wait_text(
             &format!(
@@ -615,19 +603,16 @@ async fn customer_page_roles_webhooks_and_settings_in_a_real_browser() {
     browser.wait_text("h1", "Inbox", WAIT).await;
     let receiver = Receiver::start().await;
     receiver.set_default("/down", Reply::status(503).body("maintenance window"));
-    let (status, hook) = app
+    let hook = app
         .post("/zapier/v1/hooks")
         .json(&json!({"target_url": receiver.url("/down"), "event": "customer_updated"}))
-        .fetch()
+        .fetch_expecting(201)
         .await;
-    assert_eq!(status, 201, "{hook}");
     let hook = switchboard_domain::SubscriptionId::new(hook["id"].as_i64().unwrap());
-    let (status, body) = app
-        .patch(&format!("/v1/customers/{}", cu.id.get()))
+    app.patch(&format!("/v1/customers/{}", cu.id.get()))
         .json(&json!({"company": "Difference Engines"}))
-        .fetch()
+        .fetch_expecting(200)
         .await;
-    assert_eq!(status, 200, "{body}");
     eventually("the subscription is disabled", || async {
         app.store
             .webhooks()

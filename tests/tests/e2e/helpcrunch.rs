@@ -5,9 +5,7 @@ use std::collections::BTreeSet;
 
 use serde_json::{Value, json};
 use switchboard_api::ApiConfig;
-use switchboard_domain::{
-    AttributeType, ConversationId, ConversationStatus, CustomAttribute, CustomerId, Scope,
-};
+use switchboard_domain::{AttributeType, ConversationId, ConversationStatus, CustomerId, Scope};
 use switchboard_e2e::{
     FetchJson, TestApp, TestConfig, for_each_backend, for_each_backend_with, json_of,
 };
@@ -18,16 +16,7 @@ async fn define_attributes(app: &TestApp) {
         ("seats", AttributeType::Number),
         ("trial", AttributeType::Boolean),
     ] {
-        app.store
-            .admin()
-            .create_attribute(CustomAttribute {
-                tenant_id: app.tenant.id,
-                name: name.into(),
-                kind,
-                label: name.into(),
-            })
-            .await
-            .unwrap();
+        app.define_attribute(name, kind, name).await;
     }
 }
 
@@ -655,16 +644,7 @@ async fn errors_have_the_vendors_two_entries() {
 async fn a_get_body_sent_back_as_put_works() {
     for_each_backend(|app| async move {
         define_attributes(&app).await;
-        app.store
-            .admin()
-            .create_attribute(CustomAttribute {
-                tenant_id: app.tenant.id,
-                name: "paid".into(),
-                kind: AttributeType::Date,
-                label: "Paid".into(),
-            })
-            .await
-            .unwrap();
+        app.define_attribute("paid", AttributeType::Date, "Paid").await;
         let (status, created) = app
             .post("/v1/customers")
             .json(&json!({
