@@ -868,6 +868,7 @@ async fn delete(store: &Store, kind: Kind, tenant: &str, wanted: &str) -> anyhow
     let context = format!("cannot delete the {noun}");
     let listed = || format!("cannot list the {noun}s");
     let refused = |e| missing(e, not_found.clone(), &context);
+    let unlisted = || UsageError(not_found.clone());
     let done = match kind {
         Kind::Attribute => {
             let removed = admin
@@ -881,13 +882,11 @@ async fn delete(store: &Store, kind: Kind, tenant: &str, wanted: &str) -> anyhow
         }
         Kind::Agent => {
             let email = switchboard_storage::console::normalize_email(wanted);
-            let found = admin
-                .agents(tenant.id)
-                .await
-                .with_context(listed)?
+            let agents = admin.agents(tenant.id).await.with_context(listed)?;
+            let found = agents
                 .into_iter()
                 .find(|a| a.id.get().to_string() == wanted || a.email == email)
-                .ok_or_else(|| UsageError(not_found.clone()))?;
+                .ok_or_else(unlisted)?;
             let deleted = admin
                 .delete_agent(tenant.id, found.id)
                 .await
@@ -901,13 +900,11 @@ async fn delete(store: &Store, kind: Kind, tenant: &str, wanted: &str) -> anyhow
             )
         }
         Kind::Department => {
-            let found = admin
-                .departments(tenant.id)
-                .await
-                .with_context(listed)?
+            let departments = admin.departments(tenant.id).await.with_context(listed)?;
+            let found = departments
                 .into_iter()
                 .find(|d| d.id.get().to_string() == wanted || d.name == wanted)
-                .ok_or_else(|| UsageError(not_found.clone()))?;
+                .ok_or_else(unlisted)?;
             let deleted = admin
                 .delete_department(tenant.id, found.id)
                 .await
