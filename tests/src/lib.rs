@@ -33,7 +33,8 @@ use reqwest::{Method, RequestBuilder};
 use serde_json::Value;
 use switchboard_api::ApiConfig;
 use switchboard_domain::{
-    Actor, ApiKey, AttributeType, Conversation, CustomAttribute, Customer, Scope, Tenant,
+    Actor, ApiKey, AttributeType, Conversation, ConversationId, CustomAttribute, Customer,
+    CustomerId, Scope, Tenant,
 };
 use switchboard_server::retention::RetentionConfig;
 use switchboard_server::{RunningServer, ServerConfig};
@@ -345,6 +346,32 @@ impl TestApp {
             .await
             .unwrap_or_else(|e| panic!("cannot authenticate: {e}"))
             .unwrap_or_else(|| panic!("no key has the secret {secret:?}"))
+    }
+
+    /// The customer `id` of the app's tenant as stored.
+    ///
+    /// # Panics
+    ///
+    /// On a storage error, or when there is no such customer.
+    pub async fn stored_customer(&self, id: CustomerId) -> Customer {
+        self.store
+            .customers()
+            .get(self.tenant.id, id)
+            .await
+            .unwrap_or_else(|e| panic!("cannot read customer {}: {e}", id.get()))
+    }
+
+    /// The conversation `id` of the app's tenant as stored.
+    ///
+    /// # Panics
+    ///
+    /// On a storage error, or when there is no such conversation.
+    pub async fn stored_conversation(&self, id: ConversationId) -> Conversation {
+        self.store
+            .conversations()
+            .get(self.tenant.id, id)
+            .await
+            .unwrap_or_else(|e| panic!("cannot read conversation {}: {e}", id.get()))
     }
 
     /// Defines a custom attribute of the app's tenant through the store.

@@ -179,24 +179,14 @@ async fn sign_in_cookies_csrf_and_tenant_scoping_over_http() {
             let res = post(origin, site, token).await.unwrap();
             assert_eq!(res.status(), 403, "{b}: {origin:?} {site:?}");
         }
-        let unchanged = app
-            .store
-            .conversations()
-            .get(app.tenant.id, conv.id)
-            .await
-            .unwrap();
+        let unchanged = app.stored_conversation(conv.id).await;
         assert_eq!(unchanged.status, ConversationStatus::New, "{b}");
         let origin: &'static str = Box::leak(app.base_url.clone().into_boxed_str());
         let res = post(Some(origin), Some("same-origin"), page_csrf.clone())
             .await
             .unwrap();
         assert_eq!(res.status(), 303, "{b}");
-        let closed = app
-            .store
-            .conversations()
-            .get(app.tenant.id, conv.id)
-            .await
-            .unwrap();
+        let closed = app.stored_conversation(conv.id).await;
         assert_eq!(closed.status, ConversationStatus::Closed, "{b}");
         assert_eq!(closed.closed_by, Some(Actor::Agent(me.id)), "{b}");
         // Recorded as the console, by the agent, and shown in the timeline.

@@ -20,7 +20,7 @@ use crate::e2e::common::{WAIT, webhook_config};
 use crate::e2e::console::{Browser, PASSWORD, agent, csrf_of, get, plain, sign_in};
 
 async fn customer(app: &TestApp, id: switchboard_domain::CustomerId) -> Customer {
-    app.store.customers().get(app.tenant.id, id).await.unwrap()
+    app.stored_customer(id).await
 }
 
 /// `POST path` with the session cookie and this origin.

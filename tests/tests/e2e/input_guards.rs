@@ -222,12 +222,7 @@ async fn malformed_select_is_400_and_writes_nothing() {
                 .fetch_expecting(400)
                 .await;
         }
-        let after = app
-            .store
-            .conversations()
-            .get(app.tenant.id, chat.id)
-            .await
-            .unwrap();
+        let after = app.stored_conversation(chat.id).await;
         assert_eq!(
             after.version, chat.version,
             "{}: a PATCH was written",
@@ -413,12 +408,7 @@ async fn a_nul_in_a_key_or_a_tag_name_is_a_4xx() {
             )
             .fetch_expecting(400)
             .await;
-        let after = app
-            .store
-            .customers()
-            .get(app.tenant.id, customer.id)
-            .await
-            .unwrap();
+        let after = app.stored_customer(customer.id).await;
         assert!(after.tags.is_empty(), "{b}: {:?}", after.tags);
     })
     .await;

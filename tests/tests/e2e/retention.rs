@@ -106,7 +106,7 @@ async fn the_server_prunes_in_the_background_and_counts_it() {
         );
         // The customers themselves are not touched.
         for id in &ids {
-            app.store.customers().get(app.tenant.id, *id).await.unwrap();
+            app.stored_customer(*id).await;
         }
         app.stop().await;
     }

@@ -190,13 +190,7 @@ async fn harness_keys_and_tenants() {
 
     let customer = app.seed_customer(|c| c.name = Some("Ada".into())).await;
     assert_eq!(
-        app.store
-            .customers()
-            .get(app.tenant.id, customer.id)
-            .await
-            .unwrap()
-            .name
-            .as_deref(),
+        app.stored_customer(customer.id).await.name.as_deref(),
         Some("Ada")
     );
     let chat = app

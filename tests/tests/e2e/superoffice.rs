@@ -149,7 +149,7 @@ async fn json_patch_ops_paths_and_refusals() {
             }
             assert!(body["Error"].is_string());
         }
-        let stored = app.store.conversations().get(app.tenant.id, switchboard_domain::ConversationId::new(id)).await.unwrap();
+        let stored = app.stored_conversation(switchboard_domain::ConversationId::new(id)).await;
         assert_eq!(stored.version, 2, "only the first patch was written");
     })
     .await;
@@ -242,11 +242,8 @@ async fn preconditions_etags_and_304() {
         assert_eq!(new_etag, "W/\"2\"");
         // a date one second before the last change fails with 412 and writes nothing
         let stored = app
-            .store
-            .conversations()
-            .get(app.tenant.id, switchboard_domain::ConversationId::new(id))
-            .await
-            .unwrap();
+            .stored_conversation(switchboard_domain::ConversationId::new(id))
+            .await;
         let before = std::time::UNIX_EPOCH
             + Duration::from_secs(u64::try_from(stored.updated_at.as_unix_seconds() - 1).unwrap());
         let stale = actix_web::http::header::HttpDate::from(before).to_string();
@@ -279,11 +276,8 @@ async fn preconditions_etags_and_304() {
             .fetch_expecting(200)
             .await;
         let stored = app
-            .store
-            .conversations()
-            .get(app.tenant.id, switchboard_domain::ConversationId::new(id))
-            .await
-            .unwrap();
+            .stored_conversation(switchboard_domain::ConversationId::new(id))
+            .await;
         assert_eq!((stored.version, stored.rank), (4, 5));
     })
     .await;
@@ -515,7 +509,7 @@ async fn concurrent_test_guards_have_exactly_one_winner() {
         }
         statuses.sort_unstable();
         assert_eq!(statuses, [200, 409, 409, 409, 409, 409, 409, 409], "{statuses:?}");
-        let stored = app.store.conversations().get(app.tenant.id, switchboard_domain::ConversationId::new(id)).await.unwrap();
+        let stored = app.stored_conversation(switchboard_domain::ConversationId::new(id)).await;
         assert_eq!(stored.version, 2);
         assert!(stored.visitor.name.unwrap().starts_with("Writer "));
     })
@@ -569,11 +563,8 @@ async fn cross_family_consistency() {
             .await;
         assert_eq!(z["data"]["chat_status"]["state_key"], "connected");
         let stored = app
-            .store
-            .conversations()
-            .get(app.tenant.id, switchboard_domain::ConversationId::new(id))
-            .await
-            .unwrap();
+            .stored_conversation(switchboard_domain::ConversationId::new(id))
+            .await;
         assert_eq!(stored.status, ConversationStatus::Opened);
         assert_eq!(stored.closed_at, None, "reopening cleared closedAt");
     })
@@ -609,7 +600,7 @@ async fn put_replaces_the_whole_entity() {
         assert_eq!((status.as_u16(), body["ErrorSource"].as_str()), (400, Some("/ChatSessionId")));
         let (status, body) = app.put(&path).json(&json!({"SessionKey": e["SessionKey"], "Nickname": "x"})).fetch().await;
         assert_eq!((status.as_u16(), body["ErrorSource"].as_str()), (400, Some("/Nickname")));
-        let stored = app.store.conversations().get(app.tenant.id, switchboard_domain::ConversationId::new(id)).await.unwrap();
+        let stored = app.stored_conversation(switchboard_domain::ConversationId::new(id)).await;
         assert_eq!(stored.version, 3, "the refused PUTs wrote nothing");
     })
     .await;

@@ -170,12 +170,7 @@ async fn zoho_portal_and_scopes() {
         .header("Authorization", zoho_token(&read_only))
         .fetch_expecting(403)
         .await;
-        let stored = app
-            .store
-            .conversations()
-            .get(app.tenant.id, c.id)
-            .await
-            .unwrap();
+        let stored = app.stored_conversation(c.id).await;
         assert_eq!(
             (stored.version, stored.status),
             (1, ConversationStatus::New)
@@ -211,11 +206,11 @@ async fn chatbot_chatlog_and_email() {
         assert_eq!(email_events(&app, id).await, 1);
         // the same email again writes no new version but triggers the
         // event all the same (the seed: fetch, update, then trigger)
-        let version = app.store.conversations().get(app.tenant.id, switchboard_domain::ConversationId::new(id)).await.unwrap().version;
+        let version = app.stored_conversation(switchboard_domain::ConversationId::new(id)).await.version;
         let (status, body) = app.put("/chatbot/v1/chatlog/email").json(&json!({"sessionid": "sess-1", "email": " bo@example.com "})).fetch().await;
         assert_eq!((status.as_u16(), body), (200, json!({"message": "success"})));
         assert_eq!(email_events(&app, id).await, 2);
-        let after = app.store.conversations().get(app.tenant.id, switchboard_domain::ConversationId::new(id)).await.unwrap();
+        let after = app.stored_conversation(switchboard_domain::ConversationId::new(id)).await;
         assert_eq!(after.version, version, "an unchanged email writes no new version");
         app.put("/chatbot/v1/chatlog/email").json(&json!({"sessionid": "sess-1", "email": "bo2@example.com"}))
             .fetch_expecting(200)
@@ -251,7 +246,7 @@ async fn chatbot_chatlog_and_email() {
         // the email shows everywhere the conversation does
         let (_, chat) = app.get(&format!("/api/v2/{}/conversations/{id}", app.tenant.name)).fetch().await;
         assert_eq!(chat["data"]["visitor"]["email"], "bo2@example.com");
-        let stored = app.store.conversations().get(app.tenant.id, switchboard_domain::ConversationId::new(id)).await.unwrap();
+        let stored = app.stored_conversation(switchboard_domain::ConversationId::new(id)).await;
         assert_eq!(stored.visitor.email.as_deref(), Some("bo2@example.com"));
 
         // the event payload is exactly the Zapier seed shape
