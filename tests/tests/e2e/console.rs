@@ -429,24 +429,42 @@ impl Browser {
     }
 
     pub(crate) async fn sign_in(&self, app: &TestApp, email: &str, password: &str) {
-        let c = &self.client;
-        c.goto(&app.url("/console/sign-in")).await.unwrap();
-        c.find(Locator::Css("input[name=email]"))
+        self.visit(app, "/console/sign-in").await;
+        self.fill("input[name=email]", email).await;
+        self.fill("input[name=password]", password).await;
+        self.click("#sign-in").await;
+    }
+
+    /// Opens the app's page `path`.
+    pub(crate) async fn visit(&self, app: &TestApp, path: &str) {
+        self.client.goto(&app.url(path)).await.unwrap();
+    }
+
+    /// The element `css` (which must be on the page).
+    async fn element(&self, css: &str) -> fantoccini::elements::Element {
+        self.client
+            .find(Locator::Css(css))
             .await
-            .unwrap()
-            .send_keys(email)
+            .unwrap_or_else(|e| panic!("no {css} on the page: {e}"))
+    }
+
+    /// Clicks `css`.
+    pub(crate) async fn click(&self, css: &str) {
+        self.element(css).await.click().await.unwrap();
+    }
+
+    /// Replaces the value of the input `css` with `text`.
+    pub(crate) async fn fill(&self, css: &str, text: &str) {
+        let e = self.element(css).await;
+        e.clear().await.unwrap();
+        e.send_keys(text).await.unwrap();
+    }
+
+    /// Chooses `value` in the select `css`.
+    pub(crate) async fn select(&self, css: &str, value: &str) {
+        self.element(css)
             .await
-            .unwrap();
-        c.find(Locator::Css("input[name=password]"))
-            .await
-            .unwrap()
-            .send_keys(password)
-            .await
-            .unwrap();
-        c.find(Locator::Css("#sign-in"))
-            .await
-            .unwrap()
-            .click()
+            .select_by_value(value)
             .await
             .unwrap();
     }
@@ -471,13 +489,7 @@ impl Browser {
 
     /// The text of the element `css` (which must be on the page).
     pub(crate) async fn text(&self, css: &str) -> String {
-        self.client
-            .find(Locator::Css(css))
-            .await
-            .unwrap_or_else(|e| panic!("no {css} on the page: {e}"))
-            .text()
-            .await
-            .unwrap()
+        self.element(css).await.text().await.unwrap()
     }
 
     /// How many elements `css` finds.
@@ -580,43 +592,19 @@ async fn the_console_in_a_real_browser() {
     browser.screenshot("console-inbox.png").await;
 
     // Filters: status, then "mine", then a search by customer name.
-    c.find(Locator::Css("#f-status"))
-        .await
-        .unwrap()
-        .select_by_value("closed")
-        .await
-        .unwrap();
-    c.find(Locator::Css("#apply-filters"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    browser.select("#f-status", "closed").await;
+    browser.click("#apply-filters").await;
     browser.wait_text("#inbox", "Clara Closed", WAIT).await;
     assert_eq!(browser.count("#inbox tbody tr").await, 1);
-    c.goto(&app.url("/console/inbox?assignee=mine"))
-        .await
-        .unwrap();
+    browser.visit(&app, "/console/inbox?assignee=mine").await;
     browser.wait_text("#inbox", "Otto Opened", WAIT).await;
     assert_eq!(browser.count("#inbox tbody tr").await, 1);
-    c.goto(&app.url("/console/inbox")).await.unwrap();
-    c.find(Locator::Css("#f-q"))
-        .await
-        .unwrap()
-        .send_keys("Babbage")
-        .await
-        .unwrap();
-    c.find(Locator::Css("#apply-filters"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    browser.visit(&app, "/console/inbox").await;
+    browser.fill("#f-q", "Babbage").await;
+    browser.click("#apply-filters").await;
     browser.wait_text("#inbox", "Otto Opened", WAIT).await;
     assert_eq!(browser.count("#inbox tbody tr").await, 1);
-    c.goto(&app.url("/console/inbox?q=s-3%40example"))
-        .await
-        .unwrap();
+    browser.visit(&app, "/console/inbox?q=s-3%40example").await;
     browser.wait_text("#inbox", "Clara Closed", WAIT).await;
     assert_eq!(browser.count("#inbox tbody tr").await, 1);
 
@@ -626,9 +614,9 @@ async fn the_console_in_a_real_browser() {
         .fetch_expecting(200)
         .await;
     let id = created["data"]["id"].as_str().unwrap().to_string();
-    c.goto(&app.url(&format!("/console/conversations/{id}")))
-        .await
-        .unwrap();
+    browser
+        .visit(&app, &format!("/console/conversations/{id}"))
+        .await;
     browser.wait_text("#visitor", "Zoe Zoho", WAIT).await;
     browser.wait_text("#live-status", "Live", WAIT).await;
     // A marker that a reload would lose.
@@ -659,18 +647,8 @@ async fn the_console_in_a_real_browser() {
         .json(&json!({"target_url": receiver.url("/hook"), "event": "conversation_status_changed"}))
         .fetch_expecting(201)
         .await;
-    c.find(Locator::Css("#a-status"))
-        .await
-        .unwrap()
-        .select_by_value("closed")
-        .await
-        .unwrap();
-    c.find(Locator::Css("#set-status"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    browser.select("#a-status", "closed").await;
+    browser.click("#set-status").await;
     browser
         .wait_text("#conversation-status", "closed", WAIT)
         .await;
@@ -741,26 +719,21 @@ async fn the_console_in_a_real_browser() {
         )
         .await
         .unwrap();
-    c.goto(&app.url(&format!("/console/conversations/{}", theirs.id.get())))
-        .await
-        .unwrap();
+    browser
+        .visit(&app, &format!("/console/conversations/{}", theirs.id.get()))
+        .await;
     browser.wait_text("h1", "Not found", WAIT).await;
 
     // Phone width: the inbox still renders its list.
     c.set_window_size(390, 844).await.unwrap();
-    c.goto(&app.url("/console/inbox")).await.unwrap();
+    browser.visit(&app, "/console/inbox").await;
     browser.wait_text("#inbox", "Zoe Zoho", WAIT).await;
     c.set_window_size(1280, 900).await.unwrap();
 
     // Sign out: back to the form, and the inbox wants a sign-in again.
-    c.find(Locator::Css("#sign-out"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    browser.click("#sign-out").await;
     browser.wait_text("h1", "Sign in", WAIT).await;
-    c.goto(&app.url("/console/inbox")).await.unwrap();
+    browser.visit(&app, "/console/inbox").await;
     browser.wait_text("h1", "Sign in", WAIT).await;
     let _ = browser.client.clone().close().await;
     app.stop().await;

@@ -364,25 +364,6 @@ async fn customer_edits_roles_and_admin_pages_over_http() {
     .await;
 }
 
-/// Clicks `css`.
-async fn click(browser: &Browser, css: &str) {
-    browser
-        .client
-        .find(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"))
-        .click()
-        .await
-        .unwrap();
-}
-
-/// Replaces the value of the input `css` with `text`.
-async fn fill(browser: &Browser, css: &str, text: &str) {
-    let e = browser.client.find(Locator::Css(css)).await.unwrap();
-    e.clear().await.unwrap();
-    e.send_keys(text).await.unwrap();
-}
-
 /// Polls `check` until it holds, at most [`WAIT`].
 async fn eventually<F, Fut>(what: &str, mut check: F)
 where
@@ -449,7 +430,7 @@ async fn customer_page_roles_webhooks_and_settings_in_a_real_browser() {
     assert!(c.find(Locator::Css("#nav-settings")).await.is_err());
     assert!(c.find(Locator::Css("#nav-webhooks")).await.is_err());
     for path in ["/console/settings", "/console/webhooks"] {
-        c.goto(&app.url(path)).await.unwrap();
+        browser.visit(&app, path).await;
         browser.wait_text("h1", "Refused", WAIT).await;
         browser
             .wait_text("main", "your role does not allow this", WAIT)
@@ -457,17 +438,17 @@ async fn customer_page_roles_webhooks_and_settings_in_a_real_browser() {
     }
 
     // The agent works the customer: from the conversation page's card.
-    c.goto(&app.url(&format!("/console/conversations/{}", conv.id.get())))
-        .await
-        .unwrap();
-    click(&browser, "#customer-link").await;
+    browser
+        .visit(&app, &format!("/console/conversations/{}", conv.id.get()))
+        .await;
+    browser.click("#customer-link").await;
     browser.wait_text("h1", "Charles Babbage", WAIT).await;
     browser.wait_text("#live-status", "Live", WAIT).await;
     browser.wait_text("#customer-tags", "vip", WAIT).await;
 
     // A custom attribute edited with its typed editor.
-    fill(&browser, "#attr-seats", "12").await;
-    click(&browser, "#save-attr-seats").await;
+    browser.fill("#attr-seats", "12").await;
+    browser.click("#save-attr-seats").await;
     browser.wait_text("#history", "via console", WAIT).await;
     eventually("seats stored", || async {
         customer(&app, cu.id).await.custom_data.get("seats") == Some(&json!(12))
@@ -481,13 +462,8 @@ async fn customer_page_roles_webhooks_and_settings_in_a_real_browser() {
         .await
         .unwrap();
     assert_eq!(shown.as_deref(), Some("12"));
-    c.find(Locator::Css("#attr-trial"))
-        .await
-        .unwrap()
-        .select_by_value("true")
-        .await
-        .unwrap();
-    click(&browser, "#save-attr-trial").await;
+    browser.select("#attr-trial", "true").await;
+    browser.click("#save-attr-trial").await;
     eventually("trial stored", || async {
         customer(&app, cu.id).await.custom_data.get("trial") == Some(&json!(true))
     })
@@ -495,8 +471,8 @@ async fn customer_page_roles_webhooks_and_settings_in_a_real_browser() {
 
     // A bad value: the domain's message, nothing stored.
     let before = customer(&app, cu.id).await;
-    fill(&browser, "#attr-seats", "lots").await;
-    click(&browser, "#save-attr-seats").await;
+    browser.fill("#attr-seats", "lots").await;
+    browser.click("#save-attr-seats").await;
     browser
         .wait_text(
             "#customer-error",
@@ -507,11 +483,11 @@ async fn customer_page_roles_webhooks_and_settings_in_a_real_browser() {
     assert_eq!(customer(&app, cu.id).await.version, before.version);
 
     // Tags: add one the catalogue knows (in its colour), remove another.
-    c.goto(&app.url(&format!("/console/customers/{}", cu.id.get())))
-        .await
-        .unwrap();
-    fill(&browser, "#c-tag", "lead").await;
-    click(&browser, "#add-tag").await;
+    browser
+        .visit(&app, &format!("/console/customers/{}", cu.id.get()))
+        .await;
+    browser.fill("#c-tag", "lead").await;
+    browser.click("#add-tag").await;
     browser.wait_text("#customer-tags", "lead", WAIT).await;
     let style = c
         .find(Locator::Css("#customer-tags [data-tag=lead]"))
@@ -522,7 +498,7 @@ async fn customer_page_roles_webhooks_and_settings_in_a_real_browser() {
         .unwrap()
         .unwrap_or_default();
     assert!(style.contains("#00897b"), "{style}");
-    click(&browser, "button[aria-label='Remove tag vip']").await;
+    browser.click("button[aria-label='Remove tag vip']").await;
     eventually("vip removed", || async {
         let tags = customer(&app, cu.id).await.tags;
         tags.iter().all(|t| t.name != "vip") && tags.iter().any(|t| t.name == "lead")
@@ -597,7 +573,7 @@ async fn customer_page_roles_webhooks_and_settings_in_a_real_browser() {
     c.set_window_size(1280, 900).await.unwrap();
 
     // The admin: a subscription that failed until it was disabled.
-    click(&browser, "#sign-out").await;
+    browser.click("#sign-out").await;
     browser.wait_text("h1", "Sign in", WAIT).await;
     browser.sign_in(&app, "ada@example.com", PASSWORD).await;
     browser.wait_text("h1", "Inbox", WAIT).await;
@@ -624,13 +600,11 @@ async fn customer_page_roles_webhooks_and_settings_in_a_real_browser() {
     })
     .await;
     let attempts = receiver.requests_to("/down").len();
-    click(&browser, "#nav-webhooks").await;
+    browser.click("#nav-webhooks").await;
     browser.wait_text("#subscriptions", "disabled", WAIT).await;
-    click(
-        &browser,
-        &format!("a[href='/console/webhooks/{}']", hook.get()),
-    )
-    .await;
+    browser
+        .click(&format!("a[href='/console/webhooks/{}']", hook.get()))
+        .await;
     browser
         .wait_text("#subscription-state", "disabled", WAIT)
         .await;
@@ -645,11 +619,11 @@ async fn customer_page_roles_webhooks_and_settings_in_a_real_browser() {
 
     // Re-enabled, then a delivery sent again, this time answered.
     receiver.set_default("/down", Reply::status(200).body("thanks"));
-    click(&browser, "#enable").await;
+    browser.click("#enable").await;
     browser
         .wait_text("#subscription-state", "active", WAIT)
         .await;
-    click(&browser, ".redeliver").await;
+    browser.click(".redeliver").await;
     let got = receiver.wait_for("/down", attempts + 1, WAIT).await;
     let last: serde_json::Value = serde_json::from_slice(&got[attempts].body).unwrap();
     assert!(last.to_string().contains("Difference Engines"), "{last}");
@@ -659,14 +633,14 @@ async fn customer_page_roles_webhooks_and_settings_in_a_real_browser() {
     .await;
 
     // Rotating the secret shows the new one once.
-    click(&browser, "#rotate-secret").await;
+    browser.click("#rotate-secret").await;
     browser.wait_text("#new-secret", "whsec_", WAIT).await;
     let secret = browser.text("#new-secret").await;
     let stored = app.store.webhooks().get(app.tenant.id, hook).await.unwrap();
     assert_eq!(stored.secret, secret);
-    c.goto(&app.url(&format!("/console/webhooks/{}", hook.get())))
-        .await
-        .unwrap();
+    browser
+        .visit(&app, &format!("/console/webhooks/{}", hook.get()))
+        .await;
     browser
         .wait_text("#subscription-state", "active", WAIT)
         .await;
@@ -674,10 +648,10 @@ async fn customer_page_roles_webhooks_and_settings_in_a_real_browser() {
 
     // Settings: an API key created (its secret shown once) works on a
     // dialect until it is revoked.
-    click(&browser, "#nav-settings").await;
+    browser.click("#nav-settings").await;
     browser.wait_text("h1", "Settings", WAIT).await;
-    fill(&browser, "#n-key-name", "crm sync").await;
-    click(&browser, "#create-key").await;
+    browser.fill("#n-key-name", "crm sync").await;
+    browser.click("#create-key").await;
     browser.wait_text("#new-key-secret", "sbk_", WAIT).await;
     let key = browser.text("#new-key-secret").await;
     let hooks = || async {
@@ -689,27 +663,24 @@ async fn customer_page_roles_webhooks_and_settings_in_a_real_browser() {
             .as_u16()
     };
     assert_eq!(hooks().await, 200);
-    c.goto(&app.url("/console/settings")).await.unwrap();
+    browser.visit(&app, "/console/settings").await;
     browser.wait_text("#keys", "crm sync", WAIT).await;
     assert!(!c.source().await.unwrap().contains(&key), "shown once");
-    click(&browser, "button[aria-label='Revoke key crm sync']").await;
+    browser
+        .click("button[aria-label='Revoke key crm sync']")
+        .await;
     browser.wait_text("h1", "Settings", WAIT).await;
     eventually("the key is refused", || async { hooks().await == 401 }).await;
     let keys_text = browser.text("main").await;
     assert!(!keys_text.contains("crm sync"), "{keys_text}");
 
     // Departments and attributes are created from the same page.
-    fill(&browser, "#n-department", "Billing").await;
-    click(&browser, "#create-department").await;
+    browser.fill("#n-department", "Billing").await;
+    browser.click("#create-department").await;
     browser.wait_text("#departments", "Billing", WAIT).await;
-    fill(&browser, "#n-attr-name", "nps").await;
-    c.find(Locator::Css("#n-attr-kind"))
-        .await
-        .unwrap()
-        .select_by_value("number")
-        .await
-        .unwrap();
-    click(&browser, "#create-attribute").await;
+    browser.fill("#n-attr-name", "nps").await;
+    browser.select("#n-attr-kind", "number").await;
+    browser.click("#create-attribute").await;
     browser.wait_text("#attributes", "nps", WAIT).await;
 
     let _ = browser.client.clone().close().await;
