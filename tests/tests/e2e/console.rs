@@ -85,13 +85,34 @@ pub(crate) async fn sign_in(app: &TestApp, email: &str, password: &str) -> (u16,
 
 /// `GET path` with the session cookie.
 pub(crate) async fn get(app: &TestApp, session: &str, path: &str) -> (u16, String) {
-    let res = plain()
-        .get(app.url(path))
-        .header(COOKIE, format!("sb_console={session}"))
-        .send()
-        .await
-        .unwrap();
+    answer(signed_in(plain().get(app.url(path)), session)).await
+}
+
+/// The request with the console session cookie `session`.
+pub(crate) fn signed_in(
+    request: reqwest::RequestBuilder,
+    session: &str,
+) -> reqwest::RequestBuilder {
+    request.header(COOKIE, format!("sb_console={session}"))
+}
+
+/// Sends the request: the answer's status and text.
+pub(crate) async fn answer(request: reqwest::RequestBuilder) -> (u16, String) {
+    let res = request.send().await.unwrap();
     (res.status().as_u16(), res.text().await.unwrap())
+}
+
+/// A conversation of another tenant (`globex`), for scoping checks.
+async fn another_tenants_conversation(app: &TestApp) -> Conversation {
+    let (other, _) = app.other_tenant("globex").await;
+    app.store
+        .conversations()
+        .create(
+            &switchboard_storage::WriteContext::new(other.clone(), Actor::System, "e2e"),
+            Conversation::new(other.id, "theirs", switchboard_storage::now()),
+        )
+        .await
+        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -157,10 +178,11 @@ async fn sign_in_cookies_csrf_and_tenant_scoping_over_http() {
         // A state-changing post needs the session's CSRF token and must
         // come from this origin.
         let post = |origin: Option<&'static str>, site: Option<&'static str>, token: String| {
-            let mut r = plain()
-                .post(app.url(&format!("/console/conversations/{}/status", conv.id.get())))
-                .header(COOKIE, format!("sb_console={session}"))
-                .form(&[("status", "closed".to_string()), ("csrf", token)]);
+            let mut r = signed_in(
+                plain().post(app.url(&format!("/console/conversations/{}/status", conv.id.get()))),
+                &session,
+            )
+            .form(&[("status", "closed".to_string()), ("csrf", token)]);
             if let Some(o) = origin {
                 r = r.header("origin", o);
             }
@@ -218,14 +240,15 @@ async fn sign_in_cookies_csrf_and_tenant_scoping_over_http() {
         ] {
             let mut form: Vec<(&str, &str)> = body;
             form.push(("csrf", &page_csrf));
-            let res = plain()
-                .post(app.url(&format!("/console/conversations/{}/{path}", conv.id.get())))
-                .header(COOKIE, format!("sb_console={session}"))
-                .header("origin", origin)
-                .form(&form)
-                .send()
-                .await
-                .unwrap();
+            let res = signed_in(
+                plain().post(app.url(&format!("/console/conversations/{}/{path}", conv.id.get()))),
+                &session,
+            )
+            .header("origin", origin)
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
             assert!(
                 res.status().is_client_error(),
                 "{b}: {path} {form:?} -> {}",
@@ -234,16 +257,7 @@ async fn sign_in_cookies_csrf_and_tenant_scoping_over_http() {
         }
 
         // Another tenant's conversation is a 404, like a missing one.
-        let (other, _) = app.other_tenant("globex").await;
-        let theirs = app
-            .store
-            .conversations()
-            .create(
-                &switchboard_storage::WriteContext::new(other.clone(), Actor::System, "e2e"),
-                Conversation::new(other.id, "theirs", switchboard_storage::now()),
-            )
-            .await
-            .unwrap();
+        let theirs = another_tenants_conversation(&app).await;
         for path in [
             format!("/console/conversations/{}", theirs.id.get()),
             "/console/conversations/999999".to_string(),
@@ -254,9 +268,7 @@ async fn sign_in_cookies_csrf_and_tenant_scoping_over_http() {
         }
 
         // Sign-out ends the session.
-        let res = plain()
-            .post(app.url("/console/sign-out"))
-            .header(COOKIE, format!("sb_console={session}"))
+        let res = signed_in(plain().post(app.url("/console/sign-out")), &session)
             .header("origin", origin)
             .form(&[("csrf", &page_csrf)])
             .send()
@@ -308,9 +320,7 @@ async fn the_sse_stream_resumes_after_last_event_id() {
         let session = session.clone();
         let url = app.url("/console/events");
         async move {
-            let mut res = plain()
-                .get(url)
-                .header(COOKIE, format!("sb_console={session}"))
+            let mut res = signed_in(plain().get(url), &session)
                 .header("last-event-id", after.to_string())
                 .send()
                 .await
@@ -709,16 +719,7 @@ async fn the_console_in_a_real_browser() {
     assert_eq!(after.status, before);
 
     // Another tenant's conversation URL is a 404.
-    let (other, _) = app.other_tenant("globex").await;
-    let theirs = app
-        .store
-        .conversations()
-        .create(
-            &switchboard_storage::WriteContext::new(other.clone(), Actor::System, "e2e"),
-            Conversation::new(other.id, "theirs", switchboard_storage::now()),
-        )
-        .await
-        .unwrap();
+    let theirs = another_tenants_conversation(&app).await;
     browser
         .visit(&app, &format!("/console/conversations/{}", theirs.id.get()))
         .await;

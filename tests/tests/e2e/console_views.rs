@@ -10,30 +10,24 @@ use std::time::{Duration, Instant};
 
 use fantoccini::Locator;
 use reqwest::Method;
-use reqwest::header::COOKIE;
 use serde_json::json;
 use switchboard_domain::{Actor, AttributeType, Customer, Tag};
 use switchboard_e2e::{FetchJson, TestApp, for_each_backend};
 use switchboard_testsupport::receiver::{Receiver, Reply};
 
 use crate::e2e::common::{WAIT, webhook_config};
-use crate::e2e::console::{Browser, PASSWORD, agent, csrf_of, get, plain, sign_in};
-
-async fn customer(app: &TestApp, id: switchboard_domain::CustomerId) -> Customer {
-    app.stored_customer(id).await
-}
+use crate::e2e::console::{
+    Browser, PASSWORD, agent, answer, csrf_of, get, plain, sign_in, signed_in,
+};
 
 /// `POST path` with the session cookie and this origin.
 async fn post(app: &TestApp, session: &str, path: &str, form: &[(&str, &str)]) -> (u16, String) {
-    let res = plain()
-        .post(app.url(path))
-        .header(COOKIE, format!("sb_console={session}"))
-        .header("origin", app.base_url.as_str())
-        .form(form)
-        .send()
-        .await
-        .unwrap();
-    (res.status().as_u16(), res.text().await.unwrap())
+    answer(
+        signed_in(plain().post(app.url(path)), session)
+            .header("origin", app.base_url.as_str())
+            .form(form),
+    )
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -144,7 +138,7 @@ async fn customer_edits_roles_and_admin_pages_over_http() {
         )
         .await;
         assert_eq!(status, 303, "{b}");
-        let stored = customer(&app, cu.id).await;
+        let stored = app.stored_customer(cu.id).await;
         assert_eq!(stored.custom_data["seats"], json!(12), "{b}");
         let (status, body) = post(
             &app,
@@ -183,7 +177,7 @@ async fn customer_edits_roles_and_admin_pages_over_http() {
             body.contains("/email: must be a valid email address"),
             "{b}"
         );
-        let unchanged = customer(&app, cu.id).await;
+        let unchanged = app.stored_customer(cu.id).await;
         assert_eq!(unchanged.version, stored.version, "{b}: nothing stored");
         // Recorded as the console, by the agent.
         let history = app
@@ -451,7 +445,7 @@ async fn customer_page_roles_webhooks_and_settings_in_a_real_browser() {
     browser.click("#save-attr-seats").await;
     browser.wait_text("#history", "via console", WAIT).await;
     eventually("seats stored", || async {
-        customer(&app, cu.id).await.custom_data.get("seats") == Some(&json!(12))
+        app.stored_customer(cu.id).await.custom_data.get("seats") == Some(&json!(12))
     })
     .await;
     let shown = c
@@ -465,12 +459,12 @@ async fn customer_page_roles_webhooks_and_settings_in_a_real_browser() {
     browser.select("#attr-trial", "true").await;
     browser.click("#save-attr-trial").await;
     eventually("trial stored", || async {
-        customer(&app, cu.id).await.custom_data.get("trial") == Some(&json!(true))
+        app.stored_customer(cu.id).await.custom_data.get("trial") == Some(&json!(true))
     })
     .await;
 
     // A bad value: the domain's message, nothing stored.
-    let before = customer(&app, cu.id).await;
+    let before = app.stored_customer(cu.id).await;
     browser.fill("#attr-seats", "lots").await;
     browser.click("#save-attr-seats").await;
     browser
@@ -480,7 +474,7 @@ async fn customer_page_roles_webhooks_and_settings_in_a_real_browser() {
             WAIT,
         )
         .await;
-    assert_eq!(customer(&app, cu.id).await.version, before.version);
+    assert_eq!(app.stored_customer(cu.id).await.version, before.version);
 
     // Tags: add one the catalogue knows (in its colour), remove another.
     browser
@@ -500,14 +494,14 @@ async fn customer_page_roles_webhooks_and_settings_in_a_real_browser() {
     assert!(style.contains("#00897b"), "{style}");
     browser.click("button[aria-label='Remove tag vip']").await;
     eventually("vip removed", || async {
-        let tags = customer(&app, cu.id).await.tags;
+        let tags = app.stored_customer(cu.id).await.tags;
         tags.iter().all(|t| t.name != "vip") && tags.iter().any(|t| t.name == "lead")
     })
     .await;
     browser.wait_text("#customer-tags", "lead", WAIT).await;
     let tags_text = browser.text("#customer-tags").await;
     assert!(!tags_text.contains("vip"), "{tags_text}");
-    let stored = customer(&app, cu.id).await;
+    let stored = app.stored_customer(cu.id).await;
     assert_eq!(
         stored
             .tags
