@@ -63,24 +63,40 @@ pub(crate) fn csrf_of(html: &str) -> String {
 
 /// Signs in over HTTP: `(status, session cookie)`.
 pub(crate) async fn sign_in(app: &TestApp, email: &str, password: &str) -> (u16, Option<String>) {
+    let res = post_sign_in(app, email, password, &[]).await;
+    let status = res.status().as_u16();
+    (status, set_cookie(&res, "sb_console").map(|(v, _)| v))
+}
+
+/// Fills in the sign-in form as a browser does (its page first, for the
+/// sign-in cookie and the CSRF token), with `headers` on both requests;
+/// the answer to the post.
+async fn post_sign_in(
+    app: &TestApp,
+    email: &str,
+    password: &str,
+    headers: &[(&str, &str)],
+) -> reqwest::Response {
+    let with_headers = |mut request: reqwest::RequestBuilder| {
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request
+    };
     let client = plain();
-    let form = client
-        .get(app.url("/console/sign-in"))
+    let form = with_headers(client.get(app.url("/console/sign-in")))
         .send()
         .await
         .unwrap();
     assert_eq!(form.status(), 200);
     let (token, _) = set_cookie(&form, "sb_console_sign_in").expect("a sign-in cookie");
     let csrf = csrf_of(&form.text().await.unwrap());
-    let res = client
-        .post(app.url("/console/sign-in"))
+    with_headers(client.post(app.url("/console/sign-in")))
         .header(COOKIE, format!("sb_console_sign_in={token}"))
         .form(&[("email", email), ("password", password), ("csrf", &csrf)])
         .send()
         .await
-        .unwrap();
-    let status = res.status().as_u16();
-    (status, set_cookie(&res, "sb_console").map(|(v, _)| v))
+        .unwrap()
 }
 
 /// `GET path` with the session cookie.
@@ -135,25 +151,7 @@ async fn sign_in_cookies_csrf_and_tenant_scoping_over_http() {
 
         // The right one: a session cookie, HttpOnly, SameSite=Strict, not
         // Secure over plain HTTP.
-        let client = plain();
-        let form = client
-            .get(app.url("/console/sign-in"))
-            .send()
-            .await
-            .unwrap();
-        let (token, _) = set_cookie(&form, "sb_console_sign_in").unwrap();
-        let csrf = csrf_of(&form.text().await.unwrap());
-        let res = client
-            .post(app.url("/console/sign-in"))
-            .header(COOKIE, format!("sb_console_sign_in={token}"))
-            .form(&[
-                ("email", "ada@example.com"),
-                ("password", PASSWORD),
-                ("csrf", &csrf),
-            ])
-            .send()
-            .await
-            .unwrap();
+        let res = post_sign_in(&app, "ada@example.com", PASSWORD, &[]).await;
         assert_eq!(res.status(), 303, "{b}");
         let (session, header) = set_cookie(&res, "sb_console").unwrap();
         assert!(header.contains("HttpOnly"), "{header}");
@@ -518,6 +516,12 @@ impl Browser {
     }
 }
 
+/// Waits until the inbox lists `name`, and only that row.
+async fn inbox_shows_only(browser: &Browser, name: &str) {
+    browser.wait_text("#inbox", name, WAIT).await;
+    assert_eq!(browser.count("#inbox tbody tr").await, 1, "{name}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_console_in_a_real_browser() {
     let Some(browser) = Browser::start().await else {
@@ -597,26 +601,21 @@ async fn the_console_in_a_real_browser() {
     // Signed in: the inbox.
     browser.sign_in(&app, "ada@example.com", PASSWORD).await;
     browser.wait_text("#inbox", "Vera Visitor", WAIT).await;
-    let rows = c.find_all(Locator::Css("#inbox tbody tr")).await.unwrap();
-    assert_eq!(rows.len(), 3);
+    assert_eq!(browser.count("#inbox tbody tr").await, 3);
     browser.screenshot("console-inbox.png").await;
 
     // Filters: status, then "mine", then a search by customer name.
     browser.select("#f-status", "closed").await;
     browser.click("#apply-filters").await;
-    browser.wait_text("#inbox", "Clara Closed", WAIT).await;
-    assert_eq!(browser.count("#inbox tbody tr").await, 1);
+    inbox_shows_only(&browser, "Clara Closed").await;
     browser.visit(&app, "/console/inbox?assignee=mine").await;
-    browser.wait_text("#inbox", "Otto Opened", WAIT).await;
-    assert_eq!(browser.count("#inbox tbody tr").await, 1);
+    inbox_shows_only(&browser, "Otto Opened").await;
     browser.visit(&app, "/console/inbox").await;
     browser.fill("#f-q", "Babbage").await;
     browser.click("#apply-filters").await;
-    browser.wait_text("#inbox", "Otto Opened", WAIT).await;
-    assert_eq!(browser.count("#inbox tbody tr").await, 1);
+    inbox_shows_only(&browser, "Otto Opened").await;
     browser.visit(&app, "/console/inbox?q=s-3%40example").await;
-    browser.wait_text("#inbox", "Clara Closed", WAIT).await;
-    assert_eq!(browser.count("#inbox tbody tr").await, 1);
+    inbox_shows_only(&browser, "Clara Closed").await;
 
     // A conversation created through Zoho, open in the console.
     let created = zoho(&app, reqwest::Method::POST, "/conversations")
@@ -755,27 +754,8 @@ async fn cookie_behind_proxy(trusted_proxies: &str) -> String {
         .await
         .unwrap();
     agent(&app, "Ada", "ada@example.com", "agent").await;
-    let client = plain();
-    let form = client
-        .get(app.url("/console/sign-in"))
-        .header("x-forwarded-proto", "https")
-        .send()
-        .await
-        .unwrap();
-    let (token, _) = set_cookie(&form, "sb_console_sign_in").unwrap();
-    let csrf = csrf_of(&form.text().await.unwrap());
-    let res = client
-        .post(app.url("/console/sign-in"))
-        .header("x-forwarded-proto", "https")
-        .header(COOKIE, format!("sb_console_sign_in={token}"))
-        .form(&[
-            ("email", "ada@example.com"),
-            ("password", PASSWORD),
-            ("csrf", &csrf),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let headers = [("x-forwarded-proto", "https")];
+    let res = post_sign_in(&app, "ada@example.com", PASSWORD, &headers).await;
     assert_eq!(res.status(), 303);
     set_cookie(&res, "sb_console").unwrap().1
 }

@@ -130,35 +130,23 @@ async fn customer_edits_roles_and_admin_pages_over_http() {
         assert!(page.contains("Charles"), "{b}");
         let csrf = csrf_of(&page);
         let attrs = format!("{path}/attributes");
-        let (status, _) = post(
-            &app,
-            &agent_session,
-            &attrs,
-            &[("name", "seats"), ("value", "12"), ("csrf", &csrf)],
-        )
-        .await;
+        // Posts the attribute form with the page's CSRF token.
+        let set_attribute = |name: &'static str, value: &'static str| {
+            let form = [("name", name), ("value", value), ("csrf", csrf.as_str())];
+            let (app, session, attrs) = (&app, &agent_session, &attrs);
+            async move { post(app, session, attrs, &form).await }
+        };
+        let (status, _) = set_attribute("seats", "12").await;
         assert_eq!(status, 303, "{b}");
         let stored = app.stored_customer(cu.id).await;
         assert_eq!(stored.custom_data["seats"], json!(12), "{b}");
-        let (status, body) = post(
-            &app,
-            &agent_session,
-            &attrs,
-            &[("name", "seats"), ("value", "lots"), ("csrf", &csrf)],
-        )
-        .await;
+        let (status, body) = set_attribute("seats", "lots").await;
         assert_eq!(status, 400, "{b}");
         assert!(
             body.contains("/customData/seats: must be a number"),
             "{b}: {body}"
         );
-        let (status, body) = post(
-            &app,
-            &agent_session,
-            &attrs,
-            &[("name", "undefined"), ("value", "x"), ("csrf", &csrf)],
-        )
-        .await;
+        let (status, body) = set_attribute("undefined", "x").await;
         assert_eq!(status, 400, "{b}");
         assert!(body.contains("is not defined"), "{b}: {body}");
         let (status, body) = post(
