@@ -9,7 +9,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use switchboard_domain::{Actor, AttributeType, Conversation, Scope, Tenant};
+use switchboard_domain::{Actor, ApiKey, AttributeType, Conversation, Scope, Tenant};
 use switchboard_storage::{Clock, OUTBOX_MAX_TRIES, Store, StoreConfig, WriteContext};
 use switchboard_testsupport::tempfile::{TempDir, tempdir};
 
@@ -69,6 +69,15 @@ impl Scratch {
         String::from_utf8(out.stdout).unwrap()
     }
 
+    /// Runs and asserts exit code 2 (invalid input); returns the
+    /// description of the run (status, stdout and stderr).
+    fn invalid(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        let described = describe(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {described}");
+        described
+    }
+
     async fn store(&self) -> Store {
         open_store(&self.url).await
     }
@@ -85,6 +94,16 @@ fn describe(out: &Output) -> String {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     )
+}
+
+/// The key and tenant that a secret the CLI printed authenticates as.
+async fn printed_key(store: &Store, secret: &str) -> (ApiKey, Tenant) {
+    store
+        .admin()
+        .authenticate(secret)
+        .await
+        .unwrap()
+        .expect("the printed key authenticates")
 }
 
 fn last_line(stdout: &str) -> &str {
@@ -105,10 +124,8 @@ async fn tenant_and_keys() {
     let s = Scratch::new();
     s.ok(&["tenant", "create", "acme"]);
 
-    let duplicate = s.run(&["tenant", "create", "acme"]);
-    assert_eq!(duplicate.status.code(), Some(2), "{}", describe(&duplicate));
-    let invalid = s.run(&["tenant", "create", "Not A Name"]);
-    assert_eq!(invalid.status.code(), Some(2), "{}", describe(&invalid));
+    s.invalid(&["tenant", "create", "acme"]);
+    s.invalid(&["tenant", "create", "Not A Name"]);
 
     let out = s.ok(&[
         "key",
@@ -127,24 +144,14 @@ async fn tenant_and_keys() {
     let all_secret = last_line(&all).to_string();
 
     let store = s.store().await;
-    let (key, tenant) = store
-        .admin()
-        .authenticate(&secret)
-        .await
-        .unwrap()
-        .expect("the printed key authenticates");
+    let (key, tenant) = printed_key(&store, &secret).await;
     assert_eq!(tenant.name, "acme");
     assert_eq!(key.name, "zapier");
     assert_eq!(
         key.scopes,
         BTreeSet::from([Scope::CustomersRead, Scope::ConversationsUpdate])
     );
-    let (key, _) = store
-        .admin()
-        .authenticate(&all_secret)
-        .await
-        .unwrap()
-        .expect("the printed key authenticates");
+    let (key, _) = printed_key(&store, &all_secret).await;
     assert_eq!(
         key.scopes,
         Scope::DEFAULT.into_iter().collect(),
@@ -164,12 +171,7 @@ async fn tenant_and_keys() {
         "ops",
     ]);
     assert!(admin.contains("admin.READ, admin.WRITE"), "{admin}");
-    let (key, _) = store
-        .admin()
-        .authenticate(last_line(&admin))
-        .await
-        .unwrap()
-        .expect("the printed key authenticates");
+    let (key, _) = printed_key(&store, last_line(&admin)).await;
     assert_eq!(
         key.scopes,
         BTreeSet::from([Scope::AdminRead, Scope::AdminWrite])
@@ -195,16 +197,15 @@ async fn tenant_and_keys() {
         &key.id.get().to_string(),
     ]);
     assert!(revoked.contains("revoked API key \"ops\""), "{revoked}");
-    let again = s.run(&[
+    s.invalid(&[
         "key",
         "revoke",
         "--tenant",
         "acme",
         &key.id.get().to_string(),
     ]);
-    assert_eq!(again.status.code(), Some(2), "{}", describe(&again));
 
-    let bad_scope = s.run(&[
+    s.invalid(&[
         "key",
         "create",
         "--tenant",
@@ -212,7 +213,6 @@ async fn tenant_and_keys() {
         "--scope",
         "customers.DESTROY",
     ]);
-    assert_eq!(bad_scope.status.code(), Some(2), "{}", describe(&bad_scope));
 }
 
 #[tokio::test]
@@ -295,7 +295,7 @@ async fn attributes_agents_departments() {
         ["Support"]
     );
 
-    let bad_type = s.run(&[
+    s.invalid(&[
         "attribute",
         "create",
         "--tenant",
@@ -305,11 +305,9 @@ async fn attributes_agents_departments() {
         "--type",
         "color",
     ]);
-    assert_eq!(bad_type.status.code(), Some(2), "{}", describe(&bad_type));
-    let bad_email = s.run(&[
+    s.invalid(&[
         "agent", "create", "--tenant", "acme", "--name", "X", "--email", "nope",
     ]);
-    assert_eq!(bad_email.status.code(), Some(2), "{}", describe(&bad_email));
 
     // list and delete
     let grace = agents
@@ -348,15 +346,9 @@ async fn attributes_agents_departments() {
     conv.assign(Some(grace.id));
     conv.department_id = Some(support.id);
     store.conversations().create(&ctx, conv).await.unwrap();
-    let kept = s.run(&["agent", "delete", "--tenant", "acme", "grace@example.com"]);
-    assert_eq!(kept.status.code(), Some(2), "{}", describe(&kept));
-    assert!(
-        describe(&kept).contains("reassign them first"),
-        "{}",
-        describe(&kept)
-    );
-    let kept = s.run(&["department", "delete", "--tenant", "acme", "Support"]);
-    assert_eq!(kept.status.code(), Some(2), "{}", describe(&kept));
+    let kept = s.invalid(&["agent", "delete", "--tenant", "acme", "grace@example.com"]);
+    assert!(kept.contains("reassign them first"), "{kept}");
+    s.invalid(&["department", "delete", "--tenant", "acme", "Support"]);
     let deleted = s.ok(&[
         "agent",
         "delete",
@@ -368,26 +360,20 @@ async fn attributes_agents_departments() {
         deleted.contains("deleted agent \"Alan Turing\""),
         "{deleted}"
     );
-    let unknown = s.run(&[
+    let unknown = s.invalid(&[
         "agent",
         "delete",
         "--tenant",
         "acme",
         &alan.id.get().to_string(),
     ]);
-    assert_eq!(unknown.status.code(), Some(2), "{}", describe(&unknown));
-    assert!(
-        describe(&unknown).contains("has no agent"),
-        "{}",
-        describe(&unknown)
-    );
+    assert!(unknown.contains("has no agent"), "{unknown}");
     let deleted = s.ok(&["attribute", "delete", "--tenant", "acme", "seats"]);
     assert!(
         deleted.contains("deleted number attribute \"seats\""),
         "{deleted}"
     );
-    let unknown = s.run(&["attribute", "delete", "--tenant", "acme", "seats"]);
-    assert_eq!(unknown.status.code(), Some(2), "{}", describe(&unknown));
+    s.invalid(&["attribute", "delete", "--tenant", "acme", "seats"]);
     s.ok(&[
         "department",
         "create",
@@ -497,7 +483,7 @@ async fn agents_get_console_passwords_from_stdin() {
     ];
     let out = with_stdin(&unknown, "third long password\n");
     assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
-    let bad_role = s.run(&[
+    s.invalid(&[
         "agent",
         "create",
         "--tenant",
@@ -509,7 +495,6 @@ async fn agents_get_console_passwords_from_stdin() {
         "--role",
         "root",
     ]);
-    assert_eq!(bad_role.status.code(), Some(2), "{}", describe(&bad_role));
 }
 
 #[test]
@@ -650,8 +635,7 @@ async fn outbox_lists_and_requeues_quarantined_events() {
     assert!(requeued.contains("requeued"), "{requeued}");
     assert_eq!(s.ok(&["outbox", "quarantined"]), "");
     assert_eq!(store.worker().outbox_backlog().await.unwrap(), 1);
-    let again = s.run(&["outbox", "requeue", &id]);
-    assert_eq!(again.status.code(), Some(2), "{}", describe(&again));
+    s.invalid(&["outbox", "requeue", &id]);
 }
 
 #[test]
@@ -837,12 +821,7 @@ async fn serve_demo_is_idempotent_and_stops_gracefully() {
         }
 
         let store = s.store().await;
-        let (_, tenant) = store
-            .admin()
-            .authenticate(&key)
-            .await
-            .unwrap()
-            .expect("the printed key authenticates");
+        let (_, tenant) = printed_key(&store, &key).await;
         assert_eq!(tenant.name, "demo");
         let admin = match store
             .console()
@@ -1359,8 +1338,7 @@ async fn revoked_key_is_refused() {
         let listed = s.ok(&["key", "list", "--tenant", "acme"]);
         assert!(listed.contains("\"zapier\""), "{listed}");
         assert!(!listed.contains(&key), "a secret was listed: {listed}");
-        let unknown = s.run(&["key", "revoke", "--tenant", "acme", "999"]);
-        assert_eq!(unknown.status.code(), Some(2), "{}", describe(&unknown));
+        s.invalid(&["key", "revoke", "--tenant", "acme", "999"]);
         let prefix = key.rsplit_once('_').unwrap().0;
         let out = s.ok(&["key", "revoke", "--tenant", "acme", prefix]);
         assert!(out.contains("revoked API key \"zapier\""), "{out}");

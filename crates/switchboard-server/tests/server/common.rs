@@ -7,7 +7,7 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use switchboard_storage::{SecretKeySource, SecretKeys, Store, StoreConfig};
-use switchboard_testsupport::SECRET_KEYS;
+use switchboard_testsupport::{SECRET_KEYS, TestDatabase};
 
 pub(super) const BIN: &str = env!("CARGO_BIN_EXE_switchboard");
 
@@ -35,6 +35,16 @@ pub(super) fn store_config() -> StoreConfig {
 /// A store on `url` in the test process (as an operator's command has).
 pub(super) async fn open_store(url: &str) -> Store {
     Store::open(url, store_config()).await.unwrap()
+}
+
+/// A fresh database on the shared PostgreSQL server, or `None` (skipped).
+pub(super) async fn shared_database() -> Option<TestDatabase> {
+    let server = switchboard_testsupport::postgres_or_skip()?;
+    Some(
+        tokio::task::spawn_blocking(move || server.create_database().unwrap())
+            .await
+            .unwrap(),
+    )
 }
 
 /// The child's stdout, line by line, read on a thread of its own. The

@@ -11,9 +11,9 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use switchboard_domain::Scope;
 use switchboard_testsupport::receiver::{Received, Receiver, Reply};
-use switchboard_testsupport::tempfile::tempdir;
+use switchboard_testsupport::tempfile::{TempDir, tempdir};
 
-use super::common::{line_after, open_store, stdout_lines, switchboard};
+use super::common::{line_after, open_store, shared_database, stdout_lines, switchboard};
 
 /// Settings shared by every server in these tests.
 const WEBHOOK_ENV: &[(&str, &str)] = &[
@@ -72,6 +72,14 @@ impl Served {
         }
     }
 
+    /// Two servers, `a` and `b`, on one database with the same settings.
+    pub(super) fn pair(database_url: &str, dir: &Path, env: &[(&str, &str)]) -> (Self, Self) {
+        (
+            Self::start(database_url, dir, "a", env),
+            Self::start(database_url, dir, "b", env),
+        )
+    }
+
     pub(super) fn logs(&self) -> String {
         std::fs::read_to_string(&self.stderr).unwrap_or_default()
     }
@@ -112,6 +120,34 @@ impl Drop for Served {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// Two servers on one database, a tenant's key, and a subscription of
+/// that tenant (made through `a`) to a receiver's `path`.
+pub(super) struct TwoNodes {
+    /// The servers' working directory and logs.
+    pub(super) dir: TempDir,
+    pub(super) key: String,
+    pub(super) receiver: Receiver,
+    pub(super) a: Served,
+    pub(super) b: Served,
+}
+
+impl TwoNodes {
+    pub(super) async fn start(database_url: &str, env: &[(&str, &str)], path: &str) -> Self {
+        let key = tenant_and_key(database_url).await;
+        let receiver = Receiver::start().await;
+        let dir = tempdir().unwrap();
+        let (a, b) = Served::pair(database_url, dir.path(), env);
+        subscribe(&a.base_url, &key, &receiver.url(path)).await;
+        Self {
+            dir,
+            key,
+            receiver,
+            a,
+            b,
+        }
     }
 }
 
@@ -305,25 +341,23 @@ pub(super) async fn successes(base_url: &str) -> u64 {
 async fn two_processes_on_one_postgres_deliver_every_event() {
     const SESSIONS: usize = 50;
     const PER_SESSION: usize = 20;
-    let Some(server) = switchboard_testsupport::postgres_or_skip() else {
+    let Some(db) = shared_database().await else {
         return;
     };
-    let db = tokio::task::spawn_blocking(move || server.create_database().unwrap())
-        .await
-        .unwrap();
     let url = db.url().to_string();
-    let key = tenant_and_key(&url).await;
-    let receiver = Receiver::start().await;
-    let dir = tempdir().unwrap();
     let env = [
         ("SWITCHBOARD_WEBHOOK_LEASE", "30s"),
         ("SWITCHBOARD_WEBHOOK_PER_TARGET_RATE", "100000"),
         ("SWITCHBOARD_WEBHOOK_PER_TARGET_CONCURRENCY", "32"),
         ("SWITCHBOARD_WORKERS", "2"),
     ];
-    let a = Served::start(&url, dir.path(), "a", &env);
-    let b = Served::start(&url, dir.path(), "b", &env);
-    subscribe(&a.base_url, &key, &receiver.url("/pg")).await;
+    let TwoNodes {
+        dir: _dir,
+        key,
+        receiver,
+        a,
+        b,
+    } = TwoNodes::start(&url, &env, "/pg").await;
 
     // 1,000 email updates: 50 sessions x 20 emails, spread over both
     // servers by 10 concurrent clients.
