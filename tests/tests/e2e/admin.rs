@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use switchboard_domain::Scope;
 use switchboard_e2e::{TestApp, for_each_backend};
 
-use crate::e2e::snapshots::{send, snap};
+use crate::e2e::snapshots::{send, snap, snap_each};
 
 /// A bad request: method, path, body (`null`: none), and the answer's
 /// status, code and field.
@@ -220,16 +220,11 @@ async fn every_admin_endpoint_on_the_wire() {
         assert_eq!(refused.status, 403, "{}", refused.text);
 
         // deletes: refused while in use, then done
-        snap("admin_agent_delete_assigned", app.delete(&format!("/admin/v1/agents/{ada}"))).await;
-        snap(
-            "admin_department_delete_in_use",
-            app.delete(&format!("/admin/v1/departments/{sales}")),
-        )
-        .await;
-        snap(
-            "admin_attribute_delete_in_use",
-            app.delete("/admin/v1/attributes/plan"),
-        )
+        snap_each(vec![
+            ("admin_agent_delete_assigned", app.delete(&format!("/admin/v1/agents/{ada}"))),
+            ("admin_department_delete_in_use", app.delete(&format!("/admin/v1/departments/{sales}"))),
+            ("admin_attribute_delete_in_use", app.delete("/admin/v1/attributes/plan")),
+        ])
         .await;
         let gone = snap("admin_agent_delete", app.delete(&format!("/admin/v1/agents/{bob}"))).await;
         assert_eq!(gone.status, 204, "{}", gone.text);
@@ -261,28 +256,25 @@ async fn every_admin_endpoint_on_the_wire() {
         assert_eq!(send(with_new(Method::GET, "/admin/v1/agents")).await.status, 401);
 
         // the error envelope
-        snap(
-            "admin_error_400",
-            app.post("/admin/v1/agents")
-                .json(&json!({"name": "X", "email": "x@example.com", "password": "hunter2hunter2"})),
-        )
+        snap_each(vec![
+            ("admin_error_400", app.post("/admin/v1/agents")
+                .json(&json!({"name": "X", "email": "x@example.com", "password": "hunter2hunter2"}))),
+            ("admin_error_401", app.anonymous(Method::GET, "/admin/v1/agents")),
+        ])
         .await;
-        snap("admin_error_401", app.anonymous(Method::GET, "/admin/v1/agents")).await;
         let plain = app.create_key(&[]).await;
-        snap(
-            "admin_error_403",
-            app.request_with_key(Method::GET, "/admin/v1/agents", &plain),
-        )
+        snap_each(vec![
+            ("admin_error_403", app.request_with_key(Method::GET, "/admin/v1/agents", &plain)),
+            ("admin_error_404", app.get("/admin/v1/agents/999999")),
+        ])
         .await;
-        snap("admin_error_404", app.get("/admin/v1/agents/999999")).await;
         let support = send(app.post("/admin/v1/departments").json(&json!({"name": "Support"}))).await;
         assert_eq!(support.status, 201, "{}", support.text);
-        snap(
-            "admin_error_409",
-            app.post("/admin/v1/departments").json(&json!({"name": "Support"})),
-        )
+        snap_each(vec![
+            ("admin_error_409", app.post("/admin/v1/departments").json(&json!({"name": "Support"}))),
+            ("admin_error_405", app.put("/admin/v1/agents")),
+        ])
         .await;
-        snap("admin_error_405", app.put("/admin/v1/agents")).await;
     })
     .await;
 }

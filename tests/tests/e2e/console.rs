@@ -675,14 +675,8 @@ async fn the_console_in_a_real_browser() {
     // same site, another origin, so the cookie is sent) is refused.
     let (theirs_id, before) = {
         let conv = app
-            .store
-            .conversations()
-            .get(
-                app.tenant.id,
-                switchboard_domain::ConversationId::new(id.parse().unwrap()),
-            )
-            .await
-            .unwrap();
+            .stored_conversation(switchboard_domain::ConversationId::new(id.parse().unwrap()))
+            .await;
         (conv.id.get(), conv.status)
     };
     let evil = format!(
@@ -707,14 +701,8 @@ async fn the_console_in_a_real_browser() {
         .wait_text("main", "came from another site", WAIT)
         .await;
     let after = app
-        .store
-        .conversations()
-        .get(
-            app.tenant.id,
-            switchboard_domain::ConversationId::new(theirs_id),
-        )
-        .await
-        .unwrap();
+        .stored_conversation(switchboard_domain::ConversationId::new(theirs_id))
+        .await;
     assert_eq!(after.status, before);
 
     // Another tenant's conversation URL is a 404.

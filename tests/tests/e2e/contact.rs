@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use switchboard_e2e::{FetchJson, TestApp, for_each_backend};
 
 use crate::e2e::common::{update_email, zoho};
-use crate::e2e::snapshots::snap;
+use crate::e2e::snapshots::snap_each;
 
 /// Every dialect's view of chat `id` (whose chatbot `sessionid` is
 /// `session`): HelpCrunch's chat, SalesIQ's conversation, SuperOffice's
@@ -196,25 +196,24 @@ async fn a_linked_customer_fills_what_the_visitor_left_out() {
         assert_eq!(record["email"], "lt@example.com");
 
         // Every dialect's view of this chat, on the wire.
-        snap(
-            "contact_helpcrunch_chat",
-            app.get(&format!("/v1/chats/{id}")),
-        )
-        .await;
-        snap(
-            "contact_zoho_conversation",
-            zoho(&app, Method::GET, &format!("/conversations/{id}")),
-        )
-        .await;
-        snap(
-            "contact_superoffice_chatsession",
-            app.get(&format!("/api/v1/ChatSession/{id}")),
-        )
-        .await;
-        snap(
-            "contact_chatbot_chatlog",
-            app.get("/chatbot/v1/chatlog/bot-linked"),
-        )
+        snap_each(vec![
+            (
+                "contact_helpcrunch_chat",
+                app.get(&format!("/v1/chats/{id}")),
+            ),
+            (
+                "contact_zoho_conversation",
+                zoho(&app, Method::GET, &format!("/conversations/{id}")),
+            ),
+            (
+                "contact_superoffice_chatsession",
+                app.get(&format!("/api/v1/ChatSession/{id}")),
+            ),
+            (
+                "contact_chatbot_chatlog",
+                app.get("/chatbot/v1/chatlog/bot-linked"),
+            ),
+        ])
         .await;
     })
     .await;
