@@ -64,6 +64,7 @@ mod bin;
 pub mod ceiling;
 mod cluster;
 mod database;
+pub mod disk_full;
 mod error;
 pub mod receiver;
 mod testdb;

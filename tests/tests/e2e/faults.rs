@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use switchboard_e2e::{Backend, FetchJson, TestApp, TestConfig};
 use switchboard_storage::{Clock, UNREADY_AFTER_DISK_FULL, now};
-use switchboard_testsupport::RawConnection;
+use switchboard_testsupport::{RawConnection, disk_full};
 
 use crate::e2e::common::zoho;
 
@@ -45,24 +45,8 @@ fn bulky() -> Value {
     json!({"a": "a".repeat(4000), "b": "b".repeat(4000), "c": "c".repeat(4000)})
 }
 
-/// PostgreSQL's disk-full error (SQLSTATE 53100, its own message and
-/// hint), raised by every write of a customer or a conversation.
-const PG_FULL: &str = "
-CREATE FUNCTION full_disk() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    RAISE EXCEPTION USING
-        ERRCODE = 'disk_full',
-        MESSAGE = 'could not extend file \"base/16384/16400\": No space left on device',
-        HINT = 'Check free disk space.';
-END
-$$;
-CREATE TRIGGER full_disk BEFORE INSERT OR UPDATE ON customers
-    FOR EACH ROW EXECUTE FUNCTION full_disk();
-CREATE TRIGGER full_disk BEFORE INSERT OR UPDATE ON conversations
-    FOR EACH ROW EXECUTE FUNCTION full_disk();";
-
-const PG_SPACE_FREED: &str = "DROP TRIGGER full_disk ON customers; \
-    DROP TRIGGER full_disk ON conversations; DROP FUNCTION full_disk();";
+/// The tables whose writes a full disk refuses on PostgreSQL.
+const FULL_TABLES: &[&str] = &["customers", "conversations"];
 
 /// SQLite is filled for real (the store caps the database at its current
 /// size, so SQLite answers `SQLITE_FULL` as on a full disk); PostgreSQL
@@ -127,7 +111,7 @@ async fn a_full_database_answers_503_in_each_dialect_and_recovers_without_restar
                     .await
                     .unwrap();
             }
-            Backend::Postgres => raw.execute(PG_FULL),
+            Backend::Postgres => raw.execute(&disk_full::fill_sql(FULL_TABLES)),
         }
 
         // Writes answer 503, each in its dialect's own error format.
@@ -217,7 +201,7 @@ async fn a_full_database_answers_503_in_each_dialect_and_recovers_without_restar
                     .await
                     .unwrap();
             }
-            Backend::Postgres => raw.execute(PG_SPACE_FREED),
+            Backend::Postgres => raw.execute(&disk_full::freed_sql(FULL_TABLES)),
         }
         app.put(&format!("/v1/customers/{customer_id}"))
             .json(&json!({"name": "Ada L.", "notes": "n".repeat(9000)}))
