@@ -32,10 +32,13 @@ use std::time::Duration;
 use reqwest::{Method, RequestBuilder};
 use serde_json::Value;
 use switchboard_api::ApiConfig;
-use switchboard_domain::{Actor, Conversation, Customer, Scope, Tenant};
+use switchboard_domain::{
+    Actor, ApiKey, AttributeType, Conversation, ConversationId, CustomAttribute, Customer,
+    CustomerId, Scope, Tenant,
+};
 use switchboard_server::retention::RetentionConfig;
 use switchboard_server::{RunningServer, ServerConfig};
-use switchboard_storage::{Store, StoreConfig, WriteContext, now};
+use switchboard_storage::{Clock, Store, StoreConfig, WriteContext, now};
 use switchboard_testsupport::TestDb;
 use switchboard_webhook::WebhookConfig;
 
@@ -96,6 +99,15 @@ impl TestConfig {
             ..Self::default()
         }
     }
+
+    /// The defaults with the store reading time from `clock` (a manual
+    /// clock lets a test move time instead of sleeping).
+    #[must_use]
+    pub fn with_clock(clock: Clock) -> Self {
+        let mut config = Self::default();
+        config.store.clock = clock;
+        config
+    }
 }
 
 /// A running server over a fresh database, with a tenant and a key.
@@ -141,7 +153,7 @@ impl TestApp {
     }
 
     /// Starts an app with `config`; `None` when the backend is PostgreSQL
-    /// and it is unavailable (outside CI).
+    /// and it is unavailable (outside CI). Prints the backend's name.
     ///
     /// # Panics
     ///
@@ -182,6 +194,8 @@ impl TestApp {
             .unwrap_or_else(|e| panic!("cannot create an API key: {e}"))
             .secret;
         let client = http_client();
+        // A failure's captured output then says which backend failed.
+        println!("--- e2e backend: {backend}");
         Some(Self {
             backend,
             addr: server.addr,
@@ -320,6 +334,64 @@ impl TestApp {
         (tenant, key)
     }
 
+    /// The key and tenant that `secret` authenticates as, looked up in the store.
+    ///
+    /// # Panics
+    ///
+    /// On a storage error, or when no key has this secret.
+    pub async fn authenticate(&self, secret: &str) -> (ApiKey, Tenant) {
+        self.store
+            .admin()
+            .authenticate(secret)
+            .await
+            .unwrap_or_else(|e| panic!("cannot authenticate: {e}"))
+            .unwrap_or_else(|| panic!("no key has the secret {secret:?}"))
+    }
+
+    /// The customer `id` of the app's tenant as stored.
+    ///
+    /// # Panics
+    ///
+    /// On a storage error, or when there is no such customer.
+    pub async fn stored_customer(&self, id: CustomerId) -> Customer {
+        self.store
+            .customers()
+            .get(self.tenant.id, id)
+            .await
+            .unwrap_or_else(|e| panic!("cannot read customer {}: {e}", id.get()))
+    }
+
+    /// The conversation `id` of the app's tenant as stored.
+    ///
+    /// # Panics
+    ///
+    /// On a storage error, or when there is no such conversation.
+    pub async fn stored_conversation(&self, id: ConversationId) -> Conversation {
+        self.store
+            .conversations()
+            .get(self.tenant.id, id)
+            .await
+            .unwrap_or_else(|e| panic!("cannot read conversation {}: {e}", id.get()))
+    }
+
+    /// Defines a custom attribute of the app's tenant through the store.
+    ///
+    /// # Panics
+    ///
+    /// On a storage error (e.g. the name is taken).
+    pub async fn define_attribute(&self, name: &str, kind: AttributeType, label: &str) {
+        self.store
+            .admin()
+            .create_attribute(CustomAttribute {
+                tenant_id: self.tenant.id,
+                name: name.into(),
+                kind,
+                label: label.into(),
+            })
+            .await
+            .unwrap_or_else(|e| panic!("cannot define attribute {name:?}: {e}"));
+    }
+
     /// A write context of the app's tenant, acting as the system, for seeding through the store.
     #[must_use]
     pub fn ctx(&self) -> WriteContext {
@@ -383,8 +455,9 @@ fn http_client() -> reqwest::Client {
 }
 
 /// Runs `test` against a fresh app on each backend in turn (SQLite, then
-/// PostgreSQL unless it is unavailable outside CI). The backend's name is
-/// printed first, so a failure's captured output says which one failed.
+/// PostgreSQL unless it is unavailable outside CI). [`TestApp::spawn_with`]
+/// prints the backend's name, so a failure's captured output says which
+/// one failed.
 pub async fn for_each_backend<F, Fut>(test: F)
 where
     F: Fn(TestApp) -> Fut,
@@ -403,7 +476,6 @@ where
         let Some(app) = TestApp::spawn_with(backend, config.clone()).await else {
             continue;
         };
-        println!("--- e2e backend: {backend}");
         test(app).await;
     }
 }
@@ -422,6 +494,10 @@ pub trait FetchJson {
     /// Sends the request; panics when it cannot be sent or the answer is
     /// not JSON.
     fn fetch(self) -> impl Future<Output = (reqwest::StatusCode, Value)> + Send;
+
+    /// Sends the request and asserts the answer's status; its JSON body.
+    /// On another status, panics showing the request and the body.
+    fn fetch_expecting(self, status: u16) -> impl Future<Output = Value> + Send;
 }
 
 impl FetchJson for RequestBuilder {
@@ -431,6 +507,17 @@ impl FetchJson for RequestBuilder {
             .await
             .unwrap_or_else(|e| panic!("cannot send the request: {e}"));
         fetch_json(response).await
+    }
+
+    async fn fetch_expecting(self, status: u16) -> Value {
+        let request = self
+            .try_clone()
+            .and_then(|r| r.build().ok())
+            .map(|r| format!("{} {}", r.method(), r.url().path()))
+            .unwrap_or_default();
+        let (got, body) = self.fetch().await;
+        assert_eq!(got, status, "{request}: {body}");
+        body
     }
 }
 

@@ -1,7 +1,9 @@
 //! The page layout and small rendering helpers.
 
 use maud::{DOCTYPE, Markup, html};
-use switchboard_domain::{Actor, Agent, AgentRole, ApiKey, ConversationStatus, Timestamp};
+use switchboard_domain::{
+    Actor, Agent, AgentRole, ApiKey, Conversation, ConversationStatus, Timestamp,
+};
 use switchboard_storage::{ConsoleSession, HistoryEntry};
 
 /// The agent's time zone: the browser's (its `sb_tz` cookie), else UTC.
@@ -31,6 +33,22 @@ pub(crate) fn maybe_time(t: Option<Timestamp>, tz: &jiff::tz::TimeZone) -> Marku
 pub(crate) fn status(s: ConversationStatus) -> Markup {
     let class = format!("status status-{}", s.as_str().replace(' ', "-"));
     html! { span class=(class) { (s.as_str()) } }
+}
+
+/// The headings of [`conversation_cells`].
+pub(crate) fn conversation_headings() -> Markup {
+    html! {
+        th scope="col" { "Conversation" }
+        th scope="col" { "Status" }
+    }
+}
+
+/// The first cells of a conversation's row in a list: its link and its status.
+pub(crate) fn conversation_cells(c: &Conversation) -> Markup {
+    html! {
+        td { a href=(format!("/console/conversations/{}", c.id.get())) { "#" (c.id.get()) } }
+        td { (status(c.status)) }
+    }
 }
 
 /// A whole page.

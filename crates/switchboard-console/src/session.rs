@@ -177,6 +177,28 @@ pub(crate) fn check_post(
     Ok(())
 }
 
+/// The session of a form post: signed in, and the form's CSRF token matches.
+pub(crate) async fn posted(
+    req: &HttpRequest,
+    state: &ConsoleState,
+    csrf: &str,
+) -> Result<ConsoleSession, ConsoleError> {
+    let session = require(req, state).await?;
+    check_post(req, &session, csrf)?;
+    Ok(session)
+}
+
+/// Like [`posted`], for a form only an admin may post.
+pub(crate) async fn admin_posted(
+    req: &HttpRequest,
+    state: &ConsoleState,
+    csrf: &str,
+) -> Result<ConsoleSession, ConsoleError> {
+    let session = require_admin(req, state).await?;
+    check_post(req, &session, csrf)?;
+    Ok(session)
+}
+
 /// 32 random hex digits.
 pub(crate) fn random_token() -> Result<String, ConsoleError> {
     let mut bytes = [0u8; 16];

@@ -41,6 +41,39 @@ pub struct Call {
     pub bucket: Option<usize>,
 }
 
+impl Call {
+    /// A `GET` of `path`.
+    #[must_use]
+    pub fn get(path: String) -> Self {
+        Self {
+            method: Method::GET,
+            path,
+            body: Bytes::new(),
+            content_type: None,
+            tag: None,
+            bucket: None,
+        }
+    }
+
+    /// A request with a JSON document of the media type `content_type`.
+    #[must_use]
+    pub fn json(
+        method: Method,
+        path: String,
+        body: &serde_json::Value,
+        content_type: &'static str,
+    ) -> Self {
+        Self {
+            method,
+            path,
+            body: Bytes::from(body.to_string()),
+            content_type: Some(content_type),
+            tag: None,
+            bucket: None,
+        }
+    }
+}
+
 /// What a connection sends next.
 pub trait Workload: Send + Sync + 'static {
     /// The request number `seq` of connection `conn`.

@@ -423,25 +423,7 @@ impl Search {
 }
 
 fn post(path: &str, body: &serde_json::Value) -> Call {
-    Call {
-        method: Method::POST,
-        path: path.into(),
-        body: Bytes::from(body.to_string()),
-        content_type: Some("application/json"),
-        tag: None,
-        bucket: None,
-    }
-}
-
-fn get(path: String) -> Call {
-    Call {
-        method: Method::GET,
-        path,
-        body: Bytes::new(),
-        content_type: None,
-        tag: None,
-        bucket: None,
-    }
+    Call::json(Method::POST, path.into(), body, "application/json")
 }
 
 impl Workload for Search {
@@ -453,17 +435,17 @@ impl Workload for Search {
         let customers = &self.data.customers;
         let i = rng.below(customers.len());
         match self.kind {
-            QueryKind::ConsoleInbox => get("/console/inbox".into()),
-            QueryKind::ConsoleMine => get(format!(
+            QueryKind::ConsoleInbox => Call::get("/console/inbox".into()),
+            QueryKind::ConsoleMine => Call::get(format!(
                 "/console/inbox?status={}&assignee=mine",
                 STATUSES[rng.below(STATUSES.len())].as_str()
             )),
             QueryKind::ConsoleSearch => {
                 let j = rng.below(self.data.conversations);
-                get(format!("/console/inbox?q=visitor{j}%40bench.example.com"))
+                Call::get(format!("/console/inbox?q=visitor{j}%40bench.example.com"))
             }
-            QueryKind::CustomerList => get("/v1/customers?limit=20".into()),
-            QueryKind::PointGet => get(format!(
+            QueryKind::CustomerList => Call::get("/v1/customers?limit=20".into()),
+            QueryKind::PointGet => Call::get(format!(
                 "/v1/customers/{}",
                 customers.get(i).copied().unwrap_or(0)
             )),
@@ -894,6 +876,19 @@ mod tests {
         }
     }
 
+    /// A one-second report of these runs and walks, with no dataset.
+    fn report(runs: Vec<QueryRun>, walks: Vec<WalkRun>) -> QueryReport {
+        QueryReport {
+            machine: String::new(),
+            command: String::new(),
+            started_at: String::new(),
+            duration_s: 1.0,
+            datasets: Vec::new(),
+            runs,
+            walks,
+        }
+    }
+
     #[test]
     fn aims_compare_each_search_with_the_point_get_of_its_run() {
         let m = |p50_us| Measurement {
@@ -911,18 +906,13 @@ mod tests {
             concurrency: 1,
             measurement: m(p50),
         };
-        let report = QueryReport {
-            machine: String::new(),
-            command: String::new(),
-            started_at: String::new(),
-            duration_s: 1.0,
-            datasets: Vec::new(),
-            runs: vec![
+        let report = report(
+            vec![
                 run(QueryKind::PointGet, 100),
                 run(QueryKind::Email, 250),
                 run(QueryKind::CustomAttribute, 400),
             ],
-            walks: vec![WalkRun {
+            vec![WalkRun {
                 backend: Backend::Sqlite,
                 concurrency: 1,
                 rows: 10_000,
@@ -937,7 +927,7 @@ mod tests {
                     ..Latency::default()
                 },
             }],
-        };
+        );
         let met: Vec<bool> = aims(&report).into_iter().map(|a| a.2).collect();
         assert_eq!(met, [true, false, true]);
         let md = markdown(&report);
@@ -962,19 +952,14 @@ mod tests {
                 },
             },
         };
-        let report = QueryReport {
-            machine: String::new(),
-            command: String::new(),
-            started_at: String::new(),
-            duration_s: 1.0,
-            datasets: Vec::new(),
-            runs: vec![
+        let report = report(
+            vec![
                 run(QueryKind::PointGet, 1_000),
                 run(QueryKind::ConsoleInbox, 40_000),
                 run(QueryKind::ConsoleSearch, 120_000),
             ],
-            walks: Vec::new(),
-        };
+            Vec::new(),
+        );
         let aims = aims(&report);
         assert_eq!(aims.len(), 2, "{aims:?}");
         assert!(aims[0].0.contains("console inbox, first page") && aims[0].2);

@@ -2,7 +2,6 @@
 
 use std::sync::Arc;
 
-use bytes::Bytes;
 use hyper::Method;
 use serde_json::json;
 
@@ -53,14 +52,12 @@ impl Workload for SoPatch {
             {"op": "replace", "path": "/Rank", "value": n},
             {"op": "replace", "path": "/CustomerName", "value": format!("Visitor {n}")},
         ]);
-        Call {
-            method: Method::PATCH,
-            path: format!("/api/v1/ChatSession/{id}"),
-            body: Bytes::from(body.to_string()),
-            content_type: Some("application/json-patch+json"),
-            tag: None,
-            bucket: None,
-        }
+        Call::json(
+            Method::PATCH,
+            format!("/api/v1/ChatSession/{id}"),
+            &body,
+            "application/json-patch+json",
+        )
     }
 }
 
@@ -84,14 +81,12 @@ impl Workload for HcPatch {
         let n = rng.below(1_000_000);
         let body =
             json!({"company": format!("Company {n}"), "notes": format!("Load test note {n}")});
-        Call {
-            method: Method::PATCH,
-            path: format!("/v1/customers/{id}"),
-            body: Bytes::from(body.to_string()),
-            content_type: Some("application/json"),
-            tag: None,
-            bucket: None,
-        }
+        Call::json(
+            Method::PATCH,
+            format!("/v1/customers/{id}"),
+            &body,
+            "application/json",
+        )
     }
 }
 
@@ -124,12 +119,13 @@ impl Workload for ChatbotEmail {
         let email = self.email(conn, seq);
         let body = json!({"sessionid": key, "email": email});
         Call {
-            method: Method::PUT,
-            path: "/chatbot/v1/chatlog/email".into(),
-            body: Bytes::from(body.to_string()),
-            content_type: Some("application/json"),
             tag: Some(email),
-            bucket: None,
+            ..Call::json(
+                Method::PUT,
+                "/chatbot/v1/chatlog/email".into(),
+                &body,
+                "application/json",
+            )
         }
     }
 }
@@ -154,14 +150,7 @@ pub const SELECT: &str = "ChatSessionId,Status,CustomerName,CustomerEmail,Rank,W
 impl Workload for SoGet {
     fn next(&self, rng: &mut Rng, _conn: u32, _seq: u64) -> Call {
         let id = pick(rng, &self.ids).copied().unwrap_or_default();
-        Call {
-            method: Method::GET,
-            path: format!("/api/v1/ChatSession/{id}?$select={SELECT}"),
-            body: Bytes::new(),
-            content_type: None,
-            tag: None,
-            bucket: None,
-        }
+        Call::get(format!("/api/v1/ChatSession/{id}?$select={SELECT}"))
     }
 }
 

@@ -728,125 +728,22 @@ async fn administer(settings: &Settings, command: AdminCommand) -> anyhow::Resul
             );
         }
         AdminCommand::Attribute(AttributeCommand::List { tenant }) => {
-            let tenant = find_tenant(&store, &tenant).await?;
-            let attributes = store
-                .admin()
-                .attributes(tenant.id)
-                .await
-                .context("cannot list the attributes")?;
-            for a in attributes.values() {
-                println!("{:?}\t{}\t{:?}", a.name, a.kind, a.label);
-            }
-            if attributes.is_empty() {
-                println!("tenant {:?} has no custom attributes", tenant.name);
-            }
+            list(&store, Kind::Attribute, &tenant).await?;
         }
         AdminCommand::Attribute(AttributeCommand::Delete { tenant, name }) => {
-            let tenant = find_tenant(&store, &tenant).await?;
-            let removed = store
-                .admin()
-                .delete_attribute(tenant.id, &name)
-                .await
-                .map_err(|e| {
-                    missing(
-                        e,
-                        format!(
-                            "tenant {:?} has no attribute {name:?}; see `switchboard attribute list --tenant {}`",
-                            tenant.name, tenant.name
-                        ),
-                        "cannot delete the attribute",
-                    )
-                })?;
-            println!(
-                "deleted {} attribute {:?} of tenant {:?}",
-                removed.kind, removed.name, tenant.name
-            );
+            delete(&store, Kind::Attribute, &tenant, &name).await?;
         }
         AdminCommand::Agent(AgentCommand::List { tenant }) => {
-            let tenant = find_tenant(&store, &tenant).await?;
-            let agents = store
-                .admin()
-                .agents(tenant.id)
-                .await
-                .context("cannot list the agents")?;
-            for a in &agents {
-                println!("{}\t{:?}\t{}\t{}", a.id.get(), a.name, a.email, a.role);
-            }
-            if agents.is_empty() {
-                println!("tenant {:?} has no agents", tenant.name);
-            }
+            list(&store, Kind::Agent, &tenant).await?;
         }
         AdminCommand::Agent(AgentCommand::Delete { tenant, agent }) => {
-            let tenant = find_tenant(&store, &tenant).await?;
-            let agents = store
-                .admin()
-                .agents(tenant.id)
-                .await
-                .context("cannot list the agents")?;
-            let wanted = agent.trim();
-            let email = switchboard_storage::console::normalize_email(wanted);
-            let not_found = format!(
-                "tenant {:?} has no agent {wanted:?}; see `switchboard agent list --tenant {}`",
-                tenant.name, tenant.name
-            );
-            let found = agents
-                .into_iter()
-                .find(|a| a.id.get().to_string() == wanted || a.email == email)
-                .ok_or_else(|| UsageError(not_found.clone()))?;
-            let deleted = store
-                .admin()
-                .delete_agent(tenant.id, found.id)
-                .await
-                .map_err(|e| missing(e, not_found, "cannot delete the agent"))?;
-            println!(
-                "deleted agent {:?} <{}> (id {}) of tenant {:?}; their console sessions ended",
-                deleted.name,
-                deleted.email,
-                deleted.id.get(),
-                tenant.name
-            );
+            delete(&store, Kind::Agent, &tenant, &agent).await?;
         }
         AdminCommand::Department(DepartmentCommand::List { tenant }) => {
-            let tenant = find_tenant(&store, &tenant).await?;
-            let departments = store
-                .admin()
-                .departments(tenant.id)
-                .await
-                .context("cannot list the departments")?;
-            for d in &departments {
-                println!("{}\t{:?}", d.id.get(), d.name);
-            }
-            if departments.is_empty() {
-                println!("tenant {:?} has no departments", tenant.name);
-            }
+            list(&store, Kind::Department, &tenant).await?;
         }
         AdminCommand::Department(DepartmentCommand::Delete { tenant, department }) => {
-            let tenant = find_tenant(&store, &tenant).await?;
-            let departments = store
-                .admin()
-                .departments(tenant.id)
-                .await
-                .context("cannot list the departments")?;
-            let wanted = department.trim();
-            let not_found = format!(
-                "tenant {:?} has no department {wanted:?}; see `switchboard department list --tenant {}`",
-                tenant.name, tenant.name
-            );
-            let found = departments
-                .into_iter()
-                .find(|d| d.id.get().to_string() == wanted || d.name == wanted)
-                .ok_or_else(|| UsageError(not_found.clone()))?;
-            let deleted = store
-                .admin()
-                .delete_department(tenant.id, found.id)
-                .await
-                .map_err(|e| missing(e, not_found, "cannot delete the department"))?;
-            println!(
-                "deleted department {:?} (id {}) of tenant {:?}",
-                deleted.name,
-                deleted.id.get(),
-                tenant.name
-            );
+            delete(&store, Kind::Department, &tenant, &department).await?;
         }
         AdminCommand::Outbox(OutboxCommand::Quarantined { limit }) => {
             let events = store
@@ -888,13 +785,149 @@ async fn administer(settings: &Settings, command: AdminCommand) -> anyhow::Resul
     Ok(())
 }
 
+/// The kinds of a tenant's settings that `switchboard <kind> list` and
+/// `switchboard <kind> delete` manage the same way.
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    Attribute,
+    Agent,
+    Department,
+}
+
+impl Kind {
+    /// The subcommand, also the noun in messages.
+    fn command(self) -> &'static str {
+        match self {
+            Self::Attribute => "attribute",
+            Self::Agent => "agent",
+            Self::Department => "department",
+        }
+    }
+
+    /// What `list` says a tenant has none of.
+    fn none(self) -> &'static str {
+        match self {
+            Self::Attribute => "custom attributes",
+            Self::Agent => "agents",
+            Self::Department => "departments",
+        }
+    }
+}
+
+/// `switchboard <kind> list`: one line a row, or a line saying there are none.
+async fn list(store: &Store, kind: Kind, tenant: &str) -> anyhow::Result<()> {
+    let tenant = find_tenant(store, tenant).await?;
+    let admin = store.admin();
+    let context = || format!("cannot list the {}s", kind.command());
+    let lines: Vec<String> = match kind {
+        Kind::Attribute => admin
+            .attributes(tenant.id)
+            .await
+            .with_context(context)?
+            .values()
+            .map(|a| format!("{:?}\t{}\t{:?}", a.name, a.kind, a.label))
+            .collect(),
+        Kind::Agent => admin
+            .agents(tenant.id)
+            .await
+            .with_context(context)?
+            .iter()
+            .map(|a| format!("{}\t{:?}\t{}\t{}", a.id.get(), a.name, a.email, a.role))
+            .collect(),
+        Kind::Department => admin
+            .departments(tenant.id)
+            .await
+            .with_context(context)?
+            .iter()
+            .map(|d| format!("{}\t{:?}", d.id.get(), d.name))
+            .collect(),
+    };
+    for line in &lines {
+        println!("{line}");
+    }
+    if lines.is_empty() {
+        println!("tenant {:?} has no {}", tenant.name, kind.none());
+    }
+    Ok(())
+}
+
+/// `switchboard <kind> delete`: an attribute by its exact name, an agent
+/// by id or email, a department by id or name (those two trimmed).
+async fn delete(store: &Store, kind: Kind, tenant: &str, wanted: &str) -> anyhow::Result<()> {
+    let tenant = find_tenant(store, tenant).await?;
+    let admin = store.admin();
+    let wanted = match kind {
+        Kind::Attribute => wanted,
+        Kind::Agent | Kind::Department => wanted.trim(),
+    };
+    let noun = kind.command();
+    let not_found = format!(
+        "tenant {:?} has no {noun} {wanted:?}; see `switchboard {noun} list --tenant {}`",
+        tenant.name, tenant.name
+    );
+    let context = format!("cannot delete the {noun}");
+    let listed = || format!("cannot list the {noun}s");
+    let refused = |e| missing(e, not_found.clone(), &context);
+    let unlisted = || UsageError(not_found.clone());
+    let done = match kind {
+        Kind::Attribute => {
+            let removed = admin
+                .delete_attribute(tenant.id, wanted)
+                .await
+                .map_err(refused)?;
+            format!(
+                "deleted {} attribute {:?} of tenant {:?}",
+                removed.kind, removed.name, tenant.name
+            )
+        }
+        Kind::Agent => {
+            let email = switchboard_storage::console::normalize_email(wanted);
+            let agents = admin.agents(tenant.id).await.with_context(listed)?;
+            let found = agents
+                .into_iter()
+                .find(|a| a.id.get().to_string() == wanted || a.email == email)
+                .ok_or_else(unlisted)?;
+            let deleted = admin
+                .delete_agent(tenant.id, found.id)
+                .await
+                .map_err(refused)?;
+            format!(
+                "deleted agent {:?} <{}> (id {}) of tenant {:?}; their console sessions ended",
+                deleted.name,
+                deleted.email,
+                deleted.id.get(),
+                tenant.name
+            )
+        }
+        Kind::Department => {
+            let departments = admin.departments(tenant.id).await.with_context(listed)?;
+            let found = departments
+                .into_iter()
+                .find(|d| d.id.get().to_string() == wanted || d.name == wanted)
+                .ok_or_else(unlisted)?;
+            let deleted = admin
+                .delete_department(tenant.id, found.id)
+                .await
+                .map_err(refused)?;
+            format!(
+                "deleted department {:?} (id {}) of tenant {:?}",
+                deleted.name,
+                deleted.id.get(),
+                tenant.name
+            )
+        }
+    };
+    println!("{done}");
+    Ok(())
+}
+
 /// A failed delete: not found (`not_found` says what to do) and a
 /// conflict (the store says why) are invalid input (exit code 2).
-fn missing(e: StorageError, not_found: String, context: &'static str) -> anyhow::Error {
+fn missing(e: StorageError, not_found: String, context: &str) -> anyhow::Error {
     match e {
         StorageError::NotFound => UsageError(not_found).into(),
         StorageError::Conflict(why) => UsageError(format!("{context}: {why}")).into(),
-        other => anyhow::Error::new(other).context(context),
+        other => anyhow::Error::new(other).context(context.to_string()),
     }
 }
 

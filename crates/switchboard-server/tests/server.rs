@@ -5,6 +5,7 @@
 #[cfg(test)]
 mod server {
     mod cli;
+    mod common;
     mod scaleout;
     mod webhook_processes;
 }

@@ -46,16 +46,11 @@ const DURABLE_SETTINGS: &[(&str, &str)] = &[
     ("shared_buffers", "128MB"),
 ];
 
-/// Settings of a primary that streams to a synchronous standby: durable
-/// commits (a commit is acknowledged once the standby has flushed it), WAL
-/// for replication, and every connected standby synchronous.
-const PRIMARY_SETTINGS: &[(&str, &str)] = &[
-    ("listen_addresses", "'127.0.0.1'"),
-    ("fsync", "on"),
-    ("synchronous_commit", "on"),
-    ("full_page_writes", "on"),
-    ("max_connections", "300"),
-    ("shared_buffers", "128MB"),
+/// What a primary that streams to a synchronous standby sets after
+/// [`DURABLE_SETTINGS`] (durable commits: a commit is acknowledged once the
+/// standby has flushed it): WAL for replication, and every connected
+/// standby synchronous.
+const REPLICATION_SETTINGS: &[(&str, &str)] = &[
     ("wal_level", "replica"),
     ("max_wal_senders", "5"),
     ("wal_keep_size", "'256MB'"),
@@ -87,7 +82,12 @@ impl LocalCluster {
     /// Like [`Self::start`], as the primary of a synchronous standby
     /// ([`Self::start_standby`]).
     pub(crate) fn start_primary(bin: &Path) -> Result<Self, Error> {
-        Self::start_with(bin, PRIMARY_SETTINGS)
+        let settings: Vec<_> = DURABLE_SETTINGS
+            .iter()
+            .chain(REPLICATION_SETTINGS)
+            .copied()
+            .collect();
+        Self::start_with(bin, &settings)
     }
 
     /// A hot standby of `primary`, streaming from it: `pg_basebackup -R`
@@ -98,14 +98,7 @@ impl LocalCluster {
     }
 
     fn start_standby_inner(mut self, bin: &Path, primary: &Self) -> Result<Self, Error> {
-        let sock = self.root.join("sock");
-        std::fs::create_dir(&sock)
-            .map_err(|e| Error::io(format!("creating {}", sock.display()), e))?;
-        if let RunAs::Postgres(_) = self.run_as {
-            let mut chown = Command::new("chown");
-            chown.arg("-R").arg("postgres").arg(&self.root);
-            run(&mut chown)?;
-        }
+        let sock = self.create_socket_dir()?;
         let mut basebackup = self.run_as.command(
             &bin.join("pg_basebackup"),
             &[
@@ -136,22 +129,7 @@ impl LocalCluster {
         )?;
         let log = self.root.join("server.log");
         self.port = free_port()?;
-        let mut pg_ctl = self.run_as.command(
-            &self.pg_ctl,
-            &[
-                os("-D"),
-                self.data.clone().into(),
-                os("-l"),
-                log.clone().into(),
-                os("-w"),
-                os("-t"),
-                os(&START_TIMEOUT.as_secs().to_string()),
-                os("-o"),
-                os(&format!("-p {}", self.port)),
-                os("start"),
-            ],
-            &self.root,
-        );
+        let mut pg_ctl = self.start_command(&log);
         if let Err(error) = run(&mut pg_ctl) {
             return Err(Error::ServerStart {
                 reason: error.to_string(),
@@ -187,22 +165,7 @@ impl LocalCluster {
     /// Starts a stopped server again on its port.
     pub(crate) fn restart(&self, bin: &Path) -> Result<(), Error> {
         let log = self.root.join("server.log");
-        let mut pg_ctl = self.run_as.command(
-            &self.pg_ctl,
-            &[
-                os("-D"),
-                self.data.clone().into(),
-                os("-l"),
-                log.clone().into(),
-                os("-w"),
-                os("-t"),
-                os(&START_TIMEOUT.as_secs().to_string()),
-                os("-o"),
-                os(&format!("-p {}", self.port)),
-                os("start"),
-            ],
-            &self.root,
-        );
+        let mut pg_ctl = self.start_command(&log);
         run(&mut pg_ctl)?;
         self.wait_until_ready(bin, &log)
     }
@@ -286,14 +249,7 @@ impl LocalCluster {
     }
 
     fn start_inner(mut self, bin: &Path, settings: &[(&str, &str)]) -> Result<Self, Error> {
-        let sock = self.root.join("sock");
-        std::fs::create_dir(&sock)
-            .map_err(|e| Error::io(format!("creating {}", sock.display()), e))?;
-        if let RunAs::Postgres(_) = self.run_as {
-            let mut chown = Command::new("chown");
-            chown.arg("-R").arg("postgres").arg(&self.root);
-            run(&mut chown)?;
-        }
+        let sock = self.create_socket_dir()?;
 
         let mut initdb = self.run_as.command(
             &bin.join("initdb"),
@@ -327,22 +283,7 @@ impl LocalCluster {
         loop {
             attempt += 1;
             self.port = free_port()?;
-            let mut pg_ctl = self.run_as.command(
-                &self.pg_ctl,
-                &[
-                    os("-D"),
-                    self.data.clone().into(),
-                    os("-l"),
-                    log.clone().into(),
-                    os("-w"),
-                    os("-t"),
-                    os(&START_TIMEOUT.as_secs().to_string()),
-                    os("-o"),
-                    os(&format!("-p {}", self.port)),
-                    os("start"),
-                ],
-                &self.root,
-            );
+            let mut pg_ctl = self.start_command(&log);
             match run(&mut pg_ctl) {
                 Ok(_) => break,
                 Err(error) => {
@@ -365,6 +306,40 @@ impl LocalCluster {
 
         self.wait_until_ready(bin, &log)?;
         Ok(self)
+    }
+
+    /// The socket directory below the root, owned by the server's user.
+    fn create_socket_dir(&self) -> Result<PathBuf, Error> {
+        let sock = self.root.join("sock");
+        std::fs::create_dir(&sock)
+            .map_err(|e| Error::io(format!("creating {}", sock.display()), e))?;
+        if let RunAs::Postgres(_) = self.run_as {
+            let mut chown = Command::new("chown");
+            chown.arg("-R").arg("postgres").arg(&self.root);
+            run(&mut chown)?;
+        }
+        Ok(sock)
+    }
+
+    /// `pg_ctl start` on the cluster's port, logging to `log`, waiting
+    /// until the server is up.
+    fn start_command(&self, log: &Path) -> Command {
+        self.run_as.command(
+            &self.pg_ctl,
+            &[
+                os("-D"),
+                self.data.clone().into(),
+                os("-l"),
+                log.into(),
+                os("-w"),
+                os("-t"),
+                os(&START_TIMEOUT.as_secs().to_string()),
+                os("-o"),
+                os(&format!("-p {}", self.port)),
+                os("start"),
+            ],
+            &self.root,
+        )
     }
 
     pub(crate) fn port(&self) -> u16 {

@@ -64,6 +64,7 @@ mod bin;
 pub mod ceiling;
 mod cluster;
 mod database;
+pub mod disk_full;
 mod error;
 pub mod faults;
 pub mod query;
@@ -133,12 +134,17 @@ impl PgServer {
             return Ok(None);
         };
         let cluster = LocalCluster::start(&bin)?;
-        Ok(Some(Self {
+        Ok(Some(Self::on_cluster(bin, cluster)))
+    }
+
+    /// The server of a cluster started here from the tools in `bin`.
+    fn on_cluster(bin: PathBuf, cluster: LocalCluster) -> Self {
+        Self {
             admin_url: format!("postgres://postgres@127.0.0.1:{}/postgres", cluster.port()),
             psql: tool(Some(&bin), "psql"),
             bin_dir: Some(bin),
             cluster: Some(cluster),
-        }))
+        }
     }
 
     /// Like [`PgServer::start`], but a cluster this call starts has durable
@@ -159,12 +165,7 @@ impl PgServer {
             return Ok(None);
         };
         let cluster = LocalCluster::start_durable(&bin)?;
-        Ok(Some(Self {
-            admin_url: format!("postgres://postgres@127.0.0.1:{}/postgres", cluster.port()),
-            psql: tool(Some(&bin), "psql"),
-            bin_dir: Some(bin),
-            cluster: Some(cluster),
-        }))
+        Ok(Some(Self::on_cluster(bin, cluster)))
     }
 
     /// The process-wide server, started on first use (see [`PgServer::start`]).

@@ -233,22 +233,19 @@ impl Receiver {
     ///
     /// After `timeout`, with what did arrive.
     pub async fn wait_for(&self, path: &str, n: usize, timeout: Duration) -> Vec<Received> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let notified = self.arrived.notified();
-            let got = self.requests_to(path);
-            if got.len() >= n {
-                return got;
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            assert!(
-                !left.is_zero(),
-                "waited {timeout:?} for {n} request(s) to {path}; got {}: {:?}",
-                got.len(),
-                got.iter().map(Received::text).collect::<Vec<_>>()
-            );
-            let _ = tokio::time::timeout(left.min(Duration::from_millis(200)), notified).await;
-        }
+        self.wait_until(
+            n,
+            timeout,
+            || self.requests_to(path),
+            |got| {
+                format!(
+                    "{n} request(s) to {path}; got {}: {:?}",
+                    got.len(),
+                    got.iter().map(Received::text).collect::<Vec<_>>()
+                )
+            },
+        )
+        .await
     }
 
     /// Waits until at least `n` requests arrived in total.
@@ -257,19 +254,33 @@ impl Receiver {
     ///
     /// After `timeout`.
     pub async fn wait_for_total(&self, n: usize, timeout: Duration) -> Vec<Received> {
+        self.wait_until(
+            n,
+            timeout,
+            || self.requests(),
+            |got| format!("{n} request(s); got {}", got.len()),
+        )
+        .await
+    }
+
+    /// Polls `requests` until it has at least `n`, waking whenever one
+    /// arrives; after `timeout`, panics with what `what` says of the last poll.
+    async fn wait_until(
+        &self,
+        n: usize,
+        timeout: Duration,
+        requests: impl Fn() -> Vec<Received>,
+        what: impl Fn(&[Received]) -> String,
+    ) -> Vec<Received> {
         let deadline = Instant::now() + timeout;
         loop {
             let notified = self.arrived.notified();
-            let got = self.requests();
+            let got = requests();
             if got.len() >= n {
                 return got;
             }
             let left = deadline.saturating_duration_since(Instant::now());
-            assert!(
-                !left.is_zero(),
-                "waited {timeout:?} for {n} request(s); got {}",
-                got.len()
-            );
+            assert!(!left.is_zero(), "waited {timeout:?} for {}", what(&got));
             let _ = tokio::time::timeout(left.min(Duration::from_millis(200)), notified).await;
         }
     }

@@ -268,201 +268,181 @@ mod tests {
             s.replace_range(5..6, "A");
             s
         };
-        // (secret, id, timestamp, signature, body, now) -> expected
-        type Case<'a> = (
-            &'a str,
-            &'a str,
-            &'a str,
-            &'a str,
-            &'a [u8],
-            i64,
-            Result<(), VerifyError>,
-        );
-        let cases: &[Case<'_>] = &[
+        let rotated = format!("v1,AAAA {SIG}");
+        /// A verification's inputs and what it answers.
+        #[derive(Debug)]
+        struct Case<'a> {
+            secret: &'a str,
+            id: &'a str,
+            ts: &'a str,
+            sig: &'a str,
+            body: &'a [u8],
+            now: i64,
+            expected: Result<(), VerifyError>,
+        }
+        // Each case changes what it names of this valid one.
+        let valid = Case {
+            secret: SECRET,
+            id: ID,
+            ts: &ts,
+            sig: SIG,
+            body: BODY,
+            now: TS,
+            expected: Ok(()),
+        };
+        let no_match = || Err(VerifyError::NoMatch);
+        let cases = [
             // tampered body, id, timestamp (re-signed timestamps differ), signature
-            (
-                SECRET,
-                ID,
-                &ts,
-                SIG,
-                br#"{"email":"evil@example.com","username":"test_user"}"#,
-                TS,
-                Err(VerifyError::NoMatch),
-            ),
-            (
-                SECRET,
-                "msg_other",
-                &ts,
-                SIG,
-                BODY,
-                TS,
-                Err(VerifyError::NoMatch),
-            ),
-            (
-                SECRET,
-                ID,
-                "1649367554",
-                SIG,
-                BODY,
-                TS,
-                Err(VerifyError::NoMatch),
-            ),
-            (
-                SECRET,
-                ID,
-                &ts,
-                &flipped,
-                BODY,
-                TS,
-                Err(VerifyError::NoMatch),
-            ),
+            Case {
+                body: br#"{"email":"evil@example.com","username":"test_user"}"#,
+                expected: no_match(),
+                ..valid
+            },
+            Case {
+                id: "msg_other",
+                expected: no_match(),
+                ..valid
+            },
+            Case {
+                ts: "1649367554",
+                expected: no_match(),
+                ..valid
+            },
+            Case {
+                sig: &flipped,
+                expected: no_match(),
+                ..valid
+            },
             // wrong secret
-            (&other, ID, &ts, SIG, BODY, TS, Err(VerifyError::NoMatch)),
+            Case {
+                secret: &other,
+                expected: no_match(),
+                ..valid
+            },
             // expired and future-dated, just past the tolerance; at the edge it passes
-            (
-                SECRET,
-                ID,
-                &ts,
-                SIG,
-                BODY,
-                TS + 301,
-                Err(VerifyError::Expired),
-            ),
-            (
-                SECRET,
-                ID,
-                &ts,
-                SIG,
-                BODY,
-                TS - 301,
-                Err(VerifyError::FutureTimestamp),
-            ),
-            (SECRET, ID, &ts, SIG, BODY, TS + 300, Ok(())),
-            (SECRET, ID, &ts, SIG, BODY, TS - 300, Ok(())),
+            Case {
+                now: TS + 301,
+                expected: Err(VerifyError::Expired),
+                ..valid
+            },
+            Case {
+                now: TS - 301,
+                expected: Err(VerifyError::FutureTimestamp),
+                ..valid
+            },
+            Case {
+                now: TS + 300,
+                expected: Ok(()),
+                ..valid
+            },
+            Case {
+                now: TS - 300,
+                expected: Ok(()),
+                ..valid
+            },
             // empty and malformed headers
-            (
-                SECRET,
-                ID,
-                &ts,
-                "",
-                BODY,
-                TS,
-                Err(VerifyError::MissingHeader(headers::SIGNATURE)),
-            ),
-            (
-                SECRET,
-                ID,
-                &ts,
-                "   ",
-                BODY,
-                TS,
-                Err(VerifyError::MissingHeader(headers::SIGNATURE)),
-            ),
-            (
-                SECRET,
-                "",
-                &ts,
-                SIG,
-                BODY,
-                TS,
-                Err(VerifyError::MissingHeader(headers::ID)),
-            ),
-            (
-                SECRET,
-                ID,
-                "",
-                SIG,
-                BODY,
-                TS,
-                Err(VerifyError::MissingHeader(headers::TIMESTAMP)),
-            ),
-            (
-                SECRET,
-                ID,
-                "16493675x3",
-                SIG,
-                BODY,
-                TS,
-                Err(VerifyError::InvalidTimestamp),
-            ),
-            (
-                SECRET,
-                ID,
-                "-1649367553",
-                SIG,
-                BODY,
-                TS,
-                Err(VerifyError::InvalidTimestamp),
-            ),
-            (SECRET, ID, &ts, "v1,", BODY, TS, Err(VerifyError::NoMatch)),
-            (SECRET, ID, &ts, "v1", BODY, TS, Err(VerifyError::NoMatch)),
-            (
-                SECRET,
-                ID,
-                &ts,
-                "v1,!!notbase64",
-                BODY,
-                TS,
-                Err(VerifyError::NoMatch),
-            ),
+            Case {
+                sig: "",
+                expected: Err(VerifyError::MissingHeader(headers::SIGNATURE)),
+                ..valid
+            },
+            Case {
+                sig: "   ",
+                expected: Err(VerifyError::MissingHeader(headers::SIGNATURE)),
+                ..valid
+            },
+            Case {
+                id: "",
+                expected: Err(VerifyError::MissingHeader(headers::ID)),
+                ..valid
+            },
+            Case {
+                ts: "",
+                expected: Err(VerifyError::MissingHeader(headers::TIMESTAMP)),
+                ..valid
+            },
+            Case {
+                ts: "16493675x3",
+                expected: Err(VerifyError::InvalidTimestamp),
+                ..valid
+            },
+            Case {
+                ts: "-1649367553",
+                expected: Err(VerifyError::InvalidTimestamp),
+                ..valid
+            },
+            Case {
+                sig: "v1,",
+                expected: no_match(),
+                ..valid
+            },
+            Case {
+                sig: "v1",
+                expected: no_match(),
+                ..valid
+            },
+            Case {
+                sig: "v1,!!notbase64",
+                expected: no_match(),
+                ..valid
+            },
             // a shorter prefix of the right signature (length differs) is refused
-            (
-                SECRET,
-                ID,
-                &ts,
-                "v1,tZ1I4/hDygAJgO5TYxiSd6Sd0kDW6hPe",
-                BODY,
-                TS,
-                Err(VerifyError::NoMatch),
-            ),
+            Case {
+                sig: "v1,tZ1I4/hDygAJgO5TYxiSd6Sd0kDW6hPe",
+                expected: no_match(),
+                ..valid
+            },
             // another version's signature with the right bytes is ignored
-            (
-                SECRET,
-                ID,
-                &ts,
-                "v2,tZ1I4/hDygAJgO5TYxiSd6Sd0kDW6hPenDe+bTa3Kkw=",
-                BODY,
-                TS,
-                Err(VerifyError::NoMatch),
-            ),
+            Case {
+                sig: "v2,tZ1I4/hDygAJgO5TYxiSd6Sd0kDW6hPenDe+bTa3Kkw=",
+                expected: no_match(),
+                ..valid
+            },
             // several signatures: any match passes (rotation)
-            (SECRET, ID, &ts, &format!("v1,AAAA {SIG}"), BODY, TS, Ok(())),
+            Case {
+                sig: &rotated,
+                expected: Ok(()),
+                ..valid
+            },
             // unusable secrets
-            (
-                "C2FVsBQIhrscChlQIMV+b5sSYspob7oD",
-                ID,
-                &ts,
-                SIG,
-                BODY,
-                TS,
-                Err(VerifyError::Secret(SecretError::Malformed)),
-            ),
-            (
-                "whsec_",
-                ID,
-                &ts,
-                SIG,
-                BODY,
-                TS,
-                Err(VerifyError::Secret(SecretError::TooShort)),
-            ),
-            (
-                "whsec_%%%",
-                ID,
-                &ts,
-                SIG,
-                BODY,
-                TS,
-                Err(VerifyError::Secret(SecretError::Malformed)),
-            ),
+            Case {
+                secret: "C2FVsBQIhrscChlQIMV+b5sSYspob7oD",
+                expected: Err(VerifyError::Secret(SecretError::Malformed)),
+                ..valid
+            },
+            Case {
+                secret: "whsec_",
+                expected: Err(VerifyError::Secret(SecretError::TooShort)),
+                ..valid
+            },
+            Case {
+                secret: "whsec_%%%",
+                expected: Err(VerifyError::Secret(SecretError::Malformed)),
+                ..valid
+            },
         ];
-        for (i, (secret, id, ts, sig, body, now, expected)) in cases.iter().enumerate() {
+        for (i, c) in cases.iter().enumerate() {
             assert_eq!(
-                &verify(secret, id, ts, sig, body, *now, TOL),
-                expected,
-                "case {i}: {sig:?} at {now}"
+                verify(c.secret, c.id, c.ts, c.sig, c.body, c.now, TOL),
+                c.expected,
+                "case {i}: {:?} at {}",
+                c.sig,
+                c.now
             );
         }
+        // The baseline itself passes.
+        assert_eq!(
+            verify(
+                valid.secret,
+                valid.id,
+                valid.ts,
+                valid.sig,
+                valid.body,
+                valid.now,
+                TOL
+            ),
+            valid.expected
+        );
     }
 
     #[test]

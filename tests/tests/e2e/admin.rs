@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use switchboard_domain::Scope;
 use switchboard_e2e::{TestApp, for_each_backend};
 
-use crate::e2e::snapshots::{send, snap};
+use crate::e2e::snapshots::{send, snap, snap_each};
 
 /// A bad request: method, path, body (`null`: none), and the answer's
 /// status, code and field.
@@ -20,6 +20,11 @@ type Case = (
     &'static str,
     Option<&'static str>,
 );
+
+/// Sends a create request and returns the new record's id.
+async fn created_id(request: reqwest::RequestBuilder) -> i64 {
+    send(request).await.json()["id"].as_i64().unwrap()
+}
 
 /// The error code and field of an admin error body.
 fn error_of(body: &Value) -> (String, Option<String>) {
@@ -215,16 +220,11 @@ async fn every_admin_endpoint_on_the_wire() {
         assert_eq!(refused.status, 403, "{}", refused.text);
 
         // deletes: refused while in use, then done
-        snap("admin_agent_delete_assigned", app.delete(&format!("/admin/v1/agents/{ada}"))).await;
-        snap(
-            "admin_department_delete_in_use",
-            app.delete(&format!("/admin/v1/departments/{sales}")),
-        )
-        .await;
-        snap(
-            "admin_attribute_delete_in_use",
-            app.delete("/admin/v1/attributes/plan"),
-        )
+        snap_each(vec![
+            ("admin_agent_delete_assigned", app.delete(&format!("/admin/v1/agents/{ada}"))),
+            ("admin_department_delete_in_use", app.delete(&format!("/admin/v1/departments/{sales}"))),
+            ("admin_attribute_delete_in_use", app.delete("/admin/v1/attributes/plan")),
+        ])
         .await;
         let gone = snap("admin_agent_delete", app.delete(&format!("/admin/v1/agents/{bob}"))).await;
         assert_eq!(gone.status, 204, "{}", gone.text);
@@ -256,28 +256,25 @@ async fn every_admin_endpoint_on_the_wire() {
         assert_eq!(send(with_new(Method::GET, "/admin/v1/agents")).await.status, 401);
 
         // the error envelope
-        snap(
-            "admin_error_400",
-            app.post("/admin/v1/agents")
-                .json(&json!({"name": "X", "email": "x@example.com", "password": "hunter2hunter2"})),
-        )
+        snap_each(vec![
+            ("admin_error_400", app.post("/admin/v1/agents")
+                .json(&json!({"name": "X", "email": "x@example.com", "password": "hunter2hunter2"}))),
+            ("admin_error_401", app.anonymous(Method::GET, "/admin/v1/agents")),
+        ])
         .await;
-        snap("admin_error_401", app.anonymous(Method::GET, "/admin/v1/agents")).await;
         let plain = app.create_key(&[]).await;
-        snap(
-            "admin_error_403",
-            app.request_with_key(Method::GET, "/admin/v1/agents", &plain),
-        )
+        snap_each(vec![
+            ("admin_error_403", app.request_with_key(Method::GET, "/admin/v1/agents", &plain)),
+            ("admin_error_404", app.get("/admin/v1/agents/999999")),
+        ])
         .await;
-        snap("admin_error_404", app.get("/admin/v1/agents/999999")).await;
         let support = send(app.post("/admin/v1/departments").json(&json!({"name": "Support"}))).await;
         assert_eq!(support.status, 201, "{}", support.text);
-        snap(
-            "admin_error_409",
-            app.post("/admin/v1/departments").json(&json!({"name": "Support"})),
-        )
+        snap_each(vec![
+            ("admin_error_409", app.post("/admin/v1/departments").json(&json!({"name": "Support"}))),
+            ("admin_error_405", app.put("/admin/v1/agents")),
+        ])
         .await;
-        snap("admin_error_405", app.put("/admin/v1/agents")).await;
     })
     .await;
 }
@@ -288,14 +285,11 @@ async fn admin_scopes_are_enforced() {
         let plain = app.create_key(&[]).await;
         let read = app.create_key(&[Scope::AdminRead]).await;
         let write = app.create_key(&[Scope::AdminWrite]).await;
-        let agent = send(
+        let agent = created_id(
             app.post("/admin/v1/agents")
                 .json(&json!({"name": "Ada", "email": "ada@example.com"})),
         )
-        .await
-        .json()["id"]
-            .as_i64()
-            .unwrap();
+        .await;
         let reads = [
             "/admin/v1/agents".to_string(),
             format!("/admin/v1/agents/{agent}"),
@@ -384,36 +378,25 @@ async fn another_tenants_setup_is_not_found() {
     for_each_backend(|app: TestApp| async move {
         let (other, other_key) = app.other_tenant("globex").await;
         let theirs = |method, path: &str| app.request_with_key(method, path, &other_key);
-        let agent = send(
+        let agent = created_id(
             theirs(Method::POST, "/admin/v1/agents")
                 .json(&json!({"name": "Eve", "email": "eve@example.com"})),
         )
-        .await
-        .json()["id"]
-            .as_i64()
-            .unwrap();
+        .await;
         let department =
-            send(theirs(Method::POST, "/admin/v1/departments").json(&json!({"name": "Ops"})))
-                .await
-                .json()["id"]
-                .as_i64()
-                .unwrap();
+            created_id(theirs(Method::POST, "/admin/v1/departments").json(&json!({"name": "Ops"})))
+                .await;
         send(
             theirs(Method::POST, "/admin/v1/attributes")
                 .json(&json!({"name": "tier", "type": "string"})),
         )
         .await;
-        let key = send(theirs(Method::POST, "/admin/v1/keys").json(&json!({"name": "k"})))
-            .await
-            .json()["id"]
-            .as_i64()
-            .unwrap();
-        let customer =
-            send(theirs(Method::POST, "/v1/customers").json(&json!({"name": "Their customer"})))
-                .await
-                .json()["id"]
-                .as_i64()
-                .unwrap();
+        let key =
+            created_id(theirs(Method::POST, "/admin/v1/keys").json(&json!({"name": "k"}))).await;
+        let customer = created_id(
+            theirs(Method::POST, "/v1/customers").json(&json!({"name": "Their customer"})),
+        )
+        .await;
         let missing = app.get("/admin/v1/agents/999999");
         let missing = send(missing).await;
         for (method, path, body) in [
@@ -482,21 +465,12 @@ async fn another_tenants_setup_is_not_found() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_admin_input_is_a_4xx_naming_the_field() {
     for_each_backend(|app: TestApp| async move {
-        let ada = send(
+        let ada = created_id(
             app.post("/admin/v1/agents")
                 .json(&json!({"name": "Ada", "email": "ada@example.com"})),
         )
-        .await
-        .json()["id"]
-            .as_i64()
-            .unwrap();
-        let (own, _) = app
-            .store
-            .admin()
-            .authenticate(&app.key)
-            .await
-            .unwrap()
-            .unwrap();
+        .await;
+        let (own, _) = app.authenticate(&app.key).await;
         let own = own.id.get();
         let cases: Vec<Case> = vec![
             (

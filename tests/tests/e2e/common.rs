@@ -68,31 +68,26 @@ pub fn webhook_config() -> TestConfig {
 
 /// Creates a chat log with `session` as its `sessionid` (chatbot API).
 pub async fn create_chatlog(app: &TestApp, session: &str) {
-    let (status, body) = app
-        .post("/chatbot/v1/chatlog")
+    app.post("/chatbot/v1/chatlog")
         .json(&json!({"sessionid": session, "name": "Ada", "country": "United Kingdom"}))
-        .fetch()
+        .fetch_expecting(201)
         .await;
-    assert_eq!(status, 201, "{body}");
 }
 
 /// Sets the chat log's email (chatbot API), which emits `email_updated`.
 pub async fn update_email(app: &TestApp, session: &str, email: &str) {
-    let (status, body) = app
-        .put("/chatbot/v1/chatlog/email")
+    app.put("/chatbot/v1/chatlog/email")
         .json(&json!({"sessionid": session, "email": email}))
-        .fetch()
+        .fetch_expecting(200)
         .await;
-    assert_eq!(status, 200, "{body}");
 }
 
 /// The delivery log of hook `id`, newest first.
 pub async fn attempts(app: &TestApp, id: i64) -> Vec<Value> {
-    let (status, body) = app
+    let body = app
         .get(&format!("/zapier/v1/hooks/{id}/deliveries?limit=100"))
-        .fetch()
+        .fetch_expecting(200)
         .await;
-    assert_eq!(status, 200, "{body}");
     body["data"].as_array().unwrap().clone()
 }
 
@@ -107,6 +102,25 @@ pub async fn wait_attempts(app: &TestApp, id: i64, n: usize) -> Vec<Value> {
         assert!(
             Instant::now() < deadline,
             "{}: expected {n} attempts, got {log:?}",
+            app.backend
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Polls until nothing waits in the outbox and no delivery is pending:
+/// every delivery is then final, and nothing more can be sent.
+pub async fn wait_idle(app: &TestApp) {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let outbox = app.store.worker().outbox_backlog().await.unwrap();
+        let pending = app.store.worker().delivery_backlog().await.unwrap();
+        if outbox == 0 && pending == 0 {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{}: still {outbox} outbox events and {pending} deliveries pending",
             app.backend
         );
         tokio::time::sleep(Duration::from_millis(50)).await;

@@ -63,35 +63,72 @@ pub(crate) fn csrf_of(html: &str) -> String {
 
 /// Signs in over HTTP: `(status, session cookie)`.
 pub(crate) async fn sign_in(app: &TestApp, email: &str, password: &str) -> (u16, Option<String>) {
+    let res = post_sign_in(app, email, password, &[]).await;
+    let status = res.status().as_u16();
+    (status, set_cookie(&res, "sb_console").map(|(v, _)| v))
+}
+
+/// Fills in the sign-in form as a browser does (its page first, for the
+/// sign-in cookie and the CSRF token), with `headers` on both requests;
+/// the answer to the post.
+async fn post_sign_in(
+    app: &TestApp,
+    email: &str,
+    password: &str,
+    headers: &[(&str, &str)],
+) -> reqwest::Response {
+    let with_headers = |mut request: reqwest::RequestBuilder| {
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request
+    };
     let client = plain();
-    let form = client
-        .get(app.url("/console/sign-in"))
+    let form = with_headers(client.get(app.url("/console/sign-in")))
         .send()
         .await
         .unwrap();
     assert_eq!(form.status(), 200);
     let (token, _) = set_cookie(&form, "sb_console_sign_in").expect("a sign-in cookie");
     let csrf = csrf_of(&form.text().await.unwrap());
-    let res = client
-        .post(app.url("/console/sign-in"))
+    with_headers(client.post(app.url("/console/sign-in")))
         .header(COOKIE, format!("sb_console_sign_in={token}"))
         .form(&[("email", email), ("password", password), ("csrf", &csrf)])
         .send()
         .await
-        .unwrap();
-    let status = res.status().as_u16();
-    (status, set_cookie(&res, "sb_console").map(|(v, _)| v))
+        .unwrap()
 }
 
 /// `GET path` with the session cookie.
 pub(crate) async fn get(app: &TestApp, session: &str, path: &str) -> (u16, String) {
-    let res = plain()
-        .get(app.url(path))
-        .header(COOKIE, format!("sb_console={session}"))
-        .send()
-        .await
-        .unwrap();
+    answer(signed_in(plain().get(app.url(path)), session)).await
+}
+
+/// The request with the console session cookie `session`.
+pub(crate) fn signed_in(
+    request: reqwest::RequestBuilder,
+    session: &str,
+) -> reqwest::RequestBuilder {
+    request.header(COOKIE, format!("sb_console={session}"))
+}
+
+/// Sends the request: the answer's status and text.
+pub(crate) async fn answer(request: reqwest::RequestBuilder) -> (u16, String) {
+    let res = request.send().await.unwrap();
     (res.status().as_u16(), res.text().await.unwrap())
+}
+
+/// A conversation of another tenant (`globex`), for scoping checks.
+async fn another_tenants_conversation(app: &TestApp) -> Conversation {
+    let (other, _) = app.other_tenant("globex").await;
+    app.store
+        .conversations()
+        .create(
+            &switchboard_storage::WriteContext::new(other.clone(), Actor::System, "e2e"),
+            Conversation::new(other.id, "theirs", switchboard_storage::now()),
+        )
+        .await
+        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -114,25 +151,7 @@ async fn sign_in_cookies_csrf_and_tenant_scoping_over_http() {
 
         // The right one: a session cookie, HttpOnly, SameSite=Strict, not
         // Secure over plain HTTP.
-        let client = plain();
-        let form = client
-            .get(app.url("/console/sign-in"))
-            .send()
-            .await
-            .unwrap();
-        let (token, _) = set_cookie(&form, "sb_console_sign_in").unwrap();
-        let csrf = csrf_of(&form.text().await.unwrap());
-        let res = client
-            .post(app.url("/console/sign-in"))
-            .header(COOKIE, format!("sb_console_sign_in={token}"))
-            .form(&[
-                ("email", "ada@example.com"),
-                ("password", PASSWORD),
-                ("csrf", &csrf),
-            ])
-            .send()
-            .await
-            .unwrap();
+        let res = post_sign_in(&app, "ada@example.com", PASSWORD, &[]).await;
         assert_eq!(res.status(), 303, "{b}");
         let (session, header) = set_cookie(&res, "sb_console").unwrap();
         assert!(header.contains("HttpOnly"), "{header}");
@@ -157,10 +176,11 @@ async fn sign_in_cookies_csrf_and_tenant_scoping_over_http() {
         // A state-changing post needs the session's CSRF token and must
         // come from this origin.
         let post = |origin: Option<&'static str>, site: Option<&'static str>, token: String| {
-            let mut r = plain()
-                .post(app.url(&format!("/console/conversations/{}/status", conv.id.get())))
-                .header(COOKIE, format!("sb_console={session}"))
-                .form(&[("status", "closed".to_string()), ("csrf", token)]);
+            let mut r = signed_in(
+                plain().post(app.url(&format!("/console/conversations/{}/status", conv.id.get()))),
+                &session,
+            )
+            .form(&[("status", "closed".to_string()), ("csrf", token)]);
             if let Some(o) = origin {
                 r = r.header("origin", o);
             }
@@ -179,24 +199,14 @@ async fn sign_in_cookies_csrf_and_tenant_scoping_over_http() {
             let res = post(origin, site, token).await.unwrap();
             assert_eq!(res.status(), 403, "{b}: {origin:?} {site:?}");
         }
-        let unchanged = app
-            .store
-            .conversations()
-            .get(app.tenant.id, conv.id)
-            .await
-            .unwrap();
+        let unchanged = app.stored_conversation(conv.id).await;
         assert_eq!(unchanged.status, ConversationStatus::New, "{b}");
         let origin: &'static str = Box::leak(app.base_url.clone().into_boxed_str());
         let res = post(Some(origin), Some("same-origin"), page_csrf.clone())
             .await
             .unwrap();
         assert_eq!(res.status(), 303, "{b}");
-        let closed = app
-            .store
-            .conversations()
-            .get(app.tenant.id, conv.id)
-            .await
-            .unwrap();
+        let closed = app.stored_conversation(conv.id).await;
         assert_eq!(closed.status, ConversationStatus::Closed, "{b}");
         assert_eq!(closed.closed_by, Some(Actor::Agent(me.id)), "{b}");
         // Recorded as the console, by the agent, and shown in the timeline.
@@ -228,14 +238,15 @@ async fn sign_in_cookies_csrf_and_tenant_scoping_over_http() {
         ] {
             let mut form: Vec<(&str, &str)> = body;
             form.push(("csrf", &page_csrf));
-            let res = plain()
-                .post(app.url(&format!("/console/conversations/{}/{path}", conv.id.get())))
-                .header(COOKIE, format!("sb_console={session}"))
-                .header("origin", origin)
-                .form(&form)
-                .send()
-                .await
-                .unwrap();
+            let res = signed_in(
+                plain().post(app.url(&format!("/console/conversations/{}/{path}", conv.id.get()))),
+                &session,
+            )
+            .header("origin", origin)
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
             assert!(
                 res.status().is_client_error(),
                 "{b}: {path} {form:?} -> {}",
@@ -244,16 +255,7 @@ async fn sign_in_cookies_csrf_and_tenant_scoping_over_http() {
         }
 
         // Another tenant's conversation is a 404, like a missing one.
-        let (other, _) = app.other_tenant("globex").await;
-        let theirs = app
-            .store
-            .conversations()
-            .create(
-                &switchboard_storage::WriteContext::new(other.clone(), Actor::System, "e2e"),
-                Conversation::new(other.id, "theirs", switchboard_storage::now()),
-            )
-            .await
-            .unwrap();
+        let theirs = another_tenants_conversation(&app).await;
         for path in [
             format!("/console/conversations/{}", theirs.id.get()),
             "/console/conversations/999999".to_string(),
@@ -264,9 +266,7 @@ async fn sign_in_cookies_csrf_and_tenant_scoping_over_http() {
         }
 
         // Sign-out ends the session.
-        let res = plain()
-            .post(app.url("/console/sign-out"))
-            .header(COOKIE, format!("sb_console={session}"))
+        let res = signed_in(plain().post(app.url("/console/sign-out")), &session)
             .header("origin", origin)
             .form(&[("csrf", &page_csrf)])
             .send()
@@ -318,9 +318,7 @@ async fn the_sse_stream_resumes_after_last_event_id() {
         let session = session.clone();
         let url = app.url("/console/events");
         async move {
-            let mut res = plain()
-                .get(url)
-                .header(COOKIE, format!("sb_console={session}"))
+            let mut res = signed_in(plain().get(url), &session)
                 .header("last-event-id", after.to_string())
                 .send()
                 .await
@@ -439,24 +437,42 @@ impl Browser {
     }
 
     pub(crate) async fn sign_in(&self, app: &TestApp, email: &str, password: &str) {
-        let c = &self.client;
-        c.goto(&app.url("/console/sign-in")).await.unwrap();
-        c.find(Locator::Css("input[name=email]"))
+        self.visit(app, "/console/sign-in").await;
+        self.fill("input[name=email]", email).await;
+        self.fill("input[name=password]", password).await;
+        self.click("#sign-in").await;
+    }
+
+    /// Opens the app's page `path`.
+    pub(crate) async fn visit(&self, app: &TestApp, path: &str) {
+        self.client.goto(&app.url(path)).await.unwrap();
+    }
+
+    /// The element `css` (which must be on the page).
+    async fn element(&self, css: &str) -> fantoccini::elements::Element {
+        self.client
+            .find(Locator::Css(css))
             .await
-            .unwrap()
-            .send_keys(email)
+            .unwrap_or_else(|e| panic!("no {css} on the page: {e}"))
+    }
+
+    /// Clicks `css`.
+    pub(crate) async fn click(&self, css: &str) {
+        self.element(css).await.click().await.unwrap();
+    }
+
+    /// Replaces the value of the input `css` with `text`.
+    pub(crate) async fn fill(&self, css: &str, text: &str) {
+        let e = self.element(css).await;
+        e.clear().await.unwrap();
+        e.send_keys(text).await.unwrap();
+    }
+
+    /// Chooses `value` in the select `css`.
+    pub(crate) async fn select(&self, css: &str, value: &str) {
+        self.element(css)
             .await
-            .unwrap();
-        c.find(Locator::Css("input[name=password]"))
-            .await
-            .unwrap()
-            .send_keys(password)
-            .await
-            .unwrap();
-        c.find(Locator::Css("#sign-in"))
-            .await
-            .unwrap()
-            .click()
+            .select_by_value(value)
             .await
             .unwrap();
     }
@@ -481,13 +497,7 @@ impl Browser {
 
     /// The text of the element `css` (which must be on the page).
     pub(crate) async fn text(&self, css: &str) -> String {
-        self.client
-            .find(Locator::Css(css))
-            .await
-            .unwrap_or_else(|e| panic!("no {css} on the page: {e}"))
-            .text()
-            .await
-            .unwrap()
+        self.element(css).await.text().await.unwrap()
     }
 
     /// How many elements `css` finds.
@@ -504,6 +514,12 @@ impl Browser {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/");
         std::fs::write(format!("{path}{name}"), png).unwrap();
     }
+}
+
+/// Waits until the inbox lists `name`, and only that row.
+async fn inbox_shows_only(browser: &Browser, name: &str) {
+    browser.wait_text("#inbox", name, WAIT).await;
+    assert_eq!(browser.count("#inbox tbody tr").await, 1, "{name}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -585,61 +601,31 @@ async fn the_console_in_a_real_browser() {
     // Signed in: the inbox.
     browser.sign_in(&app, "ada@example.com", PASSWORD).await;
     browser.wait_text("#inbox", "Vera Visitor", WAIT).await;
-    let rows = c.find_all(Locator::Css("#inbox tbody tr")).await.unwrap();
-    assert_eq!(rows.len(), 3);
+    assert_eq!(browser.count("#inbox tbody tr").await, 3);
     browser.screenshot("console-inbox.png").await;
 
     // Filters: status, then "mine", then a search by customer name.
-    c.find(Locator::Css("#f-status"))
-        .await
-        .unwrap()
-        .select_by_value("closed")
-        .await
-        .unwrap();
-    c.find(Locator::Css("#apply-filters"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    browser.wait_text("#inbox", "Clara Closed", WAIT).await;
-    assert_eq!(browser.count("#inbox tbody tr").await, 1);
-    c.goto(&app.url("/console/inbox?assignee=mine"))
-        .await
-        .unwrap();
-    browser.wait_text("#inbox", "Otto Opened", WAIT).await;
-    assert_eq!(browser.count("#inbox tbody tr").await, 1);
-    c.goto(&app.url("/console/inbox")).await.unwrap();
-    c.find(Locator::Css("#f-q"))
-        .await
-        .unwrap()
-        .send_keys("Babbage")
-        .await
-        .unwrap();
-    c.find(Locator::Css("#apply-filters"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    browser.wait_text("#inbox", "Otto Opened", WAIT).await;
-    assert_eq!(browser.count("#inbox tbody tr").await, 1);
-    c.goto(&app.url("/console/inbox?q=s-3%40example"))
-        .await
-        .unwrap();
-    browser.wait_text("#inbox", "Clara Closed", WAIT).await;
-    assert_eq!(browser.count("#inbox tbody tr").await, 1);
+    browser.select("#f-status", "closed").await;
+    browser.click("#apply-filters").await;
+    inbox_shows_only(&browser, "Clara Closed").await;
+    browser.visit(&app, "/console/inbox?assignee=mine").await;
+    inbox_shows_only(&browser, "Otto Opened").await;
+    browser.visit(&app, "/console/inbox").await;
+    browser.fill("#f-q", "Babbage").await;
+    browser.click("#apply-filters").await;
+    inbox_shows_only(&browser, "Otto Opened").await;
+    browser.visit(&app, "/console/inbox?q=s-3%40example").await;
+    inbox_shows_only(&browser, "Clara Closed").await;
 
     // A conversation created through Zoho, open in the console.
-    let (status, created) = zoho(&app, reqwest::Method::POST, "/conversations")
+    let created = zoho(&app, reqwest::Method::POST, "/conversations")
         .json(&json!({"visitor": {"name": "Zoe Zoho", "email": "zoe@example.com"}, "question": "Pricing?"}))
-        .fetch()
+        .fetch_expecting(200)
         .await;
-    assert_eq!(status, 200, "{created}");
     let id = created["data"]["id"].as_str().unwrap().to_string();
-    c.goto(&app.url(&format!("/console/conversations/{id}")))
-        .await
-        .unwrap();
+    browser
+        .visit(&app, &format!("/console/conversations/{id}"))
+        .await;
     browser.wait_text("#visitor", "Zoe Zoho", WAIT).await;
     browser.wait_text("#live-status", "Live", WAIT).await;
     // A marker that a reload would lose.
@@ -648,11 +634,10 @@ async fn the_console_in_a_real_browser() {
         .unwrap();
 
     // A Zoho PUT of customer_info appears within a second, without a reload.
-    let (status, body) = zoho(&app, reqwest::Method::PUT, &format!("/conversations/{id}"))
+    zoho(&app, reqwest::Method::PUT, &format!("/conversations/{id}"))
         .json(&json!({"customer_info": {"Plan": "Gold", "Seats": 4}}))
-        .fetch()
+        .fetch_expecting(200)
         .await;
-    assert_eq!(status, 200, "{body}");
     let took = browser
         .wait_text("#custom-info", "Gold", Duration::from_secs(1))
         .await;
@@ -667,30 +652,20 @@ async fn the_console_in_a_real_browser() {
     // A status change in the console: visible through SuperOffice and
     // delivered as a webhook to a real receiver.
     let receiver = Receiver::start().await;
-    let (status, hook) = app
-        .post("/zapier/v1/hooks")
+    app.post("/zapier/v1/hooks")
         .json(&json!({"target_url": receiver.url("/hook"), "event": "conversation_status_changed"}))
-        .fetch()
+        .fetch_expecting(201)
         .await;
-    assert_eq!(status, 201, "{hook}");
-    c.find(Locator::Css("#a-status"))
-        .await
-        .unwrap()
-        .select_by_value("closed")
-        .await
-        .unwrap();
-    c.find(Locator::Css("#set-status"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    browser.select("#a-status", "closed").await;
+    browser.click("#set-status").await;
     browser
         .wait_text("#conversation-status", "closed", WAIT)
         .await;
     browser.wait_text("#history", "via console", WAIT).await;
-    let (status, so) = app.get(&format!("/api/v1/ChatSession/{id}")).fetch().await;
-    assert_eq!(status, 200, "{so}");
+    let so = app
+        .get(&format!("/api/v1/ChatSession/{id}"))
+        .fetch_expecting(200)
+        .await;
     assert_eq!(so["Status"], "Closed", "{so}");
     let got = receiver.wait_for("/hook", 1, WAIT).await;
     let payload: Value = serde_json::from_slice(&got[0].body).unwrap();
@@ -700,14 +675,8 @@ async fn the_console_in_a_real_browser() {
     // same site, another origin, so the cookie is sent) is refused.
     let (theirs_id, before) = {
         let conv = app
-            .store
-            .conversations()
-            .get(
-                app.tenant.id,
-                switchboard_domain::ConversationId::new(id.parse().unwrap()),
-            )
-            .await
-            .unwrap();
+            .stored_conversation(switchboard_domain::ConversationId::new(id.parse().unwrap()))
+            .await;
         (conv.id.get(), conv.status)
     };
     let evil = format!(
@@ -732,47 +701,27 @@ async fn the_console_in_a_real_browser() {
         .wait_text("main", "came from another site", WAIT)
         .await;
     let after = app
-        .store
-        .conversations()
-        .get(
-            app.tenant.id,
-            switchboard_domain::ConversationId::new(theirs_id),
-        )
-        .await
-        .unwrap();
+        .stored_conversation(switchboard_domain::ConversationId::new(theirs_id))
+        .await;
     assert_eq!(after.status, before);
 
     // Another tenant's conversation URL is a 404.
-    let (other, _) = app.other_tenant("globex").await;
-    let theirs = app
-        .store
-        .conversations()
-        .create(
-            &switchboard_storage::WriteContext::new(other.clone(), Actor::System, "e2e"),
-            Conversation::new(other.id, "theirs", switchboard_storage::now()),
-        )
-        .await
-        .unwrap();
-    c.goto(&app.url(&format!("/console/conversations/{}", theirs.id.get())))
-        .await
-        .unwrap();
+    let theirs = another_tenants_conversation(&app).await;
+    browser
+        .visit(&app, &format!("/console/conversations/{}", theirs.id.get()))
+        .await;
     browser.wait_text("h1", "Not found", WAIT).await;
 
     // Phone width: the inbox still renders its list.
     c.set_window_size(390, 844).await.unwrap();
-    c.goto(&app.url("/console/inbox")).await.unwrap();
+    browser.visit(&app, "/console/inbox").await;
     browser.wait_text("#inbox", "Zoe Zoho", WAIT).await;
     c.set_window_size(1280, 900).await.unwrap();
 
     // Sign out: back to the form, and the inbox wants a sign-in again.
-    c.find(Locator::Css("#sign-out"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    browser.click("#sign-out").await;
     browser.wait_text("h1", "Sign in", WAIT).await;
-    c.goto(&app.url("/console/inbox")).await.unwrap();
+    browser.visit(&app, "/console/inbox").await;
     browser.wait_text("h1", "Sign in", WAIT).await;
     let _ = browser.client.clone().close().await;
     app.stop().await;
@@ -793,27 +742,8 @@ async fn cookie_behind_proxy(trusted_proxies: &str) -> String {
         .await
         .unwrap();
     agent(&app, "Ada", "ada@example.com", "agent").await;
-    let client = plain();
-    let form = client
-        .get(app.url("/console/sign-in"))
-        .header("x-forwarded-proto", "https")
-        .send()
-        .await
-        .unwrap();
-    let (token, _) = set_cookie(&form, "sb_console_sign_in").unwrap();
-    let csrf = csrf_of(&form.text().await.unwrap());
-    let res = client
-        .post(app.url("/console/sign-in"))
-        .header("x-forwarded-proto", "https")
-        .header(COOKIE, format!("sb_console_sign_in={token}"))
-        .form(&[
-            ("email", "ada@example.com"),
-            ("password", PASSWORD),
-            ("csrf", &csrf),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let headers = [("x-forwarded-proto", "https")];
+    let res = post_sign_in(&app, "ada@example.com", PASSWORD, &headers).await;
     assert_eq!(res.status(), 303);
     set_cookie(&res, "sb_console").unwrap().1
 }

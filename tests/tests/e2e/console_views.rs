@@ -10,43 +10,24 @@ use std::time::{Duration, Instant};
 
 use fantoccini::Locator;
 use reqwest::Method;
-use reqwest::header::COOKIE;
 use serde_json::json;
-use switchboard_domain::{Actor, AttributeType, CustomAttribute, Customer, Tag};
+use switchboard_domain::{Actor, AttributeType, Customer, Tag};
 use switchboard_e2e::{FetchJson, TestApp, for_each_backend};
 use switchboard_testsupport::receiver::{Receiver, Reply};
 
 use crate::e2e::common::{WAIT, webhook_config};
-use crate::e2e::console::{Browser, PASSWORD, agent, csrf_of, get, plain, sign_in};
-
-async fn attribute(app: &TestApp, name: &str, kind: AttributeType, label: &str) {
-    app.store
-        .admin()
-        .create_attribute(CustomAttribute {
-            tenant_id: app.tenant.id,
-            name: name.into(),
-            kind,
-            label: label.into(),
-        })
-        .await
-        .unwrap();
-}
-
-async fn customer(app: &TestApp, id: switchboard_domain::CustomerId) -> Customer {
-    app.store.customers().get(app.tenant.id, id).await.unwrap()
-}
+use crate::e2e::console::{
+    Browser, PASSWORD, agent, answer, csrf_of, get, plain, sign_in, signed_in,
+};
 
 /// `POST path` with the session cookie and this origin.
 async fn post(app: &TestApp, session: &str, path: &str, form: &[(&str, &str)]) -> (u16, String) {
-    let res = plain()
-        .post(app.url(path))
-        .header(COOKIE, format!("sb_console={session}"))
-        .header("origin", app.base_url.as_str())
-        .form(form)
-        .send()
-        .await
-        .unwrap();
-    (res.status().as_u16(), res.text().await.unwrap())
+    answer(
+        signed_in(plain().post(app.url(path)), session)
+            .header("origin", app.base_url.as_str())
+            .form(form),
+    )
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -55,7 +36,8 @@ async fn customer_edits_roles_and_admin_pages_over_http() {
         let b = app.backend;
         let admin = agent(&app, "Ada", "ada@example.com", "admin").await;
         agent(&app, "Bob", "bob@example.com", "agent").await;
-        attribute(&app, "seats", AttributeType::Number, "Seats").await;
+        app.define_attribute("seats", AttributeType::Number, "Seats")
+            .await;
         let cu = app.seed_customer(|c| c.name = Some("Charles".into())).await;
         let (_, admin_session) = sign_in(&app, "ada@example.com", PASSWORD).await;
         let admin_session = admin_session.unwrap();
@@ -148,35 +130,23 @@ async fn customer_edits_roles_and_admin_pages_over_http() {
         assert!(page.contains("Charles"), "{b}");
         let csrf = csrf_of(&page);
         let attrs = format!("{path}/attributes");
-        let (status, _) = post(
-            &app,
-            &agent_session,
-            &attrs,
-            &[("name", "seats"), ("value", "12"), ("csrf", &csrf)],
-        )
-        .await;
+        // Posts the attribute form with the page's CSRF token.
+        let set_attribute = |name: &'static str, value: &'static str| {
+            let form = [("name", name), ("value", value), ("csrf", csrf.as_str())];
+            let (app, session, attrs) = (&app, &agent_session, &attrs);
+            async move { post(app, session, attrs, &form).await }
+        };
+        let (status, _) = set_attribute("seats", "12").await;
         assert_eq!(status, 303, "{b}");
-        let stored = customer(&app, cu.id).await;
+        let stored = app.stored_customer(cu.id).await;
         assert_eq!(stored.custom_data["seats"], json!(12), "{b}");
-        let (status, body) = post(
-            &app,
-            &agent_session,
-            &attrs,
-            &[("name", "seats"), ("value", "lots"), ("csrf", &csrf)],
-        )
-        .await;
+        let (status, body) = set_attribute("seats", "lots").await;
         assert_eq!(status, 400, "{b}");
         assert!(
             body.contains("/customData/seats: must be a number"),
             "{b}: {body}"
         );
-        let (status, body) = post(
-            &app,
-            &agent_session,
-            &attrs,
-            &[("name", "undefined"), ("value", "x"), ("csrf", &csrf)],
-        )
-        .await;
+        let (status, body) = set_attribute("undefined", "x").await;
         assert_eq!(status, 400, "{b}");
         assert!(body.contains("is not defined"), "{b}: {body}");
         let (status, body) = post(
@@ -195,7 +165,7 @@ async fn customer_edits_roles_and_admin_pages_over_http() {
             body.contains("/email: must be a valid email address"),
             "{b}"
         );
-        let unchanged = customer(&app, cu.id).await;
+        let unchanged = app.stored_customer(cu.id).await;
         assert_eq!(unchanged.version, stored.version, "{b}: nothing stored");
         // Recorded as the console, by the agent.
         let history = app
@@ -376,25 +346,6 @@ async fn customer_edits_roles_and_admin_pages_over_http() {
     .await;
 }
 
-/// Clicks `css`.
-async fn click(browser: &Browser, css: &str) {
-    browser
-        .client
-        .find(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"))
-        .click()
-        .await
-        .unwrap();
-}
-
-/// Replaces the value of the input `css` with `text`.
-async fn fill(browser: &Browser, css: &str, text: &str) {
-    let e = browser.client.find(Locator::Css(css)).await.unwrap();
-    e.clear().await.unwrap();
-    e.send_keys(text).await.unwrap();
-}
-
 /// Polls `check` until it holds, at most [`WAIT`].
 async fn eventually<F, Fut>(what: &str, mut check: F)
 where
@@ -421,10 +372,14 @@ async fn customer_page_roles_webhooks_and_settings_in_a_real_browser() {
     let c = &browser.client;
     agent(&app, "Ada Admin", "ada@example.com", "admin").await;
     agent(&app, "Bob Agent", "bob@example.com", "agent").await;
-    attribute(&app, "seats", AttributeType::Number, "Seats").await;
-    attribute(&app, "plan", AttributeType::String, "Plan").await;
-    attribute(&app, "renewal", AttributeType::Date, "Renewal").await;
-    attribute(&app, "trial", AttributeType::Boolean, "On trial").await;
+    app.define_attribute("seats", AttributeType::Number, "Seats")
+        .await;
+    app.define_attribute("plan", AttributeType::String, "Plan")
+        .await;
+    app.define_attribute("renewal", AttributeType::Date, "Renewal")
+        .await;
+    app.define_attribute("trial", AttributeType::Boolean, "On trial")
+        .await;
     // The catalogue: "lead" is teal (another customer brought it).
     app.seed_customer(|cu| {
         cu.tags = vec![Tag {
@@ -457,7 +412,7 @@ async fn customer_page_roles_webhooks_and_settings_in_a_real_browser() {
     assert!(c.find(Locator::Css("#nav-settings")).await.is_err());
     assert!(c.find(Locator::Css("#nav-webhooks")).await.is_err());
     for path in ["/console/settings", "/console/webhooks"] {
-        c.goto(&app.url(path)).await.unwrap();
+        browser.visit(&app, path).await;
         browser.wait_text("h1", "Refused", WAIT).await;
         browser
             .wait_text("main", "your role does not allow this", WAIT)
@@ -465,20 +420,20 @@ async fn customer_page_roles_webhooks_and_settings_in_a_real_browser() {
     }
 
     // The agent works the customer: from the conversation page's card.
-    c.goto(&app.url(&format!("/console/conversations/{}", conv.id.get())))
-        .await
-        .unwrap();
-    click(&browser, "#customer-link").await;
+    browser
+        .visit(&app, &format!("/console/conversations/{}", conv.id.get()))
+        .await;
+    browser.click("#customer-link").await;
     browser.wait_text("h1", "Charles Babbage", WAIT).await;
     browser.wait_text("#live-status", "Live", WAIT).await;
     browser.wait_text("#customer-tags", "vip", WAIT).await;
 
     // A custom attribute edited with its typed editor.
-    fill(&browser, "#attr-seats", "12").await;
-    click(&browser, "#save-attr-seats").await;
+    browser.fill("#attr-seats", "12").await;
+    browser.click("#save-attr-seats").await;
     browser.wait_text("#history", "via console", WAIT).await;
     eventually("seats stored", || async {
-        customer(&app, cu.id).await.custom_data.get("seats") == Some(&json!(12))
+        app.stored_customer(cu.id).await.custom_data.get("seats") == Some(&json!(12))
     })
     .await;
     let shown = c
@@ -489,22 +444,17 @@ async fn customer_page_roles_webhooks_and_settings_in_a_real_browser() {
         .await
         .unwrap();
     assert_eq!(shown.as_deref(), Some("12"));
-    c.find(Locator::Css("#attr-trial"))
-        .await
-        .unwrap()
-        .select_by_value("true")
-        .await
-        .unwrap();
-    click(&browser, "#save-attr-trial").await;
+    browser.select("#attr-trial", "true").await;
+    browser.click("#save-attr-trial").await;
     eventually("trial stored", || async {
-        customer(&app, cu.id).await.custom_data.get("trial") == Some(&json!(true))
+        app.stored_customer(cu.id).await.custom_data.get("trial") == Some(&json!(true))
     })
     .await;
 
     // A bad value: the domain's message, nothing stored.
-    let before = customer(&app, cu.id).await;
-    fill(&browser, "#attr-seats", "lots").await;
-    click(&browser, "#save-attr-seats").await;
+    let before = app.stored_customer(cu.id).await;
+    browser.fill("#attr-seats", "lots").await;
+    browser.click("#save-attr-seats").await;
     browser
         .wait_text(
             "#customer-error",
@@ -512,14 +462,14 @@ async fn customer_page_roles_webhooks_and_settings_in_a_real_browser() {
             WAIT,
         )
         .await;
-    assert_eq!(customer(&app, cu.id).await.version, before.version);
+    assert_eq!(app.stored_customer(cu.id).await.version, before.version);
 
     // Tags: add one the catalogue knows (in its colour), remove another.
-    c.goto(&app.url(&format!("/console/customers/{}", cu.id.get())))
-        .await
-        .unwrap();
-    fill(&browser, "#c-tag", "lead").await;
-    click(&browser, "#add-tag").await;
+    browser
+        .visit(&app, &format!("/console/customers/{}", cu.id.get()))
+        .await;
+    browser.fill("#c-tag", "lead").await;
+    browser.click("#add-tag").await;
     browser.wait_text("#customer-tags", "lead", WAIT).await;
     let style = c
         .find(Locator::Css("#customer-tags [data-tag=lead]"))
@@ -530,16 +480,16 @@ async fn customer_page_roles_webhooks_and_settings_in_a_real_browser() {
         .unwrap()
         .unwrap_or_default();
     assert!(style.contains("#00897b"), "{style}");
-    click(&browser, "button[aria-label='Remove tag vip']").await;
+    browser.click("button[aria-label='Remove tag vip']").await;
     eventually("vip removed", || async {
-        let tags = customer(&app, cu.id).await.tags;
+        let tags = app.stored_customer(cu.id).await.tags;
         tags.iter().all(|t| t.name != "vip") && tags.iter().any(|t| t.name == "lead")
     })
     .await;
     browser.wait_text("#customer-tags", "lead", WAIT).await;
     let tags_text = browser.text("#customer-tags").await;
     assert!(!tags_text.contains("vip"), "{tags_text}");
-    let stored = customer(&app, cu.id).await;
+    let stored = app.stored_customer(cu.id).await;
     assert_eq!(
         stored
             .tags
@@ -553,12 +503,10 @@ async fn customer_page_roles_webhooks_and_settings_in_a_real_browser() {
     c.execute("window.__no_reload = 7; return null;", vec![])
         .await
         .unwrap();
-    let (status, body) = app
-        .patch(&format!("/v1/customers/{}", cu.id.get()))
+    app.patch(&format!("/v1/customers/{}", cu.id.get()))
         .json(&json!({"company": "Analytical Engines Ltd"}))
-        .fetch()
+        .fetch_expecting(200)
         .await;
-    assert_eq!(status, 200, "{body}");
     eventually("the company shown live", || async {
         c.source()
             .await
@@ -574,13 +522,11 @@ async fn customer_page_roles_webhooks_and_settings_in_a_real_browser() {
         "the page was reloaded"
     );
     // One of its conversations closed through SuperOffice shows too.
-    let (status, body) = app
-        .patch(&format!("/api/v1/ChatSession/{}", conv.id.get()))
+    app.patch(&format!("/api/v1/ChatSession/{}", conv.id.get()))
         .header("Content-Type", "application/merge-patch+json")
         .body(r#"{"Status": "Closed"}"#)
-        .fetch()
+        .fetch_expecting(200)
         .await;
-    assert_eq!(status, 200, "{body}");
     browser
         .wait_text(
             &format!(
@@ -609,25 +555,22 @@ async fn customer_page_roles_webhooks_and_settings_in_a_real_browser() {
     c.set_window_size(1280, 900).await.unwrap();
 
     // The admin: a subscription that failed until it was disabled.
-    click(&browser, "#sign-out").await;
+    browser.click("#sign-out").await;
     browser.wait_text("h1", "Sign in", WAIT).await;
     browser.sign_in(&app, "ada@example.com", PASSWORD).await;
     browser.wait_text("h1", "Inbox", WAIT).await;
     let receiver = Receiver::start().await;
     receiver.set_default("/down", Reply::status(503).body("maintenance window"));
-    let (status, hook) = app
+    let hook = app
         .post("/zapier/v1/hooks")
         .json(&json!({"target_url": receiver.url("/down"), "event": "customer_updated"}))
-        .fetch()
+        .fetch_expecting(201)
         .await;
-    assert_eq!(status, 201, "{hook}");
     let hook = switchboard_domain::SubscriptionId::new(hook["id"].as_i64().unwrap());
-    let (status, body) = app
-        .patch(&format!("/v1/customers/{}", cu.id.get()))
+    app.patch(&format!("/v1/customers/{}", cu.id.get()))
         .json(&json!({"company": "Difference Engines"}))
-        .fetch()
+        .fetch_expecting(200)
         .await;
-    assert_eq!(status, 200, "{body}");
     eventually("the subscription is disabled", || async {
         app.store
             .webhooks()
@@ -639,13 +582,11 @@ async fn customer_page_roles_webhooks_and_settings_in_a_real_browser() {
     })
     .await;
     let attempts = receiver.requests_to("/down").len();
-    click(&browser, "#nav-webhooks").await;
+    browser.click("#nav-webhooks").await;
     browser.wait_text("#subscriptions", "disabled", WAIT).await;
-    click(
-        &browser,
-        &format!("a[href='/console/webhooks/{}']", hook.get()),
-    )
-    .await;
+    browser
+        .click(&format!("a[href='/console/webhooks/{}']", hook.get()))
+        .await;
     browser
         .wait_text("#subscription-state", "disabled", WAIT)
         .await;
@@ -660,11 +601,11 @@ async fn customer_page_roles_webhooks_and_settings_in_a_real_browser() {
 
     // Re-enabled, then a delivery sent again, this time answered.
     receiver.set_default("/down", Reply::status(200).body("thanks"));
-    click(&browser, "#enable").await;
+    browser.click("#enable").await;
     browser
         .wait_text("#subscription-state", "active", WAIT)
         .await;
-    click(&browser, ".redeliver").await;
+    browser.click(".redeliver").await;
     let got = receiver.wait_for("/down", attempts + 1, WAIT).await;
     let last: serde_json::Value = serde_json::from_slice(&got[attempts].body).unwrap();
     assert!(last.to_string().contains("Difference Engines"), "{last}");
@@ -674,14 +615,14 @@ async fn customer_page_roles_webhooks_and_settings_in_a_real_browser() {
     .await;
 
     // Rotating the secret shows the new one once.
-    click(&browser, "#rotate-secret").await;
+    browser.click("#rotate-secret").await;
     browser.wait_text("#new-secret", "whsec_", WAIT).await;
     let secret = browser.text("#new-secret").await;
     let stored = app.store.webhooks().get(app.tenant.id, hook).await.unwrap();
     assert_eq!(stored.secret, secret);
-    c.goto(&app.url(&format!("/console/webhooks/{}", hook.get())))
-        .await
-        .unwrap();
+    browser
+        .visit(&app, &format!("/console/webhooks/{}", hook.get()))
+        .await;
     browser
         .wait_text("#subscription-state", "active", WAIT)
         .await;
@@ -689,10 +630,10 @@ async fn customer_page_roles_webhooks_and_settings_in_a_real_browser() {
 
     // Settings: an API key created (its secret shown once) works on a
     // dialect until it is revoked.
-    click(&browser, "#nav-settings").await;
+    browser.click("#nav-settings").await;
     browser.wait_text("h1", "Settings", WAIT).await;
-    fill(&browser, "#n-key-name", "crm sync").await;
-    click(&browser, "#create-key").await;
+    browser.fill("#n-key-name", "crm sync").await;
+    browser.click("#create-key").await;
     browser.wait_text("#new-key-secret", "sbk_", WAIT).await;
     let key = browser.text("#new-key-secret").await;
     let hooks = || async {
@@ -704,27 +645,24 @@ async fn customer_page_roles_webhooks_and_settings_in_a_real_browser() {
             .as_u16()
     };
     assert_eq!(hooks().await, 200);
-    c.goto(&app.url("/console/settings")).await.unwrap();
+    browser.visit(&app, "/console/settings").await;
     browser.wait_text("#keys", "crm sync", WAIT).await;
     assert!(!c.source().await.unwrap().contains(&key), "shown once");
-    click(&browser, "button[aria-label='Revoke key crm sync']").await;
+    browser
+        .click("button[aria-label='Revoke key crm sync']")
+        .await;
     browser.wait_text("h1", "Settings", WAIT).await;
     eventually("the key is refused", || async { hooks().await == 401 }).await;
     let keys_text = browser.text("main").await;
     assert!(!keys_text.contains("crm sync"), "{keys_text}");
 
     // Departments and attributes are created from the same page.
-    fill(&browser, "#n-department", "Billing").await;
-    click(&browser, "#create-department").await;
+    browser.fill("#n-department", "Billing").await;
+    browser.click("#create-department").await;
     browser.wait_text("#departments", "Billing", WAIT).await;
-    fill(&browser, "#n-attr-name", "nps").await;
-    c.find(Locator::Css("#n-attr-kind"))
-        .await
-        .unwrap()
-        .select_by_value("number")
-        .await
-        .unwrap();
-    click(&browser, "#create-attribute").await;
+    browser.fill("#n-attr-name", "nps").await;
+    browser.select("#n-attr-kind", "number").await;
+    browser.click("#create-attribute").await;
     browser.wait_text("#attributes", "nps", WAIT).await;
 
     let _ = browser.client.clone().close().await;

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use switchboard_e2e::{FetchJson, TestApp, for_each_backend};
 
 use crate::e2e::common::{update_email, zoho};
-use crate::e2e::snapshots::snap;
+use crate::e2e::snapshots::snap_each;
 
 /// Every dialect's view of chat `id` (whose chatbot `sessionid` is
 /// `session`): HelpCrunch's chat, SalesIQ's conversation, SuperOffice's
@@ -24,19 +24,21 @@ struct Views {
 }
 
 async fn views(app: &TestApp, id: i64, session: &str) -> Views {
-    let (status, helpcrunch) = app.get(&format!("/v1/chats/{id}")).fetch().await;
-    assert_eq!(status, 200, "{helpcrunch}");
-    let (status, zoho) = zoho(app, Method::GET, &format!("/conversations/{id}"))
-        .fetch()
+    let helpcrunch = app
+        .get(&format!("/v1/chats/{id}"))
+        .fetch_expecting(200)
         .await;
-    assert_eq!(status, 200, "{zoho}");
-    let (status, superoffice) = app.get(&format!("/api/v1/ChatSession/{id}")).fetch().await;
-    assert_eq!(status, 200, "{superoffice}");
-    let (status, chatbot) = app
+    let zoho = zoho(app, Method::GET, &format!("/conversations/{id}"))
+        .fetch_expecting(200)
+        .await;
+    let superoffice = app
+        .get(&format!("/api/v1/ChatSession/{id}"))
+        .fetch_expecting(200)
+        .await;
+    let chatbot = app
         .get(&format!("/chatbot/v1/chatlog/{session}"))
-        .fetch()
+        .fetch_expecting(200)
         .await;
-    assert_eq!(status, 200, "{chatbot}");
     Views {
         helpcrunch,
         zoho: zoho["data"].clone(),
@@ -48,12 +50,11 @@ async fn views(app: &TestApp, id: i64, session: &str) -> Views {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn details_set_through_the_chatbot_show_in_every_dialect() {
     for_each_backend(|app| async move {
-        let (status, created) = app
+        let created = app
             .post("/chatbot/v1/chatlog")
             .json(&json!({"sessionid": "bot-1", "name": "Ada", "country": "GB"}))
-            .fetch()
+            .fetch_expecting(201)
             .await;
-        assert_eq!(status, 201, "{created}");
         let id = created["id"].as_i64().unwrap();
         update_email(&app, "bot-1", "ada@example.com").await;
 
@@ -81,16 +82,14 @@ async fn details_set_through_the_chatbot_show_in_every_dialect() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn details_set_through_superoffice_show_in_every_dialect() {
     for_each_backend(|app| async move {
-        let (status, created) = app
+        let created = app
             .post("/api/v1/ChatSession")
             .json(&json!({"CustomerName": "Grace", "FirstMessage": "Hi"}))
-            .fetch()
+            .fetch_expecting(201)
             .await;
-        assert_eq!(status, 201, "{created}");
         let id = created["ChatSessionId"].as_i64().unwrap();
         let session = created["SessionKey"].as_str().unwrap().to_owned();
-        let (status, body) = app
-            .patch(&format!("/api/v1/ChatSession/{id}"))
+        app.patch(&format!("/api/v1/ChatSession/{id}"))
             .header("Content-Type", "application/json-patch+json")
             .body(
                 json!([
@@ -100,9 +99,8 @@ async fn details_set_through_superoffice_show_in_every_dialect() {
                 ])
                 .to_string(),
             )
-            .fetch()
+            .fetch_expecting(200)
             .await;
-        assert_eq!(status, 200, "{body}");
 
         let v = views(&app, id, &session).await;
         assert_eq!(
@@ -122,32 +120,28 @@ async fn details_set_through_superoffice_show_in_every_dialect() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_linked_customer_fills_what_the_visitor_left_out() {
     for_each_backend(|app| async move {
-        let (status, customer) = app
+        let customer = app
             .post("/v1/customers")
             .json(
                 &json!({"name": "Linus", "email": "linus@example.com", "phone": "+1 555",
                           "company": "Kernel", "userId": "u-7"}),
             )
-            .fetch()
+            .fetch_expecting(201)
             .await;
-        assert_eq!(status, 201, "{customer}");
         let customer_id = customer["id"].as_i64().unwrap();
         // A chatbot chat where the visitor gave only a name, then linked to
         // the customer by a SuperOffice agent (`Person`).
-        let (status, created) = app
+        let created = app
             .post("/chatbot/v1/chatlog")
             .json(&json!({"sessionid": "bot-linked", "name": "Lin"}))
-            .fetch()
+            .fetch_expecting(201)
             .await;
-        assert_eq!(status, 201, "{created}");
         let id = created["id"].as_i64().unwrap();
-        let (status, body) = app
-            .patch(&format!("/api/v1/ChatSession/{id}"))
+        app.patch(&format!("/api/v1/ChatSession/{id}"))
             .header("Content-Type", "application/merge-patch+json")
             .body(json!({"Person": {"PersonId": customer_id}}).to_string())
-            .fetch()
+            .fetch_expecting(200)
             .await;
-        assert_eq!(status, 200, "{body}");
 
         // The visitor's name; the customer's email, phone and company.
         let v = views(&app, id, "bot-linked").await;
@@ -171,12 +165,10 @@ async fn a_linked_customer_fills_what_the_visitor_left_out() {
         assert_eq!(v.superoffice["Person"]["Email"], "linus@example.com");
 
         // A later change of the customer shows where the visitor gave nothing.
-        let (status, body) = app
-            .patch(&format!("/v1/customers/{customer_id}"))
+        app.patch(&format!("/v1/customers/{customer_id}"))
             .json(&json!({"name": "Linus T.", "email": "lt@example.com"}))
-            .fetch()
+            .fetch_expecting(200)
             .await;
-        assert_eq!(status, 200, "{body}");
         let v = views(&app, id, "bot-linked").await;
         assert_eq!(v.helpcrunch["customer"]["name"], "Lin");
         assert_eq!(v.helpcrunch["customer"]["email"], "lt@example.com");
@@ -204,25 +196,24 @@ async fn a_linked_customer_fills_what_the_visitor_left_out() {
         assert_eq!(record["email"], "lt@example.com");
 
         // Every dialect's view of this chat, on the wire.
-        snap(
-            "contact_helpcrunch_chat",
-            app.get(&format!("/v1/chats/{id}")),
-        )
-        .await;
-        snap(
-            "contact_zoho_conversation",
-            zoho(&app, Method::GET, &format!("/conversations/{id}")),
-        )
-        .await;
-        snap(
-            "contact_superoffice_chatsession",
-            app.get(&format!("/api/v1/ChatSession/{id}")),
-        )
-        .await;
-        snap(
-            "contact_chatbot_chatlog",
-            app.get("/chatbot/v1/chatlog/bot-linked"),
-        )
+        snap_each(vec![
+            (
+                "contact_helpcrunch_chat",
+                app.get(&format!("/v1/chats/{id}")),
+            ),
+            (
+                "contact_zoho_conversation",
+                zoho(&app, Method::GET, &format!("/conversations/{id}")),
+            ),
+            (
+                "contact_superoffice_chatsession",
+                app.get(&format!("/api/v1/ChatSession/{id}")),
+            ),
+            (
+                "contact_chatbot_chatlog",
+                app.get("/chatbot/v1/chatlog/bot-linked"),
+            ),
+        ])
         .await;
     })
     .await;
@@ -234,19 +225,17 @@ async fn a_linked_customer_fills_what_the_visitor_left_out() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_chat_started_for_a_customer_shows_their_details_everywhere() {
     for_each_backend(|app| async move {
-        let (status, customer) = app
+        let customer = app
             .post("/v1/customers")
             .json(&json!({"name": "Ada", "email": "ada@example.com", "userId": "u-1"}))
-            .fetch()
+            .fetch_expecting(201)
             .await;
-        assert_eq!(status, 201, "{customer}");
         let customer_id = customer["id"].as_i64().unwrap();
-        let (status, chat) = app
+        let chat = app
             .post("/v1/chats")
             .json(&json!({"customer": customer_id, "message": "Hello"}))
-            .fetch()
+            .fetch_expecting(201)
             .await;
-        assert_eq!(status, 201, "{chat}");
         assert_eq!(
             chat["customer"],
             json!({"id": customer_id, "name": "Ada", "email": "ada@example.com",
@@ -259,15 +248,14 @@ async fn a_chat_started_for_a_customer_shows_their_details_everywhere() {
         let v = views(&app, id, &session).await;
         assert_eq!(v.zoho["visitor"]["email"], "ada@example.com");
         assert_eq!(v.chatbot["email"], "ada@example.com");
-        let (status, found) = app
+        let found = app
             .post("/v1/chats/search")
             .json(
                 &json!({"filter": [{"field": "chats.customer.email", "operator": "=",
                                       "value": "ada@example.com"}]}),
             )
-            .fetch()
+            .fetch_expecting(200)
             .await;
-        assert_eq!(status, 200, "{found}");
         assert_eq!(found["data"][0]["id"], id);
     })
     .await;

@@ -58,8 +58,9 @@ async fn unknown_paths_answer_in_their_dialects_format() {
         ("operations", "/nothing"),
     ] {
         for method in [Method::GET, Method::POST, Method::DELETE] {
-            let (status, body) = request(&app, method.clone(), path).fetch().await;
-            assert_eq!(status, 404, "{method} {path}: {body}");
+            let body = request(&app, method.clone(), path)
+                .fetch_expecting(404)
+                .await;
             assert!(in_dialect(dialect, 404, &body), "{method} {path}: {body}");
         }
     }

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use switchboard_e2e::{Backend, FetchJson, TestApp, TestConfig};
-use switchboard_storage::{Clock, StoreConfig, UNREADY_AFTER_DISK_FULL, now};
-use switchboard_testsupport::RawConnection;
+use switchboard_storage::{Clock, UNREADY_AFTER_DISK_FULL, now};
+use switchboard_testsupport::{RawConnection, disk_full};
 
 use crate::e2e::common::zoho;
 
@@ -45,24 +45,8 @@ fn bulky() -> Value {
     json!({"a": "a".repeat(4000), "b": "b".repeat(4000), "c": "c".repeat(4000)})
 }
 
-/// PostgreSQL's disk-full error (SQLSTATE 53100, its own message and
-/// hint), raised by every write of a customer or a conversation.
-const PG_FULL: &str = "
-CREATE FUNCTION full_disk() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    RAISE EXCEPTION USING
-        ERRCODE = 'disk_full',
-        MESSAGE = 'could not extend file \"base/16384/16400\": No space left on device',
-        HINT = 'Check free disk space.';
-END
-$$;
-CREATE TRIGGER full_disk BEFORE INSERT OR UPDATE ON customers
-    FOR EACH ROW EXECUTE FUNCTION full_disk();
-CREATE TRIGGER full_disk BEFORE INSERT OR UPDATE ON conversations
-    FOR EACH ROW EXECUTE FUNCTION full_disk();";
-
-const PG_SPACE_FREED: &str = "DROP TRIGGER full_disk ON customers; \
-    DROP TRIGGER full_disk ON conversations; DROP FUNCTION full_disk();";
+/// The tables whose writes a full disk refuses on PostgreSQL.
+const FULL_TABLES: &[&str] = &["customers", "conversations"];
 
 /// SQLite is filled for real (the store caps the database at its current
 /// size, so SQLite answers `SQLITE_FULL` as on a full disk); PostgreSQL
@@ -72,37 +56,28 @@ async fn a_full_database_answers_503_in_each_dialect_and_recovers_without_restar
     let logs = captured_logs();
     for backend in Backend::ALL {
         let clock = Clock::manual(now());
-        let config = TestConfig {
-            store: StoreConfig {
-                clock: clock.clone(),
-                ..TestConfig::default().store
-            },
-            ..TestConfig::default()
-        };
+        let config = TestConfig::with_clock(clock.clone());
         let Some(app) = TestApp::spawn_with(backend, config).await else {
             continue;
         };
-        let (status, customer) = app
+        let customer = app
             .post("/v1/customers")
             .json(&json!({"name": "Ada", "email": "ada@example.com"}))
-            .fetch()
+            .fetch_expecting(201)
             .await;
-        assert_eq!(status, 201, "{backend}: {customer}");
         let customer_id = customer["id"].as_i64().unwrap();
-        let (status, conv) = zoho(&app, reqwest::Method::POST, "/conversations")
+        let conv = zoho(&app, reqwest::Method::POST, "/conversations")
             .json(
                 &json!({"visitor": {"name": "Bea", "email": "bea@example.com"}, "question": "Hi"}),
             )
-            .fetch()
+            .fetch_expecting(200)
             .await;
-        assert_eq!(status, 200, "{backend}: {conv}");
         let conv_id = conv["data"]["id"].as_str().unwrap().to_string();
-        let (status, session) = app
+        let session = app
             .post("/api/v1/ChatSession")
             .json(&json!({"CustomerName": "Cy", "FirstMessage": "Hello"}))
-            .fetch()
+            .fetch_expecting(201)
             .await;
-        assert_eq!(status, 201, "{backend}: {session}");
         let session_id = session["ChatSessionId"].as_i64().unwrap();
         let reads = |app: &TestApp| {
             let requests = [
@@ -118,8 +93,7 @@ async fn a_full_database_answers_503_in_each_dialect_and_recovers_without_restar
             async move {
                 let mut out = Vec::new();
                 for r in requests {
-                    let (status, body) = r.fetch().await;
-                    assert_eq!(status, 200, "{body}");
+                    let body = r.fetch_expecting(200).await;
                     out.push(body);
                 }
                 out
@@ -137,52 +111,48 @@ async fn a_full_database_answers_503_in_each_dialect_and_recovers_without_restar
                     .await
                     .unwrap();
             }
-            Backend::Postgres => raw.execute(PG_FULL),
+            Backend::Postgres => raw.execute(&disk_full::fill_sql(FULL_TABLES)),
         }
 
         // Writes answer 503, each in its dialect's own error format.
-        let (status, body) = app
+        let body = app
             .post("/v1/customers")
             .json(&json!({"name": "Dee", "notes": "n".repeat(9000)}))
-            .fetch()
+            .fetch_expecting(503)
             .await;
-        assert_eq!(status, 503, "{backend}: {body}");
         assert_eq!(
             body,
             json!({"errors": [{"code": "invalid_request", "message": "Invalid request"}, {"code": "service_unavailable", "message": "service temporarily unavailable"}]}),
             "{backend}"
         );
-        let (status, body) = app
+        let body = app
             .put(&format!("/v1/customers/{customer_id}"))
             .json(&json!({"name": "Ada L.", "notes": "n".repeat(9000)}))
-            .fetch()
+            .fetch_expecting(503)
             .await;
-        assert_eq!(status, 503, "{backend}: {body}");
         assert_eq!(
             body["errors"][1]["code"], "service_unavailable",
             "{backend}"
         );
-        let (status, body) = zoho(
+        let body = zoho(
             &app,
             reqwest::Method::PUT,
             &format!("/conversations/{conv_id}"),
         )
         .json(&json!({"customer_info": bulky()}))
-        .fetch()
+        .fetch_expecting(503)
         .await;
-        assert_eq!(status, 503, "{backend}: {body}");
         assert_eq!(
             body,
             json!({"error": {"code": 1000, "message": "service temporarily unavailable"}}),
             "{backend}"
         );
-        let (status, body) = app
+        let body = app
             .patch(&format!("/api/v1/ChatSession/{session_id}"))
             .header("Content-Type", "application/merge-patch+json")
             .body(serde_json::to_vec(&json!({"CustomInfo": bulky()})).unwrap())
-            .fetch()
+            .fetch_expecting(503)
             .await;
-        assert_eq!(status, 503, "{backend}: {body}");
         assert_eq!(
             body,
             json!({"Error": "service temporarily unavailable", "ErrorType": "ServiceUnavailableException", "ErrorSource": ""}),
@@ -191,17 +161,17 @@ async fn a_full_database_answers_503_in_each_dialect_and_recovers_without_restar
 
         // Readiness turns unready (liveness does not); reads still work and
         // nothing changed.
-        let (status, body) = app.anonymous(reqwest::Method::GET, "/readyz").fetch().await;
-        assert_eq!(status, 503, "{backend}: {body}");
+        let body = app
+            .anonymous(reqwest::Method::GET, "/readyz")
+            .fetch_expecting(503)
+            .await;
         assert_eq!(
             body,
             json!({"status": "unavailable", "reason": "storage_full"})
         );
-        let (status, _) = app
-            .anonymous(reqwest::Method::GET, "/healthz")
-            .fetch()
+        app.anonymous(reqwest::Method::GET, "/healthz")
+            .fetch_expecting(200)
             .await;
-        assert_eq!(status, 200, "{backend}");
         assert_eq!(reads(&app).await, before, "{backend}: data changed");
         let customers = app.store.customers().list(app.tenant.id, None, 100).await;
         assert_eq!(
@@ -231,30 +201,29 @@ async fn a_full_database_answers_503_in_each_dialect_and_recovers_without_restar
                     .await
                     .unwrap();
             }
-            Backend::Postgres => raw.execute(PG_SPACE_FREED),
+            Backend::Postgres => raw.execute(&disk_full::freed_sql(FULL_TABLES)),
         }
-        let (status, body) = app
-            .put(&format!("/v1/customers/{customer_id}"))
+        app.put(&format!("/v1/customers/{customer_id}"))
             .json(&json!({"name": "Ada L.", "notes": "n".repeat(9000)}))
-            .fetch()
+            .fetch_expecting(200)
             .await;
-        assert_eq!(status, 200, "{backend}: {body}");
-        let (status, body) = zoho(
+        zoho(
             &app,
             reqwest::Method::PUT,
             &format!("/conversations/{conv_id}"),
         )
         .json(&json!({"customer_info": bulky()}))
-        .fetch()
+        .fetch_expecting(200)
         .await;
-        assert_eq!(status, 200, "{backend}: {body}");
         // ...and readiness comes back by itself once no write has failed
         // for a while.
-        let (status, _) = app.anonymous(reqwest::Method::GET, "/readyz").fetch().await;
-        assert_eq!(status, 503, "{backend}");
+        app.anonymous(reqwest::Method::GET, "/readyz")
+            .fetch_expecting(503)
+            .await;
         clock.advance(UNREADY_AFTER_DISK_FULL + Duration::from_secs(1));
-        let (status, body) = app.anonymous(reqwest::Method::GET, "/readyz").fetch().await;
-        assert_eq!(status, 200, "{backend}: {body}");
+        app.anonymous(reqwest::Method::GET, "/readyz")
+            .fetch_expecting(200)
+            .await;
         app.stop().await;
     }
 }

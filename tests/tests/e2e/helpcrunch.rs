@@ -5,9 +5,7 @@ use std::collections::BTreeSet;
 
 use serde_json::{Value, json};
 use switchboard_api::ApiConfig;
-use switchboard_domain::{
-    AttributeType, ConversationId, ConversationStatus, CustomAttribute, CustomerId, Scope,
-};
+use switchboard_domain::{AttributeType, ConversationId, ConversationStatus, CustomerId, Scope};
 use switchboard_e2e::{
     FetchJson, TestApp, TestConfig, for_each_backend, for_each_backend_with, json_of,
 };
@@ -18,16 +16,7 @@ async fn define_attributes(app: &TestApp) {
         ("seats", AttributeType::Number),
         ("trial", AttributeType::Boolean),
     ] {
-        app.store
-            .admin()
-            .create_attribute(CustomAttribute {
-                tenant_id: app.tenant.id,
-                name: name.into(),
-                kind,
-                label: name.into(),
-            })
-            .await
-            .unwrap();
+        app.define_attribute(name, kind, name).await;
     }
 }
 
@@ -120,7 +109,7 @@ async fn customer_lifecycle_and_wire_snapshot() {
         assert_eq!(put["createdFrom"], "api", "read-only fields survive PUT");
 
         // the store saw every write as its own version, with events
-        let stored = app.store.customers().get(app.tenant.id, CustomerId::new(id)).await.unwrap();
+        let stored = app.stored_customer(CustomerId::new(id)).await;
         assert_eq!(stored.version, 3);
 
         // DELETE, then 404
@@ -288,12 +277,7 @@ async fn custom_data_is_checked_against_definitions() {
                 assert_eq!(error_codes(&body), want_codes, "{data}");
             }
         }
-        let stored = app
-            .store
-            .customers()
-            .get(app.tenant.id, c.id)
-            .await
-            .unwrap();
+        let stored = app.stored_customer(c.id).await;
         assert_eq!(stored.version, 2, "only the valid PATCH was written");
         assert_eq!(
             stored.custom_data,
@@ -312,13 +296,13 @@ async fn batch_is_all_or_nothing() {
                 .json(&json!([{"customer": a.id, "notes": "called"}, {"customer": b.id, "email": "bad"}])).fetch().await;
         assert_eq!(status, 400, "{body}");
         assert_eq!(error_codes(&body), ["invalid_request", "1.email"]);
-        assert_eq!(app.store.customers().get(app.tenant.id, a.id).await.unwrap().notes, None, "nothing applied");
+        assert_eq!(app.stored_customer(a.id).await.notes, None, "nothing applied");
 
         let (status, body) = app.put("/v1/customers/batch")
                 .json(&json!([{"customer": a.id, "notes": "called"}, {"customer": 999_999, "notes": "x"}])).fetch().await;
         assert_eq!(status, 400, "{body}");
         assert_eq!(error_codes(&body), ["invalid_request", "1.customer"]);
-        assert_eq!(app.store.customers().get(app.tenant.id, a.id).await.unwrap().notes, None, "nothing applied");
+        assert_eq!(app.stored_customer(a.id).await.notes, None, "nothing applied");
 
         let (status, body) = app.put("/v1/customers/batch")
                 .json(&json!([{"customer": a.id, "notes": "called"}, {"customer": b.id, "unsubscribed": true}])).fetch().await;
@@ -326,7 +310,7 @@ async fn batch_is_all_or_nothing() {
         assert_eq!(body[0]["customer"], json!(a.id.get()));
         assert_eq!(body[0]["data"]["notes"], "called");
         assert_eq!(body[1]["data"]["unsubscribed"], true);
-        assert!(app.store.customers().get(app.tenant.id, b.id).await.unwrap().unsubscribed);
+        assert!(app.stored_customer(b.id).await.unsubscribed);
 
         let eleven: Vec<Value> = (0..11).map(|_| json!({"customer": a.id, "notes": "x"})).collect();
         let (status, body) = app.put("/v1/customers/batch").json(&eleven).fetch().await;
@@ -376,7 +360,7 @@ async fn chats_statuses_assignee_and_department() {
         let (status, body) = app.put("/v1/chats/status").json(&json!({"id": id, "status": "archived"})).fetch().await;
         assert_eq!(status, 400);
         assert_eq!(error_codes(&body), ["invalid_request", "status"]);
-        let stored = app.store.conversations().get(app.tenant.id, ConversationId::new(id)).await.unwrap();
+        let stored = app.stored_conversation(ConversationId::new(id)).await;
         assert_eq!(stored.status, ConversationStatus::Closed, "a refused status writes nothing");
 
         let (status, body) = app.put("/v1/chats/assignee").json(&json!({"id": id, "assignee": agent.id})).fetch().await;
@@ -465,12 +449,7 @@ async fn auth_scopes_and_tenancy() {
                 .status(),
             404
         );
-        let mine = app
-            .store
-            .customers()
-            .get(app.tenant.id, c.id)
-            .await
-            .unwrap();
+        let mine = app.stored_customer(c.id).await;
         assert_eq!((mine.name.as_deref(), mine.version), (Some("Mine"), 1));
     })
     .await;
@@ -564,12 +543,7 @@ async fn bad_input_is_a_4xx_and_writes_nothing() {
             assert_eq!(status.as_u16(), want, "{name}: {body}");
             assert_eq!(error_codes(&body), codes, "{name}");
         }
-        let stored = app
-            .store
-            .customers()
-            .get(app.tenant.id, c.id)
-            .await
-            .unwrap();
+        let stored = app.stored_customer(c.id).await;
         assert_eq!(
             (stored.name.as_deref(), stored.version),
             (Some("Stable"), 1),
@@ -655,16 +629,7 @@ async fn errors_have_the_vendors_two_entries() {
 async fn a_get_body_sent_back_as_put_works() {
     for_each_backend(|app| async move {
         define_attributes(&app).await;
-        app.store
-            .admin()
-            .create_attribute(CustomAttribute {
-                tenant_id: app.tenant.id,
-                name: "paid".into(),
-                kind: AttributeType::Date,
-                label: "Paid".into(),
-            })
-            .await
-            .unwrap();
+        app.define_attribute("paid", AttributeType::Date, "Paid").await;
         let (status, created) = app
             .post("/v1/customers")
             .json(&json!({

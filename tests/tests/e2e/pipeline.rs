@@ -14,62 +14,39 @@ use switchboard_e2e::{FetchJson, TestApp, for_each_backend_with};
 use switchboard_testsupport::RawConnection;
 use switchboard_testsupport::receiver::{Receiver, Reply};
 
-use crate::e2e::common::{WAIT, webhook_config, zoho};
+use crate::e2e::common::{WAIT, wait_idle, webhook_config, zoho};
 
 const JSON_PATCH: &str = "application/json-patch+json";
 
 /// Subscribes `url` to `event` with `key` (the app's own key or another
 /// tenant's); returns the hook's id.
 async fn subscribe(app: &TestApp, key: &str, url: &str, event: &str) -> i64 {
-    let (status, body) = app
+    let body = app
         .request_with_key(reqwest::Method::POST, "/zapier/v1/hooks", key)
         .json(&json!({"target_url": url, "event": event}))
-        .fetch()
+        .fetch_expecting(201)
         .await;
-    assert_eq!(status, 201, "{}: {body}", app.backend);
     body["id"].as_i64().unwrap()
 }
 
 /// Creates a chat log with `key` (one `conversation_created` event).
 async fn chatlog(app: &TestApp, key: &str, session: &str) {
-    let (status, body) = app
-        .request_with_key(reqwest::Method::POST, "/chatbot/v1/chatlog", key)
+    app.request_with_key(reqwest::Method::POST, "/chatbot/v1/chatlog", key)
         .json(&json!({"sessionid": session, "name": "Ada"}))
-        .fetch()
+        .fetch_expecting(201)
         .await;
-    assert_eq!(status, 201, "{}: {body}", app.backend);
-}
-
-/// Polls until nothing waits in the outbox and no delivery is pending:
-/// every delivery is then final, and nothing more can be sent.
-async fn wait_idle(app: &TestApp) {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let outbox = app.store.worker().outbox_backlog().await.unwrap();
-        let pending = app.store.worker().delivery_backlog().await.unwrap();
-        if outbox == 0 && pending == 0 {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{}: still {outbox} outbox events and {pending} deliveries pending",
-            app.backend
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 /// The delivery log of hook `id`, read with `key`, newest first.
 async fn attempts(app: &TestApp, key: &str, id: i64) -> Vec<Value> {
-    let (status, body) = app
+    let body = app
         .request_with_key(
             reqwest::Method::GET,
             &format!("/zapier/v1/hooks/{id}/deliveries?limit=100"),
             key,
         )
-        .fetch()
+        .fetch_expecting(200)
         .await;
-    assert_eq!(status, 200, "{body}");
     body["data"].as_array().unwrap().clone()
 }
 
@@ -138,11 +115,10 @@ async fn deeply_nested_custom_info_is_refused_everywhere_and_changes_nothing() {
     for_each_backend_with(&webhook_config(), |app| async move {
         let receiver = Receiver::start().await;
         subscribe(&app, &app.key, &receiver.url("/info"), "conversation_custom_info_updated").await;
-        let (status, created) = zoho(&app, reqwest::Method::POST, "/conversations")
+        let created = zoho(&app, reqwest::Method::POST, "/conversations")
             .json(&json!({"visitor": {"name": "Vera"}, "question": "Pricing?"}))
-            .fetch()
+            .fetch_expecting(200)
             .await;
-        assert_eq!(status, 200, "{created}");
         let id = created["data"]["id"].as_str().unwrap().to_string();
         let conv = ConversationId::new(id.parse().unwrap());
         let events = || async { app.store.conversations().events(app.tenant.id, conv).await.unwrap().len() };
@@ -155,11 +131,10 @@ async fn deeply_nested_custom_info_is_refused_everywhere_and_changes_nothing() {
                 assert!(serde_json::to_vec(&body).unwrap().len() <= 300);
             }
             // Zoho: update and create, in SalesIQ's error format.
-            let (status, err) = zoho(&app, reqwest::Method::PUT, &format!("/conversations/{id}"))
+            let err = zoho(&app, reqwest::Method::PUT, &format!("/conversations/{id}"))
                 .json(&body)
-                .fetch()
+                .fetch_expecting(400)
                 .await;
-            assert_eq!(status, 400, "{}: depth {depth}: {err}", app.backend);
             assert_eq!(err["error"]["code"], 1015, "{err}");
             assert_eq!(err["error"]["json_key"], "customer_info.deep", "{err}");
             assert!(
@@ -177,13 +152,12 @@ async fn deeply_nested_custom_info_is_refused_everywhere_and_changes_nothing() {
                 (JSON_PATCH, json!([{"op": "add", "path": "/CustomInfo/deep", "value": nested(depth)}])),
                 ("application/merge-patch+json", json!({"CustomInfo": {"deep": nested(depth)}})),
             ] {
-                let (status, err) = app
+                let err = app
                     .patch(&so_path)
                     .header("Content-Type", content_type)
                     .body(serde_json::to_vec(&patch).unwrap())
-                    .fetch()
+                    .fetch_expecting(400)
                     .await;
-                assert_eq!(status, 400, "{}: depth {depth}: {err}", app.backend);
                 assert_eq!(err["ErrorType"], "SoValidationException", "{err}");
                 // Deeper than SuperOffice's own JSON Patch limit (32), its
                 // patch parser refuses it first; below that, the domain does.
@@ -199,21 +173,19 @@ async fn deeply_nested_custom_info_is_refused_everywhere_and_changes_nothing() {
 
         // A value at the limit goes in through Zoho, stays patchable through
         // SuperOffice, and is delivered and shown in the samples.
-        let (status, body) = zoho(&app, reqwest::Method::PUT, &format!("/conversations/{id}"))
+        zoho(&app, reqwest::Method::PUT, &format!("/conversations/{id}"))
             .json(&json!({"customer_info": {"deep": nested(MAX_VALUE_DEPTH)}}))
-            .fetch()
+            .fetch_expecting(200)
             .await;
-        assert_eq!(status, 200, "{body}");
-        let (status, entity) = app
+        let entity = app
             .patch(&so_path)
             .header("Content-Type", JSON_PATCH)
             .body(serde_json::to_vec(&json!([
                 {"op": "replace", "path": "/CustomerName", "value": "Vera B"},
                 {"op": "add", "path": "/CustomInfo/also", "value": nested(MAX_VALUE_DEPTH)}
             ])).unwrap())
-            .fetch()
+            .fetch_expecting(200)
             .await;
-        assert_eq!(status, 200, "{}: {entity}", app.backend);
         assert_eq!(entity["CustomInfo"]["deep"], nested(MAX_VALUE_DEPTH));
         // Two events, delivered in either order: the later one carries `also`.
         let got = receiver.wait_for("/info", 2, WAIT).await;
@@ -227,11 +199,10 @@ async fn deeply_nested_custom_info_is_refused_everywhere_and_changes_nothing() {
                 .any(|b| b["custom_info"]["also"] == nested(MAX_VALUE_DEPTH)),
             "{bodies:?}"
         );
-        let (status, samples) = app
+        let samples = app
             .get("/zapier/v1/samples/conversation_custom_info_updated")
-            .fetch()
+            .fetch_expecting(200)
             .await;
-        assert_eq!(status, 200, "{samples}");
         assert_eq!(samples[0]["custom_info"]["deep"], nested(MAX_VALUE_DEPTH));
     })
     .await;
@@ -294,11 +265,10 @@ async fn an_unreadable_outbox_row_is_quarantined_and_the_others_are_delivered() 
         chatlog(&app, &other_key, "g-late").await;
         receiver.wait_for("/globex", 4, WAIT).await;
         for key in [&app.key, &other_key] {
-            let (status, body) = app
+            app
                 .request_with_key(reqwest::Method::GET, "/zapier/v1/samples/conversation_created", key)
-                .fetch()
+                .fetch_expecting(200)
                 .await;
-            assert_eq!(status, 200, "{}: {body}", app.backend);
         }
     })
     .await;

@@ -4,22 +4,13 @@
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use switchboard_domain::{AttributeType, CustomAttribute};
+use switchboard_domain::AttributeType;
 use switchboard_e2e::{FetchJson, TestApp, for_each_backend};
 
 use super::common::zoho;
 
 async fn define(app: &TestApp, name: &str, kind: AttributeType) {
-    app.store
-        .admin()
-        .create_attribute(CustomAttribute {
-            tenant_id: app.tenant.id,
-            name: name.into(),
-            kind,
-            label: name.into(),
-        })
-        .await
-        .unwrap();
+    app.define_attribute(name, kind, name).await;
 }
 
 /// The values of member `key` of each item of `items`.

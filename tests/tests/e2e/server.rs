@@ -83,8 +83,7 @@ async fn metrics_count_requests() {
 #[tokio::test]
 async fn openapi_document_is_openapi_3() {
     let app = TestApp::sqlite().await;
-    let (status, doc) = app.get("/openapi.json").fetch().await;
-    assert_eq!(status, 200);
+    let doc = app.get("/openapi.json").fetch_expecting(200).await;
     let version = doc["openapi"].as_str().unwrap_or_default();
     assert!(version.starts_with("3."), "openapi = {:?}", doc["openapi"]);
     assert!(doc["paths"].get("/healthz").is_some(), "{doc}");
@@ -157,13 +156,7 @@ async fn demo_seed_is_idempotent() {
         );
 
         let key = demo::create_key(&app.store, &second).await.unwrap();
-        let (api_key, key_tenant) = app
-            .store
-            .admin()
-            .authenticate(&key.secret)
-            .await
-            .unwrap()
-            .unwrap();
+        let (api_key, key_tenant) = app.authenticate(&key.secret).await;
         assert_eq!(key_tenant.name, demo::TENANT);
         assert_eq!(api_key.scopes, Scope::ALL.into_iter().collect());
 
@@ -182,46 +175,22 @@ async fn demo_seed_is_idempotent() {
 #[tokio::test]
 async fn harness_keys_and_tenants() {
     let app = TestApp::sqlite().await;
-    let (key, tenant) = app
-        .store
-        .admin()
-        .authenticate(&app.key)
-        .await
-        .unwrap()
-        .unwrap();
+    let (key, tenant) = app.authenticate(&app.key).await;
     assert_eq!(tenant.id, app.tenant.id);
     assert_eq!(key.scopes.len(), Scope::ALL.len());
 
     let read_only = app.create_key(&[Scope::CustomersRead]).await;
-    let (key, _) = app
-        .store
-        .admin()
-        .authenticate(&read_only)
-        .await
-        .unwrap()
-        .unwrap();
+    let (key, _) = app.authenticate(&read_only).await;
     assert_eq!(key.scopes, [Scope::CustomersRead].into_iter().collect());
 
     let (other, other_key) = app.other_tenant("globex").await;
-    let (_, tenant) = app
-        .store
-        .admin()
-        .authenticate(&other_key)
-        .await
-        .unwrap()
-        .unwrap();
+    let (_, tenant) = app.authenticate(&other_key).await;
     assert_eq!(tenant.id, other.id);
     assert_ne!(other.id, app.tenant.id);
 
     let customer = app.seed_customer(|c| c.name = Some("Ada".into())).await;
     assert_eq!(
-        app.store
-            .customers()
-            .get(app.tenant.id, customer.id)
-            .await
-            .unwrap()
-            .name
-            .as_deref(),
+        app.stored_customer(customer.id).await.name.as_deref(),
         Some("Ada")
     );
     let chat = app

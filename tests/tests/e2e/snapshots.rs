@@ -571,6 +571,13 @@ pub async fn snap(name: &str, request: reqwest::RequestBuilder) -> Captured {
     snap_headers(name, &[], request).await
 }
 
+/// [`snap`] of each `(name, request)` in turn.
+pub async fn snap_each(cases: Vec<(&str, reqwest::RequestBuilder)>) {
+    for (name, request) in cases {
+        snap(name, request).await;
+    }
+}
+
 /// [`snap`], also snapshotting the response headers `headers`.
 pub async fn snap_headers(
     name: &str,

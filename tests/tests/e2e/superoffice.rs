@@ -11,9 +11,10 @@ const JSON_PATCH: &str = "application/json-patch+json";
 const MERGE_PATCH: &str = "application/merge-patch+json";
 
 async fn session(app: &TestApp) -> i64 {
-    let (status, body) = app.post("/api/v1/ChatSession")
-            .json(&json!({"CustomerName": "Ada", "CustomerEmail": "ada@example.com", "FirstMessage": "Hi", "CustomInfo": {"tier": "gold"}})).fetch().await;
-    assert_eq!(status, 201, "{body}");
+    let body = app.post("/api/v1/ChatSession")
+            .json(&json!({"CustomerName": "Ada", "CustomerEmail": "ada@example.com", "FirstMessage": "Hi", "CustomInfo": {"tier": "gold"}}))
+        .fetch_expecting(201)
+        .await;
     body["ChatSessionId"].as_i64().unwrap()
 }
 
@@ -32,8 +33,7 @@ async fn entity_shape_and_case_insensitive_routes() {
             format!("/api/v1/chatsession/{id}"),
             format!("/API/V1/CHATSESSION/{id}"),
         ] {
-            let (status, body) = app.get(&path).fetch().await;
-            assert_eq!(status, 200, "{path}");
+            let body = app.get(&path).fetch_expecting(200).await;
             assert_eq!(body["ChatSessionId"], id);
         }
         let resp = app
@@ -95,8 +95,9 @@ async fn entity_shape_and_case_insensitive_routes() {
             e["WhenRequested"]
         );
         assert_eq!(e["CustomInfo"], json!({"tier": "gold"}));
-        let (status, _) = app.get("/api/v1/ChatSession/999999").fetch().await;
-        assert_eq!(status, 404);
+        app.get("/api/v1/ChatSession/999999")
+            .fetch_expecting(404)
+            .await;
     })
     .await;
 }
@@ -115,8 +116,9 @@ async fn json_patch_ops_paths_and_refusals() {
             {"op": "add", "path": "/User", "value": {"AssociateId": agent.id.get()}},
             {"op": "add", "path": "/customInfo/seats", "value": 3}
         ]);
-        let (status, e) = patch_req(&app, id, JSON_PATCH, &ops).fetch().await;
-        assert_eq!(status, 200, "{e}");
+        let e = patch_req(&app, id, JSON_PATCH, &ops)
+            .fetch_expecting(200)
+            .await;
         assert_eq!(e["CustomerEmail"], "ada@new.example.com");
         assert_eq!(e["CustomerPhone"], "+47 1");
         assert_eq!(e["FirstMessage"], Value::Null);
@@ -147,7 +149,7 @@ async fn json_patch_ops_paths_and_refusals() {
             }
             assert!(body["Error"].is_string());
         }
-        let stored = app.store.conversations().get(app.tenant.id, switchboard_domain::ConversationId::new(id)).await.unwrap();
+        let stored = app.stored_conversation(switchboard_domain::ConversationId::new(id)).await;
         assert_eq!(stored.version, 2, "only the first patch was written");
     })
     .await;
@@ -159,8 +161,9 @@ async fn merge_patch_equals_its_json_patch() {
         let a = session(&app).await;
         let b = session(&app).await;
         let merge = json!({"customerName": "Bea", "CustomerPhone": null, "CustomInfo": {"tier": null, "x": {"y": 1}}, "Rank": 7});
-        let (status, via_merge) = patch_req(&app, a, MERGE_PATCH, &merge).fetch().await;
-        assert_eq!(status, 200, "{via_merge}");
+        let via_merge = patch_req(&app, a, MERGE_PATCH, &merge)
+            .fetch_expecting(200)
+            .await;
         let ops = json!([
             {"op": "replace", "path": "/CustomerName", "value": "Bea"},
             {"op": "replace", "path": "/CustomerPhone", "value": null},
@@ -168,8 +171,9 @@ async fn merge_patch_equals_its_json_patch() {
             {"op": "add", "path": "/CustomInfo/x", "value": {"y": 1}},
             {"op": "replace", "path": "/Rank", "value": 7}
         ]);
-        let (status, via_ops) = patch_req(&app, b, JSON_PATCH, &ops).fetch().await;
-        assert_eq!(status, 200, "{via_ops}");
+        let via_ops = patch_req(&app, b, JSON_PATCH, &ops)
+            .fetch_expecting(200)
+            .await;
         let strip = |mut v: Value| {
             for k in ["ChatSessionId", "SessionKey", "_Links", "WhenRequested"] {
                 v.as_object_mut().unwrap().remove(k);
@@ -183,10 +187,12 @@ async fn merge_patch_equals_its_json_patch() {
         assert_eq!((status.as_u16(), e["Rank"].as_i64()), (200, Some(8)));
         let (status, e) = patch_req(&app, a, "application/json", &json!([{"op": "replace", "path": "Rank", "value": 9}])).fetch().await;
         assert_eq!((status.as_u16(), e["Rank"].as_i64()), (200, Some(9)));
-        let (status, _) = patch_req(&app, a, "text/plain", &json!({"Rank": 1})).fetch().await;
-        assert_eq!(status, 415);
-        let (status, _) = patch_req(&app, a, JSON_PATCH, &json!({"Rank": 1})).fetch().await;
-        assert_eq!(status, 400);
+        patch_req(&app, a, "text/plain", &json!({"Rank": 1}))
+            .fetch_expecting(415)
+            .await;
+        patch_req(&app, a, JSON_PATCH, &json!({"Rank": 1}))
+            .fetch_expecting(400)
+            .await;
     })
     .await;
 }
@@ -236,51 +242,42 @@ async fn preconditions_etags_and_304() {
         assert_eq!(new_etag, "W/\"2\"");
         // a date one second before the last change fails with 412 and writes nothing
         let stored = app
-            .store
-            .conversations()
-            .get(app.tenant.id, switchboard_domain::ConversationId::new(id))
-            .await
-            .unwrap();
+            .stored_conversation(switchboard_domain::ConversationId::new(id))
+            .await;
         let before = std::time::UNIX_EPOCH
             + Duration::from_secs(u64::try_from(stored.updated_at.as_unix_seconds() - 1).unwrap());
         let stale = actix_web::http::header::HttpDate::from(before).to_string();
-        let (status, body) = patch_req(&app, id, MERGE_PATCH, &json!({"Rank": 2}))
+        patch_req(&app, id, MERGE_PATCH, &json!({"Rank": 2}))
             .header("If-Unmodified-Since", &stale)
-            .fetch()
+            .fetch_expecting(412)
             .await;
-        assert_eq!(status, 412, "{body}");
-        let (status, _) = app
-            .put(&path)
+        app.put(&path)
             .json(&json!({"SessionKey": stored.session_key}))
             .header("If-Unmodified-Since", &stale)
-            .fetch()
+            .fetch_expecting(412)
             .await;
-        assert_eq!(status, 412);
 
         // If-Match: the old tag fails, the current tag (weak or strong) passes
-        let (status, _) = patch_req(&app, id, MERGE_PATCH, &json!({"Rank": 3}))
+        patch_req(&app, id, MERGE_PATCH, &json!({"Rank": 3}))
             .header("If-Match", &etag)
-            .fetch()
+            .fetch_expecting(412)
             .await;
-        assert_eq!(status, 412);
-        let (status, _) = app.get(&path).header("If-Match", &etag).fetch().await;
-        assert_eq!(status, 412);
+        app.get(&path)
+            .header("If-Match", &etag)
+            .fetch_expecting(412)
+            .await;
         let (status, e) = patch_req(&app, id, MERGE_PATCH, &json!({"Rank": 4}))
             .header("If-Match", "\"2\"")
             .fetch()
             .await;
         assert_eq!((status.as_u16(), e["Rank"].as_i64()), (200, Some(4)));
-        let (status, _) = patch_req(&app, id, MERGE_PATCH, &json!({"Rank": 5}))
+        patch_req(&app, id, MERGE_PATCH, &json!({"Rank": 5}))
             .header("If-Match", "W/\"3\"")
-            .fetch()
+            .fetch_expecting(200)
             .await;
-        assert_eq!(status, 200);
         let stored = app
-            .store
-            .conversations()
-            .get(app.tenant.id, switchboard_domain::ConversationId::new(id))
-            .await
-            .unwrap();
+            .stored_conversation(switchboard_domain::ConversationId::new(id))
+            .await;
         assert_eq!((stored.version, stored.rank), (4, 5));
     })
     .await;
@@ -290,13 +287,12 @@ async fn preconditions_etags_and_304() {
 async fn select_xml_and_time_zone() {
     for_each_backend(|app| async move {
         let id = session(&app).await;
-        let (status, e) = app
+        let e = app
             .get(&format!(
                 "/api/v1/ChatSession/{id}?$select=customerName,_links/self,TableRight/Mask"
             ))
-            .fetch()
+            .fetch_expecting(200)
             .await;
-        assert_eq!(status, 200);
         assert_eq!(e["CustomerName"], "Ada");
         assert_eq!(
             e["CustomerEmail"],
@@ -365,12 +361,10 @@ async fn select_xml_and_time_zone() {
             .await
             .unwrap();
         assert_eq!(resp.status(), 200);
-        let (status, body) = app
-            .get(&format!("/api/v1/ChatSession/{id}"))
+        app.get(&format!("/api/v1/ChatSession/{id}"))
             .header("Accept", "text/html")
-            .fetch()
+            .fetch_expecting(406)
             .await;
-        assert_eq!(status, 406, "{body}");
 
         let (_, utc) = app.get(&format!("/api/v1/ChatSession/{id}")).fetch().await;
         let (_, oslo) = app
@@ -386,30 +380,25 @@ async fn select_xml_and_time_zone() {
         assert!(o.ends_with("+01:00") || o.ends_with("+02:00"), "{o}");
         let parse = |s: &str| s.parse::<jiff::Timestamp>().unwrap();
         assert_eq!(parse(u), parse(o), "the same instant in another zone");
-        let (status, body) = app
-            .get(&format!("/api/v1/ChatSession/{id}"))
+        app.get(&format!("/api/v1/ChatSession/{id}"))
             .header("SO-TimeZone", "Mars/Base")
-            .fetch()
+            .fetch_expecting(400)
             .await;
-        assert_eq!(status, 400, "{body}");
-        let (status, _) = app
-            .get(&format!("/api/v1/ChatSession/{id}"))
+        app.get(&format!("/api/v1/ChatSession/{id}"))
             .header("SO-TimeZone", "UTC")
             .header("Accept-Language", "nb")
             .header("SO-Language", "no")
-            .fetch()
+            .fetch_expecting(200)
             .await;
-        assert_eq!(status, 200);
         // a PATCH with a time in Oslo time is stored as the same instant
-        let (status, e) = patch_req(
+        let e = patch_req(
             &app,
             id,
             MERGE_PATCH,
             &json!({"WhenIdle": "2024-06-01T12:00:00+02:00"}),
         )
-        .fetch()
+        .fetch_expecting(200)
         .await;
-        assert_eq!(status, 200, "{e}");
         assert_eq!(e["WhenIdle"], "2024-06-01T10:00:00+00:00");
     })
     .await;
@@ -439,21 +428,20 @@ async fn auth_forms_and_tenancy() {
         }
         let wrong_user =
             base64::engine::general_purpose::STANDARD.encode(format!("other:{}", app.key));
-        let (status, body) = app
+        let body = app
             .anonymous(reqwest::Method::GET, &path)
             .header("Authorization", format!("Basic {wrong_user}"))
-            .fetch()
+            .fetch_expecting(401)
             .await;
-        assert_eq!(status, 401);
         assert_eq!(body["ErrorType"], "UnauthorizedAccessException");
-        let (status, _) = app.anonymous(reqwest::Method::GET, &path).fetch().await;
-        assert_eq!(status, 401);
-        // the app token is recorded in the change history
-        let (status, _) = patch_req(&app, id, MERGE_PATCH, &json!({"Rank": 1}))
-            .header("SO-AppToken", "app-123")
-            .fetch()
+        app.anonymous(reqwest::Method::GET, &path)
+            .fetch_expecting(401)
             .await;
-        assert_eq!(status, 200);
+        // the app token is recorded in the change history
+        patch_req(&app, id, MERGE_PATCH, &json!({"Rank": 1}))
+            .header("SO-AppToken", "app-123")
+            .fetch_expecting(200)
+            .await;
         let history = app
             .store
             .conversations()
@@ -467,13 +455,11 @@ async fn auth_forms_and_tenancy() {
         assert_eq!(history[0].api, "superoffice app=app-123");
         // scopes and cross-tenant ids
         let read_only = app.create_key(&[Scope::ConversationsRead]).await;
-        let (status, _) = app
-            .request_with_key(reqwest::Method::PATCH, &path, &read_only)
+        app.request_with_key(reqwest::Method::PATCH, &path, &read_only)
             .header("Content-Type", MERGE_PATCH)
             .body("{\"Rank\":1}")
-            .fetch()
+            .fetch_expecting(403)
             .await;
-        assert_eq!(status, 403);
         let (_, other) = app.other_tenant("globex").await;
         let foreign = app
             .request_with_key(reqwest::Method::GET, &path, &other)
@@ -485,13 +471,11 @@ async fn auth_forms_and_tenancy() {
             .await;
         assert_eq!(foreign.0, 404);
         assert_eq!(foreign, missing);
-        let (status, _) = app
-            .request_with_key(reqwest::Method::PATCH, &path, &other)
+        app.request_with_key(reqwest::Method::PATCH, &path, &other)
             .header("Content-Type", MERGE_PATCH)
             .body("{\"Rank\":9}")
-            .fetch()
+            .fetch_expecting(404)
             .await;
-        assert_eq!(status, 404);
         let resp = app
             .request_with_key(reqwest::Method::DELETE, &path, &other)
             .send()
@@ -525,7 +509,7 @@ async fn concurrent_test_guards_have_exactly_one_winner() {
         }
         statuses.sort_unstable();
         assert_eq!(statuses, [200, 409, 409, 409, 409, 409, 409, 409], "{statuses:?}");
-        let stored = app.store.conversations().get(app.tenant.id, switchboard_domain::ConversationId::new(id)).await.unwrap();
+        let stored = app.stored_conversation(switchboard_domain::ConversationId::new(id)).await;
         assert_eq!(stored.version, 2);
         assert!(stored.visitor.name.unwrap().starts_with("Writer "));
     })
@@ -537,58 +521,50 @@ async fn cross_family_consistency() {
     for_each_backend(|app| async move {
         // created through SuperOffice, visible through HelpCrunch
         let id = session(&app).await;
-        let (status, chat) = app.get(&format!("/v1/chats/{id}")).fetch().await;
-        assert_eq!(status, 200);
+        let chat = app
+            .get(&format!("/v1/chats/{id}"))
+            .fetch_expecting(200)
+            .await;
         assert_eq!(chat["status"], "new");
         assert_eq!(chat["customInfo"], json!({"tier": "gold"}));
         // a status changed through HelpCrunch shows in SuperOffice's Status
-        let (status, _) = app
-            .put("/v1/chats/status")
+        app.put("/v1/chats/status")
             .json(&json!({"id": id, "status": "closed"}))
-            .fetch()
+            .fetch_expecting(200)
             .await;
-        assert_eq!(status, 200);
         let (_, e) = app.get(&format!("/api/v1/ChatSession/{id}")).fetch().await;
         assert_eq!(e["Status"], "Closed");
         assert!(e["WhenEnded"].is_string());
         // an email changed through the chatbot shows as CustomerEmail
         let key = e["SessionKey"].as_str().unwrap().to_string();
-        let (status, _) = app
-            .put("/chatbot/v1/chatlog/email")
+        app.put("/chatbot/v1/chatlog/email")
             .json(&json!({"sessionid": key, "email": "bot@example.com"}))
-            .fetch()
+            .fetch_expecting(200)
             .await;
-        assert_eq!(status, 200);
         let (_, e) = app.get(&format!("/api/v1/ChatSession/{id}")).fetch().await;
         assert_eq!(e["CustomerEmail"], "bot@example.com");
         // customer_info set through Zoho is CustomInfo in SuperOffice
-        let (status, _) = app
-            .put(&format!("/api/v2/{}/conversations/{id}", app.tenant.name))
+        app.put(&format!("/api/v2/{}/conversations/{id}", app.tenant.name))
             .json(&json!({"customer_info": {"Plan": "Pro"}}))
-            .fetch()
+            .fetch_expecting(200)
             .await;
-        assert_eq!(status, 200);
         let (_, e) = app
             .get(&format!("/api/v1/ChatSession/{id}?$select=CustomInfo"))
             .fetch()
             .await;
         assert_eq!(e["CustomInfo"], json!({"tier": "gold", "Plan": "Pro"}));
         // and a SuperOffice status change shows in Zoho
-        let (status, _) = patch_req(&app, id, MERGE_PATCH, &json!({"Status": "Started"}))
-            .fetch()
+        patch_req(&app, id, MERGE_PATCH, &json!({"Status": "Started"}))
+            .fetch_expecting(200)
             .await;
-        assert_eq!(status, 200);
         let (_, z) = app
             .get(&format!("/api/v2/{}/conversations/{id}", app.tenant.name))
             .fetch()
             .await;
         assert_eq!(z["data"]["chat_status"]["state_key"], "connected");
         let stored = app
-            .store
-            .conversations()
-            .get(app.tenant.id, switchboard_domain::ConversationId::new(id))
-            .await
-            .unwrap();
+            .stored_conversation(switchboard_domain::ConversationId::new(id))
+            .await;
         assert_eq!(stored.status, ConversationStatus::Opened);
         assert_eq!(stored.closed_at, None, "reopening cleared closedAt");
     })
@@ -603,14 +579,16 @@ async fn put_replaces_the_whole_entity() {
         let (_, mut e) = app.get(&path).fetch().await;
         // a GET → edit → PUT round trip keeps everything it sends back
         e["CustomerPhone"] = json!("+1 555");
-        let (status, put) = app.put(&path).json(&e).fetch().await;
-        assert_eq!(status, 200, "{put}");
+        let put = app.put(&path).json(&e)
+            .fetch_expecting(200)
+            .await;
         assert_eq!(put["CustomerPhone"], "+1 555");
         assert_eq!(put["CustomerName"], "Ada");
         assert_eq!(put["CustomInfo"], json!({"tier": "gold"}));
         // members left out become null / 0 / false
-        let (status, put) = app.put(&path).json(&json!({"SessionKey": e["SessionKey"], "customerName": "Only", "Status": "Started"})).fetch().await;
-        assert_eq!(status, 200, "{put}");
+        let put = app.put(&path).json(&json!({"SessionKey": e["SessionKey"], "customerName": "Only", "Status": "Started"}))
+            .fetch_expecting(200)
+            .await;
         assert_eq!(put["CustomerName"], "Only");
         assert_eq!(put["CustomerEmail"], Value::Null);
         assert_eq!(put["CustomerPhone"], Value::Null);
@@ -622,7 +600,7 @@ async fn put_replaces_the_whole_entity() {
         assert_eq!((status.as_u16(), body["ErrorSource"].as_str()), (400, Some("/ChatSessionId")));
         let (status, body) = app.put(&path).json(&json!({"SessionKey": e["SessionKey"], "Nickname": "x"})).fetch().await;
         assert_eq!((status.as_u16(), body["ErrorSource"].as_str()), (400, Some("/Nickname")));
-        let stored = app.store.conversations().get(app.tenant.id, switchboard_domain::ConversationId::new(id)).await.unwrap();
+        let stored = app.stored_conversation(switchboard_domain::ConversationId::new(id)).await;
         assert_eq!(stored.version, 3, "the refused PUTs wrote nothing");
     })
     .await;
@@ -649,8 +627,9 @@ async fn patches_apply_to_the_entity_get_returns_links_included() {
         let person = app.seed_customer(|c| c.name = Some("Cleo".into())).await;
         let id = session(&app).await;
         let url = format!("/api/v1/ChatSession/{id}");
-        let (status, body) = patch_req(&app, id, MERGE_PATCH, &json!({"User": {"AssociateId": ada.id.get()}, "Person": {"PersonId": person.id.get()}})).fetch().await;
-        assert_eq!(status, 200, "{body}");
+        patch_req(&app, id, MERGE_PATCH, &json!({"User": {"AssociateId": ada.id.get()}, "Person": {"PersonId": person.id.get()}}))
+            .fetch_expecting(200)
+            .await;
         let (_, got) = app.get(&url).fetch().await;
         assert_eq!(got["User"]["Name"], "Ada Agent", "{}", app.backend);
         assert_eq!(got["Person"]["FullName"], "Cleo", "{}", app.backend);
@@ -661,13 +640,15 @@ async fn patches_apply_to_the_entity_get_returns_links_included() {
             {"op": "test", "path": "/person/fullname", "value": "Cleo"},
             {"op": "replace", "path": "/User/AssociateId", "value": bob.id.get()}
         ]);
-        let (status, body) = patch_req(&app, id, JSON_PATCH, &ops).fetch().await;
-        assert_eq!(status, 200, "{}: {body}", app.backend);
+        let body = patch_req(&app, id, JSON_PATCH, &ops)
+            .fetch_expecting(200)
+            .await;
         assert_eq!(body["User"]["AssociateId"], bob.id.get());
         assert_eq!(body["User"]["Name"], "Bob Agent");
         let stale = json!([{"op": "test", "path": "/User/Name", "value": "Ada Agent"}, {"op": "replace", "path": "/Rank", "value": 9}]);
-        let (status, body) = patch_req(&app, id, JSON_PATCH, &stale).fetch().await;
-        assert_eq!(status, 409, "{}: {body}", app.backend);
+        patch_req(&app, id, JSON_PATCH, &stale)
+            .fetch_expecting(409)
+            .await;
 
         // A linked row's other members are not the session's to change.
         for (content_type, patch) in [
@@ -675,8 +656,9 @@ async fn patches_apply_to_the_entity_get_returns_links_included() {
             (JSON_PATCH, json!([{"op": "add", "path": "user/email", "value": "x@example.com"}])),
             (MERGE_PATCH, json!({"TransferTo": {"AssociateId": ada.id.get(), "Name": "Eve"}})),
         ] {
-            let (status, body) = patch_req(&app, id, content_type, &patch).fetch().await;
-            assert_eq!(status, 400, "{}: {patch}: {body}", app.backend);
+            let body = patch_req(&app, id, content_type, &patch)
+                .fetch_expecting(400)
+                .await;
             assert!(body.to_string().contains("read_only") || body.to_string().contains("read-only"), "{body}");
         }
         let (_, after) = app.get(&url).fetch().await;
@@ -693,10 +675,9 @@ async fn delete_checks_if_match_against_the_row_it_deletes() {
     for_each_backend(|app| async move {
         let id = session(&app).await;
         let url = format!("/api/v1/ChatSession/{id}");
-        let (status, _) = patch_req(&app, id, MERGE_PATCH, &json!({"Rank": 2}))
-            .fetch()
+        patch_req(&app, id, MERGE_PATCH, &json!({"Rank": 2}))
+            .fetch_expecting(200)
             .await;
-        assert_eq!(status, 200);
         let resp = app
             .delete(&url)
             .header("If-Match", "W/\"1\"")
@@ -739,8 +720,9 @@ async fn custom_info_keys_are_case_sensitive() {
             {"op": "add", "path": "customInfo/Tier", "value": "silver"},
             {"op": "add", "path": "/CUSTOMINFO/TIER", "value": "bronze"}
         ]);
-        let (status, body) = patch_req(&app, id, JSON_PATCH, &ops).fetch().await;
-        assert_eq!(status, 200, "{body}");
+        let body = patch_req(&app, id, JSON_PATCH, &ops)
+            .fetch_expecting(200)
+            .await;
         assert_eq!(
             body["CustomInfo"],
             json!({"tier": "gold", "Tier": "silver", "TIER": "bronze"})
@@ -751,19 +733,22 @@ async fn custom_info_keys_are_case_sensitive() {
             {"op": "test", "path": "/CustomInfo/TIEr", "value": "gold"},
             {"op": "replace", "path": "/CustomInfo/tier", "value": "lost"}
         ]);
-        let (status, body) = patch_req(&app, id, JSON_PATCH, &guarded).fetch().await;
-        assert_eq!(status, 400, "{body}");
+        patch_req(&app, id, JSON_PATCH, &guarded)
+            .fetch_expecting(400)
+            .await;
         let guarded = json!([
             {"op": "test", "path": "/CustomInfo/Tier", "value": "gold"},
             {"op": "replace", "path": "/CustomInfo/tier", "value": "lost"}
         ]);
-        let (status, body) = patch_req(&app, id, JSON_PATCH, &guarded).fetch().await;
-        assert_eq!(status, 409, "{body}");
+        patch_req(&app, id, JSON_PATCH, &guarded)
+            .fetch_expecting(409)
+            .await;
 
         // A merge patch picks keys exactly; `null` removes only the exact key.
         let merge = json!({"custominfo": {"TIER": null, "tier": "platinum", "new": 1}});
-        let (status, body) = patch_req(&app, id, MERGE_PATCH, &merge).fetch().await;
-        assert_eq!(status, 200, "{body}");
+        patch_req(&app, id, MERGE_PATCH, &merge)
+            .fetch_expecting(200)
+            .await;
         let (_, now) = app.get(&url).fetch().await;
         assert_eq!(
             now["CustomInfo"],
@@ -856,13 +841,7 @@ async fn status_flags_accept_and_links_speak_superoffice() {
 async fn when_ended_is_the_latest_close() {
     for backend in switchboard_e2e::Backend::ALL {
         let clock = switchboard_storage::Clock::manual(switchboard_storage::now());
-        let config = switchboard_e2e::TestConfig {
-            store: switchboard_storage::StoreConfig {
-                clock: clock.clone(),
-                ..switchboard_e2e::TestConfig::default().store
-            },
-            ..switchboard_e2e::TestConfig::default()
-        };
+        let config = switchboard_e2e::TestConfig::with_clock(clock.clone());
         let Some(app) = TestApp::spawn_with(backend, config).await else {
             continue;
         };

@@ -15,17 +15,16 @@ use switchboard_webhook::{TargetPolicy, WebhookConfig};
 
 use crate::e2e::common::{
     WAIT, attempts, create_chatlog, fast_webhooks, unix_now, update_email, wait_attempts,
-    webhook_config,
+    wait_idle, webhook_config,
 };
 
 /// Subscribes `url` to `event`; returns `(id, secret)`.
 async fn subscribe(app: &TestApp, url: &str, event: &str) -> (i64, String) {
-    let (status, body) = app
+    let body = app
         .post("/zapier/v1/hooks")
         .json(&json!({"target_url": url, "event": event}))
-        .fetch()
+        .fetch_expecting(201)
         .await;
-    assert_eq!(status, 201, "{}: {body}", app.backend);
     assert_eq!(body["event"], event);
     assert_eq!(body["target_url"], url);
     assert_eq!(body["state"], "active");
@@ -56,24 +55,6 @@ fn assert_signed(r: &Received, secret: &str) {
 
 fn body_of(r: &Received) -> Value {
     serde_json::from_slice(&r.body).unwrap()
-}
-
-/// Polls until every outbox event is fanned out and no delivery is pending.
-async fn wait_idle(app: &TestApp) {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let outbox = app.store.worker().outbox_backlog().await.unwrap();
-        let pending = app.store.worker().delivery_backlog().await.unwrap();
-        if outbox == 0 && pending == 0 {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{}: still {outbox} outbox events and {pending} deliveries pending",
-            app.backend
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -120,8 +101,10 @@ async fn chatbot_email_update_reaches_a_zapier_subscriber_signed() {
         assert_eq!(log[0]["response_excerpt"], "status 200");
 
         // performList returns the delivered payload, exactly.
-        let (status, samples) = app.get("/zapier/v1/samples/email_updated").fetch().await;
-        assert_eq!(status, 200);
+        let samples = app
+            .get("/zapier/v1/samples/email_updated")
+            .fetch_expecting(200)
+            .await;
         assert_eq!(samples[0], body_of(r));
 
         // Metrics count the attempt and the latency.
@@ -161,12 +144,10 @@ async fn no_subscription_filtering_copies_and_tenants() {
         let (_d, _) = subscribe(&app, &receiver.url("/d"), "conversation_status_changed").await;
         // Another tenant's subscription to the same event sees nothing of ours.
         let (_, other_key) = app.other_tenant("globex").await;
-        let (status, _) = app
-            .request_with_key(reqwest::Method::POST, "/zapier/v1/hooks", &other_key)
+        app.request_with_key(reqwest::Method::POST, "/zapier/v1/hooks", &other_key)
             .json(&json!({"target_url": receiver.url("/other"), "event": "email_updated"}))
-            .fetch()
+            .fetch_expecting(201)
             .await;
-        assert_eq!(status, 201);
 
         update_email(&app, "s-0", "second@example.com").await;
         let to_a = receiver.wait_for("/a", 1, WAIT).await;
@@ -306,11 +287,9 @@ async fn gone_deletes_the_subscription_at_once() {
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        let (status, _) = app
-            .get(&format!("/zapier/v1/hooks/{hook}/deliveries"))
-            .fetch()
+        app.get(&format!("/zapier/v1/hooks/{hook}/deliveries"))
+            .fetch_expecting(404)
             .await;
-        assert_eq!(status, 404);
         // No further attempts: another event goes only to the other hook.
         update_email(&app, "s-3", "zz@example.com").await;
         receiver.wait_for("/keep", 2, WAIT).await;
@@ -381,13 +360,12 @@ async fn redelivery_and_log_paging() {
         let first = receiver.wait_for("/p", 1, WAIT).await;
         let log = wait_attempts(&app, hook, 1).await;
         let delivery = log[0]["delivery_id"].as_i64().unwrap();
-        let (status, body) = app
+        let body = app
             .post(&format!(
                 "/zapier/v1/hooks/{hook}/deliveries/{delivery}/redeliver"
             ))
-            .fetch()
+            .fetch_expecting(202)
             .await;
-        assert_eq!(status, 202, "{body}");
         assert_eq!(body["state"], "pending");
         assert_eq!(body["webhook_id"], first[0].header("webhook-id").unwrap());
         let again = receiver.wait_for("/p", 2, WAIT).await;
@@ -424,11 +402,10 @@ async fn redelivery_and_log_paging() {
                 "{path}"
             );
         }
-        let (status, body) = app
+        let body = app
             .get(&format!("/zapier/v1/hooks/{hook}/deliveries?limit=0"))
-            .fetch()
+            .fetch_expecting(400)
             .await;
-        assert_eq!(status, 400);
         assert_eq!(body["field"], "limit");
     })
     .await;
@@ -440,42 +417,36 @@ async fn zapier_auth_scopes_and_validation() {
         .await
         .unwrap();
     // auth test
-    let (status, me) = app.get("/zapier/v1/me").fetch().await;
-    assert_eq!(status, 200);
+    let me = app.get("/zapier/v1/me").fetch_expecting(200).await;
     assert_eq!(me["company_username"], app.tenant.name);
     assert_eq!(me["key_label"], "e2e");
-    let (status, body) = app
+    let body = app
         .anonymous(reqwest::Method::GET, "/zapier/v1/me")
-        .fetch()
+        .fetch_expecting(401)
         .await;
-    assert_eq!(status, 401);
     assert!(body["error"].as_str().unwrap().contains("Bearer"), "{body}");
-    let (status, _) = app
-        .request_with_key(
-            reqwest::Method::GET,
-            "/zapier/v1/me",
-            "sbk_000000000000_nope",
-        )
-        .fetch()
-        .await;
-    assert_eq!(status, 401);
+    app.request_with_key(
+        reqwest::Method::GET,
+        "/zapier/v1/me",
+        "sbk_000000000000_nope",
+    )
+    .fetch_expecting(401)
+    .await;
 
     // scopes
     let reader = app.create_key(&[Scope::CustomersRead]).await;
-    let (status, body) = app
+    let body = app
         .request_with_key(reqwest::Method::POST, "/zapier/v1/hooks", &reader)
         .json(&json!({"target_url": "http://127.0.0.1:9/x", "event": "email_updated"}))
-        .fetch()
+        .fetch_expecting(403)
         .await;
-    assert_eq!(status, 403, "{body}");
     assert!(body["error"].as_str().unwrap().contains("webhooks.CREATE"));
     let creator = app.create_key(&[Scope::WebhooksCreate]).await;
-    let (status, hook) = app
+    let hook = app
         .request_with_key(reqwest::Method::POST, "/zapier/v1/hooks", &creator)
         .json(&json!({"target_url": "http://127.0.0.1:9/x", "event": "customer_updated"}))
-        .fetch()
+        .fetch_expecting(201)
         .await;
-    assert_eq!(status, 201);
     let id = hook["id"].as_i64().unwrap();
     let delete = |key: &str| {
         app.request_with_key(
@@ -509,12 +480,10 @@ async fn zapier_auth_scopes_and_validation() {
         (200, json!({"id": 987_654, "deleted": true}))
     );
     // another tenant cannot see or delete ours
-    let (status, _) = app
-        .post("/zapier/v1/hooks")
+    app.post("/zapier/v1/hooks")
         .json(&json!({"target_url": "http://127.0.0.1:9/y", "event": "email_updated"}))
-        .fetch()
+        .fetch_expecting(201)
         .await;
-    assert_eq!(status, 201);
     let (_, other) = app.other_tenant("initech").await;
     let (_, hooks) = app
         .request_with_key(reqwest::Method::GET, "/zapier/v1/hooks", &other)
@@ -547,31 +516,33 @@ async fn zapier_auth_scopes_and_validation() {
         ),
     ];
     for (input, field) in cases {
-        let (status, body) = app.post("/zapier/v1/hooks").json(&input).fetch().await;
-        assert_eq!(status, 400, "{input}: {body}");
+        let body = app
+            .post("/zapier/v1/hooks")
+            .json(&input)
+            .fetch_expecting(400)
+            .await;
         assert_eq!(body["field"], field, "{input}: {body}");
         assert_eq!(body["code"], "invalid_request");
     }
-    let (status, _) = app
-        .post("/zapier/v1/hooks")
+    app.post("/zapier/v1/hooks")
         .header("content-type", "application/json")
         .body("[1]")
-        .fetch()
+        .fetch_expecting(400)
         .await;
-    assert_eq!(status, 400);
 
     // samples: one realistic sample per event when there is none yet
     for event in switchboard_domain::EventType::ALL {
-        let (status, samples) = app
+        let samples = app
             .get(&format!("/zapier/v1/samples/{event}"))
-            .fetch()
+            .fetch_expecting(200)
             .await;
-        assert_eq!(status, 200, "{event}");
         assert_eq!(samples.as_array().unwrap().len(), 1, "{event}");
         assert_eq!(samples[0]["company_username"], app.tenant.name);
     }
-    let (status, body) = app.get("/zapier/v1/samples/nope").fetch().await;
-    assert_eq!(status, 404);
+    let body = app
+        .get("/zapier/v1/samples/nope")
+        .fetch_expecting(404)
+        .await;
     assert!(body["error"].as_str().unwrap().contains("email_updated"));
     let customers_only = app.create_key(&[Scope::CustomersRead]).await;
     let sample = |event: &str| {
@@ -614,12 +585,11 @@ async fn ssrf_guard_refuses_private_targets() {
         "http://169.254.169.254/latest/meta-data/".to_string(),
         "http://0.0.0.0/x".to_string(),
     ] {
-        let (status, body) = app
+        let body = app
             .post("/zapier/v1/hooks")
             .json(&json!({"target_url": url, "event": "email_updated"}))
-            .fetch()
+            .fetch_expecting(400)
             .await;
-        assert_eq!(status, 400, "{url}: {body}");
         assert_eq!(body["field"], "target_url", "{url}: {body}");
         let error = body["error"].as_str().unwrap();
         assert!(error.contains("not allowed"), "{url}: {body}");
@@ -637,12 +607,11 @@ async fn ssrf_guard_refuses_private_targets() {
     }
     // The NAT64 local-use prefix (RFC 8215) is refused like the rest of
     // the IANA special-purpose blocks.
-    let (status, body) = app
+    let body = app
         .post("/zapier/v1/hooks")
         .json(&json!({"target_url": "http://[64:ff9b:1::a00:5]/x", "event": "email_updated"}))
-        .fetch()
+        .fetch_expecting(400)
         .await;
-    assert_eq!(status, 400, "{body}");
     assert_eq!(body["code"], "invalid_request", "{body}");
 
     // At delivery time too: a subscription stored directly (bypassing the
@@ -691,11 +660,10 @@ async fn secret_rotation_signs_with_both_secrets() {
         let receiver = Receiver::start().await;
         create_chatlog(&app, "s-7").await;
         let (hook, old) = subscribe(&app, &receiver.url("/rot"), "email_updated").await;
-        let (status, rotated) = app
+        let rotated = app
             .post(&format!("/zapier/v1/hooks/{hook}/rotate-secret"))
-            .fetch()
+            .fetch_expecting(200)
             .await;
-        assert_eq!(status, 200, "{rotated}");
         let new = rotated["secret"].as_str().unwrap().to_string();
         assert_ne!(new, old);
         let expires = rotated["previous_secret_expires_at"].as_i64().unwrap();
@@ -740,11 +708,10 @@ async fn secret_rotation_signs_with_both_secrets() {
 async fn performlist_items_have_an_id_for_every_event() {
     for_each_backend(|app| async move {
         for event in switchboard_domain::EventType::ALL {
-            let (status, items) = app
+            let items = app
                 .get(&format!("/zapier/v1/samples/{event}"))
-                .fetch()
+                .fetch_expecting(200)
                 .await;
-            assert_eq!(status, 200, "{event}: {items}");
             let items = items.as_array().unwrap();
             assert!(!items.is_empty(), "{event}");
             for item in items {

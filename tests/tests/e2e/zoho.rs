@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use switchboard_domain::{Actor, ConversationStatus};
 use switchboard_e2e::{Backend, FetchJson, TestApp, TestConfig, for_each_backend};
-use switchboard_storage::{Clock, StoreConfig, now};
+use switchboard_storage::{Clock, now};
 
 use crate::e2e::common::zoho;
 
@@ -133,13 +133,7 @@ async fn the_conversation_carries_salesiqs_members() {
 async fn end_time_is_the_latest_close() {
     for backend in Backend::ALL {
         let clock = Clock::manual(now());
-        let config = TestConfig {
-            store: StoreConfig {
-                clock: clock.clone(),
-                ..TestConfig::default().store
-            },
-            ..TestConfig::default()
-        };
+        let config = TestConfig::with_clock(clock.clone());
         let Some(app) = TestApp::spawn_with(backend, config).await else {
             continue;
         };

@@ -21,9 +21,10 @@ async fn email_events(app: &TestApp, id: i64) -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn zoho_routes_and_customer_info() {
     for_each_backend(|app| async move {
-        let (status, created) = zoho(&app, reqwest::Method::POST, "/conversations")
-                .json(&json!({"visitor": {"name": "Vera", "email": "vera@example.com", "phone": "+1 555"}, "question": "Pricing?"})).fetch().await;
-        assert_eq!(status, 200, "{created}");
+        let created = zoho(&app, reqwest::Method::POST, "/conversations")
+                .json(&json!({"visitor": {"name": "Vera", "email": "vera@example.com", "phone": "+1 555"}, "question": "Pricing?"}))
+            .fetch_expecting(200)
+            .await;
         let id = created["data"]["id"].as_str().unwrap().to_string();
         assert_eq!(created["object"], "Object");
         assert_eq!(created["url"], format!("/api/v2/{}/conversations/{id}", app.tenant.name));
@@ -35,9 +36,10 @@ async fn zoho_routes_and_customer_info() {
         assert_eq!(data["customer_info"], json!({}));
 
         // merge customer_info; name/email/phone keys do not touch the visitor
-        let (status, body) = zoho(&app, reqwest::Method::PUT, &format!("/conversations/{id}"))
-                .json(&json!({"customer_info": {"Plan": "Gold", "email": "other@example.com", "name": "Other", "phone": "0", "Seats": 4}})).fetch().await;
-        assert_eq!(status, 200, "{body}");
+        let body = zoho(&app, reqwest::Method::PUT, &format!("/conversations/{id}"))
+                .json(&json!({"customer_info": {"Plan": "Gold", "email": "other@example.com", "name": "Other", "phone": "0", "Seats": 4}}))
+            .fetch_expecting(200)
+            .await;
         assert_eq!(body["data"]["customer_info"], json!({"Plan": "Gold", "email": "other@example.com", "name": "Other", "phone": "0", "Seats": 4}));
         assert_eq!(body["data"]["visitor"]["email"], "vera@example.com");
         assert_eq!(body["data"]["visitor"]["name"], "Vera");
@@ -61,18 +63,21 @@ async fn zoho_routes_and_customer_info() {
             (json!({"other": 1}), "other"),
         ];
         for (bodyv, key) in cases {
-            let (status, body) = zoho(&app, reqwest::Method::PUT, &format!("/conversations/{id}")).json(&bodyv).fetch().await;
-            assert_eq!(status, 400, "{bodyv}: {body}");
+            let body = zoho(&app, reqwest::Method::PUT, &format!("/conversations/{id}")).json(&bodyv)
+                .fetch_expecting(400)
+                .await;
             assert_eq!(body["error"]["code"], 1015, "{body}");
             assert!(body["error"]["json_key"].as_str().unwrap().starts_with(key), "{body}");
         }
         let too_many: serde_json::Map<String, Value> = (0..101).map(|i| (format!("k{i}"), json!(i))).collect();
-        let (status, _) = zoho(&app, reqwest::Method::PUT, &format!("/conversations/{id}")).json(&json!({"customer_info": too_many})).fetch().await;
-        assert_eq!(status, 400);
+        zoho(&app, reqwest::Method::PUT, &format!("/conversations/{id}")).json(&json!({"customer_info": too_many}))
+            .fetch_expecting(400)
+            .await;
 
         // GET one, list with paging and status filter, close
-        let (status, got) = zoho(&app, reqwest::Method::GET, &format!("/conversations/{id}")).fetch().await;
-        assert_eq!(status, 200);
+        let got = zoho(&app, reqwest::Method::GET, &format!("/conversations/{id}"))
+            .fetch_expecting(200)
+            .await;
         assert_eq!(got["data"]["id"], id.as_str());
         for i in 0..3 {
             app.seed_conversation(&format!("seed-{i}"), |_| {}).await;
@@ -84,16 +89,18 @@ async fn zoho_routes_and_customer_info() {
         assert_eq!(page2["data"].as_array().unwrap().len(), 2);
         let (status, body) = zoho(&app, reqwest::Method::GET, "/conversations?limit=100").fetch().await;
         assert_eq!((status.as_u16(), body["error"]["json_key"].as_str()), (400, Some("limit")));
-        let (status, closed) = zoho(&app, reqwest::Method::PUT, &format!("/conversations/{id}/close")).fetch().await;
-        assert_eq!(status, 200);
+        let closed = zoho(&app, reqwest::Method::PUT, &format!("/conversations/{id}/close"))
+            .fetch_expecting(200)
+            .await;
         assert_eq!(closed["data"]["chat_status"]["state_key"], "ended");
         assert!(closed["data"]["end_time"].is_string());
         let (_, ended) = zoho(&app, reqwest::Method::GET, "/conversations?status=ended").fetch().await;
         assert_eq!(ended["data"].as_array().unwrap().len(), 1);
         let (_, waiting) = zoho(&app, reqwest::Method::GET, "/conversations?status=waiting").fetch().await;
         assert_eq!(waiting["data"].as_array().unwrap().len(), 3);
-        let (status, _) = zoho(&app, reqwest::Method::GET, "/conversations/999999").fetch().await;
-        assert_eq!(status, 404);
+        zoho(&app, reqwest::Method::GET, "/conversations/999999")
+            .fetch_expecting(404)
+            .await;
     })
     .await;
 }
@@ -105,36 +112,31 @@ async fn zoho_portal_and_scopes() {
         // another screen name is refused as an invalid portal, even a real one
         let (other, other_key) = app.other_tenant("globex").await;
         for screen in [other.name.as_str(), "nope"] {
-            let (status, body) = app
+            let body = app
                 .anonymous(
                     reqwest::Method::GET,
                     &format!("/api/v2/{screen}/conversations/{}", c.id),
                 )
                 .header("Authorization", zoho_token(&app.key))
-                .fetch()
+                .fetch_expecting(400)
                 .await;
-            assert_eq!(status, 400, "{body}");
             assert_eq!(body["error"]["code"], 1005);
         }
         // the other tenant's key on its own portal cannot see our id
-        let (status, body) = app
-            .anonymous(
-                reqwest::Method::GET,
-                &format!("/api/v2/{}/conversations/{}", other.name, c.id),
-            )
-            .header("Authorization", zoho_token(&other_key))
-            .fetch()
-            .await;
-        assert_eq!(status, 404, "{body}");
+        app.anonymous(
+            reqwest::Method::GET,
+            &format!("/api/v2/{}/conversations/{}", other.name, c.id),
+        )
+        .header("Authorization", zoho_token(&other_key))
+        .fetch_expecting(404)
+        .await;
         // Bearer works too; missing header is 1002
-        let (status, _) = app
-            .get(&format!(
-                "/api/v2/{}/conversations/{}",
-                app.tenant.name, c.id
-            ))
-            .fetch()
-            .await;
-        assert_eq!(status, 200);
+        app.get(&format!(
+            "/api/v2/{}/conversations/{}",
+            app.tenant.name, c.id
+        ))
+        .fetch_expecting(200)
+        .await;
         let (status, body) = app
             .anonymous(
                 reqwest::Method::GET,
@@ -161,21 +163,14 @@ async fn zoho_portal_and_scopes() {
             (status.as_u16(), body["error"]["code"].as_u64()),
             (403, Some(1007))
         );
-        let (status, _) = app
-            .anonymous(
-                reqwest::Method::PUT,
-                &format!("/api/v2/{}/conversations/{}/close", app.tenant.name, c.id),
-            )
-            .header("Authorization", zoho_token(&read_only))
-            .fetch()
-            .await;
-        assert_eq!(status, 403);
-        let stored = app
-            .store
-            .conversations()
-            .get(app.tenant.id, c.id)
-            .await
-            .unwrap();
+        app.anonymous(
+            reqwest::Method::PUT,
+            &format!("/api/v2/{}/conversations/{}/close", app.tenant.name, c.id),
+        )
+        .header("Authorization", zoho_token(&read_only))
+        .fetch_expecting(403)
+        .await;
+        let stored = app.stored_conversation(c.id).await;
         assert_eq!(
             (stored.version, stored.status),
             (1, ConversationStatus::New)
@@ -187,18 +182,22 @@ async fn zoho_portal_and_scopes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chatbot_chatlog_and_email() {
     for_each_backend(|app| async move {
-        let (status, log) = app.post("/chatbot/v1/chatlog").json(&json!({"sessionid": "sess-1", "name": "Bo", "country": "Norway"})).fetch().await;
-        assert_eq!(status, 201, "{log}");
+        let log = app.post("/chatbot/v1/chatlog").json(&json!({"sessionid": "sess-1", "name": "Bo", "country": "Norway"}))
+            .fetch_expecting(201)
+            .await;
         assert_eq!(log["sessionid"], "sess-1");
         let id = log["id"].as_i64().unwrap();
-        let (status, generated) = app.post("/chatbot/v1/chatlog").json(&json!({"name": "Anon"})).fetch().await;
-        assert_eq!(status, 201);
+        let generated = app.post("/chatbot/v1/chatlog").json(&json!({"name": "Anon"}))
+            .fetch_expecting(201)
+            .await;
         assert_eq!(generated["sessionid"].as_str().unwrap().len(), 32);
-        let (status, dup) = app.post("/chatbot/v1/chatlog").json(&json!({"sessionid": "sess-1"})).fetch().await;
-        assert_eq!(status, 409, "{dup}");
+        app.post("/chatbot/v1/chatlog").json(&json!({"sessionid": "sess-1"}))
+            .fetch_expecting(409)
+            .await;
 
-        let (status, got) = app.get("/chatbot/v1/chatlog/sess-1").fetch().await;
-        assert_eq!(status, 200);
+        let got = app.get("/chatbot/v1/chatlog/sess-1")
+            .fetch_expecting(200)
+            .await;
         assert_eq!(got["id"], id, "the same numeric id every family uses");
         assert_eq!(email_events(&app, id).await, 0);
 
@@ -207,14 +206,15 @@ async fn chatbot_chatlog_and_email() {
         assert_eq!(email_events(&app, id).await, 1);
         // the same email again writes no new version but triggers the
         // event all the same (the seed: fetch, update, then trigger)
-        let version = app.store.conversations().get(app.tenant.id, switchboard_domain::ConversationId::new(id)).await.unwrap().version;
+        let version = app.stored_conversation(switchboard_domain::ConversationId::new(id)).await.version;
         let (status, body) = app.put("/chatbot/v1/chatlog/email").json(&json!({"sessionid": "sess-1", "email": " bo@example.com "})).fetch().await;
         assert_eq!((status.as_u16(), body), (200, json!({"message": "success"})));
         assert_eq!(email_events(&app, id).await, 2);
-        let after = app.store.conversations().get(app.tenant.id, switchboard_domain::ConversationId::new(id)).await.unwrap();
+        let after = app.stored_conversation(switchboard_domain::ConversationId::new(id)).await;
         assert_eq!(after.version, version, "an unchanged email writes no new version");
-        let (status, _) = app.put("/chatbot/v1/chatlog/email").json(&json!({"sessionid": "sess-1", "email": "bo2@example.com"})).fetch().await;
-        assert_eq!(status, 200);
+        app.put("/chatbot/v1/chatlog/email").json(&json!({"sessionid": "sess-1", "email": "bo2@example.com"}))
+            .fetch_expecting(200)
+            .await;
         assert_eq!(email_events(&app, id).await, 3);
 
         // validation follows the seed: the chat log is fetched first
@@ -232,19 +232,21 @@ async fn chatbot_chatlog_and_email() {
             (json!({"email": "x@example.com"}), "sessionid"),
         ];
         for (b, word) in bad {
-            let (status, body) = app.put("/chatbot/v1/chatlog/email").json(&b).fetch().await;
-            assert_eq!(status, 400, "{b}");
+            let body = app.put("/chatbot/v1/chatlog/email").json(&b)
+                .fetch_expecting(400)
+                .await;
             assert!(body["error"].as_str().unwrap().contains(word), "{body}");
         }
-        let (status, body) = app.put("/chatbot/v1/chatlog/email").header("Content-Type", "application/json").body("{\"sessionid\": ").fetch().await;
-        assert_eq!(status, 400);
+        let body = app.put("/chatbot/v1/chatlog/email").header("Content-Type", "application/json").body("{\"sessionid\": ")
+            .fetch_expecting(400)
+            .await;
         assert!(body["error"].as_str().unwrap().contains("malformed JSON"), "{body}");
         assert_eq!(email_events(&app, id).await, 3, "no event for failures");
 
         // the email shows everywhere the conversation does
         let (_, chat) = app.get(&format!("/api/v2/{}/conversations/{id}", app.tenant.name)).fetch().await;
         assert_eq!(chat["data"]["visitor"]["email"], "bo2@example.com");
-        let stored = app.store.conversations().get(app.tenant.id, switchboard_domain::ConversationId::new(id)).await.unwrap();
+        let stored = app.stored_conversation(switchboard_domain::ConversationId::new(id)).await;
         assert_eq!(stored.visitor.email.as_deref(), Some("bo2@example.com"));
 
         // the event payload is exactly the Zapier seed shape
@@ -256,10 +258,12 @@ async fn chatbot_chatlog_and_email() {
                    "name": "Bo", "country": "Norway", "status": "email_updated"})
         );
         let (_, other_key) = app.other_tenant("globex").await;
-        let (status, _) = app.request_with_key(reqwest::Method::GET, "/chatbot/v1/chatlog/sess-1", &other_key).fetch().await;
-        assert_eq!(status, 404);
-        let (status, body) = app.anonymous(reqwest::Method::PUT, "/chatbot/v1/chatlog/email").json(&json!({})).fetch().await;
-        assert_eq!(status, 401);
+        app.request_with_key(reqwest::Method::GET, "/chatbot/v1/chatlog/sess-1", &other_key)
+            .fetch_expecting(404)
+            .await;
+        let body = app.anonymous(reqwest::Method::PUT, "/chatbot/v1/chatlog/email").json(&json!({}))
+            .fetch_expecting(401)
+            .await;
         assert!(body["error"].is_string());
     })
     .await;

@@ -249,8 +249,7 @@ async fn apply(
     csrf: &str,
     update: ConversationUpdate,
 ) -> Result<HttpResponse, ConsoleError> {
-    let session = session::require(req, state).await?;
-    session::check_post(req, &session, csrf)?;
+    let session = session::posted(req, state, csrf).await?;
     let id = conversation_id(raw_id)?;
     update
         .validate()

@@ -289,16 +289,14 @@ fn conversations_card(
             } @else {
                 table {
                     thead { tr {
-                        th scope="col" { "Conversation" }
-                        th scope="col" { "Status" }
+                        (render::conversation_headings())
                         th scope="col" class="hide-narrow" { "Assignee" }
                         th scope="col" { "Last activity" }
                     } }
                     tbody {
                         @for (c, l) in items.iter().zip(links) {
                             tr data-conversation=(c.id.get()) {
-                                td { a href=(format!("/console/conversations/{}", c.id.get())) { "#" (c.id.get()) } }
-                                td { (render::status(c.status)) }
+                                (render::conversation_cells(c))
                                 td class="hide-narrow" { (l.assignee(c).map_or("-", |a| a.name.as_str())) }
                                 td { (render::time(c.updated_at, tz)) }
                             }
@@ -329,8 +327,7 @@ async fn edit<F>(
 where
     F: FnMut(&mut Customer) + Send + 'static,
 {
-    let session = session::require(req, state).await?;
-    session::check_post(req, &session, csrf)?;
+    let session = session::posted(req, state, csrf).await?;
     let id = customer_id(raw_id)?;
     let done = state
         .app

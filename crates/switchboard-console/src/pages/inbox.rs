@@ -334,8 +334,7 @@ fn list(
         } @else {
             table id="inbox" {
                 thead { tr {
-                    th scope="col" { "Conversation" }
-                    th scope="col" { "Status" }
+                    (render::conversation_headings())
                     th scope="col" { "Visitor" }
                     th scope="col" class="hide-narrow" { "Customer" }
                     th scope="col" { "Assignee" }
@@ -345,8 +344,7 @@ fn list(
                 tbody {
                     @for (c, l) in items.iter().zip(links) {
                         tr data-conversation=(c.id.get()) {
-                            td { a href=(format!("/console/conversations/{}", c.id.get())) { "#" (c.id.get()) } }
-                            td { (render::status(c.status)) }
+                            (render::conversation_cells(c))
                             td {
                                 (c.visitor.name.as_deref().unwrap_or("-"))
                                 @if let Some(e) = &c.visitor.email { br; span class="muted" { (e) } }

@@ -23,6 +23,13 @@ pub(crate) struct PageParams {
     pub(crate) fragment: Option<String>,
 }
 
+/// A form with only the CSRF token (sign-out, and the admin pages' buttons).
+#[derive(Debug, serde::Deserialize)]
+pub(crate) struct CsrfForm {
+    #[serde(default)]
+    pub(crate) csrf: String,
+}
+
 /// A positive id in a path; anything else names a page that does not
 /// exist.
 pub(crate) fn path_id(raw: &str) -> Result<i64, ConsoleError> {

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use switchboard_domain::{AgentRole, ApiKeyId, AttributeType, CustomAttribute, Scope};
 use switchboard_storage::{ConsoleSession, StorageError};
 
-use crate::pages::{path_id, see_other};
+use crate::pages::{CsrfForm, path_id, see_other};
 use crate::state::ConsoleState;
 use crate::{ConsoleError, render, session};
 
@@ -276,8 +276,7 @@ pub(crate) async fn create_agent(
     state: web::Data<ConsoleState>,
     form: web::Form<AgentForm>,
 ) -> Result<HttpResponse, ConsoleError> {
-    let session = session::require_admin(&req, &state).await?;
-    session::check_post(&req, &session, &form.csrf)?;
+    let session = session::admin_posted(&req, &state, &form.csrf).await?;
     let Some(role) = AgentRole::parse(form.role.trim()) else {
         return render_page(
             &req,
@@ -328,8 +327,7 @@ pub(crate) async fn create_department(
     state: web::Data<ConsoleState>,
     form: web::Form<NameForm>,
 ) -> Result<HttpResponse, ConsoleError> {
-    let session = session::require_admin(&req, &state).await?;
-    session::check_post(&req, &session, &form.csrf)?;
+    let session = session::admin_posted(&req, &state, &form.csrf).await?;
     let done = state
         .app
         .store()
@@ -358,8 +356,7 @@ pub(crate) async fn create_attribute(
     state: web::Data<ConsoleState>,
     form: web::Form<AttributeForm>,
 ) -> Result<HttpResponse, ConsoleError> {
-    let session = session::require_admin(&req, &state).await?;
-    session::check_post(&req, &session, &form.csrf)?;
+    let session = session::admin_posted(&req, &state, &form.csrf).await?;
     let kind: AttributeType = match form.kind.parse() {
         Ok(k) => k,
         Err(e) => {
@@ -445,13 +442,6 @@ pub(crate) async fn create_key(
     .await
 }
 
-/// A form with only the CSRF token.
-#[derive(Debug, Deserialize)]
-pub(crate) struct CsrfForm {
-    #[serde(default)]
-    csrf: String,
-}
-
 /// `POST /console/settings/keys/{id}/revoke`.
 pub(crate) async fn revoke_key(
     req: HttpRequest,
@@ -459,8 +449,7 @@ pub(crate) async fn revoke_key(
     id: web::Path<String>,
     form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, ConsoleError> {
-    let session = session::require_admin(&req, &state).await?;
-    session::check_post(&req, &session, &form.csrf)?;
+    let session = session::admin_posted(&req, &state, &form.csrf).await?;
     let id = ApiKeyId::new(path_id(&id)?);
     state
         .app

@@ -5,7 +5,7 @@ use maud::html;
 use serde::Deserialize;
 use switchboard_storage::SignIn;
 
-use crate::pages::{html, see_other};
+use crate::pages::{CsrfForm, html, see_other};
 use crate::session::{self, SESSION_COOKIE, SIGN_IN_COOKIE};
 use crate::state::ConsoleState;
 use crate::{ConsoleError, render};
@@ -165,13 +165,6 @@ fn refused(
     )?;
     *res.status_mut() = actix_web::http::StatusCode::UNAUTHORIZED;
     Ok(res)
-}
-
-/// The sign-out form.
-#[derive(Debug, Deserialize)]
-pub(crate) struct CsrfForm {
-    #[serde(default)]
-    csrf: String,
 }
 
 /// `POST /console/sign-out`.

@@ -10,11 +10,10 @@ use std::collections::BTreeMap;
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use maud::{Markup, html};
-use serde::Deserialize;
 use switchboard_domain::{DeliveryId, EventId, SubscriptionId, SubscriptionState};
 use switchboard_storage::{ConsoleSession, DeliveryAttempt};
 
-use crate::pages::{html as respond, path_id, see_other};
+use crate::pages::{CsrfForm, html as respond, path_id, see_other};
 use crate::state::ConsoleState;
 use crate::{ConsoleError, render, session};
 
@@ -246,13 +245,6 @@ async fn render_detail(
     )))
 }
 
-/// A form with only the CSRF token.
-#[derive(Debug, Deserialize)]
-pub(crate) struct CsrfForm {
-    #[serde(default)]
-    csrf: String,
-}
-
 /// `POST /console/webhooks/{id}/enable`.
 pub(crate) async fn enable(
     req: HttpRequest,
@@ -260,8 +252,7 @@ pub(crate) async fn enable(
     id: web::Path<String>,
     form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, ConsoleError> {
-    let session = session::require_admin(&req, &state).await?;
-    session::check_post(&req, &session, &form.csrf)?;
+    let session = session::admin_posted(&req, &state, &form.csrf).await?;
     let id = SubscriptionId::new(path_id(&id)?);
     state
         .app
@@ -280,8 +271,7 @@ pub(crate) async fn rotate(
     id: web::Path<String>,
     form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, ConsoleError> {
-    let session = session::require_admin(&req, &state).await?;
-    session::check_post(&req, &session, &form.csrf)?;
+    let session = session::admin_posted(&req, &state, &form.csrf).await?;
     let id = SubscriptionId::new(path_id(&id)?);
     let secret = switchboard_webhook::generate_secret()
         .map_err(|e| ConsoleError::Internal(e.to_string()))?;
@@ -301,8 +291,7 @@ pub(crate) async fn redeliver(
     path: web::Path<(String, String)>,
     form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, ConsoleError> {
-    let session = session::require_admin(&req, &state).await?;
-    session::check_post(&req, &session, &form.csrf)?;
+    let session = session::admin_posted(&req, &state, &form.csrf).await?;
     let (id, delivery) = path.into_inner();
     let id = SubscriptionId::new(path_id(&id)?);
     let delivery = DeliveryId::new(path_id(&delivery)?);
@@ -322,8 +311,7 @@ pub(crate) async fn requeue(
     event: web::Path<String>,
     form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, ConsoleError> {
-    let session = session::require_admin(&req, &state).await?;
-    session::check_post(&req, &session, &form.csrf)?;
+    let session = session::admin_posted(&req, &state, &form.csrf).await?;
     let event = EventId::new(path_id(&event)?);
     state
         .app

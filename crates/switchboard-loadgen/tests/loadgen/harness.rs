@@ -1,9 +1,11 @@
 //! The real server, in-process on port 0, set up as the benchmark runs it.
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use switchboard_api::ApiConfig;
+use switchboard_loadgen::model::Backend;
 use switchboard_server::{RunningServer, ServerConfig, start};
 use switchboard_webhook::{TargetPolicy, WebhookConfig};
 
@@ -30,4 +32,27 @@ pub(crate) async fn server(url: String) -> RunningServer {
         ..WebhookConfig::default()
     };
     start(config).await.unwrap()
+}
+
+/// Runs `exercise` with the URL of a fresh database on `backend` (a
+/// PostgreSQL that is unavailable outside CI skips it).
+pub(crate) async fn on_backend<F, Fut>(backend: Backend, exercise: F)
+where
+    F: FnOnce(Backend, String) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    match backend {
+        Backend::Sqlite => {
+            let dir = switchboard_testsupport::tempfile::tempdir().unwrap();
+            let url = format!("sqlite://{}", dir.path().join("loadgen.db").display());
+            exercise(backend, url).await;
+        }
+        Backend::Postgres => {
+            let Some(pg) = switchboard_testsupport::postgres_or_skip() else {
+                return;
+            };
+            let db = pg.create_database().unwrap();
+            exercise(backend, db.url().to_string()).await;
+        }
+    }
 }

@@ -77,16 +77,10 @@ async fn exercise(backend: Backend, url: String) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_scenario_runs_clean_on_sqlite() {
-    let dir = switchboard_testsupport::tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("bench.db").display());
-    exercise(Backend::Sqlite, url).await;
+    super::harness::on_backend(Backend::Sqlite, exercise).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_scenario_runs_clean_on_postgres() {
-    let Some(pg) = switchboard_testsupport::postgres_or_skip() else {
-        return;
-    };
-    let db = pg.create_database().unwrap();
-    exercise(Backend::Postgres, db.url().to_string()).await;
+    super::harness::on_backend(Backend::Postgres, exercise).await;
 }

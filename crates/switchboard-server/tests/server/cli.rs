@@ -9,14 +9,14 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use switchboard_domain::{Actor, AttributeType, Conversation, Scope, Tenant};
-use switchboard_storage::{
-    Clock, OUTBOX_MAX_TRIES, SecretKeySource, SecretKeys, Store, StoreConfig, WriteContext,
-};
+use switchboard_domain::{Actor, ApiKey, AttributeType, Conversation, Scope, Tenant};
+use switchboard_storage::{Clock, OUTBOX_MAX_TRIES, Store, StoreConfig, WriteContext};
 use switchboard_testsupport::tempfile::{TempDir, tempdir};
-use switchboard_testsupport::{RawConnection, SECRET_KEYS, TestDb};
 
-const BIN: &str = env!("CARGO_BIN_EXE_switchboard");
+use super::common::{
+    BIN, line_after, open_store, status_of, stdout_lines, store_config, switchboard,
+};
+use switchboard_testsupport::{RawConnection, SECRET_KEYS, TestDb};
 
 /// A temporary directory with a database URL in it.
 struct Scratch {
@@ -46,16 +46,10 @@ impl Scratch {
 
     /// `switchboard ARGS --database-url URL`, with no SWITCHBOARD_* variables inherited.
     fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(BIN);
-        for (key, _) in std::env::vars_os() {
-            if key.to_string_lossy().starts_with("SWITCHBOARD_") || key == "RUST_LOG" {
-                command.env_remove(key);
-            }
-        }
+        let mut command = switchboard();
         command
             .args(args)
             .args(["--database-url", &self.url])
-            .env("SWITCHBOARD_SECRETS_KEYS", SECRET_KEYS)
             .current_dir(self.dir.path());
         command
     }
@@ -75,16 +69,17 @@ impl Scratch {
         String::from_utf8(out.stdout).unwrap()
     }
 
+    /// Runs and asserts exit code 2 (invalid input); returns the
+    /// description of the run (status, stdout and stderr).
+    fn invalid(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        let described = describe(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {described}");
+        described
+    }
+
     async fn store(&self) -> Store {
-        Store::open(
-            &self.url,
-            StoreConfig {
-                secret_keys: SecretKeySource::Keys(SecretKeys::parse(SECRET_KEYS).unwrap()),
-                ..StoreConfig::default()
-            },
-        )
-        .await
-        .unwrap()
+        open_store(&self.url).await
     }
 
     async fn tenant(&self, store: &Store, name: &str) -> Tenant {
@@ -99,6 +94,16 @@ fn describe(out: &Output) -> String {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     )
+}
+
+/// The key and tenant that a secret the CLI printed authenticates as.
+async fn printed_key(store: &Store, secret: &str) -> (ApiKey, Tenant) {
+    store
+        .admin()
+        .authenticate(secret)
+        .await
+        .unwrap()
+        .expect("the printed key authenticates")
 }
 
 fn last_line(stdout: &str) -> &str {
@@ -119,10 +124,8 @@ async fn tenant_and_keys() {
     let s = Scratch::new();
     s.ok(&["tenant", "create", "acme"]);
 
-    let duplicate = s.run(&["tenant", "create", "acme"]);
-    assert_eq!(duplicate.status.code(), Some(2), "{}", describe(&duplicate));
-    let invalid = s.run(&["tenant", "create", "Not A Name"]);
-    assert_eq!(invalid.status.code(), Some(2), "{}", describe(&invalid));
+    s.invalid(&["tenant", "create", "acme"]);
+    s.invalid(&["tenant", "create", "Not A Name"]);
 
     let out = s.ok(&[
         "key",
@@ -141,24 +144,14 @@ async fn tenant_and_keys() {
     let all_secret = last_line(&all).to_string();
 
     let store = s.store().await;
-    let (key, tenant) = store
-        .admin()
-        .authenticate(&secret)
-        .await
-        .unwrap()
-        .expect("the printed key authenticates");
+    let (key, tenant) = printed_key(&store, &secret).await;
     assert_eq!(tenant.name, "acme");
     assert_eq!(key.name, "zapier");
     assert_eq!(
         key.scopes,
         BTreeSet::from([Scope::CustomersRead, Scope::ConversationsUpdate])
     );
-    let (key, _) = store
-        .admin()
-        .authenticate(&all_secret)
-        .await
-        .unwrap()
-        .expect("the printed key authenticates");
+    let (key, _) = printed_key(&store, &all_secret).await;
     assert_eq!(
         key.scopes,
         Scope::DEFAULT.into_iter().collect(),
@@ -178,12 +171,7 @@ async fn tenant_and_keys() {
         "ops",
     ]);
     assert!(admin.contains("admin.READ, admin.WRITE"), "{admin}");
-    let (key, _) = store
-        .admin()
-        .authenticate(last_line(&admin))
-        .await
-        .unwrap()
-        .expect("the printed key authenticates");
+    let (key, _) = printed_key(&store, last_line(&admin)).await;
     assert_eq!(
         key.scopes,
         BTreeSet::from([Scope::AdminRead, Scope::AdminWrite])
@@ -209,16 +197,15 @@ async fn tenant_and_keys() {
         &key.id.get().to_string(),
     ]);
     assert!(revoked.contains("revoked API key \"ops\""), "{revoked}");
-    let again = s.run(&[
+    s.invalid(&[
         "key",
         "revoke",
         "--tenant",
         "acme",
         &key.id.get().to_string(),
     ]);
-    assert_eq!(again.status.code(), Some(2), "{}", describe(&again));
 
-    let bad_scope = s.run(&[
+    s.invalid(&[
         "key",
         "create",
         "--tenant",
@@ -226,7 +213,6 @@ async fn tenant_and_keys() {
         "--scope",
         "customers.DESTROY",
     ]);
-    assert_eq!(bad_scope.status.code(), Some(2), "{}", describe(&bad_scope));
 }
 
 #[tokio::test]
@@ -309,7 +295,7 @@ async fn attributes_agents_departments() {
         ["Support"]
     );
 
-    let bad_type = s.run(&[
+    s.invalid(&[
         "attribute",
         "create",
         "--tenant",
@@ -319,11 +305,9 @@ async fn attributes_agents_departments() {
         "--type",
         "color",
     ]);
-    assert_eq!(bad_type.status.code(), Some(2), "{}", describe(&bad_type));
-    let bad_email = s.run(&[
+    s.invalid(&[
         "agent", "create", "--tenant", "acme", "--name", "X", "--email", "nope",
     ]);
-    assert_eq!(bad_email.status.code(), Some(2), "{}", describe(&bad_email));
 
     // list and delete
     let grace = agents
@@ -362,15 +346,9 @@ async fn attributes_agents_departments() {
     conv.assign(Some(grace.id));
     conv.department_id = Some(support.id);
     store.conversations().create(&ctx, conv).await.unwrap();
-    let kept = s.run(&["agent", "delete", "--tenant", "acme", "grace@example.com"]);
-    assert_eq!(kept.status.code(), Some(2), "{}", describe(&kept));
-    assert!(
-        describe(&kept).contains("reassign them first"),
-        "{}",
-        describe(&kept)
-    );
-    let kept = s.run(&["department", "delete", "--tenant", "acme", "Support"]);
-    assert_eq!(kept.status.code(), Some(2), "{}", describe(&kept));
+    let kept = s.invalid(&["agent", "delete", "--tenant", "acme", "grace@example.com"]);
+    assert!(kept.contains("reassign them first"), "{kept}");
+    s.invalid(&["department", "delete", "--tenant", "acme", "Support"]);
     let deleted = s.ok(&[
         "agent",
         "delete",
@@ -382,26 +360,20 @@ async fn attributes_agents_departments() {
         deleted.contains("deleted agent \"Alan Turing\""),
         "{deleted}"
     );
-    let unknown = s.run(&[
+    let unknown = s.invalid(&[
         "agent",
         "delete",
         "--tenant",
         "acme",
         &alan.id.get().to_string(),
     ]);
-    assert_eq!(unknown.status.code(), Some(2), "{}", describe(&unknown));
-    assert!(
-        describe(&unknown).contains("has no agent"),
-        "{}",
-        describe(&unknown)
-    );
+    assert!(unknown.contains("has no agent"), "{unknown}");
     let deleted = s.ok(&["attribute", "delete", "--tenant", "acme", "seats"]);
     assert!(
         deleted.contains("deleted number attribute \"seats\""),
         "{deleted}"
     );
-    let unknown = s.run(&["attribute", "delete", "--tenant", "acme", "seats"]);
-    assert_eq!(unknown.status.code(), Some(2), "{}", describe(&unknown));
+    s.invalid(&["attribute", "delete", "--tenant", "acme", "seats"]);
     s.ok(&[
         "department",
         "create",
@@ -511,7 +483,7 @@ async fn agents_get_console_passwords_from_stdin() {
     ];
     let out = with_stdin(&unknown, "third long password\n");
     assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
-    let bad_role = s.run(&[
+    s.invalid(&[
         "agent",
         "create",
         "--tenant",
@@ -523,7 +495,6 @@ async fn agents_get_console_passwords_from_stdin() {
         "--role",
         "root",
     ]);
-    assert_eq!(bad_role.status.code(), Some(2), "{}", describe(&bad_role));
 }
 
 #[test]
@@ -612,8 +583,7 @@ async fn outbox_lists_and_requeues_quarantined_events() {
         &s.url,
         StoreConfig {
             clock: clock.clone(),
-            secret_keys: SecretKeySource::Keys(SecretKeys::parse(SECRET_KEYS).unwrap()),
-            ..StoreConfig::default()
+            ..store_config()
         },
     )
     .await
@@ -665,8 +635,7 @@ async fn outbox_lists_and_requeues_quarantined_events() {
     assert!(requeued.contains("requeued"), "{requeued}");
     assert_eq!(s.ok(&["outbox", "quarantined"]), "");
     assert_eq!(store.worker().outbox_backlog().await.unwrap(), 1);
-    let again = s.run(&["outbox", "requeue", &id]);
-    assert_eq!(again.status.code(), Some(2), "{}", describe(&again));
+    s.invalid(&["outbox", "requeue", &id]);
 }
 
 #[test]
@@ -728,16 +697,7 @@ impl Served {
             .stderr(std::fs::File::create(stderr).unwrap())
             .spawn()
             .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+        let lines = stdout_lines(&mut child);
         Self {
             child,
             lines,
@@ -751,24 +711,13 @@ impl Served {
 
     /// Reads stdout until a line starts with `prefix`; returns the rest of it.
     fn wait_for(&mut self, prefix: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    if let Some(rest) = line.strip_prefix(prefix) {
-                        return rest.trim().to_string();
-                    }
-                }
-                Err(e) => {
-                    let _ = self.child.kill();
-                    panic!(
-                        "no line starting with {prefix:?} ({e}); logs:\n{}",
-                        self.logs()
-                    );
-                }
-            }
-        }
+        line_after(&self.lines, prefix).unwrap_or_else(|e| {
+            let _ = self.child.kill();
+            panic!(
+                "no line starting with {prefix:?} ({e}); logs:\n{}",
+                self.logs()
+            );
+        })
     }
 
     /// Sends SIGTERM and returns the exit status code.
@@ -872,12 +821,7 @@ async fn serve_demo_is_idempotent_and_stops_gracefully() {
         }
 
         let store = s.store().await;
-        let (_, tenant) = store
-            .admin()
-            .authenticate(&key)
-            .await
-            .unwrap()
-            .expect("the printed key authenticates");
+        let (_, tenant) = printed_key(&store, &key).await;
         assert_eq!(tenant.name, "demo");
         let admin = match store
             .console()
@@ -1310,14 +1254,7 @@ async fn create_customer(base_url: &str, key: &str) -> (u16, serde_json::Value) 
 }
 
 async fn get_status(url: &str, key: &str) -> u16 {
-    reqwest::Client::new()
-        .get(url)
-        .bearer_auth(key)
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
+    status_of(reqwest::Client::new().get(url).bearer_auth(key)).await
 }
 
 /// `switchboard tenant delete` in one process while `switchboard serve`
@@ -1401,8 +1338,7 @@ async fn revoked_key_is_refused() {
         let listed = s.ok(&["key", "list", "--tenant", "acme"]);
         assert!(listed.contains("\"zapier\""), "{listed}");
         assert!(!listed.contains(&key), "a secret was listed: {listed}");
-        let unknown = s.run(&["key", "revoke", "--tenant", "acme", "999"]);
-        assert_eq!(unknown.status.code(), Some(2), "{}", describe(&unknown));
+        s.invalid(&["key", "revoke", "--tenant", "acme", "999"]);
         let prefix = key.rsplit_once('_').unwrap().0;
         let out = s.ok(&["key", "revoke", "--tenant", "acme", prefix]);
         assert!(out.contains("revoked API key \"zapier\""), "{out}");

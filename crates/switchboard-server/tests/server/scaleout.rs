@@ -7,47 +7,18 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use switchboard_domain::Scope;
-use switchboard_storage::{SecretKeySource, SecretKeys, Store, StoreConfig};
+use switchboard_testsupport::PgServer;
 use switchboard_testsupport::receiver::Receiver;
 use switchboard_testsupport::tempfile::tempdir;
-use switchboard_testsupport::{PgServer, SECRET_KEYS, TestDatabase};
 
+use super::common::{open_store, shared_database, status_of};
 use super::webhook_processes::{
-    Served, client, create_chatlog, subscribe, tally, tenant_and_key, update_email,
+    Served, TwoNodes, client, create_chatlog, subscribe, tally, tenant_and_key, update_email,
 };
-
-/// A fresh database on the shared PostgreSQL server, or `None` (skipped).
-async fn shared_database() -> Option<TestDatabase> {
-    let server = switchboard_testsupport::postgres_or_skip()?;
-    Some(
-        tokio::task::spawn_blocking(move || server.create_database().unwrap())
-            .await
-            .unwrap(),
-    )
-}
-
-/// A store on `url` in the test process (as an operator's command has).
-async fn open_store(url: &str) -> Store {
-    Store::open(
-        url,
-        StoreConfig {
-            secret_keys: SecretKeySource::Keys(SecretKeys::parse(SECRET_KEYS).unwrap()),
-            ..StoreConfig::default()
-        },
-    )
-    .await
-    .unwrap()
-}
 
 /// The status of `GET {base}/zapier/v1/me` with `key`.
 async fn me(http: &reqwest::Client, base: &str, key: &str) -> u16 {
-    http.get(format!("{base}/zapier/v1/me"))
-        .bearer_auth(key)
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
+    status_of(http.get(format!("{base}/zapier/v1/me")).bearer_auth(key)).await
 }
 
 /// How long until every node answers `key` with 401 (polling every 10 ms).
@@ -170,8 +141,7 @@ async fn revocation_and_tenant_removal_reach_both_nodes_within_a_second() {
         .secret;
     let dir = tempdir().unwrap();
     let env = [("SWITCHBOARD_API_KEY_CACHE_SECS", "600")];
-    let a = Served::start(&url, dir.path(), "a", &env);
-    let b = Served::start(&url, dir.path(), "b", &env);
+    let (a, b) = Served::pair(&url, dir.path(), &env);
     let http = client();
     for node in [&a, &b] {
         assert_eq!(me(&http, &node.base_url, &key).await, 200);
@@ -325,8 +295,7 @@ async fn a_keys_limit_holds_across_two_nodes() {
         ("SWITCHBOARD_API_AUTH_FAILURES_PER_MINUTE", "60"),
         ("SWITCHBOARD_API_AUTH_FAILURE_BURST", "20"),
     ];
-    let a = Served::start(&url, dir.path(), "a", &env);
-    let b = Served::start(&url, dir.path(), "b", &env);
+    let (a, b) = Served::pair(&url, dir.path(), &env);
     let http = client();
     let deadline = Instant::now() + Duration::from_secs(15);
     while live_nodes(&http, &a.base_url).await != 2 || live_nodes(&http, &b.base_url).await != 2 {
@@ -427,9 +396,6 @@ async fn a_primary_killed_mid_load_loses_nothing_once_the_standby_is_promoted() 
     let pair = std::sync::Arc::new(pair);
     pair.create_database("sb").unwrap();
     let url = pair.url("sb");
-    let key = tenant_and_key(&url).await;
-    let receiver = Receiver::start().await;
-    let dir = tempdir().unwrap();
     let env = [
         ("SWITCHBOARD_WEBHOOK_TIMEOUT", "2s"),
         ("SWITCHBOARD_WEBHOOK_LEASE", "6s"),
@@ -437,9 +403,13 @@ async fn a_primary_killed_mid_load_loses_nothing_once_the_standby_is_promoted() 
         ("SWITCHBOARD_WEBHOOK_PER_TARGET_CONCURRENCY", "16"),
         ("SWITCHBOARD_WORKERS", "2"),
     ];
-    let a = Served::start(&url, dir.path(), "a", &env);
-    let b = Served::start(&url, dir.path(), "b", &env);
-    subscribe(&a.base_url, &key, &receiver.url("/failover")).await;
+    let TwoNodes {
+        dir: _dir,
+        key,
+        receiver,
+        a,
+        b,
+    } = TwoNodes::start(&url, &env, "/failover").await;
 
     // Load: each lane creates a session and sets its email, alternating
     // between the nodes, until told to stop.

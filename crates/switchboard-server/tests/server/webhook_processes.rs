@@ -4,20 +4,16 @@
 //! (must be 0) and duplicated events.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use switchboard_domain::Scope;
-use switchboard_storage::{SecretKeySource, SecretKeys, Store, StoreConfig};
-use switchboard_testsupport::SECRET_KEYS;
 use switchboard_testsupport::receiver::{Received, Receiver, Reply};
-use switchboard_testsupport::tempfile::tempdir;
+use switchboard_testsupport::tempfile::{TempDir, tempdir};
 
-pub(super) const BIN: &str = env!("CARGO_BIN_EXE_switchboard");
+use super::common::{line_after, open_store, shared_database, stdout_lines, switchboard};
 
 /// Settings shared by every server in these tests.
 const WEBHOOK_ENV: &[(&str, &str)] = &[
@@ -42,13 +38,7 @@ pub(super) struct Served {
 impl Served {
     pub(super) fn start(database_url: &str, dir: &Path, name: &str, env: &[(&str, &str)]) -> Self {
         let stderr = dir.join(format!("{name}.log"));
-        let mut command = Command::new(BIN);
-        for (key, _) in std::env::vars_os() {
-            if key.to_string_lossy().starts_with("SWITCHBOARD_") || key == "RUST_LOG" {
-                command.env_remove(key);
-            }
-        }
-        let mut child = command
+        let mut child = switchboard()
             .args([
                 "serve",
                 "--bind",
@@ -57,7 +47,6 @@ impl Served {
                 database_url,
             ])
             .envs(WEBHOOK_ENV.iter().copied())
-            .env("SWITCHBOARD_SECRETS_KEYS", SECRET_KEYS)
             .envs(env.iter().copied())
             .env(
                 "SWITCHBOARD_LOG",
@@ -68,39 +57,27 @@ impl Served {
             .stderr(std::fs::File::create(&stderr).unwrap())
             .spawn()
             .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                // Keeps draining after the test stops listening, so the
-                // server never writes to a closed pipe.
-                let _ = tx.send(line);
-            }
+        let lines = stdout_lines(&mut child);
+        let base_url = line_after(&lines, "listening on ").unwrap_or_else(|e| {
+            let _ = child.kill();
+            panic!(
+                "{name} did not start ({e}); logs:\n{}",
+                std::fs::read_to_string(&stderr).unwrap_or_default()
+            );
         });
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let base_url = loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match lines.recv_timeout(left) {
-                Ok(line) => {
-                    if let Some(rest) = line.strip_prefix("listening on ") {
-                        break rest.trim().to_string();
-                    }
-                }
-                Err(e) => {
-                    let _ = child.kill();
-                    panic!(
-                        "{name} did not start ({e}); logs:\n{}",
-                        std::fs::read_to_string(&stderr).unwrap_or_default()
-                    );
-                }
-            }
-        };
         Self {
             child,
             stderr,
             base_url,
         }
+    }
+
+    /// Two servers, `a` and `b`, on one database with the same settings.
+    pub(super) fn pair(database_url: &str, dir: &Path, env: &[(&str, &str)]) -> (Self, Self) {
+        (
+            Self::start(database_url, dir, "a", env),
+            Self::start(database_url, dir, "b", env),
+        )
     }
 
     pub(super) fn logs(&self) -> String {
@@ -146,6 +123,34 @@ impl Drop for Served {
     }
 }
 
+/// Two servers on one database, a tenant's key, and a subscription of
+/// that tenant (made through `a`) to a receiver's `path`.
+pub(super) struct TwoNodes {
+    /// The servers' working directory and logs.
+    pub(super) dir: TempDir,
+    pub(super) key: String,
+    pub(super) receiver: Receiver,
+    pub(super) a: Served,
+    pub(super) b: Served,
+}
+
+impl TwoNodes {
+    pub(super) async fn start(database_url: &str, env: &[(&str, &str)], path: &str) -> Self {
+        let key = tenant_and_key(database_url).await;
+        let receiver = Receiver::start().await;
+        let dir = tempdir().unwrap();
+        let (a, b) = Served::pair(database_url, dir.path(), env);
+        subscribe(&a.base_url, &key, &receiver.url(path)).await;
+        Self {
+            dir,
+            key,
+            receiver,
+            a,
+            b,
+        }
+    }
+}
+
 pub(super) fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .no_proxy()
@@ -156,15 +161,7 @@ pub(super) fn client() -> reqwest::Client {
 
 /// A tenant and an all-scopes key on `database_url` (migrating it).
 pub(super) async fn tenant_and_key(database_url: &str) -> String {
-    let store = Store::open(
-        database_url,
-        StoreConfig {
-            secret_keys: SecretKeySource::Keys(SecretKeys::parse(SECRET_KEYS).unwrap()),
-            ..StoreConfig::default()
-        },
-    )
-    .await
-    .unwrap();
+    let store = open_store(database_url).await;
     let tenant = store.admin().create_tenant("acme").await.unwrap();
     store
         .admin()
@@ -344,25 +341,23 @@ pub(super) async fn successes(base_url: &str) -> u64 {
 async fn two_processes_on_one_postgres_deliver_every_event() {
     const SESSIONS: usize = 50;
     const PER_SESSION: usize = 20;
-    let Some(server) = switchboard_testsupport::postgres_or_skip() else {
+    let Some(db) = shared_database().await else {
         return;
     };
-    let db = tokio::task::spawn_blocking(move || server.create_database().unwrap())
-        .await
-        .unwrap();
     let url = db.url().to_string();
-    let key = tenant_and_key(&url).await;
-    let receiver = Receiver::start().await;
-    let dir = tempdir().unwrap();
     let env = [
         ("SWITCHBOARD_WEBHOOK_LEASE", "30s"),
         ("SWITCHBOARD_WEBHOOK_PER_TARGET_RATE", "100000"),
         ("SWITCHBOARD_WEBHOOK_PER_TARGET_CONCURRENCY", "32"),
         ("SWITCHBOARD_WORKERS", "2"),
     ];
-    let a = Served::start(&url, dir.path(), "a", &env);
-    let b = Served::start(&url, dir.path(), "b", &env);
-    subscribe(&a.base_url, &key, &receiver.url("/pg")).await;
+    let TwoNodes {
+        dir: _dir,
+        key,
+        receiver,
+        a,
+        b,
+    } = TwoNodes::start(&url, &env, "/pg").await;
 
     // 1,000 email updates: 50 sessions x 20 emails, spread over both
     // servers by 10 concurrent clients.

@@ -6,7 +6,7 @@ use reqwest::Method;
 use serde_json::json;
 use switchboard_e2e::{TestApp, for_each_backend};
 
-use super::{snap, snap_headers};
+use super::{snap, snap_each, snap_headers};
 
 const JSON_PATCH: &str = "application/json-patch+json";
 const MERGE_PATCH: &str = "application/merge-patch+json";
@@ -42,16 +42,11 @@ async fn superoffice_chat_sessions() {
             app.get(&path).header("Accept", "application/xml"),
         )
         .await;
-        snap(
-            "superoffice_chatsession_get_so_timezone",
-            app.get(&path).header("SO-TimeZone", "US-NY, includeTZOffset"),
-        )
-        .await;
-        snap("superoffice_timezone_list", app.get("/api/v1/timezone")).await;
-        snap(
-            "superoffice_chatsession_get_select",
-            app.get(&format!("{path}?$select=CustomerName,_Links/Self,TableRight/Mask")),
-        )
+        snap_each(vec![
+            ("superoffice_chatsession_get_so_timezone", app.get(&path).header("SO-TimeZone", "US-NY, includeTZOffset")),
+            ("superoffice_timezone_list", app.get("/api/v1/timezone")),
+            ("superoffice_chatsession_get_select", app.get(&format!("{path}?$select=CustomerName,_Links/Self,TableRight/Mask"))),
+        ])
         .await;
         snap_headers(
             "superoffice_chatsession_get_304",
@@ -87,74 +82,32 @@ async fn superoffice_chat_sessions() {
         .await;
 
         // the error envelope
-        snap(
-            "superoffice_error_400_field",
-            app.patch(&path)
+        snap_each(vec![
+            ("superoffice_error_400_field", app.patch(&path)
                 .header("Content-Type", MERGE_PATCH)
-                .body(r#"{"CustomerEmail": "not-an-email"}"#),
-        )
-        .await;
-        snap(
-            "superoffice_error_400_unknown_member",
-            app.patch(&path)
+                .body(r#"{"CustomerEmail": "not-an-email"}"#)),
+            ("superoffice_error_400_unknown_member", app.patch(&path)
                 .header("Content-Type", JSON_PATCH)
-                .body(r#"[{"op": "add", "path": "/Bogus", "value": 1}]"#),
-        )
-        .await;
-        snap(
-            "superoffice_error_401",
-            app.anonymous(Method::GET, &path),
-        )
-        .await;
-        snap(
-            "superoffice_error_404",
-            app.get("/api/v1/ChatSession/999999"),
-        )
-        .await;
-        snap(
-            "superoffice_error_406",
-            app.get(&path).header("Accept", "text/html"),
-        )
-        .await;
-        snap(
-            "superoffice_error_409",
-            app.patch(&path).header("Content-Type", JSON_PATCH).body(
+                .body(r#"[{"op": "add", "path": "/Bogus", "value": 1}]"#)),
+            ("superoffice_error_401", app.anonymous(Method::GET, &path)),
+            ("superoffice_error_404", app.get("/api/v1/ChatSession/999999")),
+            ("superoffice_error_406", app.get(&path).header("Accept", "text/html")),
+            ("superoffice_error_409", app.patch(&path).header("Content-Type", JSON_PATCH).body(
                 r#"[{"op": "test", "path": "/CustomerName", "value": "Bob"}]"#,
-            ),
-        )
-        .await;
-        snap(
-            "superoffice_error_412",
-            app.patch(&path)
+            )),
+            ("superoffice_error_412", app.patch(&path)
                 .header("Content-Type", MERGE_PATCH)
                 .header("If-Match", "W/\"1\"")
-                .body(r#"{"Rank": 9}"#),
-        )
-        .await;
-        snap(
-            "superoffice_error_415",
-            app.patch(&path)
+                .body(r#"{"Rank": 9}"#)),
+            ("superoffice_error_415", app.patch(&path)
                 .header("Content-Type", "text/plain")
-                .body(r#"{"Rank": 9}"#),
-        )
+                .body(r#"{"Rank": 9}"#)),
+            ("superoffice_chatsession_list", app.get("/api/v1/ChatSession?$filter=startswith(CustomerName,'Ad')&$orderBy=WhenRequested desc&$top=1&$select=CustomerName,Status")),
+            ("superoffice_chatsession_list_xml", app.get("/api/v1/ChatSession?$top=1&$select=CustomerName&$format=xml")),
+            ("superoffice_error_400_filter", app.get("/api/v1/ChatSession?$filter=Rating eq 5")),
+            ("superoffice_chatsession_delete", app.delete(&path)),
+        ])
         .await;
-
-        snap(
-            "superoffice_chatsession_list",
-            app.get("/api/v1/ChatSession?$filter=startswith(CustomerName,'Ad')&$orderBy=WhenRequested desc&$top=1&$select=CustomerName,Status"),
-        )
-        .await;
-        snap(
-            "superoffice_chatsession_list_xml",
-            app.get("/api/v1/ChatSession?$top=1&$select=CustomerName&$format=xml"),
-        )
-        .await;
-        snap(
-            "superoffice_error_400_filter",
-            app.get("/api/v1/ChatSession?$filter=Rating eq 5"),
-        )
-        .await;
-        snap("superoffice_chatsession_delete", app.delete(&path)).await;
     })
     .await;
 }

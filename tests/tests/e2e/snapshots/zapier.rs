@@ -8,7 +8,7 @@ use switchboard_domain::EventType;
 use switchboard_e2e::{TestApp, for_each_backend_with};
 use switchboard_testsupport::receiver::{Received, Receiver};
 
-use super::{Json, assert_snapshot, redact, redact_header, send, snap};
+use super::{Json, assert_snapshot, redact, redact_header, send, snap, snap_each};
 use crate::e2e::common::{WAIT, create_chatlog, update_email, wait_attempts, webhook_config};
 
 /// A delivered webhook request: method, path, headers (in arrival order)
@@ -87,53 +87,50 @@ async fn zapier_hooks_and_deliveries() {
         // the delivery log, redelivery, rotation, unsubscribing
         let log = wait_attempts(&app, hook, 1).await;
         let delivery = log[0]["delivery_id"].as_i64().unwrap();
-        snap(
-            "zapier_deliveries",
-            app.get(&format!("/zapier/v1/hooks/{hook}/deliveries")),
-        )
-        .await;
-        snap(
-            "zapier_redeliver",
-            app.post(&format!(
-                "/zapier/v1/hooks/{hook}/deliveries/{delivery}/redeliver"
-            )),
-        )
+        snap_each(vec![
+            (
+                "zapier_deliveries",
+                app.get(&format!("/zapier/v1/hooks/{hook}/deliveries")),
+            ),
+            (
+                "zapier_redeliver",
+                app.post(&format!(
+                    "/zapier/v1/hooks/{hook}/deliveries/{delivery}/redeliver"
+                )),
+            ),
+        ])
         .await;
         receiver.wait_for("/zap", 2, WAIT).await;
-        snap(
-            "zapier_rotate_secret",
-            app.post(&format!("/zapier/v1/hooks/{hook}/rotate-secret")),
-        )
+        snap_each(vec![
+            (
+                "zapier_rotate_secret",
+                app.post(&format!("/zapier/v1/hooks/{hook}/rotate-secret")),
+            ),
+            (
+                "zapier_hook_delete",
+                app.delete(&format!("/zapier/v1/hooks/{hook}")),
+            ),
+            // the error envelope
+            (
+                "zapier_error_400_field",
+                app.post("/zapier/v1/hooks")
+                    .json(&json!({"target_url": "ftp://example.com/x", "event": "email_updated"})),
+            ),
+            (
+                "zapier_error_400_query",
+                app.get(&format!("/zapier/v1/hooks/{hook}/deliveries?limit=0")),
+            ),
+            (
+                "zapier_error_401",
+                app.anonymous(Method::GET, "/zapier/v1/me"),
+            ),
+            (
+                "zapier_error_404",
+                app.get("/zapier/v1/hooks/999999/deliveries"),
+            ),
+            ("zapier_error_404_event", app.get("/zapier/v1/samples/nope")),
+        ])
         .await;
-        snap(
-            "zapier_hook_delete",
-            app.delete(&format!("/zapier/v1/hooks/{hook}")),
-        )
-        .await;
-
-        // the error envelope
-        snap(
-            "zapier_error_400_field",
-            app.post("/zapier/v1/hooks")
-                .json(&json!({"target_url": "ftp://example.com/x", "event": "email_updated"})),
-        )
-        .await;
-        snap(
-            "zapier_error_400_query",
-            app.get(&format!("/zapier/v1/hooks/{hook}/deliveries?limit=0")),
-        )
-        .await;
-        snap(
-            "zapier_error_401",
-            app.anonymous(Method::GET, "/zapier/v1/me"),
-        )
-        .await;
-        snap(
-            "zapier_error_404",
-            app.get("/zapier/v1/hooks/999999/deliveries"),
-        )
-        .await;
-        snap("zapier_error_404_event", app.get("/zapier/v1/samples/nope")).await;
     })
     .await;
 }

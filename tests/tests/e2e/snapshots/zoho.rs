@@ -5,7 +5,7 @@ use reqwest::Method;
 use serde_json::json;
 use switchboard_e2e::{TestApp, for_each_backend};
 
-use super::snap;
+use super::{snap, snap_each};
 use crate::e2e::common::{zoho, zoho_token};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -31,53 +31,47 @@ async fn zoho_conversations() {
         .await;
         assert_eq!(second.status, 200, "{}", second.text);
 
-        snap("zoho_conversation_get", zoho(&app, Method::GET, &path)).await;
-        snap(
-            "zoho_conversation_list",
-            zoho(&app, Method::GET, "/conversations?limit=10&page=1"),
-        )
-        .await;
-        snap(
-            "zoho_conversation_update",
-            zoho(&app, Method::PUT, &path)
-                .json(&json!({"customer_info": {"Plan": null, "Region": "EMEA"}})),
-        )
-        .await;
-        snap(
-            "zoho_conversation_close",
-            zoho(&app, Method::PUT, &format!("{path}/close")),
-        )
-        .await;
-
-        // the error envelope
-        snap(
-            "zoho_error_400_json_key",
-            zoho(&app, Method::PUT, &path).json(&json!({"customer_info": {}})),
-        )
-        .await;
-        snap(
-            "zoho_error_400_query",
-            zoho(&app, Method::GET, "/conversations?limit=100"),
-        )
-        .await;
-        snap(
-            "zoho_error_400_invalid_portal",
-            app.anonymous(Method::GET, "/api/v2/nope/conversations")
-                .header("Authorization", zoho_token(&app.key)),
-        )
-        .await;
-        snap(
-            "zoho_error_401",
-            app.anonymous(
-                Method::GET,
-                &format!("/api/v2/{}/conversations", app.tenant.name),
+        snap_each(vec![
+            ("zoho_conversation_get", zoho(&app, Method::GET, &path)),
+            (
+                "zoho_conversation_list",
+                zoho(&app, Method::GET, "/conversations?limit=10&page=1"),
             ),
-        )
-        .await;
-        snap(
-            "zoho_error_404",
-            zoho(&app, Method::GET, "/conversations/999999"),
-        )
+            (
+                "zoho_conversation_update",
+                zoho(&app, Method::PUT, &path)
+                    .json(&json!({"customer_info": {"Plan": null, "Region": "EMEA"}})),
+            ),
+            (
+                "zoho_conversation_close",
+                zoho(&app, Method::PUT, &format!("{path}/close")),
+            ),
+            // the error envelope
+            (
+                "zoho_error_400_json_key",
+                zoho(&app, Method::PUT, &path).json(&json!({"customer_info": {}})),
+            ),
+            (
+                "zoho_error_400_query",
+                zoho(&app, Method::GET, "/conversations?limit=100"),
+            ),
+            (
+                "zoho_error_400_invalid_portal",
+                app.anonymous(Method::GET, "/api/v2/nope/conversations")
+                    .header("Authorization", zoho_token(&app.key)),
+            ),
+            (
+                "zoho_error_401",
+                app.anonymous(
+                    Method::GET,
+                    &format!("/api/v2/{}/conversations", app.tenant.name),
+                ),
+            ),
+            (
+                "zoho_error_404",
+                zoho(&app, Method::GET, "/conversations/999999"),
+            ),
+        ])
         .await;
     })
     .await;
