@@ -54,3 +54,30 @@ $$;",
         sql
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::PgDiskFull;
+
+    #[test]
+    fn a_trigger_a_table_and_their_removal() {
+        let full = PgDiskFull::new("INSERT OR UPDATE", &["customers", "conversations"]);
+        let fill = full.fill();
+        assert!(fill.starts_with("CREATE FUNCTION full_disk()"), "{fill}");
+        assert!(fill.contains("ERRCODE = 'disk_full'"), "{fill}");
+        for table in ["customers", "conversations"] {
+            assert!(
+                fill.contains(&format!(
+                    "CREATE TRIGGER full_disk BEFORE INSERT OR UPDATE ON {table} \
+                     FOR EACH ROW EXECUTE FUNCTION full_disk();"
+                )),
+                "{fill}"
+            );
+        }
+        assert_eq!(
+            full.free(),
+            "DROP TRIGGER full_disk ON customers; DROP TRIGGER full_disk ON conversations; \
+             DROP FUNCTION full_disk();"
+        );
+    }
+}

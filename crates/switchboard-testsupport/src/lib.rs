@@ -64,7 +64,6 @@ mod bin;
 pub mod ceiling;
 mod cluster;
 mod database;
-pub mod disk_full;
 mod error;
 pub mod faults;
 pub mod query;

@@ -7,7 +7,8 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use switchboard_e2e::{Backend, FetchJson, TestApp, TestConfig};
 use switchboard_storage::{Clock, UNREADY_AFTER_DISK_FULL, now};
-use switchboard_testsupport::{RawConnection, disk_full};
+use switchboard_testsupport::RawConnection;
+use switchboard_testsupport::faults::PgDiskFull;
 
 use crate::e2e::common::zoho;
 
@@ -46,7 +47,10 @@ fn bulky() -> Value {
 }
 
 /// The tables whose writes a full disk refuses on PostgreSQL.
-const FULL_TABLES: &[&str] = &["customers", "conversations"];
+/// Every insert and update of the entities fails as on a full disk.
+fn pg_full() -> PgDiskFull {
+    PgDiskFull::new("INSERT OR UPDATE", &["customers", "conversations"])
+}
 
 /// SQLite is filled for real (the store caps the database at its current
 /// size, so SQLite answers `SQLITE_FULL` as on a full disk); PostgreSQL
@@ -111,7 +115,7 @@ async fn a_full_database_answers_503_in_each_dialect_and_recovers_without_restar
                     .await
                     .unwrap();
             }
-            Backend::Postgres => raw.execute(&disk_full::fill_sql(FULL_TABLES)),
+            Backend::Postgres => raw.execute(&pg_full().fill()),
         }
 
         // Writes answer 503, each in its dialect's own error format.
@@ -201,7 +205,7 @@ async fn a_full_database_answers_503_in_each_dialect_and_recovers_without_restar
                     .await
                     .unwrap();
             }
-            Backend::Postgres => raw.execute(&disk_full::freed_sql(FULL_TABLES)),
+            Backend::Postgres => raw.execute(&pg_full().free()),
         }
         app.put(&format!("/v1/customers/{customer_id}"))
             .json(&json!({"name": "Ada L.", "notes": "n".repeat(9000)}))
