@@ -43,6 +43,7 @@ impl LinkSet {
 impl Stored for Conversation {
     type Write = ConversationWrite;
     const STAGE_ON_SQLITE: bool = true;
+    const COUNTS: Counts = Counts::Conversations;
     type Links = ConversationLinks;
 
     fn load(c: &mut DbConnection, tenant: i64, id: i64, lock: bool) -> R<Option<Self>> {

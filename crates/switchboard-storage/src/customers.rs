@@ -20,6 +20,7 @@ use crate::{
 impl Stored for Customer {
     type Write = CustomerWrite;
     const STAGE_ON_SQLITE: bool = false;
+    const COUNTS: Counts = Counts::Customers;
     type Links = ();
 
     fn load(c: &mut DbConnection, tenant: i64, id: i64, lock: bool) -> R<Option<Self>> {

@@ -1,7 +1,12 @@
-DROP TRIGGER conversation_counts_track_update ON conversations;
-DROP TRIGGER conversation_counts_track_insert_delete ON conversations;
-DROP FUNCTION conversation_counts_track();
-DROP TRIGGER customer_counts_track ON customers;
-DROP FUNCTION customer_counts_track();
+DROP TRIGGER conversation_counts_moved ON conversations;
+DROP TRIGGER conversation_counts_deleted ON conversations;
+DROP TRIGGER conversation_counts_inserted ON conversations;
+DROP FUNCTION conversation_counts_moved();
+DROP FUNCTION conversation_counts_deleted();
+DROP FUNCTION conversation_counts_inserted();
+DROP TRIGGER customer_counts_deleted ON customers;
+DROP TRIGGER customer_counts_inserted ON customers;
+DROP FUNCTION customer_counts_deleted();
+DROP FUNCTION customer_counts_inserted();
 DROP TABLE conversation_counts;
 DROP TABLE customer_counts;
