@@ -279,8 +279,8 @@ fn request_rules() -> Vec<(&'static str, &'static str, Value)> {
         ("CustomerInput", "id", read_only()),
         ("CustomerInput", "createdAt", read_only()),
         ("CustomerInput", "updatedAt", read_only()),
-        ("CustomerInput", "location", read_only()),
-        ("CustomerInput", "device", read_only()),
+        // The customer's id, as a GET shows it: ignored.
+        ("DeviceInput", "id", read_only()),
         ("CustomerInput", "createdFrom", read_only()),
         ("CustomDataInput", "value", Value::Null),
         (

@@ -56,6 +56,34 @@ pub struct Location {
     pub city: Option<String>,
 }
 
+impl Location {
+    /// Checks each member sent by the one rule of a location member:
+    /// text of at most [`MAX_SHORT_TEXT`] characters without NUL. `at` is
+    /// where the members are (`/location` in a customer; `""` for the
+    /// older API's top-level `regionCode`, `countryCode` and `city`, which
+    /// have the same names).
+    pub fn check(&self, e: &mut ValidationErrors, at: &str) {
+        let Self {
+            region_code,
+            country_code,
+            city,
+        } = self;
+        for (name, value) in [
+            ("regionCode", region_code),
+            ("countryCode", country_code),
+            ("city", city),
+        ] {
+            if let Some(v) = value {
+                let path = format!("{at}/{name}");
+                validate::max_chars(e, &path, v, MAX_SHORT_TEXT);
+                if v.contains('\0') {
+                    e.push(path, "nul", "must not contain the NUL character");
+                }
+            }
+        }
+    }
+}
+
 /// The device a customer was last seen on (HelpCrunch's `device`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -270,15 +298,7 @@ impl Customer {
             validate::max_chars(&mut e, "/notes", notes, MAX_NOTES);
         }
         if let Some(l) = &self.location {
-            for (path, value) in [
-                ("/location/regionCode", &l.region_code),
-                ("/location/countryCode", &l.country_code),
-                ("/location/city", &l.city),
-            ] {
-                if let Some(v) = value {
-                    validate::max_chars(&mut e, path, v, MAX_SHORT_TEXT);
-                }
-            }
+            l.check(&mut e, "/location");
         }
         if let Some(d) = &self.device {
             for (path, value, max) in [
@@ -411,8 +431,10 @@ pub struct CustomerUpdate {
     /// See [`Customer::location`]: the whole location.
     pub location: Patch<Location>,
     /// Single location members (HelpCrunch's older top-level `city`,
-    /// `regionCode`, `countryCode`), applied after `location`: a value sets
-    /// the member, `null` clears it, absent keeps it.
+    /// `regionCode`, `countryCode`), applied after `location`, so a member
+    /// sent both ways takes the top-level value: a value sets the member,
+    /// `null` clears it, absent keeps it. Both forms are checked by the
+    /// same rule ([`validate`](Self::validate)), whichever one wins.
     pub location_members: LocationMembers,
     /// See [`Customer::device`].
     pub device: Patch<Device>,
@@ -445,7 +467,48 @@ pub struct ReadOnlyEcho {
     pub created_from: Option<Option<String>>,
 }
 
+impl LocationMembers {
+    /// The members sent with a value, as a [`Location`].
+    fn values(&self) -> Location {
+        let value = |p: &Patch<String>| match p {
+            Patch::Value(v) => Some(v.clone()),
+            Patch::Absent | Patch::Null => None,
+        };
+        Location {
+            region_code: value(&self.region_code),
+            country_code: value(&self.country_code),
+            city: value(&self.city),
+        }
+    }
+}
+
 impl CustomerUpdate {
+    /// Checks the values sent that [`apply`](Self::apply) may overwrite
+    /// before [`Customer::validate`] sees the result: a `location` member
+    /// and the top-level member of the same name, sent together, are both
+    /// checked by the one rule of a location member ([`Location::check`]),
+    /// so the one that loses is never a way around it. Paths are the
+    /// request's: `/location/city`, `/city`.
+    ///
+    /// ```
+    /// use switchboard_domain::{CustomerUpdate, Location, LocationMembers, Patch};
+    /// let update = CustomerUpdate {
+    ///     location: Patch::Value(Location { city: Some("x".repeat(300)), ..Location::default() }),
+    ///     location_members: LocationMembers { city: Patch::Value("Oslo".into()), ..LocationMembers::default() },
+    ///     ..CustomerUpdate::default()
+    /// };
+    /// let e = update.validate().unwrap_err();
+    /// assert_eq!(e.violations()[0].path, "/location/city");
+    /// ```
+    pub fn validate(&self) -> Result<(), ValidationErrors> {
+        let mut e = ValidationErrors::new();
+        if let Patch::Value(l) = &self.location {
+            l.check(&mut e, "/location");
+        }
+        self.location_members.values().check(&mut e, "");
+        e.into_result()
+    }
+
     /// Checks the read-only members sent back against the stored customer:
     /// an unchanged one is accepted (and ignored), a changed one refused.
     pub fn check_echo(&self, c: &Customer) -> Result<(), DomainError> {

@@ -52,15 +52,20 @@ impl ValidationErrors {
         v
     }
 
-    /// Records a violation.
+    /// Records a violation; one already recorded (the same path and code,
+    /// found by two checks) is recorded once.
     pub fn push(
         &mut self,
         path: impl Into<String>,
         code: &'static str,
         message: impl Into<String>,
     ) {
+        let path = path.into();
+        if self.0.iter().any(|v| v.code == code && v.path == path) {
+            return;
+        }
         self.0.push(Violation {
-            path: path.into(),
+            path,
             code,
             message: message.into(),
         });

@@ -753,3 +753,94 @@ async fn batch_reports_every_failing_item() {
     })
     .await;
 }
+
+/// The older API's top-level `city`, `regionCode` and `countryCode` are
+/// checked by the same rule as `location`'s members, whichever of the two
+/// wins (the top-level one, when both are sent): a bad value of either is
+/// a HelpCrunch `400` naming it, and nothing is stored. A good one shows
+/// in `location` and, through a linked chat, in the other dialects.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn top_level_location_members_are_checked_like_location() {
+    for_each_backend(|app| async move {
+        let long = "x".repeat(256);
+        let (status, created) = app
+            .post("/v1/customers")
+            .json(&json!({"name": "Ada", "location": {"regionCode": "Oslo", "countryCode": "NO", "city": "Oslo"}}))
+            .fetch()
+            .await;
+        assert_eq!(status, 201, "{created}");
+        let id = created["id"].as_i64().unwrap();
+        let path = format!("/v1/customers/{id}");
+        let stored = created["location"].clone();
+        let count = || async { app.store.customers().count(app.tenant.id, None).await.unwrap() };
+        let customers = count().await;
+
+        let bad = [
+            // a value the top-level member would overwrite
+            (json!({"location": {"city": long.clone()}, "city": "Bergen"}), "location.city"),
+            (json!({"location": {"countryCode": "N\u{0}O"}, "countryCode": "SE"}), "location.countryCode"),
+            // the top-level members themselves
+            (json!({"city": long.clone()}), "city"),
+            (json!({"regionCode": long.clone()}), "regionCode"),
+            (json!({"countryCode": "N\u{0}O"}), "countryCode"),
+            // one that `location` would have overwritten, were it applied last
+            (json!({"location": {"city": "Bergen"}, "city": long.clone()}), "city"),
+        ];
+        for (body, code) in bad {
+            for method in [reqwest::Method::PUT, reqwest::Method::PATCH] {
+                let (status, got) = app.request(method.clone(), &path).json(&body).fetch().await;
+                assert_eq!(status, 400, "{method} {body}: {got}");
+                assert_eq!(got["errors"][0]["code"], "invalid_request", "{got}");
+                assert_eq!(error_codes(&got)[1..], [code.to_string()], "{method} {body}: {got}");
+            }
+            let (status, got) = app.post("/v1/customers").json(&body).fetch().await;
+            assert_eq!(status, 400, "POST {body}: {got}");
+            assert_eq!(error_codes(&got)[1..], [code.to_string()], "POST {body}: {got}");
+            let mut item = body.as_object().unwrap().clone();
+            item.insert("customer".into(), json!(id));
+            let (status, got) = app
+                .put("/v1/customers/batch")
+                .json(&json!([{"customer": id, "name": "B"}, item]))
+                .fetch()
+                .await;
+            assert_eq!(status, 400, "batch {body}: {got}");
+            assert_eq!(error_codes(&got)[1..], [format!("1.{code}")], "batch {body}: {got}");
+        }
+        let (_, got) = app.get(&path).fetch().await;
+        assert_eq!(got["location"], stored, "nothing stored");
+        assert_eq!(got["name"], "Ada", "nothing stored");
+        assert_eq!(count().await, customers, "nothing created");
+
+        // Both sent: the top-level member wins, the others of `location` stay.
+        let (status, got) = app
+            .patch(&path)
+            .json(&json!({"location": {"regionCode": "Viken", "countryCode": "NO", "city": "Oslo"}, "city": "Drammen"}))
+            .fetch()
+            .await;
+        assert_eq!(status, 200, "{got}");
+        assert_eq!(got["location"], json!({"regionCode": "Viken", "countryCode": "NO", "city": "Drammen"}));
+
+        // A good top-level value: in `location` on GET, and in the other
+        // dialects' view of a chat linked to the customer (the visitor
+        // gave no country).
+        let (status, got) = app.patch(&path).json(&json!({"countryCode": "SE", "city": "Malmö"})).fetch().await;
+        assert_eq!(status, 200, "{got}");
+        let (_, got) = app.get(&path).fetch().await;
+        assert_eq!(got["location"], json!({"regionCode": "Viken", "countryCode": "SE", "city": "Malmö"}));
+        let (status, chat) = app.post("/v1/chats").json(&json!({"customer": id, "message": "Hej"})).fetch().await;
+        assert_eq!(status, 201, "{chat}");
+        let chat_id = chat["id"].as_i64().unwrap();
+        let (status, zoho) = app
+            .get(&format!("/api/v2/{}/conversations/{chat_id}", app.tenant.name))
+            .fetch()
+            .await;
+        assert_eq!(status, 200, "{zoho}");
+        assert_eq!(zoho["data"]["visitor"]["country_code"], "se", "{zoho}");
+        let (_, so) = app.get(&format!("/api/v1/ChatSession/{chat_id}")).fetch().await;
+        let session = so["SessionKey"].as_str().unwrap().to_owned();
+        let (status, log) = app.get(&format!("/chatbot/v1/chatlog/{session}")).fetch().await;
+        assert_eq!(status, 200, "{log}");
+        assert_eq!(log["country"], "SE", "{log}");
+    })
+    .await;
+}

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use switchboard_domain::{
     Actor, Agent, Contact, Conversation, ConversationLinks, Customer, CustomerId, CustomerUpdate,
-    Department, Device, Location, LocationMembers, Patch, ReadOnlyEcho, Tag,
+    Department, Device, DomainError, Location, LocationMembers, Patch, ReadOnlyEcho, Tag,
 };
 
 use super::wire::{
@@ -44,10 +44,20 @@ fn custom_data(
     Ok(map)
 }
 
-/// Validates the request's shape and builds the domain update. Read-only
-/// members sent back (`id`, `createdAt`, `createdFrom`) are kept for the
-/// domain to compare with the stored customer; `updatedAt` is ignored.
+/// Validates the request's shape and builds the domain update, checked by
+/// [`CustomerUpdate::validate`] (a `location` member and the older
+/// top-level one of the same name alike). Read-only members sent back
+/// (`id`, `createdAt`, `createdFrom`) are kept for the domain to compare
+/// with the stored customer; `updatedAt` is ignored.
 pub fn customer_update(input: CustomerInput) -> Result<CustomerUpdate, ApiError> {
+    let update = customer_update_unchecked(input)?;
+    update.validate().map_err(|e| {
+        ApiError::from_domain(DomainError::Validation(e), &super::error::field_name)
+    })?;
+    Ok(update)
+}
+
+fn customer_update_unchecked(input: CustomerInput) -> Result<CustomerUpdate, ApiError> {
     let CustomerInput {
         user_id,
         name,

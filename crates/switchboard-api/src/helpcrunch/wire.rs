@@ -142,7 +142,8 @@ pub struct LocationInput {
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct DeviceInput {
-    /// The device's id as a GET shows it; ignored.
+    /// The device's id as a GET shows it (the customer's id); read-only,
+    /// ignored.
     #[serde(default)]
     #[schema(value_type = Option<i64>)]
     pub id: Option<Value>,
@@ -258,15 +259,18 @@ pub struct CustomerInput {
     #[serde(default)]
     #[schema(value_type = Option<DeviceInput>)]
     pub device: Patch<DeviceInput>,
-    /// `location.city`, as the older API took it at the top level.
+    /// `location.city`, as the older API took it at the top level: the
+    /// same rule as `location.city`; sent with `location`, this one wins.
     #[serde(default)]
     #[schema(value_type = Option<String>, max_length = 255)]
     pub city: Patch<String>,
-    /// `location.regionCode`, as the older API took it at the top level.
+    /// `location.regionCode`, as the older API took it at the top level: the
+    /// same rule as `location.regionCode`; sent with `location`, this one wins.
     #[serde(default)]
     #[schema(value_type = Option<String>, max_length = 255)]
     pub region_code: Patch<String>,
-    /// `location.countryCode`, as the older API took it at the top level.
+    /// `location.countryCode`, as the older API took it at the top level: the
+    /// same rule as `location.countryCode`; sent with `location`, this one wins.
     #[serde(default)]
     #[schema(value_type = Option<String>, max_length = 255)]
     pub country_code: Patch<String>,
