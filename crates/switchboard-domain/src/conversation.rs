@@ -94,6 +94,16 @@ impl Contact<'_> {
     }
 }
 
+/// What a conversation's write needs besides the conversation: the linked
+/// customer, read only when the write's events show who the conversation
+/// is with and the visitor's own details may not say it all
+/// ([`event::customer_needed`](crate::event::customer_needed)).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ConversationRules {
+    /// The linked customer, when it was read.
+    pub customer: Option<Customer>,
+}
+
 /// A conversation (chat session). Its canonical JSON is camelCase.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

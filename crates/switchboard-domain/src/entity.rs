@@ -9,12 +9,13 @@
 //!
 //! ```
 //! use switchboard_domain::entity::{Revision, revise};
-//! use switchboard_domain::{Actor, Conversation, TenantId, Timestamp};
+//! use switchboard_domain::{Actor, Conversation, ConversationRules, TenantId, Timestamp};
 //!
 //! let mut c = Conversation::new(TenantId::new(1), "s-1", Timestamp::from_millis(0));
 //! c.version = 1;
 //! let now = Timestamp::from_millis(10);
-//! let revision = revise(c.clone(), &(), Actor::System, "acme", now, |c: &mut Conversation| {
+//! let rules = ConversationRules::default();
+//! let revision = revise(c.clone(), &rules, Actor::System, "acme", now, |c: &mut Conversation| {
 //!     c.visitor.email = Some("ada@example.com".into());
 //!     Ok::<(), std::convert::Infallible>(())
 //! })
@@ -25,7 +26,7 @@
 //! assert_eq!(change.events.len(), 2); // conversation_updated and email_updated
 //!
 //! // A change that changes nothing is no revision at all.
-//! let same = revise(c, &(), Actor::System, "acme", now, |_: &mut Conversation| Ok::<(), ()>(()));
+//! let same = revise(c, &rules, Actor::System, "acme", now, |_: &mut Conversation| Ok::<(), ()>(()));
 //! assert!(matches!(same, Ok(Revision::Unchanged(_))));
 //! ```
 
@@ -35,8 +36,8 @@ use crate::event::{conversation_events, customer_events};
 use crate::resource::Resource;
 use crate::validate::ValidationErrors;
 use crate::{
-    Actor, Conversation, Customer, CustomerRules, DomainError, DomainEvent, EntityKind, TenantId,
-    Timestamp,
+    Actor, Conversation, ConversationRules, Customer, CustomerRules, DomainError, DomainEvent,
+    EntityKind, TenantId, Timestamp,
 };
 
 /// An entity stored as a versioned document.
@@ -44,10 +45,12 @@ pub trait Entity: Resource + Clone + PartialEq + fmt::Debug + Send + Sync + 'sta
     /// Which kind of entity, for events and the change history.
     const KIND: EntityKind;
 
-    /// What the rules need besides the entity: the tenant's custom
-    /// attribute definitions and tag catalogue for a customer, nothing for a
-    /// conversation.
-    type Rules: Send + Sync + 'static;
+    /// What the rules and the events need besides the entity: the
+    /// tenant's custom attribute definitions and tag catalogue for a
+    /// customer; for a conversation, the linked customer when its events
+    /// show who the conversation is with ([`ConversationRules`]). The
+    /// default needs nothing read.
+    type Rules: Default + Send + Sync + 'static;
 
     /// The storage-assigned id (0 before the entity is stored).
     fn id(&self) -> i64;
@@ -80,9 +83,10 @@ pub trait Entity: Resource + Clone + PartialEq + fmt::Debug + Send + Sync + 'sta
     fn check(&self, rules: &Self::Rules) -> Result<(), ValidationErrors>;
 
     /// The events of a write: `before` is `None` on create, `after` is
-    /// `None` on delete.
+    /// `None` on delete; `rules` as the write's rules were read.
     fn events(
         tenant_name: &str,
+        rules: &Self::Rules,
         before: Option<&Self>,
         after: Option<&Self>,
         at: Timestamp,
@@ -90,18 +94,9 @@ pub trait Entity: Resource + Clone + PartialEq + fmt::Debug + Send + Sync + 'sta
 }
 
 /// The members only storage assigns, the same on every entity: `id`,
-/// `tenant_id`, `created_at`, `updated_at` and `version`; and the events,
-/// derived by the entity's own `$events` function.
+/// `tenant_id`, `created_at`, `updated_at` and `version`.
 macro_rules! bookkeeping {
-    ($id:ident, $events:path) => {
-        fn events(
-            tenant_name: &str,
-            before: Option<&Self>,
-            after: Option<&Self>,
-            at: Timestamp,
-        ) -> Vec<DomainEvent> {
-            $events(tenant_name, before, after, at)
-        }
+    ($id:ident) => {
         fn id(&self) -> i64 {
             self.id.get()
         }
@@ -141,7 +136,16 @@ impl Entity for Customer {
     const KIND: EntityKind = EntityKind::Customer;
     type Rules = CustomerRules;
 
-    bookkeeping!(CustomerId, customer_events);
+    bookkeeping!(CustomerId);
+    fn events(
+        tenant_name: &str,
+        _: &CustomerRules,
+        before: Option<&Self>,
+        after: Option<&Self>,
+        at: Timestamp,
+    ) -> Vec<DomainEvent> {
+        customer_events(tenant_name, before, after, at)
+    }
     /// Date-typed custom data becomes UNIX-second numbers; each tag named
     /// without a color takes the tenant's color for it (or the default).
     fn settle(&mut self, rules: &CustomerRules, _actor: Actor, _now: Timestamp) {
@@ -155,13 +159,22 @@ impl Entity for Customer {
 
 impl Entity for Conversation {
     const KIND: EntityKind = EntityKind::Conversation;
-    type Rules = ();
+    type Rules = ConversationRules;
 
-    bookkeeping!(ConversationId, conversation_events);
-    fn settle(&mut self, (): &(), actor: Actor, now: Timestamp) {
+    bookkeeping!(ConversationId);
+    fn events(
+        tenant_name: &str,
+        rules: &ConversationRules,
+        before: Option<&Self>,
+        after: Option<&Self>,
+        at: Timestamp,
+    ) -> Vec<DomainEvent> {
+        conversation_events(tenant_name, before, after, rules.customer.as_ref(), at)
+    }
+    fn settle(&mut self, _: &ConversationRules, actor: Actor, now: Timestamp) {
         self.normalize_closure(actor, now);
     }
-    fn check(&self, (): &()) -> Result<(), ValidationErrors> {
+    fn check(&self, _: &ConversationRules) -> Result<(), ValidationErrors> {
         self.validate()
     }
 }
@@ -225,7 +238,7 @@ pub fn revise<E: Entity, X>(
         return Ok(Revision::Unchanged(before));
     }
     after.stamp(before.version() + 1, at);
-    let events = E::events(tenant_name, Some(&before), Some(&after), at);
+    let events = E::events(tenant_name, rules, Some(&before), Some(&after), at);
     Ok(Revision::Changed(Box::new(Changed {
         before,
         after,

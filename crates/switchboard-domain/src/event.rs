@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use crate::entity::Entity;
 use crate::json::{Operation, diff};
-use crate::{Conversation, Customer, EventType, TenantId, Timestamp};
+use crate::{Conversation, Customer, CustomerId, EventType, TenantId, Timestamp};
 
 /// The kind of entity an event is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -199,29 +199,67 @@ pub fn customer_events(
 }
 
 /// The `email_updated` payload, exactly as Zapier subscribers receive it.
+/// `name` and `country` are who the conversation is with
+/// ([`Conversation::contact`]): the visitor's own, else those of
+/// `customer`, the linked customer (`None` when it has none, or when the
+/// visitor's details need no fallback: [`customer_needed`]).
 ///
 /// ```
-/// use switchboard_domain::{Conversation, TenantId, Timestamp, event::email_updated_payload};
-/// let mut c = Conversation::new(TenantId::new(1), "abc123", Timestamp::from_millis(0));
+/// use switchboard_domain::{Conversation, Customer, CustomerId, TenantId, Timestamp, event::email_updated_payload};
+/// let now = Timestamp::from_millis(0);
+/// let mut c = Conversation::new(TenantId::new(1), "abc123", now);
 /// c.visitor.email = Some("ada@example.com".into());
-/// c.visitor.name = Some("Ada".into());
-/// let p = email_updated_payload("acme", &c);
+/// let p = email_updated_payload("acme", &c, None);
 /// assert_eq!(p["user_session_id"], "abc123");
 /// assert_eq!(p["receiver_email"], "ada@example.com");
 /// assert_eq!(p["company_username"], "acme");
 /// assert_eq!(p["status"], "email_updated");
+/// assert_eq!(p["name"], serde_json::Value::Null);
 /// assert_eq!(p.as_object().unwrap().len(), 6);
+///
+/// let mut ada = Customer::new(TenantId::new(1), now);
+/// ada.id = CustomerId::new(7);
+/// ada.name = Some("Ada".into());
+/// c.customer_id = Some(ada.id);
+/// assert_eq!(email_updated_payload("acme", &c, Some(&ada))["name"], "Ada");
 /// ```
 #[must_use]
-pub fn email_updated_payload(tenant_name: &str, c: &Conversation) -> Value {
+pub fn email_updated_payload(
+    tenant_name: &str,
+    c: &Conversation,
+    customer: Option<&Customer>,
+) -> Value {
+    let who = c.contact(customer);
     json!({
         "user_session_id": c.session_key,
         "receiver_email": c.visitor.email,
         "company_username": tenant_name,
-        "name": c.visitor.name,
-        "country": c.visitor.country,
+        "name": who.name,
+        "country": who.country,
         "status": "email_updated",
     })
+}
+
+/// Whether writing `after` over `before` (`None`: a new conversation, or
+/// an email announced as it is, [`email_confirmed`]) announces the
+/// visitor's email (`email_updated`): it is set, and new.
+fn announces_email(before: Option<&Conversation>, after: &Conversation) -> bool {
+    after.visitor.email.is_some() && before.is_none_or(|b| b.visitor.email != after.visitor.email)
+}
+
+/// The linked customer that the events of writing `after` over `before`
+/// need ([`conversation_events`], [`email_confirmed`]): an `email_updated`
+/// payload names who the conversation is with, and the customer fills the
+/// name or country the visitor did not give ([`Conversation::contact`]).
+/// `None` when no such event is due, the conversation links no customer,
+/// or the visitor gave both, so most writes read nothing more.
+#[must_use]
+pub fn customer_needed(before: Option<&Conversation>, after: &Conversation) -> Option<CustomerId> {
+    let given = |v: &Option<String>| v.as_deref().is_some_and(|s| !s.trim().is_empty());
+    let v = &after.visitor;
+    after
+        .customer_id
+        .filter(|_| announces_email(before, after) && !(given(&v.name) && given(&v.country)))
 }
 
 /// The payload as delivered and as listed for Zapier's `performList`: the
@@ -256,8 +294,15 @@ pub fn with_event_id(payload: Value, id: i64) -> Value {
 /// ([`conversation_events`]). No new version is written: the event's
 /// versions before and after are the conversation's current one, and its
 /// diff is empty.
+/// `customer` is the linked customer when [`customer_needed`] asks for it
+/// (with `None` for `before`).
 #[must_use]
-pub fn email_confirmed(tenant_name: &str, c: &Conversation, now: Timestamp) -> DomainEvent {
+pub fn email_confirmed(
+    tenant_name: &str,
+    c: &Conversation,
+    customer: Option<&Customer>,
+    now: Timestamp,
+) -> DomainEvent {
     DomainEvent {
         event_type: EventType::EmailUpdated,
         tenant_id: c.tenant_id,
@@ -266,7 +311,7 @@ pub fn email_confirmed(tenant_name: &str, c: &Conversation, now: Timestamp) -> D
         version_before: Some(c.version),
         version_after: Some(c.version),
         diff: Vec::new(),
-        payload: email_updated_payload(tenant_name, c),
+        payload: email_updated_payload(tenant_name, c, customer),
         occurred_at: now,
     }
 }
@@ -275,12 +320,14 @@ pub fn email_confirmed(tenant_name: &str, c: &Conversation, now: Timestamp) -> D
 /// for an update `conversation_updated` (with the changed fields) plus, as they
 /// apply, `conversation_status_changed`, `conversation_custom_info_updated`
 /// and `email_updated` (when the visitor email changed to a new value, or on
-/// create with an email).
+/// create with an email). `customer` is the linked customer when
+/// [`customer_needed`] asks for it, for the `email_updated` payload.
 #[must_use]
 pub fn conversation_events(
     tenant_name: &str,
     before: Option<&Conversation>,
     after: Option<&Conversation>,
+    customer: Option<&Customer>,
     now: Timestamp,
 ) -> Vec<DomainEvent> {
     let Some(w) = Write::of(before, after, now) else {
@@ -295,10 +342,10 @@ pub fn conversation_events(
                 EventType::ConversationCreated,
                 base(EventType::ConversationCreated),
             ));
-            if c.visitor.email.is_some() {
+            if announces_email(None, c) {
                 out.push(event(
                     EventType::EmailUpdated,
-                    email_updated_payload(tenant_name, c),
+                    email_updated_payload(tenant_name, c, customer),
                 ));
             }
         }
@@ -327,10 +374,10 @@ pub fn conversation_events(
                 p["custom_info"] = json!(new.custom_info);
                 out.push(event(EventType::ConversationCustomInfoUpdated, p));
             }
-            if old.visitor.email != new.visitor.email && new.visitor.email.is_some() {
+            if announces_email(Some(old), new) {
                 out.push(event(
                     EventType::EmailUpdated,
-                    email_updated_payload(tenant_name, new),
+                    email_updated_payload(tenant_name, new, customer),
                 ));
             }
         }

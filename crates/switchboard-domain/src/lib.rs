@@ -62,7 +62,7 @@ pub use actor::Actor;
 pub use agent::{Agent, AgentRole, Department};
 pub use attribute::{AttributeSet, AttributeType, CustomAttribute, UnknownAttributeType};
 pub use conversation::{
-    Contact, Conversation, MAX_CUSTOM_INFO_KEY_CHARS, MAX_CUSTOM_INFO_KEYS,
+    Contact, Conversation, ConversationRules, MAX_CUSTOM_INFO_KEY_CHARS, MAX_CUSTOM_INFO_KEYS,
     MAX_CUSTOM_INFO_VALUE_BYTES, Visitor, validate_custom_info,
 };
 pub use conversation_update::{ConversationUpdate, VisitorUpdate};

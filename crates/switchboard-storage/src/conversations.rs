@@ -6,8 +6,9 @@ use std::collections::BTreeSet;
 use switchboard_domain::query::{ConversationField, Filter, Query};
 use switchboard_domain::validate::ValidationErrors;
 use switchboard_domain::{
-    AgentId, Conversation, ConversationId, ConversationLinks, ConversationStatus,
-    ConversationUpdate, CustomerId, DepartmentId, DomainError, EntityKind, TenantId, UpdateMode,
+    AgentId, Conversation, ConversationId, ConversationLinks, ConversationRules,
+    ConversationStatus, ConversationUpdate, CustomerId, DepartmentId, DomainError, EntityKind,
+    TenantId, UpdateMode,
 };
 
 use crate::connection::DbConnection;
@@ -50,7 +51,24 @@ impl Stored for Conversation {
         sql::conversations::load(c, tenant, id, lock)
     }
 
-    fn rules(_: &mut DbConnection, _: i64) -> R<()> {
+    fn rules(_: &mut DbConnection, _: i64) -> R<ConversationRules> {
+        Ok(ConversationRules::default())
+    }
+
+    /// The linked customer, when an `email_updated` needs its name or
+    /// country ([`switchboard_domain::event::customer_needed`]).
+    fn rules_for_events(
+        c: &mut DbConnection,
+        tenant: i64,
+        rules: &mut ConversationRules,
+        before: Option<&Self>,
+        after: &Self,
+    ) -> R<()> {
+        if let Some(id) = switchboard_domain::event::customer_needed(before, after)
+            && rules.customer.as_ref().is_none_or(|x| x.id != id)
+        {
+            rules.customer = sql::customers::load(c, tenant, id.get(), false)?;
+        }
         Ok(())
     }
 
@@ -585,7 +603,14 @@ impl<'a> Conversations<'a> {
             ctx.clone(),
             id.get(),
             precondition,
-            |tenant, c, t| vec![switchboard_domain::event::email_confirmed(tenant, c, t)],
+            |tenant, rules, c, t| {
+                vec![switchboard_domain::event::email_confirmed(
+                    tenant,
+                    c,
+                    rules.customer.as_ref(),
+                    t,
+                )]
+            },
         )
         .await
     }

@@ -68,6 +68,21 @@ pub(crate) trait Stored: Entity {
     fn rules_for(_: &mut DbConnection, _: i64, _: &mut Self::Rules, _: &Self) -> R<()> {
         Ok(())
     }
+    /// Adds to `rules` what the events of writing `after` over `before`
+    /// (`None`: a new entity, or events announced about it as it is) need
+    /// (a conversation's `email_updated` names the linked customer where
+    /// the visitor gave no name or country). Reads only when an event
+    /// needs it; not called by an import, which has no events. Nothing by
+    /// default.
+    fn rules_for_events(
+        _: &mut DbConnection,
+        _: i64,
+        _: &mut Self::Rules,
+        _: Option<&Self>,
+        _: &Self,
+    ) -> R<()> {
+        Ok(())
+    }
     /// Reads the rows `entity` links to, for a change that asked for them.
     fn links(c: &mut DbConnection, tenant: i64, entity: &Self) -> R<Self::Links>;
     /// The columns to write for `self`.
@@ -217,6 +232,7 @@ where
     let mut changed = before.clone();
     change(&mut changed, &links).map_err(ModifyError::Rejected)?;
     E::rules_for(c, tenant, &mut rules, &changed)?;
+    E::rules_for_events(c, tenant, &mut rules, Some(&before), &changed)?;
     let revision = revise(
         before,
         &rules,
@@ -499,12 +515,13 @@ pub(crate) async fn create<E: Stored>(
     in_write_tx(store, ctx, move |c, ctx, tenant, clock| {
         let mut rules = E::rules(c, tenant)?;
         E::rules_for(c, tenant, &mut rules, &draft)?;
+        E::rules_for_events(c, tenant, &mut rules, None, &draft)?;
         let t = clock.now();
         let mut entity = prepare_new(draft, &rules, ctx.tenant.id, ctx.actor, t)?;
         E::prelude(c, tenant, None, &entity)?;
         let id = E::insert(c, &entity.to_write()?)?;
         entity.set_id(id);
-        let events = E::events(&ctx.tenant.name, None, Some(&entity), t);
+        let events = E::events(&ctx.tenant.name, &rules, None, Some(&entity), t);
         let record = Record::new(ctx, events, E::KIND, id, (None, Some(1)), t)?;
         record::write(c, &record)?;
         Ok(entity)
@@ -593,19 +610,22 @@ pub(crate) async fn import<E: Stored>(
 /// Records `events` about entity `id` without changing it: the row is
 /// locked and `precondition` checked in the same transaction, so the
 /// events describe exactly the version they name. `events` gets the
-/// tenant's name, the entity and the time.
+/// tenant's name, the rules the events need ([`Stored::rules_for_events`]
+/// with no `before`), the entity and the time.
 pub(crate) async fn announce<E: Stored>(
     store: &Store,
     ctx: WriteContext,
     id: i64,
     precondition: Precondition,
-    events: impl FnOnce(&str, &E, Timestamp) -> Vec<DomainEvent> + Send + 'static,
+    events: impl FnOnce(&str, &E::Rules, &E, Timestamp) -> Vec<DomainEvent> + Send + 'static,
 ) -> Result<E, StorageError> {
     in_write_tx(store, ctx, move |c, ctx, tenant, clock| {
         let current = load_checked::<E>(c, tenant, id, true, precondition)?;
+        let mut rules = E::Rules::default();
+        E::rules_for_events(c, tenant, &mut rules, None, &current)?;
         let t = clock.now();
         let version = Some(current.version());
-        let events = events(&ctx.tenant.name, &current, t);
+        let events = events(&ctx.tenant.name, &rules, &current, t);
         let record = Record::new(ctx, events, E::KIND, id, (version, version), t)?;
         record::write(c, &record)?;
         Ok(current)
@@ -628,7 +648,13 @@ pub(crate) async fn delete<E: Stored>(
             return Err(StorageError::NotFound);
         }
         let t = clock.now();
-        let events = E::events(&ctx.tenant.name, Some(&before), None, t);
+        let events = E::events(
+            &ctx.tenant.name,
+            &E::Rules::default(),
+            Some(&before),
+            None,
+            t,
+        );
         let record = Record::new(ctx, events, E::KIND, id, (Some(before.version()), None), t)?;
         record::write(c, &record)?;
         Ok(())

@@ -260,3 +260,60 @@ async fn a_chat_started_for_a_customer_shows_their_details_everywhere() {
     })
     .await;
 }
+
+/// A customer and a chatbot chat linked to them by a SuperOffice agent,
+/// where the visitor gave nothing: `(customer id, chat id)`.
+async fn linked_chat(app: &TestApp, session: &str, customer: Value) -> (i64, i64) {
+    let (status, customer) = app.post("/v1/customers").json(&customer).fetch().await;
+    assert_eq!(status, 201, "{customer}");
+    let customer_id = customer["id"].as_i64().unwrap();
+    let (status, created) = app
+        .post("/chatbot/v1/chatlog")
+        .json(&json!({"sessionid": session}))
+        .fetch()
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_i64().unwrap();
+    let (status, body) = app
+        .patch(&format!("/api/v1/ChatSession/{id}"))
+        .header("Content-Type", "application/merge-patch+json")
+        .body(json!({"Person": {"PersonId": customer_id}}).to_string())
+        .fetch()
+        .await;
+    assert_eq!(status, 200, "{body}");
+    (customer_id, id)
+}
+
+/// `email_updated` names who the chat is with by the same rule as every
+/// dialect's view of it: the visitor gave no name or country, so the
+/// linked customer's are delivered (Zapier's performList lists the real
+/// payloads), for a new email and for the same email sent again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn email_updated_names_the_linked_customer_where_the_visitor_gave_nothing() {
+    for_each_backend(|app| async move {
+        let (_, id) = linked_chat(
+            &app,
+            "bot-mail",
+            json!({"name": "Linus", "email": "linus@example.com", "countryCode": "FI"}),
+        )
+        .await;
+        let v = views(&app, id, "bot-mail").await;
+        assert_eq!(v.chatbot["name"], "Linus");
+        assert_eq!(v.chatbot["country"], "FI");
+
+        for _ in 0..2 {
+            update_email(&app, "bot-mail", "linus@home.example").await;
+        }
+        let (status, list) = app.get("/zapier/v1/samples/email_updated").fetch().await;
+        assert_eq!(status, 200, "{list}");
+        let items = list.as_array().unwrap();
+        assert_eq!(items.len(), 2, "{list}");
+        for item in items {
+            assert_eq!(item["user_session_id"], "bot-mail", "{item}");
+            assert_eq!(item["receiver_email"], "linus@home.example", "{item}");
+            assert_eq!(item["name"], "Linus", "{item}");
+            assert_eq!(item["country"], "FI", "{item}");
+        }
+    })
+    .await;
+}

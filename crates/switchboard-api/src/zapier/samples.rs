@@ -62,23 +62,23 @@ pub fn sample(event: EventType, tenant: TenantId, name: &str, now: Timestamp) ->
             after.updated_at = later;
             match event {
                 EventType::ConversationCreated | EventType::EmailUpdated => {
-                    conversation_events(name, None, Some(&before), now)
+                    conversation_events(name, None, Some(&before), None, now)
                 }
                 EventType::ConversationDeleted => {
-                    conversation_events(name, Some(&before), None, later)
+                    conversation_events(name, Some(&before), None, None, later)
                 }
                 EventType::ConversationStatusChanged => {
                     after.status = ConversationStatus::Opened;
-                    conversation_events(name, Some(&before), Some(&after), later)
+                    conversation_events(name, Some(&before), Some(&after), None, later)
                 }
                 EventType::ConversationCustomInfoUpdated => {
                     after.custom_info.insert("plan".into(), json!("Gold"));
-                    conversation_events(name, Some(&before), Some(&after), later)
+                    conversation_events(name, Some(&before), Some(&after), None, later)
                 }
                 _ => {
                     before.rating = None;
                     after.rating = Some(5);
-                    conversation_events(name, Some(&before), Some(&after), later)
+                    conversation_events(name, Some(&before), Some(&after), None, later)
                 }
             }
         }

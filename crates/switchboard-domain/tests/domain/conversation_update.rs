@@ -8,8 +8,9 @@ use serde_json::{Value, json};
 use switchboard_domain::entity::{Refusal, Revision, prepare_new, revise};
 use switchboard_domain::json::MAX_VALUE_DEPTH;
 use switchboard_domain::{
-    Actor, AgentId, Conversation, ConversationStatus, ConversationUpdate, Customer, CustomerId,
-    DepartmentId, DomainError, EventType, Patch, TenantId, Timestamp, UpdateMode, VisitorUpdate,
+    Actor, AgentId, Conversation, ConversationRules, ConversationStatus, ConversationUpdate,
+    Customer, CustomerId, DepartmentId, DomainError, EventType, Patch, TenantId, Timestamp,
+    UpdateMode, VisitorUpdate,
 };
 
 fn t(ms: i64) -> Timestamp {
@@ -310,12 +311,19 @@ fn revise_keeps_identity_checks_rules_and_derives_events() {
     let before = conversation();
 
     // The change tries to touch identity members: they are kept.
-    let revision = revise(before.clone(), &(), Actor::System, "acme", t(5_000), |c| {
-        c.id = switchboard_domain::ConversationId::new(99);
-        c.version = 42;
-        c.visitor.email = Some("other@example.com".into());
-        Ok::<(), ()>(())
-    })
+    let revision = revise(
+        before.clone(),
+        &ConversationRules::default(),
+        Actor::System,
+        "acme",
+        t(5_000),
+        |c| {
+            c.id = switchboard_domain::ConversationId::new(99);
+            c.version = 42;
+            c.visitor.email = Some("other@example.com".into());
+            Ok::<(), ()>(())
+        },
+    )
     .unwrap();
     let Revision::Changed(changed) = revision else {
         panic!("the email changed")
@@ -334,35 +342,59 @@ fn revise_keeps_identity_checks_rules_and_derives_events() {
     // A clock behind the last write does not move time backwards.
     let mut late = before.clone();
     late.updated_at = t(8_000);
-    let Ok(Revision::Changed(changed)) = revise(late, &(), Actor::System, "acme", t(5_000), |c| {
-        c.rank = 9;
-        Ok::<(), ()>(())
-    }) else {
+    let Ok(Revision::Changed(changed)) = revise(
+        late,
+        &ConversationRules::default(),
+        Actor::System,
+        "acme",
+        t(5_000),
+        |c| {
+            c.rank = 9;
+            Ok::<(), ()>(())
+        },
+    ) else {
         panic!("the rank changed")
     };
     assert_eq!(changed.at, t(8_000));
 
     // Derived members settle: closing by hand gets its closure members.
-    let Ok(Revision::Changed(changed)) =
-        revise(before.clone(), &(), Actor::System, "acme", t(6_000), |c| {
+    let Ok(Revision::Changed(changed)) = revise(
+        before.clone(),
+        &ConversationRules::default(),
+        Actor::System,
+        "acme",
+        t(6_000),
+        |c| {
             c.status = ConversationStatus::Closed;
             Ok::<(), ()>(())
-        })
-    else {
+        },
+    ) else {
         panic!("the status changed")
     };
     assert_eq!(changed.after.closed_at, Some(t(6_000)));
     assert_eq!(changed.after.closed_by, Some(Actor::System));
 
     // The caller's own refusal, and a broken rule.
-    let refused = revise(before.clone(), &(), Actor::System, "acme", t(6_000), |_| {
-        Err("no")
-    });
+    let refused = revise(
+        before.clone(),
+        &ConversationRules::default(),
+        Actor::System,
+        "acme",
+        t(6_000),
+        |_| Err("no"),
+    );
     assert_eq!(refused, Err(Refusal::Rejected("no")));
-    let invalid = revise(before.clone(), &(), Actor::System, "acme", t(6_000), |c| {
-        c.rating = Some(9);
-        Ok::<(), ()>(())
-    });
+    let invalid = revise(
+        before.clone(),
+        &ConversationRules::default(),
+        Actor::System,
+        "acme",
+        t(6_000),
+        |c| {
+            c.rating = Some(9);
+            Ok::<(), ()>(())
+        },
+    );
     assert!(
         matches!(&invalid, Err(Refusal::Invalid(DomainError::Validation(v))) if v.violations()[0].path == "/rating"),
         "{invalid:?}"
@@ -370,7 +402,7 @@ fn revise_keeps_identity_checks_rules_and_derives_events() {
 
     // Nothing changed: no revision.
     assert!(matches!(
-        revise(before.clone(), &(), Actor::System, "acme", t(6_000), |_| Ok::<(), ()>(())),
+        revise(before.clone(), &ConversationRules::default(), Actor::System, "acme", t(6_000), |_| Ok::<(), ()>(())),
         Ok(Revision::Unchanged(c)) if c == before
     ));
 }
@@ -379,7 +411,14 @@ fn revise_keeps_identity_checks_rules_and_derives_events() {
 fn a_new_entity_is_version_one_of_its_tenant() {
     let mut draft = Conversation::new(TenantId::new(9), "s-9", t(0));
     draft.status = ConversationStatus::Closed;
-    let created = prepare_new(draft, &(), TenantId::new(2), Actor::System, t(700)).unwrap();
+    let created = prepare_new(
+        draft,
+        &ConversationRules::default(),
+        TenantId::new(2),
+        Actor::System,
+        t(700),
+    )
+    .unwrap();
     assert_eq!(
         (
             created.tenant_id,
@@ -393,7 +432,7 @@ fn a_new_entity_is_version_one_of_its_tenant() {
     let mut bad = Conversation::new(TenantId::new(2), "bad key", t(0));
     bad.rating = Some(0);
     assert!(matches!(
-        prepare_new(bad, &(), TenantId::new(2), Actor::System, t(0)),
+        prepare_new(bad, &ConversationRules::default(), TenantId::new(2), Actor::System, t(0)),
         Err(DomainError::Validation(v)) if v.violations().len() == 2
     ));
 }

@@ -77,6 +77,7 @@ fn conversation_event_table() {
             "acme",
             Some(&before),
             Some(&after),
+            None,
             Timestamp::from_millis(10),
         );
         assert_eq!(types(&events), want, "case {name}");
@@ -98,6 +99,69 @@ fn conversation_event_table() {
     }
 }
 
+/// `email_updated` names who the conversation is with
+/// (`Conversation::contact`): the visitor's own name and country, else the
+/// linked customer's; and the customer is asked for only when it may fill
+/// something.
+#[test]
+fn email_updated_takes_name_and_country_by_the_contact_rule() {
+    use switchboard_domain::Location;
+    use switchboard_domain::event::customer_needed;
+    let mut before = conv();
+    before.visitor.name = None;
+    before.visitor.country = Some("  ".into());
+    let mut ada = Customer::new(TenantId::new(3), Timestamp::from_millis(1));
+    ada.id = CustomerId::new(9);
+    ada.name = Some("Ada Lovelace".into());
+    ada.location = Some(Location {
+        country_code: Some("GB".into()),
+        ..Location::default()
+    });
+    before.customer_id = Some(ada.id);
+    let mut after = before.clone();
+    after.visitor.email = Some("ada@example.com".into());
+
+    assert_eq!(customer_needed(Some(&before), &after), Some(ada.id));
+    assert_eq!(customer_needed(None, &after), Some(ada.id));
+    // No new email: no email_updated, no customer needed.
+    assert_eq!(customer_needed(Some(&after), &after), None);
+    let mut own = after.clone();
+    own.visitor.name = Some("Ada".into());
+    own.visitor.country = Some("Norway".into());
+    assert_eq!(customer_needed(Some(&before), &own), None);
+
+    let events = conversation_events(
+        "acme",
+        Some(&before),
+        Some(&after),
+        Some(&ada),
+        Timestamp::from_millis(10),
+    );
+    let email = events
+        .iter()
+        .find(|e| e.event_type == EventType::EmailUpdated)
+        .unwrap();
+    assert_eq!(email.payload["name"], "Ada Lovelace");
+    assert_eq!(email.payload["country"], "GB");
+    assert_eq!(email.payload["receiver_email"], "ada@example.com");
+
+    // Another customer than the linked one is never used.
+    let mut other = ada.clone();
+    other.id = CustomerId::new(10);
+    let events = conversation_events(
+        "acme",
+        Some(&before),
+        Some(&after),
+        Some(&other),
+        Timestamp::from_millis(10),
+    );
+    let email = events
+        .iter()
+        .find(|e| e.event_type == EventType::EmailUpdated)
+        .unwrap();
+    assert_eq!(email.payload["name"], serde_json::Value::Null);
+}
+
 #[test]
 fn email_updated_payload_is_exactly_the_zapier_shape() {
     let before = conv();
@@ -107,6 +171,7 @@ fn email_updated_payload_is_exactly_the_zapier_shape() {
         "acme",
         Some(&before),
         Some(&after),
+        None,
         Timestamp::from_millis(10),
     );
     let email = events
@@ -132,13 +197,13 @@ fn email_updated_payload_is_exactly_the_zapier_shape() {
 fn create_and_delete_events() {
     let mut c = conv();
     c.visitor.email = Some("ada@example.com".into());
-    let created = conversation_events("acme", None, Some(&c), Timestamp::from_millis(1));
+    let created = conversation_events("acme", None, Some(&c), None, Timestamp::from_millis(1));
     assert_eq!(
         types(&created),
         [EventType::ConversationCreated, EventType::EmailUpdated]
     );
     assert_eq!(created[0].version_before, None);
-    let deleted = conversation_events("acme", Some(&c), None, Timestamp::from_millis(1));
+    let deleted = conversation_events("acme", Some(&c), None, None, Timestamp::from_millis(1));
     assert_eq!(types(&deleted), [EventType::ConversationDeleted]);
     assert_eq!(deleted[0].version_after, None);
 
@@ -197,9 +262,15 @@ fn a_value_at_the_limit_reads_back_from_every_event_and_document() {
     after.version = 2;
     after.validate().unwrap();
     let t = Timestamp::from_millis(9);
-    let mut events = conversation_events("acme", None, Some(&after), t);
-    events.extend(conversation_events("acme", Some(&before), Some(&after), t));
-    events.extend(conversation_events("acme", Some(&after), None, t));
+    let mut events = conversation_events("acme", None, Some(&after), None, t);
+    events.extend(conversation_events(
+        "acme",
+        Some(&before),
+        Some(&after),
+        None,
+        t,
+    ));
+    events.extend(conversation_events("acme", Some(&after), None, None, t));
     assert_eq!(events.len(), 4, "{:?}", types(&events));
     for e in &events {
         let payload = serde_json::to_string(&e.payload).unwrap();
