@@ -261,6 +261,23 @@ async fn a_chat_started_for_a_customer_shows_their_details_everywhere() {
     .await;
 }
 
+/// The ids of a list, in ascending order (HelpCrunch's are numbers,
+/// SalesIQ's strings).
+fn ids(list: &Value) -> Vec<i64> {
+    let mut ids: Vec<i64> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            c["id"]
+                .as_i64()
+                .unwrap_or_else(|| c["id"].as_str().unwrap().parse().unwrap())
+        })
+        .collect();
+    ids.sort_unstable();
+    ids
+}
+
 /// A customer and a chatbot chat linked to them by a SuperOffice agent,
 /// where the visitor gave nothing: `(customer id, chat id)`.
 async fn linked_chat(app: &TestApp, session: &str, customer: Value) -> (i64, i64) {
@@ -314,6 +331,85 @@ async fn email_updated_names_the_linked_customer_where_the_visitor_gave_nothing(
             assert_eq!(item["name"], "Linus", "{item}");
             assert_eq!(item["country"], "FI", "{item}");
         }
+    })
+    .await;
+}
+
+/// HelpCrunch's `chats.customer.email` and SalesIQ's `email` mean the
+/// chat's customer's email: a chat matches by the visitor's own email or
+/// by its linked customer's, within the tenant only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn email_filters_match_the_visitor_or_the_linked_customer() {
+    for_each_backend(|app| async move {
+        let (_, linked) =
+            linked_chat(&app, "bot-find", json!({"name": "Linus", "email": "Linus@Example.com"})).await;
+        // The visitor's own email, no customer.
+        let (status, own) = app
+            .post("/chatbot/v1/chatlog")
+            .json(&json!({"sessionid": "bot-own"}))
+            .fetch()
+            .await;
+        assert_eq!(status, 201, "{own}");
+        let own = own["id"].as_i64().unwrap();
+        update_email(&app, "bot-own", "vera@example.com").await;
+        // Another tenant's chat, linked to its own customer of that email.
+        let (_, key) = app.other_tenant("globex").await;
+        let (status, theirs) = app
+            .request_with_key(Method::POST, "/v1/customers", &key)
+            .json(&json!({"email": "linus@example.com"}))
+            .fetch()
+            .await;
+        assert_eq!(status, 201, "{theirs}");
+        let (status, _) = app
+            .request_with_key(Method::POST, "/v1/chats", &key)
+            .json(&json!({"customer": theirs["id"], "message": "Hi"}))
+            .fetch()
+            .await;
+        assert_eq!(status, 201);
+
+        let helpcrunch = |op: &'static str, value: &'static str| {
+            let app = &app;
+            async move {
+                let (status, found) = app
+                    .post("/v1/chats/search")
+                    .json(&json!({"filter": [{"field": "chats.customer.email", "operator": op, "value": value}]}))
+                    .fetch()
+                    .await;
+                assert_eq!(status, 200, "{found}");
+                ids(&found["data"])
+            }
+        };
+        let salesiq = |emails: &'static str| {
+            let app = &app;
+            async move {
+                let (status, found) = zoho(app, Method::GET, &format!("/conversations?email={emails}"))
+                    .fetch()
+                    .await;
+                assert_eq!(status, 200, "{found}");
+                ids(&found["data"])
+            }
+        };
+        assert_eq!(helpcrunch("=", "LINUS@example.com").await, [linked], "the customer's email");
+        assert_eq!(helpcrunch("=", "vera@example.com").await, [own], "the visitor's own");
+        assert_eq!(helpcrunch("!=", "linus@example.com").await, [own]);
+        assert_eq!(helpcrunch("~", "example.com").await, [linked, own]);
+        assert_eq!(salesiq("linus@example.com").await, [linked]);
+        assert_eq!(salesiq("linus@example.com,VERA@example.com").await, [linked, own]);
+        assert_eq!(salesiq("nobody@example.com").await, Vec::<i64>::new());
+
+        // The visitor's own email and the customer's both find the chat.
+        update_email(&app, "bot-find", "linus@home.example").await;
+        assert_eq!(salesiq("linus@home.example").await, [linked]);
+        assert_eq!(salesiq("linus@example.com").await, [linked]);
+        // Unlinked, the customer's email no longer finds it.
+        let (status, body) = app
+            .patch(&format!("/api/v1/ChatSession/{linked}"))
+            .header("Content-Type", "application/merge-patch+json")
+            .body(json!({"Person": null}).to_string())
+            .fetch()
+            .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(helpcrunch("=", "linus@example.com").await, Vec::<i64>::new());
     })
     .await;
 }

@@ -189,9 +189,9 @@ fn chat_field(name: &str) -> Result<Named<Cv>, NoField> {
         "assignee" => Cv::Assignee,
         "department" => Cv::Department,
         "customer" => Cv::Customer,
-        // The email the chat captured (copied from its customer when the
-        // chat is started for one).
-        "customer.email" => Cv::VisitorEmail,
+        // The chat's customer's email: the visitor's own or the linked
+        // customer's (either matches).
+        "customer.email" => Cv::ContactEmail,
         "createdAt" => Cv::CreatedAt,
         "updatedAt" => Cv::UpdatedAt,
         "closedAt" => Cv::ClosedAt,
@@ -615,7 +615,7 @@ mod tests {
                                   {"field": "chats.assignee", "operator": ">", "value": 18},
                                   {"field": "chats.customer.email", "operator": "=", "value": "A@B.io"}],
                        "sort": "chats.createdAt", "order": "desc"}),
-                Ok("and(status Eq(Status(OnHold)), assigneeId Gt(Int(18)), visitor.email Eq(Text(\"a@b.io\"))) | createdAt desc | First 100".into()),
+                Ok("and(status Eq(Status(OnHold)), assigneeId Gt(Int(18)), contact.email Eq(Text(\"a@b.io\"))) | createdAt desc | First 100".into()),
             ),
             (
                 json!({"filter": [{"field": "chats.department", "operator": "=", "value": null},

@@ -273,7 +273,7 @@ pub fn list(p: ListQuery) -> Result<(Query<Cv>, Option<Projection>), ApiError> {
             .filter(|e| !e.is_empty())
             .map(|e| Value::Text(e.into()))
             .collect();
-        parts.push(cond("email", Cv::VisitorEmail, Op::In, emails)?);
+        parts.push(cond("email", Cv::ContactEmail, Op::In, emails)?);
     }
     if let Some(t) = &p.visitor_type {
         let op = match t.trim().to_ascii_lowercase().as_str() {
@@ -417,7 +417,7 @@ mod tests {
             (
                 "email=A@x.io,b@x.io",
                 Ok(
-                    "Cond(VisitorEmail In([Text(\"a@x.io\"), Text(\"b@x.io\")])) | id desc | First 20",
+                    "Cond(ContactEmail In([Text(\"a@x.io\"), Text(\"b@x.io\")])) | id desc | First 20",
                 ),
             ),
             (
@@ -447,7 +447,7 @@ mod tests {
             ("email=", Err("email")),
             (
                 "email=not-an-email-but-",
-                Ok("Cond(VisitorEmail In([Text(\"not-an-email-but-\")])) | id desc | First 20"),
+                Ok("Cond(ContactEmail In([Text(\"not-an-email-but-\")])) | id desc | First 20"),
             ),
             ("visitor_type=bot", Err("visitor_type")),
             ("sort_by=name", Err("sort_by")),

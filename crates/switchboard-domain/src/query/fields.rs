@@ -260,6 +260,12 @@ pub enum ConversationField {
     VisitorName,
     /// `visitor.email`, case-insensitive.
     VisitorEmail,
+    /// `contact.email`: an email of the person the conversation is with,
+    /// case-insensitive. A conversation matches when the visitor's own
+    /// email or its linked customer's email does (what a vendor client
+    /// means by "the chat's customer's email"; see
+    /// [`Conversation::contact`]). Unset (`is null`) when neither is set.
+    ContactEmail,
     /// `createdAt`.
     CreatedAt,
     /// `updatedAt`.
@@ -296,6 +302,7 @@ impl ConversationField {
             "customerId" => Self::Customer,
             "visitor.name" => Self::VisitorName,
             "visitor.email" => Self::VisitorEmail,
+            "contact.email" => Self::ContactEmail,
             "createdAt" => Self::CreatedAt,
             "updatedAt" => Self::UpdatedAt,
             "closedAt" => Self::ClosedAt,
@@ -322,7 +329,7 @@ impl Field for ConversationField {
             Self::Status => FieldType::Status,
             Self::Assignee | Self::Department | Self::Customer => FieldType::Link,
             Self::VisitorName => FieldType::Text,
-            Self::VisitorEmail => FieldType::Email,
+            Self::VisitorEmail | Self::ContactEmail => FieldType::Email,
             Self::CreatedAt | Self::UpdatedAt => FieldType::Time { nullable: false },
             Self::ClosedAt => FieldType::Time { nullable: true },
             Self::Info(_) => FieldType::Info,
@@ -338,6 +345,7 @@ impl Field for ConversationField {
             Self::Customer => "customerId".into(),
             Self::VisitorName => "visitor.name".into(),
             Self::VisitorEmail => "visitor.email".into(),
+            Self::ContactEmail => "contact.email".into(),
             Self::CreatedAt => "createdAt".into(),
             Self::UpdatedAt => "updatedAt".into(),
             Self::ClosedAt => "closedAt".into(),

@@ -348,6 +348,21 @@ fn conversation_conditions() {
             ok(Test::Eq(C::Text("bob@x.io".into()))),
         ),
         (
+            Cv::ContactEmail,
+            Op::In,
+            vec![text(" Bob@X.io"), text("ann@x.io")],
+            ok(Test::In(vec![
+                C::Text("bob@x.io".into()),
+                C::Text("ann@x.io".into()),
+            ])),
+        ),
+        (
+            Cv::ContactEmail,
+            Op::Lt,
+            vec![text("a@x.io")],
+            Err("invalid_operator"),
+        ),
+        (
             Cv::VisitorName,
             Op::Contains,
             vec![text("Bo")],

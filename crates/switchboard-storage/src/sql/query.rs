@@ -121,6 +121,8 @@ pub(crate) enum Expr {
     Attribute(String),
     /// A conversation's custom info key.
     Info(String),
+    /// A conversation's visitor email or its linked customer's email.
+    ContactEmail,
 }
 
 /// What a query's entity needs: its table, its columns, its fields' SQL.
@@ -236,6 +238,7 @@ impl Target for ConversationField {
                 "(doc -> 'visitor' ->> 'name')",
             )),
             Self::VisitorEmail => Expr::Nullable("visitor_email"),
+            Self::ContactEmail => Expr::ContactEmail,
             Self::CreatedAt => Expr::Plain("created_at"),
             Self::UpdatedAt => Expr::Plain("updated_at"),
             Self::ClosedAt => Expr::Keyed {
@@ -341,7 +344,42 @@ impl Builder {
             Expr::Tags => self.tags(c.test()),
             Expr::Attribute(name) => self.attribute(&name, c.test()),
             Expr::Info(key) => self.info(&key, c.test()),
+            Expr::ContactEmail => self.contact_email(c.test()),
         }
+    }
+
+    /// Either email of the person a conversation is with: the visitor's
+    /// or the linked customer's. The ids are the union of two index
+    /// lookups: the tenant's conversations by visitor email
+    /// (`conversations_tenant_visitor_email`), and those linked to the
+    /// tenant's customers of that email (`customers_tenant_email`, then
+    /// `conversations_customer`); the outer query fetches them by id, so
+    /// neither table is scanned (an `OR` of the two is planned as a walk of
+    /// all the tenant's conversations by both backends). `ne` and `is null`
+    /// are the negation of `eq` and `is not null`: neither email matches.
+    fn contact_email(&mut self, test: &Test) {
+        let positive = match test {
+            Test::Ne(v) => Some(Test::Eq(v.clone())),
+            Test::IsNull => Some(Test::IsNotNull),
+            _ => None,
+        };
+        if positive.is_some() {
+            self.sql("NOT ");
+        }
+        let test = positive.as_ref().unwrap_or(test);
+        let tenant = self.tenant;
+        self.sql("id IN (SELECT id FROM conversations WHERE tenant_id = ")
+            .int(tenant)
+            .sql(" AND ");
+        self.nullable("visitor_email", test);
+        self.sql(
+            " UNION ALL SELECT id FROM conversations WHERE customer_id IN \
+             (SELECT id FROM customers WHERE tenant_id = ",
+        )
+        .int(tenant)
+        .sql(" AND ");
+        self.nullable("email", test);
+        self.sql("))");
     }
 
     /// The comparison of `e` (never null) with a value, or `None` for the
@@ -642,7 +680,7 @@ fn sort_key<F: Target>(q: &Query<F>, b: Backend) -> &'static str {
     match q.sort().field().expr(b) {
         Expr::Plain(e) | Expr::Nullable(e) | Expr::Keyed { expr: e, .. } => e,
         // Not sortable (the domain refuses such a sort).
-        Expr::Tags | Expr::Attribute(_) | Expr::Info(_) => "id",
+        Expr::Tags | Expr::Attribute(_) | Expr::Info(_) | Expr::ContactEmail => "id",
     }
 }
 
