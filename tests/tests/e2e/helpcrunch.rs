@@ -757,7 +757,8 @@ async fn batch_reports_every_failing_item() {
 /// The older API's top-level `city`, `regionCode` and `countryCode` are
 /// checked by the same rule as `location`'s members, whichever of the two
 /// wins (the top-level one, when both are sent): a bad value of either is
-/// a HelpCrunch `400` naming it, and nothing is stored. A good one shows
+/// a HelpCrunch `400` naming it, and nothing is stored (so is a bad
+/// `device.ipAddress` that `device.ip` overrides). A good one shows
 /// in `location` and, through a linked chat, in the other dialects.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn top_level_location_members_are_checked_like_location() {
@@ -785,6 +786,8 @@ async fn top_level_location_members_are_checked_like_location() {
             (json!({"countryCode": "N\u{0}O"}), "countryCode"),
             // one that `location` would have overwritten, were it applied last
             (json!({"location": {"city": "Bergen"}, "city": long.clone()}), "city"),
+            // `device.ip` wins over `device.ipAddress`, which is still checked
+            (json!({"device": {"ip": "192.0.2.1", "ipAddress": long.clone()}}), "device.ipAddress"),
         ];
         for (body, code) in bad {
             for method in [reqwest::Method::PUT, reqwest::Method::PATCH] {
@@ -805,6 +808,16 @@ async fn top_level_location_members_are_checked_like_location() {
                 .await;
             assert_eq!(status, 400, "batch {body}: {got}");
             assert_eq!(error_codes(&got)[1..], [format!("1.{code}")], "batch {body}: {got}");
+        }
+        // `location` and `device` are objects, never serde's array form of
+        // a struct.
+        for (body, code) in [
+            (json!({"location": [null, "SE", "Malmö"]}), "location"),
+            (json!({"device": [null, "192.0.2.1"]}), "device"),
+        ] {
+            let (status, got) = app.patch(&path).json(&body).fetch().await;
+            assert_eq!(status, 400, "{body}: {got}");
+            assert_eq!(got["errors"][1]["code"], code, "{body}: {got}");
         }
         let (_, got) = app.get(&path).fetch().await;
         assert_eq!(got["location"], stored, "nothing stored");

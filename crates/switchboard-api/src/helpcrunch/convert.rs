@@ -9,10 +9,11 @@ use switchboard_domain::{
 
 use super::wire::{
     AgentOutput, ChatCustomerOutput, ChatOutput, CustomDataInput, CustomerInput, CustomerOutput,
-    DepartmentOutput, DeviceInput, DeviceOutput, LocationInput, LocationOutput, TagInput,
+    DepartmentOutput, DeviceInput, DeviceOutput, LocationInput, LocationOutput, Object, TagInput,
     TagOutput, unix_string,
 };
 use crate::ApiError;
+use switchboard_domain::validate::ValidationErrors;
 
 /// Turns tag inputs into domain tags; a tag without a color is named
 /// without one ([`Tag::named`]): the tenant's color for it, or the default.
@@ -50,10 +51,25 @@ fn custom_data(
 /// (`id`, `createdAt`, `createdFrom`) are kept for the domain to compare
 /// with the stored customer; `updatedAt` is ignored.
 pub fn customer_update(input: CustomerInput) -> Result<CustomerUpdate, ApiError> {
+    let invalid = |e| ApiError::from_domain(DomainError::Validation(e), &super::error::field_name);
+    // `device.ip` wins over `device.ipAddress`; the one that loses is
+    // checked by the same rule (and named by its own name, `ipAddress`).
+    if let Patch::Value(Object(DeviceInput {
+        ip: Some(_),
+        ip_address: Some(alias),
+        ..
+    })) = &input.device
+    {
+        let mut e = ValidationErrors::new();
+        Device {
+            ip_address: Some(alias.clone()),
+            ..Device::default()
+        }
+        .check(&mut e, "/device");
+        e.into_result().map_err(invalid)?;
+    }
     let update = customer_update_unchecked(input)?;
-    update.validate().map_err(|e| {
-        ApiError::from_domain(DomainError::Validation(e), &super::error::field_name)
-    })?;
+    update.validate().map_err(invalid)?;
     Ok(update)
 }
 
@@ -133,7 +149,7 @@ fn customer_update_unchecked(input: CustomerInput) -> Result<CustomerUpdate, Api
         tags: tag_input.map(tags),
         custom_data: data.try_map(|d| custom_data(d.0))?,
         integration_id,
-        location: location.map(|l| {
+        location: location.map(|Object(l)| {
             let LocationInput {
                 region_code,
                 country_code,
@@ -150,7 +166,7 @@ fn customer_update_unchecked(input: CustomerInput) -> Result<CustomerUpdate, Api
             country_code,
             city,
         },
-        device: device.map(|d| {
+        device: device.map(|Object(d)| {
             let DeviceInput {
                 id: _,
                 ip,

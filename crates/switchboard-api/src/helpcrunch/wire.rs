@@ -120,6 +120,29 @@ pub enum CustomDataSchema {
     Map(BTreeMap<String, Value>),
 }
 
+/// A request member that must be a JSON object: `T` read from an object
+/// only. serde's derive also reads a struct from an array of its members
+/// in order (`[null, "UA", "Kyiv"]`), which the vendor does not document
+/// and the request schema does not allow.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Object<T>(pub T);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Only<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for Only<T> {
+            type Value = T;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+                T::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+            }
+        }
+        d.deserialize_map(Only(std::marker::PhantomData)).map(Self)
+    }
+}
+
 /// `location` in a request (all members optional).
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -254,11 +277,11 @@ pub struct CustomerInput {
     /// Where the customer was last seen.
     #[serde(default)]
     #[schema(value_type = Option<LocationInput>)]
-    pub location: Patch<LocationInput>,
+    pub location: Patch<Object<LocationInput>>,
     /// The device the customer was last seen on.
     #[serde(default)]
     #[schema(value_type = Option<DeviceInput>)]
-    pub device: Patch<DeviceInput>,
+    pub device: Patch<Object<DeviceInput>>,
     /// `location.city`, as the older API took it at the top level: the
     /// same rule as `location.city`; sent with `location`, this one wins.
     #[serde(default)]
