@@ -82,6 +82,16 @@ pub enum Shape {
     Array,
 }
 
+/// [`read_json`] of a JSON object, within the server's body limit: the
+/// body of most writes.
+pub async fn read_object<T: DeserializeOwned>(
+    state: &crate::AppState,
+    req: &HttpRequest,
+    payload: web::Payload,
+) -> Result<T, ApiError> {
+    read_json(req, payload, state.config().body_limit, Shape::Object).await
+}
+
 /// Reads a bounded JSON body (see [`require_json`] and [`read_body`])
 /// whose top level must be `shape`, and parses it into `T` (see
 /// [`parse_json`]).

@@ -188,6 +188,19 @@ impl ApiError {
         }
     }
 
+    /// [`ApiError::from_storage`], with `NotFound` answered as `not_found`
+    /// (what was not found, in the dialect's words).
+    pub fn from_storage_naming(
+        e: StorageError,
+        not_found: &str,
+        field_name: &dyn Fn(&str) -> String,
+    ) -> Self {
+        match e {
+            StorageError::NotFound => Self::NotFound(not_found.to_string()),
+            other => Self::from_storage(other, field_name),
+        }
+    }
+
     /// Maps a domain error; see [`ApiError::from_storage`].
     pub fn from_domain(e: DomainError, field_name: &dyn Fn(&str) -> String) -> Self {
         match e {

@@ -129,10 +129,7 @@ async fn caller(
 
 /// A storage error; `NotFound` names what was not found.
 fn storage(e: StorageError, not_found: &str) -> AdminError {
-    match e {
-        StorageError::NotFound => ApiError::NotFound(not_found.to_string()).into(),
-        other => ApiError::from_storage(other, &field_name).into(),
-    }
+    ApiError::from_storage_naming(e, not_found, &field_name).into()
 }
 
 /// A path id: a positive decimal integer; anything else names nothing (404).

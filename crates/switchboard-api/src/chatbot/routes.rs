@@ -9,7 +9,7 @@ use switchboard_storage::{LinkSet, Precondition, StorageError};
 use super::wire::{ChatlogInput, ChatlogOutput, EmailInput, Success};
 use super::{Chatbot, ChatbotError};
 use crate::auth::{Principal, principal};
-use crate::body::{Shape, read_json};
+use crate::body::read_object;
 use crate::{ApiError, AppState};
 
 type ChatbotResult = Result<HttpResponse, ChatbotError>;
@@ -75,14 +75,6 @@ fn storage(e: StorageError) -> ChatbotError {
         })
         .into(),
     }
-}
-
-async fn object_body<T: serde::de::DeserializeOwned>(
-    state: &AppState,
-    req: &HttpRequest,
-    payload: web::Payload,
-) -> Result<T, ChatbotError> {
-    Ok(read_json(req, payload, state.config().body_limit, Shape::Object).await?)
 }
 
 /// The chat log of a conversation: its name, email and country are the
@@ -164,7 +156,7 @@ pub async fn create_chatlog(
     payload: web::Payload,
 ) -> ChatbotResult {
     let p = caller(&state, &req, Scope::ConversationsCreate).await?;
-    let input: ChatlogInput = object_body(&state, &req, payload).await?;
+    let input: ChatlogInput = read_object(&state, &req, payload).await?;
     let session = match input.sessionid {
         Some(s) => s,
         None => new_session_id()?,
@@ -236,7 +228,7 @@ pub async fn update_email(
     payload: web::Payload,
 ) -> ChatbotResult {
     let p = caller(&state, &req, Scope::ConversationsUpdate).await?;
-    let input: EmailInput = object_body(&state, &req, payload).await?;
+    let input: EmailInput = read_object(&state, &req, payload).await?;
     let session = input
         .sessionid
         .filter(|s| !s.trim().is_empty())

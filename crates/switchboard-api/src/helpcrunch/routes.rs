@@ -19,7 +19,7 @@ use super::wire::{
     ChatOutput, ChatStatusInput, CustomerInput, CustomerList, CustomerOutput, ListMeta, TagsInput,
 };
 use crate::auth::{Principal, principal};
-use crate::body::{Shape, parse_json, read_json};
+use crate::body::{Shape, parse_json, read_json, read_object};
 use crate::{ApiError, AppState, FieldError};
 
 type HcResult = Result<HttpResponse, HcError>;
@@ -82,11 +82,12 @@ async fn caller(state: &AppState, req: &HttpRequest, scope: Scope) -> Result<Pri
 
 fn storage(e: StorageError, what: &str) -> HcError {
     match e {
-        StorageError::NotFound => ApiError::NotFound(format!("{what} not found")).into(),
         StorageError::Conflict(_) if what == "Customer" => {
             ApiError::Conflict("a customer with this userId already exists".into()).into()
         }
-        other => ApiError::from_storage(other, &field_name).into(),
+        other => {
+            ApiError::from_storage_naming(other, &format!("{what} not found"), &field_name).into()
+        }
     }
 }
 
@@ -222,8 +223,7 @@ pub async fn search_customers(
     payload: web::Payload,
 ) -> HcResult {
     let p = caller(&state, &req, Scope::CustomersRead).await?;
-    let input: SearchInput =
-        read_json(&req, payload, state.config().body_limit, Shape::Object).await?;
+    let input: SearchInput = read_object(&state, &req, payload).await?;
     let attrs = if input.names_custom_data() {
         state
             .store()
@@ -267,8 +267,7 @@ pub async fn search_chats(
     payload: web::Payload,
 ) -> HcResult {
     let p = caller(&state, &req, Scope::ConversationsRead).await?;
-    let input: SearchInput =
-        read_json(&req, payload, state.config().body_limit, Shape::Object).await?;
+    let input: SearchInput = read_object(&state, &req, payload).await?;
     let q = search::chat_search(input)?;
     chat_page(&state, &p, q).await
 }

@@ -191,10 +191,7 @@ fn ctx(p: &Principal, req: &HttpRequest) -> WriteContext {
 }
 
 fn storage(e: StorageError) -> SoError {
-    match e {
-        StorageError::NotFound => ApiError::NotFound("ChatSession not found".into()).into(),
-        other => ApiError::from_storage(other, &field_name).into(),
-    }
+    ApiError::from_storage_naming(e, "ChatSession not found", &field_name).into()
 }
 
 fn session_id(raw: &str) -> Result<ConversationId, SoError> {

@@ -79,12 +79,10 @@ async fn webhooks_caller(state: &AppState, req: &HttpRequest) -> Result<Principa
 }
 
 fn storage(e: StorageError, not_found: &str) -> ZapierError {
-    match e {
-        StorageError::NotFound => ApiError::NotFound(not_found.to_string()).into(),
-        other => {
-            ApiError::from_storage(other, &|p: &str| p.trim_start_matches('/').to_string()).into()
-        }
-    }
+    ApiError::from_storage_naming(e, not_found, &|p: &str| {
+        p.trim_start_matches('/').to_string()
+    })
+    .into()
 }
 
 fn hook_id(raw: &str) -> Result<SubscriptionId, ZapierError> {

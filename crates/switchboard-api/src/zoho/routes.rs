@@ -16,7 +16,7 @@ use super::error::{ZohoError, field_name};
 use super::search::{self, ListQuery};
 use super::wire::{ConversationOutput, CreateInput, Envelope, UpdateInput};
 use crate::auth::{Principal, principal};
-use crate::body::{Shape, read_json};
+use crate::body::read_object;
 use crate::{ApiError, AppState, FieldError};
 
 type ZohoResult = Result<HttpResponse, ZohoError>;
@@ -91,10 +91,7 @@ async fn caller(
 }
 
 fn storage(e: StorageError) -> ZohoError {
-    match e {
-        StorageError::NotFound => ApiError::NotFound("Conversation not found".into()).into(),
-        other => ApiError::from_storage(other, &field_name).into(),
-    }
+    ApiError::from_storage_naming(e, "Conversation not found", &field_name).into()
 }
 
 fn conversation_id(raw: &str) -> Result<ConversationId, ZohoError> {
@@ -106,14 +103,6 @@ fn conversation_id(raw: &str) -> Result<ConversationId, ZohoError> {
         )
         .into()
     })
-}
-
-async fn object_body<T: serde::de::DeserializeOwned>(
-    state: &AppState,
-    req: &HttpRequest,
-    payload: web::Payload,
-) -> Result<T, ZohoError> {
-    Ok(read_json(req, payload, state.config().body_limit, Shape::Object).await?)
 }
 
 fn url(screen: &str, id: Option<ConversationId>) -> String {
@@ -183,7 +172,7 @@ pub async fn create_conversation(
     let p = caller(&state, &req, &screen, Scope::ConversationsCreate).await?;
     // serde would read `visitor` written as an array as the object's
     // members in order; SalesIQ's `visitor` is an object.
-    let raw: Value = object_body(&state, &req, payload).await?;
+    let raw: Value = read_object(&state, &req, payload).await?;
     if raw.get("visitor").is_some_and(|v| !v.is_object()) {
         return Err(ApiError::bad_request(
             "visitor",
@@ -339,7 +328,7 @@ pub async fn update_conversation(
     let (screen, id) = path.into_inner();
     let p = caller(&state, &req, &screen, Scope::ConversationsUpdate).await?;
     let id = conversation_id(&id)?;
-    let input: UpdateInput = object_body(&state, &req, payload).await?;
+    let input: UpdateInput = read_object(&state, &req, payload).await?;
     let update = ConversationUpdate {
         custom_info_changes: customer_info(input.customer_info)?,
         ..ConversationUpdate::default()
