@@ -122,6 +122,20 @@ pub(crate) fn mount(
     }
 }
 
+/// A query parameter that must be a whole number from `min` to `max`
+/// (spaces around it allowed): `default` when it is absent, `None` when it
+/// is not such a number (the dialect names the part in its own words).
+pub(crate) fn bounded_param(v: Option<&str>, default: u64, min: u64, max: u64) -> Option<u64> {
+    match v {
+        None => Some(default),
+        Some(s) => s
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|n| (min..=max).contains(n)),
+    }
+}
+
 /// Writes the `X-RateLimit-*` headers for a decision.
 pub(crate) fn ratelimit_headers(headers: &mut HeaderMap, d: &ratelimit::RateDecision) {
     let pairs = [

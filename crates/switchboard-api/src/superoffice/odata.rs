@@ -458,15 +458,8 @@ pub fn order_by(s: &str) -> Result<Sort<Cv>, ApiError> {
 
 /// `$top` and `$skip`.
 fn count(part: &str, v: Option<&str>, default: u64, min: u64, max: u64) -> Result<u64, ApiError> {
-    match v {
-        None => Ok(default),
-        Some(s) => s
-            .trim()
-            .parse::<u64>()
-            .ok()
-            .filter(|n| (min..=max).contains(n))
-            .ok_or_else(|| bad(part, format!("must be an integer from {min} to {max}"))),
-    }
+    crate::bounded_param(v, default, min, max)
+        .ok_or_else(|| bad(part, format!("must be an integer from {min} to {max}")))
 }
 
 /// The list's query from its options.

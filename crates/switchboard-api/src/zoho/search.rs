@@ -121,15 +121,8 @@ fn statuses(s: &str) -> Option<Vec<ConversationStatus>> {
 }
 
 fn number(part: &str, v: Option<&str>, default: u64, min: u64, max: u64) -> Result<u64, ApiError> {
-    match v {
-        None => Ok(default),
-        Some(s) => s
-            .trim()
-            .parse::<u64>()
-            .ok()
-            .filter(|n| (min..=max).contains(n))
-            .ok_or_else(|| bad(part, format!("{part} must be between {min} and {max}"))),
-    }
+    crate::bounded_param(v, default, min, max)
+        .ok_or_else(|| bad(part, format!("{part} must be between {min} and {max}")))
 }
 
 fn millis(part: &str, v: &str) -> Result<Value, ApiError> {
