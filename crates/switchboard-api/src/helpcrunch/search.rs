@@ -514,7 +514,7 @@ mod tests {
         match r {
             Ok(q) => Ok(format!(
                 "{} | {}{} | {:?} {}",
-                q.filter().map_or("-".to_string(), render),
+                q.filter().map_or("-".to_string(), ToString::to_string),
                 q.sort().field().name(),
                 if q.sort().descending() { " desc" } else { "" },
                 q.page(),
@@ -522,21 +522,6 @@ mod tests {
             )),
             Err(ApiError::BadRequest(f)) => Err((f[0].field.clone(), f[0].code.clone())),
             Err(other) => panic!("{other:?}"),
-        }
-    }
-
-    fn render<F: Field>(f: &Filter<F>) -> String {
-        match f {
-            Filter::Cond(c) => format!("{} {:?}", c.field().name(), c.test()),
-            Filter::Not(inner) => format!("not({})", render(inner)),
-            Filter::All(p) => format!(
-                "and({})",
-                p.iter().map(render).collect::<Vec<_>>().join(", ")
-            ),
-            Filter::Any(p) => format!(
-                "or({})",
-                p.iter().map(render).collect::<Vec<_>>().join(", ")
-            ),
         }
     }
 

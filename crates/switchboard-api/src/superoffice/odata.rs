@@ -489,24 +489,9 @@ pub fn query(
 mod tests {
     use super::*;
 
-    fn render(f: &Filter<Cv>) -> String {
-        match f {
-            Filter::Cond(c) => format!("{} {:?}", c.field().name(), c.test()),
-            Filter::Not(inner) => format!("not({})", render(inner)),
-            Filter::All(p) => format!(
-                "and({})",
-                p.iter().map(render).collect::<Vec<_>>().join(", ")
-            ),
-            Filter::Any(p) => format!(
-                "or({})",
-                p.iter().map(render).collect::<Vec<_>>().join(", ")
-            ),
-        }
-    }
-
     fn parsed(s: &str) -> Result<String, String> {
         match filter(s) {
-            Ok(f) => Ok(render(&f)),
+            Ok(f) => Ok(f.to_string()),
             Err(ApiError::BadRequest(e)) => Err(e[0].message.clone()),
             Err(other) => panic!("{other:?}"),
         }

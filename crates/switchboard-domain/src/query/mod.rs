@@ -520,6 +520,33 @@ pub enum Filter<F> {
     Cond(Condition<F>),
 }
 
+/// A compact rendering for logs and tests: `field Test` for a condition,
+/// `not(…)`, `and(…, …)`, `or(…, …)`.
+///
+/// ```
+/// use switchboard_domain::query::{Condition, ConversationField, Filter, Op, Value};
+/// let open = Filter::Cond(Condition::new(ConversationField::Status, Op::Eq, vec![Value::Text("opened".into())]).unwrap());
+/// assert_eq!(Filter::Not(Box::new(open)).to_string(), "not(status Eq(Status(Opened)))");
+/// ```
+impl<F: Field> fmt::Display for Filter<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (word, parts) = match self {
+            Self::Cond(c) => return write!(f, "{} {:?}", c.field().name(), c.test()),
+            Self::Not(inner) => return write!(f, "not({inner})"),
+            Self::All(parts) => ("and", parts),
+            Self::Any(parts) => ("or", parts),
+        };
+        write!(f, "{word}(")?;
+        for (i, p) in parts.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "{p}")?;
+        }
+        f.write_str(")")
+    }
+}
+
 impl<F> Filter<F> {
     /// `and` of `parts`; a single part stands alone.
     #[must_use]
