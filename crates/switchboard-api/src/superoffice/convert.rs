@@ -411,26 +411,23 @@ pub fn typed(v: Value) -> Value {
                 "" => Value::Null,
                 _ => Value::String(s),
             },
-            Value::Object(m) if !name.eq_ignore_ascii_case("CustomInfo") => Value::Object(
-                m.into_iter()
-                    .map(|(k, v)| {
-                        let v = member(&k, v);
-                        (k, v)
-                    })
-                    .collect(),
-            ),
+            Value::Object(m) if !name.eq_ignore_ascii_case("CustomInfo") => members(m),
             other => other,
         }
     }
-    match v {
-        Value::Object(m) => Value::Object(
+    /// Each member of an object, typed by its name.
+    fn members(m: Map<String, Value>) -> Value {
+        Value::Object(
             m.into_iter()
                 .map(|(k, v)| {
                     let v = member(&k, v);
                     (k, v)
                 })
                 .collect(),
-        ),
+        )
+    }
+    match v {
+        Value::Object(m) => members(m),
         other => other,
     }
 }
