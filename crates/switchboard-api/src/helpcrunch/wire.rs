@@ -87,7 +87,7 @@ impl<'de> Deserialize<'de> for CustomDataField {
                 mut seq: A,
             ) -> Result<Self::Value, A::Error> {
                 let mut items = Vec::new();
-                while let Some(item) = seq.next_element::<CustomDataInput>()? {
+                while let Some(Object(item)) = seq.next_element::<Object<CustomDataInput>>()? {
                     items.push(item);
                 }
                 Ok(CustomDataField(items))
@@ -141,6 +141,19 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
         }
         d.deserialize_map(Only(std::marker::PhantomData)).map(Self)
     }
+}
+
+/// A list whose items must each be a JSON object ([`Object`]).
+fn objects<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Vec<T>, D::Error> {
+    Vec::<Object<T>>::deserialize(d).map(|items| items.into_iter().map(|Object(t)| t).collect())
+}
+
+/// [`objects`] as a request member: absent, `null` or the list.
+fn patch_of_objects<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Patch<Vec<T>>, D::Error> {
+    Patch::<Vec<Object<T>>>::deserialize(d)
+        .map(|p| p.map(|items| items.into_iter().map(|Object(t)| t).collect()))
 }
 
 /// `location` in a request (all members optional).
@@ -262,7 +275,7 @@ pub struct CustomerInput {
     #[schema(value_type = Option<String>, max_length = 10000)]
     pub notes: Patch<String>,
     /// The whole tag list (unknown tags are created).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "patch_of_objects")]
     #[schema(value_type = Option<Vec<TagInput>>, max_items = 100)]
     pub tags: Patch<Vec<TagInput>>,
     /// Custom attribute values, as an array of `{property, value}` or an
@@ -331,6 +344,7 @@ pub struct BatchItem {
 #[serde(deny_unknown_fields)]
 pub struct TagsInput {
     /// Tags to add (with optional color) or remove (by name).
+    #[serde(deserialize_with = "objects")]
     pub tags: Vec<TagInput>,
 }
 
