@@ -58,7 +58,7 @@ pub struct Location {
 
 impl Location {
     /// Checks each member sent by the one rule of a location member:
-    /// text of at most [`MAX_SHORT_TEXT`] characters without NUL. `at` is
+    /// text of at most 255 characters (`MAX_SHORT_TEXT`) without NUL. `at` is
     /// where the members are (`/location` in a customer; `""` for the
     /// older API's top-level `regionCode`, `countryCode` and `city`, which
     /// have the same names).
@@ -105,7 +105,7 @@ pub struct Device {
 }
 
 impl Device {
-    /// Checks each member's length (at most [`MAX_SHORT_TEXT`] characters,
+    /// Checks each member's length (at most 255 characters, `MAX_SHORT_TEXT`,
     /// a user agent 1,000), at `at` (`/device` in a customer). A dialect
     /// that takes one member under two names checks the one that loses
     /// with it too.
