@@ -166,6 +166,8 @@ async fn helpcrunch_lists_and_searches_customers() {
                 "filter[0].field",
             ),
             (json!({"filter": [{"field": 5}]}), "filter[0].field"),
+            // A condition is an object, never serde's array form of one.
+            (json!({"filter": [["customers.id", "=", 1]]}), "filter[0]"),
             (json!({"limit": 101}), "limit"),
             (json!({"sort": "customers.email"}), "sort"),
             (json!({"comparison": "NOR"}), "comparison"),

@@ -95,8 +95,8 @@ pub struct FilterItem {
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SearchInput {
-    /// The conditions (none: every row).
-    #[serde(default)]
+    /// The conditions (none: every row), each an object.
+    #[serde(default, deserialize_with = "super::wire::objects")]
     pub filter: Vec<FilterItem>,
     /// `AND` (default): every condition holds; `OR`: at least one.
     #[serde(default)]

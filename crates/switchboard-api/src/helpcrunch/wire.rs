@@ -144,7 +144,9 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
 }
 
 /// A list whose items must each be a JSON object ([`Object`]).
-fn objects<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Vec<T>, D::Error> {
+pub(crate) fn objects<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Vec<T>, D::Error> {
     Vec::<Object<T>>::deserialize(d).map(|items| items.into_iter().map(|Object(t)| t).collect())
 }
 
