@@ -95,7 +95,7 @@ pub struct FilterItem {
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SearchInput {
-    /// The conditions (none: every row), each an object.
+    /// The conditions (none: every row).
     #[serde(default, deserialize_with = "super::wire::objects")]
     pub filter: Vec<FilterItem>,
     /// `AND` (default): every condition holds; `OR`: at least one.
