@@ -446,7 +446,7 @@ impl<'a> Conversations<'a> {
         )
         .await?;
         self.store
-            .after_total(Counts::Conversations, tenant.get(), total);
+            .after_total::<ConversationField>(tenant.get(), total);
         let total = total.n;
         Ok((CountedPage { page, total }, links))
     }
@@ -457,7 +457,7 @@ impl<'a> Conversations<'a> {
         tenant: TenantId,
         filter: Option<&Filter<ConversationField>>,
     ) -> Result<u64, StorageError> {
-        paging::count(self.store, Counts::Conversations, tenant, filter).await
+        paging::count(self.store, tenant, filter).await
     }
 
     /// The rows each of `convs` links to (those of `set`), in order: at

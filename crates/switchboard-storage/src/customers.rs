@@ -212,8 +212,7 @@ impl<'a> Customers<'a> {
             sql::query::customers_counted,
         )
         .await?;
-        self.store
-            .after_total(Counts::Customers, tenant.get(), total);
+        self.store.after_total::<CustomerField>(tenant.get(), total);
         Ok(CountedPage {
             page,
             total: total.n,
@@ -226,7 +225,7 @@ impl<'a> Customers<'a> {
         tenant: TenantId,
         filter: Option<&Filter<CustomerField>>,
     ) -> Result<u64, StorageError> {
-        paging::count(self.store, Counts::Customers, tenant, filter).await
+        paging::count(self.store, tenant, filter).await
     }
 
     /// Read-modify-write of one customer with optimistic concurrency.

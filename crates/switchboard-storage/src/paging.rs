@@ -26,7 +26,6 @@ use switchboard_domain::query::{Cursor, Field, Filter, Page, Query};
 use switchboard_domain::{TenantId, Timestamp};
 
 use crate::connection::DbConnection;
-use crate::sql::counts::Counts;
 use crate::sql::query::Target;
 use crate::sql::{self, R};
 use crate::{StorageError, Store};
@@ -90,10 +89,9 @@ fn shape<F: Field>(q: &Query<F>) -> [u8; 32] {
 }
 
 /// How many of the tenant's rows match `filter` (all with `None`), from
-/// the running counts `counts` where they serve.
+/// the entity's running counts where they serve.
 pub(crate) async fn count<F: Target>(
     store: &Store,
-    counts: Counts,
     tenant: TenantId,
     filter: Option<&Filter<F>>,
 ) -> Result<u64, StorageError> {
@@ -101,7 +99,7 @@ pub(crate) async fn count<F: Target>(
     let total = store
         .run(move |c| sql::query::count(c, tenant.get(), filter.as_ref()))
         .await?;
-    store.after_total(counts, tenant.get(), total);
+    store.after_total::<F>(tenant.get(), total);
     Ok(total.n)
 }
 

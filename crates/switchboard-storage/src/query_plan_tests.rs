@@ -405,7 +405,7 @@ async fn check<F: Target>(
         assert!(
             !plan
                 .iter()
-                .any(|l| full_scan(l, F::TABLE) || full_scan(l, F::COUNTS)),
+                .any(|l| full_scan(l, F::TABLE) || full_scan(l, F::COUNTS.table())),
             "{label}: {} (counted: {counted}): a full scan:\n{text}",
             case.what
         );

@@ -22,7 +22,7 @@ use crate::maintenance::Maintenance;
 use crate::paging::OffsetCursors;
 use crate::secrets::Cipher;
 use crate::sql::counts::{self, Counts};
-use crate::sql::query::Total;
+use crate::sql::query::{Target, Total};
 use crate::webhooks::Webhooks;
 use crate::worker::Worker;
 
@@ -543,11 +543,12 @@ impl Store {
             .await
     }
 
-    /// After a total summed `total.summed` rows of the running counts:
-    /// when that is more than [`counts::FOLD_ABOVE`], folds the tenant's
-    /// rows in the background (one fold per tenant and kind at a time; a
+    /// After a total of `F`'s entity summed `total.summed` rows of its
+    /// running counts: when that is more than [`counts::FOLD_ABOVE`],
+    /// folds the tenant's rows in the background (one fold per tenant and kind at a time; a
     /// failed fold is logged, and the next total tries again).
-    pub(crate) fn after_total(&self, counts: Counts, tenant: i64, total: Total) {
+    pub(crate) fn after_total<F: Target>(&self, tenant: i64, total: Total) {
+        let counts = F::COUNTS;
         if total.summed <= counts::FOLD_ABOVE {
             return;
         }

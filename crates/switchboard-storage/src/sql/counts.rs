@@ -1,12 +1,13 @@
 //! The running counts of customers and conversations (migration
 //! `2026-12-03-000001_row_counts`).
 //!
-//! Triggers add a `+1`/`-1` row for every insert and delete (and, for a
-//! conversation, every change of status, assignee or department), so a
-//! total is a sum ([`super::query`]) and concurrent writers never share a
-//! counter row. [`fold`] replaces a tenant's rows by one per group with a
-//! count other than zero; the store runs it when a total had to sum more
-//! than [`FOLD_ABOVE`] rows.
+//! Triggers add a `+n`/`-n` row for inserts and deletes (SQLite per row,
+//! PostgreSQL per statement) and, for a conversation, for every change of
+//! status, assignee or department, so a total is a sum ([`super::query`])
+//! and concurrent writers never share a counter row. [`fold`] replaces a
+//! tenant's rows by one per group with a count other than zero; the store
+//! runs it when a total had to sum more than [`FOLD_ABOVE`] rows, and an
+//! import in its own transaction ([`fold_in`]).
 
 use diesel::RunQueryDsl;
 use diesel::sql_types::BigInt;
@@ -25,6 +26,14 @@ pub(crate) enum Counts {
 }
 
 impl Counts {
+    /// The table of these counts.
+    pub(crate) const fn table(self) -> &'static str {
+        match self {
+            Self::Customers => "customer_counts",
+            Self::Conversations => "conversation_counts",
+        }
+    }
+
     /// The PostgreSQL fold: the rows deleted are exactly the rows summed
     /// (one statement), whatever commits meanwhile.
     const fn pg(self) -> &'static str {
@@ -141,10 +150,7 @@ mod tests {
             #[diesel(sql_type = diesel::sql_types::BigInt)]
             total: i64,
         }
-        let table = match counts {
-            Counts::Customers => "customer_counts",
-            Counts::Conversations => "conversation_counts",
-        };
+        let table = counts.table();
         let sql = format!(
             "SELECT count(*) AS rows, CAST(coalesce(sum(n), 0) AS BIGINT) AS total \
              FROM {table} WHERE tenant_id = {tenant}"

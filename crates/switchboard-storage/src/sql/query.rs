@@ -27,6 +27,7 @@ use switchboard_domain::query::{
 use switchboard_domain::{Conversation, Customer};
 
 use super::R;
+use super::counts::Counts;
 use crate::Backend;
 use crate::connection::DbConnection;
 use crate::json_column::JsonValue;
@@ -130,9 +131,9 @@ pub(crate) trait Target: switchboard_domain::query::Field {
     const TABLE: &'static str;
     /// `SELECT` list, in the order of the row struct.
     const COLUMNS: &'static str;
-    /// The table of the entity's running counts (migration
-    /// `2026-12-03-000001_row_counts`): `+1`/`-1` rows per group.
-    const COUNTS: &'static str;
+    /// The entity's running counts (migration
+    /// `2026-12-03-000001_row_counts`): `+n`/`-n` rows per group.
+    const COUNTS: Counts;
     fn expr(&self, b: Backend) -> Expr;
     /// The field's column in [`Self::COUNTS`], when the counts are grouped
     /// by it.
@@ -143,7 +144,7 @@ impl Target for CustomerField {
     const TABLE: &'static str = "customers";
     const COLUMNS: &'static str =
         "id, tenant_id, user_id, email, doc, created_at, updated_at, version";
-    const COUNTS: &'static str = "customer_counts";
+    const COUNTS: Counts = Counts::Customers;
 
     /// Customers are counted per tenant only.
     fn count_expr(&self) -> Option<Expr> {
@@ -189,7 +190,7 @@ impl Target for CustomerField {
 impl Target for ConversationField {
     const TABLE: &'static str = "conversations";
     const COLUMNS: &'static str = "id, tenant_id, session_key, status, customer_id, visitor_email, doc, created_at, updated_at, version";
-    const COUNTS: &'static str = "conversation_counts";
+    const COUNTS: Counts = Counts::Conversations;
 
     /// Conversations are counted per status, assignee and department: a
     /// filter on those alone (the inbox's) is summed, not counted.
@@ -264,6 +265,31 @@ struct Builder {
 }
 
 impl Builder {
+    fn new(backend: Backend, tenant: i64) -> Self {
+        Self {
+            backend,
+            tenant,
+            pieces: Vec::new(),
+            on_counts: false,
+        }
+    }
+
+    /// `SELECT <what> FROM <counts> WHERE tenant_id = ? AND <filter>` over
+    /// `F`'s running counts (with [`Self::on_counts`] set).
+    fn select_counts<F: Target>(&mut self, what: &'static str, filter: Option<&Filter<F>>) {
+        let tenant = self.tenant;
+        self.sql("SELECT ")
+            .sql(what)
+            .sql(" FROM ")
+            .sql(F::COUNTS.table())
+            .sql(" WHERE tenant_id = ")
+            .int(tenant);
+        if let Some(f) = filter {
+            self.sql(" AND ");
+            self.filter(f);
+        }
+    }
+
     fn sql(&mut self, s: &'static str) -> &mut Self {
         self.pieces.push(Piece::Sql(s));
         self
@@ -709,12 +735,7 @@ fn base<F: Target>(
     head: &'static [&'static str],
     filter: Option<&Filter<F>>,
 ) -> Builder {
-    let mut q = Builder {
-        backend: b,
-        tenant,
-        pieces: Vec::new(),
-        on_counts: false,
-    };
+    let mut q = Builder::new(b, tenant);
     for s in head {
         q.sql(s);
     }
@@ -842,43 +863,22 @@ fn summable<F: Target>(filter: Option<&Filter<F>>) -> bool {
 /// many count rows that sum read (0 for `count(*)`), which tells when they
 /// are due to be folded ([`super::counts::fold`]). Scalar subqueries, not a
 /// join, so that the page beside them keeps its index order.
-fn totals<F: Target>(s: &mut Builder, filter: Option<&Filter<F>>) {
-    let (b, tenant) = (s.backend, s.tenant);
-    s.sql("(");
+fn totals<F: Target>(b: Backend, tenant: i64, filter: Option<&Filter<F>>) -> Builder {
+    let mut s = Builder::new(b, tenant);
+    s.sql("SELECT (");
     if summable(filter) {
-        for (i, head) in [
-            "SELECT CAST(coalesce(sum(n), 0) AS BIGINT)",
-            "SELECT count(*)",
-        ]
-        .into_iter()
-        .enumerate()
-        {
-            if i > 0 {
-                s.sql("), (");
-            }
-            let mut q = Builder {
-                backend: b,
-                tenant,
-                pieces: Vec::new(),
-                on_counts: true,
-            };
-            q.sql(head)
-                .sql(" FROM ")
-                .sql(F::COUNTS)
-                .sql(" WHERE tenant_id = ")
-                .int(tenant);
-            if let Some(f) = filter {
-                q.sql(" AND ");
-                q.filter(f);
-            }
-            s.pieces.extend(q.pieces);
-        }
+        s.on_counts = true;
+        s.select_counts::<F>("CAST(coalesce(sum(n), 0) AS BIGINT)", filter);
+        s.sql("), (");
+        s.select_counts::<F>("count(*)", filter);
+        s.on_counts = false;
     } else {
         s.pieces
             .extend(base(b, tenant, &["SELECT count(*)"], filter).pieces);
         s.sql("), (SELECT CAST(0 AS BIGINT)");
     }
     s.sql(")");
+    s
 }
 
 /// `SELECT (<total>), (<summed>), <columns> FROM <table> WHERE … LIMIT …`:
@@ -886,13 +886,7 @@ fn totals<F: Target>(s: &mut Builder, filter: Option<&Filter<F>>) {
 /// statement (one snapshot, one round trip). An empty page carries no
 /// total.
 fn select_counted<F: Target>(b: Backend, tenant: i64, q: &Query<F>) -> Builder {
-    let mut s = Builder {
-        backend: b,
-        tenant,
-        pieces: vec![Piece::Sql("SELECT ")],
-        on_counts: false,
-    };
-    totals(&mut s, q.filter());
+    let mut s = totals(b, tenant, q.filter());
     s.sql(", ");
     s.pieces
         .extend(select(b, tenant, q, &["", F::COLUMNS]).pieces);
@@ -976,13 +970,7 @@ pub(crate) fn count<F: Target>(
     tenant: i64,
     filter: Option<&Filter<F>>,
 ) -> R<Total> {
-    let mut s = Builder {
-        backend: backend(c),
-        tenant,
-        pieces: vec![Piece::Sql("SELECT ")],
-        on_counts: false,
-    };
-    totals(&mut s, filter);
+    let s = totals(backend(c), tenant, filter);
     let stmt: Statement<(BigInt, BigInt)> = Statement::new(s.pieces, cacheable(s.backend, filter));
     let (n, summed): (i64, i64) = crate::connection::native!(c, c => stmt.get_result(c))?;
     Ok(Total::of(n, summed))
