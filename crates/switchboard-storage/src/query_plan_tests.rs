@@ -528,7 +528,7 @@ async fn taking_events_does_not_revisit_processed_ones() {
         .unwrap();
     let tenant = store.admin().create_tenant("plans").await.unwrap().id.get();
     // 20,000 events processed (no vacuum may clean up behind them), then
-    // three new ones.
+    // three new ones, for a subscription.
     store
         .run(move |c| {
             let pending = |n: i64| {
@@ -543,6 +543,13 @@ async fn taking_events_does_not_revisit_processed_ones() {
             // of a running server are.
             for sql in [
                 "ALTER TABLE outbox SET (autovacuum_enabled = off)".to_owned(),
+                // A subscriber, or the events are done when inserted
+                // (migration `2026-12-04-000301_outbox_unmatched`).
+                format!(
+                    "INSERT INTO webhook_subscriptions (tenant_id, target_url, event, secret, \
+                     state, created_at) VALUES ({tenant}, 'https://example.com/h', \
+                     'conversation_updated', 'x', 'active', 0)"
+                ),
                 pending(20_000),
                 "UPDATE outbox SET processed_at = 1 WHERE processed_at IS NULL".to_owned(),
                 pending(3),

@@ -590,6 +590,18 @@ async fn outbox_lists_and_requeues_quarantined_events() {
     .unwrap();
     let tenant = s.tenant(&store, "acme").await;
     let ctx = WriteContext::new(tenant.clone(), Actor::System, "test");
+    // A subscriber, or the event would be done when written.
+    store
+        .webhooks()
+        .create(switchboard_domain::WebhookSubscription::new(
+            tenant.id,
+            "https://hooks.example.com/x",
+            switchboard_domain::EventType::ConversationCreated,
+            "whsec_d3Jvbmcga2V5IHRlc3Q=",
+            store.now(),
+        ))
+        .await
+        .unwrap();
     let conv = store
         .conversations()
         .create(&ctx, Conversation::new(tenant.id, "s-1", store.now()))

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use switchboard_domain::{EventType, SubscriptionId, SubscriptionState, Timestamp};
 use switchboard_storage::{
-    AttemptOutcome, AttemptReport, DeliveryId, DeliveryState, DueDelivery, NextStep, StorageError,
-    Store, WriteContext, now,
+    AttemptOutcome, AttemptReport, DeliveryId, DeliveryState, DueDelivery, NextStep, Precondition,
+    StorageError, Store, WriteContext, now,
 };
 
 use super::harness::{
@@ -53,13 +53,75 @@ fn report(
     }
 }
 
+/// An event that no active subscription of its tenant and type matches when
+/// it is written is done at once (migration `outbox_unmatched`): the worker
+/// never takes it, yet it stays in the outbox for the samples. One that a
+/// subscription matches waits for fan-out as before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn events_nobody_subscribed_to_are_done_when_written() {
+    for_each_backend(|store, label| async move {
+        let (ctx, other) = two_tenants(&store).await;
+        let sub = subscribe(&store, &ctx, "https://a.example/h").await;
+        // Created: ctx's subscription matches; other's tenant has none.
+        let mine = create_conversation(&store, &ctx, "mine").await;
+        create_conversation(&store, &other, "theirs").await;
+        // Updated: a type nobody subscribed to.
+        store
+            .conversations()
+            .update(&ctx, mine.id, Precondition::NONE, |c| c.rating = Some(4))
+            .await
+            .unwrap();
+        assert_eq!(store.worker().outbox_backlog().await.unwrap(), 1, "{label}");
+        let events = store
+            .conversations()
+            .events(ctx.tenant.id, mine.id)
+            .await
+            .unwrap();
+        let done: Vec<(EventType, bool)> = events
+            .iter()
+            .map(|e| (e.event.event_type, e.processed_at.is_some()))
+            .collect();
+        assert_eq!(
+            done,
+            [
+                (EventType::ConversationCreated, false),
+                (EventType::ConversationUpdated, true)
+            ],
+            "{label}"
+        );
+        for tenant in [ctx.tenant.id, other.tenant.id] {
+            let samples = store
+                .webhooks()
+                .recent_payloads(tenant, EventType::ConversationCreated, 10)
+                .await
+                .unwrap();
+            assert_eq!(samples.len(), 1, "{label}: the rows stay");
+        }
+
+        let fan = fan_out_next(&store, "w", 10, Duration::ZERO, Some(LONG)).await;
+        assert_eq!((fan.events, fan.deliveries), (1, 1), "{label}");
+        assert_eq!(fan.claimed[0].subscription.id, sub.id, "{label}");
+
+        // Unsubscribed: new events wait for nobody.
+        store
+            .webhooks()
+            .delete(ctx.tenant.id, sub.id)
+            .await
+            .unwrap();
+        create_conversation(&store, &ctx, "later").await;
+        assert_eq!(store.worker().outbox_backlog().await.unwrap(), 0, "{label}");
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn fan_out_matches_tenant_event_and_subscription_age() {
     for_each_backend_clocked(|store, label, clock| async move {
         let (ctx, other) = two_tenants(&store).await;
-        // No subscription: events are processed, no delivery.
+        // No subscription: the events are done when written; fan-out has
+        // nothing to take.
         let fan = events_fanned(&store, &ctx, "none", 2, Some(LONG)).await;
-        assert_eq!((fan.events, fan.deliveries), (2, 0), "{label}");
+        assert_eq!((fan.events, fan.deliveries), (0, 0), "{label}");
         assert_eq!(store.worker().outbox_backlog().await.unwrap(), 0, "{label}");
 
         let a = subscribe(&store, &ctx, "https://a.example/h").await;

@@ -1,0 +1,2 @@
+DROP TRIGGER outbox_unmatched ON outbox;
+DROP FUNCTION outbox_unmatched();

@@ -1,0 +1,1 @@
+DROP TRIGGER outbox_unmatched;
