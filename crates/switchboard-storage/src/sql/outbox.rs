@@ -80,6 +80,17 @@ pub(crate) fn take_due(c: &mut DbConnection, worker: &str, now: i64, limit: i64)
     Ok(rows)
 }
 
+/// Whether any row is due at `now` (see [`take_due`]): one indexed read,
+/// outside any transaction.
+pub(crate) fn any_due(c: &mut DbConnection, now: i64) -> R<bool> {
+    let due = outbox::table
+        .select(outbox::id)
+        .filter(outbox::processed_at.is_null())
+        .filter(outbox::quarantined_at.is_null())
+        .filter(outbox::available_at.le(now));
+    Ok(diesel::select(diesel::dsl::exists(due)).get_result(c)?)
+}
+
 /// The ids of up to `limit` due rows, oldest first, without taking them;
 /// on PostgreSQL they are locked for the caller's transaction (skipping
 /// rows other takers hold).
