@@ -1,5 +1,7 @@
 //! What a webhook delivery worker calls: the [`Worker`] handle.
 
+use std::borrow::Cow;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -307,11 +309,12 @@ struct RecordJob {
 /// fails the whole batch.
 fn record_batch(c: &mut DbConnection, job: &RecordJob, t: i64) -> R<Recorded> {
     let ids: Vec<i64> = job.reports.iter().map(|r| r.delivery_id.get()).collect();
-    sql::subscriptions::lock_for_deliveries(c, &ids)?;
+    let mut known = Known::preload(c, &ids)?;
     let mut out = Recorded::default();
     for r in &job.reports {
         record_one(
             c,
+            &mut known,
             &job.worker,
             r,
             t,
@@ -320,7 +323,114 @@ fn record_batch(c: &mut DbConnection, job: &RecordJob, t: i64) -> R<Recorded> {
             &mut out,
         )?;
     }
+    let attempts: Vec<NewAttemptRow<'_>> = known.attempts.iter().map(AttemptDraft::row).collect();
+    sql::deliveries::insert_attempts(c, &attempts)?;
     Ok(out)
+}
+
+/// The rows a batch of reports reads, read once for the whole batch (two
+/// statements instead of two per report), and its attempt rows, written
+/// with one statement at the end. Empty (see [`Known::none`]), every read
+/// goes to the database and every attempt row is written at once.
+struct Known {
+    deliveries: HashMap<i64, sql::deliveries::DeliveryRow>,
+    subscriptions: HashMap<i64, SubscriptionRow>,
+    /// The batch's attempt rows, when `collect`; otherwise each is
+    /// inserted as it comes.
+    attempts: Vec<AttemptDraft>,
+    collect: bool,
+}
+
+impl Known {
+    /// Nothing read ahead: one report at a time, each in a savepoint of
+    /// its own that may roll back.
+    fn none() -> Self {
+        Self {
+            deliveries: HashMap::new(),
+            subscriptions: HashMap::new(),
+            attempts: Vec::new(),
+            collect: false,
+        }
+    }
+
+    /// Reads the deliveries `ids` and their subscriptions (on PostgreSQL
+    /// locked `FOR KEY SHARE`, see `lock_for_deliveries`).
+    fn preload(c: &mut DbConnection, ids: &[i64]) -> R<Self> {
+        let deliveries: HashMap<i64, _> = sql::deliveries::by_ids(c, ids)?
+            .into_iter()
+            .map(|d| (d.id, d))
+            .collect();
+        let mut subs: Vec<i64> = deliveries.values().map(|d| d.subscription_id).collect();
+        subs.sort_unstable();
+        subs.dedup();
+        let subscriptions = if subs.is_empty() {
+            HashMap::new()
+        } else {
+            sql::subscriptions::lock_and_load(c, &subs)?
+                .into_iter()
+                .map(|s| (s.id, s))
+                .collect()
+        };
+        Ok(Self {
+            deliveries,
+            subscriptions,
+            attempts: Vec::new(),
+            collect: true,
+        })
+    }
+
+    /// Delivery `id` as read ahead, taken (a second report of the same
+    /// delivery reads it again); otherwise read now.
+    fn delivery(
+        &mut self,
+        c: &mut DbConnection,
+        id: i64,
+    ) -> R<Option<sql::deliveries::DeliveryRow>> {
+        match self.deliveries.remove(&id) {
+            Some(d) => Ok(Some(d)),
+            None => sql::deliveries::by_id(c, id),
+        }
+    }
+
+    /// Subscription `id` as read ahead, otherwise read now.
+    fn subscription(&self, c: &mut DbConnection, id: i64) -> R<Option<SubscriptionRow>> {
+        match self.subscriptions.get(&id) {
+            Some(s) => Ok(Some(s.clone())),
+            None => sql::subscriptions::by_id(c, id),
+        }
+    }
+
+    /// Subscription `id` changed: read it again when next asked.
+    fn forget_subscription(&mut self, id: i64) {
+        self.subscriptions.remove(&id);
+    }
+}
+
+/// An attempt row waiting for the batch's insert.
+struct AttemptDraft {
+    delivery_id: i64,
+    attempt_no: i32,
+    started_at: i64,
+    duration_ms: i64,
+    status_code: Option<i32>,
+    outcome: &'static str,
+    error: Option<String>,
+    response_excerpt: Option<String>,
+}
+
+impl AttemptDraft {
+    fn row(&self) -> NewAttemptRow<'_> {
+        NewAttemptRow {
+            delivery_id: self.delivery_id,
+            attempt_no: self.attempt_no,
+            started_at: self.started_at,
+            duration_ms: self.duration_ms,
+            status_code: self.status_code,
+            outcome: self.outcome,
+            error: self.error.as_deref(),
+            response_excerpt: self.response_excerpt.as_deref(),
+        }
+    }
 }
 
 /// Records the reports of `job` one by one, each in its own savepoint: a
@@ -334,7 +444,17 @@ fn record_each(c: &mut DbConnection, job: &RecordJob, t: i64) -> R<Recorded> {
         let tried = |c: &mut DbConnection, detail: Detail| {
             c.write_tx(|c| -> R<Recorded> {
                 let mut one = Recorded::default();
-                record_one(c, &job.worker, r, t, job.disable_after, detail, &mut one)?;
+                let known = &mut Known::none();
+                record_one(
+                    c,
+                    known,
+                    &job.worker,
+                    r,
+                    t,
+                    job.disable_after,
+                    detail,
+                    &mut one,
+                )?;
                 Ok(one)
             })
         };
@@ -383,8 +503,13 @@ enum Detail {
 const DETAILS_LOST: &str = "the attempt's details could not be recorded";
 
 /// Records one report inside [`Worker::record_attempts`]' transaction.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one report, the batch's rows and the batch's settings"
+)]
 fn record_one(
     c: &mut DbConnection,
+    known: &mut Known,
     worker: &str,
     r: &AttemptReport,
     t: i64,
@@ -392,7 +517,7 @@ fn record_one(
     detail: Detail,
     out: &mut Recorded,
 ) -> R<()> {
-    let Some(d) = sql::deliveries::by_id(c, r.delivery_id.get())? else {
+    let Some(d) = known.delivery(c, r.delivery_id.get())? else {
         out.stale += 1;
         return Ok(());
     };
@@ -425,18 +550,19 @@ fn record_one(
         .response_excerpt
         .as_deref()
         .map(|e| sanitize_text(e, MAX_EXCERPT_BYTES));
-    let mut row = NewAttemptRow {
+    let draft = AttemptDraft {
         delivery_id: d.id,
         attempt_no: attempts,
         started_at: r.started_at.as_millis(),
         duration_ms: millis(r.duration),
         status_code: status,
         outcome: r.outcome.as_str(),
-        error: error.as_deref(),
-        response_excerpt: excerpt.as_deref(),
+        error: error.map(Cow::into_owned),
+        response_excerpt: excerpt.map(Cow::into_owned),
     };
     out.recorded += 1;
     if detail == Detail::Bare {
+        let mut row = draft.row();
         row.error = Some(DETAILS_LOST);
         row.response_excerpt = None;
         // Best effort from here on: the delivery's own update above is what
@@ -447,12 +573,16 @@ fn record_one(
             _ => Ok(()),
         };
         best_effort(c.write_tx(|c| -> R<()> { sql::deliveries::insert_attempt(c, &row) }))?;
-        return best_effort(
-            c.write_tx(|c| -> R<()> { subscription_health(c, r, &d, t, disable_after, out) }),
-        );
+        return best_effort(c.write_tx(|c| -> R<()> {
+            subscription_health(c, known, r, &d, t, disable_after, out)
+        }));
     }
-    sql::deliveries::insert_attempt(c, &row)?;
-    subscription_health(c, r, &d, t, disable_after, out)
+    if known.collect {
+        known.attempts.push(draft);
+    } else {
+        sql::deliveries::insert_attempt(c, &draft.row())?;
+    }
+    subscription_health(c, known, r, &d, t, disable_after, out)
 }
 
 /// What an attempt means for its subscription: 410 deletes it, a success
@@ -460,6 +590,7 @@ fn record_one(
 /// disable it.
 fn subscription_health(
     c: &mut DbConnection,
+    known: &mut Known,
     r: &AttemptReport,
     d: &sql::deliveries::DeliveryRow,
     t: i64,
@@ -467,16 +598,18 @@ fn subscription_health(
     out: &mut Recorded,
 ) -> R<()> {
     if r.next == NextStep::Gone {
+        known.forget_subscription(d.subscription_id);
         if sql::subscriptions::delete(c, d.subscription_id)? > 0 {
             out.deleted.push(SubscriptionId::new(d.subscription_id));
         }
         return Ok(());
     }
-    let Some(sub) = sql::subscriptions::by_id(c, d.subscription_id)? else {
+    let Some(sub) = known.subscription(c, d.subscription_id)? else {
         return Ok(());
     };
     if r.outcome == AttemptOutcome::Success {
         if sub.failing_since.is_some() {
+            known.forget_subscription(sub.id);
             sql::subscriptions::set_failing_since(c, sub.id, None)?;
         }
         return Ok(());
@@ -485,11 +618,13 @@ fn subscription_health(
         Some(since) => since,
         None => {
             let since = r.started_at.as_millis();
+            known.forget_subscription(sub.id);
             sql::subscriptions::set_failing_since(c, sub.id, Some(since))?;
             since
         }
     };
     if sub.state == SubscriptionState::Active.as_str() && t.saturating_sub(since) >= disable_after {
+        known.forget_subscription(sub.id);
         sql::subscriptions::disable(c, sub.id)?;
         sql::deliveries::cancel_pending(c, sub.id, t)?;
         out.disabled.push(SubscriptionId::new(sub.id));

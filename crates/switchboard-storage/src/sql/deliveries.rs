@@ -180,6 +180,28 @@ pub(crate) fn by_id(c: &mut DbConnection, id: i64) -> R<Option<DeliveryRow>> {
         .optional()?)
 }
 
+/// The deliveries `ids` (those that exist), in no particular order.
+pub(crate) fn by_ids(c: &mut DbConnection, ids: &[i64]) -> R<Vec<DeliveryRow>> {
+    Ok(deliveries::table
+        .filter(deliveries::id.eq_any(ids))
+        .select(DeliveryRow::as_select())
+        .load(c)?)
+}
+
+/// Inserts attempt rows with one statement.
+pub(crate) fn insert_attempts(c: &mut DbConnection, rows: &[NewAttemptRow<'_>]) -> R<()> {
+    match rows {
+        [] => {}
+        [row] => insert_attempt(c, row)?,
+        rows => {
+            crate::connection::native!(c, c => diesel::insert_into(delivery_attempts::table)
+                .values(rows)
+                .execute(c))?;
+        }
+    }
+    Ok(())
+}
+
 pub(crate) fn insert_attempt(c: &mut DbConnection, row: &NewAttemptRow<'_>) -> R<()> {
     diesel::insert_into(delivery_attempts::table)
         .values(row)

@@ -109,6 +109,22 @@ pub(crate) fn lock_for_deliveries(c: &mut DbConnection, ids: &[i64]) -> R<()> {
     Ok(())
 }
 
+/// The subscriptions `ids` (those that exist), in id order; on PostgreSQL
+/// locked `FOR KEY SHARE` for the caller's transaction, as
+/// [`lock_for_deliveries`] locks them.
+pub(crate) fn lock_and_load(c: &mut DbConnection, ids: &[i64]) -> R<Vec<SubscriptionRow>> {
+    let rows = webhook_subscriptions::table
+        .filter(webhook_subscriptions::id.eq_any(ids))
+        .order(webhook_subscriptions::id);
+    Ok(match c {
+        DbConnection::Pg(c) => rows
+            .select(SubscriptionRow::as_select())
+            .for_key_share()
+            .load(c)?,
+        DbConnection::Sqlite(c) => rows.select(SubscriptionRow::as_select()).load(c)?,
+    })
+}
+
 pub(crate) fn set_failing_since(c: &mut DbConnection, id: i64, since: Option<i64>) -> R<usize> {
     Ok(diesel::update(webhook_subscriptions::table.find(id))
         .set(webhook_subscriptions::failing_since.eq(since))

@@ -434,6 +434,97 @@ async fn attempts_retry_complete_fail_and_release() {
     .await;
 }
 
+/// One batch of reports reads its deliveries and subscriptions once and
+/// writes its attempt rows at the end, yet each report still sees what
+/// the reports before it in the batch did: a failure then a success of one
+/// subscription leaves it healthy, a report of a delivery whose
+/// subscription an earlier 410 deleted is stale, and a second report of
+/// one delivery is stale.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_batch_of_reports_sees_its_own_changes() {
+    for_each_backend(|store, label| async move {
+        let ctx = tenant(&store, "acme").await;
+        let gone = subscribe(&store, &ctx, "https://gone.example/h").await;
+        let flaky = subscribe(&store, &ctx, "https://flaky.example/h").await;
+        let fan = events_fanned(&store, &ctx, "x", 2, Some(LONG)).await;
+        let of = |sub: SubscriptionId| -> Vec<DueDelivery> {
+            fan.claimed
+                .iter()
+                .filter(|d| d.subscription.id == sub)
+                .cloned()
+                .collect()
+        };
+        let (gone_d, flaky_d) = (of(gone.id), of(flaky.id));
+        let retry = NextStep::RetryAt(Timestamp::from_millis(store.now().as_millis() + 60_000));
+        let recorded = store
+            .worker()
+            .record_attempts(
+                "w",
+                vec![
+                    report(
+                        &store,
+                        &flaky_d[0],
+                        AttemptOutcome::HttpError,
+                        Some(500),
+                        retry,
+                    ),
+                    report(
+                        &store,
+                        &flaky_d[1],
+                        AttemptOutcome::Success,
+                        Some(200),
+                        NextStep::Succeeded,
+                    ),
+                    report(
+                        &store,
+                        &gone_d[0],
+                        AttemptOutcome::HttpError,
+                        Some(410),
+                        NextStep::Gone,
+                    ),
+                    report(
+                        &store,
+                        &gone_d[1],
+                        AttemptOutcome::HttpError,
+                        Some(500),
+                        retry,
+                    ),
+                    report(
+                        &store,
+                        &flaky_d[0],
+                        AttemptOutcome::HttpError,
+                        Some(500),
+                        retry,
+                    ),
+                ],
+                FIVE_DAYS,
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            (recorded.recorded, recorded.stale, recorded.deleted.clone()),
+            (3, 2, vec![gone.id]),
+            "{label}"
+        );
+        let s = store.webhooks().get(ctx.tenant.id, flaky.id).await.unwrap();
+        assert_eq!(s.failing_since, None, "{label}: the success ended it");
+        let attempts = store
+            .webhooks()
+            .attempts(ctx.tenant.id, flaky.id, None, 100)
+            .await
+            .unwrap();
+        let mut got: Vec<(DeliveryId, u32, Option<u16>)> = attempts
+            .iter()
+            .map(|a| (a.delivery_id, a.attempt_no, a.status_code))
+            .collect();
+        got.sort();
+        let mut want = vec![(flaky_d[0].id, 1, Some(500)), (flaky_d[1].id, 1, Some(200))];
+        want.sort();
+        assert_eq!(got, want, "{label}");
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn gone_deletes_and_continuous_failure_disables() {
     for_each_backend_clocked(|store, label, clock| async move {
