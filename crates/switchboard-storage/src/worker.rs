@@ -839,44 +839,59 @@ fn fan_out_rows(c: &mut DbConnection, plan: &FanOutPlan, events: &[Event], t: i6
     types.dedup();
     let subs = sql::subscriptions::active(c, &tenants, &types)?;
     let lease_until = plan.claim.map(|l| t.saturating_add(l));
+    // Every (event, subscription) pair that matches, each with its message
+    // id, inserted with one statement.
+    let mut pairs: Vec<(&Event, &SubscriptionRow, String)> = Vec::new();
     for event in events {
         for sub in subs.iter().filter(|s| {
             s.tenant_id == event.tenant_id
                 && s.event == event.event_type.as_str()
                 && s.created_at <= event.created_at
         }) {
-            let message_id = message_id()?;
-            let new = NewDeliveryRow {
-                tenant_id: event.tenant_id,
-                outbox_id: event.id,
-                subscription_id: sub.id,
-                message_id: &message_id,
-                state: DeliveryState::Pending.as_str(),
-                attempt_count: 0,
-                next_attempt_at: t.saturating_add(plan.first_delay),
-                lease_until,
-                claimed_by: lease_until.map(|_| plan.worker.as_str()),
-                created_at: t,
-            };
-            let Some(id) = sql::deliveries::insert(c, &new)? else {
-                continue;
-            };
-            out.deliveries += 1;
-            if let Some(lease) = lease_until {
-                out.claimed.push(DueDelivery {
-                    id: DeliveryId::new(id),
-                    tenant_id: TenantId::new(event.tenant_id),
-                    event_id: EventId::new(event.id),
-                    message_id,
-                    event_type: event.event_type,
-                    payload: event.payload.clone(),
-                    committed_at: Timestamp::from_millis(event.created_at),
-                    subscription: SubscriptionRow::clone(sub).try_into()?,
-                    attempt_count: 0,
-                    lease_until: Timestamp::from_millis(lease),
-                });
-            }
+            pairs.push((event, sub, message_id()?));
         }
+    }
+    let rows: Vec<NewDeliveryRow<'_>> = pairs
+        .iter()
+        .map(|(event, sub, message_id)| NewDeliveryRow {
+            tenant_id: event.tenant_id,
+            outbox_id: event.id,
+            subscription_id: sub.id,
+            message_id,
+            state: DeliveryState::Pending.as_str(),
+            attempt_count: 0,
+            next_attempt_at: t.saturating_add(plan.first_delay),
+            lease_until,
+            claimed_by: lease_until.map(|_| plan.worker.as_str()),
+            created_at: t,
+        })
+        .collect();
+    let created = sql::deliveries::insert_many(c, &rows)?;
+    out.deliveries = created.len();
+    let Some(lease) = lease_until else {
+        return Ok(out);
+    };
+    // Claimed in the order of the events and subscriptions.
+    let new: HashMap<(i64, i64), i64> = created
+        .into_iter()
+        .map(|(id, event, sub)| ((event, sub), id))
+        .collect();
+    for (event, sub, message_id) in pairs {
+        let Some(&id) = new.get(&(event.id, sub.id)) else {
+            continue;
+        };
+        out.claimed.push(DueDelivery {
+            id: DeliveryId::new(id),
+            tenant_id: TenantId::new(event.tenant_id),
+            event_id: EventId::new(event.id),
+            message_id,
+            event_type: event.event_type,
+            payload: event.payload.clone(),
+            committed_at: Timestamp::from_millis(event.created_at),
+            subscription: SubscriptionRow::clone(sub).try_into()?,
+            attempt_count: 0,
+            lease_until: Timestamp::from_millis(lease),
+        });
     }
     Ok(out)
 }

@@ -6,7 +6,7 @@
 
 use diesel::prelude::*;
 
-use super::{InsertOrSkip, R};
+use super::R;
 use crate::connection::DbConnection;
 use crate::json_column::JsonText;
 use crate::rows::SubscriptionRow;
@@ -85,16 +85,29 @@ pub(crate) struct AttemptRow {
 /// whole claim) and when it was committed.
 pub(crate) type OutboxPart = (String, JsonText, i64);
 
-/// Inserts a delivery unless one exists for the same event and
-/// subscription; returns the new id.
-pub(crate) fn insert(c: &mut DbConnection, row: &NewDeliveryRow<'_>) -> R<Option<i64>> {
-    Ok(InsertOrSkip::new(
-        diesel::insert_into(deliveries::table).values(row),
-        "outbox_id, subscription_id",
+/// Inserts `rows` with one statement, each unless a delivery exists for
+/// the same event and subscription; returns `(id, outbox_id,
+/// subscription_id)` of each new one, in no particular order.
+pub(crate) fn insert_many(
+    c: &mut DbConnection,
+    rows: &[NewDeliveryRow<'_>],
+) -> R<Vec<(i64, i64, i64)>> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let returned = (
+        deliveries::id,
+        deliveries::outbox_id,
+        deliveries::subscription_id,
+    );
+    Ok(
+        crate::connection::native!(c, c => diesel::insert_into(deliveries::table)
+        .values(rows)
+        .on_conflict((deliveries::outbox_id, deliveries::subscription_id))
+        .do_nothing()
+        .returning(returned)
+        .get_results(c))?,
     )
-    .returning_id()
-    .get_result(c)
-    .optional()?)
 }
 
 /// Pending deliveries due at `now` and not leased.

@@ -29,7 +29,7 @@ pub(crate) mod retention;
 pub(crate) mod subscriptions;
 pub(crate) mod tenants;
 
-use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+use diesel::query_builder::{AstPass, QueryFragment, QueryId};
 use diesel::{QueryResult, RunQueryDsl};
 
 use crate::StorageError;
@@ -93,33 +93,20 @@ impl<From, Filter, Changes, C: diesel::Connection> RunQueryDsl<C>
 {
 }
 
-/// `<insert> ON CONFLICT (<target>) DO NOTHING`, optionally followed by
-/// `RETURNING id`: the same text on PostgreSQL and SQLite (3.24 and
-/// later), which Diesel's multi-backend query builder does not offer.
+/// `<insert> ON CONFLICT (<target>) DO NOTHING`: the same text on
+/// PostgreSQL and SQLite (3.24 and later), which Diesel's multi-backend
+/// query builder does not offer.
 #[derive(Debug)]
 pub(crate) struct InsertOrSkip<I> {
     insert: I,
     target: &'static str,
-    returning_id: bool,
 }
 
 impl<I> InsertOrSkip<I> {
     /// `insert`, skipped when it conflicts on the columns `target`
     /// (comma-separated, as in SQL).
     pub(crate) const fn new(insert: I, target: &'static str) -> Self {
-        Self {
-            insert,
-            target,
-            returning_id: false,
-        }
-    }
-
-    /// Returns the new row's `id` (no row when skipped).
-    pub(crate) fn returning_id(self) -> Self {
-        Self {
-            returning_id: true,
-            ..self
-        }
+        Self { insert, target }
     }
 }
 
@@ -134,15 +121,8 @@ impl<I: QueryFragment<MultiBackend>> QueryFragment<MultiBackend> for InsertOrSki
         out.push_sql(" ON CONFLICT (");
         out.push_sql(self.target);
         out.push_sql(") DO NOTHING");
-        if self.returning_id {
-            out.push_sql(" RETURNING id");
-        }
         Ok(())
     }
-}
-
-impl<I> Query for InsertOrSkip<I> {
-    type SqlType = diesel::sql_types::BigInt;
 }
 
 impl<I> RunQueryDsl<DbConnection> for InsertOrSkip<I> {}
