@@ -18,6 +18,25 @@ use super::common::{
 };
 use switchboard_testsupport::{RawConnection, SECRET_KEYS, TestDb};
 
+/// Subscribes a hook of `tenant` to `event`, with a known secret.
+async fn subscribe(
+    store: &Store,
+    tenant: &Tenant,
+    event: switchboard_domain::EventType,
+) -> switchboard_domain::WebhookSubscription {
+    store
+        .webhooks()
+        .create(switchboard_domain::WebhookSubscription::new(
+            tenant.id,
+            "https://hooks.example.com/x",
+            event,
+            "whsec_d3Jvbmcga2V5IHRlc3Q=",
+            store.now(),
+        ))
+        .await
+        .unwrap()
+}
+
 /// A temporary directory with a database URL in it.
 struct Scratch {
     dir: TempDir,
@@ -591,17 +610,12 @@ async fn outbox_lists_and_requeues_quarantined_events() {
     let tenant = s.tenant(&store, "acme").await;
     let ctx = WriteContext::new(tenant.clone(), Actor::System, "test");
     // A subscriber, or the event would be done when written.
-    store
-        .webhooks()
-        .create(switchboard_domain::WebhookSubscription::new(
-            tenant.id,
-            "https://hooks.example.com/x",
-            switchboard_domain::EventType::ConversationCreated,
-            "whsec_d3Jvbmcga2V5IHRlc3Q=",
-            store.now(),
-        ))
-        .await
-        .unwrap();
+    subscribe(
+        &store,
+        &tenant,
+        switchboard_domain::EventType::ConversationCreated,
+    )
+    .await;
     let conv = store
         .conversations()
         .create(&ctx, Conversation::new(tenant.id, "s-1", store.now()))
@@ -1376,17 +1390,7 @@ async fn a_wrong_secret_key_fails_at_start() {
     s.ok(&["tenant", "create", "acme"]);
     let store = s.store().await;
     let tenant = s.tenant(&store, "acme").await;
-    let sub = store
-        .webhooks()
-        .create(switchboard_domain::WebhookSubscription::new(
-            tenant.id,
-            "https://hooks.example.com/x",
-            switchboard_domain::EventType::EmailUpdated,
-            "whsec_d3Jvbmcga2V5IHRlc3Q=",
-            store.now(),
-        ))
-        .await
-        .unwrap();
+    let sub = subscribe(&store, &tenant, switchboard_domain::EventType::EmailUpdated).await;
     drop(store);
     let (id, _) = SECRET_KEYS.split_once(':').unwrap();
     let wrong = format!("{id}:ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=");

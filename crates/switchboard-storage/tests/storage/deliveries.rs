@@ -4,7 +4,9 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use switchboard_domain::{EventType, SubscriptionId, SubscriptionState, Timestamp};
+use switchboard_domain::{
+    EventType, SubscriptionId, SubscriptionState, Timestamp, WebhookSubscription,
+};
 use switchboard_storage::{
     AttemptOutcome, AttemptReport, DeliveryId, DeliveryState, DueDelivery, NextStep, Precondition,
     StorageError, Store, WriteContext, now,
@@ -31,6 +33,31 @@ async fn events_fanned(
         create_conversation(store, ctx, &format!("{prefix}-{i}")).await;
     }
     fan_out_next(store, "w", 1000, Duration::ZERO, claim).await
+}
+
+/// Two subscriptions of `ctx`'s tenant, `gone` and `flaky`, and the two
+/// deliveries of each (two events fanned out and leased to `w`).
+async fn gone_and_flaky(
+    store: &Store,
+    ctx: &WriteContext,
+) -> (
+    WebhookSubscription,
+    Vec<DueDelivery>,
+    WebhookSubscription,
+    Vec<DueDelivery>,
+) {
+    let gone = subscribe(store, ctx, "https://gone.example/h").await;
+    let flaky = subscribe(store, ctx, "https://flaky.example/h").await;
+    let fan = events_fanned(store, ctx, "x", 2, Some(LONG)).await;
+    let of = |sub: SubscriptionId| -> Vec<DueDelivery> {
+        fan.claimed
+            .iter()
+            .filter(|d| d.subscription.id == sub)
+            .cloned()
+            .collect()
+    };
+    let (gone_d, flaky_d) = (of(gone.id), of(flaky.id));
+    (gone, gone_d, flaky, flaky_d)
 }
 
 fn report(
@@ -444,17 +471,7 @@ async fn attempts_retry_complete_fail_and_release() {
 async fn a_batch_of_reports_sees_its_own_changes() {
     for_each_backend(|store, label| async move {
         let ctx = tenant(&store, "acme").await;
-        let gone = subscribe(&store, &ctx, "https://gone.example/h").await;
-        let flaky = subscribe(&store, &ctx, "https://flaky.example/h").await;
-        let fan = events_fanned(&store, &ctx, "x", 2, Some(LONG)).await;
-        let of = |sub: SubscriptionId| -> Vec<DueDelivery> {
-            fan.claimed
-                .iter()
-                .filter(|d| d.subscription.id == sub)
-                .cloned()
-                .collect()
-        };
-        let (gone_d, flaky_d) = (of(gone.id), of(flaky.id));
+        let (gone, gone_d, flaky, flaky_d) = gone_and_flaky(&store, &ctx).await;
         let retry = NextStep::RetryAt(Timestamp::from_millis(store.now().as_millis() + 60_000));
         let recorded = store
             .worker()
@@ -529,17 +546,7 @@ async fn a_batch_of_reports_sees_its_own_changes() {
 async fn gone_deletes_and_continuous_failure_disables() {
     for_each_backend_clocked(|store, label, clock| async move {
         let ctx = tenant(&store, "acme").await;
-        let gone = subscribe(&store, &ctx, "https://gone.example/h").await;
-        let flaky = subscribe(&store, &ctx, "https://flaky.example/h").await;
-        let fan = events_fanned(&store, &ctx, "x", 2, Some(LONG)).await;
-        let of = |sub: SubscriptionId| -> Vec<DueDelivery> {
-            fan.claimed
-                .iter()
-                .filter(|d| d.subscription.id == sub)
-                .cloned()
-                .collect()
-        };
-        let (gone_d, flaky_d) = (of(gone.id), of(flaky.id));
+        let (gone, gone_d, flaky, flaky_d) = gone_and_flaky(&store, &ctx).await;
 
         // 410 deletes the subscription and its deliveries at once.
         let recorded = store
