@@ -82,47 +82,19 @@ fn chat_session() -> Value {
 /// new members with the casing of the path.)
 fn patch(case: fn(&str) -> String, prefix: &str) -> Vec<Operation> {
     let p = |path: &str| format!("{prefix}{}", case(path));
-    vec![
-        Operation::Test {
-            path: p("ChatSessionId"),
-            value: json!(48213),
-        },
-        Operation::Test {
-            path: p("Status"),
-            value: json!("Queued"),
-        },
-        Operation::Replace {
-            path: p("Status"),
-            value: json!("Started"),
-        },
-        Operation::Replace {
-            path: p("WhenStarted"),
-            value: json!("2024-05-14T09:14:02Z"),
-        },
-        Operation::Replace {
-            path: p("User/Name"),
-            value: json!("Katherine Johnson"),
-        },
-        Operation::Add {
-            path: format!("{}/AssignedBy", p("CustomInfo")),
-            value: json!("router"),
-        },
-        Operation::Remove {
-            path: p("CustomInfo/Referrer"),
-        },
-        Operation::Add {
-            path: p("Tags/-"),
-            value: json!("priority"),
-        },
-        Operation::Replace {
-            path: p("Messages/1/Text"),
-            value: json!("An agent has joined."),
-        },
-        Operation::Add {
-            path: p("LastMessage"),
-            value: json!("Sure, sending it now."),
-        },
-    ]
+    serde_json::from_value(json!([
+        {"op": "test", "path": p("ChatSessionId"), "value": 48213},
+        {"op": "test", "path": p("Status"), "value": "Queued"},
+        {"op": "replace", "path": p("Status"), "value": "Started"},
+        {"op": "replace", "path": p("WhenStarted"), "value": "2024-05-14T09:14:02Z"},
+        {"op": "replace", "path": p("User/Name"), "value": "Katherine Johnson"},
+        {"op": "add", "path": format!("{}/AssignedBy", p("CustomInfo")), "value": "router"},
+        {"op": "remove", "path": p("CustomInfo/Referrer")},
+        {"op": "add", "path": p("Tags/-"), "value": "priority"},
+        {"op": "replace", "path": p("Messages/1/Text"), "value": "An agent has joined."},
+        {"op": "add", "path": p("LastMessage"), "value": "Sure, sending it now."}
+    ]))
+    .unwrap()
 }
 
 fn bench(c: &mut Criterion) {

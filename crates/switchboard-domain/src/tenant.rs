@@ -82,16 +82,12 @@ impl Scope {
     /// assert!(Scope::DEFAULT.contains(&Scope::CustomersRead));
     /// assert!(!Scope::DEFAULT.contains(&Scope::AdminWrite));
     /// ```
-    pub const DEFAULT: [Self; 8] = [
-        Self::CustomersRead,
-        Self::CustomersCreate,
-        Self::CustomersUpdate,
-        Self::ConversationsRead,
-        Self::ConversationsCreate,
-        Self::ConversationsUpdate,
-        Self::WebhooksCreate,
-        Self::WebhooksDelete,
-    ];
+    pub const DEFAULT: [Self; 8] = {
+        let [data @ .., Self::AdminRead, Self::AdminWrite] = Self::ALL else {
+            panic!("Scope::ALL ends with the admin scopes");
+        };
+        data
+    };
 
     /// The canonical spelling.
     #[must_use]

@@ -318,20 +318,39 @@ pub(crate) fn array_index(token: &str, len: usize) -> Result<usize, Fail> {
     }
 }
 
-pub(crate) fn get<'v>(doc: &'v Value, path: &str, mode: PathMode) -> Result<&'v Value, Fail> {
-    let Some(body) = body(path, mode)? else {
-        return Ok(doc);
-    };
-    let mut current = doc;
+/// One step down from `value` following `token`, for writing (see [`child`]).
+fn child_mut<'v>(value: &'v mut Value, token: &str, mode: PathMode) -> Result<&'v mut Value, Fail> {
+    match value {
+        Value::Object(map) => member_mut(map, token, mode)?.ok_or(Fail::NotFound),
+        Value::Array(items) => {
+            let index = array_index(token, items.len())?;
+            items.get_mut(index).ok_or(Fail::NotFound)
+        }
+        _ => Err(Fail::NotFound),
+    }
+}
+
+/// The tokens of `path` (unescaped), each with the mode it is looked up in:
+/// `mode` for the first, what the first token makes of it below (see
+/// [`PathMode::below`]). The root path has none.
+fn steps(
+    path: &str,
+    mode: PathMode,
+) -> Result<impl Iterator<Item = (Cow<'_, str>, PathMode)>, Fail> {
     let mut m = mode;
-    for (i, raw) in body.split('/').enumerate() {
+    let tokens = body(path, mode)?.into_iter().flat_map(|b| b.split('/'));
+    Ok(tokens.enumerate().map(move |(i, raw)| {
         let token = unescape(raw);
-        current = child(current, &token, m)?;
+        let this = m;
         if i == 0 {
             m = mode.below(&token);
         }
-    }
-    Ok(current)
+        (token, this)
+    }))
+}
+
+pub(crate) fn get<'v>(doc: &'v Value, path: &str, mode: PathMode) -> Result<&'v Value, Fail> {
+    steps(path, mode)?.try_fold(doc, |current, (token, m)| child(current, &token, m))
 }
 
 pub(crate) fn get_mut<'v>(
@@ -339,26 +358,7 @@ pub(crate) fn get_mut<'v>(
     path: &str,
     mode: PathMode,
 ) -> Result<&'v mut Value, Fail> {
-    let Some(body) = body(path, mode)? else {
-        return Ok(doc);
-    };
-    let mut current = doc;
-    let mut m = mode;
-    for (i, raw) in body.split('/').enumerate() {
-        let token = unescape(raw);
-        current = match current {
-            Value::Object(map) => member_mut(map, &token, m)?.ok_or(Fail::NotFound)?,
-            Value::Array(items) => {
-                let index = array_index(&token, items.len())?;
-                items.get_mut(index).ok_or(Fail::NotFound)?
-            }
-            _ => return Err(Fail::NotFound),
-        };
-        if i == 0 {
-            m = mode.below(&token);
-        }
-    }
-    Ok(current)
+    steps(path, mode)?.try_fold(doc, |current, (token, m)| child_mut(current, &token, m))
 }
 
 #[cfg(test)]

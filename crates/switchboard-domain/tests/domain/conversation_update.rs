@@ -306,24 +306,33 @@ fn a_chat_for_a_customer_takes_their_details_and_first_message() {
     );
 }
 
+/// `revise` of `before` by the system, for tenant `acme`, under the default rules.
+fn revise_by_system<X>(
+    before: Conversation,
+    now: Timestamp,
+    change: impl FnOnce(&mut Conversation) -> Result<(), X>,
+) -> Result<Revision<Conversation>, Refusal<X>> {
+    revise(
+        before,
+        &ConversationRules::default(),
+        Actor::System,
+        "acme",
+        now,
+        change,
+    )
+}
+
 #[test]
 fn revise_keeps_identity_checks_rules_and_derives_events() {
     let before = conversation();
 
     // The change tries to touch identity members: they are kept.
-    let revision = revise(
-        before.clone(),
-        &ConversationRules::default(),
-        Actor::System,
-        "acme",
-        t(5_000),
-        |c| {
-            c.id = switchboard_domain::ConversationId::new(99);
-            c.version = 42;
-            c.visitor.email = Some("other@example.com".into());
-            Ok::<(), ()>(())
-        },
-    )
+    let revision = revise_by_system(before.clone(), t(5_000), |c| {
+        c.id = switchboard_domain::ConversationId::new(99);
+        c.version = 42;
+        c.visitor.email = Some("other@example.com".into());
+        Ok::<(), ()>(())
+    })
     .unwrap();
     let Revision::Changed(changed) = revision else {
         panic!("the email changed")
@@ -342,59 +351,31 @@ fn revise_keeps_identity_checks_rules_and_derives_events() {
     // A clock behind the last write does not move time backwards.
     let mut late = before.clone();
     late.updated_at = t(8_000);
-    let Ok(Revision::Changed(changed)) = revise(
-        late,
-        &ConversationRules::default(),
-        Actor::System,
-        "acme",
-        t(5_000),
-        |c| {
-            c.rank = 9;
-            Ok::<(), ()>(())
-        },
-    ) else {
+    let Ok(Revision::Changed(changed)) = revise_by_system(late, t(5_000), |c| {
+        c.rank = 9;
+        Ok::<(), ()>(())
+    }) else {
         panic!("the rank changed")
     };
     assert_eq!(changed.at, t(8_000));
 
     // Derived members settle: closing by hand gets its closure members.
-    let Ok(Revision::Changed(changed)) = revise(
-        before.clone(),
-        &ConversationRules::default(),
-        Actor::System,
-        "acme",
-        t(6_000),
-        |c| {
-            c.status = ConversationStatus::Closed;
-            Ok::<(), ()>(())
-        },
-    ) else {
+    let Ok(Revision::Changed(changed)) = revise_by_system(before.clone(), t(6_000), |c| {
+        c.status = ConversationStatus::Closed;
+        Ok::<(), ()>(())
+    }) else {
         panic!("the status changed")
     };
     assert_eq!(changed.after.closed_at, Some(t(6_000)));
     assert_eq!(changed.after.closed_by, Some(Actor::System));
 
     // The caller's own refusal, and a broken rule.
-    let refused = revise(
-        before.clone(),
-        &ConversationRules::default(),
-        Actor::System,
-        "acme",
-        t(6_000),
-        |_| Err("no"),
-    );
+    let refused = revise_by_system(before.clone(), t(6_000), |_| Err("no"));
     assert_eq!(refused, Err(Refusal::Rejected("no")));
-    let invalid = revise(
-        before.clone(),
-        &ConversationRules::default(),
-        Actor::System,
-        "acme",
-        t(6_000),
-        |c| {
-            c.rating = Some(9);
-            Ok::<(), ()>(())
-        },
-    );
+    let invalid = revise_by_system(before.clone(), t(6_000), |c| {
+        c.rating = Some(9);
+        Ok::<(), ()>(())
+    });
     assert!(
         matches!(&invalid, Err(Refusal::Invalid(DomainError::Validation(v))) if v.violations()[0].path == "/rating"),
         "{invalid:?}"
@@ -402,7 +383,7 @@ fn revise_keeps_identity_checks_rules_and_derives_events() {
 
     // Nothing changed: no revision.
     assert!(matches!(
-        revise(before.clone(), &ConversationRules::default(), Actor::System, "acme", t(6_000), |_| Ok::<(), ()>(())),
+        revise_by_system(before.clone(), t(6_000), |_| Ok::<(), ()>(())),
         Ok(Revision::Unchanged(c)) if c == before
     ));
 }

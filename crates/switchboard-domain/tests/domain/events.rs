@@ -17,6 +17,25 @@ fn conv() -> Conversation {
     c
 }
 
+/// The `email_updated` event of the change `before` → `after` (at 10 ms),
+/// which must have one.
+fn email_updated(
+    before: &Conversation,
+    after: &Conversation,
+    customer: Option<&Customer>,
+) -> switchboard_domain::DomainEvent {
+    conversation_events(
+        "acme",
+        Some(before),
+        Some(after),
+        customer,
+        Timestamp::from_millis(10),
+    )
+    .into_iter()
+    .find(|e| e.event_type == EventType::EmailUpdated)
+    .unwrap()
+}
+
 fn types(events: &[switchboard_domain::DomainEvent]) -> Vec<EventType> {
     events.iter().map(|e| e.event_type).collect()
 }
@@ -130,17 +149,7 @@ fn email_updated_takes_name_and_country_by_the_contact_rule() {
     own.visitor.country = Some("Norway".into());
     assert_eq!(customer_needed(Some(&before), &own), None);
 
-    let events = conversation_events(
-        "acme",
-        Some(&before),
-        Some(&after),
-        Some(&ada),
-        Timestamp::from_millis(10),
-    );
-    let email = events
-        .iter()
-        .find(|e| e.event_type == EventType::EmailUpdated)
-        .unwrap();
+    let email = email_updated(&before, &after, Some(&ada));
     assert_eq!(email.payload["name"], "Ada Lovelace");
     assert_eq!(email.payload["country"], "GB");
     assert_eq!(email.payload["receiver_email"], "ada@example.com");
@@ -148,17 +157,7 @@ fn email_updated_takes_name_and_country_by_the_contact_rule() {
     // Another customer than the linked one is never used.
     let mut other = ada.clone();
     other.id = CustomerId::new(10);
-    let events = conversation_events(
-        "acme",
-        Some(&before),
-        Some(&after),
-        Some(&other),
-        Timestamp::from_millis(10),
-    );
-    let email = events
-        .iter()
-        .find(|e| e.event_type == EventType::EmailUpdated)
-        .unwrap();
+    let email = email_updated(&before, &after, Some(&other));
     assert_eq!(email.payload["name"], serde_json::Value::Null);
 }
 
@@ -167,17 +166,7 @@ fn email_updated_payload_is_exactly_the_zapier_shape() {
     let before = conv();
     let mut after = before.clone();
     after.visitor.email = Some("ada@example.com".into());
-    let events = conversation_events(
-        "acme",
-        Some(&before),
-        Some(&after),
-        None,
-        Timestamp::from_millis(10),
-    );
-    let email = events
-        .iter()
-        .find(|e| e.event_type == EventType::EmailUpdated)
-        .unwrap();
+    let email = email_updated(&before, &after, None);
     assert_eq!(
         email.payload,
         json!({
