@@ -11,13 +11,13 @@ use switchboard_domain::{
 use switchboard_storage::{AgentChange, Precondition, SessionPolicy, StorageError, now};
 
 use super::harness::{
-    create_conversation, define, for_each_backend, new_agent, tenant, two_tenants,
+    create_conversation, create_customer, define, for_each_backend, for_each_tenant, new_agent,
+    two_tenants,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn keys_without_scopes_get_the_data_scopes_not_the_admin_ones() {
-    for_each_backend(|store, label| async move {
-        let ctx = tenant(&store, "acme").await;
+    for_each_tenant(|store, label, ctx| async move {
         let created = store
             .admin()
             .create_api_key(ctx.tenant.id, "default", BTreeSet::new())
@@ -197,8 +197,7 @@ async fn agents_are_changed_and_deleted_within_their_tenant() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn agents_and_departments_with_conversations_are_not_deleted() {
-    for_each_backend(|store, label| async move {
-        let ctx = tenant(&store, "acme").await;
+    for_each_tenant(|store, label, ctx| async move {
         let t = ctx.tenant.id;
         let ada = new_agent(&store, t, "Ada").await;
         let bob = new_agent(&store, t, "Bob").await;
@@ -404,11 +403,7 @@ async fn history_is_paged_newest_first_and_outlives_its_entity() {
     for_each_backend(|store, label| async move {
         let (acme, other) = two_tenants(&store).await;
         let t = acme.tenant.id;
-        let customer = store
-            .customers()
-            .create(&acme, Customer::new(t, now()))
-            .await
-            .unwrap();
+        let customer = create_customer(&store, &acme).await;
         for i in 0..4 {
             store
                 .customers()

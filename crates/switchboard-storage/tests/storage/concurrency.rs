@@ -11,7 +11,7 @@ use switchboard_storage::{Precondition, StorageError, Store, StoreConfig};
 
 use super::harness::{
     TestDb, assert_all_counted, concurrently, create_conversation, draft, event_count, events,
-    for_each_backend, for_each_backend_clocked, load_conversation, load_customer, open, tenant,
+    for_each_backend_clocked, for_each_tenant, load_conversation, load_customer, open, tenant,
 };
 
 const TASKS: i64 = 16;
@@ -19,8 +19,7 @@ const INCREMENTS: i64 = 50;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_read_modify_write_loses_no_update() {
-    for_each_backend(|store, label| async move {
-        let ctx = tenant(&store, "acme").await;
+    for_each_tenant(|store, label, ctx| async move {
         let mut d = draft(ctx.tenant.id, "counter");
         d.custom_info.insert("counter".into(), json!(0));
         let conv = store.conversations().create(&ctx, d).await.unwrap();
@@ -45,14 +44,9 @@ async fn concurrent_read_modify_write_loses_no_update() {
         )
         .await;
 
-        let after = load_conversation(&store, ctx.tenant.id, conv.id).await;
-        let history = store
-            .conversations()
-            .history(ctx.tenant.id, conv.id, 1000)
-            .await
-            .unwrap();
-        let counter = &after.custom_info["counter"];
-        assert_all_counted(label, counter, after.version, &history, TASKS * INCREMENTS);
+        let counted = (EntityKind::Conversation, conv.id.get());
+        let history =
+            assert_all_counted(&store, ctx.tenant.id, counted, label, TASKS * INCREMENTS).await;
         // An unbroken version chain.
         for (i, entry) in history.iter().rev().enumerate() {
             let v = i as i64;
@@ -74,8 +68,7 @@ async fn concurrent_read_modify_write_loses_no_update() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_stale_version_fails_and_writes_nothing() {
-    for_each_backend(|store, label| async move {
-        let ctx = tenant(&store, "acme").await;
+    for_each_tenant(|store, label, ctx| async move {
         let conv = create_conversation(&store, &ctx, "s-1").await;
         let v2 = store
             .conversations()
@@ -236,8 +229,7 @@ async fn unmodified_since_has_second_precision() {
 /// a failing member rolls back alone.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn failing_writes_beside_others_roll_back_alone() {
-    for_each_backend(|store, label| async move {
-        let ctx = tenant(&store, "acme").await;
+    for_each_tenant(|store, label, ctx| async move {
         // Every key twice, all at once: exactly one of each pair wins.
         let tasks: Vec<_> = (0..40)
             .map(|i| {

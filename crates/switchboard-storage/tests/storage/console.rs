@@ -4,13 +4,31 @@
 use std::time::Duration;
 
 use switchboard_domain::{Agent, Conversation, TenantId};
-use switchboard_storage::{SessionPolicy, SignIn, StorageError, Store, now};
+use switchboard_storage::{Clock, SessionPolicy, SignIn, StorageError, Store, now};
 
-use super::harness::{for_each_backend, for_each_backend_clocked, tenant, two_tenants};
+use super::harness::{
+    for_each_backend, for_each_backend_clocked, for_each_tenant, tenant, two_tenants,
+};
 
 const PASSWORD: &str = "correct horse battery";
 
 /// Whether `token` names a live session under `policy`.
+/// Moves `clock` on 9 minutes and uses `token`, `times` times: the session
+/// must be alive each time.
+async fn used_every_9_minutes(
+    store: &Store,
+    clock: &Clock,
+    token: &str,
+    policy: SessionPolicy,
+    times: u32,
+    label: &str,
+) {
+    for _ in 0..times {
+        clock.advance(Duration::from_secs(9 * 60));
+        assert!(live(store, token, policy).await, "{label}");
+    }
+}
+
 async fn live(store: &Store, token: &str, policy: SessionPolicy) -> bool {
     store
         .console()
@@ -38,8 +56,7 @@ async fn agent_with_password(store: &Store, tenant: TenantId, name: &str, email:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn passwords_are_argon2id_and_only_the_right_one_signs_in() {
-    for_each_backend(|store, label| async move {
-        let ctx = tenant(&store, "acme").await;
+    for_each_tenant(|store, label, ctx| async move {
         let agent = store
             .admin()
             .create_agent(ctx.tenant.id, "Ada", "ada@example.com", "admin")
@@ -169,19 +186,13 @@ async fn sessions_end_when_idle_too_long_too_old_signed_out_or_on_a_new_password
         assert!(!live(&store, "sbs_forged", policy).await);
 
         // Used every 9 minutes it stays alive; idle for 11 it has ended.
-        for _ in 0..3 {
-            clock.advance(Duration::from_secs(9 * 60));
-            assert!(live(&store, &new.token, policy).await, "{label}");
-        }
+        used_every_9_minutes(&store, &clock, &new.token, policy, 3, label).await;
         clock.advance(Duration::from_secs(11 * 60));
         assert!(!live(&store, &new.token, policy).await, "{label}");
 
         // However busy, a session ends after max_age.
         let busy = console.create_session(&agent, policy).await.unwrap();
-        for _ in 0..6 {
-            clock.advance(Duration::from_secs(9 * 60));
-            assert!(live(&store, &busy.token, policy).await, "{label}");
-        }
+        used_every_9_minutes(&store, &clock, &busy.token, policy, 6, label).await;
         clock.advance(Duration::from_secs(9 * 60));
         assert!(!live(&store, &busy.token, policy).await, "{label}");
 

@@ -14,7 +14,7 @@ use switchboard_storage::{
 
 use super::harness::{
     claim, create_conversation, fan_out_next, for_each_backend, for_each_backend_clocked,
-    subscribe, subscribe_to, tenant, two_tenants,
+    for_each_tenant, subscribe, subscribe_to, tenant, two_tenants,
 };
 
 const LONG: Duration = Duration::from_secs(60);
@@ -233,8 +233,7 @@ async fn fan_out_matches_tenant_event_and_subscription_age() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn attempts_retry_complete_fail_and_release() {
-    for_each_backend(|store, label| async move {
-        let ctx = tenant(&store, "acme").await;
+    for_each_tenant(|store, label, ctx| async move {
         let sub = subscribe(&store, &ctx, "https://a.example/h").await;
         let fan = events_fanned(&store, &ctx, "x", 4, Some(LONG)).await;
         let [d1, d2, d3, d4] = <[DueDelivery; 4]>::try_from(fan.claimed).unwrap();
@@ -892,8 +891,7 @@ async fn samples_and_secret_rotation() {
 /// PostgreSQL aborted the delete after a second).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn unsubscribing_while_attempts_are_recorded_does_not_deadlock() {
-    for_each_backend(|store, label| async move {
-        let ctx = tenant(&store, "acme").await;
+    for_each_tenant(|store, label, ctx| async move {
         for round in 0..6 {
             let sub = subscribe(&store, &ctx, "https://a.example/h").await;
             let fan = events_fanned(&store, &ctx, &format!("r{round}"), 120, Some(LONG)).await;

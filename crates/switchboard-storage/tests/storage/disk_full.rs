@@ -19,7 +19,7 @@ use switchboard_storage::{
 use switchboard_testsupport::RawConnection;
 use switchboard_testsupport::faults::PgDiskFull;
 
-use super::harness::{TestDb, config};
+use super::harness::{TestDb, config, create_customer};
 
 /// Notes long enough that storing them takes several new pages (the
 /// document, its outbox payload and its history diff each spill).
@@ -226,22 +226,14 @@ async fn a_full_disk_quarantines_no_event_and_loses_no_attempt() {
                 .unwrap();
         }
         let worker = store.worker();
-        store
-            .customers()
-            .create(&ctx, Customer::new(t, now()))
-            .await
-            .unwrap();
+        create_customer(&store, &ctx).await;
         let claimed = worker
             .fan_out_next("w", 10, Duration::ZERO, Some(LEASE))
             .await
             .unwrap()
             .claimed;
         assert_eq!(claimed.len(), HOOKS, "{label}");
-        store
-            .customers()
-            .create(&ctx, Customer::new(t, now()))
-            .await
-            .unwrap();
+        create_customer(&store, &ctx).await;
 
         let mut raw = db.raw();
         fill_disk(&store, &db, &mut raw, &pg_deliveries_full()).await;

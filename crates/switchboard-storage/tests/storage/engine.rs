@@ -13,16 +13,16 @@ use switchboard_domain::{
 use switchboard_storage::{LinkSet, ModifyError, Precondition, StorageError};
 
 use super::harness::{
-    assert_all_counted, concurrently, create_conversation, define, draft, event_count, events,
-    for_each_backend, load_conversation, load_customer, new_agent, tenant, two_tenants,
+    assert_all_counted, concurrently, create_conversation, create_customer, define, draft,
+    event_count, events, for_each_backend, for_each_tenant, load_conversation, new_agent,
+    two_tenants,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_customer_changes_lose_no_update() {
     const TASKS: i64 = 8;
     const INCREMENTS: i64 = 25;
-    for_each_backend(|store, label| async move {
-        let ctx = tenant(&store, "acme").await;
+    for_each_tenant(|store, label, ctx| async move {
         define(
             &store,
             ctx.tenant.id,
@@ -57,14 +57,8 @@ async fn concurrent_customer_changes_lose_no_update() {
             },
         )
         .await;
-        let after = load_customer(&store, ctx.tenant.id, customer.id).await;
-        let history = store
-            .customers()
-            .history(ctx.tenant.id, customer.id, 1000)
-            .await
-            .unwrap();
-        let counter = &after.custom_data["counter"];
-        assert_all_counted(label, counter, after.version, &history, TASKS * INCREMENTS);
+        let counted = (EntityKind::Customer, customer.id.get());
+        assert_all_counted(&store, ctx.tenant.id, counted, label, TASKS * INCREMENTS).await;
         let tags = store.admin().tags(ctx.tenant.id).await.unwrap();
         assert_eq!(tags.len() as i64, TASKS * INCREMENTS / 5, "{label}");
     })
@@ -77,14 +71,9 @@ struct Refused(&'static str);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_change_refuses_with_its_own_error_and_writes_nothing() {
-    for_each_backend(|store, label| async move {
-        let ctx = tenant(&store, "acme").await;
+    for_each_tenant(|store, label, ctx| async move {
         let conv = create_conversation(&store, &ctx, "s-1").await;
-        let customer = store
-            .customers()
-            .create(&ctx, Customer::new(ctx.tenant.id, store.now()))
-            .await
-            .unwrap();
+        let customer = create_customer(&store, &ctx).await;
         let refused = store
             .conversations()
             .modify(&ctx, conv.id, Precondition::NONE, |c| {
@@ -146,8 +135,7 @@ async fn a_change_refuses_with_its_own_error_and_writes_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_linked_change_sees_the_rows_of_the_row_it_changes() {
-    for_each_backend(|store, label| async move {
-        let ctx = tenant(&store, "acme").await;
+    for_each_tenant(|store, label, ctx| async move {
         let t = ctx.tenant.id;
         let ada = new_agent(&store, t, "Ada").await;
         let bob = new_agent(&store, t, "Bob").await;
@@ -205,8 +193,7 @@ async fn a_linked_change_sees_the_rows_of_the_row_it_changes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_delete_checks_its_precondition_in_the_same_step() {
-    for_each_backend(|store, label| async move {
-        let ctx = tenant(&store, "acme").await;
+    for_each_tenant(|store, label, ctx| async move {
         let t = ctx.tenant.id;
         let conv = create_conversation(&store, &ctx, "s-1").await;
         // Someone writes after the client read version 1.
@@ -239,11 +226,7 @@ async fn a_delete_checks_its_precondition_in_the_same_step() {
         ));
 
         // The same for customers, and a missing row stays not found.
-        let customer = store
-            .customers()
-            .create(&ctx, Customer::new(t, store.now()))
-            .await
-            .unwrap();
+        let customer = create_customer(&store, &ctx).await;
         assert!(matches!(
             store
                 .customers()
@@ -288,11 +271,7 @@ async fn links_load_per_conversation_in_one_pass_and_stay_in_the_tenant() {
             .await
             .unwrap();
         let sales = admin.create_department(t, "Sales").await.unwrap();
-        let cleo = store
-            .customers()
-            .create(&ctx, Customer::new(t, store.now()))
-            .await
-            .unwrap();
+        let cleo = create_customer(&store, &ctx).await;
 
         let mut first = draft(t, "s-1");
         first.assign(Some(ada.id));

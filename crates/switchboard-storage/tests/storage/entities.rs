@@ -10,8 +10,8 @@ use switchboard_domain::{
 use switchboard_storage::{Precondition, StorageError, now};
 
 use super::harness::{
-    define, draft, event_types, for_each_backend, load_conversation, load_customer, new_agent,
-    tenant,
+    create_customer, define, draft, event_types, for_each_backend, for_each_tenant,
+    load_conversation, load_customer, new_agent, tenant,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -107,8 +107,7 @@ async fn tenants_and_api_keys() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn agents_departments_attributes_and_tags() {
-    for_each_backend(|store, label| async move {
-        let ctx = tenant(&store, "acme").await;
+    for_each_tenant(|store, label, ctx| async move {
         let t = ctx.tenant.id;
         let ada = store
             .admin()
@@ -263,8 +262,7 @@ async fn tag_colors_come_from_the_tenants_catalogue() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn customers_round_trip_with_json_fields() {
-    for_each_backend(|store, label| async move {
-        let ctx = tenant(&store, "acme").await;
+    for_each_tenant(|store, label, ctx| async move {
         let t = ctx.tenant.id;
         define(&store, t, "plan", AttributeType::String, "Plan").await;
         define(&store, t, "seats", AttributeType::Number, "Seats").await;
@@ -340,11 +338,7 @@ async fn customers_round_trip_with_json_fields() {
             "{label}"
         );
 
-        let second = store
-            .customers()
-            .create(&ctx, Customer::new(t, now()))
-            .await
-            .unwrap();
+        let second = create_customer(&store, &ctx).await;
         let page = store.customers().list(t, None, 10).await.unwrap();
         assert_eq!(page, vec![updated.clone(), second.clone()], "{label}");
         assert_eq!(
@@ -395,10 +389,9 @@ async fn customers_round_trip_with_json_fields() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn conversations_round_trip_with_links_and_nested_custom_info() {
-    for_each_backend(|store, label| async move {
-        let ctx = tenant(&store, "acme").await;
+    for_each_tenant(|store, label, ctx| async move {
         let t = ctx.tenant.id;
-        let customer = store.customers().create(&ctx, Customer::new(t, now())).await.unwrap();
+        let customer = create_customer(&store, &ctx).await;
         let ada = new_agent(&store, t, "Ada").await;
         let bob = new_agent(&store, t, "Bob").await;
         let sales = store.admin().create_department(t, "Sales").await.unwrap();
@@ -475,14 +468,9 @@ async fn conversations_round_trip_with_links_and_nested_custom_info() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn deleting_a_customer_unlinks_its_conversations() {
-    for_each_backend(|store, label| async move {
-        let ctx = tenant(&store, "acme").await;
+    for_each_tenant(|store, label, ctx| async move {
         let t = ctx.tenant.id;
-        let customer = store
-            .customers()
-            .create(&ctx, Customer::new(t, now()))
-            .await
-            .unwrap();
+        let customer = create_customer(&store, &ctx).await;
         let mut d = draft(t, "s-1");
         d.customer_id = Some(customer.id);
         let conv = store.conversations().create(&ctx, d).await.unwrap();
@@ -513,8 +501,7 @@ async fn deleting_a_customer_unlinks_its_conversations() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn webhook_subscriptions() {
-    for_each_backend(|store, label| async move {
-        let ctx = tenant(&store, "acme").await;
+    for_each_tenant(|store, label, ctx| async move {
         let t = ctx.tenant.id;
         let subscription = |event, url: &str| {
             WebhookSubscription::new(

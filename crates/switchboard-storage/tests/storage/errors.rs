@@ -4,7 +4,8 @@ use switchboard_domain::{AttributeType, CustomAttribute, Customer, DomainError, 
 use switchboard_storage::{Precondition, StorageError, now};
 
 use super::harness::{
-    create_conversation, draft, event_count, for_each_backend, load_conversation, new_agent, tenant,
+    create_conversation, create_customer, draft, event_count, for_each_tenant, load_conversation,
+    new_agent,
 };
 
 /// The violation paths of a validation error.
@@ -26,8 +27,7 @@ fn conflict<T: std::fmt::Debug>(label: &str, what: &str, result: Result<T, Stora
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn unique_values_conflict() {
-    for_each_backend(|store, label| async move {
-        let ctx = tenant(&store, "acme").await;
+    for_each_tenant(|store, label, ctx| async move {
         let t = ctx.tenant.id;
         conflict(
             label,
@@ -121,8 +121,7 @@ async fn unique_values_conflict() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn invalid_input_is_a_validation_error_naming_the_field() {
-    for_each_backend(|store, label| async move {
-        let ctx = tenant(&store, "acme").await;
+    for_each_tenant(|store, label, ctx| async move {
         let t = ctx.tenant.id;
 
         let mut customer = Customer::new(t, now());
@@ -145,11 +144,7 @@ async fn invalid_input_is_a_validation_error_naming_the_field() {
             "{label}"
         );
 
-        let created = store
-            .customers()
-            .create(&ctx, Customer::new(t, now()))
-            .await
-            .unwrap();
+        let created = create_customer(&store, &ctx).await;
         let bad = store
             .customers()
             .update(&ctx, created.id, Precondition::NONE, |c| {

@@ -8,8 +8,8 @@ use switchboard_domain::{EventId, WebhookSubscription};
 use switchboard_storage::{DeliveryId, FanOut, Store, WriteContext, now};
 
 use super::harness::{
-    TestDb, claim, create_conversation, fan_out_next, for_each_backend, open, open_clocked,
-    subscribe, tenant, two_tenants,
+    TestDb, claim, create_conversation, fan_out_next, for_each_backend, for_each_tenant, open,
+    open_clocked, subscribe, tenant, two_tenants,
 };
 
 const LONG: Duration = Duration::from_secs(60);
@@ -168,8 +168,7 @@ async fn fans_out_once_in_id_order_and_marks_processed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn first_delay_and_no_claim_leave_deliveries_to_claim_later() {
-    for_each_backend(|store, label| async move {
-        let ctx = tenant(&store, "acme").await;
+    for_each_tenant(|store, label, ctx| async move {
         subscribe(&store, &ctx, "https://a.example/h").await;
 
         // Not due at once: `claim` is ignored, nothing is leased or due.

@@ -40,6 +40,20 @@ where
     }
 }
 
+/// Like [`for_each_backend`], with the tenant `acme` created and a write
+/// context for it (see [`tenant`]).
+pub(crate) async fn for_each_tenant<F, Fut>(mut test: F)
+where
+    F: FnMut(Store, &'static str, WriteContext) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    for db in TestDb::all() {
+        let store = open(&db).await;
+        let ctx = tenant(&store, "acme").await;
+        test(store, db.label, ctx).await;
+    }
+}
+
 /// Like [`for_each_backend`], but the store runs on a manual clock (set to
 /// the machine's time when the store opens) that the test moves itself.
 pub(crate) async fn for_each_backend_clocked<F, Fut>(mut test: F)
@@ -118,19 +132,39 @@ pub(crate) async fn concurrently<F, Fut>(
     }
 }
 
-/// Checks that `writes` increments of a counter all landed on an entity
-/// created with the counter at 0: the `counter` it holds now, its
-/// `version`, and one `history` row per version.
-pub(crate) fn assert_all_counted(
+/// Checks that `writes` increments of the custom value `counter` all
+/// landed on the entity `kind` `id`, created with it at 0: the counter it
+/// holds now, its `version`, and one history row per version. The history,
+/// newest first.
+pub(crate) async fn assert_all_counted(
+    store: &Store,
+    tenant: TenantId,
+    (kind, id): (EntityKind, i64),
     label: &str,
-    counter: &serde_json::Value,
-    version: i64,
-    history: &[HistoryEntry],
     writes: i64,
-) {
-    assert_eq!(*counter, serde_json::json!(writes), "{label}");
+) -> Vec<HistoryEntry> {
+    let (counter, version, history) = match kind {
+        EntityKind::Customer => {
+            let id = CustomerId::new(id);
+            let after = load_customer(store, tenant, id).await;
+            let history = store.customers().history(tenant, id, 1000).await.unwrap();
+            (after.custom_data["counter"].clone(), after.version, history)
+        }
+        EntityKind::Conversation => {
+            let id = ConversationId::new(id);
+            let after = load_conversation(store, tenant, id).await;
+            let history = store.conversations().history(tenant, id, 1000).await;
+            (
+                after.custom_info["counter"].clone(),
+                after.version,
+                history.unwrap(),
+            )
+        }
+    };
+    assert_eq!(counter, serde_json::json!(writes), "{label}");
     assert_eq!(version, 1 + writes, "{label}");
     assert_eq!(history.len() as i64, 1 + writes, "{label}");
+    history
 }
 
 /// A conversation draft for `tenant`.
@@ -216,6 +250,15 @@ pub(crate) async fn create_conversation(
     store
         .conversations()
         .create(ctx, draft(ctx.tenant.id, session_key))
+        .await
+        .unwrap()
+}
+
+/// Creates an empty customer through `ctx`.
+pub(crate) async fn create_customer(store: &Store, ctx: &WriteContext) -> Customer {
+    store
+        .customers()
+        .create(ctx, Customer::new(ctx.tenant.id, store.now()))
         .await
         .unwrap()
 }

@@ -4,12 +4,11 @@
 use switchboard_domain::{Customer, EventType, WebhookSubscription};
 use switchboard_storage::{Precondition, now};
 
-use super::harness::{draft, for_each_backend, tenant};
+use super::harness::{draft, for_each_tenant};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn deleting_the_newest_row_does_not_free_its_id() {
-    for_each_backend(|store, label| async move {
-        let ctx = tenant(&store, "acme").await;
+    for_each_tenant(|store, label, ctx| async move {
         let t = ctx.tenant.id;
         let customers = store.customers();
         let conversations = store.conversations();

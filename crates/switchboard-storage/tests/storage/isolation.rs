@@ -1,13 +1,11 @@
 //! Tenant isolation: another tenant's row behaves exactly like a missing one.
 
-use switchboard_domain::{
-    Customer, DomainError, EntityKind, EventType, Timestamp, WebhookSubscription,
-};
-use switchboard_storage::{Precondition, StorageError, now};
+use switchboard_domain::{DomainError, EntityKind, EventType, Timestamp, WebhookSubscription};
+use switchboard_storage::{Precondition, StorageError};
 
 use super::harness::{
-    create_conversation, draft, event_count, for_each_backend, load_conversation, load_customer,
-    new_agent, two_tenants,
+    create_conversation, create_customer, draft, event_count, for_each_backend, load_conversation,
+    load_customer, new_agent, two_tenants,
 };
 
 fn not_found<T: std::fmt::Debug>(label: &str, what: &str, result: Result<T, StorageError>) {
@@ -23,11 +21,7 @@ async fn another_tenants_rows_are_not_found() {
         let (ours, theirs) = two_tenants(&store).await;
         let (a, b) = (ours.tenant.id, theirs.tenant.id);
 
-        let customer = store
-            .customers()
-            .create(&theirs, Customer::new(b, now()))
-            .await
-            .unwrap();
+        let customer = create_customer(&store, &theirs).await;
         let conv = create_conversation(&store, &theirs, "s-1").await;
         let agent = new_agent(&store, b, "Bob").await;
         let department = store.admin().create_department(b, "Sales").await.unwrap();
@@ -179,11 +173,7 @@ async fn links_to_another_tenants_rows_are_refused() {
     for_each_backend(|store, label| async move {
         let (ours, theirs) = two_tenants(&store).await;
         let (a, b) = (ours.tenant.id, theirs.tenant.id);
-        let customer = store
-            .customers()
-            .create(&theirs, Customer::new(b, now()))
-            .await
-            .unwrap();
+        let customer = create_customer(&store, &theirs).await;
         let agent = new_agent(&store, b, "Bob").await;
         let other_agent = new_agent(&store, b, "Cy").await;
         let department = store.admin().create_department(b, "Sales").await.unwrap();

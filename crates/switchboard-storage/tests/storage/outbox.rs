@@ -11,8 +11,9 @@ use switchboard_domain::{
 use switchboard_storage::{Precondition, StorageError, Store, WriteContext, now};
 
 use super::harness::{
-    TestDb, create_conversation, draft, event_count, event_types, events, for_each_backend,
-    load_conversation, load_customer, new_agent, open, tenant, two_tenants,
+    TestDb, create_conversation, create_customer, draft, event_count, event_types, events,
+    for_each_backend, for_each_tenant, load_conversation, load_customer, new_agent, open, tenant,
+    two_tenants,
 };
 
 /// Everything stored about one conversation: the row, its events and history.
@@ -30,8 +31,7 @@ async fn snapshot(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_failed_change_leaves_no_trace() {
-    for_each_backend(|store, label| async move {
-        let ctx = tenant(&store, "acme").await;
+    for_each_tenant(|store, label, ctx| async move {
         let conv = create_conversation(&store, &ctx, "s-1").await;
         let before = snapshot(&store, &ctx, conv.id).await;
         assert_eq!((before.1, before.2), (1, 1), "{label}");
@@ -142,11 +142,7 @@ async fn a_database_failure_after_the_update_rolls_everything_back() {
         let store = open(&db).await;
         let ctx = tenant(&store, "acme").await;
         let conv = create_conversation(&store, &ctx, "s-1").await;
-        let customer = store
-            .customers()
-            .create(&ctx, Customer::new(ctx.tenant.id, now()))
-            .await
-            .unwrap();
+        let customer = create_customer(&store, &ctx).await;
         let backlog = store.worker().outbox_backlog().await.unwrap();
 
         // The history row is written last: without its table, the row update
@@ -210,8 +206,7 @@ async fn every_committed_write_has_its_events() {
         ConversationCreated as Created, ConversationCustomInfoUpdated as CustomInfo,
         ConversationStatusChanged as Status, ConversationUpdated as Updated, EmailUpdated as Email,
     };
-    for_each_backend(|store, label| async move {
-        let ctx = tenant(&store, "acme").await;
+    for_each_tenant(|store, label, ctx| async move {
         let t = ctx.tenant.id;
         let mut d = draft(t, "s-1");
         d.visitor.email = Some("ada@example.com".into());
@@ -355,15 +350,10 @@ async fn every_committed_write_has_its_events() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_change_that_changes_nothing_writes_nothing() {
-    for_each_backend(|store, label| async move {
-        let ctx = tenant(&store, "acme").await;
+    for_each_tenant(|store, label, ctx| async move {
         let t = ctx.tenant.id;
         let conv = create_conversation(&store, &ctx, "s-1").await;
-        let customer = store
-            .customers()
-            .create(&ctx, Customer::new(t, now()))
-            .await
-            .unwrap();
+        let customer = create_customer(&store, &ctx).await;
         let before = snapshot(&store, &ctx, conv.id).await;
 
         let same = store
@@ -501,11 +491,7 @@ async fn history_records_actor_api_diff_and_versions() {
             "{label}"
         );
 
-        let customer = store
-            .customers()
-            .create(&as_key, Customer::new(t, now()))
-            .await
-            .unwrap();
+        let customer = create_customer(&store, &as_key).await;
         let history = store.customers().history(t, customer.id, 10).await.unwrap();
         assert_eq!(history.len(), 1, "{label}");
         assert_eq!(
@@ -534,21 +520,9 @@ async fn a_batch_of_customer_changes_commits_together_or_not_at_all() {
         let t = ctx.tenant.id;
         let mut ids = Vec::new();
         for _ in 0..3 {
-            ids.push(
-                store
-                    .customers()
-                    .create(&ctx, Customer::new(t, now()))
-                    .await
-                    .unwrap()
-                    .id,
-            );
+            ids.push(create_customer(&store, &ctx).await.id);
         }
-        let foreign = store
-            .customers()
-            .create(&other, Customer::new(other.tenant.id, now()))
-            .await
-            .unwrap()
-            .id;
+        let foreign = create_customer(&store, &other).await.id;
         let event_counts = async || {
             let mut counts = Vec::new();
             for id in &ids {

@@ -17,7 +17,8 @@ use switchboard_storage::{Clock, LinkSet, Precondition, Store, WriteContext};
 use switchboard_testsupport::query::{at, cond, eq, text};
 
 use super::harness::{
-    create_conversation, define, draft, for_each_backend_clocked, new_agent, tenant, two_tenants,
+    create_conversation, create_customer, define, draft, for_each_backend_clocked, new_agent,
+    tenant, two_tenants,
 };
 
 /// Every match of `filter`, in id order, through pages of 2 (so every
@@ -464,11 +465,7 @@ async fn conversation_filters_match_on_both_backends() {
         let otto = new_agent(&store, a, "Otto").await;
         let theirs = new_agent(&store, g, "Anna").await;
         let sales = store.admin().create_department(a, "Sales").await.unwrap();
-        let buyer = store
-            .customers()
-            .create(&acme, Customer::new(a, store.now()))
-            .await
-            .unwrap();
+        let buyer = create_customer(&store, &acme).await;
         let start = store.now().as_millis();
         let mk = |key: &str, build: &dyn Fn(&mut switchboard_domain::Conversation)| {
             let mut c = draft(a, key);
@@ -1007,19 +1004,11 @@ async fn totals_stay_exact_through_every_change() {
                     .await
                     .unwrap(),
             );
-            store
-                .customers()
-                .create(&acme, Customer::new(a, store.now()))
-                .await
-                .unwrap();
+            create_customer(&store, &acme).await;
         }
         // Another tenant's rows count for it alone.
         create_conversation(&store, &globex, "g-1").await;
-        store
-            .customers()
-            .create(&globex, Customer::new(globex.tenant.id, store.now()))
-            .await
-            .unwrap();
+        create_customer(&store, &globex).await;
         assert_eq!(check("created").await, 6, "{label}");
 
         let update = |id,
@@ -1089,11 +1078,7 @@ async fn totals_stay_exact_through_every_change() {
                 .create(&acme, conversation(format!("m-{i}"), Some(otto.id)))
                 .await
                 .unwrap();
-            store
-                .customers()
-                .create(&acme, Customer::new(a, store.now()))
-                .await
-                .unwrap();
+            create_customer(&store, &acme).await;
             if i % 2 == 0 {
                 update(c.id, |c, _, sales| c.department_id = Some(sales)).await;
             }

@@ -11,7 +11,7 @@ use switchboard_storage::{
 };
 use switchboard_testsupport::RawConnection;
 
-use super::harness::{TestDb, claim, config, draft, fan_out_next};
+use super::harness::{TestDb, claim, config, create_customer, draft, fan_out_next};
 
 const DAY: Duration = Duration::from_secs(24 * 3600);
 const LEASE: Duration = Duration::from_secs(60);
@@ -128,11 +128,7 @@ async fn finished_work_goes_when_old_enough_and_unfinished_work_stays() {
         // (failing, retried later), e3..e5 conversation_created without a
         // subscriber; e4 is then quarantined (left unprocessed, as the
         // worker leaves an event it cannot fan out).
-        let customer = store
-            .customers()
-            .create(&ctx, Customer::new(t, store.now()))
-            .await
-            .unwrap();
+        let customer = create_customer(&store, &ctx).await;
         store
             .customers()
             .update(&ctx, customer.id, Precondition::NONE, |c| {
@@ -353,11 +349,7 @@ async fn under_a_steady_load_the_database_levels_off() {
             subscribe(&store, &ctx, EventType::CustomerUpdated).await;
             let mut customers = Vec::new();
             for _ in 0..PER_HOUR {
-                let c = store
-                    .customers()
-                    .create(&ctx, Customer::new(tenant.id, store.now()))
-                    .await
-                    .unwrap();
+                let c = create_customer(&store, &ctx).await;
                 customers.push(c);
             }
             fan_out(&store).await;

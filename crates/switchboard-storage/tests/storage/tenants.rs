@@ -8,18 +8,14 @@ use switchboard_domain::{
 };
 use switchboard_storage::{Precondition, StorageError};
 
-use super::harness::{create_conversation, for_each_backend, two_tenants};
+use super::harness::{create_conversation, create_customer, for_each_backend, two_tenants};
 
 #[tokio::test]
 async fn writes_for_a_deleted_tenant_are_tenant_gone() {
     for_each_backend(|store, backend| async move {
         let (ctx, other) = two_tenants(&store).await;
         let id = ctx.tenant.id;
-        let customer = store
-            .customers()
-            .create(&ctx, Customer::new(id, store.now()))
-            .await
-            .unwrap();
+        let customer = create_customer(&store, &ctx).await;
         create_conversation(&store, &ctx, "s-1").await;
         let deleted = store.admin().delete_tenant("acme").await.unwrap();
         assert_eq!(deleted.id, id, "{backend}");
@@ -110,11 +106,7 @@ async fn writes_for_a_deleted_tenant_are_tenant_gone() {
             "{backend}"
         );
         // Another tenant is untouched.
-        store
-            .customers()
-            .create(&other, Customer::new(other.tenant.id, store.now()))
-            .await
-            .unwrap();
+        create_customer(&store, &other).await;
         assert!(matches!(
             store.admin().delete_tenant("acme").await,
             Err(StorageError::NotFound)
