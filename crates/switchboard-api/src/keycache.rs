@@ -138,32 +138,40 @@ mod tests {
         assert!(cache.get("sbk_abc.secret").is_none());
     }
 
-    #[test]
-    fn forgetting_a_key_drops_only_it_and_clear_drops_all() {
+    /// Caches [`key`] as `a` and a copy of it changed by `change` as `b`,
+    /// then `forget`s: `a` must be gone and `b` kept. The cache.
+    fn forget_one_of_two(
+        change: impl FnOnce(&mut ApiKey),
+        forget: impl FnOnce(&KeyCache, &ApiKey, &Tenant),
+    ) -> KeyCache {
         let cache = KeyCache::new(Duration::from_secs(60));
         let (k, t) = key();
         let mut other = k.clone();
-        other.id = ApiKeyId::new(8);
+        change(&mut other);
         cache.put("a", &k, &t);
         cache.put("b", &other, &t);
-        cache.forget_key(k.id);
+        forget(&cache, &k, &t);
         assert!(cache.get("a").is_none());
         assert!(cache.get("b").is_some());
+        cache
+    }
+
+    #[test]
+    fn forgetting_a_key_drops_only_it_and_clear_drops_all() {
+        let cache = forget_one_of_two(
+            |other| other.id = ApiKeyId::new(8),
+            |cache, k, _| cache.forget_key(k.id),
+        );
         cache.clear();
         assert!(cache.get("b").is_none());
     }
 
     #[test]
     fn forgetting_a_tenant_drops_only_its_keys() {
-        let cache = KeyCache::new(Duration::from_secs(60));
-        let (k, t) = key();
-        let mut other = k.clone();
-        other.tenant_id = TenantId::new(2);
-        cache.put("a", &k, &t);
-        cache.put("b", &other, &t);
-        cache.forget_tenant(t.id);
-        assert!(cache.get("a").is_none());
-        assert!(cache.get("b").is_some());
+        forget_one_of_two(
+            |other| other.tenant_id = TenantId::new(2),
+            |cache, _, t| cache.forget_tenant(t.id),
+        );
     }
 
     #[test]

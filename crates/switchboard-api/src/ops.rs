@@ -56,19 +56,10 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
 #[utoipa::path(get, path = "/metrics", tag = "operations",
     responses((status = 200, description = "Prometheus text exposition format", body = String, content_type = "text/plain")))]
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    let backlog = state.store().worker().outbox_backlog().await.unwrap_or(-1);
-    let pending = state
-        .store()
-        .worker()
-        .delivery_backlog()
-        .await
-        .unwrap_or(-1);
-    let quarantined = state
-        .store()
-        .worker()
-        .quarantined_count()
-        .await
-        .unwrap_or(-1);
+    let worker = state.store().worker();
+    let backlog = worker.outbox_backlog().await.unwrap_or(-1);
+    let pending = worker.delivery_backlog().await.unwrap_or(-1);
+    let quarantined = worker.quarantined_count().await.unwrap_or(-1);
     #[expect(clippy::cast_precision_loss, reason = "gauges")]
     let gauges = [
         (

@@ -175,21 +175,27 @@ impl Parser {
     }
 
     fn or(&mut self, depth: usize) -> Result<Filter<Cv>, ApiError> {
-        let mut parts = vec![self.and(depth)?];
-        while is(self.peek(), "or") {
-            self.next();
-            parts.push(self.and(depth)?);
-        }
-        Ok(Filter::any(parts))
+        self.joined(depth, "or", Self::and, Filter::any)
     }
 
     fn and(&mut self, depth: usize) -> Result<Filter<Cv>, ApiError> {
-        let mut parts = vec![self.unary(depth)?];
-        while is(self.peek(), "and") {
+        self.joined(depth, "and", Self::unary, Filter::all)
+    }
+
+    /// `operand (word operand)*`, the operands joined by `join`.
+    fn joined(
+        &mut self,
+        depth: usize,
+        word: &str,
+        operand: fn(&mut Self, usize) -> Result<Filter<Cv>, ApiError>,
+        join: fn(Vec<Filter<Cv>>) -> Filter<Cv>,
+    ) -> Result<Filter<Cv>, ApiError> {
+        let mut parts = vec![operand(self, depth)?];
+        while is(self.peek(), word) {
             self.next();
-            parts.push(self.unary(depth)?);
+            parts.push(operand(self, depth)?);
         }
-        Ok(Filter::all(parts))
+        Ok(join(parts))
     }
 
     fn unary(&mut self, depth: usize) -> Result<Filter<Cv>, ApiError> {

@@ -550,24 +550,24 @@ impl<F: Field> fmt::Display for Filter<F> {
 impl<F> Filter<F> {
     /// `and` of `parts`; a single part stands alone.
     #[must_use]
-    pub fn all(mut parts: Vec<Self>) -> Self {
-        if parts.len() == 1
-            && let Some(one) = parts.pop()
-        {
-            return one;
-        }
-        Self::All(parts)
+    pub fn all(parts: Vec<Self>) -> Self {
+        Self::joined(parts, Self::All)
     }
 
     /// `or` of `parts`; a single part stands alone.
     #[must_use]
-    pub fn any(mut parts: Vec<Self>) -> Self {
+    pub fn any(parts: Vec<Self>) -> Self {
+        Self::joined(parts, Self::Any)
+    }
+
+    /// `parts` joined by `join`; a single part stands alone.
+    fn joined(mut parts: Vec<Self>, join: fn(Vec<Self>) -> Self) -> Self {
         if parts.len() == 1
             && let Some(one) = parts.pop()
         {
             return one;
         }
-        Self::Any(parts)
+        join(parts)
     }
 
     /// `not` of `inner`.
