@@ -80,13 +80,11 @@ impl<'a> Worker<'a> {
             first_delay: millis(first_delay),
             claim: claim.filter(|_| first_delay.is_zero()).map(millis),
         };
-        let plan = Arc::new(plan);
-        let clock = self.store.clock().clone();
         // Most wake-ups find nothing (events no subscription matches are
         // done when written). Ask first without a write transaction: on
         // PostgreSQL one round trip instead of three, on SQLite without the
         // writer. Whatever is due now is still due when the take runs.
-        let now = clock.now().as_millis();
+        let now = self.store.clock().now().as_millis();
         if !self
             .store
             .run(move |c| sql::outbox::any_due(c, now))
@@ -94,24 +92,14 @@ impl<'a> Worker<'a> {
         {
             return Ok(FanOut::default());
         }
-        let batch = {
-            let (plan, clock) = (Arc::clone(&plan), clock.clone());
-            self.store
-                .write(move |c| c.write_tx(|c| fan_out_batch(c, &plan, clock.now().as_millis())))
-                .await
-        };
-        let mut out = match batch {
-            Err(e) if !is_transient(&e) => {
+        let mut out = self
+            .batch_or_each(plan, fan_out_batch, fan_out_each, |e| {
                 tracing::warn!(
-                    error = %describe(&e),
+                    error = %describe(e),
                     "fanning out a batch of outbox events failed; fanning them out one by one"
                 );
-                self.store
-                    .write(move |c| c.write_tx(|c| fan_out_each(c, &plan, clock.now().as_millis())))
-                    .await?
-            }
-            other => other?,
-        };
+            })
+            .await?;
         // The claimed deliveries carry their subscription's secrets in
         // clear. One whose secret cannot be opened is left out: its lease
         // runs out and `claim_deliveries` takes it as unsendable.
@@ -243,26 +231,48 @@ impl<'a> Worker<'a> {
         if reports.is_empty() {
             return Ok(Recorded::default());
         }
-        let job = Arc::new(RecordJob {
+        let attempts = reports.len();
+        let job = RecordJob {
             worker: worker.to_string(),
             reports,
             disable_after: millis(disable_after),
-        });
+        };
+        self.batch_or_each(job, record_batch, record_each, |e| {
+            tracing::warn!(
+                error = %describe(e), attempts,
+                "recording a batch of webhook attempts failed; recording them one by one"
+            );
+        })
+        .await
+    }
+
+    /// Runs `batch` over `job` in one write transaction at the store's
+    /// time; if that fails, other than transiently, `warn`s and runs `each`
+    /// (which writes the rows one at a time) in a new one instead.
+    async fn batch_or_each<J, T>(
+        self,
+        job: J,
+        batch: fn(&mut DbConnection, &J, i64) -> R<T>,
+        each: fn(&mut DbConnection, &J, i64) -> R<T>,
+        warn: impl FnOnce(&StorageError),
+    ) -> Result<T, StorageError>
+    where
+        J: Send + Sync + 'static,
+        T: Send + 'static,
+    {
+        let job = Arc::new(job);
         let clock = self.store.clock().clone();
-        let batch = {
+        let first = {
             let (job, clock) = (Arc::clone(&job), clock.clone());
             self.store
-                .write(move |c| c.write_tx(|c| record_batch(c, &job, clock.now().as_millis())))
+                .write(move |c| c.write_tx(|c| batch(c, &job, clock.now().as_millis())))
                 .await
         };
-        match batch {
+        match first {
             Err(e) if !is_transient(&e) => {
-                tracing::warn!(
-                    error = %describe(&e), attempts = job.reports.len(),
-                    "recording a batch of webhook attempts failed; recording them one by one"
-                );
+                warn(&e);
                 self.store
-                    .write(move |c| c.write_tx(|c| record_each(c, &job, clock.now().as_millis())))
+                    .write(move |c| c.write_tx(|c| each(c, &job, clock.now().as_millis())))
                     .await
             }
             other => other,
