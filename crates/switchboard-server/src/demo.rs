@@ -461,51 +461,27 @@ pub fn instructions(base_url: &str, key: &str, demo: &Demo) -> String {
         .map_or("demo-session-1", |c| c.session_key.as_str());
     let portal = &demo.tenant.name;
     let zoho = format!("-H \"Authorization: Zoho-oauthtoken {key}\"");
-    let _ = writeln!(out, "Try (one example per API; the ids are the demo's):");
-    let _ = writeln!(out, "  curl {base_url}/healthz");
-    let _ = writeln!(out, "  # HelpCrunch (REST API v1)");
-    let _ = writeln!(out, "  curl {auth} {base_url}/v1/customers/{customer}");
-    let _ = writeln!(
+    let _ = write!(
         out,
-        "  curl -X PATCH {auth} {json} -d '{{\"name\":\"Ada King\"}}' {base_url}/v1/customers/{customer}"
-    );
-    let _ = writeln!(
-        out,
-        "  curl -X PUT {auth} {json} -d '{{\"id\":{chat},\"status\":\"closed\"}}' {base_url}/v1/chats/status"
-    );
-    let _ = writeln!(out, "  # SuperOffice (ChatSession)");
-    let _ = writeln!(out, "  curl {auth} {base_url}/api/v1/ChatSession/{chat}");
-    let _ = writeln!(
-        out,
-        "  curl -X PATCH {auth} -H 'Content-Type: application/merge-patch+json' -d '{{\"CustomerName\":\"Ada\"}}' {base_url}/api/v1/ChatSession/{chat}"
-    );
-    let _ = writeln!(out, "  # Zoho SalesIQ (screen name \"{portal}\")");
-    let _ = writeln!(
-        out,
-        "  curl {zoho} {base_url}/api/v2/{portal}/conversations/{chat}"
-    );
-    let _ = writeln!(
-        out,
-        "  curl -X PUT {zoho} {json} -d '{{\"customer_info\":{{\"plan\":\"gold\"}}}}' {base_url}/api/v2/{portal}/conversations/{chat}"
-    );
-    let _ = writeln!(out, "  # chatbot");
-    let _ = writeln!(
-        out,
-        "  curl -X PUT {auth} {json} -d '{{\"sessionid\":\"{session}\",\"email\":\"ada@example.com\"}}' {base_url}/chatbot/v1/chatlog/email"
-    );
-    let _ = writeln!(out, "  # Zapier (REST hooks)");
-    let _ = writeln!(out, "  curl {auth} {base_url}/zapier/v1/me");
-    let _ = writeln!(
-        out,
-        "  curl {auth} {base_url}/zapier/v1/samples/email_updated"
-    );
-    let _ = writeln!(
-        out,
-        "  curl -X POST {auth} {json} -d '{{\"event\":\"email_updated\",\"target_url\":\"https://hooks.zapier.com/hooks/catch/YOUR/HOOK/\"}}' {base_url}/zapier/v1/hooks"
-    );
-    let _ = writeln!(
-        out,
-        "API docs: {base_url}/docs/   Metrics: {base_url}/metrics"
+        "Try (one example per API; the ids are the demo's):\n\
+         \x20 curl {base_url}/healthz\n\
+         \x20 # HelpCrunch (REST API v1)\n\
+         \x20 curl {auth} {base_url}/v1/customers/{customer}\n\
+         \x20 curl -X PATCH {auth} {json} -d '{{\"name\":\"Ada King\"}}' {base_url}/v1/customers/{customer}\n\
+         \x20 curl -X PUT {auth} {json} -d '{{\"id\":{chat},\"status\":\"closed\"}}' {base_url}/v1/chats/status\n\
+         \x20 # SuperOffice (ChatSession)\n\
+         \x20 curl {auth} {base_url}/api/v1/ChatSession/{chat}\n\
+         \x20 curl -X PATCH {auth} -H 'Content-Type: application/merge-patch+json' -d '{{\"CustomerName\":\"Ada\"}}' {base_url}/api/v1/ChatSession/{chat}\n\
+         \x20 # Zoho SalesIQ (screen name \"{portal}\")\n\
+         \x20 curl {zoho} {base_url}/api/v2/{portal}/conversations/{chat}\n\
+         \x20 curl -X PUT {zoho} {json} -d '{{\"customer_info\":{{\"plan\":\"gold\"}}}}' {base_url}/api/v2/{portal}/conversations/{chat}\n\
+         \x20 # chatbot\n\
+         \x20 curl -X PUT {auth} {json} -d '{{\"sessionid\":\"{session}\",\"email\":\"ada@example.com\"}}' {base_url}/chatbot/v1/chatlog/email\n\
+         \x20 # Zapier (REST hooks)\n\
+         \x20 curl {auth} {base_url}/zapier/v1/me\n\
+         \x20 curl {auth} {base_url}/zapier/v1/samples/email_updated\n\
+         \x20 curl -X POST {auth} {json} -d '{{\"event\":\"email_updated\",\"target_url\":\"https://hooks.zapier.com/hooks/catch/YOUR/HOOK/\"}}' {base_url}/zapier/v1/hooks\n\
+         API docs: {base_url}/docs/   Metrics: {base_url}/metrics\n"
     );
     out
 }

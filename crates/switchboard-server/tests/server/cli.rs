@@ -208,21 +208,16 @@ async fn tenant_and_keys() {
         !listed.contains(last_line(&admin)),
         "no secret is listed: {listed}"
     );
-    let revoked = s.ok(&[
+    let revoke = [
         "key",
         "revoke",
         "--tenant",
         "acme",
         &key.id.get().to_string(),
-    ]);
+    ];
+    let revoked = s.ok(&revoke);
     assert!(revoked.contains("revoked API key \"ops\""), "{revoked}");
-    s.invalid(&[
-        "key",
-        "revoke",
-        "--tenant",
-        "acme",
-        &key.id.get().to_string(),
-    ]);
+    s.invalid(&revoke);
 
     s.invalid(&[
         "key",
@@ -368,24 +363,19 @@ async fn attributes_agents_departments() {
     let kept = s.invalid(&["agent", "delete", "--tenant", "acme", "grace@example.com"]);
     assert!(kept.contains("reassign them first"), "{kept}");
     s.invalid(&["department", "delete", "--tenant", "acme", "Support"]);
-    let deleted = s.ok(&[
+    let delete_alan = [
         "agent",
         "delete",
         "--tenant",
         "acme",
         &alan.id.get().to_string(),
-    ]);
+    ];
+    let deleted = s.ok(&delete_alan);
     assert!(
         deleted.contains("deleted agent \"Alan Turing\""),
         "{deleted}"
     );
-    let unknown = s.invalid(&[
-        "agent",
-        "delete",
-        "--tenant",
-        "acme",
-        &alan.id.get().to_string(),
-    ]);
+    let unknown = s.invalid(&delete_alan);
     assert!(unknown.contains("has no agent"), "{unknown}");
     let deleted = s.ok(&["attribute", "delete", "--tenant", "acme", "seats"]);
     assert!(

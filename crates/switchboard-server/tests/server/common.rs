@@ -82,3 +82,19 @@ pub(super) fn line_after(
 pub(super) async fn status_of(request: reqwest::RequestBuilder) -> u16 {
     request.send().await.unwrap().status().as_u16()
 }
+
+/// The value of the series `series` (a metric's name and labels, as
+/// written) in `{base}/metrics`, or 0 when it is not there.
+pub(super) async fn metric(http: &reqwest::Client, base: &str, series: &str) -> u64 {
+    let text = http
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+        .map_or(0, |n| n.trim().parse().unwrap())
+}

@@ -11,7 +11,7 @@ use switchboard_testsupport::PgServer;
 use switchboard_testsupport::receiver::Receiver;
 use switchboard_testsupport::tempfile::tempdir;
 
-use super::common::{open_store, shared_database, status_of};
+use super::common::{metric, open_store, shared_database, status_of};
 use super::webhook_processes::{
     Served, TwoNodes, client, create_chatlog, subscribe, tally, tenant_and_key, update_email,
 };
@@ -229,18 +229,8 @@ async fn a_commit_on_one_node_wakes_the_worker_of_the_other() {
 }
 
 /// `switchboard_cluster_live_nodes` from a node's /metrics.
-async fn live_nodes(http: &reqwest::Client, base: &str) -> u32 {
-    let text = http
-        .get(format!("{base}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix("switchboard_cluster_live_nodes "))
-        .map_or(0, |n| n.trim().parse().unwrap())
+async fn live_nodes(http: &reqwest::Client, base: &str) -> u64 {
+    metric(http, base, "switchboard_cluster_live_nodes").await
 }
 
 /// Sends requests from four lanes, each alternating between the nodes, for

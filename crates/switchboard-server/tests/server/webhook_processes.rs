@@ -13,7 +13,7 @@ use switchboard_domain::Scope;
 use switchboard_testsupport::receiver::{Received, Receiver, Reply};
 use switchboard_testsupport::tempfile::{TempDir, tempdir};
 
-use super::common::{line_after, open_store, shared_database, stdout_lines, switchboard};
+use super::common::{line_after, metric, open_store, shared_database, stdout_lines, switchboard};
 
 /// Settings shared by every server in these tests.
 const WEBHOOK_ENV: &[(&str, &str)] = &[
@@ -324,17 +324,8 @@ async fn kill_9_mid_delivery_loses_nothing() {
 
 /// Reads `switchboard_webhook_attempts_total{outcome="success"}` from /metrics.
 pub(super) async fn successes(base_url: &str) -> u64 {
-    let text = client()
-        .get(format!("{base_url}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix("switchboard_webhook_attempts_total{outcome=\"success\"} "))
-        .map_or(0, |n| n.trim().parse().unwrap())
+    let series = "switchboard_webhook_attempts_total{outcome=\"success\"}";
+    metric(&client(), base_url, series).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
