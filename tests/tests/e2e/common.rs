@@ -22,6 +22,16 @@ pub fn zoho(app: &TestApp, method: reqwest::Method, path: &str) -> reqwest::Requ
         .header("Authorization", zoho_token(&app.key))
 }
 
+/// The response's `Retry-After`, in seconds (panics when it has none or it
+/// is not a number).
+pub fn retry_after(response: &reqwest::Response) -> u64 {
+    response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
 /// The response's `Content-Type` (panics when it has none or it is not text).
 pub fn content_type(response: &reqwest::Response) -> String {
     response

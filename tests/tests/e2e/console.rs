@@ -505,6 +505,24 @@ impl Browser {
         self.client.find_all(Locator::Css(css)).await.unwrap().len()
     }
 
+    /// Marks the page with `marker`, which a reload would lose (see
+    /// [`Browser::assert_not_reloaded`]).
+    pub(crate) async fn mark_page(&self, marker: i64) {
+        let script = format!("window.__no_reload = {marker}; return null;");
+        self.client.execute(&script, vec![]).await.unwrap();
+    }
+
+    /// The page still carries `marker` (see [`Browser::mark_page`]): it was
+    /// not reloaded.
+    pub(crate) async fn assert_not_reloaded(&self, marker: i64) {
+        let found = self
+            .client
+            .execute("return window.__no_reload || null;", vec![])
+            .await
+            .unwrap();
+        assert_eq!(found, json!(marker), "the page was reloaded");
+    }
+
     /// Saves a screenshot to `docs/` when `SWITCHBOARD_SCREENSHOTS` is set.
     pub(crate) async fn screenshot(&self, name: &str) {
         if std::env::var_os("SWITCHBOARD_SCREENSHOTS").is_none() {
@@ -629,9 +647,7 @@ async fn the_console_in_a_real_browser() {
     browser.wait_text("#visitor", "Zoe Zoho", WAIT).await;
     browser.wait_text("#live-status", "Live", WAIT).await;
     // A marker that a reload would lose.
-    c.execute("window.__no_reload = 42; return null;", vec![])
-        .await
-        .unwrap();
+    browser.mark_page(42).await;
 
     // A Zoho PUT of customer_info appears within a second, without a reload.
     zoho(&app, reqwest::Method::PUT, &format!("/conversations/{id}"))
@@ -642,11 +658,7 @@ async fn the_console_in_a_real_browser() {
         .wait_text("#custom-info", "Gold", Duration::from_secs(1))
         .await;
     println!("customer_info appeared after {took:?}");
-    let marker = c
-        .execute("return window.__no_reload || null;", vec![])
-        .await
-        .unwrap();
-    assert_eq!(marker, json!(42), "the page was reloaded");
+    browser.assert_not_reloaded(42).await;
     browser.screenshot("console-conversation.png").await;
 
     // A status change in the console: visible through SuperOffice and

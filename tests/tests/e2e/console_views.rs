@@ -65,13 +65,8 @@ async fn customer_edits_roles_and_admin_pages_over_http() {
                 "{b}: {body}"
             );
         }
-        let keys_before = app
-            .store
-            .admin()
-            .api_keys(app.tenant.id)
-            .await
-            .unwrap()
-            .len();
+        let setup = app.store.admin();
+        let keys_before = setup.api_keys(app.tenant.id).await.unwrap().len();
         for (path, form) in [
             ("/console/settings/keys", vec![("name", "sneaky")]),
             ("/console/settings/departments", vec![("name", "Sneaky")]),
@@ -91,25 +86,10 @@ async fn customer_edits_roles_and_admin_pages_over_http() {
             let (status, _) = post(&app, &agent_session, path, &form).await;
             assert_eq!(status, 403, "{b}: {path}");
         }
-        assert_eq!(
-            app.store
-                .admin()
-                .api_keys(app.tenant.id)
-                .await
-                .unwrap()
-                .len(),
-            keys_before,
-            "{b}"
-        );
-        assert!(
-            app.store
-                .admin()
-                .departments(app.tenant.id)
-                .await
-                .unwrap()
-                .is_empty(),
-            "{b}"
-        );
+        let keys_after = setup.api_keys(app.tenant.id).await.unwrap().len();
+        assert_eq!(keys_after, keys_before, "{b}");
+        let departments = setup.departments(app.tenant.id).await.unwrap();
+        assert!(departments.is_empty(), "{b}");
         let (status, inbox) = get(&app, &admin_session, "/console/inbox").await;
         assert_eq!(status, 200, "{b}");
         assert!(
@@ -500,9 +480,7 @@ async fn customer_page_roles_webhooks_and_settings_in_a_real_browser() {
     );
 
     // Live: a HelpCrunch change shows without a reload.
-    c.execute("window.__no_reload = 7; return null;", vec![])
-        .await
-        .unwrap();
+    browser.mark_page(7).await;
     app.patch(&format!("/v1/customers/{}", cu.id.get()))
         .json(&json!({"company": "Analytical Engines Ltd"}))
         .fetch_expecting(200)
@@ -514,13 +492,7 @@ async fn customer_page_roles_webhooks_and_settings_in_a_real_browser() {
             .contains("Analytical Engines Ltd")
     })
     .await;
-    assert_eq!(
-        c.execute("return window.__no_reload || null;", vec![])
-            .await
-            .unwrap(),
-        json!(7),
-        "the page was reloaded"
-    );
+    browser.assert_not_reloaded(7).await;
     // One of its conversations closed through SuperOffice shows too.
     app.patch(&format!("/api/v1/ChatSession/{}", conv.id.get()))
         .header("Content-Type", "application/merge-patch+json")
@@ -537,13 +509,7 @@ async fn customer_page_roles_webhooks_and_settings_in_a_real_browser() {
             WAIT,
         )
         .await;
-    assert_eq!(
-        c.execute("return window.__no_reload || null;", vec![])
-            .await
-            .unwrap(),
-        json!(7),
-        "the page was reloaded"
-    );
+    browser.assert_not_reloaded(7).await;
     browser.screenshot("console-customer.png").await;
 
     // Phone width: the customer page still renders its editors.

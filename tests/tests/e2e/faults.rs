@@ -105,6 +105,18 @@ async fn a_full_database_answers_503_in_each_dialect_and_recovers_without_restar
         };
         let before = reads(&app).await;
 
+        // Two large writes, refused while the disk is full and taken after.
+        let customer_path = format!("/v1/customers/{customer_id}");
+        let customer_write = || {
+            app.put(&customer_path)
+                .json(&json!({"name": "Ada L.", "notes": "n".repeat(9000)}))
+        };
+        let conversation_path = format!("/conversations/{conv_id}");
+        let conversation_write = || {
+            zoho(&app, reqwest::Method::PUT, &conversation_path)
+                .json(&json!({"customer_info": bulky()}))
+        };
+
         // The disk fills up.
         let mut raw = RawConnection::open(&app.database_url);
         match backend {
@@ -129,23 +141,12 @@ async fn a_full_database_answers_503_in_each_dialect_and_recovers_without_restar
             json!({"errors": [{"code": "invalid_request", "message": "Invalid request"}, {"code": "service_unavailable", "message": "service temporarily unavailable"}]}),
             "{backend}"
         );
-        let body = app
-            .put(&format!("/v1/customers/{customer_id}"))
-            .json(&json!({"name": "Ada L.", "notes": "n".repeat(9000)}))
-            .fetch_expecting(503)
-            .await;
+        let body = customer_write().fetch_expecting(503).await;
         assert_eq!(
             body["errors"][1]["code"], "service_unavailable",
             "{backend}"
         );
-        let body = zoho(
-            &app,
-            reqwest::Method::PUT,
-            &format!("/conversations/{conv_id}"),
-        )
-        .json(&json!({"customer_info": bulky()}))
-        .fetch_expecting(503)
-        .await;
+        let body = conversation_write().fetch_expecting(503).await;
         assert_eq!(
             body,
             json!({"error": {"code": 1000, "message": "service temporarily unavailable"}}),
@@ -207,18 +208,8 @@ async fn a_full_database_answers_503_in_each_dialect_and_recovers_without_restar
             }
             Backend::Postgres => raw.execute(&pg_full().free()),
         }
-        app.put(&format!("/v1/customers/{customer_id}"))
-            .json(&json!({"name": "Ada L.", "notes": "n".repeat(9000)}))
-            .fetch_expecting(200)
-            .await;
-        zoho(
-            &app,
-            reqwest::Method::PUT,
-            &format!("/conversations/{conv_id}"),
-        )
-        .json(&json!({"customer_info": bulky()}))
-        .fetch_expecting(200)
-        .await;
+        customer_write().fetch_expecting(200).await;
+        conversation_write().fetch_expecting(200).await;
         // ...and readiness comes back by itself once no write has failed
         // for a while.
         app.anonymous(reqwest::Method::GET, "/readyz")

@@ -10,6 +10,8 @@ use switchboard_e2e::{
     FetchJson, TestApp, TestConfig, for_each_backend, for_each_backend_with, json_of,
 };
 
+use crate::e2e::common::retry_after;
+
 async fn define_attributes(app: &TestApp) {
     for (name, kind) in [
         ("plan", AttributeType::String),
@@ -470,61 +472,27 @@ async fn bad_input_is_a_4xx_and_writes_nothing() {
                 .header("Content-Type", "application/json")
                 .body(body)
         };
-        let cases: Vec<(&str, reqwest::RequestBuilder, u16, Vec<&str>)> = vec![
-            (
-                "malformed",
-                raw(b"{\"name\": "),
-                400,
-                vec!["invalid_request", "body"],
-            ),
-            (
-                "invalid utf-8",
-                raw(b"{\"name\": \"\xff\"}"),
-                400,
-                vec!["invalid_request", "body"],
-            ),
-            (
-                "wrong type",
-                raw(b"{\"name\": 5}"),
-                400,
-                vec!["invalid_request", "name"],
-            ),
-            (
-                "unknown field",
-                raw(b"{\"nickname\": \"x\"}"),
-                400,
-                vec!["invalid_request", "nickname"],
-            ),
-            (
-                "read-only",
-                raw(b"{\"createdAt\": \"1\"}"),
-                400,
-                vec!["invalid_request", "createdAt"],
-            ),
-            (
-                "bad email",
-                raw(b"{\"email\": \"nope\"}"),
-                400,
-                vec!["invalid_request", "email"],
-            ),
+        // Bodies refused with a 400 naming, after `invalid_request`, the part at fault.
+        let refused: [(&str, &'static [u8], &str); 9] = [
+            ("malformed", b"{\"name\": ", "body"),
+            ("invalid utf-8", b"{\"name\": \"\xff\"}", "body"),
+            ("wrong type", b"{\"name\": 5}", "name"),
+            ("unknown field", b"{\"nickname\": \"x\"}", "nickname"),
+            ("read-only", b"{\"createdAt\": \"1\"}", "createdAt"),
+            ("bad email", b"{\"email\": \"nope\"}", "email"),
             (
                 "bad timestamp",
-                raw(b"{\"lastSeen\": \"yesterday\"}"),
-                400,
-                vec!["invalid_request", "lastSeen"],
+                b"{\"lastSeen\": \"yesterday\"}",
+                "lastSeen",
             ),
-            (
-                "bad locale",
-                raw(b"{\"locale\": \"xx\"}"),
-                400,
-                vec!["invalid_request", "locale"],
-            ),
-            (
-                "array body",
-                raw(b"[]"),
-                400,
-                vec!["invalid_request", "body"],
-            ),
+            ("bad locale", b"{\"locale\": \"xx\"}", "locale"),
+            ("array body", b"[]", "body"),
+        ];
+        let mut cases: Vec<(&str, reqwest::RequestBuilder, u16, Vec<&str>)> = refused
+            .into_iter()
+            .map(|(name, body, part)| (name, raw(body), 400, vec!["invalid_request", part]))
+            .collect();
+        cases.extend([
             (
                 "too large",
                 app.patch(&path).json(&big),
@@ -537,7 +505,7 @@ async fn bad_input_is_a_4xx_and_writes_nothing() {
                 400,
                 vec!["invalid_request", "customer"],
             ),
-        ];
+        ]);
         for (name, request, want, codes) in cases {
             let (status, body) = request.fetch().await;
             assert_eq!(status.as_u16(), want, "{name}: {body}");
@@ -575,11 +543,7 @@ async fn rate_limit_answers_429_with_headers() {
         }
         let resp = app.get(&path).send().await.unwrap();
         assert_eq!(resp.status(), 429);
-        let retry: u64 = resp.headers()["retry-after"]
-            .to_str()
-            .unwrap()
-            .parse()
-            .unwrap();
+        let retry = retry_after(&resp);
         assert!((1..=20).contains(&retry), "Retry-After {retry}");
         assert_eq!(resp.headers()["x-ratelimit-remaining"], "0");
         let (_, body) = json_of(resp).await;

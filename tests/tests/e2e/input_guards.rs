@@ -13,7 +13,7 @@ use switchboard_e2e::{
     Backend, FetchJson, TestApp, TestConfig, for_each_backend, for_each_backend_with,
 };
 
-use crate::e2e::common::{fast_webhooks, zoho, zoho_token};
+use crate::e2e::common::{fast_webhooks, retry_after, zoho, zoho_token};
 
 /// Subscriptions to a loopback port nothing listens on (allowed here):
 /// nothing leaves the machine.
@@ -300,11 +300,7 @@ async fn failed_authentications_are_limited_per_address() {
             .unwrap();
         statuses.push(response.status().as_u16());
         if response.status() == 429 {
-            let retry: u64 = response.headers()["retry-after"]
-                .to_str()
-                .unwrap()
-                .parse()
-                .unwrap();
+            let retry = retry_after(&response);
             assert!((1..=60).contains(&retry), "{retry}");
             let body: Value = response.json().await.unwrap();
             assert_eq!(body["errors"][1]["code"], "too_many_requests", "{body}");

@@ -30,6 +30,19 @@ fn names(body: &Value) -> Vec<String> {
         .collect()
 }
 
+/// `request` is refused with a 400 whose part at fault (`part_of` the
+/// body) is `part`; `what` names the case in a failure.
+async fn refused(
+    request: reqwest::RequestBuilder,
+    part_of: fn(&Value) -> &str,
+    part: &str,
+    what: String,
+) {
+    let (status, body) = request.fetch().await;
+    assert_eq!(status, 400, "{what}: {body}");
+    assert_eq!(part_of(&body), part, "{what}: {body}");
+}
+
 /// HelpCrunch's 400: `errors[0]` is `invalid_request`, `errors[1]` names the part.
 fn hc_part(body: &Value) -> &str {
     assert_eq!(body["errors"][0]["code"], "invalid_request", "{body}");
@@ -174,9 +187,8 @@ async fn helpcrunch_lists_and_searches_customers() {
             (json!({"filters": []}), "filters"),
         ];
         for (search, part) in bad {
-            let (status, body) = app.post("/v1/customers/search").json(&search).fetch().await;
-            assert_eq!(status, 400, "{b}: {search}: {body}");
-            assert_eq!(hc_part(&body), part, "{b}: {search}: {body}");
+            let request = app.post("/v1/customers/search").json(&search);
+            refused(request, hc_part, part, format!("{b}: {search}")).await;
         }
         for (query, part) in [
             ("limit=101", "limit"),
@@ -186,9 +198,8 @@ async fn helpcrunch_lists_and_searches_customers() {
             ("sort=customers.name", "sort"),
             ("filter=x", "filter"),
         ] {
-            let (status, body) = app.get(&format!("/v1/customers?{query}")).fetch().await;
-            assert_eq!(status, 400, "{b}: {query}: {body}");
-            assert_eq!(hc_part(&body), part, "{b}: {query}: {body}");
+            let request = app.get(&format!("/v1/customers?{query}"));
+            refused(request, hc_part, part, format!("{b}: {query}")).await;
         }
 
         // Another tenant sees none of it, even searching for our values.
@@ -291,9 +302,8 @@ async fn helpcrunch_lists_and_searches_chats() {
             (json!({"sort": "chats.lastMessageAt"}), "sort"),
             (json!({"limit": "lots"}), "limit"),
         ] {
-            let (status, body) = app.post("/v1/chats/search").json(&search).fetch().await;
-            assert_eq!(status, 400, "{b}: {search}: {body}");
-            assert_eq!(hc_part(&body), part, "{b}: {search}: {body}");
+            let request = app.post("/v1/chats/search").json(&search);
+            refused(request, hc_part, part, format!("{b}: {search}")).await;
         }
         let (_, key) = app.other_tenant("globex").await;
         let (_, body) = app.request_with_key(Method::GET, "/v1/chats", &key).fetch().await;
@@ -431,11 +441,8 @@ async fn zoho_lists_conversations_by_every_documented_parameter() {
             ("app_id=5", "app_id"),
             ("search=vic", "search"),
         ] {
-            let (status, body) = zoho(&app, Method::GET, &format!("/conversations?{query}"))
-                .fetch()
-                .await;
-            assert_eq!(status, 400, "{b}: {query}: {body}");
-            assert_eq!(zoho_key(&body), key, "{b}: {query}");
+            let request = zoho(&app, Method::GET, &format!("/conversations?{query}"));
+            refused(request, zoho_key, key, format!("{b}: {query}")).await;
         }
 
         // Another portal sees none of it, even with our ids.
@@ -546,9 +553,8 @@ async fn superoffice_lists_chat_sessions_with_odata() {
             ("$mode=full", "$mode"),
             ("name=x", "name"),
         ] {
-            let (status, body) = app.get(&format!("/api/v1/ChatSession?{query}")).fetch().await;
-            assert_eq!(status, 400, "{b}: {query}: {body}");
-            assert_eq!(so_source(&body), source, "{b}: {query}: {body}");
+            let request = app.get(&format!("/api/v1/ChatSession?{query}"));
+            refused(request, so_source, source, format!("{b}: {query}")).await;
         }
 
         let (_, key) = app.other_tenant("globex").await;

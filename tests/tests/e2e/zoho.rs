@@ -142,13 +142,9 @@ async fn end_time_is_the_latest_close() {
             .fetch()
             .await;
         let id = created["data"]["id"].as_str().unwrap().to_string();
-        let (code, first) = zoho(
-            &app,
-            reqwest::Method::PUT,
-            &format!("/conversations/{id}/close"),
-        )
-        .fetch()
-        .await;
+        let close_path = format!("/conversations/{id}/close");
+        let close = || zoho(&app, reqwest::Method::PUT, &close_path).fetch();
+        let (code, first) = close().await;
         assert_eq!(code, 200, "{first}");
         let first_end = first["data"]["end_time"].as_str().unwrap().to_string();
         clock.advance(Duration::from_secs(60));
@@ -159,13 +155,7 @@ async fn end_time_is_the_latest_close() {
             .await;
         assert_eq!(code, 200, "{body}");
         clock.advance(Duration::from_secs(60));
-        let (_, second) = zoho(
-            &app,
-            reqwest::Method::PUT,
-            &format!("/conversations/{id}/close"),
-        )
-        .fetch()
-        .await;
+        let (_, second) = close().await;
         let second_end = second["data"]["end_time"].as_str().unwrap();
         let now_ms = clock.now().as_millis();
         assert_eq!(second_end, now_ms.to_string(), "{backend}: {second}");
