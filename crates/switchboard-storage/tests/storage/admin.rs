@@ -11,8 +11,8 @@ use switchboard_domain::{
 use switchboard_storage::{AgentChange, Precondition, SessionPolicy, StorageError, now};
 
 use super::harness::{
-    create_conversation, create_customer, define, for_each_backend, for_each_tenant, new_agent,
-    two_tenants,
+    assert_not_found, create_conversation, create_customer, define, for_each_backend,
+    for_each_tenant, new_agent, two_tenants,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -186,10 +186,7 @@ async fn agents_are_changed_and_deleted_within_their_tenant() {
                 .is_none(),
             "{label}: the session ended"
         );
-        assert!(matches!(
-            store.admin().agent(t, bob.id).await,
-            Err(StorageError::NotFound)
-        ));
+        assert_not_found(store.admin().agent(t, bob.id).await, label);
         assert_eq!(store.admin().agents(t).await.unwrap(), vec![renamed]);
     })
     .await;
@@ -306,10 +303,7 @@ async fn departments_attributes_and_keys_are_deleted_within_their_tenant() {
         let (t, o) = (acme.tenant.id, other.tenant.id);
         let sales = store.admin().create_department(t, "Sales").await.unwrap();
         let theirs = store.admin().create_department(o, "Sales").await.unwrap();
-        assert!(matches!(
-            store.admin().delete_department(t, theirs.id).await,
-            Err(StorageError::NotFound)
-        ));
+        assert_not_found(store.admin().delete_department(t, theirs.id).await, label);
         assert_eq!(
             store.admin().delete_department(t, sales.id).await.unwrap(),
             sales
@@ -340,14 +334,8 @@ async fn departments_attributes_and_keys_are_deleted_within_their_tenant() {
             .unwrap();
         let removed = store.admin().delete_attribute(t, "plan").await.unwrap();
         assert_eq!(removed.label, "Plan", "{label}");
-        assert!(matches!(
-            store.admin().delete_attribute(t, "plan").await,
-            Err(StorageError::NotFound)
-        ));
-        assert!(matches!(
-            store.admin().delete_attribute(t, "nothing\0").await,
-            Err(StorageError::NotFound)
-        ));
+        assert_not_found(store.admin().delete_attribute(t, "plan").await, label);
+        assert_not_found(store.admin().delete_attribute(t, "nothing\0").await, label);
         assert!(store.admin().attributes(t).await.unwrap().is_empty());
         assert_eq!(store.admin().attributes(o).await.unwrap().len(), 1);
 
@@ -362,13 +350,7 @@ async fn departments_attributes_and_keys_are_deleted_within_their_tenant() {
             .await
             .unwrap();
         for id in [theirs.key.id, ApiKeyId::new(999_999)] {
-            assert!(
-                matches!(
-                    store.admin().revoke_api_key_id(t, id).await,
-                    Err(StorageError::NotFound)
-                ),
-                "{label}"
-            );
+            assert_not_found(store.admin().revoke_api_key_id(t, id).await, label);
         }
         assert_eq!(
             store

@@ -13,8 +13,9 @@ use switchboard_storage::{
 };
 
 use super::harness::{
-    claim, create_conversation, fan_out_next, for_each_backend, for_each_backend_clocked,
-    for_each_tenant, subscribe, subscribe_to, tenant, two_tenants,
+    assert_delivery_backlog, assert_not_found, claim, create_conversation, fan_out_next,
+    for_each_backend, for_each_backend_clocked, for_each_tenant, subscribe, subscribe_to, tenant,
+    two_tenants,
 };
 
 const LONG: Duration = Duration::from_secs(60);
@@ -194,11 +195,7 @@ async fn fan_out_matches_tenant_event_and_subscription_age() {
             claim(&store, "other", LONG, 100).await.is_empty(),
             "{label}"
         );
-        assert_eq!(
-            store.worker().delivery_backlog().await.unwrap(),
-            9,
-            "{label}"
-        );
+        assert_delivery_backlog(&store, 9, label).await;
 
         // Fanning out again creates nothing (the events are processed).
         let again = fan_out_next(&store, "w", 10, Duration::ZERO, Some(LONG)).await;
@@ -324,11 +321,7 @@ async fn attempts_retry_complete_fail_and_release() {
             states.contains(&(d1.id, DeliveryState::Pending, 1, Some(500))),
             "{label}: {states:?}"
         );
-        assert_eq!(
-            store.worker().delivery_backlog().await.unwrap(),
-            2,
-            "{label}"
-        );
+        assert_delivery_backlog(&store, 2, label).await;
 
         // A retry scheduled in the future is not due.
         let d1 = due.iter().find(|d| d.id == d1.id).unwrap().clone();
@@ -410,25 +403,19 @@ async fn attempts_retry_complete_fail_and_release() {
             due.iter().any(|d| d.id == d2.id && d.attempt_count == 1),
             "{label}"
         );
-        assert!(
-            matches!(
-                store
-                    .webhooks()
-                    .redeliver(other.tenant.id, sub.id, d2.id)
-                    .await,
-                Err(StorageError::NotFound)
-            ),
-            "{label}"
+        assert_not_found(
+            store
+                .webhooks()
+                .redeliver(other.tenant.id, sub.id, d2.id)
+                .await,
+            label,
         );
-        assert!(
-            matches!(
-                store
-                    .webhooks()
-                    .redeliver(ctx.tenant.id, sub.id, DeliveryId::new(999_999))
-                    .await,
-                Err(StorageError::NotFound)
-            ),
-            "{label}"
+        assert_not_found(
+            store
+                .webhooks()
+                .redeliver(ctx.tenant.id, sub.id, DeliveryId::new(999_999))
+                .await,
+            label,
         );
 
         // Cancelling stops every pending delivery of the subscription.
@@ -441,20 +428,13 @@ async fn attempts_retry_complete_fail_and_release() {
                 >= 1,
             "{label}"
         );
-        assert_eq!(
-            store.worker().delivery_backlog().await.unwrap(),
-            0,
-            "{label}"
-        );
-        assert!(
-            matches!(
-                store
-                    .webhooks()
-                    .cancel_deliveries(other.tenant.id, sub.id)
-                    .await,
-                Err(StorageError::NotFound)
-            ),
-            "{label}"
+        assert_delivery_backlog(&store, 0, label).await;
+        assert_not_found(
+            store
+                .webhooks()
+                .cancel_deliveries(other.tenant.id, sub.id)
+                .await,
+            label,
         );
     })
     .await;
@@ -564,13 +544,7 @@ async fn gone_deletes_and_continuous_failure_disables() {
             .await
             .unwrap();
         assert_eq!(recorded.deleted, vec![gone.id], "{label}");
-        assert!(
-            matches!(
-                store.webhooks().get(ctx.tenant.id, gone.id).await,
-                Err(StorageError::NotFound)
-            ),
-            "{label}"
-        );
+        assert_not_found(store.webhooks().get(ctx.tenant.id, gone.id).await, label);
         // An attempt of a delivery that went with it is skipped, not an error.
         let recorded = store
             .worker()
@@ -675,11 +649,7 @@ async fn gone_deletes_and_continuous_failure_disables() {
         assert_eq!(recorded.disabled, vec![flaky.id], "{label}");
         let s = store.webhooks().get(ctx.tenant.id, flaky.id).await.unwrap();
         assert_eq!(s.state, SubscriptionState::Disabled, "{label}");
-        assert_eq!(
-            store.worker().delivery_backlog().await.unwrap(),
-            0,
-            "{label}"
-        );
+        assert_delivery_backlog(&store, 0, label).await;
         let states: Vec<DeliveryState> = store
             .webhooks()
             .deliveries(ctx.tenant.id, flaky.id, 10)
@@ -871,15 +841,12 @@ async fn samples_and_secret_rotation() {
             rotated.previous_secret_expires_at.unwrap().as_millis() > now().as_millis() + 3_500_000,
             "{label}"
         );
-        assert!(
-            matches!(
-                store
-                    .webhooks()
-                    .rotate_secret(other.tenant.id, sub.id, "whsec_x", Duration::ZERO)
-                    .await,
-                Err(StorageError::NotFound)
-            ),
-            "{label}"
+        assert_not_found(
+            store
+                .webhooks()
+                .rotate_secret(other.tenant.id, sub.id, "whsec_x", Duration::ZERO)
+                .await,
+            label,
         );
     })
     .await;

@@ -13,9 +13,9 @@ use switchboard_domain::{
 use switchboard_storage::{LinkSet, ModifyError, Precondition, StorageError};
 
 use super::harness::{
-    assert_all_counted, concurrently, create_conversation, create_customer, define, draft,
-    event_count, events, for_each_backend, for_each_tenant, load_conversation, new_agent,
-    two_tenants,
+    assert_all_counted, assert_not_found, concurrently, conversation_event_count,
+    create_conversation, create_customer, define, draft, events, for_each_backend, for_each_tenant,
+    load_conversation, new_agent, two_tenants,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -119,13 +119,7 @@ async fn a_change_refuses_with_its_own_error_and_writes_nothing() {
             "{label}: nothing written"
         );
         assert_eq!(
-            event_count(
-                &store,
-                ctx.tenant.id,
-                EntityKind::Conversation,
-                conv.id.get()
-            )
-            .await,
+            conversation_event_count(&store, &conv).await,
             1,
             "{label}: no event"
         );
@@ -220,10 +214,7 @@ async fn a_delete_checks_its_precondition_in_the_same_step() {
             .delete(&ctx, conv.id, Precondition::version(2))
             .await
             .unwrap();
-        assert!(matches!(
-            store.conversations().get(t, conv.id).await,
-            Err(StorageError::NotFound)
-        ));
+        assert_not_found(store.conversations().get(t, conv.id).await, label);
 
         // The same for customers, and a missing row stays not found.
         let customer = create_customer(&store, &ctx).await;
@@ -239,13 +230,13 @@ async fn a_delete_checks_its_precondition_in_the_same_step() {
             .delete(&ctx, customer.id, Precondition::version(1))
             .await
             .unwrap();
-        assert!(matches!(
+        assert_not_found(
             store
                 .customers()
                 .delete(&ctx, customer.id, Precondition::NONE)
                 .await,
-            Err(StorageError::NotFound)
-        ));
+            label,
+        );
         let kinds: Vec<_> = events(&store, t, EntityKind::Customer, customer.id.get())
             .await
             .iter()

@@ -10,8 +10,8 @@ use switchboard_domain::{
 use switchboard_storage::{Precondition, StorageError, now};
 
 use super::harness::{
-    create_customer, define, draft, event_types, for_each_backend, for_each_tenant,
-    load_conversation, load_customer, new_agent, tenant,
+    assert_not_found, create_customer, define, draft, event_types, for_each_backend,
+    for_each_tenant, load_conversation, load_customer, new_agent, tenant,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -361,22 +361,13 @@ async fn customers_round_trip_with_json_fields() {
             .delete(&ctx, second.id, Precondition::NONE)
             .await
             .unwrap();
-        assert!(
-            matches!(
-                store.customers().get(t, second.id).await,
-                Err(StorageError::NotFound)
-            ),
-            "{label}"
-        );
-        assert!(
-            matches!(
-                store
-                    .customers()
-                    .delete(&ctx, second.id, Precondition::NONE)
-                    .await,
-                Err(StorageError::NotFound)
-            ),
-            "{label}"
+        assert_not_found(store.customers().get(t, second.id).await, label);
+        assert_not_found(
+            store
+                .customers()
+                .delete(&ctx, second.id, Precondition::NONE)
+                .await,
+            label,
         );
         assert_eq!(
             event_types(&store, t, EntityKind::Customer, second.id.get()).await,
@@ -544,20 +535,8 @@ async fn webhook_subscriptions() {
         );
 
         store.webhooks().delete(t, a.id).await.unwrap();
-        assert!(
-            matches!(
-                store.webhooks().get(t, a.id).await,
-                Err(StorageError::NotFound)
-            ),
-            "{label}"
-        );
-        assert!(
-            matches!(
-                store.webhooks().delete(t, a.id).await,
-                Err(StorageError::NotFound)
-            ),
-            "{label}"
-        );
+        assert_not_found(store.webhooks().get(t, a.id).await, label);
+        assert_not_found(store.webhooks().delete(t, a.id).await, label);
         assert_eq!(store.webhooks().list(t).await.unwrap(), vec![b], "{label}");
     })
     .await;

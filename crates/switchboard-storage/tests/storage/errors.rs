@@ -4,8 +4,8 @@ use switchboard_domain::{AttributeType, CustomAttribute, Customer, DomainError, 
 use switchboard_storage::{Precondition, StorageError, now};
 
 use super::harness::{
-    create_conversation, create_customer, draft, event_count, for_each_tenant, load_conversation,
-    new_agent,
+    assert_not_found, create_conversation, create_customer, draft, event_count, for_each_tenant,
+    load_conversation, new_agent,
 };
 
 /// The violation paths of a validation error.
@@ -176,23 +176,20 @@ async fn invalid_input_is_a_validation_error_naming_the_field() {
             "{label}"
         );
 
-        assert!(matches!(
+        assert_not_found(
             store
                 .customers()
                 .get(t, switchboard_domain::CustomerId::new(999))
                 .await,
-            Err(StorageError::NotFound)
-        ));
+            label,
+        );
         let missing = store.conversations().update(
             &ctx,
             switchboard_domain::ConversationId::new(999),
             Precondition::NONE,
             |_| {},
         );
-        assert!(
-            matches!(missing.await, Err(StorageError::NotFound)),
-            "{label}"
-        );
+        assert_not_found(missing.await, label);
     })
     .await;
 }

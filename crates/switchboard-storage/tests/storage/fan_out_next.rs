@@ -8,8 +8,8 @@ use switchboard_domain::{EventId, WebhookSubscription};
 use switchboard_storage::{DeliveryId, FanOut, Store, WriteContext, now};
 
 use super::harness::{
-    TestDb, claim, create_conversation, fan_out_next, for_each_backend, for_each_tenant, open,
-    open_clocked, subscribe, tenant, two_tenants,
+    TestDb, assert_delivery_backlog, claim, create_conversation, fan_out_next, for_each_backend,
+    for_each_tenant, open, open_clocked, subscribe, tenant, two_tenants,
 };
 
 const LONG: Duration = Duration::from_secs(60);
@@ -192,11 +192,7 @@ async fn first_delay_and_no_claim_leave_deliveries_to_claim_later() {
             claim(&store, "w3", LONG, 10).await.is_empty(),
             "{label}: leased to w2"
         );
-        assert_eq!(
-            store.worker().delivery_backlog().await.unwrap(),
-            5,
-            "{label}"
-        );
+        assert_delivery_backlog(&store, 5, label).await;
     })
     .await;
 }
@@ -285,11 +281,7 @@ async fn concurrent_callers_fan_out_each_event_once() {
         assert_eq!(per_event.len(), EVENTS, "{label}");
         assert!(per_event.values().all(|n| *n == 2), "{label}");
         assert_eq!(store.worker().outbox_backlog().await.unwrap(), 0, "{label}");
-        assert_eq!(
-            store.worker().delivery_backlog().await.unwrap(),
-            i64::try_from(2 * EVENTS).unwrap(),
-            "{label}"
-        );
+        assert_delivery_backlog(&store, i64::try_from(2 * EVENTS).unwrap(), label).await;
         let all_events: BTreeSet<EventId> = events.iter().copied().collect();
         for map in deliveries_by_subscription(&store, &ctx, &[&a, &b]).await {
             assert_eq!(map.len(), EVENTS, "{label}");

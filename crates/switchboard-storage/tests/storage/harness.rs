@@ -7,8 +7,8 @@ use switchboard_domain::{
     CustomerId, EntityKind, EventType, Tenant, TenantId,
 };
 use switchboard_storage::{
-    Clock, HistoryEntry, OutboxEvent, SecretKeySource, SecretKeys, Store, StoreConfig,
-    WriteContext, now,
+    Clock, HistoryEntry, OutboxEvent, SecretKeySource, SecretKeys, StorageError, Store,
+    StoreConfig, WriteContext, now,
 };
 use switchboard_testsupport::SECRET_KEYS;
 
@@ -132,6 +132,15 @@ pub(crate) async fn concurrently<F, Fut>(
     }
 }
 
+/// `result` is [`StorageError::NotFound`].
+#[track_caller]
+pub(crate) fn assert_not_found<T: std::fmt::Debug>(result: Result<T, StorageError>, label: &str) {
+    assert!(
+        matches!(result, Err(StorageError::NotFound)),
+        "{label}: {result:?}"
+    );
+}
+
 /// Checks that `writes` increments of the custom value `counter` all
 /// landed on the entity `kind` `id`, created with it at 0: the counter it
 /// holds now, its `version`, and one history row per version. The history,
@@ -194,6 +203,17 @@ pub(crate) async fn event_count(
     id: i64,
 ) -> usize {
     events(store, tenant, kind, id).await.len()
+}
+
+/// How many outbox events the conversation `conv` has.
+pub(crate) async fn conversation_event_count(store: &Store, conv: &Conversation) -> usize {
+    event_count(
+        store,
+        conv.tenant_id,
+        EntityKind::Conversation,
+        conv.id.get(),
+    )
+    .await
 }
 
 /// An entity's outbox events, oldest first.
@@ -305,6 +325,12 @@ pub(crate) async fn fan_out_next(
         .fan_out_next(worker, limit, first_delay, claim)
         .await
         .unwrap()
+}
+
+/// The store's delivery backlog (see `Worker::delivery_backlog`) is `want`.
+pub(crate) async fn assert_delivery_backlog(store: &Store, want: i64, label: &str) {
+    let backlog = store.worker().delivery_backlog().await.unwrap();
+    assert_eq!(backlog, want, "{label}: the delivery backlog");
 }
 
 /// Deliveries due now, claimed by `worker` for `lease` (see

@@ -1,10 +1,10 @@
 //! Ids are never reused: a deleted row's id is never given to a new row,
 //! on either backend (SQLite reused the highest id once its row was gone).
 
-use switchboard_domain::{Customer, EventType, WebhookSubscription};
+use switchboard_domain::{EventType, WebhookSubscription};
 use switchboard_storage::{Precondition, now};
 
-use super::harness::{draft, for_each_tenant};
+use super::harness::{create_customer, draft, for_each_tenant};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn deleting_the_newest_row_does_not_free_its_id() {
@@ -15,18 +15,12 @@ async fn deleting_the_newest_row_does_not_free_its_id() {
         let webhooks = store.webhooks();
 
         for round in 0..3 {
-            let customer = customers
-                .create(&ctx, Customer::new(t, now()))
-                .await
-                .unwrap();
+            let customer = create_customer(&store, &ctx).await;
             customers
                 .delete(&ctx, customer.id, Precondition::NONE)
                 .await
                 .unwrap();
-            let next = customers
-                .create(&ctx, Customer::new(t, now()))
-                .await
-                .unwrap();
+            let next = create_customer(&store, &ctx).await;
             assert!(
                 next.id > customer.id,
                 "{label} round {round}: customer {:?} was given the deleted {:?}'s id",

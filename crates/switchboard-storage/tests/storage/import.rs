@@ -7,7 +7,9 @@ use switchboard_domain::{
 };
 use switchboard_storage::{ModifyError, StorageError};
 
-use super::harness::{TestDb, events, for_each_backend_clocked, open, tenant, two_tenants};
+use super::harness::{
+    TestDb, assert_not_found, events, for_each_backend_clocked, open, tenant, two_tenants,
+};
 
 fn customer(ctx: &switchboard_storage::WriteContext, i: i64, at: Timestamp) -> Customer {
     let mut c = Customer::new(ctx.tenant.id, at);
@@ -165,7 +167,7 @@ async fn an_import_with_one_bad_draft_stores_nothing_and_names_it() {
             .conversations()
             .get(acme.tenant.id, ConversationId::new(1))
             .await;
-        assert!(matches!(missing, Err(StorageError::NotFound)), "{label}");
+        assert_not_found(missing, label);
     })
     .await;
 }

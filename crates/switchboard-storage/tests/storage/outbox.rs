@@ -11,9 +11,9 @@ use switchboard_domain::{
 use switchboard_storage::{Precondition, StorageError, Store, WriteContext, now};
 
 use super::harness::{
-    TestDb, create_conversation, create_customer, draft, event_count, event_types, events,
-    for_each_backend, for_each_tenant, load_conversation, load_customer, new_agent, open, tenant,
-    two_tenants,
+    TestDb, conversation_event_count, create_conversation, create_customer, draft, event_count,
+    event_types, events, for_each_backend, for_each_tenant, load_conversation, load_customer,
+    new_agent, open, tenant, two_tenants,
 };
 
 /// Everything stored about one conversation: the row, its events and history.
@@ -121,13 +121,7 @@ async fn a_failed_change_leaves_no_trace() {
             "{label}: a failed write left a trace"
         );
         assert_eq!(
-            event_count(
-                &store,
-                ctx.tenant.id,
-                EntityKind::Conversation,
-                conv.id.get()
-            )
-            .await,
+            conversation_event_count(&store, &conv).await,
             1,
             "{label}: only the create's event"
         );

@@ -15,8 +15,8 @@ use switchboard_storage::{
 };
 
 use super::harness::{
-    TestDb, claim, create_conversation, events, fan_out_next, open_clocked, subscribe, tenant,
-    two_tenants,
+    TestDb, assert_delivery_backlog, claim, create_conversation, events, fan_out_next,
+    open_clocked, subscribe, tenant, two_tenants,
 };
 
 const LEASE: Duration = Duration::from_secs(60);
@@ -213,11 +213,7 @@ async fn one_report_the_database_refuses_never_fails_the_others() {
             }
         }
         assert_eq!(logged, 5, "{label}: every other attempt is in the log");
-        assert_eq!(
-            store.worker().delivery_backlog().await.unwrap(),
-            0,
-            "{label}"
-        );
+        assert_delivery_backlog(&store, 0, label).await;
     }
 }
 

@@ -8,7 +8,9 @@ use switchboard_domain::{
 };
 use switchboard_storage::{Precondition, StorageError};
 
-use super::harness::{create_conversation, create_customer, for_each_backend, two_tenants};
+use super::harness::{
+    assert_not_found, create_conversation, create_customer, for_each_backend, two_tenants,
+};
 
 #[tokio::test]
 async fn writes_for_a_deleted_tenant_are_tenant_gone() {
@@ -95,22 +97,16 @@ async fn writes_for_a_deleted_tenant_are_tenant_gone() {
             "api key",
         );
         // Its rows went with it: they are simply not found.
-        assert!(
-            matches!(
-                store
-                    .customers()
-                    .delete(&ctx, customer.id, Precondition::NONE)
-                    .await,
-                Err(StorageError::NotFound)
-            ),
-            "{backend}"
+        assert_not_found(
+            store
+                .customers()
+                .delete(&ctx, customer.id, Precondition::NONE)
+                .await,
+            backend,
         );
         // Another tenant is untouched.
         create_customer(&store, &other).await;
-        assert!(matches!(
-            store.admin().delete_tenant("acme").await,
-            Err(StorageError::NotFound)
-        ));
+        assert_not_found(store.admin().delete_tenant("acme").await, backend);
     })
     .await;
 }

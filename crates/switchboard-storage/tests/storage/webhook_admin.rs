@@ -7,7 +7,9 @@ use std::time::Duration;
 use switchboard_domain::{EventId, SubscriptionId, SubscriptionState};
 use switchboard_storage::{DeliveryState, StorageError, Store};
 
-use super::harness::{TestDb, create_conversation, fan_out_next, open, subscribe, two_tenants};
+use super::harness::{
+    TestDb, assert_not_found, create_conversation, fan_out_next, open, subscribe, two_tenants,
+};
 
 /// Disables subscription `id` as the worker does after failing too long.
 fn disable(db: &TestDb, id: SubscriptionId) {
@@ -66,13 +68,7 @@ async fn a_disabled_subscription_is_enabled_again_by_its_tenant_only() {
             (globex.tenant.id, sub.id),
             (acme.tenant.id, SubscriptionId::new(sub.id.get() + 1000)),
         ] {
-            assert!(
-                matches!(
-                    store.webhooks().enable(t, id).await,
-                    Err(StorageError::NotFound)
-                ),
-                "{label}"
-            );
+            assert_not_found(store.webhooks().enable(t, id).await, label);
         }
         let still = store.webhooks().get(acme.tenant.id, sub.id).await.unwrap();
         assert_eq!(still.state, SubscriptionState::Disabled, "{label}");
@@ -147,13 +143,7 @@ async fn quarantined_events_are_listed_and_requeued_per_tenant() {
 
         // Another tenant's event, or one not quarantined: not found, untouched.
         for id in [g_event, EventId::new(a_event.get() + 1000)] {
-            assert!(
-                matches!(
-                    store.webhooks().requeue(acme.tenant.id, id).await,
-                    Err(StorageError::NotFound)
-                ),
-                "{label}"
-            );
+            assert_not_found(store.webhooks().requeue(acme.tenant.id, id).await, label);
         }
         assert_eq!(
             store
@@ -186,12 +176,9 @@ async fn quarantined_events_are_listed_and_requeued_per_tenant() {
             "{label}"
         );
         // Requeued twice: the second time it is no longer quarantined.
-        assert!(
-            matches!(
-                store.webhooks().requeue(acme.tenant.id, a_event).await,
-                Err(StorageError::NotFound)
-            ),
-            "{label}"
+        assert_not_found(
+            store.webhooks().requeue(acme.tenant.id, a_event).await,
+            label,
         );
     }
 }
