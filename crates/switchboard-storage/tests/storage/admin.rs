@@ -11,8 +11,8 @@ use switchboard_domain::{
 use switchboard_storage::{AgentChange, Precondition, SessionPolicy, StorageError, now};
 
 use super::harness::{
-    assert_not_found, create_conversation, create_customer, define, for_each_backend,
-    for_each_tenant, new_agent, two_tenants,
+    assert_not_found, create_conversation, create_customer, define, delete_customer,
+    for_each_backend, for_each_tenant, new_agent, two_tenants,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -441,11 +441,7 @@ async fn history_is_paged_newest_first_and_outlives_its_entity() {
         assert_eq!(conv_history.len(), 1, "{label}");
 
         // The history outlives the customer.
-        store
-            .customers()
-            .delete(&acme, customer.id, Precondition::NONE)
-            .await
-            .unwrap();
+        delete_customer(&store, &acme, customer.id).await.unwrap();
         let after = admin.history(t, kind, id, None, 100).await.unwrap();
         assert_eq!(after.len(), all.len() + 1, "{label}");
         assert_eq!(after[0].version_after, None, "{label}: the delete");

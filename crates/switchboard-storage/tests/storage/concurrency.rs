@@ -10,9 +10,9 @@ use switchboard_domain::{EntityKind, EventType, Timestamp};
 use switchboard_storage::{Precondition, StorageError, Store, StoreConfig};
 
 use super::harness::{
-    TestDb, assert_all_counted, concurrently, conversation_event_count, create_conversation, draft,
-    events, for_each_backend_clocked, for_each_tenant, load_conversation, load_customer, open,
-    tenant,
+    TestDb, assert_all_counted, concurrently, conversation_event_count, conversation_history,
+    create_conversation, draft, events, for_each_backend_clocked, for_each_tenant,
+    load_conversation, load_customer, open, tenant,
 };
 
 const TASKS: i64 = 16;
@@ -100,11 +100,7 @@ async fn a_stale_version_fails_and_writes_nothing() {
         let now = load_conversation(&store, ctx.tenant.id, conv.id).await;
         assert_eq!(now, v2, "{label}: nothing written");
         assert_eq!(conversation_event_count(&store, &conv).await, 2, "{label}");
-        let history = store
-            .conversations()
-            .history(ctx.tenant.id, conv.id, 10)
-            .await
-            .unwrap();
+        let history = conversation_history(&store, &conv, 10).await;
         assert_eq!(history.len(), 2, "{label}");
 
         // The same with a version from the future, and on customers.
@@ -259,11 +255,7 @@ async fn failing_writes_beside_others_roll_back_alone() {
         assert_eq!(all.len(), 20, "{label}");
         for c in &created {
             assert_eq!(conversation_event_count(&store, c).await, 1, "{label}");
-            let history = store
-                .conversations()
-                .history(ctx.tenant.id, c.id, 10)
-                .await
-                .unwrap();
+            let history = conversation_history(&store, c, 10).await;
             assert_eq!(history.len(), 1, "{label}");
         }
     })

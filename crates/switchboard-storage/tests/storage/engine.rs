@@ -14,8 +14,8 @@ use switchboard_storage::{LinkSet, ModifyError, Precondition, StorageError};
 
 use super::harness::{
     assert_all_counted, assert_not_found, concurrently, conversation_event_count,
-    create_conversation, create_customer, define, draft, events, for_each_backend, for_each_tenant,
-    load_conversation, new_agent, two_tenants,
+    create_conversation, create_customer, define, delete_customer, draft, events, for_each_backend,
+    for_each_tenant, load_conversation, new_agent, two_tenants,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -230,13 +230,7 @@ async fn a_delete_checks_its_precondition_in_the_same_step() {
             .delete(&ctx, customer.id, Precondition::version(1))
             .await
             .unwrap();
-        assert_not_found(
-            store
-                .customers()
-                .delete(&ctx, customer.id, Precondition::NONE)
-                .await,
-            label,
-        );
+        assert_not_found(delete_customer(&store, &ctx, customer.id).await, label);
         let kinds: Vec<_> = events(&store, t, EntityKind::Customer, customer.id.get())
             .await
             .iter()
@@ -340,11 +334,7 @@ async fn links_load_per_conversation_in_one_pass_and_stay_in_the_tenant() {
         );
 
         // A linked row that is gone is left out.
-        store
-            .customers()
-            .delete(&ctx, cleo.id, Precondition::NONE)
-            .await
-            .unwrap();
+        delete_customer(&store, &ctx, cleo.id).await.unwrap();
         let links = store
             .conversations()
             .links_of(t, &convs[0], LinkSet::ALL)

@@ -10,8 +10,8 @@ use switchboard_domain::{
 use switchboard_storage::{Precondition, StorageError, now};
 
 use super::harness::{
-    assert_not_found, create_customer, define, draft, event_types, for_each_backend,
-    for_each_tenant, load_conversation, load_customer, new_agent, tenant,
+    assert_not_found, create_customer, define, delete_customer, draft, event_types,
+    for_each_backend, for_each_tenant, load_conversation, load_customer, new_agent, tenant,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -356,19 +356,9 @@ async fn customers_round_trip_with_json_fields() {
             "{label}"
         );
 
-        store
-            .customers()
-            .delete(&ctx, second.id, Precondition::NONE)
-            .await
-            .unwrap();
+        delete_customer(&store, &ctx, second.id).await.unwrap();
         assert_not_found(store.customers().get(t, second.id).await, label);
-        assert_not_found(
-            store
-                .customers()
-                .delete(&ctx, second.id, Precondition::NONE)
-                .await,
-            label,
-        );
+        assert_not_found(delete_customer(&store, &ctx, second.id).await, label);
         assert_eq!(
             event_types(&store, t, EntityKind::Customer, second.id.get()).await,
             [EventType::CustomerCreated, EventType::CustomerDeleted],
@@ -466,11 +456,7 @@ async fn deleting_a_customer_unlinks_its_conversations() {
         d.customer_id = Some(customer.id);
         let conv = store.conversations().create(&ctx, d).await.unwrap();
 
-        store
-            .customers()
-            .delete(&ctx, customer.id, Precondition::NONE)
-            .await
-            .unwrap();
+        delete_customer(&store, &ctx, customer.id).await.unwrap();
         let loaded = load_conversation(&store, t, conv.id).await;
         assert_eq!(
             loaded.customer_id, None,

@@ -7,8 +7,8 @@ use switchboard_domain::{
     CustomerId, EntityKind, EventType, Tenant, TenantId,
 };
 use switchboard_storage::{
-    Clock, HistoryEntry, OutboxEvent, SecretKeySource, SecretKeys, StorageError, Store,
-    StoreConfig, WriteContext, now,
+    Clock, HistoryEntry, OutboxEvent, Precondition, SecretKeySource, SecretKeys, StorageError,
+    Store, StoreConfig, WriteContext, now,
 };
 use switchboard_testsupport::SECRET_KEYS;
 
@@ -216,6 +216,19 @@ pub(crate) async fn conversation_event_count(store: &Store, conv: &Conversation)
     .await
 }
 
+/// The first `limit` entries of the conversation `conv`'s history, newest first.
+pub(crate) async fn conversation_history(
+    store: &Store,
+    conv: &Conversation,
+    limit: u32,
+) -> Vec<HistoryEntry> {
+    store
+        .conversations()
+        .history(conv.tenant_id, conv.id, limit)
+        .await
+        .unwrap()
+}
+
 /// An entity's outbox events, oldest first.
 pub(crate) async fn events(
     store: &Store,
@@ -281,6 +294,15 @@ pub(crate) async fn create_customer(store: &Store, ctx: &WriteContext) -> Custom
         .create(ctx, Customer::new(ctx.tenant.id, store.now()))
         .await
         .unwrap()
+}
+
+/// Deletes the customer `id` through `ctx`, whatever its version.
+pub(crate) async fn delete_customer(
+    store: &Store,
+    ctx: &WriteContext,
+    id: CustomerId,
+) -> Result<(), StorageError> {
+    store.customers().delete(ctx, id, Precondition::NONE).await
 }
 
 /// Subscribes `url` to `conversation.created` for `ctx`'s tenant.

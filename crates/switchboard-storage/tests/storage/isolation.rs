@@ -4,8 +4,8 @@ use switchboard_domain::{DomainError, EntityKind, EventType, Timestamp, WebhookS
 use switchboard_storage::{Precondition, StorageError};
 
 use super::harness::{
-    create_conversation, create_customer, draft, event_count, for_each_backend, load_conversation,
-    load_customer, new_agent, two_tenants,
+    create_conversation, create_customer, delete_customer, draft, event_count, for_each_backend,
+    load_conversation, load_customer, new_agent, two_tenants,
 };
 
 fn not_found<T: std::fmt::Debug>(label: &str, what: &str, result: Result<T, StorageError>) {
@@ -123,10 +123,7 @@ async fn another_tenants_rows_are_not_found() {
         not_found(
             label,
             "delete_customer",
-            store
-                .customers()
-                .delete(&ours, customer.id, Precondition::NONE)
-                .await,
+            delete_customer(&store, &ours, customer.id).await,
         );
         not_found(
             label,

@@ -17,8 +17,8 @@ use switchboard_storage::{Clock, LinkSet, Precondition, Store, WriteContext};
 use switchboard_testsupport::query::{at, cond, eq, text};
 
 use super::harness::{
-    create_conversation, create_customer, define, draft, for_each_backend_clocked, new_agent,
-    tenant, two_tenants,
+    create_conversation, create_customer, define, delete_customer, draft, for_each_backend_clocked,
+    new_agent, tenant, two_tenants,
 };
 
 /// Every match of `filter`, in id order, through pages of 2 (so every
@@ -383,11 +383,7 @@ async fn attribute_lookups_follow_updates_and_deletes() {
             ["Ada"],
             "{label}"
         );
-        store
-            .customers()
-            .delete(&ctx, ada.id, Precondition::NONE)
-            .await
-            .unwrap();
+        delete_customer(&store, &ctx, ada.id).await.unwrap();
         assert!(
             customer_names(&store, acme, plan("enterprise"))
                 .await
@@ -821,11 +817,7 @@ async fn pages_are_stable_under_concurrent_writes() {
                 ids.push(new.id);
                 let served = seen[seen.len() - 1];
                 if ids.contains(&served) {
-                    store
-                        .customers()
-                        .delete(&ctx, served, Precondition::NONE)
-                        .await
-                        .unwrap();
+                    delete_customer(&store, &ctx, served).await.unwrap();
                     ids.retain(|id| *id != served);
                 }
                 q = match mode {

@@ -6,10 +6,11 @@ use std::collections::BTreeSet;
 use switchboard_domain::{
     AttributeType, Conversation, CustomAttribute, Customer, EventType, Scope, WebhookSubscription,
 };
-use switchboard_storage::{Precondition, StorageError};
+use switchboard_storage::StorageError;
 
 use super::harness::{
-    assert_not_found, create_conversation, create_customer, for_each_backend, two_tenants,
+    assert_not_found, create_conversation, create_customer, delete_customer, for_each_backend,
+    two_tenants,
 };
 
 #[tokio::test]
@@ -97,13 +98,7 @@ async fn writes_for_a_deleted_tenant_are_tenant_gone() {
             "api key",
         );
         // Its rows went with it: they are simply not found.
-        assert_not_found(
-            store
-                .customers()
-                .delete(&ctx, customer.id, Precondition::NONE)
-                .await,
-            backend,
-        );
+        assert_not_found(delete_customer(&store, &ctx, customer.id).await, backend);
         // Another tenant is untouched.
         create_customer(&store, &other).await;
         assert_not_found(store.admin().delete_tenant("acme").await, backend);
