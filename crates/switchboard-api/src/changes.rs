@@ -15,6 +15,8 @@ pub fn apply(state: &AppState, change: Change) {
         // Nothing caches subscriptions (fan-out reads them in its own
         // transaction); the worker looks again at once.
         Change::SubscriptionsChanged { .. } | Change::Committed => state.wakeup().notify(),
+        // The store's attribute cache learnt it before it was published.
+        Change::AttributesChanged { .. } => {}
         // Resync, and any change a newer version knows: drop what is cached.
         _ => {
             state.keys().clear();

@@ -341,19 +341,32 @@ impl<'a> Admin<'a> {
             .ok_or(StorageError::NotFound)
     }
 
-    /// Defines a custom attribute.
+    /// Defines a custom attribute. The next customer write or search of
+    /// the tenant on this node knows it; other nodes on PostgreSQL learn of
+    /// it by `NOTIFY` ([`Change::AttributesChanged`]), other processes on
+    /// SQLite by the tenant's stamp (see [`Customers::attributes`]).
+    ///
+    /// [`Customers::attributes`]: crate::Customers::attributes
     pub async fn create_attribute(self, attribute: CustomAttribute) -> Result<(), StorageError> {
         if attribute.name.trim().is_empty() || attribute.name.chars().count() > 100 {
             return Err(invalid("/name", "length", "must be 1-100 characters"));
         }
+        let tenant = attribute.tenant_id;
         self.store
-            .write_for(attribute.tenant_id.get(), move |c| {
-                sql::directory::insert_attribute(c, &attribute)
+            .write_for(tenant.get(), move |c| {
+                c.write_tx(|c| {
+                    sql::directory::insert_attribute(c, &attribute)?;
+                    notify(c, Change::AttributesChanged { tenant })
+                })
             })
-            .await
+            .await?;
+        self.store.publish(Change::AttributesChanged { tenant });
+        Ok(())
     }
 
-    /// The tenant's custom attribute definitions, by name.
+    /// The tenant's custom attribute definitions, by name, read from the
+    /// database (the customer rules and searches read them through the
+    /// store's cache: [`Customers::attributes`](crate::Customers::attributes)).
     pub async fn attributes(self, tenant: TenantId) -> Result<AttributeSet, StorageError> {
         self.store
             .run(move |c| sql::directory::attributes(c, tenant.get()))
@@ -483,7 +496,10 @@ impl<'a> Admin<'a> {
     /// attributes, so such a customer could not be changed any more. Clear
     /// the values first (e.g. a PATCH with `null`). A customer write that
     /// read the definitions just before the delete may still store a value
-    /// for it (the definitions are not locked by every customer write);
+    /// for it (the definitions are not locked by every customer write), and
+    /// so may one on another PostgreSQL node before it hears of the delete
+    /// (by `NOTIFY`, within a poll of its listener; at worst, a missed
+    /// notification, the attribute cache's `ATTRIBUTE_CACHE_TTL`);
     /// defining the attribute again makes such a customer writable again.
     pub async fn delete_attribute(
         self,
@@ -507,10 +523,12 @@ impl<'a> Admin<'a> {
                              clear those values first"
                         )));
                     }
+                    notify(c, Change::AttributesChanged { tenant })?;
                     Ok(attribute)
                 })
             })
             .await
+            .inspect(|_| self.store.publish(Change::AttributesChanged { tenant }))
     }
 
     /// A page of the change history of the tenant's customer or

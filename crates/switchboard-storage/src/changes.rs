@@ -1,13 +1,15 @@
 //! Changes every node of a deployment must learn at once: a key revoked, a
-//! tenant removed, subscriptions changed, and "a write committed" (so that
-//! the webhook worker of every node looks for new events).
+//! tenant removed, subscriptions changed, a tenant's custom attribute
+//! definitions changed, and "a write committed" (so that the webhook worker
+//! of every node looks for new events).
 //!
 //! In the process, changes are published on a broadcast channel
 //! ([`Store::changes`](crate::Store::changes)). Across processes on
 //! PostgreSQL they travel by `LISTEN`/`NOTIFY` on the channel [`CHANNEL`]:
 //!
-//! * A revocation, a tenant's removal and a change of subscriptions send
-//!   their `NOTIFY` inside the writing transaction (or, for a single
+//! * A revocation, a tenant's removal, a change of subscriptions and one
+//!   of attribute definitions send their `NOTIFY` inside the writing
+//!   transaction (or, for a single
 //!   autocommit statement, right after it), so a node hears of it only once
 //!   it is committed, and the notification is never lost while the change
 //!   commits: PostgreSQL queues notifications with the transaction.
@@ -24,7 +26,13 @@
 //! A notification can still be missed (a node's connection drops at the
 //! wrong moment); the caches' own expiry stays the fallback.
 //!
-//! On SQLite there is one process: changes are published in-process only.
+//! The store's own caches (the attribute definitions, `crate::attributes`)
+//! learn each change before it is published, in the process that made it
+//! and in the listener thread of every other node.
+//!
+//! On SQLite there are no notifications between processes: changes are
+//! published in-process only (the attribute cache checks a stamp in the
+//! database instead).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
@@ -38,6 +46,7 @@ use switchboard_domain::{ApiKeyId, TenantId};
 use tokio::sync::broadcast;
 
 use crate::StorageError;
+use crate::attributes::AttributeCache;
 use crate::connection::DbConnection;
 
 /// The `LISTEN`/`NOTIFY` channel.
@@ -78,6 +87,11 @@ pub enum Change {
         /// The tenant.
         tenant: TenantId,
     },
+    /// A tenant's custom attribute definitions changed.
+    AttributesChanged {
+        /// The tenant.
+        tenant: TenantId,
+    },
     /// Notifications may have been missed: drop whatever is cached.
     Resync,
 }
@@ -90,6 +104,7 @@ impl Change {
             Self::KeyRevoked { tenant, key } => format!("k:{}:{}", tenant.get(), key.get()),
             Self::TenantRemoved { tenant } => format!("t:{}", tenant.get()),
             Self::SubscriptionsChanged { tenant } => format!("s:{}", tenant.get()),
+            Self::AttributesChanged { tenant } => format!("a:{}", tenant.get()),
             Self::Resync => "r".into(),
         }
     }
@@ -112,36 +127,43 @@ impl Change {
             "s" => Self::SubscriptionsChanged {
                 tenant: TenantId::new(id()?),
             },
+            "a" => Self::AttributesChanged {
+                tenant: TenantId::new(id()?),
+            },
             _ => return None,
         };
         Some(change)
     }
 }
 
-/// The process's side of the changes: the broadcast channel, and the
-/// listener thread's "a write committed" signal while one runs.
+/// The process's side of the changes: the store's caches, the broadcast
+/// channel, and the listener thread's "a write committed" signal while one
+/// runs.
 #[derive(Debug)]
 pub(crate) struct ChangeBus {
     tx: broadcast::Sender<Change>,
     commits: Mutex<Option<SyncSender<()>>>,
-}
-
-impl Default for ChangeBus {
-    fn default() -> Self {
-        Self {
-            tx: broadcast::channel(1024).0,
-            commits: Mutex::new(None),
-        }
-    }
+    attributes: Arc<AttributeCache>,
 }
 
 impl ChangeBus {
+    /// A bus whose changes `attributes` learns first.
+    pub(crate) fn new(attributes: Arc<AttributeCache>) -> Self {
+        Self {
+            tx: broadcast::channel(1024).0,
+            commits: Mutex::new(None),
+            attributes,
+        }
+    }
+
     pub(crate) fn subscribe(&self) -> broadcast::Receiver<Change> {
         self.tx.subscribe()
     }
 
-    /// Publishes `change` to this process's receivers.
+    /// Applies `change` to the store's caches, then publishes it to this
+    /// process's receivers.
     pub(crate) fn publish(&self, change: Change) {
+        self.attributes.apply(change);
         // No receiver is not an error.
         let _ = self.tx.send(change);
     }
@@ -309,6 +331,7 @@ mod tests {
             },
             Change::TenantRemoved { tenant },
             Change::SubscriptionsChanged { tenant },
+            Change::AttributesChanged { tenant },
         ] {
             assert_eq!(Change::parse(&change.payload()), Some(change));
         }

@@ -11,6 +11,7 @@ use switchboard_domain::{
     TenantId, UpdateMode,
 };
 
+use crate::attributes::Definitions;
 use crate::connection::DbConnection;
 use crate::engine::{self, Request, Stored};
 use crate::history::{self, HistoryEntry, OutboxEvent};
@@ -51,7 +52,7 @@ impl Stored for Conversation {
         sql::conversations::load(c, tenant, id, lock)
     }
 
-    fn rules(_: &mut DbConnection, _: i64) -> R<ConversationRules> {
+    fn rules(_: &mut DbConnection, _: i64, _: &Definitions) -> R<ConversationRules> {
         Ok(ConversationRules::default())
     }
 

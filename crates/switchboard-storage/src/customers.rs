@@ -1,10 +1,14 @@
 //! Customers: the [`Customers`] handle and how a customer is stored.
 
+use std::sync::Arc;
+
 use switchboard_domain::query::{CustomerField, Filter, Query};
 use switchboard_domain::{
-    Customer, CustomerId, CustomerRules, CustomerUpdate, EntityKind, TenantId, UpdateMode,
+    AttributeSet, Customer, CustomerId, CustomerRules, CustomerUpdate, EntityKind, TenantId,
+    UpdateMode,
 };
 
+use crate::attributes::Definitions;
 use crate::connection::DbConnection;
 use crate::engine::{self, Request, Stored};
 use crate::history::{self, HistoryEntry, OutboxEvent};
@@ -27,8 +31,11 @@ impl Stored for Customer {
         sql::customers::load(c, tenant, id, lock)
     }
 
-    fn rules(c: &mut DbConnection, tenant: i64) -> R<CustomerRules> {
-        sql::directory::attributes(c, tenant).map(CustomerRules::new)
+    /// The tenant's attribute definitions, from the store's cache when
+    /// current (`crate::attributes`).
+    fn rules(c: &mut DbConnection, tenant: i64, defs: &Definitions) -> R<CustomerRules> {
+        let attributes = defs.attributes(c, tenant)?;
+        Ok(CustomerRules::new(AttributeSet::clone(&attributes)))
     }
 
     /// The catalogue's colors of the tags `after` names without a color,
@@ -134,6 +141,25 @@ impl<'a> Customers<'a> {
         drafts: Vec<Customer>,
     ) -> Result<Vec<Customer>, ImportError> {
         engine::import(self.store, ctx.clone(), drafts).await
+    }
+
+    /// The tenant's custom attribute definitions, as the customer rules
+    /// see them: from this store's cache while it is current (on
+    /// PostgreSQL without a round trip), read otherwise. Every change made
+    /// through [`Admin`](crate::Admin) is seen by this node's next call;
+    /// on PostgreSQL other nodes see it once they hear of it by `NOTIFY`
+    /// ([`Store::listen`]; a missed notification for at most
+    /// [`ATTRIBUTE_CACHE_TTL`](crate::ATTRIBUTE_CACHE_TTL)), and on SQLite
+    /// other processes at once (a trigger-kept stamp is read each time).
+    /// For typing a search's custom attribute values.
+    pub async fn attributes(self, tenant: TenantId) -> Result<Arc<AttributeSet>, StorageError> {
+        let defs = self.store.definitions();
+        if let Some(set) = defs.cached(tenant.get()) {
+            return Ok(set);
+        }
+        self.store
+            .run(move |c| defs.attributes(c, tenant.get()))
+            .await
     }
 
     /// One customer of the tenant.

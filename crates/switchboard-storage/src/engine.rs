@@ -28,6 +28,7 @@
 use switchboard_domain::entity::{Refusal, Revision, prepare_new, revise};
 use switchboard_domain::{DomainError, DomainEvent, Entity, TenantId, Timestamp};
 
+use crate::attributes::Definitions;
 use crate::config::Clock;
 use crate::connection::{DbConnection, Failure};
 use crate::sql::R;
@@ -57,9 +58,10 @@ pub(crate) trait Stored: Entity {
 
     /// Reads one row of the tenant; `lock` holds it until the transaction ends.
     fn load(c: &mut DbConnection, tenant: i64, id: i64, lock: bool) -> R<Option<Self>>;
-    /// Reads what the domain rules need ([`Entity::Rules`]) whatever the
-    /// change: read once per write (or once per import).
-    fn rules(c: &mut DbConnection, tenant: i64) -> R<Self::Rules>;
+    /// What the domain rules need ([`Entity::Rules`]) whatever the
+    /// change: once per write (or once per import), through the store's
+    /// cache of definitions `defs` where it has them.
+    fn rules(c: &mut DbConnection, tenant: i64, defs: &Definitions) -> R<Self::Rules>;
     /// Adds to `rules` what the rules need for `after` in particular (a
     /// customer's tags named without a color: their colors in the tenant's
     /// catalogue). Reads only when `after` needs something `rules` lack, so
@@ -162,6 +164,8 @@ pub(crate) struct Request {
     /// Load the entity's links and give them to the change.
     pub links: bool,
     pub clock: Clock,
+    /// The store's cached definitions, for the rules.
+    pub defs: Definitions,
 }
 
 impl Request {
@@ -179,6 +183,7 @@ impl Request {
             precondition,
             links,
             clock: store.clock().clone(),
+            defs: store.definitions(),
         }
     }
 }
@@ -221,7 +226,7 @@ where
 {
     let tenant = req.ctx.tenant.id.get();
     let before = load_checked::<E>(c, tenant, req.id, lock, req.precondition)?;
-    let mut rules = E::rules(c, tenant)?;
+    let mut rules = E::rules(c, tenant, &req.defs)?;
     let links = if req.links {
         E::links(c, tenant, &before)?
     } else {
@@ -426,6 +431,7 @@ where
     F: FnMut(&mut E, &E::Links) -> Result<(), X> + Send + 'static,
 {
     let tenant = ctx.tenant.id.get();
+    let defs = store.definitions();
     store
         .write_for(tenant, move |conn| {
             let mut order: Vec<usize> = (0..changes.len()).collect();
@@ -446,6 +452,7 @@ where
                         precondition: Precondition::NONE,
                         links: false,
                         clock: clock.clone(),
+                        defs: defs.clone(),
                     };
                     let planned = match plan(c, &req, true, change) {
                         Ok(p) => p,
@@ -512,8 +519,9 @@ pub(crate) async fn create<E: Stored>(
     ctx: WriteContext,
     draft: E,
 ) -> Result<E, StorageError> {
+    let defs = store.definitions();
     in_write_tx(store, ctx, move |c, ctx, tenant, clock| {
-        let mut rules = E::rules(c, tenant)?;
+        let mut rules = E::rules(c, tenant, &defs)?;
         E::rules_for(c, tenant, &mut rules, &draft)?;
         E::rules_for_events(c, tenant, &mut rules, None, &draft)?;
         let t = clock.now();
@@ -575,8 +583,9 @@ pub(crate) async fn import<E: Stored>(
     ctx: WriteContext,
     drafts: Vec<E>,
 ) -> Result<Vec<E>, ImportError> {
+    let defs = store.definitions();
     in_write_tx(store, ctx, move |c, ctx, tenant, clock| {
-        let mut rules = E::rules(c, tenant)?;
+        let mut rules = E::rules(c, tenant, &defs)?;
         let now = clock.now();
         let mut stored = Vec::with_capacity(drafts.len());
         for (index, draft) in drafts.into_iter().enumerate() {

@@ -63,6 +63,7 @@
 //! See `examples/embed.rs` for a complete program.
 
 mod admin;
+mod attributes;
 mod changes;
 mod config;
 mod connection;
@@ -93,6 +94,7 @@ mod worker;
 mod write;
 
 pub use admin::{Admin, AgentChange, CreatedKey};
+pub use attributes::{MAX_TENANTS as ATTRIBUTE_CACHE_TENANTS, TTL as ATTRIBUTE_CACHE_TTL};
 pub use changes::{CHANNEL as CHANGES_CHANNEL, Change, Listener};
 pub use config::{Clock, DatabaseUrl, SqliteSync, StoreConfig, now};
 pub use console::{Console, ConsoleSession, NewSession, SessionPolicy, SignIn};

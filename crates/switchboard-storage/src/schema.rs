@@ -408,12 +408,28 @@ pub(crate) const TABLES: &[(&str, &[&str])] = &[
     ),
 ];
 
+diesel::table! {
+    /// SQLite only (see [`SQLITE_ONLY_TABLES`]): a stamp per tenant that
+    /// triggers count up on every change of its custom attribute
+    /// definitions, which validates a node's cached definitions
+    /// (`crate::attributes`).
+    attribute_stamps (tenant_id) {
+        tenant_id -> BigInt,
+        stamp -> BigInt,
+    }
+}
+
 /// Tables only SQLite has, with their columns: what PostgreSQL does with
 /// an index over the documents, SQLite does with a table kept in step by
 /// triggers (`customer_attribute_values`: the custom attribute values, for
-/// custom attribute equality). No query names them through Diesel.
+/// custom attribute equality; no query names it through Diesel), and what
+/// PostgreSQL's nodes learn by `NOTIFY`, SQLite's processes read from a
+/// trigger-kept stamp (`attribute_stamps`).
 #[cfg(test)]
-pub(crate) const SQLITE_ONLY_TABLES: &[(&str, &[&str])] = &[(
-    "customer_attribute_values",
-    &["tenant_id", "customer_id", "name", "value"],
-)];
+pub(crate) const SQLITE_ONLY_TABLES: &[(&str, &[&str])] = &[
+    (
+        "customer_attribute_values",
+        &["tenant_id", "customer_id", "name", "value"],
+    ),
+    ("attribute_stamps", &["tenant_id", "stamp"]),
+];

@@ -10,6 +10,7 @@ use switchboard_domain::Timestamp;
 
 use crate::StorageError;
 use crate::admin::Admin;
+use crate::attributes::{AttributeCache, Definitions};
 use crate::changes::{Change, ChangeBus, Listener};
 use crate::config::{Clock, DatabaseUrl, StoreConfig, millis};
 use crate::connection::{DbConnection, DbPool, Failure};
@@ -106,6 +107,9 @@ struct Inner {
     health: Option<PgHealth>,
     /// Changes every node must learn (see `changes`).
     changes: Arc<ChangeBus>,
+    /// The tenants' custom attribute definitions (see `attributes`); the
+    /// change bus drops entries as changes arrive.
+    attributes: Arc<AttributeCache>,
     /// PostgreSQL: the URL, for the change listener's own connection.
     pg_url: Option<String>,
 }
@@ -177,6 +181,7 @@ impl Store {
         })
         .await
         .map_err(StorageError::internal)??;
+        let attributes = Arc::new(AttributeCache::default());
         let store = Self {
             inner: Arc::new(Inner {
                 pool,
@@ -187,7 +192,8 @@ impl Store {
                 offset_cursors: OffsetCursors::default(),
                 folding: Mutex::new(HashSet::new()),
                 health,
-                changes: Arc::new(ChangeBus::default()),
+                changes: Arc::new(ChangeBus::new(Arc::clone(&attributes))),
+                attributes,
                 pg_url,
             }),
         };
@@ -573,6 +579,12 @@ impl Store {
                 folding.remove(&(counts, tenant));
             }
         });
+    }
+
+    /// The tenants' custom attribute definitions through this store's
+    /// cache, on its clock (see `attributes`).
+    pub(crate) fn definitions(&self) -> Definitions {
+        Definitions::new(Arc::clone(&self.inner.attributes), self.inner.clock.clone())
     }
 
     /// The positions of served offsets (see `paging`).

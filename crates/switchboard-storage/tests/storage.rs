@@ -11,6 +11,7 @@ mod storage {
     mod harness;
 
     mod admin;
+    mod attributes;
     mod changes;
     mod concurrency;
     mod console;

@@ -224,15 +224,17 @@ pub async fn search_customers(
 ) -> HcResult {
     let p = caller(&state, &req, Scope::CustomersRead).await?;
     let input: SearchInput = read_object(&state, &req, payload).await?;
+    // The definitions type a custom attribute's value: the store's cached
+    // ones (no round trip while current).
     let attrs = if input.names_custom_data() {
         state
             .store()
-            .admin()
+            .customers()
             .attributes(p.tenant.id)
             .await
             .map_err(|e| storage(e, "Customer"))?
     } else {
-        switchboard_domain::AttributeSet::new()
+        std::sync::Arc::default()
     };
     let q = search::customer_search(input, &attrs)?;
     customer_page(&state, &p, q).await

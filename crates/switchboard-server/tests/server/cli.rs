@@ -1371,6 +1371,82 @@ async fn revoked_key_is_refused() {
     }
 }
 
+/// `switchboard attribute create` / `delete` in one process while
+/// `switchboard serve` runs and has the tenant's definitions cached: the
+/// server's next PATCH and custom attribute search follow the change, on
+/// SQLite at once (the cache checks the tenant's stamp on every use), on
+/// PostgreSQL as soon as its listener hears the `NOTIFY` (polled here for
+/// at most two seconds; the cache's own expiry is 30 s).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_server_follows_the_attributes_the_command_changes() {
+    for db in databases().await {
+        let label = db.label;
+        let s = Scratch::on(&db);
+        s.ok(&["tenant", "create", "acme"]);
+        let key = last_line(&s.ok(&["key", "create", "--tenant", "acme"])).to_string();
+        let mut served = Served::start(
+            &s,
+            &["serve", "--bind", "127.0.0.1:0"],
+            &s.path("serve.log"),
+        );
+        let base_url = served.wait_for("listening on ");
+        let (status, body) = create_customer(&base_url, &key).await;
+        assert_eq!(status, 201, "{label}: {body}");
+        let client = reqwest::Client::new();
+        let customer = format!("{base_url}/v1/customers/{}", body["id"]);
+        let search = format!("{base_url}/v1/customers/search");
+        // (PATCH status, search status) with `plan` set / searched.
+        let statuses = || async {
+            let patch = client
+                .patch(&customer)
+                .bearer_auth(&key)
+                .json(&serde_json::json!({"customData": [{"property": "plan", "value": "pro"}]}));
+            let find = client.post(&search).bearer_auth(&key).json(&serde_json::json!({
+                "filter": [{"field": "customers.customData.plan", "operator": "=", "value": "pro"}]
+            }));
+            (status_of(patch).await, status_of(find).await)
+        };
+        // Until `want` (SQLite: the first answer must be it).
+        let expect = |want: (u16, u16), what: &'static str| {
+            let statuses = &statuses;
+            async move {
+                let tries = if label == "sqlite" { 1 } else { 100 };
+                let mut got = (0, 0);
+                for _ in 0..tries {
+                    got = statuses().await;
+                    if got == want {
+                        return;
+                    }
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                panic!("{label}: {what}: {got:?}, not {want:?}");
+            }
+        };
+        // Cached without `plan`.
+        expect((400, 400), "before").await;
+        s.ok(&[
+            "attribute",
+            "create",
+            "--tenant",
+            "acme",
+            "--name",
+            "plan",
+            "--type",
+            "string",
+        ]);
+        expect((200, 200), "once defined").await;
+        let cleared = client
+            .patch(&customer)
+            .bearer_auth(&key)
+            .json(&serde_json::json!({"customData": [{"property": "plan", "value": null}]}));
+        assert_eq!(status_of(cleared).await, 200, "{label}");
+        s.ok(&["attribute", "delete", "--tenant", "acme", "plan"]);
+        expect((400, 400), "once deleted").await;
+        assert!(!served.logs().contains("status=500"), "{}", served.logs());
+        assert_eq!(served.terminate(), Some(0));
+    }
+}
+
 /// A wrong webhook secret key stops `serve` (and `migrate`) at start with
 /// an error naming the subscription and the key, instead of signing
 /// deliveries with garbage.

@@ -209,8 +209,22 @@ pub(crate) fn insert_attribute(c: &mut DbConnection, a: &CustomAttribute) -> R<(
     Ok(())
 }
 
-/// The tenant's custom attribute definitions, by name (read by every
-/// customer write, so run natively).
+/// SQLite: the tenant's attribute stamp, which triggers count up on every
+/// change of its definitions (0 before the first). One primary-key lookup,
+/// a prepared statement kept by the connection.
+pub(crate) fn attributes_stamp(c: &mut DbConnection, tenant: i64) -> R<i64> {
+    use crate::schema::attribute_stamps;
+    let stamp: Option<i64> = native!(c, c => attribute_stamps::table
+        .find(tenant)
+        .select(attribute_stamps::stamp)
+        .first(c)
+        .optional()?);
+    Ok(stamp.unwrap_or(0))
+}
+
+/// The tenant's custom attribute definitions, by name (read by a customer
+/// write or a search whose cached definitions are not current, so run
+/// natively; see `crate::attributes`).
 pub(crate) fn attributes(c: &mut DbConnection, tenant: i64) -> R<AttributeSet> {
     let rows: Vec<AttributeRow> = native!(c, c => custom_attributes::table
         .filter(custom_attributes::tenant_id.eq(tenant))
