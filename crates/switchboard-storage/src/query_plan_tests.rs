@@ -260,8 +260,8 @@ fn conversation_cases(agent: i64, department: i64) -> Vec<Case<Cv>> {
             &["conversations_tenant_closed"],
         ),
         case(
-            // SQLite has no index over custom info keys: the tenant's rows
-            // are read in id order (documented in docs/query-plans.md).
+            // SQLite: the trigger-kept values (each candidate's document
+            // is then tested for the exact JSON type).
             "conversations: by a custom info value",
             Some(cond(
                 Cv::info("Model").unwrap(),
@@ -270,7 +270,7 @@ fn conversation_cases(agent: i64, department: i64) -> Vec<Case<Cv>> {
             )),
             newest(),
             Page::First,
-            &["conversations_tenant_id"],
+            &["conversation_info_values_lookup"],
             &["conversations_custom_info"],
         ),
     ]

@@ -421,8 +421,9 @@ diesel::table! {
 
 /// Tables only SQLite has, with their columns: what PostgreSQL does with
 /// an index over the documents, SQLite does with a table kept in step by
-/// triggers (`customer_attribute_values`: the custom attribute values, for
-/// custom attribute equality; no query names it through Diesel), and what
+/// triggers (`customer_attribute_values` and `conversation_info_values`:
+/// the custom attribute and custom info values, for their equality; no
+/// query names them through Diesel), and what
 /// PostgreSQL's nodes learn by `NOTIFY`, SQLite's processes read from a
 /// trigger-kept stamp (`attribute_stamps`).
 #[cfg(test)]
@@ -430,6 +431,10 @@ pub(crate) const SQLITE_ONLY_TABLES: &[(&str, &[&str])] = &[
     (
         "customer_attribute_values",
         &["tenant_id", "customer_id", "name", "value"],
+    ),
+    (
+        "conversation_info_values",
+        &["tenant_id", "conversation_id", "key", "value"],
     ),
     ("attribute_stamps", &["tenant_id", "stamp"]),
 ];

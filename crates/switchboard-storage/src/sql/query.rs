@@ -621,7 +621,11 @@ impl Builder {
     }
 
     /// A custom info key: PostgreSQL tests containment in `customInfo` (a
-    /// GIN index); SQLite reads the conversation's own document.
+    /// GIN index); SQLite looks an equality up in `conversation_info_values`
+    /// (trigger-kept, like the attribute values) and tests each candidate's
+    /// own document for the exact JSON type (custom info is untyped: `true`
+    /// and `"true"`, `15` and `15.0` share a row value there); other tests
+    /// read the document only.
     fn info(&mut self, key: &str, test: &Test) {
         let Some((forms, negate)) = Self::forms(test) else {
             let exists = matches!(test, Test::IsNotNull);
@@ -645,6 +649,21 @@ impl Builder {
         if self.pg() {
             self.contains_any("(doc -> 'customInfo') @> ", key, &forms);
             return;
+        }
+        if !negate {
+            let tenant = self.tenant;
+            self.sql(
+                "(id IN (SELECT v.conversation_id FROM conversation_info_values AS v \
+                 WHERE v.tenant_id = ",
+            )
+            .int(tenant)
+            .sql(" AND v.key = ")
+            .text(key)
+            .sql(" AND v.value IN ");
+            self.list(&forms, |b, form| {
+                b.bind(side_table_value(form));
+            });
+            self.sql(") AND ");
         }
         self.sql(
             "EXISTS (SELECT 1 FROM json_each(conversations.doc, '$.customInfo') AS j \
@@ -679,6 +698,9 @@ impl Builder {
             }
         }
         self.sql("))");
+        if !negate {
+            self.sql(")");
+        }
     }
 }
 

@@ -489,6 +489,7 @@ async fn conversation_filters_match_on_both_backends() {
                 c.assignee_id = Some(anna.id);
                 closed_at(c, 7_000);
                 c.custom_info.insert("Model".into(), json!("X10"));
+                c.custom_info.insert("Vip".into(), json!(true));
             }),
             mk("s-3", &|c| {
                 c.status = ConversationStatus::Opened;
@@ -499,6 +500,7 @@ async fn conversation_filters_match_on_both_backends() {
             mk("s-4", &|c| {
                 closed_at(c, 3_000);
                 c.visitor.name = Some("Vicky".into());
+                c.custom_info.insert("Vip".into(), json!("true"));
             }),
             mk("s-5", &|c| c.status = ConversationStatus::OnHold),
         ];
@@ -644,6 +646,16 @@ async fn conversation_filters_match_on_both_backends() {
                 &["s-1"],
             ),
             (
+                "info boolean is not text",
+                eq(Cv::info("Vip").unwrap(), Value::Bool(true)),
+                &["s-2"],
+            ),
+            (
+                "info text is not boolean",
+                eq(Cv::info("Vip").unwrap(), text("true")),
+                &["s-4"],
+            ),
+            (
                 "info unset",
                 cond(Cv::info("Model").unwrap(), Op::IsNull, vec![]),
                 &["s-3", "s-4", "s-5"],
@@ -702,6 +714,40 @@ async fn conversation_filters_match_on_both_backends() {
                 assert_eq!(links, expected, "{label}: links of {what}");
             }
         }
+        // Custom info equality follows the documents' changes (SQLite
+        // keeps its values in step by triggers).
+        let x9 = eq(Cv::info("Model").unwrap(), text("X9"));
+        let x9 = Query::new(Some(x9), Sort::by_id(false), Page::First, 100).unwrap();
+        for (key, info) in [("s-2", Some(json!("X9"))), ("s-1", None)] {
+            let id = store
+                .conversations()
+                .id_by_session_key(a, key)
+                .await
+                .unwrap()
+                .unwrap();
+            store
+                .conversations()
+                .update(&acme, id, Precondition::NONE, move |c| match &info {
+                    Some(v) => {
+                        c.custom_info.insert("Model".into(), v.clone());
+                    }
+                    None => {
+                        c.custom_info.remove("Model");
+                    }
+                })
+                .await
+                .unwrap();
+        }
+        let keys: Vec<String> = store
+            .conversations()
+            .query(a, &x9)
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .map(|c| c.session_key)
+            .collect();
+        assert_eq!(keys, ["s-2"], "{label}: after updates");
         // Closed time, newest first: open chats sort last.
         let q = Query::new(
             None,

@@ -1,0 +1,3 @@
+DROP TRIGGER conversation_info_values_update;
+DROP TRIGGER conversation_info_values_insert;
+DROP TABLE conversation_info_values;
