@@ -37,6 +37,8 @@ struct Case<F> {
     postgres: &'static [&'static str],
     /// What SQLite's plan must also say (a range on the sort key).
     sqlite_detail: Option<&'static str>,
+    /// What PostgreSQL's plan must also say (a sort after the lookup).
+    postgres_detail: Option<&'static str>,
     /// Whether the index must give the rows in the sort's order (no sort
     /// step in the plan).
     ordered: bool,
@@ -58,10 +60,16 @@ fn case<F: Field>(
         sqlite,
         postgres,
         sqlite_detail: None,
+        postgres_detail: None,
         ordered: false,
         every: &[],
     }
 }
+
+/// PostgreSQL sorts a custom attribute's or custom info's matches after
+/// looking them up, whatever it estimates (`sql::query::sort_after_lookup`):
+/// never a walk of the primary key that tests each document.
+const SORTED_AFTER_LOOKUP: Option<&str> = Some("id + 0)) DESC");
 
 fn customer_cases(attrs: &switchboard_domain::AttributeSet) -> Vec<Case<Cu>> {
     let plan = Cu::attribute("plan", attrs).unwrap();
@@ -87,14 +95,17 @@ fn customer_cases(attrs: &switchboard_domain::AttributeSet) -> Vec<Case<Cu>> {
             &["sqlite_autoindex_customers_1"],
             &["customers_tenant_id_user_id_key"],
         ),
-        case(
-            "customers: by a custom attribute",
-            Some(cond(plan, Op::Eq, vec![Value::Text("enterprise".into())])),
-            newest(),
-            Page::First,
-            &["customer_attribute_values_lookup"],
-            &["customers_custom_data"],
-        ),
+        Case {
+            postgres_detail: SORTED_AFTER_LOOKUP,
+            ..case(
+                "customers: by a custom attribute",
+                Some(cond(plan, Op::Eq, vec![Value::Text("enterprise".into())])),
+                newest(),
+                Page::First,
+                &["customer_attribute_values_lookup"],
+                &["customers_custom_data"],
+            )
+        },
         case(
             "customers: created in a range, newest first",
             Some(Filter::all(vec![
@@ -259,20 +270,23 @@ fn conversation_cases(agent: i64, department: i64) -> Vec<Case<Cv>> {
             &["conversations_tenant_closed"],
             &["conversations_tenant_closed"],
         ),
-        case(
-            // SQLite: the trigger-kept values (each candidate's document
-            // is then tested for the exact JSON type).
-            "conversations: by a custom info value",
-            Some(cond(
-                Cv::info("Model").unwrap(),
-                Op::Eq,
-                vec![Value::Text("X9".into())],
-            )),
-            newest(),
-            Page::First,
-            &["conversation_info_values_lookup"],
-            &["conversations_custom_info"],
-        ),
+        Case {
+            postgres_detail: SORTED_AFTER_LOOKUP,
+            ..case(
+                // SQLite: the trigger-kept values (each candidate's document
+                // is then tested for the exact JSON type).
+                "conversations: by a custom info value",
+                Some(cond(
+                    Cv::info("Model").unwrap(),
+                    Op::Eq,
+                    vec![Value::Text("X9".into())],
+                )),
+                newest(),
+                Page::First,
+                &["conversation_info_values_lookup"],
+                &["conversations_custom_info"],
+            )
+        },
     ]
 }
 
@@ -442,6 +456,13 @@ async fn check<F: Target>(
                 assert!(
                     !sorts,
                     "{label}: {} (counted: {counted}): sorts instead of reading in order:\n{text}",
+                    case.what
+                );
+            }
+            if let (true, Some(detail)) = (pg, case.postgres_detail) {
+                assert!(
+                    text.contains(detail),
+                    "{label}: {} (counted: {counted}): no {detail} in\n{text}",
                     case.what
                 );
             }
