@@ -31,6 +31,8 @@
 //! connection_timeout_secs = 10       # wait for a free connection
 //! sqlite_synchronous = "full"        # "full" (durable) or "normal" (faster)
 //! sqlite_busy_timeout_ms = 5000      # wait for another process's write lock
+//! doc_cache_entries = 20000          # PostgreSQL: recently written documents kept per node (0: off)
+//! doc_cache_mib = 32                 # ... and about this much memory for them (0: off)
 //!
 //! [secrets]                          # keys of the webhook signing secrets (docs/webhooks.md)
 //! keys = ["k2:BASE64", "k1:BASE64"]  # `id:base64(32 bytes)`; the first encrypts, all decrypt
@@ -421,6 +423,8 @@ struct DatabaseLayer {
     connection_timeout_secs: Option<u64>,
     sqlite_synchronous: Option<Synchronous>,
     sqlite_busy_timeout_ms: Option<u64>,
+    doc_cache_entries: Option<usize>,
+    doc_cache_mib: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -735,6 +739,11 @@ impl Layer {
                     .database
                     .sqlite_busy_timeout_ms
                     .or(self.database.sqlite_busy_timeout_ms),
+                doc_cache_entries: over
+                    .database
+                    .doc_cache_entries
+                    .or(self.database.doc_cache_entries),
+                doc_cache_mib: over.database.doc_cache_mib.or(self.database.doc_cache_mib),
             },
             webhook: self.webhook.merge(over.webhook),
             retention: self.retention.merge(over.retention),
@@ -791,6 +800,8 @@ impl Layer {
                     &get,
                     "SWITCHBOARD_DATABASE_SQLITE_BUSY_TIMEOUT_MS",
                 )?,
+                doc_cache_entries: parse_env(&get, "SWITCHBOARD_DATABASE_DOC_CACHE_ENTRIES")?,
+                doc_cache_mib: parse_env(&get, "SWITCHBOARD_DATABASE_DOC_CACHE_MIB")?,
             },
             webhook: WebhookLayer::from_env(&get)?,
             retention: RetentionLayer::from_env(&get)?,
@@ -1002,6 +1013,14 @@ fn resolve(layer: Layer) -> Result<Settings, ConfigError> {
         run_migrations: true,
         clock: store_defaults.clock,
         secret_keys: secret_keys(secrets)?,
+        doc_cache_entries: database
+            .doc_cache_entries
+            .unwrap_or(store_defaults.doc_cache_entries),
+        doc_cache_bytes: database
+            .doc_cache_mib
+            .map_or(store_defaults.doc_cache_bytes, |mib| {
+                mib.saturating_mul(1 << 20)
+            }),
     };
 
     Ok(Settings {

@@ -70,6 +70,8 @@ Configuration file (TOML; every key optional, unknown keys are errors):
     connection_timeout_secs = 10          # SWITCHBOARD_DATABASE_CONNECTION_TIMEOUT_SECS
     sqlite_synchronous = \"full\"           # SWITCHBOARD_DATABASE_SQLITE_SYNCHRONOUS: full | normal
     sqlite_busy_timeout_ms = 5000         # SWITCHBOARD_DATABASE_SQLITE_BUSY_TIMEOUT_MS
+    doc_cache_entries = 20000             # SWITCHBOARD_DATABASE_DOC_CACHE_ENTRIES (PostgreSQL; 0: off)
+    doc_cache_mib = 32                    # SWITCHBOARD_DATABASE_DOC_CACHE_MIB (documents' memory; 0: off)
 
     [secrets]                             # webhook signing secrets are encrypted at rest
     keys = [\"k2:BASE64\", \"k1:BASE64\"]    # SWITCHBOARD_SECRETS_KEYS=\"k2:...,k1:...\" (first encrypts)

@@ -159,6 +159,7 @@ impl<'a> Admin<'a> {
             })
             .await
             .inspect(|tenant| {
+                self.store.doc_cache().forget_tenant(tenant.id.get());
                 self.store
                     .publish(Change::TenantRemoved { tenant: tenant.id });
             })

@@ -173,6 +173,12 @@ pub(crate) fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 4)
 }
 
+/// The document cache's default bound on entries ([`StoreConfig::doc_cache_entries`]).
+pub const DOC_CACHE_ENTRIES: usize = 20_000;
+
+/// The document cache's default bound on memory ([`StoreConfig::doc_cache_bytes`]): 32 MiB.
+pub const DOC_CACHE_BYTES: u64 = 32 << 20;
+
 /// How to open a [`Store`](crate::Store).
 #[derive(Debug, Clone)]
 pub struct StoreConfig {
@@ -199,6 +205,14 @@ pub struct StoreConfig {
     /// [`crate::secrets`]): by default a key file beside the SQLite
     /// database; PostgreSQL needs them configured.
     pub secret_keys: SecretKeySource,
+    /// At most how many recently written documents (customers and
+    /// conversations) the per-node document cache keeps, so that a modify
+    /// on PostgreSQL can skip its read (see `doc_cache`); 0 switches the
+    /// cache off. Unused on SQLite.
+    pub doc_cache_entries: usize,
+    /// About how many bytes of memory those documents may take (an
+    /// estimate from their stored size); 0 switches the cache off.
+    pub doc_cache_bytes: u64,
 }
 
 impl StoreConfig {
@@ -229,6 +243,8 @@ impl Default for StoreConfig {
             run_migrations: true,
             clock: Clock::system(),
             secret_keys: SecretKeySource::Auto,
+            doc_cache_entries: DOC_CACHE_ENTRIES,
+            doc_cache_bytes: DOC_CACHE_BYTES,
         }
     }
 }

@@ -86,6 +86,10 @@ impl Stored for Conversation {
         ConversationWrite::from_domain(self)
     }
 
+    fn stored_len(write: &ConversationWrite) -> usize {
+        write.doc.0.len()
+    }
+
     fn insert(c: &mut DbConnection, write: &ConversationWrite) -> R<i64> {
         sql::conversations::insert(c, write)
     }
@@ -107,7 +111,14 @@ impl Stored for Conversation {
         record: &Record,
     ) -> R<bool> {
         let changes = write.changes_from(before);
-        sql::conversations::update(c, tenant, before.id.get(), before.version, &changes, record)
+        sql::conversations::update(
+            c,
+            tenant,
+            (before.id.get(), before.version),
+            before.customer_id.map(CustomerId::get),
+            &changes,
+            record,
+        )
     }
 
     fn delete(c: &mut DbConnection, tenant: i64, id: i64, version: i64) -> R<usize> {

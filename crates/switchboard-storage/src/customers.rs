@@ -63,6 +63,10 @@ impl Stored for Customer {
         CustomerWrite::from_domain(self)
     }
 
+    fn stored_len(write: &CustomerWrite) -> usize {
+        write.doc.0.len()
+    }
+
     fn insert(c: &mut DbConnection, write: &CustomerWrite) -> R<i64> {
         sql::customers::insert(c, write)
     }

@@ -31,6 +31,7 @@ use switchboard_domain::{DomainError, DomainEvent, Entity, TenantId, Timestamp};
 use crate::attributes::Definitions;
 use crate::config::Clock;
 use crate::connection::{DbConnection, Failure};
+use crate::doc_cache::DocCache;
 use crate::sql::R;
 use crate::sql::record::{self, Record};
 use crate::{
@@ -89,6 +90,9 @@ pub(crate) trait Stored: Entity {
     fn links(c: &mut DbConnection, tenant: i64, entity: &Self) -> R<Self::Links>;
     /// The columns to write for `self`.
     fn to_write(&self) -> R<Self::Write>;
+    /// The length of the stored document in `write`: what the document
+    /// cache weighs the entity by.
+    fn stored_len(write: &Self::Write) -> usize;
     /// Inserts a new row; returns its id.
     fn insert(c: &mut DbConnection, write: &Self::Write) -> R<i64>;
     /// Whether writing `after` over `before` (`None`: a new row) needs more
@@ -146,6 +150,8 @@ struct Planned<E: Stored> {
     links: E::Links,
     write: E::Write,
     record: Record,
+    /// [`Stored::stored_len`] of `write`.
+    len: usize,
 }
 
 enum Plan<E: Stored> {
@@ -224,8 +230,23 @@ where
     E::Links: Default,
     F: FnMut(&mut E, &E::Links) -> Result<(), X>,
 {
+    let before = load_checked::<E>(c, req.ctx.tenant.id.get(), req.id, lock, req.precondition)?;
+    plan_on(c, req, before, change)
+}
+
+/// [`plan`] on `before`, read already (and the precondition checked).
+fn plan_on<E, X, F>(
+    c: &mut DbConnection,
+    req: &Request,
+    before: E,
+    change: &mut F,
+) -> Result<Plan<E>, ModifyError<X>>
+where
+    E: Stored,
+    E::Links: Default,
+    F: FnMut(&mut E, &E::Links) -> Result<(), X>,
+{
     let tenant = req.ctx.tenant.id.get();
-    let before = load_checked::<E>(c, tenant, req.id, lock, req.precondition)?;
     let mut rules = E::rules(c, tenant, &req.defs)?;
     let links = if req.links {
         E::links(c, tenant, &before)?
@@ -258,6 +279,7 @@ where
         Revision::Changed(changed) => {
             let changed = *changed;
             let write = changed.after.to_write()?;
+            let len = E::stored_len(&write);
             let record = Record::new(
                 &req.ctx,
                 changed.events,
@@ -275,6 +297,7 @@ where
                 links,
                 write,
                 record,
+                len,
             })))
         }
     }
@@ -332,20 +355,22 @@ where
     let tenant = req.ctx.tenant.id.get();
     match store.sqlite_writer() {
         // PostgreSQL: one connection, one blocking hop. The first attempt
-        // reads outside a transaction, and its write is one statement when
-        // it can be.
+        // reads outside a transaction (or takes the row from the document
+        // cache), and its write is one statement when it can be.
         None => {
+            let store = store.clone();
             store
+                .clone()
                 .run_for(tenant, move |conn| {
+                    let cache = store.doc_cache();
+                    if let Some(planned) = plan_cached(conn, cache, &req, &mut change) {
+                        return first_write(conn, cache, &req, (planned, true), &mut change);
+                    }
                     let planned = match plan(conn, &req, false, &mut change)? {
                         Plan::Unchanged(e, links) => return Ok((e, links)),
                         Plan::Write(p) => p,
                     };
-                    match commit_first(conn, tenant, *planned) {
-                        Ok(done) => Ok(done),
-                        Err(Abort::Retry) => retry(conn, &req, &mut change),
-                        Err(Abort::Failed(e)) => Err(e),
-                    }
+                    first_write(conn, cache, &req, (planned, false), &mut change)
                 })
                 .await
         }
@@ -384,6 +409,83 @@ where
     }
 }
 
+/// The first attempt's plan on the document cache's copy of the row, if
+/// it has one and the plan ends in a write; see `doc_cache`. Any other
+/// outcome (a failed precondition, a rejected or refused change, no change,
+/// an error) drops the entry and gives `None`: the caller plans again on
+/// the row as read, so that only the current row answers without a write.
+fn plan_cached<E, X, F>(
+    conn: &mut DbConnection,
+    cache: &DocCache,
+    req: &Request,
+    change: &mut F,
+) -> Option<Box<Planned<E>>>
+where
+    E: Stored,
+    E::Links: Default,
+    F: FnMut(&mut E, &E::Links) -> Result<(), X>,
+{
+    let tenant = req.ctx.tenant.id.get();
+    let cached = cache.get::<E>(tenant, req.id)?;
+    if req
+        .precondition
+        .holds(cached.version(), cached.updated_at())
+        && let Ok(Plan::Write(p)) = plan_on(conn, req, cached, change)
+    {
+        return Some(p);
+    }
+    cache.note_stale();
+    cache.forget::<E>(tenant, req.id);
+    None
+}
+
+/// Writes the first attempt's plan ([`commit_first`]; `from_cache`: planned
+/// on the document cache's copy), and on a conflict
+/// goes on with [`retry`]; the document cache keeps what was written and
+/// forgets the row on a conflict or a failure.
+fn first_write<E, X, F>(
+    conn: &mut DbConnection,
+    cache: &DocCache,
+    req: &Request,
+    (planned, from_cache): (Box<Planned<E>>, bool),
+    change: &mut F,
+) -> Result<(E, E::Links), ModifyError<X>>
+where
+    E: Stored,
+    E::Links: Default,
+    F: FnMut(&mut E, &E::Links) -> Result<(), X>,
+{
+    let tenant = req.ctx.tenant.id.get();
+    let len = planned.len;
+    let outcome = match commit_first(conn, tenant, *planned) {
+        Ok(done) => {
+            if from_cache {
+                cache.note_written();
+            }
+            Ok((done, Some(len)))
+        }
+        Err(Abort::Retry) => {
+            if from_cache {
+                cache.note_stale();
+            }
+            cache.forget::<E>(tenant, req.id);
+            retry_weighed(conn, req, change)
+        }
+        Err(Abort::Failed(e)) => Err(e),
+    };
+    match outcome {
+        Ok(((entity, links), Some(len))) => {
+            cache.put(tenant, &entity, len);
+            Ok((entity, links))
+        }
+        Ok((done, None)) => Ok(done),
+        Err(e) => {
+            cache.forget::<E>(tenant, req.id);
+            Err(e)
+        }
+    }
+}
+
 /// Reads, computes and writes in one transaction (on PostgreSQL with the
 /// row locked), again while another writer wins, at most
 /// [`MAX_MODIFY_ATTEMPTS`] times.
@@ -397,11 +499,30 @@ where
     E::Links: Default,
     F: FnMut(&mut E, &E::Links) -> Result<(), X>,
 {
+    retry_weighed(conn, req, change).map(|(done, _)| done)
+}
+
+/// [`retry`], with the [`Stored::stored_len`] of what it wrote (`None`
+/// when the change left the row as it was).
+#[expect(clippy::type_complexity, reason = "a private helper's result")]
+fn retry_weighed<E, X, F>(
+    conn: &mut DbConnection,
+    req: &Request,
+    change: &mut F,
+) -> Result<((E, E::Links), Option<usize>), ModifyError<X>>
+where
+    E: Stored,
+    E::Links: Default,
+    F: FnMut(&mut E, &E::Links) -> Result<(), X>,
+{
     let tenant = req.ctx.tenant.id.get();
     for _ in 0..MAX_MODIFY_ATTEMPTS {
         let outcome = conn.write_tx(|c| match plan(c, req, true, change)? {
-            Plan::Unchanged(e, links) => Ok((e, links)),
-            Plan::Write(p) => commit(c, tenant, *p),
+            Plan::Unchanged(e, links) => Ok(((e, links), None)),
+            Plan::Write(p) => {
+                let len = p.len;
+                commit(c, tenant, *p).map(|done| (done, Some(len)))
+            }
         });
         match outcome {
             Ok(done) => return Ok(done),
@@ -432,6 +553,11 @@ where
 {
     let tenant = ctx.tenant.id.get();
     let defs = store.definitions();
+    // The rows get new versions: the document cache's copies would only
+    // cost a conflict each, but are dropped now.
+    for (id, _) in &changes {
+        store.doc_cache().forget::<E>(tenant, *id);
+    }
     store
         .write_for(tenant, move |conn| {
             let mut order: Vec<usize> = (0..changes.len()).collect();
@@ -651,6 +777,9 @@ pub(crate) async fn delete<E: Stored>(
     id: i64,
     precondition: Precondition,
 ) -> Result<(), StorageError> {
+    // Dropped whatever the outcome: a deleted row's copy would only cost a
+    // conflict, but takes room.
+    store.doc_cache().forget::<E>(ctx.tenant.id.get(), id);
     in_write_tx(store, ctx, move |c, ctx, tenant, clock| {
         let before = load_checked::<E>(c, tenant, id, true, precondition)?;
         if E::delete(c, tenant, id, before.version())? == 0 {

@@ -71,6 +71,7 @@ pub mod console;
 mod conversations;
 mod customers;
 mod delivery;
+mod doc_cache;
 mod engine;
 mod error;
 mod group_commit;
@@ -105,6 +106,7 @@ pub use delivery::{
     DueDelivery, FanOut, FanOutFailure, MAX_ERROR_BYTES, MAX_EXCERPT_BYTES, NextStep,
     OUTBOX_MAX_TRIES, OUTBOX_RETRY_DELAYS, QuarantinedEvent, Recorded, sanitize_text,
 };
+pub use doc_cache::DocCacheStats;
 pub use error::StorageError;
 pub use history::{HistoryEntry, OutboxEvent};
 pub use maintenance::{Maintenance, PruneStep, Pruned, Pruner, Retention};

@@ -17,6 +17,7 @@ use crate::connection::{DbConnection, DbPool, Failure};
 use crate::console::Console;
 use crate::conversations::Conversations;
 use crate::customers::Customers;
+use crate::doc_cache::{DocCache, DocCacheStats};
 use crate::group_commit::{self, GroupWriter};
 use crate::health::PgHealth;
 use crate::maintenance::Maintenance;
@@ -112,6 +113,9 @@ struct Inner {
     attributes: Arc<AttributeCache>,
     /// PostgreSQL: the URL, for the change listener's own connection.
     pg_url: Option<String>,
+    /// PostgreSQL: recently written documents, so a modify can skip its
+    /// read (see `doc_cache`); off on SQLite.
+    doc_cache: DocCache,
 }
 
 /// After a call fails because the database is full, the store reports
@@ -168,6 +172,12 @@ impl Store {
         };
         let run = config.run_migrations;
         let clock = config.clock.clone();
+        let doc_cache = match &url {
+            DatabaseUrl::Postgres(_) => {
+                DocCache::new(config.doc_cache_entries, config.doc_cache_bytes)
+            }
+            DatabaseUrl::Sqlite(_) => DocCache::off(),
+        };
         let (pool, writer, keys) = tokio::task::spawn_blocking(move || {
             let keys = config.secret_keys.resolve(&url)?;
             let pool = DbPool::open(&url, &config)?;
@@ -195,6 +205,7 @@ impl Store {
                 changes: Arc::new(ChangeBus::new(Arc::clone(&attributes))),
                 attributes,
                 pg_url,
+                doc_cache,
             }),
         };
         if run {
@@ -590,6 +601,20 @@ impl Store {
     /// The positions of served offsets (see `paging`).
     pub(crate) fn offset_cursors(&self) -> &OffsetCursors {
         &self.inner.offset_cursors
+    }
+
+    /// The per-node document cache (off on SQLite).
+    pub(crate) fn doc_cache(&self) -> &DocCache {
+        &self.inner.doc_cache
+    }
+
+    /// What this store's document cache did since it opened: how many
+    /// modifies it saved a read, found a stale copy or missed. All zero on
+    /// SQLite and with the cache off
+    /// ([`StoreConfig::doc_cache_entries`](crate::StoreConfig::doc_cache_entries)).
+    #[must_use]
+    pub fn doc_cache_stats(&self) -> DocCacheStats {
+        self.inner.doc_cache.stats()
     }
 
     /// The SQLite writer, when the store runs on SQLite.

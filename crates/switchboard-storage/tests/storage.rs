@@ -17,6 +17,7 @@ mod storage {
     mod console;
     mod deliveries;
     mod disk_full;
+    mod doc_cache;
     mod engine;
     mod entities;
     mod errors;

@@ -56,26 +56,39 @@ pub(crate) fn id_by_session_key(c: &mut DbConnection, tenant: i64, key: &str) ->
         .optional()?))
 }
 
-/// Updates the row if it is still at `expected_version` and writes
-/// `record` with it: `false` when another writer changed the row first,
-/// and then the caller must roll the transaction back.
+/// Updates row `id` if it is still at `expected_version` and still links
+/// `expected_customer`, and writes `record` with it: `false` when another
+/// writer changed the row first, and then the caller must roll the
+/// transaction back.
+///
+/// The customer link is checked because it is the one column that changes
+/// without a new version: `ON DELETE SET NULL` clears it when the customer
+/// is deleted. A write planned on a copy read before that (or on the
+/// document cache's copy, `doc_cache`) must not pass as current.
 pub(crate) fn update(
     c: &mut DbConnection,
     tenant: i64,
-    id: i64,
-    expected_version: i64,
+    (id, expected_version): (i64, i64),
+    expected_customer: Option<i64>,
     changes: &ConversationChanges<'_>,
     record: &Record,
 ) -> R<bool> {
-    let update = CachedUpdate::new(
-        conversations::table,
-        conversations::tenant_id
-            .eq(tenant)
-            .and(conversations::id.eq(id))
-            .and(conversations::version.eq(expected_version)),
-        changes,
-    );
-    record::update_and_write(c, update, record)
+    let row = conversations::tenant_id
+        .eq(tenant)
+        .and(conversations::id.eq(id))
+        .and(conversations::version.eq(expected_version));
+    match expected_customer {
+        Some(customer) => {
+            let filter = row.and(conversations::customer_id.eq(customer));
+            let update = CachedUpdate::new(conversations::table, filter, changes);
+            record::update_and_write(c, update, record)
+        }
+        None => {
+            let filter = row.and(conversations::customer_id.is_null());
+            let update = CachedUpdate::new(conversations::table, filter, changes);
+            record::update_and_write(c, update, record)
+        }
+    }
 }
 
 /// Deletes the row if it is still at `version`; returns how many rows went.

@@ -1,0 +1,371 @@
+//! The per-node document cache (`doc_cache`): two stores on one database
+//! play two nodes. Node A writes a row (and on PostgreSQL keeps the copy it
+//! wrote), node B changes it behind A's back, and A's next modify must be
+//! judged against the row as it is, never against A's stale copy: no lost
+//! update, no 412, no failed `test`, no no-op that the current row would
+//! not give. On SQLite the cache is off and the same contract holds.
+
+use switchboard_domain::{Conversation, Customer};
+use switchboard_storage::{ModifyError, Precondition, StorageError, Store, StoreConfig};
+
+use super::harness::{TestDb, config, create_conversation, load_conversation, open, tenant};
+
+/// Two stores ("nodes") on one fresh database of each backend.
+async fn for_two_nodes<F, Fut>(mut test: F)
+where
+    F: FnMut(Store, Store, &'static str) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    for db in TestDb::all() {
+        let a = open(&db).await;
+        let b = open(&db).await;
+        test(a, b, db.label).await;
+    }
+}
+
+/// Sets the conversation's rank on `store`.
+async fn set_rank(
+    store: &Store,
+    ctx: &switchboard_storage::WriteContext,
+    id: switchboard_domain::ConversationId,
+    rank: i32,
+) -> Conversation {
+    store
+        .conversations()
+        .update(ctx, id, Precondition::NONE, move |c| c.rank = rank)
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_write_on_another_node_is_not_lost() {
+    for_two_nodes(|a, b, label| async move {
+        let ctx = tenant(&a, "acme").await;
+        let conv = create_conversation(&a, &ctx, "s-1").await;
+        // A writes (and keeps its copy), B writes over it, A writes again:
+        // A's increment applies to B's row, not to A's copy.
+        for (node, expected) in [(&a, 1), (&b, 2), (&a, 3), (&a, 4), (&b, 5), (&a, 6)] {
+            let written = node
+                .conversations()
+                .update(&ctx, conv.id, Precondition::NONE, |c| c.rank += 1)
+                .await
+                .unwrap();
+            assert_eq!(written.rank, expected, "{label}");
+        }
+        let now = load_conversation(&b, ctx.tenant.id, conv.id).await;
+        assert_eq!((now.rank, now.version), (6, 7), "{label}");
+        let stats = a.doc_cache_stats();
+        if label == "postgres" {
+            // A's writes after its own were planned on its copy (two of
+            // them), the one after B's was stale.
+            assert_eq!((stats.written, stats.stale), (1, 2), "{label}: {stats:?}");
+        } else {
+            assert_eq!(stats, Default::default(), "{label}: off on SQLite");
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_stale_copy_fails_no_precondition() {
+    for_two_nodes(|a, b, label| async move {
+        let ctx = tenant(&a, "acme").await;
+        let conv = create_conversation(&a, &ctx, "s-1").await;
+        set_rank(&a, &ctx, conv.id, 1).await;
+        let on_b = set_rank(&b, &ctx, conv.id, 2).await;
+        // The client saw B's version (its ETag) and writes through A.
+        let written = a
+            .conversations()
+            .update(&ctx, conv.id, Precondition::version(on_b.version), |c| {
+                c.rank = 3
+            })
+            .await
+            .unwrap_or_else(|e| panic!("{label}: {e:?}"));
+        assert_eq!(
+            (written.rank, written.version),
+            (3, on_b.version + 1),
+            "{label}"
+        );
+        // And the version A had cached is refused, as the row says.
+        let stale = a
+            .conversations()
+            .update(&ctx, conv.id, Precondition::version(on_b.version), |c| {
+                c.rank = 4;
+            })
+            .await;
+        assert!(
+            matches!(stale, Err(StorageError::PreconditionFailed)),
+            "{label}: {stale:?}"
+        );
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_stale_copy_rejects_nothing_the_row_would_pass() {
+    for_two_nodes(|a, b, label| async move {
+        let ctx = tenant(&a, "acme").await;
+        let conv = create_conversation(&a, &ctx, "s-1").await;
+        set_rank(&a, &ctx, conv.id, 1).await;
+        set_rank(&b, &ctx, conv.id, 2).await;
+        // A JSON Patch `test` of the rank against the row's value passes.
+        let passes = a
+            .conversations()
+            .modify(&ctx, conv.id, Precondition::NONE, |c| {
+                if c.rank != 2 {
+                    return Err("test failed");
+                }
+                c.rank = 3;
+                Ok(())
+            })
+            .await;
+        assert_eq!(passes.map(|c| c.rank).ok(), Some(3), "{label}");
+        set_rank(&b, &ctx, conv.id, 4).await;
+        // And one against A's last copy fails, as the row says.
+        let fails = a
+            .conversations()
+            .modify(&ctx, conv.id, Precondition::NONE, |c| {
+                if c.rank != 3 {
+                    return Err("test failed");
+                }
+                c.rank = 5;
+                Ok(())
+            })
+            .await;
+        assert!(
+            matches!(fails, Err(ModifyError::Rejected("test failed"))),
+            "{label}: {fails:?}"
+        );
+        assert_eq!(
+            load_conversation(&a, ctx.tenant.id, conv.id).await.rank,
+            4,
+            "{label}"
+        );
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_stale_copy_makes_no_no_op() {
+    for_two_nodes(|a, b, label| async move {
+        let ctx = tenant(&a, "acme").await;
+        let conv = create_conversation(&a, &ctx, "s-1").await;
+        set_rank(&a, &ctx, conv.id, 5).await;
+        set_rank(&b, &ctx, conv.id, 7).await;
+        // To A's copy, rank 5 is no change; to the row it is one.
+        let written = set_rank(&a, &ctx, conv.id, 5).await;
+        assert_eq!((written.rank, written.version), (5, 4), "{label}");
+        let now = load_conversation(&b, ctx.tenant.id, conv.id).await;
+        assert_eq!((now.rank, now.version), (5, 4), "{label}");
+    })
+    .await;
+}
+
+/// Deleting a customer clears the conversations' link (`ON DELETE SET
+/// NULL`) without a new version: the one change a version check alone
+/// cannot see. A change that needs the old link must be refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_link_cleared_by_a_delete_is_seen() {
+    for_two_nodes(|a, b, label| async move {
+        let ctx = tenant(&a, "acme").await;
+        let customer = a
+            .customers()
+            .create(&ctx, Customer::new(ctx.tenant.id, a.now()))
+            .await
+            .unwrap();
+        let conv = create_conversation(&a, &ctx, "s-1").await;
+        let linked = a
+            .conversations()
+            .update(&ctx, conv.id, Precondition::NONE, move |c| {
+                c.customer_id = Some(customer.id);
+            })
+            .await
+            .unwrap();
+        assert_eq!(linked.customer_id, Some(customer.id), "{label}");
+        b.customers()
+            .delete(&ctx, customer.id, Precondition::NONE)
+            .await
+            .unwrap();
+        let needs_link = a
+            .conversations()
+            .modify(&ctx, conv.id, Precondition::NONE, move |c| {
+                if c.customer_id != Some(customer.id) {
+                    return Err("not linked");
+                }
+                c.rank = 9;
+                Ok(())
+            })
+            .await;
+        assert!(
+            matches!(needs_link, Err(ModifyError::Rejected("not linked"))),
+            "{label}: {needs_link:?}"
+        );
+        let written = set_rank(&a, &ctx, conv.id, 10).await;
+        assert_eq!((written.customer_id, written.rank), (None, 10), "{label}");
+        let now = load_conversation(&b, ctx.tenant.id, conv.id).await;
+        assert_eq!((now.customer_id, now.rank), (None, 10), "{label}");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_row_deleted_on_either_node_is_not_found() {
+    for_two_nodes(|a, b, label| async move {
+        let ctx = tenant(&a, "acme").await;
+        for deleter in [&a, &b] {
+            let c = a
+                .customers()
+                .create(&ctx, Customer::new(ctx.tenant.id, a.now()))
+                .await
+                .unwrap();
+            a.customers()
+                .update(&ctx, c.id, Precondition::NONE, |c| {
+                    c.company = Some("Acme".into());
+                })
+                .await
+                .unwrap();
+            deleter
+                .customers()
+                .delete(&ctx, c.id, Precondition::NONE)
+                .await
+                .unwrap();
+            let gone = a
+                .customers()
+                .update(&ctx, c.id, Precondition::NONE, |c| {
+                    c.company = Some("Globex".into());
+                })
+                .await;
+            assert!(
+                matches!(gone, Err(StorageError::NotFound)),
+                "{label}: {gone:?}"
+            );
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_removed_tenant_takes_its_copies_along() {
+    for_two_nodes(|a, b, label| async move {
+        for remover in [&a, &b] {
+            let ctx = tenant(&a, "acme").await;
+            let c = a
+                .customers()
+                .create(&ctx, Customer::new(ctx.tenant.id, a.now()))
+                .await
+                .unwrap();
+            a.customers()
+                .update(&ctx, c.id, Precondition::NONE, |c| {
+                    c.company = Some("Acme".into());
+                })
+                .await
+                .unwrap();
+            remover.admin().delete_tenant("acme").await.unwrap();
+            let gone = a
+                .customers()
+                .update(&ctx, c.id, Precondition::NONE, |c| {
+                    c.company = Some("Globex".into());
+                })
+                .await;
+            assert!(
+                matches!(gone, Err(StorageError::NotFound | StorageError::TenantGone)),
+                "{label}: {gone:?}"
+            );
+        }
+        if label == "postgres" {
+            assert_eq!(a.doc_cache_stats().entries, 0, "{label}");
+        }
+    })
+    .await;
+}
+
+/// A read served to a client comes from the database: a client that wrote
+/// through B and reads through A sees its write.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn reads_are_never_served_from_the_cache() {
+    for_two_nodes(|a, b, label| async move {
+        let ctx = tenant(&a, "acme").await;
+        let conv = create_conversation(&a, &ctx, "s-1").await;
+        set_rank(&a, &ctx, conv.id, 1).await;
+        let on_b = set_rank(&b, &ctx, conv.id, 2).await;
+        let read = load_conversation(&a, ctx.tenant.id, conv.id).await;
+        assert_eq!((read.rank, read.version), (2, on_b.version), "{label}");
+    })
+    .await;
+}
+
+/// A failed write drops the copy: a unique `userId` taken by another
+/// customer fails the write, and the next write is planned on the row.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_failed_write_drops_the_copy() {
+    for_two_nodes(|a, _b, label| async move {
+        let ctx = tenant(&a, "acme").await;
+        let mut taken = Customer::new(ctx.tenant.id, a.now());
+        taken.user_id = Some("u-1".into());
+        a.customers().create(&ctx, taken).await.unwrap();
+        let c = a
+            .customers()
+            .create(&ctx, Customer::new(ctx.tenant.id, a.now()))
+            .await
+            .unwrap();
+        a.customers()
+            .update(&ctx, c.id, Precondition::NONE, |c| {
+                c.company = Some("Acme".into());
+            })
+            .await
+            .unwrap();
+        let before = a.doc_cache_stats();
+        let clash = a
+            .customers()
+            .update(&ctx, c.id, Precondition::NONE, |c| {
+                c.user_id = Some("u-1".into());
+            })
+            .await;
+        assert!(clash.is_err(), "{label}: {clash:?}");
+        let after = a.doc_cache_stats();
+        let written = a
+            .customers()
+            .update(&ctx, c.id, Precondition::NONE, |c| {
+                c.company = Some("Globex".into());
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            (
+                written.company.as_deref(),
+                written.user_id.as_deref(),
+                written.version
+            ),
+            (Some("Globex"), None, 3),
+            "{label}"
+        );
+        if label == "postgres" {
+            assert_eq!(after.entries + 1, before.entries, "{label}: {after:?}");
+            assert_eq!(a.doc_cache_stats().missed, after.missed + 1, "{label}");
+        }
+    })
+    .await;
+}
+
+/// With the cache off (0 entries) every modify reads the row; nothing is
+/// kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_cache_can_be_switched_off() {
+    for db in TestDb::all() {
+        let store = Store::open(
+            &db.url,
+            StoreConfig {
+                doc_cache_entries: 0,
+                ..config()
+            },
+        )
+        .await
+        .unwrap();
+        let ctx = tenant(&store, "acme").await;
+        let conv = create_conversation(&store, &ctx, "s-1").await;
+        for rank in 1..=3 {
+            set_rank(&store, &ctx, conv.id, rank).await;
+        }
+        assert_eq!(store.doc_cache_stats(), Default::default(), "{}", db.label);
+    }
+}
