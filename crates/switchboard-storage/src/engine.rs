@@ -11,6 +11,11 @@
 //!   the computation run on a pooled connection meanwhile (released before
 //!   the write queues), so the writer only writes; when the writer is idle
 //!   the whole modify runs in it, one hop and no pooled connection.
+//! - **No read on PostgreSQL when this node wrote the row last.** The
+//!   first attempt plans on the document cache's copy ([`DocCache`]) when
+//!   it has one, and the version check of the write decides whether the
+//!   copy was current. Only a plan that ends in a write is taken from a
+//!   copy: any other outcome is planned again on the row as read.
 //! - **One statement on PostgreSQL.** When the write needs nothing else in
 //!   its transaction (no new link to check, no new tag to record), the
 //!   update, its outbox rows and its history row are one data-modifying
