@@ -19,6 +19,9 @@
 //!   JSON Patch `test` that fails, a refusal, or no change at all) is made
 //!   again from the row as read, so a stale entry never produces a 412,
 //!   409, 400 or no-op that the current row would not.
+//! - A write planned on a copy that fails (a link the copy lacks looks new
+//!   and is looked up, say) is judged again on the row, read locked,
+//!   before the failure is answered.
 //! - A write's version check catches every change made through the
 //!   engine, which increments the version. The one change of a row that
 //!   does not, a conversation's `customer_id` cleared by `ON DELETE SET

@@ -363,11 +363,10 @@ where
         // reads outside a transaction (or takes the row from the document
         // cache), and its write is one statement when it can be.
         None => {
-            let store = store.clone();
+            let node = store.clone();
             store
-                .clone()
                 .run_for(tenant, move |conn| {
-                    let cache = store.doc_cache();
+                    let cache = node.doc_cache();
                     if let Some(planned) = plan_cached(conn, cache, &req, &mut change) {
                         return first_write(conn, cache, &req, (planned, true), &mut change);
                     }
@@ -473,6 +472,14 @@ where
             if from_cache {
                 cache.note_stale();
             }
+            cache.forget::<E>(tenant, req.id);
+            retry_weighed(conn, req, change)
+        }
+        // A write planned on a copy may fail where the row would not (a
+        // link the copy lacks is looked up as new): the failure is judged
+        // again on the row, read locked. Rolled back, it left nothing.
+        Err(Abort::Failed(_)) if from_cache => {
+            cache.note_stale();
             cache.forget::<E>(tenant, req.id);
             retry_weighed(conn, req, change)
         }

@@ -8,7 +8,9 @@
 use switchboard_domain::{Conversation, Customer};
 use switchboard_storage::{ModifyError, Precondition, StorageError, Store, StoreConfig};
 
-use super::harness::{TestDb, config, create_conversation, load_conversation, open, tenant};
+use super::harness::{
+    TestDb, config, create_conversation, load_conversation, new_agent, open, tenant,
+};
 
 /// Two stores ("nodes") on one fresh database of each backend.
 async fn for_two_nodes<F, Fut>(mut test: F)
@@ -368,4 +370,45 @@ async fn the_cache_can_be_switched_off() {
         }
         assert_eq!(store.doc_cache_stats(), Default::default(), "{}", db.label);
     }
+}
+
+/// A write planned on a stale copy that fails for a reason the row would
+/// not give (here: a participant the copy lacks looks new, and is looked
+/// up, but has been deleted since another node added it) is planned again
+/// on the row, where it goes through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_stale_copy_fails_no_write_the_row_would_pass() {
+    for_two_nodes(|a, b, label| async move {
+        let ctx = tenant(&a, "acme").await;
+        let agent = new_agent(&a, ctx.tenant.id, "Ada").await;
+        let conv = create_conversation(&a, &ctx, "s-1").await;
+        set_rank(&a, &ctx, conv.id, 1).await;
+        b.conversations()
+            .update(&ctx, conv.id, Precondition::NONE, move |c| {
+                c.agent_ids.push(agent.id);
+            })
+            .await
+            .unwrap();
+        // A participant only: it may be deleted, the conversation keeps it.
+        b.admin()
+            .delete_agent(ctx.tenant.id, agent.id)
+            .await
+            .unwrap();
+        let written = a
+            .conversations()
+            .update(&ctx, conv.id, Precondition::NONE, move |c| {
+                if !c.agent_ids.contains(&agent.id) {
+                    c.agent_ids.push(agent.id);
+                }
+                c.rank = 2;
+            })
+            .await
+            .unwrap_or_else(|e| panic!("{label}: {e:?}"));
+        assert_eq!(
+            (written.rank, written.agent_ids.clone()),
+            (2, vec![agent.id]),
+            "{label}"
+        );
+    })
+    .await;
 }
