@@ -32,3 +32,17 @@ def _names_in(body):
 @schemathesis.hook("filter_body").apply_to(path_regex=CUSTOMER_WRITES)
 def no_tenant_attributes(ctx, body):
     return not _names_in(body)
+
+
+# SuperOffice's ChatSession writes also take XML. A body generated as a
+# string of whitespace (negative data: the schema wants an object) is
+# written as `<ChatSessionEntity></ChatSessionEntity>` (or with the
+# whitespace inside), which is the XML of an entity without members (JSON
+# `{}`): valid, and rightly accepted. XML cannot tell the two apart, so
+# such a case is no negative example and is left out. A string with text
+# in it stays (the server refuses a root holding text), and so does every
+# JSON case.
+@schemathesis.hook("filter_case").apply_to(path_regex=r"^/api/v1/ChatSession")
+def no_empty_xml_string(ctx, case):
+    xml = "xml" in (case.media_type or "")
+    return not (xml and isinstance(case.body, str) and case.body.strip() == "")
