@@ -39,6 +39,51 @@ async fn set_rank(
         .unwrap()
 }
 
+/// A JSON Patch `test` of the rank (`expected`) followed by a `replace`
+/// (`rank`), on `store`.
+async fn test_then_set_rank(
+    store: &Store,
+    ctx: &switchboard_storage::WriteContext,
+    id: switchboard_domain::ConversationId,
+    (expected, rank): (i32, i32),
+) -> Result<Conversation, ModifyError<&'static str>> {
+    store
+        .conversations()
+        .modify(ctx, id, Precondition::NONE, move |c| {
+            if c.rank != expected {
+                return Err("test failed");
+            }
+            c.rank = rank;
+            Ok(())
+        })
+        .await
+}
+
+/// A customer created and then written on `store` (which keeps its copy).
+async fn written_customer(store: &Store, ctx: &switchboard_storage::WriteContext) -> Customer {
+    let c = store
+        .customers()
+        .create(ctx, Customer::new(ctx.tenant.id, store.now()))
+        .await
+        .unwrap();
+    set_company(store, ctx, c.id, "Acme").await.unwrap()
+}
+
+/// Sets the customer's company on `store`.
+async fn set_company(
+    store: &Store,
+    ctx: &switchboard_storage::WriteContext,
+    id: switchboard_domain::CustomerId,
+    company: &'static str,
+) -> Result<Customer, StorageError> {
+    store
+        .customers()
+        .update(ctx, id, Precondition::NONE, move |c| {
+            c.company = Some(company.into());
+        })
+        .await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_write_on_another_node_is_not_lost() {
     for_two_nodes(|a, b, label| async move {
@@ -111,29 +156,11 @@ async fn a_stale_copy_rejects_nothing_the_row_would_pass() {
         set_rank(&a, &ctx, conv.id, 1).await;
         set_rank(&b, &ctx, conv.id, 2).await;
         // A JSON Patch `test` of the rank against the row's value passes.
-        let passes = a
-            .conversations()
-            .modify(&ctx, conv.id, Precondition::NONE, |c| {
-                if c.rank != 2 {
-                    return Err("test failed");
-                }
-                c.rank = 3;
-                Ok(())
-            })
-            .await;
+        let passes = test_then_set_rank(&a, &ctx, conv.id, (2, 3)).await;
         assert_eq!(passes.map(|c| c.rank).ok(), Some(3), "{label}");
         set_rank(&b, &ctx, conv.id, 4).await;
         // And one against A's last copy fails, as the row says.
-        let fails = a
-            .conversations()
-            .modify(&ctx, conv.id, Precondition::NONE, |c| {
-                if c.rank != 3 {
-                    return Err("test failed");
-                }
-                c.rank = 5;
-                Ok(())
-            })
-            .await;
+        let fails = test_then_set_rank(&a, &ctx, conv.id, (3, 5)).await;
         assert!(
             matches!(fails, Err(ModifyError::Rejected("test failed"))),
             "{label}: {fails:?}"
@@ -215,28 +242,13 @@ async fn a_row_deleted_on_either_node_is_not_found() {
     for_two_nodes(|a, b, label| async move {
         let ctx = tenant(&a, "acme").await;
         for deleter in [&a, &b] {
-            let c = a
-                .customers()
-                .create(&ctx, Customer::new(ctx.tenant.id, a.now()))
-                .await
-                .unwrap();
-            a.customers()
-                .update(&ctx, c.id, Precondition::NONE, |c| {
-                    c.company = Some("Acme".into());
-                })
-                .await
-                .unwrap();
+            let c = written_customer(&a, &ctx).await;
             deleter
                 .customers()
                 .delete(&ctx, c.id, Precondition::NONE)
                 .await
                 .unwrap();
-            let gone = a
-                .customers()
-                .update(&ctx, c.id, Precondition::NONE, |c| {
-                    c.company = Some("Globex".into());
-                })
-                .await;
+            let gone = set_company(&a, &ctx, c.id, "Globex").await;
             assert!(
                 matches!(gone, Err(StorageError::NotFound)),
                 "{label}: {gone:?}"
@@ -251,24 +263,9 @@ async fn a_removed_tenant_takes_its_copies_along() {
     for_two_nodes(|a, b, label| async move {
         for remover in [&a, &b] {
             let ctx = tenant(&a, "acme").await;
-            let c = a
-                .customers()
-                .create(&ctx, Customer::new(ctx.tenant.id, a.now()))
-                .await
-                .unwrap();
-            a.customers()
-                .update(&ctx, c.id, Precondition::NONE, |c| {
-                    c.company = Some("Acme".into());
-                })
-                .await
-                .unwrap();
+            let c = written_customer(&a, &ctx).await;
             remover.admin().delete_tenant("acme").await.unwrap();
-            let gone = a
-                .customers()
-                .update(&ctx, c.id, Precondition::NONE, |c| {
-                    c.company = Some("Globex".into());
-                })
-                .await;
+            let gone = set_company(&a, &ctx, c.id, "Globex").await;
             assert!(
                 matches!(gone, Err(StorageError::NotFound | StorageError::TenantGone)),
                 "{label}: {gone:?}"
@@ -305,17 +302,7 @@ async fn a_failed_write_drops_the_copy() {
         let mut taken = Customer::new(ctx.tenant.id, a.now());
         taken.user_id = Some("u-1".into());
         a.customers().create(&ctx, taken).await.unwrap();
-        let c = a
-            .customers()
-            .create(&ctx, Customer::new(ctx.tenant.id, a.now()))
-            .await
-            .unwrap();
-        a.customers()
-            .update(&ctx, c.id, Precondition::NONE, |c| {
-                c.company = Some("Acme".into());
-            })
-            .await
-            .unwrap();
+        let c = written_customer(&a, &ctx).await;
         let before = a.doc_cache_stats();
         let clash = a
             .customers()
@@ -325,13 +312,7 @@ async fn a_failed_write_drops_the_copy() {
             .await;
         assert!(clash.is_err(), "{label}: {clash:?}");
         let after = a.doc_cache_stats();
-        let written = a
-            .customers()
-            .update(&ctx, c.id, Precondition::NONE, |c| {
-                c.company = Some("Globex".into());
-            })
-            .await
-            .unwrap();
+        let written = set_company(&a, &ctx, c.id, "Globex").await.unwrap();
         assert_eq!(
             (
                 written.company.as_deref(),
