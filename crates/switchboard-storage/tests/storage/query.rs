@@ -40,6 +40,19 @@ async fn all_customers(
     }
 }
 
+/// The session keys of the conversations `q` finds for `tenant`, in order.
+async fn session_keys(store: &Store, tenant: TenantId, q: &Query<Cv>) -> Vec<String> {
+    store
+        .conversations()
+        .query(tenant, q)
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|c| c.session_key)
+        .collect()
+}
+
 async fn customer_names(store: &Store, tenant: TenantId, filter: Filter<Cu>) -> Vec<String> {
     all_customers(store, tenant, Some(filter))
         .await
@@ -673,15 +686,7 @@ async fn conversation_filters_match_on_both_backends() {
         ];
         for (what, filter, want) in cases {
             let q = Query::new(Some(filter.clone()), Sort::by_id(false), Page::First, 100).unwrap();
-            let got: Vec<String> = store
-                .conversations()
-                .query(a, &q)
-                .await
-                .unwrap()
-                .items
-                .into_iter()
-                .map(|c| c.session_key)
-                .collect();
+            let got = session_keys(&store, a, &q).await;
             assert_eq!(got, *want, "{label}: {what}");
             let count = store.conversations().count(a, Some(&filter)).await.unwrap();
             assert_eq!(count, want.len() as u64, "{label}: count of {what}");
@@ -738,15 +743,7 @@ async fn conversation_filters_match_on_both_backends() {
                 .await
                 .unwrap();
         }
-        let keys: Vec<String> = store
-            .conversations()
-            .query(a, &x9)
-            .await
-            .unwrap()
-            .items
-            .into_iter()
-            .map(|c| c.session_key)
-            .collect();
+        let keys = session_keys(&store, a, &x9).await;
         assert_eq!(keys, ["s-2"], "{label}: after updates");
         // Closed time, newest first: open chats sort last.
         let q = Query::new(
@@ -756,15 +753,7 @@ async fn conversation_filters_match_on_both_backends() {
             100,
         )
         .unwrap();
-        let keys: Vec<String> = store
-            .conversations()
-            .query(a, &q)
-            .await
-            .unwrap()
-            .items
-            .into_iter()
-            .map(|c| c.session_key)
-            .collect();
+        let keys = session_keys(&store, a, &q).await;
         assert_eq!(keys, ["s-2", "s-4", "s-5", "s-3", "s-1"], "{label}");
         assert_eq!(
             store.conversations().count(g, None).await.unwrap(),
