@@ -159,7 +159,6 @@ impl<'a> Admin<'a> {
             })
             .await
             .inspect(|tenant| {
-                self.store.doc_cache().forget_tenant(tenant.id.get());
                 self.store
                     .publish(Change::TenantRemoved { tenant: tenant.id });
             })

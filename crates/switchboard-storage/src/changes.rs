@@ -26,8 +26,9 @@
 //! A notification can still be missed (a node's connection drops at the
 //! wrong moment); the caches' own expiry stays the fallback.
 //!
-//! The store's own caches (the attribute definitions, `crate::attributes`)
-//! learn each change before it is published, in the process that made it
+//! The store's own caches (the attribute definitions, `crate::attributes`;
+//! the documents of a removed tenant, `crate::doc_cache`) learn each change
+//! before it is published, in the process that made it
 //! and in the listener thread of every other node.
 //!
 //! On SQLite there are no notifications between processes: changes are
@@ -48,6 +49,7 @@ use tokio::sync::broadcast;
 use crate::StorageError;
 use crate::attributes::AttributeCache;
 use crate::connection::DbConnection;
+use crate::doc_cache::DocCache;
 
 /// The `LISTEN`/`NOTIFY` channel.
 pub const CHANNEL: &str = "switchboard_changes";
@@ -144,15 +146,18 @@ pub(crate) struct ChangeBus {
     tx: broadcast::Sender<Change>,
     commits: Mutex<Option<SyncSender<()>>>,
     attributes: Arc<AttributeCache>,
+    docs: Arc<DocCache>,
 }
 
 impl ChangeBus {
-    /// A bus whose changes `attributes` learns first.
-    pub(crate) fn new(attributes: Arc<AttributeCache>) -> Self {
+    /// A bus whose changes the store's caches, `attributes` and `docs`,
+    /// learn first.
+    pub(crate) fn new(attributes: Arc<AttributeCache>, docs: Arc<DocCache>) -> Self {
         Self {
             tx: broadcast::channel(1024).0,
             commits: Mutex::new(None),
             attributes,
+            docs,
         }
     }
 
@@ -164,6 +169,11 @@ impl ChangeBus {
     /// process's receivers.
     pub(crate) fn publish(&self, change: Change) {
         self.attributes.apply(change);
+        if let Change::TenantRemoved { tenant } = change {
+            // Its rows are gone: a copy would only cost a conflict, but
+            // it would keep its memory until evicted.
+            self.docs.forget_tenant(tenant.get());
+        }
         // No receiver is not an error.
         let _ = self.tx.send(change);
     }
@@ -338,5 +348,27 @@ mod tests {
         assert_eq!(Change::parse("x:1"), None);
         assert_eq!(Change::parse("k:1"), None);
         assert_eq!(Change::parse("t:nope"), None);
+    }
+
+    /// A removed tenant's document copies go with it, whichever node
+    /// removed it (the listener publishes what other nodes send); another
+    /// tenant's stay.
+    #[test]
+    fn a_tenant_removal_drops_its_document_copies() {
+        use switchboard_domain::{Customer, Entity as _, Timestamp};
+
+        let docs = Arc::new(DocCache::new(10, 1 << 20));
+        let bus = ChangeBus::new(Arc::default(), Arc::clone(&docs));
+        for tenant in [1, 2] {
+            let mut c = Customer::new(TenantId::new(tenant), Timestamp::from_millis(1));
+            c.set_id(7);
+            c.stamp(2, Timestamp::from_millis(2));
+            docs.put(tenant, &c, 100);
+        }
+        bus.publish(Change::TenantRemoved {
+            tenant: TenantId::new(1),
+        });
+        assert!(docs.get::<Customer>(1, 7).is_none());
+        assert!(docs.get::<Customer>(2, 7).is_some());
     }
 }

@@ -35,7 +35,8 @@
 //!   as before, never cached.
 //!
 //! Entries are filled by successful writes (the entity as written) and
-//! dropped on a conflict, a failed write, a delete and a tenant's removal.
+//! dropped on a conflict, a failed write, a delete and a tenant's removal
+//! (on any node: the change bus, `crate::changes`, drops them).
 //! The cache is bounded by entries and by an estimate of the memory its
 //! documents take ([`StoreConfig::doc_cache_entries`],
 //! [`StoreConfig::doc_cache_bytes`]; either 0 switches it off), evicting

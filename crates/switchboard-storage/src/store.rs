@@ -115,7 +115,7 @@ struct Inner {
     pg_url: Option<String>,
     /// PostgreSQL: recently written documents, so a modify can skip its
     /// read (see `doc_cache`); off on SQLite.
-    doc_cache: DocCache,
+    doc_cache: Arc<DocCache>,
 }
 
 /// After a call fails because the database is full, the store reports
@@ -172,12 +172,12 @@ impl Store {
         };
         let run = config.run_migrations;
         let clock = config.clock.clone();
-        let doc_cache = match &url {
+        let doc_cache = Arc::new(match &url {
             DatabaseUrl::Postgres(_) => {
                 DocCache::new(config.doc_cache_entries, config.doc_cache_bytes)
             }
             DatabaseUrl::Sqlite(_) => DocCache::off(),
-        };
+        });
         let (pool, writer, keys) = tokio::task::spawn_blocking(move || {
             let keys = config.secret_keys.resolve(&url)?;
             let pool = DbPool::open(&url, &config)?;
@@ -202,7 +202,10 @@ impl Store {
                 offset_cursors: OffsetCursors::default(),
                 folding: Mutex::new(HashSet::new()),
                 health,
-                changes: Arc::new(ChangeBus::new(Arc::clone(&attributes))),
+                changes: Arc::new(ChangeBus::new(
+                    Arc::clone(&attributes),
+                    Arc::clone(&doc_cache),
+                )),
                 attributes,
                 pg_url,
                 doc_cache,

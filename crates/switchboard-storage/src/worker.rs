@@ -364,7 +364,7 @@ impl Known {
     }
 
     /// Reads the deliveries `ids` and their subscriptions (on PostgreSQL
-    /// locked `FOR KEY SHARE`, see `lock_for_deliveries`).
+    /// locked `FOR KEY SHARE`, see `sql::subscriptions::lock_and_load`).
     fn preload(c: &mut DbConnection, ids: &[i64]) -> R<Self> {
         let deliveries: HashMap<i64, _> = sql::deliveries::by_ids(c, ids)?
             .into_iter()
@@ -448,7 +448,9 @@ impl AttemptDraft {
 /// only when even that fails.
 fn record_each(c: &mut DbConnection, job: &RecordJob, t: i64) -> R<Recorded> {
     let ids: Vec<i64> = job.reports.iter().map(|r| r.delivery_id.get()).collect();
-    sql::subscriptions::lock_for_deliveries(c, &ids)?;
+    // Only for its locks: each report reads its own rows, in a savepoint
+    // that may roll back.
+    Known::preload(c, &ids)?;
     let mut out = Recorded::default();
     for r in &job.reports {
         let tried = |c: &mut DbConnection, detail: Detail| {

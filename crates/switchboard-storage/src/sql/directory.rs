@@ -4,7 +4,7 @@
 use diesel::prelude::*;
 use switchboard_domain::{Agent, AttributeSet, CustomAttribute, Department, Tag};
 
-use super::{InsertOrSkip, R};
+use super::R;
 use crate::connection::{DbConnection, native};
 use crate::rows::{AgentRow, AttributeRow, DepartmentRow, TagRow};
 use crate::schema::{agents, custom_attributes, departments, tags};
@@ -149,17 +149,24 @@ pub(crate) fn ensure_tags<'a>(
     tenant: i64,
     new: impl IntoIterator<Item = &'a Tag>,
 ) -> R<()> {
-    for tag in new {
-        InsertOrSkip::new(
-            diesel::insert_into(tags::table).values((
+    let rows: Vec<_> = new
+        .into_iter()
+        .map(|tag| {
+            (
                 tags::tenant_id.eq(tenant),
                 tags::name.eq(&tag.name),
                 tags::color.eq(&tag.color),
-            )),
-            "tenant_id, name",
-        )
-        .execute(c)?;
+            )
+        })
+        .collect();
+    if rows.is_empty() {
+        return Ok(());
     }
+    native!(c, c => diesel::insert_into(tags::table)
+        .values(&rows)
+        .on_conflict((tags::tenant_id, tags::name))
+        .do_nothing()
+        .execute(c))?;
     Ok(())
 }
 

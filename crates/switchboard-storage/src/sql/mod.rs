@@ -1,4 +1,5 @@
-//! The queries: ordinary functions over [`DbConnection`], one module per
+//! The queries: ordinary functions over
+//! [`DbConnection`](crate::connection::DbConnection), one module per
 //! area, every finder scoped to a tenant.
 //!
 //! Each query is written once and runs on either backend. A function
@@ -33,7 +34,6 @@ use diesel::query_builder::{AstPass, QueryFragment, QueryId};
 use diesel::{QueryResult, RunQueryDsl};
 
 use crate::StorageError;
-use crate::connection::{DbConnection, MultiBackend};
 
 /// The result of a query function.
 pub(crate) type R<T> = Result<T, StorageError>;
@@ -92,37 +92,3 @@ impl<From, Filter, Changes, C: diesel::Connection> RunQueryDsl<C>
     for CachedUpdate<From, Filter, Changes>
 {
 }
-
-/// `<insert> ON CONFLICT (<target>) DO NOTHING`: the same text on
-/// PostgreSQL and SQLite (3.24 and later), which Diesel's multi-backend
-/// query builder does not offer.
-#[derive(Debug)]
-pub(crate) struct InsertOrSkip<I> {
-    insert: I,
-    target: &'static str,
-}
-
-impl<I> InsertOrSkip<I> {
-    /// `insert`, skipped when it conflicts on the columns `target`
-    /// (comma-separated, as in SQL).
-    pub(crate) const fn new(insert: I, target: &'static str) -> Self {
-        Self { insert, target }
-    }
-}
-
-impl<I: QueryId> QueryId for InsertOrSkip<I> {
-    type QueryId = ();
-    const HAS_STATIC_QUERY_ID: bool = false;
-}
-
-impl<I: QueryFragment<MultiBackend>> QueryFragment<MultiBackend> for InsertOrSkip<I> {
-    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
-        self.insert.walk_ast(out.reborrow())?;
-        out.push_sql(" ON CONFLICT (");
-        out.push_sql(self.target);
-        out.push_sql(") DO NOTHING");
-        Ok(())
-    }
-}
-
-impl<I> RunQueryDsl<DbConnection> for InsertOrSkip<I> {}

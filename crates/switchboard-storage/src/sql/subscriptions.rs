@@ -6,7 +6,7 @@ use switchboard_domain::WebhookSubscription;
 use super::R;
 use crate::connection::DbConnection;
 use crate::rows::SubscriptionRow;
-use crate::schema::{deliveries, webhook_subscriptions};
+use crate::schema::webhook_subscriptions;
 
 pub(crate) fn insert(c: &mut DbConnection, s: &WebhookSubscription) -> R<i64> {
     Ok(diesel::insert_into(webhook_subscriptions::table)
@@ -82,36 +82,12 @@ pub(crate) fn delete(c: &mut DbConnection, id: i64) -> R<usize> {
     Ok(diesel::delete(webhook_subscriptions::table.find(id)).execute(c)?)
 }
 
-/// Locks the subscriptions of the deliveries `ids` against deletion
-/// (PostgreSQL `FOR KEY SHARE`, in id order) before a transaction touches
-/// those deliveries. Deleting a subscription locks it first and then its
-/// deliveries (the cascade), so taking the subscription first too keeps one
-/// lock order and the two cannot deadlock. SQLite's single writer needs no
-/// lock.
-pub(crate) fn lock_for_deliveries(c: &mut DbConnection, ids: &[i64]) -> R<()> {
-    let DbConnection::Pg(c) = c else {
-        return Ok(());
-    };
-    let subscriptions: Vec<i64> = deliveries::table
-        .filter(deliveries::id.eq_any(ids))
-        .select(deliveries::subscription_id)
-        .distinct()
-        .load(c)?;
-    if subscriptions.is_empty() {
-        return Ok(());
-    }
-    let _locked: Vec<i64> = webhook_subscriptions::table
-        .filter(webhook_subscriptions::id.eq_any(&subscriptions))
-        .order(webhook_subscriptions::id)
-        .select(webhook_subscriptions::id)
-        .for_key_share()
-        .load(c)?;
-    Ok(())
-}
-
 /// The subscriptions `ids` (those that exist), in id order; on PostgreSQL
-/// locked `FOR KEY SHARE` for the caller's transaction, as
-/// [`lock_for_deliveries`] locks them.
+/// locked `FOR KEY SHARE` for the caller's transaction, which takes them
+/// before it touches their deliveries. Deleting a subscription locks it
+/// first and then its deliveries (the cascade), so taking the subscription
+/// first too keeps one lock order and the two cannot deadlock. SQLite's
+/// single writer needs no lock.
 pub(crate) fn lock_and_load(c: &mut DbConnection, ids: &[i64]) -> R<Vec<SubscriptionRow>> {
     let rows = webhook_subscriptions::table
         .filter(webhook_subscriptions::id.eq_any(ids))
