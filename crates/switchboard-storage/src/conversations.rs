@@ -7,12 +7,13 @@ use switchboard_domain::query::{ConversationField, Filter, Query};
 use switchboard_domain::validate::ValidationErrors;
 use switchboard_domain::{
     AgentId, Conversation, ConversationId, ConversationLinks, ConversationRules,
-    ConversationStatus, ConversationUpdate, CustomerId, DepartmentId, DomainError, EntityKind,
-    TenantId, UpdateMode,
+    ConversationStatus, ConversationUpdate, Customer, CustomerId, DepartmentId, DomainError,
+    EntityKind, TenantId, UpdateMode,
 };
 
 use crate::attributes::Definitions;
 use crate::connection::DbConnection;
+use crate::doc_cache::DocCache;
 use crate::engine::{self, Request, Stored};
 use crate::history::{self, HistoryEntry, OutboxEvent};
 use crate::paging::{self, CountedPage, QueryPage};
@@ -73,13 +74,52 @@ impl Stored for Conversation {
         Ok(())
     }
 
-    fn links(c: &mut DbConnection, tenant: i64, entity: &Self) -> R<ConversationLinks> {
-        let wanted = LinkIds::of(entity, LinkSet::ALL);
-        if wanted.is_empty() {
-            return Ok(ConversationLinks::default());
-        }
-        load_links(c, tenant, std::slice::from_ref(&wanted))
-            .map(|mut v| v.pop().unwrap_or_default())
+    /// The conversation and its customer in one statement (the customer
+    /// kept in `cache`); agents and a department, if any, after it.
+    fn load_linked(
+        c: &mut DbConnection,
+        tenant: i64,
+        id: i64,
+        cache: &DocCache,
+    ) -> R<Option<(Self, ConversationLinks)>> {
+        let Some((conv, customer)) = sql::conversations::load_with_customer(c, tenant, id)? else {
+            return Ok(None);
+        };
+        let customer = customer.map(|(customer, len)| {
+            cache.put(tenant, &customer, len);
+            customer
+        });
+        let links = links_besides(c, tenant, &conv, customer)?;
+        Ok(Some((conv, links)))
+    }
+
+    /// The customer may come from the document cache (with `reuse`) and
+    /// goes into it when read: [`Stored::update`] checks its version. The
+    /// agents and the department are always read.
+    fn links(
+        c: &mut DbConnection,
+        tenant: i64,
+        entity: &Self,
+        cache: &DocCache,
+        reuse: bool,
+    ) -> R<(ConversationLinks, bool)> {
+        let (customer, reused) = match entity.customer_id.map(CustomerId::get) {
+            None => (None, false),
+            Some(id) => match reuse
+                .then(|| cache.linked::<Customer>(tenant, id))
+                .flatten()
+            {
+                Some(found) => (Some(found), true),
+                None => {
+                    let found = sql::customers::load_sized(c, tenant, id)?;
+                    if let Some((customer, len)) = &found {
+                        cache.put(tenant, customer, *len);
+                    }
+                    (found.map(|(customer, _)| customer), false)
+                }
+            },
+        };
+        Ok((links_besides(c, tenant, entity, customer)?, reused))
     }
 
     fn to_write(&self) -> R<ConversationWrite> {
@@ -109,13 +149,22 @@ impl Stored for Conversation {
         before: &Self,
         write: &ConversationWrite,
         record: &Record,
+        links: &ConversationLinks,
     ) -> R<bool> {
         let changes = write.changes_from(before);
+        let customer = before.customer_id.map(|id| {
+            let seen = links
+                .customer
+                .as_ref()
+                .filter(|x| x.id == id)
+                .map(|x| x.version);
+            (id.get(), seen)
+        });
         sql::conversations::update(
             c,
             tenant,
             (before.id.get(), before.version),
-            before.customer_id.map(CustomerId::get),
+            customer,
             &changes,
             record,
         )
@@ -124,6 +173,27 @@ impl Stored for Conversation {
     fn delete(c: &mut DbConnection, tenant: i64, id: i64, version: i64) -> R<usize> {
         sql::conversations::delete(c, tenant, id, version)
     }
+}
+
+/// The links of `conv` with its `customer` as given: its agents and its
+/// department read (no statement when it has none).
+fn links_besides(
+    c: &mut DbConnection,
+    tenant: i64,
+    conv: &Conversation,
+    customer: Option<Customer>,
+) -> R<ConversationLinks> {
+    let mut wanted = LinkIds::of(conv, LinkSet::ALL);
+    wanted.customer = None;
+    let mut links = if wanted.is_empty() {
+        ConversationLinks::default()
+    } else {
+        load_links(c, tenant, std::slice::from_ref(&wanted))?
+            .pop()
+            .unwrap_or_default()
+    };
+    links.customer = customer;
+    Ok(links)
 }
 
 /// Whether `conv` names agent `id` (assignee, transfer target or participant).
@@ -524,9 +594,10 @@ impl<'a> Conversations<'a> {
     }
 
     /// [`Conversations::modify`] with a change that also sees the rows the
-    /// conversation links to (every [`LinkSet`] kind, as read with it, in
-    /// the same snapshot or transaction): what a dialect needs to apply a
-    /// patch to the same document it renders. Returns the conversation as
+    /// conversation links to (every [`LinkSet`] kind, current when the
+    /// change is written: read with it, or, on PostgreSQL, the customer
+    /// this node last saw, whose version the write checks): what a dialect
+    /// needs to apply a patch to the same document it renders. Returns the conversation as
     /// written with the rows it links to now (read again only if the change
     /// linked other rows).
     pub async fn modify_linked<X, F>(

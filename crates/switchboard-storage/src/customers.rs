@@ -10,6 +10,7 @@ use switchboard_domain::{
 
 use crate::attributes::Definitions;
 use crate::connection::DbConnection;
+use crate::doc_cache::DocCache;
 use crate::engine::{self, Request, Stored};
 use crate::history::{self, HistoryEntry, OutboxEvent};
 use crate::paging::{self, CountedPage, QueryPage};
@@ -55,8 +56,8 @@ impl Stored for Customer {
         Ok(())
     }
 
-    fn links(_: &mut DbConnection, _: i64, _: &Self) -> R<()> {
-        Ok(())
+    fn links(_: &mut DbConnection, _: i64, _: &Self, _: &DocCache, _: bool) -> R<((), bool)> {
+        Ok(((), false))
     }
 
     fn to_write(&self) -> R<CustomerWrite> {
@@ -86,6 +87,7 @@ impl Stored for Customer {
         before: &Self,
         write: &CustomerWrite,
         record: &Record,
+        (): &(),
     ) -> R<bool> {
         let changes = write.changes_from(before);
         sql::customers::update(c, tenant, before.id.get(), before.version, &changes, record)

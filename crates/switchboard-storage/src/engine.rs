@@ -15,7 +15,9 @@
 //!   first attempt plans on the document cache's copy ([`DocCache`]) when
 //!   it has one, and the version check of the write decides whether the
 //!   copy was current. Only a plan that ends in a write is taken from a
-//!   copy: any other outcome is planned again on the row as read.
+//!   copy: any other outcome is planned again on the row as read. The
+//!   same holds for the rows a change links to that the cache has (a
+//!   conversation's customer): the write checks their versions too.
 //! - **One statement on PostgreSQL.** When the write needs nothing else in
 //!   its transaction (no new link to check, no new tag to record), the
 //!   update, its outbox rows and its history row are one data-modifying
@@ -29,6 +31,8 @@
 //!
 //! The entity-specific parts (which table, which links to check, which
 //! rows to load for the change) are the private [`Stored`] trait.
+
+use std::sync::Arc;
 
 use switchboard_domain::entity::{Refusal, Revision, prepare_new, revise};
 use switchboard_domain::{DomainError, DomainEvent, Entity, TenantId, Timestamp};
@@ -91,8 +95,34 @@ pub(crate) trait Stored: Entity {
     ) -> R<()> {
         Ok(())
     }
-    /// Reads the rows `entity` links to, for a change that asked for them.
-    fn links(c: &mut DbConnection, tenant: i64, entity: &Self) -> R<Self::Links>;
+    /// [`Stored::load`] of an unlocked row with the rows [`Stored::links`]
+    /// reads (keeping them in `cache`), in fewer statements where the
+    /// entity can (a conversation and its customer in one). By default,
+    /// the one and then the other.
+    fn load_linked(
+        c: &mut DbConnection,
+        tenant: i64,
+        id: i64,
+        cache: &DocCache,
+    ) -> R<Option<(Self, Self::Links)>> {
+        let Some(entity) = Self::load(c, tenant, id, false)? else {
+            return Ok(None);
+        };
+        let (links, _) = Self::links(c, tenant, &entity, cache, false)?;
+        Ok(Some((entity, links)))
+    }
+    /// Reads the rows `entity` links to, for a change that asked for them,
+    /// and keeps those it read in `cache`. With `reuse`, a row `cache`
+    /// holds is taken from it instead of read; the second value says
+    /// whether any was, and then only a write may follow from them, because
+    /// [`Stored::update`] checks each such row is still at its version.
+    fn links(
+        c: &mut DbConnection,
+        tenant: i64,
+        entity: &Self,
+        cache: &DocCache,
+        reuse: bool,
+    ) -> R<(Self::Links, bool)>;
     /// The columns to write for `self`.
     fn to_write(&self) -> R<Self::Write>;
     /// The length of the stored document in `write`: what the document
@@ -107,13 +137,16 @@ pub(crate) trait Stored: Entity {
     /// write's transaction: that links point at rows of the tenant, new tags.
     fn prelude(c: &mut DbConnection, tenant: i64, before: Option<&Self>, after: &Self) -> R<()>;
     /// Writes `write` over `before` with `record`, if the row is still at
-    /// `before`'s version; `false` when it is not (roll back and retry).
+    /// `before`'s version and the linked rows in `links` (as the change saw
+    /// them; empty when it asked for none) are still at theirs; `false`
+    /// when not (roll back and retry).
     fn update(
         c: &mut DbConnection,
         tenant: i64,
         before: &Self,
         write: &Self::Write,
         record: &Record,
+        links: &Self::Links,
     ) -> R<bool>;
     /// Deletes the row if it is still at `version`; how many rows went.
     fn delete(c: &mut DbConnection, tenant: i64, id: i64, version: i64) -> R<usize>;
@@ -177,6 +210,8 @@ pub(crate) struct Request {
     pub clock: Clock,
     /// The store's cached definitions, for the rules.
     pub defs: Definitions,
+    /// The store's document cache, for linked rows.
+    pub cache: Arc<DocCache>,
 }
 
 impl Request {
@@ -195,6 +230,7 @@ impl Request {
             links,
             clock: store.clock().clone(),
             defs: store.definitions(),
+            cache: store.doc_cache_shared(),
         }
     }
 }
@@ -222,8 +258,20 @@ pub(crate) async fn get<E: Stored>(
         .ok_or(StorageError::NotFound)
 }
 
-/// Reads the row (`lock`: locked, inside the caller's transaction), checks
-/// the precondition, applies `change` and the rules, and prepares the write.
+/// Where a plan's linked rows come from ([`Stored::links`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Linked {
+    /// Read, every one: an attempt inside a write transaction.
+    Read,
+    /// From the document cache where it has them: a first attempt, whose
+    /// write checks their versions.
+    Reuse,
+}
+
+/// Reads the row (`lock`: locked, inside the caller's transaction; else
+/// with its links, if asked for, in as few statements as it can: see
+/// [`Stored::load_linked`]), checks the precondition, applies `change` and
+/// the rules, and prepares the write.
 fn plan<E, X, F>(
     c: &mut DbConnection,
     req: &Request,
@@ -235,15 +283,61 @@ where
     E::Links: Default,
     F: FnMut(&mut E, &E::Links) -> Result<(), X>,
 {
-    let before = load_checked::<E>(c, req.ctx.tenant.id.get(), req.id, lock, req.precondition)?;
-    plan_on(c, req, before, change)
+    let tenant = req.ctx.tenant.id.get();
+    if req.links && !lock {
+        let (before, links) =
+            E::load_linked(c, tenant, req.id, &req.cache)?.ok_or(StorageError::NotFound)?;
+        check_precondition(&before, req.precondition)?;
+        return plan_linked(c, req, before, links, change);
+    }
+    let before = load_checked::<E>(c, tenant, req.id, lock, req.precondition)?;
+    plan_on(c, req, before, Linked::Read, change)
 }
 
 /// [`plan`] on `before`, read already (and the precondition checked).
+///
+/// Linked rows taken from the document cache are checked by the write
+/// only, so a plan on them that ends in anything else (no change, a
+/// rejection, an error) is made again on the rows as read.
 fn plan_on<E, X, F>(
     c: &mut DbConnection,
     req: &Request,
     before: E,
+    linked: Linked,
+    change: &mut F,
+) -> Result<Plan<E>, ModifyError<X>>
+where
+    E: Stored,
+    E::Links: Default,
+    F: FnMut(&mut E, &E::Links) -> Result<(), X>,
+{
+    if !req.links {
+        return plan_linked(c, req, before, E::Links::default(), change);
+    }
+    let tenant = req.ctx.tenant.id.get();
+    let reuse = linked == Linked::Reuse;
+    let (links, reused) = E::links(c, tenant, &before, &req.cache, reuse)?;
+    if !reused {
+        return plan_linked(c, req, before, links, change);
+    }
+    let again = before.clone();
+    match plan_linked(c, req, before, links, change) {
+        Ok(Plan::Write(p)) => Ok(Plan::Write(p)),
+        _ => {
+            req.cache.note_stale();
+            let (links, _) = E::links(c, tenant, &again, &req.cache, false)?;
+            plan_linked(c, req, again, links, change)
+        }
+    }
+}
+
+/// [`plan_on`] with the linked rows `links` (the default when the change
+/// asked for none).
+fn plan_linked<E, X, F>(
+    c: &mut DbConnection,
+    req: &Request,
+    before: E,
+    links: E::Links,
     change: &mut F,
 ) -> Result<Plan<E>, ModifyError<X>>
 where
@@ -253,11 +347,6 @@ where
 {
     let tenant = req.ctx.tenant.id.get();
     let mut rules = E::rules(c, tenant, &req.defs)?;
-    let links = if req.links {
-        E::links(c, tenant, &before)?
-    } else {
-        E::Links::default()
-    };
     // The change first, so that the rules can be completed for its result
     // (a lookup only when the result needs one).
     let mut changed = before.clone();
@@ -316,7 +405,7 @@ fn commit<E: Stored, X>(
     p: Planned<E>,
 ) -> Result<(E, E::Links), Abort<X>> {
     E::prelude(c, tenant, Some(&p.before), &p.after)?;
-    if E::update(c, tenant, &p.before, &p.write, &p.record)? {
+    if E::update(c, tenant, &p.before, &p.write, &p.record, &p.links)? {
         Ok((p.after, p.links))
     } else {
         Err(Abort::Retry)
@@ -334,7 +423,7 @@ fn commit_first<E: Stored, X>(
     if matches!(c, DbConnection::Pg(_)) && !E::needs_prelude(Some(&p.before), &p.after) {
         // The statement is atomic by itself: a version conflict aborts all
         // of it, outbox and history rows included.
-        return if E::update(c, tenant, &p.before, &p.write, &p.record)? {
+        return if E::update(c, tenant, &p.before, &p.write, &p.record, &p.links)? {
             Ok((p.after, p.links))
         } else {
             Err(Abort::Retry)
@@ -434,7 +523,7 @@ where
     if req
         .precondition
         .holds(cached.version(), cached.updated_at())
-        && let Ok(Plan::Write(p)) = plan_on(conn, req, cached, change)
+        && let Ok(Plan::Write(p)) = plan_on(conn, req, cached, Linked::Reuse, change)
     {
         return Some(p);
     }
@@ -565,6 +654,7 @@ where
 {
     let tenant = ctx.tenant.id.get();
     let defs = store.definitions();
+    let cache = store.doc_cache_shared();
     // The rows get new versions: the document cache's copies would only
     // cost a conflict each, but are dropped now.
     for (id, _) in &changes {
@@ -591,6 +681,7 @@ where
                         links: false,
                         clock: clock.clone(),
                         defs: defs.clone(),
+                        cache: Arc::clone(&cache),
                     };
                     let planned = match plan(c, &req, true, change) {
                         Ok(p) => p,
@@ -702,10 +793,17 @@ fn load_checked<E: Stored>(
     precondition: Precondition,
 ) -> R<E> {
     let current = E::load(c, tenant, id, lock)?.ok_or(StorageError::NotFound)?;
-    if !precondition.holds(current.version(), current.updated_at()) {
-        return Err(StorageError::PreconditionFailed);
-    }
+    check_precondition(&current, precondition)?;
     Ok(current)
+}
+
+/// [`StorageError::PreconditionFailed`] unless `precondition` holds for `current`.
+fn check_precondition<E: Entity>(current: &E, precondition: Precondition) -> R<()> {
+    if precondition.holds(current.version(), current.updated_at()) {
+        Ok(())
+    } else {
+        Err(StorageError::PreconditionFailed)
+    }
 }
 
 /// Creates many entities from `drafts` in one transaction, without events

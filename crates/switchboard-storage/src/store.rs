@@ -611,6 +611,11 @@ impl Store {
         &self.inner.doc_cache
     }
 
+    /// [`Store::doc_cache`], shared (for a request that outlives a borrow).
+    pub(crate) fn doc_cache_shared(&self) -> Arc<DocCache> {
+        Arc::clone(&self.inner.doc_cache)
+    }
+
     /// What this store's document cache did since it opened: how many
     /// modifies it saved a read, found a stale copy or missed. All zero on
     /// SQLite and with the cache off

@@ -1,13 +1,13 @@
 //! Conversation rows.
 
 use diesel::prelude::*;
-use switchboard_domain::Conversation;
+use switchboard_domain::{Conversation, Customer};
 
 use super::record::{self, Record};
 use super::{CachedUpdate, R};
 use crate::connection::{DbConnection, native};
-use crate::rows::{ConversationChanges, ConversationRow, ConversationWrite};
-use crate::schema::conversations;
+use crate::rows::{ConversationChanges, ConversationRow, ConversationWrite, CustomerRow};
+use crate::schema::{conversations, customers};
 
 #[diesel::dsl::auto_type]
 fn one(tenant: i64, id: i64) -> _ {
@@ -42,6 +42,40 @@ pub(crate) fn load(
     row.optional()?.map(TryInto::try_into).transpose()
 }
 
+/// An entity with the length of its stored document (what the document
+/// cache weighs it by).
+pub(crate) type Weighed<E> = (E, usize);
+
+/// One conversation of the tenant and the customer it links to (with the
+/// length of the customer's stored document), in one statement, outside
+/// any lock.
+pub(crate) fn load_with_customer(
+    c: &mut DbConnection,
+    tenant: i64,
+    id: i64,
+) -> R<Option<(Conversation, Option<Weighed<Customer>>)>> {
+    let row: Option<(ConversationRow, Option<CustomerRow>)> = native!(c, c => one(tenant, id)
+        .left_join(
+            customers::table.on(customers::id
+                .nullable()
+                .eq(conversations::customer_id)
+                .and(customers::tenant_id.eq(conversations::tenant_id))),
+        )
+        .select((ConversationRow::as_select(), Option::<CustomerRow>::as_select()))
+        .get_result(c))
+    .optional()?;
+    let Some((conv, customer)) = row else {
+        return Ok(None);
+    };
+    let customer = customer
+        .map(|r| {
+            let len = r.doc.0.len();
+            Customer::try_from(r).map(|x| (x, len))
+        })
+        .transpose()?;
+    Ok(Some((conv.try_into()?, customer)))
+}
+
 pub(crate) fn id_by_session_key(c: &mut DbConnection, tenant: i64, key: &str) -> R<Option<i64>> {
     if key.contains('\0') {
         // No stored key holds a NUL (the rules refuse it), and PostgreSQL
@@ -57,19 +91,23 @@ pub(crate) fn id_by_session_key(c: &mut DbConnection, tenant: i64, key: &str) ->
 }
 
 /// Updates row `id` if it is still at `expected_version` and still links
-/// `expected_customer`, and writes `record` with it: `false` when another
-/// writer changed the row first, and then the caller must roll the
-/// transaction back.
+/// the customer of `linked` (`None`: none), and writes `record` with it:
+/// `false` when another writer changed the row first, and then the caller
+/// must roll the transaction back.
 ///
 /// The customer link is checked because it is the one column that changes
 /// without a new version: `ON DELETE SET NULL` clears it when the customer
 /// is deleted. A write planned on a copy read before that (or on the
-/// document cache's copy, `doc_cache`) must not pass as current.
+/// document cache's copy, `doc_cache`) must not pass as current. When the
+/// change saw the customer (`linked`'s version), the customer must still be
+/// at that version too, in the same statement: a change planned on the
+/// cache's copy of the customer is then as current as one planned on a
+/// fresh read.
 pub(crate) fn update(
     c: &mut DbConnection,
     tenant: i64,
     (id, expected_version): (i64, i64),
-    expected_customer: Option<i64>,
+    linked: Option<(i64, Option<i64>)>,
     changes: &ConversationChanges<'_>,
     record: &Record,
 ) -> R<bool> {
@@ -77,8 +115,19 @@ pub(crate) fn update(
         .eq(tenant)
         .and(conversations::id.eq(id))
         .and(conversations::version.eq(expected_version));
-    match expected_customer {
-        Some(customer) => {
+    match linked {
+        Some((customer, Some(version))) => {
+            let seen = diesel::dsl::exists(
+                customers::table
+                    .filter(customers::tenant_id.eq(tenant))
+                    .filter(customers::id.eq(customer))
+                    .filter(customers::version.eq(version)),
+            );
+            let filter = row.and(conversations::customer_id.eq(customer)).and(seen);
+            let update = CachedUpdate::new(conversations::table, filter, changes);
+            record::update_and_write(c, update, record)
+        }
+        Some((customer, None)) => {
             let filter = row.and(conversations::customer_id.eq(customer));
             let update = CachedUpdate::new(conversations::table, filter, changes);
             record::update_and_write(c, update, record)

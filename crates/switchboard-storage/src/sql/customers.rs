@@ -37,6 +37,22 @@ pub(crate) fn load(c: &mut DbConnection, tenant: i64, id: i64, lock: bool) -> R<
     row.optional()?.map(TryInto::try_into).transpose()
 }
 
+/// One customer of the tenant, read outside any lock, with the length of
+/// its stored document (what the document cache weighs it by).
+pub(crate) fn load_sized(
+    c: &mut DbConnection,
+    tenant: i64,
+    id: i64,
+) -> R<Option<super::conversations::Weighed<Customer>>> {
+    let row = native!(c, c => one(tenant, id).select(CustomerRow::as_select()).get_result(c));
+    row.optional()?
+        .map(|r| {
+            let len = r.doc.0.len();
+            Ok((r.try_into()?, len))
+        })
+        .transpose()
+}
+
 /// The tenant's customers among `ids` (those that exist), in id order.
 pub(crate) fn by_ids(c: &mut DbConnection, tenant: i64, ids: &[i64]) -> R<Vec<Customer>> {
     if ids.is_empty() {
