@@ -36,6 +36,11 @@ async fn entity_shape_and_case_insensitive_routes() {
             let body = app.get(&path).fetch_expecting(200).await;
             assert_eq!(body["ChatSessionId"], id);
         }
+        // Case-insensitive in ASCII only: a look-alike letter (U+017F, which
+        // Unicode case folding takes for `s`) names no route.
+        app.get(&format!("/api/v1/chat%C5%BFession/{id}"))
+            .fetch_expecting(404)
+            .await;
         let resp = app
             .get(&format!("/api/v1/ChatSession/{id}"))
             .send()

@@ -57,10 +57,12 @@ pub fn config(cfg: &mut web::ServiceConfig) {
 }
 
 /// The case-insensitive pattern a documented SuperOffice path is mounted at.
+/// Case-insensitive in ASCII only (`(?i-u)`): `ChatSession` and
+/// `chatsession` match, a look-alike such as `chatſession` does not.
 #[must_use]
 pub fn mount_pattern(path: &str) -> Option<String> {
     path.strip_prefix(PREFIX).map(|rest| {
-        format!("/{{_so_api:(?i)api}}/{{_so_v:(?i)v1}}/{{_so_cs:(?i)chatsession}}{rest}")
+        format!("/{{_so_api:(?i-u)api}}/{{_so_v:(?i-u)v1}}/{{_so_cs:(?i-u)chatsession}}{rest}")
     })
 }
 
