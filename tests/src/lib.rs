@@ -33,7 +33,7 @@ use reqwest::{Method, RequestBuilder};
 use serde_json::Value;
 use switchboard_api::ApiConfig;
 use switchboard_domain::{
-    Actor, ApiKey, AttributeType, Conversation, ConversationId, CustomAttribute, Customer,
+    Actor, Agent, ApiKey, AttributeType, Conversation, ConversationId, CustomAttribute, Customer,
     CustomerId, Scope, Tenant,
 };
 use switchboard_server::retention::RetentionConfig;
@@ -75,10 +75,10 @@ impl Default for TestConfig {
             // A fixed key, so that PostgreSQL (which has no default key)
             // and SQLite behave alike.
             store: StoreConfig {
-                secret_keys: switchboard_storage::SecretKeySource::Keys(
-                    switchboard_storage::SecretKeys::parse(switchboard_testsupport::SECRET_KEYS)
-                        .unwrap_or_else(|e| panic!("{e}")),
-                ),
+                secret_keys: switchboard_storage::SecretKeySource::keys(
+                    switchboard_testsupport::SECRET_KEYS,
+                )
+                .unwrap_or_else(|e| panic!("{e}")),
                 ..StoreConfig::default()
             },
             tenant: DEFAULT_TENANT.to_string(),
@@ -390,6 +390,19 @@ impl TestApp {
             })
             .await
             .unwrap_or_else(|e| panic!("cannot define attribute {name:?}: {e}"));
+    }
+
+    /// Creates an agent of the app's tenant.
+    ///
+    /// # Panics
+    ///
+    /// On a storage error (e.g. the email is taken).
+    pub async fn seed_agent(&self, name: &str, email: &str, role: &str) -> Agent {
+        self.store
+            .admin()
+            .create_agent(self.tenant.id, name, email, role)
+            .await
+            .unwrap_or_else(|e| panic!("cannot create agent {email:?}: {e}"))
     }
 
     /// A write context of the app's tenant, acting as the system, for seeding through the store.

@@ -129,7 +129,7 @@ pub(crate) async fn events(
         .cookie(session::SESSION_COOKIE)
         .map(|c| c.value().to_string())
         .unwrap_or_default();
-    let store = state.app.store().clone();
+    let store = state.store().clone();
     let resume = req
         .headers()
         .get("last-event-id")

@@ -96,7 +96,6 @@ pub(crate) async fn current(
         return Ok(None);
     };
     Ok(state
-        .app
         .store()
         .console()
         .session(token.value(), state.config.session)

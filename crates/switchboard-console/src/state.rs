@@ -91,6 +91,11 @@ pub struct ConsoleState {
 }
 
 impl ConsoleState {
+    /// The store the console reads and writes (the API's).
+    pub(crate) fn store(&self) -> &switchboard_storage::Store {
+        self.app.store()
+    }
+
     /// The console over the API's state (the same store and wake-up).
     #[must_use]
     pub fn new(app: AppState, config: ConsoleConfig) -> Self {

@@ -864,10 +864,10 @@ mod tests {
             .unwrap();
         let tenant = rt.block_on(async {
             let config = StoreConfig {
-                secret_keys: switchboard_storage::SecretKeySource::Keys(
-                    switchboard_storage::SecretKeys::parse(switchboard_testsupport::SECRET_KEYS)
-                        .unwrap(),
-                ),
+                secret_keys: switchboard_storage::SecretKeySource::keys(
+                    switchboard_testsupport::SECRET_KEYS,
+                )
+                .unwrap(),
                 ..StoreConfig::default()
             };
             let store = Store::open(url, config).await.unwrap();

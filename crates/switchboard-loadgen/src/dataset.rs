@@ -109,9 +109,9 @@ pub async fn open_for_seeding(url: &str, max_connections: u32) -> anyhow::Result
     let config = StoreConfig {
         sqlite_synchronous: SqliteSync::Normal,
         max_connections,
-        secret_keys: switchboard_storage::SecretKeySource::Keys(
-            switchboard_storage::SecretKeys::parse(switchboard_testsupport::SECRET_KEYS)?,
-        ),
+        secret_keys: switchboard_storage::SecretKeySource::keys(
+            switchboard_testsupport::SECRET_KEYS,
+        )?,
         ..StoreConfig::default()
     };
     let store = Store::open(url, config)

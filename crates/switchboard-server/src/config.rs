@@ -115,9 +115,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use switchboard_api::ApiConfig;
 use switchboard_console::{ConsoleConfig, SecureCookies};
-use switchboard_storage::{
-    DatabaseUrl, Retention, SecretKeySource, SecretKeys, SqliteSync, StoreConfig,
-};
+use switchboard_storage::{DatabaseUrl, Retention, SecretKeySource, SqliteSync, StoreConfig};
 use switchboard_webhook::{TargetPolicy, WebhookConfig};
 
 use crate::ServerConfig;
@@ -863,8 +861,7 @@ fn secret_keys(layer: SecretsLayer) -> Result<SecretKeySource, ConfigError> {
             "(redacted)",
             "set either secrets.keys or secrets.key_file, not both",
         )),
-        (Some(keys), None) => SecretKeys::parse(&keys.join("\n"))
-            .map(SecretKeySource::Keys)
+        (Some(keys), None) => SecretKeySource::keys(&keys.join("\n"))
             .map_err(|e| invalid("secrets.keys", "(redacted)", e.to_string())),
         (None, Some(path)) => Ok(SecretKeySource::File(path)),
         (None, None) => Ok(SecretKeySource::Auto),

@@ -42,9 +42,11 @@ use std::time::{Duration, Instant};
 use criterion::{BenchmarkGroup, Criterion, measurement::WallTime};
 use diesel::connection::{Instrumentation, InstrumentationEvent};
 use switchboard_domain::{Actor, Conversation, ConversationId};
-use switchboard_storage::{Precondition, SqliteSync, Store, StoreConfig, WriteContext, now};
+use switchboard_storage::{
+    Precondition, SecretKeySource, SqliteSync, Store, StoreConfig, WriteContext, now,
+};
 use switchboard_testsupport::ceiling::{Bare, CeilingWrite, Synchronous};
-use switchboard_testsupport::tempfile;
+use switchboard_testsupport::{SECRET_KEYS, tempfile};
 
 const ROWS: usize = 1000;
 
@@ -366,10 +368,7 @@ fn main() {
 /// default key; these are throwaway databases).
 fn bench_config() -> StoreConfig {
     StoreConfig {
-        secret_keys: switchboard_storage::SecretKeySource::Keys(
-            switchboard_storage::SecretKeys::parse(switchboard_testsupport::SECRET_KEYS)
-                .unwrap_or_else(|e| panic!("{e}")),
-        ),
+        secret_keys: SecretKeySource::keys(SECRET_KEYS).unwrap_or_else(|e| panic!("{e}")),
         ..StoreConfig::default()
     }
 }

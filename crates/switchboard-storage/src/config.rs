@@ -223,10 +223,8 @@ impl StoreConfig {
     pub(crate) fn for_tests() -> Self {
         Self {
             connection_timeout: std::time::Duration::from_secs(60),
-            secret_keys: crate::SecretKeySource::Keys(
-                crate::SecretKeys::parse(switchboard_testsupport::SECRET_KEYS)
-                    .unwrap_or_else(|e| panic!("the tests' secret keys: {e}")),
-            ),
+            secret_keys: crate::SecretKeySource::keys(switchboard_testsupport::SECRET_KEYS)
+                .unwrap_or_else(|e| panic!("the tests' secret keys: {e}")),
             ..Self::default()
         }
     }

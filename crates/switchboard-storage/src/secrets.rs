@@ -269,6 +269,15 @@ pub enum SecretKeyError {
 }
 
 impl SecretKeySource {
+    /// These keys, written as [`SecretKeys::parse`] reads them.
+    ///
+    /// # Errors
+    ///
+    /// As [`SecretKeys::parse`].
+    pub fn keys(text: &str) -> Result<Self, SecretKeyError> {
+        SecretKeys::parse(text).map(Self::Keys)
+    }
+
     /// The keys for a store on `url`, creating the default key file when
     /// the source is [`SecretKeySource::Auto`] on SQLite.
     pub(crate) fn resolve(&self, url: &DatabaseUrl) -> Result<SecretKeys, SecretKeyError> {

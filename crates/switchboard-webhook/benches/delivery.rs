@@ -25,7 +25,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use switchboard_domain::{Actor, Conversation, EventType, WebhookSubscription};
-use switchboard_storage::{SqliteSync, Store, StoreConfig, WriteContext, now};
+use switchboard_storage::{SecretKeySource, SqliteSync, Store, StoreConfig, WriteContext, now};
+use switchboard_testsupport::SECRET_KEYS;
 use switchboard_testsupport::receiver::Receiver;
 use switchboard_webhook::{NoMetrics, TargetPolicy, Wakeup, WebhookConfig};
 
@@ -234,10 +235,7 @@ fn main() {
 /// default key; these are throwaway databases).
 fn bench_config() -> StoreConfig {
     StoreConfig {
-        secret_keys: switchboard_storage::SecretKeySource::Keys(
-            switchboard_storage::SecretKeys::parse(switchboard_testsupport::SECRET_KEYS)
-                .unwrap_or_else(|e| panic!("{e}")),
-        ),
+        secret_keys: SecretKeySource::keys(SECRET_KEYS).unwrap_or_else(|e| panic!("{e}")),
         ..StoreConfig::default()
     }
 }

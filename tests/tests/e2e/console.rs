@@ -22,12 +22,7 @@ pub(crate) const PASSWORD: &str = "a long console password";
 
 /// Creates an agent of the app's tenant with [`PASSWORD`].
 pub(crate) async fn agent(app: &TestApp, name: &str, email: &str, role: &str) -> Agent {
-    let agent = app
-        .store
-        .admin()
-        .create_agent(app.tenant.id, name, email, role)
-        .await
-        .unwrap();
+    let agent = app.seed_agent(name, email, role).await;
     app.store
         .console()
         .set_password(app.tenant.id, email, PASSWORD)

@@ -330,7 +330,7 @@ async fn chats_statuses_assignee_and_department() {
             c.email = Some("vis@example.com".into());
         })
         .await;
-        let agent = app.store.admin().create_agent(app.tenant.id, "Agent A", "a@example.com", "admin").await.unwrap();
+        let agent = app.seed_agent("Agent A", "a@example.com", "admin").await;
         let dept = app.store.admin().create_department(app.tenant.id, "Sales").await.unwrap();
 
         let (status, chat) = app.post("/v1/chats").json(&json!({"customer": customer.id, "message": "Hello"})).fetch().await;

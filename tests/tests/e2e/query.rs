@@ -226,12 +226,7 @@ async fn helpcrunch_lists_and_searches_customers() {
 async fn helpcrunch_lists_and_searches_chats() {
     for_each_backend(|app| async move {
         let b = app.backend;
-        let agent = app
-            .store
-            .admin()
-            .create_agent(app.tenant.id, "Anna", "anna@example.com", "agent")
-            .await
-            .unwrap();
+        let agent = app.seed_agent("Anna", "anna@example.com", "agent").await;
         let mut chats = Vec::new();
         for (name, email) in [("Ada", "ada@example.com"), ("Bob", "bob@example.com"), ("Cyd", "cyd@example.com")] {
             let (_, customer) = app
@@ -328,14 +323,8 @@ async fn zoho_lists_conversations_by_every_documented_parameter() {
         let b = app.backend;
         let t = app.tenant.id;
         let admin = app.store.admin();
-        let anna = admin
-            .create_agent(t, "Anna", "anna@example.com", "agent")
-            .await
-            .unwrap();
-        let otto = admin
-            .create_agent(t, "Otto", "otto@example.com", "agent")
-            .await
-            .unwrap();
+        let anna = app.seed_agent("Anna", "anna@example.com", "agent").await;
+        let otto = app.seed_agent("Otto", "otto@example.com", "agent").await;
         let sales = admin.create_department(t, "Sales").await.unwrap();
         let contact = app.seed_customer(|c| c.name = Some("Vic".into())).await;
         let before = app.store.now().as_millis();
@@ -474,12 +463,7 @@ fn so_source(body: &Value) -> &str {
 async fn superoffice_lists_chat_sessions_with_odata() {
     for_each_backend(|app| async move {
         let b = app.backend;
-        let agent = app
-            .store
-            .admin()
-            .create_agent(app.tenant.id, "Anna", "anna@example.com", "agent")
-            .await
-            .unwrap();
+        let agent = app.seed_agent("Anna", "anna@example.com", "agent").await;
         let mut ids = Vec::new();
         for (name, status, user) in [
             ("Ada", "Started", true),

@@ -111,7 +111,7 @@ async fn entity_shape_and_case_insensitive_routes() {
 async fn json_patch_ops_paths_and_refusals() {
     for_each_backend(|app| async move {
         let id = session(&app).await;
-        let agent = app.store.admin().create_agent(app.tenant.id, "Sam", "sam@example.com", "agent").await.unwrap();
+        let agent = app.seed_agent("Sam", "sam@example.com", "agent").await;
         let ops = json!([
             {"op": "test", "path": "customername", "value": "Ada"},
             {"op": "replace", "path": "/CUSTOMEREMAIL", "value": "ada@new.example.com"},
@@ -215,27 +215,15 @@ async fn preconditions_etags_and_304() {
         let etag = resp.headers()["etag"].to_str().unwrap().to_string();
 
         // If-Modified-Since with the Last-Modified value: 304 (second precision)
-        let resp = app
-            .get(&path)
-            .header("If-Modified-Since", &last_modified)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 304);
-        let resp = app
-            .get(&path)
-            .header("If-None-Match", &etag)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 304);
-        let resp = app
-            .get(&path)
-            .header("If-Modified-Since", "Sat, 01 Jan 2000 00:00:00 GMT")
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 200);
+        // If-None-Match with the ETag: 304; an older date: 200.
+        for (header, value, want) in [
+            ("If-Modified-Since", last_modified.as_str(), 304),
+            ("If-None-Match", etag.as_str(), 304),
+            ("If-Modified-Since", "Sat, 01 Jan 2000 00:00:00 GMT", 200),
+        ] {
+            let resp = app.get(&path).header(header, value).send().await.unwrap();
+            assert_eq!(resp.status(), want, "{header}: {value}");
+        }
 
         // If-Unmodified-Since equal to the Last-Modified second passes, even though
         // the row's updatedAt has milliseconds after that second
@@ -616,19 +604,8 @@ async fn put_replaces_the_whole_entity() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn patches_apply_to_the_entity_get_returns_links_included() {
     for_each_backend(|app| async move {
-        let t = app.tenant.id;
-        let ada = app
-            .store
-            .admin()
-            .create_agent(t, "Ada Agent", "ada@example.com", "agent")
-            .await
-            .unwrap();
-        let bob = app
-            .store
-            .admin()
-            .create_agent(t, "Bob Agent", "bob@example.com", "agent")
-            .await
-            .unwrap();
+        let ada = app.seed_agent("Ada Agent", "ada@example.com", "agent").await;
+        let bob = app.seed_agent("Bob Agent", "bob@example.com", "agent").await;
         let person = app.seed_customer(|c| c.name = Some("Cleo".into())).await;
         let id = session(&app).await;
         let url = format!("/api/v1/ChatSession/{id}");
@@ -683,33 +660,22 @@ async fn delete_checks_if_match_against_the_row_it_deletes() {
         patch_req(&app, id, MERGE_PATCH, &json!({"Rank": 2}))
             .fetch_expecting(200)
             .await;
-        let resp = app
-            .delete(&url)
-            .header("If-Match", "W/\"1\"")
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 412, "{}", app.backend);
-        assert_eq!(
-            app.get(&url).send().await.unwrap().status(),
-            200,
-            "not deleted"
-        );
-        let resp = app
-            .delete(&url)
-            .header("If-Match", "\"2\", W/\"1\"")
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 204, "{}", app.backend);
-        assert_eq!(app.get(&url).send().await.unwrap().status(), 404);
-        let resp = app
-            .delete(&url)
-            .header("If-Match", "W/\"2\"")
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 404, "{}", app.backend);
+        // (If-Match, the DELETE's status, a GET's status after it)
+        for (if_match, deleted, after) in [
+            ("W/\"1\"", 412, 200),
+            ("\"2\", W/\"1\"", 204, 404),
+            ("W/\"2\"", 404, 404),
+        ] {
+            let resp = app
+                .delete(&url)
+                .header("If-Match", if_match)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.status(), deleted, "{}: {if_match}", app.backend);
+            let got = app.get(&url).send().await.unwrap().status();
+            assert_eq!(got, after, "{}: GET after {if_match}", app.backend);
+        }
     })
     .await;
 }
@@ -734,20 +700,15 @@ async fn custom_info_keys_are_case_sensitive() {
         );
 
         // `test` needs the exact key: nothing is written when it names another case.
-        let guarded = json!([
-            {"op": "test", "path": "/CustomInfo/TIEr", "value": "gold"},
-            {"op": "replace", "path": "/CustomInfo/tier", "value": "lost"}
-        ]);
-        patch_req(&app, id, JSON_PATCH, &guarded)
-            .fetch_expecting(400)
-            .await;
-        let guarded = json!([
-            {"op": "test", "path": "/CustomInfo/Tier", "value": "gold"},
-            {"op": "replace", "path": "/CustomInfo/tier", "value": "lost"}
-        ]);
-        patch_req(&app, id, JSON_PATCH, &guarded)
-            .fetch_expecting(409)
-            .await;
+        for (tested, want) in [("/CustomInfo/TIEr", 400), ("/CustomInfo/Tier", 409)] {
+            let guarded = json!([
+                {"op": "test", "path": tested, "value": "gold"},
+                {"op": "replace", "path": "/CustomInfo/tier", "value": "lost"}
+            ]);
+            patch_req(&app, id, JSON_PATCH, &guarded)
+                .fetch_expecting(want)
+                .await;
+        }
 
         // A merge patch picks keys exactly; `null` removes only the exact key.
         let merge = json!({"custominfo": {"TIER": null, "tier": "platinum", "new": 1}});

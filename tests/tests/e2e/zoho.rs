@@ -52,8 +52,7 @@ async fn chat_status_has_salesiqs_layout_for_every_status() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_conversation_carries_salesiqs_members() {
     for_each_backend(|app: TestApp| async move {
-        let admin = app.store.admin();
-        let agent = admin.create_agent(app.tenant.id, "James Nelson", "james@example.com", "agent").await.unwrap();
+        let agent = app.seed_agent("James Nelson", "james@example.com", "agent").await;
         let customer = app.seed_customer(|c| c.name = Some("Olivya".into())).await;
         let t = now();
         let linked = app

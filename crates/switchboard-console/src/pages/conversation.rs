@@ -38,7 +38,7 @@ pub(crate) async fn page(
 ) -> Result<HttpResponse, ConsoleError> {
     let session = session::require(&req, &state).await?;
     let id = conversation_id(&id)?;
-    let store = state.app.store();
+    let store = state.store();
     let tenant = session.tenant.id;
     let since = store.console().last_event_id().await?;
     let conv = store.conversations().get(tenant, id).await?;
@@ -255,7 +255,6 @@ async fn apply(
         .validate()
         .map_err(|e| ConsoleError::BadRequest(e.to_string()))?;
     state
-        .app
         .store()
         .conversations()
         .apply(&ctx(&session), id, Precondition::NONE, update)

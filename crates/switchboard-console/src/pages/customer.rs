@@ -53,7 +53,7 @@ async fn render_page(
     error: Option<&str>,
     fragment: bool,
 ) -> Result<HttpResponse, ConsoleError> {
-    let store = state.app.store();
+    let store = state.store();
     let tenant = session.tenant.id;
     let since = store.console().last_event_id().await?;
     let customer = store.customers().get(tenant, id).await?;
@@ -330,7 +330,6 @@ where
     let session = session::posted(req, state, csrf).await?;
     let id = customer_id(raw_id)?;
     let done = state
-        .app
         .store()
         .customers()
         .update(&ctx(&session), id, Precondition::NONE, change)
@@ -451,12 +450,7 @@ pub(crate) async fn set_attribute(
     form: web::Form<AttributeForm>,
 ) -> Result<HttpResponse, ConsoleError> {
     let session = session::require(&req, &state).await?;
-    let attributes = state
-        .app
-        .store()
-        .admin()
-        .attributes(session.tenant.id)
-        .await?;
+    let attributes = state.store().admin().attributes(session.tenant.id).await?;
     let f = form.into_inner();
     // An undefined name goes to the domain as text, which refuses it.
     let value = match attributes.get(&f.name) {

@@ -227,7 +227,7 @@ pub(crate) async fn page(
     params: web::Query<InboxParams>,
 ) -> Result<HttpResponse, ConsoleError> {
     let session = session::require(&req, &state).await?;
-    let store = state.app.store();
+    let store = state.store();
     let tenant = session.tenant.id;
     // Read where the live stream starts before the data, so no change
     // falls between them.

@@ -45,7 +45,7 @@ async fn render_page(
     session: &ConsoleSession,
     notice: Notice<'_>,
 ) -> Result<HttpResponse, ConsoleError> {
-    let store = state.app.store();
+    let store = state.store();
     let tenant = session.tenant.id;
     let agents = store.admin().agents(tenant).await?;
     let departments = store.admin().departments(tenant).await?;
@@ -298,7 +298,7 @@ pub(crate) async fn create_agent(
     }
     let tenant = session.tenant.id;
     let email = switchboard_storage::console::normalize_email(&form.email);
-    let store = state.app.store();
+    let store = state.store();
     let created = store
         .admin()
         .create_agent(tenant, form.name.trim(), &email, role.as_str())
@@ -329,7 +329,6 @@ pub(crate) async fn create_department(
 ) -> Result<HttpResponse, ConsoleError> {
     let session = session::admin_posted(&req, &state, &form.csrf).await?;
     let done = state
-        .app
         .store()
         .admin()
         .create_department(session.tenant.id, form.name.trim())
@@ -371,7 +370,6 @@ pub(crate) async fn create_attribute(
         form.label.trim().to_string()
     };
     let done = state
-        .app
         .store()
         .admin()
         .create_attribute(CustomAttribute {
@@ -425,7 +423,6 @@ pub(crate) async fn create_key(
         }
     }
     let created = state
-        .app
         .store()
         .admin()
         .create_api_key(session.tenant.id, &name, scopes)
@@ -452,7 +449,6 @@ pub(crate) async fn revoke_key(
     let session = session::admin_posted(&req, &state, &form.csrf).await?;
     let id = ApiKeyId::new(path_id(&id)?);
     state
-        .app
         .store()
         .admin()
         .revoke_api_key_id(session.tenant.id, id)

@@ -101,7 +101,7 @@ pub(crate) async fn submit(
     if !decision.allowed {
         return Err(ConsoleError::TooMany(decision.retry_after_secs));
     }
-    let store = state.app.store();
+    let store = state.store();
     let tenant = match form
         .tenant
         .as_deref()
@@ -176,7 +176,7 @@ pub(crate) async fn sign_out(
     let secure = session::is_secure(&req, &state);
     if let Some(s) = session::current(&req, &state).await? {
         session::check_post(&req, &s, &form.csrf)?;
-        state.app.store().console().end_session(s.id).await?;
+        state.store().console().end_session(s.id).await?;
     }
     let mut res = see_other("/console/sign-in");
     res.add_removal_cookie(&session::removal(SESSION_COOKIE, secure))

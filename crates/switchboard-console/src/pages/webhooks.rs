@@ -32,7 +32,7 @@ pub(crate) async fn list(
     state: web::Data<ConsoleState>,
 ) -> Result<HttpResponse, ConsoleError> {
     let session = session::require_admin(&req, &state).await?;
-    let store = state.app.store();
+    let store = state.store();
     let tenant = session.tenant.id;
     let subs = store.webhooks().list(tenant).await?;
     let quarantined = store.webhooks().quarantined(tenant, QUARANTINED).await?;
@@ -143,7 +143,7 @@ async fn render_detail(
     id: SubscriptionId,
     new_secret: Option<&str>,
 ) -> Result<HttpResponse, ConsoleError> {
-    let store = state.app.store();
+    let store = state.store();
     let tenant = session.tenant.id;
     let sub = store.webhooks().get(tenant, id).await?;
     let deliveries = store.webhooks().deliveries(tenant, id, DELIVERIES).await?;
@@ -255,7 +255,6 @@ pub(crate) async fn enable(
     let session = session::admin_posted(&req, &state, &form.csrf).await?;
     let id = SubscriptionId::new(path_id(&id)?);
     state
-        .app
         .store()
         .webhooks()
         .enable(session.tenant.id, id)
@@ -276,7 +275,6 @@ pub(crate) async fn rotate(
     let secret = switchboard_webhook::generate_secret()
         .map_err(|e| ConsoleError::Internal(e.to_string()))?;
     state
-        .app
         .store()
         .webhooks()
         .rotate_secret(session.tenant.id, id, &secret, ROTATION_GRACE)
@@ -296,7 +294,6 @@ pub(crate) async fn redeliver(
     let id = SubscriptionId::new(path_id(&id)?);
     let delivery = DeliveryId::new(path_id(&delivery)?);
     state
-        .app
         .store()
         .webhooks()
         .redeliver(session.tenant.id, id, delivery)
@@ -314,7 +311,6 @@ pub(crate) async fn requeue(
     let session = session::admin_posted(&req, &state, &form.csrf).await?;
     let event = EventId::new(path_id(&event)?);
     state
-        .app
         .store()
         .webhooks()
         .requeue(session.tenant.id, event)

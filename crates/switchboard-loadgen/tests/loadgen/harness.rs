@@ -15,9 +15,8 @@ pub(crate) async fn server(url: String) -> RunningServer {
     let mut config = ServerConfig::new(url);
     config.bind = SocketAddr::from(([127, 0, 0, 1], 0));
     // The key the dataset was seeded with (PostgreSQL has no default key).
-    config.store.secret_keys = switchboard_storage::SecretKeySource::Keys(
-        switchboard_storage::SecretKeys::parse(switchboard_testsupport::SECRET_KEYS).unwrap(),
-    );
+    config.store.secret_keys =
+        switchboard_storage::SecretKeySource::keys(switchboard_testsupport::SECRET_KEYS).unwrap();
     config.api = ApiConfig {
         rate_limit_per_minute: 1_000_000,
         rate_limit_burst: 1_000_000,

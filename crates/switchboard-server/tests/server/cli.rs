@@ -43,6 +43,11 @@ struct Scratch {
     url: String,
 }
 
+/// The words of a command line (no quoting: no argument holds a space).
+fn args(line: &'static str) -> Vec<&'static str> {
+    line.split_whitespace().collect()
+}
+
 impl Scratch {
     fn new() -> Self {
         let dir = tempdir().unwrap();
@@ -146,18 +151,7 @@ async fn tenant_and_keys() {
     s.invalid(&["tenant", "create", "acme"]);
     s.invalid(&["tenant", "create", "Not A Name"]);
 
-    let out = s.ok(&[
-        "key",
-        "create",
-        "--tenant",
-        "acme",
-        "--scope",
-        "customers.READ",
-        "--scope",
-        "conversations.update",
-        "--name",
-        "zapier",
-    ]);
+    let out = s.ok(&args("key create --tenant acme --scope customers.READ --scope conversations.update --name zapier"));
     let secret = last_line(&out).to_string();
     let all = s.ok(&["key", "create", "--tenant", "acme"]);
     let all_secret = last_line(&all).to_string();
@@ -177,18 +171,9 @@ async fn tenant_and_keys() {
         "without --scope: every data scope, no admin scope"
     );
 
-    let admin = s.ok(&[
-        "key",
-        "create",
-        "--tenant",
-        "acme",
-        "--scope",
-        "admin.READ",
-        "--scope",
-        "admin.write",
-        "--name",
-        "ops",
-    ]);
+    let admin = s.ok(&args(
+        "key create --tenant acme --scope admin.READ --scope admin.write --name ops",
+    ));
     assert!(admin.contains("admin.READ, admin.WRITE"), "{admin}");
     let (key, _) = printed_key(&store, last_line(&admin)).await;
     assert_eq!(
@@ -219,42 +204,19 @@ async fn tenant_and_keys() {
     assert!(revoked.contains("revoked API key \"ops\""), "{revoked}");
     s.invalid(&revoke);
 
-    s.invalid(&[
-        "key",
-        "create",
-        "--tenant",
-        "acme",
-        "--scope",
-        "customers.DESTROY",
-    ]);
+    s.invalid(&args("key create --tenant acme --scope customers.DESTROY"));
 }
 
 #[tokio::test]
 async fn attributes_agents_departments() {
     let s = Scratch::new();
     s.ok(&["tenant", "create", "acme"]);
-    s.ok(&[
-        "attribute",
-        "create",
-        "--tenant",
-        "acme",
-        "--name",
-        "plan",
-        "--type",
-        "string",
-        "--label",
-        "Plan",
-    ]);
-    s.ok(&[
-        "attribute",
-        "create",
-        "--tenant",
-        "acme",
-        "--name",
-        "seats",
-        "--type",
-        "number",
-    ]);
+    s.ok(&args(
+        "attribute create --tenant acme --name plan --type string --label Plan",
+    ));
+    s.ok(&args(
+        "attribute create --tenant acme --name seats --type number",
+    ));
     s.ok(&[
         "agent",
         "create",
@@ -277,14 +239,7 @@ async fn attributes_agents_departments() {
         "--email",
         "alan@example.com",
     ]);
-    s.ok(&[
-        "department",
-        "create",
-        "--tenant",
-        "acme",
-        "--name",
-        "Support",
-    ]);
+    s.ok(&args("department create --tenant acme --name Support"));
 
     let store = s.store().await;
     let tenant = s.tenant(&store, "acme").await;
@@ -309,16 +264,9 @@ async fn attributes_agents_departments() {
         ["Support"]
     );
 
-    s.invalid(&[
-        "attribute",
-        "create",
-        "--tenant",
-        "acme",
-        "--name",
-        "x",
-        "--type",
-        "color",
-    ]);
+    s.invalid(&args(
+        "attribute create --tenant acme --name x --type color",
+    ));
     s.invalid(&[
         "agent", "create", "--tenant", "acme", "--name", "X", "--email", "nope",
     ]);
@@ -383,14 +331,7 @@ async fn attributes_agents_departments() {
         "{deleted}"
     );
     s.invalid(&["attribute", "delete", "--tenant", "acme", "seats"]);
-    s.ok(&[
-        "department",
-        "create",
-        "--tenant",
-        "acme",
-        "--name",
-        "Sales",
-    ]);
+    s.ok(&args("department create --tenant acme --name Sales"));
     let deleted = s.ok(&["department", "delete", "--tenant", "acme", "Sales"]);
     assert!(
         deleted.contains("deleted department \"Sales\""),
@@ -492,18 +433,9 @@ async fn agents_get_console_passwords_from_stdin() {
     ];
     let out = with_stdin(&unknown, "third long password\n");
     assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
-    s.invalid(&[
-        "agent",
-        "create",
-        "--tenant",
-        "acme",
-        "--name",
-        "X",
-        "--email",
-        "x@example.com",
-        "--role",
-        "root",
-    ]);
+    s.invalid(&args(
+        "agent create --tenant acme --name X --email x@example.com --role root",
+    ));
 }
 
 #[test]
@@ -511,34 +443,9 @@ fn unknown_tenant_is_an_error() {
     let s = Scratch::new();
     for args in [
         &["key", "create", "--tenant", "ghost"][..],
-        &[
-            "attribute",
-            "create",
-            "--tenant",
-            "ghost",
-            "--name",
-            "plan",
-            "--type",
-            "string",
-        ],
-        &[
-            "agent",
-            "create",
-            "--tenant",
-            "ghost",
-            "--name",
-            "A",
-            "--email",
-            "a@example.com",
-        ],
-        &[
-            "department",
-            "create",
-            "--tenant",
-            "ghost",
-            "--name",
-            "Support",
-        ],
+        &args("attribute create --tenant ghost --name plan --type string"),
+        &args("agent create --tenant ghost --name A --email a@example.com"),
+        &args("department create --tenant ghost --name Support"),
     ] {
         let out = s.run(args);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", describe(&out));
@@ -702,6 +609,13 @@ impl Served {
         Self::start_with(s, args, stderr, &[("SWITCHBOARD_LOG", "info")])
     }
 
+    /// Starts and waits until it listens: the server and its base URL.
+    fn listening(s: &Scratch, args: &[&str], stderr: &Path) -> (Self, String) {
+        let mut served = Self::start(s, args, stderr);
+        let base_url = served.wait_for("listening on ");
+        (served, base_url)
+    }
+
     /// Starts with these environment variables.
     fn start_with(s: &Scratch, args: &[&str], stderr: &Path, env: &[(&str, &str)]) -> Self {
         let mut command = s.command(args);
@@ -801,12 +715,11 @@ async fn serve_demo_is_idempotent_and_stops_gracefully() {
     let mut consoles = Vec::new();
     let mut seen_counts = Vec::new();
     for run in 0..2 {
-        let mut served = Served::start(
+        let (mut served, base_url) = Served::listening(
             &s,
-            &["serve", "--demo", "--bind", "127.0.0.1:0"],
+            &args("serve --demo --bind 127.0.0.1:0"),
             &s.path(&format!("stderr-{run}.log")),
         );
-        let base_url = served.wait_for("listening on ");
         assert!(base_url.starts_with("http://127.0.0.1:"), "{base_url}");
         let key = served.wait_for("API key: ");
         let console_url = served.wait_for("Operator console: ");
@@ -932,12 +845,8 @@ async fn serve_demo_prints_a_working_example_for_every_dialect() {
 #[tokio::test]
 async fn serve_on_an_empty_database_says_how_to_create_a_tenant_and_key() {
     let s = Scratch::new();
-    let mut served = Served::start(
-        &s,
-        &["serve", "--bind", "127.0.0.1:0"],
-        &s.path("stderr.log"),
-    );
-    let base_url = served.wait_for("listening on ");
+    let (mut served, base_url) =
+        Served::listening(&s, &args("serve --bind 127.0.0.1:0"), &s.path("stderr.log"));
     served.wait_for("The database has no tenant yet");
     assert_eq!(
         served.wait_for("  switchboard tenant create"),
@@ -1167,12 +1076,11 @@ impl Connection {
 #[test]
 fn sigterm_answers_in_flight_work_closes_keep_alive_and_exits_at_once() {
     let s = Scratch::new();
-    let mut served = Served::start(
+    let (mut served, base_url) = Served::listening(
         &s,
-        &["serve", "--demo", "--bind", "127.0.0.1:0"],
+        &args("serve --demo --bind 127.0.0.1:0"),
         &s.path("stderr.log"),
     );
-    let base_url = served.wait_for("listening on ");
     let key = served.wait_for("API key: ");
 
     // An idle keep-alive connection.
@@ -1285,12 +1193,8 @@ async fn deleted_tenants_cached_key_gets_401() {
         s.ok(&["tenant", "create", "globex"]);
         let key = last_line(&s.ok(&["key", "create", "--tenant", "acme"])).to_string();
         let other = last_line(&s.ok(&["key", "create", "--tenant", "globex"])).to_string();
-        let mut served = Served::start(
-            &s,
-            &["serve", "--bind", "127.0.0.1:0"],
-            &s.path("serve.log"),
-        );
-        let base_url = served.wait_for("listening on ");
+        let (served, base_url) =
+            Served::listening(&s, &args("serve --bind 127.0.0.1:0"), &s.path("serve.log"));
         let (status, body) = create_customer(&base_url, &key).await;
         assert_eq!(status, 201, "{}: {body}", db.label);
         let customer = format!("{base_url}/v1/customers/{}", body["id"]);
@@ -1384,12 +1288,8 @@ async fn a_running_server_follows_the_attributes_the_command_changes() {
         let s = Scratch::on(&db);
         s.ok(&["tenant", "create", "acme"]);
         let key = last_line(&s.ok(&["key", "create", "--tenant", "acme"])).to_string();
-        let mut served = Served::start(
-            &s,
-            &["serve", "--bind", "127.0.0.1:0"],
-            &s.path("serve.log"),
-        );
-        let base_url = served.wait_for("listening on ");
+        let (served, base_url) =
+            Served::listening(&s, &args("serve --bind 127.0.0.1:0"), &s.path("serve.log"));
         let (status, body) = create_customer(&base_url, &key).await;
         assert_eq!(status, 201, "{label}: {body}");
         let client = reqwest::Client::new();
@@ -1424,16 +1324,9 @@ async fn a_running_server_follows_the_attributes_the_command_changes() {
         };
         // Cached without `plan`.
         expect((400, 400), "before").await;
-        s.ok(&[
-            "attribute",
-            "create",
-            "--tenant",
-            "acme",
-            "--name",
-            "plan",
-            "--type",
-            "string",
-        ]);
+        s.ok(&args(
+            "attribute create --tenant acme --name plan --type string",
+        ));
         expect((200, 200), "once defined").await;
         let cleared = client
             .patch(&customer)

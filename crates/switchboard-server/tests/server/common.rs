@@ -6,7 +6,7 @@ use std::process::{Child, Command};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
-use switchboard_storage::{SecretKeySource, SecretKeys, Store, StoreConfig};
+use switchboard_storage::{SecretKeySource, Store, StoreConfig};
 use switchboard_testsupport::{SECRET_KEYS, TestDatabase};
 
 pub(super) const BIN: &str = env!("CARGO_BIN_EXE_switchboard");
@@ -27,7 +27,7 @@ pub(super) fn switchboard() -> Command {
 /// The store settings the server processes use (the test keys).
 pub(super) fn store_config() -> StoreConfig {
     StoreConfig {
-        secret_keys: SecretKeySource::Keys(SecretKeys::parse(SECRET_KEYS).unwrap()),
+        secret_keys: SecretKeySource::keys(SECRET_KEYS).unwrap(),
         ..StoreConfig::default()
     }
 }

@@ -171,16 +171,32 @@ pub(super) async fn tenant_and_key(database_url: &str) -> String {
         .secret
 }
 
-pub(super) async fn subscribe(base_url: &str, key: &str, target: &str) -> String {
-    let response = client()
-        .post(format!("{base_url}/zapier/v1/hooks"))
+/// POSTs `body` to `url` with `key` and asserts `201 Created`.
+async fn create(
+    client: &reqwest::Client,
+    url: String,
+    key: &str,
+    body: Value,
+) -> reqwest::Response {
+    let response = client
+        .post(url)
         .bearer_auth(key)
-        .json(&json!({"target_url": target, "event": "email_updated"}))
+        .json(&body)
         .send()
         .await
         .unwrap();
     assert_eq!(response.status(), 201);
-    let body: Value = response.json().await.unwrap();
+    response
+}
+
+pub(super) async fn subscribe(base_url: &str, key: &str, target: &str) -> String {
+    let url = format!("{base_url}/zapier/v1/hooks");
+    let hook = json!({"target_url": target, "event": "email_updated"});
+    let body: Value = create(&client(), url, key, hook)
+        .await
+        .json()
+        .await
+        .unwrap();
     body["secret"].as_str().unwrap().to_string()
 }
 
@@ -190,14 +206,14 @@ pub(super) async fn create_chatlog(
     key: &str,
     session: &str,
 ) {
-    let response = client
-        .post(format!("{base_url}/chatbot/v1/chatlog"))
-        .bearer_auth(key)
-        .json(&json!({"sessionid": session, "name": "Ada"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 201);
+    let url = format!("{base_url}/chatbot/v1/chatlog");
+    create(
+        client,
+        url,
+        key,
+        json!({"sessionid": session, "name": "Ada"}),
+    )
+    .await;
 }
 
 /// One email update; `true` when the server acknowledged it (200).

@@ -9,7 +9,7 @@ use switchboard_domain::{
 };
 use switchboard_storage::{
     AttemptOutcome, AttemptReport, DeliveryId, DeliveryState, DueDelivery, NextStep, Precondition,
-    StorageError, Store, WriteContext, now,
+    Recorded, StorageError, Store, WriteContext, now,
 };
 
 use super::harness::{
@@ -79,6 +79,42 @@ fn report(
         next,
         lease_until: d.lease_until,
     }
+}
+
+/// A successful attempt of `d` (200).
+fn success(store: &Store, d: &DueDelivery) -> AttemptReport {
+    report(
+        store,
+        d,
+        AttemptOutcome::Success,
+        Some(200),
+        NextStep::Succeeded,
+    )
+}
+
+/// An attempt of `d` answered with the error `status`, then `next`.
+fn http_error(store: &Store, d: &DueDelivery, status: u16, next: NextStep) -> AttemptReport {
+    report(store, d, AttemptOutcome::HttpError, Some(status), next)
+}
+
+/// A retry a minute after the store's now.
+fn in_a_minute(store: &Store) -> NextStep {
+    NextStep::RetryAt(Timestamp::from_millis(store.now().as_millis() + 60_000))
+}
+
+/// Records `reports` as `worker`; a subscription failing for longer than
+/// `disable_after` is disabled.
+async fn record(
+    store: &Store,
+    worker: &str,
+    reports: Vec<AttemptReport>,
+    disable_after: Duration,
+) -> Recorded {
+    store
+        .worker()
+        .record_attempts(worker, reports, disable_after)
+        .await
+        .unwrap()
 }
 
 /// An event that no active subscription of its tenant and type matches when
@@ -236,54 +272,27 @@ async fn attempts_retry_complete_fail_and_release() {
         let [d1, d2, d3, d4] = <[DueDelivery; 4]>::try_from(fan.claimed).unwrap();
 
         // d1: 500 -> retry at once; d2: success; d3: failed for good; d4: released.
-        let recorded = store
-            .worker()
-            .record_attempts(
-                "w",
-                vec![
-                    report(
-                        &store,
-                        &d1,
-                        AttemptOutcome::HttpError,
-                        Some(500),
-                        NextStep::RetryAt(store.now()),
-                    ),
-                    report(
-                        &store,
-                        &d2,
-                        AttemptOutcome::Success,
-                        Some(200),
-                        NextStep::Succeeded,
-                    ),
-                    report(&store, &d3, AttemptOutcome::Timeout, None, NextStep::Failed),
-                ],
-                FIVE_DAYS,
-            )
-            .await
-            .unwrap();
+        let recorded = record(
+            &store,
+            "w",
+            vec![
+                http_error(&store, &d1, 500, NextStep::RetryAt(store.now())),
+                success(&store, &d2),
+                report(&store, &d3, AttemptOutcome::Timeout, None, NextStep::Failed),
+            ],
+            FIVE_DAYS,
+        )
+        .await;
         assert_eq!(recorded.recorded, 3, "{label}");
         assert!(
             recorded.disabled.is_empty() && recorded.deleted.is_empty(),
             "{label}"
         );
-        assert_eq!(
-            store
-                .worker()
-                .release_deliveries("someone-else", &[d4.id])
-                .await
-                .unwrap(),
-            0,
-            "{label}"
-        );
-        assert_eq!(
-            store
-                .worker()
-                .release_deliveries("w", &[d4.id])
-                .await
-                .unwrap(),
-            1,
-            "{label}"
-        );
+        // Only the lease holder releases it.
+        for (worker, released) in [("someone-else", 0), ("w", 1)] {
+            let n = store.worker().release_deliveries(worker, &[d4.id]).await;
+            assert_eq!(n.unwrap(), released, "{label}");
+        }
 
         // d1 and d4 are due again; the retry carries the attempt count.
         let due = claim(&store, "w2", LONG, 100).await;
@@ -326,21 +335,19 @@ async fn attempts_retry_complete_fail_and_release() {
         // A retry scheduled in the future is not due.
         let d1 = due.iter().find(|d| d.id == d1.id).unwrap().clone();
         let later = Timestamp::from_millis(store.now().as_millis() + 60_000);
-        store
-            .worker()
-            .record_attempts(
-                "w2",
-                vec![report(
-                    &store,
-                    &d1,
-                    AttemptOutcome::NetworkError,
-                    None,
-                    NextStep::RetryAt(later),
-                )],
-                FIVE_DAYS,
-            )
-            .await
-            .unwrap();
+        record(
+            &store,
+            "w2",
+            vec![report(
+                &store,
+                &d1,
+                AttemptOutcome::NetworkError,
+                None,
+                NextStep::RetryAt(later),
+            )],
+            FIVE_DAYS,
+        )
+        .await;
         assert!(
             claim(&store, "w4", LONG, 100)
                 .await
@@ -451,52 +458,20 @@ async fn a_batch_of_reports_sees_its_own_changes() {
     for_each_backend(|store, label| async move {
         let ctx = tenant(&store, "acme").await;
         let (gone, gone_d, flaky, flaky_d) = gone_and_flaky(&store, &ctx).await;
-        let retry = NextStep::RetryAt(Timestamp::from_millis(store.now().as_millis() + 60_000));
-        let recorded = store
-            .worker()
-            .record_attempts(
-                "w",
-                vec![
-                    report(
-                        &store,
-                        &flaky_d[0],
-                        AttemptOutcome::HttpError,
-                        Some(500),
-                        retry,
-                    ),
-                    report(
-                        &store,
-                        &flaky_d[1],
-                        AttemptOutcome::Success,
-                        Some(200),
-                        NextStep::Succeeded,
-                    ),
-                    report(
-                        &store,
-                        &gone_d[0],
-                        AttemptOutcome::HttpError,
-                        Some(410),
-                        NextStep::Gone,
-                    ),
-                    report(
-                        &store,
-                        &gone_d[1],
-                        AttemptOutcome::HttpError,
-                        Some(500),
-                        retry,
-                    ),
-                    report(
-                        &store,
-                        &flaky_d[0],
-                        AttemptOutcome::HttpError,
-                        Some(500),
-                        retry,
-                    ),
-                ],
-                FIVE_DAYS,
-            )
-            .await
-            .unwrap();
+        let retry = in_a_minute(&store);
+        let recorded = record(
+            &store,
+            "w",
+            vec![
+                http_error(&store, &flaky_d[0], 500, retry),
+                success(&store, &flaky_d[1]),
+                http_error(&store, &gone_d[0], 410, NextStep::Gone),
+                http_error(&store, &gone_d[1], 500, retry),
+                http_error(&store, &flaky_d[0], 500, retry),
+            ],
+            FIVE_DAYS,
+        )
+        .await;
         assert_eq!(
             (recorded.recorded, recorded.stale, recorded.deleted.clone()),
             (3, 2, vec![gone.id]),
@@ -528,75 +503,42 @@ async fn gone_deletes_and_continuous_failure_disables() {
         let (gone, gone_d, flaky, flaky_d) = gone_and_flaky(&store, &ctx).await;
 
         // 410 deletes the subscription and its deliveries at once.
-        let recorded = store
-            .worker()
-            .record_attempts(
-                "w",
-                vec![report(
-                    &store,
-                    &gone_d[0],
-                    AttemptOutcome::HttpError,
-                    Some(410),
-                    NextStep::Gone,
-                )],
-                FIVE_DAYS,
-            )
-            .await
-            .unwrap();
+        let recorded = record(
+            &store,
+            "w",
+            vec![http_error(&store, &gone_d[0], 410, NextStep::Gone)],
+            FIVE_DAYS,
+        )
+        .await;
         assert_eq!(recorded.deleted, vec![gone.id], "{label}");
         assert_not_found(store.webhooks().get(ctx.tenant.id, gone.id).await, label);
         // An attempt of a delivery that went with it is skipped, not an error.
-        let recorded = store
-            .worker()
-            .record_attempts(
-                "w",
-                vec![report(
-                    &store,
-                    &gone_d[1],
-                    AttemptOutcome::HttpError,
-                    Some(500),
-                    NextStep::RetryAt(store.now()),
-                )],
-                FIVE_DAYS,
-            )
-            .await
-            .unwrap();
+        let recorded = record(
+            &store,
+            "w",
+            vec![http_error(
+                &store,
+                &gone_d[1],
+                500,
+                NextStep::RetryAt(store.now()),
+            )],
+            FIVE_DAYS,
+        )
+        .await;
         assert_eq!(recorded.recorded, 0, "{label}");
 
         // A failure starts the failing period; a success ends it.
-        let retry = NextStep::RetryAt(Timestamp::from_millis(store.now().as_millis() + 60_000));
-        store
-            .worker()
-            .record_attempts(
-                "w",
-                vec![report(
-                    &store,
-                    &flaky_d[0],
-                    AttemptOutcome::HttpError,
-                    Some(500),
-                    retry,
-                )],
-                FIVE_DAYS,
-            )
-            .await
-            .unwrap();
+        let retry = in_a_minute(&store);
+        record(
+            &store,
+            "w",
+            vec![http_error(&store, &flaky_d[0], 500, retry)],
+            FIVE_DAYS,
+        )
+        .await;
         let s = store.webhooks().get(ctx.tenant.id, flaky.id).await.unwrap();
         assert!(s.failing_since.is_some(), "{label}");
-        store
-            .worker()
-            .record_attempts(
-                "w",
-                vec![report(
-                    &store,
-                    &flaky_d[1],
-                    AttemptOutcome::Success,
-                    Some(200),
-                    NextStep::Succeeded,
-                )],
-                FIVE_DAYS,
-            )
-            .await
-            .unwrap();
+        record(&store, "w", vec![success(&store, &flaky_d[1])], FIVE_DAYS).await;
         let s = store.webhooks().get(ctx.tenant.id, flaky.id).await.unwrap();
         assert_eq!(
             (s.failing_since, s.state),
@@ -615,37 +557,27 @@ async fn gone_deletes_and_continuous_failure_disables() {
                 .unwrap_or_else(|| panic!("{label}: the retry is due"))
         };
         let again = claim_retry().await;
-        let retry = NextStep::RetryAt(Timestamp::from_millis(store.now().as_millis() + 60_000));
-        let recorded = store
-            .worker()
-            .record_attempts(
-                "w",
-                vec![report(
-                    &store,
-                    &again,
-                    AttemptOutcome::HttpError,
-                    Some(500),
-                    retry,
-                )],
-                Duration::from_millis(20),
-            )
-            .await
-            .unwrap();
+        let retry = in_a_minute(&store);
+        let recorded = record(
+            &store,
+            "w",
+            vec![http_error(&store, &again, 500, retry)],
+            Duration::from_millis(20),
+        )
+        .await;
         assert!(
             recorded.disabled.is_empty(),
             "{label}: the failing period just began"
         );
         let again = claim_retry().await;
-        let retry = NextStep::RetryAt(Timestamp::from_millis(store.now().as_millis() + 60_000));
-        let recorded = store
-            .worker()
-            .record_attempts(
-                "w",
-                vec![report(&store, &again, AttemptOutcome::Timeout, None, retry)],
-                Duration::from_millis(20),
-            )
-            .await
-            .unwrap();
+        let retry = in_a_minute(&store);
+        let recorded = record(
+            &store,
+            "w",
+            vec![report(&store, &again, AttemptOutcome::Timeout, None, retry)],
+            Duration::from_millis(20),
+        )
+        .await;
         assert_eq!(recorded.disabled, vec![flaky.id], "{label}");
         let s = store.webhooks().get(ctx.tenant.id, flaky.id).await.unwrap();
         assert_eq!(s.state, SubscriptionState::Disabled, "{label}");
@@ -699,43 +631,13 @@ async fn expired_delivery_leases_are_due_again_and_claimers_never_share() {
         // worker's now, so the report changes nothing, before or after the
         // new claimer's outcome.
         let first = &fan.claimed[0];
-        let late = || {
-            vec![report(
-                &store,
-                first,
-                AttemptOutcome::HttpError,
-                Some(500),
-                NextStep::Failed,
-            )]
-        };
-        let recorded = store
-            .worker()
-            .record_attempts("w", late(), FIVE_DAYS)
-            .await
-            .unwrap();
+        let late = || vec![http_error(&store, first, 500, NextStep::Failed)];
+        let recorded = record(&store, "w", late(), FIVE_DAYS).await;
         assert_eq!((recorded.recorded, recorded.stale), (0, 1), "{label}");
         let current = taken.iter().find(|d| d.id == first.id).unwrap();
-        let recorded = store
-            .worker()
-            .record_attempts(
-                "w2",
-                vec![report(
-                    &store,
-                    current,
-                    AttemptOutcome::Success,
-                    Some(200),
-                    NextStep::Succeeded,
-                )],
-                FIVE_DAYS,
-            )
-            .await
-            .unwrap();
+        let recorded = record(&store, "w2", vec![success(&store, current)], FIVE_DAYS).await;
         assert_eq!((recorded.recorded, recorded.stale), (1, 0), "{label}");
-        let recorded = store
-            .worker()
-            .record_attempts("w", late(), FIVE_DAYS)
-            .await
-            .unwrap();
+        let recorded = record(&store, "w", late(), FIVE_DAYS).await;
         assert_eq!((recorded.recorded, recorded.stale), (0, 1), "{label}");
         let d = store
             .webhooks()
@@ -798,24 +700,14 @@ async fn samples_and_secret_rotation() {
             .map(|p| p["conversation"]["sessionKey"].as_str().unwrap_or_default())
             .collect();
         assert_eq!(keys, ["s-4", "s-3", "s-2"], "{label}: newest first");
-        assert!(
-            store
-                .webhooks()
-                .recent_payloads(other.tenant.id, EventType::ConversationCreated, 3)
-                .await
-                .unwrap()
-                .is_empty(),
-            "{label}"
-        );
-        assert!(
-            store
-                .webhooks()
-                .recent_payloads(ctx.tenant.id, EventType::CustomerDeleted, 3)
-                .await
-                .unwrap()
-                .is_empty(),
-            "{label}"
-        );
+        // None of another tenant's, none of another event type.
+        for (tenant, event) in [
+            (other.tenant.id, EventType::ConversationCreated),
+            (ctx.tenant.id, EventType::CustomerDeleted),
+        ] {
+            let none = store.webhooks().recent_payloads(tenant, event, 3).await;
+            assert!(none.unwrap().is_empty(), "{label}");
+        }
 
         let sub = subscribe_to(&store, &ctx, EventType::EmailUpdated, "https://a.example/h").await;
         let rotated = store
@@ -870,18 +762,7 @@ async fn unsubscribing_while_attempts_are_recorded_does_not_deadlock() {
                 let store = store.clone();
                 tokio::spawn(async move {
                     for batch in claimed.chunks(15) {
-                        let reports = batch
-                            .iter()
-                            .map(|d| {
-                                report(
-                                    &store,
-                                    d,
-                                    AttemptOutcome::Success,
-                                    Some(200),
-                                    NextStep::Succeeded,
-                                )
-                            })
-                            .collect();
+                        let reports = batch.iter().map(|d| success(&store, d)).collect();
                         store
                             .worker()
                             .record_attempts("w", reports, FIVE_DAYS)

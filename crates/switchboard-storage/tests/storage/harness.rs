@@ -7,8 +7,8 @@ use switchboard_domain::{
     CustomerId, EntityKind, EventType, Tenant, TenantId,
 };
 use switchboard_storage::{
-    Clock, HistoryEntry, OutboxEvent, Precondition, SecretKeySource, SecretKeys, StorageError,
-    Store, StoreConfig, WriteContext, now,
+    Clock, HistoryEntry, OutboxEvent, Precondition, SecretKeySource, StorageError, Store,
+    StoreConfig, WriteContext, now,
 };
 use switchboard_testsupport::SECRET_KEYS;
 
@@ -18,7 +18,7 @@ pub(crate) use switchboard_testsupport::TestDb;
 /// no default key).
 pub(crate) fn config() -> StoreConfig {
     StoreConfig {
-        secret_keys: SecretKeySource::Keys(SecretKeys::parse(SECRET_KEYS).unwrap()),
+        secret_keys: SecretKeySource::keys(SECRET_KEYS).unwrap(),
         ..StoreConfig::default()
     }
 }

@@ -10,8 +10,8 @@ use std::time::Duration;
 use serde_json::Value;
 use switchboard_domain::{EntityKind, EventId, EventType, WebhookSubscription};
 use switchboard_storage::{
-    AttemptOutcome, AttemptReport, DeliveryState, DueDelivery, FanOut, MAX_EXCERPT_BYTES, NextStep,
-    OUTBOX_MAX_TRIES, Store, WriteContext,
+    AttemptOutcome, AttemptReport, Delivery, DeliveryAttempt, DeliveryState, DueDelivery, FanOut,
+    MAX_EXCERPT_BYTES, NextStep, OUTBOX_MAX_TRIES, Store, WriteContext,
 };
 
 use super::harness::{
@@ -39,16 +39,17 @@ async fn fan_out(store: &Store) -> FanOut {
     fan_out_next(store, "w", 100, Duration::ZERO, Some(LEASE)).await
 }
 
+/// Tenants `acme` and `globex` and a subscription of each.
+type Subscribed = (
+    WriteContext,
+    WriteContext,
+    WebhookSubscription,
+    WebhookSubscription,
+);
+
 /// Tenants `acme` and `globex`, each subscribed (to every event): their
 /// write contexts and subscriptions.
-async fn two_subscribed_tenants(
-    store: &Store,
-) -> (
-    WriteContext,
-    WriteContext,
-    WebhookSubscription,
-    WebhookSubscription,
-) {
+async fn two_subscribed_tenants(store: &Store) -> Subscribed {
     let (acme, globex) = two_tenants(store).await;
     let a = subscribe(store, &acme, "https://a.example/h").await;
     let g = subscribe(store, &globex, "https://g.example/h").await;
@@ -56,20 +57,42 @@ async fn two_subscribed_tenants(
 }
 
 /// [`two_subscribed_tenants`], each with three events.
-async fn two_tenants_with_events(
-    store: &Store,
-) -> (
-    WriteContext,
-    WriteContext,
-    WebhookSubscription,
-    WebhookSubscription,
-) {
+async fn two_tenants_with_events(store: &Store) -> Subscribed {
     let (acme, globex, a, g) = two_subscribed_tenants(store).await;
     for i in 0..3 {
         event(store, &acme, &format!("a-{i}")).await;
         event(store, &globex, &format!("g-{i}")).await;
     }
     (acme, globex, a, g)
+}
+
+/// The attempt log and the deliveries of every subscription in `subs`.
+async fn attempts_and_deliveries(
+    store: &Store,
+    subs: [(&WriteContext, &WebhookSubscription); 2],
+) -> (Vec<DeliveryAttempt>, Vec<Delivery>) {
+    let (mut attempts, mut deliveries) = (Vec::new(), Vec::new());
+    for (ctx, sub) in subs {
+        let hooks = store.webhooks();
+        attempts.extend(
+            hooks
+                .attempts(ctx.tenant.id, sub.id, None, 100)
+                .await
+                .unwrap(),
+        );
+        deliveries.extend(hooks.deliveries(ctx.tenant.id, sub.id, 100).await.unwrap());
+    }
+    (attempts, deliveries)
+}
+
+/// Damages `event`'s payload in place: valid JSON to the database,
+/// unreadable to serde_json.
+fn poison_payload(db: &TestDb, event: EventId) {
+    db.raw().execute(&format!(
+        "UPDATE outbox SET payload = '{}' WHERE id = {}",
+        too_deep(200),
+        event.get()
+    ));
 }
 
 fn success(store: &Store, d: &DueDelivery, excerpt: &str) -> AttemptReport {
@@ -137,25 +160,15 @@ async fn a_nul_in_an_excerpt_is_stored_sanitised_with_the_rest_of_its_batch() {
             .unwrap_or_else(|e| panic!("{label}: a NUL in one excerpt failed the batch: {e:?}"));
         assert_eq!(recorded.recorded, 6, "{label}: {recorded:?}");
         assert!(recorded.unrecorded.is_empty(), "{label}: {recorded:?}");
-        let mut excerpts = Vec::new();
-        for (ctx, sub) in [(&acme, &a), (&globex, &g)] {
-            for attempt in store
-                .webhooks()
-                .attempts(ctx.tenant.id, sub.id, None, 100)
-                .await
-                .unwrap()
-            {
-                excerpts.push(attempt.response_excerpt.unwrap());
-            }
-            for d in store
-                .webhooks()
-                .deliveries(ctx.tenant.id, sub.id, 100)
-                .await
-                .unwrap()
-            {
-                assert_eq!(d.state, DeliveryState::Succeeded, "{label}: {d:?}");
-            }
+        let (attempts, deliveries) =
+            attempts_and_deliveries(&store, [(&acme, &a), (&globex, &g)]).await;
+        for d in deliveries {
+            assert_eq!(d.state, DeliveryState::Succeeded, "{label}: {d:?}");
         }
+        let excerpts: Vec<String> = attempts
+            .into_iter()
+            .map(|a| a.response_excerpt.unwrap())
+            .collect();
         assert_eq!(excerpts.len(), 6, "{label}");
         for e in &excerpts {
             assert!(!e.contains('\0'), "{label}: a NUL was stored: {e:?}");
@@ -193,26 +206,18 @@ async fn one_report_the_database_refuses_never_fails_the_others() {
         assert_eq!(recorded.recorded, 6, "{label}: {recorded:?}");
         assert_eq!(recorded.degraded, [poisoned], "{label}: {recorded:?}");
         assert!(recorded.unrecorded.is_empty(), "{label}: {recorded:?}");
-        let mut logged = 0;
-        for (ctx, sub) in [(&acme, &a), (&globex, &g)] {
-            logged += store
-                .webhooks()
-                .attempts(ctx.tenant.id, sub.id, None, 100)
-                .await
-                .unwrap()
-                .len();
-            for d in store
-                .webhooks()
-                .deliveries(ctx.tenant.id, sub.id, 100)
-                .await
-                .unwrap()
-            {
-                // Even the refused one: its outcome and count were kept.
-                assert_eq!(d.state, DeliveryState::Succeeded, "{label}: {d:?}");
-                assert_eq!(d.attempt_count, 1, "{label}: {d:?}");
-            }
+        let (attempts, deliveries) =
+            attempts_and_deliveries(&store, [(&acme, &a), (&globex, &g)]).await;
+        for d in deliveries {
+            // Even the refused one: its outcome and count were kept.
+            assert_eq!(d.state, DeliveryState::Succeeded, "{label}: {d:?}");
+            assert_eq!(d.attempt_count, 1, "{label}: {d:?}");
         }
-        assert_eq!(logged, 5, "{label}: every other attempt is in the log");
+        assert_eq!(
+            attempts.len(),
+            5,
+            "{label}: every other attempt is in the log"
+        );
         assert_delivery_backlog(&store, 0, label).await;
     }
 }
@@ -291,11 +296,7 @@ async fn an_unreadable_outbox_row_is_quarantined_and_later_events_fan_out() {
         // Written before the limit existed, or corrupted: valid JSON to the
         // database, unreadable to serde_json.
         let poisoned = event(&store, &acme, "a-0").await;
-        db.raw().execute(&format!(
-            "UPDATE outbox SET payload = '{}' WHERE id = {}",
-            too_deep(200),
-            poisoned.get()
-        ));
+        poison_payload(&db, poisoned);
         let later = [
             event(&store, &globex, "g-0").await,
             event(&store, &acme, "a-1").await,
@@ -355,11 +356,8 @@ async fn an_unreadable_outbox_row_is_quarantined_and_later_events_fan_out() {
             q.error.as_deref().unwrap_or_default().contains("payload"),
             "{label}: {q:?}"
         );
-        assert_eq!(
-            store.worker().quarantined_count().await.unwrap(),
-            1,
-            "{label}"
-        );
+        let count = store.worker().quarantined_count().await;
+        assert_eq!(count.unwrap(), 1, "{label}");
         assert_eq!(store.worker().outbox_backlog().await.unwrap(), 0, "{label}");
         clock.advance(Duration::from_secs(3600));
         let fan = fan_out(&store).await;
@@ -381,11 +379,8 @@ async fn an_unreadable_outbox_row_is_quarantined_and_later_events_fan_out() {
         // Requeued, it gets fresh tries (and fails again here).
         assert!(store.worker().requeue(poisoned).await.unwrap(), "{label}");
         assert!(!store.worker().requeue(poisoned).await.unwrap(), "{label}");
-        assert_eq!(
-            store.worker().quarantined_count().await.unwrap(),
-            0,
-            "{label}"
-        );
+        let count = store.worker().quarantined_count().await;
+        assert_eq!(count.unwrap(), 0, "{label}");
         let fan = fan_out(&store).await;
         assert_eq!(
             fan.failed
@@ -454,11 +449,7 @@ async fn a_delivery_whose_event_cannot_be_read_never_blocks_claims() {
         let other = event(&store, &globex, "g-0").await;
         // Fanned out for later, then the event is damaged.
         fan_out_next(&store, "w", 100, Duration::from_secs(5), None).await;
-        db.raw().execute(&format!(
-            "UPDATE outbox SET payload = '{}' WHERE id = {}",
-            too_deep(200),
-            poisoned.get()
-        ));
+        poison_payload(&db, poisoned);
         clock.advance(Duration::from_secs(10));
         let due = store
             .worker()

@@ -17,7 +17,7 @@ const K1_WRONG: &str = "k1:ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=";
 
 fn with_keys(keys: &str) -> StoreConfig {
     StoreConfig {
-        secret_keys: SecretKeySource::Keys(SecretKeys::parse(keys).unwrap()),
+        secret_keys: SecretKeySource::keys(keys).unwrap(),
         ..StoreConfig::default()
     }
 }

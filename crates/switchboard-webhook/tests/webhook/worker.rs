@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use switchboard_domain::{Actor, Conversation, EventType, WebhookSubscription};
-use switchboard_storage::{SecretKeySource, SecretKeys, Store, StoreConfig, WriteContext, now};
+use switchboard_storage::{SecretKeySource, Store, StoreConfig, WriteContext, now};
 
 use switchboard_testsupport::receiver::{Receiver, Reply};
 use switchboard_testsupport::tempfile::TempDir;
@@ -17,9 +17,7 @@ const WAIT: Duration = Duration::from_secs(30);
 /// The default store settings with the tests' secret key.
 fn test_config() -> StoreConfig {
     StoreConfig {
-        secret_keys: SecretKeySource::Keys(
-            SecretKeys::parse(switchboard_testsupport::SECRET_KEYS).unwrap(),
-        ),
+        secret_keys: SecretKeySource::keys(switchboard_testsupport::SECRET_KEYS).unwrap(),
         ..StoreConfig::default()
     }
 }
