@@ -55,7 +55,7 @@ pub(crate) enum DbConnection {
 
 impl DbConnection {
     /// Opens a connection to `url`, of the backend it names.
-    fn open(url: &DatabaseUrl) -> diesel::ConnectionResult<Self> {
+    pub(crate) fn open(url: &DatabaseUrl) -> diesel::ConnectionResult<Self> {
         match url {
             DatabaseUrl::Postgres(u) => PgConnection::establish(u).map(Self::Pg),
             DatabaseUrl::Sqlite(path) => {

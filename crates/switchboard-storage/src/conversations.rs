@@ -383,24 +383,73 @@ fn load_links(c: &mut DbConnection, tenant: i64, wanted: &[LinkIds]) -> R<Vec<Co
                 .find(|d| Some(d.id.get()) == w.department),
         }]);
     }
+    // A customer or department several conversations share is cloned for
+    // all but the last of them, which takes the row itself.
+    let mut customers = Shared::new(customers, wanted.iter().filter_map(|w| w.customer), |x| {
+        x.id.get()
+    });
+    let mut departments = Shared::new(
+        departments,
+        wanted.iter().filter_map(|w| w.department),
+        |d| d.id.get(),
+    );
     Ok(wanted
         .iter()
         .map(|w| ConversationLinks {
-            customer: customers
-                .iter()
-                .find(|x| Some(x.id.get()) == w.customer)
-                .cloned(),
+            customer: w.customer.and_then(|id| customers.take(id)),
             agents: agents
                 .iter()
                 .filter(|a| w.agents.contains(&a.id.get()))
                 .cloned()
                 .collect(),
-            department: departments
-                .iter()
-                .find(|d| Some(d.id.get()) == w.department)
-                .cloned(),
+            department: w.department.and_then(|id| departments.take(id)),
         })
         .collect())
+}
+
+/// Rows several conversations may link to, handed out in the order of
+/// the conversations: cloned while another conversation still wants the
+/// row, moved to the last one.
+struct Shared<T> {
+    /// Each row's id, the row, and how many conversations still want it.
+    rows: Vec<(i64, Option<T>, usize)>,
+}
+
+impl<T: Clone> Shared<T> {
+    fn new(rows: Vec<T>, wanted: impl Iterator<Item = i64>, id: impl Fn(&T) -> i64) -> Self {
+        let mut rows: Vec<(i64, Option<T>, usize)> =
+            rows.into_iter().map(|r| (id(&r), Some(r), 0)).collect();
+        for w in wanted {
+            if let Some(r) = rows.iter_mut().find(|r| r.0 == w) {
+                r.2 += 1;
+            }
+        }
+        Self { rows }
+    }
+
+    fn take(&mut self, id: i64) -> Option<T> {
+        let (_, row, left) = self.rows.iter_mut().find(|r| r.0 == id)?;
+        *left = left.saturating_sub(1);
+        if *left == 0 { row.take() } else { row.clone() }
+    }
+}
+
+/// A page of `q` with its total and, for each conversation, the rows it
+/// links to (those of `set`), on one connection: the page statement, then
+/// at most one statement per kind of link, each prepared once per
+/// connection whatever the values and the number of rows.
+pub(crate) fn page_with_links(
+    c: &mut DbConnection,
+    tenant: i64,
+    q: &Query<ConversationField>,
+    set: LinkSet,
+) -> R<(Vec<Conversation>, sql::query::Total, Vec<ConversationLinks>)> {
+    let (items, total) = sql::query::conversations_counted(c, tenant, q)?;
+    let links = match wanted_links(&items, set) {
+        Some(wanted) => load_links(c, tenant, &wanted)?,
+        None => vec![ConversationLinks::default(); items.len()],
+    };
+    Ok((items, total, links))
 }
 
 /// The tenant's conversations (chat sessions); from [`Store::conversations`].
@@ -518,12 +567,7 @@ impl<'a> Conversations<'a> {
             tenant,
             query,
             move |c, t, q| {
-                let (items, total) = sql::query::conversations_counted(c, t, q)?;
-                let links = match wanted_links(&items, set) {
-                    Some(wanted) => load_links(c, t, &wanted)?,
-                    None => vec![ConversationLinks::default(); items.len()],
-                };
-                Ok((items, (total, links)))
+                page_with_links(c, t, q, set).map(|(items, total, links)| (items, (total, links)))
             },
         )
         .await?;

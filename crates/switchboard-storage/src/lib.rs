@@ -89,6 +89,8 @@ mod rows;
 mod schema;
 pub mod secrets;
 mod sql;
+#[cfg(test)]
+mod statement_cache_tests;
 mod store;
 mod webhooks;
 mod worker;

@@ -54,19 +54,26 @@ pub(crate) fn load_sized(
 }
 
 /// The tenant's customers among `ids` (those that exist), in id order.
+///
+/// One statement text for any number of ids, so it is prepared once per
+/// connection on both backends: the ids are one bound value (PostgreSQL
+/// `= ANY(array)`; SQLite a JSON array read by `json_each`, where an `IN`
+/// list of placeholders would be a new statement for each length), run on
+/// the inner connection (`native!`).
 pub(crate) fn by_ids(c: &mut DbConnection, tenant: i64, ids: &[i64]) -> R<Vec<Customer>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    customers::table
-        .filter(customers::tenant_id.eq(tenant))
-        .filter(customers::id.eq_any(ids))
-        .order(customers::id)
-        .select(CustomerRow::as_select())
-        .load(c)?
-        .into_iter()
-        .map(TryInto::try_into)
-        .collect()
+    let rows: Vec<CustomerRow> = match c {
+        DbConnection::Pg(c) => customers::table
+            .filter(customers::tenant_id.eq(tenant))
+            .filter(customers::id.eq_any(ids))
+            .order(customers::id)
+            .select(CustomerRow::as_select())
+            .load(c)?,
+        DbConnection::Sqlite(c) => super::query::sqlite_customers_by_ids(c, tenant, ids)?,
+    };
+    rows.into_iter().map(TryInto::try_into).collect()
 }
 
 pub(crate) fn id_by_user_id(c: &mut DbConnection, tenant: i64, user_id: &str) -> R<Option<i64>> {

@@ -1,0 +1,186 @@
+//! Which statements a search page costs, and that each is prepared once
+//! per connection, on both backends: a search repeated with other values
+//! (and a page linking another number of customers) reuses the prepared
+//! statements instead of preparing (and, on PostgreSQL, planning) them
+//! again. Counted with Diesel's instrumentation on a connection of its
+//! own (an empty statement cache). (Unit tests: the query functions are
+//! private to the crate.)
+
+use std::sync::{Arc, Mutex};
+
+use diesel::Connection as _;
+use diesel::connection::InstrumentationEvent;
+use switchboard_domain::query::{ConversationField as Cv, CustomerField as Cu, Filter, Query};
+use switchboard_domain::query::{Page, Sort, Value};
+use switchboard_domain::{Actor, Conversation, ConversationStatus, Customer};
+use switchboard_testsupport::TestDb;
+use switchboard_testsupport::query::{eq, text};
+
+use crate::connection::DbConnection;
+use crate::conversations::{LinkSet, page_with_links};
+use crate::{DatabaseUrl, Store, StoreConfig, WriteContext};
+
+/// Statements started and statements prepared into the connection's
+/// cache since the last [`Counter::take`].
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Counts {
+    started: usize,
+    cached: usize,
+}
+
+#[derive(Clone, Default)]
+struct Counter(Arc<Mutex<Counts>>);
+
+impl Counter {
+    fn attach(&self, c: &mut DbConnection) {
+        let seen = Arc::clone(&self.0);
+        c.set_instrumentation(move |event: InstrumentationEvent<'_>| {
+            let mut seen = seen.lock().unwrap();
+            match event {
+                InstrumentationEvent::StartQuery { .. } => seen.started += 1,
+                InstrumentationEvent::CacheQuery { .. } => seen.cached += 1,
+                _ => {}
+            }
+        });
+    }
+
+    fn take(&self) -> Counts {
+        std::mem::take(&mut *self.0.lock().unwrap())
+    }
+}
+
+struct Seeded {
+    tenant: i64,
+    agents: [i64; 2],
+}
+
+/// Two agents, a department, five customers and twelve conversations:
+/// conversation `i` is of status `i % 2`, assigned to agent `i % 2`, in
+/// the department, and linked to customer `i % 5`.
+async fn seed(store: &Store) -> Seeded {
+    let tenant = store.admin().create_tenant("acme").await.unwrap();
+    let mut agents = Vec::new();
+    for i in 0..2 {
+        let a = store
+            .admin()
+            .create_agent(tenant.id, &format!("A{i}"), &format!("a{i}@x.io"), "agent")
+            .await
+            .unwrap();
+        agents.push(a.id);
+    }
+    let dept = store
+        .admin()
+        .create_department(tenant.id, "Sales")
+        .await
+        .unwrap()
+        .id;
+    let ctx = WriteContext::new(tenant.clone(), Actor::System, "statements");
+    let mut customers = Vec::new();
+    for i in 0..5 {
+        let mut c = Customer::new(tenant.id, store.now());
+        c.email = Some(format!("c{i}@example.com"));
+        customers.push(store.customers().create(&ctx, c).await.unwrap().id);
+    }
+    for i in 0..12 {
+        let mut v = Conversation::new(tenant.id, format!("s-{i}"), store.now());
+        v.status = [ConversationStatus::Opened, ConversationStatus::Closed][i % 2];
+        v.assignee_id = Some(agents[i % 2]);
+        v.department_id = Some(dept);
+        v.customer_id = Some(customers[i % 5]);
+        store.conversations().create(&ctx, v).await.unwrap();
+    }
+    Seeded {
+        tenant: tenant.id.get(),
+        agents: [agents[0].get(), agents[1].get()],
+    }
+}
+
+/// Chats of a status and an assignee, newest first (HelpCrunch's search).
+fn status_assignee(status: &str, agent: i64, limit: u32) -> Query<Cv> {
+    let filter = Filter::all(vec![
+        eq(Cv::Status, text(status)),
+        eq(Cv::Assignee, Value::Int(agent)),
+    ]);
+    Query::new(Some(filter), Sort::by_id(true), Page::First, limit).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_search_page_and_its_links_are_prepared_once_per_connection() {
+    for db in TestDb::all() {
+        let store = Store::open(&db.url, StoreConfig::for_tests())
+            .await
+            .unwrap();
+        let seeded = seed(&store).await;
+        let mut c = DbConnection::open(&DatabaseUrl::parse(&db.url).unwrap()).unwrap();
+        let counter = Counter::default();
+        counter.attach(&mut c);
+        let [a0, a1] = seeded.agents;
+        // Pages linking 5, 2 and 3 customers (each with one agent and the
+        // department), and a customer search by two emails.
+        let mut runs = Vec::new();
+        for (status, agent, limit, customers) in [
+            ("opened", a0, 20, 5),
+            ("opened", a0, 2, 2),
+            ("closed", a1, 3, 3),
+        ] {
+            let q = status_assignee(status, agent, limit);
+            let (items, total, links) =
+                page_with_links(&mut c, seeded.tenant, &q, LinkSet::ALL).unwrap();
+            assert_eq!(items.len(), usize::try_from(limit.min(6)).unwrap());
+            assert_eq!(total.n, 6, "{}", db.label);
+            assert!(
+                links
+                    .iter()
+                    .all(|l| l.customer.is_some() && l.agents.len() == 1 && l.department.is_some())
+            );
+            let distinct: std::collections::BTreeSet<_> = links
+                .iter()
+                .filter_map(|l| l.customer.as_ref().map(|x| x.id))
+                .collect();
+            assert_eq!(distinct.len(), customers, "{}", db.label);
+            runs.push(counter.take());
+        }
+        // The page with its total, the customers, the agent, the department.
+        assert_eq!(
+            runs[0],
+            Counts {
+                started: 4,
+                cached: 4
+            },
+            "{}: the first page prepares and keeps each of its statements",
+            db.label
+        );
+        for run in &runs[1..] {
+            assert_eq!(
+                *run,
+                Counts {
+                    started: 4,
+                    cached: 0
+                },
+                "{}: the next pages reuse them",
+                db.label
+            );
+        }
+        for email in ["c1@example.com", "c2@example.com"] {
+            let q = Query::new(
+                Some(eq(Cu::Email, text(email))),
+                Sort::by_id(false),
+                Page::First,
+                20,
+            )
+            .unwrap();
+            let (items, total) =
+                crate::sql::query::customers_counted(&mut c, seeded.tenant, &q).unwrap();
+            assert_eq!((items.len(), total.n), (1, 1), "{}", db.label);
+        }
+        assert_eq!(
+            counter.take(),
+            Counts {
+                started: 2,
+                cached: 1
+            },
+            "{}: a search by email is prepared once",
+            db.label
+        );
+    }
+}
