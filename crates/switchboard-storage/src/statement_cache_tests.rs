@@ -141,11 +141,14 @@ async fn a_search_page_and_its_links_are_prepared_once_per_connection() {
             runs.push(counter.take());
         }
         // The page with its total, the customers, the agent, the department.
+        // On PostgreSQL a status + assignee page is planned for its values
+        // each time (`Target::keyed_by_tenant`), never kept.
+        let kept = if db.label == "postgres" { 3 } else { 4 };
         assert_eq!(
             runs[0],
             Counts {
                 started: 4,
-                cached: 4
+                cached: kept
             },
             "{}: the first page prepares and keeps each of its statements",
             db.label

@@ -139,8 +139,9 @@ pub(crate) trait Target: switchboard_domain::query::Field {
     /// by it.
     fn count_expr(&self) -> Option<Expr>;
     /// Whether an equality on the field is a lookup in a btree index led
-    /// by the tenant (`(tenant_id, <field>, …)`): the plan of such a lookup
-    /// does not depend on the value, so PostgreSQL may plan it once
+    /// by the tenant (`(tenant_id, <field>, …)`) of a key with about as
+    /// many values as rows (an id, an email): the best plan of such a
+    /// lookup does not depend on the value, so PostgreSQL may plan it once
     /// ([`cacheable`]).
     fn keyed_by_tenant(&self) -> bool;
 }
@@ -202,10 +203,13 @@ impl Target for ConversationField {
     const COUNTS: Counts = Counts::Conversations;
 
     fn keyed_by_tenant(&self) -> bool {
-        matches!(
-            self,
-            Self::Id | Self::Status | Self::Assignee | Self::Department | Self::VisitorEmail
-        )
+        // Not status, assignee or department: few values, each of very
+        // different size, so a generic plan (estimated for an average
+        // value) may walk the whole of one index in id order looking for
+        // a rare pair (an agent with a handful of chats of a common
+        // status). Planned for their values, those take the composite
+        // index and sort its few matches.
+        matches!(self, Self::Id | Self::VisitorEmail)
     }
 
     /// Conversations are counted per status, assignee and department: a
