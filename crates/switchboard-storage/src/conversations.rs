@@ -17,7 +17,7 @@ use crate::doc_cache::DocCache;
 use crate::engine::{self, Request, Stored};
 use crate::history::{self, HistoryEntry, OutboxEvent};
 use crate::paging::{self, CountedPage, QueryPage};
-use crate::rows::ConversationWrite;
+use crate::rows::{ConversationWrite, Weighed};
 use crate::sql::counts::Counts;
 use crate::sql::record::Record;
 use crate::sql::{self, R};
@@ -85,11 +85,7 @@ impl Stored for Conversation {
         let Some((conv, customer)) = sql::conversations::load_with_customer(c, tenant, id)? else {
             return Ok(None);
         };
-        let customer = customer.map(|(customer, len)| {
-            cache.put(tenant, &customer, len);
-            customer
-        });
-        let links = links_besides(c, tenant, &conv, customer)?;
+        let links = links_besides(c, tenant, &conv, kept(cache, tenant, customer))?;
         Ok(Some((conv, links)))
     }
 
@@ -112,10 +108,7 @@ impl Stored for Conversation {
                 Some(found) => (Some(found), true),
                 None => {
                     let found = sql::customers::load_sized(c, tenant, id)?;
-                    if let Some((customer, len)) = &found {
-                        cache.put(tenant, customer, *len);
-                    }
-                    (found.map(|(customer, _)| customer), false)
+                    (kept(cache, tenant, found), false)
                 }
             },
         };
@@ -173,6 +166,15 @@ impl Stored for Conversation {
     fn delete(c: &mut DbConnection, tenant: i64, id: i64, version: i64) -> R<usize> {
         sql::conversations::delete(c, tenant, id, version)
     }
+}
+
+/// A linked customer just read (if any), kept in `cache` for the next
+/// linked change.
+fn kept(cache: &DocCache, tenant: i64, read: Option<Weighed<Customer>>) -> Option<Customer> {
+    read.map(|(customer, len)| {
+        cache.put(tenant, &customer, len);
+        customer
+    })
 }
 
 /// The links of `conv` with its `customer` as given: its agents and its

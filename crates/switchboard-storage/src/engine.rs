@@ -452,18 +452,16 @@ where
         // reads outside a transaction (or takes the row from the document
         // cache), and its write is one statement when it can be.
         None => {
-            let node = store.clone();
             store
                 .run_for(tenant, move |conn| {
-                    let cache = node.doc_cache();
-                    if let Some(planned) = plan_cached(conn, cache, &req, &mut change) {
-                        return first_write(conn, cache, &req, (planned, true), &mut change);
+                    if let Some(planned) = plan_cached(conn, &req, &mut change) {
+                        return first_write(conn, &req, (planned, true), &mut change);
                     }
                     let planned = match plan(conn, &req, false, &mut change)? {
                         Plan::Unchanged(e, links) => return Ok((e, links)),
                         Plan::Write(p) => p,
                     };
-                    first_write(conn, cache, &req, (planned, false), &mut change)
+                    first_write(conn, &req, (planned, false), &mut change)
                 })
                 .await
         }
@@ -509,7 +507,6 @@ where
 /// the row as read, so that only the current row answers without a write.
 fn plan_cached<E, X, F>(
     conn: &mut DbConnection,
-    cache: &DocCache,
     req: &Request,
     change: &mut F,
 ) -> Option<Box<Planned<E>>>
@@ -519,6 +516,7 @@ where
     F: FnMut(&mut E, &E::Links) -> Result<(), X>,
 {
     let tenant = req.ctx.tenant.id.get();
+    let cache = &req.cache;
     let cached = cache.get::<E>(tenant, req.id)?;
     if req
         .precondition
@@ -538,7 +536,6 @@ where
 /// forgets the row on a conflict or a failure.
 fn first_write<E, X, F>(
     conn: &mut DbConnection,
-    cache: &DocCache,
     req: &Request,
     (planned, from_cache): (Box<Planned<E>>, bool),
     change: &mut F,
@@ -549,6 +546,7 @@ where
     F: FnMut(&mut E, &E::Links) -> Result<(), X>,
 {
     let tenant = req.ctx.tenant.id.get();
+    let cache = &req.cache;
     let len = planned.len;
     let outcome = match commit_first(conn, tenant, *planned) {
         Ok(done) => {

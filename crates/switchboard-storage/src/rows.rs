@@ -185,6 +185,18 @@ pub(crate) struct CustomerRow {
     pub version: i64,
 }
 
+/// An entity with the length of its stored document (what the document
+/// cache weighs it by).
+pub(crate) type Weighed<E> = (E, usize);
+
+impl CustomerRow {
+    /// The customer, with the length of its stored document.
+    pub(crate) fn weighed(self) -> Result<Weighed<Customer>, StorageError> {
+        let len = self.doc.0.len();
+        Ok((self.try_into()?, len))
+    }
+}
+
 impl TryFrom<CustomerRow> for Customer {
     type Error = StorageError;
     fn try_from(r: CustomerRow) -> Result<Self, StorageError> {

@@ -6,7 +6,7 @@ use switchboard_domain::{Conversation, Customer};
 use super::record::{self, Record};
 use super::{CachedUpdate, R};
 use crate::connection::{DbConnection, native};
-use crate::rows::{ConversationChanges, ConversationRow, ConversationWrite, CustomerRow};
+use crate::rows::{ConversationChanges, ConversationRow, ConversationWrite, CustomerRow, Weighed};
 use crate::schema::{conversations, customers};
 
 #[diesel::dsl::auto_type]
@@ -42,10 +42,6 @@ pub(crate) fn load(
     row.optional()?.map(TryInto::try_into).transpose()
 }
 
-/// An entity with the length of its stored document (what the document
-/// cache weighs it by).
-pub(crate) type Weighed<E> = (E, usize);
-
 /// One conversation of the tenant and the customer it links to (with the
 /// length of the customer's stored document), in one statement, outside
 /// any lock.
@@ -67,12 +63,7 @@ pub(crate) fn load_with_customer(
     let Some((conv, customer)) = row else {
         return Ok(None);
     };
-    let customer = customer
-        .map(|r| {
-            let len = r.doc.0.len();
-            Customer::try_from(r).map(|x| (x, len))
-        })
-        .transpose()?;
+    let customer = customer.map(CustomerRow::weighed).transpose()?;
     Ok(Some((conv.try_into()?, customer)))
 }
 

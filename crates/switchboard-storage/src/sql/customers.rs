@@ -6,7 +6,7 @@ use switchboard_domain::Customer;
 use super::record::{self, Record};
 use super::{CachedUpdate, R};
 use crate::connection::{DbConnection, native};
-use crate::rows::{CustomerChanges, CustomerRow, CustomerWrite};
+use crate::rows::{CustomerChanges, CustomerRow, CustomerWrite, Weighed};
 use crate::schema::customers;
 
 #[diesel::dsl::auto_type]
@@ -43,14 +43,9 @@ pub(crate) fn load_sized(
     c: &mut DbConnection,
     tenant: i64,
     id: i64,
-) -> R<Option<super::conversations::Weighed<Customer>>> {
+) -> R<Option<Weighed<Customer>>> {
     let row = native!(c, c => one(tenant, id).select(CustomerRow::as_select()).get_result(c));
-    row.optional()?
-        .map(|r| {
-            let len = r.doc.0.len();
-            Ok((r.try_into()?, len))
-        })
-        .transpose()
+    row.optional()?.map(CustomerRow::weighed).transpose()
 }
 
 /// The tenant's customers among `ids` (those that exist), in id order.
