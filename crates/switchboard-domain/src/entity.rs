@@ -228,12 +228,28 @@ pub fn revise<E: Entity, X>(
 ) -> Result<Revision<E>, Refusal<X>> {
     let mut after = before.clone();
     change(&mut after).map_err(Refusal::Rejected)?;
+    revise_changed(before, after, rules, actor, tenant_name, now).map_err(Refusal::Invalid)
+}
+
+/// [`revise`] of a change already made: `after` is a copy of `before` as
+/// the change left it (a caller that had to make the change before it
+/// could complete `rules` saves a second copy).
+///
+/// # Errors
+///
+/// When the result breaks the domain's rules.
+pub fn revise_changed<E: Entity>(
+    before: E,
+    mut after: E,
+    rules: &E::Rules,
+    actor: Actor,
+    tenant_name: &str,
+    now: Timestamp,
+) -> Result<Revision<E>, DomainError> {
     after.keep_identity(&before);
     let at = now.max(before.updated_at());
     after.settle(rules, actor, at);
-    after
-        .check(rules)
-        .map_err(|e| Refusal::Invalid(DomainError::Validation(e)))?;
+    after.check(rules).map_err(DomainError::Validation)?;
     if after == before && same_text(&after, &before) {
         return Ok(Revision::Unchanged(before));
     }

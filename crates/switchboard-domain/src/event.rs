@@ -111,6 +111,24 @@ struct Write {
     at: Timestamp,
 }
 
+/// A write's snapshot handed out to its payloads ([`Write::snapshots`]).
+struct Snapshots {
+    value: Option<Value>,
+    left: usize,
+}
+
+impl Snapshots {
+    /// The snapshot for the next payload (`null` when there is none).
+    fn next(&mut self) -> Value {
+        self.left = self.left.saturating_sub(1);
+        if self.left == 0 {
+            self.value.take().unwrap_or(Value::Null)
+        } else {
+            self.value.clone().unwrap_or(Value::Null)
+        }
+    }
+}
+
 impl Write {
     /// The write from `before` to `after` (`None`: created, or deleted)
     /// at `at`; `None` when there is neither.
@@ -134,9 +152,11 @@ impl Write {
         })
     }
 
-    /// The entity as written (as it was, for a delete).
-    fn snapshot(&self) -> Option<&Value> {
-        self.after.as_ref().or(self.before.as_ref())
+    /// The entity as written (as it was, for a delete), for `uses`
+    /// payloads: taken out of the write, copied for all but the last.
+    fn snapshots(&mut self, uses: usize) -> Snapshots {
+        let value = self.after.take().or_else(|| self.before.take());
+        Snapshots { value, left: uses }
     }
 
     /// An event of this write, with its diff.
@@ -158,16 +178,11 @@ impl Write {
 /// `{"event", "company_username", <entity>: snapshot}`, the members every
 /// payload starts with. Built directly: `json!` would copy the snapshot
 /// through the serializer, several times slower than a clone.
-fn base_payload(
-    event_type: EventType,
-    tenant_name: &str,
-    entity: &str,
-    snapshot: Option<&Value>,
-) -> Value {
+fn base_payload(event_type: EventType, tenant_name: &str, entity: &str, snapshot: Value) -> Value {
     let mut payload = serde_json::Map::new();
     payload.insert("event".into(), Value::from(event_type.as_str()));
     payload.insert("company_username".into(), Value::from(tenant_name));
-    payload.insert(entity.into(), snapshot.cloned().unwrap_or(Value::Null));
+    payload.insert(entity.into(), snapshot);
     Value::Object(payload)
 }
 
@@ -180,7 +195,7 @@ pub fn customer_events(
     after: Option<&Customer>,
     now: Timestamp,
 ) -> Vec<DomainEvent> {
-    let Some(w) = Write::of(before, after, now) else {
+    let Some(mut w) = Write::of(before, after, now) else {
         return Vec::new();
     };
     let event_type = match (before, after) {
@@ -189,7 +204,7 @@ pub fn customer_events(
         (Some(_), Some(_)) if !w.fields.is_empty() => EventType::CustomerUpdated,
         _ => return Vec::new(),
     };
-    let mut payload = base_payload(event_type, tenant_name, "customer", w.snapshot());
+    let mut payload = base_payload(event_type, tenant_name, "customer", w.snapshots(1).next());
     payload["changed_fields"] = if event_type == EventType::CustomerUpdated {
         json!(w.fields)
     } else {
@@ -330,11 +345,21 @@ pub fn conversation_events(
     customer: Option<&Customer>,
     now: Timestamp,
 ) -> Vec<DomainEvent> {
-    let Some(w) = Write::of(before, after, now) else {
+    let Some(mut w) = Write::of(before, after, now) else {
         return Vec::new();
     };
+    // Payloads with the snapshot: one, or for an update one per event
+    // below that carries it; the last takes it without a copy.
+    let uses = match (before, after) {
+        (Some(old), Some(new)) => {
+            1 + usize::from(old.status != new.status)
+                + usize::from(old.custom_info != new.custom_info)
+        }
+        _ => 1,
+    };
+    let mut snapshots = w.snapshots(uses);
     let (fields, event) = (&w.fields, |t, payload| w.event(t, payload));
-    let base = |t: EventType| base_payload(t, tenant_name, "conversation", w.snapshot());
+    let mut base = |t: EventType| base_payload(t, tenant_name, "conversation", snapshots.next());
     let mut out = Vec::new();
     match (before, after) {
         (None, Some(c)) => {

@@ -1,7 +1,7 @@
 //! The one read-modify-write engine, for every entity.
 //!
 //! A modify reads the row, applies the caller's change and the domain's
-//! rules to a copy ([`switchboard_domain::entity::revise`]), and writes the
+//! rules to a copy ([`switchboard_domain::entity::revise_changed`]), and writes the
 //! new version with its events and history row only if the row is still at
 //! the version it read. Two things keep it fast, for every entity:
 //!
@@ -34,7 +34,7 @@
 
 use std::sync::Arc;
 
-use switchboard_domain::entity::{Refusal, Revision, prepare_new, revise};
+use switchboard_domain::entity::{Revision, prepare_new, revise_changed};
 use switchboard_domain::{DomainError, DomainEvent, Entity, TenantId, Timestamp};
 
 use crate::attributes::Definitions;
@@ -353,21 +353,15 @@ where
     change(&mut changed, &links).map_err(ModifyError::Rejected)?;
     E::rules_for(c, tenant, &mut rules, &changed)?;
     E::rules_for_events(c, tenant, &mut rules, Some(&before), &changed)?;
-    let revision = revise(
+    let revision = revise_changed(
         before,
+        changed,
         &rules,
         req.ctx.actor,
         &req.ctx.tenant.name,
         req.clock.now(),
-        |e| {
-            *e = changed;
-            Ok(())
-        },
     )
-    .map_err(|r| match r {
-        Refusal::Rejected(x) => ModifyError::Rejected(x),
-        Refusal::Invalid(d) => ModifyError::Storage(d.into()),
-    })?;
+    .map_err(|d| ModifyError::Storage(d.into()))?;
     match revision {
         Revision::Unchanged(e) => Ok(Plan::Unchanged(e, links)),
         Revision::Changed(changed) => {

@@ -412,26 +412,27 @@ pub(crate) struct NewOutboxRow {
     pub version_before: Option<i64>,
     pub version_after: Option<i64>,
     pub payload: JsonValue,
-    pub diff: JsonValue,
+    pub diff: JsonText,
     pub created_at: i64,
     pub available_at: i64,
 }
 
 impl NewOutboxRow {
-    /// The row of `e`, taking its payload (a whole entity snapshot) without a copy.
-    pub(crate) fn from_event(e: DomainEvent) -> Result<Self, StorageError> {
-        Ok(Self {
+    /// The row of `e`, taking its payload (a whole entity snapshot) without
+    /// a copy; `diff` is `e.diff` as JSON text.
+    pub(crate) fn from_event(e: DomainEvent, diff: JsonText) -> Self {
+        Self {
             tenant_id: e.tenant_id.get(),
             event_type: e.event_type.as_str().to_string(),
             entity_kind: e.entity_kind.as_str().to_string(),
             entity_id: e.entity_id,
             version_before: e.version_before,
             version_after: e.version_after,
-            diff: JsonValue(serde_json::to_value(&e.diff)?),
+            diff,
             payload: JsonValue(e.payload),
             created_at: e.occurred_at.as_millis(),
             available_at: e.occurred_at.as_millis(),
-        })
+        }
     }
 }
 
@@ -475,7 +476,7 @@ impl TryFrom<OutboxRow> for crate::OutboxEvent {
                 entity_id: r.entity_id,
                 version_before: r.version_before,
                 version_after: r.version_after,
-                diff: serde_json::from_value(r.diff.0)?,
+                diff: serde_json::from_str(&r.diff.0)?,
                 payload: r.payload.0,
                 occurred_at: Timestamp::from_millis(r.created_at),
             },
@@ -493,7 +494,7 @@ pub(crate) struct NewHistoryRow {
     pub entity_id: i64,
     pub actor: JsonValue,
     pub api: String,
-    pub diff: JsonValue,
+    pub diff: JsonText,
     pub version_before: Option<i64>,
     pub version_after: Option<i64>,
     pub created_at: i64,
@@ -515,7 +516,7 @@ impl TryFrom<HistoryRow> for crate::HistoryEntry {
             id,
             actor: serde_json::from_value(r.actor.0)?,
             api: r.api,
-            diff: serde_json::from_value(r.diff.0)?,
+            diff: serde_json::from_str(&r.diff.0)?,
             version_before: r.version_before,
             version_after: r.version_after,
             at: Timestamp::from_millis(r.created_at),

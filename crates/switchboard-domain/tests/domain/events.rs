@@ -79,6 +79,23 @@ fn conversation_event_table() {
             vec!["customInfo"],
         ),
         (
+            "status and custom info",
+            |c| {
+                c.set_status(
+                    ConversationStatus::Closed,
+                    Actor::System,
+                    Timestamp::from_millis(9),
+                );
+                c.custom_info.insert("plan".into(), json!("pro"));
+            },
+            vec![
+                EventType::ConversationUpdated,
+                EventType::ConversationStatusChanged,
+                EventType::ConversationCustomInfoUpdated,
+            ],
+            vec!["status", "endedAt", "closedAt", "closedBy", "customInfo"],
+        ),
+        (
             "bookkeeping only",
             |c| {
                 c.version = 2;
@@ -100,6 +117,14 @@ fn conversation_event_table() {
             Timestamp::from_millis(10),
         );
         assert_eq!(types(&events), want, "case {name}");
+        // every payload but email_updated's carries the conversation as written
+        let written = serde_json::to_value(&after).unwrap();
+        for e in events
+            .iter()
+            .filter(|e| e.event_type != EventType::EmailUpdated)
+        {
+            assert_eq!(e.payload["conversation"], written, "case {name}");
+        }
         if let Some(updated) = events.first() {
             let mut got: Vec<String> = changed_fields(&updated.diff);
             got.sort();

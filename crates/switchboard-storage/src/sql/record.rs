@@ -8,6 +8,7 @@ use switchboard_domain::{DomainEvent, EntityKind, Timestamp};
 
 use super::R;
 use crate::connection::{DbConnection, native};
+use crate::json_column::JsonText;
 use crate::rows::{HistoryRow, NewHistoryRow, NewOutboxRow, json};
 use crate::schema::change_history;
 use crate::{StorageError, WriteContext};
@@ -69,16 +70,25 @@ impl Record {
         t: Timestamp,
     ) -> Result<Self, StorageError> {
         let (version_before, version_after) = versions;
-        // The history row's diff is the first event's (the events of one
-        // change share it).
-        let diff = match events.first() {
-            Some(e) => json(&e.diff)?,
-            None => json(Vec::<switchboard_domain::json::Operation>::new())?,
-        };
+        // Each diff is written as JSON text, once: the events of one change
+        // share theirs, and the history row's is the first event's.
+        let mut texts: Vec<JsonText> = Vec::with_capacity(events.len());
+        for (i, e) in events.iter().enumerate() {
+            let text = match texts.last() {
+                Some(text) if events[i - 1].diff == e.diff => text.clone(),
+                _ => JsonText(serde_json::to_string(&e.diff)?),
+            };
+            texts.push(text);
+        }
+        let diff = texts
+            .first()
+            .cloned()
+            .unwrap_or_else(|| JsonText("[]".to_owned()));
         let outbox = events
             .into_iter()
-            .map(NewOutboxRow::from_event)
-            .collect::<Result<Vec<_>, _>>()?;
+            .zip(texts)
+            .map(|(e, text)| NewOutboxRow::from_event(e, text))
+            .collect::<Vec<_>>();
         let history = NewHistoryRow {
             tenant_id: ctx.tenant.id.get(),
             entity_kind: kind.as_str().to_string(),
