@@ -477,7 +477,9 @@ pub fn document_update(
         ));
     };
     let mut errors: Vec<FieldError> = Vec::new();
-    let mut fields: Map<String, Value> = Map::new();
+    // The members by canonical name, borrowed: the document is only read.
+    let mut fields: std::collections::BTreeMap<&'static str, &Value> =
+        std::collections::BTreeMap::new();
     for (key, value) in obj {
         match canonical(key) {
             None => errors.push(bad(
@@ -493,12 +495,12 @@ pub fn document_update(
                 ));
             }
             Some(name) => {
-                fields.insert(name.to_string(), value.clone());
+                fields.insert(name, value);
             }
         }
     }
     for name in READ_ONLY {
-        if let Some(v) = fields.get(name) {
+        if let Some(&v) = fields.get(name) {
             let unchanged = Some(v) == current.get(name)
                 || (name == "ChatSessionId" && (v.is_null() || v == &json!(0)));
             // `_Links` depend on the address the client used: compared by path.
@@ -510,7 +512,7 @@ pub fn document_update(
             }
         }
     }
-    let get = |name: &str| fields.get(name).unwrap_or(&Value::Null);
+    let get = |name: &str| fields.get(name).copied().unwrap_or(&Value::Null);
     let text = |name: &str, errors: &mut Vec<FieldError>| -> Option<String> {
         match get(name) {
             Value::Null => None,

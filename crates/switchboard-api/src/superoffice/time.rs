@@ -189,22 +189,42 @@ impl Zone {
     /// without `includeTZOffset`.
     #[must_use]
     pub fn format(&self, t: Timestamp) -> String {
+        use std::fmt::Write as _;
         let Ok(ts) = jiff::Timestamp::from_millisecond(t.as_millis()) else {
             return String::new();
         };
-        let zoned = ts.to_zoned(self.tz.clone());
-        let base = zoned.strftime("%Y-%m-%dT%H:%M:%S").to_string();
+        // Written field by field into one buffer: `strftime` parses its
+        // format on every call and this runs for every date of every
+        // entity served.
+        let offset = self.tz.to_offset(ts);
+        let local = offset.to_datetime(ts);
+        let mut out = String::with_capacity(32);
+        let _ = write!(
+            out,
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+            local.year(),
+            local.month(),
+            local.day(),
+            local.hour(),
+            local.minute(),
+            local.second()
+        );
         let ms = t.as_millis().rem_euclid(1000);
-        let offset = if self.offset {
-            zoned.strftime("%:z").to_string()
-        } else {
-            String::new()
-        };
-        if ms == 0 {
-            format!("{base}{offset}")
-        } else {
-            format!("{base}.{ms:03}{offset}")
+        if ms != 0 {
+            let _ = write!(out, ".{ms:03}");
         }
+        if self.offset {
+            let secs = offset.seconds();
+            let sign = if secs < 0 { '-' } else { '+' };
+            let abs = secs.unsigned_abs();
+            let _ = write!(out, "{sign}{:02}:{:02}", abs / 3600, abs / 60 % 60);
+            // A historical local mean time keeps its seconds, as jiff's
+            // `%:z` writes them.
+            if !abs.is_multiple_of(60) {
+                let _ = write!(out, ":{:02}", abs % 60);
+            }
+        }
+        out
     }
 
     /// Parses a date-time of a request: with an offset (`Z`, `±hh:mm`) it
@@ -258,5 +278,57 @@ mod tests {
         assert!(Zone::from_header("999").is_err());
         assert_eq!(parse("2023-11-14T22:13:20Z"), Some(t));
         assert_eq!(parse("yesterday"), None);
+    }
+
+    /// `format` writes what jiff's `strftime` of the same instant in the
+    /// same zone writes, for odd offsets (quarter hours, the seconds of a
+    /// historical local mean time), both signs, milliseconds and the edges
+    /// of the supported range.
+    #[test]
+    fn format_matches_strftime() {
+        let zones = [
+            "UTC",
+            "Europe/Oslo",
+            "America/New_York",
+            "Asia/Kathmandu",
+            "Pacific/Chatham",
+            "Europe/Amsterdam",
+            "America/St_Johns",
+        ];
+        let instants = [
+            0,
+            1,
+            -1,
+            999,
+            1_700_000_000_123,
+            -2_208_988_800_000,   // 1900-01-01, local mean times
+            -62_135_596_800_000,  // 0001-01-01
+            253_402_207_200_000,  // the last instant jiff holds
+            -377_705_023_201_000, // the first
+            1_711_846_799_500,    // a second before Europe's spring change
+        ];
+        for name in zones {
+            let tz = jiff::tz::TimeZone::get(name).unwrap();
+            for offset in [false, true] {
+                let zone = Zone {
+                    tz: tz.clone(),
+                    offset,
+                };
+                for ms in instants {
+                    let zoned = jiff::Timestamp::from_millisecond(ms)
+                        .unwrap()
+                        .to_zoned(tz.clone());
+                    let mut want = zoned.strftime("%Y-%m-%dT%H:%M:%S").to_string();
+                    if ms.rem_euclid(1000) != 0 {
+                        want.push_str(&format!(".{:03}", ms.rem_euclid(1000)));
+                    }
+                    if offset {
+                        want.push_str(&zoned.strftime("%:z").to_string());
+                    }
+                    let got = zone.format(Timestamp::from_millis(ms));
+                    assert_eq!(got, want, "{name} {ms} offset={offset}");
+                }
+            }
+        }
     }
 }
