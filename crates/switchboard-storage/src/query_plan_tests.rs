@@ -500,10 +500,7 @@ async fn common_queries_are_served_by_an_index() {
         // Plans by statistics on both backends, as after the bulk import
         // (`Maintenance::analyze`): SQLite plans some joins differently
         // once it has them.
-        store
-            .run(|c| Ok::<_, crate::StorageError>(c.batch_execute("ANALYZE")?))
-            .await
-            .unwrap();
+        store.maintenance().analyze().await.unwrap();
         let _ = write!(doc, "\n## {}\n", store.backend().label());
         check(&store, tenant, customer_cases(&attrs), strict, &mut doc).await;
         check(
