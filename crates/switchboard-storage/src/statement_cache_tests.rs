@@ -164,6 +164,42 @@ async fn a_search_page_and_its_links_are_prepared_once_per_connection() {
                 db.label
             );
         }
+        // HelpCrunch's pages link only their customers' contacts: another
+        // statement for them, prepared once as well; the others are reused.
+        for (i, (status, agent, limit, customers)) in [
+            ("opened", a0, 20, 5),
+            ("opened", a0, 2, 2),
+            ("closed", a1, 3, 3),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let q = status_assignee(status, agent, limit);
+            let (_, total, links) =
+                page_with_links(&mut c, seeded.tenant, &q, LinkSet::CONTACT).unwrap();
+            assert_eq!(total.n, 6, "{}", db.label);
+            let distinct: std::collections::BTreeSet<_> = links
+                .iter()
+                .filter_map(|l| l.customer.as_ref().map(|x| x.id))
+                .collect();
+            assert_eq!(distinct.len(), customers, "{}", db.label);
+            assert!(
+                links
+                    .iter()
+                    .all(|l| l.customer.as_ref().is_some_and(|x| x.email.is_some())),
+                "{}",
+                db.label
+            );
+            assert_eq!(
+                counter.take(),
+                Counts {
+                    started: 4,
+                    cached: usize::from(i == 0)
+                },
+                "{}: the contacts' statement is prepared once",
+                db.label
+            );
+        }
         for email in ["c1@example.com", "c2@example.com"] {
             let q = Query::new(
                 Some(eq(Cu::Email, text(email))),

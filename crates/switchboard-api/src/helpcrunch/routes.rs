@@ -173,7 +173,7 @@ async fn chat_page(
     let (found, links) = state
         .store()
         .conversations()
-        .query_counted(p.tenant.id, &q, LinkSet::ALL)
+        .query_counted(p.tenant.id, &q, LinkSet::CONTACT)
         .await
         .map_err(|e| storage(e, "Chat"))?;
     Ok(HttpResponse::Ok().json(ChatList {
@@ -626,7 +626,7 @@ async fn chat_response(
     let links = state
         .store()
         .conversations()
-        .links_of(p.tenant.id, c, LinkSet::ALL)
+        .links_of(p.tenant.id, c, LinkSet::CONTACT)
         .await
         .map_err(|e| storage(e, "Chat"))?;
     let out: ChatOutput = convert::chat_output(c, &links);
