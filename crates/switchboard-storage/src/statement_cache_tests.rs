@@ -122,6 +122,7 @@ async fn a_search_page_and_its_links_are_prepared_once_per_connection() {
             ("opened", a0, 20, 5),
             ("opened", a0, 2, 2),
             ("closed", a1, 3, 3),
+            ("closed", a1, 20, 5),
         ] {
             let q = status_assignee(status, agent, limit);
             let (items, total, links) =
@@ -153,13 +154,14 @@ async fn a_search_page_and_its_links_are_prepared_once_per_connection() {
             "{}: the first page prepares and keeps each of its statements",
             db.label
         );
-        for run in &runs[1..] {
+        // SQLite is given the page's limit in the text (a bound one is
+        // planned again on every run): a new limit is a new page statement,
+        // kept as well. The other statements are reused.
+        let new_limit = usize::from(db.label != "postgres");
+        for (run, cached) in runs[1..].iter().zip([new_limit, new_limit, 0]) {
             assert_eq!(
                 *run,
-                Counts {
-                    started: 4,
-                    cached: 0
-                },
+                Counts { started: 4, cached },
                 "{}: the next pages reuse them",
                 db.label
             );

@@ -50,6 +50,8 @@ enum Bind {
 enum Piece {
     Sql(&'static str),
     Bind(Bind),
+    /// An integer written into the SQL text (a page's limit on SQLite).
+    Int(i64),
 }
 
 /// A statement of static SQL pieces and bound values, returning rows of
@@ -114,6 +116,7 @@ macro_rules! walk {
                 for piece in &self.pieces {
                     match piece {
                         Piece::Sql(s) => out.push_sql(s),
+                        Piece::Int(v) => out.push_sql(&v.to_string()),
                         Piece::Bind(Bind::Int(v)) => out.push_bind_param::<BigInt, _>(v)?,
                         Piece::Bind(Bind::Float(v)) => out.push_bind_param::<Double, _>(v)?,
                         Piece::Bind(Bind::Text(v)) => out.push_bind_param::<Text, _>(v)?,
@@ -855,6 +858,14 @@ fn sort_after_lookup<F: Target>(b: Backend, filter: Option<&Filter<F>>) -> bool 
     b == Backend::Postgres && filter.is_some_and(|f| selective(b, f))
 }
 
+/// The largest page limit SQLite is given in the statement's text rather
+/// than bound (HelpCrunch's and Zoho's largest pages). SQLite plans a
+/// bound `LIMIT ?` for its value, so a kept statement with one is
+/// prepared again on every run (`sqlite3ExprIsInteger` marks the
+/// parameter); a limit in the text is planned once, for a statement per
+/// limit clients use.
+const MAX_LIMIT_IN_TEXT: i64 = 100;
+
 /// `SELECT … WHERE … ORDER BY … LIMIT …` for a page of `q`.
 fn select<F: Target>(
     b: Backend,
@@ -891,7 +902,13 @@ fn select<F: Target>(
         s.sql(key).sql(fence).sql(dir).sql(", ");
     }
     s.sql("id").sql(fence).sql(dir);
-    s.sql(" LIMIT ").int(i64::from(q.limit()));
+    s.sql(" LIMIT ");
+    let limit = i64::from(q.limit());
+    if b == Backend::Sqlite && limit <= MAX_LIMIT_IN_TEXT {
+        s.pieces.push(Piece::Int(limit));
+    } else {
+        s.int(limit);
+    }
     if let Page::Offset(n) = q.page() {
         s.sql(" OFFSET ").int(i64::try_from(n).unwrap_or(i64::MAX));
     }
