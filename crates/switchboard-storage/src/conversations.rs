@@ -26,8 +26,15 @@ use crate::{ImportError, ModifyError, Precondition, StorageError, Store, WriteCo
 /// Which linked rows to load with [`Conversations::links`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LinkSet {
-    /// The linked customer (a whole customer document).
+    /// The linked customer (a whole customer document, unless
+    /// [`Self::contact_only`]).
     pub customer: bool,
+    /// Of the linked customer, only what the conversation's contact
+    /// ([`Conversation::contact`]) reads: its id, user id, name, email,
+    /// phone, company and country, every other member at its default
+    /// (drawn from the document by the database, the rest of it neither
+    /// sent nor decoded): what a list of chats shows of its customers.
+    pub contact_only: bool,
     /// The assignee, the transfer target and the participating agents.
     pub agents: bool,
     /// The department.
@@ -35,11 +42,18 @@ pub struct LinkSet {
 }
 
 impl LinkSet {
-    /// Every link.
+    /// Every link, each row whole.
     pub const ALL: Self = Self {
         customer: true,
+        contact_only: false,
         agents: true,
         department: true,
+    };
+
+    /// Every link, of the customer only its contact ([`Self::contact_only`]).
+    pub const CONTACT: Self = Self {
+        contact_only: true,
+        ..Self::ALL
     };
 }
 
@@ -190,7 +204,7 @@ fn links_besides(
     let mut links = if wanted.is_empty() {
         ConversationLinks::default()
     } else {
-        load_links(c, tenant, std::slice::from_ref(&wanted))?
+        load_links(c, tenant, std::slice::from_ref(&wanted), false)?
             .pop()
             .unwrap_or_default()
     };
@@ -348,12 +362,21 @@ fn wanted_links(convs: &[Conversation], set: LinkSet) -> Option<Vec<LinkIds>> {
     (!wanted.iter().all(LinkIds::is_empty)).then_some(wanted)
 }
 
-fn load_links(c: &mut DbConnection, tenant: i64, wanted: &[LinkIds]) -> R<Vec<ConversationLinks>> {
+fn load_links(
+    c: &mut DbConnection,
+    tenant: i64,
+    wanted: &[LinkIds],
+    contact_only: bool,
+) -> R<Vec<ConversationLinks>> {
     fn distinct(ids: impl Iterator<Item = i64>) -> Vec<i64> {
         ids.collect::<BTreeSet<i64>>().into_iter().collect()
     }
     let customers = match distinct(wanted.iter().filter_map(|w| w.customer)).as_slice() {
         [] => Vec::new(),
+        ids if contact_only => sql::query::customer_contacts_by_ids(c, tenant, ids)?
+            .into_iter()
+            .map(Customer::from)
+            .collect(),
         [one] => sql::customers::load(c, tenant, *one, false)?
             .into_iter()
             .collect(),
@@ -448,7 +471,7 @@ pub(crate) fn page_with_links(
 ) -> R<(Vec<Conversation>, sql::query::Total, Vec<ConversationLinks>)> {
     let (items, total) = sql::query::conversations_counted(c, tenant, q)?;
     let links = match wanted_links(&items, set) {
-        Some(wanted) => load_links(c, tenant, &wanted)?,
+        Some(wanted) => load_links(c, tenant, &wanted, set.contact_only)?,
         None => vec![ConversationLinks::default(); items.len()],
     };
     Ok((items, total, links))
@@ -601,7 +624,7 @@ impl<'a> Conversations<'a> {
             return Ok(vec![ConversationLinks::default(); convs.len()]);
         };
         self.store
-            .run(move |c| load_links(c, tenant.get(), &wanted))
+            .run(move |c| load_links(c, tenant.get(), &wanted, set.contact_only))
             .await
     }
 

@@ -210,6 +210,45 @@ impl TryFrom<CustomerRow> for Customer {
     }
 }
 
+/// The members of a customer that a conversation's contact reads
+/// ([`Conversation::contact`](switchboard_domain::Conversation::contact))
+/// and a chat shows of it: what a page of chats links, read from the
+/// document by the database ([`crate::sql::query::customer_contacts_by_ids`]).
+#[derive(Debug, Queryable)]
+pub(crate) struct CustomerContactRow {
+    pub id: i64,
+    pub tenant_id: i64,
+    pub created_at: i64,
+    pub user_id: Option<String>,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub company: Option<String>,
+    pub country_code: Option<String>,
+}
+
+impl From<CustomerContactRow> for Customer {
+    /// A customer with the contact's members and every other member at
+    /// its default: a location only for a country.
+    fn from(r: CustomerContactRow) -> Self {
+        let mut c = Self::new(
+            TenantId::new(r.tenant_id),
+            Timestamp::from_millis(r.created_at),
+        );
+        c.id = CustomerId::new(r.id);
+        c.user_id = r.user_id;
+        c.name = r.name;
+        c.email = r.email;
+        c.phone = r.phone;
+        c.company = r.company;
+        c.location = r.country_code.map(|country| switchboard_domain::Location {
+            country_code: Some(country),
+            ..Default::default()
+        });
+        c
+    }
+}
+
 #[derive(Debug, Insertable, AsChangeset)]
 #[diesel(table_name = customers)]
 pub(crate) struct CustomerWrite {

@@ -122,6 +122,7 @@ async fn a_search_page_and_its_links_are_prepared_once_per_connection() {
             ("opened", a0, 20, 5),
             ("opened", a0, 2, 2),
             ("closed", a1, 3, 3),
+            ("closed", a1, 20, 5),
         ] {
             let q = status_assignee(status, agent, limit);
             let (items, total, links) =
@@ -153,14 +154,51 @@ async fn a_search_page_and_its_links_are_prepared_once_per_connection() {
             "{}: the first page prepares and keeps each of its statements",
             db.label
         );
-        for run in &runs[1..] {
+        // SQLite is given the page's limit in the text (a bound one is
+        // planned again on every run): a new limit is a new page statement,
+        // kept as well. The other statements are reused.
+        let new_limit = usize::from(db.label != "postgres");
+        for (run, cached) in runs[1..].iter().zip([new_limit, new_limit, 0]) {
             assert_eq!(
                 *run,
+                Counts { started: 4, cached },
+                "{}: the next pages reuse them",
+                db.label
+            );
+        }
+        // HelpCrunch's pages link only their customers' contacts: another
+        // statement for them, prepared once as well; the others are reused.
+        for (i, (status, agent, limit, customers)) in [
+            ("opened", a0, 20, 5),
+            ("opened", a0, 2, 2),
+            ("closed", a1, 3, 3),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let q = status_assignee(status, agent, limit);
+            let (_, total, links) =
+                page_with_links(&mut c, seeded.tenant, &q, LinkSet::CONTACT).unwrap();
+            assert_eq!(total.n, 6, "{}", db.label);
+            let distinct: std::collections::BTreeSet<_> = links
+                .iter()
+                .filter_map(|l| l.customer.as_ref().map(|x| x.id))
+                .collect();
+            assert_eq!(distinct.len(), customers, "{}", db.label);
+            assert!(
+                links
+                    .iter()
+                    .all(|l| l.customer.as_ref().is_some_and(|x| x.email.is_some())),
+                "{}",
+                db.label
+            );
+            assert_eq!(
+                counter.take(),
                 Counts {
                     started: 4,
-                    cached: 0
+                    cached: usize::from(i == 0)
                 },
-                "{}: the next pages reuse them",
+                "{}: the contacts' statement is prepared once",
                 db.label
             );
         }

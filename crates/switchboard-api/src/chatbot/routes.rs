@@ -20,6 +20,7 @@ const API: &str = "chatbot";
 /// visitor's gaps).
 const CUSTOMER: LinkSet = LinkSet {
     customer: true,
+    contact_only: false,
     agents: false,
     department: false,
 };

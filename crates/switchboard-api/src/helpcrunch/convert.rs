@@ -192,7 +192,7 @@ fn customer_update_unchecked(input: CustomerInput) -> Result<CustomerUpdate, Api
 
 /// The customer object HelpCrunch returns.
 #[must_use]
-pub fn customer_output(c: &Customer) -> CustomerOutput {
+pub fn customer_output(c: Customer) -> CustomerOutput {
     let Customer {
         id,
         tenant_id: _,
@@ -222,41 +222,41 @@ pub fn customer_output(c: &Customer) -> CustomerOutput {
     } = c;
     CustomerOutput {
         id: id.get(),
-        user_id: user_id.clone(),
-        name: name.clone(),
-        email: email.clone(),
-        phone: phone.clone(),
-        company: company.clone(),
+        user_id,
+        name,
+        email,
+        phone,
+        company,
         first_seen: first_seen.map(unix_string),
         last_seen: last_seen.map(unix_string),
-        unsubscribed: *unsubscribed,
-        blocked: *blocked,
-        source: source.clone(),
-        referer: referer.clone(),
-        last_page: last_page.clone(),
-        locale: locale.clone(),
-        notes: notes.clone(),
+        unsubscribed,
+        blocked,
+        source,
+        referer,
+        last_page,
+        locale,
+        notes,
         tags: tags
-            .iter()
+            .into_iter()
             .map(|t| TagOutput {
-                name: t.name.clone(),
-                color: t.color.clone(),
+                name: t.name,
+                color: t.color,
             })
             .collect(),
-        custom_data: custom_data.clone(),
-        location: location.as_ref().map(|l| {
+        custom_data,
+        location: location.map(|l| {
             let Location {
                 region_code,
                 country_code,
                 city,
             } = l;
             LocationOutput {
-                region_code: region_code.clone(),
-                country_code: country_code.clone(),
-                city: city.clone(),
+                region_code,
+                country_code,
+                city,
             }
         }),
-        device: device.as_ref().map(|d| {
+        device: device.map(|d| {
             let Device {
                 timezone,
                 user_agent,
@@ -268,18 +268,18 @@ pub fn customer_output(c: &Customer) -> CustomerOutput {
             DeviceOutput {
                 id: id.get(),
                 ip: ip_address.clone(),
-                timezone: timezone.clone(),
-                user_agent: user_agent.clone(),
-                platform: platform.clone(),
-                os: os.clone(),
-                browser: browser.clone(),
-                ip_address: ip_address.clone(),
+                timezone,
+                user_agent,
+                platform,
+                os,
+                browser,
+                ip_address,
             }
         }),
-        created_from: created_from.clone(),
-        integration_id: integration_id.clone(),
-        created_at: unix_string(*created_at),
-        updated_at: unix_string(*updated_at),
+        created_from,
+        integration_id,
+        created_at: unix_string(created_at),
+        updated_at: unix_string(updated_at),
     }
 }
 
@@ -355,7 +355,10 @@ fn chat_customer(c: &Conversation, links: &ConversationLinks) -> Option<ChatCust
 
 /// HelpCrunch's chat object for a conversation, with the rows it links to.
 #[must_use]
-pub fn chat_output(c: &Conversation, links: &ConversationLinks) -> ChatOutput {
+pub fn chat_output(c: Conversation, links: &ConversationLinks) -> ChatOutput {
+    let customer = chat_customer(&c, links);
+    let agents = links.participants(&c).map(agent_output).collect();
+    let assignee = links.assignee(&c).map(agent_output);
     let Conversation {
         id,
         tenant_id: _,
@@ -392,7 +395,7 @@ pub fn chat_output(c: &Conversation, links: &ConversationLinks) -> ChatOutput {
         updated_at: _,
         version: _,
     } = c;
-    let last_agent = agent_ids.last().copied().or(*assignee_id);
+    let last_agent = agent_ids.last().copied().or(assignee_id);
     ChatOutput {
         id: id.get(),
         closed_by: closed_by.map(closed_by_name),
@@ -400,17 +403,17 @@ pub fn chat_output(c: &Conversation, links: &ConversationLinks) -> ChatOutput {
         status: status.as_str().to_string(),
         closed_at: closed_at.map(unix_string),
         rating: rating.map(rating_name),
-        created_at: unix_string(*created_at),
+        created_at: unix_string(created_at),
         last_message_at: last_message_at.map(unix_string),
-        created_with: created_with.clone(),
+        created_with,
         snoozed_until: snoozed_until.map(unix_string),
-        last_message_text: last_message.clone(),
+        last_message_text: last_message,
         last_message_id: None,
         application_id: None,
         last_communicated_agent_id: last_agent.map(|a| a.get()),
-        agents: links.participants(c).map(agent_output).collect(),
-        customer: chat_customer(c, links),
-        assignee: links.assignee(c).map(agent_output),
+        agents,
+        customer,
+        assignee,
         department: links.department.as_ref().map(|d| {
             let Department {
                 id,
@@ -422,6 +425,6 @@ pub fn chat_output(c: &Conversation, links: &ConversationLinks) -> ChatOutput {
                 name: name.clone(),
             }
         }),
-        custom_info: custom_info.clone(),
+        custom_info,
     }
 }

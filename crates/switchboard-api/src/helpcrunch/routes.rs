@@ -158,7 +158,7 @@ async fn customer_page(
         data: found
             .page
             .items
-            .iter()
+            .into_iter()
             .map(convert::customer_output)
             .collect(),
         total: found.total,
@@ -173,14 +173,14 @@ async fn chat_page(
     let (found, links) = state
         .store()
         .conversations()
-        .query_counted(p.tenant.id, &q, LinkSet::ALL)
+        .query_counted(p.tenant.id, &q, LinkSet::CONTACT)
         .await
         .map_err(|e| storage(e, "Chat"))?;
     Ok(HttpResponse::Ok().json(ChatList {
         data: found
             .page
             .items
-            .iter()
+            .into_iter()
             .zip(&links)
             .map(|(c, l)| convert::chat_output(c, l))
             .collect(),
@@ -298,7 +298,7 @@ pub async fn create_customer(
         .create(&p.context(API), customer)
         .await
         .map_err(|e| storage(e, "Customer"))?;
-    Ok(HttpResponse::Created().json(convert::customer_output(&created)))
+    Ok(HttpResponse::Created().json(convert::customer_output(created)))
 }
 
 /// Retrieve a customer.
@@ -319,7 +319,7 @@ pub async fn get_customer(
         .get(p.tenant.id, id)
         .await
         .map_err(|e| storage(e, "Customer"))?;
-    Ok(HttpResponse::Ok().json(convert::customer_output(&c)))
+    Ok(HttpResponse::Ok().json(convert::customer_output(c)))
 }
 
 async fn update_customer(
@@ -339,7 +339,7 @@ async fn update_customer(
         .apply(&p.context(API), id, Precondition::NONE, update, mode)
         .await
         .map_err(|e| storage(e, "Customer"))?;
-    Ok(HttpResponse::Ok().json(convert::customer_output(&c)))
+    Ok(HttpResponse::Ok().json(convert::customer_output(c)))
 }
 
 /// Replace a customer: fields not in the body become null.
@@ -417,7 +417,7 @@ pub async fn add_tags(
         })
         .await
         .map_err(|e| storage(e, "Customer"))?;
-    Ok(HttpResponse::Ok().json(convert::customer_output(&c)))
+    Ok(HttpResponse::Ok().json(convert::customer_output(c)))
 }
 
 /// Remove tags (by name) from a customer.
@@ -483,7 +483,7 @@ pub async fn remove_tags(
         })
         .await
         .map_err(|e| storage(e, "Customer"))?;
-    Ok(HttpResponse::Ok().json(convert::customer_output(&c)))
+    Ok(HttpResponse::Ok().json(convert::customer_output(c)))
 }
 
 /// Update up to 10 customers at once (merge semantics), all or nothing.
@@ -567,7 +567,7 @@ pub async fn batch_update(
         })?;
     let results: Vec<BatchResult> = ids
         .into_iter()
-        .zip(updated.iter())
+        .zip(updated)
         .map(|(id, c)| BatchResult {
             customer: id,
             data: convert::customer_output(c),
@@ -620,13 +620,13 @@ fn batch_item(item: Value) -> Result<(CustomerId, CustomerUpdate), Vec<FieldErro
 async fn chat_response(
     state: &AppState,
     p: &Principal,
-    c: &Conversation,
+    c: Conversation,
     created: bool,
 ) -> HcResult {
     let links = state
         .store()
         .conversations()
-        .links_of(p.tenant.id, c, LinkSet::ALL)
+        .links_of(p.tenant.id, &c, LinkSet::CONTACT)
         .await
         .map_err(|e| storage(e, "Chat"))?;
     let out: ChatOutput = convert::chat_output(c, &links);
@@ -683,7 +683,7 @@ pub async fn create_chat(
         .create(&p.context(API), c)
         .await
         .map_err(|e| storage(e, "Chat"))?;
-    chat_response(&state, &p, &created, true).await
+    chat_response(&state, &p, created, true).await
 }
 
 /// Retrieve a chat.
@@ -703,7 +703,7 @@ pub async fn get_chat(
         .get(p.tenant.id, id)
         .await
         .map_err(|e| storage(e, "Chat"))?;
-    chat_response(&state, &p, &c, false).await
+    chat_response(&state, &p, c, false).await
 }
 
 fn positive(id: i64, field: &str) -> Result<i64, HcError> {
@@ -792,7 +792,7 @@ async fn change_chat<I: serde::de::DeserializeOwned>(
         )
         .await
         .map_err(|e| storage(e, "Chat"))?;
-    chat_response(state, &p, &c, false).await
+    chat_response(state, &p, c, false).await
 }
 
 /// An optional positive id: `null` clears the link.

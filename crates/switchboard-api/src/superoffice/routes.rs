@@ -42,6 +42,7 @@ pub(crate) fn routes() -> Vec<(&'static str, &'static str, actix_web::Route)> {
 /// The rows a `ChatSessionEntity` shows: `User`, `TransferTo` and `Person`.
 const LINKS: LinkSet = LinkSet {
     customer: true,
+    contact_only: false,
     agents: true,
     department: false,
 };

@@ -58,6 +58,7 @@ pub(crate) fn routes() -> Vec<(&'static str, &'static str, actix_web::Route)> {
 /// department and the linked customer (whose details fill `visitor`'s gaps).
 const LINKS: LinkSet = LinkSet {
     customer: true,
+    contact_only: false,
     agents: true,
     department: true,
 };

@@ -42,12 +42,16 @@ enum Bind {
     Text(String),
     /// PostgreSQL only (`jsonb`).
     Json(JsonValue),
+    /// PostgreSQL only (`bigint[]`).
+    Ints(Vec<i64>),
 }
 
 #[derive(Debug, Clone)]
 enum Piece {
     Sql(&'static str),
     Bind(Bind),
+    /// An integer written into the SQL text (a page's limit on SQLite).
+    Int(i64),
 }
 
 /// A statement of static SQL pieces and bound values, returning rows of
@@ -83,6 +87,25 @@ impl<ST> DieselQuery for Statement<ST> {
 
 impl<ST, C: diesel::Connection> RunQueryDsl<C> for Statement<ST> {}
 
+/// How a backend binds [`Bind::Ints`].
+trait BindInts: diesel::backend::Backend {
+    fn bind_ints<'b>(out: &mut AstPass<'_, 'b, Self>, v: &'b [i64]) -> QueryResult<()>;
+}
+
+impl BindInts for Pg {
+    fn bind_ints<'b>(out: &mut AstPass<'_, 'b, Self>, v: &'b [i64]) -> QueryResult<()> {
+        out.push_bind_param::<diesel::sql_types::Array<BigInt>, _>(v)
+    }
+}
+
+impl BindInts for Sqlite {
+    fn bind_ints<'b>(_: &mut AstPass<'_, 'b, Self>, _: &'b [i64]) -> QueryResult<()> {
+        Err(diesel::result::Error::QueryBuilderError(
+            "an array is bound on PostgreSQL only".into(),
+        ))
+    }
+}
+
 macro_rules! walk {
     ($backend:ty) => {
         impl<ST> QueryFragment<$backend> for Statement<ST> {
@@ -93,10 +116,12 @@ macro_rules! walk {
                 for piece in &self.pieces {
                     match piece {
                         Piece::Sql(s) => out.push_sql(s),
+                        Piece::Int(v) => out.push_sql(&v.to_string()),
                         Piece::Bind(Bind::Int(v)) => out.push_bind_param::<BigInt, _>(v)?,
                         Piece::Bind(Bind::Float(v)) => out.push_bind_param::<Double, _>(v)?,
                         Piece::Bind(Bind::Text(v)) => out.push_bind_param::<Text, _>(v)?,
                         Piece::Bind(Bind::Json(v)) => out.push_bind_param::<JsonSql, _>(v)?,
+                        Piece::Bind(Bind::Ints(v)) => <$backend>::bind_ints(&mut out, v)?,
                     }
                 }
                 Ok(())
@@ -833,6 +858,14 @@ fn sort_after_lookup<F: Target>(b: Backend, filter: Option<&Filter<F>>) -> bool 
     b == Backend::Postgres && filter.is_some_and(|f| selective(b, f))
 }
 
+/// The largest page limit SQLite is given in the statement's text rather
+/// than bound (HelpCrunch's and Zoho's largest pages). SQLite plans a
+/// bound `LIMIT ?` for its value, so a kept statement with one is
+/// prepared again on every run (`sqlite3ExprIsInteger` marks the
+/// parameter); a limit in the text is planned once, for a statement per
+/// limit clients use.
+const MAX_LIMIT_IN_TEXT: i64 = 100;
+
 /// `SELECT … WHERE … ORDER BY … LIMIT …` for a page of `q`.
 fn select<F: Target>(
     b: Backend,
@@ -869,7 +902,13 @@ fn select<F: Target>(
         s.sql(key).sql(fence).sql(dir).sql(", ");
     }
     s.sql("id").sql(fence).sql(dir);
-    s.sql(" LIMIT ").int(i64::from(q.limit()));
+    s.sql(" LIMIT ");
+    let limit = i64::from(q.limit());
+    if b == Backend::Sqlite && limit <= MAX_LIMIT_IN_TEXT {
+        s.pieces.push(Piece::Int(limit));
+    } else {
+        s.int(limit);
+    }
     if let Page::Offset(n) = q.page() {
         s.sql(" OFFSET ").int(i64::try_from(n).unwrap_or(i64::MAX));
     }
@@ -959,6 +998,61 @@ pub(crate) fn sqlite_customers_by_ids(
         .sql(")) ORDER BY id");
     let stmt: Statement<CustomerSql> = Statement::new(s.pieces, true);
     Ok(stmt.load(c)?)
+}
+
+/// The members of a customer a conversation's contact reads
+/// ([`crate::rows::CustomerContactRow`]), drawn from the document by the
+/// database, so the rest of it is neither sent nor decoded.
+type CustomerContactSql = (
+    BigInt,
+    BigInt,
+    BigInt,
+    Nullable<Text>,
+    Nullable<Text>,
+    Nullable<Text>,
+    Nullable<Text>,
+    Nullable<Text>,
+    Nullable<Text>,
+);
+
+/// The contact members of the tenant's customers among `ids`, in id
+/// order, by one statement for any number of ids, kept prepared (as
+/// [`sqlite_customers_by_ids`]; PostgreSQL `= ANY` of an array).
+pub(crate) fn customer_contacts_by_ids(
+    c: &mut DbConnection,
+    tenant: i64,
+    ids: &[i64],
+) -> R<Vec<crate::rows::CustomerContactRow>> {
+    let b = backend(c);
+    let mut s = Builder::new(b, tenant);
+    s.sql(match b {
+        Backend::Sqlite => {
+            "SELECT id, tenant_id, created_at, json_extract(doc, '$.userId'), \
+             json_extract(doc, '$.name'), json_extract(doc, '$.email'), \
+             json_extract(doc, '$.phone'), json_extract(doc, '$.company'), \
+             json_extract(doc, '$.location.countryCode') \
+             FROM customers WHERE tenant_id = "
+        }
+        Backend::Postgres => {
+            "SELECT id, tenant_id, created_at, doc ->> 'userId', doc ->> 'name', \
+             doc ->> 'email', doc ->> 'phone', doc ->> 'company', \
+             doc #>> '{location,countryCode}' FROM customers WHERE tenant_id = "
+        }
+    })
+    .int(tenant);
+    match b {
+        Backend::Sqlite => s
+            .sql(" AND id IN (SELECT value FROM json_each(")
+            .bind(Bind::Text(serde_json::to_string(ids)?))
+            .sql("))"),
+        Backend::Postgres => s
+            .sql(" AND id = ANY(")
+            .bind(Bind::Ints(ids.to_vec()))
+            .sql(")"),
+    };
+    s.sql(" ORDER BY id");
+    let stmt: Statement<CustomerContactSql> = Statement::new(s.pieces, true);
+    Ok(crate::connection::native!(c, c => stmt.load(c))?)
 }
 
 /// Whether the total of `filter` is a sum of the counts table: no filter,

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde_json::json;
 use switchboard_domain::{
-    AttributeType, Conversation, ConversationLinks, Customer, EntityKind, Tag,
+    AttributeType, Conversation, ConversationLinks, Customer, EntityKind, Location, Tag,
 };
 use switchboard_storage::{LinkSet, ModifyError, Precondition, StorageError};
 
@@ -241,6 +241,103 @@ async fn a_delete_checks_its_precondition_in_the_same_step() {
     .await;
 }
 
+/// `LinkSet::CONTACT` links of each customer only what a conversation's
+/// contact reads of it, drawn from the document by the database: the
+/// contact (and the user id a chat shows) is the same as of the whole
+/// customer, JSON escapes and all, for a page of conversations and for
+/// one; every other member is left at its default; another tenant's
+/// customer is never linked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn contact_links_hold_what_the_contact_reads_of_the_whole_customer() {
+    for_each_backend(|store, label| async move {
+        let (ctx, other) = two_tenants(&store).await;
+        let t = ctx.tenant.id;
+        let mut rich = Customer::new(t, store.now());
+        rich.user_id = Some("u-\"7\" \\ ü".into());
+        rich.name = Some("Zoë \"Q\" \\ 名前 \u{1F600}".into());
+        rich.email = Some("Zoe.Q@Example.com".into());
+        rich.phone = Some("+1 555 0100".into());
+        rich.company = Some("A/B & C <d>".into());
+        rich.location = Some(Location {
+            region_code: Some("CA".into()),
+            country_code: Some("US".into()),
+            city: Some("Los Angeles".into()),
+        });
+        rich.notes = Some("not a contact member".into());
+        rich.tags = vec![Tag::named("vip")];
+        let rich = store.customers().create(&ctx, rich).await.unwrap();
+        let bare = create_customer(&store, &ctx).await;
+
+        // A visitor who gave nothing, one who gave a name, a customer with
+        // nothing, no customer at all.
+        let mut convs = Vec::new();
+        for (key, customer, visitor_name) in [
+            ("c-1", Some(rich.id), None),
+            ("c-2", Some(rich.id), Some("Visitor")),
+            ("c-3", Some(bare.id), None),
+            ("c-4", None, Some("Walk-in")),
+        ] {
+            let mut d = draft(t, key);
+            d.customer_id = customer;
+            d.visitor.name = visitor_name.map(Into::into);
+            convs.push(store.conversations().create(&ctx, d).await.unwrap());
+        }
+        let whole = store
+            .conversations()
+            .links(t, &convs, LinkSet::ALL)
+            .await
+            .unwrap();
+        let narrow = store
+            .conversations()
+            .links(t, &convs, LinkSet::CONTACT)
+            .await
+            .unwrap();
+        let mut one = Vec::new();
+        for c in &convs {
+            one.push(
+                store
+                    .conversations()
+                    .links_of(t, c, LinkSet::CONTACT)
+                    .await
+                    .unwrap(),
+            );
+        }
+        for (i, c) in convs.iter().enumerate() {
+            let w = whole[i].customer.as_ref();
+            for n in [&narrow[i], &one[i]] {
+                let n = n.customer.as_ref();
+                assert_eq!(c.contact(n), c.contact(w), "{label}: conversation {i}");
+                let shown =
+                    |x: Option<&Customer>| x.map(|x| (x.id, x.tenant_id, x.user_id.clone()));
+                assert_eq!(shown(n), shown(w), "{label}: conversation {i}");
+            }
+        }
+        assert_eq!(
+            narrow[0].customer.as_ref().and_then(|x| x.email.as_deref()),
+            Some("Zoe.Q@Example.com"),
+            "{label}: the document's email, not the lower-cased index column"
+        );
+        let got = narrow[0].customer.as_ref().unwrap();
+        assert!(
+            got.notes.is_none()
+                && got.tags.is_empty()
+                && got.location.as_ref().unwrap().city.is_none(),
+            "{label}: only the contact's members are read: {got:?}"
+        );
+
+        let foreign = store
+            .conversations()
+            .links(other.tenant.id, &convs, LinkSet::CONTACT)
+            .await
+            .unwrap();
+        assert!(
+            foreign.iter().all(|l| l.customer.is_none()),
+            "{label}: {foreign:?}"
+        );
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn links_load_per_conversation_in_one_pass_and_stay_in_the_tenant() {
     for_each_backend(|store, label| async move {
@@ -308,6 +405,7 @@ async fn links_load_per_conversation_in_one_pass_and_stay_in_the_tenant() {
         // Only what was asked for.
         let agents_only = LinkSet {
             customer: false,
+            contact_only: false,
             agents: true,
             department: false,
         };

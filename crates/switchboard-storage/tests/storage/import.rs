@@ -186,6 +186,16 @@ async fn analyze_after_an_import_gives_the_planner_the_data() {
         let mut raw = db.raw();
         if db.is_sqlite() {
             raw.execute("SELECT 1 FROM sqlite_stat1 WHERE tbl = 'customers'");
+            // Averages, no samples of values: a kept statement is not
+            // prepared again on each run to be planned for its values.
+            let counts = raw.lines(
+                "SELECT (SELECT count(*) FROM sqlite_stat1 WHERE tbl = 'customers') || ' ' || \
+                 (SELECT count(*) FROM sqlite_stat4) AS line",
+                "",
+            );
+            let (averages, samples) = counts[0].split_once(' ').unwrap();
+            assert!(averages.parse::<u32>().unwrap() > 0, "{label}: {counts:?}");
+            assert_eq!(samples, "0", "{label}: sqlite_stat4 is emptied");
         } else {
             raw.execute(
                 "DO $$ BEGIN IF (SELECT reltuples FROM pg_class \
