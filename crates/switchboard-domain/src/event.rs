@@ -111,24 +111,6 @@ struct Write {
     at: Timestamp,
 }
 
-/// A write's snapshot handed out to its payloads ([`Write::snapshots`]).
-struct Snapshots {
-    value: Option<Value>,
-    left: usize,
-}
-
-impl Snapshots {
-    /// The snapshot for the next payload (`null` when there is none).
-    fn next(&mut self) -> Value {
-        self.left = self.left.saturating_sub(1);
-        if self.left == 0 {
-            self.value.take().unwrap_or(Value::Null)
-        } else {
-            self.value.clone().unwrap_or(Value::Null)
-        }
-    }
-}
-
 impl Write {
     /// The write from `before` to `after` (`None`: created, or deleted)
     /// at `at`; `None` when there is neither.
@@ -152,11 +134,24 @@ impl Write {
         })
     }
 
-    /// The entity as written (as it was, for a delete), for `uses`
-    /// payloads: taken out of the write, copied for all but the last.
-    fn snapshots(&mut self, uses: usize) -> Snapshots {
-        let value = self.after.take().or_else(|| self.before.take());
-        Snapshots { value, left: uses }
+    /// Puts the entity as written (as it was, for a delete) into the
+    /// `entity` member of every payload that has one ([`base_payload`]'s):
+    /// a copy for each but the last, which takes it from the write.
+    fn fill_snapshots(&mut self, events: &mut [DomainEvent], entity: &str) {
+        let mut slots: Vec<&mut Value> = events
+            .iter_mut()
+            .filter_map(|e| e.payload.get_mut(entity))
+            .collect();
+        let Some(last) = slots.pop() else { return };
+        let snapshot = self
+            .after
+            .take()
+            .or_else(|| self.before.take())
+            .unwrap_or(Value::Null);
+        for slot in slots {
+            slot.clone_from(&snapshot);
+        }
+        *last = snapshot;
     }
 
     /// An event of this write, with its diff.
@@ -175,14 +170,15 @@ impl Write {
     }
 }
 
-/// `{"event", "company_username", <entity>: snapshot}`, the members every
-/// payload starts with. Built directly: `json!` would copy the snapshot
-/// through the serializer, several times slower than a clone.
-fn base_payload(event_type: EventType, tenant_name: &str, entity: &str, snapshot: Value) -> Value {
+/// `{"event", "company_username", <entity>}`, the members every payload
+/// starts with; the entity's snapshot is put in by [`Write::fill_snapshots`]
+/// once a write's payloads are all made, so that only the copies the
+/// payloads need are made.
+fn base_payload(event_type: EventType, tenant_name: &str, entity: &str) -> Value {
     let mut payload = serde_json::Map::new();
     payload.insert("event".into(), Value::from(event_type.as_str()));
     payload.insert("company_username".into(), Value::from(tenant_name));
-    payload.insert(entity.into(), snapshot);
+    payload.insert(entity.into(), Value::Null);
     Value::Object(payload)
 }
 
@@ -204,13 +200,15 @@ pub fn customer_events(
         (Some(_), Some(_)) if !w.fields.is_empty() => EventType::CustomerUpdated,
         _ => return Vec::new(),
     };
-    let mut payload = base_payload(event_type, tenant_name, "customer", w.snapshots(1).next());
+    let mut payload = base_payload(event_type, tenant_name, "customer");
     payload["changed_fields"] = if event_type == EventType::CustomerUpdated {
         json!(w.fields)
     } else {
         json!([])
     };
-    vec![w.event(event_type, payload)]
+    let mut out = vec![w.event(event_type, payload)];
+    w.fill_snapshots(&mut out, "customer");
+    out
 }
 
 /// The `email_updated` payload, exactly as Zapier subscribers receive it.
@@ -348,18 +346,8 @@ pub fn conversation_events(
     let Some(mut w) = Write::of(before, after, now) else {
         return Vec::new();
     };
-    // Payloads with the snapshot: one, or for an update one per event
-    // below that carries it; the last takes it without a copy.
-    let uses = match (before, after) {
-        (Some(old), Some(new)) => {
-            1 + usize::from(old.status != new.status)
-                + usize::from(old.custom_info != new.custom_info)
-        }
-        _ => 1,
-    };
-    let mut snapshots = w.snapshots(uses);
     let (fields, event) = (&w.fields, |t, payload| w.event(t, payload));
-    let mut base = |t: EventType| base_payload(t, tenant_name, "conversation", snapshots.next());
+    let base = |t: EventType| base_payload(t, tenant_name, "conversation");
     let mut out = Vec::new();
     match (before, after) {
         (None, Some(c)) => {
@@ -408,5 +396,6 @@ pub fn conversation_events(
         }
         (None, None) => {}
     }
+    w.fill_snapshots(&mut out, "conversation");
     out
 }

@@ -220,6 +220,11 @@ fn create_and_delete_events() {
     let deleted = conversation_events("acme", Some(&c), None, None, Timestamp::from_millis(1));
     assert_eq!(types(&deleted), [EventType::ConversationDeleted]);
     assert_eq!(deleted[0].version_after, None);
+    // a deleted entity's payload carries it as it was
+    assert_eq!(
+        deleted[0].payload["conversation"],
+        serde_json::to_value(&c).unwrap()
+    );
 
     let mut cust = Customer::new(TenantId::new(3), Timestamp::from_millis(1));
     cust.id = CustomerId::new(8);
@@ -242,6 +247,10 @@ fn create_and_delete_events() {
     );
     assert_eq!(types(&upd), [EventType::CustomerUpdated]);
     assert_eq!(upd[0].payload["changed_fields"], json!(["name"]));
+    assert_eq!(
+        upd[0].payload["customer"],
+        serde_json::to_value(&changed).unwrap()
+    );
     assert!(
         customer_events("acme", Some(&cust), Some(&cust), Timestamp::from_millis(1)).is_empty()
     );
