@@ -39,6 +39,11 @@ pub struct Metrics {
     histograms: Mutex<BTreeMap<String, Histogram>>,
 }
 
+/// A counter kept by another component, read when the metrics are
+/// rendered: its name, its help text, and each series' labels (`""` for
+/// none) and value.
+pub type ExternalCounter<'a> = (&'a str, &'a str, &'a [(&'a str, u64)]);
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
@@ -70,9 +75,11 @@ impl Metrics {
             .observe(secs);
     }
 
-    /// Renders everything, plus the given gauges, as Prometheus text.
+    /// Renders everything, plus the given gauges (name, help, value) and
+    /// counters other components keep themselves (name, help, and each
+    /// series' labels and value), as Prometheus text.
     #[must_use]
-    pub fn render(&self, gauges: &[(&str, &str, f64)]) -> String {
+    pub fn render(&self, gauges: &[(&str, &str, f64)], external: &[ExternalCounter<'_>]) -> String {
         let mut out = String::new();
         out.push_str(
             "# HELP switchboard_http_requests_total HTTP requests by method, route and status.\n",
@@ -114,6 +121,16 @@ impl Metrics {
         for (name, h) in lock(&self.histograms).iter() {
             let _ = writeln!(out, "# TYPE {name} histogram");
             write_histogram(&mut out, name, "", h);
+        }
+        for (name, help, series) in external {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+            for (labels, n) in *series {
+                if labels.is_empty() {
+                    let _ = writeln!(out, "{name} {n}");
+                } else {
+                    let _ = writeln!(out, "{name}{{{labels}}} {n}");
+                }
+            }
         }
         for (name, help, value) in gauges {
             let _ = writeln!(
@@ -165,16 +182,26 @@ mod tests {
         let m = Metrics::default();
         m.observe_request("GET", "/v1/customers/{id}", 200, Duration::from_millis(3));
         m.observe_request("GET", "/v1/customers/{id}", 200, Duration::from_millis(30));
-        let text = m.render(&[(
-            "switchboard_outbox_backlog",
-            "Unprocessed outbox events.",
-            4.0,
-        )]);
+        let text = m.render(
+            &[(
+                "switchboard_outbox_backlog",
+                "Unprocessed outbox events.",
+                4.0,
+            )],
+            &[(
+                "switchboard_doc_cache_modifies_total",
+                "Modifies by what the document cache did.",
+                &[("outcome=\"written\"", 7), ("outcome=\"missed\"", 3)],
+            )],
+        );
         assert!(text.contains("switchboard_http_requests_total{method=\"GET\",route=\"/v1/customers/{id}\",status=\"200\"} 2"));
         assert!(text.contains("switchboard_http_request_duration_seconds_bucket{route=\"/v1/customers/{id}\",le=\"0.005\"} 1"));
         assert!(text.contains(
             "switchboard_http_request_duration_seconds_count{route=\"/v1/customers/{id}\"} 2"
         ));
         assert!(text.contains("switchboard_outbox_backlog 4"));
+        assert!(text.contains("# TYPE switchboard_doc_cache_modifies_total counter\n"));
+        assert!(text.contains("switchboard_doc_cache_modifies_total{outcome=\"written\"} 7\n"));
+        assert!(text.contains("switchboard_doc_cache_modifies_total{outcome=\"missed\"} 3\n"));
     }
 }

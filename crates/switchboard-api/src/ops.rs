@@ -4,6 +4,7 @@ use actix_web::{HttpResponse, web};
 use serde_json::json;
 
 use crate::AppState;
+use crate::metrics::ExternalCounter;
 
 /// The operations routes: method, path and handler.
 pub(crate) fn routes() -> Vec<(&'static str, &'static str, actix_web::Route)> {
@@ -60,6 +61,7 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     let backlog = worker.outbox_backlog().await.unwrap_or(-1);
     let pending = worker.delivery_backlog().await.unwrap_or(-1);
     let quarantined = worker.quarantined_count().await.unwrap_or(-1);
+    let cache = state.store().doc_cache_stats();
     #[expect(clippy::cast_precision_loss, reason = "gauges")]
     let gauges = [
         (
@@ -82,10 +84,31 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
             "Live nodes on this database (heartbeats within the last 3 s) sharing each rate limit; 1 on SQLite.",
             f64::from(state.limiter().nodes()),
         ),
+        (
+            "switchboard_doc_cache_entries",
+            "Documents in this node's document cache (PostgreSQL; 0 on SQLite or with the cache off).",
+            cache.entries as f64,
+        ),
+    ];
+    let counters: [ExternalCounter<'_>; 2] = [
+        (
+            "switchboard_doc_cache_modifies_total",
+            "Modifies by what this node's document cache did: written (planned on the cached copy, one read saved), stale (the copy could not be written and the row was read), missed (no copy).",
+            &[
+                ("outcome=\"written\"", cache.written),
+                ("outcome=\"stale\"", cache.stale),
+                ("outcome=\"missed\"", cache.missed),
+            ],
+        ),
+        (
+            "switchboard_doc_cache_linked_total",
+            "Linked rows (a conversation's customer) a modify took from the document cache instead of reading them.",
+            &[("", cache.linked)],
+        ),
     ];
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
-        .body(state.metrics().render(&gauges))
+        .body(state.metrics().render(&gauges, &counters))
 }
 
 /// The OpenAPI 3 document.

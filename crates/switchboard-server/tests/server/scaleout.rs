@@ -228,6 +228,73 @@ async fn a_commit_on_one_node_wakes_the_worker_of_the_other() {
     b.terminate();
 }
 
+/// `switchboard_doc_cache_modifies_total` of one outcome from a node's
+/// /metrics.
+async fn doc_cache(http: &reqwest::Client, base: &str, outcome: &str) -> u64 {
+    let series = format!("switchboard_doc_cache_modifies_total{{outcome=\"{outcome}\"}}");
+    metric(http, base, &series).await
+}
+
+/// Each node's /metrics tells what its document cache did: a first modify
+/// misses, a second one on the same node is planned on the copy, and a
+/// copy made stale by the other node's write is counted as stale (the
+/// write's version check caught it) before the row is read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_node_reports_its_document_cache_in_metrics() {
+    let Some(db) = shared_database().await else {
+        return;
+    };
+    let url = db.url().to_string();
+    let key = tenant_and_key(&url).await;
+    let dir = tempdir().unwrap();
+    let off = [("SWITCHBOARD_WEBHOOK_ENABLED", "false")];
+    let a = Served::start(&url, dir.path(), "a", &off);
+    let b = Served::start(&url, dir.path(), "b", &off);
+    let http = client();
+    create_chatlog(&http, &a.base_url, &key, "cache-1").await;
+    let counts = |base: String| {
+        let http = http.clone();
+        async move {
+            (
+                doc_cache(&http, &base, "missed").await,
+                doc_cache(&http, &base, "written").await,
+                doc_cache(&http, &base, "stale").await,
+            )
+        }
+    };
+    assert_eq!(counts(a.base_url.clone()).await, (0, 0, 0));
+
+    assert!(update_email(&http, &a.base_url, &key, "cache-1", "c1@example.com").await);
+    assert_eq!(
+        counts(a.base_url.clone()).await,
+        (1, 0, 0),
+        "a first modify misses"
+    );
+    assert!(update_email(&http, &a.base_url, &key, "cache-1", "c2@example.com").await);
+    assert_eq!(
+        counts(a.base_url.clone()).await,
+        (1, 1, 0),
+        "a second is planned on the copy"
+    );
+    assert!(metric(&http, &a.base_url, "switchboard_doc_cache_entries").await >= 1);
+
+    assert!(update_email(&http, &b.base_url, &key, "cache-1", "c3@example.com").await);
+    assert_eq!(
+        counts(b.base_url.clone()).await,
+        (1, 0, 0),
+        "node b has no copy"
+    );
+    assert!(update_email(&http, &a.base_url, &key, "cache-1", "c4@example.com").await);
+    assert_eq!(
+        counts(a.base_url.clone()).await,
+        (1, 1, 1),
+        "a's copy predates b's write"
+    );
+
+    a.terminate();
+    b.terminate();
+}
+
 /// `switchboard_cluster_live_nodes` from a node's /metrics.
 async fn live_nodes(http: &reqwest::Client, base: &str) -> u64 {
     metric(http, base, "switchboard_cluster_live_nodes").await
