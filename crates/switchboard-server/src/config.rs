@@ -31,6 +31,7 @@
 //! connection_timeout_secs = 10       # wait for a free connection
 //! sqlite_synchronous = "full"        # "full" (durable) or "normal" (faster)
 //! sqlite_busy_timeout_ms = 5000      # wait for another process's write lock
+//! sqlite_mmap_mib = 0                 # read the file through a memory map up to this size (0: off)
 //! doc_cache_entries = 20000          # PostgreSQL: recently written documents kept per node (0: off)
 //! doc_cache_mib = 32                 # ... and about this much memory for them (0: off)
 //!
@@ -421,6 +422,7 @@ struct DatabaseLayer {
     connection_timeout_secs: Option<u64>,
     sqlite_synchronous: Option<Synchronous>,
     sqlite_busy_timeout_ms: Option<u64>,
+    sqlite_mmap_mib: Option<u64>,
     doc_cache_entries: Option<usize>,
     doc_cache_mib: Option<u64>,
 }
@@ -737,6 +739,10 @@ impl Layer {
                     .database
                     .sqlite_busy_timeout_ms
                     .or(self.database.sqlite_busy_timeout_ms),
+                sqlite_mmap_mib: over
+                    .database
+                    .sqlite_mmap_mib
+                    .or(self.database.sqlite_mmap_mib),
                 doc_cache_entries: over
                     .database
                     .doc_cache_entries
@@ -798,6 +804,7 @@ impl Layer {
                     &get,
                     "SWITCHBOARD_DATABASE_SQLITE_BUSY_TIMEOUT_MS",
                 )?,
+                sqlite_mmap_mib: parse_env(&get, "SWITCHBOARD_DATABASE_SQLITE_MMAP_MIB")?,
                 doc_cache_entries: parse_env(&get, "SWITCHBOARD_DATABASE_DOC_CACHE_ENTRIES")?,
                 doc_cache_mib: parse_env(&get, "SWITCHBOARD_DATABASE_DOC_CACHE_MIB")?,
             },
@@ -1007,6 +1014,11 @@ fn resolve(layer: Layer) -> Result<Settings, ConfigError> {
         sqlite_busy_timeout: database
             .sqlite_busy_timeout_ms
             .map_or(store_defaults.sqlite_busy_timeout, Duration::from_millis),
+        sqlite_mmap_size: database
+            .sqlite_mmap_mib
+            .map_or(store_defaults.sqlite_mmap_size, |mib| {
+                mib.saturating_mul(1 << 20)
+            }),
         run_migrations: true,
         clock: store_defaults.clock,
         secret_keys: secret_keys(secrets)?,
@@ -1162,6 +1174,18 @@ mod tests {
         let env = [("SWITCHBOARD_API_KEY_CACHE_SECS", "0")];
         let s = load(Some(file.path()), &env_of(&env), &Overrides::default()).unwrap();
         assert_eq!(s.server.api.key_cache_ttl, Duration::ZERO);
+    }
+
+    #[test]
+    fn sqlite_mmap_from_file_and_env() {
+        let none = load(None, &env_of(&[]), &Overrides::default()).unwrap();
+        assert_eq!(none.server.store.sqlite_mmap_size, 0, "off by default");
+        let file = file_with("[database]\nsqlite_mmap_mib = 1024\n");
+        let s = load(Some(file.path()), &env_of(&[]), &Overrides::default()).unwrap();
+        assert_eq!(s.server.store.sqlite_mmap_size, 1 << 30);
+        let env = [("SWITCHBOARD_DATABASE_SQLITE_MMAP_MIB", "0")];
+        let s = load(Some(file.path()), &env_of(&env), &Overrides::default()).unwrap();
+        assert_eq!(s.server.store.sqlite_mmap_size, 0);
     }
 
     #[test]

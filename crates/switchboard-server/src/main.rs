@@ -70,6 +70,7 @@ Configuration file (TOML; every key optional, unknown keys are errors):
     connection_timeout_secs = 10          # SWITCHBOARD_DATABASE_CONNECTION_TIMEOUT_SECS
     sqlite_synchronous = \"full\"           # SWITCHBOARD_DATABASE_SQLITE_SYNCHRONOUS: full | normal
     sqlite_busy_timeout_ms = 5000         # SWITCHBOARD_DATABASE_SQLITE_BUSY_TIMEOUT_MS
+    sqlite_mmap_mib = 0                   # SWITCHBOARD_DATABASE_SQLITE_MMAP_MIB (reads through a memory map, e.g. 1024; 0: off)
     doc_cache_entries = 20000             # SWITCHBOARD_DATABASE_DOC_CACHE_ENTRIES (PostgreSQL; 0: off)
     doc_cache_mib = 32                    # SWITCHBOARD_DATABASE_DOC_CACHE_MIB (documents' memory; 0: off)
 

@@ -390,6 +390,7 @@ impl ManageConnection for Manager {
 struct SqlitePragmas {
     synchronous: SqliteSync,
     busy_timeout_ms: u128,
+    mmap_size: u64,
 }
 
 impl CustomizeConnection<Checked, diesel::r2d2::Error> for SqlitePragmas {
@@ -418,8 +419,10 @@ impl CustomizeConnection<Checked, diesel::r2d2::Error> for SqlitePragmas {
                 .map_err(err)?;
         }
         conn.batch_execute(&format!(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = {}; PRAGMA foreign_keys = ON;",
-            self.synchronous.pragma()
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = {}; PRAGMA foreign_keys = ON; \
+             PRAGMA mmap_size = {};",
+            self.synchronous.pragma(),
+            self.mmap_size
         ))
         .map_err(err)
     }
@@ -464,6 +467,7 @@ impl DbPool {
             builder = builder.connection_customizer(Box::new(SqlitePragmas {
                 synchronous: cfg.sqlite_synchronous,
                 busy_timeout_ms: cfg.sqlite_busy_timeout.as_millis(),
+                mmap_size: cfg.sqlite_mmap_size,
             }));
         }
         let pool = builder
@@ -478,5 +482,46 @@ impl DbPool {
 
     pub(crate) const fn is_sqlite(&self) -> bool {
         self.sqlite
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use diesel::RunQueryDsl;
+
+    use super::*;
+
+    #[derive(diesel::QueryableByName)]
+    struct MmapSize {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        mmap_size: i64,
+    }
+
+    /// Every pooled SQLite connection reads through a memory map of the
+    /// configured size; none by default.
+    #[test]
+    fn sqlite_connections_read_through_the_configured_memory_map() {
+        let dir = switchboard_testsupport::tempfile::tempdir().unwrap();
+        let url = DatabaseUrl::parse(&dir.path().join("mmap.db").display().to_string()).unwrap();
+        for (size, expected) in [
+            (None, 0_i64),
+            (Some(1 << 30), 1 << 30),
+            (Some(64 << 20), 64 << 20),
+        ] {
+            let mut cfg = StoreConfig::for_tests();
+            if let Some(size) = size {
+                cfg.sqlite_mmap_size = size;
+            }
+            let pool = DbPool::open(&url, &cfg).unwrap();
+            // Two connections at once: each is set up on its own.
+            let (mut a, mut b) = (pool.get().unwrap(), pool.get().unwrap());
+            for c in [&mut a, &mut b] {
+                let DbConnection::Sqlite(c) = &mut ***c else {
+                    panic!("a SQLite pool gave another connection");
+                };
+                let got: MmapSize = diesel::sql_query("PRAGMA mmap_size").get_result(c).unwrap();
+                assert_eq!(got.mmap_size, expected, "{size:?}");
+            }
+        }
     }
 }
