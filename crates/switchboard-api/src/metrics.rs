@@ -111,11 +111,7 @@ impl Metrics {
                 let _ = writeln!(out, "# TYPE {name} counter");
                 last = name;
             }
-            if labels.is_empty() {
-                let _ = writeln!(out, "{name} {n}");
-            } else {
-                let _ = writeln!(out, "{name}{{{labels}}} {n}");
-            }
+            write_sample(&mut out, name, labels, *n);
         }
         drop(counters);
         for (name, h) in lock(&self.histograms).iter() {
@@ -125,11 +121,7 @@ impl Metrics {
         for (name, help, series) in external {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
             for (labels, n) in *series {
-                if labels.is_empty() {
-                    let _ = writeln!(out, "{name} {n}");
-                } else {
-                    let _ = writeln!(out, "{name}{{{labels}}} {n}");
-                }
+                write_sample(&mut out, name, labels, *n);
             }
         }
         for (name, help, value) in gauges {
@@ -149,6 +141,15 @@ impl switchboard_webhook::MetricsSink for Metrics {
 
     fn observe(&self, name: &str, secs: f64) {
         Self::observe(self, name, secs);
+    }
+}
+
+/// One sample line: `name value`, or `name{labels} value`.
+fn write_sample(out: &mut String, name: &str, labels: &str, value: u64) {
+    if labels.is_empty() {
+        let _ = writeln!(out, "{name} {value}");
+    } else {
+        let _ = writeln!(out, "{name}{{{labels}}} {value}");
     }
 }
 

@@ -179,11 +179,6 @@ pub const DOC_CACHE_ENTRIES: usize = 20_000;
 /// The document cache's default bound on memory ([`StoreConfig::doc_cache_bytes`]): 32 MiB.
 pub const DOC_CACHE_BYTES: u64 = 32 << 20;
 
-/// SQLite's default memory-mapped read window
-/// ([`StoreConfig::sqlite_mmap_size`]): none, every page is read with
-/// `read` (a size such as 1 GiB turns the map on).
-pub const SQLITE_MMAP_SIZE: u64 = 0;
-
 /// How to open a [`Store`](crate::Store).
 #[derive(Debug, Clone)]
 pub struct StoreConfig {
@@ -204,7 +199,7 @@ pub struct StoreConfig {
     pub sqlite_busy_timeout: Duration,
     /// SQLite `mmap_size`: how many bytes of the database file each
     /// connection reads through a memory map instead of `read` calls
-    /// (default [`SQLITE_MMAP_SIZE`], 0: off). Pages come from the
+    /// (default 0: off, every page is read with `read`). Pages come from the
     /// operating system's page cache either way; a map saves a system
     /// call and a copy per page read (searches over a large database
     /// gain most, see `docs/benchmarks.md`). Writes do not go through it.
@@ -255,7 +250,7 @@ impl Default for StoreConfig {
             connection_timeout: Duration::from_secs(10),
             sqlite_synchronous: SqliteSync::Full,
             sqlite_busy_timeout: Duration::from_secs(5),
-            sqlite_mmap_size: SQLITE_MMAP_SIZE,
+            sqlite_mmap_size: 0,
             run_migrations: true,
             clock: Clock::system(),
             secret_keys: SecretKeySource::Auto,

@@ -228,11 +228,16 @@ async fn a_commit_on_one_node_wakes_the_worker_of_the_other() {
     b.terminate();
 }
 
-/// `switchboard_doc_cache_modifies_total` of one outcome from a node's
-/// /metrics.
-async fn doc_cache(http: &reqwest::Client, base: &str, outcome: &str) -> u64 {
-    let series = format!("switchboard_doc_cache_modifies_total{{outcome=\"{outcome}\"}}");
-    metric(http, base, &series).await
+/// `switchboard_doc_cache_modifies_total` from a node's /metrics, by
+/// outcome: (missed, written, stale).
+async fn doc_cache(http: &reqwest::Client, base: &str) -> (u64, u64, u64) {
+    let of =
+        |outcome: &str| format!("switchboard_doc_cache_modifies_total{{outcome=\"{outcome}\"}}");
+    (
+        metric(http, base, &of("missed")).await,
+        metric(http, base, &of("written")).await,
+        metric(http, base, &of("stale")).await,
+    )
 }
 
 /// Each node's /metrics tells what its document cache did: a first modify
@@ -252,27 +257,17 @@ async fn each_node_reports_its_document_cache_in_metrics() {
     let b = Served::start(&url, dir.path(), "b", &off);
     let http = client();
     create_chatlog(&http, &a.base_url, &key, "cache-1").await;
-    let counts = |base: String| {
-        let http = http.clone();
-        async move {
-            (
-                doc_cache(&http, &base, "missed").await,
-                doc_cache(&http, &base, "written").await,
-                doc_cache(&http, &base, "stale").await,
-            )
-        }
-    };
-    assert_eq!(counts(a.base_url.clone()).await, (0, 0, 0));
+    assert_eq!(doc_cache(&http, &a.base_url).await, (0, 0, 0));
 
     assert!(update_email(&http, &a.base_url, &key, "cache-1", "c1@example.com").await);
     assert_eq!(
-        counts(a.base_url.clone()).await,
+        doc_cache(&http, &a.base_url).await,
         (1, 0, 0),
         "a first modify misses"
     );
     assert!(update_email(&http, &a.base_url, &key, "cache-1", "c2@example.com").await);
     assert_eq!(
-        counts(a.base_url.clone()).await,
+        doc_cache(&http, &a.base_url).await,
         (1, 1, 0),
         "a second is planned on the copy"
     );
@@ -280,13 +275,13 @@ async fn each_node_reports_its_document_cache_in_metrics() {
 
     assert!(update_email(&http, &b.base_url, &key, "cache-1", "c3@example.com").await);
     assert_eq!(
-        counts(b.base_url.clone()).await,
+        doc_cache(&http, &b.base_url).await,
         (1, 0, 0),
         "node b has no copy"
     );
     assert!(update_email(&http, &a.base_url, &key, "cache-1", "c4@example.com").await);
     assert_eq!(
-        counts(a.base_url.clone()).await,
+        doc_cache(&http, &a.base_url).await,
         (1, 1, 1),
         "a's copy predates b's write"
     );
