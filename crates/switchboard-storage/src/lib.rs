@@ -63,6 +63,8 @@
 //! See `examples/embed.rs` for a complete program.
 
 mod admin;
+#[cfg(test)]
+mod admission_tests;
 mod attributes;
 mod changes;
 mod config;

@@ -500,8 +500,10 @@ impl Store {
     {
         let inner = Arc::clone(&self.inner);
         let span = tracing::Span::current();
+        let permit = inner.pool.admit().await.map_err(E::from)?;
         tokio::task::spawn_blocking(move || {
             let _entered = span.enter();
+            let _permit = permit;
             let outcome = inner.pool.get().map_err(E::from).and_then(|mut conn| {
                 let outcome = f(&mut conn);
                 conn.note_outcome(&outcome);
