@@ -382,19 +382,27 @@ fn load_links(
             .collect(),
         many => sql::customers::by_ids(c, tenant, many)?,
     };
-    let agents = match distinct(wanted.iter().flat_map(|w| w.agents.iter().copied())).as_slice() {
-        [] => Vec::new(),
-        [one] => sql::directory::agent_by_id(c, tenant, *one)?
-            .into_iter()
-            .collect(),
-        many => sql::directory::agents(c, tenant, Some(many))?,
-    };
-    let departments = match distinct(wanted.iter().filter_map(|w| w.department)).as_slice() {
-        [] => Vec::new(),
-        [one] => sql::directory::department_by_id(c, tenant, *one)?
-            .into_iter()
-            .collect(),
-        many => sql::directory::departments(c, tenant, Some(many))?,
+    let agent_ids = distinct(wanted.iter().flat_map(|w| w.agents.iter().copied()));
+    let department_ids = distinct(wanted.iter().filter_map(|w| w.department));
+    let (agents, departments) = match (agent_ids.as_slice(), department_ids.as_slice()) {
+        // Both: one statement for the two tables.
+        ([_, ..], [_, ..]) => sql::query::directory_by_ids(c, tenant, &agent_ids, &department_ids)?,
+        (agent_ids, department_ids) => (
+            match agent_ids {
+                [] => Vec::new(),
+                [one] => sql::directory::agent_by_id(c, tenant, *one)?
+                    .into_iter()
+                    .collect(),
+                many => sql::directory::agents(c, tenant, Some(many))?,
+            },
+            match department_ids {
+                [] => Vec::new(),
+                [one] => sql::directory::department_by_id(c, tenant, *one)?
+                    .into_iter()
+                    .collect(),
+                many => sql::directory::departments(c, tenant, Some(many))?,
+            },
+        ),
     };
     if let [w] = wanted {
         // One conversation: its rows move into its links as they are.
@@ -461,7 +469,8 @@ impl<T: Clone> Shared<T> {
 
 /// A page of `q` with its total and, for each conversation, the rows it
 /// links to (those of `set`), on one connection: the page statement, then
-/// at most one statement per kind of link, each prepared once per
+/// one for the customers and one for the agents and departments together
+/// (one each when only one of them is linked), each prepared once per
 /// connection whatever the values and the number of rows.
 pub(crate) fn page_with_links(
     c: &mut DbConnection,
