@@ -99,8 +99,14 @@ async fn a_call_that_waits_longer_than_the_timeout_fails_as_unavailable() {
         if !store.is_sqlite() {
             holders.push(hold(&store).await);
         }
+        // Refused while waiting for its turn, not by the pool behind it.
         match store.ping().await {
-            Err(StorageError::Unavailable(_)) => {}
+            Err(StorageError::Unavailable(e)) => assert_eq!(
+                e.to_string(),
+                "no database connection within 300 ms",
+                "{}",
+                db.label
+            ),
             other => panic!("{}: {other:?}", db.label),
         }
         for (release, held) in holders {

@@ -503,8 +503,12 @@ impl DbPool {
         match tokio::time::timeout(self.admission_timeout, acquire).await {
             Ok(Ok(permit)) => Ok(permit),
             Ok(Err(closed)) => Err(StorageError::Unavailable(Box::new(closed))),
-            Err(elapsed) => Err(StorageError::Unavailable(
-                format!("no database connection within {elapsed}").into(),
+            Err(_) => Err(StorageError::Unavailable(
+                format!(
+                    "no database connection within {} ms",
+                    self.admission_timeout.as_millis()
+                )
+                .into(),
             )),
         }
     }
