@@ -18,6 +18,17 @@ use crate::ratelimit::RateDecision;
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);
 
+/// Marks a request that changes nothing although its method is not `GET`
+/// (a search sent by `POST`): when it succeeds it wakes no webhook worker
+/// and no console live page, and no other node is told of a write.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ReadOnly;
+
+/// Marks `req` as [`ReadOnly`].
+pub(crate) fn read_only(req: &actix_web::HttpRequest) {
+    req.extensions_mut().insert(ReadOnly);
+}
+
 const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 fn new_request_id() -> String {
@@ -52,6 +63,8 @@ pub async fn observe(
     let status = res.status().as_u16();
     let decision = res.request().extensions().get::<RateDecision>().copied();
     let authenticated = res.request().extensions().get::<Authenticated>().copied();
+    let wrote = !matches!(method.as_str(), "GET" | "HEAD" | "OPTIONS")
+        && res.request().extensions().get::<ReadOnly>().is_none();
     let headers = res.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&id) {
         headers.insert(X_REQUEST_ID, v);
@@ -71,9 +84,10 @@ pub async fn observe(
             .metrics()
             .observe_request(&method, &route, status, elapsed);
         // A successful write may have committed outbox events: wake the
-        // webhook worker so they are delivered at once, and tell the other
-        // nodes (no database round trip: see `Store::committed`).
-        if status < 400 && !matches!(method.as_str(), "GET" | "HEAD" | "OPTIONS") {
+        // webhook worker (and the console's live pages) so they are
+        // delivered at once, and tell the other nodes (no database round
+        // trip: see `Store::committed`). A search is not a write.
+        if status < 400 && wrote {
             state.wakeup().notify();
             state.store().committed();
         }

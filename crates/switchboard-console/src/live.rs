@@ -7,7 +7,8 @@
 //! reconnects), else after `?since=` (the newest event id when the page
 //! was rendered), else after the newest event now. It looks for new events
 //! whenever [`switchboard_webhook::Wakeup`] is notified (after every
-//! successful write request of this process, and whatever else notifies
+//! successful write request of this process, not after a search sent by
+//! `POST`, and whatever else notifies
 //! it), and every `console.live_poll` anyway. It ends when the session
 //! ends or the server stops (the browser reconnects to a running server).
 

@@ -551,3 +551,93 @@ async fn superoffice_lists_chat_sessions_with_odata() {
     })
     .await;
 }
+
+/// A HelpCrunch search is a `POST` that changes nothing: unlike a write it
+/// tells no other node that a write committed (so their webhook workers
+/// and console live pages do not look for events because of it). Another
+/// store listening on the same PostgreSQL database stands for the other
+/// node: it hears a write, not twenty searches.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_search_is_not_announced_as_a_write() {
+    use std::time::Duration;
+    use switchboard_storage::{Change, Store};
+    use tokio::sync::broadcast::error::TryRecvError;
+
+    let Some(app) = TestApp::spawn(switchboard_e2e::Backend::Postgres).await else {
+        return;
+    };
+    let other = Store::open(
+        &app.database_url,
+        switchboard_e2e::TestConfig::default().store,
+    )
+    .await
+    .unwrap();
+    let _listening = other.listen().unwrap();
+    let mut feed = other.changes();
+    let heard_a_commit = |feed: &mut tokio::sync::broadcast::Receiver<Change>| loop {
+        match feed.try_recv() {
+            Ok(Change::Committed) => return true,
+            Ok(_) | Err(TryRecvError::Lagged(_)) => {}
+            Err(_) => return false,
+        }
+    };
+    let write = || async {
+        let (status, body) = app
+            .post("/v1/customers")
+            .json(&json!({"name": "Ada", "email": "ada@example.com"}))
+            .fetch()
+            .await;
+        assert_eq!(status, 201, "{body}");
+    };
+    // The listener connects in the background: keep writing until the
+    // other node hears one (which also proves that writes are announced).
+    let mut heard = false;
+    for _ in 0..50 {
+        write().await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if heard_a_commit(&mut feed) {
+            heard = true;
+            break;
+        }
+    }
+    assert!(heard, "the other node never heard of a write");
+    // Whatever the last writes still announce arrives within the listener's
+    // poll and the announcer's interval (20 ms each).
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    heard_a_commit(&mut feed);
+
+    for search in [
+        json!({"filter": [{"field": "customers.email", "operator": "=", "value": "ada@example.com"}]}),
+        json!({"filter": [{"field": "chats.status", "operator": "=", "value": "opened"}]}),
+    ] {
+        let path = if search["filter"][0]["field"]
+            .as_str()
+            .is_some_and(|f| f.starts_with("chats"))
+        {
+            "/v1/chats/search"
+        } else {
+            "/v1/customers/search"
+        };
+        for _ in 0..10 {
+            let (status, body) = app.post(path).json(&search).fetch().await;
+            assert_eq!(status, 200, "{path}: {body}");
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        !heard_a_commit(&mut feed),
+        "a search was announced as a write"
+    );
+
+    write().await;
+    let heard = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            if heard_a_commit(&mut feed) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    assert!(heard.is_ok(), "the write after the searches was not heard");
+}

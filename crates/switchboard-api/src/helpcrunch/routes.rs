@@ -222,6 +222,7 @@ pub async fn search_customers(
     req: HttpRequest,
     payload: web::Payload,
 ) -> HcResult {
+    crate::observe::read_only(&req);
     let p = caller(&state, &req, Scope::CustomersRead).await?;
     let input: SearchInput = read_object(&state, &req, payload).await?;
     // The definitions type a custom attribute's value: the store's cached
@@ -268,6 +269,7 @@ pub async fn search_chats(
     req: HttpRequest,
     payload: web::Payload,
 ) -> HcResult {
+    crate::observe::read_only(&req);
     let p = caller(&state, &req, Scope::ConversationsRead).await?;
     let input: SearchInput = read_object(&state, &req, payload).await?;
     let q = search::chat_search(input)?;
