@@ -6,9 +6,9 @@ use std::collections::BTreeSet;
 use switchboard_domain::query::{ConversationField, Filter, Query};
 use switchboard_domain::validate::ValidationErrors;
 use switchboard_domain::{
-    AgentId, Conversation, ConversationId, ConversationLinks, ConversationRules,
-    ConversationStatus, ConversationUpdate, Customer, CustomerId, DepartmentId, DomainError,
-    EntityKind, TenantId, UpdateMode,
+    Agent, AgentId, Conversation, ConversationId, ConversationLinks, ConversationRules,
+    ConversationStatus, ConversationUpdate, Customer, CustomerId, Department, DepartmentId,
+    DomainError, EntityKind, TenantId, UpdateMode,
 };
 
 use crate::attributes::Definitions;
@@ -352,9 +352,6 @@ impl LinkIds {
     }
 }
 
-/// The rows each of `wanted` links to, in order: at most one query per
-/// kind of link, whatever the number of conversations; a single id is a
-/// point lookup, whose statement is prepared once.
 /// The ids each of `convs` links to (those of `set`), or `None` when
 /// there are none to load.
 fn wanted_links(convs: &[Conversation], set: LinkSet) -> Option<Vec<LinkIds>> {
@@ -362,6 +359,11 @@ fn wanted_links(convs: &[Conversation], set: LinkSet) -> Option<Vec<LinkIds>> {
     (!wanted.iter().all(LinkIds::is_empty)).then_some(wanted)
 }
 
+/// The rows each of `wanted` links to, in order: whatever the number of
+/// conversations, one statement for the contacts, agents and departments
+/// when `contact_only`; otherwise at most one for the whole customers and
+/// one for the agents and departments (a single id is a point lookup).
+/// Every statement is prepared once per connection.
 fn load_links(
     c: &mut DbConnection,
     tenant: i64,
@@ -371,38 +373,31 @@ fn load_links(
     fn distinct(ids: impl Iterator<Item = i64>) -> Vec<i64> {
         ids.collect::<BTreeSet<i64>>().into_iter().collect()
     }
-    let customers = match distinct(wanted.iter().filter_map(|w| w.customer)).as_slice() {
-        [] => Vec::new(),
-        ids if contact_only => sql::query::customer_contacts_by_ids(c, tenant, ids)?
-            .into_iter()
-            .map(Customer::from)
-            .collect(),
-        [one] => sql::customers::load(c, tenant, *one, false)?
-            .into_iter()
-            .collect(),
-        many => sql::customers::by_ids(c, tenant, many)?,
-    };
+    let customer_ids = distinct(wanted.iter().filter_map(|w| w.customer));
     let agent_ids = distinct(wanted.iter().flat_map(|w| w.agents.iter().copied()));
     let department_ids = distinct(wanted.iter().filter_map(|w| w.department));
-    let (agents, departments) = match (agent_ids.as_slice(), department_ids.as_slice()) {
-        // Both: one statement for the two tables.
-        ([_, ..], [_, ..]) => sql::query::directory_by_ids(c, tenant, &agent_ids, &department_ids)?,
-        (agent_ids, department_ids) => (
-            match agent_ids {
-                [] => Vec::new(),
-                [one] => sql::directory::agent_by_id(c, tenant, *one)?
-                    .into_iter()
-                    .collect(),
-                many => sql::directory::agents(c, tenant, Some(many))?,
-            },
-            match department_ids {
-                [] => Vec::new(),
-                [one] => sql::directory::department_by_id(c, tenant, *one)?
-                    .into_iter()
-                    .collect(),
-                many => sql::directory::departments(c, tenant, Some(many))?,
-            },
-        ),
+    let nothing = customer_ids.is_empty() && agent_ids.is_empty() && department_ids.is_empty();
+    let (customers, agents, departments) = if nothing {
+        (Vec::new(), Vec::new(), Vec::new())
+    } else if contact_only {
+        // The contacts, agents and departments together: one statement.
+        let (contacts, agents, departments) =
+            sql::query::links_by_ids(c, tenant, &customer_ids, &agent_ids, &department_ids)?;
+        (
+            contacts.into_iter().map(Customer::from).collect(),
+            agents,
+            departments,
+        )
+    } else {
+        let customers = match customer_ids.as_slice() {
+            [] => Vec::new(),
+            [one] => sql::customers::load(c, tenant, *one, false)?
+                .into_iter()
+                .collect(),
+            many => sql::customers::by_ids(c, tenant, many)?,
+        };
+        let (agents, departments) = directory(c, tenant, &agent_ids, &department_ids)?;
+        (customers, agents, departments)
     };
     if let [w] = wanted {
         // One conversation: its rows move into its links as they are.
@@ -440,6 +435,35 @@ fn load_links(
         .collect())
 }
 
+/// The tenant's agents among `agent_ids` and departments among
+/// `department_ids`: one statement for both when both are wanted.
+fn directory(
+    c: &mut DbConnection,
+    tenant: i64,
+    agent_ids: &[i64],
+    department_ids: &[i64],
+) -> R<(Vec<Agent>, Vec<Department>)> {
+    Ok(match (agent_ids, department_ids) {
+        ([_, ..], [_, ..]) => sql::query::directory_by_ids(c, tenant, agent_ids, department_ids)?,
+        (agent_ids, department_ids) => (
+            match agent_ids {
+                [] => Vec::new(),
+                [one] => sql::directory::agent_by_id(c, tenant, *one)?
+                    .into_iter()
+                    .collect(),
+                many => sql::directory::agents(c, tenant, Some(many))?,
+            },
+            match department_ids {
+                [] => Vec::new(),
+                [one] => sql::directory::department_by_id(c, tenant, *one)?
+                    .into_iter()
+                    .collect(),
+                many => sql::directory::departments(c, tenant, Some(many))?,
+            },
+        ),
+    })
+}
+
 /// Rows several conversations may link to, handed out in the order of
 /// the conversations: cloned while another conversation still wants the
 /// row, moved to the last one.
@@ -470,8 +494,9 @@ impl<T: Clone> Shared<T> {
 /// A page of `q` with its total and, for each conversation, the rows it
 /// links to (those of `set`), on one connection: the page statement, then
 /// one for the customers and one for the agents and departments together
-/// (one each when only one of them is linked), each prepared once per
-/// connection whatever the values and the number of rows.
+/// (one each when only one of them is linked), or, for `set.contact_only`,
+/// one for the contacts, agents and departments together; each prepared
+/// once per connection whatever the values and the number of rows.
 pub(crate) fn page_with_links(
     c: &mut DbConnection,
     tenant: i64,

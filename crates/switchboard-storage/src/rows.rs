@@ -213,7 +213,7 @@ impl TryFrom<CustomerRow> for Customer {
 /// The members of a customer that a conversation's contact reads
 /// ([`Conversation::contact`](switchboard_domain::Conversation::contact))
 /// and a chat shows of it: what a page of chats links, read from the
-/// document by the database ([`crate::sql::query::customer_contacts_by_ids`]).
+/// document by the database ([`crate::sql::query::links_by_ids`]).
 #[derive(Debug, Queryable)]
 pub(crate) struct CustomerContactRow {
     pub id: i64,

@@ -39,12 +39,11 @@ pub(crate) fn routes() -> Vec<(&'static str, &'static str, actix_web::Route)> {
     ]
 }
 
-/// The rows a `ChatSessionEntity` shows: `User`, `TransferTo` and `Person`.
+/// The rows a `ChatSessionEntity` shows: `User`, `TransferTo` and `Person`
+/// (a customer's contact members: name, email, phone and company).
 const LINKS: LinkSet = LinkSet {
-    customer: true,
-    contact_only: false,
-    agents: true,
     department: false,
+    ..LinkSet::CONTACT
 };
 
 /// Mounts the SuperOffice routes, matching their paths case-insensitively.

@@ -55,13 +55,9 @@ pub(crate) fn routes() -> Vec<(&'static str, &'static str, actix_web::Route)> {
 }
 
 /// The links a SalesIQ conversation object shows: its operators, its
-/// department and the linked customer (whose details fill `visitor`'s gaps).
-const LINKS: LinkSet = LinkSet {
-    customer: true,
-    contact_only: false,
-    agents: true,
-    department: true,
-};
+/// department and the linked customer's contact (whose details fill
+/// `visitor`'s gaps).
+const LINKS: LinkSet = LinkSet::CONTACT;
 
 /// Mounts the SalesIQ routes.
 pub fn config(cfg: &mut web::ServiceConfig) {

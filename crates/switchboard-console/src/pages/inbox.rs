@@ -243,7 +243,8 @@ pub(crate) async fn page(
     let found = store.conversations().query(tenant, &query).await?;
     let links = store
         .conversations()
-        .links(tenant, &found.items, LinkSet::ALL)
+        // A row shows its customer's name or email: the contact is enough.
+        .links(tenant, &found.items, LinkSet::CONTACT)
         .await?;
     let tz = render::time_zone(&req);
     let list = list(&found.items, &links, found.next, &params, &tz);

@@ -1000,10 +1000,14 @@ pub(crate) fn sqlite_customers_by_ids(
     Ok(stmt.load(c)?)
 }
 
-/// The members of a customer a conversation's contact reads
-/// ([`crate::rows::CustomerContactRow`]), drawn from the document by the
-/// database, so the rest of it is neither sent nor decoded.
-type CustomerContactSql = (
+/// A row of [`links_by_ids`]: its kind (0 a customer's contact, 1 an
+/// agent, 2 a department), id, tenant and creation time (0 but for a
+/// customer), then up to six texts: a customer's user id, name, email,
+/// phone, company and country code, drawn from its document by the
+/// database (so the rest of it is neither sent nor decoded); an agent's
+/// name, email and role; a department's name.
+type LinkSql = (
+    Integer,
     BigInt,
     BigInt,
     BigInt,
@@ -1015,35 +1019,100 @@ type CustomerContactSql = (
     Nullable<Text>,
 );
 
-/// The contact members of the tenant's customers among `ids`, in id
-/// order, by one statement for any number of ids, kept prepared (as
-/// [`sqlite_customers_by_ids`]; PostgreSQL `= ANY` of an array).
-pub(crate) fn customer_contacts_by_ids(
+type LinkRow = (
+    i32,
+    i64,
+    i64,
+    i64,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
+/// What the conversations of a page (or one conversation) link to when
+/// they show only their customers' contacts: the contact members of the
+/// tenant's customers among `customers`
+/// ([`crate::rows::CustomerContactRow`]), its agents among `agents` and
+/// its departments among `departments`, each in id order, by **one**
+/// statement (`UNION ALL`) for any number of each (none included), kept
+/// prepared: one round trip where there were three.
+pub(crate) fn links_by_ids(
     c: &mut DbConnection,
     tenant: i64,
-    ids: &[i64],
-) -> R<Vec<crate::rows::CustomerContactRow>> {
+    customers: &[i64],
+    agents: &[i64],
+    departments: &[i64],
+) -> R<(
+    Vec<crate::rows::CustomerContactRow>,
+    Vec<Agent>,
+    Vec<Department>,
+)> {
     let b = backend(c);
     let mut s = Builder::new(b, tenant);
     s.sql(match b {
         Backend::Sqlite => {
-            "SELECT id, tenant_id, created_at, json_extract(doc, '$.userId'), \
+            "SELECT 0, id, tenant_id, created_at, json_extract(doc, '$.userId'), \
              json_extract(doc, '$.name'), json_extract(doc, '$.email'), \
              json_extract(doc, '$.phone'), json_extract(doc, '$.company'), \
              json_extract(doc, '$.location.countryCode') \
              FROM customers WHERE tenant_id = "
         }
         Backend::Postgres => {
-            "SELECT id, tenant_id, created_at, doc ->> 'userId', doc ->> 'name', \
+            "SELECT 0, id, tenant_id, created_at, doc ->> 'userId', doc ->> 'name', \
              doc ->> 'email', doc ->> 'phone', doc ->> 'company', \
              doc #>> '{location,countryCode}' FROM customers WHERE tenant_id = "
         }
     })
     .int(tenant);
-    id_among(&mut s, ids)?;
-    s.sql(" ORDER BY id");
-    let stmt: Statement<CustomerContactSql> = Statement::new(s.pieces, true);
-    Ok(crate::connection::native!(c, c => stmt.load(c))?)
+    id_among(&mut s, customers)?;
+    s.sql(
+        " UNION ALL SELECT 1, id, tenant_id, 0, name, email, role, NULL, NULL, NULL \
+         FROM agents WHERE tenant_id = ",
+    )
+    .int(tenant);
+    id_among(&mut s, agents)?;
+    s.sql(
+        " UNION ALL SELECT 2, id, tenant_id, 0, name, NULL, NULL, NULL, NULL, NULL \
+         FROM departments WHERE tenant_id = ",
+    )
+    .int(tenant);
+    id_among(&mut s, departments)?;
+    s.sql(" ORDER BY 1, 2");
+    let stmt: Statement<LinkSql> = Statement::new(s.pieces, true);
+    let rows: Vec<LinkRow> = crate::connection::native!(c, c => stmt.load(c))?;
+    let (mut contacts, mut found_agents, mut found_departments) =
+        (Vec::new(), Vec::new(), Vec::new());
+    for (kind, id, tenant_id, created_at, t1, t2, t3, t4, t5, t6) in rows {
+        match kind {
+            0 => contacts.push(crate::rows::CustomerContactRow {
+                id,
+                tenant_id,
+                created_at,
+                user_id: t1,
+                name: t2,
+                email: t3,
+                phone: t4,
+                company: t5,
+                country_code: t6,
+            }),
+            1 => found_agents.push(Agent::from(AgentRow {
+                id,
+                tenant_id,
+                name: t1.unwrap_or_default(),
+                email: t2.unwrap_or_default(),
+                role: t3.unwrap_or_default(),
+            })),
+            _ => found_departments.push(Department::from(DepartmentRow {
+                id,
+                tenant_id,
+                name: t1.unwrap_or_default(),
+            })),
+        }
+    }
+    Ok((contacts, found_agents, found_departments))
 }
 
 /// ` AND id` among `ids`, one bound value for any number of them (SQLite:

@@ -245,8 +245,9 @@ async fn a_delete_checks_its_precondition_in_the_same_step() {
 /// contact reads of it, drawn from the document by the database: the
 /// contact (and the user id a chat shows) is the same as of the whole
 /// customer, JSON escapes and all, for a page of conversations and for
-/// one; every other member is left at its default; another tenant's
-/// customer is never linked.
+/// one; every other member is left at its default; the agents and the
+/// department (read by the same statement) are those of the full links;
+/// another tenant's customer, agent or department is never linked.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn contact_links_hold_what_the_contact_reads_of_the_whole_customer() {
     for_each_backend(|store, label| async move {
@@ -267,19 +268,28 @@ async fn contact_links_hold_what_the_contact_reads_of_the_whole_customer() {
         rich.tags = vec![Tag::named("vip")];
         let rich = store.customers().create(&ctx, rich).await.unwrap();
         let bare = create_customer(&store, &ctx).await;
+        let admin = store.admin();
+        let ada = admin
+            .create_agent(t, "Ada \"A\"", "ada@example.com", "admin")
+            .await
+            .unwrap();
+        let sales = admin.create_department(t, "Sales & Co").await.unwrap();
 
         // A visitor who gave nothing, one who gave a name, a customer with
-        // nothing, no customer at all.
+        // nothing, no customer at all; assigned or not, in a department or
+        // not.
         let mut convs = Vec::new();
-        for (key, customer, visitor_name) in [
-            ("c-1", Some(rich.id), None),
-            ("c-2", Some(rich.id), Some("Visitor")),
-            ("c-3", Some(bare.id), None),
-            ("c-4", None, Some("Walk-in")),
+        for (key, customer, visitor_name, agent, department) in [
+            ("c-1", Some(rich.id), None, Some(ada.id), Some(sales.id)),
+            ("c-2", Some(rich.id), Some("Visitor"), None, Some(sales.id)),
+            ("c-3", Some(bare.id), None, Some(ada.id), None),
+            ("c-4", None, Some("Walk-in"), None, None),
         ] {
             let mut d = draft(t, key);
             d.customer_id = customer;
             d.visitor.name = visitor_name.map(Into::into);
+            d.assign(agent);
+            d.department_id = department;
             convs.push(store.conversations().create(&ctx, d).await.unwrap());
         }
         let whole = store
@@ -311,7 +321,20 @@ async fn contact_links_hold_what_the_contact_reads_of_the_whole_customer() {
                     |x: Option<&Customer>| x.map(|x| (x.id, x.tenant_id, x.user_id.clone()));
                 assert_eq!(shown(n), shown(w), "{label}: conversation {i}");
             }
+            for n in [&narrow[i], &one[i]] {
+                assert_eq!(n.agents, whole[i].agents, "{label}: conversation {i}");
+                assert_eq!(n.department, whole[i].department, "{label}: {i}");
+            }
         }
+        assert_eq!(
+            (narrow[0].agents.as_slice(), narrow[0].department.as_ref()),
+            (std::slice::from_ref(&ada), Some(&sales)),
+            "{label}: the agent and the department, whole"
+        );
+        assert!(
+            narrow[1].agents.is_empty() && narrow[2].department.is_none(),
+            "{label}: {narrow:?}"
+        );
         assert_eq!(
             narrow[0].customer.as_ref().and_then(|x| x.email.as_deref()),
             Some("Zoe.Q@Example.com"),
@@ -331,7 +354,9 @@ async fn contact_links_hold_what_the_contact_reads_of_the_whole_customer() {
             .await
             .unwrap();
         assert!(
-            foreign.iter().all(|l| l.customer.is_none()),
+            foreign
+                .iter()
+                .all(|l| l.customer.is_none() && l.agents.is_empty() && l.department.is_none()),
             "{label}: {foreign:?}"
         );
     })
