@@ -359,7 +359,8 @@ fn wanted_links(convs: &[Conversation], set: LinkSet) -> Option<Vec<LinkIds>> {
     (!wanted.iter().all(LinkIds::is_empty)).then_some(wanted)
 }
 
-/// The rows each of `wanted` links to, in order: whatever the number of
+/// The rows each of `wanted` (at least one id in all: callers skip the
+/// call otherwise) links to, in order: whatever the number of
 /// conversations, one statement for the contacts, agents and departments
 /// when `contact_only`; otherwise at most one for the whole customers and
 /// one for the agents and departments (a single id is a point lookup).
@@ -376,10 +377,7 @@ fn load_links(
     let customer_ids = distinct(wanted.iter().filter_map(|w| w.customer));
     let agent_ids = distinct(wanted.iter().flat_map(|w| w.agents.iter().copied()));
     let department_ids = distinct(wanted.iter().filter_map(|w| w.department));
-    let nothing = customer_ids.is_empty() && agent_ids.is_empty() && department_ids.is_empty();
-    let (customers, agents, departments) = if nothing {
-        (Vec::new(), Vec::new(), Vec::new())
-    } else if contact_only {
+    let (customers, agents, departments) = if contact_only {
         // The contacts, agents and departments together: one statement.
         let (contacts, agents, departments) =
             sql::query::links_by_ids(c, tenant, &customer_ids, &agent_ids, &department_ids)?;
