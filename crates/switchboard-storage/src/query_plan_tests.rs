@@ -568,8 +568,9 @@ async fn taking_events_does_not_revisit_processed_ones() {
             // of a running server are.
             for sql in [
                 "ALTER TABLE outbox SET (autovacuum_enabled = off)".to_owned(),
-                // A subscriber, or the events are done when inserted
-                // (migration `2026-12-04-000301_outbox_unmatched`).
+                // A subscriber, as a pending event of a running server has
+                // (its writes mark an event nobody subscribed to done when
+                // inserting it: `sql::record`).
                 format!(
                     "INSERT INTO webhook_subscriptions (tenant_id, target_url, event, secret, \
                      state, created_at) VALUES ({tenant}, 'https://example.com/h', \

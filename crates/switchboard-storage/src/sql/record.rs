@@ -161,20 +161,14 @@ impl WriteRecord for diesel::sqlite::SqliteConnection {
 /// FROM u`.
 impl WriteRecord for diesel::pg::PgConnection {
     fn write_record(&mut self, record: &Record) -> Result<(), StorageError> {
-        use crate::schema::{change_history, outbox};
+        use crate::schema::change_history;
         use diesel::RunQueryDsl;
 
         let then = diesel::insert_into(change_history::table).values(&record.history);
         match record.outbox.as_slice() {
             [] => then.execute(self)?,
-            // One row as a plain insert, whose prepared statement is cached.
-            [row] => WithInsert {
-                first: diesel::insert_into(outbox::table).values(row),
-                then,
-            }
-            .execute(self)?,
             rows => WithInsert {
-                first: diesel::insert_into(outbox::table).values(rows),
+                first: OutboxInsert(rows),
                 then,
             }
             .execute(self)?,
@@ -186,31 +180,21 @@ impl WriteRecord for diesel::pg::PgConnection {
     where
         U: diesel::query_builder::QueryFragment<diesel::pg::Pg> + diesel::query_builder::QueryId,
     {
-        use crate::schema::{change_history, outbox};
+        use crate::schema::change_history;
         use diesel::RunQueryDsl;
 
         let history = diesel::insert_into(change_history::table).values(&record.history);
-        // A version conflict raises 40001 (see `UpdateAndRecord`).
-        let updated = match record.outbox.as_slice() {
-            [] => UpdateAndRecord {
-                update,
-                outbox: None::<NoInsert>,
-                history,
-            }
-            .execute(self),
-            [row] => UpdateAndRecord {
-                update,
-                outbox: Some(diesel::insert_into(outbox::table).values(row)),
-                history,
-            }
-            .execute(self),
-            rows => UpdateAndRecord {
-                update,
-                outbox: Some(diesel::insert_into(outbox::table).values(rows)),
-                history,
-            }
-            .execute(self),
+        let outbox = match record.outbox.as_slice() {
+            [] => None,
+            rows => Some(OutboxInsert(rows)),
         };
+        // A version conflict raises 40001 (see `UpdateAndRecord`).
+        let updated = UpdateAndRecord {
+            update,
+            outbox,
+            history,
+        }
+        .execute(self);
         match updated {
             Ok(n) => Ok(n > 0),
             Err(diesel::result::Error::DatabaseError(
@@ -219,6 +203,73 @@ impl WriteRecord for diesel::pg::PgConnection {
             )) => Ok(false),
             Err(e) => Err(e.into()),
         }
+    }
+}
+
+/// PostgreSQL's outbox insert: `INSERT INTO outbox (…, processed_at)
+/// VALUES (…, CASE WHEN EXISTS (<an active subscription of the row's tenant
+/// and type>) THEN NULL ELSE <created_at> END), …`. An event that no
+/// subscription matches when it is written is done at once, so the worker
+/// never takes it; SQLite keeps that rule in its `outbox_unmatched`
+/// trigger, which PostgreSQL ran as a PL/pgSQL call per row until migration
+/// `2026-12-05-000101_outbox_history_unlocked` moved it here. The check
+/// reads the statement's snapshot, as the trigger did: a subscription
+/// committed while the statement runs is concurrent with the event either
+/// way. Cached by SQL text, one statement per number of rows.
+#[derive(Debug, Clone, Copy)]
+struct OutboxInsert<'a>(&'a [NewOutboxRow]);
+
+impl diesel::query_builder::QueryId for OutboxInsert<'_> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for OutboxInsert<'_> {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> diesel::QueryResult<()> {
+        use crate::schema::sql_types::Json;
+        use diesel::sql_types::{BigInt, Nullable, Text};
+
+        out.push_sql(
+            "INSERT INTO outbox (tenant_id, event_type, entity_kind, entity_id, \
+             version_before, version_after, payload, diff, created_at, available_at, \
+             processed_at) VALUES ",
+        );
+        for (i, row) in self.0.iter().enumerate() {
+            out.push_sql(if i == 0 { "(" } else { ", (" });
+            out.push_bind_param::<BigInt, _>(&row.tenant_id)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Text, _>(&row.event_type)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Text, _>(&row.entity_kind)?;
+            out.push_sql(", ");
+            out.push_bind_param::<BigInt, _>(&row.entity_id)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Nullable<BigInt>, _>(&row.version_before)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Nullable<BigInt>, _>(&row.version_after)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Json, _>(&row.payload)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Json, _>(&row.diff)?;
+            out.push_sql(", ");
+            out.push_bind_param::<BigInt, _>(&row.created_at)?;
+            out.push_sql(", ");
+            out.push_bind_param::<BigInt, _>(&row.available_at)?;
+            out.push_sql(
+                ", CASE WHEN EXISTS (SELECT 1 FROM webhook_subscriptions s \
+                 WHERE s.tenant_id = ",
+            );
+            out.push_bind_param::<BigInt, _>(&row.tenant_id)?;
+            out.push_sql(" AND s.event = ");
+            out.push_bind_param::<Text, _>(&row.event_type)?;
+            out.push_sql(" AND s.state = 'active') THEN NULL ELSE ");
+            out.push_bind_param::<BigInt, _>(&row.created_at)?;
+            out.push_sql(" END)");
+        }
+        Ok(())
     }
 }
 
@@ -272,19 +323,6 @@ where
 }
 
 impl<U, O, H> diesel::RunQueryDsl<diesel::pg::PgConnection> for UpdateAndRecord<U, O, H> {}
-
-/// The outbox insert of a change without events: never written out.
-#[derive(Debug, Clone, Copy)]
-struct NoInsert;
-
-impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for NoInsert {
-    fn walk_ast<'b>(
-        &'b self,
-        _out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
-    ) -> diesel::QueryResult<()> {
-        Ok(())
-    }
-}
 
 /// `WITH o AS (<first>) <then>`: two PostgreSQL data-modifying statements
 /// sent as one. PostgreSQL runs the one inside `WITH` exactly once and to

@@ -7,7 +7,7 @@ use super::R;
 use crate::connection::DbConnection;
 use crate::json_column::JsonValue;
 use crate::rows::{ApiKeyRow, TenantRow};
-use crate::schema::{api_keys, tenants};
+use crate::schema::{api_keys, change_history, outbox, tenants};
 
 pub(crate) fn insert_tenant(c: &mut DbConnection, name: &str, now: i64) -> R<Tenant> {
     let id: i64 = diesel::insert_into(tenants::table)
@@ -93,9 +93,25 @@ pub(crate) fn api_key_by_prefix(c: &mut DbConnection, prefix: &str) -> R<Option<
         .transpose()
 }
 
-/// Deletes a tenant; the database cascades to every row it owns.
+/// Deletes a tenant and every row it owns. The database cascades to all
+/// but the outbox and the history, which on PostgreSQL have no foreign key
+/// to the tenant (every write appends to both, and the key's row lock on
+/// the tenant cost more than the rows: migration
+/// `2026-12-05-000101_outbox_history_unlocked`), so they are deleted here,
+/// in the caller's transaction. After the tenant's row: its cascade waits
+/// for any write in flight on the tenant's customers and conversations,
+/// the only writers of those two tables, and a later one finds its row
+/// gone and commits nothing; each delete below then sees what those
+/// committed (a statement's snapshot on PostgreSQL, the one writer on
+/// SQLite, whose cascade has already done it).
 pub(crate) fn delete_tenant(c: &mut DbConnection, id: i64) -> R<usize> {
-    Ok(diesel::delete(tenants::table.find(id)).execute(c)?)
+    let deleted = diesel::delete(tenants::table.find(id)).execute(c)?;
+    if deleted > 0 {
+        diesel::delete(outbox::table.filter(outbox::tenant_id.eq(id))).execute(c)?;
+        diesel::delete(change_history::table.filter(change_history::tenant_id.eq(id)))
+            .execute(c)?;
+    }
+    Ok(deleted)
 }
 
 pub(crate) fn api_keys(c: &mut DbConnection, tenant: i64) -> R<Vec<ApiKey>> {

@@ -6,11 +6,11 @@ use std::collections::BTreeSet;
 use switchboard_domain::{
     AttributeType, Conversation, CustomAttribute, Customer, EventType, Scope, WebhookSubscription,
 };
-use switchboard_storage::StorageError;
+use switchboard_storage::{Precondition, StorageError};
 
 use super::harness::{
-    assert_not_found, create_conversation, create_customer, delete_customer, for_each_backend,
-    two_tenants,
+    TestDb, assert_not_found, create_conversation, create_customer, delete_customer,
+    for_each_backend, open, two_tenants,
 };
 
 #[tokio::test]
@@ -104,6 +104,52 @@ async fn writes_for_a_deleted_tenant_are_tenant_gone() {
         assert_not_found(store.admin().delete_tenant("acme").await, backend);
     })
     .await;
+}
+
+/// A deleted tenant's outbox and history go with it, although on
+/// PostgreSQL those two tables have no foreign key to the tenant (migration
+/// `2026-12-05-000101_outbox_history_unlocked`): `delete_tenant` deletes
+/// them itself. Another tenant's stay.
+#[tokio::test]
+async fn a_deleted_tenants_outbox_and_history_go_with_it() {
+    for db in tokio::task::spawn_blocking(TestDb::all).await.unwrap() {
+        let store = open(&db).await;
+        let backend = db.label;
+        let (ctx, other) = two_tenants(&store).await;
+        for c in [&ctx, &other] {
+            let customer = create_customer(&store, c).await;
+            store
+                .customers()
+                .update(c, customer.id, Precondition::NONE, |c| {
+                    c.name = Some("Ada".into());
+                })
+                .await
+                .unwrap();
+            create_conversation(&store, c, "s-1").await;
+        }
+        let mut raw = db.raw();
+        let mut rows = |table: &str| -> Vec<String> {
+            let sql = format!(
+                "SELECT CAST(tenant_id AS TEXT) || ' ' || CAST(count(*) AS TEXT) AS line \
+                 FROM {table} GROUP BY tenant_id ORDER BY tenant_id"
+            );
+            raw.lines(&sql, &sql)
+        };
+        let (mine, theirs) = (ctx.tenant.id.get(), other.tenant.id.get());
+        // Two creates and an update each: three history rows, and an event
+        // per create and the update at least.
+        assert_eq!(
+            rows("change_history"),
+            [format!("{mine} 3"), format!("{theirs} 3")],
+            "{backend}"
+        );
+        let before = rows("outbox");
+        assert_eq!(before.len(), 2, "{backend}: {before:?}");
+
+        store.admin().delete_tenant("acme").await.unwrap();
+        assert_eq!(rows("change_history"), [format!("{theirs} 3")], "{backend}");
+        assert_eq!(rows("outbox"), before[1..], "{backend}");
+    }
 }
 
 #[tokio::test]
