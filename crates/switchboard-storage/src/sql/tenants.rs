@@ -98,12 +98,14 @@ pub(crate) fn api_key_by_prefix(c: &mut DbConnection, prefix: &str) -> R<Option<
 /// to the tenant (every write appends to both, and the key's row lock on
 /// the tenant cost more than the rows: migration
 /// `2026-12-05-000101_outbox_history_unlocked`), so they are deleted here,
-/// in the caller's transaction. After the tenant's row: its cascade waits
-/// for any write in flight on the tenant's customers and conversations,
-/// the only writers of those two tables, and a later one finds its row
-/// gone and commits nothing; each delete below then sees what those
-/// committed (a statement's snapshot on PostgreSQL, the one writer on
-/// SQLite, whose cascade has already done it).
+/// in the caller's transaction, after the tenant's row. Only writes of the
+/// tenant's customers and conversations append to them, and deleting the
+/// tenant's row waits for those in flight (a create's foreign-key lock on
+/// the tenant, an update's row lock that the cascade meets); a later one
+/// fails with nothing committed (its row is gone, or its tenant). So each
+/// delete below sees every row that was committed: on PostgreSQL a
+/// statement reads a snapshot taken when it starts, and on SQLite, with
+/// one writer, the cascade has already deleted them.
 pub(crate) fn delete_tenant(c: &mut DbConnection, id: i64) -> R<usize> {
     let deleted = diesel::delete(tenants::table.find(id)).execute(c)?;
     if deleted > 0 {
