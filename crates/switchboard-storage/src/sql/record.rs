@@ -238,35 +238,48 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for OutboxInsert<'_> {
              processed_at) VALUES ",
         );
         for (i, row) in self.0.iter().enumerate() {
+            // Every member, so that a new one breaks the build here.
+            let NewOutboxRow {
+                tenant_id,
+                event_type,
+                entity_kind,
+                entity_id,
+                version_before,
+                version_after,
+                payload,
+                diff,
+                created_at,
+                available_at,
+            } = row;
             out.push_sql(if i == 0 { "(" } else { ", (" });
-            out.push_bind_param::<BigInt, _>(&row.tenant_id)?;
+            out.push_bind_param::<BigInt, _>(tenant_id)?;
             out.push_sql(", ");
-            out.push_bind_param::<Text, _>(&row.event_type)?;
+            out.push_bind_param::<Text, _>(event_type)?;
             out.push_sql(", ");
-            out.push_bind_param::<Text, _>(&row.entity_kind)?;
+            out.push_bind_param::<Text, _>(entity_kind)?;
             out.push_sql(", ");
-            out.push_bind_param::<BigInt, _>(&row.entity_id)?;
+            out.push_bind_param::<BigInt, _>(entity_id)?;
             out.push_sql(", ");
-            out.push_bind_param::<Nullable<BigInt>, _>(&row.version_before)?;
+            out.push_bind_param::<Nullable<BigInt>, _>(version_before)?;
             out.push_sql(", ");
-            out.push_bind_param::<Nullable<BigInt>, _>(&row.version_after)?;
+            out.push_bind_param::<Nullable<BigInt>, _>(version_after)?;
             out.push_sql(", ");
-            out.push_bind_param::<Json, _>(&row.payload)?;
+            out.push_bind_param::<Json, _>(payload)?;
             out.push_sql(", ");
-            out.push_bind_param::<Json, _>(&row.diff)?;
+            out.push_bind_param::<Json, _>(diff)?;
             out.push_sql(", ");
-            out.push_bind_param::<BigInt, _>(&row.created_at)?;
+            out.push_bind_param::<BigInt, _>(created_at)?;
             out.push_sql(", ");
-            out.push_bind_param::<BigInt, _>(&row.available_at)?;
+            out.push_bind_param::<BigInt, _>(available_at)?;
             out.push_sql(
                 ", CASE WHEN EXISTS (SELECT 1 FROM webhook_subscriptions s \
                  WHERE s.tenant_id = ",
             );
-            out.push_bind_param::<BigInt, _>(&row.tenant_id)?;
+            out.push_bind_param::<BigInt, _>(tenant_id)?;
             out.push_sql(" AND s.event = ");
-            out.push_bind_param::<Text, _>(&row.event_type)?;
+            out.push_bind_param::<Text, _>(event_type)?;
             out.push_sql(" AND s.state = 'active') THEN NULL ELSE ");
-            out.push_bind_param::<BigInt, _>(&row.created_at)?;
+            out.push_bind_param::<BigInt, _>(created_at)?;
             out.push_sql(" END)");
         }
         Ok(())

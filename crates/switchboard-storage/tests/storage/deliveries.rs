@@ -13,7 +13,7 @@ use switchboard_storage::{
 };
 
 use super::harness::{
-    assert_delivery_backlog, assert_not_found, claim, create_conversation, fan_out_next,
+    assert_delivery_backlog, assert_not_found, claim, create_conversation, draft, fan_out_next,
     for_each_backend, for_each_backend_clocked, for_each_tenant, subscribe, subscribe_to, tenant,
     two_tenants,
 };
@@ -174,6 +174,34 @@ async fn events_nobody_subscribed_to_are_done_when_written() {
             .unwrap();
         create_conversation(&store, &ctx, "later").await;
         assert_eq!(store.worker().outbox_backlog().await.unwrap(), 0, "{label}");
+
+        // The events of one write are decided row by row: a created
+        // conversation with a visitor email is `conversation_created`
+        // (subscribed again) and `email_updated` (not) in one insert.
+        subscribe(&store, &ctx, "https://b.example/h").await;
+        let mut with_email = draft(ctx.tenant.id, "with-email");
+        with_email.visitor.email = Some("ada@example.com".into());
+        let both = store
+            .conversations()
+            .create(&ctx, with_email)
+            .await
+            .unwrap();
+        let done: Vec<(EventType, bool)> = store
+            .conversations()
+            .events(ctx.tenant.id, both.id)
+            .await
+            .unwrap()
+            .iter()
+            .map(|e| (e.event.event_type, e.processed_at.is_some()))
+            .collect();
+        assert_eq!(
+            done,
+            [
+                (EventType::ConversationCreated, false),
+                (EventType::EmailUpdated, true)
+            ],
+            "{label}"
+        );
     })
     .await;
 }
