@@ -16,11 +16,12 @@ use switchboard_testsupport::receiver::Receiver;
 
 use crate::ceiling::{self, Target};
 use crate::dataset::{self, Dataset, Size};
-use crate::load::{Plan, call_once, drive};
+use crate::load::{self, Plan, call_once, drive};
 use crate::model::{
-    Backend, Delivery, Latency, Measurement, Report, Run, Scenario, Startup, Subject, histogram,
+    Backend, CacheUse, Delivery, Latency, Measurement, Report, Run, Scenario, Startup, Subject,
+    histogram,
 };
-use crate::scenario::workload;
+use crate::scenario::{self, workload};
 use crate::server::{self, Launch};
 use crate::system::{CpuSubjects, CpuWatch, CpuWindow, Participants, machine, peak_rss_kib};
 
@@ -51,6 +52,10 @@ pub struct Options {
     pub work_dir: PathBuf,
     /// How long scenario 3 waits for outstanding webhooks after a run.
     pub drain_timeout: Duration,
+    /// Whether each fresh PostgreSQL server is primed before each scenario
+    /// that writes (see [`prime`]); off (the default) measures what a
+    /// freshly started server does.
+    pub prime: bool,
     /// The command line, for the report.
     pub command: String,
 }
@@ -132,6 +137,7 @@ pub async fn run(options: &Options) -> anyhow::Result<Report> {
         ceilings: Vec::new(),
         startups: Vec::new(),
         runs: Vec::new(),
+        primed: options.prime && options.backends.contains(&Backend::Postgres),
     };
     for &backend in &options.backends {
         run_backend(options, backend, &mut report)
@@ -242,6 +248,7 @@ async fn run_backend(
                 delivery: None,
                 peak_rss_kib: None,
                 cpu: Some(cpu),
+                cache: None,
             };
             progress(&run);
             report.runs.push(run);
@@ -253,6 +260,9 @@ async fn run_backend(
                 ready_ms: server.ready.as_secs_f64() * 1000.0,
             });
             for &scenario in &options.scenarios {
+                if options.prime && backend == Backend::Postgres {
+                    prime(server.addr, &data, scenario, concurrency).await?;
+                }
                 let endpoint = Endpoint {
                     backend,
                     addr: server.addr,
@@ -276,6 +286,31 @@ async fn run_backend(
             server.stop().await?;
         }
     }
+    Ok(())
+}
+
+/// Brings the server to the state of a node that has served `scenario`'s
+/// rows before: each row the scenario writes, written once through it
+/// ([`scenario::priming`]), so that its document cache holds them. Only on
+/// PostgreSQL, the one backend with the cache. Not measured.
+async fn prime(
+    addr: SocketAddr,
+    data: &Dataset,
+    scenario: Scenario,
+    concurrency: u32,
+) -> anyhow::Result<()> {
+    let calls = scenario::priming(scenario, data);
+    if calls.is_empty() {
+        return Ok(());
+    }
+    let (count, started) = (calls.len(), Instant::now());
+    load::sweep(addr, &data.authorization, calls, concurrency)
+        .await
+        .with_context(|| format!("priming the server for {scenario}"))?;
+    eprintln!(
+        "[postgres] primed for {scenario}: {count} documents written once in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
     Ok(())
 }
 
@@ -335,10 +370,20 @@ pub async fn run_scenario(
             postmaster,
         },
     );
+    // The cache's counters when the measured window opens and after it.
+    let warmup = plan.warmup;
+    let cache_before = tokio::spawn(async move {
+        tokio::time::sleep(warmup).await;
+        cache_use(addr).await
+    });
     let started = Instant::now();
     let outcome = drive(addr, &data.authorization, work, plan).await?;
     let contention = watch.finish();
     let cpu = cpu.finish();
+    let cache = match (cache_before.await.ok().flatten(), cache_use(addr).await) {
+        (Some(before), Some(after)) if backend == Backend::Postgres => Some(after.since(before)),
+        _ => None,
+    };
     for failure in &outcome.failures {
         eprintln!("  failure: {failure}");
     }
@@ -360,7 +405,19 @@ pub async fn run_scenario(
         delivery,
         peak_rss_kib: pid.and_then(peak_rss_kib),
         cpu: Some(cpu),
+        cache,
     })
+}
+
+/// The document cache's counters from the server's `/metrics` (`None`
+/// when they cannot be read: the figures are then left out, not made up).
+async fn cache_use(addr: SocketAddr) -> Option<CacheUse> {
+    let (status, body) = call_once(addr, None, Method::GET, "/metrics", None)
+        .await
+        .ok()?;
+    (status == StatusCode::OK)
+        .then(|| CacheUse::parse(&String::from_utf8_lossy(&body)))
+        .flatten()
 }
 
 async fn subscribe(addr: SocketAddr, data: &Dataset, url: &str) -> anyhow::Result<String> {
@@ -515,6 +572,9 @@ fn progress(run: &Run) {
             us(cpu.database_s),
             us(cpu.client_s)
         ));
+    }
+    if let Some(share) = run.cache.and_then(CacheUse::hit_share) {
+        line.push_str(&format!(" cached {:.0}%", share * 100.0));
     }
     if let Some(d) = &run.delivery {
         line.push_str(&format!(

@@ -348,6 +348,53 @@ pub async fn drive(
     Ok(outcome)
 }
 
+/// Sends every call of `calls` once, over `concurrency` keep-alive
+/// connections, outside any measurement (the priming before a run).
+///
+/// # Errors
+///
+/// When a connection cannot be opened or any call fails or answers
+/// anything but 200: a priming that did not happen must not pass for one.
+pub async fn sweep(
+    addr: SocketAddr,
+    authorization: &str,
+    calls: Vec<Call>,
+    concurrency: u32,
+) -> anyhow::Result<()> {
+    let authorization = HeaderValue::from_str(authorization)?;
+    let queue = Arc::new(std::sync::Mutex::new(calls.into_iter()));
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency.max(1) {
+        let (queue, authorization) = (Arc::clone(&queue), authorization.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut sender = connect(addr).await?;
+            loop {
+                let next = queue
+                    .lock()
+                    .map_err(|_| anyhow!("the priming queue was poisoned"))?
+                    .next();
+                let Some(call) = next else {
+                    return anyhow::Ok(());
+                };
+                let summary = format!("{} {}", call.method, call.path);
+                let (status, body) =
+                    exchange(&mut sender, request(addr, &authorization, None, call)?).await?;
+                if status != StatusCode::OK {
+                    anyhow::bail!(
+                        "priming: {summary} → {status}: {}",
+                        String::from_utf8_lossy(&body)
+                    );
+                }
+            }
+        }));
+    }
+    for task in tasks {
+        task.await
+            .map_err(|e| anyhow!("priming task failed: {e}"))??;
+    }
+    Ok(())
+}
+
 /// One request outside a measurement with these headers, on a fresh
 /// connection: the status, the answer's headers and its body.
 ///

@@ -109,6 +109,11 @@ struct RunArgs {
     /// Seconds scenario 3 waits for outstanding webhooks without progress.
     #[arg(long, default_value_t = 30.0)]
     drain_timeout: f64,
+    /// Prime each fresh PostgreSQL server before each scenario that
+    /// writes: every row it writes, written once through the server (not
+    /// measured), so that its document cache holds them.
+    #[arg(long)]
+    prime: bool,
     /// Extra server settings, `NAME=VALUE` (e.g. `SWITCHBOARD_WEBHOOK_ENABLED=false`),
     /// for comparing configurations; recorded in the report's command.
     #[arg(long = "server-env", value_name = "NAME=VALUE")]
@@ -295,6 +300,7 @@ fn options(args: &RunArgs) -> anyhow::Result<Options> {
             .clone()
             .unwrap_or_else(|| args.output.out.join("work")),
         drain_timeout: seconds(args.drain_timeout, "drain-timeout")?,
+        prime: args.prime,
         command: std::env::args().collect::<Vec<_>>().join(" "),
     })
 }

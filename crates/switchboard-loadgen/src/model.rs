@@ -188,6 +188,58 @@ pub struct CpuTime {
     pub client_s: f64,
 }
 
+/// What the server's document cache did for the modifies of a run's
+/// measured window (PostgreSQL; from the server's `/metrics`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CacheUse {
+    /// Modifies planned on a cached copy and written: no read.
+    pub written: u64,
+    /// Cached copies that could not be written (read again).
+    pub stale: u64,
+    /// Modifies that found no copy and read the row.
+    pub missed: u64,
+}
+
+impl CacheUse {
+    /// The counters of a Prometheus text exposition (`None` without them:
+    /// a server without the cache's metrics).
+    #[must_use]
+    pub fn parse(metrics: &str) -> Option<Self> {
+        let counter = |outcome: &str| {
+            let name = format!("switchboard_doc_cache_modifies_total{{outcome=\"{outcome}\"}} ");
+            metrics
+                .lines()
+                .find_map(|l| l.strip_prefix(name.as_str()))
+                .and_then(|v| v.trim().parse::<u64>().ok())
+        };
+        Some(Self {
+            written: counter("written")?,
+            stale: counter("stale")?,
+            missed: counter("missed")?,
+        })
+    }
+
+    /// What happened between `earlier` and `self` (counters only grow; a
+    /// restart in between would make a difference negative, so it
+    /// saturates).
+    #[must_use]
+    pub fn since(self, earlier: Self) -> Self {
+        Self {
+            written: self.written.saturating_sub(earlier.written),
+            stale: self.stale.saturating_sub(earlier.stale),
+            missed: self.missed.saturating_sub(earlier.missed),
+        }
+    }
+
+    /// The share of modifies written from a cached copy, when there were any.
+    #[must_use]
+    pub fn hit_share(self) -> Option<f64> {
+        let all = self.written + self.stale + self.missed;
+        #[expect(clippy::cast_precision_loss, reason = "a share")]
+        (all > 0).then(|| self.written as f64 / all as f64)
+    }
+}
+
 /// Webhook delivery under scenario 3.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Delivery {
@@ -229,6 +281,10 @@ pub struct Run {
     /// CPU time in the measured window (absent in older reports).
     #[serde(default)]
     pub cpu: Option<CpuTime>,
+    /// The document cache in the measured window (our runs on PostgreSQL;
+    /// absent in older reports).
+    #[serde(default)]
+    pub cache: Option<CacheUse>,
 }
 
 /// How long a server start took until `/readyz` answered 200.
@@ -259,4 +315,51 @@ pub struct Report {
     pub startups: Vec<Startup>,
     /// Every run, in the order they ran.
     pub runs: Vec<Run>,
+    /// Whether each PostgreSQL server was primed before each scenario that
+    /// writes (every row it writes, written once; absent in older reports,
+    /// which did not prime).
+    #[serde(default)]
+    pub primed: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const METRICS: &str = "\
+# TYPE switchboard_doc_cache_modifies_total counter
+switchboard_doc_cache_modifies_total{outcome=\"written\"} 90
+switchboard_doc_cache_modifies_total{outcome=\"stale\"} 2
+switchboard_doc_cache_modifies_total{outcome=\"missed\"} 8
+switchboard_doc_cache_entries 100
+";
+
+    #[test]
+    fn cache_use_is_read_from_metrics_and_differenced() {
+        let after = CacheUse::parse(METRICS).unwrap_or_default();
+        assert_eq!(
+            after,
+            CacheUse {
+                written: 90,
+                stale: 2,
+                missed: 8
+            }
+        );
+        let before = CacheUse {
+            written: 40,
+            stale: 2,
+            missed: 8,
+        };
+        let window = after.since(before);
+        assert_eq!(window.hit_share(), Some(1.0));
+        assert_eq!(after.hit_share(), Some(0.9));
+        assert_eq!(CacheUse::default().hit_share(), None);
+    }
+
+    #[test]
+    fn metrics_without_the_cache_give_no_figures() {
+        assert_eq!(CacheUse::parse("switchboard_doc_cache_entries 0\n"), None);
+        let partial = "switchboard_doc_cache_modifies_total{outcome=\"written\"} 1\n";
+        assert_eq!(CacheUse::parse(partial), None);
+    }
 }

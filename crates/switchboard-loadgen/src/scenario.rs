@@ -46,19 +46,23 @@ impl SoPatch {
 impl Workload for SoPatch {
     fn next(&self, rng: &mut Rng, _conn: u32, _seq: u64) -> Call {
         let (id, key) = pick(rng, &self.sessions).cloned().unwrap_or_default();
-        let n = rng.below(1_000_000);
-        let body = json!([
-            {"op": "test", "path": "/SessionKey", "value": key},
-            {"op": "replace", "path": "/Rank", "value": n},
-            {"op": "replace", "path": "/CustomerName", "value": format!("Visitor {n}")},
-        ]);
-        Call::json(
-            Method::PATCH,
-            format!("/api/v1/ChatSession/{id}"),
-            &body,
-            "application/json-patch+json",
-        )
+        so_patch(id, &key, rng.below(1_000_000))
     }
+}
+
+/// Scenario 1's request for session `id` (key `key`), with rank `n`.
+fn so_patch(id: i64, key: &str, n: usize) -> Call {
+    let body = json!([
+        {"op": "test", "path": "/SessionKey", "value": key},
+        {"op": "replace", "path": "/Rank", "value": n},
+        {"op": "replace", "path": "/CustomerName", "value": format!("Visitor {n}")},
+    ]);
+    Call::json(
+        Method::PATCH,
+        format!("/api/v1/ChatSession/{id}"),
+        &body,
+        "application/json-patch+json",
+    )
 }
 
 /// Scenario 2: `PATCH /v1/customers/{id}` (HelpCrunch merge) of two fields.
@@ -78,15 +82,43 @@ impl HcPatch {
 impl Workload for HcPatch {
     fn next(&self, rng: &mut Rng, _conn: u32, _seq: u64) -> Call {
         let id = pick(rng, &self.customers).copied().unwrap_or_default();
-        let n = rng.below(1_000_000);
-        let body =
-            json!({"company": format!("Company {n}"), "notes": format!("Load test note {n}")});
-        Call::json(
-            Method::PATCH,
-            format!("/v1/customers/{id}"),
-            &body,
-            "application/json",
-        )
+        hc_patch(id, rng.below(1_000_000))
+    }
+}
+
+/// Scenario 2's request for customer `id`, with values numbered `n`.
+fn hc_patch(id: i64, n: usize) -> Call {
+    let body = json!({"company": format!("Company {n}"), "notes": format!("Load test note {n}")});
+    Call::json(
+        Method::PATCH,
+        format!("/v1/customers/{id}"),
+        &body,
+        "application/json",
+    )
+}
+
+/// The requests that bring a fresh server to the steady state of a node
+/// that has served `scenario`'s rows before: a write of every row the
+/// scenario writes, once, in the dataset's order, so that the server's
+/// document cache (PostgreSQL) holds each as such a node would. Scenarios 1
+/// and 3 write conversations (each primed with scenario 1's request),
+/// scenario 2 customers; scenario 4 only reads and needs none.
+#[must_use]
+pub fn priming(scenario: Scenario, data: &Dataset) -> Vec<Call> {
+    match scenario {
+        Scenario::SoPatch | Scenario::ChatbotEmail => data
+            .conversations
+            .iter()
+            .enumerate()
+            .map(|(i, (id, key))| so_patch(*id, key, i))
+            .collect(),
+        Scenario::HcPatch => data
+            .customers
+            .iter()
+            .enumerate()
+            .map(|(i, id)| hc_patch(*id, i))
+            .collect(),
+        Scenario::SoGet => Vec::new(),
     }
 }
 
@@ -170,6 +202,39 @@ mod tests {
             .unwrap_or_default();
         assert_eq!(kinds, ["test", "replace", "replace"]);
         assert_eq!(ops[0]["value"], "sess-7");
+    }
+
+    #[test]
+    fn priming_writes_every_row_a_scenario_writes_once() {
+        let data = Dataset {
+            tenant_id: 1,
+            authorization: "Bearer x".into(),
+            customers: vec![11, 12],
+            conversations: vec![
+                (7, "sess-7".into()),
+                (8, "sess-8".into()),
+                (9, "sess-9".into()),
+            ],
+            seed_seconds: 0.0,
+        };
+        let calls = |scenario| -> Vec<String> {
+            priming(scenario, &data)
+                .into_iter()
+                .map(|c| format!("{} {}", c.method, c.path))
+                .collect()
+        };
+        let sessions = [
+            "PATCH /api/v1/ChatSession/7",
+            "PATCH /api/v1/ChatSession/8",
+            "PATCH /api/v1/ChatSession/9",
+        ];
+        assert_eq!(calls(Scenario::SoPatch), sessions);
+        assert_eq!(calls(Scenario::ChatbotEmail), sessions);
+        assert_eq!(
+            calls(Scenario::HcPatch),
+            ["PATCH /v1/customers/11", "PATCH /v1/customers/12"]
+        );
+        assert!(calls(Scenario::SoGet).is_empty());
     }
 
     #[test]
