@@ -30,7 +30,10 @@
 //! assert!(matches!(same, Ok(Revision::Unchanged(_))));
 //! ```
 
+use std::collections::BTreeMap;
 use std::fmt;
+
+use serde_json::Value;
 
 use crate::event::{conversation_events, customer_events};
 use crate::resource::Resource;
@@ -51,6 +54,11 @@ pub trait Entity: Resource + Clone + PartialEq + fmt::Debug + Send + Sync + 'sta
     /// show who the conversation is with ([`ConversationRules`]). The
     /// default needs nothing read.
     type Rules: Default + Send + Sync + 'static;
+
+    /// The free-form JSON members clients write (a conversation's custom
+    /// info, a customer's custom data), for estimates of the memory an
+    /// entity holds ([`crate::json::container_bytes`]).
+    fn free_form(&self) -> &BTreeMap<String, Value>;
 
     /// The storage-assigned id (0 before the entity is stored).
     fn id(&self) -> i64;
@@ -137,6 +145,9 @@ impl Entity for Customer {
     type Rules = CustomerRules;
 
     bookkeeping!(CustomerId);
+    fn free_form(&self) -> &BTreeMap<String, Value> {
+        &self.custom_data
+    }
     fn events(
         tenant_name: &str,
         _: &CustomerRules,
@@ -162,6 +173,9 @@ impl Entity for Conversation {
     type Rules = ConversationRules;
 
     bookkeeping!(ConversationId);
+    fn free_form(&self) -> &BTreeMap<String, Value> {
+        &self.custom_info
+    }
     fn events(
         tenant_name: &str,
         rules: &ConversationRules,

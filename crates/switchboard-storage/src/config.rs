@@ -223,7 +223,8 @@ pub struct StoreConfig {
     /// cache off. Unused on SQLite.
     pub doc_cache_entries: usize,
     /// About how many bytes of memory those documents may take (an
-    /// estimate from their stored size); 0 switches the cache off.
+    /// estimate from their stored size and the objects and arrays of their
+    /// free-form members); 0 switches the cache off.
     pub doc_cache_bytes: u64,
 }
 

@@ -232,14 +232,19 @@ impl DocCache {
         if cache.peek(&key).is_some_and(|d| d.version > version) {
             return;
         }
-        // An estimate of the entity in memory: its strings and collections
-        // take about what their JSON does, twice to be safe, plus the
-        // struct itself.
-        let bytes = u64::try_from(bytes).unwrap_or(u64::MAX / 4);
-        let weight = bytes
-            .saturating_mul(2)
-            .saturating_add(u64::try_from(size_of::<E>()).unwrap_or(0))
-            .max(self.min_weight);
+        // An estimate of the entity in memory: its strings take about what
+        // its JSON text does; the objects and arrays of its free-form
+        // members take their nodes and buffers besides (a small object's
+        // node is hundreds of bytes; `tests/heap.rs` of the domain crate
+        // checks the estimate against the allocator); and the struct.
+        let containers = switchboard_domain::json::container_bytes(entity.free_form());
+        let weight = u64::try_from(
+            bytes
+                .saturating_add(containers)
+                .saturating_add(size_of::<E>()),
+        )
+        .unwrap_or(u64::MAX)
+        .max(self.min_weight);
         cache.insert(
             key,
             Doc {
@@ -320,9 +325,30 @@ mod tests {
         assert!(by_entries.len() <= 50, "{} entries", by_entries.len());
         let by_bytes = DocCache::new(1_000_000, 100_000);
         for id in 0..500 {
-            by_bytes.put(1, &customer(id, 1), 10_000);
+            // About 20 KB each (its text and struct): at most five in 100 KB.
+            by_bytes.put(1, &customer(id, 1), 20_000);
         }
         assert!(by_bytes.len() <= 5, "{} entries", by_bytes.len());
+    }
+
+    #[test]
+    fn free_form_objects_weigh_their_nodes_not_their_text() {
+        // 100 one-member objects: about 1 KB of JSON, but a B-tree node of
+        // about 640 bytes each once parsed, some 65 KB in all.
+        let tiny: Vec<serde_json::Value> = (0..100).map(|i| serde_json::json!({"k": i})).collect();
+        let text = serde_json::to_string(&tiny).unwrap_or_default().len();
+        let mut heavy = customer(0, 1);
+        heavy
+            .custom_data
+            .insert("items".into(), serde_json::Value::Array(tiny));
+        let cache = DocCache::new(1_000_000, 1_000_000);
+        for id in 0..200 {
+            heavy.set_id(id);
+            cache.put(1, &heavy, text);
+        }
+        // Weighed by its text (~1 KB) and struct, about 600 would fit in 1 MB.
+        assert!(cache.len() <= 16, "{} entries", cache.len());
+        assert!(cache.len() >= 8, "{} entries", cache.len());
     }
 
     #[test]

@@ -60,6 +60,7 @@ pub mod diff;
 mod engine;
 pub mod equal;
 pub mod error;
+pub mod heap;
 pub mod limits;
 pub mod merge;
 pub mod patch;
@@ -70,6 +71,7 @@ pub mod wording;
 pub use diff::diff;
 pub use equal::{values_equal, values_identical};
 pub use error::{PatchError, PatchErrorKind};
+pub use heap::container_bytes;
 pub use limits::{
     LimitKind, Limits, MAX_VALUE_BYTES, MAX_VALUE_DEPTH, check_document, check_value,
 };

@@ -1,0 +1,83 @@
+//! How much memory free-form JSON holds beyond its text.
+//!
+//! A parsed JSON object is a B-tree: even a one-member object takes a
+//! whole node of about 640 bytes, so free-form values made of many small
+//! objects hold up to a hundred times their text. A cache that weighs its
+//! documents by their text alone would then hold far more memory than its
+//! bound says. [`container_bytes`] estimates what the containers take, to
+//! be added to an estimate of the text.
+
+use std::collections::BTreeMap;
+use std::mem::size_of;
+
+use serde_json::Value;
+
+/// Heap bytes of one B-tree node of a JSON object (`String` keys, `Value`
+/// values, 11 slots, the parent link and lengths), rounded up to the
+/// allocator's size class.
+const OBJECT_NODE_BYTES: usize = 640;
+
+/// Members per node on average: a node splits when its 11 slots are full,
+/// and the halves fill again as members arrive.
+const MEMBERS_PER_NODE: usize = 6;
+
+/// The heap bytes of an object with `members` members, its text aside.
+#[must_use]
+pub const fn object_bytes(members: usize) -> usize {
+    members.div_ceil(MEMBERS_PER_NODE) * OBJECT_NODE_BYTES
+}
+
+/// The smallest buffer a growing array allocates, in values.
+const ARRAY_MIN_SLOTS: usize = 4;
+
+/// The heap bytes of an array's buffer of `items` values: growing as it is
+/// parsed, it holds at least four slots and up to the next power of two.
+#[must_use]
+pub const fn array_bytes(items: usize) -> usize {
+    if items == 0 {
+        return 0;
+    }
+    let slots = items.next_power_of_two();
+    let slots = if slots < ARRAY_MIN_SLOTS {
+        ARRAY_MIN_SLOTS
+    } else {
+        slots
+    };
+    slots * size_of::<Value>()
+}
+
+/// About the heap bytes that the objects and arrays of `members` (a
+/// free-form map of values: custom info, custom data) hold beyond their
+/// text, the map itself included. Iterative; linear in the values' size.
+///
+/// ```
+/// use std::collections::BTreeMap;
+/// use switchboard_domain::json::container_bytes;
+///
+/// let flat: BTreeMap<String, serde_json::Value> =
+///     serde_json::from_str(r#"{"plan": "gold", "seats": 10}"#).unwrap();
+/// let nested: BTreeMap<String, serde_json::Value> =
+///     serde_json::from_str(r#"{"items": [{"a": 1}, {"a": 2}, {"a": 3}]}"#).unwrap();
+/// // Two scalars: one node of the map. Three small objects: a node each.
+/// assert_eq!(container_bytes(&flat), 640);
+/// assert!(container_bytes(&nested) >= 4 * 640);
+/// ```
+#[must_use]
+pub fn container_bytes(members: &BTreeMap<String, Value>) -> usize {
+    let mut total = object_bytes(members.len());
+    let mut stack: Vec<&Value> = members.values().collect();
+    while let Some(value) = stack.pop() {
+        match value {
+            Value::Object(map) => {
+                total = total.saturating_add(object_bytes(map.len()));
+                stack.extend(map.values());
+            }
+            Value::Array(items) => {
+                total = total.saturating_add(array_bytes(items.len()));
+                stack.extend(items);
+            }
+            _ => {}
+        }
+    }
+    total
+}
