@@ -423,8 +423,9 @@ impl Conversation {
     }
 }
 
-/// Checks the bounds of a custom info map: key count, key length, and each
-/// value's depth and size ([`validate::free_form_value`]).
+/// Checks the bounds of a custom info map: key count, key length, each
+/// value's depth and size ([`validate::free_form_value`]), and the objects
+/// and arrays of all values together ([`validate::free_form_containers`]).
 pub fn validate_custom_info(info: &BTreeMap<String, Value>) -> ValidationErrors {
     let mut e = ValidationErrors::new();
     if info.len() > MAX_CUSTOM_INFO_KEYS {
@@ -448,5 +449,6 @@ pub fn validate_custom_info(info: &BTreeMap<String, Value>) -> ValidationErrors 
         }
         validate::free_form_value(&mut e, &path, v);
     }
+    validate::free_form_containers(&mut e, "/customInfo", info);
     e
 }

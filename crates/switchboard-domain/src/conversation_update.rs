@@ -150,6 +150,7 @@ impl ConversationUpdate {
                 validate::free_form_value(&mut e, &path, v);
             }
         }
+        validate::free_form_containers(&mut e, "/customInfo", entries);
         e.into_result()
     }
 

@@ -233,6 +233,27 @@ pub fn free_form_value(errors: &mut ValidationErrors, path: &str, value: &serde_
     }
 }
 
+/// Records a `containers` violation at `path` when the free-form `members`
+/// hold more than [`json::MAX_FREE_FORM_CONTAINERS`] JSON objects and
+/// arrays, all values together ([`json::containers`]).
+pub fn free_form_containers(
+    errors: &mut ValidationErrors,
+    path: &str,
+    members: &std::collections::BTreeMap<String, serde_json::Value>,
+) {
+    let count = json::containers(members.values());
+    if count > json::MAX_FREE_FORM_CONTAINERS {
+        errors.push(
+            path,
+            "containers",
+            format!(
+                "the values may hold at most {} JSON objects and arrays together ({count} here)",
+                json::MAX_FREE_FORM_CONTAINERS
+            ),
+        );
+    }
+}
+
 /// Records a `nul` violation for every string (member names included) in
 /// `doc` that contains U+0000. PostgreSQL cannot store it in text or
 /// `jsonb`, so it is refused everywhere for both backends to behave alike.

@@ -409,3 +409,65 @@ async fn a_nul_in_a_key_or_a_tag_name_is_a_4xx() {
     })
     .await;
 }
+
+/// Custom info whose values hold more JSON objects and arrays together
+/// than a conversation may (each value within its own size and depth) is
+/// refused in each dialect's format before anything is written; at the
+/// bound it goes in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn custom_info_of_too_many_small_objects_is_400_and_writes_nothing() {
+    for_each_backend(|app: TestApp| async move {
+        let b = app.backend;
+        let chat = app.seed_conversation("s-1", |_| {}).await;
+        let id = chat.id.get();
+        // `n` one-member objects in an array: `n + 1` containers, ~8 n bytes.
+        let small = |n: usize| Value::Array((0..n).map(|i| json!({"k": i % 10})).collect());
+        let over = json!({"a": small(128), "b": small(128)});
+        let before = state_of(&app).await;
+
+        let (status, err) = zoho(&app, Method::PUT, &format!("/conversations/{id}"))
+            .json(&json!({"customer_info": over}))
+            .fetch()
+            .await;
+        assert_eq!(status.as_u16(), 400, "{b}: {err}");
+        assert_eq!(err["error"]["code"], 1015, "{b}: {err}");
+        assert_eq!(err["error"]["json_key"], "customer_info", "{b}: {err}");
+        assert!(
+            err["error"]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("256"),
+            "{b}: {err}"
+        );
+        let so_path = format!("/api/v1/ChatSession/{id}");
+        for (content_type, patch) in [
+            (
+                "application/json-patch+json",
+                json!([{"op": "add", "path": "/CustomInfo/a", "value": small(128)},
+                       {"op": "add", "path": "/CustomInfo/b", "value": small(128)}]),
+            ),
+            ("application/merge-patch+json", json!({"CustomInfo": over})),
+        ] {
+            let (status, err) = app
+                .patch(&so_path)
+                .header("Content-Type", content_type)
+                .body(serde_json::to_vec(&patch).unwrap())
+                .fetch()
+                .await;
+            assert_eq!(status.as_u16(), 400, "{b}: {content_type}: {err}");
+            assert_eq!(err["ErrorType"], "SoValidationException", "{b}: {err}");
+            assert_eq!(err["ErrorSource"], "/CustomInfo", "{b}: {err}");
+        }
+        assert_eq!(state_of(&app).await, before, "{b}: nothing was written");
+
+        // 256 containers: accepted, and stored as sent.
+        let at = json!({"a": small(127), "b": small(127)});
+        zoho(&app, Method::PUT, &format!("/conversations/{id}"))
+            .json(&json!({"customer_info": at}))
+            .fetch_expecting(200)
+            .await;
+        let stored = app.stored_conversation(chat.id).await;
+        assert_eq!(json!(stored.custom_info), at, "{b}");
+    })
+    .await;
+}

@@ -5,7 +5,9 @@
 //! objects hold up to a hundred times their text. A cache that weighs its
 //! documents by their text alone would then hold far more memory than its
 //! bound says. [`container_bytes`] estimates what the containers take, to
-//! be added to an estimate of the text.
+//! be added to an estimate of the text; [`MAX_FREE_FORM_CONTAINERS`] bounds
+//! how many an entity's free-form members may hold, so that a page of
+//! entities cannot hold hundreds of times its text either.
 
 use std::collections::BTreeMap;
 use std::mem::size_of;
@@ -44,6 +46,43 @@ pub const fn array_bytes(items: usize) -> usize {
         slots
     };
     slots * size_of::<Value>()
+}
+
+/// Most JSON objects and arrays that a conversation's custom info may
+/// hold, all values together (a customer's custom data holds typed
+/// scalars only): about 160 KB of nodes at most, in line with the text
+/// those values may take (100 values of 4 KB), where 4 KB of one-member
+/// objects alone would hold some 330 KB.
+pub const MAX_FREE_FORM_CONTAINERS: usize = 256;
+
+/// How many JSON objects and arrays `values` hold, at any depth (the
+/// values themselves included). Iterative.
+///
+/// ```
+/// use serde_json::json;
+/// use switchboard_domain::json::containers;
+///
+/// let values = [json!("text"), json!({"a": [1, {"b": 2}]}), json!([])];
+/// assert_eq!(containers(&values), 4);
+/// ```
+#[must_use]
+pub fn containers<'a>(values: impl IntoIterator<Item = &'a Value>) -> usize {
+    let mut count = 0usize;
+    let mut stack: Vec<&Value> = values.into_iter().collect();
+    while let Some(value) = stack.pop() {
+        match value {
+            Value::Object(map) => {
+                count += 1;
+                stack.extend(map.values());
+            }
+            Value::Array(items) => {
+                count += 1;
+                stack.extend(items);
+            }
+            _ => {}
+        }
+    }
+    count
 }
 
 /// About the heap bytes that the objects and arrays of `members` (a

@@ -71,7 +71,7 @@ pub mod wording;
 pub use diff::diff;
 pub use equal::{values_equal, values_identical};
 pub use error::{PatchError, PatchErrorKind};
-pub use heap::container_bytes;
+pub use heap::{MAX_FREE_FORM_CONTAINERS, container_bytes, containers};
 pub use limits::{
     LimitKind, Limits, MAX_VALUE_BYTES, MAX_VALUE_DEPTH, check_document, check_value,
 };

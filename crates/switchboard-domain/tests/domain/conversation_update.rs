@@ -22,6 +22,12 @@ fn nested(depth: usize) -> Value {
     (0..depth).fold(json!(1), |v, _| Value::Array(vec![v]))
 }
 
+/// An array of `n` one-member objects: `n + 1` containers in about `8 n`
+/// bytes.
+fn objects(n: usize) -> Value {
+    Value::Array((0..n).map(|i| json!({"k": i % 10})).collect())
+}
+
 /// A conversation with something in most members.
 fn conversation() -> Conversation {
     let mut c = Conversation::new(TenantId::new(1), "s-1", t(1_000));
@@ -241,6 +247,16 @@ fn custom_info_changes_are_checked_before_they_are_applied() {
             "a value nested 125 deep (a 300-byte request)",
             BTreeMap::from([("deep".into(), nested(125))]),
             vec![("/customInfo/deep", "depth")],
+        ),
+        (
+            "256 objects and arrays over two values",
+            BTreeMap::from([("a".into(), objects(127)), ("b".into(), objects(127))]),
+            vec![],
+        ),
+        (
+            "257 objects and arrays over two values",
+            BTreeMap::from([("a".into(), objects(128)), ("b".into(), objects(127))]),
+            vec![("/customInfo", "containers")],
         ),
     ];
     for (name, entries, want) in cases {

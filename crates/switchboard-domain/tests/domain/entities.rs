@@ -556,6 +556,27 @@ fn conversation_validation_rules() {
             Some("/customInfo/k"),
         ),
         (
+            "custom info of 256 objects and arrays, over four values",
+            |c| {
+                for key in ["a", "b", "c", "d"] {
+                    let small: Vec<Value> = (0..63).map(|i| json!({"k": i})).collect();
+                    c.custom_info.insert(key.into(), Value::Array(small));
+                }
+            },
+            None,
+        ),
+        (
+            "custom info of 257 objects and arrays, each value within its bounds",
+            |c| {
+                for key in ["a", "b", "c", "d"] {
+                    let small: Vec<Value> = (0..63).map(|i| json!({"k": i})).collect();
+                    c.custom_info.insert(key.into(), Value::Array(small));
+                }
+                c.custom_info.insert("e".into(), json!({}));
+            },
+            Some("/customInfo"),
+        ),
+        (
             "custom info key too long",
             |c| {
                 c.custom_info.insert("k".repeat(101), json!(1));
