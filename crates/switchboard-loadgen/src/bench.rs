@@ -53,7 +53,8 @@ pub struct Options {
     /// How long scenario 3 waits for outstanding webhooks after a run.
     pub drain_timeout: Duration,
     /// Whether each fresh PostgreSQL server is primed before each scenario
-    /// that writes (see [`prime`]); off (the default) measures what a
+    /// that writes (every row it writes, written once through the server:
+    /// [`crate::scenario::priming`]); off (the default) measures what a
     /// freshly started server does.
     pub prime: bool,
     /// The command line, for the report.
