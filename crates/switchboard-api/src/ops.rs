@@ -57,10 +57,12 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
 #[utoipa::path(get, path = "/metrics", tag = "operations",
     responses((status = 200, description = "Prometheus text exposition format", body = String, content_type = "text/plain")))]
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    let worker = state.store().worker();
-    let backlog = worker.outbox_backlog().await.unwrap_or(-1);
-    let pending = worker.delivery_backlog().await.unwrap_or(-1);
-    let quarantined = worker.quarantined_count().await.unwrap_or(-1);
+    // One snapshot: the three agree (an event set aside meanwhile is not
+    // also counted as waiting). -1 each when the database is unreachable.
+    let (backlog, pending, quarantined) = match state.store().worker().gauges().await {
+        Ok(g) => (g.outbox_backlog, g.delivery_backlog, g.quarantined),
+        Err(_) => (-1, -1, -1),
+    };
     let cache = state.store().doc_cache_stats();
     #[expect(clippy::cast_precision_loss, reason = "gauges")]
     let gauges = [

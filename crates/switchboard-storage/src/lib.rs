@@ -118,7 +118,7 @@ pub use paging::{CountedPage, MAX_OFFSET_CURSORS, OFFSET_CURSOR_TTL_MS, QueryPag
 pub use secrets::{SecretKey, SecretKeyError, SecretKeySource, SecretKeys};
 pub use store::{Backend, READY_ANSWER_WITHIN, Store, UNREADY_AFTER_DISK_FULL};
 pub use webhooks::Webhooks;
-pub use worker::Worker;
+pub use worker::{PipelineGauges, Worker};
 pub use write::{
     BatchError, ImportError, MAX_MODIFY_ATTEMPTS, ModifyError, Precondition, WriteContext,
 };

@@ -306,6 +306,32 @@ impl<'a> Worker<'a> {
     pub async fn delivery_backlog(self) -> Result<i64, StorageError> {
         self.store.run(sql::deliveries::backlog).await
     }
+
+    /// [`Self::outbox_backlog`], [`Self::delivery_backlog`] and
+    /// [`Self::quarantined_count`] read in one statement, so they agree
+    /// with each other (an event the worker quarantines meanwhile is
+    /// counted once, not as waiting and as quarantined).
+    pub async fn gauges(self) -> Result<PipelineGauges, StorageError> {
+        let (outbox_backlog, delivery_backlog, quarantined) =
+            self.store.run(sql::outbox::gauges).await?;
+        Ok(PipelineGauges {
+            outbox_backlog,
+            delivery_backlog,
+            quarantined,
+        })
+    }
+}
+
+/// The webhook pipeline's backlogs at one moment ([`Worker::gauges`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PipelineGauges {
+    /// Outbox events waiting to be fanned out (quarantined ones excepted).
+    pub outbox_backlog: i64,
+    /// Deliveries waiting for an attempt or a retry.
+    pub delivery_backlog: i64,
+    /// Outbox events quarantined.
+    pub quarantined: i64,
 }
 
 /// What [`Worker::record_attempts`] records, shared by its tries.

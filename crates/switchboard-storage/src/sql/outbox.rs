@@ -275,6 +275,30 @@ pub(crate) fn of_entity(
 
 /// How many rows are waiting to be fanned out (unprocessed and not
 /// quarantined).
+/// The pipeline's three gauges in one statement, so one snapshot: outbox
+/// events waiting to be fanned out, deliveries pending, and quarantined
+/// events. Three statements could count an event as waiting and, once the
+/// worker set it aside in between, as quarantined too.
+pub(crate) fn gauges(c: &mut DbConnection) -> R<(i64, i64, i64)> {
+    use crate::schema::deliveries;
+    let waiting = outbox::table
+        .filter(outbox::processed_at.is_null())
+        .filter(outbox::quarantined_at.is_null())
+        .count()
+        .single_value();
+    let pending = deliveries::table
+        .filter(deliveries::state.eq("pending"))
+        .count()
+        .single_value();
+    let quarantined = outbox::table
+        .filter(outbox::quarantined_at.is_not_null())
+        .count()
+        .single_value();
+    let (w, p, q): (Option<i64>, Option<i64>, Option<i64>) =
+        diesel::select((waiting, pending, quarantined)).get_result(c)?;
+    Ok((w.unwrap_or(0), p.unwrap_or(0), q.unwrap_or(0)))
+}
+
 pub(crate) fn backlog(c: &mut DbConnection) -> R<i64> {
     Ok(outbox::table
         .filter(outbox::processed_at.is_null())

@@ -175,6 +175,21 @@ async fn quarantined_events_are_listed_and_requeued_per_tenant() {
             1,
             "{label}"
         );
+        // The gauges read together: one still quarantined, the requeued
+        // one waiting again.
+        let gauges = store.worker().gauges().await.unwrap();
+        assert_eq!(gauges.quarantined, 1, "{label}");
+        assert_eq!(
+            gauges.outbox_backlog,
+            store.worker().outbox_backlog().await.unwrap(),
+            "{label}"
+        );
+        assert!(gauges.outbox_backlog >= 1, "{label}: {gauges:?}");
+        assert_eq!(
+            gauges.delivery_backlog,
+            store.worker().delivery_backlog().await.unwrap(),
+            "{label}"
+        );
         // Requeued twice: the second time it is no longer quarantined.
         assert_not_found(
             store.webhooks().requeue(acme.tenant.id, a_event).await,
