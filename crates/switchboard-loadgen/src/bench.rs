@@ -371,19 +371,25 @@ pub async fn run_scenario(
             postmaster,
         },
     );
-    // The cache's counters when the measured window opens and after it.
+    // The cache's counters when the measured window opens and after it
+    // (PostgreSQL: SQLite has no document cache).
     let warmup = plan.warmup;
-    let cache_before = tokio::spawn(async move {
-        tokio::time::sleep(warmup).await;
-        cache_use(addr).await
+    let cache_before = (backend == Backend::Postgres).then(|| {
+        tokio::spawn(async move {
+            tokio::time::sleep(warmup).await;
+            cache_use(addr).await
+        })
     });
     let started = Instant::now();
     let outcome = drive(addr, &data.authorization, work, plan).await?;
     let contention = watch.finish();
     let cpu = cpu.finish();
-    let cache = match (cache_before.await.ok().flatten(), cache_use(addr).await) {
-        (Some(before), Some(after)) if backend == Backend::Postgres => Some(after.since(before)),
-        _ => None,
+    let cache = match cache_before {
+        Some(before) => match (before.await.ok().flatten(), cache_use(addr).await) {
+            (Some(before), Some(after)) => Some(after.since(before)),
+            _ => None,
+        },
+        None => None,
     };
     for failure in &outcome.failures {
         eprintln!("  failure: {failure}");

@@ -68,21 +68,27 @@ pub const MAX_FREE_FORM_CONTAINERS: usize = 256;
 #[must_use]
 pub fn containers<'a>(values: impl IntoIterator<Item = &'a Value>) -> usize {
     let mut count = 0usize;
+    each_container(values, |_| count += 1);
+    count
+}
+
+/// Calls `visit` with every object and array in `values`, at any depth
+/// (the values themselves included). Iterative.
+fn each_container<'a>(values: impl IntoIterator<Item = &'a Value>, mut visit: impl FnMut(&Value)) {
     let mut stack: Vec<&Value> = values.into_iter().collect();
     while let Some(value) = stack.pop() {
         match value {
             Value::Object(map) => {
-                count += 1;
+                visit(value);
                 stack.extend(map.values());
             }
             Value::Array(items) => {
-                count += 1;
+                visit(value);
                 stack.extend(items);
             }
             _ => {}
         }
     }
-    count
 }
 
 /// About the heap bytes that the objects and arrays of `members` (a
@@ -104,19 +110,13 @@ pub fn containers<'a>(values: impl IntoIterator<Item = &'a Value>) -> usize {
 #[must_use]
 pub fn container_bytes(members: &BTreeMap<String, Value>) -> usize {
     let mut total = object_bytes(members.len());
-    let mut stack: Vec<&Value> = members.values().collect();
-    while let Some(value) = stack.pop() {
-        match value {
-            Value::Object(map) => {
-                total = total.saturating_add(object_bytes(map.len()));
-                stack.extend(map.values());
-            }
-            Value::Array(items) => {
-                total = total.saturating_add(array_bytes(items.len()));
-                stack.extend(items);
-            }
-            _ => {}
-        }
-    }
+    each_container(members.values(), |value| {
+        let bytes = match value {
+            Value::Object(map) => object_bytes(map.len()),
+            Value::Array(items) => array_bytes(items.len()),
+            _ => 0,
+        };
+        total = total.saturating_add(bytes);
+    });
     total
 }

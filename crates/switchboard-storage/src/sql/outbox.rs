@@ -80,13 +80,22 @@ pub(crate) fn take_due(c: &mut DbConnection, worker: &str, now: i64, limit: i64)
     Ok(rows)
 }
 
+/// A row waiting to be fanned out: not processed and not quarantined.
+fn waiting() -> diesel::dsl::And<
+    diesel::dsl::IsNull<outbox::processed_at>,
+    diesel::dsl::IsNull<outbox::quarantined_at>,
+> {
+    outbox::processed_at
+        .is_null()
+        .and(outbox::quarantined_at.is_null())
+}
+
 /// Whether any row is due at `now` (see [`take_due`]): one indexed read,
 /// outside any transaction.
 pub(crate) fn any_due(c: &mut DbConnection, now: i64) -> R<bool> {
     let due = outbox::table
         .select(outbox::id)
-        .filter(outbox::processed_at.is_null())
-        .filter(outbox::quarantined_at.is_null())
+        .filter(waiting())
         .filter(outbox::available_at.le(now));
     Ok(diesel::select(diesel::dsl::exists(due)).get_result(c)?)
 }
@@ -98,8 +107,7 @@ pub(crate) fn due_ids(c: &mut DbConnection, now: i64, limit: i64) -> R<Vec<i64>>
     plain_index_scans(c)?;
     let due = outbox::table
         .select(outbox::id)
-        .filter(outbox::processed_at.is_null())
-        .filter(outbox::quarantined_at.is_null())
+        .filter(waiting())
         .filter(outbox::available_at.le(now))
         .order(outbox::id)
         .limit(limit);
@@ -112,13 +120,8 @@ pub(crate) fn due_ids(c: &mut DbConnection, now: i64, limit: i64) -> R<Vec<i64>>
 /// [`take_due`] for one row: marks it processed by `worker` if it is still
 /// unprocessed and not quarantined.
 pub(crate) fn take_one(c: &mut DbConnection, worker: &str, now: i64, id: i64) -> R<Option<DueRow>> {
-    let take = diesel::update(
-        outbox::table
-            .filter(outbox::id.eq(id))
-            .filter(outbox::processed_at.is_null())
-            .filter(outbox::quarantined_at.is_null()),
-    )
-    .set((outbox::processed_at.eq(now), outbox::claimed_by.eq(worker)));
+    let take = diesel::update(outbox::table.filter(outbox::id.eq(id)).filter(waiting()))
+        .set((outbox::processed_at.eq(now), outbox::claimed_by.eq(worker)));
     // RETURNING is written per backend (the multi-backend builder has none).
     Ok(match c {
         DbConnection::Pg(c) => take
@@ -273,19 +276,13 @@ pub(crate) fn of_entity(
         .load(c)?)
 }
 
-/// How many rows are waiting to be fanned out (unprocessed and not
-/// quarantined).
 /// The pipeline's three gauges in one statement, so one snapshot: outbox
 /// events waiting to be fanned out, deliveries pending, and quarantined
 /// events. Three statements could count an event as waiting and, once the
 /// worker set it aside in between, as quarantined too.
 pub(crate) fn gauges(c: &mut DbConnection) -> R<(i64, i64, i64)> {
     use crate::schema::deliveries;
-    let waiting = outbox::table
-        .filter(outbox::processed_at.is_null())
-        .filter(outbox::quarantined_at.is_null())
-        .count()
-        .single_value();
+    let unsent = outbox::table.filter(waiting()).count().single_value();
     let pending = deliveries::table
         .filter(deliveries::state.eq("pending"))
         .count()
@@ -295,16 +292,13 @@ pub(crate) fn gauges(c: &mut DbConnection) -> R<(i64, i64, i64)> {
         .count()
         .single_value();
     let (w, p, q): (Option<i64>, Option<i64>, Option<i64>) =
-        diesel::select((waiting, pending, quarantined)).get_result(c)?;
+        diesel::select((unsent, pending, quarantined)).get_result(c)?;
     Ok((w.unwrap_or(0), p.unwrap_or(0), q.unwrap_or(0)))
 }
 
+/// How many rows are waiting to be fanned out ([`waiting`]).
 pub(crate) fn backlog(c: &mut DbConnection) -> R<i64> {
-    Ok(outbox::table
-        .filter(outbox::processed_at.is_null())
-        .filter(outbox::quarantined_at.is_null())
-        .count()
-        .get_result(c)?)
+    Ok(outbox::table.filter(waiting()).count().get_result(c)?)
 }
 
 /// The newest payloads of one event type of the tenant, as stored text

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use switchboard_domain::{
-    EventType, SubscriptionId, SubscriptionState, Timestamp, WebhookSubscription,
+    ConversationId, EventType, SubscriptionId, SubscriptionState, Timestamp, WebhookSubscription,
 };
 use switchboard_storage::{
     AttemptOutcome, AttemptReport, DeliveryId, DeliveryState, DueDelivery, NextStep, Precondition,
@@ -117,6 +117,23 @@ async fn record(
         .unwrap()
 }
 
+/// Each event of conversation `id`, oldest first, and whether it is done
+/// (processed) already.
+async fn done_when_written(
+    store: &Store,
+    ctx: &WriteContext,
+    id: ConversationId,
+) -> Vec<(EventType, bool)> {
+    store
+        .conversations()
+        .events(ctx.tenant.id, id)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| (e.event.event_type, e.processed_at.is_some()))
+        .collect()
+}
+
 /// An event that no active subscription of its tenant and type matches when
 /// it is written is done at once (migration `outbox_unmatched`): the worker
 /// never takes it, yet it stays in the outbox for the samples. One that a
@@ -136,17 +153,8 @@ async fn events_nobody_subscribed_to_are_done_when_written() {
             .await
             .unwrap();
         assert_eq!(store.worker().outbox_backlog().await.unwrap(), 1, "{label}");
-        let events = store
-            .conversations()
-            .events(ctx.tenant.id, mine.id)
-            .await
-            .unwrap();
-        let done: Vec<(EventType, bool)> = events
-            .iter()
-            .map(|e| (e.event.event_type, e.processed_at.is_some()))
-            .collect();
         assert_eq!(
-            done,
+            done_when_written(&store, &ctx, mine.id).await,
             [
                 (EventType::ConversationCreated, false),
                 (EventType::ConversationUpdated, true)
@@ -186,16 +194,8 @@ async fn events_nobody_subscribed_to_are_done_when_written() {
             .create(&ctx, with_email)
             .await
             .unwrap();
-        let done: Vec<(EventType, bool)> = store
-            .conversations()
-            .events(ctx.tenant.id, both.id)
-            .await
-            .unwrap()
-            .iter()
-            .map(|e| (e.event.event_type, e.processed_at.is_some()))
-            .collect();
         assert_eq!(
-            done,
+            done_when_written(&store, &ctx, both.id).await,
             [
                 (EventType::ConversationCreated, false),
                 (EventType::EmailUpdated, true)
