@@ -163,19 +163,20 @@ fn conversation_cases(agent: i64, department: i64) -> Vec<Case<Cv>> {
             &["conversations_tenant_assignee"],
             &["conversations_tenant_assignee"],
         ),
-        case(
-            // SQLite may read the assignee's index, already in id order,
-            // testing the status (fine for a small tenant).
-            "conversations: by status and assignee",
-            Some(Filter::all(vec![status("opened"), assignee()])),
-            newest(),
-            Page::First,
-            &[
-                "conversations_tenant_status_assignee",
-                "conversations_tenant_assignee",
-            ],
-            &["conversations_tenant_status_assignee"],
-        ),
+        Case {
+            // Read in id order from the pair's own index: a page's rows
+            // and no more, whether the agent has many chats of the status
+            // or none (migration 2026-12-06-000001).
+            ordered: true,
+            ..case(
+                "conversations: by status and assignee",
+                Some(Filter::all(vec![status("opened"), assignee()])),
+                newest(),
+                Page::First,
+                &["conversations_tenant_status_assignee_id"],
+                &["conversations_tenant_status_assignee_id"],
+            )
+        },
         Case {
             ordered: true,
             ..case(

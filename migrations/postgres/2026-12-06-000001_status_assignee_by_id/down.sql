@@ -1,0 +1,1 @@
+DROP INDEX conversations_tenant_status_assignee_id;
