@@ -354,6 +354,10 @@ pub enum QueryKind {
     Email,
     /// `POST /v1/chats/search` on `chats.status` and `chats.assignee`.
     StatusAssignee,
+    /// The same search for an agent and a status the agent has no chats
+    /// of (an agent's pending chats when there are none): the answer is
+    /// empty, and finding that out must not read the agent's other chats.
+    StatusAssigneeNone,
     /// `POST /v1/customers/search` on a custom attribute's equality.
     CustomAttribute,
     /// `GET /v1/customers?limit=20`: the first page of the list, with the
@@ -370,10 +374,11 @@ pub enum QueryKind {
 
 impl QueryKind {
     /// Every kind, the baseline first.
-    pub const ALL: [Self; 8] = [
+    pub const ALL: [Self; 9] = [
         Self::PointGet,
         Self::Email,
         Self::StatusAssignee,
+        Self::StatusAssigneeNone,
         Self::CustomAttribute,
         Self::CustomerList,
         Self::ConsoleInbox,
@@ -388,6 +393,7 @@ impl QueryKind {
             Self::PointGet => "point GET by id",
             Self::Email => "customers by email",
             Self::StatusAssignee => "chats by status + assignee",
+            Self::StatusAssigneeNone => "chats by status + assignee, none match",
             Self::CustomAttribute => "customers by custom attribute",
             Self::CustomerList => "customer list, first page",
             Self::ConsoleInbox => "console inbox, first page",
@@ -419,6 +425,22 @@ impl Search {
     #[must_use]
     pub fn new(kind: QueryKind, data: Arc<QueryData>) -> Self {
         Self { kind, data }
+    }
+}
+
+impl Search {
+    /// A chat search for the status of conversation `status` and the
+    /// agent of conversation `agent` (of the dataset's round-robin).
+    fn status_assignee(&self, status: usize, agent: usize) -> Call {
+        let status = STATUSES[status % STATUSES.len()].as_str();
+        let agent = self.data.agents.get(agent % AGENTS).copied().unwrap_or(0);
+        post(
+            "/v1/chats/search",
+            &json!({"filter": [
+                {"field": "chats.status", "operator": "=", "value": status},
+                {"field": "chats.assignee", "operator": "=", "value": agent}],
+                "limit": 20}),
+        )
     }
 }
 
@@ -457,15 +479,14 @@ impl Workload for Search {
                 // The status and agent of a conversation that exists, so
                 // every pair asked for matches thousands of rows.
                 let j = rng.below(self.data.conversations);
-                let status = STATUSES[j % STATUSES.len()].as_str();
-                let agent = self.data.agents.get(j % AGENTS).copied().unwrap_or(0);
-                post(
-                    "/v1/chats/search",
-                    &json!({"filter": [
-                        {"field": "chats.status", "operator": "=", "value": status},
-                        {"field": "chats.assignee", "operator": "=", "value": agent}],
-                        "limit": 20}),
-                )
+                self.status_assignee(j, j)
+            }
+            QueryKind::StatusAssigneeNone => {
+                // Conversation j has status j % 4 and agent j % 50: both
+                // even or both odd, never one of each (4 and 50 are even),
+                // so the next agent has none of j's status.
+                let j = rng.below(self.data.conversations);
+                self.status_assignee(j, j + 1)
             }
             QueryKind::CustomAttribute => post(
                 "/v1/customers/search",
@@ -857,22 +878,28 @@ mod tests {
     }
 
     #[test]
-    fn status_and_assignee_pairs_are_ones_that_exist() {
+    fn status_and_assignee_pairs_exist_or_not_as_the_kind_says() {
         let d = data();
-        let search = Search::new(QueryKind::StatusAssignee, Arc::clone(&d));
-        let mut rng = Rng::new(7);
-        for _ in 0..200 {
-            let body: serde_json::Value =
-                serde_json::from_slice(&search.next(&mut rng, 0, 0).body).unwrap_or_default();
-            let status = body["filter"][0]["value"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string();
-            let agent = body["filter"][1]["value"].as_i64().unwrap_or(0);
-            let exists = (0..d.conversations).any(|j| {
-                STATUSES[j % STATUSES.len()].as_str() == status && d.agents[j % AGENTS] == agent
-            });
-            assert!(exists, "{status} {agent}");
+        for (kind, expected) in [
+            (QueryKind::StatusAssignee, true),
+            (QueryKind::StatusAssigneeNone, false),
+        ] {
+            let search = Search::new(kind, Arc::clone(&d));
+            let mut rng = Rng::new(7);
+            for _ in 0..200 {
+                let body: serde_json::Value =
+                    serde_json::from_slice(&search.next(&mut rng, 0, 0).body).unwrap_or_default();
+                let status = body["filter"][0]["value"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string();
+                let agent = body["filter"][1]["value"].as_i64().unwrap_or(0);
+                assert!(d.agents.contains(&agent), "{agent}");
+                let exists = (0..d.conversations).any(|j| {
+                    STATUSES[j % STATUSES.len()].as_str() == status && d.agents[j % AGENTS] == agent
+                });
+                assert_eq!(exists, expected, "{kind:?}: {status} {agent}");
+            }
         }
     }
 

@@ -93,6 +93,15 @@ async fn exercise(expected: Backend, url: String) {
         .count();
     assert!(expected_total > 0);
     assert_eq!(answer["meta"]["total"], expected_total, "{answer}");
+    // The pair of an agent and a status the agent has none of.
+    let none = Search::new(QueryKind::StatusAssigneeNone, Arc::new(data.clone()));
+    for seed in 0..4 {
+        let call = none.next(&mut Rng::new(seed), 0, 0);
+        let body: Value = serde_json::from_slice(&call.body).unwrap();
+        let answer = post(addr, &data, "/v1/chats/search", &body).await;
+        assert_eq!(answer["meta"]["total"], 0, "{body}: {answer}");
+        assert_eq!(answer["data"], json!([]), "{body}: {answer}");
+    }
 
     // A page walk covers its window: PAGE rows a page, in creation order,
     // none twice, and exactly the window's rows.
