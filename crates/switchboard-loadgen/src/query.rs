@@ -426,9 +426,7 @@ impl Search {
     pub fn new(kind: QueryKind, data: Arc<QueryData>) -> Self {
         Self { kind, data }
     }
-}
 
-impl Search {
     /// A chat search for the status of conversation `status` and the
     /// agent of conversation `agent` (of the dataset's round-robin).
     fn status_assignee(&self, status: usize, agent: usize) -> Call {

@@ -110,6 +110,11 @@ pub(crate) fn insert_many(
     )
 }
 
+/// A delivery waiting for an attempt or a retry.
+pub(super) fn pending() -> diesel::dsl::Eq<deliveries::state, &'static str> {
+    deliveries::state.eq("pending")
+}
+
 /// Pending deliveries due at `now` and not leased.
 #[diesel::dsl::auto_type]
 fn due(now: i64) -> _ {
@@ -309,10 +314,7 @@ pub(crate) fn cancel_pending(c: &mut DbConnection, subscription: i64, now: i64) 
 
 /// How many deliveries are pending.
 pub(crate) fn backlog(c: &mut DbConnection) -> R<i64> {
-    Ok(deliveries::table
-        .filter(deliveries::state.eq("pending"))
-        .count()
-        .get_result(c)?)
+    Ok(deliveries::table.filter(pending()).count().get_result(c)?)
 }
 
 /// A page of one subscription's attempts, newest first, with the

@@ -90,6 +90,11 @@ fn waiting() -> diesel::dsl::And<
         .and(outbox::quarantined_at.is_null())
 }
 
+/// A row set aside for failing to fan out too often ([`note_failure`]).
+fn quarantined_row() -> diesel::dsl::IsNotNull<outbox::quarantined_at> {
+    outbox::quarantined_at.is_not_null()
+}
+
 /// Whether any row is due at `now` (see [`take_due`]): one indexed read,
 /// outside any transaction.
 pub(crate) fn any_due(c: &mut DbConnection, now: i64) -> R<bool> {
@@ -210,7 +215,7 @@ impl From<QuarantinedRow> for crate::QuarantinedEvent {
 /// Up to `limit` quarantined rows, oldest first.
 pub(crate) fn quarantined(c: &mut DbConnection, limit: i64) -> R<Vec<QuarantinedRow>> {
     Ok(outbox::table
-        .filter(outbox::quarantined_at.is_not_null())
+        .filter(quarantined_row())
         .order(outbox::id)
         .limit(limit)
         .select(QuarantinedRow::as_select())
@@ -225,7 +230,7 @@ pub(crate) fn quarantined_of_tenant(
 ) -> R<Vec<QuarantinedRow>> {
     Ok(outbox::table
         .filter(outbox::tenant_id.eq(tenant))
-        .filter(outbox::quarantined_at.is_not_null())
+        .filter(quarantined_row())
         .order(outbox::id)
         .limit(limit)
         .select(QuarantinedRow::as_select())
@@ -235,7 +240,7 @@ pub(crate) fn quarantined_of_tenant(
 /// How many rows are quarantined.
 pub(crate) fn quarantined_count(c: &mut DbConnection) -> R<i64> {
     Ok(outbox::table
-        .filter(outbox::quarantined_at.is_not_null())
+        .filter(quarantined_row())
         .count()
         .get_result(c)?)
 }
@@ -246,7 +251,7 @@ pub(crate) fn quarantined_count(c: &mut DbConnection) -> R<i64> {
 pub(crate) fn requeue(c: &mut DbConnection, tenant: Option<i64>, id: i64, now: i64) -> R<bool> {
     let mut update = diesel::update(outbox::table)
         .filter(outbox::id.eq(id))
-        .filter(outbox::quarantined_at.is_not_null())
+        .filter(quarantined_row())
         .set((
             outbox::quarantined_at.eq(None::<i64>),
             outbox::fan_out_failures.eq(0),
@@ -284,11 +289,11 @@ pub(crate) fn gauges(c: &mut DbConnection) -> R<(i64, i64, i64)> {
     use crate::schema::deliveries;
     let unsent = outbox::table.filter(waiting()).count().single_value();
     let pending = deliveries::table
-        .filter(deliveries::state.eq("pending"))
+        .filter(super::deliveries::pending())
         .count()
         .single_value();
     let quarantined = outbox::table
-        .filter(outbox::quarantined_at.is_not_null())
+        .filter(quarantined_row())
         .count()
         .single_value();
     let (w, p, q): (Option<i64>, Option<i64>, Option<i64>) =
