@@ -20,10 +20,11 @@
 //! `shutdown_grace`, releases whatever is still leased, and flushes the
 //! recorder. After a crash, leases expire and the work is due again.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use switchboard_domain::Timestamp;
 use switchboard_storage::{
     AttemptOutcome, AttemptReport, DeliveryId, DueDelivery, FanOutFailure, StorageError, Store,
     Worker,
@@ -44,8 +45,11 @@ struct Shared {
     client: reqwest::Client,
     limits: TargetLimits,
     metrics: Arc<dyn MetricsSink>,
-    /// Deliveries leased to this worker and not yet reported.
-    inflight: Mutex<HashSet<DeliveryId>>,
+    /// Deliveries leased to this worker and not yet reported, each with
+    /// the lease this worker holds now: a delivery that waited here past
+    /// its lease and was claimed again keeps its one attempt task, which
+    /// reports under the newer lease.
+    inflight: Mutex<HashMap<DeliveryId, Timestamp>>,
 }
 
 impl Shared {
@@ -53,7 +57,7 @@ impl Shared {
         self.store.worker()
     }
 
-    fn inflight(&self) -> std::sync::MutexGuard<'_, HashSet<DeliveryId>> {
+    fn inflight(&self) -> std::sync::MutexGuard<'_, HashMap<DeliveryId, Timestamp>> {
         self.inflight.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
@@ -119,7 +123,7 @@ pub fn spawn(
         config,
         client,
         metrics,
-        inflight: Mutex::new(HashSet::new()),
+        inflight: Mutex::new(HashMap::new()),
     });
     let (stop, stopped) = watch::channel(false);
     let task = tokio::spawn(run(shared, wakeup, stopped));
@@ -192,7 +196,7 @@ async fn run(shared: Arc<Shared>, wakeup: Wakeup, mut stop: watch::Receiver<bool
         tasks.abort_all();
         while tasks.join_next().await.is_some() {}
     }
-    let leftover: Vec<DeliveryId> = shared.inflight().drain().collect();
+    let leftover: Vec<DeliveryId> = shared.inflight().drain().map(|(id, _)| id).collect();
     if !leftover.is_empty() {
         match shared
             .worker()
@@ -332,6 +336,10 @@ fn report_fan_out_failures(shared: &Shared, failed: &[FanOutFailure]) {
 
 /// Starts an attempt task per delivery, each holding a process slot; on a
 /// stop request the deliveries not started are released.
+///
+/// A delivery this worker already has in flight was claimed again because
+/// its lease ran out while it waited here for its target's slot: its task
+/// goes on under the new lease, and no second attempt starts.
 async fn dispatch(
     shared: &Arc<Shared>,
     permits: &Arc<Semaphore>,
@@ -342,6 +350,10 @@ async fn dispatch(
 ) -> Result<(), StorageError> {
     let mut pending = deliveries.into_iter();
     while let Some(d) = pending.next() {
+        if let Some(lease) = shared.inflight().get_mut(&d.id) {
+            *lease = d.lease_until;
+            continue;
+        }
         let permit = tokio::select! {
             biased;
             () = stop_requested(stop) => None,
@@ -356,7 +368,7 @@ async fn dispatch(
                 .await?;
             return Ok(());
         };
-        shared.inflight().insert(d.id);
+        shared.inflight().insert(d.id, d.lease_until);
         tasks.spawn(attempt_task(Arc::clone(shared), d, permit, tx.clone()));
     }
     Ok(())
@@ -370,8 +382,23 @@ async fn attempt_task(
 ) {
     let target = send::target_key(&d.subscription.target_url);
     let slot = shared.limits.acquire(&target).await;
-    let report = send::attempt(&shared.client, &shared.config, shared.store.clock(), &d).await;
+    // Its lease ran out while it waited for the slot, and this worker has
+    // not claimed it again: another worker may have, so it is not sent
+    // here. It stays pending, due to whoever claims it next.
+    let held = shared.inflight().get(&d.id).copied();
+    if held.is_none_or(|lease| lease <= shared.store.now()) {
+        tracing::debug!(delivery = %d.id, "lease ran out before the attempt could start; left to the next claim");
+        shared.inflight().remove(&d.id);
+        drop(slot);
+        drop(permit);
+        return;
+    }
+    let mut report = send::attempt(&shared.client, &shared.config, shared.store.clock(), &d).await;
     drop(slot);
+    // Reported under the lease held now (claimed again meanwhile: the newer).
+    if let Some(lease) = shared.inflight().remove(&d.id) {
+        report.lease_until = lease;
+    }
     let m = &shared.metrics;
     m.inc(
         metric::ATTEMPTS,
@@ -411,7 +438,6 @@ async fn attempt_task(
     if tx.send(report).await.is_err() {
         tracing::warn!(delivery = %d.id, "recorder gone; the lease will expire and the delivery will be retried");
     }
-    shared.inflight().remove(&d.id);
     drop(permit);
 }
 

@@ -275,3 +275,64 @@ async fn redirects_are_not_followed_and_rate_limits_hold() {
         10
     );
 }
+
+/// Deliveries that wait in this process for a slow target's slot longer
+/// than their lease are claimed again by the same worker when it polls;
+/// each is still sent once, and every report lands.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delivery_queued_past_its_lease_is_sent_once() {
+    const EVENTS: usize = 16;
+    for (store, label, _keep) in stores().await {
+        let receiver = Receiver::start().await;
+        // One at a time, 250 ms each: the last waits about 4 s for its turn,
+        // twice its lease.
+        receiver.set_default_all(Reply::status(200).delay(Duration::from_millis(250)));
+        let (ctx, sub) = setup(&store, &receiver.url("/slow")).await;
+        for i in 0..EVENTS {
+            event(&store, &ctx, &format!("k-{i}")).await;
+        }
+        let wakeup = Wakeup::new();
+        let worker = start(
+            &store,
+            WebhookConfig {
+                per_target_concurrency: 1,
+                timeout: Duration::from_secs(1),
+                lease: Duration::from_millis(1500),
+                poll_interval: Duration::from_millis(100),
+                ..config()
+            },
+            &wakeup,
+        );
+        wakeup.notify();
+        receiver.wait_for("/slow", EVENTS, WAIT).await;
+        // Time for any second attempt of a re-claimed delivery to show.
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        worker.shutdown().await;
+        let got = receiver.requests_to("/slow");
+        let ids: std::collections::BTreeSet<&str> = got
+            .iter()
+            .map(|r| r.header("webhook-id").unwrap())
+            .collect();
+        assert_eq!(ids.len(), EVENTS, "{label}: events not all delivered");
+        assert_eq!(
+            got.len(),
+            EVENTS,
+            "{label}: {} deliveries sent twice",
+            got.len() - EVENTS
+        );
+        // Every attempt was recorded under the lease it held: none is
+        // left pending to be sent again.
+        assert_eq!(
+            store.worker().delivery_backlog().await.unwrap(),
+            0,
+            "{label}"
+        );
+        let log = store
+            .webhooks()
+            .attempts(ctx.tenant.id, sub.id, None, 100)
+            .await
+            .unwrap();
+        assert_eq!(log.len(), EVENTS, "{label}: {log:?}");
+        assert!(log.iter().all(|a| a.outcome == "success"), "{label}");
+    }
+}
