@@ -502,3 +502,104 @@ async fn record_loop(shared: Arc<Shared>, mut rx: mpsc::Receiver<AttemptReport>)
         batch.clear();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use switchboard_domain::{Actor, Conversation, EventType, Timestamp, WebhookSubscription};
+    use switchboard_storage::{DueDelivery, SecretKeySource, Store, StoreConfig, WriteContext};
+    use switchboard_testsupport::receiver::Receiver;
+    use tokio::sync::{Semaphore, mpsc};
+
+    use super::{Shared, attempt_task};
+    use crate::limits::TargetLimits;
+    use crate::{NoMetrics, TargetPolicy, WebhookConfig, send};
+
+    /// A worker's shared state on a fresh SQLite store, and one delivery
+    /// of a new conversation to `target`, leased to it.
+    async fn leased(dir: &std::path::Path, target: &str) -> (Arc<Shared>, DueDelivery) {
+        let url = format!("sqlite://{}", dir.join("w.db").display());
+        let config = StoreConfig {
+            secret_keys: SecretKeySource::keys(switchboard_testsupport::SECRET_KEYS).unwrap(),
+            ..StoreConfig::default()
+        };
+        let store = Store::open(&url, config).await.unwrap();
+        let tenant = store.admin().create_tenant("acme").await.unwrap();
+        store
+            .webhooks()
+            .create(WebhookSubscription::new(
+                tenant.id,
+                target.to_string(),
+                EventType::ConversationCreated,
+                crate::generate_secret().unwrap(),
+                store.now(),
+            ))
+            .await
+            .unwrap();
+        let ctx = WriteContext::new(tenant.clone(), Actor::System, "test");
+        store
+            .conversations()
+            .create(&ctx, Conversation::new(tenant.id, "k-1", store.now()))
+            .await
+            .unwrap();
+        let lease = Duration::from_secs(60);
+        let fan = store
+            .worker()
+            .fan_out_next("w", 10, Duration::ZERO, Some(lease))
+            .await
+            .unwrap();
+        let d = fan.claimed.into_iter().next().unwrap();
+        let config = WebhookConfig {
+            targets: TargetPolicy {
+                allow_private: true,
+            },
+            ..WebhookConfig::default()
+        };
+        let shared = Arc::new(Shared {
+            id: "w".into(),
+            store,
+            client: send::client(&config).unwrap(),
+            limits: TargetLimits::new(1, config.per_target_rate),
+            config,
+            metrics: Arc::new(NoMetrics),
+            inflight: Mutex::new(HashMap::new()),
+        });
+        (shared, d)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_attempt_whose_lease_ran_out_unrenewed_is_not_sent() {
+        let dir = switchboard_testsupport::tempfile::tempdir().unwrap();
+        let receiver = Receiver::start().await;
+        let (shared, d) = leased(dir.path(), &receiver.url("/w")).await;
+        // The lease this worker holds ran out while the task waited, and
+        // no claim renewed it: another worker may hold the delivery now.
+        shared.inflight().insert(d.id, Timestamp::from_millis(0));
+        let (tx, mut rx) = mpsc::channel(4);
+        let permit = Arc::new(Semaphore::new(1)).acquire_owned().await.unwrap();
+        attempt_task(Arc::clone(&shared), d, permit, tx).await;
+        assert!(receiver.requests_to("/w").is_empty(), "it was sent");
+        assert!(rx.try_recv().is_err(), "an attempt was reported");
+        assert!(shared.inflight().is_empty(), "it is still held in flight");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_attempt_reports_under_the_lease_held_when_it_ends() {
+        let dir = switchboard_testsupport::tempfile::tempdir().unwrap();
+        let receiver = Receiver::start().await;
+        let (shared, d) = leased(dir.path(), &receiver.url("/w")).await;
+        // Claimed again while it waited: the newer lease is the one held.
+        let renewed = Timestamp::from_millis(d.lease_until.as_millis() + 5_000);
+        shared.inflight().insert(d.id, renewed);
+        let (tx, mut rx) = mpsc::channel(4);
+        let permit = Arc::new(Semaphore::new(1)).acquire_owned().await.unwrap();
+        attempt_task(Arc::clone(&shared), d, permit, tx).await;
+        assert_eq!(receiver.requests_to("/w").len(), 1);
+        let report = rx.try_recv().unwrap();
+        assert_eq!(report.lease_until, renewed);
+        assert!(shared.inflight().is_empty());
+    }
+}
