@@ -50,7 +50,7 @@ enum Bind {
 enum Piece {
     Sql(&'static str),
     Bind(Bind),
-    /// An integer written into the SQL text (a page's limit on SQLite).
+    /// An integer written into the SQL text (a page's limit).
     Int(i64),
 }
 
@@ -169,6 +169,15 @@ pub(crate) trait Target: switchboard_domain::query::Field {
     /// lookup does not depend on the value, so PostgreSQL may plan it once
     /// ([`cacheable`]).
     fn keyed_by_tenant(&self) -> bool;
+    /// PostgreSQL: whether equalities on exactly `fields` (in any order)
+    /// are the key of an index `(tenant_id, <fields>, (id + 0))`. A page of
+    /// them in id order is read from that index in `id + 0` order, an order
+    /// no other index gives, so the one plan PostgreSQL keeps for every
+    /// value is that index's ([`fenced_lookup`]).
+    fn fenced_index(fields: &[&Self]) -> bool {
+        let _ = fields;
+        false
+    }
 }
 
 impl Target for CustomerField {
@@ -235,6 +244,14 @@ impl Target for ConversationField {
         // status). Planned for their values, those take the composite
         // index and sort its few matches.
         matches!(self, Self::Id | Self::VisitorEmail)
+    }
+
+    /// An agent's chats of a status (migration 2026-12-07-000001).
+    fn fenced_index(fields: &[&Self]) -> bool {
+        matches!(
+            fields,
+            [Self::Status, Self::Assignee] | [Self::Assignee, Self::Status]
+        )
     }
 
     /// Conversations are counted per status, assignee and department: a
@@ -787,18 +804,19 @@ fn sort_key<F: Target>(q: &Query<F>, b: Backend) -> &'static str {
 /// The shapes worth a cached prepared statement: no filter, or a plain
 /// conjunction of at most three conditions; on PostgreSQL only those
 /// whose every condition is an equality on a btree key led by the tenant
-/// ([`Target::keyed_by_tenant`]). PostgreSQL plans a cached statement once
-/// for any value after a few runs (a generic plan), and the best plan of
-/// other filters depends on their values: a generic plan for a rare custom
+/// ([`Target::keyed_by_tenant`]), and the equalities of a fenced index
+/// ([`fenced_lookup`]). PostgreSQL plans a cached statement once for any
+/// value after a few runs (a generic plan), and the best plan of other
+/// filters depends on their values: a generic plan for a rare custom
 /// attribute walked the primary key through a million rows. An uncached
-/// statement is planned for the values it carries. An equality on such a
-/// key is the same index lookup for any value, and planning it was most
-/// of the statement's time (0.11–0.14 ms of a status + assignee page whose
-/// execution takes 0.04–0.06 ms). `by_id`: whether rows come in id order
-/// (or not at all, for a count), which every such index gives after its
-/// key (`(tenant_id, key, id)`); another order may be best served by
-/// walking that order's index for a common value and by the lookup for a
-/// rare one, and is planned for its values.
+/// statement is parsed and planned for the values it carries, on every
+/// run: 0.2–0.3 ms of a status + assignee page whose execution takes
+/// 0.04–0.06 ms. An equality on such a key is the same index lookup for
+/// any value. `by_id`: whether rows come in id order (or not at all, for
+/// a count), which every such index gives after its key (`(tenant_id,
+/// key, id)`); another order may be best served by walking that order's
+/// index for a common value and by the lookup for a rare one, and is
+/// planned for its values.
 fn cacheable<F: Target>(b: Backend, filter: Option<&Filter<F>>, by_id: bool) -> bool {
     let plain = |f: &Filter<F>| match f {
         Filter::Cond(c) => {
@@ -810,9 +828,34 @@ fn cacheable<F: Target>(b: Backend, filter: Option<&Filter<F>>, by_id: bool) -> 
     match filter {
         None => true,
         Some(f @ Filter::Cond(_)) => plain(f),
-        Some(Filter::All(parts)) => parts.len() <= 3 && parts.iter().all(plain),
+        Some(Filter::All(parts)) => {
+            (parts.len() <= 3 && parts.iter().all(plain)) || (by_id && fenced_lookup(b, filter))
+        }
         Some(_) => false,
     }
+}
+
+/// PostgreSQL: whether `filter` is equalities on exactly the key of an
+/// index `(tenant_id, <key>, (id + 0))` ([`Target::fenced_index`]): an
+/// agent's chats of a status. Their page in id order is sorted by `id + 0`,
+/// which that index gives and no other does, so every plan that does not
+/// sort reads the pair's own rows. Ordered by `id`, PostgreSQL's generic
+/// plan (estimated for an average pair) may walk another index in id
+/// order testing each row: on a table with two statuses and two agents it
+/// walked an agent's chats to find a status the agent has few of
+/// (`docs/benchmarks.md`, "An agent's chats of a status, planned once").
+fn fenced_lookup<F: Target>(b: Backend, filter: Option<&Filter<F>>) -> bool {
+    let Some(Filter::All(parts)) = filter else {
+        return false;
+    };
+    let mut fields = Vec::with_capacity(parts.len());
+    for p in parts {
+        match p {
+            Filter::Cond(c) if matches!(c.test(), Test::Eq(_)) => fields.push(c.field()),
+            _ => return false,
+        }
+    }
+    b == Backend::Postgres && F::fenced_index(&fields)
 }
 
 fn base<F: Target>(
@@ -865,12 +908,15 @@ fn sort_after_lookup<F: Target>(b: Backend, filter: Option<&Filter<F>>) -> bool 
     b == Backend::Postgres && filter.is_some_and(|f| selective(b, f))
 }
 
-/// The largest page limit SQLite is given in the statement's text rather
-/// than bound (HelpCrunch's and Zoho's largest pages). SQLite plans a
-/// bound `LIMIT ?` for its value, so a kept statement with one is
-/// prepared again on every run (`sqlite3ExprIsInteger` marks the
-/// parameter); a limit in the text is planned once, for a statement per
-/// limit clients use.
+/// The largest page limit given in the statement's text rather than
+/// bound (HelpCrunch's and Zoho's largest pages): on SQLite, and on
+/// PostgreSQL for a [`fenced_lookup`]. SQLite plans a bound `LIMIT ?` for
+/// its value, so a kept statement with one is prepared again on every run
+/// (`sqlite3ExprIsInteger` marks the parameter). PostgreSQL's generic plan
+/// estimates a bound limit as a tenth of the matches, which costs it above
+/// the plans made for the values, so it went on planning the statement
+/// on every run. A limit in the text is planned once, for a statement per
+/// limit clients use (at most this many per shape and connection).
 const MAX_LIMIT_IN_TEXT: i64 = 100;
 
 /// `SELECT … WHERE … ORDER BY … LIMIT …` for a page of `q`.
@@ -884,10 +930,13 @@ fn select<F: Target>(
     let key = sort_key(q, b);
     let desc = q.sort().descending();
     let by_id = key == "id";
+    let fenced = by_id && fenced_lookup(b, q.filter());
     if let Page::After(cursor) = q.page() {
         let cmp = if desc { " < " } else { " > " };
         if by_id {
-            s.sql(" AND id").sql(cmp).int(cursor.id);
+            s.sql(if fenced { " AND id + 0" } else { " AND id" })
+                .sql(cmp)
+                .int(cursor.id);
         } else {
             // The key's own bound first: SQLite takes a row value as an
             // index range only on plain columns, not on an expression.
@@ -898,8 +947,9 @@ fn select<F: Target>(
         }
     }
     let dir = if desc { " DESC" } else { " ASC" };
-    // `+ 0`: an order no index gives, so the rows are found first.
-    let fence = if sort_after_lookup(b, q.filter()) {
+    // `+ 0`: an order no index gives, so the rows are found first; or
+    // one only the fenced index gives.
+    let fence = if fenced || sort_after_lookup(b, q.filter()) {
         " + 0"
     } else {
         ""
@@ -911,7 +961,7 @@ fn select<F: Target>(
     s.sql("id").sql(fence).sql(dir);
     s.sql(" LIMIT ");
     let limit = i64::from(q.limit());
-    if b == Backend::Sqlite && limit <= MAX_LIMIT_IN_TEXT {
+    if (b == Backend::Sqlite || fenced) && limit <= MAX_LIMIT_IN_TEXT {
         s.pieces.push(Piece::Int(limit));
     } else {
         s.int(limit);
@@ -1348,36 +1398,80 @@ pub(crate) fn count<F: Target>(
 
 /// The database's plan for a page of `q`, one line per step
 /// (`EXPLAIN QUERY PLAN` on SQLite, `EXPLAIN` on PostgreSQL); `counted`:
-/// of the page with its total ([`customers_counted`]).
+/// of the page with its total ([`customers_counted`]); `generic`: on
+/// PostgreSQL, the plan it keeps for a kept statement, made for no values
+/// (`plan_cache_mode = force_generic_plan`; SQLite has no other).
 #[cfg(test)]
 pub(crate) fn explain<F: Target>(
     c: &mut DbConnection,
     tenant: i64,
     q: &Query<F>,
     counted: bool,
+    generic: bool,
 ) -> R<Vec<String>> {
     use diesel::sql_types::Integer;
     let b = backend(c);
-    let mut pieces = vec![Piece::Sql(match b {
-        Backend::Sqlite => "EXPLAIN QUERY PLAN ",
-        Backend::Postgres => "EXPLAIN ",
-    })];
-    if counted {
-        pieces.extend(select_counted(b, tenant, q).pieces);
+    let pieces = if counted {
+        select_counted(b, tenant, q).pieces
     } else {
-        pieces.extend(select(b, tenant, q, &["SELECT id"]).pieces);
-    }
+        select(b, tenant, q, &["SELECT id"]).pieces
+    };
     Ok(match c {
         DbConnection::Sqlite(c) => {
-            let stmt: Statement<(Integer, Integer, Integer, Text)> = Statement::new(pieces, false);
+            let mut all = vec![Piece::Sql("EXPLAIN QUERY PLAN ")];
+            all.extend(pieces);
+            let stmt: Statement<(Integer, Integer, Integer, Text)> = Statement::new(all, false);
             stmt.load::<(i32, i32, i32, String)>(c)?
                 .into_iter()
                 .map(|(_, _, _, detail)| detail)
                 .collect()
         }
+        DbConnection::Pg(c) if generic => generic_plan(c, pieces)?,
         DbConnection::Pg(c) => {
-            let stmt: Statement<Text> = Statement::new(pieces, false);
+            let mut all = vec![Piece::Sql("EXPLAIN ")];
+            all.extend(pieces);
+            let stmt: Statement<Text> = Statement::new(all, false);
             stmt.load::<String>(c)?
         }
     })
+}
+
+/// PostgreSQL's generic plan of the statement `pieces` make: prepared by
+/// name (its parameters' types taken from where they stand), explained
+/// with every value unknown.
+#[cfg(test)]
+fn generic_plan(c: &mut diesel::PgConnection, pieces: Vec<Piece>) -> R<Vec<String>> {
+    use diesel::connection::SimpleConnection as _;
+
+    #[derive(diesel::QueryableByName)]
+    struct Line {
+        #[diesel(sql_type = Text, column_name = "QUERY PLAN")]
+        line: String,
+    }
+    let params = pieces
+        .iter()
+        .filter(|p| matches!(p, Piece::Bind(_)))
+        .count();
+    let stmt: Statement<Text> = Statement::new(pieces, false);
+    let text = diesel::debug_query::<diesel::pg::Pg, _>(&stmt).to_string();
+    let sql = text.split(" -- binds: ").next().unwrap_or_default();
+    c.batch_execute(&format!(
+        "PREPARE sb_generic AS {sql}; SET plan_cache_mode = force_generic_plan"
+    ))?;
+    let plan = diesel::sql_query(format!(
+        "EXPLAIN EXECUTE sb_generic({})",
+        vec!["NULL"; params].join(", ")
+    ))
+    .load::<Line>(c);
+    c.batch_execute("DEALLOCATE sb_generic; RESET plan_cache_mode")?;
+    Ok(plan?.into_iter().map(|l| l.line).collect())
+}
+
+/// Whether PostgreSQL plans a page of `q` once, for every value: a kept
+/// statement ([`cacheable`]) made to be ([`fenced_lookup`]).
+#[cfg(test)]
+pub(crate) fn planned_once<F: Target>(q: &Query<F>) -> bool {
+    let b = Backend::Postgres;
+    let by_id = sort_key(q, b) == "id";
+    cacheable(b, q.filter(), by_id) && by_id && fenced_lookup(b, q.filter())
 }

@@ -939,6 +939,97 @@ async fn pages_are_stable_under_concurrent_writes() {
     .await;
 }
 
+/// An agent's chats of a status, the inbox's question, is the one search
+/// PostgreSQL reads in `id + 0` order from its own index and plans once
+/// for every pair (`sql::query::fenced_lookup`): walked through cursors
+/// and offsets both ways, in pages whose limit is in the statement's text
+/// and one whose limit is bound, it gives every match once, in id order,
+/// with the pair's total on every page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_agents_chats_of_a_status_walk_in_id_order() {
+    for_each_backend_clocked(|store, label, _clock| async move {
+        let ctx = tenant(&store, "acme").await;
+        let t = ctx.tenant.id;
+        let anna = new_agent(&store, t, "Anna").await;
+        let otto = new_agent(&store, t, "Otto").await;
+        // Interleaved: Anna's open chats among her closed ones and Otto's.
+        let mut want = Vec::new();
+        for i in 0..21 {
+            let (agent, status) = match i % 3 {
+                0 => (anna.id, ConversationStatus::Opened),
+                1 => (anna.id, ConversationStatus::Closed),
+                _ => (otto.id, ConversationStatus::Opened),
+            };
+            let mut c = draft(t, &format!("s-{i:02}"));
+            c.assignee_id = Some(agent);
+            c.status = status;
+            if status == ConversationStatus::Closed {
+                c.closed_at = Some(Timestamp::from_millis(1));
+                c.ended_at = c.closed_at;
+                c.closed_by = Some(switchboard_domain::Actor::System);
+            }
+            let made = store.conversations().create(&ctx, c).await.unwrap();
+            if i % 3 == 0 {
+                want.push(made.session_key);
+            }
+        }
+        assert_eq!(want.len(), 7);
+        let pair = Filter::all(vec![
+            eq(Cv::Status, text("opened")),
+            eq(Cv::Assignee, Value::Int(anna.id.get())),
+        ]);
+        for newest_first in [false, true] {
+            let expected: Vec<String> = if newest_first {
+                want.iter().rev().cloned().collect()
+            } else {
+                want.clone()
+            };
+            for mode in ["keyset", "offset"] {
+                let mut q = Query::new(
+                    Some(pair.clone()),
+                    Sort::by_id(newest_first),
+                    Page::First,
+                    2,
+                )
+                .unwrap();
+                let mut seen: Vec<String> = Vec::new();
+                loop {
+                    let (found, _) = store
+                        .conversations()
+                        .query_counted(t, &q, LinkSet::ALL)
+                        .await
+                        .unwrap();
+                    assert_eq!(found.total, 7, "{label} {mode}: total");
+                    seen.extend(found.page.items.iter().map(|c| c.session_key.clone()));
+                    let Some(next) = found.page.next else { break };
+                    q = match mode {
+                        "keyset" => q.at(Page::After(next)),
+                        _ => q.at(Page::Offset(seen.len() as u64)),
+                    };
+                }
+                assert_eq!(
+                    seen, expected,
+                    "{label}: {mode}, newest first: {newest_first}"
+                );
+            }
+            // A limit above the ones written into the statement is bound.
+            let q = Query::new(
+                Some(pair.clone()),
+                Sort::by_id(newest_first),
+                Page::First,
+                150,
+            )
+            .unwrap();
+            assert_eq!(
+                session_keys(&store, t, &q).await,
+                expected,
+                "{label}: one page of 150, newest first: {newest_first}"
+            );
+        }
+    })
+    .await;
+}
+
 /// The totals of filters on status, assignee and department (and of no
 /// filter) are sums of running counts kept by triggers; they must equal
 /// the rows a query finds after every kind of change: creates, imports,
