@@ -1030,6 +1030,107 @@ async fn an_agents_chats_of_a_status_walk_in_id_order() {
     .await;
 }
 
+/// One conversation of [`contact_links_match_the_whole_links`].
+type Spec<'a> = (
+    Option<usize>,
+    &'a [&'a switchboard_domain::Agent],
+    bool,
+    Option<i64>,
+);
+
+/// A page that links only its customers' contacts (HelpCrunch's,
+/// `LinkSet::CONTACT`, one statement for the contacts, agents and
+/// departments) links what the whole links give: the same contact for
+/// each conversation, the same agents in the same order, the same
+/// department; with customers shared by several conversations, agents
+/// given out of id order, a transfer target, and a conversation linking
+/// nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn contact_links_match_the_whole_links() {
+    for_each_backend_clocked(|store, label, _clock| async move {
+        let ctx = tenant(&store, "acme").await;
+        let t = ctx.tenant.id;
+        let agents = [
+            new_agent(&store, t, "Anna").await,
+            new_agent(&store, t, "Bert").await,
+            new_agent(&store, t, "Cleo").await,
+        ];
+        let sales = store.admin().create_department(t, "Sales").await.unwrap();
+        let support = store.admin().create_department(t, "Support").await.unwrap();
+        let mut customers = Vec::new();
+        for (i, (name, country)) in [("Ada", Some("DE")), ("Bo", None)].into_iter().enumerate() {
+            let mut c = Customer::new(t, store.now());
+            c.name = Some(name.into());
+            c.email = Some(format!("{}@Example.com", name.to_lowercase()));
+            c.user_id = Some(format!("user-{i}"));
+            c.phone = Some(format!("+49 30 {i}"));
+            c.company = Some("Acme".into());
+            c.location = country.map(|code| switchboard_domain::Location {
+                country_code: Some(code.into()),
+                ..Default::default()
+            });
+            customers.push(store.customers().create(&ctx, c).await.unwrap());
+        }
+        let [anna, bert, cleo] = &agents;
+        // Customer, participants (the first assigned), transfer to Bert,
+        // department.
+        let specs: [Spec<'_>; 5] = [
+            (Some(0), &[cleo, anna], true, Some(sales.id.get())),
+            (Some(1), &[bert], false, Some(support.id.get())),
+            (Some(0), &[], false, None),
+            (None, &[anna], true, Some(sales.id.get())),
+            (None, &[], false, None),
+        ];
+        for (i, (customer, participants, transfer, department)) in specs.into_iter().enumerate() {
+            let mut c = draft(t, &format!("s-{i}"));
+            c.customer_id = customer.map(|k| customers[k].id);
+            c.assignee_id = participants.first().map(|a| a.id);
+            c.agent_ids = participants.iter().rev().map(|a| a.id).collect();
+            c.transfer_to = transfer.then_some(bert.id);
+            c.department_id = department.map(switchboard_domain::DepartmentId::new);
+            store.conversations().create(&ctx, c).await.unwrap();
+        }
+        let q = Query::new(None, Sort::by_id(false), Page::First, 20).unwrap();
+        let (found, contact) = store
+            .conversations()
+            .query_counted(t, &q, LinkSet::CONTACT)
+            .await
+            .unwrap();
+        assert_eq!(found.page.items.len(), 5, "{label}");
+        let whole = store
+            .conversations()
+            .links(t, &found.page.items, LinkSet::ALL)
+            .await
+            .unwrap();
+        for ((conv, c), w) in found.page.items.iter().zip(&contact).zip(&whole) {
+            let key = &conv.session_key;
+            assert_eq!(
+                conv.contact(c.customer.as_ref()),
+                conv.contact(w.customer.as_ref()),
+                "{label} {key}: contact"
+            );
+            assert_eq!(
+                c.customer.as_ref().map(|x| (x.id, x.user_id.clone())),
+                w.customer.as_ref().map(|x| (x.id, x.user_id.clone())),
+                "{label} {key}: customer"
+            );
+            assert_eq!(c.agents, w.agents, "{label} {key}: agents");
+            assert_eq!(c.department, w.department, "{label} {key}: department");
+        }
+        // The data is what the test says it is: a country, several agents.
+        assert!(
+            whole[0]
+                .customer
+                .as_ref()
+                .is_some_and(|x| x.location.is_some())
+                && whole[0].agents.len() == 3
+                && whole[4].customer.is_none(),
+            "{label}: {whole:?}"
+        );
+    })
+    .await;
+}
+
 /// The totals of filters on status, assignee and department (and of no
 /// filter) are sums of running counts kept by triggers; they must equal
 /// the rows a query finds after every kind of change: creates, imports,
