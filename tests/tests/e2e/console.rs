@@ -362,6 +362,10 @@ async fn the_sse_stream_resumes_after_last_event_id() {
 pub(crate) struct Browser {
     pub(crate) client: Client,
     driver: Child,
+    /// Chromium's profile: a new directory for each browser, removed with
+    /// it (named by the driver's port, profiles were left behind and a
+    /// later run on the same port started from an old one).
+    _profile: tempfile::TempDir,
 }
 
 impl Drop for Browser {
@@ -402,7 +406,10 @@ impl Browser {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let profile = std::env::temp_dir().join(format!("sb-console-chromium-{port}"));
+        let profile = tempfile::Builder::new()
+            .prefix("sb-console-chromium-")
+            .tempdir()
+            .unwrap();
         let mut caps = serde_json::Map::new();
         caps.insert(
             "goog:chromeOptions".into(),
@@ -410,7 +417,7 @@ impl Browser {
                 "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                 "--disable-background-networking", "--disable-component-update",
                 "--disable-sync", "--no-first-run", "--window-size=1280,900",
-                format!("--user-data-dir={}", profile.display()),
+                format!("--user-data-dir={}", profile.path().display()),
             ]}),
         );
         let deadline = Instant::now() + WAIT;
@@ -428,7 +435,11 @@ impl Browser {
                 }
             }
         };
-        Some(Self { client, driver })
+        Some(Self {
+            client,
+            driver,
+            _profile: profile,
+        })
     }
 
     pub(crate) async fn sign_in(&self, app: &TestApp, email: &str, password: &str) {
