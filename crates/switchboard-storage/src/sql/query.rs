@@ -174,8 +174,7 @@ pub(crate) trait Target: switchboard_domain::query::Field {
     /// them in id order is read from that index in `id + 0` order, an order
     /// no other index gives, so the one plan PostgreSQL keeps for every
     /// value is that index's ([`fenced_lookup`]).
-    fn fenced_index(fields: &[&Self]) -> bool {
-        let _ = fields;
+    fn fenced_index(_fields: &[&Self]) -> bool {
         false
     }
 }
@@ -845,7 +844,7 @@ fn cacheable<F: Target>(b: Backend, filter: Option<&Filter<F>>, by_id: bool) -> 
 /// walked an agent's chats to find a status the agent has few of
 /// (`docs/benchmarks.md`, "An agent's chats of a status, planned once").
 fn fenced_lookup<F: Target>(b: Backend, filter: Option<&Filter<F>>) -> bool {
-    let Some(Filter::All(parts)) = filter else {
+    let (Backend::Postgres, Some(Filter::All(parts))) = (b, filter) else {
         return false;
     };
     let mut fields = Vec::with_capacity(parts.len());
@@ -855,7 +854,7 @@ fn fenced_lookup<F: Target>(b: Backend, filter: Option<&Filter<F>>) -> bool {
             _ => return false,
         }
     }
-    b == Backend::Postgres && F::fenced_index(&fields)
+    F::fenced_index(&fields)
 }
 
 fn base<F: Target>(
@@ -1096,10 +1095,7 @@ type LinkRow = (
 /// its departments among `departments`, each in id order, by **one**
 /// statement (`UNION ALL`) for any number of each (none included), kept
 /// prepared: one round trip where there were three. Each list holds
-/// distinct ids (a repeated one repeats its row). (On SQLite each
-/// table is joined to its ids' JSON array, so the statement builds no
-/// temporary b-tree: `docs/benchmarks.md`, "The links without temporary
-/// b-trees".)
+/// distinct ids ([`from_among`]).
 pub(crate) fn links_by_ids(
     c: &mut DbConnection,
     tenant: i64,
@@ -1113,58 +1109,24 @@ pub(crate) fn links_by_ids(
 )> {
     let b = backend(c);
     let mut s = Builder::new(b, tenant);
-    match b {
-        // Each table joined to the ids' JSON array, read first: a key
-        // lookup per id, and no temporary b-tree (an `IN (SELECT …)` list
-        // and an `ORDER BY` made one each, for every part of the union).
+    s.sql(match b {
         Backend::Sqlite => {
-            s.sql(
-                "SELECT 0, c.id, c.tenant_id, c.created_at, json_extract(c.doc, '$.userId'), \
-                 json_extract(c.doc, '$.name'), json_extract(c.doc, '$.email'), \
-                 json_extract(c.doc, '$.phone'), json_extract(c.doc, '$.company'), \
-                 json_extract(c.doc, '$.location.countryCode') \
-                 FROM json_each(",
-            )
-            .bind(Bind::Text(serde_json::to_string(customers)?))
-            .sql(") AS j CROSS JOIN customers AS c ON c.id = j.value WHERE c.tenant_id = ")
-            .int(tenant)
-            .sql(
-                " UNION ALL SELECT 1, a.id, a.tenant_id, 0, a.name, a.email, a.role, NULL, NULL, \
-                 NULL FROM json_each(",
-            )
-            .bind(Bind::Text(serde_json::to_string(agents)?))
-            .sql(") AS j CROSS JOIN agents AS a ON a.id = j.value WHERE a.tenant_id = ")
-            .int(tenant)
-            .sql(
-                " UNION ALL SELECT 2, d.id, d.tenant_id, 0, d.name, NULL, NULL, NULL, NULL, NULL \
-                 FROM json_each(",
-            )
-            .bind(Bind::Text(serde_json::to_string(departments)?))
-            .sql(") AS j CROSS JOIN departments AS d ON d.id = j.value WHERE d.tenant_id = ")
-            .int(tenant);
+            "SELECT 0, t.id, t.tenant_id, t.created_at, json_extract(t.doc, '$.userId'), \
+             json_extract(t.doc, '$.name'), json_extract(t.doc, '$.email'), \
+             json_extract(t.doc, '$.phone'), json_extract(t.doc, '$.company'), \
+             json_extract(t.doc, '$.location.countryCode')"
         }
         Backend::Postgres => {
-            s.sql(
-                "SELECT 0, id, tenant_id, created_at, doc ->> 'userId', doc ->> 'name', \
-                 doc ->> 'email', doc ->> 'phone', doc ->> 'company', \
-                 doc #>> '{location,countryCode}' FROM customers WHERE tenant_id = ",
-            )
-            .int(tenant);
-            id_among(&mut s, customers)?;
-            s.sql(
-                " UNION ALL SELECT 1, id, tenant_id, 0, name, email, role, NULL, NULL, NULL \
-                 FROM agents WHERE tenant_id = ",
-            )
-            .int(tenant);
-            id_among(&mut s, agents)?;
-            s.sql(
-                " UNION ALL SELECT 2, id, tenant_id, 0, name, NULL, NULL, NULL, NULL, NULL \
-                 FROM departments WHERE tenant_id = ",
-            )
-            .int(tenant);
-            id_among(&mut s, departments)?;
+            "SELECT 0, t.id, t.tenant_id, t.created_at, t.doc ->> 'userId', t.doc ->> 'name', \
+             t.doc ->> 'email', t.doc ->> 'phone', t.doc ->> 'company', \
+             t.doc #>> '{location,countryCode}'"
         }
-    }
+    });
+    from_among(&mut s, "customers", customers)?;
+    s.sql(" UNION ALL SELECT 1, t.id, t.tenant_id, 0, t.name, t.email, t.role, NULL, NULL, NULL");
+    from_among(&mut s, "agents", agents)?;
+    s.sql(" UNION ALL SELECT 2, t.id, t.tenant_id, 0, t.name, NULL, NULL, NULL, NULL, NULL");
+    from_among(&mut s, "departments", departments)?;
     let stmt: Statement<LinkSql> = Statement::new(s.pieces, true);
     let rows: Vec<LinkRow> = crate::connection::native!(c, c => stmt.load(c))?;
     let (mut contacts, mut found_agents, mut found_departments) =
@@ -1196,25 +1158,37 @@ pub(crate) fn links_by_ids(
             })),
         }
     }
-    // In id order, each kind, as the ids were given: sorted here rather
-    // than by the statement.
+    // In id order, each kind: sorted here rather than by the statement.
     contacts.sort_unstable_by_key(|c| c.id);
     found_agents.sort_unstable_by_key(|a| a.id);
     found_departments.sort_unstable_by_key(|d| d.id);
     Ok((contacts, found_agents, found_departments))
 }
 
-/// ` AND id` among `ids`, one bound value for any number of them (SQLite:
-/// a JSON array read by `json_each`; PostgreSQL: `= ANY` of an array), so
-/// the statement is the same text, and stays prepared, for any count.
-fn id_among(s: &mut Builder, ids: &[i64]) -> R<()> {
+/// ` FROM <table> AS t WHERE …`: the tenant's rows of `table` among
+/// `ids` (distinct: a repeated id repeats its row), one bound value for
+/// any number of them, so the statement is the same text, and stays
+/// prepared, for any count. SQLite joins the table to the ids' JSON array,
+/// read first: a key lookup per id and no temporary b-tree (an `IN
+/// (SELECT … json_each)` list built one on every run: `docs/benchmarks.md`,
+/// "The links without temporary b-trees"). PostgreSQL tests `= ANY` of an
+/// array. The rows come in no particular order.
+fn from_among(s: &mut Builder, table: &'static str, ids: &[i64]) -> R<()> {
+    let tenant = s.tenant;
     match s.backend {
         Backend::Sqlite => s
-            .sql(" AND id IN (SELECT value FROM json_each(")
+            .sql(" FROM json_each(")
             .bind(Bind::Text(serde_json::to_string(ids)?))
-            .sql("))"),
+            .sql(") AS j CROSS JOIN ")
+            .sql(table)
+            .sql(" AS t ON t.id = j.value WHERE t.tenant_id = ")
+            .int(tenant),
         Backend::Postgres => s
-            .sql(" AND id = ANY(")
+            .sql(" FROM ")
+            .sql(table)
+            .sql(" AS t WHERE t.tenant_id = ")
+            .int(tenant)
+            .sql(" AND t.id = ANY(")
             .bind(Bind::Ints(ids.to_vec()))
             .sql(")"),
     };
@@ -1226,8 +1200,9 @@ fn id_among(s: &mut Builder, ids: &[i64]) -> R<()> {
 type DirectorySql = (Integer, BigInt, BigInt, Text, Text, Text);
 
 /// The tenant's agents among `agents` and departments among
-/// `departments`, each in id order, by **one** statement (`UNION ALL`) for
-/// any number of either, kept prepared: what the conversations of a page
+/// `departments` (distinct ids, [`from_among`]), each in id order, by
+/// **one** statement (`UNION ALL`) for any number of either, kept
+/// prepared: what the conversations of a page
 /// (or one conversation) link to besides their customers, in one round
 /// trip rather than two.
 pub(crate) fn directory_by_ids(
@@ -1237,13 +1212,10 @@ pub(crate) fn directory_by_ids(
     departments: &[i64],
 ) -> R<(Vec<Agent>, Vec<Department>)> {
     let mut s = Builder::new(backend(c), tenant);
-    s.sql("SELECT 0, id, tenant_id, name, email, role FROM agents WHERE tenant_id = ")
-        .int(tenant);
-    id_among(&mut s, agents)?;
-    s.sql(" UNION ALL SELECT 1, id, tenant_id, name, '', '' FROM departments WHERE tenant_id = ")
-        .int(tenant);
-    id_among(&mut s, departments)?;
-    s.sql(" ORDER BY 1, 2");
+    s.sql("SELECT 0, t.id, t.tenant_id, t.name, t.email, t.role");
+    from_among(&mut s, "agents", agents)?;
+    s.sql(" UNION ALL SELECT 1, t.id, t.tenant_id, t.name, '', ''");
+    from_among(&mut s, "departments", departments)?;
     let stmt: Statement<DirectorySql> = Statement::new(s.pieces, true);
     let rows: Vec<(i32, i64, i64, String, String, String)> =
         crate::connection::native!(c, c => stmt.load(c))?;
@@ -1265,6 +1237,9 @@ pub(crate) fn directory_by_ids(
             }));
         }
     }
+    // In id order, each kind: sorted here rather than by the statement.
+    found_agents.sort_unstable_by_key(|a| a.id);
+    found_departments.sort_unstable_by_key(|d| d.id);
     Ok((found_agents, found_departments))
 }
 
@@ -1499,11 +1474,10 @@ fn generic_plan(c: &mut diesel::PgConnection, pieces: Vec<Piece>) -> R<Vec<Strin
     Ok(plan?.into_iter().map(|l| l.line).collect())
 }
 
-/// Whether PostgreSQL plans a page of `q` once, for every value: a kept
-/// statement ([`cacheable`]) made to be ([`fenced_lookup`]).
+/// Whether PostgreSQL is meant to plan a page of `q` once, for every
+/// value ([`fenced_lookup`]; such a page is kept, [`cacheable`]).
 #[cfg(test)]
 pub(crate) fn planned_once<F: Target>(q: &Query<F>) -> bool {
     let b = Backend::Postgres;
-    let by_id = sort_key(q, b) == "id";
-    cacheable(b, q.filter(), by_id) && by_id && fenced_lookup(b, q.filter())
+    sort_key(q, b) == "id" && fenced_lookup(b, q.filter())
 }
