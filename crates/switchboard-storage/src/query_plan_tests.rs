@@ -103,7 +103,7 @@ fn customer_cases(attrs: &switchboard_domain::AttributeSet) -> Vec<Case<Cu>> {
                 newest(),
                 Page::First,
                 &["customer_attribute_values_lookup"],
-                &["customers_custom_data"],
+                &["customers_custom_data_by_tenant"],
             )
         },
         case(
@@ -286,7 +286,7 @@ fn conversation_cases(agent: i64, department: i64) -> Vec<Case<Cv>> {
                 newest(),
                 Page::First,
                 &["conversation_info_values_lookup"],
-                &["conversations_custom_info"],
+                &["conversations_custom_info_by_tenant"],
             )
         },
     ]

@@ -12,7 +12,10 @@ use diesel::Connection as _;
 use diesel::connection::InstrumentationEvent;
 use switchboard_domain::query::{ConversationField as Cv, CustomerField as Cu, Filter, Query};
 use switchboard_domain::query::{Page, Sort, Value};
-use switchboard_domain::{Actor, Conversation, ConversationStatus, Customer};
+use serde_json::json;
+use switchboard_domain::{
+    Actor, AttributeType, Conversation, ConversationStatus, CustomAttribute, Customer, TenantId,
+};
 use switchboard_testsupport::TestDb;
 use switchboard_testsupport::query::{eq, text};
 
@@ -54,7 +57,22 @@ struct Seeded {
     agents: [i64; 2],
 }
 
-/// Two agents, a department, five customers and twelve conversations:
+/// Customers by their custom attribute `plan`, newest first (HelpCrunch's
+/// search by `customData`).
+async fn by_plan(store: &Store, tenant: i64, plan: &str) -> Query<Cu> {
+    let attrs = store.admin().attributes(TenantId::new(tenant)).await.unwrap();
+    let field = Cu::attribute("plan", &attrs).unwrap();
+    Query::new(
+        Some(eq(field, text(plan))),
+        Sort::by_id(true),
+        Page::First,
+        20,
+    )
+    .unwrap()
+}
+
+/// Two agents, a department, five customers (of custom attribute `plan`
+/// `free` or `pro`, by turns) and twelve conversations:
 /// conversation `i` is of status `i % 2`, assigned to agent `i % 2`, in
 /// the department, and linked to customer `i % 5`.
 async fn seed(store: &Store) -> Seeded {
@@ -74,11 +92,23 @@ async fn seed(store: &Store) -> Seeded {
         .await
         .unwrap()
         .id;
+    store
+        .admin()
+        .create_attribute(CustomAttribute::new(
+            tenant.id,
+            "plan",
+            AttributeType::String,
+            "Plan",
+        ))
+        .await
+        .unwrap();
     let ctx = WriteContext::new(tenant.clone(), Actor::System, "statements");
     let mut customers = Vec::new();
     for i in 0..5 {
         let mut c = Customer::new(tenant.id, store.now());
         c.email = Some(format!("c{i}@example.com"));
+        c.custom_data
+            .insert("plan".into(), json!(["free", "pro"][i % 2]));
         customers.push(store.customers().create(&ctx, c).await.unwrap().id);
     }
     for i in 0..12 {
@@ -230,6 +260,24 @@ async fn a_search_page_and_its_links_are_prepared_once_per_connection() {
                 cached: 1
             },
             "{}: a search by email is prepared once",
+            db.label
+        );
+        // By a custom attribute: on PostgreSQL written to be planned once
+        // for every tenant and value (`sql::query::attribute_lookup`), so
+        // kept like the others.
+        for (plan, n) in [("free", 3), ("pro", 2)] {
+            let q = by_plan(&store, seeded.tenant, plan).await;
+            let (items, total) =
+                crate::sql::query::customers_counted(&mut c, seeded.tenant, &q).unwrap();
+            assert_eq!((items.len(), total.n), (n, n as u64), "{}", db.label);
+        }
+        assert_eq!(
+            counter.take(),
+            Counts {
+                started: 2,
+                cached: 1
+            },
+            "{}: a search by a custom attribute is prepared once",
             db.label
         );
     }

@@ -323,6 +323,9 @@ struct Builder {
     /// Whether the filter is compiled against the counts table
     /// ([`Target::count_expr`]) rather than the entity's.
     on_counts: bool,
+    /// PostgreSQL, an [`attribute_lookup`]: containment values are read
+    /// through `(SELECT $n)`, so that no plan is estimated for the value.
+    hide_values: bool,
 }
 
 impl Builder {
@@ -332,6 +335,7 @@ impl Builder {
             tenant,
             pieces: Vec::new(),
             on_counts: false,
+            hide_values: false,
         }
     }
 
@@ -646,7 +650,7 @@ impl Builder {
             self.sql("NOT ");
         }
         if self.pg() {
-            self.contains_any("(doc -> 'customData') @> ", name, &forms);
+            self.contains_any(Member::CustomData, name, &forms);
         } else {
             self.sql("id IN (");
             self.attribute_values("v.customer_id", name, &forms);
@@ -671,8 +675,13 @@ impl Builder {
         });
     }
 
-    /// `(<lhs> ? OR <lhs> ? …)` with `{name: form}` for each form.
-    fn contains_any(&mut self, lhs: &'static str, name: &str, forms: &[&Json]) {
+    /// PostgreSQL: `(<keyed> @> ? OR <keyed> @> ? …)`, one test for each
+    /// form, where `<keyed>` is the [`Member`]'s GIN-indexed expression,
+    /// the member keyed by its row's tenant, and each value is
+    /// `{"t": "<tenant>", "d": {name: form}}`: one index lookup finds the
+    /// tenant's rows holding the value. With [`Self::hide_values`] each
+    /// value is `(SELECT ?)`.
+    fn contains_any(&mut self, member: Member, name: &str, forms: &[&Json]) {
         self.sql("(");
         if forms.is_empty() {
             self.sql("1 = 0");
@@ -683,7 +692,15 @@ impl Builder {
             }
             let mut one = serde_json::Map::new();
             one.insert(name.to_string(), (*form).clone());
-            self.sql(lhs).bind(Bind::Json(JsonValue(Json::Object(one))));
+            let value = json!({ "t": self.tenant.to_string(), "d": Json::Object(one) });
+            self.sql(member.keyed()).sql(" @> ");
+            if self.hide_values {
+                self.sql("(SELECT ")
+                    .bind(Bind::Json(JsonValue(value)))
+                    .sql(")");
+            } else {
+                self.bind(Bind::Json(JsonValue(value)));
+            }
         }
         self.sql(")");
     }
@@ -715,7 +732,7 @@ impl Builder {
             self.sql("NOT ");
         }
         if self.pg() {
-            self.contains_any("(doc -> 'customInfo') @> ", key, &forms);
+            self.contains_any(Member::CustomInfo, key, &forms);
             return;
         }
         if !negate {
@@ -772,6 +789,37 @@ impl Builder {
     }
 }
 
+/// A free-form member of a document that PostgreSQL indexes for equality
+/// (migration `2026-12-08-000001_free_form_by_tenant`).
+#[derive(Debug, Clone, Copy)]
+enum Member {
+    /// A customer's custom attributes.
+    CustomData,
+    /// A conversation's custom info.
+    CustomInfo,
+}
+
+impl Member {
+    /// The GIN-indexed expression (`jsonb_path_ops`): `{"t": "<tenant
+    /// id>", "d": <the member>}`, null when the document has no such
+    /// member. With the tenant in the key, a containment test finds the
+    /// tenant's matches in the index alone, for any size of tenant, so the
+    /// lookup needs no btree index of the tenant and its plan does not
+    /// depend on the tenant ([`attribute_lookup`]). Written exactly as in
+    /// the migration: PostgreSQL matches an expression index by the
+    /// expression.
+    fn keyed(self) -> &'static str {
+        match self {
+            Self::CustomData => {
+                "jsonb_set(jsonb_object(ARRAY['t', tenant_id::text]), '{d}', doc -> 'customData')"
+            }
+            Self::CustomInfo => {
+                "jsonb_set(jsonb_object(ARRAY['t', tenant_id::text]), '{d}', doc -> 'customInfo')"
+            }
+        }
+    }
+}
+
 /// A JSON number as a bind: integers exactly, others as doubles.
 fn number(n: &serde_json::Number) -> Bind {
     n.as_i64()
@@ -803,8 +851,9 @@ fn sort_key<F: Target>(q: &Query<F>, b: Backend) -> &'static str {
 /// The shapes worth a cached prepared statement: no filter, or a plain
 /// conjunction of at most three conditions; on PostgreSQL only those
 /// whose every condition is an equality on a btree key led by the tenant
-/// ([`Target::keyed_by_tenant`]), and the equalities of a fenced index
-/// ([`fenced_lookup`]). PostgreSQL plans a cached statement once for any
+/// ([`Target::keyed_by_tenant`]), the equalities of a fenced index
+/// ([`fenced_lookup`]) and a custom attribute lookup
+/// ([`attribute_lookup`]). PostgreSQL plans a cached statement once for any
 /// value after a few runs (a generic plan), and the best plan of other
 /// filters depends on their values: a generic plan for a rare custom
 /// attribute walked the primary key through a million rows. An uncached
@@ -824,6 +873,9 @@ fn cacheable<F: Target>(b: Backend, filter: Option<&Filter<F>>, by_id: bool) -> 
         }
         _ => false,
     };
+    if by_id && attribute_lookup(b, filter) {
+        return true;
+    }
     match filter {
         None => true,
         Some(f @ Filter::Cond(_)) => plain(f),
@@ -857,6 +909,33 @@ fn fenced_lookup<F: Target>(b: Backend, filter: Option<&Filter<F>>) -> bool {
     F::fenced_index(&fields)
 }
 
+/// PostgreSQL: whether `filter` is one custom attribute (or custom info)
+/// equality or `in`, the search HelpCrunch's clients make by a customer's
+/// attribute. Its statement is written so that PostgreSQL may plan it once
+/// for every tenant and value:
+///
+/// - the tenant is tested as `tenant_id + 0`, which no btree index serves,
+///   so the only index is the GIN of the member keyed by tenant
+///   ([`Member::keyed`]), which holds the tenant and the value in one
+///   lookup. A generic plan estimated for an average tenant would
+///   otherwise read a big tenant's rows one by one from its btree index
+///   and test each (with more than about a hundred tenants, an average
+///   tenant's rows look fewer than a containment's default estimate);
+/// - the value is read through `(SELECT $n)`, so every plan, the first
+///   runs' included, is estimated alike: planned for a known value, a
+///   rare one is estimated at a few rows and the generic plan's default
+///   estimate (1% of the table) never looks as cheap, so PostgreSQL went
+///   on planning the statement on every run (about 0.19 ms of a 1 ms
+///   search at a million customers);
+/// - its rows are sorted after the lookup ([`sort_after_lookup`]).
+fn attribute_lookup<F: Target>(b: Backend, filter: Option<&Filter<F>>) -> bool {
+    let (Backend::Postgres, Some(Filter::Cond(c))) = (b, filter) else {
+        return false;
+    };
+    matches!(c.field().expr(b), Expr::Attribute(_) | Expr::Info(_))
+        && matches!(c.test(), Test::Eq(_) | Test::In(_))
+}
+
 fn base<F: Target>(
     b: Backend,
     tenant: i64,
@@ -867,9 +946,15 @@ fn base<F: Target>(
     for s in head {
         q.sql(s);
     }
+    let lookup = attribute_lookup(b, filter);
+    q.hide_values = lookup;
     q.sql(" FROM ")
         .sql(F::TABLE)
-        .sql(" WHERE tenant_id = ")
+        .sql(if lookup {
+            " WHERE tenant_id + 0 = "
+        } else {
+            " WHERE tenant_id = "
+        })
         .int(tenant);
     if let Some(f) = filter {
         q.sql(" AND ");
@@ -909,7 +994,7 @@ fn sort_after_lookup<F: Target>(b: Backend, filter: Option<&Filter<F>>) -> bool 
 
 /// The largest page limit given in the statement's text rather than
 /// bound (HelpCrunch's and Zoho's largest pages): on SQLite, and on
-/// PostgreSQL for a [`fenced_lookup`]. SQLite plans a bound `LIMIT ?` for
+/// PostgreSQL for a [`fenced_lookup`] or an [`attribute_lookup`]. SQLite plans a bound `LIMIT ?` for
 /// its value, so a kept statement with one is prepared again on every run
 /// (`sqlite3ExprIsInteger` marks the parameter). PostgreSQL's generic plan
 /// estimates a bound limit as a tenth of the matches, which costs it above
@@ -930,6 +1015,7 @@ fn select<F: Target>(
     let desc = q.sort().descending();
     let by_id = key == "id";
     let fenced = by_id && fenced_lookup(b, q.filter());
+    let kept = fenced || (by_id && attribute_lookup(b, q.filter()));
     if let Page::After(cursor) = q.page() {
         let cmp = if desc { " < " } else { " > " };
         if by_id {
@@ -960,7 +1046,7 @@ fn select<F: Target>(
     s.sql("id").sql(fence).sql(dir);
     s.sql(" LIMIT ");
     let limit = i64::from(q.limit());
-    if (b == Backend::Sqlite || fenced) && limit <= MAX_LIMIT_IN_TEXT {
+    if (b == Backend::Sqlite || kept) && limit <= MAX_LIMIT_IN_TEXT {
         s.pieces.push(Piece::Int(limit));
     } else {
         s.int(limit);
@@ -1475,9 +1561,10 @@ fn generic_plan(c: &mut diesel::PgConnection, pieces: Vec<Piece>) -> R<Vec<Strin
 }
 
 /// Whether PostgreSQL is meant to plan a page of `q` once, for every
-/// value ([`fenced_lookup`]; such a page is kept, [`cacheable`]).
+/// value ([`fenced_lookup`], [`attribute_lookup`]; such a page is kept,
+/// [`cacheable`]).
 #[cfg(test)]
 pub(crate) fn planned_once<F: Target>(q: &Query<F>) -> bool {
     let b = Backend::Postgres;
-    sort_key(q, b) == "id" && fenced_lookup(b, q.filter())
+    sort_key(q, b) == "id" && (fenced_lookup(b, q.filter()) || attribute_lookup(b, q.filter()))
 }
