@@ -10,9 +10,9 @@ use std::sync::{Arc, Mutex};
 
 use diesel::Connection as _;
 use diesel::connection::InstrumentationEvent;
+use serde_json::json;
 use switchboard_domain::query::{ConversationField as Cv, CustomerField as Cu, Filter, Query};
 use switchboard_domain::query::{Page, Sort, Value};
-use serde_json::json;
 use switchboard_domain::{
     Actor, AttributeType, Conversation, ConversationStatus, CustomAttribute, Customer, TenantId,
 };
@@ -60,7 +60,11 @@ struct Seeded {
 /// Customers by their custom attribute `plan`, newest first (HelpCrunch's
 /// search by `customData`).
 async fn by_plan(store: &Store, tenant: i64, plan: &str) -> Query<Cu> {
-    let attrs = store.admin().attributes(TenantId::new(tenant)).await.unwrap();
+    let attrs = store
+        .admin()
+        .attributes(TenantId::new(tenant))
+        .await
+        .unwrap();
     let field = Cu::attribute("plan", &attrs).unwrap();
     Query::new(
         Some(eq(field, text(plan))),

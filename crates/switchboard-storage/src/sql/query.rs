@@ -678,9 +678,9 @@ impl Builder {
     /// PostgreSQL: `(<keyed> @> ? OR <keyed> @> ? …)`, one test for each
     /// form, where `<keyed>` is the [`Member`]'s GIN-indexed expression,
     /// the member keyed by its row's tenant, and each value is
-    /// `{"t": "<tenant>", "d": {name: form}}`: one index lookup finds the
-    /// tenant's rows holding the value. With [`Self::hide_values`] each
-    /// value is `(SELECT ?)`.
+    /// `{"<tenant>": {name: form}}`: one index entry lists the tenant's
+    /// rows holding the value. With [`Self::hide_values`] each
+    /// value is `(SELECT CAST(? AS jsonb))`.
     fn contains_any(&mut self, member: Member, name: &str, forms: &[&Json]) {
         self.sql("(");
         if forms.is_empty() {
@@ -692,12 +692,14 @@ impl Builder {
             }
             let mut one = serde_json::Map::new();
             one.insert(name.to_string(), (*form).clone());
-            let value = json!({ "t": self.tenant.to_string(), "d": Json::Object(one) });
+            let mut keyed = serde_json::Map::new();
+            keyed.insert(self.tenant.to_string(), Json::Object(one));
+            let value = Json::Object(keyed);
             self.sql(member.keyed()).sql(" @> ");
             if self.hide_values {
-                self.sql("(SELECT ")
+                self.sql("(SELECT CAST(")
                     .bind(Bind::Json(JsonValue(value)))
-                    .sql(")");
+                    .sql(" AS jsonb))");
             } else {
                 self.bind(Bind::Json(JsonValue(value)));
             }
@@ -800,22 +802,18 @@ enum Member {
 }
 
 impl Member {
-    /// The GIN-indexed expression (`jsonb_path_ops`): `{"t": "<tenant
-    /// id>", "d": <the member>}`, null when the document has no such
-    /// member. With the tenant in the key, a containment test finds the
-    /// tenant's matches in the index alone, for any size of tenant, so the
-    /// lookup needs no btree index of the tenant and its plan does not
-    /// depend on the tenant ([`attribute_lookup`]). Written exactly as in
-    /// the migration: PostgreSQL matches an expression index by the
-    /// expression.
+    /// The GIN-indexed expression (`jsonb_path_ops`): `{"<tenant id>":
+    /// <the member>}`, null when the document has no such member.
+    /// `jsonb_path_ops` keys each value by its whole path, here the tenant
+    /// and the attribute's name, so one index entry lists the tenant's rows
+    /// holding a value: the lookup needs no btree index of the tenant, and
+    /// its plan does not depend on the tenant ([`attribute_lookup`]).
+    /// Written exactly as in the migration: PostgreSQL matches an
+    /// expression index by the expression.
     fn keyed(self) -> &'static str {
         match self {
-            Self::CustomData => {
-                "jsonb_set(jsonb_object(ARRAY['t', tenant_id::text]), '{d}', doc -> 'customData')"
-            }
-            Self::CustomInfo => {
-                "jsonb_set(jsonb_object(ARRAY['t', tenant_id::text]), '{d}', doc -> 'customInfo')"
-            }
+            Self::CustomData => "jsonb_set('{}', ARRAY[tenant_id::text], doc -> 'customData')",
+            Self::CustomInfo => "jsonb_set('{}', ARRAY[tenant_id::text], doc -> 'customInfo')",
         }
     }
 }
