@@ -304,16 +304,7 @@ async fn seed(store: &Store, n: usize) -> (TenantId, switchboard_domain::Attribu
     let mut tenants = Vec::new();
     for name in ["acme", "globex"] {
         let tenant = store.admin().create_tenant(name).await.unwrap();
-        store
-            .admin()
-            .create_attribute(CustomAttribute::new(
-                tenant.id,
-                "plan",
-                AttributeType::String,
-                "Plan",
-            ))
-            .await
-            .unwrap();
+        define_plan(store, tenant.id).await;
         let mut agents = Vec::new();
         for i in 0..20 {
             let a = store
@@ -375,6 +366,21 @@ async fn seed(store: &Store, n: usize) -> (TenantId, switchboard_domain::Attribu
     let tenant = acme.ctx.tenant.id;
     let attrs = store.admin().attributes(tenant).await.unwrap();
     (tenant, attrs, acme.agents[1].get(), acme.dept.get())
+}
+
+/// Defines the tenant's custom attribute `plan` (text), which the
+/// customer cases search by (and the statement-cache test too).
+pub(crate) async fn define_plan(store: &Store, tenant: TenantId) {
+    store
+        .admin()
+        .create_attribute(CustomAttribute::new(
+            tenant,
+            "plan",
+            AttributeType::String,
+            "Plan",
+        ))
+        .await
+        .unwrap();
 }
 
 /// Whether a plan line reads a whole table (the queried one, or

@@ -13,9 +13,7 @@ use diesel::connection::InstrumentationEvent;
 use serde_json::json;
 use switchboard_domain::query::{ConversationField as Cv, CustomerField as Cu, Filter, Query};
 use switchboard_domain::query::{Page, Sort, Value};
-use switchboard_domain::{
-    Actor, AttributeType, Conversation, ConversationStatus, CustomAttribute, Customer, TenantId,
-};
+use switchboard_domain::{Actor, Conversation, ConversationStatus, Customer, TenantId};
 use switchboard_testsupport::TestDb;
 use switchboard_testsupport::query::{eq, text};
 
@@ -96,16 +94,7 @@ async fn seed(store: &Store) -> Seeded {
         .await
         .unwrap()
         .id;
-    store
-        .admin()
-        .create_attribute(CustomAttribute::new(
-            tenant.id,
-            "plan",
-            AttributeType::String,
-            "Plan",
-        ))
-        .await
-        .unwrap();
+    crate::query_plan_tests::define_plan(store, tenant.id).await;
     let ctx = WriteContext::new(tenant.clone(), Actor::System, "statements");
     let mut customers = Vec::new();
     for i in 0..5 {
