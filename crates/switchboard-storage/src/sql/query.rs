@@ -992,13 +992,16 @@ fn sort_after_lookup<F: Target>(b: Backend, filter: Option<&Filter<F>>) -> bool 
 
 /// The largest page limit given in the statement's text rather than
 /// bound (HelpCrunch's and Zoho's largest pages): on SQLite, and on
-/// PostgreSQL for a [`fenced_lookup`] or an [`attribute_lookup`]. SQLite plans a bound `LIMIT ?` for
-/// its value, so a kept statement with one is prepared again on every run
-/// (`sqlite3ExprIsInteger` marks the parameter). PostgreSQL's generic plan
-/// estimates a bound limit as a tenth of the matches, which costs it above
-/// the plans made for the values, so it went on planning the statement
-/// on every run. A limit in the text is planned once, for a statement per
-/// limit clients use (at most this many per shape and connection).
+/// PostgreSQL in every statement it keeps ([`cacheable`]). SQLite plans a
+/// bound `LIMIT ?` for its value, so a kept statement with one is prepared
+/// again on every run (`sqlite3ExprIsInteger` marks the parameter).
+/// PostgreSQL's generic plan estimates a bound limit as a tenth of the
+/// matches, which costs it above the plans made for the values, so it
+/// went on planning the statement on every run: a customer list without
+/// a filter was planned on every request (0.24 ms of planning against
+/// 0.16 ms of execution). A limit in the text is planned once, for a
+/// statement per limit clients use (at most this many per shape and
+/// connection).
 const MAX_LIMIT_IN_TEXT: i64 = 100;
 
 /// `SELECT … WHERE … ORDER BY … LIMIT …` for a page of `q`.
@@ -1013,7 +1016,7 @@ fn select<F: Target>(
     let desc = q.sort().descending();
     let by_id = key == "id";
     let fenced = by_id && fenced_lookup(b, q.filter());
-    let kept = fenced || (by_id && attribute_lookup(b, q.filter()));
+    let kept = cacheable(b, q.filter(), by_id);
     if let Page::After(cursor) = q.page() {
         let cmp = if desc { " < " } else { " > " };
         if by_id {
@@ -1559,10 +1562,11 @@ fn generic_plan(c: &mut diesel::PgConnection, pieces: Vec<Piece>) -> R<Vec<Strin
 }
 
 /// Whether PostgreSQL is meant to plan a page of `q` once, for every
-/// value ([`fenced_lookup`], [`attribute_lookup`]; such a page is kept,
-/// [`cacheable`]).
+/// value: the statement is kept ([`cacheable`]), with its limit in the
+/// text, so that a plan made for no values in particular (a generic
+/// plan) is estimated as cheaply as the plans made for them.
 #[cfg(test)]
 pub(crate) fn planned_once<F: Target>(q: &Query<F>) -> bool {
     let b = Backend::Postgres;
-    sort_key(q, b) == "id" && (fenced_lookup(b, q.filter()) || attribute_lookup(b, q.filter()))
+    cacheable(b, q.filter(), sort_key(q, b) == "id")
 }
