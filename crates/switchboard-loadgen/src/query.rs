@@ -73,7 +73,7 @@ const IMPORT_PARALLELISM: usize = 4;
 /// console workloads sign in as.
 pub const CONSOLE_PASSWORD: &str = "loadgen-console-password";
 /// The statuses conversations cycle through.
-const STATUSES: [ConversationStatus; 4] = [
+pub const STATUSES: [ConversationStatus; 4] = [
     ConversationStatus::New,
     ConversationStatus::Opened,
     ConversationStatus::Pending,
