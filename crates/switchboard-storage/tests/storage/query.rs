@@ -425,6 +425,76 @@ async fn attribute_lookups_follow_updates_and_deletes() {
     .await;
 }
 
+/// A page of one custom attribute's matches with its total (PostgreSQL
+/// finds the matches once for both, `lookup_counted`), walked in both
+/// directions by cursor and by offset: every match once, in order, each
+/// page with the same total, none of another tenant's matches (interleaved
+/// by id), for `eq` and for `in`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn counted_attribute_pages_walk_every_match() {
+    for_each_backend_clocked(|store, label, _clock| async move {
+        let (acme, globex) = two_tenants(&store).await;
+        for t in [acme.tenant.id, globex.tenant.id] {
+            define(&store, t, "plan", AttributeType::String, "plan").await;
+        }
+        let mut want: BTreeMap<&str, Vec<CustomerId>> = BTreeMap::new();
+        for i in 0..23 {
+            let plan = ["pro", "free", "team"][i % 3];
+            for ctx in [&acme, &globex] {
+                let mut c = Customer::new(ctx.tenant.id, store.now());
+                c.name = Some(format!("c{i}"));
+                c.custom_data.insert("plan".into(), json!(plan));
+                let c = store.customers().create(ctx, c).await.unwrap();
+                if ctx.tenant.id == acme.tenant.id {
+                    want.entry(plan).or_default().push(c.id);
+                }
+            }
+        }
+        let t = acme.tenant.id;
+        let attrs = store.admin().attributes(t).await.unwrap();
+        let plan = Cu::attribute("plan", &attrs).unwrap();
+        let mut either = want["pro"].clone();
+        either.extend(&want["team"]);
+        either.sort();
+        let cases = [
+            ("eq pro", eq(plan.clone(), text("pro")), want["pro"].clone()),
+            (
+                "in pro, team",
+                cond(plan.clone(), Op::In, vec![text("pro"), text("team")]),
+                either,
+            ),
+        ];
+        for (what, filter, ids) in cases {
+            assert!(ids.len() > 7, "{label}: {what}: more matches than a page");
+            for descending in [false, true] {
+                let mut expected = ids.clone();
+                if descending {
+                    expected.reverse();
+                }
+                for walk in ["cursor", "offset"] {
+                    let sort = Sort::by_id(descending);
+                    let mut q = Query::new(Some(filter.clone()), sort, Page::First, 7).unwrap();
+                    let mut seen = Vec::new();
+                    loop {
+                        let found = store.customers().query_counted(t, &q).await.unwrap();
+                        let at = format!("{label}: {what}, desc {descending}, {walk} at {seen:?}");
+                        assert_eq!(found.total, ids.len() as u64, "{at}: total");
+                        seen.extend(found.page.items.iter().map(|c| c.id));
+                        assert!(seen.len() <= ids.len(), "{at}: too many rows");
+                        match (walk, found.page.next) {
+                            ("cursor", Some(next)) => q = q.at(Page::After(next)),
+                            ("offset", Some(_)) => q = q.at(Page::Offset(seen.len() as u64)),
+                            _ => break,
+                        }
+                    }
+                    assert_eq!(seen, expected, "{label}: {what}, desc {descending}, {walk}");
+                }
+            }
+        }
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sorts_are_total_and_cursors_walk_them() {
     for_each_backend_clocked(|store, label, clock| async move {
