@@ -44,6 +44,9 @@ struct Case<F> {
     ordered: bool,
     /// Indexes the plan must use besides one of its own (both backends).
     every: &'static [&'static str],
+    /// Whether PostgreSQL looks the matches up once (one bitmap index
+    /// scan), with its total as without (`sql::query::lookup_counted`).
+    postgres_once: bool,
 }
 
 fn case<F: Field>(
@@ -63,6 +66,7 @@ fn case<F: Field>(
         postgres_detail: None,
         ordered: false,
         every: &[],
+        postgres_once: false,
     }
 }
 
@@ -97,6 +101,7 @@ fn customer_cases(attrs: &switchboard_domain::AttributeSet) -> Vec<Case<Cu>> {
         ),
         Case {
             postgres_detail: SORTED_AFTER_LOOKUP,
+            postgres_once: true,
             ..case(
                 "customers: by a custom attribute",
                 Some(cond(plan, Op::Eq, vec![Value::Text("enterprise".into())])),
@@ -274,6 +279,7 @@ fn conversation_cases(agent: i64, department: i64) -> Vec<Case<Cv>> {
         ),
         Case {
             postgres_detail: SORTED_AFTER_LOOKUP,
+            postgres_once: true,
             ..case(
                 // SQLite: the trigger-kept values (each candidate's document
                 // is then tested for the exact JSON type).
@@ -482,6 +488,14 @@ async fn check<F: Target>(
                 assert!(
                     text.contains(detail),
                     "{label}: {} (counted: {counted}, generic: {generic}): no {detail} in\n{text}",
+                    case.what
+                );
+            }
+            if pg && case.postgres_once {
+                let lookups = text.matches("Bitmap Index Scan").count();
+                assert_eq!(
+                    lookups, 1,
+                    "{label}: {} (counted: {counted}, generic: {generic}): {lookups} lookups in\n{text}",
                     case.what
                 );
             }

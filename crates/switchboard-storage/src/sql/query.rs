@@ -1045,9 +1045,17 @@ fn select<F: Target>(
         s.sql(key).sql(fence).sql(dir).sql(", ");
     }
     s.sql("id").sql(fence).sql(dir);
+    limit_offset(&mut s, q, b == Backend::Sqlite || kept);
+    s
+}
+
+/// ` LIMIT … [OFFSET …]` of a page of `q`: the limit in the text when
+/// `in_text` and at most [`MAX_LIMIT_IN_TEXT`], else bound; the offset
+/// always bound.
+fn limit_offset<F: Target>(s: &mut Builder, q: &Query<F>, in_text: bool) {
     s.sql(" LIMIT ");
     let limit = i64::from(q.limit());
-    if (b == Backend::Sqlite || kept) && limit <= MAX_LIMIT_IN_TEXT {
+    if in_text && limit <= MAX_LIMIT_IN_TEXT {
         s.pieces.push(Piece::Int(limit));
     } else {
         s.int(limit);
@@ -1055,7 +1063,6 @@ fn select<F: Target>(
     if let Page::Offset(n) = q.page() {
         s.sql(" OFFSET ").int(i64::try_from(n).unwrap_or(i64::MAX));
     }
-    s
 }
 
 type CustomerSql = (
@@ -1444,16 +1451,9 @@ fn lookup_counted<F: Target>(b: Backend, tenant: i64, q: &Query<F>) -> Builder {
         s.sql(if desc { " WHERE id < " } else { " WHERE id > " })
             .int(cursor.id);
     }
-    s.sql(" ORDER BY id + 0").sql(dir).sql(" LIMIT ");
-    let limit = i64::from(q.limit());
-    if limit <= MAX_LIMIT_IN_TEXT {
-        s.pieces.push(Piece::Int(limit));
-    } else {
-        s.int(limit);
-    }
-    if let Page::Offset(n) = q.page() {
-        s.sql(" OFFSET ").int(i64::try_from(n).unwrap_or(i64::MAX));
-    }
+    s.sql(" ORDER BY id + 0").sql(dir);
+    // Kept, as every attribute lookup is (`cacheable`).
+    limit_offset(&mut s, q, true);
     s.sql(")) ORDER BY id").sql(dir);
     s
 }

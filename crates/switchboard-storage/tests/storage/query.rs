@@ -1128,8 +1128,8 @@ async fn contact_links_match_the_whole_links() {
         let sales = store.admin().create_department(t, "Sales").await.unwrap();
         let support = store.admin().create_department(t, "Support").await.unwrap();
         let mut customers = Vec::new();
-        // A name that JSON must escape: SQLite hands the contact's members
-        // over as one JSON array.
+        // A name that JSON must escape: the contact's members are drawn
+        // from the document by the database (`json_extract`, `->>`).
         let names = [("Ada \"Ω\" \\ Lovelace\n", Some("DE")), ("Bo", None)];
         for (i, (name, country)) in names.into_iter().enumerate() {
             let mut c = Customer::new(t, store.now());
