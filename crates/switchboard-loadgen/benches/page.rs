@@ -111,12 +111,13 @@ fn chat_page(rt: &tokio::runtime::Runtime, f: &Fixture, i: usize) {
 }
 
 /// Registers a benchmark and returns its mean time per operation over every
-/// iteration criterion ran (warm-up included).
+/// iteration criterion ran (warm-up included); `None` when it ran none (a
+/// filter on the command line left it out).
 fn measure(
     group: &mut BenchmarkGroup<'_, WallTime>,
     id: &str,
     mut op: impl FnMut(usize),
-) -> Duration {
+) -> Option<Duration> {
     let (mut iterations, mut total) = (0usize, Duration::ZERO);
     group.bench_function(id, |b| {
         b.iter_custom(|iters| {
@@ -130,7 +131,8 @@ fn measure(
             elapsed
         });
     });
-    total / u32::try_from(iterations.max(1)).unwrap_or(u32::MAX)
+    let iterations = u32::try_from(iterations).unwrap_or(u32::MAX);
+    (iterations > 0).then(|| total / iterations)
 }
 
 fn bench_backend(
@@ -139,7 +141,7 @@ fn bench_backend(
     name: &'static str,
     url: &str,
     rows: usize,
-) -> (&'static str, Duration, Duration) {
+) -> (&'static str, Option<Duration>, Option<Duration>) {
     let started = Instant::now();
     let f = fixture(rt, url, rows);
     println!(
@@ -200,12 +202,21 @@ fn main() {
         return;
     }
     println!("\nbackend    point_get     chat_page     page / get");
+    let micros = |d: Option<Duration>| {
+        d.map_or_else(
+            || "—".to_string(),
+            |d| format!("{:.1} µs", d.as_secs_f64() * 1e6),
+        )
+    };
     for (name, get, page) in results {
+        let ratio = match (get, page) {
+            (Some(get), Some(page)) => format!("{:.2}×", page.as_secs_f64() / get.as_secs_f64()),
+            _ => "—".to_string(),
+        };
         println!(
-            "{name:<10} {:>8.1} µs  {:>8.1} µs  {:>6.2}×",
-            get.as_secs_f64() * 1e6,
-            page.as_secs_f64() * 1e6,
-            page.as_secs_f64() / get.as_secs_f64().max(f64::MIN_POSITIVE)
+            "{name:<10} {:>11}  {:>11}  {ratio:>8}",
+            micros(get),
+            micros(page)
         );
     }
 }

@@ -629,3 +629,121 @@ async fn the_running_counts_start_from_the_rows_already_there() {
         );
     }
 }
+
+/// SQLite's customer contact columns (stored generated columns).
+const CONTACT_COLUMNS: &str = "20261209000001";
+
+/// SQLite's contact columns are filled from the documents already there
+/// when the table is rebuilt, and the rebuild keeps the rows, their ids,
+/// the constraints and the counter of ids ever given; it reverts with its
+/// rows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_contact_columns_are_filled_from_the_documents_already_there() {
+    use switchboard_domain::{Customer, Location};
+
+    let db = TestDb::sqlite();
+    let store = Store::open(
+        &db.url,
+        StoreConfig {
+            run_migrations: false,
+            ..StoreConfig::for_tests()
+        },
+    )
+    .await
+    .unwrap();
+    let previous = migration_before(CONTACT_COLUMNS);
+    let through = previous.clone();
+    store
+        .run(move |c| c.run_migrations_through(&through))
+        .await
+        .unwrap();
+
+    // Customers written before the columns existed: every member set (a
+    // name JSON must escape), none set, and a deleted newest one.
+    let tenant = store.admin().create_tenant("acme").await.unwrap();
+    let ctx = WriteContext::new(tenant.clone(), Actor::System, "test");
+    let mut full = Customer::new(tenant.id, store.now());
+    full.user_id = Some("u-1".into());
+    full.name = Some("Ada \"Ω\" \\ Lovelace\n".into());
+    full.email = Some("Ada@Example.com".into());
+    full.phone = Some("+49 30 1".into());
+    full.company = Some("Acme".into());
+    full.location = Some(Location {
+        country_code: Some("DE".into()),
+        ..Default::default()
+    });
+    let customers = store.customers();
+    let full = customers.create(&ctx, full).await.unwrap();
+    let empty = customers
+        .create(&ctx, Customer::new(tenant.id, store.now()))
+        .await
+        .unwrap();
+    let newest = customers
+        .create(&ctx, Customer::new(tenant.id, store.now()))
+        .await
+        .unwrap();
+    customers
+        .delete(&ctx, newest.id, Precondition::NONE)
+        .await
+        .unwrap();
+
+    let mut raw = db.raw();
+    let rows_before = rows(&mut raw);
+    let constraints_before = constraints(&mut raw);
+    let applied = store.migrate().await.unwrap();
+    assert_eq!(
+        applied.first().map(String::as_str),
+        Some(CONTACT_COLUMNS),
+        "{applied:?}"
+    );
+    assert_eq!(rows(&mut raw), rows_before);
+    assert_eq!(constraints(&mut raw), constraints_before);
+
+    let contacts = |raw: &mut Raw| {
+        raw.lines(
+            "SELECT json_array(id, contact_name, contact_email, contact_phone, contact_company, \
+             contact_country) AS line FROM customers ORDER BY id",
+            "",
+        )
+    };
+    let want = [
+        serde_json::json!([
+            full.id.get(),
+            "Ada \"Ω\" \\ Lovelace\n",
+            "Ada@Example.com",
+            "+49 30 1",
+            "Acme",
+            "DE"
+        ]),
+        serde_json::json!([empty.id.get(), null, null, null, null, null]),
+    ];
+    let found: Vec<serde_json::Value> = contacts(&mut raw)
+        .iter()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(found, want);
+
+    // Ids stay above the deleted newest one, and the triggers rebuilt with
+    // the table still run: a new customer is counted.
+    let next = customers
+        .create(&ctx, Customer::new(tenant.id, store.now()))
+        .await
+        .unwrap();
+    assert!(next.id > newest.id, "{next:?} after {newest:?}");
+    assert_eq!(customers.count(tenant.id, None).await.unwrap(), 3);
+
+    // Down again: the same rows, without the columns.
+    let rows_after = rows(&mut raw);
+    let keep = previous.clone();
+    let reverted = store
+        .run(move |c| c.revert_migrations_after(&keep))
+        .await
+        .unwrap();
+    assert_eq!(reverted, vec![CONTACT_COLUMNS.to_string()]);
+    assert_eq!(rows(&mut raw), rows_after);
+    let columns = raw.lines(
+        "SELECT name AS line FROM pragma_table_xinfo('customers') WHERE name LIKE 'contact_%'",
+        "",
+    );
+    assert!(columns.is_empty(), "{columns:?}");
+}

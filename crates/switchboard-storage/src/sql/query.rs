@@ -1204,11 +1204,11 @@ pub(crate) fn links_by_ids(
     let b = backend(c);
     let mut s = Builder::new(b, tenant);
     s.sql(match b {
+        // The contact's members from the columns SQLite stores them in
+        // (migration `2026-12-09-000001`), without parsing the document.
         Backend::Sqlite => {
-            "SELECT 0, t.id, t.tenant_id, t.created_at, json_extract(t.doc, '$.userId'), \
-             json_extract(t.doc, '$.name'), json_extract(t.doc, '$.email'), \
-             json_extract(t.doc, '$.phone'), json_extract(t.doc, '$.company'), \
-             json_extract(t.doc, '$.location.countryCode')"
+            "SELECT 0, t.id, t.tenant_id, t.created_at, t.user_id, t.contact_name, \
+             t.contact_email, t.contact_phone, t.contact_company, t.contact_country"
         }
         Backend::Postgres => {
             "SELECT 0, t.id, t.tenant_id, t.created_at, t.doc ->> 'userId', t.doc ->> 'name', \

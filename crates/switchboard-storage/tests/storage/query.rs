@@ -1163,33 +1163,7 @@ async fn contact_links_match_the_whole_links() {
             c.department_id = department.map(switchboard_domain::DepartmentId::new);
             store.conversations().create(&ctx, c).await.unwrap();
         }
-        let q = Query::new(None, Sort::by_id(false), Page::First, 20).unwrap();
-        let (found, contact) = store
-            .conversations()
-            .query_counted(t, &q, LinkSet::CONTACT)
-            .await
-            .unwrap();
-        assert_eq!(found.page.items.len(), 5, "{label}");
-        let whole = store
-            .conversations()
-            .links(t, &found.page.items, LinkSet::ALL)
-            .await
-            .unwrap();
-        for ((conv, c), w) in found.page.items.iter().zip(&contact).zip(&whole) {
-            let key = &conv.session_key;
-            assert_eq!(
-                conv.contact(c.customer.as_ref()),
-                conv.contact(w.customer.as_ref()),
-                "{label} {key}: contact"
-            );
-            assert_eq!(
-                c.customer.as_ref().map(|x| (x.id, x.user_id.clone())),
-                w.customer.as_ref().map(|x| (x.id, x.user_id.clone())),
-                "{label} {key}: customer"
-            );
-            assert_eq!(c.agents, w.agents, "{label} {key}: agents");
-            assert_eq!(c.department, w.department, "{label} {key}: department");
-        }
+        let whole = assert_contacts_match(&store, t, label).await;
         // The data is what the test says it is: a country, several agents.
         assert!(
             whole[0]
@@ -1200,8 +1174,80 @@ async fn contact_links_match_the_whole_links() {
                 && whole[4].customer.is_none(),
             "{label}: {whole:?}"
         );
+        // After updates the contacts follow (SQLite stores the members in
+        // generated columns): a member changed, members removed, a
+        // location added.
+        store
+            .customers()
+            .update(&ctx, customers[0].id, Precondition::NONE, |c| {
+                c.name = Some("Ada King".into());
+                c.phone = None;
+                c.location = None;
+            })
+            .await
+            .unwrap();
+        store
+            .customers()
+            .update(&ctx, customers[1].id, Precondition::NONE, |c| {
+                c.email = Some("bo@Example.org".into());
+                c.location = Some(switchboard_domain::Location {
+                    country_code: Some("FR".into()),
+                    ..Default::default()
+                });
+            })
+            .await
+            .unwrap();
+        let whole = assert_contacts_match(&store, t, label).await;
+        let ada = whole[0].customer.as_ref();
+        let bo = whole[1].customer.as_ref();
+        assert!(
+            ada.is_some_and(|x| x.name.as_deref() == Some("Ada King")
+                && x.phone.is_none()
+                && x.location.is_none())
+                && bo.is_some_and(|x| x.email.as_deref() == Some("bo@Example.org")
+                    && x.location.as_ref().and_then(|l| l.country_code.as_deref()) == Some("FR")),
+            "{label}: {whole:?}"
+        );
     })
     .await;
+}
+
+/// The first page of the tenant's conversations with `LinkSet::CONTACT`
+/// links each to what `LinkSet::ALL` gives: the same contact, customer,
+/// agents and department. Returns the whole links.
+async fn assert_contacts_match(
+    store: &Store,
+    t: TenantId,
+    label: &str,
+) -> Vec<switchboard_domain::ConversationLinks> {
+    let q = Query::new(None, Sort::by_id(false), Page::First, 20).unwrap();
+    let (found, contact) = store
+        .conversations()
+        .query_counted(t, &q, LinkSet::CONTACT)
+        .await
+        .unwrap();
+    assert_eq!(found.page.items.len(), 5, "{label}");
+    let whole = store
+        .conversations()
+        .links(t, &found.page.items, LinkSet::ALL)
+        .await
+        .unwrap();
+    for ((conv, c), w) in found.page.items.iter().zip(&contact).zip(&whole) {
+        let key = &conv.session_key;
+        assert_eq!(
+            conv.contact(c.customer.as_ref()),
+            conv.contact(w.customer.as_ref()),
+            "{label} {key}: contact"
+        );
+        assert_eq!(
+            c.customer.as_ref().map(|x| (x.id, x.user_id.clone())),
+            w.customer.as_ref().map(|x| (x.id, x.user_id.clone())),
+            "{label} {key}: customer"
+        );
+        assert_eq!(c.agents, w.agents, "{label} {key}: agents");
+        assert_eq!(c.department, w.department, "{label} {key}: department");
+    }
+    whole
 }
 
 /// The totals of filters on status, assignee and department (and of no
