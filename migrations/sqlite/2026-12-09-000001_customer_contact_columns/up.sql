@@ -14,9 +14,9 @@
 -- keys off (outside a transaction; see metadata.toml), then in one
 -- transaction: create the new table, copy the rows with their ids, keep the
 -- AUTOINCREMENT counter, drop the old table, rename the new one, recreate
--- its indexes and triggers; check the foreign keys; commit. PostgreSQL reads
--- a member of its binary jsonb without a parse: its migration of the same
--- name changes nothing.
+-- its indexes and triggers; check the foreign keys; commit. PostgreSQL
+-- reads the members with one jsonb_to_record per contact instead: its
+-- migration of the same name changes nothing.
 PRAGMA foreign_keys = OFF;
 BEGIN IMMEDIATE;
 

@@ -1203,20 +1203,33 @@ pub(crate) fn links_by_ids(
 )> {
     let b = backend(c);
     let mut s = Builder::new(b, tenant);
-    s.sql(match b {
-        // The contact's members from the columns SQLite stores them in
-        // (migration `2026-12-09-000001`), without parsing the document.
+    // The contact's members without decoding the document: SQLite keeps
+    // them in stored generated columns (migration `2026-12-09-000001`);
+    // PostgreSQL takes them from the document with one `jsonb_to_record`,
+    // which fetches (and detoasts) it once, where a `->>` per member
+    // fetched it once each.
+    match b {
         Backend::Sqlite => {
-            "SELECT 0, t.id, t.tenant_id, t.created_at, t.user_id, t.contact_name, \
-             t.contact_email, t.contact_phone, t.contact_company, t.contact_country"
+            s.sql(
+                "SELECT 0, t.id, t.tenant_id, t.created_at, t.user_id, t.contact_name, \
+                 t.contact_email, t.contact_phone, t.contact_company, t.contact_country",
+            );
+            from_among(&mut s, "customers", customers)?;
         }
         Backend::Postgres => {
-            "SELECT 0, t.id, t.tenant_id, t.created_at, t.doc ->> 'userId', t.doc ->> 'name', \
-             t.doc ->> 'email', t.doc ->> 'phone', t.doc ->> 'company', \
-             t.doc #>> '{location,countryCode}'"
+            s.sql(
+                "SELECT 0, t.id, t.tenant_id, t.created_at, t.user_id, x.name, x.email, \
+                 x.phone, x.company, x.location ->> 'countryCode'",
+            );
+            from_among_joined(
+                &mut s,
+                "customers",
+                " CROSS JOIN LATERAL jsonb_to_record(t.doc) AS x(name text, email text, \
+                 phone text, company text, location jsonb)",
+                customers,
+            )?;
         }
-    });
-    from_among(&mut s, "customers", customers)?;
+    }
     s.sql(" UNION ALL SELECT 1, t.id, t.tenant_id, 0, t.name, t.email, t.role, NULL, NULL, NULL");
     from_among(&mut s, "agents", agents)?;
     s.sql(" UNION ALL SELECT 2, t.id, t.tenant_id, 0, t.name, NULL, NULL, NULL, NULL, NULL");
@@ -1268,6 +1281,17 @@ pub(crate) fn links_by_ids(
 /// "The links without temporary b-trees"). PostgreSQL tests `= ANY` of an
 /// array. The rows come in no particular order.
 fn from_among(s: &mut Builder, table: &'static str, ids: &[i64]) -> R<()> {
+    from_among_joined(s, table, "", ids)
+}
+
+/// [`from_among`] with `join` (a join to `t`'s own columns, such as a
+/// `LATERAL` function of them) written after the table.
+fn from_among_joined(
+    s: &mut Builder,
+    table: &'static str,
+    join: &'static str,
+    ids: &[i64],
+) -> R<()> {
     let tenant = s.tenant;
     match s.backend {
         Backend::Sqlite => s
@@ -1275,12 +1299,16 @@ fn from_among(s: &mut Builder, table: &'static str, ids: &[i64]) -> R<()> {
             .bind(Bind::Text(serde_json::to_string(ids)?))
             .sql(") AS j CROSS JOIN ")
             .sql(table)
-            .sql(" AS t ON t.id = j.value WHERE t.tenant_id = ")
+            .sql(" AS t ON t.id = j.value")
+            .sql(join)
+            .sql(" WHERE t.tenant_id = ")
             .int(tenant),
         Backend::Postgres => s
             .sql(" FROM ")
             .sql(table)
-            .sql(" AS t WHERE t.tenant_id = ")
+            .sql(" AS t")
+            .sql(join)
+            .sql(" WHERE t.tenant_id = ")
             .int(tenant)
             .sql(" AND t.id = ANY(")
             .bind(Bind::Ints(ids.to_vec()))
