@@ -1208,28 +1208,21 @@ pub(crate) fn links_by_ids(
     // PostgreSQL takes them from the document with one `jsonb_to_record`,
     // which fetches (and detoasts) it once, where a `->>` per member
     // fetched it once each.
-    match b {
-        Backend::Sqlite => {
-            s.sql(
-                "SELECT 0, t.id, t.tenant_id, t.created_at, t.user_id, t.contact_name, \
-                 t.contact_email, t.contact_phone, t.contact_company, t.contact_country",
-            );
-            from_among(&mut s, "customers", customers)?;
-        }
-        Backend::Postgres => {
-            s.sql(
-                "SELECT 0, t.id, t.tenant_id, t.created_at, t.user_id, x.name, x.email, \
-                 x.phone, x.company, x.location ->> 'countryCode'",
-            );
-            from_among_joined(
-                &mut s,
-                "customers",
-                " CROSS JOIN LATERAL jsonb_to_record(t.doc) AS x(name text, email text, \
-                 phone text, company text, location jsonb)",
-                customers,
-            )?;
-        }
-    }
+    let (select, join) = match b {
+        Backend::Sqlite => (
+            "SELECT 0, t.id, t.tenant_id, t.created_at, t.user_id, t.contact_name, \
+             t.contact_email, t.contact_phone, t.contact_company, t.contact_country",
+            "",
+        ),
+        Backend::Postgres => (
+            "SELECT 0, t.id, t.tenant_id, t.created_at, t.user_id, x.name, x.email, \
+             x.phone, x.company, x.location ->> 'countryCode'",
+            " CROSS JOIN LATERAL jsonb_to_record(t.doc) AS x(name text, email text, \
+             phone text, company text, location jsonb)",
+        ),
+    };
+    s.sql(select);
+    from_among_joined(&mut s, "customers", join, customers)?;
     s.sql(" UNION ALL SELECT 1, t.id, t.tenant_id, 0, t.name, t.email, t.role, NULL, NULL, NULL");
     from_among(&mut s, "agents", agents)?;
     s.sql(" UNION ALL SELECT 2, t.id, t.tenant_id, 0, t.name, NULL, NULL, NULL, NULL, NULL");
