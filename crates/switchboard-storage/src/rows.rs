@@ -170,15 +170,15 @@ where
     Ok(e)
 }
 
+/// A customer as read: its document and the columns the document does not
+/// hold. The columns kept for indexes (`user_id`, `email`, the contact
+/// columns) are not read: the document is authoritative, and each would be
+/// one more copy for every row of every page.
 #[derive(Debug, Queryable, Selectable)]
 #[diesel(table_name = customers)]
 pub(crate) struct CustomerRow {
     pub id: i64,
     pub tenant_id: i64,
-    #[expect(dead_code, reason = "an index column; the document is authoritative")]
-    pub user_id: Option<String>,
-    #[expect(dead_code, reason = "an index column; the document is authoritative")]
-    pub email: Option<String>,
     pub doc: JsonText,
     pub created_at: i64,
     pub updated_at: i64,
@@ -301,20 +301,18 @@ impl CustomerWrite {
     }
 }
 
+/// A conversation as read: its document and the columns the document does
+/// not hold, or holds less authoritatively. The columns kept for indexes
+/// (`session_key`, `status`, `visitor_email`, …) are not read, as for
+/// [`CustomerRow`].
 #[derive(Debug, Queryable, Selectable)]
 #[diesel(table_name = conversations)]
 pub(crate) struct ConversationRow {
     pub id: i64,
     pub tenant_id: i64,
-    #[expect(dead_code, reason = "an index column; the document is authoritative")]
-    pub session_key: String,
-    #[expect(dead_code, reason = "an index column; the document is authoritative")]
-    pub status: String,
     /// Authoritative for the link: `ON DELETE SET NULL` clears it when the
     /// customer is deleted, while the document keeps the old id.
     pub customer_id: Option<i64>,
-    #[expect(dead_code, reason = "an index column; the document is authoritative")]
-    pub visitor_email: Option<String>,
     pub doc: JsonText,
     pub created_at: i64,
     pub updated_at: i64,

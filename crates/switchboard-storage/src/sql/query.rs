@@ -181,8 +181,7 @@ pub(crate) trait Target: switchboard_domain::query::Field {
 
 impl Target for CustomerField {
     const TABLE: &'static str = "customers";
-    const COLUMNS: &'static str =
-        "id, tenant_id, user_id, email, doc, created_at, updated_at, version";
+    const COLUMNS: &'static str = "id, tenant_id, doc, created_at, updated_at, version";
     const COUNTS: Counts = Counts::Customers;
 
     fn keyed_by_tenant(&self) -> bool {
@@ -232,7 +231,8 @@ impl Target for CustomerField {
 
 impl Target for ConversationField {
     const TABLE: &'static str = "conversations";
-    const COLUMNS: &'static str = "id, tenant_id, session_key, status, customer_id, visitor_email, doc, created_at, updated_at, version";
+    const COLUMNS: &'static str =
+        "id, tenant_id, customer_id, doc, created_at, updated_at, version";
     const COUNTS: Counts = Counts::Conversations;
 
     fn keyed_by_tenant(&self) -> bool {
@@ -1065,24 +1065,12 @@ fn limit_offset<F: Target>(s: &mut Builder, q: &Query<F>, in_text: bool) {
     }
 }
 
-type CustomerSql = (
-    BigInt,
-    BigInt,
-    Nullable<Text>,
-    Nullable<Text>,
-    JsonSql,
-    BigInt,
-    BigInt,
-    BigInt,
-);
+type CustomerSql = (BigInt, BigInt, JsonSql, BigInt, BigInt, BigInt);
 
 type ConversationSql = (
     BigInt,
     BigInt,
-    Text,
-    Text,
     Nullable<BigInt>,
-    Nullable<Text>,
     JsonSql,
     BigInt,
     BigInt,
