@@ -528,6 +528,19 @@ mod tests {
 
     use super::*;
 
+    /// A SQLite database named `name` in `dir`.
+    fn sqlite_url(dir: &std::path::Path, name: &str) -> DatabaseUrl {
+        DatabaseUrl::parse(&dir.join(name).display().to_string()).unwrap()
+    }
+
+    /// The SQLite connection a SQLite pool handed out.
+    fn as_sqlite(c: &mut DbConnection) -> &mut diesel::SqliteConnection {
+        let DbConnection::Sqlite(c) = c else {
+            panic!("a SQLite pool gave another connection");
+        };
+        c
+    }
+
     #[derive(diesel::QueryableByName)]
     struct MmapSize {
         #[diesel(sql_type = diesel::sql_types::BigInt)]
@@ -539,7 +552,7 @@ mod tests {
     #[test]
     fn sqlite_connections_read_through_the_configured_memory_map() {
         let dir = switchboard_testsupport::tempfile::tempdir().unwrap();
-        let url = DatabaseUrl::parse(&dir.path().join("mmap.db").display().to_string()).unwrap();
+        let url = sqlite_url(dir.path(), "mmap.db");
         for (size, expected) in [
             (None, 0_i64),
             (Some(1 << 30), 1 << 30),
@@ -553,12 +566,43 @@ mod tests {
             // Two connections at once: each is set up on its own.
             let (mut a, mut b) = (pool.get().unwrap(), pool.get().unwrap());
             for c in [&mut a, &mut b] {
-                let DbConnection::Sqlite(c) = &mut ***c else {
-                    panic!("a SQLite pool gave another connection");
-                };
-                let got: MmapSize = diesel::sql_query("PRAGMA mmap_size").get_result(c).unwrap();
+                let got: MmapSize = diesel::sql_query("PRAGMA mmap_size")
+                    .get_result(as_sqlite(c))
+                    .unwrap();
                 assert_eq!(got.mmap_size, expected, "{size:?}");
             }
+        }
+    }
+
+    #[derive(diesel::QueryableByName)]
+    struct CompileOption {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        compile_options: String,
+    }
+
+    /// The workspace builds SQLite in multi-thread mode without memory
+    /// statistics (`.cargo/config.toml`): no mutex on every call into a
+    /// connection. Fails if that setting is lost, or ignored by the build.
+    #[test]
+    fn sqlite_is_built_for_a_pool() {
+        let dir = switchboard_testsupport::tempfile::tempdir().unwrap();
+        let pool = DbPool::open(
+            &sqlite_url(dir.path(), "opts.db"),
+            &StoreConfig::for_tests(),
+        )
+        .unwrap();
+        let mut c = pool.get().unwrap();
+        let options: Vec<String> = diesel::sql_query("PRAGMA compile_options")
+            .load::<CompileOption>(as_sqlite(&mut c))
+            .unwrap()
+            .into_iter()
+            .map(|o| o.compile_options)
+            .collect();
+        for wanted in ["THREADSAFE=2", "DEFAULT_MEMSTATUS=0"] {
+            assert!(
+                options.iter().any(|o| o == wanted),
+                "{wanted} not among {options:?}"
+            );
         }
     }
 }
