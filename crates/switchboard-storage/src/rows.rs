@@ -171,7 +171,7 @@ where
 }
 
 /// A customer as read: its document and the columns the document does not
-/// hold. The columns kept for indexes (`user_id`, `email`, the contact
+/// hold. The columns kept for indexes (`user_id`, `email`, SQLite's contact
 /// columns) are not read: the document is authoritative, and each would be
 /// one more copy for every row of every page.
 #[derive(Debug, Queryable, Selectable)]
