@@ -106,6 +106,8 @@ pub fn routes() -> Vec<(&'static str, &'static str, actix_web::Route)> {
 /// parameter leaves a path to a route with a literal segment there
 /// (`GET /v1/customers/batch` is not customer `batch` but a 405, since
 /// `/v1/customers/batch` takes only `PUT`): see [`fallback::serves`].
+/// Each names its requests in their log lines and metrics by its path
+/// ([`observe::labelled`]).
 pub(crate) fn mount(
     cfg: &mut web::ServiceConfig,
     routes: Vec<(&'static str, &'static str, actix_web::Route)>,
@@ -118,7 +120,7 @@ pub(crate) fn mount(
         } else {
             route
         };
-        cfg.route(path, route);
+        cfg.route(path, observe::labelled(route, path));
     }
 }
 

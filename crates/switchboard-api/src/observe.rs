@@ -1,6 +1,7 @@
 //! The request middleware: request ids, one structured log line per
 //! request, metrics, and rate-limit headers.
 
+use std::borrow::Cow;
 use std::time::Instant;
 
 use actix_web::body::MessageBody;
@@ -27,6 +28,26 @@ pub(crate) struct ReadOnly;
 /// Marks `req` as [`ReadOnly`].
 pub(crate) fn read_only(req: &actix_web::HttpRequest) {
     req.extensions_mut().insert(ReadOnly);
+}
+
+/// The documented path of the route that served a request (e.g.
+/// `/api/v1/ChatSession/{id}`), the `route` of its log line and metrics.
+#[derive(Debug, Clone, Copy)]
+struct RouteLabel(&'static str);
+
+/// `route`, which serves `path`, with a last guard that labels the
+/// request it is chosen for with `path` ([`RouteLabel`]). actix-web checks
+/// a route's guards in order and takes the first route whose guards all
+/// pass, so the label is set only by the route that serves the request,
+/// and [`observe`] need not match the path against every pattern again
+/// (`HttpRequest::match_pattern`, by regex for SuperOffice's
+/// case-insensitive paths). Its metrics then name the route as its
+/// vendor documents it rather than by the pattern it is mounted at.
+pub(crate) fn labelled(route: actix_web::Route, path: &'static str) -> actix_web::Route {
+    route.guard(actix_web::guard::fn_guard(move |ctx| {
+        ctx.req_data_mut().insert(RouteLabel(path));
+        true
+    }))
 }
 
 const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -56,10 +77,18 @@ pub async fn observe(
     let span = tracing::info_span!("request", request_id = %id);
     let mut res = next.call(req).instrument(span.clone()).await?;
     let _entered = span.enter();
-    let route = res
-        .request()
-        .match_pattern()
-        .unwrap_or_else(|| "unmatched".to_string());
+    // A route mounted by `labelled` names itself; any other request (a
+    // 405 from the fallback, the docs, the console) is named by the
+    // pattern its path matches.
+    let label = res.request().extensions().get::<RouteLabel>().copied();
+    let route: Cow<'static, str> = match label {
+        Some(RouteLabel(path)) => Cow::Borrowed(path),
+        None => Cow::Owned(
+            res.request()
+                .match_pattern()
+                .unwrap_or_else(|| "unmatched".to_string()),
+        ),
+    };
     let status = res.status().as_u16();
     let decision = res.request().extensions().get::<RateDecision>().copied();
     let authenticated = res.request().extensions().get::<Authenticated>().copied();

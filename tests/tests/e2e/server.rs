@@ -80,6 +80,73 @@ async fn metrics_count_requests() {
     );
 }
 
+/// The metrics' `route` of each request: the documented path of the route
+/// that served it (SuperOffice's too, which is mounted at a
+/// case-insensitive pattern, whatever case the request used), and for a
+/// request no route served the pattern its path matches, or `unmatched`.
+#[tokio::test]
+async fn metrics_name_each_route_by_its_documented_path() {
+    let app = TestApp::sqlite().await;
+    let customer = app.seed_customer(|c| c.name = Some("Ada".into())).await;
+    let chat = app.seed_conversation("route-label", |_| {}).await;
+    let id = chat.id.get();
+    let calls = [
+        (
+            reqwest::Method::GET,
+            format!("/v1/customers/{}", customer.id.get()),
+            200,
+        ),
+        (
+            reqwest::Method::GET,
+            format!("/api/v1/ChatSession/{id}"),
+            200,
+        ),
+        (
+            reqwest::Method::GET,
+            format!("/API/V1/chatsession/{id}"),
+            200,
+        ),
+        (
+            reqwest::Method::GET,
+            "/api/v1/ChatSession/999999".to_string(),
+            404,
+        ),
+        (reqwest::Method::DELETE, "/healthz".to_string(), 405),
+        (reqwest::Method::GET, "/no/such/path".to_string(), 404),
+    ];
+    for (method, path, status) in &calls {
+        let response = app.request(method.clone(), path).send().await.unwrap();
+        assert_eq!(response.status().as_u16(), *status, "{method} {path}");
+    }
+    let text = app
+        .get("/metrics")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let counter = |method: &str, route: &str, status: u16| {
+        format!(
+            "switchboard_http_requests_total{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}}"
+        )
+    };
+    for (line, n) in [
+        (counter("GET", "/v1/customers/{id}", 200), 1),
+        (counter("GET", "/api/v1/ChatSession/{id}", 200), 2),
+        (counter("GET", "/api/v1/ChatSession/{id}", 404), 1),
+        (counter("DELETE", "/healthz", 405), 1),
+        (counter("GET", "unmatched", 404), 1),
+    ] {
+        assert!(
+            text.lines().any(|l| l == format!("{line} {n}")),
+            "no `{line} {n}` in:\n{text}"
+        );
+    }
+    // The pattern SuperOffice's routes are mounted at names none of them.
+    assert!(!text.contains("_so_api"), "{text}");
+}
+
 #[tokio::test]
 async fn openapi_document_is_openapi_3() {
     let app = TestApp::sqlite().await;

@@ -49,6 +49,7 @@ const LINKS: LinkSet = LinkSet {
 /// Mounts the SuperOffice routes, matching their paths case-insensitively.
 pub fn config(cfg: &mut web::ServiceConfig) {
     for (_, path, route) in routes() {
+        let route = crate::observe::labelled(route, path);
         match mount_pattern(path) {
             Some(pattern) => cfg.route(&pattern, route),
             None => cfg.route(path, route),
