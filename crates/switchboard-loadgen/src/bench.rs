@@ -551,7 +551,7 @@ fn email_of(body: &[u8]) -> Option<String> {
 fn progress(run: &Run) {
     let m: &Measurement = &run.measurement;
     let mut line = format!(
-        "[{}] round {} {:>14} c={:<3} {:>8.0}/s p50 {:>7.2} ms p99 {:>7.2} ms errors {} load {:.2} other-cpu {:.0}%{}",
+        "[{}] round {} {:>14} c={:<3} {:>8.0}/s p50 {:>7.2} ms p99 {:>7.2} ms errors {} load {:.2} other-cpu {:.0}% stolen {:.0}%{}",
         run.backend,
         run.round,
         run.subject.to_string(),
@@ -562,6 +562,7 @@ fn progress(run: &Run) {
         m.errors,
         run.contention.loadavg_before,
         run.contention.other_cpu_share * 100.0,
+        run.contention.stolen_cpu_share * 100.0,
         if run.contention.contended {
             " CONTENDED"
         } else {

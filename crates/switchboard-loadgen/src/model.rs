@@ -172,7 +172,14 @@ pub struct Contention {
     /// (neither the load generator, the server, the database nor pgbench),
     /// as a share of the machine's capacity during the run (0.0–1.0).
     pub other_cpu_share: f64,
-    /// Whether other processes took enough CPU to distort the run.
+    /// CPU time the hypervisor gave to other guests while this machine
+    /// had work to run (`steal` in `/proc/stat`), as a share of the
+    /// machine's capacity during the run (0.0–1.0): a virtual machine
+    /// that is slow for reasons no process here shows.
+    #[serde(default)]
+    pub stolen_cpu_share: f64,
+    /// Whether other processes, or other guests, took enough CPU to
+    /// distort the run.
     pub contended: bool,
 }
 

@@ -25,9 +25,9 @@ use tokio::task::JoinSet;
 
 use crate::bench::prepare_database;
 use crate::load::{Call, Plan, Rng, Workload, drive, fetch};
-use crate::model::{Backend, Latency, Measurement, histogram};
+use crate::model::{Backend, Contention, Latency, Measurement, histogram};
 use crate::server::{self, Launch};
-use crate::system::machine;
+use crate::system::{CONTENDED_SHARE, CpuWatch, Participants, STOLEN_SHARE, machine};
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -553,6 +553,9 @@ pub struct QueryRun {
     pub concurrency: u32,
     /// Throughput, latency, errors.
     pub measurement: Measurement,
+    /// What else took the machine's CPU meanwhile.
+    #[serde(default)]
+    pub contention: Contention,
 }
 
 /// Page walks at one connection count.
@@ -572,6 +575,9 @@ pub struct WalkRun {
     pub first_pages: Latency,
     /// The last ten pages of every walk.
     pub last_pages: Latency,
+    /// What else took the machine's CPU meanwhile.
+    #[serde(default)]
+    pub contention: Contention,
 }
 
 /// Everything one `switchboard-loadgen query` measured.
@@ -641,7 +647,9 @@ pub async fn run(options: &QueryOptions) -> anyhow::Result<QueryReport> {
             let plan = Plan::new(concurrency, options.warmup, options.duration);
             for kind in QueryKind::ALL {
                 let work = Arc::new(Search::new(kind, Arc::clone(&data)));
+                let watch = CpuWatch::start(Participants::with([server.pid]));
                 let outcome = drive(server.addr, &data.authorization, work, &plan).await?;
+                let contention = watch.finish();
                 for failure in &outcome.failures {
                     eprintln!("  failure: {failure}");
                 }
@@ -650,20 +658,24 @@ pub async fn run(options: &QueryOptions) -> anyhow::Result<QueryReport> {
                     kind,
                     concurrency,
                     measurement: outcome.measurement,
+                    contention,
                 };
                 eprintln!(
-                    "[{backend}] c={concurrency:<3} {:<30} {:>7.0}/s p50 {:>7.2} ms p99 {:>7.2} ms errors {}",
+                    "[{backend}] c={concurrency:<3} {:<30} {:>7.0}/s p50 {:>7.2} ms p99 {:>7.2} ms errors {}{}",
                     kind.label(),
                     run.measurement.throughput(),
                     run.measurement.latency.p50_us as f64 / 1000.0,
                     run.measurement.latency.p99_us as f64 / 1000.0,
-                    run.measurement.errors
+                    run.measurement.errors,
+                    contention_note(&run.contention),
                 );
                 report.runs.push(run);
             }
             let walk = Arc::new(PageWalk::new(Arc::clone(&data), options.walk_rows));
             let pages = walk.pages();
+            let watch = CpuWatch::start(Participants::with([server.pid]));
             let outcome = drive(server.addr, &data.authorization, walk, &plan).await?;
+            let contention = watch.finish();
             for failure in &outcome.failures {
                 eprintln!("  failure: {failure}");
             }
@@ -682,13 +694,15 @@ pub async fn run(options: &QueryOptions) -> anyhow::Result<QueryReport> {
                 first_pages: bucket_latency(0..10.min(pages))?,
                 last_pages: bucket_latency(pages.saturating_sub(10)..pages)?,
                 measurement: outcome.measurement,
+                contention,
             };
             eprintln!(
-                "[{backend}] c={concurrency:<3} page walk of {} rows: first pages p50 {:.2} ms, last pages p50 {:.2} ms, errors {}",
+                "[{backend}] c={concurrency:<3} page walk of {} rows: first pages p50 {:.2} ms, last pages p50 {:.2} ms, errors {}{}",
                 run.rows,
                 run.first_pages.p50_us as f64 / 1000.0,
                 run.last_pages.p50_us as f64 / 1000.0,
-                run.measurement.errors
+                run.measurement.errors,
+                contention_note(&run.contention),
             );
             report.walks.push(run);
         }
@@ -772,6 +786,23 @@ fn ms(us: u64) -> String {
     format!("{:.2}", us as f64 / 1000.0)
 }
 
+/// The progress line's note of what else took the CPU during a run:
+/// other processes' and other guests' (stolen) shares, flagged when
+/// either is enough to distort the run.
+fn contention_note(c: &Contention) -> String {
+    format!(
+        " other-cpu {:.0}% stolen {:.0}%{}",
+        c.other_cpu_share * 100.0,
+        c.stolen_cpu_share * 100.0,
+        if c.contended { " CONTENDED" } else { "" }
+    )
+}
+
+/// The mark of a contended run in the report's tables.
+fn mark(c: &Contention) -> &'static str {
+    if c.contended { " ⚠" } else { "" }
+}
+
 /// The report as the Markdown section of `docs/benchmarks.md`.
 #[must_use]
 pub fn markdown(report: &QueryReport) -> String {
@@ -791,11 +822,11 @@ pub fn markdown(report: &QueryReport) -> String {
             d.bytes as f64 / 1_048_576.0
         ));
     }
-    s.push_str("\n| backend | query | connections | req/s | p50 (ms) | p99 (ms) | p50 / point GET | errors |\n|---|---|---:|---:|---:|---:|---:|---:|\n");
+    s.push_str("\n| backend | query | connections | req/s | p50 (ms) | p99 (ms) | p50 / point GET | errors | stolen CPU % |\n|---|---|---:|---:|---:|---:|---:|---:|---:|\n");
     for r in &report.runs {
         let base = point_get(report, r.backend, r.concurrency).unwrap_or(0);
         s.push_str(&format!(
-            "| {} | {} | {} | {:.0} | {} | {} | {:.2}× | {} |\n",
+            "| {} | {} | {} | {:.0} | {} | {} | {:.2}× | {} | {:.1}{} |\n",
             r.backend,
             r.kind.label(),
             r.concurrency,
@@ -803,13 +834,15 @@ pub fn markdown(report: &QueryReport) -> String {
             ms(r.measurement.latency.p50_us),
             ms(r.measurement.latency.p99_us),
             ratio(r.measurement.latency.p50_us, base),
-            r.measurement.errors
+            r.measurement.errors,
+            r.contention.stolen_cpu_share * 100.0,
+            mark(&r.contention),
         ));
     }
-    s.push_str("\n| backend | page walk | connections | pages/s | first 10 pages p50 (ms) | last 10 pages p50 (ms) | last / first | errors |\n|---|---|---:|---:|---:|---:|---:|---:|\n");
+    s.push_str("\n| backend | page walk | connections | pages/s | first 10 pages p50 (ms) | last 10 pages p50 (ms) | last / first | errors | stolen CPU % |\n|---|---|---:|---:|---:|---:|---:|---:|---:|\n");
     for w in &report.walks {
         s.push_str(&format!(
-            "| {} | {} rows, {} per page | {} | {:.0} | {} | {} | {:.2}× | {} |\n",
+            "| {} | {} rows, {} per page | {} | {:.0} | {} | {} | {:.2}× | {} | {:.1}{} |\n",
             w.backend,
             w.rows,
             PAGE,
@@ -818,7 +851,22 @@ pub fn markdown(report: &QueryReport) -> String {
             ms(w.first_pages.p50_us),
             ms(w.last_pages.p50_us),
             ratio(w.last_pages.p50_us, w.first_pages.p50_us),
-            w.measurement.errors
+            w.measurement.errors,
+            w.contention.stolen_cpu_share * 100.0,
+            mark(&w.contention),
+        ));
+    }
+    if report
+        .runs
+        .iter()
+        .map(|r| &r.contention)
+        .chain(report.walks.iter().map(|w| &w.contention))
+        .any(|c| c.contended)
+    {
+        s.push_str(&format!(
+            "\n⚠ marks a run during which other processes took more than {:.0}% of the machine's CPU, or the hypervisor gave more than {:.0}% of it to other guests (stolen CPU).\n",
+            CONTENDED_SHARE * 100.0,
+            STOLEN_SHARE * 100.0
         ));
     }
     s.push('\n');
@@ -930,6 +978,7 @@ mod tests {
             kind,
             concurrency: 1,
             measurement: m(p50),
+            contention: Contention::default(),
         };
         let report = report(
             vec![
@@ -951,13 +1000,26 @@ mod tests {
                     p50_us: 1100,
                     ..Latency::default()
                 },
+                contention: Contention::default(),
             }],
         );
         let met: Vec<bool> = aims(&report).into_iter().map(|a| a.2).collect();
         assert_eq!(met, [true, false, true]);
         let md = markdown(&report);
-        assert!(md.contains("| 2.50× |"), "{md}");
+        assert!(md.contains("| 2.50× | 0 | 0.0 |"), "{md}");
         assert!(md.contains("**missed:**"), "{md}");
+        assert!(!md.contains('⚠'), "{md}");
+
+        // A run the hypervisor slowed is marked, and the mark explained.
+        let mut slowed = report;
+        slowed.runs[1].contention = Contention {
+            stolen_cpu_share: 0.123,
+            contended: true,
+            ..Contention::default()
+        };
+        let md = markdown(&slowed);
+        assert!(md.contains("| 2.50× | 0 | 12.3 ⚠ |"), "{md}");
+        assert!(md.contains("⚠ marks a run"), "{md}");
     }
 
     #[test]
@@ -966,6 +1028,7 @@ mod tests {
             backend: Backend::Postgres,
             kind,
             concurrency: 1,
+            contention: Contention::default(),
             measurement: Measurement {
                 ok: 10,
                 errors: 0,

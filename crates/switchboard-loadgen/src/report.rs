@@ -59,7 +59,8 @@ pub struct Summary {
     pub errors: u64,
     /// The largest peak RSS of any round, in KiB (our runs only).
     pub peak_rss_kib: Option<u64>,
-    /// Whether other processes took the CPU in any round.
+    /// Whether other processes (or other guests of the hypervisor) took
+    /// the CPU in any round.
     pub contended: bool,
     /// For a writing scenario: the ceiling's median throughput at the same
     /// backend and concurrency, when it was measured.
@@ -812,7 +813,7 @@ fn write_main_table(md: &mut String, rows: &[Summary]) -> std::fmt::Result {
     if any_contended {
         writeln!(
             md,
-            "⚠ marks a configuration where other processes took the CPU in at least one round."
+            "⚠ marks a configuration where other processes, or the hypervisor's other guests (stolen CPU), took the CPU in at least one round."
         )?;
     }
     Ok(())
@@ -952,16 +953,16 @@ fn write_runs(md: &mut String, report: &Report) -> std::fmt::Result {
     writeln!(md, "\n### Every run, in order\n")?;
     writeln!(
         md,
-        "| # | backend | subject | conns | round | req/s (tx/s) | p99 ms | errors | loadavg before | other CPU % | contended |"
+        "| # | backend | subject | conns | round | req/s (tx/s) | p99 ms | errors | loadavg before | other CPU % | stolen CPU % | contended |"
     )?;
     writeln!(
         md,
-        "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|:---:|"
+        "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|:---:|"
     )?;
     for (i, run) in report.runs.iter().enumerate() {
         writeln!(
             md,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {:.2} | {:.1} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {:.2} | {:.1} | {:.1} | {} |",
             i + 1,
             run.backend.label(),
             run.subject,
@@ -972,6 +973,7 @@ fn write_runs(md: &mut String, report: &Report) -> std::fmt::Result {
             fmt_int(run.measurement.errors),
             run.contention.loadavg_before,
             run.contention.other_cpu_share * 100.0,
+            run.contention.stolen_cpu_share * 100.0,
             if run.contention.contended { "⚠" } else { "" },
         )?;
     }
@@ -1134,6 +1136,7 @@ pub(crate) mod tests {
             contention: Contention {
                 loadavg_before: 0.5,
                 other_cpu_share: 0.02,
+                stolen_cpu_share: 0.0,
                 contended: false,
             },
             delivery: (subject == Subject::Scenario(Scenario::ChatbotEmail)).then_some(Delivery {
@@ -1615,8 +1618,8 @@ pub(crate) mod tests {
             "| PostgreSQL | 32 | 4,000 | 1.00 | 3.00 |",
             "| SQLite | 8 | 28,000 | 28,000 | 0 | 1 | 2,800 | 1.50 | 6.00 |",
             "| PostgreSQL scenario 1 at 8 conns vs pgbench | ≥ 0.60 × ceiling | 0.70 × (2,800 req/s vs 4,000 tx/s) | ✅ |",
-            "| 2 | SQLite | so-patch | 1 | 1 | 2,800 | 10.00 | 0 | 0.50 | 2.0 | ⚠ |",
-            "| 1 | SQLite | ceiling | 1 | 1 | 4,000 | 3.00 | 0 | 0.50 | 2.0 |  |",
+            "| 2 | SQLite | so-patch | 1 | 1 | 2,800 | 10.00 | 0 | 0.50 | 2.0 | 0.0 | ⚠ |",
+            "| 1 | SQLite | ceiling | 1 | 1 | 4,000 | 3.00 | 0 | 0.50 | 2.0 | 0.0 |  |",
         ] {
             assert!(md.contains(expected), "missing {expected:?} in\n{md}");
         }

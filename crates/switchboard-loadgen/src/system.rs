@@ -13,6 +13,29 @@ use crate::model::{Contention, CpuTime};
 /// this share of the machine's CPU capacity during it.
 pub const CONTENDED_SHARE: f64 = 0.10;
 
+/// A run is also flagged when the hypervisor gave more than this share of
+/// the machine's CPU capacity to other guests during it.
+pub const STOLEN_SHARE: f64 = 0.05;
+
+/// The machine's CPU time stolen by the hypervisor so far, in ticks (0
+/// when unknown, or not a virtual machine).
+fn stolen_ticks() -> u64 {
+    fs::read_to_string("/proc/stat")
+        .ok()
+        .and_then(|s| s.lines().next().and_then(parse_stolen))
+        .unwrap_or(0)
+}
+
+/// The `steal` field of `/proc/stat`'s first line (`cpu user nice system
+/// idle iowait irq softirq steal …`, in ticks).
+fn parse_stolen(line: &str) -> Option<u64> {
+    let mut fields = line.split_whitespace();
+    if fields.next()? != "cpu" {
+        return None;
+    }
+    fields.nth(7)?.parse().ok()
+}
+
 /// The 1-minute load average (0 when unknown).
 #[must_use]
 pub fn loadavg() -> f64 {
@@ -115,6 +138,7 @@ impl Participants {
 #[derive(Debug)]
 pub struct CpuWatch {
     loadavg: f64,
+    stolen: u64,
     at: Instant,
     before: HashMap<u32, ProcStat>,
     participants: Participants,
@@ -126,6 +150,7 @@ impl CpuWatch {
     pub fn start(participants: Participants) -> Self {
         Self {
             loadavg: loadavg(),
+            stolen: stolen_ticks(),
             at: Instant::now(),
             before: processes(),
             participants,
@@ -152,15 +177,20 @@ impl CpuWatch {
             other_ticks += stat.ticks.saturating_sub(before);
         }
         let capacity = elapsed * cpus() as f64 * TICKS_PER_SECOND;
-        let share = if capacity > 0.0 {
-            other_ticks as f64 / capacity
-        } else {
-            0.0
+        let of_capacity = |ticks: u64| {
+            if capacity > 0.0 {
+                ticks as f64 / capacity
+            } else {
+                0.0
+            }
         };
+        let share = of_capacity(other_ticks);
+        let stolen = of_capacity(stolen_ticks().saturating_sub(self.stolen));
         Contention {
             loadavg_before: self.loadavg,
             other_cpu_share: share,
-            contended: share > CONTENDED_SHARE,
+            stolen_cpu_share: stolen,
+            contended: share > CONTENDED_SHARE || stolen > STOLEN_SHARE,
         }
     }
 }
@@ -325,6 +355,18 @@ mod tests {
             assert!(peak_rss_kib(std::process::id()).is_some_and(|k| k > 0));
             assert!(machine().contains("logical CPUs"));
         }
+    }
+
+    #[test]
+    fn stolen_time_is_the_eighth_number_of_the_cpu_line() {
+        assert_eq!(
+            parse_stolen("cpu  4932462 2717 1577668 8808563 91077 0 263132 71500 0 0"),
+            Some(71_500)
+        );
+        // A kernel too old to report it, a per-CPU line, garbage: none.
+        assert_eq!(parse_stolen("cpu  1 2 3 4 5 6 7"), None);
+        assert_eq!(parse_stolen("cpu0 1 2 3 4 5 6 7 8 9 10"), None);
+        assert_eq!(parse_stolen("cpu  1 2 3 4 5 6 7 x"), None);
     }
 
     #[test]
