@@ -184,14 +184,23 @@ impl CpuWatch {
                 0.0
             }
         };
-        let share = of_capacity(other_ticks);
-        let stolen = of_capacity(stolen_ticks().saturating_sub(self.stolen));
-        Contention {
-            loadavg_before: self.loadavg,
-            other_cpu_share: share,
-            stolen_cpu_share: stolen,
-            contended: share > CONTENDED_SHARE || stolen > STOLEN_SHARE,
-        }
+        judge(
+            self.loadavg,
+            of_capacity(other_ticks),
+            of_capacity(stolen_ticks().saturating_sub(self.stolen)),
+        )
+    }
+}
+
+/// A run's [`Contention`] from the shares of the machine's capacity that
+/// other processes and other guests took: contended when either passes
+/// its bound ([`CONTENDED_SHARE`], [`STOLEN_SHARE`]).
+fn judge(loadavg_before: f64, other: f64, stolen: f64) -> Contention {
+    Contention {
+        loadavg_before,
+        other_cpu_share: other,
+        stolen_cpu_share: stolen,
+        contended: other > CONTENDED_SHARE || stolen > STOLEN_SHARE,
     }
 }
 
@@ -367,6 +376,18 @@ mod tests {
         assert_eq!(parse_stolen("cpu  1 2 3 4 5 6 7"), None);
         assert_eq!(parse_stolen("cpu0 1 2 3 4 5 6 7 8 9 10"), None);
         assert_eq!(parse_stolen("cpu  1 2 3 4 5 6 7 x"), None);
+    }
+
+    #[test]
+    fn either_share_past_its_bound_contends_the_run() {
+        assert!(!judge(0.5, 0.0, 0.0).contended);
+        assert!(!judge(0.5, CONTENDED_SHARE, STOLEN_SHARE).contended);
+        assert!(judge(0.5, 0.11, 0.0).contended);
+        // Stolen time alone: no process here took the CPU, yet the
+        // machine was slow.
+        let stolen = judge(0.5, 0.0, 0.06);
+        assert!(stolen.contended);
+        assert!((stolen.stolen_cpu_share - 0.06).abs() < 1e-12);
     }
 
     #[test]
