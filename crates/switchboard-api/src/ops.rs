@@ -64,6 +64,7 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         Err(_) => (-1, -1, -1),
     };
     let cache = state.store().doc_cache_stats();
+    let parsed = state.store().decoded_stats();
     #[expect(clippy::cast_precision_loss, reason = "gauges")]
     let gauges = [
         (
@@ -91,8 +92,13 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
             "Documents in this node's document cache (PostgreSQL; 0 on SQLite or with the cache off).",
             cache.entries as f64,
         ),
+        (
+            "switchboard_decoded_documents",
+            "Parsed documents this node holds, each with the text it was parsed from (0 with the memo off).",
+            parsed.entries as f64,
+        ),
     ];
-    let counters: [ExternalCounter<'_>; 2] = [
+    let counters: [ExternalCounter<'_>; 3] = [
         (
             "switchboard_doc_cache_modifies_total",
             "Modifies by what this node's document cache did: written (planned on the cached copy, one read saved), stale (the copy could not be written and the row was read), missed (no copy).",
@@ -106,6 +112,14 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
             "switchboard_doc_cache_linked_total",
             "Linked rows (a conversation's customer) a modify took from the document cache instead of reading them.",
             &[("", cache.linked)],
+        ),
+        (
+            "switchboard_documents_read_total",
+            "Documents read for pages and searches, by whether this node parsed them or copied the one it had parsed from the same text.",
+            &[
+                ("outcome=\"parsed\"", parsed.parsed),
+                ("outcome=\"reused\"", parsed.reused),
+            ],
         ),
     ];
     HttpResponse::Ok()

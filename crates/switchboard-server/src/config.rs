@@ -34,6 +34,7 @@
 //! sqlite_mmap_mib = 0                 # read the file through a memory map up to this size (0: off)
 //! doc_cache_entries = 20000          # PostgreSQL: recently written documents kept per node (0: off)
 //! doc_cache_mib = 32                 # ... and about this much memory for them (0: off)
+//! decoded_cache_mib = 32             # documents parsed once, reused while unchanged (0: off)
 //!
 //! [secrets]                          # keys of the webhook signing secrets (docs/webhooks.md)
 //! keys = ["k2:BASE64", "k1:BASE64"]  # `id:base64(32 bytes)`; the first encrypts, all decrypt
@@ -425,6 +426,7 @@ struct DatabaseLayer {
     sqlite_mmap_mib: Option<u64>,
     doc_cache_entries: Option<usize>,
     doc_cache_mib: Option<u64>,
+    decoded_cache_mib: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -748,6 +750,10 @@ impl Layer {
                     .doc_cache_entries
                     .or(self.database.doc_cache_entries),
                 doc_cache_mib: over.database.doc_cache_mib.or(self.database.doc_cache_mib),
+                decoded_cache_mib: over
+                    .database
+                    .decoded_cache_mib
+                    .or(self.database.decoded_cache_mib),
             },
             webhook: self.webhook.merge(over.webhook),
             retention: self.retention.merge(over.retention),
@@ -807,6 +813,7 @@ impl Layer {
                 sqlite_mmap_mib: parse_env(&get, "SWITCHBOARD_DATABASE_SQLITE_MMAP_MIB")?,
                 doc_cache_entries: parse_env(&get, "SWITCHBOARD_DATABASE_DOC_CACHE_ENTRIES")?,
                 doc_cache_mib: parse_env(&get, "SWITCHBOARD_DATABASE_DOC_CACHE_MIB")?,
+                decoded_cache_mib: parse_env(&get, "SWITCHBOARD_DATABASE_DECODED_CACHE_MIB")?,
             },
             webhook: WebhookLayer::from_env(&get)?,
             retention: RetentionLayer::from_env(&get)?,
@@ -1028,6 +1035,11 @@ fn resolve(layer: Layer) -> Result<Settings, ConfigError> {
         doc_cache_bytes: database
             .doc_cache_mib
             .map_or(store_defaults.doc_cache_bytes, |mib| {
+                mib.saturating_mul(1 << 20)
+            }),
+        decoded_cache_bytes: database
+            .decoded_cache_mib
+            .map_or(store_defaults.decoded_cache_bytes, |mib| {
                 mib.saturating_mul(1 << 20)
             }),
     };

@@ -49,6 +49,7 @@ use tokio::sync::broadcast;
 use crate::StorageError;
 use crate::attributes::AttributeCache;
 use crate::connection::DbConnection;
+use crate::decoded::Decoded;
 use crate::doc_cache::DocCache;
 
 /// The `LISTEN`/`NOTIFY` channel.
@@ -147,17 +148,23 @@ pub(crate) struct ChangeBus {
     commits: Mutex<Option<SyncSender<()>>>,
     attributes: Arc<AttributeCache>,
     docs: Arc<DocCache>,
+    decoded: Arc<Decoded>,
 }
 
 impl ChangeBus {
-    /// A bus whose changes the store's caches, `attributes` and `docs`,
-    /// learn first.
-    pub(crate) fn new(attributes: Arc<AttributeCache>, docs: Arc<DocCache>) -> Self {
+    /// A bus whose changes the store's caches, `attributes`, `docs` and
+    /// `decoded`, learn first.
+    pub(crate) fn new(
+        attributes: Arc<AttributeCache>,
+        docs: Arc<DocCache>,
+        decoded: Arc<Decoded>,
+    ) -> Self {
         Self {
             tx: broadcast::channel(1024).0,
             commits: Mutex::new(None),
             attributes,
             docs,
+            decoded,
         }
     }
 
@@ -173,6 +180,7 @@ impl ChangeBus {
             // Its rows are gone: a copy would only cost a conflict, but
             // it would keep its memory until evicted.
             self.docs.forget_tenant(tenant.get());
+            self.decoded.forget_tenant(tenant.get());
         }
         // No receiver is not an error.
         let _ = self.tx.send(change);
@@ -358,17 +366,23 @@ mod tests {
         use switchboard_domain::{Customer, Entity as _, Timestamp};
 
         let docs = Arc::new(DocCache::new(10, 1 << 20));
-        let bus = ChangeBus::new(Arc::default(), Arc::clone(&docs));
+        let decoded = Arc::new(Decoded::new(1 << 20));
+        let bus = ChangeBus::new(Arc::default(), Arc::clone(&docs), Arc::clone(&decoded));
         for tenant in [1, 2] {
             let mut c = Customer::new(TenantId::new(tenant), Timestamp::from_millis(1));
             c.set_id(7);
             c.stamp(2, Timestamp::from_millis(2));
             docs.put(tenant, &c, 100);
+            let text = serde_json::to_string(&c).unwrap_or_default();
+            assert!(decoded.decode::<Customer>(tenant, 7, text).is_ok());
         }
+        assert_eq!(decoded.stats().entries, 2);
         bus.publish(Change::TenantRemoved {
             tenant: TenantId::new(1),
         });
         assert!(docs.get::<Customer>(1, 7).is_none());
         assert!(docs.get::<Customer>(2, 7).is_some());
+        // Of the parsed documents, the other tenant's alone is left.
+        assert_eq!(decoded.stats().entries, 1);
     }
 }

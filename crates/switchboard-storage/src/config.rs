@@ -179,6 +179,10 @@ pub const DOC_CACHE_ENTRIES: usize = 20_000;
 /// The document cache's default bound on memory ([`StoreConfig::doc_cache_bytes`]): 32 MiB.
 pub const DOC_CACHE_BYTES: u64 = 32 << 20;
 
+/// The default bound on the memory of the memo of parsed documents
+/// ([`StoreConfig::decoded_cache_bytes`]): 32 MiB.
+pub const DECODED_CACHE_BYTES: u64 = 32 << 20;
+
 /// How to open a [`Store`](crate::Store).
 #[derive(Debug, Clone)]
 pub struct StoreConfig {
@@ -226,6 +230,12 @@ pub struct StoreConfig {
     /// estimate from their stored size and the objects and arrays of their
     /// free-form members); 0 switches the cache off.
     pub doc_cache_bytes: u64,
+    /// About how many bytes of memory the per-node memo of parsed
+    /// documents may take (see `decoded`): a read of a row whose stored
+    /// document is byte for byte the text this node last parsed for it
+    /// copies the parsed entity instead of parsing again. 0 switches it
+    /// off. Both backends.
+    pub decoded_cache_bytes: u64,
 }
 
 impl StoreConfig {
@@ -257,6 +267,7 @@ impl Default for StoreConfig {
             secret_keys: SecretKeySource::Auto,
             doc_cache_entries: DOC_CACHE_ENTRIES,
             doc_cache_bytes: DOC_CACHE_BYTES,
+            decoded_cache_bytes: DECODED_CACHE_BYTES,
         }
     }
 }

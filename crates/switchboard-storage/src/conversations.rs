@@ -13,6 +13,7 @@ use switchboard_domain::{
 
 use crate::attributes::Definitions;
 use crate::connection::DbConnection;
+use crate::decoded::Decoded;
 use crate::doc_cache::DocCache;
 use crate::engine::{self, Request, Stored};
 use crate::history::{self, HistoryEntry, OutboxEvent};
@@ -204,9 +205,15 @@ fn links_besides(
     let mut links = if wanted.is_empty() {
         ConversationLinks::default()
     } else {
-        load_links(c, tenant, std::slice::from_ref(&wanted), false)?
-            .pop()
-            .unwrap_or_default()
+        load_links(
+            c,
+            &Decoded::off(),
+            tenant,
+            std::slice::from_ref(&wanted),
+            false,
+        )?
+        .pop()
+        .unwrap_or_default()
     };
     links.customer = customer;
     Ok(links)
@@ -364,9 +371,11 @@ fn wanted_links(convs: &[Conversation], set: LinkSet) -> Option<Vec<LinkIds>> {
 /// conversations, one statement for the contacts, agents and departments
 /// when `contact_only`; otherwise at most one for the whole customers and
 /// one for the agents and departments (a single id is a point lookup).
-/// Every statement is prepared once per connection.
+/// Every statement is prepared once per connection. Whole customers
+/// (several) are decoded through `memo` ([`Decoded`]).
 fn load_links(
     c: &mut DbConnection,
+    memo: &Decoded,
     tenant: i64,
     wanted: &[LinkIds],
     contact_only: bool,
@@ -392,7 +401,7 @@ fn load_links(
             [one] => sql::customers::load(c, tenant, *one, false)?
                 .into_iter()
                 .collect(),
-            many => sql::customers::by_ids(c, tenant, many)?,
+            many => sql::customers::by_ids(c, memo, tenant, many)?,
         };
         let (agents, departments) = directory(c, tenant, &agent_ids, &department_ids)?;
         (customers, agents, departments)
@@ -497,13 +506,14 @@ impl<T: Clone> Shared<T> {
 /// once per connection whatever the values and the number of rows.
 pub(crate) fn page_with_links(
     c: &mut DbConnection,
+    memo: &Decoded,
     tenant: i64,
     q: &Query<ConversationField>,
     set: LinkSet,
 ) -> R<(Vec<Conversation>, sql::query::Total, Vec<ConversationLinks>)> {
-    let (items, total) = sql::query::conversations_counted(c, tenant, q)?;
+    let (items, total) = sql::query::conversations_counted(c, memo, tenant, q)?;
     let links = match wanted_links(&items, set) {
-        Some(wanted) => load_links(c, tenant, &wanted, set.contact_only)?,
+        Some(wanted) => load_links(c, memo, tenant, &wanted, set.contact_only)?,
         None => vec![ConversationLinks::default(); items.len()],
     };
     Ok((items, total, links))
@@ -623,8 +633,9 @@ impl<'a> Conversations<'a> {
             "conversations",
             tenant,
             query,
-            move |c, t, q| {
-                page_with_links(c, t, q, set).map(|(items, total, links)| (items, (total, links)))
+            move |c, memo, t, q| {
+                page_with_links(c, memo, t, q, set)
+                    .map(|(items, total, links)| (items, (total, links)))
             },
         )
         .await?;
@@ -655,8 +666,9 @@ impl<'a> Conversations<'a> {
         let Some(wanted) = wanted_links(convs, set) else {
             return Ok(vec![ConversationLinks::default(); convs.len()]);
         };
+        let memo = self.store.decoded_shared();
         self.store
-            .run(move |c| load_links(c, tenant.get(), &wanted, set.contact_only))
+            .run(move |c| load_links(c, &memo, tenant.get(), &wanted, set.contact_only))
             .await
     }
 

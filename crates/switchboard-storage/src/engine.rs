@@ -880,9 +880,14 @@ pub(crate) async fn delete<E: Stored>(
     precondition: Precondition,
 ) -> Result<(), StorageError> {
     // Dropped whatever the outcome: a deleted row's copy would only cost a
-    // conflict, but takes room.
-    store.doc_cache().forget::<E>(ctx.tenant.id.get(), id);
-    in_write_tx(store, ctx, move |c, ctx, tenant, clock| {
+    // conflict, but takes room. Its parsed document goes too, and again
+    // once the delete committed (a read may have parsed it meanwhile): no
+    // read will find the row again, and a deleted person's details are
+    // not kept in memory until evicted.
+    let tenant = ctx.tenant.id.get();
+    store.doc_cache().forget::<E>(tenant, id);
+    store.decoded().forget::<E>(tenant, id);
+    let deleted = in_write_tx(store, ctx, move |c, ctx, tenant, clock| {
         let before = load_checked::<E>(c, tenant, id, true, precondition)?;
         if E::delete(c, tenant, id, before.version())? == 0 {
             return Err(StorageError::NotFound);
@@ -899,5 +904,7 @@ pub(crate) async fn delete<E: Stored>(
         record::write(c, &record)?;
         Ok(())
     })
-    .await
+    .await;
+    store.decoded().forget::<E>(tenant, id);
+    deleted
 }

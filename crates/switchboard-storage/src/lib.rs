@@ -72,6 +72,7 @@ mod connection;
 pub mod console;
 mod conversations;
 mod customers;
+mod decoded;
 mod delivery;
 mod doc_cache;
 mod engine;
@@ -105,6 +106,7 @@ pub use config::{Clock, DatabaseUrl, SqliteSync, StoreConfig, now};
 pub use console::{Console, ConsoleSession, NewSession, SessionPolicy, SignIn};
 pub use conversations::{Conversations, LinkSet};
 pub use customers::Customers;
+pub use decoded::DecodedStats;
 pub use delivery::{
     AttemptOutcome, AttemptReport, Delivery, DeliveryAttempt, DeliveryId, DeliveryState,
     DueDelivery, FanOut, FanOutFailure, MAX_ERROR_BYTES, MAX_EXCERPT_BYTES, NextStep,

@@ -26,6 +26,7 @@ use switchboard_domain::query::{Cursor, Field, Filter, Page, Query};
 use switchboard_domain::{TenantId, Timestamp};
 
 use crate::connection::DbConnection;
+use crate::decoded::Decoded;
 use crate::sql::query::Target;
 use crate::sql::{self, R};
 use crate::{StorageError, Store};
@@ -104,7 +105,8 @@ pub(crate) async fn count<F: Target>(
 }
 
 /// Loads a page of a query on a connection.
-pub(crate) type Load<F> = fn(&mut DbConnection, i64, &Query<F>) -> R<Vec<<F as Field>::Entity>>;
+pub(crate) type Load<F> =
+    fn(&mut DbConnection, &Decoded, i64, &Query<F>) -> R<Vec<<F as Field>::Entity>>;
 
 /// A page of query results and how many rows match the query's filter in
 /// all, read in one statement (the same snapshot).
@@ -129,8 +131,8 @@ where
     F: Field,
     F::Entity: Send + 'static,
 {
-    let (page, ()) = run_with(store, kind, tenant, q, move |c, t, q| {
-        Ok((load(c, t, q)?, ()))
+    let (page, ()) = run_with(store, kind, tenant, q, move |c, memo, t, q| {
+        Ok((load(c, memo, t, q)?, ()))
     })
     .await?;
     Ok(page)
@@ -149,7 +151,9 @@ where
     F: Field,
     F::Entity: Send + 'static,
     X: Send + 'static,
-    L: FnOnce(&mut DbConnection, i64, &Query<F>) -> R<(Vec<F::Entity>, X)> + Send + 'static,
+    L: FnOnce(&mut DbConnection, &Decoded, i64, &Query<F>) -> R<(Vec<F::Entity>, X)>
+        + Send
+        + 'static,
 {
     let now = store.now();
     let offsets = store.offset_cursors();
@@ -172,8 +176,9 @@ where
         },
         _ => q.clone(),
     };
+    let memo = store.decoded_shared();
     let (items, extra) = store
-        .run(move |c| load(c, tenant.get(), &effective))
+        .run(move |c| load(c, &memo, tenant.get(), &effective))
         .await?;
     let next = q.next_cursor(&items);
     if let (Some(n), Some(cursor)) = (offset, next) {

@@ -11,6 +11,7 @@ use switchboard_domain::{
 };
 
 use crate::StorageError;
+use crate::decoded::Decoded;
 use crate::json_column::{JsonText, JsonValue};
 use crate::schema::*;
 
@@ -149,11 +150,13 @@ impl TryFrom<AttributeRow> for CustomAttribute {
     }
 }
 
-/// An entity read from its stored document, with the members only storage
+/// An entity read from its stored document (parsed, or a copy of the one
+/// `memo` parsed from the same text), with the members only storage
 /// assigns taken from its row's columns: `id`, `tenant`, `version` and
 /// `[created_at, updated_at]` (the document's own copies may be stale).
 fn from_document<E>(
-    doc: &JsonText,
+    memo: &Decoded,
+    doc: JsonText,
     id: i64,
     tenant: i64,
     version: i64,
@@ -162,7 +165,7 @@ fn from_document<E>(
 where
     E: Entity + serde::de::DeserializeOwned,
 {
-    let mut e: E = serde_json::from_str(&doc.0)?;
+    let mut e: E = memo.decode(tenant, id, doc.0)?;
     e.set_id(id);
     // Stamped as new (tenant, creation time), then as last written.
     e.stamp_new(TenantId::new(tenant), Timestamp::from_millis(created_at));
@@ -197,16 +200,35 @@ impl CustomerRow {
     }
 }
 
+/// A row that holds an entity's stored document.
+pub(crate) trait DocumentRow {
+    /// The entity the row holds.
+    type Entity;
+
+    /// The row's entity, its document parsed or taken from `memo`
+    /// ([`Decoded`]).
+    fn decode(self, memo: &Decoded) -> Result<Self::Entity, StorageError>;
+}
+
+impl DocumentRow for CustomerRow {
+    type Entity = Customer;
+
+    fn decode(self, memo: &Decoded) -> Result<Customer, StorageError> {
+        from_document(
+            memo,
+            self.doc,
+            self.id,
+            self.tenant_id,
+            self.version,
+            [self.created_at, self.updated_at],
+        )
+    }
+}
+
 impl TryFrom<CustomerRow> for Customer {
     type Error = StorageError;
     fn try_from(r: CustomerRow) -> Result<Self, StorageError> {
-        from_document(
-            &r.doc,
-            r.id,
-            r.tenant_id,
-            r.version,
-            [r.created_at, r.updated_at],
-        )
+        r.decode(&Decoded::off())
     }
 }
 
@@ -319,18 +341,27 @@ pub(crate) struct ConversationRow {
     pub version: i64,
 }
 
+impl DocumentRow for ConversationRow {
+    type Entity = Conversation;
+
+    fn decode(self, memo: &Decoded) -> Result<Conversation, StorageError> {
+        let mut c: Conversation = from_document(
+            memo,
+            self.doc,
+            self.id,
+            self.tenant_id,
+            self.version,
+            [self.created_at, self.updated_at],
+        )?;
+        c.customer_id = self.customer_id.map(CustomerId::new);
+        Ok(c)
+    }
+}
+
 impl TryFrom<ConversationRow> for Conversation {
     type Error = StorageError;
     fn try_from(r: ConversationRow) -> Result<Self, StorageError> {
-        let mut c: Self = from_document(
-            &r.doc,
-            r.id,
-            r.tenant_id,
-            r.version,
-            [r.created_at, r.updated_at],
-        )?;
-        c.customer_id = r.customer_id.map(CustomerId::new);
-        Ok(c)
+        r.decode(&Decoded::off())
     }
 }
 

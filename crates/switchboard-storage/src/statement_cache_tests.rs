@@ -19,6 +19,7 @@ use switchboard_testsupport::query::{eq, text};
 
 use crate::connection::DbConnection;
 use crate::conversations::{LinkSet, page_with_links};
+use crate::decoded::Decoded;
 use crate::{DatabaseUrl, Store, StoreConfig, WriteContext};
 
 /// Statements started and statements prepared into the connection's
@@ -149,7 +150,7 @@ async fn a_search_page_and_its_links_are_prepared_once_per_connection() {
         ] {
             let q = status_assignee(status, agent, limit);
             let (items, total, links) =
-                page_with_links(&mut c, seeded.tenant, &q, LinkSet::ALL).unwrap();
+                page_with_links(&mut c, &Decoded::off(), seeded.tenant, &q, LinkSet::ALL).unwrap();
             assert_eq!(items.len(), usize::try_from(limit.min(6)).unwrap());
             assert_eq!(total.n, 6, "{}", db.label);
             // The agents and the department come from one statement: each
@@ -205,7 +206,8 @@ async fn a_search_page_and_its_links_are_prepared_once_per_connection() {
         {
             let q = status_assignee(status, agent, limit);
             let (_, total, links) =
-                page_with_links(&mut c, seeded.tenant, &q, LinkSet::CONTACT).unwrap();
+                page_with_links(&mut c, &Decoded::off(), seeded.tenant, &q, LinkSet::CONTACT)
+                    .unwrap();
             assert_eq!(total.n, 6, "{}", db.label);
             let distinct: std::collections::BTreeSet<_> = links
                 .iter()
@@ -243,7 +245,8 @@ async fn a_search_page_and_its_links_are_prepared_once_per_connection() {
             )
             .unwrap();
             let (items, total) =
-                crate::sql::query::customers_counted(&mut c, seeded.tenant, &q).unwrap();
+                crate::sql::query::customers_counted(&mut c, &Decoded::off(), seeded.tenant, &q)
+                    .unwrap();
             assert_eq!((items.len(), total.n), (1, 1), "{}", db.label);
         }
         assert_eq!(
@@ -261,7 +264,8 @@ async fn a_search_page_and_its_links_are_prepared_once_per_connection() {
         for (plan, n) in [("free", 3), ("pro", 2)] {
             let q = by_plan(&store, seeded.tenant, plan).await;
             let (items, total) =
-                crate::sql::query::customers_counted(&mut c, seeded.tenant, &q).unwrap();
+                crate::sql::query::customers_counted(&mut c, &Decoded::off(), seeded.tenant, &q)
+                    .unwrap();
             assert_eq!((items.len(), total.n), (n, n as u64), "{}", db.label);
         }
         assert_eq!(

@@ -17,6 +17,7 @@ use crate::connection::{DbConnection, DbPool, Failure};
 use crate::console::Console;
 use crate::conversations::Conversations;
 use crate::customers::Customers;
+use crate::decoded::{Decoded, DecodedStats};
 use crate::doc_cache::{DocCache, DocCacheStats};
 use crate::group_commit::{self, GroupWriter};
 use crate::health::PgHealth;
@@ -116,6 +117,10 @@ struct Inner {
     /// PostgreSQL: recently written documents, so a modify can skip its
     /// read (see `doc_cache`); off on SQLite.
     doc_cache: Arc<DocCache>,
+    /// The documents this node parsed, by the text they were parsed from,
+    /// so a read of an unchanged row copies instead of parsing (see
+    /// `decoded`); both backends.
+    decoded: Arc<Decoded>,
 }
 
 /// After a call fails because the database is full, the store reports
@@ -178,6 +183,7 @@ impl Store {
             }
             DatabaseUrl::Sqlite(_) => DocCache::off(),
         });
+        let decoded = Arc::new(Decoded::new(config.decoded_cache_bytes));
         let (pool, writer, keys) = tokio::task::spawn_blocking(move || {
             let keys = config.secret_keys.resolve(&url)?;
             let pool = DbPool::open(&url, &config)?;
@@ -205,10 +211,12 @@ impl Store {
                 changes: Arc::new(ChangeBus::new(
                     Arc::clone(&attributes),
                     Arc::clone(&doc_cache),
+                    Arc::clone(&decoded),
                 )),
                 attributes,
                 pg_url,
                 doc_cache,
+                decoded,
             }),
         };
         if run {
@@ -625,6 +633,25 @@ impl Store {
     #[must_use]
     pub fn doc_cache_stats(&self) -> DocCacheStats {
         self.inner.doc_cache.stats()
+    }
+
+    /// The memo of parsed documents (see `decoded`).
+    pub(crate) fn decoded(&self) -> &Decoded {
+        &self.inner.decoded
+    }
+
+    /// [`Store::decoded`], shared (for a call on the blocking pool).
+    pub(crate) fn decoded_shared(&self) -> Arc<Decoded> {
+        Arc::clone(&self.inner.decoded)
+    }
+
+    /// What this store's memo of parsed documents did since it opened: how
+    /// many documents it holds, and how many reads copied a held one
+    /// instead of parsing. All zero with the memo off
+    /// ([`StoreConfig::decoded_cache_bytes`](crate::StoreConfig::decoded_cache_bytes)).
+    #[must_use]
+    pub fn decoded_stats(&self) -> DecodedStats {
+        self.inner.decoded.stats()
     }
 
     /// The SQLite writer, when the store runs on SQLite.

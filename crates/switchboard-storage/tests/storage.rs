@@ -15,6 +15,7 @@ mod storage {
     mod changes;
     mod concurrency;
     mod console;
+    mod decoded;
     mod deliveries;
     mod disk_full;
     mod doc_cache;

@@ -6,7 +6,8 @@ use switchboard_domain::Customer;
 use super::record::{self, Record};
 use super::{CachedUpdate, R};
 use crate::connection::{DbConnection, native};
-use crate::rows::{CustomerChanges, CustomerRow, CustomerWrite, Weighed};
+use crate::decoded::Decoded;
+use crate::rows::{CustomerChanges, CustomerRow, CustomerWrite, DocumentRow, Weighed};
 use crate::schema::customers;
 
 #[diesel::dsl::auto_type]
@@ -55,7 +56,12 @@ pub(crate) fn load_sized(
 /// `= ANY(array)`; SQLite a JSON array read by `json_each`, where an `IN`
 /// list of placeholders would be a new statement for each length), run on
 /// the inner connection (`native!`).
-pub(crate) fn by_ids(c: &mut DbConnection, tenant: i64, ids: &[i64]) -> R<Vec<Customer>> {
+pub(crate) fn by_ids(
+    c: &mut DbConnection,
+    memo: &Decoded,
+    tenant: i64,
+    ids: &[i64],
+) -> R<Vec<Customer>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -68,7 +74,7 @@ pub(crate) fn by_ids(c: &mut DbConnection, tenant: i64, ids: &[i64]) -> R<Vec<Cu
             .load(c)?,
         DbConnection::Sqlite(c) => super::query::sqlite_customers_by_ids(c, tenant, ids)?,
     };
-    rows.into_iter().map(TryInto::try_into).collect()
+    rows.into_iter().map(|r| r.decode(memo)).collect()
 }
 
 pub(crate) fn id_by_user_id(c: &mut DbConnection, tenant: i64, user_id: &str) -> R<Option<i64>> {

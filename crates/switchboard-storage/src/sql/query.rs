@@ -30,8 +30,9 @@ use super::R;
 use super::counts::Counts;
 use crate::Backend;
 use crate::connection::DbConnection;
+use crate::decoded::Decoded;
 use crate::json_column::JsonValue;
-use crate::rows::{AgentRow, ConversationRow, CustomerRow, DepartmentRow};
+use crate::rows::{AgentRow, ConversationRow, CustomerRow, DepartmentRow, DocumentRow};
 use crate::schema::sql_types::Json as JsonSql;
 
 /// A value bound to a placeholder.
@@ -1090,6 +1091,7 @@ const SELECT_CONVERSATIONS: &[&str] = &["SELECT ", <ConversationField as Target>
 /// A page of the tenant's customers matching `q`.
 pub(crate) fn customers(
     c: &mut DbConnection,
+    memo: &Decoded,
     tenant: i64,
     q: &Query<CustomerField>,
 ) -> R<Vec<Customer>> {
@@ -1099,12 +1101,13 @@ pub(crate) fn customers(
         cacheable(b, q.filter(), sort_key(q, b) == "id"),
     );
     let rows: Vec<CustomerRow> = crate::connection::native!(c, c => stmt.load(c))?;
-    rows.into_iter().map(TryInto::try_into).collect()
+    rows.into_iter().map(|r| r.decode(memo)).collect()
 }
 
 /// A page of the tenant's conversations matching `q`.
 pub(crate) fn conversations(
     c: &mut DbConnection,
+    memo: &Decoded,
     tenant: i64,
     q: &Query<ConversationField>,
 ) -> R<Vec<Conversation>> {
@@ -1114,7 +1117,7 @@ pub(crate) fn conversations(
         cacheable(b, q.filter(), sort_key(q, b) == "id"),
     );
     let rows: Vec<ConversationRow> = crate::connection::native!(c, c => stmt.load(c))?;
-    rows.into_iter().map(TryInto::try_into).collect()
+    rows.into_iter().map(|r| r.decode(memo)).collect()
 }
 
 /// SQLite: the tenant's customers among `ids`, in id order, by one
@@ -1489,12 +1492,13 @@ impl Total {
 /// (0 without reading when `q` is a first page).
 fn split<F: Target, Row>(
     c: &mut DbConnection,
+    memo: &Decoded,
     tenant: i64,
     q: &Query<F>,
     rows: Vec<(i64, i64, Row)>,
 ) -> R<(Vec<F::Entity>, Total)>
 where
-    Row: TryInto<F::Entity, Error = crate::StorageError>,
+    Row: DocumentRow<Entity = F::Entity>,
 {
     let total = match rows.first() {
         Some((n, summed, _)) => Total::of(*n, *summed),
@@ -1503,7 +1507,7 @@ where
     };
     let items = rows
         .into_iter()
-        .map(|(_, _, row)| row.try_into())
+        .map(|(_, _, row)| row.decode(memo))
         .collect::<R<Vec<_>>>()?;
     Ok((items, total))
 }
@@ -1511,6 +1515,7 @@ where
 /// A page of the tenant's customers matching `q`, and how many match.
 pub(crate) fn customers_counted(
     c: &mut DbConnection,
+    memo: &Decoded,
     tenant: i64,
     q: &Query<CustomerField>,
 ) -> R<(Vec<Customer>, Total)> {
@@ -1520,12 +1525,13 @@ pub(crate) fn customers_counted(
         cacheable(b, q.filter(), sort_key(q, b) == "id"),
     );
     let rows: Vec<(i64, i64, CustomerRow)> = crate::connection::native!(c, c => stmt.load(c))?;
-    split(c, tenant, q, rows)
+    split(c, memo, tenant, q, rows)
 }
 
 /// A page of the tenant's conversations matching `q`, and how many match.
 pub(crate) fn conversations_counted(
     c: &mut DbConnection,
+    memo: &Decoded,
     tenant: i64,
     q: &Query<ConversationField>,
 ) -> R<(Vec<Conversation>, Total)> {
@@ -1535,7 +1541,7 @@ pub(crate) fn conversations_counted(
         cacheable(b, q.filter(), sort_key(q, b) == "id"),
     );
     let rows: Vec<(i64, i64, ConversationRow)> = crate::connection::native!(c, c => stmt.load(c))?;
-    split(c, tenant, q, rows)
+    split(c, memo, tenant, q, rows)
 }
 
 /// How many of the tenant's rows match `filter` (see [`totals`]).
