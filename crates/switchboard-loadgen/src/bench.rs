@@ -419,12 +419,7 @@ pub async fn run_scenario(
 /// The document cache's counters from the server's `/metrics` (`None`
 /// when they cannot be read: the figures are then left out, not made up).
 async fn cache_use(addr: SocketAddr) -> Option<CacheUse> {
-    let (status, body) = call_once(addr, None, Method::GET, "/metrics", None)
-        .await
-        .ok()?;
-    (status == StatusCode::OK)
-        .then(|| CacheUse::parse(&String::from_utf8_lossy(&body)))
-        .flatten()
+    CacheUse::parse(&load::metrics(addr).await?)
 }
 
 async fn subscribe(addr: SocketAddr, data: &Dataset, url: &str) -> anyhow::Result<String> {

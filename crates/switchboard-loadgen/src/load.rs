@@ -462,6 +462,15 @@ pub async fn call_once(
     exchange(&mut sender, builder.body(Full::new(body))?).await
 }
 
+/// The server's `/metrics` text, `None` when it cannot be read (figures
+/// drawn from it are then left out, not made up).
+pub async fn metrics(addr: SocketAddr) -> Option<String> {
+    let (status, body) = call_once(addr, None, Method::GET, "/metrics", None)
+        .await
+        .ok()?;
+    (status == StatusCode::OK).then(|| String::from_utf8_lossy(&body).into_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

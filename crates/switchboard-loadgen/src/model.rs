@@ -195,6 +195,16 @@ pub struct CpuTime {
     pub client_s: f64,
 }
 
+/// The value of counter `name{outcome="<outcome>"}` in a Prometheus text
+/// exposition.
+fn outcome_counter(metrics: &str, name: &str, outcome: &str) -> Option<u64> {
+    let line = format!("{name}{{outcome=\"{outcome}\"}} ");
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(line.as_str()))
+        .and_then(|v| v.trim().parse::<u64>().ok())
+}
+
 /// What the server's document cache did for the modifies of a run's
 /// measured window (PostgreSQL; from the server's `/metrics`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -212,13 +222,8 @@ impl CacheUse {
     /// a server without the cache's metrics).
     #[must_use]
     pub fn parse(metrics: &str) -> Option<Self> {
-        let counter = |outcome: &str| {
-            let name = format!("switchboard_doc_cache_modifies_total{{outcome=\"{outcome}\"}} ");
-            metrics
-                .lines()
-                .find_map(|l| l.strip_prefix(name.as_str()))
-                .and_then(|v| v.trim().parse::<u64>().ok())
-        };
+        let counter =
+            |outcome| outcome_counter(metrics, "switchboard_doc_cache_modifies_total", outcome);
         Some(Self {
             written: counter("written")?,
             stale: counter("stale")?,
@@ -244,6 +249,50 @@ impl CacheUse {
         let all = self.written + self.stale + self.missed;
         #[expect(clippy::cast_precision_loss, reason = "a share")]
         (all > 0).then(|| self.written as f64 / all as f64)
+    }
+}
+
+/// What the server's memo of parsed documents did for the pages and
+/// searches of a run (from the server's `/metrics`): how many documents
+/// it parsed, and how many it copied because it had parsed the same text
+/// before.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DocumentsRead {
+    /// Documents parsed.
+    pub parsed: u64,
+    /// Documents copied from the memo instead of parsed.
+    pub reused: u64,
+}
+
+impl DocumentsRead {
+    /// The counters of a Prometheus text exposition (`None` without them:
+    /// a server without the memo's metrics).
+    #[must_use]
+    pub fn parse(metrics: &str) -> Option<Self> {
+        let counter =
+            |outcome| outcome_counter(metrics, "switchboard_documents_read_total", outcome);
+        Some(Self {
+            parsed: counter("parsed")?,
+            reused: counter("reused")?,
+        })
+    }
+
+    /// What happened between `earlier` and `self` (saturating, as
+    /// [`CacheUse::since`]).
+    #[must_use]
+    pub fn since(self, earlier: Self) -> Self {
+        Self {
+            parsed: self.parsed.saturating_sub(earlier.parsed),
+            reused: self.reused.saturating_sub(earlier.reused),
+        }
+    }
+
+    /// The share of documents copied, when any were read.
+    #[must_use]
+    pub fn reused_share(self) -> Option<f64> {
+        let all = self.parsed + self.reused;
+        #[expect(clippy::cast_precision_loss, reason = "a share")]
+        (all > 0).then(|| self.reused as f64 / all as f64)
     }
 }
 
@@ -361,6 +410,28 @@ switchboard_doc_cache_entries 100
         assert_eq!(window.hit_share(), Some(1.0));
         assert_eq!(after.hit_share(), Some(0.9));
         assert_eq!(CacheUse::default().hit_share(), None);
+    }
+
+    #[test]
+    fn documents_read_are_read_from_metrics_and_differenced() {
+        let metrics = "switchboard_documents_read_total{outcome=\"parsed\"} 30\n\
+                       switchboard_documents_read_total{outcome=\"reused\"} 170\n";
+        let after = DocumentsRead::parse(metrics).unwrap_or_default();
+        assert_eq!(
+            after,
+            DocumentsRead {
+                parsed: 30,
+                reused: 170
+            }
+        );
+        let window = after.since(DocumentsRead {
+            parsed: 30,
+            reused: 70,
+        });
+        assert_eq!(window.reused_share(), Some(1.0));
+        assert_eq!(after.reused_share(), Some(0.85));
+        assert_eq!(DocumentsRead::default().reused_share(), None);
+        assert_eq!(DocumentsRead::parse(METRICS), None);
     }
 
     #[test]

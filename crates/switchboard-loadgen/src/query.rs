@@ -24,8 +24,8 @@ use switchboard_storage::{WriteContext, now};
 use tokio::task::JoinSet;
 
 use crate::bench::prepare_database;
-use crate::load::{Call, Plan, Rng, Workload, drive, fetch};
-use crate::model::{Backend, Contention, Latency, Measurement, histogram};
+use crate::load::{self, Call, Plan, Rng, Workload, drive, fetch};
+use crate::model::{Backend, Contention, DocumentsRead, Latency, Measurement, histogram};
 use crate::server::{self, Launch};
 use crate::system::{CONTENDED_SHARE, CpuWatch, Participants, STOLEN_SHARE, machine};
 
@@ -556,6 +556,11 @@ pub struct QueryRun {
     /// What else took the machine's CPU meanwhile.
     #[serde(default)]
     pub contention: Contention,
+    /// Documents the server parsed, and copied from its memo, for the
+    /// run's requests (warm-up included; `None` when its `/metrics` had
+    /// no such counters).
+    #[serde(default)]
+    pub documents: Option<DocumentsRead>,
 }
 
 /// Page walks at one connection count.
@@ -578,6 +583,11 @@ pub struct WalkRun {
     /// What else took the machine's CPU meanwhile.
     #[serde(default)]
     pub contention: Contention,
+    /// Documents the server parsed, and copied from its memo, for the
+    /// run's requests (warm-up included; `None` when its `/metrics` had
+    /// no such counters).
+    #[serde(default)]
+    pub documents: Option<DocumentsRead>,
 }
 
 /// Everything one `switchboard-loadgen query` measured.
@@ -647,9 +657,11 @@ pub async fn run(options: &QueryOptions) -> anyhow::Result<QueryReport> {
             let plan = Plan::new(concurrency, options.warmup, options.duration);
             for kind in QueryKind::ALL {
                 let work = Arc::new(Search::new(kind, Arc::clone(&data)));
+                let read = documents_read(server.addr).await;
                 let watch = CpuWatch::start(Participants::with([server.pid]));
                 let outcome = drive(server.addr, &data.authorization, work, &plan).await?;
                 let contention = watch.finish();
+                let documents = read_since(server.addr, read).await;
                 for failure in &outcome.failures {
                     eprintln!("  failure: {failure}");
                 }
@@ -659,6 +671,7 @@ pub async fn run(options: &QueryOptions) -> anyhow::Result<QueryReport> {
                     concurrency,
                     measurement: outcome.measurement,
                     contention,
+                    documents,
                 };
                 eprintln!(
                     "[{backend}] c={concurrency:<3} {:<30} {:>7.0}/s p50 {:>7.2} ms p99 {:>7.2} ms errors {}{}",
@@ -673,9 +686,11 @@ pub async fn run(options: &QueryOptions) -> anyhow::Result<QueryReport> {
             }
             let walk = Arc::new(PageWalk::new(Arc::clone(&data), options.walk_rows));
             let pages = walk.pages();
+            let read = documents_read(server.addr).await;
             let watch = CpuWatch::start(Participants::with([server.pid]));
             let outcome = drive(server.addr, &data.authorization, walk, &plan).await?;
             let contention = watch.finish();
+            let documents = read_since(server.addr, read).await;
             for failure in &outcome.failures {
                 eprintln!("  failure: {failure}");
             }
@@ -695,6 +710,7 @@ pub async fn run(options: &QueryOptions) -> anyhow::Result<QueryReport> {
                 last_pages: bucket_latency(pages.saturating_sub(10)..pages)?,
                 measurement: outcome.measurement,
                 contention,
+                documents,
             };
             eprintln!(
                 "[{backend}] c={concurrency:<3} page walk of {} rows: first pages p50 {:.2} ms, last pages p50 {:.2} ms, errors {}{}",
@@ -709,6 +725,27 @@ pub async fn run(options: &QueryOptions) -> anyhow::Result<QueryReport> {
         server.stop().await?;
     }
     Ok(report)
+}
+
+/// The server's counters of documents parsed and copied.
+async fn documents_read(addr: std::net::SocketAddr) -> Option<DocumentsRead> {
+    DocumentsRead::parse(&load::metrics(addr).await?)
+}
+
+/// What the server parsed and copied since `before` was read.
+async fn read_since(
+    addr: std::net::SocketAddr,
+    before: Option<DocumentsRead>,
+) -> Option<DocumentsRead> {
+    Some(documents_read(addr).await?.since(before?))
+}
+
+/// A run's share of documents copied from the server's memo, for the
+/// report's tables: `—` when none were read or the server did not say.
+fn copied(documents: Option<DocumentsRead>) -> String {
+    documents
+        .and_then(DocumentsRead::reused_share)
+        .map_or_else(|| "—".to_string(), |share| format!("{:.0}", share * 100.0))
 }
 
 /// A console page's aim (issue #16: the inbox of a tenant with a million
@@ -822,11 +859,11 @@ pub fn markdown(report: &QueryReport) -> String {
             d.bytes as f64 / 1_048_576.0
         ));
     }
-    s.push_str("\n| backend | query | connections | req/s | p50 (ms) | p99 (ms) | p50 / point GET | errors | stolen CPU % |\n|---|---|---:|---:|---:|---:|---:|---:|---:|\n");
+    s.push_str("\n| backend | query | connections | req/s | p50 (ms) | p99 (ms) | p50 / point GET | errors | documents copied % | stolen CPU % |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for r in &report.runs {
         let base = point_get(report, r.backend, r.concurrency).unwrap_or(0);
         s.push_str(&format!(
-            "| {} | {} | {} | {:.0} | {} | {} | {:.2}× | {} | {:.1}{} |\n",
+            "| {} | {} | {} | {:.0} | {} | {} | {:.2}× | {} | {} | {:.1}{} |\n",
             r.backend,
             r.kind.label(),
             r.concurrency,
@@ -835,14 +872,15 @@ pub fn markdown(report: &QueryReport) -> String {
             ms(r.measurement.latency.p99_us),
             ratio(r.measurement.latency.p50_us, base),
             r.measurement.errors,
+            copied(r.documents),
             r.contention.stolen_cpu_share * 100.0,
             mark(&r.contention),
         ));
     }
-    s.push_str("\n| backend | page walk | connections | pages/s | first 10 pages p50 (ms) | last 10 pages p50 (ms) | last / first | errors | stolen CPU % |\n|---|---|---:|---:|---:|---:|---:|---:|---:|\n");
+    s.push_str("\n| backend | page walk | connections | pages/s | first 10 pages p50 (ms) | last 10 pages p50 (ms) | last / first | errors | documents copied % | stolen CPU % |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for w in &report.walks {
         s.push_str(&format!(
-            "| {} | {} rows, {} per page | {} | {:.0} | {} | {} | {:.2}× | {} | {:.1}{} |\n",
+            "| {} | {} rows, {} per page | {} | {:.0} | {} | {} | {:.2}× | {} | {} | {:.1}{} |\n",
             w.backend,
             w.rows,
             PAGE,
@@ -852,10 +890,14 @@ pub fn markdown(report: &QueryReport) -> String {
             ms(w.last_pages.p50_us),
             ratio(w.last_pages.p50_us, w.first_pages.p50_us),
             w.measurement.errors,
+            copied(w.documents),
             w.contention.stolen_cpu_share * 100.0,
             mark(&w.contention),
         ));
     }
+    s.push_str(
+        "\nDocuments copied: of the documents a run's requests read (warm-up included), the share the server copied from its memo of documents it had parsed from the same text, instead of parsing them (`[database] decoded_cache_mib`; `docs/ARCHITECTURE.md`).\n",
+    );
     if report
         .runs
         .iter()
@@ -979,6 +1021,10 @@ mod tests {
             concurrency: 1,
             measurement: m(p50),
             contention: Contention::default(),
+            documents: Some(DocumentsRead {
+                parsed: 1,
+                reused: 3,
+            }),
         };
         let report = report(
             vec![
@@ -1001,12 +1047,16 @@ mod tests {
                     ..Latency::default()
                 },
                 contention: Contention::default(),
+                documents: None,
             }],
         );
         let met: Vec<bool> = aims(&report).into_iter().map(|a| a.2).collect();
         assert_eq!(met, [true, false, true]);
         let md = markdown(&report);
-        assert!(md.contains("| 2.50× | 0 | 0.0 |"), "{md}");
+        // 3 of 4 documents copied; a walk whose server did not say: `—`.
+        assert!(md.contains("| 2.50× | 0 | 75 | 0.0 |"), "{md}");
+        assert!(md.contains("| 1.10× | 0 | — | 0.0 |"), "{md}");
+        assert!(md.contains("Documents copied"), "{md}");
         assert!(md.contains("**missed:**"), "{md}");
         assert!(!md.contains('⚠'), "{md}");
 
@@ -1018,7 +1068,7 @@ mod tests {
             ..Contention::default()
         };
         let md = markdown(&slowed);
-        assert!(md.contains("| 2.50× | 0 | 12.3 ⚠ |"), "{md}");
+        assert!(md.contains("| 2.50× | 0 | 75 | 12.3 ⚠ |"), "{md}");
         assert!(md.contains("⚠ marks a run"), "{md}");
     }
 
@@ -1029,6 +1079,7 @@ mod tests {
             kind,
             concurrency: 1,
             contention: Contention::default(),
+            documents: None,
             measurement: Measurement {
                 ok: 10,
                 errors: 0,
