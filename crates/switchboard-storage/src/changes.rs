@@ -373,8 +373,11 @@ mod tests {
             c.set_id(7);
             c.stamp(2, Timestamp::from_millis(2));
             docs.put(tenant, &c, 100);
-            let text = serde_json::to_string(&c).unwrap_or_default();
-            assert!(decoded.decode::<Customer>(tenant, 7, text).is_ok());
+            // Read twice: kept.
+            for _ in 0..2 {
+                let text = serde_json::to_string(&c).unwrap_or_default();
+                assert!(decoded.decode::<Customer>(tenant, 7, text).is_ok());
+            }
         }
         assert_eq!(decoded.stats().entries, 2);
         bus.publish(Change::TenantRemoved {
