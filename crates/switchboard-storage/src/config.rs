@@ -232,9 +232,9 @@ pub struct StoreConfig {
     pub doc_cache_bytes: u64,
     /// About how many bytes of memory the per-node memo of parsed
     /// documents may take (see `decoded`): a read of a row whose stored
-    /// document is byte for byte the text this node last parsed for it
-    /// copies the parsed entity instead of parsing again. 0 switches it
-    /// off. Both backends.
+    /// document is byte for byte the text this node last parsed and kept
+    /// for it (a row is kept from its second read on) copies the parsed
+    /// entity instead of parsing again. 0 switches it off. Both backends.
     pub decoded_cache_bytes: u64,
 }
 

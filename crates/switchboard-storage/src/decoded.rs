@@ -104,16 +104,11 @@ pub struct DecodedStats {
 
 impl fmt::Debug for Decoded {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.cache {
-            None => f.write_str("Decoded(off)"),
-            Some(c) => write!(
-                f,
-                "Decoded({} entries, {} of {})",
-                c.len(),
-                c.weight(),
-                c.capacity()
-            ),
-        }
+        let sizes = self
+            .cache
+            .as_ref()
+            .map(|c| (c.len(), c.weight(), c.capacity()));
+        crate::doc_cache::describe(f, "Decoded", sizes)
     }
 }
 

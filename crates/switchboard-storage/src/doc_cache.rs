@@ -117,15 +117,25 @@ pub struct DocCacheStats {
 
 impl fmt::Debug for DocCache {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.cache {
-            None => f.write_str("DocCache(off)"),
-            Some(c) => write!(
-                f,
-                "DocCache({} entries, {} of {})",
-                c.len(),
-                c.weight(),
-                c.capacity()
-            ),
+        let sizes = self
+            .cache
+            .as_ref()
+            .map(|c| (c.len(), c.weight(), c.capacity()));
+        describe(f, "DocCache", sizes)
+    }
+}
+
+/// A per-node cache as `Debug` shows it: `name(off)`, or its entries and
+/// the weight they hold of its capacity.
+pub(crate) fn describe(
+    f: &mut fmt::Formatter<'_>,
+    name: &str,
+    sizes: Option<(usize, u64, u64)>,
+) -> fmt::Result {
+    match sizes {
+        None => write!(f, "{name}(off)"),
+        Some((entries, weight, capacity)) => {
+            write!(f, "{name}({entries} entries, {weight} of {capacity})")
         }
     }
 }
