@@ -25,9 +25,11 @@ use tokio::task::JoinSet;
 
 use crate::bench::prepare_database;
 use crate::load::{self, Call, Plan, Rng, Workload, drive, fetch};
-use crate::model::{Backend, Contention, DocumentsRead, Latency, Measurement, histogram};
+use crate::model::{Backend, Contention, CpuTime, DocumentsRead, Latency, Measurement, histogram};
 use crate::server::{self, Launch};
-use crate::system::{CONTENDED_SHARE, CpuWatch, Participants, STOLEN_SHARE, machine};
+use crate::system::{
+    CONTENDED_SHARE, CpuSubjects, CpuWatch, CpuWindow, Participants, STOLEN_SHARE, machine,
+};
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -561,6 +563,10 @@ pub struct QueryRun {
     /// no such counters).
     #[serde(default)]
     pub documents: Option<DocumentsRead>,
+    /// CPU time of the server, the database and the load generator in the
+    /// measured window (`None` in reports from before it was measured).
+    #[serde(default)]
+    pub cpu: Option<CpuTime>,
 }
 
 /// Page walks at one connection count.
@@ -588,6 +594,10 @@ pub struct WalkRun {
     /// no such counters).
     #[serde(default)]
     pub documents: Option<DocumentsRead>,
+    /// CPU time of the server, the database and the load generator in the
+    /// measured window (`None` in reports from before it was measured).
+    #[serde(default)]
+    pub cpu: Option<CpuTime>,
 }
 
 /// Everything one `switchboard-loadgen query` measured.
@@ -653,13 +663,19 @@ pub async fn run(options: &QueryOptions) -> anyhow::Result<QueryReport> {
         let server = server::start(&launch).await?;
         data.console_cookie = Some(console_sign_in(server.addr).await?);
         let data = Arc::new(data);
+        let subjects = CpuSubjects {
+            server: Some(server.pid),
+            postmaster: db.postmaster(),
+        };
         for &concurrency in &options.concurrency {
             let plan = Plan::new(concurrency, options.warmup, options.duration);
             for kind in QueryKind::ALL {
                 let work = Arc::new(Search::new(kind, Arc::clone(&data)));
                 let read = documents_read(server.addr).await;
                 let watch = CpuWatch::start(Participants::with([server.pid]));
+                let cpu = CpuWindow::after(options.warmup, subjects);
                 let outcome = drive(server.addr, &data.authorization, work, &plan).await?;
+                let cpu = cpu.finish();
                 let contention = watch.finish();
                 let documents = read_since(server.addr, read).await;
                 for failure in &outcome.failures {
@@ -672,14 +688,16 @@ pub async fn run(options: &QueryOptions) -> anyhow::Result<QueryReport> {
                     measurement: outcome.measurement,
                     contention,
                     documents,
+                    cpu: Some(cpu),
                 };
                 eprintln!(
-                    "[{backend}] c={concurrency:<3} {:<30} {:>7.0}/s p50 {:>7.2} ms p99 {:>7.2} ms errors {}{}",
+                    "[{backend}] c={concurrency:<3} {:<30} {:>7.0}/s p50 {:>7.2} ms p99 {:>7.2} ms errors {} cpu/req {}{}",
                     kind.label(),
                     run.measurement.throughput(),
                     run.measurement.latency.p50_us as f64 / 1000.0,
                     run.measurement.latency.p99_us as f64 / 1000.0,
                     run.measurement.errors,
+                    cpu_cell(run.cpu, &run.measurement),
                     contention_note(&run.contention),
                 );
                 report.runs.push(run);
@@ -688,7 +706,9 @@ pub async fn run(options: &QueryOptions) -> anyhow::Result<QueryReport> {
             let pages = walk.pages();
             let read = documents_read(server.addr).await;
             let watch = CpuWatch::start(Participants::with([server.pid]));
+            let cpu = CpuWindow::after(options.warmup, subjects);
             let outcome = drive(server.addr, &data.authorization, walk, &plan).await?;
+            let cpu = cpu.finish();
             let contention = watch.finish();
             let documents = read_since(server.addr, read).await;
             for failure in &outcome.failures {
@@ -711,13 +731,15 @@ pub async fn run(options: &QueryOptions) -> anyhow::Result<QueryReport> {
                 measurement: outcome.measurement,
                 contention,
                 documents,
+                cpu: Some(cpu),
             };
             eprintln!(
-                "[{backend}] c={concurrency:<3} page walk of {} rows: first pages p50 {:.2} ms, last pages p50 {:.2} ms, errors {}{}",
+                "[{backend}] c={concurrency:<3} page walk of {} rows: first pages p50 {:.2} ms, last pages p50 {:.2} ms, errors {}, cpu/page {}{}",
                 run.rows,
                 run.first_pages.p50_us as f64 / 1000.0,
                 run.last_pages.p50_us as f64 / 1000.0,
                 run.measurement.errors,
+                cpu_cell(run.cpu, &run.measurement),
                 contention_note(&run.contention),
             );
             report.walks.push(run);
@@ -840,6 +862,22 @@ fn mark(c: &Contention) -> &'static str {
     if c.contended { " ⚠" } else { "" }
 }
 
+/// CPU microseconds per successful request in a run's measured window:
+/// `server / database / client` (the database's `—` on SQLite, where the
+/// server does its work); `—` when not measured or nothing succeeded.
+fn cpu_cell(cpu: Option<CpuTime>, m: &Measurement) -> String {
+    let Some(cpu) = cpu.filter(|_| m.ok > 0) else {
+        return "—".to_owned();
+    };
+    let us = |seconds: f64| format!("{:.0}", seconds * 1e6 / m.ok as f64);
+    let database = if cpu.database_s > 0.0 {
+        us(cpu.database_s)
+    } else {
+        "—".to_owned()
+    };
+    format!("{} / {} / {}", us(cpu.server_s), database, us(cpu.client_s))
+}
+
 /// The report as the Markdown section of `docs/benchmarks.md`.
 #[must_use]
 pub fn markdown(report: &QueryReport) -> String {
@@ -859,11 +897,11 @@ pub fn markdown(report: &QueryReport) -> String {
             d.bytes as f64 / 1_048_576.0
         ));
     }
-    s.push_str("\n| backend | query | connections | req/s | p50 (ms) | p99 (ms) | p50 / point GET | errors | documents copied % | stolen CPU % |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    s.push_str("\n| backend | query | connections | req/s | p50 (ms) | p99 (ms) | p50 / point GET | errors | documents copied % | CPU µs a request: server / database / client | stolen CPU % |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for r in &report.runs {
         let base = point_get(report, r.backend, r.concurrency).unwrap_or(0);
         s.push_str(&format!(
-            "| {} | {} | {} | {:.0} | {} | {} | {:.2}× | {} | {} | {:.1}{} |\n",
+            "| {} | {} | {} | {:.0} | {} | {} | {:.2}× | {} | {} | {} | {:.1}{} |\n",
             r.backend,
             r.kind.label(),
             r.concurrency,
@@ -873,14 +911,15 @@ pub fn markdown(report: &QueryReport) -> String {
             ratio(r.measurement.latency.p50_us, base),
             r.measurement.errors,
             copied(r.documents),
+            cpu_cell(r.cpu, &r.measurement),
             r.contention.stolen_cpu_share * 100.0,
             mark(&r.contention),
         ));
     }
-    s.push_str("\n| backend | page walk | connections | pages/s | first 10 pages p50 (ms) | last 10 pages p50 (ms) | last / first | errors | documents copied % | stolen CPU % |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    s.push_str("\n| backend | page walk | connections | pages/s | first 10 pages p50 (ms) | last 10 pages p50 (ms) | last / first | errors | documents copied % | CPU µs a page: server / database / client | stolen CPU % |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for w in &report.walks {
         s.push_str(&format!(
-            "| {} | {} rows, {} per page | {} | {:.0} | {} | {} | {:.2}× | {} | {} | {:.1}{} |\n",
+            "| {} | {} rows, {} per page | {} | {:.0} | {} | {} | {:.2}× | {} | {} | {} | {:.1}{} |\n",
             w.backend,
             w.rows,
             PAGE,
@@ -891,12 +930,16 @@ pub fn markdown(report: &QueryReport) -> String {
             ratio(w.last_pages.p50_us, w.first_pages.p50_us),
             w.measurement.errors,
             copied(w.documents),
+            cpu_cell(w.cpu, &w.measurement),
             w.contention.stolen_cpu_share * 100.0,
             mark(&w.contention),
         ));
     }
     s.push_str(
         "\nDocuments copied: of the documents a run's requests read (warm-up included), the share the server copied from its memo of documents it had parsed from the same text, instead of parsing them (`[database] decoded_cache_mib`; `docs/ARCHITECTURE.md`).\n",
+    );
+    s.push_str(
+        "\nCPU µs a request: CPU time used during the measured window (from `/proc`, in 10 ms ticks) over the successful requests. *Server* is the `switchboard` process, with SQLite's work on SQLite; *database* the PostgreSQL cluster; *client* this load generator. The machine's cores are shared by all three, so where the run is CPU-bound a p50 grows with their total, and a ratio of p50s follows the ratio of totals.\n",
     );
     if report
         .runs
@@ -1025,6 +1068,12 @@ mod tests {
                 parsed: 1,
                 reused: 3,
             }),
+            // 100 requests: 200 µs of server CPU each, 50 of the client's.
+            cpu: Some(CpuTime {
+                server_s: 0.02,
+                database_s: 0.0,
+                client_s: 0.005,
+            }),
         };
         let report = report(
             vec![
@@ -1048,14 +1097,20 @@ mod tests {
                 },
                 contention: Contention::default(),
                 documents: None,
+                cpu: None,
             }],
         );
         let met: Vec<bool> = aims(&report).into_iter().map(|a| a.2).collect();
         assert_eq!(met, [true, false, true]);
         let md = markdown(&report);
         // 3 of 4 documents copied; a walk whose server did not say: `—`.
-        assert!(md.contains("| 2.50× | 0 | 75 | 0.0 |"), "{md}");
-        assert!(md.contains("| 1.10× | 0 | — | 0.0 |"), "{md}");
+        // CPU per request, no database on SQLite; a walk not measured: `—`.
+        assert!(
+            md.contains("| 2.50× | 0 | 75 | 200 / — / 50 | 0.0 |"),
+            "{md}"
+        );
+        assert!(md.contains("| 1.10× | 0 | — | — | 0.0 |"), "{md}");
+        assert!(md.contains("CPU µs a request:"), "{md}");
         assert!(md.contains("Documents copied"), "{md}");
         assert!(md.contains("**missed:**"), "{md}");
         assert!(!md.contains('⚠'), "{md}");
@@ -1067,8 +1122,20 @@ mod tests {
             contended: true,
             ..Contention::default()
         };
+        slowed.runs[2].cpu = Some(CpuTime {
+            server_s: 0.02,
+            database_s: 0.03,
+            client_s: 0.005,
+        });
         let md = markdown(&slowed);
-        assert!(md.contains("| 2.50× | 0 | 75 | 12.3 ⚠ |"), "{md}");
+        assert!(
+            md.contains("| 2.50× | 0 | 75 | 200 / — / 50 | 12.3 ⚠ |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| 4.00× | 0 | 75 | 200 / 300 / 50 | 0.0 |"),
+            "{md}"
+        );
         assert!(md.contains("⚠ marks a run"), "{md}");
     }
 
@@ -1080,6 +1147,7 @@ mod tests {
             concurrency: 1,
             contention: Contention::default(),
             documents: None,
+            cpu: None,
             measurement: Measurement {
                 ok: 10,
                 errors: 0,
