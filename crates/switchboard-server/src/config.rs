@@ -32,6 +32,7 @@
 //! sqlite_synchronous = "full"        # "full" (durable) or "normal" (faster)
 //! sqlite_busy_timeout_ms = 5000      # wait for another process's write lock
 //! sqlite_mmap_mib = 0                 # read the file through a memory map up to this size (0: off)
+//! sqlite_cache_mib = 16               # SQLite's page caches, shared out over the connections
 //! doc_cache_entries = 20000          # PostgreSQL: recently written documents kept per node (0: off)
 //! doc_cache_mib = 32                 # ... and about this much memory for them (0: off)
 //! decoded_cache_mib = 32             # documents parsed once, reused while unchanged (0: off)
@@ -424,6 +425,7 @@ struct DatabaseLayer {
     sqlite_synchronous: Option<Synchronous>,
     sqlite_busy_timeout_ms: Option<u64>,
     sqlite_mmap_mib: Option<u64>,
+    sqlite_cache_mib: Option<u64>,
     doc_cache_entries: Option<usize>,
     doc_cache_mib: Option<u64>,
     decoded_cache_mib: Option<u64>,
@@ -745,6 +747,10 @@ impl Layer {
                     .database
                     .sqlite_mmap_mib
                     .or(self.database.sqlite_mmap_mib),
+                sqlite_cache_mib: over
+                    .database
+                    .sqlite_cache_mib
+                    .or(self.database.sqlite_cache_mib),
                 doc_cache_entries: over
                     .database
                     .doc_cache_entries
@@ -811,6 +817,7 @@ impl Layer {
                     "SWITCHBOARD_DATABASE_SQLITE_BUSY_TIMEOUT_MS",
                 )?,
                 sqlite_mmap_mib: parse_env(&get, "SWITCHBOARD_DATABASE_SQLITE_MMAP_MIB")?,
+                sqlite_cache_mib: parse_env(&get, "SWITCHBOARD_DATABASE_SQLITE_CACHE_MIB")?,
                 doc_cache_entries: parse_env(&get, "SWITCHBOARD_DATABASE_DOC_CACHE_ENTRIES")?,
                 doc_cache_mib: parse_env(&get, "SWITCHBOARD_DATABASE_DOC_CACHE_MIB")?,
                 decoded_cache_mib: parse_env(&get, "SWITCHBOARD_DATABASE_DECODED_CACHE_MIB")?,
@@ -1026,6 +1033,11 @@ fn resolve(layer: Layer) -> Result<Settings, ConfigError> {
             .map_or(store_defaults.sqlite_mmap_size, |mib| {
                 mib.saturating_mul(1 << 20)
             }),
+        sqlite_cache_bytes: database
+            .sqlite_cache_mib
+            .map_or(store_defaults.sqlite_cache_bytes, |mib| {
+                mib.saturating_mul(1 << 20)
+            }),
         run_migrations: true,
         clock: store_defaults.clock,
         secret_keys: secret_keys(secrets)?,
@@ -1198,6 +1210,22 @@ mod tests {
         let env = [("SWITCHBOARD_DATABASE_SQLITE_MMAP_MIB", "0")];
         let s = load(Some(file.path()), &env_of(&env), &Overrides::default()).unwrap();
         assert_eq!(s.server.store.sqlite_mmap_size, 0);
+    }
+
+    #[test]
+    fn sqlite_cache_from_file_and_env() {
+        let none = load(None, &env_of(&[]), &Overrides::default()).unwrap();
+        assert_eq!(
+            none.server.store.sqlite_cache_bytes,
+            16 << 20,
+            "SQLite's own"
+        );
+        let file = file_with("[database]\nsqlite_cache_mib = 256\n");
+        let s = load(Some(file.path()), &env_of(&[]), &Overrides::default()).unwrap();
+        assert_eq!(s.server.store.sqlite_cache_bytes, 256 << 20);
+        let env = [("SWITCHBOARD_DATABASE_SQLITE_CACHE_MIB", "64")];
+        let s = load(Some(file.path()), &env_of(&env), &Overrides::default()).unwrap();
+        assert_eq!(s.server.store.sqlite_cache_bytes, 64 << 20);
     }
 
     #[test]

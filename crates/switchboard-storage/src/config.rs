@@ -183,6 +183,11 @@ pub const DOC_CACHE_BYTES: u64 = 32 << 20;
 /// ([`StoreConfig::decoded_cache_bytes`]): 32 MiB.
 pub const DECODED_CACHE_BYTES: u64 = 32 << 20;
 
+/// The default memory for SQLite's page caches, over all the pool's
+/// connections ([`StoreConfig::sqlite_cache_bytes`]): 16 MiB, SQLite's own
+/// 2 MiB for each of the default 8 connections.
+pub const SQLITE_CACHE_BYTES: u64 = 16 << 20;
+
 /// How to open a [`Store`](crate::Store).
 #[derive(Debug, Clone)]
 pub struct StoreConfig {
@@ -213,6 +218,15 @@ pub struct StoreConfig {
     /// I/O error reading the file ends the process (`SIGBUS`) instead of
     /// failing one call.
     pub sqlite_mmap_size: u64,
+    /// How many bytes of database pages SQLite may keep in memory, over all
+    /// the pool's connections: each connection's page cache (`PRAGMA
+    /// cache_size`) gets an equal share of it, at least 64 KiB. A page a
+    /// connection does not hold is read from the operating system's page
+    /// cache (a system call and a copy); a search of a large database that
+    /// reads rows all over the file gains from more (`docs/scaling.md`).
+    /// The caches fill only as far as reads use them. Default
+    /// [`SQLITE_CACHE_BYTES`].
+    pub sqlite_cache_bytes: u64,
     /// Apply pending migrations when opening.
     pub run_migrations: bool,
     /// The time source (the machine's clock unless a test moves its own).
@@ -262,6 +276,7 @@ impl Default for StoreConfig {
             sqlite_synchronous: SqliteSync::Full,
             sqlite_busy_timeout: Duration::from_secs(5),
             sqlite_mmap_size: 0,
+            sqlite_cache_bytes: SQLITE_CACHE_BYTES,
             run_migrations: true,
             clock: Clock::system(),
             secret_keys: SecretKeySource::Auto,

@@ -391,6 +391,20 @@ struct SqlitePragmas {
     synchronous: SqliteSync,
     busy_timeout_ms: u128,
     mmap_size: u64,
+    /// Each connection's page cache, in KiB.
+    cache_kib: u64,
+}
+
+impl SqlitePragmas {
+    /// The smallest page cache a connection gets, in KiB.
+    const MIN_CACHE_KIB: u64 = 64;
+
+    /// Each of `connections`' share of `total_bytes` of page cache, in KiB
+    /// (at most what SQLite's `cache_size`, an `int`, can hold).
+    fn cache_kib(total_bytes: u64, connections: u32) -> u64 {
+        (total_bytes / 1024 / u64::from(connections.max(1)))
+            .clamp(Self::MIN_CACHE_KIB, i32::MAX.unsigned_abs().into())
+    }
 }
 
 impl CustomizeConnection<Checked, diesel::r2d2::Error> for SqlitePragmas {
@@ -420,9 +434,10 @@ impl CustomizeConnection<Checked, diesel::r2d2::Error> for SqlitePragmas {
         }
         conn.batch_execute(&format!(
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = {}; PRAGMA foreign_keys = ON; \
-             PRAGMA mmap_size = {};",
+             PRAGMA mmap_size = {}; PRAGMA cache_size = -{};",
             self.synchronous.pragma(),
-            self.mmap_size
+            self.mmap_size,
+            self.cache_kib
         ))
         .map_err(err)
     }
@@ -480,6 +495,10 @@ impl DbPool {
                 synchronous: cfg.sqlite_synchronous,
                 busy_timeout_ms: cfg.sqlite_busy_timeout.as_millis(),
                 mmap_size: cfg.sqlite_mmap_size,
+                cache_kib: SqlitePragmas::cache_kib(
+                    cfg.sqlite_cache_bytes,
+                    cfg.max_connections.max(2),
+                ),
             }));
         }
         let pool = builder
@@ -570,6 +589,45 @@ mod tests {
                     .get_result(as_sqlite(c))
                     .unwrap();
                 assert_eq!(got.mmap_size, expected, "{size:?}");
+            }
+        }
+    }
+
+    #[derive(diesel::QueryableByName)]
+    struct CacheSize {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        cache_size: i64,
+    }
+
+    /// Every pooled SQLite connection's page cache is its share of the
+    /// configured total (negative: in KiB), with a floor.
+    #[test]
+    fn sqlite_connections_share_the_configured_page_cache() {
+        let dir = switchboard_testsupport::tempfile::tempdir().unwrap();
+        let url = sqlite_url(dir.path(), "cache.db");
+        for (total, connections, expected_kib) in [
+            (None, 8, 2048_i64),
+            (Some(256_u64 << 20), 8, 32_768),
+            (Some(256 << 20), 4, 65_536),
+            (Some(1 << 20), 8, 128),
+            (Some(0), 8, 64),
+            (Some(u64::MAX), 8, i64::from(i32::MAX)),
+        ] {
+            let mut cfg = StoreConfig::for_tests();
+            cfg.max_connections = connections;
+            if let Some(total) = total {
+                cfg.sqlite_cache_bytes = total;
+            }
+            let pool = DbPool::open(&url, &cfg).unwrap();
+            let (mut a, mut b) = (pool.get().unwrap(), pool.get().unwrap());
+            for c in [&mut a, &mut b] {
+                let got: CacheSize = diesel::sql_query("PRAGMA cache_size")
+                    .get_result(as_sqlite(c))
+                    .unwrap();
+                assert_eq!(
+                    got.cache_size, -expected_kib,
+                    "{total:?} over {connections}"
+                );
             }
         }
     }

@@ -102,7 +102,7 @@ mod write;
 pub use admin::{Admin, AgentChange, CreatedKey};
 pub use attributes::{MAX_TENANTS as ATTRIBUTE_CACHE_TENANTS, TTL as ATTRIBUTE_CACHE_TTL};
 pub use changes::{CHANNEL as CHANGES_CHANNEL, Change, Listener};
-pub use config::{Clock, DatabaseUrl, SqliteSync, StoreConfig, now};
+pub use config::{Clock, DatabaseUrl, SQLITE_CACHE_BYTES, SqliteSync, StoreConfig, now};
 pub use console::{Console, ConsoleSession, NewSession, SessionPolicy, SignIn};
 pub use conversations::{Conversations, LinkSet};
 pub use customers::Customers;
