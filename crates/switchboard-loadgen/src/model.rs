@@ -195,6 +195,42 @@ pub struct CpuTime {
     pub client_s: f64,
 }
 
+/// CPU microseconds per successful request (or ceiling transaction): of
+/// one run ([`CpuTime::per_request`]), or in the load benchmark's summary
+/// the medians over its rounds.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct CpuPerRequest {
+    /// The server process (with SQLite's work on SQLite).
+    pub server_us: f64,
+    /// The PostgreSQL cluster.
+    pub database_us: f64,
+    /// The load generator (for the ceiling: the SQLite loop or pgbench).
+    pub client_us: f64,
+}
+
+impl CpuPerRequest {
+    /// Everything the machine spent on one request.
+    #[must_use]
+    pub fn total_us(&self) -> f64 {
+        self.server_us + self.database_us + self.client_us
+    }
+}
+
+impl CpuTime {
+    /// These seconds over `ok` successful requests, in microseconds each;
+    /// `None` when nothing succeeded.
+    #[must_use]
+    pub fn per_request(&self, ok: u64) -> Option<CpuPerRequest> {
+        let ok = ok as f64;
+        let us = |seconds: f64| seconds * 1e6 / ok;
+        (ok > 0.0).then(|| CpuPerRequest {
+            server_us: us(self.server_s),
+            database_us: us(self.database_s),
+            client_us: us(self.client_s),
+        })
+    }
+}
+
 /// The value of counter `name{outcome="<outcome>"}` in a Prometheus text
 /// exposition.
 fn outcome_counter(metrics: &str, name: &str, outcome: &str) -> Option<u64> {

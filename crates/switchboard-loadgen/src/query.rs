@@ -866,16 +866,15 @@ fn mark(c: &Contention) -> &'static str {
 /// `server / database / client` (the database's `—` on SQLite, where the
 /// server does its work); `—` when not measured or nothing succeeded.
 fn cpu_cell(cpu: Option<CpuTime>, m: &Measurement) -> String {
-    let Some(cpu) = cpu.filter(|_| m.ok > 0) else {
+    let Some(cpu) = cpu.and_then(|c| c.per_request(m.ok)) else {
         return "—".to_owned();
     };
-    let us = |seconds: f64| format!("{:.0}", seconds * 1e6 / m.ok as f64);
-    let database = if cpu.database_s > 0.0 {
-        us(cpu.database_s)
+    let database = if cpu.database_us > 0.0 {
+        format!("{:.0}", cpu.database_us)
     } else {
         "—".to_owned()
     };
-    format!("{} / {} / {}", us(cpu.server_s), database, us(cpu.client_s))
+    format!("{:.0} / {database} / {:.0}", cpu.server_us, cpu.client_us)
 }
 
 /// The report as the Markdown section of `docs/benchmarks.md`.

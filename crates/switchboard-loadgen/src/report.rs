@@ -10,6 +10,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
+pub use crate::model::CpuPerRequest;
 use crate::model::{Backend, CacheUse, Report, Run, Scenario, Subject};
 
 /// Marks the start of the generated section in `docs/benchmarks.md`.
@@ -75,26 +76,6 @@ pub struct Summary {
     /// The share of modifies planned on the document cache's copy, over
     /// all rounds' measured windows (our runs on PostgreSQL).
     pub cached: Option<f64>,
-}
-
-/// CPU microseconds per successful request (or ceiling transaction), the
-/// medians over the rounds.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct CpuPerRequest {
-    /// The server process (with SQLite's work on SQLite).
-    pub server_us: f64,
-    /// The PostgreSQL cluster.
-    pub database_us: f64,
-    /// The load generator (for the ceiling: the SQLite loop or pgbench).
-    pub client_us: f64,
-}
-
-impl CpuPerRequest {
-    /// Everything the machine spent on one request.
-    #[must_use]
-    pub fn total_us(&self) -> f64 {
-        self.server_us + self.database_us + self.client_us
-    }
 }
 
 /// Webhook delivery over the rounds of scenario 3.
@@ -285,24 +266,17 @@ fn summarize_group(backend: Backend, subject: Subject, concurrency: u32, runs: &
 /// The medians of the rounds' CPU time per successful request; `None`
 /// unless every round measured it and served something.
 fn cpu_per_request(runs: &[&Run]) -> Option<CpuPerRequest> {
-    let per: Vec<(f64, f64, f64)> = runs
+    let per: Vec<CpuPerRequest> = runs
         .iter()
-        .map(|r| {
-            let cpu = r.cpu?;
-            let ok = r.measurement.ok as f64;
-            (ok > 0.0).then(|| {
-                let us = |seconds: f64| seconds * 1e6 / ok;
-                (us(cpu.server_s), us(cpu.database_s), us(cpu.client_s))
-            })
-        })
+        .map(|r| r.cpu?.per_request(r.measurement.ok))
         .collect::<Option<_>>()?;
     if per.is_empty() {
         return None;
     }
     Some(CpuPerRequest {
-        server_us: median(per.iter().map(|p| p.0).collect()),
-        database_us: median(per.iter().map(|p| p.1).collect()),
-        client_us: median(per.iter().map(|p| p.2).collect()),
+        server_us: median(per.iter().map(|p| p.server_us).collect()),
+        database_us: median(per.iter().map(|p| p.database_us).collect()),
+        client_us: median(per.iter().map(|p| p.client_us).collect()),
     })
 }
 

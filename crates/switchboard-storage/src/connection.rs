@@ -560,6 +560,18 @@ mod tests {
         c
     }
 
+    /// `read` on each of two connections of a pool opened with `cfg`,
+    /// taken at once: each is set up on its own.
+    fn on_two_connections<T>(
+        url: &DatabaseUrl,
+        cfg: &StoreConfig,
+        read: impl Fn(&mut diesel::SqliteConnection) -> T,
+    ) -> [T; 2] {
+        let pool = DbPool::open(url, cfg).unwrap();
+        let (mut a, mut b) = (pool.get().unwrap(), pool.get().unwrap());
+        [read(as_sqlite(&mut a)), read(as_sqlite(&mut b))]
+    }
+
     #[derive(diesel::QueryableByName)]
     struct MmapSize {
         #[diesel(sql_type = diesel::sql_types::BigInt)]
@@ -581,14 +593,11 @@ mod tests {
             if let Some(size) = size {
                 cfg.sqlite_mmap_size = size;
             }
-            let pool = DbPool::open(&url, &cfg).unwrap();
-            // Two connections at once: each is set up on its own.
-            let (mut a, mut b) = (pool.get().unwrap(), pool.get().unwrap());
-            for c in [&mut a, &mut b] {
-                let got: MmapSize = diesel::sql_query("PRAGMA mmap_size")
-                    .get_result(as_sqlite(c))
-                    .unwrap();
-                assert_eq!(got.mmap_size, expected, "{size:?}");
+            for got in on_two_connections(&url, &cfg, |c| {
+                let got: MmapSize = diesel::sql_query("PRAGMA mmap_size").get_result(c).unwrap();
+                got.mmap_size
+            }) {
+                assert_eq!(got, expected, "{size:?}");
             }
         }
     }
@@ -618,16 +627,13 @@ mod tests {
             if let Some(total) = total {
                 cfg.sqlite_cache_bytes = total;
             }
-            let pool = DbPool::open(&url, &cfg).unwrap();
-            let (mut a, mut b) = (pool.get().unwrap(), pool.get().unwrap());
-            for c in [&mut a, &mut b] {
+            for got in on_two_connections(&url, &cfg, |c| {
                 let got: CacheSize = diesel::sql_query("PRAGMA cache_size")
-                    .get_result(as_sqlite(c))
+                    .get_result(c)
                     .unwrap();
-                assert_eq!(
-                    got.cache_size, -expected_kib,
-                    "{total:?} over {connections}"
-                );
+                got.cache_size
+            }) {
+                assert_eq!(got, -expected_kib, "{total:?} over {connections}");
             }
         }
     }
