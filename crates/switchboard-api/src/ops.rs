@@ -98,7 +98,7 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
             parsed.entries as f64,
         ),
     ];
-    let counters: [ExternalCounter<'_>; 3] = [
+    let counters: [ExternalCounter<'_>; 4] = [
         (
             "switchboard_doc_cache_modifies_total",
             "Modifies by what this node's document cache did: written (planned on the cached copy, one read saved), stale (the copy could not be written and the row was read), missed (no copy).",
@@ -120,6 +120,11 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
                 ("outcome=\"parsed\"", parsed.parsed),
                 ("outcome=\"reused\"", parsed.reused),
             ],
+        ),
+        (
+            "switchboard_documents_unsent_total",
+            "Of the documents reused, those PostgreSQL was not asked to send: the page read its rows' versions only, and this node held each at the version read.",
+            &[("", parsed.unsent)],
         ),
     ];
     HttpResponse::Ok()

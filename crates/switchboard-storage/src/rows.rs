@@ -11,7 +11,7 @@ use switchboard_domain::{
 };
 
 use crate::StorageError;
-use crate::decoded::Decoded;
+use crate::decoded::{Decoded, RowVersion};
 use crate::json_column::{JsonText, JsonValue};
 use crate::schema::*;
 
@@ -160,17 +160,110 @@ fn from_document<E>(
     id: i64,
     tenant: i64,
     version: i64,
-    [created_at, updated_at]: [i64; 2],
+    times: [i64; 2],
 ) -> Result<E, StorageError>
 where
     E: Entity + serde::de::DeserializeOwned,
 {
-    let mut e: E = memo.decode(tenant, id, doc.0)?;
+    let e: E = memo.decode(tenant, id, doc.0)?;
+    Ok(with_columns(e, id, tenant, version, times))
+}
+
+/// `e` with the members only storage assigns set from its row's columns.
+fn with_columns<E: Entity>(
+    mut e: E,
+    id: i64,
+    tenant: i64,
+    version: i64,
+    [created_at, updated_at]: [i64; 2],
+) -> E {
     e.set_id(id);
     // Stamped as new (tenant, creation time), then as last written.
     e.stamp_new(TenantId::new(tenant), Timestamp::from_millis(created_at));
     e.stamp(version, Timestamp::from_millis(updated_at));
-    Ok(e)
+    e
+}
+
+/// An entity a page reads ([`PageRow`]).
+pub(crate) trait Paged: Entity + serde::de::DeserializeOwned {
+    /// Sets the link to a customer from its column (conversations).
+    fn link(&mut self, customer_id: Option<i64>);
+}
+
+impl Paged for Customer {
+    fn link(&mut self, _: Option<i64>) {}
+}
+
+impl Paged for Conversation {
+    fn link(&mut self, customer_id: Option<i64>) {
+        self.customer_id = customer_id.map(CustomerId::new);
+    }
+}
+
+/// A row of a page of customers or conversations, as every page statement
+/// selects it (`sql::query`): the columns of [`CustomerRow`] or
+/// [`ConversationRow`] (a customer's `customer_id` is null), the row
+/// version's `xmin` on PostgreSQL, and the document unless the page asked
+/// for the rows' versions only (see `decoded`).
+#[derive(Debug, Queryable)]
+pub(crate) struct PageRow {
+    pub id: i64,
+    pub tenant_id: i64,
+    pub customer_id: Option<i64>,
+    /// PostgreSQL: the transaction that wrote the row version; 0 on SQLite.
+    pub xmin: i64,
+    pub doc: Option<JsonText>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub version: i64,
+}
+
+impl PageRow {
+    /// The row version read (PostgreSQL).
+    pub(crate) fn read(&self) -> RowVersion {
+        RowVersion {
+            xmin: self.xmin,
+            version: self.version,
+            updated_at: self.updated_at,
+        }
+    }
+
+    /// The row's entity from its document, `doc` (the row's own when
+    /// `None`), parsed or a copy from `memo`, which records the row
+    /// version when `pg`; and whether it was a copy.
+    pub(crate) fn decode<E: Paged>(
+        mut self,
+        memo: &Decoded,
+        doc: Option<JsonText>,
+        pg: bool,
+    ) -> Result<(E, bool), StorageError> {
+        let read = pg.then(|| self.read());
+        let Some(doc) = doc.or_else(|| self.doc.take()) else {
+            return Err(StorageError::internal(
+                "a page row came without its document",
+            ));
+        };
+        let (e, copied) = memo.decode_read(self.tenant_id, self.id, doc.0, read)?;
+        Ok((self.finish(e), copied))
+    }
+
+    /// The row's entity when `memo` holds it at the row version read.
+    pub(crate) fn held<E: Paged>(&self, memo: &Decoded) -> Option<E> {
+        memo.at_version(self.tenant_id, self.id, self.read())
+            .map(|e| self.finish(e))
+    }
+
+    fn finish<E: Paged>(&self, e: E) -> E {
+        let mut e = with_columns(
+            e,
+            self.id,
+            self.tenant_id,
+            self.version,
+            [self.created_at, self.updated_at],
+        );
+        e.link(self.customer_id);
+        e
+    }
 }
 
 /// A customer as read: its document and the columns the document does not

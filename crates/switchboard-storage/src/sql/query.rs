@@ -13,6 +13,7 @@
 //! a key below every real value (`0` for ids, `-1` for times), which also
 //! makes `is null` an index lookup and gives every sort a total order.
 
+use std::collections::HashMap;
 use std::marker::PhantomData;
 
 use diesel::pg::Pg;
@@ -21,6 +22,7 @@ use diesel::sql_types::{BigInt, Double, Integer, Nullable, Text};
 use diesel::sqlite::Sqlite;
 use diesel::{QueryResult, RunQueryDsl};
 use serde_json::{Value as Json, json};
+use switchboard_domain::entity::Entity;
 use switchboard_domain::query::{
     Checked, Condition, ConversationField, CustomerField, Filter, Page, Query, Test,
 };
@@ -29,10 +31,12 @@ use switchboard_domain::{Agent, Conversation, Customer, Department};
 use super::R;
 use super::counts::Counts;
 use crate::Backend;
+use crate::StorageError;
 use crate::connection::DbConnection;
 use crate::decoded::Decoded;
+use crate::json_column::JsonText;
 use crate::json_column::JsonValue;
-use crate::rows::{AgentRow, ConversationRow, CustomerRow, DepartmentRow, DocumentRow};
+use crate::rows::{AgentRow, CustomerRow, DepartmentRow, PageRow, Paged};
 use crate::schema::sql_types::Json as JsonSql;
 
 /// A value bound to a placeholder.
@@ -157,6 +161,10 @@ pub(crate) trait Target: switchboard_domain::query::Field {
     const TABLE: &'static str;
     /// `SELECT` list, in the order of the row struct.
     const COLUMNS: &'static str;
+    /// A page's first columns ([`PageRow`]): the id, the tenant, the
+    /// linked customer (null for a customer); [`page_columns`] adds the
+    /// rest.
+    const PAGE_HEAD: &'static str;
     /// The entity's running counts (migration
     /// `2026-12-03-000001_row_counts`): `+n`/`-n` rows per group.
     const COUNTS: Counts;
@@ -183,6 +191,7 @@ pub(crate) trait Target: switchboard_domain::query::Field {
 impl Target for CustomerField {
     const TABLE: &'static str = "customers";
     const COLUMNS: &'static str = "id, tenant_id, doc, created_at, updated_at, version";
+    const PAGE_HEAD: &'static str = "id, tenant_id, CAST(NULL AS BIGINT)";
     const COUNTS: Counts = Counts::Customers;
 
     fn keyed_by_tenant(&self) -> bool {
@@ -234,6 +243,7 @@ impl Target for ConversationField {
     const TABLE: &'static str = "conversations";
     const COLUMNS: &'static str =
         "id, tenant_id, customer_id, doc, created_at, updated_at, version";
+    const PAGE_HEAD: &'static str = "id, tenant_id, customer_id";
     const COUNTS: Counts = Counts::Conversations;
 
     fn keyed_by_tenant(&self) -> bool {
@@ -938,7 +948,7 @@ fn attribute_lookup<F: Target>(b: Backend, filter: Option<&Filter<F>>) -> bool {
 fn base<F: Target>(
     b: Backend,
     tenant: i64,
-    head: &'static [&'static str],
+    head: &[&'static str],
     filter: Option<&Filter<F>>,
 ) -> Builder {
     let mut q = Builder::new(b, tenant);
@@ -1006,12 +1016,7 @@ fn sort_after_lookup<F: Target>(b: Backend, filter: Option<&Filter<F>>) -> bool 
 const MAX_LIMIT_IN_TEXT: i64 = 100;
 
 /// `SELECT … WHERE … ORDER BY … LIMIT …` for a page of `q`.
-fn select<F: Target>(
-    b: Backend,
-    tenant: i64,
-    q: &Query<F>,
-    head: &'static [&'static str],
-) -> Builder {
+fn select<F: Target>(b: Backend, tenant: i64, q: &Query<F>, head: &[&'static str]) -> Builder {
     let mut s = base(b, tenant, head, q.filter());
     let key = sort_key(q, b);
     let desc = q.sort().descending();
@@ -1068,15 +1073,55 @@ fn limit_offset<F: Target>(s: &mut Builder, q: &Query<F>, in_text: bool) {
 
 type CustomerSql = (BigInt, BigInt, JsonSql, BigInt, BigInt, BigInt);
 
-type ConversationSql = (
+/// A page's row ([`PageRow`]).
+type PageSql = (
     BigInt,
     BigInt,
     Nullable<BigInt>,
-    JsonSql,
+    BigInt,
+    Nullable<JsonSql>,
     BigInt,
     BigInt,
     BigInt,
 );
+
+/// Whether a page statement reads its rows' documents, or only their row
+/// versions (PostgreSQL; see `decoded`, "pages without their documents").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Docs {
+    With,
+    Versions,
+}
+
+/// A page's columns after [`Target::PAGE_HEAD`], in [`PageRow`]'s order:
+/// the row version's `xmin` (PostgreSQL; 0 on SQLite), and the document
+/// or a null in its place.
+fn page_columns<F: Target>(b: Backend, docs: Docs) -> [&'static str; 3] {
+    let xmin = match b {
+        Backend::Postgres => ", xmin::text::bigint",
+        Backend::Sqlite => ", CAST(0 AS BIGINT)",
+    };
+    let rest = match docs {
+        Docs::With => ", doc, created_at, updated_at, version",
+        Docs::Versions => ", CAST(NULL AS jsonb), created_at, updated_at, version",
+    };
+    [F::PAGE_HEAD, xmin, rest]
+}
+
+/// How a page of `q` is read: without its documents on PostgreSQL when
+/// the memo held most rows of recent such pages
+/// ([`Decoded::worth_proving`]).
+fn docs_for<F: Target>(b: Backend, memo: &Decoded, q: &Query<F>) -> Docs
+where
+    F::Entity: Paged,
+{
+    let continued = matches!(q.page(), Page::After(_));
+    if b == Backend::Postgres && memo.worth_proving(<F::Entity as Entity>::KIND, continued) {
+        Docs::Versions
+    } else {
+        Docs::With
+    }
+}
 
 fn backend(c: &DbConnection) -> Backend {
     match c {
@@ -1085,9 +1130,6 @@ fn backend(c: &DbConnection) -> Backend {
     }
 }
 
-const SELECT_CUSTOMERS: &[&str] = &["SELECT ", <CustomerField as Target>::COLUMNS];
-const SELECT_CONVERSATIONS: &[&str] = &["SELECT ", <ConversationField as Target>::COLUMNS];
-
 /// A page of the tenant's customers matching `q`.
 pub(crate) fn customers(
     c: &mut DbConnection,
@@ -1095,13 +1137,7 @@ pub(crate) fn customers(
     tenant: i64,
     q: &Query<CustomerField>,
 ) -> R<Vec<Customer>> {
-    let b = backend(c);
-    let stmt: Statement<CustomerSql> = Statement::new(
-        select(b, tenant, q, SELECT_CUSTOMERS).pieces,
-        cacheable(b, q.filter(), sort_key(q, b) == "id"),
-    );
-    let rows: Vec<CustomerRow> = crate::connection::native!(c, c => stmt.load(c))?;
-    rows.into_iter().map(|r| r.decode(memo)).collect()
+    page(c, memo, tenant, q)
 }
 
 /// A page of the tenant's conversations matching `q`.
@@ -1111,13 +1147,125 @@ pub(crate) fn conversations(
     tenant: i64,
     q: &Query<ConversationField>,
 ) -> R<Vec<Conversation>> {
+    page(c, memo, tenant, q)
+}
+
+/// A page of the tenant's rows of `F` matching `q`; read again with the
+/// documents when a row changed between the two statements of a page read
+/// without them ([`entities`]).
+fn page<F: Target>(
+    c: &mut DbConnection,
+    memo: &Decoded,
+    tenant: i64,
+    q: &Query<F>,
+) -> R<Vec<F::Entity>>
+where
+    F::Entity: Paged,
+{
+    let docs = docs_for(backend(c), memo, q);
+    let read = page_rows(c, tenant, q, docs)?;
+    if let Some(items) = entities(c, memo, tenant, q, read, docs)? {
+        return Ok(items);
+    }
+    let read = page_rows(c, tenant, q, Docs::With)?;
+    entities(c, memo, tenant, q, read, Docs::With)?
+        .ok_or_else(|| StorageError::internal("a page read with its documents lacked one"))
+}
+
+/// The rows of a page of `q`, read as `docs` says.
+fn page_rows<F: Target>(
+    c: &mut DbConnection,
+    tenant: i64,
+    q: &Query<F>,
+    docs: Docs,
+) -> R<Vec<PageRow>> {
     let b = backend(c);
-    let stmt: Statement<ConversationSql> = Statement::new(
-        select(b, tenant, q, SELECT_CONVERSATIONS).pieces,
+    let mut head = vec!["SELECT "];
+    head.extend(page_columns::<F>(b, docs));
+    let stmt: Statement<PageSql> = Statement::new(
+        select(b, tenant, q, &head).pieces,
         cacheable(b, q.filter(), sort_key(q, b) == "id"),
     );
-    let rows: Vec<ConversationRow> = crate::connection::native!(c, c => stmt.load(c))?;
-    rows.into_iter().map(|r| r.decode(memo)).collect()
+    Ok(crate::connection::native!(c, c => stmt.load(c))?)
+}
+
+/// The entities of a page's `rows`, read as `docs` says. Without the
+/// documents (PostgreSQL), a row the memo holds at the row version read is
+/// a copy, and the others' documents are read by a second statement; when
+/// one of those rows changed or went in between, the page is `None`: the
+/// two statements saw different rows, and the caller reads it again with
+/// its documents. The memo's share of held rows is noted either way.
+fn entities<F: Target>(
+    c: &mut DbConnection,
+    memo: &Decoded,
+    tenant: i64,
+    q: &Query<F>,
+    rows: Vec<PageRow>,
+    docs: Docs,
+) -> R<Option<Vec<F::Entity>>>
+where
+    F::Entity: Paged,
+{
+    let pg = backend(c) == Backend::Postgres;
+    let kind = <F::Entity as Entity>::KIND;
+    let continued = matches!(q.page(), Page::After(_));
+    let n = rows.len();
+    if docs == Docs::With {
+        let mut held = 0;
+        let items = rows
+            .into_iter()
+            .map(|r| {
+                let (e, copied) = r.decode(memo, None, pg)?;
+                held += usize::from(copied);
+                Ok(e)
+            })
+            .collect::<R<Vec<_>>>()?;
+        if pg {
+            memo.note_page(kind, continued, held, n);
+        }
+        return Ok(Some(items));
+    }
+    let mut items: Vec<Option<F::Entity>> = rows.iter().map(|r| r.held(memo)).collect();
+    let missing: Vec<i64> = rows
+        .iter()
+        .zip(&items)
+        .filter(|(_, e)| e.is_none())
+        .map(|(r, _)| r.id)
+        .collect();
+    memo.note_page(kind, continued, n - missing.len(), n);
+    if !missing.is_empty() {
+        let mut fetched = documents::<F>(c, tenant, &missing)?;
+        for (row, slot) in rows.into_iter().zip(items.iter_mut()) {
+            if slot.is_some() {
+                continue;
+            }
+            match fetched.remove(&row.id) {
+                Some((xmin, doc)) if xmin == row.xmin => {
+                    *slot = Some(row.decode(memo, Some(doc), true)?.0);
+                }
+                _ => return Ok(None),
+            }
+        }
+    }
+    Ok(Some(items.into_iter().flatten().collect()))
+}
+
+/// PostgreSQL: the documents of the tenant's rows of `F` among `ids`
+/// (distinct), each with its row version's `xmin`, by id.
+fn documents<F: Target>(
+    c: &mut DbConnection,
+    tenant: i64,
+    ids: &[i64],
+) -> R<HashMap<i64, (i64, JsonText)>> {
+    let mut s = Builder::new(backend(c), tenant);
+    s.sql("SELECT t.id, t.xmin::text::bigint, t.doc");
+    from_among(&mut s, F::TABLE, ids)?;
+    let stmt: Statement<(BigInt, BigInt, JsonSql)> = Statement::new(s.pieces, true);
+    let rows: Vec<(i64, i64, JsonText)> = crate::connection::native!(c, c => stmt.load(c))?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, xmin, doc)| (id, (xmin, doc)))
+        .collect())
 }
 
 /// SQLite: the tenant's customers among `ids`, in id order, by one
@@ -1417,14 +1565,14 @@ fn totals<F: Target>(b: Backend, tenant: i64, filter: Option<&Filter<F>>) -> Bui
 /// a page of `q` and how many rows match its filter in all, in one
 /// statement (one snapshot, one round trip). An empty page carries no
 /// total.
-fn select_counted<F: Target>(b: Backend, tenant: i64, q: &Query<F>) -> Builder {
+fn select_counted<F: Target>(b: Backend, tenant: i64, q: &Query<F>, docs: Docs) -> Builder {
     if attribute_lookup(b, q.filter()) && sort_key(q, b) == "id" {
-        return lookup_counted(b, tenant, q);
+        return lookup_counted(b, tenant, q, docs);
     }
     let mut s = totals(b, tenant, q.filter());
     s.sql(", ");
     s.pieces
-        .extend(select(b, tenant, q, &["", F::COLUMNS]).pieces);
+        .extend(select(b, tenant, q, &page_columns::<F>(b, docs)).pieces);
     s
 }
 
@@ -1445,16 +1593,18 @@ fn select_counted<F: Target>(b: Backend, tenant: i64, q: &Query<F>) -> Builder {
 /// [`totals`] and the page each looked them up and checked them again:
 /// twice the work for the same rows. Here the matches' ids are found once;
 /// the page's rows are then read by primary key.
-fn lookup_counted<F: Target>(b: Backend, tenant: i64, q: &Query<F>) -> Builder {
+fn lookup_counted<F: Target>(b: Backend, tenant: i64, q: &Query<F>, docs: Docs) -> Builder {
     let desc = q.sort().descending();
     let dir = if desc { " DESC" } else { " ASC" };
     let mut s = Builder::new(b, tenant);
     s.sql("WITH m AS MATERIALIZED (");
     s.pieces
         .extend(base(b, tenant, &["SELECT id"], q.filter()).pieces);
-    s.sql(") SELECT (SELECT count(*) FROM m), CAST(0 AS BIGINT), ")
-        .sql(F::COLUMNS)
-        .sql(" FROM ")
+    s.sql(") SELECT (SELECT count(*) FROM m), CAST(0 AS BIGINT), ");
+    for piece in page_columns::<F>(b, docs) {
+        s.sql(piece);
+    }
+    s.sql(" FROM ")
         .sql(F::TABLE)
         .sql(" WHERE tenant_id + 0 = ")
         .int(tenant)
@@ -1487,31 +1637,6 @@ impl Total {
     }
 }
 
-/// Splits the rows of [`select_counted`] into the page and its total. A
-/// page that came back empty carries no total: it is counted on its own
-/// (0 without reading when `q` is a first page).
-fn split<F: Target, Row>(
-    c: &mut DbConnection,
-    memo: &Decoded,
-    tenant: i64,
-    q: &Query<F>,
-    rows: Vec<(i64, i64, Row)>,
-) -> R<(Vec<F::Entity>, Total)>
-where
-    Row: DocumentRow<Entity = F::Entity>,
-{
-    let total = match rows.first() {
-        Some((n, summed, _)) => Total::of(*n, *summed),
-        None if matches!(q.page(), Page::First) => Total::default(),
-        None => count(c, tenant, q.filter())?,
-    };
-    let items = rows
-        .into_iter()
-        .map(|(_, _, row)| row.decode(memo))
-        .collect::<R<Vec<_>>>()?;
-    Ok((items, total))
-}
-
 /// A page of the tenant's customers matching `q`, and how many match.
 pub(crate) fn customers_counted(
     c: &mut DbConnection,
@@ -1519,13 +1644,7 @@ pub(crate) fn customers_counted(
     tenant: i64,
     q: &Query<CustomerField>,
 ) -> R<(Vec<Customer>, Total)> {
-    let b = backend(c);
-    let stmt: Statement<(BigInt, BigInt, CustomerSql)> = Statement::new(
-        select_counted(b, tenant, q).pieces,
-        cacheable(b, q.filter(), sort_key(q, b) == "id"),
-    );
-    let rows: Vec<(i64, i64, CustomerRow)> = crate::connection::native!(c, c => stmt.load(c))?;
-    split(c, memo, tenant, q, rows)
+    page_counted(c, memo, tenant, q)
 }
 
 /// A page of the tenant's conversations matching `q`, and how many match.
@@ -1535,13 +1654,50 @@ pub(crate) fn conversations_counted(
     tenant: i64,
     q: &Query<ConversationField>,
 ) -> R<(Vec<Conversation>, Total)> {
+    page_counted(c, memo, tenant, q)
+}
+
+/// A page of the tenant's rows of `F` matching `q` ([`page`]), and how
+/// many match ([`select_counted`]). A page that came back empty carries no
+/// total: it is counted on its own (0 without reading when `q` is a first
+/// page).
+fn page_counted<F: Target>(
+    c: &mut DbConnection,
+    memo: &Decoded,
+    tenant: i64,
+    q: &Query<F>,
+) -> R<(Vec<F::Entity>, Total)>
+where
+    F::Entity: Paged,
+{
     let b = backend(c);
-    let stmt: Statement<(BigInt, BigInt, ConversationSql)> = Statement::new(
-        select_counted(b, tenant, q).pieces,
-        cacheable(b, q.filter(), sort_key(q, b) == "id"),
-    );
-    let rows: Vec<(i64, i64, ConversationRow)> = crate::connection::native!(c, c => stmt.load(c))?;
-    split(c, memo, tenant, q, rows)
+    let rows = |c: &mut DbConnection, docs: Docs| -> R<(Vec<PageRow>, Option<Total>)> {
+        let stmt: Statement<(BigInt, BigInt, PageSql)> = Statement::new(
+            select_counted(b, tenant, q, docs).pieces,
+            cacheable(b, q.filter(), sort_key(q, b) == "id"),
+        );
+        let rows: Vec<(i64, i64, PageRow)> = crate::connection::native!(c, c => stmt.load(c))?;
+        let total = rows.first().map(|(n, summed, _)| Total::of(*n, *summed));
+        Ok((rows.into_iter().map(|(_, _, row)| row).collect(), total))
+    };
+    let docs = docs_for(b, memo, q);
+    let (read, mut total) = rows(c, docs)?;
+    let items = match entities(c, memo, tenant, q, read, docs)? {
+        Some(items) => items,
+        None => {
+            let (read, again) = rows(c, Docs::With)?;
+            total = again;
+            entities(c, memo, tenant, q, read, Docs::With)?.ok_or_else(|| {
+                StorageError::internal("a page read with its documents lacked one")
+            })?
+        }
+    };
+    let total = match total {
+        Some(total) => total,
+        None if matches!(q.page(), Page::First) => Total::default(),
+        None => count(c, tenant, q.filter())?,
+    };
+    Ok((items, total))
 }
 
 /// How many of the tenant's rows match `filter` (see [`totals`]).
@@ -1556,6 +1712,9 @@ pub(crate) fn count<F: Target>(
     let (n, summed): (i64, i64) = crate::connection::native!(c, c => stmt.get_result(c))?;
     Ok(Total::of(n, summed))
 }
+
+#[cfg(test)]
+mod page_read_tests;
 
 /// The database's plan for a page of `q`, one line per step
 /// (`EXPLAIN QUERY PLAN` on SQLite, `EXPLAIN` on PostgreSQL); `counted`:
@@ -1573,7 +1732,7 @@ pub(crate) fn explain<F: Target>(
     use diesel::sql_types::Integer;
     let b = backend(c);
     let pieces = if counted {
-        select_counted(b, tenant, q).pieces
+        select_counted(b, tenant, q, Docs::With).pieces
     } else {
         select(b, tenant, q, &["SELECT id"]).pieces
     };
