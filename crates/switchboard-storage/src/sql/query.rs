@@ -1150,9 +1150,7 @@ pub(crate) fn conversations(
     page(c, memo, tenant, q)
 }
 
-/// A page of the tenant's rows of `F` matching `q`; read again with the
-/// documents when a row changed between the two statements of a page read
-/// without them ([`entities`]).
+/// A page of the tenant's rows of `F` matching `q` ([`read_page`]).
 fn page<F: Target>(
     c: &mut DbConnection,
     memo: &Decoded,
@@ -1162,14 +1160,35 @@ fn page<F: Target>(
 where
     F::Entity: Paged,
 {
+    read_page(c, memo, tenant, q, |c, docs| {
+        Ok((page_rows(c, tenant, q, docs)?, ()))
+    })
+    .map(|(items, ())| items)
+}
+
+/// The entities of a page of `q` whose rows `read` reads as it is told
+/// (with what else its statement returned): as [`docs_for`] says, then
+/// again with the documents when a row changed between the two statements
+/// of a page read without them ([`entities`]).
+fn read_page<F: Target, X>(
+    c: &mut DbConnection,
+    memo: &Decoded,
+    tenant: i64,
+    q: &Query<F>,
+    mut read: impl FnMut(&mut DbConnection, Docs) -> R<(Vec<PageRow>, X)>,
+) -> R<(Vec<F::Entity>, X)>
+where
+    F::Entity: Paged,
+{
     let docs = docs_for(backend(c), memo, q);
-    let read = page_rows(c, tenant, q, docs)?;
-    if let Some(items) = entities(c, memo, tenant, q, read, docs)? {
-        return Ok(items);
+    let (rows, also) = read(c, docs)?;
+    if let Some(items) = entities(c, memo, tenant, q, rows, docs)? {
+        return Ok((items, also));
     }
-    let read = page_rows(c, tenant, q, Docs::With)?;
-    entities(c, memo, tenant, q, read, Docs::With)?
-        .ok_or_else(|| StorageError::internal("a page read with its documents lacked one"))
+    let (rows, also) = read(c, Docs::With)?;
+    let items = entities(c, memo, tenant, q, rows, Docs::With)?
+        .ok_or_else(|| StorageError::internal("a page read with its documents lacked one"))?;
+    Ok((items, also))
 }
 
 /// The rows of a page of `q`, read as `docs` says.
@@ -1671,7 +1690,7 @@ where
     F::Entity: Paged,
 {
     let b = backend(c);
-    let rows = |c: &mut DbConnection, docs: Docs| -> R<(Vec<PageRow>, Option<Total>)> {
+    let (items, total) = read_page(c, memo, tenant, q, |c, docs| {
         let stmt: Statement<(BigInt, BigInt, PageSql)> = Statement::new(
             select_counted(b, tenant, q, docs).pieces,
             cacheable(b, q.filter(), sort_key(q, b) == "id"),
@@ -1679,19 +1698,7 @@ where
         let rows: Vec<(i64, i64, PageRow)> = crate::connection::native!(c, c => stmt.load(c))?;
         let total = rows.first().map(|(n, summed, _)| Total::of(*n, *summed));
         Ok((rows.into_iter().map(|(_, _, row)| row).collect(), total))
-    };
-    let docs = docs_for(b, memo, q);
-    let (read, mut total) = rows(c, docs)?;
-    let items = match entities(c, memo, tenant, q, read, docs)? {
-        Some(items) => items,
-        None => {
-            let (read, again) = rows(c, Docs::With)?;
-            total = again;
-            entities(c, memo, tenant, q, read, Docs::With)?.ok_or_else(|| {
-                StorageError::internal("a page read with its documents lacked one")
-            })?
-        }
-    };
+    })?;
     let total = match total {
         Some(total) => total,
         None if matches!(q.page(), Page::First) => Total::default(),
