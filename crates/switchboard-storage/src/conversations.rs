@@ -511,7 +511,7 @@ pub(crate) fn page_with_links(
     q: &Query<ConversationField>,
     set: LinkSet,
 ) -> R<(Vec<Conversation>, sql::query::Total, Vec<ConversationLinks>)> {
-    let (items, total) = sql::query::conversations_counted(c, memo, tenant, q)?;
+    let (items, total) = sql::query::page_counted(c, memo, tenant, q)?;
     let links = match wanted_links(&items, set) {
         Some(wanted) => load_links(c, memo, tenant, &wanted, set.contact_only)?,
         None => vec![ConversationLinks::default(); items.len()],
@@ -607,14 +607,7 @@ impl<'a> Conversations<'a> {
         tenant: TenantId,
         query: &Query<ConversationField>,
     ) -> Result<QueryPage<Conversation>, StorageError> {
-        paging::run(
-            self.store,
-            "conversations",
-            tenant,
-            query,
-            sql::query::conversations,
-        )
-        .await
+        paging::run(self.store, "conversations", tenant, query, sql::query::page).await
     }
 
     /// A page of [`Self::query`], how many conversations match its filter

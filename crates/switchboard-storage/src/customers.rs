@@ -218,14 +218,7 @@ impl<'a> Customers<'a> {
         tenant: TenantId,
         query: &Query<CustomerField>,
     ) -> Result<QueryPage<Customer>, StorageError> {
-        paging::run(
-            self.store,
-            "customers",
-            tenant,
-            query,
-            sql::query::customers,
-        )
-        .await
+        paging::run(self.store, "customers", tenant, query, sql::query::page).await
     }
 
     /// A page of [`Self::query`] and how many customers match its filter
@@ -241,7 +234,7 @@ impl<'a> Customers<'a> {
             "customers",
             tenant,
             query,
-            sql::query::customers_counted,
+            sql::query::page_counted,
         )
         .await?;
         self.store.after_total::<CustomerField>(tenant.get(), total);

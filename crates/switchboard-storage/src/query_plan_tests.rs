@@ -578,12 +578,9 @@ async fn taking_events_does_not_revisit_processed_ones() {
         #[diesel(sql_type = BigInt)]
         n: i64,
     }
+    // Skips (with a loud notice) only outside CI: `TestDb::postgres` panics
+    // when CI is set and PostgreSQL is unavailable.
     let Some(db) = TestDb::postgres() else {
-        assert!(
-            std::env::var_os("CI").is_none_or(|ci| ci.is_empty()),
-            "no PostgreSQL, and CI is set"
-        );
-        eprintln!("SKIPPED: no PostgreSQL");
         return;
     };
     let store = Store::open(&db.url, StoreConfig::for_tests())

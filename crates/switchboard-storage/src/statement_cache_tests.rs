@@ -245,7 +245,7 @@ async fn a_search_page_and_its_links_are_prepared_once_per_connection() {
             )
             .unwrap();
             let (items, total) =
-                crate::sql::query::customers_counted(&mut c, &Decoded::off(), seeded.tenant, &q)
+                crate::sql::query::page_counted(&mut c, &Decoded::off(), seeded.tenant, &q)
                     .unwrap();
             assert_eq!((items.len(), total.n), (1, 1), "{}", db.label);
         }
@@ -264,7 +264,7 @@ async fn a_search_page_and_its_links_are_prepared_once_per_connection() {
         for (plan, n) in [("free", 3), ("pro", 2)] {
             let q = by_plan(&store, seeded.tenant, plan).await;
             let (items, total) =
-                crate::sql::query::customers_counted(&mut c, &Decoded::off(), seeded.tenant, &q)
+                crate::sql::query::page_counted(&mut c, &Decoded::off(), seeded.tenant, &q)
                     .unwrap();
             assert_eq!((items.len(), total.n), (n, n as u64), "{}", db.label);
         }

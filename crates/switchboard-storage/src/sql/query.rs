@@ -26,7 +26,7 @@ use switchboard_domain::entity::Entity;
 use switchboard_domain::query::{
     Checked, Condition, ConversationField, CustomerField, Filter, Page, Query, Test,
 };
-use switchboard_domain::{Agent, Conversation, Customer, Department};
+use switchboard_domain::{Agent, Department};
 
 use super::R;
 use super::counts::Counts;
@@ -1130,28 +1130,9 @@ fn backend(c: &DbConnection) -> Backend {
     }
 }
 
-/// A page of the tenant's customers matching `q`.
-pub(crate) fn customers(
-    c: &mut DbConnection,
-    memo: &Decoded,
-    tenant: i64,
-    q: &Query<CustomerField>,
-) -> R<Vec<Customer>> {
-    page(c, memo, tenant, q)
-}
-
-/// A page of the tenant's conversations matching `q`.
-pub(crate) fn conversations(
-    c: &mut DbConnection,
-    memo: &Decoded,
-    tenant: i64,
-    q: &Query<ConversationField>,
-) -> R<Vec<Conversation>> {
-    page(c, memo, tenant, q)
-}
-
-/// A page of the tenant's rows of `F` matching `q` ([`read_page`]).
-fn page<F: Target>(
+/// A page of the tenant's rows of `F` (customers or conversations)
+/// matching `q` ([`read_page`]).
+pub(crate) fn page<F: Target>(
     c: &mut DbConnection,
     memo: &Decoded,
     tenant: i64,
@@ -1199,10 +1180,9 @@ fn page_rows<F: Target>(
     docs: Docs,
 ) -> R<Vec<PageRow>> {
     let b = backend(c);
-    let mut head = vec!["SELECT "];
-    head.extend(page_columns::<F>(b, docs));
+    let [head, xmin, rest] = page_columns::<F>(b, docs);
     let stmt: Statement<PageSql> = Statement::new(
-        select(b, tenant, q, &head).pieces,
+        select(b, tenant, q, &["SELECT ", head, xmin, rest]).pieces,
         cacheable(b, q.filter(), sort_key(q, b) == "id"),
     );
     Ok(crate::connection::native!(c, c => stmt.load(c))?)
@@ -1656,31 +1636,11 @@ impl Total {
     }
 }
 
-/// A page of the tenant's customers matching `q`, and how many match.
-pub(crate) fn customers_counted(
-    c: &mut DbConnection,
-    memo: &Decoded,
-    tenant: i64,
-    q: &Query<CustomerField>,
-) -> R<(Vec<Customer>, Total)> {
-    page_counted(c, memo, tenant, q)
-}
-
-/// A page of the tenant's conversations matching `q`, and how many match.
-pub(crate) fn conversations_counted(
-    c: &mut DbConnection,
-    memo: &Decoded,
-    tenant: i64,
-    q: &Query<ConversationField>,
-) -> R<(Vec<Conversation>, Total)> {
-    page_counted(c, memo, tenant, q)
-}
-
 /// A page of the tenant's rows of `F` matching `q` ([`page`]), and how
 /// many match ([`select_counted`]). A page that came back empty carries no
 /// total: it is counted on its own (0 without reading when `q` is a first
 /// page).
-fn page_counted<F: Target>(
+pub(crate) fn page_counted<F: Target>(
     c: &mut DbConnection,
     memo: &Decoded,
     tenant: i64,
@@ -1725,7 +1685,7 @@ mod page_read_tests;
 
 /// The database's plan for a page of `q`, one line per step
 /// (`EXPLAIN QUERY PLAN` on SQLite, `EXPLAIN` on PostgreSQL); `counted`:
-/// of the page with its total ([`customers_counted`]); `generic`: on
+/// of the page with its total ([`page_counted`]); `generic`: on
 /// PostgreSQL, the plan it keeps for a kept statement, made for no values
 /// (`plan_cache_mode = force_generic_plan`; SQLite has no other).
 #[cfg(test)]

@@ -5,7 +5,7 @@
 //! without a new version.
 
 use switchboard_domain::query::{ConversationField as Cv, Page, Query, Sort};
-use switchboard_domain::{Conversation, TenantId};
+use switchboard_domain::{Conversation, ConversationId, TenantId};
 use switchboard_storage::{DecodedStats, LinkSet, Precondition, Store, StoreConfig};
 
 use super::harness::{
@@ -21,6 +21,24 @@ async fn page(store: &Store, tenant: TenantId) -> Vec<Conversation> {
         .await
         .unwrap();
     page.page.items
+}
+
+/// Sets conversation `id`'s rank in its stored document by hand in SQL,
+/// behind every node, keeping its version and time.
+fn rank_by_hand(db: &TestDb, id: ConversationId, rank: i64) {
+    let done = db.raw().lines(
+        &format!(
+            "UPDATE conversations SET doc = json_set(doc, '$.rank', {rank}) \
+             WHERE id = {} RETURNING 'done' AS line",
+            id.get()
+        ),
+        &format!(
+            "UPDATE conversations SET doc = jsonb_set(doc, '{{rank}}', '{rank}') \
+             WHERE id = {} RETURNING 'done' AS line",
+            id.get()
+        ),
+    );
+    assert_eq!(done, ["done"], "{}", db.label);
 }
 
 /// How many documents `store` parsed and reused since `before`.
@@ -77,19 +95,7 @@ async fn a_page_read_again_copies_what_it_parsed_and_shows_every_change() {
 
         // A change that keeps the version (made by hand, behind every
         // node): the text differs, so the row is parsed, not copied.
-        let done = db.raw().lines(
-            &format!(
-                "UPDATE conversations SET doc = json_set(doc, '$.rank', 42) \
-                 WHERE id = {} RETURNING 'done' AS line",
-                ids[1].get()
-            ),
-            &format!(
-                "UPDATE conversations SET doc = jsonb_set(doc, '{{rank}}', '42') \
-                 WHERE id = {} RETURNING 'done' AS line",
-                ids[1].get()
-            ),
-        );
-        assert_eq!(done, ["done"], "{label}");
+        rank_by_hand(&db, ids[1], 42);
         let read = page(&a, t).await;
         let row = read.iter().find(|c| c.id == ids[1]).unwrap();
         assert_eq!(row.rank, 42, "{label}: a copy of the old text was served");
@@ -209,19 +215,7 @@ async fn pages_without_documents_copy_only_rows_held_at_their_version() {
 
         // By hand, keeping the version and the time: a new row version all
         // the same, so the row is read and its new text parsed.
-        let done = db.raw().lines(
-            &format!(
-                "UPDATE conversations SET doc = json_set(doc, '$.rank', 42) \
-                 WHERE id = {} RETURNING 'done' AS line",
-                ids[1].get()
-            ),
-            &format!(
-                "UPDATE conversations SET doc = jsonb_set(doc, '{{rank}}', '42') \
-                 WHERE id = {} RETURNING 'done' AS line",
-                ids[1].get()
-            ),
-        );
-        assert_eq!(done, ["done"], "{label}");
+        rank_by_hand(&db, ids[1], 42);
         let before = a.decoded_stats();
         let read = page(&a, t).await;
         let row = read.iter().find(|c| c.id == ids[1]).unwrap();

@@ -13,12 +13,9 @@ use crate::{StorageError, Store, StoreConfig, WriteContext};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_row_changed_between_the_two_statements_reads_the_page_again() {
+    // Skips (with a loud notice) only outside CI: `TestDb::postgres` panics
+    // when CI is set and PostgreSQL is unavailable.
     let Some(db) = TestDb::postgres() else {
-        assert!(
-            std::env::var_os("CI").is_none_or(|ci| ci.is_empty()),
-            "no PostgreSQL, and CI is set"
-        );
-        eprintln!("SKIPPED: no PostgreSQL");
         return;
     };
     let store = Store::open(&db.url, StoreConfig::for_tests())
