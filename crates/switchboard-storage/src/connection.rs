@@ -645,8 +645,10 @@ mod tests {
     }
 
     /// The workspace builds SQLite in multi-thread mode without memory
-    /// statistics (`.cargo/config.toml`): no mutex on every call into a
-    /// connection. Fails if that setting is lost, or ignored by the build.
+    /// statistics and without memory management (`.cargo/config.toml`): no
+    /// mutex on every call into a connection, and each connection's page
+    /// cache its own, with no process-wide mutex on every page it reads.
+    /// Fails if a setting is lost, or ignored by the build.
     #[test]
     fn sqlite_is_built_for_a_pool() {
         let dir = switchboard_testsupport::tempfile::tempdir().unwrap();
@@ -668,5 +670,12 @@ mod tests {
                 "{wanted} not among {options:?}"
             );
         }
+        // With it, SQLite puts every connection's pages in one shared cache
+        // behind one mutex (so that `sqlite3_release_memory` can free any).
+        let shared_cache = "ENABLE_MEMORY_MANAGEMENT";
+        assert!(
+            !options.iter().any(|o| o == shared_cache),
+            "{shared_cache} among {options:?}"
+        );
     }
 }
