@@ -61,6 +61,26 @@
 //! ```
 //!
 //! See `examples/embed.rs` for a complete program.
+//!
+//! ## Building SQLite for the pool
+//!
+//! The bundled SQLite comes from `libsqlite3-sys`, compiled with the
+//! settings of the build that embeds this crate. Its defaults are correct
+//! but slower under concurrent reads: every call into a connection takes
+//! that connection's mutex, every allocation a process-wide one, and every
+//! page a B-tree step reads the one mutex of a page cache that all
+//! connections share. Switchboard's workspace builds it without these,
+//! which is safe because the store hands each connection to one thread at
+//! a time; an application that embeds the store can do the same in its own
+//! `.cargo/config.toml`:
+//!
+//! ```toml
+//! [env]
+//! LIBSQLITE3_FLAGS = "-USQLITE_THREADSAFE -DSQLITE_THREADSAFE=2 -DSQLITE_DEFAULT_MEMSTATUS=0 -USQLITE_ENABLE_MEMORY_MANAGEMENT"
+//! ```
+//!
+//! (Without the last one `sqlite3_release_memory` frees nothing; this crate
+//! does not call it.)
 
 mod admin;
 #[cfg(test)]
