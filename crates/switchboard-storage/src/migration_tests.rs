@@ -210,8 +210,13 @@ fn rows(raw: &mut Raw) -> Vec<String> {
     let mut out = Vec::new();
     // The running counts are derived from the rows (their migration sums
     // them): after a revert and a re-run they hold the same totals in
-    // other rows.
-    let derived = ["customer_counts", "conversation_counts"];
+    // other rows. The custom attribute values are derived from the
+    // documents (and have no id to order them by).
+    let derived = [
+        "customer_counts",
+        "conversation_counts",
+        "customer_attribute_values",
+    ];
     for (table, cols) in TABLES.iter().filter(|(t, _)| !derived.contains(t)) {
         let present = raw.lines(
             &format!("SELECT name AS line FROM pragma_table_info('{table}')"),
@@ -743,11 +748,160 @@ async fn the_contact_columns_are_filled_from_the_documents_already_there() {
         .run(move |c| c.revert_migrations_after(&previous))
         .await
         .unwrap();
-    assert_eq!(reverted, vec![CONTACT_COLUMNS.to_string()], "{label}");
+    assert_eq!(
+        reverted.last().map(String::as_str),
+        Some(CONTACT_COLUMNS),
+        "{label}: {reverted:?}"
+    );
     assert_eq!(rows(&mut raw), rows_after, "{label}");
     let columns = raw.lines(
         "SELECT name AS line FROM pragma_table_xinfo('customers') WHERE name LIKE 'contact_%'",
         "",
     );
     assert!(columns.is_empty(), "{label}: {columns:?}");
+}
+
+/// PostgreSQL's table of custom attribute values.
+const ATTRIBUTE_VALUES: &str = "20261210000001";
+
+/// The custom attribute values are filled from the documents already
+/// there when PostgreSQL's table of them is made (SQLite has kept them
+/// since its first query migration, so the same searches hold there): the
+/// scalars of each customer's `customData`, of every tenant, and the
+/// triggers keep them after. A search by attribute reads only that table
+/// and the matches' rows, so a customer left out would never be found.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_attribute_values_are_filled_from_the_documents_already_there() {
+    use serde_json::json;
+    use switchboard_domain::query::{CustomerField as Cu, Op, Page, Query, Sort, Value};
+    use switchboard_domain::{AttributeType, CustomAttribute, Customer, CustomerId};
+    use switchboard_testsupport::query::{cond, text};
+
+    for db in TestDb::all() {
+        let store = Store::open(&db.url, StoreConfig::for_tests())
+            .await
+            .unwrap();
+        let label = store.backend().name();
+        let acme = store.admin().create_tenant("acme").await.unwrap();
+        let globex = store.admin().create_tenant("globex").await.unwrap();
+        for t in [acme.id, globex.id] {
+            for (name, kind) in [
+                ("plan", AttributeType::String),
+                ("seats", AttributeType::Number),
+                ("trial", AttributeType::Boolean),
+            ] {
+                store
+                    .admin()
+                    .create_attribute(CustomAttribute::new(t, name, kind, name))
+                    .await
+                    .unwrap();
+            }
+        }
+        // Customers of both tenants, then the table reverted (on
+        // PostgreSQL, dropped) and one value changed by the older schema.
+        let docs = [
+            (&acme, json!({"plan": "pro", "seats": 5, "trial": true})),
+            (&acme, json!({"plan": "free", "seats": 5.0})),
+            (&acme, json!({"plan": "free", "seats": "5"})),
+            (&acme, json!({})),
+            (&globex, json!({"plan": "pro", "seats": 5, "trial": true})),
+        ];
+        let mut ids = Vec::new();
+        for (tenant, data) in docs {
+            let ctx = WriteContext::new(tenant.clone(), Actor::System, "test");
+            let mut c = Customer::new(tenant.id, store.now());
+            if let serde_json::Value::Object(map) = data {
+                c.custom_data.extend(map);
+            }
+            ids.push(store.customers().create(&ctx, c).await.unwrap().id.get());
+        }
+        let keep = migration_before(ATTRIBUTE_VALUES);
+        store
+            .run(move |c| c.revert_migrations_after(&keep))
+            .await
+            .unwrap();
+        let ctx = WriteContext::new(acme.clone(), Actor::System, "test");
+        store
+            .customers()
+            .update(&ctx, CustomerId::new(ids[2]), Precondition::NONE, |c| {
+                c.custom_data.insert("plan".into(), json!("pro"));
+            })
+            .await
+            .unwrap();
+        let applied = store.migrate().await.unwrap();
+        assert_eq!(
+            applied.first().map(String::as_str),
+            Some(ATTRIBUTE_VALUES),
+            "{label}: {applied:?}"
+        );
+
+        let attrs = store.admin().attributes(acme.id).await.unwrap();
+        let search = |name: &'static str, op: Op, values: Vec<Value>| {
+            let field = Cu::attribute(name, &attrs).unwrap();
+            let q = Query::new(
+                Some(cond(field, op, values)),
+                Sort::by_id(false),
+                Page::First,
+                10,
+            )
+            .unwrap();
+            let store = store.clone();
+            async move {
+                let found = store.customers().query_counted(acme.id, &q).await.unwrap();
+                let page: Vec<i64> = found.page.items.iter().map(|c| c.id.get()).collect();
+                assert_eq!(found.total, page.len() as u64, "{page:?}");
+                page
+            }
+        };
+        assert_eq!(
+            search("plan", Op::Eq, vec![text("pro")]).await,
+            [ids[0], ids[2]],
+            "{label}"
+        );
+        assert_eq!(
+            search("plan", Op::In, vec![text("pro"), text("free")]).await,
+            [ids[0], ids[1], ids[2]],
+            "{label}"
+        );
+        // 5 and 5.0 are one number; a number attribute matches "5" too.
+        assert_eq!(
+            search("seats", Op::Eq, vec![Value::Int(5)]).await,
+            [ids[0], ids[1], ids[2]],
+            "{label}"
+        );
+        assert_eq!(
+            search("trial", Op::Eq, vec![Value::Bool(true)]).await,
+            [ids[0]],
+            "{label}"
+        );
+        assert_eq!(
+            search("plan", Op::IsNotNull, vec![]).await,
+            [ids[0], ids[1], ids[2]],
+            "{label}"
+        );
+
+        // After the migration, the triggers: a new customer, a changed
+        // value, a removed one.
+        let mut fresh = Customer::new(acme.id, store.now());
+        fresh.custom_data.insert("plan".into(), json!("pro"));
+        let fresh = store.customers().create(&ctx, fresh).await.unwrap();
+        store
+            .customers()
+            .update(&ctx, CustomerId::new(ids[1]), Precondition::NONE, |c| {
+                c.custom_data.insert("plan".into(), json!("pro"));
+                c.custom_data.remove("seats");
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            search("plan", Op::Eq, vec![text("pro")]).await,
+            [ids[0], ids[1], ids[2], fresh.id.get()],
+            "{label}"
+        );
+        assert_eq!(
+            search("seats", Op::Eq, vec![Value::Int(5)]).await,
+            [ids[0], ids[2]],
+            "{label}"
+        );
+    }
 }

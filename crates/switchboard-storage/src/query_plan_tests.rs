@@ -100,15 +100,17 @@ fn customer_cases(attrs: &switchboard_domain::AttributeSet) -> Vec<Case<Cu>> {
             &["customers_tenant_id_user_id_key"],
         ),
         Case {
-            postgres_detail: SORTED_AFTER_LOOKUP,
-            postgres_once: true,
+            // The page's ids in order from the value table's index, then
+            // its customers by primary key (`sql::query::attribute_page`):
+            // no sort, whatever the value's count.
+            ordered: true,
             ..case(
                 "customers: by a custom attribute",
                 Some(cond(plan, Op::Eq, vec![Value::Text("enterprise".into())])),
                 newest(),
                 Page::First,
                 &["customer_attribute_values_lookup"],
-                &["customers_custom_data_by_tenant"],
+                &["customer_attribute_values_lookup"],
             )
         },
         case(

@@ -246,6 +246,10 @@ diesel::allow_tables_to_appear_in_same_query!(
 #[cfg(test)]
 pub(crate) const TABLES: &[(&str, &[&str])] = &[
     ("tenants", &["id", "name", "created_at"]),
+    (
+        "customer_attribute_values",
+        &["tenant_id", "customer_id", "name", "value"],
+    ),
     ("nodes", &["id", "seen_at"]),
     (
         "api_keys",
@@ -421,17 +425,13 @@ diesel::table! {
 
 /// Tables only SQLite has, with their columns: what PostgreSQL does with
 /// an index over the documents, SQLite does with a table kept in step by
-/// triggers (`customer_attribute_values` and `conversation_info_values`:
-/// the custom attribute and custom info values, for their equality; no
-/// query names them through Diesel), and what
+/// triggers (`conversation_info_values`: the custom info values, for
+/// their equality; no query names it through Diesel; the custom attribute
+/// values' table is on both backends), and what
 /// PostgreSQL's nodes learn by `NOTIFY`, SQLite's processes read from a
 /// trigger-kept stamp (`attribute_stamps`).
 #[cfg(test)]
 pub(crate) const SQLITE_ONLY_TABLES: &[(&str, &[&str])] = &[
-    (
-        "customer_attribute_values",
-        &["tenant_id", "customer_id", "name", "value"],
-    ),
     (
         "conversation_info_values",
         &["tenant_id", "conversation_id", "key", "value"],

@@ -636,10 +636,11 @@ impl Builder {
         }
     }
 
-    /// A custom attribute: PostgreSQL tests containment in `customData`
-    /// (a GIN index); SQLite looks the value up in
+    /// A custom attribute: an equality (or `in`) looks the value up in
     /// `customer_attribute_values`, which triggers keep in step with the
-    /// documents (SQLite has no index over a document's keys).
+    /// documents, on both backends (an index-only scan; PostgreSQL's GIN
+    /// index over `customData` had to recheck every match against its
+    /// document); a presence test reads the document.
     fn attribute(&mut self, name: &str, test: &Test) {
         let Some((forms, negate)) = Self::forms(test) else {
             let exists = matches!(test, Test::IsNotNull);
@@ -660,20 +661,18 @@ impl Builder {
         if negate {
             self.sql("NOT ");
         }
-        if self.pg() {
-            self.contains_any(Member::CustomData, name, &forms);
-        } else {
-            self.sql("id IN (");
-            self.attribute_values("v.customer_id", name, &forms);
-            self.sql(")");
-        }
+        self.sql("id IN (");
+        self.attribute_values("v.customer_id", name, &forms);
+        self.sql(")");
     }
 
-    /// SQLite: `SELECT <what> FROM customer_attribute_values AS v WHERE …`,
-    /// the tenant's rows of attribute `name` holding one of `forms`: one
-    /// row per customer that has it, deleted with the customer.
+    /// `SELECT <what> FROM customer_attribute_values AS v WHERE …`, the
+    /// tenant's rows of attribute `name` holding one of `forms`: one row
+    /// per customer that has it, deleted with the customer. PostgreSQL
+    /// keeps the JSON value (`jsonb`), SQLite its storage class
+    /// ([`side_table_value`]).
     fn attribute_values(&mut self, what: &'static str, name: &str, forms: &[&Json]) {
-        let tenant = self.tenant;
+        let (tenant, pg) = (self.tenant, self.pg());
         self.sql("SELECT ")
             .sql(what)
             .sql(" FROM customer_attribute_values AS v WHERE v.tenant_id = ")
@@ -682,7 +681,11 @@ impl Builder {
             .text(name)
             .sql(" AND v.value IN ");
         self.list(forms, |b, form| {
-            b.bind(side_table_value(form));
+            b.bind(if pg {
+                Bind::Json(JsonValue((*form).clone()))
+            } else {
+                side_table_value(form)
+            });
         });
     }
 
@@ -806,8 +809,6 @@ impl Builder {
 /// (migration `2026-12-08-000001_free_form_by_tenant`).
 #[derive(Debug, Clone, Copy)]
 enum Member {
-    /// A customer's custom attributes.
-    CustomData,
     /// A conversation's custom info.
     CustomInfo,
 }
@@ -823,7 +824,6 @@ impl Member {
     /// expression index by the expression.
     fn keyed(self) -> &'static str {
         match self {
-            Self::CustomData => "jsonb_set('{}', ARRAY[tenant_id::text], doc -> 'customData')",
             Self::CustomInfo => "jsonb_set('{}', ARRAY[tenant_id::text], doc -> 'customInfo')",
         }
     }
@@ -861,8 +861,8 @@ fn sort_key<F: Target>(q: &Query<F>, b: Backend) -> &'static str {
 /// conjunction of at most three conditions; on PostgreSQL only those
 /// whose every condition is an equality on a btree key led by the tenant
 /// ([`Target::keyed_by_tenant`]), the equalities of a fenced index
-/// ([`fenced_lookup`]) and a custom attribute lookup
-/// ([`attribute_lookup`]). PostgreSQL plans a cached statement once for any
+/// ([`fenced_lookup`]), a custom info lookup ([`attribute_lookup`]) and a
+/// custom attribute equality ([`attribute_page`]). PostgreSQL plans a cached statement once for any
 /// value after a few runs (a generic plan), and the best plan of other
 /// filters depends on their values: a generic plan for a rare custom
 /// attribute walked the primary key through a million rows. An uncached
@@ -882,7 +882,9 @@ fn cacheable<F: Target>(b: Backend, filter: Option<&Filter<F>>, by_id: bool) -> 
         }
         _ => false,
     };
-    if by_id && attribute_lookup(b, filter) {
+    // A custom attribute equality: the value table's index gives its
+    // matches for any tenant and value, so one plan serves all.
+    if by_id && (attribute_lookup(b, filter) || attribute_equality(b, filter).is_some()) {
         return true;
     }
     match filter {
@@ -918,9 +920,8 @@ fn fenced_lookup<F: Target>(b: Backend, filter: Option<&Filter<F>>) -> bool {
     F::fenced_index(&fields)
 }
 
-/// PostgreSQL: whether `filter` is one custom attribute (or custom info)
-/// equality or `in`, the search HelpCrunch's clients make by a customer's
-/// attribute. Its statement is written so that PostgreSQL may plan it once
+/// PostgreSQL: whether `filter` is one custom info equality or `in` (a
+/// custom attribute's is an [`attribute_page`]). Its statement is written so that PostgreSQL may plan it once
 /// for every tenant and value:
 ///
 /// - the tenant is tested as `tenant_id + 0`, which no btree index serves,
@@ -941,8 +942,7 @@ fn attribute_lookup<F: Target>(b: Backend, filter: Option<&Filter<F>>) -> bool {
     let (Backend::Postgres, Some(Filter::Cond(c))) = (b, filter) else {
         return false;
     };
-    matches!(c.field().expr(b), Expr::Attribute(_) | Expr::Info(_))
-        && matches!(c.test(), Test::Eq(_) | Test::In(_))
+    matches!(c.field().expr(b), Expr::Info(_)) && matches!(c.test(), Test::Eq(_) | Test::In(_))
 }
 
 fn base<F: Target>(
@@ -975,15 +975,17 @@ fn base<F: Target>(
 /// PostgreSQL: whether a page of `filter` must be sorted after its rows
 /// are found, rather than read in the sort's order from an index.
 ///
-/// A custom attribute or custom info equality is looked up in a GIN index
-/// whose estimates cannot know where the matches lie: for a value it
-/// thinks common, the planner walks the primary key (or the sort's index)
-/// and tests each document until the page is full, which reads every row
-/// of the tenant when the matches sit at the far end (ids in the order of
-/// an import: 100 ms at 100,000 customers, one search in ten of the
-/// benchmark). Sorting after the lookup costs in proportion to the matches
-/// instead, as the total beside a page (a count of the same matches) and
-/// SQLite's lookup in its value tables already do. Holds when every
+/// A custom info equality is looked up in a GIN index whose estimates
+/// cannot know where the matches lie: for a value it thinks common, the
+/// planner walks the primary key (or the sort's index) and tests each
+/// document until the page is full, which reads every row of the tenant
+/// when the matches sit at the far end (ids in the order of an import:
+/// 100 ms at 100,000 customers, one search in ten of the benchmark).
+/// Sorting after the lookup costs in proportion to the matches instead,
+/// as the total beside a page (a count of the same matches) and SQLite's
+/// lookup in its value tables already do. A custom attribute equality
+/// among other conditions (alone it is an [`attribute_page`]) is treated
+/// alike: its matches, from the value table, are as unplaced. Holds when every
 /// branch of the filter has such an equality (an `OR` with another test,
 /// or a negation, may match most rows, and is left to the planner).
 fn sort_after_lookup<F: Target>(b: Backend, filter: Option<&Filter<F>>) -> bool {
@@ -1017,8 +1019,13 @@ const MAX_LIMIT_IN_TEXT: i64 = 100;
 
 /// `SELECT … WHERE … ORDER BY … LIMIT …` for a page of `q`.
 fn select<F: Target>(b: Backend, tenant: i64, q: &Query<F>, head: &[&'static str]) -> Builder {
-    let mut s = base(b, tenant, head, q.filter());
     let key = sort_key(q, b);
+    if key == "id"
+        && let Some((name, forms)) = attribute_equality(b, q.filter())
+    {
+        return attribute_page::<F>(b, tenant, q, head, &name, &forms);
+    }
+    let mut s = base(b, tenant, head, q.filter());
     let desc = q.sort().descending();
     let by_id = key == "id";
     let fenced = by_id && fenced_lookup(b, q.filter());
@@ -1052,6 +1059,71 @@ fn select<F: Target>(b: Backend, tenant: i64, q: &Query<F>, head: &[&'static str
     }
     s.sql("id").sql(fence).sql(dir);
     limit_offset(&mut s, q, b == Backend::Sqlite || kept);
+    s
+}
+
+/// A page in id order of a filter that is one custom attribute equality
+/// (or `in`, [`attribute_equality`]): the page's ids are read from
+/// `customer_attribute_values` alone, whose index `(tenant_id, name,
+/// value, customer_id)` holds one value's customers in id order, and only
+/// the page's customers are then read, by primary key:
+///
+/// ```sql
+/// SELECT <head> FROM customers WHERE tenant_id [+ 0] = $t AND id IN (
+///   SELECT v.customer_id FROM customer_attribute_values AS v
+///   WHERE v.tenant_id = $t AND v.name = $n AND v.value IN ($v, …)
+///   [AND v.customer_id > $cursor] ORDER BY v.customer_id LIMIT 21 [OFFSET $o])
+/// ORDER BY id
+/// ```
+///
+/// Testing `id IN (<all the value's customers>)` and sorting read every
+/// match's row for a page of 20 (310 buffers against 58 for a value 100
+/// customers hold, on PostgreSQL). PostgreSQL reads the ids as an array
+/// (`id = ANY(ARRAY(…))`), an index scan of the primary key, and tests the
+/// tenant as `tenant_id + 0` so that no generic plan reads a tenant's rows
+/// from its index instead; the value table's own tenant test keeps the
+/// lookup within the tenant either way.
+fn attribute_page<F: Target>(
+    b: Backend,
+    tenant: i64,
+    q: &Query<F>,
+    head: &[&'static str],
+    name: &str,
+    forms: &[&Json],
+) -> Builder {
+    let pg = b == Backend::Postgres;
+    let desc = q.sort().descending();
+    let dir = if desc { " DESC" } else { " ASC" };
+    let mut s = Builder::new(b, tenant);
+    for piece in head {
+        s.sql(piece);
+    }
+    s.sql(" FROM ").sql(F::TABLE);
+    s.sql(if pg {
+        " WHERE tenant_id + 0 = "
+    } else {
+        " WHERE tenant_id = "
+    })
+    .int(tenant);
+    s.sql(if pg {
+        " AND id = ANY(ARRAY("
+    } else {
+        " AND id IN ("
+    });
+    s.attribute_values("v.customer_id", name, forms);
+    if let Page::After(cursor) = q.page() {
+        s.sql(if desc {
+            " AND v.customer_id < "
+        } else {
+            " AND v.customer_id > "
+        })
+        .int(cursor.id);
+    }
+    s.sql(" ORDER BY v.customer_id").sql(dir);
+    // Kept, as every attribute equality in id order is (`cacheable`).
+    limit_offset(&mut s, q, true);
+    s.sql(if pg { "))" } else { ")" });
+    s.sql(" ORDER BY id").sql(dir);
     s
 }
 
@@ -1502,7 +1574,7 @@ fn summable<F: Target>(filter: Option<&Filter<F>>) -> bool {
     filter.is_none_or(|f| f.conditions().all(|c| c.field().count_expr().is_some()))
 }
 
-/// SQLite: the attribute and the values a filter that is one custom
+/// The attribute and the values a filter that is one custom
 /// attribute equality (or `in`) tests, whose total is counted from
 /// `customer_attribute_values` alone (6.8 µs where counting the customers
 /// among its matches took 32.8, for a value 100 customers hold:
@@ -1511,9 +1583,6 @@ fn attribute_equality<F: Target>(
     b: Backend,
     filter: Option<&Filter<F>>,
 ) -> Option<(String, Vec<&Json>)> {
-    if b != Backend::Sqlite {
-        return None;
-    }
     let c = match filter? {
         Filter::Cond(c) => c,
         Filter::All(parts) | Filter::Any(parts) => match parts.as_slice() {
@@ -1576,7 +1645,7 @@ fn select_counted<F: Target>(b: Backend, tenant: i64, q: &Query<F>, docs: Docs) 
 }
 
 /// PostgreSQL: [`select_counted`] of a page in id order whose filter is
-/// one custom attribute (or custom info) lookup ([`attribute_lookup`]):
+/// one custom info lookup ([`attribute_lookup`]):
 /// the lookup runs once, for the total and the page.
 ///
 /// ```sql
