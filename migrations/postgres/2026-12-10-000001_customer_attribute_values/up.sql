@@ -41,7 +41,14 @@ WHERE jsonb_typeof(c.doc -> 'customData') = 'object'
 
 CREATE INDEX customer_attribute_values_lookup
     ON customer_attribute_values (tenant_id, name, value, customer_id);
-CREATE INDEX customer_attribute_values_customer ON customer_attribute_values (customer_id);
+-- A hash index, which gives no order: a page of one value reads its ids
+-- in customer order from the lookup index, and a plan made for no value
+-- (a kept statement's generic plan) once chose a btree on customer_id
+-- instead, walking every value row of every customer in that order and
+-- testing each. This one serves the trigger's delete and the foreign
+-- key's cascade, which look a customer up by equality.
+CREATE INDEX customer_attribute_values_customer ON customer_attribute_values
+    USING hash (customer_id);
 
 CREATE FUNCTION customer_attribute_values_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
