@@ -5,3 +5,4 @@ DROP FUNCTION customer_attribute_values_updated();
 DROP TRIGGER customer_attribute_values_insert ON customers;
 DROP FUNCTION customer_attribute_values_inserted();
 DROP TABLE customer_attribute_values;
+DROP FUNCTION customer_attribute_scalars(jsonb);

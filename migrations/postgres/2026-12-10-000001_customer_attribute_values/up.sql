@@ -33,11 +33,19 @@ CREATE TABLE customer_attribute_values (
     value JSONB NOT NULL
 );
 
+-- The values a customer's document holds: the scalars of `customData`
+-- (an SQL function of one SELECT, inlined where it is used).
+CREATE FUNCTION customer_attribute_scalars(doc jsonb)
+RETURNS TABLE (name text, value jsonb) LANGUAGE sql IMMUTABLE AS $$
+    SELECT j.key, j.value
+    FROM jsonb_each(CASE WHEN jsonb_typeof(doc -> 'customData') = 'object'
+                         THEN doc -> 'customData' END) AS j
+    WHERE jsonb_typeof(j.value) IN ('string', 'number', 'boolean')
+$$;
+
 INSERT INTO customer_attribute_values (tenant_id, customer_id, name, value)
-SELECT c.tenant_id, c.id, j.key, j.value
-FROM customers AS c, jsonb_each(c.doc -> 'customData') AS j
-WHERE jsonb_typeof(c.doc -> 'customData') = 'object'
-  AND jsonb_typeof(j.value) IN ('string', 'number', 'boolean');
+SELECT c.tenant_id, c.id, a.name, a.value
+FROM customers AS c, customer_attribute_scalars(c.doc) AS a;
 
 CREATE INDEX customer_attribute_values_lookup
     ON customer_attribute_values (tenant_id, name, value, customer_id);
@@ -53,10 +61,8 @@ CREATE INDEX customer_attribute_values_customer ON customer_attribute_values
 CREATE FUNCTION customer_attribute_values_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     INSERT INTO customer_attribute_values (tenant_id, customer_id, name, value)
-    SELECT n.tenant_id, n.id, j.key, j.value
-    FROM inserted AS n, jsonb_each(n.doc -> 'customData') AS j
-    WHERE jsonb_typeof(n.doc -> 'customData') = 'object'
-      AND jsonb_typeof(j.value) IN ('string', 'number', 'boolean');
+    SELECT n.tenant_id, n.id, a.name, a.value
+    FROM inserted AS n, customer_attribute_scalars(n.doc) AS a;
     RETURN NULL;
 END
 $$;
@@ -69,10 +75,8 @@ CREATE FUNCTION customer_attribute_values_updated() RETURNS trigger LANGUAGE plp
 BEGIN
     DELETE FROM customer_attribute_values WHERE customer_id = OLD.id;
     INSERT INTO customer_attribute_values (tenant_id, customer_id, name, value)
-    SELECT NEW.tenant_id, NEW.id, j.key, j.value
-    FROM jsonb_each(NEW.doc -> 'customData') AS j
-    WHERE jsonb_typeof(NEW.doc -> 'customData') = 'object'
-      AND jsonb_typeof(j.value) IN ('string', 'number', 'boolean');
+    SELECT NEW.tenant_id, NEW.id, a.name, a.value
+    FROM customer_attribute_scalars(NEW.doc) AS a;
     RETURN NULL;
 END
 $$;

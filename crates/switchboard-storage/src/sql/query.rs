@@ -862,8 +862,9 @@ fn sort_key<F: Target>(q: &Query<F>, b: Backend) -> &'static str {
 /// whose every condition is an equality on a btree key led by the tenant
 /// ([`Target::keyed_by_tenant`]), the equalities of a fenced index
 /// ([`fenced_lookup`]), a custom info lookup ([`attribute_lookup`]) and a
-/// custom attribute equality ([`attribute_page`]). PostgreSQL plans a cached statement once for any
-/// value after a few runs (a generic plan), and the best plan of other
+/// custom attribute equality ([`attribute_page`]). PostgreSQL plans a
+/// cached statement once for any value after a few runs (a generic plan),
+/// and the best plan of other
 /// filters depends on their values: a generic plan for a rare custom
 /// attribute walked the primary key through a million rows. An uncached
 /// statement is parsed and planned for the values it carries, on every
@@ -921,8 +922,8 @@ fn fenced_lookup<F: Target>(b: Backend, filter: Option<&Filter<F>>) -> bool {
 }
 
 /// PostgreSQL: whether `filter` is one custom info equality or `in` (a
-/// custom attribute's is an [`attribute_page`]). Its statement is written so that PostgreSQL may plan it once
-/// for every tenant and value:
+/// custom attribute's is an [`attribute_page`]). Its statement is written
+/// so that PostgreSQL may plan it once for every tenant and value:
 ///
 /// - the tenant is tested as `tenant_id + 0`, which no btree index serves,
 ///   so the only index is the GIN of the member keyed by tenant
@@ -985,9 +986,9 @@ fn base<F: Target>(
 /// as the total beside a page (a count of the same matches) and SQLite's
 /// lookup in its value tables already do. A custom attribute equality
 /// among other conditions (alone it is an [`attribute_page`]) is treated
-/// alike: its matches, from the value table, are as unplaced. Holds when every
-/// branch of the filter has such an equality (an `OR` with another test,
-/// or a negation, may match most rows, and is left to the planner).
+/// alike: its matches, from the value table, are as unplaced. Holds when
+/// every branch of the filter has such an equality (an `OR` with another
+/// test, or a negation, may match most rows, and is left to the planner).
 fn sort_after_lookup<F: Target>(b: Backend, filter: Option<&Filter<F>>) -> bool {
     fn selective<F: Target>(b: Backend, f: &Filter<F>) -> bool {
         match f {
@@ -1078,11 +1079,8 @@ fn select<F: Target>(b: Backend, tenant: i64, q: &Query<F>, head: &[&'static str
 ///
 /// Testing `id IN (<all the value's customers>)` and sorting read every
 /// match's row for a page of 20 (310 buffers against 58 for a value 100
-/// customers hold, on PostgreSQL). PostgreSQL reads the ids as an array
-/// (`id = ANY(ARRAY(…))`), an index scan of the primary key, and tests the
-/// tenant as `tenant_id + 0` so that no generic plan reads a tenant's rows
-/// from its index instead; the value table's own tenant test keeps the
-/// lookup within the tenant either way.
+/// customers hold, on PostgreSQL). The customers are read as
+/// [`by_ids_in_order`] reads them.
 fn attribute_page<F: Target>(
     b: Backend,
     tenant: i64,
@@ -1091,14 +1089,42 @@ fn attribute_page<F: Target>(
     name: &str,
     forms: &[&Json],
 ) -> Builder {
-    let pg = b == Backend::Postgres;
-    let desc = q.sort().descending();
-    let dir = if desc { " DESC" } else { " ASC" };
     let mut s = Builder::new(b, tenant);
     for piece in head {
         s.sql(piece);
     }
-    s.sql(" FROM ").sql(F::TABLE);
+    by_ids_in_order(
+        &mut s,
+        F::TABLE,
+        q,
+        |s| s.attribute_values("v.customer_id", name, forms),
+        [" AND v.customer_id > ", " AND v.customer_id < "],
+        " ORDER BY v.customer_id",
+    );
+    s
+}
+
+/// ` FROM <table> WHERE tenant_id = $t AND id IN (<ids> [<after> $cursor]
+/// ORDER BY <key> LIMIT … [OFFSET …]) ORDER BY id`: a page of `q` in id
+/// order whose ids `ids` selects (a `SELECT` of one id column, which
+/// `after[0]` / `after[1]` bound from the cursor ascending / descending,
+/// and `order` sorts), read by primary key. PostgreSQL reads the ids as an
+/// array (`id = ANY(ARRAY(…))`, an index scan of the primary key) and tests
+/// the tenant as `tenant_id + 0`, so that no generic plan reads the
+/// tenant's rows from its index instead (`ids` tests the tenant itself).
+/// The limit is in the text: every such page is kept (`cacheable`).
+fn by_ids_in_order<F: Target>(
+    s: &mut Builder,
+    table: &'static str,
+    q: &Query<F>,
+    ids: impl FnOnce(&mut Builder),
+    after: [&'static str; 2],
+    order: &'static str,
+) {
+    let (pg, tenant) = (s.pg(), s.tenant);
+    let desc = q.sort().descending();
+    let dir = if desc { " DESC" } else { " ASC" };
+    s.sql(" FROM ").sql(table);
     s.sql(if pg {
         " WHERE tenant_id + 0 = "
     } else {
@@ -1110,21 +1136,14 @@ fn attribute_page<F: Target>(
     } else {
         " AND id IN ("
     });
-    s.attribute_values("v.customer_id", name, forms);
+    ids(s);
     if let Page::After(cursor) = q.page() {
-        s.sql(if desc {
-            " AND v.customer_id < "
-        } else {
-            " AND v.customer_id > "
-        })
-        .int(cursor.id);
+        s.sql(after[usize::from(desc)]).int(cursor.id);
     }
-    s.sql(" ORDER BY v.customer_id").sql(dir);
-    // Kept, as every attribute equality in id order is (`cacheable`).
-    limit_offset(&mut s, q, true);
+    s.sql(order).sql(dir);
+    limit_offset(s, q, true);
     s.sql(if pg { "))" } else { ")" });
     s.sql(" ORDER BY id").sql(dir);
-    s
 }
 
 /// ` LIMIT … [OFFSET …]` of a page of `q`: the limit in the text when
@@ -1662,8 +1681,6 @@ fn select_counted<F: Target>(b: Backend, tenant: i64, q: &Query<F>, docs: Docs) 
 /// twice the work for the same rows. Here the matches' ids are found once;
 /// the page's rows are then read by primary key.
 fn lookup_counted<F: Target>(b: Backend, tenant: i64, q: &Query<F>, docs: Docs) -> Builder {
-    let desc = q.sort().descending();
-    let dir = if desc { " DESC" } else { " ASC" };
     let mut s = Builder::new(b, tenant);
     s.sql("WITH m AS MATERIALIZED (");
     s.pieces
@@ -1672,19 +1689,16 @@ fn lookup_counted<F: Target>(b: Backend, tenant: i64, q: &Query<F>, docs: Docs) 
     for piece in page_columns::<F>(b, docs) {
         s.sql(piece);
     }
-    s.sql(" FROM ")
-        .sql(F::TABLE)
-        .sql(" WHERE tenant_id + 0 = ")
-        .int(tenant)
-        .sql(" AND id = ANY(ARRAY(SELECT id FROM m");
-    if let Page::After(cursor) = q.page() {
-        s.sql(if desc { " WHERE id < " } else { " WHERE id > " })
-            .int(cursor.id);
-    }
-    s.sql(" ORDER BY id + 0").sql(dir);
-    // Kept, as every attribute lookup is (`cacheable`).
-    limit_offset(&mut s, q, true);
-    s.sql(")) ORDER BY id").sql(dir);
+    by_ids_in_order(
+        &mut s,
+        F::TABLE,
+        q,
+        |s| {
+            s.sql("SELECT id FROM m");
+        },
+        [" WHERE id > ", " WHERE id < "],
+        " ORDER BY id + 0",
+    );
     s
 }
 
