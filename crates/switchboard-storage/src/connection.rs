@@ -385,8 +385,9 @@ impl ManageConnection for Manager {
     }
 }
 
-/// SQLite's settings, applied to every connection the pool opens.
-#[derive(Debug)]
+/// SQLite's settings, applied to every connection the pool opens (and to
+/// the store's own checkpoint connection, see `group_commit`).
+#[derive(Debug, Clone)]
 struct SqlitePragmas {
     synchronous: SqliteSync,
     busy_timeout_ms: u128,
@@ -409,15 +410,29 @@ impl SqlitePragmas {
 
 impl CustomizeConnection<Checked, diesel::r2d2::Error> for SqlitePragmas {
     fn on_acquire(&self, conn: &mut Checked) -> Result<(), diesel::r2d2::Error> {
+        self.apply(conn).map_err(diesel::r2d2::Error::QueryError)
+    }
+}
+
+impl SqlitePragmas {
+    /// Sets `conn` up.
+    ///
+    /// No connection checkpoints the WAL when its commit makes it long
+    /// (`wal_autocheckpoint = 0`): that work would hold up the commit's
+    /// callers on the writer thread. The store's checkpoint thread does it
+    /// instead, beside the writes (see `group_commit`). Statement journals
+    /// and temporary tables stay in memory (`temp_store = MEMORY`): a write
+    /// of a group commit runs in a savepoint, and a savepoint's journal
+    /// spilled to a temporary file (created, unlinked, written and closed
+    /// for most writes) once it held 16 pages.
+    fn apply(&self, conn: &mut DbConnection) -> diesel::QueryResult<()> {
         #[derive(diesel::QueryableByName)]
         struct Pages {
             #[diesel(sql_type = diesel::sql_types::BigInt)]
             page_count: i64,
         }
         use diesel::RunQueryDsl;
-        let err = diesel::r2d2::Error::QueryError;
-        conn.batch_execute(&format!("PRAGMA busy_timeout = {};", self.busy_timeout_ms))
-            .map_err(err)?;
+        conn.batch_execute(&format!("PRAGMA busy_timeout = {};", self.busy_timeout_ms))?;
         // A new database (no page written yet) gives the space of deleted
         // rows back to the file system on request (`PRAGMA
         // incremental_vacuum`; see `docs/webhooks.md`, "Retention"). This
@@ -425,21 +440,18 @@ impl CustomizeConnection<Checked, diesel::r2d2::Error> for SqlitePragmas {
         // header), and only then: on a database that has pages the pragma
         // opens a write transaction to store the mode, and it can switch an
         // existing database only with a VACUUM.
-        let pages: Pages = diesel::sql_query("PRAGMA page_count")
-            .get_result(&mut **conn)
-            .map_err(err)?;
+        let pages: Pages = diesel::sql_query("PRAGMA page_count").get_result(conn)?;
         if pages.page_count == 0 {
-            conn.batch_execute("PRAGMA auto_vacuum = INCREMENTAL;")
-                .map_err(err)?;
+            conn.batch_execute("PRAGMA auto_vacuum = INCREMENTAL;")?;
         }
         conn.batch_execute(&format!(
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = {}; PRAGMA foreign_keys = ON; \
-             PRAGMA mmap_size = {}; PRAGMA cache_size = -{};",
+             PRAGMA mmap_size = {}; PRAGMA cache_size = -{}; \
+             PRAGMA wal_autocheckpoint = 0; PRAGMA temp_store = MEMORY;",
             self.synchronous.pragma(),
             self.mmap_size,
             self.cache_kib
         ))
-        .map_err(err)
     }
 }
 
@@ -455,6 +467,9 @@ impl CustomizeConnection<Checked, diesel::r2d2::Error> for SqlitePragmas {
 pub(crate) struct DbPool {
     pool: Pool<Manager>,
     sqlite: bool,
+    /// SQLite: the file and its settings, for a connection of the store's
+    /// own outside the pool ([`DbPool::open_own`]).
+    own: Option<Arc<(DatabaseUrl, SqlitePragmas)>>,
     /// One permit per connection calls may take (the SQLite writer's own
     /// is not among them).
     admission: Arc<tokio::sync::Semaphore>,
@@ -490,8 +505,8 @@ impl DbPool {
             .max_size(cfg.max_connections.max(2))
             .min_idle(Some(cfg.min_idle_connections))
             .connection_timeout(cfg.connection_timeout);
-        if sqlite {
-            builder = builder.connection_customizer(Box::new(SqlitePragmas {
+        let own = sqlite.then(|| {
+            let pragmas = SqlitePragmas {
                 synchronous: cfg.sqlite_synchronous,
                 busy_timeout_ms: cfg.sqlite_busy_timeout.as_millis(),
                 mmap_size: cfg.sqlite_mmap_size,
@@ -499,7 +514,11 @@ impl DbPool {
                     cfg.sqlite_cache_bytes,
                     cfg.max_connections.max(2),
                 ),
-            }));
+            };
+            Arc::new((url.clone(), pragmas))
+        });
+        if let Some(own) = &own {
+            builder = builder.connection_customizer(Box::new(own.1.clone()));
         }
         let pool = builder
             .build(manager)
@@ -509,6 +528,7 @@ impl DbPool {
         Ok(Self {
             pool,
             sqlite,
+            own,
             admission: Arc::new(tokio::sync::Semaphore::new(permits as usize)),
             admission_timeout: cfg.connection_timeout,
         })
@@ -538,6 +558,19 @@ impl DbPool {
 
     pub(crate) const fn is_sqlite(&self) -> bool {
         self.sqlite
+    }
+
+    /// SQLite: a connection to the pool's file, set up as the pool's are,
+    /// that belongs to no pool (none on PostgreSQL).
+    pub(crate) fn open_own(&self) -> Result<Option<DbConnection>, StorageError> {
+        let Some(own) = &self.own else {
+            return Ok(None);
+        };
+        let (url, pragmas) = &**own;
+        let mut conn =
+            DbConnection::open(url).map_err(|e| StorageError::Unavailable(Box::new(e)))?;
+        pragmas.apply(&mut conn)?;
+        Ok(Some(conn))
     }
 }
 
@@ -635,6 +668,41 @@ mod tests {
             }) {
                 assert_eq!(got, -expected_kib, "{total:?} over {connections}");
             }
+        }
+    }
+
+    #[derive(diesel::QueryableByName)]
+    struct AutoCheckpoint {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        wal_autocheckpoint: i64,
+    }
+
+    #[derive(diesel::QueryableByName)]
+    struct TempStore {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        temp_store: i64,
+    }
+
+    /// No connection of the store, pooled or its own, checkpoints the WAL
+    /// when its commit made it long (the store's checkpoint thread does,
+    /// see `group_commit`), and each keeps statement journals in memory
+    /// (`temp_store = MEMORY`, 2).
+    #[test]
+    fn sqlite_connections_leave_checkpoints_to_the_store_and_journals_in_memory() {
+        let dir = switchboard_testsupport::tempfile::tempdir().unwrap();
+        let pool =
+            DbPool::open(&sqlite_url(dir.path(), "wal.db"), &StoreConfig::for_tests()).unwrap();
+        let mut own = pool.open_own().unwrap().expect("a connection of its own");
+        let (mut a, mut b) = (pool.get().unwrap(), pool.get().unwrap());
+        for c in [as_sqlite(&mut a), as_sqlite(&mut b), as_sqlite(&mut own)] {
+            let got: AutoCheckpoint = diesel::sql_query("PRAGMA wal_autocheckpoint")
+                .get_result(c)
+                .unwrap();
+            assert_eq!(got.wal_autocheckpoint, 0);
+            let got: TempStore = diesel::sql_query("PRAGMA temp_store")
+                .get_result(c)
+                .unwrap();
+            assert_eq!(got.temp_store, 2);
         }
     }
 

@@ -187,11 +187,11 @@ impl Store {
         let (pool, writer, keys) = tokio::task::spawn_blocking(move || {
             let keys = config.secret_keys.resolve(&url)?;
             let pool = DbPool::open(&url, &config)?;
-            // SQLite: the writer thread's own connection, for good.
-            let writer = if pool.is_sqlite() {
-                Some(GroupWriter::start(pool.get()?)?)
-            } else {
-                None
+            // SQLite: the writer thread's own connection, for good, and
+            // one outside the pool for its checkpoints.
+            let writer = match pool.open_own()? {
+                Some(checkpointer) => Some(GroupWriter::start(pool.get()?, checkpointer)?),
+                None => None,
             };
             Ok::<_, StorageError>((pool, writer, keys))
         })

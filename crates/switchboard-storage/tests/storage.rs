@@ -34,5 +34,6 @@ mod storage {
     mod retention;
     mod secrets;
     mod tenants;
+    mod wal;
     mod webhook_admin;
 }
