@@ -122,20 +122,17 @@ trait WriteRecord: diesel::Connection {
 /// SQLite has no data-modifying `WITH`.
 impl WriteRecord for diesel::sqlite::SqliteConnection {
     fn write_record(&mut self, record: &Record) -> Result<(), StorageError> {
-        use crate::schema::{change_history, outbox};
+        use crate::schema::change_history;
         use diesel::RunQueryDsl;
 
-        match record.outbox.as_slice() {
-            [] => 0,
-            // A single row as a plain INSERT: Diesel caches its prepared
-            // statement, and on SQLite a batch would add a SAVEPOINT.
-            [row] => diesel::insert_into(outbox::table)
-                .values(row)
-                .execute(self)?,
-            rows => diesel::insert_into(outbox::table)
-                .values(rows)
-                .execute(self)?,
-        };
+        // The rows carry the rule of `outbox_unmatched` themselves: an event
+        // no subscription matches is inserted done, so the trigger (kept for
+        // rows written otherwise) finds nothing to do, and the row never
+        // enters the pending index only to leave it in the same statement
+        // (a page of the index written by every commit).
+        if !record.outbox.is_empty() {
+            OutboxInsert(&record.outbox).execute(self)?;
+        }
         diesel::insert_into(change_history::table)
             .values(&record.history)
             .execute(self)?;
@@ -206,13 +203,15 @@ impl WriteRecord for diesel::pg::PgConnection {
     }
 }
 
-/// PostgreSQL's outbox insert: `INSERT INTO outbox (…, processed_at)
-/// VALUES (…, CASE WHEN EXISTS (<an active subscription of the row's tenant
-/// and type>) THEN NULL ELSE <created_at> END), …`. An event that no
-/// subscription matches when it is written is done at once, so the worker
-/// never takes it; SQLite keeps that rule in its `outbox_unmatched`
-/// trigger, which PostgreSQL ran as a PL/pgSQL call per row until migration
-/// `2026-12-05-000101_outbox_history_unlocked` moved it here. The check
+/// The outbox insert of both backends: `INSERT INTO outbox (…,
+/// processed_at) VALUES (…, CASE WHEN EXISTS (<an active subscription of
+/// the row's tenant and type>) THEN NULL ELSE <created_at> END), …`. An
+/// event that no subscription matches when it is written is done at once,
+/// so the worker never takes it. It was the `outbox_unmatched` trigger's
+/// rule, which PostgreSQL ran as a PL/pgSQL call per row until migration
+/// `2026-12-05-000101_outbox_history_unlocked` moved it here; SQLite's
+/// trigger (which marked the row in a second step) stays for rows
+/// inserted otherwise. The check
 /// reads the statement's snapshot, as the trigger did: a subscription
 /// committed while the statement runs is concurrent with the event either
 /// way. Cached by SQL text, one statement per number of rows.
@@ -224,10 +223,24 @@ impl diesel::query_builder::QueryId for OutboxInsert<'_> {
     const HAS_STATIC_QUERY_ID: bool = false;
 }
 
-impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for OutboxInsert<'_> {
+impl diesel::RunQueryDsl<diesel::sqlite::SqliteConnection> for OutboxInsert<'_> {}
+
+impl<DB> diesel::query_builder::QueryFragment<DB> for OutboxInsert<'_>
+where
+    DB: diesel::backend::Backend
+        + diesel::sql_types::HasSqlType<diesel::sql_types::BigInt>
+        + diesel::sql_types::HasSqlType<diesel::sql_types::Text>
+        + diesel::sql_types::HasSqlType<crate::schema::sql_types::Json>,
+    i64: diesel::serialize::ToSql<diesel::sql_types::BigInt, DB>,
+    String: diesel::serialize::ToSql<diesel::sql_types::Text, DB>,
+    Option<i64>:
+        diesel::serialize::ToSql<diesel::sql_types::Nullable<diesel::sql_types::BigInt>, DB>,
+    crate::json_column::JsonValue: diesel::serialize::ToSql<crate::schema::sql_types::Json, DB>,
+    JsonText: diesel::serialize::ToSql<crate::schema::sql_types::Json, DB>,
+{
     fn walk_ast<'b>(
         &'b self,
-        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+        mut out: diesel::query_builder::AstPass<'_, 'b, DB>,
     ) -> diesel::QueryResult<()> {
         use crate::schema::sql_types::Json;
         use diesel::sql_types::{BigInt, Nullable, Text};

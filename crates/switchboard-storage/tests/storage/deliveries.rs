@@ -13,9 +13,9 @@ use switchboard_storage::{
 };
 
 use super::harness::{
-    assert_delivery_backlog, assert_not_found, claim, create_conversation, draft, fan_out_next,
-    for_each_backend, for_each_backend_clocked, for_each_tenant, subscribe, subscribe_to, tenant,
-    two_tenants,
+    TestDb, assert_delivery_backlog, assert_not_found, claim, create_conversation, draft,
+    fan_out_next, for_each_backend, for_each_backend_clocked, for_each_tenant, open, subscribe,
+    subscribe_to, tenant, two_tenants,
 };
 
 const LONG: Duration = Duration::from_secs(60);
@@ -204,6 +204,45 @@ async fn events_nobody_subscribed_to_are_done_when_written() {
         );
     })
     .await;
+}
+
+/// On SQLite too the outbox insert decides by itself; the trigger
+/// `outbox_unmatched`, which marked an unmatched row in a second step, is
+/// only kept for rows inserted otherwise. With it dropped, an event nobody
+/// subscribed to is still done when written, one a subscription matches
+/// still waits, and the rows of one insert are still decided row by row.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_outbox_inserts_decide_without_the_trigger() {
+    let db = TestDb::sqlite();
+    let store = open(&db).await;
+    db.raw().execute("DROP TRIGGER outbox_unmatched");
+    let (ctx, other) = two_tenants(&store).await;
+    subscribe(&store, &ctx, "https://a.example/h").await;
+    let mine = create_conversation(&store, &ctx, "mine").await;
+    let theirs = create_conversation(&store, &other, "theirs").await;
+    assert_eq!(
+        done_when_written(&store, &ctx, mine.id).await,
+        [(EventType::ConversationCreated, false)]
+    );
+    assert_eq!(
+        done_when_written(&store, &other, theirs.id).await,
+        [(EventType::ConversationCreated, true)]
+    );
+    let mut with_email = draft(ctx.tenant.id, "with-email");
+    with_email.visitor.email = Some("ada@example.com".into());
+    let both = store
+        .conversations()
+        .create(&ctx, with_email)
+        .await
+        .unwrap();
+    assert_eq!(
+        done_when_written(&store, &ctx, both.id).await,
+        [
+            (EventType::ConversationCreated, false),
+            (EventType::EmailUpdated, true)
+        ]
+    );
+    assert_eq!(store.worker().outbox_backlog().await.unwrap(), 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
