@@ -134,6 +134,27 @@ async fn done_when_written(
         .collect()
 }
 
+/// Creates a conversation with a visitor email for `ctx`, whose tenant
+/// subscribes to `conversation_created` only: of the insert's two events,
+/// `conversation_created` waits and `email_updated` is done when written.
+async fn created_with_an_email_is_decided_row_by_row(
+    store: &Store,
+    ctx: &WriteContext,
+    label: &str,
+) {
+    let mut with_email = draft(ctx.tenant.id, "with-email");
+    with_email.visitor.email = Some("ada@example.com".into());
+    let both = store.conversations().create(ctx, with_email).await.unwrap();
+    assert_eq!(
+        done_when_written(store, ctx, both.id).await,
+        [
+            (EventType::ConversationCreated, false),
+            (EventType::EmailUpdated, true)
+        ],
+        "{label}"
+    );
+}
+
 /// An event that no active subscription of its tenant and type matches when
 /// it is written is done at once (migration `outbox_unmatched`): the worker
 /// never takes it, yet it stays in the outbox for the samples. One that a
@@ -187,21 +208,7 @@ async fn events_nobody_subscribed_to_are_done_when_written() {
         // conversation with a visitor email is `conversation_created`
         // (subscribed again) and `email_updated` (not) in one insert.
         subscribe(&store, &ctx, "https://b.example/h").await;
-        let mut with_email = draft(ctx.tenant.id, "with-email");
-        with_email.visitor.email = Some("ada@example.com".into());
-        let both = store
-            .conversations()
-            .create(&ctx, with_email)
-            .await
-            .unwrap();
-        assert_eq!(
-            done_when_written(&store, &ctx, both.id).await,
-            [
-                (EventType::ConversationCreated, false),
-                (EventType::EmailUpdated, true)
-            ],
-            "{label}"
-        );
+        created_with_an_email_is_decided_row_by_row(&store, &ctx, label).await;
     })
     .await;
 }
@@ -228,20 +235,7 @@ async fn sqlite_outbox_inserts_decide_without_the_trigger() {
         done_when_written(&store, &other, theirs.id).await,
         [(EventType::ConversationCreated, true)]
     );
-    let mut with_email = draft(ctx.tenant.id, "with-email");
-    with_email.visitor.email = Some("ada@example.com".into());
-    let both = store
-        .conversations()
-        .create(&ctx, with_email)
-        .await
-        .unwrap();
-    assert_eq!(
-        done_when_written(&store, &ctx, both.id).await,
-        [
-            (EventType::ConversationCreated, false),
-            (EventType::EmailUpdated, true)
-        ]
-    );
+    created_with_an_email_is_decided_row_by_row(&store, &ctx, "sqlite").await;
     assert_eq!(store.worker().outbox_backlog().await.unwrap(), 2);
 }
 
