@@ -211,9 +211,11 @@ fn checkpoint(mut conn: DbConnection, stop: &Receiver<()>, shared: &Checkpoints)
         }
         seen = now;
         // Pages committed during a pass are copied by another, as long as
-        // there were many, so that the writer's top-up stays short.
+        // there were many, so that the writer's top-up stays short; after
+        // the last pass the writer tops up whatever is left, so that the
+        // WAL starts over even when writes never slow down.
         let mut before = None;
-        for _ in 0..MAX_PASSES {
+        for pass in 1..=MAX_PASSES {
             let wal = match wal_checkpoint(&mut conn) {
                 Ok(wal) => wal,
                 // Nothing is lost: the WAL only stays longer until a pass
@@ -232,7 +234,7 @@ fn checkpoint(mut conn: DbConnection, stop: &Receiver<()>, shared: &Checkpoints)
             failing = false;
             let added = before.map_or(wal, |b| wal.saturating_sub(b));
             before = Some(wal);
-            if added <= TOP_UP_FRAMES {
+            if added <= TOP_UP_FRAMES || pass == MAX_PASSES {
                 shared.passed.store(true, Ordering::Release);
                 break;
             }
