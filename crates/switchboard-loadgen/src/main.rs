@@ -142,6 +142,10 @@ struct QueryArgs {
     /// Seconds measured per run.
     #[arg(long, default_value_t = 5.0)]
     duration: f64,
+    /// Seconds each search and the page walk run unmeasured, at the largest
+    /// connection count, before a backend's first measured run (0: none).
+    #[arg(long, default_value_t = 3.0)]
+    warm: f64,
     /// Customers in the dataset.
     #[arg(long, default_value_t = 1_000_000)]
     customers: usize,
@@ -196,6 +200,7 @@ fn query_options(args: &QueryArgs) -> anyhow::Result<QueryOptions> {
         concurrency: args.concurrency.clone(),
         warmup: seconds(args.warmup, "warmup")?,
         duration: seconds(args.duration, "duration")?,
+        warm: seconds(args.warm, "warm")?,
         customers: args.customers,
         conversations: args.conversations,
         walk_rows: args.walk_rows,
