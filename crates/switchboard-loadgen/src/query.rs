@@ -778,7 +778,7 @@ pub async fn run(options: &QueryOptions) -> anyhow::Result<QueryReport> {
 ///
 /// When any warm-up request fails: a pass that did not warm must not pass
 /// for one.
-async fn warm(
+pub async fn warm(
     addr: std::net::SocketAddr,
     data: &Arc<QueryData>,
     options: &QueryOptions,

@@ -10,7 +10,8 @@ use serde_json::{Value, json};
 use switchboard_loadgen::load::{Plan, Rng, Workload, call_once, drive, fetch};
 use switchboard_loadgen::model::Backend;
 use switchboard_loadgen::query::{
-    AGENTS, PAGE, PageWalk, QueryData, QueryKind, SEGMENT_SIZE, Search, console_sign_in, seed,
+    AGENTS, PAGE, PageWalk, QueryData, QueryKind, QueryOptions, SEGMENT_SIZE, Search,
+    console_sign_in, seed, warm,
 };
 
 const CUSTOMERS: usize = 400;
@@ -150,6 +151,31 @@ async fn exercise(expected: Backend, url: String) {
             assert!(!outcome.buckets.is_empty(), "pages are bucketed");
         }
     }
+
+    // The warm pass runs every workload clean, and fails, rather than
+    // passing for a warm-up, when its requests fail.
+    let options = |warm_ms| QueryOptions {
+        server_binary: "switchboard".into(),
+        backends: vec![backend],
+        concurrency: vec![1, 4],
+        warmup: Duration::ZERO,
+        duration: Duration::from_secs(1),
+        warm: Duration::from_millis(warm_ms),
+        customers: CUSTOMERS,
+        conversations: CONVERSATIONS,
+        walk_rows: 300,
+        work_dir: std::env::temp_dir(),
+        command: String::new(),
+    };
+    warm(addr, &data, &options(200)).await.unwrap();
+    warm(addr, &data, &options(0)).await.unwrap();
+    let mut stranger = (*data).clone();
+    stranger.authorization = "Bearer sbk_not_a_key".into();
+    let refused = warm(addr, &Arc::new(stranger), &options(200))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(refused.contains("failed"), "{refused}");
     server.stop().await.unwrap();
 }
 
