@@ -211,6 +211,7 @@ fn links_besides(
             tenant,
             std::slice::from_ref(&wanted),
             false,
+            None,
         )?
         .pop()
         .unwrap_or_default()
@@ -379,14 +380,19 @@ fn load_links(
     tenant: i64,
     wanted: &[LinkIds],
     contact_only: bool,
+    read: Option<Vec<Customer>>,
 ) -> R<Vec<ConversationLinks>> {
     fn distinct(ids: impl Iterator<Item = i64>) -> Vec<i64> {
         ids.collect::<BTreeSet<i64>>().into_iter().collect()
     }
-    let customer_ids = distinct(wanted.iter().filter_map(|w| w.customer));
     let agent_ids = distinct(wanted.iter().flat_map(|w| w.agents.iter().copied()));
     let department_ids = distinct(wanted.iter().filter_map(|w| w.department));
-    let (customers, agents, departments) = if contact_only {
+    let (customers, agents, departments) = if let Some(customers) = read {
+        // The contacts were read with the page.
+        let (agents, departments) = directory(c, tenant, &agent_ids, &department_ids)?;
+        (customers, agents, departments)
+    } else if contact_only {
+        let customer_ids = distinct(wanted.iter().filter_map(|w| w.customer));
         // The contacts, agents and departments together: one statement.
         let (contacts, agents, departments) =
             sql::query::links_by_ids(c, tenant, &customer_ids, &agent_ids, &department_ids)?;
@@ -396,6 +402,7 @@ fn load_links(
             departments,
         )
     } else {
+        let customer_ids = distinct(wanted.iter().filter_map(|w| w.customer));
         let customers = match customer_ids.as_slice() {
             [] => Vec::new(),
             [one] => sql::customers::load(c, tenant, *one, false)?
@@ -511,9 +518,25 @@ pub(crate) fn page_with_links(
     q: &Query<ConversationField>,
     set: LinkSet,
 ) -> R<(Vec<Conversation>, sql::query::Total, Vec<ConversationLinks>)> {
+    if set.contact_only && matches!(c, DbConnection::Sqlite(_)) {
+        // SQLite: the contacts come with the page's rows, from its own
+        // statement; the agents and departments, if any, take one more.
+        let (items, total, contacts) = sql::query::page_counted_contacts(c, memo, tenant, q)?;
+        let links = match wanted_links(&items, set) {
+            Some(wanted) => {
+                let mut contacts: Vec<_> = contacts.into_iter().flatten().collect();
+                contacts.sort_unstable_by_key(|x| x.id);
+                contacts.dedup_by_key(|x| x.id);
+                let customers = contacts.into_iter().map(Customer::from).collect();
+                load_links(c, memo, tenant, &wanted, true, Some(customers))?
+            }
+            None => vec![ConversationLinks::default(); items.len()],
+        };
+        return Ok((items, total, links));
+    }
     let (items, total) = sql::query::page_counted(c, memo, tenant, q)?;
     let links = match wanted_links(&items, set) {
-        Some(wanted) => load_links(c, memo, tenant, &wanted, set.contact_only)?,
+        Some(wanted) => load_links(c, memo, tenant, &wanted, set.contact_only, None)?,
         None => vec![ConversationLinks::default(); items.len()],
     };
     Ok((items, total, links))
@@ -661,7 +684,7 @@ impl<'a> Conversations<'a> {
         };
         let memo = self.store.decoded_shared();
         self.store
-            .run(move |c| load_links(c, &memo, tenant.get(), &wanted, set.contact_only))
+            .run(move |c| load_links(c, &memo, tenant.get(), &wanted, set.contact_only, None))
             .await
     }
 

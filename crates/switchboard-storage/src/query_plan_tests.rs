@@ -26,7 +26,7 @@ use switchboard_domain::{
 use switchboard_testsupport::TestDb;
 use switchboard_testsupport::query::{at, cond};
 
-use crate::sql::query::{Target, explain, planned_once};
+use crate::sql::query::{Target, explain, explain_contacts, planned_once};
 use crate::{Backend, Store, StoreConfig, WriteContext};
 
 /// One common query, and the indexes that may serve it (per backend).
@@ -519,6 +519,60 @@ async fn check<F: Target>(
     }
 }
 
+/// SQLite: a conversation page with its contacts joined in
+/// (`page_counted_contacts`, what a chat page reads) finds its rows as the
+/// page with its total does, with one key lookup of the customer per row:
+/// no full scan, no sort where the page reads in order, its index, and
+/// the customer by its rowid.
+async fn check_contacts(
+    store: &Store,
+    tenant: TenantId,
+    cases: Vec<Case<Cv>>,
+    strict: bool,
+    doc: &mut String,
+) {
+    for case in cases {
+        let q = case.query.clone();
+        let plan = store
+            .run(move |c| explain_contacts(c, tenant.get(), &q))
+            .await
+            .unwrap();
+        let text = plan.join("\n");
+        assert!(
+            !plan
+                .iter()
+                .any(|l| full_scan(l, "conversations") || full_scan(l, "conversation_counts")),
+            "{}, contacts joined: a full scan:\n{text}",
+            case.what
+        );
+        assert!(
+            text.contains("SEARCH customers USING INTEGER PRIMARY KEY (rowid=?)"),
+            "{}, contacts joined: the customer not looked up by its key:\n{text}",
+            case.what
+        );
+        if strict {
+            assert!(
+                case.sqlite.iter().any(|index| text.contains(index)),
+                "{}, contacts joined: none of {:?} in\n{text}",
+                case.what,
+                case.sqlite
+            );
+            if case.ordered {
+                assert!(
+                    !text.contains("USE TEMP B-TREE FOR ORDER BY"),
+                    "{}, contacts joined: sorts instead of reading in order:\n{text}",
+                    case.what
+                );
+            }
+        }
+        let _ = write!(
+            doc,
+            "\n### {}, with its total and its contacts\n\n```\n{text}\n```\n",
+            case.what
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn common_queries_are_served_by_an_index() {
     let out = std::env::var("SWITCHBOARD_QUERY_PLANS").ok();
@@ -558,6 +612,16 @@ async fn common_queries_are_served_by_an_index() {
             &mut doc,
         )
         .await;
+        if store.is_sqlite() {
+            check_contacts(
+                &store,
+                tenant,
+                conversation_cases(agent, dept),
+                strict,
+                &mut doc,
+            )
+            .await;
+        }
     }
     if let Some(path) = out {
         std::fs::write(path, doc).unwrap();

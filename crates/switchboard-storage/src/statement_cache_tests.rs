@@ -226,12 +226,19 @@ async fn a_search_page_and_its_links_are_prepared_once_per_connection() {
                 "{}: {links:?}",
                 db.label
             );
+            // On PostgreSQL the page's statement is the one above, reused,
+            // and the contacts' is new once. On SQLite the contacts are
+            // read by the page's statement itself (`page_counted_contacts`),
+            // a statement of its own for each limit, as above; the agents
+            // and the department take the statement the pages above kept.
+            let cached = if matches!(c, DbConnection::Sqlite(_)) {
+                1
+            } else {
+                usize::from(i == 0)
+            };
             assert_eq!(
                 counter.take(),
-                Counts {
-                    started: 2,
-                    cached: usize::from(i == 0)
-                },
+                Counts { started: 2, cached },
                 "{}: the contacts' statement is prepared once",
                 db.label
             );

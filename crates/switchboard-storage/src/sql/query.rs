@@ -952,20 +952,83 @@ fn base<F: Target>(
     head: &[&'static str],
     filter: Option<&Filter<F>>,
 ) -> Builder {
+    base_with(b, tenant, head, filter, Contacts::Apart)
+}
+
+/// Whether a conversation page's statement also reads each row's contact
+/// ([`page_counted_contacts`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Contacts {
+    /// Not by the page statement (a second statement, or not at all).
+    Apart,
+    /// SQLite, conversations: joined in ([`CONTACT_JOIN`]).
+    Joined,
+}
+
+/// SQLite, a conversation page: the linked customer's contact columns
+/// joined to each row. They come under names of their own (`ct_…`), from a
+/// derived table SQLite flattens into the join (a key lookup per row), so
+/// the page's filters and sort keys, which name conversations' columns
+/// unqualified, stay unambiguous; subqueries in a filter resolve their
+/// names in their own tables first, as before. Only the tenant's customer
+/// is joined (the tenant is bound after it).
+const CONTACT_JOIN: &str = " LEFT JOIN (SELECT id AS ct_id, tenant_id AS ct_tenant, \
+     created_at AS ct_created_at, user_id AS ct_user_id, contact_name AS ct_name, \
+     contact_email AS ct_email, contact_phone AS ct_phone, contact_company AS ct_company, \
+     contact_country AS ct_country FROM customers) ON ct_id = customer_id AND ct_tenant = ";
+
+/// The columns [`CONTACT_JOIN`] adds to a page row, in [`ContactSql`]'s order.
+const CONTACT_COLUMNS: &str =
+    ", ct_id, ct_created_at, ct_user_id, ct_name, ct_email, ct_phone, ct_company, ct_country";
+
+/// [`CONTACT_COLUMNS`]' types: all null for a row without a contact.
+type ContactSql = (
+    Nullable<BigInt>,
+    Nullable<BigInt>,
+    Nullable<Text>,
+    Nullable<Text>,
+    Nullable<Text>,
+    Nullable<Text>,
+    Nullable<Text>,
+    Nullable<Text>,
+);
+
+/// A row of [`ContactSql`].
+type ContactCols = (
+    Option<i64>,
+    Option<i64>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
+/// [`base`], with the contacts joined in when `contacts` says so.
+fn base_with<F: Target>(
+    b: Backend,
+    tenant: i64,
+    head: &[&'static str],
+    filter: Option<&Filter<F>>,
+    contacts: Contacts,
+) -> Builder {
     let mut q = Builder::new(b, tenant);
     for s in head {
         q.sql(s);
     }
     let lookup = attribute_lookup(b, filter);
     q.hide_values = lookup;
-    q.sql(" FROM ")
-        .sql(F::TABLE)
-        .sql(if lookup {
-            " WHERE tenant_id + 0 = "
-        } else {
-            " WHERE tenant_id = "
-        })
-        .int(tenant);
+    q.sql(" FROM ").sql(F::TABLE);
+    if contacts == Contacts::Joined {
+        q.sql(CONTACT_JOIN).int(tenant);
+    }
+    q.sql(if lookup {
+        " WHERE tenant_id + 0 = "
+    } else {
+        " WHERE tenant_id = "
+    })
+    .int(tenant);
     if let Some(f) = filter {
         q.sql(" AND ");
         q.filter(f);
@@ -1020,13 +1083,26 @@ const MAX_LIMIT_IN_TEXT: i64 = 100;
 
 /// `SELECT … WHERE … ORDER BY … LIMIT …` for a page of `q`.
 fn select<F: Target>(b: Backend, tenant: i64, q: &Query<F>, head: &[&'static str]) -> Builder {
+    select_with(b, tenant, q, head, Contacts::Apart)
+}
+
+/// [`select`], with the contacts joined in when `contacts` says so (never
+/// on a page of one custom attribute, a customers' page).
+fn select_with<F: Target>(
+    b: Backend,
+    tenant: i64,
+    q: &Query<F>,
+    head: &[&'static str],
+    contacts: Contacts,
+) -> Builder {
     let key = sort_key(q, b);
     if key == "id"
+        && contacts == Contacts::Apart
         && let Some((name, forms)) = attribute_equality(b, q.filter())
     {
         return attribute_page::<F>(b, tenant, q, head, &name, &forms);
     }
-    let mut s = base(b, tenant, head, q.filter());
+    let mut s = base_with(b, tenant, head, q.filter(), contacts);
     let desc = q.sort().descending();
     let by_id = key == "id";
     let fenced = by_id && fenced_lookup(b, q.filter());
@@ -1663,6 +1739,90 @@ fn select_counted<F: Target>(b: Backend, tenant: i64, q: &Query<F>, docs: Docs) 
     s
 }
 
+/// SQLite: [`select_counted`] of a conversation page with each row's
+/// contact ([`CONTACT_JOIN`]).
+fn select_counted_contacts(tenant: i64, q: &Query<ConversationField>) -> Builder {
+    let b = Backend::Sqlite;
+    let mut s = totals(b, tenant, q.filter());
+    s.sql(", ");
+    let [head, xmin, rest] = page_columns::<ConversationField>(b, Docs::With);
+    s.pieces.extend(
+        select_with(
+            b,
+            tenant,
+            q,
+            &[head, xmin, rest, CONTACT_COLUMNS],
+            Contacts::Joined,
+        )
+        .pieces,
+    );
+    s
+}
+
+/// SQLite: [`page_counted`] of conversations, each row with its contact
+/// (the linked customer's, when it is the tenant's), read by the page
+/// statement itself: a page and its contacts in one statement, where
+/// [`links_by_ids`] would take a second (see `docs/benchmarks.md`, "A lead,
+/// measured by hand"). The contacts are in the page's order.
+pub(crate) fn page_counted_contacts(
+    c: &mut DbConnection,
+    memo: &Decoded,
+    tenant: i64,
+    q: &Query<ConversationField>,
+) -> R<(
+    Vec<switchboard_domain::Conversation>,
+    Total,
+    Vec<Option<crate::rows::CustomerContactRow>>,
+)> {
+    let b = backend(c);
+    if b != Backend::Sqlite {
+        return Err(StorageError::internal(
+            "a page's contacts are joined on SQLite only",
+        ));
+    }
+    let (items, (total, contacts)) = read_page(c, memo, tenant, q, |c, _docs| {
+        let stmt: Statement<(BigInt, BigInt, PageSql, ContactSql)> = Statement::new(
+            select_counted_contacts(tenant, q).pieces,
+            cacheable(b, q.filter(), sort_key(q, b) == "id"),
+        );
+        let rows: Vec<(i64, i64, PageRow, ContactCols)> =
+            crate::connection::native!(c, c => stmt.load(c))?;
+        let total = rows.first().map(|(n, summed, _, _)| Total::of(*n, *summed));
+        let (rows, contacts): (Vec<PageRow>, Vec<_>) = rows
+            .into_iter()
+            .map(|(_, _, row, ct)| (row, contact(tenant, ct)))
+            .unzip();
+        Ok((rows, (total, contacts)))
+    })?;
+    if contacts.len() != items.len() {
+        return Err(StorageError::internal(
+            "a page's contacts did not match its rows",
+        ));
+    }
+    let total = match total {
+        Some(total) => total,
+        None if matches!(q.page(), Page::First) => Total::default(),
+        None => count(c, tenant, q.filter())?,
+    };
+    Ok((items, total, contacts))
+}
+
+/// The contact of a [`ContactSql`] row: none when no customer was joined.
+fn contact(tenant: i64, ct: ContactCols) -> Option<crate::rows::CustomerContactRow> {
+    let (id, created_at, user_id, name, email, phone, company, country_code) = ct;
+    Some(crate::rows::CustomerContactRow {
+        id: id?,
+        tenant_id: tenant,
+        created_at: created_at?,
+        user_id,
+        name,
+        email,
+        phone,
+        company,
+        country_code,
+    })
+}
+
 /// PostgreSQL: [`select_counted`] of a page in id order whose filter is
 /// one custom info lookup ([`attribute_lookup`]):
 /// the lookup runs once, for the total and the page.
@@ -1804,6 +1964,28 @@ pub(crate) fn explain<F: Target>(
             stmt.load::<String>(c)?
         }
     })
+}
+
+/// SQLite's plan of [`page_counted_contacts`]' statement for `q`, one
+/// line per step.
+#[cfg(test)]
+pub(crate) fn explain_contacts(
+    c: &mut DbConnection,
+    tenant: i64,
+    q: &Query<ConversationField>,
+) -> R<Vec<String>> {
+    use diesel::sql_types::Integer;
+    let DbConnection::Sqlite(c) = c else {
+        return Err(StorageError::internal("contacts are joined on SQLite only"));
+    };
+    let mut all = vec![Piece::Sql("EXPLAIN QUERY PLAN ")];
+    all.extend(select_counted_contacts(tenant, q).pieces);
+    let stmt: Statement<(Integer, Integer, Integer, Text)> = Statement::new(all, false);
+    Ok(stmt
+        .load::<(i32, i32, i32, String)>(c)?
+        .into_iter()
+        .map(|(_, _, _, detail)| detail)
+        .collect())
 }
 
 /// PostgreSQL's generic plan of the statement `pieces` make: prepared by
