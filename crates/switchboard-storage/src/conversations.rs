@@ -210,8 +210,7 @@ fn links_besides(
             &Decoded::off(),
             tenant,
             std::slice::from_ref(&wanted),
-            false,
-            None,
+            CustomersFrom::Whole,
         )?
         .pop()
         .unwrap_or_default()
@@ -379,39 +378,40 @@ fn load_links(
     memo: &Decoded,
     tenant: i64,
     wanted: &[LinkIds],
-    contact_only: bool,
-    read: Option<Vec<Customer>>,
+    from: CustomersFrom,
 ) -> R<Vec<ConversationLinks>> {
     fn distinct(ids: impl Iterator<Item = i64>) -> Vec<i64> {
         ids.collect::<BTreeSet<i64>>().into_iter().collect()
     }
     let agent_ids = distinct(wanted.iter().flat_map(|w| w.agents.iter().copied()));
     let department_ids = distinct(wanted.iter().filter_map(|w| w.department));
-    let (customers, agents, departments) = if let Some(customers) = read {
-        // The contacts were read with the page.
-        let (agents, departments) = directory(c, tenant, &agent_ids, &department_ids)?;
-        (customers, agents, departments)
-    } else if contact_only {
-        let customer_ids = distinct(wanted.iter().filter_map(|w| w.customer));
-        // The contacts, agents and departments together: one statement.
-        let (contacts, agents, departments) =
-            sql::query::links_by_ids(c, tenant, &customer_ids, &agent_ids, &department_ids)?;
-        (
-            contacts.into_iter().map(Customer::from).collect(),
-            agents,
-            departments,
-        )
-    } else {
-        let customer_ids = distinct(wanted.iter().filter_map(|w| w.customer));
-        let customers = match customer_ids.as_slice() {
-            [] => Vec::new(),
-            [one] => sql::customers::load(c, tenant, *one, false)?
-                .into_iter()
-                .collect(),
-            many => sql::customers::by_ids(c, memo, tenant, many)?,
-        };
-        let (agents, departments) = directory(c, tenant, &agent_ids, &department_ids)?;
-        (customers, agents, departments)
+    let customer_ids = || distinct(wanted.iter().filter_map(|w| w.customer));
+    let (customers, agents, departments) = match from {
+        CustomersFrom::Read(customers) => {
+            let (agents, departments) = directory(c, tenant, &agent_ids, &department_ids)?;
+            (customers, agents, departments)
+        }
+        CustomersFrom::Contacts => {
+            // The contacts, agents and departments together: one statement.
+            let (contacts, agents, departments) =
+                sql::query::links_by_ids(c, tenant, &customer_ids(), &agent_ids, &department_ids)?;
+            (
+                contacts.into_iter().map(Customer::from).collect(),
+                agents,
+                departments,
+            )
+        }
+        CustomersFrom::Whole => {
+            let customers = match customer_ids().as_slice() {
+                [] => Vec::new(),
+                [one] => sql::customers::load(c, tenant, *one, false)?
+                    .into_iter()
+                    .collect(),
+                many => sql::customers::by_ids(c, memo, tenant, many)?,
+            };
+            let (agents, departments) = directory(c, tenant, &agent_ids, &department_ids)?;
+            (customers, agents, departments)
+        }
     };
     if let [w] = wanted {
         // One conversation: its rows move into its links as they are.
@@ -447,6 +447,29 @@ fn load_links(
             department: w.department.and_then(|id| departments.take(id)),
         })
         .collect())
+}
+
+/// Where [`load_links`] takes the linked customers from.
+enum CustomersFrom {
+    /// Whole customers, read by id.
+    Whole,
+    /// Only their contacts ([`LinkSet::CONTACT`]), read with the agents
+    /// and departments in one statement (`sql::query::links_by_ids`).
+    Contacts,
+    /// Already read, with the page (`sql::query::page_counted_contacts`):
+    /// in id order, each once.
+    Read(Vec<Customer>),
+}
+
+impl CustomersFrom {
+    /// What `set` asks of the customers, none read yet.
+    const fn of(set: LinkSet) -> Self {
+        if set.contact_only {
+            Self::Contacts
+        } else {
+            Self::Whole
+        }
+    }
 }
 
 /// The tenant's agents among `agent_ids` and departments among
@@ -509,8 +532,10 @@ impl<T: Clone> Shared<T> {
 /// links to (those of `set`), on one connection: the page statement, then
 /// one for the customers and one for the agents and departments together
 /// (one each when only one of them is linked), or, for `set.contact_only`,
-/// one for the contacts, agents and departments together; each prepared
-/// once per connection whatever the values and the number of rows.
+/// one for the contacts, agents and departments together (on SQLite the
+/// page statement reads the contacts itself, and the second reads the
+/// agents and departments); each prepared once per connection whatever
+/// the values and the number of rows.
 pub(crate) fn page_with_links(
     c: &mut DbConnection,
     memo: &Decoded,
@@ -518,25 +543,21 @@ pub(crate) fn page_with_links(
     q: &Query<ConversationField>,
     set: LinkSet,
 ) -> R<(Vec<Conversation>, sql::query::Total, Vec<ConversationLinks>)> {
-    if set.contact_only && matches!(c, DbConnection::Sqlite(_)) {
+    let (items, total, from) = if set.contact_only && matches!(c, DbConnection::Sqlite(_)) {
         // SQLite: the contacts come with the page's rows, from its own
         // statement; the agents and departments, if any, take one more.
         let (items, total, contacts) = sql::query::page_counted_contacts(c, memo, tenant, q)?;
-        let links = match wanted_links(&items, set) {
-            Some(wanted) => {
-                let mut contacts: Vec<_> = contacts.into_iter().flatten().collect();
-                contacts.sort_unstable_by_key(|x| x.id);
-                contacts.dedup_by_key(|x| x.id);
-                let customers = contacts.into_iter().map(Customer::from).collect();
-                load_links(c, memo, tenant, &wanted, true, Some(customers))?
-            }
-            None => vec![ConversationLinks::default(); items.len()],
-        };
-        return Ok((items, total, links));
-    }
-    let (items, total) = sql::query::page_counted(c, memo, tenant, q)?;
+        let mut contacts: Vec<_> = contacts.into_iter().flatten().collect();
+        contacts.sort_unstable_by_key(|x| x.id);
+        contacts.dedup_by_key(|x| x.id);
+        let read = contacts.into_iter().map(Customer::from).collect();
+        (items, total, CustomersFrom::Read(read))
+    } else {
+        let (items, total) = sql::query::page_counted(c, memo, tenant, q)?;
+        (items, total, CustomersFrom::of(set))
+    };
     let links = match wanted_links(&items, set) {
-        Some(wanted) => load_links(c, memo, tenant, &wanted, set.contact_only, None)?,
+        Some(wanted) => load_links(c, memo, tenant, &wanted, from)?,
         None => vec![ConversationLinks::default(); items.len()],
     };
     Ok((items, total, links))
@@ -684,7 +705,7 @@ impl<'a> Conversations<'a> {
         };
         let memo = self.store.decoded_shared();
         self.store
-            .run(move |c| load_links(c, &memo, tenant.get(), &wanted, set.contact_only, None))
+            .run(move |c| load_links(c, &memo, tenant.get(), &wanted, CustomersFrom::of(set)))
             .await
     }
 

@@ -1799,12 +1799,7 @@ pub(crate) fn page_counted_contacts(
             "a page's contacts did not match its rows",
         ));
     }
-    let total = match total {
-        Some(total) => total,
-        None if matches!(q.page(), Page::First) => Total::default(),
-        None => count(c, tenant, q.filter())?,
-    };
-    Ok((items, total, contacts))
+    Ok((items, total_or_count(c, tenant, q, total)?, contacts))
 }
 
 /// The contact of a [`ContactSql`] row: none when no customer was joined.
@@ -1902,12 +1897,22 @@ where
         let total = rows.first().map(|(n, summed, _)| Total::of(*n, *summed));
         Ok((rows.into_iter().map(|(_, _, row)| row).collect(), total))
     })?;
-    let total = match total {
+    Ok((items, total_or_count(c, tenant, q, total)?))
+}
+
+/// A page's total as its statement `read` it, which a page without rows
+/// cannot: none for an empty first page, else counted.
+fn total_or_count<F: Target>(
+    c: &mut DbConnection,
+    tenant: i64,
+    q: &Query<F>,
+    read: Option<Total>,
+) -> R<Total> {
+    Ok(match read {
         Some(total) => total,
         None if matches!(q.page(), Page::First) => Total::default(),
         None => count(c, tenant, q.filter())?,
-    };
-    Ok((items, total))
+    })
 }
 
 /// How many of the tenant's rows match `filter` (see [`totals`]).

@@ -1109,7 +1109,8 @@ type Spec<'a> = (
 );
 
 /// A page that links only its customers' contacts (HelpCrunch's,
-/// `LinkSet::CONTACT`, one statement for the contacts, agents and
+/// `LinkSet::CONTACT`: on SQLite the contacts read by the page's own
+/// statement, on PostgreSQL one statement for the contacts, agents and
 /// departments) links what the whole links give: the same contact for
 /// each conversation, the same agents in the same order, the same
 /// department; with customers shared by several conversations, agents
