@@ -14,6 +14,7 @@ use switchboard_domain::{
 use crate::attributes::Definitions;
 use crate::connection::DbConnection;
 use crate::decoded::Decoded;
+use crate::directory::DirectoryCache;
 use crate::doc_cache::DocCache;
 use crate::engine::{self, Request, Stored};
 use crate::history::{self, HistoryEntry, OutboxEvent};
@@ -387,8 +388,17 @@ fn load_links(
     let department_ids = distinct(wanted.iter().filter_map(|w| w.department));
     let customer_ids = || distinct(wanted.iter().filter_map(|w| w.customer));
     let (customers, agents, departments) = match from {
-        CustomersFrom::Read(customers) => {
-            let (agents, departments) = directory(c, tenant, &agent_ids, &department_ids)?;
+        CustomersFrom::Read(customers, at) => {
+            let copy = match at {
+                Some((copies, stamp)) if !(agent_ids.is_empty() && department_ids.is_empty()) => {
+                    copies.at(c, tenant, stamp)?
+                }
+                _ => None,
+            };
+            let (agents, departments) = match copy {
+                Some(copy) => copy.among(&agent_ids, &department_ids),
+                None => directory(c, tenant, &agent_ids, &department_ids)?,
+            };
             (customers, agents, departments)
         }
         CustomersFrom::Contacts => {
@@ -449,19 +459,22 @@ fn load_links(
         .collect())
 }
 
-/// Where [`load_links`] takes the linked customers from.
-enum CustomersFrom {
+/// Where [`load_links`] takes the linked customers from (and, read with
+/// the page, the agents and departments).
+enum CustomersFrom<'a> {
     /// Whole customers, read by id.
     Whole,
     /// Only their contacts ([`LinkSet::CONTACT`]), read with the agents
     /// and departments in one statement (`sql::query::links_by_ids`).
     Contacts,
     /// Already read, with the page (`sql::query::page_counted_contacts`):
-    /// in id order, each once.
-    Read(Vec<Customer>),
+    /// in id order, each once; with the directory's copies and the stamp
+    /// the page read (none for a page without rows), which serve the
+    /// agents and departments when the copy is current.
+    Read(Vec<Customer>, Option<(&'a DirectoryCache, i64)>),
 }
 
-impl CustomersFrom {
+impl CustomersFrom<'_> {
     /// What `set` asks of the customers, none read yet.
     const fn of(set: LinkSet) -> Self {
         if set.contact_only {
@@ -531,27 +544,35 @@ impl<T: Clone> Shared<T> {
 /// A page of `q` with its total and, for each conversation, the rows it
 /// links to (those of `set`), on one connection: the page statement, then
 /// one for the customers and one for the agents and departments together
-/// (one each when only one of them is linked), or, for `set.contact_only`,
-/// one for the contacts, agents and departments together (on SQLite the
-/// page statement reads the contacts itself, and the second reads the
-/// agents and departments); each prepared once per connection whatever
-/// the values and the number of rows.
+/// (one each when only one of them is linked). For `set.contact_only` (a
+/// chat page) the page statement reads the contacts and the directory's
+/// stamp itself, and the agents and departments come from `directory`'s
+/// copy when it is at that stamp: one statement; else from the whole
+/// directory read again (one more). A custom info lookup in id order on
+/// PostgreSQL reads its contacts, agents and departments by one statement
+/// after the page instead ([`sql::query::joins_contacts`]). Each statement
+/// is prepared once per connection whatever the values and the number of
+/// rows.
 pub(crate) fn page_with_links(
     c: &mut DbConnection,
     memo: &Decoded,
+    directory: &DirectoryCache,
     tenant: i64,
     q: &Query<ConversationField>,
     set: LinkSet,
 ) -> R<(Vec<Conversation>, sql::query::Total, Vec<ConversationLinks>)> {
-    let (items, total, from) = if set.contact_only && matches!(c, DbConnection::Sqlite(_)) {
-        // SQLite: the contacts come with the page's rows, from its own
-        // statement; the agents and departments, if any, take one more.
-        let (items, total, contacts) = sql::query::page_counted_contacts(c, memo, tenant, q)?;
-        let mut contacts: Vec<_> = contacts.into_iter().flatten().collect();
+    let (items, total, from) = if set.contact_only && sql::query::joins_contacts(c, q) {
+        // The contacts come with the page's rows, from its own statement,
+        // and so does the directory's stamp: the agents and departments
+        // come from this node's copy when it is current, else from one
+        // more statement.
+        let page = sql::query::page_counted_contacts(c, memo, tenant, q)?;
+        let mut contacts: Vec<_> = page.contacts.into_iter().flatten().collect();
         contacts.sort_unstable_by_key(|x| x.id);
         contacts.dedup_by_key(|x| x.id);
         let read = contacts.into_iter().map(Customer::from).collect();
-        (items, total, CustomersFrom::Read(read))
+        let at = page.directory_stamp.map(|stamp| (directory, stamp));
+        (page.items, page.total, CustomersFrom::Read(read, at))
     } else {
         let (items, total) = sql::query::page_counted(c, memo, tenant, q)?;
         (items, total, CustomersFrom::of(set))
@@ -665,13 +686,14 @@ impl<'a> Conversations<'a> {
         query: &Query<ConversationField>,
         set: LinkSet,
     ) -> Result<(CountedPage<Conversation>, Vec<ConversationLinks>), StorageError> {
+        let directory = self.store.directory_shared();
         let (page, (total, links)) = paging::run_with(
             self.store,
             "conversations",
             tenant,
             query,
             move |c, memo, t, q| {
-                page_with_links(c, memo, t, q, set)
+                page_with_links(c, memo, &directory, t, q, set)
                     .map(|(items, total, links)| (items, (total, links)))
             },
         )

@@ -216,6 +216,7 @@ fn rows(raw: &mut Raw) -> Vec<String> {
         "customer_counts",
         "conversation_counts",
         "customer_attribute_values",
+        "directory_stamps",
     ];
     for (table, cols) in TABLES.iter().filter(|(t, _)| !derived.contains(t)) {
         let present = raw.lines(
@@ -696,9 +697,13 @@ async fn the_contact_columns_are_filled_from_the_documents_already_there() {
     let mut raw = db.raw();
     let rows_before = rows(&mut raw);
     let constraints_before = constraints(&mut raw);
-    let applied = store.migrate().await.unwrap();
+    // Through this migration only: a later one may add tables.
+    let applied = store
+        .run(|c| c.run_migrations_through(CONTACT_COLUMNS))
+        .await
+        .unwrap();
     assert_eq!(
-        applied.first().map(String::as_str),
+        applied.last().map(String::as_str),
         Some(CONTACT_COLUMNS),
         "{label}: {applied:?}"
     );

@@ -410,6 +410,9 @@ pub(crate) const TABLES: &[(&str, &[&str])] = &[
             "n",
         ],
     ),
+    // The directory's stamps (`crate::directory`): written by triggers on
+    // `agents` and `departments`, read by a chat page's statement.
+    ("directory_stamps", &["tenant_id", "stamp"]),
 ];
 
 diesel::table! {

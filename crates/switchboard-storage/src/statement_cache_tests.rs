@@ -20,6 +20,7 @@ use switchboard_testsupport::query::{eq, text};
 use crate::connection::DbConnection;
 use crate::conversations::{LinkSet, page_with_links};
 use crate::decoded::Decoded;
+use crate::directory::DirectoryCache;
 use crate::{DatabaseUrl, Store, StoreConfig, WriteContext};
 
 /// Statements started and statements prepared into the connection's
@@ -138,6 +139,7 @@ async fn a_search_page_and_its_links_are_prepared_once_per_connection() {
         let mut c = DbConnection::open(&DatabaseUrl::parse(&db.url).unwrap()).unwrap();
         let counter = Counter::default();
         counter.attach(&mut c);
+        let copies = DirectoryCache::default();
         let [a0, a1] = seeded.agents;
         // Pages linking 5, 2 and 3 customers (each with one agent and the
         // department), and a customer search by two emails.
@@ -149,8 +151,15 @@ async fn a_search_page_and_its_links_are_prepared_once_per_connection() {
             ("closed", a1, 20, 5),
         ] {
             let q = status_assignee(status, agent, limit);
-            let (items, total, links) =
-                page_with_links(&mut c, &Decoded::off(), seeded.tenant, &q, LinkSet::ALL).unwrap();
+            let (items, total, links) = page_with_links(
+                &mut c,
+                &Decoded::off(),
+                &copies,
+                seeded.tenant,
+                &q,
+                LinkSet::ALL,
+            )
+            .unwrap();
             assert_eq!(items.len(), usize::try_from(limit.min(6)).unwrap());
             assert_eq!(total.n, 6, "{}", db.label);
             // The agents and the department come from one statement: each
@@ -205,9 +214,15 @@ async fn a_search_page_and_its_links_are_prepared_once_per_connection() {
         .enumerate()
         {
             let q = status_assignee(status, agent, limit);
-            let (_, total, links) =
-                page_with_links(&mut c, &Decoded::off(), seeded.tenant, &q, LinkSet::CONTACT)
-                    .unwrap();
+            let (_, total, links) = page_with_links(
+                &mut c,
+                &Decoded::off(),
+                &copies,
+                seeded.tenant,
+                &q,
+                LinkSet::CONTACT,
+            )
+            .unwrap();
             assert_eq!(total.n, 6, "{}", db.label);
             let distinct: std::collections::BTreeSet<_> = links
                 .iter()
@@ -226,22 +241,87 @@ async fn a_search_page_and_its_links_are_prepared_once_per_connection() {
                 "{}: {links:?}",
                 db.label
             );
-            // On PostgreSQL the page's statement is the one above, reused,
-            // and the contacts' is new once. On SQLite the contacts are
-            // read by the page's statement itself (`page_counted_contacts`),
-            // a statement of its own for each limit, as above; the agents
-            // and the department take the statement the pages above kept.
-            let cached = if matches!(c, DbConnection::Sqlite(_)) {
-                1
-            } else {
-                usize::from(i == 0)
-            };
+            // The contacts are read by the page's statement itself
+            // (`page_counted_contacts`), a statement of its own for each
+            // limit, as above, and so is the directory's stamp: the first
+            // page reads the whole directory (one statement, prepared
+            // then), the next ones find their agents and departments in
+            // the copy: one statement a page.
+            let first = usize::from(i == 0);
             assert_eq!(
                 counter.take(),
-                Counts { started: 2, cached },
-                "{}: the contacts' statement is prepared once",
+                Counts {
+                    started: 1 + first,
+                    cached: 1 + first
+                },
+                "{}: a page and its contacts in one statement",
                 db.label
             );
+        }
+        {
+            assert_eq!(copies.len(), 1, "{}", db.label);
+            let page = |c: &mut DbConnection| {
+                let q = status_assignee("opened", a0, 20);
+                let (_, _, links) = page_with_links(
+                    c,
+                    &Decoded::off(),
+                    &copies,
+                    seeded.tenant,
+                    &q,
+                    LinkSet::CONTACT,
+                )
+                .unwrap();
+                let names: std::collections::BTreeSet<String> = links
+                    .iter()
+                    .flat_map(|l| l.agents.iter().map(|a| a.name.clone()))
+                    .chain(
+                        links
+                            .iter()
+                            .filter_map(|l| l.department.clone().map(|d| d.name)),
+                    )
+                    .collect();
+                names
+            };
+            let before = page(&mut c);
+            assert_eq!(counter.take().started, 1, "{}: the copy serves", db.label);
+            // Another process changes the directory by hand: the stamp the
+            // page reads has moved, so the copy is read again, at once.
+            let mut raw = db.raw();
+            raw.execute(&format!(
+                "UPDATE agents SET name = 'Renamed' WHERE id = {a0}"
+            ));
+            let after = page(&mut c);
+            assert_eq!(
+                counter.take(),
+                Counts {
+                    started: 2,
+                    cached: 0
+                },
+                "{}: a changed directory is read again",
+                db.label
+            );
+            assert!(!before.contains("Renamed"), "{before:?}");
+            assert!(after.contains("Renamed"), "{after:?}");
+            raw.execute(&format!(
+                "UPDATE departments SET name = 'Support' WHERE tenant_id = {}",
+                seeded.tenant
+            ));
+            assert!(page(&mut c).contains("Support"), "{}", db.label);
+            assert_eq!(counter.take().started, 2, "{}", db.label);
+            // An agent's console password is not shown: no new read.
+            raw.execute(&format!(
+                "UPDATE agents SET password_hash = 'x' WHERE id = {a0}"
+            ));
+            assert!(page(&mut c).contains("Renamed"), "{}", db.label);
+            assert_eq!(counter.take().started, 1, "{}", db.label);
+            // A deleted department is seen as well.
+            raw.execute(&format!(
+                "DELETE FROM departments WHERE tenant_id = {}",
+                seeded.tenant
+            ));
+            let gone = page(&mut c);
+            assert!(!gone.contains("Support"), "{gone:?}");
+            assert_eq!(counter.take().started, 2, "{}", db.label);
         }
         for email in ["c1@example.com", "c2@example.com"] {
             let q = Query::new(

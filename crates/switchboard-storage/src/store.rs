@@ -18,6 +18,7 @@ use crate::console::Console;
 use crate::conversations::Conversations;
 use crate::customers::Customers;
 use crate::decoded::{Decoded, DecodedStats};
+use crate::directory::DirectoryCache;
 use crate::doc_cache::{DocCache, DocCacheStats};
 use crate::group_commit::{self, GroupWriter};
 use crate::health::PgHealth;
@@ -121,6 +122,9 @@ struct Inner {
     /// so a read of an unchanged row copies instead of parsing (see
     /// `decoded`); both backends.
     decoded: Arc<Decoded>,
+    /// The tenants' agents and departments, each copy checked against the
+    /// stamp a chat page's statement reads (see `directory`).
+    directory: Arc<DirectoryCache>,
 }
 
 /// After a call fails because the database is full, the store reports
@@ -217,6 +221,7 @@ impl Store {
                 pg_url,
                 doc_cache,
                 decoded,
+                directory: Arc::new(DirectoryCache::default()),
             }),
         };
         if run {
@@ -619,6 +624,11 @@ impl Store {
     /// The per-node document cache (off on SQLite).
     pub(crate) fn doc_cache(&self) -> &DocCache {
         &self.inner.doc_cache
+    }
+
+    /// The copies of the tenants' directories (see `directory`), shared.
+    pub(crate) fn directory_shared(&self) -> Arc<DirectoryCache> {
+        Arc::clone(&self.inner.directory)
     }
 
     /// [`Store::doc_cache`], shared (for a request that outlives a borrow).

@@ -977,6 +977,22 @@ const CONTACT_JOIN: &str = " LEFT JOIN (SELECT id AS ct_id, tenant_id AS ct_tena
      contact_email AS ct_email, contact_phone AS ct_phone, contact_company AS ct_company, \
      contact_country AS ct_country FROM customers) ON ct_id = customer_id AND ct_tenant = ";
 
+/// PostgreSQL, a conversation page: the linked customer's contact joined
+/// to each row of the page `p`, under [`CONTACT_JOIN`]'s names.
+/// PostgreSQL keeps the contact's members in the document only, so they
+/// come from one `jsonb_to_record` of it (one fetch of the document, as
+/// [`links_by_ids`] reads them), in a `LATERAL` subquery: a primary-key
+/// lookup of the row's customer, the tenant's only. `OFFSET 0` keeps the
+/// subquery from being merged into the join, which let the planner hash
+/// all the tenant's customers. Followed by the tenant, then
+/// `OFFSET 0) AS ct ON true`.
+const CONTACT_JOIN_PG: &str = " LEFT JOIN LATERAL (SELECT t.id AS ct_id, \
+     t.created_at AS ct_created_at, t.user_id AS ct_user_id, x.name AS ct_name, \
+     x.email AS ct_email, x.phone AS ct_phone, x.company AS ct_company, \
+     x.location ->> 'countryCode' AS ct_country FROM customers AS t \
+     CROSS JOIN LATERAL jsonb_to_record(t.doc) AS x(name text, email text, phone text, \
+     company text, location jsonb) WHERE t.id = p.customer_id AND t.tenant_id = ";
+
 /// The columns [`CONTACT_JOIN`] adds to a page row, in [`ContactSql`]'s order.
 const CONTACT_COLUMNS: &str =
     ", ct_id, ct_created_at, ct_user_id, ct_name, ct_email, ct_phone, ct_company, ct_country";
@@ -1739,67 +1755,251 @@ fn select_counted<F: Target>(b: Backend, tenant: i64, q: &Query<F>, docs: Docs) 
     s
 }
 
-/// SQLite: [`select_counted`] of a conversation page with each row's
-/// contact ([`CONTACT_JOIN`]).
-fn select_counted_contacts(tenant: i64, q: &Query<ConversationField>) -> Builder {
-    let b = Backend::Sqlite;
+/// Whether a page of `q` can read its contacts in its own statement
+/// ([`page_counted_contacts`]): always on SQLite; on PostgreSQL unless its
+/// filter is a custom info lookup in id order, read by [`lookup_counted`].
+pub(crate) fn joins_contacts(c: &DbConnection, q: &Query<ConversationField>) -> bool {
+    let b = backend(c);
+    !(b == Backend::Postgres && attribute_lookup(b, q.filter()) && sort_key(q, b) == "id")
+}
+
+/// [`select_counted`] of a conversation page with the tenant's directory
+/// stamp ([`directory_stamp`]) and each row's contact.
+///
+/// On SQLite the contacts are joined to the page's rows where they are
+/// found ([`CONTACT_JOIN`]): SQLite flattens the join into a key lookup
+/// per row. On PostgreSQL the page is read first, as [`select`] reads it,
+/// and only its rows are joined ([`CONTACT_JOIN_PG`]):
+///
+/// ```sql
+/// SELECT (<total>), (<summed>), (<stamp>), p.*, ct_id, … FROM (
+///   SELECT <columns> FROM conversations WHERE … ORDER BY … LIMIT 21) AS p
+/// LEFT JOIN LATERAL (SELECT … FROM customers AS t … WHERE t.id = p.customer_id
+///   AND t.tenant_id = $t OFFSET 0) AS ct ON true
+/// ```
+///
+/// Joined where the rows are found, PostgreSQL looked up the customer of
+/// every match before a sort, not only of the page's rows. The rows come
+/// in the page's order (a nested loop keeps its outer order; the caller
+/// checks it, [`in_page_order`]).
+fn select_counted_contacts(
+    b: Backend,
+    tenant: i64,
+    q: &Query<ConversationField>,
+    docs: Docs,
+) -> Builder {
     let mut s = totals(b, tenant, q.filter());
-    s.sql(", ");
-    let [head, xmin, rest] = page_columns::<ConversationField>(b, Docs::With);
-    s.pieces.extend(
-        select_with(
-            b,
-            tenant,
-            q,
-            &[head, xmin, rest, CONTACT_COLUMNS],
-            Contacts::Joined,
-        )
-        .pieces,
-    );
+    directory_stamp(&mut s);
+    let [head, xmin, rest] = page_columns::<ConversationField>(b, docs);
+    match b {
+        Backend::Sqlite => {
+            s.sql(", ");
+            s.pieces.extend(
+                select_with(
+                    b,
+                    tenant,
+                    q,
+                    &[head, xmin, rest, CONTACT_COLUMNS],
+                    Contacts::Joined,
+                )
+                .pieces,
+            );
+        }
+        Backend::Postgres => {
+            s.sql(", p.*").sql(CONTACT_COLUMNS).sql(" FROM (");
+            s.pieces
+                .extend(select(b, tenant, q, &["SELECT ", head, xmin, rest]).pieces);
+            s.sql(") AS p")
+                .sql(CONTACT_JOIN_PG)
+                .int(tenant)
+                .sql(" OFFSET 0) AS ct ON true");
+        }
+    }
     s
 }
 
-/// SQLite: [`page_counted`] of conversations, each row with its contact
-/// (the linked customer's, when it is the tenant's), read by the page
-/// statement itself: a page and its contacts in one statement, where
+/// `items` with `contacts` beside them, in `q`'s order: as read, unless a
+/// plan gave them otherwise (then sorted by their sort keys, which every
+/// conversation of a page has).
+fn in_page_order<T>(
+    q: &Query<ConversationField>,
+    items: Vec<switchboard_domain::Conversation>,
+    contacts: Vec<T>,
+) -> (Vec<switchboard_domain::Conversation>, Vec<T>) {
+    use switchboard_domain::query::Cursor;
+    let field = q.sort().field();
+    let desc = q.sort().descending();
+    let order = |a: &(i64, i64), b: &(i64, i64)| if desc { b.cmp(a) } else { a.cmp(b) };
+    let keys: Option<Vec<(i64, i64)>> = items
+        .iter()
+        .map(|e| Cursor::after(field, e).map(|c| (c.key, c.id)))
+        .collect();
+    let Some(keys) = keys else {
+        return (items, contacts);
+    };
+    if keys.is_sorted_by(|a, b| order(a, b).is_le()) {
+        return (items, contacts);
+    }
+    let mut rows: Vec<_> = keys
+        .into_iter()
+        .zip(items.into_iter().zip(contacts))
+        .collect();
+    rows.sort_by(|a, b| order(&a.0, &b.0));
+    rows.into_iter().map(|(_, row)| row).unzip()
+}
+
+/// A page of conversations read with its contacts
+/// ([`page_counted_contacts`]).
+pub(crate) struct ContactPage {
+    pub items: Vec<switchboard_domain::Conversation>,
+    pub total: Total,
+    /// Each row's contact, in the page's order.
+    pub contacts: Vec<Option<crate::rows::CustomerContactRow>>,
+    /// The tenant's directory stamp in the page's snapshot; none for a
+    /// page without rows.
+    pub directory_stamp: Option<i64>,
+}
+
+/// [`page_counted`] of conversations, each row with its contact (the
+/// linked customer's, when it is the tenant's), read by the page statement
+/// itself: a page and its contacts in one statement, where
 /// [`links_by_ids`] would take a second (see `docs/benchmarks.md`, "A lead,
-/// measured by hand"). The contacts are in the page's order.
+/// measured by hand"). The statement also selects the tenant's directory
+/// stamp, which tells whether a node's copy of its agents and departments
+/// is the one the page saw (`crate::directory`). Only where
+/// [`joins_contacts`].
 pub(crate) fn page_counted_contacts(
     c: &mut DbConnection,
     memo: &Decoded,
     tenant: i64,
     q: &Query<ConversationField>,
-) -> R<(
-    Vec<switchboard_domain::Conversation>,
-    Total,
-    Vec<Option<crate::rows::CustomerContactRow>>,
-)> {
+) -> R<ContactPage> {
     let b = backend(c);
-    if b != Backend::Sqlite {
+    if !joins_contacts(c, q) {
         return Err(StorageError::internal(
-            "a page's contacts are joined on SQLite only",
+            "a custom info lookup's page is not joined to its contacts",
         ));
     }
-    let (items, (total, contacts)) = read_page(c, memo, tenant, q, |c, _docs| {
-        let stmt: Statement<(BigInt, BigInt, PageSql, ContactSql)> = Statement::new(
-            select_counted_contacts(tenant, q).pieces,
+    let (items, (total, stamp, contacts)) = read_page(c, memo, tenant, q, |c, docs| {
+        let stmt: Statement<(BigInt, BigInt, BigInt, PageSql, ContactSql)> = Statement::new(
+            select_counted_contacts(b, tenant, q, docs).pieces,
             cacheable(b, q.filter(), sort_key(q, b) == "id"),
         );
-        let rows: Vec<(i64, i64, PageRow, ContactCols)> =
+        let rows: Vec<(i64, i64, i64, PageRow, ContactCols)> =
             crate::connection::native!(c, c => stmt.load(c))?;
-        let total = rows.first().map(|(n, summed, _, _)| Total::of(*n, *summed));
+        let total = rows
+            .first()
+            .map(|(n, summed, _, _, _)| Total::of(*n, *summed));
+        let stamp = rows.first().map(|(_, _, stamp, _, _)| *stamp);
         let (rows, contacts): (Vec<PageRow>, Vec<_>) = rows
             .into_iter()
-            .map(|(_, _, row, ct)| (row, contact(tenant, ct)))
+            .map(|(_, _, _, row, ct)| (row, contact(tenant, ct)))
             .unzip();
-        Ok((rows, (total, contacts)))
+        Ok((rows, (total, stamp, contacts)))
     })?;
     if contacts.len() != items.len() {
         return Err(StorageError::internal(
             "a page's contacts did not match its rows",
         ));
     }
-    Ok((items, total_or_count(c, tenant, q, total)?, contacts))
+    let total = total_or_count(c, tenant, q, total)?;
+    let (items, contacts) = in_page_order(q, items, contacts);
+    Ok(ContactPage {
+        items,
+        total,
+        contacts,
+        directory_stamp: stamp,
+    })
+}
+
+/// `, <stamp>`: the tenant's directory stamp (0 before its first agent or
+/// department), a column of the statement `s` builds. A scalar subquery
+/// on nothing of the statement's rows: SQLite and PostgreSQL run it once
+/// a statement (a primary-key lookup), in the statement's snapshot.
+fn directory_stamp(s: &mut Builder) {
+    let tenant = s.tenant;
+    s.sql(", CAST(coalesce((SELECT stamp FROM directory_stamps WHERE tenant_id = ")
+        .int(tenant)
+        .sql("), 0) AS BIGINT)");
+}
+
+/// At most this many agents and departments together are read by
+/// [`whole_directory`]: a tenant with more is not copied.
+pub(crate) const WHOLE_DIRECTORY_MAX: usize = 1_000;
+
+// The statement's limits, in its text, are one over it.
+const _: () = assert!(WHOLE_DIRECTORY_MAX == 1_000);
+
+/// The tenant's directory as [`whole_directory`] read it.
+pub(crate) struct WholeDirectory {
+    /// Its stamp, in the snapshot the rows were read in.
+    pub stamp: i64,
+    /// Its agents and departments in id order; none when there are more
+    /// than [`WHOLE_DIRECTORY_MAX`] of them together.
+    pub rows: Option<(Vec<Agent>, Vec<Department>)>,
+}
+
+/// A row of [`whole_directory`]: -1 for the stamp (in the id's place), 0
+/// for an agent, 1 for a department (whose email and role are empty).
+type WholeSql = (Integer, BigInt, Text, Text, Text);
+
+/// The tenant's whole directory and its stamp, in one statement (one
+/// snapshot: the rows are the directory the stamp stands for), kept
+/// prepared:
+///
+/// ```sql
+/// SELECT -1, coalesce((SELECT stamp …), 0), '', '', ''
+/// UNION ALL SELECT * FROM (SELECT 0, id, name, email, role FROM agents WHERE tenant_id = $t LIMIT 1001)
+/// UNION ALL SELECT * FROM (SELECT 1, id, name, '', '' FROM departments WHERE tenant_id = $t LIMIT 1001)
+/// ```
+pub(crate) fn whole_directory(c: &mut DbConnection, tenant: i64) -> R<WholeDirectory> {
+    let mut s = Builder::new(backend(c), tenant);
+    s.sql("SELECT -1, CAST(coalesce((SELECT stamp FROM directory_stamps WHERE tenant_id = ")
+        .int(tenant)
+        .sql("), 0) AS BIGINT), '', '', ''");
+    // Each side bounded on its own: a limit in the text (kept prepared),
+    // one over the most a copy holds.
+    s.sql(
+        " UNION ALL SELECT * FROM (SELECT 0, id, name, email, role FROM agents \
+         WHERE tenant_id = ",
+    )
+    .int(tenant)
+    .sql(" LIMIT 1001) AS a UNION ALL SELECT * FROM (SELECT 1, id, name, '', '' FROM departments WHERE tenant_id = ")
+    .int(tenant)
+    .sql(" LIMIT 1001) AS d");
+    let stmt: Statement<WholeSql> = Statement::new(s.pieces, true);
+    let rows: Vec<(i32, i64, String, String, String)> =
+        crate::connection::native!(c, c => stmt.load(c))?;
+    let mut stamp = None;
+    let (mut agents, mut departments) = (Vec::new(), Vec::new());
+    for (kind, id, name, email, role) in rows {
+        match kind {
+            -1 => stamp = Some(id),
+            0 => agents.push(Agent::from(AgentRow {
+                id,
+                tenant_id: tenant,
+                name,
+                email,
+                role,
+            })),
+            _ => departments.push(Department::from(DepartmentRow {
+                id,
+                tenant_id: tenant,
+                name,
+            })),
+        }
+    }
+    let stamp =
+        stamp.ok_or_else(|| StorageError::internal("the directory came without its stamp"))?;
+    if agents.len() + departments.len() > WHOLE_DIRECTORY_MAX {
+        return Ok(WholeDirectory { stamp, rows: None });
+    }
+    agents.sort_unstable_by_key(|a| a.id);
+    departments.sort_unstable_by_key(|d| d.id);
+    Ok(WholeDirectory {
+        stamp,
+        rows: Some((agents, departments)),
+    })
 }
 
 /// The contact of a [`ContactSql`] row: none when no customer was joined.
@@ -1971,26 +2171,36 @@ pub(crate) fn explain<F: Target>(
     })
 }
 
-/// SQLite's plan of [`page_counted_contacts`]' statement for `q`, one
-/// line per step.
+/// The plan of [`page_counted_contacts`]' statement for `q`, one line per
+/// step, as [`explain`] gives it (`generic`: PostgreSQL's plan for no
+/// values).
 #[cfg(test)]
 pub(crate) fn explain_contacts(
     c: &mut DbConnection,
     tenant: i64,
     q: &Query<ConversationField>,
+    generic: bool,
 ) -> R<Vec<String>> {
     use diesel::sql_types::Integer;
-    let DbConnection::Sqlite(c) = c else {
-        return Err(StorageError::internal("contacts are joined on SQLite only"));
-    };
-    let mut all = vec![Piece::Sql("EXPLAIN QUERY PLAN ")];
-    all.extend(select_counted_contacts(tenant, q).pieces);
-    let stmt: Statement<(Integer, Integer, Integer, Text)> = Statement::new(all, false);
-    Ok(stmt
-        .load::<(i32, i32, i32, String)>(c)?
-        .into_iter()
-        .map(|(_, _, _, detail)| detail)
-        .collect())
+    let pieces = select_counted_contacts(backend(c), tenant, q, Docs::With).pieces;
+    Ok(match c {
+        DbConnection::Sqlite(c) => {
+            let mut all = vec![Piece::Sql("EXPLAIN QUERY PLAN ")];
+            all.extend(pieces);
+            let stmt: Statement<(Integer, Integer, Integer, Text)> = Statement::new(all, false);
+            stmt.load::<(i32, i32, i32, String)>(c)?
+                .into_iter()
+                .map(|(_, _, _, detail)| detail)
+                .collect()
+        }
+        DbConnection::Pg(c) if generic => generic_plan(c, pieces)?,
+        DbConnection::Pg(c) => {
+            let mut all = vec![Piece::Sql("EXPLAIN ")];
+            all.extend(pieces);
+            let stmt: Statement<Text> = Statement::new(all, false);
+            stmt.load::<String>(c)?
+        }
+    })
 }
 
 /// PostgreSQL's generic plan of the statement `pieces` make: prepared by

@@ -1,0 +1,7 @@
+DROP TRIGGER directory_stamps_department_delete;
+DROP TRIGGER directory_stamps_department_update;
+DROP TRIGGER directory_stamps_department_insert;
+DROP TRIGGER directory_stamps_agent_delete;
+DROP TRIGGER directory_stamps_agent_update;
+DROP TRIGGER directory_stamps_agent_insert;
+DROP TABLE directory_stamps;
