@@ -25,7 +25,8 @@
 //! reused), so a newer copy replaces an older one and never the reverse.
 //! A tenant with more than [`MAX_ROWS`] agents and departments together is
 //! not copied: its pages read theirs by id, as before. At most
-//! [`MAX_TENANTS`] tenants are kept; when full, the copies start over.
+//! [`MAX_TENANTS`] tenants and [`MAX_ROWS_KEPT`] rows are kept; when full,
+//! the copies start over.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -42,10 +43,21 @@ pub const MAX_ROWS: usize = sql::query::WHOLE_DIRECTORY_MAX;
 /// At most this many tenants' directories are kept.
 pub const MAX_TENANTS: usize = 10_000;
 
+/// At most this many agents and departments are kept, all tenants
+/// together (a few MiB): the bound on the copies' memory.
+pub const MAX_ROWS_KEPT: usize = 100_000;
+
 /// See the module documentation.
 #[derive(Debug, Default)]
 pub(crate) struct DirectoryCache {
-    copies: Mutex<HashMap<i64, Kept>>,
+    copies: Mutex<Copies>,
+}
+
+#[derive(Debug, Default)]
+struct Copies {
+    by_tenant: HashMap<i64, Kept>,
+    /// The agents and departments they hold, together.
+    rows: usize,
 }
 
 /// A tenant's directory at a stamp.
@@ -64,6 +76,10 @@ pub(crate) struct Directory {
 }
 
 impl Directory {
+    fn len(&self) -> usize {
+        self.agents.len() + self.departments.len()
+    }
+
     /// The agents among `ids` and the departments among `department_ids`
     /// (each distinct and in id order), those that exist.
     pub(crate) fn among(
@@ -90,7 +106,7 @@ fn pick<T: Clone>(rows: &[T], ids: &[i64], id: impl Fn(&T) -> i64) -> Vec<T> {
 }
 
 impl DirectoryCache {
-    fn copies(&self) -> std::sync::MutexGuard<'_, HashMap<i64, Kept>> {
+    fn copies(&self) -> std::sync::MutexGuard<'_, Copies> {
         self.copies.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -104,7 +120,7 @@ impl DirectoryCache {
         tenant: i64,
         stamp: i64,
     ) -> R<Option<Arc<Directory>>> {
-        if let Some(copy) = self.copies().get(&tenant)
+        if let Some(copy) = self.copies().by_tenant.get(&tenant)
             && copy.stamp == stamp
         {
             return Ok(copy.rows.clone());
@@ -128,23 +144,102 @@ impl DirectoryCache {
         Ok(rows)
     }
 
-    /// Keeps `copy` unless a copy at a later stamp is kept already.
+    /// Keeps `copy` unless a copy at a later stamp is kept already; when
+    /// the copies would hold more than [`MAX_TENANTS`] tenants or
+    /// [`MAX_ROWS_KEPT`] rows, they start over.
     fn keep(&self, tenant: i64, copy: Kept) {
+        let size = |k: &Kept| k.rows.as_ref().map_or(0, |d| d.len());
         let mut copies = self.copies();
-        if let Some(kept) = copies.get(&tenant)
-            && kept.stamp >= copy.stamp
-        {
-            return;
+        let (old, new_tenant) = match copies.by_tenant.get(&tenant) {
+            Some(kept) if kept.stamp >= copy.stamp => return,
+            Some(kept) => (size(kept), false),
+            None => (0, true),
+        };
+        let rows = copies.rows - old + size(&copy);
+        let tenants = copies.by_tenant.len() + usize::from(new_tenant);
+        if rows > MAX_ROWS_KEPT || tenants > MAX_TENANTS {
+            copies.by_tenant.clear();
+            copies.rows = size(&copy);
+        } else {
+            copies.rows = rows;
         }
-        if copies.len() >= MAX_TENANTS && !copies.contains_key(&tenant) {
-            copies.clear();
-        }
-        copies.insert(tenant, copy);
+        copies.by_tenant.insert(tenant, copy);
     }
 
-    /// How many tenants' directories are kept (tests).
+    /// How many tenants' directories are kept, and their rows (tests).
     #[cfg(test)]
-    pub(crate) fn len(&self) -> usize {
-        self.copies().len()
+    pub(crate) fn len(&self) -> (usize, usize) {
+        let copies = self.copies();
+        (copies.by_tenant.len(), copies.rows)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rows::AgentRow;
+
+    fn copy(stamp: i64, agents: usize) -> Kept {
+        let agents = (0..agents)
+            .map(|i| {
+                Agent::from(AgentRow {
+                    id: i64::try_from(i).unwrap_or(0) + 1,
+                    tenant_id: 1,
+                    name: format!("Agent {i}"),
+                    email: format!("a{i}@example.com"),
+                    role: "agent".into(),
+                })
+            })
+            .collect();
+        Kept {
+            stamp,
+            rows: Some(Arc::new(Directory {
+                agents,
+                departments: Vec::new(),
+            })),
+        }
+    }
+
+    #[test]
+    fn a_newer_copy_replaces_an_older_one_never_the_reverse() {
+        let cache = DirectoryCache::default();
+        cache.keep(1, copy(5, 2));
+        cache.keep(1, copy(4, 7));
+        assert_eq!(cache.len(), (1, 2), "an older stamp is not kept");
+        cache.keep(1, copy(6, 3));
+        assert_eq!(cache.len(), (1, 3));
+        assert_eq!(cache.copies().by_tenant[&1].stamp, 6);
+    }
+
+    #[test]
+    fn the_copies_start_over_at_their_bounds() {
+        let cache = DirectoryCache::default();
+        cache.keep(1, copy(1, MAX_ROWS_KEPT / 2));
+        cache.keep(2, copy(1, MAX_ROWS_KEPT / 2));
+        assert_eq!(cache.len(), (2, MAX_ROWS_KEPT));
+        cache.keep(3, copy(1, 1));
+        assert_eq!(cache.len(), (1, 1), "past the rows' bound");
+        // A tenant's new copy replaces its rows in the count.
+        cache.keep(3, copy(2, 10));
+        assert_eq!(cache.len(), (1, 10));
+
+        let cache = DirectoryCache::default();
+        for tenant in 0..MAX_TENANTS {
+            cache.keep(i64::try_from(tenant).unwrap_or(0), copy(1, 0));
+        }
+        assert_eq!(cache.len(), (MAX_TENANTS, 0));
+        cache.keep(-1, copy(1, 0));
+        assert_eq!(cache.len(), (1, 0), "past the tenants' bound");
+    }
+
+    #[test]
+    fn a_copy_gives_the_rows_among_the_ids_asked() {
+        let Some(d) = copy(1, 5).rows else {
+            panic!("no rows")
+        };
+        let (agents, departments) = d.among(&[2, 4, 9], &[1]);
+        let ids: Vec<i64> = agents.iter().map(|a| a.id.get()).collect();
+        assert_eq!(ids, [2, 4]);
+        assert!(departments.is_empty());
     }
 }

@@ -135,7 +135,10 @@ pub use delivery::{
     DueDelivery, FanOut, FanOutFailure, MAX_ERROR_BYTES, MAX_EXCERPT_BYTES, NextStep,
     OUTBOX_MAX_TRIES, OUTBOX_RETRY_DELAYS, QuarantinedEvent, Recorded, sanitize_text,
 };
-pub use directory::{MAX_ROWS as DIRECTORY_COPY_ROWS, MAX_TENANTS as DIRECTORY_COPY_TENANTS};
+pub use directory::{
+    MAX_ROWS as DIRECTORY_COPY_ROWS, MAX_ROWS_KEPT as DIRECTORY_COPY_ROWS_KEPT,
+    MAX_TENANTS as DIRECTORY_COPY_TENANTS,
+};
 pub use doc_cache::DocCacheStats;
 pub use error::StorageError;
 pub use history::{HistoryEntry, OutboxEvent};

@@ -259,7 +259,7 @@ async fn a_search_page_and_its_links_are_prepared_once_per_connection() {
             );
         }
         {
-            assert_eq!(copies.len(), 1, "{}", db.label);
+            assert_eq!(copies.len(), (1, 3), "{}", db.label);
             let page = |c: &mut DbConnection| {
                 let q = status_assignee("opened", a0, 20);
                 let (_, _, links) = page_with_links(
