@@ -1394,14 +1394,14 @@ where
     let n = rows.len();
     if docs == Docs::With {
         let mut held = 0;
-        let items = rows
-            .into_iter()
-            .map(|r| {
-                let (e, copied) = r.decode(memo, None, pg)?;
-                held += usize::from(copied);
-                Ok(e)
-            })
-            .collect::<R<Vec<_>>>()?;
+        // Pushed into a vector of the page's size: collected through a
+        // `Result`, it grew by doubling, moving every entity each time.
+        let mut items = Vec::with_capacity(n);
+        for r in rows {
+            let (e, copied) = r.decode(memo, None, pg)?;
+            held += usize::from(copied);
+            items.push(e);
+        }
         if pg {
             memo.note_page(kind, continued, held, n);
         }
@@ -1885,16 +1885,20 @@ pub(crate) fn page_counted_contacts(
             select_counted_contacts(b, tenant, q, docs).pieces,
             cacheable(b, q.filter(), sort_key(q, b) == "id"),
         );
-        let rows: Vec<(i64, i64, i64, PageRow, ContactCols)> =
-            crate::connection::native!(c, c => stmt.load(c))?;
-        let total = rows
-            .first()
-            .map(|(n, summed, _, _, _)| Total::of(*n, *summed));
-        let stamp = rows.first().map(|(_, _, stamp, _, _)| *stamp);
-        let (rows, contacts): (Vec<PageRow>, Vec<_>) = rows
-            .into_iter()
-            .map(|(_, _, _, row, ct)| (row, contact(tenant, ct)))
-            .unzip();
+        // Each row straight into its place, in vectors of the page's size
+        // (a collected `Vec` of whole rows grew by doubling, moving them).
+        let room = usize::try_from(q.limit()).unwrap_or(0).saturating_add(1);
+        let (mut rows, mut contacts) = (Vec::with_capacity(room), Vec::with_capacity(room));
+        let (mut total, mut stamp) = (None, None);
+        crate::connection::native!(c, c => {
+            for row in stmt.load_iter::<(i64, i64, i64, PageRow, ContactCols), diesel::connection::DefaultLoadingMode>(c)? {
+                let (n, summed, at, row, ct) = row?;
+                total.get_or_insert(Total::of(n, summed));
+                stamp.get_or_insert(at);
+                rows.push(row);
+                contacts.push(contact(tenant, ct));
+            }
+        });
         Ok((rows, (total, stamp, contacts)))
     })?;
     if contacts.len() != items.len() {
