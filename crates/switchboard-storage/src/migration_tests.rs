@@ -216,7 +216,6 @@ fn rows(raw: &mut Raw) -> Vec<String> {
         "customer_counts",
         "conversation_counts",
         "customer_attribute_values",
-        "directory_stamps",
     ];
     for (table, cols) in TABLES.iter().filter(|(t, _)| !derived.contains(t)) {
         let present = raw.lines(
