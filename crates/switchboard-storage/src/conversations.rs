@@ -559,11 +559,11 @@ pub(crate) fn page_with_links(
     q: &Query<ConversationField>,
     set: LinkSet,
 ) -> R<(Vec<Conversation>, sql::query::Total, Vec<ConversationLinks>)> {
-    let (items, total, from) = if set.contact_only && sql::query::joins_contacts(c, q) {
+    let (items, total, from) = if set.contact_only && matches!(c, DbConnection::Sqlite(_)) {
         // SQLite: the contacts come with the page's rows, from its own
         // statement, and so does the directory's stamp: the agents and
-        // departments come from this node's copy when it is current, else
-        // from one more statement.
+        // departments come from this process's copy when it is current,
+        // else from one more statement.
         let page = sql::query::page_counted_contacts(c, memo, tenant, q)?;
         let mut contacts: Vec<_> = page.contacts.into_iter().flatten().collect();
         contacts.sort_unstable_by_key(|x| x.id);

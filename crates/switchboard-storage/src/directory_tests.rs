@@ -31,6 +31,23 @@ async fn moved(store: &Store, tenant: TenantId, last: &mut i64, why: &str) {
     *last = now;
 }
 
+/// Renames agent `id` of `tenant` through `store`'s admin API.
+async fn rename(store: &Store, tenant: TenantId, id: AgentId, name: &str) {
+    store
+        .admin()
+        .update_agent(
+            tenant,
+            id,
+            AgentChange {
+                name: Some(name.into()),
+                email: None,
+                role: None,
+            },
+        )
+        .await
+        .unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_shown_change_of_the_directory_moves_the_tenants_stamp() {
     // SQLite keeps the stamps (PostgreSQL's chat pages do not read them).
@@ -50,18 +67,7 @@ async fn every_shown_change_of_the_directory_moves_the_tenants_stamp() {
             .await
             .unwrap();
         moved(&store, acme, &mut last, "a new agent").await;
-        admin
-            .update_agent(
-                acme,
-                agent.id,
-                AgentChange {
-                    name: Some("Anne".into()),
-                    email: None,
-                    role: None,
-                },
-            )
-            .await
-            .unwrap();
+        rename(&store, acme, agent.id, "Anne").await;
         moved(&store, acme, &mut last, "a renamed agent").await;
         let dept = admin.create_department(acme, "Sales").await.unwrap();
         moved(&store, acme, &mut last, "a new department").await;
@@ -111,6 +117,21 @@ async fn every_shown_change_of_the_directory_moves_the_tenants_stamp() {
             Some((0, 0)),
             "{label}"
         );
+
+        // A row moved to another tenant by hand moves both tenants' stamps.
+        let moving = admin
+            .create_agent(acme, "Cy", "cy@example.com", "agent")
+            .await
+            .unwrap();
+        moved(&store, acme, &mut last, "a new agent").await;
+        let mut other_last = stamp(&store, other).await;
+        raw.execute(&format!(
+            "UPDATE agents SET tenant_id = {} WHERE id = {}",
+            other.get(),
+            moving.id.get()
+        ));
+        moved(&store, acme, &mut last, "an agent moved away").await;
+        moved(&store, other, &mut other_last, "an agent moved in").await;
     }
 }
 
@@ -188,18 +209,7 @@ async fn a_chat_page_shows_a_directory_change_at_once_whoever_makes_it() {
         );
 
         // Through this store.
-        admin
-            .update_agent(
-                acme,
-                ann.id,
-                AgentChange {
-                    name: Some("Anne".into()),
-                    email: None,
-                    role: None,
-                },
-            )
-            .await
-            .unwrap();
+        rename(&store, acme, ann.id, "Anne").await;
         assert_eq!(
             names_on_a_page(&store, acme).await,
             ["Anne", "Sales"],
@@ -211,19 +221,7 @@ async fn a_chat_page_shows_a_directory_change_at_once_whoever_makes_it() {
         let beside = Store::open(&db.url, StoreConfig::for_tests())
             .await
             .unwrap();
-        beside
-            .admin()
-            .update_agent(
-                acme,
-                ann.id,
-                AgentChange {
-                    name: Some("Annie".into()),
-                    email: None,
-                    role: None,
-                },
-            )
-            .await
-            .unwrap();
+        rename(&beside, acme, ann.id, "Annie").await;
         assert_eq!(
             names_on_a_page(&store, acme).await,
             ["Annie", "Sales"],

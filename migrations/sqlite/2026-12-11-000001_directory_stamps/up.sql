@@ -1,8 +1,8 @@
 -- A per-tenant stamp of the directory (agents and departments), kept by
 -- triggers: every insert, delete, or change of a column a conversation's
 -- links show (not an agent's console password), by any process on the
--- file and whatever statement makes it, counts it up. A node keeps a copy
--- of each tenant's directory with the stamp it was read at; a chat page's
+-- file and whatever statement makes it, counts it up. A process keeps a
+-- copy of each tenant's directory with the stamp it was read at; a chat page's
 -- statement selects the stamp itself (one primary-key lookup, evaluated
 -- once a statement), and the copy serves the page's agents and
 -- departments only while the two are equal (`crate::directory`).
@@ -27,7 +27,10 @@ AFTER UPDATE OF tenant_id, name, email, role ON agents
 BEGIN
     INSERT INTO directory_stamps (tenant_id, stamp) VALUES (OLD.tenant_id, 1)
     ON CONFLICT (tenant_id) DO UPDATE SET stamp = stamp + 1;
-    INSERT INTO directory_stamps (tenant_id, stamp) VALUES (NEW.tenant_id, 1)
+    -- The new tenant too, when the row moved to another (counted once
+    -- otherwise).
+    INSERT INTO directory_stamps (tenant_id, stamp)
+    SELECT NEW.tenant_id, 1 WHERE NEW.tenant_id <> OLD.tenant_id
     ON CONFLICT (tenant_id) DO UPDATE SET stamp = stamp + 1;
 END;
 
@@ -48,7 +51,10 @@ AFTER UPDATE OF tenant_id, name ON departments
 BEGIN
     INSERT INTO directory_stamps (tenant_id, stamp) VALUES (OLD.tenant_id, 1)
     ON CONFLICT (tenant_id) DO UPDATE SET stamp = stamp + 1;
-    INSERT INTO directory_stamps (tenant_id, stamp) VALUES (NEW.tenant_id, 1)
+    -- The new tenant too, when the row moved to another (counted once
+    -- otherwise).
+    INSERT INTO directory_stamps (tenant_id, stamp)
+    SELECT NEW.tenant_id, 1 WHERE NEW.tenant_id <> OLD.tenant_id
     ON CONFLICT (tenant_id) DO UPDATE SET stamp = stamp + 1;
 END;
 

@@ -1739,14 +1739,6 @@ fn select_counted<F: Target>(b: Backend, tenant: i64, q: &Query<F>, docs: Docs) 
     s
 }
 
-/// Whether a page of `q` reads its contacts in its own statement
-/// ([`page_counted_contacts`]): on SQLite. On PostgreSQL the joined page
-/// was measured slower than the page and its links apart
-/// (`docs/benchmarks.md`, "A chat page in one statement").
-pub(crate) fn joins_contacts(c: &DbConnection, _q: &Query<ConversationField>) -> bool {
-    backend(c) == Backend::Sqlite
-}
-
 /// SQLite: [`select_counted`] of a conversation page with the tenant's
 /// directory stamp ([`directory_stamp`]) and each row's contact, joined
 /// where the rows are found ([`CONTACT_JOIN`]): SQLite flattens the join
@@ -1787,9 +1779,11 @@ pub(crate) struct ContactPage {
 /// statement itself: a page and its contacts in one statement, where
 /// [`links_by_ids`] would take a second (see `docs/benchmarks.md`, "A lead,
 /// measured by hand"). The statement also selects the tenant's directory
-/// stamp, which tells whether a node's copy of its agents and departments
-/// is the one the page saw (`crate::directory`). Only where
-/// [`joins_contacts`].
+/// stamp, which tells whether the process's copy of its agents and
+/// departments is the one the page saw (`crate::directory`). PostgreSQL
+/// keeps the page and its links apart: the page joined to its contacts
+/// measured slower there (`docs/benchmarks.md`, "A chat page in one
+/// statement").
 pub(crate) fn page_counted_contacts(
     c: &mut DbConnection,
     memo: &Decoded,
@@ -1797,7 +1791,7 @@ pub(crate) fn page_counted_contacts(
     q: &Query<ConversationField>,
 ) -> R<ContactPage> {
     let b = backend(c);
-    if !joins_contacts(c, q) {
+    if b != Backend::Sqlite {
         return Err(StorageError::internal(
             "a page's contacts are joined on SQLite only",
         ));
@@ -1837,10 +1831,10 @@ pub(crate) fn page_counted_contacts(
     })
 }
 
-/// `, <stamp>`: the tenant's directory stamp (0 before its first agent or
-/// department), a column of the statement `s` builds. A scalar subquery
-/// on nothing of the statement's rows: SQLite and PostgreSQL run it once
-/// a statement (a primary-key lookup), in the statement's snapshot.
+/// SQLite: `, <stamp>`, the tenant's directory stamp (0 before its first
+/// agent or department), a column of the statement `s` builds. A scalar
+/// subquery on nothing of the statement's rows: SQLite runs it once a
+/// statement (a primary-key lookup), in the statement's snapshot.
 fn directory_stamp(s: &mut Builder) {
     let tenant = s.tenant;
     s.sql(", CAST(coalesce((SELECT stamp FROM directory_stamps WHERE tenant_id = ")
@@ -1868,8 +1862,8 @@ pub(crate) struct WholeDirectory {
 /// for an agent, 1 for a department (whose email and role are empty).
 type WholeSql = (Integer, BigInt, Text, Text, Text);
 
-/// The tenant's whole directory and its stamp, in one statement (one
-/// snapshot: the rows are the directory the stamp stands for), kept
+/// SQLite: the tenant's whole directory and its stamp, in one statement
+/// (one snapshot: the rows are the directory the stamp stands for), kept
 /// prepared:
 ///
 /// ```sql
@@ -1879,9 +1873,9 @@ type WholeSql = (Integer, BigInt, Text, Text, Text);
 /// ```
 pub(crate) fn whole_directory(c: &mut DbConnection, tenant: i64) -> R<WholeDirectory> {
     let mut s = Builder::new(backend(c), tenant);
-    s.sql("SELECT -1, CAST(coalesce((SELECT stamp FROM directory_stamps WHERE tenant_id = ")
-        .int(tenant)
-        .sql("), 0) AS BIGINT), '', '', ''");
+    s.sql("SELECT -1");
+    directory_stamp(&mut s);
+    s.sql(", '', '', ''");
     // Each side bounded on its own: a limit in the text (kept prepared),
     // one over the most a copy holds.
     s.sql(
