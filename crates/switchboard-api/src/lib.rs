@@ -27,6 +27,7 @@
 //! ```
 
 pub mod admin;
+mod answer;
 pub mod auth;
 pub mod body;
 pub mod changes;

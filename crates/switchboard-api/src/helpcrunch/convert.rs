@@ -10,7 +10,7 @@ use switchboard_domain::{
 use super::wire::{
     AgentOutput, ChatCustomerOutput, ChatOutput, CustomDataInput, CustomerInput, CustomerOutput,
     DepartmentOutput, DeviceInput, DeviceOutput, LocationInput, LocationOutput, Object, TagInput,
-    TagOutput, unix_string,
+    TagOutput, UnixSeconds, unix_string,
 };
 use crate::ApiError;
 use switchboard_domain::validate::ValidationErrors;
@@ -285,7 +285,7 @@ pub fn customer_output(c: Customer) -> CustomerOutput {
 
 /// An agent as embedded in a chat.
 #[must_use]
-pub fn agent_output(a: &Agent) -> AgentOutput {
+pub fn agent_output(a: &Agent) -> AgentOutput<'_> {
     let Agent {
         id,
         tenant_id: _,
@@ -295,9 +295,9 @@ pub fn agent_output(a: &Agent) -> AgentOutput {
     } = a;
     AgentOutput {
         id: id.get(),
-        name: name.clone(),
-        email: email.clone(),
-        role: role.clone(),
+        name,
+        email,
+        role,
     }
 }
 
@@ -325,7 +325,10 @@ pub const fn closed_by_name(a: Actor) -> &'static str {
 /// A chat's `customer`: the conversation's contact (the visitor's own
 /// details, the linked customer's where the visitor gave none), or `None`
 /// when nothing is known about the person.
-fn chat_customer(c: &Conversation, links: &ConversationLinks) -> Option<ChatCustomerOutput> {
+fn chat_customer<'a>(
+    c: &'a Conversation,
+    links: &'a ConversationLinks,
+) -> Option<ChatCustomerOutput<'a>> {
     let who = c.contact(links.customer.as_ref());
     if who.is_empty() {
         return None;
@@ -338,27 +341,26 @@ fn chat_customer(c: &Conversation, links: &ConversationLinks) -> Option<ChatCust
         company,
         country: _,
     } = who;
-    let owned = |v: Option<&str>| v.map(str::to_owned);
     Some(ChatCustomerOutput {
         id: customer_id.map(|x| x.get()),
-        name: owned(name),
-        email: owned(email),
+        name,
+        email,
         user_id: links
             .customer
             .as_ref()
             .filter(|x| Some(x.id) == customer_id)
-            .and_then(|x| x.user_id.clone()),
-        phone: owned(phone),
-        company: owned(company),
+            .and_then(|x| x.user_id.as_deref()),
+        phone,
+        company,
     })
 }
 
 /// HelpCrunch's chat object for a conversation, with the rows it links to.
 #[must_use]
-pub fn chat_output(c: Conversation, links: &ConversationLinks) -> ChatOutput {
-    let customer = chat_customer(&c, links);
-    let agents = links.participants(&c).map(agent_output).collect();
-    let assignee = links.assignee(&c).map(agent_output);
+pub fn chat_output<'a>(c: &'a Conversation, links: &'a ConversationLinks) -> ChatOutput<'a> {
+    let customer = chat_customer(c, links);
+    let agents = links.participants(c).map(agent_output).collect();
+    let assignee = links.assignee(c).map(agent_output);
     let Conversation {
         id,
         tenant_id: _,
@@ -395,19 +397,19 @@ pub fn chat_output(c: Conversation, links: &ConversationLinks) -> ChatOutput {
         updated_at: _,
         version: _,
     } = c;
-    let last_agent = agent_ids.last().copied().or(assignee_id);
+    let last_agent = agent_ids.last().copied().or(*assignee_id);
     ChatOutput {
         id: id.get(),
         closed_by: closed_by.map(closed_by_name),
-        last_customer_message_at: last_customer_message_at.map(unix_string),
-        status: status.as_str().to_string(),
-        closed_at: closed_at.map(unix_string),
+        last_customer_message_at: last_customer_message_at.map(UnixSeconds),
+        status: status.as_str(),
+        closed_at: closed_at.map(UnixSeconds),
         rating: rating.map(rating_name),
-        created_at: unix_string(created_at),
-        last_message_at: last_message_at.map(unix_string),
-        created_with,
-        snoozed_until: snoozed_until.map(unix_string),
-        last_message_text: last_message,
+        created_at: UnixSeconds(*created_at),
+        last_message_at: last_message_at.map(UnixSeconds),
+        created_with: created_with.as_deref(),
+        snoozed_until: snoozed_until.map(UnixSeconds),
+        last_message_text: last_message.as_deref(),
         last_message_id: None,
         application_id: None,
         last_communicated_agent_id: last_agent.map(|a| a.get()),
@@ -420,10 +422,7 @@ pub fn chat_output(c: Conversation, links: &ConversationLinks) -> ChatOutput {
                 tenant_id: _,
                 name,
             } = d;
-            DepartmentOutput {
-                id: id.get(),
-                name: name.clone(),
-            }
+            DepartmentOutput { id: id.get(), name }
         }),
         custom_info,
     }

@@ -40,6 +40,18 @@ pub fn unix_string(t: Timestamp) -> String {
     t.as_unix_seconds().to_string()
 }
 
+/// A timestamp in an answer, written as [`unix_string`] renders it (a
+/// string of whole seconds) straight into the answer, without building the
+/// string first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UnixSeconds(pub Timestamp);
+
+impl Serialize for UnixSeconds {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&self.0.as_unix_seconds())
+    }
+}
+
 /// A tag in a request: the color is optional (the account's color for the
 /// tag, or `#c377e0` for a new one).
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -498,52 +510,60 @@ pub struct ChatDepartmentInput {
 
 /// An agent as embedded in a chat.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct AgentOutput {
+pub struct AgentOutput<'a> {
     /// Id.
     pub id: i64,
     /// Name.
-    pub name: String,
+    pub name: &'a str,
     /// Email.
-    pub email: String,
+    pub email: &'a str,
     /// Role.
-    pub role: String,
+    pub role: &'a str,
 }
 
 /// A department as embedded in a chat.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct DepartmentOutput {
+pub struct DepartmentOutput<'a> {
     /// Id.
     pub id: i64,
     /// Name.
-    pub name: String,
+    pub name: &'a str,
 }
 
 /// HelpCrunch's chat object, plus `customInfo` (Switchboard's extension).
+// It borrows what it shows from the conversation and its links, so a page
+// of chats is written out without copying them (a doc comment here would
+// be the schema's description).
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct ChatOutput {
+pub struct ChatOutput<'a> {
     /// Id (the same id every family uses).
     pub id: i64,
     /// Who closed the chat: `customer` or `agent` (`null` while open).
     pub closed_by: Option<&'static str>,
     /// Time of the customer's latest message.
-    pub last_customer_message_at: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub last_customer_message_at: Option<UnixSeconds>,
     /// Status.
-    pub status: String,
+    pub status: &'static str,
     /// When closed.
-    pub closed_at: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub closed_at: Option<UnixSeconds>,
     /// How the customer rated the chat: `great`, `average` or `poor`.
     pub rating: Option<&'static str>,
     /// Created.
-    pub created_at: String,
+    #[schema(value_type = String)]
+    pub created_at: UnixSeconds,
     /// Time of the latest message.
-    pub last_message_at: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub last_message_at: Option<UnixSeconds>,
     /// Channel it was created with.
-    pub created_with: Option<String>,
+    pub created_with: Option<&'a str>,
     /// Snoozed until.
-    pub snoozed_until: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub snoozed_until: Option<UnixSeconds>,
     /// Text of the latest message.
-    pub last_message_text: Option<String>,
+    pub last_message_text: Option<&'a str>,
     /// Id of the latest message: messages are not stored one by one, so
     /// `null`.
     pub last_message_id: Option<i64>,
@@ -553,18 +573,18 @@ pub struct ChatOutput {
     /// The agent who last wrote.
     pub last_communicated_agent_id: Option<i64>,
     /// Participating agents.
-    pub agents: Vec<AgentOutput>,
+    pub agents: Vec<AgentOutput<'a>>,
     /// Who the chat is with: the visitor's own details, the linked
     /// customer's where the visitor gave none; `null` when nothing is known
     /// about them.
-    pub customer: Option<ChatCustomerOutput>,
+    pub customer: Option<ChatCustomerOutput<'a>>,
     /// The assignee.
-    pub assignee: Option<AgentOutput>,
+    pub assignee: Option<AgentOutput<'a>>,
     /// The department.
-    pub department: Option<DepartmentOutput>,
+    pub department: Option<DepartmentOutput<'a>>,
     /// Custom info (Zoho's `customer_info`), as an object.
     #[schema(value_type = Object)]
-    pub custom_info: BTreeMap<String, Value>,
+    pub custom_info: &'a BTreeMap<String, Value>,
 }
 
 /// The `customer` of a chat: the person the chat is with, in HelpCrunch's
@@ -572,20 +592,20 @@ pub struct ChatOutput {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[schema(as = HelpCrunchChatCustomer)]
-pub struct ChatCustomerOutput {
+pub struct ChatCustomerOutput<'a> {
     /// The linked customer's id; `null` when the chat is with a visitor
     /// not linked to a customer.
     pub id: Option<i64>,
     /// Name: the visitor's, else the linked customer's.
-    pub name: Option<String>,
+    pub name: Option<&'a str>,
     /// Email: the visitor's, else the linked customer's.
-    pub email: Option<String>,
+    pub email: Option<&'a str>,
     /// The linked customer's `userId`.
-    pub user_id: Option<String>,
+    pub user_id: Option<&'a str>,
     /// Phone: the visitor's, else the linked customer's.
-    pub phone: Option<String>,
+    pub phone: Option<&'a str>,
     /// Company: the visitor's, else the linked customer's.
-    pub company: Option<String>,
+    pub company: Option<&'a str>,
 }
 
 /// One result of a batch update.
@@ -615,9 +635,9 @@ pub struct ListMeta {
 
 /// A page of `GET /v1/chats` or `POST /v1/chats/search`.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct ChatList {
+pub struct ChatList<'a> {
     /// The chats of the page.
-    pub data: Vec<ChatOutput>,
+    pub data: Vec<ChatOutput<'a>>,
     /// The total.
     pub meta: ListMeta,
 }
