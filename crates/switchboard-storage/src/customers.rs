@@ -244,6 +244,46 @@ impl<'a> Customers<'a> {
         })
     }
 
+    /// Like [`query_counted`](Self::query_counted), for a query `build`
+    /// makes from the tenant's custom attribute definitions (a search that
+    /// names a custom attribute types its value by them).
+    ///
+    /// The definitions are read, or their cached copy checked, on the
+    /// page's own connection in the same call, so the search costs one
+    /// trip to the database's thread pool, not two (on SQLite the copy's
+    /// check is a statement: another process may have changed them).
+    /// When `build` fails, its error is returned as it is and no page is
+    /// read.
+    ///
+    /// # Errors
+    /// [`StorageError`] when the definitions or the page cannot be read.
+    pub async fn query_counted_by<E, B>(
+        self,
+        tenant: TenantId,
+        build: B,
+    ) -> Result<Result<CountedPage<Customer>, E>, StorageError>
+    where
+        E: Send + 'static,
+        B: FnOnce(&AttributeSet) -> Result<Query<CustomerField>, E> + Send + 'static,
+    {
+        let defs = self.store.definitions();
+        let built = paging::run_built(
+            self.store,
+            "customers",
+            tenant,
+            move |c| Ok(build(defs.attributes(c, tenant.get())?.as_ref())),
+            sql::query::page_counted,
+        )
+        .await?;
+        Ok(built.map(|(page, total)| {
+            self.store.after_total::<CustomerField>(tenant.get(), total);
+            CountedPage {
+                page,
+                total: total.n,
+            }
+        }))
+    }
+
     /// How many of the tenant's customers match `filter` (all with `None`).
     pub async fn count(
         self,

@@ -19,6 +19,7 @@
 //! and one may then see a row twice or miss one, as with plain `OFFSET`.
 
 use std::collections::HashMap;
+use std::convert::Infallible;
 use std::sync::Mutex;
 
 use sha2::{Digest, Sha256};
@@ -155,34 +156,77 @@ where
         + Send
         + 'static,
 {
-    let now = store.now();
-    let offsets = store.offset_cursors();
-    let shape = shape(q);
-    let key = |offset: u64| Key {
+    let q = q.clone();
+    let built = run_built(
+        store,
         kind,
-        tenant: tenant.get(),
-        shape,
-        offset,
-    };
-    let offset = match q.page() {
-        Page::Offset(n) => Some(n),
-        Page::First => Some(0),
-        Page::After(_) => None,
-    };
-    let effective = match offset {
-        Some(n) if n > 0 => match offsets.get(&key(n), now) {
-            Some(cursor) => q.at(Page::After(cursor)),
-            None => q.clone(),
-        },
-        _ => q.clone(),
-    };
+        tenant,
+        move |_| Ok(Ok::<_, Infallible>(q)),
+        load,
+    )
+    .await?;
+    Ok(match built {
+        Ok(page) => page,
+        Err(never) => match never {},
+    })
+}
+
+/// Like [`run_with`], for a query `build` makes on the page's own
+/// connection, in the same call to the blocking pool (from definitions it
+/// reads there); an error of `build` is returned as it is, and then
+/// nothing is read.
+pub(crate) async fn run_built<F, X, E, B, L>(
+    store: &Store,
+    kind: &'static str,
+    tenant: TenantId,
+    build: B,
+    load: L,
+) -> Result<Result<(QueryPage<F::Entity>, X), E>, StorageError>
+where
+    F: Field,
+    F::Entity: Send + 'static,
+    X: Send + 'static,
+    E: Send + 'static,
+    B: FnOnce(&mut DbConnection) -> R<Result<Query<F>, E>> + Send + 'static,
+    L: FnOnce(&mut DbConnection, &Decoded, i64, &Query<F>) -> R<(Vec<F::Entity>, X)>
+        + Send
+        + 'static,
+{
+    let now = store.now();
+    let kept = store.clone();
     let memo = store.decoded_shared();
-    let (items, extra) = store
-        .run(move |c| load(c, &memo, tenant.get(), &effective))
-        .await?;
-    let next = q.next_cursor(&items);
-    if let (Some(n), Some(cursor)) = (offset, next) {
-        offsets.put(key(n + items.len() as u64), cursor, now);
-    }
-    Ok((QueryPage { items, next }, extra))
+    store
+        .run(move |c| {
+            let offsets = kept.offset_cursors();
+            let q = match build(c)? {
+                Ok(q) => q,
+                Err(e) => return Ok(Err(e)),
+            };
+            let shape = shape(&q);
+            let key = |offset: u64| Key {
+                kind,
+                tenant: tenant.get(),
+                shape,
+                offset,
+            };
+            let offset = match q.page() {
+                Page::Offset(n) => Some(n),
+                Page::First => Some(0),
+                Page::After(_) => None,
+            };
+            let effective = match offset {
+                Some(n) if n > 0 => match offsets.get(&key(n), now) {
+                    Some(cursor) => q.at(Page::After(cursor)),
+                    None => q.clone(),
+                },
+                _ => q.clone(),
+            };
+            let (items, extra) = load(c, &memo, tenant.get(), &effective)?;
+            let next = q.next_cursor(&items);
+            if let (Some(n), Some(cursor)) = (offset, next) {
+                offsets.put(key(n + items.len() as u64), cursor, now);
+            }
+            Ok(Ok((QueryPage { items, next }, extra)))
+        })
+        .await
 }

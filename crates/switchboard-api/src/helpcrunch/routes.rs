@@ -4,9 +4,9 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::Value;
 use switchboard_domain::{
-    AgentId, Conversation, ConversationId, ConversationStatus, ConversationUpdate, Customer,
-    CustomerId, CustomerUpdate, DepartmentId, MAX_TAG_NAME_CHARS, Patch, Scope, UpdateMode,
-    validate,
+    AgentId, AttributeSet, Conversation, ConversationId, ConversationStatus, ConversationUpdate,
+    Customer, CustomerId, CustomerUpdate, DepartmentId, MAX_TAG_NAME_CHARS, Patch, Scope,
+    UpdateMode, validate,
 };
 use switchboard_storage::{BatchError, LinkSet, Precondition, StorageError};
 
@@ -155,6 +155,10 @@ async fn customer_page(
         .query_counted(p.tenant.id, &q)
         .await
         .map_err(|e| storage(e, "Customer"))?;
+    customer_list(found)
+}
+
+fn customer_list(found: switchboard_storage::CountedPage<Customer>) -> HcResult {
     Ok(HttpResponse::Ok().json(CustomerList {
         data: found
             .page
@@ -236,20 +240,21 @@ pub async fn search_customers(
     crate::observe::read_only(&req);
     let p = caller(&state, &req, Scope::CustomersRead).await?;
     let input: SearchInput = read_object(&state, &req, payload).await?;
-    // The definitions type a custom attribute's value: the store's cached
-    // ones (no round trip while current).
-    let attrs = if input.names_custom_data() {
-        state
-            .store()
-            .customers()
-            .attributes(p.tenant.id)
-            .await
-            .map_err(|e| storage(e, "Customer"))?
-    } else {
-        std::sync::Arc::default()
-    };
-    let q = search::customer_search(input, &attrs)?;
-    customer_page(&state, &p, q).await
+    if !input.names_custom_data() {
+        let q = search::customer_search(input, &AttributeSet::default())?;
+        return customer_page(&state, &p, q).await;
+    }
+    // The definitions type a custom attribute's value: read, or their
+    // cached copy checked, in the page's own call to the store.
+    let found = state
+        .store()
+        .customers()
+        .query_counted_by(p.tenant.id, move |attrs| {
+            search::customer_search(input, attrs)
+        })
+        .await
+        .map_err(|e| storage(e, "Customer"))??;
+    customer_list(found)
 }
 
 /// List chats, a page at a time (see `GET /v1/customers`).

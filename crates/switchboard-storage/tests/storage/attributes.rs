@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use switchboard_domain::query::{CustomerField, Query};
 use switchboard_domain::{AttributeType, Customer, CustomerId, TenantId, Timestamp};
 use switchboard_storage::{
     ATTRIBUTE_CACHE_TTL, Change, Precondition, StorageError, Store, WriteContext,
@@ -42,10 +43,25 @@ async fn write(
     }
 }
 
-/// The names `store` types a search of the tenant's customers by.
+/// The names `store` types a search of the tenant's customers by: those a
+/// search's query is built from (read in the page's own call; the build
+/// fails on purpose, so no page is read), and the same as the definitions
+/// `attributes` answers, asked second so that it cannot have refreshed
+/// the first one's copy.
 async fn names(store: &Store, tenant: TenantId) -> Vec<String> {
+    let built = store
+        .customers()
+        .query_counted_by(tenant, |attrs| {
+            Err::<Query<CustomerField>, _>(attrs.keys().cloned().collect::<Vec<_>>())
+        })
+        .await
+        .unwrap();
+    let Err(searched) = built else {
+        panic!("a page was read although the query's build failed");
+    };
     let set = store.customers().attributes(tenant).await.unwrap();
-    set.keys().cloned().collect()
+    assert_eq!(searched, set.keys().cloned().collect::<Vec<_>>());
+    searched
 }
 
 /// A new customer of the context's tenant.

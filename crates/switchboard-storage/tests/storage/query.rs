@@ -479,6 +479,26 @@ async fn counted_attribute_pages_walk_every_match() {
                         let found = store.customers().query_counted(t, &q).await.unwrap();
                         let at = format!("{label}: {what}, desc {descending}, {walk} at {seen:?}");
                         assert_eq!(found.total, ids.len() as u64, "{at}: total");
+                        // The same page, its query built from the
+                        // definitions read in the page's own call.
+                        let again = q.clone();
+                        let built = store
+                            .customers()
+                            .query_counted_by(t, move |attrs| {
+                                attrs
+                                    .get("plan")
+                                    .map(|_| again)
+                                    .ok_or("plan is not defined")
+                            })
+                            .await
+                            .unwrap()
+                            .unwrap();
+                        let ids_of = |p: &[Customer]| p.iter().map(|c| c.id).collect::<Vec<_>>();
+                        assert_eq!(
+                            (built.total, ids_of(&built.page.items), &built.page.next),
+                            (found.total, ids_of(&found.page.items), &found.page.next),
+                            "{at}: built from the definitions"
+                        );
                         seen.extend(found.page.items.iter().map(|c| c.id));
                         assert!(seen.len() <= ids.len(), "{at}: too many rows");
                         match (walk, found.page.next) {
