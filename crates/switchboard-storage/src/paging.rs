@@ -214,15 +214,17 @@ where
                 Page::First => Some(0),
                 Page::After(_) => None,
             };
+            // The query itself unless a remembered cursor stands for its
+            // offset (the same filter, sort and limit either way).
             let effective = match offset {
                 Some(n) if n > 0 => match offsets.get(&key(n), now) {
                     Some(cursor) => q.at(Page::After(cursor)),
-                    None => q.clone(),
+                    None => q,
                 },
-                _ => q.clone(),
+                _ => q,
             };
             let (items, extra) = load(c, &memo, tenant.get(), &effective)?;
-            let next = q.next_cursor(&items);
+            let next = effective.next_cursor(&items);
             if let (Some(n), Some(cursor)) = (offset, next) {
                 offsets.put(key(n + items.len() as u64), cursor, now);
             }
