@@ -545,12 +545,14 @@ impl<T: Clone> Shared<T> {
 /// links to (those of `set`), on one connection: the page statement, then
 /// one for the customers and one for the agents and departments together
 /// (one each when only one of them is linked). For `set.contact_only` (a
-/// chat page) one for the contacts, agents and departments together; on
-/// SQLite the page statement reads the contacts and the directory's stamp
-/// itself instead, and the agents and departments come from `directory`'s
+/// chat page) the page statement reads the contacts and the directory's
+/// stamp itself, and the agents and departments come from `directory`'s
 /// copy when it is at that stamp: one statement; else from the whole
-/// directory read again (one more). Each statement is prepared once per
-/// connection whatever the values and the number of rows.
+/// directory read again (one more). A custom info lookup in id order on
+/// PostgreSQL reads its contacts, agents and departments by one statement
+/// after the page instead ([`sql::query::joins_contacts`]). Each statement
+/// is prepared once per connection whatever the values and the number of
+/// rows.
 pub(crate) fn page_with_links(
     c: &mut DbConnection,
     memo: &Decoded,
@@ -559,11 +561,11 @@ pub(crate) fn page_with_links(
     q: &Query<ConversationField>,
     set: LinkSet,
 ) -> R<(Vec<Conversation>, sql::query::Total, Vec<ConversationLinks>)> {
-    let (items, total, from) = if set.contact_only && matches!(c, DbConnection::Sqlite(_)) {
-        // SQLite: the contacts come with the page's rows, from its own
-        // statement, and so does the directory's stamp: the agents and
-        // departments come from this process's copy when it is current,
-        // else from one more statement.
+    let (items, total, from) = if set.contact_only && sql::query::joins_contacts(c, q) {
+        // The contacts come with the page's rows, from its own statement,
+        // and so does the directory's stamp: the agents and departments
+        // come from this node's copy when it is current, else from one
+        // more statement.
         let page = sql::query::page_counted_contacts(c, memo, tenant, q)?;
         let mut contacts: Vec<_> = page.contacts.into_iter().flatten().collect();
         contacts.sort_unstable_by_key(|x| x.id);

@@ -1,5 +1,4 @@
-//! SQLite: a per-process copy of each tenant's directory, its agents and
-//! departments.
+//! A per-node copy of each tenant's directory: its agents and departments.
 //!
 //! A chat page (HelpCrunch's chat lists and searches, the console's inbox)
 //! shows each conversation's agents and department: a few rows, the same
@@ -10,8 +9,8 @@
 //! - Triggers on `agents` and `departments` count a per-tenant stamp up
 //!   (`directory_stamps`) in every transaction that inserts, deletes, or
 //!   changes a shown column of one (an agent's console password is not
-//!   shown), whichever process on the file writes it and whatever
-//!   statement makes the change, SQL typed by hand included.
+//!   shown), whichever process or node writes it and whatever statement
+//!   makes the change, SQL typed by hand included.
 //! - A chat page's statement selects the tenant's stamp itself (a scalar
 //!   subquery, run once a statement), so the stamp is the one of the
 //!   page's own snapshot. The copy serves the page only when it was read
@@ -21,12 +20,6 @@
 //! - Otherwise the whole directory is read again with its stamp, in one
 //!   statement (one snapshot), kept, and serves the page: one statement,
 //!   as the page's agents and departments took before.
-//!
-//! PostgreSQL's chat pages read their agents and departments with their
-//! contacts instead, by one statement after the page: joining the
-//! contacts into the page's statement, which the copy needs to save a
-//! statement, measured slower there (`docs/benchmarks.md`, "A chat page
-//! in one statement").
 //!
 //! A stamp never goes back (its row outlives its tenant, whose id is never
 //! reused), so a newer copy replaces an older one and never the reverse.

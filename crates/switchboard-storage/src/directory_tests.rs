@@ -1,7 +1,7 @@
-//! The directory's stamps and copies (`crate::directory`): on SQLite
-//! every change of a shown agent or department column moves the tenant's
-//! stamp, whoever makes it; on both backends a chat page shows the change
-//! at once. (Unit tests: the stamp is read by crate-private statements.)
+//! The directory's stamps and copies (`crate::directory`), on both
+//! backends: every change of a shown agent or department column moves the
+//! tenant's stamp, whoever makes it, and a chat page shows the change at
+//! once. (Unit tests: the stamp is read by crate-private statements.)
 
 use switchboard_domain::query::{ConversationField as Cv, Page, Query, Sort};
 use switchboard_domain::{
@@ -50,8 +50,7 @@ async fn rename(store: &Store, tenant: TenantId, id: AgentId, name: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_shown_change_of_the_directory_moves_the_tenants_stamp() {
-    // SQLite keeps the stamps (PostgreSQL's chat pages do not read them).
-    for db in TestDb::all().into_iter().filter(TestDb::is_sqlite) {
+    for db in TestDb::all() {
         let store = Store::open(&db.url, StoreConfig::for_tests())
             .await
             .unwrap();
@@ -200,8 +199,7 @@ async fn a_chat_page_shows_a_directory_change_at_once_whoever_makes_it() {
             ["Ann", "Sales"],
             "{label}"
         );
-        // The copy is kept (on SQLite; PostgreSQL reads the agents and
-        // departments with the contacts) and serves the next page alike.
+        // The copy is kept and serves the next page alike.
         assert_eq!(
             names_on_a_page(&store, acme).await,
             ["Ann", "Sales"],

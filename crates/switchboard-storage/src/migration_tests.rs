@@ -10,7 +10,7 @@ use switchboard_domain::{Actor, Conversation};
 use switchboard_testsupport::{RawConnection as Raw, TestDb};
 
 use crate::schema::{SQLITE_ONLY_TABLES, TABLES};
-use crate::{Precondition, Store, StoreConfig, WriteContext};
+use crate::{Backend, Precondition, Store, StoreConfig, WriteContext};
 
 /// The columns of every table except Diesel's bookkeeping, in column order:
 /// `table column nullable`. PostgreSQL's generated columns (index keys
@@ -216,6 +216,7 @@ fn rows(raw: &mut Raw) -> Vec<String> {
         "customer_counts",
         "conversation_counts",
         "customer_attribute_values",
+        "directory_stamps",
     ];
     for (table, cols) in TABLES.iter().filter(|(t, _)| !derived.contains(t)) {
         let present = raw.lines(
@@ -237,8 +238,14 @@ fn rows(raw: &mut Raw) -> Vec<String> {
             "SELECT '{table} ' || json_array({}) AS line FROM {table} ORDER BY id",
             cols.join(", ")
         );
-        let postgres =
-            format!("SELECT '{table} ' || row_to_json(t)::text AS line FROM {table} t ORDER BY id");
+        // The listed columns only: a generated column (the customers'
+        // contact members) is derived from the document.
+        let listed: Vec<String> = cols.iter().map(|c| format!("t.{c}")).collect();
+        let postgres = format!(
+            "SELECT '{table} ' || (SELECT row_to_json(x) FROM (SELECT {}) x)::text AS line \
+             FROM {table} t ORDER BY t.id",
+            listed.join(", ")
+        );
         out.extend(raw.lines(&sqlite, &postgres));
     }
     out
@@ -635,18 +642,30 @@ async fn the_running_counts_start_from_the_rows_already_there() {
     }
 }
 
-/// SQLite's customer contact columns (stored generated columns).
-const CONTACT_COLUMNS: &str = "20261209000001";
+/// The migration that adds the customers' contact columns (stored
+/// generated columns) on `backend`: SQLite's rebuilds the table, and
+/// PostgreSQL's, later, adds them with the directory stamps.
+fn contact_columns(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite => "20261209000001",
+        Backend::Postgres => "20261212000001",
+    }
+}
 
-/// SQLite's contact columns are filled from the documents already there
-/// when the table is rebuilt, and the rebuild keeps the rows, their ids,
-/// the constraints and the counter of ids ever given; it reverts with its
-/// rows. (PostgreSQL's migration of the same name changes nothing.)
+/// The contact columns are filled from the documents already there when
+/// they are added (on SQLite by a rebuild of the table, which keeps the
+/// rows, their ids, the constraints and the counter of ids ever given),
+/// and they revert with the rows kept, on both backends.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_contact_columns_are_filled_from_the_documents_already_there() {
+    for db in TestDb::all() {
+        contact_columns_filled(&db).await;
+    }
+}
+
+async fn contact_columns_filled(db: &TestDb) {
     use switchboard_domain::{Customer, Location};
 
-    let db = TestDb::sqlite();
     let label = db.label;
     let store = Store::open(
         &db.url,
@@ -657,7 +676,8 @@ async fn the_contact_columns_are_filled_from_the_documents_already_there() {
     )
     .await
     .unwrap();
-    let previous = migration_before(CONTACT_COLUMNS);
+    let migration = contact_columns(store.backend());
+    let previous = migration_before(migration);
     let through = previous.clone();
     store
         .run(move |c| c.run_migrations_through(&through))
@@ -698,22 +718,26 @@ async fn the_contact_columns_are_filled_from_the_documents_already_there() {
     let constraints_before = constraints(&mut raw);
     // Through this migration only: a later one may add tables.
     let applied = store
-        .run(|c| c.run_migrations_through(CONTACT_COLUMNS))
+        .run(move |c| c.run_migrations_through(migration))
         .await
         .unwrap();
     assert_eq!(
         applied.last().map(String::as_str),
-        Some(CONTACT_COLUMNS),
+        Some(migration),
         "{label}: {applied:?}"
     );
     assert_eq!(rows(&mut raw), rows_before, "{label}");
-    assert_eq!(constraints(&mut raw), constraints_before, "{label}");
+    if store.backend() == Backend::Sqlite {
+        // The rebuilt table's; PostgreSQL's only gains the columns.
+        assert_eq!(constraints(&mut raw), constraints_before, "{label}");
+    }
 
     let contacts = |raw: &mut Raw| {
         raw.lines(
             "SELECT json_array(id, contact_name, contact_email, contact_phone, contact_company, \
              contact_country) AS line FROM customers ORDER BY id",
-            "",
+            "SELECT json_build_array(id, contact_name, contact_email, contact_phone, \
+             contact_company, contact_country)::text AS line FROM customers ORDER BY id",
         )
     };
     let want = [
@@ -754,13 +778,15 @@ async fn the_contact_columns_are_filled_from_the_documents_already_there() {
         .unwrap();
     assert_eq!(
         reverted.last().map(String::as_str),
-        Some(CONTACT_COLUMNS),
+        Some(migration),
         "{label}: {reverted:?}"
     );
     assert_eq!(rows(&mut raw), rows_after, "{label}");
     let columns = raw.lines(
         "SELECT name AS line FROM pragma_table_xinfo('customers') WHERE name LIKE 'contact_%'",
-        "",
+        "SELECT column_name::text AS line FROM information_schema.columns \
+         WHERE table_schema = 'public' AND table_name = 'customers' \
+         AND column_name LIKE 'contact_%'",
     );
     assert!(columns.is_empty(), "{label}: {columns:?}");
 }

@@ -410,6 +410,9 @@ pub(crate) const TABLES: &[(&str, &[&str])] = &[
             "n",
         ],
     ),
+    // The directory's stamps (`crate::directory`): written by triggers on
+    // `agents` and `departments`, read by a chat page's statement.
+    ("directory_stamps", &["tenant_id", "stamp"]),
 ];
 
 diesel::table! {
@@ -429,8 +432,7 @@ diesel::table! {
 /// their equality; no query names it through Diesel; the custom attribute
 /// values' table is on both backends), and what
 /// PostgreSQL's nodes learn by `NOTIFY`, SQLite's processes read from a
-/// trigger-kept stamp (`attribute_stamps`; `directory_stamps`, which checks
-/// the copies of the tenants' directories a chat page reads on SQLite).
+/// trigger-kept stamp (`attribute_stamps`).
 #[cfg(test)]
 pub(crate) const SQLITE_ONLY_TABLES: &[(&str, &[&str])] = &[
     (
@@ -438,7 +440,4 @@ pub(crate) const SQLITE_ONLY_TABLES: &[(&str, &[&str])] = &[
         &["tenant_id", "conversation_id", "key", "value"],
     ),
     ("attribute_stamps", &["tenant_id", "stamp"]),
-    // The directory's stamps (`crate::directory`): written by triggers on
-    // `agents` and `departments`, read by a chat page's statement.
-    ("directory_stamps", &["tenant_id", "stamp"]),
 ];

@@ -977,6 +977,22 @@ const CONTACT_JOIN: &str = " LEFT JOIN (SELECT id AS ct_id, tenant_id AS ct_tena
      contact_email AS ct_email, contact_phone AS ct_phone, contact_company AS ct_company, \
      contact_country AS ct_country FROM customers) ON ct_id = customer_id AND ct_tenant = ";
 
+/// PostgreSQL, a conversation page: the linked customer's contact joined
+/// to each row of the page `p`, under [`CONTACT_JOIN`]'s names, from the
+/// customer's stored generated columns (migration `2026-12-12-000001`):
+/// read from its document instead (one `jsonb_to_record` a customer), the
+/// joined page cost more than the page and a second statement for its
+/// links (`docs/benchmarks.md`, "A chat page in one statement"). A
+/// `LATERAL` subquery: a primary-key lookup of the row's customer, the
+/// tenant's only. `OFFSET 0` keeps the subquery from being merged into the
+/// join, which let the planner hash all the tenant's customers. Followed
+/// by the tenant, then `OFFSET 0) AS ct ON true`.
+const CONTACT_JOIN_PG: &str = " LEFT JOIN LATERAL (SELECT t.id AS ct_id, \
+     t.created_at AS ct_created_at, t.user_id AS ct_user_id, t.contact_name AS ct_name, \
+     t.contact_email AS ct_email, t.contact_phone AS ct_phone, \
+     t.contact_company AS ct_company, t.contact_country AS ct_country FROM customers AS t \
+     WHERE t.id = p.customer_id AND t.tenant_id = ";
+
 /// The columns [`CONTACT_JOIN`] adds to a page row, in [`ContactSql`]'s order.
 const CONTACT_COLUMNS: &str =
     ", ct_id, ct_created_at, ct_user_id, ct_name, ct_email, ct_phone, ct_company, ct_country";
@@ -1508,26 +1524,14 @@ pub(crate) fn links_by_ids(
 )> {
     let b = backend(c);
     let mut s = Builder::new(b, tenant);
-    // The contact's members without decoding the document: SQLite keeps
-    // them in stored generated columns (migration `2026-12-09-000001`);
-    // PostgreSQL takes them from the document with one `jsonb_to_record`,
-    // which fetches (and detoasts) it once, where a `->>` per member
-    // fetched it once each.
-    let (select, join) = match b {
-        Backend::Sqlite => (
-            "SELECT 0, t.id, t.tenant_id, t.created_at, t.user_id, t.contact_name, \
-             t.contact_email, t.contact_phone, t.contact_company, t.contact_country",
-            "",
-        ),
-        Backend::Postgres => (
-            "SELECT 0, t.id, t.tenant_id, t.created_at, t.user_id, x.name, x.email, \
-             x.phone, x.company, x.location ->> 'countryCode'",
-            " CROSS JOIN LATERAL jsonb_to_record(t.doc) AS x(name text, email text, \
-             phone text, company text, location jsonb)",
-        ),
-    };
-    s.sql(select);
-    from_among_joined(&mut s, "customers", join, customers)?;
+    // The contact's members without decoding the document: both backends
+    // keep them in stored generated columns (migrations `2026-12-09-000001`
+    // and `2026-12-12-000001`).
+    s.sql(
+        "SELECT 0, t.id, t.tenant_id, t.created_at, t.user_id, t.contact_name, \
+         t.contact_email, t.contact_phone, t.contact_company, t.contact_country",
+    );
+    from_among(&mut s, "customers", customers)?;
     s.sql(" UNION ALL SELECT 1, t.id, t.tenant_id, 0, t.name, t.email, t.role, NULL, NULL, NULL");
     from_among(&mut s, "agents", agents)?;
     s.sql(" UNION ALL SELECT 2, t.id, t.tenant_id, 0, t.name, NULL, NULL, NULL, NULL, NULL");
@@ -1579,17 +1583,6 @@ pub(crate) fn links_by_ids(
 /// "The links without temporary b-trees"). PostgreSQL tests `= ANY` of an
 /// array. The rows come in no particular order.
 fn from_among(s: &mut Builder, table: &'static str, ids: &[i64]) -> R<()> {
-    from_among_joined(s, table, "", ids)
-}
-
-/// [`from_among`] with `join` (a join to `t`'s own columns, such as a
-/// `LATERAL` function of them) written after the table.
-fn from_among_joined(
-    s: &mut Builder,
-    table: &'static str,
-    join: &'static str,
-    ids: &[i64],
-) -> R<()> {
     let tenant = s.tenant;
     match s.backend {
         Backend::Sqlite => s
@@ -1597,16 +1590,12 @@ fn from_among_joined(
             .bind(Bind::Text(serde_json::to_string(ids)?))
             .sql(") AS j CROSS JOIN ")
             .sql(table)
-            .sql(" AS t ON t.id = j.value")
-            .sql(join)
-            .sql(" WHERE t.tenant_id = ")
+            .sql(" AS t ON t.id = j.value WHERE t.tenant_id = ")
             .int(tenant),
         Backend::Postgres => s
             .sql(" FROM ")
             .sql(table)
-            .sql(" AS t")
-            .sql(join)
-            .sql(" WHERE t.tenant_id = ")
+            .sql(" AS t WHERE t.tenant_id = ")
             .int(tenant)
             .sql(" AND t.id = ANY(")
             .bind(Bind::Ints(ids.to_vec()))
@@ -1739,27 +1728,97 @@ fn select_counted<F: Target>(b: Backend, tenant: i64, q: &Query<F>, docs: Docs) 
     s
 }
 
-/// SQLite: [`select_counted`] of a conversation page with the tenant's
-/// directory stamp ([`directory_stamp`]) and each row's contact, joined
-/// where the rows are found ([`CONTACT_JOIN`]): SQLite flattens the join
-/// into a key lookup per row.
-fn select_counted_contacts(tenant: i64, q: &Query<ConversationField>) -> Builder {
-    let b = Backend::Sqlite;
+/// Whether a page of `q` can read its contacts in its own statement
+/// ([`page_counted_contacts`]): always on SQLite; on PostgreSQL unless its
+/// filter is a custom info lookup in id order, read by [`lookup_counted`].
+pub(crate) fn joins_contacts(c: &DbConnection, q: &Query<ConversationField>) -> bool {
+    let b = backend(c);
+    !(b == Backend::Postgres && attribute_lookup(b, q.filter()) && sort_key(q, b) == "id")
+}
+
+/// [`select_counted`] of a conversation page with the tenant's directory
+/// stamp ([`directory_stamp`]) and each row's contact.
+///
+/// On SQLite the contacts are joined to the page's rows where they are
+/// found ([`CONTACT_JOIN`]): SQLite flattens the join into a key lookup
+/// per row. On PostgreSQL the page is read first, as [`select`] reads it,
+/// and only its rows are joined ([`CONTACT_JOIN_PG`]):
+///
+/// ```sql
+/// SELECT (<total>), (<summed>), (<stamp>), p.*, ct_id, … FROM (
+///   SELECT <columns> FROM conversations WHERE … ORDER BY … LIMIT 21) AS p
+/// LEFT JOIN LATERAL (SELECT … FROM customers AS t … WHERE t.id = p.customer_id
+///   AND t.tenant_id = $t OFFSET 0) AS ct ON true
+/// ```
+///
+/// Joined where the rows are found, PostgreSQL looked up the customer of
+/// every match before a sort, not only of the page's rows. The rows come
+/// in the page's order (a nested loop keeps its outer order; the caller
+/// checks it, [`in_page_order`]).
+fn select_counted_contacts(
+    b: Backend,
+    tenant: i64,
+    q: &Query<ConversationField>,
+    docs: Docs,
+) -> Builder {
     let mut s = totals(b, tenant, q.filter());
     directory_stamp(&mut s);
-    s.sql(", ");
-    let [head, xmin, rest] = page_columns::<ConversationField>(b, Docs::With);
-    s.pieces.extend(
-        select_with(
-            b,
-            tenant,
-            q,
-            &[head, xmin, rest, CONTACT_COLUMNS],
-            Contacts::Joined,
-        )
-        .pieces,
-    );
+    let [head, xmin, rest] = page_columns::<ConversationField>(b, docs);
+    match b {
+        Backend::Sqlite => {
+            s.sql(", ");
+            s.pieces.extend(
+                select_with(
+                    b,
+                    tenant,
+                    q,
+                    &[head, xmin, rest, CONTACT_COLUMNS],
+                    Contacts::Joined,
+                )
+                .pieces,
+            );
+        }
+        Backend::Postgres => {
+            s.sql(", p.*").sql(CONTACT_COLUMNS).sql(" FROM (");
+            s.pieces
+                .extend(select(b, tenant, q, &["SELECT ", head, xmin, rest]).pieces);
+            s.sql(") AS p")
+                .sql(CONTACT_JOIN_PG)
+                .int(tenant)
+                .sql(" OFFSET 0) AS ct ON true");
+        }
+    }
     s
+}
+
+/// `items` with `contacts` beside them, in `q`'s order: as read, unless a
+/// plan gave them otherwise (then sorted by their sort keys, which every
+/// conversation of a page has).
+fn in_page_order<T>(
+    q: &Query<ConversationField>,
+    items: Vec<switchboard_domain::Conversation>,
+    contacts: Vec<T>,
+) -> (Vec<switchboard_domain::Conversation>, Vec<T>) {
+    use switchboard_domain::query::Cursor;
+    let field = q.sort().field();
+    let desc = q.sort().descending();
+    let order = |a: &(i64, i64), b: &(i64, i64)| if desc { b.cmp(a) } else { a.cmp(b) };
+    let keys: Option<Vec<(i64, i64)>> = items
+        .iter()
+        .map(|e| Cursor::after(field, e).map(|c| (c.key, c.id)))
+        .collect();
+    let Some(keys) = keys else {
+        return (items, contacts);
+    };
+    if keys.is_sorted_by(|a, b| order(a, b).is_le()) {
+        return (items, contacts);
+    }
+    let mut rows: Vec<_> = keys
+        .into_iter()
+        .zip(items.into_iter().zip(contacts))
+        .collect();
+    rows.sort_by(|a, b| order(&a.0, &b.0));
+    rows.into_iter().map(|(_, row)| row).unzip()
 }
 
 /// A page of conversations read with its contacts
@@ -1774,9 +1833,9 @@ pub(crate) struct ContactPage {
     pub directory_stamp: Option<i64>,
 }
 
-/// SQLite: [`page_counted`] of conversations, each row with its contact
-/// (the linked customer's, when it is the tenant's), read by the page
-/// statement itself: a page and its contacts in one statement, where
+/// [`page_counted`] of conversations, each row with its contact (the
+/// linked customer's, when it is the tenant's), read by the page statement
+/// itself: a page and its contacts in one statement, where
 /// [`links_by_ids`] would take a second (see `docs/benchmarks.md`, "A lead,
 /// measured by hand"). The statement also selects the tenant's directory
 /// stamp, which tells whether the process's copy of its agents and
@@ -1791,14 +1850,14 @@ pub(crate) fn page_counted_contacts(
     q: &Query<ConversationField>,
 ) -> R<ContactPage> {
     let b = backend(c);
-    if b != Backend::Sqlite {
+    if !joins_contacts(c, q) {
         return Err(StorageError::internal(
-            "a page's contacts are joined on SQLite only",
+            "a custom info lookup's page is not joined to its contacts",
         ));
     }
-    let (items, (total, stamp, contacts)) = read_page(c, memo, tenant, q, |c, _docs| {
+    let (items, (total, stamp, contacts)) = read_page(c, memo, tenant, q, |c, docs| {
         let stmt: Statement<(BigInt, BigInt, BigInt, PageSql, ContactSql)> = Statement::new(
-            select_counted_contacts(tenant, q).pieces,
+            select_counted_contacts(b, tenant, q, docs).pieces,
             cacheable(b, q.filter(), sort_key(q, b) == "id"),
         );
         // Each row straight into its place, in vectors of the page's size
@@ -1823,6 +1882,7 @@ pub(crate) fn page_counted_contacts(
         ));
     }
     let total = total_or_count(c, tenant, q, total)?;
+    let (items, contacts) = in_page_order(q, items, contacts);
     Ok(ContactPage {
         items,
         total,
@@ -2090,26 +2150,36 @@ pub(crate) fn explain<F: Target>(
     })
 }
 
-/// SQLite's plan of [`page_counted_contacts`]' statement for `q`, one
-/// line per step.
+/// The plan of [`page_counted_contacts`]' statement for `q`, one line per
+/// step, as [`explain`] gives it (`generic`: PostgreSQL's plan for no
+/// values).
 #[cfg(test)]
 pub(crate) fn explain_contacts(
     c: &mut DbConnection,
     tenant: i64,
     q: &Query<ConversationField>,
+    generic: bool,
 ) -> R<Vec<String>> {
     use diesel::sql_types::Integer;
-    let DbConnection::Sqlite(c) = c else {
-        return Err(StorageError::internal("contacts are joined on SQLite only"));
-    };
-    let mut all = vec![Piece::Sql("EXPLAIN QUERY PLAN ")];
-    all.extend(select_counted_contacts(tenant, q).pieces);
-    let stmt: Statement<(Integer, Integer, Integer, Text)> = Statement::new(all, false);
-    Ok(stmt
-        .load::<(i32, i32, i32, String)>(c)?
-        .into_iter()
-        .map(|(_, _, _, detail)| detail)
-        .collect())
+    let pieces = select_counted_contacts(backend(c), tenant, q, Docs::With).pieces;
+    Ok(match c {
+        DbConnection::Sqlite(c) => {
+            let mut all = vec![Piece::Sql("EXPLAIN QUERY PLAN ")];
+            all.extend(pieces);
+            let stmt: Statement<(Integer, Integer, Integer, Text)> = Statement::new(all, false);
+            stmt.load::<(i32, i32, i32, String)>(c)?
+                .into_iter()
+                .map(|(_, _, _, detail)| detail)
+                .collect()
+        }
+        DbConnection::Pg(c) if generic => generic_plan(c, pieces)?,
+        DbConnection::Pg(c) => {
+            let mut all = vec![Piece::Sql("EXPLAIN ")];
+            all.extend(pieces);
+            let stmt: Statement<Text> = Statement::new(all, false);
+            stmt.load::<String>(c)?
+        }
+    })
 }
 
 /// PostgreSQL's generic plan of the statement `pieces` make: prepared by

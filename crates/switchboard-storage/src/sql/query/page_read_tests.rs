@@ -87,3 +87,38 @@ async fn a_row_changed_between_the_two_statements_reads_the_page_again() {
         .await
         .unwrap();
 }
+
+/// A joined page whose rows came out of their order (no plan here gives
+/// one, but SQL promises none without an outer `ORDER BY`) is put back in
+/// the query's order, each contact staying beside its row.
+#[test]
+fn a_joined_page_out_of_order_is_put_in_its_order() {
+    use switchboard_domain::{ConversationId, TenantId, Timestamp};
+    let conv = |id: i64, at: i64| {
+        let mut c = Conversation::new(
+            TenantId::new(1),
+            format!("s-{id}"),
+            Timestamp::from_millis(at),
+        );
+        c.id = ConversationId::new(id);
+        c
+    };
+    for (desc, expected) in [(true, ["a", "d", "c", "b"]), (false, ["b", "c", "d", "a"])] {
+        let q = Query::new(
+            None,
+            Sort::new(Cv::CreatedAt, desc).unwrap(),
+            Page::First,
+            20,
+        )
+        .unwrap();
+        let items = vec![conv(1, 30), conv(2, 10), conv(3, 20), conv(4, 20)];
+        let (items, contacts) = super::in_page_order(&q, items, vec!["a", "b", "c", "d"]);
+        assert_eq!(contacts, expected, "descending: {desc}");
+        let ids: Vec<i64> = items.iter().map(|c| c.id.get()).collect();
+        let by_contact = |c: &str| [1, 2, 3, 4]["abcd".find(c).unwrap()];
+        assert_eq!(ids, expected.map(by_contact), "descending: {desc}");
+        // Already in order: as read.
+        let (again, kept) = super::in_page_order(&q, items.clone(), contacts.clone());
+        assert_eq!((again, kept), (items, contacts));
+    }
+}
