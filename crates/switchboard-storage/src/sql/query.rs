@@ -961,7 +961,7 @@ fn base<F: Target>(
 enum Contacts {
     /// Not by the page statement (a second statement, or not at all).
     Apart,
-    /// SQLite, conversations: joined in ([`CONTACT_JOIN`]).
+    /// Conversations: joined in ([`CONTACT_JOIN`], [`CONTACT_JOIN_PG`]).
     Joined,
 }
 
@@ -1838,11 +1838,12 @@ pub(crate) struct ContactPage {
 /// itself: a page and its contacts in one statement, where
 /// [`links_by_ids`] would take a second (see `docs/benchmarks.md`, "A lead,
 /// measured by hand"). The statement also selects the tenant's directory
-/// stamp, which tells whether the process's copy of its agents and
-/// departments is the one the page saw (`crate::directory`). PostgreSQL
-/// keeps the page and its links apart: the page joined to its contacts
-/// measured slower there (`docs/benchmarks.md`, "A chat page in one
-/// statement").
+/// stamp, which tells whether the node's copy of its agents and
+/// departments is the one the page saw (`crate::directory`). On
+/// PostgreSQL the contacts are joined from their stored columns
+/// ([`CONTACT_JOIN_PG`]): from the documents, the joined page measured
+/// slower than the page and its links apart (`docs/benchmarks.md`,
+/// "Contacts as columns on PostgreSQL").
 pub(crate) fn page_counted_contacts(
     c: &mut DbConnection,
     memo: &Decoded,
@@ -1891,10 +1892,11 @@ pub(crate) fn page_counted_contacts(
     })
 }
 
-/// SQLite: `, <stamp>`, the tenant's directory stamp (0 before its first
-/// agent or department), a column of the statement `s` builds. A scalar
-/// subquery on nothing of the statement's rows: SQLite runs it once a
-/// statement (a primary-key lookup), in the statement's snapshot.
+/// `, <stamp>`, the tenant's directory stamp (0 before its first agent or
+/// department), a column of the statement `s` builds. A scalar subquery
+/// on nothing of the statement's rows: run once a statement (a
+/// primary-key lookup; PostgreSQL's InitPlan), in the statement's
+/// snapshot.
 fn directory_stamp(s: &mut Builder) {
     let tenant = s.tenant;
     s.sql(", CAST(coalesce((SELECT stamp FROM directory_stamps WHERE tenant_id = ")
@@ -1922,7 +1924,7 @@ pub(crate) struct WholeDirectory {
 /// for an agent, 1 for a department (whose email and role are empty).
 type WholeSql = (Integer, BigInt, Text, Text, Text);
 
-/// SQLite: the tenant's whole directory and its stamp, in one statement
+/// The tenant's whole directory and its stamp, in one statement
 /// (one snapshot: the rows are the directory the stamp stands for), kept
 /// prepared:
 ///
