@@ -141,10 +141,19 @@ pub const LIVE_WITHIN: Duration = Duration::from_secs(3);
 
 /// Shares the per-key limit and the failed-authentication limit of `state`
 /// among the live nodes on the same database, counting them every
-/// [`HEARTBEAT_EVERY`] until the task is dropped. When the database cannot
-/// be reached the last count stays. On SQLite (one node) it returns at once:
-/// the count stays 1.
-pub async fn share_among_live_nodes(state: crate::AppState, node: String) {
+/// [`HEARTBEAT_EVERY`] until `stop` turns true (or its sender is dropped).
+/// A heartbeat already started is finished first, so that when this
+/// returns no beat of the node is still on its way to the database: a
+/// node that leaves the membership after it (`Store::leave`) stays gone.
+/// Aborting the task instead does not stop a beat in flight (it runs on
+/// the blocking pool), which could record the node again after it left.
+/// When the database cannot be reached the last count stays. On SQLite
+/// (one node) it returns at once: the count stays 1.
+pub async fn share_among_live_nodes(
+    state: crate::AppState,
+    node: String,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
     if state.store().is_sqlite() {
         return;
     }
@@ -152,7 +161,19 @@ pub async fn share_among_live_nodes(state: crate::AppState, node: String) {
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut failing = false;
     loop {
-        ticker.tick().await;
+        if *stop.borrow_and_update() {
+            return;
+        }
+        tokio::select! {
+            biased;
+            changed = stop.changed() => {
+                if changed.is_err() || *stop.borrow() {
+                    return;
+                }
+                continue;
+            }
+            _ = ticker.tick() => {}
+        }
         match state.store().heartbeat(&node, LIVE_WITHIN).await {
             Ok(nodes) => {
                 if nodes != state.limiter().nodes() {

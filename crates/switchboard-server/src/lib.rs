@@ -42,6 +42,10 @@ use switchboard_webhook::{WebhookConfig, WorkerHandle};
 use crate::retention::{RetentionConfig, RetentionHandle};
 use tokio::task::JoinHandle;
 
+/// How long a stopping server waits for its heartbeat's beat in flight
+/// before it leaves the node membership anyway.
+const HEARTBEAT_STOP_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// What [`start`] needs. Build it with [`ServerConfig::new`] (defaults) or
 /// from a file and the environment with [`config::load`].
 #[derive(Debug, Clone)]
@@ -126,6 +130,8 @@ struct Changes {
     follower: JoinHandle<()>,
     /// Counts the live nodes every second, to share the rate limits.
     heartbeat: JoinHandle<()>,
+    /// Stops the heartbeat after the beat in flight, if any.
+    stop_heartbeat: tokio::sync::watch::Sender<bool>,
     /// This node's id in the heartbeat membership.
     node: String,
 }
@@ -226,8 +232,17 @@ impl RunningServer {
         };
         // Leave the membership, so that the other nodes take this node's
         // share of the rate limits at their next heartbeat (not after 3 s).
+        // The heartbeat stops first, its beat in flight finished: aborted,
+        // a beat already on the blocking pool could record the node again
+        // after it left, and the others would count it until it expired.
         let leave = async {
-            self.changes.heartbeat.abort();
+            let _ = self.changes.stop_heartbeat.send(true);
+            let stopped =
+                tokio::time::timeout(HEARTBEAT_STOP_TIMEOUT, &mut self.changes.heartbeat).await;
+            if stopped.is_err() {
+                self.changes.heartbeat.abort();
+                tracing::debug!("the heartbeat did not stop in time; leaving anyway");
+            }
             if !self.store.is_sqlite()
                 && let Err(error) = self.store.leave(&self.changes.node).await
             {
@@ -306,12 +321,15 @@ pub async fn start_with_store(
         None
     };
     let node = switchboard_api::ratelimit::node_id();
+    let (stop_heartbeat, heartbeat_stopped) = tokio::sync::watch::channel(false);
     let changes = Changes {
         follower: tokio::spawn(switchboard_api::changes::follow(state.clone())),
         heartbeat: tokio::spawn(switchboard_api::ratelimit::share_among_live_nodes(
             state.clone(),
             node.clone(),
+            heartbeat_stopped,
         )),
+        stop_heartbeat,
         node,
         _listener: store
             .listen()
