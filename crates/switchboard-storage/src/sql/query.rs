@@ -1883,7 +1883,12 @@ pub(crate) fn page_counted_contacts(
         ));
     }
     let total = total_or_count(c, tenant, q, total)?;
-    let (items, contacts) = in_page_order(q, items, contacts);
+    // SQLite's statement ends with the page's `ORDER BY`; PostgreSQL's
+    // joins the ordered page, which SQL does not promise to keep in order.
+    let (items, contacts) = match b {
+        Backend::Sqlite => (items, contacts),
+        Backend::Postgres => in_page_order(q, items, contacts),
+    };
     Ok(ContactPage {
         items,
         total,
@@ -2125,31 +2130,13 @@ pub(crate) fn explain<F: Target>(
     counted: bool,
     generic: bool,
 ) -> R<Vec<String>> {
-    use diesel::sql_types::Integer;
     let b = backend(c);
     let pieces = if counted {
         select_counted(b, tenant, q, Docs::With).pieces
     } else {
         select(b, tenant, q, &["SELECT id"]).pieces
     };
-    Ok(match c {
-        DbConnection::Sqlite(c) => {
-            let mut all = vec![Piece::Sql("EXPLAIN QUERY PLAN ")];
-            all.extend(pieces);
-            let stmt: Statement<(Integer, Integer, Integer, Text)> = Statement::new(all, false);
-            stmt.load::<(i32, i32, i32, String)>(c)?
-                .into_iter()
-                .map(|(_, _, _, detail)| detail)
-                .collect()
-        }
-        DbConnection::Pg(c) if generic => generic_plan(c, pieces)?,
-        DbConnection::Pg(c) => {
-            let mut all = vec![Piece::Sql("EXPLAIN ")];
-            all.extend(pieces);
-            let stmt: Statement<Text> = Statement::new(all, false);
-            stmt.load::<String>(c)?
-        }
-    })
+    plan_of(c, pieces, generic)
 }
 
 /// The plan of [`page_counted_contacts`]' statement for `q`, one line per
@@ -2162,8 +2149,16 @@ pub(crate) fn explain_contacts(
     q: &Query<ConversationField>,
     generic: bool,
 ) -> R<Vec<String>> {
-    use diesel::sql_types::Integer;
     let pieces = select_counted_contacts(backend(c), tenant, q, Docs::With).pieces;
+    plan_of(c, pieces, generic)
+}
+
+/// The plan of the statement `pieces` make, one line per step: SQLite's
+/// `EXPLAIN QUERY PLAN` details, PostgreSQL's `EXPLAIN` (`generic`: its
+/// plan for no values, [`generic_plan`]).
+#[cfg(test)]
+fn plan_of(c: &mut DbConnection, pieces: Vec<Piece>, generic: bool) -> R<Vec<String>> {
+    use diesel::sql_types::Integer;
     Ok(match c {
         DbConnection::Sqlite(c) => {
             let mut all = vec![Piece::Sql("EXPLAIN QUERY PLAN ")];
