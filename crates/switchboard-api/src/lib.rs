@@ -27,7 +27,6 @@
 //! ```
 
 pub mod admin;
-mod answer;
 pub mod auth;
 pub mod body;
 pub mod changes;

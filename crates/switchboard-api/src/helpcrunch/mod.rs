@@ -9,6 +9,7 @@
 
 pub mod convert;
 pub mod error;
+pub mod page_json;
 pub mod routes;
 pub mod search;
 pub mod wire;

@@ -1,6 +1,7 @@
 //! HelpCrunch-style handlers. Each one authenticates, parses, converts to a
 //! domain change, calls the store, and converts back; nothing else.
 
+use actix_web::http::header::ContentType;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::Value;
 use switchboard_domain::{
@@ -18,7 +19,7 @@ use super::wire::{
     BatchItem, BatchResult, ChatAssigneeInput, ChatCreateInput, ChatDepartmentInput, ChatList,
     ChatOutput, ChatStatusInput, CustomerInput, CustomerList, CustomerOutput, ListMeta, TagsInput,
 };
-use crate::answer::json_sized;
+
 use crate::auth::{Principal, principal};
 use crate::body::{Shape, parse_json, read_json, read_object};
 use crate::{ApiError, AppState, FieldError};
@@ -191,17 +192,11 @@ async fn chat_page(
             .collect(),
         meta: ListMeta { total: found.total },
     };
-    Ok(json_sized(
-        HttpResponse::Ok(),
-        &list,
-        CHAT_JSON_BYTES * list.data.len() + 64,
-    )?)
+    let body = super::page_json::chat_list(&list).map_err(|_| ApiError::Internal)?;
+    Ok(HttpResponse::Ok()
+        .content_type(ContentType::json())
+        .body(body))
 }
-
-/// About what one chat takes in a page's answer (600–700 bytes with its
-/// customer, assignee and department, and no custom info), so a page's
-/// buffer is sized once.
-const CHAT_JSON_BYTES: usize = 768;
 
 /// List customers, a page at a time.
 ///

@@ -48,7 +48,7 @@ pub struct UnixSeconds(pub Timestamp);
 
 impl Serialize for UnixSeconds {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(&self.0.as_unix_seconds())
+        s.serialize_str(itoa::Buffer::new().format(self.0.as_unix_seconds()))
     }
 }
 
