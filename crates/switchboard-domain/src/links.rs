@@ -1,24 +1,30 @@
 //! The rows a conversation refers to.
 
+use std::sync::Arc;
+
 use crate::{Agent, AgentId, Conversation, Customer, Department};
 
 /// The rows a conversation refers to, loaded together for rendering it.
+///
+/// Agents and departments are shared (`Arc`): the conversations of a page
+/// name the same few, and each conversation's links hold the one row
+/// rather than a copy of its strings.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ConversationLinks {
     /// The linked customer, if any (and if loaded).
     pub customer: Option<Customer>,
     /// Every agent the conversation names (assignee, transfer target,
     /// participants), each once, that still exists.
-    pub agents: Vec<Agent>,
+    pub agents: Vec<Arc<Agent>>,
     /// The department, if any (and if loaded).
-    pub department: Option<Department>,
+    pub department: Option<Arc<Department>>,
 }
 
 impl ConversationLinks {
     /// The agent with this id, if loaded.
     #[must_use]
     pub fn agent(&self, id: AgentId) -> Option<&Agent> {
-        self.agents.iter().find(|a| a.id == id)
+        self.agents.iter().find(|a| a.id == id).map(Arc::as_ref)
     }
 
     /// The conversation's assignee, if loaded.

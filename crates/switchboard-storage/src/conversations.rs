@@ -2,6 +2,7 @@
 //! stored, and the batched loader of the rows conversations link to.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use switchboard_domain::query::{ConversationField, Filter, Query};
 use switchboard_domain::validate::ValidationErrors;
@@ -397,7 +398,7 @@ fn load_links(
             };
             let (agents, departments) = match copy {
                 Some(copy) => copy.among(&agent_ids, &department_ids),
-                None => directory(c, tenant, &agent_ids, &department_ids)?,
+                None => shared(directory(c, tenant, &agent_ids, &department_ids)?),
             };
             (customers, agents, departments)
         }
@@ -405,6 +406,7 @@ fn load_links(
             // The contacts, agents and departments together: one statement.
             let (contacts, agents, departments) =
                 sql::query::links_by_ids(c, tenant, &customer_ids(), &agent_ids, &department_ids)?;
+            let (agents, departments) = shared((agents, departments));
             (
                 contacts.into_iter().map(Customer::from).collect(),
                 agents,
@@ -419,7 +421,7 @@ fn load_links(
                     .collect(),
                 many => sql::customers::by_ids(c, memo, tenant, many)?,
             };
-            let (agents, departments) = directory(c, tenant, &agent_ids, &department_ids)?;
+            let (agents, departments) = shared(directory(c, tenant, &agent_ids, &department_ids)?);
             (customers, agents, departments)
         }
     };
@@ -435,8 +437,9 @@ fn load_links(
                 .find(|d| Some(d.id.get()) == w.department),
         }]);
     }
-    // A customer or department several conversations share is cloned for
-    // all but the last of them, which takes the row itself.
+    // A customer several conversations share is cloned for all but the
+    // last of them, which takes the row itself; agents and departments are
+    // shared.
     let mut customers = Shared::new(customers, wanted.iter().filter_map(|w| w.customer), |x| {
         x.id.get()
     });
@@ -457,6 +460,17 @@ fn load_links(
             department: w.department.and_then(|id| departments.take(id)),
         })
         .collect())
+}
+
+/// Agents and departments as links hold them: each row once, shared by
+/// every conversation that names it.
+fn shared(
+    (agents, departments): (Vec<Agent>, Vec<Department>),
+) -> (Vec<Arc<Agent>>, Vec<Arc<Department>>) {
+    (
+        agents.into_iter().map(Arc::new).collect(),
+        departments.into_iter().map(Arc::new).collect(),
+    )
 }
 
 /// Where [`load_links`] takes the linked customers from (and, read with

@@ -68,11 +68,12 @@ struct Kept {
     rows: Option<Arc<Directory>>,
 }
 
-/// A tenant's agents and departments, each in id order.
+/// A tenant's agents and departments, each in id order, shared with the
+/// links of the pages they serve.
 #[derive(Debug, Default)]
 pub(crate) struct Directory {
-    agents: Vec<Agent>,
-    departments: Vec<Department>,
+    agents: Vec<Arc<Agent>>,
+    departments: Vec<Arc<Department>>,
 }
 
 impl Directory {
@@ -86,7 +87,7 @@ impl Directory {
         &self,
         ids: &[i64],
         department_ids: &[i64],
-    ) -> (Vec<Agent>, Vec<Department>) {
+    ) -> (Vec<Arc<Agent>>, Vec<Arc<Department>>) {
         (
             pick(&self.agents, ids, |a| a.id.get()),
             pick(&self.departments, department_ids, |d| d.id.get()),
@@ -128,8 +129,8 @@ impl DirectoryCache {
         let read = sql::query::whole_directory(c, tenant)?;
         let rows = read.rows.map(|(agents, departments)| {
             Arc::new(Directory {
-                agents,
-                departments,
+                agents: agents.into_iter().map(Arc::new).collect(),
+                departments: departments.into_iter().map(Arc::new).collect(),
             })
         });
         self.keep(
@@ -182,13 +183,13 @@ mod tests {
     fn copy(stamp: i64, agents: usize) -> Kept {
         let agents = (0..agents)
             .map(|i| {
-                Agent::from(AgentRow {
+                Arc::new(Agent::from(AgentRow {
                     id: i64::try_from(i).unwrap_or(0) + 1,
                     tenant_id: 1,
                     name: format!("Agent {i}"),
                     email: format!("a{i}@example.com"),
                     role: "agent".into(),
-                })
+                }))
             })
             .collect();
         Kept {

@@ -277,7 +277,7 @@ async fn a_search_page_and_its_links_are_prepared_once_per_connection() {
                     .chain(
                         links
                             .iter()
-                            .filter_map(|l| l.department.clone().map(|d| d.name)),
+                            .filter_map(|l| l.department.as_ref().map(|d| d.name.clone())),
                     )
                     .collect();
                 names

@@ -416,7 +416,7 @@ pub fn chat_output<'a>(c: &'a Conversation, links: &'a ConversationLinks) -> Cha
         agents,
         customer,
         assignee,
-        department: links.department.as_ref().map(|d| {
+        department: links.department.as_deref().map(|d| {
             let Department {
                 id,
                 tenant_id: _,

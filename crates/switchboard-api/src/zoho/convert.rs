@@ -218,7 +218,7 @@ pub fn conversation_output(c: &Conversation, links: &ConversationLinks) -> Conve
             channel_name: channel,
             supported_operations: Vec::new(),
         },
-        department: links.department.as_ref().map(|d| {
+        department: links.department.as_deref().map(|d| {
             let Department {
                 id,
                 tenant_id: _,

@@ -327,8 +327,8 @@ async fn contact_links_hold_what_the_contact_reads_of_the_whole_customer() {
             }
         }
         assert_eq!(
-            (narrow[0].agents.as_slice(), narrow[0].department.as_ref()),
-            (std::slice::from_ref(&ada), Some(&sales)),
+            (narrow[0].agents.as_slice(), narrow[0].department.as_deref()),
+            (&[std::sync::Arc::new(ada.clone())][..], Some(&sales)),
             "{label}: the agent and the department, whole"
         );
         assert!(
