@@ -160,7 +160,7 @@ async fn customer_page(
 }
 
 fn customer_list(found: switchboard_storage::CountedPage<Customer>) -> HcResult {
-    Ok(HttpResponse::Ok().json(CustomerList {
+    let list = CustomerList {
         data: found
             .page
             .items
@@ -168,7 +168,11 @@ fn customer_list(found: switchboard_storage::CountedPage<Customer>) -> HcResult 
             .map(convert::customer_output)
             .collect(),
         total: found.total,
-    }))
+    };
+    let body = super::page_json::customer_list(&list).map_err(|_| ApiError::Internal)?;
+    Ok(HttpResponse::Ok()
+        .content_type(ContentType::json())
+        .body(body))
 }
 
 async fn chat_page(
