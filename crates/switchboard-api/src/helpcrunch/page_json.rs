@@ -615,29 +615,11 @@ mod tests {
     fn writes_the_derived_customer_serializations_bytes() {
         let infos = infos();
         let all: Vec<CustomerOutput> = (0..CASES).map(|n| customer(n, &infos)).collect();
-        let empty = CustomerList {
-            data: Vec::new(),
-            total: 0,
-        };
-        let pages = [1, 20, 100]
-            .into_iter()
-            .flat_map(|size| all.chunks(size))
-            .enumerate()
-            .map(|(i, customers)| CustomerList {
-                data: customers.to_vec(),
-                total: [1, 10_000, u64::MAX][i % 3],
-            });
-        let mut customers = 0;
-        for list in std::iter::once(empty).chain(pages) {
-            let want = serde_json::to_vec(&list).expect("json");
-            let got = customer_list(&list).expect("written");
-            assert_eq!(
-                String::from_utf8_lossy(&got),
-                String::from_utf8_lossy(&want),
-            );
-            customers += list.data.len();
-        }
-        assert_eq!(customers, 3 * CASES);
+        pages_match(
+            &all,
+            |data, total| CustomerList { data, total },
+            customer_list,
+        );
     }
 
     /// The customer cases reach every member both ways, and every string
@@ -648,18 +630,6 @@ mod tests {
         let written: Vec<Value> = (0..CASES)
             .map(|n| serde_json::to_value(customer(n, &infos)).expect("json"))
             .collect();
-        let with_all = written
-            .iter()
-            .find(|c| {
-                c.as_object()
-                    .is_some_and(|o| o.values().all(|v| !v.is_null()))
-            })
-            .expect("a customer with every member");
-        let keys: Vec<String> = with_all
-            .as_object()
-            .map(|o| o.keys().cloned().collect())
-            .unwrap_or_default();
-        assert_eq!(keys.len(), 23, "{keys:?}");
         let always = [
             "id",
             "unsubscribed",
@@ -669,27 +639,17 @@ mod tests {
             "createdAt",
             "updatedAt",
         ];
-        for key in keys.iter().filter(|k| !always.contains(&k.as_str())) {
-            let nulls = written.iter().filter(|c| c[key].is_null()).count();
-            assert!(nulls > 0 && nulls < written.len(), "{key}: {nulls} nulls");
-        }
+        let paths = [
+            "/name",
+            "/notes",
+            "/tags/1/color",
+            "/location/city",
+            "/device/os",
+        ];
+        cases_cover(&written, 23, &always, &paths);
         for key in ["unsubscribed", "blocked"] {
             assert!(written.iter().any(|c| c[key] == json!(true)), "{key}");
             assert!(written.iter().any(|c| c[key] == json!(false)), "{key}");
-        }
-        for text in TEXTS {
-            for at in [
-                "/name",
-                "/notes",
-                "/tags/1/color",
-                "/location/city",
-                "/device/os",
-            ] {
-                assert!(
-                    written.iter().any(|c| c.pointer(at) == Some(&json!(text))),
-                    "{at}: {text:?}"
-                );
-            }
         }
     }
 
@@ -719,6 +679,64 @@ mod tests {
         assert!(!needs_escape(b""));
     }
 
+    /// Pages of `all` (none, then pages of 1, 20 and 100 rows, totals
+    /// at their edges), each made by `list` and written by `write`: the
+    /// same bytes as serde_json's of the derived implementation.
+    fn pages_match<T: Clone, L: serde::Serialize>(
+        all: &[T],
+        list: impl Fn(Vec<T>, u64) -> L,
+        write: impl Fn(&L) -> Result<Vec<u8>, serde_json::Error>,
+    ) {
+        let pages = [1, 20, 100]
+            .into_iter()
+            .flat_map(|size| all.chunks(size))
+            .enumerate()
+            .map(|(i, rows)| (rows.to_vec(), [1, 10_000, u64::MAX][i % 3]));
+        let mut rows = 0;
+        for (data, total) in std::iter::once((Vec::new(), 0)).chain(pages) {
+            rows += data.len();
+            let page = list(data, total);
+            let want = serde_json::to_vec(&page).expect("json");
+            let got = write(&page).expect("written");
+            assert_eq!(
+                String::from_utf8_lossy(&got),
+                String::from_utf8_lossy(&want),
+            );
+        }
+        assert_eq!(rows, 3 * all.len());
+    }
+
+    /// Whether the cases `written` (as serde_json writes them) reach what
+    /// they are meant to: `members` members (counted on a row with none
+    /// null), each but the `always` ones null in some rows and not in
+    /// others, and every string case of [`TEXTS`] at each of `paths`.
+    fn cases_cover(written: &[Value], members: usize, always: &[&str], paths: &[&str]) {
+        let with_all = written
+            .iter()
+            .find(|c| {
+                c.as_object()
+                    .is_some_and(|o| o.values().all(|v| !v.is_null()))
+            })
+            .expect("a row with every member");
+        let keys: Vec<String> = with_all
+            .as_object()
+            .map(|o| o.keys().cloned().collect())
+            .unwrap_or_default();
+        assert_eq!(keys.len(), members, "{keys:?}");
+        for key in keys.iter().filter(|k| !always.contains(&k.as_str())) {
+            let nulls = written.iter().filter(|c| c[key].is_null()).count();
+            assert!(nulls > 0 && nulls < written.len(), "{key}: {nulls} nulls");
+        }
+        for text in TEXTS {
+            for at in paths {
+                assert!(
+                    written.iter().any(|c| c.pointer(at) == Some(&json!(text))),
+                    "{at}: {text:?}"
+                );
+            }
+        }
+    }
+
     /// Page after page, chat for chat: serde_json's bytes of the derived
     /// implementation. Every member is present and absent in some chat,
     /// and every string case lands in every string member.
@@ -726,31 +744,14 @@ mod tests {
     fn writes_the_derived_serializations_bytes() {
         let infos = infos();
         let all: Vec<ChatOutput<'_>> = (0..CASES).map(|n| chat(n, &infos)).collect();
-        let empty = ChatList {
-            data: Vec::new(),
-            meta: ListMeta { total: 0 },
-        };
-        let pages = [1, 20, 100]
-            .into_iter()
-            .flat_map(|size| all.chunks(size))
-            .enumerate()
-            .map(|(i, chats)| ChatList {
-                data: chats.to_vec(),
-                meta: ListMeta {
-                    total: [1, 10_000, u64::MAX][i % 3],
-                },
-            });
-        let mut chats = 0;
-        for list in std::iter::once(empty).chain(pages) {
-            let want = serde_json::to_vec(&list).expect("json");
-            let got = chat_list(&list).expect("written");
-            assert_eq!(
-                String::from_utf8_lossy(&got),
-                String::from_utf8_lossy(&want),
-            );
-            chats += list.data.len();
-        }
-        assert_eq!(chats, 3 * CASES);
+        pages_match(
+            &all,
+            |data, total| ChatList {
+                data,
+                meta: ListMeta { total },
+            },
+            chat_list,
+        );
     }
 
     /// The cases reach what they are meant to: each optional member both
@@ -761,34 +762,13 @@ mod tests {
         let written: Vec<Value> = (0..CASES)
             .map(|n| serde_json::to_value(chat(n, &infos)).expect("json"))
             .collect();
-        let keys: Vec<String> = written[0]
-            .as_object()
-            .map(|o| o.keys().cloned().collect())
-            .unwrap_or_default();
-        assert_eq!(keys.len(), 19, "{keys:?}");
-        for key in &keys {
-            let nulls = written.iter().filter(|c| c[key].is_null()).count();
-            if key != "id"
-                && key != "status"
-                && key != "createdAt"
-                && key != "agents"
-                && key != "customInfo"
-            {
-                assert!(nulls > 0 && nulls < written.len(), "{key}: {nulls} nulls");
-            }
-        }
-        for text in TEXTS {
-            for at in [
-                "/lastMessageText",
-                "/customer/phone",
-                "/assignee/name",
-                "/department/name",
-            ] {
-                assert!(
-                    written.iter().any(|c| c.pointer(at) == Some(&json!(text))),
-                    "{at}: {text:?}"
-                );
-            }
-        }
+        let always = ["id", "status", "createdAt", "agents", "customInfo"];
+        let paths = [
+            "/lastMessageText",
+            "/customer/phone",
+            "/assignee/name",
+            "/department/name",
+        ];
+        cases_cover(&written, 19, &always, &paths);
     }
 }

@@ -169,7 +169,12 @@ fn customer_list(found: switchboard_storage::CountedPage<Customer>) -> HcResult 
             .collect(),
         total: found.total,
     };
-    let body = super::page_json::customer_list(&list).map_err(|_| ApiError::Internal)?;
+    page_answer(super::page_json::customer_list(&list))
+}
+
+/// A page written by `page_json`, as a 200 answer.
+fn page_answer(written: Result<Vec<u8>, serde_json::Error>) -> HcResult {
+    let body = written.map_err(|_| ApiError::Internal)?;
     Ok(HttpResponse::Ok()
         .content_type(ContentType::json())
         .body(body))
@@ -196,10 +201,7 @@ async fn chat_page(
             .collect(),
         meta: ListMeta { total: found.total },
     };
-    let body = super::page_json::chat_list(&list).map_err(|_| ApiError::Internal)?;
-    Ok(HttpResponse::Ok()
-        .content_type(ContentType::json())
-        .body(body))
+    page_answer(super::page_json::chat_list(&list))
 }
 
 /// List customers, a page at a time.
