@@ -60,6 +60,13 @@ fn walk(a: &Value, b: &Value, numbers: impl Fn(&Number, &Number) -> bool) -> boo
                 pending.extend(p.iter().zip(q));
                 true
             }
+            // The same members in the same order: paired side by side.
+            (Value::Object(p), Value::Object(q))
+                if p.len() == q.len() && p.keys().zip(q.keys()).all(|(k, l)| k == l) =>
+            {
+                pending.extend(p.values().zip(q.values()));
+                true
+            }
             (Value::Object(p), Value::Object(q)) => {
                 p.len() == q.len()
                     && p.iter().all(|(k, v)| match q.get(k) {

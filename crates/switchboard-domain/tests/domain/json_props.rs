@@ -5,7 +5,7 @@ use proptest::sample::select;
 use serde_json::{Map, Value};
 use switchboard_domain::json::{
     ApplyOptions, Limits, Operation, PathMode, apply, check_document, diff, escape_token,
-    merge_patch, merge_to_operations,
+    merge_patch, merge_to_operations, values_identical,
 };
 
 fn config() -> ProptestConfig {
@@ -65,6 +65,110 @@ fn object_with(
 ) -> impl Strategy<Value = Value> {
     prop::collection::btree_map(keys.clone(), json_with(keys), 0..5)
         .prop_map(|m| Value::Object(m.into_iter().collect()))
+}
+
+/// `v` with some of its scalars changed (those whose position in a walk is
+/// in `changed`, a bit per position): the same members and elements, so
+/// that the two walk side by side, as an entity's two versions do.
+fn perturbed(v: &Value, changed: u64) -> Value {
+    fn go(v: &Value, changed: u64, at: &mut u32) -> Value {
+        match v {
+            Value::Array(items) => Value::Array(items.iter().map(|x| go(x, changed, at)).collect()),
+            Value::Object(map) => Value::Object(
+                map.iter()
+                    .map(|(k, x)| (k.clone(), go(x, changed, at)))
+                    .collect(),
+            ),
+            scalar => {
+                let flip = changed >> (*at % 64) & 1 == 1;
+                *at += 1;
+                match (flip, scalar) {
+                    (false, _) => scalar.clone(),
+                    (true, Value::Number(n)) if n.as_f64() == Some(0.0) => Value::from(-0.0),
+                    (true, Value::Number(n)) => Value::from(n.as_f64().unwrap_or(0.0)),
+                    (true, Value::String(s)) => Value::String(format!("{s}!")),
+                    (true, other) => Value::Bool(other.is_null()),
+                }
+            }
+        }
+    }
+    go(v, changed, &mut 0)
+}
+
+/// The diff as it was written first, a lookup per member and the whole
+/// documents compared first: [`diff`] must give exactly its operations.
+fn reference_diff(a: &Value, b: &Value) -> Vec<Operation> {
+    let mut ops = Vec::new();
+    if reference_identical(a, b) {
+        return ops;
+    }
+    let mut pending: Vec<(&Value, &Value, String)> = vec![(a, b, String::new())];
+    while let Some((a, b, prefix)) = pending.pop() {
+        let at = |token: &str| format!("{prefix}/{}", escape_token(token));
+        match (a, b) {
+            (Value::Object(x), Value::Object(y)) => {
+                for (key, value) in x {
+                    match y.get(key) {
+                        None => ops.push(Operation::Remove { path: at(key) }),
+                        Some(other) if !reference_identical(other, value) => {
+                            pending.push((value, other, at(key)));
+                        }
+                        Some(_) => {}
+                    }
+                }
+                for (key, value) in y {
+                    if !x.contains_key(key) {
+                        ops.push(Operation::Add {
+                            path: at(key),
+                            value: value.clone(),
+                        });
+                    }
+                }
+            }
+            (Value::Array(x), Value::Array(y)) => {
+                let common = x.len().min(y.len());
+                for (i, (p, q)) in x.iter().zip(y).enumerate() {
+                    if !reference_identical(p, q) {
+                        pending.push((p, q, at(&i.to_string())));
+                    }
+                }
+                for (i, value) in y.iter().enumerate().skip(common) {
+                    ops.push(Operation::Add {
+                        path: at(&i.to_string()),
+                        value: value.clone(),
+                    });
+                }
+                for i in (common..x.len()).rev() {
+                    ops.push(Operation::Remove {
+                        path: at(&i.to_string()),
+                    });
+                }
+            }
+            _ => ops.push(Operation::Replace {
+                path: prefix,
+                value: b.clone(),
+            }),
+        }
+    }
+    ops
+}
+
+/// Identity as first written: members found by name, recursively.
+fn reference_identical(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(p), Value::Number(q)) => {
+            p == q && p.as_f64().map(f64::is_sign_negative) == q.as_f64().map(f64::is_sign_negative)
+        }
+        (Value::Array(p), Value::Array(q)) => {
+            p.len() == q.len() && p.iter().zip(q).all(|(x, y)| reference_identical(x, y))
+        }
+        (Value::Object(p), Value::Object(q)) => {
+            p.len() == q.len()
+                && p.iter()
+                    .all(|(k, v)| q.get(k).is_some_and(|w| reference_identical(v, w)))
+        }
+        (p, q) => p == q,
+    }
 }
 
 /// Every pointer in `v` (the root included).
@@ -195,6 +299,18 @@ proptest! {
         apply(&mut patched, &ops, &unlimited(PathMode::Strict)).unwrap();
         prop_assert_eq!(&patched, &b);
         prop_assert!(diff(&b, &b).is_empty());
+    }
+
+    /// The diff's operations are exactly the reference's, in order, for
+    /// unrelated documents and for two versions of one document (the
+    /// members walked side by side); identity agrees with the reference.
+    #[test]
+    fn diff_matches_the_reference(a in json_with(key()), b in json_with(key()), changed in any::<u64>()) {
+        let c = perturbed(&a, changed);
+        for (x, y) in [(&a, &b), (&a, &c), (&c, &a), (&b, &b)] {
+            prop_assert_eq!(diff(x, y), reference_diff(x, y));
+            prop_assert_eq!(values_identical(x, y), reference_identical(x, y));
+        }
     }
 
     /// (d) With exact paths and no case collisions, lenient == strict.
