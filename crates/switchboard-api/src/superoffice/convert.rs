@@ -436,9 +436,23 @@ pub fn typed(v: Value) -> Value {
 /// by patch paths and merge patches, unlike the entity's own member names.
 pub const FREE_FORM: &[&str] = &["CustomInfo"];
 
-/// Finds the canonical member name for a key sent in any letter case.
-fn canonical(key: &str) -> Option<&'static str> {
-    MEMBERS.into_iter().find(|m| m.eq_ignore_ascii_case(key))
+/// The position in [`MEMBERS`] of a member name sent in any letter case.
+fn member_index(key: &str) -> Option<usize> {
+    MEMBERS.iter().position(|m| m.eq_ignore_ascii_case(key))
+}
+
+/// A document's members by their position in [`MEMBERS`], borrowed: a
+/// slot for each, rather than a map searched by name.
+struct Members<'a>([Option<&'a Value>; MEMBERS.len()]);
+
+impl<'a> Members<'a> {
+    /// The member `name` (a name of [`MEMBERS`], spelled as there).
+    fn get(&self, name: &str) -> Option<&'a Value> {
+        MEMBERS
+            .iter()
+            .position(|m| *m == name)
+            .and_then(|i| self.0[i])
+    }
 }
 
 fn bad(path: &str, code: &str, message: impl Into<String>) -> FieldError {
@@ -478,29 +492,26 @@ pub fn document_update(
     };
     let mut errors: Vec<FieldError> = Vec::new();
     // The members by canonical name, borrowed: the document is only read.
-    let mut fields: std::collections::BTreeMap<&'static str, &Value> =
-        std::collections::BTreeMap::new();
+    let mut fields = Members([None; MEMBERS.len()]);
     for (key, value) in obj {
-        match canonical(key) {
+        match member_index(key) {
             None => errors.push(bad(
                 key,
                 "unknown_property",
                 "is not a ChatSessionEntity property",
             )),
-            Some(name) if fields.contains_key(name) => {
+            Some(i) if fields.0[i].is_some() => {
                 errors.push(bad(
                     key,
                     "duplicate",
                     "is given twice (member names are case-insensitive)",
                 ));
             }
-            Some(name) => {
-                fields.insert(name, value);
-            }
+            Some(i) => fields.0[i] = Some(value),
         }
     }
     for name in READ_ONLY {
-        if let Some(&v) = fields.get(name) {
+        if let Some(v) = fields.get(name) {
             let unchanged = Some(v) == current.get(name)
                 || (name == "ChatSessionId" && (v.is_null() || v == &json!(0)));
             // `_Links` depend on the address the client used: compared by path.
@@ -512,7 +523,7 @@ pub fn document_update(
             }
         }
     }
-    let get = |name: &str| fields.get(name).copied().unwrap_or(&Value::Null);
+    let get = |name: &str| fields.get(name).unwrap_or(&Value::Null);
     let text = |name: &str, errors: &mut Vec<FieldError>| -> Option<String> {
         match get(name) {
             Value::Null => None,
@@ -536,7 +547,7 @@ pub fn document_update(
     u.last_message = text("LastMessage", &mut errors).into();
     if let Some(key) = text("SessionKey", &mut errors) {
         u.session_key = Patch::Value(key);
-    } else if fields.contains_key("SessionKey") {
+    } else if fields.get("SessionKey").is_some() {
         errors.push(bad("SessionKey", "required", "must not be null"));
     }
     let boolean = |name: &str, errors: &mut Vec<FieldError>| match get(name) {
@@ -714,6 +725,58 @@ mod tests {
         assert_eq!(parse_flags(&json!("None")), Ok(0));
         assert!(parse_flags(&json!("Sleepy")).is_err());
         assert!(parse_flags(&json!(-1)).is_err());
+    }
+
+    /// Member names in any letter case, each problem reported: unknown
+    /// members, a member given twice in two cases, a read-only member
+    /// changed; and a document in other cases reads as the canonical one.
+    #[test]
+    fn document_members_match_in_any_case_and_report_every_problem() {
+        let mut c = Conversation::new(
+            TenantId::new(1),
+            "s-1",
+            Timestamp::from_millis(1_700_000_000_123),
+        );
+        c.id = ConversationId::new(5);
+        let zone = Zone::named("UTC").unwrap();
+        let current = entity(&c, None, &zone, "http://h");
+        let cased = |f: fn(&str) -> String| -> Value {
+            let Value::Object(m) = &current else { panic!() };
+            Value::Object(m.iter().map(|(k, v)| (f(k), v.clone())).collect())
+        };
+        let mut as_sent = cased(str::to_string);
+        as_sent["Rank"] = json!(7);
+        let mut lower = cased(str::to_lowercase);
+        lower["rank"] = json!(7);
+        let mut upper = cased(str::to_uppercase);
+        upper["RANK"] = json!(7);
+        let canonical = document_update(&as_sent, &current, &zone).unwrap();
+        assert_eq!(canonical.rank, Patch::Value(7));
+        for doc in [lower, upper] {
+            assert_eq!(document_update(&doc, &current, &zone).unwrap(), canonical);
+        }
+        let mut bad_doc = as_sent.clone();
+        bad_doc["rank"] = json!(8);
+        bad_doc["Colour"] = json!("red");
+        bad_doc["CHATSESSIONID"] = json!(6);
+        let Err(ApiError::BadRequest(errors)) = document_update(&bad_doc, &current, &zone) else {
+            panic!("accepted");
+        };
+        let mut got: Vec<(&str, &str)> = errors
+            .iter()
+            .map(|e| (e.field.as_str(), e.code.as_str()))
+            .collect();
+        got.sort_unstable();
+        assert_eq!(
+            got,
+            [
+                // Members come in name order: `CHATSESSIONID` first.
+                ("/ChatSessionId", "duplicate"),
+                ("/ChatSessionId", "read_only"),
+                ("/Colour", "unknown_property"),
+                ("/rank", "duplicate"),
+            ]
+        );
     }
 
     #[test]
