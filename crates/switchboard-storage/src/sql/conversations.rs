@@ -3,8 +3,9 @@
 use diesel::prelude::*;
 use switchboard_domain::{Conversation, Customer};
 
+use super::R;
 use super::record::{self, Record};
-use super::{CachedUpdate, R};
+use super::updates::ConversationUpdate;
 use crate::connection::{DbConnection, native};
 use crate::rows::{ConversationChanges, ConversationRow, ConversationWrite, CustomerRow, Weighed};
 use crate::schema::{conversations, customers};
@@ -102,33 +103,14 @@ pub(crate) fn update(
     changes: &ConversationChanges<'_>,
     record: &Record,
 ) -> R<bool> {
-    let row = conversations::tenant_id
-        .eq(tenant)
-        .and(conversations::id.eq(id))
-        .and(conversations::version.eq(expected_version));
-    match linked {
-        Some((customer, Some(version))) => {
-            let seen = diesel::dsl::exists(
-                customers::table
-                    .filter(customers::tenant_id.eq(tenant))
-                    .filter(customers::id.eq(customer))
-                    .filter(customers::version.eq(version)),
-            );
-            let filter = row.and(conversations::customer_id.eq(customer)).and(seen);
-            let update = CachedUpdate::new(conversations::table, filter, changes);
-            record::update_and_write(c, update, record)
-        }
-        Some((customer, None)) => {
-            let filter = row.and(conversations::customer_id.eq(customer));
-            let update = CachedUpdate::new(conversations::table, filter, changes);
-            record::update_and_write(c, update, record)
-        }
-        None => {
-            let filter = row.and(conversations::customer_id.is_null());
-            let update = CachedUpdate::new(conversations::table, filter, changes);
-            record::update_and_write(c, update, record)
-        }
-    }
+    let update = ConversationUpdate {
+        tenant,
+        id,
+        version: expected_version,
+        linked,
+        changes,
+    };
+    record::update_and_write(c, update, record)
 }
 
 /// Deletes the row if it is still at `version`; returns how many rows went.

@@ -3,8 +3,9 @@
 use diesel::prelude::*;
 use switchboard_domain::Customer;
 
+use super::R;
 use super::record::{self, Record};
-use super::{CachedUpdate, R};
+use super::updates::CustomerUpdate;
 use crate::connection::{DbConnection, native};
 use crate::decoded::Decoded;
 use crate::rows::{CustomerChanges, CustomerRow, CustomerWrite, DocumentRow, Weighed};
@@ -101,14 +102,12 @@ pub(crate) fn update(
     changes: &CustomerChanges<'_>,
     record: &Record,
 ) -> R<bool> {
-    let update = CachedUpdate::new(
-        customers::table,
-        customers::tenant_id
-            .eq(tenant)
-            .and(customers::id.eq(id))
-            .and(customers::version.eq(expected_version)),
+    let update = CustomerUpdate {
+        tenant,
+        id,
+        version: expected_version,
         changes,
-    );
+    };
     record::update_and_write(c, update, record)
 }
 

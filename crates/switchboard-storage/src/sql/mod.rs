@@ -29,66 +29,9 @@ pub(crate) mod record;
 pub(crate) mod retention;
 pub(crate) mod subscriptions;
 pub(crate) mod tenants;
-
-use diesel::query_builder::{AstPass, QueryFragment, QueryId};
-use diesel::{QueryResult, RunQueryDsl};
+pub(crate) mod updates;
 
 use crate::StorageError;
 
 /// The result of a query function.
 pub(crate) type R<T> = Result<T, StorageError>;
-
-/// `UPDATE <table> SET <changes> WHERE <filter>`, the statement
-/// `diesel::update(table.filter(filter)).set(changes)` builds, but one whose
-/// prepared statement Diesel may cache. Diesel never caches its own UPDATE
-/// statements (a changeset's `None` fields change the SQL), so each one was
-/// parsed again, and on PostgreSQL planned again; this one is cached under
-/// its SQL text: one statement per set of changed columns.
-#[derive(Debug)]
-pub(crate) struct CachedUpdate<From, Filter, Changes> {
-    from: From,
-    filter: Filter,
-    changes: Changes,
-}
-
-impl<From, Filter, Changes> CachedUpdate<From, Filter, Changes> {
-    pub(crate) fn new<T, C>(table: T, filter: Filter, changes: C) -> Self
-    where
-        T: diesel::QuerySource<FromClause = From>,
-        C: diesel::AsChangeset<Target = T, Changeset = Changes>,
-    {
-        Self {
-            from: table.from_clause(),
-            filter,
-            changes: changes.as_changeset(),
-        }
-    }
-}
-
-/// Not a static query id: the statement cache keys it by its SQL text.
-impl<From, Filter, Changes> QueryId for CachedUpdate<From, Filter, Changes> {
-    type QueryId = ();
-    const HAS_STATIC_QUERY_ID: bool = false;
-}
-
-impl<DB, From, Filter, Changes> QueryFragment<DB> for CachedUpdate<From, Filter, Changes>
-where
-    DB: diesel::backend::Backend,
-    From: QueryFragment<DB>,
-    Filter: QueryFragment<DB>,
-    Changes: QueryFragment<DB>,
-{
-    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
-        out.push_sql("UPDATE ");
-        self.from.walk_ast(out.reborrow())?;
-        out.push_sql(" SET ");
-        self.changes.walk_ast(out.reborrow())?;
-        out.push_sql(" WHERE ");
-        self.filter.walk_ast(out.reborrow())
-    }
-}
-
-impl<From, Filter, Changes, C: diesel::Connection> RunQueryDsl<C>
-    for CachedUpdate<From, Filter, Changes>
-{
-}

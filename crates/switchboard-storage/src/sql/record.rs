@@ -122,7 +122,6 @@ trait WriteRecord: diesel::Connection {
 /// SQLite has no data-modifying `WITH`.
 impl WriteRecord for diesel::sqlite::SqliteConnection {
     fn write_record(&mut self, record: &Record) -> Result<(), StorageError> {
-        use crate::schema::change_history;
         use diesel::RunQueryDsl;
 
         // The rows carry the rule of `outbox_unmatched` themselves: an event
@@ -133,9 +132,7 @@ impl WriteRecord for diesel::sqlite::SqliteConnection {
         if !record.outbox.is_empty() {
             OutboxInsert(&record.outbox).execute(self)?;
         }
-        diesel::insert_into(change_history::table)
-            .values(&record.history)
-            .execute(self)?;
+        HistoryInsert(&record.history).execute(self)?;
         Ok(())
     }
 
@@ -158,10 +155,9 @@ impl WriteRecord for diesel::sqlite::SqliteConnection {
 /// FROM u`.
 impl WriteRecord for diesel::pg::PgConnection {
     fn write_record(&mut self, record: &Record) -> Result<(), StorageError> {
-        use crate::schema::change_history;
         use diesel::RunQueryDsl;
 
-        let then = diesel::insert_into(change_history::table).values(&record.history);
+        let then = HistoryInsert(&record.history);
         match record.outbox.as_slice() {
             [] => then.execute(self)?,
             rows => WithInsert {
@@ -177,10 +173,9 @@ impl WriteRecord for diesel::pg::PgConnection {
     where
         U: diesel::query_builder::QueryFragment<diesel::pg::Pg> + diesel::query_builder::QueryId,
     {
-        use crate::schema::change_history;
         use diesel::RunQueryDsl;
 
-        let history = diesel::insert_into(change_history::table).values(&record.history);
+        let history = HistoryInsert(&record.history);
         let outbox = match record.outbox.as_slice() {
             [] => None,
             rows => Some(OutboxInsert(rows)),
@@ -295,6 +290,78 @@ where
             out.push_bind_param::<BigInt, _>(created_at)?;
             out.push_sql(" END)");
         }
+        Ok(())
+    }
+}
+
+/// `INSERT INTO change_history (…) VALUES (…)`: the history row of a
+/// change, written out as the outbox insert is (see `sql::updates` for
+/// why), on both backends.
+#[derive(Debug, Clone, Copy)]
+struct HistoryInsert<'a>(&'a NewHistoryRow);
+
+impl diesel::query_builder::QueryId for HistoryInsert<'_> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl diesel::RunQueryDsl<diesel::sqlite::SqliteConnection> for HistoryInsert<'_> {}
+impl diesel::RunQueryDsl<diesel::pg::PgConnection> for HistoryInsert<'_> {}
+
+impl<DB> diesel::query_builder::QueryFragment<DB> for HistoryInsert<'_>
+where
+    DB: diesel::backend::Backend
+        + diesel::sql_types::HasSqlType<diesel::sql_types::BigInt>
+        + diesel::sql_types::HasSqlType<diesel::sql_types::Text>
+        + diesel::sql_types::HasSqlType<crate::schema::sql_types::Json>,
+    i64: diesel::serialize::ToSql<diesel::sql_types::BigInt, DB>,
+    String: diesel::serialize::ToSql<diesel::sql_types::Text, DB>,
+    Option<i64>:
+        diesel::serialize::ToSql<diesel::sql_types::Nullable<diesel::sql_types::BigInt>, DB>,
+    crate::json_column::JsonValue: diesel::serialize::ToSql<crate::schema::sql_types::Json, DB>,
+    JsonText: diesel::serialize::ToSql<crate::schema::sql_types::Json, DB>,
+{
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, DB>,
+    ) -> diesel::QueryResult<()> {
+        use crate::schema::sql_types::Json;
+        use diesel::sql_types::{BigInt, Nullable, Text};
+
+        // Every member, so that a new one breaks the build here.
+        let NewHistoryRow {
+            tenant_id,
+            entity_kind,
+            entity_id,
+            actor,
+            api,
+            diff,
+            version_before,
+            version_after,
+            created_at,
+        } = self.0;
+        out.push_sql(
+            "INSERT INTO change_history (tenant_id, entity_kind, entity_id, actor, api, \
+             diff, version_before, version_after, created_at) VALUES (",
+        );
+        out.push_bind_param::<BigInt, _>(tenant_id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(entity_kind)?;
+        out.push_sql(", ");
+        out.push_bind_param::<BigInt, _>(entity_id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Json, _>(actor)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(api)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Json, _>(diff)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<BigInt>, _>(version_before)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<BigInt>, _>(version_after)?;
+        out.push_sql(", ");
+        out.push_bind_param::<BigInt, _>(created_at)?;
+        out.push_sql(")");
         Ok(())
     }
 }
