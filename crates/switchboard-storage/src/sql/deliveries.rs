@@ -7,7 +7,7 @@
 use diesel::prelude::*;
 
 use super::R;
-use crate::connection::DbConnection;
+use crate::connection::{DbConnection, native};
 use crate::json_column::JsonText;
 use crate::rows::SubscriptionRow;
 use crate::schema::{deliveries, delivery_attempts, outbox, webhook_subscriptions};
@@ -129,9 +129,11 @@ fn due(now: i64) -> _ {
 }
 
 /// Whether a pending delivery is due and not leased: what [`claim_due`]
-/// would find, read without locking anything.
+/// would find, read without locking anything. Run on the backend's own
+/// connection: the worker asks after every wake-up, and the multi-backend
+/// layer would build the statement's text again each time.
 pub(crate) fn any_due(c: &mut DbConnection, now: i64) -> R<bool> {
-    Ok(diesel::select(diesel::dsl::exists(due(now))).get_result(c)?)
+    Ok(native!(c, c => diesel::select(diesel::dsl::exists(due(now))).get_result(c))?)
 }
 
 /// Leases up to `limit` due pending deliveries to `worker`, oldest due

@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use switchboard_domain::EntityKind;
 
 use super::R;
-use crate::connection::DbConnection;
+use crate::connection::{DbConnection, native};
 use crate::json_column::JsonText;
 use crate::rows::OutboxRow;
 use crate::schema::outbox;
@@ -102,7 +102,8 @@ pub(crate) fn any_due(c: &mut DbConnection, now: i64) -> R<bool> {
         .select(outbox::id)
         .filter(waiting())
         .filter(outbox::available_at.le(now));
-    Ok(diesel::select(diesel::dsl::exists(due)).get_result(c)?)
+    // On the backend's own connection, as `deliveries::any_due`.
+    Ok(native!(c, c => diesel::select(diesel::dsl::exists(due)).get_result(c))?)
 }
 
 /// The ids of up to `limit` due rows, oldest first, without taking them;
