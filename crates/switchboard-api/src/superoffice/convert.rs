@@ -727,17 +727,23 @@ mod tests {
         assert!(parse_flags(&json!(-1)).is_err());
     }
 
-    /// Member names in any letter case, each problem reported: unknown
-    /// members, a member given twice in two cases, a read-only member
-    /// changed; and a document in other cases reads as the canonical one.
-    #[test]
-    fn document_members_match_in_any_case_and_report_every_problem() {
+    /// A conversation as stored: id 5 of tenant 1.
+    fn stored() -> Conversation {
         let mut c = Conversation::new(
             TenantId::new(1),
             "s-1",
             Timestamp::from_millis(1_700_000_000_123),
         );
         c.id = ConversationId::new(5);
+        c
+    }
+
+    /// Member names in any letter case, each problem reported: unknown
+    /// members, a member given twice in two cases, a read-only member
+    /// changed; and a document in other cases reads as the canonical one.
+    #[test]
+    fn document_members_match_in_any_case_and_report_every_problem() {
+        let c = stored();
         let zone = Zone::named("UTC").unwrap();
         let current = entity(&c, None, &zone, "http://h");
         let cased = |f: fn(&str) -> String| -> Value {
@@ -781,12 +787,7 @@ mod tests {
 
     #[test]
     fn entity_round_trips_through_apply_document() {
-        let mut c = Conversation::new(
-            TenantId::new(1),
-            "s-1",
-            Timestamp::from_millis(1_700_000_000_123),
-        );
-        c.id = ConversationId::new(5);
+        let mut c = stored();
         c.visitor.email = Some("a@example.com".into());
         c.rating = Some(4);
         c.custom_info.insert("k".into(), json!([1]));

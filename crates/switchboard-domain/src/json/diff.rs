@@ -1,8 +1,8 @@
 //! Structural diff producing RFC 6902 operations.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-use super::equal::values_identical;
+use super::equal::{same_members, values_identical};
 use super::patch::Operation;
 use super::pointer::push_token;
 
@@ -60,7 +60,7 @@ pub fn diff(a: &Value, b: &Value) -> Vec<Operation> {
         match (a, b) {
             // The same members in the same order (an entity's two versions,
             // usually): walked side by side, without a lookup per member.
-            (Value::Object(x), Value::Object(y)) if same_keys(x, y) => {
+            (Value::Object(x), Value::Object(y)) if same_members(x, y) => {
                 for ((key, value), other) in x.iter().zip(y.values()) {
                     if !values_identical(value, other) {
                         pending.push((value, other, at(key)));
@@ -112,9 +112,4 @@ pub fn diff(a: &Value, b: &Value) -> Vec<Operation> {
         }
     }
     ops
-}
-
-/// Whether two objects have the same member names in the same order.
-fn same_keys(x: &Map<String, Value>, y: &Map<String, Value>) -> bool {
-    x.len() == y.len() && x.keys().zip(y.keys()).all(|(p, q)| p == q)
 }

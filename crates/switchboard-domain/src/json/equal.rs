@@ -1,6 +1,6 @@
 //! JSON value equality as defined by RFC 6902 §4.6 (the `test` operation).
 
-use serde_json::{Number, Value};
+use serde_json::{Map, Number, Value};
 
 /// Whether `a` and `b` are equal in the sense of RFC 6902 §4.6:
 ///
@@ -61,9 +61,7 @@ fn walk(a: &Value, b: &Value, numbers: impl Fn(&Number, &Number) -> bool) -> boo
                 true
             }
             // The same members in the same order: paired side by side.
-            (Value::Object(p), Value::Object(q))
-                if p.len() == q.len() && p.keys().zip(q.keys()).all(|(k, l)| k == l) =>
-            {
+            (Value::Object(p), Value::Object(q)) if same_members(p, q) => {
                 pending.extend(p.values().zip(q.values()));
                 true
             }
@@ -87,6 +85,12 @@ fn walk(a: &Value, b: &Value, numbers: impl Fn(&Number, &Number) -> bool) -> boo
             None => return true,
         }
     }
+}
+
+/// Whether two objects have the same member names in the same order, so
+/// that their values can be paired side by side.
+pub(crate) fn same_members(p: &Map<String, Value>, q: &Map<String, Value>) -> bool {
+    p.len() == q.len() && p.keys().zip(q.keys()).all(|(k, l)| k == l)
 }
 
 /// Numeric equality between two JSON numbers (exact for integers).

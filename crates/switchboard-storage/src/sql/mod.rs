@@ -17,6 +17,24 @@
 //! would be parsed and planned again.
 
 pub(crate) mod console;
+/// Writes `items` once for each backend, with `DB` naming it: the
+/// hand-written statements of the write path (`updates`, `record`) have
+/// one text for both, each backend writing its own placeholders, and are
+/// implemented for the two concrete backends rather than for any `DB`
+/// with a long list of `ToSql` bounds.
+macro_rules! for_each_backend {
+    ($($item:item)*) => {
+        const _: () = {
+            type DB = diesel::pg::Pg;
+            $($item)*
+        };
+        const _: () = {
+            type DB = diesel::sqlite::Sqlite;
+            $($item)*
+        };
+    };
+}
+
 pub(crate) mod conversations;
 pub(crate) mod counts;
 pub(crate) mod customers;

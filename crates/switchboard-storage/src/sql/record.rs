@@ -220,77 +220,67 @@ impl diesel::query_builder::QueryId for OutboxInsert<'_> {
 
 impl diesel::RunQueryDsl<diesel::sqlite::SqliteConnection> for OutboxInsert<'_> {}
 
-impl<DB> diesel::query_builder::QueryFragment<DB> for OutboxInsert<'_>
-where
-    DB: diesel::backend::Backend
-        + diesel::sql_types::HasSqlType<diesel::sql_types::BigInt>
-        + diesel::sql_types::HasSqlType<diesel::sql_types::Text>
-        + diesel::sql_types::HasSqlType<crate::schema::sql_types::Json>,
-    i64: diesel::serialize::ToSql<diesel::sql_types::BigInt, DB>,
-    String: diesel::serialize::ToSql<diesel::sql_types::Text, DB>,
-    Option<i64>:
-        diesel::serialize::ToSql<diesel::sql_types::Nullable<diesel::sql_types::BigInt>, DB>,
-    crate::json_column::JsonValue: diesel::serialize::ToSql<crate::schema::sql_types::Json, DB>,
-    JsonText: diesel::serialize::ToSql<crate::schema::sql_types::Json, DB>,
-{
-    fn walk_ast<'b>(
-        &'b self,
-        mut out: diesel::query_builder::AstPass<'_, 'b, DB>,
-    ) -> diesel::QueryResult<()> {
-        use crate::schema::sql_types::Json;
-        use diesel::sql_types::{BigInt, Nullable, Text};
+for_each_backend! {
+    impl diesel::query_builder::QueryFragment<DB> for OutboxInsert<'_> {
+        fn walk_ast<'b>(
+            &'b self,
+            mut out: diesel::query_builder::AstPass<'_, 'b, DB>,
+        ) -> diesel::QueryResult<()> {
+            use crate::schema::sql_types::Json;
+            use diesel::sql_types::{BigInt, Nullable, Text};
 
-        out.push_sql(
-            "INSERT INTO outbox (tenant_id, event_type, entity_kind, entity_id, \
-             version_before, version_after, payload, diff, created_at, available_at, \
-             processed_at) VALUES ",
-        );
-        for (i, row) in self.0.iter().enumerate() {
-            // Every member, so that a new one breaks the build here.
-            let NewOutboxRow {
-                tenant_id,
-                event_type,
-                entity_kind,
-                entity_id,
-                version_before,
-                version_after,
-                payload,
-                diff,
-                created_at,
-                available_at,
-            } = row;
-            out.push_sql(if i == 0 { "(" } else { ", (" });
-            out.push_bind_param::<BigInt, _>(tenant_id)?;
-            out.push_sql(", ");
-            out.push_bind_param::<Text, _>(event_type)?;
-            out.push_sql(", ");
-            out.push_bind_param::<Text, _>(entity_kind)?;
-            out.push_sql(", ");
-            out.push_bind_param::<BigInt, _>(entity_id)?;
-            out.push_sql(", ");
-            out.push_bind_param::<Nullable<BigInt>, _>(version_before)?;
-            out.push_sql(", ");
-            out.push_bind_param::<Nullable<BigInt>, _>(version_after)?;
-            out.push_sql(", ");
-            out.push_bind_param::<Json, _>(payload)?;
-            out.push_sql(", ");
-            out.push_bind_param::<Json, _>(diff)?;
-            out.push_sql(", ");
-            out.push_bind_param::<BigInt, _>(created_at)?;
-            out.push_sql(", ");
-            out.push_bind_param::<BigInt, _>(available_at)?;
             out.push_sql(
-                ", CASE WHEN EXISTS (SELECT 1 FROM webhook_subscriptions s \
-                 WHERE s.tenant_id = ",
+                "INSERT INTO outbox (tenant_id, event_type, entity_kind, entity_id, \
+                 version_before, version_after, payload, diff, created_at, available_at, \
+                 processed_at) VALUES ",
             );
-            out.push_bind_param::<BigInt, _>(tenant_id)?;
-            out.push_sql(" AND s.event = ");
-            out.push_bind_param::<Text, _>(event_type)?;
-            out.push_sql(" AND s.state = 'active') THEN NULL ELSE ");
-            out.push_bind_param::<BigInt, _>(created_at)?;
-            out.push_sql(" END)");
+            for (i, row) in self.0.iter().enumerate() {
+                // Every member, so that a new one breaks the build here.
+                let NewOutboxRow {
+                    tenant_id,
+                    event_type,
+                    entity_kind,
+                    entity_id,
+                    version_before,
+                    version_after,
+                    payload,
+                    diff,
+                    created_at,
+                    available_at,
+                } = row;
+                out.push_sql(if i == 0 { "(" } else { ", (" });
+                out.push_bind_param::<BigInt, _>(tenant_id)?;
+                out.push_sql(", ");
+                out.push_bind_param::<Text, _>(event_type)?;
+                out.push_sql(", ");
+                out.push_bind_param::<Text, _>(entity_kind)?;
+                out.push_sql(", ");
+                out.push_bind_param::<BigInt, _>(entity_id)?;
+                out.push_sql(", ");
+                out.push_bind_param::<Nullable<BigInt>, _>(version_before)?;
+                out.push_sql(", ");
+                out.push_bind_param::<Nullable<BigInt>, _>(version_after)?;
+                out.push_sql(", ");
+                out.push_bind_param::<Json, _>(payload)?;
+                out.push_sql(", ");
+                out.push_bind_param::<Json, _>(diff)?;
+                out.push_sql(", ");
+                out.push_bind_param::<BigInt, _>(created_at)?;
+                out.push_sql(", ");
+                out.push_bind_param::<BigInt, _>(available_at)?;
+                out.push_sql(
+                    ", CASE WHEN EXISTS (SELECT 1 FROM webhook_subscriptions s \
+                     WHERE s.tenant_id = ",
+                );
+                out.push_bind_param::<BigInt, _>(tenant_id)?;
+                out.push_sql(" AND s.event = ");
+                out.push_bind_param::<Text, _>(event_type)?;
+                out.push_sql(" AND s.state = 'active') THEN NULL ELSE ");
+                out.push_bind_param::<BigInt, _>(created_at)?;
+                out.push_sql(" END)");
+            }
+            Ok(())
         }
-        Ok(())
     }
 }
 
@@ -308,61 +298,51 @@ impl diesel::query_builder::QueryId for HistoryInsert<'_> {
 impl diesel::RunQueryDsl<diesel::sqlite::SqliteConnection> for HistoryInsert<'_> {}
 impl diesel::RunQueryDsl<diesel::pg::PgConnection> for HistoryInsert<'_> {}
 
-impl<DB> diesel::query_builder::QueryFragment<DB> for HistoryInsert<'_>
-where
-    DB: diesel::backend::Backend
-        + diesel::sql_types::HasSqlType<diesel::sql_types::BigInt>
-        + diesel::sql_types::HasSqlType<diesel::sql_types::Text>
-        + diesel::sql_types::HasSqlType<crate::schema::sql_types::Json>,
-    i64: diesel::serialize::ToSql<diesel::sql_types::BigInt, DB>,
-    String: diesel::serialize::ToSql<diesel::sql_types::Text, DB>,
-    Option<i64>:
-        diesel::serialize::ToSql<diesel::sql_types::Nullable<diesel::sql_types::BigInt>, DB>,
-    crate::json_column::JsonValue: diesel::serialize::ToSql<crate::schema::sql_types::Json, DB>,
-    JsonText: diesel::serialize::ToSql<crate::schema::sql_types::Json, DB>,
-{
-    fn walk_ast<'b>(
-        &'b self,
-        mut out: diesel::query_builder::AstPass<'_, 'b, DB>,
-    ) -> diesel::QueryResult<()> {
-        use crate::schema::sql_types::Json;
-        use diesel::sql_types::{BigInt, Nullable, Text};
+for_each_backend! {
+    impl diesel::query_builder::QueryFragment<DB> for HistoryInsert<'_> {
+        fn walk_ast<'b>(
+            &'b self,
+            mut out: diesel::query_builder::AstPass<'_, 'b, DB>,
+        ) -> diesel::QueryResult<()> {
+            use crate::schema::sql_types::Json;
+            use diesel::sql_types::{BigInt, Nullable, Text};
 
-        // Every member, so that a new one breaks the build here.
-        let NewHistoryRow {
-            tenant_id,
-            entity_kind,
-            entity_id,
-            actor,
-            api,
-            diff,
-            version_before,
-            version_after,
-            created_at,
-        } = self.0;
-        out.push_sql(
-            "INSERT INTO change_history (tenant_id, entity_kind, entity_id, actor, api, \
-             diff, version_before, version_after, created_at) VALUES (",
-        );
-        out.push_bind_param::<BigInt, _>(tenant_id)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Text, _>(entity_kind)?;
-        out.push_sql(", ");
-        out.push_bind_param::<BigInt, _>(entity_id)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Json, _>(actor)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Text, _>(api)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Json, _>(diff)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Nullable<BigInt>, _>(version_before)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Nullable<BigInt>, _>(version_after)?;
-        out.push_sql(", ");
-        out.push_bind_param::<BigInt, _>(created_at)?;
-        out.push_sql(")");
-        Ok(())
+            // Every member, so that a new one breaks the build here.
+            let NewHistoryRow {
+                tenant_id,
+                entity_kind,
+                entity_id,
+                actor,
+                api,
+                diff,
+                version_before,
+                version_after,
+                created_at,
+            } = self.0;
+            out.push_sql(
+                "INSERT INTO change_history (tenant_id, entity_kind, entity_id, actor, api, \
+                 diff, version_before, version_after, created_at) VALUES (",
+            );
+            out.push_bind_param::<BigInt, _>(tenant_id)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Text, _>(entity_kind)?;
+            out.push_sql(", ");
+            out.push_bind_param::<BigInt, _>(entity_id)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Json, _>(actor)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Text, _>(api)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Json, _>(diff)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Nullable<BigInt>, _>(version_before)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Nullable<BigInt>, _>(version_after)?;
+            out.push_sql(", ");
+            out.push_bind_param::<BigInt, _>(created_at)?;
+            out.push_sql(")");
+            Ok(())
+        }
     }
 }
 

@@ -16,6 +16,7 @@ use diesel::QueryResult;
 use diesel::query_builder::{AstPass, QueryFragment, QueryId};
 use diesel::sql_types::{BigInt, Nullable, Text};
 
+use crate::json_column::JsonText;
 use crate::rows::{ConversationChanges, CustomerChanges};
 use crate::schema::sql_types::Json;
 
@@ -57,114 +58,113 @@ impl QueryId for CustomerUpdate<'_> {
     const HAS_STATIC_QUERY_ID: bool = false;
 }
 
-/// The same text and values on both backends (each writes its own
-/// placeholders).
-macro_rules! on_both_backends {
-    ($($db:ty),+) => {$(
-        impl QueryFragment<$db> for ConversationUpdate<'_> {
-            fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, $db>) -> QueryResult<()> {
-                // Every member, so that a new one breaks the build here.
-                let ConversationChanges {
-                    session_key,
-                    status,
-                    customer_id,
-                    visitor_email,
-                    doc,
-                    updated_at,
-                    version,
-                } = self.changes;
-                out.push_sql("UPDATE conversations SET ");
-                if let Some(v) = session_key {
-                    out.push_sql("session_key = ");
-                    out.push_bind_param::<Text, _>(v)?;
-                    out.push_sql(", ");
-                }
-                if let Some(v) = status {
-                    out.push_sql("status = ");
-                    out.push_bind_param::<Text, _>(v)?;
-                    out.push_sql(", ");
-                }
-                if let Some(v) = customer_id {
-                    out.push_sql("customer_id = ");
-                    out.push_bind_param::<Nullable<BigInt>, _>(v)?;
-                    out.push_sql(", ");
-                }
-                if let Some(v) = visitor_email {
-                    out.push_sql("visitor_email = ");
-                    out.push_bind_param::<Nullable<Text>, _>(v)?;
-                    out.push_sql(", ");
-                }
-                out.push_sql("doc = ");
-                out.push_bind_param::<Json, _>(*doc)?;
-                out.push_sql(", updated_at = ");
-                out.push_bind_param::<BigInt, _>(updated_at)?;
-                out.push_sql(", version = ");
-                out.push_bind_param::<BigInt, _>(version)?;
-                out.push_sql(" WHERE tenant_id = ");
-                out.push_bind_param::<BigInt, _>(&self.tenant)?;
-                out.push_sql(" AND id = ");
-                out.push_bind_param::<BigInt, _>(&self.id)?;
-                out.push_sql(" AND version = ");
-                out.push_bind_param::<BigInt, _>(&self.version)?;
-                match &self.linked {
-                    None => out.push_sql(" AND customer_id IS NULL"),
-                    Some((customer, seen)) => {
-                        out.push_sql(" AND customer_id = ");
+for_each_backend! {
+    /// `doc = ?, updated_at = ?, version = ? WHERE tenant_id = ? AND id = ?
+    /// AND version = ?`: how every update of a document ends, after the
+    /// columns it sets only when they change.
+    fn document_of_row<'b>(
+        out: &mut AstPass<'_, 'b, DB>,
+        (doc, updated_at, version): (&'b JsonText, &'b i64, &'b i64),
+        (tenant, id, expected): (&'b i64, &'b i64, &'b i64),
+    ) -> QueryResult<()> {
+        out.push_sql("doc = ");
+        out.push_bind_param::<Json, _>(doc)?;
+        out.push_sql(", updated_at = ");
+        out.push_bind_param::<BigInt, _>(updated_at)?;
+        out.push_sql(", version = ");
+        out.push_bind_param::<BigInt, _>(version)?;
+        out.push_sql(" WHERE tenant_id = ");
+        out.push_bind_param::<BigInt, _>(tenant)?;
+        out.push_sql(" AND id = ");
+        out.push_bind_param::<BigInt, _>(id)?;
+        out.push_sql(" AND version = ");
+        out.push_bind_param::<BigInt, _>(expected)
+    }
+
+    impl QueryFragment<DB> for ConversationUpdate<'_> {
+        fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+            // Every member, so that a new one breaks the build here.
+            let ConversationChanges {
+                session_key,
+                status,
+                customer_id,
+                visitor_email,
+                doc,
+                updated_at,
+                version,
+            } = self.changes;
+            out.push_sql("UPDATE conversations SET ");
+            if let Some(v) = session_key {
+                out.push_sql("session_key = ");
+                out.push_bind_param::<Text, _>(v)?;
+                out.push_sql(", ");
+            }
+            if let Some(v) = status {
+                out.push_sql("status = ");
+                out.push_bind_param::<Text, _>(v)?;
+                out.push_sql(", ");
+            }
+            if let Some(v) = customer_id {
+                out.push_sql("customer_id = ");
+                out.push_bind_param::<Nullable<BigInt>, _>(v)?;
+                out.push_sql(", ");
+            }
+            if let Some(v) = visitor_email {
+                out.push_sql("visitor_email = ");
+                out.push_bind_param::<Nullable<Text>, _>(v)?;
+                out.push_sql(", ");
+            }
+            document_of_row(
+                &mut out,
+                (doc, updated_at, version),
+                (&self.tenant, &self.id, &self.version),
+            )?;
+            match &self.linked {
+                None => out.push_sql(" AND customer_id IS NULL"),
+                Some((customer, seen)) => {
+                    out.push_sql(" AND customer_id = ");
+                    out.push_bind_param::<BigInt, _>(customer)?;
+                    if let Some(seen) = seen {
+                        out.push_sql(" AND EXISTS (SELECT 1 FROM customers WHERE tenant_id = ");
+                        out.push_bind_param::<BigInt, _>(&self.tenant)?;
+                        out.push_sql(" AND id = ");
                         out.push_bind_param::<BigInt, _>(customer)?;
-                        if let Some(seen) = seen {
-                            out.push_sql(
-                                " AND EXISTS (SELECT 1 FROM customers WHERE tenant_id = ",
-                            );
-                            out.push_bind_param::<BigInt, _>(&self.tenant)?;
-                            out.push_sql(" AND id = ");
-                            out.push_bind_param::<BigInt, _>(customer)?;
-                            out.push_sql(" AND version = ");
-                            out.push_bind_param::<BigInt, _>(seen)?;
-                            out.push_sql(")");
-                        }
+                        out.push_sql(" AND version = ");
+                        out.push_bind_param::<BigInt, _>(seen)?;
+                        out.push_sql(")");
                     }
                 }
-                Ok(())
             }
+            Ok(())
         }
+    }
 
-        impl QueryFragment<$db> for CustomerUpdate<'_> {
-            fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, $db>) -> QueryResult<()> {
-                // Every member, so that a new one breaks the build here.
-                let CustomerChanges {
-                    user_id,
-                    email,
-                    doc,
-                    updated_at,
-                    version,
-                } = self.changes;
-                out.push_sql("UPDATE customers SET ");
-                if let Some(v) = user_id {
-                    out.push_sql("user_id = ");
-                    out.push_bind_param::<Nullable<Text>, _>(v)?;
-                    out.push_sql(", ");
-                }
-                if let Some(v) = email {
-                    out.push_sql("email = ");
-                    out.push_bind_param::<Nullable<Text>, _>(v)?;
-                    out.push_sql(", ");
-                }
-                out.push_sql("doc = ");
-                out.push_bind_param::<Json, _>(*doc)?;
-                out.push_sql(", updated_at = ");
-                out.push_bind_param::<BigInt, _>(updated_at)?;
-                out.push_sql(", version = ");
-                out.push_bind_param::<BigInt, _>(version)?;
-                out.push_sql(" WHERE tenant_id = ");
-                out.push_bind_param::<BigInt, _>(&self.tenant)?;
-                out.push_sql(" AND id = ");
-                out.push_bind_param::<BigInt, _>(&self.id)?;
-                out.push_sql(" AND version = ");
-                out.push_bind_param::<BigInt, _>(&self.version)?;
-                Ok(())
+    impl QueryFragment<DB> for CustomerUpdate<'_> {
+        fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+            // Every member, so that a new one breaks the build here.
+            let CustomerChanges {
+                user_id,
+                email,
+                doc,
+                updated_at,
+                version,
+            } = self.changes;
+            out.push_sql("UPDATE customers SET ");
+            if let Some(v) = user_id {
+                out.push_sql("user_id = ");
+                out.push_bind_param::<Nullable<Text>, _>(v)?;
+                out.push_sql(", ");
             }
+            if let Some(v) = email {
+                out.push_sql("email = ");
+                out.push_bind_param::<Nullable<Text>, _>(v)?;
+                out.push_sql(", ");
+            }
+            document_of_row(
+                &mut out,
+                (doc, updated_at, version),
+                (&self.tenant, &self.id, &self.version),
+            )
         }
-    )+};
+    }
 }
-
-on_both_backends!(diesel::pg::Pg, diesel::sqlite::Sqlite);
