@@ -34,7 +34,7 @@
 //! sqlite_mmap_mib = 0                 # read the file through a memory map up to this size (0: off)
 //! sqlite_cache_mib = 16               # SQLite's page caches, shared out over the connections
 //! doc_cache_entries = 20000          # PostgreSQL: recently written documents kept per node (0: off)
-//! doc_cache_mib = 32                 # ... and about this much memory for them (0: off)
+//! doc_cache_mib = 64                 # ... and about this much memory for them (0: off)
 //! decoded_cache_mib = 32             # documents parsed once, reused while unchanged (0: off)
 //!
 //! [secrets]                          # keys of the webhook signing secrets (docs/webhooks.md)

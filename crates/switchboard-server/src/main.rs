@@ -73,7 +73,7 @@ Configuration file (TOML; every key optional, unknown keys are errors):
     sqlite_mmap_mib = 0                   # SWITCHBOARD_DATABASE_SQLITE_MMAP_MIB (reads through a memory map, e.g. 1024; 0: off)
     sqlite_cache_mib = 16                 # SWITCHBOARD_DATABASE_SQLITE_CACHE_MIB (SQLite's page caches, over all connections)
     doc_cache_entries = 20000             # SWITCHBOARD_DATABASE_DOC_CACHE_ENTRIES (PostgreSQL; 0: off)
-    doc_cache_mib = 32                    # SWITCHBOARD_DATABASE_DOC_CACHE_MIB (documents' memory; 0: off)
+    doc_cache_mib = 64                    # SWITCHBOARD_DATABASE_DOC_CACHE_MIB (documents' memory; 0: off)
     decoded_cache_mib = 32                # SWITCHBOARD_DATABASE_DECODED_CACHE_MIB (parsed documents reused while unchanged; 0: off)
 
     [secrets]                             # webhook signing secrets are encrypted at rest

@@ -176,8 +176,11 @@ pub(crate) fn millis(d: Duration) -> i64 {
 /// The document cache's default bound on entries ([`StoreConfig::doc_cache_entries`]).
 pub const DOC_CACHE_ENTRIES: usize = 20_000;
 
-/// The document cache's default bound on memory ([`StoreConfig::doc_cache_bytes`]): 32 MiB.
-pub const DOC_CACHE_BYTES: u64 = 32 << 20;
+/// The document cache's default bound on memory ([`StoreConfig::doc_cache_bytes`]): 64 MiB,
+/// enough for [`DOC_CACHE_ENTRIES`] documents of a few KB (a conversation
+/// with a little custom info weighs 2.5–3 KB), so that the entry bound is
+/// the one a typical node meets.
+pub const DOC_CACHE_BYTES: u64 = 64 << 20;
 
 /// The default bound on the memory of the memo of parsed documents
 /// ([`StoreConfig::decoded_cache_bytes`]): 32 MiB.
