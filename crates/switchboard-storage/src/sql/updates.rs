@@ -59,6 +59,26 @@ impl QueryId for CustomerUpdate<'_> {
 }
 
 for_each_backend! {
+    /// `<column> = ?, ` when the change sets `column` (`Some`); nothing
+    /// when it leaves it as it is.
+    fn set_if_changed<'b, ST, T>(
+        out: &mut AstPass<'_, 'b, DB>,
+        column: &str,
+        value: Option<&'b T>,
+    ) -> QueryResult<()>
+    where
+        DB: diesel::sql_types::HasSqlType<ST>,
+        T: diesel::serialize::ToSql<ST, DB>,
+    {
+        if let Some(v) = value {
+            out.push_sql(column);
+            out.push_sql(" = ");
+            out.push_bind_param::<ST, _>(v)?;
+            out.push_sql(", ");
+        }
+        Ok(())
+    }
+
     /// `doc = ?, updated_at = ?, version = ? WHERE tenant_id = ? AND id = ?
     /// AND version = ?`: how every update of a document ends, after the
     /// columns it sets only when they change.
@@ -94,26 +114,10 @@ for_each_backend! {
                 version,
             } = self.changes;
             out.push_sql("UPDATE conversations SET ");
-            if let Some(v) = session_key {
-                out.push_sql("session_key = ");
-                out.push_bind_param::<Text, _>(v)?;
-                out.push_sql(", ");
-            }
-            if let Some(v) = status {
-                out.push_sql("status = ");
-                out.push_bind_param::<Text, _>(v)?;
-                out.push_sql(", ");
-            }
-            if let Some(v) = customer_id {
-                out.push_sql("customer_id = ");
-                out.push_bind_param::<Nullable<BigInt>, _>(v)?;
-                out.push_sql(", ");
-            }
-            if let Some(v) = visitor_email {
-                out.push_sql("visitor_email = ");
-                out.push_bind_param::<Nullable<Text>, _>(v)?;
-                out.push_sql(", ");
-            }
+            set_if_changed::<Text, _>(&mut out, "session_key", session_key.as_ref())?;
+            set_if_changed::<Text, _>(&mut out, "status", status.as_ref())?;
+            set_if_changed::<Nullable<BigInt>, _>(&mut out, "customer_id", customer_id.as_ref())?;
+            set_if_changed::<Nullable<Text>, _>(&mut out, "visitor_email", visitor_email.as_ref())?;
             document_of_row(
                 &mut out,
                 (doc, updated_at, version),
@@ -150,16 +154,8 @@ for_each_backend! {
                 version,
             } = self.changes;
             out.push_sql("UPDATE customers SET ");
-            if let Some(v) = user_id {
-                out.push_sql("user_id = ");
-                out.push_bind_param::<Nullable<Text>, _>(v)?;
-                out.push_sql(", ");
-            }
-            if let Some(v) = email {
-                out.push_sql("email = ");
-                out.push_bind_param::<Nullable<Text>, _>(v)?;
-                out.push_sql(", ");
-            }
+            set_if_changed::<Nullable<Text>, _>(&mut out, "user_id", user_id.as_ref())?;
+            set_if_changed::<Nullable<Text>, _>(&mut out, "email", email.as_ref())?;
             document_of_row(
                 &mut out,
                 (doc, updated_at, version),
