@@ -401,8 +401,8 @@ pub fn pgbench_script(target: &Target) -> anyhow::Result<String> {
     let insert = format!(
         "INSERT INTO outbox (tenant_id, event_type, entity_kind, entity_id, version_before, \
          version_after, payload, diff, created_at, available_at, processed_at) VALUES ({tenant}, \
-         'conversation_updated', 'conversation', :id, NULL, NULL, '{payload}'::jsonb, \
-         jsonb_build_array(jsonb_build_object('op', 'replace', 'path', '/rank', 'value', :r::int)), \
+         'conversation_updated', 'conversation', :id, NULL, NULL, '{payload}'::json, \
+         json_build_array(json_build_object('op', 'replace', 'path', '/rank', 'value', :r::int)), \
          {PG_NOW_MS}, {PG_NOW_MS}, CASE WHEN EXISTS (SELECT 1 FROM webhook_subscriptions s \
          WHERE s.tenant_id = {tenant} AND s.event = 'conversation_updated' AND s.state = 'active') \
          THEN NULL ELSE {PG_NOW_MS} END);"
@@ -992,7 +992,7 @@ mod tests {
             .args(["-X", "-At", "-d", db.url(), "-c"])
             .arg(
                 "SELECT DISTINCT payload->'conversation'->>'firstMessage' FROM outbox \
-                 WHERE payload->'changed_fields' = '[\"rank\"]'",
+                 WHERE payload->>'changed_fields' = '[\"rank\"]'",
             )
             .output()
             .unwrap();

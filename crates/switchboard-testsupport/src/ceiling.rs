@@ -150,7 +150,7 @@ const PG_UPDATE: &str = "UPDATE conversations SET doc = $1::jsonb, updated_at = 
      WHERE tenant_id = $3 AND id = $4";
 const PG_INSERT: &str = "INSERT INTO outbox (tenant_id, event_type, entity_kind, entity_id, version_before, \
      version_after, payload, diff, created_at, available_at) \
-     VALUES ($1, 'conversation_updated', 'conversation', $2, NULL, NULL, $3::jsonb, $4::jsonb, $5, $6)";
+     VALUES ($1, 'conversation_updated', 'conversation', $2, NULL, NULL, $3::json, $4::json, $5, $6)";
 
 /// A bind value of [`Cached`].
 enum Arg<'a> {

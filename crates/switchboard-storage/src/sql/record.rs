@@ -226,7 +226,7 @@ for_each_backend! {
             &'b self,
             mut out: diesel::query_builder::AstPass<'_, 'b, DB>,
         ) -> diesel::QueryResult<()> {
-            use crate::schema::sql_types::Json;
+            use crate::schema::sql_types::WrittenJson;
             use diesel::sql_types::{BigInt, Nullable, Text};
 
             out.push_sql(
@@ -261,9 +261,9 @@ for_each_backend! {
                 out.push_sql(", ");
                 out.push_bind_param::<Nullable<BigInt>, _>(version_after)?;
                 out.push_sql(", ");
-                out.push_bind_param::<Json, _>(payload)?;
+                out.push_bind_param::<WrittenJson, _>(payload)?;
                 out.push_sql(", ");
-                out.push_bind_param::<Json, _>(diff)?;
+                out.push_bind_param::<WrittenJson, _>(diff)?;
                 out.push_sql(", ");
                 out.push_bind_param::<BigInt, _>(created_at)?;
                 out.push_sql(", ");
@@ -304,7 +304,7 @@ for_each_backend! {
             &'b self,
             mut out: diesel::query_builder::AstPass<'_, 'b, DB>,
         ) -> diesel::QueryResult<()> {
-            use crate::schema::sql_types::Json;
+            use crate::schema::sql_types::WrittenJson;
             use diesel::sql_types::{BigInt, Nullable, Text};
 
             // Every member, so that a new one breaks the build here.
@@ -329,11 +329,11 @@ for_each_backend! {
             out.push_sql(", ");
             out.push_bind_param::<BigInt, _>(entity_id)?;
             out.push_sql(", ");
-            out.push_bind_param::<Json, _>(actor)?;
+            out.push_bind_param::<WrittenJson, _>(actor)?;
             out.push_sql(", ");
             out.push_bind_param::<Text, _>(api)?;
             out.push_sql(", ");
-            out.push_bind_param::<Json, _>(diff)?;
+            out.push_bind_param::<WrittenJson, _>(diff)?;
             out.push_sql(", ");
             out.push_bind_param::<Nullable<BigInt>, _>(version_before)?;
             out.push_sql(", ");

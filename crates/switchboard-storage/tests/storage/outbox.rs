@@ -620,3 +620,74 @@ async fn a_batch_of_customer_changes_commits_together_or_not_at_all() {
     })
     .await;
 }
+
+/// JSON `value` as the store writes it: compact, members in name order.
+fn written(value: impl serde::Serialize) -> String {
+    serde_json::to_string(&serde_json::to_value(value).unwrap()).unwrap()
+}
+
+/// An event's payload and diff and a history row's actor and diff are
+/// stored as the text written, on PostgreSQL too (`json`, not `jsonb`,
+/// which would keep its own text: `{"a": 1}`, shorter names first), and
+/// read back as the same JSON.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn events_and_history_keep_the_text_written() {
+    for db in TestDb::all() {
+        let label = db.label;
+        let store = open(&db).await;
+        let ctx = tenant(&store, "acme").await;
+        let t = ctx.tenant.id;
+        let conv = create_conversation(&store, &ctx, "s-1").await;
+        store
+            .conversations()
+            .modify(&ctx, conv.id, Precondition::NONE, |c| {
+                c.visitor.email = Some("ada@example.com".into());
+                Ok::<_, DomainError>(())
+            })
+            .await
+            .unwrap();
+
+        let events = store.conversations().events(t, conv.id).await.unwrap();
+        let history = store
+            .conversations()
+            .history(t, conv.id, 100)
+            .await
+            .unwrap();
+        assert!(events.len() >= 2 && history.len() == 2, "{label}");
+
+        let mut expected_events: Vec<String> = events
+            .iter()
+            .map(|e| format!("{} {}", written(&e.event.payload), written(&e.event.diff)))
+            .collect();
+        let mut expected_history: Vec<String> = history
+            .iter()
+            .map(|h| format!("{} {}", written(h.actor), written(&h.diff)))
+            .collect();
+        let stored = |table: &str, a: &str, b: &str| {
+            let mut lines = db.raw().lines(
+                &format!("SELECT {a} || ' ' || {b} AS line FROM {table} ORDER BY id"),
+                &format!("SELECT {a}::text || ' ' || {b}::text AS line FROM {table} ORDER BY id"),
+            );
+            lines.sort();
+            lines
+        };
+        expected_events.sort();
+        expected_history.sort();
+        assert_eq!(
+            stored("outbox", "payload", "diff"),
+            expected_events,
+            "{label}"
+        );
+        assert_eq!(
+            stored("change_history", "actor", "diff"),
+            expected_history,
+            "{label}"
+        );
+        assert!(
+            expected_events
+                .iter()
+                .any(|e| e.contains("\"ada@example.com\"")),
+            "{label}: {expected_events:?}"
+        );
+    }
+}
