@@ -29,6 +29,21 @@ const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migration
 /// See [`SQLITE_MIGRATIONS`].
 const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
 
+/// The PostgreSQL migrations (versions, as Diesel records them) that an
+/// older node cannot run beside: applied only when no node is running
+/// (`docs/scaling.md`, "Migrations with several nodes up").
+/// `2026-12-13-000001_records_as_written` makes columns `json` that an
+/// older node reads as `jsonb`.
+const STOP_EVERY_NODE: &[&str] = &["20261213000001"];
+
+/// The migration that creates the node membership (`nodes`).
+const NODES_MIGRATION: &str = "20261201000060";
+
+/// How long a node must have been silent (no heartbeat, which a running
+/// node sends every second) to count as stopped for [`STOP_EVERY_NODE`]. A
+/// node that stops cleanly leaves the membership at once.
+pub(crate) const STOPPED_FOR: Duration = Duration::from_secs(10);
+
 /// Runs `$body` with `$c` bound to the backend's own connection: the same
 /// query, type-checked and executed natively on either backend. For the
 /// hot path: a statement run through the multi-backend layer is serialized
@@ -134,8 +149,39 @@ impl DbConnection {
         }
     }
 
-    /// Applies every pending migration; returns the names applied.
-    pub(crate) fn run_pending_migrations(&mut self) -> Result<Vec<String>, StorageError> {
+    /// Applies every pending migration; returns the names applied. On
+    /// PostgreSQL, refuses with [`StorageError::NodesRunning`] (applying
+    /// nothing) when one of them is in [`STOP_EVERY_NODE`] and a node was
+    /// seen alive in the [`STOPPED_FOR`] before `now` (epoch
+    /// milliseconds).
+    pub(crate) fn run_pending_migrations(&mut self, now: i64) -> Result<Vec<String>, StorageError> {
+        if let Self::Pg(c) = self {
+            let pending: Vec<String> = match c.pending_migrations(PG_MIGRATIONS) {
+                Ok(pending) => pending
+                    .iter()
+                    .map(|m| m.name().version().to_string())
+                    .collect(),
+                Err(e) => return Err(self.migration_failed(e)),
+            };
+            // Before the membership's own migration no node can have
+            // registered.
+            let has_nodes = !pending.iter().any(|v| v == NODES_MIGRATION);
+            if let Some(version) = pending
+                .iter()
+                .find(|v| STOP_EVERY_NODE.contains(&v.as_str()))
+                && has_nodes
+            {
+                let since = now.saturating_sub(i64::try_from(STOPPED_FOR.as_millis()).unwrap_or(0));
+                let live = crate::sql::nodes::live_since(self, since)?;
+                if live > 0 {
+                    return Err(StorageError::NodesRunning {
+                        migration: version.clone(),
+                        live,
+                        within_secs: STOPPED_FOR.as_secs(),
+                    });
+                }
+            }
+        }
         let applied = match self {
             Self::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(names),
             Self::Pg(c) => c.run_pending_migrations(PG_MIGRATIONS).map(names),

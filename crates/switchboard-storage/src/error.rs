@@ -30,6 +30,23 @@ pub enum StorageError {
     /// Writers kept colliding on the same row beyond the retry bound.
     #[error("too much contention on one row; try again")]
     Contention,
+    /// A pending migration needs every node of the deployment stopped
+    /// (`docs/scaling.md`, "Migrations with several nodes up") and `live`
+    /// nodes were seen alive within the last `within_secs` seconds:
+    /// nothing was migrated.
+    #[error(
+        "migration {migration} needs every node stopped first: {live} node(s) of this database \
+         were seen running within the last {within_secs} s; stop them, then migrate \
+         (docs/scaling.md, \"Migrations with several nodes up\")"
+    )]
+    NodesRunning {
+        /// The migration's version, as Diesel records it.
+        migration: String,
+        /// How many nodes were seen.
+        live: i64,
+        /// The window they were seen in.
+        within_secs: u64,
+    },
     /// The database cannot be reached or the pool timed out.
     #[error("storage unavailable")]
     Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),

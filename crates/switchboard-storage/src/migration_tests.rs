@@ -935,3 +935,76 @@ async fn the_attribute_values_are_filled_from_the_documents_already_there() {
         );
     }
 }
+
+/// A migration that an older node cannot run beside
+/// (`connection::STOP_EVERY_NODE`) is refused while a node of the database
+/// was seen running within `connection::STOPPED_FOR`, applying nothing, and
+/// applied once no node is: after the running one left, with another
+/// silent for longer (killed, say) still listed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_migration_that_needs_every_node_stopped_waits_until_none_runs() {
+    use std::time::Duration;
+
+    use crate::StorageError;
+    use crate::connection::STOPPED_FOR;
+
+    const RECORDS_AS_WRITTEN: &str = "20261213000001";
+    let Some(db) = TestDb::postgres() else { return };
+    let store = Store::open(
+        &db.url,
+        StoreConfig {
+            run_migrations: false,
+            ..StoreConfig::for_tests()
+        },
+    )
+    .await
+    .unwrap();
+    let previous = migration_before(RECORDS_AS_WRITTEN);
+    store
+        .run(move |c| c.run_migrations_through(&previous))
+        .await
+        .unwrap();
+    let mut raw = db.raw();
+    let payload_type = |raw: &mut Raw| {
+        raw.lines(
+            "SELECT 'unused' AS line",
+            "SELECT data_type AS line FROM information_schema.columns \
+             WHERE table_name = 'outbox' AND column_name = 'payload'",
+        )
+    };
+    assert_eq!(payload_type(&mut raw), ["jsonb"]);
+
+    store
+        .heartbeat("an-older-node", Duration::from_secs(3))
+        .await
+        .unwrap();
+    let refused = store.migrate().await;
+    assert!(
+        matches!(
+            &refused,
+            Err(StorageError::NodesRunning { migration, live: 1, .. }) if migration == RECORDS_AS_WRITTEN
+        ),
+        "{refused:?}"
+    );
+    assert!(
+        refused
+            .unwrap_err()
+            .to_string()
+            .contains("stop them, then migrate"),
+        "the message says what to do"
+    );
+    assert_eq!(payload_type(&mut raw), ["jsonb"], "nothing was applied");
+
+    store.leave("an-older-node").await.unwrap();
+    let silent_since =
+        store.now().as_millis() - i64::try_from(STOPPED_FOR.as_millis()).unwrap() - 1_000;
+    raw.execute(&format!(
+        "INSERT INTO nodes (id, seen_at) VALUES ('a-killed-node', {silent_since})"
+    ));
+    let applied = store.migrate().await.unwrap();
+    assert!(
+        applied.iter().any(|v| v == RECORDS_AS_WRITTEN),
+        "{applied:?}"
+    );
+    assert_eq!(payload_type(&mut raw), ["json"]);
+}

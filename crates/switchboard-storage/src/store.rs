@@ -304,7 +304,10 @@ impl Store {
         Maintenance::new(self)
     }
 
-    /// Applies pending migrations; returns the names applied. Then, a
+    /// Applies pending migrations; returns the names applied. On
+    /// PostgreSQL, a migration that an older node cannot run beside is
+    /// refused while any node is running ([`StorageError::NodesRunning`];
+    /// nothing is applied). Then, a
     /// migration in Rust: brings every stored webhook secret under the
     /// first secret key (encrypting plaintext ones from before encryption,
     /// re-encrypting those under an older key), and fails when a secret
@@ -312,7 +315,8 @@ impl Store {
     pub async fn migrate(&self) -> Result<Vec<String>, StorageError> {
         // Not through the group writer: migrations manage their own
         // transactions (and run before the server takes traffic).
-        let applied = self.run(DbConnection::run_pending_migrations).await?;
+        let now = self.now().as_millis();
+        let applied = self.run(move |c| c.run_pending_migrations(now)).await?;
         let sealed = self.seal_secrets().await?;
         if sealed > 0 {
             tracing::info!(

@@ -33,3 +33,11 @@ pub(crate) fn heartbeat(
 pub(crate) fn leave(c: &mut DbConnection, id: &str) -> R<usize> {
     Ok(diesel::delete(nodes::table.filter(nodes::id.eq(id))).execute(c)?)
 }
+
+/// How many nodes were seen at or after `since`.
+pub(crate) fn live_since(c: &mut DbConnection, since: i64) -> R<i64> {
+    Ok(nodes::table
+        .filter(nodes::seen_at.ge(since))
+        .count()
+        .get_result(c)?)
+}
