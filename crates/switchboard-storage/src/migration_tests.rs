@@ -189,6 +189,19 @@ fn migration_trees_have_identical_names() {
 /// AUTOINCREMENT, as Diesel records it (the digits of `2026-11-30-000020`).
 const IDS_NEVER_REUSED: &str = "20261130000020";
 
+/// A store on `db` that has applied no migration yet.
+async fn unmigrated(db: &TestDb) -> Store {
+    Store::open(
+        &db.url,
+        StoreConfig {
+            run_migrations: false,
+            ..StoreConfig::for_tests()
+        },
+    )
+    .await
+    .unwrap()
+}
+
 /// The last migration before `version` (as Diesel records versions: the
 /// digits of the directory name's date part).
 fn migration_before(version: &str) -> String {
@@ -318,15 +331,7 @@ async fn the_rebuild_keeps_rows_ids_and_constraints_and_ids_are_never_reused_aft
     let previous = migration_before(IDS_NEVER_REUSED);
     for db in TestDb::all() {
         let label = db.label;
-        let store = Store::open(
-            &db.url,
-            StoreConfig {
-                run_migrations: false,
-                ..StoreConfig::for_tests()
-            },
-        )
-        .await
-        .unwrap();
+        let store = unmigrated(&db).await;
         let through = previous.clone();
         let applied = store
             .run(move |c| c.run_migrations_through(&through))
@@ -667,15 +672,7 @@ async fn contact_columns_filled(db: &TestDb) {
     use switchboard_domain::{Customer, Location};
 
     let label = db.label;
-    let store = Store::open(
-        &db.url,
-        StoreConfig {
-            run_migrations: false,
-            ..StoreConfig::for_tests()
-        },
-    )
-    .await
-    .unwrap();
+    let store = unmigrated(db).await;
     let migration = contact_columns(store.backend());
     let previous = migration_before(migration);
     let through = previous.clone();
@@ -950,15 +947,7 @@ async fn a_migration_that_needs_every_node_stopped_waits_until_none_runs() {
 
     const RECORDS_AS_WRITTEN: &str = "20261213000001";
     let Some(db) = TestDb::postgres() else { return };
-    let store = Store::open(
-        &db.url,
-        StoreConfig {
-            run_migrations: false,
-            ..StoreConfig::for_tests()
-        },
-    )
-    .await
-    .unwrap();
+    let store = unmigrated(&db).await;
     let previous = migration_before(RECORDS_AS_WRITTEN);
     store
         .run(move |c| c.run_migrations_through(&previous))
