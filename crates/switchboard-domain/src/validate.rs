@@ -289,20 +289,58 @@ pub fn no_nul(errors: &mut ValidationErrors, doc: &serde_json::Value) {
 
 /// [`no_nul`] for a serializable document, cheaply when it has no NUL.
 ///
-/// Serializes `doc` to JSON text once, where every U+0000 (in a string or a
-/// member name) is written as the escape `\u0000`; only when that text
-/// contains the escape (or a literal backslash-`u0000`, a harmless false
-/// alarm) does it build the `Value` and walk it with [`no_nul`] for the
+/// Serializes `doc` once into nothing, only watching for a U+0000 (in a
+/// string or a member name; the serializer escapes it as a control
+/// character): no text is kept and no number formatted. Only when one is
+/// seen does it build the `Value` and walk it with [`no_nul`] for the
 /// paths. A document that does not serialize is left alone.
 pub fn no_nul_in<T: Serialize + ?Sized>(errors: &mut ValidationErrors, doc: &T) {
-    let Ok(text) = serde_json::to_string(doc) else {
-        return;
-    };
-    if !text.contains("\\u0000") {
+    let mut seen = false;
+    let serialized = doc.serialize(&mut serde_json::Serializer::with_formatter(
+        std::io::sink(),
+        NulWatch(&mut seen),
+    ));
+    if serialized.is_err() || !seen {
         return;
     }
     if let Ok(value) = serde_json::to_value(doc) {
         no_nul(errors, &value);
+    }
+}
+
+/// The JSON formatter of [`no_nul_in`]: writes nothing (into a sink) and
+/// records whether a string or member name held U+0000.
+struct NulWatch<'a>(&'a mut bool);
+
+/// Numbers are of no interest to [`NulWatch`]: not formatted at all.
+macro_rules! skip_numbers {
+    ($($name:ident: $t:ty),* $(,)?) => {
+        $(
+            #[inline]
+            fn $name<W: ?Sized + std::io::Write>(&mut self, _: &mut W, _: $t) -> std::io::Result<()> {
+                Ok(())
+            }
+        )*
+    };
+}
+
+impl serde_json::ser::Formatter for NulWatch<'_> {
+    skip_numbers!(
+        write_i8: i8, write_i16: i16, write_i32: i32, write_i64: i64, write_i128: i128,
+        write_u8: u8, write_u16: u16, write_u32: u32, write_u64: u64, write_u128: u128,
+        write_f32: f32, write_f64: f64,
+    );
+
+    #[inline]
+    fn write_char_escape<W: ?Sized + std::io::Write>(
+        &mut self,
+        _: &mut W,
+        escape: serde_json::ser::CharEscape,
+    ) -> std::io::Result<()> {
+        if matches!(escape, serde_json::ser::CharEscape::AsciiControl(0)) {
+            *self.0 = true;
+        }
+        Ok(())
     }
 }
 
@@ -514,6 +552,11 @@ mod tests {
             (json!({"a": {"b": ["ok", "x\u{0}"]}}), vec!["/a/b/1"]),
             (json!({"k\u{0}": 1}), vec!["/k\u{0}"]),
             (json!({"a/b": "\u{0}"}), vec!["/a~1b"]),
+            // Numbers are skipped by the watch, not mistaken for text.
+            (
+                json!({"n": -1.5e300, "m": [2, u64::MAX, "z\u{0}"]}),
+                vec!["/m/2"],
+            ),
             // A literal backslash-u0000 is text, not a NUL.
             (json!({"a": "\\u0000"}), vec![]),
         ];
