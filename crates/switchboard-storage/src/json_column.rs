@@ -57,11 +57,11 @@ fn pg_text(value: PgValue<'_>, versioned: bool) -> deserialize::Result<&[u8]> {
 
 /// Starts a PostgreSQL value of `jsonb` (`versioned`) or `json`: the
 /// version byte, or nothing.
-fn pg_start(out: &mut Output<'_, '_, Pg>, versioned: bool) -> serialize::Result {
+fn pg_start(out: &mut Output<'_, '_, Pg>, versioned: bool) -> std::io::Result<()> {
     if versioned {
         out.write_all(&[JSONB_VERSION])?;
     }
-    Ok(IsNull::No)
+    Ok(())
 }
 
 /// The conversions of [`JsonValue`] and [`JsonText`] for one column type
