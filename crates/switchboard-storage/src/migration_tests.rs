@@ -934,13 +934,13 @@ async fn the_attribute_values_are_filled_from_the_documents_already_there() {
 }
 
 /// A migration that an older node cannot run beside
-/// (`connection::STOP_EVERY_NODE`) waits while a node of the database was
-/// seen running within `connection::STOPPED_FOR`: refused, nothing
-/// applied, when one keeps running; applied once none does, a node killed
-/// a moment before (its last heartbeat still recent) waited out.
+/// (`connection::STOP_EVERY_NODE`) is refused while a node of the database
+/// was seen running within `connection::STOPPED_FOR`, applying nothing, and
+/// applied once no node is: after the running one left, with another
+/// silent for longer (killed, say) still listed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_migration_that_needs_every_node_stopped_waits_until_none_runs() {
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
 
     use crate::StorageError;
     use crate::connection::STOPPED_FOR;
@@ -963,25 +963,11 @@ async fn a_migration_that_needs_every_node_stopped_waits_until_none_runs() {
     };
     assert_eq!(payload_type(&mut raw), ["jsonb"]);
 
-    // A node that keeps running (a heartbeat now, then every 300 ms).
     store
         .heartbeat("an-older-node", Duration::from_secs(3))
         .await
         .unwrap();
-    let running = {
-        let store = store.clone();
-        tokio::spawn(async move {
-            loop {
-                let _ = store
-                    .heartbeat("an-older-node", Duration::from_secs(3))
-                    .await;
-                tokio::time::sleep(Duration::from_millis(300)).await;
-            }
-        })
-    };
-    let started = Instant::now();
     let refused = store.migrate().await;
-    running.abort();
     assert!(
         matches!(
             &refused,
@@ -989,7 +975,6 @@ async fn a_migration_that_needs_every_node_stopped_waits_until_none_runs() {
         ),
         "{refused:?}"
     );
-    assert!(started.elapsed() >= STOPPED_FOR, "it waited first");
     assert!(
         refused
             .unwrap_err()
@@ -999,26 +984,16 @@ async fn a_migration_that_needs_every_node_stopped_waits_until_none_runs() {
     );
     assert_eq!(payload_type(&mut raw), ["jsonb"], "nothing was applied");
 
-    // That node stops cleanly (it leaves); another was killed 2 s before
-    // it would count as stopped: waited out, then applied.
-    let _ = running.await;
-    // A heartbeat already handed to the blocking pool still finishes.
-    tokio::time::sleep(Duration::from_millis(500)).await;
     store.leave("an-older-node").await.unwrap();
-    let killed_at =
-        store.now().as_millis() - i64::try_from(STOPPED_FOR.as_millis()).unwrap() + 2_000;
+    let silent_since =
+        store.now().as_millis() - i64::try_from(STOPPED_FOR.as_millis()).unwrap() - 1_000;
     raw.execute(&format!(
-        "INSERT INTO nodes (id, seen_at) VALUES ('a-killed-node', {killed_at})"
+        "INSERT INTO nodes (id, seen_at) VALUES ('a-killed-node', {silent_since})"
     ));
-    let started = Instant::now();
     let applied = store.migrate().await.unwrap();
     assert!(
         applied.iter().any(|v| v == RECORDS_AS_WRITTEN),
         "{applied:?}"
-    );
-    assert!(
-        started.elapsed() >= Duration::from_secs(1),
-        "it waited for the killed node's heartbeat to age"
     );
     assert_eq!(payload_type(&mut raw), ["json"]);
 }

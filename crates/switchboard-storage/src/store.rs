@@ -305,37 +305,18 @@ impl Store {
     }
 
     /// Applies pending migrations; returns the names applied. On
-    /// PostgreSQL, a migration that an older node cannot run beside waits
-    /// until no node of the database has been seen running for
-    /// `STOPPED_FOR` (10 s: a node killed just before is waited out), and
-    /// is refused with [`StorageError::NodesRunning`], nothing applied,
-    /// when some still are after that long. Then, a
+    /// PostgreSQL, a migration that an older node cannot run beside is
+    /// refused while any node is running ([`StorageError::NodesRunning`];
+    /// nothing is applied). Then, a
     /// migration in Rust: brings every stored webhook secret under the
     /// first secret key (encrypting plaintext ones from before encryption,
     /// re-encrypting those under an older key), and fails when a secret
     /// does not decrypt with the configured keys. Idempotent.
     pub async fn migrate(&self) -> Result<Vec<String>, StorageError> {
-        let patience = crate::connection::STOPPED_FOR + Duration::from_secs(1);
-        let waited_from = std::time::Instant::now();
-        let applied = loop {
-            // Not through the group writer: migrations manage their own
-            // transactions (and run before the server takes traffic).
-            let now = self.now().as_millis();
-            match self.run(move |c| c.run_pending_migrations(now)).await {
-                Err(StorageError::NodesRunning {
-                    migration, live, ..
-                }) if waited_from.elapsed() < patience => {
-                    tracing::warn!(
-                        %migration,
-                        live,
-                        "this migration needs every node stopped; waiting for the nodes seen \
-                         running to stop"
-                    );
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                }
-                done => break done?,
-            }
-        };
+        // Not through the group writer: migrations manage their own
+        // transactions (and run before the server takes traffic).
+        let now = self.now().as_millis();
+        let applied = self.run(move |c| c.run_pending_migrations(now)).await?;
         let sealed = self.seal_secrets().await?;
         if sealed > 0 {
             tracing::info!(
