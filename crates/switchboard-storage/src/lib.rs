@@ -105,6 +105,9 @@ mod health;
 mod history;
 mod json_column;
 pub mod keys;
+mod lanes;
+#[cfg(test)]
+mod lanes_tests;
 mod maintenance;
 #[cfg(test)]
 mod migration_tests;
