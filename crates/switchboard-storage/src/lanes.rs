@@ -32,7 +32,7 @@ use std::cell::RefCell;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use diesel_async::pooled_connection::PoolableConnection;
@@ -64,6 +64,25 @@ pub(crate) struct Lanes {
     /// Whether a failure to open one was logged as a warning (later ones
     /// are logged at debug level: the cause is usually the same).
     warned: AtomicBool,
+    /// Calls answered on a lane.
+    served: AtomicU64,
+    /// Calls whose lane connection was found lost, run again on the pool.
+    lost: AtomicU64,
+}
+
+/// What a store's lanes did since it opened
+/// ([`Store::lane_stats`](crate::Store::lane_stats)); all zero without
+/// lanes ([`StoreConfig::lanes`](crate::StoreConfig::lanes)).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LaneStats {
+    /// Lane connections open or in use now, in all threads.
+    pub open: u64,
+    /// Reads answered on a lane connection.
+    pub served: u64,
+    /// Reads whose lane connection was found lost; each ran again on the
+    /// pool.
+    pub lost: u64,
 }
 
 impl std::fmt::Debug for Lanes {
@@ -94,6 +113,8 @@ impl Lanes {
             idle: ThreadLocal::new(),
             closed_until: Mutex::new(None),
             warned: AtomicBool::new(false),
+            served: AtomicU64::new(0),
+            lost: AtomicU64::new(0),
         })
     }
 
@@ -169,10 +190,23 @@ impl Lanes {
         *until = Some(Instant::now() + RETRY_OPEN_AFTER);
     }
 
-    /// How many lane connections are open or in use, in all threads.
-    #[cfg(test)]
-    pub(crate) fn open(&self) -> usize {
-        self.open.load(Ordering::Relaxed)
+    /// What the lanes did so far.
+    pub(crate) fn stats(&self) -> LaneStats {
+        LaneStats {
+            open: u64::try_from(self.open.load(Ordering::Relaxed)).unwrap_or(u64::MAX),
+            served: self.served.load(Ordering::Relaxed),
+            lost: self.lost.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Counts a call answered on a lane.
+    pub(crate) fn note_served(&self) {
+        self.served.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a call whose lane connection was found lost.
+    pub(crate) fn note_lost(&self) {
+        self.lost.fetch_add(1, Ordering::Relaxed);
     }
 }
 

@@ -76,6 +76,8 @@ fn reads_on_a_single_threaded_runtime_take_one_lane_connection_and_keep_it() {
         }
         assert_eq!(store.lanes_open(), Some(1));
         assert_eq!(lane_backends(&mut db.raw()), 1);
+        let stats = store.lane_stats();
+        assert_eq!((stats.served, stats.lost), (6, 0));
         // Another tenant's id looks exactly like a missing one, as on the pool.
         let other = store.admin().create_tenant("other").await.unwrap().id;
         assert!(matches!(
@@ -107,6 +109,7 @@ fn lanes_off_by_default_leave_every_read_on_the_pool() {
         let (tenant, _, conversation) = seed(&store).await;
         reads_back(&store, tenant, &conversation).await;
         assert_eq!(store.lanes_open(), None);
+        assert_eq!(store.lane_stats(), crate::LaneStats::default());
         assert_eq!(lane_backends(&mut db.raw()), 0);
     });
 }
@@ -149,5 +152,7 @@ fn a_lane_connection_the_server_ended_costs_no_read() {
         reads_back(&store, tenant, &conversation).await;
         assert_eq!(store.lanes_open(), Some(1));
         assert_eq!(lane_backends(&mut raw), 1);
+        let stats = store.lane_stats();
+        assert_eq!((stats.served, stats.lost), (2, 1));
     });
 }

@@ -145,6 +145,7 @@ pub use directory::{
 pub use doc_cache::DocCacheStats;
 pub use error::StorageError;
 pub use history::{HistoryEntry, OutboxEvent};
+pub use lanes::LaneStats;
 pub use maintenance::{Maintenance, PruneStep, Pruned, Pruner, Retention};
 pub use paging::{CountedPage, MAX_OFFSET_CURSORS, OFFSET_CURSOR_TTL_MS, QueryPage};
 pub use secrets::{SecretKey, SecretKeyError, SecretKeySource, SecretKeys};

@@ -23,7 +23,7 @@ use crate::directory::DirectoryCache;
 use crate::doc_cache::{DocCache, DocCacheStats};
 use crate::group_commit::{self, GroupWriter};
 use crate::health::PgHealth;
-use crate::lanes::{LaneFuture, Lanes};
+use crate::lanes::{LaneFuture, LaneStats, Lanes};
 use crate::maintenance::Maintenance;
 use crate::paging::OffsetCursors;
 use crate::secrets::Cipher;
@@ -564,9 +564,11 @@ impl Store {
                 if !matches!(&outcome, Err(e) if e.may_be_lost_connection()) {
                     drop(conn);
                     drop(permit);
+                    lanes.note_served();
                     self.inner.note(&outcome);
                     return outcome;
                 }
+                lanes.note_lost();
                 conn.discard();
             }
             drop(permit);
@@ -576,8 +578,20 @@ impl Store {
 
     /// How many lane connections are open or in use; `None` without lanes.
     #[cfg(test)]
-    pub(crate) fn lanes_open(&self) -> Option<usize> {
-        self.inner.lanes.as_ref().map(Lanes::open)
+    pub(crate) fn lanes_open(&self) -> Option<u64> {
+        self.inner.lanes.as_ref().map(|l| l.stats().open)
+    }
+
+    /// What this store's lanes did since it opened: connections open,
+    /// reads answered on them, reads whose lane connection was lost (run
+    /// again on the pool). All zero without lanes
+    /// ([`StoreConfig::lanes`](crate::StoreConfig::lanes)).
+    #[must_use]
+    pub fn lane_stats(&self) -> LaneStats {
+        self.inner
+            .lanes
+            .as_ref()
+            .map_or_else(LaneStats::default, Lanes::stats)
     }
 
     /// Like [`Self::read`] for writers. On SQLite the write runs on the
