@@ -134,10 +134,10 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         ),
         (
             "switchboard_db_lane_reads_total",
-            "Point reads by where they ran: served on a lane connection of the HTTP worker, or lost (the lane connection was gone; run again on the pool).",
+            "Point reads by where they ran: served on a lane connection of the HTTP worker, or retried (failed on a lane connection as a lost connection would, which closed it, and ran again on the pool).",
             &[
                 ("outcome=\"served\"", lanes.served),
-                ("outcome=\"lost\"", lanes.lost),
+                ("outcome=\"retried\"", lanes.retried),
             ],
         ),
     ];

@@ -66,8 +66,9 @@ pub(crate) struct Lanes {
     warned: AtomicBool,
     /// Calls answered on a lane.
     served: AtomicU64,
-    /// Calls whose lane connection was found lost, run again on the pool.
-    lost: AtomicU64,
+    /// Calls that failed on a lane as a lost connection would (the
+    /// connection closed) and ran again on the pool.
+    retried: AtomicU64,
 }
 
 /// What a store's lanes did since it opened
@@ -80,9 +81,11 @@ pub struct LaneStats {
     pub open: u64,
     /// Reads answered on a lane connection.
     pub served: u64,
-    /// Reads whose lane connection was found lost; each ran again on the
-    /// pool.
-    pub lost: u64,
+    /// Reads that failed on a lane connection in a way a lost connection
+    /// explains (`StorageError::Unavailable` or `Internal`, as the pool
+    /// classifies its own failures); the connection was closed and each
+    /// read ran again on the pool.
+    pub retried: u64,
 }
 
 impl std::fmt::Debug for Lanes {
@@ -114,7 +117,7 @@ impl Lanes {
             closed_until: Mutex::new(None),
             warned: AtomicBool::new(false),
             served: AtomicU64::new(0),
-            lost: AtomicU64::new(0),
+            retried: AtomicU64::new(0),
         })
     }
 
@@ -195,7 +198,7 @@ impl Lanes {
         LaneStats {
             open: u64::try_from(self.open.load(Ordering::Relaxed)).unwrap_or(u64::MAX),
             served: self.served.load(Ordering::Relaxed),
-            lost: self.lost.load(Ordering::Relaxed),
+            retried: self.retried.load(Ordering::Relaxed),
         }
     }
 
@@ -204,9 +207,9 @@ impl Lanes {
         self.served.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Counts a call whose lane connection was found lost.
-    pub(crate) fn note_lost(&self) {
-        self.lost.fetch_add(1, Ordering::Relaxed);
+    /// Counts a call run again on the pool after it failed on a lane.
+    pub(crate) fn note_retried(&self) {
+        self.retried.fetch_add(1, Ordering::Relaxed);
     }
 }
 

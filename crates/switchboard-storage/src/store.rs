@@ -568,7 +568,7 @@ impl Store {
                     self.inner.note(&outcome);
                     return outcome;
                 }
-                lanes.note_lost();
+                lanes.note_retried();
                 conn.discard();
             }
             drop(permit);
@@ -583,8 +583,8 @@ impl Store {
     }
 
     /// What this store's lanes did since it opened: connections open,
-    /// reads answered on them, reads whose lane connection was lost (run
-    /// again on the pool). All zero without lanes
+    /// reads answered on them, reads that failed on a lane as a lost
+    /// connection would and ran again on the pool. All zero without lanes
     /// ([`StoreConfig::lanes`](crate::StoreConfig::lanes)).
     #[must_use]
     pub fn lane_stats(&self) -> LaneStats {
