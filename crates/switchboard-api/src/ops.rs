@@ -65,7 +65,6 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     };
     let cache = state.store().doc_cache_stats();
     let parsed = state.store().decoded_stats();
-    let lanes = state.store().lane_stats();
     #[expect(clippy::cast_precision_loss, reason = "gauges")]
     let gauges = [
         (
@@ -98,13 +97,8 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
             "Parsed documents this node holds, each with the text it was parsed from (0 with the memo off).",
             parsed.entries as f64,
         ),
-        (
-            "switchboard_db_lane_connections",
-            "PostgreSQL connections of this node's lanes, open or in use (0 on SQLite or with `database.lanes` off).",
-            lanes.open as f64,
-        ),
     ];
-    let counters: [ExternalCounter<'_>; 5] = [
+    let counters: [ExternalCounter<'_>; 4] = [
         (
             "switchboard_doc_cache_modifies_total",
             "Modifies by what this node's document cache did: written (planned on the cached copy, one read saved), stale (the copy could not be written and the row was read), missed (no copy).",
@@ -131,14 +125,6 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
             "switchboard_documents_unsent_total",
             "Of the documents reused, those PostgreSQL was not asked to send: the page read its rows' versions only, and this node held each at the version read.",
             &[("", parsed.unsent)],
-        ),
-        (
-            "switchboard_db_lane_reads_total",
-            "Point reads by where they ran: served on a lane connection of the HTTP worker, or retried (failed on a lane connection as a lost connection would, which closed it, and ran again on the pool).",
-            &[
-                ("outcome=\"served\"", lanes.served),
-                ("outcome=\"retried\"", lanes.retried),
-            ],
         ),
     ];
     HttpResponse::Ok()

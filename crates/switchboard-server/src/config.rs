@@ -36,7 +36,6 @@
 //! doc_cache_entries = 20000          # PostgreSQL: recently written documents kept per node (0: off)
 //! doc_cache_mib = 64                 # ... and about this much memory for them (0: off)
 //! decoded_cache_mib = 32             # documents parsed once, reused while unchanged (0: off)
-//! lanes = false                      # PostgreSQL: point reads on the HTTP workers' own connections
 //!
 //! [secrets]                          # keys of the webhook signing secrets (docs/webhooks.md)
 //! keys = ["k2:BASE64", "k1:BASE64"]  # `id:base64(32 bytes)`; the first encrypts, all decrypt
@@ -430,7 +429,6 @@ struct DatabaseLayer {
     doc_cache_entries: Option<usize>,
     doc_cache_mib: Option<u64>,
     decoded_cache_mib: Option<u64>,
-    lanes: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -762,7 +760,6 @@ impl Layer {
                     .database
                     .decoded_cache_mib
                     .or(self.database.decoded_cache_mib),
-                lanes: over.database.lanes.or(self.database.lanes),
             },
             webhook: self.webhook.merge(over.webhook),
             retention: self.retention.merge(over.retention),
@@ -824,7 +821,6 @@ impl Layer {
                 doc_cache_entries: parse_env(&get, "SWITCHBOARD_DATABASE_DOC_CACHE_ENTRIES")?,
                 doc_cache_mib: parse_env(&get, "SWITCHBOARD_DATABASE_DOC_CACHE_MIB")?,
                 decoded_cache_mib: parse_env(&get, "SWITCHBOARD_DATABASE_DECODED_CACHE_MIB")?,
-                lanes: parse_env::<Flag>(&get, "SWITCHBOARD_DATABASE_LANES")?.map(|f| f.0),
             },
             webhook: WebhookLayer::from_env(&get)?,
             retention: RetentionLayer::from_env(&get)?,
@@ -1058,7 +1054,6 @@ fn resolve(layer: Layer) -> Result<Settings, ConfigError> {
             .map_or(store_defaults.decoded_cache_bytes, |mib| {
                 mib.saturating_mul(1 << 20)
             }),
-        lanes: database.lanes.unwrap_or(store_defaults.lanes),
     };
 
     Ok(Settings {
@@ -1215,20 +1210,6 @@ mod tests {
         let env = [("SWITCHBOARD_DATABASE_SQLITE_MMAP_MIB", "0")];
         let s = load(Some(file.path()), &env_of(&env), &Overrides::default()).unwrap();
         assert_eq!(s.server.store.sqlite_mmap_size, 0);
-    }
-
-    #[test]
-    fn lanes_from_file_and_env() {
-        let none = load(None, &env_of(&[]), &Overrides::default()).unwrap();
-        assert!(!none.server.store.lanes, "off by default");
-        let file = file_with("[database]\nlanes = true\n");
-        let s = load(Some(file.path()), &env_of(&[]), &Overrides::default()).unwrap();
-        assert!(s.server.store.lanes);
-        let env = [("SWITCHBOARD_DATABASE_LANES", "off")];
-        let s = load(Some(file.path()), &env_of(&env), &Overrides::default()).unwrap();
-        assert!(!s.server.store.lanes);
-        let env = [("SWITCHBOARD_DATABASE_LANES", "maybe")];
-        assert!(load(None, &env_of(&env), &Overrides::default()).is_err());
     }
 
     #[test]

@@ -75,7 +75,6 @@ Configuration file (TOML; every key optional, unknown keys are errors):
     doc_cache_entries = 20000             # SWITCHBOARD_DATABASE_DOC_CACHE_ENTRIES (PostgreSQL; 0: off)
     doc_cache_mib = 64                    # SWITCHBOARD_DATABASE_DOC_CACHE_MIB (documents' memory; 0: off)
     decoded_cache_mib = 32                # SWITCHBOARD_DATABASE_DECODED_CACHE_MIB (parsed documents reused while unchanged; 0: off)
-    lanes = false                         # SWITCHBOARD_DATABASE_LANES (PostgreSQL: point reads on the HTTP workers' own connections, up to max_connections more)
 
     [secrets]                             # webhook signing secrets are encrypted at rest
     keys = [\"k2:BASE64\", \"k1:BASE64\"]    # SWITCHBOARD_SECRETS_KEYS=\"k2:...,k1:...\" (first encrypts)

@@ -253,13 +253,6 @@ pub struct StoreConfig {
     /// for it (a row is kept from its second read on) copies the parsed
     /// entity instead of parsing again. 0 switches it off. Both backends.
     pub decoded_cache_bytes: u64,
-    /// PostgreSQL: serve one-statement reads made on a single-threaded
-    /// runtime (an HTTP worker) on asynchronous connections of that thread,
-    /// without a blocking thread (see `lanes`): at most `max_connections`
-    /// more connections, beside the pool's, for about a tenth less server
-    /// CPU a point read (`docs/benchmarks.md`, "Lanes"). Default off;
-    /// unused on SQLite.
-    pub lanes: bool,
 }
 
 impl StoreConfig {
@@ -293,7 +286,6 @@ impl Default for StoreConfig {
             doc_cache_entries: DOC_CACHE_ENTRIES,
             doc_cache_bytes: DOC_CACHE_BYTES,
             decoded_cache_bytes: DECODED_CACHE_BYTES,
-            lanes: false,
         }
     }
 }

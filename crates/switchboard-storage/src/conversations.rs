@@ -19,7 +19,6 @@ use crate::directory::DirectoryCache;
 use crate::doc_cache::DocCache;
 use crate::engine::{self, Request, Stored};
 use crate::history::{self, HistoryEntry, OutboxEvent};
-use crate::lanes::LaneFuture;
 use crate::paging::{self, CountedPage, QueryPage};
 use crate::rows::{ConversationWrite, Weighed};
 use crate::sql::counts::Counts;
@@ -69,14 +68,6 @@ impl Stored for Conversation {
 
     fn load(c: &mut DbConnection, tenant: i64, id: i64, lock: bool) -> R<Option<Self>> {
         sql::conversations::load(c, tenant, id, lock)
-    }
-
-    fn load_on_lane(
-        c: &mut diesel_async::AsyncPgConnection,
-        tenant: i64,
-        id: i64,
-    ) -> LaneFuture<'_, Option<Self>> {
-        Box::pin(sql::conversations::load_on_lane(c, tenant, id))
     }
 
     fn rules(_: &mut DbConnection, _: i64, _: &Definitions) -> R<ConversationRules> {

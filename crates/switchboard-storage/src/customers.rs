@@ -13,7 +13,6 @@ use crate::connection::DbConnection;
 use crate::doc_cache::DocCache;
 use crate::engine::{self, Request, Stored};
 use crate::history::{self, HistoryEntry, OutboxEvent};
-use crate::lanes::LaneFuture;
 use crate::paging::{self, CountedPage, QueryPage};
 use crate::rows::CustomerWrite;
 use crate::sql::counts::Counts;
@@ -31,14 +30,6 @@ impl Stored for Customer {
 
     fn load(c: &mut DbConnection, tenant: i64, id: i64, lock: bool) -> R<Option<Self>> {
         sql::customers::load(c, tenant, id, lock)
-    }
-
-    fn load_on_lane(
-        c: &mut diesel_async::AsyncPgConnection,
-        tenant: i64,
-        id: i64,
-    ) -> LaneFuture<'_, Option<Self>> {
-        Box::pin(sql::customers::load_on_lane(c, tenant, id))
     }
 
     /// The tenant's attribute definitions, from the store's cache when

@@ -34,8 +34,6 @@
 
 use std::sync::Arc;
 
-use diesel_async::AsyncPgConnection;
-
 use switchboard_domain::entity::{Revision, prepare_new, revise_changed};
 use switchboard_domain::{DomainError, DomainEvent, Entity, TenantId, Timestamp};
 
@@ -43,7 +41,6 @@ use crate::attributes::Definitions;
 use crate::config::Clock;
 use crate::connection::{DbConnection, Failure};
 use crate::doc_cache::DocCache;
-use crate::lanes::LaneFuture;
 use crate::sql::R;
 use crate::sql::record::{self, Record};
 use crate::{
@@ -71,13 +68,6 @@ pub(crate) trait Stored: Entity {
 
     /// Reads one row of the tenant; `lock` holds it until the transaction ends.
     fn load(c: &mut DbConnection, tenant: i64, id: i64, lock: bool) -> R<Option<Self>>;
-    /// [`Stored::load`] of an unlocked row, on a PostgreSQL lane
-    /// connection (see `lanes`).
-    fn load_on_lane(
-        c: &mut AsyncPgConnection,
-        tenant: i64,
-        id: i64,
-    ) -> LaneFuture<'_, Option<Self>>;
     /// What the domain rules need ([`Entity::Rules`]) whatever the
     /// change: once per write (or once per import), through the store's
     /// cache of definitions `defs` where it has them.
@@ -262,12 +252,8 @@ pub(crate) async fn get<E: Stored>(
     tenant: TenantId,
     id: i64,
 ) -> Result<E, StorageError> {
-    let tenant = tenant.get();
     store
-        .read_on_lane(
-            move |c| E::load_on_lane(c, tenant, id),
-            move |c| E::load(c, tenant, id, false),
-        )
+        .run(move |c| E::load(c, tenant.get(), id, false))
         .await?
         .ok_or(StorageError::NotFound)
 }

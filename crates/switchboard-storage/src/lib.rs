@@ -105,9 +105,6 @@ mod health;
 mod history;
 mod json_column;
 pub mod keys;
-mod lanes;
-#[cfg(test)]
-mod lanes_tests;
 mod maintenance;
 #[cfg(test)]
 mod migration_tests;
@@ -145,7 +142,6 @@ pub use directory::{
 pub use doc_cache::DocCacheStats;
 pub use error::StorageError;
 pub use history::{HistoryEntry, OutboxEvent};
-pub use lanes::LaneStats;
 pub use maintenance::{Maintenance, PruneStep, Pruned, Pruner, Retention};
 pub use paging::{CountedPage, MAX_OFFSET_CURSORS, OFFSET_CURSOR_TTL_MS, QueryPage};
 pub use secrets::{SecretKey, SecretKeyError, SecretKeySource, SecretKeys};

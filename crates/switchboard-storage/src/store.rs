@@ -6,7 +6,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
-use diesel_async::AsyncPgConnection;
 use switchboard_domain::Timestamp;
 
 use crate::StorageError;
@@ -23,7 +22,6 @@ use crate::directory::DirectoryCache;
 use crate::doc_cache::{DocCache, DocCacheStats};
 use crate::group_commit::{self, GroupWriter};
 use crate::health::PgHealth;
-use crate::lanes::{LaneFuture, LaneStats, Lanes};
 use crate::maintenance::Maintenance;
 use crate::paging::OffsetCursors;
 use crate::secrets::Cipher;
@@ -127,9 +125,6 @@ struct Inner {
     /// The tenants' agents and departments, each copy checked against the
     /// stamp a chat page's statement reads (see `directory`).
     directory: Arc<DirectoryCache>,
-    /// PostgreSQL: each thread's asynchronous connections, for the reads
-    /// that need no blocking thread (see `lanes`).
-    lanes: Option<Lanes>,
 }
 
 /// After a call fails because the database is full, the store reports
@@ -193,12 +188,6 @@ impl Store {
             DatabaseUrl::Sqlite(_) => DocCache::off(),
         });
         let decoded = Arc::new(Decoded::new(config.decoded_cache_bytes));
-        let lanes = match &url {
-            DatabaseUrl::Postgres(u) if config.lanes => {
-                Lanes::new(u, config.max_connections.max(2) as usize)
-            }
-            _ => None,
-        };
         let (pool, writer, keys) = tokio::task::spawn_blocking(move || {
             let keys = config.secret_keys.resolve(&url)?;
             let pool = DbPool::open(&url, &config)?;
@@ -233,7 +222,6 @@ impl Store {
                 doc_cache,
                 decoded,
                 directory: Arc::new(DirectoryCache::default()),
-                lanes,
             }),
         };
         if run {
@@ -543,55 +531,6 @@ impl Store {
         })
         .await
         .map_err(|e| E::from(StorageError::internal(e)))?
-    }
-
-    /// Runs a read of one statement: on PostgreSQL, on this thread's lane
-    /// (`on_lane`, see `lanes`) when it has a connection to give; otherwise,
-    /// or when the lane's connection turns out lost, on the pool
-    /// ([`Self::run`] of `f`). Either way after the pool's admission.
-    pub(crate) async fn read_on_lane<T, A, F>(&self, on_lane: A, f: F) -> Result<T, StorageError>
-    where
-        T: Send + 'static,
-        A: for<'c> FnOnce(&'c mut AsyncPgConnection) -> LaneFuture<'c, T>,
-        F: FnOnce(&mut DbConnection) -> Result<T, StorageError> + Send + 'static,
-    {
-        if let Some(lanes) = &self.inner.lanes {
-            let permit = self.inner.pool.admit().await?;
-            if let Some(mut conn) = lanes.take().await
-                && let Some(c) = conn.get()
-            {
-                let outcome = on_lane(c).await;
-                if !matches!(&outcome, Err(e) if e.may_be_lost_connection()) {
-                    drop(conn);
-                    drop(permit);
-                    lanes.note_served();
-                    self.inner.note(&outcome);
-                    return outcome;
-                }
-                lanes.note_retried();
-                conn.discard();
-            }
-            drop(permit);
-        }
-        self.run(f).await
-    }
-
-    /// How many lane connections are open or in use; `None` without lanes.
-    #[cfg(test)]
-    pub(crate) fn lanes_open(&self) -> Option<u64> {
-        self.inner.lanes.as_ref().map(|l| l.stats().open)
-    }
-
-    /// What this store's lanes did since it opened: connections open,
-    /// reads answered on them, reads that failed on a lane as a lost
-    /// connection would and ran again on the pool. All zero without lanes
-    /// ([`StoreConfig::lanes`](crate::StoreConfig::lanes)).
-    #[must_use]
-    pub fn lane_stats(&self) -> LaneStats {
-        self.inner
-            .lanes
-            .as_ref()
-            .map_or_else(LaneStats::default, Lanes::stats)
     }
 
     /// Like [`Self::read`] for writers. On SQLite the write runs on the

@@ -27,17 +27,6 @@ pub(crate) fn insert(c: &mut DbConnection, w: &ConversationWrite) -> R<i64> {
 /// One conversation of the tenant; with `lock`, locked for the rest of the
 /// transaction (PostgreSQL `FOR UPDATE`; SQLite's writer holds the whole
 /// database already).
-/// [`load`] of an unlocked row, on a PostgreSQL lane connection.
-pub(crate) async fn load_on_lane(
-    c: &mut diesel_async::AsyncPgConnection,
-    tenant: i64,
-    id: i64,
-) -> R<Option<Conversation>> {
-    let query = one(tenant, id).select(ConversationRow::as_select());
-    let row = diesel_async::RunQueryDsl::get_result(query, c).await;
-    row.optional()?.map(TryInto::try_into).transpose()
-}
-
 pub(crate) fn load(
     c: &mut DbConnection,
     tenant: i64,
