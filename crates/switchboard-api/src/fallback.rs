@@ -3,6 +3,7 @@
 //! cannot read. Each answer is in the format of the dialect whose prefix
 //! the path is under, never an empty body.
 
+use std::borrow::Cow;
 use std::sync::LazyLock;
 
 use actix_web::dev::ResourceDef;
@@ -44,11 +45,19 @@ impl Family {
             path.strip_prefix(prefix)
                 .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
         };
+        // SuperOffice's paths are case-insensitive (in ASCII).
+        let under_any_case = |prefix: &str| {
+            path.get(..prefix.len())
+                .is_some_and(|head| head.eq_ignore_ascii_case(prefix))
+                && path
+                    .get(prefix.len()..)
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+        };
         if under("/v1") {
             Self::HelpCrunch
         } else if under("/api/v2") {
             Self::Zoho
-        } else if under("/api") {
+        } else if under_any_case("/api") {
             Self::SuperOffice
         } else if under("/chatbot") {
             Self::Chatbot
@@ -98,8 +107,20 @@ static ROUTES: LazyLock<Vec<(&'static str, ResourceDef)>> = LazyLock::new(|| {
 });
 
 /// How many dynamic segments a route pattern has (`/v1/chats/{id}`: 1).
-fn dynamic_segments(pattern: &str) -> usize {
+pub(crate) fn dynamic_segments(pattern: &str) -> usize {
     pattern.matches('{').count()
+}
+
+/// `path` with SuperOffice's prefix as documented, in whatever letter case
+/// it came (its routes match it case-insensitively, in ASCII).
+fn as_documented(path: &str) -> Cow<'_, str> {
+    let prefix = crate::superoffice::routes::PREFIX;
+    match path.get(..prefix.len()) {
+        Some(head) if head != prefix && head.eq_ignore_ascii_case(prefix) => {
+            Cow::Owned(format!("{prefix}{}", &path[prefix.len()..]))
+        }
+        _ => Cow::Borrowed(path),
+    }
 }
 
 /// The fewest dynamic segments of the route patterns matching `path`
@@ -107,6 +128,7 @@ fn dynamic_segments(pattern: &str) -> usize {
 /// `/v1/chats/status` is `PUT /v1/chats/status`'s path, not a chat id for
 /// `GET /v1/chats/{id}`.
 fn most_specific(path: &str) -> Option<usize> {
+    let path = &*as_documented(path);
     ROUTES
         .iter()
         .filter(|(_, def)| def.is_match(path))
@@ -114,17 +136,11 @@ fn most_specific(path: &str) -> Option<usize> {
         .min()
 }
 
-/// Whether the route with `pattern` may serve `path`: no route with more
-/// literal segments also matches it.
-#[must_use]
-pub fn serves(pattern: &str, path: &str) -> bool {
-    most_specific(path).is_none_or(|fewest| dynamic_segments(pattern) <= fewest)
-}
-
 /// The methods `path` takes, in a stable order (empty: no route has this
 /// path): those of the most specific patterns matching it.
 #[must_use]
 pub fn allowed_methods(path: &str) -> Vec<&'static str> {
+    let path = &*as_documented(path);
     let Some(fewest) = most_specific(path) else {
         return Vec::new();
     };
@@ -201,6 +217,9 @@ mod tests {
             ("/v10/x", Family::Operations),
             ("/api/v2/acme/conversations", Family::Zoho),
             ("/api/v1/ChatSession", Family::SuperOffice),
+            ("/API/V1/CHATSESSION/7", Family::SuperOffice),
+            ("/Api", Family::SuperOffice),
+            ("/apis", Family::Operations),
             ("/chatbot/v1/chatlog", Family::Chatbot),
             ("/zapier/v1/hooks", Family::Zapier),
             ("/admin/v1/agents", Family::Admin),
@@ -215,13 +234,45 @@ mod tests {
         );
         assert_eq!(allowed_methods("/v1/chats/status"), ["PUT"]);
         assert_eq!(allowed_methods("/v1/customers/batch"), ["PUT"]);
-        assert!(!serves("/v1/chats/{id}", "/v1/chats/status"));
-        assert!(serves("/v1/chats/{id}", "/v1/chats/12"));
-        assert!(serves("/v1/chats/{id}", "/v1/chats/abc"));
+        assert_eq!(most_specific("/v1/chats/status"), Some(0));
+        assert_eq!(most_specific("/v1/chats/12"), Some(1));
         assert_eq!(
             allowed_methods("/api/v2/acme/conversations/5/close"),
             ["PUT"]
         );
         assert!(allowed_methods("/v1/nothing").is_empty());
+        assert_eq!(
+            allowed_methods("/API/v1/chatSESSION/7"),
+            ["GET", "PUT", "PATCH", "DELETE"]
+        );
+        assert!(allowed_methods("/API/v1/chatSESSIONs/7").is_empty());
+    }
+
+    /// Resources are mounted fewest parameters first and a request is
+    /// served by the first whose pattern matches (`crate::mount_with`): two
+    /// patterns of as many parameters matching one path would leave the
+    /// second's methods unreachable there. Every route's path, with each
+    /// parameter filled in two ways, has one most specific pattern.
+    #[test]
+    fn every_path_has_one_most_specific_pattern() {
+        assert!(ROUTES.len() > 40, "{} routes", ROUTES.len());
+        for (_, def) in ROUTES.iter() {
+            let pattern = def.pattern().unwrap_or_default();
+            for value in ["7", "status"] {
+                let path = pattern
+                    .split('/')
+                    .map(|seg| if seg.starts_with('{') { value } else { seg })
+                    .collect::<Vec<_>>()
+                    .join("/");
+                let fewest = most_specific(&path);
+                let patterns: std::collections::BTreeSet<&str> = ROUTES
+                    .iter()
+                    .filter(|(_, d)| d.is_match(&path))
+                    .map(|(_, d)| d.pattern().unwrap_or_default())
+                    .filter(|p| Some(dynamic_segments(p)) == fewest)
+                    .collect();
+                assert_eq!(patterns.len(), 1, "{path}: {patterns:?}");
+            }
+        }
     }
 }

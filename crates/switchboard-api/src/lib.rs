@@ -102,26 +102,82 @@ pub fn routes() -> Vec<(&'static str, &'static str, actix_web::Route)> {
     routes
 }
 
-/// Mounts `routes` (method, path, handler) at their paths. A route with a
-/// parameter leaves a path to a route with a literal segment there
-/// (`GET /v1/customers/batch` is not customer `batch` but a 405, since
-/// `/v1/customers/batch` takes only `PUT`): see [`fallback::serves`].
-/// Each names its requests in their log lines and metrics by its path
-/// ([`observe::labelled`]).
+/// Mounts `routes` (method, path, handler) at their paths, without a
+/// scope: see [`mount_under`].
 pub(crate) fn mount(
     cfg: &mut web::ServiceConfig,
     routes: Vec<(&'static str, &'static str, actix_web::Route)>,
 ) {
-    for (_, path, route) in routes {
-        let route = if path.contains('{') {
-            route.guard(actix_web::guard::fn_guard(move |ctx| {
-                fallback::serves(path, ctx.head().uri.path())
-            }))
-        } else {
-            route
-        };
-        cfg.route(path, observe::labelled(route, path));
+    for resource in resources(routes, str::to_string) {
+        cfg.service(resource);
     }
+}
+
+/// Mounts a dialect's `routes` (method, path, handler): those whose path
+/// is under `prefix` in an actix scope at the pattern `scope` (which
+/// matches `prefix`, and may match more: SuperOffice's paths are
+/// case-insensitive), each at the rest of its path; any other at its path.
+///
+/// Each path is one resource, holding the routes of all its methods, whose
+/// default service is the fallback ([`fallback::default_service`]: a 405
+/// with `Allow` in the dialect's format). Each route names its requests in
+/// their log lines and metrics by its path ([`observe::labelled`]).
+///
+/// Why it is built so: actix-web serves a request with the first
+/// resource, in the order mounted, whose pattern matches its path, and
+/// matching a pattern with a parameter is a regular expression's search.
+/// A scope whose literal prefix does not match skips all its resources at
+/// the cost of comparing strings; a resource is matched once whatever the
+/// method. Within a scope, paths with fewer parameters are mounted first,
+/// so a literal segment beats a parameter (`GET /v1/customers/batch` is a
+/// 405, since `/v1/customers/batch` takes only `PUT`, not customer
+/// `batch`); no two paths of as many parameters match one request path
+/// (`fallback::tests::every_path_has_one_most_specific_pattern`), so the
+/// first match is the most specific one.
+pub(crate) fn mount_under(
+    cfg: &mut web::ServiceConfig,
+    scope: &str,
+    prefix: &'static str,
+    routes: Vec<(&'static str, &'static str, actix_web::Route)>,
+) {
+    let (inside, outside): (Vec<_>, Vec<_>) = routes.into_iter().partition(|(_, path, _)| {
+        path.strip_prefix(prefix)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+    });
+    let scoped = resources(inside, |path| path[prefix.len()..].to_string())
+        .into_iter()
+        .fold(web::scope(scope), actix_web::Scope::service);
+    for resource in resources(outside, str::to_string) {
+        cfg.service(resource);
+    }
+    cfg.service(scoped);
+}
+
+/// One resource per path of `routes`, at the pattern `pattern` gives for
+/// the path, fewest parameters first (see [`mount_under`]).
+fn resources(
+    routes: Vec<(&'static str, &'static str, actix_web::Route)>,
+    pattern: impl Fn(&'static str) -> String,
+) -> Vec<actix_web::Resource> {
+    let mut paths: Vec<(&'static str, Vec<actix_web::Route>)> = Vec::new();
+    for (_, path, route) in routes {
+        let route = observe::labelled(route, path);
+        match paths.iter_mut().find(|(p, _)| *p == path) {
+            Some((_, same)) => same.push(route),
+            None => paths.push((path, vec![route])),
+        }
+    }
+    // Stable: paths of as many parameters keep their order.
+    paths.sort_by_key(|(path, _)| fallback::dynamic_segments(path));
+    paths
+        .into_iter()
+        .map(|(path, routes)| {
+            routes.into_iter().fold(
+                web::resource(pattern(path)).default_service(web::to(fallback::default_service)),
+                actix_web::Resource::route,
+            )
+        })
+        .collect()
 }
 
 /// A query parameter that must be a whole number from `min` to `max`

@@ -54,6 +54,14 @@ async fn unknown_paths_answer_in_their_dialects_format() {
         ("zoho", "/api/v2/{portal}/conversations/1/nothing"),
         ("superoffice", "/api/v1/Nothing"),
         ("superoffice", "/api/v1/ChatSession/1/nothing"),
+        // Each dialect's routes are mounted in a scope of its prefix, which
+        // ends at a segment's end.
+        ("superoffice", "/api/v1/ChatSessions/1"),
+        ("superoffice", "/API/V1/CHATSESSIONS"),
+        ("superoffice", "/api/v1/ChatSession/"),
+        ("helpcrunch", "/v1/customers/"),
+        ("operations", "/v10/customers"),
+        ("operations", "/chatbotv1/chatlog"),
         ("chatbot", "/chatbot/v1/nothing"),
         ("zapier", "/zapier/v1/nothing"),
         ("operations", "/nothing"),
@@ -95,6 +103,12 @@ async fn a_known_path_with_the_wrong_method_is_405_with_allow() {
             "superoffice",
             Method::POST,
             "/api/v1/ChatSession/1",
+            "GET, PUT, PATCH, DELETE",
+        ),
+        (
+            "superoffice",
+            Method::POST,
+            "/API/V1/CHATSESSION/1",
             "GET, PUT, PATCH, DELETE",
         ),
         ("chatbot", Method::GET, "/chatbot/v1/chatlog/email", "PUT"),

@@ -48,13 +48,12 @@ const LINKS: LinkSet = LinkSet {
 
 /// Mounts the SuperOffice routes, matching their paths case-insensitively.
 pub fn config(cfg: &mut web::ServiceConfig) {
-    for (_, path, route) in routes() {
-        let route = crate::observe::labelled(route, path);
-        match mount_pattern(path) {
-            Some(pattern) => cfg.route(&pattern, route),
-            None => cfg.route(path, route),
-        };
-    }
+    crate::mount_under(
+        cfg,
+        &mount_pattern(PREFIX).unwrap_or_default(),
+        PREFIX,
+        routes(),
+    );
 }
 
 /// The case-insensitive pattern a documented SuperOffice path is mounted at.
