@@ -935,12 +935,14 @@ async fn the_attribute_values_are_filled_from_the_documents_already_there() {
 
 /// A migration that an older node cannot run beside
 /// (`connection::STOP_EVERY_NODE`) is refused while a node of the database
-/// was seen running within `connection::STOPPED_FOR`, applying nothing, and
-/// applied once no node is: after the running one left, with another
-/// silent for longer (killed, say) still listed.
+/// runs (sends heartbeats), applying nothing, and applied once no node
+/// does: after the running one left, with another silent for longer
+/// (killed, say) still listed. A node seen within `connection::STOPPED_FOR`
+/// that sends no more heartbeats (killed a moment ago) is waited for:
+/// refused if it sends one meanwhile, applied once it counts as stopped.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_migration_that_needs_every_node_stopped_waits_until_none_runs() {
-    use std::time::Duration;
+    use std::time::{Duration, Instant};
 
     use crate::StorageError;
     use crate::connection::STOPPED_FOR;
@@ -963,10 +965,19 @@ async fn a_migration_that_needs_every_node_stopped_waits_until_none_runs() {
     };
     assert_eq!(payload_type(&mut raw), ["jsonb"]);
 
-    store
-        .heartbeat("an-older-node", Duration::from_secs(3))
-        .await
-        .unwrap();
+    // A node that runs: a heartbeat every second, as a server sends.
+    let heartbeats = |node: &'static str, first_after: Duration| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(first_after).await;
+            loop {
+                store.heartbeat(node, Duration::from_secs(3)).await.unwrap();
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        })
+    };
+    let older = heartbeats("an-older-node", Duration::ZERO);
+    tokio::time::sleep(Duration::from_millis(200)).await;
     let refused = store.migrate().await;
     assert!(
         matches!(
@@ -983,17 +994,49 @@ async fn a_migration_that_needs_every_node_stopped_waits_until_none_runs() {
         "the message says what to do"
     );
     assert_eq!(payload_type(&mut raw), ["jsonb"], "nothing was applied");
-
+    older.abort();
+    let _ = older.await;
     store.leave("an-older-node").await.unwrap();
+
     let silent_since =
         store.now().as_millis() - i64::try_from(STOPPED_FOR.as_millis()).unwrap() - 1_000;
     raw.execute(&format!(
         "INSERT INTO nodes (id, seen_at) VALUES ('a-killed-node', {silent_since})"
     ));
+
+    // Silent for a second, then heartbeats again while the migration
+    // watches: it runs after all (a pause, not a crash).
+    let a_second_ago = |store: &Store| store.now().as_millis() - 1_000;
+    raw.execute(&format!(
+        "INSERT INTO nodes (id, seen_at) VALUES ('a-paused-node', {})",
+        a_second_ago(&store)
+    ));
+    let paused = heartbeats("a-paused-node", Duration::from_secs(2));
+    let refused = store.migrate().await;
+    paused.abort();
+    let _ = paused.await;
+    assert!(
+        matches!(&refused, Err(StorageError::NodesRunning { live: 1, .. })),
+        "{refused:?}"
+    );
+    assert_eq!(payload_type(&mut raw), ["jsonb"], "nothing was applied");
+
+    // Silent for a second and nothing since (killed): applied once it
+    // counts as stopped, without a second attempt by the caller.
+    raw.execute(&format!(
+        "UPDATE nodes SET seen_at = {} WHERE id = 'a-paused-node'",
+        a_second_ago(&store)
+    ));
+    let asked = Instant::now();
     let applied = store.migrate().await.unwrap();
     assert!(
         applied.iter().any(|v| v == RECORDS_AS_WRITTEN),
         "{applied:?}"
+    );
+    assert!(
+        asked.elapsed() >= STOPPED_FOR - Duration::from_millis(1_500),
+        "it waited until the node counted as stopped: {:?}",
+        asked.elapsed()
     );
     assert_eq!(payload_type(&mut raw), ["json"]);
 }

@@ -136,6 +136,10 @@ pub const UNREADY_AFTER_DISK_FULL: Duration = Duration::from_secs(30);
 /// reused for half a second.
 pub const READY_ANSWER_WITHIN: Duration = crate::health::ANSWER_WITHIN;
 
+/// While [`Store::migrate`] waits for the nodes listed as running to
+/// count as stopped, it looks for a new heartbeat this often.
+const WATCH_NODES_EVERY: Duration = Duration::from_millis(250);
+
 /// A call that failed because the database was full.
 #[derive(Debug, Clone, Copy)]
 struct DiskFullSeen {
@@ -312,11 +316,26 @@ impl Store {
     /// first secret key (encrypting plaintext ones from before encryption,
     /// re-encrypting those under an older key), and fails when a secret
     /// does not decrypt with the configured keys. Idempotent.
+    ///
+    /// A node that was killed is listed as running until
+    /// `connection::STOPPED_FOR` (10 s) after its last heartbeat, and a
+    /// running node sends one every second. So before refusing, the
+    /// migration watches the membership until the node seen last has been
+    /// silent that long: a new heartbeat meanwhile means a node runs, and
+    /// the migration is refused at once; none means every node listed has
+    /// stopped (a node restarted right after a crash waits at most 10 s),
+    /// and it is tried again.
     pub async fn migrate(&self) -> Result<Vec<String>, StorageError> {
         // Not through the group writer: migrations manage their own
         // transactions (and run before the server takes traffic).
         let now = self.now().as_millis();
-        let applied = self.run(move |c| c.run_pending_migrations(now)).await?;
+        let applied = match self.run(move |c| c.run_pending_migrations(now)).await {
+            Err(StorageError::NodesRunning { .. }) if self.wait_for_silent_nodes().await? => {
+                let now = self.now().as_millis();
+                self.run(move |c| c.run_pending_migrations(now)).await?
+            }
+            applied => applied?,
+        };
         let sealed = self.seal_secrets().await?;
         if sealed > 0 {
             tracing::info!(
@@ -325,6 +344,38 @@ impl Store {
             );
         }
         Ok(applied)
+    }
+
+    /// After a migration was refused for running nodes: watches the
+    /// membership until the node seen last has been silent for
+    /// `connection::STOPPED_FOR` or has left (`true`: worth trying again),
+    /// or another heartbeat arrives (`false`: a node runs).
+    async fn wait_for_silent_nodes(&self) -> Result<bool, StorageError> {
+        let Some(first) = self.run(crate::sql::nodes::last_seen).await? else {
+            return Ok(false);
+        };
+        let stopped = millis(crate::connection::STOPPED_FOR);
+        tracing::warn!(
+            silent_ms = self.now().as_millis().saturating_sub(first),
+            "a migration needs every node stopped and a node was seen running lately: \
+             waiting until it counts as stopped, or sends another heartbeat"
+        );
+        loop {
+            let silent = self.now().as_millis().saturating_sub(first);
+            if silent >= stopped {
+                return Ok(true);
+            }
+            let left = u64::try_from(stopped - silent).unwrap_or(0);
+            tokio::time::sleep(WATCH_NODES_EVERY.min(Duration::from_millis(left + 1))).await;
+            match self.run(crate::sql::nodes::last_seen).await? {
+                // Still silent.
+                Some(last) if last == first => {}
+                // A heartbeat: a node runs.
+                Some(last) if last > first => return Ok(false),
+                // The node seen last left (a clean stop): look again now.
+                _ => return Ok(true),
+            }
+        }
     }
 
     /// See [`Self::migrate`]; returns how many values were rewritten.

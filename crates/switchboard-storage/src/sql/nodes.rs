@@ -41,3 +41,11 @@ pub(crate) fn live_since(c: &mut DbConnection, since: i64) -> R<i64> {
         .count()
         .get_result(c)?)
 }
+
+/// When the node seen last was seen (epoch milliseconds); `None` when no
+/// node is listed.
+pub(crate) fn last_seen(c: &mut DbConnection) -> R<Option<i64>> {
+    Ok(nodes::table
+        .select(diesel::dsl::max(nodes::seen_at))
+        .first(c)?)
+}
