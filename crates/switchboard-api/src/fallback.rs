@@ -3,7 +3,6 @@
 //! cannot read. Each answer is in the format of the dialect whose prefix
 //! the path is under, never an empty body.
 
-use std::borrow::Cow;
 use std::sync::LazyLock;
 
 use actix_web::dev::ResourceDef;
@@ -98,11 +97,21 @@ impl crate::Dialect for Operations {
     }
 }
 
-/// Every mounted route's method and path pattern.
-static ROUTES: LazyLock<Vec<(&'static str, ResourceDef)>> = LazyLock::new(|| {
+/// Every mounted route's method and path pattern, and whether it is
+/// matched case-insensitively (SuperOffice's: its pattern is then of the
+/// path in lowercase).
+static ROUTES: LazyLock<Vec<(&'static str, ResourceDef, bool)>> = LazyLock::new(|| {
     crate::routes()
         .into_iter()
-        .map(|(method, path, _)| (method, ResourceDef::new(path)))
+        .map(|(method, path, _)| {
+            let insensitive = crate::superoffice::routes::mount_pattern(path).is_some();
+            let pattern = if insensitive {
+                path.to_ascii_lowercase()
+            } else {
+                path.to_string()
+            };
+            (method, ResourceDef::new(pattern), insensitive)
+        })
         .collect()
 });
 
@@ -111,16 +120,14 @@ pub(crate) fn dynamic_segments(pattern: &str) -> usize {
     pattern.matches('{').count()
 }
 
-/// `path` with SuperOffice's prefix as documented, in whatever letter case
-/// it came (its routes match it case-insensitively, in ASCII).
-fn as_documented(path: &str) -> Cow<'_, str> {
-    let prefix = crate::superoffice::routes::PREFIX;
-    match path.get(..prefix.len()) {
-        Some(head) if head != prefix && head.eq_ignore_ascii_case(prefix) => {
-            Cow::Owned(format!("{prefix}{}", &path[prefix.len()..]))
-        }
-        _ => Cow::Borrowed(path),
-    }
+/// The routes whose pattern matches `path`, each with its number of
+/// dynamic segments.
+fn matching(path: &str) -> impl Iterator<Item = (&'static str, usize)> + '_ {
+    let lower = path.to_ascii_lowercase();
+    ROUTES
+        .iter()
+        .filter(move |(_, def, insensitive)| def.is_match(if *insensitive { &lower } else { path }))
+        .map(|(method, def, _)| (*method, dynamic_segments(def.pattern().unwrap_or_default())))
 }
 
 /// The fewest dynamic segments of the route patterns matching `path`
@@ -128,28 +135,19 @@ fn as_documented(path: &str) -> Cow<'_, str> {
 /// `/v1/chats/status` is `PUT /v1/chats/status`'s path, not a chat id for
 /// `GET /v1/chats/{id}`.
 fn most_specific(path: &str) -> Option<usize> {
-    let path = &*as_documented(path);
-    ROUTES
-        .iter()
-        .filter(|(_, def)| def.is_match(path))
-        .map(|(_, def)| dynamic_segments(def.pattern().unwrap_or_default()))
-        .min()
+    matching(path).map(|(_, segments)| segments).min()
 }
 
 /// The methods `path` takes, in a stable order (empty: no route has this
 /// path): those of the most specific patterns matching it.
 #[must_use]
 pub fn allowed_methods(path: &str) -> Vec<&'static str> {
-    let path = &*as_documented(path);
     let Some(fewest) = most_specific(path) else {
         return Vec::new();
     };
     let mut methods: Vec<&'static str> = Vec::new();
-    for (method, def) in ROUTES.iter() {
-        if def.is_match(path)
-            && dynamic_segments(def.pattern().unwrap_or_default()) == fewest
-            && !methods.contains(method)
-        {
+    for (method, segments) in matching(path) {
+        if segments == fewest && !methods.contains(&method) {
             methods.push(method);
         }
     }
@@ -246,6 +244,9 @@ mod tests {
             ["GET", "PUT", "PATCH", "DELETE"]
         );
         assert!(allowed_methods("/API/v1/chatSESSIONs/7").is_empty());
+        assert_eq!(allowed_methods("/API/V1/TimeZone"), ["GET"]);
+        // Zoho's paths are not case-insensitive.
+        assert!(allowed_methods("/API/V2/acme/conversations").is_empty());
     }
 
     /// Resources are mounted fewest parameters first and a request is
@@ -256,7 +257,7 @@ mod tests {
     #[test]
     fn every_path_has_one_most_specific_pattern() {
         assert!(ROUTES.len() > 40, "{} routes", ROUTES.len());
-        for (_, def) in ROUTES.iter() {
+        for (_, def, _) in ROUTES.iter() {
             let pattern = def.pattern().unwrap_or_default();
             for value in ["7", "status"] {
                 let path = pattern
@@ -267,8 +268,8 @@ mod tests {
                 let fewest = most_specific(&path);
                 let patterns: std::collections::BTreeSet<&str> = ROUTES
                     .iter()
-                    .filter(|(_, d)| d.is_match(&path))
-                    .map(|(_, d)| d.pattern().unwrap_or_default())
+                    .filter(|(_, d, _)| d.is_match(&path))
+                    .map(|(_, d, _)| d.pattern().unwrap_or_default())
                     .filter(|p| Some(dynamic_segments(p)) == fewest)
                     .collect();
                 assert_eq!(patterns.len(), 1, "{path}: {patterns:?}");

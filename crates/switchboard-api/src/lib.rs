@@ -64,9 +64,11 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
     helpcrunch::routes::config(cfg);
     zoho::routes::config(cfg);
     chatbot::routes::config(cfg);
-    superoffice::routes::config(cfg);
     zapier::routes::config(cfg);
     admin::routes::config(cfg);
+    // Last: its scope's prefix is case-insensitive, a regular expression,
+    // which the requests of the dialects above need not meet.
+    superoffice::routes::config(cfg);
     fallback::config(cfg);
     // The UI makes no request off the machine: the online validator badge
     // (validator.swagger.io) is off, and "Try it out" is on for every
@@ -140,11 +142,25 @@ pub(crate) fn mount_under(
     prefix: &'static str,
     routes: Vec<(&'static str, &'static str, actix_web::Route)>,
 ) {
+    mount_under_with(cfg, scope, prefix, routes, |path| {
+        path[prefix.len()..].to_string()
+    });
+}
+
+/// [`mount_under`], with each path under `prefix` mounted in the scope at
+/// the pattern `inner` gives for it (the part after what `scope` matches).
+pub(crate) fn mount_under_with(
+    cfg: &mut web::ServiceConfig,
+    scope: &str,
+    prefix: &'static str,
+    routes: Vec<(&'static str, &'static str, actix_web::Route)>,
+    inner: impl Fn(&'static str) -> String,
+) {
     let (inside, outside): (Vec<_>, Vec<_>) = routes.into_iter().partition(|(_, path, _)| {
         path.strip_prefix(prefix)
             .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
     });
-    let scoped = resources(inside, |path| path[prefix.len()..].to_string())
+    let scoped = resources(inside, inner)
         .into_iter()
         .fold(web::scope(scope), actix_web::Scope::service);
     for resource in resources(outside, str::to_string) {

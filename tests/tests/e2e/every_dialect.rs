@@ -111,6 +111,7 @@ async fn a_known_path_with_the_wrong_method_is_405_with_allow() {
             "/API/V1/CHATSESSION/1",
             "GET, PUT, PATCH, DELETE",
         ),
+        ("superoffice", Method::DELETE, "/Api/V1/TimeZone", "GET"),
         ("chatbot", Method::GET, "/chatbot/v1/chatlog/email", "PUT"),
         ("zapier", Method::PUT, "/zapier/v1/hooks", "GET, POST"),
         ("operations", Method::POST, "/healthz", "GET"),

@@ -858,6 +858,11 @@ async fn so_timezone_takes_superoffices_codes() {
                 .iter()
                 .any(|z| z["id"] == 460 && z["timeZone"] == "US-NY")
         );
+        // Its path too matches in any letter case, as every SuperOffice
+        // route does.
+        let (code, same) = app.get("/API/V1/TimeZone").fetch().await;
+        assert_eq!(code, 200, "{same}");
+        assert_eq!(same.as_array(), Some(zones));
 
         let id = session(&app).await;
         let path = format!("/api/v1/ChatSession/{id}");

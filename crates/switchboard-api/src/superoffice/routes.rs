@@ -19,9 +19,6 @@ use crate::{ApiError, AppState};
 
 type SoResult = Result<HttpResponse, SoError>;
 
-/// The documented path prefix; routes match it case-insensitively.
-pub const PREFIX: &str = "/api/v1/ChatSession";
-
 /// Every SuperOffice route (documented spelling; mounted case-insensitively).
 pub(crate) fn routes() -> Vec<(&'static str, &'static str, actix_web::Route)> {
     vec![
@@ -46,24 +43,48 @@ const LINKS: LinkSet = LinkSet {
     ..LinkSet::CONTACT
 };
 
-/// Mounts the SuperOffice routes, matching their paths case-insensitively.
+/// The documented prefix of every SuperOffice route.
+const API: &str = "/api/v1";
+
+/// Mounts the SuperOffice routes, matching their paths case-insensitively
+/// (in ASCII), in a scope of their prefix.
 pub fn config(cfg: &mut web::ServiceConfig) {
-    crate::mount_under(
-        cfg,
-        &mount_pattern(PREFIX).unwrap_or_default(),
-        PREFIX,
-        routes(),
-    );
+    let scope = insensitive(API);
+    crate::mount_under_with(cfg, &scope, API, routes(), |path| {
+        insensitive(path)
+            .strip_prefix(scope.as_str())
+            .unwrap_or(path)
+            .to_string()
+    });
 }
 
-/// The case-insensitive pattern a documented SuperOffice path is mounted at.
-/// Case-insensitive in ASCII only (`(?i-u)`): `ChatSession` and
-/// `chatsession` match, a look-alike such as `chatſession` does not.
+/// The case-insensitive pattern a documented SuperOffice path is mounted at
+/// (`None`: not a SuperOffice path). Case-insensitive in ASCII only
+/// (`(?i-u)`): `ChatSession` and `chatsession` match, a look-alike such as
+/// `chatſession` does not.
 #[must_use]
 pub fn mount_pattern(path: &str) -> Option<String> {
-    path.strip_prefix(PREFIX).map(|rest| {
-        format!("/{{_so_api:(?i-u)api}}/{{_so_v:(?i-u)v1}}/{{_so_cs:(?i-u)chatsession}}{rest}")
-    })
+    path.strip_prefix(API)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+        .then(|| insensitive(path))
+}
+
+/// `path` as an actix pattern matching it case-insensitively: each literal
+/// segment as a segment of its own regular expression, named by its
+/// position (so a prefix's pattern is the start of its paths' patterns),
+/// each parameter as it is.
+fn insensitive(path: &str) -> String {
+    path.split('/')
+        .enumerate()
+        .map(|(i, segment)| {
+            if segment.is_empty() || segment.starts_with('{') {
+                segment.to_string()
+            } else {
+                format!("{{_so{i}:(?i-u){}}}", segment.to_ascii_lowercase())
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 /// What the request asks of the response and of the write.
