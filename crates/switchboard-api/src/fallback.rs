@@ -40,18 +40,18 @@ impl Family {
     /// The family of `path`.
     #[must_use]
     pub fn of(path: &str) -> Self {
-        let under = |prefix: &str| {
-            path.strip_prefix(prefix)
-                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+        // `prefix` and then the end or a `/`, in `prefix`'s case or (for
+        // SuperOffice, whose paths are case-insensitive in ASCII) any.
+        let starts = |prefix: &str, any_case: bool| {
+            let (Some(head), Some(rest)) = (path.get(..prefix.len()), path.get(prefix.len()..))
+            else {
+                return false;
+            };
+            (head == prefix || any_case && head.eq_ignore_ascii_case(prefix))
+                && (rest.is_empty() || rest.starts_with('/'))
         };
-        // SuperOffice's paths are case-insensitive (in ASCII).
-        let under_any_case = |prefix: &str| {
-            path.get(..prefix.len())
-                .is_some_and(|head| head.eq_ignore_ascii_case(prefix))
-                && path
-                    .get(prefix.len()..)
-                    .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
-        };
+        let under = |prefix: &str| starts(prefix, false);
+        let under_any_case = |prefix: &str| starts(prefix, true);
         if under("/v1") {
             Self::HelpCrunch
         } else if under("/api/v2") {
@@ -250,7 +250,7 @@ mod tests {
     }
 
     /// Resources are mounted fewest parameters first and a request is
-    /// served by the first whose pattern matches (`crate::mount_with`): two
+    /// served by the first whose pattern matches (`crate::mount_under`): two
     /// patterns of as many parameters matching one path would leave the
     /// second's methods unreachable there. Every route's path, with each
     /// parameter filled in two ways, has one most specific pattern.

@@ -116,9 +116,8 @@ pub(crate) fn mount(
 }
 
 /// Mounts a dialect's `routes` (method, path, handler): those whose path
-/// is under `prefix` in an actix scope at the pattern `scope` (which
-/// matches `prefix`, and may match more: SuperOffice's paths are
-/// case-insensitive), each at the rest of its path; any other at its path.
+/// is under `prefix` in an actix scope of `prefix`, each at the rest of its
+/// path; any other at its path.
 ///
 /// Each path is one resource, holding the routes of all its methods, whose
 /// default service is the fallback ([`fallback::default_service`]: a 405
@@ -138,17 +137,18 @@ pub(crate) fn mount(
 /// first match is the most specific one.
 pub(crate) fn mount_under(
     cfg: &mut web::ServiceConfig,
-    scope: &str,
     prefix: &'static str,
     routes: Vec<(&'static str, &'static str, actix_web::Route)>,
 ) {
-    mount_under_with(cfg, scope, prefix, routes, |path| {
+    mount_under_with(cfg, prefix, prefix, routes, |path| {
         path[prefix.len()..].to_string()
     });
 }
 
-/// [`mount_under`], with each path under `prefix` mounted in the scope at
-/// the pattern `inner` gives for it (the part after what `scope` matches).
+/// [`mount_under`], in a scope at the pattern `scope` (which matches
+/// `prefix`, and may match more: SuperOffice's paths are case-insensitive),
+/// each path under `prefix` at the pattern `inner` gives for it (the part
+/// after what `scope` matches).
 pub(crate) fn mount_under_with(
     cfg: &mut web::ServiceConfig,
     scope: &str,

@@ -116,7 +116,7 @@ pub(crate) fn routes() -> Vec<(&'static str, &'static str, actix_web::Route)> {
 
 /// Mounts the admin routes.
 pub fn config(cfg: &mut web::ServiceConfig) {
-    crate::mount_under(cfg, "/admin", "/admin", routes());
+    crate::mount_under(cfg, "/admin", routes());
 }
 
 async fn caller(

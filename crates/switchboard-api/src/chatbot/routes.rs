@@ -48,7 +48,7 @@ pub(crate) fn routes() -> Vec<(&'static str, &'static str, actix_web::Route)> {
 
 /// Mounts the chatbot routes.
 pub fn config(cfg: &mut web::ServiceConfig) {
-    crate::mount_under(cfg, "/chatbot", "/chatbot", routes());
+    crate::mount_under(cfg, "/chatbot", routes());
 }
 
 async fn caller(

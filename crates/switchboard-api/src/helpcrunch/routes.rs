@@ -75,7 +75,7 @@ pub(crate) fn routes() -> Vec<(&'static str, &'static str, actix_web::Route)> {
 
 /// Mounts the HelpCrunch routes.
 pub fn config(cfg: &mut web::ServiceConfig) {
-    crate::mount_under(cfg, "/v1", "/v1", routes());
+    crate::mount_under(cfg, "/v1", routes());
 }
 
 async fn caller(state: &AppState, req: &HttpRequest, scope: Scope) -> Result<Principal, HcError> {

@@ -54,7 +54,7 @@ pub(crate) fn routes() -> Vec<(&'static str, &'static str, actix_web::Route)> {
 
 /// Mounts the Zapier routes.
 pub fn config(cfg: &mut web::ServiceConfig) {
-    crate::mount_under(cfg, "/zapier", "/zapier", routes());
+    crate::mount_under(cfg, "/zapier", routes());
 }
 
 async fn caller(

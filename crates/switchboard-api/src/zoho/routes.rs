@@ -61,7 +61,7 @@ const LINKS: LinkSet = LinkSet::CONTACT;
 
 /// Mounts the SalesIQ routes.
 pub fn config(cfg: &mut web::ServiceConfig) {
-    crate::mount_under(cfg, "/api/v2", "/api/v2", routes());
+    crate::mount_under(cfg, "/api/v2", routes());
 }
 
 /// Authenticates (`Zoho-oauthtoken` or `Bearer`), checks that
