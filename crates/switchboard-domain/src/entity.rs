@@ -36,6 +36,7 @@ use std::fmt;
 use serde_json::Value;
 
 use crate::event::{conversation_events, customer_events};
+use crate::json::{self, Operation};
 use crate::resource::Resource;
 use crate::validate::ValidationErrors;
 use crate::{
@@ -89,6 +90,19 @@ pub trait Entity: Resource + Clone + PartialEq + fmt::Debug + Send + Sync + 'sta
 
     /// Checks every rule and reports all violations at once.
     fn check(&self, rules: &Self::Rules) -> Result<(), ValidationErrors>;
+
+    /// The RFC 6902 diff from `before`'s canonical JSON to `after`'s, as
+    /// an update's events carry it; `after_json` is `after`'s, already
+    /// made for the events' payloads. By default [`json::diff`] of
+    /// `before`'s `serde_json::to_value` and `after_json`. An entity may
+    /// compute it member by member, with exactly that result
+    /// ([`Conversation`]'s does).
+    fn diff(before: &Self, _after: &Self, after_json: &Value) -> Vec<Operation> {
+        json::diff(
+            &serde_json::to_value(before).unwrap_or(Value::Null),
+            after_json,
+        )
+    }
 
     /// The events of a write: `before` is `None` on create, `after` is
     /// `None` on delete; `rules` as the write's rules were read.
@@ -184,6 +198,9 @@ impl Entity for Conversation {
         at: Timestamp,
     ) -> Vec<DomainEvent> {
         conversation_events(tenant_name, before, after, rules.customer.as_ref(), at)
+    }
+    fn diff(before: &Self, after: &Self, _: &Value) -> Vec<Operation> {
+        crate::member_diff::conversation(before, after)
     }
     fn settle(&mut self, _: &ConversationRules, actor: Actor, now: Timestamp) {
         self.normalize_closure(actor, now);

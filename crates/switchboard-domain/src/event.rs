@@ -93,6 +93,11 @@ fn op_path(op: &Operation) -> &str {
     }
 }
 
+/// The diff of two versions of a conversation, as its update's events
+/// carry it: [`json::diff`](crate::json::diff) of their canonical JSON,
+/// computed member by member ([`Entity::diff`]).
+pub use crate::member_diff::conversation as conversation_diff;
+
 fn to_json<T: Serialize>(v: &T) -> Value {
     serde_json::to_value(v).unwrap_or(Value::Null)
 }
@@ -116,11 +121,23 @@ impl Write {
     /// at `at`; `None` when there is neither.
     fn of<E: Entity>(before: Option<&E>, after: Option<&E>, at: Timestamp) -> Option<Self> {
         let entity = after.or(before)?;
-        let (b, a) = (before.map(to_json), after.map(to_json));
-        let ops = diff(
-            b.as_ref().unwrap_or(&Value::Null),
-            a.as_ref().unwrap_or(&Value::Null),
-        );
+        let (b, a, ops) = match (before, after) {
+            // An update: the entity's own diff ([`Entity::diff`]), and only
+            // the new version's JSON, for the payloads.
+            (Some(b), Some(a)) => {
+                let after = to_json(a);
+                let ops = E::diff(b, a, &after);
+                (None, Some(after), ops)
+            }
+            _ => {
+                let (b, a) = (before.map(to_json), after.map(to_json));
+                let ops = diff(
+                    b.as_ref().unwrap_or(&Value::Null),
+                    a.as_ref().unwrap_or(&Value::Null),
+                );
+                (b, a, ops)
+            }
+        };
         Some(Self {
             kind: E::KIND,
             tenant_id: entity.tenant_id(),

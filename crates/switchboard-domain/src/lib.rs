@@ -49,6 +49,7 @@ mod field;
 mod id;
 pub mod json;
 mod links;
+mod member_diff;
 pub mod query;
 pub mod resource;
 mod status;

@@ -38,6 +38,25 @@ use super::pointer::push_token;
 #[must_use]
 pub fn diff(a: &Value, b: &Value) -> Vec<Operation> {
     let mut ops = Vec::new();
+    diff_under(String::new(), a, b, &mut ops);
+    ops
+}
+
+/// Appends to `ops` the operations of [`diff()`] between `a` and `b`, with
+/// `prefix` (a JSON Pointer, escaped) before each path: the operations
+/// that `diff` of two documents gives for a member at `prefix` where they
+/// differ, in the same order.
+///
+/// ```
+/// use serde_json::json;
+/// use switchboard_domain::json::{diff, diff_under};
+/// let (a, b) = (json!({"x": [1, 2]}), json!({"x": [3]}));
+/// let mut ops = Vec::new();
+/// diff_under("/doc".into(), &a, &b, &mut ops);
+/// let whole = diff(&json!({"doc": a}), &json!({"doc": b}));
+/// assert_eq!(ops, whole);
+/// ```
+pub fn diff_under(prefix: String, a: &Value, b: &Value, ops: &mut Vec<Operation>) {
     // Two containers are walked member by member whether or not they
     // differ (identical ones give no operation), so the whole of them is not
     // compared first; any other pair must differ to be pending.
@@ -46,11 +65,11 @@ pub fn diff(a: &Value, b: &Value) -> Vec<Operation> {
         (Value::Object(_), Value::Object(_)) | (Value::Array(_), Value::Array(_))
     );
     if !containers && values_identical(a, b) {
-        return ops;
+        return;
     }
     // Invariant: every pending pair is unequal, but for the root when both
     // are containers.
-    let mut pending: Vec<(&Value, &Value, String)> = vec![(a, b, String::new())];
+    let mut pending: Vec<(&Value, &Value, String)> = vec![(a, b, prefix)];
     while let Some((a, b, prefix)) = pending.pop() {
         let at = |token: &str| {
             let mut path = prefix.clone();
@@ -111,5 +130,4 @@ pub fn diff(a: &Value, b: &Value) -> Vec<Operation> {
             }),
         }
     }
-    ops
 }

@@ -68,7 +68,7 @@ pub mod pointer;
 pub mod project;
 pub mod wording;
 
-pub use diff::diff;
+pub use diff::{diff, diff_under};
 pub use equal::{values_equal, values_identical};
 pub use error::{PatchError, PatchErrorKind};
 pub use heap::{MAX_FREE_FORM_CONTAINERS, container_bytes, containers};

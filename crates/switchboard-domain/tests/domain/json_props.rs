@@ -3,9 +3,14 @@
 use proptest::prelude::*;
 use proptest::sample::select;
 use serde_json::{Map, Value};
+use switchboard_domain::event::conversation_diff;
 use switchboard_domain::json::{
     ApplyOptions, Limits, Operation, PathMode, apply, check_document, diff, escape_token,
     merge_patch, merge_to_operations, values_identical,
+};
+use switchboard_domain::{
+    Actor, AgentId, Conversation, ConversationId, ConversationStatus, CustomerId, DepartmentId,
+    TenantId, Timestamp,
 };
 
 fn config() -> ProptestConfig {
@@ -331,5 +336,114 @@ proptest! {
         let at = |max_document_bytes| Limits { max_document_bytes, ..Limits::default() };
         prop_assert!(check_document(&v, &at(len)).is_ok());
         prop_assert!(check_document(&v, &at(len - 1)).is_err());
+    }
+
+    /// A conversation update's diff, computed member by member, is
+    /// `json::diff` of the two versions' canonical JSON, operation for
+    /// operation: random edits to each side, free-form values included
+    /// (so `0.0` against `-0.0` and `1` against `1.0` come up).
+    #[test]
+    fn conversation_diff_is_the_diff_of_its_json(
+        a in prop::collection::vec(conversation_edit(), 0..12),
+        b in prop::collection::vec(conversation_edit(), 0..12),
+    ) {
+        let base = Conversation::new(TenantId::new(1), "s", Timestamp::from_millis(0));
+        let (mut x, mut y) = (base.clone(), base);
+        for e in &a { e.apply(&mut x); }
+        for e in &b { e.apply(&mut y); }
+        let json = |c: &Conversation| serde_json::to_value(c).unwrap();
+        for (p, q) in [(&x, &y), (&y, &x), (&x, &x)] {
+            prop_assert_eq!(conversation_diff(p, q), diff(&json(p), &json(q)));
+        }
+    }
+}
+
+/// One random change to a conversation: which member (by number) and the
+/// values it may take.
+#[derive(Debug, Clone)]
+struct ConversationEdit {
+    member: u8,
+    n: i64,
+    text: Option<String>,
+    value: Value,
+}
+
+fn conversation_edit() -> impl Strategy<Value = ConversationEdit> {
+    (
+        0u8..44,
+        -3i64..4,
+        prop::option::of("[ab]{0,2}"),
+        json_with(key()),
+    )
+        .prop_map(|(member, n, text, value)| ConversationEdit {
+            member,
+            n,
+            text,
+            value,
+        })
+}
+
+impl ConversationEdit {
+    fn apply(&self, c: &mut Conversation) {
+        let (n, text) = (self.n, self.text.clone());
+        let some_t = (n > 0).then(|| Timestamp::from_millis(n));
+        let id = u64::try_from(n).ok().filter(|n| *n > 0);
+        match self.member {
+            0 => c.id = ConversationId::new(n),
+            1 => c.tenant_id = TenantId::new(n),
+            2 => c.session_key = text.unwrap_or_default(),
+            3 => {
+                c.status = ConversationStatus::ALL
+                    [n.unsigned_abs() as usize % ConversationStatus::ALL.len()]
+            }
+            4 => c.visitor.name = text,
+            5 => c.visitor.email = text,
+            6 => c.visitor.consented = n > 0,
+            7 => c.visitor.country = text,
+            8 => c.customer_id = id.map(|i| CustomerId::new(i as i64)),
+            9 => c.assignee_id = id.map(|i| AgentId::new(i as i64)),
+            10 => c.agent_ids.push(AgentId::new(n)),
+            11 => c.agent_ids.clear(),
+            12 => c.department_id = id.map(|i| DepartmentId::new(i as i64)),
+            13 => c.topic_id = Some(n),
+            14 => c.rating = Some(n as i32),
+            15 => c.flags = n,
+            16 => c.alert_level = n as i32,
+            17 => c.rank = n as i32,
+            18 => c.initial_queue_pos = n as i32,
+            19 => c.transfer_to = id.map(|i| AgentId::new(i as i64)),
+            20 => c.first_message = text,
+            21 => c.last_message = text,
+            22 => c.requested_at = some_t,
+            23 => c.started_at = some_t,
+            24 => c.ended_at = some_t,
+            25 => c.idle_at = some_t,
+            26 => c.fetched_at = some_t,
+            27 => c.last_message_at = some_t,
+            28 => c.last_customer_message_at = some_t,
+            29 => c.closed_at = some_t,
+            30 => c.closed_by = (n > 0).then_some(Actor::System),
+            31 => c.snoozed_until = some_t,
+            32 => c.chatbot_active = n > 0,
+            33 => {
+                c.custom_info
+                    .insert(text.unwrap_or_default(), self.value.clone());
+            }
+            34 => {
+                c.custom_info.remove(&text.unwrap_or_default());
+            }
+            35 => c.created_with = text,
+            36 => c.created_at = Timestamp::from_millis(n),
+            37 => c.updated_at = Timestamp::from_millis(n),
+            38 => c.version = n,
+            39 => c.visitor.phone = text,
+            40 => c.visitor.company = text,
+            41 => c.visitor.host = text,
+            42 => c.visitor.alias = text,
+            _ => {
+                c.custom_info
+                    .insert("z".into(), Value::from(if n > 0 { 0.0 } else { -0.0 }));
+            }
+        }
     }
 }
