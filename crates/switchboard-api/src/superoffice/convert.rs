@@ -268,6 +268,38 @@ pub fn entity(
     zone: &Zone,
     base: &str,
 ) -> Value {
+    entity_members(c, links, zone, base, &Wanted::All)
+}
+
+/// Which members of the entity to build.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Wanted {
+    /// Every member: the whole entity.
+    All,
+    /// These members, spelled as in [`MEMBERS`].
+    Some(Vec<&'static str>),
+}
+
+impl Wanted {
+    /// Whether the member `name` (spelled as in [`MEMBERS`]) is wanted.
+    fn has(&self, name: &str) -> bool {
+        match self {
+            Self::All => true,
+            Self::Some(names) => names.contains(&name),
+        }
+    }
+}
+
+/// The members of [`entity`] that `wanted` names, each as there: the part
+/// of the entity that a patch naming only those members reads and writes.
+#[must_use]
+pub fn entity_members(
+    c: &Conversation,
+    links: Option<&ConversationLinks>,
+    zone: &Zone,
+    base: &str,
+    wanted: &Wanted,
+) -> Value {
     let Conversation {
         id,
         tenant_id: _,
@@ -316,62 +348,75 @@ pub fn entity(
     } = visitor;
     let t = |v: &Option<Timestamp>| v.map_or(Value::Null, |t| json!(zone.format(t)));
     let agent = |id: AgentId| links.and_then(|l| l.agent(id));
-    let user = assignee_id.map_or(Value::Null, |id| associate(id, agent(id)));
-    let transfer = transfer_to.map_or(Value::Null, |id| associate(id, agent(id)));
-    let person = customer_id.map_or(Value::Null, |id| {
-        person(id, links.and_then(|l| l.customer.as_ref()))
-    });
     // The members in the map's own order (byte order of their names), so
     // that the map is built at once from them: inserting a member at a time
     // walked and split the map's nodes, most of the entity's cost (it is
-    // built twice a PATCH). Debug builds (the tests) check the order.
+    // built twice a PATCH). Debug builds (the tests) check the order. A
+    // member's value is made only when it is wanted.
     let mut members: Vec<(&'static str, Value)> = Vec::with_capacity(MEMBERS.len());
-    let mut put = |k: &'static str, v: Value| members.push((k, v));
-    put("AlertLevel", json!(alert_level));
-    put("ChatSessionId", json!(id.get()));
-    put("ChatbotIsActive", json!(chatbot_active));
-    put("Contact", Value::Null);
-    put(
+    macro_rules! put {
+        ($name:literal, $value:expr) => {
+            if wanted.has($name) {
+                members.push(($name, $value));
+            }
+        };
+    }
+    put!("AlertLevel", json!(alert_level));
+    put!("ChatSessionId", json!(id.get()));
+    put!("ChatbotIsActive", json!(chatbot_active));
+    put!("Contact", Value::Null);
+    put!(
         "CustomInfo",
         Value::Object(
             custom_info
                 .iter()
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
-        ),
+        )
     );
-    put("CustomerAlias", json!(alias));
-    put("CustomerCompanyName", json!(company));
-    put("CustomerConsented", json!(consented));
-    put("CustomerEmail", json!(email));
-    put("CustomerHost", json!(host));
-    put("CustomerName", json!(name));
-    put("CustomerPhone", json!(phone));
-    put("FieldProperties", json!({}));
-    put("FirstMessage", json!(first_message));
-    put("Flags", json!(flags_text(*flags)));
-    put("InitialQueuePos", json!(initial_queue_pos));
-    put("LastMessage", json!(last_message));
-    put("Person", person);
-    put("Project", Value::Null);
-    put("Rank", json!(rank));
-    put("Rating", json!(rating.unwrap_or(0)));
-    put("Sale", Value::Null);
-    put("SessionKey", json!(session_key));
-    put("Status", json!(status_name(*status)));
-    put("TableRight", json!({"Mask": "FullAccess", "Reason": ""}));
-    put("Ticket", Value::Null);
-    put("TopicId", json!(topic_id.unwrap_or(0)));
-    put("TransferTo", transfer);
-    put("User", user);
-    put("WhenClosed", t(closed_at));
-    put("WhenEnded", t(ended_at));
-    put("WhenFetched", t(fetched_at));
-    put("WhenIdle", t(idle_at));
-    put("WhenLastMessage", t(last_message_at));
-    put("WhenRequested", t(requested_at));
-    put("WhenStarted", t(started_at));
-    put("_Links", self::links(base, id.get()));
+    put!("CustomerAlias", json!(alias));
+    put!("CustomerCompanyName", json!(company));
+    put!("CustomerConsented", json!(consented));
+    put!("CustomerEmail", json!(email));
+    put!("CustomerHost", json!(host));
+    put!("CustomerName", json!(name));
+    put!("CustomerPhone", json!(phone));
+    put!("FieldProperties", json!({}));
+    put!("FirstMessage", json!(first_message));
+    put!("Flags", json!(flags_text(*flags)));
+    put!("InitialQueuePos", json!(initial_queue_pos));
+    put!("LastMessage", json!(last_message));
+    put!(
+        "Person",
+        customer_id.map_or(Value::Null, |id| {
+            person(id, links.and_then(|l| l.customer.as_ref()))
+        })
+    );
+    put!("Project", Value::Null);
+    put!("Rank", json!(rank));
+    put!("Rating", json!(rating.unwrap_or(0)));
+    put!("Sale", Value::Null);
+    put!("SessionKey", json!(session_key));
+    put!("Status", json!(status_name(*status)));
+    put!("TableRight", json!({"Mask": "FullAccess", "Reason": ""}));
+    put!("Ticket", Value::Null);
+    put!("TopicId", json!(topic_id.unwrap_or(0)));
+    put!(
+        "TransferTo",
+        transfer_to.map_or(Value::Null, |id| associate(id, agent(id)))
+    );
+    put!(
+        "User",
+        assignee_id.map_or(Value::Null, |id| associate(id, agent(id)))
+    );
+    put!("WhenClosed", t(closed_at));
+    put!("WhenEnded", t(ended_at));
+    put!("WhenFetched", t(fetched_at));
+    put!("WhenIdle", t(idle_at));
+    put!("WhenLastMessage", t(last_message_at));
+    put!("WhenRequested", t(requested_at));
+    put!("WhenStarted", t(started_at));
+    put!("_Links", self::links(base, id.get()));
     debug_assert!(
         members.is_sorted_by_key(|&(k, _)| k),
         "the entity's members must be put in byte order of their names"
@@ -502,6 +547,36 @@ pub fn document_update(
     current: &Value,
     zone: &Zone,
 ) -> Result<ConversationUpdate, ApiError> {
+    update_of(doc, current, zone, Absent::Null)
+}
+
+/// The update the members of `doc`, part of an entity, make: as
+/// [`document_update`], but a member `doc` does not have is left as it
+/// is. `current` has at least the members of `doc`, as the entity has
+/// them now ([`entity_members`]).
+pub fn members_update(
+    doc: &Value,
+    current: &Value,
+    zone: &Zone,
+) -> Result<ConversationUpdate, ApiError> {
+    update_of(doc, current, zone, Absent::Kept)
+}
+
+/// What a member absent from a document means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Absent {
+    /// `null`: the document is the whole entity (PUT).
+    Null,
+    /// Left as it is: the document is the part of the entity a patch names.
+    Kept,
+}
+
+fn update_of(
+    doc: &Value,
+    current: &Value,
+    zone: &Zone,
+    absent: Absent,
+) -> Result<ConversationUpdate, ApiError> {
     let Value::Object(obj) = doc else {
         return Err(ApiError::bad_request(
             "/",
@@ -553,17 +628,34 @@ pub fn document_update(
             }
         }
     };
+    let given = |name: &str| absent == Absent::Null || fields.get(name).is_some();
     let mut u = ConversationUpdate::default();
-    u.visitor.alias = text("CustomerAlias", &mut errors).into();
-    u.visitor.host = text("CustomerHost", &mut errors).into();
-    u.visitor.name = text("CustomerName", &mut errors).into();
-    u.visitor.email = text("CustomerEmail", &mut errors)
-        .filter(|e| !e.is_empty())
-        .into();
-    u.visitor.phone = text("CustomerPhone", &mut errors).into();
-    u.visitor.company = text("CustomerCompanyName", &mut errors).into();
-    u.first_message = text("FirstMessage", &mut errors).into();
-    u.last_message = text("LastMessage", &mut errors).into();
+    if given("CustomerAlias") {
+        u.visitor.alias = text("CustomerAlias", &mut errors).into();
+    }
+    if given("CustomerHost") {
+        u.visitor.host = text("CustomerHost", &mut errors).into();
+    }
+    if given("CustomerName") {
+        u.visitor.name = text("CustomerName", &mut errors).into();
+    }
+    if given("CustomerEmail") {
+        u.visitor.email = text("CustomerEmail", &mut errors)
+            .filter(|e| !e.is_empty())
+            .into();
+    }
+    if given("CustomerPhone") {
+        u.visitor.phone = text("CustomerPhone", &mut errors).into();
+    }
+    if given("CustomerCompanyName") {
+        u.visitor.company = text("CustomerCompanyName", &mut errors).into();
+    }
+    if given("FirstMessage") {
+        u.first_message = text("FirstMessage", &mut errors).into();
+    }
+    if given("LastMessage") {
+        u.last_message = text("LastMessage", &mut errors).into();
+    }
     if let Some(key) = text("SessionKey", &mut errors) {
         u.session_key = Patch::Value(key);
     } else if fields.get("SessionKey").is_some() {
@@ -577,8 +669,12 @@ pub fn document_update(
             false
         }
     };
-    u.visitor.consented = Patch::Value(boolean("CustomerConsented", &mut errors));
-    u.chatbot_active = Patch::Value(boolean("ChatbotIsActive", &mut errors));
+    if given("CustomerConsented") {
+        u.visitor.consented = Patch::Value(boolean("CustomerConsented", &mut errors));
+    }
+    if given("ChatbotIsActive") {
+        u.chatbot_active = Patch::Value(boolean("ChatbotIsActive", &mut errors));
+    }
     let int = |name: &str, errors: &mut Vec<FieldError>| -> i64 {
         match get(name) {
             Value::Null => 0,
@@ -596,17 +692,29 @@ pub fn document_update(
         }
     };
     let small = |v: i64| i32::try_from(v).unwrap_or(0);
-    u.topic_id = Some(int("TopicId", &mut errors)).filter(|v| *v != 0).into();
-    u.initial_queue_pos = Patch::Value(small(int("InitialQueuePos", &mut errors)));
-    u.alert_level = Patch::Value(small(int("AlertLevel", &mut errors)));
-    u.rank = Patch::Value(small(int("Rank", &mut errors)));
-    u.flags = Patch::Value(parse_flags(get("Flags")).unwrap_or_else(|m| {
-        errors.push(bad("Flags", "invalid_value", m));
-        0
-    }));
-    u.rating = Some(small(int("Rating", &mut errors)))
-        .filter(|v| *v != 0)
-        .into();
+    if given("TopicId") {
+        u.topic_id = Some(int("TopicId", &mut errors)).filter(|v| *v != 0).into();
+    }
+    if given("InitialQueuePos") {
+        u.initial_queue_pos = Patch::Value(small(int("InitialQueuePos", &mut errors)));
+    }
+    if given("AlertLevel") {
+        u.alert_level = Patch::Value(small(int("AlertLevel", &mut errors)));
+    }
+    if given("Rank") {
+        u.rank = Patch::Value(small(int("Rank", &mut errors)));
+    }
+    if given("Flags") {
+        u.flags = Patch::Value(parse_flags(get("Flags")).unwrap_or_else(|m| {
+            errors.push(bad("Flags", "invalid_value", m));
+            0
+        }));
+    }
+    if given("Rating") {
+        u.rating = Some(small(int("Rating", &mut errors)))
+            .filter(|v| *v != 0)
+            .into();
+    }
     let time = |name: &str, errors: &mut Vec<FieldError>| -> Option<Timestamp> {
         match get(name) {
             Value::Null => None,
@@ -628,11 +736,21 @@ pub fn document_update(
             }
         }
     };
-    u.requested_at = time("WhenRequested", &mut errors).into();
-    u.started_at = time("WhenStarted", &mut errors).into();
-    u.ended_at = time("WhenEnded", &mut errors).into();
-    u.idle_at = time("WhenIdle", &mut errors).into();
-    u.fetched_at = time("WhenFetched", &mut errors).into();
+    if given("WhenRequested") {
+        u.requested_at = time("WhenRequested", &mut errors).into();
+    }
+    if given("WhenStarted") {
+        u.started_at = time("WhenStarted", &mut errors).into();
+    }
+    if given("WhenEnded") {
+        u.ended_at = time("WhenEnded", &mut errors).into();
+    }
+    if given("WhenIdle") {
+        u.idle_at = time("WhenIdle", &mut errors).into();
+    }
+    if given("WhenFetched") {
+        u.fetched_at = time("WhenFetched", &mut errors).into();
+    }
     let link = |name: &str, id_member: &str, errors: &mut Vec<FieldError>| -> Option<i64> {
         match get(name) {
             Value::Null => None,
@@ -660,17 +778,24 @@ pub fn document_update(
             }
         }
     };
-    u.assignee_id = link("User", "AssociateId", &mut errors)
-        .map(AgentId::new)
-        .into();
-    u.transfer_to = link("TransferTo", "AssociateId", &mut errors)
-        .map(AgentId::new)
-        .into();
-    u.customer_id = link("Person", "PersonId", &mut errors)
-        .map(CustomerId::new)
-        .into();
+    if given("User") {
+        u.assignee_id = link("User", "AssociateId", &mut errors)
+            .map(AgentId::new)
+            .into();
+    }
+    if given("TransferTo") {
+        u.transfer_to = link("TransferTo", "AssociateId", &mut errors)
+            .map(AgentId::new)
+            .into();
+    }
+    if given("Person") {
+        u.customer_id = link("Person", "PersonId", &mut errors)
+            .map(CustomerId::new)
+            .into();
+    }
     match get("CustomInfo") {
-        Value::Null => u.custom_info = Patch::Null,
+        Value::Null if given("CustomInfo") => u.custom_info = Patch::Null,
+        Value::Null => {}
         Value::Object(o) => {
             u.custom_info = Patch::Value(o.iter().map(|(k, v)| (k.clone(), v.clone())).collect());
         }

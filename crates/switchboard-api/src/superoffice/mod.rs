@@ -6,6 +6,7 @@ pub mod convert;
 pub mod error;
 pub mod negotiate;
 pub mod odata;
+pub mod patch;
 pub mod routes;
 pub mod time;
 pub mod xml;

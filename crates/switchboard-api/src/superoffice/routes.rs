@@ -3,7 +3,7 @@
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::Value;
-use switchboard_domain::json::{self, ApplyOptions, Limits, Operation, PathMode, Projection};
+use switchboard_domain::json::{self, Limits, Operation, Projection};
 use switchboard_domain::{Conversation, ConversationId, ConversationLinks, Scope, Timestamp};
 use switchboard_storage::{LinkSet, ModifyError, Precondition, StorageError, WriteContext};
 
@@ -825,36 +825,26 @@ pub async fn patch(
     precondition.version = required_version(&state, &p, id, &o).await?;
     let (zone, base) = (o.zone.clone(), o.base.clone());
     let (actor, clock) = (p.actor(), state.store().clock().clone());
-    let opts = ApplyOptions {
-        mode: PathMode::LenientOutside(convert::FREE_FORM),
-        allow_move_copy: false,
-        limits: Limits::default(),
-    };
     // The patch applies to the entity as GET shows it, links included.
     let (c, links) = state
         .store()
         .conversations()
         .modify_linked(&ctx(&p, &req), id, precondition, move |c, links| {
-            let current = convert::entity(c, Some(links), &zone, &base);
-            let ops = match &body {
-                PatchBody::Json(ops) => ops.clone(),
-                PatchBody::Merge(m) => {
-                    json::merge_to_operations(&current, &align_case(m, &current))
-                }
+            let to = super::patch::Target {
+                links: Some(links),
+                zone: &zone,
+                base: &base,
+                actor,
+                now: clock.now(),
             };
-            let mut doc = current.clone();
-            json::apply(&mut doc, &ops, &opts).map_err(|e| {
-                if e.is_test_failure() {
-                    ApiError::Conflict(format!("test failed: {e}"))
-                } else {
-                    ApiError::bad_request(
-                        e.path().unwrap_or("/").to_string(),
-                        "invalid_patch",
-                        e.to_string(),
-                    )
+            match &body {
+                PatchBody::Json(ops) => super::patch::apply(c, ops, &to),
+                PatchBody::Merge(m) => {
+                    let current = convert::entity(c, Some(links), &zone, &base);
+                    let ops = json::merge_to_operations(&current, &align_case(m, &current));
+                    super::patch::apply(c, &ops, &to)
                 }
-            })?;
-            convert::apply_document(&doc, &current, &zone, c, actor, clock.now())
+            }
         })
         .await
         .map_err(modify_error)?;
