@@ -3,6 +3,7 @@
 //! The entity is built as a JSON document so that JSON Patch, Merge Patch,
 //! `$select` and XML all work on exactly what clients see.
 
+use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value, json};
 use switchboard_domain::{
     Actor, Agent, AgentId, Conversation, ConversationLinks, ConversationStatus, ConversationUpdate,
@@ -300,6 +301,104 @@ pub fn entity_members(
     base: &str,
     wanted: &Wanted,
 ) -> Value {
+    let mut members = ToValues(Vec::with_capacity(MEMBERS.len()));
+    put_members(c, links, zone, base, wanted, &mut members);
+    debug_assert!(
+        members.0.is_sorted_by_key(|&(k, _)| k),
+        "the entity's members must be put in byte order of their names"
+    );
+    // In the map's own order (byte order of the names), so that the map is
+    // built at once from them: inserting a member at a time walked and
+    // split the map's nodes. Debug builds (the tests) check the order.
+    Value::Object(
+        members
+            .0
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect(),
+    )
+}
+
+/// The whole entity of a conversation as JSON text, written as it is
+/// serialized, without building it as a [`Value`] first: the same bytes as
+/// `serde_json::to_vec(&entity(..))` (the unit tests compare them), for a
+/// response that is the entity as it is (no `$select`, no XML).
+#[derive(Debug, Clone, Copy)]
+pub struct EntityJson<'a> {
+    /// The conversation.
+    pub c: &'a Conversation,
+    /// The rows it links to, as for [`entity`].
+    pub links: Option<&'a ConversationLinks>,
+    /// The time zone of its times.
+    pub zone: &'a Zone,
+    /// The base of its `_Links`.
+    pub base: &'a str,
+}
+
+impl Serialize for EntityJson<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut sink = ToMap {
+            map: serializer.serialize_map(Some(MEMBERS.len()))?,
+            error: None,
+        };
+        put_members(
+            self.c,
+            self.links,
+            self.zone,
+            self.base,
+            &Wanted::All,
+            &mut sink,
+        );
+        match sink.error {
+            Some(e) => Err(e),
+            None => sink.map.end(),
+        }
+    }
+}
+
+/// Where [`put_members`] puts the entity's members.
+trait MemberSink {
+    /// Takes the member `name`.
+    fn put<T: Serialize + ?Sized>(&mut self, name: &'static str, value: &T);
+}
+
+/// The members as JSON values, for a [`Value`] entity.
+struct ToValues(Vec<(&'static str, Value)>);
+
+impl MemberSink for ToValues {
+    fn put<T: Serialize + ?Sized>(&mut self, name: &'static str, value: &T) {
+        self.0
+            .push((name, serde_json::to_value(value).unwrap_or(Value::Null)));
+    }
+}
+
+/// The members written to a serializer's map, with the first error.
+struct ToMap<M: SerializeMap> {
+    map: M,
+    error: Option<M::Error>,
+}
+
+impl<M: SerializeMap> MemberSink for ToMap<M> {
+    fn put<T: Serialize + ?Sized>(&mut self, name: &'static str, value: &T) {
+        if self.error.is_none()
+            && let Err(e) = self.map.serialize_entry(name, value)
+        {
+            self.error = Some(e);
+        }
+    }
+}
+
+/// Puts the members of the entity that `wanted` names into `out`, in byte
+/// order of their names (the order of a [`Value`] map). A member's value
+/// is made only when it is wanted.
+fn put_members(
+    c: &Conversation,
+    links: Option<&ConversationLinks>,
+    zone: &Zone,
+    base: &str,
+    wanted: &Wanted,
+    out: &mut impl MemberSink,
+) {
     let Conversation {
         id,
         tenant_id: _,
@@ -346,46 +445,32 @@ pub fn entity_members(
         alias,
         consented,
     } = visitor;
-    let t = |v: &Option<Timestamp>| v.map_or(Value::Null, |t| json!(zone.format(t)));
+    let t = |v: &Option<Timestamp>| v.map(|t| zone.format(t));
     let agent = |id: AgentId| links.and_then(|l| l.agent(id));
-    // The members in the map's own order (byte order of their names), so
-    // that the map is built at once from them: inserting a member at a time
-    // walked and split the map's nodes, most of the entity's cost (it is
-    // built twice a PATCH). Debug builds (the tests) check the order. A
-    // member's value is made only when it is wanted.
-    let mut members: Vec<(&'static str, Value)> = Vec::with_capacity(MEMBERS.len());
     macro_rules! put {
         ($name:literal, $value:expr) => {
             if wanted.has($name) {
-                members.push(($name, $value));
+                out.put($name, &$value);
             }
         };
     }
-    put!("AlertLevel", json!(alert_level));
-    put!("ChatSessionId", json!(id.get()));
-    put!("ChatbotIsActive", json!(chatbot_active));
+    put!("AlertLevel", alert_level);
+    put!("ChatSessionId", id.get());
+    put!("ChatbotIsActive", chatbot_active);
     put!("Contact", Value::Null);
-    put!(
-        "CustomInfo",
-        Value::Object(
-            custom_info
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
-        )
-    );
-    put!("CustomerAlias", json!(alias));
-    put!("CustomerCompanyName", json!(company));
-    put!("CustomerConsented", json!(consented));
-    put!("CustomerEmail", json!(email));
-    put!("CustomerHost", json!(host));
-    put!("CustomerName", json!(name));
-    put!("CustomerPhone", json!(phone));
+    put!("CustomInfo", custom_info);
+    put!("CustomerAlias", alias);
+    put!("CustomerCompanyName", company);
+    put!("CustomerConsented", consented);
+    put!("CustomerEmail", email);
+    put!("CustomerHost", host);
+    put!("CustomerName", name);
+    put!("CustomerPhone", phone);
     put!("FieldProperties", json!({}));
-    put!("FirstMessage", json!(first_message));
-    put!("Flags", json!(flags_text(*flags)));
-    put!("InitialQueuePos", json!(initial_queue_pos));
-    put!("LastMessage", json!(last_message));
+    put!("FirstMessage", first_message);
+    put!("Flags", flags_text(*flags));
+    put!("InitialQueuePos", initial_queue_pos);
+    put!("LastMessage", last_message);
     put!(
         "Person",
         customer_id.map_or(Value::Null, |id| {
@@ -393,14 +478,14 @@ pub fn entity_members(
         })
     );
     put!("Project", Value::Null);
-    put!("Rank", json!(rank));
-    put!("Rating", json!(rating.unwrap_or(0)));
+    put!("Rank", rank);
+    put!("Rating", rating.unwrap_or(0));
     put!("Sale", Value::Null);
-    put!("SessionKey", json!(session_key));
-    put!("Status", json!(status_name(*status)));
+    put!("SessionKey", session_key);
+    put!("Status", status_name(*status));
     put!("TableRight", json!({"Mask": "FullAccess", "Reason": ""}));
     put!("Ticket", Value::Null);
-    put!("TopicId", json!(topic_id.unwrap_or(0)));
+    put!("TopicId", topic_id.unwrap_or(0));
     put!(
         "TransferTo",
         transfer_to.map_or(Value::Null, |id| associate(id, agent(id)))
@@ -417,16 +502,6 @@ pub fn entity_members(
     put!("WhenRequested", t(requested_at));
     put!("WhenStarted", t(started_at));
     put!("_Links", self::links(base, id.get()));
-    debug_assert!(
-        members.is_sorted_by_key(|&(k, _)| k),
-        "the entity's members must be put in byte order of their names"
-    );
-    Value::Object(
-        members
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), v))
-            .collect(),
-    )
 }
 
 /// The integer members of the entity (and of its links).
@@ -927,6 +1002,76 @@ mod tests {
                 ("/rank", "duplicate"),
             ]
         );
+    }
+
+    /// The entity written as it is serialized is the entity's JSON, byte
+    /// for byte: every member set and none, with and without links.
+    #[test]
+    fn entity_json_is_the_entitys_bytes() {
+        let bare = stored();
+        let mut full = stored();
+        full.visitor = Visitor {
+            name: Some("Ada \"L\" ✓".into()),
+            email: Some("ada@example.com".into()),
+            phone: Some("+47 1".into()),
+            company: Some("Acme".into()),
+            country: Some("NO".into()),
+            host: Some("10.0.0.1".into()),
+            alias: Some("ada".into()),
+            consented: true,
+        };
+        full.assign(Some(AgentId::new(7)));
+        full.transfer_to = Some(AgentId::new(8));
+        full.customer_id = Some(CustomerId::new(9));
+        full.topic_id = Some(3);
+        full.rating = Some(4);
+        (
+            full.flags,
+            full.alert_level,
+            full.rank,
+            full.initial_queue_pos,
+        ) = (5, 2, -1, 6);
+        full.first_message = Some("hi\n".into());
+        full.last_message = Some(String::new());
+        let t = Some(Timestamp::from_millis(1_700_000_000_123));
+        (
+            full.requested_at,
+            full.started_at,
+            full.ended_at,
+            full.idle_at,
+        ) = (t, t, t, t);
+        (full.fetched_at, full.last_message_at, full.closed_at) = (t, t, t);
+        full.status = ConversationStatus::Closed;
+        full.chatbot_active = true;
+        full.custom_info
+            .insert("k".into(), json!({"b": [1, 2.5, -0.0], "a": null}));
+        full.custom_info.insert("é".into(), json!("x"));
+        let mut links = ConversationLinks::default();
+        links.agents.push(std::sync::Arc::new(Agent {
+            id: AgentId::new(7),
+            tenant_id: TenantId::new(1),
+            name: "Grace".into(),
+            email: "grace@example.com".into(),
+            role: "agent".into(),
+        }));
+        let mut customer = Customer::new(TenantId::new(1), Timestamp::from_millis(0));
+        customer.id = CustomerId::new(9);
+        customer.name = Some("Ada".into());
+        links.customer = Some(customer);
+        let zone = Zone::named("America/St_Johns").unwrap();
+        for c in [&bare, &full] {
+            for links in [None, Some(&links)] {
+                let whole = serde_json::to_vec(&entity(c, links, &zone, "https://h")).unwrap();
+                let written = serde_json::to_vec(&EntityJson {
+                    c,
+                    links,
+                    zone: &zone,
+                    base: "https://h",
+                })
+                .unwrap();
+                assert_eq!(String::from_utf8(written), String::from_utf8(whole));
+            }
+        }
     }
 
     #[test]

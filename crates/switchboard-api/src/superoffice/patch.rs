@@ -319,6 +319,15 @@ mod tests {
             let (ra, rb) = (apply(&mut a, &ops, &to), whole(&mut b, &ops, &to));
             assert_eq!(format!("{ra:?}"), format!("{rb:?}"), "patch {raw} of {c:?}");
             assert_eq!(a, b, "patch {raw} of {c:?}");
+            // The response's bytes, written as serialized, are the entity's.
+            let written = serde_json::to_vec(&convert::EntityJson {
+                c: &a,
+                links: to.links,
+                zone: to.zone,
+                base: to.base,
+            });
+            let whole = serde_json::to_vec(&convert::entity(&a, to.links, to.zone, to.base));
+            assert_eq!(written.ok(), whole.ok());
             parts += usize::from(named_members(&ops).is_some());
             changed += usize::from(ra.is_ok() && a != c);
         }

@@ -257,21 +257,31 @@ fn render(
     o: &Options,
     status: actix_web::http::StatusCode,
 ) -> HttpResponse {
-    let mut entity = convert::entity(c, Some(links), &o.zone, &o.base);
-    if let Some(select) = &o.select {
-        entity = select.apply(&entity);
-    }
     let mut resp = HttpResponse::build(status);
     resp.insert_header((header::ETAG, etag(c)));
     if let Some(lm) = last_modified(c) {
         resp.insert_header((header::LAST_MODIFIED, lm));
     }
     resp.insert_header((header::VARY, "Accept, SO-TimeZone"));
+    let entity = || {
+        let entity = convert::entity(c, Some(links), &o.zone, &o.base);
+        match &o.select {
+            Some(select) => select.apply(&entity),
+            None => entity,
+        }
+    };
     match o.format {
-        Format::Json => resp.json(entity),
+        // The whole entity is written as it is serialized.
+        Format::Json if o.select.is_none() => resp.json(convert::EntityJson {
+            c,
+            links: Some(links),
+            zone: &o.zone,
+            base: &o.base,
+        }),
+        Format::Json => resp.json(entity()),
         Format::Xml => resp
             .content_type("application/xml; charset=utf-8")
-            .body(xml::to_xml("ChatSessionEntity", &entity)),
+            .body(xml::to_xml("ChatSessionEntity", &entity())),
     }
 }
 
