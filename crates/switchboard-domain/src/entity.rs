@@ -93,7 +93,7 @@ pub trait Entity: Resource + Clone + PartialEq + fmt::Debug + Send + Sync + 'sta
 
     /// The RFC 6902 diff from `before`'s canonical JSON to `after`'s, as
     /// an update's events carry it; `after_json` is `after`'s, already
-    /// made for the events' payloads. By default [`json::diff`] of
+    /// made for the events' payloads. By default [`json::diff()`] of
     /// `before`'s `serde_json::to_value` and `after_json`. An entity may
     /// compute it member by member, with exactly that result
     /// ([`Conversation`]'s does).

@@ -94,7 +94,7 @@ fn op_path(op: &Operation) -> &str {
 }
 
 /// The diff of two versions of a conversation, as its update's events
-/// carry it: [`json::diff`](crate::json::diff) of their canonical JSON,
+/// carry it: [`json::diff`](crate::json::diff()) of their canonical JSON,
 /// computed member by member ([`Entity::diff`]).
 pub use crate::member_diff::conversation as conversation_diff;
 

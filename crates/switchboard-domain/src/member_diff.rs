@@ -1,12 +1,12 @@
 //! The diff of two versions of an entity, member by member.
 //!
 //! An update's events carry the RFC 6902 diff between the entity's
-//! canonical JSON before and after ([`json::diff`] of the two
+//! canonical JSON before and after ([`json::diff()`] of the two
 //! `serde_json::to_value`s). Converting the whole entity twice to diff a
 //! write that changed two members is most of an event's cost, so
 //! [`conversation`] compares the members as they are and converts only
 //! those that differ, giving exactly the operations, in exactly the order,
-//! that [`json::diff`] gives for the two whole documents.
+//! that [`json::diff()`] gives for the two whole documents.
 
 use std::collections::BTreeMap;
 
@@ -33,7 +33,7 @@ fn same_free_form(a: &BTreeMap<String, Value>, b: &BTreeMap<String, Value>) -> b
 }
 
 /// The diff of two versions of a conversation: the same operations, in the
-/// same order, as [`json::diff`] of their canonical JSON.
+/// same order, as [`json::diff()`] of their canonical JSON.
 ///
 /// A conversation's JSON always has every member (none is skipped), so
 /// the two documents have the same members, which `json::diff` walks in
@@ -148,7 +148,7 @@ pub fn conversation(a: &Conversation, b: &Conversation) -> Vec<Operation> {
 }
 
 /// Where two visitors, a conversation's `visitor` member, differ: as
-/// [`json::diff`] walks the member (it has the same members on both
+/// [`json::diff()`] walks the member (it has the same members on both
 /// sides), last to first.
 fn visitor_diff(ops: &mut Vec<Operation>, a: &Visitor, b: &Visitor) {
     let Visitor {
