@@ -7,7 +7,10 @@
 //! `test`/`replace` of a few members) is applied to those members alone:
 //! the rest of the entity is neither built nor read back, as it would come
 //! back as it was. Both ways give the same result; the unit tests check it
-//! on random conversations and patches.
+//! on random conversations and patches. One bound differs, in its wording
+//! only: the patch's document-size limit ([`Limits`]) measures the part
+//! patched, so a value too large for the whole entity but not for that
+//! part is refused by the entity's own limits instead (also a `400`).
 
 use serde_json::Value;
 use switchboard_domain::json::{self, ApplyOptions, Limits, Operation, PathMode, parse_pointer};
