@@ -360,6 +360,23 @@ impl Serialize for EntityJson<'_> {
 trait MemberSink {
     /// Takes the member `name`.
     fn put<T: Serialize + ?Sized>(&mut self, name: &'static str, value: &T);
+
+    /// Takes the member `name`, made as a JSON value already (a nested
+    /// object): moved into a [`Value`] entity rather than copied.
+    fn put_value(&mut self, name: &'static str, value: Value) {
+        self.put(name, &value);
+    }
+
+    /// Takes the member `name`, the free-form map `value`; `as_value`
+    /// makes it a [`Value`] by cloning, cheaper than serializing it into one.
+    fn put_map(
+        &mut self,
+        name: &'static str,
+        value: &std::collections::BTreeMap<String, Value>,
+        _as_value: impl FnOnce() -> Value,
+    ) {
+        self.put(name, value);
+    }
 }
 
 /// The members as JSON values, for a [`Value`] entity.
@@ -369,6 +386,19 @@ impl MemberSink for ToValues {
     fn put<T: Serialize + ?Sized>(&mut self, name: &'static str, value: &T) {
         self.0
             .push((name, serde_json::to_value(value).unwrap_or(Value::Null)));
+    }
+
+    fn put_value(&mut self, name: &'static str, value: Value) {
+        self.0.push((name, value));
+    }
+
+    fn put_map(
+        &mut self,
+        name: &'static str,
+        _: &std::collections::BTreeMap<String, Value>,
+        as_value: impl FnOnce() -> Value,
+    ) {
+        self.0.push((name, as_value()));
     }
 }
 
@@ -454,11 +484,28 @@ fn put_members(
             }
         };
     }
+    // A member made as a JSON value (a nested object, or null).
+    macro_rules! put_value {
+        ($name:literal, $value:expr) => {
+            if wanted.has($name) {
+                out.put_value($name, $value);
+            }
+        };
+    }
     put!("AlertLevel", alert_level);
     put!("ChatSessionId", id.get());
     put!("ChatbotIsActive", chatbot_active);
-    put!("Contact", Value::Null);
-    put!("CustomInfo", custom_info);
+    put_value!("Contact", Value::Null);
+    if wanted.has("CustomInfo") {
+        out.put_map("CustomInfo", custom_info, || {
+            Value::Object(
+                custom_info
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+            )
+        });
+    }
     put!("CustomerAlias", alias);
     put!("CustomerCompanyName", company);
     put!("CustomerConsented", consented);
@@ -466,31 +513,31 @@ fn put_members(
     put!("CustomerHost", host);
     put!("CustomerName", name);
     put!("CustomerPhone", phone);
-    put!("FieldProperties", json!({}));
+    put_value!("FieldProperties", json!({}));
     put!("FirstMessage", first_message);
     put!("Flags", flags_text(*flags));
     put!("InitialQueuePos", initial_queue_pos);
     put!("LastMessage", last_message);
-    put!(
+    put_value!(
         "Person",
         customer_id.map_or(Value::Null, |id| {
             person(id, links.and_then(|l| l.customer.as_ref()))
         })
     );
-    put!("Project", Value::Null);
+    put_value!("Project", Value::Null);
     put!("Rank", rank);
     put!("Rating", rating.unwrap_or(0));
-    put!("Sale", Value::Null);
+    put_value!("Sale", Value::Null);
     put!("SessionKey", session_key);
     put!("Status", status_name(*status));
-    put!("TableRight", json!({"Mask": "FullAccess", "Reason": ""}));
-    put!("Ticket", Value::Null);
+    put_value!("TableRight", json!({"Mask": "FullAccess", "Reason": ""}));
+    put_value!("Ticket", Value::Null);
     put!("TopicId", topic_id.unwrap_or(0));
-    put!(
+    put_value!(
         "TransferTo",
         transfer_to.map_or(Value::Null, |id| associate(id, agent(id)))
     );
-    put!(
+    put_value!(
         "User",
         assignee_id.map_or(Value::Null, |id| associate(id, agent(id)))
     );
@@ -501,7 +548,7 @@ fn put_members(
     put!("WhenLastMessage", t(last_message_at));
     put!("WhenRequested", t(requested_at));
     put!("WhenStarted", t(started_at));
-    put!("_Links", self::links(base, id.get()));
+    put_value!("_Links", self::links(base, id.get()));
 }
 
 /// The integer members of the entity (and of its links).
