@@ -81,20 +81,33 @@ pub fn named_members(ops: &[Operation]) -> Option<Vec<&'static str>> {
 /// A failed `test` is a conflict; any other failure of the patch, or a
 /// result the entity cannot take, is a bad request naming the path.
 pub fn apply(c: &mut Conversation, ops: &[Operation], to: &Target<'_>) -> Result<(), ApiError> {
-    let (wanted, part) = match named_members(ops) {
-        Some(names) => (Wanted::Some(names), true),
-        None => (Wanted::All, false),
+    let Some(names) = named_members(ops) else {
+        let current = convert::entity(c, to.links, to.zone, to.base);
+        return apply_whole(c, &current, ops, to);
     };
-    let current = convert::entity_members(c, to.links, to.zone, to.base, &wanted);
+    let current = convert::entity_members(c, to.links, to.zone, to.base, &Wanted::Some(names));
     let mut doc = current.clone();
     patch(&mut doc, ops)?;
-    let update = if part {
-        convert::members_update(&doc, &current, to.zone)?
-    } else {
-        convert::document_update(&doc, &current, to.zone)?
-    };
-    update.apply(c, UpdateMode::Merge, to.actor, to.now);
+    convert::members_update(&doc, &current, to.zone)?.apply(c, UpdateMode::Merge, to.actor, to.now);
     Ok(())
+}
+
+/// Applies `ops` to `current`, `c`'s whole entity as [`convert::entity`]
+/// made it (a merge patch's operations come from it), and reads the
+/// result back into `c`.
+///
+/// # Errors
+///
+/// As [`apply`].
+pub fn apply_whole(
+    c: &mut Conversation,
+    current: &Value,
+    ops: &[Operation],
+    to: &Target<'_>,
+) -> Result<(), ApiError> {
+    let mut doc = current.clone();
+    patch(&mut doc, ops)?;
+    convert::apply_document(&doc, current, to.zone, c, to.actor, to.now)
 }
 
 /// Applies `ops` to `doc`, with a dialect error when it fails.
@@ -129,15 +142,7 @@ mod tests {
     /// the whole entity.
     fn whole(c: &mut Conversation, ops: &[Operation], to: &Target<'_>) -> Result<(), ApiError> {
         let current = convert::entity(c, to.links, to.zone, to.base);
-        let mut doc = current.clone();
-        patch(&mut doc, ops)?;
-        convert::document_update(&doc, &current, to.zone)?.apply(
-            c,
-            UpdateMode::Merge,
-            to.actor,
-            to.now,
-        );
-        Ok(())
+        apply_whole(c, &current, ops, to)
     }
 
     #[test]

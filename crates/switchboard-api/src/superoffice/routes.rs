@@ -852,7 +852,7 @@ pub async fn patch(
                 PatchBody::Merge(m) => {
                     let current = convert::entity(c, Some(links), &zone, &base);
                     let ops = json::merge_to_operations(&current, &align_case(m, &current));
-                    super::patch::apply(c, &ops, &to)
+                    super::patch::apply_whole(c, &current, &ops, &to)
                 }
             }
         })
