@@ -143,6 +143,19 @@ pub fn settle_outbox(url: &str) -> anyhow::Result<usize> {
     Ok(bare.settle_outbox(switchboard_storage::now().as_millis())?)
 }
 
+/// Leaves `segments` WAL segments ready for reuse in the PostgreSQL
+/// cluster at `url` ([`Bare::ready_wal`]): how many there are after, `None`
+/// on SQLite.
+///
+/// # Errors
+///
+/// When the database cannot be opened or a statement fails (the URL's role
+/// must be allowed to switch the WAL and checkpoint).
+pub fn ready_wal(url: &str, segments: u32) -> anyhow::Result<Option<i64>> {
+    let mut bare = Bare::open(url, Synchronous::Full)?;
+    Ok(bare.ready_wal(segments)?)
+}
+
 fn parse_synchronous(name: &str) -> anyhow::Result<Synchronous> {
     match name.to_ascii_lowercase().as_str() {
         "full" => Ok(Synchronous::Full),

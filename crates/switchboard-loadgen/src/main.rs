@@ -114,6 +114,13 @@ struct RunArgs {
     /// measured), so that its document cache holds them.
     #[arg(long)]
     prime: bool,
+    /// WAL segments (16 MB each) the benchmark's own PostgreSQL cluster
+    /// gets ready for reuse before the first round, as a cluster past its
+    /// first checkpoint has them (64: PostgreSQL's default `max_wal_size`,
+    /// 1 GB); 0 measures a brand-new cluster, which creates and zero-fills a
+    /// new segment file every 16 MB of WAL while every commit waits.
+    #[arg(long, default_value_t = 64)]
+    ready_wal_segments: u32,
     /// Extra server settings, `NAME=VALUE` (e.g. `SWITCHBOARD_WEBHOOK_ENABLED=false`),
     /// for comparing configurations; recorded in the report's command.
     #[arg(long = "server-env", value_name = "NAME=VALUE")]
@@ -306,6 +313,7 @@ fn options(args: &RunArgs) -> anyhow::Result<Options> {
             .unwrap_or_else(|| args.output.out.join("work")),
         drain_timeout: seconds(args.drain_timeout, "drain-timeout")?,
         prime: args.prime,
+        ready_wal_segments: args.ready_wal_segments,
         command: std::env::args().collect::<Vec<_>>().join(" "),
     })
 }

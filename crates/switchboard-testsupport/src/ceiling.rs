@@ -224,6 +224,12 @@ struct DocRow {
 }
 
 #[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+#[derive(QueryableByName)]
 struct CountsRow {
     #[diesel(sql_type = BigInt)]
     outbox_rows: i64,
@@ -456,6 +462,49 @@ impl Bare {
             }
         }
         .map_err(CeilingError::query(context))
+    }
+
+    /// PostgreSQL: leaves up to `segments` WAL segment files ready for
+    /// reuse ahead of the write position, as on a cluster that has been
+    /// through a checkpoint cycle, and returns how many there are (`None`
+    /// on SQLite). PostgreSQL recycles at most `max_wal_size` of them (63
+    /// of 64 asked at its default of 1 GB).
+    ///
+    /// A brand-new cluster has no such files: each time its WAL reaches the
+    /// end of a segment, the committing backend creates the next 16 MB file
+    /// and fills it with zeros (`wal_init_zero`) while every other commit
+    /// waits. A cluster that has checkpointed renames old segments into
+    /// future ones instead. This writes `segments` segments (one small
+    /// message and a switch each; the files are created here, once) and
+    /// checkpoints, so that they are recycled. Needs the rights to switch
+    /// the WAL and to checkpoint (a superuser: the benchmark's own cluster).
+    ///
+    /// # Errors
+    ///
+    /// When a statement fails.
+    pub fn ready_wal(&mut self, segments: u32) -> Result<Option<i64>, CeilingError> {
+        let Conn::Pg(c) = &mut self.conn else {
+            return Ok(None);
+        };
+        for _ in 0..segments {
+            // A switch at the very start of a segment is a no-op, so each
+            // one follows a record of its own.
+            diesel::sql_query(
+                "SELECT pg_logical_emit_message(false, 'switchboard-loadgen', 'ready_wal')::text \
+                 || pg_switch_wal()::text AS setting",
+            )
+            .load::<Setting>(c)
+            .map_err(CeilingError::query("writing WAL segments"))?;
+        }
+        c.batch_execute("CHECKPOINT")
+            .map_err(CeilingError::query("checkpointing"))?;
+        let rows: Vec<Count> = diesel::sql_query(
+            "SELECT count(*) AS n FROM pg_ls_waldir() \
+             WHERE name ~ '^[0-9A-F]{24}$' AND name > pg_walfile_name(pg_current_wal_lsn())",
+        )
+        .load(c)
+        .map_err(CeilingError::query("counting the WAL segments ready"))?;
+        Ok(Some(rows.first().map_or(0, |r| r.n)))
     }
 
     /// The tenant's outbox rows and the sum of its conversation versions:

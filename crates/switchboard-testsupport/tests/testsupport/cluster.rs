@@ -146,3 +146,35 @@ impl WaitBriefly for Child {
         Ok(false)
     }
 }
+
+/// WAL segment files ahead of the write position: ready for reuse.
+const READY_SEGMENTS: &str = "SELECT count(*) FROM pg_ls_waldir() \
+     WHERE name ~ '^[0-9A-F]{24}$' AND name > pg_walfile_name(pg_current_wal_lsn())";
+
+#[test]
+fn ready_wal_leaves_recycled_segments_ahead_of_the_write_position() -> TestResult {
+    use switchboard_testsupport::ceiling::{Bare, Synchronous};
+
+    if std::env::var_os("DATABASE_URL").is_some() {
+        return Ok(()); // switching and checkpointing need our own cluster
+    }
+    let Some(server) = PgServer::start()? else {
+        return Ok(());
+    };
+    let db = server.create_database()?;
+    let before: i64 = psql(&server, db.url(), READY_SEGMENTS)?.parse()?;
+    let mut bare = Bare::open(db.url(), Synchronous::Full)?;
+    let ready = bare
+        .ready_wal(4)?
+        .ok_or("PostgreSQL answered like SQLite")?;
+    assert!(ready >= 4, "{ready} segments ready, {before} before");
+    assert!(ready > before, "{ready} segments ready, {before} before");
+    // What it reports is what the cluster holds.
+    let counted: i64 = psql(&server, db.url(), READY_SEGMENTS)?.parse()?;
+    assert_eq!(counted, ready);
+
+    let dir = tempfile::tempdir()?;
+    let sqlite = format!("sqlite://{}", dir.path().join("bare.db").display());
+    assert_eq!(Bare::open(&sqlite, Synchronous::Full)?.ready_wal(4)?, None);
+    Ok(())
+}
