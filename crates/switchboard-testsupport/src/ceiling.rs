@@ -486,16 +486,14 @@ impl Bare {
         let Conn::Pg(c) = &mut self.conn else {
             return Ok(None);
         };
-        for _ in 0..segments {
-            // A switch at the very start of a segment is a no-op, so each
-            // one follows a record of its own.
-            diesel::sql_query(
-                "SELECT pg_logical_emit_message(false, 'switchboard-loadgen', 'ready_wal')::text \
-                 || pg_switch_wal()::text AS setting",
-            )
-            .load::<Setting>(c)
-            .map_err(CeilingError::query("writing WAL segments"))?;
-        }
+        // One round trip: a switch at the very start of a segment is a
+        // no-op, so each follows a (non-transactional) record of its own.
+        c.batch_execute(&format!(
+            "DO $$ BEGIN FOR i IN 1..{segments} LOOP \
+             PERFORM pg_logical_emit_message(false, 'switchboard-loadgen', 'ready_wal'); \
+             PERFORM pg_switch_wal(); END LOOP; END $$"
+        ))
+        .map_err(CeilingError::query("writing WAL segments"))?;
         c.batch_execute("CHECKPOINT")
             .map_err(CeilingError::query("checkpointing"))?;
         let rows: Vec<Count> = diesel::sql_query(
