@@ -43,4 +43,4 @@ bench-query:
 # that the harness works end to end with zero errors and zero lost webhooks.
 bench-smoke:
     cargo build -p switchboard-server -p switchboard-loadgen
-    target/debug/switchboard-loadgen run --rounds 1 --warmup 0.2 --duration 1 --concurrency 1,4 --customers 200 --conversations 200 --out target/loadgen-smoke
+    target/debug/switchboard-loadgen run --rounds 1 --warmup 0.2 --duration 1 --concurrency 1,4 --customers 200 --conversations 200 --ready-wal-segments 4 --out target/loadgen-smoke

@@ -86,6 +86,86 @@ impl Database {
             .as_ref()
             .and_then(|(server, _)| server.postmaster_pid())
     }
+
+    /// Bytes an unprivileged writer may still use on the file system of
+    /// the benchmark's own cluster; `None` for SQLite or `DATABASE_URL`.
+    fn cluster_free_bytes(&self) -> Option<u64> {
+        let dir = self._pg.as_ref()?.0.cluster_dir()?;
+        let stat = rustix::fs::statvfs(dir).ok()?;
+        Some(stat.f_bavail.saturating_mul(stat.f_frsize))
+    }
+
+    /// `error` with the last lines of the benchmark's own cluster's log,
+    /// which say why a connection was closed under it (a full disk, a
+    /// crash); `error` itself for SQLite or `DATABASE_URL`.
+    fn with_server_log(&self, error: anyhow::Error) -> anyhow::Error {
+        let Some(dir) = self
+            ._pg
+            .as_ref()
+            .and_then(|(server, _)| server.cluster_dir())
+        else {
+            return error;
+        };
+        let path = dir.join("server.log");
+        let Ok(log) = std::fs::read_to_string(&path) else {
+            return error;
+        };
+        let lines: Vec<&str> = log.lines().collect();
+        let tail = lines[lines.len().saturating_sub(SERVER_LOG_TAIL)..].join("\n");
+        error.context(format!(
+            "the last lines of the cluster's log ({}):\n{tail}",
+            path.display()
+        ))
+    }
+}
+
+/// Lines of the cluster's log quoted in an error.
+const SERVER_LOG_TAIL: usize = 20;
+
+/// Bytes of one WAL segment (`initdb`'s default `--wal-segsize`, which
+/// the benchmark's own cluster keeps).
+const WAL_SEGMENT_BYTES: u64 = 16 << 20;
+
+/// Space readying WAL segments leaves free on the cluster's file system,
+/// for the dataset, the runs' own WAL before they reach the readied
+/// segments, and the server logs.
+const WAL_RESERVE_BYTES: u64 = 512 << 20;
+
+/// How many of `asked` WAL segments fit in `free` bytes with
+/// [`WAL_RESERVE_BYTES`] left over.
+fn wal_segments_that_fit(asked: u32, free: u64) -> u32 {
+    let spare = free.saturating_sub(WAL_RESERVE_BYTES) / WAL_SEGMENT_BYTES;
+    u32::try_from(spare).map_or(asked, |spare| asked.min(spare))
+}
+
+/// Readies up to `asked` WAL segments in the benchmark's own cluster (as
+/// many as fit on its file system, see [`wal_segments_that_fit`]: a full
+/// disk under `pg_wal` stops the server) and says what was done, for the
+/// report's durability line.
+fn ready_wal(db: &Database, asked: u32) -> anyhow::Result<String> {
+    let free = db.cluster_free_bytes();
+    let segments = free.map_or(asked, |free| wal_segments_that_fit(asked, free));
+    let limit = match free {
+        Some(free) if segments < asked => format!(
+            " ({asked} asked for; {} MiB free on the cluster's file system, \
+             {} MiB kept free)",
+            free >> 20,
+            WAL_RESERVE_BYTES >> 20
+        ),
+        _ => String::new(),
+    };
+    if segments == 0 {
+        return Ok(format!("no WAL segments readied{limit}"));
+    }
+    let started = Instant::now();
+    let ready = ceiling::ready_wal(&db.url, segments)?.unwrap_or(0);
+    eprintln!(
+        "[postgres] {segments} WAL segments written and checkpointed in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(format!(
+        "{ready} WAL segments ready for reuse before the first round{limit}"
+    ))
 }
 
 pub(crate) fn prepare_database(backend: Backend, work_dir: &Path) -> anyhow::Result<Database> {
@@ -176,16 +256,10 @@ async fn run_backend(
         .map_err(|e| anyhow!("cannot read the rows for the ceiling: {e}"))?;
     let mut durability = ceiling::durability(&db.url, SQLITE_SYNCHRONOUS)?;
     if db.postmaster().is_some() && options.ready_wal_segments > 0 {
-        let started = Instant::now();
-        if let Some(ready) = ceiling::ready_wal(&db.url, options.ready_wal_segments)? {
-            eprintln!(
-                "[{backend}] {ready} WAL segments ready for reuse ({:.1} s)",
-                started.elapsed().as_secs_f64()
-            );
-            durability.push_str(&format!(
-                "; {ready} WAL segments ready for reuse before the first round"
-            ));
-        }
+        let readied = ready_wal(&db, options.ready_wal_segments)
+            .map_err(|e| db.with_server_log(e.context("readying the cluster's WAL")))?;
+        eprintln!("[{backend}] {readied}");
+        durability.push_str(&format!("; {readied}"));
     }
     report.durability.push((backend, durability));
     report
@@ -609,4 +683,35 @@ fn progress(run: &Run) {
         ));
     }
     eprintln!("{line}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{WAL_RESERVE_BYTES, WAL_SEGMENT_BYTES, wal_segments_that_fit};
+
+    #[test]
+    fn readied_wal_segments_leave_the_reserve_free() {
+        const MIB: u64 = 1 << 20;
+        // (asked, free bytes, segments written)
+        let cases = [
+            (64, 100 * 1024 * MIB, 64),
+            (64, WAL_RESERVE_BYTES + 64 * WAL_SEGMENT_BYTES, 64),
+            (64, WAL_RESERVE_BYTES + 64 * WAL_SEGMENT_BYTES - 1, 63),
+            (64, WAL_RESERVE_BYTES + 10 * WAL_SEGMENT_BYTES + 5, 10),
+            (4, WAL_RESERVE_BYTES + 10 * WAL_SEGMENT_BYTES, 4),
+            (64, WAL_RESERVE_BYTES + WAL_SEGMENT_BYTES - 1, 0),
+            (64, WAL_RESERVE_BYTES, 0),
+            (64, 300 * MIB, 0),
+            (64, 0, 0),
+            (0, u64::MAX, 0),
+            (u32::MAX, u64::MAX, u32::MAX),
+        ];
+        for (asked, free, expected) in cases {
+            assert_eq!(
+                wal_segments_that_fit(asked, free),
+                expected,
+                "{asked} asked for, {free} bytes free"
+            );
+        }
+    }
 }
