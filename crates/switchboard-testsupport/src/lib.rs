@@ -396,24 +396,44 @@ pub fn postgres() -> Result<Option<&'static PgServer>, Error> {
 pub fn postgres_or_skip() -> Option<&'static PgServer> {
     match postgres() {
         Ok(Some(server)) => Some(server),
-        Ok(None) => {
-            let message = format!(
-                "POSTGRESQL TESTS SKIPPED: no PostgreSQL binaries found (looked in {}). \
-                 Set DATABASE_URL or install postgresql.",
-                bin::SEARCHED
-            );
-            if std::env::var_os("CI").is_some_and(|ci| !ci.is_empty()) {
-                panic!("{message} (CI is set, so this is an error)");
-            }
-            static NOTICE: Once = Once::new();
-            NOTICE.call_once(|| {
-                let line = "*".repeat(78);
-                // Written to the real stderr, bypassing the test harness's
-                // output capture, so the skip is visible even when tests pass.
-                let _ = writeln!(std::io::stderr().lock(), "\n{line}\n* {message}\n{line}\n");
-            });
-            None
-        }
+        Ok(None) => skipped(),
         Err(error) => panic!("PostgreSQL for tests is unavailable: {error}"),
     }
+}
+
+/// A server of the test's own ([`PgServer::start`]), or `None` (after the
+/// same loud notice as [`postgres_or_skip`]) when PostgreSQL is unavailable.
+///
+/// # Panics
+///
+/// As [`postgres_or_skip`]: when PostgreSQL is unavailable and `CI` is set,
+/// or when the server fails to start.
+#[must_use]
+pub fn own_postgres_or_skip() -> Option<PgServer> {
+    match PgServer::start() {
+        Ok(Some(server)) => Some(server),
+        Ok(None) => skipped(),
+        Err(error) => panic!("PostgreSQL for tests is unavailable: {error}"),
+    }
+}
+
+/// The skip of a test that needs PostgreSQL where there is none: `None`
+/// after a notice on the real stderr (once a process), a panic under `CI`.
+fn skipped<T>() -> Option<T> {
+    let message = format!(
+        "POSTGRESQL TESTS SKIPPED: no PostgreSQL binaries found (looked in {}). \
+         Set DATABASE_URL or install postgresql.",
+        bin::SEARCHED
+    );
+    if std::env::var_os("CI").is_some_and(|ci| !ci.is_empty()) {
+        panic!("{message} (CI is set, so this is an error)");
+    }
+    static NOTICE: Once = Once::new();
+    NOTICE.call_once(|| {
+        let line = "*".repeat(78);
+        // Written to the real stderr, bypassing the test harness's
+        // output capture, so the skip is visible even when tests pass.
+        let _ = writeln!(std::io::stderr().lock(), "\n{line}\n* {message}\n{line}\n");
+    });
+    None
 }

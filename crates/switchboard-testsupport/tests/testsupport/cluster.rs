@@ -4,7 +4,7 @@ use std::error::Error;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use switchboard_testsupport::{PgServer, postgres_or_skip};
+use switchboard_testsupport::{PgServer, own_postgres_or_skip, postgres_or_skip};
 
 type TestResult = Result<(), Box<dyn Error>>;
 
@@ -102,7 +102,7 @@ fn owned_server_is_stopped_and_deleted_on_drop() -> TestResult {
     if std::env::var_os("DATABASE_URL").is_some() {
         return Ok(()); // an external server is not ours to stop
     }
-    let Some(server) = PgServer::start()? else {
+    let Some(server) = own_postgres_or_skip() else {
         return Ok(());
     };
     let Some(dir) = server.cluster_dir().map(ToOwned::to_owned) else {
@@ -158,7 +158,7 @@ fn ready_wal_leaves_recycled_segments_ahead_of_the_write_position() -> TestResul
     if std::env::var_os("DATABASE_URL").is_some() {
         return Ok(()); // switching and checkpointing need our own cluster
     }
-    let Some(server) = PgServer::start()? else {
+    let Some(server) = own_postgres_or_skip() else {
         return Ok(());
     };
     let db = server.create_database()?;
