@@ -113,7 +113,7 @@ impl Database {
         let lines: Vec<&str> = log.lines().collect();
         let tail = lines[lines.len().saturating_sub(SERVER_LOG_TAIL)..].join("\n");
         error.context(format!(
-            "the last lines of the cluster's log ({}):\n{tail}",
+            "the last lines of the cluster's log ({}):\n{tail}\n(end of the log) and the error",
             path.display()
         ))
     }
@@ -241,6 +241,19 @@ async fn run_backend(
     report: &mut Report,
 ) -> anyhow::Result<()> {
     let db = prepare_database(backend, &options.work_dir)?;
+    run_on(options, backend, &db, report)
+        .await
+        .map_err(|e| db.with_server_log(e))
+}
+
+/// Everything of one backend on its database `db`: the dataset, then
+/// every round.
+async fn run_on(
+    options: &Options,
+    backend: Backend,
+    db: &Database,
+    report: &mut Report,
+) -> anyhow::Result<()> {
     eprintln!(
         "[{backend}] seeding {} customers and {} conversations…",
         options.size.customers, options.size.conversations
@@ -256,8 +269,8 @@ async fn run_backend(
         .map_err(|e| anyhow!("cannot read the rows for the ceiling: {e}"))?;
     let mut durability = ceiling::durability(&db.url, SQLITE_SYNCHRONOUS)?;
     if db.postmaster().is_some() && options.ready_wal_segments > 0 {
-        let readied = ready_wal(&db, options.ready_wal_segments)
-            .map_err(|e| db.with_server_log(e.context("readying the cluster's WAL")))?;
+        let readied =
+            ready_wal(db, options.ready_wal_segments).context("readying the cluster's WAL")?;
         eprintln!("[{backend}] {readied}");
         durability.push_str(&format!("; {readied}"));
     }
