@@ -82,16 +82,18 @@ pub(crate) struct Database {
 impl Database {
     /// The benchmark's own PostgreSQL cluster's postmaster, for its CPU time.
     pub(crate) fn postmaster(&self) -> Option<u32> {
-        self._pg
-            .as_ref()
-            .and_then(|(server, _)| server.postmaster_pid())
+        self.server().and_then(PgServer::postmaster_pid)
+    }
+
+    /// The PostgreSQL server; `None` for SQLite.
+    fn server(&self) -> Option<&PgServer> {
+        self._pg.as_ref().map(|(server, _)| server)
     }
 
     /// Bytes an unprivileged writer may still use on the file system of
     /// the benchmark's own cluster; `None` for SQLite or `DATABASE_URL`.
     fn cluster_free_bytes(&self) -> Option<u64> {
-        let dir = self._pg.as_ref()?.0.cluster_dir()?;
-        let stat = rustix::fs::statvfs(dir).ok()?;
+        let stat = rustix::fs::statvfs(self.server()?.cluster_dir()?).ok()?;
         Some(stat.f_bavail.saturating_mul(stat.f_frsize))
     }
 
@@ -99,14 +101,9 @@ impl Database {
     /// which say why a connection was closed under it (a full disk, a
     /// crash); `error` itself for SQLite or `DATABASE_URL`.
     fn with_server_log(&self, error: anyhow::Error) -> anyhow::Error {
-        let Some(dir) = self
-            ._pg
-            .as_ref()
-            .and_then(|(server, _)| server.cluster_dir())
-        else {
+        let Some(path) = self.server().and_then(PgServer::log_file) else {
             return error;
         };
-        let path = dir.join("server.log");
         let Ok(log) = std::fs::read_to_string(&path) else {
             return error;
         };

@@ -127,7 +127,7 @@ impl LocalCluster {
                  synchronous_standby_names = ''\n"
             ),
         )?;
-        let log = self.root.join("server.log");
+        let log = self.log_file();
         self.port = free_port()?;
         let mut pg_ctl = self.start_command(&log);
         if let Err(error) = run(&mut pg_ctl) {
@@ -164,7 +164,7 @@ impl LocalCluster {
 
     /// Starts a stopped server again on its port.
     pub(crate) fn restart(&self, bin: &Path) -> Result<(), Error> {
-        let log = self.root.join("server.log");
+        let log = self.log_file();
         let mut pg_ctl = self.start_command(&log);
         run(&mut pg_ctl)?;
         self.wait_until_ready(bin, &log)
@@ -278,7 +278,7 @@ impl LocalCluster {
         let conf = self.data.join("postgresql.conf");
         append(&conf, &config)?;
 
-        let log = self.root.join("server.log");
+        let log = self.log_file();
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -348,6 +348,11 @@ impl LocalCluster {
 
     pub(crate) fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// The server log (`server.log` below the root).
+    pub(crate) fn log_file(&self) -> PathBuf {
+        self.root.join("server.log")
     }
 
     /// The data directory (`PGDATA`).

@@ -222,6 +222,14 @@ impl PgServer {
         self.cluster.as_ref().map(LocalCluster::root)
     }
 
+    /// The throwaway cluster's server log, which says why a connection was
+    /// closed under a client (a full disk, a crash); `None` when using
+    /// `DATABASE_URL`.
+    #[must_use]
+    pub fn log_file(&self) -> Option<PathBuf> {
+        self.cluster.as_ref().map(LocalCluster::log_file)
+    }
+
     /// The process id of this handle's own cluster's postmaster (the first
     /// line of its `postmaster.pid`), for measuring the cluster's CPU time;
     /// `None` when using `DATABASE_URL` or when the cluster is not running.
